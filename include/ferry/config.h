@@ -1,0 +1,144 @@
+/* config.h — ferryd's configuration: one struct, filled from a JSON file
+ * (ferryd -f) or from uftpproxyd's own flags, validated once, then read-only. */
+#ifndef FERRY_CONFIG_H
+#define FERRY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes, as uftpproxyd(1) EXIT STATUS defines them. */
+enum ferry_exit {
+	FERRY_EXIT_OK = 0,
+	FERRY_EXIT_PARAM = 1,  /* invalid command line or configuration */
+	FERRY_EXIT_NET = 2,    /* network initialisation failed */
+	FERRY_EXIT_CRYPTO = 3, /* key data could not be read or generated */
+	FERRY_EXIT_LOG = 4,    /* log file could not be opened or rolled */
+	FERRY_EXIT_ALLOC = 5,  /* memory allocation failed */
+	FERRY_EXIT_INTR = 6,   /* interrupted by the user */
+};
+
+enum proxy_role { PROXY_NONE = 0, PROXY_SERVER, PROXY_CLIENT, PROXY_RESPONSE };
+
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+struct hostport {
+	char *host;
+	uint16_t port;
+};
+
+/* One proxy instance; every field maps to a uftpproxyd flag (in brackets). */
+struct proxy_config {
+	char *name;             /* label in logs; "proxy" from the CLI */
+	enum proxy_role role;   /* [-s -c -r] */
+	char *dest;             /* [-s dest] downstream proxy, name or IP */
+	char *dest_fingerprint; /* [-s fp=..] wait for a signed heartbeat */
+	char *response_curve;   /* [-r:curve] ECDH curve of a response proxy */
+	uint16_t port;          /* [-p] UDP listen port, default 1044 */
+	uint16_t dest_port;     /* [-q] downstream port, default 1044 */
+	int ttl;                /* [-t] multicast TTL, default 1 */
+	int dscp;               /* [-Q] 0-63, default 0 */
+	char *out_interface;    /* [-O] name, host name or IP */
+	uint32_t uid;           /* [-U] 0 = derive from first interface */
+	bool uid_set;
+	struct hostport *hb_servers; /* [-H] heartbeat targets */
+	size_t hb_count;
+	int hb_interval;        /* [-h] seconds, default 20 */
+	int udp_buf_size;       /* [-B] 65536-104857600, default 262144 */
+	char *client_list;      /* [-C] file */
+	char *server_list;      /* [-S] file */
+	struct strlist key_files; /* [-k] */
+	struct strlist key_specs; /* [-K] rsa:LEN or ec:CURVE */
+	char *ecdh_curve;       /* [-e] */
+	struct strlist interfaces; /* [-I] */
+	struct strlist pub_mcast;  /* [-M] default 230.4.4.1 */
+	bool system_keys;       /* [-m] accepted, no effect off Windows */
+};
+
+struct ftp_user {
+	char *name;
+	char *password_hash;    /* crypt(3) string: yescrypt, sha512-crypt */
+	char *root;
+	bool write;
+};
+
+struct ftp_config {
+	bool enabled;
+	struct strlist listen;  /* "ADDR:PORT" or "[V6]:PORT" */
+	struct ftp_user *users;
+	size_t user_count;
+	char *anonymous_root;   /* NULL: no anonymous login */
+	bool anonymous_write;
+	int max_sessions;       /* control sessions in all */
+	int max_per_address;
+	int idle_timeout;       /* seconds */
+	int data_timeout;       /* seconds */
+	int spsv_timeout;       /* seconds a DATACONN credential lives, 60 */
+	int login_delay_ms;     /* after a failed login */
+	int max_login_failures; /* then lock the address out */
+	int lockout_seconds;
+	char *xferlog;          /* transfer log file, NULL: none */
+	char *tls_cert;
+	char *tls_key;
+};
+
+struct ferry_config {
+	char *source;           /* file the config came from, or "command line" */
+	int workers;            /* 0: one per online CPU */
+	bool foreground;        /* [-d] */
+	char *log_file;         /* [-L] */
+	int log_level;          /* [-x] 0-5, default 2 */
+	int max_log_size;       /* [-g] MB, 1-1024; 0: no rolling */
+	int max_log_count;      /* [-n] 1-1000, default 5 */
+	char *pidfile;          /* [-P] */
+	int priority;           /* [-N] nice value -20..19 */
+	struct proxy_config *proxies;
+	size_t proxy_count;
+	struct ftp_config ftp;
+};
+
+/* Where a configuration error is: file (or "command line"), line and column
+ * (0 when not applicable), the key or flag, and what is wrong. */
+struct config_error {
+	char file[256];
+	int line;
+	int column;
+	char key[128];
+	char msg[256];
+};
+
+/* What the command line asks ferryd to do. */
+enum cli_action { CLI_RUN, CLI_HELP, CLI_VERSION, CLI_CHECK };
+
+void config_init(struct ferry_config *cfg);
+void config_free(struct ferry_config *cfg);
+
+/* Parse argv (uftpproxyd flags, -f FILE, --help, --version, --check-config,
+ * --workers N, --ftp-root DIR, --ftp-listen ADDR:PORT, --ftp-write).
+ * Returns FERRY_EXIT_OK or FERRY_EXIT_PARAM with *err filled. */
+int config_parse_args(int argc, char **argv, struct ferry_config *cfg,
+		      enum cli_action *action, struct config_error *err);
+
+/* Load JSON text or a JSON file into cfg (which config_init prepared). */
+int config_load_json(const char *text, size_t len, const char *name,
+		     struct ferry_config *cfg, struct config_error *err);
+int config_load_file(const char *path, struct ferry_config *cfg,
+		     struct config_error *err);
+
+/* Cross-field checks (exactly one role, -k/-K counts, ranges). */
+int config_validate(const struct ferry_config *cfg, struct config_error *err);
+
+/* The synopsis for --help and for usage errors. */
+void config_usage(FILE *out);
+
+/* "file:line:column: key: message" on one line. */
+void config_error_print(const struct config_error *err, FILE *out);
+
+/* The built-in default configuration: conf/ferryd.json, compiled in. */
+extern const char ferry_default_conf[];
+
+#endif
