@@ -1,0 +1,151 @@
+/* engine.h — the event loop: one thread and one io_uring per worker. Protocol
+ * code opens sockets, timers and mailboxes here and never sees io_uring. */
+#ifndef FERRY_ENGINE_H
+#define FERRY_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct fe_engine;
+struct fe_worker;
+struct fe_udp;
+struct fe_listener;
+struct fe_conn;
+struct fe_timer;
+
+/* ---- create → start → (run) → stop → wait → destroy ------------------- */
+
+struct fe_engine_opts {
+	unsigned workers;             /* 0: one per online CPU */
+	/* Called in each worker's own thread before its loop starts; a non-zero
+	 * return (an exit code) aborts the whole engine start. */
+	int (*worker_init)(struct fe_worker *w, void *arg);
+	void (*worker_fini)(struct fe_worker *w, void *arg);
+	void *arg;
+	unsigned udp_buffers;         /* provided buffers per worker, power of 2 */
+	unsigned udp_buffer_size;     /* bytes per buffer, largest datagram */
+};
+
+struct fe_engine *fe_engine_create(const struct fe_engine_opts *opts);
+/* Starts the worker threads and waits until each has run worker_init.
+ * Returns 0, or the first failing worker_init's code (threads then stopped). */
+int fe_engine_start(struct fe_engine *e);
+void fe_engine_stop(struct fe_engine *e);   /* any thread; returns at once */
+void fe_engine_wait(struct fe_engine *e);   /* joins the workers */
+void fe_engine_destroy(struct fe_engine *e);
+unsigned fe_engine_workers(const struct fe_engine *e);
+struct fe_worker *fe_engine_worker(struct fe_engine *e, unsigned index);
+
+unsigned fe_worker_index(const struct fe_worker *w);
+struct fe_engine *fe_worker_engine(const struct fe_worker *w);
+void *fe_worker_data(const struct fe_worker *w);
+void fe_worker_set_data(struct fe_worker *w, void *data);
+uint64_t fe_now_ms(const struct fe_worker *w); /* CLOCK_MONOTONIC, per turn */
+
+/* ---- UDP ---------------------------------------------------------------- */
+
+struct fe_udp_opts {
+	struct sockaddr_storage bind; /* address and port to bind */
+	bool reuseport;               /* SO_REUSEPORT: one socket per worker */
+	int bufsize;                  /* SO_RCVBUF and SO_SNDBUF, 0: default */
+	int ttl;                      /* multicast TTL / hop limit, 0: default */
+	int dscp;                     /* 0-63 */
+	unsigned mcast_ifindex;       /* interface for multicast sends, 0: any */
+	struct sockaddr_storage mcast_ifaddr; /* IPv4 source for it, or unset */
+};
+
+struct fe_datagram {
+	const uint8_t *data;
+	size_t len;
+	const struct sockaddr *src;   /* sender */
+	socklen_t srclen;
+	struct sockaddr_storage dst;  /* address it was sent to (IP_PKTINFO) */
+	unsigned ifindex;             /* interface it arrived on */
+};
+
+/* The datagram's memory is valid only during the call. */
+typedef void fe_udp_cb(struct fe_udp *s, const struct fe_datagram *d, void *arg);
+
+struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
+			   fe_udp_cb *cb, void *arg, int *err);
+/* Joins group on ifindex (0: kernel's choice); source non-NULL: SSM. */
+int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
+		unsigned ifindex, const struct sockaddr *source);
+/* Copies the datagram into the send queue; it leaves at the end of this
+ * loop turn with everything else queued. 0, or -ENOBUFS (counted drop). */
+int fe_udp_send(struct fe_udp *s, const struct sockaddr *dst, socklen_t dstlen,
+		const void *data, size_t len);
+int fe_udp_local(const struct fe_udp *s, struct sockaddr_storage *out);
+void fe_udp_close(struct fe_udp *s);
+
+/* ---- TCP ---------------------------------------------------------------- */
+
+struct fe_conn_ops {
+	/* Bytes received; valid only during the call. */
+	void (*on_data)(struct fe_conn *c, const uint8_t *data, size_t len, void *arg);
+	/* The connection is gone (peer closed: err 0, else -errno); the engine
+	 * frees it after this returns. */
+	void (*on_close)(struct fe_conn *c, int err, void *arg);
+};
+
+typedef void fe_accept_cb(struct fe_listener *l, struct fe_conn *c, void *arg);
+
+struct fe_listener *fe_tcp_listen(struct fe_worker *w,
+				  const struct sockaddr_storage *addr,
+				  bool reuseport, fe_accept_cb *cb, void *arg,
+				  int *err);
+int fe_listener_local(const struct fe_listener *l, struct sockaddr_storage *out);
+void fe_listener_close(struct fe_listener *l);
+
+/* Must be called from the accept callback; starts receiving. */
+void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg);
+/* Queues bytes (copied); 0 or -errno. */
+int fe_conn_send(struct fe_conn *c, const void *data, size_t len);
+/* Closes once queued bytes are sent; on_close follows. */
+void fe_conn_close(struct fe_conn *c);
+const struct sockaddr_storage *fe_conn_peer(const struct fe_conn *c);
+struct fe_worker *fe_conn_worker(const struct fe_conn *c);
+
+/* ---- timers ------------------------------------------------------------- */
+
+typedef void fe_timer_cb(struct fe_worker *w, void *arg);
+
+/* Fires once after delay_ms; the handle is invalid after it fired. */
+struct fe_timer *fe_timer_add(struct fe_worker *w, uint64_t delay_ms,
+			      fe_timer_cb *cb, void *arg);
+void fe_timer_cancel(struct fe_worker *w, struct fe_timer *t);
+
+/* ---- mailbox between workers (IORING_OP_MSG_RING) ---------------------- */
+
+typedef void fe_mail_cb(struct fe_worker *to, void *arg);
+
+/* Runs cb(to, arg) on worker `to` in its own thread. From a worker only. */
+int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg);
+
+/* ---- counters ----------------------------------------------------------- */
+
+struct fe_stats {
+	uint64_t turns;          /* loop iterations */
+	uint64_t enters;         /* io_uring_enter calls (submit + wait) */
+	uint64_t sqes;           /* SQEs submitted */
+	uint64_t cqes;           /* CQEs reaped */
+	uint64_t udp_rx;         /* datagrams delivered */
+	uint64_t udp_rx_trunc;   /* datagrams larger than a buffer, dropped */
+	uint64_t udp_rx_nobufs;  /* multishot stopped by buffer exhaustion */
+	uint64_t udp_tx;         /* datagrams sent */
+	uint64_t udp_tx_drop;    /* send queue full */
+	uint64_t udp_tx_err;     /* sendmsg errors */
+	uint64_t accepts;
+	uint64_t tcp_rx_bytes;
+	uint64_t tcp_tx_bytes;
+	uint64_t timers;         /* timers fired */
+	uint64_t mail_rx;
+	uint64_t mail_tx;
+};
+
+void fe_worker_stats(const struct fe_worker *w, struct fe_stats *out);
+void fe_engine_stats(const struct fe_engine *e, struct fe_stats *sum);
+
+#endif

@@ -1,0 +1,150 @@
+/* internal.h — what the engine's files share and nobody else sees: the
+ * worker, the user_data layout, buffer rings and the timer heap. */
+#ifndef FERRY_ENGINE_INTERNAL_H
+#define FERRY_ENGINE_INTERNAL_H
+
+#include <liburing.h>
+#include <pthread.h>
+
+#include "ferry/engine.h"
+
+/* user_data, defined once: the top byte names the operation, the low 56 bits
+ * carry the object it belongs to (user-space pointers fit in 47 bits). */
+enum fe_op {
+	OP_NONE = 0,    /* completions nobody waits for (cancels) */
+	OP_UDP_RECV,    /* multishot recvmsg; ptr: struct fe_udp */
+	OP_UDP_SEND,    /* sendmsg; ptr: struct udp_slot */
+	OP_ACCEPT,      /* multishot accept; ptr: struct fe_listener */
+	OP_TCP_RECV,    /* multishot recv; ptr: struct fe_conn */
+	OP_TCP_SEND,    /* send; ptr: struct fe_conn */
+	OP_MAIL,        /* a message arrived by MSG_RING; ptr: struct fe_mail */
+	OP_MAIL_SENT,   /* our MSG_RING completed; ptr: struct fe_mail */
+	OP_STOP,        /* the engine asks this worker to stop */
+	OP__COUNT
+};
+
+#define UD_PTR_MASK ((UINT64_C(1) << 56) - 1)
+
+static inline uint64_t ud_make(enum fe_op op, const void *p)
+{
+	return ((uint64_t)op << 56) | ((uint64_t)(uintptr_t)p & UD_PTR_MASK);
+}
+static inline enum fe_op ud_op(uint64_t ud) { return (enum fe_op)(ud >> 56); }
+static inline void *ud_ptr(uint64_t ud) { return (void *)(uintptr_t)(ud & UD_PTR_MASK); }
+
+/* Buffer group ids: one provided-buffer ring per worker and traffic kind. */
+enum { BGID_UDP = 0, BGID_TCP = 1 };
+
+struct bufring {
+	struct io_uring_buf_ring *br;
+	uint8_t *base;
+	unsigned count;     /* power of two */
+	unsigned size;      /* bytes per buffer */
+	uint16_t bgid;
+};
+
+int bufring_init(struct bufring *b, struct io_uring *ring, uint16_t bgid,
+		 unsigned count, unsigned size);
+void bufring_free(struct bufring *b, struct io_uring *ring);
+uint8_t *bufring_at(const struct bufring *b, unsigned bid);
+void bufring_put(struct bufring *b, unsigned bid); /* hand back to the kernel */
+
+/* Timers: a binary min-heap ordered by (deadline, sequence) so that timers
+ * with the same deadline fire in the order they were added. */
+struct fe_timer {
+	uint64_t deadline;  /* ms, CLOCK_MONOTONIC */
+	uint64_t seq;
+	unsigned slot;      /* index in the heap */
+	fe_timer_cb *cb;
+	void *arg;
+};
+
+struct timer_heap {
+	struct fe_timer **v;
+	unsigned n, cap;
+	uint64_t seq;
+};
+
+int theap_push(struct timer_heap *h, struct fe_timer *t);
+struct fe_timer *theap_peek(const struct timer_heap *h);
+void theap_remove(struct timer_heap *h, struct fe_timer *t);
+void theap_free(struct timer_heap *h);
+
+/* A message between workers. */
+struct fe_mail {
+	fe_mail_cb *cb;
+	void *arg;
+	struct fe_worker *to;
+	unsigned tries;
+};
+
+struct udp_slot;
+struct list_node {
+	struct list_node *prev, *next;
+};
+
+struct fe_worker {
+	struct fe_engine *eng;
+	unsigned index;
+	pthread_t thread;
+	struct io_uring ring;
+	bool ring_ok;
+	bool stopping;
+	uint64_t now_ms;
+	unsigned inflight;          /* operations the kernel still owns */
+	struct bufring udp_bufs;
+	struct bufring tcp_bufs;
+	struct timer_heap timers;
+	struct udp_slot *free_slots;
+	unsigned slots;             /* allocated send slots */
+	struct list_node udps, listeners, conns; /* for teardown */
+	struct fe_stats st;
+	void *data;
+};
+
+struct fe_engine {
+	struct fe_engine_opts opts;
+	unsigned nworkers;
+	struct fe_worker *workers;
+	/* start-up barrier */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned ready;
+	int start_err;
+	bool started;
+	/* the control ring lets non-worker threads post MSG_RING (stop) */
+	struct io_uring ctl;
+	bool ctl_ok;
+};
+
+/* Completion handlers, one per operation (loop.c dispatches by table). */
+typedef void op_handler(struct fe_worker *w, const struct io_uring_cqe *cqe);
+op_handler udp_on_recv, udp_on_sent, tcp_on_accept, tcp_on_recv, tcp_on_sent,
+	mail_on_receive, mail_on_sent;
+
+struct io_uring_sqe *fe_sqe(struct fe_worker *w);
+void worker_loop(struct fe_worker *w);
+void worker_teardown(struct fe_worker *w);
+void udp_close_all(struct fe_worker *w);
+void tcp_close_all(struct fe_worker *w);
+void udp_slots_free(struct fe_worker *w);
+
+static inline void list_init(struct list_node *h) { h->prev = h->next = h; }
+static inline void list_add(struct list_node *h, struct list_node *n)
+{
+	n->next = h->next;
+	n->prev = h;
+	h->next->prev = n;
+	h->next = n;
+}
+static inline void list_del(struct list_node *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+#endif

@@ -1,0 +1,151 @@
+/* loop.c — one worker's turn, top to bottom: submit what the last turn queued
+ * and wait (one io_uring_enter, bounded by the next timer), dispatch every
+ * completion through the operation table, then run the timers that are due. */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ferry/log.h"
+#include "internal.h"
+
+static void on_stop(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	(void)cqe;
+	w->stopping = true;
+}
+
+static void on_ignore(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	(void)w;
+	(void)cqe;
+}
+
+/* One handler per operation; user_data's top byte indexes it. */
+static op_handler *const handlers[OP__COUNT] = {
+	[OP_NONE] = on_ignore,
+	[OP_UDP_RECV] = udp_on_recv,
+	[OP_UDP_SEND] = udp_on_sent,
+	[OP_ACCEPT] = tcp_on_accept,
+	[OP_TCP_RECV] = tcp_on_recv,
+	[OP_TCP_SEND] = tcp_on_sent,
+	[OP_MAIL] = mail_on_receive,
+	[OP_MAIL_SENT] = mail_on_sent,
+	[OP_STOP] = on_stop,
+};
+
+static uint64_t clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* An SQE, submitting early only when the SQ is full (a rare extra enter). */
+struct io_uring_sqe *fe_sqe(struct fe_worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	while (!sqe) {
+		io_uring_submit(&w->ring);
+		w->st.enters++;
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	w->st.sqes++;
+	io_uring_sqe_set_data64(sqe, 0);
+	return sqe;
+}
+
+static void dispatch(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	enum fe_op op = ud_op(cqe->user_data);
+	if (op >= OP__COUNT || !handlers[op]) {
+		flog(LOG_LVL_ERR, "%s: worker %u: completion for unknown op %d",
+		     __func__, w->index, (int)op);
+		return;
+	}
+	handlers[op](w, cqe);
+}
+
+/* Walk every ready completion, then advance the CQ once. */
+static unsigned reap(struct fe_worker *w)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&w->ring, head, cqe) {
+		dispatch(w, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&w->ring, n);
+	w->st.cqes += n;
+	return n;
+}
+
+/* Timers added by a callback wait for the next turn, so a zero-delay timer
+ * that re-adds itself cannot starve the ring. */
+static void run_timers(struct fe_worker *w)
+{
+	uint64_t seq_limit = w->timers.seq;
+	struct fe_timer *t;
+	while ((t = theap_peek(&w->timers)) && t->deadline <= w->now_ms &&
+	       t->seq < seq_limit) {
+		theap_remove(&w->timers, t);
+		w->st.timers++;
+		t->cb(w, t->arg);
+		free(t);
+	}
+}
+
+static struct __kernel_timespec *next_wait(struct fe_worker *w,
+					   struct __kernel_timespec *ts)
+{
+	struct fe_timer *t = theap_peek(&w->timers);
+	if (!t)
+		return NULL;
+	uint64_t ms = t->deadline > w->now_ms ? t->deadline - w->now_ms : 0;
+	ts->tv_sec = (long long)(ms / 1000);
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+	return ts;
+}
+
+static void turn(struct fe_worker *w, struct __kernel_timespec *ts)
+{
+	struct io_uring_cqe *cqe;
+	int r = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, ts, NULL);
+	w->st.enters++;
+	w->st.turns++;
+	if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+		flog(LOG_LVL_ERR, "%s: worker %u: io_uring_enter: %d", __func__,
+		     w->index, r);
+	w->now_ms = clock_ms();
+	reap(w);
+}
+
+void worker_loop(struct fe_worker *w)
+{
+	w->now_ms = clock_ms();
+	while (!w->stopping) {
+		struct __kernel_timespec ts;
+		turn(w, next_wait(w, &ts));
+		run_timers(w);
+	}
+}
+
+/* After the loop: the protocol has let go (worker_fini); close what is left,
+ * cancel everything, and wait (bounded) until the kernel owns nothing of ours
+ * before memory is freed. */
+void worker_teardown(struct fe_worker *w)
+{
+	udp_close_all(w);
+	tcp_close_all(w);
+	struct io_uring_sqe *sqe = fe_sqe(w);
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	uint64_t give_up = clock_ms() + 2000;
+	while (w->inflight > 0 && clock_ms() < give_up) {
+		struct __kernel_timespec ts = { .tv_nsec = 50 * 1000000 };
+		turn(w, &ts);
+	}
+	if (w->inflight)
+		flog(LOG_LVL_WARN, "%s: worker %u: %u operations still in flight",
+		     __func__, w->index, w->inflight);
+	theap_free(&w->timers);
+	udp_slots_free(w);
+}

@@ -1,0 +1,58 @@
+/* mail.c — hand-offs between workers: a message rides an IORING_OP_MSG_RING
+ * from the sender's ring into the receiver's completion queue. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "ferry/log.h"
+#include "internal.h"
+
+enum { MAIL_TRIES = 3 };
+
+static void mail_send(struct fe_worker *from, struct fe_mail *m)
+{
+	struct io_uring_sqe *sqe = fe_sqe(from);
+	io_uring_prep_msg_ring(sqe, m->to->ring.ring_fd, 0, ud_make(OP_MAIL, m), 0);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_MAIL_SENT, m));
+	from->inflight++;
+	from->st.mail_tx++;
+}
+
+int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
+{
+	if (to >= from->eng->nworkers)
+		return -EINVAL;
+	struct fe_mail *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->cb = cb;
+	m->arg = arg;
+	m->to = &from->eng->workers[to];
+	mail_send(from, m);
+	return 0;
+}
+
+/* On success the receiver owns the message and may already have freed it;
+ * on failure (the receiver's CQ was full) it is still ours to retry. */
+void mail_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	w->inflight--;
+	if (cqe->res >= 0)
+		return;
+	struct fe_mail *m = ud_ptr(cqe->user_data);
+	if (++m->tries < MAIL_TRIES && !w->stopping) {
+		mail_send(w, m);
+		return;
+	}
+	flog(LOG_LVL_ERR, "%s: worker %u: message to worker %u lost: %d", __func__,
+	     w->index, m->to->index, cqe->res);
+	free(m);
+}
+
+void mail_on_receive(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	struct fe_mail *m = ud_ptr(cqe->user_data);
+	w->st.mail_rx++;
+	if (!w->stopping)
+		m->cb(w, m->arg);
+	free(m);
+}

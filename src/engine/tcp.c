@@ -1,0 +1,365 @@
+/* tcp.c — TCP listeners (multishot accept) and connections (multishot recv
+ * into provided buffers, one send in flight, graceful and forced close). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/log.h"
+#include "internal.h"
+
+enum { ACCEPT_RETRY_MS = 100 };
+
+struct fe_listener {
+	struct list_node node;
+	struct fe_worker *w;
+	int fd;
+	fe_accept_cb *cb;
+	void *arg;
+	unsigned refs;          /* accept in flight plus the owner's */
+	bool closing;
+	bool armed;
+};
+
+/* Bytes handed to the kernel stay put until their send completes, so output
+ * goes to `next` while `busy` is in flight; the two swap when busy drains. */
+struct obuf {
+	uint8_t *p;
+	size_t len, off, cap;
+};
+
+struct fe_conn {
+	struct list_node node;
+	struct fe_worker *w;
+	int fd;
+	struct sockaddr_storage peer;
+	const struct fe_conn_ops *ops;
+	void *arg;
+	unsigned refs;          /* operations in flight */
+	int err;
+	bool started, closing, recv_armed, send_busy, cancel_sent, quiet;
+	struct obuf busy, next;
+};
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void conn_arm_recv(struct fe_conn *c)
+{
+	struct io_uring_sqe *sqe = fe_sqe(c->w);
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID_TCP;
+	io_uring_sqe_set_data64(sqe, ud_make(OP_TCP_RECV, c));
+	c->recv_armed = true;
+	c->refs++;
+	c->w->inflight++;
+}
+
+static void conn_send_busy(struct fe_conn *c)
+{
+	struct io_uring_sqe *sqe = fe_sqe(c->w);
+	io_uring_prep_send(sqe, c->fd, c->busy.p + c->busy.off,
+			   c->busy.len - c->busy.off, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_TCP_SEND, c));
+	c->send_busy = true;
+	c->refs++;
+	c->w->inflight++;
+}
+
+/* Start sending `next` if nothing is in flight. */
+static void conn_kick(struct fe_conn *c)
+{
+	if (c->send_busy || !c->next.len)
+		return;
+	struct obuf t = c->busy;
+	c->busy = c->next;
+	c->next = t;
+	c->next.len = c->next.off = 0;
+	conn_send_busy(c);
+}
+
+static void conn_free(struct fe_conn *c)
+{
+	list_del(&c->node);
+	close(c->fd);
+	if (c->started && !c->quiet)
+		c->ops->on_close(c, c->err, c->arg);
+	free(c->busy.p);
+	free(c->next.p);
+	free(c);
+}
+
+/* Once closing and idle, stop the receive; free when the kernel lets go. */
+static void conn_settle(struct fe_conn *c)
+{
+	if (!c->closing || c->send_busy)
+		return;
+	if (c->recv_armed) {
+		if (!c->cancel_sent) {
+			struct io_uring_sqe *sqe = fe_sqe(c->w);
+			io_uring_prep_cancel64(sqe, ud_make(OP_TCP_RECV, c), 0);
+			c->cancel_sent = true;
+		}
+		return;
+	}
+	if (c->refs == 0)
+		conn_free(c);
+}
+
+static void conn_fail(struct fe_conn *c, int err)
+{
+	if (!c->err)
+		c->err = err;
+	c->closing = true;
+	if (err < 0)
+		c->next.len = c->next.off = 0; /* the peer is gone: drop output */
+	conn_settle(c);
+}
+
+void tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	struct fe_conn *c = ud_ptr(cqe->user_data);
+	int res = cqe->res;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		if (res > 0 && !c->closing) {
+			w->st.tcp_rx_bytes += (uint64_t)res;
+			c->ops->on_data(c, bufring_at(&w->tcp_bufs, bid), (size_t)res,
+					c->arg);
+		}
+		bufring_put(&w->tcp_bufs, bid);
+	}
+	if (cqe->flags & IORING_CQE_F_MORE)
+		return;
+	c->recv_armed = false;
+	c->refs--;
+	w->inflight--;
+	if (c->closing) {
+		conn_settle(c);
+	} else if (res == 0) {
+		conn_fail(c, 0);                 /* orderly close by the peer */
+	} else if (res > 0 || res == -ENOBUFS) {
+		conn_arm_recv(c);                /* multishot ended; carry on */
+	} else {
+		conn_fail(c, res);
+	}
+}
+
+void tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	struct fe_conn *c = ud_ptr(cqe->user_data);
+	c->send_busy = false;
+	c->refs--;
+	w->inflight--;
+	if (cqe->res < 0) {
+		c->busy.len = c->busy.off = 0;
+		conn_fail(c, cqe->res);
+		return;
+	}
+	w->st.tcp_tx_bytes += (uint64_t)cqe->res;
+	c->busy.off += (size_t)cqe->res;
+	if (c->busy.off < c->busy.len) {
+		conn_send_busy(c);
+		return;
+	}
+	c->busy.len = c->busy.off = 0;
+	conn_kick(c);
+	conn_settle(c);
+}
+
+static int obuf_append(struct obuf *b, const void *data, size_t len)
+{
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 512;
+		while (cap < b->len + len)
+			cap *= 2;
+		uint8_t *p = realloc(b->p, cap);
+		if (!p)
+			return -ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+int fe_conn_send(struct fe_conn *c, const void *data, size_t len)
+{
+	if (c->closing)
+		return -EPIPE;
+	int r = obuf_append(&c->next, data, len);
+	if (r == 0)
+		conn_kick(c);
+	return r;
+}
+
+void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg)
+{
+	c->ops = ops;
+	c->arg = arg;
+	c->started = true;
+	conn_arm_recv(c);
+}
+
+void fe_conn_close(struct fe_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	conn_settle(c);
+}
+
+const struct sockaddr_storage *fe_conn_peer(const struct fe_conn *c)
+{
+	return &c->peer;
+}
+
+struct fe_worker *fe_conn_worker(const struct fe_conn *c) { return c->w; }
+
+/* ---- listeners ------------------------------------------------------------- */
+
+static void listener_arm(struct fe_listener *l)
+{
+	struct io_uring_sqe *sqe = fe_sqe(l->w);
+	io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_ACCEPT, l));
+	l->armed = true;
+	l->refs++;
+	l->w->inflight++;
+}
+
+static void listener_unref(struct fe_listener *l)
+{
+	if (--l->refs)
+		return;
+	close(l->fd);
+	free(l);
+}
+
+static void listener_retry(struct fe_worker *w, void *arg)
+{
+	struct fe_listener *l = arg;
+	(void)w;
+	if (!l->closing)
+		listener_arm(l);
+	listener_unref(l);
+}
+
+static void accept_one(struct fe_listener *l, int fd)
+{
+	struct fe_worker *w = l->w;
+	struct fe_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->fd = fd;
+	socklen_t len = sizeof(c->peer);
+	getpeername(fd, (struct sockaddr *)&c->peer, &len);
+	list_add(&w->conns, &c->node);
+	w->st.accepts++;
+	l->cb(l, c, l->arg);
+	if (!c->started) {            /* the protocol turned it away */
+		c->closing = true;
+		conn_free(c);
+	}
+}
+
+void tcp_on_accept(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	struct fe_listener *l = ud_ptr(cqe->user_data);
+	if (cqe->res >= 0) {
+		if (l->closing || w->stopping)
+			close(cqe->res);
+		else
+			accept_one(l, cqe->res);
+	}
+	if (cqe->flags & IORING_CQE_F_MORE)
+		return;
+	l->armed = false;
+	w->inflight--;
+	int res = cqe->res;
+	if (!l->closing && !w->stopping && res != -ECANCELED && res != -EBADF) {
+		if (res == -EMFILE || res == -ENFILE || res == -ENOMEM) {
+			/* Out of descriptors: back off instead of spinning. */
+			flog(LOG_LVL_WARN, "%s: accept: %s", __func__, strerror(-res));
+			l->refs++;
+			if (!fe_timer_add(w, ACCEPT_RETRY_MS, listener_retry, l))
+				l->refs--;
+		} else {
+			listener_arm(l);
+		}
+	}
+	listener_unref(l);
+}
+
+struct fe_listener *fe_tcp_listen(struct fe_worker *w,
+				  const struct sockaddr_storage *addr,
+				  bool reuseport, fe_accept_cb *cb, void *arg,
+				  int *err)
+{
+	int one = 1, family = addr->ss_family;
+	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					   : sizeof(struct sockaddr_in);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int r = fd < 0 ? -errno : 0;
+	if (r == 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		       (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+						sizeof(one))) ||
+		       (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+							 &one, sizeof(one))) ||
+		       bind(fd, (const struct sockaddr *)addr, len) ||
+		       listen(fd, SOMAXCONN)))
+		r = -errno;
+	struct fe_listener *l = r == 0 ? calloc(1, sizeof(*l)) : NULL;
+	if (!l) {
+		if (fd >= 0)
+			close(fd);
+		*err = r ? r : -ENOMEM;
+		return NULL;
+	}
+	l->w = w;
+	l->fd = fd;
+	l->cb = cb;
+	l->arg = arg;
+	l->refs = 1;
+	list_add(&w->listeners, &l->node);
+	listener_arm(l);
+	*err = 0;
+	return l;
+}
+
+int fe_listener_local(const struct fe_listener *l, struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof(*out);
+	return getsockname(l->fd, (struct sockaddr *)out, &len) < 0 ? -errno : 0;
+}
+
+void fe_listener_close(struct fe_listener *l)
+{
+	if (!l || l->closing)
+		return;
+	l->closing = true;
+	list_del(&l->node);
+	if (l->armed) {
+		struct io_uring_sqe *sqe = fe_sqe(l->w);
+		io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, l), 0);
+	}
+	listener_unref(l);
+}
+
+/* Teardown after worker_fini: no protocol is left to hear on_close. */
+void tcp_close_all(struct fe_worker *w)
+{
+	while (w->listeners.next != &w->listeners)
+		fe_listener_close(container_of(w->listeners.next, struct fe_listener, node));
+	for (struct list_node *n = w->conns.next, *nx; n != &w->conns; n = nx) {
+		nx = n->next;
+		struct fe_conn *c = container_of(n, struct fe_conn, node);
+		c->quiet = true;
+		conn_fail(c, -ECANCELED);
+	}
+}

@@ -1,0 +1,381 @@
+/* udp.c — UDP sockets: one multishot recvmsg per socket into the worker's
+ * provided buffers, sends copied into pooled slots and queued as SQEs that
+ * leave with the turn's single submit. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/log.h"
+#include "internal.h"
+
+enum { SLOT_INLINE = 2048, SLOTS_MAX = 16384, UDP_MAX = 65507,
+       CMSG_BYTES = 64 };
+
+struct fe_udp {
+	struct list_node node;
+	struct fe_worker *w;
+	int fd;
+	int family;
+	fe_udp_cb *cb;
+	void *arg;
+	struct msghdr rx_msg;   /* template the kernel reads for every receive */
+	unsigned refs;          /* operations in flight plus the owner's */
+	bool closing;
+	bool recv_armed;
+};
+
+struct udp_slot {
+	struct udp_slot *next;
+	struct fe_udp *sock;
+	struct msghdr msg;
+	struct iovec iov;
+	struct sockaddr_storage dst;
+	uint8_t *data;
+	uint8_t inline_data[SLOT_INLINE];
+};
+
+/* ---- socket options ------------------------------------------------------ */
+
+struct sockopt {
+	int level, name, value;
+	const char *what;
+	bool optional;          /* older kernels may lack it */
+};
+
+static int set_opts(int fd, const struct sockopt *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (setsockopt(fd, o[i].level, o[i].name, &o[i].value,
+			       sizeof(o[i].value)) == 0 || o[i].optional)
+			continue;
+		int err = errno;
+		flog(LOG_LVL_ERR, "%s: setsockopt %s: %s", __func__, o[i].what,
+		     strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+/* Root may exceed net.core.rmem_max, as uftp's -B expects; others get what
+ * the kernel allows. */
+static void set_bufsize(int fd, int size)
+{
+	if (!size)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+static int set_mcast_if(int fd, const struct fe_udp_opts *o)
+{
+	if (o->bind.ss_family == AF_INET6) {
+		int idx = (int)o->mcast_ifindex;
+		if (idx && setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx,
+				      sizeof(idx)) < 0)
+			return -errno;
+		return 0;
+	}
+	struct ip_mreqn m = { .imr_ifindex = (int)o->mcast_ifindex };
+	if (o->mcast_ifaddr.ss_family == AF_INET)
+		m.imr_address = ((const struct sockaddr_in *)&o->mcast_ifaddr)->sin_addr;
+	if ((m.imr_ifindex || m.imr_address.s_addr) &&
+	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof(m)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int configure(int fd, const struct fe_udp_opts *o)
+{
+	int ttl = o->ttl ? o->ttl : 1;
+	int tos = o->dscp << 2;
+	const struct sockopt common[] = {
+		{ SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR", false },
+		{ SOL_SOCKET, SO_REUSEPORT, o->reuseport, "SO_REUSEPORT", false },
+	};
+	/* MULTICAST_ALL off: a socket hears only the groups it joined itself, so
+	 * with one joiner per group every datagram is received exactly once. */
+	const struct sockopt v4[] = {
+		{ IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO", false },
+		{ IPPROTO_IP, IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL", false },
+		{ IPPROTO_IP, IP_MULTICAST_TTL, ttl, "IP_MULTICAST_TTL", false },
+		{ IPPROTO_IP, IP_TOS, tos, "IP_TOS", false },
+	};
+	const struct sockopt v6[] = {
+		{ IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY", false },
+		{ IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO", false },
+		{ IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL", true },
+		{ IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl, "IPV6_MULTICAST_HOPS", false },
+		{ IPPROTO_IPV6, IPV6_TCLASS, tos, "IPV6_TCLASS", false },
+	};
+	int r = set_opts(fd, common, sizeof(common) / sizeof(common[0]));
+	if (r == 0 && o->bind.ss_family == AF_INET6)
+		r = set_opts(fd, v6, sizeof(v6) / sizeof(v6[0]));
+	else if (r == 0)
+		r = set_opts(fd, v4, sizeof(v4) / sizeof(v4[0]));
+	if (r == 0)
+		r = set_mcast_if(fd, o);
+	set_bufsize(fd, o->bufsize);
+	return r;
+}
+
+static socklen_t sa_len(int family)
+{
+	return family == AF_INET6 ? sizeof(struct sockaddr_in6)
+				  : sizeof(struct sockaddr_in);
+}
+
+/* ---- receive ------------------------------------------------------------- */
+
+static void udp_arm(struct fe_udp *s)
+{
+	struct io_uring_sqe *sqe = fe_sqe(s->w);
+	io_uring_prep_recvmsg_multishot(sqe, s->fd, &s->rx_msg, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID_UDP;
+	io_uring_sqe_set_data64(sqe, ud_make(OP_UDP_RECV, s));
+	s->recv_armed = true;
+	s->refs++;
+	s->w->inflight++;
+}
+
+static void udp_unref(struct fe_udp *s)
+{
+	if (--s->refs)
+		return;
+	close(s->fd);
+	free(s);
+}
+
+static void read_pktinfo(struct fe_udp *s, struct io_uring_recvmsg_out *o,
+			 struct fe_datagram *d)
+{
+	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &s->rx_msg); c;
+	     c = io_uring_recvmsg_cmsg_nexthdr(o, &s->rx_msg, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			struct sockaddr_in *sin = (struct sockaddr_in *)&d->dst;
+			sin->sin_family = AF_INET;
+			sin->sin_addr = pi.ipi_addr;
+			d->ifindex = (unsigned)pi.ipi_ifindex;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&d->dst;
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_addr = pi.ipi6_addr;
+			d->ifindex = pi.ipi6_ifindex;
+		}
+	}
+}
+
+static void deliver(struct fe_udp *s, uint8_t *buf, int len)
+{
+	struct fe_worker *w = s->w;
+	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, len, &s->rx_msg);
+	if (!o)
+		return;
+	if (o->flags & MSG_TRUNC) {
+		w->st.udp_rx_trunc++;
+		return;
+	}
+	struct fe_datagram d = {
+		.data = io_uring_recvmsg_payload(o, &s->rx_msg),
+		.len = io_uring_recvmsg_payload_length(o, len, &s->rx_msg),
+		.src = io_uring_recvmsg_name(o),
+		.srclen = o->namelen < s->rx_msg.msg_namelen ? o->namelen
+							      : s->rx_msg.msg_namelen,
+	};
+	read_pktinfo(s, o, &d);
+	w->st.udp_rx++;
+	s->cb(s, &d, s->arg);
+}
+
+void udp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	struct fe_udp *s = ud_ptr(cqe->user_data);
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		if (cqe->res > 0 && !s->closing && !w->stopping)
+			deliver(s, bufring_at(&w->udp_bufs, bid), cqe->res);
+		bufring_put(&w->udp_bufs, bid);
+	} else if (cqe->res == -ENOBUFS) {
+		/* Back-pressure: every buffer was in use. Not an error. */
+		w->st.udp_rx_nobufs++;
+	} else if (cqe->res < 0 && cqe->res != -ECANCELED) {
+		flog(LOG_LVL_ERR, "%s: worker %u: recvmsg: %s", __func__, w->index,
+		     strerror(-cqe->res));
+	}
+	if (cqe->flags & IORING_CQE_F_MORE)
+		return;
+	s->recv_armed = false;
+	w->inflight--;
+	bool again = !s->closing && !w->stopping && cqe->res != -ECANCELED &&
+		     cqe->res != -EBADF;
+	if (again)
+		udp_arm(s);
+	udp_unref(s);
+}
+
+/* ---- send ---------------------------------------------------------------- */
+
+static struct udp_slot *slot_get(struct fe_worker *w, size_t len)
+{
+	struct udp_slot *sl = w->free_slots;
+	if (sl) {
+		w->free_slots = sl->next;
+	} else {
+		if (w->slots >= SLOTS_MAX || !(sl = malloc(sizeof(*sl))))
+			return NULL;
+		w->slots++;
+	}
+	sl->data = len <= SLOT_INLINE ? sl->inline_data : malloc(len);
+	if (!sl->data) {
+		sl->next = w->free_slots;
+		w->free_slots = sl;
+		return NULL;
+	}
+	return sl;
+}
+
+static void slot_put(struct fe_worker *w, struct udp_slot *sl)
+{
+	if (sl->data != sl->inline_data)
+		free(sl->data);
+	sl->next = w->free_slots;
+	w->free_slots = sl;
+}
+
+void udp_slots_free(struct fe_worker *w)
+{
+	while (w->free_slots) {
+		struct udp_slot *sl = w->free_slots;
+		w->free_slots = sl->next;
+		free(sl);
+	}
+}
+
+int fe_udp_send(struct fe_udp *s, const struct sockaddr *dst, socklen_t dstlen,
+		const void *data, size_t len)
+{
+	struct fe_worker *w = s->w;
+	if (len > UDP_MAX || dstlen > sizeof(struct sockaddr_storage))
+		return -EMSGSIZE;
+	if (s->closing)
+		return -EBADF;
+	struct udp_slot *sl = slot_get(w, len);
+	if (!sl) {
+		w->st.udp_tx_drop++;
+		return -ENOBUFS;
+	}
+	memcpy(sl->data, data, len);
+	memcpy(&sl->dst, dst, dstlen);
+	sl->sock = s;
+	sl->iov = (struct iovec){ .iov_base = sl->data, .iov_len = len };
+	sl->msg = (struct msghdr){ .msg_name = &sl->dst, .msg_namelen = dstlen,
+				   .msg_iov = &sl->iov, .msg_iovlen = 1 };
+	struct io_uring_sqe *sqe = fe_sqe(w);
+	io_uring_prep_sendmsg(sqe, s->fd, &sl->msg, 0);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_UDP_SEND, sl));
+	s->refs++;
+	w->inflight++;
+	return 0;
+}
+
+void udp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	struct udp_slot *sl = ud_ptr(cqe->user_data);
+	w->inflight--;
+	if (cqe->res < 0) {
+		w->st.udp_tx_err++;
+		flog(LOG_LVL_DEBUG, "%s: worker %u: sendmsg: %s", __func__, w->index,
+		     strerror(-cqe->res));
+	} else {
+		w->st.udp_tx++;
+	}
+	struct fe_udp *s = sl->sock;
+	slot_put(w, sl);
+	udp_unref(s);
+}
+
+/* ---- open, join, close ----------------------------------------------------- */
+
+struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
+			   fe_udp_cb *cb, void *arg, int *err)
+{
+	int family = o->bind.ss_family;
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct fe_udp *s = calloc(1, sizeof(*s));
+	int r = (fd < 0) ? -errno : (!s ? -ENOMEM : 0);
+	if (r == 0)
+		r = configure(fd, o);
+	if (r == 0 && bind(fd, (const struct sockaddr *)&o->bind, sa_len(family)) < 0)
+		r = -errno;
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		free(s);
+		*err = r;
+		return NULL;
+	}
+	s->w = w;
+	s->fd = fd;
+	s->family = family;
+	s->cb = cb;
+	s->arg = arg;
+	s->refs = 1;
+	s->rx_msg.msg_namelen = sa_len(family);
+	s->rx_msg.msg_controllen = CMSG_BYTES;
+	list_add(&w->udps, &s->node);
+	udp_arm(s);
+	*err = 0;
+	return s;
+}
+
+int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
+		unsigned ifindex, const struct sockaddr *source)
+{
+	int level = group->sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	socklen_t len = sa_len(group->sa_family);
+	int r;
+	if (source) {
+		struct group_source_req g = { .gsr_interface = ifindex };
+		memcpy(&g.gsr_group, group, len);
+		memcpy(&g.gsr_source, source, len);
+		r = setsockopt(s->fd, level, MCAST_JOIN_SOURCE_GROUP, &g, sizeof(g));
+	} else {
+		struct group_req g = { .gr_interface = ifindex };
+		memcpy(&g.gr_group, group, len);
+		r = setsockopt(s->fd, level, MCAST_JOIN_GROUP, &g, sizeof(g));
+	}
+	return r < 0 ? -errno : 0;
+}
+
+int fe_udp_local(const struct fe_udp *s, struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof(*out);
+	return getsockname(s->fd, (struct sockaddr *)out, &len) < 0 ? -errno : 0;
+}
+
+void fe_udp_close(struct fe_udp *s)
+{
+	if (!s || s->closing)
+		return;
+	s->closing = true;
+	list_del(&s->node);
+	if (s->recv_armed) {
+		struct io_uring_sqe *sqe = fe_sqe(s->w);
+		io_uring_prep_cancel64(sqe, ud_make(OP_UDP_RECV, s), 0);
+	}
+	udp_unref(s);
+}
+
+void udp_close_all(struct fe_worker *w)
+{
+	while (w->udps.next != &w->udps)
+		fe_udp_close(container_of(w->udps.next, struct fe_udp, node));
+}

@@ -1,0 +1,544 @@
+/* test_engine.c — the engine on real rings and sockets: UDP echo at volume
+ * without loss, multicast heard exactly once among several workers, many TCP
+ * connections echoed, timers in order, mail between workers. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ferry/engine.h"
+#include "ferry/iface.h"
+#include "ferry/log.h"
+#include "ferry/proxy.h"
+
+static bool wait_until(atomic_int *v, int target, int seconds)
+{
+	for (int i = 0; i < seconds * 1000; i++) {
+		if (atomic_load(v) >= target)
+			return true;
+		usleep(1000);
+	}
+	return atomic_load(v) >= target;
+}
+
+static struct fe_engine *start(unsigned workers, int (*init)(struct fe_worker *, void *),
+			       void *arg)
+{
+	struct fe_engine_opts o = { .workers = workers, .worker_init = init, .arg = arg };
+	struct fe_engine *e = fe_engine_create(&o);
+	assert_non_null(e);
+	assert_int_equal(fe_engine_start(e), 0);
+	return e;
+}
+
+static void finish(struct fe_engine *e, struct fe_stats *st)
+{
+	fe_engine_stop(e);
+	fe_engine_wait(e);
+	if (st)
+		fe_engine_stats(e, st);
+	fe_engine_destroy(e);
+}
+
+static uint16_t free_port(int type)
+{
+	int fd = socket(AF_INET, type, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static struct sockaddr_storage loopback(uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a->sin_port = htons(port);
+	return ss;
+}
+
+/* ---- UDP echo at volume ------------------------------------------------ */
+
+enum { ECHO_TOTAL = 50000, ECHO_WINDOW = 128, ECHO_LEN = 1300 };
+
+struct echo {
+	uint16_t port;
+	struct fe_udp *client;
+	struct sockaddr_storage server;
+	uint32_t next_seq;
+	uint8_t *seen;
+	atomic_int received;
+	atomic_int bad;
+};
+
+static void echo_server_cb(struct fe_udp *s, const struct fe_datagram *d, void *arg)
+{
+	(void)arg;
+	assert_int_equal(fe_udp_send(s, d->src, d->srclen, d->data, d->len), 0);
+}
+
+static void echo_send_next(struct echo *t)
+{
+	uint8_t buf[ECHO_LEN];
+	if (t->next_seq >= ECHO_TOTAL)
+		return;
+	memset(buf, (int)(t->next_seq & 0xff), sizeof(buf));
+	memcpy(buf, &t->next_seq, sizeof(t->next_seq));
+	t->next_seq++;
+	assert_int_equal(fe_udp_send(t->client, (struct sockaddr *)&t->server,
+				     sizeof(struct sockaddr_in), buf, sizeof(buf)), 0);
+}
+
+static void echo_client_cb(struct fe_udp *s, const struct fe_datagram *d, void *arg)
+{
+	struct echo *t = arg;
+	(void)s;
+	uint32_t seq;
+	memcpy(&seq, d->data, sizeof(seq));
+	if (d->len != ECHO_LEN || seq >= ECHO_TOTAL || t->seen[seq] ||
+	    d->data[ECHO_LEN - 1] != (seq & 0xff))
+		atomic_fetch_add(&t->bad, 1);
+	else
+		t->seen[seq] = 1;
+	echo_send_next(t);   /* keep the window full */
+	atomic_fetch_add(&t->received, 1);
+}
+
+static int echo_init(struct fe_worker *w, void *arg)
+{
+	struct echo *t = arg;
+	int err;
+	struct fe_udp_opts o = { .bufsize = 4 << 20 };
+	if (fe_worker_index(w) == 0) {
+		o.bind = loopback(t->port);
+		return fe_udp_open(w, &o, echo_server_cb, t, &err) ? 0 : 2;
+	}
+	o.bind = loopback(0);
+	t->client = fe_udp_open(w, &o, echo_client_cb, t, &err);
+	if (!t->client)
+		return 2;
+	for (int i = 0; i < ECHO_WINDOW; i++)
+		echo_send_next(t);
+	return 0;
+}
+
+static void test_udp_echo_volume(void **state)
+{
+	(void)state;
+	struct echo t = { .port = free_port(SOCK_DGRAM) };
+	t.server = loopback(t.port);
+	t.seen = calloc(ECHO_TOTAL, 1);
+	struct fe_engine *e = start(2, echo_init, &t);
+	bool done = wait_until(&t.received, ECHO_TOTAL, 60);
+	struct fe_stats st;
+	finish(e, &st);
+	assert_true(done);
+	assert_int_equal(atomic_load(&t.bad), 0);
+	for (int i = 0; i < ECHO_TOTAL; i++)
+		assert_int_equal(t.seen[i], 1);
+	assert_int_equal(st.udp_tx_err, 0);
+	assert_int_equal(st.udp_tx_drop, 0);
+	/* Every datagram crosses the engine twice (echo and reply) each way. */
+	assert_true(st.udp_rx >= 2 * ECHO_TOTAL);
+	print_message("udp echo: %llu datagrams in, %llu out, %llu io_uring_enter "
+		      "calls (%.3f per datagram), %llu loop turns\n",
+		      (unsigned long long)st.udp_rx, (unsigned long long)st.udp_tx,
+		      (unsigned long long)st.enters,
+		      (double)st.enters / (double)(st.udp_rx + st.udp_tx),
+		      (unsigned long long)st.turns);
+	free(t.seen);
+}
+
+/* ---- a burst costs fewer syscalls than datagrams -------------------------- */
+
+enum { BURST = 2000 };
+
+struct burst {
+	uint16_t port;
+	atomic_int received;
+};
+
+static void burst_cb(struct fe_udp *s, const struct fe_datagram *d, void *arg)
+{
+	struct burst *b = arg;
+	(void)s;
+	(void)d;
+	atomic_fetch_add(&b->received, 1);
+}
+
+static int burst_init(struct fe_worker *w, void *arg)
+{
+	struct burst *b = arg;
+	struct fe_udp_opts o = { .bind = loopback(b->port), .bufsize = 8 << 20 };
+	int err;
+	(void)w;
+	return fe_udp_open(w, &o, burst_cb, b, &err) ? 0 : 2;
+}
+
+static void test_udp_burst_batched(void **state)
+{
+	(void)state;
+	struct burst b = { .port = free_port(SOCK_DGRAM) };
+	struct fe_engine *e = start(1, burst_init, &b);
+	struct fe_stats before, after;
+	fe_engine_stats(e, &before);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_storage dst = loopback(b.port);
+	struct mmsghdr msgs[BURST];
+	struct iovec iov[BURST];
+	static uint8_t payload[BURST][64];
+	for (int i = 0; i < BURST; i++) {
+		iov[i] = (struct iovec){ payload[i], sizeof(payload[i]) };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &dst,
+			.msg_namelen = sizeof(struct sockaddr_in), .msg_iov = &iov[i],
+			.msg_iovlen = 1 } };
+	}
+	int sent = 0;
+	while (sent < BURST) {
+		int r = sendmmsg(fd, msgs + sent, (unsigned)(BURST - sent), 0);
+		assert_true(r > 0);
+		sent += r;
+	}
+	close(fd);
+	bool done = wait_until(&b.received, BURST, 30);
+	fe_worker_stats(fe_engine_worker(e, 0), &after);
+	finish(e, NULL);
+	assert_true(done);
+	uint64_t enters = after.enters - before.enters;
+	print_message("burst: %d datagrams received with %llu io_uring_enter calls\n",
+		      BURST, (unsigned long long)enters);
+	/* Multishot receive: far fewer kernel entries than datagrams. */
+	assert_true(enters * 4 < BURST);
+}
+
+/* ---- multicast heard exactly once ----------------------------------------- */
+
+enum { MC_WORKERS = 4, MC_COUNT = 200 };
+
+struct mcast {
+	uint16_t port;
+	struct sockaddr_storage group;
+	unsigned ifindex;
+	atomic_int per_worker[MC_WORKERS];
+	atomic_int received;
+	uint8_t seen[MC_COUNT];
+	atomic_int dup;
+};
+
+static void mc_cb(struct fe_udp *s, const struct fe_datagram *d, void *arg)
+{
+	struct mcast *m = arg;
+	(void)s;
+	uint32_t seq;
+	memcpy(&seq, d->data, sizeof(seq));
+	if (seq < MC_COUNT && m->seen[seq]++)
+		atomic_fetch_add(&m->dup, 1);
+	atomic_fetch_add(&m->received, 1);
+}
+
+static int mc_init(struct fe_worker *w, void *arg)
+{
+	struct mcast *m = arg;
+	struct fe_udp_opts o = { .reuseport = true };
+	struct sockaddr_in *a = (struct sockaddr_in *)&o.bind;
+	a->sin_family = AF_INET;
+	a->sin_port = htons(m->port);
+	int err;
+	struct fe_udp *s = fe_udp_open(w, &o, mc_cb, m, &err);
+	if (!s)
+		return 2;
+	if (proxy_join_owner(0, MC_WORKERS) == fe_worker_index(w) &&
+	    fe_udp_join(s, (struct sockaddr *)&m->group, m->ifindex, NULL) < 0)
+		return 2;
+	return 0;
+}
+
+/* Runs in a network namespace of its own: a loopback with multicast on. */
+static bool private_netns(void)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0)
+		return false;
+	return system("ip link set lo up && ip link set lo multicast on && "
+		      "ip route add 224.0.0.0/4 dev lo") == 0;
+}
+
+static void test_multicast_once(void **state)
+{
+	(void)state;
+	if (!private_netns()) {
+		print_message("needs root for a private network namespace\n");
+		skip();
+	}
+	struct mcast m = { .port = free_port(SOCK_DGRAM), .ifindex = if_nametoindex("lo") };
+	struct sockaddr_in *g = (struct sockaddr_in *)&m.group;
+	g->sin_family = AF_INET;
+	inet_pton(AF_INET, "239.1.2.3", &g->sin_addr);
+	struct fe_engine *e = start(MC_WORKERS, mc_init, &m);
+
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ip_mreqn via = { .imr_ifindex = (int)m.ifindex };
+	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &via, sizeof(via));
+	g->sin_port = htons(m.port);
+	for (uint32_t i = 0; i < MC_COUNT; i++) {
+		assert_true(sendto(fd, &i, sizeof(i), 0, (struct sockaddr *)g,
+				   sizeof(*g)) == sizeof(i));
+		if (i % 50 == 49)
+			usleep(1000);
+	}
+	close(fd);
+	wait_until(&m.received, MC_COUNT, 10);
+	usleep(200 * 1000);          /* duplicates would arrive by now */
+	finish(e, NULL);
+	assert_int_equal(atomic_load(&m.received), MC_COUNT);
+	assert_int_equal(atomic_load(&m.dup), 0);
+	for (int i = 0; i < MC_COUNT; i++)
+		assert_int_equal(m.seen[i], 1);
+}
+
+/* ---- many TCP connections -------------------------------------------------- */
+
+enum { TCP_CONNS = 400, TCP_WORKERS = 2 };
+
+struct tcp_echo {
+	uint16_t port;
+	atomic_int closed;
+	atomic_int accepted[TCP_WORKERS];
+};
+
+static void tcp_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg)
+{
+	(void)arg;
+	assert_int_equal(fe_conn_send(c, data, len), 0);
+	if (len && data[len - 1] == '\n')
+		fe_conn_close(c);     /* graceful: the echo is flushed first */
+}
+
+static void tcp_closed(struct fe_conn *c, int err, void *arg)
+{
+	struct tcp_echo *t = arg;
+	(void)c;
+	(void)err;
+	atomic_fetch_add(&t->closed, 1);
+}
+
+static const struct fe_conn_ops tcp_ops = { tcp_data, tcp_closed };
+
+static void tcp_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	struct tcp_echo *t = arg;
+	(void)l;
+	atomic_fetch_add(&t->accepted[fe_worker_index(fe_conn_worker(c))], 1);
+	fe_conn_start(c, &tcp_ops, t);
+}
+
+static int tcp_init(struct fe_worker *w, void *arg)
+{
+	struct tcp_echo *t = arg;
+	struct sockaddr_storage a = loopback(t->port);
+	int err;
+	return fe_tcp_listen(w, &a, true, tcp_accept, t, &err) ? 0 : 2;
+}
+
+static void test_tcp_many(void **state)
+{
+	(void)state;
+	struct tcp_echo t = { .port = free_port(SOCK_STREAM) };
+	struct fe_engine *e = start(TCP_WORKERS, tcp_init, &t);
+	static int fds[TCP_CONNS];
+	struct sockaddr_storage a = loopback(t.port);
+	char msg[64];
+	for (int i = 0; i < TCP_CONNS; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&a,
+					 sizeof(struct sockaddr_in)), 0);
+	}
+	for (int i = 0; i < TCP_CONNS; i++) {
+		int n = snprintf(msg, sizeof(msg), "hello %d\n", i);
+		assert_int_equal(write(fds[i], msg, (size_t)n), n);
+	}
+	for (int i = 0; i < TCP_CONNS; i++) {
+		char want[64], got[64] = { 0 };
+		int n = snprintf(want, sizeof(want), "hello %d\n", i), have = 0;
+		while (have < n) {
+			ssize_t r = read(fds[i], got + have, sizeof(got) - 1 - (size_t)have);
+			assert_true(r > 0);
+			have += (int)r;
+		}
+		assert_string_equal(got, want);
+		assert_int_equal(read(fds[i], got, 1), 0);   /* then EOF */
+		close(fds[i]);
+	}
+	assert_true(wait_until(&t.closed, TCP_CONNS, 10));
+	finish(e, NULL);
+	assert_int_equal(atomic_load(&t.accepted[0]) + atomic_load(&t.accepted[1]),
+			 TCP_CONNS);
+	assert_true(atomic_load(&t.accepted[0]) > 0 && atomic_load(&t.accepted[1]) > 0);
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+struct timers {
+	int order[8];
+	atomic_int fired;
+	uint64_t added_at, fired_at[8];
+	struct fe_worker *w;
+};
+
+struct targ {
+	struct timers *t;
+	int id;
+};
+
+static void timer_cb(struct fe_worker *w, void *arg)
+{
+	struct targ *a = arg;
+	int i = atomic_load(&a->t->fired);
+	a->t->order[i] = a->id;
+	a->t->fired_at[i] = fe_now_ms(w);
+	atomic_fetch_add(&a->t->fired, 1);
+}
+
+static struct targ targs[8];
+
+static int timer_init(struct fe_worker *w, void *arg)
+{
+	struct timers *t = arg;
+	static const uint64_t delays[] = { 120, 40, 80, 40, 0, 200 };
+	t->added_at = fe_now_ms(w);
+	struct fe_timer *h[6];
+	for (int i = 0; i < 6; i++) {
+		targs[i] = (struct targ){ t, i };
+		h[i] = fe_timer_add(w, delays[i], timer_cb, &targs[i]);
+	}
+	fe_timer_cancel(w, h[2]);     /* cancelled: never fires */
+	return 0;
+}
+
+static void test_timers_in_order(void **state)
+{
+	(void)state;
+	struct timers t = { 0 };
+	struct fe_engine *e = start(1, timer_init, &t);
+	bool done = wait_until(&t.fired, 5, 5);
+	usleep(150 * 1000);
+	finish(e, NULL);
+	assert_true(done);
+	assert_int_equal(atomic_load(&t.fired), 5);
+	int expect[] = { 4, 1, 3, 0, 5 };
+	uint64_t min_delay[] = { 0, 40, 40, 120, 200 };
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(t.order[i], expect[i]);
+		assert_true(t.fired_at[i] >= t.added_at + min_delay[i]);
+	}
+}
+
+/* ---- mail between workers -------------------------------------------------- */
+
+enum { MAIL_WORKERS = 4, MAIL_ROUNDS = 2000 };
+
+struct mailtest {
+	struct fe_engine *e;
+	atomic_int got[MAIL_WORKERS];
+	atomic_int total;
+	atomic_int wrong;
+};
+
+struct token {
+	struct mailtest *m;
+	unsigned expect_to;
+	int hops;
+};
+
+static void mail_cb(struct fe_worker *to, void *arg)
+{
+	struct token *tk = arg;
+	struct mailtest *m = tk->m;
+	if (fe_worker_index(to) != tk->expect_to)
+		atomic_fetch_add(&m->wrong, 1);
+	atomic_fetch_add(&m->got[fe_worker_index(to)], 1);
+	atomic_fetch_add(&m->total, 1);
+	if (--tk->hops <= 0) {
+		free(tk);
+		return;
+	}
+	tk->expect_to = (fe_worker_index(to) + 1) % MAIL_WORKERS;
+	assert_int_equal(fe_mail_post(to, tk->expect_to, mail_cb, tk), 0);
+}
+
+static int mail_init(struct fe_worker *w, void *arg)
+{
+	struct mailtest *m = arg;
+	/* Each worker starts one token that travels the ring of workers. */
+	struct token *tk = calloc(1, sizeof(*tk));
+	tk->m = m;
+	tk->hops = MAIL_ROUNDS;
+	tk->expect_to = (fe_worker_index(w) + 1) % MAIL_WORKERS;
+	return fe_mail_post(w, tk->expect_to, mail_cb, tk) ? 2 : 0;
+}
+
+static void test_mailbox(void **state)
+{
+	(void)state;
+	struct mailtest m = { 0 };
+	struct fe_engine *e = start(MAIL_WORKERS, mail_init, &m);
+	bool done = wait_until(&m.total, MAIL_WORKERS * MAIL_ROUNDS, 30);
+	struct fe_stats st;
+	finish(e, &st);
+	assert_true(done);
+	assert_int_equal(atomic_load(&m.wrong), 0);
+	for (int i = 0; i < MAIL_WORKERS; i++)
+		assert_int_equal(atomic_load(&m.got[i]), MAIL_ROUNDS);
+	assert_int_equal(st.mail_rx, MAIL_WORKERS * MAIL_ROUNDS);
+}
+
+/* ---- start-up failure reaches the caller ---------------------------------- */
+
+static int fail_on_one(struct fe_worker *w, void *arg)
+{
+	(void)arg;
+	return fe_worker_index(w) == 1 ? 2 : 0;
+}
+
+static void test_start_failure(void **state)
+{
+	(void)state;
+	struct fe_engine_opts o = { .workers = 3, .worker_init = fail_on_one };
+	struct fe_engine *e = fe_engine_create(&o);
+	assert_int_equal(fe_engine_start(e), 2);
+	fe_engine_destroy(e);
+}
+
+int main(void)
+{
+	log_open(NULL, LOG_LVL_WARN, 0, 0);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_udp_echo_volume),
+		cmocka_unit_test(test_udp_burst_batched),
+		cmocka_unit_test(test_tcp_many),
+		cmocka_unit_test(test_timers_in_order),
+		cmocka_unit_test(test_mailbox),
+		cmocka_unit_test(test_start_failure),
+		cmocka_unit_test(test_multicast_once),   /* last: enters a netns */
+	};
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
+	log_close();
+	return r;
+}
