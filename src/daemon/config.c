@@ -1,0 +1,608 @@
+/* config.c — ferryd's configuration defaults, value syntax, cross-field
+ * validation and error reports, shared by the flag and JSON front ends. */
+#include "config_priv.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Curves uftpproxyd(1) lists for -K ec:, -e and -r:, plus the two OpenSSL
+ * aliases uftp also accepts. */
+static const char *const known_curves[] = {
+	"sect163k1", "sect163r1", "sect163r2", "sect193r1", "sect193r2",
+	"sect233k1", "sect233r1", "sect239k1", "sect283k1", "sect283r1",
+	"sect409k1", "sect409r1", "sect571k1", "sect571r1", "secp160k1",
+	"secp160r1", "secp160r2", "secp192k1", "prime192v1", "secp224k1",
+	"secp224r1", "secp256k1", "prime256v1", "secp384r1", "secp521r1",
+	"secp192r1", "secp256r1",
+};
+
+void proxy_init(struct proxy_config *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->port = DEFAULT_PORT;
+	p->dest_port = DEFAULT_PORT;
+	p->ttl = 1;
+	p->dscp = 0;
+	p->hb_interval = 20;
+	p->udp_buf_size = 262144;
+}
+
+void config_init(struct ferry_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = 2;
+	cfg->max_log_count = 5;
+	cfg->log_file = strdup("/tmp/ferryd.log");
+	cfg->ftp.spsv_timeout = 60;
+	cfg->ftp.idle_timeout = 300;
+	cfg->ftp.data_timeout = 60;
+	cfg->ftp.max_sessions = 200;
+	cfg->ftp.max_per_address = 20;
+	cfg->ftp.login_delay_ms = 1000;
+	cfg->ftp.max_login_failures = 5;
+	cfg->ftp.lockout_seconds = 300;
+}
+
+/* Defaults that depend on what was given: the public multicast address,
+ * and a response proxy answers on its own port, as uftpproxyd does. */
+int proxy_finish(struct proxy_config *p)
+{
+	if (p->pub_mcast.n == 0 && strlist_push(&p->pub_mcast, DEFAULT_PUB_MCAST))
+		return -1;
+	if (p->role == PROXY_RESPONSE)
+		p->dest_port = p->port;
+	if (!p->name && cfg_strdup(&p->name, "proxy"))
+		return -1;
+	return 0;
+}
+
+void strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void proxy_free(struct proxy_config *p)
+{
+	free(p->name);
+	free(p->dest);
+	free(p->dest_fingerprint);
+	free(p->response_curve);
+	free(p->out_interface);
+	for (size_t i = 0; i < p->hb_count; i++)
+		free(p->hb_servers[i].host);
+	free(p->hb_servers);
+	free(p->client_list);
+	free(p->server_list);
+	strlist_free(&p->key_files);
+	strlist_free(&p->key_specs);
+	free(p->ecdh_curve);
+	strlist_free(&p->interfaces);
+	strlist_free(&p->pub_mcast);
+	memset(p, 0, sizeof(*p));
+}
+
+void ftp_user_free(struct ftp_user *u)
+{
+	free(u->name);
+	free(u->password_hash);
+	free(u->root);
+	memset(u, 0, sizeof(*u));
+}
+
+static void ftp_free(struct ftp_config *f)
+{
+	strlist_free(&f->listen);
+	for (size_t i = 0; i < f->user_count; i++)
+		ftp_user_free(&f->users[i]);
+	free(f->users);
+	free(f->anonymous_root);
+	free(f->xferlog);
+	free(f->tls_cert);
+	free(f->tls_key);
+}
+
+void config_free(struct ferry_config *cfg)
+{
+	free(cfg->source);
+	free(cfg->log_file);
+	free(cfg->pidfile);
+	for (size_t i = 0; i < cfg->proxy_count; i++)
+		proxy_free(&cfg->proxies[i]);
+	free(cfg->proxies);
+	ftp_free(&cfg->ftp);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- heap helpers ---- */
+
+int cfg_strdup(char **dst, const char *s)
+{
+	char *copy = strdup(s);
+	if (!copy)
+		return -1;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+int strlist_push(struct strlist *l, const char *s)
+{
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!v)
+		return -1;
+	l->v = v;
+	if (!(v[l->n] = strdup(s)))
+		return -1;
+	l->n++;
+	return 0;
+}
+
+/* "a,b,c" appends a, b and c; empty items are skipped, as strtok does in
+ * uftpproxyd. */
+int strlist_push_csv(struct strlist *l, const char *csv)
+{
+	char *copy = strdup(csv);
+	if (!copy)
+		return -1;
+	int rc = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t && !rc;
+	     t = strtok_r(NULL, ",", &save))
+		rc = strlist_push(l, t);
+	free(copy);
+	return rc;
+}
+
+/* ---- value syntax ---- */
+
+bool parse_long(const char *s, long *out)
+{
+	if (!s || !*s || isspace((unsigned char)*s))
+		return false;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool all_hex(const char *s, size_t min, size_t max)
+{
+	size_t n = strlen(s);
+	if (n < min || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+bool parse_dscp(const char *s, int *out)
+{
+	long v;
+	if (s && (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2))) {
+		if (!all_hex(s + 2, 1, 2))
+			return false;
+		v = strtol(s + 2, NULL, 16);
+	} else if (!parse_long(s, &v)) {
+		return false;
+	}
+	if (v < DSCP_MIN || v > DSCP_MAX)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+/* uftpproxyd reads -U with strtoul(.., 16), so the 0x is optional; 0 and
+ * 0xffffffff are not usable as member IDs in UFTP. */
+bool parse_uid(const char *s, uint32_t *out)
+{
+	if (!s)
+		return false;
+	if (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2))
+		s += 2;
+	if (!all_hex(s, 1, 8))
+		return false;
+	unsigned long v = strtoul(s, NULL, 16);
+	if (v == 0 || v == 0xffffffffUL)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+bool valid_hostname(const char *s)
+{
+	if (!s || !*s || strlen(s) > 253)
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("-._:%", *c))
+			return false;
+	return true;
+}
+
+static bool parse_port(const char *s, uint16_t *port)
+{
+	long v;
+	if (!parse_long(s, &v) || v < PORT_MIN || v > PORT_MAX)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+/* host, host:port, [v6], [v6]:port; a bare IPv6 literal (two or more
+ * colons) has no port. */
+bool parse_hostport(const char *s, struct hostport *out)
+{
+	char host[256];
+	const char *port = NULL;
+	size_t hlen;
+	if (!s || !*s)
+		return false;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close)
+			return false;
+		hlen = (size_t)(close - s - 1);
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1])
+			return false;
+		s++;
+	} else {
+		const char *colon = strchr(s, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL;
+		hlen = colon ? (size_t)(colon - s) : strlen(s);
+		port = colon ? colon + 1 : NULL;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	uint16_t p = DEFAULT_PORT;
+	if (!valid_hostname(host) || (port && !parse_port(port, &p)))
+		return false;
+	if (!(out->host = strdup(host)))
+		return false;
+	out->port = p;
+	return true;
+}
+
+/* uftp fingerprints are SHA-1: 20 bytes as hex pairs joined by ':'. */
+bool valid_fingerprint(const char *s)
+{
+	if (!s || strlen(s) != 20 * 3 - 1)
+		return false;
+	for (size_t i = 0; i < 20 * 3 - 1; i++) {
+		bool sep = (i % 3 == 2);
+		if (sep ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+bool valid_curve(const char *s)
+{
+	for (size_t i = 0; s && i < sizeof(known_curves) / sizeof(*known_curves); i++)
+		if (!strcmp(s, known_curves[i]))
+			return true;
+	return false;
+}
+
+bool valid_keyspec(const char *s)
+{
+	long bits;
+	if (!strncmp(s, "ec:", 3))
+		return valid_curve(s + 3);
+	if (!strncmp(s, "rsa:", 4))
+		return parse_long(s + 4, &bits) && bits >= RSA_BITS_MIN &&
+		       bits <= RSA_BITS_MAX;
+	return false;
+}
+
+static bool ip_literal(const char *s, int *family, unsigned char *bin)
+{
+	if (inet_pton(AF_INET, s, bin) == 1)
+		*family = AF_INET;
+	else if (inet_pton(AF_INET6, s, bin) == 1)
+		*family = AF_INET6;
+	else
+		return false;
+	return true;
+}
+
+bool valid_multicast(const char *s)
+{
+	unsigned char bin[16];
+	int family;
+	if (!s || !ip_literal(s, &family, bin))
+		return false;
+	return family == AF_INET ? (bin[0] & 0xf0) == 0xe0 : bin[0] == 0xff;
+}
+
+/* The FTP listener binds a numeric address: no name lookups at start-up,
+ * and the port is never implied. */
+bool valid_listen(const char *s)
+{
+	char host[64];
+	unsigned char bin[16];
+	uint16_t port;
+	int family = 0;
+	const char *sep = s ? strrchr(s, ':') : NULL;
+	if (!sep)
+		return false;
+	const char *h = s;
+	size_t hlen = (size_t)(sep - s);
+	if (s[0] == '[') {
+		if (hlen < 2 || sep[-1] != ']')
+			return false;
+		h = s + 1;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (!ip_literal(host, &family, bin) || !parse_port(sep + 1, &port))
+		return false;
+	return (family == AF_INET6) == (s[0] == '[');
+}
+
+/* ---- errors ---- */
+
+void config_set_error(struct config_error *err, const char *file, int line,
+		      int column, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
+	err->line = line > 0 ? line : 0;
+	err->column = line > 0 && column > 0 ? column : 0;
+	snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+void config_error_print(const struct config_error *err, FILE *out)
+{
+	fputs(err->file[0] ? err->file : "ferryd", out);
+	if (err->line > 0)
+		fprintf(out, ":%d:%d", err->line, err->column);
+	if (err->key[0])
+		fprintf(out, ": %s", err->key);
+	fprintf(out, ": %s\n", err->msg);
+}
+
+/* ---- validation ---- */
+
+/* Names the setting the way the user wrote it: the flag for a command
+ * line, the JSON path for a file. */
+struct vctx {
+	const struct ferry_config *cfg;
+	struct config_error *err;
+	bool cli;
+};
+
+__attribute__((format(printf, 5, 6)))
+static int vfail(struct vctx *v, long idx, const char *key, const char *flag,
+		 const char *fmt, ...)
+{
+	char path[128];
+	va_list ap;
+	if (v->cli && flag)
+		snprintf(path, sizeof(path), "%s", flag);
+	else if (idx >= 0)
+		snprintf(path, sizeof(path), "proxies[%ld].%s", idx, key);
+	else
+		snprintf(path, sizeof(path), "%s", key);
+	config_set_error(v->err, v->cfg->source ? v->cfg->source : CLI_SOURCE,
+			 0, 0, path, "%s", "");
+	va_start(ap, fmt);
+	vsnprintf(v->err->msg, sizeof(v->err->msg), fmt, ap);
+	va_end(ap);
+	return FERRY_EXIT_PARAM;
+}
+
+struct int_rule {
+	const char *key;
+	const char *flag;
+	size_t off;
+	int min, max;
+};
+
+#define PRULE(k, f, field, lo, hi) { k, f, offsetof(struct proxy_config, field), lo, hi }
+static const struct int_rule proxy_rules[] = {
+	PRULE("ttl", "-t", ttl, TTL_MIN, TTL_MAX),
+	PRULE("dscp", "-Q", dscp, DSCP_MIN, DSCP_MAX),
+	PRULE("heartbeat.interval", "-h", hb_interval, HBINT_MIN, HBINT_MAX),
+	PRULE("udp_buffer", "-B", udp_buf_size, UDPBUF_MIN, UDPBUF_MAX),
+};
+
+#define GRULE(k, f, field, lo, hi) { k, f, offsetof(struct ferry_config, field), lo, hi }
+static const struct int_rule global_rules[] = {
+	GRULE("workers", "--workers", workers, 0, WORKERS_MAX),
+	GRULE("log.level", "-x", log_level, LOGLVL_MIN, LOGLVL_MAX),
+	GRULE("log.max_size_mb", "-g", max_log_size, 0, LOGSIZE_MAX),
+	GRULE("log.max_count", "-n", max_log_count, LOGCOUNT_MIN, LOGCOUNT_MAX),
+	GRULE("priority", "-N", priority, PRIO_MIN, PRIO_MAX),
+};
+
+#define FRULE(k, field, lo, hi) { k, NULL, offsetof(struct ftp_config, field), lo, hi }
+static const struct int_rule ftp_rules[] = {
+	FRULE("ftp.max_sessions", max_sessions, 1, 1000000),
+	FRULE("ftp.max_per_address", max_per_address, 1, 1000000),
+	FRULE("ftp.idle_timeout", idle_timeout, 1, 86400),
+	FRULE("ftp.data_timeout", data_timeout, 1, 86400),
+	FRULE("ftp.spsv_timeout", spsv_timeout, 1, 3600),
+	FRULE("ftp.login_delay_ms", login_delay_ms, 0, 60000),
+	FRULE("ftp.max_login_failures", max_login_failures, 1, 1000),
+	FRULE("ftp.lockout_seconds", lockout_seconds, 0, 86400),
+};
+
+static int check_ints(struct vctx *v, long idx, const void *base,
+		      const struct int_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int val = *(const int *)((const char *)base + rules[i].off);
+		if (val < rules[i].min || val > rules[i].max)
+			return vfail(v, idx, rules[i].key, rules[i].flag,
+				     "must be %d-%d, got %d", rules[i].min,
+				     rules[i].max, val);
+	}
+	return 0;
+}
+
+static int check_role(struct vctx *v, long i, const struct proxy_config *p)
+{
+	if (p->role < PROXY_SERVER || p->role > PROXY_RESPONSE)
+		return vfail(v, i, "role", "-s", "exactly one of -s, -c or -r is required");
+	if (p->role == PROXY_SERVER && !p->dest == !p->dest_fingerprint)
+		return vfail(v, i, p->dest ? "dest" : "dest_fingerprint", "-s",
+			     "a server proxy needs exactly one of a destination or a fingerprint");
+	if (p->role != PROXY_SERVER && (p->dest || p->dest_fingerprint))
+		return vfail(v, i, p->dest ? "dest" : "dest_fingerprint", "-s",
+			     "only a server proxy has a destination");
+	if (p->dest && !valid_hostname(p->dest))
+		return vfail(v, i, "dest", "-s", "'%s' is not a host name or address", p->dest);
+	if (p->dest_fingerprint && !valid_fingerprint(p->dest_fingerprint))
+		return vfail(v, i, "dest_fingerprint", "-s",
+			     "'%s' is not 20 hex pairs separated by ':'", p->dest_fingerprint);
+	if (p->response_curve && p->role != PROXY_RESPONSE)
+		return vfail(v, i, "response_curve", "-r", "only a response proxy has a response curve");
+	if (p->response_curve && !valid_curve(p->response_curve))
+		return vfail(v, i, "response_curve", "-r", "unknown EC curve '%s'", p->response_curve);
+	return 0;
+}
+
+static int check_keys(struct vctx *v, long i, const struct proxy_config *p)
+{
+	for (size_t k = 0; k < p->key_specs.n; k++)
+		if (!valid_keyspec(p->key_specs.v[k]))
+			return vfail(v, i, "keys.generate", "-K",
+				     "'%s' is not rsa:%d-%d or ec:CURVE", p->key_specs.v[k],
+				     RSA_BITS_MIN, RSA_BITS_MAX);
+	if (p->key_files.n && p->key_specs.n && p->key_files.n != p->key_specs.n)
+		return vfail(v, i, "keys.generate", "-K",
+			     "-k and -K must list the same number of items (%zu and %zu)",
+			     p->key_files.n, p->key_specs.n);
+	if (p->ecdh_curve && !valid_curve(p->ecdh_curve))
+		return vfail(v, i, "keys.ecdh_curve", "-e", "unknown EC curve '%s'", p->ecdh_curve);
+	return 0;
+}
+
+static int check_addresses(struct vctx *v, long i, const struct proxy_config *p)
+{
+	if (p->port == 0)
+		return vfail(v, i, "port", "-p", "must be %d-%d, got 0", PORT_MIN, PORT_MAX);
+	if (p->dest_port == 0)
+		return vfail(v, i, "dest_port", "-q", "must be %d-%d, got 0", PORT_MIN, PORT_MAX);
+	for (size_t k = 0; k < p->hb_count; k++)
+		if (!valid_hostname(p->hb_servers[k].host) || p->hb_servers[k].port == 0)
+			return vfail(v, i, "heartbeat.servers", "-H", "bad heartbeat server");
+	for (size_t k = 0; k < p->pub_mcast.n; k++)
+		if (!valid_multicast(p->pub_mcast.v[k]))
+			return vfail(v, i, "public_multicast", "-M",
+				     "'%s' is not a multicast address", p->pub_mcast.v[k]);
+	for (size_t k = 0; k < p->interfaces.n; k++)
+		if (!p->interfaces.v[k][0])
+			return vfail(v, i, "interfaces", "-I", "empty interface name");
+	if (p->out_interface && !p->out_interface[0])
+		return vfail(v, i, "out_interface", "-O", "empty interface name");
+	return 0;
+}
+
+static int check_proxy(struct vctx *v, long i)
+{
+	const struct proxy_config *p = &v->cfg->proxies[i];
+	int rc = check_role(v, i, p);
+	rc = rc ? rc : check_keys(v, i, p);
+	rc = rc ? rc : check_addresses(v, i, p);
+	rc = rc ? rc : check_ints(v, i, p, proxy_rules,
+				  sizeof(proxy_rules) / sizeof(*proxy_rules));
+	for (long j = 0; !rc && j < i; j++)
+		if (v->cfg->proxies[j].port == p->port)
+			rc = vfail(v, i, "port", "-p", "port %u is already used by proxies[%ld]",
+				   p->port, j);
+	return rc;
+}
+
+static bool abs_path(const char *s)
+{
+	return s && s[0] == '/';
+}
+
+static int check_ftp_user(struct vctx *v, size_t i)
+{
+	const struct ftp_user *u = &v->cfg->ftp.users[i];
+	char key[64];
+	if (!u->name || !u->name[0] || strpbrk(u->name, " \t\r\n:/"))
+		return snprintf(key, sizeof(key), "ftp.users[%zu].name", i),
+		       vfail(v, -1, key, NULL, "a user needs a name without spaces, ':' or '/'");
+	if (!u->password_hash || u->password_hash[0] != '$')
+		return snprintf(key, sizeof(key), "ftp.users[%zu].password", i),
+		       vfail(v, -1, key, NULL, "a crypt(3) hash ($y$..., $6$...) is required");
+	if (!abs_path(u->root))
+		return snprintf(key, sizeof(key), "ftp.users[%zu].root", i),
+		       vfail(v, -1, key, NULL, "an absolute root directory is required");
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(v->cfg->ftp.users[j].name, u->name))
+			return snprintf(key, sizeof(key), "ftp.users[%zu].name", i),
+			       vfail(v, -1, key, NULL, "user '%s' is already defined", u->name);
+	return 0;
+}
+
+static int check_ftp(struct vctx *v)
+{
+	const struct ftp_config *f = &v->cfg->ftp;
+	char key[64];
+	if (!f->enabled)
+		return 0;
+	if (f->listen.n == 0)
+		return vfail(v, -1, "ftp.listen", "--ftp-listen", "no listen address");
+	for (size_t i = 0; i < f->listen.n; i++)
+		if (!valid_listen(f->listen.v[i]))
+			return snprintf(key, sizeof(key), "ftp.listen[%zu]", i),
+			       vfail(v, -1, key, "--ftp-listen",
+				     "'%s' is not ADDR:PORT or [V6ADDR]:PORT", f->listen.v[i]);
+	for (size_t i = 0; i < f->user_count; i++)
+		if (check_ftp_user(v, i))
+			return FERRY_EXIT_PARAM;
+	if (f->anonymous_root && !abs_path(f->anonymous_root))
+		return vfail(v, -1, "ftp.anonymous.root", "--ftp-root",
+			     "'%s' is not an absolute path", f->anonymous_root);
+	if (f->user_count == 0 && !f->anonymous_root)
+		return vfail(v, -1, "ftp.users", "--ftp-root", "no users and no anonymous root");
+	if (!f->tls_cert != !f->tls_key)
+		return vfail(v, -1, f->tls_cert ? "ftp.tls.key" : "ftp.tls.cert", NULL,
+			     "TLS needs both a certificate and a key");
+	return check_ints(v, -1, f, ftp_rules, sizeof(ftp_rules) / sizeof(*ftp_rules));
+}
+
+int config_validate(const struct ferry_config *cfg, struct config_error *err)
+{
+	struct vctx v = { cfg, err, !cfg->source || !strcmp(cfg->source, CLI_SOURCE) };
+	if (cfg->proxy_count == 0 && !cfg->ftp.enabled)
+		return vfail(&v, -1, "proxies", "-s",
+			     "nothing to run: no proxy (-s, -c or -r) and no FTP service");
+	for (size_t i = 0; i < cfg->proxy_count; i++)
+		if (check_proxy(&v, (long)i))
+			return FERRY_EXIT_PARAM;
+	if (!cfg->log_file || !cfg->log_file[0])
+		return vfail(&v, -1, "log.file", "-L", "empty log file name");
+	if (cfg->pidfile && !cfg->pidfile[0])
+		return vfail(&v, -1, "pidfile", "-P", "empty pidfile name");
+	if (check_ints(&v, -1, cfg, global_rules, sizeof(global_rules) / sizeof(*global_rules)))
+		return FERRY_EXIT_PARAM;
+	return check_ftp(&v);
+}

@@ -1,0 +1,66 @@
+/* config_priv.h — helpers shared by the three config files (defaults, value
+ * syntax checks, list handling); not part of the public config API. */
+#ifndef FERRY_CONFIG_PRIV_H
+#define FERRY_CONFIG_PRIV_H
+
+#include "ferry/config.h"
+
+/* Ranges shared by the flags, the JSON schema and config_validate, so the
+ * three can never disagree. */
+#define PORT_MIN 1
+#define PORT_MAX 65535
+#define TTL_MIN 1
+#define TTL_MAX 255
+#define DSCP_MIN 0
+#define DSCP_MAX 63
+#define PRIO_MIN (-20)
+#define PRIO_MAX 19
+#define LOGLVL_MIN 0
+#define LOGLVL_MAX 5
+#define HBINT_MIN 1
+#define HBINT_MAX 3600       /* uftpproxyd refuses longer intervals */
+#define LOGSIZE_MIN 1
+#define LOGSIZE_MAX 1024
+#define LOGCOUNT_MIN 1
+#define LOGCOUNT_MAX 1000
+#define UDPBUF_MIN 65536
+#define UDPBUF_MAX 104857600
+#define WORKERS_MIN 1
+#define WORKERS_MAX 256
+#define RSA_BITS_MIN 512
+#define RSA_BITS_MAX 2048    /* uftp refuses larger RSA keys */
+
+#define DEFAULT_PORT 1044
+#define DEFAULT_PUB_MCAST "230.4.4.1"
+#define DEFAULT_FTP_LISTEN "127.0.0.1:2121"
+#define CLI_SOURCE "command line"
+
+/* Proxy defaults, release, and the defaults that depend on other fields. */
+void proxy_init(struct proxy_config *p);
+void proxy_free(struct proxy_config *p);
+int proxy_finish(struct proxy_config *p);
+void ftp_user_free(struct ftp_user *u);
+
+/* Heap helpers: 0 on success, -1 when out of memory. */
+int cfg_strdup(char **dst, const char *s);
+int strlist_push(struct strlist *l, const char *s);
+int strlist_push_csv(struct strlist *l, const char *csv);
+void strlist_free(struct strlist *l);
+
+/* Strict value syntax. Numbers must be whole strings, no trailing junk. */
+bool parse_long(const char *s, long *out);
+bool parse_dscp(const char *s, int *out);           /* decimal or 0x hex */
+bool parse_uid(const char *s, uint32_t *out);       /* [0x]1-8 hex digits */
+bool parse_hostport(const char *s, struct hostport *out); /* allocates host */
+bool valid_fingerprint(const char *s);              /* 20 hex pairs, ':' */
+bool valid_curve(const char *s);
+bool valid_keyspec(const char *s);                  /* rsa:LEN | ec:CURVE */
+bool valid_listen(const char *s);                   /* ADDR:PORT, [V6]:PORT */
+bool valid_multicast(const char *s);                /* IPv4/IPv6 literal */
+bool valid_hostname(const char *s);
+
+void config_set_error(struct config_error *err, const char *file, int line,
+		      int column, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+#endif
