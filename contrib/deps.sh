@@ -1,0 +1,22 @@
+# contrib/deps.sh — sourced by quickstart and test: installs the Debian
+# packages named in "$@" that are not installed yet.
+install_missing() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "installing: ${missing[*]}"
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson-dev
+	    libcrypt-dev)
+# The tests add cmocka, Python for the CLI/daemon drivers, and the tools the
+# interop tests need (network namespaces, nftables, the real uftp peers).
+TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 iproute2 nftables uftp
+	   procps strace)

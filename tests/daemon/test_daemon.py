@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""Checks ferryd's life as a daemon: detach and readiness, pidfile, log
+file, SIGHUP reopen, SIGTERM/SIGINT exit codes, -d foreground.
+
+usage: test_daemon.py PATH_TO_FERRYD
+
+Runs the real binary on loopback ports 20000-30000 and sends nothing on
+the network. Prints one line per check; exits 1 if any check failed.
+"""
+import ctypes
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+# "YYYY/MM/DD HH:MM:SS.uuuuuu: " then optionally "[GGGGGGGG/II:F]: "
+LINE_RE = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6}: (\S.*)?$")
+EXIT_LOG = 4    # uftpproxyd(1): opening or rolling the log file failed
+EXIT_INTR = 6   # uftpproxyd exits 6 on SIGINT and SIGTERM (observed, 4.10.2)
+PR_SET_CHILD_SUBREAPER = 36
+
+results = []      # (ok, name, detail)
+started = set()   # pids to kill if still alive at the end
+
+
+def check(ok, name, detail=""):
+    results.append((bool(ok), name, detail))
+    print(("PASS" if ok else "FAIL") + ": " + name + (" — " + detail if detail else ""),
+          flush=True)
+    return bool(ok)
+
+
+def become_subreaper():
+    """Adopt the detached daemon when its parent exits, so its exit status
+    can be collected with waitpid (and it never lingers as a zombie)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def free_port():
+    """A port in 20000-30000 that UDP and TCP can bind right now."""
+    for _ in range(200):
+        port = random.randint(20000, 30000)
+        try:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                for addr in ("127.0.0.1", "0.0.0.0"):
+                    s = socket.socket(socket.AF_INET, kind)
+                    try:
+                        s.bind((addr, port))
+                    finally:
+                        s.close()
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port in 20000-30000")
+
+
+def alive(pid):
+    """Running and not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def reap(pid, timeout):
+    """Exit status of an adopted/own child once it ends (None on timeout).
+    Negative values are -signal, as in subprocess."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            got, st = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None if alive(pid) else "gone"
+        if got == pid:
+            return os.waitstatus_to_exitcode(st)
+        time.sleep(0.05)
+    return None
+
+
+def reap_all_adopted(subreaper):
+    """Collects any other process we adopted (e.g. a daemon child that
+    failed after its parent returned), so none stays a zombie."""
+    if not subreaper:
+        return
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            got, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if got == 0:
+            time.sleep(0.05)
+
+
+def wait_gone(pid, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def wait_for(pred, timeout, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(step)
+    return pred()
+
+
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def uftp_lines(text):
+    """Lines of text in uftp's log format."""
+    return [ln for ln in (text or "").splitlines() if LINE_RE.match(ln)]
+
+
+def read_pid(path):
+    text = read_text(path)
+    if text is None or not re.fullmatch(r"\d+\n?", text):
+        return None
+    return int(text)
+
+
+def kill_quietly(pid, sig=signal.SIGKILL):
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
+
+
+def start_detached(ferryd, args, timeout=10):
+    """Runs ferryd expecting it to detach; returns (rc, seconds, stderr).
+    rc None: the command did not return — e.g. the daemon kept the
+    shell's stdout/stderr pipe open."""
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([ferryd] + args, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+        return p.returncode, time.monotonic() - t0, p.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired as e:
+        err = (e.stderr or b"").decode(errors="replace")
+        return None, time.monotonic() - t0, err
+
+
+def test_background(ferryd, tmp, subreaper):
+    """Detach, pidfile, start-up log line, SIGHUP reopen, SIGTERM."""
+    pidfile = os.path.join(tmp, "ferryd.pid")
+    logfile = os.path.join(tmp, "ferryd.log")
+    port = free_port()
+    rc, secs, err = start_detached(ferryd, ["-c", "-p", str(port), "-P", pidfile,
+                                            "-L", logfile])
+    pid = read_pid(pidfile)
+    if pid:
+        started.add(pid)
+    check(rc == 0, "detached start exits 0", "rc=%s stderr=%r" % (rc, err.strip()[:200]))
+    check(rc is not None and secs < 5, "detached start returns promptly",
+          "%.2fs" % secs)
+    if not check(pid is not None, "pidfile written before the command returns",
+                 repr(read_text(pidfile))):
+        return
+    check(alive(pid), "pidfile names a live process", "pid %d" % pid)
+    try:
+        check(os.getsid(pid) == pid, "daemon leads its own session")
+    except OSError as e:
+        check(False, "daemon leads its own session", str(e))
+    try:
+        check(os.readlink("/proc/%d/cwd" % pid) == "/", "daemon's cwd is /")
+    except OSError:
+        pass  # not ours to inspect; not a failure of ferryd
+    lines = wait_for(lambda: uftp_lines(read_text(logfile)), 3)
+    check(lines, "log file has a start-up line in uftp format",
+          repr(lines[0] if lines else read_text(logfile)))
+
+    test_sighup(pid, logfile)
+    test_sigterm(pid, pidfile, logfile, subreaper)
+
+
+def test_rolling(ferryd, tmp, subreaper):
+    """-g 1 -n 2 through the real daemon: each UFTP datagram is logged at
+    -x 5, so ~4 MB of log must leave the file plus .1 and .2, and no .3."""
+    logdir = os.path.join(tmp, "roll")
+    os.mkdir(logdir)
+    logfile = os.path.join(logdir, "ferryd.log")
+    pidfile = os.path.join(logdir, "ferryd.pid")
+    port = free_port()
+    rc, _, err = start_detached(ferryd, ["-c", "-p", str(port), "-x", "5", "-g", "1",
+                                         "-n", "2", "-L", logfile, "-P", pidfile])
+    pid = read_pid(pidfile)
+    if not check(rc == 0 and pid, "rolling: daemon started", err.strip()[:200]):
+        return
+    started.add(pid)
+    # A UFTP 4 header: version 0x40, type 2 (REGISTER), group 0x01020304.
+    hdr = bytes([0x40, 2, 0, 1, 0, 0, 0, 9, 1, 2, 3, 4, 0, 0, 0, 0])
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for i in range(60000):
+            s.sendto(hdr + b"x" * 16, ("127.0.0.1", port))
+            if i % 500 == 499:
+                time.sleep(0.002)   # let the daemon keep up: loss is not the point
+    finally:
+        s.close()
+    names = lambda: sorted(os.listdir(logdir))
+    wait_for(lambda: os.path.exists(logfile + ".2"), 10)
+    time.sleep(0.5)
+    kill_quietly(pid, signal.SIGTERM)
+    if subreaper:
+        reap(pid, 5)
+    else:
+        wait_gone(pid, 5)
+    have = names()
+    check(os.path.exists(logfile + ".1") and os.path.exists(logfile + ".2"),
+          "rolling: .1 and .2 exist", repr(have))
+    check(not os.path.exists(logfile + ".3"), "rolling: nothing beyond -n 2 kept",
+          repr(have))
+    sizes = [os.path.getsize(logfile + ext) for ext in (".1", ".2")
+             if os.path.exists(logfile + ext)]
+    check(sizes and all(1000000 <= n < 1100000 for n in sizes),
+          "rolling: archives are rolled just past 1 MB", repr(sizes))
+    check(uftp_lines(read_text(logfile + ".1")), "rolling: archives hold uftp lines")
+
+
+def test_sighup(pid, logfile):
+    moved = logfile + ".moved"
+    os.rename(logfile, moved)
+    kill_quietly(pid, signal.SIGHUP)
+    created = wait_for(lambda: os.path.exists(logfile), 3)
+    if not created:  # a reopen might be deferred to the next loop turn
+        kill_quietly(pid, signal.SIGHUP)
+        created = wait_for(lambda: os.path.exists(logfile), 3)
+    check(alive(pid), "daemon survives SIGHUP")
+    check(created, "SIGHUP reopens the log: new file at the path")
+    lines = wait_for(lambda: uftp_lines(read_text(logfile)), 3)
+    check(lines, "reopened log gets uftp-format lines",
+          repr(lines[0] if lines else read_text(logfile)))
+
+
+def test_sigterm(pid, pidfile, logfile, subreaper):
+    kill_quietly(pid, signal.SIGTERM)
+    if subreaper:
+        status = reap(pid, 5)
+        check(status not in (None,), "SIGTERM ends the daemon", "status %s" % status)
+        if isinstance(status, int):
+            check(status == EXIT_INTR, "daemon exit status on SIGTERM is %d" % EXIT_INTR,
+                  "got %s" % status)
+    else:
+        check(wait_gone(pid, 5), "SIGTERM ends the daemon")
+    check(wait_for(lambda: not os.path.exists(pidfile), 2),
+          "SIGTERM removes the pidfile")
+    tail = uftp_lines(read_text(logfile))
+    print("info: last log line: %r" % (tail[-1] if tail else None), flush=True)
+
+
+def test_bad_log(ferryd):
+    port = free_port()
+    bad = "/nonexistent/dir/log"
+    rc, secs, err = start_detached(ferryd, ["-c", "-p", str(port), "-L", bad])
+    check(rc == EXIT_LOG, "unopenable -L exits %d" % EXIT_LOG,
+          "rc=%s stderr=%r" % (rc, err.strip()[:200]))
+    check(bad in err, "the error on stderr names the log file", repr(err.strip()[:200]))
+
+
+class Foreground:
+    """ferryd -d as our own child, stderr collected by a reader thread."""
+
+    def __init__(self, ferryd, args):
+        self.proc = subprocess.Popen([ferryd] + args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        started.add(self.proc.pid)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def stop(self, sig, timeout=5):
+        """Exit status after sig, or None if it would not stop."""
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            return None
+
+
+def test_foreground(ferryd, tmp, sig, name):
+    ignored_log = os.path.join(tmp, "ignored-%s.log" % name)
+    port = free_port()
+    fg = Foreground(ferryd, ["-d", "-c", "-p", str(port), "-x", "2", "-L", ignored_log])
+    try:
+        time.sleep(1.5)
+        check(fg.proc.poll() is None, "-d stays in the foreground (%s run)" % name,
+              "exited %s" % fg.proc.returncode)
+        lines = wait_for(lambda: uftp_lines("\n".join(fg.lines)), 3)
+        check(lines, "-d logs uftp-format lines to stderr (%s run)" % name,
+              repr(lines[0] if lines else fg.lines[:3]))
+        check(not os.path.exists(ignored_log), "-d ignores -L (%s run)" % name)
+        status = fg.stop(sig)
+        check(status == EXIT_INTR, "%s on -d exits %d" % (name, EXIT_INTR),
+              "got %s" % status)
+        fg.reader.join(2)
+        if fg.lines:
+            print("info: last stderr line: %r" % fg.lines[-1], flush=True)
+    finally:
+        if fg.proc.poll() is None:
+            fg.proc.kill()
+            fg.proc.wait(5)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    ferryd = os.path.abspath(sys.argv[1])
+    subreaper = become_subreaper()
+    tmp = tempfile.mkdtemp(prefix="ferry-test-daemon-")
+    tests = [
+        lambda: test_background(ferryd, tmp, subreaper),
+        lambda: test_bad_log(ferryd),
+        lambda: test_rolling(ferryd, tmp, subreaper),
+        lambda: test_foreground(ferryd, tmp, signal.SIGINT, "SIGINT"),
+        lambda: test_foreground(ferryd, tmp, signal.SIGTERM, "SIGTERM"),
+    ]
+    try:
+        for t in tests:
+            try:
+                t()
+            except Exception as e:  # one broken test must not hide the others
+                check(False, "test raised", "%s: %s" % (type(e).__name__, e))
+    finally:
+        for pid in started:
+            if alive(pid):
+                kill_quietly(pid)
+                print("info: killed leftover pid %d" % pid, flush=True)
+            if subreaper:
+                reap(pid, 1)
+        reap_all_adopted(subreaper)
+        shutil.rmtree(tmp, ignore_errors=True)
+    failed = [r for r in results if not r[0]]
+    print("%d passed, %d failed" % (len(results) - len(failed), len(failed)),
+          flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
