@@ -123,6 +123,9 @@ op_handler udp_on_recv, udp_on_sent, tcp_on_accept, tcp_on_recv, tcp_on_sent,
 	mail_on_receive, mail_on_sent;
 
 struct io_uring_sqe *fe_sqe(struct fe_worker *w);
+/* Asks the kernel to end the operation (op, p); its final CQE follows. */
+void fe_cancel(struct fe_worker *w, enum fe_op op, const void *p);
+int fd_local(int fd, struct sockaddr_storage *out);
 void worker_loop(struct fe_worker *w);
 void worker_teardown(struct fe_worker *w);
 void udp_close_all(struct fe_worker *w);

@@ -54,6 +54,17 @@ struct io_uring_sqe *fe_sqe(struct fe_worker *w)
 	return sqe;
 }
 
+void fe_cancel(struct fe_worker *w, enum fe_op op, const void *p)
+{
+	io_uring_prep_cancel64(fe_sqe(w), ud_make(op, p), 0);
+}
+
+int fd_local(int fd, struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof(*out);
+	return getsockname(fd, (struct sockaddr *)out, &len) < 0 ? -errno : 0;
+}
+
 static void dispatch(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	enum fe_op op = ud_op(cqe->user_data);

@@ -97,8 +97,7 @@ static void conn_settle(struct fe_conn *c)
 		return;
 	if (c->recv_armed) {
 		if (!c->cancel_sent) {
-			struct io_uring_sqe *sqe = fe_sqe(c->w);
-			io_uring_prep_cancel64(sqe, ud_make(OP_TCP_RECV, c), 0);
+			fe_cancel(c->w, OP_TCP_RECV, c);
 			c->cancel_sent = true;
 		}
 		return;
@@ -334,8 +333,7 @@ struct fe_listener *fe_tcp_listen(struct fe_worker *w,
 
 int fe_listener_local(const struct fe_listener *l, struct sockaddr_storage *out)
 {
-	socklen_t len = sizeof(*out);
-	return getsockname(l->fd, (struct sockaddr *)out, &len) < 0 ? -errno : 0;
+	return fd_local(l->fd, out);
 }
 
 void fe_listener_close(struct fe_listener *l)
@@ -344,10 +342,8 @@ void fe_listener_close(struct fe_listener *l)
 		return;
 	l->closing = true;
 	list_del(&l->node);
-	if (l->armed) {
-		struct io_uring_sqe *sqe = fe_sqe(l->w);
-		io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, l), 0);
-	}
+	if (l->armed)
+		fe_cancel(l->w, OP_ACCEPT, l);
 	listener_unref(l);
 }
 

@@ -357,8 +357,7 @@ int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
 
 int fe_udp_local(const struct fe_udp *s, struct sockaddr_storage *out)
 {
-	socklen_t len = sizeof(*out);
-	return getsockname(s->fd, (struct sockaddr *)out, &len) < 0 ? -errno : 0;
+	return fd_local(s->fd, out);
 }
 
 void fe_udp_close(struct fe_udp *s)
@@ -367,10 +366,8 @@ void fe_udp_close(struct fe_udp *s)
 		return;
 	s->closing = true;
 	list_del(&s->node);
-	if (s->recv_armed) {
-		struct io_uring_sqe *sqe = fe_sqe(s->w);
-		io_uring_prep_cancel64(sqe, ud_make(OP_UDP_RECV, s), 0);
-	}
+	if (s->recv_armed)
+		fe_cancel(s->w, OP_UDP_RECV, s);
 	udp_unref(s);
 }
 
