@@ -88,6 +88,8 @@ struct fe_conn_ops {
 	/* The connection is gone (peer closed: err 0, else -errno); the engine
 	 * frees it after this returns. */
 	void (*on_close)(struct fe_conn *c, int err, void *arg);
+	/* Optional: everything queued has been sent (for paced output). */
+	void (*on_drained)(struct fe_conn *c, void *arg);
 };
 
 typedef void fe_accept_cb(struct fe_listener *l, struct fe_conn *c, void *arg);
@@ -106,7 +108,56 @@ int fe_conn_send(struct fe_conn *c, const void *data, size_t len);
 /* Closes once queued bytes are sent; on_close follows. */
 void fe_conn_close(struct fe_conn *c);
 const struct sockaddr_storage *fe_conn_peer(const struct fe_conn *c);
+int fe_conn_local(const struct fe_conn *c, struct sockaddr_storage *out);
+/* SO_OOBINLINE: urgent bytes stay in the stream (FTP's ABOR is sent with
+ * MSG_OOB by some clients, its last byte urgent). 0 or -errno. */
+int fe_conn_urgent_inline(struct fe_conn *c);
 struct fe_worker *fe_conn_worker(const struct fe_conn *c);
+
+/* Like fe_conn_start but without receiving: for connections that only send,
+ * or that receive later through fe_conn_recv_start or fe_conn_recvfile. */
+void fe_conn_hold(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg);
+void fe_conn_recv_start(struct fe_conn *c);
+
+/* Hands a connection to another owner (e.g. another worker): once queued
+ * output is sent and the receive has stopped, cb gets the descriptor and the
+ * bytes that arrived after the call; the engine object is freed, the fd
+ * stays open and on_close is not called. */
+typedef void fe_detach_cb(struct fe_worker *w, int fd, const uint8_t *extra,
+			  size_t len, void *arg);
+void fe_conn_detach(struct fe_conn *c, fe_detach_cb *cb, void *arg);
+/* Wraps a connected socket on worker w; start, hold or close it. */
+struct fe_conn *fe_conn_adopt(struct fe_worker *w, int fd);
+
+/* Outbound connection, from `from` (address, port 0: any) when given. cb gets
+ * the connection (start or hold it there, else it is closed) or NULL and
+ * -errno. After fe_connect_cancel the callback never runs. */
+struct fe_connect;
+typedef void fe_connect_cb(struct fe_conn *c, int err, void *arg);
+struct fe_connect *fe_tcp_connect(struct fe_worker *w,
+				  const struct sockaddr_storage *to,
+				  const struct sockaddr_storage *from,
+				  fe_connect_cb *cb, void *arg, int *err);
+void fe_connect_cancel(struct fe_connect *k);
+
+/* ---- file transfers over a connection, zero-copy (splice) -------------- */
+
+/* Bytes moved and 0, or -errno. Runs once, unless the transfer is aborted. */
+typedef void fe_xfer_cb(struct fe_conn *c, int err, uint64_t bytes, void *arg);
+struct fe_xfer;
+
+/* file[offset, offset+len) → connection (len UINT64_MAX: to end of file);
+ * the connection's send queue must be empty and it must not be receiving. */
+struct fe_xfer *fe_conn_sendfile(struct fe_conn *c, int file_fd, uint64_t offset,
+				 uint64_t len, fe_xfer_cb *cb, void *arg, int *err);
+/* connection → file from offset, until the peer closes its side. */
+struct fe_xfer *fe_conn_recvfile(struct fe_conn *c, int file_fd, uint64_t offset,
+				 fe_xfer_cb *cb, void *arg, int *err);
+/* Stops the transfer (the socket is shut down); its callback never runs.
+ * fe_conn_close aborts a running transfer the same way. */
+void fe_xfer_abort(struct fe_xfer *x);
+/* Bytes delivered so far (for stall detection). */
+uint64_t fe_xfer_progress(const struct fe_xfer *x);
 
 /* ---- timers ------------------------------------------------------------- */
 

@@ -20,6 +20,8 @@ enum fe_op {
 	OP_MAIL,        /* a message arrived by MSG_RING; ptr: struct fe_mail */
 	OP_MAIL_SENT,   /* our MSG_RING completed; ptr: struct fe_mail */
 	OP_STOP,        /* the engine asks this worker to stop */
+	OP_CONNECT,     /* outbound connect; ptr: struct fe_connect */
+	OP_SPLICE,      /* one splice of a file transfer; ptr: struct fe_xfer */
 	OP__COUNT
 };
 
@@ -120,7 +122,39 @@ struct fe_engine {
 /* Completion handlers, one per operation (loop.c dispatches by table). */
 typedef void op_handler(struct fe_worker *w, const struct io_uring_cqe *cqe);
 op_handler udp_on_recv, udp_on_sent, tcp_on_accept, tcp_on_recv, tcp_on_sent,
-	mail_on_receive, mail_on_sent;
+	mail_on_receive, mail_on_sent, connect_on_done, splice_on_done;
+
+/* A TCP connection (tcp.c), shared with connect.c and splice.c. Bytes handed
+ * to the kernel stay put until their send completes, so output goes to
+ * `next` while `busy` is in flight; the two swap when busy drains. */
+struct obuf {
+	uint8_t *p;
+	size_t len, off, cap;
+};
+
+struct fe_xfer;
+
+struct fe_conn {
+	struct list_node node;
+	struct fe_worker *w;
+	int fd;
+	struct sockaddr_storage peer;
+	const struct fe_conn_ops *ops;
+	void *arg;
+	unsigned refs;          /* operations in flight */
+	int err;
+	bool started, closing, recv_armed, send_busy, cancel_sent, quiet;
+	bool detaching;         /* fe_conn_detach: hand the fd over when idle */
+	struct obuf busy, next;
+	struct obuf extra;      /* bytes received while detaching */
+	fe_detach_cb *detach_cb;
+	void *detach_arg;
+	struct fe_xfer *xfer;   /* splice transfer in progress (splice.c) */
+};
+
+struct fe_conn *tcp_conn_new(struct fe_worker *w, int fd);
+void tcp_conn_settle(struct fe_conn *c);
+void xfer_abort_quiet(struct fe_xfer *x);
 
 struct io_uring_sqe *fe_sqe(struct fe_worker *w);
 /* Asks the kernel to end the operation (op, p); its final CQE follows. */

@@ -31,6 +31,8 @@ static op_handler *const handlers[OP__COUNT] = {
 	[OP_MAIL] = mail_on_receive,
 	[OP_MAIL_SENT] = mail_on_sent,
 	[OP_STOP] = on_stop,
+	[OP_CONNECT] = connect_on_done,
+	[OP_SPLICE] = splice_on_done,
 };
 
 static uint64_t clock_ms(void)

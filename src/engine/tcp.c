@@ -1,5 +1,6 @@
 /* tcp.c — TCP listeners (multishot accept) and connections (multishot recv
- * into provided buffers, one send in flight, graceful and forced close). */
+ * into provided buffers, one send in flight, graceful and forced close,
+ * hand-over of the descriptor to another owner). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -20,26 +21,6 @@ struct fe_listener {
 	unsigned refs;          /* accept in flight plus the owner's */
 	bool closing;
 	bool armed;
-};
-
-/* Bytes handed to the kernel stay put until their send completes, so output
- * goes to `next` while `busy` is in flight; the two swap when busy drains. */
-struct obuf {
-	uint8_t *p;
-	size_t len, off, cap;
-};
-
-struct fe_conn {
-	struct list_node node;
-	struct fe_worker *w;
-	int fd;
-	struct sockaddr_storage peer;
-	const struct fe_conn_ops *ops;
-	void *arg;
-	unsigned refs;          /* operations in flight */
-	int err;
-	bool started, closing, recv_armed, send_busy, cancel_sent, quiet;
-	struct obuf busy, next;
 };
 
 /* ---- connections ----------------------------------------------------------- */
@@ -82,17 +63,24 @@ static void conn_kick(struct fe_conn *c)
 static void conn_free(struct fe_conn *c)
 {
 	list_del(&c->node);
-	close(c->fd);
-	if (c->started && !c->quiet)
-		c->ops->on_close(c, c->err, c->arg);
+	if (c->detaching && !c->quiet) {
+		c->detach_cb(c->w, c->fd, c->extra.p, c->extra.len, c->detach_arg);
+	} else {
+		close(c->fd);
+		if (c->started && !c->quiet)
+			c->ops->on_close(c, c->err, c->arg);
+	}
 	free(c->busy.p);
 	free(c->next.p);
+	free(c->extra.p);
 	free(c);
 }
 
 /* Once closing and idle, stop the receive; free when the kernel lets go. */
 static void conn_settle(struct fe_conn *c)
 {
+	if (c->closing && c->xfer)
+		xfer_abort_quiet(c->xfer);
 	if (!c->closing || c->send_busy)
 		return;
 	if (c->recv_armed) {
@@ -116,13 +104,22 @@ static void conn_fail(struct fe_conn *c, int err)
 	conn_settle(c);
 }
 
+void tcp_conn_settle(struct fe_conn *c) { conn_settle(c); }
+
+static int obuf_append(struct obuf *b, const void *data, size_t len);
+
 void tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_conn *c = ud_ptr(cqe->user_data);
 	int res = cqe->res;
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		if (res > 0 && !c->closing) {
+		if (res > 0 && c->detaching) {
+			w->st.tcp_rx_bytes += (uint64_t)res;
+			if (obuf_append(&c->extra, bufring_at(&w->tcp_bufs, bid),
+					(size_t)res))
+				c->quiet = true;   /* cannot hand over: drop it */
+		} else if (res > 0 && !c->closing) {
 			w->st.tcp_rx_bytes += (uint64_t)res;
 			c->ops->on_data(c, bufring_at(&w->tcp_bufs, bid), (size_t)res,
 					c->arg);
@@ -164,6 +161,11 @@ void tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	}
 	c->busy.len = c->busy.off = 0;
 	conn_kick(c);
+	if (!c->send_busy && !c->closing && c->ops && c->ops->on_drained) {
+		c->refs++;            /* the callback may close it */
+		c->ops->on_drained(c, c->arg);
+		c->refs--;
+	}
 	conn_settle(c);
 }
 
@@ -196,10 +198,32 @@ int fe_conn_send(struct fe_conn *c, const void *data, size_t len)
 
 void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg)
 {
+	fe_conn_hold(c, ops, arg);
+	conn_arm_recv(c);
+}
+
+void fe_conn_hold(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg)
+{
 	c->ops = ops;
 	c->arg = arg;
 	c->started = true;
-	conn_arm_recv(c);
+}
+
+void fe_conn_recv_start(struct fe_conn *c)
+{
+	if (!c->recv_armed && !c->closing && !c->xfer)
+		conn_arm_recv(c);
+}
+
+void fe_conn_detach(struct fe_conn *c, fe_detach_cb *cb, void *arg)
+{
+	if (c->closing)
+		return;
+	c->detaching = true;
+	c->detach_cb = cb;
+	c->detach_arg = arg;
+	c->closing = true;
+	conn_settle(c);
 }
 
 void fe_conn_close(struct fe_conn *c)
@@ -215,7 +239,36 @@ const struct sockaddr_storage *fe_conn_peer(const struct fe_conn *c)
 	return &c->peer;
 }
 
+int fe_conn_local(const struct fe_conn *c, struct sockaddr_storage *out)
+{
+	return fd_local(c->fd, out);
+}
+
+int fe_conn_urgent_inline(struct fe_conn *c)
+{
+	int one = 1;
+	return setsockopt(c->fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
 struct fe_worker *fe_conn_worker(const struct fe_conn *c) { return c->w; }
+
+struct fe_conn *tcp_conn_new(struct fe_worker *w, int fd)
+{
+	struct fe_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->w = w;
+	c->fd = fd;
+	socklen_t len = sizeof(c->peer);
+	getpeername(fd, (struct sockaddr *)&c->peer, &len);
+	list_add(&w->conns, &c->node);
+	return c;
+}
+
+struct fe_conn *fe_conn_adopt(struct fe_worker *w, int fd)
+{
+	return tcp_conn_new(w, fd);
+}
 
 /* ---- listeners ------------------------------------------------------------- */
 
@@ -249,22 +302,18 @@ static void listener_retry(struct fe_worker *w, void *arg)
 static void accept_one(struct fe_listener *l, int fd)
 {
 	struct fe_worker *w = l->w;
-	struct fe_conn *c = calloc(1, sizeof(*c));
+	struct fe_conn *c = tcp_conn_new(w, fd);
 	if (!c) {
 		close(fd);
 		return;
 	}
-	c->w = w;
-	c->fd = fd;
-	socklen_t len = sizeof(c->peer);
-	getpeername(fd, (struct sockaddr *)&c->peer, &len);
-	list_add(&w->conns, &c->node);
 	w->st.accepts++;
+	c->refs++;                    /* the callback may already close it */
 	l->cb(l, c, l->arg);
-	if (!c->started) {            /* the protocol turned it away */
+	c->refs--;
+	if (!c->started)              /* the protocol turned it away */
 		c->closing = true;
-		conn_free(c);
-	}
+	conn_settle(c);
 }
 
 void tcp_on_accept(struct fe_worker *w, const struct io_uring_cqe *cqe)

@@ -1,0 +1,207 @@
+/* splice.c — file transfers that never copy file data through user space:
+ * file → pipe → socket for sending, socket → pipe → file for receiving, one
+ * io_uring splice in flight per transfer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+enum { PIPE_BYTES = 1 << 20 };
+
+struct fe_xfer {
+	struct fe_conn *c;
+	int file_fd;
+	int pipe[2];
+	size_t chunk;        /* pipe capacity */
+	bool to_socket;      /* file → socket; else socket → file */
+	bool in_phase;       /* the splice in flight fills the pipe */
+	bool busy, eof, aborted;
+	uint64_t off;        /* next file offset */
+	uint64_t left;       /* still to read from the file (sending) */
+	uint64_t done;       /* bytes delivered to the destination */
+	size_t in_pipe;
+	fe_xfer_cb *cb;
+	void *arg;
+};
+
+static void xfer_submit(struct fe_xfer *x, bool in, size_t len)
+{
+	struct fe_conn *c = x->c;
+	struct io_uring_sqe *sqe = fe_sqe(c->w);
+	if (in && x->to_socket)
+		io_uring_prep_splice(sqe, x->file_fd, (int64_t)x->off, x->pipe[1], -1,
+				     (unsigned)len, SPLICE_F_MOVE);
+	else if (in)
+		io_uring_prep_splice(sqe, c->fd, -1, x->pipe[1], -1, (unsigned)len,
+				     SPLICE_F_MOVE);
+	else if (x->to_socket)
+		io_uring_prep_splice(sqe, x->pipe[0], -1, c->fd, -1, (unsigned)len,
+				     SPLICE_F_MOVE);
+	else
+		io_uring_prep_splice(sqe, x->pipe[0], -1, x->file_fd, (int64_t)x->off,
+				     (unsigned)len, SPLICE_F_MOVE);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_SPLICE, x));
+	x->in_phase = in;
+	x->busy = true;
+	c->refs++;
+	c->w->inflight++;
+}
+
+static void xfer_free(struct fe_xfer *x)
+{
+	close(x->pipe[0]);
+	close(x->pipe[1]);
+	if (x->c->xfer == x)
+		x->c->xfer = NULL;
+	free(x);
+}
+
+/* The next step: drain the pipe, else refill it, else report. */
+static void xfer_step(struct fe_xfer *x)
+{
+	if (x->in_pipe) {
+		xfer_submit(x, false, x->in_pipe);
+		return;
+	}
+	if (!x->eof && (!x->to_socket || x->left > 0)) {
+		size_t len = x->chunk;
+		if (x->to_socket && x->left < len)
+			len = (size_t)x->left;
+		xfer_submit(x, true, len);
+		return;
+	}
+	struct fe_conn *c = x->c;
+	fe_xfer_cb *cb = x->cb;
+	void *arg = x->arg;
+	uint64_t done = x->done;
+	xfer_free(x);
+	cb(c, 0, done, arg);
+}
+
+static void xfer_fail(struct fe_xfer *x, int err)
+{
+	struct fe_conn *c = x->c;
+	fe_xfer_cb *cb = x->cb;
+	void *arg = x->arg;
+	uint64_t done = x->done;
+	xfer_free(x);
+	cb(c, err, done, arg);
+}
+
+void splice_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
+{
+	struct fe_xfer *x = ud_ptr(cqe->user_data);
+	struct fe_conn *c = x->c;
+	int res = cqe->res;
+	w->inflight--;
+	x->busy = false;            /* c->refs drops at the end: cb may close c */
+	if (x->aborted) {
+		xfer_free(x);
+	} else if (res < 0) {
+		xfer_fail(x, res);
+	} else if (x->in_phase) {
+		if (res == 0) {
+			x->eof = true;
+		} else {
+			x->in_pipe = (size_t)res;
+			if (x->to_socket) {
+				x->off += (uint64_t)res;
+				x->left -= (uint64_t)res;
+			}
+		}
+		xfer_step(x);
+	} else {
+		if (res == 0) {          /* nothing moved out of a full pipe */
+			xfer_fail(x, -EPIPE);
+		} else {
+			x->in_pipe -= (size_t)res;
+			x->done += (uint64_t)res;
+			if (x->to_socket)
+				w->st.tcp_tx_bytes += (uint64_t)res;
+			else {
+				x->off += (uint64_t)res;
+				w->st.tcp_rx_bytes += (uint64_t)res;
+			}
+			xfer_step(x);
+		}
+	}
+	c->refs--;
+	tcp_conn_settle(c);
+}
+
+static struct fe_xfer *xfer_start(struct fe_conn *c, int file_fd, uint64_t offset,
+				  uint64_t len, bool to_socket, fe_xfer_cb *cb,
+				  void *arg, int *err)
+{
+	if (c->closing || c->xfer || c->recv_armed || c->send_busy || c->next.len) {
+		*err = -EBUSY;
+		return NULL;
+	}
+	struct fe_xfer *x = calloc(1, sizeof(*x));
+	if (!x) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (pipe2(x->pipe, O_CLOEXEC) < 0) {
+		*err = -errno;
+		free(x);
+		return NULL;
+	}
+	fcntl(x->pipe[1], F_SETPIPE_SZ, PIPE_BYTES);  /* best effort */
+	int size = fcntl(x->pipe[1], F_GETPIPE_SZ);
+	x->chunk = size > 0 ? (size_t)size : 65536;
+	x->c = c;
+	x->file_fd = file_fd;
+	x->to_socket = to_socket;
+	x->off = offset;
+	x->left = len;
+	x->cb = cb;
+	x->arg = arg;
+	c->xfer = x;
+	xfer_step(x);
+	*err = 0;
+	return x;
+}
+
+struct fe_xfer *fe_conn_sendfile(struct fe_conn *c, int file_fd, uint64_t offset,
+				 uint64_t len, fe_xfer_cb *cb, void *arg, int *err)
+{
+	return xfer_start(c, file_fd, offset, len, true, cb, arg, err);
+}
+
+struct fe_xfer *fe_conn_recvfile(struct fe_conn *c, int file_fd, uint64_t offset,
+				 fe_xfer_cb *cb, void *arg, int *err)
+{
+	return xfer_start(c, file_fd, offset, UINT64_MAX, false, cb, arg, err);
+}
+
+/* A splice may sleep in the kernel on the socket: shutting the socket down
+ * wakes it, the cancel covers one not yet started. */
+void xfer_abort_quiet(struct fe_xfer *x)
+{
+	if (x->aborted)
+		return;
+	x->aborted = true;
+	shutdown(x->c->fd, SHUT_RDWR);
+	if (x->busy)
+		fe_cancel(x->c->w, OP_SPLICE, x);
+	else
+		xfer_free(x);
+}
+
+void fe_xfer_abort(struct fe_xfer *x)
+{
+	if (!x)
+		return;
+	struct fe_conn *c = x->c;
+	xfer_abort_quiet(x);
+	tcp_conn_settle(c);
+}
+
+uint64_t fe_xfer_progress(const struct fe_xfer *x)
+{
+	return x->done;
+}
