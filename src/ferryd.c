@@ -11,23 +11,49 @@
 #include "ferry/config.h"
 #include "ferry/daemon.h"
 #include "ferry/engine.h"
+#include "ferry/ftp.h"
 #include "ferry/iface.h"
 #include "ferry/log.h"
 #include "ferry/proxy.h"
 
+/* What every worker runs: the proxy instances and the FTP service. */
+struct services {
+	const struct ferry_config *cfg;
+	struct ftp_server *ftp;   /* NULL: no FTP service */
+};
+
+struct worker_parts {
+	struct proxy_worker *proxy;
+	struct ftp_worker *ftp;
+};
+
 static int worker_init(struct fe_worker *w, void *arg)
 {
-	const struct ferry_config *cfg = arg;
-	struct proxy_worker *pw = NULL;
-	int r = proxy_worker_init(w, cfg, &pw);
-	fe_worker_set_data(w, pw);
+	const struct services *sv = arg;
+	struct worker_parts *wp = calloc(1, sizeof(*wp));
+	if (!wp)
+		return FERRY_EXIT_ALLOC;
+	fe_worker_set_data(w, wp);
+	int r = proxy_worker_init(w, sv->cfg, &wp->proxy);
+	if (r == 0 && sv->ftp)
+		r = ftp_worker_init(w, sv->ftp, &wp->ftp);
+	if (r) {
+		proxy_worker_fini(wp->proxy);
+		free(wp);
+		fe_worker_set_data(w, NULL);
+	}
 	return r;
 }
 
 static void worker_fini(struct fe_worker *w, void *arg)
 {
 	(void)arg;
-	proxy_worker_fini(fe_worker_data(w));
+	struct worker_parts *wp = fe_worker_data(w);
+	if (!wp)
+		return;
+	ftp_worker_fini(wp->ftp);
+	proxy_worker_fini(wp->proxy);
+	free(wp);
 }
 
 /* The daemon leaves its working directory, so paths become absolute first. */
@@ -48,7 +74,8 @@ static int absolutise(char **path)
 
 static int absolutise_all(struct ferry_config *cfg)
 {
-	int r = absolutise(&cfg->log_file) | absolutise(&cfg->pidfile);
+	int r = absolutise(&cfg->log_file) | absolutise(&cfg->pidfile) |
+		absolutise(&cfg->ftp.xferlog) | absolutise(&cfg->ftp.anonymous_root);
 	for (size_t i = 0; i < cfg->proxy_count; i++) {
 		struct proxy_config *pc = &cfg->proxies[i];
 		r |= absolutise(&pc->client_list) | absolutise(&pc->server_list);
@@ -117,12 +144,7 @@ static int wait_for_stop(const sigset_t *set)
 static int run(struct ferry_config *cfg)
 {
 	sigset_t set;
-	if (cfg->ftp.enabled) {
-		/* Parsed and validated, but never silently ignored. */
-		fprintf(stderr, "%s: the FTP service is not available in ferryd %s "
-			"yet; remove it to run the proxies\n", cfg->source, FERRY_VERSION);
-		return FERRY_EXIT_PARAM;
-	}
+	struct services sv = { .cfg = cfg };
 	int r = absolutise_all(cfg);
 	if (r)
 		return r;
@@ -137,10 +159,12 @@ static int run(struct ferry_config *cfg)
 		     strerror(errno));
 	block_signals(&set);
 	default_uids(cfg);
+	if (cfg->ftp.enabled && (r = ftp_server_create(cfg, &sv.ftp)))
+		goto out;
 
 	struct fe_engine_opts eo = { .workers = (unsigned)cfg->workers,
 				     .worker_init = worker_init,
-				     .worker_fini = worker_fini, .arg = cfg };
+				     .worker_fini = worker_fini, .arg = &sv };
 	struct fe_engine *e = fe_engine_create(&eo);
 	if (!e) {
 		r = FERRY_EXIT_ALLOC;
@@ -153,8 +177,9 @@ static int run(struct ferry_config *cfg)
 		r = FERRY_EXIT_PARAM;
 	}
 	if (r == 0) {
-		flog(LOG_LVL_INFO, "ferryd %s started: %u workers, %zu proxy instances",
-		     FERRY_VERSION, fe_engine_workers(e), cfg->proxy_count);
+		flog(LOG_LVL_INFO, "ferryd %s started: %u workers, %zu proxy instances%s",
+		     FERRY_VERSION, fe_engine_workers(e), cfg->proxy_count,
+		     cfg->ftp.enabled ? ", FTP" : "");
 		daemon_ready(0);
 		wait_for_stop(&set);
 		r = FERRY_EXIT_INTR;   /* as uftpproxyd: stopped by a signal */
@@ -166,6 +191,7 @@ static int run(struct ferry_config *cfg)
 	}
 	fe_engine_destroy(e);
 out:
+	ftp_server_destroy(sv.ftp);
 	if (r != FERRY_EXIT_INTR)
 		daemon_ready(r);
 	log_close();

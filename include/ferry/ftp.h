@@ -1,0 +1,23 @@
+/* ftp.h — the single-port FTP service: one shared server (accounts, session
+ * counts, SPSV tokens) and, on every worker, listeners and control sessions. */
+#ifndef FERRY_FTP_H
+#define FERRY_FTP_H
+
+#include "ferry/config.h"
+#include "ferry/engine.h"
+
+struct ftp_server;
+struct ftp_worker;
+
+/* Opens every account's root directory and the transfer log; called once
+ * before the workers start. Returns 0 or an exit code (FERRY_EXIT_PARAM for
+ * a missing root, FERRY_EXIT_ALLOC). cfg must outlive the server. */
+int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out);
+void ftp_server_destroy(struct ftp_server *srv);
+
+/* Listens on every FTP address on worker w (SO_REUSEPORT). 0 or exit code. */
+int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
+		    struct ftp_worker **out);
+void ftp_worker_fini(struct ftp_worker *fw);
+
+#endif

@@ -1,0 +1,180 @@
+/* commands.c — the verb table (verb, what it needs, handler) and the verbs
+ * that only touch session settings: NOOP SYST HELP FEAT OPTS TYPE MODE STRU
+ * REST ALLO. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ftp_internal.h"
+
+static void cmd_noop(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	session_reply(s, 200, "NOOP ok.");
+}
+
+static void cmd_syst(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	session_reply(s, 215, "UNIX Type: L8");
+}
+
+static void cmd_help(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	struct buf b = { 0 };
+	buf_printf(&b, "The following commands are recognized:\n");
+	cmd_help_list(&b);
+	buf_printf(&b, "Help OK.");
+	session_reply(s, 214, "%s", b.failed ? "Help OK." : b.p);
+	buf_free(&b);
+}
+
+static void cmd_feat(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	session_reply(s, 211, "Features:\nEPRT\nEPSV\nMDTM\n"
+		      "MLST type*;size*;modify*;perm*;unix.mode*;\nPASV\nREST STREAM\n"
+		      "SIZE\nSPSV\nTVFS\nUTF8\nEnd");
+}
+
+static void cmd_opts(struct ftp_session *s, char *arg)
+{
+	if (!strncasecmp(arg, "UTF8", 4) && (!arg[4] || !strcasecmp(arg + 4, " ON")))
+		session_reply(s, 200, "Always in UTF8 mode.");
+	else if (!strncasecmp(arg, "MLST", 4))
+		session_reply(s, 200, "MLST OPTS type;size;modify;perm;unix.mode;");
+	else
+		session_reply(s, 501, "Option not understood.");
+}
+
+static void cmd_type(struct ftp_session *s, char *arg)
+{
+	if (!strcasecmp(arg, "A") || !strcasecmp(arg, "A N")) {
+		s->ascii = true;
+		session_reply(s, 200, "Switching to ASCII mode.");
+	} else if (!strcasecmp(arg, "I") || !strcasecmp(arg, "L 8")) {
+		s->ascii = false;
+		session_reply(s, 200, "Switching to Binary mode.");
+	} else {
+		session_reply(s, 504, "Type not supported.");
+	}
+}
+
+static void cmd_mode(struct ftp_session *s, char *arg)
+{
+	if (!strcasecmp(arg, "S"))
+		session_reply(s, 200, "Mode set to S.");
+	else
+		session_reply(s, 504, "Only stream mode is supported.");
+}
+
+static void cmd_stru(struct ftp_session *s, char *arg)
+{
+	if (!strcasecmp(arg, "F"))
+		session_reply(s, 200, "Structure set to F.");
+	else
+		session_reply(s, 504, "Only file structure is supported.");
+}
+
+static void cmd_rest(struct ftp_session *s, char *arg)
+{
+	uint64_t v;
+	if (!parse_u64(arg, &v) || v > (uint64_t)INT64_MAX) {
+		session_reply(s, 501, "REST needs a byte offset.");
+		return;
+	}
+	s->rest = v;
+	session_reply(s, 350, "Restarting at %llu. Send STORE or RETRIEVE.",
+		      (unsigned long long)v);
+}
+
+static void cmd_allo(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	session_reply(s, 202, "ALLO command ignored.");
+}
+
+#define L NEED_LOGIN
+static const struct ftp_cmd table[] = {
+	{ .verb = "ABOR", .flags = L | DURING_XFER, .fn = cmd_abor, .help = "abort transfer" },
+	{ .verb = "ACCT", .flags = NEED_ARG, .fn = cmd_acct },
+	{ .verb = "ALLO", .flags = L, .fn = cmd_allo },
+	{ .verb = "APPE", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_appe },
+	{ .verb = "CDUP", .flags = L, .fn = cmd_cdup },
+	{ .verb = "CWD", .flags = L, .fn = cmd_cwd },
+	{ .verb = "DELE", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_dele },
+	{ .verb = "EPRT", .flags = L | NEED_ARG, .fn = cmd_eprt },
+	{ .verb = "EPSV", .flags = L, .fn = cmd_epsv },
+	{ .verb = "FEAT", .flags = 0, .fn = cmd_feat },
+	{ .verb = "HELP", .flags = 0, .fn = cmd_help },
+	{ .verb = "LIST", .flags = L, .fn = cmd_list },
+	{ .verb = "MDTM", .flags = L | NEED_ARG, .fn = cmd_mdtm },
+	{ .verb = "MKD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_mkd },
+	{ .verb = "MLSD", .flags = L, .fn = cmd_mlsd },
+	{ .verb = "MLST", .flags = L, .fn = cmd_mlst },
+	{ .verb = "MODE", .flags = NEED_ARG, .fn = cmd_mode },
+	{ .verb = "NLST", .flags = L, .fn = cmd_nlst },
+	{ .verb = "NOOP", .flags = DURING_XFER, .fn = cmd_noop },
+	{ .verb = "OPTS", .flags = NEED_ARG, .fn = cmd_opts },
+	{ .verb = "PASS", .flags = 0, .fn = cmd_pass },
+	{ .verb = "PASV", .flags = L | NO_ARG, .fn = cmd_pasv },
+	{ .verb = "PORT", .flags = L | NEED_ARG, .fn = cmd_port },
+	{ .verb = "PWD", .flags = L, .fn = cmd_pwd },
+	{ .verb = "QUIT", .flags = DURING_XFER, .fn = cmd_quit },
+	{ .verb = "REIN", .flags = 0, .fn = cmd_rein },
+	{ .verb = "REST", .flags = L | NEED_ARG, .fn = cmd_rest },
+	{ .verb = "RETR", .flags = L | NEED_ARG, .fn = cmd_retr },
+	{ .verb = "RMD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rmd },
+	{ .verb = "RNFR", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rnfr },
+	{ .verb = "RNTO", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rnto },
+	{ .verb = "SIZE", .flags = L | NEED_ARG, .fn = cmd_size },
+	{ .verb = "SPSV", .flags = L | NO_ARG, .fn = cmd_spsv },
+	{ .verb = "STAT", .flags = DURING_XFER, .fn = cmd_stat },
+	{ .verb = "STOR", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_stor },
+	{ .verb = "STOU", .flags = L | NEED_WRITE, .fn = cmd_stou },
+	{ .verb = "STRU", .flags = NEED_ARG, .fn = cmd_stru },
+	{ .verb = "SYST", .flags = 0, .fn = cmd_syst },
+	{ .verb = "TYPE", .flags = NEED_ARG, .fn = cmd_type },
+	{ .verb = "USER", .flags = NEED_ARG, .fn = cmd_user },
+	{ .verb = "XCUP", .flags = L, .fn = cmd_cdup },
+	{ .verb = "XCWD", .flags = L, .fn = cmd_cwd },
+	{ .verb = "XMKD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_mkd },
+	{ .verb = "XPWD", .flags = L, .fn = cmd_pwd },
+	{ .verb = "XRMD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rmd },
+};
+#undef L
+
+const struct ftp_cmd *cmd_lookup(const char *verb)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!strcmp(table[i].verb, verb))
+			return &table[i];
+	return NULL;
+}
+
+void cmd_help_list(struct buf *out)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		buf_printf(out, "%s%s", table[i].verb, i % 8 == 7 ? "\n" : " ");
+	buf_printf(out, "\n");
+}
+
+void cmd_dispatch(struct ftp_session *s, const struct ftp_cmd *c, char *arg)
+{
+	if (strcmp(c->verb, "RNTO") && strcmp(c->verb, "RNFR")) {
+		free(s->rnfr);
+		s->rnfr = NULL;
+	}
+	if ((c->flags & NEED_LOGIN) && s->state != ST_READY)
+		session_reply(s, 530, "Please login with USER and PASS.");
+	else if ((c->flags & NEED_ARG) && !*arg)
+		session_reply(s, 501, "Syntax error in parameters or arguments.");
+	else if ((c->flags & NO_ARG) && *arg)
+		session_reply(s, 501, "%s takes no argument.", c->verb);
+	else if ((c->flags & NEED_WRITE) && !session_writable(s))
+		session_reply(s, 550, "Permission denied.");
+	else
+		c->fn(s, arg);
+}

@@ -1,0 +1,339 @@
+/* data.c — the data connection: PASV/EPSV listeners of a session's own,
+ * PORT/EPRT connects (only back to the client's address, ports >= 1024, as
+ * RFC 2577 advises), SPSV credentials and the connections they bring in. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ferry/log.h"
+#include "ftp_internal.h"
+
+/* ---- links between data connections and sessions ------------------------- */
+
+struct data_link *link_new(struct ftp_worker *fw, struct ftp_session *s,
+			   struct fe_conn *c)
+{
+	struct data_link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->fw = fw;
+	l->s = s;
+	l->c = c;
+	l->next = fw->links;
+	if (fw->links)
+		fw->links->prev = l;
+	fw->links = l;
+	return l;
+}
+
+void link_cut(struct data_link *l)
+{
+	if (l)
+		l->s = NULL;
+}
+
+void link_free(struct data_link *l)
+{
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		l->fw->links = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	free(l);
+}
+
+static void on_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg)
+{
+	struct data_link *l = arg;
+	if (l->s && l->s->data.conn == c)
+		transfer_on_data(l->s, data, len);
+}
+
+static void on_close(struct fe_conn *c, int err, void *arg)
+{
+	struct data_link *l = arg;
+	struct ftp_session *s = l->s;
+	link_free(l);
+	if (s && s->data.conn == c) {
+		s->data.conn = NULL;
+		s->data.link = NULL;
+		transfer_on_close(s, err);
+	}
+}
+
+static void on_drained(struct fe_conn *c, void *arg)
+{
+	struct data_link *l = arg;
+	if (l->s && l->s->data.conn == c)
+		transfer_on_drained(l->s);
+}
+
+static const struct fe_conn_ops data_ops = {
+	.on_data = on_data, .on_close = on_close, .on_drained = on_drained,
+};
+
+/* Takes a new data connection for the session; false: it is closed. */
+static bool take_conn(struct ftp_session *s, struct fe_conn *c)
+{
+	struct data_link *l = s->data.conn ? NULL : link_new(s->fw, s, c);
+	if (!l)
+		return false;
+	fe_conn_hold(c, &data_ops, l);
+	s->data.conn = c;
+	s->data.link = l;
+	fe_timer_cancel(s->fw->w, s->data.timer);
+	s->data.timer = NULL;
+	if (s->data.want) {
+		s->data.want = false;
+		transfer_ready(s);
+	}
+	return true;
+}
+
+void data_close_conn(struct ftp_session *s)
+{
+	if (!s->data.conn)
+		return;
+	link_cut(s->data.link);
+	fe_conn_close(s->data.conn);
+	s->data.conn = NULL;
+	s->data.link = NULL;
+}
+
+void data_reset(struct ftp_session *s)
+{
+	struct data_chan *d = &s->data;
+	fe_listener_close(d->listener);
+	fe_connect_cancel(d->connecting);
+	fe_timer_cancel(s->fw->w, d->timer);
+	d->listener = NULL;
+	d->connecting = NULL;
+	d->timer = NULL;
+	data_close_conn(s);
+	buf_free(&d->extra);
+	if (d->mode == DATA_SPSV)
+		spsv_revoke(s->srv->spsv, s->id);
+	d->mode = DATA_NONE;
+	d->want = false;
+}
+
+/* ---- passive: PASV and EPSV ----------------------------------------------- */
+
+static void pasv_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	struct ftp_session *s = arg;
+	char host[64];
+	if (!same_host(fe_conn_peer(c), &s->peer)) {
+		flog(LOG_LVL_WARN, "ftp: session %llu: data connection from %s refused "
+		     "(not the client's address)", (unsigned long long)s->id,
+		     addr_text(fe_conn_peer(c), host, sizeof(host)));
+		return;                  /* not started: the engine closes it */
+	}
+	if (take_conn(s, c)) {
+		fe_listener_close(l);    /* one connection per PASV */
+		if (s->data.listener == l)
+			s->data.listener = NULL;
+	}
+}
+
+static struct fe_listener *passive_listen(struct ftp_session *s, struct sockaddr_storage *bound)
+{
+	struct sockaddr_storage a = s->local;
+	addr_set_port(&a, 0);
+	int err;
+	struct fe_listener *l = fe_tcp_listen(s->fw->w, &a, false, pasv_accept, s, &err);
+	if (!l || fe_listener_local(l, bound) < 0) {
+		fe_listener_close(l);
+		session_reply(s, 425, "Can't open passive connection.");
+		return NULL;
+	}
+	return l;
+}
+
+static bool is_v4(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET;
+}
+
+void cmd_pasv(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	char text[64];
+	struct sockaddr_storage bound;
+	if (s->epsv_all) {
+		session_reply(s, 503, "PASV not allowed after EPSV ALL.");
+		return;
+	}
+	if (!is_v4(&s->local)) {
+		session_reply(s, 425, "PASV is IPv4 only; use EPSV.");
+		return;
+	}
+	data_reset(s);
+	if (!(s->data.listener = passive_listen(s, &bound)))
+		return;
+	s->data.mode = DATA_PASV;
+	format_pasv(&bound, text, sizeof(text));
+	session_reply(s, 227, "Entering Passive Mode %s.", text);
+}
+
+void cmd_epsv(struct ftp_session *s, char *arg)
+{
+	struct sockaddr_storage bound;
+	if (!strcasecmp(arg, "ALL")) {
+		s->epsv_all = true;
+		session_reply(s, 200, "EPSV ALL ok.");
+		return;
+	}
+	int want = is_v4(&s->local) ? 1 : 2;
+	if (*arg && strcmp(arg, want == 1 ? "1" : "2")) {
+		session_reply(s, 522, "Network protocol not supported, use (%d)", want);
+		return;
+	}
+	data_reset(s);
+	if (!(s->data.listener = passive_listen(s, &bound)))
+		return;
+	s->data.mode = DATA_PASV;
+	session_reply(s, 229, "Entering Extended Passive Mode (|||%u|)",
+		      addr_port((const struct sockaddr *)&bound));
+}
+
+/* ---- active: PORT and EPRT ------------------------------------------------ */
+
+static void set_active(struct ftp_session *s, const struct sockaddr_storage *to,
+		       const char *verb)
+{
+	if (s->epsv_all) {
+		session_reply(s, 503, "%s not allowed after EPSV ALL.", verb);
+		return;
+	}
+	if (!same_host(to, &s->peer) || addr_port((const struct sockaddr *)to) < 1024) {
+		char host[64];
+		flog(LOG_LVL_WARN, "ftp: session %llu: %s to %s port %u refused",
+		     (unsigned long long)s->id, verb, addr_text(to, host, sizeof(host)),
+		     addr_port((const struct sockaddr *)to));
+		session_reply(s, 504, "Active mode only to your own address and a port >= 1024.");
+		return;
+	}
+	data_reset(s);
+	s->data.mode = DATA_PORT;
+	s->data.port_to = *to;
+	/* an IPv4 target from an IPv4-mapped control connection */
+	if (s->local.ss_family == AF_INET6 && to->ss_family == AF_INET) {
+		struct sockaddr_in6 *m = (struct sockaddr_in6 *)&s->data.port_to;
+		const struct sockaddr_in *v4 = (const struct sockaddr_in *)to;
+		struct sockaddr_in6 mapped = { .sin6_family = AF_INET6,
+					       .sin6_port = v4->sin_port };
+		mapped.sin6_addr.s6_addr[10] = mapped.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&mapped.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+		*m = mapped;
+	}
+	session_reply(s, 200, "%s command successful. Consider using PASV.", verb);
+}
+
+void cmd_port(struct ftp_session *s, char *arg)
+{
+	struct sockaddr_storage to;
+	if (parse_port_arg(arg, &to) < 0) {
+		session_reply(s, 501, "Illegal PORT command.");
+		return;
+	}
+	set_active(s, &to, "PORT");
+}
+
+void cmd_eprt(struct ftp_session *s, char *arg)
+{
+	struct sockaddr_storage to;
+	int r = parse_eprt_arg(arg, &to);
+	if (r == -EAFNOSUPPORT)
+		session_reply(s, 522, "Network protocol not supported, use (1,2)");
+	else if (r < 0)
+		session_reply(s, 501, "Illegal EPRT command.");
+	else
+		set_active(s, &to, "EPRT");
+}
+
+static void port_connected(struct fe_conn *c, int err, void *arg)
+{
+	struct ftp_session *s = arg;
+	s->data.connecting = NULL;
+	if (err || !take_conn(s, c)) {
+		s->data.want = false;
+		fe_timer_cancel(s->fw->w, s->data.timer);
+		s->data.timer = NULL;
+		transfer_failed(s, 425, "Can't open data connection.");
+	}
+}
+
+/* ---- SPSV --------------------------------------------------------------- */
+
+void cmd_spsv(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	char token[SPSV_TOKEN_LEN + 1];
+	data_reset(s);
+	int r = spsv_issue(s->srv->spsv, s->id, fe_worker_index(s->fw->w),
+			   fe_now_ms(s->fw->w), (uint64_t)s->srv->fc->spsv_timeout * 1000,
+			   token);
+	if (r) {
+		session_reply(s, 425, "Can't create data credentials.");
+		return;
+	}
+	s->data.mode = DATA_SPSV;
+	session_reply(s, 227, "Entering single-port mode (" SPSV_USER ":%s)", token);
+}
+
+void data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
+		size_t len)
+{
+	if (s->data.mode != DATA_SPSV || s->data.conn) {
+		fe_conn_close(c);
+		return;
+	}
+	buf_append(&s->data.extra, extra, len);
+	if (!take_conn(s, c))
+		fe_conn_close(c);
+}
+
+/* ---- asking for the connection ------------------------------------------- */
+
+static void data_timeout(struct fe_worker *w, void *arg)
+{
+	struct ftp_session *s = arg;
+	(void)w;
+	s->data.timer = NULL;
+	s->data.want = false;
+	fe_connect_cancel(s->data.connecting);
+	s->data.connecting = NULL;
+	transfer_failed(s, 425, "Can't open data connection.");
+}
+
+void data_request(struct ftp_session *s)
+{
+	struct data_chan *d = &s->data;
+	if (d->conn) {
+		transfer_ready(s);
+		return;
+	}
+	if (d->mode == DATA_NONE) {
+		transfer_failed(s, 425, "Use PORT, EPRT, PASV, EPSV or SPSV first.");
+		return;
+	}
+	d->want = true;
+	if (d->mode == DATA_PORT && !d->connecting) {
+		struct sockaddr_storage from = s->local;
+		addr_set_port(&from, 0);
+		int err;
+		d->connecting = fe_tcp_connect(s->fw->w, &d->port_to, &from, port_connected,
+					       s, &err);
+		if (!d->connecting) {
+			d->want = false;
+			transfer_failed(s, 425, "Can't open data connection.");
+			return;
+		}
+	}
+	d->timer = fe_timer_add(s->fw->w, (uint64_t)s->srv->fc->data_timeout * 1000,
+				data_timeout, s);
+}

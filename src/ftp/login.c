@@ -1,0 +1,195 @@
+/* login.c — USER, PASS, ACCT, REIN, QUIT: accounts, anonymous access, the
+ * delay after a failed login and lockout, and the SPSV DATACONN login that
+ * turns a connection into a data connection for a session on any worker. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ferry/log.h"
+#include "ftp_internal.h"
+
+void login_reset(struct ftp_session *s)
+{
+	transfer_abort(s);
+	data_reset(s);
+	spsv_revoke(s->srv->spsv, s->id);
+	s->state = ST_USER;
+	s->acct = NULL;
+	s->anonymous = false;
+	s->user[0] = '\0';
+	strcpy(s->cwd, "/");
+	s->rest = 0;
+	s->ascii = true;
+	s->epsv_all = false;
+}
+
+void cmd_user(struct ftp_session *s, char *arg)
+{
+	if (s->state == ST_READY) {
+		session_reply(s, 530, "Can't change to another user.");
+		return;
+	}
+	if (!strcasecmp(arg, SPSV_USER)) {
+		s->state = ST_DATAPASS;
+		session_reply(s, 331, "Preparing for a data connection");
+		return;
+	}
+	if (s->limited) {
+		session_reply(s, 421, "Too many users connected. Try later.");
+		session_close(s);
+		return;
+	}
+	if (strlen(arg) >= sizeof(s->user)) {
+		session_reply(s, 530, "Login incorrect.");
+		return;
+	}
+	strcpy(s->user, arg);
+	s->state = ST_PASS;
+	session_reply(s, 331, "Enter password");
+}
+
+static void delay_over(struct fe_worker *w, void *arg)
+{
+	struct ftp_session *s = arg;
+	(void)w;
+	s->delay_timer = NULL;
+	s->delaying = false;
+	session_reply(s, 530, "Login incorrect.");
+	session_resume(s);
+}
+
+static void login_failed(struct ftp_session *s)
+{
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: failed login for '%s' from %s", s->user,
+	     addr_text(&s->peer, host, sizeof(host)));
+	lockout_failed(s->srv->lockout, &s->peer, fe_now_ms(s->fw->w));
+	s->state = ST_USER;
+	s->delaying = true;
+	s->delay_timer = fe_timer_add(s->fw->w, (uint64_t)s->srv->fc->login_delay_ms,
+				      delay_over, s);
+	if (!s->delay_timer)
+		delay_over(s->fw->w, s);
+}
+
+struct detach_ctx {
+	struct ftp_server *srv;
+	uint64_t session;
+	unsigned worker;
+	size_t len;
+	uint8_t early[];        /* control input that followed PASS */
+};
+
+static void detached(struct fe_worker *w, int fd, const uint8_t *extra, size_t len,
+		     void *arg)
+{
+	struct detach_ctx *d = arg;
+	uint8_t *all = malloc(d->len + len + 1);
+	if (all) {
+		memcpy(all, d->early, d->len);
+		if (len)
+			memcpy(all + d->len, extra, len);
+		server_deliver(w, d->srv, d->worker, d->session, fd, all, d->len + len);
+	} else {
+		close(fd);
+	}
+	free(all);
+	free(d);
+}
+
+void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
+{
+	struct detach_ctx *d = malloc(sizeof(*d) + s->inlen);
+	if (!d) {
+		session_reply(s, 504, "Out of memory.");
+		session_close(s);
+		return;
+	}
+	d->srv = s->srv;
+	d->session = session;
+	d->worker = worker;
+	d->len = s->inlen;
+	memcpy(d->early, s->in, s->inlen);
+	s->inlen = 0;
+	/* The draft shows both "200DATA" and "200 DATA"; RFC 959 replies need the
+	 * space, so clients' reply parsers read this one (man ferryd.json(5)). */
+	session_reply(s, 200, "DATA");
+	fe_conn_detach(s->ctl, detached, d);
+	session_bury(s);
+}
+
+static void data_login(struct ftp_session *s, const char *token)
+{
+	uint64_t id;
+	unsigned worker;
+	uint64_t now = fe_now_ms(s->fw->w);
+	int r = lockout_blocked(s->srv->lockout, &s->peer, now)
+			? -EACCES
+			: spsv_take(s->srv->spsv, token, now, &id, &worker);
+	if (r == 0) {
+		handoff_send(s, id, worker);
+		return;
+	}
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: rejected DATACONN login from %s: %s",
+	     addr_text(&s->peer, host, sizeof(host)),
+	     r == -ETIMEDOUT ? "expired" : r == -EACCES ? "locked out" : "unknown token");
+	if (r != -EACCES)
+		lockout_failed(s->srv->lockout, &s->peer, now);
+	session_reply(s, 504, "Invalid data connection credentials.");
+	session_close(s);
+}
+
+void cmd_pass(struct ftp_session *s, char *arg)
+{
+	if (s->state == ST_DATAPASS) {
+		data_login(s, arg);
+		return;
+	}
+	if (s->state == ST_READY) {
+		session_reply(s, 230, "Already logged in.");
+		return;
+	}
+	if (s->state != ST_PASS) {
+		session_reply(s, 503, "Login with USER first.");
+		return;
+	}
+	bool anonymous;
+	const struct ftp_account *a = server_find_account(s->srv, s->user, &anonymous);
+	if (lockout_blocked(s->srv->lockout, &s->peer, fe_now_ms(s->fw->w)) ||
+	    !a || (!anonymous && !auth_password_ok(a->hash, arg))) {
+		login_failed(s);
+		return;
+	}
+	lockout_succeeded(s->srv->lockout, &s->peer);
+	s->state = ST_READY;
+	s->acct = a;
+	s->anonymous = anonymous;
+	strcpy(s->cwd, "/");
+	flog(LOG_LVL_INFO, "ftp: session %llu: '%s' logged in%s",
+	     (unsigned long long)s->id, s->user, anonymous ? " (anonymous)" : "");
+	session_reply(s, 230, "You are logged in");
+}
+
+void cmd_acct(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	session_reply(s, 202, "ACCT not needed.");
+}
+
+void cmd_rein(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	login_reset(s);
+	session_reply(s, 220, "Ready for new user.");
+}
+
+void cmd_quit(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	transfer_abort(s);
+	session_reply(s, 221, "Goodbye.");
+	session_close(s);
+}

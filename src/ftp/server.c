@@ -1,0 +1,300 @@
+/* server.c — the FTP service shared by all workers: accounts and their root
+ * directories, session counts, and on each worker its listeners and the
+ * delivery of SPSV data connections handed over from other workers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "ferry/log.h"
+#include "ftp_internal.h"
+
+static int open_root(const char *path, int *fd)
+{
+	*fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*fd >= 0)
+		return 0;
+	flog(LOG_LVL_ERR, "ftp: root directory %s: %s", path, strerror(errno));
+	return FERRY_EXIT_PARAM;
+}
+
+int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
+{
+	const struct ftp_config *fc = &cfg->ftp;
+	*out = NULL;
+	if (fc->tls_cert) {
+		/* Never serve plain text to someone who asked for TLS. */
+		flog(LOG_LVL_ERR, "ftp: FTPS (ftp.tls) is not implemented yet; remove "
+		     "the tls keys to serve plain FTP");
+		return FERRY_EXIT_PARAM;
+	}
+	struct ftp_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return FERRY_EXIT_ALLOC;
+	s->cfg = cfg;
+	s->fc = fc;
+	s->anon.root_fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	s->spsv = spsv_create();
+	s->lockout = lockout_create(fc->max_login_failures, fc->lockout_seconds);
+	s->accounts = calloc(fc->user_count + 1, sizeof(*s->accounts));
+	int r = s->spsv && s->lockout && s->accounts ? 0 : FERRY_EXIT_ALLOC;
+	for (size_t i = 0; r == 0 && i < fc->user_count; i++) {
+		struct ftp_account *a = &s->accounts[i];
+		a->name = fc->users[i].name;
+		a->hash = fc->users[i].password_hash;
+		a->write = fc->users[i].write;
+		r = open_root(fc->users[i].root, &a->root_fd);
+		if (r == 0)
+			s->naccounts++;
+	}
+	if (r == 0 && fc->anonymous_root) {
+		s->anon.write = fc->anonymous_write;
+		r = open_root(fc->anonymous_root, &s->anon.root_fd);
+		s->has_anon = r == 0;
+	}
+	int err = 0;
+	if (r == 0 && !(s->xlog = xferlog_open(fc->xferlog, &err))) {
+		flog(LOG_LVL_ERR, "ftp: transfer log %s: %s", fc->xferlog, strerror(-err));
+		r = err == -ENOMEM ? FERRY_EXIT_ALLOC : FERRY_EXIT_LOG;
+	}
+	if (r) {
+		ftp_server_destroy(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void ftp_server_destroy(struct ftp_server *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->naccounts; i++)
+		close(s->accounts[i].root_fd);
+	if (s->anon.root_fd >= 0)
+		close(s->anon.root_fd);
+	free(s->accounts);
+	spsv_destroy(s->spsv);
+	lockout_destroy(s->lockout);
+	xferlog_close(s->xlog);
+	free(s->addrs);
+	free(s->workers);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+const struct ftp_account *server_find_account(const struct ftp_server *s,
+					      const char *user, bool *anonymous)
+{
+	*anonymous = false;
+	for (size_t i = 0; i < s->naccounts; i++)
+		if (!strcmp(s->accounts[i].name, user))
+			return &s->accounts[i];
+	if (s->has_anon && (!strcasecmp(user, "anonymous") || !strcasecmp(user, "ftp"))) {
+		*anonymous = true;
+		return &s->anon;
+	}
+	return NULL;
+}
+
+/* ---- session and connection counts -------------------------------------- */
+
+static struct addr_slot *addr_find(struct ftp_server *s, const struct sockaddr_storage *a)
+{
+	for (size_t i = 0; i < s->naddrs; i++)
+		if (same_host(&s->addrs[i].a, a))
+			return &s->addrs[i];
+	return NULL;
+}
+
+bool server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer)
+{
+	bool ok = false;
+	pthread_mutex_lock(&s->lock);
+	struct addr_slot *as = addr_find(s, peer);
+	if (s->sessions < s->fc->max_sessions &&
+	    (!as || as->count < s->fc->max_per_address)) {
+		if (!as && s->naddrs == s->addrs_cap) {
+			size_t cap = s->addrs_cap ? s->addrs_cap * 2 : 16;
+			struct addr_slot *v = realloc(s->addrs, cap * sizeof(*v));
+			if (v) {
+				s->addrs = v;
+				s->addrs_cap = cap;
+			}
+		}
+		if (!as && s->naddrs < s->addrs_cap) {
+			as = &s->addrs[s->naddrs++];
+			as->a = *peer;
+			as->count = 0;
+		}
+		if (as) {
+			as->count++;
+			s->sessions++;
+			ok = true;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+void server_release_slot(struct ftp_server *s, const struct sockaddr_storage *peer)
+{
+	pthread_mutex_lock(&s->lock);
+	struct addr_slot *as = addr_find(s, peer);
+	if (as && --as->count == 0)
+		*as = s->addrs[--s->naddrs];
+	s->sessions--;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Connections of any kind, including those only allowed to become SPSV data
+ * connections: bounded too, so a flood cannot exhaust descriptors. */
+bool server_take_connection(struct ftp_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	bool ok = s->connections < 2 * s->fc->max_sessions + 64;
+	if (ok)
+		s->connections++;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+void server_release_connection(struct ftp_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->connections--;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- hand-offs between workers ------------------------------------------ */
+
+struct handoff {
+	struct ftp_server *srv;
+	uint64_t session;
+	int fd;
+	size_t len;
+	uint8_t extra[];
+};
+
+static void handoff_arrive(struct fe_worker *to, void *arg)
+{
+	struct handoff *h = arg;
+	struct ftp_server *srv = h->srv;
+	pthread_mutex_lock(&srv->lock);
+	struct ftp_worker *fw = fe_worker_index(to) < srv->nworkers
+					? srv->workers[fe_worker_index(to)] : NULL;
+	pthread_mutex_unlock(&srv->lock);
+	struct ftp_session *s = fw ? session_find(fw, h->session) : NULL;
+	struct fe_conn *c = s ? fe_conn_adopt(to, h->fd) : NULL;
+	if (!c) {
+		flog(LOG_LVL_VERB, "ftp: SPSV data connection for a session that is gone");
+		close(h->fd);
+	} else {
+		data_adopt(s, c, h->extra, h->len);
+	}
+	free(h);
+}
+
+void server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned to,
+		    uint64_t session, int fd, const uint8_t *extra, size_t len)
+{
+	struct handoff *h = malloc(sizeof(*h) + len);
+	if (!h) {
+		close(fd);
+		return;
+	}
+	h->srv = srv;
+	h->session = session;
+	h->fd = fd;
+	h->len = len;
+	if (len)
+		memcpy(h->extra, extra, len);
+	if (to == fe_worker_index(from)) {
+		handoff_arrive(from, h);
+		return;
+	}
+	flog(LOG_LVL_VERB, "ftp: SPSV data connection handed from worker %u to worker %u",
+	     fe_worker_index(from), to);
+	if (fe_mail_post(from, to, handoff_arrive, h) < 0) {
+		close(fd);
+		free(h);
+	}
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	(void)l;
+	session_accept(arg, c);
+}
+
+int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
+		    struct ftp_worker **out)
+{
+	const struct ftp_config *fc = srv->fc;
+	struct ftp_worker *fw = calloc(1, sizeof(*fw));
+	*out = NULL;
+	if (!fw || !(fw->listeners = calloc(fc->listen.n, sizeof(*fw->listeners)))) {
+		free(fw);
+		return FERRY_EXIT_ALLOC;
+	}
+	fw->w = w;
+	fw->srv = srv;
+	unsigned nw = fe_engine_workers(fe_worker_engine(w));
+	pthread_mutex_lock(&srv->lock);
+	if (!srv->workers && (srv->workers = calloc(nw, sizeof(*srv->workers))))
+		srv->nworkers = nw;
+	if (srv->workers)
+		srv->workers[fe_worker_index(w)] = fw;
+	pthread_mutex_unlock(&srv->lock);
+	for (size_t i = 0; i < fc->listen.n; i++) {
+		const char *spec = fc->listen.v[i];
+		const char *colon = strrchr(spec, ':');
+		char host[64];
+		size_t hl = (size_t)(colon - spec);
+		if (spec[0] == '[') {
+			spec++;
+			hl -= 2;
+		}
+		snprintf(host, sizeof(host), "%.*s", (int)hl, spec);
+		struct sockaddr_storage a;
+		int err = addr_resolve(host, (uint16_t)atoi(colon + 1), AF_UNSPEC, &a);
+		if (err == 0 &&
+		    !(fw->listeners[i] = fe_tcp_listen(w, &a, true, on_accept, fw, &err)))
+			err = err ? err : -ENOMEM;
+		if (err) {
+			flog(LOG_LVL_ERR, "ftp: listen on %s: %s", fc->listen.v[i],
+			     strerror(-err));
+			ftp_worker_fini(fw);
+			return FERRY_EXIT_NET;
+		}
+		fw->nlisteners++;
+	}
+	if (fe_worker_index(w) == 0)
+		flog(LOG_LVL_INFO, "ftp: listening on %zu address(es), first %s",
+		     fc->listen.n, fc->listen.v[0]);
+	*out = fw;
+	return 0;
+}
+
+void ftp_worker_fini(struct ftp_worker *fw)
+{
+	if (!fw)
+		return;
+	struct ftp_server *srv = fw->srv;
+	pthread_mutex_lock(&srv->lock);
+	if (srv->workers)
+		srv->workers[fe_worker_index(fw->w)] = NULL;
+	pthread_mutex_unlock(&srv->lock);
+	for (size_t i = 0; i < fw->nlisteners; i++)
+		fe_listener_close(fw->listeners[i]);
+	session_free_all(fw);
+	while (fw->links)
+		link_free(fw->links);
+	free(fw->listeners);
+	free(fw);
+}

@@ -1,0 +1,159 @@
+/* spsv.c — the table of one-time SPSV DATACONN passwords shared by every
+ * worker: tokens from the system RNG, one live token per control session,
+ * consumed by their first use, refused once expired. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "ftp_internal.h"
+
+enum { BUCKETS = 256 };
+
+static const char alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+struct token {
+	struct token *next;
+	char text[SPSV_TOKEN_LEN + 1];
+	uint64_t session, expires_ms;
+	unsigned worker;
+};
+
+struct spsv_table {
+	pthread_mutex_t mu;
+	struct token *b[BUCKETS];
+	size_t count;
+};
+
+/* The bucket comes from the token's first characters: random, so nothing an
+ * attacker can aim at, and the full comparison is constant-time. */
+static unsigned bucket(const char *text)
+{
+	unsigned h = 2166136261u;
+	for (int i = 0; i < 4 && text[i]; i++)
+		h = (h ^ (uint8_t)text[i]) * 16777619u;
+	return h % BUCKETS;
+}
+
+struct spsv_table *spsv_create(void)
+{
+	struct spsv_table *t = calloc(1, sizeof(*t));
+	if (t)
+		pthread_mutex_init(&t->mu, NULL);
+	return t;
+}
+
+void spsv_destroy(struct spsv_table *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < BUCKETS; i++)
+		for (struct token *k = t->b[i], *n; k; k = n) {
+			n = k->next;
+			free(k);
+		}
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+/* Rejection sampling keeps every character uniform over the 62. */
+static int random_token(char *out)
+{
+	uint8_t r[64];
+	size_t have = 0, used = 0;
+	for (int i = 0; i < SPSV_TOKEN_LEN;) {
+		if (used == have) {
+			ssize_t n = getrandom(r, sizeof(r), 0);
+			if (n <= 0)
+				return -EIO;
+			have = (size_t)n;
+			used = 0;
+		}
+		uint8_t v = r[used++];
+		if (v < 248)
+			out[i++] = alphabet[v % 62];
+	}
+	out[SPSV_TOKEN_LEN] = '\0';
+	explicit_bzero(r, sizeof(r));
+	return 0;
+}
+
+static void remove_session(struct spsv_table *t, uint64_t session)
+{
+	for (int i = 0; i < BUCKETS; i++)
+		for (struct token **pp = &t->b[i]; *pp;) {
+			struct token *k = *pp;
+			if (k->session == session) {
+				*pp = k->next;
+				free(k);
+				t->count--;
+			} else {
+				pp = &k->next;
+			}
+		}
+}
+
+int spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
+	       uint64_t now_ms, uint64_t ttl_ms, char *out)
+{
+	struct token *k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	int r = random_token(k->text);
+	if (r) {
+		free(k);
+		return r;
+	}
+	k->session = session;
+	k->worker = worker;
+	k->expires_ms = now_ms + ttl_ms;
+	memcpy(out, k->text, sizeof(k->text));
+	unsigned b = bucket(k->text);
+	pthread_mutex_lock(&t->mu);
+	remove_session(t, session);
+	k->next = t->b[b];
+	t->b[b] = k;
+	t->count++;
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+int spsv_take(struct spsv_table *t, const char *token, uint64_t now_ms,
+	      uint64_t *session, unsigned *worker)
+{
+	if (strlen(token) != SPSV_TOKEN_LEN)
+		return -ENOENT;
+	int r = -ENOENT;
+	pthread_mutex_lock(&t->mu);
+	for (struct token **pp = &t->b[bucket(token)]; *pp; pp = &(*pp)->next) {
+		struct token *k = *pp;
+		if (!ct_equal(k->text, token, SPSV_TOKEN_LEN))
+			continue;
+		*pp = k->next;
+		t->count--;
+		r = k->expires_ms > now_ms ? 0 : -ETIMEDOUT;
+		*session = k->session;
+		*worker = k->worker;
+		free(k);
+		break;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+void spsv_revoke(struct spsv_table *t, uint64_t session)
+{
+	pthread_mutex_lock(&t->mu);
+	remove_session(t, session);
+	pthread_mutex_unlock(&t->mu);
+}
+
+size_t spsv_count(struct spsv_table *t)
+{
+	pthread_mutex_lock(&t->mu);
+	size_t n = t->count;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
