@@ -1,0 +1,146 @@
+"""ftpd.py — shared by the FTP test drivers: start a ferryd with an FTP
+configuration in a temporary directory, users with crypt(3) hashes made by
+libcrypt itself, and a check counter that ends with "N passed, N failed"."""
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+_libcrypt = ctypes.CDLL("libcrypt.so.1")
+_libcrypt.crypt.restype = ctypes.c_char_p
+_libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+_libcrypt.crypt_gensalt.restype = ctypes.c_char_p
+_libcrypt.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+
+
+def crypt_hash(password, prefix="$y$"):
+    """A yescrypt ($y$) or sha512-crypt ($6$) hash with a random salt."""
+    setting = _libcrypt.crypt_gensalt(prefix.encode(), 0, None, 0)
+    return _libcrypt.crypt(password.encode(), setting).decode()
+
+
+_temps = []
+
+
+def tempdir(prefix):
+    """A temporary directory, removed by Checks.finish when all passed."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    _temps.append(path)
+    return path
+
+
+def free_port(host="127.0.0.1"):
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Checks:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print(f"ok - {name}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL - {name} {detail}", flush=True)
+        return cond
+
+    def run(self, name, fn, *args):
+        """Runs fn; an exception counts as one failed check."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - any failure is a failed check
+            traceback.print_exc()
+            self.check(name, False, f"raised {e!r}")
+
+    def finish(self):
+        if not self.failed:
+            for path in _temps:
+                shutil.rmtree(path, ignore_errors=True)
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+class Ferryd:
+    """ferryd -f CONF in the foreground; logs to self.log_path."""
+
+    def __init__(self, binary, ftp, workers=2, host="127.0.0.1", port=None,
+                 netns=None, level=4):
+        self.tmp = tempdir("ferry-ftp-")
+        self.host = host
+        self.port = port or free_port(host)
+        ftp = dict(ftp)
+        ftp.setdefault("listen", [f"{host}:{self.port}"])
+        conf = {"workers": workers, "foreground": True,
+                "log": {"level": level}, "ftp": ftp}
+        self.conf_path = os.path.join(self.tmp, "ferryd.json")
+        with open(self.conf_path, "w") as f:
+            json.dump(conf, f)
+        self.log_path = os.path.join(self.tmp, "ferryd.log")
+        cmd = [binary, "-f", self.conf_path]
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
+        self.log = open(self.log_path, "w")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self._wait_ready(netns)
+
+    def _wait_ready(self, netns):
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ferryd exited {self.proc.returncode}: {self.logtext()}")
+            if netns:
+                r = subprocess.run(["ip", "netns", "exec", netns, "python3", "-c",
+                                    f"import socket; socket.create_connection(('{self.host}', {self.port}), 1).close()"],
+                                   capture_output=True)
+                if r.returncode == 0:
+                    return
+            else:
+                try:
+                    socket.create_connection((self.host, self.port), 1).close()
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("ferryd did not start listening")
+
+    def logtext(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM; returns (exit code, True when the sanitizers were quiet)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        text = self.logtext()
+        clean = "ERROR: AddressSanitizer" not in text and "runtime error" not in text \
+            and "LeakSanitizer" not in text
+        return self.proc.returncode, clean
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,370 @@
+/* test_ftp_units.c — the FTP module's pure parts: path confinement (with
+ * "..", absolute and relative escaping symlinks), command lines and Telnet
+ * bytes, PORT/EPRT, ASCII conversion, replies, SPSV tokens, passwords,
+ * lockout and the transfer-log line. */
+#include <arpa/inet.h>
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ftp_internal.h"
+
+static void join_is(const char *cwd, const char *arg, const char *want)
+{
+	char out[PATH_MAX];
+	assert_int_equal(path_join(cwd, arg, out, sizeof(out)), 0);
+	assert_string_equal(out, want);
+}
+
+static void test_path_join(void **state)
+{
+	(void)state;
+	join_is("/", "a", "/a");
+	join_is("/a/b", "c", "/a/b/c");
+	join_is("/a/b", "../c", "/a/c");
+	join_is("/a", "../../../../etc/passwd", "/etc/passwd");
+	join_is("/a", "/x/./y//z/", "/x/y/z");
+	join_is("/", "..", "/");
+	join_is("/a/b", "..", "/a");
+	join_is("/a", ".", "/a");
+	join_is("/", "...", "/...");
+	char small[4];
+	assert_int_equal(path_join("/", "abcdef", small, sizeof(small)), -ENAMETOOLONG);
+}
+
+/* A root holding: f (file), d/ (dir), in -> f, up -> ../outside,
+ * abs -> /etc/passwd, d/deep -> ../../outside; and outside/secret next to it. */
+static char base[64], rootdir[128];
+
+static void make_tree(void)
+{
+	strcpy(base, "/tmp/ferry-path-XXXXXX");
+	assert_non_null(mkdtemp(base));
+	snprintf(rootdir, sizeof(rootdir), "%s/root", base);
+	char p[PATH_MAX * 2];
+	assert_int_equal(mkdir(rootdir, 0755), 0);
+	snprintf(p, sizeof(p), "%s/outside", base);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/outside/secret", base);
+	close(open(p, O_CREAT | O_WRONLY, 0644));
+	snprintf(p, sizeof(p), "%s/f", rootdir);
+	close(open(p, O_CREAT | O_WRONLY, 0644));
+	snprintf(p, sizeof(p), "%s/d", rootdir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/in", rootdir);
+	assert_int_equal(symlink("f", p), 0);
+	snprintf(p, sizeof(p), "%s/up", rootdir);
+	assert_int_equal(symlink("../outside", p), 0);
+	snprintf(p, sizeof(p), "%s/abs", rootdir);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	snprintf(p, sizeof(p), "%s/d/deep", rootdir);
+	assert_int_equal(symlink("../../outside/secret", p), 0);
+	snprintf(p, sizeof(p), "%s/proc", rootdir);
+	assert_int_equal(symlink("/proc/self/root", p), 0);
+}
+
+static void test_path_confinement(void **state)
+{
+	(void)state;
+	make_tree();
+	int root = open(rootdir, O_PATH | O_DIRECTORY);
+	assert_true(root >= 0);
+	int fd = path_open(root, "/f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = path_open(root, "/in", O_RDONLY, 0);   /* a symlink inside: fine */
+	assert_true(fd >= 0);
+	close(fd);
+	fd = path_open(root, "/", O_RDONLY | O_DIRECTORY, 0);
+	assert_true(fd >= 0);
+	close(fd);
+	/* every way out fails */
+	assert_true(path_open(root, "/up/secret", O_RDONLY, 0) < 0);
+	assert_true(path_open(root, "/up", O_PATH, 0) < 0);
+	assert_true(path_open(root, "/abs", O_RDONLY, 0) < 0);
+	assert_true(path_open(root, "/d/deep", O_RDONLY, 0) < 0);
+	assert_true(path_open(root, "/proc", O_PATH, 0) < 0);
+	assert_true(path_open(root, "/proc/etc/passwd", O_RDONLY, 0) < 0);
+	assert_int_equal(path_open(root, "relative", O_RDONLY, 0), -EINVAL);
+	/* creating through an escaping symlink fails too */
+	assert_true(path_open(root, "/up/new", O_WRONLY | O_CREAT, 0644) < 0);
+	char p[PATH_MAX * 2];
+	snprintf(p, sizeof(p), "%s/outside/new", base);
+	assert_int_equal(access(p, F_OK), -1);
+	/* what lexical joining gives never names the outside */
+	char v[PATH_MAX];
+	assert_int_equal(path_join("/d", "../../outside/secret", v, sizeof(v)), 0);
+	assert_true(path_open(root, v, O_RDONLY, 0) < 0);
+	/* parents */
+	const char *name;
+	int dir = path_parent(root, "/d/x", &name);
+	assert_true(dir >= 0);
+	assert_string_equal(name, "x");
+	close(dir);
+	assert_int_equal(path_parent(root, "/", &name), -EINVAL);
+	assert_true(path_parent(root, "/up/x", &name) < 0);
+	struct stat st;
+	assert_int_equal(path_stat(root, "/d", &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	close(root);
+	snprintf(p, sizeof(p), "rm -rf %s", base);
+	assert_int_equal(system(p), 0);
+}
+
+static void split_is(const char *line, const char *verb, const char *arg)
+{
+	char buf[256], *v, *a;
+	strcpy(buf, line);
+	assert_true(cmd_split(buf, strlen(buf), &v, &a));
+	assert_string_equal(v, verb);
+	assert_string_equal(a, arg);
+}
+
+static void test_cmd_split(void **state)
+{
+	(void)state;
+	split_is("USER alice\r\n", "USER", "alice");
+	split_is("retr my file.txt\r\n", "RETR", "my file.txt");
+	split_is("PWD\n", "PWD", "");
+	split_is("NOOP \r\n", "NOOP", "");
+	char buf[64], *v, *a;
+	strcpy(buf, "12 34\r\n");
+	assert_false(cmd_split(buf, strlen(buf), &v, &a));
+	strcpy(buf, "\r\n");
+	assert_false(cmd_split(buf, strlen(buf), &v, &a));
+	memcpy(buf, "RETR a\0b\r\n", 10);
+	assert_false(cmd_split(buf, 10, &v, &a));
+	strcpy(buf, "TOOLONGVERB x\r\n");
+	assert_false(cmd_split(buf, strlen(buf), &v, &a));
+	assert_non_null(cmd_lookup("SPSV"));
+	assert_non_null(cmd_lookup("MLSD"));
+	assert_null(cmd_lookup("SITE"));
+	assert_true(cmd_lookup("STOR")->flags & NEED_WRITE);
+	assert_true(cmd_lookup("RETR")->flags & NEED_LOGIN);
+	assert_false(cmd_lookup("USER")->flags & NEED_LOGIN);
+}
+
+static void test_telnet(void **state)
+{
+	(void)state;
+	struct telnet_state st = { 0 };
+	uint8_t out[64];
+	/* IAC IP IAC DM ABOR: the commands vanish */
+	const uint8_t abor[] = { 255, 244, 255, 242, 'A', 'B', 'O', 'R', '\r', '\n' };
+	size_t n = telnet_filter(&st, abor, sizeof(abor), out);
+	assert_int_equal(n, 6);
+	assert_memory_equal(out, "ABOR\r\n", 6);
+	/* DM taken out of band: IAC then 'A' keeps the A */
+	const uint8_t oob[] = { 255, 244, 255, 'A', 'B' };
+	n = telnet_filter(&st, oob, sizeof(oob), out);
+	assert_int_equal(n, 2);
+	assert_memory_equal(out, "AB", 2);
+	/* IAC IAC is 0xFF; WILL x is three bytes; state carries across calls */
+	const uint8_t a[] = { 'x', 255 }, b[] = { 255, 255, 251, 1, 'y' };
+	n = telnet_filter(&st, a, sizeof(a), out);
+	n += telnet_filter(&st, b, sizeof(b), out + n);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, "x\xffy", 3);
+}
+
+static void test_port_eprt(void **state)
+{
+	(void)state;
+	struct sockaddr_storage a;
+	char txt[64];
+	assert_int_equal(parse_port_arg("127,0,0,1,4,1", &a), 0);
+	assert_int_equal(a.ss_family, AF_INET);
+	assert_int_equal(addr_port((struct sockaddr *)&a), 1025);
+	assert_string_equal(addr_text(&a, txt, sizeof(txt)), "127.0.0.1");
+	assert_int_equal(parse_port_arg("127,0,0,1,4", &a), -EINVAL);
+	assert_int_equal(parse_port_arg("256,0,0,1,4,1", &a), -EINVAL);
+	assert_int_equal(parse_port_arg("1,2,3,4,5,6,7", &a), -EINVAL);
+	assert_int_equal(parse_port_arg("a,2,3,4,5,6", &a), -EINVAL);
+	assert_int_equal(parse_port_arg("", &a), -EINVAL);
+	assert_int_equal(parse_eprt_arg("|1|198.18.0.1|6000|", &a), 0);
+	assert_int_equal(addr_port((struct sockaddr *)&a), 6000);
+	assert_int_equal(parse_eprt_arg("|2|::1|6000|", &a), 0);
+	assert_int_equal(a.ss_family, AF_INET6);
+	assert_int_equal(parse_eprt_arg("!1!10.0.0.1!21!", &a), 0);
+	assert_int_equal(parse_eprt_arg("|3|x|1|", &a), -EAFNOSUPPORT);
+	assert_int_equal(parse_eprt_arg("|1|::1|6000|", &a), -EINVAL);
+	assert_int_equal(parse_eprt_arg("|1|1.2.3.4|70000|", &a), -EINVAL);
+	assert_int_equal(parse_eprt_arg("|1|1.2.3.4|6000", &a), -EINVAL);
+	assert_int_equal(parse_eprt_arg("1|1|1.2.3.4|6000|", &a), -EINVAL);
+	struct sockaddr_storage b;
+	parse_port_arg("127,0,0,1,4,1", &a);
+	parse_eprt_arg("|2|::ffff:127.0.0.1|9|", &b);
+	assert_true(same_host(&a, &b));
+	parse_port_arg("127,0,0,2,4,1", &b);
+	assert_false(same_host(&a, &b));
+	assert_int_equal(format_pasv(&a, txt, sizeof(txt)), 0);
+	assert_string_equal(txt, "(127,0,0,1,4,1)");
+	uint64_t v;
+	assert_true(parse_u64("5368709120", &v));
+	assert_true(v == 5368709120ull);
+	assert_false(parse_u64("-1", &v));
+	assert_false(parse_u64("12x", &v));
+	assert_false(parse_u64("99999999999999999999999", &v));
+}
+
+static void test_ascii(void **state)
+{
+	(void)state;
+	uint8_t out[64];
+	bool cr = false;
+	size_t n = ascii_to_net((const uint8_t *)"a\nb\r\nc", 6, out, &cr);
+	assert_int_equal(n, 7);
+	assert_memory_equal(out, "a\r\nb\r\nc", 7);
+	/* a CR at a chunk's end still protects the LF that opens the next */
+	cr = false;
+	n = ascii_to_net((const uint8_t *)"x\r", 2, out, &cr);
+	n += ascii_to_net((const uint8_t *)"\ny", 2, out + n, &cr);
+	assert_int_equal(n, 4);
+	assert_memory_equal(out, "x\r\ny", 4);
+	bool held = false;
+	n = ascii_from_net((const uint8_t *)"a\r\nb\rc\r", 7, out, &held);
+	assert_int_equal(n, 5);
+	assert_memory_equal(out, "a\nb\rc", 5);
+	assert_true(held);
+	n = ascii_from_net((const uint8_t *)"\nz", 2, out, &held);
+	assert_int_equal(n, 2);
+	assert_memory_equal(out, "\nz", 2);
+	assert_false(held);
+}
+
+static void test_reply_format(void **state)
+{
+	(void)state;
+	struct buf b = { 0 };
+	reply_format(&b, 200, "DATA");
+	assert_string_equal(b.p, "200 DATA\r\n");
+	b.len = 0;
+	reply_format(&b, 211, "Features:\nSPSV\n123 looks like a code\nEnd");
+	assert_string_equal(b.p, "211-Features:\r\n SPSV\r\n 123 looks like a code\r\n211 End\r\n");
+	buf_free(&b);
+}
+
+static void test_spsv_table(void **state)
+{
+	(void)state;
+	struct spsv_table *t = spsv_create();
+	char a[SPSV_TOKEN_LEN + 1], b[SPSV_TOKEN_LEN + 1], c[SPSV_TOKEN_LEN + 1];
+	uint64_t sess;
+	unsigned w;
+	assert_int_equal(spsv_issue(t, 1, 3, 1000, 60000, a), 0);
+	assert_int_equal(strlen(a), SPSV_TOKEN_LEN);
+	for (const char *p = a; *p; p++)
+		assert_true((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			    (*p >= '0' && *p <= '9'));
+	assert_int_equal(spsv_issue(t, 2, 0, 1000, 60000, b), 0);
+	assert_string_not_equal(a, b);
+	assert_int_equal(spsv_count(t), 2);
+	/* one-time */
+	assert_int_equal(spsv_take(t, a, 2000, &sess, &w), 0);
+	assert_true(sess == 1 && w == 3);
+	assert_int_equal(spsv_take(t, a, 2000, &sess, &w), -ENOENT);
+	/* expired */
+	assert_int_equal(spsv_take(t, b, 61001, &sess, &w), -ETIMEDOUT);
+	assert_int_equal(spsv_take(t, b, 1000, &sess, &w), -ENOENT);
+	/* a new token replaces the session's old one; revoke drops it */
+	assert_int_equal(spsv_issue(t, 5, 0, 0, 60000, a), 0);
+	assert_int_equal(spsv_issue(t, 5, 0, 0, 60000, c), 0);
+	assert_int_equal(spsv_count(t), 1);
+	assert_int_equal(spsv_take(t, a, 1, &sess, &w), -ENOENT);
+	spsv_revoke(t, 5);
+	assert_int_equal(spsv_take(t, c, 1, &sess, &w), -ENOENT);
+	/* wrong lengths and near misses */
+	assert_int_equal(spsv_issue(t, 6, 0, 0, 60000, a), 0);
+	strcpy(c, a);
+	c[SPSV_TOKEN_LEN - 1] ^= 1;
+	assert_int_equal(spsv_take(t, c, 1, &sess, &w), -ENOENT);
+	assert_int_equal(spsv_take(t, "", 1, &sess, &w), -ENOENT);
+	assert_int_equal(spsv_count(t), 1);
+	spsv_destroy(t);
+	assert_true(ct_equal("abc", "abc", 3));
+	assert_false(ct_equal("abc", "abd", 3));
+	assert_true(ct_equal("", "", 0));
+}
+
+static void test_passwords(void **state)
+{
+	(void)state;
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	const char *prefixes[] = { "$y$", "$6$" };
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(crypt_gensalt_rn(prefixes[i], 0, NULL, 0, setting, sizeof(setting)));
+		char *h = strdup(crypt_rn("s3cret", setting, cd, sizeof(*cd)));
+		assert_true(auth_password_ok(h, "s3cret"));
+		assert_false(auth_password_ok(h, "s3cret "));
+		assert_false(auth_password_ok(h, ""));
+		free(h);
+	}
+	free(cd);
+	assert_false(auth_password_ok("", ""));
+	assert_false(auth_password_ok("plain", "plain"));
+	assert_false(auth_password_ok("$6$broken", "x"));
+	assert_false(auth_password_ok(NULL, "x"));
+}
+
+static void test_lockout(void **state)
+{
+	(void)state;
+	struct lockout *l = lockout_create(3, 10);
+	struct sockaddr_storage a, b;
+	parse_port_arg("10,0,0,1,4,1", &a);
+	parse_port_arg("10,0,0,2,4,1", &b);
+	lockout_failed(l, &a, 100);
+	lockout_failed(l, &a, 200);
+	assert_false(lockout_blocked(l, &a, 300));
+	lockout_failed(l, &a, 300);
+	assert_true(lockout_blocked(l, &a, 400));
+	assert_false(lockout_blocked(l, &b, 400));
+	assert_false(lockout_blocked(l, &a, 300 + 10000));     /* lockout over */
+	lockout_failed(l, &b, 0);
+	lockout_succeeded(l, &b);
+	lockout_failed(l, &b, 0);
+	lockout_failed(l, &b, 0);
+	assert_false(lockout_blocked(l, &b, 1));                 /* success reset it */
+	lockout_destroy(l);
+}
+
+static void test_xferlog_line(void **state)
+{
+	(void)state;
+	struct buf b = { 0 };
+	struct xfer_record r = { .end = 0, .ms = 1500, .host = "127.0.0.1", .bytes = 42,
+				 .path = "/a b.txt", .incoming = true, .user = "alice",
+				 .complete = true };
+	xferlog_format(&b, &r);
+	assert_non_null(strstr(b.p, " 2 127.0.0.1 42 /a_b.txt b _ i r alice ftp 0 * c\n"));
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_path_join),
+		cmocka_unit_test(test_path_confinement),
+		cmocka_unit_test(test_cmd_split),
+		cmocka_unit_test(test_telnet),
+		cmocka_unit_test(test_port_eprt),
+		cmocka_unit_test(test_ascii),
+		cmocka_unit_test(test_reply_format),
+		cmocka_unit_test(test_spsv_table),
+		cmocka_unit_test(test_passwords),
+		cmocka_unit_test(test_lockout),
+		cmocka_unit_test(test_xferlog_line),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,144 @@
+"""test_single_port.py — single port for real: ferryd in a network namespace
+whose nftables input chain lets only the FTP control port through. ferry-ftp
+mirrors a tree both ways over SPSV, while PASV and EPSV data connections
+cannot get in; plus ferry-ftp's other commands and exit codes."""
+import filecmp
+import os
+import random
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+
+ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
+t = Checks()
+check = t.check
+tag = str(os.getpid())
+SRV, CLI = f"fsrv{tag}", f"fcli{tag}"
+SRV_IP, CLI_IP, PORT = "198.18.50.1", "198.18.50.2", 2121
+PW = "single-port"
+
+
+def sh(*cmd, check_rc=True, **kw):
+    r = subprocess.run(list(cmd), capture_output=True, timeout=kw.pop("timeout", 60), **kw)
+    if check_rc and r.returncode:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()}")
+    return r
+
+
+def setup():
+    sh("ip", "netns", "add", SRV)
+    sh("ip", "netns", "add", CLI)
+    sh("ip", "link", "add", f"vs{tag}", "netns", SRV, "type", "veth", "peer", "name",
+       f"vc{tag}", "netns", CLI)
+    sh("ip", "-n", SRV, "addr", "add", f"{SRV_IP}/24", "dev", f"vs{tag}")
+    sh("ip", "-n", CLI, "addr", "add", f"{CLI_IP}/24", "dev", f"vc{tag}")
+    for ns, dev in ((SRV, f"vs{tag}"), (CLI, f"vc{tag}")):
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    rules = f"""
+table inet singleport {{
+  chain input {{
+    type filter hook input priority 0; policy drop;
+    iif "lo" accept
+    tcp dport {PORT} accept
+    meta l4proto icmp accept
+  }}
+}}
+"""
+    sh("ip", "netns", "exec", SRV, "nft", "-f", "-", input=rules.encode())
+
+
+def teardown():
+    for ns in (SRV, CLI):
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def client(*args, timeout=120, opts=()):
+    return subprocess.run(["ip", "netns", "exec", CLI, ferry_ftp, "-q", "-t", "5", "-u", f"alice:{PW}",
+                           *opts, f"{SRV_IP}:{PORT}"] + list(args), capture_output=True, timeout=timeout)
+
+
+def make_tree(top, seed):
+    rnd = random.Random(seed)
+    for d in ["", "sub", "sub/deeper", "other dir"]:
+        os.makedirs(os.path.join(top, d), exist_ok=True)
+        for i in range(3):
+            with open(os.path.join(top, d, f"file{i}"), "wb") as f:
+                f.write(rnd.randbytes(rnd.choice([0, 10, 70000, 1 << 20])))
+
+
+def same_tree(a, b):
+    cmp = filecmp.dircmp(a, b)
+    if cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files:
+        print(f"# differ: {cmp.left_only} {cmp.right_only} {cmp.diff_files}")
+        return False
+    for f in cmp.common_files:
+        if not filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False):
+            return False
+    return all(same_tree(os.path.join(a, d), os.path.join(b, d)) for d in cmp.common_dirs)
+
+
+def main():
+    root = tempdir("ferry-1port-")
+    work = tempdir("ferry-1port-work-")
+    make_tree(os.path.join(root, "tree"), 3)
+    d = None
+    try:
+        teardown()
+        setup()
+        ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True}],
+               "data_timeout": 3, "max_login_failures": 1000}
+        d = Ferryd(ferryd_bin, ftp, workers=2, host=SRV_IP, port=PORT, netns=SRV, level=3)
+        r = client("mirror", "/tree", f"{work}/down")
+        check("ferry-ftp mirror over SPSV through the single open port: exit 0",
+              r.returncode == 0, r.stderr.decode())
+        check("downloaded tree equals the original byte for byte",
+              r.returncode == 0 and same_tree(os.path.join(root, "tree"), f"{work}/down"))
+        up = os.path.join(work, "up")
+        make_tree(up, 4)
+        r = client("mirror", "-R", up, "/uploaded")
+        check("ferry-ftp mirror -R over SPSV: exit 0", r.returncode == 0, r.stderr.decode())
+        check("uploaded tree equals the local one byte for byte",
+              r.returncode == 0 and same_tree(up, os.path.join(root, "uploaded")))
+        r = client("get", "/tree/file1", f"{work}/pasv.bin", timeout=60, opts=["--pasv"])
+        check("PASV cannot get through the firewall: exit 6 (data connection)",
+              r.returncode == 6, f"{r.returncode} {r.stderr.decode()}")
+        r = client("ls", "/tree", timeout=60, opts=["--epsv"])
+        check("EPSV cannot get through either: exit 6", r.returncode == 6, f"{r.returncode}")
+        r = client("ls", "/tree")
+        check("ferry-ftp ls over SPSV", r.returncode == 0 and b"file0" in r.stdout and b"sub" in r.stdout)
+        r = client("get", "/tree/sub/file2", f"{work}/one")
+        check("ferry-ftp get", r.returncode == 0 and filecmp.cmp(f"{work}/one", os.path.join(root, "tree/sub/file2"), False))
+        r = client("put", f"{work}/one", "/put-one")
+        check("ferry-ftp put", r.returncode == 0 and filecmp.cmp(f"{work}/one", os.path.join(root, "put-one"), False))
+        r = client("get", "/missing", f"{work}/x")
+        check("ferry-ftp: missing remote file: exit 4", r.returncode == 4, str(r.returncode))
+        r = client("put", f"{work}/no-such-file", "/x")
+        check("ferry-ftp: missing local file: exit 5", r.returncode == 5, str(r.returncode))
+        r = subprocess.run(["ip", "netns", "exec", CLI, ferry_ftp, "-q", "-u", "alice:wrong",
+                            f"{SRV_IP}:{PORT}", "ls"], capture_output=True, timeout=60)
+        check("ferry-ftp: wrong password: exit 3", r.returncode == 3, str(r.returncode))
+        r = subprocess.run(["ip", "netns", "exec", CLI, ferry_ftp, "-q", "-t", "2",
+                            f"{SRV_IP}:2122", "ls"], capture_output=True, timeout=60)
+        check("ferry-ftp: nothing listening: exit 2", r.returncode == 2, str(r.returncode))
+        r = subprocess.run([ferry_ftp, "bogus"], capture_output=True)
+        check("ferry-ftp: usage error: exit 1", r.returncode == 1)
+        r = subprocess.run(["ip", "netns", "exec", CLI, ferry_ftp, "-p", "-u", f"alice:{PW}",
+                            f"{SRV_IP}:{PORT}", "get", "/tree/sub/file1", f"{work}/p"],
+                           capture_output=True, timeout=60)
+        check("ferry-ftp -p draws a progress bar", r.returncode == 0 and b"%" in r.stderr, r.stderr[-200:])
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        traceback.print_exc()
+        check("single-port test ran", False, repr(e))
+    finally:
+        if d:
+            rc, clean = d.stop()
+            check("ferryd: exit 6, no sanitizer reports", rc == 6 and clean, d.logtext()[-2000:])
+        teardown()
+    t.finish()
+
+
+main()

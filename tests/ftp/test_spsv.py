@@ -1,0 +1,237 @@
+"""test_spsv.py — SPSV as the Internet-Draft describes it: the transcript of
+its section 4, one-time and expiring DATACONN credentials that belong to
+their session, data connections landing on other workers, and the "Service
+not ready" behaviour of section 5 at the session limit."""
+import os
+import re
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+
+ferryd_bin = sys.argv[1]
+t = Checks()
+check = t.check
+
+
+class Ctl:
+    """A raw control (or would-be data) connection: lines in, replies out."""
+
+    def __init__(self, port, src="127.0.0.1"):
+        self.s = socket.create_connection(("127.0.0.1", port), 10, source_address=(src, 0))
+        self.f = self.s.makefile("rb")
+        self.transcript = []
+        self.greeting = self.reply()
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise EOFError("connection closed")
+            line = line.decode().rstrip("\r\n")
+            lines.append(line)
+            if re.match(r"^\d{3} ", line) and (len(lines) == 1 or line[:3] == lines[0][:3]):
+                break
+        self.transcript.append("S: " + "\n".join(lines))
+        return "\n".join(lines)
+
+    def cmd(self, line):
+        self.transcript.append("C: " + line)
+        self.s.sendall(line.encode() + b"\r\n")
+        return self.reply()
+
+    def closed(self):
+        """True when the server has closed the connection."""
+        self.s.settimeout(5)
+        try:
+            return self.s.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+    def read_all(self):
+        return self.f.read()     # through the reader: it may hold bytes already
+
+    def close(self):
+        self.s.close()
+
+
+def token_of(reply):
+    m = re.fullmatch(r"227 Entering single-port mode \(DATACONN:([!-~]+)\)", reply)
+    return m.group(1) if m else None
+
+
+def data_conn(port, token, src="127.0.0.1"):
+    d = Ctl(port, src)
+    r1 = d.cmd("USER DATACONN")
+    r2 = d.cmd("PASS " + token)
+    return d, r1, r2
+
+
+def transcript(port, root):
+    c = Ctl(port)
+    check("4: greeting '220 FTP server ready'", c.greeting == "220 FTP server ready", c.greeting)
+    check("4: USER u001 -> '331 Enter password'", c.cmd("USER u001") == "331 Enter password")
+    check("4: PASS xyz -> '230 You are logged in'", c.cmd("PASS xyz") == "230 You are logged in")
+    r = c.cmd("SPSV")
+    tok = token_of(r)
+    check("4: SPSV -> '227 Entering single-port mode (DATACONN:<password>)'", tok is not None, r)
+    check("token: 20 characters of [A-Za-z0-9] (119 bits)",
+          tok and re.fullmatch(r"[A-Za-z0-9]{20}", tok) is not None, tok)
+    d = Ctl(port)
+    check("4: data connection greeted '220 FTP server ready'", d.greeting == "220 FTP server ready")
+    check("4: USER DATACONN -> '331 Preparing for a data connection'",
+          d.cmd("USER DATACONN") == "331 Preparing for a data connection")
+    check("4: PASS <password> -> '200 DATA'", d.cmd("PASS " + tok) == "200 DATA")
+    r = c.cmd("RETR contents.txt")
+    check("4: RETR -> 150", r.startswith("150 "), r)
+    data = d.read_all()
+    want = open(os.path.join(root, "contents.txt"), "rb").read().replace(b"\n", b"\r\n")
+    check("4: contents arrive on the data connection (TYPE A: CRLF)", data == want)
+    check("4: the server closes the data connection, then 226", c.reply().startswith("226 "))
+    print("--- transcript (control) ---\n" + "\n".join(c.transcript))
+    print("--- transcript (data) ---\n" + "\n".join(d.transcript))
+    # the token was for one connection only
+    d2, _, r = data_conn(port, tok)
+    check("token reuse: 504", r.startswith("504 "), r)
+    check("token reuse: connection closed", d2.closed())
+    # STOR and MLSD over SPSV
+    c.cmd("TYPE I")
+    payload = os.urandom(2 << 20)
+    tok = token_of(c.cmd("SPSV"))
+    d, _, r = data_conn(port, tok)
+    check("SPSV again: new token works", r == "200 DATA")
+    check("STOR over SPSV: 150", c.cmd("STOR up.bin").startswith("150"))
+    d.s.sendall(payload)
+    d.s.shutdown(socket.SHUT_WR)
+    check("STOR over SPSV: 226", c.reply().startswith("226"))
+    check("STOR over SPSV: bytes equal", open(os.path.join(root, "up.bin"), "rb").read() == payload)
+    d.close()
+    tok = token_of(c.cmd("SPSV"))
+    check("MLSD over SPSV: 150 before the data connection", c.cmd("MLSD").startswith("150"))
+    d, _, r = data_conn(port, tok)    # the connection may come after the command
+    listing = d.read_all().decode()
+    check("MLSD over SPSV: facts", "type=file;size=" in listing and "contents.txt" in listing)
+    check("MLSD over SPSV: 226", c.reply().startswith("226"))
+    # a new SPSV replaces the old token
+    old = token_of(c.cmd("SPSV"))
+    new = token_of(c.cmd("SPSV"))
+    _, _, r = data_conn(port, old)
+    check("superseded token: 504", r.startswith("504"))
+    # PASV also cancels it
+    c.cmd("PASV")
+    _, _, r = data_conn(port, new)
+    check("token cancelled by PASV: 504", r.startswith("504"))
+    # a token dies with its session
+    tok = token_of(c.cmd("SPSV"))
+    c.cmd("QUIT")
+    time.sleep(0.2)
+    _, _, r = data_conn(port, tok)
+    check("token of a closed session: 504", r.startswith("504"))
+
+
+def expiry(port):
+    c = Ctl(port)
+    c.cmd("USER u001")
+    c.cmd("PASS xyz")
+    tok = token_of(c.cmd("SPSV"))
+    time.sleep(2.5)                  # spsv_timeout is 2 s here
+    d, _, r = data_conn(port, tok)
+    check("expired token: 504", r.startswith("504"), r)
+    check("expired token: connection closed", d.closed())
+    c.cmd("QUIT")
+
+
+def guessed(port):
+    c = Ctl(port)
+    c.cmd("USER u001")
+    c.cmd("PASS xyz")
+    tok = token_of(c.cmd("SPSV"))
+    for i, guess in enumerate([tok[:-1] + ("A" if tok[-1] != "A" else "B"), "0" * 20, "", "x" * 200]):
+        d, _, r = data_conn(port, guess, "127.0.0.3")
+        check(f"guessed token {i}: 504 and closed", r.startswith("504") and d.closed(), r)
+    d, _, r = data_conn(port, tok)
+    check("the real token still works after wrong guesses", r == "200 DATA")
+    c.cmd("ABOR")
+    c.cmd("QUIT")
+
+
+def other_workers(port, root, log):
+    c = Ctl(port)
+    c.cmd("USER u001")
+    c.cmd("PASS xyz")
+    c.cmd("TYPE I")
+    want = open(os.path.join(root, "contents.txt"), "rb").read()
+    ok = 0
+    for _ in range(16):
+        tok = token_of(c.cmd("SPSV"))
+        d, _, r = data_conn(port, tok)
+        c.cmd("RETR contents.txt")
+        if r == "200 DATA" and d.read_all() == want and c.reply().startswith("226"):
+            ok += 1
+        d.close()
+    check("16 SPSV transfers on 4 workers all correct", ok == 16, str(ok))
+    check("some data connections landed on another worker and were handed over",
+          "SPSV data connection handed from worker" in log())
+    c.cmd("QUIT")
+
+
+def not_ready(port, root):
+    """max_sessions is 2 in this server."""
+    a, b = Ctl(port), Ctl(port)
+    for x in (a, b):
+        x.cmd("USER u001")
+        x.cmd("PASS xyz")
+    tok = token_of(a.cmd("SPSV"))
+    full = Ctl(port)
+    check("5: at the limit: '220 Too many users; only SPSV connections allowed'",
+          full.greeting == "220 Too many users; only SPSV connections allowed", full.greeting)
+    check("5: USER DATACONN -> 331 Preparing for a data connection",
+          full.cmd("USER DATACONN") == "331 Preparing for a data connection")
+    check("5: the data user still logs in: 200 DATA", full.cmd("PASS " + tok) == "200 DATA")
+    a.cmd("TYPE I")
+    a.cmd("RETR contents.txt")
+    check("5: and the transfer works",
+          full.read_all() == open(os.path.join(root, "contents.txt"), "rb").read() and a.reply().startswith("226"))
+    other = Ctl(port)
+    r = other.cmd("USER u001")
+    check("5: a real user at the limit: '421 Too many users connected. Try later.'",
+          r == "421 Too many users connected. Try later.", r)
+    check("5: and the connection is dropped", other.closed())
+    other = Ctl(port)
+    check("5: other commands at the limit: 530", other.cmd("PWD").startswith("530"))
+    b.cmd("QUIT")
+    time.sleep(0.3)
+    again = Ctl(port)
+    check("a slot freed: normal greeting again", again.greeting == "220 FTP server ready")
+    a.cmd("QUIT")
+
+
+def main():
+    root = tempdir("ferry-spsv-")
+    with open(os.path.join(root, "contents.txt"), "wb") as f:
+        f.write(b"Contents of contents.txt\n" * 1000)
+    users = [{"name": "u001", "password": crypt_hash("xyz"), "root": root, "write": True}]
+    base = {"users": users, "spsv_timeout": 2, "max_login_failures": 1000}
+    servers = []
+    try:
+        d = Ferryd(ferryd_bin, dict(base), workers=4)
+        servers.append(d)
+        t.run("transcript", transcript, d.port, root)
+        t.run("expiry", expiry, d.port)
+        t.run("guessed", guessed, d.port)
+        t.run("other_workers", other_workers, d.port, root, d.logtext)
+        d2 = Ferryd(ferryd_bin, dict(base, max_sessions=2), workers=2)
+        servers.append(d2)
+        t.run("not_ready", not_ready, d2.port, root)
+    finally:
+        for s in servers:
+            rc, clean = s.stop()
+            check(f"ferryd on port {s.port}: exit 6, no sanitizer reports", rc == 6 and clean,
+                  f"{rc} {s.logtext()[-2000:]}")
+    t.finish()
+
+
+main()
