@@ -11,15 +11,20 @@
 #include "ferry/config.h"
 #include "ferry/daemon.h"
 #include "ferry/engine.h"
-#include "ferry/iface.h"
 #include "ferry/log.h"
 #include "ferry/proxy.h"
 
+/* What every worker is started with; read-only once they run. */
+struct services {
+	const struct ferry_config *cfg;
+	struct proxy_shared *proxy;
+};
+
 static int worker_init(struct fe_worker *w, void *arg)
 {
-	const struct ferry_config *cfg = arg;
+	struct services *sv = arg;
 	struct proxy_worker *pw = NULL;
-	int r = proxy_worker_init(w, cfg, &pw);
+	int r = proxy_worker_init(w, sv->proxy, &pw);
 	fe_worker_set_data(w, pw);
 	return r;
 }
@@ -56,21 +61,6 @@ static int absolutise_all(struct ferry_config *cfg)
 			r |= absolutise(&pc->key_files.v[k]);
 	}
 	return r ? FERRY_EXIT_ALLOC : 0;
-}
-
-/* -U not given: uftpproxyd's rule, the first multicast interface's address. */
-static void default_uids(struct ferry_config *cfg)
-{
-	for (size_t i = 0; i < cfg->proxy_count; i++) {
-		struct proxy_config *pc = &cfg->proxies[i];
-		if (!pc->uid_set && iface_default_uid(&pc->uid) < 0)
-			flog(LOG_LVL_WARN, "%s: no multicast interface to derive a UID "
-			     "from; give one with -U", pc->name);
-		flog(LOG_LVL_INFO, "%s: %s proxy, UID 0x%08X, port %u", pc->name,
-		     pc->role == PROXY_SERVER ? "server" :
-		     pc->role == PROXY_CLIENT ? "client" : "response", pc->uid,
-		     pc->port);
-	}
 }
 
 static void log_stats(struct fe_engine *e)
@@ -136,17 +126,19 @@ static int run(struct ferry_config *cfg)
 		flog(LOG_LVL_WARN, "Could not set priority %d: %s", cfg->priority,
 		     strerror(errno));
 	block_signals(&set);
-	default_uids(cfg);
 
+	struct services sv = { .cfg = cfg };
 	struct fe_engine_opts eo = { .workers = (unsigned)cfg->workers,
 				     .worker_init = worker_init,
-				     .worker_fini = worker_fini, .arg = cfg };
+				     .worker_fini = worker_fini, .arg = &sv };
 	struct fe_engine *e = fe_engine_create(&eo);
 	if (!e) {
 		r = FERRY_EXIT_ALLOC;
 		goto out;
 	}
-	r = fe_engine_start(e);
+	r = proxy_shared_new(cfg, fe_engine_workers(e), &sv.proxy);
+	if (r == 0)
+		r = fe_engine_start(e);
 	if (r == 0 && cfg->pidfile && pidfile_write(cfg->pidfile) < 0) {
 		flog(LOG_LVL_ERR, "Could not write pidfile %s", cfg->pidfile);
 		fe_engine_stop(e);
@@ -165,6 +157,7 @@ static int run(struct ferry_config *cfg)
 			pidfile_remove(cfg->pidfile);
 	}
 	fe_engine_destroy(e);
+	proxy_shared_free(sv.proxy);
 out:
 	if (r != FERRY_EXIT_INTR)
 		daemon_ready(r);
