@@ -10,6 +10,10 @@
 #include "ferry/log.h"
 #include "internal.h"
 
+struct tstamp {
+	uint32_t sec, usec;
+};
+
 struct pending {
 	struct pending *next;
 	uint8_t func;
@@ -26,9 +30,8 @@ struct pending {
 	int64_t ts_rx_us;
 	uint8_t *naks;                /* STATUS: OR of every client's bitmap */
 	size_t naklen;
-	uint8_t cc_ext[32];           /* STATUS: the slowest client's TFMCC info */
-	size_t cc_extlen;
-	uint16_t cc_rate;
+	bool has_cc;                  /* STATUS: the slowest client's TFMCC info */
+	struct uftp_tfmcc_ack cc;
 };
 
 static int64_t wall_us(void)
@@ -38,17 +41,17 @@ static int64_t wall_us(void)
 	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-static bool matches(const struct pending *p, const struct pmsg *m)
+static bool matches(const struct pending *p, const struct uftp_msg *m)
 {
-	if (p->func != m->func)
+	if (p->func != m->hdr.func)
 		return false;
-	switch (m->func) {
-	case M_FILEINFO_ACK:
-		return p->file_id == m->u.fack.file_id;
-	case M_STATUS:
+	switch (m->hdr.func) {
+	case UFTP_FILEINFO_ACK:
+		return p->file_id == m->u.fileinfo_ack.file_id;
+	case UFTP_STATUS:
 		return p->file_id == m->u.status.file_id &&
 		       p->section == m->u.status.section;
-	case M_COMPLETE:
+	case UFTP_COMPLETE:
 		return p->file_id == m->u.complete.file_id &&
 		       p->comp_status == m->u.complete.status;
 	default:
@@ -62,18 +65,18 @@ static size_t max_ids(const struct group *g)
 	return n ? n : 1;
 }
 
-static struct pending *pending_new(struct group *g, const struct pmsg *m)
+static struct pending *pending_new(struct group *g, const struct uftp_msg *m)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->func = m->func;
+	p->func = m->hdr.func;
 	p->partial = true;
-	switch (m->func) {
-	case M_FILEINFO_ACK:
-		p->file_id = m->u.fack.file_id;
+	switch (m->hdr.func) {
+	case UFTP_FILEINFO_ACK:
+		p->file_id = m->u.fileinfo_ack.file_id;
 		break;
-	case M_STATUS:
+	case UFTP_STATUS:
 		p->file_id = m->u.status.file_id;
 		p->section = m->u.status.section;
 		p->naklen = g->blocksize;
@@ -82,7 +85,7 @@ static struct pending *pending_new(struct group *g, const struct pmsg *m)
 			return NULL;
 		}
 		break;
-	case M_COMPLETE:
+	case UFTP_COMPLETE:
 		p->file_id = m->u.complete.file_id;
 		p->comp_status = m->u.complete.status;
 		break;
@@ -115,22 +118,22 @@ static void pending_free(struct group *g, struct pending *p)
 
 /* The client whose echoed timestamp is oldest relative to its arrival had
  * the longest round trip. */
-static void note_rtt(struct pending *p, const struct tstamp *ts, size_t index)
+static void note_rtt(struct pending *p, uint32_t sec, uint32_t usec, size_t index)
 {
 	int64_t now = wall_us();
-	int64_t sent = (int64_t)ts->sec * 1000000 + ts->usec;
+	int64_t sent = (int64_t)sec * 1000000 + usec;
 	int64_t rtt = now - sent;
 	if (p->have_rtt && rtt <= p->rtt_us)
 		return;
 	p->have_rtt = true;
 	p->rtt_us = rtt;
 	p->rtt_index = index;
-	p->ts = *ts;
+	p->ts = (struct tstamp){ sec, usec };
 	p->ts_rx_us = now;
 }
 
 /* The echoed timestamp, advanced by the time it waited here. */
-struct tstamp aggregate_timestamp(const struct pending *p)
+static struct tstamp aged_timestamp(const struct pending *p)
 {
 	int64_t waited = wall_us() - p->ts_rx_us;
 	int64_t us = (int64_t)p->ts.sec * 1000000 + p->ts.usec + (waited > 0 ? waited : 0);
@@ -151,18 +154,54 @@ static int add_id(struct pending *p, uint32_t uid)
 	return 0;
 }
 
-static void merge_status(struct pending *p, const struct pmsg *m)
+static void merge_status(struct pending *p, const struct uftp_status *st)
 {
-	size_t n = m->u.status.naklen < p->naklen ? m->u.status.naklen : p->naklen;
+	size_t n = st->naks.len < p->naklen ? st->naks.len : p->naklen;
 	for (size_t i = 0; i < n; i++)
-		p->naks[i] |= m->u.status.naks[i];
+		p->naks[i] |= st->naks.p[i];
 	/* The limiting receiver's congestion info travels with the STATUS. */
-	if (m->u.status.cc_ext && m->u.status.cc_extlen <= sizeof(p->cc_ext) &&
-	    (!p->cc_extlen ||
-	     cc_rate_value(m->u.status.cc_rate) < cc_rate_value(p->cc_rate))) {
-		memcpy(p->cc_ext, m->u.status.cc_ext, m->u.status.cc_extlen);
-		p->cc_extlen = m->u.status.cc_extlen;
-		p->cc_rate = m->u.status.cc_rate;
+	const struct uftp_tfmcc_ack *cc = &st->ext.tfmcc_ack;
+	if (UFTP_HAS_EXT(&st->ext, UFTP_EXT_TFMCC_ACK_INFO) &&
+	    (!p->has_cc ||
+	     uftp_rate_unquantize(cc->cc_rate) < uftp_rate_unquantize(p->cc.cc_rate))) {
+		p->cc = *cc;
+		p->has_cc = true;
+	}
+}
+
+/* The body of the message an aggregate becomes. */
+void aggregate_message(const struct pending *p, struct uftp_msg *m,
+		       const uint32_t **ids, size_t *nids)
+{
+	struct tstamp ts = aged_timestamp(p);
+	memset(m, 0, sizeof(*m));
+	m->hdr.func = p->func;
+	*ids = p->ids;
+	*nids = p->nids;
+	switch (p->func) {
+	case UFTP_REGISTER:
+		m->u.reg.ts_sec = ts.sec;     /* no key info in the clear */
+		m->u.reg.ts_usec = ts.usec;
+		break;
+	case UFTP_FILEINFO_ACK:
+		m->u.fileinfo_ack = (struct uftp_fileinfo_ack){
+			.file_id = p->file_id, .ts_sec = ts.sec, .ts_usec = ts.usec,
+			.flags = p->partial ? UFTP_F_PARTIAL : 0 };
+		break;
+	case UFTP_STATUS:
+		m->u.status.file_id = p->file_id;
+		m->u.status.section = p->section;
+		m->u.status.naks = (struct bview){ p->naks, p->naklen };
+		if (p->has_cc) {
+			m->u.status.ext.present = 1u << UFTP_EXT_TFMCC_ACK_INFO;
+			m->u.status.ext.tfmcc_ack = p->cc;
+		}
+		*nids = 0;
+		break;
+	case UFTP_COMPLETE:
+		m->u.complete.file_id = p->file_id;
+		m->u.complete.status = p->comp_status;
+		break;
 	}
 }
 
@@ -174,7 +213,11 @@ static void flush_one(struct group *g, struct pending *p)
 		p->ids[0] = p->ids[p->rtt_index];
 		p->ids[p->rtt_index] = first;
 	}
-	send_aggregate(g, p->func, p, p->ids, p->nids);
+	struct uftp_msg m;
+	const uint32_t *ids;
+	size_t n;
+	aggregate_message(p, &m, &ids, &n);
+	send_up(g, &m, ids, n);
 	pending_free(g, p);
 }
 
@@ -192,7 +235,7 @@ void aggregate_flush_all(struct group *g)
 		flush_one(g, g->pend);
 }
 
-void aggregate_add(struct group *g, struct client *c, const struct pmsg *m)
+void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
 {
 	struct pending *p = g->pend;
 	while (p && !matches(p, m))
@@ -201,25 +244,27 @@ void aggregate_add(struct group *g, struct client *c, const struct pmsg *m)
 		g->in->dropped++;
 		return;
 	}
-	if (m->func == M_COMPLETE && m->u.complete.file_id == 0)
+	uint8_t func = m->hdr.func;
+	if (func == UFTP_COMPLETE && m->u.complete.file_id == 0)
 		c->done = true;
-	if (m->func == M_STATUS)
-		merge_status(p, m);
+	if (func == UFTP_STATUS)
+		merge_status(p, &m->u.status);
 	if (c->pending != p) {
 		if (add_id(p, c->uid) < 0) {
 			g->in->dropped++;
 			return;
 		}
 		c->pending = p;
-		if (m->func == M_REGISTER)
-			note_rtt(p, &m->u.reg.ts, p->nids - 1);
-		if (m->func == M_FILEINFO_ACK) {
-			note_rtt(p, &m->u.fack.ts, p->nids - 1);
-			p->partial = p->partial && (m->u.fack.flags & 0x01);
+		if (func == UFTP_REGISTER)
+			note_rtt(p, m->u.reg.ts_sec, m->u.reg.ts_usec, p->nids - 1);
+		if (func == UFTP_FILEINFO_ACK) {
+			const struct uftp_fileinfo_ack *a = &m->u.fileinfo_ack;
+			note_rtt(p, a->ts_sec, a->ts_usec, p->nids - 1);
+			p->partial = p->partial && (a->flags & UFTP_F_PARTIAL);
 		}
 	}
 	/* STATUS carries no list, so only the timer sends it. */
-	if (m->func != M_STATUS && p->nids >= max_ids(g)) {
+	if (func != UFTP_STATUS && p->nids >= max_ids(g)) {
 		flush_one(g, p);
 	} else if (!g->flush_timer) {
 		uint64_t ms = (uint64_t)(g->grtt * 1000.0);
@@ -237,20 +282,4 @@ void aggregate_free(struct group *g)
 		g->pend = p->next;
 		pending_free(g, p);
 	}
-}
-
-/* Accessors for upstream.c, which builds the messages. */
-uint16_t pending_file(const struct pending *p) { return p->file_id; }
-uint16_t pending_section(const struct pending *p) { return p->section; }
-uint8_t pending_status(const struct pending *p) { return p->comp_status; }
-bool pending_partial(const struct pending *p) { return p->partial; }
-const uint8_t *pending_naks(const struct pending *p, size_t *len)
-{
-	*len = p->naklen;
-	return p->naks;
-}
-const uint8_t *pending_cc_ext(const struct pending *p, size_t *len)
-{
-	*len = p->cc_extlen;
-	return p->cc_extlen ? p->cc_ext : NULL;
 }

@@ -41,17 +41,18 @@ static void down_forward(struct group *g, const struct pmsg *m)
 
 static void down_abort(struct group *g, const struct pmsg *m)
 {
-	uint32_t host = m->u.abort.host;
-	bool current = m->u.abort.flags & 0x01;
-	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by server: %.*s",
-	     (int)m->u.abort.textlen, m->u.abort.text);
-	if (host == 0 || host == g->in->sh->uid) {
+	const struct uftp_abort *a = &m->msg.u.abort;
+	char text[UFTP_ABORT_TEXT_LEN];
+	bool current = a->flags & UFTP_F_CURRENT_FILE;
+	snprintf(text, sizeof(text), "%.*s", (int)a->text.len, (const char *)a->text.p);
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by server: %s", text);
+	if (a->host == 0 || a->host == g->in->sh->uid) {
 		if (g->in->sh->pc->role != PROXY_RESPONSE)
-			send_abort_down(g, 0, m->u.abort.text, current);
+			send_abort_down(g, 0, text, current);
 		if (!current)
 			group_destroy(g);
 	} else if (g->in->sh->pc->role != PROXY_RESPONSE) {
-		send_abort_down(g, host, m->u.abort.text, false);
+		send_abort_down(g, a->host, text, false);
 	}
 }
 
@@ -62,11 +63,11 @@ static void down_watch(struct group *g, const struct pmsg *m)
 	(void)m;
 }
 
-static down_fn *const client_down[M__COUNT] = {
-	[M_ABORT] = down_abort,
+static down_fn *const client_down[UFTP_FUNC_MAX + 1] = {
+	[UFTP_ABORT] = down_abort,
 };
-static down_fn *const response_down[M__COUNT] = {
-	[M_ABORT] = down_abort,
+static down_fn *const response_down[UFTP_FUNC_MAX + 1] = {
+	[UFTP_ABORT] = down_abort,
 };
 
 /* ---- handlers: upstream (from clients) ---------------------------------- */
@@ -75,7 +76,7 @@ typedef void up_fn(struct group *g, struct client *c, const struct pmsg *m);
 
 static void up_aggregate(struct group *g, struct client *c, const struct pmsg *m)
 {
-	aggregate_add(g, c, m);
+	aggregate_add(g, c, &m->msg);
 }
 
 static void up_forward(struct group *g, struct client *c, const struct pmsg *m)
@@ -86,19 +87,22 @@ static void up_forward(struct group *g, struct client *c, const struct pmsg *m)
 
 static void up_abort(struct group *g, struct client *c, const struct pmsg *m)
 {
-	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by %08X: %.*s",
-	     ntohl(m->src_id), (int)m->u.abort.textlen, m->u.abort.text);
+	const struct uftp_abort *a = &m->msg.u.abort;
+	char text[UFTP_ABORT_TEXT_LEN];
+	snprintf(text, sizeof(text), "%.*s", (int)a->text.len, (const char *)a->text.p);
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by %08X: %s",
+	     m->hdr.src_id, text);
 	(void)c;
-	send_abort_up(g, m->src_id, m->u.abort.text);
+	send_abort_up(g, m->hdr.src_id, text);
 }
 
 /* Client and response proxies aggregate the four answers of protocol.txt
  * 3.2, pass CC_ACK (and anything unforeseen) on at once. */
-static up_fn *const aggregator_up[M__COUNT] = {
-	[M_REGISTER] = up_aggregate, [M_FILEINFO_ACK] = up_aggregate,
-	[M_STATUS] = up_aggregate, [M_COMPLETE] = up_aggregate,
-	[M_ABORT] = up_abort, [M_CC_ACK] = up_forward,
-	[M_KEYINFO_ACK] = up_forward, [M_CLIENT_KEY] = up_forward,
+static up_fn *const aggregator_up[UFTP_FUNC_MAX + 1] = {
+	[UFTP_REGISTER] = up_aggregate, [UFTP_FILEINFO_ACK] = up_aggregate,
+	[UFTP_STATUS] = up_aggregate, [UFTP_COMPLETE] = up_aggregate,
+	[UFTP_ABORT] = up_abort, [UFTP_CC_ACK] = up_forward,
+	[UFTP_KEYINFO_ACK] = up_forward, [UFTP_CLIENT_KEY] = up_forward,
 };
 
 /* ---- per role --------------------------------------------------------------- */
@@ -107,7 +111,7 @@ static void server_owned(struct group *g, const struct pmsg *m,
 			 const struct sockaddr *src)
 {
 	if (same_addr(src, &g->up)) {
-		group_set_grtt(g, m->grtt);
+		group_set_grtt(g, m->hdr.grtt);
 		group_touch(g);
 		forward_down(g, m);
 	} else {
@@ -118,16 +122,16 @@ static void server_owned(struct group *g, const struct pmsg *m,
 static void from_server(struct group *g, const struct pmsg *m)
 {
 	char id[16];
-	if (m->src_id != g->server_id) {
-		snprintf(id, sizeof(id), "%08X", ntohl(m->src_id));
+	if (m->hdr.src_id != g->server_id) {
+		snprintf(id, sizeof(id), "%08X", m->hdr.src_id);
 		glog(LOG_LVL_WARN, g->group_id, g->inst, 0, "Source ID mismatch: %s", id);
 		g->in->dropped++;
 		return;
 	}
-	group_set_grtt(g, m->grtt);
+	group_set_grtt(g, m->hdr.grtt);
 	group_touch(g);
 	bool client = g->in->sh->pc->role == PROXY_CLIENT;
-	down_fn *fn = (client ? client_down : response_down)[m->func];
+	down_fn *fn = (client ? client_down : response_down)[m->hdr.func];
 	if (!fn)
 		fn = client ? down_forward : down_watch;
 	fn(g, m);
@@ -136,29 +140,29 @@ static void from_server(struct group *g, const struct pmsg *m)
 static bool client_allowed(struct group *g, uint32_t uid)
 {
 	const struct peerlist *l = &g->in->sh->clients;
-	return !l->n || peerlist_find(l, ntohl(uid));
+	return !l->n || peerlist_find(l, uid);
 }
 
 static void from_client(struct group *g, const struct pmsg *m,
 			const struct sockaddr *src)
 {
 	char from[64];
-	up_fn *fn = aggregator_up[m->func];
-	if (m->func == M_REGISTER && !client_allowed(g, m->src_id)) {
+	up_fn *fn = aggregator_up[m->hdr.func];
+	if (m->hdr.func == UFTP_REGISTER && !client_allowed(g, m->hdr.src_id)) {
 		glog(LOG_LVL_WARN, g->group_id, g->inst, 0,
 		     "Rejecting REGISTER from %08X (%s): not in client list",
-		     ntohl(m->src_id), who(src, from, sizeof(from)));
+		     m->hdr.src_id, who(src, from, sizeof(from)));
 		g->in->dropped++;
 		return;
 	}
-	struct client *c = group_client(g, m->src_id, m->func == M_REGISTER);
-	if (!c && m->func != M_ABORT) {
+	struct client *c = group_client(g, m->hdr.src_id, m->hdr.func == UFTP_REGISTER);
+	if (!c && m->hdr.func != UFTP_ABORT) {
 		glog(LOG_LVL_VERB, g->group_id, g->inst, 0, "Host %08X not in host list",
-		     ntohl(m->src_id));
+		     m->hdr.src_id);
 		g->in->dropped++;
 		return;
 	}
-	if (m->func == M_ENCRYPTED) {
+	if (m->hdr.func == UFTP_ENCRYPTED) {
 		/* Only the aggregating roles need the group keys; until they have
 		 * them such a session was already refused at its ANNOUNCE. */
 		g->in->dropped++;
@@ -172,7 +176,7 @@ static void handle_owned(struct instance *in, struct group *g, const struct pmsg
 {
 	/* Same group ID and instance from another address: a new server run
 	 * reusing the ID (uftp seeds it from the clock), not the old session. */
-	if (m->func == M_ANNOUNCE && !same_addr(src, &g->up)) {
+	if (m->hdr.func == UFTP_ANNOUNCE && !same_addr(src, &g->up)) {
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
 		     "New ANNOUNCE from another address: replacing the old session");
 		group_destroy(g);
@@ -224,15 +228,15 @@ static void hand_off(struct instance *in, unsigned owner, const uint8_t *data,
 static bool stateless(struct instance *in, const struct pmsg *m,
 		      const struct sockaddr *src)
 {
-	switch (m->func) {
-	case M_HB_REQ:
+	switch (m->hdr.func) {
+	case UFTP_HB_REQ:
 		heartbeat_request(in, m, src);
 		return true;
-	case M_HB_RESP:
+	case UFTP_HB_RESP:
 		heartbeat_response(in, m, src);
 		return true;
-	case M_KEY_REQ:
-	case M_PROXY_KEY:
+	case UFTP_KEY_REQ:
+	case UFTP_PROXY_KEY:
 		/* PROXY_KEY is for clients; KEY_REQ needs the proxy's keys,
 		 * which come with encryption support. */
 		in->dropped++;
@@ -258,8 +262,9 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 	int r = pmsg_decode(data, len, &m);
 	if (r < 0) {
 		in->dropped++;
-		flog(LOG_LVL_DEBUG, "%s: dropped %zu bytes from %s: invalid UFTP message (%d)",
-		     in->sh->pc->name, len, who(src, from, sizeof(from)), r);
+		flog(LOG_LVL_DEBUG, "%s: dropped %zu bytes from %s: %s",
+		     in->sh->pc->name, len, who(src, from, sizeof(from)),
+		     uftp_strerror((enum uftp_err)-r));
 		return;
 	}
 	in->rx++;
@@ -272,8 +277,8 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 		return;
 	}
 	struct sess_ref ref;
-	if (!sess_table_find(in->sh->groups, m.group_id, m.inst, &ref)) {
-		if (m.func != M_ANNOUNCE) {
+	if (!sess_table_find(in->sh->groups, m.hdr.group_id, m.hdr.group_inst, &ref)) {
+		if (m.hdr.func != UFTP_ANNOUNCE) {
 			in->dropped++;
 			return;
 		}
@@ -285,7 +290,7 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 	unsigned me = fe_worker_index(in->pw->w);
 	if (ref.owner == me) {
 		handle_owned(in, ref.group, &m, src);
-	} else if (in->sh->pc->role == PROXY_SERVER && m.func != M_ANNOUNCE &&
+	} else if (in->sh->pc->role == PROXY_SERVER && m.hdr.func != UFTP_ANNOUNCE &&
 		   !same_addr(src, &ref.up)) {
 		forward_up(in, &ref.up, &m);    /* stateless: no need to hop */
 	} else {

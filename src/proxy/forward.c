@@ -40,7 +40,7 @@ void forward_down(struct group *g, const struct pmsg *m)
 			send_to(g->in, &dst, m->raw, m->len);
 		break;
 	case PROXY_CLIENT:
-		send_to(g->in, m->func == M_ANNOUNCE ? &g->pub : &g->priv, m->raw, m->len);
+		send_to(g->in, m->hdr.func == UFTP_ANNOUNCE ? &g->pub : &g->priv, m->raw, m->len);
 		break;
 	default:
 		break;   /* a response proxy's clients hear the server directly */

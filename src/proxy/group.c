@@ -86,7 +86,7 @@ static bool server_allowed(struct inst_shared *sh, const struct pmsg *m,
 {
 	if (!sh->servers.n)
 		return true;
-	const struct peer *p = peerlist_find(&sh->servers, ntohl(m->src_id));
+	const struct peer *p = peerlist_find(&sh->servers, m->hdr.src_id);
 	return p && (!p->has_addr ||
 		     same_ip(&p->addr, (const struct sockaddr_storage *)(const void *)src));
 }
@@ -98,12 +98,14 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 	const struct proxy_config *pc = in->sh->pc;
 	if (!server_allowed(in->sh, m, src))
 		return "server not in server list";
-	if (m->u.announce.encrypted && pc->role != PROXY_SERVER)
+	const struct uftp_announce *a = &m->msg.u.announce;
+	if (UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) && pc->role != PROXY_SERVER)
 		return "encrypted sessions are not supported by this proxy yet";
 	if (pc->role == PROXY_CLIENT)
 		return NULL;
 	bool ssm = in->sh->servers.n > 0;
-	if (!is_multicast(&m->u.announce.priv, ssm))
+	struct sockaddr_storage priv;
+	if (!pmsg_addr(a, true, &priv) || !is_multicast(&priv, ssm))
 		return ssm ? "Invalid source specific multicast address"
 			   : "Invalid multicast address";
 	return NULL;
@@ -152,7 +154,7 @@ void group_set_grtt(struct group *g, uint8_t q)
 	if (q == g->grtt_q)
 		return;
 	g->grtt_q = q;
-	g->grtt = grtt_seconds(q);
+	g->grtt = uftp_grtt_unquantize(q);
 }
 
 static struct group *group_alloc(struct instance *in, const struct pmsg *m,
@@ -163,20 +165,22 @@ static struct group *group_alloc(struct instance *in, const struct pmsg *m,
 	if (!g)
 		return NULL;
 	g->in = in;
-	g->group_id = m->group_id;
-	g->inst = m->inst;
-	g->server_id = m->src_id;
+	const struct uftp_announce *a = &m->msg.u.announce;
+	g->group_id = m->hdr.group_id;
+	g->inst = m->hdr.group_inst;
+	g->server_id = m->hdr.src_id;
 	memcpy(&g->up, src, addr_len(src));
-	g->pub = m->u.announce.pub;
-	g->priv = m->u.announce.priv;
+	pmsg_addr(a, false, &g->pub);
+	pmsg_addr(a, true, &g->priv);
 	uint16_t out_port = pc->role == PROXY_CLIENT ? pc->dest_port : pc->port;
 	set_port(&g->pub, out_port);
 	set_port(&g->priv, out_port);
-	g->robust = m->u.announce.robust ? m->u.announce.robust : 1;
-	g->blocksize = m->u.announce.blocksize;
-	g->encrypted = m->u.announce.encrypted;
-	g->grtt_q = m->grtt;
-	g->grtt = grtt_seconds(m->grtt);
+	g->robust = a->robust ? a->robust : 1;
+	g->blocksize = a->blocksize;
+	g->encrypted = UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO);
+	g->grtt_q = m->hdr.grtt;
+	g->gsize_q = m->hdr.gsize;
+	g->grtt = uftp_grtt_unquantize(m->hdr.grtt);
 	uid_map_init(&g->by_uid);
 	return g;
 }
@@ -185,7 +189,7 @@ static void log_new(const struct group *g)
 {
 	char pub[64], priv[64];
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received request from %08X",
-	     ntohl(g->server_id));
+	     g->server_id);
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Using public multicast address %s",
 	     addr_format((const struct sockaddr *)&g->pub, pub, sizeof(pub)));
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Using private multicast address %s",
@@ -204,8 +208,9 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 		return NULL;
 	}
 	if (why) {
-		glog(LOG_LVL_WARN, m->group_id, m->inst, 0, "Rejecting ANNOUNCE from %08X: %s",
-		     ntohl(m->src_id), why);
+		glog(LOG_LVL_WARN, m->hdr.group_id, m->hdr.group_inst, 0,
+		     "Rejecting ANNOUNCE from %08X: %s",
+		     m->hdr.src_id, why);
 		send_abort_up(g, 0, why);
 		free(g);
 		return NULL;
@@ -218,7 +223,7 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 	}
 	if (in->sh->pc->role != PROXY_CLIENT) {
 		/* With a server list the membership is source-specific. */
-		int r = membership_join(in, &m->u.announce.priv,
+		int r = membership_join(in, &g->priv,
 					in->sh->servers.n ? &g->up : NULL);
 		g->joined = r == 0;
 		if (r < 0) {

@@ -9,8 +9,6 @@
 #include "ferry/log.h"
 #include "internal.h"
 
-enum { HB_AUTH_FAILED = 0, HB_AUTH_OK = 1, HB_AUTH_CHALLENGE = 2, HB_MAX = 64 };
-
 static uint32_t nonce32(void)
 {
 	uint32_t n = 0;
@@ -19,16 +17,11 @@ static uint32_t nonce32(void)
 	return n;
 }
 
-static void reply(struct instance *in, const struct sockaddr *to, uint8_t auth,
-		  uint32_t nonce)
+static void reply(struct instance *in, const struct sockaddr *to, uint8_t auth)
 {
-	uint8_t buf[HB_MAX];
-	char who[64];
-	size_t n = build_hb_resp(buf, sizeof(buf), in->sh->uid, auth, nonce);
 	struct sockaddr_storage dst = { 0 };
 	memcpy(&dst, to, addr_len(to));
-	if (n && send_to(in, &dst, buf, n) == 0)
-		flog(LOG_LVL_INFO, "Sent HB_RESP to %s", addr_format(to, who, sizeof(who)));
+	send_hb(in, &dst, UFTP_HB_RESP, auth, 0);
 }
 
 /* With -s fp= the sender must prove its key; verifying the signature needs
@@ -42,12 +35,12 @@ void heartbeat_request(struct instance *in, const struct pmsg *m,
 	flog(LOG_LVL_INFO, "Received HB_REQ from %s", addr_format(src, who, sizeof(who)));
 	struct inst_shared *sh = in->sh;
 	if (sh->pc->role != PROXY_SERVER || !sh->pc->dest_fingerprint) {
-		reply(in, src, HB_AUTH_OK, 0);
+		reply(in, src, UFTP_HB_AUTH_OK);
 		return;
 	}
 	flog(LOG_LVL_WARN, "%s: cannot verify the HB_REQ signature from %s: "
 	     "signed heartbeats are not supported yet", sh->pc->name, who);
-	reply(in, src, HB_AUTH_FAILED, 0);
+	reply(in, src, UFTP_HB_AUTH_FAILED);
 }
 
 void heartbeat_response(struct instance *in, const struct pmsg *m,
@@ -62,13 +55,9 @@ void heartbeat_response(struct instance *in, const struct pmsg *m,
 static void send_all(struct fe_worker *w, void *arg)
 {
 	struct instance *in = arg;
-	uint8_t buf[HB_MAX];
-	char who[64];
-	size_t n = build_hb_req(buf, sizeof(buf), in->sh->uid, nonce32());
-	for (size_t i = 0; n && i < in->sh->nhb; i++)
-		if (send_to(in, &in->sh->hb[i], buf, n) == 0)
-			flog(LOG_LVL_VERB, "Sent HB_REQ to %s",
-			     addr_format((struct sockaddr *)&in->sh->hb[i], who, sizeof(who)));
+	uint32_t nonce = nonce32();
+	for (size_t i = 0; i < in->sh->nhb; i++)
+		send_hb(in, &in->sh->hb[i], UFTP_HB_REQ, 0, nonce);
 	int secs = in->sh->pc->hb_interval > 0 ? in->sh->pc->hb_interval : 20;
 	in->hb_timer = fe_timer_add(w, (uint64_t)secs * 1000, send_all, in);
 }

@@ -13,57 +13,24 @@
 #include "ferry/engine.h"
 #include "ferry/peerlist.h"
 #include "ferry/session.h"
+#include "ferry/uftp_msg.h"
 
 /* ---- the proxy's view of a UFTP message -------------------------------- */
 
-/* Message types of protocol.txt 5.3.1. */
-enum {
-	M_ANNOUNCE = 1, M_REGISTER = 2, M_CLIENT_KEY = 3, M_REG_CONF = 4,
-	M_KEYINFO = 5, M_KEYINFO_ACK = 6, M_FILEINFO = 7, M_FILEINFO_ACK = 8,
-	M_FILESEG = 9, M_DONE = 10, M_STATUS = 11, M_COMPLETE = 12,
-	M_DONE_CONF = 13, M_HB_REQ = 14, M_HB_RESP = 15, M_KEY_REQ = 16,
-	M_PROXY_KEY = 17, M_ENCRYPTED = 18, M_ABORT = 19, M_CONG_CTRL = 20,
-	M_CC_ACK = 21, M__COUNT
-};
-
-struct tstamp {
-	uint32_t sec, usec;
-};
-
+/* The header always; the body only for the messages a proxy acts on (the
+ * rest is forwarded as it came, after a size check). */
 struct pmsg {
 	const uint8_t *raw;         /* the whole datagram */
 	size_t len;
-	uint8_t func;               /* header function (ENCRYPTED stays so) */
-	uint16_t seq;
-	uint32_t src_id, group_id;
-	uint8_t inst, grtt, gsize;
-	union {
-		struct {
-			uint8_t flags, robust;
-			uint16_t blocksize;
-			bool encrypted;     /* carries EXT_ENC_INFO */
-			struct sockaddr_storage pub, priv;   /* port 0 */
-		} announce;
-		struct { struct tstamp ts; } reg;
-		struct { uint16_t file_id; uint8_t flags; struct tstamp ts; } fack;
-		struct {
-			uint16_t file_id, section;
-			const uint8_t *naks;
-			size_t naklen;
-			const uint8_t *cc_ext;  /* EXT_TFMCC_ACK_INFO, whole, or NULL */
-			size_t cc_extlen;
-			uint16_t cc_rate;
-		} status;
-		struct { uint16_t file_id; uint8_t status; } complete;
-		struct { uint8_t flags; uint32_t host; const char *text; size_t textlen; } abort;
-	} u;
+	struct uftp_hdr hdr;
+	bool decoded;               /* msg.u is valid */
+	struct uftp_msg msg;
 };
 
-/* 0 or a negative reason; a failure is counted and the datagram dropped. */
+/* 0 or -(enum uftp_err); a failure is counted and the datagram dropped. */
 int pmsg_decode(const uint8_t *data, size_t len, struct pmsg *m);
-const char *pmsg_name(uint8_t func);
-double grtt_seconds(uint8_t q);
-double cc_rate_value(uint16_t q);
+bool pmsg_addr(const struct uftp_announce *a, bool priv,
+	       struct sockaddr_storage *out);
 
 /* ---- instances ----------------------------------------------------------- */
 
@@ -71,7 +38,7 @@ double cc_rate_value(uint16_t q);
 struct inst_shared {
 	const struct proxy_config *pc;
 	unsigned index;
-	uint32_t uid;                    /* network order, as in headers */
+	uint32_t uid;
 	struct sess_table *groups;
 	struct peerlist clients, servers;
 	struct sockaddr_storage hb[16];  /* -H targets */
@@ -125,7 +92,7 @@ struct proxy_worker {
 struct pending;
 
 struct client {
-	uint32_t uid;                    /* network order */
+	uint32_t uid;
 	struct pending *pending;         /* the aggregate it was last put in */
 	bool done;                       /* sent COMPLETE for file 0 */
 };
@@ -133,7 +100,7 @@ struct client {
 struct group {
 	struct group *next;              /* instance's owned list */
 	struct instance *in;
-	uint32_t group_id, server_id;    /* server_id in network order */
+	uint32_t group_id, server_id;
 	uint8_t inst;
 	struct sockaddr_storage up;      /* where the ANNOUNCE came from */
 	struct sockaddr_storage pub, priv;
@@ -170,28 +137,22 @@ void forward_up(struct instance *in, const struct sockaddr_storage *up,
 		const struct pmsg *m);
 
 /* aggregate.c */
-void aggregate_add(struct group *g, struct client *c, const struct pmsg *m);
+void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m);
 void aggregate_flush_all(struct group *g);
 void aggregate_free(struct group *g);
 
 /* aggregate.c accessors, for the message builders */
-struct tstamp aggregate_timestamp(const struct pending *p);
-uint16_t pending_file(const struct pending *p);
-uint16_t pending_section(const struct pending *p);
-uint8_t pending_status(const struct pending *p);
-bool pending_partial(const struct pending *p);
-const uint8_t *pending_naks(const struct pending *p, size_t *len);
-const uint8_t *pending_cc_ext(const struct pending *p, size_t *len);
+/* The message an aggregate becomes (body only; the list is set by the
+ * sender). */
+void aggregate_message(const struct pending *p, struct uftp_msg *out,
+		       const uint32_t **ids, size_t *nids);
 
 /* upstream.c: the proxy's own messages */
-void send_aggregate(struct group *g, uint8_t func, const struct pending *p,
-		    const uint32_t *ids, size_t nids);
+void send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n);
 void send_abort_up(struct group *g, uint32_t host, const char *text);
 void send_abort_down(struct group *g, uint32_t host, const char *text, bool current);
-/* Into buf (at least 64 bytes); the length, 0 if it did not fit. */
-size_t build_hb_req(uint8_t *buf, size_t cap, uint32_t uid, uint32_t nonce);
-size_t build_hb_resp(uint8_t *buf, size_t cap, uint32_t uid, uint8_t auth,
-		     uint32_t nonce);
+void send_hb(struct instance *in, const struct sockaddr_storage *to,
+	     uint8_t func, uint8_t auth, uint32_t nonce);
 
 /* dispatch.c */
 void proxy_intake(struct instance *in, const uint8_t *data, size_t len,

@@ -81,7 +81,7 @@ static int set_uid(struct inst_shared *sh)
 		     "give one with -U", sh->pc->name);
 		return FERRY_EXIT_PARAM;
 	}
-	sh->uid = htonl(uid);
+	sh->uid = uid;
 	flog(LOG_LVL_INFO, "%s: %s proxy, UID 0x%08X, port %u", sh->pc->name,
 	     sh->pc->role == PROXY_SERVER ? "server" :
 	     sh->pc->role == PROXY_CLIENT ? "client" : "response", uid, sh->pc->port);
