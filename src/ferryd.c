@@ -12,13 +12,14 @@
 #include "ferry/daemon.h"
 #include "ferry/engine.h"
 #include "ferry/ftp.h"
-#include "ferry/iface.h"
 #include "ferry/log.h"
 #include "ferry/proxy.h"
 
-/* What every worker runs: the proxy instances and the FTP service. */
+/* What every worker is started with: the proxy instances' and the FTP
+ * service's shared state, made before the workers run. */
 struct services {
 	const struct ferry_config *cfg;
+	struct proxy_shared *proxy;
 	struct ftp_server *ftp;   /* NULL: no FTP service */
 };
 
@@ -34,7 +35,7 @@ static int worker_init(struct fe_worker *w, void *arg)
 	if (!wp)
 		return FERRY_EXIT_ALLOC;
 	fe_worker_set_data(w, wp);
-	int r = proxy_worker_init(w, sv->cfg, &wp->proxy);
+	int r = proxy_worker_init(w, sv->proxy, &wp->proxy);
 	if (r == 0 && sv->ftp)
 		r = ftp_worker_init(w, sv->ftp, &wp->ftp);
 	if (r) {
@@ -83,21 +84,6 @@ static int absolutise_all(struct ferry_config *cfg)
 			r |= absolutise(&pc->key_files.v[k]);
 	}
 	return r ? FERRY_EXIT_ALLOC : 0;
-}
-
-/* -U not given: uftpproxyd's rule, the first multicast interface's address. */
-static void default_uids(struct ferry_config *cfg)
-{
-	for (size_t i = 0; i < cfg->proxy_count; i++) {
-		struct proxy_config *pc = &cfg->proxies[i];
-		if (!pc->uid_set && iface_default_uid(&pc->uid) < 0)
-			flog(LOG_LVL_WARN, "%s: no multicast interface to derive a UID "
-			     "from; give one with -U", pc->name);
-		flog(LOG_LVL_INFO, "%s: %s proxy, UID 0x%08X, port %u", pc->name,
-		     pc->role == PROXY_SERVER ? "server" :
-		     pc->role == PROXY_CLIENT ? "client" : "response", pc->uid,
-		     pc->port);
-	}
 }
 
 static void log_stats(struct fe_engine *e)
@@ -158,7 +144,6 @@ static int run(struct ferry_config *cfg)
 		flog(LOG_LVL_WARN, "Could not set priority %d: %s", cfg->priority,
 		     strerror(errno));
 	block_signals(&set);
-	default_uids(cfg);
 	if (cfg->ftp.enabled && (r = ftp_server_create(cfg, &sv.ftp)))
 		goto out;
 
@@ -170,7 +155,9 @@ static int run(struct ferry_config *cfg)
 		r = FERRY_EXIT_ALLOC;
 		goto out;
 	}
-	r = fe_engine_start(e);
+	r = proxy_shared_new(cfg, fe_engine_workers(e), &sv.proxy);
+	if (r == 0)
+		r = fe_engine_start(e);
 	if (r == 0 && cfg->pidfile && pidfile_write(cfg->pidfile) < 0) {
 		flog(LOG_LVL_ERR, "Could not write pidfile %s", cfg->pidfile);
 		fe_engine_stop(e);
@@ -190,6 +177,7 @@ static int run(struct ferry_config *cfg)
 			pidfile_remove(cfg->pidfile);
 	}
 	fe_engine_destroy(e);
+	proxy_shared_free(sv.proxy);
 out:
 	ftp_server_destroy(sv.ftp);
 	if (r != FERRY_EXIT_INTR)

@@ -1,17 +1,25 @@
-/* proxy.h — the UFTP proxy instances of one process: their sockets and
- * multicast memberships on each worker, and what arrives on them. */
+/* proxy.h — the UFTP proxy instances of one process: state shared by the
+ * workers (made before they start), and each worker's sockets and groups. */
 #ifndef FERRY_PROXY_H
 #define FERRY_PROXY_H
+
+#include <stddef.h>
 
 #include "ferry/config.h"
 #include "ferry/engine.h"
 
+struct proxy_shared;
 struct proxy_worker;
 
-/* Opens every configured instance's sockets on worker w (SO_REUSEPORT);
- * each public multicast address is joined by exactly one worker. Returns 0
- * or an exit code (FERRY_EXIT_PARAM for unknown interfaces, _NET else). */
-int proxy_worker_init(struct fe_worker *w, const struct ferry_config *cfg,
+/* Reads -C/-S lists, resolves -s/-H/-I, fixes each instance's UID. Returns
+ * 0 or an exit code, with the reason logged. */
+int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
+		     struct proxy_shared **out);
+void proxy_shared_free(struct proxy_shared *sh);
+
+/* Opens every instance's sockets on worker w (SO_REUSEPORT); each public
+ * multicast address is joined by exactly one worker. 0 or an exit code. */
+int proxy_worker_init(struct fe_worker *w, struct proxy_shared *sh,
 		      struct proxy_worker **out);
 void proxy_worker_fini(struct proxy_worker *pw);
 

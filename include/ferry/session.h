@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* ---- groups: shared by all workers ------------------------------------- */
 
@@ -18,6 +19,9 @@ struct sess_ref {
 	uint32_t server_id;
 	unsigned owner;
 	void *group;
+	/* Where the ANNOUNCE came from: fixed for the group's life, so any
+	 * worker may forward a reply upstream without asking the owner. */
+	struct sockaddr_storage up;
 };
 
 struct sess_table *sess_table_new(void);

@@ -355,6 +355,14 @@ int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
 	return r < 0 ? -errno : 0;
 }
 
+int fe_udp_leave(struct fe_udp *s, const struct sockaddr *group, unsigned ifindex)
+{
+	int level = group->sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	struct group_req g = { .gr_interface = ifindex };
+	memcpy(&g.gr_group, group, sa_len(group->sa_family));
+	return setsockopt(s->fd, level, MCAST_LEAVE_GROUP, &g, sizeof(g)) < 0 ? -errno : 0;
+}
+
 int fe_udp_local(const struct fe_udp *s, struct sockaddr_storage *out)
 {
 	return fd_local(s->fd, out);

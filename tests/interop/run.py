@@ -62,6 +62,8 @@ def main():
                     help="proxy under test: uftpproxyd (default) or a path to ferryd")
     ap.add_argument("--only", action="append", default=[],
                     help="run only this scenario (repeatable)")
+    ap.add_argument("--skip", action="append", default=[],
+                    help="leave this scenario out, saying so (repeatable)")
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
     ap.add_argument("--keep", action="store_true",
                     help="keep the work directory (logs) even when all pass")
@@ -73,7 +75,7 @@ def main():
             doc = (f.__doc__ or "").strip().splitlines()
             print("%-26s %s" % (n, doc[0] if doc else ""))
         return 0
-    unknown = [n for n in args.only if n not in names]
+    unknown = [n for n in args.only + args.skip if n not in names]
     if unknown:
         print("unknown scenario(s): %s" % ", ".join(unknown), file=sys.stderr)
         return 2
@@ -101,6 +103,9 @@ def main():
     print("# logs: %s" % workdir)
     passed = failed = 0
     todo = [(n, f) for n, f in scenarios.SCENARIOS if not args.only or n in args.only]
+    for name in args.skip:
+        print("skip - %s (left out with --skip)" % name)
+    todo = [(n, f) for n, f in todo if n not in args.skip]
     try:
         for name, func in todo:
             env = scenarios.Env(name, proxy, workdir)
@@ -110,6 +115,7 @@ def main():
                     env.lab = lab
                     func(env)
                     scenarios.check_alive(env)
+                    scenarios.stop_proxies(env)
             except scenarios.Failure as e:
                 failed += 1
                 print("FAIL - %s: %s" % (name, e))

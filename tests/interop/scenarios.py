@@ -23,6 +23,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -68,6 +69,7 @@ class Env:
         os.makedirs(self.logs, exist_ok=True)
         self.lab = None
         self.clients = []
+        self.proxies = []           # (name, Popen, log) of every proxy started
         self.expect_exit = set()    # pids of processes allowed to end early
 
     def path(self, *parts):
@@ -107,7 +109,9 @@ def start_proxy(env, host, impl, role_args, uid, name=None):
     cmd = [impl] + list(role_args) + ["-d", "-U", uid, "-B", "4194304"]
     with open(log, "a") as fh:
         fh.write("# %s\n" % " ".join(cmd))
-    return host.spawn(cmd, log=log)
+    proc = host.spawn(cmd, log=log)
+    env.proxies.append((name, proc, log))
+    return proc
 
 
 def wait_ready(env, seconds=1.0):
@@ -127,6 +131,32 @@ def check_alive(env):
         if proc.poll() is not None:
             raise Failure("%s exited (rc %s), see its log" % (
                 " ".join(proc.args[4:7]), proc.returncode))
+
+
+EXIT_INTERRUPTED = 6    # uftpproxyd(1) and ferryd on SIGINT/SIGTERM
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:")
+
+
+def stop_proxies(env, grace=10):
+    """Stop every proxy as an operator would (SIGTERM): each must exit with
+    status 6 and no sanitizer report, so a leak or memory error at shutdown
+    fails the scenario too."""
+    for name, proc, log in env.proxies:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            raise Failure("proxy %s did not stop within %d s of SIGTERM" % (name, grace))
+        with open(log, errors="replace") as fh:
+            text = fh.read()
+        for mark in SANITIZER_MARKS:
+            if mark in text:
+                raise Failure("proxy %s: %s in its log" % (name, mark))
+        if rc != EXIT_INTERRUPTED:
+            raise Failure("proxy %s exited %s on SIGTERM (%d expected)" % (
+                name, rc, EXIT_INTERRUPTED))
 
 
 # ----------------------------------------------------------------------

@@ -1,0 +1,54 @@
+/* forward.c — where a message goes next: a server proxy sends the server's
+ * traffic to its downstream proxy, a client proxy re-multicasts it (public
+ * address for ANNOUNCE, private for the rest), replies go back upstream. */
+#include <string.h>
+
+#include "ferry/iface.h"
+#include "ferry/log.h"
+#include "internal.h"
+
+int send_to(struct instance *in, const struct sockaddr_storage *dst,
+	    const void *data, size_t len)
+{
+	struct fe_udp *s = dst->ss_family == AF_INET6 ? in->v6 : in->v4;
+	if (!s)
+		return -1;
+	int r = fe_udp_send(s, (const struct sockaddr *)dst,
+			    addr_len((const struct sockaddr *)dst), data, len);
+	if (r == 0)
+		in->forwarded++;
+	else
+		in->dropped++;
+	return r;
+}
+
+static bool downstream(struct inst_shared *sh, struct sockaddr_storage *out)
+{
+	pthread_mutex_lock(&sh->down_lock);
+	bool known = sh->down_known;
+	*out = sh->down;
+	pthread_mutex_unlock(&sh->down_lock);
+	return known;
+}
+
+void forward_down(struct group *g, const struct pmsg *m)
+{
+	struct sockaddr_storage dst;
+	switch (g->in->sh->pc->role) {
+	case PROXY_SERVER:
+		if (downstream(g->in->sh, &dst))
+			send_to(g->in, &dst, m->raw, m->len);
+		break;
+	case PROXY_CLIENT:
+		send_to(g->in, m->hdr.func == UFTP_ANNOUNCE ? &g->pub : &g->priv, m->raw, m->len);
+		break;
+	default:
+		break;   /* a response proxy's clients hear the server directly */
+	}
+}
+
+void forward_up(struct instance *in, const struct sockaddr_storage *up,
+		const struct pmsg *m)
+{
+	send_to(in, up, m->raw, m->len);
+}

@@ -1,0 +1,287 @@
+/* group.c — a UFTP session as the proxy sees it: created by an ANNOUNCE on
+ * the worker that heard it, which then owns it; its clients, private
+ * multicast membership, idle timeout and end. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/iface.h"
+#include "ferry/log.h"
+#include "internal.h"
+
+enum { MIN_IDLE_MS = 1000 };
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
+static bool is_multicast(const struct sockaddr_storage *a, bool ssm)
+{
+	if (a->ss_family == AF_INET) {
+		uint32_t ip = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+		return ssm ? (ip >> 24) == 232 : (ip >> 28) == 14;
+	}
+	const uint8_t *b = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
+	if (!ssm)
+		return b[0] == 0xff;
+	static const uint8_t ff30[12] = { 0xff, 0x30 };
+	return !memcmp(b, ff30, sizeof(ff30));   /* ff30::/96 */
+}
+
+int membership_join(struct instance *in, const struct sockaddr_storage *grp,
+		    const struct sockaddr_storage *source)
+{
+	for (struct membership *m = in->joined; m; m = m->next)
+		if (same_ip(&m->addr, grp)) {
+			m->users++;
+			return 0;
+		}
+	struct fe_udp *s = grp->ss_family == AF_INET6 ? in->v6 : in->v4;
+	if (!s)
+		return -EAFNOSUPPORT;
+	for (size_t i = 0; i < in->sh->njoin_if || i == 0; i++) {
+		unsigned ifx = in->sh->njoin_if ? in->sh->join_if[i] : 0;
+		int r = fe_udp_join(s, (const struct sockaddr *)grp, ifx,
+				    (const struct sockaddr *)source);
+		if (r < 0 && r != -EADDRINUSE)
+			return r;
+	}
+	struct membership *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->addr = *grp;
+	m->users = 1;
+	m->next = in->joined;
+	in->joined = m;
+	return 0;
+}
+
+void membership_leave(struct instance *in, const struct sockaddr_storage *grp)
+{
+	for (struct membership **p = &in->joined; *p; p = &(*p)->next) {
+		struct membership *m = *p;
+		if (!same_ip(&m->addr, grp) || --m->users)
+			continue;
+		struct fe_udp *s = grp->ss_family == AF_INET6 ? in->v6 : in->v4;
+		for (size_t i = 0; s && (i < in->sh->njoin_if || i == 0); i++)
+			fe_udp_leave(s, (const struct sockaddr *)grp,
+				     in->sh->njoin_if ? in->sh->join_if[i] : 0);
+		*p = m->next;
+		free(m);
+		return;
+	}
+}
+
+/* -S: the server must be listed, from the address listed for it. */
+static bool server_allowed(struct inst_shared *sh, const struct pmsg *m,
+			   const struct sockaddr *src)
+{
+	if (!sh->servers.n)
+		return true;
+	const struct peer *p = peerlist_find(&sh->servers, m->hdr.src_id);
+	return p && (!p->has_addr ||
+		     same_ip(&p->addr, (const struct sockaddr_storage *)(const void *)src));
+}
+
+/* The ANNOUNCE's checks before a group exists; a refusal is told upstream. */
+static const char *refuse(struct instance *in, const struct pmsg *m,
+			  const struct sockaddr *src)
+{
+	const struct proxy_config *pc = in->sh->pc;
+	if (!server_allowed(in->sh, m, src))
+		return "server not in server list";
+	const struct uftp_announce *a = &m->msg.u.announce;
+	if (UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) && pc->role != PROXY_SERVER)
+		return "encrypted sessions are not supported by this proxy yet";
+	if (pc->role == PROXY_CLIENT)
+		return NULL;
+	bool ssm = in->sh->servers.n > 0;
+	struct sockaddr_storage priv;
+	if (!pmsg_addr(a, true, &priv) || !is_multicast(&priv, ssm))
+		return ssm ? "Invalid source specific multicast address"
+			   : "Invalid multicast address";
+	return NULL;
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	addr_set_port(ss, port);
+}
+
+static void idle_check(struct fe_worker *w, void *arg);
+
+static uint64_t idle_ms(const struct group *g)
+{
+	/* protocol.txt 3.2: nothing heard for 4 * ROBUST * GRTT ends it. */
+	uint64_t ms = (uint64_t)(4.0 * g->robust * g->grtt * 1000.0);
+	return ms < MIN_IDLE_MS ? MIN_IDLE_MS : ms;
+}
+
+static void arm_idle(struct group *g, uint64_t ms)
+{
+	g->idle_timer = fe_timer_add(g->in->pw->w, ms, idle_check, g);
+}
+
+static void idle_check(struct fe_worker *w, void *arg)
+{
+	struct group *g = arg;
+	g->idle_timer = NULL;
+	uint64_t quiet = fe_now_ms(w) - g->last_heard;
+	if (quiet >= idle_ms(g)) {
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Group timed out");
+		group_destroy(g);
+		return;
+	}
+	arm_idle(g, idle_ms(g) - quiet);
+}
+
+/* Called for every message from the server: a timestamp, not a timer. */
+void group_touch(struct group *g)
+{
+	g->last_heard = fe_now_ms(g->in->pw->w);
+}
+
+void group_set_grtt(struct group *g, uint8_t q)
+{
+	if (q == g->grtt_q)
+		return;
+	g->grtt_q = q;
+	g->grtt = uftp_grtt_unquantize(q);
+}
+
+static struct group *group_alloc(struct instance *in, const struct pmsg *m,
+				 const struct sockaddr *src)
+{
+	const struct proxy_config *pc = in->sh->pc;
+	struct group *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->in = in;
+	const struct uftp_announce *a = &m->msg.u.announce;
+	g->group_id = m->hdr.group_id;
+	g->inst = m->hdr.group_inst;
+	g->server_id = m->hdr.src_id;
+	memcpy(&g->up, src, addr_len(src));
+	pmsg_addr(a, false, &g->pub);
+	pmsg_addr(a, true, &g->priv);
+	uint16_t out_port = pc->role == PROXY_CLIENT ? pc->dest_port : pc->port;
+	set_port(&g->pub, out_port);
+	set_port(&g->priv, out_port);
+	g->robust = a->robust ? a->robust : 1;
+	g->blocksize = a->blocksize;
+	g->encrypted = UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO);
+	g->grtt_q = m->hdr.grtt;
+	g->gsize_q = m->hdr.gsize;
+	g->grtt = uftp_grtt_unquantize(m->hdr.grtt);
+	uid_map_init(&g->by_uid);
+	return g;
+}
+
+static void log_new(const struct group *g)
+{
+	char pub[64], priv[64];
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received request from %08X",
+	     g->server_id);
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Using public multicast address %s",
+	     addr_format((const struct sockaddr *)&g->pub, pub, sizeof(pub)));
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Using private multicast address %s",
+	     addr_format((const struct sockaddr *)&g->priv, priv, sizeof(priv)));
+}
+
+/* NULL when refused, or when another worker got the same group first (the
+ * caller then finds it in the table again). */
+struct group *group_create(struct instance *in, const struct pmsg *m,
+			   const struct sockaddr *src)
+{
+	const char *why = refuse(in, m, src);
+	struct group *g = group_alloc(in, m, src);
+	if (!g) {
+		in->dropped++;
+		return NULL;
+	}
+	if (why) {
+		glog(LOG_LVL_WARN, m->hdr.group_id, m->hdr.group_inst, 0,
+		     "Rejecting ANNOUNCE from %08X: %s",
+		     m->hdr.src_id, why);
+		send_abort_up(g, 0, why);
+		free(g);
+		return NULL;
+	}
+	struct sess_ref ref = { .server_id = g->server_id, .group = g,
+				.owner = fe_worker_index(in->pw->w), .up = g->up };
+	if (sess_table_insert(in->sh->groups, g->group_id, g->inst, &ref, NULL) < 0) {
+		free(g);
+		return NULL;
+	}
+	if (in->sh->pc->role != PROXY_CLIENT) {
+		/* With a server list the membership is source-specific. */
+		int r = membership_join(in, &g->priv,
+					in->sh->servers.n ? &g->up : NULL);
+		g->joined = r == 0;
+		if (r < 0) {
+			glog(LOG_LVL_ERR, g->group_id, g->inst, 0,
+			     "Error joining multicast group: %s", strerror(-r));
+			send_abort_up(g, 0, "Error joining multicast group");
+			sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
+			free(g);
+			return NULL;
+		}
+	}
+	g->next = in->groups;
+	in->groups = g;
+	group_touch(g);
+	arm_idle(g, idle_ms(g));
+	log_new(g);
+	return g;
+}
+
+struct client *group_client(struct group *g, uint32_t uid, bool add)
+{
+	struct client *c = uid_map_get(&g->by_uid, uid);
+	if (c || !add)
+		return c;
+	if (g->nclients == g->capclients) {
+		size_t cap = g->capclients ? g->capclients * 2 : 16;
+		struct client **v = realloc(g->clients, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		g->clients = v;
+		g->capclients = cap;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || uid_map_put(&g->by_uid, uid, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->uid = uid;
+	g->clients[g->nclients++] = c;
+	return c;
+}
+
+void group_destroy(struct group *g)
+{
+	struct instance *in = g->in;
+	aggregate_free(g);
+	fe_timer_cancel(in->pw->w, g->idle_timer);
+	if (g->joined)
+		membership_leave(in, &g->priv);
+	sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
+	for (struct group **p = &in->groups; *p; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			break;
+		}
+	for (size_t i = 0; i < g->nclients; i++)
+		free(g->clients[i]);
+	free(g->clients);
+	uid_map_free(&g->by_uid);
+	free(g);
+}

@@ -1,0 +1,168 @@
+/* internal.h — what the proxy's files share: per-instance state (shared by
+ * workers, or one per worker), groups and their clients, pending aggregates
+ * and the proxy's decoded view of a message. */
+#ifndef FERRY_PROXY_INTERNAL_H
+#define FERRY_PROXY_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ferry/config.h"
+#include "ferry/engine.h"
+#include "ferry/peerlist.h"
+#include "ferry/session.h"
+#include "ferry/uftp_msg.h"
+
+/* ---- the proxy's view of a UFTP message -------------------------------- */
+
+/* The header always; the body only for the messages a proxy acts on (the
+ * rest is forwarded as it came, after a size check). */
+struct pmsg {
+	const uint8_t *raw;         /* the whole datagram */
+	size_t len;
+	struct uftp_hdr hdr;
+	bool decoded;               /* msg.u is valid */
+	struct uftp_msg msg;
+};
+
+/* 0 or -(enum uftp_err); a failure is counted and the datagram dropped. */
+int pmsg_decode(const uint8_t *data, size_t len, struct pmsg *m);
+bool pmsg_addr(const struct uftp_announce *a, bool priv,
+	       struct sockaddr_storage *out);
+
+/* ---- instances ----------------------------------------------------------- */
+
+/* Shared by all workers, read-only after start-up except where noted. */
+struct inst_shared {
+	const struct proxy_config *pc;
+	unsigned index;
+	uint32_t uid;
+	struct sess_table *groups;
+	struct peerlist clients, servers;
+	struct sockaddr_storage hb[16];  /* -H targets */
+	size_t nhb;
+	unsigned join_if[64];            /* -I, or every multicast interface */
+	size_t njoin_if;
+	/* -s: the downstream address; with fp= it is learnt from a heartbeat,
+	 * so it is guarded. */
+	pthread_mutex_t down_lock;
+	struct sockaddr_storage down;
+	bool down_known;
+};
+
+struct proxy_worker;
+
+struct proxy_shared {
+	struct proxy_worker **workers;   /* by worker index, set at start-up */
+	unsigned nworkers;
+	size_t count;
+	struct inst_shared inst[];
+};
+
+/* A multicast address joined by one worker, counted by its users (servers
+ * may reuse a private address across sessions). */
+struct membership {
+	struct membership *next;
+	struct sockaddr_storage addr;
+	unsigned users;
+};
+
+/* One instance on one worker. */
+struct instance {
+	struct inst_shared *sh;
+	struct proxy_worker *pw;
+	struct fe_udp *v4, *v6;
+	struct membership *joined;       /* private groups joined by this worker */
+	struct group *groups;            /* owned here, for shutdown */
+	struct fe_timer *hb_timer;
+	uint64_t rx, dropped, forwarded, handed_off;
+};
+
+struct proxy_worker {
+	struct fe_worker *w;
+	struct proxy_shared *shared;
+	size_t count;
+	struct instance inst[];
+};
+
+/* ---- groups, owned by one worker ------------------------------------------ */
+
+struct pending;
+
+struct client {
+	uint32_t uid;
+	struct pending *pending;         /* the aggregate it was last put in */
+	bool done;                       /* sent COMPLETE for file 0 */
+};
+
+struct group {
+	struct group *next;              /* instance's owned list */
+	struct instance *in;
+	uint32_t group_id, server_id;
+	uint8_t inst;
+	struct sockaddr_storage up;      /* where the ANNOUNCE came from */
+	struct sockaddr_storage pub, priv;
+	bool joined;
+	double grtt;
+	uint8_t grtt_q, gsize_q, robust;
+	uint16_t blocksize;
+	bool encrypted;
+	uint16_t seq_up;
+	struct uid_map by_uid;
+	struct client **clients;
+	size_t nclients, capclients;
+	struct pending *pend;
+	struct fe_timer *flush_timer, *idle_timer;
+	uint64_t last_heard;             /* ms, last message from the server */
+};
+
+/* group.c */
+struct group *group_create(struct instance *in, const struct pmsg *m,
+			   const struct sockaddr *src);
+void group_destroy(struct group *g);
+void group_touch(struct group *g);              /* reset the idle timeout */
+void group_set_grtt(struct group *g, uint8_t q);
+struct client *group_client(struct group *g, uint32_t uid, bool add);
+int membership_join(struct instance *in, const struct sockaddr_storage *grp,
+		    const struct sockaddr_storage *source);
+void membership_leave(struct instance *in, const struct sockaddr_storage *grp);
+
+/* forward.c */
+int send_to(struct instance *in, const struct sockaddr_storage *dst,
+	    const void *data, size_t len);
+void forward_down(struct group *g, const struct pmsg *m);
+void forward_up(struct instance *in, const struct sockaddr_storage *up,
+		const struct pmsg *m);
+
+/* aggregate.c */
+void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m);
+void aggregate_flush_all(struct group *g);
+void aggregate_free(struct group *g);
+
+/* aggregate.c accessors, for the message builders */
+/* The message an aggregate becomes (body only; the list is set by the
+ * sender). */
+void aggregate_message(const struct pending *p, struct uftp_msg *out,
+		       const uint32_t **ids, size_t *nids);
+
+/* upstream.c: the proxy's own messages */
+void send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n);
+void send_abort_up(struct group *g, uint32_t host, const char *text);
+void send_abort_down(struct group *g, uint32_t host, const char *text, bool current);
+void send_hb(struct instance *in, const struct sockaddr_storage *to,
+	     uint8_t func, uint8_t auth, uint32_t nonce);
+
+/* dispatch.c */
+void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
+		  const struct sockaddr *src);
+
+/* heartbeat.c */
+void heartbeat_request(struct instance *in, const struct pmsg *m,
+		       const struct sockaddr *src);
+void heartbeat_response(struct instance *in, const struct pmsg *m,
+			const struct sockaddr *src);
+void heartbeat_start(struct instance *in);
+
+#endif

@@ -1,0 +1,140 @@
+/* shared.c — what the proxy's workers share, prepared before they start:
+ * each instance's session table, -C/-S lists, downstream and heartbeat
+ * addresses, join interfaces and UID. Errors here stop start-up. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/iface.h"
+#include "ferry/log.h"
+#include "ferry/proxy.h"
+#include "internal.h"
+
+static int load_lists(struct inst_shared *sh)
+{
+	char err[512];
+	const struct proxy_config *pc = sh->pc;
+	if (pc->client_list && peerlist_load(pc->client_list, false, &sh->clients,
+					     err, sizeof(err)) < 0) {
+		flog(LOG_LVL_ERR, "%s: client list (-C): %s", pc->name, err);
+		return FERRY_EXIT_PARAM;
+	}
+	if (pc->server_list && peerlist_load(pc->server_list, true, &sh->servers,
+					     err, sizeof(err)) < 0) {
+		flog(LOG_LVL_ERR, "%s: server list (-S): %s", pc->name, err);
+		return FERRY_EXIT_PARAM;
+	}
+	return 0;
+}
+
+static int resolve_peers(struct inst_shared *sh)
+{
+	const struct proxy_config *pc = sh->pc;
+	if (pc->role == PROXY_SERVER && pc->dest) {
+		if (addr_resolve(pc->dest, pc->dest_port, AF_UNSPEC, &sh->down) < 0) {
+			flog(LOG_LVL_ERR, "%s: cannot resolve downstream proxy %s",
+			     pc->name, pc->dest);
+			return FERRY_EXIT_PARAM;
+		}
+		sh->down_known = true;
+	}
+	for (size_t i = 0; i < pc->hb_count && sh->nhb < 16; i++) {
+		const struct hostport *h = &pc->hb_servers[i];
+		if (addr_resolve(h->host, h->port, AF_UNSPEC, &sh->hb[sh->nhb]) < 0) {
+			flog(LOG_LVL_ERR, "%s: cannot resolve heartbeat proxy %s",
+			     pc->name, h->host);
+			return FERRY_EXIT_PARAM;
+		}
+		sh->nhb++;
+	}
+	return 0;
+}
+
+/* -I names the interfaces to join on; without it, every multicast one. */
+static int join_interfaces(struct inst_shared *sh)
+{
+	const struct proxy_config *pc = sh->pc;
+	struct fe_iface ifs[64];
+	int n;
+	if (!pc->interfaces.n) {
+		n = iface_list_multicast(AF_UNSPEC, ifs, 64);
+		for (int i = 0; i < n; i++)
+			sh->join_if[sh->njoin_if++] = ifs[i].index;
+		return 0;
+	}
+	for (size_t i = 0; i < pc->interfaces.n && sh->njoin_if < 64; i++) {
+		if (iface_resolve(pc->interfaces.v[i], AF_UNSPEC, &ifs[0]) < 0) {
+			flog(LOG_LVL_ERR, "%s: unknown interface %s (-I)", pc->name,
+			     pc->interfaces.v[i]);
+			return FERRY_EXIT_PARAM;
+		}
+		sh->join_if[sh->njoin_if++] = ifs[0].index;
+	}
+	return 0;
+}
+
+static int set_uid(struct inst_shared *sh)
+{
+	uint32_t uid = sh->pc->uid;
+	if (!sh->pc->uid_set && iface_default_uid(&uid) < 0) {
+		flog(LOG_LVL_ERR, "%s: no multicast interface to derive a UID from; "
+		     "give one with -U", sh->pc->name);
+		return FERRY_EXIT_PARAM;
+	}
+	sh->uid = uid;
+	flog(LOG_LVL_INFO, "%s: %s proxy, UID 0x%08X, port %u", sh->pc->name,
+	     sh->pc->role == PROXY_SERVER ? "server" :
+	     sh->pc->role == PROXY_CLIENT ? "client" : "response", uid, sh->pc->port);
+	return 0;
+}
+
+int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
+		     struct proxy_shared **out)
+{
+	struct proxy_shared *s = calloc(1, sizeof(*s) + cfg->proxy_count * sizeof(s->inst[0]));
+	if (!s || !(s->workers = calloc(nworkers, sizeof(*s->workers)))) {
+		free(s);
+		return FERRY_EXIT_ALLOC;
+	}
+	s->nworkers = nworkers;
+	s->count = cfg->proxy_count;
+	int r = 0;
+	for (size_t i = 0; i < cfg->proxy_count && !r; i++) {
+		struct inst_shared *sh = &s->inst[i];
+		sh->pc = &cfg->proxies[i];
+		sh->index = (unsigned)i;
+		pthread_mutex_init(&sh->down_lock, NULL);
+		if (!(sh->groups = sess_table_new()))
+			r = FERRY_EXIT_ALLOC;
+		if (!r)
+			r = set_uid(sh);
+		if (!r)
+			r = load_lists(sh);
+		if (!r)
+			r = resolve_peers(sh);
+		if (!r)
+			r = join_interfaces(sh);
+	}
+	if (r) {
+		proxy_shared_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void proxy_shared_free(struct proxy_shared *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->count; i++) {
+		struct inst_shared *sh = &s->inst[i];
+		sess_table_free(sh->groups);
+		peerlist_free(&sh->clients);
+		peerlist_free(&sh->servers);
+		if (sh->pc)
+			pthread_mutex_destroy(&sh->down_lock);
+	}
+	free(s->workers);
+	free(s);
+}
