@@ -73,7 +73,8 @@ struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
 /* Joins group on ifindex (0: kernel's choice); source non-NULL: SSM. */
 int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
 		unsigned ifindex, const struct sockaddr *source);
-int fe_udp_leave(struct fe_udp *s, const struct sockaddr *group, unsigned ifindex);
+int fe_udp_leave(struct fe_udp *s, const struct sockaddr *group, unsigned ifindex,
+		 const struct sockaddr *source);
 /* Copies the datagram into the send queue; it leaves at the end of this
  * loop turn with everything else queued. 0, or -ENOBUFS (counted drop). */
 int fe_udp_send(struct fe_udp *s, const struct sockaddr *dst, socklen_t dstlen,

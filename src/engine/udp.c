@@ -355,12 +355,23 @@ int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
 	return r < 0 ? -errno : 0;
 }
 
-int fe_udp_leave(struct fe_udp *s, const struct sockaddr *group, unsigned ifindex)
+int fe_udp_leave(struct fe_udp *s, const struct sockaddr *group, unsigned ifindex,
+		 const struct sockaddr *source)
 {
 	int level = group->sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-	struct group_req g = { .gr_interface = ifindex };
-	memcpy(&g.gr_group, group, sa_len(group->sa_family));
-	return setsockopt(s->fd, level, MCAST_LEAVE_GROUP, &g, sizeof(g)) < 0 ? -errno : 0;
+	socklen_t len = sa_len(group->sa_family);
+	int r;
+	if (source) {
+		struct group_source_req g = { .gsr_interface = ifindex };
+		memcpy(&g.gsr_group, group, len);
+		memcpy(&g.gsr_source, source, len);
+		r = setsockopt(s->fd, level, MCAST_LEAVE_SOURCE_GROUP, &g, sizeof(g));
+	} else {
+		struct group_req g = { .gr_interface = ifindex };
+		memcpy(&g.gr_group, group, len);
+		r = setsockopt(s->fd, level, MCAST_LEAVE_GROUP, &g, sizeof(g));
+	}
+	return r < 0 ? -errno : 0;
 }
 
 int fe_udp_local(const struct fe_udp *s, struct sockaddr_storage *out)

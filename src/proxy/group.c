@@ -36,11 +36,21 @@ static bool is_multicast(const struct sockaddr_storage *a, bool ssm)
 	return !memcmp(b, ff30, sizeof(ff30));   /* ff30::/96 */
 }
 
+static bool same_source(const struct membership *m,
+			const struct sockaddr_storage *source)
+{
+	if (!source)
+		return m->source.ss_family == 0;
+	return same_ip(&m->source, source);
+}
+
+/* Joins (group, source) on every join interface, once per worker: later
+ * users of the same pair only count. */
 int membership_join(struct instance *in, const struct sockaddr_storage *grp,
 		    const struct sockaddr_storage *source)
 {
 	for (struct membership *m = in->joined; m; m = m->next)
-		if (same_ip(&m->addr, grp)) {
+		if (same_ip(&m->addr, grp) && same_source(m, source)) {
 			m->users++;
 			return 0;
 		}
@@ -58,22 +68,26 @@ int membership_join(struct instance *in, const struct sockaddr_storage *grp,
 	if (!m)
 		return -ENOMEM;
 	m->addr = *grp;
+	if (source)
+		m->source = *source;
 	m->users = 1;
 	m->next = in->joined;
 	in->joined = m;
 	return 0;
 }
 
-void membership_leave(struct instance *in, const struct sockaddr_storage *grp)
+void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
+		      const struct sockaddr_storage *source)
 {
 	for (struct membership **p = &in->joined; *p; p = &(*p)->next) {
 		struct membership *m = *p;
-		if (!same_ip(&m->addr, grp) || --m->users)
+		if (!same_ip(&m->addr, grp) || !same_source(m, source) || --m->users)
 			continue;
 		struct fe_udp *s = grp->ss_family == AF_INET6 ? in->v6 : in->v4;
+		const struct sockaddr *src = source ? (const struct sockaddr *)source : NULL;
 		for (size_t i = 0; s && (i < in->sh->njoin_if || i == 0); i++)
 			fe_udp_leave(s, (const struct sockaddr *)grp,
-				     in->sh->njoin_if ? in->sh->join_if[i] : 0);
+				     in->sh->njoin_if ? in->sh->join_if[i] : 0, src);
 		*p = m->next;
 		free(m);
 		return;
@@ -223,8 +237,8 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 	}
 	if (in->sh->pc->role != PROXY_CLIENT) {
 		/* With a server list the membership is source-specific. */
-		int r = membership_join(in, &g->priv,
-					in->sh->servers.n ? &g->up : NULL);
+		g->ssm = in->sh->servers.n > 0;
+		int r = membership_join(in, &g->priv, g->ssm ? &g->up : NULL);
 		g->joined = r == 0;
 		if (r < 0) {
 			glog(LOG_LVL_ERR, g->group_id, g->inst, 0,
@@ -272,7 +286,7 @@ void group_destroy(struct group *g)
 	aggregate_free(g);
 	fe_timer_cancel(in->pw->w, g->idle_timer);
 	if (g->joined)
-		membership_leave(in, &g->priv);
+		membership_leave(in, &g->priv, g->ssm ? &g->up : NULL);
 	sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
 	for (struct group **p = &in->groups; *p; p = &(*p)->next)
 		if (*p == g) {

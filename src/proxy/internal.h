@@ -66,6 +66,7 @@ struct proxy_shared {
 struct membership {
 	struct membership *next;
 	struct sockaddr_storage addr;
+	struct sockaddr_storage source;  /* SSM source; family 0: any source */
 	unsigned users;
 };
 
@@ -105,6 +106,7 @@ struct group {
 	struct sockaddr_storage up;      /* where the ANNOUNCE came from */
 	struct sockaddr_storage pub, priv;
 	bool joined;
+	bool ssm;                        /* joined source-specifically (-S) */
 	double grtt;
 	uint8_t grtt_q, gsize_q, robust;
 	uint16_t blocksize;
@@ -127,7 +129,8 @@ void group_set_grtt(struct group *g, uint8_t q);
 struct client *group_client(struct group *g, uint32_t uid, bool add);
 int membership_join(struct instance *in, const struct sockaddr_storage *grp,
 		    const struct sockaddr_storage *source);
-void membership_leave(struct instance *in, const struct sockaddr_storage *grp);
+void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
+		      const struct sockaddr_storage *source);
 
 /* forward.c */
 int send_to(struct instance *in, const struct sockaddr_storage *dst,

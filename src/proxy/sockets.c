@@ -50,6 +50,23 @@ static struct fe_udp *open_one(struct fe_worker *w, struct instance *in, int fam
 	return s;
 }
 
+/* With -S, a public address is joined source-specifically for each listed
+ * server (uftpproxyd(1)); without it, from any source. */
+static int join_for_servers(struct instance *in, const struct sockaddr_storage *g)
+{
+	const struct peerlist *l = &in->sh->servers;
+	if (!l->n)
+		return membership_join(in, g, NULL);
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].addr.ss_family != g->ss_family)
+			continue;
+		int r = membership_join(in, g, &l->v[i].addr);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int join_public(struct fe_worker *w, struct instance *in)
 {
 	const struct proxy_config *pc = in->sh->pc;
@@ -60,7 +77,7 @@ static int join_public(struct fe_worker *w, struct instance *in)
 		struct sockaddr_storage g;
 		if (addr_resolve(pc->pub_mcast.v[i], 0, AF_UNSPEC, &g) < 0)
 			return FERRY_EXIT_PARAM;
-		int r = membership_join(in, &g, NULL);
+		int r = join_for_servers(in, &g);
 		if (r < 0) {
 			flog(LOG_LVL_ERR, "%s: join %s: %s", pc->name, pc->pub_mcast.v[i],
 			     strerror(-r));
@@ -128,7 +145,8 @@ void proxy_worker_fini(struct proxy_worker *pw)
 		while (in->groups)
 			group_destroy(in->groups);
 		while (in->joined)
-			membership_leave(in, &in->joined->addr);
+			membership_leave(in, &in->joined->addr,
+					 in->joined->source.ss_family ? &in->joined->source : NULL);
 		fe_timer_cancel(pw->w, in->hb_timer);
 		if (in->rx || in->dropped)
 			flog(LOG_LVL_INFO, "%s: worker %u: %llu messages in, %llu forwarded, "

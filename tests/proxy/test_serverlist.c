@@ -1,0 +1,216 @@
+/* test_serverlist.c — -S on a response proxy, in a network namespace of its
+ * own: an unlisted server and a non-SSM private address are refused with
+ * an ABORT upstream; a listed server with a 232/8 address is served. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ferry/config.h"
+#include "ferry/engine.h"
+#include "ferry/log.h"
+#include "ferry/proxy.h"
+#include "ferry/uftp_msg.h"
+
+struct rig {
+	struct ferry_config cfg;
+	struct proxy_shared *sh;
+	struct fe_engine *e;
+	uint16_t port;
+	int up, client;
+	char list[64];
+};
+
+static int init(struct fe_worker *w, void *arg)
+{
+	struct rig *r = arg;
+	struct proxy_worker *pw;
+	int rc = proxy_worker_init(w, r->sh, &pw);
+	fe_worker_set_data(w, pw);
+	return rc;
+}
+
+static void fini(struct fe_worker *w, void *arg)
+{
+	(void)arg;
+	proxy_worker_fini(fe_worker_data(w));
+}
+
+static int udp_socket(uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	if (port)
+		*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void rig_up(struct rig *r)
+{
+	memset(r, 0, sizeof(*r));
+	strcpy(r->list, "/tmp/ferry-slist-XXXXXX");
+	int fd = mkstemp(r->list);
+	assert_true(fd >= 0);
+	dprintf(fd, "0x00000001|127.0.0.1\n");
+	close(fd);
+	int probe = udp_socket(&r->port);
+	close(probe);
+	config_init(&r->cfg);
+	r->cfg.proxies = calloc(1, sizeof(*r->cfg.proxies));
+	r->cfg.proxy_count = 1;
+	r->cfg.proxies[0] = (struct proxy_config){
+		.name = strdup("rp"), .role = PROXY_RESPONSE, .port = r->port,
+		.dest_port = r->port, .ttl = 1, .uid = 0x301, .uid_set = true,
+		.udp_buf_size = 262144, .server_list = strdup(r->list) };
+	struct fe_engine_opts o = { .workers = 1, .worker_init = init,
+				    .worker_fini = fini, .arg = r };
+	r->e = fe_engine_create(&o);
+	assert_int_equal(proxy_shared_new(&r->cfg, 1, &r->sh), 0);
+	assert_int_equal(fe_engine_start(r->e), 0);
+	r->up = udp_socket(NULL);
+	r->client = udp_socket(NULL);
+}
+
+static void rig_down(struct rig *r)
+{
+	fe_engine_stop(r->e);
+	fe_engine_destroy(r->e);
+	proxy_shared_free(r->sh);
+	config_free(&r->cfg);
+	close(r->up);
+	close(r->client);
+	unlink(r->list);
+}
+
+static void send_msg(struct rig *r, int fd, struct uftp_msg *m)
+{
+	uint8_t buf[512];
+	long n = uftp_encode(buf, sizeof(buf), m);
+	assert_true(n > 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(r->port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&a, sizeof(a)), n);
+}
+
+static void announce(struct rig *r, uint32_t server, uint32_t group, const char *priv)
+{
+	static uint8_t pub[4], prv[4];
+	inet_pton(AF_INET, "232.1.1.1", pub);
+	inet_pton(AF_INET, priv, prv);
+	struct uftp_msg m = { .hdr = { .version = UFTP_VERSION, .func = UFTP_ANNOUNCE,
+				       .src_id = server, .group_id = group, .grtt = 127 } };
+	m.u.announce = (struct uftp_announce){ .robust = 5, .blocksize = 1300,
+		.pub_addr = { pub, 4 }, .priv_addr = { prv, 4 } };
+	send_msg(r, r->up, &m);
+}
+
+/* The next message at the fake server, decoded; false after timeout. */
+static bool next_up(struct rig *r, uint8_t *buf, size_t cap, struct uftp_msg *m)
+{
+	struct pollfd p = { .fd = r->up, .events = POLLIN };
+	if (poll(&p, 1, 1500) <= 0)
+		return false;
+	ssize_t n = recv(r->up, buf, cap, 0);
+	struct rcur c;
+	rcur_init(&c, buf, (size_t)n);
+	return n > 0 && uftp_decode(&c, m) == UFTP_OK;
+}
+
+static void expect_abort(struct rig *r, const char *text)
+{
+	uint8_t buf[1024];
+	struct uftp_msg m;
+	assert_true(next_up(r, buf, sizeof(buf), &m));
+	assert_int_equal(m.hdr.func, UFTP_ABORT);
+	assert_int_equal(m.hdr.src_id, 0x301);
+	assert_int_equal(m.u.abort.host, 0);
+	assert_int_equal(m.u.abort.text.len, strlen(text));
+	assert_memory_equal(m.u.abort.text.p, text, strlen(text));
+}
+
+static void test_unlisted_server_refused(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+	announce(&r, 0x9, 0x100, "232.1.1.2");
+	expect_abort(&r, "server not in server list");
+	rig_down(&r);
+}
+
+static void test_non_ssm_private_refused(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+	announce(&r, 0x1, 0x200, "239.1.1.2");
+	expect_abort(&r, "Invalid source specific multicast address");
+	rig_down(&r);
+}
+
+static void test_listed_server_served(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+	announce(&r, 0x1, 0x300, "232.1.1.2");
+	struct uftp_msg m = { .hdr = { .version = UFTP_VERSION, .func = UFTP_REGISTER,
+				       .src_id = 0xC1, .group_id = 0x300 } };
+	usleep(20000);
+	send_msg(&r, r.client, &m);
+	uint8_t buf[1024];
+	struct uftp_msg got;
+	assert_true(next_up(&r, buf, sizeof(buf), &got));
+	assert_int_equal(got.hdr.func, UFTP_REGISTER);
+	assert_int_equal(got.u.reg.uids.count, 1);
+	assert_int_equal(uftp_uid_at(&got.u.reg.uids, 0), 0xC1);
+	/* The private group was joined for that server only (SSM). */
+	FILE *f = fopen("/proc/net/mcfilter", "r");
+	char line[256];
+	bool ssm = false;
+	while (f && fgets(line, sizeof(line), f))
+		ssm |= strstr(line, "0xe8010102") && strstr(line, "0x7f000001");
+	if (f)
+		fclose(f);
+	assert_true(ssm);
+	rig_down(&r);
+}
+
+/* A loopback with multicast on, so joins behave the same everywhere. */
+static int private_netns(void **state)
+{
+	(void)state;
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0)
+		return -1;
+	return system("ip link set lo up && ip link set lo multicast on && "
+		      "ip route add 224.0.0.0/4 dev lo") == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	log_open(NULL, LOG_LVL_ERR, 0, 0);
+	if (private_netns(NULL) < 0) {
+		printf("skip: needs root for a private network namespace\n");
+		return 77;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unlisted_server_refused),
+		cmocka_unit_test(test_non_ssm_private_refused),
+		cmocka_unit_test(test_listed_server_served),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	log_close();
+	return rc;
+}
