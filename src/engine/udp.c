@@ -336,8 +336,9 @@ struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
 	return s;
 }
 
-int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
-		unsigned ifindex, const struct sockaddr *source)
+/* One membership change: any-source or source-specific, join or leave. */
+static int mcast_change(struct fe_udp *s, const struct sockaddr *group,
+			unsigned ifindex, const struct sockaddr *source, bool join)
 {
 	int level = group->sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
 	socklen_t len = sa_len(group->sa_family);
@@ -346,32 +347,27 @@ int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
 		struct group_source_req g = { .gsr_interface = ifindex };
 		memcpy(&g.gsr_group, group, len);
 		memcpy(&g.gsr_source, source, len);
-		r = setsockopt(s->fd, level, MCAST_JOIN_SOURCE_GROUP, &g, sizeof(g));
+		r = setsockopt(s->fd, level, join ? MCAST_JOIN_SOURCE_GROUP
+						  : MCAST_LEAVE_SOURCE_GROUP, &g, sizeof(g));
 	} else {
 		struct group_req g = { .gr_interface = ifindex };
 		memcpy(&g.gr_group, group, len);
-		r = setsockopt(s->fd, level, MCAST_JOIN_GROUP, &g, sizeof(g));
+		r = setsockopt(s->fd, level, join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP,
+			       &g, sizeof(g));
 	}
 	return r < 0 ? -errno : 0;
+}
+
+int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
+		unsigned ifindex, const struct sockaddr *source)
+{
+	return mcast_change(s, group, ifindex, source, true);
 }
 
 int fe_udp_leave(struct fe_udp *s, const struct sockaddr *group, unsigned ifindex,
 		 const struct sockaddr *source)
 {
-	int level = group->sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-	socklen_t len = sa_len(group->sa_family);
-	int r;
-	if (source) {
-		struct group_source_req g = { .gsr_interface = ifindex };
-		memcpy(&g.gsr_group, group, len);
-		memcpy(&g.gsr_source, source, len);
-		r = setsockopt(s->fd, level, MCAST_LEAVE_SOURCE_GROUP, &g, sizeof(g));
-	} else {
-		struct group_req g = { .gr_interface = ifindex };
-		memcpy(&g.gr_group, group, len);
-		r = setsockopt(s->fd, level, MCAST_LEAVE_GROUP, &g, sizeof(g));
-	}
-	return r < 0 ? -errno : 0;
+	return mcast_change(s, group, ifindex, source, false);
 }
 
 int fe_udp_local(const struct fe_udp *s, struct sockaddr_storage *out)
