@@ -29,21 +29,13 @@ enum uftp_err uftp_encode_complete(struct wcur *w,
 
 enum uftp_err uftp_decode_done_conf(struct rcur *c, struct uftp_done_conf *m)
 {
-	struct rcur h;
-	enum uftp_err e = wire_open(c, UFTP_DONE_CONF, UFTP_MIN_DONE_CONF, &h);
-	if (e)
-		return e;
-	rcur_skip(&h, 2);
-	if ((e = wire_exts(&h, &m->ext)))
-		return e;
-	return wire_uids(c, &m->uids);
+	enum uftp_err e = wire_decode_bare(c, UFTP_DONE_CONF, &m->ext);
+	return e ? e : wire_uids(c, &m->uids);
 }
 
 enum uftp_err uftp_encode_done_conf(struct wcur *w,
 				    const struct uftp_done_conf *m)
 {
-	size_t start = wire_begin(w, UFTP_DONE_CONF);
-	wcur_u16(w, 0);
-	enum uftp_err e = wire_close(w, start, &m->ext);
+	enum uftp_err e = wire_encode_bare(w, UFTP_DONE_CONF, &m->ext);
 	return e ? e : wire_put_uids(w, &m->uids);
 }

@@ -66,19 +66,11 @@ enum uftp_err uftp_encode_cong_ctrl(struct wcur *w,
 
 enum uftp_err uftp_decode_cc_ack(struct rcur *c, struct uftp_cc_ack *m)
 {
-	struct rcur h;
-	enum uftp_err e = wire_open(c, UFTP_CC_ACK, UFTP_MIN_CC_ACK, &h);
-	if (e)
-		return e;
-	rcur_skip(&h, 2);
-	if ((e = wire_exts(&h, &m->ext)))
-		return e;
-	return wire_end(c);
+	enum uftp_err e = wire_decode_bare(c, UFTP_CC_ACK, &m->ext);
+	return e ? e : wire_end(c);
 }
 
 enum uftp_err uftp_encode_cc_ack(struct wcur *w, const struct uftp_cc_ack *m)
 {
-	size_t start = wire_begin(w, UFTP_CC_ACK);
-	wcur_u16(w, 0);
-	return wire_close(w, start, &m->ext);
+	return wire_encode_bare(w, UFTP_CC_ACK, &m->ext);
 }

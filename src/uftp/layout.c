@@ -121,3 +121,21 @@ enum uftp_err wire_len16(struct bview v, uint16_t *out)
 	*out = (uint16_t)v.len;
 	return UFTP_OK;
 }
+
+enum uftp_err wire_decode_bare(struct rcur *c, uint8_t func, struct uftp_exts *e)
+{
+	struct rcur h;
+	enum uftp_err r = wire_open(c, func, 4, &h);
+	if (r)
+		return r;
+	rcur_skip(&h, 2);
+	return wire_exts(&h, e);
+}
+
+enum uftp_err wire_encode_bare(struct wcur *w, uint8_t func,
+			       const struct uftp_exts *e)
+{
+	size_t start = wire_begin(w, func);
+	wcur_u16(w, 0);
+	return wire_close(w, start, e);
+}

@@ -4,21 +4,13 @@
 
 enum uftp_err uftp_decode_key_req(struct rcur *c, struct uftp_key_req *m)
 {
-	struct rcur h;
-	enum uftp_err e = wire_open(c, UFTP_KEY_REQ, UFTP_MIN_KEY_REQ, &h);
-	if (e)
-		return e;
-	rcur_skip(&h, 2);
-	if ((e = wire_exts(&h, &m->ext)))
-		return e;
-	return wire_end(c);
+	enum uftp_err e = wire_decode_bare(c, UFTP_KEY_REQ, &m->ext);
+	return e ? e : wire_end(c);
 }
 
 enum uftp_err uftp_encode_key_req(struct wcur *w, const struct uftp_key_req *m)
 {
-	size_t start = wire_begin(w, UFTP_KEY_REQ);
-	wcur_u16(w, 0);
-	return wire_close(w, start, &m->ext);
+	return wire_encode_bare(w, UFTP_KEY_REQ, &m->ext);
 }
 
 enum uftp_err uftp_decode_proxy_key(struct rcur *c, struct uftp_proxy_key *m)

@@ -32,6 +32,11 @@ enum uftp_err wire_put_uids(struct wcur *w, const struct uftp_uids *u);
 enum uftp_err wire_words(struct bview v, uint8_t *words);
 void wire_put_padded(struct wcur *w, struct bview v);
 enum uftp_err wire_result(const struct wcur *w);   /* OK or NOSPACE */
+/* The bare body of REG_CONF, DONE_CONF, KEY_REQ and CC_ACK: function,
+ * hlen, 16 reserved bits and extensions; the caller reads what follows. */
+enum uftp_err wire_decode_bare(struct rcur *c, uint8_t func, struct uftp_exts *e);
+enum uftp_err wire_encode_bare(struct wcur *w, uint8_t func,
+			       const struct uftp_exts *e);
 /* A 16-bit length field for v, or RANGE. */
 enum uftp_err wire_len16(struct bview v, uint16_t *out);
 
