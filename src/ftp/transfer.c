@@ -312,6 +312,19 @@ static void begin(struct ftp_session *s, const char *what)
 	data_request(s);
 }
 
+/* fd (or the -errno that opening it gave) must be a regular file; if not,
+ * it is closed and the client told why. */
+static bool regular_file(struct ftp_session *s, int fd, struct stat *st)
+{
+	int r = fd < 0 ? fd : fstat(fd, st) < 0 ? -errno : S_ISREG(st->st_mode) ? 0 : -EISDIR;
+	if (r) {
+		if (fd >= 0)
+			close(fd);
+		errno_reply(s, r);
+	}
+	return r == 0;
+}
+
 void cmd_retr(struct ftp_session *s, char *arg)
 {
 	char v[PATH_MAX], what[PATH_MAX + 96];
@@ -321,13 +334,8 @@ void cmd_retr(struct ftp_session *s, char *arg)
 		return;
 	int fd = path_open(session_root(s), v, O_RDONLY | O_NONBLOCK, 0);
 	struct stat st;
-	int r = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EISDIR;
-	if (r) {
-		if (fd >= 0)
-			close(fd);
-		errno_reply(s, r);
+	if (!regular_file(s, fd, &st))
 		return;
-	}
 	struct transfer *x = start(s, XK_RETR, v, fd);
 	if (!x)
 		return;
@@ -367,13 +375,8 @@ static void store(struct ftp_session *s, char *arg, enum xfer_kind kind)
 		fd = path_open(session_root(s), v, flags, 0644);
 	}
 	struct stat st;
-	int r = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EISDIR;
-	if (r) {
-		if (fd >= 0)
-			close(fd);
-		errno_reply(s, r);
+	if (!regular_file(s, fd, &st))
 		return;
-	}
 	struct transfer *x = start(s, kind, v, fd);
 	if (!x)
 		return;
