@@ -18,6 +18,7 @@
 #include "ferry/engine.h"
 #include "ferry/log.h"
 #include "ferry/proxy.h"
+#include "rig.h"
 
 enum { GRTT_Q = 127,        /* about 53 ms */
        SLOW_GRTT_Q = 166 };  /* about 1.06 s */
@@ -31,40 +32,6 @@ struct rig {
 	int cl[4];           /* fake clients */
 };
 
-static int init(struct fe_worker *w, void *arg)
-{
-	struct rig *r = arg;
-	struct proxy_worker *pw;
-	int rc = proxy_worker_init(w, r->sh, &pw);
-	fe_worker_set_data(w, pw);
-	return rc;
-}
-
-static void fini(struct fe_worker *w, void *arg)
-{
-	(void)arg;
-	proxy_worker_fini(fe_worker_data(w));
-}
-
-static int udp_socket(void)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	return fd;
-}
-
-static uint16_t free_port(void)
-{
-	int fd = udp_socket();
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static void rig_up(struct rig *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -72,19 +39,20 @@ static void rig_up(struct rig *r)
 	r->cfg.proxies = calloc(1, sizeof(*r->cfg.proxies));
 	r->cfg.proxy_count = 1;
 	struct proxy_config *pc = &r->cfg.proxies[0];
-	r->port = free_port();
+	r->port = rig_free_port();
 	*pc = (struct proxy_config){ .name = strdup("cp"), .role = PROXY_CLIENT,
-				     .port = r->port, .dest_port = free_port(),
+				     .port = r->port, .dest_port = rig_free_port(),
 				     .ttl = 1, .uid = 0x201, .uid_set = true,
 				     .udp_buf_size = 262144 };
-	struct fe_engine_opts o = { .workers = 2, .worker_init = init,
-				    .worker_fini = fini, .arg = r };
+	struct fe_engine_opts o = { .workers = 2, .worker_init = rig_worker_init,
+				    .worker_fini = rig_worker_fini, .arg = &r->sh };
 	r->e = fe_engine_create(&o);
 	assert_int_equal(proxy_shared_new(&r->cfg, 2, &r->sh), 0);
 	assert_int_equal(fe_engine_start(r->e), 0);
-	r->up = udp_socket();
+	r->up = rig_udp_socket(NULL);
 	for (int i = 0; i < 4; i++)
-		r->cl[i] = udp_socket();
+		r->cl[i] = rig_udp_socket(NULL);
+	assert_true(r->up >= 0 && r->cl[3] >= 0);
 }
 
 static void rig_down(struct rig *r)

@@ -19,6 +19,7 @@
 #include "ferry/log.h"
 #include "ferry/proxy.h"
 #include "ferry/uftp_msg.h"
+#include "rig.h"
 
 struct rig {
 	struct ferry_config cfg;
@@ -29,34 +30,6 @@ struct rig {
 	char list[64];
 };
 
-static int init(struct fe_worker *w, void *arg)
-{
-	struct rig *r = arg;
-	struct proxy_worker *pw;
-	int rc = proxy_worker_init(w, r->sh, &pw);
-	fe_worker_set_data(w, pw);
-	return rc;
-}
-
-static void fini(struct fe_worker *w, void *arg)
-{
-	(void)arg;
-	proxy_worker_fini(fe_worker_data(w));
-}
-
-static int udp_socket(uint16_t *port)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	if (port)
-		*port = ntohs(a.sin_port);
-	return fd;
-}
-
 static void rig_up(struct rig *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -65,8 +38,7 @@ static void rig_up(struct rig *r)
 	assert_true(fd >= 0);
 	dprintf(fd, "0x00000001|127.0.0.1\n");
 	close(fd);
-	int probe = udp_socket(&r->port);
-	close(probe);
+	r->port = rig_free_port();
 	config_init(&r->cfg);
 	r->cfg.proxies = calloc(1, sizeof(*r->cfg.proxies));
 	r->cfg.proxy_count = 1;
@@ -74,13 +46,14 @@ static void rig_up(struct rig *r)
 		.name = strdup("rp"), .role = PROXY_RESPONSE, .port = r->port,
 		.dest_port = r->port, .ttl = 1, .uid = 0x301, .uid_set = true,
 		.udp_buf_size = 262144, .server_list = strdup(r->list) };
-	struct fe_engine_opts o = { .workers = 1, .worker_init = init,
-				    .worker_fini = fini, .arg = r };
+	struct fe_engine_opts o = { .workers = 1, .worker_init = rig_worker_init,
+				    .worker_fini = rig_worker_fini, .arg = &r->sh };
 	r->e = fe_engine_create(&o);
 	assert_int_equal(proxy_shared_new(&r->cfg, 1, &r->sh), 0);
 	assert_int_equal(fe_engine_start(r->e), 0);
-	r->up = udp_socket(NULL);
-	r->client = udp_socket(NULL);
+	r->up = rig_udp_socket(NULL);
+	r->client = rig_udp_socket(NULL);
+	assert_true(r->up >= 0 && r->client >= 0);
 }
 
 static void rig_down(struct rig *r)
