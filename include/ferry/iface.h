@@ -32,6 +32,8 @@ int addr_resolve(const char *host, uint16_t port, int family,
 /* "[v6]:port" / "v4:port" (port left out when 0). */
 const char *addr_format(const struct sockaddr *sa, char *buf, size_t len);
 socklen_t addr_len(const struct sockaddr *sa);
+/* Same family and IP address; ports are not compared. */
+bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
 uint16_t addr_port(const struct sockaddr *sa);
 void addr_set_port(struct sockaddr_storage *ss, uint16_t port);
 

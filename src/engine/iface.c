@@ -79,15 +79,15 @@ static void fill(struct fe_iface *out, const struct ifaddrs *ifa)
 	memcpy(&out->addr, ifa->ifa_addr, addr_len(ifa->ifa_addr));
 }
 
-static bool same_ip(const struct sockaddr *a, const struct sockaddr_storage *b)
+bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b)
 {
-	if (a->sa_family != b->ss_family)
+	if (a->sa_family != b->sa_family)
 		return false;
 	if (a->sa_family == AF_INET)
 		return ((const struct sockaddr_in *)(const void *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+		       ((const struct sockaddr_in *)(const void *)b)->sin_addr.s_addr;
 	return !memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
-		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+		       &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, 16);
 }
 
 /* By name first; else the spec is an address (or a host name resolving to
@@ -109,7 +109,7 @@ int iface_resolve(const char *spec, int family, struct fe_iface *out)
 	struct sockaddr_storage want;
 	if (r && addr_resolve(spec, 0, family, &want) == 0)
 		for (ifa = all; ifa && r; ifa = ifa->ifa_next)
-			if (usable(ifa, family) && same_ip(ifa->ifa_addr, &want)) {
+			if (usable(ifa, family) && addr_same_ip(ifa->ifa_addr, (const struct sockaddr *)&want)) {
 				fill(out, ifa);
 				r = 0;
 			}

@@ -245,8 +245,6 @@ void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
 		return;
 	}
 	uint8_t func = m->hdr.func;
-	if (func == UFTP_COMPLETE && m->u.complete.file_id == 0)
-		c->done = true;
 	if (func == UFTP_STATUS)
 		merge_status(p, &m->u.status);
 	if (c->pending != p) {

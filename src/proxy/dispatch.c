@@ -25,11 +25,6 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b
 	       !memcmp(a, b, addr_len(a));
 }
 
-static const char *who(const struct sockaddr *sa, char *buf, size_t len)
-{
-	return addr_format(sa, buf, len);
-}
-
 /* ---- handlers: downstream (from the server side) ----------------------- */
 
 typedef void down_fn(struct group *g, const struct pmsg *m);
@@ -151,7 +146,7 @@ static void from_client(struct group *g, const struct pmsg *m,
 	if (m->hdr.func == UFTP_REGISTER && !client_allowed(g, m->hdr.src_id)) {
 		glog(LOG_LVL_WARN, g->group_id, g->inst, 0,
 		     "Rejecting REGISTER from %08X (%s): not in client list",
-		     m->hdr.src_id, who(src, from, sizeof(from)));
+		     m->hdr.src_id, addr_format(src, from, sizeof(from)));
 		g->in->dropped++;
 		return;
 	}
@@ -263,7 +258,7 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 	if (r < 0) {
 		in->dropped++;
 		flog(LOG_LVL_DEBUG, "%s: dropped %zu bytes from %s: %s",
-		     in->sh->pc->name, len, who(src, from, sizeof(from)),
+		     in->sh->pc->name, len, addr_format(src, from, sizeof(from)),
 		     uftp_strerror((enum uftp_err)-r));
 		return;
 	}
@@ -272,7 +267,7 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 		return;
 	if (in->sh->pc->role == PROXY_SERVER && !downstream_known(in->sh)) {
 		flog(LOG_LVL_VERB, "Rejecting message from %s: downstream address "
-		     "not established", who(src, from, sizeof(from)));
+		     "not established", addr_format(src, from, sizeof(from)));
 		in->dropped++;
 		return;
 	}

@@ -14,13 +14,7 @@ enum { MIN_IDLE_MS = 1000 };
 
 static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+	return addr_same_ip((const struct sockaddr *)a, (const struct sockaddr *)b);
 }
 
 static bool is_multicast(const struct sockaddr_storage *a, bool ssm)
@@ -102,7 +96,7 @@ static bool server_allowed(struct inst_shared *sh, const struct pmsg *m,
 		return true;
 	const struct peer *p = peerlist_find(&sh->servers, m->hdr.src_id);
 	return p && (!p->has_addr ||
-		     same_ip(&p->addr, (const struct sockaddr_storage *)(const void *)src));
+		     addr_same_ip((const struct sockaddr *)&p->addr, src));
 }
 
 /* The ANNOUNCE's checks before a group exists; a refusal is told upstream. */
@@ -123,11 +117,6 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 		return ssm ? "Invalid source specific multicast address"
 			   : "Invalid multicast address";
 	return NULL;
-}
-
-static void set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-	addr_set_port(ss, port);
 }
 
 static void idle_check(struct fe_worker *w, void *arg);
@@ -187,11 +176,10 @@ static struct group *group_alloc(struct instance *in, const struct pmsg *m,
 	pmsg_addr(a, false, &g->pub);
 	pmsg_addr(a, true, &g->priv);
 	uint16_t out_port = pc->role == PROXY_CLIENT ? pc->dest_port : pc->port;
-	set_port(&g->pub, out_port);
-	set_port(&g->priv, out_port);
+	addr_set_port(&g->pub, out_port);
+	addr_set_port(&g->priv, out_port);
 	g->robust = a->robust ? a->robust : 1;
 	g->blocksize = a->blocksize;
-	g->encrypted = UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO);
 	g->grtt_q = m->hdr.grtt;
 	g->gsize_q = m->hdr.gsize;
 	g->grtt = uftp_grtt_unquantize(m->hdr.grtt);

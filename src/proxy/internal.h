@@ -95,7 +95,6 @@ struct pending;
 struct client {
 	uint32_t uid;
 	struct pending *pending;         /* the aggregate it was last put in */
-	bool done;                       /* sent COMPLETE for file 0 */
 };
 
 struct group {
@@ -110,7 +109,6 @@ struct group {
 	double grtt;
 	uint8_t grtt_q, gsize_q, robust;
 	uint16_t blocksize;
-	bool encrypted;
 	uint16_t seq_up;
 	struct uid_map by_uid;
 	struct client **clients;
