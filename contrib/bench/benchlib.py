@@ -1,0 +1,225 @@
+"""benchlib: what the contrib/bench scripts share.
+
+- Rounds: every candidate (ferryd and its peers) runs once per round, in an
+  order that rotates each round, so slow drift of a shared machine falls on
+  all of them alike; medians over the rounds, and ratios to a baseline.
+- CPU of a process from /proc/PID/stat (user + system, every thread).
+- Topology: network namespaces joined by plain veth pairs (no bridge), with
+  addresses from 198.18.0.0/15 only; removed on exit whatever happens.
+
+Stdlib only.  Needs root and iproute2.
+"""
+
+import atexit
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def sh(argv, check=True, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    proc = subprocess.run(argv, **kw)
+    if check and proc.returncode != 0:
+        sys.exit("bench: %s: exit %d: %s" % (" ".join(argv), proc.returncode,
+                                              (proc.stderr or "").strip()))
+    return proc
+
+
+def need_root():
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (network namespaces)")
+
+
+def build(tree=ROOT):
+    """Builds an optimised tree (no sanitizers) in build-bench; returns its path."""
+    out = os.path.join(tree, "build-bench")
+    if not os.path.exists(os.path.join(out, "build.ninja")):
+        sh(["meson", "setup", out, tree, "-Dbuildtype=release", "-Dtests=false"],
+           stdout=subprocess.DEVNULL)
+    sh(["ninja", "-C", out], stdout=subprocess.DEVNULL)
+    return out
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process, all its threads."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+class Rounds:
+    """Runs fn(candidate, round) for each candidate, rounds times, rotating
+    the order; fn returns a dict of figures.  Collects them per candidate."""
+
+    def __init__(self, candidates, rounds=5):
+        self.candidates = list(candidates)
+        self.rounds = rounds
+        self.results = {c: [] for c in self.candidates}
+
+    def run(self, fn, log=sys.stderr):
+        n = len(self.candidates)
+        for r in range(self.rounds):
+            order = self.candidates[r % n:] + self.candidates[:r % n]
+            for c in order:
+                fig = fn(c, r)
+                self.results[c].append(fig)
+                print("  round %d %-12s %s" % (r + 1, c, " ".join(
+                    "%s=%s" % (k, fmt(v)) for k, v in fig.items())),
+                    file=log, flush=True)
+        return self
+
+    def medians(self, c):
+        keys = self.results[c][0].keys() if self.results[c] else []
+        return {k: median([f[k] for f in self.results[c]]) for k in keys}
+
+    def table(self, title, keys, baseline, lower_better=(), out=sys.stdout):
+        """Prints medians per candidate and the ratio to baseline for each key."""
+        print("\n%s  (median of %d rounds)" % (title, self.rounds), file=out)
+        print("  %-14s" % "" + "".join("%18s" % k for k in keys), file=out)
+        base = self.medians(baseline)
+        for c in self.candidates:
+            m = self.medians(c)
+            print("  %-14s" % c + "".join("%18s" % fmt(m.get(k)) for k in keys),
+                  file=out)
+        for c in self.candidates:
+            if c == baseline:
+                continue
+            m = self.medians(c)
+            ratios = []
+            for k in keys:
+                b, v = base.get(k), m.get(k)
+                ratios.append("%18s" % ("%.2fx" % (v / b) if b else "-"))
+            print("  %-14s" % ("%s/%s" % (c, baseline))[:14] + "".join(ratios), file=out)
+        out.flush()
+
+
+def fmt(v):
+    if isinstance(v, float):
+        if v != v:
+            return "nan"
+        if abs(v) >= 1000:
+            return "%.0f" % v
+        if abs(v) >= 10:
+            return "%.1f" % v
+        return "%.3g" % v
+    return str(v)
+
+
+# ---- namespaces and veth pairs ------------------------------------------------
+
+class Topo:
+    """Namespaces joined point to point by veth pairs.
+
+        t = Topo("fb")
+        a, b = t.ns("gen"), t.ns("proxy")
+        t.link(a, "198.18.1.1", b, "198.18.1.2")
+    """
+
+    def __init__(self, prefix="fbench"):
+        self.prefix = "%s%d" % (prefix, os.getpid())
+        self.names = []
+        self.procs = []
+        self._links = 0
+        atexit.register(self.close)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: sys.exit(130))
+
+    def ns(self, name):
+        full = "%s-%s" % (self.prefix, name)
+        sh(["ip", "netns", "add", full])
+        self.names.append(full)
+        sh(["ip", "-n", full, "link", "set", "lo", "up"])
+        return full
+
+    def link(self, ns_a, addr_a, ns_b, addr_b, prefix=24, gro=False):
+        """Returns the interface names (in a, in b)."""
+        self._links += 1
+        ia, ib = "v%da" % self._links, "v%db" % self._links
+        sh(["ip", "link", "add", ia, "netns", ns_a, "type", "veth",
+            "peer", "name", ib, "netns", ns_b])
+        for ns, ifn, addr in ((ns_a, ia, addr_a), (ns_b, ib, addr_b)):
+            sh(["ip", "-n", ns, "addr", "add", "%s/%d" % (addr, prefix), "dev", ifn])
+            sh(["ip", "-n", ns, "link", "set", ifn, "up"])
+            sh(["ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", ifn],
+               check=False)
+            if gro:
+                sh(["ip", "netns", "exec", ns, "ethtool", "-K", ifn, "gro", "on"],
+                   check=False)
+        return ia, ib
+
+    def argv(self, ns, cmd, cpu=None):
+        pre = ["ip", "netns", "exec", ns]
+        if cpu is not None:
+            pre += ["taskset", "-c", str(cpu)]
+        return pre + list(cmd)
+
+    def spawn(self, ns, cmd, cpu=None, log=None, **kw):
+        out = open(log, "ab") if log else subprocess.DEVNULL
+        kw.setdefault("stdout", out)
+        kw.setdefault("stderr", subprocess.STDOUT if log else subprocess.DEVNULL)
+        p = subprocess.Popen(self.argv(ns, cmd, cpu), stdin=subprocess.DEVNULL,
+                             start_new_session=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def run(self, ns, cmd, cpu=None, timeout=600):
+        return subprocess.run(self.argv(ns, cmd, cpu), capture_output=True,
+                              text=True, timeout=timeout)
+
+    def stop(self, p, sig=signal.SIGTERM, grace=5):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, sig)
+                p.wait(timeout=grace)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        return p.returncode
+
+    def close(self):
+        for p in self.procs:
+            self.stop(p, grace=2)
+        self.procs = []
+        for n in self.names:
+            sh(["ip", "netns", "pids", n], check=False)
+            subprocess.run(["ip", "netns", "delete", n], capture_output=True)
+        self.names = []
+
+
+def machine():
+    """One line about this machine, for BENCHMARKS.md."""
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return "%s, %d CPUs, kernel %s" % (model, os.cpu_count(), os.uname().release)
+
+
+def install(*pkgs):
+    """Installs the Debian packages that are missing (the scripts must run on
+    a fresh machine)."""
+    missing = [p for p in pkgs if "install ok installed" not in sh(
+        ["dpkg-query", "-W", "-f=${Status}", p], check=False).stdout]
+    if not missing:
+        return
+    print("bench: installing %s" % " ".join(missing), file=sys.stderr)
+    sh(["apt-get", "update", "-qq"])
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    sh(["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + missing, env=env)
