@@ -24,7 +24,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def sh(argv, check=True, **kw):
-    kw.setdefault("capture_output", True)
+    if "stdout" not in kw and "stderr" not in kw:
+        kw.setdefault("capture_output", True)
     kw.setdefault("text", True)
     proc = subprocess.run(argv, **kw)
     if check and proc.returncode != 0:
@@ -143,17 +144,21 @@ class Topo:
         sh(["ip", "-n", full, "link", "set", "lo", "up"])
         return full
 
-    def link(self, ns_a, addr_a, ns_b, addr_b, prefix=24, gro=False):
-        """Returns the interface names (in a, in b)."""
+    def link(self, ns_a, addr_a, ns_b, addr_b, prefix=24, gro=False,
+             mcast=(True, True)):
+        """Returns the interface names (in a, in b).  mcast says on which
+        side multicast (224.0.0.0/4) is routed out of this link."""
         self._links += 1
         ia, ib = "v%da" % self._links, "v%db" % self._links
         sh(["ip", "link", "add", ia, "netns", ns_a, "type", "veth",
             "peer", "name", ib, "netns", ns_b])
-        for ns, ifn, addr in ((ns_a, ia, addr_a), (ns_b, ib, addr_b)):
+        for ns, ifn, addr, mc in ((ns_a, ia, addr_a, mcast[0]),
+                                  (ns_b, ib, addr_b, mcast[1])):
             sh(["ip", "-n", ns, "addr", "add", "%s/%d" % (addr, prefix), "dev", ifn])
             sh(["ip", "-n", ns, "link", "set", ifn, "up"])
-            sh(["ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", ifn],
-               check=False)
+            if mc:
+                sh(["ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", ifn],
+                   check=False)
             if gro:
                 sh(["ip", "netns", "exec", ns, "ethtool", "-K", ifn, "gro", "on"],
                    check=False)
@@ -223,3 +228,10 @@ def install(*pkgs):
     sh(["apt-get", "update", "-qq"])
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     sh(["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + missing, env=env)
+
+
+def udp_counters(ns):
+    """The Udp: line of /proc/net/snmp inside namespace ns, as a dict."""
+    out = sh(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp"]).stdout
+    rows = [l.split()[1:] for l in out.splitlines() if l.startswith("Udp:")]
+    return {k: int(v) for k, v in zip(rows[0], rows[1])} if len(rows) == 2 else {}
