@@ -91,11 +91,12 @@ static void log_stats(struct fe_engine *e)
 	struct fe_stats s;
 	fe_engine_stats(e, &s);
 	flog(LOG_LVL_INFO, "engine: %llu turns, %llu io_uring_enter, %llu SQEs, "
-	     "%llu CQEs; UDP %llu in, %llu out, %llu send drops, %llu no-buffer stops",
+	     "%llu CQEs; UDP %llu in, %llu out in %llu segmented sends, %llu send "
+	     "drops, %llu no-buffer stops",
 	     (unsigned long long)s.turns, (unsigned long long)s.enters,
 	     (unsigned long long)s.sqes, (unsigned long long)s.cqes,
 	     (unsigned long long)s.udp_rx, (unsigned long long)s.udp_tx,
-	     (unsigned long long)s.udp_tx_drop, (unsigned long long)s.udp_rx_nobufs);
+	     (unsigned long long)s.udp_tx_gso, (unsigned long long)s.udp_tx_drop, (unsigned long long)s.udp_rx_nobufs);
 }
 
 /* Block the signals we wait for before any thread exists, so only the main

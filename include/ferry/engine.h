@@ -76,7 +76,9 @@ int fe_udp_join(struct fe_udp *s, const struct sockaddr *group,
 int fe_udp_leave(struct fe_udp *s, const struct sockaddr *group, unsigned ifindex,
 		 const struct sockaddr *source);
 /* Copies the datagram into the send queue; it leaves at the end of this
- * loop turn with everything else queued. 0, or -ENOBUFS (counted drop). */
+ * loop turn with everything else queued, datagrams of one size to the same
+ * destination together in one segmented (GSO) send. 0, or -ENOBUFS
+ * (counted drop). */
 int fe_udp_send(struct fe_udp *s, const struct sockaddr *dst, socklen_t dstlen,
 		const void *data, size_t len);
 int fe_udp_local(const struct fe_udp *s, struct sockaddr_storage *out);
@@ -181,6 +183,7 @@ int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
 
 struct fe_stats {
 	uint64_t turns;          /* loop iterations */
+	uint64_t coalesced;      /* turns that waited to gather a flood */
 	uint64_t enters;         /* io_uring_enter calls (submit + wait) */
 	uint64_t sqes;           /* SQEs submitted */
 	uint64_t cqes;           /* CQEs reaped */
@@ -188,6 +191,7 @@ struct fe_stats {
 	uint64_t udp_rx_trunc;   /* datagrams larger than a buffer, dropped */
 	uint64_t udp_rx_nobufs;  /* multishot stopped by buffer exhaustion */
 	uint64_t udp_tx;         /* datagrams sent */
+	uint64_t udp_tx_gso;     /* sendmsg calls carrying several (UDP_SEGMENT) */
 	uint64_t udp_tx_drop;    /* send queue full */
 	uint64_t udp_tx_err;     /* sendmsg errors */
 	uint64_t accepts;

@@ -13,7 +13,7 @@
 enum fe_op {
 	OP_NONE = 0,    /* completions nobody waits for (cancels) */
 	OP_UDP_RECV,    /* multishot recvmsg; ptr: struct fe_udp */
-	OP_UDP_SEND,    /* sendmsg; ptr: struct udp_slot */
+	OP_UDP_SEND,    /* sendmsg; ptr: struct udp_run */
 	OP_ACCEPT,      /* multishot accept; ptr: struct fe_listener */
 	OP_TCP_RECV,    /* multishot recv; ptr: struct fe_conn */
 	OP_TCP_SEND,    /* send; ptr: struct fe_conn */
@@ -81,6 +81,8 @@ struct fe_mail {
 };
 
 struct udp_slot;
+struct udp_run;
+struct fe_udp;
 struct list_node {
 	struct list_node *prev, *next;
 };
@@ -94,11 +96,14 @@ struct fe_worker {
 	bool stopping;
 	uint64_t now_ms;
 	unsigned inflight;          /* operations the kernel still owns */
+	uint64_t turn_udp_rx;       /* datagrams the last turn brought */
 	struct bufring udp_bufs;
 	struct bufring tcp_bufs;
 	struct timer_heap timers;
 	struct udp_slot *free_slots;
 	unsigned slots;             /* allocated send slots */
+	struct udp_run *free_runs;
+	struct fe_udp *open_udps;   /* sockets with datagrams not yet submitted */
 	struct list_node udps, listeners, conns; /* for teardown */
 	struct fe_stats st;
 	void *data;
@@ -165,6 +170,7 @@ void worker_teardown(struct fe_worker *w);
 void udp_close_all(struct fe_worker *w);
 void tcp_close_all(struct fe_worker *w);
 void udp_slots_free(struct fe_worker *w);
+void udp_flush(struct fe_worker *w);
 
 static inline void list_init(struct list_node *h) { h->prev = h->next = h; }
 static inline void list_add(struct list_node *h, struct list_node *n)

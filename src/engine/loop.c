@@ -107,22 +107,41 @@ static void run_timers(struct fe_worker *w)
 	}
 }
 
+/* Under a datagram flood, waking for every few datagrams costs more than
+ * the datagrams: a wake-up and an enter each, and small send batches. So
+ * once a turn brings COALESCE_MIN or more, the next one sleeps up to
+ * COALESCE_NS first (like a NIC's interrupt moderation) and gathers what
+ * came meanwhile; below that, the first completion wakes the worker. */
+enum { COALESCE_MIN = 4, COALESCE_WAIT_NR = 1024, COALESCE_NS = 50000 };
+
 static struct __kernel_timespec *next_wait(struct fe_worker *w,
-					   struct __kernel_timespec *ts)
+					   struct __kernel_timespec *ts,
+					   unsigned *wait_nr)
 {
 	struct fe_timer *t = theap_peek(&w->timers);
-	if (!t)
+	uint64_t ns = UINT64_MAX;
+	if (t)
+		ns = (t->deadline > w->now_ms ? t->deadline - w->now_ms : 0) * 1000000;
+	*wait_nr = 1;
+	if (w->turn_udp_rx >= COALESCE_MIN && ns > 0) {
+		*wait_nr = COALESCE_WAIT_NR;
+		if (ns > COALESCE_NS)
+			ns = COALESCE_NS;
+		w->st.coalesced++;
+	}
+	if (ns == UINT64_MAX)
 		return NULL;
-	uint64_t ms = t->deadline > w->now_ms ? t->deadline - w->now_ms : 0;
-	ts->tv_sec = (long long)(ms / 1000);
-	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+	ts->tv_sec = (long long)(ns / 1000000000u);
+	ts->tv_nsec = (long long)(ns % 1000000000u);
 	return ts;
 }
 
-static void turn(struct fe_worker *w, struct __kernel_timespec *ts)
+static void turn(struct fe_worker *w, struct __kernel_timespec *ts, unsigned wait_nr)
 {
 	struct io_uring_cqe *cqe;
-	int r = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, ts, NULL);
+	udp_flush(w);
+	uint64_t rx = w->st.udp_rx;
+	int r = io_uring_submit_and_wait_timeout(&w->ring, &cqe, wait_nr, ts, NULL);
 	w->st.enters++;
 	w->st.turns++;
 	if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
@@ -130,6 +149,7 @@ static void turn(struct fe_worker *w, struct __kernel_timespec *ts)
 		     w->index, r);
 	w->now_ms = clock_ms();
 	reap(w);
+	w->turn_udp_rx = w->st.udp_rx - rx;
 }
 
 void worker_loop(struct fe_worker *w)
@@ -137,7 +157,9 @@ void worker_loop(struct fe_worker *w)
 	w->now_ms = clock_ms();
 	while (!w->stopping) {
 		struct __kernel_timespec ts;
-		turn(w, next_wait(w, &ts));
+		unsigned wait_nr;
+		struct __kernel_timespec *until = next_wait(w, &ts, &wait_nr);
+		turn(w, until, wait_nr);
 		run_timers(w);
 	}
 }
@@ -154,7 +176,7 @@ void worker_teardown(struct fe_worker *w)
 	uint64_t give_up = clock_ms() + 2000;
 	while (w->inflight > 0 && clock_ms() < give_up) {
 		struct __kernel_timespec ts = { .tv_nsec = 50 * 1000000 };
-		turn(w, &ts);
+		turn(w, &ts, 1);
 	}
 	if (w->inflight)
 		flog(LOG_LVL_WARN, "%s: worker %u: %u operations still in flight",

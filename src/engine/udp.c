@@ -3,6 +3,7 @@
  * leave with the turn's single submit. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,7 +12,7 @@
 #include "internal.h"
 
 enum { SLOT_INLINE = 2048, SLOTS_MAX = 16384, UDP_MAX = 65507,
-       CMSG_BYTES = 64 };
+       CMSG_BYTES = 64, RUN_MAX = 64, GSO_BYTES_MAX = 65000 };
 
 struct fe_udp {
 	struct list_node node;
@@ -24,16 +25,35 @@ struct fe_udp {
 	unsigned refs;          /* operations in flight plus the owner's */
 	bool closing;
 	bool recv_armed;
+	bool no_gso;            /* the path refused UDP_SEGMENT once */
+	struct udp_run *open;   /* datagrams queued this turn, not yet submitted */
+	struct fe_udp *open_next;  /* worker's list of sockets with a run */
+	bool open_listed;
 };
 
 struct udp_slot {
 	struct udp_slot *next;
-	struct fe_udp *sock;
-	struct msghdr msg;
-	struct iovec iov;
-	struct sockaddr_storage dst;
 	uint8_t *data;
 	uint8_t inline_data[SLOT_INLINE];
+};
+
+/* Datagrams for one destination that leave in one sendmsg. */
+struct udp_run {
+	struct udp_run *next;   /* free list */
+	struct fe_udp *sock;
+	struct msghdr msg;
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
+	unsigned n;
+	size_t bytes;
+	uint16_t seg;           /* size of each but the last */
+	bool ended;             /* nothing more may join */
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov[RUN_MAX];
+	struct udp_slot *slot[RUN_MAX];
 };
 
 /* ---- socket options ------------------------------------------------------ */
@@ -221,7 +241,16 @@ void udp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	udp_unref(s);
 }
 
-/* ---- send ---------------------------------------------------------------- */
+/* ---- send ----------------------------------------------------------------
+ * Datagrams queued in one turn for the same destination, all of one size
+ * but the last, form a run that leaves as one sendmsg with UDP_SEGMENT: the
+ * kernel walks the UDP/IP stack once for the lot (GSO) instead of once per
+ * datagram. Each datagram still goes out on its own, unchanged. */
+
+static size_t gso_seg_max(int family)
+{
+	return family == AF_INET6 ? 1452 : 1472;   /* 1500-byte MTU, no options */
+}
 
 static struct udp_slot *slot_get(struct fe_worker *w, size_t len)
 {
@@ -250,6 +279,28 @@ static void slot_put(struct fe_worker *w, struct udp_slot *sl)
 	w->free_slots = sl;
 }
 
+static struct udp_run *run_get(struct fe_worker *w)
+{
+	struct udp_run *run = w->free_runs;
+	if (run)
+		w->free_runs = run->next;
+	else if (!(run = malloc(sizeof(*run))))
+		return NULL;
+	run->n = 0;
+	run->bytes = 0;
+	run->seg = 0;
+	run->ended = false;
+	return run;
+}
+
+static void run_put(struct fe_worker *w, struct udp_run *run)
+{
+	for (unsigned i = 0; i < run->n; i++)
+		slot_put(w, run->slot[i]);
+	run->next = w->free_runs;
+	w->free_runs = run;
+}
+
 void udp_slots_free(struct fe_worker *w)
 {
 	while (w->free_slots) {
@@ -257,48 +308,144 @@ void udp_slots_free(struct fe_worker *w)
 		w->free_slots = sl->next;
 		free(sl);
 	}
+	while (w->free_runs) {
+		struct udp_run *run = w->free_runs;
+		w->free_runs = run->next;
+		free(run);
+	}
+}
+
+/* Hands the socket's open run to the kernel. */
+static void run_submit(struct fe_udp *s)
+{
+	struct udp_run *run = s->open;
+	s->open = NULL;
+	run->msg = (struct msghdr){ .msg_name = &run->dst, .msg_namelen = run->dstlen,
+				    .msg_iov = run->iov, .msg_iovlen = run->n };
+	if (run->n > 1) {
+		run->msg.msg_control = run->ctl.buf;
+		run->msg.msg_controllen = sizeof(run->ctl.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&run->msg);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(c), &run->seg, sizeof(uint16_t));
+		s->w->st.udp_tx_gso++;
+	}
+	struct io_uring_sqe *sqe = fe_sqe(s->w);
+	io_uring_prep_sendmsg(sqe, s->fd, &run->msg, 0);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_UDP_SEND, run));
+	s->refs++;
+	s->w->inflight++;
+}
+
+/* Before the turn's submit: every run still open leaves now. */
+void udp_flush(struct fe_worker *w)
+{
+	while (w->open_udps) {
+		struct fe_udp *s = w->open_udps;
+		w->open_udps = s->open_next;
+		s->open_listed = false;
+		if (s->open)
+			run_submit(s);
+	}
+}
+
+static bool run_takes(const struct fe_udp *s, const struct udp_run *run,
+		      const struct sockaddr *dst, socklen_t dstlen, size_t len)
+{
+	return !run->ended && run->n < RUN_MAX && len <= run->seg &&
+	       run->bytes + len <= GSO_BYTES_MAX && dstlen == run->dstlen &&
+	       !memcmp(dst, &run->dst, dstlen) && !s->no_gso;
+}
+
+static struct udp_run *run_open(struct fe_udp *s, const struct sockaddr *dst,
+				socklen_t dstlen, size_t len)
+{
+	struct udp_run *run = run_get(s->w);
+	if (!run)
+		return NULL;
+	run->sock = s;
+	memcpy(&run->dst, dst, dstlen);
+	run->dstlen = dstlen;
+	run->seg = (uint16_t)len;
+	/* Too big to segment: it goes alone. */
+	run->ended = len > gso_seg_max(s->family);
+	s->open = run;
+	if (!s->open_listed) {
+		s->open_next = s->w->open_udps;
+		s->w->open_udps = s;
+		s->open_listed = true;
+	}
+	return run;
+}
+
+static int queue(struct fe_udp *s, const struct sockaddr *dst, socklen_t dstlen,
+		 const void *data, size_t len)
+{
+	struct fe_worker *w = s->w;
+	if (s->open && !run_takes(s, s->open, dst, dstlen, len))
+		run_submit(s);
+	struct udp_run *run = s->open;
+	struct udp_slot *sl = slot_get(w, len);
+	if (!run && sl)
+		run = run_open(s, dst, dstlen, len);
+	if (!sl || !run) {
+		if (sl)
+			slot_put(w, sl);
+		w->st.udp_tx_drop++;
+		return -ENOBUFS;
+	}
+	memcpy(sl->data, data, len);
+	run->slot[run->n] = sl;
+	run->iov[run->n++] = (struct iovec){ .iov_base = sl->data, .iov_len = len };
+	run->bytes += len;
+	if (len < run->seg)
+		run->ended = true;          /* only the last may be shorter */
+	if (run->ended || run->n == RUN_MAX)
+		run_submit(s);
+	return 0;
 }
 
 int fe_udp_send(struct fe_udp *s, const struct sockaddr *dst, socklen_t dstlen,
 		const void *data, size_t len)
 {
-	struct fe_worker *w = s->w;
 	if (len > UDP_MAX || dstlen > sizeof(struct sockaddr_storage))
 		return -EMSGSIZE;
 	if (s->closing)
 		return -EBADF;
-	struct udp_slot *sl = slot_get(w, len);
-	if (!sl) {
-		w->st.udp_tx_drop++;
-		return -ENOBUFS;
-	}
-	memcpy(sl->data, data, len);
-	memcpy(&sl->dst, dst, dstlen);
-	sl->sock = s;
-	sl->iov = (struct iovec){ .iov_base = sl->data, .iov_len = len };
-	sl->msg = (struct msghdr){ .msg_name = &sl->dst, .msg_namelen = dstlen,
-				   .msg_iov = &sl->iov, .msg_iovlen = 1 };
-	struct io_uring_sqe *sqe = fe_sqe(w);
-	io_uring_prep_sendmsg(sqe, s->fd, &sl->msg, 0);
-	io_uring_sqe_set_data64(sqe, ud_make(OP_UDP_SEND, sl));
-	s->refs++;
-	w->inflight++;
-	return 0;
+	return queue(s, dst, dstlen, data, len);
+}
+
+/* A path that refuses segmentation (a smaller MTU, no checksum offload):
+ * the socket stops using GSO and this run goes again one by one. */
+static bool resend_singly(struct fe_udp *s, struct udp_run *run, int err)
+{
+	if (run->n < 2 || s->closing || (err != -EINVAL && err != -EIO))
+		return false;
+	if (!s->no_gso)
+		flog(LOG_LVL_INFO, "%s: worker %u: UDP segmentation refused (%s); "
+		     "sending datagrams one by one", __func__, s->w->index, strerror(-err));
+	s->no_gso = true;
+	for (unsigned i = 0; i < run->n; i++)
+		queue(s, (const struct sockaddr *)&run->dst, run->dstlen,
+		      run->iov[i].iov_base, run->iov[i].iov_len);
+	return true;
 }
 
 void udp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
-	struct udp_slot *sl = ud_ptr(cqe->user_data);
+	struct udp_run *run = ud_ptr(cqe->user_data);
+	struct fe_udp *s = run->sock;
 	w->inflight--;
-	if (cqe->res < 0) {
-		w->st.udp_tx_err++;
+	if (cqe->res >= 0) {
+		w->st.udp_tx += run->n;
+	} else if (!resend_singly(s, run, cqe->res)) {
+		w->st.udp_tx_err += run->n;
 		flog(LOG_LVL_DEBUG, "%s: worker %u: sendmsg: %s", __func__, w->index,
 		     strerror(-cqe->res));
-	} else {
-		w->st.udp_tx++;
 	}
-	struct fe_udp *s = sl->sock;
-	slot_put(w, sl);
+	run_put(w, run);
 	udp_unref(s);
 }
 
@@ -379,6 +526,8 @@ void fe_udp_close(struct fe_udp *s)
 {
 	if (!s || s->closing)
 		return;
+	if (s->open)
+		run_submit(s);          /* what was queued still leaves */
 	s->closing = true;
 	list_del(&s->node);
 	if (s->recv_armed)
