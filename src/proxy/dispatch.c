@@ -186,6 +186,31 @@ static void handle_owned(struct instance *in, struct group *g, const struct pmsg
 		from_client(g, m, src);
 }
 
+/* ---- groups owned here, found without a lock ---------------------------- */
+
+static unsigned hot_slot(uint32_t group_id, uint8_t inst)
+{
+	return (group_id * 2654435761u ^ inst) % HOT_SLOTS;
+}
+
+static struct group *hot_find(struct instance *in, uint32_t group_id, uint8_t inst)
+{
+	struct group *g = in->hot[hot_slot(group_id, inst)];
+	return g && g->group_id == group_id && g->inst == inst ? g : NULL;
+}
+
+static void hot_keep(struct instance *in, struct group *g)
+{
+	in->hot[hot_slot(g->group_id, g->inst)] = g;
+}
+
+void hot_forget(struct instance *in, const struct group *g)
+{
+	unsigned i = hot_slot(g->group_id, g->inst);
+	if (in->hot[i] == g)
+		in->hot[i] = NULL;
+}
+
 /* ---- ownership ------------------------------------------------------------------- */
 
 static void on_handoff(struct fe_worker *to, void *arg)
@@ -241,14 +266,6 @@ static bool stateless(struct instance *in, const struct pmsg *m,
 	}
 }
 
-static bool downstream_known(struct inst_shared *sh)
-{
-	pthread_mutex_lock(&sh->down_lock);
-	bool known = sh->down_known;
-	pthread_mutex_unlock(&sh->down_lock);
-	return known;
-}
-
 void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 		  const struct sockaddr *src)
 {
@@ -265,10 +282,16 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 	in->rx++;
 	if (stateless(in, &m, src))
 		return;
-	if (in->sh->pc->role == PROXY_SERVER && !downstream_known(in->sh)) {
+	struct sockaddr_storage down;
+	if (in->sh->pc->role == PROXY_SERVER && !downstream(in->sh, &down)) {
 		flog(LOG_LVL_VERB, "Rejecting message from %s: downstream address "
 		     "not established", addr_format(src, from, sizeof(from)));
 		in->dropped++;
+		return;
+	}
+	struct group *hot = hot_find(in, m.hdr.group_id, m.hdr.group_inst);
+	if (hot) {
+		handle_owned(in, hot, &m, src);
 		return;
 	}
 	struct sess_ref ref;
@@ -284,6 +307,7 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 	}
 	unsigned me = fe_worker_index(in->pw->w);
 	if (ref.owner == me) {
+		hot_keep(in, ref.group);
 		handle_owned(in, ref.group, &m, src);
 	} else if (in->sh->pc->role == PROXY_SERVER && m.hdr.func != UFTP_ANNOUNCE &&
 		   !same_addr(src, &ref.up)) {

@@ -22,8 +22,12 @@ int send_to(struct instance *in, const struct sockaddr_storage *dst,
 	return r;
 }
 
-static bool downstream(struct inst_shared *sh, struct sockaddr_storage *out)
+bool downstream(struct inst_shared *sh, struct sockaddr_storage *out)
 {
+	if (sh->down_static) {
+		*out = sh->down;
+		return true;
+	}
 	pthread_mutex_lock(&sh->down_lock);
 	bool known = sh->down_known;
 	*out = sh->down;

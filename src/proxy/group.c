@@ -276,6 +276,7 @@ void group_destroy(struct group *g)
 	if (g->joined)
 		membership_leave(in, &g->priv, g->ssm ? &g->up : NULL);
 	sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
+	hot_forget(in, g);
 	for (struct group **p = &in->groups; *p; p = &(*p)->next)
 		if (*p == g) {
 			*p = g->next;

@@ -34,6 +34,8 @@ bool pmsg_addr(const struct uftp_announce *a, bool priv,
 
 /* ---- instances ----------------------------------------------------------- */
 
+enum { HOT_SLOTS = 64 };
+
 /* Shared by all workers, read-only after start-up except where noted. */
 struct inst_shared {
 	const struct proxy_config *pc;
@@ -45,11 +47,12 @@ struct inst_shared {
 	size_t nhb;
 	unsigned join_if[64];            /* -I, or every multicast interface */
 	size_t njoin_if;
-	/* -s: the downstream address; with fp= it is learnt from a heartbeat,
-	 * so it is guarded. */
+	/* -s: the downstream address. -s dest sets it before the workers
+	 * start (down_static: read without the lock, once per datagram); with
+	 * fp= it is learnt from a heartbeat, so it is guarded. */
 	pthread_mutex_t down_lock;
 	struct sockaddr_storage down;
-	bool down_known;
+	bool down_known, down_static;
 };
 
 struct proxy_worker;
@@ -78,6 +81,9 @@ struct instance {
 	struct membership *joined;       /* private groups joined by this worker */
 	struct group *groups;            /* owned here, for shutdown */
 	struct fe_timer *hb_timer;
+	/* Groups this worker owns, by hash: a flood's datagrams find their
+	 * group without the shared table's lock. */
+	struct group *hot[HOT_SLOTS];
 	uint64_t rx, dropped, forwarded, handed_off;
 };
 
@@ -130,7 +136,12 @@ int membership_join(struct instance *in, const struct sockaddr_storage *grp,
 void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 		      const struct sockaddr_storage *source);
 
+/* dispatch.c */
+void hot_forget(struct instance *in, const struct group *g);
+
 /* forward.c */
+/* The server proxy's downstream address into out; false while unknown. */
+bool downstream(struct inst_shared *sh, struct sockaddr_storage *out);
 int send_to(struct instance *in, const struct sockaddr_storage *dst,
 	    const void *data, size_t len);
 void forward_down(struct group *g, const struct pmsg *m);

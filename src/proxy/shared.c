@@ -36,7 +36,7 @@ static int resolve_peers(struct inst_shared *sh)
 			     pc->name, pc->dest);
 			return FERRY_EXIT_PARAM;
 		}
-		sh->down_known = true;
+		sh->down_known = sh->down_static = true;
 	}
 	for (size_t i = 0; i < pc->hb_count && sh->nhb < 16; i++) {
 		const struct hostport *h = &pc->hb_servers[i];
