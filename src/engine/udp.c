@@ -421,7 +421,8 @@ int fe_udp_send(struct fe_udp *s, const struct sockaddr *dst, socklen_t dstlen,
  * the socket stops using GSO and this run goes again one by one. */
 static bool resend_singly(struct fe_udp *s, struct udp_run *run, int err)
 {
-	if (run->n < 2 || s->closing || (err != -EINVAL && err != -EIO))
+	if (run->n < 2 || s->closing ||
+	    (err != -EINVAL && err != -EIO && err != -EMSGSIZE))
 		return false;
 	if (!s->no_gso)
 		flog(LOG_LVL_INFO, "%s: worker %u: UDP segmentation refused (%s); "
