@@ -54,7 +54,7 @@ def run_flow(perf, proxy_argv, target, sink_args, label, rate="20000", secs="1.5
                              stderr=subprocess.PIPE, text=True) if proxy_argv else None
     time.sleep(0.7)
     blast = subprocess.run([perf, "blast", "-t", target, "-r", rate, "-d", secs,
-                            "-P", sessions, "--json"], capture_output=True, text=True,
+                            "-P", sessions, "--ports", sessions, "--json"], capture_output=True, text=True,
                            timeout=60)
     out, _ = sink.communicate(timeout=40)
     err = ""

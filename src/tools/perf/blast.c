@@ -23,7 +23,7 @@ enum { BATCH_MAX = 256, DGRAM_MAX = 9000 };
 
 struct blast_opts {
 	struct sockaddr_storage target, bind, pub, priv;
-	unsigned sessions, block, batch;
+	unsigned sessions, block, batch, ports;
 	double rate;            /* datagrams/s, 0: unlimited */
 	double duration, interval, grtt;
 	uint32_t uid;
@@ -39,13 +39,14 @@ struct session {
 
 struct blaster {
 	const struct blast_opts *o;
-	int fd;
+	int *fd;                 /* one per source port; session i uses i % ports */
+	unsigned *next_in;       /* per socket: its next session */
+	unsigned next_sock;
 	struct session *s;
 	uint8_t (*bufs)[DGRAM_MAX];
 	struct mmsghdr msgs[BATCH_MAX];
 	struct iovec iov[BATCH_MAX];
 	uint8_t *block;          /* one block of data, the stamp goes first */
-	unsigned next;           /* session for the next datagram */
 	uint64_t sent, bytes, errors, last_sent, last_bytes;
 };
 
@@ -56,6 +57,7 @@ static void usage(FILE *f)
 "  -t, --target ADDR[:PORT]  the proxy (or anything) to send to (port 1044)\n"
 "  -B, --bind ADDR[:PORT]    local address to send from\n"
 "  -P, --sessions N          concurrent sessions (groups), interleaved (1)\n"
+"      --ports N             source ports (sockets) to spread them over (1)\n"
 "  -l, --block BYTES         FILESEG data bytes, as uftp -b (1300)\n"
 "  -r, --rate R              datagrams/s over all sessions, k/M/G (0: unlimited)\n"
 "  -b, --bitrate R           or bits/s of UFTP datagrams, k/M/G\n"
@@ -97,7 +99,7 @@ static int parse_double(const char *s, double *out, const char *what)
 
 static int parse_opts(int argc, char **argv, struct blast_opts *o)
 {
-	enum { O_BATCH = 256, O_PUB, O_PRIV, O_GRTT, O_UID };
+	enum { O_BATCH = 256, O_PUB, O_PRIV, O_GRTT, O_UID, O_PORTS };
 	static const struct option longopts[] = {
 		{ "target", 1, 0, 't' }, { "bind", 1, 0, 'B' },
 		{ "sessions", 1, 0, 'P' }, { "block", 1, 0, 'l' },
@@ -105,13 +107,14 @@ static int parse_opts(int argc, char **argv, struct blast_opts *o)
 		{ "duration", 1, 0, 'd' }, { "interval", 1, 0, 'i' },
 		{ "batch", 1, 0, O_BATCH }, { "pub", 1, 0, O_PUB },
 		{ "priv", 1, 0, O_PRIV }, { "grtt", 1, 0, O_GRTT },
-		{ "uid", 1, 0, O_UID }, { "cpu", 1, 0, 'A' }, { "json", 0, 0, 'J' },
+		{ "uid", 1, 0, O_UID }, { "ports", 1, 0, O_PORTS },
+		{ "cpu", 1, 0, 'A' }, { "json", 0, 0, 'J' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	double bitrate = 0;
-	unsigned cpu;
+	unsigned cpu = 0;
 	bool have_target = false;
-	*o = (struct blast_opts){ .sessions = 1, .block = 1300, .batch = 64,
+	*o = (struct blast_opts){ .sessions = 1, .block = 1300, .batch = 64, .ports = 1,
 				  .duration = 10, .interval = 1, .grtt = 0.5, .cpu = -1 };
 	perf_parse_addr("230.4.4.1", 0, &o->pub, "pub");
 	perf_parse_addr("230.5.5.1", 0, &o->priv, "priv");
@@ -133,6 +136,7 @@ static int parse_opts(int argc, char **argv, struct blast_opts *o)
 		case 'd': r = parse_double(optarg, &o->duration, "duration"); break;
 		case 'i': r = parse_double(optarg, &o->interval, "interval"); break;
 		case O_BATCH: r = parse_uint(optarg, 1, BATCH_MAX, &o->batch, "batch"); break;
+		case O_PORTS: r = parse_uint(optarg, 1, 1024, &o->ports, "ports"); break;
 		case O_PUB: r = perf_parse_addr(optarg, 0, &o->pub, "pub"); break;
 		case O_PRIV: r = perf_parse_addr(optarg, 0, &o->priv, "priv"); break;
 		case O_GRTT: r = parse_double(optarg, &o->grtt, "grtt"); break;
@@ -155,6 +159,10 @@ static int parse_opts(int argc, char **argv, struct blast_opts *o)
 	if (r == 0 && (optind < argc || !have_target)) {
 		fprintf(stderr, "ferry-perf blast: %s\n", have_target ? "unexpected argument"
 								 : "--target is required");
+		r = -1;
+	}
+	if (r == 0 && o->ports > o->sessions) {
+		fprintf(stderr, "ferry-perf blast: more --ports than --sessions\n");
 		r = -1;
 	}
 	if (r == 0 && o->pub.ss_family != o->target.ss_family) {
@@ -233,11 +241,11 @@ static long encode_fileseg(struct blaster *b, struct session *s, uint8_t *buf,
 
 /* ---- sending ---------------------------------------------------------------- */
 
-static int send_batch(struct blaster *b, unsigned n)
+static int send_batch(struct blaster *b, int fd, unsigned n)
 {
 	unsigned done = 0;
 	while (done < n) {
-		int r = sendmmsg(b->fd, b->msgs + done, n - done, 0);
+		int r = sendmmsg(fd, b->msgs + done, n - done, 0);
 		if (r < 0) {
 			if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN) {
 				b->errors++;
@@ -256,24 +264,28 @@ static int send_batch(struct blaster *b, unsigned n)
 	return 0;
 }
 
-/* One message per session (ANNOUNCE or ABORT), in batches. */
+/* One message per session (ANNOUNCE or ABORT), each from the session's
+ * own socket: a proxy knows its server by the ANNOUNCE's source. */
 static int send_control(struct blaster *b,
 			long (*enc)(struct blaster *, struct session *, uint8_t *))
 {
-	unsigned n = 0;
-	for (unsigned i = 0; i < b->o->sessions; i++) {
-		long len = enc(b, &b->s[i], b->bufs[n]);
-		if (len < 0)
-			return -1;
-		b->iov[n].iov_len = (size_t)len;
-		if (++n == b->o->batch || i + 1 == b->o->sessions) {
-			uint64_t sent = b->sent;
-			if (send_batch(b, n) < 0)
+	uint64_t sent = b->sent, bytes = b->bytes;
+	for (unsigned p = 0; p < b->o->ports; p++) {
+		unsigned n = 0;
+		for (unsigned i = p; i < b->o->sessions; i += b->o->ports) {
+			long len = enc(b, &b->s[i], b->bufs[n]);
+			if (len < 0)
 				return -1;
-			b->sent = sent;     /* count FILESEGs only */
-			n = 0;
+			b->iov[n].iov_len = (size_t)len;
+			if (++n == b->o->batch || i + b->o->ports >= b->o->sessions) {
+				if (send_batch(b, b->fd[p], n) < 0)
+					return -1;
+				n = 0;
+			}
 		}
 	}
+	b->sent = sent;             /* count FILESEGs only */
+	b->bytes = bytes;
 	return 0;
 }
 
@@ -327,15 +339,19 @@ static int flood(struct blaster *b, struct perf_report *rep)
 			if (due > now)
 				sleep_until(due < end ? due : end);
 		}
+		/* A batch per socket in turn, its sessions interleaved. */
+		unsigned p = b->next_sock;
+		b->next_sock = (p + 1) % o->ports;
 		for (unsigned i = 0; i < batch; i++) {
-			long len = encode_fileseg(b, &b->s[b->next], b->bufs[i], b->next);
+			unsigned k = b->next_in[p];
+			long len = encode_fileseg(b, &b->s[k], b->bufs[i], k);
 			if (len < 0)
 				return -1;
 			b->iov[i].iov_len = (size_t)len;
-			b->next = (b->next + 1) % o->sessions;
+			b->next_in[p] = k + o->ports < o->sessions ? k + o->ports : p;
 		}
 		queued += batch;
-		if (send_batch(b, batch) < 0 && !perf_stopping())
+		if (send_batch(b, b->fd[p], batch) < 0 && !perf_stopping())
 			return -1;
 	}
 	uint64_t now = perf_now_ns();
@@ -365,12 +381,18 @@ static int open_socket(const struct blast_opts *o)
 
 static int blaster_init(struct blaster *b, const struct blast_opts *o)
 {
-	*b = (struct blaster){ .o = o, .fd = -1 };
+	*b = (struct blaster){ .o = o };
 	b->s = calloc(o->sessions, sizeof(*b->s));
 	b->bufs = calloc(o->batch, sizeof(*b->bufs));
 	b->block = calloc(1, o->block);
-	if (!b->s || !b->bufs || !b->block)
+	b->fd = malloc(o->ports * sizeof(*b->fd));
+	b->next_in = malloc(o->ports * sizeof(*b->next_in));
+	if (!b->s || !b->bufs || !b->block || !b->fd || !b->next_in)
 		return -1;
+	for (unsigned p = 0; p < o->ports; p++) {
+		b->fd[p] = -1;
+		b->next_in[p] = p;
+	}
 	uint32_t base;
 	if (getrandom(&base, sizeof(base), 0) != sizeof(base))
 		base = (uint32_t)perf_now_ns();
@@ -382,14 +404,19 @@ static int blaster_init(struct blaster *b, const struct blast_opts *o)
 			.msg_name = (void *)&o->target, .msg_namelen = perf_addr_len(&o->target),
 			.msg_iov = &b->iov[i], .msg_iovlen = 1 };
 	}
-	b->fd = open_socket(o);
-	return b->fd < 0 ? -1 : 0;
+	for (unsigned p = 0; p < o->ports; p++)
+		if ((b->fd[p] = open_socket(o)) < 0)
+			return -1;
+	return 0;
 }
 
 static void blaster_free(struct blaster *b)
 {
-	if (b->fd >= 0)
-		close(b->fd);
+	for (unsigned p = 0; b->fd && p < b->o->ports; p++)
+		if (b->fd[p] >= 0)
+			close(b->fd[p]);
+	free(b->fd);
+	free(b->next_in);
 	free(b->s);
 	free(b->bufs);
 	free(b->block);
