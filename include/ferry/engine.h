@@ -17,6 +17,8 @@ struct fe_timer;
 
 /* ---- create → start → (run) → stop → wait → destroy ------------------- */
 
+enum { FE_UDP_GRO_MAX = 65536 };   /* holds the largest GRO aggregate */
+
 struct fe_engine_opts {
 	unsigned workers;             /* 0: one per online CPU */
 	/* Called in each worker's own thread before its loop starts; a non-zero
@@ -25,7 +27,9 @@ struct fe_engine_opts {
 	void (*worker_fini)(struct fe_worker *w, void *arg);
 	void *arg;
 	unsigned udp_buffers;         /* provided buffers per worker, power of 2 */
-	unsigned udp_buffer_size;     /* bytes per buffer, largest datagram */
+	unsigned udp_buffer_size;     /* bytes per buffer, largest datagram; at
+				       * least FE_UDP_GRO_MAX (the default)
+				       * turns on UDP GRO receives */
 };
 
 struct fe_engine *fe_engine_create(const struct fe_engine_opts *opts);

@@ -66,8 +66,9 @@ static int worker_setup(struct fe_worker *w)
 		return FERRY_EXIT_NET;
 	}
 	w->ring_ok = true;
+	/* Rounded so every buffer starts aligned for the recvmsg header. */
 	r = bufring_init(&w->udp_bufs, &w->ring, BGID_UDP, o->udp_buffers,
-			 o->udp_buffer_size + UDP_OVERHEAD);
+			 (o->udp_buffer_size + UDP_OVERHEAD + 63) & ~63u);
 	if (r == 0)
 		r = bufring_init(&w->tcp_bufs, &w->ring, BGID_TCP, TCP_BUFFERS,
 				 TCP_BUFFER_SIZE);
@@ -123,10 +124,12 @@ struct fe_engine *fe_engine_create(const struct fe_engine_opts *opts)
 	if (!e)
 		return NULL;
 	e->opts = *opts;
+	/* Buffers that hold a whole GRO aggregate (64 KiB), so sockets can
+	 * take a segmented burst from a peer in one receive. */
 	if (!e->opts.udp_buffers)
-		e->opts.udp_buffers = 1024;
+		e->opts.udp_buffers = 256;
 	if (!e->opts.udp_buffer_size)
-		e->opts.udp_buffer_size = 9216;
+		e->opts.udp_buffer_size = FE_UDP_GRO_MAX;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	e->nworkers = opts->workers ? opts->workers : (unsigned)(cpus > 0 ? cpus : 1);
 	e->workers = calloc(e->nworkers, sizeof(*e->workers));

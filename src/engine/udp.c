@@ -19,6 +19,7 @@ struct fe_udp {
 	struct fe_worker *w;
 	int fd;
 	int family;
+	bool gro;               /* UDP_GRO: a receive may hold several datagrams */
 	fe_udp_cb *cb;
 	void *arg;
 	struct msghdr rx_msg;   /* template the kernel reads for every receive */
@@ -193,6 +194,22 @@ static void read_pktinfo(struct fe_udp *s, struct io_uring_recvmsg_out *o,
 	}
 }
 
+/* The segment size of a GRO aggregate, or 0 for a single datagram. */
+static size_t gro_segment(struct fe_udp *s, struct io_uring_recvmsg_out *o)
+{
+	if (!s->gro)
+		return 0;
+	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &s->rx_msg); c;
+	     c = io_uring_recvmsg_cmsg_nexthdr(o, &s->rx_msg, c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int seg;
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
 static void deliver(struct fe_udp *s, uint8_t *buf, int len)
 {
 	struct fe_worker *w = s->w;
@@ -211,8 +228,17 @@ static void deliver(struct fe_udp *s, uint8_t *buf, int len)
 							      : s->rx_msg.msg_namelen,
 	};
 	read_pktinfo(s, o, &d);
-	w->st.udp_rx++;
-	s->cb(s, &d, s->arg);
+	/* A GRO aggregate: datagrams of seg bytes, the last maybe shorter. */
+	size_t seg = gro_segment(s, o), total = d.len;
+	const uint8_t *p = d.data;
+	if (!seg || seg > total)
+		seg = total;
+	for (size_t off = 0; off < total && !s->closing; off += seg) {
+		d.data = p + off;
+		d.len = total - off < seg ? total - off : seg;
+		w->st.udp_rx++;
+		s->cb(s, &d, s->arg);
+	}
 }
 
 void udp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
@@ -477,6 +503,10 @@ struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
 	s->arg = arg;
 	s->refs = 1;
 	s->rx_msg.msg_namelen = sa_len(family);
+	/* Only when every provided buffer holds a whole aggregate. */
+	int one = 1;
+	s->gro = w->eng->opts.udp_buffer_size >= FE_UDP_GRO_MAX &&
+		 setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
 	s->rx_msg.msg_controllen = CMSG_BYTES;
 	list_add(&w->udps, &s->node);
 	udp_arm(s);

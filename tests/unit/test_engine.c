@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -611,6 +612,67 @@ static void test_start_failure(void **state)
 	fe_engine_destroy(e);
 }
 
+/* ---- a segmented burst from a peer arrives as separate datagrams -------- */
+
+enum { GRO_COUNT = 40, GRO_SEG = 1000 };
+
+struct gro {
+	uint16_t port;
+	atomic_int received, bad;
+};
+
+static void gro_cb(struct fe_udp *s, const struct fe_datagram *d, void *arg)
+{
+	struct gro *g = arg;
+	(void)s;
+	int i = atomic_load(&g->received);
+	size_t want = i == GRO_COUNT - 1 ? GRO_SEG / 2 : GRO_SEG;
+	if (d->len != want || d->data[0] != (uint8_t)i || d->data[d->len - 1] != (uint8_t)i)
+		atomic_fetch_add(&g->bad, 1);
+	atomic_fetch_add(&g->received, 1);
+}
+
+static int gro_init(struct fe_worker *w, void *arg)
+{
+	struct gro *g = arg;
+	struct fe_udp_opts o = { .bind = loopback(g->port) };
+	int err;
+	return fe_udp_open(w, &o, gro_cb, g, &err) ? 0 : 2;
+}
+
+static void test_udp_gro_receive(void **state)
+{
+	(void)state;
+	struct gro g = { .port = free_port(SOCK_DGRAM) };
+	struct fe_engine *e = start(1, gro_init, &g);
+	static uint8_t buf[GRO_COUNT * GRO_SEG];
+	for (int i = 0; i < GRO_COUNT; i++)
+		memset(buf + i * GRO_SEG, i, GRO_SEG);
+	/* One sendmsg, UDP_SEGMENT: the kernel hands it to a UDP_GRO socket
+	 * whole, and the engine must split it. The last is shorter. */
+	struct sockaddr_storage dst = loopback(g.port);
+	struct iovec iov = { buf, (GRO_COUNT - 1) * GRO_SEG + GRO_SEG / 2 };
+	union { char b[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr a; } ctl;
+	struct msghdr m = { .msg_name = &dst, .msg_namelen = sizeof(struct sockaddr_in),
+			    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			    .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	uint16_t seg = GRO_SEG;
+	memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(sendmsg(fd, &m, 0) > 0);
+	close(fd);
+	bool done = wait_until(&g.received, GRO_COUNT, 10);
+	struct fe_stats st;
+	finish(e, &st);
+	assert_true(done);
+	assert_int_equal(atomic_load(&g.bad), 0);
+	assert_int_equal(st.udp_rx, GRO_COUNT);
+}
+
 /* ---- a path that refuses segmentation ------------------------------------ */
 
 /* In the private namespace the multicast test made: with lo's MTU at 1000,
@@ -663,6 +725,7 @@ int main(void)
 		cmocka_unit_test(test_udp_echo_volume),
 		cmocka_unit_test(test_udp_burst_batched),
 		cmocka_unit_test(test_udp_segmented_sends),
+		cmocka_unit_test(test_udp_gro_receive),
 		cmocka_unit_test(test_tcp_many),
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_mailbox),
