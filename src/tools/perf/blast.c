@@ -440,10 +440,14 @@ int perf_blast(int argc, char **argv)
 	if (!o.json)
 		printf("ferry-perf blast: %u session(s) to %s, %u-byte blocks, %s\n",
 		       o.sessions, to, o.block, o.rate > 0 ? "paced" : "unlimited");
-	/* The proxy learns the groups first; give it a moment. */
-	int r = send_control(&b, encode_announce);
-	if (r == 0)
-		usleep(200000);
+	/* The proxy learns the groups first; give it a moment. Three times,
+	 * as a uftp server repeats its ANNOUNCE, so one lost to a full socket
+	 * buffer does not lose the session. */
+	int r = 0;
+	for (int i = 0; i < 3 && r == 0; i++) {
+		r = send_control(&b, encode_announce);
+		usleep(100000);
+	}
 	struct perf_report rep;
 	perf_report_begin(&rep, o.json, json_pack("{s:s,s:i,s:i,s:f,s:f}", "target", to,
 		"sessions", (int)o.sessions, "block", (int)o.block, "rate", o.rate,
