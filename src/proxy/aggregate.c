@@ -274,6 +274,12 @@ void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
 	/* STATUS carries no list, so only the timer sends it. */
 	if (func != UFTP_STATUS && p->nids >= max_ids(g)) {
 		flush_one(g, p);
+		/* Nothing left waiting: the next aggregate gets its own GRTT
+		 * (as uftp restarts its timer on the first pending client). */
+		if (!g->pend) {
+			fe_timer_cancel(g->in->pw->w, g->flush_timer);
+			g->flush_timer = NULL;
+		}
 	} else if (!g->flush_timer) {
 		uint64_t ms = (uint64_t)(g->grtt * 1000.0);
 		g->flush_timer = fe_timer_add(g->in->pw->w, ms ? ms : 1, on_flush, g);
