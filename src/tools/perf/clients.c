@@ -4,7 +4,7 @@
  * aggregation.
  *
  * The server sends ANNOUNCE, REG_CONF, FILEINFO, a DONE to the clients that
- * have NAKs (they answer STATUS), the NAKed blocks, a DONE to everyone
+ * have NAKs (they answer STATUS), a few NAKed blocks, a DONE to everyone
  * (COMPLETE) and DONE_CONF, each phase once every expected answer is in (or
  * its time is up). Clients answer each phase once, as uftpd does, but never resend:
  * what the server lacks was lost. With a response proxy the clients hear the
@@ -54,7 +54,8 @@ static int phase_of_answer(uint8_t func)
 enum { CL_NAKS = 1, CL_REPAIRED = 2 };   /* + 1 << (4 + phase): answered */
 #define CL_ANSWERED(p) ((uint8_t)(1u << (4 + (p))))
 
-enum { FILE_ID = 1, MAXDGRAM = 9216, RECV_BATCH = 64, SEND_BURST = 4096 };
+enum { FILE_ID = 1, MAXDGRAM = 9216, RECV_BATCH = 64, SEND_BURST = 4096,
+       REPAIRS = 8 };
 
 /* ---- options ---------------------------------------------------------------- */
 
@@ -773,13 +774,16 @@ static void send_done(struct ctx *c, want_fn *want)
 	send_listed(c, &m, &m.u.done.uids, want, true);
 }
 
-/* The blocks the NAKs asked for, before the final DONE. */
+/* Some of the blocks the NAKs asked for, before the final DONE: clients
+ * take any FILESEG as their repair, and resending them all (up to 8192
+ * blocks of up to 8800 bytes) would flood the path this tool measures. */
 static void send_repairs(struct ctx *c)
 {
 	uint8_t *data = calloc(1, c->o.blocksize);
 	if (!data)
 		return;
-	for (unsigned b = 0; b < c->o.blocks; b++) {
+	unsigned sent = 0;
+	for (unsigned b = 0; b < c->o.blocks && sent < REPAIRS; b++) {
 		if (!(c->nak_expected[b / 8] & (0x80u >> (b % 8))))
 			continue;
 		struct uftp_msg m;
@@ -788,6 +792,7 @@ static void send_repairs(struct ctx *c)
 		m.u.fileseg = (struct uftp_fileseg){ .file_id = FILE_ID, .sec_block = (uint16_t)b,
 			.data = { data, c->o.blocksize } };
 		server_send(c, &m, false);
+		sent++;
 	}
 	free(data);
 }
