@@ -38,9 +38,15 @@ size_t sess_table_count(struct sess_table *t);
 
 /* ---- clients of one group: owner-only ---------------------------------- */
 
+/* Open addressing, linear probing: key and value share a slot, so a
+ * lookup costs one cache miss, not two. */
+struct uid_slot {
+	uint32_t key;       /* 0 marks an empty slot (UID 0 is never valid) */
+	void *val;
+};
+
 struct uid_map {
-	uint32_t *keys;     /* 0 marks an empty slot (UID 0 is never valid) */
-	void **vals;
+	struct uid_slot *slots;
 	size_t cap, n;
 };
 

@@ -16,6 +16,7 @@ struct tstamp {
 
 struct pending {
 	struct pending *next;
+	uint32_t serial;              /* what its clients' in[] hold */
 	uint8_t func;
 	uint16_t file_id, section;
 	uint8_t comp_status;
@@ -59,6 +60,16 @@ static bool matches(const struct pending *p, const struct uftp_msg *m)
 	}
 }
 
+static unsigned kind_of(uint8_t func)
+{
+	switch (func) {
+	case UFTP_REGISTER: return AGG_REGISTER;
+	case UFTP_FILEINFO_ACK: return AGG_FILEINFO_ACK;
+	case UFTP_STATUS: return AGG_STATUS;
+	default: return AGG_COMPLETE;
+	}
+}
+
 static size_t max_ids(const struct group *g)
 {
 	size_t n = g->blocksize / 4;
@@ -72,6 +83,9 @@ static struct pending *pending_new(struct group *g, const struct uftp_msg *m)
 		return NULL;
 	p->func = m->hdr.func;
 	p->partial = true;
+	if (++g->pend_serial == 0)     /* 0 means "in none" */
+		++g->pend_serial;
+	p->serial = g->pend_serial;
 	switch (m->hdr.func) {
 	case UFTP_FILEINFO_ACK:
 		p->file_id = m->u.fileinfo_ack.file_id;
@@ -104,13 +118,8 @@ static void pending_unlink(struct group *g, struct pending *p)
 		}
 }
 
-static void pending_free(struct group *g, struct pending *p)
+static void pending_free(struct pending *p)
 {
-	for (size_t i = 0; i < p->nids; i++) {
-		struct client *c = uid_map_get(&g->by_uid, p->ids[i]);
-		if (c && c->pending == p)
-			c->pending = NULL;
-	}
 	free(p->ids);
 	free(p->naks);
 	free(p);
@@ -218,7 +227,7 @@ static void flush_one(struct group *g, struct pending *p)
 	size_t n;
 	aggregate_message(p, &m, &ids, &n);
 	send_up(g, &m, ids, n);
-	pending_free(g, p);
+	pending_free(p);
 }
 
 static void on_flush(struct fe_worker *w, void *arg)
@@ -247,12 +256,13 @@ void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
 	uint8_t func = m->hdr.func;
 	if (func == UFTP_STATUS)
 		merge_status(p, &m->u.status);
-	if (c->pending != p) {
+	unsigned kind = kind_of(func);
+	if (c->in[kind] != p->serial) {
 		if (add_id(p, c->uid) < 0) {
 			g->in->dropped++;
 			return;
 		}
-		c->pending = p;
+		c->in[kind] = p->serial;
 		if (func == UFTP_REGISTER)
 			note_rtt(p, m->u.reg.ts_sec, m->u.reg.ts_usec, p->nids - 1);
 		if (func == UFTP_FILEINFO_ACK) {
@@ -264,6 +274,12 @@ void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
 	/* STATUS carries no list, so only the timer sends it. */
 	if (func != UFTP_STATUS && p->nids >= max_ids(g)) {
 		flush_one(g, p);
+		/* Nothing left waiting: the next aggregate gets its own GRTT
+		 * (as uftp restarts its timer on the first pending client). */
+		if (!g->pend) {
+			fe_timer_cancel(g->in->pw->w, g->flush_timer);
+			g->flush_timer = NULL;
+		}
 	} else if (!g->flush_timer) {
 		uint64_t ms = (uint64_t)(g->grtt * 1000.0);
 		g->flush_timer = fe_timer_add(g->in->pw->w, ms ? ms : 1, on_flush, g);
@@ -278,6 +294,6 @@ void aggregate_free(struct group *g)
 	while (g->pend) {
 		struct pending *p = g->pend;
 		g->pend = p->next;
-		pending_free(g, p);
+		pending_free(p);
 	}
 }

@@ -245,26 +245,31 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 	return g;
 }
 
+/* Clients live in chunks: few allocations, and neighbours in memory. */
+static struct client *client_slot(struct group *g)
+{
+	size_t k = g->nclients / CLIENT_CHUNK;
+	if (k == g->nchunks) {
+		struct client **v = realloc(g->chunks, (k + 1) * sizeof(*v));
+		if (!v)
+			return NULL;
+		g->chunks = v;
+		if (!(v[k] = calloc(CLIENT_CHUNK, sizeof(**v))))
+			return NULL;
+		g->nchunks++;
+	}
+	return &g->chunks[k][g->nclients % CLIENT_CHUNK];
+}
+
 struct client *group_client(struct group *g, uint32_t uid, bool add)
 {
 	struct client *c = uid_map_get(&g->by_uid, uid);
 	if (c || !add)
 		return c;
-	if (g->nclients == g->capclients) {
-		size_t cap = g->capclients ? g->capclients * 2 : 16;
-		struct client **v = realloc(g->clients, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		g->clients = v;
-		g->capclients = cap;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c || uid_map_put(&g->by_uid, uid, c) < 0) {
-		free(c);
+	if (!(c = client_slot(g)) || uid_map_put(&g->by_uid, uid, c) < 0)
 		return NULL;
-	}
 	c->uid = uid;
-	g->clients[g->nclients++] = c;
+	g->nclients++;
 	return c;
 }
 
@@ -282,9 +287,9 @@ void group_destroy(struct group *g)
 			*p = g->next;
 			break;
 		}
-	for (size_t i = 0; i < g->nclients; i++)
-		free(g->clients[i]);
-	free(g->clients);
+	for (size_t i = 0; i < g->nchunks; i++)
+		free(g->chunks[i]);
+	free(g->chunks);
 	uid_map_free(&g->by_uid);
 	free(g);
 }

@@ -98,10 +98,17 @@ struct proxy_worker {
 
 struct pending;
 
+/* The four answers a proxy aggregates, as an index. */
+enum { AGG_REGISTER, AGG_FILEINFO_ACK, AGG_STATUS, AGG_COMPLETE, AGG_KINDS };
+
 struct client {
 	uint32_t uid;
-	struct pending *pending;         /* the aggregate it was last put in */
+	/* Per kind, the serial of the aggregate it was last put in: serials are
+	 * never reused, so a freed aggregate needs no clean-up here. */
+	uint32_t in[AGG_KINDS];
 };
+
+enum { CLIENT_CHUNK = 1024 };
 
 struct group {
 	struct group *next;              /* instance's owned list */
@@ -117,9 +124,10 @@ struct group {
 	uint16_t blocksize;
 	uint16_t seq_up;
 	struct uid_map by_uid;
-	struct client **clients;
-	size_t nclients, capclients;
+	struct client **chunks;          /* clients, CLIENT_CHUNK a chunk */
+	size_t nclients, nchunks;
 	struct pending *pend;
+	uint32_t pend_serial;            /* last aggregate serial handed out */
 	struct fe_timer *flush_timer, *idle_timer;
 	uint64_t last_heard;             /* ms, last message from the server */
 };

@@ -274,6 +274,41 @@ static void test_full_list_goes_at_once(void **state)
 	rig_down(&r);
 }
 
+static double since(struct timeval t0)
+{
+	struct timeval t = now_tv();
+	return (t.tv_sec - t0.tv_sec) + (t.tv_usec - t0.tv_usec) / 1e6;
+}
+
+/* After a full list left early and nothing else waits, the next answer is
+ * held its own GRTT (not what remained of the first one's); an answer
+ * repeated after its aggregate left is listed again. */
+static void test_after_full_list_a_fresh_grtt(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+	announce_grtt(&r, 0x67, 8, SLOW_GRTT_Q);     /* 2 IDs, GRTT about 1.06 s */
+	usleep(20000);
+	uint8_t b[256];
+	reg(&r, r.cl[0], 0xE1, 0x67, 5);
+	usleep(600000);
+	reg(&r, r.cl[1], 0xE2, 0x67, 5);             /* full: leaves at once */
+	assert_int_equal(recv_up(&r, b, sizeof(b), 300), 16 + 44 + 8);
+	struct timeval t0 = now_tv();
+	reg(&r, r.cl[2], 0xE3, 0x67, 5);
+	assert_int_equal(recv_up(&r, b, sizeof(b), 800), 0);  /* not at E1's GRTT */
+	ssize_t n = recv_up(&r, b, sizeof(b), 2000);
+	assert_int_equal(n, 16 + 44 + 4);
+	assert_int_equal(get32(b + 60), 0xE3);
+	assert_true(since(t0) > 0.9);
+	reg(&r, r.cl[2], 0xE3, 0x67, 5);             /* a resend after it left */
+	n = recv_up(&r, b, sizeof(b), 2000);
+	assert_int_equal(n, 16 + 44 + 4);
+	assert_int_equal(get32(b + 60), 0xE3);
+	rig_down(&r);
+}
+
 static void test_garbage_is_dropped(void **state)
 {
 	(void)state;
@@ -307,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_register_longest_rtt_first),
 		cmocka_unit_test(test_status_merged_and_complete_split),
 		cmocka_unit_test(test_full_list_goes_at_once),
+		cmocka_unit_test(test_after_full_list_a_fresh_grtt),
 		cmocka_unit_test(test_garbage_is_dropped),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
