@@ -3,6 +3,7 @@
  * hand-over of the descriptor to another owner). */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -248,6 +249,12 @@ int fe_conn_urgent_inline(struct fe_conn *c)
 {
 	int one = 1;
 	return setsockopt(c->fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+int fe_conn_nodelay(struct fe_conn *c)
+{
+	int one = 1;
+	return setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ? -errno : 0;
 }
 
 struct fe_worker *fe_conn_worker(const struct fe_conn *c) { return c->w; }

@@ -101,6 +101,10 @@ void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 	s->peer = *fe_conn_peer(c);
 	fe_conn_local(c, &s->local);
 	fe_conn_urgent_inline(c);
+	/* A reply that follows another with no command between (150 then 226,
+	 * 331 then 200 on an SPSV login) must not wait 40 ms for the client's
+	 * delayed ACK: Nagle would hold it until then. */
+	fe_conn_nodelay(c);
 	s->counted = server_take_slot(srv, &s->peer);
 	s->limited = !s->counted;
 	strcpy(s->cwd, "/");
