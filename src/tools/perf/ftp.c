@@ -575,7 +575,7 @@ int perf_ftp(int argc, char **argv)
 	free(run.threads);
 	if (rc == PERF_OK && now.errors)
 		rc = PERF_FAILED;
-	if (rc == PERF_OK && o.mode != MODE_IDLE && now.ops == 0) {
+	if (rc == PERF_OK && o.mode != MODE_IDLE && now.ops == 0 && now.bytes == 0) {
 		fprintf(stderr, "ferry-perf ftp: no %s completed\n", ops_word(o.mode));
 		rc = PERF_FAILED;
 	}

@@ -54,19 +54,14 @@ enum cstate {
 
 enum dstate { D_NONE, D_CONNECTING, D_GREETING, D_USER, D_PASS, D_OPEN };
 
-struct endpoint {
-	struct ftp_client *c;
-	bool data;
-	uint32_t events;        /* registered with epoll; 0: not registered */
-};
-
 struct ftp_client {
 	struct ftp_thread *t;
 	unsigned id;
 	enum cstate st;
 	bool ending;            /* QUIT sent because no more work: DONE after */
+	unsigned index;         /* in its thread's array */
 	int ctl, dat;
-	struct endpoint ectl, edat;
+	uint32_t ctl_gen, dat_gen; /* bumped per descriptor: stale events differ */
 	uint64_t deadline_ns;   /* UINT64_MAX: none */
 	uint64_t op_ns;         /* start of the operation being timed */
 	/* control input and output */
@@ -141,27 +136,34 @@ static void wait_reply(struct ftp_client *c, enum cstate st)
 
 /* ---- epoll and sockets ------------------------------------------------------ */
 
-static void watch(struct ftp_client *c, bool data, uint32_t events)
+/* Event tags: client index, the descriptor's generation, which one. */
+static uint64_t tag(const struct ftp_client *c, bool data)
 {
-	struct endpoint *e = data ? &c->edat : &c->ectl;
-	int fd = data ? c->dat : c->ctl;
-	if (fd < 0 || e->events == events)
-		return;
-	struct epoll_event ev = { .events = events, .data.ptr = e };
-	int op = e->events ? (events ? EPOLL_CTL_MOD : EPOLL_CTL_DEL) : EPOLL_CTL_ADD;
-	if (epoll_ctl(c->t->epfd, op, fd, &ev) == 0)
-		e->events = events;
+	uint32_t gen = data ? c->dat_gen : c->ctl_gen;
+	return (uint64_t)c->index << 32 | (uint64_t)(gen & 0x7fffffffu) << 1 | data;
+}
+
+/* Edge-triggered, both directions, once per descriptor: no epoll_ctl calls
+ * after that, so the client costs the server's peers as little as it can.
+ * Every handler therefore reads or writes until EAGAIN. */
+static int watch(struct ftp_client *c, bool data)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				  .data.u64 = tag(c, data) };
+	return epoll_ctl(c->t->epfd, EPOLL_CTL_ADD, data ? c->dat : c->ctl, &ev) < 0 ? -errno : 0;
 }
 
 static void close_fd(struct ftp_client *c, bool data)
 {
-	struct endpoint *e = data ? &c->edat : &c->ectl;
 	int *fd = data ? &c->dat : &c->ctl;
 	if (*fd < 0)
 		return;
 	close(*fd);    /* leaves the epoll set with it */
 	*fd = -1;
-	e->events = 0;
+	if (data)
+		c->dat_gen++;
+	else
+		c->ctl_gen++;
 }
 
 static void close_all(struct ftp_client *c)
@@ -283,8 +285,7 @@ static void flush_out(struct ftp_client *c)
 		c->outoff += (size_t)n;
 	}
 	if (c->outoff == c->outlen)
-		c->outoff = c->outlen = 0;
-	watch(c, false, EPOLLIN | (c->outlen ? EPOLLOUT : 0));
+		c->outoff = c->outlen = 0;     /* else EPOLLOUT brings us back */
 }
 
 static void say(struct ftp_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -318,6 +319,7 @@ static void op_done(struct ftp_client *c, double ms)
 static double since_ms(uint64_t ns) { return (double)(perf_now_ns() - ns) / 1e6; }
 
 static void next_transfer(struct ftp_client *c);
+static void stor_output(struct ftp_client *c);
 
 static void logged_in(struct ftp_client *c)
 {
@@ -374,18 +376,6 @@ static void send_transfer_cmd(struct ftp_client *c)
 		say(c, "STOR %s.%u", file, c->id);
 	else
 		say(c, "STOR %s", file);
-}
-
-static void data_watch(struct ftp_client *c)
-{
-	uint32_t ev = 0;
-	if (c->dst == D_CONNECTING)
-		ev = EPOLLOUT;
-	else if (c->dst != D_OPEN || opts(c)->mode == MODE_RETR)
-		ev = EPOLLIN;
-	else if (c->got_150)
-		ev = EPOLLOUT;     /* STOR: write once the server said go */
-	watch(c, true, ev);
 }
 
 static void transfer_check(struct ftp_client *c)
@@ -454,7 +444,10 @@ static void data_open(struct ftp_client *c, const char *line)
 		return;
 	}
 	c->dst = D_CONNECTING;
-	data_watch(c);
+	if ((r = watch(c, true)) < 0) {
+		fail(c, ERR_DATA, "epoll: %s", strerror(-r));
+		return;
+	}
 	if (spsv)
 		c->st = C_DWAIT;          /* the deadline still runs */
 	else
@@ -501,14 +494,8 @@ static void on_reply(struct ftp_client *c, int code, const char *line)
 		if (code == 150 || code == 125) {
 			c->got_150 = true;
 			c->st = C_XFER;
-			if (stor && c->dst == D_OPEN) {
-				if (opts(c)->size == 0) {
-					close_fd(c, true);
-					c->data_done = true;
-				} else {
-					data_watch(c);
-				}
-			}
+			if (stor && c->dst == D_OPEN)
+				stor_output(c);
 			return;
 		}
 		break;
@@ -662,7 +649,6 @@ static void on_data_reply(struct ftp_client *c, int code, const char *line)
 		if (code != 200)
 			break;
 		c->dst = D_OPEN;
-		data_watch(c);
 		send_transfer_cmd(c);
 		return;
 	default:
@@ -673,29 +659,32 @@ static void on_data_reply(struct ftp_client *c, int code, const char *line)
 
 static void data_login_input(struct ftp_client *c)
 {
-	ssize_t n = recv(c->dat, c->din + c->dinlen, sizeof(c->din) - 1 - c->dinlen, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (n <= 0) {
-		fail(c, ERR_DATA, "SPSV data connection closed during its login");
-		return;
+	while (c->dst != D_OPEN) {
+		ssize_t n = recv(c->dat, c->din + c->dinlen, sizeof(c->din) - 1 - c->dinlen, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			fail(c, ERR_DATA, "SPSV data connection closed during its login");
+			return;
+		}
+		c->dinlen += (size_t)n;
+		if (!take_lines(c, true))
+			return;
+		if (c->dst != D_OPEN && c->dinlen == sizeof(c->din) - 1) {
+			fail(c, ERR_DATA, "SPSV data login: reply too long");
+			return;
+		}
 	}
-	c->dinlen += (size_t)n;
-	if (!take_lines(c, true))
-		return;
-	if (c->dst == D_OPEN) {   /* bytes after "200 DATA" belong to the file */
-		c->moved += c->dinlen;
-		add(&c->t->bytes, c->dinlen);
-		c->dinlen = 0;
-	} else if (c->dinlen == sizeof(c->din) - 1) {
-		fail(c, ERR_DATA, "SPSV data login: reply too long");
-	}
+	/* Bytes after "200 DATA" already belong to the file. */
+	c->moved += c->dinlen;
+	add(&c->t->bytes, c->dinlen);
+	c->dinlen = 0;
 }
 
 static void retr_input(struct ftp_client *c)
 {
 	static char sink[IO_CHUNK];
-	for (int i = 0; i < 16; i++) {
+	for (;;) {
 		/* MSG_TRUNC: TCP discards the bytes instead of copying them; the
 		 * client counts them. The server's costs are what is measured. */
 		ssize_t n = recv(c->dat, sink, sizeof(sink), MSG_TRUNC);
@@ -720,7 +709,7 @@ static void stor_output(struct ftp_client *c)
 {
 	static char pattern[IO_CHUNK];
 	uint64_t size = opts(c)->size;
-	for (int i = 0; i < 16 && c->moved < size; i++) {
+	while (c->moved < size) {
 		size_t want = size - c->moved < sizeof(pattern) ? (size_t)(size - c->moved)
 								 : sizeof(pattern);
 		ssize_t n = send(c->dat, pattern, want, MSG_NOSIGNAL);
@@ -744,56 +733,45 @@ static void on_data_event(struct ftp_client *c, uint32_t ev)
 {
 	if (c->dst == D_CONNECTING) {
 		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-			return;     /* left over from an earlier descriptor */
+			return;
 		int err = sock_error(c->dat);
 		if (err) {
 			fail(c, ERR_DATA, "data connect: %s", strerror(err));
 			return;
 		}
 		c->dst = opts(c)->data == DATA_SPSV ? D_GREETING : D_OPEN;
-		if (c->dst == D_OPEN && opts(c)->mode == MODE_STOR && c->got_150 &&
-		    opts(c)->size == 0) {
-			close_fd(c, true);
-			c->data_done = true;
-			transfer_check(c);
-			return;
-		}
-		data_watch(c);
-		return;
 	}
 	if (c->dst != D_OPEN) {
 		data_login_input(c);
-		return;
+		if (c->dst != D_OPEN || c->st == C_DONE || c->st == C_BACKOFF)
+			return;
 	}
 	/* A transfer that moves is not stuck, however long it takes. */
 	set_deadline(c, (uint64_t)(opts(c)->timeout * 1000));
-	if (opts(c)->mode == MODE_RETR) {
+	if (opts(c)->mode == MODE_RETR)
 		retr_input(c);
-	} else if (ev & (EPOLLERR | EPOLLHUP) && !(ev & EPOLLOUT)) {
-		fail(c, ERR_DATA, "STOR data connection closed by the server");
-	} else {
+	else if (c->got_150)      /* STOR: write once the server said go */
 		stor_output(c);
-	}
+	else if (ev & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+		fail(c, ERR_DATA, "STOR data connection closed by the server");
 }
 
 static void on_ctl_event(struct ftp_client *c, uint32_t ev)
 {
 	if (c->st == C_CONNECTING) {
 		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-			return;     /* left over from an earlier descriptor */
+			return;
 		int err = sock_error(c->ctl);
 		if (err) {
 			fail(c, ERR_CONNECT, "%s", strerror(err));
 			return;
 		}
 		wait_reply(c, C_GREETING);
-		watch(c, false, EPOLLIN);
-		return;
 	}
-	int fd = c->ctl;
-	if (ev & EPOLLOUT)
+	uint32_t gen = c->ctl_gen;
+	if (c->outlen && (ev & EPOLLOUT))
 		flush_out(c);
-	if (c->ctl == fd && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+	if (c->ctl_gen == gen && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
 		read_ctl(c);
 }
 
@@ -816,7 +794,8 @@ static void start_client(struct ftp_client *c)
 		return;
 	}
 	wait_reply(c, C_CONNECTING);
-	watch(c, false, EPOLLOUT);
+	if ((r = watch(c, false)) < 0)
+		fail(c, ERR_CONNECT, "epoll: %s", strerror(-r));
 }
 
 /* Idle mode: a client got its session up, or gave up; the next one starts. */
@@ -882,9 +861,8 @@ void *ftp_thread_main(void *arg)
 		struct ftp_client *c = &t->clients[i];
 		c->t = t;
 		c->id = t->first_id + i;
+		c->index = i;
 		c->ctl = c->dat = -1;
-		c->ectl = (struct endpoint){ .c = c };
-		c->edat = (struct endpoint){ .c = c, .data = true };
 		c->deadline_ns = UINT64_MAX;
 	}
 	/* Idle mode ramps up: at most `ramp` logins in flight per thread. */
@@ -906,11 +884,12 @@ void *ftp_thread_main(void *arg)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			struct endpoint *e = ev[i].data.ptr;
-			struct ftp_client *c = e->c;
-			if (c->st == C_DONE || (e->data ? c->dat : c->ctl) < 0)
-				continue;
-			if (e->data)
+			uint64_t u = ev[i].data.u64;
+			bool data = u & 1;
+			struct ftp_client *c = &t->clients[u >> 32];
+			if (c->st == C_DONE || (data ? c->dat : c->ctl) < 0 || tag(c, data) != u)
+				continue;     /* stale: from a descriptor since closed */
+			if (data)
 				on_data_event(c, ev[i].events);
 			else
 				on_ctl_event(c, ev[i].events);
