@@ -162,6 +162,14 @@ void tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	}
 	c->busy.len = c->busy.off = 0;
 	conn_kick(c);
+	if (!c->send_busy) {
+		/* All sent: hand the buffers back. A connection that waits
+		 * (an idle FTP session) then holds no output memory; the next
+		 * send allocates again. */
+		free(c->busy.p);
+		free(c->next.p);
+		c->busy = c->next = (struct obuf){ 0 };
+	}
 	if (!c->send_busy && !c->closing && c->ops && c->ops->on_drained) {
 		c->refs++;            /* the callback may close it */
 		c->ops->on_drained(c, c->arg);
