@@ -43,9 +43,8 @@ def build(tree=ROOT):
     """Builds an optimised tree (no sanitizers) in build-bench; returns its path."""
     out = os.path.join(tree, "build-bench")
     if not os.path.exists(os.path.join(out, "build.ninja")):
-        sh(["meson", "setup", out, tree, "-Dbuildtype=release", "-Dtests=false"],
-           stdout=subprocess.DEVNULL)
-    sh(["ninja", "-C", out], stdout=subprocess.DEVNULL)
+        sh(["meson", "setup", out, tree, "-Dbuildtype=release", "-Dtests=false"])
+    sh(["ninja", "-C", out])
     return out
 
 

@@ -120,6 +120,10 @@ int fe_conn_local(const struct fe_conn *c, struct sockaddr_storage *out);
 /* SO_OOBINLINE: urgent bytes stay in the stream (FTP's ABOR is sent with
  * MSG_OOB by some clients, its last byte urgent). 0 or -errno. */
 int fe_conn_urgent_inline(struct fe_conn *c);
+/* TCP_NODELAY: for request/reply protocols whose replies are whole messages
+ * (the engine already gathers one turn's output into one send), so a reply
+ * never waits for the peer's delayed ACK of the one before. 0 or -errno. */
+int fe_conn_nodelay(struct fe_conn *c);
 struct fe_worker *fe_conn_worker(const struct fe_conn *c);
 
 /* Like fe_conn_start but without receiving: for connections that only send,

@@ -3,6 +3,7 @@
  * hand-over of the descriptor to another owner). */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -161,6 +162,14 @@ void tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	}
 	c->busy.len = c->busy.off = 0;
 	conn_kick(c);
+	if (!c->send_busy) {
+		/* All sent: hand the buffers back. A connection that waits
+		 * (an idle FTP session) then holds no output memory; the next
+		 * send allocates again. */
+		free(c->busy.p);
+		free(c->next.p);
+		c->busy = c->next = (struct obuf){ 0 };
+	}
 	if (!c->send_busy && !c->closing && c->ops && c->ops->on_drained) {
 		c->refs++;            /* the callback may close it */
 		c->ops->on_drained(c, c->arg);
@@ -248,6 +257,12 @@ int fe_conn_urgent_inline(struct fe_conn *c)
 {
 	int one = 1;
 	return setsockopt(c->fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+int fe_conn_nodelay(struct fe_conn *c)
+{
+	int one = 1;
+	return setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ? -errno : 0;
 }
 
 struct fe_worker *fe_conn_worker(const struct fe_conn *c) { return c->w; }

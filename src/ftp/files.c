@@ -45,7 +45,7 @@ static void fail(struct ftp_session *s, int err)
 /* Resolves arg against the working directory, replying on failure. */
 static bool resolve(struct ftp_session *s, const char *arg, char *out)
 {
-	int r = path_join(s->cwd, arg, out, PATH_MAX);
+	int r = path_join(session_cwd(s), arg, out, PATH_MAX);
 	if (r)
 		fail(s, r);
 	return r == 0;
@@ -67,7 +67,7 @@ void cmd_pwd(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	char q[PATH_MAX * 2];
-	quote_path(s->cwd, q, sizeof(q));
+	quote_path(session_cwd(s), q, sizeof(q));
 	session_reply(s, 257, "\"%s\" is the current directory", q);
 }
 
@@ -82,7 +82,10 @@ void cmd_cwd(struct ftp_session *s, char *arg)
 		return;
 	}
 	close(fd);
-	strcpy(s->cwd, v);
+	if (!session_set_cwd(s, v)) {
+		session_reply(s, 451, "Out of memory.");
+		return;
+	}
 	session_reply(s, 250, "Directory successfully changed.");
 }
 

@@ -237,13 +237,16 @@ struct ftp_session {
 	struct sockaddr_storage peer, local;
 	bool counted, limited, closing, delaying, discarding, epsv_all, resuming;
 	struct telnet_state tn;
-	char in[CTL_INBUF];
+	/* Control input not yet answered: CTL_INBUF bytes from the heap while
+	 * there is any, none while the session waits (an idle session is
+	 * mostly its connection's kernel buffers, not this struct). */
+	char *in;
 	size_t inlen;
 	enum sess_state state;
 	char user[64];
 	const struct ftp_account *acct;
 	bool anonymous;
-	char cwd[PATH_MAX];
+	char *cwd;                 /* NULL: "/"; see session_cwd */
 	char *rnfr;
 	bool ascii;
 	uint64_t rest;
@@ -264,6 +267,9 @@ void session_touch(struct ftp_session *s);       /* reset the idle timer */
 void session_free_all(struct ftp_worker *fw);
 struct ftp_session *session_find(struct ftp_worker *fw, uint64_t id);
 bool session_writable(const struct ftp_session *s);
+const char *session_cwd(const struct ftp_session *s);
+/* A new working directory (a normalised virtual path); false: no memory. */
+bool session_set_cwd(struct ftp_session *s, const char *vpath);
 int session_root(const struct ftp_session *s);
 
 /* ---- commands.c: the verb table ------------------------------------------ */

@@ -19,7 +19,7 @@ void login_reset(struct ftp_session *s)
 	s->acct = NULL;
 	s->anonymous = false;
 	s->user[0] = '\0';
-	strcpy(s->cwd, "/");
+	session_set_cwd(s, "/");
 	s->rest = 0;
 	s->ascii = true;
 	s->epsv_all = false;
@@ -111,7 +111,8 @@ void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 	d->session = session;
 	d->worker = worker;
 	d->len = s->inlen;
-	memcpy(d->early, s->in, s->inlen);
+	if (s->inlen)
+		memcpy(d->early, s->in, s->inlen);
 	s->inlen = 0;
 	/* The draft shows both "200DATA" and "200 DATA"; RFC 959 replies need the
 	 * space, so clients' reply parsers read this one (man ferryd.json(5)). */
@@ -167,7 +168,7 @@ void cmd_pass(struct ftp_session *s, char *arg)
 	s->state = ST_READY;
 	s->acct = a;
 	s->anonymous = anonymous;
-	strcpy(s->cwd, "/");
+	session_set_cwd(s, "/");
 	flog(LOG_LVL_INFO, "ftp: session %llu: '%s' logged in%s",
 	     (unsigned long long)s->id, s->user, anonymous ? " (anonymous)" : "");
 	session_reply(s, 230, "You are logged in");

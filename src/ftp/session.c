@@ -45,6 +45,18 @@ int session_root(const struct ftp_session *s) { return s->acct->root_fd; }
 
 bool session_writable(const struct ftp_session *s) { return s->acct && s->acct->write; }
 
+const char *session_cwd(const struct ftp_session *s) { return s->cwd ? s->cwd : "/"; }
+
+bool session_set_cwd(struct ftp_session *s, const char *vpath)
+{
+	char *v = strcmp(vpath, "/") ? strdup(vpath) : NULL;
+	if (!v && strcmp(vpath, "/"))
+		return false;
+	free(s->cwd);
+	s->cwd = v;
+	return true;
+}
+
 static uint64_t idle_ms(const struct ftp_session *s)
 {
 	uint64_t ms = (uint64_t)s->srv->fc->idle_timeout * 1000;
@@ -101,9 +113,12 @@ void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 	s->peer = *fe_conn_peer(c);
 	fe_conn_local(c, &s->local);
 	fe_conn_urgent_inline(c);
+	/* A reply that follows another with no command between (150 then 226,
+	 * 331 then 200 on an SPSV login) must not wait 40 ms for the client's
+	 * delayed ACK: Nagle would hold it until then. */
+	fe_conn_nodelay(c);
 	s->counted = server_take_slot(srv, &s->peer);
 	s->limited = !s->counted;
-	strcpy(s->cwd, "/");
 	s->ascii = true;           /* RFC 959's default type */
 	s->next = fw->sessions;
 	if (fw->sessions)
@@ -157,12 +172,17 @@ static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *a
 				s->discarding = b != '\n';
 				continue;
 			}
-			if (s->inlen == sizeof(s->in))
+			if (s->inlen == CTL_INBUF)
 				session_resume(s);   /* make room: answer what is complete */
 			if (s->closing || s->state == ST_GONE)
 				return;
-			if (s->inlen == sizeof(s->in)) {
+			if (s->inlen == CTL_INBUF) {
 				session_reply(s, 421, "Too much input; closing.");
+				session_close(s);
+				return;
+			}
+			if (!s->in && !(s->in = malloc(CTL_INBUF))) {
+				session_reply(s, 421, "Out of memory; closing.");
 				session_close(s);
 				return;
 			}
@@ -182,7 +202,7 @@ void session_resume(struct ftp_session *s)
 	if (s->resuming)
 		return;           /* the loop below is already running */
 	s->resuming = true;
-	while (!s->closing && s->state != ST_GONE && !s->delaying) {
+	while (s->inlen && !s->closing && s->state != ST_GONE && !s->delaying) {
 		char *nl = memchr(s->in, '\n', s->inlen);
 		if (!nl)
 			break;
@@ -208,6 +228,10 @@ void session_resume(struct ftp_session *s)
 			cmd_dispatch(s, cmd, arg);
 	}
 	s->resuming = false;
+	if (!s->inlen) {         /* nothing held: give the buffer back */
+		free(s->in);
+		s->in = NULL;
+	}
 }
 
 /* ---- teardown ----------------------------------------------------------- */
@@ -227,6 +251,11 @@ static void teardown(struct ftp_session *s)
 	server_release_connection(s->srv);
 	free(s->rnfr);
 	s->rnfr = NULL;
+	free(s->in);
+	s->in = NULL;
+	s->inlen = 0;
+	free(s->cwd);
+	s->cwd = NULL;
 	if (s->prev)
 		s->prev->next = s->next;
 	else

@@ -296,7 +296,7 @@ void transfer_ready(struct ftp_session *s)
 
 static bool resolve(struct ftp_session *s, const char *arg, char *v)
 {
-	int r = path_join(s->cwd, arg, v, PATH_MAX);
+	int r = path_join(session_cwd(s), arg, v, PATH_MAX);
 	if (r)
 		errno_reply(s, r);
 	return r == 0;
