@@ -171,9 +171,12 @@ static void udp_unref(struct fe_udp *s)
 	free(s);
 }
 
-static void read_pktinfo(struct fe_udp *s, struct io_uring_recvmsg_out *o,
+/* One walk over the ancillary data: where the datagram was sent (PKTINFO)
+ * and, for a GRO aggregate, the size of its segments (0: one datagram). */
+static size_t read_cmsgs(struct fe_udp *s, struct io_uring_recvmsg_out *o,
 			 struct fe_datagram *d)
 {
+	size_t seg = 0;
 	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &s->rx_msg); c;
 	     c = io_uring_recvmsg_cmsg_nexthdr(o, &s->rx_msg, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
@@ -190,24 +193,13 @@ static void read_pktinfo(struct fe_udp *s, struct io_uring_recvmsg_out *o,
 			sin6->sin6_family = AF_INET6;
 			sin6->sin6_addr = pi.ipi6_addr;
 			d->ifindex = pi.ipi6_ifindex;
+		} else if (s->gro && c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int size;
+			memcpy(&size, CMSG_DATA(c), sizeof(size));
+			seg = size > 0 ? (size_t)size : 0;
 		}
 	}
-}
-
-/* The segment size of a GRO aggregate, or 0 for a single datagram. */
-static size_t gro_segment(struct fe_udp *s, struct io_uring_recvmsg_out *o)
-{
-	if (!s->gro)
-		return 0;
-	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &s->rx_msg); c;
-	     c = io_uring_recvmsg_cmsg_nexthdr(o, &s->rx_msg, c)) {
-		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-			int seg;
-			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
-			return seg > 0 ? (size_t)seg : 0;
-		}
-	}
-	return 0;
+	return seg;
 }
 
 static void deliver(struct fe_udp *s, uint8_t *buf, int len)
@@ -227,9 +219,8 @@ static void deliver(struct fe_udp *s, uint8_t *buf, int len)
 		.srclen = o->namelen < s->rx_msg.msg_namelen ? o->namelen
 							      : s->rx_msg.msg_namelen,
 	};
-	read_pktinfo(s, o, &d);
 	/* A GRO aggregate: datagrams of seg bytes, the last maybe shorter. */
-	size_t seg = gro_segment(s, o), total = d.len;
+	size_t seg = read_cmsgs(s, o, &d), total = d.len;
 	const uint8_t *p = d.data;
 	if (!seg || seg > total)
 		seg = total;
