@@ -282,8 +282,7 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 	in->rx++;
 	if (stateless(in, &m, src))
 		return;
-	struct sockaddr_storage down;
-	if (in->sh->pc->role == PROXY_SERVER && !downstream(in->sh, &down)) {
+	if (in->sh->pc->role == PROXY_SERVER && !downstream(in->sh, NULL)) {
 		flog(LOG_LVL_VERB, "Rejecting message from %s: downstream address "
 		     "not established", addr_format(src, from, sizeof(from)));
 		in->dropped++;

@@ -25,12 +25,14 @@ int send_to(struct instance *in, const struct sockaddr_storage *dst,
 bool downstream(struct inst_shared *sh, struct sockaddr_storage *out)
 {
 	if (sh->down_static) {
-		*out = sh->down;
+		if (out)
+			*out = sh->down;
 		return true;
 	}
 	pthread_mutex_lock(&sh->down_lock);
 	bool known = sh->down_known;
-	*out = sh->down;
+	if (out)
+		*out = sh->down;
 	pthread_mutex_unlock(&sh->down_lock);
 	return known;
 }

@@ -148,7 +148,8 @@ void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 void hot_forget(struct instance *in, const struct group *g);
 
 /* forward.c */
-/* The server proxy's downstream address into out; false while unknown. */
+/* The server proxy's downstream address into out (NULL: only whether it
+ * is known); false while unknown. */
 bool downstream(struct inst_shared *sh, struct sockaddr_storage *out);
 int send_to(struct instance *in, const struct sockaddr_storage *dst,
 	    const void *data, size_t len);
