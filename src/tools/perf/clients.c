@@ -1222,17 +1222,6 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static bool parse_num(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool parse_hex32(const char *s, uint32_t *out)
 {
 	char *end;
@@ -1318,12 +1307,12 @@ static int parse_one(struct opts *o, int ch, const char *arg, bool *have_proxy)
 		o->client_mode = !strcmp(arg, "client");
 		return 0;
 	case 'n':
-		if (!parse_num(arg, 1, 1000000, &v) || v != (size_t)v)
+		if (!perf_parse_num(arg, 1, 1000000, &v) || v != (size_t)v)
 			return bad("client count", arg);
 		o->clients = (size_t)v;
 		return 0;
 	case O_PORTS:
-		if (!parse_num(arg, 1, 60000, &v))
+		if (!perf_parse_num(arg, 1, 60000, &v))
 			return bad("port count", arg);
 		o->ports = (size_t)v;
 		return 0;
@@ -1340,30 +1329,30 @@ static int parse_one(struct opts *o, int ch, const char *arg, bool *have_proxy)
 			return bad("rate", arg);
 		o->rate = v;
 		return 0;
-	case O_DELAY: return parse_num(arg, 0, 60, &o->delay) ? 0 : bad("delay", arg);
-	case O_GRTT: return parse_num(arg, 0.001, 100, &o->grtt) ? 0 : bad("GRTT", arg);
-	case O_SETTLE: return parse_num(arg, 0, 600, &o->settle) ? 0 : bad("settle", arg);
-	case O_TIMEOUT: return parse_num(arg, 0.1, 3600, &o->timeout) ? 0 : bad("timeout", arg);
-	case 'i': return parse_num(arg, 0, 3600, &o->interval) ? 0 : bad("interval", arg);
+	case O_DELAY: return perf_parse_num(arg, 0, 60, &o->delay) ? 0 : bad("delay", arg);
+	case O_GRTT: return perf_parse_num(arg, 0.001, 100, &o->grtt) ? 0 : bad("GRTT", arg);
+	case O_SETTLE: return perf_parse_num(arg, 0, 600, &o->settle) ? 0 : bad("settle", arg);
+	case O_TIMEOUT: return perf_parse_num(arg, 0.1, 3600, &o->timeout) ? 0 : bad("timeout", arg);
+	case 'i': return perf_parse_num(arg, 0, 3600, &o->interval) ? 0 : bad("interval", arg);
 	case O_NAKF:
-		return parse_num(arg, 0, 1, &o->nak_fraction) ? 0 : bad("NAK fraction", arg);
+		return perf_parse_num(arg, 0, 1, &o->nak_fraction) ? 0 : bad("NAK fraction", arg);
 	case O_ROBUST:
-		if (!parse_num(arg, 1, 255, &v))
+		if (!perf_parse_num(arg, 1, 255, &v))
 			return bad("robust", arg);
 		o->robust = (unsigned)v;
 		return 0;
 	case O_BLOCKSIZE:
-		if (!parse_num(arg, 64, 8800, &v))
+		if (!perf_parse_num(arg, 64, 8800, &v))
 			return bad("block size", arg);
 		o->blocksize = (unsigned)v;
 		return 0;
 	case O_BLOCKS:
-		if (!parse_num(arg, 1, 8192, &v))
+		if (!perf_parse_num(arg, 1, 8192, &v))
 			return bad("block count", arg);
 		o->blocks = (unsigned)v;
 		return 0;
 	case O_NAKB:
-		if (!parse_num(arg, 1, 1000, &v))
+		if (!perf_parse_num(arg, 1, 1000, &v))
 			return bad("NAK block count", arg);
 		o->nak_blocks = (unsigned)v;
 		return 0;
@@ -1375,18 +1364,18 @@ static int parse_one(struct opts *o, int ch, const char *arg, bool *have_proxy)
 	case O_PRIV: return parse_ip4(arg, &o->priv) ? 0 : bad("address", arg);
 	case O_MIF: return parse_ip4(arg, &o->mcast_if) ? 0 : bad("address", arg);
 	case O_DPORT:
-		if (!parse_num(arg, 1, 65535, &v))
+		if (!perf_parse_num(arg, 1, 65535, &v))
 			return bad("port", arg);
 		o->dest_port = (uint16_t)v;
 		return 0;
 	case 'J': o->json = true; return 0;
 	case 'A':
-		if (!parse_num(arg, 0, 4095, &v))
+		if (!perf_parse_num(arg, 0, 4095, &v))
 			return bad("CPU", arg);
 		o->cpu = (int)v;
 		return 0;
 	case O_SEED:
-		if (!parse_num(arg, 0, 1e18, &v))
+		if (!perf_parse_num(arg, 0, 1e18, &v))
 			return bad("seed", arg);
 		o->seed = (uint64_t)v;
 		return 0;

@@ -84,17 +84,6 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
-static bool parse_num(const char *s, double min, double max, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static int pick(const char *s, const char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -149,17 +138,17 @@ static int parse_opts(int argc, char **argv, struct ftp_opts *o)
 			o->data = (enum ftp_data)m;
 			break;
 		case 'c':
-			if (!parse_num(optarg, 1, 1000000, &v))
+			if (!perf_parse_num(optarg, 1, 1000000, &v))
 				goto bad;
 			o->concurrency = (unsigned)v;
 			break;
 		case 't':
-			if (!parse_num(optarg, 0, 1e7, &v))
+			if (!perf_parse_num(optarg, 0, 1e7, &v))
 				goto bad;
 			o->duration = v;
 			break;
 		case 'n':
-			if (!parse_num(optarg, 1, 1e15, &v))
+			if (!perf_parse_num(optarg, 1, 1e15, &v))
 				goto bad;
 			o->count = (uint64_t)v;
 			break;
@@ -172,31 +161,31 @@ static int parse_opts(int argc, char **argv, struct ftp_opts *o)
 		case 'u': o->user = optarg; break;
 		case 'p': o->pass = optarg; break;
 		case 'i':
-			if (!parse_num(optarg, 0, 1e6, &o->interval))
+			if (!perf_parse_num(optarg, 0, 1e6, &o->interval))
 				goto bad;
 			break;
 		case 'J': o->json = true; break;
 		case 'A':
-			if (!parse_num(optarg, 0, 4095, &v))
+			if (!perf_parse_num(optarg, 0, 4095, &v))
 				goto bad;
 			o->cpu = (int)v;
 			break;
 		case 'T':
-			if (!parse_num(optarg, 1, 256, &v))
+			if (!perf_parse_num(optarg, 1, 256, &v))
 				goto bad;
 			o->threads = (unsigned)v;
 			break;
 		case OPT_TIMEOUT:
-			if (!parse_num(optarg, 0.1, 1e6, &o->timeout))
+			if (!perf_parse_num(optarg, 0.1, 1e6, &o->timeout))
 				goto bad;
 			break;
 		case OPT_RAMP:
-			if (!parse_num(optarg, 1, 1000000, &v))
+			if (!perf_parse_num(optarg, 1, 1000000, &v))
 				goto bad;
 			o->ramp = (unsigned)v;
 			break;
 		case OPT_NOOP:
-			if (!parse_num(optarg, 0, 1e6, &o->noop))
+			if (!perf_parse_num(optarg, 0, 1e6, &o->noop))
 				goto bad;
 			break;
 		case 'h':

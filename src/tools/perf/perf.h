@@ -27,6 +27,8 @@ enum { PERF_OK = 0, PERF_USAGE = 1, PERF_SYS = 2, PERF_FAILED = 3 };
 uint64_t perf_now_ns(void);            /* CLOCK_MONOTONIC */
 /* "10", "2.5k", "1M", "1G": bits or units per second and sizes; -1 if bad. */
 double perf_parse_si(const char *s);
+/* A plain decimal number in [lo, hi]; false if not. */
+bool perf_parse_num(const char *s, double lo, double hi, double *out);
 /* Percentile p (0-100) of n sorted values. */
 double perf_percentile(const double *sorted, size_t n, double p);
 int perf_cmp_double(const void *a, const void *b);
