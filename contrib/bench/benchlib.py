@@ -200,7 +200,13 @@ class Topo:
             self.stop(p, grace=2)
         self.procs = []
         for n in self.names:
-            sh(["ip", "netns", "pids", n], check=False)
+            # Deleting a namespace does not stop what still runs in it.
+            pids = sh(["ip", "netns", "pids", n], check=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
             subprocess.run(["ip", "netns", "delete", n], capture_output=True)
         self.names = []
 
