@@ -140,6 +140,7 @@ struct fe_engine *fe_engine_create(const struct fe_engine_opts *opts)
 	}
 	e->ctl_ok = true;
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->claim_lock, NULL);
 	pthread_cond_init(&e->cond, NULL);
 	for (unsigned i = 0; i < e->nworkers; i++) {
 		struct fe_worker *w = &e->workers[i];
@@ -222,6 +223,7 @@ void fe_engine_destroy(struct fe_engine *e)
 	if (e->ctl_ok)
 		io_uring_queue_exit(&e->ctl);
 	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->claim_lock);
 	pthread_cond_destroy(&e->cond);
 	free(e->workers);
 	free(e);

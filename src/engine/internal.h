@@ -122,6 +122,9 @@ struct fe_engine {
 	/* the control ring lets non-worker threads post MSG_RING (stop) */
 	struct io_uring ctl;
 	bool ctl_ok;
+	/* ports this engine's workers share (claim.c) */
+	pthread_mutex_t claim_lock;
+	struct port_claim *claims;
 };
 
 /* Completion handlers, one per operation (loop.c dispatches by table). */
@@ -170,6 +173,13 @@ struct io_uring_sqe *fe_sqe(struct fe_worker *w);
 /* Asks the kernel to end the operation (op, p); its final CQE follows. */
 void fe_cancel(struct fe_worker *w, enum fe_op op, const void *p);
 int fd_local(int fd, struct sockaddr_storage *out);
+/* Binds fd (SO_REUSEPORT set) to a; the first socket of this engine on a
+ * port first proves no other process holds it: -EADDRINUSE then. *out is
+ * released with claim_release when the socket is closed. */
+struct port_claim;
+int claim_bind(struct fe_worker *w, int fd, int type,
+	       const struct sockaddr_storage *a, struct port_claim **out);
+void claim_release(struct fe_engine *e, struct port_claim *c);
 void worker_loop(struct fe_worker *w);
 void worker_teardown(struct fe_worker *w);
 void udp_close_all(struct fe_worker *w);

@@ -22,6 +22,7 @@ struct fe_listener {
 	unsigned refs;          /* accept in flight plus the owner's */
 	bool closing;
 	bool armed;
+	struct port_claim *claim; /* shared with our other workers (claim.c) */
 };
 
 /* ---- connections ----------------------------------------------------------- */
@@ -387,6 +388,7 @@ static void listener_unref(struct fe_listener *l)
 	if (--l->refs)
 		return;
 	close(l->fd);
+	claim_release(l->w->eng, l->claim);
 	free(l);
 }
 
@@ -452,23 +454,30 @@ struct fe_listener *fe_tcp_listen(struct fe_worker *w,
 	int one = 1, family = addr->ss_family;
 	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					   : sizeof(struct sockaddr_in);
+	struct port_claim *claim = NULL;
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int r = fd < 0 ? -errno : 0;
 	if (r == 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 		       (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
 						sizeof(one))) ||
 		       (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
-							 &one, sizeof(one))) ||
-		       bind(fd, (const struct sockaddr *)addr, len) ||
-		       listen(fd, SOMAXCONN)))
+							 &one, sizeof(one)))))
+		r = -errno;
+	if (r == 0 && reuseport)
+		r = claim_bind(w, fd, SOCK_STREAM, addr, &claim);
+	else if (r == 0 && bind(fd, (const struct sockaddr *)addr, len) < 0)
+		r = -errno;
+	if (r == 0 && listen(fd, SOMAXCONN) < 0)
 		r = -errno;
 	struct fe_listener *l = r == 0 ? calloc(1, sizeof(*l)) : NULL;
 	if (!l) {
 		if (fd >= 0)
 			close(fd);
+		claim_release(w->eng, claim);
 		*err = r ? r : -ENOMEM;
 		return NULL;
 	}
+	l->claim = claim;
 	l->w = w;
 	l->fd = fd;
 	l->cb = cb;

@@ -30,6 +30,7 @@ struct fe_udp {
 	struct udp_run *open;   /* datagrams queued this turn, not yet submitted */
 	struct fe_udp *open_next;  /* worker's list of sockets with a run */
 	bool open_listed;
+	struct port_claim *claim; /* shared with our other workers (claim.c) */
 };
 
 struct udp_slot {
@@ -113,8 +114,9 @@ static int configure(int fd, const struct fe_udp_opts *o)
 {
 	int ttl = o->ttl ? o->ttl : 1;
 	int tos = o->dscp << 2;
+	/* No SO_REUSEADDR: on UDP it lets any other process bind the same
+	 * port. Our own workers share it through SO_REUSEPORT alone. */
 	const struct sockopt common[] = {
-		{ SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR", false },
 		{ SOL_SOCKET, SO_REUSEPORT, o->reuseport, "SO_REUSEPORT", false },
 	};
 	/* MULTICAST_ALL off: a socket hears only the groups it joined itself, so
@@ -168,6 +170,7 @@ static void udp_unref(struct fe_udp *s)
 	if (--s->refs)
 		return;
 	close(s->fd);
+	claim_release(s->w->eng, s->claim);
 	free(s);
 }
 
@@ -478,7 +481,9 @@ struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
 	int r = (fd < 0) ? -errno : (!s ? -ENOMEM : 0);
 	if (r == 0)
 		r = configure(fd, o);
-	if (r == 0 && bind(fd, (const struct sockaddr *)&o->bind, sa_len(family)) < 0)
+	if (r == 0 && o->reuseport)
+		r = claim_bind(w, fd, SOCK_DGRAM, &o->bind, &s->claim);
+	else if (r == 0 && bind(fd, (const struct sockaddr *)&o->bind, sa_len(family)) < 0)
 		r = -errno;
 	if (r < 0) {
 		if (fd >= 0)

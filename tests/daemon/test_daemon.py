@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks ferryd's life as a daemon: detach and readiness, pidfile, log
-file, SIGHUP reopen, SIGTERM/SIGINT exit codes, -d foreground.
+file, SIGHUP reopen, SIGTERM/SIGINT exit codes, -d foreground, one
+process per port.
 
 usage: test_daemon.py PATH_TO_FERRYD
 
@@ -246,6 +247,80 @@ def test_rolling(ferryd, tmp, subreaper):
     check(uftp_lines(read_text(logfile + ".1")), "rolling: archives hold uftp lines")
 
 
+def ftp_banner(port):
+    """The first reply line of an FTP server on 127.0.0.1:port, or None."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            return c.makefile("rb").readline().decode(errors="replace")
+    except OSError:
+        return None
+
+
+def test_one_per_port(ferryd, tmp, subreaper):
+    """A second ferryd on a UDP or FTP port that a running one holds exits 2
+    with "address already in use"; the first keeps all of its traffic."""
+    EXIT_NET = 2
+    pdir = os.path.join(tmp, "port")
+    os.mkdir(pdir)
+    logfile = os.path.join(pdir, "first.log")
+    pidfile = os.path.join(pdir, "first.pid")
+    udp, ftp = free_port(), free_port()
+    rc, _, err = start_detached(ferryd, ["-c", "-p", str(udp), "-x", "5",
+                                         "--ftp-root", pdir, "--ftp-listen",
+                                         "127.0.0.1:%d" % ftp, "-L", logfile,
+                                         "-P", pidfile])
+    pid = read_pid(pidfile)
+    if not check(rc == 0 and pid, "one per port: first ferryd started", err.strip()[:200]):
+        return
+    started.add(pid)
+    cases = [("the same UDP port", ["-p", str(udp), "--ftp-listen",
+                                    "127.0.0.1:%d" % free_port()]),
+             ("the same FTP port", ["-p", str(free_port()), "--ftp-listen",
+                                    "127.0.0.1:%d" % ftp])]
+    for name, args in cases:
+        try:
+            p = subprocess.run([ferryd, "-d", "-c", "--ftp-root", pdir] + args,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=10)
+            rc, err = p.returncode, p.stderr.decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            rc, err = None, "still running after 10 s"
+        check(rc == EXIT_NET, "second ferryd on %s exits %d" % (name, EXIT_NET),
+              "rc=%s stderr=%r" % (rc, err.strip()[-300:]))
+        check("address already in use" in err.lower(),
+              "second ferryd on %s says 'address already in use'" % name,
+              repr(err.strip()[-300:]))
+    rc, _, err = start_detached(ferryd, ["-c", "-p", str(udp), "-L",
+                                         os.path.join(pdir, "second.log")])
+    check(rc == EXIT_NET, "a detached second ferryd on the UDP port exits %d" % EXIT_NET,
+          "rc=%s stderr=%r" % (rc, err.strip()[-200:]))
+    second = read_text(os.path.join(pdir, "second.log")) or ""
+    check("address already in use" in second.lower(),
+          "the detached second's log says 'address already in use'", repr(second[-200:]))
+    check(alive(pid), "one per port: the first ferryd still runs")
+    banners = [ftp_banner(ftp) for _ in range(10)]
+    check(all(b and b.startswith("220") for b in banners),
+          "one per port: the first answers all 10 FTP connections", repr(banners[:3]))
+    hdr = bytes([0x40, 2, 0, 1, 0, 0, 0, 9, 1, 2, 3, 4, 0, 0, 0, 0])
+    count = lambda: len(re.findall(r"dropped 32 bytes from",
+                                   read_text(logfile) or ""))
+    before = count()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for _ in range(20):
+            s.sendto(hdr + b"x" * 16, ("127.0.0.1", udp))
+    finally:
+        s.close()
+    got = wait_for(lambda: count() - before >= 20 and count() - before, 5)
+    check(got == 20, "one per port: the first hears all 20 datagrams",
+          "%s of 20" % (count() - before))
+    kill_quietly(pid, signal.SIGTERM)
+    if subreaper:
+        reap(pid, 5)
+    else:
+        wait_gone(pid, 5)
+
+
 def test_sighup(pid, logfile):
     moved = logfile + ".moved"
     os.rename(logfile, moved)
@@ -347,6 +422,7 @@ def main():
         lambda: test_background(ferryd, tmp, subreaper),
         lambda: test_bad_log(ferryd),
         lambda: test_rolling(ferryd, tmp, subreaper),
+        lambda: test_one_per_port(ferryd, tmp, subreaper),
         lambda: test_foreground(ferryd, tmp, signal.SIGINT, "SIGINT"),
         lambda: test_foreground(ferryd, tmp, signal.SIGTERM, "SIGTERM"),
     ]

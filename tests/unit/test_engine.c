@@ -708,6 +708,131 @@ static void test_tcp_pause_resume(void **state)
 	print_message("pause: %lld bytes waited in the kernel until resume\n", more);
 }
 
+/* ---- one process per port ------------------------------------------------------ */
+
+struct owner {
+	uint16_t udp_port, tcp_port;
+	atomic_int opened;
+	int err[4];
+};
+
+static void owner_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	(void)l, (void)c, (void)arg;   /* not started: the engine closes it */
+}
+
+static void owner_udp_cb(struct fe_udp *s, const struct fe_datagram *d, void *arg)
+{
+	(void)s, (void)d, (void)arg;
+}
+
+static int owner_init(struct fe_worker *w, void *arg)
+{
+	struct owner *o = arg;
+	unsigned i = fe_worker_index(w);
+	struct fe_udp_opts u = { .bind = loopback(o->udp_port), .reuseport = true };
+	struct sockaddr_storage a = loopback(o->tcp_port);
+	if (!fe_udp_open(w, &u, owner_udp_cb, o, &o->err[i]))
+		return 2;
+	if (!fe_tcp_listen(w, &a, true, owner_accept, o, &o->err[2 + i]))
+		return 2;
+	atomic_fetch_add(&o->opened, 1);
+	return 0;
+}
+
+static struct fe_engine *owner_engine(struct owner *o, int *rc)
+{
+	struct fe_engine_opts eo = { .workers = 2, .worker_init = owner_init, .arg = o };
+	struct fe_engine *e = fe_engine_create(&eo);
+	assert_non_null(e);
+	*rc = fe_engine_start(e);
+	return e;
+}
+
+static int bound_socket(int type, uint16_t port, bool reuseport)
+{
+	int one = 1, fd = socket(AF_INET, type, 0);
+	struct sockaddr_storage a = loopback(port);
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(struct sockaddr_in)), 0);
+	if (type == SOCK_STREAM)
+		assert_int_equal(listen(fd, 4), 0);
+	return fd;
+}
+
+static void test_port_owned(void **state)
+{
+	(void)state;
+	struct owner first = { .udp_port = free_port(SOCK_DGRAM),
+			       .tcp_port = free_port(SOCK_STREAM) };
+	int rc;
+	/* Our own workers share both ports. */
+	struct fe_engine *a = owner_engine(&first, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(atomic_load(&first.opened), 2);
+	/* A second engine (as a second ferryd would) is refused on each. */
+	struct owner second = first;
+	atomic_store(&second.opened, 0);
+	struct fe_engine *b = owner_engine(&second, &rc);
+	assert_int_equal(rc, 2);
+	assert_int_equal(second.err[0] ? second.err[0] : second.err[1], -EADDRINUSE);
+	fe_engine_destroy(b);
+	struct owner tcp_only = first;
+	tcp_only.udp_port = free_port(SOCK_DGRAM);
+	b = owner_engine(&tcp_only, &rc);
+	assert_int_equal(rc, 2);
+	assert_int_equal(tcp_only.err[2] ? tcp_only.err[2] : tcp_only.err[3], -EADDRINUSE);
+	fe_engine_destroy(b);
+	/* The first still owns and serves its port. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_storage t = loopback(first.tcp_port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&t, sizeof(struct sockaddr_in)), 0);
+	close(fd);
+	finish(a, NULL);
+	/* Once it has gone, the ports are free again (nothing leaked). */
+	b = owner_engine(&first, &rc);
+	assert_int_equal(rc, 0);
+	finish(b, NULL);
+
+	/* Another process's SO_REUSEPORT (and SO_REUSEADDR) sockets, which the
+	 * kernel alone would let us join: refused too. */
+	struct owner third = { .udp_port = free_port(SOCK_DGRAM),
+			       .tcp_port = free_port(SOCK_STREAM) };
+	int u = bound_socket(SOCK_DGRAM, third.udp_port, true);
+	b = owner_engine(&third, &rc);
+	assert_int_equal(rc, 2);
+	assert_int_equal(third.err[0] ? third.err[0] : third.err[1], -EADDRINUSE);
+	fe_engine_destroy(b);
+	close(u);
+	third.udp_port = free_port(SOCK_DGRAM);
+	int l = bound_socket(SOCK_STREAM, third.tcp_port, true);
+	b = owner_engine(&third, &rc);
+	assert_int_equal(rc, 2);
+	assert_int_equal(third.err[2] ? third.err[2] : third.err[3], -EADDRINUSE);
+	fe_engine_destroy(b);
+	close(l);
+	/* A plain UDP socket with SO_REUSEADDR cannot share our port either. */
+	third.udp_port = free_port(SOCK_DGRAM);
+	third.tcp_port = free_port(SOCK_STREAM);
+	b = owner_engine(&third, &rc);
+	assert_int_equal(rc, 0);
+	int one = 1;
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(u, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_storage ua = loopback(third.udp_port);
+	assert_int_equal(bind(u, (struct sockaddr *)&ua, sizeof(struct sockaddr_in)), -1);
+	assert_int_equal(errno, EADDRINUSE);
+	close(u);
+	finish(b, NULL);
+	/* Port 0: each worker gets its own port, no probe needed. */
+	struct owner any = { 0 };
+	b = owner_engine(&any, &rc);
+	assert_int_equal(rc, 0);
+	finish(b, NULL);
+}
+
 /* ---- timers ----------------------------------------------------------------- */
 
 struct timers {
@@ -958,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_many),
 		cmocka_unit_test(test_tcp_send_limit),
 		cmocka_unit_test(test_tcp_pause_resume),
+		cmocka_unit_test(test_port_owned),
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_mailbox),
 		cmocka_unit_test(test_start_failure),
