@@ -184,6 +184,20 @@ void fe_xfer_abort(struct fe_xfer *x);
 /* Bytes delivered so far (for stall detection). */
 uint64_t fe_xfer_progress(const struct fe_xfer *x);
 
+/* ---- end of turn (Redis ae.c's beforesleep) ----------------------------- */
+
+/* fn(w, arg) runs on w once at the end of every loop turn, after that turn's
+ * completions and timers and just before its single submit: the place for
+ * work batched over a turn (the engine flushes queued datagrams there, after
+ * every protocol hook, so what a hook sends leaves in the same turn). Hooks
+ * run in the order added; one added by a hook runs from the next turn on.
+ * From w's own thread; remove it before worker_fini returns. */
+typedef void fe_turn_fn(struct fe_worker *w, void *arg);
+struct fe_turn_hook;
+struct fe_turn_hook *fe_worker_on_turn_end(struct fe_worker *w, fe_turn_fn *fn,
+					   void *arg);
+void fe_worker_turn_end_remove(struct fe_worker *w, struct fe_turn_hook *h);
+
 /* ---- timers ------------------------------------------------------------- */
 
 typedef void fe_timer_cb(struct fe_worker *w, void *arg);

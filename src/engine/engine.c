@@ -76,6 +76,8 @@ static int worker_setup(struct fe_worker *w)
 		flog(LOG_LVL_ERR, "%s: provided buffers: %s", __func__, strerror(-r));
 		return r == -ENOMEM ? FERRY_EXIT_ALLOC : FERRY_EXIT_NET;
 	}
+	if (!turn_hook_add(w, udp_flush, NULL, true))
+		return FERRY_EXIT_ALLOC;
 	return 0;
 }
 

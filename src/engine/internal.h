@@ -104,6 +104,8 @@ struct fe_worker {
 	unsigned slots;             /* allocated send slots */
 	struct udp_run *free_runs;
 	struct fe_udp *open_udps;   /* sockets with datagrams not yet submitted */
+	struct fe_turn_hook *hooks; /* end-of-turn callbacks (hook.c) */
+	bool hooks_running;
 	struct list_node udps, listeners, conns; /* for teardown */
 	struct fe_stats st;
 	void *data;
@@ -185,7 +187,11 @@ void worker_teardown(struct fe_worker *w);
 void udp_close_all(struct fe_worker *w);
 void tcp_close_all(struct fe_worker *w);
 void udp_slots_free(struct fe_worker *w);
-void udp_flush(struct fe_worker *w);
+void udp_flush(struct fe_worker *w, void *arg);   /* an end-of-turn hook */
+struct fe_turn_hook *turn_hook_add(struct fe_worker *w, fe_turn_fn *fn, void *arg,
+				   bool engine);
+void turn_hooks_run(struct fe_worker *w);
+void turn_hooks_drop(struct fe_worker *w, bool all);
 
 static inline void list_init(struct list_node *h) { h->prev = h->next = h; }
 static inline void list_add(struct list_node *h, struct list_node *n)

@@ -1,6 +1,8 @@
 /* loop.c — one worker's turn, top to bottom: submit what the last turn queued
  * and wait (one io_uring_enter, bounded by the next timer), dispatch every
- * completion through the operation table, then run the timers that are due. */
+ * completion through the operation table, run the timers that are due, then
+ * the end-of-turn hooks (batched work such as the UDP flush) before the next
+ * submit. */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -136,10 +138,12 @@ static struct __kernel_timespec *next_wait(struct fe_worker *w,
 	return ts;
 }
 
-static void turn(struct fe_worker *w, struct __kernel_timespec *ts, unsigned wait_nr)
+/* Submit everything queued and wait (one io_uring_enter), then dispatch
+ * every completion that is ready. */
+static void submit_and_reap(struct fe_worker *w, struct __kernel_timespec *ts,
+			    unsigned wait_nr)
 {
 	struct io_uring_cqe *cqe;
-	udp_flush(w);
 	uint64_t rx = w->st.udp_rx;
 	int r = io_uring_submit_and_wait_timeout(&w->ring, &cqe, wait_nr, ts, NULL);
 	w->st.enters++;
@@ -155,12 +159,14 @@ static void turn(struct fe_worker *w, struct __kernel_timespec *ts, unsigned wai
 void worker_loop(struct fe_worker *w)
 {
 	w->now_ms = clock_ms();
+	turn_hooks_run(w);            /* what worker_init queued */
 	while (!w->stopping) {
 		struct __kernel_timespec ts;
 		unsigned wait_nr;
 		struct __kernel_timespec *until = next_wait(w, &ts, &wait_nr);
-		turn(w, until, wait_nr);
+		submit_and_reap(w, until, wait_nr);
 		run_timers(w);
+		turn_hooks_run(w);    /* beforesleep: batched work, UDP flush */
 	}
 }
 
@@ -169,6 +175,7 @@ void worker_loop(struct fe_worker *w)
  * before memory is freed. */
 void worker_teardown(struct fe_worker *w)
 {
+	turn_hooks_drop(w, false);    /* the protocol's state is gone */
 	udp_close_all(w);
 	tcp_close_all(w);
 	struct io_uring_sqe *sqe = fe_sqe(w);
@@ -176,11 +183,13 @@ void worker_teardown(struct fe_worker *w)
 	uint64_t give_up = clock_ms() + 2000;
 	while (w->inflight > 0 && clock_ms() < give_up) {
 		struct __kernel_timespec ts = { .tv_nsec = 50 * 1000000 };
-		turn(w, &ts, 1);
+		turn_hooks_run(w);
+		submit_and_reap(w, &ts, 1);
 	}
 	if (w->inflight)
 		flog(LOG_LVL_WARN, "%s: worker %u: %u operations still in flight",
 		     __func__, w->index, w->inflight);
 	theap_free(&w->timers);
 	udp_slots_free(w);
+	turn_hooks_drop(w, true);
 }

@@ -359,9 +359,10 @@ static void run_submit(struct fe_udp *s)
 	s->w->inflight++;
 }
 
-/* Before the turn's submit: every run still open leaves now. */
-void udp_flush(struct fe_worker *w)
+/* The end-of-turn hook: every run still open leaves with the turn's submit. */
+void udp_flush(struct fe_worker *w, void *arg)
 {
+	(void)arg;
 	while (w->open_udps) {
 		struct fe_udp *s = w->open_udps;
 		w->open_udps = s->open_next;

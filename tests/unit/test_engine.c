@@ -833,6 +833,121 @@ static void test_port_owned(void **state)
 	finish(b, NULL);
 }
 
+/* ---- end-of-turn hooks ------------------------------------------------------- */
+
+struct hooks {
+	uint16_t sink_port;
+	struct fe_udp *udp;
+	struct fe_turn_hook *self_removing, *adder;
+	int a_calls, b_calls, c_calls, d_calls;
+	int a_turn_of_d;             /* a_calls when d first ran */
+	int order_bad;
+	int ticks;
+	bool tick;
+	atomic_int done;
+};
+
+static void hook_a(struct fe_worker *w, void *arg)
+{
+	struct hooks *h = arg;
+	(void)w;
+	h->a_calls++;
+	if (h->a_calls == 1) {       /* leaves with this turn's submit */
+		struct sockaddr_storage to = loopback(h->sink_port);
+		assert_int_equal(fe_udp_send(h->udp, (struct sockaddr *)&to,
+					     sizeof(struct sockaddr_in), "hook", 4), 0);
+	}
+}
+
+static void hook_b(struct fe_worker *w, void *arg)
+{
+	struct hooks *h = arg;
+	if (h->b_calls != h->a_calls - 1)   /* b runs right after a */
+		h->order_bad++;
+	if (++h->b_calls == 3)
+		fe_worker_turn_end_remove(w, h->self_removing);
+}
+
+static void hook_d(struct fe_worker *w, void *arg)
+{
+	struct hooks *h = arg;
+	(void)w;
+	if (!h->d_calls++)
+		h->a_turn_of_d = h->a_calls;
+}
+
+static void hook_c(struct fe_worker *w, void *arg)
+{
+	struct hooks *h = arg;
+	if (++h->c_calls == 2) {
+		assert_non_null(fe_worker_on_turn_end(w, hook_d, h));
+		fe_worker_turn_end_remove(w, h->adder);
+	}
+}
+
+static void hooks_tick(struct fe_worker *w, void *arg)
+{
+	struct hooks *h = arg;
+	if (++h->ticks < 10)
+		assert_non_null(fe_timer_add(w, 5, hooks_tick, h));
+	else
+		atomic_store(&h->done, 1);
+}
+
+static void hooks_udp_cb(struct fe_udp *s, const struct fe_datagram *d, void *arg)
+{
+	(void)s, (void)d, (void)arg;
+}
+
+static int hooks_init(struct fe_worker *w, void *arg)
+{
+	struct hooks *h = arg;
+	struct fe_udp_opts o = { .bind = loopback(0) };
+	int err;
+	h->udp = fe_udp_open(w, &o, hooks_udp_cb, h, &err);
+	if (!h->udp || !fe_worker_on_turn_end(w, hook_a, h) ||
+	    !(h->self_removing = fe_worker_on_turn_end(w, hook_b, h)) ||
+	    !(h->adder = fe_worker_on_turn_end(w, hook_c, h)))
+		return 2;
+	if (h->tick)
+		assert_non_null(fe_timer_add(w, 5, hooks_tick, h));
+	return 0;
+}
+
+static void test_turn_end_hooks(void **state)
+{
+	(void)state;
+	int sink = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_storage a = loopback(0);
+	socklen_t len = sizeof(a);
+	assert_int_equal(bind(sink, (struct sockaddr *)&a, sizeof(struct sockaddr_in)), 0);
+	getsockname(sink, (struct sockaddr *)&a, &len);
+	uint16_t port = ntohs(((struct sockaddr_in *)&a)->sin_port);
+	struct hooks h = { .sink_port = port };
+	struct fe_engine *e = start(1, hooks_init, &h);
+	/* The idle worker has no timer to wake it: the datagram a hook queued
+	 * arrives only if the engine's flush ran after the hook. */
+	struct pollfd p = { .fd = sink, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	char buf[8];
+	assert_int_equal(recv(sink, buf, sizeof(buf), 0), 4);
+	finish(e, NULL);
+	close(sink);
+
+	/* Ten timer turns: every turn runs the hooks in order; a hook that
+	 * removes itself stops, one added by a hook starts the turn after. */
+	h = (struct hooks){ .sink_port = port, .tick = true };
+	e = start(1, hooks_init, &h);
+	assert_true(wait_until(&h.done, 1, 10));
+	finish(e, NULL);
+	assert_true(h.a_calls >= 11);
+	assert_int_equal(h.b_calls, 3);
+	assert_int_equal(h.c_calls, 2);
+	assert_int_equal(h.a_turn_of_d, 3);
+	assert_true(h.d_calls >= h.a_calls - 3);
+	assert_int_equal(h.order_bad, 0);
+}
+
 /* ---- timers ----------------------------------------------------------------- */
 
 struct timers {
@@ -1084,6 +1199,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_send_limit),
 		cmocka_unit_test(test_tcp_pause_resume),
 		cmocka_unit_test(test_port_owned),
+		cmocka_unit_test(test_turn_end_hooks),
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_mailbox),
 		cmocka_unit_test(test_start_failure),
