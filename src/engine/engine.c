@@ -100,6 +100,7 @@ static void *worker_main(void *p)
 {
 	struct fe_worker *w = p;
 	struct fe_engine *e = w->eng;
+	fb_log_never_wait();          /* a full log buffer drops, never stalls */
 	int err = worker_setup(w);
 	bool inited = false;
 	if (!err && e->opts.worker_init) {

@@ -1,7 +1,11 @@
 /* test_log.c — checks log line format, level filter, thread safety,
- * size-based rolling and reopen against real files in a temp directory. */
+ * size-based rolling and reopen against real files in a temp directory,
+ * that a worker never waits for a stuck writer, and fb_logfile. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,6 +105,7 @@ static void test_format_without_group(void **state)
 
 	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	flog(LOG_LVL_INFO, "hello %d", 42);
+	fb_log_flush();
 	char *text = slurp(f->path, NULL);
 	assert_non_null(text);
 	assert_string_equal(after_stamp(text), "hello 42\n");
@@ -114,6 +119,7 @@ static void test_format_with_group(void **state)
 	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	glog(LOG_LVL_ERR, 0x1234abcdu, 5, 0x2a, "with file");
 	glog(LOG_LVL_ERR, 0x00000001u, 0xff, 0, "no file");
+	fb_log_flush();
 	char *text = slurp(f->path, NULL);
 	assert_non_null(text);
 	char *second = strchr(text, '\n') + 1;
@@ -131,6 +137,7 @@ static void test_level_filter(void **state)
 	assert_int_equal(log_get_level(), LOG_LVL_INFO);
 	for (int lvl = LOG_LVL_ERR; lvl <= LOG_LVL_TRACE; lvl++)
 		flog(lvl, "level %d", lvl);
+	fb_log_flush();
 	char *text = slurp(f->path, NULL);
 	assert_non_null(text);
 	assert_non_null(strstr(text, "level 0\n"));
@@ -152,6 +159,7 @@ static void test_long_line_truncated(void **state)
 	msg[big] = '\0';
 	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	glog(LOG_LVL_ERR, 7, 1, 1, "%s", msg);
+	fb_log_flush();
 	char *text = slurp(f->path, &len);
 	assert_non_null(text);
 	assert_true(len > 1000 && len < big);
@@ -221,6 +229,7 @@ static void test_concurrent_whole_lines(void **state)
 						(void *)(intptr_t)i), 0);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
+	fb_log_flush();
 	char *text = slurp(f->path, NULL);
 	assert_non_null(text);
 	check_concurrent_lines(text);
@@ -238,6 +247,7 @@ static void test_rolling(void **state)
 	for (int i = 0; i < 60000; i++) /* ~100 bytes each: ~6 MB */
 		flog(LOG_LVL_INFO, "rolling line %06d %s", i,
 		     "0123456789012345678901234567890123456789012345678901");
+	fb_log_flush();
 	assert_true(file_size(f->path) > 0);
 	assert_true(file_size(f->path) <= limit + slack);
 	for (int i = 1; i <= 3; i++) {
@@ -271,6 +281,7 @@ static void test_rolling_counts_existing_size(void **state)
 	fclose(fp);
 	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 1, 2), FERRY_EXIT_OK);
 	flog(LOG_LVL_INFO, "tips it over");
+	fb_log_flush();
 	snprintf(name, sizeof(name), "%s.1", f->path);
 	assert_true(file_size(name) > 1000000);
 	assert_true(file_size(f->path) < 1000);
@@ -289,6 +300,7 @@ static void test_reopen_after_move(void **state)
 	assert_int_equal(log_reopen(), FERRY_EXIT_OK);
 	flog(LOG_LVL_INFO, "after reopen");
 
+	fb_log_flush();
 	char *old = slurp(moved, NULL), *fresh = slurp(f->path, NULL);
 	assert_non_null(old);
 	assert_non_null(fresh);
@@ -315,6 +327,195 @@ static void test_stderr_reopen_is_noop(void **state)
 	flog(LOG_LVL_INFO, "filtered, never printed");
 }
 
+/* Lines reach the file within the log thread's round, without a flush. */
+static void test_prompt_without_flush(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	flog(LOG_LVL_INFO, "soon");
+	char *text = NULL;
+	for (int i = 0; i < 2000 && !text; i++) {  /* the round is 20 ms */
+		usleep(1000);
+		text = slurp(f->path, NULL);
+		if (text && !strstr(text, "soon\n")) {
+			free(text);
+			text = NULL;
+		}
+	}
+	assert_non_null(text);
+	free(text);
+}
+
+enum { STUCK_LINES = 20000 };
+
+static atomic_int stuck_done;
+
+static void *stuck_worker(void *arg)
+{
+	(void)arg;
+	fb_log_never_wait();
+	for (int i = 0; i < STUCK_LINES; i++)
+		flog(LOG_LVL_INFO, "stuck %d %s", i,
+		     "padding-padding-padding-padding-padding-padding-padding");
+	atomic_store(&stuck_done, 1);
+	return NULL;
+}
+
+struct pipe_reader {
+	int fd;
+	char *text;
+	size_t len, cap;
+};
+
+static void *read_all(void *arg)
+{
+	struct pipe_reader *r = arg;
+	for (;;) {
+		if (r->cap - r->len < 65536) {
+			r->cap = r->cap * 2 + 65536;
+			r->text = realloc(r->text, r->cap + 1);
+			assert_non_null(r->text);
+		}
+		ssize_t n = read(r->fd, r->text + r->len, r->cap - r->len);
+		if (n <= 0)
+			break;
+		r->len += (size_t)n;
+	}
+	r->text[r->len] = '\0';
+	return NULL;
+}
+
+/* A worker logging while the log's writer is stuck (stderr is a pipe that
+ * nobody reads) is never held up: it drops lines, and the log says how
+ * many once the writer moves again. */
+static void test_worker_never_blocks(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	int saved = dup(STDERR_FILENO);
+	assert_true(dup2(p[1], STDERR_FILENO) >= 0);
+	assert_int_equal(log_open(NULL, LOG_LVL_INFO, 0, 0), FERRY_EXIT_OK);
+	pthread_t t;
+	atomic_store(&stuck_done, 0);
+	assert_int_equal(pthread_create(&t, NULL, stuck_worker, NULL), 0);
+	for (int i = 0; i < 10000 && !atomic_load(&stuck_done); i++)
+		usleep(1000);
+	bool finished = atomic_load(&stuck_done);   /* pipe still unread */
+	struct pipe_reader r = { .fd = p[0] };
+	pthread_t rt;
+	assert_int_equal(pthread_create(&rt, NULL, read_all, &r), 0);
+	pthread_join(t, NULL);
+	log_close();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(p[1]);
+	pthread_join(rt, NULL);
+	close(p[0]);
+	assert_true(finished);
+	int lines = 0;
+	long dropped = 0;
+	for (char *q = r.text; (q = strstr(q, "stuck ")); q++)
+		lines++;
+	for (char *q = r.text; (q = strstr(q, "log: ")); q++)
+		dropped += strtol(q + 5, NULL, 10);
+	free(r.text);
+	print_message("stuck writer: %d lines written, %ld dropped and counted\n",
+		      lines, dropped);
+	assert_true(dropped > 0);
+	assert_int_equal(lines + dropped, STUCK_LINES);
+}
+
+/* ---- fb_logfile -------------------------------------------------------------- */
+
+#define FILE_LINES 5000
+
+struct file_writer {
+	struct fb_logfile *lf;
+	int id;
+};
+
+static void *file_worker(void *arg)
+{
+	struct file_writer *w = arg;
+	char line[128];
+	for (int i = 0; i < FILE_LINES; i++) {
+		int n = snprintf(line, sizeof(line), "writer %d record %d\n", w->id, i);
+		fb_logfile_write(w->lf, line, (size_t)n);
+	}
+	return NULL;
+}
+
+static void test_logfile_lines(void **state)
+{
+	struct fixture *f = *state;
+	char path[160], moved[170];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/xferlog", f->dir);
+	snprintf(moved, sizeof(moved), "%s.moved", path);
+	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	struct fb_logfile *lf = fb_logfile_open(path, &err);
+	assert_non_null(lf);
+	assert_int_equal(err, 0);
+	struct file_writer w[2] = { { lf, 0 }, { lf, 1 } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, file_worker, &w[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	fb_log_flush();
+	/* SIGHUP's reopen covers the file too. */
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(log_reopen(), FERRY_EXIT_OK);
+	fb_logfile_write(lf, "after reopen\n", 13);
+	fb_logfile_close(lf);          /* what is queued is written first */
+
+	char *old = slurp(moved, NULL), *fresh = slurp(path, NULL);
+	assert_non_null(old);
+	assert_non_null(fresh);
+	assert_string_equal(fresh, "after reopen\n");
+	int next[2] = { 0, 0 };
+	char *save = NULL;
+	for (char *l = strtok_r(old, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		int id, seq;
+		assert_int_equal(sscanf(l, "writer %d record %d", &id, &seq), 2);
+		assert_true(id == 0 || id == 1);
+		assert_int_equal(seq, next[id]);
+		next[id]++;
+	}
+	assert_int_equal(next[0], FILE_LINES);
+	assert_int_equal(next[1], FILE_LINES);
+	free(old);
+	free(fresh);
+	/* The main log saw none of it. */
+	char *main_log = slurp(f->path, NULL);
+	assert_true(!main_log || !strstr(main_log, "writer "));
+	free(main_log);
+}
+
+static void test_logfile_refuses_symlink(void **state)
+{
+	struct fixture *f = *state;
+	char link[160], target[160];
+	int err = 0;
+
+	snprintf(target, sizeof(target), "%s/target", f->dir);
+	snprintf(link, sizeof(link), "%s/link", f->dir);
+	assert_int_equal(symlink(target, link), 0);
+	assert_null(fb_logfile_open(link, &err));
+	assert_int_equal(err, -ELOOP);
+	assert_int_equal(file_size(target), -1);
+	/* Without a log thread (log closed), writes go straight to the file. */
+	struct fb_logfile *lf = fb_logfile_open(target, &err);
+	assert_non_null(lf);
+	fb_logfile_write(lf, "direct\n", 7);
+	assert_int_equal(file_size(target), 7);
+	fb_logfile_close(lf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +530,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_after_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_unwritable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stderr_reopen_is_noop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prompt_without_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_worker_never_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logfile_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logfile_refuses_symlink, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
