@@ -156,7 +156,9 @@ static int run(struct ferry_config *cfg)
 		r = FERRY_EXIT_ALLOC;
 		goto out;
 	}
-	r = proxy_shared_new(cfg, fe_engine_workers(e), &sv.proxy);
+	r = daemon_raise_nofile(cfg, fe_engine_workers(e));
+	if (r == 0)
+		r = proxy_shared_new(cfg, fe_engine_workers(e), &sv.proxy);
 	if (r == 0)
 		r = fe_engine_start(e);
 	if (r == 0 && cfg->pidfile && pidfile_write(cfg->pidfile) < 0) {

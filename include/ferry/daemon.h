@@ -19,4 +19,12 @@ void pidfile_remove(const char *path);
 
 int set_priority(int nice_value);      /* 0 or -errno */
 
+struct ferry_config;
+/* Descriptors the configuration can use at once with this many workers. */
+unsigned long long daemon_fds_needed(const struct ferry_config *cfg, unsigned workers);
+/* Raises RLIMIT_NOFILE's soft limit (up to the hard one) when it is below
+ * what is needed; FERRY_EXIT_PARAM, logged with the number, when even the
+ * hard limit is too low. */
+int daemon_raise_nofile(const struct ferry_config *cfg, unsigned workers);
+
 #endif

@@ -211,7 +211,11 @@ void fe_timer_cancel(struct fe_worker *w, struct fe_timer *t);
 
 typedef void fe_mail_cb(struct fe_worker *to, void *arg);
 
-/* Runs cb(to, arg) on worker `to` in its own thread. From a worker only. */
+/* Runs cb(to, arg) on worker `to` in its own thread, exactly once, also
+ * when `to` is stopping: mail posted before the sender's worker_fini may
+ * arrive after the receiver's worker_fini, and the callback must then only
+ * release what the message carries (the protocol's per-worker state is
+ * gone). From a worker only, never after its own worker_fini. */
 int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg);
 
 /* ---- counters ----------------------------------------------------------- */
@@ -230,6 +234,7 @@ struct fe_stats {
 	uint64_t udp_tx_drop;    /* send queue full */
 	uint64_t udp_tx_err;     /* sendmsg errors */
 	uint64_t accepts;
+	uint64_t accept_backoffs; /* accept paused: out of descriptors */
 	uint64_t tcp_rx_bytes;
 	uint64_t tcp_tx_bytes;
 	uint64_t timers;         /* timers fired */

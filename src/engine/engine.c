@@ -96,6 +96,19 @@ static bool barrier(struct fe_engine *e, int err)
 	return ok;
 }
 
+/* Wait until every worker is past worker_fini: then no protocol code runs
+ * anywhere, so no more mail is posted, and what is in flight reaches a
+ * ring that is still there (teardown waits for it). */
+static void fini_barrier(struct fe_engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	e->finished++;
+	pthread_cond_broadcast(&e->cond);
+	while (e->finished < e->nworkers)
+		pthread_cond_wait(&e->cond, &e->lock);
+	pthread_mutex_unlock(&e->lock);
+}
+
 static void *worker_main(void *p)
 {
 	struct fe_worker *w = p;
@@ -111,6 +124,9 @@ static void *worker_main(void *p)
 		worker_loop(w);
 	if (inited && e->opts.worker_fini)
 		e->opts.worker_fini(w, e->opts.arg);
+	if (w->ring_ok)
+		io_uring_submit(&w->ring);    /* mail the protocol posted last */
+	fini_barrier(e);
 	if (w->ring_ok) {
 		worker_teardown(w);
 		bufring_free(&w->udp_bufs, &w->ring);
@@ -168,6 +184,7 @@ int fe_engine_start(struct fe_engine *e)
 		pthread_mutex_lock(&e->lock);
 		e->start_err = FERRY_EXIT_ALLOC;
 		e->ready += e->nworkers - made;
+		e->finished += e->nworkers - made;
 		pthread_cond_broadcast(&e->cond);
 		pthread_mutex_unlock(&e->lock);
 	}

@@ -5,6 +5,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "ferry/engine.h"
 
@@ -105,6 +106,7 @@ struct fe_worker {
 	struct udp_run *free_runs;
 	struct fe_udp *open_udps;   /* sockets with datagrams not yet submitted */
 	struct fe_turn_hook *hooks; /* end-of-turn callbacks (hook.c) */
+	atomic_uint mail_pending;   /* posted to us, not yet delivered */
 	bool hooks_running;
 	struct list_node udps, listeners, conns; /* for teardown */
 	struct fe_stats st;
@@ -119,6 +121,7 @@ struct fe_engine {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned ready;
+	unsigned finished;      /* workers past worker_fini (stop barrier) */
 	int start_err;
 	bool started;
 	/* the control ring lets non-worker threads post MSG_RING (stop) */

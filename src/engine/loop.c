@@ -181,14 +181,16 @@ void worker_teardown(struct fe_worker *w)
 	struct io_uring_sqe *sqe = fe_sqe(w);
 	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 	uint64_t give_up = clock_ms() + 2000;
-	while (w->inflight > 0 && clock_ms() < give_up) {
+	while ((w->inflight > 0 || atomic_load(&w->mail_pending) > 0) &&
+	       clock_ms() < give_up) {
 		struct __kernel_timespec ts = { .tv_nsec = 50 * 1000000 };
 		turn_hooks_run(w);
 		submit_and_reap(w, &ts, 1);
 	}
-	if (w->inflight)
-		flog(LOG_LVL_WARN, "%s: worker %u: %u operations still in flight",
-		     __func__, w->index, w->inflight);
+	if (w->inflight || atomic_load(&w->mail_pending))
+		flog(LOG_LVL_WARN, "%s: worker %u: %u operations still in flight, "
+		     "%u messages not delivered", __func__, w->index, w->inflight,
+		     atomic_load(&w->mail_pending));
 	theap_free(&w->timers);
 	udp_slots_free(w);
 	turn_hooks_drop(w, true);

@@ -1,6 +1,7 @@
 /* mail.c — hand-offs between workers: a message rides an IORING_OP_MSG_RING
  * from the sender's ring into the receiver's completion queue. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "ferry/log.h"
@@ -27,6 +28,8 @@ int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
 	m->cb = cb;
 	m->arg = arg;
 	m->to = &from->eng->workers[to];
+	/* The receiver keeps its ring until this is back to zero. */
+	atomic_fetch_add(&m->to->mail_pending, 1);
 	mail_send(from, m);
 	return 0;
 }
@@ -45,14 +48,19 @@ void mail_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	}
 	flog(LOG_LVL_ERR, "%s: worker %u: message to worker %u lost: %d", __func__,
 	     w->index, m->to->index, cqe->res);
+	atomic_fetch_sub(&m->to->mail_pending, 1);
 	free(m);
 }
 
+/* Always delivered, also to a worker that is stopping: a hand-off carries
+ * what only its callback can release (a descriptor, a buffer). After the
+ * receiver's worker_fini the protocol must cope (its per-worker state is
+ * gone; it releases what the message carries). */
 void mail_on_receive(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_mail *m = ud_ptr(cqe->user_data);
 	w->st.mail_rx++;
-	if (!w->stopping)
-		m->cb(w, m->arg);
+	m->cb(w, m->arg);
 	free(m);
+	atomic_fetch_sub(&w->mail_pending, 1);
 }

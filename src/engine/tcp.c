@@ -22,6 +22,7 @@ struct fe_listener {
 	unsigned refs;          /* accept in flight plus the owner's */
 	bool closing;
 	bool armed;
+	struct fe_timer *retry; /* backing off after EMFILE */
 	struct port_claim *claim; /* shared with our other workers (claim.c) */
 };
 
@@ -396,6 +397,7 @@ static void listener_retry(struct fe_worker *w, void *arg)
 {
 	struct fe_listener *l = arg;
 	(void)w;
+	l->retry = NULL;
 	if (!l->closing)
 		listener_arm(l);
 	listener_unref(l);
@@ -436,8 +438,10 @@ void tcp_on_accept(struct fe_worker *w, const struct io_uring_cqe *cqe)
 		if (res == -EMFILE || res == -ENFILE || res == -ENOMEM) {
 			/* Out of descriptors: back off instead of spinning. */
 			flog(LOG_LVL_WARN, "%s: accept: %s", __func__, strerror(-res));
+			w->st.accept_backoffs++;
 			l->refs++;
-			if (!fe_timer_add(w, ACCEPT_RETRY_MS, listener_retry, l))
+			l->retry = fe_timer_add(w, ACCEPT_RETRY_MS, listener_retry, l);
+			if (!l->retry)
 				l->refs--;
 		} else {
 			listener_arm(l);
@@ -502,6 +506,11 @@ void fe_listener_close(struct fe_listener *l)
 	list_del(&l->node);
 	if (l->armed)
 		fe_cancel(l->w, OP_ACCEPT, l);
+	if (l->retry) {               /* a back-off timer holds a reference */
+		fe_timer_cancel(l->w, l->retry);
+		l->retry = NULL;
+		listener_unref(l);
+	}
 	listener_unref(l);
 }
 

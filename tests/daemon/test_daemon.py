@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks ferryd's life as a daemon: detach and readiness, pidfile, log
 file, SIGHUP reopen, SIGTERM/SIGINT exit codes, -d foreground, one
-process per port.
+process per port, the descriptor limit.
 
 usage: test_daemon.py PATH_TO_FERRYD
 
@@ -321,6 +321,59 @@ def test_one_per_port(ferryd, tmp, subreaper):
         wait_gone(pid, 5)
 
 
+def soft_nofile(pid):
+    """The soft RLIMIT_NOFILE of a running process, from /proc."""
+    for line in (read_text("/proc/%d/limits" % pid) or "").splitlines():
+        if line.startswith("Max open files"):
+            return int(line.split()[3])
+    return None
+
+
+def test_nofile(ferryd, tmp, subreaper):
+    """FTP's max_sessions needs descriptors: a low soft limit is raised to
+    the hard one, a hard limit below the need refuses to start and says
+    how many are needed."""
+    import resource
+    fdir = os.path.join(tmp, "nofile")
+    os.mkdir(fdir)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        print("info: hard RLIMIT_NOFILE %d too low to test raising" % hard, flush=True)
+        return
+    args = ["-d", "-c", "-p", str(free_port()), "--ftp-root", fdir,
+            "--ftp-listen", "127.0.0.1:%d" % free_port()]
+    limit = lambda s, h: (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (s, h)))
+    try:
+        p = subprocess.run([ferryd] + args, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=10, preexec_fn=limit(256, 256))
+        rc, err = p.returncode, p.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        rc, err = None, "still running after 10 s"
+    check(rc == 1, "hard descriptor limit too low for max_sessions: exits 1",
+          "rc=%s" % rc)
+    m = re.search(r"needs (\d+) file descriptors", err)
+    check(m and int(m.group(1)) > 256 and "hard limit" in err,
+          "the refusal names the descriptors needed and the hard limit",
+          repr(err.strip()[-300:]))
+    proc = subprocess.Popen([ferryd] + args, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=limit(256, 2048))
+    started.add(proc.pid)
+    try:
+        raised = wait_for(lambda: soft_nofile(proc.pid) == 2048, 5)
+        check(raised and proc.poll() is None,
+              "a low soft descriptor limit is raised to the hard one",
+              "soft now %s" % soft_nofile(proc.pid))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def test_sighup(pid, logfile):
     moved = logfile + ".moved"
     os.rename(logfile, moved)
@@ -423,6 +476,7 @@ def main():
         lambda: test_bad_log(ferryd),
         lambda: test_rolling(ferryd, tmp, subreaper),
         lambda: test_one_per_port(ferryd, tmp, subreaper),
+        lambda: test_nofile(ferryd, tmp, subreaper),
         lambda: test_foreground(ferryd, tmp, signal.SIGINT, "SIGINT"),
         lambda: test_foreground(ferryd, tmp, signal.SIGTERM, "SIGTERM"),
     ]

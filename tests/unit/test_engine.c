@@ -3,6 +3,7 @@
  * connections echoed, timers in order, mail between workers. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <net/if.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -948,6 +950,182 @@ static void test_turn_end_hooks(void **state)
 	assert_int_equal(h.order_bad, 0);
 }
 
+/* ---- out of descriptors: accept backs off, then recovers ------------------ */
+
+enum { FD_CLIENTS = 40, FD_SPARE = 4 };
+
+struct fdx {
+	uint16_t port;
+	atomic_int accepted;
+	struct fe_listener *l;
+};
+
+static void fdx_closed(struct fe_conn *c, int err, void *arg)
+{
+	(void)c, (void)err, (void)arg;
+}
+
+static const struct fe_conn_ops fdx_ops = { .on_data = tcp_data, .on_close = fdx_closed };
+
+static void fdx_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	struct fdx *x = arg;
+	(void)l;
+	atomic_fetch_add(&x->accepted, 1);
+	fe_conn_start(c, &fdx_ops, NULL);   /* echo a line, then close */
+}
+
+static int fdx_init(struct fe_worker *w, void *arg)
+{
+	struct fdx *x = arg;
+	struct sockaddr_storage a = loopback(x->port);
+	int err;
+	x->l = fe_tcp_listen(w, &a, true, fdx_accept, x, &err);
+	return x->l ? 0 : 2;
+}
+
+/* The descriptor limit that leaves exactly `spare` numbers free. */
+static int spare_limit(int spare)
+{
+	int fd = 0;
+	for (; spare > 0; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			spare--;
+	return fd;
+}
+
+static bool echoed(int fd, int i)
+{
+	char want[32], got[32] = { 0 };
+	int n = snprintf(want, sizeof(want), "hello %d\n", i), have = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	while (have < n && poll(&p, 1, 10000) == 1) {
+		ssize_t r = read(fd, got + have, sizeof(got) - 1 - (size_t)have);
+		if (r <= 0)
+			break;
+		have += (int)r;
+	}
+	return have == n && !strcmp(got, want);
+}
+
+static void test_emfile_backoff(void **state)
+{
+	(void)state;
+	struct fdx x = { .port = free_port(SOCK_STREAM) };
+	struct sockaddr_storage a = loopback(x.port);
+	int fds[FD_CLIENTS + 1];
+	for (int i = 0; i <= FD_CLIENTS; i++)
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+	/* From here the process can open only FD_SPARE more descriptors once
+	 * the engine has its two rings and the listener (io_uring's accept
+	 * takes the limit when it is armed, so lower it first). */
+	struct rlimit was, low;
+	getrlimit(RLIMIT_NOFILE, &was);
+	low = was;
+	low.rlim_cur = (rlim_t)spare_limit(FD_SPARE + 3);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	struct fe_engine *e = start(1, fdx_init, &x);
+	char msg[32];
+	for (int i = 0; i < FD_CLIENTS; i++)
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&a,
+					 sizeof(struct sockaddr_in)), 0);
+	/* Every client is served in the end: the listener pauses while
+	 * descriptors are short and resumes as echoed connections close. */
+	int served = 0;
+	for (int i = 0; i < FD_CLIENTS; i++) {
+		int n = snprintf(msg, sizeof(msg), "hello %d\n", i);
+		assert_int_equal(write(fds[i], msg, (size_t)n), n);
+		served += echoed(fds[i], i);
+		close(fds[i]);
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);   /* keep the count */
+	}
+	struct fe_stats st;
+	fe_worker_stats(fe_engine_worker(e, 0), &st);
+	uint64_t backoffs = st.accept_backoffs;
+	int accepted = atomic_load(&x.accepted);
+	/* Exhaust again with connections that stay open, and stop while the
+	 * listener is backing off: its timer and descriptor must go too. */
+	for (int i = 0; i <= FD_SPARE; i++)
+		connect(fds[i], (struct sockaddr *)&a, sizeof(struct sockaddr_in));
+	for (int i = 0; i < 200 && atomic_load(&x.accepted) < accepted + FD_SPARE; i++)
+		usleep(5000);
+	usleep(150 * 1000);
+	fe_worker_stats(fe_engine_worker(e, 0), &st);
+	uint64_t backing_off = st.accept_backoffs - backoffs;
+	finish(e, NULL);
+	setrlimit(RLIMIT_NOFILE, &was);
+	for (int i = 0; i <= FD_CLIENTS; i++)
+		close(fds[i]);
+	print_message("emfile: %d clients served with %d spare descriptors, "
+		      "%llu back-offs\n", served, FD_SPARE, (unsigned long long)backoffs);
+	assert_int_equal(served, FD_CLIENTS);
+	assert_int_equal(accepted, FD_CLIENTS);
+	assert_true(backoffs > 0);
+	assert_true(backing_off > 0);       /* stopped while backing off */
+	int one = 1, probe = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* TIME_WAIT */
+	assert_int_equal(bind(probe, (struct sockaddr *)&a, sizeof(struct sockaddr_in)), 0);
+	assert_int_equal(listen(probe, 1), 0);     /* the listener is gone */
+	close(probe);
+}
+
+/* ---- a hand-off arriving at a worker that is stopping --------------------- */
+
+enum { LATE_MAILS = 100 };
+
+struct late {
+	atomic_int w1_done;
+	atomic_int posted, delivered;
+};
+
+static void late_cb(struct fe_worker *to, void *arg)
+{
+	struct late *l = *(struct late **)arg;
+	(void)to;
+	free(arg);                    /* what only the receiver can release */
+	atomic_fetch_add(&l->delivered, 1);
+}
+
+static int late_init(struct fe_worker *w, void *arg)
+{
+	(void)w, (void)arg;
+	return 0;
+}
+
+static void late_fini(struct fe_worker *w, void *arg)
+{
+	struct late *l = arg;
+	if (fe_worker_index(w) == 1) {
+		atomic_store(&l->w1_done, 1);
+		return;
+	}
+	/* Worker 0 posts only once worker 1 has finished its protocol. */
+	for (int i = 0; i < 5000 && !atomic_load(&l->w1_done); i++)
+		usleep(1000);
+	for (int i = 0; i < LATE_MAILS; i++) {
+		struct late **m = malloc(sizeof(*m));
+		*m = l;
+		assert_int_equal(fe_mail_post(w, 1, late_cb, m), 0);
+		atomic_fetch_add(&l->posted, 1);
+	}
+}
+
+static void test_mail_to_stopping_worker(void **state)
+{
+	(void)state;
+	struct late l = { 0 };
+	struct fe_engine_opts o = { .workers = 2, .worker_init = late_init,
+				    .worker_fini = late_fini, .arg = &l };
+	struct fe_engine *e = fe_engine_create(&o);
+	assert_non_null(e);
+	assert_int_equal(fe_engine_start(e), 0);
+	struct fe_stats st;
+	finish(e, &st);
+	assert_int_equal(atomic_load(&l.w1_done), 1);
+	assert_int_equal(atomic_load(&l.posted), LATE_MAILS);
+	assert_int_equal(atomic_load(&l.delivered), LATE_MAILS);
+}
+
 /* ---- timers ----------------------------------------------------------------- */
 
 struct timers {
@@ -1200,6 +1378,8 @@ int main(void)
 		cmocka_unit_test(test_tcp_pause_resume),
 		cmocka_unit_test(test_port_owned),
 		cmocka_unit_test(test_turn_end_hooks),
+		cmocka_unit_test(test_emfile_backoff),
+		cmocka_unit_test(test_mail_to_stopping_worker),
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_mailbox),
 		cmocka_unit_test(test_start_failure),
