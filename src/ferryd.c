@@ -116,8 +116,10 @@ static int wait_for_stop(const sigset_t *set)
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL);
 		if (sig == SIGHUP) {
+			daemon_notify_reloading();
 			if (log_reopen() == 0)
 				flog(LOG_LVL_INFO, "Reopened log file on SIGHUP");
+			daemon_notify("READY=1");
 			continue;
 		}
 		if (sig == SIGINT || sig == SIGTERM) {
@@ -126,6 +128,19 @@ static int wait_for_stop(const sigset_t *set)
 			return sig;
 		}
 	}
+}
+
+/* A service manager (systemd Type=notify) learns that every socket is
+ * bound: READY=1 with our pid, since a detached ferryd is not the process
+ * the manager started. */
+static void notify_ready(void)
+{
+	char msg[64];
+	snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld", (long)getpid());
+	int r = daemon_notify(msg);
+	if (r < 0)
+		flog(LOG_LVL_WARN, "Could not notify the service manager: %s",
+		     strerror(-r));
 }
 
 static int run(struct ferry_config *cfg)
@@ -169,7 +184,9 @@ static int run(struct ferry_config *cfg)
 		     FERRY_VERSION, fe_engine_workers(e), cfg->proxy_count,
 		     cfg->ftp.enabled ? ", FTP" : "");
 		daemon_ready(0);
+		notify_ready();
 		wait_for_stop(&set);
+		daemon_notify("STOPPING=1");
 		r = FERRY_EXIT_INTR;   /* as uftpproxyd: stopped by a signal */
 		fe_engine_stop(e);
 		fe_engine_wait(e);

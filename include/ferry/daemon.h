@@ -1,5 +1,5 @@
 /* daemon.h — becoming a daemon (detach, pidfile, priority) and reporting
- * start-up success or failure back to the shell that started us. */
+ * start-up success or failure back to the shell or service manager. */
 #ifndef FERRY_DAEMON_H
 #define FERRY_DAEMON_H
 
@@ -18,5 +18,11 @@ int pidfile_write(const char *path);   /* 0 or -errno */
 void pidfile_remove(const char *path);
 
 int set_priority(int nice_value);      /* 0 or -errno */
+
+/* sd_notify(3)'s protocol on $NOTIFY_SOCKET ("READY=1", "STOPPING=1", ...):
+ * 0 (also when no service manager listens) or -errno. */
+int daemon_notify(const char *state);
+/* "RELOADING=1" with the MONOTONIC_USEC that systemd 253+ expects. */
+int daemon_notify_reloading(void);
 
 #endif
