@@ -168,7 +168,7 @@ static int run(struct ferry_config *cfg)
 				     .worker_fini = worker_fini, .arg = &sv };
 	struct fe_engine *e = fe_engine_create(&eo);
 	if (!e) {
-		r = FERRY_EXIT_ALLOC;
+		r = errno == ENOMEM ? FERRY_EXIT_ALLOC : FERRY_EXIT_NET;
 		goto out;
 	}
 	r = proxy_shared_new(cfg, fe_engine_workers(e), &sv.proxy);
