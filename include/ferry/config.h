@@ -82,6 +82,7 @@ struct ftp_config {
 	int max_login_failures; /* then lock the address out */
 	int lockout_seconds;
 	char *xferlog;          /* transfer log file, NULL: none */
+	struct strlist proxy_from; /* balancers that send PROXY headers (ADDR[/BITS]) */
 	char *tls_cert;
 	char *tls_key;
 };
