@@ -26,7 +26,22 @@ struct services {
 struct worker_parts {
 	struct proxy_worker *proxy;
 	struct ftp_worker *ftp;
+	struct daemon_metrics *metrics;   /* worker 0 only */
 };
+
+/* A scrape's sample of worker w (metrics.c runs this on w). */
+static void collect(struct fe_worker *w, struct daemon_metrics_sample *out, void *arg)
+{
+	const struct services *sv = arg;
+	struct worker_parts *wp = fe_worker_data(w);
+	fe_worker_stats(w, &out->engine);
+	size_t n = sv->cfg->proxy_count;
+	out->inst = n ? calloc(n, sizeof(*out->inst)) : NULL;
+	out->ninst = out->inst && wp ? proxy_worker_stats(wp->proxy, out->inst, n) : 0;
+	out->ftp_enabled = wp && wp->ftp;
+	if (out->ftp_enabled)
+		ftp_worker_stats(wp->ftp, &out->ftp);
+}
 
 static int worker_init(struct fe_worker *w, void *arg)
 {
@@ -38,7 +53,11 @@ static int worker_init(struct fe_worker *w, void *arg)
 	int r = proxy_worker_init(w, sv->proxy, &wp->proxy);
 	if (r == 0 && sv->ftp)
 		r = ftp_worker_init(w, sv->ftp, &wp->ftp);
+	if (r == 0 && sv->cfg->metrics_listen && fe_worker_index(w) == 0)
+		r = daemon_metrics_start(w, sv->cfg->metrics_listen, collect, arg,
+					 &wp->metrics);
 	if (r) {
+		ftp_worker_fini(wp->ftp);
 		proxy_worker_fini(wp->proxy);
 		free(wp);
 		fe_worker_set_data(w, NULL);
@@ -52,6 +71,7 @@ static void worker_fini(struct fe_worker *w, void *arg)
 	struct worker_parts *wp = fe_worker_data(w);
 	if (!wp)
 		return;
+	daemon_metrics_stop(wp->metrics);
 	ftp_worker_fini(wp->ftp);
 	proxy_worker_fini(wp->proxy);
 	free(wp);

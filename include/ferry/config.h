@@ -97,6 +97,7 @@ struct ferry_config {
 	int max_log_count;      /* [-n] 1-1000, default 5 */
 	char *pidfile;          /* [-P] */
 	int priority;           /* [-N] nice value -20..19 */
+	char *metrics_listen;   /* "ADDR:PORT" of the /metrics listener, or NULL */
 	struct proxy_config *proxies;
 	size_t proxy_count;
 	struct ftp_config ftp;

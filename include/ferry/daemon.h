@@ -5,6 +5,10 @@
 
 #include <stdbool.h>
 
+#include "ferry/engine.h"
+#include "ferry/ftp.h"
+#include "ferry/proxy.h"
+
 /* Detach into the background. The parent stays until the child calls
  * daemon_ready(), then exits with the status the child reported, so a
  * failed start (bad interface, unwritable log) still fails the command.
@@ -24,5 +28,24 @@ int set_priority(int nice_value);      /* 0 or -errno */
 int daemon_notify(const char *state);
 /* "RELOADING=1" with the MONOTONIC_USEC that systemd 253+ expects. */
 int daemon_notify_reloading(void);
+
+/* ---- metrics: Prometheus text on an HTTP listener of worker w ---------- */
+
+/* What one worker reports for a scrape; collect fills it on that worker. */
+struct daemon_metrics_sample {
+	struct fe_stats engine;
+	struct proxy_inst_stats *inst;   /* malloc'ed by collect, ninst entries */
+	size_t ninst;
+	bool ftp_enabled;
+	struct ftp_stats ftp;
+};
+typedef void daemon_metrics_collect_fn(struct fe_worker *w,
+				       struct daemon_metrics_sample *out, void *arg);
+struct daemon_metrics;
+/* listen: "ADDR:PORT". 0 or an exit code (logged). */
+int daemon_metrics_start(struct fe_worker *w, const char *listen,
+			 daemon_metrics_collect_fn *collect, void *arg,
+			 struct daemon_metrics **out);
+void daemon_metrics_stop(struct daemon_metrics *m);
 
 #endif

@@ -117,6 +117,7 @@ void config_free(struct ferry_config *cfg)
 	free(cfg->source);
 	free(cfg->log_file);
 	free(cfg->pidfile);
+	free(cfg->metrics_listen);
 	for (size_t i = 0; i < cfg->proxy_count; i++)
 		proxy_free(&cfg->proxies[i]);
 	free(cfg->proxies);
@@ -613,5 +614,8 @@ int config_validate(const struct ferry_config *cfg, struct config_error *err)
 		return vfail(&v, -1, "pidfile", "-P", "empty pidfile name");
 	if (check_ints(&v, -1, cfg, global_rules, sizeof(global_rules) / sizeof(*global_rules)))
 		return FERRY_EXIT_PARAM;
+	if (cfg->metrics_listen && !valid_listen(cfg->metrics_listen))
+		return vfail(&v, -1, "metrics.listen", "--metrics-listen",
+			     "'%s' is not ADDR:PORT or [V6ADDR]:PORT", cfg->metrics_listen);
 	return check_ftp(&v);
 }

@@ -105,6 +105,8 @@ int spsv_take(struct spsv_table *t, const char *token, uint64_t now_ms,
 	      uint64_t *session, unsigned *worker);
 void spsv_revoke(struct spsv_table *t, uint64_t session);
 size_t spsv_count(struct spsv_table *t);
+void spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,
+		   uint64_t *expired, uint64_t *rejected);
 
 /* ---- listing.c ----------------------------------------------------------- */
 enum list_style { LIST_LONG, LIST_NAMES, LIST_MLSD };
@@ -163,6 +165,7 @@ struct ftp_worker {
 	struct ftp_session *graveyard;  /* torn down, freed on the next turn */
 	struct data_link *links;        /* data connections waiting for on_close */
 	struct fe_timer *reaper;
+	struct ftp_stats st;            /* this worker's counters (metrics) */
 };
 
 /* A data connection's tie to its session, cut when the session lets go
