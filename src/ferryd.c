@@ -36,7 +36,7 @@ static void collect(struct fe_worker *w, struct daemon_metrics_sample *out, void
 	struct worker_parts *wp = fe_worker_data(w);
 	fe_worker_stats(w, &out->engine);
 	size_t n = sv->cfg->proxy_count;
-	out->inst = n ? calloc(n, sizeof(*out->inst)) : NULL;
+	out->inst = n && wp ? calloc(n, sizeof(*out->inst)) : NULL;
 	out->ninst = out->inst && wp ? proxy_worker_stats(wp->proxy, out->inst, n) : 0;
 	out->ftp_enabled = wp && wp->ftp;
 	if (out->ftp_enabled)
@@ -74,6 +74,7 @@ static void worker_fini(struct fe_worker *w, void *arg)
 	daemon_metrics_stop(wp->metrics);
 	ftp_worker_fini(wp->ftp);
 	proxy_worker_fini(wp->proxy);
+	fe_worker_set_data(w, NULL);   /* a scrape's late mail finds nothing */
 	free(wp);
 }
 

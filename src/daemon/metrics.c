@@ -15,15 +15,24 @@
 
 enum { REQ_MAX = 4096, REQ_TIMEOUT_MS = 5000 };
 
+struct scrape;
+
+/* Lives until it is stopped and the last scrape in flight has ended: a
+ * scrape's mail may reach a worker after its worker_fini. Only the home
+ * worker (worker 0) touches the list and the flags. */
 struct daemon_metrics {
+	struct fe_worker *w;            /* home: where scrapes are answered */
 	struct fe_listener *l;
 	daemon_metrics_collect_fn *collect;
 	void *arg;
+	struct scrape *scrapes;         /* not yet answered */
+	bool stopped;
 };
 
 /* One scrape: the connection, one sample per worker, and how many
  * workers have not answered yet (the last one posts the reply home). */
 struct scrape {
+	struct scrape *prev, *next;     /* m->scrapes */
 	struct daemon_metrics *m;
 	struct fe_conn *c;              /* NULL once the client left */
 	struct fe_timer *timer;
@@ -142,8 +151,9 @@ static void put_proxy(struct text *t, const struct scrape *s)
 		for (size_t j = 0; j < n; j++) {
 			uint64_t sum = 0;
 			for (unsigned i = 0; i < s->nworkers; i++)
-				sum += *(const uint64_t *)(const void *)
-					((const char *)&s->samples[i].inst[j] + pm->off);
+				if (j < s->samples[i].ninst)   /* 0 on a worker past its fini */
+					sum += *(const uint64_t *)(const void *)
+						((const char *)&s->samples[i].inst[j] + pm->off);
 			put(t, "ferry_%s{instance=\"%s\",role=\"%s\"} %llu\n", pm->name,
 			    s->samples[0].inst[j].name, s->samples[0].inst[j].role,
 			    (unsigned long long)sum);
@@ -220,9 +230,18 @@ static const struct fe_conn_ops done_ops = { .on_data = done_data, .on_close = d
 
 static void scrape_free(struct scrape *s)
 {
+	struct daemon_metrics *m = s->m;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		m->scrapes = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	for (unsigned i = 0; i < s->nworkers; i++)
 		free(s->samples[i].inst);
 	free(s);
+	if (m->stopped && !m->scrapes)
+		free(m);
 }
 
 /* On the home worker once every sample is in. */
@@ -230,7 +249,7 @@ static void finish(struct fe_worker *w, void *arg)
 {
 	struct scrape *s = arg;
 	(void)w;
-	if (s->c) {
+	if (s->c && !s->m->stopped) {
 		struct text t = { 0 };
 		put_engine(&t, s);
 		put_proxy(&t, s);
@@ -331,6 +350,10 @@ static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 		return;                 /* not started: the engine closes it */
 	s->m = m;
 	s->c = c;
+	s->next = m->scrapes;
+	if (m->scrapes)
+		m->scrapes->prev = s;
+	m->scrapes = s;
 	s->home = fe_worker_index(w);
 	s->nworkers = s->left = n;
 	fe_conn_start(c, &scrape_ops, s);
@@ -367,6 +390,7 @@ int daemon_metrics_start(struct fe_worker *w, const char *listen,
 		     r ? strerror(-r) : "out of memory");
 		return r ? FERRY_EXIT_PARAM : FERRY_EXIT_ALLOC;
 	}
+	m->w = w;
 	m->collect = collect;
 	m->arg = arg;
 	if (!(m->l = fe_tcp_listen(w, &a, false, on_accept, m, &r))) {
@@ -379,10 +403,23 @@ int daemon_metrics_start(struct fe_worker *w, const char *listen,
 	return 0;
 }
 
+/* On the home worker, from worker_fini: the engine closes what is left of
+ * the connections without on_close, so scrapes still reading a request go
+ * now; those out with the workers end in finish(), without an answer. */
 void daemon_metrics_stop(struct daemon_metrics *m)
 {
 	if (!m)
 		return;
 	fe_listener_close(m->l);
-	free(m);
+	for (struct scrape *s = m->scrapes, *n; s; s = n) {
+		n = s->next;
+		s->c = NULL;
+		if (!s->gathering) {
+			fe_timer_cancel(m->w, s->timer);
+			scrape_free(s);
+		}
+	}
+	m->stopped = true;
+	if (!m->scrapes)
+		free(m);
 }
