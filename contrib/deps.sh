@@ -19,4 +19,5 @@ BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson
 # The tests add cmocka, Python for the CLI/daemon drivers, and the tools the
 # interop tests need (network namespaces, nftables, the real uftp peers).
 TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 iproute2 nftables uftp
-	   procps strace curl lftp tnftp)
+	   procps strace curl lftp tnftp systemd
+	   podman runc slirp4netns uidmap haproxy prometheus)

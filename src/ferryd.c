@@ -26,7 +26,22 @@ struct services {
 struct worker_parts {
 	struct proxy_worker *proxy;
 	struct ftp_worker *ftp;
+	struct daemon_metrics *metrics;   /* worker 0 only */
 };
+
+/* A scrape's sample of worker w (metrics.c runs this on w). */
+static void collect(struct fe_worker *w, struct daemon_metrics_sample *out, void *arg)
+{
+	const struct services *sv = arg;
+	struct worker_parts *wp = fe_worker_data(w);
+	fe_worker_stats(w, &out->engine);
+	size_t n = sv->cfg->proxy_count;
+	out->inst = n && wp ? calloc(n, sizeof(*out->inst)) : NULL;
+	out->ninst = out->inst && wp ? proxy_worker_stats(wp->proxy, out->inst, n) : 0;
+	out->ftp_enabled = wp && wp->ftp;
+	if (out->ftp_enabled)
+		ftp_worker_stats(wp->ftp, &out->ftp);
+}
 
 static int worker_init(struct fe_worker *w, void *arg)
 {
@@ -38,7 +53,11 @@ static int worker_init(struct fe_worker *w, void *arg)
 	int r = proxy_worker_init(w, sv->proxy, &wp->proxy);
 	if (r == 0 && sv->ftp)
 		r = ftp_worker_init(w, sv->ftp, &wp->ftp);
+	if (r == 0 && sv->cfg->metrics_listen && fe_worker_index(w) == 0)
+		r = daemon_metrics_start(w, sv->cfg->metrics_listen, collect, arg,
+					 &wp->metrics);
 	if (r) {
+		ftp_worker_fini(wp->ftp);
 		proxy_worker_fini(wp->proxy);
 		free(wp);
 		fe_worker_set_data(w, NULL);
@@ -52,8 +71,10 @@ static void worker_fini(struct fe_worker *w, void *arg)
 	struct worker_parts *wp = fe_worker_data(w);
 	if (!wp)
 		return;
+	daemon_metrics_stop(wp->metrics);
 	ftp_worker_fini(wp->ftp);
 	proxy_worker_fini(wp->proxy);
+	fe_worker_set_data(w, NULL);   /* a scrape's late mail finds nothing */
 	free(wp);
 }
 
@@ -116,8 +137,10 @@ static int wait_for_stop(const sigset_t *set)
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL);
 		if (sig == SIGHUP) {
+			daemon_notify_reloading();
 			if (log_reopen() == 0)
 				flog(LOG_LVL_INFO, "Reopened log file on SIGHUP");
+			daemon_notify("READY=1");
 			continue;
 		}
 		if (sig == SIGINT || sig == SIGTERM) {
@@ -126,6 +149,19 @@ static int wait_for_stop(const sigset_t *set)
 			return sig;
 		}
 	}
+}
+
+/* A service manager (systemd Type=notify) learns that every socket is
+ * bound: READY=1 with our pid, since a detached ferryd is not the process
+ * the manager started. */
+static void notify_ready(void)
+{
+	char msg[64];
+	snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld", (long)getpid());
+	int r = daemon_notify(msg);
+	if (r < 0)
+		flog(LOG_LVL_WARN, "Could not notify the service manager: %s",
+		     strerror(-r));
 }
 
 static int run(struct ferry_config *cfg)
@@ -153,7 +189,7 @@ static int run(struct ferry_config *cfg)
 				     .worker_fini = worker_fini, .arg = &sv };
 	struct fe_engine *e = fe_engine_create(&eo);
 	if (!e) {
-		r = FERRY_EXIT_ALLOC;
+		r = errno == ENOMEM ? FERRY_EXIT_ALLOC : FERRY_EXIT_NET;
 		goto out;
 	}
 	r = daemon_raise_nofile(cfg, fe_engine_workers(e));
@@ -171,7 +207,9 @@ static int run(struct ferry_config *cfg)
 		     FERRY_VERSION, fe_engine_workers(e), cfg->proxy_count,
 		     cfg->ftp.enabled ? ", FTP" : "");
 		daemon_ready(0);
+		notify_ready();
 		wait_for_stop(&set);
+		daemon_notify("STOPPING=1");
 		r = FERRY_EXIT_INTR;   /* as uftpproxyd: stopped by a signal */
 		fe_engine_stop(e);
 		fe_engine_wait(e);

@@ -82,6 +82,7 @@ struct ftp_config {
 	int max_login_failures; /* then lock the address out */
 	int lockout_seconds;
 	char *xferlog;          /* transfer log file, NULL: none */
+	struct strlist proxy_from; /* balancers that send PROXY headers (ADDR[/BITS]) */
 	char *tls_cert;
 	char *tls_key;
 };
@@ -96,6 +97,7 @@ struct ferry_config {
 	int max_log_count;      /* [-n] 1-1000, default 5 */
 	char *pidfile;          /* [-P] */
 	int priority;           /* [-N] nice value -20..19 */
+	char *metrics_listen;   /* "ADDR:PORT" of the /metrics listener, or NULL */
 	struct proxy_config *proxies;
 	size_t proxy_count;
 	struct ftp_config ftp;

@@ -1,9 +1,13 @@
 /* daemon.h — becoming a daemon (detach, pidfile, priority) and reporting
- * start-up success or failure back to the shell that started us. */
+ * start-up success or failure back to the shell or service manager. */
 #ifndef FERRY_DAEMON_H
 #define FERRY_DAEMON_H
 
 #include <stdbool.h>
+
+#include "ferry/engine.h"
+#include "ferry/ftp.h"
+#include "ferry/proxy.h"
 
 /* Detach into the background. The parent stays until the child calls
  * daemon_ready(), then exits with the status the child reported, so a
@@ -26,5 +30,29 @@ unsigned long long daemon_fds_needed(const struct ferry_config *cfg, unsigned wo
  * what is needed; FERRY_EXIT_PARAM, logged with the number, when even the
  * hard limit is too low. */
 int daemon_raise_nofile(const struct ferry_config *cfg, unsigned workers);
+/* sd_notify(3)'s protocol on $NOTIFY_SOCKET ("READY=1", "STOPPING=1", ...):
+ * 0 (also when no service manager listens) or -errno. */
+int daemon_notify(const char *state);
+/* "RELOADING=1" with the MONOTONIC_USEC that systemd 253+ expects. */
+int daemon_notify_reloading(void);
+
+/* ---- metrics: Prometheus text on an HTTP listener of worker w ---------- */
+
+/* What one worker reports for a scrape; collect fills it on that worker. */
+struct daemon_metrics_sample {
+	struct fe_stats engine;
+	struct proxy_inst_stats *inst;   /* malloc'ed by collect, ninst entries */
+	size_t ninst;
+	bool ftp_enabled;
+	struct ftp_stats ftp;
+};
+typedef void daemon_metrics_collect_fn(struct fe_worker *w,
+				       struct daemon_metrics_sample *out, void *arg);
+struct daemon_metrics;
+/* listen: "ADDR:PORT". 0 or an exit code (logged). */
+int daemon_metrics_start(struct fe_worker *w, const char *listen,
+			 daemon_metrics_collect_fn *collect, void *arg,
+			 struct daemon_metrics **out);
+void daemon_metrics_stop(struct daemon_metrics *m);
 
 #endif

@@ -32,6 +32,7 @@ struct fe_engine_opts {
 				       * turns on UDP GRO receives */
 };
 
+/* NULL with errno set (ENOMEM, or why io_uring is refused; logged). */
 struct fe_engine *fe_engine_create(const struct fe_engine_opts *opts);
 /* Starts the worker threads and waits until each has run worker_init.
  * Returns 0, or the first failing worker_init's code (threads then stopped). */

@@ -20,4 +20,15 @@ int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
 		    struct ftp_worker **out);
 void ftp_worker_fini(struct ftp_worker *fw);
 
+/* Counters for metrics: sessions and connections (and the SPSV counts)
+ * are process-wide, the rest per worker (sum them). */
+struct ftp_stats {
+	uint64_t sessions, connections;
+	uint64_t logins_ok, logins_failed;
+	uint64_t transfers[2][2], bytes[2][2];   /* [download, upload][binary, ascii] */
+	uint64_t spsv_issued, spsv_used, spsv_expired, spsv_rejected;
+};
+/* This worker's counters plus the process-wide ones; on fw's worker. */
+void ftp_worker_stats(const struct ftp_worker *fw, struct ftp_stats *out);
+
 #endif

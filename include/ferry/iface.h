@@ -37,4 +37,14 @@ bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
 uint16_t addr_port(const struct sockaddr *sa);
 void addr_set_port(struct sockaddr_storage *ss, uint16_t port);
 
+/* An address prefix: "ADDR/BITS" or a bare address (all bits). */
+struct fb_prefix {
+	int family;                     /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	unsigned bits;
+};
+int fb_prefix_parse(const char *text, struct fb_prefix *out); /* 0 / -EINVAL */
+/* a within p; an IPv4-mapped IPv6 address matches IPv4 prefixes. */
+bool fb_prefix_match(const struct fb_prefix *p, const struct sockaddr_storage *a);
+
 #endif

@@ -4,6 +4,7 @@
 #define FERRY_PROXY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ferry/config.h"
 #include "ferry/engine.h"
@@ -22,6 +23,17 @@ void proxy_shared_free(struct proxy_shared *sh);
 int proxy_worker_init(struct fe_worker *w, struct proxy_shared *sh,
 		      struct proxy_worker **out);
 void proxy_worker_fini(struct proxy_worker *pw);
+
+/* One instance's counters on one worker (metrics). */
+struct proxy_inst_stats {
+	const char *name, *role;
+	uint64_t rx, forwarded, dropped, handed_off, aggregates;
+	uint64_t groups, clients;        /* owned by this worker, now */
+};
+/* Fills up to max entries, one per instance; returns the instance count.
+ * On the worker that owns pw. */
+size_t proxy_worker_stats(const struct proxy_worker *pw, struct proxy_inst_stats *out,
+			  size_t max);
 
 /* Which worker joins the i-th multicast address of an instance. */
 unsigned proxy_join_owner(size_t addr_index, unsigned nworkers);

@@ -1,6 +1,7 @@
 /* config.c — ferryd's configuration defaults, value syntax, cross-field
  * validation and error reports, shared by the flag and JSON front ends. */
 #include "config_priv.h"
+#include "ferry/iface.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -101,6 +102,7 @@ void ftp_user_free(struct ftp_user *u)
 static void ftp_free(struct ftp_config *f)
 {
 	strlist_free(&f->listen);
+	strlist_free(&f->proxy_from);
 	for (size_t i = 0; i < f->user_count; i++)
 		ftp_user_free(&f->users[i]);
 	free(f->users);
@@ -115,6 +117,7 @@ void config_free(struct ferry_config *cfg)
 	free(cfg->source);
 	free(cfg->log_file);
 	free(cfg->pidfile);
+	free(cfg->metrics_listen);
 	for (size_t i = 0; i < cfg->proxy_count; i++)
 		proxy_free(&cfg->proxies[i]);
 	free(cfg->proxies);
@@ -583,6 +586,13 @@ static int check_ftp(struct vctx *v)
 			     "'%s' is not an absolute path", f->anonymous_root);
 	if (f->user_count == 0 && !f->anonymous_root)
 		return vfail(v, -1, "ftp.users", "--ftp-root", "no users and no anonymous root");
+	for (size_t i = 0; i < f->proxy_from.n; i++) {
+		struct fb_prefix p;
+		if (fb_prefix_parse(f->proxy_from.v[i], &p) < 0)
+			return snprintf(key, sizeof(key), "ftp.proxy_protocol[%zu]", i),
+			       vfail(v, -1, key, NULL, "'%s' is not an address or ADDR/BITS",
+				     f->proxy_from.v[i]);
+	}
 	if (!f->tls_cert != !f->tls_key)
 		return vfail(v, -1, f->tls_cert ? "ftp.tls.key" : "ftp.tls.cert", NULL,
 			     "TLS needs both a certificate and a key");
@@ -604,5 +614,8 @@ int config_validate(const struct ferry_config *cfg, struct config_error *err)
 		return vfail(&v, -1, "pidfile", "-P", "empty pidfile name");
 	if (check_ints(&v, -1, cfg, global_rules, sizeof(global_rules) / sizeof(*global_rules)))
 		return FERRY_EXIT_PARAM;
+	if (cfg->metrics_listen && !valid_listen(cfg->metrics_listen))
+		return vfail(&v, -1, "metrics.listen", "--metrics-listen",
+			     "'%s' is not ADDR:PORT or [V6ADDR]:PORT", cfg->metrics_listen);
 	return check_ftp(&v);
 }

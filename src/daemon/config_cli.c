@@ -297,6 +297,7 @@ static const struct cli_opt options[] = {
 	{ "-L", ARG, C_GENERAL, opt_gen_str, G(log_file), 0, 0 },
 	{ "-P", ARG, C_GENERAL, opt_gen_str, G(pidfile), 0, 0 },
 	{ "--workers", ARG, C_GENERAL, opt_gen_int, G(workers), WORKERS_MIN, WORKERS_MAX },
+	{ "--metrics-listen", ARG, C_GENERAL, opt_gen_str, G(metrics_listen), 0, 0 },
 	{ "-f", ARG, C_ACTION, opt_file, 0, 0, 0 },
 	{ "--ftp-root", ARG, C_FTP, opt_ftp, 0, 0, 0 },
 	{ "--ftp-listen", ARG, C_FTP, opt_ftp, 0, 0, 0 },

@@ -461,6 +461,7 @@ static const struct jfield ftp_fields[] = {
 	F_INT("lockout_seconds", FC, lockout_seconds, 0, 86400),
 	F_STR("xferlog", FC, xferlog, NULL, NULL),
 	F_OBJ("tls", 0, tls_schema),
+	F_LIST("proxy_protocol", FC, proxy_from, NULL, NULL),
 };
 SCHEMA(ftp_schema, ftp_fields);
 #undef FC
@@ -538,6 +539,11 @@ static const struct jfield log_fields[] = {
 };
 SCHEMA(log_schema, log_fields);
 
+static const struct jfield metrics_fields[] = {
+	F_STR("listen", GC, metrics_listen, valid_listen, "ADDR:PORT or [V6ADDR]:PORT"),
+};
+SCHEMA(metrics_schema, metrics_fields);
+
 static const struct jfield root_fields[] = {
 	F_INT("workers", GC, workers, 0, WORKERS_MAX),
 	F_BOOL("foreground", GC, foreground),
@@ -546,6 +552,7 @@ static const struct jfield root_fields[] = {
 	F_INT("priority", GC, priority, PRIO_MIN, PRIO_MAX),
 	F_FN("proxies", j_proxies),
 	F_FN("ftp", j_ftp),
+	F_OBJ("metrics", 0, metrics_schema),
 };
 SCHEMA(root_schema, root_fields);
 #undef GC

@@ -152,9 +152,16 @@ struct fe_engine *fe_engine_create(const struct fe_engine_opts *opts)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	e->nworkers = opts->workers ? opts->workers : (unsigned)(cpus > 0 ? cpus : 1);
 	e->workers = calloc(e->nworkers, sizeof(*e->workers));
-	if (!e->workers || io_uring_queue_init(8, &e->ctl, 0) < 0) {
+	int r = e->workers ? io_uring_queue_init(8, &e->ctl, 0) : -ENOMEM;
+	if (r < 0) {
+		/* ENOSYS/EPERM: a seccomp profile (podman's default) or the
+		 * kernel.io_uring_disabled sysctl refuses io_uring itself. */
+		flog(LOG_LVL_ERR, "%s: io_uring_queue_init: %s%s", __func__, strerror(-r),
+		     r == -ENOSYS || r == -EPERM ? " (io_uring is refused here: a seccomp "
+		     "profile without io_uring_setup, or kernel.io_uring_disabled)" : "");
 		free(e->workers);
 		free(e);
+		errno = -r;
 		return NULL;
 	}
 	e->ctl_ok = true;

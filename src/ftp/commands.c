@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ferry/log.h"
 #include "ftp_internal.h"
 
 static void cmd_noop(struct ftp_session *s, char *arg)
@@ -96,6 +97,19 @@ static void cmd_allo(struct ftp_session *s, char *arg)
 	session_reply(s, 202, "ALLO command ignored.");
 }
 
+/* A PROXY protocol header as a command: this address is no configured
+ * balancer, so it may not name another client (ftp.proxy_protocol). */
+static void cmd_proxy(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: session %llu: PROXY header from %s refused: not a "
+	     "configured balancer", (unsigned long long)s->id,
+	     addr_text(&s->peer, host, sizeof(host)));
+	session_reply(s, 421, "PROXY protocol header not accepted from your address.");
+	session_close(s);
+}
+
 #define L NEED_LOGIN
 static const struct ftp_cmd table[] = {
 	{ .verb = "ABOR", .flags = L | DURING_XFER, .fn = cmd_abor, .help = "abort transfer" },
@@ -121,6 +135,7 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "PASS", .flags = 0, .fn = cmd_pass },
 	{ .verb = "PASV", .flags = L | NO_ARG, .fn = cmd_pasv },
 	{ .verb = "PORT", .flags = L | NEED_ARG, .fn = cmd_port },
+	{ .verb = "PROXY", .flags = 0, .fn = cmd_proxy },
 	{ .verb = "PWD", .flags = L, .fn = cmd_pwd },
 	{ .verb = "QUIT", .flags = DURING_XFER, .fn = cmd_quit },
 	{ .verb = "REIN", .flags = 0, .fn = cmd_rein },

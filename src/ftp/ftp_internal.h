@@ -105,6 +105,8 @@ int spsv_take(struct spsv_table *t, const char *token, uint64_t now_ms,
 	      uint64_t *session, unsigned *worker);
 void spsv_revoke(struct spsv_table *t, uint64_t session);
 size_t spsv_count(struct spsv_table *t);
+void spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,
+		   uint64_t *expired, uint64_t *rejected);
 
 /* ---- listing.c ----------------------------------------------------------- */
 enum list_style { LIST_LONG, LIST_NAMES, LIST_MLSD };
@@ -133,6 +135,8 @@ struct xferlog;
 
 struct ftp_server {
 	const struct ferry_config *cfg;
+	struct fb_prefix *balancers;  /* PROXY protocol senders (ftp.proxy_protocol) */
+	size_t nbalancers;
 	const struct ftp_config *fc;
 	struct ftp_account *accounts;
 	size_t naccounts;
@@ -161,6 +165,7 @@ struct ftp_worker {
 	struct ftp_session *graveyard;  /* torn down, freed on the next turn */
 	struct data_link *links;        /* data connections waiting for on_close */
 	struct fe_timer *reaper;
+	struct ftp_stats st;            /* this worker's counters (metrics) */
 };
 
 /* A data connection's tie to its session, cut when the session lets go
@@ -257,6 +262,11 @@ struct ftp_session {
 };
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c);
+/* A connection whose client is `peer` (named by a PROXY header) and that
+ * already receives; early: bytes that came after the header. */
+void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
+		       const struct sockaddr_storage *peer, const uint8_t *early,
+		       size_t len);
 void session_bury(struct ftp_session *s);       /* unlink; free next turn */
 void session_free_now(struct ftp_session *s);
 void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
@@ -311,6 +321,18 @@ void transfer_on_close(struct ftp_session *s, int err);
 void transfer_on_drained(struct ftp_session *s);
 /* data.c: close the data connection now (the transfer is done with it). */
 void data_close_conn(struct ftp_session *s);
+
+/* ---- proxyproto.c: PROXY protocol v1/v2 from configured balancers -------- */
+struct ftp_proxy_hdr {
+	size_t len;                    /* bytes the header took */
+	bool local;                    /* LOCAL/UNKNOWN: the balancer itself */
+	struct sockaddr_storage src;   /* the real client */
+};
+/* 1 complete (h filled), 0 more bytes needed, -EINVAL not a valid header. */
+int ftp_proxy_parse(const uint8_t *p, size_t n, struct ftp_proxy_hdr *h);
+bool ftp_proxy_trusted(const struct ftp_server *srv, const struct sockaddr_storage *peer);
+/* Reads the header (bounded: 1 KiB, 5 s), then hands over to a session. */
+void ftp_proxy_accept(struct ftp_worker *fw, struct fe_conn *c);
 
 /* ---- login.c ------------------------------------------------------------- */
 void login_reset(struct ftp_session *s);

@@ -62,6 +62,7 @@ static void delay_over(struct fe_worker *w, void *arg)
 
 static void login_failed(struct ftp_session *s)
 {
+	s->fw->st.logins_failed++;
 	char host[64];
 	flog(LOG_LVL_WARN, "ftp: failed login for '%s' from %s", s->user,
 	     addr_text(&s->peer, host, sizeof(host)));
@@ -165,6 +166,7 @@ void cmd_pass(struct ftp_session *s, char *arg)
 		return;
 	}
 	lockout_succeeded(s->srv->lockout, &s->peer);
+	s->fw->st.logins_ok++;
 	s->state = ST_READY;
 	s->acct = a;
 	s->anonymous = anonymous;

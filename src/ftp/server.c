@@ -55,6 +55,18 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 		r = open_root(fc->anonymous_root, &s->anon.root_fd);
 		s->has_anon = r == 0;
 	}
+	if (r == 0 && fc->proxy_from.n &&
+	    !(s->balancers = calloc(fc->proxy_from.n, sizeof(*s->balancers))))
+		r = FERRY_EXIT_ALLOC;
+	for (size_t i = 0; r == 0 && i < fc->proxy_from.n; i++) {
+		if (fb_prefix_parse(fc->proxy_from.v[i], &s->balancers[i]) < 0) {
+			flog(LOG_LVL_ERR, "ftp: proxy_protocol: '%s' is not an address "
+			     "or prefix", fc->proxy_from.v[i]);
+			r = FERRY_EXIT_PARAM;
+		} else {
+			s->nbalancers++;
+		}
+	}
 	int err = 0;
 	if (r == 0 && !(s->xlog = xferlog_open(fc->xferlog, &err))) {
 		flog(LOG_LVL_ERR, "ftp: transfer log %s: %s", fc->xferlog, strerror(-err));
@@ -77,6 +89,7 @@ void ftp_server_destroy(struct ftp_server *s)
 	if (s->anon.root_fd >= 0)
 		close(s->anon.root_fd);
 	free(s->accounts);
+	free(s->balancers);
 	spsv_destroy(s->spsv);
 	lockout_destroy(s->lockout);
 	xferlog_close(s->xlog);
@@ -228,8 +241,12 @@ void server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned to,
 
 static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 {
+	struct ftp_worker *fw = arg;
 	(void)l;
-	session_accept(arg, c);
+	if (fw->srv->nbalancers && ftp_proxy_trusted(fw->srv, fe_conn_peer(c)))
+		ftp_proxy_accept(fw, c);
+	else
+		session_accept(fw, c);
 }
 
 int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,

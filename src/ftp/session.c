@@ -94,8 +94,17 @@ void session_close(struct ftp_session *s)
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 {
+	session_accept_as(fw, c, fe_conn_peer(c), NULL, 0);
+}
+
+void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
+		       const struct sockaddr_storage *peer, const uint8_t *early,
+		       size_t len)
+{
 	struct ftp_server *srv = fw->srv;
 	struct ftp_session *s = NULL;
+	/* A connection that passed a PROXY header already receives. */
+	bool receiving = peer != fe_conn_peer(c);
 	bool taken = server_take_connection(srv);
 	if (taken && !(s = calloc(1, sizeof(*s))))
 		server_release_connection(srv);
@@ -110,7 +119,7 @@ void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 	s->srv = srv;
 	s->ctl = c;
 	s->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
-	s->peer = *fe_conn_peer(c);
+	s->peer = *peer;
 	fe_conn_local(c, &s->local);
 	fe_conn_urgent_inline(c);
 	/* A reply that follows another with no command between (150 then 226,
@@ -124,16 +133,24 @@ void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 	if (fw->sessions)
 		fw->sessions->prev = s;
 	fw->sessions = s;
-	fe_conn_start(c, &ctl_ops, s);
-	char peer[64];
-	flog(LOG_LVL_VERB, "ftp: session %llu from %s on worker %u%s",
-	     (unsigned long long)s->id, addr_text(&s->peer, peer, sizeof(peer)),
+	if (receiving)
+		fe_conn_hold(c, &ctl_ops, s);
+	else
+		fe_conn_start(c, &ctl_ops, s);
+	char host[64], via[80] = "";
+	if (receiving)
+		snprintf(via, sizeof(via), " via balancer %s",
+			 addr_text(fe_conn_peer(c), host, sizeof(host)));
+	flog(LOG_LVL_VERB, "ftp: session %llu from %s%s on worker %u%s",
+	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)), via,
 	     fe_worker_index(fw->w), s->limited ? " (limited to SPSV data)" : "");
 	if (s->limited)
 		session_reply(s, 220, "Too many users; only SPSV connections allowed");
 	else
 		session_reply(s, 220, "FTP server ready");
 	session_touch(s);
+	if (len)
+		ctl_data(c, early, len, s);
 }
 
 struct ftp_session *session_find(struct ftp_worker *fw, uint64_t id)

@@ -25,6 +25,7 @@ struct spsv_table {
 	pthread_mutex_t mu;
 	struct token *b[BUCKETS];
 	size_t count;
+	uint64_t issued, used, expired, rejected;   /* for metrics */
 };
 
 /* The bucket comes from the token's first characters: random, so nothing an
@@ -116,6 +117,7 @@ int spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
 	k->next = t->b[b];
 	t->b[b] = k;
 	t->count++;
+	t->issued++;
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
@@ -139,6 +141,12 @@ int spsv_take(struct spsv_table *t, const char *token, uint64_t now_ms,
 		free(k);
 		break;
 	}
+	if (r == 0)
+		t->used++;
+	else if (r == -ETIMEDOUT)
+		t->expired++;
+	else
+		t->rejected++;
 	pthread_mutex_unlock(&t->mu);
 	return r;
 }
@@ -156,4 +164,15 @@ size_t spsv_count(struct spsv_table *t)
 	size_t n = t->count;
 	pthread_mutex_unlock(&t->mu);
 	return n;
+}
+
+void spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,
+		   uint64_t *expired, uint64_t *rejected)
+{
+	pthread_mutex_lock(&t->mu);
+	*issued = t->issued;
+	*used = t->used;
+	*expired = t->expired;
+	*rejected = t->rejected;
+	pthread_mutex_unlock(&t->mu);
 }

@@ -28,6 +28,8 @@ static void log_record(struct ftp_session *s, struct transfer *x, bool complete)
 {
 	if (is_listing(x->kind))
 		return;
+	s->fw->st.transfers[incoming(x->kind)][x->ascii]++;
+	s->fw->st.bytes[incoming(x->kind)][x->ascii] += x->bytes;
 	char host[64];
 	struct xfer_record r = {
 		.end = time(NULL),

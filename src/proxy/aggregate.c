@@ -227,6 +227,7 @@ static void flush_one(struct group *g, struct pending *p)
 	size_t n;
 	aggregate_message(p, &m, &ids, &n);
 	send_up(g, &m, ids, n);
+	g->in->aggregates++;
 	pending_free(p);
 }
 

@@ -84,7 +84,7 @@ struct instance {
 	/* Groups this worker owns, by hash: a flood's datagrams find their
 	 * group without the shared table's lock. */
 	struct group *hot[HOT_SLOTS];
-	uint64_t rx, dropped, forwarded, handed_off;
+	uint64_t rx, dropped, forwarded, handed_off, aggregates;
 };
 
 struct proxy_worker {

@@ -1,0 +1,15 @@
+/* stats.c — the FTP service's counters for metrics: this worker's logins
+ * and transfers, and the process-wide session, connection and SPSV counts. */
+#include "ftp_internal.h"
+
+void ftp_worker_stats(const struct ftp_worker *fw, struct ftp_stats *out)
+{
+	struct ftp_server *srv = fw->srv;
+	*out = fw->st;
+	pthread_mutex_lock(&srv->lock);
+	out->sessions = (uint64_t)srv->sessions;
+	out->connections = (uint64_t)srv->connections;
+	pthread_mutex_unlock(&srv->lock);
+	spsv_counters(srv->spsv, &out->spsv_issued, &out->spsv_used, &out->spsv_expired,
+		      &out->spsv_rejected);
+}

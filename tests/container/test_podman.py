@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""The container image, built and run rootless with real podman.
+
+usage: test_podman.py SOURCE_DIR FERRY_FTP FERRY_PERF
+
+As root it arranges what rootless podman needs on a Debian 12 host and
+says what it changed: an unprivileged user `ferrypod` with subordinate
+ids, runc as the OCI runtime (crun 1.8.1 fails on hybrid cgroups), the
+overlay storage driver, /dev/net/tun readable for slirp4netns. Then, as
+that user: contrib/container/build-image builds the image from scratch;
+FTP with SPSV goes through the one published TCP port (bytes compared;
+EPSV, whose port is not published, fails); without the seccomp profile
+io_uring is refused and ferryd says so; a UFTP client proxy runs with
+--network=host in a network namespace of the test's own and re-multicasts
+every datagram ferry-perf blast sends it. Exits 77 (skip) with the reason
+where podman cannot run (not root, no user namespaces, no podman).
+"""
+import grp
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+USER = "ferrypod"
+IMAGE = "localhost/ferryd:test"
+results = []
+
+
+def check(ok, name, detail=""):
+    results.append(bool(ok))
+    print(("PASS" if ok else "FAIL") + ": " + name + (" — " + detail if detail else ""),
+          flush=True)
+    return bool(ok)
+
+
+def skip(why):
+    print("SKIP: " + why, flush=True)
+    sys.exit(77)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def as_user(cmd, netns=None, timeout=600):
+    """A shell command as the rootless user (optionally inside a netns)."""
+    argv = ["su", "-", USER, "-c", cmd]
+    if netns:
+        argv = ["ip", "netns", "exec", netns] + argv
+    r = sh(argv, timeout=timeout)
+    r.stderr = "\n".join(l for l in r.stderr.splitlines() if "not a shared mount" not in l)
+    return r
+
+
+def arrange_host():
+    """What rootless podman needs here; print each change."""
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        sh(["useradd", "-m", "-s", "/bin/bash", USER], check=True)
+        print("changed: created user %s" % USER)
+    for f in ("/etc/subuid", "/etc/subgid"):
+        text = open(f).read() if os.path.exists(f) else ""
+        if not any(l.startswith(USER + ":") for l in text.splitlines()):
+            with open(f, "a") as out:
+                out.write("%s:300000:65536\n" % USER)
+            print("changed: %s gets %s:300000:65536" % (f, USER))
+    if os.path.exists("/dev/net/tun") and os.stat("/dev/net/tun").st_mode & 0o006 != 0o006:
+        os.chmod("/dev/net/tun", 0o666)
+        print("changed: /dev/net/tun made readable and writable for slirp4netns")
+    home = pwd.getpwnam(USER).pw_dir
+    conf = os.path.join(home, ".config", "containers")
+    os.makedirs(conf, exist_ok=True)
+    wanted = {"containers.conf": '[engine]\nruntime = "runc"\n',
+              "storage.conf": '[storage]\ndriver = "overlay"\n'}
+    for name, text in wanted.items():
+        path = os.path.join(conf, name)
+        if not os.path.exists(path) or open(path).read() != text:
+            with open(path, "w") as f:
+                f.write(text)
+            print("changed: %s (%s)" % (path, text.strip().replace("\n", " ")))
+    ent = pwd.getpwnam(USER)
+    for d, _, files in os.walk(os.path.join(home, ".config")):
+        for p in [d] + [os.path.join(d, f) for f in files]:
+            os.chown(p, ent.pw_uid, ent.pw_gid)
+
+
+def copy_source(src, dst):
+    """The tracked files of the tree, for the user to build from."""
+    files = sh(["git", "-C", src, "ls-files"], check=True).stdout.split()
+    for rel in files:
+        s = os.path.join(src, rel)
+        if os.path.isfile(s):
+            d = os.path.join(dst, rel)
+            os.makedirs(os.path.dirname(d), exist_ok=True)
+            shutil.copy2(s, d)
+    sh(["chown", "-R", USER + ":", dst], check=True)
+
+
+def wait_port(port, deadline):
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.settimeout(2)
+                if s.recv(64).startswith(b"220"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_ftp(tree, ftp, work):
+    data = os.path.join(work, "data")
+    os.makedirs(os.path.join(data, "sub"))
+    blobs = {"blob": os.urandom(3 << 20), "sub/small": os.urandom(1000)}
+    for rel, b in blobs.items():
+        with open(os.path.join(data, rel), "wb") as f:
+            f.write(b)
+    sh(["chmod", "-R", "a+rX", work], check=True)
+    port = free_port()
+    seccomp = os.path.join(tree, "build-container", "ferryd-seccomp.json")
+    r = as_user("podman run -d --name ferryftp --security-opt seccomp=%s "
+                "-p 127.0.0.1:%d:2121 -v %s:/srv/ftp:ro %s" % (seccomp, port, data, IMAGE))
+    if not check(r.returncode == 0, "rootless podman starts the FTP container", r.stderr[-400:]):
+        return
+    try:
+        check(wait_port(port, time.monotonic() + 30), "the published port greets with 220")
+        got = os.path.join(work, "got")
+        r = sh([ftp, "-q", "127.0.0.1:%d" % port, "get", "blob", got], timeout=60)
+        check(r.returncode == 0 and open(got, "rb").read() == blobs["blob"],
+              "3 MiB over SPSV through the one published port, byte-identical",
+              r.stderr[-300:])
+        mirror = os.path.join(work, "mirror")
+        r = sh([ftp, "-q", "127.0.0.1:%d" % port, "mirror", "/", mirror], timeout=60)
+        check(r.returncode == 0 and all(open(os.path.join(mirror, k), "rb").read() == v
+                                        for k, v in blobs.items()),
+              "mirror of the tree over SPSV", r.stderr[-300:])
+        r = sh([ftp, "-q", "-t", "5", "--epsv", "127.0.0.1:%d" % port, "ls"], timeout=60)
+        check(r.returncode != 0, "EPSV fails: its port is not published (SPSV needs none)",
+              "rc=%d" % r.returncode)
+    finally:
+        logs = as_user("podman logs ferryftp").stderr
+        as_user("podman rm -f -t 5 ferryftp")
+    check("started" in logs, "ferryd logged its start inside the container", logs[-300:])
+
+
+def test_no_profile(work):
+    """Podman's default seccomp profile refuses io_uring."""
+    r = as_user("podman run --rm %s --ftp-root /srv/ftp --ftp-listen 127.0.0.1:2121" % IMAGE,
+                timeout=60)
+    out = r.stdout + r.stderr
+    check(r.returncode != 0 and ("io_uring" in out or "Function not implemented" in out),
+          "without the profile ferryd refuses to start and names io_uring",
+          out.strip()[-300:])
+
+
+def test_uftp(tree, perf, work):
+    ns = "ferrypod%d" % os.getpid()
+    seccomp = os.path.join(tree, "build-container", "ferryd-seccomp.json")
+    sh(["ip", "netns", "add", ns], check=True)
+    try:
+        for cmd in (["link", "set", "lo", "up"], ["link", "set", "lo", "multicast", "on"],
+                    ["route", "add", "224.0.0.0/4", "dev", "lo"]):
+            sh(["ip", "-n", ns] + cmd, check=True)
+        r = as_user("podman run -d --name ferryproxy --network=host "
+                    "--security-opt seccomp=%s %s -c -U 0x00000201 -O 127.0.0.1 -p 11044"
+                    % (seccomp, IMAGE), netns=ns)
+        if not check(r.returncode == 0, "client proxy container with --network=host",
+                     r.stderr[-300:]):
+            return
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if ":11044" in sh(["ip", "netns", "exec", ns, "ss", "-uln"]).stdout:
+                break
+            time.sleep(0.2)
+        sink = subprocess.Popen(["ip", "netns", "exec", ns, perf, "sink", "--json",
+                                 "--idle", "2", "--duration", "20", "--sessions", "2",
+                                 "-B", "0.0.0.0:1044", "--join", "230.5.5.1",
+                                 "--join", "230.4.4.1"], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)   # the sink's join; it has no ready signal of its own
+        blast = sh(["ip", "netns", "exec", ns, perf, "blast", "-t", "127.0.0.1:11044",
+                    "-r", "10000", "-d", "1", "-P", "2", "--ports", "2", "--json"],
+                   timeout=60)
+        out, _ = sink.communicate(timeout=60)
+        import json
+        sent = json.loads(blast.stdout)["end"]["packets"]
+        got = json.loads(out)["end"]
+        check(sent > 0 and got["packets"] == sent and got["malformed"] == 0,
+              "every datagram re-multicast by the containerised client proxy",
+              "sent %d, received %d, lost %d" % (sent, got["packets"], got["lost"]))
+    finally:
+        as_user("podman rm -f -t 3 ferryproxy", netns=ns)
+        sh(["ip", "netns", "del", ns])
+
+
+def main():
+    src, ftp, perf = (os.path.abspath(a) for a in sys.argv[1:4])
+    if os.geteuid() != 0:
+        skip("needs root to arrange a rootless podman user")
+    if not shutil.which("podman"):
+        skip("podman is not installed")
+    if not os.path.exists("/proc/self/ns/user"):
+        skip("no user namespaces on this kernel")
+    arrange_host()
+    work = tempfile.mkdtemp(prefix="ferry-podman-")
+    os.chmod(work, 0o755)
+    tree = os.path.join(work, "src")
+    try:
+        copy_source(src, tree)
+        r = as_user("cd %s && ./contrib/container/build-image %s" % (tree, IMAGE), timeout=900)
+        if r.returncode != 0 and "newuidmap" in r.stderr + r.stdout:
+            skip("rootless podman cannot map user ids here: " + r.stderr[-200:])
+        if not check(r.returncode == 0, "build-image builds the image from scratch",
+                     (r.stdout + r.stderr)[-500:]):
+            return 1
+        size = as_user("podman image inspect --format '{{.Size}}' %s" % IMAGE).stdout.strip()
+        check(size.isdigit() and int(size) < 20 << 20, "the image is small", "%s bytes" % size)
+        for t in (lambda: test_ftp(tree, ftp, work), lambda: test_no_profile(work),
+                  lambda: test_uftp(tree, perf, work)):
+            try:
+                t()
+            except Exception as e:
+                check(False, "test raised", "%s: %s" % (type(e).__name__, e))
+    finally:
+        as_user("podman rmi -f %s" % IMAGE)
+        shutil.rmtree(work, ignore_errors=True)
+    failed = results.count(False)
+    print("%d passed, %d failed" % (len(results) - failed, failed), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

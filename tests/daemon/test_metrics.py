@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""/metrics: Prometheus text that promtool accepts, counters that move
+with real traffic (an FTP download scraped while it runs, an SPSV login, a
+UFTP datagram), the other paths refused, and scrapes that do not hold up a
+session on the same worker.
+
+usage: test_metrics.py FERRYD
+"""
+import ftplib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks, free_port, tempdir  # noqa: E402
+
+c = Checks()
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        return r.headers.get("Content-Type", ""), r.read().decode()
+
+
+def value(text, name, labels=""):
+    m = re.search(r"^%s%s (\d+)$" % (re.escape(name), re.escape(labels)), text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def total(text, name):
+    return sum(int(v) for v in re.findall(r"^%s\{[^}]*\} (\d+)$" % re.escape(name), text, re.M))
+
+
+def main():
+    ferryd = sys.argv[1]
+    root = tempdir("ferry-metrics-")
+    blob = os.urandom(24 << 20)
+    with open(os.path.join(root, "blob"), "wb") as f:
+        f.write(blob)
+    ftp_port, mport, uport = free_port(), free_port(), free_port()
+    log = open(os.path.join(root, "..", os.path.basename(root) + ".log"), "w")
+    proc = subprocess.Popen([ferryd, "-d", "--workers", "1", "-c", "-p", str(uport),
+                             "-U", "0x00000201", "--ftp-root", root, "--ftp-listen",
+                             "127.0.0.1:%d" % ftp_port, "--metrics-listen",
+                             "127.0.0.1:%d" % mport], stdout=log, stderr=log)
+    try:
+        deadline = time.time() + 15
+        text = None
+        while time.time() < deadline and text is None:
+            try:
+                ctype, text = scrape(mport)
+            except OSError:
+                time.sleep(0.05)
+        if not c.check("the metrics port answers", text is not None):
+            return
+        c.check("text format 0.0.4", ctype.startswith("text/plain; version=0.0.4"), ctype)
+        if shutil.which("promtool"):
+            r = subprocess.run(["promtool", "check", "metrics"], input=text,
+                               capture_output=True, text=True)
+            c.check("promtool check metrics accepts it", r.returncode == 0,
+                    (r.stdout + r.stderr)[-800:])
+        else:
+            print("SKIP: promtool not installed")
+        for name in ("ferry_engine_turns_total", "ferry_proxy_datagrams_in_total",
+                     "ferry_ftp_sessions", "ferry_ftp_logins_total",
+                     "ferry_ftp_bytes_total", "ferry_ftp_spsv_tokens_total"):
+            c.check("family %s is there" % name, "# TYPE %s " % name in text)
+        before = text
+        # A UFTP datagram into the client proxy (junk: counted and dropped).
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.sendto(b"\x40\x01" + bytes(30), ("127.0.0.1", uport))
+        # A download, scraped while it runs (the reader is slow on purpose).
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", ftp_port, timeout=30)
+        ftp.login()
+        ftp.voidcmd("TYPE I")
+        sock = ftp.transfercmd("RETR blob")
+        got = bytearray()
+        chunk = sock.recv(65536)
+        got += chunk
+        _, during = scrape(mport)
+        c.check("during the download, TCP bytes sent have moved",
+                total(during, "ferry_engine_tcp_tx_bytes_total") >
+                total(before, "ferry_engine_tcp_tx_bytes_total"))
+        c.check("during the download, one session is open",
+                value(during, "ferry_ftp_sessions") == 1, value(during, "ferry_ftp_sessions"))
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+        sock.close()
+        ftp.voidresp()
+        c.check("the download is whole", bytes(got) == blob)
+        spsv = ftp.sendcmd("SPSV")
+        ftp.quit()
+        c.check("SPSV answered", spsv.startswith("227"), spsv)
+        # Scrapes are served by the same worker as the sessions: fast.
+        t0 = time.monotonic()
+        for _ in range(50):
+            _, after = scrape(mport)
+        per = (time.monotonic() - t0) / 50
+        c.check("a scrape takes well under 100 ms", per < 0.1, "%.1f ms" % (per * 1000))
+        c.check("ferry_ftp_logins_total{result=ok} counts the login",
+                value(after, "ferry_ftp_logins_total", '{result="ok"}') == 1)
+        c.check("ferry_ftp_bytes_total counts the download",
+                value(after, "ferry_ftp_bytes_total",
+                      '{direction="download",mode="binary"}') == len(blob))
+        c.check("ferry_ftp_transfers_total counts it once",
+                value(after, "ferry_ftp_transfers_total",
+                      '{direction="download",mode="binary"}') == 1)
+        c.check("SPSV tokens issued: 1",
+                value(after, "ferry_ftp_spsv_tokens_total", '{event="issued"}') == 1)
+        c.check("the proxy counted the datagram",
+                total(after, "ferry_proxy_datagrams_in_total") +
+                total(after, "ferry_proxy_datagrams_dropped_total") >= 1,
+                [l for l in after.splitlines() if l.startswith("ferry_proxy_datagrams")])
+        c.check("engine turns move",
+                total(after, "ferry_engine_turns_total") > total(before, "ferry_engine_turns_total"))
+        for path, code in (("/", 404), ("/metricsx", 404)):
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d%s" % (mport, path), timeout=5)
+                got_code = 200
+            except urllib.error.HTTPError as e:
+                got_code = e.code
+            c.check("%s answers %d" % (path, code), got_code == code, got_code)
+        # A client that never finishes its request is closed (5 s), not kept.
+        s = socket.create_connection(("127.0.0.1", mport), timeout=10)
+        s.sendall(b"GET /metrics HTTP/1.1\r\n")
+        t0 = time.monotonic()
+        try:
+            closed = s.recv(100) == b""
+        except OSError:
+            closed = True
+        c.check("an unfinished request is closed after about 5 s",
+                closed and 3 < time.monotonic() - t0 < 10, "%.1f s" % (time.monotonic() - t0))
+        s.close()
+    finally:
+        proc.terminate()
+        rc = proc.wait(15)
+        log.close()
+        c.check("ferryd stops with 6", rc == 6, rc)
+    c.finish()
+
+
+if __name__ == "__main__":
+    main()
