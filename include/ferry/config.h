@@ -82,6 +82,7 @@ struct ftp_config {
 	int max_login_failures; /* then lock the address out */
 	int lockout_seconds;
 	char *xferlog;          /* transfer log file, NULL: none */
+	bool spsv_bind_address; /* DATACONN only from the control client's address */
 	char *tls_cert;
 	char *tls_key;
 };
@@ -96,6 +97,12 @@ struct ferry_config {
 	int max_log_count;      /* [-n] 1-1000, default 5 */
 	char *pidfile;          /* [-P] */
 	int priority;           /* [-N] nice value -20..19 */
+	char *user;             /* [--user NAME[:GROUP]] service account; NULL: "ferry" */
+	char *group;            /* NULL: the user's primary group */
+	bool allow_root;        /* [--allow-root] may keep running as root */
+	bool allow_unsafe;      /* [--allow-unsafe] start despite dangerous set-ups */
+	bool allow_no_seccomp;  /* [--allow-no-seccomp] run where seccomp is missing */
+	char *sandbox_probe;    /* [--sandbox-probe] tests only: "open:PATH", "exec:PATH" */
 	struct proxy_config *proxies;
 	size_t proxy_count;
 	struct ftp_config ftp;

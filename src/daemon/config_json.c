@@ -460,6 +460,7 @@ static const struct jfield ftp_fields[] = {
 	F_INT("max_login_failures", FC, max_login_failures, 1, 1000),
 	F_INT("lockout_seconds", FC, lockout_seconds, 0, 86400),
 	F_STR("xferlog", FC, xferlog, NULL, NULL),
+	F_BOOL("spsv_bind_address", FC, spsv_bind_address),
 	F_OBJ("tls", 0, tls_schema),
 };
 SCHEMA(ftp_schema, ftp_fields);
@@ -544,6 +545,11 @@ static const struct jfield root_fields[] = {
 	F_OBJ("log", 0, log_schema),
 	F_STR("pidfile", GC, pidfile, NULL, NULL),
 	F_INT("priority", GC, priority, PRIO_MIN, PRIO_MAX),
+	F_STR("user", GC, user, NULL, NULL),
+	F_STR("group", GC, group, NULL, NULL),
+	F_BOOL("allow_root", GC, allow_root),
+	F_BOOL("allow_unsafe", GC, allow_unsafe),
+	F_BOOL("allow_no_seccomp", GC, allow_no_seccomp),
 	F_FN("proxies", j_proxies),
 	F_FN("ftp", j_ftp),
 };
