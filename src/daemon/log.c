@@ -131,7 +131,7 @@ note_locked(int level, const char *fmt, ...)
 
 static int open_log_file(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 }
 
 /* Archive i of the log: the log itself for 0, else "path.i". */
