@@ -157,7 +157,7 @@ def start_detached(ferryd, args, timeout=10):
     shell's stdout/stderr pipe open."""
     t0 = time.monotonic()
     try:
-        p = subprocess.run([ferryd] + args, stdin=subprocess.DEVNULL,
+        p = subprocess.run([ferryd, "--allow-root"] + args, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=timeout)
         return p.returncode, time.monotonic() - t0, p.stderr.decode(errors="replace")
@@ -290,7 +290,7 @@ class Foreground:
     """ferryd -d as our own child, stderr collected by a reader thread."""
 
     def __init__(self, ferryd, args):
-        self.proc = subprocess.Popen([ferryd] + args, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([ferryd, "--allow-root"] + args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         started.add(self.proc.pid)
         self.lines = []
