@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +131,14 @@ static int wait_for_stop(const sigset_t *set)
 	}
 }
 
+static void *probe_thread(void *arg)
+{
+	return arg;
+}
+
 /* Tests only (--sandbox-probe): after start-up, try what the sandbox must
- * refuse and log what happened. "exec:" ends with SIGSYS when seccomp works. */
+ * refuse (or allow) and log what happened. "exec:" ends with SIGSYS when
+ * seccomp works. */
 static void sandbox_probe(const char *probe)
 {
 	if (!strncmp(probe, "open:", 5)) {
@@ -140,6 +147,13 @@ static void sandbox_probe(const char *probe)
 		     fd >= 0 ? "opened" : strerror(errno));
 		if (fd >= 0)
 			close(fd);
+	} else if (!strcmp(probe, "thread")) {
+		/* The helper pool may start threads after the sandbox is on. */
+		pthread_t t;
+		int r = pthread_create(&t, NULL, probe_thread, NULL);
+		if (r == 0)
+			pthread_join(t, NULL);
+		flog(LOG_LVL_WARN, "sandbox probe: thread: %s", r ? strerror(r) : "started");
 	} else if (!strncmp(probe, "exec:", 5)) {
 		char *argv[] = { (char *)(probe + 5), NULL };
 		execv(probe + 5, argv);

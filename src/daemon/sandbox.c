@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ferry/log.h"
@@ -122,9 +123,12 @@ static int ll_rules(struct ll *ll, const struct ferry_config *cfg)
 	if (f->enabled && f->xferlog)
 		r |= ll_allow_dir_of(ll, f->xferlog, LANDLOCK_ACCESS_FS_WRITE_FILE |
 				     LANDLOCK_ACCESS_FS_MAKE_REG);
-	if (cfg->pidfile)   /* pidfile_remove reads it, then unlinks it */
+	/* Written once the workers run (after this), read and unlinked at the
+	 * stop by pidfile_remove. */
+	if (cfg->pidfile)
 		r |= ll_allow_dir_of(ll, cfg->pidfile, LANDLOCK_ACCESS_FS_READ_FILE |
-				     LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_FILE);
+				     LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
+				     LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_REMOVE_FILE);
 	r |= ll_allow(ll, "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
 	r |= ll_allow(ll, "/dev/urandom", LANDLOCK_ACCESS_FS_READ_FILE);
 #if defined(__SANITIZE_ADDRESS__)
@@ -139,6 +143,8 @@ static int ll_rules(struct ll *ll, const struct ferry_config *cfg)
 
 int daemon_sandbox_files(const struct ferry_config *cfg)
 {
+	/* The log's local time needs /etc/localtime, read once and kept. */
+	tzset();
 	/* Landlock needs it without CAP_SYS_ADMIN; every thread started after
 	 * this inherits it. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
@@ -242,14 +248,20 @@ static const struct sc_rule sc_rules[] = {
 	ALLOW(open), ALLOW(stat), ALLOW(lstat), ALLOW(access), ALLOW(readlink),
 	ALLOW(dup2), ALLOW(pipe), ALLOW(unlink), ALLOW(rename), ALLOW(mkdir),
 	ALLOW(arch_prctl), ALLOW(epoll_wait), ALLOW(poll), ALLOW(getdents),
-	KILL(fork), KILL(vfork), KILL(iopl), KILL(ioperm),
+	KILL(iopl), KILL(ioperm),
 #endif
 #if defined(__SANITIZE_ADDRESS__)
 	/* Test builds: LeakSanitizer stops the threads with ptrace from a
 	 * child it clones, and waits for it. */
 	ALLOW(ptrace), ALLOW(wait4), ALLOW(prctl), ALLOW(getppid), ALLOW(kill),
+#ifdef __x86_64__
+	ALLOW(fork),      /* the symbolizer's child, whose execve is then killed */
+#endif
 #else
 	KILL(ptrace),
+#ifdef __x86_64__
+	KILL(fork), KILL(vfork),
+#endif
 #endif
 	/* the way out of the sandbox, or into the kernel's soft spots */
 	KILL(execve), KILL(execveat), KILL(process_vm_readv), KILL(process_vm_writev),

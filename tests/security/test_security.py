@@ -81,10 +81,13 @@ class Daemon:
         self.port = port
 
     def up(self):
-        """True once the FTP port answers (False if ferryd exited)."""
+        """True once ferryd logged its start (the sandbox is on by then) and
+        the FTP port answers; False if it exited."""
         def ready():
             if self.proc.poll() is not None:
                 return "exited"
+            if " started: " not in self.text():
+                return None
             try:
                 socket.create_connection(("127.0.0.1", self.port), 1).close()
                 return "up"
@@ -294,7 +297,10 @@ def test_log_rolling(base, pw):
     os.mkdir(logdir, 0o755)
     os.chown(logdir, pw.pw_uid, pw.pw_gid)
     log = os.path.join(logdir, "ferryd.log")
-    pidfile = os.path.join(logdir, "ferryd.pid")
+    rundir = os.path.join(base, "run")     # as /run/ferry: the service user's
+    os.mkdir(rundir, 0o755)
+    os.chown(rundir, pw.pw_uid, pw.pw_gid)
+    pidfile = os.path.join(rundir, "ferryd.pid")
     root = os.path.join(base, "l-root")
     os.mkdir(root, 0o755)
     port = free_port()
@@ -355,6 +361,15 @@ def test_probes(base):
         check(f"landlock: open {target} by root after start-up: {want}",
               up and seen and f"sandbox probe: open {target}: {want}" in d.text()
               and rc == EXIT_INTR, d.text()[-1500:])
+    port = free_port()
+    d = Daemon(base, ["-d", "--user", TEST_USER, "--ftp-root", root, "--ftp-listen",
+                      f"127.0.0.1:{port}", "--sandbox-probe", "thread"], port=port)
+    up = d.up()
+    seen = wait_for(lambda: "sandbox probe: thread: " in d.text(), 5)
+    rc = d.stop()
+    check("seccomp: a new thread (a helper) can still start after the sandbox",
+          up and seen and "sandbox probe: thread: started" in d.text() and rc == EXIT_INTR
+          and d.clean(), d.text()[-1500:])
     port = free_port()
     d = Daemon(base, ["-d", "--allow-root", "--ftp-root", root, "--ftp-listen",
                       f"127.0.0.1:{port}", "--sandbox-probe", "exec:/bin/true"], port=port)
