@@ -226,7 +226,10 @@ static const struct sc_rule sc_rules[] = {
 	ALLOW(sched_getaffinity), ALLOW(sched_setaffinity), ALLOW(gettid),
 	ALLOW(getpid), ALLOW(tgkill), ALLOW(exit), ALLOW(exit_group),
 	ALLOW(nanosleep), ALLOW(clock_nanosleep), ALLOW(clock_gettime),
-	ALLOW(gettimeofday), ALLOW(getrandom), ALLOW(membarrier),
+	ALLOW(gettimeofday), ALLOW(clock_getres), ALLOW(getrandom), ALLOW(membarrier),
+	ALLOW(getcpu), ALLOW(sysinfo),   /* glibc: sched_getcpu, qsort's memory size */
+	ALLOW(timerfd_create), ALLOW(timerfd_settime), ALLOW(timerfd_gettime),
+	ALLOW(socketpair),
 	/* signals: sigwaitinfo in main, glibc's own */
 	ALLOW(rt_sigaction), ALLOW(rt_sigprocmask), ALLOW(rt_sigreturn),
 	ALLOW(rt_sigtimedwait), ALLOW(sigaltstack),
@@ -239,6 +242,8 @@ static const struct sc_rule sc_rules[] = {
 	ALLOW(getdents64), ALLOW(mkdirat), ALLOW(unlinkat), ALLOW(renameat),
 	ALLOW(renameat2), ALLOW(ftruncate), ALLOW(fallocate), ALLOW(fsync),
 	ALLOW(fdatasync), ALLOW(utimensat), ALLOW(fchmod), ALLOW(umask),
+	ALLOW(fstatfs), ALLOW(statfs), ALLOW(fadvise64), ALLOW(copy_file_range),
+	ALLOW(sync_file_range),
 	ALLOW(readlinkat), ALLOW(faccessat), ALLOW(faccessat2),
 	/* sockets: PASV listeners, PORT connections, the proxies' UDP */
 	ALLOW(socket), ALLOW(bind), ALLOW(listen), ALLOW(connect), ALLOW(accept4),
