@@ -178,8 +178,11 @@ static int confine(const struct ferry_config *cfg, const struct daemon_identity 
 		flog(LOG_LVL_ERR, "Could not write pidfile %s", cfg->pidfile);
 		r = FERRY_EXIT_PARAM;
 	}
-	if (r == 0 && (daemon_privdrop(id) || daemon_sandbox_syscalls(cfg)))
+	if (r == 0 && (daemon_privdrop(id) || daemon_sandbox_syscalls(cfg))) {
 		r = FERRY_EXIT_PARAM;
+		if (cfg->pidfile)
+			pidfile_remove(cfg->pidfile);
+	}
 	return r;
 }
 
