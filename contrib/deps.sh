@@ -17,7 +17,8 @@ install_missing() {
 BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson-dev
 	    libcrypt-dev)
 # The tests add cmocka, Python for the CLI/daemon drivers, and the tools the
-# interop tests need (network namespaces, nftables, the real uftp peers).
+# interop tests need (network namespaces, nftables, the real uftp peers);
+# passwd gives tests/security its useradd.
 TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 iproute2 nftables uftp
-	   procps strace curl lftp tnftp systemd
+	   procps strace curl lftp tnftp systemd passwd
 	   podman runc slirp4netns uidmap haproxy prometheus)

@@ -1,7 +1,10 @@
 /* ferryd.c — the daemon's life: configuration in, detach, log, workers up,
- * then wait for signals (SIGHUP reopens the log, SIGINT/SIGTERM stop). */
+ * confine (Landlock, privilege drop, seccomp), then wait for signals
+ * (SIGHUP reopens the log, SIGINT/SIGTERM stop). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +167,62 @@ static void notify_ready(void)
 		     strerror(-r));
 }
 
-static int run(struct ferry_config *cfg)
+static void *probe_thread(void *arg)
+{
+	return arg;
+}
+
+/* Tests only (--sandbox-probe): after start-up, try what the sandbox must
+ * refuse (or allow) and log what happened. "exec:" ends with SIGSYS when
+ * seccomp works. */
+static void sandbox_probe(const char *probe)
+{
+	if (!strncmp(probe, "open:", 5)) {
+		int fd = open(probe + 5, O_RDONLY | O_CLOEXEC);
+		flog(LOG_LVL_WARN, "sandbox probe: open %s: %s", probe + 5,
+		     fd >= 0 ? "opened" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	} else if (!strcmp(probe, "thread")) {
+		/* The helper pool may start threads after the sandbox is on. */
+		pthread_t t;
+		int r = pthread_create(&t, NULL, probe_thread, NULL);
+		if (r == 0)
+			pthread_join(t, NULL);
+		flog(LOG_LVL_WARN, "sandbox probe: thread: %s", r ? strerror(r) : "started");
+	} else if (!strncmp(probe, "exec:", 5)) {
+		char *argv[] = { (char *)(probe + 5), NULL };
+		execv(probe + 5, argv);
+		flog(LOG_LVL_WARN, "sandbox probe: exec %s: %s", probe + 5, strerror(errno));
+	}
+}
+
+/*
+ * The order is the security model (ferryd(8) SECURITY): everything that
+ * needs root or a path outside the FTP roots happens first — logs, roots,
+ * transfer log, keys and lists, then Landlock (inherited by every thread
+ * started after it), the workers binding their sockets, the pidfile —
+ * then the process becomes the service user and seccomp closes the rest.
+ */
+static int confine(const struct ferry_config *cfg, const struct daemon_identity *id,
+		   struct fe_engine *e)
+{
+	int r = daemon_sandbox_files(cfg) ? FERRY_EXIT_PARAM : 0;
+	if (r == 0)
+		r = fe_engine_start(e);
+	if (r == 0 && cfg->pidfile && pidfile_write(cfg->pidfile) < 0) {
+		flog(LOG_LVL_ERR, "Could not write pidfile %s", cfg->pidfile);
+		r = FERRY_EXIT_PARAM;
+	}
+	if (r == 0 && (daemon_privdrop(id) || daemon_sandbox_syscalls(cfg))) {
+		r = FERRY_EXIT_PARAM;
+		if (cfg->pidfile)
+			pidfile_remove(cfg->pidfile);
+	}
+	return r;
+}
+
+static int run(struct ferry_config *cfg, const struct daemon_identity *id)
 {
 	sigset_t set;
 	struct services sv = { .cfg = cfg };
@@ -196,23 +254,22 @@ static int run(struct ferry_config *cfg)
 	if (r == 0)
 		r = proxy_shared_new(cfg, fe_engine_workers(e), &sv.proxy);
 	if (r == 0)
-		r = fe_engine_start(e);
-	if (r == 0 && cfg->pidfile && pidfile_write(cfg->pidfile) < 0) {
-		flog(LOG_LVL_ERR, "Could not write pidfile %s", cfg->pidfile);
-		fe_engine_stop(e);
-		r = FERRY_EXIT_PARAM;
-	}
+		r = confine(cfg, id, e);
 	if (r == 0) {
 		flog(LOG_LVL_INFO, "ferryd %s started: %u workers, %zu proxy instances%s",
 		     FERRY_VERSION, fe_engine_workers(e), cfg->proxy_count,
 		     cfg->ftp.enabled ? ", FTP" : "");
+		if (cfg->sandbox_probe)
+			sandbox_probe(cfg->sandbox_probe);
 		daemon_ready(0);
 		notify_ready();
 		wait_for_stop(&set);
 		daemon_notify("STOPPING=1");
 		r = FERRY_EXIT_INTR;   /* as uftpproxyd: stopped by a signal */
-		fe_engine_stop(e);
-		fe_engine_wait(e);
+	}
+	fe_engine_stop(e);
+	fe_engine_wait(e);
+	if (r == FERRY_EXIT_INTR) {
 		log_stats(e);
 		if (cfg->pidfile)
 			pidfile_remove(cfg->pidfile);
@@ -224,6 +281,27 @@ out:
 	if (r != FERRY_EXIT_INTR)
 		daemon_ready(r);
 	log_close();
+	return r;
+}
+
+/* Who to run as, and whether the set-up is safe, decided before anything is
+ * opened. --check-config reports a missing service user as a warning: the
+ * file is fine, the machine is not ready yet. */
+static int preflight(const struct ferry_config *cfg, enum cli_action action,
+		     struct daemon_identity *id)
+{
+	char why[512];
+	struct config_error err;
+	memset(&err, 0, sizeof(err));
+	if (daemon_privdrop_plan(cfg, geteuid(), id, why, sizeof(why)) < 0) {
+		fprintf(stderr, "ferryd: %s%s\n", action == CLI_CHECK ? "warning: " : "", why);
+		if (action != CLI_CHECK)
+			return FERRY_EXIT_PARAM;
+		id->mode = PRIV_STAY_ROOT;
+	}
+	int r = daemon_check_safety(cfg, id, &err);
+	if (r)
+		config_error_print(&err, stderr);
 	return r;
 }
 
@@ -241,6 +319,11 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return r;
 	}
+	struct daemon_identity id;
+	if ((action == CLI_RUN || action == CLI_CHECK) && (r = preflight(&cfg, action, &id))) {
+		config_free(&cfg);
+		return r;
+	}
 	switch (action) {
 	case CLI_HELP:
 		config_usage(stdout);
@@ -252,7 +335,7 @@ int main(int argc, char **argv)
 		printf("%s: configuration OK\n", cfg.source ? cfg.source : "ferryd");
 		break;
 	case CLI_RUN:
-		r = run(&cfg);
+		r = run(&cfg, &id);
 		break;
 	}
 	config_free(&cfg);

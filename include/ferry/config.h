@@ -83,6 +83,7 @@ struct ftp_config {
 	int lockout_seconds;
 	char *xferlog;          /* transfer log file, NULL: none */
 	struct strlist proxy_from; /* balancers that send PROXY headers (ADDR[/BITS]) */
+	bool spsv_bind_address; /* DATACONN only from the control client's address */
 	char *tls_cert;
 	char *tls_key;
 };
@@ -98,6 +99,12 @@ struct ferry_config {
 	char *pidfile;          /* [-P] */
 	int priority;           /* [-N] nice value -20..19 */
 	char *metrics_listen;   /* "ADDR:PORT" of the /metrics listener, or NULL */
+	char *user;             /* [--user NAME[:GROUP]] service account; NULL: "ferry" */
+	char *group;            /* NULL: the user's primary group */
+	bool allow_root;        /* [--allow-root] may keep running as root */
+	bool allow_unsafe;      /* [--allow-unsafe] start despite dangerous set-ups */
+	bool allow_no_seccomp;  /* [--allow-no-seccomp] run where seccomp is missing */
+	char *sandbox_probe;    /* [--sandbox-probe] tests only: "open:PATH", "exec:PATH" */
 	struct proxy_config *proxies;
 	size_t proxy_count;
 	struct ftp_config ftp;

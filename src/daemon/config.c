@@ -38,7 +38,7 @@ void config_init(struct ferry_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = 2;
 	cfg->max_log_count = 5;
-	cfg->log_file = strdup("/tmp/ferryd.log");
+	cfg->log_file = strdup(DEFAULT_LOG_FILE);
 	cfg->ftp.spsv_timeout = 60;
 	cfg->ftp.idle_timeout = 300;
 	cfg->ftp.data_timeout = 60;
@@ -47,6 +47,7 @@ void config_init(struct ferry_config *cfg)
 	cfg->ftp.login_delay_ms = 1000;
 	cfg->ftp.max_login_failures = 5;
 	cfg->ftp.lockout_seconds = 300;
+	cfg->ftp.spsv_bind_address = true;
 }
 
 /* Defaults that depend on what was given: the public multicast address,
@@ -118,6 +119,9 @@ void config_free(struct ferry_config *cfg)
 	free(cfg->log_file);
 	free(cfg->pidfile);
 	free(cfg->metrics_listen);
+	free(cfg->user);
+	free(cfg->group);
+	free(cfg->sandbox_probe);
 	for (size_t i = 0; i < cfg->proxy_count; i++)
 		proxy_free(&cfg->proxies[i]);
 	free(cfg->proxies);
@@ -612,6 +616,10 @@ int config_validate(const struct ferry_config *cfg, struct config_error *err)
 		return vfail(&v, -1, "log.file", "-L", "empty log file name");
 	if (cfg->pidfile && !cfg->pidfile[0])
 		return vfail(&v, -1, "pidfile", "-P", "empty pidfile name");
+	if (cfg->user && (!cfg->user[0] || strchr(cfg->user, ':')))
+		return vfail(&v, -1, "user", "--user", "'%s' is not a user name", cfg->user);
+	if (cfg->group && !cfg->group[0])
+		return vfail(&v, -1, "group", "--user", "empty group name");
 	if (check_ints(&v, -1, cfg, global_rules, sizeof(global_rules) / sizeof(*global_rules)))
 		return FERRY_EXIT_PARAM;
 	if (cfg->metrics_listen && !valid_listen(cfg->metrics_listen))

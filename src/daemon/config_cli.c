@@ -298,6 +298,11 @@ static const struct cli_opt options[] = {
 	{ "-P", ARG, C_GENERAL, opt_gen_str, G(pidfile), 0, 0 },
 	{ "--workers", ARG, C_GENERAL, opt_gen_int, G(workers), WORKERS_MIN, WORKERS_MAX },
 	{ "--metrics-listen", ARG, C_GENERAL, opt_gen_str, G(metrics_listen), 0, 0 },
+	{ "--user", ARG, C_GENERAL, opt_gen_str, G(user), 0, 0 },
+	{ "--allow-root", NOARG, C_GENERAL, opt_gen_flag, G(allow_root), 0, 0 },
+	{ "--allow-unsafe", NOARG, C_GENERAL, opt_gen_flag, G(allow_unsafe), 0, 0 },
+	{ "--allow-no-seccomp", NOARG, C_GENERAL, opt_gen_flag, G(allow_no_seccomp), 0, 0 },
+	{ "--sandbox-probe", ARG, C_GENERAL, opt_gen_str, G(sandbox_probe), 0, 0 },
 	{ "-f", ARG, C_ACTION, opt_file, 0, 0, 0 },
 	{ "--ftp-root", ARG, C_FTP, opt_ftp, 0, 0, 0 },
 	{ "--ftp-listen", ARG, C_FTP, opt_ftp, 0, 0, 0 },
@@ -421,6 +426,19 @@ static int apply_general(struct cli_state *st)
 	return 0;
 }
 
+/* --user NAME:GROUP names both; a JSON "user" never has a ':' in it. */
+static int split_user_group(struct cli_state *st)
+{
+	struct ferry_config *cfg = st->cfg;
+	char *colon = cfg->user ? strchr(cfg->user, ':') : NULL;
+	if (!colon)
+		return 0;
+	if (colon == cfg->user || !colon[1])
+		return cli_fail(st, "--user", "expected NAME or NAME:GROUP, got '%s'", cfg->user);
+	*colon = '\0';
+	return cfg_strdup(&cfg->group, colon + 1) ? oom(st, "--user") : 0;
+}
+
 static int take_proxy(struct cli_state *st)
 {
 	struct ferry_config *cfg = st->cfg;
@@ -487,11 +505,12 @@ int config_parse_args(int argc, char **argv, struct ferry_config *cfg,
 	/* Installed as uftpproxyd, ferryd keeps uftpproxyd's log file name. */
 	int rc = 0;
 	if (argc > 0 && !strcmp(base_name(argv[0]), "uftpproxyd"))
-		rc = cfg_strdup(&cfg->log_file, "/tmp/uftpproxyd.log") ? oom(&st, "") : 0;
+		rc = cfg_strdup(&cfg->log_file, UFTPPROXYD_LOG_FILE) ? oom(&st, "") : 0;
 	rc = rc ? rc : scan_args(&st, argc, argv);
 	if (!rc && !st.stop) {
 		rc = st.file ? from_file(&st) : from_flags(&st);
 		rc = rc ? rc : apply_general(&st);
+		rc = rc ? rc : split_user_group(&st);
 		rc = rc ? rc : config_validate(cfg, err);
 	}
 	proxy_free(&st.proxy);
@@ -510,10 +529,12 @@ void config_usage(FILE *out)
 	      "    [ -k keyfile[,keyfile...] ] [ -K rsa:key_len | ec:curve[,...] ]\n"
 	      "    [ -I interface[,interface...] ] [ -M pub_mcast_addr[,...] ]\n"
 	      "    [ --ftp-root DIR [ --ftp-listen ADDR:PORT ] [ --ftp-write ] ]\n"
-	      "    [ --workers N ] [ --check-config ]\n"
+	      "    [ --workers N ] [ --user NAME[:GROUP] ] [ --allow-root ]\n"
+	      "    [ --allow-unsafe ] [ --allow-no-seccomp ] [ --check-config ]\n"
 	      "       ferryd -f FILE [ -d ] [ -x log_level ] [ -L logfile ] [ -P pidfile ]\n"
 	      "    [ -g max_log_size ] [ -n max_log_count ] [ -N priority ]\n"
-	      "    [ --workers N ] [ --check-config ]\n"
+	      "    [ --workers N ] [ --user NAME[:GROUP] ] [ --allow-root ]\n"
+	      "    [ --allow-unsafe ] [ --allow-no-seccomp ] [ --check-config ]\n"
 	      "       ferryd --help | --version\n"
 	      "With no role and no -f, ferryd runs the built-in configuration\n"
 	      "(a client proxy on port 1044). See ferryd(8) and ferryd.json(5).\n",

@@ -34,6 +34,10 @@
 #define DEFAULT_PUB_MCAST "230.4.4.1"
 #define DEFAULT_FTP_LISTEN "127.0.0.1:2121"
 #define CLI_SOURCE "command line"
+/* Not in /tmp, unlike uftpproxyd's: a world-writable directory lets anyone
+ * plant a symlink or a file of their own where the log will be. */
+#define DEFAULT_LOG_FILE "/var/log/ferryd.log"
+#define UFTPPROXYD_LOG_FILE "/var/log/uftpproxyd.log"
 
 /* Proxy defaults, release, and the defaults that depend on other fields. */
 void proxy_init(struct proxy_config *p);

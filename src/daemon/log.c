@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -587,7 +588,14 @@ static int thread_start(void)
 	if (g_log.wake < 0)
 		return -errno;
 	atomic_store(&g_log.running, true);
+	/* The thread starts with every signal blocked: it may exist before
+	 * the daemon blocks the signals its main thread waits for, and a
+	 * SIGHUP or SIGTERM delivered to it would end the process. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int r = pthread_create(&g_log.thread, NULL, log_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
 		atomic_store(&g_log.running, false);
 		close(g_log.wake);

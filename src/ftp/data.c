@@ -274,7 +274,7 @@ void cmd_spsv(struct ftp_session *s, char *arg)
 	(void)arg;
 	char token[SPSV_TOKEN_LEN + 1];
 	data_reset(s);
-	int r = spsv_issue(s->srv->spsv, s->id, fe_worker_index(s->fw->w),
+	int r = spsv_issue(s->srv->spsv, s->id, fe_worker_index(s->fw->w), &s->peer,
 			   fe_now_ms(s->fw->w), (uint64_t)s->srv->fc->spsv_timeout * 1000,
 			   token);
 	if (r) {

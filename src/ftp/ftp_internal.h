@@ -96,13 +96,15 @@ struct spsv_table;
 struct spsv_table *spsv_create(void);
 void spsv_destroy(struct spsv_table *t);
 /* A new token for the session (replacing its previous one) into out
- * (SPSV_TOKEN_LEN + 1 bytes). 0 or -errno. */
+ * (SPSV_TOKEN_LEN + 1 bytes), for the client at owner. 0 or -errno. */
 int spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
-	       uint64_t now_ms, uint64_t ttl_ms, char *out);
+	       const struct sockaddr_storage *owner, uint64_t now_ms, uint64_t ttl_ms,
+	       char *out);
 /* Takes (removes) the token: 0 with its session and worker, -ENOENT unknown,
- * -ETIMEDOUT expired. */
-int spsv_take(struct spsv_table *t, const char *token, uint64_t now_ms,
-	      uint64_t *session, unsigned *worker);
+ * -ETIMEDOUT expired, -EPERM from a host other than its owner (from NULL:
+ * any host will do, for NAT pools; the token is then left in place). */
+int spsv_take(struct spsv_table *t, const char *token, const struct sockaddr_storage *from,
+	      uint64_t now_ms, uint64_t *session, unsigned *worker);
 void spsv_revoke(struct spsv_table *t, uint64_t session);
 size_t spsv_count(struct spsv_table *t);
 void spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,

@@ -129,7 +129,9 @@ static void data_login(struct ftp_session *s, const char *token)
 	uint64_t now = fe_now_ms(s->fw->w);
 	int r = lockout_blocked(s->srv->lockout, &s->peer, now)
 			? -EACCES
-			: spsv_take(s->srv->spsv, token, now, &id, &worker);
+			: spsv_take(s->srv->spsv, token,
+				    s->srv->fc->spsv_bind_address ? &s->peer : NULL, now,
+				    &id, &worker);
 	if (r == 0) {
 		handoff_send(s, id, worker);
 		return;
@@ -137,7 +139,8 @@ static void data_login(struct ftp_session *s, const char *token)
 	char host[64];
 	flog(LOG_LVL_WARN, "ftp: rejected DATACONN login from %s: %s",
 	     addr_text(&s->peer, host, sizeof(host)),
-	     r == -ETIMEDOUT ? "expired" : r == -EACCES ? "locked out" : "unknown token");
+	     r == -ETIMEDOUT ? "expired" : r == -EACCES ? "locked out"
+	     : r == -EPERM ? "not from the control connection's address" : "unknown token");
 	if (r != -EACCES)
 		lockout_failed(s->srv->lockout, &s->peer, now);
 	session_reply(s, 504, "Invalid data connection credentials.");

@@ -21,6 +21,17 @@ static void ignore_close(struct fe_conn *c, int err, void *a) { (void)c, (void)e
 static const struct fe_conn_ops reject_ops = { .on_data = ignore_data,
 					       .on_close = ignore_close };
 
+/* The text of a reply as the log may show it: a DATACONN password (the 227
+ * answer to SPSV) is a credential and never reaches any log, at any level. */
+static void redact_credentials(char *text)
+{
+	char *p = strstr(text, SPSV_USER ":");
+	if (!p)
+		return;
+	for (p += sizeof(SPSV_USER); *p && *p != ')'; p++)
+		*p = '*';
+}
+
 void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 {
 	char *text = NULL;
@@ -33,9 +44,12 @@ void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 	struct buf b = { 0 };
 	reply_format(&b, code, text);
 	if (!b.failed) {
-		flog(LOG_LVL_DEBUG, "ftp: session %llu: > %d %.200s",
-		     (unsigned long long)s->id, code, text);
 		fe_conn_send(s->ctl, b.p, b.len);
+		if (log_get_level() >= LOG_LVL_DEBUG) {
+			redact_credentials(text);
+			flog(LOG_LVL_DEBUG, "ftp: session %llu: > %d %.200s",
+			     (unsigned long long)s->id, code, text);
+		}
 	}
 	buf_free(&b);
 	free(text);

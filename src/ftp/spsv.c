@@ -1,6 +1,7 @@
 /* spsv.c — the table of one-time SPSV DATACONN passwords shared by every
  * worker: tokens from the system RNG, one live token per control session,
- * consumed by their first use, refused once expired. */
+ * consumed by their first use, refused once expired or (by default) when
+ * they come from another address than their control connection's. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ struct token {
 	char text[SPSV_TOKEN_LEN + 1];
 	uint64_t session, expires_ms;
 	unsigned worker;
+	struct sockaddr_storage owner;  /* the control connection's client */
 };
 
 struct spsv_table {
@@ -97,7 +99,8 @@ static void remove_session(struct spsv_table *t, uint64_t session)
 }
 
 int spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
-	       uint64_t now_ms, uint64_t ttl_ms, char *out)
+	       const struct sockaddr_storage *owner, uint64_t now_ms, uint64_t ttl_ms,
+	       char *out)
 {
 	struct token *k = calloc(1, sizeof(*k));
 	if (!k)
@@ -109,6 +112,7 @@ int spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
 	}
 	k->session = session;
 	k->worker = worker;
+	k->owner = *owner;
 	k->expires_ms = now_ms + ttl_ms;
 	memcpy(out, k->text, sizeof(k->text));
 	unsigned b = bucket(k->text);
@@ -122,8 +126,10 @@ int spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
 	return 0;
 }
 
-int spsv_take(struct spsv_table *t, const char *token, uint64_t now_ms,
-	      uint64_t *session, unsigned *worker)
+/* A token shown from the wrong address stays valid: whoever saw it on the
+ * way cannot spend it, nor burn it for the client it belongs to. */
+int spsv_take(struct spsv_table *t, const char *token, const struct sockaddr_storage *from,
+	      uint64_t now_ms, uint64_t *session, unsigned *worker)
 {
 	if (strlen(token) != SPSV_TOKEN_LEN)
 		return -ENOENT;
@@ -133,6 +139,10 @@ int spsv_take(struct spsv_table *t, const char *token, uint64_t now_ms,
 		struct token *k = *pp;
 		if (!ct_equal(k->text, token, SPSV_TOKEN_LEN))
 			continue;
+		if (from && !same_host(&k->owner, from)) {
+			r = -EPERM;
+			break;
+		}
 		*pp = k->next;
 		t->count--;
 		r = k->expires_ms > now_ms ? 0 : -ETIMEDOUT;

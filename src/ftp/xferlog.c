@@ -22,7 +22,7 @@ struct xferlog *xferlog_open(const char *path, int *err)
 		return NULL;
 	}
 	x->fd = -1;
-	if (path && (x->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	if (path && (x->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
 				  0640)) < 0) {
 		*err = -errno;
 		free(x);

@@ -44,8 +44,8 @@ FLAGS = [
     ("-n", "1", "0", "-c"),
     ("-B", "65536", "1", "-c"),
     ("-B", "104857600", "104857601", "-c"),
-    ("-L", "/tmp/ferryd-cli-test.log", "", "-c"),
-    ("-P", "/tmp/ferryd-cli-test.pid", "", "-c"),
+    ("-L", "/var/log/ferryd-cli-test.log", "", "-c"),
+    ("-P", "/run/ferryd-cli-test.pid", "", "-c"),
     ("-C", "/etc/ferry/clients.txt", "", "-c"),
     ("-S", "/etc/ferry/servers.txt", "", "-c"),
     ("-k", "/etc/ferry/a.pem,/etc/ferry/b.pem", ",", "-c"),
@@ -163,7 +163,7 @@ def test_json_errors(t, tmp):
         f.write('{"proxies": [{"role": "client"}]}\n')
     t.expect_bad("-f with a role", ["-f", good, "-c"], "-c")
     t.expect_bad("-f with a proxy flag", ["-f", good, "-t", "2"], "-t")
-    t.expect_ok("-f with general flags", ["-f", good, "-d", "-x", "4", "-L", "/tmp/x.log"])
+    t.expect_ok("-f with general flags", ["-f", good, "-d", "-x", "4", "-L", "/var/log/x.log"])
 
 
 def test_no_side_effects(t, tmp, conf_dir):

@@ -158,7 +158,7 @@ def start_detached(ferryd, args, timeout=10):
     shell's stdout/stderr pipe open."""
     t0 = time.monotonic()
     try:
-        p = subprocess.run([ferryd] + args, stdin=subprocess.DEVNULL,
+        p = subprocess.run([ferryd, "--allow-root"] + args, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=timeout)
         return p.returncode, time.monotonic() - t0, p.stderr.decode(errors="replace")
@@ -279,7 +279,7 @@ def test_one_per_port(ferryd, tmp, subreaper):
                                     "127.0.0.1:%d" % ftp])]
     for name, args in cases:
         try:
-            p = subprocess.run([ferryd, "-d", "-c", "--ftp-root", pdir] + args,
+            p = subprocess.run([ferryd, "--allow-root", "-d", "-c", "--ftp-root", pdir] + args,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, timeout=10)
             rc, err = p.returncode, p.stderr.decode(errors="replace")
@@ -344,7 +344,7 @@ def test_nofile(ferryd, tmp, subreaper):
             "--ftp-listen", "127.0.0.1:%d" % free_port()]
     limit = lambda s, h: (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (s, h)))
     try:
-        p = subprocess.run([ferryd] + args, stdin=subprocess.DEVNULL,
+        p = subprocess.run([ferryd, "--allow-root"] + args, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            timeout=10, preexec_fn=limit(256, 256))
         rc, err = p.returncode, p.stderr.decode(errors="replace")
@@ -356,7 +356,7 @@ def test_nofile(ferryd, tmp, subreaper):
     check(m and int(m.group(1)) > 256 and "hard limit" in err,
           "the refusal names the descriptors needed and the hard limit",
           repr(err.strip()[-300:]))
-    proc = subprocess.Popen([ferryd] + args, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([ferryd, "--allow-root"] + args, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=limit(256, 2048))
     started.add(proc.pid)
@@ -418,7 +418,7 @@ class Foreground:
     """ferryd -d as our own child, stderr collected by a reader thread."""
 
     def __init__(self, ferryd, args):
-        self.proc = subprocess.Popen([ferryd] + args, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([ferryd, "--allow-root"] + args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         started.add(self.proc.pid)
         self.lines = []

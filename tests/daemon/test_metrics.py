@@ -46,7 +46,7 @@ def main():
         f.write(blob)
     ftp_port, mport, uport = free_port(), free_port(), free_port()
     log = open(os.path.join(root, "..", os.path.basename(root) + ".log"), "w")
-    proc = subprocess.Popen([ferryd, "-d", "--workers", "1", "-c", "-p", str(uport),
+    proc = subprocess.Popen([ferryd, "--allow-root", "-d", "--workers", "1", "-c", "-p", str(uport),
                              "-U", "0x00000201", "--ftp-root", root, "--ftp-listen",
                              "127.0.0.1:%d" % ftp_port, "--metrics-listen",
                              "127.0.0.1:%d" % mport], stdout=log, stderr=log)

@@ -69,7 +69,7 @@ def test_notify(ferryd, tmp):
     os.mkdir(root)
     port = free_port()
     env = dict(os.environ, NOTIFY_SOCKET=path)
-    proc = subprocess.Popen([ferryd, "-d", "--workers", "2", "--ftp-root", root,
+    proc = subprocess.Popen([ferryd, "--allow-root", "-d", "--workers", "2", "--ftp-root", root,
                              "--ftp-listen", "127.0.0.1:%d" % port],
                             env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -102,7 +102,7 @@ def test_no_socket(ferryd, tmp):
     root = os.path.join(tmp, "pub2")
     os.mkdir(root)
     env = dict(os.environ, NOTIFY_SOCKET=os.path.join(tmp, "nobody-listens"))
-    proc = subprocess.Popen([ferryd, "-d", "--ftp-root", root, "--ftp-listen",
+    proc = subprocess.Popen([ferryd, "--allow-root", "-d", "--ftp-root", root, "--ftp-listen",
                              "127.0.0.1:%d" % free_port()], env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10

@@ -83,7 +83,9 @@ class Ferryd:
         self.port = port or free_port(host)
         ftp = dict(ftp)
         ftp.setdefault("listen", [f"{host}:{self.port}"])
-        conf = {"workers": workers, "foreground": True,
+        # Run as root (CI is root) these tests serve temporary directories
+        # only root can enter; tests/security covers the privilege drop.
+        conf = {"workers": workers, "foreground": True, "allow_root": True,
                 "log": {"level": level}, "ftp": ftp}
         self.conf_path = os.path.join(self.tmp, "ferryd.json")
         with open(self.conf_path, "w") as f:

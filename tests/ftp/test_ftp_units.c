@@ -261,35 +261,46 @@ static void test_spsv_table(void **state)
 	char a[SPSV_TOKEN_LEN + 1], b[SPSV_TOKEN_LEN + 1], c[SPSV_TOKEN_LEN + 1];
 	uint64_t sess;
 	unsigned w;
-	assert_int_equal(spsv_issue(t, 1, 3, 1000, 60000, a), 0);
+	struct sockaddr_storage me, other;
+	assert_int_equal(addr_resolve("127.0.0.1", 40000, AF_INET, &me), 0);
+	assert_int_equal(addr_resolve("127.0.0.2", 40001, AF_INET, &other), 0);
+	assert_int_equal(spsv_issue(t, 1, 3, &me, 1000, 60000, a), 0);
 	assert_int_equal(strlen(a), SPSV_TOKEN_LEN);
 	for (const char *p = a; *p; p++)
 		assert_true((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 			    (*p >= '0' && *p <= '9'));
-	assert_int_equal(spsv_issue(t, 2, 0, 1000, 60000, b), 0);
+	assert_int_equal(spsv_issue(t, 2, 0, &me, 1000, 60000, b), 0);
 	assert_string_not_equal(a, b);
 	assert_int_equal(spsv_count(t), 2);
 	/* one-time */
-	assert_int_equal(spsv_take(t, a, 2000, &sess, &w), 0);
+	assert_int_equal(spsv_take(t, a, &me, 2000, &sess, &w), 0);
 	assert_true(sess == 1 && w == 3);
-	assert_int_equal(spsv_take(t, a, 2000, &sess, &w), -ENOENT);
+	assert_int_equal(spsv_take(t, a, &me, 2000, &sess, &w), -ENOENT);
 	/* expired */
-	assert_int_equal(spsv_take(t, b, 61001, &sess, &w), -ETIMEDOUT);
-	assert_int_equal(spsv_take(t, b, 1000, &sess, &w), -ENOENT);
+	assert_int_equal(spsv_take(t, b, &me, 61001, &sess, &w), -ETIMEDOUT);
+	assert_int_equal(spsv_take(t, b, &me, 1000, &sess, &w), -ENOENT);
 	/* a new token replaces the session's old one; revoke drops it */
-	assert_int_equal(spsv_issue(t, 5, 0, 0, 60000, a), 0);
-	assert_int_equal(spsv_issue(t, 5, 0, 0, 60000, c), 0);
+	assert_int_equal(spsv_issue(t, 5, 0, &me, 0, 60000, a), 0);
+	assert_int_equal(spsv_issue(t, 5, 0, &me, 0, 60000, c), 0);
 	assert_int_equal(spsv_count(t), 1);
-	assert_int_equal(spsv_take(t, a, 1, &sess, &w), -ENOENT);
+	assert_int_equal(spsv_take(t, a, &me, 1, &sess, &w), -ENOENT);
 	spsv_revoke(t, 5);
-	assert_int_equal(spsv_take(t, c, 1, &sess, &w), -ENOENT);
+	assert_int_equal(spsv_take(t, c, &me, 1, &sess, &w), -ENOENT);
 	/* wrong lengths and near misses */
-	assert_int_equal(spsv_issue(t, 6, 0, 0, 60000, a), 0);
+	assert_int_equal(spsv_issue(t, 6, 0, &me, 0, 60000, a), 0);
 	strcpy(c, a);
 	c[SPSV_TOKEN_LEN - 1] ^= 1;
-	assert_int_equal(spsv_take(t, c, 1, &sess, &w), -ENOENT);
-	assert_int_equal(spsv_take(t, "", 1, &sess, &w), -ENOENT);
+	assert_int_equal(spsv_take(t, c, &me, 1, &sess, &w), -ENOENT);
+	assert_int_equal(spsv_take(t, "", &me, 1, &sess, &w), -ENOENT);
 	assert_int_equal(spsv_count(t), 1);
+	/* bound to the control connection's host (any port); NULL: any host */
+	assert_int_equal(spsv_issue(t, 7, 1, &me, 0, 60000, b), 0);
+	assert_int_equal(spsv_take(t, b, &other, 1, &sess, &w), -EPERM);
+	assert_int_equal(spsv_take(t, b, &me, 1, &sess, &w), 0);
+	assert_true(sess == 7 && w == 1);
+	assert_int_equal(spsv_issue(t, 8, 0, &me, 0, 60000, b), 0);
+	assert_int_equal(spsv_take(t, b, NULL, 1, &sess, &w), 0);
+	assert_true(sess == 8);
 	spsv_destroy(t);
 	assert_true(ct_equal("abc", "abc", 3));
 	assert_false(ct_equal("abc", "abd", 3));

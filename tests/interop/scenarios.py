@@ -107,6 +107,8 @@ def start_proxy(env, host, impl, role_args, uid, name=None):
     name = name or host.name
     log = env.log("proxy-" + name)
     cmd = [impl] + list(role_args) + ["-d", "-U", uid, "-B", "4194304"]
+    if os.path.basename(impl) != "uftpproxyd":
+        cmd.append("--allow-root")   # as the real one runs: root, in a namespace
     with open(log, "a") as fh:
         fh.write("# %s\n" % " ".join(cmd))
     proc = host.spawn(cmd, log=log)

@@ -88,11 +88,11 @@ def main():
     run_flow(perf, [perf, "relay", "-B", "127.0.0.1:5001", "-T", "127.0.0.2:1044"],
              "127.0.0.1:5001", ["-B", "127.0.0.2:1044"], "relay")
     # Server proxy on 127.0.0.1:1044 forwarding to the sink on 127.0.0.2:1044.
-    run_flow(perf, [ferryd, "-s", "127.0.0.2", "-d", "-U", "0x00000101",
+    run_flow(perf, [ferryd, "--allow-root", "-s", "127.0.0.2", "-d", "-U", "0x00000101",
                     "-B", "4194304", "--workers", "1"],
              "127.0.0.1:1044", ["-B", "127.0.0.2:1044"], "ferryd -s")
     # Client proxy re-multicasting to the private group the sink joins.
-    run_flow(perf, [ferryd, "-c", "-d", "-U", "0x00000201", "-O", "127.0.0.1",
+    run_flow(perf, [ferryd, "--allow-root", "-c", "-d", "-U", "0x00000201", "-O", "127.0.0.1",
                     "-B", "4194304", "--workers", "2"],
              "127.0.0.1:1044", ["-B", "0.0.0.0:1044", "--join", "230.5.5.1",
                                 "--join", "230.4.4.1"], "ferryd -c")

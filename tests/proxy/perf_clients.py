@@ -27,7 +27,7 @@ def inner(ferryd, perf):
                 ["ip", "link", "set", "lo", "multicast", "on"],
                 ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
         subprocess.run(cmd, check=True)
-    proxy = subprocess.Popen([ferryd, "-r", "-U", "0B000001", "-d", "-x", "2",
+    proxy = subprocess.Popen([ferryd, "--allow-root", "-r", "-U", "0B000001", "-d", "-x", "2",
                               "-p", str(PORT), "--workers", "2"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)

@@ -76,7 +76,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.priority, 0);
 	assert_int_equal(cfg.workers, 0);
 	assert_false(cfg.foreground);
-	assert_string_equal(cfg.log_file, "/tmp/ferryd.log");
+	assert_string_equal(cfg.log_file, "/var/log/ferryd.log");
 	assert_null(cfg.pidfile);
 	assert_false(cfg.ftp.enabled);
 	assert_int_equal(cfg.ftp.spsv_timeout, 60);
@@ -117,7 +117,7 @@ static void test_uftpproxyd_name(void **state)
 	struct ferry_config cfg;
 	const char *const args[] = { "/usr/sbin/uftpproxyd", "-c", NULL };
 	assert_int_equal(parse_ok(args, &cfg), 0);
-	assert_string_equal(cfg.log_file, "/tmp/uftpproxyd.log");
+	assert_string_equal(cfg.log_file, "/var/log/uftpproxyd.log");
 	config_free(&cfg);
 	const char *const args2[] = { "uftpproxyd", "-c", "-L", "/tmp/x.log", NULL };
 	assert_int_equal(parse_ok(args2, &cfg), 0);
