@@ -87,14 +87,17 @@ def main():
     # Bare relay: 127.0.0.1:5001 -> 127.0.0.2:1044.
     run_flow(perf, [perf, "relay", "-B", "127.0.0.1:5001", "-T", "127.0.0.2:1044"],
              "127.0.0.1:5001", ["-B", "127.0.0.2:1044"], "relay")
-    # Server proxy on 127.0.0.1:1044 forwarding to the sink on 127.0.0.2:1044.
-    run_flow(perf, [ferryd, "--allow-root", "-s", "127.0.0.2", "-d", "-U", "0x00000101",
-                    "-B", "4194304", "--workers", "1"],
-             "127.0.0.1:1044", ["-B", "127.0.0.2:1044"], "ferryd -s")
-    # Client proxy re-multicasting to the private group the sink joins.
-    run_flow(perf, [ferryd, "--allow-root", "-c", "-d", "-U", "0x00000201", "-O", "127.0.0.1",
-                    "-B", "4194304", "--workers", "2"],
-             "127.0.0.1:1044", ["-B", "0.0.0.0:1044", "--join", "230.5.5.1",
+    # Server proxy on port 1044 forwarding to the sink on 127.0.0.2:1045 (-q):
+    # ferryd holds its port alone, as uftpproxyd does, so the sink may not
+    # share 1044 with it.
+    run_flow(perf, [ferryd, "--allow-root", "-s", "127.0.0.2", "-q", "1045", "-d",
+                    "-U", "0x00000101", "-B", "4194304", "--workers", "1"],
+             "127.0.0.1:1044", ["-B", "127.0.0.2:1045"], "ferryd -s")
+    # Client proxy re-multicasting to the private group the sink joins, on
+    # the clients' port (-q 1045).
+    run_flow(perf, [ferryd, "--allow-root", "-c", "-q", "1045", "-d", "-U", "0x00000201",
+                    "-O", "127.0.0.1", "-B", "4194304", "--workers", "2"],
+             "127.0.0.1:1044", ["-B", "0.0.0.0:1045", "--join", "230.5.5.1",
                                 "--join", "230.4.4.1"], "ferryd -c")
     for argv in ([perf, "blast"], [perf, "blast", "-t", "nowhere"],
                  [perf, "blast", "-t", "127.0.0.1", "-l", "10"],
