@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,9 +14,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ftpc.h"
 
 /* Exit codes (man ferry-ftp(1)). */
 enum {
@@ -31,18 +31,11 @@ enum {
 	EX_PROTO = 7,      /* unexpected reply or connection lost */
 };
 
-enum data_mode { MODE_SPSV, MODE_PASV, MODE_EPSV };
-
 struct client {
-	int fd;
-	struct sockaddr_storage peer;
-	socklen_t peerlen;
-	char buf[8192];
-	size_t have, off;
-	char reply[8192];          /* the last reply, all its lines */
-	enum data_mode mode;
-	bool verbose, progress;
-	int timeout;
+	struct ftpc_conn conn;
+	enum ftpc_data_mode mode;
+	enum ftpc_spsv_form form;
+	bool progress;
 };
 
 static const char *prog = "ferry-ftp";
@@ -59,203 +52,9 @@ static int fail(int code, const char *fmt, ...)
 	return code;
 }
 
-/* ---- the control connection ------------------------------------------- */
-
-static int set_timeouts(int fd, int seconds)
-{
-	struct timeval tv = { .tv_sec = seconds };
-	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) |
-	       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-static int dial(const char *host, const char *port, struct sockaddr_storage *peer,
-		socklen_t *peerlen, int timeout)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	if (getaddrinfo(host, port, &hints, &res))
-		return -1;
-	int fd = -1;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		set_timeouts(fd, timeout);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			memcpy(peer, ai->ai_addr, ai->ai_addrlen);
-			*peerlen = ai->ai_addrlen;
-			break;
-		}
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* A second connection to the control connection's own peer, on `port`
- * (0: the same port, for SPSV). */
-static int dial_peer(struct client *c, unsigned port)
-{
-	struct sockaddr_storage a = c->peer;
-	if (port && a.ss_family == AF_INET)
-		((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)port);
-	else if (port)
-		((struct sockaddr_in6 *)&a)->sin6_port = htons((uint16_t)port);
-	int fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	set_timeouts(fd, c->timeout);
-	if (connect(fd, (struct sockaddr *)&a, c->peerlen) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* One line (without CRLF) into out; false at EOF or error. */
-static bool read_line(int fd, char *buf, size_t cap, size_t *have, size_t *off,
-		      char *out, size_t outcap)
-{
-	size_t o = 0;
-	for (;;) {
-		if (*off == *have) {
-			ssize_t n = recv(fd, buf, cap, 0);
-			if (n <= 0)
-				return false;
-			*have = (size_t)n;
-			*off = 0;
-		}
-		char ch = buf[(*off)++];
-		if (ch == '\n')
-			break;
-		if (ch != '\r' && o + 1 < outcap)
-			out[o++] = ch;
-	}
-	out[o] = '\0';
-	return true;
-}
-
-/* Reads one reply (all lines of a multi-line one); returns its code, or -1. */
-static int get_reply_on(struct client *c, int fd, char *buf, size_t cap, size_t *have,
-			size_t *off)
-{
-	char line[2048];
-	size_t len = 0;
-	c->reply[0] = '\0';
-	if (!read_line(fd, buf, cap, have, off, line, sizeof(line)))
-		return -1;
-	if (strlen(line) < 3 || line[0] < '1' || line[0] > '5')
-		return -1;
-	int code = atoi(line);
-	len += (size_t)snprintf(c->reply + len, sizeof(c->reply) - len, "%s", line);
-	if (line[3] == '-') {
-		char end[5];
-		snprintf(end, sizeof(end), "%.3s ", line);
-		do {
-			if (!read_line(fd, buf, cap, have, off, line, sizeof(line)))
-				return -1;
-			if (len < sizeof(c->reply))
-				len += (size_t)snprintf(c->reply + len, sizeof(c->reply) - len,
-							"\n%s", line);
-		} while (strncmp(line, end, 4));
-	}
-	if (c->verbose)
-		fprintf(stderr, "< %s\n", c->reply);
-	return code;
-}
-
-static int get_reply(struct client *c)
-{
-	return get_reply_on(c, c->fd, c->buf, sizeof(c->buf), &c->have, &c->off);
-}
-
-static int send_line_on(struct client *c, int fd, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int send_line_on(struct client *c, int fd, const char *fmt, ...)
-{
-	char line[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line) - 2)
-		return -1;
-	if (c->verbose)
-		fprintf(stderr, "> %s\n", strncmp(line, "PASS ", 5) ? line : "PASS ****");
-	memcpy(line + n, "\r\n", 2);
-	return send(fd, line, (size_t)n + 2, MSG_NOSIGNAL) == n + 2 ? 0 : -1;
-}
-
-/* Sends a command and returns the reply code (-1: connection lost). */
-static int cmd(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int cmd(struct client *c, const char *fmt, ...)
-{
-	char line[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (send_line_on(c, c->fd, "%s", line) < 0)
-		return -1;
-	return get_reply(c);
-}
-
-/* ---- data connections ---------------------------------------------------- */
-
-/* SPSV: "227 text (USER:PASS)"; then log in on a new connection to the same
- * address and port. The draft shows both "200 DATA" and "200DATA". */
-static int open_spsv(struct client *c)
-{
-	if (cmd(c, "SPSV") != 227)
-		return -1;
-	char *lp = strrchr(c->reply, '('), *colon, *rp;
-	if (!lp || !(colon = strchr(lp, ':')) || !(rp = strchr(colon, ')')))
-		return -1;
-	char user[64], pass[64];
-	snprintf(user, sizeof(user), "%.*s", (int)(colon - lp - 1), lp + 1);
-	snprintf(pass, sizeof(pass), "%.*s", (int)(rp - colon - 1), colon + 1);
-	int fd = dial_peer(c, 0);
-	if (fd < 0)
-		return -1;
-	char buf[512];
-	size_t have = 0, off = 0;
-	int r = get_reply_on(c, fd, buf, sizeof(buf), &have, &off);
-	if (r == 220 && send_line_on(c, fd, "USER %s", user) == 0)
-		r = get_reply_on(c, fd, buf, sizeof(buf), &have, &off);
-	if (r == 331 && send_line_on(c, fd, "PASS %s", pass) == 0)
-		r = get_reply_on(c, fd, buf, sizeof(buf), &have, &off);
-	if (r != 200 || (strcmp(c->reply, "200 DATA") && strcmp(c->reply, "200DATA")) ||
-	    have != off) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int open_pasv(struct client *c)
-{
-	unsigned port = 0;
-	if (c->mode == MODE_EPSV) {
-		char *p;
-		if (cmd(c, "EPSV") != 229 || !(p = strstr(c->reply, "(|||")))
-			return -1;
-		port = (unsigned)atoi(p + 4);
-	} else {
-		unsigned h[6];
-		char *p;
-		if (cmd(c, "PASV") != 227 || !(p = strchr(c->reply, '(')) ||
-		    sscanf(p, "(%u,%u,%u,%u,%u,%u)", &h[0], &h[1], &h[2], &h[3], &h[4],
-			   &h[5]) != 6)
-			return -1;
-		port = h[4] << 8 | h[5];   /* the address is the control's peer */
-	}
-	return port ? dial_peer(c, port) : -1;
-}
-
-static int open_data(struct client *c)
-{
-	return c->mode == MODE_SPSV ? open_spsv(c) : open_pasv(c);
-}
+/* The library does the talking; these keep the old short names. */
+#define cmd(c, ...) ftpc_cmd(&(c)->conn, __VA_ARGS__)
+#define REPLY(c) ((c)->conn.reply)
 
 /* ---- progress ------------------------------------------------------------ */
 
@@ -296,24 +95,27 @@ static void progress_draw(struct progress *p, bool final)
 
 static int finish_transfer(struct client *c, int data_ok)
 {
-	int r = get_reply(c);
+	int r = ftpc_reply(&c->conn);
 	if (r < 0)
 		return fail(EX_PROTO, "connection lost");
 	if (r == 425 || r == 426 || !data_ok)
-		return fail(EX_DATA, "data connection failed: %s", c->reply);
+		return fail(EX_DATA, "data connection failed: %s", REPLY(c));
 	if (r / 100 != 2)
-		return fail(EX_REMOTE, "%s", c->reply);
+		return fail(EX_REMOTE, "%s", REPLY(c));
 	return EX_OK;
 }
 
 /* Starts a transfer command on a fresh data connection; returns the fd. */
 static int begin(struct client *c, int *code, const char *verb, const char *arg)
 {
-	int dfd = open_data(c);
+	int dfd = ftpc_open_data(&c->conn, c->mode, c->form);
+	if (dfd == FTPC_DE_LOST) {
+		*code = fail(EX_PROTO, "connection lost");
+		return -1;
+	}
 	if (dfd < 0) {
-		*code = fail(EX_DATA, "no data connection (%s mode): %s",
-			     c->mode == MODE_SPSV ? "SPSV" : c->mode == MODE_PASV ? "PASV" : "EPSV",
-			     c->reply);
+		*code = fail(EX_DATA, "no data connection (%s): %s: %s",
+			     ftpc_data_mode_name(c->mode), ftpc_data_strerror(dfd), REPLY(c));
 		return -1;
 	}
 	int r = cmd(c, "%s %s", verb, arg);
@@ -321,7 +123,7 @@ static int begin(struct client *c, int *code, const char *verb, const char *arg)
 		close(dfd);
 		*code = r < 0 ? fail(EX_PROTO, "connection lost")
 			      : fail(r == 425 || r == 426 ? EX_DATA : EX_REMOTE, "%s: %s", arg,
-				     c->reply);
+				     REPLY(c));
 		return -1;
 	}
 	return dfd;
@@ -331,7 +133,7 @@ static int do_get(struct client *c, const char *remote, const char *local)
 {
 	uint64_t size = 0;
 	if (cmd(c, "SIZE %s", remote) == 213)
-		size = strtoull(c->reply + 4, NULL, 10);
+		size = strtoull(REPLY(c) + 4, NULL, 10);
 	int code;
 	int dfd = begin(c, &code, "RETR", remote);
 	if (dfd < 0)
@@ -552,6 +354,9 @@ static void usage(FILE *f)
 		"  -u, --user USER[:PASS]   log in as USER (default anonymous);\n"
 		"                           the password may come from FERRY_FTP_PASSWORD\n"
 		"  --spsv                   data over the control port (default)\n"
+		"  --spsv-form FORM         dataconn: log the data connection in as the\n"
+		"                           SPSV reply says (draft -01, default); spdt:\n"
+		"                           send SPDT <identifier> instead (draft -00)\n"
 		"  --pasv, --epsv           classic passive data connections\n"
 		"  -p, --progress           progress bar even when stderr is no terminal\n"
 		"  -q, --quiet              no progress bar\n"
@@ -606,11 +411,41 @@ static int run(struct client *c, int argc, char **argv)
 	return EX_USAGE;
 }
 
+static int parse_form(const char *arg, enum ftpc_spsv_form *form)
+{
+	if (!strcmp(arg, "dataconn"))
+		*form = FTPC_SPSV_DATACONN;
+	else if (!strcmp(arg, "spdt"))
+		*form = FTPC_SPSV_SPDT;
+	else
+		return -1;
+	return 0;
+}
+
+/* Connect, log in, binary mode: EX_OK or the exit code of what failed. */
+static int open_session(struct client *c, const char *host, const char *port,
+			const char *user, const char *pass, int timeout, bool verbose)
+{
+	int r = ftpc_connect(&c->conn, host, port, timeout, verbose);
+	if (r < 0 && c->conn.ctl.fd < 0)
+		return fail(EX_CONNECT, "cannot connect to %s port %s", host, port);
+	if (r != 220)
+		return fail(EX_CONNECT, "server not ready: %s", REPLY(c));
+	r = ftpc_login(&c->conn, user, pass);
+	if (r != 230 && r != 202)
+		return fail(r < 0 ? EX_PROTO : EX_LOGIN, "login failed: %s", REPLY(c));
+	if (cmd(c, "TYPE I") != 200)
+		return fail(EX_PROTO, "TYPE I refused: %s", REPLY(c));
+	return EX_OK;
+}
+
 int main(int argc, char **argv)
 {
+	enum { OPT_FORM = 256 };
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "spsv", no_argument, NULL, 'S' },
+		{ "spsv-form", required_argument, NULL, OPT_FORM },
 		{ "pasv", no_argument, NULL, 'A' },
 		{ "epsv", no_argument, NULL, 'E' },
 		{ "progress", no_argument, NULL, 'p' },
@@ -620,10 +455,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct client c = { .fd = -1, .mode = MODE_SPSV, .timeout = 30,
-			    .progress = isatty(2) };
+	struct client c = { .conn.ctl.fd = -1, .mode = FTPC_DATA_SPSV,
+			    .form = FTPC_SPSV_DATACONN, .progress = isatty(2) };
 	char *user = "anonymous", *pass = NULL;
-	int o;
+	int o, timeout = 30;
+	bool verbose = false;
 	while ((o = getopt_long(argc, argv, "+u:pqt:vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'u':
@@ -631,13 +467,18 @@ int main(int argc, char **argv)
 			if ((pass = strchr(optarg, ':')))
 				*pass++ = '\0';
 			break;
-		case 'S': c.mode = MODE_SPSV; break;
-		case 'A': c.mode = MODE_PASV; break;
-		case 'E': c.mode = MODE_EPSV; break;
+		case 'S': c.mode = FTPC_DATA_SPSV; break;
+		case OPT_FORM:
+			if (parse_form(optarg, &c.form) < 0)
+				return fail(EX_USAGE, "--spsv-form: 'dataconn' or 'spdt', not '%s'",
+					    optarg);
+			break;
+		case 'A': c.mode = FTPC_DATA_PASV; break;
+		case 'E': c.mode = FTPC_DATA_EPSV; break;
 		case 'p': c.progress = true; break;
 		case 'q': c.progress = false; break;
-		case 't': c.timeout = atoi(optarg) > 0 ? atoi(optarg) : 30; break;
-		case 'v': c.verbose = true; break;
+		case 't': timeout = atoi(optarg) > 0 ? atoi(optarg) : 30; break;
+		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return EX_OK;
 		default: usage(stderr); return EX_USAGE;
 		}
@@ -653,28 +494,11 @@ int main(int argc, char **argv)
 	char *host, *port;
 	if (split_host(argv[optind], &host, &port) < 0)
 		return fail(EX_USAGE, "bad host '%s'", argv[optind]);
-	c.peerlen = sizeof(c.peer);
-	c.fd = dial(host, port, &c.peer, &c.peerlen, c.timeout);
-	if (c.fd < 0)
-		return fail(EX_CONNECT, "cannot connect to %s port %s", host, port);
-	int r = get_reply(&c);
-	if (r != 220) {
-		close(c.fd);
-		return fail(EX_CONNECT, "server not ready: %s", c.reply);
+	int r = open_session(&c, host, port, user, pass, timeout, verbose);
+	if (r == EX_OK) {
+		r = run(&c, argc - optind - 1, argv + optind + 1);
+		cmd(&c, "QUIT");
 	}
-	r = cmd(&c, "USER %s", user);
-	if (r == 331)
-		r = cmd(&c, "PASS %s", pass);
-	if (r != 230 && r != 202) {
-		close(c.fd);
-		return fail(r < 0 ? EX_PROTO : EX_LOGIN, "login failed: %s", c.reply);
-	}
-	if (cmd(&c, "TYPE I") != 200) {
-		close(c.fd);
-		return fail(EX_PROTO, "TYPE I refused: %s", c.reply);
-	}
-	r = run(&c, argc - optind - 1, argv + optind + 1);
-	cmd(&c, "QUIT");
-	close(c.fd);
+	ftpc_close(&c.conn);
 	return r;
 }

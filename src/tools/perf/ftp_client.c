@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ftp_load.h"
+#include "ftpc.h"
 #include "perf.h"
 
 enum {
@@ -52,7 +53,7 @@ enum cstate {
 	C_DONE,         /* finished for good */
 };
 
-enum dstate { D_NONE, D_CONNECTING, D_GREETING, D_USER, D_PASS, D_OPEN };
+enum dstate { D_NONE, D_CONNECTING, D_LOGIN, D_OPEN };  /* D_LOGIN: SPSV only */
 
 struct ftp_client {
 	struct ftp_thread *t;
@@ -67,14 +68,15 @@ struct ftp_client {
 	/* control input and output */
 	char in[CTL_IN];
 	size_t inlen;
-	int multi, dmulti;      /* multi-line reply in progress (control, data) */
+	struct ftpc_reply_reader rr, drr; /* replies in progress (control, data) */
 	char out[CTL_OUT];
 	size_t outlen, outoff;
 	/* data connection */
 	enum dstate dst;
 	char din[DATA_IN];
 	size_t dinlen;
-	char token[96];         /* SPSV "user:pass" */
+	struct ftpc_spsv cred;  /* from the SPSV reply */
+	struct ftpc_dlogin dl;  /* the SPSV data connection's own login */
 	uint64_t moved;
 	bool got_150, final, data_done;
 	bool ticketed;          /* --count: the operation under way holds one */
@@ -173,7 +175,7 @@ static void close_all(struct ftp_client *c)
 	c->gen++;
 	c->dst = D_NONE;
 	c->inlen = c->outlen = c->outoff = c->dinlen = 0;
-	c->multi = c->dmulti = 0;
+	c->rr.multi = c->drr.multi = 0;
 }
 
 /* A non-blocking connect to the server, on port (0: the control port). */
@@ -398,44 +400,40 @@ static void transfer_check(struct ftp_client *c)
 	next_transfer(c);
 }
 
-static bool parse_port(struct ftp_client *c, const char *line, unsigned *port)
+/* The data connection's port (PASV, EPSV) or credentials (SPSV); false
+ * with the reason said. */
+static bool parse_answer(struct ftp_client *c, const char *line, unsigned *port)
 {
-	const char *p;
-	if (opts(c)->data == DATA_EPSV) {
-		unsigned v;
-		if (!(p = strstr(line, "(|||")) || sscanf(p + 4, "%u|)", &v) != 1 || !v ||
-		    v > 65535)
-			return false;
-		*port = v;
-		return true;
+	switch (opts(c)->data) {
+	case DATA_PASV:
+		return ftpc_parse_pasv(line, port) == 0;
+	case DATA_EPSV:
+		return ftpc_parse_epsv(line, port) == 0;
+	case DATA_SPSV:
+		break;
 	}
-	unsigned h[6];
-	if (!(p = strchr(line, '(')))
+	switch (ftpc_parse_spsv(line, opts(c)->spsv_form, &c->cred)) {
+	case FTPC_SPSV_OK:
+		*port = 0;
+		return true;
+	case FTPC_SPSV_OLD_PUREFTPD:
+		fail(c, ERR_PROTO, "'%s' is pure-ftpd's old SPSV, not the single-port draft's",
+		     line);
 		return false;
-	if (sscanf(p, "(%u,%u,%u,%u,%u,%u)", &h[0], &h[1], &h[2], &h[3], &h[4], &h[5]) != 6 ||
-	    h[4] > 255 || h[5] > 255)
-		return false;
-	*port = h[4] << 8 | h[5];   /* the address is the control's: NAT-proof */
-	return *port != 0;
-}
-
-/* SPSV: "227 Entering single-port mode (DATACONN:token)". */
-static bool parse_spsv(struct ftp_client *c, const char *line)
-{
-	const char *lp = strrchr(line, '('), *colon, *rp;
-	if (!lp || !(colon = strchr(lp, ':')) || !(rp = strchr(colon, ')')) ||
-	    (size_t)(rp - lp) >= sizeof(c->token))
-		return false;
-	snprintf(c->token, sizeof(c->token), "%.*s", (int)(rp - lp - 1), lp + 1);
-	return true;
+	case FTPC_SPSV_BAD:
+		break;
+	}
+	return false;
 }
 
 static void data_open(struct ftp_client *c, const char *line)
 {
 	unsigned port = 0;
 	bool spsv = opts(c)->data == DATA_SPSV;
-	if (spsv ? !parse_spsv(c, line) : !parse_port(c, line, &port)) {
-		fail(c, ERR_PROTO, "cannot parse '%s'", line);
+	unsigned gen = c->gen;
+	if (!parse_answer(c, line, &port)) {
+		if (c->gen == gen)
+			fail(c, ERR_PROTO, "cannot parse '%s'", line);
 		return;
 	}
 	int r = dial(c, port, &c->dat);
@@ -460,6 +458,8 @@ static void on_reply(struct ftp_client *c, int code, const char *line)
 	bool stor = opts(c)->mode == MODE_STOR;
 	switch (c->st) {
 	case C_GREETING:
+		if (code == 120)
+			return;           /* "ready in nnn minutes": wait for the 220 */
 		if (code != 220)
 			break;
 		wait_reply(c, C_USER);
@@ -537,7 +537,7 @@ static bool take_lines(struct ftp_client *c, bool data)
 {
 	char *buf = data ? c->din : c->in;
 	size_t *len = data ? &c->dinlen : &c->inlen;
-	int *multi = data ? &c->dmulti : &c->multi;
+	struct ftpc_reply_reader *rr = data ? &c->drr : &c->rr;
 	unsigned gen = c->gen;
 	char line[CTL_IN];
 	while (!(data && c->dst == D_OPEN)) {   /* then the rest is file data */
@@ -551,22 +551,12 @@ static bool take_lines(struct ftp_client *c, bool data)
 		*len -= n + 1;
 		if (n && line[n - 1] == '\r')
 			line[--n] = '\0';
-		bool digits = n >= 3 && line[0] >= '1' && line[0] <= '5' &&
-			      line[1] >= '0' && line[1] <= '9' && line[2] >= '0' && line[2] <= '9';
-		int code = digits ? (line[0] - '0') * 100 + (line[1] - '0') * 10 + line[2] - '0' : 0;
-		bool end = false;
-		if (*multi) {
-			end = code == *multi && line[3] == ' ';
-		} else if (!digits) {
+		int code = ftpc_reply_line(rr, line);
+		if (code < 0) {
 			fail(c, ERR_PROTO, "not a reply: '%.80s'", line);
 			return false;
-		} else if (line[3] == '-') {
-			*multi = code;
-		} else {
-			end = true;
 		}
-		if (end) {
-			*multi = 0;
+		if (code > 0) {
 			if (data)
 				on_data_reply(c, code, line);
 			else
@@ -617,44 +607,23 @@ static void read_ctl(struct ftp_client *c)
 
 /* ---- the data connection ------------------------------------------------------- */
 
-static void data_say(struct ftp_client *c, const char *text)
-{
-	char line[128];
-	int n = snprintf(line, sizeof(line), "%s\r\n", text);
-	if (send(c->dat, line, (size_t)n, MSG_NOSIGNAL) != n)
-		fail(c, ERR_DATA, "SPSV data login: send failed");
-}
-
-/* SPSV: the data connection's own login, 220 → USER → 331 → PASS → 200. */
+/* SPSV: the data connection's own login (either form of the draft). */
 static void on_data_reply(struct ftp_client *c, int code, const char *line)
 {
-	char user[96];
-	const char *colon = strchr(c->token, ':');
-	switch (c->dst) {
-	case D_GREETING:
-		if (code != 220 || !colon)
-			break;
-		snprintf(user, sizeof(user), "USER %.*s", (int)(colon - c->token), c->token);
-		c->dst = D_USER;
-		data_say(c, user);
+	char cmd[FTPC_IDENT_MAX + 16];
+	int n = ftpc_dlogin_step(&c->dl, code, line, cmd, sizeof(cmd));
+	if (n < 0) {
+		fail(c, ERR_DATA, "SPSV data login: '%s'", line);
 		return;
-	case D_USER:
-		if (code != 331 || !colon)
-			break;
-		snprintf(user, sizeof(user), "PASS %s", colon + 1);
-		c->dst = D_PASS;
-		data_say(c, user);
+	}
+	if (n > 0 && send(c->dat, cmd, (size_t)n, MSG_NOSIGNAL) != n) {
+		fail(c, ERR_DATA, "SPSV data login: send failed");
 		return;
-	case D_PASS:
-		if (code != 200)
-			break;
+	}
+	if (c->dl.st == FTPC_DL_OPEN) {
 		c->dst = D_OPEN;
 		send_transfer_cmd(c);
-		return;
-	default:
-		break;
 	}
-	fail(c, ERR_DATA, "SPSV data login: '%s'", line);
 }
 
 static void data_login_input(struct ftp_client *c)
@@ -739,7 +708,9 @@ static void on_data_event(struct ftp_client *c, uint32_t ev)
 			fail(c, ERR_DATA, "data connect: %s", strerror(err));
 			return;
 		}
-		c->dst = opts(c)->data == DATA_SPSV ? D_GREETING : D_OPEN;
+		c->dst = opts(c)->data == DATA_SPSV ? D_LOGIN : D_OPEN;
+		if (c->dst == D_LOGIN)
+			ftpc_dlogin_start(&c->dl, opts(c)->spsv_form, &c->cred);
 	}
 	if (c->dst != D_OPEN) {
 		data_login_input(c);
