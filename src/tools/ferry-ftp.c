@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -29,6 +30,7 @@ enum {
 	EX_LOCAL = 5,      /* a local file could not be read or written */
 	EX_DATA = 6,       /* no data connection, or it broke (425, 426) */
 	EX_PROTO = 7,      /* unexpected reply or connection lost */
+	EX_PARTIAL = 8,    /* mirror: done, but some entries could not be copied */
 };
 
 struct client {
@@ -252,9 +254,61 @@ static void join(char *out, size_t cap, const char *a, const char *b)
 	snprintf(out, cap, "%s%s%s", a, n && a[n - 1] == '/' ? "" : "/", b);
 }
 
-/* mirror REMOTE LOCAL: MLSD each directory, recurse into "type=dir". The
- * listing is parsed into entries before recursing (the next MLSD reuses
- * nothing of it). */
+/* ---- mirror ------------------------------------------------------------ */
+
+/* A mirror goes on past an entry it cannot copy (reported on stderr, as
+ * lftp and wget do) and ends with EX_PARTIAL; only a lost control
+ * connection stops it. */
+struct mirror {
+	struct client *c;
+	unsigned copied, skipped;
+};
+
+static bool fatal(int code)
+{
+	return code == EX_PROTO || code == EX_CONNECT;
+}
+
+/* The outcome of one entry: EX_OK, or the fatal code that ends the run. */
+static int settle(struct mirror *m, int code, const char *what)
+{
+	if (code == EX_OK) {
+		m->copied++;
+		return EX_OK;
+	}
+	if (fatal(code))
+		return code;
+	m->skipped++;
+	fprintf(stderr, "%s: mirror: skipped %s\n", prog, what);
+	return EX_OK;
+}
+
+/* What mirror does with an MLSD entry (RFC 3659 7.5.1: facts are
+ * case-insensitive; "OS.unix=slink" and other OS types may be symbolic
+ * links a server follows, so they are fetched like files). */
+enum entry_kind { ENTRY_SKIP, ENTRY_FILE, ENTRY_DIR };
+
+static enum entry_kind mlsd_kind(const char *facts)
+{
+	for (const char *f = facts; *f;) {
+		const char *end = strchr(f, ';');
+		size_t n = end ? (size_t)(end - f) : strlen(f);
+		if (n > 5 && !strncasecmp(f, "type=", 5)) {
+			const char *v = f + 5;
+			size_t vn = n - 5;
+			if (vn == 3 && !strncasecmp(v, "dir", 3))
+				return ENTRY_DIR;
+			if ((vn == 4 && (!strncasecmp(v, "cdir", 4) || !strncasecmp(v, "pdir", 4))))
+				return ENTRY_SKIP;
+			return ENTRY_FILE;
+		}
+		f += n + (end ? 1 : 0);
+	}
+	return ENTRY_SKIP;
+}
+
+/* The listing is parsed into entries before recursing (the next MLSD
+ * reuses nothing of it). Names with '/' and "." or ".." are left out. */
 struct entry {
 	char *name;
 	bool dir;
@@ -271,9 +325,8 @@ static size_t parse_mlsd(char *list, struct entry **out)
 		    !strcmp(name + 1, ".."))
 			continue;
 		*name++ = '\0';
-		bool dir = strstr(line, "type=dir;") == line || strstr(line, ";type=dir;");
-		bool file = strstr(line, "type=file;") == line || strstr(line, ";type=file;");
-		if (!dir && !file)
+		enum entry_kind k = mlsd_kind(line);
+		if (k == ENTRY_SKIP)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 32;
@@ -282,18 +335,19 @@ static size_t parse_mlsd(char *list, struct entry **out)
 				break;
 			v = t;
 		}
-		v[n++] = (struct entry){ .name = name, .dir = dir };
+		v[n++] = (struct entry){ .name = name, .dir = k == ENTRY_DIR };
 	}
 	*out = v;
 	return n;
 }
 
-static int mirror_down(struct client *c, const char *remote, const char *local)
+/* mirror REMOTE LOCAL: MLSD each directory, recurse into directories. */
+static int mirror_down(struct mirror *m, const char *remote, const char *local)
 {
 	if (mkdir(local, 0755) < 0 && errno != EEXIST)
 		return fail(EX_LOCAL, "%s: %s", local, strerror(errno));
 	char *list;
-	int r = fetch_listing(c, "MLSD", remote, &list);
+	int r = fetch_listing(m->c, "MLSD", remote, &list);
 	if (r)
 		return r;
 	struct entry *v = NULL;
@@ -302,7 +356,7 @@ static int mirror_down(struct client *c, const char *remote, const char *local)
 		char rp[4096], lp[4096];
 		join(rp, sizeof(rp), remote, v[i].name);
 		join(lp, sizeof(lp), local, v[i].name);
-		r = v[i].dir ? mirror_down(c, rp, lp) : do_get(c, rp, lp);
+		r = settle(m, v[i].dir ? mirror_down(m, rp, lp) : do_get(m->c, rp, lp), rp);
 	}
 	free(v);
 	free(list);
@@ -310,9 +364,9 @@ static int mirror_down(struct client *c, const char *remote, const char *local)
 }
 
 /* mirror -R LOCAL REMOTE: MKD (an existing directory is fine), STOR files. */
-static int mirror_up(struct client *c, const char *local, const char *remote)
+static int mirror_up(struct mirror *m, const char *local, const char *remote)
 {
-	int r = cmd(c, "MKD %s", remote);
+	int r = cmd(m->c, "MKD %s", remote);
 	if (r < 0)
 		return fail(EX_PROTO, "connection lost");
 	DIR *d = opendir(local);
@@ -328,13 +382,28 @@ static int mirror_up(struct client *c, const char *local, const char *remote)
 		join(lp, sizeof(lp), local, e->d_name);
 		join(rp, sizeof(rp), remote, e->d_name);
 		if (stat(lp, &st) < 0)
-			r = fail(EX_LOCAL, "%s: %s", lp, strerror(errno));
+			r = settle(m, fail(EX_LOCAL, "%s: %s", lp, strerror(errno)), lp);
 		else if (S_ISDIR(st.st_mode))
-			r = mirror_up(c, lp, rp);
+			r = settle(m, mirror_up(m, lp, rp), lp);
 		else if (S_ISREG(st.st_mode))
-			r = do_put(c, lp, rp);
+			r = settle(m, do_put(m->c, lp, rp), lp);
+		else
+			r = settle(m, fail(EX_LOCAL, "%s: not a regular file", lp), lp);
 	}
 	closedir(d);
+	return r;
+}
+
+/* The whole run: the top directory's own failure is the run's. */
+static int mirror(struct client *c, bool up, const char *from, const char *to)
+{
+	struct mirror m = { .c = c };
+	int r = up ? mirror_up(&m, from, to) : mirror_down(&m, from, to);
+	if (r == EX_OK && m.skipped) {
+		fprintf(stderr, "%s: mirror: %u of %u entries skipped\n", prog, m.skipped,
+			m.skipped + m.copied);
+		return EX_PARTIAL;
+	}
 	return r;
 }
 
@@ -363,7 +432,8 @@ static void usage(FILE *f)
 		"  -t, --timeout SECONDS    network timeout (default 30)\n"
 		"  -v, --verbose            show the control dialogue on stderr\n"
 		"exit status: 0 ok, 1 usage, 2 connect, 3 login, 4 remote file,\n"
-		"             5 local file, 6 data connection, 7 protocol\n", prog);
+		"             5 local file, 6 data connection, 7 protocol,\n"
+		"             8 mirror skipped entries it could not copy\n", prog);
 }
 
 static int split_host(char *arg, char **host, char **port)
@@ -404,9 +474,9 @@ static int run(struct client *c, int argc, char **argv)
 	if (!strcmp(verb, "put") && (argc == 2 || argc == 3))
 		return do_put(c, argv[1], argc == 3 ? argv[2] : base_name(argv[1]));
 	if (!strcmp(verb, "mirror") && argc == 4 && !strcmp(argv[1], "-R"))
-		return mirror_up(c, argv[2], argv[3]);
+		return mirror(c, true, argv[2], argv[3]);
 	if (!strcmp(verb, "mirror") && argc == 3)
-		return mirror_down(c, argv[1], argv[2]);
+		return mirror(c, false, argv[1], argv[2]);
 	usage(stderr);
 	return EX_USAGE;
 }
