@@ -18,5 +18,6 @@ BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson
 	    libcrypt-dev)
 # The tests add cmocka, Python for the CLI/daemon drivers, and the tools the
 # interop tests need (network namespaces, nftables, the real uftp peers).
+# clang and its runtime libraries (libFuzzer, sanitizers) build tests/fuzz.
 TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 iproute2 nftables uftp
-	   procps strace curl lftp tnftp)
+	   procps strace curl lftp tnftp clang libclang-rt-dev)
