@@ -55,3 +55,14 @@ CMDS = [
 ]
 for c in CMDS:
     put("ftp_cmdline", c.encode("latin-1") + b"\r\n")
+
+# What servers answer: a session as ferryd, vsftpd and g3's peers write it.
+REPLIES = [
+    "\x00120-Wait\r\n120 soon\r\n220 ready\r\n331 pw\r\n200 DATA\r\n",
+    "\x01220 ready\r\n200 Data connection established\r\n",
+    "227 Entering Passive Mode (127,0,0,1,4,1)\r\n229 Entering Extended Passive Mode (|||6446|)\r\n",
+    "227 Entering single-port mode (DATACONN:LJ5ErXuvX5PKwPBgjNfS)\r\n227 41234\r\n",
+    "211-Features:\r\n SIZE\r\n SPSV\r\n MLST type*;size*;\r\n211 End\r\n",
+]
+for rep in REPLIES:
+    put("ftpc_reply", rep.encode("latin-1"))

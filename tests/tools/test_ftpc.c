@@ -39,6 +39,8 @@ static void pasv_answers(void **state)
 	assert_int_equal(port, 1025);
 	assert_int_equal(ftpc_parse_pasv("227 =10,1,2,3,200,7", &port), 0);   /* no brackets */
 	assert_int_equal(port, 200 * 256 + 7);
+	assert_int_equal(ftpc_parse_pasv("227 Mode 2 (10,0,0,1,0,21)", &port), 0);
+	assert_int_equal(port, 21);
 	assert_int_equal(ftpc_parse_pasv("227 (127,0,0,1,256,1)", &port), -1);
 	assert_int_equal(ftpc_parse_pasv("227 (127,0,0,1,4)", &port), -1);
 	assert_int_equal(ftpc_parse_pasv("227 (127,0,0,1,0,0)", &port), -1);

@@ -32,8 +32,10 @@ static const char *text_of(const char *reply)
 
 int ftpc_parse_pasv(const char *reply, unsigned *port)
 {
-	/* RFC 1123 4.1.2.6: scan for the first digit, parentheses or not. */
-	const char *p = text_of(reply);
+	/* RFC 1123 4.1.2.6: the numbers may come without brackets; with
+	 * them, digits in the text before do not count. */
+	const char *p = strchr(text_of(reply), '(');
+	p = p ? p + 1 : text_of(reply);
 	while (*p && !digit(*p))
 		p++;
 	unsigned h[6];
