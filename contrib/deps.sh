@@ -18,7 +18,8 @@ BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson
 	    libcrypt-dev)
 # The tests add cmocka, Python for the CLI/daemon drivers, and the tools the
 # interop tests need (network namespaces, nftables, the real uftp peers);
-# passwd gives tests/security its useradd.
+# passwd gives tests/security its useradd; clang and its runtime libraries
+# (libFuzzer, sanitizers) build tests/fuzz.
 TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 iproute2 nftables uftp
-	   procps strace curl lftp tnftp systemd passwd
+	   procps strace curl lftp tnftp systemd passwd clang libclang-rt-dev
 	   podman runc slirp4netns uidmap haproxy prometheus)

@@ -15,6 +15,7 @@
 
 static const char *const mode_names[] = { "login", "retr", "stor", "idle" };
 static const char *const data_names[] = { "pasv", "epsv", "spsv" };
+static const char *const form_names[] = { "dataconn", "spdt" };
 
 static void usage(FILE *f)
 {
@@ -33,6 +34,9 @@ static void usage(FILE *f)
 "                          sessions are up [0: until SIGINT]\n"
 "  -n, --count N           stop after N logins or transfers (errors count)\n"
 "  -d, --data MODE         data connections: pasv, epsv or spsv [epsv]\n"
+"      --spsv-form FORM    spsv: dataconn logs the data connection in with\n"
+"                          the reply's (USER:PASS) (draft -01), spdt sends\n"
+"                          SPDT <identifier> (draft -00) [dataconn]\n"
 "  -f, --file NAME         RETR: file to fetch; STOR: name to write, with\n"
 "                          \".ID\" appended per client when -c > 1 [ferry-perf.dat]\n"
 "  -S, --size BYTES        STOR: bytes to send; RETR: bytes expected (a\n"
@@ -94,7 +98,7 @@ static int pick(const char *s, const char *const *names, size_t n)
 
 static int parse_opts(int argc, char **argv, struct ftp_opts *o)
 {
-	enum { OPT_TIMEOUT = 256, OPT_RAMP, OPT_NOOP };
+	enum { OPT_TIMEOUT = 256, OPT_RAMP, OPT_NOOP, OPT_FORM };
 	static const struct option longs[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "mode", required_argument, NULL, 'm' },
@@ -113,6 +117,7 @@ static int parse_opts(int argc, char **argv, struct ftp_opts *o)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "ramp", required_argument, NULL, OPT_RAMP },
 		{ "noop", required_argument, NULL, OPT_NOOP },
+		{ "spsv-form", required_argument, NULL, OPT_FORM },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -183,6 +188,11 @@ static int parse_opts(int argc, char **argv, struct ftp_opts *o)
 			if (!perf_parse_num(optarg, 1, 1000000, &v))
 				goto bad;
 			o->ramp = (unsigned)v;
+			break;
+		case OPT_FORM:
+			if ((m = pick(optarg, form_names, 2)) < 0)
+				goto bad;
+			o->spsv_form = (enum ftpc_spsv_form)m;
 			break;
 		case OPT_NOOP:
 			if (!perf_parse_num(optarg, 0, 1e6, &o->noop))

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ftpc.h"
+
 enum ftp_mode { MODE_LOGIN, MODE_RETR, MODE_STOR, MODE_IDLE };
 enum ftp_data { DATA_PASV, DATA_EPSV, DATA_SPSV };
 
@@ -28,6 +30,7 @@ extern const char *const ftp_err_names[ERR__COUNT];
 struct ftp_opts {
 	enum ftp_mode mode;
 	enum ftp_data data;
+	enum ftpc_spsv_form spsv_form;  /* SPSV: -01 (DATACONN login) or -00 (SPDT) */
 	struct sockaddr_storage server;
 	const char *user, *pass, *file;
 	uint64_t size;

@@ -1,0 +1,68 @@
+/* ferry_ftp.h — what the files of ferry-ftp share: its exit codes, the
+ * session (a control connection of the ftpc library and the chosen data
+ * mode), error reporting, transfers, the progress bar and mirror. */
+#ifndef FERRY_TOOLS_FERRY_FTP_H
+#define FERRY_TOOLS_FERRY_FTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ftpc.h"
+
+#define FERRY_FTP_PROG "ferry-ftp"
+
+/* Exit codes (man ferry-ftp(1)). */
+enum {
+	EX_OK = 0,
+	EX_USAGE = 1,      /* bad command line */
+	EX_CONNECT = 2,    /* could not reach the server */
+	EX_LOGIN = 3,      /* login refused */
+	EX_REMOTE = 4,     /* the server refused a file command (5xx on a file) */
+	EX_LOCAL = 5,      /* a local file could not be read or written */
+	EX_DATA = 6,       /* no data connection, or it broke (425, 426) */
+	EX_PROTO = 7,      /* unexpected reply or connection lost */
+	EX_PARTIAL = 8,    /* mirror: done, but some entries could not be copied */
+};
+
+struct client {
+	struct ftpc_conn conn;
+	enum ftpc_data_mode mode;
+	enum ftpc_spsv_form form;
+	bool progress;
+};
+
+/* "ferry-ftp: message" on stderr; returns code. */
+int ftpc_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The library does the talking. */
+#define cmd(c, ...) ftpc_cmd(&(c)->conn, __VA_ARGS__)
+#define REPLY(c) ((c)->conn.reply)
+
+/* ---- transfer.c: one file or listing over a fresh data connection --------- */
+
+/* Each returns EX_OK or the exit code of what failed (already reported). */
+int ftpc_cli_get(struct client *c, const char *remote, const char *local);
+int ftpc_cli_put(struct client *c, const char *local, const char *remote);
+int ftpc_cli_ls(struct client *c, const char *dir);
+/* A whole MLSD or LIST into a malloc'd string. */
+int ftpc_cli_listing(struct client *c, const char *verb, const char *dir, char **out);
+
+/* ---- progress.c ------------------------------------------------------------ */
+
+struct progress {
+	const char *name;
+	uint64_t total, done;   /* total 0: unknown */
+	double start, last;
+	bool on;
+};
+
+double ftpc_cli_now(void);     /* CLOCK_MONOTONIC, seconds */
+/* Redraws at most five times a second; final: the last time, with a newline. */
+void ftpc_cli_progress_draw(struct progress *p, bool final);
+
+/* ---- mirror.c -------------------------------------------------------------- */
+
+/* mirror REMOTE LOCAL, or (up) mirror -R LOCAL REMOTE. */
+int ftpc_cli_mirror(struct client *c, bool up, const char *from, const char *to);
+
+#endif

@@ -1,0 +1,168 @@
+/* control.c — a blocking FTP control connection: connecting, sending
+ * commands, reading whole replies (on it or on an SPSV data connection
+ * still logging in) and logging in. */
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "ftpc.h"
+
+void ftpc_set_timeouts(int fd, int seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+	/* Failing leaves the default (wait for ever): worse, not wrong. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int dial(const char *host, const char *port, struct sockaddr_storage *peer,
+		socklen_t *peerlen, int timeout)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	if (getaddrinfo(host, port, &hints, &res))
+		return -1;
+	int fd = -1;
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(*peer))
+			continue;
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		ftpc_set_timeouts(fd, timeout);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			memcpy(peer, ai->ai_addr, ai->ai_addrlen);
+			*peerlen = ai->ai_addrlen;
+			break;
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* One line without CR LF (cut at FTPC_LINE_MAX); false at EOF or error. */
+static bool read_line(struct ftpc_stream *s, char *out)
+{
+	size_t o = 0;
+	for (;;) {
+		if (s->off == s->have) {
+			ssize_t n = recv(s->fd, s->buf, sizeof(s->buf), 0);
+			if (n <= 0)
+				return false;
+			s->have = (size_t)n;
+			s->off = 0;
+		}
+		char ch = s->buf[s->off++];
+		if (ch == '\n')
+			break;
+		if (ch != '\r' && o + 1 < FTPC_LINE_MAX)
+			out[o++] = ch;
+	}
+	out[o] = '\0';
+	return true;
+}
+
+int ftpc_stream_reply(struct ftpc_conn *c, struct ftpc_stream *s)
+{
+	struct ftpc_reply_reader r = { 0 };
+	char line[FTPC_LINE_MAX];
+	size_t len = 0;
+	int code;
+	c->reply[0] = '\0';
+	do {
+		if (!read_line(s, line))
+			return -1;
+		code = ftpc_reply_line(&r, line);
+		if (code < 0)
+			return -1;       /* not FTP: treat as a lost connection */
+		int n = snprintf(c->reply + len, sizeof(c->reply) - len, "%s%s",
+				 len ? "\n" : "", line);
+		if (n > 0)
+			len = len + (size_t)n < sizeof(c->reply) ? len + (size_t)n
+								 : sizeof(c->reply) - 1;
+	} while (!code);
+	if (c->verbose)
+		fprintf(stderr, "< %s\n", c->reply);
+	return code;
+}
+
+int ftpc_reply(struct ftpc_conn *c)
+{
+	return ftpc_stream_reply(c, &c->ctl);
+}
+
+int ftpc_stream_send(struct ftpc_conn *c, struct ftpc_stream *s, const char *line,
+		     size_t len)
+{
+	if (c->verbose) {
+		bool secret = len >= 5 && !strncmp(line, "PASS ", 5);
+		fprintf(stderr, "> %.*s\n", secret ? 9 : (int)(len - 2),
+			secret ? "PASS ****" : line);
+	}
+	return send(s->fd, line, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static int vsend(struct ftpc_conn *c, const char *fmt, va_list ap)
+{
+	char line[4096];
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2 || memchr(line, '\n', (size_t)n) ||
+	    memchr(line, '\r', (size_t)n))
+		return -1;   /* too long, or it would smuggle a second command */
+	memcpy(line + n, "\r\n", 2);
+	return ftpc_stream_send(c, &c->ctl, line, (size_t)n + 2);
+}
+
+int ftpc_send(struct ftpc_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsend(c, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int ftpc_cmd(struct ftpc_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsend(c, fmt, ap);
+	va_end(ap);
+	return r < 0 ? -1 : ftpc_reply(c);
+}
+
+int ftpc_connect(struct ftpc_conn *c, const char *host, const char *port, int timeout,
+		 bool verbose)
+{
+	memset(c, 0, sizeof(*c));
+	c->timeout = timeout;
+	c->verbose = verbose;
+	c->peerlen = sizeof(c->peer);
+	c->ctl.fd = dial(host, port, &c->peer, &c->peerlen, timeout);
+	if (c->ctl.fd < 0)
+		return -1;
+	int r;
+	while ((r = ftpc_reply(c)) == 120)
+		;                /* "service ready in nnn minutes" */
+	return r;
+}
+
+void ftpc_close(struct ftpc_conn *c)
+{
+	if (c->ctl.fd >= 0)
+		close(c->ctl.fd);
+	c->ctl.fd = -1;
+}
+
+int ftpc_login(struct ftpc_conn *c, const char *user, const char *pass)
+{
+	int r = ftpc_cmd(c, "USER %s", user);
+	if (r == 331)
+		r = ftpc_cmd(c, "PASS %s", pass);
+	return r;
+}

@@ -1,0 +1,313 @@
+/* clients_opts.c — the options of ferry-perf clients: usage, parsing and
+ * checking, and their part of the JSON report. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clients.h"
+
+void perf_cl_usage(FILE *f)
+{
+	fprintf(f,
+"usage: ferry-perf clients --proxy ADDR[:PORT] [options]\n"
+"  Simulates a UFTP server and N clients around a response or client proxy;\n"
+"  checks every client's REGISTER, FILEINFO_ACK and COMPLETE reaches the\n"
+"  server exactly once and the STATUS NAKs arrive OR-ed; times aggregation.\n\n"
+"  -p, --proxy ADDR[:PORT]     proxy under test (port 1044)\n"
+"  -m, --mode response|client  response proxy (default) or client proxy\n"
+"  -n, --clients N             simulated clients, 1-1000000 (1000)\n"
+"      --ports N               client source ports (min(N, 1000))\n"
+"      --client-addrs LIST     source addresses: A, A-B, A,B,... (IPv4)\n"
+"      --server-bind ADDR[:PORT]  the simulated server's socket (0.0.0.0:0)\n"
+"  -r, --rate R                client answers per second, or 'unlimited'\n"
+"      --delay SEC             clients wait this long before answering (0.002)\n"
+"      --grtt SEC              GRTT the server advertises (0.05)\n"
+"      --robust N              ROBUST in the ANNOUNCE (20)\n"
+"      --blocksize N           block size: UID lists hold N/4 (1300)\n"
+"      --blocks N              blocks in the file's one section (1024)\n"
+"      --nak-fraction F        clients with NAKs, 0-1 (0.1)\n"
+"      --nak-blocks K          blocks each of them NAKs (4)\n"
+"      --closed                closed group: the ANNOUNCE lists the UIDs\n"
+"      --uid-base HEX          first client UID (C1000001)\n"
+"      --server-uid HEX        the server's UID (5E000001)\n"
+"      --group-id HEX          (random)\n"
+"      --pub-mcast ADDR        public multicast address (230.4.4.1)\n"
+"      --priv-mcast ADDR       private multicast address (239.255.70.1)\n"
+"      --dest-port PORT        client mode: port the proxy sends to (1044)\n"
+"      --mcast-if ADDR         client mode: interface address to join on\n"
+"      --settle SEC            wait after a phase for duplicates (4 GRTT)\n"
+"      --timeout SEC           per phase, plus 1.5 x answers / rate (10)\n"
+"  -i, --interval SEC          seconds between reports, 0: none (1)\n"
+"  -J, --json                  one JSON document at the end\n"
+"  -A, --cpu N                 pin to CPU N\n"
+"      --seed N                NAK choice (1)\n"
+"Exit: 0 every UID once in every phase and the NAK union exact; 3 not;\n"
+"1 usage; 2 system error.\n");
+}
+
+enum {
+	O_PORTS = 256, O_ADDRS, O_BIND, O_DELAY, O_GRTT, O_ROBUST, O_BLOCKSIZE,
+	O_BLOCKS, O_NAKF, O_NAKB, O_CLOSED, O_UIDBASE, O_SERVERUID, O_GROUP,
+	O_PUB, O_PRIV, O_DPORT, O_MIF, O_SETTLE, O_TIMEOUT, O_SEED,
+};
+
+static const struct option long_opts[] = {
+	{ "proxy", required_argument, NULL, 'p' },
+	{ "mode", required_argument, NULL, 'm' },
+	{ "clients", required_argument, NULL, 'n' },
+	{ "ports", required_argument, NULL, O_PORTS },
+	{ "client-addrs", required_argument, NULL, O_ADDRS },
+	{ "server-bind", required_argument, NULL, O_BIND },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "delay", required_argument, NULL, O_DELAY },
+	{ "grtt", required_argument, NULL, O_GRTT },
+	{ "robust", required_argument, NULL, O_ROBUST },
+	{ "blocksize", required_argument, NULL, O_BLOCKSIZE },
+	{ "blocks", required_argument, NULL, O_BLOCKS },
+	{ "nak-fraction", required_argument, NULL, O_NAKF },
+	{ "nak-blocks", required_argument, NULL, O_NAKB },
+	{ "closed", no_argument, NULL, O_CLOSED },
+	{ "uid-base", required_argument, NULL, O_UIDBASE },
+	{ "server-uid", required_argument, NULL, O_SERVERUID },
+	{ "group-id", required_argument, NULL, O_GROUP },
+	{ "pub-mcast", required_argument, NULL, O_PUB },
+	{ "priv-mcast", required_argument, NULL, O_PRIV },
+	{ "dest-port", required_argument, NULL, O_DPORT },
+	{ "mcast-if", required_argument, NULL, O_MIF },
+	{ "settle", required_argument, NULL, O_SETTLE },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "cpu", required_argument, NULL, 'A' },
+	{ "seed", required_argument, NULL, O_SEED },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static bool parse_hex32(const char *s, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 16);
+	if (errno || end == s || *end || v == 0 || v > 0xFFFFFFFEul)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool parse_ip4(const char *s, struct in_addr *out)
+{
+	return inet_pton(AF_INET, s, out) == 1;
+}
+
+/* "A", "A-B" (inclusive), or comma-separated of either. */
+static bool parse_addrs(const char *arg, struct opts *o)
+{
+	char *copy = strdup(arg), *save = NULL;
+	if (!copy)
+		return false;
+	bool ok = true;
+	for (char *tok = strtok_r(copy, ",", &save); tok && ok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(tok, '-');
+		struct in_addr a, b;
+		if (dash)
+			*dash = 0;
+		if (!parse_ip4(tok, &a) || (dash && !parse_ip4(dash + 1, &b))) {
+			ok = false;
+			break;
+		}
+		uint32_t lo = ntohl(a.s_addr), hi = dash ? ntohl(b.s_addr) : lo;
+		if (hi < lo || hi - lo >= 65536) {
+			ok = false;
+			break;
+		}
+		struct in_addr *v = realloc(o->addrs, (o->naddrs + (hi - lo + 1)) * sizeof(*v));
+		if (!v) {
+			ok = false;
+			break;
+		}
+		o->addrs = v;
+		for (uint64_t x = lo; x <= hi; x++)
+			o->addrs[o->naddrs++].s_addr = htonl((uint32_t)x);
+	}
+	free(copy);
+	return ok && o->naddrs > 0;
+}
+
+static void opts_default(struct opts *o)
+{
+	*o = (struct opts){ .clients = 1000, .grtt = 0.05, .delay = 0.002,
+			    .settle = -1, .timeout = 10, .interval = 1, .cpu = -1,
+			    .robust = 20, .blocksize = 1300, .blocks = 1024,
+			    .nak_blocks = 4, .nak_fraction = 0.1,
+			    .uid_base = 0xC1000001u, .server_uid = 0x5E000001u,
+			    .dest_port = 1044, .seed = 1 };
+	inet_pton(AF_INET, "230.4.4.1", &o->pub);
+	inet_pton(AF_INET, "239.255.70.1", &o->priv);
+	o->mcast_if.s_addr = htonl(INADDR_ANY);
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	memcpy(&o->server_bind, &any, sizeof(any));
+}
+
+static int bad(const char *what, const char *arg)
+{
+	fprintf(stderr, "ferry-perf clients: bad %s '%s' (--help)\n", what, arg);
+	return -1;
+}
+
+static int parse_one(struct opts *o, int ch, const char *arg, bool *have_proxy)
+{
+	double v;
+	switch (ch) {
+	case 'p':
+		*have_proxy = true;
+		return perf_parse_addr(arg, 1044, &o->proxy, "proxy");
+	case 'm':
+		if (strcmp(arg, "response") && strcmp(arg, "client"))
+			return bad("mode", arg);
+		o->client_mode = !strcmp(arg, "client");
+		return 0;
+	case 'n':
+		if (!perf_parse_num(arg, 1, 1000000, &v) || v != (size_t)v)
+			return bad("client count", arg);
+		o->clients = (size_t)v;
+		return 0;
+	case O_PORTS:
+		if (!perf_parse_num(arg, 1, 60000, &v))
+			return bad("port count", arg);
+		o->ports = (size_t)v;
+		return 0;
+	case O_ADDRS:
+		return parse_addrs(arg, o) ? 0 : bad("client addresses", arg);
+	case O_BIND:
+		return perf_parse_addr(arg, 0, &o->server_bind, "server bind");
+	case 'r':
+		if (!strcmp(arg, "unlimited") || !strcmp(arg, "0")) {
+			o->rate = 0;
+			return 0;
+		}
+		if ((v = perf_parse_si(arg)) <= 0)
+			return bad("rate", arg);
+		o->rate = v;
+		return 0;
+	case O_DELAY: return perf_parse_num(arg, 0, 60, &o->delay) ? 0 : bad("delay", arg);
+	case O_GRTT: return perf_parse_num(arg, 0.001, 100, &o->grtt) ? 0 : bad("GRTT", arg);
+	case O_SETTLE: return perf_parse_num(arg, 0, 600, &o->settle) ? 0 : bad("settle", arg);
+	case O_TIMEOUT: return perf_parse_num(arg, 0.1, 3600, &o->timeout) ? 0 : bad("timeout", arg);
+	case 'i': return perf_parse_num(arg, 0, 3600, &o->interval) ? 0 : bad("interval", arg);
+	case O_NAKF:
+		return perf_parse_num(arg, 0, 1, &o->nak_fraction) ? 0 : bad("NAK fraction", arg);
+	case O_ROBUST:
+		if (!perf_parse_num(arg, 1, 255, &v))
+			return bad("robust", arg);
+		o->robust = (unsigned)v;
+		return 0;
+	case O_BLOCKSIZE:
+		if (!perf_parse_num(arg, 64, 8800, &v))
+			return bad("block size", arg);
+		o->blocksize = (unsigned)v;
+		return 0;
+	case O_BLOCKS:
+		if (!perf_parse_num(arg, 1, 8192, &v))
+			return bad("block count", arg);
+		o->blocks = (unsigned)v;
+		return 0;
+	case O_NAKB:
+		if (!perf_parse_num(arg, 1, 1000, &v))
+			return bad("NAK block count", arg);
+		o->nak_blocks = (unsigned)v;
+		return 0;
+	case O_CLOSED: o->closed = true; return 0;
+	case O_UIDBASE: return parse_hex32(arg, &o->uid_base) ? 0 : bad("UID", arg);
+	case O_SERVERUID: return parse_hex32(arg, &o->server_uid) ? 0 : bad("UID", arg);
+	case O_GROUP: return parse_hex32(arg, &o->group_id) ? 0 : bad("group ID", arg);
+	case O_PUB: return parse_ip4(arg, &o->pub) ? 0 : bad("address", arg);
+	case O_PRIV: return parse_ip4(arg, &o->priv) ? 0 : bad("address", arg);
+	case O_MIF: return parse_ip4(arg, &o->mcast_if) ? 0 : bad("address", arg);
+	case O_DPORT:
+		if (!perf_parse_num(arg, 1, 65535, &v))
+			return bad("port", arg);
+		o->dest_port = (uint16_t)v;
+		return 0;
+	case 'J': o->json = true; return 0;
+	case 'A':
+		if (!perf_parse_num(arg, 0, 4095, &v))
+			return bad("CPU", arg);
+		o->cpu = (int)v;
+		return 0;
+	case O_SEED:
+		if (!perf_parse_num(arg, 0, 1e18, &v))
+			return bad("seed", arg);
+		o->seed = (uint64_t)v;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* 0 to run, 1 for --help, -1 on a usage error. */
+int perf_cl_parse_opts(int argc, char **argv, struct opts *o)
+{
+	bool have_proxy = false;
+	int ch;
+	opts_default(o);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "p:m:n:r:i:JA:h", long_opts, NULL)) != -1) {
+		if (ch == 'h')
+			return 1;
+		if (ch == '?' || parse_one(o, ch, optarg, &have_proxy) < 0)
+			return -1;
+	}
+	if (optind < argc)
+		return bad("argument", argv[optind]);
+	if (!have_proxy) {
+		fprintf(stderr, "ferry-perf clients: --proxy is required\n");
+		return -1;
+	}
+	if (o->proxy.ss_family != AF_INET || o->server_bind.ss_family != AF_INET) {
+		fprintf(stderr, "ferry-perf clients: IPv4 only\n");
+		return -1;
+	}
+	if (o->uid_base + (uint64_t)o->clients > 0xFFFFFFFFu ||
+	    (o->server_uid >= o->uid_base && o->server_uid - o->uid_base < o->clients)) {
+		fprintf(stderr, "ferry-perf clients: client UIDs overflow or hold the server's\n");
+		return -1;
+	}
+	if (o->blocks > o->blocksize * 8u) {
+		fprintf(stderr, "ferry-perf clients: --blocks above blocksize * 8\n");
+		return -1;
+	}
+	if (!o->naddrs) {
+		o->addrs = malloc(sizeof(*o->addrs));
+		if (!o->addrs)
+			return -1;
+		o->addrs[0] = ((const struct sockaddr_in *)&o->server_bind)->sin_addr;
+		o->naddrs = 1;
+	}
+	if (!o->ports)
+		o->ports = o->clients < 1000 ? o->clients : 1000;
+	if (o->ports > o->clients)
+		o->ports = o->clients;
+	if (o->settle < 0)
+		o->settle = 4 * o->grtt < 0.05 ? 0.05 : 4 * o->grtt;
+	if (!o->group_id) {
+		uint64_t r = splitmix(perf_now_ns() ^ (uint64_t)getpid() << 32);
+		o->group_id = (uint32_t)r ? (uint32_t)r : 1;
+	}
+	return 0;
+}
+
+json_t *perf_cl_start_json(const struct opts *o)
+{
+	char proxy[64];
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:I, s:f, s:I, s:b}",
+		"mode", o->client_mode ? "client" : "response",
+		"proxy", perf_addr_str(&o->proxy, proxy, sizeof(proxy)),
+		"clients", (json_int_t)o->clients, "ports", (json_int_t)o->ports,
+		"addresses", (json_int_t)o->naddrs, "rate", o->rate, "grtt", o->grtt,
+		"blocksize", (json_int_t)o->blocksize, "nak_fraction", o->nak_fraction,
+		"group_id", (json_int_t)o->group_id, "closed", o->closed);
+}

@@ -1,0 +1,68 @@
+"""make_corpus.py — writes the text seed corpora of tests/fuzz: the example
+configurations of conf/ (config_json), uftpproxyd and ferryd command lines
+as the CLI tests give them (config_args, NUL between arguments, a first
+byte choosing argv[0]), -C/-S list lines (peerlist, a first byte choosing
+the server form) and FTP command lines (ftp_cmdline).
+Usage: make_corpus.py CORPUS_DIR"""
+import glob
+import hashlib
+import os
+import sys
+
+top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+out = sys.argv[1]
+FP = "66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC"
+
+
+def put(name, data):
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+        f.write(data)
+
+
+for path in sorted(glob.glob(os.path.join(top, "conf", "*.json"))):
+    put("config_json", open(path, "rb").read())
+
+ARGS = [
+    ["-s", "198.18.1.2", "-p", "1044", "-t", "8"],
+    ["-c", "-d", "-U", "0x0A0B0C0D", "-O", "eth1", "-H", "198.18.1.1,198.18.1.3:1100"],
+    ["-r", "-q", "2000", "-x", "5", "-B", "65536", "-g", "1024", "-n", "1000"],
+    ["-r:prime256v1", "-e", "secp384r1", "-k", "/etc/a.pem,/etc/b.pem", "-K", "rsa:2048,ec:prime256v1"],
+    ["-s", "fp=" + FP, "-I", "eth0,198.18.0.1", "-M", "230.4.4.1,239.1.2.3", "-Q", "0x2e"],
+    ["-c", "-C", "/etc/ferry/clients.txt", "-S", "/etc/ferry/servers.txt", "-L", "/var/log/x", "-P", "/run/x"],
+    ["--workers", "4", "-c", "-h", "3600", "-N", "-20", "-m"],
+    ["--ftp-root", "/srv/ftp", "--ftp-listen", "127.0.0.1:2121", "--ftp-write"],
+    ["--check-config", "-cdm", "-p1044"],
+    ["--help"], ["--version"],
+]
+for i, args in enumerate(ARGS):
+    put("config_args", bytes([i & 1]) + b"\0".join(a.encode() for a in args))
+
+LINES = [
+    (0, "0x00001111|" + FP), (0, "0x00002222"), (1, "0x11112222|192.168.1.101|" + FP),
+    (1, "0x11113333|fe80::213:72ff:fed6:69ca"), (1, "0x11112222|198.18.0.1"),
+    (0, "  0x11113333  "), (1, "12345678|[fd00::1]"),
+]
+for kind, line in LINES:
+    put("peerlist", bytes([kind]) + line.encode())
+
+CMDS = [
+    "USER alice", "PASS secret", "PORT 198,18,0,2,4,1", "EPRT |1|198.18.0.2|1025|",
+    "EPRT |2|fd00::2|1025|", "CWD ../a/./b//c", "RETR /tree/sub/file1", "STOR x/../../y",
+    "MKD dir with spaces", "RNFR a\r\n", "SIZE \xff\xff name", "NOOP",
+    "\xff\xf4\xff\xf2ABOR", "\xff\xfb\x01USER x", "SPSV", "EPSV ALL", "MLSD .",
+]
+for c in CMDS:
+    put("ftp_cmdline", c.encode("latin-1") + b"\r\n")
+
+# What servers answer: a session as ferryd, vsftpd and g3's peers write it.
+REPLIES = [
+    "\x00120-Wait\r\n120 soon\r\n220 ready\r\n331 pw\r\n200 DATA\r\n",
+    "\x01220 ready\r\n200 Data connection established\r\n",
+    "227 Entering Passive Mode (127,0,0,1,4,1)\r\n229 Entering Extended Passive Mode (|||6446|)\r\n",
+    "227 Entering single-port mode (DATACONN:LJ5ErXuvX5PKwPBgjNfS)\r\n227 41234\r\n",
+    "211-Features:\r\n SIZE\r\n SPSV\r\n MLST type*;size*;\r\n211 End\r\n",
+]
+for rep in REPLIES:
+    put("ftpc_reply", rep.encode("latin-1"))
