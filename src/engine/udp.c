@@ -79,16 +79,23 @@ static int set_opts(int fd, const struct sockopt *o, size_t n)
 	return 0;
 }
 
-/* Root may exceed net.core.rmem_max, as uftp's -B expects; others get what
- * the kernel allows. */
-static void set_bufsize(int fd, int size)
+/* The kernel caps SO_RCVBUF/SO_SNDBUF at net.core.rmem_max/wmem_max; only
+ * when asked (bufforce) does a privileged process go past that. What the
+ * kernel granted is logged when it is less than asked for. */
+static void set_bufsize(int fd, int size, bool force)
 {
 	if (!size)
 		return;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+	if (!force || setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+	if (!force || setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	int got = 0;
+	socklen_t len = sizeof(got);
+	/* Linux reports twice the value it was given (bookkeeping overhead). */
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 && got / 2 < size)
+		flog(LOG_LVL_VERB, "%s: receive buffer %d bytes, not %d: the kernel's "
+		     "net.core.rmem_max limits it", __func__, got / 2, size);
 }
 
 static int set_mcast_if(int fd, const struct fe_udp_opts *o)
@@ -139,7 +146,7 @@ static int configure(int fd, const struct fe_udp_opts *o)
 		r = set_opts(fd, v4, sizeof(v4) / sizeof(v4[0]));
 	if (r == 0)
 		r = set_mcast_if(fd, o);
-	set_bufsize(fd, o->bufsize);
+	set_bufsize(fd, o->bufsize, o->bufforce);
 	return r;
 }
 
