@@ -2,6 +2,7 @@
  * each instance's session table, -C/-S lists, downstream and heartbeat
  * addresses, join interfaces and UID. Errors here stop start-up. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,13 +74,34 @@ static int join_interfaces(struct inst_shared *sh)
 	return 0;
 }
 
+enum { LOOPBACK_UID = 0x7F000001 };
+
+/* -B beyond net.core.rmem_max gets only rmem_max (uftpproxyd's buffers are
+ * forced past it as root); said once at start-up. */
+static void check_bufsize(const struct proxy_config *pc)
+{
+	FILE *f = fopen("/proc/sys/net/core/rmem_max", "re");
+	long max = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "%ld", &max) != 1)
+		max = 0;
+	fclose(f);
+	if (max > 0 && pc->udp_buf_size > max && !pc->udp_buf_force)
+		flog(LOG_LVL_WARN, "%s: -B %d is more than net.core.rmem_max (%ld): the "
+		     "kernel gives %ld; raise the sysctl, or as root add --udp-buffer-force",
+		     pc->name, pc->udp_buf_size, max, max);
+}
+
 static int set_uid(struct inst_shared *sh)
 {
 	uint32_t uid = sh->pc->uid;
 	if (!sh->pc->uid_set && iface_default_uid(&uid) < 0) {
-		flog(LOG_LVL_ERR, "%s: no multicast interface to derive a UID from; "
-		     "give one with -U", sh->pc->name);
-		return FERRY_EXIT_PARAM;
+		/* As uftpproxyd: with only the loopback interface, its address. */
+		uid = LOOPBACK_UID;
+		flog(LOG_LVL_WARN, "%s: no multicast interface to derive a UID from: "
+		     "using 0x%08X (127.0.0.1) as uftpproxyd does; give one with -U",
+		     sh->pc->name, uid);
 	}
 	sh->uid = uid;
 	flog(LOG_LVL_INFO, "%s: %s proxy, UID 0x%08X, port %u", sh->pc->name,
@@ -104,10 +126,13 @@ int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
 		sh->pc = &cfg->proxies[i];
 		sh->index = (unsigned)i;
 		pthread_mutex_init(&sh->down_lock, NULL);
-		if (!(sh->groups = sess_table_new()))
+		if (!(sh->groups = sess_table_new()) ||
+		    !(sh->per_source = calloc(SOURCE_BUCKETS, sizeof(*sh->per_source))))
 			r = FERRY_EXIT_ALLOC;
 		if (!r)
 			r = set_uid(sh);
+		if (!r)
+			check_bufsize(sh->pc);
 		if (!r)
 			r = load_lists(sh);
 		if (!r)
@@ -130,6 +155,7 @@ void proxy_shared_free(struct proxy_shared *s)
 	for (size_t i = 0; i < s->count; i++) {
 		struct inst_shared *sh = &s->inst[i];
 		sess_table_free(sh->groups);
+		free((void *)sh->per_source);
 		peerlist_free(&sh->clients);
 		peerlist_free(&sh->servers);
 		if (sh->pc)

@@ -106,8 +106,15 @@ void send_hb(struct instance *in, const struct sockaddr_storage *to,
 	else
 		m.u.hb_resp = (struct uftp_hb_resp){ .auth = auth, .nonce = nonce };
 	long n = encode(buf, sizeof(buf), &m, 0, 0);
-	if (n > 0 && send_to(in, to, buf, (size_t)n) == 0)
-		flog(func == UFTP_HB_REQ ? LOG_LVL_VERB : LOG_LVL_INFO, "Sent %s to %s",
-		     uftp_func_name(func),
-		     addr_format((const struct sockaddr *)to, who, sizeof(who)));
+	if (n <= 0)
+		return;
+	addr_format((const struct sockaddr *)to, who, sizeof(who));
+	if (send_to(in, to, buf, (size_t)n) == 0)
+		flog(LOG_LVL_INFO, "%s: sent %s to %s%s", in->sh->pc->name,
+		     uftp_func_name(func), who, func == UFTP_HB_RESP ?
+		     (auth == UFTP_HB_AUTH_OK ? " (accepted)" : " (refused)") : "");
+	else
+		flog(LOG_LVL_WARN, "%s: could not send %s to %s%s", in->sh->pc->name,
+		     uftp_func_name(func), who,
+		     to->ss_family == AF_INET6 && !in->v6 ? ": no IPv6 socket" : "");
 }
