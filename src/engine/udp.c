@@ -500,7 +500,9 @@ struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
 	s->cb = cb;
 	s->arg = arg;
 	s->refs = 1;
-	s->rx_msg.msg_namelen = sa_len(family);
+	/* The control data follows the name in each buffer: a name length that
+	 * is a multiple of 8 keeps the cmsghdrs aligned (sockaddr_in6 is 28). */
+	s->rx_msg.msg_namelen = (sa_len(family) + 7) & ~(socklen_t)7;
 	/* Only when every provided buffer holds a whole aggregate. */
 	int one = 1;
 	s->gro = w->eng->opts.udp_buffer_size >= FE_UDP_GRO_MAX &&

@@ -28,15 +28,18 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b
 
 /* A counted drop with a rate-limited log line: the first at once, then one
  * per interval saying how many more there were. */
+#define NOT_LISTED_TEXT "Client not in client list (-C) of this proxy"
+
+/* True when a line was written. */
 __attribute__((format(printf, 5, 6)))
-static void drop_logged(struct instance *in, enum drop_kind kind, int level,
+static bool drop_logged(struct instance *in, enum drop_kind kind, int level,
 			const struct sockaddr *src, const char *fmt, ...)
 {
 	uint64_t more;
 	in->dropped++;
 	if (!proxy_droplog_due(&in->drops[kind], fe_now_ms(in->pw->w), &more))
-		return;
-	char what[160], from[64];
+		return false;
+	char what[200], from[64];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
@@ -48,6 +51,7 @@ static void drop_logged(struct instance *in, enum drop_kind kind, int level,
 	else
 		flog(level, "%s: %s from %s", in->sh->pc->name, what,
 		     addr_format(src, from, sizeof(from)));
+	return true;
 }
 
 /* ---- handlers: downstream (from the server side) ----------------------- */
@@ -169,9 +173,13 @@ static void from_client(struct group *g, const struct pmsg *m,
 	char from[64];
 	up_fn *fn = aggregator_up[m->hdr.func];
 	if (m->hdr.func == UFTP_REGISTER && !client_allowed(g, m->hdr.src_id)) {
-		drop_logged(g->in, DROP_NOT_LISTED, LOG_LVL_WARN, src,
-			    "group %08X: rejecting REGISTER from %08X: not in client list (-C)",
-			    g->group_id, m->hdr.src_id);
+		/* The client is told once per log line (not per REGISTER: a
+		 * forged source must not get an ABORT for each datagram). */
+		if (drop_logged(g->in, DROP_NOT_LISTED, LOG_LVL_WARN, src,
+				"group %08X: rejecting REGISTER from %08X: not in client "
+				"list (-C; ferryd enforces it also in unencrypted sessions)",
+				g->group_id, m->hdr.src_id))
+			send_abort_to(g, m->hdr.src_id, NOT_LISTED_TEXT, src);
 		return;
 	}
 	bool known = group_client(g, m->hdr.src_id, false) != NULL;

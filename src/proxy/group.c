@@ -89,15 +89,20 @@ void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 	}
 }
 
-/* -S: the server must be listed, from the address listed for it. */
+/* -S: the server must be listed. The address a line names is the server's
+ * own (uftpproxyd(1), uftpd(1)): it is checked where the server is heard
+ * directly; a client proxy hears it through a server proxy, so there only
+ * the ID counts and such a list migrates unchanged. */
 static bool server_allowed(struct inst_shared *sh, const struct pmsg *m,
 			   const struct sockaddr *src)
 {
 	if (!sh->servers.n)
 		return true;
 	const struct peer *p = peerlist_find(&sh->servers, m->hdr.src_id);
-	return p && (!p->has_addr ||
-		     addr_same_ip((const struct sockaddr *)&p->addr, src));
+	if (!p)
+		return false;
+	return !p->has_addr || sh->pc->role == PROXY_CLIENT ||
+	       addr_same_ip((const struct sockaddr *)&p->addr, src);
 }
 
 /* The ANNOUNCE's checks before a group exists; a refusal is told upstream. */
@@ -106,7 +111,8 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 {
 	const struct proxy_config *pc = in->sh->pc;
 	if (!server_allowed(in->sh, m, src))
-		return "server not in server list";
+		return "server not in server list (-S): ferryd enforces -S also "
+		       "in unencrypted sessions, see ferryd(8)";
 	const struct uftp_announce *a = &m->msg.u.announce;
 	if (UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) && pc->role != PROXY_SERVER)
 		return "encrypted sessions are not supported by this proxy yet";

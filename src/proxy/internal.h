@@ -197,6 +197,8 @@ void aggregate_message(const struct pending *p, struct uftp_msg *out,
 /* upstream.c: the proxy's own messages */
 void send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n);
 void send_abort_up(struct group *g, uint32_t host, const char *text);
+void send_abort_to(struct group *g, uint32_t host, const char *text,
+		   const struct sockaddr *to);
 void send_abort_down(struct group *g, uint32_t host, const char *text, bool current);
 void send_hb(struct instance *in, const struct sockaddr_storage *to,
 	     uint8_t func, uint8_t auth, uint32_t nonce);

@@ -28,6 +28,22 @@ static int load_lists(struct inst_shared *sh)
 	return 0;
 }
 
+/* uftpproxyd exits 3 when a -k file it is to load (no -K to make it) cannot
+ * be read; the key handling itself belongs to the crypto module. */
+static int check_key_files(const struct proxy_config *pc)
+{
+	for (size_t i = 0; !pc->key_specs.n && i < pc->key_files.n; i++) {
+		FILE *f = fopen(pc->key_files.v[i], "re");
+		if (!f) {
+			flog(LOG_LVL_ERR, "%s: key file (-k) %s: %m", pc->name,
+			     pc->key_files.v[i]);
+			return FERRY_EXIT_CRYPTO;
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
 static int resolve_peers(struct inst_shared *sh)
 {
 	const struct proxy_config *pc = sh->pc;
@@ -133,6 +149,8 @@ int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
 			r = set_uid(sh);
 		if (!r)
 			check_bufsize(sh->pc);
+		if (!r)
+			r = check_key_files(sh->pc);
 		if (!r)
 			r = load_lists(sh);
 		if (!r)

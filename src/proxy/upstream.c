@@ -77,6 +77,18 @@ void send_abort_up(struct group *g, uint32_t host, const char *text)
 		send_to(g->in, &g->up, buf, (size_t)n);
 }
 
+/* To one client, unicast: the proxy refuses it (host: its UID). */
+void send_abort_to(struct group *g, uint32_t host, const char *text,
+		   const struct sockaddr *to)
+{
+	uint8_t buf[512];
+	struct sockaddr_storage dst = { 0 };
+	long n = build_abort(buf, sizeof(buf), g, 0, 0, host, text);
+	memcpy(&dst, to, addr_len(to));
+	if (n > 0)
+		send_to(g->in, &dst, buf, (size_t)n);
+}
+
 /* Downstream the header carries the server's GRTT and group size. */
 void send_abort_down(struct group *g, uint32_t host, const char *text, bool current)
 {
