@@ -84,9 +84,18 @@ void send_abort_to(struct group *g, uint32_t host, const char *text,
 	uint8_t buf[512];
 	struct sockaddr_storage dst = { 0 };
 	long n = build_abort(buf, sizeof(buf), g, 0, 0, host, text);
+	if (n <= 0)
+		return;
+	/* A client takes an ABORT only from its server: the proxy speaks for
+	 * it here, as it relays the server's own messages. */
+	struct uftp_hdr h;
+	uftp_peek(buf, (size_t)n, &h);
+	h.src_id = g->server_id;
+	h.grtt = g->grtt_q;
+	h.gsize = g->gsize_q;
+	uftp_set_hdr(buf, (size_t)n, &h);
 	memcpy(&dst, to, addr_len(to));
-	if (n > 0)
-		send_to(g->in, &dst, buf, (size_t)n);
+	send_to(g->in, &dst, buf, (size_t)n);
 }
 
 /* Downstream the header carries the server's GRTT and group size. */
