@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,15 +160,19 @@ static unsigned source_bucket(const struct sockaddr *src)
 	return h % SOURCE_BUCKETS;
 }
 
-/* Takes a place for a new group, or says which limit is reached. */
+/* Takes a place for a new group, or says which limit is reached. A limit
+ * of 0 (a configuration built without proxy_init) is no limit. */
 static const char *count_in(struct inst_shared *sh, unsigned bucket)
 {
 	const struct proxy_config *pc = sh->pc;
-	if (++sh->groups_alive > (unsigned)pc->max_groups) {
+	unsigned max = pc->max_groups > 0 ? (unsigned)pc->max_groups : UINT_MAX;
+	unsigned per = pc->max_groups_per_source > 0 ? (unsigned)pc->max_groups_per_source
+						     : UINT_MAX;
+	if (++sh->groups_alive > max) {
 		sh->groups_alive--;
 		return "max_groups";
 	}
-	if (++sh->per_source[bucket] > (unsigned)pc->max_groups_per_source) {
+	if (++sh->per_source[bucket] > per) {
 		sh->per_source[bucket]--;
 		sh->groups_alive--;
 		return "max_groups_per_source";
