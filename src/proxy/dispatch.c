@@ -310,13 +310,15 @@ static bool stateless(struct instance *in, const struct pmsg *m,
 
 /* A response proxy's clients hear the server's ANNOUNCE at the same moment
  * the proxy does, so a REGISTER may reach one worker before the worker that
- * heard the ANNOUNCE has made the group. It waits here briefly instead of
- * being lost (which cost the server a second ANNOUNCE round). */
-enum { PARK_MAX = 4096, PARK_STEP_MS = 5, PARK_TRIES = 40 };
+ * heard the ANNOUNCE has made the group. It waits here instead of being
+ * lost (which cost the server a second ANNOUNCE round): retried after 5,
+ * 10, 20 ... 640 ms (1.3 s in all, for a loaded machine), then dropped. */
+enum { PARK_MAX = 4096, PARK_FIRST_MS = 5, PARK_TRIES = 8 };
 
 struct parked {
 	struct parked *next;
 	unsigned tries;
+	uint64_t due_ms;
 	struct sockaddr_storage src;
 	size_t len;
 	uint8_t data[];
@@ -325,23 +327,57 @@ struct parked {
 static void route(struct instance *in, const struct pmsg *m, const uint8_t *data,
 		  size_t len, const struct sockaddr *src, unsigned tries);
 
+static void park_arm(struct instance *in);
+
 static void park_tick(struct fe_worker *w, void *arg)
 {
 	struct instance *in = arg;
-	struct parked *list = in->parked;
-	(void)w;
+	uint64_t now = fe_now_ms(w);
 	in->park_timer = NULL;
-	in->parked = NULL;
-	in->nparked = 0;
-	while (list) {
-		struct parked *p = list;
-		list = p->next;
+	/* Take the due ones out first: a retry may park again. */
+	struct parked *due = NULL, **tail = &due;
+	for (struct parked **pp = &in->parked; *pp;) {
+		struct parked *p = *pp;
+		if (p->due_ms > now) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		in->nparked--;
+		p->next = NULL;
+		*tail = p;
+		tail = &p->next;
+	}
+	while (due) {
+		struct parked *p = due;
+		due = p->next;
 		struct pmsg m;
 		if (pmsg_decode(p->data, p->len, &m) == 0)
 			route(in, &m, p->data, p->len, (const struct sockaddr *)&p->src,
 			      p->tries);
 		free(p);
 	}
+	park_arm(in);
+}
+
+/* The timer runs at the earliest due time (park_due). */
+static void park_timer_at(struct instance *in, uint64_t due)
+{
+	uint64_t now = fe_now_ms(in->pw->w);
+	fe_timer_cancel(in->pw->w, in->park_timer);
+	in->park_due = due;
+	in->park_timer = fe_timer_add(in->pw->w, due > now ? due - now : 0, park_tick, in);
+}
+
+static void park_arm(struct instance *in)
+{
+	if (in->park_timer || !in->parked)
+		return;
+	uint64_t first = UINT64_MAX;
+	for (struct parked *p = in->parked; p; p = p->next)
+		if (p->due_ms < first)
+			first = p->due_ms;
+	park_timer_at(in, first);
 }
 
 static bool park(struct instance *in, const uint8_t *data, size_t len,
@@ -353,14 +389,15 @@ static bool park(struct instance *in, const uint8_t *data, size_t len,
 	if (!p)
 		return false;
 	p->tries = tries + 1;
+	p->due_ms = fe_now_ms(in->pw->w) + ((uint64_t)PARK_FIRST_MS << tries);
 	memcpy(&p->src, src, addr_len(src));
 	p->len = len;
 	memcpy(p->data, data, len);
 	p->next = in->parked;
 	in->parked = p;
 	in->nparked++;
-	if (!in->park_timer)
-		in->park_timer = fe_timer_add(in->pw->w, PARK_STEP_MS, park_tick, in);
+	if (!in->park_timer || p->due_ms < in->park_due)
+		park_timer_at(in, p->due_ms);
 	return true;
 }
 

@@ -109,6 +109,7 @@ struct instance {
 	struct parked *parked;           /* answers that came before their ANNOUNCE */
 	size_t nparked;
 	struct fe_timer *park_timer;
+	uint64_t park_due;               /* when park_timer fires */
 };
 
 struct proxy_worker {

@@ -874,6 +874,8 @@ def sc_lists_migrate(env):
     cp_log = log_text(env, "proxy-cp")
     if "rejecting REGISTER from 00000402: not in client list" not in cp_log:
         raise Failure("client proxy log does not say 00000402 is not in the client list")
+    if "Client 00000401 registered" not in cp_log:
+        raise Failure("client proxy log (level 2) does not show 00000401 registering")
     if "Rejecting ANNOUNCE" in cp_log:
         raise Failure("the -S list naming the server's own address was refused")
     with open(unlisted.log, errors="replace") as fh:

@@ -248,7 +248,8 @@ def part_breakers(t, ferryd, perf):
         p.wait_for(r"32000001/00:0\]: Received request")
         cli.sendto(register(0x0C100001, gid), proxy)
         reg = [d for d, _a in drain(srv, 1.5) if len(d) > 16 and d[1] == REGISTER]
-        t.check("breakers: the proxy aggregates a client's REGISTER", len(reg) >= 1,
+        t.check("breakers: the proxy aggregates a client's REGISTER, and logs it at level 2",
+                len(reg) >= 1 and "Client 0C100001 registered" in p.text(),
                 p.text()[-400:])
         for naks, hlen in ((b"\xff" * 3, 2), (b"", 2), (b"\xff" * 8000, 2),
                            (b"", 255), (b"\x01", 200)):
