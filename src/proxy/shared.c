@@ -92,8 +92,8 @@ static int join_interfaces(struct inst_shared *sh)
 
 enum { LOOPBACK_UID = 0x7F000001 };
 
-/* -B beyond net.core.rmem_max gets only rmem_max (uftpproxyd's buffers are
- * forced past it as root); said once at start-up. */
+/* -B beyond net.core.rmem_max gets only rmem_max, as with uftpproxyd (which
+ * sets plain SO_RCVBUF); said once at start-up, which uftpproxyd does not. */
 static void check_bufsize(const struct proxy_config *pc)
 {
 	FILE *f = fopen("/proc/sys/net/core/rmem_max", "re");
