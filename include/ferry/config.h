@@ -49,6 +49,10 @@ struct proxy_config {
 	size_t hb_count;
 	int hb_interval;        /* [-h] seconds, default 20 */
 	int udp_buf_size;       /* [-B] 65536-104857600, default 262144 */
+	bool udp_buf_force;     /* beyond net.core.rmem_max (needs CAP_NET_ADMIN) */
+	int max_groups;         /* groups alive at once in this instance */
+	int max_groups_per_source; /* of them from one source address */
+	int group_idle_max;     /* seconds: cap on 4 * ROBUST * GRTT */
 	char *client_list;      /* [-C] file */
 	char *server_list;      /* [-S] file */
 	struct strlist key_files; /* [-k] */

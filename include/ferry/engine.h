@@ -55,6 +55,7 @@ struct fe_udp_opts {
 	struct sockaddr_storage bind; /* address and port to bind */
 	bool reuseport;               /* SO_REUSEPORT: one socket per worker */
 	int bufsize;                  /* SO_RCVBUF and SO_SNDBUF, 0: default */
+	bool bufforce;                /* past net.core.[rw]mem_max (CAP_NET_ADMIN) */
 	int ttl;                      /* multicast TTL / hop limit, 0: default */
 	int dscp;                     /* 0-63 */
 	unsigned mcast_ifindex;       /* interface for multicast sends, 0: any */

@@ -31,6 +31,9 @@ void proxy_init(struct proxy_config *p)
 	p->dscp = 0;
 	p->hb_interval = 20;
 	p->udp_buf_size = 262144;
+	p->max_groups = DEFAULT_MAX_GROUPS;
+	p->max_groups_per_source = DEFAULT_MAX_GROUPS_PER_SOURCE;
+	p->group_idle_max = DEFAULT_GROUP_IDLE_MAX;
 }
 
 void config_init(struct ferry_config *cfg)
@@ -434,6 +437,11 @@ static const struct int_rule proxy_rules[] = {
 	PRULE("dscp", "-Q", dscp, DSCP_MIN, DSCP_MAX),
 	PRULE("heartbeat.interval", "-h", hb_interval, HBINT_MIN, HBINT_MAX),
 	PRULE("udp_buffer", "-B", udp_buf_size, UDPBUF_MIN, UDPBUF_MAX),
+	PRULE("limits.max_groups", "--max-groups", max_groups, GROUPS_MIN, GROUPS_MAX),
+	PRULE("limits.max_groups_per_source", "--max-groups-per-source",
+	      max_groups_per_source, GROUPS_MIN, GROUPS_MAX),
+	PRULE("limits.group_idle_max", "--group-idle-max", group_idle_max,
+	      GROUP_IDLE_MIN, GROUP_IDLE_MAX),
 };
 
 #define GRULE(k, f, field, lo, hi) { k, f, offsetof(struct ferry_config, field), lo, hi }
@@ -485,6 +493,10 @@ static int check_role(struct vctx *v, long i, const struct proxy_config *p)
 	if (p->dest_fingerprint && !valid_fingerprint(p->dest_fingerprint))
 		return vfail(v, i, "dest_fingerprint", "-s",
 			     "'%s' is not 20 hex pairs separated by ':'", p->dest_fingerprint);
+	if (p->dest_fingerprint)
+		return vfail(v, i, "dest_fingerprint", "-s",
+			     "fp= (a downstream learnt from signed heartbeats) is not "
+			     "supported yet: give the client proxy's address with -s dest");
 	if (p->response_curve && p->role != PROXY_RESPONSE)
 		return vfail(v, i, "response_curve", "-r", "only a response proxy has a response curve");
 	if (p->response_curve && !valid_curve(p->response_curve))

@@ -146,6 +146,14 @@ static int opt_uid(struct cli_state *st, const struct cli_opt *o, const char *ar
 	return 0;
 }
 
+static int opt_buf_force(struct cli_state *st, const struct cli_opt *o, const char *arg)
+{
+	(void)o;
+	(void)arg;
+	st->proxy.udp_buf_force = true;
+	return 0;
+}
+
 static int opt_flag_m(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
 	(void)o;
@@ -289,6 +297,12 @@ static const struct cli_opt options[] = {
 	{ "-e", ARG, C_PROXY, opt_curve, 0, 0, 0 },
 	{ "-I", ARG, C_PROXY, opt_list, P(interfaces), 0, 0 },
 	{ "-M", ARG, C_PROXY, opt_list, P(pub_mcast), 0, 0 },
+	{ "--max-groups", ARG, C_PROXY, opt_proxy_int, P(max_groups), GROUPS_MIN, GROUPS_MAX },
+	{ "--max-groups-per-source", ARG, C_PROXY, opt_proxy_int, P(max_groups_per_source),
+	  GROUPS_MIN, GROUPS_MAX },
+	{ "--group-idle-max", ARG, C_PROXY, opt_proxy_int, P(group_idle_max),
+	  GROUP_IDLE_MIN, GROUP_IDLE_MAX },
+	{ "--udp-buffer-force", NOARG, C_PROXY, opt_buf_force, 0, 0, 0 },
 	{ "-d", NOARG, C_GENERAL, opt_gen_flag, G(foreground), 0, 0 },
 	{ "-x", ARG, C_GENERAL, opt_gen_int, G(log_level), LOGLVL_MIN, LOGLVL_MAX },
 	{ "-N", ARG, C_GENERAL, opt_gen_int, G(priority), PRIO_MIN, PRIO_MAX },
@@ -529,6 +543,8 @@ void config_usage(FILE *out)
 	      "    [ -k keyfile[,keyfile...] ] [ -K rsa:key_len | ec:curve[,...] ]\n"
 	      "    [ -I interface[,interface...] ] [ -M pub_mcast_addr[,...] ]\n"
 	      "    [ --ftp-root DIR [ --ftp-listen ADDR:PORT ] [ --ftp-write ] ]\n"
+	      "    [ --max-groups N ] [ --max-groups-per-source N ]\n"
+	      "    [ --group-idle-max SECONDS ] [ --udp-buffer-force ]\n"
 	      "    [ --workers N ] [ --user NAME[:GROUP] ] [ --allow-root ]\n"
 	      "    [ --allow-unsafe ] [ --allow-no-seccomp ] [ --check-config ]\n"
 	      "       ferryd -f FILE [ -d ] [ -x log_level ] [ -L logfile ] [ -P pidfile ]\n"

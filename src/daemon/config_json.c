@@ -399,6 +399,13 @@ static const struct jfield keys_fields[] = {
 };
 SCHEMA(keys_schema, keys_fields);
 
+static const struct jfield limits_fields[] = {
+	F_INT("max_groups", PC, max_groups, GROUPS_MIN, GROUPS_MAX),
+	F_INT("max_groups_per_source", PC, max_groups_per_source, GROUPS_MIN, GROUPS_MAX),
+	F_INT("group_idle_max", PC, group_idle_max, GROUP_IDLE_MIN, GROUP_IDLE_MAX),
+};
+SCHEMA(limits_schema, limits_fields);
+
 static const struct jfield proxy_fields[] = {
 	F_STR("name", PC, name, NULL, NULL),
 	F_FN("role", j_role),
@@ -414,6 +421,8 @@ static const struct jfield proxy_fields[] = {
 	F_FN("uid", j_uid),
 	F_OBJ("heartbeat", 0, heartbeat_schema),
 	F_INT("udp_buffer", PC, udp_buf_size, UDPBUF_MIN, UDPBUF_MAX),
+	F_BOOL("udp_buffer_force", PC, udp_buf_force),
+	F_OBJ("limits", 0, limits_schema),
 	F_STR("client_list", PC, client_list, NULL, NULL),
 	F_STR("server_list", PC, server_list, NULL, NULL),
 	F_OBJ("keys", 0, keys_schema),

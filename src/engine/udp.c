@@ -80,16 +80,23 @@ static int set_opts(int fd, const struct sockopt *o, size_t n)
 	return 0;
 }
 
-/* Root may exceed net.core.rmem_max, as uftp's -B expects; others get what
- * the kernel allows. */
-static void set_bufsize(int fd, int size)
+/* The kernel caps SO_RCVBUF/SO_SNDBUF at net.core.rmem_max/wmem_max; only
+ * when asked (bufforce) does a privileged process go past that. What the
+ * kernel granted is logged when it is less than asked for. */
+static void set_bufsize(int fd, int size, bool force)
 {
 	if (!size)
 		return;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+	if (!force || setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+	if (!force || setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	int got = 0;
+	socklen_t len = sizeof(got);
+	/* Linux reports twice the value it was given (bookkeeping overhead). */
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 && got / 2 < size)
+		flog(LOG_LVL_VERB, "%s: receive buffer %d bytes, not %d: the kernel's "
+		     "net.core.rmem_max limits it", __func__, got / 2, size);
 }
 
 static int set_mcast_if(int fd, const struct fe_udp_opts *o)
@@ -141,7 +148,7 @@ static int configure(int fd, const struct fe_udp_opts *o)
 		r = set_opts(fd, v4, sizeof(v4) / sizeof(v4[0]));
 	if (r == 0)
 		r = set_mcast_if(fd, o);
-	set_bufsize(fd, o->bufsize);
+	set_bufsize(fd, o->bufsize, o->bufforce);
 	return r;
 }
 
@@ -499,7 +506,9 @@ struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
 	s->cb = cb;
 	s->arg = arg;
 	s->refs = 1;
-	s->rx_msg.msg_namelen = sa_len(family);
+	/* The control data follows the name in each buffer: a name length that
+	 * is a multiple of 8 keeps the cmsghdrs aligned (sockaddr_in6 is 28). */
+	s->rx_msg.msg_namelen = (sa_len(family) + 7) & ~(socklen_t)7;
 	/* Only when every provided buffer holds a whole aggregate. */
 	int one = 1;
 	s->gro = w->eng->opts.udp_buffer_size >= FE_UDP_GRO_MAX &&

@@ -2,6 +2,7 @@
  * stateless messages, find its group's owner (handing it over by mail when
  * another worker owns it) and run the role's handler for its direction. */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,34 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b
 {
 	return a->sa_family == b->ss_family &&
 	       !memcmp(a, b, addr_len(a));
+}
+
+/* A counted drop with a rate-limited log line: the first at once, then one
+ * per interval saying how many more there were. */
+#define NOT_LISTED_TEXT "Client not in client list (-C) of this proxy"
+
+/* True when a line was written. */
+__attribute__((format(printf, 5, 6)))
+static bool drop_logged(struct instance *in, enum drop_kind kind, int level,
+			const struct sockaddr *src, const char *fmt, ...)
+{
+	uint64_t more;
+	in->dropped++;
+	if (!proxy_droplog_due(&in->drops[kind], fe_now_ms(in->pw->w), &more))
+		return false;
+	char what[200], from[64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (more)
+		flog(level, "%s: %s from %s (and %llu more like it since the last such line)",
+		     in->sh->pc->name, what, addr_format(src, from, sizeof(from)),
+		     (unsigned long long)more);
+	else
+		flog(level, "%s: %s from %s", in->sh->pc->name, what,
+		     addr_format(src, from, sizeof(from)));
+	return true;
 }
 
 /* ---- handlers: downstream (from the server side) ----------------------- */
@@ -144,13 +173,20 @@ static void from_client(struct group *g, const struct pmsg *m,
 	char from[64];
 	up_fn *fn = aggregator_up[m->hdr.func];
 	if (m->hdr.func == UFTP_REGISTER && !client_allowed(g, m->hdr.src_id)) {
-		glog(LOG_LVL_WARN, g->group_id, g->inst, 0,
-		     "Rejecting REGISTER from %08X (%s): not in client list",
-		     m->hdr.src_id, addr_format(src, from, sizeof(from)));
-		g->in->dropped++;
+		/* The client is told once per log line (not per REGISTER: a
+		 * forged source must not get an ABORT for each datagram). */
+		if (drop_logged(g->in, DROP_NOT_LISTED, LOG_LVL_WARN, src,
+				"group %08X: rejecting REGISTER from %08X: not in client "
+				"list (-C; ferryd enforces it also in unencrypted sessions)",
+				g->group_id, m->hdr.src_id))
+			send_abort_to(g, m->hdr.src_id, NOT_LISTED_TEXT, src);
 		return;
 	}
+	bool known = group_client(g, m->hdr.src_id, false) != NULL;
 	struct client *c = group_client(g, m->hdr.src_id, m->hdr.func == UFTP_REGISTER);
+	if (c && !known)
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Client %08X registered (%s)",
+		     m->hdr.src_id, addr_format(src, from, sizeof(from)));
 	if (!c && m->hdr.func != UFTP_ABORT) {
 		glog(LOG_LVL_VERB, g->group_id, g->inst, 0, "Host %08X not in host list",
 		     m->hdr.src_id);
@@ -256,13 +292,165 @@ static bool stateless(struct instance *in, const struct pmsg *m,
 		heartbeat_response(in, m, src);
 		return true;
 	case UFTP_KEY_REQ:
+		/* KEY_REQ needs the proxy's keys, which come with encryption
+		 * support: refused, and said so (rate-limited). */
+		drop_logged(in, DROP_KEY_REQ, LOG_LVL_INFO, src,
+			    "refused KEY_REQ: this proxy has no keys to give "
+			    "(encryption is not supported yet)");
+		return true;
 	case UFTP_PROXY_KEY:
-		/* PROXY_KEY is for clients; KEY_REQ needs the proxy's keys,
-		 * which come with encryption support. */
-		in->dropped++;
+		in->dropped++;             /* for clients, not for a proxy */
 		return true;
 	default:
 		return false;
+	}
+}
+
+/* ---- answers that arrive before their ANNOUNCE ----------------------------- */
+
+/* A response proxy's clients hear the server's ANNOUNCE at the same moment
+ * the proxy does, so a REGISTER may reach one worker before the worker that
+ * heard the ANNOUNCE has made the group. It waits here instead of being
+ * lost (which cost the server a second ANNOUNCE round): retried after 5,
+ * 10, 20 ... 640 ms (1.3 s in all, for a loaded machine), then dropped. */
+enum { PARK_MAX = 4096, PARK_FIRST_MS = 5, PARK_TRIES = 8 };
+
+struct parked {
+	struct parked *next;
+	unsigned tries;
+	uint64_t due_ms;
+	struct sockaddr_storage src;
+	size_t len;
+	uint8_t data[];
+};
+
+static void route(struct instance *in, const struct pmsg *m, const uint8_t *data,
+		  size_t len, const struct sockaddr *src, unsigned tries);
+
+static void park_arm(struct instance *in);
+
+static void park_tick(struct fe_worker *w, void *arg)
+{
+	struct instance *in = arg;
+	uint64_t now = fe_now_ms(w);
+	in->park_timer = NULL;
+	/* Take the due ones out first: a retry may park again. */
+	struct parked *due = NULL, **tail = &due;
+	for (struct parked **pp = &in->parked; *pp;) {
+		struct parked *p = *pp;
+		if (p->due_ms > now) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		in->nparked--;
+		p->next = NULL;
+		*tail = p;
+		tail = &p->next;
+	}
+	while (due) {
+		struct parked *p = due;
+		due = p->next;
+		struct pmsg m;
+		if (pmsg_decode(p->data, p->len, &m) == 0)
+			route(in, &m, p->data, p->len, (const struct sockaddr *)&p->src,
+			      p->tries);
+		free(p);
+	}
+	park_arm(in);
+}
+
+/* The timer runs at the earliest due time (park_due). */
+static void park_timer_at(struct instance *in, uint64_t due)
+{
+	uint64_t now = fe_now_ms(in->pw->w);
+	fe_timer_cancel(in->pw->w, in->park_timer);
+	in->park_due = due;
+	in->park_timer = fe_timer_add(in->pw->w, due > now ? due - now : 0, park_tick, in);
+}
+
+static void park_arm(struct instance *in)
+{
+	if (in->park_timer || !in->parked)
+		return;
+	uint64_t first = UINT64_MAX;
+	for (struct parked *p = in->parked; p; p = p->next)
+		if (p->due_ms < first)
+			first = p->due_ms;
+	park_timer_at(in, first);
+}
+
+static bool park(struct instance *in, const uint8_t *data, size_t len,
+		 const struct sockaddr *src, unsigned tries)
+{
+	if (in->nparked >= PARK_MAX)
+		return false;
+	struct parked *p = malloc(sizeof(*p) + len);
+	if (!p)
+		return false;
+	p->tries = tries + 1;
+	p->due_ms = fe_now_ms(in->pw->w) + ((uint64_t)PARK_FIRST_MS << tries);
+	memcpy(&p->src, src, addr_len(src));
+	p->len = len;
+	memcpy(p->data, data, len);
+	p->next = in->parked;
+	in->parked = p;
+	in->nparked++;
+	if (!in->park_timer || p->due_ms < in->park_due)
+		park_timer_at(in, p->due_ms);
+	return true;
+}
+
+void proxy_park_free(struct instance *in)
+{
+	fe_timer_cancel(in->pw->w, in->park_timer);
+	in->park_timer = NULL;
+	while (in->parked) {
+		struct parked *p = in->parked;
+		in->parked = p->next;
+		free(p);
+	}
+	in->nparked = 0;
+}
+
+static bool may_park(const struct instance *in, const struct pmsg *m, unsigned tries)
+{
+	return m->hdr.func == UFTP_REGISTER && in->sh->pc->role == PROXY_RESPONSE &&
+	       tries < PARK_TRIES;
+}
+
+static void route(struct instance *in, const struct pmsg *m, const uint8_t *data,
+		  size_t len, const struct sockaddr *src, unsigned tries)
+{
+	struct group *hot = hot_find(in, m->hdr.group_id, m->hdr.group_inst);
+	if (hot) {
+		handle_owned(in, hot, m, src);
+		return;
+	}
+	struct sess_ref ref;
+	if (!sess_table_find(in->sh->groups, m->hdr.group_id, m->hdr.group_inst, &ref)) {
+		if (m->hdr.func != UFTP_ANNOUNCE) {
+			if (may_park(in, m, tries) && park(in, data, len, src, tries))
+				return;
+			drop_logged(in, DROP_UNKNOWN_GROUP, LOG_LVL_VERB, src,
+				    "dropped %s for unknown group %08X",
+				    uftp_func_name(m->hdr.func), m->hdr.group_id);
+			return;
+		}
+		struct group *g = group_create(in, m, src);
+		if (g)
+			handle_owned(in, g, m, src);
+		return;
+	}
+	unsigned me = fe_worker_index(in->pw->w);
+	if (ref.owner == me) {
+		hot_keep(in, ref.group);
+		handle_owned(in, ref.group, m, src);
+	} else if (in->sh->pc->role == PROXY_SERVER && m->hdr.func != UFTP_ANNOUNCE &&
+		   !same_addr(src, &ref.up)) {
+		forward_up(in, &ref.up, m);    /* stateless: no need to hop */
+	} else {
+		hand_off(in, ref.owner, data, len, src);
 	}
 }
 
@@ -283,35 +471,10 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 	if (stateless(in, &m, src))
 		return;
 	if (in->sh->pc->role == PROXY_SERVER && !downstream(in->sh, NULL)) {
-		flog(LOG_LVL_VERB, "Rejecting message from %s: downstream address "
-		     "not established", addr_format(src, from, sizeof(from)));
-		in->dropped++;
+		drop_logged(in, DROP_NO_DOWNSTREAM, LOG_LVL_INFO, src,
+			    "rejecting %s: downstream address not established",
+			    uftp_func_name(m.hdr.func));
 		return;
 	}
-	struct group *hot = hot_find(in, m.hdr.group_id, m.hdr.group_inst);
-	if (hot) {
-		handle_owned(in, hot, &m, src);
-		return;
-	}
-	struct sess_ref ref;
-	if (!sess_table_find(in->sh->groups, m.hdr.group_id, m.hdr.group_inst, &ref)) {
-		if (m.hdr.func != UFTP_ANNOUNCE) {
-			in->dropped++;
-			return;
-		}
-		struct group *g = group_create(in, &m, src);
-		if (g)
-			handle_owned(in, g, &m, src);
-		return;
-	}
-	unsigned me = fe_worker_index(in->pw->w);
-	if (ref.owner == me) {
-		hot_keep(in, ref.group);
-		handle_owned(in, ref.group, &m, src);
-	} else if (in->sh->pc->role == PROXY_SERVER && m.hdr.func != UFTP_ANNOUNCE &&
-		   !same_addr(src, &ref.up)) {
-		forward_up(in, &ref.up, &m);    /* stateless: no need to hop */
-	} else {
-		hand_off(in, ref.owner, data, len, src);
-	}
+	route(in, &m, data, len, src, 0);
 }

@@ -3,6 +3,8 @@
  * multicast membership, idle timeout and end. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +28,8 @@ static bool is_multicast(const struct sockaddr_storage *a, bool ssm)
 	const uint8_t *b = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
 	if (!ssm)
 		return b[0] == 0xff;
-	static const uint8_t ff30[12] = { 0xff, 0x30 };
-	return !memcmp(b, ff30, sizeof(ff30));   /* ff30::/96 */
+	/* uftp(1): IPv6 source-specific addresses are ff3x::/32, any scope. */
+	return b[0] == 0xff && (b[1] & 0xf0) == 0x30 && b[2] == 0 && b[3] == 0;
 }
 
 static bool same_source(const struct membership *m,
@@ -88,15 +90,20 @@ void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 	}
 }
 
-/* -S: the server must be listed, from the address listed for it. */
+/* -S: the server must be listed. The address a line names is the server's
+ * own (uftpproxyd(1), uftpd(1)): it is checked where the server is heard
+ * directly; a client proxy hears it through a server proxy, so there only
+ * the ID counts and such a list migrates unchanged. */
 static bool server_allowed(struct inst_shared *sh, const struct pmsg *m,
 			   const struct sockaddr *src)
 {
 	if (!sh->servers.n)
 		return true;
 	const struct peer *p = peerlist_find(&sh->servers, m->hdr.src_id);
-	return p && (!p->has_addr ||
-		     addr_same_ip((const struct sockaddr *)&p->addr, src));
+	if (!p)
+		return false;
+	return !p->has_addr || sh->pc->role == PROXY_CLIENT ||
+	       addr_same_ip((const struct sockaddr *)&p->addr, src);
 }
 
 /* The ANNOUNCE's checks before a group exists; a refusal is told upstream. */
@@ -105,7 +112,8 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 {
 	const struct proxy_config *pc = in->sh->pc;
 	if (!server_allowed(in->sh, m, src))
-		return "server not in server list";
+		return "server not in server list (-S): ferryd enforces -S also "
+		       "in unencrypted sessions, see ferryd(8)";
 	const struct uftp_announce *a = &m->msg.u.announce;
 	if (UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) && pc->role != PROXY_SERVER)
 		return "encrypted sessions are not supported by this proxy yet";
@@ -123,9 +131,81 @@ static void idle_check(struct fe_worker *w, void *arg);
 
 static uint64_t idle_ms(const struct group *g)
 {
-	/* protocol.txt 3.2: nothing heard for 4 * ROBUST * GRTT ends it. */
+	/* protocol.txt 3.2: nothing heard for 4 * ROBUST * GRTT ends it; an
+	 * unauthenticated ANNOUNCE must not make that days (GRTT byte 255 and
+	 * ROBUST 255 would be 11.8 days), so it is capped (group_idle_max). */
 	uint64_t ms = (uint64_t)(4.0 * g->robust * g->grtt * 1000.0);
+	uint64_t cap = (uint64_t)g->in->sh->pc->group_idle_max * 1000;
+	if (cap && ms > cap)
+		ms = cap;
 	return ms < MIN_IDLE_MS ? MIN_IDLE_MS : ms;
+}
+
+/* ---- bounds: groups alive per instance and per source address ---------- */
+
+static unsigned source_bucket(const struct sockaddr *src)
+{
+	const uint8_t *b;
+	size_t n;
+	if (src->sa_family == AF_INET6) {
+		b = ((const struct sockaddr_in6 *)src)->sin6_addr.s6_addr;
+		n = 16;
+	} else {
+		b = (const uint8_t *)&((const struct sockaddr_in *)src)->sin_addr;
+		n = 4;
+	}
+	uint32_t h = 2166136261u;            /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h % SOURCE_BUCKETS;
+}
+
+/* Takes a place for a new group, or says which limit is reached. A limit
+ * of 0 (a configuration built without proxy_init) is no limit. */
+static const char *count_in(struct inst_shared *sh, unsigned bucket)
+{
+	const struct proxy_config *pc = sh->pc;
+	unsigned max = pc->max_groups > 0 ? (unsigned)pc->max_groups : UINT_MAX;
+	unsigned per = pc->max_groups_per_source > 0 ? (unsigned)pc->max_groups_per_source
+						     : UINT_MAX;
+	if (++sh->groups_alive > max) {
+		sh->groups_alive--;
+		return "max_groups";
+	}
+	if (++sh->per_source[bucket] > per) {
+		sh->per_source[bucket]--;
+		sh->groups_alive--;
+		return "max_groups_per_source";
+	}
+	return NULL;
+}
+
+static void count_out(struct group *g)
+{
+	if (!g->counted)
+		return;
+	g->in->sh->per_source[g->source_bucket]--;
+	g->in->sh->groups_alive--;
+	g->counted = false;
+}
+
+/* A refusal for a limit is logged rate-limited, and not answered: an ABORT
+ * to a forged source would only reflect the flood. */
+static void log_limit(struct instance *in, const char *limit, const struct sockaddr *src)
+{
+	struct inst_shared *sh = in->sh;
+	bool per_source = !strcmp(limit, "max_groups_per_source");
+	unsigned long long total = ++sh->groups_refused;
+	uint64_t more;
+	if (!proxy_droplog_due(&in->drops[per_source ? DROP_SOURCE_LIMIT : DROP_GROUP_LIMIT],
+			       fe_now_ms(in->pw->w), &more))
+		return;
+	char from[64];
+	flog(LOG_LVL_WARN, "%s: refusing ANNOUNCE from %s: %s (%d) reached; %llu "
+	     "refused in all, %" PRIu64 " not logged since the last line", sh->pc->name,
+	     addr_format(src, from, sizeof(from)), limit,
+	     per_source ? sh->pc->max_groups_per_source : sh->pc->max_groups,
+	     total, more);
 }
 
 static void arm_idle(struct group *g, uint64_t ms)
@@ -217,9 +297,19 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 		free(g);
 		return NULL;
 	}
+	g->source_bucket = source_bucket(src);
+	const char *limit = count_in(in->sh, g->source_bucket);
+	if (limit) {
+		log_limit(in, limit, src);
+		in->dropped++;
+		free(g);
+		return NULL;
+	}
+	g->counted = true;
 	struct sess_ref ref = { .server_id = g->server_id, .group = g,
 				.owner = fe_worker_index(in->pw->w), .up = g->up };
 	if (sess_table_insert(in->sh->groups, g->group_id, g->inst, &ref, NULL) < 0) {
+		count_out(g);
 		free(g);
 		return NULL;
 	}
@@ -233,6 +323,7 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 			     "Error joining multicast group: %s", strerror(-r));
 			send_abort_up(g, 0, "Error joining multicast group");
 			sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
+			count_out(g);
 			free(g);
 			return NULL;
 		}
@@ -281,6 +372,7 @@ void group_destroy(struct group *g)
 	if (g->joined)
 		membership_leave(in, &g->priv, g->ssm ? &g->up : NULL);
 	sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
+	count_out(g);
 	hot_forget(in, g);
 	for (struct group **p = &in->groups; *p; p = &(*p)->next)
 		if (*p == g) {

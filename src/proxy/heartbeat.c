@@ -32,7 +32,8 @@ void heartbeat_request(struct instance *in, const struct pmsg *m,
 {
 	char who[64];
 	(void)m;
-	flog(LOG_LVL_INFO, "Received HB_REQ from %s", addr_format(src, who, sizeof(who)));
+	flog(LOG_LVL_INFO, "%s: received HB_REQ from %s", in->sh->pc->name,
+	     addr_format(src, who, sizeof(who)));
 	struct inst_shared *sh = in->sh;
 	if (sh->pc->role != PROXY_SERVER || !sh->pc->dest_fingerprint) {
 		reply(in, src, UFTP_HB_AUTH_OK);
@@ -43,13 +44,26 @@ void heartbeat_request(struct instance *in, const struct pmsg *m,
 	reply(in, src, UFTP_HB_AUTH_FAILED);
 }
 
+static const char *auth_name(uint8_t auth)
+{
+	switch (auth) {
+	case UFTP_HB_AUTH_OK: return "accepted";
+	case UFTP_HB_AUTH_FAILED: return "authentication failed";
+	case UFTP_HB_AUTH_CHALLENGE: return "challenge (a signed heartbeat is wanted)";
+	default: return "unknown result";
+	}
+}
+
+/* The answer to our HB_REQ and what it said, at the default level: an
+ * operator behind a NAT follows the pinhole by these lines. */
 void heartbeat_response(struct instance *in, const struct pmsg *m,
 			const struct sockaddr *src)
 {
 	char who[64];
-	(void)in;
-	(void)m;
-	flog(LOG_LVL_VERB, "Received HB_RESP from %s", addr_format(src, who, sizeof(who)));
+	uint8_t auth = m->decoded ? m->msg.u.hb_resp.auth : 0xff;
+	flog(auth == UFTP_HB_AUTH_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
+	     "%s: received HB_RESP from %s: %s", in->sh->pc->name,
+	     addr_format(src, who, sizeof(who)), auth_name(auth));
 }
 
 static void send_all(struct fe_worker *w, void *arg)

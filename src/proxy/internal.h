@@ -36,6 +36,10 @@ bool pmsg_addr(const struct uftp_announce *a, bool priv,
 
 enum { HOT_SLOTS = 64 };
 
+/* Groups alive per source address are counted in this many buckets
+ * (hashed by IP address; a collision only makes a limit stricter). */
+enum { SOURCE_BUCKETS = 4096 };
+
 /* Shared by all workers, read-only after start-up except where noted. */
 struct inst_shared {
 	const struct proxy_config *pc;
@@ -53,9 +57,25 @@ struct inst_shared {
 	pthread_mutex_t down_lock;
 	struct sockaddr_storage down;
 	bool down_known, down_static;
+	/* Group bounds (issue 9): alive in all, alive per source bucket. */
+	_Atomic unsigned groups_alive;
+	_Atomic unsigned *per_source;    /* SOURCE_BUCKETS counters */
+	_Atomic unsigned long long groups_refused;
 };
 
 struct proxy_worker;
+
+/* droplog.c: one per kind of drop, per instance and worker. */
+struct droplog {
+	uint64_t last_ms, held, total;
+	bool logged;
+};
+bool proxy_droplog_due(struct droplog *d, uint64_t now_ms, uint64_t *more);
+
+enum drop_kind {
+	DROP_NO_DOWNSTREAM, DROP_KEY_REQ, DROP_GROUP_LIMIT, DROP_SOURCE_LIMIT,
+	DROP_NOT_LISTED, DROP_UNKNOWN_GROUP, DROP_KINDS
+};
 
 struct proxy_shared {
 	struct proxy_worker **workers;   /* by worker index, set at start-up */
@@ -85,6 +105,11 @@ struct instance {
 	 * group without the shared table's lock. */
 	struct group *hot[HOT_SLOTS];
 	uint64_t rx, dropped, forwarded, handed_off, aggregates;
+	struct droplog drops[DROP_KINDS];
+	struct parked *parked;           /* answers that came before their ANNOUNCE */
+	size_t nparked;
+	struct fe_timer *park_timer;
+	uint64_t park_due;               /* when park_timer fires */
 };
 
 struct proxy_worker {
@@ -130,6 +155,8 @@ struct group {
 	uint32_t pend_serial;            /* last aggregate serial handed out */
 	struct fe_timer *flush_timer, *idle_timer;
 	uint64_t last_heard;             /* ms, last message from the server */
+	unsigned source_bucket;          /* counted in sh->per_source[] */
+	bool counted;
 };
 
 /* group.c */
@@ -171,11 +198,14 @@ void aggregate_message(const struct pending *p, struct uftp_msg *out,
 /* upstream.c: the proxy's own messages */
 void send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n);
 void send_abort_up(struct group *g, uint32_t host, const char *text);
+void send_abort_to(struct group *g, uint32_t host, const char *text,
+		   const struct sockaddr *to);
 void send_abort_down(struct group *g, uint32_t host, const char *text, bool current);
 void send_hb(struct instance *in, const struct sockaddr_storage *to,
 	     uint8_t func, uint8_t auth, uint32_t nonce);
 
 /* dispatch.c */
+void proxy_park_free(struct instance *in);
 void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 		  const struct sockaddr *src);
 

@@ -2,6 +2,7 @@
  * each instance's session table, -C/-S lists, downstream and heartbeat
  * addresses, join interfaces and UID. Errors here stop start-up. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,22 @@ static int load_lists(struct inst_shared *sh)
 					     err, sizeof(err)) < 0) {
 		flog(LOG_LVL_ERR, "%s: server list (-S): %s", pc->name, err);
 		return FERRY_EXIT_PARAM;
+	}
+	return 0;
+}
+
+/* uftpproxyd exits 3 when a -k file it is to load (no -K to make it) cannot
+ * be read; the key handling itself belongs to the crypto module. */
+static int check_key_files(const struct proxy_config *pc)
+{
+	for (size_t i = 0; !pc->key_specs.n && i < pc->key_files.n; i++) {
+		FILE *f = fopen(pc->key_files.v[i], "re");
+		if (!f) {
+			flog(LOG_LVL_ERR, "%s: key file (-k) %s: %m", pc->name,
+			     pc->key_files.v[i]);
+			return FERRY_EXIT_CRYPTO;
+		}
+		fclose(f);
 	}
 	return 0;
 }
@@ -73,13 +90,34 @@ static int join_interfaces(struct inst_shared *sh)
 	return 0;
 }
 
+enum { LOOPBACK_UID = 0x7F000001 };
+
+/* -B beyond net.core.rmem_max gets only rmem_max, as with uftpproxyd (which
+ * sets plain SO_RCVBUF); said once at start-up, which uftpproxyd does not. */
+static void check_bufsize(const struct proxy_config *pc)
+{
+	FILE *f = fopen("/proc/sys/net/core/rmem_max", "re");
+	long max = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "%ld", &max) != 1)
+		max = 0;
+	fclose(f);
+	if (max > 0 && pc->udp_buf_size > max && !pc->udp_buf_force)
+		flog(LOG_LVL_WARN, "%s: -B %d is more than net.core.rmem_max (%ld): the "
+		     "kernel gives %ld; raise the sysctl, or as root add --udp-buffer-force",
+		     pc->name, pc->udp_buf_size, max, max);
+}
+
 static int set_uid(struct inst_shared *sh)
 {
 	uint32_t uid = sh->pc->uid;
 	if (!sh->pc->uid_set && iface_default_uid(&uid) < 0) {
-		flog(LOG_LVL_ERR, "%s: no multicast interface to derive a UID from; "
-		     "give one with -U", sh->pc->name);
-		return FERRY_EXIT_PARAM;
+		/* As uftpproxyd: with only the loopback interface, its address. */
+		uid = LOOPBACK_UID;
+		flog(LOG_LVL_WARN, "%s: no multicast interface to derive a UID from: "
+		     "using 0x%08X (127.0.0.1) as uftpproxyd does; give one with -U",
+		     sh->pc->name, uid);
 	}
 	sh->uid = uid;
 	flog(LOG_LVL_INFO, "%s: %s proxy, UID 0x%08X, port %u", sh->pc->name,
@@ -104,10 +142,15 @@ int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
 		sh->pc = &cfg->proxies[i];
 		sh->index = (unsigned)i;
 		pthread_mutex_init(&sh->down_lock, NULL);
-		if (!(sh->groups = sess_table_new()))
+		if (!(sh->groups = sess_table_new()) ||
+		    !(sh->per_source = calloc(SOURCE_BUCKETS, sizeof(*sh->per_source))))
 			r = FERRY_EXIT_ALLOC;
 		if (!r)
 			r = set_uid(sh);
+		if (!r)
+			check_bufsize(sh->pc);
+		if (!r)
+			r = check_key_files(sh->pc);
 		if (!r)
 			r = load_lists(sh);
 		if (!r)
@@ -130,6 +173,7 @@ void proxy_shared_free(struct proxy_shared *s)
 	for (size_t i = 0; i < s->count; i++) {
 		struct inst_shared *sh = &s->inst[i];
 		sess_table_free(sh->groups);
+		free((void *)sh->per_source);
 		peerlist_free(&sh->clients);
 		peerlist_free(&sh->servers);
 		if (sh->pc)

@@ -22,10 +22,14 @@ static void on_datagram(struct fe_udp *s, const struct fe_datagram *d, void *arg
 	proxy_intake(arg, d->data, d->len, d->src);
 }
 
+/* Whether the configuration names an IPv6 address (then IPv6 is needed). */
 static bool wants_v6(const struct proxy_config *pc)
 {
 	for (size_t i = 0; i < pc->pub_mcast.n; i++)
 		if (strchr(pc->pub_mcast.v[i], ':'))
+			return true;
+	for (size_t i = 0; i < pc->hb_count; i++)
+		if (strchr(pc->hb_servers[i].host, ':'))
 			return true;
 	return pc->dest && strchr(pc->dest, ':');
 }
@@ -34,6 +38,7 @@ static struct fe_udp *open_one(struct fe_worker *w, struct instance *in, int fam
 {
 	const struct proxy_config *pc = in->sh->pc;
 	struct fe_udp_opts o = { .reuseport = true, .bufsize = pc->udp_buf_size,
+				 .bufforce = pc->udp_buf_force,
 				 .ttl = pc->ttl, .dscp = pc->dscp };
 	o.bind.ss_family = (sa_family_t)family;
 	addr_set_port(&o.bind, pc->port);
@@ -102,8 +107,16 @@ static int open_instance(struct fe_worker *w, struct instance *in)
 	}
 	if (!(in->v4 = open_one(w, in, AF_INET)))
 		return FERRY_EXIT_NET;
-	if (wants_v6(pc) && !(in->v6 = open_one(w, in, AF_INET6)))
-		return FERRY_EXIT_NET;
+	/* As uftpproxyd, every proxy also listens on IPv6: a tunnel or a
+	 * client may reach it either way. Without IPv6 in the kernel that is
+	 * an error only when the configuration names an IPv6 address. */
+	if (!(in->v6 = open_one(w, in, AF_INET6))) {
+		if (wants_v6(pc))
+			return FERRY_EXIT_NET;
+		if (fe_worker_index(w) == 0)
+			flog(LOG_LVL_WARN, "%s: no IPv6 socket: listening on IPv4 only",
+			     pc->name);
+	}
 	if (fe_worker_index(w) == 0)
 		heartbeat_start(in);
 	/* A client proxy hears only unicast from server proxies. */
@@ -148,6 +161,7 @@ void proxy_worker_fini(struct proxy_worker *pw)
 			membership_leave(in, &in->joined->addr,
 					 in->joined->source.ss_family ? &in->joined->source : NULL);
 		fe_timer_cancel(pw->w, in->hb_timer);
+		proxy_park_free(in);
 		if (in->rx || in->dropped)
 			flog(LOG_LVL_INFO, "%s: worker %u: %llu messages in, %llu forwarded, "
 			     "%llu handed to other workers, %llu dropped", in->sh->pc->name,

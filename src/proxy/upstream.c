@@ -77,6 +77,27 @@ void send_abort_up(struct group *g, uint32_t host, const char *text)
 		send_to(g->in, &g->up, buf, (size_t)n);
 }
 
+/* To one client, unicast: the proxy refuses it (host: its UID). */
+void send_abort_to(struct group *g, uint32_t host, const char *text,
+		   const struct sockaddr *to)
+{
+	uint8_t buf[512];
+	struct sockaddr_storage dst = { 0 };
+	long n = build_abort(buf, sizeof(buf), g, 0, 0, host, text);
+	if (n <= 0)
+		return;
+	/* A client takes an ABORT only from its server: the proxy speaks for
+	 * it here, as it relays the server's own messages. */
+	struct uftp_hdr h;
+	uftp_peek(buf, (size_t)n, &h);
+	h.src_id = g->server_id;
+	h.grtt = g->grtt_q;
+	h.gsize = g->gsize_q;
+	uftp_set_hdr(buf, (size_t)n, &h);
+	memcpy(&dst, to, addr_len(to));
+	send_to(g->in, &dst, buf, (size_t)n);
+}
+
 /* Downstream the header carries the server's GRTT and group size. */
 void send_abort_down(struct group *g, uint32_t host, const char *text, bool current)
 {
@@ -106,8 +127,15 @@ void send_hb(struct instance *in, const struct sockaddr_storage *to,
 	else
 		m.u.hb_resp = (struct uftp_hb_resp){ .auth = auth, .nonce = nonce };
 	long n = encode(buf, sizeof(buf), &m, 0, 0);
-	if (n > 0 && send_to(in, to, buf, (size_t)n) == 0)
-		flog(func == UFTP_HB_REQ ? LOG_LVL_VERB : LOG_LVL_INFO, "Sent %s to %s",
-		     uftp_func_name(func),
-		     addr_format((const struct sockaddr *)to, who, sizeof(who)));
+	if (n <= 0)
+		return;
+	addr_format((const struct sockaddr *)to, who, sizeof(who));
+	if (send_to(in, to, buf, (size_t)n) == 0)
+		flog(LOG_LVL_INFO, "%s: sent %s to %s%s", in->sh->pc->name,
+		     uftp_func_name(func), who, func == UFTP_HB_RESP ?
+		     (auth == UFTP_HB_AUTH_OK ? " (accepted)" : " (refused)") : "");
+	else
+		flog(LOG_LVL_WARN, "%s: could not send %s to %s%s", in->sh->pc->name,
+		     uftp_func_name(func), who,
+		     to->ss_family == AF_INET6 && !in->v6 ? ": no IPv6 socket" : "");
 }

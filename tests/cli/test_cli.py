@@ -7,16 +7,18 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 FP = "66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC"
 
 # (flag, good value or None for a bare flag, bad value or None, role to add)
 FLAGS = [
     ("-s", "198.18.1.2", "fp=66:1E", None),
-    ("-s", "fp=" + FP, "bad host", None),
+    ("-s", "198.18.1.2", "bad host", None),
     ("-c", None, None, None),
     ("-r", None, None, None),
     ("-r:prime256v1", None, None, None),
@@ -37,6 +39,7 @@ FLAGS = [
     ("-x", "5", "6", "-c"),
     ("-x", "0", "-1", "-c"),
     ("-H", "198.18.1.1,198.18.1.3:1100,[fd00::1]:1200", "host:0", "-c"),
+    ("-H", "fd00::1,[fd00::2],2001:2::3", "[fd00::1", "-c"),
     ("-h", "3600", "0", "-c"),
     ("-g", "1024", "1025", "-c"),
     ("-g", "1", "0", "-c"),
@@ -55,6 +58,12 @@ FLAGS = [
     ("-I", "eth0,198.18.0.1", ",", "-s 198.18.1.2"),
     ("-M", "230.4.4.1,239.1.2.3", "10.0.0.1", "-s 198.18.1.2"),
     ("--workers", "4", "0", "-c"),
+    ("--max-groups", "1", "0", "-c"),
+    ("--max-groups", "1000000", "1000001", "-r"),
+    ("--max-groups-per-source", "5", "0", "-c"),
+    ("--group-idle-max", "10", "9", "-c"),
+    ("--group-idle-max", "86400", "86401", "-r"),
+    ("--udp-buffer-force", None, None, "-c"),
     ("--ftp-root", "/srv/ftp", "relative/dir", None),
     ("--ftp-listen", "127.0.0.1:2121", "localhost", "--ftp-root /srv/ftp"),
     ("--ftp-write", None, None, "--ftp-root /srv/ftp"),
@@ -72,6 +81,20 @@ BAD_LINES = [
     (["-c", "--bogus"], "--bogus"),
     (["-c", "-p"], "-p"),
     (["--ftp-write"], "--ftp-write"),
+    # uftpproxyd 4.10.2 starts with each of these, saying nothing (it
+    # exits 1 only for -B 100M and 2 for the unicast -M); ferryd refuses
+    # them with exit 1, deliberately (ferryd(8), Migrating from uftpproxyd).
+    (["-c", "-U", "0"], "-U"),
+    (["-c", "-U", "zz"], "-U"),
+    (["-c", "-U", "0xffffffff"], "-U"),
+    (["-c", "-x", "9"], "-x"),
+    (["-c", "-x", "zz"], "-x"),
+    (["-c", "-p", "70000"], "-p"),
+    (["-c", "extra"], "extra"),
+    (["-c", "-B", "100M"], "-B"),
+    (["-r", "-M", "198.18.0.1"], "-M"),
+    # Signed heartbeats need the crypto module: refused, never half-run.
+    (["-s", "fp=" + FP], "-s"),
 ]
 
 
@@ -190,6 +213,72 @@ def test_no_side_effects(t, tmp, conf_dir):
             "; ".join(bad[:3]) or r.stderr)
 
 
+def test_fp_refused(t):
+    r = t.run(["-s", "fp=" + FP, "--check-config"])
+    t.check("-s fp= is refused saying it is not supported yet",
+            r.returncode == 1 and "not supported yet" in r.stderr, r.stderr)
+
+
+def in_netns(t, args, term_after=None, timeout=20):
+    """ferryd started for real in a namespace with only loopback (unshare
+    -rn). With term_after, SIGTERM once that text is in its output."""
+    inner = "ip link set lo up && exec \"$0\" \"$@\""
+    proc = subprocess.Popen(["unshare", "-rn", "sh", "-c", inner, t.ferryd] + args,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            out.append(line)
+            if term_after and term_after in line:
+                proc.send_signal(signal.SIGTERM)
+                term_after = None
+        rc = proc.wait(timeout=max(1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    return rc, "".join(out)
+
+
+def test_startup(t, tmp):
+    """What a migration's command lines do at start-up, not just in
+    --check-config: exit status and message, as uftpproxyd(1) EXIT STATUS
+    says or deliberately better (ferryd(8), Migrating from uftpproxyd)."""
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        print("skip  start-up cases (no user+network namespace)")
+        return
+    # Only loopback: a UID the way uftpproxyd derives one, with a warning.
+    rc, out = in_netns(t, ["-c", "-d"], term_after=" started: ")
+    t.check("only loopback: UID 0x7F000001 with a warning, runs, exit 6 on SIGTERM",
+            rc == 6 and "using 0x7F000001" in out, f"exit {rc}: {out[-400:]}")
+    # -k file missing (no -K): exit 3, as uftpproxyd.
+    rc, out = in_netns(t, ["-c", "-d", "-U", "0x11", "-k", os.path.join(tmp, "no.key")])
+    t.check("missing -k file: exit 3", rc == 3 and "no.key" in out, f"exit {rc}: {out[-300:]}")
+    # -L in a directory that does not exist (not -d): exit 4 with a message
+    # on stderr (uftpproxyd forks first and exits 0).
+    rc, out = in_netns(t, ["-c", "-U", "0x11", "-L", os.path.join(tmp, "no/dir/log")])
+    t.check("unwritable -L: exit 4 saying so", rc == 4 and "log file" in out,
+            f"exit {rc}: {out[-300:]}")
+    # -P that cannot be written: exit 1 (uftpproxyd ignores it).
+    rc, out = in_netns(t, ["-c", "-d", "-U", "0x11", "-P", os.path.join(tmp, "no/dir/pid")])
+    t.check("unwritable -P: exit 1 saying so", rc == 1 and "pidfile" in out,
+            f"exit {rc}: {out[-300:]}")
+    # -S file missing: exit 1, as uftpproxyd.
+    rc, out = in_netns(t, ["-c", "-d", "-U", "0x11", "-S", os.path.join(tmp, "none")])
+    t.check("missing -S file: exit 1", rc == 1 and "server list" in out,
+            f"exit {rc}: {out[-300:]}")
+    # -B above net.core.rmem_max: not forced, a warning says what the kernel gives.
+    rmem = int(open("/proc/sys/net/core/rmem_max").read())
+    if rmem < 104857600:
+        rc, out = in_netns(t, ["-c", "-d", "-U", "0x11", "-B", "104857600"],
+                           term_after=" started: ")
+        t.check("-B past rmem_max: a warning, not forced, runs",
+                rc == 6 and "net.core.rmem_max" in out, f"exit {rc}: {out[-300:]}")
+
+
 def test_conf_dir(t, conf_dir):
     files = sorted(glob.glob(os.path.join(conf_dir, "*.json")))
     t.check("conf/ has example configurations", len(files) >= 5, str(files))
@@ -210,6 +299,8 @@ def main():
         test_json_errors(t, tmp)
         test_no_side_effects(t, tmp, conf_dir)
         test_conf_dir(t, conf_dir)
+        test_fp_refused(t)
+        test_startup(t, tmp)
     print(f"{t.passed} passed, {t.failed} failed")
     return 1 if t.failed else 0
 

@@ -32,6 +32,10 @@ import time
 DEFAULT_PREFIX = "fry"
 _NETNS_ETC = "/etc/netns"
 _BASE = ipaddress.ip_network("198.18.0.0/15")
+# IPv6 labs (Lab.ipv6_on) use the IPv6 benchmarking range of RFC 5180, the
+# counterpart of 198.18.0.0/15: network N is 2001:2:0:N::/64 and a host's
+# address ends in the last byte of its IPv4 address.
+_BASE6 = ipaddress.ip_network("2001:2::/48")
 _seq = itertools.count(1)
 
 
@@ -140,6 +144,7 @@ class Host:
         self.name = name
         self.ns = "%s-%s" % (lab.id, name)
         self.ifaces = {}        # ifname -> (Network, address)
+        self.addrs6 = {}        # ifname -> IPv6 address (Lab.ipv6_on)
 
     # -- addressing -------------------------------------------------
     def addr(self, net=None):
@@ -148,6 +153,13 @@ class Host:
             if net is None or n is net or n.name == net:
                 return a
         raise KeyError("%s has no address on %s" % (self.name, net))
+
+    def addr6(self, net=None):
+        """This host's IPv6 address on net (the first if None)."""
+        for ifname, (n, _a) in self.ifaces.items():
+            if (net is None or n is net or n.name == net) and ifname in self.addrs6:
+                return self.addrs6[ifname]
+        raise KeyError("%s has no IPv6 address on %s" % (self.name, net))
 
     def ifname(self, net):
         for ifname, (n, _a) in self.ifaces.items():
@@ -248,6 +260,7 @@ class Lab:
         self._procs = []
         self._namespaces = []
         self._net_index = itertools.count(1)
+        self.ipv6 = False
 
     # -- lifecycle --------------------------------------------------
     def __enter__(self):
@@ -302,8 +315,9 @@ class Lab:
         host.ip("link", "set", "lo", "up")
         for key in ("net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter"):
             host.sysctl(key, 0)
-        host.sysctl("net.ipv6.conf.all.disable_ipv6", 1)
-        host.sysctl("net.ipv6.conf.default.disable_ipv6", 1)
+        off = 0 if self.ipv6 and name != "switch" else 1
+        host.sysctl("net.ipv6.conf.all.disable_ipv6", off)
+        host.sysctl("net.ipv6.conf.default.disable_ipv6", off)
         host.sysctl("net.ipv4.icmp_echo_ignore_broadcasts", 0)
         return host
 
@@ -320,6 +334,11 @@ class Lab:
             self._write_hosts(os.path.join(_NETNS_ETC, h.ns))
 
     # -- building ---------------------------------------------------
+    def ipv6_on(self):
+        """Hosts made from now on also get IPv6 (2001:2:0:N::x/64, no DAD,
+        router advertisements ignored); call before adding hosts."""
+        self.ipv6 = True
+
     def network(self, name, index=None):
         """Add an L2 network (a bridge in the switch, snooping off)."""
         if name in self.nets:
@@ -374,6 +393,14 @@ class Lab:
             prefixroute = False
         plen = net.subnet.prefixlen if prefixroute else 32
         host.ip("addr", "add", "%s/%d" % (addr, plen), "dev", ifname)
+        if self.ipv6:
+            host.sysctl("net.ipv6.conf.%s.accept_ra" % ifname, 0)
+            a6 = ipaddress.ip_address("2001:2:0:%x::%x" % (
+                net.index, int(addr.split(".")[-1])))
+            assert a6 in _BASE6
+            host.ip("-6", "addr", "add", "%s/%d" % (a6, 64 if prefixroute else 128),
+                    "dev", ifname, "nodad")
+            host.addrs6[ifname] = str(a6)
         host.ip("link", "set", ifname, "up")
         host.ifaces[ifname] = (net, addr)
         if router:

@@ -119,7 +119,8 @@ static void test_unlisted_server_refused(void **state)
 	struct rig r;
 	rig_up(&r);
 	announce(&r, 0x9, 0x100, "232.1.1.2");
-	expect_abort(&r, "server not in server list");
+	expect_abort(&r, "server not in server list (-S): ferryd enforces -S also "
+			 "in unencrypted sessions, see ferryd(8)");
 	rig_down(&r);
 }
 

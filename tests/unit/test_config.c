@@ -196,7 +196,7 @@ static void test_flag_edges(void **state)
 		{ "-c", "-Q", "63" }, { "-c", "-Q", "0x3F" }, { "-c", "-Q", "0" },
 		{ "-c", "-N", "19" }, { "-c", "-U", "12345678" }, { "-c", "-U", "0xfffffffe" },
 		{ "-c", "-x", "0" }, { "-c", "-h", "1" }, { "-c", "-g", "1" }, { "-c", "-n", "1" },
-		{ "-c", "-B", "65536" }, { "-s", "fp=66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC" },
+		{ "-c", "-B", "65536" }, { "-r", "--max-groups", "1", "--group-idle-max", "10" },
 		{ "-s", "proxy-b.example" }, { "-s", "fd00::5" }, { "-r" }, { "-cd" }, { "-cp1045" },
 		{ "-c", "-K", "rsa:512" }, { "-c", "-K", "ec:sect571r1" }, { "-c", "--workers=256" },
 		{ "-c", "-x", "3", "--check-config" }, { "-c", "-q", "65535" },
@@ -357,12 +357,9 @@ static void test_server_dest(void **state)
 	assert_string_equal(cfg.proxies[0].dest, "198.18.1.2");
 	assert_null(cfg.proxies[0].dest_fingerprint);
 	config_free(&cfg);
-	assert_int_equal(parse_ok(ARGV("-s", "fp=66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC"),
-				  &cfg), 0);
-	assert_null(cfg.proxies[0].dest);
-	assert_string_equal(cfg.proxies[0].dest_fingerprint,
-			    "66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC");
-	config_free(&cfg);
+	/* fp= needs signed heartbeats (the crypto module): refused until then */
+	expect_bad(ARGV("-s", "fp=66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC"),
+		   "-s");
 	/* a response proxy answers on its own port, as uftpproxyd does */
 	assert_int_equal(parse_ok(ARGV("-r", "-p", "1500", "-q", "1600"), &cfg), 0);
 	assert_int_equal(cfg.proxies[0].dest_port, 1500);

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""register_race: the first aggregated REGISTER of a 2-worker response proxy
+holds every client that registered before it was sent.
+
+    register_race.py FERRYD FERRY_PERF [ROUNDS]
+
+A response proxy's clients hear the server's ANNOUNCE when the proxy does,
+so their REGISTERs race the ANNOUNCE into the proxy; with two workers a
+REGISTER could reach the worker that had not yet heard of the group and be
+lost (6 of 31 sessions in issue 13). Here ferry-perf clients answers with
+no delay and no rate limit from 300 source ports (spread
+over both workers by SO_REUSEPORT) in a closed group, ROUNDS times (10):
+every round's REGISTER phase must have all 300 UIDs in exactly one
+aggregate (300 < 325, one message's list; GRTT 1 s, so a loaded machine
+has a wide margin to get them all in before it leaves). Runs in a network namespace of its own (unshare -rn). Exit 0 pass,
+1 fail, 77 when no namespace can be made.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+CLIENTS = 300
+PORT = 1044
+
+
+def wait_started(proxy, log, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proxy.poll() is None:
+        with open(log, errors="replace") as fh:
+            if " started: " in fh.read():
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def inner(ferryd, perf, rounds):
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "link", "set", "lo", "multicast", "on"],
+                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
+        subprocess.run(cmd, check=True)
+    # The log goes to a file: a pipe nobody reads would fill and stall it.
+    log = tempfile.NamedTemporaryFile(prefix="register_race-", suffix=".log", delete=False)
+    proxy = subprocess.Popen([ferryd, "-r", "-U", "0B000001", "-d", "-x", "2",
+                              "-p", str(PORT), "--workers", "2", "-B", "4194304"],
+                             stdout=log, stderr=subprocess.STDOUT)
+    passed = failed = 0
+    try:
+        if not wait_started(proxy, log.name):
+            print("FAIL - ferryd did not start")
+            print("0 passed, 1 failed")
+            return 1
+        for r in range(rounds):
+            run = subprocess.run([perf, "clients", "--proxy", "127.0.0.1:%d" % PORT,
+                                  "--clients", str(CLIENTS), "--ports", str(CLIENTS),
+                                  "--delay", "0", "--closed", "--grtt", "1.0",
+                                  "--settle", "0.3",
+                                  "--timeout", "10", "--json"],
+                                 capture_output=True, text=True, timeout=120)
+            try:
+                reg = json.loads(run.stdout)["end"]["phases"]["register"]
+            except (ValueError, KeyError):
+                print("FAIL - round %d: ferry-perf exit %d, no JSON: %s" % (
+                    r, run.returncode, run.stderr.strip()[-300:]))
+                failed += 1
+                continue
+            got = (reg["received"], reg["messages"], reg["duplicates"])
+            if got != (CLIENTS, 1, 0):
+                print("FAIL - round %d: first REGISTER aggregate: %d of %d UIDs in %d "
+                      "message(s), %d duplicates" % (r, got[0], CLIENTS, got[1], got[2]))
+                failed += 1
+            else:
+                passed += 1
+    finally:
+        proxy.terminate()
+        try:
+            proxy.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait()
+        with open(log.name, errors="replace") as fh:
+            out = fh.read()
+        os.unlink(log.name)
+    if "Sanitizer" in out:
+        print("FAIL - a sanitizer report in ferryd's log")
+        failed += 1
+    if failed:
+        lines = [l for l in out.splitlines() if " registered (" not in l]
+        print("--- ferryd (last lines but client registrations)\n" + "\n".join(lines[-30:]))
+    else:
+        print("ok - %d rounds: every first REGISTER aggregate held all %d clients" % (
+            rounds, CLIENTS))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == "--inner":
+        return inner(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) not in (3, 4):
+        print(__doc__, file=sys.stderr)
+        return 2
+    ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:3])
+    rounds = sys.argv[3] if len(sys.argv) == 4 else "10"
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
+    if probe.returncode != 0:
+        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
+        return SKIP
+    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
+                           "--inner", ferryd, perf, rounds]).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
