@@ -76,12 +76,14 @@ struct ll {
 	uint64_t handled;
 };
 
-/* Grants access beneath path (a directory) or to path (a file). */
-static int ll_allow(struct ll *ll, const char *path, uint64_t access)
+/* Grants access beneath path (a directory) or to path (a file); what
+ * names it in errors ("the pidfile's directory"). */
+static int ll_allow(struct ll *ll, const char *what, const char *path, uint64_t access)
 {
 	int fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0) {
-		flog(LOG_LVL_ERR, "sandbox: Landlock rule for %s: %s", path, strerror(errno));
+		flog(LOG_LVL_ERR, "sandbox: Landlock rule for %s %s: %s", what, path,
+		     strerror(errno));
 		return -1;
 	}
 	struct stat st;
@@ -94,17 +96,19 @@ static int ll_allow(struct ll *ll, const char *path, uint64_t access)
 	int e = errno;
 	close(fd);
 	if (r < 0)
-		flog(LOG_LVL_ERR, "sandbox: Landlock rule for %s: %s", path, strerror(e));
+		flog(LOG_LVL_ERR, "sandbox: Landlock rule for %s %s: %s", what, path,
+		     strerror(e));
 	return r < 0 ? -1 : 0;
 }
 
 /* The directory a file is in; rights on it let the file be created anew
  * (SIGHUP reopen after logrotate) or rolled (rename, unlink). */
-static int ll_allow_dir_of(struct ll *ll, const char *file, uint64_t access)
+static int ll_allow_dir_of(struct ll *ll, const char *what, const char *file,
+			   uint64_t access)
 {
 	char copy[PATH_MAX];
 	snprintf(copy, sizeof(copy), "%s", file);
-	return ll_allow(ll, dirname(copy), access);
+	return ll_allow(ll, what, dirname(copy), access);
 }
 
 /* The table of what the daemon may touch once it runs. */
@@ -113,30 +117,30 @@ static int ll_rules(struct ll *ll, const struct ferry_config *cfg)
 	const struct ftp_config *f = &cfg->ftp;
 	int r = 0;
 	for (size_t i = 0; f->enabled && i < f->user_count; i++)
-		r |= ll_allow(ll, f->users[i].root, FS_READ | (f->users[i].write ? FS_WRITE : 0));
+		r |= ll_allow(ll, "the FTP root", f->users[i].root, FS_READ | (f->users[i].write ? FS_WRITE : 0));
 	if (f->enabled && f->anonymous_root)
-		r |= ll_allow(ll, f->anonymous_root, FS_READ | (f->anonymous_write ? FS_WRITE : 0));
+		r |= ll_allow(ll, "the anonymous FTP root", f->anonymous_root, FS_READ | (f->anonymous_write ? FS_WRITE : 0));
 	if (!cfg->foreground && cfg->log_file)
-		r |= ll_allow_dir_of(ll, cfg->log_file, LANDLOCK_ACCESS_FS_WRITE_FILE |
+		r |= ll_allow_dir_of(ll, "the log file's directory", cfg->log_file, LANDLOCK_ACCESS_FS_WRITE_FILE |
 				     LANDLOCK_ACCESS_FS_MAKE_REG |
 				     (cfg->max_log_size ? LANDLOCK_ACCESS_FS_REMOVE_FILE : 0));
 	if (f->enabled && f->xferlog)
-		r |= ll_allow_dir_of(ll, f->xferlog, LANDLOCK_ACCESS_FS_WRITE_FILE |
+		r |= ll_allow_dir_of(ll, "the transfer log's directory", f->xferlog, LANDLOCK_ACCESS_FS_WRITE_FILE |
 				     LANDLOCK_ACCESS_FS_MAKE_REG);
 	/* Written once the workers run (after this), read and unlinked at the
 	 * stop by pidfile_remove. */
 	if (cfg->pidfile)
-		r |= ll_allow_dir_of(ll, cfg->pidfile, LANDLOCK_ACCESS_FS_READ_FILE |
+		r |= ll_allow_dir_of(ll, "the pidfile's directory", cfg->pidfile, LANDLOCK_ACCESS_FS_READ_FILE |
 				     LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
 				     LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_REMOVE_FILE);
-	r |= ll_allow(ll, "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
-	r |= ll_allow(ll, "/dev/urandom", LANDLOCK_ACCESS_FS_READ_FILE);
+	r |= ll_allow(ll, "", "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
+	r |= ll_allow(ll, "", "/dev/urandom", LANDLOCK_ACCESS_FS_READ_FILE);
 #if defined(__SANITIZE_ADDRESS__)
 	/* Test builds: the sanitizers read /proc/self/maps and list
 	 * /proc/self/task to report errors and leaks. */
 	char self[64];
 	snprintf(self, sizeof(self), "/proc/%ld", (long)getpid());
-	r |= ll_allow(ll, self, FS_READ);
+	r |= ll_allow(ll, "", self, FS_READ);
 #endif
 	return r ? -1 : 0;
 }

@@ -223,7 +223,7 @@ def in_netns(t, args, term_after=None, timeout=20):
     """ferryd started for real in a namespace with only loopback (unshare
     -rn). With term_after, SIGTERM once that text is in its output."""
     inner = "ip link set lo up && exec \"$0\" \"$@\""
-    proc = subprocess.Popen(["unshare", "-rn", "sh", "-c", inner, t.ferryd] + args,
+    proc = subprocess.Popen(["unshare", "-rn", "sh", "-c", inner, t.ferryd, "--allow-root"] + args,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = []
     deadline = time.monotonic() + timeout

@@ -81,7 +81,7 @@ class Proxy:
     def __init__(self, ferryd, args):
         self.log = tempfile.NamedTemporaryFile(prefix="hostile-", suffix=".log",
                                                delete=False)
-        self.proc = subprocess.Popen([ferryd, "-d", "-x", "2", "--workers", "2",
+        self.proc = subprocess.Popen([ferryd, "--allow-root", "-d", "-x", "2", "--workers", "2",
                                       "-B", "4194304"] + args,
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
