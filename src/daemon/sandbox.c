@@ -133,14 +133,14 @@ static int ll_rules(struct ll *ll, const struct ferry_config *cfg)
 		r |= ll_allow_dir_of(ll, "the pidfile's directory", cfg->pidfile, LANDLOCK_ACCESS_FS_READ_FILE |
 				     LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
 				     LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_REMOVE_FILE);
-	r |= ll_allow(ll, "", "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
-	r |= ll_allow(ll, "", "/dev/urandom", LANDLOCK_ACCESS_FS_READ_FILE);
+	r |= ll_allow(ll, "the device", "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
+	r |= ll_allow(ll, "the device", "/dev/urandom", LANDLOCK_ACCESS_FS_READ_FILE);
 #if defined(__SANITIZE_ADDRESS__)
 	/* Test builds: the sanitizers read /proc/self/maps and list
 	 * /proc/self/task to report errors and leaks. */
 	char self[64];
 	snprintf(self, sizeof(self), "/proc/%ld", (long)getpid());
-	r |= ll_allow(ll, "", self, FS_READ);
+	r |= ll_allow(ll, "the process directory", self, FS_READ);
 #endif
 	return r ? -1 : 0;
 }
