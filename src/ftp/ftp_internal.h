@@ -139,6 +139,9 @@ struct ftp_server {
 	size_t naccounts;
 	struct ftp_account anon;
 	bool has_anon;
+	/* An unknown user's password is checked against this (the first
+	 * account's hash: the same kind and cost), the result thrown away. */
+	const char *dummy_hash;
 	struct spsv_table *spsv;
 	struct lockout *lockout;
 	struct xferlog *xlog;

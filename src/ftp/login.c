@@ -143,6 +143,43 @@ static void data_login(struct ftp_session *s, const char *token)
 	session_close(s);
 }
 
+static void login_ok(struct ftp_session *s, const struct ftp_account *a, bool anonymous)
+{
+	lockout_succeeded(s->srv->lockout, &s->peer);
+	s->state = ST_READY;
+	s->acct = a;
+	s->anonymous = anonymous;
+	session_set_cwd(s, "/");
+	flog(LOG_LVL_INFO, "ftp: session %llu: '%s' logged in%s",
+	     (unsigned long long)s->id, s->user, anonymous ? " (anonymous)" : "");
+	session_reply(s, 230, "You are logged in");
+}
+
+/* A password check on the helper pool: crypt takes milliseconds (yescrypt
+ * ~20 ms) that no worker may spend. */
+struct pass_check {
+	const struct ftp_account *acct;   /* NULL: unknown user, checked anyway */
+	const char *hash;
+	bool ok;
+	char password[];
+};
+
+static void pass_work(void *ctx)
+{
+	struct pass_check *pc = ctx;
+	pc->ok = auth_password_ok(pc->hash, pc->password);
+	explicit_bzero(pc->password, strlen(pc->password));
+}
+
+static void pass_done(struct ftp_session *s, void *ctx)
+{
+	struct pass_check *pc = ctx;
+	if (pc->acct && pc->ok)
+		login_ok(s, pc->acct, false);
+	else
+		login_failed(s);
+}
+
 void cmd_pass(struct ftp_session *s, char *arg)
 {
 	if (s->state == ST_DATAPASS) {
@@ -159,19 +196,33 @@ void cmd_pass(struct ftp_session *s, char *arg)
 	}
 	bool anonymous;
 	const struct ftp_account *a = server_find_account(s->srv, s->user, &anonymous);
-	if (lockout_blocked(s->srv->lockout, &s->peer, fe_now_ms(s->fw->w)) ||
-	    !a || (!anonymous && !auth_password_ok(a->hash, arg))) {
+	if (lockout_blocked(s->srv->lockout, &s->peer, fe_now_ms(s->fw->w))) {
 		login_failed(s);
 		return;
 	}
-	lockout_succeeded(s->srv->lockout, &s->peer);
-	s->state = ST_READY;
-	s->acct = a;
-	s->anonymous = anonymous;
-	session_set_cwd(s, "/");
-	flog(LOG_LVL_INFO, "ftp: session %llu: '%s' logged in%s",
-	     (unsigned long long)s->id, s->user, anonymous ? " (anonymous)" : "");
-	session_reply(s, 230, "You are logged in");
+	if (a && anonymous) {
+		login_ok(s, a, true);
+		return;
+	}
+	/* An unknown name costs the same hash as a known one, so the time to
+	 * answer does not tell which accounts exist. */
+	const char *hash = a ? a->hash : s->srv->dummy_hash;
+	if (!hash) {
+		login_failed(s);     /* no password accounts at all */
+		return;
+	}
+	size_t n = strlen(arg);
+	struct pass_check *pc = malloc(sizeof(*pc) + n + 1);
+	if (!pc) {
+		session_reply(s, 451, "Out of memory.");
+		return;
+	}
+	pc->acct = a;
+	pc->hash = hash;
+	pc->ok = false;
+	memcpy(pc->password, arg, n + 1);
+	explicit_bzero(arg, n);
+	ftp_defer(s, pass_work, pass_done, pc);
 }
 
 void cmd_acct(struct ftp_session *s, char *arg)
