@@ -46,6 +46,7 @@ void config_init(struct ferry_config *cfg)
 	cfg->ftp.login_delay_ms = 1000;
 	cfg->ftp.max_login_failures = 5;
 	cfg->ftp.lockout_seconds = 300;
+	cfg->ftp.atomic_uploads = true;
 }
 
 /* Defaults that depend on what was given: the public multicast address,

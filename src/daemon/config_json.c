@@ -460,6 +460,7 @@ static const struct jfield ftp_fields[] = {
 	F_INT("max_login_failures", FC, max_login_failures, 1, 1000),
 	F_INT("lockout_seconds", FC, lockout_seconds, 0, 86400),
 	F_STR("xferlog", FC, xferlog, NULL, NULL),
+	F_BOOL("atomic_uploads", FC, atomic_uploads),
 	F_OBJ("tls", 0, tls_schema),
 };
 SCHEMA(ftp_schema, ftp_fields);

@@ -21,7 +21,7 @@ void login_reset(struct ftp_session *s)
 	s->user[0] = '\0';
 	session_set_cwd(s, "/");
 	s->rest = 0;
-	s->ascii = true;
+	s->ascii = false;          /* binary until TYPE A, see session_accept */
 	s->epsv_all = false;
 }
 
@@ -241,7 +241,10 @@ void cmd_rein(struct ftp_session *s, char *arg)
 void cmd_quit(struct ftp_session *s, char *arg)
 {
 	(void)arg;
-	transfer_abort(s);
+	if (s->xfer) {
+		transfer_quit(s);       /* 226 (or the error), then 221 */
+		return;
+	}
 	session_reply(s, 221, "Goodbye.");
 	session_close(s);
 }
