@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ferry/log.h"
@@ -148,9 +150,24 @@ void pool_worker_fini(struct fe_worker *w)
 
 /* ---- the helpers ----------------------------------------------------------- */
 
+/* Helpers yield the CPU to the workers: on a machine with few CPUs, four
+ * threads hashing passwords would otherwise take turns with a worker and
+ * delay every session's replies. nice is per thread on Linux. */
+enum { HELPER_NICE = 10 };
+
+static void helper_lower_priority(void)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	errno = 0;
+	int now = getpriority(PRIO_PROCESS, (id_t)tid);
+	if (errno == 0)
+		setpriority(PRIO_PROCESS, (id_t)tid, now + HELPER_NICE);
+}
+
 static void *helper_main(void *p)
 {
 	struct fe_pool *pool = p;
+	helper_lower_priority();
 	pthread_mutex_lock(&pool->mu);
 	for (;;) {
 		while (!pool->head && !pool->stop)
