@@ -113,21 +113,16 @@ static void audit(struct ftp_session *s, const char *what, const char *v, int r)
 
 /* ---- CWD -------------------------------------------------------------------- */
 
-static void cwd_work(void *ctx)
+/* CWD is one io_uring OPENAT2 (O_PATH | O_DIRECTORY) beneath the root. */
+static void cwd_done(struct ftp_session *s, int fd, void *ctx)
 {
 	struct path_job *j = ctx;
-	int fd = path_open(j->root_fd, j->v, O_PATH | O_DIRECTORY, 0);
-	j->r = fd < 0 ? fd : 0;
-	if (fd >= 0)
-		close(fd);
-}
-
-static void cwd_done(struct ftp_session *s, void *ctx)
-{
-	struct path_job *j = ctx;
-	if (j->r)
-		fail(s, j->r);
-	else if (!session_set_cwd(s, j->v))
+	if (fd < 0) {
+		fail(s, fd);
+		return;
+	}
+	close(fd);               /* O_PATH: nothing to flush */
+	if (!session_set_cwd(s, j->v))
 		session_reply(s, 451, "Out of memory.");
 	else
 		session_reply(s, 250, "Directory successfully changed.");
@@ -138,7 +133,7 @@ void cmd_cwd(struct ftp_session *s, char *arg)
 	char v[PATH_MAX];
 	struct path_job *j;
 	if (resolve(s, *arg ? arg : "/", v) && (j = path_job_new(s, v)))
-		ftp_defer(s, cwd_work, cwd_done, j);
+		ftp_open_beneath(s, v, O_PATH | O_DIRECTORY | O_CLOEXEC, cwd_done, j);
 }
 
 void cmd_cdup(struct ftp_session *s, char *arg)

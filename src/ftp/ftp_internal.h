@@ -329,6 +329,12 @@ bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void
 typedef void ftp_drop_fn(void *ctx);
 bool ftp_defer_ex(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
 		  ftp_drop_fn *drop, void *ctx);
+/* One io_uring OPENAT2 of vpath beneath the account's root (RESOLVE_BENEATH
+ * | RESOLVE_NO_MAGICLINKS, no O_CREAT), with the same waiting as ftp_defer:
+ * done(s, fd or -errno, ctx) owns the descriptor; ctx is freed after. */
+typedef void ftp_open_fn(struct ftp_session *s, int fd, void *ctx);
+bool ftp_open_beneath(struct ftp_session *s, const char *vpath, int flags,
+		      ftp_open_fn *done, void *ctx);
 
 /* ---- commands.c: the verb table ------------------------------------------ */
 enum { NEED_LOGIN = 1, NEED_WRITE = 2, NEED_ARG = 4, NO_ARG = 8, ANY_STATE = 16,

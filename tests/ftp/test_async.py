@@ -174,12 +174,15 @@ def dummy_hash_timing(d, home):
         r.close()
         return code, ms
 
-    known = sorted(fail_ms("alice")[1] for _ in range(5))[2]
+    # the fastest of 5 is the hash itself, with the least noise from others
+    known = min(fail_ms("alice")[1] for _ in range(5))
     unknown_runs = [fail_ms("nosuchuser") for _ in range(5)]
-    unknown = sorted(ms for _, ms in unknown_runs)[2]
+    unknown = min(ms for _, ms in unknown_runs)
     check("unknown user: 530", all(c == "530" for c, _ in unknown_runs))
+    # without the dummy hash an unknown user is answered in well under 1 ms
     check("unknown user costs a hash like a known one",
-          known > 3 and unknown > known / 2, f"known {known:.1f} ms, unknown {unknown:.1f} ms")
+          known > 3 and unknown > 3 and unknown > known / 3,
+          f"known {known:.1f} ms, unknown {unknown:.1f} ms")
 
 
 def big_listing(d, home):
