@@ -45,7 +45,7 @@ static struct io_uring_sqe *fsop_sqe(struct fe_worker *w, struct fe_fsop *op)
 	return sqe;
 }
 
-void fsop_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_fsop_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_fsop *op = ud_ptr(cqe->user_data);
 	w->inflight--;

@@ -145,14 +145,14 @@ struct fe_engine {
 typedef void op_handler(struct fe_worker *w, const struct io_uring_cqe *cqe);
 op_handler udp_on_recv, udp_on_sent, tcp_on_accept, tcp_on_recv, tcp_on_sent,
 	mail_on_receive, mail_on_sent, connect_on_done, splice_on_done,
-	pool_on_done, fsop_on_done;
+	fe_pool_on_done, fe_fsop_on_done;
 
 /* pool.c */
-int pool_start(struct fe_engine *e);
-void pool_stop(struct fe_engine *e);
-int pool_worker_init(struct fe_worker *w);
-void pool_worker_drain(struct fe_worker *w);
-void pool_worker_fini(struct fe_worker *w);
+int fe_pool_start(struct fe_engine *e);
+void fe_pool_stop(struct fe_engine *e);
+int fe_pool_worker_init(struct fe_worker *w);
+void fe_pool_worker_drain(struct fe_worker *w);
+void fe_pool_worker_fini(struct fe_worker *w);
 
 /* A TCP connection (tcp.c), shared with connect.c and splice.c. Bytes handed
  * to the kernel stay put until their send completes, so output goes to

@@ -94,7 +94,7 @@ static struct fe_job *inbox_take(struct pool_inbox *in)
 	return list;
 }
 
-void pool_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_pool_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	(void)cqe;
 	w->inflight--;
@@ -104,7 +104,7 @@ void pool_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
 		inbox_arm(w);
 }
 
-int pool_worker_init(struct fe_worker *w)
+int fe_pool_worker_init(struct fe_worker *w)
 {
 	struct pool_inbox *in = &w->inbox;
 	in->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -119,7 +119,7 @@ int pool_worker_init(struct fe_worker *w)
 
 /* After the loop, before worker_fini: every job this worker submitted
  * finishes and its done() runs here (done may submit more; those too). */
-void pool_worker_drain(struct fe_worker *w)
+void fe_pool_worker_drain(struct fe_worker *w)
 {
 	struct pool_inbox *in = &w->inbox;
 	if (!in->ok)
@@ -136,7 +136,7 @@ void pool_worker_drain(struct fe_worker *w)
 }
 
 /* After the ring is gone (its read on the eventfd with it). */
-void pool_worker_fini(struct fe_worker *w)
+void fe_pool_worker_fini(struct fe_worker *w)
 {
 	struct pool_inbox *in = &w->inbox;
 	if (!in->ok)
@@ -188,7 +188,7 @@ static void *helper_main(void *p)
 	return NULL;
 }
 
-int pool_start(struct fe_engine *e)
+int fe_pool_start(struct fe_engine *e)
 {
 	struct fe_pool *pool = calloc(1, sizeof(*pool));
 	if (!pool)
@@ -207,7 +207,7 @@ int pool_start(struct fe_engine *e)
 		int r = pthread_create(&pool->threads[pool->started], NULL, helper_main, pool);
 		if (r) {
 			flog(LOG_LVL_ERR, "%s: pthread_create: %s", __func__, strerror(r));
-			pool_stop(e);
+			fe_pool_stop(e);
 			return -r;
 		}
 	}
@@ -215,7 +215,7 @@ int pool_start(struct fe_engine *e)
 }
 
 /* After every worker has drained: nothing is queued any more. */
-void pool_stop(struct fe_engine *e)
+void fe_pool_stop(struct fe_engine *e)
 {
 	struct fe_pool *pool = e->pool;
 	if (!pool)

@@ -372,7 +372,7 @@ static void stat_dir_work(void *ctx)
 	struct list_opts o = { .style = LIST_LONG, .writable = j->writable, .all = true,
 			       .root_fd = j->root_fd, .vdir = j->v };
 	struct buf list = { 0 };
-	int r = list_chunk(fd, &cur, &o, &list);
+	int r = ftp_list_chunk(fd, &cur, &o, &list);
 	close(fd);
 	j->r = r < 0 ? r : 0;
 	buf_printf(&j->out, "Status of %s:\n", j->v);
@@ -416,7 +416,7 @@ void cmd_stat(struct ftp_session *s, char *arg)
 			   s->ascii ? "ASCII" : "BINARY");
 		if (s->xfer)
 			buf_printf(&b, "Transferring %s: %llu bytes so far\n", s->xfer->vpath,
-				   (unsigned long long)transfer_progress(s->xfer));
+				   (unsigned long long)ftp_transfer_progress(s->xfer));
 		buf_printf(&b, "End of status");
 		session_reply(s, 211, "%s", b.failed ? "End of status" : b.p);
 		buf_free(&b);

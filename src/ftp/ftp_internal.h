@@ -119,7 +119,7 @@ void list_line(struct buf *out, enum list_style style, const char *name,
 	       const struct stat *st, bool writable, time_t now);
 /* "type=..;size=..;modify=..;perm=..;unix.mode=..;" for MLST/MLSD. */
 void mlsx_facts(struct buf *out, const struct stat *st, bool writable);
-bool list_is_glob(const char *name);
+bool ftp_list_is_glob(const char *name);
 struct list_opts {
 	enum list_style style;
 	bool writable, all;
@@ -136,7 +136,7 @@ struct list_cursor {
 /* Appends the next entries of dir_fd (O_RDONLY|O_DIRECTORY, read from its
  * current position) to out, stopping once out holds LIST_CHUNK_BYTES:
  * 1 at the end of the directory, 0 when more remain, or -errno. */
-int list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
+int ftp_list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
 	       struct buf *out);
 
 /* ---- the server, shared by all workers (server.c) ------------------------ */
@@ -354,8 +354,9 @@ cmd_handler cmd_user, cmd_pass, cmd_acct, cmd_rein, cmd_quit;        /* login.c 
 cmd_handler cmd_pwd, cmd_cwd, cmd_cdup, cmd_mkd, cmd_rmd, cmd_dele,  /* files.c */
 	cmd_rnfr, cmd_rnto, cmd_size, cmd_mdtm, cmd_mlst, cmd_stat;
 cmd_handler cmd_pasv, cmd_epsv, cmd_port, cmd_eprt, cmd_spsv;       /* data.c */
-cmd_handler cmd_retr, cmd_stor, cmd_appe, cmd_stou, cmd_list,        /* transfer.c */
-	cmd_nlst, cmd_mlsd, cmd_abor;
+cmd_handler cmd_retr, cmd_abor,                                      /* transfer.c */
+	cmd_stor, cmd_appe, cmd_stou,                                  /* upload.c */
+	cmd_list, cmd_nlst, cmd_mlsd;                                  /* dirsend.c */
 
 /* ---- data.c -------------------------------------------------------------- */
 /* Ask for the data connection; transfer_ready or transfer_failed follows. */
@@ -369,12 +370,52 @@ void data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
 void transfer_ready(struct ftp_session *s);
 void transfer_failed(struct ftp_session *s, int code, const char *text);
 void transfer_abort(struct ftp_session *s);      /* session ends */
-void transfer_quit(struct ftp_session *s);       /* QUIT: 221 after the result */
-uint64_t transfer_progress(const struct transfer *x); /* bytes moved so far */
+void ftp_transfer_quit(struct ftp_session *s);       /* QUIT: 221 after the result */
+uint64_t ftp_transfer_progress(const struct transfer *x); /* bytes moved so far */
 /* What the data connection reports while a transfer uses it. */
 void transfer_on_data(struct ftp_session *s, const uint8_t *data, size_t len);
 void transfer_on_close(struct ftp_session *s, int err);
 void transfer_on_drained(struct ftp_session *s);
+/* ---- what transfer.c shares with upload.c and dirsend.c ------------------ */
+static inline bool ftp_xk_incoming(enum xfer_kind k)
+{
+	return k == XK_STOR || k == XK_APPE || k == XK_STOU;
+}
+static inline bool ftp_xk_listing(enum xfer_kind k)
+{
+	return k == XK_LIST || k == XK_NLST || k == XK_MLSD;
+}
+/* Every transfer job starts with this: the transfer it belongs to (a job
+ * whose transfer ended meanwhile is discarded) and the descriptor, which
+ * travels with the job and comes back to the transfer in done. */
+struct xfer_job_head {
+	unsigned seq;
+	int fd;
+};
+void ftp_xfer_fd_drop(void *ctx);              /* closes a job's descriptor */
+struct xfer_unlink_job {
+	int root_fd;
+	char vpath[PATH_MAX];
+};
+void ftp_xfer_unlink_work(void *arg);          /* removes vpath (helper) */
+void ftp_xfer_job_free(struct fe_worker *w, void *arg);
+struct transfer *ftp_xfer_start(struct ftp_session *s, enum xfer_kind kind,
+				const char *vpath);
+/* The job's transfer, if it is still the session's current one. */
+struct transfer *ftp_xfer_current(struct ftp_session *s, unsigned seq);
+/* Ends the transfer with a reply; the data connection is single-use. */
+void ftp_xfer_done(struct ftp_session *s, int code, const char *text, bool complete);
+void ftp_xfer_write_failed(struct ftp_session *s, int err);  /* 452/451/426 */
+void ftp_xfer_errno_reply(struct ftp_session *s, int err);
+bool ftp_xfer_resolve(struct ftp_session *s, const char *arg, char *v);
+bool ftp_xfer_data_prepared(struct ftp_session *s);          /* else 425 */
+void ftp_xfer_begin(struct ftp_session *s, const char *what); /* 150, connect */
+/* The splice of a RETR or binary upload ended (fe_xfer_cb; arg: session). */
+void ftp_xfer_spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg);
+void ftp_upload_open(struct ftp_session *s);    /* upload.c: the connection is up */
+void ftp_upload_finish(struct ftp_session *s);  /* upload.c: all bytes are in */
+void ftp_list_next(struct ftp_session *s);      /* dirsend.c: the next chunk */
+
 /* data.c: close the data connection now (the transfer is done with it). */
 void data_close_conn(struct ftp_session *s);
 

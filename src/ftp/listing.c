@@ -86,7 +86,7 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-bool list_is_glob(const char *name)
+bool ftp_list_is_glob(const char *name)
 {
 	return strpbrk(name, "*?[") != NULL;
 }
@@ -144,7 +144,7 @@ static int read_names(int dir_fd, struct list_cursor *cur, const struct list_opt
 	return 0;
 }
 
-int list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
+int ftp_list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
 	       struct buf *out)
 {
 	enum { MAX_NAMES = LIST_DIRENT_BYTES / 20 };

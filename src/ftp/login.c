@@ -242,7 +242,7 @@ void cmd_quit(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	if (s->xfer) {
-		transfer_quit(s);       /* 226 (or the error), then 221 */
+		ftp_transfer_quit(s);       /* 226 (or the error), then 221 */
 		return;
 	}
 	session_reply(s, 221, "Goodbye.");
