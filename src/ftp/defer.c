@@ -61,8 +61,8 @@ bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void
 	return ftp_defer_ex(s, work, done, NULL, ctx);
 }
 
-bool ftp_defer_ex(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
-		  ftp_drop_fn *drop, void *ctx)
+static bool submit(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+		   ftp_drop_fn *drop, void *ctx, bool reply)
 {
 	struct deferred *d = malloc(sizeof(*d));
 	int r = d ? 0 : -ENOMEM;
@@ -74,7 +74,8 @@ bool ftp_defer_ex(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
 	if (r) {
 		flog(LOG_LVL_WARN, "ftp: session %llu: helper pool: %s",
 		     (unsigned long long)s->id, r == -EAGAIN ? "queue full" : "no memory");
-		session_reply(s, 450, "Server busy; try again.");
+		if (reply)
+			session_reply(s, 450, "Server busy; try again.");
 		free(d);
 		if (drop)
 			drop(ctx);
@@ -83,6 +84,18 @@ bool ftp_defer_ex(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
 	}
 	s->jobs++;
 	return true;
+}
+
+bool ftp_defer_ex(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+		  ftp_drop_fn *drop, void *ctx)
+{
+	return submit(s, work, done, drop, ctx, true);
+}
+
+bool ftp_defer_quiet(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+		     ftp_drop_fn *drop, void *ctx)
+{
+	return submit(s, work, done, drop, ctx, false);
 }
 
 /* ---- one io_uring operation: opening a path beneath the root --------------- */

@@ -88,7 +88,7 @@ void ftp_list_next(struct ftp_session *s)
 	snprintf(j->pattern, sizeof(j->pattern), "%s", x->pattern);
 	x->fd = -1;
 	x->busy = true;
-	if (!ftp_defer_ex(s, list_work, list_done, list_drop, j))
+	if (!ftp_defer_quiet(s, list_work, list_done, list_drop, j))
 		ftp_xfer_done(s, 451, "Server busy.", false);
 }
 

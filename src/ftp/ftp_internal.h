@@ -329,6 +329,10 @@ bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void
 typedef void ftp_drop_fn(void *ctx);
 bool ftp_defer_ex(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
 		  ftp_drop_fn *drop, void *ctx);
+/* The same without the 450 reply: for jobs after 150, whose caller ends the
+ * transfer with its own reply when this returns false. */
+bool ftp_defer_quiet(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+		     ftp_drop_fn *drop, void *ctx);
 /* One io_uring OPENAT2 of vpath beneath the account's root (RESOLVE_BENEATH
  * | RESOLVE_NO_MAGICLINKS, no O_CREAT), with the same waiting as ftp_defer:
  * done(s, fd or -errno, ctx) owns the descriptor; ctx is freed after. */

@@ -101,7 +101,7 @@ static void detached(struct fe_worker *w, int fd, const uint8_t *extra, size_t l
 
 void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 {
-	struct detach_ctx *d = malloc(sizeof(*d) + s->inlen);
+	struct detach_ctx *d = malloc(sizeof(*d) + s->inlen + s->stashlen);
 	if (!d) {
 		session_reply(s, 504, "Out of memory.");
 		session_close(s);
@@ -110,9 +110,11 @@ void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 	d->srv = s->srv;
 	d->session = session;
 	d->worker = worker;
-	d->len = s->inlen;
+	d->len = s->inlen + s->stashlen;   /* input kept while paused follows */
 	if (s->inlen)
 		memcpy(d->early, s->in, s->inlen);
+	if (s->stashlen)
+		memcpy(d->early + s->inlen, s->stash, s->stashlen);
 	s->inlen = 0;
 	/* The draft shows both "200DATA" and "200 DATA"; RFC 959 replies need the
 	 * space, so clients' reply parsers read this one (man ferryd.json(5)). */

@@ -337,7 +337,7 @@ static void ascii_next(struct ftp_session *s)
 	j->cr = x->cr_state;
 	x->fd = -1;
 	x->busy = true;
-	if (!ftp_defer_ex(s, ascii_read_work, ascii_read_done, ftp_xfer_fd_drop, j))
+	if (!ftp_defer_quiet(s, ascii_read_work, ascii_read_done, ftp_xfer_fd_drop, j))
 		ftp_xfer_done(s, 451, "Server busy.", false);
 }
 

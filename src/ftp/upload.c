@@ -147,7 +147,7 @@ void ftp_upload_open(struct ftp_session *s)
 		memcpy(j->extra, extra->p, extra->len);
 	buf_free(extra);
 	x->busy = true;
-	if (!ftp_defer_ex(s, open_work, open_done, open_drop, j))
+	if (!ftp_defer_quiet(s, open_work, open_done, open_drop, j))
 		ftp_xfer_done(s, 451, "Server busy.", false);
 }
 
@@ -231,7 +231,7 @@ static void store_chunk(struct ftp_session *s, const uint8_t *data, size_t len, 
 	x->busy = true;
 	if (!final && s->data.conn)
 		fe_conn_pause(s->data.conn);
-	if (!ftp_defer_ex(s, store_work, store_done, ftp_xfer_fd_drop, j))
+	if (!ftp_defer_quiet(s, store_work, store_done, ftp_xfer_fd_drop, j))
 		ftp_xfer_done(s, 451, "Server busy.", false);
 }
 
@@ -332,14 +332,12 @@ void ftp_upload_finish(struct ftp_session *s)
 	snprintf(j->tmp, sizeof(j->tmp), "%s", x->tmp);
 	snprintf(j->vpath, sizeof(j->vpath), "%s", x->vpath);
 	x->fd = -1;
+	if (!ftp_defer_quiet(s, commit_work, commit_done, ftp_xfer_fd_drop, j)) {
+		ftp_xfer_done(s, 451, "Server busy.", false);  /* removes x->tmp */
+		return;
+	}
 	x->tmp[0] = '\0';            /* the job renames or removes it */
 	x->busy = true;
-	if (!ftp_defer_ex(s, commit_work, commit_done, NULL, j)) {
-		if (j->tmp[0]) {
-			snprintf(x->tmp, sizeof(x->tmp), "%s", j->tmp);
-		}
-		ftp_xfer_done(s, 451, "Server busy.", false);
-	}
 }
 
 struct store_check {

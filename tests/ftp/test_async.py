@@ -425,6 +425,25 @@ def appe_and_rest(d, home):
     f.quit()
 
 
+def audit_lines(d, home):
+    f = ftp_login(d.port)
+    f.mkd("audited")
+    f.storbinary("STOR audited/x", io.BytesIO(b"x"))
+    f.rename("audited/x", "audited/y")
+    f.delete("audited/y")
+    f.rmd("audited")
+    try:
+        f.delete("nothing-here")
+    except ftplib.error_perm:
+        pass
+    f.quit()
+    text = wait_for(lambda: "rmdir /audited" in d.logtext() and d.logtext(), 5) or ""
+    for what in ["mkdir /audited", "rename /audited/x ->", "rename to /audited/y",
+                 "delete /audited/y", "rmdir /audited", "delete /nothing-here refused"]:
+        check(f"audit line: user 'alice' from 127.0.0.1: {what}",
+              re.search(r"user 'alice' from 127\.0\.0\.1: " + re.escape(what), text) is not None)
+
+
 def xferlog_counts(d, home):
     data = os.urandom(50 * 1024 * 1024)
     with open(os.path.join(home, "large.bin"), "wb") as o:
@@ -557,7 +576,8 @@ def main():
     with d:
         for fn in [login_storm, dummy_hash_timing, big_listing, non_reader, pipelined_dropped,
                    long_lines, stor_without_data, quit_after_upload, atomic_upload,
-                   aborted_upload_keeps_old, appe_and_rest, xferlog_counts, size_and_type,
+                   aborted_upload_keeps_old, appe_and_rest, audit_lines, xferlog_counts,
+                   size_and_type,
                    nlst_globs]:
             C.run(fn.__name__, fn, d, home)
         code, clean = d.stop()
