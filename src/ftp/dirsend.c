@@ -192,9 +192,17 @@ static void listing(struct ftp_session *s, char *arg, enum xfer_kind kind)
 	snprintf(j->vpath, sizeof(j->vpath), "%s", v);
 	snprintf(j->shown, sizeof(j->shown), "%s", *p ? p : v);
 	/* NLST of a directory named by the client: "dir/name" lines */
-	if (kind == XK_NLST && *dirpart)
-		snprintf(j->prefix, sizeof(j->prefix), "%s%s", dirpart,
-			 dirpart[strlen(dirpart) - 1] == '/' ? "" : "/");
+	size_t dl = strlen(dirpart);
+	if (kind == XK_NLST && dl) {
+		if (dl + 2 > sizeof(j->prefix)) {
+			free(j);
+			session_reply(s, 553, "File name too long.");
+			return;
+		}
+		memcpy(j->prefix, dirpart, dl + 1);
+		if (dirpart[dl - 1] != '/')
+			memcpy(j->prefix + dl, "/", 2);
+	}
 	if (glob)
 		snprintf(j->pattern, sizeof(j->pattern), "%s", last);
 	ftp_defer_ex(s, listing_work, listing_done, listing_drop, j);

@@ -279,7 +279,7 @@ struct ftp_session {
 	size_t inlen;
 	size_t linelen;            /* bytes of the last, unfinished line in `in` */
 	char *stash;               /* filtered input that did not fit in `in` */
-	size_t stashlen;
+	size_t stashlen, stashoff; /* bytes in it; taken back so far */
 	bool paused, out_blocked;  /* input paused; replies not being read */
 	struct fe_timer *send_timer; /* out_blocked for data_timeout: close */
 	enum sess_state state;

@@ -101,7 +101,8 @@ static void detached(struct fe_worker *w, int fd, const uint8_t *extra, size_t l
 
 void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 {
-	struct detach_ctx *d = malloc(sizeof(*d) + s->inlen + s->stashlen);
+	size_t kept = s->stashlen - s->stashoff;
+	struct detach_ctx *d = malloc(sizeof(*d) + s->inlen + kept);
 	if (!d) {
 		session_reply(s, 504, "Out of memory.");
 		session_close(s);
@@ -110,11 +111,11 @@ void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 	d->srv = s->srv;
 	d->session = session;
 	d->worker = worker;
-	d->len = s->inlen + s->stashlen;   /* input kept while paused follows */
+	d->len = s->inlen + kept;          /* input kept while paused follows */
 	if (s->inlen)
 		memcpy(d->early, s->in, s->inlen);
-	if (s->stashlen)
-		memcpy(d->early + s->inlen, s->stash, s->stashlen);
+	if (kept)
+		memcpy(d->early + s->inlen, s->stash + s->stashoff, kept);
 	s->inlen = 0;
 	/* The draft shows both "200DATA" and "200 DATA"; RFC 959 replies need the
 	 * space, so clients' reply parsers read this one (man ferryd.json(5)). */

@@ -276,6 +276,7 @@ static void stash_rest(struct ftp_session *s, const uint8_t *p, size_t n)
 	memcpy(st, p, n);
 	s->stash = st;
 	s->stashlen = n;
+	s->stashoff = 0;
 	flow_update(s);
 }
 
@@ -296,7 +297,7 @@ static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *a
 	(void)c;
 	if (s->closing || s->state == ST_GONE)
 		return;
-	if (s->state != ST_READY && s->stashlen + len > STASH_MAX) {
+	if (s->state != ST_READY && s->stashlen - s->stashoff + len > STASH_MAX) {
 		char host[64];
 		flog(LOG_LVL_WARN, "ftp: session %llu from %s: too much input before login; "
 		     "closing", (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)));
@@ -332,15 +333,18 @@ static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *a
 	session_resume(s);
 }
 
-/* The stash goes back into s->in once there is room. */
+/* The stash goes back into s->in as room appears; an offset, not a copy,
+ * so a big stash costs linear time. */
 static void unstash(struct ftp_session *s)
 {
-	char *st = s->stash;
-	size_t n = s->stashlen;
-	s->stash = NULL;
-	s->stashlen = 0;
-	feed(s, (const uint8_t *)st, n);
-	free(st);
+	size_t took = take_input(s, (const uint8_t *)s->stash + s->stashoff,
+				 s->stashlen - s->stashoff);
+	s->stashoff += took;
+	if (s->stash && s->stashoff == s->stashlen) {
+		free(s->stash);
+		s->stash = NULL;
+		s->stashlen = s->stashoff = 0;
+	}
 }
 
 static bool can_run(const struct ftp_session *s)
@@ -409,7 +413,7 @@ static void teardown(struct ftp_session *s)
 	s->idle_timer = s->delay_timer = s->send_timer = NULL;
 	free(s->stash);
 	s->stash = NULL;
-	s->stashlen = 0;
+	s->stashlen = s->stashoff = 0;
 	transfer_abort(s);
 	data_reset(s);
 	spsv_revoke(s->srv->spsv, s->id);
