@@ -294,6 +294,24 @@ def pipelined_dropped(d, home):
           f"{ran} of 5000 ran")
 
 
+def pipelined_burst(d, home):
+    """A logged-in client pipelines 60,000 commands and reads the replies only
+    later: the session pauses, keeps what arrived, and answers each, in order."""
+    r = Raw(d.port)
+    r.login()
+    n = 60000
+    cpu0 = cpu_seconds(d.proc.pid)
+    r.s.sendall(b"NOOP\r\n" * (n - 1) + b"PWD\r\n")
+    replies = [r.reply() for _ in range(n)]
+    cpu = cpu_seconds(d.proc.pid) - cpu0
+    check("60,000 pipelined commands: every one answered, in order",
+          all(x.startswith("200") for x in replies[:-1]) and replies[-1].startswith("257"),
+          f"{sum(x.startswith('200') for x in replies)} NOOP replies, last {replies[-1]!r}")
+    check("60,000 pipelined commands: < 10 s of server CPU", cpu < 10, f"{cpu:.2f} s")
+    r.cmd("QUIT")
+    r.close()
+
+
 def long_lines(d, home):
     r = Raw(d.port)
     r.login()
@@ -575,7 +593,7 @@ def main():
     d.xferlog = xferlog
     with d:
         for fn in [login_storm, dummy_hash_timing, big_listing, non_reader, pipelined_dropped,
-                   long_lines, stor_without_data, quit_after_upload, atomic_upload,
+                   pipelined_burst, long_lines, stor_without_data, quit_after_upload, atomic_upload,
                    aborted_upload_keeps_old, appe_and_rest, audit_lines, xferlog_counts,
                    size_and_type,
                    nlst_globs]:
