@@ -128,7 +128,7 @@ def transcript(port, root):
     # a token dies with its session
     tok = token_of(c.cmd("SPSV"))
     c.cmd("QUIT")
-    time.sleep(0.2)
+    c.closed()          # the server closes, then tears the session down at once
     _, _, r = data_conn(port, tok)
     check("token of a closed session: 504", r.startswith("504"))
 
@@ -204,7 +204,7 @@ def not_ready(port, root):
     other = Ctl(port)
     check("5: other commands at the limit: 530", other.cmd("PWD").startswith("530"))
     b.cmd("QUIT")
-    time.sleep(0.3)
+    b.closed()          # its slot is released when the server closes it
     again = Ctl(port)
     check("a slot freed: normal greeting again", again.greeting == "220 FTP server ready")
     a.cmd("QUIT")
