@@ -79,6 +79,7 @@ struct path_job {
 	int root_fd;
 	int r;
 	bool writable;
+	mode_t mode;                /* MKD: 0777 & ~umask */
 	struct stat st;
 	struct buf out;             /* STAT of a directory */
 	char v[PATH_MAX];
@@ -94,6 +95,7 @@ static struct path_job *path_job_new(struct ftp_session *s, const char *v)
 	}
 	j->root_fd = session_root(s);
 	j->writable = session_writable(s);
+	j->mode = 0777 & ~s->umask;
 	snprintf(j->v, sizeof(j->v), "%s", v);
 	return j;
 }
@@ -145,29 +147,32 @@ void cmd_cdup(struct ftp_session *s, char *arg)
 
 /* ---- MKD RMD DELE: one operation on (parent directory, last name) ---------- */
 
-static int on_parent(struct path_job *j, int (*fn)(int dir, const char *name))
+static int on_parent(struct path_job *j,
+		     int (*fn)(int dir, const char *name, const struct path_job *j))
 {
 	const char *name;
 	int dir = path_parent(j->root_fd, j->v, &name);
 	if (dir < 0)
 		return dir;
-	int r = fn(dir, name);
+	int r = fn(dir, name, j);
 	close(dir);
 	return r;
 }
 
-static int do_mkdir(int dir, const char *name)
+static int do_mkdir(int dir, const char *name, const struct path_job *j)
 {
-	return mkdirat(dir, name, 0777) < 0 ? -errno : 0;
+	return mkdirat(dir, name, j->mode) < 0 ? -errno : 0;
 }
 
-static int do_rmdir(int dir, const char *name)
+static int do_rmdir(int dir, const char *name, const struct path_job *j)
 {
+	(void)j;
 	return unlinkat(dir, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
-static int do_unlink(int dir, const char *name)
+static int do_unlink(int dir, const char *name, const struct path_job *j)
 {
+	(void)j;
 	return unlinkat(dir, name, 0) < 0 ? -errno : 0;   /* a directory: EISDIR */
 }
 
@@ -222,8 +227,9 @@ void cmd_dele(struct ftp_session *s, char *arg) { on_name(s, arg, dele_work, del
 
 /* ---- RNFR RNTO -------------------------------------------------------------- */
 
-static int do_lstat(int dir, const char *name)
+static int do_lstat(int dir, const char *name, const struct path_job *j)
 {
+	(void)j;
 	struct stat st;
 	return fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
