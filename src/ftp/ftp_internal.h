@@ -253,7 +253,7 @@ struct transfer {
 	struct buf out;               /* one listing line; ASCII bytes held */
 	struct fe_timer *stall;       /* data_timeout without progress: 426 */
 	uint64_t seen;                /* progress at the last stall check */
-	bool ascii, cr_state, eof, closing_sent;
+	bool ascii, cr_state, eof;
 	bool busy;                    /* a pool job works on it */
 	bool peer_done;               /* upload: all bytes are in */
 	bool single, all;             /* listing: one file's line; -a */
