@@ -88,6 +88,7 @@ struct ftp_config {
 	char *xferlog;          /* transfer log file, NULL: none */
 	struct strlist proxy_from; /* balancers that send PROXY headers (ADDR[/BITS]) */
 	bool spsv_bind_address; /* DATACONN only from the control client's address */
+	bool atomic_uploads;    /* STOR to a temporary name, renamed on success */
 	char *tls_cert;
 	char *tls_key;
 };

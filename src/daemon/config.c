@@ -51,6 +51,7 @@ void config_init(struct ferry_config *cfg)
 	cfg->ftp.max_login_failures = 5;
 	cfg->ftp.lockout_seconds = 300;
 	cfg->ftp.spsv_bind_address = true;
+	cfg->ftp.atomic_uploads = true;
 }
 
 /* Defaults that depend on what was given: the public multicast address,

@@ -470,6 +470,7 @@ static const struct jfield ftp_fields[] = {
 	F_INT("lockout_seconds", FC, lockout_seconds, 0, 86400),
 	F_STR("xferlog", FC, xferlog, NULL, NULL),
 	F_BOOL("spsv_bind_address", FC, spsv_bind_address),
+	F_BOOL("atomic_uploads", FC, atomic_uploads),
 	F_OBJ("tls", 0, tls_schema),
 	F_LIST("proxy_protocol", FC, proxy_from, NULL, NULL),
 };

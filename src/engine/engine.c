@@ -78,6 +78,11 @@ static int worker_setup(struct fe_worker *w)
 	}
 	if (!turn_hook_add(w, udp_flush, NULL, true))
 		return FERRY_EXIT_ALLOC;
+	r = fe_pool_worker_init(w);
+	if (r < 0) {
+		flog(LOG_LVL_ERR, "%s: helper pool: %s", __func__, strerror(-r));
+		return FERRY_EXIT_ALLOC;
+	}
 	return 0;
 }
 
@@ -122,6 +127,7 @@ static void *worker_main(void *p)
 	}
 	if (barrier(e, err))
 		worker_loop(w);
+	fe_pool_worker_drain(w);          /* every done() before worker_fini */
 	if (inited && e->opts.worker_fini)
 		e->opts.worker_fini(w, e->opts.arg);
 	if (w->ring_ok)
@@ -134,6 +140,7 @@ static void *worker_main(void *p)
 		io_uring_queue_exit(&w->ring);
 		w->ring_ok = false;
 	}
+	fe_pool_worker_fini(w);
 	return NULL;
 }
 
@@ -182,6 +189,10 @@ struct fe_engine *fe_engine_create(const struct fe_engine_opts *opts)
 int fe_engine_start(struct fe_engine *e)
 {
 	unsigned made = 0;
+	if (fe_pool_start(e) < 0) {
+		e->started = true;
+		return FERRY_EXIT_ALLOC;
+	}
 	for (; made < e->nworkers; made++)
 		if (pthread_create(&e->workers[made].thread, NULL, worker_main,
 				   &e->workers[made]) != 0)
@@ -240,6 +251,7 @@ void fe_engine_wait(struct fe_engine *e)
 			pthread_join(e->workers[i].thread, NULL);
 		e->workers[i].thread = 0;
 	}
+	fe_pool_stop(e);     /* the workers have drained their jobs */
 }
 
 void fe_engine_destroy(struct fe_engine *e)

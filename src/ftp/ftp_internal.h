@@ -3,6 +3,7 @@
 #ifndef FERRY_FTP_INTERNAL_H
 #define FERRY_FTP_INTERNAL_H
 
+#include <assert.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "ferry/config.h"
 #include "ferry/engine.h"
@@ -110,15 +112,36 @@ size_t spsv_count(struct spsv_table *t);
 void spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,
 		   uint64_t *expired, uint64_t *rejected);
 
-/* ---- listing.c ----------------------------------------------------------- */
+/* ---- listing.c (helper threads) ------------------------------------------ */
 enum list_style { LIST_LONG, LIST_NAMES, LIST_MLSD };
+enum {
+	LIST_DIRENT_BYTES = 16384,  /* one getdents64 read */
+	LIST_CHUNK_BYTES = 32768,   /* a chunk stops growing past this */
+	LIST_GLOB_MAX = 10000,      /* names a wildcard may match */
+};
 void list_line(struct buf *out, enum list_style style, const char *name,
 	       const struct stat *st, bool writable, time_t now);
 /* "type=..;size=..;modify=..;perm=..;unix.mode=..;" for MLST/MLSD. */
 void mlsx_facts(struct buf *out, const struct stat *st, bool writable);
-/* Lists a directory (dir_fd opened O_RDONLY|O_DIRECTORY; closed here). */
-int list_dir(int dir_fd, int root_fd, const char *vpath, enum list_style style,
-	     bool writable, bool all, struct buf *out);
+bool ftp_list_is_glob(const char *name);
+struct list_opts {
+	enum list_style style;
+	bool writable, all;
+	int root_fd;
+	const char *vdir;           /* the directory's virtual path */
+	const char *prefix;         /* put before each name ("dir/"), or NULL */
+	const char *pattern;        /* fnmatch pattern for names, or NULL */
+};
+struct list_cursor {
+	unsigned chunks;            /* chunks made so far */
+	size_t matched;             /* names a pattern matched */
+	bool eof;
+};
+/* Appends the next entries of dir_fd (O_RDONLY|O_DIRECTORY, read from its
+ * current position) to out, stopping once out holds LIST_CHUNK_BYTES:
+ * 1 at the end of the directory, 0 when more remain, or -errno. */
+int ftp_list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
+	       struct buf *out);
 
 /* ---- the server, shared by all workers (server.c) ------------------------ */
 struct ftp_account {
@@ -144,6 +167,9 @@ struct ftp_server {
 	size_t naccounts;
 	struct ftp_account anon;
 	bool has_anon;
+	/* An unknown user's password is checked against this (the first
+	 * account's hash: the same kind and cost), the result thrown away. */
+	const char *dummy_hash;
 	struct spsv_table *spsv;
 	struct lockout *lockout;
 	struct xferlog *xlog;
@@ -225,14 +251,23 @@ struct data_chan {
 
 struct transfer {
 	enum xfer_kind kind;
-	int fd;
+	unsigned seq;                 /* the session's transfer number */
+	int fd;                       /* -1 while a pool job holds it */
 	uint64_t offset, bytes, started_ms;
 	char vpath[PATH_MAX];
+	char tmp[PATH_MAX];           /* atomic upload: the temporary name */
 	struct fe_xfer *fx;
-	struct buf out;               /* listing, or ASCII chunk being sent */
+	struct buf out;               /* one listing line; ASCII bytes held */
 	struct fe_timer *stall;       /* data_timeout without progress: 426 */
 	uint64_t seen;                /* progress at the last stall check */
-	bool ascii, cr_state, eof, closing_sent;
+	bool ascii, cr_state, eof;
+	bool busy;                    /* a pool job works on it */
+	bool peer_done;               /* upload: all bytes are in */
+	bool single, all;             /* listing: one file's line; -a */
+	enum list_style style;
+	struct list_cursor cursor;
+	char prefix[PATH_MAX];        /* NLST dir: "dir/" before names */
+	char pattern[NAME_MAX + 1];   /* NLST *.txt */
 };
 
 struct ftp_session {
@@ -249,6 +284,11 @@ struct ftp_session {
 	 * mostly its connection's kernel buffers, not this struct). */
 	char *in;
 	size_t inlen;
+	size_t linelen;            /* bytes of the last, unfinished line in `in` */
+	char *stash;               /* filtered input that did not fit in `in` */
+	size_t stashlen, stashoff; /* bytes in it; taken back so far */
+	bool paused, out_blocked;  /* input paused; replies not being read */
+	struct fe_timer *send_timer; /* out_blocked for data_timeout: close */
 	enum sess_state state;
 	char user[64];
 	const struct ftp_account *acct;
@@ -261,6 +301,10 @@ struct ftp_session {
 	int delay_code;
 	struct data_chan data;
 	struct transfer *xfer;
+	unsigned jobs;             /* ftp_defer jobs in flight (defer.c) */
+	unsigned xfer_seq;         /* transfers started (struct transfer.seq) */
+	bool quit_pending;         /* QUIT during a transfer: 221 after it */
+	mode_t umask;              /* uploads: 0666 & ~umask; default 022 */
 };
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c);
@@ -284,6 +328,30 @@ const char *session_cwd(const struct ftp_session *s);
 bool session_set_cwd(struct ftp_session *s, const char *vpath);
 int session_root(const struct ftp_session *s);
 
+/* ---- defer.c: blocking work on the engine's helper pool ----------------- */
+typedef void ftp_work_fn(void *ctx);                        /* helper thread */
+typedef void ftp_done_fn(struct ftp_session *s, void *ctx); /* worker; s is alive */
+/* ctx is malloc'ed by the caller and owned by the machinery: freed with
+ * free() after done (or without calling done if the session went away).
+ * The session reads no further command until done has run. false (and a
+ * 450 reply sent, ctx freed) when the pool is full. */
+bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx);
+/* The same, for a ctx that owns resources (a descriptor, buffers): drop(ctx)
+ * releases them, before free(ctx), when done is not called. */
+typedef void ftp_drop_fn(void *ctx);
+bool ftp_defer_ex(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+		  ftp_drop_fn *drop, void *ctx);
+/* The same without the 450 reply: for jobs after 150, whose caller ends the
+ * transfer with its own reply when this returns false. */
+bool ftp_defer_quiet(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+		     ftp_drop_fn *drop, void *ctx);
+/* One io_uring OPENAT2 of vpath beneath the account's root (RESOLVE_BENEATH
+ * | RESOLVE_NO_MAGICLINKS, no O_CREAT), with the same waiting as ftp_defer:
+ * done(s, fd or -errno, ctx) owns the descriptor; ctx is freed after. */
+typedef void ftp_open_fn(struct ftp_session *s, int fd, void *ctx);
+bool ftp_open_beneath(struct ftp_session *s, const char *vpath, int flags,
+		      ftp_open_fn *done, void *ctx);
+
 /* ---- commands.c: the verb table ------------------------------------------ */
 enum { NEED_LOGIN = 1, NEED_WRITE = 2, NEED_ARG = 4, NO_ARG = 8, ANY_STATE = 16,
        DURING_XFER = 32 };
@@ -302,8 +370,9 @@ cmd_handler cmd_user, cmd_pass, cmd_acct, cmd_rein, cmd_quit;        /* login.c 
 cmd_handler cmd_pwd, cmd_cwd, cmd_cdup, cmd_mkd, cmd_rmd, cmd_dele,  /* files.c */
 	cmd_rnfr, cmd_rnto, cmd_size, cmd_mdtm, cmd_mlst, cmd_stat;
 cmd_handler cmd_pasv, cmd_epsv, cmd_port, cmd_eprt, cmd_spsv;       /* data.c */
-cmd_handler cmd_retr, cmd_stor, cmd_appe, cmd_stou, cmd_list,        /* transfer.c */
-	cmd_nlst, cmd_mlsd, cmd_abor;
+cmd_handler cmd_retr, cmd_abor,                                      /* transfer.c */
+	cmd_stor, cmd_appe, cmd_stou,                                  /* upload.c */
+	cmd_list, cmd_nlst, cmd_mlsd;                                  /* dirsend.c */
 
 /* ---- data.c -------------------------------------------------------------- */
 /* Ask for the data connection; transfer_ready or transfer_failed follows. */
@@ -317,10 +386,52 @@ void data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
 void transfer_ready(struct ftp_session *s);
 void transfer_failed(struct ftp_session *s, int code, const char *text);
 void transfer_abort(struct ftp_session *s);      /* session ends */
+void ftp_transfer_quit(struct ftp_session *s);       /* QUIT: 221 after the result */
+uint64_t ftp_transfer_progress(const struct transfer *x); /* bytes moved so far */
 /* What the data connection reports while a transfer uses it. */
 void transfer_on_data(struct ftp_session *s, const uint8_t *data, size_t len);
 void transfer_on_close(struct ftp_session *s, int err);
 void transfer_on_drained(struct ftp_session *s);
+/* ---- what transfer.c shares with upload.c and dirsend.c ------------------ */
+static inline bool ftp_xk_incoming(enum xfer_kind k)
+{
+	return k == XK_STOR || k == XK_APPE || k == XK_STOU;
+}
+static inline bool ftp_xk_listing(enum xfer_kind k)
+{
+	return k == XK_LIST || k == XK_NLST || k == XK_MLSD;
+}
+/* Every transfer job starts with this: the transfer it belongs to (a job
+ * whose transfer ended meanwhile is discarded) and the descriptor, which
+ * travels with the job and comes back to the transfer in done. */
+struct xfer_job_head {
+	unsigned seq;
+	int fd;
+};
+void ftp_xfer_fd_drop(void *ctx);              /* closes a job's descriptor */
+struct xfer_unlink_job {
+	int root_fd;
+	char vpath[PATH_MAX];
+};
+void ftp_xfer_unlink_work(void *arg);          /* removes vpath (helper) */
+void ftp_xfer_job_free(struct fe_worker *w, void *arg);
+struct transfer *ftp_xfer_start(struct ftp_session *s, enum xfer_kind kind,
+				const char *vpath);
+/* The job's transfer, if it is still the session's current one. */
+struct transfer *ftp_xfer_current(struct ftp_session *s, unsigned seq);
+/* Ends the transfer with a reply; the data connection is single-use. */
+void ftp_xfer_done(struct ftp_session *s, int code, const char *text, bool complete);
+void ftp_xfer_write_failed(struct ftp_session *s, int err);  /* 452/451/426 */
+void ftp_xfer_errno_reply(struct ftp_session *s, int err);
+bool ftp_xfer_resolve(struct ftp_session *s, const char *arg, char *v);
+bool ftp_xfer_data_prepared(struct ftp_session *s);          /* else 425 */
+void ftp_xfer_begin(struct ftp_session *s, const char *what); /* 150, connect */
+/* The splice of a RETR or binary upload ended (fe_xfer_cb; arg: session). */
+void ftp_xfer_spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg);
+void ftp_upload_open(struct ftp_session *s);    /* upload.c: the connection is up */
+void ftp_upload_finish(struct ftp_session *s);  /* upload.c: all bytes are in */
+void ftp_list_next(struct ftp_session *s);      /* dirsend.c: the next chunk */
+
 /* data.c: close the data connection now (the transfer is done with it). */
 void data_close_conn(struct ftp_session *s);
 

@@ -21,7 +21,7 @@ void login_reset(struct ftp_session *s)
 	s->user[0] = '\0';
 	session_set_cwd(s, "/");
 	s->rest = 0;
-	s->ascii = true;
+	s->ascii = false;          /* binary until TYPE A, see session_accept */
 	s->epsv_all = false;
 }
 
@@ -102,7 +102,8 @@ static void detached(struct fe_worker *w, int fd, const uint8_t *extra, size_t l
 
 void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 {
-	struct detach_ctx *d = malloc(sizeof(*d) + s->inlen);
+	size_t kept = s->stashlen - s->stashoff;
+	struct detach_ctx *d = malloc(sizeof(*d) + s->inlen + kept);
 	if (!d) {
 		session_reply(s, 504, "Out of memory.");
 		session_close(s);
@@ -111,9 +112,11 @@ void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 	d->srv = s->srv;
 	d->session = session;
 	d->worker = worker;
-	d->len = s->inlen;
+	d->len = s->inlen + kept;          /* input kept while paused follows */
 	if (s->inlen)
 		memcpy(d->early, s->in, s->inlen);
+	if (kept)
+		memcpy(d->early + s->inlen, s->stash + s->stashoff, kept);
 	s->inlen = 0;
 	/* The draft shows both "200DATA" and "200 DATA"; RFC 959 replies need the
 	 * space, so clients' reply parsers read this one (man ferryd.json(5)). */
@@ -147,6 +150,44 @@ static void data_login(struct ftp_session *s, const char *token)
 	session_close(s);
 }
 
+static void login_ok(struct ftp_session *s, const struct ftp_account *a, bool anonymous)
+{
+	lockout_succeeded(s->srv->lockout, &s->peer);
+	s->fw->st.logins_ok++;
+	s->state = ST_READY;
+	s->acct = a;
+	s->anonymous = anonymous;
+	session_set_cwd(s, "/");
+	flog(LOG_LVL_INFO, "ftp: session %llu: '%s' logged in%s",
+	     (unsigned long long)s->id, s->user, anonymous ? " (anonymous)" : "");
+	session_reply(s, 230, "You are logged in");
+}
+
+/* A password check on the helper pool: crypt takes milliseconds (yescrypt
+ * ~20 ms) that no worker may spend. */
+struct pass_check {
+	const struct ftp_account *acct;   /* NULL: unknown user, checked anyway */
+	const char *hash;
+	bool ok;
+	char password[];
+};
+
+static void pass_work(void *ctx)
+{
+	struct pass_check *pc = ctx;
+	pc->ok = auth_password_ok(pc->hash, pc->password);
+	explicit_bzero(pc->password, strlen(pc->password));
+}
+
+static void pass_done(struct ftp_session *s, void *ctx)
+{
+	struct pass_check *pc = ctx;
+	if (pc->acct && pc->ok)
+		login_ok(s, pc->acct, false);
+	else
+		login_failed(s);
+}
+
 void cmd_pass(struct ftp_session *s, char *arg)
 {
 	if (s->state == ST_DATAPASS) {
@@ -163,20 +204,33 @@ void cmd_pass(struct ftp_session *s, char *arg)
 	}
 	bool anonymous;
 	const struct ftp_account *a = server_find_account(s->srv, s->user, &anonymous);
-	if (lockout_blocked(s->srv->lockout, &s->peer, fe_now_ms(s->fw->w)) ||
-	    !a || (!anonymous && !auth_password_ok(a->hash, arg))) {
+	if (lockout_blocked(s->srv->lockout, &s->peer, fe_now_ms(s->fw->w))) {
 		login_failed(s);
 		return;
 	}
-	lockout_succeeded(s->srv->lockout, &s->peer);
-	s->fw->st.logins_ok++;
-	s->state = ST_READY;
-	s->acct = a;
-	s->anonymous = anonymous;
-	session_set_cwd(s, "/");
-	flog(LOG_LVL_INFO, "ftp: session %llu: '%s' logged in%s",
-	     (unsigned long long)s->id, s->user, anonymous ? " (anonymous)" : "");
-	session_reply(s, 230, "You are logged in");
+	if (a && anonymous) {
+		login_ok(s, a, true);
+		return;
+	}
+	/* An unknown name costs the same hash as a known one, so the time to
+	 * answer does not tell which accounts exist. */
+	const char *hash = a ? a->hash : s->srv->dummy_hash;
+	if (!hash) {
+		login_failed(s);     /* no password accounts at all */
+		return;
+	}
+	size_t n = strlen(arg);
+	struct pass_check *pc = malloc(sizeof(*pc) + n + 1);
+	if (!pc) {
+		session_reply(s, 451, "Out of memory.");
+		return;
+	}
+	pc->acct = a;
+	pc->hash = hash;
+	pc->ok = false;
+	memcpy(pc->password, arg, n + 1);
+	explicit_bzero(arg, n);
+	ftp_defer(s, pass_work, pass_done, pc);
 }
 
 void cmd_acct(struct ftp_session *s, char *arg)
@@ -195,7 +249,10 @@ void cmd_rein(struct ftp_session *s, char *arg)
 void cmd_quit(struct ftp_session *s, char *arg)
 {
 	(void)arg;
-	transfer_abort(s);
+	if (s->xfer) {
+		ftp_transfer_quit(s);       /* 226 (or the error), then 221 */
+		return;
+	}
 	session_reply(s, 221, "Goodbye.");
 	session_close(s);
 }

@@ -1,6 +1,8 @@
-/* transfer.c — the verbs that move data (RETR STOR APPE STOU LIST NLST MLSD)
- * and ABOR: open the file, answer 150, wait for the data connection, move
- * the bytes (splice in binary mode, converted in ASCII mode), answer 226. */
+/* transfer.c — a transfer's life, shared by RETR (here), uploads (upload.c)
+ * and listings (dirsend.c): start, 150, wait for the data connection, move
+ * the bytes (splice in binary mode; ASCII chunks converted on the helper
+ * pool, paced by the connection draining), the end with its reply, the
+ * transfer log, stalls, ABOR and QUIT during a transfer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,36 +16,114 @@
 
 enum { ASCII_CHUNK = 65536 };
 
-static bool incoming(enum xfer_kind k)
+static uint64_t progress(const struct transfer *x)
 {
-	return k == XK_STOR || k == XK_APPE || k == XK_STOU;
+	return x->bytes + (x->fx ? fe_xfer_progress(x->fx) : 0);
 }
 
-static bool is_listing(enum xfer_kind k)
+uint64_t ftp_transfer_progress(const struct transfer *x) { return progress(x); }
+
+/* The transfer log's line is written on the helper pool: a write(2) to a
+ * log file may wait for the disk. */
+struct log_job {
+	struct xferlog *log;
+	struct xfer_record r;
+	char host[64];
+	char user[64];
+	char path[PATH_MAX];
+};
+
+static void log_work(void *arg)
 {
-	return k == XK_LIST || k == XK_NLST || k == XK_MLSD;
+	struct log_job *j = arg;
+	xferlog_write(j->log, &j->r);
+}
+
+void ftp_xfer_job_free(struct fe_worker *w, void *arg)
+{
+	(void)w;
+	free(arg);
 }
 
 static void log_record(struct ftp_session *s, struct transfer *x, bool complete)
 {
-	if (is_listing(x->kind))
+	if (ftp_xk_listing(x->kind))
 		return;
-	s->fw->st.transfers[incoming(x->kind)][x->ascii]++;
-	s->fw->st.bytes[incoming(x->kind)][x->ascii] += x->bytes;
-	char host[64];
-	struct xfer_record r = {
+	s->fw->st.transfers[ftp_xk_incoming(x->kind)][x->ascii]++;
+	s->fw->st.bytes[ftp_xk_incoming(x->kind)][x->ascii] += progress(x);
+	struct log_job *j = malloc(sizeof(*j));
+	if (!j)
+		return;
+	addr_text(&s->peer, j->host, sizeof(j->host));
+	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	snprintf(j->path, sizeof(j->path), "%s", x->vpath);
+	j->log = s->srv->xlog;
+	j->r = (struct xfer_record){
 		.end = time(NULL),
 		.ms = fe_now_ms(s->fw->w) - x->started_ms,
-		.host = addr_text(&s->peer, host, sizeof(host)),
-		.bytes = x->bytes,
-		.path = x->vpath,
+		.host = j->host,
+		.bytes = progress(x),
+		.path = j->path,
 		.ascii = x->ascii,
-		.incoming = incoming(x->kind),
+		.incoming = ftp_xk_incoming(x->kind),
 		.anonymous = s->anonymous,
 		.complete = complete,
-		.user = s->user,
+		.user = j->user,
 	};
-	xferlog_write(s->srv->xlog, &r);
+	if (fe_pool_submit(s->fw->w, log_work, ftp_xfer_job_free, j) != 0) {
+		log_work(j);      /* the pool is full: this once, here */
+		free(j);
+	}
+}
+
+/* ---- file work on the helper pool ------------------------------------------ */
+
+/* Removes an upload's temporary file; runs on the pool, nobody waits. */
+
+void ftp_xfer_unlink_work(void *arg)
+{
+	struct xfer_unlink_job *u = arg;
+	const char *name;
+	int dir = path_parent(u->root_fd, u->vpath, &name);
+	if (dir >= 0) {
+		unlinkat(dir, name, 0);
+		close(dir);
+	}
+}
+
+static void close_work(void *arg)
+{
+	close(*(int *)arg);
+}
+
+/* close(2) of a written file can wait for the disk (NFS flushes on close). */
+static void close_later(struct ftp_session *s, int fd)
+{
+	int *p = fd >= 0 ? malloc(sizeof(*p)) : NULL;
+	if (p) {
+		*p = fd;
+		if (fe_pool_submit(s->fw->w, close_work, ftp_xfer_job_free, p) == 0)
+			return;
+		free(p);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void drop_temp(struct ftp_session *s, struct transfer *x)
+{
+	if (!x->tmp[0])
+		return;
+	struct xfer_unlink_job *u = malloc(sizeof(*u));
+	if (u) {
+		u->root_fd = session_root(s);
+		snprintf(u->vpath, sizeof(u->vpath), "%s", x->tmp);
+		if (fe_pool_submit(s->fw->w, ftp_xfer_unlink_work, ftp_xfer_job_free, u) != 0) {
+			ftp_xfer_unlink_work(u);    /* the pool is full: once, here */
+			free(u);
+		}
+	}
+	x->tmp[0] = '\0';
 }
 
 static void xfer_free(struct ftp_session *s)
@@ -53,39 +133,61 @@ static void xfer_free(struct ftp_session *s)
 	fe_timer_cancel(s->fw->w, x->stall);
 	if (x->fx)
 		fe_xfer_abort(x->fx);
-	if (x->fd >= 0)
-		close(x->fd);
+	close_later(s, x->fd);
+	drop_temp(s, x);
 	buf_free(&x->out);
 	free(x);
 }
 
+static void after_transfer(struct ftp_session *s)
+{
+	if (s->quit_pending) {       /* QUIT came during the transfer */
+		s->quit_pending = false;
+		session_reply(s, 221, "Goodbye.");
+		session_close(s);
+		return;
+	}
+	session_resume(s);
+}
+
 /* Ends the transfer with a reply; the data connection is single-use. */
-static void xfer_done(struct ftp_session *s, int code, const char *text, bool complete)
+void ftp_xfer_done(struct ftp_session *s, int code, const char *text, bool complete)
 {
 	if (!s->xfer)
 		return;
+	if (s->xfer->fx)   /* bytes moved so far, before the splice goes */
+		s->xfer->bytes = progress(s->xfer);
+	if (!complete && !ftp_xk_listing(s->xfer->kind) && code != 226)
+		flog(LOG_LVL_WARN, "ftp: session %llu: user '%s': %s of %s failed: %d %s",
+		     (unsigned long long)s->id, s->user,
+		     ftp_xk_incoming(s->xfer->kind) ? "upload" : "download", s->xfer->vpath,
+		     code, text);
 	log_record(s, s->xfer, complete);
+	s->xfer->fx = NULL;
 	xfer_free(s);
 	data_reset(s);
 	session_reply(s, code, "%s", text);
-	session_resume(s);
+	after_transfer(s);
 }
 
 void transfer_failed(struct ftp_session *s, int code, const char *text)
 {
-	xfer_done(s, code, text, false);
+	ftp_xfer_done(s, code, text, false);
 }
 
 void transfer_abort(struct ftp_session *s)
 {
 	if (!s->xfer)
 		return;
+	if (s->xfer->fx)
+		s->xfer->bytes = progress(s->xfer);
 	log_record(s, s->xfer, false);
+	s->xfer->fx = NULL;
 	xfer_free(s);
 	data_reset(s);
 }
 
-static void errno_reply(struct ftp_session *s, int err)
+void ftp_xfer_errno_reply(struct ftp_session *s, int err)
 {
 	if (err == -ENOENT)
 		session_reply(s, 550, "No such file or directory.");
@@ -95,32 +197,60 @@ static void errno_reply(struct ftp_session *s, int err)
 		session_reply(s, 550, "Not a regular file.");
 	else if (err == -ENAMETOOLONG)
 		session_reply(s, 553, "File name too long.");
+	else if (err == -ENOSPC || err == -EDQUOT)
+		session_reply(s, 452, "Insufficient storage space: %s.", strerror(-err));
 	else
 		session_reply(s, 550, "Failed: %s.", strerror(-err));
+	if (err == -EACCES || err == -EPERM || err == -EXDEV || err == -ELOOP)
+		flog(LOG_LVL_WARN, "ftp: session %llu: user '%s': access refused: %s",
+		     (unsigned long long)s->id, s->user, strerror(-err));
 }
 
-static struct transfer *start(struct ftp_session *s, enum xfer_kind kind,
-			      const char *vpath, int fd)
+/* A failed write: the disk's fault (452/451 with the reason) or the
+ * connection's (426). */
+void ftp_xfer_write_failed(struct ftp_session *s, int err)
+{
+	char text[160];
+	if (err == -ENOSPC || err == -EDQUOT) {
+		snprintf(text, sizeof(text), "Insufficient storage space: %s.", strerror(-err));
+		ftp_xfer_done(s, 452, text, false);
+	} else if (err == -ECONNRESET || err == -EPIPE || err == -ETIMEDOUT ||
+		   err == -ECANCELED || err == -ENOTCONN) {
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+	} else {
+		snprintf(text, sizeof(text), "Local error in writing the file: %s.",
+			 strerror(-err));
+		ftp_xfer_done(s, 451, text, false);
+	}
+}
+
+struct transfer *ftp_xfer_start(struct ftp_session *s, enum xfer_kind kind,
+			      const char *vpath)
 {
 	struct transfer *x = calloc(1, sizeof(*x));
 	if (!x) {
-		if (fd >= 0)
-			close(fd);
 		session_reply(s, 451, "Out of memory.");
 		return NULL;
 	}
 	x->kind = kind;
-	x->fd = fd;
+	x->fd = -1;
 	x->ascii = s->ascii;
+	x->seq = ++s->xfer_seq;
 	x->started_ms = fe_now_ms(s->fw->w);
 	snprintf(x->vpath, sizeof(x->vpath), "%s", vpath);
 	s->xfer = x;
 	return x;
 }
 
-/* ---- sending -------------------------------------------------------------- */
+/* The job's transfer, if it is still the session's current one. */
+struct transfer *ftp_xfer_current(struct ftp_session *s, unsigned seq)
+{
+	return s->xfer && s->xfer->seq == seq ? s->xfer : NULL;
+}
 
-static void spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg)
+/* ---- sending: files ------------------------------------------------------- */
+
+void ftp_xfer_spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg)
 {
 	struct ftp_session *s = arg;
 	(void)c;
@@ -128,119 +258,127 @@ static void spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg)
 		return;
 	s->xfer->fx = NULL;
 	s->xfer->bytes += bytes;
-	if (err)
-		xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+	if (!err && ftp_xk_incoming(s->xfer->kind)) {
+		s->xfer->peer_done = true;
+		ftp_upload_finish(s);
+	} else if (!err)
+		ftp_xfer_done(s, 226, "Transfer complete.", true);
+	else if (ftp_xk_incoming(s->xfer->kind))
+		ftp_xfer_write_failed(s, err);
 	else
-		xfer_done(s, 226, "Transfer complete.", true);
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+}
+
+/* An ASCII chunk: read and converted on the pool. The descriptor travels
+ * with the job and comes back to the transfer in done. */
+struct ascii_job {
+	struct xfer_job_head h;
+	uint64_t offset;
+	bool cr;
+	ssize_t got;             /* bytes read, or -errno */
+	size_t outlen;
+	int err;
+	uint8_t out[2 * ASCII_CHUNK];
+};
+
+void ftp_xfer_fd_drop(void *ctx)
+{
+	struct xfer_job_head *h = ctx;    /* every job struct starts with one */
+	if (h->fd >= 0)
+		close(h->fd);
+}
+
+static void ascii_read_work(void *ctx)
+{
+	struct ascii_job *j = ctx;
+	uint8_t in[ASCII_CHUNK];
+	j->got = pread(j->h.fd, in, sizeof(in), (off_t)j->offset);
+	if (j->got < 0)
+		j->got = -errno;
+	else
+		j->outlen = ascii_to_net(in, (size_t)j->got, j->out, &j->cr);
+}
+
+static void ascii_read_done(struct ftp_session *s, void *ctx)
+{
+	struct ascii_job *j = ctx;
+	struct transfer *x = ftp_xfer_current(s, j->h.seq);
+	if (!x) {
+		ftp_xfer_fd_drop(j);
+		return;
+	}
+	x->fd = j->h.fd;
+	x->busy = false;
+	if (j->got < 0) {
+		ftp_xfer_done(s, 451, "Local error in reading the file.", false);
+		return;
+	}
+	if (j->got == 0) {
+		x->eof = true;
+		fe_conn_close(s->data.conn);   /* on_close completes it */
+		return;
+	}
+	x->offset += (uint64_t)j->got;
+	x->cr_state = j->cr;
+	x->bytes += j->outlen;
+	if (fe_conn_send(s->data.conn, j->out, j->outlen) < 0)
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 }
 
 static void ascii_next(struct ftp_session *s)
 {
 	struct transfer *x = s->xfer;
-	uint8_t in[ASCII_CHUNK];
-	ssize_t n = pread(x->fd, in, sizeof(in), (off_t)x->offset);
-	if (n <= 0) {
-		if (n < 0) {
-			xfer_done(s, 451, "Local error in reading the file.", false);
-			return;
-		}
-		x->eof = true;
-		fe_conn_close(s->data.conn);   /* on_close completes it */
+	struct ascii_job *j = malloc(sizeof(*j));
+	if (!j) {
+		ftp_xfer_done(s, 451, "Out of memory.", false);
 		return;
 	}
-	x->out.len = 0;
-	char *p = buf_space(&x->out, 2 * (size_t)n);
-	if (!p) {
-		xfer_done(s, 451, "Out of memory.", false);
-		return;
-	}
-	size_t m = ascii_to_net(in, (size_t)n, (uint8_t *)p, &x->cr_state);
-	x->offset += (uint64_t)n;
-	x->bytes += m;
-	fe_conn_send(s->data.conn, p, m);
-}
-
-static void send_listing(struct ftp_session *s)
-{
-	struct transfer *x = s->xfer;
-	x->bytes = x->out.len;
-	if (x->out.len)
-		fe_conn_send(s->data.conn, x->out.p, x->out.len);
-	x->eof = true;
-	fe_conn_close(s->data.conn);
-}
-
-/* ---- receiving ------------------------------------------------------------ */
-
-static bool write_all(struct transfer *x, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = pwrite(x->fd, p, n, (off_t)x->offset);
-		if (w <= 0)
-			return false;
-		x->offset += (uint64_t)w;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
-static bool store_bytes(struct transfer *x, const uint8_t *data, size_t len)
-{
-	x->bytes += len;
-	if (!x->ascii)
-		return write_all(x, data, len);
-	uint8_t out[ASCII_CHUNK + 1];
-	while (len) {
-		size_t n = len < ASCII_CHUNK ? len : ASCII_CHUNK;
-		size_t m = ascii_from_net(data, n, out, &x->cr_state);
-		if (!write_all(x, out, m))
-			return false;
-		data += n;
-		len -= n;
-	}
-	return true;
-}
-
-void transfer_on_data(struct ftp_session *s, const uint8_t *data, size_t len)
-{
-	struct transfer *x = s->xfer;
-	if (!x || !incoming(x->kind))
-		return;
-	if (!store_bytes(x, data, len))
-		xfer_done(s, 451, "Local error in writing the file.", false);
+	j->h.seq = x->seq;
+	j->h.fd = x->fd;
+	j->offset = x->offset;
+	j->cr = x->cr_state;
+	x->fd = -1;
+	x->busy = true;
+	if (!ftp_defer_quiet(s, ascii_read_work, ascii_read_done, ftp_xfer_fd_drop, j))
+		ftp_xfer_done(s, 451, "Server busy.", false);
 }
 
 void transfer_on_close(struct ftp_session *s, int err)
 {
 	struct transfer *x = s->xfer;
-	if (!x)
+	if (!x || x->peer_done)      /* an upload already complete */
 		return;
 	if (x->fx) {               /* the splice went with the connection */
+		x->bytes = progress(x);
 		x->fx = NULL;
-		xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 		return;
 	}
-	if (incoming(x->kind) && x->ascii && x->cr_state) {
-		x->cr_state = false;          /* a CR that ended the file */
-		write_all(x, (const uint8_t *)"\r", 1);
+	if (ftp_xk_incoming(x->kind)) {
+		if (err) {
+			ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+			return;
+		}
+		x->peer_done = true;
+		if (!x->busy)
+			ftp_upload_finish(s);   /* else the running job's done does */
+		return;
 	}
-	if (err == 0 && (x->eof || incoming(x->kind)))
-		xfer_done(s, 226, "Transfer complete.", true);
+	if (err == 0 && x->eof)
+		ftp_xfer_done(s, 226, "Transfer complete.", true);
 	else
-		xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 }
 
 void transfer_on_drained(struct ftp_session *s)
 {
 	struct transfer *x = s->xfer;
-	if (x && x->kind == XK_RETR && x->ascii && !x->eof)
+	if (!x || x->busy || x->eof || ftp_xk_incoming(x->kind))
+		return;
+	if (ftp_xk_listing(x->kind))
+		ftp_list_next(s);
+	else if (x->ascii)
 		ascii_next(s);
-}
-
-static uint64_t progress(const struct transfer *x)
-{
-	return x->bytes + (x->fx ? fe_xfer_progress(x->fx) : 0);
 }
 
 /* A transfer that moves nothing for data_timeout seconds is given up. */
@@ -250,10 +388,10 @@ static void stall_check(struct fe_worker *w, void *arg)
 	struct transfer *x = s->xfer;
 	x->stall = NULL;
 	uint64_t now = progress(x);
-	if (now == x->seen) {
+	if (now == x->seen && !x->busy) {
 		flog(LOG_LVL_WARN, "ftp: session %llu: data connection stalled",
 		     (unsigned long long)s->id);
-		xfer_done(s, 426, "Data connection timed out; transfer aborted.", false);
+		ftp_xfer_done(s, 426, "Data connection timed out; transfer aborted.", false);
 		return;
 	}
 	x->seen = now;
@@ -267,26 +405,24 @@ void transfer_ready(struct ftp_session *s)
 		return;
 	struct fe_conn *c = s->data.conn;
 	int err = 0;
-	if (is_listing(x->kind)) {
-		send_listing(s);
+	if (ftp_xk_listing(x->kind) && x->single) {    /* a single file's line */
+		x->bytes = x->out.len;
+		if (x->out.len && fe_conn_send(c, x->out.p, x->out.len) < 0)
+			err = -EPIPE;
+		x->eof = true;
+		if (!err)
+			fe_conn_close(c);
+	} else if (ftp_xk_listing(x->kind)) {
+		ftp_list_next(s);
 	} else if (x->kind == XK_RETR && x->ascii) {
 		ascii_next(s);
 	} else if (x->kind == XK_RETR) {
-		x->fx = fe_conn_sendfile(c, x->fd, x->offset, UINT64_MAX, spliced, s, &err);
+		x->fx = fe_conn_sendfile(c, x->fd, x->offset, UINT64_MAX, ftp_xfer_spliced, s, &err);
 	} else {
-		struct buf *extra = &s->data.extra;
-		if (extra->len && !store_bytes(x, (const uint8_t *)extra->p, extra->len)) {
-			xfer_done(s, 451, "Local error in writing the file.", false);
-			return;
-		}
-		buf_free(extra);
-		if (x->ascii)
-			fe_conn_recv_start(c);
-		else
-			x->fx = fe_conn_recvfile(c, x->fd, x->offset, spliced, s, &err);
+		ftp_upload_open(s);
 	}
 	if (err) {
-		xfer_done(s, 425, "Can't start the transfer.", false);
+		ftp_xfer_done(s, 425, "Can't start the transfer.", false);
 	} else if (s->xfer == x && !x->stall) {
 		x->seen = progress(x);
 		x->stall = fe_timer_add(s->fw->w, (uint64_t)s->srv->fc->data_timeout * 1000,
@@ -296,158 +432,93 @@ void transfer_ready(struct ftp_session *s)
 
 /* ---- the verbs ------------------------------------------------------------ */
 
-static bool resolve(struct ftp_session *s, const char *arg, char *v)
+bool ftp_xfer_resolve(struct ftp_session *s, const char *arg, char *v)
 {
 	int r = path_join(session_cwd(s), arg, v, PATH_MAX);
 	if (r)
-		errno_reply(s, r);
+		ftp_xfer_errno_reply(s, r);
 	return r == 0;
 }
 
-static void begin(struct ftp_session *s, const char *what)
+/* No data connection prepared: 425 before anything is opened. */
+bool ftp_xfer_data_prepared(struct ftp_session *s)
 {
-	if (s->data.mode == DATA_NONE && !s->data.conn) {
-		transfer_failed(s, 425, "Use PORT, EPRT, PASV, EPSV or SPSV first.");
-		return;
-	}
+	if (s->data.mode != DATA_NONE || s->data.conn)
+		return true;
+	session_reply(s, 425, "Use PORT, EPRT, PASV, EPSV or SPSV first.");
+	return false;
+}
+
+void ftp_xfer_begin(struct ftp_session *s, const char *what)
+{
 	session_reply(s, 150, "%s", what);
 	data_request(s);
 }
 
-/* fd (or the -errno that opening it gave) must be a regular file; if not,
- * it is closed and the client told why. */
-static bool regular_file(struct ftp_session *s, int fd, struct stat *st)
+/* RETR: the file is opened (and checked to be a regular file) on the pool. */
+struct retr_job {
+	struct xfer_job_head h;
+	int root_fd;
+	int r;
+	uint64_t size;
+	char vpath[PATH_MAX];
+};
+
+static void retr_work(void *ctx)
 {
-	int r = fd < 0 ? fd : fstat(fd, st) < 0 ? -errno : S_ISREG(st->st_mode) ? 0 : -EISDIR;
-	if (r) {
-		if (fd >= 0)
-			close(fd);
-		errno_reply(s, r);
+	struct retr_job *j = ctx;
+	struct stat st;
+	j->h.fd = path_open(j->root_fd, j->vpath, O_RDONLY | O_NONBLOCK, 0);
+	j->r = j->h.fd < 0 ? j->h.fd : fstat(j->h.fd, &st) < 0 ? -errno
+				 : S_ISREG(st.st_mode) ? 0 : -EISDIR;
+	if (j->r == 0)
+		j->size = (uint64_t)st.st_size;
+}
+
+static void retr_done(struct ftp_session *s, void *ctx)
+{
+	struct retr_job *j = ctx;
+	char what[PATH_MAX + 96];
+	if (j->r || !ftp_xfer_data_prepared(s)) {
+		ftp_xfer_fd_drop(j);
+		s->rest = 0;
+		if (j->r)
+			ftp_xfer_errno_reply(s, j->r);
+		return;
 	}
-	return r == 0;
+	uint64_t rest = s->rest;
+	s->rest = 0;
+	struct transfer *x = ftp_xfer_start(s, XK_RETR, j->vpath);
+	if (!x) {
+		ftp_xfer_fd_drop(j);
+		return;
+	}
+	x->fd = j->h.fd;
+	x->offset = rest;
+	snprintf(what, sizeof(what), "Opening %s mode data connection for %s (%llu bytes).",
+		 x->ascii ? "ASCII" : "BINARY", j->vpath, (unsigned long long)j->size);
+	ftp_xfer_begin(s, what);
 }
 
 void cmd_retr(struct ftp_session *s, char *arg)
 {
-	char v[PATH_MAX], what[PATH_MAX + 96];
-	uint64_t rest = s->rest;
-	s->rest = 0;
-	if (!resolve(s, arg, v))
-		return;
-	int fd = path_open(session_root(s), v, O_RDONLY | O_NONBLOCK, 0);
-	struct stat st;
-	if (!regular_file(s, fd, &st))
-		return;
-	struct transfer *x = start(s, XK_RETR, v, fd);
-	if (!x)
-		return;
-	x->offset = rest;
-	snprintf(what, sizeof(what), "Opening %s mode data connection for %s (%llu bytes).",
-		 x->ascii ? "ASCII" : "BINARY", v, (unsigned long long)st.st_size);
-	begin(s, what);
-}
-
-static void store(struct ftp_session *s, char *arg, enum xfer_kind kind)
-{
-	char v[PATH_MAX], what[PATH_MAX + 64];
-	uint64_t rest = s->rest;
-	s->rest = 0;
-	int fd = -1;
-	if (kind == XK_STOU) {
-		const char *base = *arg ? arg : "ftp.upload";
-		char name[PATH_MAX];
-		for (int i = 0; i < 1000 && fd < 0; i++) {
-			if (i == 0)
-				snprintf(name, sizeof(name), "%s", base);
-			else
-				snprintf(name, sizeof(name), "%s.%d", base, i);
-			if (!resolve(s, name, v))
-				return;
-			fd = path_open(session_root(s), v, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK,
-				       0644);
-			if (fd < 0 && fd != -EEXIST)
-				break;
-		}
-	} else {
-		if (!resolve(s, arg, v))
-			return;
-		int flags = O_WRONLY | O_CREAT | O_NONBLOCK;
-		if (kind == XK_STOR && rest == 0)
-			flags |= O_TRUNC;
-		fd = path_open(session_root(s), v, flags, 0644);
-	}
-	struct stat st;
-	if (!regular_file(s, fd, &st))
-		return;
-	struct transfer *x = start(s, kind, v, fd);
-	if (!x)
-		return;
-	x->offset = kind == XK_APPE ? (uint64_t)st.st_size : rest;
-	if (kind == XK_STOU)
-		snprintf(what, sizeof(what), "FILE: %s", strrchr(v, '/') + 1);
-	else
-		snprintf(what, sizeof(what), "Ok to send data.");
-	begin(s, what);
-}
-
-void cmd_stor(struct ftp_session *s, char *arg) { store(s, arg, XK_STOR); }
-void cmd_appe(struct ftp_session *s, char *arg) { store(s, arg, XK_APPE); }
-void cmd_stou(struct ftp_session *s, char *arg) { store(s, arg, XK_STOU); }
-
-/* LIST and NLST take ls-style options ("-la") before an optional path. */
-static const char *skip_options(const char *arg, bool *all)
-{
-	*all = false;
-	while (*arg == '-') {
-		for (; *arg && *arg != ' '; arg++)
-			if (*arg == 'a' || *arg == 'A')
-				*all = true;
-		while (*arg == ' ')
-			arg++;
-	}
-	return arg;
-}
-
-static void listing(struct ftp_session *s, char *arg, enum xfer_kind kind)
-{
 	char v[PATH_MAX];
-	bool all = false;
-	const char *p = kind == XK_MLSD ? arg : skip_options(arg, &all);
-	if (!resolve(s, *p ? p : ".", v))
+	if (!ftp_xfer_resolve(s, arg, v))
 		return;
-	enum list_style style = kind == XK_LIST ? LIST_LONG :
-				kind == XK_NLST ? LIST_NAMES : LIST_MLSD;
-	struct buf out = { 0 };
-	int fd = path_open(session_root(s), v, O_RDONLY | O_DIRECTORY, 0);
-	int r = 0;
-	if (fd >= 0) {
-		r = list_dir(fd, session_root(s), v, style, session_writable(s), all, &out);
-	} else if (fd == -ENOTDIR && kind != XK_MLSD) {
-		struct stat st;
-		r = path_stat(session_root(s), v, &st);
-		if (r == 0)
-			list_line(&out, style, *p ? p : v, &st, session_writable(s), time(NULL));
-	} else {
-		r = fd;
-	}
-	if (r || out.failed) {
-		buf_free(&out);
-		errno_reply(s, r ? r : -ENOMEM);
+	struct retr_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		session_reply(s, 451, "Out of memory.");
 		return;
 	}
-	struct transfer *x = start(s, kind, v, -1);
-	if (!x) {
-		buf_free(&out);
-		return;
-	}
-	x->out = out;
-	begin(s, "Here comes the directory listing.");
+	j->h.fd = -1;
+	j->root_fd = session_root(s);
+	snprintf(j->vpath, sizeof(j->vpath), "%s", v);
+	ftp_defer_ex(s, retr_work, retr_done, ftp_xfer_fd_drop, j);
 }
 
-void cmd_list(struct ftp_session *s, char *arg) { listing(s, arg, XK_LIST); }
-void cmd_nlst(struct ftp_session *s, char *arg) { listing(s, arg, XK_NLST); }
-void cmd_mlsd(struct ftp_session *s, char *arg) { listing(s, arg, XK_MLSD); }
-
+/* STOR/APPE: before 150, the name is checked on the pool (its directory
+ * exists, it is not a directory); the file itself is opened only when the
+ * data connection is there. STOU creates its unique name at once. */
 void cmd_abor(struct ftp_session *s, char *arg)
 {
 	(void)arg;
@@ -458,5 +529,12 @@ void cmd_abor(struct ftp_session *s, char *arg)
 	flog(LOG_LVL_VERB, "ftp: session %llu: transfer of %s aborted",
 	     (unsigned long long)s->id, s->xfer->vpath);
 	session_reply(s, 426, "Connection closed; transfer aborted.");
-	xfer_done(s, 226, "ABOR successful.", false);
+	ftp_xfer_done(s, 226, "ABOR successful.", false);
+}
+
+/* RFC 959: QUIT during a transfer waits for its result (226 or an error),
+ * then 221. */
+void ftp_transfer_quit(struct ftp_session *s)
+{
+	s->quit_pending = true;
 }
