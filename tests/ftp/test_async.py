@@ -552,7 +552,7 @@ def disk_full(binary):
     conf_dir = tempdir("ferry-full-conf-")
     wrapper = os.path.join(conf_dir, "ferryd-tmpfs")
     with open(wrapper, "w") as o:
-        o.write(f"#!/bin/sh\nmount -t tmpfs -o size=1m tmpfs {root} && exec {binary} \"$@\"\n")
+        o.write(f"#!/bin/sh\nmount -t tmpfs -o size=1m,mode=0755 tmpfs {root} && exec {binary} \"$@\"\n")
     os.chmod(wrapper, 0o755)
     unshare = os.path.join(conf_dir, "ferryd-ns")
     with open(unshare, "w") as o:
