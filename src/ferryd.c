@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,13 +112,15 @@ static void block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int wait_for_stop(const sigset_t *set)
+static int wait_for_stop(const sigset_t *set, struct ftp_server *ftp)
 {
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL);
 		if (sig == SIGHUP) {
 			if (log_reopen() == 0)
 				flog(LOG_LVL_INFO, "Reopened log file on SIGHUP");
+			if (ftp && ftp_server_reopen(ftp) == 0)
+				flog(LOG_LVL_INFO, "Reopened the FTP transfer log on SIGHUP");
 			continue;
 		}
 		if (sig == SIGINT || sig == SIGTERM) {
@@ -126,6 +129,15 @@ static int wait_for_stop(const sigset_t *set)
 			return sig;
 		}
 	}
+}
+
+/* FTP sessions get their 421 and close before the engine stops; bounded,
+ * since a client that never reads keeps its connection. */
+static void ftp_drain(struct ftp_server *ftp)
+{
+	ftp_server_shutdown(ftp);
+	for (int i = 0; i < 100 && !ftp_server_idle(ftp); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000 }, NULL);
 }
 
 static int run(struct ferry_config *cfg)
@@ -169,8 +181,10 @@ static int run(struct ferry_config *cfg)
 		     FERRY_VERSION, fe_engine_workers(e), cfg->proxy_count,
 		     cfg->ftp.enabled ? ", FTP" : "");
 		daemon_ready(0);
-		wait_for_stop(&set);
+		wait_for_stop(&set, sv.ftp);
 		r = FERRY_EXIT_INTR;   /* as uftpproxyd: stopped by a signal */
+		if (sv.ftp)
+			ftp_drain(sv.ftp);
 		fe_engine_stop(e);
 		fe_engine_wait(e);
 		log_stats(e);
@@ -209,7 +223,10 @@ int main(int argc, char **argv)
 		printf("ferryd %s (UFTP 4 proxy protocol 0x40)\n", FERRY_VERSION);
 		break;
 	case CLI_CHECK:
-		printf("%s: configuration OK\n", cfg.source ? cfg.source : "ferryd");
+		/* What start-up would refuse beyond the syntax: files and dirs. */
+		r = ftp_check_config(&cfg);
+		if (r == 0)
+			printf("%s: configuration OK\n", cfg.source ? cfg.source : "ferryd");
 		break;
 	case CLI_RUN:
 		r = run(&cfg);

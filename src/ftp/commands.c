@@ -161,9 +161,35 @@ void cmd_help_list(struct buf *out)
 	buf_printf(out, "\n");
 }
 
+/* Before a login only a few commands are worth answering: a client that
+ * sends more is a slowloris or a scanner. */
+static bool prelogin_limit(struct ftp_session *s)
+{
+	if (s->state == ST_READY || ++s->prelogin_cmds <= s->srv->fc->max_login_commands)
+		return false;
+	session_reply(s, 421, "Too many commands before login; closing.");
+	session_close(s);
+	return true;
+}
+
+/* A pending RNFR survives NOOP (a client's keep-alive), as in vsftpd. */
+static bool keeps_rnfr(const struct ftp_cmd *c)
+{
+	return !strcmp(c->verb, "RNTO") || !strcmp(c->verb, "RNFR") ||
+	       !strcmp(c->verb, "NOOP");
+}
+
+void cmd_reject(struct ftp_session *s, int code, const char *text)
+{
+	if (!prelogin_limit(s))
+		session_reply(s, code, "%s", text);
+}
+
 void cmd_dispatch(struct ftp_session *s, const struct ftp_cmd *c, char *arg)
 {
-	if (strcmp(c->verb, "RNTO") && strcmp(c->verb, "RNFR")) {
+	if (prelogin_limit(s))
+		return;
+	if (!keeps_rnfr(c)) {
 		free(s->rnfr);
 		s->rnfr = NULL;
 	}

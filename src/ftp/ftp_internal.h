@@ -17,8 +17,10 @@
 #include "ferry/iface.h"
 
 enum {
-	CTL_LINE_MAX = 1024,       /* longest command line accepted */
-	CTL_INBUF = 4096,          /* control input held while a transfer runs */
+	/* Longest command line accepted: a verb, a space and a PATH_MAX path
+	 * (lftp mirror of a deep tree sends whole paths), with room to spare. */
+	CTL_LINE_MAX = PATH_MAX + 64,
+	CTL_INBUF = 2 * CTL_LINE_MAX, /* control input held while a transfer runs */
 	SPSV_TOKEN_LEN = 20,       /* 20 base62 characters: 119 bits */
 	LIMITED_TIMEOUT_MS = 30000,
 };
@@ -49,6 +51,11 @@ size_t telnet_filter(struct telnet_state *st, const uint8_t *in, size_t n, uint8
 /* Splits "VERB arg" in place: verb upper-cased (max 4+ letters), arg may be
  * "". Returns false if the line is not a command (no letters, NUL inside). */
 bool cmd_split(char *line, size_t len, char **verb, char **arg);
+/* RFC 2640: a CR inside a name travels as CR NUL. Rewrites "CR NUL" to CR in
+ * place (the line still ends CR LF); returns the new length. */
+size_t cmd_unstuff_cr(char *line, size_t len);
+/* An IPv4-mapped IPv6 address (a dual-stack socket) as plain IPv4. */
+void addr_unmap(struct sockaddr_storage *a);
 int parse_port_arg(const char *arg, struct sockaddr_storage *out);
 int parse_eprt_arg(const char *arg, struct sockaddr_storage *out);
 bool parse_u64(const char *s, uint64_t *out);
@@ -61,6 +68,17 @@ const char *addr_text(const struct sockaddr_storage *a, char *out, size_t cap);
 /* "code text\r\n", or RFC 959's multi-line form when text has '\n' in it:
  * "code-first\r\n more\r\n code last\r\n". Returns bytes, or 0 on error. */
 void reply_format(struct buf *out, int code, const char *text);
+/* Text as it goes on the wire: 0xFF doubled (Telnet IAC IAC) and a CR in a
+ * name sent as CR NUL (RFC 959, RFC 2640). */
+void reply_text(struct buf *out, const char *p, size_t n);
+
+/* ---- audit.c: what the administrator reads ------------------------------- */
+/* Untrusted text (a user name, a path) for a log line: control bytes, '\\'
+ * and bytes >= 0x7f as \xNN, cut to fit cap. Returns out. */
+const char *log_esc(const char *in, char *out, size_t cap);
+struct ftp_session;
+/* "login ok" (INFO) or "login failed: why" (WARN), with user and address. */
+void audit_login(const struct ftp_session *s, const char *user, const char *outcome);
 
 /* ---- ascii.c: TYPE A conversion ------------------------------------------ */
 /* Local LF → CRLF on the wire (a CRLF already in the file stays). out has room
@@ -84,12 +102,19 @@ int path_stat(int root_fd, const char *vpath, struct stat *st);
 /* ---- auth.c: passwords and lockout --------------------------------------- */
 bool auth_password_ok(const char *hash, const char *password);
 bool ct_equal(const void *a, const void *b, size_t n);
+
+/* ---- lockout.c: failed logins per (user, client address) ----------------- */
+enum { LOCKOUT_MAX_ENTRIES = 65536 };
 struct lockout;
-struct lockout *lockout_create(int max_failures, int lockout_seconds);
+struct lockout *lockout_create(int max_failures, int lockout_seconds, size_t max_entries);
 void lockout_destroy(struct lockout *l);
-bool lockout_blocked(struct lockout *l, const struct sockaddr_storage *a, uint64_t now_ms);
-void lockout_failed(struct lockout *l, const struct sockaddr_storage *a, uint64_t now_ms);
-void lockout_succeeded(struct lockout *l, const struct sockaddr_storage *a);
+/* Locked: true with the milliseconds left in *left_ms (may be NULL). */
+bool lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_storage *a,
+		     uint64_t now_ms, uint64_t *left_ms);
+void lockout_failed(struct lockout *l, const char *user, const struct sockaddr_storage *a,
+		    uint64_t now_ms);
+void lockout_succeeded(struct lockout *l, const char *user, const struct sockaddr_storage *a);
+size_t lockout_count(struct lockout *l);
 
 /* ---- spsv.c: one-time DATACONN credentials, shared by all workers -------- */
 struct spsv_table;
@@ -122,6 +147,8 @@ struct ftp_account {
 	const char *hash;
 	int root_fd;               /* O_PATH | O_DIRECTORY */
 	bool write;
+	bool upload_only;          /* drop box: STOR of new names only */
+	mode_t umask;
 };
 
 struct addr_slot {
@@ -148,6 +175,8 @@ struct ftp_server {
 	struct addr_slot *addrs;
 	size_t naddrs, addrs_cap;
 	uint64_t next_id;
+	int hash_jobs;             /* digests running, all workers (atomic) */
+	int stopping;              /* SIGTERM: say 421 and close (atomic) */
 };
 
 struct ftp_session;
@@ -161,6 +190,7 @@ struct ftp_worker {
 	struct ftp_session *graveyard;  /* torn down, freed on the next turn */
 	struct data_link *links;        /* data connections waiting for on_close */
 	struct fe_timer *reaper;
+	struct fe_timer *watch;         /* notices the server stopping */
 };
 
 /* A data connection's tie to its session, cut when the session lets go
@@ -176,6 +206,8 @@ struct data_link *link_new(struct ftp_worker *fw, struct ftp_session *s,
 void link_cut(struct data_link *l);          /* the session lets go */
 void link_free(struct data_link *l);
 
+int ftp_tls_refused(void);   /* logs why; FERRY_EXIT_PARAM */
+
 /* Session slots: false when over max_sessions or max_per_address. */
 bool server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
 void server_release_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
@@ -187,6 +219,7 @@ const struct ftp_account *server_find_account(const struct ftp_server *s,
 /* ---- xferlog.c ----------------------------------------------------------- */
 struct xferlog *xferlog_open(const char *path, int *err);
 void xferlog_close(struct xferlog *x);
+int xferlog_reopen(struct xferlog *x);     /* 0 or -errno; the old fd stays on error */
 struct xfer_record {
 	time_t end;
 	uint64_t ms;
@@ -254,6 +287,11 @@ struct ftp_session {
 	int delay_code;
 	struct data_chan data;
 	struct transfer *xfer;
+	mode_t umask;              /* for files and directories it creates */
+	int prelogin_cmds;         /* commands since the connection or REIN */
+	uint64_t login_by_ms;      /* log in by then (login_timeout) */
+	bool hashing;              /* a digest job is running for the session */
+	char ident[64];            /* anonymous: the PASS string (xferlog) */
 };
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c);
@@ -284,6 +322,9 @@ struct ftp_cmd {
 };
 const struct ftp_cmd *cmd_lookup(const char *verb);
 void cmd_dispatch(struct ftp_session *s, const struct ftp_cmd *c, char *arg);
+/* A line that names no command (500) or an unknown one (502); counts
+ * toward max_login_commands like any other. */
+void cmd_reject(struct ftp_session *s, int code, const char *text);
 void cmd_help_list(struct buf *out);
 
 cmd_handler cmd_user, cmd_pass, cmd_acct, cmd_rein, cmd_quit;        /* login.c */

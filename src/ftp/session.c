@@ -33,8 +33,9 @@ void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 	struct buf b = { 0 };
 	reply_format(&b, code, text);
 	if (!b.failed) {
-		flog(LOG_LVL_DEBUG, "ftp: session %llu: > %d %.200s",
-		     (unsigned long long)s->id, code, text);
+		char esc[256];
+		flog(LOG_LVL_DEBUG, "ftp: session %llu: > %d %s",
+		     (unsigned long long)s->id, code, log_esc(text, esc, sizeof(esc)));
 		fe_conn_send(s->ctl, b.p, b.len);
 	}
 	buf_free(&b);
@@ -57,9 +58,15 @@ bool session_set_cwd(struct ftp_session *s, const char *vpath)
 	return true;
 }
 
+/* Before a login, the session must log in within login_timeout of its
+ * start however busy it keeps the line (slowloris). */
 static uint64_t idle_ms(const struct ftp_session *s)
 {
 	uint64_t ms = (uint64_t)s->srv->fc->idle_timeout * 1000;
+	uint64_t now = fe_now_ms(s->fw->w);
+	uint64_t left = s->login_by_ms > now ? s->login_by_ms - now : 0;
+	if (s->state != ST_READY && ms > left)
+		ms = left;
 	return s->limited && ms > LIMITED_TIMEOUT_MS ? LIMITED_TIMEOUT_MS : ms;
 }
 
@@ -112,6 +119,9 @@ void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 	s->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
 	s->peer = *fe_conn_peer(c);
 	fe_conn_local(c, &s->local);
+	addr_unmap(&s->peer);      /* an IPv4 client of a dual-stack listener */
+	s->login_by_ms = fe_now_ms(fw->w) + (uint64_t)srv->fc->login_timeout * 1000;
+	addr_unmap(&s->local);
 	fe_conn_urgent_inline(c);
 	/* A reply that follows another with no command between (150 then 226,
 	 * 331 then 200 on an SPSV login) must not wait 40 ms for the client's
@@ -129,6 +139,13 @@ void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 	flog(LOG_LVL_VERB, "ftp: session %llu from %s on worker %u%s",
 	     (unsigned long long)s->id, addr_text(&s->peer, peer, sizeof(peer)),
 	     fe_worker_index(fw->w), s->limited ? " (limited to SPSV data)" : "");
+	if (s->limited && spsv_count(srv->spsv) == 0) {
+		/* Full, and no DATACONN login could follow: say so at once rather
+		 * than greet and refuse after USER (clients read that as a hang). */
+		session_reply(s, 421, "Too many users connected. Try later.");
+		session_close(s);
+		return;
+	}
 	if (s->limited)
 		session_reply(s, 220, "Too many users; only SPSV connections allowed");
 	else
@@ -210,20 +227,22 @@ void session_resume(struct ftp_session *s)
 		char line[CTL_LINE_MAX + 2], *verb, *arg;
 		memcpy(line, s->in, n);
 		line[n] = '\0';
-		bool ok = cmd_split(line, n, &verb, &arg);
+		bool ok = cmd_split(line, cmd_unstuff_cr(line, n), &verb, &arg);
 		const struct ftp_cmd *cmd = ok ? cmd_lookup(verb) : NULL;
 		if (s->xfer && !(cmd && (cmd->flags & DURING_XFER)))
 			break;            /* waits for the transfer to finish */
 		memmove(s->in, s->in + n, s->inlen - n);
 		s->inlen -= n;
 		session_touch(s);
-		if (ok && cmd && strcmp(cmd->verb, "PASS"))
+		if (ok && cmd && strcmp(cmd->verb, "PASS")) {
+			char esc[256];
 			flog(LOG_LVL_DEBUG, "ftp: session %llu: < %s %s",
-			     (unsigned long long)s->id, verb, arg);
+			     (unsigned long long)s->id, verb, log_esc(arg, esc, sizeof(esc)));
+		}
 		if (!ok)
-			session_reply(s, 500, "Syntax error, command unrecognized.");
+			cmd_reject(s, 500, "Syntax error, command unrecognized.");
 		else if (!cmd)
-			session_reply(s, 502, "Command not implemented.");
+			cmd_reject(s, 502, "Command not implemented.");
 		else
 			cmd_dispatch(s, cmd, arg);
 	}

@@ -39,7 +39,7 @@ static void log_record(struct ftp_session *s, struct transfer *x, bool complete)
 		.incoming = incoming(x->kind),
 		.anonymous = s->anonymous,
 		.complete = complete,
-		.user = s->user,
+		.user = s->anonymous ? s->ident : s->user,
 	};
 	xferlog_write(s->srv->xlog, &r);
 }
@@ -57,21 +57,29 @@ static void xfer_free(struct ftp_session *s)
 	free(x);
 }
 
-/* Ends the transfer with a reply; the data connection is single-use. */
-static void xfer_done(struct ftp_session *s, int code, const char *text, bool complete)
+/* Ends the transfer with a reply; the data connection is single-use. A
+ * transfer refused before its data connection existed is not logged as one. */
+static void xfer_end(struct ftp_session *s, int code, const char *text, bool complete,
+		     bool logged)
 {
 	if (!s->xfer)
 		return;
-	log_record(s, s->xfer, complete);
+	if (logged)
+		log_record(s, s->xfer, complete);
 	xfer_free(s);
 	data_reset(s);
 	session_reply(s, code, "%s", text);
 	session_resume(s);
 }
 
+static void xfer_done(struct ftp_session *s, int code, const char *text, bool complete)
+{
+	xfer_end(s, code, text, complete, true);
+}
+
 void transfer_failed(struct ftp_session *s, int code, const char *text)
 {
-	xfer_done(s, code, text, false);
+	xfer_end(s, code, text, false, false);
 }
 
 void transfer_abort(struct ftp_session *s)

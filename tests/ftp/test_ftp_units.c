@@ -146,6 +146,16 @@ static void test_cmd_split(void **state)
 	assert_false(cmd_split(buf, 10, &v, &a));
 	strcpy(buf, "TOOLONGVERB x\r\n");
 	assert_false(cmd_split(buf, strlen(buf), &v, &a));
+	split_is("xsha256 f\r\n", "XSHA256", "f");          /* digits in verbs */
+	split_is("XMD5 f\r\n", "XMD5", "f");
+	strcpy(buf, "5MD x\r\n");
+	assert_false(cmd_split(buf, strlen(buf), &v, &a));   /* a letter first */
+	/* RFC 2640: CR NUL inside a name is a CR that belongs to the name. */
+	memcpy(buf, "RETR a\r\0b\r\0\r\n", 13);
+	size_t n = cmd_unstuff_cr(buf, 13);
+	assert_int_equal(n, 11);
+	assert_true(cmd_split(buf, n, &v, &a));
+	assert_string_equal(a, "a\rb\r");
 	assert_non_null(cmd_lookup("SPSV"));
 	assert_non_null(cmd_lookup("MLSD"));
 	assert_null(cmd_lookup("SITE"));
@@ -251,7 +261,18 @@ static void test_reply_format(void **state)
 	b.len = 0;
 	reply_format(&b, 211, "Features:\nSPSV\n123 looks like a code\nEnd");
 	assert_string_equal(b.p, "211-Features:\r\n SPSV\r\n 123 looks like a code\r\n211 End\r\n");
+	b.len = 0;   /* an MLST entry line keeps exactly one leading space */
+	reply_format(&b, 250, "Listing /f\n type=file; /f\nEnd");
+	assert_string_equal(b.p, "250-Listing /f\r\n type=file; /f\r\n250 End\r\n");
+	b.len = 0;   /* 0xFF doubled (IAC IAC), CR in a name as CR NUL */
+	reply_format(&b, 257, "\"/a\xff\rb\" created.");
+	assert_int_equal(b.len, 24);
+	assert_memory_equal(b.p, "257 \"/a\xff\xff\r\0b\" created.\r\n", 24);
 	buf_free(&b);
+	char esc[32];
+	assert_string_equal(log_esc("ev\nil\x1b[2J\\", esc, sizeof(esc)),
+			    "ev\\x0ail\\x1b[2J\\x5c");
+	assert_string_equal(log_esc("abcdefgh", esc, 6), "abcde");
 }
 
 static void test_spsv_table(void **state)
@@ -320,22 +341,41 @@ static void test_passwords(void **state)
 static void test_lockout(void **state)
 {
 	(void)state;
-	struct lockout *l = lockout_create(3, 10);
+	struct lockout *l = lockout_create(3, 10, 64);
 	struct sockaddr_storage a, b;
+	uint64_t left = 0;
 	parse_port_arg("10,0,0,1,4,1", &a);
 	parse_port_arg("10,0,0,2,4,1", &b);
-	lockout_failed(l, &a, 100);
-	lockout_failed(l, &a, 200);
-	assert_false(lockout_blocked(l, &a, 300));
-	lockout_failed(l, &a, 300);
-	assert_true(lockout_blocked(l, &a, 400));
-	assert_false(lockout_blocked(l, &b, 400));
-	assert_false(lockout_blocked(l, &a, 300 + 10000));     /* lockout over */
-	lockout_failed(l, &b, 0);
-	lockout_succeeded(l, &b);
-	lockout_failed(l, &b, 0);
-	lockout_failed(l, &b, 0);
-	assert_false(lockout_blocked(l, &b, 1));                 /* success reset it */
+	lockout_failed(l, "bob", &a, 100);
+	lockout_failed(l, "bob", &a, 200);
+	assert_false(lockout_blocked(l, "bob", &a, 300, NULL));
+	lockout_failed(l, "bob", &a, 300);
+	assert_true(lockout_blocked(l, "bob", &a, 400, &left));
+	assert_int_equal(left, 9900);                           /* time left */
+	assert_false(lockout_blocked(l, "carol", &a, 400, NULL)); /* same NAT, other user */
+	assert_false(lockout_blocked(l, "anonymous", &a, 400, NULL));
+	assert_false(lockout_blocked(l, "bob", &b, 400, NULL));  /* other address */
+	assert_false(lockout_blocked(l, "bob", &a, 300 + 10000, NULL)); /* over */
+	lockout_failed(l, "bob", &b, 0);
+	lockout_succeeded(l, "bob", &b);
+	lockout_failed(l, "bob", &b, 0);
+	lockout_failed(l, "bob", &b, 0);
+	assert_false(lockout_blocked(l, "bob", &b, 1, NULL));    /* success reset it */
+	lockout_destroy(l);
+
+	/* Bounded, and a lock outlives a flood of failures from other addresses. */
+	l = lockout_create(2, 100, 16);
+	lockout_failed(l, "bob", &a, 0);
+	lockout_failed(l, "bob", &a, 0);
+	for (unsigned i = 0; i < 1000; i++) {
+		struct sockaddr_storage x;
+		char port[32];
+		snprintf(port, sizeof(port), "10,1,%u,%u,4,1", i >> 8, i & 255);
+		parse_port_arg(port, &x);
+		lockout_failed(l, "mallory", &x, 1);
+	}
+	assert_true(lockout_count(l) <= 16);
+	assert_true(lockout_blocked(l, "bob", &a, 2, NULL));
 	lockout_destroy(l);
 }
 
@@ -347,7 +387,13 @@ static void test_xferlog_line(void **state)
 				 .path = "/a b.txt", .incoming = true, .user = "alice",
 				 .complete = true };
 	xferlog_format(&b, &r);
-	assert_non_null(strstr(b.p, " 2 127.0.0.1 42 /a_b.txt b _ i r alice ftp 0 * c\n"));
+	assert_non_null(strstr(b.p, " 1.500 127.0.0.1 42 /a_b.txt b _ i r alice ftp 0 * c\n"));
+	b.len = 0;   /* anonymous: the ident given as password, spaces as '_' */
+	r.anonymous = true;
+	r.user = "guest@ex ample\n";
+	r.ms = 42;
+	xferlog_format(&b, &r);
+	assert_non_null(strstr(b.p, " 0.042 127.0.0.1 42 /a_b.txt b _ i a guest@ex_ample_ ftp 0 * c\n"));
 	buf_free(&b);
 }
 

@@ -195,13 +195,21 @@ def not_ready(port, root):
     a.cmd("RETR contents.txt")
     check("5: and the transfer works",
           full.read_all() == open(os.path.join(root, "contents.txt"), "rb").read() and a.reply().startswith("226"))
+    tok = token_of(a.cmd("SPSV"))    # a DATACONN login could follow again
     other = Ctl(port)
+    check("5: with a token outstanding: the SPSV-only greeting",
+          other.greeting == "220 Too many users; only SPSV connections allowed", other.greeting)
     r = other.cmd("USER u001")
     check("5: a real user at the limit: '421 Too many users connected. Try later.'",
           r == "421 Too many users connected. Try later.", r)
     check("5: and the connection is dropped", other.closed())
     other = Ctl(port)
     check("5: other commands at the limit: 530", other.cmd("PWD").startswith("530"))
+    a.cmd("PASV")                     # replaces SPSV: no token outstanding now
+    other = Ctl(port)
+    check("12: no token outstanding: 421 at once instead of 220",
+          other.greeting == "421 Too many users connected. Try later.", other.greeting)
+    check("12: and the connection is dropped", other.closed())
     b.cmd("QUIT")
     time.sleep(0.3)
     again = Ctl(port)

@@ -1,0 +1,40 @@
+/* audit.c — log lines an administrator reads: untrusted text (user names,
+ * paths) escaped so a client cannot forge or hide lines, and one line per
+ * login attempt with the client's address. */
+#include <stdio.h>
+
+#include "ferry/log.h"
+#include "ftp_internal.h"
+
+const char *log_esc(const char *in, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	if (!cap)
+		return out;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\';
+		size_t need = plain ? 1 : 4;
+		if (o + need + 1 > cap)
+			break;
+		if (plain) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+void audit_login(const struct ftp_session *s, const char *user, const char *outcome)
+{
+	char host[64], name[4 * 64 + 1];
+	flog(*outcome == 'o' ? LOG_LVL_INFO : LOG_LVL_WARN,
+	     "ftp: session %llu: login %s for '%s' from %s", (unsigned long long)s->id,
+	     outcome, log_esc(user, name, sizeof(name)),
+	     addr_text(&s->peer, host, sizeof(host)));
+}
