@@ -111,8 +111,8 @@ static int on_parent(struct ftp_session *s, const char *vpath,
 
 static int do_mkdir(int dir, const char *name, void *ctx)
 {
-	(void)ctx;
-	return mkdirat(dir, name, 0755) < 0 ? -errno : 0;
+	const mode_t *umask = ctx;   /* the account's (ftp.users[].umask) */
+	return mkdirat(dir, name, 0777 & ~*umask) < 0 ? -errno : 0;
 }
 
 static int do_rmdir(int dir, const char *name, void *ctx)
@@ -135,7 +135,7 @@ void cmd_mkd(struct ftp_session *s, char *arg)
 	char v[PATH_MAX], q[PATH_MAX * 2];
 	if (!resolve(s, arg, v))
 		return;
-	int r = on_parent(s, v, do_mkdir, NULL);
+	int r = on_parent(s, v, do_mkdir, &s->umask);
 	if (r) {
 		fail(s, r);
 		return;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "ferry/config.h"
@@ -292,8 +293,10 @@ struct ftp_session {
 	mode_t umask;              /* for files and directories it creates */
 	int prelogin_cmds;         /* commands since the connection or REIN */
 	uint64_t login_by_ms;      /* log in by then (login_timeout) */
-	bool hashing;              /* a digest job is running for the session */
 	char ident[64];            /* anonymous: the PASS string (xferlog) */
+	uint8_t hash_alg;          /* OPTS HASH choice (hash.c), 0: SHA-256 */
+	bool rang_set;             /* RANG given: the next HASH covers it */
+	uint64_t rang_start, rang_end;
 };
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c);
@@ -321,9 +324,14 @@ typedef void ftp_done_fn(struct ftp_session *s, void *ctx); /* worker; s is aliv
  * 450 reply sent, ctx freed) when the pool is full. */
 bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx);
 
+/* ---- fsverb.c: shared by the verbs on one path that run on the pool ----- */
+void fsverb_fail(struct ftp_session *s, int err);          /* reply for -errno */
+bool fsverb_path(struct ftp_session *s, const char *arg, char *out); /* PATH_MAX */
+const char *fsverb_fd_path(int fd, char out[32]);
+
 /* ---- commands.c: the verb table ------------------------------------------ */
 enum { NEED_LOGIN = 1, NEED_WRITE = 2, NEED_ARG = 4, NO_ARG = 8, ANY_STATE = 16,
-       DURING_XFER = 32 };
+       DURING_XFER = 32, DROPBOX_OK = 64 /* allowed to upload-only accounts */ };
 typedef void cmd_handler(struct ftp_session *s, char *arg);
 struct ftp_cmd {
 	const char *verb;
@@ -341,6 +349,17 @@ void cmd_help_list(struct buf *out);
 cmd_handler cmd_user, cmd_pass, cmd_acct, cmd_rein, cmd_quit;        /* login.c */
 cmd_handler cmd_pwd, cmd_cwd, cmd_cdup, cmd_mkd, cmd_rmd, cmd_dele,  /* files.c */
 	cmd_rnfr, cmd_rnto, cmd_size, cmd_mdtm, cmd_mlst, cmd_stat;
+cmd_handler cmd_site;                                               /* site.c */
+cmd_handler cmd_mfmt, cmd_mdtm_any;                                  /* times.c */
+cmd_handler cmd_hash, cmd_rang, cmd_xcrc, cmd_xmd5, cmd_xsha1,        /* hash.c */
+	cmd_xsha256, cmd_xsha512;
+cmd_handler cmd_avbl;                                                /* avbl.c */
+/* times.c: RFC 3659 time-val "YYYYMMDDHHMMSS[.sss]", UTC; *len consumed. */
+bool ftp_parse_timeval(const char *s, struct timespec *out, size_t *len);
+/* hash.c: OPTS HASH [alg]. */
+void hash_opts(struct ftp_session *s, const char *arg);
+/* hash.c: the FEAT line for HASH, with the session's choice marked. */
+void hash_feat(const struct ftp_session *s, struct buf *out);
 cmd_handler cmd_pasv, cmd_epsv, cmd_port, cmd_eprt, cmd_spsv;       /* data.c */
 cmd_handler cmd_retr, cmd_stor, cmd_appe, cmd_stou, cmd_list,        /* transfer.c */
 	cmd_nlst, cmd_mlsd, cmd_abor;

@@ -370,7 +370,7 @@ static void store(struct ftp_session *s, char *arg, enum xfer_kind kind)
 			if (!resolve(s, name, v))
 				return;
 			fd = path_open(session_root(s), v, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK,
-				       0644);
+				       0666 & ~s->umask);
 			if (fd < 0 && fd != -EEXIST)
 				break;
 		}
@@ -380,7 +380,9 @@ static void store(struct ftp_session *s, char *arg, enum xfer_kind kind)
 		int flags = O_WRONLY | O_CREAT | O_NONBLOCK;
 		if (kind == XK_STOR && rest == 0)
 			flags |= O_TRUNC;
-		fd = path_open(session_root(s), v, flags, 0644);
+		if (s->acct->upload_only)   /* a drop box: new names only */
+			flags |= O_EXCL;
+		fd = path_open(session_root(s), v, flags, 0666 & ~s->umask);
 	}
 	struct stat st;
 	if (!regular_file(s, fd, &st))

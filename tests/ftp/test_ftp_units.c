@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "ferry/crypto.h"
 #include "ftp_internal.h"
 
 static void join_is(const char *cwd, const char *arg, const char *want)
@@ -158,7 +159,14 @@ static void test_cmd_split(void **state)
 	assert_string_equal(a, "a\rb\r");
 	assert_non_null(cmd_lookup("SPSV"));
 	assert_non_null(cmd_lookup("MLSD"));
-	assert_null(cmd_lookup("SITE"));
+	assert_non_null(cmd_lookup("SITE"));
+	assert_non_null(cmd_lookup("XSHA256"));
+	assert_null(cmd_lookup("XSHA3"));
+	assert_true(cmd_lookup("STOR")->flags & DROPBOX_OK);
+	assert_false(cmd_lookup("RETR")->flags & DROPBOX_OK);
+	assert_false(cmd_lookup("LIST")->flags & DROPBOX_OK);
+	assert_false(cmd_lookup("DELE")->flags & DROPBOX_OK);
+	assert_false(cmd_lookup("RNFR")->flags & DROPBOX_OK);
 	assert_true(cmd_lookup("STOR")->flags & NEED_WRITE);
 	assert_true(cmd_lookup("RETR")->flags & NEED_LOGIN);
 	assert_false(cmd_lookup("USER")->flags & NEED_LOGIN);
@@ -379,6 +387,47 @@ static void test_lockout(void **state)
 	lockout_destroy(l);
 }
 
+static void test_timeval(void **state)
+{
+	(void)state;
+	struct timespec ts;
+	size_t n;
+	assert_true(ftp_parse_timeval("20240229123456 f", &ts, &n));
+	assert_int_equal(n, 14);
+	assert_int_equal(ts.tv_sec, 1709210096);
+	assert_true(ftp_parse_timeval("20240229123456.25", &ts, &n));
+	assert_int_equal(n, 17);
+	assert_int_equal(ts.tv_nsec, 250000000);
+	assert_false(ftp_parse_timeval("20230229123456", &ts, &n));   /* no 29 Feb */
+	assert_false(ftp_parse_timeval("2024022912345", &ts, &n));
+	assert_false(ftp_parse_timeval("20241301000000", &ts, &n));
+}
+
+static void test_digests(void **state)
+{
+	(void)state;
+	static const struct { enum crypto_digest_alg alg; const char *hex; } v[] = {
+		{ CRYPTO_MD5, "900150983cd24fb0d6963f7d28e17f72" },
+		{ CRYPTO_SHA1, "a9993e364706816aba3e25717850c26c9cd0d89d" },
+		{ CRYPTO_SHA256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ CRYPTO_CRC32, "352441c2" },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct crypto_digest *d = crypto_digest_new(v[i].alg);
+		uint8_t out[CRYPTO_DIGEST_MAX];
+		char hex[2 * CRYPTO_DIGEST_MAX + 1];
+		assert_non_null(d);
+		assert_int_equal(crypto_digest_update(d, "ab", 2), 0);
+		assert_int_equal(crypto_digest_update(d, "c", 1), 0);
+		int len = crypto_digest_final(d, out);
+		crypto_digest_free(d);
+		assert_int_equal((size_t)len * 2, strlen(v[i].hex));
+		for (int k = 0; k < len; k++)
+			snprintf(hex + 2 * k, 3, "%02x", out[k]);
+		assert_string_equal(hex, v[i].hex);
+	}
+}
+
 static void test_xferlog_line(void **state)
 {
 	(void)state;
@@ -411,6 +460,8 @@ int main(void)
 		cmocka_unit_test(test_passwords),
 		cmocka_unit_test(test_lockout),
 		cmocka_unit_test(test_xferlog_line),
+		cmocka_unit_test(test_timeval),
+		cmocka_unit_test(test_digests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
