@@ -1,7 +1,8 @@
 /* audit.c — log lines an administrator reads: untrusted text (user names,
  * paths) escaped so a client cannot forge or hide lines, and one line per
- * login attempt with the client's address. */
+ * login attempt with the client's address, one per change to the tree. */
 #include <stdio.h>
+#include <string.h>
 
 #include "ferry/log.h"
 #include "ftp_internal.h"
@@ -37,4 +38,13 @@ void audit_login(const struct ftp_session *s, const char *user, const char *outc
 	     "ftp: session %llu: login %s for '%s' from %s", (unsigned long long)s->id,
 	     outcome, log_esc(user, name, sizeof(name)),
 	     addr_text(&s->peer, host, sizeof(host)));
+}
+
+void audit_op(const struct ftp_session *s, const char *op, const char *vpath, int err)
+{
+	char host[64], path[4 * 256 + 1], name[4 * 64 + 1];
+	flog(err ? LOG_LVL_WARN : LOG_LVL_INFO, "ftp: session %llu: %s %s by '%s' from %s%s%s",
+	     (unsigned long long)s->id, op, log_esc(vpath, path, sizeof(path)),
+	     log_esc(s->user, name, sizeof(name)), addr_text(&s->peer, host, sizeof(host)),
+	     err ? ": " : "", err ? strerror(-err) : "");
 }

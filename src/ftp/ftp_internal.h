@@ -81,6 +81,10 @@ const char *log_esc(const char *in, char *out, size_t cap);
 struct ftp_session;
 /* "login ok" (INFO) or "login failed: why" (WARN), with user and address. */
 void audit_login(const struct ftp_session *s, const char *user, const char *outcome);
+/* "delete /a/b by 'alice' from 192.0.2.1" (INFO), or with ": reason" (WARN)
+ * when err (-errno) says it failed: for DELE RNFR/RNTO MKD RMD SITE CHMOD
+ * MFMT and refused access. */
+void audit_op(const struct ftp_session *s, const char *op, const char *vpath, int err);
 
 /* ---- ascii.c: TYPE A conversion ------------------------------------------ */
 /* Local LF → CRLF on the wire (a CRLF already in the file stays). out has room

@@ -75,7 +75,7 @@ static void idle_fired(struct fe_worker *w, void *arg)
 	struct ftp_session *s = arg;
 	(void)w;
 	s->idle_timer = NULL;
-	if (s->xfer) {           /* a running transfer is activity */
+	if (s->xfer || s->jobs) { /* a running transfer or pool job is activity */
 		session_touch(s);
 		return;
 	}

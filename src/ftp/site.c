@@ -49,6 +49,7 @@ static void chmod_work(void *arg)
 static void chmod_done(struct ftp_session *s, void *arg)
 {
 	struct chmod_job *j = arg;
+	audit_op(s, "chmod", j->v, j->err);
 	if (j->err)
 		fsverb_fail(s, j->err);
 	else

@@ -76,6 +76,7 @@ static void time_work(void *arg)
 static void time_done(struct ftp_session *s, void *arg)
 {
 	struct time_job *j = arg;
+	audit_op(s, "set mtime of", j->v, j->err);
 	if (j->err) {
 		fsverb_fail(s, j->err);
 		return;

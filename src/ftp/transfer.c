@@ -463,8 +463,9 @@ void cmd_abor(struct ftp_session *s, char *arg)
 		session_reply(s, 225, "No transfer to ABOR.");
 		return;
 	}
+	char esc[256];
 	flog(LOG_LVL_VERB, "ftp: session %llu: transfer of %s aborted",
-	     (unsigned long long)s->id, s->xfer->vpath);
+	     (unsigned long long)s->id, log_esc(s->xfer->vpath, esc, sizeof(esc)));
 	session_reply(s, 426, "Connection closed; transfer aborted.");
 	xfer_done(s, 226, "ABOR successful.", false);
 }
