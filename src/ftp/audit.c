@@ -7,7 +7,7 @@
 #include "ferry/log.h"
 #include "ftp_internal.h"
 
-const char *log_esc(const char *in, char *out, size_t cap)
+const char *ftp_log_esc(const char *in, char *out, size_t cap)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
@@ -31,20 +31,20 @@ const char *log_esc(const char *in, char *out, size_t cap)
 	return out;
 }
 
-void audit_login(const struct ftp_session *s, const char *user, const char *outcome)
+void ftp_audit_login(const struct ftp_session *s, const char *user, const char *outcome)
 {
 	char host[64], name[4 * 64 + 1];
 	flog(*outcome == 'o' ? LOG_LVL_INFO : LOG_LVL_WARN,
 	     "ftp: session %llu: login %s for '%s' from %s", (unsigned long long)s->id,
-	     outcome, log_esc(user, name, sizeof(name)),
+	     outcome, ftp_log_esc(user, name, sizeof(name)),
 	     addr_text(&s->peer, host, sizeof(host)));
 }
 
-void audit_op(const struct ftp_session *s, const char *op, const char *vpath, int err)
+void ftp_audit_op(const struct ftp_session *s, const char *op, const char *vpath, int err)
 {
 	char host[64], path[4 * 256 + 1], name[4 * 64 + 1];
 	flog(err ? LOG_LVL_WARN : LOG_LVL_INFO, "ftp: session %llu: %s %s by '%s' from %s%s%s",
-	     (unsigned long long)s->id, op, log_esc(vpath, path, sizeof(path)),
-	     log_esc(s->user, name, sizeof(name)), addr_text(&s->peer, host, sizeof(host)),
+	     (unsigned long long)s->id, op, ftp_log_esc(vpath, path, sizeof(path)),
+	     ftp_log_esc(s->user, name, sizeof(name)), addr_text(&s->peer, host, sizeof(host)),
 	     err ? ": " : "", err ? strerror(-err) : "");
 }

@@ -36,12 +36,12 @@ static void avbl_done(struct ftp_session *s, void *arg)
 {
 	struct avbl_job *j = arg;
 	if (j->err)
-		fsverb_fail(s, j->err);
+		ftp_fsverb_fail(s, j->err);
 	else
 		session_reply(s, 213, "%llu", (unsigned long long)j->bytes);
 }
 
-void cmd_avbl(struct ftp_session *s, char *arg)
+void ftp_cmd_avbl(struct ftp_session *s, char *arg)
 {
 	if (!session_writable(s)) {
 		session_reply(s, 550, "Permission denied: this account cannot store files.");
@@ -53,7 +53,7 @@ void cmd_avbl(struct ftp_session *s, char *arg)
 		return;
 	}
 	j->root = session_root(s);
-	if (!fsverb_path(s, *arg ? arg : ".", j->v)) {
+	if (!ftp_fsverb_path(s, *arg ? arg : ".", j->v)) {
 		free(j);
 		return;
 	}

@@ -47,7 +47,7 @@ size_t telnet_filter(struct telnet_state *st, const uint8_t *in, size_t n, uint8
 	return o;
 }
 
-size_t cmd_unstuff_cr(char *line, size_t len)
+size_t ftp_cmd_unstuff_cr(char *line, size_t len)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -222,7 +222,7 @@ bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *
 	       !memcmp(pa, pb, na);
 }
 
-void addr_unmap(struct sockaddr_storage *a)
+void ftp_addr_unmap(struct sockaddr_storage *a)
 {
 	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
 	if (a->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr))

@@ -37,7 +37,7 @@ static void cmd_feat(struct ftp_session *s, char *arg)
 	(void)arg;
 	struct buf b = { 0 };
 	buf_printf(&b, "Features:\nAVBL\nEPRT\nEPSV\n");
-	hash_feat(s, &b);
+	ftp_hash_feat(s, &b);
 	buf_printf(&b, "MDTM\nMFMT\nMLST type*;size*;modify*;perm*;unix.mode*;\nPASV\n"
 		   "REST STREAM\nSIZE\nSPSV\nTVFS\nUTF8\nEnd");
 	session_reply(s, 211, "%s", b.failed ? "End" : b.p);
@@ -53,7 +53,7 @@ static void cmd_clnt(struct ftp_session *s, char *arg)
 static void cmd_opts(struct ftp_session *s, char *arg)
 {
 	if (!strncasecmp(arg, "HASH", 4) && (!arg[4] || arg[4] == ' '))
-		hash_opts(s, arg[4] ? arg + 5 : "");
+		ftp_hash_opts(s, arg[4] ? arg + 5 : "");
 	else if (!strncasecmp(arg, "UTF8", 4) && (!arg[4] || !strcasecmp(arg + 4, " ON")))
 		session_reply(s, 200, "Always in UTF8 mode.");
 	else if (!strncasecmp(arg, "MLST", 4))
@@ -117,7 +117,7 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "ACCT", .flags = NEED_ARG, .fn = cmd_acct },
 	{ .verb = "ALLO", .flags = L | D, .fn = cmd_allo },
 	{ .verb = "APPE", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_appe },
-	{ .verb = "AVBL", .flags = L | D, .fn = cmd_avbl },
+	{ .verb = "AVBL", .flags = L | D, .fn = ftp_cmd_avbl },
 	{ .verb = "CDUP", .flags = L | D, .fn = cmd_cdup },
 	{ .verb = "CLNT", .flags = 0, .fn = cmd_clnt },
 	{ .verb = "CWD", .flags = L | D, .fn = cmd_cwd },
@@ -125,11 +125,11 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "EPRT", .flags = L | D | NEED_ARG, .fn = cmd_eprt },
 	{ .verb = "EPSV", .flags = L | D, .fn = cmd_epsv },
 	{ .verb = "FEAT", .flags = 0, .fn = cmd_feat },
-	{ .verb = "HASH", .flags = L | NEED_ARG, .fn = cmd_hash },
+	{ .verb = "HASH", .flags = L | NEED_ARG, .fn = ftp_cmd_hash },
 	{ .verb = "HELP", .flags = 0, .fn = cmd_help },
 	{ .verb = "LIST", .flags = L, .fn = cmd_list },
-	{ .verb = "MDTM", .flags = L | NEED_ARG, .fn = cmd_mdtm_any },
-	{ .verb = "MFMT", .flags = L | NEED_ARG, .fn = cmd_mfmt },
+	{ .verb = "MDTM", .flags = L | NEED_ARG, .fn = ftp_cmd_mdtm_any },
+	{ .verb = "MFMT", .flags = L | NEED_ARG, .fn = ftp_cmd_mfmt },
 	{ .verb = "MKD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_mkd },
 	{ .verb = "MLSD", .flags = L, .fn = cmd_mlsd },
 	{ .verb = "MLST", .flags = L, .fn = cmd_mlst },
@@ -142,14 +142,14 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "PORT", .flags = L | D | NEED_ARG, .fn = cmd_port },
 	{ .verb = "PWD", .flags = L | D, .fn = cmd_pwd },
 	{ .verb = "QUIT", .flags = DURING_XFER, .fn = cmd_quit },
-	{ .verb = "RANG", .flags = L | NEED_ARG, .fn = cmd_rang },
+	{ .verb = "RANG", .flags = L | NEED_ARG, .fn = ftp_cmd_rang },
 	{ .verb = "REIN", .flags = 0, .fn = cmd_rein },
 	{ .verb = "REST", .flags = L | NEED_ARG, .fn = cmd_rest },
 	{ .verb = "RETR", .flags = L | NEED_ARG, .fn = cmd_retr },
 	{ .verb = "RMD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rmd },
 	{ .verb = "RNFR", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rnfr },
 	{ .verb = "RNTO", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rnto },
-	{ .verb = "SITE", .flags = L | D | NEED_ARG, .fn = cmd_site },
+	{ .verb = "SITE", .flags = L | D | NEED_ARG, .fn = ftp_cmd_site },
 	{ .verb = "SIZE", .flags = L | NEED_ARG, .fn = cmd_size },
 	{ .verb = "SPSV", .flags = L | D | NO_ARG, .fn = cmd_spsv },
 	{ .verb = "STAT", .flags = DURING_XFER, .fn = cmd_stat },
@@ -159,16 +159,16 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "SYST", .flags = 0, .fn = cmd_syst },
 	{ .verb = "TYPE", .flags = NEED_ARG, .fn = cmd_type },
 	{ .verb = "USER", .flags = NEED_ARG, .fn = cmd_user },
-	{ .verb = "XCRC", .flags = L | NEED_ARG, .fn = cmd_xcrc },
+	{ .verb = "XCRC", .flags = L | NEED_ARG, .fn = ftp_cmd_xcrc },
 	{ .verb = "XCUP", .flags = L | D, .fn = cmd_cdup },
 	{ .verb = "XCWD", .flags = L | D, .fn = cmd_cwd },
-	{ .verb = "XMD5", .flags = L | NEED_ARG, .fn = cmd_xmd5 },
+	{ .verb = "XMD5", .flags = L | NEED_ARG, .fn = ftp_cmd_xmd5 },
 	{ .verb = "XMKD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_mkd },
 	{ .verb = "XPWD", .flags = L | D, .fn = cmd_pwd },
 	{ .verb = "XRMD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rmd },
-	{ .verb = "XSHA1", .flags = L | NEED_ARG, .fn = cmd_xsha1 },
-	{ .verb = "XSHA256", .flags = L | NEED_ARG, .fn = cmd_xsha256 },
-	{ .verb = "XSHA512", .flags = L | NEED_ARG, .fn = cmd_xsha512 },
+	{ .verb = "XSHA1", .flags = L | NEED_ARG, .fn = ftp_cmd_xsha1 },
+	{ .verb = "XSHA256", .flags = L | NEED_ARG, .fn = ftp_cmd_xsha256 },
+	{ .verb = "XSHA512", .flags = L | NEED_ARG, .fn = ftp_cmd_xsha512 },
 };
 #undef L
 #undef D
@@ -232,7 +232,7 @@ static bool keeps_rnfr(const struct ftp_cmd *c)
 	       !strcmp(c->verb, "NOOP");
 }
 
-void cmd_reject(struct ftp_session *s, int code, const char *text)
+void ftp_cmd_reject(struct ftp_session *s, int code, const char *text)
 {
 	if (!prelogin_limit(s))
 		session_reply(s, code, "%s", text);

@@ -7,7 +7,7 @@
 
 #include "ftp_internal.h"
 
-void fsverb_fail(struct ftp_session *s, int err)
+void ftp_fsverb_fail(struct ftp_session *s, int err)
 {
 	switch (-err) {
 	case ENOENT:
@@ -34,18 +34,18 @@ void fsverb_fail(struct ftp_session *s, int err)
 	}
 }
 
-bool fsverb_path(struct ftp_session *s, const char *arg, char *out)
+bool ftp_fsverb_path(struct ftp_session *s, const char *arg, char *out)
 {
 	int r = path_join(session_cwd(s), arg, out, PATH_MAX);
 	if (r)
-		fsverb_fail(s, r);
+		ftp_fsverb_fail(s, r);
 	return r == 0;
 }
 
 /* An O_PATH descriptor opened beneath the root cannot be chmod'ed or have
  * its times set directly; its /proc/self/fd link names that very inode, so
  * no path is resolved again (no race with a rename or a new symlink). */
-const char *fsverb_fd_path(int fd, char out[32])
+const char *ftp_fsverb_fd_path(int fd, char out[32])
 {
 	snprintf(out, 32, "/proc/self/fd/%d", fd);
 	return out;

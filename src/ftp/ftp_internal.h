@@ -55,9 +55,9 @@ size_t telnet_filter(struct telnet_state *st, const uint8_t *in, size_t n, uint8
 bool cmd_split(char *line, size_t len, char **verb, char **arg);
 /* RFC 2640: a CR inside a name travels as CR NUL. Rewrites "CR NUL" to CR in
  * place (the line still ends CR LF); returns the new length. */
-size_t cmd_unstuff_cr(char *line, size_t len);
+size_t ftp_cmd_unstuff_cr(char *line, size_t len);
 /* An IPv4-mapped IPv6 address (a dual-stack socket) as plain IPv4. */
-void addr_unmap(struct sockaddr_storage *a);
+void ftp_addr_unmap(struct sockaddr_storage *a);
 int parse_port_arg(const char *arg, struct sockaddr_storage *out);
 int parse_eprt_arg(const char *arg, struct sockaddr_storage *out);
 bool parse_u64(const char *s, uint64_t *out);
@@ -77,14 +77,14 @@ void reply_text(struct buf *out, const char *p, size_t n);
 /* ---- audit.c: what the administrator reads ------------------------------- */
 /* Untrusted text (a user name, a path) for a log line: control bytes, '\\'
  * and bytes >= 0x7f as \xNN, cut to fit cap. Returns out. */
-const char *log_esc(const char *in, char *out, size_t cap);
+const char *ftp_log_esc(const char *in, char *out, size_t cap);
 struct ftp_session;
 /* "login ok" (INFO) or "login failed: why" (WARN), with user and address. */
-void audit_login(const struct ftp_session *s, const char *user, const char *outcome);
+void ftp_audit_login(const struct ftp_session *s, const char *user, const char *outcome);
 /* "delete /a/b by 'alice' from 192.0.2.1" (INFO), or with ": reason" (WARN)
  * when err (-errno) says it failed: for DELE RNFR/RNTO MKD RMD SITE CHMOD
  * MFMT and refused access. */
-void audit_op(const struct ftp_session *s, const char *op, const char *vpath, int err);
+void ftp_audit_op(const struct ftp_session *s, const char *op, const char *vpath, int err);
 
 /* ---- ascii.c: TYPE A conversion ------------------------------------------ */
 /* Local LF → CRLF on the wire (a CRLF already in the file stays). out has room
@@ -120,7 +120,7 @@ bool lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_
 void lockout_failed(struct lockout *l, const char *user, const struct sockaddr_storage *a,
 		    uint64_t now_ms);
 void lockout_succeeded(struct lockout *l, const char *user, const struct sockaddr_storage *a);
-size_t lockout_count(struct lockout *l);
+size_t ftp_lockout_count(struct lockout *l);
 
 /* ---- spsv.c: one-time DATACONN credentials, shared by all workers -------- */
 struct spsv_table;
@@ -225,7 +225,7 @@ const struct ftp_account *server_find_account(const struct ftp_server *s,
 /* ---- xferlog.c ----------------------------------------------------------- */
 struct xferlog *xferlog_open(const char *path, int *err);
 void xferlog_close(struct xferlog *x);
-int xferlog_reopen(struct xferlog *x);     /* 0 or -errno; the old fd stays on error */
+int ftp_xferlog_reopen(struct xferlog *x);     /* 0 or -errno; the old fd stays on error */
 struct xfer_record {
 	time_t end;
 	uint64_t ms;
@@ -329,9 +329,9 @@ typedef void ftp_done_fn(struct ftp_session *s, void *ctx); /* worker; s is aliv
 bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx);
 
 /* ---- fsverb.c: shared by the verbs on one path that run on the pool ----- */
-void fsverb_fail(struct ftp_session *s, int err);          /* reply for -errno */
-bool fsverb_path(struct ftp_session *s, const char *arg, char *out); /* PATH_MAX */
-const char *fsverb_fd_path(int fd, char out[32]);
+void ftp_fsverb_fail(struct ftp_session *s, int err);          /* reply for -errno */
+bool ftp_fsverb_path(struct ftp_session *s, const char *arg, char *out); /* PATH_MAX */
+const char *ftp_fsverb_fd_path(int fd, char out[32]);
 
 /* ---- commands.c: the verb table ------------------------------------------ */
 enum { NEED_LOGIN = 1, NEED_WRITE = 2, NEED_ARG = 4, NO_ARG = 8, ANY_STATE = 16,
@@ -347,23 +347,23 @@ const struct ftp_cmd *cmd_lookup(const char *verb);
 void cmd_dispatch(struct ftp_session *s, const struct ftp_cmd *c, char *arg);
 /* A line that names no command (500) or an unknown one (502); counts
  * toward max_login_commands like any other. */
-void cmd_reject(struct ftp_session *s, int code, const char *text);
+void ftp_cmd_reject(struct ftp_session *s, int code, const char *text);
 void cmd_help_list(struct buf *out);
 
 cmd_handler cmd_user, cmd_pass, cmd_acct, cmd_rein, cmd_quit;        /* login.c */
 cmd_handler cmd_pwd, cmd_cwd, cmd_cdup, cmd_mkd, cmd_rmd, cmd_dele,  /* files.c */
 	cmd_rnfr, cmd_rnto, cmd_size, cmd_mdtm, cmd_mlst, cmd_stat;
-cmd_handler cmd_site;                                               /* site.c */
-cmd_handler cmd_mfmt, cmd_mdtm_any;                                  /* times.c */
-cmd_handler cmd_hash, cmd_rang, cmd_xcrc, cmd_xmd5, cmd_xsha1,        /* hash.c */
-	cmd_xsha256, cmd_xsha512;
-cmd_handler cmd_avbl;                                                /* avbl.c */
+cmd_handler ftp_cmd_site;                                            /* site.c */
+cmd_handler ftp_cmd_mfmt, ftp_cmd_mdtm_any;                          /* times.c */
+cmd_handler ftp_cmd_hash, ftp_cmd_rang, ftp_cmd_xcrc, ftp_cmd_xmd5,   /* hash.c */
+	ftp_cmd_xsha1, ftp_cmd_xsha256, ftp_cmd_xsha512;
+cmd_handler ftp_cmd_avbl;                                            /* avbl.c */
 /* times.c: RFC 3659 time-val "YYYYMMDDHHMMSS[.sss]", UTC; *len consumed. */
 bool ftp_parse_timeval(const char *s, struct timespec *out, size_t *len);
 /* hash.c: OPTS HASH [alg]. */
-void hash_opts(struct ftp_session *s, const char *arg);
+void ftp_hash_opts(struct ftp_session *s, const char *arg);
 /* hash.c: the FEAT line for HASH, with the session's choice marked. */
-void hash_feat(const struct ftp_session *s, struct buf *out);
+void ftp_hash_feat(const struct ftp_session *s, struct buf *out);
 cmd_handler cmd_pasv, cmd_epsv, cmd_port, cmd_eprt, cmd_spsv;       /* data.c */
 cmd_handler cmd_retr, cmd_stor, cmd_appe, cmd_stou, cmd_list,        /* transfer.c */
 	cmd_nlst, cmd_mlsd, cmd_abor;

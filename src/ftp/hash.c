@@ -108,7 +108,7 @@ static void hash_done(struct ftp_session *s, void *arg)
 		return;
 	}
 	if (j->err) {
-		fsverb_fail(s, j->err);
+		ftp_fsverb_fail(s, j->err);
 		return;
 	}
 	hex(j->digest, j->dlen, !j->draft, h);
@@ -130,7 +130,7 @@ static void hash_submit(struct ftp_session *s, struct hash_job *j, const char *p
 		free(j);
 		return;
 	}
-	if (!fsverb_path(s, path, j->v)) {
+	if (!ftp_fsverb_path(s, path, j->v)) {
 		free(j);
 		return;
 	}
@@ -156,7 +156,7 @@ static struct hash_job *job_new(struct ftp_session *s)
 	return j;
 }
 
-void cmd_hash(struct ftp_session *s, char *arg)
+void ftp_cmd_hash(struct ftp_session *s, char *arg)
 {
 	struct hash_job *j = job_new(s);
 	if (!j)
@@ -177,7 +177,7 @@ void cmd_hash(struct ftp_session *s, char *arg)
 
 /* RANG start end (inclusive); "RANG 1 0" resets, as draft-bryan-ftp-range
  * says. Here a range applies only to the next HASH. */
-void cmd_rang(struct ftp_session *s, char *arg)
+void ftp_cmd_rang(struct ftp_session *s, char *arg)
 {
 	char *sp = strchr(arg, ' ');
 	uint64_t a, b;
@@ -248,13 +248,13 @@ static void x_digest(struct ftp_session *s, char *arg, enum crypto_digest_alg al
 	hash_submit(s, j, path);
 }
 
-void cmd_xcrc(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_CRC32); }
-void cmd_xmd5(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_MD5); }
-void cmd_xsha1(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_SHA1); }
-void cmd_xsha256(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_SHA256); }
-void cmd_xsha512(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_SHA512); }
+void ftp_cmd_xcrc(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_CRC32); }
+void ftp_cmd_xmd5(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_MD5); }
+void ftp_cmd_xsha1(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_SHA1); }
+void ftp_cmd_xsha256(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_SHA256); }
+void ftp_cmd_xsha512(struct ftp_session *s, char *arg) { x_digest(s, arg, CRYPTO_SHA512); }
 
-void hash_opts(struct ftp_session *s, const char *arg)
+void ftp_hash_opts(struct ftp_session *s, const char *arg)
 {
 	unsigned a = s->hash_alg < NALGS ? s->hash_alg : 0;
 	if (!*arg) {
@@ -271,7 +271,7 @@ void hash_opts(struct ftp_session *s, const char *arg)
 	session_reply(s, 501, "Unknown algorithm, current selection not changed.");
 }
 
-void hash_feat(const struct ftp_session *s, struct buf *out)
+void ftp_hash_feat(const struct ftp_session *s, struct buf *out)
 {
 	unsigned a = s->hash_alg < NALGS ? s->hash_alg : 0;
 	buf_printf(out, "HASH ");

@@ -214,7 +214,7 @@ void lockout_succeeded(struct lockout *l, const char *user, const struct sockadd
 	pthread_mutex_unlock(&l->mu);
 }
 
-size_t lockout_count(struct lockout *l)
+size_t ftp_lockout_count(struct lockout *l)
 {
 	pthread_mutex_lock(&l->mu);
 	size_t n = l->n;

@@ -71,7 +71,7 @@ static void login_failed(struct ftp_session *s, const char *why)
 {
 	char what[64];
 	snprintf(what, sizeof(what), "failed: %s", why);
-	audit_login(s, s->user, what);
+	ftp_audit_login(s, s->user, what);
 	lockout_failed(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w));
 	s->state = ST_USER;
 	s->delaying = true;
@@ -168,7 +168,7 @@ void cmd_pass(struct ftp_session *s, char *arg)
 	uint64_t left_ms;
 	const struct ftp_account *a = server_find_account(s->srv, s->user, &anonymous);
 	if (lockout_blocked(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w), &left_ms)) {
-		audit_login(s, s->user, "refused: locked out");
+		ftp_audit_login(s, s->user, "refused: locked out");
 		session_reply(s, 421, "Too many failed logins; try again in %llu seconds.",
 			      (unsigned long long)(left_ms + 999) / 1000);
 		session_close(s);
@@ -185,7 +185,7 @@ void cmd_pass(struct ftp_session *s, char *arg)
 	s->umask = a->umask;
 	snprintf(s->ident, sizeof(s->ident), "%s", anonymous ? arg : s->user);
 	session_set_cwd(s, "/");
-	audit_login(s, s->user, anonymous ? "ok (anonymous)" : "ok");
+	ftp_audit_login(s, s->user, anonymous ? "ok (anonymous)" : "ok");
 	session_reply(s, 230, "You are logged in");
 }
 

@@ -255,7 +255,7 @@ bool ftp_server_idle(struct ftp_server *srv)
 
 int ftp_server_reopen(struct ftp_server *srv)
 {
-	int err = xferlog_reopen(srv->xlog);
+	int err = ftp_xferlog_reopen(srv->xlog);
 	if (err)
 		flog(LOG_LVL_ERR, "ftp: cannot reopen transfer log %s: %s", srv->fc->xferlog,
 		     strerror(-err));

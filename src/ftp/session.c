@@ -35,7 +35,7 @@ void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 	if (!b.failed) {
 		char esc[256];
 		flog(LOG_LVL_DEBUG, "ftp: session %llu: > %d %s",
-		     (unsigned long long)s->id, code, log_esc(text, esc, sizeof(esc)));
+		     (unsigned long long)s->id, code, ftp_log_esc(text, esc, sizeof(esc)));
 		fe_conn_send(s->ctl, b.p, b.len);
 	}
 	buf_free(&b);
@@ -119,9 +119,9 @@ void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 	s->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
 	s->peer = *fe_conn_peer(c);
 	fe_conn_local(c, &s->local);
-	addr_unmap(&s->peer);      /* an IPv4 client of a dual-stack listener */
+	ftp_addr_unmap(&s->peer);      /* an IPv4 client of a dual-stack listener */
 	s->login_by_ms = fe_now_ms(fw->w) + (uint64_t)srv->fc->login_timeout * 1000;
-	addr_unmap(&s->local);
+	ftp_addr_unmap(&s->local);
 	fe_conn_urgent_inline(c);
 	/* A reply that follows another with no command between (150 then 226,
 	 * 331 then 200 on an SPSV login) must not wait 40 ms for the client's
@@ -228,7 +228,7 @@ void session_resume(struct ftp_session *s)
 		char line[CTL_LINE_MAX + 2], *verb, *arg;
 		memcpy(line, s->in, n);
 		line[n] = '\0';
-		bool ok = cmd_split(line, cmd_unstuff_cr(line, n), &verb, &arg);
+		bool ok = cmd_split(line, ftp_cmd_unstuff_cr(line, n), &verb, &arg);
 		const struct ftp_cmd *cmd = ok ? cmd_lookup(verb) : NULL;
 		if (s->xfer && !(cmd && (cmd->flags & DURING_XFER)))
 			break;            /* waits for the transfer to finish */
@@ -238,12 +238,12 @@ void session_resume(struct ftp_session *s)
 		if (ok && cmd && strcmp(cmd->verb, "PASS")) {
 			char esc[256];
 			flog(LOG_LVL_DEBUG, "ftp: session %llu: < %s %s",
-			     (unsigned long long)s->id, verb, log_esc(arg, esc, sizeof(esc)));
+			     (unsigned long long)s->id, verb, ftp_log_esc(arg, esc, sizeof(esc)));
 		}
 		if (!ok)
-			cmd_reject(s, 500, "Syntax error, command unrecognized.");
+			ftp_cmd_reject(s, 500, "Syntax error, command unrecognized.");
 		else if (!cmd)
-			cmd_reject(s, 502, "Command not implemented.");
+			ftp_cmd_reject(s, 502, "Command not implemented.");
 		else
 			cmd_dispatch(s, cmd, arg);
 	}

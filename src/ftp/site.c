@@ -42,16 +42,16 @@ static void chmod_work(void *arg)
 		j->err = fd;
 		return;
 	}
-	j->err = chmod(fsverb_fd_path(fd, proc), j->mode) < 0 ? -errno : 0;
+	j->err = chmod(ftp_fsverb_fd_path(fd, proc), j->mode) < 0 ? -errno : 0;
 	close(fd);
 }
 
 static void chmod_done(struct ftp_session *s, void *arg)
 {
 	struct chmod_job *j = arg;
-	audit_op(s, "chmod", j->v, j->err);
+	ftp_audit_op(s, "chmod", j->v, j->err);
 	if (j->err)
-		fsverb_fail(s, j->err);
+		ftp_fsverb_fail(s, j->err);
 	else
 		session_reply(s, 200, "SITE CHMOD command ok.");
 }
@@ -75,7 +75,7 @@ static void site_chmod(struct ftp_session *s, char *arg)
 	}
 	j->root = session_root(s);
 	j->mode = mode;
-	if (!fsverb_path(s, sp + 1, j->v)) {
+	if (!ftp_fsverb_path(s, sp + 1, j->v)) {
 		free(j);
 		return;
 	}
@@ -121,7 +121,7 @@ static void site_help(struct ftp_session *s, char *arg)
 	buf_free(&b);
 }
 
-void cmd_site(struct ftp_session *s, char *arg)
+void ftp_cmd_site(struct ftp_session *s, char *arg)
 {
 	size_t n = strcspn(arg, " ");
 	char *rest = arg[n] ? arg + n + 1 : arg + n;

@@ -69,16 +69,16 @@ static void time_work(void *arg)
 	}
 	/* atime is left as it is; only the modification time is asked for. */
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, j->when };
-	j->err = utimensat(AT_FDCWD, fsverb_fd_path(fd, proc), ts, 0) < 0 ? -errno : 0;
+	j->err = utimensat(AT_FDCWD, ftp_fsverb_fd_path(fd, proc), ts, 0) < 0 ? -errno : 0;
 	close(fd);
 }
 
 static void time_done(struct ftp_session *s, void *arg)
 {
 	struct time_job *j = arg;
-	audit_op(s, "set mtime of", j->v, j->err);
+	ftp_audit_op(s, "set mtime of", j->v, j->err);
 	if (j->err) {
-		fsverb_fail(s, j->err);
+		ftp_fsverb_fail(s, j->err);
 		return;
 	}
 	if (!j->mfmt) {
@@ -113,21 +113,21 @@ static void set_time(struct ftp_session *s, char *arg, bool mfmt)
 	j->root = session_root(s);
 	j->when = when;
 	j->mfmt = mfmt;
-	if (!fsverb_path(s, arg + n + 1, j->v)) {
+	if (!ftp_fsverb_path(s, arg + n + 1, j->v)) {
 		free(j);
 		return;
 	}
 	ftp_defer(s, time_work, time_done, j);
 }
 
-void cmd_mfmt(struct ftp_session *s, char *arg)
+void ftp_cmd_mfmt(struct ftp_session *s, char *arg)
 {
 	set_time(s, arg, true);
 }
 
 /* MDTM with 14 digits and a space first sets the time (vsftpd's rule); a
  * file whose name starts that way is reached as "./name". */
-void cmd_mdtm_any(struct ftp_session *s, char *arg)
+void ftp_cmd_mdtm_any(struct ftp_session *s, char *arg)
 {
 	struct timespec when;
 	size_t n;

@@ -465,7 +465,7 @@ void cmd_abor(struct ftp_session *s, char *arg)
 	}
 	char esc[256];
 	flog(LOG_LVL_VERB, "ftp: session %llu: transfer of %s aborted",
-	     (unsigned long long)s->id, log_esc(s->xfer->vpath, esc, sizeof(esc)));
+	     (unsigned long long)s->id, ftp_log_esc(s->xfer->vpath, esc, sizeof(esc)));
 	session_reply(s, 426, "Connection closed; transfer aborted.");
 	xfer_done(s, 226, "ABOR successful.", false);
 }

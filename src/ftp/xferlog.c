@@ -42,7 +42,7 @@ struct xferlog *xferlog_open(const char *path, int *err)
 	return x;
 }
 
-int xferlog_reopen(struct xferlog *x)
+int ftp_xferlog_reopen(struct xferlog *x)
 {
 	if (!x || !x->path)
 		return 0;

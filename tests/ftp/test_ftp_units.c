@@ -153,7 +153,7 @@ static void test_cmd_split(void **state)
 	assert_false(cmd_split(buf, strlen(buf), &v, &a));   /* a letter first */
 	/* RFC 2640: CR NUL inside a name is a CR that belongs to the name. */
 	memcpy(buf, "RETR a\r\0b\r\0\r\n", 13);
-	size_t n = cmd_unstuff_cr(buf, 13);
+	size_t n = ftp_cmd_unstuff_cr(buf, 13);
 	assert_int_equal(n, 11);
 	assert_true(cmd_split(buf, n, &v, &a));
 	assert_string_equal(a, "a\rb\r");
@@ -278,9 +278,9 @@ static void test_reply_format(void **state)
 	assert_memory_equal(b.p, "257 \"/a\xff\xff\r\0b\" created.\r\n", 24);
 	buf_free(&b);
 	char esc[32];
-	assert_string_equal(log_esc("ev\nil\x1b[2J\\", esc, sizeof(esc)),
+	assert_string_equal(ftp_log_esc("ev\nil\x1b[2J\\", esc, sizeof(esc)),
 			    "ev\\x0ail\\x1b[2J\\x5c");
-	assert_string_equal(log_esc("abcdefgh", esc, 6), "abcde");
+	assert_string_equal(ftp_log_esc("abcdefgh", esc, 6), "abcde");
 }
 
 static void test_spsv_table(void **state)
@@ -382,7 +382,7 @@ static void test_lockout(void **state)
 		parse_port_arg(port, &x);
 		lockout_failed(l, "mallory", &x, 1);
 	}
-	assert_true(lockout_count(l) <= 16);
+	assert_true(ftp_lockout_count(l) <= 16);
 	assert_true(lockout_blocked(l, "bob", &a, 2, NULL));
 	lockout_destroy(l);
 }
