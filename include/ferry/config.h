@@ -88,6 +88,7 @@ struct ftp_config {
 	int max_login_failures; /* then lock the address out */
 	int lockout_seconds;
 	char *xferlog;          /* transfer log file, NULL: none */
+	bool atomic_uploads;    /* STOR to a temporary name, renamed on success */
 	char *tls_cert;
 	char *tls_key;
 };

@@ -114,8 +114,21 @@ void fe_listener_close(struct fe_listener *l);
 
 /* Must be called from the accept callback; starts receiving. */
 void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg);
-/* Queues bytes (copied); 0 or -errno. */
+/* Queues bytes (copied); 0 or -errno: -ENOBUFS when the queue would pass
+ * the connection's limit (nothing is queued then: a peer that does not read
+ * cannot make us hold more than the limit; wait for on_drained). */
 int fe_conn_send(struct fe_conn *c, const void *data, size_t len);
+enum { FE_CONN_LIMIT = 1 << 20 };   /* default send queue limit, bytes */
+size_t fe_conn_queued(const struct fe_conn *c);   /* queued, not yet sent */
+void fe_conn_set_limit(struct fe_conn *c, size_t bytes);
+/* Stop delivering on_data: the multishot receive is cancelled, so what the
+ * peer sends stays in the kernel's buffer and the TCP window closes. Bytes
+ * that had already completed are kept and delivered after resume, before
+ * anything newer. Resume delivers from the next loop turn on, never from
+ * inside the call. An error still ends a paused connection; the peer's
+ * orderly close is seen after resume, behind the bytes it sent. */
+void fe_conn_pause(struct fe_conn *c);
+void fe_conn_resume(struct fe_conn *c);
 /* Closes once queued bytes are sent; on_close follows. */
 void fe_conn_close(struct fe_conn *c);
 const struct sockaddr_storage *fe_conn_peer(const struct fe_conn *c);

@@ -49,6 +49,7 @@ void config_init(struct ferry_config *cfg)
 	cfg->ftp.login_timeout = 30;
 	cfg->ftp.max_login_commands = 20;
 	cfg->ftp.max_hash_jobs = 2;
+	cfg->ftp.atomic_uploads = true;
 }
 
 /* Defaults that depend on what was given: the public multicast address,

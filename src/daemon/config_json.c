@@ -473,6 +473,7 @@ static const struct jfield ftp_fields[] = {
 	F_INT("login_timeout", FC, login_timeout, 1, 86400),
 	F_INT("max_login_commands", FC, max_login_commands, 1, 100000),
 	F_INT("max_hash_jobs", FC, max_hash_jobs, 1, 1024),
+	F_BOOL("atomic_uploads", FC, atomic_uploads),
 	F_OBJ("tls", 0, tls_schema),
 };
 SCHEMA(ftp_schema, ftp_fields);

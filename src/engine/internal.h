@@ -175,8 +175,13 @@ struct fe_conn {
 	int err;
 	bool started, closing, recv_armed, send_busy, cancel_sent, quiet;
 	bool detaching;         /* fe_conn_detach: hand the fd over when idle */
+	bool receiving;         /* the owner wants on_data (start, recv_start) */
+	bool paused;            /* fe_conn_pause: on_data waits for resume */
+	size_t limit;           /* most bytes busy + next may hold */
 	struct obuf busy, next;
 	struct obuf extra;      /* bytes received while detaching */
+	struct obuf held;       /* bytes that completed after fe_conn_pause */
+	struct fe_timer *resume_timer; /* delivers `held` after fe_conn_resume */
 	fe_detach_cb *detach_cb;
 	void *detach_arg;
 	struct fe_xfer *xfer;   /* splice transfer in progress (splice.c) */

@@ -34,6 +34,7 @@ static void conn_arm_recv(struct fe_conn *c)
 	sqe->buf_group = BGID_TCP;
 	io_uring_sqe_set_data64(sqe, ud_make(OP_TCP_RECV, c));
 	c->recv_armed = true;
+	c->cancel_sent = false;
 	c->refs++;
 	c->w->inflight++;
 }
@@ -74,6 +75,7 @@ static void conn_free(struct fe_conn *c)
 	free(c->busy.p);
 	free(c->next.p);
 	free(c->extra.p);
+	free(c->held.p);
 	free(c);
 }
 
@@ -82,6 +84,11 @@ static void conn_settle(struct fe_conn *c)
 {
 	if (c->closing && c->xfer)
 		xfer_abort_quiet(c->xfer);
+	if (c->closing && c->resume_timer) {
+		fe_timer_cancel(c->w, c->resume_timer);
+		c->resume_timer = NULL;
+		c->refs--;
+	}
 	if (!c->closing || c->send_busy)
 		return;
 	if (c->recv_armed) {
@@ -120,6 +127,13 @@ void tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 			if (obuf_append(&c->extra, bufring_at(&w->tcp_bufs, bid),
 					(size_t)res))
 				c->quiet = true;   /* cannot hand over: drop it */
+		} else if (res > 0 && (c->paused || c->resume_timer) && !c->closing) {
+			/* Completed before the cancel took effect, or behind
+			 * bytes that wait for delivery: keep it, in order. */
+			w->st.tcp_rx_bytes += (uint64_t)res;
+			if (obuf_append(&c->held, bufring_at(&w->tcp_bufs, bid),
+					(size_t)res))
+				conn_fail(c, -ENOMEM);
 		} else if (res > 0 && !c->closing) {
 			w->st.tcp_rx_bytes += (uint64_t)res;
 			c->ops->on_data(c, bufring_at(&w->tcp_bufs, bid), (size_t)res,
@@ -134,10 +148,16 @@ void tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	w->inflight--;
 	if (c->closing) {
 		conn_settle(c);
+	} else if (c->paused) {
+		/* Stopped by fe_conn_pause (or ended on its own). An orderly
+		 * close waits: the receive armed on resume reports it again. */
+		if (res < 0 && res != -ECANCELED && res != -ENOBUFS)
+			conn_fail(c, res);
 	} else if (res == 0) {
 		conn_fail(c, 0);                 /* orderly close by the peer */
-	} else if (res > 0 || res == -ENOBUFS) {
-		conn_arm_recv(c);                /* multishot ended; carry on */
+	} else if (res > 0 || res == -ENOBUFS || res == -ECANCELED) {
+		conn_arm_recv(c);                /* multishot ended (or a pause
+						  * was undone); carry on */
 	} else {
 		conn_fail(c, res);
 	}
@@ -195,10 +215,20 @@ static int obuf_append(struct obuf *b, const void *data, size_t len)
 	return 0;
 }
 
+size_t fe_conn_queued(const struct fe_conn *c)
+{
+	return c->busy.len - c->busy.off + c->next.len;
+}
+
+void fe_conn_set_limit(struct fe_conn *c, size_t bytes) { c->limit = bytes; }
+
 int fe_conn_send(struct fe_conn *c, const void *data, size_t len)
 {
 	if (c->closing)
 		return -EPIPE;
+	size_t queued = fe_conn_queued(c);
+	if (len > c->limit || queued > c->limit - len)
+		return -ENOBUFS;
 	int r = obuf_append(&c->next, data, len);
 	if (r == 0)
 		conn_kick(c);
@@ -208,7 +238,7 @@ int fe_conn_send(struct fe_conn *c, const void *data, size_t len)
 void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg)
 {
 	fe_conn_hold(c, ops, arg);
-	conn_arm_recv(c);
+	fe_conn_recv_start(c);
 }
 
 void fe_conn_hold(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg)
@@ -220,14 +250,68 @@ void fe_conn_hold(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg)
 
 void fe_conn_recv_start(struct fe_conn *c)
 {
-	if (!c->recv_armed && !c->closing && !c->xfer)
+	c->receiving = true;
+	if (!c->recv_armed && !c->closing && !c->xfer && !c->paused)
 		conn_arm_recv(c);
+}
+
+void fe_conn_pause(struct fe_conn *c)
+{
+	if (c->paused || c->closing)
+		return;
+	c->paused = true;
+	if (c->recv_armed && !c->cancel_sent) {
+		fe_cancel(c->w, OP_TCP_RECV, c);
+		c->cancel_sent = true;
+	}
+}
+
+/* Next turn after resume: what completed during the pause, then receive. */
+static void conn_resume_now(struct fe_worker *w, void *arg)
+{
+	struct fe_conn *c = arg;
+	(void)w;
+	c->resume_timer = NULL;
+	c->refs--;
+	if (!c->closing && !c->paused && c->held.len) {
+		struct obuf h = c->held;
+		c->held = (struct obuf){ 0 };
+		c->refs++;            /* the callback may close it */
+		c->ops->on_data(c, h.p, h.len, c->arg);
+		c->refs--;
+		free(h.p);
+	}
+	if (!c->closing && !c->paused && c->receiving && !c->recv_armed && !c->xfer)
+		conn_arm_recv(c);
+	conn_settle(c);
+}
+
+void fe_conn_resume(struct fe_conn *c)
+{
+	if (!c->paused || c->closing)
+		return;
+	c->paused = false;
+	if (c->resume_timer)
+		return;
+	if (!c->held.len) {
+		/* A receive still being cancelled re-arms itself when it ends. */
+		if (c->receiving && !c->recv_armed && !c->xfer)
+			conn_arm_recv(c);
+		return;
+	}
+	c->resume_timer = fe_timer_add(c->w, 0, conn_resume_now, c);
+	if (c->resume_timer)
+		c->refs++;
+	else
+		conn_fail(c, -ENOMEM);
 }
 
 void fe_conn_detach(struct fe_conn *c, fe_detach_cb *cb, void *arg)
 {
 	if (c->closing)
 		return;
+	if (c->held.len && obuf_append(&c->extra, c->held.p, c->held.len))
+		c->quiet = true;
 	c->detaching = true;
 	c->detach_cb = cb;
 	c->detach_arg = arg;
@@ -274,6 +358,7 @@ struct fe_conn *tcp_conn_new(struct fe_worker *w, int fd)
 		return NULL;
 	c->w = w;
 	c->fd = fd;
+	c->limit = FE_CONN_LIMIT;
 	socklen_t len = sizeof(c->peer);
 	getpeername(fd, (struct sockaddr *)&c->peer, &len);
 	list_add(&w->conns, &c->node);

@@ -12,6 +12,7 @@ struct deferred {
 	struct ftp_session *s;
 	ftp_work_fn *work;
 	ftp_done_fn *done;
+	ftp_drop_fn *drop;
 	void *ctx;
 };
 
@@ -29,6 +30,8 @@ static void run_done(struct fe_worker *w, void *arg)
 	assert(s->jobs > 0);
 	s->jobs--;
 	if (s->state == ST_GONE) {          /* torn down while the job ran */
+		if (d->drop)
+			d->drop(d->ctx);
 		if (!s->jobs)
 			session_free_now(s);
 	} else {
@@ -42,10 +45,17 @@ static void run_done(struct fe_worker *w, void *arg)
 
 bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx)
 {
+	return ftp_defer_ex(s, work, done, NULL, ctx);
+}
+
+bool ftp_defer_ex(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+		  ftp_drop_fn *drop, void *ctx)
+{
 	struct deferred *d = malloc(sizeof(*d));
 	int r = d ? 0 : -ENOMEM;
 	if (d) {
-		*d = (struct deferred){ .s = s, .work = work, .done = done, .ctx = ctx };
+		*d = (struct deferred){ .s = s, .work = work, .done = done, .drop = drop,
+					.ctx = ctx };
 		r = fe_pool_submit(s->fw->w, run_work, run_done, d);
 	}
 	if (r) {
@@ -53,6 +63,8 @@ bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void
 		     (unsigned long long)s->id, r == -EAGAIN ? "queue full" : "no memory");
 		session_reply(s, 450, "Server busy; try again.");
 		free(d);
+		if (drop)
+			drop(ctx);
 		free(ctx);
 		return false;
 	}

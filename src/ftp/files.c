@@ -1,5 +1,6 @@
 /* files.c — verbs on names and directories: PWD CWD CDUP MKD RMD DELE RNFR
- * RNTO SIZE MDTM MLST STAT, each resolved through path.c. */
+ * RNTO SIZE MDTM MLST STAT, each resolved through path.c and done on the
+ * helper pool (a metadata operation can wait for a slow disk). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/log.h"
 #include "ftp_internal.h"
 
 static void fail(struct ftp_session *s, int err)
@@ -34,7 +36,7 @@ static void fail(struct ftp_session *s, int err)
 		session_reply(s, 553, "File name too long.");
 		break;
 	case ENOSPC: case EDQUOT:
-		session_reply(s, 452, "Insufficient storage space.");
+		session_reply(s, 452, "Insufficient storage space: %s.", strerror(-err));
 		break;
 	default:
 		session_reply(s, 550, "Failed: %s.", strerror(-err));
@@ -71,22 +73,66 @@ void cmd_pwd(struct ftp_session *s, char *arg)
 	session_reply(s, 257, "\"%s\" is the current directory", q);
 }
 
+/* Every verb below does its file work on the helper pool: a job names the
+ * path(s), the work runs there, done replies on the worker. */
+struct path_job {
+	int root_fd;
+	int r;
+	bool writable;
+	mode_t umask;               /* MKD: the session's */
+	struct stat st;
+	struct buf out;             /* STAT of a directory */
+	char v[PATH_MAX];
+	char v2[PATH_MAX];          /* RNTO's target */
+};
+
+static struct path_job *path_job_new(struct ftp_session *s, const char *v)
+{
+	struct path_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		session_reply(s, 451, "Out of memory.");
+		return NULL;
+	}
+	j->root_fd = session_root(s);
+	j->writable = session_writable(s);
+	j->umask = s->umask;
+	snprintf(j->v, sizeof(j->v), "%s", v);
+	return j;
+}
+
+static void audit(struct ftp_session *s, const char *what, const char *v, int r)
+{
+	ftp_audit_op(s, what, v, r);    /* escaped, with user and address */
+}
+
+/* ---- CWD -------------------------------------------------------------------- */
+
+static void cwd_work(void *ctx)
+{
+	struct path_job *j = ctx;
+	int fd = path_open(j->root_fd, j->v, O_PATH | O_DIRECTORY, 0);
+	j->r = fd < 0 ? fd : 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+static void cwd_done(struct ftp_session *s, void *ctx)
+{
+	struct path_job *j = ctx;
+	if (j->r)
+		fail(s, j->r);
+	else if (!session_set_cwd(s, j->v))
+		session_reply(s, 451, "Out of memory.");
+	else
+		session_reply(s, 250, "Directory successfully changed.");
+}
+
 void cmd_cwd(struct ftp_session *s, char *arg)
 {
 	char v[PATH_MAX];
-	if (!resolve(s, *arg ? arg : "/", v))
-		return;
-	int fd = path_open(session_root(s), v, O_PATH | O_DIRECTORY, 0);
-	if (fd < 0) {
-		fail(s, fd);
-		return;
-	}
-	close(fd);
-	if (!session_set_cwd(s, v)) {
-		session_reply(s, 451, "Out of memory.");
-		return;
-	}
-	session_reply(s, 250, "Directory successfully changed.");
+	struct path_job *j;
+	if (resolve(s, *arg ? arg : "/", v) && (j = path_job_new(s, v)))
+		ftp_defer(s, cwd_work, cwd_done, j);
 }
 
 void cmd_cdup(struct ftp_session *s, char *arg)
@@ -96,100 +142,142 @@ void cmd_cdup(struct ftp_session *s, char *arg)
 	cmd_cwd(s, up);
 }
 
-/* Runs fn on (parent directory, last name) of arg. */
-static int on_parent(struct ftp_session *s, const char *vpath,
-		     int (*fn)(int dir, const char *name, void *ctx), void *ctx)
+/* ---- MKD RMD DELE: one operation on (parent directory, last name) ---------- */
+
+static int on_parent(struct path_job *j, int (*fn)(int dir, const char *name))
 {
 	const char *name;
-	int dir = path_parent(session_root(s), vpath, &name);
+	int dir = path_parent(j->root_fd, j->v, &name);
 	if (dir < 0)
 		return dir;
-	int r = fn(dir, name, ctx);
+	int r = fn(dir, name);
 	close(dir);
 	return r;
 }
 
-static int do_mkdir(int dir, const char *name, void *ctx)
+static void mkd_work(void *ctx)
 {
-	const mode_t *umask = ctx;   /* the account's (ftp.users[].umask) */
-	return mkdirat(dir, name, 0777 & ~*umask) < 0 ? -errno : 0;
+	struct path_job *j = ctx;
+	const char *name;
+	int dir = path_parent(j->root_fd, j->v, &name);
+	j->r = dir < 0 ? dir : mkdirat(dir, name, 0777 & ~j->umask) < 0 ? -errno : 0;
+	if (dir >= 0)
+		close(dir);
 }
 
-static int do_rmdir(int dir, const char *name, void *ctx)
+static int do_rmdir(int dir, const char *name)
 {
-	(void)ctx;
 	return unlinkat(dir, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
-static int do_unlink(int dir, const char *name, void *ctx)
+static int do_unlink(int dir, const char *name)
 {
-	(void)ctx;
-	struct stat st;
-	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
-		return -EISDIR;
-	return unlinkat(dir, name, 0) < 0 ? -errno : 0;
+	return unlinkat(dir, name, 0) < 0 ? -errno : 0;   /* a directory: EISDIR */
 }
 
-void cmd_mkd(struct ftp_session *s, char *arg)
+static void rmd_work(void *ctx) { struct path_job *j = ctx; j->r = on_parent(j, do_rmdir); }
+static void dele_work(void *ctx) { struct path_job *j = ctx; j->r = on_parent(j, do_unlink); }
+
+static void mkd_done(struct ftp_session *s, void *ctx)
 {
-	char v[PATH_MAX], q[PATH_MAX * 2];
-	if (!resolve(s, arg, v))
-		return;
-	int r = on_parent(s, v, do_mkdir, &s->umask);
-	if (r) {
-		fail(s, r);
+	struct path_job *j = ctx;
+	char q[PATH_MAX * 2];
+	audit(s, "mkdir", j->v, j->r);
+	if (j->r) {
+		fail(s, j->r);
 		return;
 	}
-	quote_path(v, q, sizeof(q));
+	quote_path(j->v, q, sizeof(q));
 	session_reply(s, 257, "\"%s\" created", q);
 }
 
-void cmd_rmd(struct ftp_session *s, char *arg)
+static void rmd_done(struct ftp_session *s, void *ctx)
 {
-	char v[PATH_MAX];
-	if (!resolve(s, arg, v))
-		return;
-	int r = on_parent(s, v, do_rmdir, NULL);
-	if (r)
-		fail(s, r);
+	struct path_job *j = ctx;
+	audit(s, "rmdir", j->v, j->r);
+	if (j->r)
+		fail(s, j->r);
 	else
 		session_reply(s, 250, "Remove directory operation successful.");
 }
 
-void cmd_dele(struct ftp_session *s, char *arg)
+static void dele_done(struct ftp_session *s, void *ctx)
 {
-	char v[PATH_MAX];
-	if (!resolve(s, arg, v))
-		return;
-	int r = on_parent(s, v, do_unlink, NULL);
-	if (r)
-		fail(s, r);
+	struct path_job *j = ctx;
+	audit(s, "delete", j->v, j->r);
+	if (j->r)
+		fail(s, j->r);
 	else
 		session_reply(s, 250, "Delete operation successful.");
 }
 
-void cmd_rnfr(struct ftp_session *s, char *arg)
+static void on_name(struct ftp_session *s, char *arg, ftp_work_fn *work, ftp_done_fn *done)
 {
 	char v[PATH_MAX];
-	free(s->rnfr);
-	s->rnfr = NULL;
-	if (!resolve(s, arg, v))
-		return;
-	const char *name;
-	int dir = path_parent(session_root(s), v, &name);
+	struct path_job *j;
+	if (resolve(s, arg, v) && (j = path_job_new(s, v)))
+		ftp_defer(s, work, done, j);
+}
+
+void cmd_mkd(struct ftp_session *s, char *arg) { on_name(s, arg, mkd_work, mkd_done); }
+void cmd_rmd(struct ftp_session *s, char *arg) { on_name(s, arg, rmd_work, rmd_done); }
+void cmd_dele(struct ftp_session *s, char *arg) { on_name(s, arg, dele_work, dele_done); }
+
+/* ---- RNFR RNTO -------------------------------------------------------------- */
+
+static int do_lstat(int dir, const char *name)
+{
 	struct stat st;
-	int r = dir < 0 ? dir : fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	if (dir >= 0)
-		close(dir);
-	if (r) {
-		fail(s, r);
+	return fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+static void rnfr_work(void *ctx) { struct path_job *j = ctx; j->r = on_parent(j, do_lstat); }
+
+static void rnfr_done(struct ftp_session *s, void *ctx)
+{
+	struct path_job *j = ctx;
+	if (j->r) {
+		fail(s, j->r);
 		return;
 	}
-	if (!(s->rnfr = strdup(v))) {
+	if (!(s->rnfr = strdup(j->v))) {
 		session_reply(s, 451, "Out of memory.");
 		return;
 	}
 	session_reply(s, 350, "Ready for RNTO.");
+}
+
+void cmd_rnfr(struct ftp_session *s, char *arg)
+{
+	free(s->rnfr);
+	s->rnfr = NULL;
+	on_name(s, arg, rnfr_work, rnfr_done);
+}
+
+static void rnto_work(void *ctx)
+{
+	struct path_job *j = ctx;
+	const char *fname, *tname;
+	int fd = path_parent(j->root_fd, j->v, &fname);
+	int td = fd < 0 ? -1 : path_parent(j->root_fd, j->v2, &tname);
+	j->r = fd < 0 ? fd : td < 0 ? td : renameat(fd, fname, td, tname) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (td >= 0)
+		close(td);
+}
+
+static void rnto_done(struct ftp_session *s, void *ctx)
+{
+	struct path_job *j = ctx;
+	char what[PATH_MAX + 8];
+	snprintf(what, sizeof(what), "%s ->", j->v);
+	audit(s, "rename", what, 0);   /* the line below says how it went */
+	audit(s, "rename to", j->v2, j->r);
+	if (j->r)
+		fail(s, j->r);
+	else
+		session_reply(s, 250, "Rename successful.");
 }
 
 void cmd_rnto(struct ftp_session *s, char *arg)
@@ -201,104 +289,60 @@ void cmd_rnto(struct ftp_session *s, char *arg)
 	}
 	char *from = s->rnfr;
 	s->rnfr = NULL;
-	const char *fname, *tname;
-	int r = resolve(s, arg, v) ? 0 : 1;
-	if (r) {
-		free(from);
-		return;
-	}
-	int fd = path_parent(session_root(s), from, &fname);
-	int td = fd < 0 ? -1 : path_parent(session_root(s), v, &tname);
-	r = fd < 0 ? fd : td < 0 ? td : renameat(fd, fname, td, tname) < 0 ? -errno : 0;
-	if (fd >= 0)
-		close(fd);
-	if (td >= 0)
-		close(td);
+	struct path_job *j = resolve(s, arg, v) ? path_job_new(s, from) : NULL;
 	free(from);
-	if (r)
-		fail(s, r);
-	else
-		session_reply(s, 250, "Rename successful.");
-}
-
-/* RFC 3659: SIZE is the size as transferred in the current TYPE; in ASCII
- * that means counting the line ends that gain a CR (small files only). */
-static int ascii_size(int fd, uint64_t *size)
-{
-	enum { LIMIT = 16 << 20 };
-	uint8_t in[65536], out[2 * 65536];
-	bool cr = false;
-	uint64_t total = 0, read_total = 0;
-	for (;;) {
-		ssize_t n = read(fd, in, sizeof(in));
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		read_total += (uint64_t)n;
-		if (read_total > LIMIT)
-			return -EFBIG;
-		total += ascii_to_net(in, (size_t)n, out, &cr);
-	}
-	*size = total;
-	return 0;
-}
-
-void cmd_size(struct ftp_session *s, char *arg)
-{
-	char v[PATH_MAX];
-	if (!resolve(s, arg, v))
+	if (!j)
 		return;
-	int fd = path_open(session_root(s), v, O_RDONLY | O_NONBLOCK, 0);
-	struct stat st;
-	int r = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
-	uint64_t size = r == 0 ? (uint64_t)st.st_size : 0;
-	if (r == 0 && !S_ISREG(st.st_mode))
-		r = -EISDIR;
-	if (r == 0 && s->ascii)
-		r = ascii_size(fd, &size);
-	if (fd >= 0)
-		close(fd);
-	if (r == -EFBIG)
-		session_reply(s, 550, "SIZE not available in ASCII mode for large files.");
-	else if (r)
-		fail(s, r);
-	else
-		session_reply(s, 213, "%llu", (unsigned long long)size);
+	snprintf(j->v2, sizeof(j->v2), "%s", v);
+	ftp_defer(s, rnto_work, rnto_done, j);
 }
 
-void cmd_mdtm(struct ftp_session *s, char *arg)
+/* ---- SIZE MDTM MLST: a stat ------------------------------------------------- */
+
+static void stat_work(void *ctx)
 {
-	char v[PATH_MAX];
-	struct stat st;
-	if (!resolve(s, arg, v))
-		return;
-	int r = path_stat(session_root(s), v, &st);
-	if (r) {
-		fail(s, r);
+	struct path_job *j = ctx;
+	j->r = path_stat(j->root_fd, j->v, &j->st);
+}
+
+/* SIZE is the file's size in bytes in either TYPE, as vsftpd and pure-ftpd
+ * answer (and what ftplib and sync tools expect); RFC 3659's "as
+ * transferred" would mean reading the whole file in ASCII mode. */
+static void size_done(struct ftp_session *s, void *ctx)
+{
+	struct path_job *j = ctx;
+	if (j->r == 0 && !S_ISREG(j->st.st_mode))
+		j->r = -EISDIR;
+	if (j->r)
+		fail(s, j->r);
+	else
+		session_reply(s, 213, "%llu", (unsigned long long)j->st.st_size);
+}
+
+static void mdtm_done(struct ftp_session *s, void *ctx)
+{
+	struct path_job *j = ctx;
+	if (j->r) {
+		fail(s, j->r);
 		return;
 	}
 	struct tm tm;
-	gmtime_r(&st.st_mtime, &tm);
+	gmtime_r(&j->st.st_mtime, &tm);
 	session_reply(s, 213, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900,
 		      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-void cmd_mlst(struct ftp_session *s, char *arg)
+static void mlst_done(struct ftp_session *s, void *ctx)
 {
-	char v[PATH_MAX];
-	struct stat st;
-	if (!resolve(s, *arg ? arg : ".", v))
-		return;
-	int r = path_stat(session_root(s), v, &st);
-	if (r) {
-		fail(s, r);
+	struct path_job *j = ctx;
+	if (j->r) {
+		fail(s, j->r);
 		return;
 	}
 	struct buf b = { 0 };
-	buf_printf(&b, "Listing %s\n ", v);
-	mlsx_facts(&b, &st, session_writable(s));
-	buf_printf(&b, " %s\nEnd", v);
+	buf_printf(&b, "Listing %s\n ", j->v);
+	mlsx_facts(&b, &j->st, session_writable(s));
+	buf_printf(&b, " %s\nEnd", j->v);
 	if (b.failed)
 		session_reply(s, 451, "Out of memory.");
 	else
@@ -306,8 +350,62 @@ void cmd_mlst(struct ftp_session *s, char *arg)
 	buf_free(&b);
 }
 
-/* STAT with a path lists it on the control connection (213); without one it
- * reports the session's state (211). */
+void cmd_size(struct ftp_session *s, char *arg) { on_name(s, arg, stat_work, size_done); }
+void cmd_mdtm(struct ftp_session *s, char *arg) { on_name(s, arg, stat_work, mdtm_done); }
+
+void cmd_mlst(struct ftp_session *s, char *arg)
+{
+	on_name(s, *arg ? arg : ".", stat_work, mlst_done);
+}
+
+/* ---- STAT ------------------------------------------------------------------- */
+
+/* STAT with a path lists it on the control connection (213), at most one
+ * listing chunk (LIST_CHUNK_BYTES); without one it reports the session's
+ * state (211). */
+static void stat_dir_work(void *ctx)
+{
+	struct path_job *j = ctx;
+	int fd = path_open(j->root_fd, j->v, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0) {
+		j->r = fd;
+		return;
+	}
+	struct list_cursor cur = { 0 };
+	struct list_opts o = { .style = LIST_LONG, .writable = j->writable, .all = true,
+			       .root_fd = j->root_fd, .vdir = j->v };
+	struct buf list = { 0 };
+	int r = list_chunk(fd, &cur, &o, &list);
+	close(fd);
+	j->r = r < 0 ? r : 0;
+	buf_printf(&j->out, "Status of %s:\n", j->v);
+	for (size_t i = 0; r >= 0 && i < list.len; i++)
+		if (list.p[i] != '\r')
+			buf_append(&j->out, &list.p[i], 1);
+	if (r == 0)
+		buf_printf(&j->out, "(more entries not shown: use LIST)\n");
+	buf_printf(&j->out, "End of status");
+	buf_free(&list);
+	if (j->r == 0 && j->out.failed)
+		j->r = -ENOMEM;
+}
+
+static void stat_dir_drop(void *ctx)
+{
+	struct path_job *j = ctx;
+	buf_free(&j->out);
+}
+
+static void stat_dir_done(struct ftp_session *s, void *ctx)
+{
+	struct path_job *j = ctx;
+	if (j->r)
+		fail(s, j->r);
+	else
+		session_reply(s, 213, "%s", j->out.p);
+	buf_free(&j->out);
+}
+
 void cmd_stat(struct ftp_session *s, char *arg)
 {
 	char host[64];
@@ -321,7 +419,7 @@ void cmd_stat(struct ftp_session *s, char *arg)
 			   s->ascii ? "ASCII" : "BINARY");
 		if (s->xfer)
 			buf_printf(&b, "Transferring %s: %llu bytes so far\n", s->xfer->vpath,
-				   (unsigned long long)s->xfer->bytes);
+				   (unsigned long long)transfer_progress(s->xfer));
 		buf_printf(&b, "End of status");
 		session_reply(s, 211, "%s", b.failed ? "End of status" : b.p);
 		buf_free(&b);
@@ -332,24 +430,7 @@ void cmd_stat(struct ftp_session *s, char *arg)
 		return;
 	}
 	char v[PATH_MAX];
-	if (!resolve(s, arg, v))
-		return;
-	int fd = path_open(session_root(s), v, O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0) {
-		fail(s, fd);
-		return;
-	}
-	struct buf list = { 0 }, b = { 0 };
-	int r = list_dir(fd, session_root(s), v, LIST_LONG, session_writable(s), true, &list);
-	buf_printf(&b, "Status of %s:\n", v);
-	for (size_t i = 0; r == 0 && i < list.len; i++)
-		if (list.p[i] != '\r')
-			buf_append(&b, &list.p[i], 1);
-	buf_printf(&b, "End of status");
-	if (r || b.failed)
-		fail(s, r ? r : -ENOMEM);
-	else
-		session_reply(s, 213, "%s", b.p);
-	buf_free(&list);
-	buf_free(&b);
+	struct path_job *j;
+	if (resolve(s, arg, v) && (j = path_job_new(s, v)))
+		ftp_defer_ex(s, stat_dir_work, stat_dir_done, stat_dir_drop, j);
 }

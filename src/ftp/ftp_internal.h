@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "ferry/config.h"
 #include "ferry/engine.h"
@@ -137,15 +137,36 @@ int spsv_take(struct spsv_table *t, const char *token, uint64_t now_ms,
 void spsv_revoke(struct spsv_table *t, uint64_t session);
 size_t spsv_count(struct spsv_table *t);
 
-/* ---- listing.c ----------------------------------------------------------- */
+/* ---- listing.c (helper threads) ------------------------------------------ */
 enum list_style { LIST_LONG, LIST_NAMES, LIST_MLSD };
+enum {
+	LIST_DIRENT_BYTES = 16384,  /* one getdents64 read */
+	LIST_CHUNK_BYTES = 32768,   /* a chunk stops growing past this */
+	LIST_GLOB_MAX = 10000,      /* names a wildcard may match */
+};
 void list_line(struct buf *out, enum list_style style, const char *name,
 	       const struct stat *st, bool writable, time_t now);
 /* "type=..;size=..;modify=..;perm=..;unix.mode=..;" for MLST/MLSD. */
 void mlsx_facts(struct buf *out, const struct stat *st, bool writable);
-/* Lists a directory (dir_fd opened O_RDONLY|O_DIRECTORY; closed here). */
-int list_dir(int dir_fd, int root_fd, const char *vpath, enum list_style style,
-	     bool writable, bool all, struct buf *out);
+bool list_is_glob(const char *name);
+struct list_opts {
+	enum list_style style;
+	bool writable, all;
+	int root_fd;
+	const char *vdir;           /* the directory's virtual path */
+	const char *prefix;         /* put before each name ("dir/"), or NULL */
+	const char *pattern;        /* fnmatch pattern for names, or NULL */
+};
+struct list_cursor {
+	unsigned chunks;            /* chunks made so far */
+	size_t matched;             /* names a pattern matched */
+	bool eof;
+};
+/* Appends the next entries of dir_fd (O_RDONLY|O_DIRECTORY, read from its
+ * current position) to out, stopping once out holds LIST_CHUNK_BYTES:
+ * 1 at the end of the directory, 0 when more remain, or -errno. */
+int list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
+	       struct buf *out);
 
 /* ---- the server, shared by all workers (server.c) ------------------------ */
 struct ftp_account {
@@ -171,6 +192,9 @@ struct ftp_server {
 	size_t naccounts;
 	struct ftp_account anon;
 	bool has_anon;
+	/* An unknown user's password is checked against this (the first
+	 * account's hash: the same kind and cost), the result thrown away. */
+	const char *dummy_hash;
 	struct spsv_table *spsv;
 	struct lockout *lockout;
 	struct xferlog *xlog;
@@ -257,14 +281,23 @@ struct data_chan {
 
 struct transfer {
 	enum xfer_kind kind;
-	int fd;
+	unsigned seq;                 /* the session's transfer number */
+	int fd;                       /* -1 while a pool job holds it */
 	uint64_t offset, bytes, started_ms;
 	char vpath[PATH_MAX];
+	char tmp[PATH_MAX];           /* atomic upload: the temporary name */
 	struct fe_xfer *fx;
-	struct buf out;               /* listing, or ASCII chunk being sent */
+	struct buf out;               /* one listing line; ASCII bytes held */
 	struct fe_timer *stall;       /* data_timeout without progress: 426 */
 	uint64_t seen;                /* progress at the last stall check */
 	bool ascii, cr_state, eof, closing_sent;
+	bool busy;                    /* a pool job works on it */
+	bool peer_done;               /* upload: all bytes are in */
+	bool single, all;             /* listing: one file's line; -a */
+	enum list_style style;
+	struct list_cursor cursor;
+	char prefix[PATH_MAX];        /* NLST dir: "dir/" before names */
+	char pattern[NAME_MAX + 1];   /* NLST *.txt */
 };
 
 struct ftp_session {
@@ -281,6 +314,11 @@ struct ftp_session {
 	 * mostly its connection's kernel buffers, not this struct). */
 	char *in;
 	size_t inlen;
+	size_t linelen;            /* bytes of the last, unfinished line in `in` */
+	char *stash;               /* filtered input that did not fit in `in` */
+	size_t stashlen;
+	bool paused, out_blocked;  /* input paused; replies not being read */
+	struct fe_timer *send_timer; /* out_blocked for data_timeout: close */
 	enum sess_state state;
 	char user[64];
 	const struct ftp_account *acct;
@@ -294,13 +332,15 @@ struct ftp_session {
 	struct data_chan data;
 	struct transfer *xfer;
 	unsigned jobs;             /* ftp_defer jobs in flight (defer.c) */
-	mode_t umask;              /* for files and directories it creates */
 	int prelogin_cmds;         /* commands since the connection or REIN */
 	uint64_t login_by_ms;      /* log in by then (login_timeout) */
 	char ident[64];            /* anonymous: the PASS string (xferlog) */
 	uint8_t hash_alg;          /* OPTS HASH choice (hash.c), 0: SHA-256 */
 	bool rang_set;             /* RANG given: the next HASH covers it */
 	uint64_t rang_start, rang_end;
+	unsigned xfer_seq;         /* transfers started (struct transfer.seq) */
+	bool quit_pending;         /* QUIT during a transfer: 221 after it */
+	mode_t umask;              /* files 0666 & ~umask, dirs 0777 & ~umask */
 };
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c);
@@ -332,6 +372,11 @@ bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void
 void ftp_fsverb_fail(struct ftp_session *s, int err);          /* reply for -errno */
 bool ftp_fsverb_path(struct ftp_session *s, const char *arg, char *out); /* PATH_MAX */
 const char *ftp_fsverb_fd_path(int fd, char out[32]);
+/* The same, for a ctx that owns resources (a descriptor, buffers): drop(ctx)
+ * releases them, before free(ctx), when done is not called. */
+typedef void ftp_drop_fn(void *ctx);
+bool ftp_defer_ex(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+		  ftp_drop_fn *drop, void *ctx);
 
 /* ---- commands.c: the verb table ------------------------------------------ */
 enum { NEED_LOGIN = 1, NEED_WRITE = 2, NEED_ARG = 4, NO_ARG = 8, ANY_STATE = 16,
@@ -380,6 +425,8 @@ void data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
 void transfer_ready(struct ftp_session *s);
 void transfer_failed(struct ftp_session *s, int code, const char *text);
 void transfer_abort(struct ftp_session *s);      /* session ends */
+void transfer_quit(struct ftp_session *s);       /* QUIT: 221 after the result */
+uint64_t transfer_progress(const struct transfer *x); /* bytes moved so far */
 /* What the data connection reports while a transfer uses it. */
 void transfer_on_data(struct ftp_session *s, const uint8_t *data, size_t len);
 void transfer_on_close(struct ftp_session *s, int err);

@@ -1,6 +1,10 @@
 /* listing.c — directory listings: LIST's "ls -l" lines, NLST's names and
- * MLSD/MLST facts (RFC 3659), read beneath the account's root. */
+ * MLSD/MLST facts (RFC 3659), read beneath the account's root in bounded
+ * chunks (runs on the helper pool: getdents64 and fstatat may block). */
 #include <dirent.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -48,7 +52,7 @@ void list_line(struct buf *out, enum list_style style, const char *name,
 		buf_printf(out, " %s\r\n", name);
 		return;
 	}
-	char mode[11], when[16];
+	char mode[11], when[32];
 	struct tm tm;
 	mode_string(st->st_mode, mode);
 	localtime_r(&st->st_mtime, &tm);
@@ -82,49 +86,99 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int list_dir(int dir_fd, int root_fd, const char *vpath, enum list_style style,
-	     bool writable, bool all, struct buf *out)
+bool list_is_glob(const char *name)
 {
-	DIR *d = fdopendir(dir_fd);
-	if (!d) {
-		int r = -errno;
-		close(dir_fd);
-		return r;
+	return strpbrk(name, "*?[") != NULL;
+}
+
+static bool wanted(const struct list_opts *o, const char *name)
+{
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	if (o->pattern)     /* a leading '.' only matches a '.' in the pattern */
+		return fnmatch(o->pattern, name, FNM_PERIOD) == 0;
+	return o->all || name[0] != '.' || o->style == LIST_MLSD;
+}
+
+/* A chunk's names: up to LIST_DIRENT_BYTES of getdents64 records, copied
+ * out (the buffer is reused) as pointers into `pool`. */
+struct dirent64_rec {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+static int read_names(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
+		      char *pool, size_t pool_cap, char **names, size_t *n, bool *eof)
+{
+	char dents[LIST_DIRENT_BYTES];
+	size_t used = 0;
+	*n = 0;
+	*eof = false;
+	/* one getdents64 call fills dents; its names fit in the pool, which is
+	 * as large as dents itself */
+	long got = syscall(SYS_getdents64, dir_fd, dents, sizeof(dents));
+	if (got < 0)
+		return -errno;
+	if (got == 0) {
+		*eof = true;
+		return 0;
 	}
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	int r = 0;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+	for (long pos = 0; pos < got;) {
+		const struct dirent64_rec *d = (const void *)(dents + pos);
+		pos += d->reclen;
+		if (!wanted(o, d->name))
 			continue;
-		if (!all && e->d_name[0] == '.' && style != LIST_MLSD)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			char **v = realloc(names, cap * sizeof(*v));
-			if (!v) {
-				r = -ENOMEM;
-				break;
-			}
-			names = v;
-		}
-		if (!(names[n] = strdup(e->d_name))) {
-			r = -ENOMEM;
+		if (o->pattern && cur->matched >= LIST_GLOB_MAX)
+			continue;           /* bounded: the rest is left out */
+		size_t len = strlen(d->name) + 1;
+		if (used + len > pool_cap)
+			break;              /* cannot happen: names < records */
+		memcpy(pool + used, d->name, len);
+		names[(*n)++] = pool + used;
+		used += len;
+		cur->matched++;
+	}
+	return 0;
+}
+
+int list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
+	       struct buf *out)
+{
+	enum { MAX_NAMES = LIST_DIRENT_BYTES / 20 };
+	char *pool = malloc(LIST_DIRENT_BYTES);
+	char **names = malloc(MAX_NAMES * sizeof(*names));
+	int r = pool && names ? 0 : -ENOMEM;
+	time_t now = time(NULL);
+	while (r == 0 && out->len < LIST_CHUNK_BYTES) {
+		size_t n;
+		bool eof;
+		r = read_names(dir_fd, cur, o, pool, LIST_DIRENT_BYTES, names, &n, &eof);
+		if (r || eof) {
+			cur->eof = r == 0;
 			break;
 		}
-		n++;
+		/* Small directories (one read) come out sorted as before; a big
+		 * one streams in the file system's order, since sorting it would
+		 * need all of it in memory. */
+		if (!cur->chunks++ && n > 1)
+			qsort(names, n, sizeof(*names), by_name);
+		for (size_t i = 0; i < n; i++) {
+			struct stat st;
+			char shown[PATH_MAX + NAME_MAX + 2];
+			if (o->style != LIST_NAMES &&
+			    !entry_stat(dir_fd, o->root_fd, o->vdir, names[i], &st))
+				continue;
+			snprintf(shown, sizeof(shown), "%s%s", o->prefix ? o->prefix : "",
+				 names[i]);
+			list_line(out, o->style, shown, &st, o->writable, now);
+		}
 	}
-	if (n)
-		qsort(names, n, sizeof(*names), by_name);
-	time_t now = time(NULL);
-	for (size_t i = 0; i < n; i++) {
-		struct stat st;
-		if (r == 0 && entry_stat(dirfd(d), root_fd, vpath, names[i], &st))
-			list_line(out, style, names[i], &st, writable, now);
-		free(names[i]);
-	}
+	free(pool);
 	free(names);
-	closedir(d);
-	return r ? r : out->failed ? -ENOMEM : 0;
+	if (r == 0 && out->failed)
+		r = -ENOMEM;
+	return r < 0 ? r : cur->eof ? 1 : 0;
 }

@@ -27,7 +27,7 @@ void login_reset(struct ftp_session *s)
 	s->user[0] = '\0';
 	session_set_cwd(s, "/");
 	s->rest = 0;
-	s->ascii = true;
+	s->ascii = false;          /* binary until TYPE A, see session_accept */
 	s->epsv_all = false;
 	s->ident[0] = '\0';
 }
@@ -150,6 +150,47 @@ static void data_login(struct ftp_session *s, const char *token)
 	session_close(s);
 }
 
+/* ident: what the transfer log names the user by (anonymous: the PASS
+ * string, as wu-ftpd writes it). */
+static void login_ok(struct ftp_session *s, const struct ftp_account *a, bool anonymous,
+		     const char *ident)
+{
+	lockout_succeeded(s->srv->lockout, s->user, &s->peer);
+	s->state = ST_READY;
+	s->acct = a;
+	s->anonymous = anonymous;
+	s->umask = a->umask;
+	snprintf(s->ident, sizeof(s->ident), "%s", ident);
+	session_set_cwd(s, "/");
+	ftp_audit_login(s, s->user, anonymous ? "ok (anonymous)" : "ok");
+	session_reply(s, 230, "You are logged in");
+}
+
+/* A password check on the helper pool: crypt takes milliseconds (yescrypt
+ * ~20 ms) that no worker may spend. */
+struct pass_check {
+	const struct ftp_account *acct;   /* NULL: unknown user, checked anyway */
+	const char *hash;
+	bool ok;
+	char password[];
+};
+
+static void pass_work(void *ctx)
+{
+	struct pass_check *pc = ctx;
+	pc->ok = auth_password_ok(pc->hash, pc->password);
+	explicit_bzero(pc->password, strlen(pc->password));
+}
+
+static void pass_done(struct ftp_session *s, void *ctx)
+{
+	struct pass_check *pc = ctx;
+	if (pc->acct && pc->ok)
+		login_ok(s, pc->acct, false, s->user);
+	else
+		login_failed(s, pc->acct ? "wrong password" : "unknown user");
+}
+
 void cmd_pass(struct ftp_session *s, char *arg)
 {
 	if (s->state == ST_DATAPASS) {
@@ -174,19 +215,29 @@ void cmd_pass(struct ftp_session *s, char *arg)
 		session_close(s);
 		return;
 	}
-	if (!a || (!anonymous && !auth_password_ok(a->hash, arg))) {
-		login_failed(s, a ? "wrong password" : "unknown user");
+	if (a && anonymous) {
+		login_ok(s, a, true, arg);
 		return;
 	}
-	lockout_succeeded(s->srv->lockout, s->user, &s->peer);
-	s->state = ST_READY;
-	s->acct = a;
-	s->anonymous = anonymous;
-	s->umask = a->umask;
-	snprintf(s->ident, sizeof(s->ident), "%s", anonymous ? arg : s->user);
-	session_set_cwd(s, "/");
-	ftp_audit_login(s, s->user, anonymous ? "ok (anonymous)" : "ok");
-	session_reply(s, 230, "You are logged in");
+	/* An unknown name costs the same hash as a known one, so the time to
+	 * answer does not tell which accounts exist. */
+	const char *hash = a ? a->hash : s->srv->dummy_hash;
+	if (!hash) {
+		login_failed(s, "unknown user");     /* no password accounts at all */
+		return;
+	}
+	size_t n = strlen(arg);
+	struct pass_check *pc = malloc(sizeof(*pc) + n + 1);
+	if (!pc) {
+		session_reply(s, 451, "Out of memory.");
+		return;
+	}
+	pc->acct = a;
+	pc->hash = hash;
+	pc->ok = false;
+	memcpy(pc->password, arg, n + 1);
+	explicit_bzero(arg, n);
+	ftp_defer(s, pass_work, pass_done, pc);
 }
 
 void cmd_acct(struct ftp_session *s, char *arg)
@@ -205,7 +256,10 @@ void cmd_rein(struct ftp_session *s, char *arg)
 void cmd_quit(struct ftp_session *s, char *arg)
 {
 	(void)arg;
-	transfer_abort(s);
+	if (s->xfer) {
+		transfer_quit(s);       /* 226 (or the error), then 221 */
+		return;
+	}
 	session_reply(s, 221, "Goodbye.");
 	session_close(s);
 }

@@ -62,6 +62,8 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 		if (r == 0)
 			s->naccounts++;
 	}
+	if (s->naccounts)
+		s->dummy_hash = s->accounts[0].hash;
 	if (r == 0 && fc->anonymous_root) {
 		s->anon.write = fc->anonymous_write || fc->anonymous_upload_only;
 		s->anon.upload_only = fc->anonymous_upload_only;

@@ -11,7 +11,9 @@
 
 static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg);
 static void ctl_closed(struct fe_conn *c, int err, void *arg);
-static const struct fe_conn_ops ctl_ops = { .on_data = ctl_data, .on_close = ctl_closed };
+static void ctl_drained(struct fe_conn *c, void *arg);
+static const struct fe_conn_ops ctl_ops = { .on_data = ctl_data, .on_close = ctl_closed,
+					    .on_drained = ctl_drained };
 
 static void ignore_data(struct fe_conn *c, const uint8_t *d, size_t n, void *a)
 {
@@ -75,7 +77,7 @@ static void idle_fired(struct fe_worker *w, void *arg)
 	struct ftp_session *s = arg;
 	(void)w;
 	s->idle_timer = NULL;
-	if (s->xfer || s->jobs) { /* a running transfer or pool job is activity */
+	if (s->xfer || s->jobs) {  /* a running transfer or job is activity */
 		session_touch(s);
 		return;
 	}
@@ -129,7 +131,12 @@ void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 	fe_conn_nodelay(c);
 	s->counted = server_take_slot(srv, &s->peer);
 	s->limited = !s->counted;
-	s->ascii = true;           /* RFC 959's default type */
+	/* The type before any TYPE command is binary: RFC 959 says ASCII, but
+	 * clients that never send TYPE I (scripts, some libraries) would get
+	 * converted binaries, and vsftpd (ascii_download_enable off by default)
+	 * and pure-ftpd serve them unchanged too. TYPE A still converts. */
+	s->ascii = false;
+	s->umask = 022;
 	s->next = fw->sessions;
 	if (fw->sessions)
 		fw->sessions->prev = s;
@@ -161,14 +168,137 @@ struct ftp_session *session_find(struct ftp_worker *fw, uint64_t id)
 	return NULL;
 }
 
-/* ---- input -------------------------------------------------------------- */
+/* ---- input ----------------------------------------------------------------
+ *
+ * Bytes go through the Telnet filter into s->in (CTL_INBUF), one pass per
+ * byte: s->linelen counts the current line, so a long line costs linear
+ * time. Commands run one at a time; input waits while a command's job is on
+ * the helper pool, a transfer runs or replies pile up. When s->in is full
+ * the rest of the delivered chunk is kept in s->stash (at most one engine
+ * receive, 16 KiB) and the connection is paused, so the kernel holds the
+ * rest and the TCP window closes: a session holds at most CTL_INBUF + one
+ * chunk of input and REPLY_HIGH (+ one reply) of output. */
 
-static size_t current_line_len(const struct ftp_session *s)
+/* Replies queued but not read by the client: above this no command runs
+ * and input stops; data_timeout seconds later the session is closed. */
+static size_t reply_high(const struct ftp_session *s)
 {
-	size_t i = s->inlen;
-	while (i > 0 && s->in[i - 1] != '\n')
-		i--;
-	return s->inlen - i;
+	return s->state == ST_READY ? 64 * 1024 : 8 * 1024;
+}
+
+static void flow_update(struct ftp_session *s);
+
+static void send_timeout(struct fe_worker *w, void *arg)
+{
+	struct ftp_session *s = arg;
+	(void)w;
+	s->send_timer = NULL;
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: session %llu from %s: replies not read for %d s; closing",
+	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)),
+	     s->srv->fc->data_timeout);
+	session_close(s);
+}
+
+/* Is the client reading its replies? If not, stop running its commands. */
+static bool replies_blocked(struct ftp_session *s)
+{
+	if (!s->out_blocked && fe_conn_queued(s->ctl) > reply_high(s)) {
+		s->out_blocked = true;
+		s->send_timer = fe_timer_add(s->fw->w, (uint64_t)s->srv->fc->data_timeout * 1000,
+					     send_timeout, s);
+		flow_update(s);
+	}
+	return s->out_blocked;
+}
+
+static void ctl_drained(struct fe_conn *c, void *arg)
+{
+	struct ftp_session *s = arg;
+	(void)c;
+	if (!s->out_blocked || s->state == ST_GONE)
+		return;
+	s->out_blocked = false;
+	fe_timer_cancel(s->fw->w, s->send_timer);
+	s->send_timer = NULL;
+	session_resume(s);
+}
+
+/* Pause the connection while input cannot be taken, resume when it can. */
+static void flow_update(struct ftp_session *s)
+{
+	if (s->closing || s->state == ST_GONE)
+		return;
+	bool want_pause = s->stash || s->out_blocked;
+	if (want_pause && !s->paused)
+		fe_conn_pause(s->ctl);
+	else if (!want_pause && s->paused)
+		fe_conn_resume(s->ctl);
+	s->paused = want_pause;
+}
+
+static bool ensure_in(struct ftp_session *s)
+{
+	if (s->in)
+		return true;
+	if ((s->in = malloc(CTL_INBUF)))
+		return true;
+	session_reply(s, 421, "Out of memory; closing.");
+	session_close(s);
+	return false;
+}
+
+/* Takes filtered bytes into s->in; returns how many were taken (fewer when
+ * s->in is full of complete lines that wait their turn). */
+static size_t take_input(struct ftp_session *s, const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	for (; i < n; i++) {
+		uint8_t b = p[i];
+		if (s->discarding) {
+			s->discarding = b != '\n';
+			continue;
+		}
+		if (s->inlen == CTL_INBUF) {
+			session_resume(s);     /* make room: answer what is complete */
+			if (s->inlen == CTL_INBUF || s->closing || s->state == ST_GONE)
+				break;
+		}
+		if (!ensure_in(s))
+			return n;
+		s->in[s->inlen++] = (char)b;
+		if (b == '\n') {
+			s->linelen = 0;
+		} else if (++s->linelen > CTL_LINE_MAX) {
+			s->inlen -= s->linelen;
+			s->linelen = 0;
+			s->discarding = true;
+			session_reply(s, 500, "Command line too long.");
+		}
+	}
+	return i;
+}
+
+/* Keeps what did not fit for later and stops reading. */
+static void stash_rest(struct ftp_session *s, const uint8_t *p, size_t n)
+{
+	char *st = malloc(n);
+	if (!st) {
+		session_reply(s, 421, "Out of memory; closing.");
+		session_close(s);
+		return;
+	}
+	memcpy(st, p, n);
+	s->stash = st;
+	s->stashlen = n;
+	flow_update(s);
+}
+
+static void feed(struct ftp_session *s, const uint8_t *p, size_t n)
+{
+	size_t took = take_input(s, p, n);
+	if (took < n && !s->closing && s->state != ST_GONE)
+		stash_rest(s, p + took, n - took);
 }
 
 static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg)
@@ -178,40 +308,79 @@ static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *a
 	if (s->closing || s->state == ST_GONE)
 		return;
 	uint8_t clean[16384];
-	while (len) {
+	while (len && !s->stash && !s->closing && s->state != ST_GONE) {
 		size_t n = len < sizeof(clean) ? len : sizeof(clean);
 		size_t m = telnet_filter(&s->tn, data, n, clean);
 		data += n;
 		len -= n;
-		for (size_t i = 0; i < m; i++) {
-			uint8_t b = clean[i];
-			if (s->discarding) {
-				s->discarding = b != '\n';
-				continue;
-			}
-			if (s->inlen == CTL_INBUF)
-				session_resume(s);   /* make room: answer what is complete */
-			if (s->closing || s->state == ST_GONE)
-				return;
-			if (s->inlen == CTL_INBUF) {
-				session_reply(s, 421, "Too much input; closing.");
-				session_close(s);
-				return;
-			}
-			if (!s->in && !(s->in = malloc(CTL_INBUF))) {
-				session_reply(s, 421, "Out of memory; closing.");
-				session_close(s);
-				return;
-			}
-			s->in[s->inlen++] = b;
-			if (b != '\n' && current_line_len(s) > CTL_LINE_MAX) {
-				s->inlen -= current_line_len(s);
-				s->discarding = true;
-				session_reply(s, 500, "Command line too long.");
-			}
+		feed(s, clean, m);
+	}
+	if (len && s->stash && !s->closing) {
+		/* filtered later, when the stash is taken back */
+		size_t m = 0;
+		uint8_t *more = malloc(len);
+		if (more)
+			m = telnet_filter(&s->tn, data, len, more);
+		char *st = more ? realloc(s->stash, s->stashlen + m) : NULL;
+		if (st) {
+			memcpy(st + s->stashlen, more, m);
+			s->stash = st;
+			s->stashlen += m;
+		} else {
+			session_reply(s, 421, "Out of memory; closing.");
+			session_close(s);
 		}
+		free(more);
 	}
 	session_resume(s);
+}
+
+/* The stash goes back into s->in once there is room. */
+static void unstash(struct ftp_session *s)
+{
+	char *st = s->stash;
+	size_t n = s->stashlen;
+	s->stash = NULL;
+	s->stashlen = 0;
+	feed(s, (const uint8_t *)st, n);
+	free(st);
+}
+
+static bool can_run(const struct ftp_session *s)
+{
+	return !s->closing && s->state != ST_GONE && !s->delaying && !s->jobs;
+}
+
+/* Runs the next complete command; false when none can run now. */
+static bool run_one(struct ftp_session *s)
+{
+	char *nl = memchr(s->in, '\n', s->inlen);
+	if (!nl || replies_blocked(s))
+		return false;
+	size_t n = (size_t)(nl - s->in) + 1;
+	char line[CTL_LINE_MAX + 2], *verb, *arg;
+	memcpy(line, s->in, n);
+	line[n] = '\0';
+	bool ok = cmd_split(line, ftp_cmd_unstuff_cr(line, n), &verb, &arg);
+	const struct ftp_cmd *cmd = ok ? cmd_lookup(verb) : NULL;
+	if (s->xfer && !(cmd && (cmd->flags & DURING_XFER)))
+		return false;            /* waits for the transfer to finish */
+	memmove(s->in, s->in + n, s->inlen - n);
+	s->inlen -= n;
+	session_touch(s);
+	if (ok && cmd && strcmp(cmd->verb, "PASS")) {
+		char esc[256];
+		flog(LOG_LVL_DEBUG, "ftp: session %llu: < %s %s",
+		     (unsigned long long)s->id, verb, ftp_log_esc(arg, esc, sizeof(esc)));
+	}
+	if (!ok)
+		ftp_cmd_reject(s, 500, "Syntax error, command unrecognized.");
+	else if (!cmd)
+		ftp_cmd_reject(s, 502, "Command not implemented.");
+	else
+		cmd_dispatch(s, cmd, arg);
+	explicit_bzero(line, n);
+	return true;
 }
 
 void session_resume(struct ftp_session *s)
@@ -219,39 +388,19 @@ void session_resume(struct ftp_session *s)
 	if (s->resuming)
 		return;           /* the loop below is already running */
 	s->resuming = true;
-	while (s->inlen && !s->closing && s->state != ST_GONE && !s->delaying &&
-	       !s->jobs) {
-		char *nl = memchr(s->in, '\n', s->inlen);
-		if (!nl)
+	for (;;) {
+		while (s->inlen && can_run(s) && run_one(s))
+			;
+		if (!s->stash || !can_run(s) || s->inlen == CTL_INBUF)
 			break;
-		size_t n = (size_t)(nl - s->in) + 1;
-		char line[CTL_LINE_MAX + 2], *verb, *arg;
-		memcpy(line, s->in, n);
-		line[n] = '\0';
-		bool ok = cmd_split(line, ftp_cmd_unstuff_cr(line, n), &verb, &arg);
-		const struct ftp_cmd *cmd = ok ? cmd_lookup(verb) : NULL;
-		if (s->xfer && !(cmd && (cmd->flags & DURING_XFER)))
-			break;            /* waits for the transfer to finish */
-		memmove(s->in, s->in + n, s->inlen - n);
-		s->inlen -= n;
-		session_touch(s);
-		if (ok && cmd && strcmp(cmd->verb, "PASS")) {
-			char esc[256];
-			flog(LOG_LVL_DEBUG, "ftp: session %llu: < %s %s",
-			     (unsigned long long)s->id, verb, ftp_log_esc(arg, esc, sizeof(esc)));
-		}
-		if (!ok)
-			ftp_cmd_reject(s, 500, "Syntax error, command unrecognized.");
-		else if (!cmd)
-			ftp_cmd_reject(s, 502, "Command not implemented.");
-		else
-			cmd_dispatch(s, cmd, arg);
+		unstash(s);       /* room again: take the kept input */
 	}
 	s->resuming = false;
-	if (!s->inlen) {         /* nothing held: give the buffer back */
+	if (!s->inlen && s->in) {  /* nothing held: give the buffer back */
 		free(s->in);
 		s->in = NULL;
 	}
+	flow_update(s);
 }
 
 /* ---- teardown ----------------------------------------------------------- */
@@ -261,7 +410,11 @@ static void teardown(struct ftp_session *s)
 	struct ftp_worker *fw = s->fw;
 	fe_timer_cancel(fw->w, s->idle_timer);
 	fe_timer_cancel(fw->w, s->delay_timer);
-	s->idle_timer = s->delay_timer = NULL;
+	fe_timer_cancel(fw->w, s->send_timer);
+	s->idle_timer = s->delay_timer = s->send_timer = NULL;
+	free(s->stash);
+	s->stash = NULL;
+	s->stashlen = 0;
 	transfer_abort(s);
 	data_reset(s);
 	spsv_revoke(s->srv->spsv, s->id);

@@ -479,6 +479,235 @@ static void test_tcp_many(void **state)
 	assert_true(atomic_load(&t.accepted[0]) > 0 && atomic_load(&t.accepted[1]) > 0);
 }
 
+/* ---- back-pressure: a peer that never reads ---------------------------------- */
+
+enum { BP_LIMIT = 256 << 10, BP_CHUNK = 16 << 10, BP_TICK_MS = 5 };
+
+struct bp {
+	uint16_t port;
+	struct fe_conn *c;
+	uint64_t offset;              /* bytes accepted by fe_conn_send */
+	atomic_llong accepted;
+	atomic_llong max_queued;
+	atomic_int nobufs;
+	atomic_int stop;              /* test → worker: stop and close */
+	atomic_int stopped;
+	atomic_int closed;
+};
+
+static uint8_t pattern(uint64_t i) { return (uint8_t)(i % 251); }
+
+static void bp_pump(struct fe_worker *w, void *arg)
+{
+	struct bp *b = arg;
+	if (atomic_load(&b->stop)) {
+		fe_conn_close(b->c);
+		atomic_store(&b->stopped, 1);
+		return;
+	}
+	uint8_t chunk[BP_CHUNK];
+	for (;;) {
+		for (size_t i = 0; i < sizeof(chunk); i++)
+			chunk[i] = pattern(b->offset + i);
+		int r = fe_conn_send(b->c, chunk, sizeof(chunk));
+		long long q = (long long)fe_conn_queued(b->c);
+		if (q > atomic_load(&b->max_queued))
+			atomic_store(&b->max_queued, q);
+		if (r == -ENOBUFS) {
+			atomic_fetch_add(&b->nobufs, 1);
+			break;
+		}
+		assert_int_equal(r, 0);
+		b->offset += sizeof(chunk);
+		atomic_store(&b->accepted, (long long)b->offset);
+	}
+	assert_non_null(fe_timer_add(w, BP_TICK_MS, bp_pump, b));
+}
+
+static void bp_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg)
+{
+	(void)c, (void)data, (void)len, (void)arg;
+}
+
+static void bp_closed(struct fe_conn *c, int err, void *arg)
+{
+	struct bp *b = arg;
+	(void)c;
+	assert_int_equal(err, 0);
+	atomic_store(&b->closed, 1);
+}
+
+static const struct fe_conn_ops bp_ops = { .on_data = bp_data, .on_close = bp_closed };
+
+static void bp_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	struct bp *b = arg;
+	(void)l;
+	b->c = c;
+	fe_conn_start(c, &bp_ops, b);
+	assert_int_equal(fe_conn_queued(c), 0);
+	fe_conn_set_limit(c, BP_LIMIT);
+	bp_pump(fe_conn_worker(c), b);
+}
+
+static int bp_init(struct fe_worker *w, void *arg)
+{
+	struct bp *b = arg;
+	struct sockaddr_storage a = loopback(b->port);
+	int err;
+	return fe_tcp_listen(w, &a, true, bp_accept, b, &err) ? 0 : 2;
+}
+
+static void test_tcp_send_limit(void **state)
+{
+	(void)state;
+	struct bp b = { .port = free_port(SOCK_STREAM) };
+	struct fe_engine *e = start(1, bp_init, &b);
+	struct sockaddr_storage a = loopback(b.port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(struct sockaddr_in)), 0);
+	/* Never read for a while: the kernel's buffers fill, then the queue
+	 * stays at the limit and every further send is refused. */
+	assert_true(wait_until(&b.nobufs, 40, 20));
+	long long before = atomic_load(&b.accepted);
+	int nob = atomic_load(&b.nobufs);
+	assert_true(wait_until(&b.nobufs, nob + 20, 20));
+	long long after = atomic_load(&b.accepted);
+	assert_true(atomic_load(&b.max_queued) <= BP_LIMIT);
+	assert_true(atomic_load(&b.max_queued) > BP_LIMIT - BP_CHUNK);
+	assert_int_equal(before, after);      /* 100 ms of refusals: no growth */
+	atomic_store(&b.stop, 1);
+	assert_true(wait_until(&b.stopped, 1, 10));
+	/* Everything accepted arrives intact, then the graceful close. */
+	long long total = atomic_load(&b.accepted), got = 0;
+	uint8_t buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pattern((uint64_t)got + (uint64_t)i))
+				fail_msg("byte %lld differs", got + i);
+		got += n;
+	}
+	assert_int_equal(n, 0);
+	close(fd);
+	assert_true(wait_until(&b.closed, 1, 10));
+	finish(e, NULL);
+	assert_true(got == total);
+	print_message("send limit: %lld bytes accepted, queue at most %lld of %d\n",
+		      total, (long long)atomic_load(&b.max_queued), BP_LIMIT);
+}
+
+/* ---- pause stops on_data, resume delivers what came meanwhile ------------ */
+
+struct pz {
+	uint16_t port;
+	struct fe_conn *c;
+	atomic_llong got;
+	atomic_int bad;
+	atomic_int resume;            /* test → worker */
+	atomic_int closed;
+};
+
+static void pz_poll(struct fe_worker *w, void *arg)
+{
+	struct pz *z = arg;
+	if (atomic_load(&z->resume))
+		fe_conn_resume(z->c);
+	else
+		assert_non_null(fe_timer_add(w, BP_TICK_MS, pz_poll, z));
+}
+
+static void pz_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg)
+{
+	struct pz *z = arg;
+	long long at = atomic_load(&z->got);
+	for (size_t i = 0; i < len; i++)
+		if (data[i] != pattern((uint64_t)at + i))
+			atomic_fetch_add(&z->bad, 1);
+	if (at == 0) {                /* the first byte: pause until told */
+		fe_conn_pause(c);
+		assert_non_null(fe_timer_add(fe_conn_worker(c), BP_TICK_MS, pz_poll, z));
+	}
+	atomic_store(&z->got, at + (long long)len);
+}
+
+static void pz_closed(struct fe_conn *c, int err, void *arg)
+{
+	struct pz *z = arg;
+	(void)c;
+	assert_int_equal(err, 0);
+	atomic_store(&z->closed, 1);
+}
+
+static const struct fe_conn_ops pz_ops = { .on_data = pz_data, .on_close = pz_closed };
+
+static void pz_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	struct pz *z = arg;
+	(void)l;
+	z->c = c;
+	fe_conn_start(c, &pz_ops, z);
+}
+
+static int pz_init(struct fe_worker *w, void *arg)
+{
+	struct pz *z = arg;
+	struct sockaddr_storage a = loopback(z->port);
+	int err;
+	return fe_tcp_listen(w, &a, true, pz_accept, z, &err) ? 0 : 2;
+}
+
+/* Writes until the socket has not drained for 300 ms; bytes written. */
+static long long write_until_stuck(int fd, long long from)
+{
+	uint8_t buf[65536];
+	long long sent = 0;
+	for (;;) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = pattern((uint64_t)(from + sent) + i);
+		ssize_t n = write(fd, buf, sizeof(buf));
+		if (n > 0) {
+			sent += n;
+			assert_true(sent < (256LL << 20));   /* someone is reading */
+			continue;
+		}
+		assert_true(n < 0 && errno == EAGAIN);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		if (poll(&p, 1, 300) == 0)
+			return sent;
+	}
+}
+
+static void test_tcp_pause_resume(void **state)
+{
+	(void)state;
+	struct pz z = { .port = free_port(SOCK_STREAM) };
+	struct fe_engine *e = start(1, pz_init, &z);
+	struct sockaddr_storage a = loopback(z.port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	connect(fd, (struct sockaddr *)&a, sizeof(struct sockaddr_in));
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	uint8_t first = pattern(0);
+	assert_int_equal(write(fd, &first, 1), 1);
+	for (int i = 0; i < 5000 && atomic_load(&z.got) < 1; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&z.got), 1);
+	/* Paused: nothing is read, so the window closes and writes stop. */
+	long long more = write_until_stuck(fd, 1);
+	assert_int_equal(atomic_load(&z.got), 1);
+	atomic_store(&z.resume, 1);
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 20000 && !atomic_load(&z.closed); i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&z.closed), 1);
+	assert_true(atomic_load(&z.got) == 1 + more);
+	assert_int_equal(atomic_load(&z.bad), 0);
+	close(fd);
+	finish(e, NULL);
+	print_message("pause: %lld bytes waited in the kernel until resume\n", more);
+}
+
 /* ---- timers ----------------------------------------------------------------- */
 
 struct timers {
@@ -727,6 +956,8 @@ int main(void)
 		cmocka_unit_test(test_udp_segmented_sends),
 		cmocka_unit_test(test_udp_gro_receive),
 		cmocka_unit_test(test_tcp_many),
+		cmocka_unit_test(test_tcp_send_limit),
+		cmocka_unit_test(test_tcp_pause_resume),
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_mailbox),
 		cmocka_unit_test(test_start_failure),
