@@ -63,10 +63,10 @@ static int digest_fd(struct hash_job *j, int fd, struct crypto_digest *d)
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {     /* 0: the file shrank; hash what is there */
 			r = n < 0 ? -errno : 0;
-		if (n <= 0)
-			break;        /* the file shrank: hash what is there */
+			break;
+		}
 		r = crypto_digest_update(d, buf, (size_t)n) ? -EIO : 0;
 		off += (uint64_t)n;
 	}

@@ -146,6 +146,11 @@ void session_accept(struct ftp_worker *fw, struct fe_conn *c)
 	flog(LOG_LVL_VERB, "ftp: session %llu from %s on worker %u%s",
 	     (unsigned long long)s->id, addr_text(&s->peer, peer, sizeof(peer)),
 	     fe_worker_index(fw->w), s->limited ? " (limited to SPSV data)" : "");
+	if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) {  /* accepted as we stop */
+		session_reply(s, 421, "Service shutting down; closing control connection.");
+		session_close(s);
+		return;
+	}
 	if (s->limited && spsv_count(srv->spsv) == 0) {
 		/* Full, and no DATACONN login could follow: say so at once rather
 		 * than greet and refuse after USER (clients read that as a hang). */
