@@ -10,8 +10,9 @@
 
 #include "ftp_internal.h"
 
-/* 1-4 octal digits, at most 07777 (setuid, setgid, sticky allowed as in
- * chmod(1); the kernel clears what the service user may not set). */
+/* 1-4 octal digits. Callers allow at most 0777: never setuid, setgid or
+ * sticky, since the files belong to the service user (root, unless it
+ * drops privileges), and a setuid upload would be a way in. */
 static bool parse_mode(const char *s, size_t n, mode_t *out)
 {
 	if (n < 1 || n > 4)
@@ -60,8 +61,8 @@ static void site_chmod(struct ftp_session *s, char *arg)
 {
 	char *sp = strchr(arg, ' ');
 	mode_t mode;
-	if (!sp || !sp[1] || !parse_mode(arg, (size_t)(sp - arg), &mode)) {
-		session_reply(s, 501, "Usage: SITE CHMOD <octal mode> <path>.");
+	if (!sp || !sp[1] || !parse_mode(arg, (size_t)(sp - arg), &mode) || mode > 0777) {
+		session_reply(s, 501, "Usage: SITE CHMOD <octal mode, at most 777> <path>.");
 		return;
 	}
 	if (!session_writable(s) || s->acct->upload_only) {

@@ -201,9 +201,11 @@ def rooted(path, tmp):
     base = os.path.join(tmp, "srv-ftp")
     for sub in re.findall(r'"/srv/ftp(/[^"]*)?"', text):
         os.makedirs(base + sub, exist_ok=True)
+    logs = os.path.join(tmp, "var-log")      # the transfer log's directory too
+    os.makedirs(logs, exist_ok=True)
     out = os.path.join(tmp, "rooted-" + os.path.basename(path))
     with open(out, "w") as fh:
-        fh.write(text.replace("/srv/ftp", base))
+        fh.write(text.replace("/srv/ftp", base).replace('"/var/log/', '"' + logs + "/"))
     return out
 
 

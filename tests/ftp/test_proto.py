@@ -259,6 +259,9 @@ def perms_and_times(d, root):
           "chmod /secret by 'alice' from 127.0.0.1" in d.logtext() and
           "chmod /nothing by 'alice' from 127.0.0.1: No such file or directory" in d.logtext())
     check("14: SITE CHMOD 9z: 501", code(f.sendcmd, "SITE CHMOD 9z secret") == "501")
+    check("14: SITE CHMOD 4755 (setuid): 501", code(f.sendcmd, "SITE CHMOD 4755 secret") == "501")
+    check("14: and the mode is unchanged",
+          os.stat(os.path.join(home, "secret")).st_mode & 0o7777 == 0o600)
     check("14: SITE UMASK shows 0022", f.sendcmd("SITE UMASK") == "200 Your current UMASK is 0022.")
     check("14: SITE UMASK 077: 200", f.sendcmd("SITE UMASK 077").startswith("200"))
     f.storbinary("STOR private", io.BytesIO(b"p"))
