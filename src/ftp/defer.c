@@ -32,11 +32,13 @@ static void run_done(struct fe_worker *w, void *arg)
 	if (s->state == ST_GONE) {          /* torn down while the job ran */
 		if (d->drop)
 			d->drop(d->ctx);
+		free(d->ctx);
+		free(d);
 		if (!s->jobs)
 			session_free_now(s);
-	} else {
-		d->done(s, d->ctx);
+		return;
 	}
+	d->done(s, d->ctx);
 	free(d->ctx);
 	free(d);
 	if (s->state != ST_GONE && !s->jobs)

@@ -180,9 +180,11 @@ struct ftp_session *session_find(struct ftp_worker *fw, uint64_t id)
  * time. Commands run one at a time; input waits while a command's job is on
  * the helper pool, a transfer runs or replies pile up. When s->in is full
  * the rest of the delivered chunk is kept in s->stash (at most one engine
- * receive, 16 KiB) and the connection is paused, so the kernel holds the
- * rest and the TCP window closes: a session holds at most CTL_INBUF + one
- * chunk of input and REPLY_HIGH (+ one reply) of output. */
+ * receive, 16 KiB, or what the engine had received before the pause took
+ * effect; before login at most STASH_MAX) and the connection is paused, so
+ * the kernel holds the rest and the TCP window closes: a session before
+ * login holds at most CTL_INBUF + STASH_MAX of input and reply_high (+ one
+ * reply) of output. */
 
 /* Replies queued but not read by the client: above this no command runs
  * and input stops; data_timeout seconds later the session is closed. */
@@ -306,12 +308,24 @@ static void feed(struct ftp_session *s, const uint8_t *p, size_t n)
 		stash_rest(s, p + took, n - took);
 }
 
+/* Input kept while paused (what the engine had already received) before
+ * login: more than this is a flood, not a client waiting to log in. */
+enum { STASH_MAX = 64 * 1024 };
+
 static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg)
 {
 	struct ftp_session *s = arg;
 	(void)c;
 	if (s->closing || s->state == ST_GONE)
 		return;
+	if (s->state != ST_READY && s->stashlen + len > STASH_MAX) {
+		char host[64];
+		flog(LOG_LVL_WARN, "ftp: session %llu from %s: too much input before login; "
+		     "closing", (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)));
+		session_reply(s, 421, "Too much input; closing.");
+		session_close(s);
+		return;
+	}
 	uint8_t clean[16384];
 	while (len && !s->stash && !s->closing && s->state != ST_GONE) {
 		size_t n = len < sizeof(clean) ? len : sizeof(clean);

@@ -34,24 +34,56 @@ static uint64_t progress(const struct transfer *x)
 
 uint64_t transfer_progress(const struct transfer *x) { return progress(x); }
 
+/* The transfer log's line is written on the helper pool: a write(2) to a
+ * log file may wait for the disk. */
+struct log_job {
+	struct xferlog *log;
+	struct xfer_record r;
+	char host[64];
+	char user[64];
+	char path[PATH_MAX];
+};
+
+static void log_work(void *arg)
+{
+	struct log_job *j = arg;
+	xferlog_write(j->log, &j->r);
+}
+
+static void job_free(struct fe_worker *w, void *arg)
+{
+	(void)w;
+	free(arg);
+}
+
 static void log_record(struct ftp_session *s, struct transfer *x, bool complete)
 {
 	if (is_listing(x->kind))
 		return;
-	char host[64];
-	struct xfer_record r = {
+	struct log_job *j = malloc(sizeof(*j));
+	if (!j)
+		return;
+	addr_text(&s->peer, j->host, sizeof(j->host));
+	/* anonymous: the ident given as password, as wu-ftpd logs it */
+	snprintf(j->user, sizeof(j->user), "%s", s->anonymous ? s->ident : s->user);
+	snprintf(j->path, sizeof(j->path), "%s", x->vpath);
+	j->log = s->srv->xlog;
+	j->r = (struct xfer_record){
 		.end = time(NULL),
 		.ms = fe_now_ms(s->fw->w) - x->started_ms,
-		.host = addr_text(&s->peer, host, sizeof(host)),
+		.host = j->host,
 		.bytes = progress(x),
-		.path = x->vpath,
+		.path = j->path,
 		.ascii = x->ascii,
 		.incoming = incoming(x->kind),
 		.anonymous = s->anonymous,
 		.complete = complete,
-		.user = s->anonymous ? s->ident : s->user,
+		.user = j->user,
 	};
-	xferlog_write(s->srv->xlog, &r);
+	if (fe_pool_submit(s->fw->w, log_work, job_free, j) != 0) {
+		log_work(j);      /* the pool is full: this once, here */
+		free(j);
+	}
 }
 
 /* ---- file work on the helper pool ------------------------------------------ */
@@ -73,12 +105,6 @@ static void unlink_work(void *arg)
 	}
 }
 
-static void free_done(struct fe_worker *w, void *arg)
-{
-	(void)w;
-	free(arg);
-}
-
 static void close_work(void *arg)
 {
 	close(*(int *)arg);
@@ -90,7 +116,7 @@ static void close_later(struct ftp_session *s, int fd)
 	int *p = fd >= 0 ? malloc(sizeof(*p)) : NULL;
 	if (p) {
 		*p = fd;
-		if (fe_pool_submit(s->fw->w, close_work, free_done, p) == 0)
+		if (fe_pool_submit(s->fw->w, close_work, job_free, p) == 0)
 			return;
 		free(p);
 	}
@@ -106,7 +132,7 @@ static void drop_temp(struct ftp_session *s, struct transfer *x)
 	if (u) {
 		u->root_fd = session_root(s);
 		snprintf(u->vpath, sizeof(u->vpath), "%s", x->tmp);
-		if (fe_pool_submit(s->fw->w, unlink_work, free_done, u) != 0) {
+		if (fe_pool_submit(s->fw->w, unlink_work, job_free, u) != 0) {
 			unlink_work(u);    /* the pool is full: once, here */
 			free(u);
 		}
