@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ferry/log.h"
 #include "ftp_internal.h"
 
 static void cmd_noop(struct ftp_session *s, char *arg)
@@ -194,6 +195,9 @@ static bool prelogin_limit(struct ftp_session *s)
 {
 	if (s->state == ST_READY || ++s->prelogin_cmds <= s->srv->fc->max_login_commands)
 		return false;
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: session %llu: too many commands before login from %s; closed",
+	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)));
 	session_reply(s, 421, "Too many commands before login; closing.");
 	session_close(s);
 	return true;

@@ -482,6 +482,8 @@ def prelogin(binary, users):
         reply = r.cmd(b"NOOP")
         check("11.5: the 6th command before login: 421", reply.startswith(b"421 Too many commands"), reply)
         check("11.5: and the connection closes", r.closed())
+        check("11.5: logged with the address",
+              wait_for(lambda: "too many commands before login from 127.0.0.1" in d.logtext()))
         r = Raw(d.port)
         t0 = time.time()
         for _ in range(3):
