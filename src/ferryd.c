@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +136,7 @@ static void block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int wait_for_stop(const sigset_t *set)
+static int wait_for_stop(const sigset_t *set, struct ftp_server *ftp)
 {
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL);
@@ -143,6 +144,8 @@ static int wait_for_stop(const sigset_t *set)
 			daemon_notify_reloading();
 			if (log_reopen() == 0)
 				flog(LOG_LVL_INFO, "Reopened log file on SIGHUP");
+			if (ftp && ftp_server_reopen(ftp) == 0)
+				flog(LOG_LVL_INFO, "Reopened the FTP transfer log on SIGHUP");
 			daemon_notify("READY=1");
 			continue;
 		}
@@ -152,6 +155,15 @@ static int wait_for_stop(const sigset_t *set)
 			return sig;
 		}
 	}
+}
+
+/* FTP sessions get their 421 and close before the engine stops; bounded,
+ * since a client that never reads keeps its connection. */
+static void ftp_drain(struct ftp_server *ftp)
+{
+	ftp_server_shutdown(ftp);
+	for (int i = 0; i < 100 && !ftp_server_idle(ftp); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000 }, NULL);
 }
 
 /* A service manager (systemd Type=notify) learns that every socket is
@@ -263,9 +275,11 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id)
 			sandbox_probe(cfg->sandbox_probe);
 		daemon_ready(0);
 		notify_ready();
-		wait_for_stop(&set);
+		wait_for_stop(&set, sv.ftp);
 		daemon_notify("STOPPING=1");
 		r = FERRY_EXIT_INTR;   /* as uftpproxyd: stopped by a signal */
+		if (sv.ftp)
+			ftp_drain(sv.ftp);
 	}
 	fe_engine_stop(e);
 	fe_engine_wait(e);
@@ -332,7 +346,10 @@ int main(int argc, char **argv)
 		printf("ferryd %s (UFTP 4 proxy protocol 0x40)\n", FERRY_VERSION);
 		break;
 	case CLI_CHECK:
-		printf("%s: configuration OK\n", cfg.source ? cfg.source : "ferryd");
+		/* What start-up would refuse beyond the syntax: files and dirs. */
+		r = ftp_check_config(&cfg);
+		if (r == 0)
+			printf("%s: configuration OK\n", cfg.source ? cfg.source : "ferryd");
 		break;
 	case CLI_RUN:
 		r = run(&cfg, &id);

@@ -68,6 +68,7 @@ struct ftp_user {
 	char *password_hash;    /* crypt(3) string: yescrypt, sha512-crypt */
 	char *root;
 	bool write;
+	char *umask;            /* octal "022" (the default when NULL) */
 };
 
 struct ftp_config {
@@ -77,6 +78,11 @@ struct ftp_config {
 	size_t user_count;
 	char *anonymous_root;   /* NULL: no anonymous login */
 	bool anonymous_write;
+	bool anonymous_upload_only; /* a drop box: STOR new names, nothing else */
+	char *anonymous_umask;  /* octal, NULL: 022 */
+	int login_timeout;      /* seconds a session may take to log in */
+	int max_login_commands; /* commands accepted before a login */
+	int max_hash_jobs;      /* HASH/XCRC/XMD5... running at once, all sessions */
 	int max_sessions;       /* control sessions in all */
 	int max_per_address;
 	int idle_timeout;       /* seconds */

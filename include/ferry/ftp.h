@@ -3,6 +3,8 @@
 #ifndef FERRY_FTP_H
 #define FERRY_FTP_H
 
+#include <stdbool.h>
+
 #include "ferry/config.h"
 #include "ferry/engine.h"
 
@@ -14,6 +16,20 @@ struct ftp_worker;
  * a missing root, FERRY_EXIT_ALLOC). cfg must outlive the server. */
 int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out);
 void ftp_server_destroy(struct ftp_server *srv);
+
+/* What ftp_server_create would reject, found without creating anything
+ * (--check-config): roots, the transfer log's directory, TLS files.
+ * 0 or an exit code, with the reason logged. */
+int ftp_check_config(const struct ferry_config *cfg);
+
+/* SIGTERM, from the main thread: every worker sends 421 to its sessions and
+ * closes them and its listeners (within ~0.2 s). ftp_server_idle then says
+ * whether all connections are gone, so the engine can stop. */
+void ftp_server_shutdown(struct ftp_server *srv);
+bool ftp_server_idle(struct ftp_server *srv);
+
+/* SIGHUP: reopen the transfer log (after rotation). 0 or an exit code. */
+int ftp_server_reopen(struct ftp_server *srv);
 
 /* Listens on every FTP address on worker w (SO_REUSEPORT). 0 or exit code. */
 int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,

@@ -51,6 +51,9 @@ void config_init(struct ferry_config *cfg)
 	cfg->ftp.max_login_failures = 5;
 	cfg->ftp.lockout_seconds = 300;
 	cfg->ftp.spsv_bind_address = true;
+	cfg->ftp.login_timeout = 30;
+	cfg->ftp.max_login_commands = 20;
+	cfg->ftp.max_hash_jobs = 2;
 	cfg->ftp.atomic_uploads = true;
 }
 
@@ -101,6 +104,7 @@ void ftp_user_free(struct ftp_user *u)
 	free(u->name);
 	free(u->password_hash);
 	free(u->root);
+	free(u->umask);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -112,6 +116,7 @@ static void ftp_free(struct ftp_config *f)
 		ftp_user_free(&f->users[i]);
 	free(f->users);
 	free(f->anonymous_root);
+	free(f->anonymous_umask);
 	free(f->xferlog);
 	free(f->tls_cert);
 	free(f->tls_key);
@@ -464,6 +469,9 @@ static const struct int_rule ftp_rules[] = {
 	FRULE("ftp.login_delay_ms", login_delay_ms, 0, 60000),
 	FRULE("ftp.max_login_failures", max_login_failures, 1, 1000),
 	FRULE("ftp.lockout_seconds", lockout_seconds, 0, 86400),
+	FRULE("ftp.login_timeout", login_timeout, 1, 86400),
+	FRULE("ftp.max_login_commands", max_login_commands, 1, 100000),
+	FRULE("ftp.max_hash_jobs", max_hash_jobs, 1, 1024),
 };
 
 static int check_ints(struct vctx *v, long idx, const void *base,

@@ -376,6 +376,13 @@ static bool is_abs_path(const char *s)
 	return s[0] == '/';
 }
 
+/* One to four octal digits, at most 0777. */
+static bool is_umask(const char *s)
+{
+	size_t n = strspn(s, "01234567");
+	return n >= 1 && n <= 4 && !s[n] && strtol(s, NULL, 8) <= 0777;
+}
+
 #define F_INT(k, st, f, lo, hi) { k, J_INT, offsetof(st, f), lo, hi, NULL, NULL, NULL, NULL }
 #define F_PORT(k, f) { k, J_PORT, offsetof(struct proxy_config, f), PORT_MIN, PORT_MAX, NULL, NULL, NULL, NULL }
 #define F_BOOL(k, st, f) { k, J_BOOL, offsetof(st, f), 0, 0, NULL, NULL, NULL, NULL }
@@ -439,12 +446,15 @@ static const struct jfield user_fields[] = {
 	F_STR("password", struct ftp_user, password_hash, NULL, NULL),
 	F_STR("root", struct ftp_user, root, is_abs_path, "an absolute path"),
 	F_BOOL("write", struct ftp_user, write),
+	F_STR("umask", struct ftp_user, umask, is_umask, "an octal umask such as \"027\""),
 };
 SCHEMA(user_schema, user_fields);
 
 static const struct jfield anon_fields[] = {
 	F_STR("root", FC, anonymous_root, is_abs_path, "an absolute path"),
 	F_BOOL("write", FC, anonymous_write),
+	F_BOOL("upload_only", FC, anonymous_upload_only),
+	F_STR("umask", FC, anonymous_umask, is_umask, "an octal umask such as \"027\""),
 };
 SCHEMA(anon_schema, anon_fields);
 
@@ -470,6 +480,9 @@ static const struct jfield ftp_fields[] = {
 	F_INT("lockout_seconds", FC, lockout_seconds, 0, 86400),
 	F_STR("xferlog", FC, xferlog, NULL, NULL),
 	F_BOOL("spsv_bind_address", FC, spsv_bind_address),
+	F_INT("login_timeout", FC, login_timeout, 1, 86400),
+	F_INT("max_login_commands", FC, max_login_commands, 1, 100000),
+	F_INT("max_hash_jobs", FC, max_hash_jobs, 1, 1024),
 	F_BOOL("atomic_uploads", FC, atomic_uploads),
 	F_OBJ("tls", 0, tls_schema),
 	F_LIST("proxy_protocol", FC, proxy_from, NULL, NULL),

@@ -47,19 +47,37 @@ size_t telnet_filter(struct telnet_state *st, const uint8_t *in, size_t n, uint8
 	return o;
 }
 
+size_t ftp_cmd_unstuff_cr(char *line, size_t len)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		line[o++] = line[i];
+		if (line[i] == '\r' && i + 1 < len && line[i + 1] == '\0')
+			i++;
+	}
+	return o;
+}
+
+/* The line ends at LF, with at most one CR before it: any CR before that is
+ * part of the argument (a name, RFC 2640). A verb is a letter followed by
+ * letters or digits (XMD5, XSHA256). */
 bool cmd_split(char *line, size_t len, char **verb, char **arg)
 {
 	if (memchr(line, '\0', len))
 		return false;
-	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
-		line[--len] = '\0';
+	if (len && line[len - 1] == '\n')
+		len--;
+	if (len && line[len - 1] == '\r')
+		len--;
 	line[len] = '\0';
 	char *p = line;
 	while (*p == ' ')
 		p++;
 	*verb = p;
+	if (!isalpha((unsigned char)*p))
+		return false;
 	while (*p && *p != ' ') {
-		if (!isalpha((unsigned char)*p))
+		if (!isalnum((unsigned char)*p))
 			return false;
 		*p = (char)toupper((unsigned char)*p);
 		p++;
@@ -202,6 +220,17 @@ bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *
 	size_t na, nb;
 	return host_bytes(a, &pa, &na) && host_bytes(b, &pb, &nb) && na == nb &&
 	       !memcmp(pa, pb, na);
+}
+
+void ftp_addr_unmap(struct sockaddr_storage *a)
+{
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
+	if (a->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr))
+		return;
+	struct sockaddr_in v4 = { .sin_family = AF_INET, .sin_port = v6->sin6_port };
+	memcpy(&v4.sin_addr, v6->sin6_addr.s6_addr + 12, 4);
+	memset(a, 0, sizeof(*a));
+	memcpy(a, &v4, sizeof(v4));
 }
 
 const char *addr_text(const struct sockaddr_storage *a, char *out, size_t cap)

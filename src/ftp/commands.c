@@ -1,6 +1,6 @@
 /* commands.c — the verb table (verb, what it needs, handler) and the verbs
  * that only touch session settings: NOOP SYST HELP FEAT OPTS TYPE MODE STRU
- * REST ALLO. */
+ * REST ALLO CLNT. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,17 +32,30 @@ static void cmd_help(struct ftp_session *s, char *arg)
 	buf_free(&b);
 }
 
+/* Exactly what works: each line names a verb or option implemented here. */
 static void cmd_feat(struct ftp_session *s, char *arg)
 {
 	(void)arg;
-	session_reply(s, 211, "Features:\nEPRT\nEPSV\nMDTM\n"
-		      "MLST type*;size*;modify*;perm*;unix.mode*;\nPASV\nREST STREAM\n"
-		      "SIZE\nSPSV\nTVFS\nUTF8\nEnd");
+	struct buf b = { 0 };
+	buf_printf(&b, "Features:\nAVBL\nEPRT\nEPSV\n");
+	ftp_hash_feat(s, &b);
+	buf_printf(&b, "MDTM\nMFMT\nMLST type*;size*;modify*;perm*;unix.mode*;\nPASV\n"
+		   "REST STREAM\nSIZE\nSPSV\nTVFS\nUTF8\nEnd");
+	session_reply(s, 211, "%s", b.failed ? "End" : b.p);
+	buf_free(&b);
+}
+
+static void cmd_clnt(struct ftp_session *s, char *arg)
+{
+	(void)arg;    /* the client's name: noted in the debug log only */
+	session_reply(s, 200, "Noted.");
 }
 
 static void cmd_opts(struct ftp_session *s, char *arg)
 {
-	if (!strncasecmp(arg, "UTF8", 4) && (!arg[4] || !strcasecmp(arg + 4, " ON")))
+	if (!strncasecmp(arg, "HASH", 4) && (!arg[4] || arg[4] == ' '))
+		ftp_hash_opts(s, arg[4] ? arg + 5 : "");
+	else if (!strncasecmp(arg, "UTF8", 4) && (!arg[4] || !strcasecmp(arg + 4, " ON")))
 		session_reply(s, 200, "Always in UTF8 mode.");
 	else if (!strncasecmp(arg, "MLST", 4))
 		session_reply(s, 200, "MLST OPTS type;size;modify;perm;unix.mode;");
@@ -110,21 +123,27 @@ static void cmd_proxy(struct ftp_session *s, char *arg)
 	session_close(s);
 }
 
+/* L: needs a login; D: also allowed to an upload-only (drop box) account. */
 #define L NEED_LOGIN
+#define D DROPBOX_OK
 static const struct ftp_cmd table[] = {
-	{ .verb = "ABOR", .flags = L | DURING_XFER, .fn = cmd_abor, .help = "abort transfer" },
+	{ .verb = "ABOR", .flags = L | D | DURING_XFER, .fn = cmd_abor, .help = "abort transfer" },
 	{ .verb = "ACCT", .flags = NEED_ARG, .fn = cmd_acct },
-	{ .verb = "ALLO", .flags = L, .fn = cmd_allo },
+	{ .verb = "ALLO", .flags = L | D, .fn = cmd_allo },
 	{ .verb = "APPE", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_appe },
-	{ .verb = "CDUP", .flags = L, .fn = cmd_cdup },
-	{ .verb = "CWD", .flags = L, .fn = cmd_cwd },
+	{ .verb = "AVBL", .flags = L | D, .fn = ftp_cmd_avbl },
+	{ .verb = "CDUP", .flags = L | D, .fn = cmd_cdup },
+	{ .verb = "CLNT", .flags = 0, .fn = cmd_clnt },
+	{ .verb = "CWD", .flags = L | D, .fn = cmd_cwd },
 	{ .verb = "DELE", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_dele },
-	{ .verb = "EPRT", .flags = L | NEED_ARG, .fn = cmd_eprt },
-	{ .verb = "EPSV", .flags = L, .fn = cmd_epsv },
+	{ .verb = "EPRT", .flags = L | D | NEED_ARG, .fn = cmd_eprt },
+	{ .verb = "EPSV", .flags = L | D, .fn = cmd_epsv },
 	{ .verb = "FEAT", .flags = 0, .fn = cmd_feat },
+	{ .verb = "HASH", .flags = L | NEED_ARG, .fn = ftp_cmd_hash },
 	{ .verb = "HELP", .flags = 0, .fn = cmd_help },
 	{ .verb = "LIST", .flags = L, .fn = cmd_list },
-	{ .verb = "MDTM", .flags = L | NEED_ARG, .fn = cmd_mdtm },
+	{ .verb = "MDTM", .flags = L | NEED_ARG, .fn = ftp_cmd_mdtm_any },
+	{ .verb = "MFMT", .flags = L | NEED_ARG, .fn = ftp_cmd_mfmt },
 	{ .verb = "MKD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_mkd },
 	{ .verb = "MLSD", .flags = L, .fn = cmd_mlsd },
 	{ .verb = "MLST", .flags = L, .fn = cmd_mlst },
@@ -133,33 +152,41 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "NOOP", .flags = DURING_XFER, .fn = cmd_noop },
 	{ .verb = "OPTS", .flags = NEED_ARG, .fn = cmd_opts },
 	{ .verb = "PASS", .flags = 0, .fn = cmd_pass },
-	{ .verb = "PASV", .flags = L | NO_ARG, .fn = cmd_pasv },
-	{ .verb = "PORT", .flags = L | NEED_ARG, .fn = cmd_port },
+	{ .verb = "PASV", .flags = L | D | NO_ARG, .fn = cmd_pasv },
+	{ .verb = "PORT", .flags = L | D | NEED_ARG, .fn = cmd_port },
 	{ .verb = "PROXY", .flags = 0, .fn = cmd_proxy },
-	{ .verb = "PWD", .flags = L, .fn = cmd_pwd },
+	{ .verb = "PWD", .flags = L | D, .fn = cmd_pwd },
 	{ .verb = "QUIT", .flags = DURING_XFER, .fn = cmd_quit },
+	{ .verb = "RANG", .flags = L | NEED_ARG, .fn = ftp_cmd_rang },
 	{ .verb = "REIN", .flags = 0, .fn = cmd_rein },
 	{ .verb = "REST", .flags = L | NEED_ARG, .fn = cmd_rest },
 	{ .verb = "RETR", .flags = L | NEED_ARG, .fn = cmd_retr },
 	{ .verb = "RMD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rmd },
 	{ .verb = "RNFR", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rnfr },
 	{ .verb = "RNTO", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rnto },
+	{ .verb = "SITE", .flags = L | D | NEED_ARG, .fn = ftp_cmd_site },
 	{ .verb = "SIZE", .flags = L | NEED_ARG, .fn = cmd_size },
-	{ .verb = "SPSV", .flags = L | NO_ARG, .fn = cmd_spsv },
+	{ .verb = "SPSV", .flags = L | D | NO_ARG, .fn = cmd_spsv },
 	{ .verb = "STAT", .flags = DURING_XFER, .fn = cmd_stat },
-	{ .verb = "STOR", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_stor },
-	{ .verb = "STOU", .flags = L | NEED_WRITE, .fn = cmd_stou },
+	{ .verb = "STOR", .flags = L | D | NEED_ARG | NEED_WRITE, .fn = cmd_stor },
+	{ .verb = "STOU", .flags = L | D | NEED_WRITE, .fn = cmd_stou },
 	{ .verb = "STRU", .flags = NEED_ARG, .fn = cmd_stru },
 	{ .verb = "SYST", .flags = 0, .fn = cmd_syst },
 	{ .verb = "TYPE", .flags = NEED_ARG, .fn = cmd_type },
 	{ .verb = "USER", .flags = NEED_ARG, .fn = cmd_user },
-	{ .verb = "XCUP", .flags = L, .fn = cmd_cdup },
-	{ .verb = "XCWD", .flags = L, .fn = cmd_cwd },
+	{ .verb = "XCRC", .flags = L | NEED_ARG, .fn = ftp_cmd_xcrc },
+	{ .verb = "XCUP", .flags = L | D, .fn = cmd_cdup },
+	{ .verb = "XCWD", .flags = L | D, .fn = cmd_cwd },
+	{ .verb = "XMD5", .flags = L | NEED_ARG, .fn = ftp_cmd_xmd5 },
 	{ .verb = "XMKD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_mkd },
-	{ .verb = "XPWD", .flags = L, .fn = cmd_pwd },
+	{ .verb = "XPWD", .flags = L | D, .fn = cmd_pwd },
 	{ .verb = "XRMD", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rmd },
+	{ .verb = "XSHA1", .flags = L | NEED_ARG, .fn = ftp_cmd_xsha1 },
+	{ .verb = "XSHA256", .flags = L | NEED_ARG, .fn = ftp_cmd_xsha256 },
+	{ .verb = "XSHA512", .flags = L | NEED_ARG, .fn = ftp_cmd_xsha512 },
 };
 #undef L
+#undef D
 
 const struct ftp_cmd *cmd_lookup(const char *verb)
 {
@@ -176,9 +203,64 @@ void cmd_help_list(struct buf *out)
 	buf_printf(out, "\n");
 }
 
+/* Before a login only a few commands are worth answering: a client that
+ * sends more is a slowloris or a scanner. */
+static bool prelogin_limit(struct ftp_session *s)
+{
+	if (s->state == ST_READY || ++s->prelogin_cmds <= s->srv->fc->max_login_commands)
+		return false;
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: session %llu: too many commands before login from %s; closed",
+	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)));
+	session_reply(s, 421, "Too many commands before login; closing.");
+	session_close(s);
+	return true;
+}
+
+/* An upload-only account (a drop box) may store new files and move about,
+ * nothing that reads, lists, changes or removes what is there. */
+static bool dropbox_refused(const struct ftp_session *s, const struct ftp_cmd *c,
+			    const char *arg)
+{
+	if (s->state != ST_READY || !s->acct->upload_only)
+		return false;
+	if (!strcmp(c->verb, "STAT"))
+		return *arg != '\0';       /* STAT with a path lists it */
+	return (c->flags & NEED_LOGIN) && !(c->flags & DROPBOX_OK);
+}
+
+/* RANG here only narrows the next HASH: a transfer right after it would
+ * silently move the whole file, so it is refused instead. */
+static bool rang_refused(struct ftp_session *s, const struct ftp_cmd *c)
+{
+	if (!s->rang_set || !strcmp(c->verb, "HASH") || !strcmp(c->verb, "RANG"))
+		return false;
+	s->rang_set = false;
+	static const char *const moves[] = { "RETR", "STOR", "APPE", "STOU" };
+	for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++)
+		if (!strcmp(c->verb, moves[i]))
+			return true;
+	return false;
+}
+
+/* A pending RNFR survives NOOP (a client's keep-alive), as in vsftpd. */
+static bool keeps_rnfr(const struct ftp_cmd *c)
+{
+	return !strcmp(c->verb, "RNTO") || !strcmp(c->verb, "RNFR") ||
+	       !strcmp(c->verb, "NOOP");
+}
+
+void ftp_cmd_reject(struct ftp_session *s, int code, const char *text)
+{
+	if (!prelogin_limit(s))
+		session_reply(s, code, "%s", text);
+}
+
 void cmd_dispatch(struct ftp_session *s, const struct ftp_cmd *c, char *arg)
 {
-	if (strcmp(c->verb, "RNTO") && strcmp(c->verb, "RNFR")) {
+	if (prelogin_limit(s))
+		return;
+	if (!keeps_rnfr(c)) {
 		free(s->rnfr);
 		s->rnfr = NULL;
 	}
@@ -190,6 +272,10 @@ void cmd_dispatch(struct ftp_session *s, const struct ftp_cmd *c, char *arg)
 		session_reply(s, 501, "%s takes no argument.", c->verb);
 	else if ((c->flags & NEED_WRITE) && !session_writable(s))
 		session_reply(s, 550, "Permission denied.");
+	else if (dropbox_refused(s, c, arg))
+		session_reply(s, 550, "Permission denied: this is an upload-only area.");
+	else if (rang_refused(s, c))
+		session_reply(s, 503, "RANG applies only to HASH here; the range is now reset.");
 	else
 		c->fn(s, arg);
 }

@@ -102,15 +102,7 @@ static struct path_job *path_job_new(struct ftp_session *s, const char *v)
 
 static void audit(struct ftp_session *s, const char *what, const char *v, int r)
 {
-	char host[64];
-	if (r)
-		flog(LOG_LVL_WARN, "ftp: session %llu: user '%s' from %s: %s %s refused: %s",
-		     (unsigned long long)s->id, s->user,
-		     addr_text(&s->peer, host, sizeof(host)), what, v, strerror(-r));
-	else
-		flog(LOG_LVL_INFO, "ftp: session %llu: user '%s' from %s: %s %s",
-		     (unsigned long long)s->id, s->user,
-		     addr_text(&s->peer, host, sizeof(host)), what, v);
+	ftp_audit_op(s, what, v, r);    /* escaped, with user and address */
 }
 
 /* ---- CWD -------------------------------------------------------------------- */

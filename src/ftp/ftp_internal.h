@@ -19,8 +19,10 @@
 #include "ferry/iface.h"
 
 enum {
-	CTL_LINE_MAX = 1024,       /* longest command line accepted */
-	CTL_INBUF = 4096,          /* control input held while a transfer runs */
+	/* Longest command line accepted: a verb, a space and a PATH_MAX path
+	 * (lftp mirror of a deep tree sends whole paths), with room to spare. */
+	CTL_LINE_MAX = PATH_MAX + 64,
+	CTL_INBUF = 2 * CTL_LINE_MAX, /* control input held while a transfer runs */
 	SPSV_TOKEN_LEN = 20,       /* 20 base62 characters: 119 bits */
 	LIMITED_TIMEOUT_MS = 30000,
 };
@@ -51,6 +53,11 @@ size_t telnet_filter(struct telnet_state *st, const uint8_t *in, size_t n, uint8
 /* Splits "VERB arg" in place: verb upper-cased (max 4+ letters), arg may be
  * "". Returns false if the line is not a command (no letters, NUL inside). */
 bool cmd_split(char *line, size_t len, char **verb, char **arg);
+/* RFC 2640: a CR inside a name travels as CR NUL. Rewrites "CR NUL" to CR in
+ * place (the line still ends CR LF); returns the new length. */
+size_t ftp_cmd_unstuff_cr(char *line, size_t len);
+/* An IPv4-mapped IPv6 address (a dual-stack socket) as plain IPv4. */
+void ftp_addr_unmap(struct sockaddr_storage *a);
 int parse_port_arg(const char *arg, struct sockaddr_storage *out);
 int parse_eprt_arg(const char *arg, struct sockaddr_storage *out);
 bool parse_u64(const char *s, uint64_t *out);
@@ -63,6 +70,21 @@ const char *addr_text(const struct sockaddr_storage *a, char *out, size_t cap);
 /* "code text\r\n", or RFC 959's multi-line form when text has '\n' in it:
  * "code-first\r\n more\r\n code last\r\n". Returns bytes, or 0 on error. */
 void reply_format(struct buf *out, int code, const char *text);
+/* Text as it goes on the wire: 0xFF doubled (Telnet IAC IAC) and a CR in a
+ * name sent as CR NUL (RFC 959, RFC 2640). */
+void reply_text(struct buf *out, const char *p, size_t n);
+
+/* ---- audit.c: what the administrator reads ------------------------------- */
+/* Untrusted text (a user name, a path) for a log line: control bytes, '\\'
+ * and bytes >= 0x7f as \xNN, cut to fit cap. Returns out. */
+const char *ftp_log_esc(const char *in, char *out, size_t cap);
+struct ftp_session;
+/* "login ok" (INFO) or "login failed: why" (WARN), with user and address. */
+void ftp_audit_login(const struct ftp_session *s, const char *user, const char *outcome);
+/* "delete /a/b by 'alice' from 192.0.2.1" (INFO), or with ": reason" (WARN)
+ * when err (-errno) says it failed: for DELE RNFR/RNTO MKD RMD SITE CHMOD
+ * MFMT and refused access. */
+void ftp_audit_op(const struct ftp_session *s, const char *op, const char *vpath, int err);
 
 /* ---- ascii.c: TYPE A conversion ------------------------------------------ */
 /* Local LF → CRLF on the wire (a CRLF already in the file stays). out has room
@@ -86,12 +108,19 @@ int path_stat(int root_fd, const char *vpath, struct stat *st);
 /* ---- auth.c: passwords and lockout --------------------------------------- */
 bool auth_password_ok(const char *hash, const char *password);
 bool ct_equal(const void *a, const void *b, size_t n);
+
+/* ---- lockout.c: failed logins per (user, client address) ----------------- */
+enum { LOCKOUT_MAX_ENTRIES = 65536 };
 struct lockout;
-struct lockout *lockout_create(int max_failures, int lockout_seconds);
+struct lockout *lockout_create(int max_failures, int lockout_seconds, size_t max_entries);
 void lockout_destroy(struct lockout *l);
-bool lockout_blocked(struct lockout *l, const struct sockaddr_storage *a, uint64_t now_ms);
-void lockout_failed(struct lockout *l, const struct sockaddr_storage *a, uint64_t now_ms);
-void lockout_succeeded(struct lockout *l, const struct sockaddr_storage *a);
+/* Locked: true with the milliseconds left in *left_ms (may be NULL). */
+bool lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_storage *a,
+		     uint64_t now_ms, uint64_t *left_ms);
+void lockout_failed(struct lockout *l, const char *user, const struct sockaddr_storage *a,
+		    uint64_t now_ms);
+void lockout_succeeded(struct lockout *l, const char *user, const struct sockaddr_storage *a);
+size_t ftp_lockout_count(struct lockout *l);
 
 /* ---- spsv.c: one-time DATACONN credentials, shared by all workers -------- */
 struct spsv_table;
@@ -149,6 +178,8 @@ struct ftp_account {
 	const char *hash;
 	int root_fd;               /* O_PATH | O_DIRECTORY */
 	bool write;
+	bool upload_only;          /* drop box: STOR of new names only */
+	mode_t umask;
 };
 
 struct addr_slot {
@@ -180,6 +211,8 @@ struct ftp_server {
 	struct addr_slot *addrs;
 	size_t naddrs, addrs_cap;
 	uint64_t next_id;
+	int hash_jobs;             /* digests running, all workers (atomic) */
+	int stopping;              /* SIGTERM: say 421 and close (atomic) */
 };
 
 struct ftp_session;
@@ -194,6 +227,7 @@ struct ftp_worker {
 	struct data_link *links;        /* data connections waiting for on_close */
 	struct fe_timer *reaper;
 	struct ftp_stats st;            /* this worker's counters (metrics) */
+	struct fe_timer *watch;         /* notices the server stopping */
 };
 
 /* A data connection's tie to its session, cut when the session lets go
@@ -209,6 +243,8 @@ struct data_link *link_new(struct ftp_worker *fw, struct ftp_session *s,
 void link_cut(struct data_link *l);          /* the session lets go */
 void link_free(struct data_link *l);
 
+int ftp_tls_refused(void);   /* logs why; FERRY_EXIT_PARAM */
+
 /* Session slots: false when over max_sessions or max_per_address. */
 bool server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
 void server_release_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
@@ -220,6 +256,7 @@ const struct ftp_account *server_find_account(const struct ftp_server *s,
 /* ---- xferlog.c ----------------------------------------------------------- */
 struct xferlog *xferlog_open(const char *path, int *err);
 void xferlog_close(struct xferlog *x);
+int ftp_xferlog_reopen(struct xferlog *x);     /* 0 or -errno; the old fd stays on error */
 struct xfer_record {
 	time_t end;
 	uint64_t ms;
@@ -302,9 +339,15 @@ struct ftp_session {
 	struct data_chan data;
 	struct transfer *xfer;
 	unsigned jobs;             /* ftp_defer jobs in flight (defer.c) */
+	int prelogin_cmds;         /* commands since the connection or REIN */
+	uint64_t login_by_ms;      /* log in by then (login_timeout) */
+	char ident[64];            /* anonymous: the PASS string (xferlog) */
+	uint8_t hash_alg;          /* OPTS HASH choice (hash.c), 0: SHA-256 */
+	bool rang_set;             /* RANG given: the next HASH covers it */
+	uint64_t rang_start, rang_end;
 	unsigned xfer_seq;         /* transfers started (struct transfer.seq) */
 	bool quit_pending;         /* QUIT during a transfer: 221 after it */
-	mode_t umask;              /* uploads: 0666 & ~umask; default 022 */
+	mode_t umask;              /* files 0666 & ~umask, dirs 0777 & ~umask */
 };
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c);
@@ -336,6 +379,11 @@ typedef void ftp_done_fn(struct ftp_session *s, void *ctx); /* worker; s is aliv
  * The session reads no further command until done has run. false (and a
  * 450 reply sent, ctx freed) when the pool is full. */
 bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx);
+
+/* ---- fsverb.c: shared by the verbs on one path that run on the pool ----- */
+void ftp_fsverb_fail(struct ftp_session *s, int err);          /* reply for -errno */
+bool ftp_fsverb_path(struct ftp_session *s, const char *arg, char *out); /* PATH_MAX */
+const char *ftp_fsverb_fd_path(int fd, char out[32]);
 /* The same, for a ctx that owns resources (a descriptor, buffers): drop(ctx)
  * releases them, before free(ctx), when done is not called. */
 typedef void ftp_drop_fn(void *ctx);
@@ -354,7 +402,7 @@ bool ftp_open_beneath(struct ftp_session *s, const char *vpath, int flags,
 
 /* ---- commands.c: the verb table ------------------------------------------ */
 enum { NEED_LOGIN = 1, NEED_WRITE = 2, NEED_ARG = 4, NO_ARG = 8, ANY_STATE = 16,
-       DURING_XFER = 32 };
+       DURING_XFER = 32, DROPBOX_OK = 64 /* allowed to upload-only accounts */ };
 typedef void cmd_handler(struct ftp_session *s, char *arg);
 struct ftp_cmd {
 	const char *verb;
@@ -364,11 +412,25 @@ struct ftp_cmd {
 };
 const struct ftp_cmd *cmd_lookup(const char *verb);
 void cmd_dispatch(struct ftp_session *s, const struct ftp_cmd *c, char *arg);
+/* A line that names no command (500) or an unknown one (502); counts
+ * toward max_login_commands like any other. */
+void ftp_cmd_reject(struct ftp_session *s, int code, const char *text);
 void cmd_help_list(struct buf *out);
 
 cmd_handler cmd_user, cmd_pass, cmd_acct, cmd_rein, cmd_quit;        /* login.c */
 cmd_handler cmd_pwd, cmd_cwd, cmd_cdup, cmd_mkd, cmd_rmd, cmd_dele,  /* files.c */
 	cmd_rnfr, cmd_rnto, cmd_size, cmd_mdtm, cmd_mlst, cmd_stat;
+cmd_handler ftp_cmd_site;                                            /* site.c */
+cmd_handler ftp_cmd_mfmt, ftp_cmd_mdtm_any;                          /* times.c */
+cmd_handler ftp_cmd_hash, ftp_cmd_rang, ftp_cmd_xcrc, ftp_cmd_xmd5,   /* hash.c */
+	ftp_cmd_xsha1, ftp_cmd_xsha256, ftp_cmd_xsha512;
+cmd_handler ftp_cmd_avbl;                                            /* avbl.c */
+/* times.c: RFC 3659 time-val "YYYYMMDDHHMMSS[.sss]", UTC; *len consumed. */
+bool ftp_parse_timeval(const char *s, struct timespec *out, size_t *len);
+/* hash.c: OPTS HASH [alg]. */
+void ftp_hash_opts(struct ftp_session *s, const char *arg);
+/* hash.c: the FEAT line for HASH, with the session's choice marked. */
+void ftp_hash_feat(const struct ftp_session *s, struct buf *out);
 cmd_handler cmd_pasv, cmd_epsv, cmd_port, cmd_eprt, cmd_spsv;       /* data.c */
 cmd_handler cmd_retr, cmd_abor,                                      /* transfer.c */
 	cmd_stor, cmd_appe, cmd_stou,                                  /* upload.c */

@@ -2,6 +2,7 @@
  * delay after a failed login and lockout, and the SPSV DATACONN login that
  * turns a connection into a data connection for a session on any worker. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -15,6 +16,11 @@ void login_reset(struct ftp_session *s)
 	transfer_abort(s);
 	data_reset(s);
 	spsv_revoke(s->srv->spsv, s->id);
+	if (s->state == ST_READY) {   /* a new login gets the pre-login budget */
+		s->prelogin_cmds = 0;
+		s->login_by_ms = fe_now_ms(s->fw->w) +
+				 (uint64_t)s->srv->fc->login_timeout * 1000;
+	}
 	s->state = ST_USER;
 	s->acct = NULL;
 	s->anonymous = false;
@@ -23,6 +29,7 @@ void login_reset(struct ftp_session *s)
 	s->rest = 0;
 	s->ascii = false;          /* binary until TYPE A, see session_accept */
 	s->epsv_all = false;
+	s->ident[0] = '\0';
 }
 
 void cmd_user(struct ftp_session *s, char *arg)
@@ -60,13 +67,13 @@ static void delay_over(struct fe_worker *w, void *arg)
 	session_resume(s);
 }
 
-static void login_failed(struct ftp_session *s)
+static void login_failed(struct ftp_session *s, const char *why)
 {
 	s->fw->st.logins_failed++;
-	char host[64];
-	flog(LOG_LVL_WARN, "ftp: failed login for '%s' from %s", s->user,
-	     addr_text(&s->peer, host, sizeof(host)));
-	lockout_failed(s->srv->lockout, &s->peer, fe_now_ms(s->fw->w));
+	char what[64];
+	snprintf(what, sizeof(what), "failed: %s", why);
+	ftp_audit_login(s, s->user, what);
+	lockout_failed(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w));
 	s->state = ST_USER;
 	s->delaying = true;
 	s->delay_timer = fe_timer_add(s->fw->w, (uint64_t)s->srv->fc->login_delay_ms,
@@ -130,7 +137,7 @@ static void data_login(struct ftp_session *s, const char *token)
 	uint64_t id;
 	unsigned worker;
 	uint64_t now = fe_now_ms(s->fw->w);
-	int r = lockout_blocked(s->srv->lockout, &s->peer, now)
+	int r = lockout_blocked(s->srv->lockout, SPSV_USER, &s->peer, now, NULL)
 			? -EACCES
 			: spsv_take(s->srv->spsv, token,
 				    s->srv->fc->spsv_bind_address ? &s->peer : NULL, now,
@@ -145,21 +152,25 @@ static void data_login(struct ftp_session *s, const char *token)
 	     r == -ETIMEDOUT ? "expired" : r == -EACCES ? "locked out"
 	     : r == -EPERM ? "not from the control connection's address" : "unknown token");
 	if (r != -EACCES)
-		lockout_failed(s->srv->lockout, &s->peer, now);
+		lockout_failed(s->srv->lockout, SPSV_USER, &s->peer, now);
 	session_reply(s, 504, "Invalid data connection credentials.");
 	session_close(s);
 }
 
-static void login_ok(struct ftp_session *s, const struct ftp_account *a, bool anonymous)
+/* ident: what the transfer log names the user by (anonymous: the PASS
+ * string, as wu-ftpd writes it). */
+static void login_ok(struct ftp_session *s, const struct ftp_account *a, bool anonymous,
+		     const char *ident)
 {
-	lockout_succeeded(s->srv->lockout, &s->peer);
+	lockout_succeeded(s->srv->lockout, s->user, &s->peer);
 	s->fw->st.logins_ok++;
 	s->state = ST_READY;
 	s->acct = a;
 	s->anonymous = anonymous;
+	s->umask = a->umask;
+	snprintf(s->ident, sizeof(s->ident), "%s", ident);
 	session_set_cwd(s, "/");
-	flog(LOG_LVL_INFO, "ftp: session %llu: '%s' logged in%s",
-	     (unsigned long long)s->id, s->user, anonymous ? " (anonymous)" : "");
+	ftp_audit_login(s, s->user, anonymous ? "ok (anonymous)" : "ok");
 	session_reply(s, 230, "You are logged in");
 }
 
@@ -183,9 +194,9 @@ static void pass_done(struct ftp_session *s, void *ctx)
 {
 	struct pass_check *pc = ctx;
 	if (pc->acct && pc->ok)
-		login_ok(s, pc->acct, false);
+		login_ok(s, pc->acct, false, s->user);
 	else
-		login_failed(s);
+		login_failed(s, pc->acct ? "wrong password" : "unknown user");
 }
 
 void cmd_pass(struct ftp_session *s, char *arg)
@@ -203,20 +214,24 @@ void cmd_pass(struct ftp_session *s, char *arg)
 		return;
 	}
 	bool anonymous;
+	uint64_t left_ms;
 	const struct ftp_account *a = server_find_account(s->srv, s->user, &anonymous);
-	if (lockout_blocked(s->srv->lockout, &s->peer, fe_now_ms(s->fw->w))) {
-		login_failed(s);
+	if (lockout_blocked(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w), &left_ms)) {
+		ftp_audit_login(s, s->user, "refused: locked out");
+		session_reply(s, 421, "Too many failed logins; try again in %llu seconds.",
+			      (unsigned long long)(left_ms + 999) / 1000);
+		session_close(s);
 		return;
 	}
 	if (a && anonymous) {
-		login_ok(s, a, true);
+		login_ok(s, a, true, arg);
 		return;
 	}
 	/* An unknown name costs the same hash as a known one, so the time to
 	 * answer does not tell which accounts exist. */
 	const char *hash = a ? a->hash : s->srv->dummy_hash;
 	if (!hash) {
-		login_failed(s);     /* no password accounts at all */
+		login_failed(s, "unknown user");     /* no password accounts at all */
 		return;
 	}
 	size_t n = strlen(arg);

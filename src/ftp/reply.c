@@ -1,25 +1,53 @@
-/* reply.c — FTP replies in RFC 959's single- and multi-line forms. */
+/* reply.c — FTP replies in RFC 959's single- and multi-line forms, with the
+ * text escaped for the wire (Telnet IAC doubled, CR in names as CR NUL). */
+#include <stdio.h>
 #include <string.h>
 
 #include "ftp_internal.h"
 
+void reply_text(struct buf *out, const char *p, size_t n)
+{
+	static const char iac_iac[2] = { '\xff', '\xff' }, cr_nul[2] = { '\r', '\0' };
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '\xff' && p[i] != '\r')
+			continue;
+		buf_append(out, p + run, i - run);
+		buf_append(out, p[i] == '\r' ? cr_nul : iac_iac, 2);
+		run = i + 1;
+	}
+	buf_append(out, p + run, n - run);
+}
+
+static void line(struct buf *out, const char *prefix, const char *p, size_t n)
+{
+	buf_printf(out, "%s", prefix);
+	reply_text(out, p, n);
+	buf_append(out, "\r\n", 2);
+}
+
 /* A multi-line reply: "code-" on the first line, "code " on the last, and
- * the lines between indented by a space so none can look like an end. */
+ * the lines between indented by one space so none can look like an end (a
+ * line that already starts with a space, as an MLST entry does, keeps its
+ * one). */
 void reply_format(struct buf *out, int code, const char *text)
 {
+	char head[8];
 	const char *nl = strchr(text, '\n');
+	snprintf(head, sizeof(head), "%03d%c", code, nl ? '-' : ' ');
 	if (!nl) {
-		buf_printf(out, "%03d %s\r\n", code, text);
+		line(out, head, text, strlen(text));
 		return;
 	}
-	buf_printf(out, "%03d-%.*s\r\n", code, (int)(nl - text), text);
+	line(out, head, text, (size_t)(nl - text));
 	for (const char *p = nl + 1;;) {
 		const char *e = strchr(p, '\n');
 		if (!e) {
-			buf_printf(out, "%03d %s\r\n", code, p);
+			snprintf(head, sizeof(head), "%03d ", code);
+			line(out, head, p, strlen(p));
 			return;
 		}
-		buf_printf(out, " %.*s\r\n", (int)(e - p), p);
+		line(out, *p == ' ' ? "" : " ", p, (size_t)(e - p));
 		p = e + 1;
 	}
 }

@@ -20,16 +20,26 @@ static int open_root(const char *path, int *fd)
 	return FERRY_EXIT_PARAM;
 }
 
+/* Never serve plain text to someone who asked for TLS. */
+int ftp_tls_refused(void)
+{
+	flog(LOG_LVL_ERR, "ftp: FTPS (ftp.tls) is not implemented yet; remove "
+	     "the tls keys to serve plain FTP");
+	return FERRY_EXIT_PARAM;
+}
+
+/* Validated by the config: 1-4 octal digits. NULL: the usual 022. */
+static mode_t parse_umask(const char *text)
+{
+	return text ? (mode_t)strtol(text, NULL, 8) & 0777 : 022;
+}
+
 int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 {
 	const struct ftp_config *fc = &cfg->ftp;
 	*out = NULL;
-	if (fc->tls_cert) {
-		/* Never serve plain text to someone who asked for TLS. */
-		flog(LOG_LVL_ERR, "ftp: FTPS (ftp.tls) is not implemented yet; remove "
-		     "the tls keys to serve plain FTP");
-		return FERRY_EXIT_PARAM;
-	}
+	if (fc->tls_cert)
+		return ftp_tls_refused();
 	struct ftp_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return FERRY_EXIT_ALLOC;
@@ -38,7 +48,8 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 	s->anon.root_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	s->spsv = spsv_create();
-	s->lockout = lockout_create(fc->max_login_failures, fc->lockout_seconds);
+	s->lockout = lockout_create(fc->max_login_failures, fc->lockout_seconds,
+				    LOCKOUT_MAX_ENTRIES);
 	s->accounts = calloc(fc->user_count + 1, sizeof(*s->accounts));
 	int r = s->spsv && s->lockout && s->accounts ? 0 : FERRY_EXIT_ALLOC;
 	for (size_t i = 0; r == 0 && i < fc->user_count; i++) {
@@ -46,6 +57,7 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 		a->name = fc->users[i].name;
 		a->hash = fc->users[i].password_hash;
 		a->write = fc->users[i].write;
+		a->umask = parse_umask(fc->users[i].umask);
 		r = open_root(fc->users[i].root, &a->root_fd);
 		if (r == 0)
 			s->naccounts++;
@@ -53,7 +65,9 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 	if (s->naccounts)
 		s->dummy_hash = s->accounts[0].hash;
 	if (r == 0 && fc->anonymous_root) {
-		s->anon.write = fc->anonymous_write;
+		s->anon.write = fc->anonymous_write || fc->anonymous_upload_only;
+		s->anon.upload_only = fc->anonymous_upload_only;
+		s->anon.umask = parse_umask(fc->anonymous_umask);
 		r = open_root(fc->anonymous_root, &s->anon.root_fd);
 		s->has_anon = r == 0;
 	}
@@ -239,6 +253,54 @@ void server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned to,
 	}
 }
 
+/* ---- shutdown ----------------------------------------------------------- */
+
+void ftp_server_shutdown(struct ftp_server *srv)
+{
+	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
+}
+
+bool ftp_server_idle(struct ftp_server *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	bool idle = srv->connections == 0;
+	pthread_mutex_unlock(&srv->lock);
+	return idle;
+}
+
+int ftp_server_reopen(struct ftp_server *srv)
+{
+	int err = ftp_xferlog_reopen(srv->xlog);
+	if (err)
+		flog(LOG_LVL_ERR, "ftp: cannot reopen transfer log %s: %s", srv->fc->xferlog,
+		     strerror(-err));
+	return err ? FERRY_EXIT_LOG : 0;
+}
+
+enum { WATCH_MS = 200 };
+
+/* The main thread cannot post mail, so each worker looks at the flag a few
+ * times a second: cheap, and a stop is seen within WATCH_MS. */
+static void watch(struct fe_worker *w, void *arg)
+{
+	struct ftp_worker *fw = arg;
+	fw->watch = NULL;
+	if (!__atomic_load_n(&fw->srv->stopping, __ATOMIC_ACQUIRE)) {
+		fw->watch = fe_timer_add(w, WATCH_MS, watch, fw);
+		return;
+	}
+	for (size_t i = 0; i < fw->nlisteners; i++)
+		fe_listener_close(fw->listeners[i]);
+	fw->nlisteners = 0;
+	for (struct ftp_session *s = fw->sessions, *next; s; s = next) {
+		next = s->next;      /* closing may bury s */
+		if (s->closing)
+			continue;
+		session_reply(s, 421, "Service shutting down; closing control connection.");
+		session_close(s);
+	}
+}
+
 /* ---- workers ------------------------------------------------------------ */
 
 static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
@@ -293,6 +355,7 @@ int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
 		}
 		fw->nlisteners++;
 	}
+	fw->watch = fe_timer_add(w, WATCH_MS, watch, fw);
 	if (fe_worker_index(w) == 0)
 		flog(LOG_LVL_INFO, "ftp: listening on %zu address(es), first %s",
 		     fc->listen.n, fc->listen.v[0]);
@@ -309,6 +372,7 @@ void ftp_worker_fini(struct ftp_worker *fw)
 	if (srv->workers)
 		srv->workers[fe_worker_index(fw->w)] = NULL;
 	pthread_mutex_unlock(&srv->lock);
+	fe_timer_cancel(fw->w, fw->watch);
 	for (size_t i = 0; i < fw->nlisteners; i++)
 		fe_listener_close(fw->listeners[i]);
 	session_free_all(fw);

@@ -48,9 +48,10 @@ void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 	if (!b.failed) {
 		fe_conn_send(s->ctl, b.p, b.len);
 		if (log_get_level() >= LOG_LVL_DEBUG) {
+			char esc[256];
 			redact_credentials(text);
-			flog(LOG_LVL_DEBUG, "ftp: session %llu: > %d %.200s",
-			     (unsigned long long)s->id, code, text);
+			flog(LOG_LVL_DEBUG, "ftp: session %llu: > %d %s", (unsigned long long)s->id,
+			     code, ftp_log_esc(text, esc, sizeof(esc)));
 		}
 	}
 	buf_free(&b);
@@ -73,9 +74,15 @@ bool session_set_cwd(struct ftp_session *s, const char *vpath)
 	return true;
 }
 
+/* Before a login, the session must log in within login_timeout of its
+ * start however busy it keeps the line (slowloris). */
 static uint64_t idle_ms(const struct ftp_session *s)
 {
 	uint64_t ms = (uint64_t)s->srv->fc->idle_timeout * 1000;
+	uint64_t now = fe_now_ms(s->fw->w);
+	uint64_t left = s->login_by_ms > now ? s->login_by_ms - now : 0;
+	if (s->state != ST_READY && ms > left)
+		ms = left;
 	return s->limited && ms > LIMITED_TIMEOUT_MS ? LIMITED_TIMEOUT_MS : ms;
 }
 
@@ -137,6 +144,9 @@ void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 	s->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
 	s->peer = *peer;
 	fe_conn_local(c, &s->local);
+	ftp_addr_unmap(&s->peer);      /* an IPv4 client of a dual-stack listener */
+	s->login_by_ms = fe_now_ms(fw->w) + (uint64_t)srv->fc->login_timeout * 1000;
+	ftp_addr_unmap(&s->local);
 	fe_conn_urgent_inline(c);
 	/* A reply that follows another with no command between (150 then 226,
 	 * 331 then 200 on an SPSV login) must not wait 40 ms for the client's
@@ -165,6 +175,18 @@ void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 	flog(LOG_LVL_VERB, "ftp: session %llu from %s%s on worker %u%s",
 	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)), via,
 	     fe_worker_index(fw->w), s->limited ? " (limited to SPSV data)" : "");
+	if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) {  /* accepted as we stop */
+		session_reply(s, 421, "Service shutting down; closing control connection.");
+		session_close(s);
+		return;
+	}
+	if (s->limited && spsv_count(srv->spsv) == 0) {
+		/* Full, and no DATACONN login could follow: say so at once rather
+		 * than greet and refuse after USER (clients read that as a hang). */
+		session_reply(s, 421, "Too many users connected. Try later.");
+		session_close(s);
+		return;
+	}
 	if (s->limited)
 		session_reply(s, 220, "Too many users; only SPSV connections allowed");
 	else
@@ -393,20 +415,22 @@ static bool run_one(struct ftp_session *s)
 	char line[CTL_LINE_MAX + 2], *verb, *arg;
 	memcpy(line, s->in, n);
 	line[n] = '\0';
-	bool ok = cmd_split(line, n, &verb, &arg);
+	bool ok = cmd_split(line, ftp_cmd_unstuff_cr(line, n), &verb, &arg);
 	const struct ftp_cmd *cmd = ok ? cmd_lookup(verb) : NULL;
 	if (s->xfer && !(cmd && (cmd->flags & DURING_XFER)))
 		return false;            /* waits for the transfer to finish */
 	memmove(s->in, s->in + n, s->inlen - n);
 	s->inlen -= n;
 	session_touch(s);
-	if (ok && cmd && strcmp(cmd->verb, "PASS"))
+	if (ok && cmd && strcmp(cmd->verb, "PASS")) {
+		char esc[256];
 		flog(LOG_LVL_DEBUG, "ftp: session %llu: < %s %s",
-		     (unsigned long long)s->id, verb, arg);
+		     (unsigned long long)s->id, verb, ftp_log_esc(arg, esc, sizeof(esc)));
+	}
 	if (!ok)
-		session_reply(s, 500, "Syntax error, command unrecognized.");
+		ftp_cmd_reject(s, 500, "Syntax error, command unrecognized.");
 	else if (!cmd)
-		session_reply(s, 502, "Command not implemented.");
+		ftp_cmd_reject(s, 502, "Command not implemented.");
 	else
 		cmd_dispatch(s, cmd, arg);
 	explicit_bzero(line, n);

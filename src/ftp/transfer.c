@@ -55,7 +55,8 @@ static void log_record(struct ftp_session *s, struct transfer *x, bool complete)
 	if (!j)
 		return;
 	addr_text(&s->peer, j->host, sizeof(j->host));
-	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	/* anonymous: the ident given as password, as wu-ftpd logs it */
+	snprintf(j->user, sizeof(j->user), "%s", s->anonymous ? s->ident : s->user);
 	snprintf(j->path, sizeof(j->path), "%s", x->vpath);
 	j->log = s->srv->xlog;
 	j->r = (struct xfer_record){
@@ -150,19 +151,25 @@ static void after_transfer(struct ftp_session *s)
 	session_resume(s);
 }
 
-/* Ends the transfer with a reply; the data connection is single-use. */
-void ftp_xfer_done(struct ftp_session *s, int code, const char *text, bool complete)
+/* Ends the transfer with a reply; the data connection is single-use. A
+ * transfer refused before its data connection existed is not logged as one
+ * in the transfer log. */
+static void xfer_end(struct ftp_session *s, int code, const char *text, bool complete,
+		     bool logged)
 {
 	if (!s->xfer)
 		return;
 	if (s->xfer->fx)   /* bytes moved so far, before the splice goes */
 		s->xfer->bytes = progress(s->xfer);
-	if (!complete && !ftp_xk_listing(s->xfer->kind) && code != 226)
+	if (!complete && !ftp_xk_listing(s->xfer->kind) && code != 226) {
+		char user[4 * 64 + 1], path[4 * 256 + 1];
 		flog(LOG_LVL_WARN, "ftp: session %llu: user '%s': %s of %s failed: %d %s",
-		     (unsigned long long)s->id, s->user,
-		     ftp_xk_incoming(s->xfer->kind) ? "upload" : "download", s->xfer->vpath,
-		     code, text);
-	log_record(s, s->xfer, complete);
+		     (unsigned long long)s->id, ftp_log_esc(s->user, user, sizeof(user)),
+		     ftp_xk_incoming(s->xfer->kind) ? "upload" : "download",
+		     ftp_log_esc(s->xfer->vpath, path, sizeof(path)), code, text);
+	}
+	if (logged)
+		log_record(s, s->xfer, complete);
 	s->xfer->fx = NULL;
 	xfer_free(s);
 	data_reset(s);
@@ -170,9 +177,14 @@ void ftp_xfer_done(struct ftp_session *s, int code, const char *text, bool compl
 	after_transfer(s);
 }
 
+void ftp_xfer_done(struct ftp_session *s, int code, const char *text, bool complete)
+{
+	xfer_end(s, code, text, complete, true);
+}
+
 void transfer_failed(struct ftp_session *s, int code, const char *text)
 {
-	ftp_xfer_done(s, code, text, false);
+	xfer_end(s, code, text, false, false);
 }
 
 void transfer_abort(struct ftp_session *s)
@@ -201,9 +213,12 @@ void ftp_xfer_errno_reply(struct ftp_session *s, int err)
 		session_reply(s, 452, "Insufficient storage space: %s.", strerror(-err));
 	else
 		session_reply(s, 550, "Failed: %s.", strerror(-err));
-	if (err == -EACCES || err == -EPERM || err == -EXDEV || err == -ELOOP)
+	if (err == -EACCES || err == -EPERM || err == -EXDEV || err == -ELOOP) {
+		char user[4 * 64 + 1];
 		flog(LOG_LVL_WARN, "ftp: session %llu: user '%s': access refused: %s",
-		     (unsigned long long)s->id, s->user, strerror(-err));
+		     (unsigned long long)s->id, ftp_log_esc(s->user, user, sizeof(user)),
+		     strerror(-err));
+	}
 }
 
 /* A failed write: the disk's fault (452/451 with the reason) or the

@@ -23,6 +23,7 @@ struct open_job {
 	int flags;
 	mode_t mode;
 	bool atomic, append;
+	bool no_replace;        /* upload-only account: a new name only */
 	uint64_t offset;        /* in: REST; out: where writing starts */
 	int r;
 	char vpath[PATH_MAX];
@@ -141,6 +142,9 @@ void ftp_upload_open(struct ftp_session *s)
 	j->flags = O_WRONLY | O_CREAT | O_NONBLOCK;
 	if (x->kind == XK_STOR && x->offset == 0)
 		j->flags |= O_TRUNC;
+	j->no_replace = s->acct->upload_only;
+	if (j->no_replace)
+		j->flags |= O_EXCL;
 	snprintf(j->vpath, sizeof(j->vpath), "%s", x->vpath);
 	j->extra_len = extra->len;
 	if (extra->len)
@@ -270,6 +274,7 @@ struct commit_job {
 	struct xfer_job_head h;
 	int root_fd;
 	int r;
+	bool no_replace;        /* upload-only account: never over an existing name */
 	char tmp[PATH_MAX];
 	char vpath[PATH_MAX];
 };
@@ -289,7 +294,8 @@ static void commit_work(void *ctx)
 		fd = path_parent(j->root_fd, j->tmp, &fname);
 		td = fd < 0 ? -1 : path_parent(j->root_fd, j->vpath, &tname);
 		j->r = fd < 0 ? fd : td < 0 ? td
-			: renameat(fd, fname, td, tname) < 0 ? -errno : 0;
+			: renameat2(fd, fname, td, tname, j->no_replace ? RENAME_NOREPLACE : 0) < 0
+			? -errno : 0;
 	}
 	if (j->r) {
 		struct xfer_unlink_job u = { .root_fd = j->root_fd };
@@ -331,6 +337,7 @@ void ftp_upload_finish(struct ftp_session *s)
 	j->root_fd = session_root(s);
 	snprintf(j->tmp, sizeof(j->tmp), "%s", x->tmp);
 	snprintf(j->vpath, sizeof(j->vpath), "%s", x->vpath);
+	j->no_replace = s->acct->upload_only;
 	x->fd = -1;
 	if (!ftp_defer_quiet(s, commit_work, commit_done, ftp_xfer_fd_drop, j)) {
 		ftp_xfer_done(s, 451, "Server busy.", false);  /* removes x->tmp */
@@ -343,6 +350,7 @@ void ftp_upload_finish(struct ftp_session *s)
 struct store_check {
 	struct xfer_job_head h;
 	int root_fd;
+	bool no_replace;        /* upload-only account: an existing name is refused */
 	enum xfer_kind kind;
 	mode_t mode;
 	int r;
@@ -376,7 +384,8 @@ static void check_work(void *ctx)
 	struct stat st;
 	int fd = path_open(j->root_fd, j->vpath, O_PATH, 0);
 	if (fd >= 0) {
-		j->r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EISDIR;
+		j->r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EISDIR
+			: j->no_replace ? -EEXIST : 0;
 		close(fd);
 	} else if (fd == -ENOENT) {
 		const char *name;
@@ -431,6 +440,7 @@ static void store(struct ftp_session *s, char *arg, enum xfer_kind kind)
 	j->root_fd = session_root(s);
 	j->kind = kind;
 	j->mode = 0666 & ~s->umask;
+	j->no_replace = s->acct->upload_only;
 	snprintf(j->vpath, sizeof(j->vpath), "%s", v);
 	snprintf(j->base, sizeof(j->base), "%s", v);
 	ftp_defer_ex(s, check_work, check_done, ftp_xfer_fd_drop, j);

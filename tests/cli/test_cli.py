@@ -64,9 +64,10 @@ FLAGS = [
     ("--group-idle-max", "10", "9", "-c"),
     ("--group-idle-max", "86400", "86401", "-r"),
     ("--udp-buffer-force", None, None, "-c"),
-    ("--ftp-root", "/srv/ftp", "relative/dir", None),
-    ("--ftp-listen", "127.0.0.1:2121", "localhost", "--ftp-root /srv/ftp"),
-    ("--ftp-write", None, None, "--ftp-root /srv/ftp"),
+    # --check-config checks that FTP roots exist: /usr/share stands for a served tree (not world-writable)
+    ("--ftp-root", "/usr/share", "relative/dir", None),
+    ("--ftp-listen", "127.0.0.1:2121", "localhost", "--ftp-root /usr/share"),
+    ("--ftp-write", None, None, "--ftp-root /usr/share"),
 ]
 
 # Command lines that must fail, and the flag the error must name.
@@ -202,7 +203,8 @@ def test_no_side_effects(t, tmp, conf_dir):
         return
     trace = os.path.join(tmp, "trace")
     r = subprocess.run([strace, "-f", "-qq", "-o", trace, "-e", "trace=socket,openat,open,creat",
-                        t.ferryd, "-f", os.path.join(conf_dir, "multi.json"), "--check-config"],
+                        t.ferryd, "-f", rooted(os.path.join(conf_dir, "multi.json"), tmp),
+                        "--check-config"],
                        capture_output=True, text=True, timeout=60)
     if r.returncode != 0 and "ptrace" in r.stderr:
         print("skip  syscall trace (ptrace not permitted)")
@@ -279,11 +281,32 @@ def test_startup(t, tmp):
                 rc == 6 and "net.core.rmem_max" in out, f"exit {rc}: {out[-300:]}")
 
 
-def test_conf_dir(t, conf_dir):
+def rooted(path, tmp):
+    """The example with its FTP roots (/srv/ftp/...) moved under tmp and
+    created, since --check-config checks that roots exist."""
+    text = open(path).read()
+    if "/srv/ftp" not in text:
+        return path
+    base = os.path.join(tmp, "srv-ftp")
+    for sub in re.findall(r'"/srv/ftp(/[^"]*)?"', text):
+        os.makedirs(base + sub, exist_ok=True)
+    logs = os.path.join(tmp, "var-log")      # the transfer log's directory too
+    os.makedirs(logs, exist_ok=True)
+    out = os.path.join(tmp, "rooted-" + os.path.basename(path))
+    with open(out, "w") as fh:
+        fh.write(text.replace("/srv/ftp", base).replace('"/var/log/', '"' + logs + "/"))
+    return out
+
+
+def test_conf_dir(t, conf_dir, tmp):
     files = sorted(glob.glob(os.path.join(conf_dir, "*.json")))
     t.check("conf/ has example configurations", len(files) >= 5, str(files))
     for path in files:
-        t.expect_ok(f"-f {os.path.basename(path)}", ["-f", path])
+        t.expect_ok(f"-f {os.path.basename(path)}", ["-f", rooted(path, tmp)])
+        if path != rooted(path, tmp) and not os.path.exists("/srv/ftp"):
+            r = t.run(["-f", path, "--check-config"])
+            t.check(f"-f {os.path.basename(path)} with its roots missing: refused",
+                    r.returncode != 0 and "root directory /srv/ftp" in r.stderr, r.stderr)
 
 
 def main():
@@ -298,7 +321,7 @@ def main():
         test_actions(t)
         test_json_errors(t, tmp)
         test_no_side_effects(t, tmp, conf_dir)
-        test_conf_dir(t, conf_dir)
+        test_conf_dir(t, conf_dir, tmp)
         test_fp_refused(t)
         test_startup(t, tmp)
     print(f"{t.passed} passed, {t.failed} failed")

@@ -260,8 +260,10 @@ def non_reader(d, home):
     # bounded by what the engine had received when it paused (man ferryd(8))
     check("4 non-reading clients: RSS grows < 12 MiB", rss_grew < 12, f"{rss_grew:.2f} MiB")
     closed = wait_for(lambda: d.logtext().count("replies not read") +
-                      d.logtext().count("too much input before login") >= 4, 15, 0.1)
-    check("non-reading clients: closed (data_timeout, or the input cap before login)",
+                      d.logtext().count("too much input before login") +
+                      d.logtext().count("too many commands before login") >= 4, 15, 0.1)
+    check("non-reading clients: closed (data_timeout, the input cap or the command "
+          "limit before login)",
           bool(closed))
     ends = 0
     for s, _ in results:

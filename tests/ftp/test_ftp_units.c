@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "ferry/crypto.h"
 #include "ftp_internal.h"
 
 static void join_is(const char *cwd, const char *arg, const char *want)
@@ -146,9 +147,26 @@ static void test_cmd_split(void **state)
 	assert_false(cmd_split(buf, 10, &v, &a));
 	strcpy(buf, "TOOLONGVERB x\r\n");
 	assert_false(cmd_split(buf, strlen(buf), &v, &a));
+	split_is("xsha256 f\r\n", "XSHA256", "f");          /* digits in verbs */
+	split_is("XMD5 f\r\n", "XMD5", "f");
+	strcpy(buf, "5MD x\r\n");
+	assert_false(cmd_split(buf, strlen(buf), &v, &a));   /* a letter first */
+	/* RFC 2640: CR NUL inside a name is a CR that belongs to the name. */
+	memcpy(buf, "RETR a\r\0b\r\0\r\n", 13);
+	size_t n = ftp_cmd_unstuff_cr(buf, 13);
+	assert_int_equal(n, 11);
+	assert_true(cmd_split(buf, n, &v, &a));
+	assert_string_equal(a, "a\rb\r");
 	assert_non_null(cmd_lookup("SPSV"));
 	assert_non_null(cmd_lookup("MLSD"));
-	assert_null(cmd_lookup("SITE"));
+	assert_non_null(cmd_lookup("SITE"));
+	assert_non_null(cmd_lookup("XSHA256"));
+	assert_null(cmd_lookup("XSHA3"));
+	assert_true(cmd_lookup("STOR")->flags & DROPBOX_OK);
+	assert_false(cmd_lookup("RETR")->flags & DROPBOX_OK);
+	assert_false(cmd_lookup("LIST")->flags & DROPBOX_OK);
+	assert_false(cmd_lookup("DELE")->flags & DROPBOX_OK);
+	assert_false(cmd_lookup("RNFR")->flags & DROPBOX_OK);
 	assert_true(cmd_lookup("STOR")->flags & NEED_WRITE);
 	assert_true(cmd_lookup("RETR")->flags & NEED_LOGIN);
 	assert_false(cmd_lookup("USER")->flags & NEED_LOGIN);
@@ -251,7 +269,18 @@ static void test_reply_format(void **state)
 	b.len = 0;
 	reply_format(&b, 211, "Features:\nSPSV\n123 looks like a code\nEnd");
 	assert_string_equal(b.p, "211-Features:\r\n SPSV\r\n 123 looks like a code\r\n211 End\r\n");
+	b.len = 0;   /* an MLST entry line keeps exactly one leading space */
+	reply_format(&b, 250, "Listing /f\n type=file; /f\nEnd");
+	assert_string_equal(b.p, "250-Listing /f\r\n type=file; /f\r\n250 End\r\n");
+	b.len = 0;   /* 0xFF doubled (IAC IAC), CR in a name as CR NUL */
+	reply_format(&b, 257, "\"/a\xff\rb\" created.");
+	assert_int_equal(b.len, 24);
+	assert_memory_equal(b.p, "257 \"/a\xff\xff\r\0b\" created.\r\n", 24);
 	buf_free(&b);
+	char esc[32];
+	assert_string_equal(ftp_log_esc("ev\nil\x1b[2J\\", esc, sizeof(esc)),
+			    "ev\\x0ail\\x1b[2J\\x5c");
+	assert_string_equal(ftp_log_esc("abcdefgh", esc, 6), "abcde");
 }
 
 static void test_spsv_table(void **state)
@@ -331,23 +360,83 @@ static void test_passwords(void **state)
 static void test_lockout(void **state)
 {
 	(void)state;
-	struct lockout *l = lockout_create(3, 10);
+	struct lockout *l = lockout_create(3, 10, 64);
 	struct sockaddr_storage a, b;
+	uint64_t left = 0;
 	parse_port_arg("10,0,0,1,4,1", &a);
 	parse_port_arg("10,0,0,2,4,1", &b);
-	lockout_failed(l, &a, 100);
-	lockout_failed(l, &a, 200);
-	assert_false(lockout_blocked(l, &a, 300));
-	lockout_failed(l, &a, 300);
-	assert_true(lockout_blocked(l, &a, 400));
-	assert_false(lockout_blocked(l, &b, 400));
-	assert_false(lockout_blocked(l, &a, 300 + 10000));     /* lockout over */
-	lockout_failed(l, &b, 0);
-	lockout_succeeded(l, &b);
-	lockout_failed(l, &b, 0);
-	lockout_failed(l, &b, 0);
-	assert_false(lockout_blocked(l, &b, 1));                 /* success reset it */
+	lockout_failed(l, "bob", &a, 100);
+	lockout_failed(l, "bob", &a, 200);
+	assert_false(lockout_blocked(l, "bob", &a, 300, NULL));
+	lockout_failed(l, "bob", &a, 300);
+	assert_true(lockout_blocked(l, "bob", &a, 400, &left));
+	assert_int_equal(left, 9900);                           /* time left */
+	assert_false(lockout_blocked(l, "carol", &a, 400, NULL)); /* same NAT, other user */
+	assert_false(lockout_blocked(l, "anonymous", &a, 400, NULL));
+	assert_false(lockout_blocked(l, "bob", &b, 400, NULL));  /* other address */
+	assert_false(lockout_blocked(l, "bob", &a, 300 + 10000, NULL)); /* over */
+	lockout_failed(l, "bob", &b, 0);
+	lockout_succeeded(l, "bob", &b);
+	lockout_failed(l, "bob", &b, 0);
+	lockout_failed(l, "bob", &b, 0);
+	assert_false(lockout_blocked(l, "bob", &b, 1, NULL));    /* success reset it */
 	lockout_destroy(l);
+
+	/* Bounded, and a lock outlives a flood of failures from other addresses. */
+	l = lockout_create(2, 100, 16);
+	lockout_failed(l, "bob", &a, 0);
+	lockout_failed(l, "bob", &a, 0);
+	for (unsigned i = 0; i < 1000; i++) {
+		struct sockaddr_storage x;
+		char port[32];
+		snprintf(port, sizeof(port), "10,1,%u,%u,4,1", i >> 8, i & 255);
+		parse_port_arg(port, &x);
+		lockout_failed(l, "mallory", &x, 1);
+	}
+	assert_true(ftp_lockout_count(l) <= 16);
+	assert_true(lockout_blocked(l, "bob", &a, 2, NULL));
+	lockout_destroy(l);
+}
+
+static void test_timeval(void **state)
+{
+	(void)state;
+	struct timespec ts;
+	size_t n;
+	assert_true(ftp_parse_timeval("20240229123456 f", &ts, &n));
+	assert_int_equal(n, 14);
+	assert_int_equal(ts.tv_sec, 1709210096);
+	assert_true(ftp_parse_timeval("20240229123456.25", &ts, &n));
+	assert_int_equal(n, 17);
+	assert_int_equal(ts.tv_nsec, 250000000);
+	assert_false(ftp_parse_timeval("20230229123456", &ts, &n));   /* no 29 Feb */
+	assert_false(ftp_parse_timeval("2024022912345", &ts, &n));
+	assert_false(ftp_parse_timeval("20241301000000", &ts, &n));
+}
+
+static void test_digests(void **state)
+{
+	(void)state;
+	static const struct { enum crypto_digest_alg alg; const char *hex; } v[] = {
+		{ CRYPTO_MD5, "900150983cd24fb0d6963f7d28e17f72" },
+		{ CRYPTO_SHA1, "a9993e364706816aba3e25717850c26c9cd0d89d" },
+		{ CRYPTO_SHA256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ CRYPTO_CRC32, "352441c2" },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct crypto_digest *d = crypto_digest_new(v[i].alg);
+		uint8_t out[CRYPTO_DIGEST_MAX];
+		char hex[2 * CRYPTO_DIGEST_MAX + 1];
+		assert_non_null(d);
+		assert_int_equal(crypto_digest_update(d, "ab", 2), 0);
+		assert_int_equal(crypto_digest_update(d, "c", 1), 0);
+		int len = crypto_digest_final(d, out);
+		crypto_digest_free(d);
+		assert_int_equal((size_t)len * 2, strlen(v[i].hex));
+		for (int k = 0; k < len; k++)
+			snprintf(hex + 2 * k, 3, "%02x", out[k]);
+		assert_string_equal(hex, v[i].hex);
+	}
 }
 
 static void test_xferlog_line(void **state)
@@ -358,7 +447,13 @@ static void test_xferlog_line(void **state)
 				 .path = "/a b.txt", .incoming = true, .user = "alice",
 				 .complete = true };
 	xferlog_format(&b, &r);
-	assert_non_null(strstr(b.p, " 2 127.0.0.1 42 /a_b.txt b _ i r alice ftp 0 * c\n"));
+	assert_non_null(strstr(b.p, " 1.500 127.0.0.1 42 /a_b.txt b _ i r alice ftp 0 * c\n"));
+	b.len = 0;   /* anonymous: the ident given as password, spaces as '_' */
+	r.anonymous = true;
+	r.user = "guest@ex ample\n";
+	r.ms = 42;
+	xferlog_format(&b, &r);
+	assert_non_null(strstr(b.p, " 0.042 127.0.0.1 42 /a_b.txt b _ i a guest@ex_ample_ ftp 0 * c\n"));
 	buf_free(&b);
 }
 
@@ -376,6 +471,8 @@ int main(void)
 		cmocka_unit_test(test_passwords),
 		cmocka_unit_test(test_lockout),
 		cmocka_unit_test(test_xferlog_line),
+		cmocka_unit_test(test_timeval),
+		cmocka_unit_test(test_digests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

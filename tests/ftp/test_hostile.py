@@ -7,6 +7,7 @@ import ftplib
 import io
 import os
 import random
+import re
 import socket
 import sys
 import time
@@ -99,6 +100,9 @@ def escapes(d, base):
 
 def long_lines(d):
     s, f = raw(d.port)
+    s.sendall(b"USER alice\r\nPASS pw\r\n")   # past the pre-login command limit
+    reply(f)
+    check("logged in for the long-line checks", reply(f).startswith("230"))
     s.sendall(b"A" * 5000 + b"\r\n")
     check("over-long line: 500", reply(f).startswith("500 Command line too long"))
     s.sendall(b"NOOP\r\n")
@@ -146,16 +150,22 @@ def tokens_and_lockout(d):
         check(f"guessed token {i}: 504", r.startswith("504"), r)
         s.close()
     s, f = raw(d.port, "127.0.0.9")
+    s.sendall(b"USER DATACONN\r\nPASS " + b"0" * 20 + b"\r\n")
+    reply(f)
+    r = reply(f)
+    check("after 5 guessed tokens DATACONN is locked out for the address", r.startswith("504"), r)
+    s.close()
+    s, f = raw(d.port, "127.0.0.9")
     s.sendall(b"USER alice\r\nPASS pw\r\n")
     reply(f)
     r = reply(f)
-    check("after 5 failures the address is locked out: 530 even with the right password",
-          r.startswith("530"), r)
+    check("token guessing does not lock out a real user behind that address",
+          r.startswith("230"), r)
     s.close()
     f2 = login(d.port)
     check("other addresses are not locked out", f2.pwd() == "/")
     f2.quit()
-    # password guessing from another address, too
+    # password guessing for alice from 127.0.0.10 (a NAT address shared with bob)
     for i in range(5):
         s, f = raw(d.port, "127.0.0.10")
         s.sendall(b"USER alice\r\nPASS wrong%d\r\n" % i)
@@ -165,8 +175,32 @@ def tokens_and_lockout(d):
     s, f = raw(d.port, "127.0.0.10")
     s.sendall(b"USER alice\r\nPASS pw\r\n")
     reply(f)
-    check("password guessing locks the address out", reply(f).startswith("530"))
+    r = reply(f)
+    m = re.match(r"421 Too many failed logins; try again in (\d+) seconds\.", r)
+    check("password guessing locks alice out there: 421 with the time left",
+          m is not None and 50 <= int(m.group(1)) <= 60, r)
+    check("and the connection is closed", f.readline() == b"")
     s.close()
+    s, f = raw(d.port, "127.0.0.10")
+    s.sendall(b"USER bob\r\nPASS pw2\r\n")
+    reply(f)
+    r = reply(f)
+    check("bob behind the same address still logs in", r.startswith("230"), r)
+    s.close()
+    s, f = raw(d.port, "127.0.0.10")
+    s.sendall(b"USER anonymous\r\nPASS guest@\r\n")
+    reply(f)
+    r = reply(f)
+    check("anonymous behind the same address still logs in", r.startswith("230"), r)
+    s.close()
+    log = d.logtext()
+    check("audit: failed login with user and address at the default level",
+          "login failed: wrong password for 'alice' from 127.0.0.10" in log)
+    check("audit: locked-out attempt logged",
+          "login refused: locked out for 'alice' from 127.0.0.10" in log)
+    check("audit: successful login with the address",
+          "login ok for 'bob' from 127.0.0.10" in log and
+          "login ok (anonymous) for 'anonymous' from 127.0.0.10" in log)
 
 
 def garbage(d):
@@ -210,10 +244,10 @@ def flood(d):
         greet[line] = greet.get(line, 0) + 1
     print(f"# flood greetings: {greet}")
     check("flood: the first 20 get a normal greeting", greet.get("220 FTP server ready", 0) == 20)
-    check("flood: then 'only SPSV connections allowed'",
-          greet.get("220 Too many users; only SPSV connections allowed", 0) > 0)
-    check("flood: past the connection bound: 421",
-          greet.get("421 Too many users connected. Try later.", 0) > 0)
+    check("flood: no SPSV token outstanding, so no 'only SPSV' greeting",
+          greet.get("220 Too many users; only SPSV connections allowed", 0) == 0)
+    check("flood: the rest get 421 at once",
+          greet.get("421 Too many users connected. Try later.", 0) == 280, str(greet))
     for s in socks:
         s.close()
     f = until(lambda: login(d.port), 10)     # the server has let the flood go
@@ -263,7 +297,9 @@ def main():
     os.symlink("/etc/passwd", os.path.join(root, "abs"))
     os.symlink("../../outside/secret", os.path.join(root, "d", "deep"))
     os.symlink("/proc/self/root", os.path.join(root, "proc"))
-    ftp = {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root, "write": True}],
+    ftp = {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root, "write": True},
+                     {"name": "bob", "password": crypt_hash("pw2"), "root": root}],
+           "anonymous": {"root": root},
            "max_sessions": 20, "max_per_address": 100, "login_delay_ms": 50,
            "max_login_failures": 5, "lockout_seconds": 60, "idle_timeout": 3,
            "data_timeout": 2}

@@ -179,9 +179,21 @@ def other_workers(port, root, log):
     c.cmd("QUIT")
 
 
+def normal_session(port):
+    """A session with a slot: the start-up probe's connection may still hold
+    one for a moment (it is then refused with 421 at once)."""
+    deadline = time.time() + 10
+    while True:
+        c = Ctl(port)
+        if c.greeting == "220 FTP server ready" or time.time() > deadline:
+            return c
+        c.s.close()
+        time.sleep(0.05)
+
+
 def not_ready(port, root):
     """max_sessions is 2 in this server."""
-    a, b = Ctl(port), Ctl(port)
+    a, b = normal_session(port), normal_session(port)
     for x in (a, b):
         x.cmd("USER u001")
         x.cmd("PASS xyz")
@@ -196,13 +208,21 @@ def not_ready(port, root):
     a.cmd("RETR contents.txt")
     check("5: and the transfer works",
           full.read_all() == open(os.path.join(root, "contents.txt"), "rb").read() and a.reply().startswith("226"))
+    tok = token_of(a.cmd("SPSV"))    # a DATACONN login could follow again
     other = Ctl(port)
+    check("5: with a token outstanding: the SPSV-only greeting",
+          other.greeting == "220 Too many users; only SPSV connections allowed", other.greeting)
     r = other.cmd("USER u001")
     check("5: a real user at the limit: '421 Too many users connected. Try later.'",
           r == "421 Too many users connected. Try later.", r)
     check("5: and the connection is dropped", other.closed())
     other = Ctl(port)
     check("5: other commands at the limit: 530", other.cmd("PWD").startswith("530"))
+    a.cmd("PASV")                     # replaces SPSV: no token outstanding now
+    other = Ctl(port)
+    check("12: no token outstanding: 421 at once instead of 220",
+          other.greeting == "421 Too many users connected. Try later.", other.greeting)
+    check("12: and the connection is dropped", other.closed())
     b.cmd("QUIT")
     b.closed()          # its slot is released when the server closes it
     again = Ctl(port)

@@ -1,0 +1,136 @@
+/* site.c — SITE and its sub-commands (CHMOD, UMASK, HELP), dispatched from
+ * a table; CHMOD runs on the helper pool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ftp_internal.h"
+
+/* 1-4 octal digits. Callers allow at most 0777: never setuid, setgid or
+ * sticky, since the files belong to the service user (root, unless it
+ * drops privileges), and a setuid upload would be a way in. */
+static bool parse_mode(const char *s, size_t n, mode_t *out)
+{
+	if (n < 1 || n > 4)
+		return false;
+	mode_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return false;
+		m = m * 8 + (mode_t)(s[i] - '0');
+	}
+	*out = m;
+	return true;
+}
+
+struct chmod_job {
+	int root;
+	mode_t mode;
+	int err;
+	char v[PATH_MAX];
+};
+
+static void chmod_work(void *arg)
+{
+	struct chmod_job *j = arg;
+	char proc[32];
+	int fd = path_open(j->root, j->v, O_PATH, 0);
+	if (fd < 0) {
+		j->err = fd;
+		return;
+	}
+	j->err = chmod(ftp_fsverb_fd_path(fd, proc), j->mode) < 0 ? -errno : 0;
+	close(fd);
+}
+
+static void chmod_done(struct ftp_session *s, void *arg)
+{
+	struct chmod_job *j = arg;
+	ftp_audit_op(s, "chmod", j->v, j->err);
+	if (j->err)
+		ftp_fsverb_fail(s, j->err);
+	else
+		session_reply(s, 200, "SITE CHMOD command ok.");
+}
+
+static void site_chmod(struct ftp_session *s, char *arg)
+{
+	char *sp = strchr(arg, ' ');
+	mode_t mode;
+	if (!sp || !sp[1] || !parse_mode(arg, (size_t)(sp - arg), &mode) || mode > 0777) {
+		session_reply(s, 501, "Usage: SITE CHMOD <octal mode, at most 777> <path>.");
+		return;
+	}
+	if (!session_writable(s) || s->acct->upload_only) {
+		session_reply(s, 550, "Permission denied.");
+		return;
+	}
+	struct chmod_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		session_reply(s, 451, "Out of memory.");
+		return;
+	}
+	j->root = session_root(s);
+	j->mode = mode;
+	if (!ftp_fsverb_path(s, sp + 1, j->v)) {
+		free(j);
+		return;
+	}
+	ftp_defer(s, chmod_work, chmod_done, j);
+}
+
+static void site_umask(struct ftp_session *s, char *arg)
+{
+	mode_t m;
+	if (!*arg) {
+		session_reply(s, 200, "Your current UMASK is %04o.", (unsigned)s->umask);
+		return;
+	}
+	if (!parse_mode(arg, strlen(arg), &m) || m > 0777) {
+		session_reply(s, 501, "Usage: SITE UMASK <octal umask, at most 777>.");
+		return;
+	}
+	s->umask = m;
+	session_reply(s, 200, "UMASK set to %04o.", (unsigned)m);
+}
+
+static void site_help(struct ftp_session *s, char *arg);
+
+static const struct {
+	const char *name;
+	void (*fn)(struct ftp_session *s, char *arg);
+	const char *usage;
+} subs[] = {
+	{ "CHMOD", site_chmod, "CHMOD <octal mode> <path>" },
+	{ "HELP", site_help, "HELP" },
+	{ "UMASK", site_umask, "UMASK [<octal umask>]" },
+};
+
+static void site_help(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	struct buf b = { 0 };
+	buf_printf(&b, "SITE commands:\n");
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		buf_printf(&b, "%s\n", subs[i].usage);
+	buf_printf(&b, "End.");
+	session_reply(s, 214, "%s", b.failed ? "End." : b.p);
+	buf_free(&b);
+}
+
+void ftp_cmd_site(struct ftp_session *s, char *arg)
+{
+	size_t n = strcspn(arg, " ");
+	char *rest = arg[n] ? arg + n + 1 : arg + n;
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (strlen(subs[i].name) == n && !strncasecmp(arg, subs[i].name, n)) {
+			subs[i].fn(s, rest);
+			return;
+		}
+	}
+	session_reply(s, 500, "Unknown SITE command.");
+}
