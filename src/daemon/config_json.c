@@ -521,6 +521,10 @@ static int j_ftp(const struct jctx *c, json_t *v, void *base, const char *path)
 	f->enabled = true;
 	if (walk(c, v, &ftp_schema, f, path))
 		return FERRY_EXIT_PARAM;
+	/* A drop box writes: the unsafe set-up checks and the sandbox's
+	 * rules must see it as anonymous write access. */
+	if (f->anonymous_upload_only)
+		f->anonymous_write = true;
 	if (f->listen.n == 0 && strlist_push(&f->listen, DEFAULT_FTP_LISTEN))
 		return joom(c, path);
 	return 0;

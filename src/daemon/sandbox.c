@@ -24,6 +24,10 @@
 
 #include "ferry/log.h"
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452     /* Linux 6.6; glibc 2.36 does not name it */
+#endif
+
 /* ======================= Landlock: the file system ======================= */
 
 #ifndef LANDLOCK_ACCESS_FS_REFER
@@ -245,7 +249,7 @@ static const struct sc_rule sc_rules[] = {
 	ALLOW(openat), ALLOW(openat2), ALLOW(newfstatat), ALLOW(fstat), ALLOW(statx),
 	ALLOW(getdents64), ALLOW(mkdirat), ALLOW(unlinkat), ALLOW(renameat),
 	ALLOW(renameat2), ALLOW(ftruncate), ALLOW(fallocate), ALLOW(fsync),
-	ALLOW(fdatasync), ALLOW(utimensat), ALLOW(fchmod), ALLOW(umask),
+	ALLOW(fdatasync), ALLOW(utimensat), ALLOW(fchmod), ALLOW(fchmodat2), ALLOW(umask),
 	ALLOW(fstatfs), ALLOW(statfs), ALLOW(fadvise64), ALLOW(copy_file_range),
 	ALLOW(sync_file_range),
 	ALLOW(readlinkat), ALLOW(faccessat), ALLOW(faccessat2),

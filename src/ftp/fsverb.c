@@ -5,6 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452     /* Linux 6.6; glibc 2.36 does not name it */
+#endif
+
 #include "ftp_internal.h"
 
 void ftp_fsverb_fail(struct ftp_session *s, int err)
@@ -42,11 +51,31 @@ bool ftp_fsverb_path(struct ftp_session *s, const char *arg, char *out)
 	return r == 0;
 }
 
-/* An O_PATH descriptor opened beneath the root cannot be chmod'ed or have
- * its times set directly; its /proc/self/fd link names that very inode, so
- * no path is resolved again (no race with a rename or a new symlink). */
+/* An O_PATH descriptor opened beneath the root is changed through the
+ * descriptor itself (fchmodat2 and utimensat with AT_EMPTY_PATH), so no
+ * path is resolved again: no race with a rename or a new symlink, and no
+ * /proc, which the sandbox does not open. Kernels before 6.6 have no
+ * fchmodat2: there its /proc/self/fd link names the same inode. */
 const char *ftp_fsverb_fd_path(int fd, char out[32])
 {
 	snprintf(out, 32, "/proc/self/fd/%d", fd);
 	return out;
+}
+
+int ftp_fsverb_fchmod(int fd, mode_t mode, char proc[32])
+{
+	if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -errno;
+	return chmod(ftp_fsverb_fd_path(fd, proc), mode) < 0 ? -errno : 0;
+}
+
+int ftp_fsverb_utimens(int fd, const struct timespec ts[2], char proc[32])
+{
+	if (utimensat(fd, "", ts, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	return utimensat(AT_FDCWD, ftp_fsverb_fd_path(fd, proc), ts, 0) < 0 ? -errno : 0;
 }

@@ -384,6 +384,9 @@ bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void
 void ftp_fsverb_fail(struct ftp_session *s, int err);          /* reply for -errno */
 bool ftp_fsverb_path(struct ftp_session *s, const char *arg, char *out); /* PATH_MAX */
 const char *ftp_fsverb_fd_path(int fd, char out[32]);
+/* chmod / set times through an O_PATH descriptor: 0 or -errno. */
+int ftp_fsverb_fchmod(int fd, mode_t mode, char proc[32]);
+int ftp_fsverb_utimens(int fd, const struct timespec ts[2], char proc[32]);
 /* The same, for a ctx that owns resources (a descriptor, buffers): drop(ctx)
  * releases them, before free(ctx), when done is not called. */
 typedef void ftp_drop_fn(void *ctx);

@@ -43,7 +43,7 @@ static void chmod_work(void *arg)
 		j->err = fd;
 		return;
 	}
-	j->err = chmod(ftp_fsverb_fd_path(fd, proc), j->mode) < 0 ? -errno : 0;
+	j->err = ftp_fsverb_fchmod(fd, j->mode, proc);
 	close(fd);
 }
 

@@ -69,7 +69,7 @@ static void time_work(void *arg)
 	}
 	/* atime is left as it is; only the modification time is asked for. */
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, j->when };
-	j->err = utimensat(AT_FDCWD, ftp_fsverb_fd_path(fd, proc), ts, 0) < 0 ? -errno : 0;
+	j->err = ftp_fsverb_utimens(fd, ts, proc);
 	close(fd);
 }
 

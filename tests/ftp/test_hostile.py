@@ -193,7 +193,13 @@ def tokens_and_lockout(d):
     r = reply(f)
     check("anonymous behind the same address still logs in", r.startswith("230"), r)
     s.close()
+    want = ("login ok for 'bob' from 127.0.0.10",
+            "login ok (anonymous) for 'anonymous' from 127.0.0.10")
+    deadline = time.time() + 5       # the log thread writes within 20 ms
     log = d.logtext()
+    while not all(w in log for w in want) and time.time() < deadline:
+        time.sleep(0.02)
+        log = d.logtext()
     check("audit: failed login with user and address at the default level",
           "login failed: wrong password for 'alice' from 127.0.0.10" in log)
     check("audit: locked-out attempt logged",

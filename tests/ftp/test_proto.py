@@ -256,8 +256,9 @@ def perms_and_times(d, root):
     check("14: the mode on disk is 0600", os.stat(os.path.join(home, "secret")).st_mode & 0o777 == 0o600)
     check("14: SITE CHMOD on a missing file: 550", code(f.sendcmd, "SITE CHMOD 600 nothing") == "550")
     check("17: audit lines for the change and the failed one",
-          "chmod /secret by 'alice' from 127.0.0.1" in d.logtext() and
-          "chmod /nothing by 'alice' from 127.0.0.1: No such file or directory" in d.logtext())
+          wait_for(lambda: "chmod /secret by 'alice' from 127.0.0.1" in d.logtext() and
+                   "chmod /nothing by 'alice' from 127.0.0.1: No such file or directory"
+                   in d.logtext(), 5))
     check("14: SITE CHMOD 9z: 501", code(f.sendcmd, "SITE CHMOD 9z secret") == "501")
     check("14: SITE CHMOD 4755 (setuid): 501", code(f.sendcmd, "SITE CHMOD 4755 secret") == "501")
     check("14: and the mode is unchanged",

@@ -283,6 +283,10 @@ def noops(port, count):
     s = socket.create_connection(("127.0.0.1", port), 10)
     f = s.makefile("rb")
     f.readline()
+    # logged in first: before login only a few commands are allowed
+    s.sendall(b"USER anonymous\r\nPASS ferry@\r\n")
+    f.readline()
+    f.readline()
     for i in range(0, count, 500):
         s.sendall(b"NOOP\r\n" * 500)
         for _ in range(500):
