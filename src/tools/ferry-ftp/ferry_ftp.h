@@ -34,6 +34,11 @@ struct client {
 /* "ferry-ftp: message" on stderr; returns code. */
 int ftpc_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* "host", "host:port", "[v6]:port" split in place (port default "21"): 0 or -1. */
+int ftpc_cli_split_host(char *arg, char **host, char **port);
+/* `ferry-ftp bridge ...` (bridge_main.c): argv[0] is "bridge". */
+int ftpc_bridge_main(int argc, char **argv);
+
 /* The library does the talking. */
 #define cmd(c, ...) ftpc_cmd(&(c)->conn, __VA_ARGS__)
 #define REPLY(c) ((c)->conn.reply)

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s [options] HOST[:PORT] COMMAND [ARGS]\n"
+		"       %s bridge [--listen ADDR:PORT] SERVER[:PORT]\n"
 		"commands:\n"
 		"  ls [DIR]                 list a directory (LIST)\n"
 		"  get REMOTE [LOCAL]       download a file\n"
@@ -46,10 +47,11 @@ static void usage(FILE *f)
 		"  -v, --verbose            show the control dialogue on stderr\n"
 		"exit status: 0 ok, 1 usage, 2 connect, 3 login, 4 remote file,\n"
 		"             5 local file, 6 data connection, 7 protocol,\n"
-		"             8 mirror skipped entries it could not copy\n", FERRY_FTP_PROG);
+		"             8 mirror skipped entries it could not copy\n", FERRY_FTP_PROG,
+		FERRY_FTP_PROG);
 }
 
-static int split_host(char *arg, char **host, char **port)
+int ftpc_cli_split_host(char *arg, char **host, char **port)
 {
 	*port = "21";
 	if (arg[0] == '[') {
@@ -138,6 +140,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	if (argc >= 2 && !strcmp(argv[1], "bridge"))
+		return ftpc_bridge_main(argc - 1, argv + 1);
 	struct client c = { .conn.ctl.fd = -1, .mode = FTPC_DATA_SPSV,
 			    .form = FTPC_SPSV_DATACONN, .progress = isatty(2) };
 	char *user = "anonymous", *pass = NULL;
@@ -175,7 +179,7 @@ int main(int argc, char **argv)
 	if (!pass)
 		pass = "ferry-ftp@";
 	char *host, *port;
-	if (split_host(argv[optind], &host, &port) < 0)
+	if (ftpc_cli_split_host(argv[optind], &host, &port) < 0)
 		return ftpc_cli_fail(EX_USAGE, "bad host '%s'", argv[optind]);
 	int r = open_session(&c, host, port, user, pass, timeout, verbose);
 	if (r == EX_OK) {
