@@ -22,7 +22,7 @@ enum {
 };
 
 /* The sockets of a session (and the bridge's own listener). */
-enum br_kind { BR_LISTENER, BR_CC, BR_SC, BR_LST, BR_CD, BR_SD };
+enum br_kind { BR_SIGNAL, BR_LISTENER, BR_CC, BR_SC, BR_LST, BR_CD, BR_SD };
 
 struct br_session;
 struct br_ep {
@@ -91,12 +91,14 @@ struct br_session {
 struct bridge {
 	int ep;                             /* epoll */
 	struct br_ep lep;                   /* the listening socket */
+	struct br_ep sig;                   /* SIGTERM, SIGINT */
 	struct sockaddr_storage srv;        /* the single-port server */
 	socklen_t srvlen;
 	enum ftpc_spsv_form form;
 	int timeout;                        /* seconds without progress */
 	bool verbose;
 	struct br_session *sessions;
+	struct br_session *graveyard;       /* closed this turn, freed after it */
 	size_t n;
 };
 
@@ -108,6 +110,7 @@ void ftpc_br_accept(struct bridge *b);
 void ftpc_br_event(struct br_ep *e, uint32_t ev);
 void ftpc_br_tick(struct bridge *b);          /* once a second: timeouts */
 void ftpc_br_close_all(struct bridge *b);
+void ftpc_br_reap(struct bridge *b);          /* after each epoll batch */
 int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting);
 void ftpc_br_ep_close(struct br_ep *e, bool reset);
 /* Queue bytes for the client or the server; false (and the session ends)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,6 +90,24 @@ static int open_listener(struct bridge *b, char *spec)
 	return epoll_ctl(b->ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* SIGTERM and SIGINT end the loop through the epoll set, so sessions are
+ * closed and everything freed on the way out. */
+static int open_signals(struct bridge *b)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	b->sig = (struct br_ep){ .fd = fd, .kind = BR_SIGNAL, .armed = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &b->sig };
+	return epoll_ctl(b->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
 static void loop(struct bridge *b)
 {
 	struct epoll_event evs[64];
@@ -101,11 +120,14 @@ static void loop(struct bridge *b)
 		}
 		for (int i = 0; i < n; i++) {
 			struct br_ep *e = evs[i].data.ptr;
+			if (e->kind == BR_SIGNAL)
+				return;
 			if (e->kind == BR_LISTENER)
 				ftpc_br_accept(b);
 			else
 				ftpc_br_event(e, evs[i].events);
 		}
+		ftpc_br_reap(b);
 		if (ftpc_br_now() - tick >= 1) {
 			tick = ftpc_br_now();
 			ftpc_br_tick(b);
@@ -124,7 +146,7 @@ int ftpc_bridge_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bridge b = { .ep = -1, .form = FTPC_SPSV_DATACONN, .timeout = 30 };
+	struct bridge b = { .ep = -1, .lep.fd = -1, .sig.fd = -1, .form = FTPC_SPSV_DATACONN, .timeout = 30 };
 	char deflisten[] = "127.0.0.1:2121", *listen_on = deflisten;
 	int o;
 	while ((o = getopt_long(argc, argv, "+l:t:vh", opts, NULL)) != -1) {
@@ -156,9 +178,11 @@ int ftpc_bridge_main(int argc, char **argv)
 		return EX_CONNECT;
 	signal(SIGPIPE, SIG_IGN);
 	b.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (b.ep < 0 || open_listener(&b, listen_on) < 0)
+	if (b.ep < 0 || open_listener(&b, listen_on) < 0 || open_signals(&b) < 0) {
+		ftpc_br_close_all(&b);
 		return EX_CONNECT;
+	}
 	loop(&b);
 	ftpc_br_close_all(&b);
-	return EX_PROTO;
+	return EX_OK;
 }

@@ -137,7 +137,20 @@ static void session_free(struct br_session *s)
 	b->n--;
 	if (b->verbose)
 		fprintf(stderr, "%s bridge: session closed (%zu open)\n", FERRY_FTP_PROG, b->n);
-	free(s);
+	/* Events of this epoll batch may still name it: freed after the batch. */
+	s->dead = true;
+	s->prev = NULL;
+	s->next = b->graveyard;
+	b->graveyard = s;
+}
+
+void ftpc_br_reap(struct bridge *b)
+{
+	while (b->graveyard) {
+		struct br_session *s = b->graveyard;
+		b->graveyard = s->next;
+		free(s);
+	}
 }
 
 static void new_session(struct bridge *b, int fd)
@@ -172,7 +185,6 @@ static void new_session(struct bridge *b, int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
 	if (ftpc_br_ep_open(s, &s->cc, fd, false) < 0 ||
 	    ftpc_br_ep_open(s, &s->sc, sfd, true) < 0) {
-		s->dead = true;
 		session_free(s);
 		return;
 	}
@@ -291,6 +303,8 @@ static void rearm(struct br_session *s)
 void ftpc_br_event(struct br_ep *e, uint32_t ev)
 {
 	struct br_session *s = e->s;
+	if (s->dead)
+		return;
 	s->last = ftpc_br_now();
 	if (e->fd >= 0) {
 		switch (e->kind) {
@@ -299,6 +313,7 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 		case BR_LST:
 		case BR_CD:
 		case BR_SD: ftpc_br_data_event(e, ev); break;
+		case BR_SIGNAL:
 		case BR_LISTENER: break;
 		}
 	}
@@ -319,7 +334,7 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 	if (s->closing && !s->cout_len)
 		s->dead = true;
 	if (s->dead)
-		session_free(s);
+		session_free(s);   /* (marks it dead again: harmless) */
 	else
 		rearm(s);
 }
@@ -348,8 +363,11 @@ void ftpc_br_close_all(struct bridge *b)
 {
 	while (b->sessions)
 		session_free(b->sessions);
+	ftpc_br_reap(b);
 	if (b->lep.fd >= 0)
 		close(b->lep.fd);
+	if (b->sig.fd >= 0)
+		close(b->sig.fd);
 	if (b->ep >= 0)
 		close(b->ep);
 }
