@@ -3,6 +3,8 @@
  * each endpoint wants, timeouts and the end. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,11 @@ int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecti
 	e->s = s;
 	e->armed = 0;
 	e->connecting = connecting;
+	/* A reply written while the last one is unacknowledged (150, then 226)
+	 * must not wait for the peer's delayed ACK: 40 ms a file otherwise. */
+	int one = 1;
+	if (e->kind != BR_LST)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct epoll_event ev = { .events = 0, .data.ptr = e };
 	if (epoll_ctl(s->b->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		close(fd);
