@@ -98,11 +98,11 @@ def url(port, path, host="127.0.0.1"):
 
 
 class Bridge:
-    def __init__(self):
+    def __init__(self, extra=()):
         self.log_path = os.path.join(tempdir("ferry-bridge-log-"), "bridge.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", CLI, ferry_ftp, "bridge", "-t", "10", "--listen",
+            ["ip", "netns", "exec", CLI, ferry_ftp, "bridge", "-t", "10", *extra, "--listen",
              "127.0.0.1:0", f"{SRV_IP}:{PORT}"], stdout=subprocess.PIPE, stderr=self.log)
         line = self.proc.stdout.readline().decode()
         self.port = int(line.rsplit(":", 1)[1]) if "listening on" in line else None
@@ -253,6 +253,17 @@ def test_many(port):
           f"{out} {time.time() - t0:.1f}s")
 
 
+def test_no_pipeline(root, work):
+    b = Bridge(["--no-pipeline"])
+    try:
+        ok, out = ftplib_run(b.port, "down", "/tree", f"{work}/ftplib-nopipe")
+        check("--no-pipeline (each data-login reply awaited): ftplib mirror byte-identical",
+              ok and same_tree(os.path.join(root, "tree"), f"{work}/ftplib-nopipe"), out)
+    finally:
+        rc, clean, text = b.stop()
+        check("--no-pipeline bridge: exit 0, no sanitizer reports", rc == 0 and clean, text[-1000:])
+
+
 def main():
     root = tempdir("ferry-bridge-")
     work = tempdir("ferry-bridge-work-")
@@ -278,7 +289,8 @@ def main():
                                ("tnftp", test_tnftp, (b.port, root, work, up)),
                                ("ftplib", test_ftplib, (b.port, root, work, up)),
                                ("abort/rest", test_abort_and_rest, (b.port, root, work)),
-                               ("many", test_many, (b.port,))):
+                               ("many", test_many, (b.port,)),
+                               ("no-pipeline", test_no_pipeline, (root, work))):
             t.run(f"{name} tests ran", fn, *args)
     except Exception as e:  # noqa: BLE001
         import traceback

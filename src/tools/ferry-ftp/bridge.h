@@ -82,6 +82,7 @@ struct br_session {
 	struct ftpc_spsv cred;
 	struct ftpc_dlogin dl;
 	struct ftpc_reply_reader dlr;
+	bool dl_piped;                      /* its commands were sent up front */
 	char dlin[1024];
 	size_t dlin_len;
 	char *pipe;                         /* BR_PIPE bytes while a transfer runs */
@@ -96,6 +97,7 @@ struct bridge {
 	socklen_t srvlen;
 	enum ftpc_spsv_form form;
 	int timeout;                        /* seconds without progress */
+	bool pipeline;                      /* send the data login in one go */
 	bool verbose;
 	struct br_session *sessions;
 	struct br_session *graveyard;       /* closed this turn, freed after it */

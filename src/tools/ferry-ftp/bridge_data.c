@@ -124,6 +124,7 @@ void ftpc_br_spsv_reply(struct br_session *s, int code)
 	ftpc_dlogin_start(&s->dl, s->b->form, &s->cred);
 	s->dlr = (struct ftpc_reply_reader){ 0 };
 	s->dlin_len = 0;
+	s->dl_piped = false;
 	s->xs = BR_X_DLOGIN;
 }
 
@@ -162,7 +163,7 @@ static void dlogin_lines(struct br_session *s)
 		int k = ftpc_dlogin_step(&s->dl, code, line, out, sizeof(out));
 		if (k < 0)
 			return fail_setup(s, "the server refused the data connection's login", line);
-		if (k > 0 && send(s->sd.fd, out, (size_t)k, MSG_NOSIGNAL) != k)
+		if (k > 0 && !s->dl_piped && send(s->sd.fd, out, (size_t)k, MSG_NOSIGNAL) != k)
 			return fail_setup(s, "the data connection's login broke", NULL);
 		if (s->dl.st == FTPC_DL_OPEN) {
 			if (s->dlin_len)
@@ -298,6 +299,20 @@ static void accept_client(struct br_session *s)
 	ftpc_br_ep_open(s, &s->cd, fd, false);
 }
 
+/* The login's commands go out at once, before the greeting: the replies
+ * still drive the ftpc state machine (which then has nothing left to
+ * send), and a server reads commands in order, so two round trips of each
+ * transfer are saved. */
+static void pipeline_login(struct br_session *s)
+{
+	char out[2 * (FTPC_CRED_MAX + 8) + FTPC_IDENT_MAX + 16];
+	int n = s->b->form == FTPC_SPSV_SPDT
+		? snprintf(out, sizeof(out), "SPDT %s\r\n", s->cred.ident)
+		: snprintf(out, sizeof(out), "USER %s\r\nPASS %s\r\n", s->cred.user, s->cred.pass);
+	s->dl_piped = n > 0 && (size_t)n < sizeof(out) &&
+		      send(s->sd.fd, out, (size_t)n, MSG_NOSIGNAL) == n;
+}
+
 static bool connected(struct br_ep *e)
 {
 	int err = 0;
@@ -319,6 +334,8 @@ void ftpc_br_data_event(struct br_ep *e, uint32_t ev)
 				return fail_setup(s, "cannot connect to the server for data", NULL);
 			return data_fail(s, "cannot connect to the client's PORT");
 		}
+		if (e->kind == BR_SD && s->xs == BR_X_DLOGIN && s->b->pipeline)
+			pipeline_login(s);
 		return;
 	}
 	if (e->kind == BR_SD && s->xs == BR_X_DLOGIN)

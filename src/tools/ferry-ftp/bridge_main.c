@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"options:\n"
 		"  -l, --listen ADDR:PORT   where clients connect (default 127.0.0.1:2121)\n"
 		"  --spsv-form FORM         dataconn (draft -01, default) or spdt (-00)\n"
+		"  --no-pipeline            wait for each reply of the data login\n"
 		"  -t, --timeout SECONDS    a session's data and connect timeout (default 30)\n"
 		"  -v, --verbose            sessions and their commands on stderr\n",
 		FERRY_FTP_PROG);
@@ -137,16 +138,18 @@ static void loop(struct bridge *b)
 
 int ftpc_bridge_main(int argc, char **argv)
 {
-	enum { OPT_FORM = 256 };
+	enum { OPT_FORM = 256, OPT_NO_PIPELINE };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
+		{ "no-pipeline", no_argument, NULL, OPT_NO_PIPELINE },
 		{ "spsv-form", required_argument, NULL, OPT_FORM },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bridge b = { .ep = -1, .lep.fd = -1, .sig.fd = -1, .form = FTPC_SPSV_DATACONN, .timeout = 30 };
+	struct bridge b = { .ep = -1, .lep.fd = -1, .sig.fd = -1, .form = FTPC_SPSV_DATACONN,
+			    .timeout = 30, .pipeline = true };
 	char deflisten[] = "127.0.0.1:2121", *listen_on = deflisten;
 	int o;
 	while ((o = getopt_long(argc, argv, "+l:t:vh", opts, NULL)) != -1) {
@@ -162,6 +165,7 @@ int ftpc_bridge_main(int argc, char **argv)
 			if ((b.timeout = atoi(optarg)) <= 0)
 				return ftpc_cli_fail(EX_USAGE, "--timeout: seconds > 0");
 			break;
+		case OPT_NO_PIPELINE: b.pipeline = false; break;
 		case 'v': b.verbose = true; break;
 		case 'h': usage(stdout); return EX_OK;
 		default: usage(stderr); return EX_USAGE;
