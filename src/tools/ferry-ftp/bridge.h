@@ -16,7 +16,7 @@
 enum {
 	BR_CTL_IN = 8192,          /* one control connection's unread input */
 	BR_CTL_OUT = 65536,        /* replies not yet written to the client */
-	BR_PIPE = 256 * 1024,      /* data bytes between the two data connections */
+	BR_PIPE = 256 * 1024,      /* data bytes between the two data connections (at most) */
 	BR_QMAX = 8,               /* server replies still expected */
 	BR_MAX_SESSIONS = 1000,
 };
@@ -85,8 +85,8 @@ struct br_session {
 	bool dl_piped;                      /* its commands were sent up front */
 	char dlin[1024];
 	size_t dlin_len;
-	char *pipe;                         /* BR_PIPE bytes while a transfer runs */
-	size_t p_off, p_len;
+	int pfd[2];                         /* a kernel pipe while a transfer runs */
+	size_t p_len, p_cap;                /* bytes in it, and its size */
 };
 
 struct bridge {

@@ -4,6 +4,7 @@
  * the transfer's final reply reaches the client only after the last byte. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +23,12 @@ void ftpc_br_xfer_end(struct br_session *s)
 	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_close(&s->cd, true);
 	ftpc_br_ep_close(&s->sd, true);
-	free(s->pipe);
-	s->pipe = NULL;
-	s->p_off = s->p_len = s->dlin_len = s->held_len = 0;
+	for (int i = 0; i < 2; i++) {
+		if (s->pfd[i] >= 0)
+			close(s->pfd[i]);
+		s->pfd[i] = -1;
+	}
+	s->p_len = s->p_cap = s->dlin_len = s->held_len = 0;
 	s->held_code = 0;
 	s->xs = BR_X_NONE;
 	s->dmode = BR_DM_NONE;
@@ -87,11 +91,28 @@ static void data_fail(struct br_session *s, const char *why)
 	s->data_done = s->data_failed = true;
 }
 
+/* The data moves socket to pipe to socket by splice(2): no copy through
+ * the bridge, and the pipe's size bounds what a session holds. */
+static int open_pipe(struct br_session *s)
+{
+	if (s->pfd[0] >= 0)
+		return 0;
+	if (pipe2(s->pfd, O_NONBLOCK | O_CLOEXEC) < 0) {
+		s->pfd[0] = s->pfd[1] = -1;
+		return -1;
+	}
+	(void)fcntl(s->pfd[1], F_SETPIPE_SZ, BR_PIPE);   /* else the default 64 KiB */
+	int cap = fcntl(s->pfd[1], F_GETPIPE_SZ);
+	s->p_cap = cap > 0 ? (size_t)cap : 65536;
+	s->p_len = 0;
+	return 0;
+}
+
 void ftpc_br_xfer_start(struct br_session *s, bool up, const char *line)
 {
 	size_t n = strlen(line);
-	if (!s->pipe && !(s->pipe = malloc(BR_PIPE)))
-		return ftpc_br_reply(s, "425 Bridge: out of memory");
+	if (open_pipe(s) < 0)
+		return ftpc_br_reply(s, "425 Bridge: no pipe for the data");
 	memcpy(s->xcmd, line, n);
 	memcpy(s->xcmd + n, "\r\n", 2);
 	s->xcmd_len = n + 2;
@@ -186,17 +207,14 @@ static void dlogin_event(struct br_session *s)
 	}
 }
 
-/* ---- the pipe: a ring of BR_PIPE bytes from src to dst -------------------- */
+/* ---- the pipe: src to dst through a kernel pipe of p_cap bytes ----------- */
 
 static void pump_in(struct br_session *s)
 {
 	struct br_ep *e = src(s);
-	for (int i = 0; i < 4 && e->fd >= 0 && !s->src_eof && s->p_len < BR_PIPE; i++) {
-		if (!s->p_len)
-			s->p_off = 0;
-		size_t tail = (s->p_off + s->p_len) % BR_PIPE;
-		size_t room = tail >= s->p_off ? BR_PIPE - tail : s->p_off - tail;
-		ssize_t n = recv(e->fd, s->pipe + tail, room, 0);
+	for (int i = 0; i < 4 && e->fd >= 0 && !s->src_eof && s->p_len < s->p_cap; i++) {
+		ssize_t n = splice(e->fd, NULL, s->pfd[1], NULL, s->p_cap - s->p_len,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			s->p_len += (size_t)n;
 		} else if (n == 0) {
@@ -213,14 +231,13 @@ static void pump_out(struct br_session *s)
 {
 	struct br_ep *e = dst(s);
 	for (int i = 0; i < 4 && e->fd >= 0 && !e->connecting && s->p_len; i++) {
-		size_t n = s->p_len < BR_PIPE - s->p_off ? s->p_len : BR_PIPE - s->p_off;
-		ssize_t w = send(e->fd, s->pipe + s->p_off, n, MSG_NOSIGNAL);
+		ssize_t w = splice(s->pfd[0], NULL, e->fd, NULL, s->p_len,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				data_fail(s, strerror(errno));
 			return;
 		}
-		s->p_off = (s->p_off + (size_t)w) % BR_PIPE;
 		s->p_len -= (size_t)w;
 	}
 }
@@ -361,7 +378,7 @@ uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
 	if (s->xs != BR_X_SENT || s->data_done)
 		return 0;
 	if (e == src(s))
-		return !s->src_eof && s->p_len < BR_PIPE ? EPOLLIN : 0;
+		return !s->src_eof && s->p_len < s->p_cap ? EPOLLIN : 0;
 	return s->p_len ? EPOLLOUT : 0;
 }
 

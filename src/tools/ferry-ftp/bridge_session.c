@@ -179,6 +179,7 @@ static void new_session(struct bridge *b, int fd)
 	}
 	s->b = b;
 	s->cc.fd = s->sc.fd = s->lst.fd = s->cd.fd = s->sd.fd = -1;
+	s->pfd[0] = s->pfd[1] = -1;
 	s->cc.kind = BR_CC, s->sc.kind = BR_SC, s->lst.kind = BR_LST;
 	s->cd.kind = BR_CD, s->sd.kind = BR_SD;
 	s->last = ftpc_br_now();
