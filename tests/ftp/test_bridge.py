@@ -132,9 +132,9 @@ def lftp(port, script, host="127.0.0.1", net_timeout=10, timeout=180):
     return in_cli("lftp", "-c", pre + script, timeout=timeout)
 
 
-def tnftp_script(port, lines, host="127.0.0.1", timeout=180):
+def tnftp_script(port, lines, host="127.0.0.1", timeout=180, opts=()):
     script = "\n".join([f"user alice {PW}", "binary"] + lines + ["quit"]) + "\n"
-    return in_cli("tnftp", "-n", host, str(port), input=script.encode(), timeout=timeout)
+    return in_cli("tnftp", "-n", *opts, host, str(port), input=script.encode(), timeout=timeout)
 
 
 def test_lftp(port, root, work, up):
@@ -195,7 +195,7 @@ def test_tnftp(port, root, work, up):
     check("tnftp put of every file through the bridge: byte-identical",
           same_tree(up, os.path.join(root, "tnftp-up")), r.stdout.decode()[-400:])
     r = tnftp_script(PORT, [f'get /tree/sub/file1 "{work}/tnftp-direct"'], host=SRV_IP,
-                     timeout=40)
+                     timeout=40, opts=("-q", "5"))
     got = os.path.exists(f"{work}/tnftp-direct") and filecmp.cmp(
         f"{work}/tnftp-direct", os.path.join(tree, "sub/file1"), shallow=False)
     check("tnftp pointed at the server directly gets nothing", not got)
