@@ -29,10 +29,42 @@ struct client {
 	enum ftpc_data_mode mode;
 	enum ftpc_spsv_form form;
 	bool progress;
+	bool resume;              /* -c: go on from what a partial file holds */
+	unsigned parallel;        /* -P: sessions of a mirror */
+	/* where and as whom: a parallel mirror opens more sessions alike */
+	const char *host, *port, *user, *pass;
+	int timeout;
+	bool verbose;
+	/* what was done, for the --json summary */
+	uint64_t bytes;           /* data bytes moved (listings excluded) */
+	unsigned files, skipped;
 };
+
+/* Connect, log in, binary type: EX_OK or the exit code of what failed
+ * (already reported). */
+int ftpc_cli_open(struct client *c);
 
 /* "ferry-ftp: message" on stderr; returns code. */
 int ftpc_cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "host", "host:port", "[v6]:port" split in place (port default "21"): 0 or -1. */
+int ftpc_cli_split_host(char *arg, char **host, char **port);
+/* `ferry-ftp bridge ...` (bridge_main.c): argv[0] is "bridge". */
+int ftpc_bridge_main(int argc, char **argv);
+
+/* ---- netrc.c: credentials from a .netrc ------------------------------------ */
+
+struct ftpc_cli_netrc {
+	char login[256], password[256];
+};
+/* The entry for host (a "machine", else "default"), with login user when
+ * user is not NULL: true and *out filled, or false. Pure. */
+bool ftpc_cli_netrc_find(const char *text, const char *host, const char *user,
+			 struct ftpc_cli_netrc *out);
+/* The same from a file: 1 found, 0 not (or no file), -1 an error already
+ * reported (a password in a file others may read is refused, as ftp(1)). */
+int ftpc_cli_netrc_load(const char *path, const char *host, const char *user,
+			struct ftpc_cli_netrc *out);
 
 /* The library does the talking. */
 #define cmd(c, ...) ftpc_cmd(&(c)->conn, __VA_ARGS__)
@@ -52,6 +84,7 @@ int ftpc_cli_listing(struct client *c, const char *verb, const char *dir, char *
 struct progress {
 	const char *name;
 	uint64_t total, done;   /* total 0: unknown */
+	uint64_t from;          /* a resumed transfer started here */
 	double start, last;
 	bool on;
 };
@@ -64,5 +97,25 @@ void ftpc_cli_progress_draw(struct progress *p, bool final);
 
 /* mirror REMOTE LOCAL, or (up) mirror -R LOCAL REMOTE. */
 int ftpc_cli_mirror(struct client *c, bool up, const char *from, const char *to);
+
+/* ---- mirror_par.c: -P N, the files a walk found over N sessions ------------ */
+
+struct ftpc_cli_jobs {
+	struct ftpc_cli_job { char *from, *to; } *v;
+	size_t n, cap;
+};
+/* false when out of memory (reported). */
+bool ftpc_cli_job_add(struct ftpc_cli_jobs *q, const char *from, const char *to);
+/* Runs every job on c->parallel new sessions; adds to c->files, bytes,
+ * skipped. EX_OK, or the code that stopped every session. Frees q. */
+int ftpc_cli_jobs_run(struct client *c, bool up, struct ftpc_cli_jobs *q);
+void ftpc_cli_jobs_free(struct ftpc_cli_jobs *q);
+
+/* ---- summary.c: --json ------------------------------------------------------ */
+
+/* One JSON object on stdout: command, exit code and its name, files,
+ * bytes, skipped, seconds, rate; listing (may be NULL) for ls. */
+void ftpc_cli_json(const struct client *c, const char *command, int code, double seconds,
+		   const char *listing);
 
 #endif

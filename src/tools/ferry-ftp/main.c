@@ -26,6 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s [options] HOST[:PORT] COMMAND [ARGS]\n"
+		"       %s bridge [--listen ADDR:PORT] SERVER[:PORT]\n"
 		"commands:\n"
 		"  ls [DIR]                 list a directory (LIST)\n"
 		"  get REMOTE [LOCAL]       download a file\n"
@@ -40,16 +41,23 @@ static void usage(FILE *f)
 		"                           SPSV reply says (draft -01, default); spdt:\n"
 		"                           send SPDT <identifier> instead (draft -00)\n"
 		"  --pasv, --epsv           classic passive data connections\n"
+		"  -c, --continue           resume: get appends to a partial local file\n"
+		"                           (REST), put to a partial remote one (APPE)\n"
+		"  -P, --parallel N         mirror over N sessions at once (default 1)\n"
+		"  --json                   a JSON summary on stdout at the end\n"
+		"  --netrc-file FILE        credentials from FILE instead of ~/.netrc\n"
+		"  --no-netrc               do not read a .netrc\n"
 		"  -p, --progress           progress bar even when stderr is no terminal\n"
 		"  -q, --quiet              no progress bar\n"
 		"  -t, --timeout SECONDS    network timeout (default 30)\n"
 		"  -v, --verbose            show the control dialogue on stderr\n"
 		"exit status: 0 ok, 1 usage, 2 connect, 3 login, 4 remote file,\n"
 		"             5 local file, 6 data connection, 7 protocol,\n"
-		"             8 mirror skipped entries it could not copy\n", FERRY_FTP_PROG);
+		"             8 mirror skipped entries it could not copy\n", FERRY_FTP_PROG,
+		FERRY_FTP_PROG);
 }
 
-static int split_host(char *arg, char **host, char **port)
+int ftpc_cli_split_host(char *arg, char **host, char **port)
 {
 	*port = "21";
 	if (arg[0] == '[') {
@@ -77,9 +85,11 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-static int run(struct client *c, int argc, char **argv)
+static int run(struct client *c, int argc, char **argv, char **listing)
 {
 	const char *verb = argv[0];
+	if (!strcmp(verb, "ls") && argc <= 2 && listing)
+		return ftpc_cli_listing(c, "LIST", argc == 2 ? argv[1] : ".", listing);
 	if (!strcmp(verb, "ls") && argc <= 2)
 		return ftpc_cli_ls(c, argc == 2 ? argv[1] : ".");
 	if (!strcmp(verb, "get") && (argc == 2 || argc == 3))
@@ -105,16 +115,14 @@ static int parse_form(const char *arg, enum ftpc_spsv_form *form)
 	return 0;
 }
 
-/* Connect, log in, binary mode: EX_OK or the exit code of what failed. */
-static int open_session(struct client *c, const char *host, const char *port,
-			const char *user, const char *pass, int timeout, bool verbose)
+int ftpc_cli_open(struct client *c)
 {
-	int r = ftpc_connect(&c->conn, host, port, timeout, verbose);
+	int r = ftpc_connect(&c->conn, c->host, c->port, c->timeout, c->verbose);
 	if (r < 0 && c->conn.ctl.fd < 0)
-		return ftpc_cli_fail(EX_CONNECT, "cannot connect to %s port %s", host, port);
+		return ftpc_cli_fail(EX_CONNECT, "cannot connect to %s port %s", c->host, c->port);
 	if (r != 220)
 		return ftpc_cli_fail(EX_CONNECT, "server not ready: %s", REPLY(c));
-	r = ftpc_login(&c->conn, user, pass);
+	r = ftpc_login(&c->conn, c->user, c->pass);
 	if (r != 230 && r != 202)
 		return ftpc_cli_fail(r < 0 ? EX_PROTO : EX_LOGIN, "login failed: %s", REPLY(c));
 	if (cmd(c, "TYPE I") != 200)
@@ -122,15 +130,47 @@ static int open_session(struct client *c, const char *host, const char *port,
 	return EX_OK;
 }
 
+/* The password: -u user:pass, FERRY_FTP_PASSWORD, the .netrc entry of the
+ * host (which may name the user too), else anonymous's. 0 or -1. */
+static int credentials(struct client *c, const char *netrc, bool user_given)
+{
+	static struct ftpc_cli_netrc n;   /* lives as long as the run */
+	if (!c->pass)
+		c->pass = getenv("FERRY_FTP_PASSWORD");
+	char home[4096];
+	if (!c->pass && !netrc && getenv("HOME")) {
+		snprintf(home, sizeof(home), "%s/.netrc", getenv("HOME"));
+		netrc = getenv("NETRC") ? getenv("NETRC") : home;
+	}
+	if (!c->pass && netrc && netrc[0]) {
+		int r = ftpc_cli_netrc_load(netrc, c->host, user_given ? c->user : NULL, &n);
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			if (n.login[0])
+				c->user = n.login;
+			c->pass = n.password;
+		}
+	}
+	if (!c->pass)
+		c->pass = "ferry-ftp@";
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_FORM = 256 };
+	enum { OPT_FORM = 256, OPT_JSON, OPT_NETRC, OPT_NO_NETRC };
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "spsv", no_argument, NULL, 'S' },
 		{ "spsv-form", required_argument, NULL, OPT_FORM },
 		{ "pasv", no_argument, NULL, 'A' },
 		{ "epsv", no_argument, NULL, 'E' },
+		{ "continue", no_argument, NULL, 'c' },
+		{ "parallel", required_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "netrc-file", required_argument, NULL, OPT_NETRC },
+		{ "no-netrc", no_argument, NULL, OPT_NO_NETRC },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -138,18 +178,34 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	if (argc >= 2 && !strcmp(argv[1], "bridge"))
+		return ftpc_bridge_main(argc - 1, argv + 1);
 	struct client c = { .conn.ctl.fd = -1, .mode = FTPC_DATA_SPSV,
-			    .form = FTPC_SPSV_DATACONN, .progress = isatty(2) };
-	char *user = "anonymous", *pass = NULL;
-	int o, timeout = 30;
-	bool verbose = false;
-	while ((o = getopt_long(argc, argv, "+u:pqt:vh", opts, NULL)) != -1) {
+			    .form = FTPC_SPSV_DATACONN, .progress = isatty(2), .parallel = 1,
+			    .user = "anonymous", .timeout = 30 };
+	const char *netrc = NULL;
+	bool json = false, user_given = false;
+	int o;
+	char *pw;
+	while ((o = getopt_long(argc, argv, "+u:cP:pqt:vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'u':
-			user = optarg;
-			if ((pass = strchr(optarg, ':')))
-				*pass++ = '\0';
+			c.user = optarg;
+			user_given = true;
+			if ((pw = strchr(optarg, ':'))) {
+				*pw++ = '\0';
+				c.pass = pw;
+			}
 			break;
+		case 'c': c.resume = true; break;
+		case 'P':
+			if (atoi(optarg) < 1 || atoi(optarg) > 64)
+				return ftpc_cli_fail(EX_USAGE, "--parallel: 1 to 64 sessions");
+			c.parallel = (unsigned)atoi(optarg);
+			break;
+		case OPT_JSON: json = true; break;
+		case OPT_NETRC: netrc = optarg; break;
+		case OPT_NO_NETRC: netrc = ""; break;
 		case 'S': c.mode = FTPC_DATA_SPSV; break;
 		case OPT_FORM:
 			if (parse_form(optarg, &c.form) < 0)
@@ -160,8 +216,8 @@ int main(int argc, char **argv)
 		case 'E': c.mode = FTPC_DATA_EPSV; break;
 		case 'p': c.progress = true; break;
 		case 'q': c.progress = false; break;
-		case 't': timeout = atoi(optarg) > 0 ? atoi(optarg) : 30; break;
-		case 'v': verbose = true; break;
+		case 't': c.timeout = atoi(optarg) > 0 ? atoi(optarg) : 30; break;
+		case 'v': c.verbose = true; break;
 		case 'h': usage(stdout); return EX_OK;
 		default: usage(stderr); return EX_USAGE;
 		}
@@ -170,18 +226,23 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (!pass)
-		pass = getenv("FERRY_FTP_PASSWORD");
-	if (!pass)
-		pass = "ferry-ftp@";
 	char *host, *port;
-	if (split_host(argv[optind], &host, &port) < 0)
+	if (ftpc_cli_split_host(argv[optind], &host, &port) < 0)
 		return ftpc_cli_fail(EX_USAGE, "bad host '%s'", argv[optind]);
-	int r = open_session(&c, host, port, user, pass, timeout, verbose);
+	c.host = host;
+	c.port = port;
+	if (credentials(&c, netrc, user_given) < 0)
+		return EX_USAGE;
+	double start = ftpc_cli_now();
+	char *listing = NULL;
+	int r = ftpc_cli_open(&c);
 	if (r == EX_OK) {
-		r = run(&c, argc - optind - 1, argv + optind + 1);
+		r = run(&c, argc - optind - 1, argv + optind + 1, json ? &listing : NULL);
 		cmd(&c, "QUIT");
 	}
 	ftpc_close(&c.conn);
+	if (json)
+		ftpc_cli_json(&c, argv[optind + 1], r, ftpc_cli_now() - start, listing);
+	free(listing);
 	return r;
 }

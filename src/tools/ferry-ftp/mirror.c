@@ -22,6 +22,7 @@ static void join(char *out, size_t cap, const char *a, const char *b)
 struct mirror {
 	struct client *c;
 	unsigned copied, skipped;
+	struct ftpc_cli_jobs *q;     /* -P: files are queued, not copied, by the walk */
 };
 
 static bool fatal(int code)
@@ -116,7 +117,12 @@ static int mirror_down(struct mirror *m, const char *remote, const char *local)
 		char rp[4096], lp[4096];
 		join(rp, sizeof(rp), remote, v[i].name);
 		join(lp, sizeof(lp), local, v[i].name);
-		r = settle(m, v[i].dir ? mirror_down(m, rp, lp) : ftpc_cli_get(m->c, rp, lp), rp);
+		if (v[i].dir)
+			r = settle(m, mirror_down(m, rp, lp), rp);
+		else if (m->q)
+			r = ftpc_cli_job_add(m->q, rp, lp) ? EX_OK : EX_LOCAL;
+		else
+			r = settle(m, ftpc_cli_get(m->c, rp, lp), rp);
 	}
 	free(v);
 	free(list);
@@ -145,6 +151,8 @@ static int mirror_up(struct mirror *m, const char *local, const char *remote)
 			r = settle(m, ftpc_cli_fail(EX_LOCAL, "%s: %s", lp, strerror(errno)), lp);
 		else if (S_ISDIR(st.st_mode))
 			r = settle(m, mirror_up(m, lp, rp), lp);
+		else if (S_ISREG(st.st_mode) && m->q)
+			r = ftpc_cli_job_add(m->q, lp, rp) ? EX_OK : EX_LOCAL;
 		else if (S_ISREG(st.st_mode))
 			r = settle(m, ftpc_cli_put(m->c, lp, rp), lp);
 		else
@@ -154,11 +162,23 @@ static int mirror_up(struct mirror *m, const char *local, const char *remote)
 	return r;
 }
 
-/* The whole run: the top directory's own failure is the run's. */
+/* The whole run: the top directory's own failure is the run's. With -P
+ * the walk only queues the files, and c->parallel sessions copy them. */
 int ftpc_cli_mirror(struct client *c, bool up, const char *from, const char *to)
 {
-	struct mirror m = { .c = c };
+	struct ftpc_cli_jobs q = { 0 };
+	struct mirror m = { .c = c, .q = c->parallel > 1 ? &q : NULL };
+	unsigned files = c->files, skipped = c->skipped;
 	int r = up ? mirror_up(&m, from, to) : mirror_down(&m, from, to);
+	if (m.q) {
+		if (r != EX_OK)
+			ftpc_cli_jobs_free(&q);   /* the walk failed: copy nothing */
+		else
+			r = ftpc_cli_jobs_run(c, up, &q);
+		m.copied += c->files - files;
+		m.skipped += c->skipped - skipped;
+	}
+	c->skipped = skipped + m.skipped;
 	if (r == EX_OK && m.skipped) {
 		fprintf(stderr, "%s: mirror: %u of %u entries skipped\n", FERRY_FTP_PROG, m.skipped,
 			m.skipped + m.copied);

@@ -23,8 +23,9 @@ static int finish_transfer(struct client *c, int data_ok)
 	return EX_OK;
 }
 
-/* Starts a transfer command on a fresh data connection; returns the fd. */
-static int begin(struct client *c, int *code, const char *verb, const char *arg)
+/* Starts a transfer command on a fresh data connection (after REST rest,
+ * when not 0); returns the fd. */
+static int begin(struct client *c, int *code, const char *verb, const char *arg, uint64_t rest)
 {
 	int dfd = ftpc_open_data(&c->conn, c->mode, c->form);
 	if (dfd == FTPC_DE_LOST) {
@@ -36,7 +37,14 @@ static int begin(struct client *c, int *code, const char *verb, const char *arg)
 			     ftpc_data_mode_name(c->mode), ftpc_data_strerror(dfd), REPLY(c));
 		return -1;
 	}
-	int r = cmd(c, "%s %s", verb, arg);
+	int r = rest ? cmd(c, "REST %llu", (unsigned long long)rest) : 350;
+	if (r != 350) {
+		close(dfd);
+		*code = r < 0 ? ftpc_cli_fail(EX_PROTO, "connection lost")
+			      : ftpc_cli_fail(EX_REMOTE, "%s: cannot resume: %s", arg, REPLY(c));
+		return -1;
+	}
+	r = cmd(c, "%s %s", verb, arg);
 	if (r != 150 && r != 125) {
 		close(dfd);
 		*code = r < 0 ? ftpc_cli_fail(EX_PROTO, "connection lost")
@@ -47,23 +55,40 @@ static int begin(struct client *c, int *code, const char *verb, const char *arg)
 	return dfd;
 }
 
+/* -c: how much of the file is there already (a local file, or the remote
+ * one by SIZE); 0 when nothing or when it cannot be told. */
+static uint64_t local_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+}
+
+static uint64_t remote_size(struct client *c, const char *path)
+{
+	return cmd(c, "SIZE %s", path) == 213 ? strtoull(REPLY(c) + 4, NULL, 10) : 0;
+}
+
 int ftpc_cli_get(struct client *c, const char *remote, const char *local)
 {
-	uint64_t size = 0;
-	if (cmd(c, "SIZE %s", remote) == 213)
-		size = strtoull(REPLY(c) + 4, NULL, 10);
+	uint64_t size = remote_size(c, remote), from = c->resume ? local_size(local) : 0;
+	if (from && from == size) {
+		c->files++;      /* complete already: nothing to fetch */
+		return EX_OK;
+	}
+	if (from > size && size)
+		from = 0;        /* not a part of this file: fetch it whole */
 	int code;
-	int dfd = begin(c, &code, "RETR", remote);
+	int dfd = begin(c, &code, "RETR", remote, from);
 	if (dfd < 0)
 		return code;
-	int out = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int out = open(local, O_WRONLY | O_CREAT | O_CLOEXEC | (from ? O_APPEND : O_TRUNC), 0644);
 	if (out < 0) {
 		close(dfd);
 		cmd(c, "ABOR");
 		return ftpc_cli_fail(EX_LOCAL, "%s: %s", local, strerror(errno));
 	}
 	struct progress p = { .name = remote, .total = size, .start = ftpc_cli_now(),
-			      .on = c->progress };
+			      .on = c->progress, .done = from, .from = from };
 	char buf[1 << 16];
 	ssize_t n;
 	bool ok = true;
@@ -80,9 +105,12 @@ int ftpc_cli_get(struct client *c, const char *remote, const char *local)
 		ok = false;
 	ftpc_cli_progress_draw(&p, true);
 	close(dfd);
+	c->bytes += p.done - from;
 	if (close(out) < 0)
 		return ftpc_cli_fail(EX_LOCAL, "%s: %s", local, strerror(errno));
-	return finish_transfer(c, ok);
+	int r = finish_transfer(c, ok);
+	c->files += r == EX_OK;
+	return r;
 }
 
 int ftpc_cli_put(struct client *c, const char *local, const char *remote)
@@ -91,14 +119,23 @@ int ftpc_cli_put(struct client *c, const char *local, const char *remote)
 	struct stat st;
 	if (in < 0 || fstat(in, &st) < 0)
 		return ftpc_cli_fail(EX_LOCAL, "%s: %s", local, strerror(errno));
+	uint64_t from = c->resume ? remote_size(c, remote) : 0;
+	if (from && from == (uint64_t)st.st_size) {
+		close(in);
+		c->files++;      /* there already */
+		return EX_OK;
+	}
+	if (from > (uint64_t)st.st_size || (from && lseek(in, (off_t)from, SEEK_SET) < 0))
+		from = 0;        /* not a part of this file: send it whole */
 	int code;
-	int dfd = begin(c, &code, "STOR", remote);
+	int dfd = begin(c, &code, from ? "APPE" : "STOR", remote, 0);
 	if (dfd < 0) {
 		close(in);
 		return code;
 	}
 	struct progress p = { .name = local, .total = (uint64_t)st.st_size,
-			      .start = ftpc_cli_now(), .on = c->progress };
+			      .start = ftpc_cli_now(), .on = c->progress, .done = from,
+			      .from = from };
 	char buf[1 << 16];
 	ssize_t n;
 	bool ok = true;
@@ -117,14 +154,17 @@ int ftpc_cli_put(struct client *c, const char *local, const char *remote)
 	ftpc_cli_progress_draw(&p, true);
 	close(in);
 	close(dfd);
-	return finish_transfer(c, ok);
+	c->bytes += p.done - from;
+	int r = finish_transfer(c, ok);
+	c->files += r == EX_OK;
+	return r;
 }
 
 /* Reads a whole listing (MLSD or LIST) into a malloc'd string. */
 int ftpc_cli_listing(struct client *c, const char *verb, const char *dir, char **out)
 {
 	int code;
-	int dfd = begin(c, &code, verb, dir);
+	int dfd = begin(c, &code, verb, dir, 0);
 	if (dfd < 0)
 		return code;
 	size_t len = 0, cap = 4096;

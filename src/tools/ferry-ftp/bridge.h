@@ -1,0 +1,151 @@
+/* bridge.h — what the files of `ferry-ftp bridge` share: a local FTP server
+ * for unmodified clients that carries each session to a single-port (SPSV)
+ * server over its one TCP port. One thread, one epoll; every socket of a
+ * session is an endpoint whose wanted events are recomputed after each event,
+ * so a slow peer only stops its own session. */
+#ifndef FERRY_TOOLS_BRIDGE_H
+#define FERRY_TOOLS_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ftpc.h"
+
+enum {
+	BR_CTL_IN = 8192,          /* one control connection's unread input */
+	BR_CTL_OUT = 65536,        /* replies not yet written to the client */
+	BR_PIPE = 256 * 1024,      /* data bytes between the two data connections (at most) */
+	BR_QMAX = 8,               /* server replies still expected */
+	BR_MAX_SESSIONS = 1000,
+};
+
+/* The sockets of a session (and the bridge's own listener). */
+enum br_kind { BR_SIGNAL, BR_LISTENER, BR_CC, BR_SC, BR_LST, BR_CD, BR_SD };
+
+struct br_session;
+struct br_ep {
+	int fd;                 /* -1: closed */
+	uint32_t armed;         /* events registered with epoll */
+	enum br_kind kind;
+	bool connecting;        /* non-blocking connect() under way */
+	struct br_session *s;
+};
+
+/* What the next final reply of the server answers. */
+enum br_expect {
+	BR_Q_RELAY,             /* a client's command: forward */
+	BR_Q_SPSV,              /* the bridge's SPSV: read it */
+	BR_Q_XFER,              /* a transfer command: hold 2xx until the data is through */
+	BR_Q_DROP,              /* an SPSV whose transfer was aborted: ignore */
+};
+
+/* Where a transfer stands. */
+enum br_xfer { BR_X_NONE, BR_X_SPSV, BR_X_DLOGIN, BR_X_SENT };
+/* How the client's data connection is made. */
+enum br_dmode { BR_DM_NONE, BR_DM_PASV, BR_DM_PORT };
+/* What is done with the lines of the reply being read. */
+enum br_disp { BR_D_FORWARD, BR_D_KEEP, BR_D_HOLD, BR_D_DROP };
+
+struct bridge;
+struct br_session {
+	struct bridge *b;
+	struct br_session *next, *prev;
+	struct br_ep cc, sc, lst, cd, sd;   /* client/server control, listener, data */
+	bool closing;                       /* flush the replies, then end */
+	bool dead;
+	double last;                        /* last progress, for the timeout */
+	size_t cin_len, sin_len, cout_len, sout_len;
+	char cin[BR_CTL_IN], sin[BR_CTL_IN], cout[BR_CTL_OUT], sout[BR_CTL_IN];
+
+	/* server replies */
+	enum br_expect q[BR_QMAX];
+	int qn;
+	struct ftpc_reply_reader rr;
+	enum br_disp disp;
+	char kept[FTPC_REPLY_MAX];          /* the SPSV reply, lines joined by '\n' */
+	size_t kept_len;
+	char held[FTPC_REPLY_MAX];          /* the transfer's final reply, CR LF kept */
+	size_t held_len;
+	int held_code;                      /* its code */
+	bool holding;                       /* held until the data is through */
+
+	/* the transfer */
+	enum br_dmode dmode;
+	struct sockaddr_storage port_to;
+	socklen_t port_len;
+	enum br_xfer xs;
+	bool up, aborted, data_done, data_failed, src_eof;
+	char xcmd[BR_CTL_IN + 2];
+	size_t xcmd_len;
+	struct ftpc_spsv cred;
+	struct ftpc_dlogin dl;
+	struct ftpc_reply_reader dlr;
+	bool dl_piped;                      /* its commands were sent up front */
+	char dlin[1024];
+	size_t dlin_len;
+	int pfd[2];                         /* a kernel pipe while a transfer runs */
+	size_t p_len, p_cap;                /* bytes in it, and its size */
+};
+
+struct bridge {
+	int ep;                             /* epoll */
+	struct br_ep lep;                   /* the listening socket */
+	struct br_ep sig;                   /* SIGTERM, SIGINT */
+	struct sockaddr_storage srv;        /* the single-port server */
+	socklen_t srvlen;
+	enum ftpc_spsv_form form;
+	int timeout;                        /* seconds without progress */
+	bool pipeline;                      /* send the data login in one go */
+	bool verbose;
+	struct br_session *sessions;
+	struct br_session *graveyard;       /* closed this turn, freed after it */
+	size_t n;
+};
+
+/* ---- bridge_main.c ------------------------------------------------------ */
+double ftpc_br_now(void);
+
+/* ---- bridge_session.c: sessions, endpoints, control buffers ---------------- */
+void ftpc_br_accept(struct bridge *b);
+void ftpc_br_event(struct br_ep *e, uint32_t ev);
+void ftpc_br_tick(struct bridge *b);          /* once a second: timeouts */
+void ftpc_br_close_all(struct bridge *b);
+void ftpc_br_reap(struct bridge *b);          /* after each epoll batch */
+int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting);
+void ftpc_br_ep_close(struct br_ep *e, bool reset);
+/* Queue bytes for the client or the server; false (and the session ends)
+ * when the buffer is full, which the gating of input makes impossible for
+ * well-behaved peers. */
+bool ftpc_br_to_client(struct br_session *s, const char *p, size_t n);
+bool ftpc_br_to_server(struct br_session *s, const char *p, size_t n);
+void ftpc_br_reply(struct br_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+bool ftpc_br_expect(struct br_session *s, enum br_expect what);
+void ftpc_br_fatal(struct br_session *s, const char *why);
+/* Non-blocking connect; the socket or -1. */
+int ftpc_br_dial(const struct sockaddr_storage *to, socklen_t len);
+
+/* ---- bridge_cmd.c: the client's commands ----------------------------------- */
+void ftpc_br_client_lines(struct br_session *s);
+
+bool ftpc_br_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a);
+
+/* ---- bridge_reply.c: the server's replies ---------------------------------- */
+void ftpc_br_server_lines(struct br_session *s);
+
+/* ---- bridge_data.c: data connections on both sides ------------------------- */
+int ftpc_br_listen(struct br_session *s, unsigned *port);
+void ftpc_br_xfer_start(struct br_session *s, bool up, const char *line);
+void ftpc_br_spsv_reply(struct br_session *s, int code);
+void ftpc_br_xfer_final(struct br_session *s, int code);
+void ftpc_br_abort(struct br_session *s);
+void ftpc_br_data_event(struct br_ep *e, uint32_t ev);
+uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e);
+void ftpc_br_data_settle(struct br_session *s);
+void ftpc_br_data_timeout(struct br_session *s);
+void ftpc_br_xfer_end(struct br_session *s);
+
+#endif

@@ -1,0 +1,283 @@
+/* bridge_cmd.c — the client's commands on a bridge session, dispatched by a
+ * table: the data-connection verbs are answered by the bridge itself,
+ * transfer verbs start an SPSV data connection, everything else goes to the
+ * server as it is. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bridge.h"
+#include "ferry_ftp.h"
+
+/* Telnet commands in the control stream (IAC IP, IAC DM before ABOR) are
+ * not part of any command; IAC IAC is a data byte 255. */
+static size_t strip_telnet(char *p, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (ch == 255 && i + 1 < n) {
+			if ((unsigned char)p[++i] == 255)
+				p[o++] = (char)255;
+			continue;
+		}
+		if (ch != '\r' && ch != '\n')
+			p[o++] = (char)ch;
+	}
+	p[o] = '\0';
+	return o;
+}
+
+static void relay(struct br_session *s, const char *line)
+{
+	size_t n = strlen(line);
+	if (ftpc_br_to_server(s, line, n) && ftpc_br_to_server(s, "\r\n", 2))
+		ftpc_br_expect(s, BR_Q_RELAY);
+}
+
+/* The client's own address (v4-mapped addresses as IPv4), for PORT checks
+ * and to bind the passive listener. */
+static void plain(const struct sockaddr_storage *a, struct sockaddr_storage *out)
+{
+	*out = *a;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a;
+	if (a->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+		uint16_t port = s6->sin6_port;
+		memset(out, 0, sizeof(*out));
+		s4->sin_family = AF_INET;
+		s4->sin_port = port;
+		memcpy(&s4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+	}
+}
+
+bool ftpc_br_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	struct sockaddr_storage x, y;
+	plain(a, &x);
+	plain(b, &y);
+	if (x.ss_family != y.ss_family)
+		return false;
+	if (x.ss_family == AF_INET)
+		return !memcmp(&((struct sockaddr_in *)&x)->sin_addr,
+			       &((struct sockaddr_in *)&y)->sin_addr, 4);
+	return !memcmp(&((struct sockaddr_in6 *)&x)->sin6_addr,
+		       &((struct sockaddr_in6 *)&y)->sin6_addr, 16);
+}
+
+bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a)
+{
+	socklen_t l = sizeof(*a);
+	return getpeername(s->cc.fd, (struct sockaddr *)a, &l) == 0;
+}
+
+static void cmd_pasv(struct br_session *s, const char *arg)
+{
+	(void)arg;
+	struct sockaddr_storage me, p;
+	socklen_t l = sizeof(me);
+	unsigned port;
+	if (getsockname(s->cc.fd, (struct sockaddr *)&me, &l) < 0)
+		return ftpc_br_reply(s, "425 Cannot open a passive port");
+	plain(&me, &p);
+	if (p.ss_family != AF_INET)
+		return ftpc_br_reply(s, "425 PASV is for IPv4; use EPSV");
+	if (ftpc_br_listen(s, &port) < 0)
+		return ftpc_br_reply(s, "425 Cannot open a passive port");
+	const unsigned char *ip = (const unsigned char *)&((struct sockaddr_in *)&p)->sin_addr;
+	ftpc_br_reply(s, "227 Entering Passive Mode (%u,%u,%u,%u,%u,%u)", ip[0], ip[1], ip[2],
+		      ip[3], port >> 8, port & 255);
+}
+
+static void cmd_epsv(struct br_session *s, const char *arg)
+{
+	unsigned port;
+	if (!strcasecmp(arg, "ALL"))
+		return ftpc_br_reply(s, "200 EPSV ALL accepted");
+	if (ftpc_br_listen(s, &port) < 0)
+		return ftpc_br_reply(s, "425 Cannot open a passive port");
+	ftpc_br_reply(s, "229 Entering Extended Passive Mode (|||%u|)", port);
+}
+
+/* PORT and EPRT may name only the client's own address: the bridge is no
+ * bounce relay (RFC 2577). */
+static void set_port(struct br_session *s, struct sockaddr_storage *to, socklen_t len)
+{
+	struct sockaddr_storage peer;
+	if (!ftpc_br_client_peer(s, &peer) || !ftpc_br_same_host(&peer, to))
+		return ftpc_br_reply(s, "504 The data address must be your own");
+	ftpc_br_ep_close(&s->lst, false);
+	ftpc_br_ep_close(&s->cd, false);
+	s->port_to = *to;
+	s->port_len = len;
+	s->dmode = BR_DM_PORT;
+	ftpc_br_reply(s, "200 PORT command successful");
+}
+
+static void cmd_port(struct br_session *s, const char *arg)
+{
+	unsigned v[6];
+	char end;
+	if (sscanf(arg, "%u,%u,%u,%u,%u,%u%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) !=
+	    6)
+		return ftpc_br_reply(s, "501 Syntax: PORT h1,h2,h3,h4,p1,p2");
+	for (int i = 0; i < 6; i++)
+		if (v[i] > 255)
+			return ftpc_br_reply(s, "501 Syntax: PORT h1,h2,h3,h4,p1,p2");
+	struct sockaddr_storage to = { 0 };
+	struct sockaddr_in *a = (struct sockaddr_in *)&to;
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)(v[4] << 8 | v[5]));
+	unsigned char *ip = (unsigned char *)&a->sin_addr;
+	for (int i = 0; i < 4; i++)
+		ip[i] = (unsigned char)v[i];
+	set_port(s, &to, sizeof(*a));
+}
+
+static void cmd_eprt(struct br_session *s, const char *arg)
+{
+	char d = arg[0], buf[128];
+	if (!d || strlen(arg) >= sizeof(buf))
+		return ftpc_br_reply(s, "501 Syntax: EPRT |af|address|port|");
+	snprintf(buf, sizeof(buf), "%s", arg + 1);
+	char *af = buf, *addr = strchr(af, d), *port = addr ? strchr(addr + 1, d) : NULL;
+	char *end = port ? strchr(port + 1, d) : NULL;
+	if (!end)
+		return ftpc_br_reply(s, "501 Syntax: EPRT |af|address|port|");
+	*addr++ = *port++ = *end = '\0';
+	long pn = strtol(port, &end, 10);
+	struct sockaddr_storage to = { 0 };
+	socklen_t len;
+	if (*end || pn <= 0 || pn > 65535)
+		return ftpc_br_reply(s, "501 Bad port in EPRT");
+	if (!strcmp(af, "1")) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&to;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)pn);
+		len = sizeof(*a);
+		if (inet_pton(AF_INET, addr, &a->sin_addr) != 1)
+			return ftpc_br_reply(s, "501 Bad address in EPRT");
+	} else if (!strcmp(af, "2")) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&to;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)pn);
+		len = sizeof(*a);
+		if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1)
+			return ftpc_br_reply(s, "501 Bad address in EPRT");
+	} else {
+		return ftpc_br_reply(s, "522 Network protocol not supported, use (1,2)");
+	}
+	set_port(s, &to, len);
+}
+
+static void transfer(struct br_session *s, bool up, const char *line)
+{
+	if (s->dmode == BR_DM_NONE)
+		return ftpc_br_reply(s, "425 Use PASV, EPSV, PORT or EPRT first");
+	ftpc_br_xfer_start(s, up, line);
+}
+
+static void cmd_down(struct br_session *s, const char *line) { transfer(s, false, line); }
+static void cmd_up(struct br_session *s, const char *line) { transfer(s, true, line); }
+
+static void cmd_refuse(struct br_session *s, const char *arg)
+{
+	(void)arg;
+	ftpc_br_reply(s, "502 Not carried by the bridge; use PASV, EPSV, PORT or EPRT");
+}
+
+static void cmd_auth(struct br_session *s, const char *arg)
+{
+	(void)arg;
+	ftpc_br_reply(s, "502 The bridge does not carry TLS");
+}
+
+static void cmd_abor(struct br_session *s, const char *line)
+{
+	if (s->xs != BR_X_NONE)
+		ftpc_br_abort(s);
+	else
+		relay(s, line);
+}
+
+/* Handlers take the argument, or (whole) the line as the client sent it. */
+static const struct verb {
+	const char *verb;
+	void (*fn)(struct br_session *s, const char *arg_or_line);
+	bool whole;
+} verbs[] = {
+	{ .verb = "PASV", .fn = cmd_pasv },
+	{ .verb = "EPSV", .fn = cmd_epsv },
+	{ .verb = "PORT", .fn = cmd_port },
+	{ .verb = "EPRT", .fn = cmd_eprt },
+	{ .verb = "LPSV", .fn = cmd_refuse },
+	{ .verb = "LPRT", .fn = cmd_refuse },
+	{ .verb = "SPSV", .fn = cmd_refuse },
+	{ .verb = "AUTH", .fn = cmd_auth },
+	{ .verb = "RETR", .fn = cmd_down, .whole = true },
+	{ .verb = "LIST", .fn = cmd_down, .whole = true },
+	{ .verb = "NLST", .fn = cmd_down, .whole = true },
+	{ .verb = "MLSD", .fn = cmd_down, .whole = true },
+	{ .verb = "STOR", .fn = cmd_up, .whole = true },
+	{ .verb = "STOU", .fn = cmd_up, .whole = true },
+	{ .verb = "APPE", .fn = cmd_up, .whole = true },
+	{ .verb = "ABOR", .fn = cmd_abor, .whole = true },
+};
+
+static const struct verb *find(const char *line, const char **arg)
+{
+	size_t n = strcspn(line, " ");
+	*arg = line[n] ? line + n + 1 : line + n;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strlen(verbs[i].verb) == n && !strncasecmp(line, verbs[i].verb, n))
+			return &verbs[i];
+	return NULL;
+}
+
+static void dispatch(struct br_session *s, const char *line)
+{
+	const char *arg;
+	const struct verb *v = find(line, &arg);
+	if (s->b->verbose)
+		fprintf(stderr, "%s bridge: > %s\n", FERRY_FTP_PROG,
+			strncasecmp(line, "PASS ", 5) ? line : "PASS ****");
+	if (!line[0])
+		return;
+	if (v)
+		v->fn(s, v->whole ? line : arg);
+	else
+		relay(s, line);
+}
+
+void ftpc_br_client_lines(struct br_session *s)
+{
+	while (!s->dead && !s->closing && s->sc.fd >= 0 && !s->sc.connecting) {
+		/* Room for what a command may answer or send, before taking it. */
+		if (sizeof(s->cout) - s->cout_len < 2048 || sizeof(s->sout) - s->sout_len < 2048)
+			return;
+		char *nl = memchr(s->cin, '\n', s->cin_len);
+		size_t n = nl ? (size_t)(nl - s->cin) + 1 : s->cin_len;
+		if (!nl && s->cin_len < sizeof(s->cin))
+			return;
+		char line[BR_CTL_IN + 1];
+		memcpy(line, s->cin, n);
+		strip_telnet(line, n);
+		bool idle = s->xs == BR_X_NONE && s->qn == 0;
+		const char *arg;
+		const struct verb *v = find(line, &arg);
+		bool abor = v && v->fn == cmd_abor && s->xs != BR_X_NONE && !s->aborted;
+		if (!idle && !abor)
+			return;      /* one command at a time; ABOR may interrupt */
+		memmove(s->cin, s->cin + n, s->cin_len - n);
+		s->cin_len -= n;
+		if (!nl) {
+			ftpc_br_reply(s, "500 Command line too long");
+			continue;
+		}
+		dispatch(s, line);
+	}
+}

@@ -1,0 +1,393 @@
+/* bridge_data.c — one transfer of a bridge session: the client's side (a
+ * local passive port, or a connection to its PORT), the server's side (SPSV
+ * and the data connection's own login), and the bounded pipe between them;
+ * the transfer's final reply reaches the client only after the last byte. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "ferry_ftp.h"
+
+static struct br_ep *src(struct br_session *s) { return s->up ? &s->cd : &s->sd; }
+static struct br_ep *dst(struct br_session *s) { return s->up ? &s->sd : &s->cd; }
+
+void ftpc_br_xfer_end(struct br_session *s)
+{
+	ftpc_br_ep_close(&s->lst, false);
+	ftpc_br_ep_close(&s->cd, true);
+	ftpc_br_ep_close(&s->sd, true);
+	for (int i = 0; i < 2; i++) {
+		if (s->pfd[i] >= 0)
+			close(s->pfd[i]);
+		s->pfd[i] = -1;
+	}
+	s->p_len = s->p_cap = s->dlin_len = s->held_len = 0;
+	s->held_code = 0;
+	s->xs = BR_X_NONE;
+	s->dmode = BR_DM_NONE;
+	s->up = s->aborted = s->data_done = s->data_failed = s->src_eof = s->holding = false;
+}
+
+int ftpc_br_listen(struct br_session *s, unsigned *port)
+{
+	struct sockaddr_storage me;
+	socklen_t l = sizeof(me);
+	if (s->xs != BR_X_NONE || getsockname(s->cc.fd, (struct sockaddr *)&me, &l) < 0)
+		return -1;
+	if (me.ss_family == AF_INET)
+		((struct sockaddr_in *)&me)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&me)->sin6_port = 0;
+	int fd = socket(me.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&me, l) < 0 || listen(fd, 1) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&me, &l) < 0) {
+		close(fd);
+		return -1;
+	}
+	ftpc_br_ep_close(&s->cd, false);
+	if (ftpc_br_ep_open(s, &s->lst, fd, false) < 0)
+		return -1;
+	*port = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
+					      : ((struct sockaddr_in6 *)&me)->sin6_port);
+	s->dmode = BR_DM_PASV;
+	return 0;
+}
+
+/* An SPSV still to be answered belongs to no transfer any more. */
+static void drop_spsv(struct br_session *s)
+{
+	for (int i = 0; i < s->qn; i++)
+		if (s->q[i] == BR_Q_SPSV)
+			s->q[i] = BR_Q_DROP;
+}
+
+/* The data connection could not be set up: the client hears why, as the
+ * answer to its transfer command. */
+static void fail_setup(struct br_session *s, const char *why, const char *detail)
+{
+	drop_spsv(s);
+	ftpc_br_reply(s, "425 Bridge: %s%s%s", why, detail ? ": " : "", detail ? detail : "");
+	ftpc_br_xfer_end(s);
+}
+
+/* The data connection broke after the transfer command: both sides are
+ * reset, and a 2xx the server may still send becomes a 426. */
+static void data_fail(struct br_session *s, const char *why)
+{
+	if (s->b->verbose)
+		fprintf(stderr, "%s bridge: data connection: %s\n", FERRY_FTP_PROG, why);
+	ftpc_br_ep_close(&s->lst, false);
+	ftpc_br_ep_close(&s->cd, true);
+	ftpc_br_ep_close(&s->sd, true);
+	s->data_done = s->data_failed = true;
+}
+
+/* The data moves socket to pipe to socket by splice(2): no copy through
+ * the bridge, and the pipe's size bounds what a session holds. */
+static int open_pipe(struct br_session *s)
+{
+	if (s->pfd[0] >= 0)
+		return 0;
+	if (pipe2(s->pfd, O_NONBLOCK | O_CLOEXEC) < 0) {
+		s->pfd[0] = s->pfd[1] = -1;
+		return -1;
+	}
+	(void)fcntl(s->pfd[1], F_SETPIPE_SZ, BR_PIPE);   /* else the default 64 KiB */
+	int cap = fcntl(s->pfd[1], F_GETPIPE_SZ);
+	s->p_cap = cap > 0 ? (size_t)cap : 65536;
+	s->p_len = 0;
+	return 0;
+}
+
+void ftpc_br_xfer_start(struct br_session *s, bool up, const char *line)
+{
+	size_t n = strlen(line);
+	if (open_pipe(s) < 0)
+		return ftpc_br_reply(s, "425 Bridge: no pipe for the data");
+	memcpy(s->xcmd, line, n);
+	memcpy(s->xcmd + n, "\r\n", 2);
+	s->xcmd_len = n + 2;
+	s->up = up;
+	s->xs = BR_X_SPSV;
+	if (ftpc_br_to_server(s, "SPSV\r\n", 6))
+		ftpc_br_expect(s, BR_Q_SPSV);
+}
+
+void ftpc_br_spsv_reply(struct br_session *s, int code)
+{
+	if (s->xs != BR_X_SPSV)
+		return;
+	const char *last = strrchr(s->kept, '\n');
+	last = last ? last + 1 : s->kept;
+	if (code != 227)
+		return fail_setup(s, "the server refused SPSV", last);
+	switch (ftpc_parse_spsv(s->kept, s->b->form, &s->cred)) {
+	case FTPC_SPSV_OK:
+		break;
+	case FTPC_SPSV_OLD_PUREFTPD:
+		return fail_setup(s, "the server's SPSV is pure-ftpd's old form, not the "
+				  "single-port draft's", NULL);
+	case FTPC_SPSV_BAD:
+		return fail_setup(s, "no credentials in the server's SPSV answer", last);
+	}
+	int fd = ftpc_br_dial(&s->b->srv, s->b->srvlen);
+	if (fd < 0 || ftpc_br_ep_open(s, &s->sd, fd, true) < 0)
+		return fail_setup(s, "cannot connect to the server for data", NULL);
+	ftpc_dlogin_start(&s->dl, s->b->form, &s->cred);
+	s->dlr = (struct ftpc_reply_reader){ 0 };
+	s->dlin_len = 0;
+	s->dl_piped = false;
+	s->xs = BR_X_DLOGIN;
+}
+
+/* The SPSV connection is a data connection now: the transfer command goes
+ * to the server, and the client's side of PORT is dialled. */
+static void data_open(struct br_session *s)
+{
+	if (!ftpc_br_to_server(s, s->xcmd, s->xcmd_len) || !ftpc_br_expect(s, BR_Q_XFER))
+		return;
+	s->xs = BR_X_SENT;
+	if (s->dmode == BR_DM_PORT) {
+		int fd = ftpc_br_dial(&s->port_to, s->port_len);
+		if (fd < 0 || ftpc_br_ep_open(s, &s->cd, fd, true) < 0)
+			data_fail(s, "cannot connect to the client's PORT");
+	}
+}
+
+/* Replies on the new connection drive the login of the ftpc library. */
+static void dlogin_lines(struct br_session *s)
+{
+	char *nl;
+	while (s->xs == BR_X_DLOGIN && (nl = memchr(s->dlin, '\n', s->dlin_len))) {
+		size_t take = (size_t)(nl - s->dlin) + 1, n = take - 1;
+		char line[sizeof(s->dlin) + 1], out[FTPC_IDENT_MAX + 16];
+		if (n && s->dlin[n - 1] == '\r')
+			n--;
+		memcpy(line, s->dlin, n);
+		line[n] = '\0';
+		memmove(s->dlin, s->dlin + take, s->dlin_len - take);
+		s->dlin_len -= take;
+		int code = ftpc_reply_line(&s->dlr, line);
+		if (code < 0)
+			return fail_setup(s, "the data connection's login got no FTP reply", NULL);
+		if (!code)
+			continue;
+		int k = ftpc_dlogin_step(&s->dl, code, line, out, sizeof(out));
+		if (k < 0)
+			return fail_setup(s, "the server refused the data connection's login", line);
+		if (k > 0 && !s->dl_piped && send(s->sd.fd, out, (size_t)k, MSG_NOSIGNAL) != k)
+			return fail_setup(s, "the data connection's login broke", NULL);
+		if (s->dl.st == FTPC_DL_OPEN) {
+			if (s->dlin_len)
+				return fail_setup(s, "bytes after the data connection's 200", NULL);
+			data_open(s);
+		}
+	}
+	if (s->xs == BR_X_DLOGIN && s->dlin_len == sizeof(s->dlin))
+		fail_setup(s, "the data connection's login sent too long a line", NULL);
+}
+
+static void dlogin_event(struct br_session *s)
+{
+	ssize_t n = recv(s->sd.fd, s->dlin + s->dlin_len, sizeof(s->dlin) - s->dlin_len, 0);
+	if (n > 0) {
+		s->dlin_len += (size_t)n;
+		dlogin_lines(s);
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		fail_setup(s, "the server closed the data connection during its login", NULL);
+	}
+}
+
+/* ---- the pipe: src to dst through a kernel pipe of p_cap bytes ----------- */
+
+static void pump_in(struct br_session *s)
+{
+	struct br_ep *e = src(s);
+	for (int i = 0; i < 4 && e->fd >= 0 && !s->src_eof && s->p_len < s->p_cap; i++) {
+		ssize_t n = splice(e->fd, NULL, s->pfd[1], NULL, s->p_cap - s->p_len,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			s->p_len += (size_t)n;
+		} else if (n == 0) {
+			s->src_eof = true;
+		} else {
+			if (errno != EAGAIN && errno != EINTR)
+				data_fail(s, strerror(errno));
+			return;
+		}
+	}
+}
+
+static void pump_out(struct br_session *s)
+{
+	struct br_ep *e = dst(s);
+	for (int i = 0; i < 4 && e->fd >= 0 && !e->connecting && s->p_len; i++) {
+		ssize_t w = splice(s->pfd[0], NULL, e->fd, NULL, s->p_len,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (w < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				data_fail(s, strerror(errno));
+			return;
+		}
+		s->p_len -= (size_t)w;
+	}
+}
+
+static void release(struct br_session *s)
+{
+	if (s->data_failed && s->held_code < 300)
+		ftpc_br_reply(s, "426 Bridge: the data connection broke; transfer aborted");
+	else
+		ftpc_br_to_client(s, s->held, s->held_len);
+	ftpc_br_xfer_end(s);
+}
+
+void ftpc_br_data_settle(struct br_session *s)
+{
+	if (s->xs != BR_X_SENT)
+		return;
+	if (!s->data_done && s->src_eof && !s->p_len && dst(s)->fd >= 0 && !dst(s)->connecting) {
+		ftpc_br_ep_close(dst(s), false);   /* FIN: the end of the file */
+		ftpc_br_ep_close(src(s), false);
+		s->data_done = true;
+	}
+	if (s->holding && s->data_done)
+		release(s);
+}
+
+void ftpc_br_xfer_final(struct br_session *s, int code)
+{
+	if (s->xs != BR_X_SENT)
+		return;
+	if (s->aborted || code >= 300) {
+		if (!s->data_done) {   /* refused, or failed: no data will follow */
+			ftpc_br_ep_close(&s->cd, false);
+			ftpc_br_ep_close(&s->sd, false);
+		}
+		s->data_failed = s->data_failed || !s->data_done;
+		return release(s);
+	}
+	s->holding = true;
+	ftpc_br_data_settle(s);
+}
+
+void ftpc_br_abort(struct br_session *s)
+{
+	if (s->xs == BR_X_SPSV || s->xs == BR_X_DLOGIN) {
+		drop_spsv(s);
+		ftpc_br_xfer_end(s);
+		ftpc_br_reply(s, "426 Transfer aborted");
+		ftpc_br_reply(s, "226 ABOR command successful");
+		return;
+	}
+	if (!s->data_done)
+		data_fail(s, "aborted by the client");
+	s->aborted = true;
+	if (ftpc_br_to_server(s, "ABOR\r\n", 6))
+		ftpc_br_expect(s, BR_Q_RELAY);
+	if (s->holding) {
+		ftpc_br_reply(s, "426 Transfer aborted");
+		ftpc_br_xfer_end(s);
+	}
+}
+
+static void accept_client(struct br_session *s)
+{
+	struct sockaddr_storage peer, me;
+	socklen_t l = sizeof(peer);
+	int fd = accept4(s->lst.fd, (struct sockaddr *)&peer, &l, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* Only the client itself may use its passive port. */
+	if (s->cd.fd >= 0 || !ftpc_br_client_peer(s, &me) || !ftpc_br_same_host(&peer, &me)) {
+		close(fd);
+		return;
+	}
+	ftpc_br_ep_close(&s->lst, false);
+	ftpc_br_ep_open(s, &s->cd, fd, false);
+}
+
+/* The login's commands go out at once, before the greeting: the replies
+ * still drive the ftpc state machine (which then has nothing left to
+ * send), and a server reads commands in order, so two round trips of each
+ * transfer are saved. */
+static void pipeline_login(struct br_session *s)
+{
+	char out[2 * (FTPC_CRED_MAX + 8) + FTPC_IDENT_MAX + 16];
+	int n = s->b->form == FTPC_SPSV_SPDT
+		? snprintf(out, sizeof(out), "SPDT %s\r\n", s->cred.ident)
+		: snprintf(out, sizeof(out), "USER %s\r\nPASS %s\r\n", s->cred.user, s->cred.pass);
+	s->dl_piped = n > 0 && (size_t)n < sizeof(out) &&
+		      send(s->sd.fd, out, (size_t)n, MSG_NOSIGNAL) == n;
+}
+
+static bool connected(struct br_ep *e)
+{
+	int err = 0;
+	socklen_t l = sizeof(err);
+	if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err)
+		return false;
+	e->connecting = false;
+	return true;
+}
+
+void ftpc_br_data_event(struct br_ep *e, uint32_t ev)
+{
+	struct br_session *s = e->s;
+	if (e->kind == BR_LST)
+		return accept_client(s);
+	if (e->connecting) {
+		if (!connected(e)) {
+			if (e->kind == BR_SD && s->xs == BR_X_DLOGIN)
+				return fail_setup(s, "cannot connect to the server for data", NULL);
+			return data_fail(s, "cannot connect to the client's PORT");
+		}
+		if (e->kind == BR_SD && s->xs == BR_X_DLOGIN && s->b->pipeline)
+			pipeline_login(s);
+		return;
+	}
+	if (e->kind == BR_SD && s->xs == BR_X_DLOGIN)
+		return dlogin_event(s);
+	if (s->xs != BR_X_SENT || s->data_done) {
+		if (ev & (EPOLLHUP | EPOLLERR))     /* an idle connection gave up */
+			ftpc_br_ep_close(e, false);
+		return;
+	}
+	pump_in(s);
+	pump_out(s);
+	pump_in(s);
+}
+
+uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
+{
+	if (e->fd < 0)
+		return 0;
+	if (e->connecting)
+		return EPOLLOUT;
+	if (e->kind == BR_LST || (e->kind == BR_SD && s->xs == BR_X_DLOGIN))
+		return EPOLLIN;
+	if (s->xs != BR_X_SENT || s->data_done)
+		return 0;
+	if (e == src(s))
+		return !s->src_eof && s->p_len < s->p_cap ? EPOLLIN : 0;
+	return s->p_len ? EPOLLOUT : 0;
+}
+
+void ftpc_br_data_timeout(struct br_session *s)
+{
+	if (s->xs == BR_X_SPSV || s->xs == BR_X_DLOGIN)
+		fail_setup(s, "timed out opening the data connection", NULL);
+	else if (!s->data_done)
+		data_fail(s, "timed out");
+	else
+		ftpc_br_fatal(s, "the server does not answer the transfer");
+}

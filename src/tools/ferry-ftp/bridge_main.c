@@ -1,0 +1,192 @@
+/* bridge_main.c — `ferry-ftp bridge`: its options, the local listening
+ * socket, the server's address, and the one epoll loop that drives every
+ * session. */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "ferry_ftp.h"
+
+double ftpc_br_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s bridge [options] SERVER[:PORT]\n"
+		"A local FTP server for any client; each session goes on to the\n"
+		"single-port SERVER over its one port, data connections by SPSV.\n"
+		"options:\n"
+		"  -l, --listen ADDR:PORT   where clients connect (default 127.0.0.1:2121)\n"
+		"  --spsv-form FORM         dataconn (draft -01, default) or spdt (-00)\n"
+		"  --no-pipeline            wait for each reply of the data login\n"
+		"  -t, --timeout SECONDS    a session's data and connect timeout (default 30)\n"
+		"  -v, --verbose            sessions and their commands on stderr\n",
+		FERRY_FTP_PROG);
+}
+
+/* getaddrinfo for one address: 0 or -1. */
+static int resolve(const char *host, const char *port, int flags, struct sockaddr_storage *a,
+		   socklen_t *len)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = flags }, *res;
+	int r = getaddrinfo(host, port, &hints, &res);
+	if (r) {
+		fprintf(stderr, "%s bridge: %s port %s: %s\n", FERRY_FTP_PROG, host, port,
+			gai_strerror(r));
+		return -1;
+	}
+	if (res->ai_addrlen > sizeof(*a)) {
+		freeaddrinfo(res);
+		return -1;
+	}
+	memcpy(a, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int open_listener(struct bridge *b, char *spec)
+{
+	char *host, *port;
+	if (ftpc_cli_split_host(spec, &host, &port) < 0)
+		return ftpc_cli_fail(-1, "bridge: bad --listen '%s'", spec);
+	struct sockaddr_storage a;
+	socklen_t len;
+	if (resolve(host, port, AI_PASSIVE | AI_NUMERICHOST, &a, &len) < 0)
+		return -1;
+	int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0)
+		return ftpc_cli_fail(-1, "bridge: socket: %s", strerror(errno));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, len) < 0 || listen(fd, 128) < 0) {
+		ftpc_cli_fail(-1, "bridge: cannot listen on %s port %s: %s", host, port,
+			      strerror(errno));
+		close(fd);
+		return -1;
+	}
+	len = sizeof(a);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	char h[NI_MAXHOST], p[NI_MAXSERV];
+	if (getnameinfo((struct sockaddr *)&a, len, h, sizeof(h), p, sizeof(p),
+			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		printf("%s bridge: listening on %s%s%s:%s\n", FERRY_FTP_PROG,
+		       a.ss_family == AF_INET6 ? "[" : "", h, a.ss_family == AF_INET6 ? "]" : "", p);
+	fflush(stdout);
+	b->lep = (struct br_ep){ .fd = fd, .kind = BR_LISTENER, .armed = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &b->lep };
+	return epoll_ctl(b->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* SIGTERM and SIGINT end the loop through the epoll set, so sessions are
+ * closed and everything freed on the way out. */
+static int open_signals(struct bridge *b)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	b->sig = (struct br_ep){ .fd = fd, .kind = BR_SIGNAL, .armed = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &b->sig };
+	return epoll_ctl(b->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void loop(struct bridge *b)
+{
+	struct epoll_event evs[64];
+	double tick = ftpc_br_now();
+	for (;;) {
+		int n = epoll_wait(b->ep, evs, 64, 1000);
+		if (n < 0 && errno != EINTR) {
+			ftpc_cli_fail(0, "bridge: epoll_wait: %s", strerror(errno));
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			struct br_ep *e = evs[i].data.ptr;
+			if (e->kind == BR_SIGNAL)
+				return;
+			if (e->kind == BR_LISTENER)
+				ftpc_br_accept(b);
+			else
+				ftpc_br_event(e, evs[i].events);
+		}
+		ftpc_br_reap(b);
+		if (ftpc_br_now() - tick >= 1) {
+			tick = ftpc_br_now();
+			ftpc_br_tick(b);
+		}
+	}
+}
+
+int ftpc_bridge_main(int argc, char **argv)
+{
+	enum { OPT_FORM = 256, OPT_NO_PIPELINE };
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "no-pipeline", no_argument, NULL, OPT_NO_PIPELINE },
+		{ "spsv-form", required_argument, NULL, OPT_FORM },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bridge b = { .ep = -1, .lep.fd = -1, .sig.fd = -1, .form = FTPC_SPSV_DATACONN,
+			    .timeout = 30, .pipeline = true };
+	char deflisten[] = "127.0.0.1:2121", *listen_on = deflisten;
+	int o;
+	while ((o = getopt_long(argc, argv, "+l:t:vh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l': listen_on = optarg; break;
+		case OPT_FORM:
+			if (!strcmp(optarg, "spdt"))
+				b.form = FTPC_SPSV_SPDT;
+			else if (strcmp(optarg, "dataconn"))
+				return ftpc_cli_fail(EX_USAGE, "--spsv-form: 'dataconn' or 'spdt'");
+			break;
+		case 't':
+			if ((b.timeout = atoi(optarg)) <= 0)
+				return ftpc_cli_fail(EX_USAGE, "--timeout: seconds > 0");
+			break;
+		case OPT_NO_PIPELINE: b.pipeline = false; break;
+		case 'v': b.verbose = true; break;
+		case 'h': usage(stdout); return EX_OK;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	char *host, *port;
+	if (ftpc_cli_split_host(argv[optind], &host, &port) < 0)
+		return ftpc_cli_fail(EX_USAGE, "bad server '%s'", argv[optind]);
+	if (resolve(host, port, 0, &b.srv, &b.srvlen) < 0)
+		return EX_CONNECT;
+	signal(SIGPIPE, SIG_IGN);
+	b.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (b.ep < 0 || open_listener(&b, listen_on) < 0 || open_signals(&b) < 0) {
+		ftpc_br_close_all(&b);
+		return EX_CONNECT;
+	}
+	loop(&b);
+	ftpc_br_close_all(&b);
+	return EX_OK;
+}

@@ -1,0 +1,381 @@
+/* bridge_session.c — a bridge session's life: accepting the client,
+ * connecting to the server, the control connections' buffers, the events
+ * each endpoint wants, timeouts and the end. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "ferry_ftp.h"
+
+int ftpc_br_dial(const struct sockaddr_storage *to, socklen_t len)
+{
+	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)to, len) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting)
+{
+	if (e->fd >= 0)
+		ftpc_br_ep_close(e, true);
+	e->fd = fd;
+	e->s = s;
+	e->armed = 0;
+	e->connecting = connecting;
+	/* A reply written while the last one is unacknowledged (150, then 226)
+	 * must not wait for the peer's delayed ACK: 40 ms a file otherwise. */
+	int one = 1;
+	if (e->kind != BR_LST)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct epoll_event ev = { .events = 0, .data.ptr = e };
+	if (epoll_ctl(s->b->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		e->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+void ftpc_br_ep_close(struct br_ep *e, bool reset)
+{
+	if (e->fd < 0)
+		return;
+	if (reset) {   /* RST, so a peer never takes a broken transfer for a whole one */
+		struct linger l = { .l_onoff = 1, .l_linger = 0 };
+		(void)setsockopt(e->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
+	close(e->fd);   /* also leaves the epoll set */
+	e->fd = -1;
+	e->armed = 0;
+	e->connecting = false;
+}
+
+static bool append(struct br_session *s, char *buf, size_t *len, size_t cap, const char *p,
+		   size_t n)
+{
+	if (cap - *len < n) {
+		ftpc_br_fatal(s, "output buffer full");
+		return false;
+	}
+	memcpy(buf + *len, p, n);
+	*len += n;
+	return true;
+}
+
+bool ftpc_br_to_client(struct br_session *s, const char *p, size_t n)
+{
+	return append(s, s->cout, &s->cout_len, sizeof(s->cout), p, n);
+}
+
+bool ftpc_br_to_server(struct br_session *s, const char *p, size_t n)
+{
+	return append(s, s->sout, &s->sout_len, sizeof(s->sout), p, n);
+}
+
+void ftpc_br_reply(struct br_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	memcpy(line + n, "\r\n", 2);
+	ftpc_br_to_client(s, line, (size_t)n + 2);
+}
+
+bool ftpc_br_expect(struct br_session *s, enum br_expect what)
+{
+	if (s->qn == BR_QMAX) {
+		ftpc_br_fatal(s, "too many replies outstanding");
+		return false;
+	}
+	s->q[s->qn++] = what;
+	return true;
+}
+
+/* The session cannot go on: tell the client (if it can still hear) and end
+ * once that is written. */
+void ftpc_br_fatal(struct br_session *s, const char *why)
+{
+	if (s->closing)
+		return;
+	if (s->b->verbose)
+		fprintf(stderr, "%s bridge: session ends: %s\n", FERRY_FTP_PROG, why);
+	char line[256];
+	int n = snprintf(line, sizeof(line), "421 Bridge: %s\r\n", why);
+	if (n > 0 && sizeof(s->cout) - s->cout_len >= (size_t)n) {
+		memcpy(s->cout + s->cout_len, line, (size_t)n);
+		s->cout_len += (size_t)n;
+	}
+	s->closing = true;
+	ftpc_br_xfer_end(s);
+	ftpc_br_ep_close(&s->sc, false);
+}
+
+static void session_free(struct br_session *s)
+{
+	ftpc_br_xfer_end(s);
+	ftpc_br_ep_close(&s->cc, false);
+	ftpc_br_ep_close(&s->sc, false);
+	struct bridge *b = s->b;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		b->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	b->n--;
+	if (b->verbose)
+		fprintf(stderr, "%s bridge: session closed (%zu open)\n", FERRY_FTP_PROG, b->n);
+	/* Events of this epoll batch may still name it: freed after the batch. */
+	s->dead = true;
+	s->prev = NULL;
+	s->next = b->graveyard;
+	b->graveyard = s;
+}
+
+void ftpc_br_reap(struct bridge *b)
+{
+	while (b->graveyard) {
+		struct br_session *s = b->graveyard;
+		b->graveyard = s->next;
+		free(s);
+	}
+}
+
+static void new_session(struct bridge *b, int fd)
+{
+	if (b->n >= BR_MAX_SESSIONS) {
+		static const char busy[] = "421 Too many sessions on the bridge\r\n";
+		(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
+	}
+	struct br_session *s = calloc(1, sizeof(*s));
+	int sfd = s ? ftpc_br_dial(&b->srv, b->srvlen) : -1;
+	if (sfd < 0) {
+		static const char down[] = "421 The bridge cannot reach the server\r\n";
+		(void)send(fd, down, sizeof(down) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		free(s);
+		return;
+	}
+	s->b = b;
+	s->cc.fd = s->sc.fd = s->lst.fd = s->cd.fd = s->sd.fd = -1;
+	s->pfd[0] = s->pfd[1] = -1;
+	s->cc.kind = BR_CC, s->sc.kind = BR_SC, s->lst.kind = BR_LST;
+	s->cd.kind = BR_CD, s->sd.kind = BR_SD;
+	s->last = ftpc_br_now();
+	s->next = b->sessions;
+	if (b->sessions)
+		b->sessions->prev = s;
+	b->sessions = s;
+	b->n++;
+	int one = 1;
+	/* ABOR may come after Telnet IP and a Synch (urgent data): keep it inline. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
+	if (ftpc_br_ep_open(s, &s->cc, fd, false) < 0 ||
+	    ftpc_br_ep_open(s, &s->sc, sfd, true) < 0) {
+		session_free(s);
+		return;
+	}
+	if (b->verbose)
+		fprintf(stderr, "%s bridge: session opened (%zu open)\n", FERRY_FTP_PROG, b->n);
+	ftpc_br_event(&s->cc, 0);
+}
+
+void ftpc_br_accept(struct bridge *b)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(b->lep.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				fprintf(stderr, "%s bridge: accept: %s\n", FERRY_FTP_PROG,
+					strerror(errno));
+			return;
+		}
+		new_session(b, fd);
+	}
+}
+
+/* Reads what fits into an input buffer: bytes read, 0 at EOF, -1 on error
+ * (EAGAIN: -2). */
+static ssize_t fill(int fd, char *buf, size_t *len, size_t cap)
+{
+	if (*len == cap)
+		return -2;
+	ssize_t n = recv(fd, buf + *len, cap - *len, 0);
+	if (n > 0)
+		*len += (size_t)n;
+	else if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? -2 : -1;
+	return n;
+}
+
+static bool flush(int fd, char *buf, size_t *len)
+{
+	if (!*len)
+		return true;
+	ssize_t n = send(fd, buf, *len, MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR;
+	memmove(buf, buf + n, *len - (size_t)n);
+	*len -= (size_t)n;
+	return true;
+}
+
+static void client_event(struct br_session *s, uint32_t ev)
+{
+	if (ev & EPOLLOUT && !flush(s->cc.fd, s->cout, &s->cout_len)) {
+		s->dead = true;
+		return;
+	}
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		ssize_t n = fill(s->cc.fd, s->cin, &s->cin_len, sizeof(s->cin));
+		if (n == 0 || n == -1)
+			s->dead = true;    /* the client went away: nobody to answer */
+	}
+}
+
+static void server_event(struct br_session *s, uint32_t ev)
+{
+	if (s->sc.connecting) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+		getsockopt(s->sc.fd, SOL_SOCKET, SO_ERROR, &err, &l);
+		if (err) {
+			ftpc_br_fatal(s, "cannot connect to the server");
+			return;
+		}
+		s->sc.connecting = false;
+	}
+	if (ev & EPOLLOUT && !flush(s->sc.fd, s->sout, &s->sout_len)) {
+		ftpc_br_fatal(s, "the server connection broke");
+		return;
+	}
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		ssize_t n = fill(s->sc.fd, s->sin, &s->sin_len, sizeof(s->sin));
+		if (n == 0 || n == -1) {
+			ftpc_br_server_lines(s);        /* its last words, e.g. 221 */
+			if (!s->closing) {
+				s->closing = true;
+				ftpc_br_xfer_end(s);
+				ftpc_br_ep_close(&s->sc, false);
+			}
+		}
+	}
+}
+
+static void arm(struct br_session *s, struct br_ep *e, uint32_t want)
+{
+	if (e->fd < 0 || e->armed == want)
+		return;
+	struct epoll_event ev = { .events = want, .data.ptr = e };
+	if (epoll_ctl(s->b->ep, EPOLL_CTL_MOD, e->fd, &ev) == 0)
+		e->armed = want;
+}
+
+static void rearm(struct br_session *s)
+{
+	uint32_t cc = s->cout_len ? EPOLLOUT : 0;
+	if (s->cin_len < sizeof(s->cin) && !s->closing)
+		cc |= EPOLLIN;
+	arm(s, &s->cc, cc);
+	uint32_t sc = s->sout_len || s->sc.connecting ? EPOLLOUT : 0;
+	if (!s->sc.connecting && s->sin_len < sizeof(s->sin) &&
+	    sizeof(s->cout) - s->cout_len >= FTPC_LINE_MAX + 8)
+		sc |= EPOLLIN;
+	arm(s, &s->sc, sc);
+	arm(s, &s->lst, ftpc_br_data_want(s, &s->lst));
+	arm(s, &s->cd, ftpc_br_data_want(s, &s->cd));
+	arm(s, &s->sd, ftpc_br_data_want(s, &s->sd));
+}
+
+void ftpc_br_event(struct br_ep *e, uint32_t ev)
+{
+	struct br_session *s = e->s;
+	if (s->dead)
+		return;
+	s->last = ftpc_br_now();
+	if (e->fd >= 0) {
+		switch (e->kind) {
+		case BR_CC: client_event(s, ev); break;
+		case BR_SC: server_event(s, ev); break;
+		case BR_LST:
+		case BR_CD:
+		case BR_SD: ftpc_br_data_event(e, ev); break;
+		case BR_SIGNAL:
+		case BR_LISTENER: break;
+		}
+	}
+	/* Whatever changed, let the session move on as far as it can. */
+	for (int round = 0; round < 4 && !s->dead; round++) {
+		size_t before = s->cin_len + s->sin_len + s->sout_len + s->cout_len;
+		ftpc_br_server_lines(s);
+		ftpc_br_data_settle(s);
+		ftpc_br_client_lines(s);
+		if (s->sout_len && s->sc.fd >= 0 && !s->sc.connecting &&
+		    !flush(s->sc.fd, s->sout, &s->sout_len))
+			ftpc_br_fatal(s, "the server connection broke");
+		if (s->cout_len && !flush(s->cc.fd, s->cout, &s->cout_len))
+			s->dead = true;
+		if (before == s->cin_len + s->sin_len + s->sout_len + s->cout_len)
+			break;
+	}
+	if (s->closing && !s->cout_len)
+		s->dead = true;
+	if (s->dead)
+		session_free(s);   /* (marks it dead again: harmless) */
+	else
+		rearm(s);
+}
+
+void ftpc_br_tick(struct bridge *b)
+{
+	double now = ftpc_br_now();
+	for (struct br_session *s = b->sessions, *next; s; s = next) {
+		next = s->next;
+		bool busy = s->xs != BR_X_NONE || s->sc.connecting;
+		if (!busy || now - s->last < b->timeout) {
+			if (!busy)
+				s->last = now;
+			continue;
+		}
+		s->last = now;
+		if (s->sc.connecting)
+			ftpc_br_fatal(s, "timed out connecting to the server");
+		else
+			ftpc_br_data_timeout(s);
+		ftpc_br_event(&s->cc, 0);
+	}
+}
+
+void ftpc_br_close_all(struct bridge *b)
+{
+	while (b->sessions)
+		session_free(b->sessions);
+	ftpc_br_reap(b);
+	if (b->lep.fd >= 0)
+		close(b->lep.fd);
+	if (b->sig.fd >= 0)
+		close(b->sig.fd);
+	if (b->ep >= 0)
+		close(b->ep);
+}

@@ -1,0 +1,311 @@
+"""test_bridge.py — `ferry-ftp bridge` for unmodified clients: ferryd in a
+network namespace whose nftables input chain lets only the FTP control port
+through; the bridge and the clients in a second namespace. curl, lftp,
+tnftp and Python's ftplib, pointed at the bridge, copy a tree both ways
+byte for byte; pointed at the server directly they fail (their PASV/EPSV
+data connections are dropped). Also ABOR, resumed transfers (REST, APPE),
+PORT/EPRT, a refused bounce PORT, and 20 sessions at once."""
+import filecmp
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+
+ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
+HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge_ftplib.py")
+t = Checks()
+check = t.check
+tag = str(os.getpid())
+SRV, CLI = f"bsrv{tag}", f"bcli{tag}"
+SRV_IP, CLI_IP, PORT = "198.18.52.1", "198.18.52.2", 2121
+PW = "bridge-pw"
+BIG = 32 << 20
+
+
+def sh(*cmd, **kw):
+    r = subprocess.run(list(cmd), capture_output=True, timeout=kw.pop("timeout", 60), **kw)
+    if r.returncode:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()}")
+    return r
+
+
+def setup():
+    sh("ip", "netns", "add", SRV)
+    sh("ip", "netns", "add", CLI)
+    sh("ip", "link", "add", f"bs{tag}", "netns", SRV, "type", "veth", "peer", "name",
+       f"bc{tag}", "netns", CLI)
+    sh("ip", "-n", SRV, "addr", "add", f"{SRV_IP}/24", "dev", f"bs{tag}")
+    sh("ip", "-n", CLI, "addr", "add", f"{CLI_IP}/24", "dev", f"bc{tag}")
+    for ns, dev in ((SRV, f"bs{tag}"), (CLI, f"bc{tag}")):
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    rules = f"""
+table inet singleport {{
+  chain input {{
+    type filter hook input priority 0; policy drop;
+    iif "lo" accept
+    tcp dport {PORT} accept
+    meta l4proto icmp accept
+  }}
+}}
+"""
+    sh("ip", "netns", "exec", SRV, "nft", "-f", "-", input=rules.encode())
+
+
+def teardown():
+    for ns in (SRV, CLI):
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def in_cli(*cmd, timeout=120, **kw):
+    try:
+        return subprocess.run(["ip", "netns", "exec", CLI] + list(cmd), capture_output=True,
+                              timeout=timeout, **kw)
+    except subprocess.TimeoutExpired as e:
+        return subprocess.CompletedProcess(e.cmd, -9, b"", b"timed out")
+
+
+def make_tree(top, seed):
+    rnd = random.Random(seed)
+    for d in ["", "sub", "sub/deeper", "other dir"]:
+        os.makedirs(os.path.join(top, d), exist_ok=True)
+        for i in range(3):
+            with open(os.path.join(top, d, f"file{i}"), "wb") as f:
+                f.write(rnd.randbytes(rnd.choice([0, 10, 70000, 1 << 20])))
+
+
+def files_of(top):
+    out = []
+    for d, _, names in os.walk(top):
+        out += [os.path.relpath(os.path.join(d, n), top) for n in names]
+    return sorted(out)
+
+
+def same_tree(a, b):
+    if not os.path.isdir(b) or files_of(a) != files_of(b):
+        return False
+    return all(filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False)
+               for f in files_of(a))
+
+
+def url(port, path, host="127.0.0.1"):
+    return f"ftp://alice:{PW}@{host}:{port}/" + urllib.parse.quote(path.lstrip("/"))
+
+
+class Bridge:
+    def __init__(self, extra=()):
+        self.log_path = os.path.join(tempdir("ferry-bridge-log-"), "bridge.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", CLI, ferry_ftp, "bridge", "-t", "10", *extra, "--listen",
+             "127.0.0.1:0", f"{SRV_IP}:{PORT}"], stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode()
+        self.port = int(line.rsplit(":", 1)[1]) if "listening on" in line else None
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            rc = self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        text = open(self.log_path, errors="replace").read()
+        return rc, "Sanitizer" not in text and "runtime error" not in text, text
+
+
+def ftplib_run(port, *args, host="127.0.0.1", timeout=120, env=None):
+    r = in_cli("python3", HELPER, host, str(port), "alice", PW, *args, timeout=timeout,
+               env=env)
+    return r.returncode == 0, (r.stdout + r.stderr).decode()[-600:]
+
+
+def lftp(port, script, host="127.0.0.1", net_timeout=10, timeout=180):
+    pre = (f"set ftp:ssl-allow no; set net:timeout {net_timeout}; set net:max-retries 1; "
+           f"set net:persist-retries 0; set cmd:fail-exit yes; "
+           f"open -u alice,{PW} -p {port} {host}; ")
+    return in_cli("lftp", "-c", pre + script, timeout=timeout)
+
+
+def tnftp_script(port, lines, host="127.0.0.1", timeout=180, opts=()):
+    script = "\n".join([f"user alice {PW}", "binary"] + lines + ["quit"]) + "\n"
+    return in_cli("tnftp", "-n", *opts, host, str(port), input=script.encode(), timeout=timeout)
+
+
+def test_lftp(port, root, work, up):
+    r = lftp(port, f'mirror /tree "{work}/lftp-down"; mirror -R "{up}" /lftp-up')
+    check("lftp mirror and mirror -R through the bridge: exit 0", r.returncode == 0,
+          r.stderr.decode()[-400:])
+    check("lftp mirror: the tree came down byte-identical",
+          same_tree(os.path.join(root, "tree"), f"{work}/lftp-down"))
+    check("lftp mirror -R: the tree went up byte-identical",
+          same_tree(up, os.path.join(root, "lftp-up")))
+    r = lftp(PORT, f'get /tree/sub/file0 -o "{work}/lftp-direct"', host=SRV_IP,
+             net_timeout=3, timeout=90)
+    check("lftp pointed at the server directly fails", r.returncode != 0,
+          f"{r.returncode} {r.stderr.decode()[-200:]}")
+
+
+def test_curl(port, root, work, up):
+    ok = True
+    for rel in files_of(os.path.join(root, "tree")):
+        out = os.path.join(work, "curl-down", rel)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        r = in_cli("curl", "-sS", "-o", out, url(port, f"/tree/{rel}"))
+        ok = ok and r.returncode == 0
+    check("curl get of every file through the bridge (EPSV): byte-identical",
+          ok and same_tree(os.path.join(root, "tree"), f"{work}/curl-down"))
+    ok = True
+    for rel in files_of(up):
+        r = in_cli("curl", "-sS", "--ftp-create-dirs", "-T", os.path.join(up, rel),
+                   url(port, f"/curl-up/{rel}"))
+        ok = ok and r.returncode == 0
+    check("curl put of every file through the bridge: byte-identical",
+          ok and same_tree(up, os.path.join(root, "curl-up")))
+    r = in_cli("curl", "-sS", "--disable-epsv", "-o", f"{work}/curl-pasv",
+               url(port, "/tree/sub/file1"))
+    check("curl over PASV through the bridge", r.returncode == 0 and filecmp.cmp(
+        f"{work}/curl-pasv", os.path.join(root, "tree/sub/file1"), shallow=False))
+    r = in_cli("curl", "-sS", "-P", "127.0.0.1", "-o", f"{work}/curl-eprt",
+               url(port, "/tree/sub/file1"))
+    check("curl active (EPRT) through the bridge", r.returncode == 0 and filecmp.cmp(
+        f"{work}/curl-eprt", os.path.join(root, "tree/sub/file1"), shallow=False),
+        r.stderr.decode())
+    r = in_cli("curl", "-sS", "--connect-timeout", "3", "-m", "20", "-o", f"{work}/curl-direct",
+               url(PORT, "/tree/sub/file0", host=SRV_IP), timeout=60)
+    check("curl pointed at the server directly fails", r.returncode != 0, str(r.returncode))
+
+
+def test_tnftp(port, root, work, up):
+    tree = os.path.join(root, "tree")
+    lines = [f'get "/tree/{rel}" "{work}/tnftp-down/{rel}"' for rel in files_of(tree)]
+    for d in ["", "sub", "sub/deeper", "other dir"]:
+        os.makedirs(os.path.join(work, "tnftp-down", d), exist_ok=True)
+    r = tnftp_script(port, lines)
+    check("tnftp get of every file through the bridge: byte-identical",
+          same_tree(tree, f"{work}/tnftp-down"), r.stdout.decode()[-400:])
+    lines = [f'mkdir "/tnftp-up/{d}"' for d in ["", "sub", "sub/deeper", "other dir"]]
+    lines += [f'put "{up}/{rel}" "/tnftp-up/{rel}"' for rel in files_of(up)]
+    r = tnftp_script(port, lines)
+    check("tnftp put of every file through the bridge: byte-identical",
+          same_tree(up, os.path.join(root, "tnftp-up")), r.stdout.decode()[-400:])
+    r = tnftp_script(PORT, [f'get /tree/sub/file1 "{work}/tnftp-direct"'], host=SRV_IP,
+                     timeout=40, opts=("-q", "5"))
+    got = os.path.exists(f"{work}/tnftp-direct") and filecmp.cmp(
+        f"{work}/tnftp-direct", os.path.join(tree, "sub/file1"), shallow=False)
+    check("tnftp pointed at the server directly gets nothing", not got)
+
+
+def test_ftplib(port, root, work, up):
+    ok, out = ftplib_run(port, "down", "/tree", f"{work}/ftplib-down")
+    check("ftplib mirror down through the bridge: byte-identical",
+          ok and same_tree(os.path.join(root, "tree"), f"{work}/ftplib-down"), out)
+    ok, out = ftplib_run(port, "up", up, "/ftplib-up")
+    check("ftplib mirror up through the bridge: byte-identical",
+          ok and same_tree(up, os.path.join(root, "ftplib-up")), out)
+    ok, out = ftplib_run(port, "active", "/tree/sub/file1", os.path.join(root, "tree/sub/file1"))
+    check("ftplib active (PORT) through the bridge", ok, out)
+    ok, out = ftplib_run(port, "bounce", SRV_IP)
+    check("the bridge refuses a PORT naming another host (no FTP bounce)", ok, out)
+    ok, out = ftplib_run(PORT, "down", "/tree", f"{work}/ftplib-direct", host=SRV_IP,
+                         env=dict(os.environ, FTP_TIMEOUT="3"), timeout=60)
+    check("ftplib pointed at the server directly fails", not ok, out)
+
+
+def test_abort_and_rest(port, root, work):
+    big = os.path.join(root, "big")
+    ok, out = ftplib_run(port, "abort", "/big")
+    check("ABOR of a running RETR through the bridge (IAC IP, Synch, ABOR)", ok, out)
+    r = in_cli("curl", "-sS", "-r", "0-999", "-o", f"{work}/range", url(port, "/big"))
+    with open(big, "rb") as f:
+        head = f.read(1000)
+    check("curl -r 0-999 (REST 0, then ABOR after 1000 bytes)", r.returncode == 0 and
+          open(f"{work}/range", "rb").read() == head, r.stderr.decode())
+    ok, out = ftplib_run(port, "rest", "/tree/sub/file1", "12345",
+                         os.path.join(root, "tree/sub/file1"))
+    check("ftplib RETR with REST 12345 through the bridge", ok, out)
+    src = os.path.join(root, "tree/sub/file1")
+    data = open(src, "rb").read()
+    with open(f"{work}/resume", "wb") as f:
+        f.write(data[:len(data) // 3])
+    r = in_cli("curl", "-sS", "-C", "-", "-o", f"{work}/resume", url(port, "/tree/sub/file1"))
+    check("curl -C - resumes a download (REST)", r.returncode == 0 and
+          open(f"{work}/resume", "rb").read() == data, r.stderr.decode())
+    with open(os.path.join(root, "resumed-up"), "wb") as f:
+        f.write(data[:len(data) // 2])
+    r = in_cli("curl", "-sS", "-C", "-", "-T", src, url(port, "/resumed-up"))
+    check("curl -C - -T resumes an upload (SIZE, APPE)", r.returncode == 0 and
+          open(os.path.join(root, "resumed-up"), "rb").read() == data, r.stderr.decode())
+    r = lftp(port, f'get -c /big -o "{work}/big-c"')
+    check("lftp get of 32 MiB through the bridge", r.returncode == 0 and
+          filecmp.cmp(f"{work}/big-c", big, shallow=False), r.stderr.decode()[-300:])
+
+
+def test_many(port):
+    t0 = time.time()
+    ok, out = ftplib_run(port, "many", "20", "/tree/sub/deeper/file0", timeout=300)
+    check("20 ftplib sessions at once through one bridge, RETR+STOR+RETR each", ok,
+          f"{out} {time.time() - t0:.1f}s")
+
+
+def test_no_pipeline(root, work):
+    b = Bridge(["--no-pipeline"])
+    try:
+        ok, out = ftplib_run(b.port, "down", "/tree", f"{work}/ftplib-nopipe")
+        check("--no-pipeline (each data-login reply awaited): ftplib mirror byte-identical",
+              ok and same_tree(os.path.join(root, "tree"), f"{work}/ftplib-nopipe"), out)
+    finally:
+        rc, clean, text = b.stop()
+        check("--no-pipeline bridge: exit 0, no sanitizer reports", rc == 0 and clean, text[-1000:])
+
+
+def main():
+    root = tempdir("ferry-bridge-")
+    work = tempdir("ferry-bridge-work-")
+    make_tree(os.path.join(root, "tree"), 5)
+    with open(os.path.join(root, "tree/sub/deeper/file0"), "wb") as f:
+        f.write(random.Random(9).randbytes(1 << 20))
+    with open(os.path.join(root, "big"), "wb") as f:
+        f.write(random.Random(7).randbytes(BIG))
+    up = os.path.join(work, "up")
+    make_tree(up, 6)
+    d = b = None
+    try:
+        teardown()
+        setup()
+        ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root,
+                          "write": True}],
+               "data_timeout": 5, "max_login_failures": 1000}
+        d = Ferryd(ferryd_bin, ftp, workers=2, host=SRV_IP, port=PORT, netns=SRV, level=3)
+        b = Bridge()
+        check("the bridge listens and says where", b.port is not None)
+        for name, fn, args in (("lftp", test_lftp, (b.port, root, work, up)),
+                               ("curl", test_curl, (b.port, root, work, up)),
+                               ("tnftp", test_tnftp, (b.port, root, work, up)),
+                               ("ftplib", test_ftplib, (b.port, root, work, up)),
+                               ("abort/rest", test_abort_and_rest, (b.port, root, work)),
+                               ("many", test_many, (b.port,)),
+                               ("no-pipeline", test_no_pipeline, (root, work))):
+            t.run(f"{name} tests ran", fn, *args)
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        traceback.print_exc()
+        check("bridge test ran", False, repr(e))
+    finally:
+        if b:
+            rc, clean, text = b.stop()
+            check("bridge: exit 0 on SIGTERM, no sanitizer reports", rc == 0 and clean,
+                  f"{rc} {text[-2000:]}")
+        if d:
+            rc, clean = d.stop()
+            check("ferryd: exit 6, no sanitizer reports", rc == 6 and clean, d.logtext()[-2000:])
+        teardown()
+    t.finish()
+
+
+main()
