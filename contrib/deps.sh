@@ -16,7 +16,8 @@ install_missing() {
 
 BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson-dev
 	    libcrypt-dev)
-# The tests add cmocka, Python for the CLI/daemon drivers, and the tools the
+# The tests add cmocka, Python for the CLI/daemon drivers (and its
+# cryptography and openssl to cross-check src/crypto), and the tools the
 # interop tests need (network namespaces, nftables, the real uftp peers).
-TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 iproute2 nftables uftp
+TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 python3-cryptography openssl iproute2 nftables uftp
 	   procps strace curl lftp tnftp)

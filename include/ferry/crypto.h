@@ -1,0 +1,126 @@
+/* crypto.h — ferry's cryptography on wolfCrypt, as UFTP 4.x uses it: keys,
+ * PEM files, key blobs, fingerprints, hashes, PRFs, ciphers, RSA, ECDSA, ECDH. */
+#ifndef FERRY_CRYPTO_H
+#define FERRY_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Algorithms are named by their uftp numbers (UFTP_HASH_*, UFTP_KEY_*,
+ * UFTP_KEYBLOB_*, curves 1..25 of protocol.txt) so nothing translates. */
+
+#define CRYPTO_HASH_MAX   64    /* SHA-512 */
+#define CRYPTO_FP_LEN     20    /* a fingerprint is SHA-1 of the key blob */
+#define CRYPTO_FP_STR     60    /* "AB:CD:...", 59 characters and NUL */
+#define CRYPTO_BLOB_MAX   (8 + 512)   /* RSA-4096 blob */
+#define CRYPTO_SIG_MAX    512   /* RSA-4096 signature */
+#define CRYPTO_ERR_LEN    160   /* room for a reason */
+#define CRYPTO_RSA_MIN    512
+#define CRYPTO_RSA_MAX    4096
+#define CRYPTO_ECDH_LEN   20    /* SHA-1 of the ECDH shared secret */
+
+/* ---- random numbers: one generator per thread, never shared ---------- */
+struct crypto_rng;
+struct crypto_rng *crypto_rng_new(void);
+void crypto_rng_free(struct crypto_rng *rng);
+int crypto_random(struct crypto_rng *rng, void *out, size_t len); /* 0 or -1 */
+
+/* ---- hashes, HMAC, PRFs ---------------------------------------------- */
+size_t crypto_hash_len(int hashtype);          /* 0: unknown hash */
+int crypto_hash(int hashtype, const void *in, size_t len, uint8_t *out);
+int crypto_hmac(int hashtype, const void *key, size_t keylen,
+		const void *in, size_t len, uint8_t *out);
+/* The PRFs of RFC 4346 (TLS 1.0/1.1: MD5 xor SHA-1) and RFC 5246 (TLS 1.2
+ * with the given hash). 0 or -1. */
+int crypto_prf_tls10(const void *secret, size_t slen, const char *label,
+		     const void *seed, size_t seedlen, uint8_t *out, size_t n);
+int crypto_prf_tls12(int hashtype, const void *secret, size_t slen,
+		     const char *label, const void *seed, size_t seedlen,
+		     uint8_t *out, size_t n);
+/* uftp 4.x's PRF: the TLS 1.1 construction for SHA-1, P_hash of the hash
+ * otherwise, both with uftp's quirk (A(i+1) = HMAC(A(i) + seed), so every
+ * block after the first differs from TLS). */
+int crypto_prf_uftp(int hashtype, const void *secret, size_t slen,
+		    const char *label, const void *seed, size_t seedlen,
+		    uint8_t *out, size_t n);
+
+/* ---- symmetric ciphers (UFTP_KEY_*) ----------------------------------- */
+size_t crypto_cipher_keylen(int keytype);   /* 0: unknown or unavailable */
+size_t crypto_cipher_ivlen(int keytype);    /* 16 CBC, 12 GCM/CCM, 8 DES */
+bool crypto_cipher_aead(int keytype);       /* GCM and CCM: 16-byte tag */
+/* The IV of protocol.txt section 4 from salt, sender UID and counter. */
+void crypto_cipher_iv(int keytype, const uint8_t salt[4], uint32_t uid,
+		      uint64_t ctr, uint8_t *iv);
+/* CBC pads as PKCS#7; GCM/CCM append the tag. The output needs len + 16
+ * bytes. Return the output length, or -1. */
+long crypto_encrypt(int keytype, const uint8_t *key, const uint8_t *iv,
+		    const void *aad, size_t aadlen, const void *in, size_t len,
+		    uint8_t *out, size_t cap);
+long crypto_decrypt(int keytype, const uint8_t *key, const uint8_t *iv,
+		    const void *aad, size_t aadlen, const void *in, size_t len,
+		    uint8_t *out, size_t cap);
+
+/* ---- keys ------------------------------------------------------------- */
+struct crypto_key;   /* an RSA or EC key, private or public only */
+
+/* Curves: uftp number <-> name (uftp's spelling, plus the secp aliases);
+ * supported tells whether wolfCrypt here can use it. */
+int crypto_curve_by_name(const char *name);   /* 0: unknown */
+const char *crypto_curve_name(int curve);     /* "UNKNOWN" */
+bool crypto_curve_supported(int curve);
+
+/* "rsa:BITS" or "ec:CURVE". NULL with a reason in why. */
+struct crypto_key *crypto_key_generate(struct crypto_rng *rng, const char *spec,
+				       char why[CRYPTO_ERR_LEN]);
+/* An unencrypted PEM private key, RSA or EC, as OpenSSL and uftp_keymgt
+ * write it (traditional or PKCS#8). */
+struct crypto_key *crypto_key_from_pem(const void *pem, size_t len,
+				       char why[CRYPTO_ERR_LEN]);
+/* The traditional PEM ("RSA PRIVATE KEY", "EC PRIVATE KEY"); length or -1. */
+long crypto_key_to_pem(const struct crypto_key *k, char *out, size_t cap);
+/* Files (start-up only: they block). write refuses an existing file. */
+struct crypto_key *crypto_key_read_file(const char *path, char why[CRYPTO_ERR_LEN]);
+int crypto_key_write_file(const struct crypto_key *k, const char *path,
+			  char why[CRYPTO_ERR_LEN]);
+void crypto_key_free(struct crypto_key *k);
+
+int crypto_key_type(const struct crypto_key *k);    /* UFTP_KEYBLOB_* */
+unsigned crypto_key_bits(const struct crypto_key *k); /* modulus / order */
+int crypto_key_curve(const struct crypto_key *k);   /* 0 for RSA */
+bool crypto_key_private(const struct crypto_key *k);
+
+/* Key blobs (protocol.txt 5.2.3.2/3): uftp's export, EC padded to 4. */
+long crypto_key_blob(const struct crypto_key *k, uint8_t *out, size_t cap);
+struct crypto_key *crypto_key_from_blob(const void *blob, size_t len);
+/* SHA-1 of the blob, and "AB:CD:..." as uftp prints it. */
+void crypto_blob_fingerprint(const void *blob, size_t len,
+			     uint8_t fp[CRYPTO_FP_LEN]);
+void crypto_fingerprint_str(const uint8_t fp[CRYPTO_FP_LEN],
+			    char out[CRYPTO_FP_STR]);
+int crypto_key_fingerprint(const struct crypto_key *k,
+			   uint8_t fp[CRYPTO_FP_LEN]);
+/* uftp's start-up line: "Loaded 512 bit RSA key with fingerprint ..." or
+ * "Loaded ECDSA key with curve prime256v1 and fingerprint ...". */
+int crypto_key_describe(const struct crypto_key *k, char *out, size_t cap);
+
+/* ---- public-key operations (slow: not on a worker) --------------------- */
+/* RSA encryption as uftp: PKCS#1 v1.5 below 768 bits, OAEP (SHA-1) from
+ * 768 bits. Length or -1. */
+long crypto_rsa_encrypt(const struct crypto_key *pub, struct crypto_rng *rng,
+			const void *in, size_t len, uint8_t *out, size_t cap);
+long crypto_rsa_decrypt(struct crypto_key *priv, struct crypto_rng *rng,
+			const void *in, size_t len, uint8_t *out, size_t cap);
+/* Signatures over hash(msg): RSA PKCS#1 v1.5 with the DigestInfo, or ECDSA
+ * as uftp's rlen, slen, r, s, zero padded to crypto_sig_len. */
+size_t crypto_sig_len(const struct crypto_key *k);
+long crypto_sign(struct crypto_key *priv, struct crypto_rng *rng, int hashtype,
+		 const void *msg, size_t len, uint8_t *sig, size_t cap);
+bool crypto_verify(const struct crypto_key *pub, int hashtype,
+		   const void *msg, size_t len, const void *sig, size_t siglen);
+/* ECDH between our private key and a peer's public key on the same curve;
+ * the premaster is SHA-1 of the shared x coordinate. 0 or -1. */
+int crypto_ecdh(struct crypto_key *priv, struct crypto_rng *rng,
+		const struct crypto_key *peer, uint8_t out[CRYPTO_ECDH_LEN]);
+
+#endif
