@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "ferry/config.h"
+#include "ferry/crypto.h"
 #include "ferry/engine.h"
 #include "ferry/peerlist.h"
 #include "ferry/session.h"
@@ -36,6 +37,18 @@ bool pmsg_addr(const struct uftp_announce *a, bool priv,
 
 enum { HOT_SLOTS = 64 };
 
+/* An instance's own keys (-k/-K, or an ephemeral RSA key) and a response
+ * proxy's ECDH key: made before the workers start, read-only after. */
+enum { PROXY_MAX_KEYS = 32 };
+struct proxy_keys {
+	struct crypto_key *key[PROXY_MAX_KEYS];
+	size_t n;
+	struct crypto_key *dh;           /* NULL: no -e / -r:curve */
+};
+/* 0 or FERRY_EXIT_CRYPTO / _PARAM, the reason logged with the file name. */
+int proxy_keys_load(const struct proxy_config *pc, struct proxy_keys *pk);
+void proxy_keys_free(struct proxy_keys *pk);
+
 /* Shared by all workers, read-only after start-up except where noted. */
 struct inst_shared {
 	const struct proxy_config *pc;
@@ -43,6 +56,7 @@ struct inst_shared {
 	uint32_t uid;
 	struct sess_table *groups;
 	struct peerlist clients, servers;
+	struct proxy_keys keys;
 	struct sockaddr_storage hb[16];  /* -H targets */
 	size_t nhb;
 	unsigned join_if[64];            /* -I, or every multicast interface */

@@ -1,6 +1,6 @@
 /* shared.c — what the proxy's workers share, prepared before they start:
- * each instance's session table, -C/-S lists, downstream and heartbeat
- * addresses, join interfaces and UID. Errors here stop start-up. */
+ * each instance's session table, keys, -C/-S lists, downstream and
+ * heartbeat addresses, join interfaces and UID. Errors here stop start-up. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +109,8 @@ int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
 		if (!r)
 			r = set_uid(sh);
 		if (!r)
+			r = proxy_keys_load(sh->pc, &sh->keys);
+		if (!r)
 			r = load_lists(sh);
 		if (!r)
 			r = resolve_peers(sh);
@@ -132,6 +134,7 @@ void proxy_shared_free(struct proxy_shared *s)
 		sess_table_free(sh->groups);
 		peerlist_free(&sh->clients);
 		peerlist_free(&sh->servers);
+		proxy_keys_free(&sh->keys);
 		if (sh->pc)
 			pthread_mutex_destroy(&sh->down_lock);
 	}
