@@ -1,6 +1,7 @@
 /* test_serverlist.c — -S on a response proxy, in a network namespace of its
  * own: an unlisted server and a non-SSM private address are refused with
- * an ABORT upstream; a listed server with a 232/8 address is served. */
+ * an ABORT upstream; a listed server with a 232/8 address is served; an
+ * encrypted ANNOUNCE is checked against the listed key fingerprint. */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <sched.h>
@@ -15,11 +16,15 @@
 #include <cmocka.h>
 
 #include "ferry/config.h"
+#include "ferry/crypto.h"
 #include "ferry/engine.h"
 #include "ferry/log.h"
 #include "ferry/proxy.h"
 #include "ferry/uftp_msg.h"
 #include "rig.h"
+
+/* Server 0x2 is listed with the fingerprint of listed_key. */
+static struct crypto_key *listed_key, *other_key;
 
 struct rig {
 	struct ferry_config cfg;
@@ -36,7 +41,11 @@ static void rig_up(struct rig *r)
 	strcpy(r->list, "/tmp/ferry-slist-XXXXXX");
 	int fd = mkstemp(r->list);
 	assert_true(fd >= 0);
-	dprintf(fd, "0x00000001|127.0.0.1\n");
+	uint8_t fp[CRYPTO_FP_LEN];
+	char fps[CRYPTO_FP_STR];
+	assert_int_equal(crypto_key_fingerprint(listed_key, fp), 0);
+	crypto_fingerprint_str(fp, fps);
+	dprintf(fd, "0x00000001|127.0.0.1\n0x00000002|127.0.0.1|%s\n", fps);
 	close(fd);
 	r->port = rig_free_port();
 	config_init(&r->cfg);
@@ -86,6 +95,27 @@ static void announce(struct rig *r, uint32_t server, uint32_t group, const char 
 				       .src_id = server, .group_id = group, .grtt = 127 } };
 	m.u.announce = (struct uftp_announce){ .robust = 5, .blocksize = 1300,
 		.pub_addr = { pub, 4 }, .priv_addr = { prv, 4 } };
+	send_msg(r, r->up, &m);
+}
+
+/* An ANNOUNCE with EXT_ENC_INFO carrying key's blob. */
+static void announce_encrypted(struct rig *r, uint32_t server, uint32_t group,
+			       const struct crypto_key *key)
+{
+	static uint8_t pub[4], prv[4], rand1[UFTP_RAND_LEN], blob[CRYPTO_BLOB_MAX];
+	inet_pton(AF_INET, "232.1.1.1", pub);
+	inet_pton(AF_INET, "232.1.1.3", prv);
+	long n = crypto_key_blob(key, blob, sizeof(blob));
+	assert_true(n > 0);
+	struct uftp_msg m = { .hdr = { .version = UFTP_VERSION, .func = UFTP_ANNOUNCE,
+				       .src_id = server, .group_id = group, .grtt = 127 } };
+	m.u.announce = (struct uftp_announce){ .robust = 5, .blocksize = 1300,
+		.pub_addr = { pub, 4 }, .priv_addr = { prv, 4 } };
+	m.u.announce.ext.present = 1u << UFTP_EXT_ENC_INFO;
+	m.u.announce.ext.enc_info = (struct uftp_enc_info){
+		.keyextype = UFTP_KEYEX_RSA, .sigtype = UFTP_SIG_HMAC,
+		.keytype = UFTP_KEY_AES256_CBC, .hashtype = UFTP_HASH_SHA256,
+		.rand1 = { rand1, sizeof(rand1) }, .keyblob = { blob, (size_t)n } };
 	send_msg(r, r->up, &m);
 }
 
@@ -161,6 +191,20 @@ static void test_listed_server_served(void **state)
 	rig_down(&r);
 }
 
+/* -S fingerprints are checked against the key in the ANNOUNCE before the
+ * (still unsupported) encrypted session is refused. */
+static void test_server_key_fingerprint(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+	announce_encrypted(&r, 0x2, 0x400, other_key);
+	expect_abort(&r, "server key fingerprint does not match the server list");
+	announce_encrypted(&r, 0x2, 0x401, listed_key);
+	expect_abort(&r, "encrypted sessions are not supported by this proxy yet");
+	rig_down(&r);
+}
+
 /* A loopback with multicast on, so joins behave the same everywhere. */
 static int private_netns(void **state)
 {
@@ -182,8 +226,18 @@ int main(void)
 		cmocka_unit_test(test_unlisted_server_refused),
 		cmocka_unit_test(test_non_ssm_private_refused),
 		cmocka_unit_test(test_listed_server_served),
+		cmocka_unit_test(test_server_key_fingerprint),
 	};
+	char why[CRYPTO_ERR_LEN];
+	struct crypto_rng *rng = crypto_rng_new();
+	listed_key = rng ? crypto_key_generate(rng, "rsa:512", why) : NULL;
+	other_key = rng ? crypto_key_generate(rng, "rsa:512", why) : NULL;
+	crypto_rng_free(rng);
+	if (!listed_key || !other_key)
+		return 1;
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	crypto_key_free(listed_key);
+	crypto_key_free(other_key);
 	log_close();
 	return rc;
 }
