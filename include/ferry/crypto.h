@@ -123,4 +123,74 @@ bool crypto_verify(const struct crypto_key *pub, int hashtype,
 int crypto_ecdh(struct crypto_key *priv, struct crypto_rng *rng,
 		const struct crypto_key *peer, uint8_t out[CRYPTO_ECDH_LEN]);
 
+/* ---- uftp 4.x's key schedule (protocol.txt section 4) ------------------- */
+#define CRYPTO_RAND_LEN    32    /* server and client randoms */
+#define CRYPTO_MASTER_LEN  48    /* master secret, group master */
+#define CRYPTO_VERIFY_LEN  12    /* KEYINFO_ACK verify data */
+
+/* The HMAC key, cipher key and IV salt cut from a key block. */
+struct crypto_keyset {
+	uint8_t hmac[CRYPTO_HASH_MAX];
+	uint8_t key[32];
+	uint8_t salt[4];
+	size_t hmaclen, keylen;
+};
+/* Server/client: master = PRF(premaster, "master secret", rand1 + rand2),
+ * keys = PRF(master, "key expansion", rand1 + rand2). 0 or -1. */
+int crypto_uftp_session_keys(int hashtype, int keytype, const void *premaster,
+			     size_t plen, const uint8_t *rand1, const uint8_t *rand2,
+			     struct crypto_keyset *ks);
+/* Group: keys = PRF(group master, "key expansion", rand1). */
+int crypto_uftp_group_keys(int hashtype, int keytype,
+			   const uint8_t master[CRYPTO_MASTER_LEN],
+			   const uint8_t *rand1, struct crypto_keyset *ks);
+/* The handshake values: group ID, private address, rand1, rand2,
+ * premaster, and for KEYINFO_ACK the client's key blob (if it sent
+ * CLIENT_KEY) and the group master (NULL for CLIENT_KEY's signature).
+ * Length written, or -1 when cap is too small. */
+long crypto_uftp_handshake(uint8_t *out, size_t cap, uint32_t group_id,
+			   const void *addr, size_t addrlen, const uint8_t *rand1,
+			   const uint8_t *rand2, const void *premaster, size_t plen,
+			   const void *blob, size_t bloblen, const uint8_t *master);
+/* verify_data = PRF(group master, "client finished", Hash(handshake)). */
+int crypto_uftp_verify_data(int hashtype, const uint8_t master[CRYPTO_MASTER_LEN],
+			    const void *hs, size_t len,
+			    uint8_t out[CRYPTO_VERIFY_LEN]);
+
+/* KEYINFO's entry for one client: the last 47 bytes of the group master
+ * under the client's session keys, in CBC even for GCM/CCM sessions, IV
+ * from the sender's UID and the KEYINFO's counter. wrap writes 48 bytes;
+ * unwrap restores all 48 (first byte: version). 0 or -1. */
+int crypto_uftp_wrap_master(int keytype, const struct crypto_keyset *ks,
+			    uint32_t src_id, uint64_t iv_ctr,
+			    const uint8_t master[CRYPTO_MASTER_LEN], uint8_t out[48]);
+int crypto_uftp_unwrap_master(int keytype, const struct crypto_keyset *ks,
+			      uint32_t src_id, uint64_t iv_ctr, uint8_t version,
+			      const uint8_t in[48], uint8_t master[CRYPTO_MASTER_LEN]);
+
+/* An ENCRYPTED datagram: the 16-byte UFTP header, IV counter, signature
+ * and payload lengths, signature, payload. open checks the signature
+ * (HMAC with the keyset; RSA/ECDSA with signer, slow; GCM/CCM by the tag)
+ * and decrypts into out; the plaintext length or -1. sig and payload are
+ * the views uftp_decode gave, pointing into dgram. */
+long crypto_uftp_open(const struct crypto_keyset *ks, int keytype, int hashtype,
+		      int sigtype, const struct crypto_key *signer,
+		      const uint8_t *dgram, size_t len, const uint8_t *sig,
+		      size_t siglen, const uint8_t *payload, size_t paylen,
+		      uint8_t *out, size_t cap);
+/* The signature of a datagram (ENCRYPTED: at offset 28; ANNOUNCE: inside
+ * EXT_ENC_INFO), made over the whole datagram with the signature zeroed:
+ * HMAC with ks, or RSA/ECDSA (UFTP_SIG_KEYEX) with signer. */
+bool crypto_uftp_check_sig(const struct crypto_keyset *ks, int hashtype,
+			   int sigtype, const struct crypto_key *signer,
+			   const uint8_t *dgram, size_t len, size_t sigoff,
+			   const uint8_t *sig, size_t siglen);
+/* Builds an ENCRYPTED datagram in out from the 16-byte header hdr (its
+ * function byte is set to ENCRYPTED) and the plain message; signer is
+ * the private key for KEYEX signatures. The datagram length or -1. */
+long crypto_uftp_seal(const struct crypto_keyset *ks, int keytype, int hashtype,
+		      int sigtype, struct crypto_key *signer, struct crypto_rng *rng,
+		      const uint8_t hdr[16], uint64_t iv_ctr, const void *plain,
+		      size_t plen, uint8_t *out, size_t cap);
+
 #endif

@@ -372,6 +372,85 @@ static void test_fingerprint_str(void **state)
 	assert_string_equal(s, "0A:17:24:31:3E:4B:58:65:72:7F:8C:99:A6:B3:C0:CD:DA:E7:F4:01");
 }
 
+/* The key schedule: what one side seals the other opens, for every
+ * signature kind; a flipped bit anywhere is refused. */
+static void test_schedule(void **state)
+{
+	(void)state;
+	uint8_t premaster[48], r1[32], r2[32], master[48], back[48], wrapped[48];
+	uint8_t hdr[16] = { 0x40, UFTP_FILEINFO, 0, 1, 0, 0, 0, 7, 0xde, 0xad, 0xbe, 0xef };
+	uint8_t dg[1024], plain[200], out[1024];
+	struct crypto_keyset a, b, g;
+	memset(premaster, 3, sizeof(premaster));
+	memset(r1, 1, sizeof(r1));
+	memset(r2, 2, sizeof(r2));
+	memset(master, 9, sizeof(master));
+	master[0] = 0x40;
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)i;
+	assert_int_equal(crypto_uftp_session_keys(UFTP_HASH_SHA384, UFTP_KEY_AES256_GCM,
+						  premaster, 48, r1, r2, &a), 0);
+	assert_int_equal(crypto_uftp_session_keys(UFTP_HASH_SHA384, UFTP_KEY_AES256_GCM,
+						  premaster, 48, r1, r2, &b), 0);
+	assert_int_equal(a.hmaclen, 48);
+	assert_int_equal(a.keylen, 32);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_int_equal(crypto_uftp_wrap_master(UFTP_KEY_AES256_GCM, &a, 7, 99, master,
+						 wrapped), 0);
+	assert_int_equal(crypto_uftp_unwrap_master(UFTP_KEY_AES256_GCM, &b, 7, 99, 0x40,
+						   wrapped, back), 0);
+	assert_memory_equal(master, back, 48);
+	assert_int_not_equal(crypto_uftp_unwrap_master(UFTP_KEY_AES256_GCM, &b, 8, 99,
+						       0x40, wrapped, back) == 0 &&
+			     memcmp(master, back, 48) == 0, 1);
+	long hs = crypto_uftp_handshake(out, sizeof(out), 0x01020304, "\xe8\x01\x01\x01",
+					4, r1, r2, premaster, 48, "blob", 4, master);
+	assert_int_equal(hs, 4 + 4 + 32 + 32 + 48 + 4 + 48);
+	assert_hex(out, "01020304e8010101");
+	uint8_t v1[12], v2[12];
+	assert_int_equal(crypto_uftp_verify_data(UFTP_HASH_SHA1, master, out, (size_t)hs, v1), 0);
+	out[hs - 1] ^= 1;
+	assert_int_equal(crypto_uftp_verify_data(UFTP_HASH_SHA1, master, out, (size_t)hs, v2), 0);
+	assert_memory_not_equal(v1, v2, 12);
+
+	struct crypto_key *rsa = gen("rsa:1024"), *ec = gen("ec:secp384r1");
+	const struct { int kt, sig; struct crypto_key *k; } cases[] = {
+		{ UFTP_KEY_AES128_CBC, UFTP_SIG_HMAC, NULL },
+		{ UFTP_KEY_DES_EDE3, UFTP_SIG_HMAC, NULL },
+		{ UFTP_KEY_AES256_GCM, UFTP_SIG_AUTHENC, NULL },
+		{ UFTP_KEY_AES128_CCM, UFTP_SIG_AUTHENC, NULL },
+		{ UFTP_KEY_AES256_CBC, UFTP_SIG_KEYEX, rsa },
+		{ UFTP_KEY_AES128_CBC, UFTP_SIG_KEYEX, ec },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		int kt = cases[i].kt, st = cases[i].sig;
+		assert_int_equal(crypto_uftp_group_keys(UFTP_HASH_SHA256, kt, master, r1, &g), 0);
+		long n = crypto_uftp_seal(&g, kt, UFTP_HASH_SHA256, st, cases[i].k, rng, hdr,
+					  0x1122334455ULL, plain, sizeof(plain), dg, sizeof(dg));
+		assert_true(n > 28);
+		assert_int_equal(dg[1], UFTP_ENCRYPTED);
+		size_t siglen = (size_t)dg[24] << 8 | dg[25], paylen = (size_t)dg[26] << 8 | dg[27];
+		assert_int_equal(28 + siglen + paylen, n);
+		assert_int_equal(crypto_uftp_open(&g, kt, UFTP_HASH_SHA256, st, cases[i].k, dg,
+						  (size_t)n, dg + 28, siglen, dg + 28 + siglen,
+						  paylen, out, sizeof(out)), (long)sizeof(plain));
+		assert_memory_equal(out, plain, sizeof(plain));
+		for (size_t at = 0; at < (size_t)n; at += 37) {
+			if (at >= 28 && at < 28 + siglen && st == UFTP_SIG_KEYEX &&
+			    crypto_key_type(cases[i].k) == UFTP_KEYBLOB_EC)
+				continue;      /* EC signatures carry zero padding */
+			dg[at] ^= 0x10;
+			assert_int_equal(crypto_uftp_open(&g, kt, UFTP_HASH_SHA256, st,
+							  cases[i].k, dg, (size_t)n, dg + 28,
+							  siglen, dg + 28 + siglen, paylen, out,
+							  sizeof(out)), -1);
+			dg[at] ^= 0x10;
+		}
+	}
+	crypto_key_free(rsa);
+	crypto_key_free(ec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_pem_errors),
 		cmocka_unit_test(test_fingerprint_str),
+		cmocka_unit_test(test_schedule),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,7 @@
-/* capture_crypto.c — decrypts a captured uftp 4.x session (RSA key
- * exchange, AES-CBC, SHA-256) from the server's private key, replaying the
- * key schedule of protocol.txt section 4 as uftp 4.10 implements it, with
- * ferry's crypto module. */
+/* capture_crypto.c — replays protocol.txt section 4 over a captured uftp
+ * 4.x session with ferry's crypto module: ANNOUNCE, CLIENT_KEY and
+ * ENCRYPTED signatures, and with the server's RSA key every session and
+ * group key, KEYINFO_ACK verify data and each ENCRYPTED payload. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,65 +10,45 @@
 
 #include "capture_crypto.h"
 
-#define SHA256_LEN 32
-#define SALT_LEN 4
-#define MASTER_LEN 48
 #define MAX_CLIENTS 16
+#define ENC_SIG_OFF (UFTP_HDR_LEN + 12)
 
-struct client_keys {
+struct client {
 	uint32_t uid;
-	uint8_t key[32], salt[SALT_LEN];
+	uint8_t rand2[UFTP_RAND_LEN];
+	uint8_t premaster[64];
+	size_t plen;                 /* 0: premaster unknown (ECDH) */
+	struct crypto_keyset keys;
+	struct crypto_key *pub;      /* from CLIENT_KEY */
+	uint8_t blob[CRYPTO_BLOB_MAX];
+	size_t bloblen;
 };
 
 struct capcrypt {
-	struct crypto_key *key;
+	struct crypto_key *priv;     /* the server's, or NULL */
 	struct crypto_rng *rng;
 	bool have_announce, have_group;
-	uint8_t version, keytype, rand1[UFTP_RAND_LEN];
-	size_t keylen;
-	struct client_keys clients[MAX_CLIENTS];
+	uint32_t server_id, group_id;
+	struct crypto_key *server_pub;
+	uint8_t version, keyextype, sigtype, keytype, hashtype;
+	uint8_t rand1[UFTP_RAND_LEN], priv_addr[16];
+	size_t addrlen;
+	struct client clients[MAX_CLIENTS];
 	size_t nclients;
-	uint8_t groupkey[32], groupsalt[SALT_LEN];
+	uint8_t groupmaster[CRYPTO_MASTER_LEN];
+	struct crypto_keyset group;
 };
-
-static size_t aes_keylen(uint8_t keytype)
-{
-	switch (keytype) {
-	case UFTP_KEY_AES128_CBC: return 16;
-	case UFTP_KEY_AES256_CBC: return 32;
-	default:                  return 0;   /* only CBC is replayed here */
-	}
-}
-
-/* uftp 4.x's PRF with SHA-256 (its quirk is in src/crypto). */
-static void prf(const uint8_t *secret, size_t slen, const char *label,
-		const uint8_t *seed, size_t seedlen, uint8_t *out, size_t n)
-{
-	if (crypto_prf_uftp(UFTP_HASH_SHA256, secret, slen, label, seed, seedlen,
-			    out, n) != 0)
-		memset(out, 0, n);
-}
-
-static long cbc_decrypt(uint8_t keytype, const uint8_t *key, uint32_t src_id,
-			uint64_t ctr, const uint8_t salt[SALT_LEN],
-			const uint8_t *in, size_t len, uint8_t *out, size_t cap)
-{
-	uint8_t iv[16];
-	crypto_cipher_iv(keytype, salt, src_id, ctr, iv);
-	return crypto_decrypt(keytype, key, iv, NULL, 0, in, len, out, cap);
-}
 
 struct capcrypt *capcrypt_open(const char *path)
 {
 	char why[CRYPTO_ERR_LEN];
 	struct capcrypt *cc = calloc(1, sizeof(*cc));
-	if (!cc)
+	if (!cc || !(cc->rng = crypto_rng_new())) {
+		free(cc);
 		return NULL;
-	cc->key = crypto_key_read_file(path, why);
-	cc->rng = crypto_rng_new();
-	if (!cc->key || !cc->rng || crypto_key_type(cc->key) != UFTP_KEYBLOB_RSA) {
-		fprintf(stderr, "capcrypt_open: %s: %s\n", path,
-			cc->key ? "not an RSA key" : why);
+	}
+	if (path && !(cc->priv = crypto_key_read_file(path, why))) {
+		fprintf(stderr, "capcrypt_open: %s: %s\n", path, why);
 		capcrypt_close(cc);
 		return NULL;
 	}
@@ -79,100 +59,187 @@ void capcrypt_close(struct capcrypt *cc)
 {
 	if (!cc)
 		return;
-	crypto_key_free(cc->key);
+	for (size_t i = 0; i < cc->nclients; i++)
+		crypto_key_free(cc->clients[i].pub);
+	crypto_key_free(cc->server_pub);
+	crypto_key_free(cc->priv);
 	crypto_rng_free(cc->rng);
 	free(cc);
 }
 
-static struct client_keys *client(struct capcrypt *cc, uint32_t uid)
+static struct client *client(struct capcrypt *cc, uint32_t uid, bool add)
 {
 	for (size_t i = 0; i < cc->nclients; i++)
 		if (cc->clients[i].uid == uid)
 			return &cc->clients[i];
-	return NULL;
+	if (!add || cc->nclients == MAX_CLIENTS)
+		return NULL;
+	struct client *c = &cc->clients[cc->nclients++];
+	c->uid = uid;
+	return c;
 }
 
-static void on_announce(struct capcrypt *cc, const struct uftp_msg *m)
+/* The server's parameters (from the first ANNOUNCE); in the ECDH modes
+ * each ANNOUNCE's signature over the whole datagram (signature zeroed) is
+ * checked with the key it carries, also when a proxy re-signed it. */
+static const char *on_announce(struct capcrypt *cc, const struct uftp_msg *m,
+			       const uint8_t *dgram, size_t len)
 {
-	const struct uftp_enc_info *e = &m->u.announce.ext.enc_info;
-	if (!UFTP_HAS_EXT(&m->u.announce.ext, UFTP_EXT_ENC_INFO) ||
-	    e->keyextype != UFTP_KEYEX_RSA || e->hashtype != UFTP_HASH_SHA256 ||
-	    !aes_keylen(e->keytype))
-		return;
-	cc->version = m->hdr.version;
-	cc->keytype = e->keytype;
-	cc->keylen = aes_keylen(e->keytype);
-	memcpy(cc->rand1, e->rand1.p, UFTP_RAND_LEN);
-	cc->have_announce = true;
+	const struct uftp_announce *a = &m->u.announce;
+	const struct uftp_enc_info *e = &a->ext.enc_info;
+	if (!UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) ||
+	    a->priv_addr.len > sizeof(cc->priv_addr))
+		return NULL;
+	struct crypto_key *k = crypto_key_from_blob(e->keyblob.p, e->keyblob.len);
+	if (!k)
+		return "sig_bad";
+	bool ok = !e->sig.len ||
+		  crypto_uftp_check_sig(NULL, e->hashtype, UFTP_SIG_KEYEX, k, dgram,
+					len, (size_t)(e->sig.p - dgram), e->sig.p,
+					e->sig.len);
+	if (cc->have_announce) {
+		crypto_key_free(k);
+	} else {
+		cc->server_pub = k;
+		cc->server_id = m->hdr.src_id;
+		cc->group_id = m->hdr.group_id;
+		cc->version = m->hdr.version;
+		cc->keyextype = e->keyextype;
+		cc->sigtype = e->sigtype;
+		cc->keytype = e->keytype;
+		cc->hashtype = e->hashtype;
+		memcpy(cc->rand1, e->rand1.p, UFTP_RAND_LEN);
+		memcpy(cc->priv_addr, a->priv_addr.p, a->priv_addr.len);
+		cc->addrlen = a->priv_addr.len;
+		cc->have_announce = true;
+	}
+	return !e->sig.len ? NULL : ok ? "sig_ok" : "sig_bad";
 }
 
-/* premaster -> master -> key block: HMAC key, cipher key, salt. */
+/* RSA key exchange: the premaster under the server's key, then the
+ * client's session keys. */
 static void on_register(struct capcrypt *cc, const struct uftp_msg *m)
 {
 	const struct uftp_register *r = &m->u.reg;
-	uint8_t premaster[512], seed[2 * UFTP_RAND_LEN], master[MASTER_LEN];
-	uint8_t block[SHA256_LEN + 32 + SALT_LEN];
-	if (!cc->have_announce || r->keyinfo.len == 0 ||
-	    client(cc, m->hdr.src_id) || cc->nclients == MAX_CLIENTS)
+	struct client *c;
+	if (!cc->have_announce || !r->keyinfo.len || m->hdr.src_id == cc->server_id ||
+	    !(c = client(cc, m->hdr.src_id, true)))
 		return;
-	long plen = crypto_rsa_decrypt(cc->key, cc->rng, r->keyinfo.p,
-				       r->keyinfo.len, premaster, sizeof(premaster));
-	if (plen <= 0)
+	memcpy(c->rand2, r->rand2.p, UFTP_RAND_LEN);
+	if (!cc->priv || cc->keyextype != UFTP_KEYEX_RSA || c->plen)
 		return;
-	memcpy(seed, cc->rand1, UFTP_RAND_LEN);
-	memcpy(seed + UFTP_RAND_LEN, r->rand2.p, UFTP_RAND_LEN);
-	prf(premaster, (size_t)plen, "master secret", seed, sizeof(seed),
-	    master, MASTER_LEN);
-	prf(master, MASTER_LEN, "key expansion", seed, sizeof(seed), block,
-	    SHA256_LEN + cc->keylen + SALT_LEN);
-	struct client_keys *k = &cc->clients[cc->nclients++];
-	k->uid = m->hdr.src_id;
-	memcpy(k->key, block + SHA256_LEN, cc->keylen);
-	memcpy(k->salt, block + SHA256_LEN + cc->keylen, SALT_LEN);
+	long n = crypto_rsa_decrypt(cc->priv, cc->rng, r->keyinfo.p, r->keyinfo.len,
+				    c->premaster, sizeof(c->premaster));
+	if (n <= 0 || crypto_uftp_session_keys(cc->hashtype, cc->keytype,
+					       c->premaster, (size_t)n, cc->rand1,
+					       c->rand2, &c->keys) != 0)
+		return;
+	c->plen = (size_t)n;
 }
 
-/* The group master: version byte + 47 bytes under a client's key. */
+/* The client's key, and its signature over the handshake so far when the
+ * premaster is known. */
+static const char *on_client_key(struct capcrypt *cc, const struct uftp_msg *m)
+{
+	const struct uftp_client_key *k = &m->u.client_key;
+	uint8_t hs[512];
+	struct client *c = client(cc, m->hdr.src_id, true);
+	if (!c || c->pub || k->keyblob.len > sizeof(c->blob))
+		return NULL;
+	if (!(c->pub = crypto_key_from_blob(k->keyblob.p, k->keyblob.len)))
+		return "sig_bad";
+	memcpy(c->blob, k->keyblob.p, k->keyblob.len);
+	c->bloblen = k->keyblob.len;
+	if (!c->plen)
+		return NULL;
+	long n = crypto_uftp_handshake(hs, sizeof(hs), m->hdr.group_id, cc->priv_addr,
+				       cc->addrlen, cc->rand1, c->rand2, c->premaster,
+				       c->plen, NULL, 0, NULL);
+	return n > 0 && crypto_verify(c->pub, cc->hashtype, hs, (size_t)n,
+				      k->verify.p, k->verify.len) ? "sig_ok" : "sig_bad";
+}
+
+/* The group master from the first entry we hold keys for. */
 static void on_keyinfo(struct capcrypt *cc, const struct uftp_msg *m)
 {
 	struct uftp_destkey dk;
 	for (size_t i = 0; !cc->have_group &&
 	     uftp_keyinfo_at(&m->u.keyinfo, i, &dk); i++) {
-		struct client_keys *k = client(cc, dk.uid);
-		uint8_t plain[UFTP_MASTER_LEN], master[MASTER_LEN];
-		uint8_t block[SHA256_LEN + 32 + SALT_LEN];
-		if (!k)
+		struct client *c = client(cc, dk.uid, false);
+		if (!c || !c->plen ||
+		    crypto_uftp_unwrap_master(cc->keytype, &c->keys, m->hdr.src_id,
+					      m->u.keyinfo.iv_ctr, cc->version,
+					      dk.master, cc->groupmaster) != 0 ||
+		    crypto_uftp_group_keys(cc->hashtype, cc->keytype, cc->groupmaster,
+					   cc->rand1, &cc->group) != 0)
 			continue;
-		if (cbc_decrypt(cc->keytype, k->key, m->hdr.src_id,
-				m->u.keyinfo.iv_ctr, k->salt, dk.master,
-				UFTP_MASTER_LEN, plain, sizeof(plain)) != MASTER_LEN - 1)
-			continue;
-		master[0] = cc->version;
-		memcpy(master + 1, plain, MASTER_LEN - 1);
-		prf(master, MASTER_LEN, "key expansion", cc->rand1,
-		    UFTP_RAND_LEN, block, SHA256_LEN + cc->keylen + SALT_LEN);
-		memcpy(cc->groupkey, block + SHA256_LEN, cc->keylen);
-		memcpy(cc->groupsalt, block + SHA256_LEN + cc->keylen,
-		       SALT_LEN);
 		cc->have_group = true;
 	}
 }
 
-void capcrypt_observe(struct capcrypt *cc, const struct uftp_msg *m)
+/* ENCRYPTED with RSA/ECDSA signatures: checked with the sender's key. */
+static const char *on_encrypted(struct capcrypt *cc, const struct uftp_msg *m,
+				const uint8_t *dgram, size_t len)
+{
+	const struct uftp_encrypted *e = &m->u.encrypted;
+	const struct crypto_key *signer = NULL;
+	if (!cc->have_announce || cc->sigtype != UFTP_SIG_KEYEX)
+		return NULL;
+	if (m->hdr.src_id == cc->server_id) {
+		signer = cc->server_pub;
+	} else {
+		struct client *c = client(cc, m->hdr.src_id, false);
+		signer = c ? c->pub : NULL;
+	}
+	if (!signer)
+		return NULL;
+	return crypto_uftp_check_sig(NULL, cc->hashtype, UFTP_SIG_KEYEX, signer,
+				     dgram, len, ENC_SIG_OFF, e->sig.p, e->sig.len)
+		? "sig_ok" : "sig_bad";
+}
+
+const char *capcrypt_observe(struct capcrypt *cc, const struct uftp_msg *m,
+			     const uint8_t *dgram, size_t len)
 {
 	switch (m->hdr.func) {
-	case UFTP_ANNOUNCE: on_announce(cc, m); break;
-	case UFTP_REGISTER: on_register(cc, m); break;
-	case UFTP_KEYINFO:  on_keyinfo(cc, m); break;
-	default:            break;
+	case UFTP_ANNOUNCE:   return on_announce(cc, m, dgram, len);
+	case UFTP_REGISTER:   on_register(cc, m); return NULL;
+	case UFTP_CLIENT_KEY: return on_client_key(cc, m);
+	case UFTP_KEYINFO:    on_keyinfo(cc, m); return NULL;
+	case UFTP_ENCRYPTED:  return on_encrypted(cc, m, dgram, len);
+	default:              return NULL;
 	}
 }
 
 long capcrypt_decrypt(struct capcrypt *cc, const struct uftp_msg *m,
-		      uint8_t *out, size_t cap)
+		      const uint8_t *dgram, size_t len, uint8_t *out, size_t cap)
 {
 	const struct uftp_encrypted *e = &m->u.encrypted;
-	if (!cc->have_group || e->payload.len > cap)
+	if (!cc->have_group)
 		return -1;
-	return cbc_decrypt(cc->keytype, cc->groupkey, m->hdr.src_id, e->iv_ctr,
-			   cc->groupsalt, e->payload.p, e->payload.len, out, cap);
+	const struct crypto_key *signer = NULL;
+	if (cc->sigtype == UFTP_SIG_KEYEX) {
+		struct client *c = client(cc, m->hdr.src_id, false);
+		signer = m->hdr.src_id == cc->server_id ? cc->server_pub
+							 : c ? c->pub : NULL;
+	}
+	return crypto_uftp_open(&cc->group, cc->keytype, cc->hashtype, cc->sigtype,
+				signer, dgram, len, e->sig.p, e->sig.len,
+				e->payload.p, e->payload.len, out, cap);
+}
+
+const char *capcrypt_keyinfo_ack(struct capcrypt *cc, uint32_t src_id,
+				 const uint8_t *verify)
+{
+	uint8_t hs[1024], want[CRYPTO_VERIFY_LEN];
+	struct client *c = client(cc, src_id, false);
+	if (!c || !c->plen || !cc->have_group)
+		return NULL;
+	long n = crypto_uftp_handshake(hs, sizeof(hs), cc->group_id, cc->priv_addr,
+				       cc->addrlen, cc->rand1, c->rand2, c->premaster,
+				       c->plen, c->blob, c->bloblen, cc->groupmaster);
+	if (n < 0 || crypto_uftp_verify_data(cc->hashtype, cc->groupmaster, hs,
+					     (size_t)n, want) != 0)
+		return "verify_bad";
+	return memcmp(want, verify, sizeof(want)) ? "verify_bad" : "verify_ok";
 }
