@@ -46,8 +46,8 @@ int crypto_prf_uftp(int hashtype, const void *secret, size_t slen,
 		    uint8_t *out, size_t n);
 
 /* ---- symmetric ciphers (UFTP_KEY_*) ----------------------------------- */
-size_t crypto_cipher_keylen(int keytype);   /* 0: unknown or unavailable */
-size_t crypto_cipher_ivlen(int keytype);    /* 16 CBC, 12 GCM/CCM, 8 DES */
+size_t crypto_cipher_keylen(int keytype);   /* 0: unknown, or DES (as uftp here) */
+size_t crypto_cipher_ivlen(int keytype);    /* 16 AES-CBC, 12 GCM/CCM, 8 3DES */
 bool crypto_cipher_aead(int keytype);       /* GCM and CCM: 16-byte tag */
 /* The IV of protocol.txt section 4 from salt, sender UID and counter. */
 void crypto_cipher_iv(int keytype, const uint8_t salt[4], uint32_t uid,

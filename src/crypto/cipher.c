@@ -1,5 +1,7 @@
-/* cipher.c — the symmetric ciphers of UFTP (DES, 3DES, AES-128/256 in CBC,
- * GCM and CCM), their IVs, and OpenSSL-compatible padding and tags. */
+/* cipher.c — the symmetric ciphers of UFTP (3DES, AES-128/256 in CBC, GCM
+ * and CCM), their IVs, and OpenSSL-compatible padding and tags. Single DES
+ * is left out: uftp 4.10.2 on OpenSSL 3 cannot use it either ("EncryptInit
+ * for cipher failed ... unsupported"), so no session can ask for it. */
 #include <string.h>
 
 #include "internal.h"
@@ -10,14 +12,13 @@
 
 #define TAG_LEN 16
 
-enum mode { M_NONE, M_DES, M_AES_CBC, M_AES_GCM, M_AES_CCM };
+enum mode { M_NONE, M_3DES, M_AES_CBC, M_AES_GCM, M_AES_CCM };
 
 static const struct {
 	enum mode mode;
 	size_t keylen, ivlen;
 } ciphers[] = {
-	[UFTP_KEY_DES]        = { M_DES,     8,  8 },
-	[UFTP_KEY_DES_EDE3]   = { M_DES,     24, 8 },
+	[UFTP_KEY_DES_EDE3]   = { M_3DES,    24, 8 },
 	[UFTP_KEY_AES128_CBC] = { M_AES_CBC, 16, 16 },
 	[UFTP_KEY_AES256_CBC] = { M_AES_CBC, 32, 16 },
 	[UFTP_KEY_AES128_GCM] = { M_AES_GCM, 16, 12 },
@@ -91,26 +92,17 @@ void crypto_cipher_iv(int keytype, const uint8_t salt[4], uint32_t uid,
 	}
 }
 
-static long des_cbc(int keytype, const uint8_t *key, const uint8_t *iv,
-		    const uint8_t *in, size_t len, uint8_t *out, bool enc)
+static long des_cbc(const uint8_t *key, const uint8_t *iv, const uint8_t *in,
+		    size_t len, uint8_t *out, bool enc)
 {
-	int r;
-	if (keytype == UFTP_KEY_DES) {
-		Des d;
-		r = wc_Des_SetKey(&d, key, iv, enc ? DES_ENCRYPTION : DES_DECRYPTION);
-		if (r == 0)
-			r = enc ? wc_Des_CbcEncrypt(&d, out, in, (word32)len)
-				: wc_Des_CbcDecrypt(&d, out, in, (word32)len);
-	} else {
-		Des3 d;
-		if (wc_Des3Init(&d, NULL, INVALID_DEVID) != 0)
-			return -1;
-		r = wc_Des3_SetKey(&d, key, iv, enc ? DES_ENCRYPTION : DES_DECRYPTION);
-		if (r == 0)
-			r = enc ? wc_Des3_CbcEncrypt(&d, out, in, (word32)len)
-				: wc_Des3_CbcDecrypt(&d, out, in, (word32)len);
-		wc_Des3Free(&d);
-	}
+	Des3 d;
+	if (wc_Des3Init(&d, NULL, INVALID_DEVID) != 0)
+		return -1;
+	int r = wc_Des3_SetKey(&d, key, iv, enc ? DES_ENCRYPTION : DES_DECRYPTION);
+	if (r == 0)
+		r = enc ? wc_Des3_CbcEncrypt(&d, out, in, (word32)len)
+			: wc_Des3_CbcDecrypt(&d, out, in, (word32)len);
+	wc_Des3Free(&d);
 	return r == 0 ? (long)len : -1;
 }
 
@@ -132,14 +124,14 @@ static long aes_cbc(int keytype, const uint8_t *key, const uint8_t *iv,
 static long cbc(int keytype, const uint8_t *key, const uint8_t *iv,
 		const uint8_t *in, size_t len, uint8_t *out, bool enc)
 {
-	return mode_of(keytype) == M_DES ? des_cbc(keytype, key, iv, in, len, out, enc)
+	return mode_of(keytype) == M_3DES ? des_cbc(key, iv, in, len, out, enc)
 					 : aes_cbc(keytype, key, iv, in, len, out, enc);
 }
 
 static long cbc_encrypt(int keytype, const uint8_t *key, const uint8_t *iv,
 			const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
-	size_t bs = mode_of(keytype) == M_DES ? 8 : 16;
+	size_t bs = mode_of(keytype) == M_3DES ? 8 : 16;
 	size_t pad = bs - len % bs, total = len + pad;
 	if (total > cap)
 		return -1;
@@ -151,7 +143,7 @@ static long cbc_encrypt(int keytype, const uint8_t *key, const uint8_t *iv,
 static long cbc_decrypt(int keytype, const uint8_t *key, const uint8_t *iv,
 			const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
-	size_t bs = mode_of(keytype) == M_DES ? 8 : 16;
+	size_t bs = mode_of(keytype) == M_3DES ? 8 : 16;
 	if (len == 0 || len % bs || len > cap ||
 	    cbc(keytype, key, iv, in, len, out, false) < 0)
 		return -1;
@@ -204,7 +196,7 @@ long crypto_encrypt(int keytype, const uint8_t *key, const uint8_t *iv,
 	if (len > UINT32_MAX - 32 || aadlen > UINT32_MAX)
 		return -1;
 	switch (mode_of(keytype)) {
-	case M_DES:
+	case M_3DES:
 	case M_AES_CBC: return cbc_encrypt(keytype, key, iv, in, len, out, cap);
 	case M_AES_GCM:
 	case M_AES_CCM: return aead(keytype, key, iv, aad, aadlen, in, len, out,
@@ -220,7 +212,7 @@ long crypto_decrypt(int keytype, const uint8_t *key, const uint8_t *iv,
 	if (len > UINT32_MAX || aadlen > UINT32_MAX)
 		return -1;
 	switch (mode_of(keytype)) {
-	case M_DES:
+	case M_3DES:
 	case M_AES_CBC: return cbc_decrypt(keytype, key, iv, in, len, out, cap);
 	case M_AES_GCM:
 	case M_AES_CCM: return aead(keytype, key, iv, aad, aadlen, in, len, out,

@@ -125,7 +125,8 @@ static void test_ciphers(void **state)
 					back, sizeof(back)), -1);
 	for (size_t i = 0; i < sizeof(pt); i++)
 		pt[i] = (uint8_t)i, key[i % 32] = (uint8_t)(3 * i);
-	for (int kt = UFTP_KEY_DES; kt <= UFTP_KEY_AES256_CCM; kt++) {
+	assert_int_equal(crypto_cipher_keylen(UFTP_KEY_DES), 0);  /* uftp cannot either */
+	for (int kt = UFTP_KEY_DES_EDE3; kt <= UFTP_KEY_AES256_CCM; kt++) {
 		assert_true(crypto_cipher_keylen(kt) > 0);
 		for (size_t len = 0; len <= 33; len += 11) {
 			long n = crypto_encrypt(kt, key, iv, "aad", 3, pt, len, ct, sizeof(ct));
