@@ -99,19 +99,6 @@ static bool server_allowed(struct inst_shared *sh, const struct pmsg *m,
 		     addr_same_ip((const struct sockaddr *)&p->addr, src));
 }
 
-/* -S with a fingerprint: the key the server presents in ANNOUNCE must be
- * the listed one (a SHA-1 of a few hundred bytes: cheap enough here). */
-static bool server_key_ok(struct inst_shared *sh, const struct pmsg *m)
-{
-	const struct peer *p = peerlist_find(&sh->servers, m->hdr.src_id);
-	const struct uftp_enc_info *e = &m->msg.u.announce.ext.enc_info;
-	uint8_t fp[CRYPTO_FP_LEN];
-	if (!p || !p->has_fp)
-		return true;
-	crypto_blob_fingerprint(e->keyblob.p, e->keyblob.len, fp);
-	return memcmp(fp, p->fp, sizeof(fp)) == 0;
-}
-
 /* The ANNOUNCE's checks before a group exists; a refusal is told upstream. */
 static const char *refuse(struct instance *in, const struct pmsg *m,
 			  const struct sockaddr *src)
@@ -120,11 +107,8 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 	if (!server_allowed(in->sh, m, src))
 		return "server not in server list";
 	const struct uftp_announce *a = &m->msg.u.announce;
-	bool enc = UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO);
-	if (enc && pc->role != PROXY_SERVER && !server_key_ok(in->sh, m))
-		return "server key fingerprint does not match the server list";
-	if (enc && pc->role != PROXY_SERVER)
-		return "encrypted sessions are not supported by this proxy yet";
+	if (UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) && pc->role != PROXY_SERVER)
+		return proxy_enc_refusal(in->sh, m->hdr.src_id, &a->ext.enc_info);
 	if (pc->role == PROXY_CLIENT)
 		return NULL;
 	bool ssm = in->sh->servers.n > 0;

@@ -49,6 +49,13 @@ struct proxy_keys {
 int proxy_keys_load(const struct proxy_config *pc, struct proxy_keys *pk);
 void proxy_keys_free(struct proxy_keys *pk);
 
+struct inst_shared;
+/* Why a client or response proxy turns down an encrypted ANNOUNCE, in
+ * uftpproxyd's words where it has them. Until the key exchange is done
+ * here there is always a reason; the last is "not supported yet". */
+const char *proxy_enc_refusal(const struct inst_shared *sh, uint32_t server,
+			      const struct uftp_enc_info *e);
+
 /* Shared by all workers, read-only after start-up except where noted. */
 struct inst_shared {
 	const struct proxy_config *pc;
