@@ -138,6 +138,14 @@ def test_refusals(ferryd, tmp):
         line = next((l for l in err.splitlines() if what in l and why in l), None)
         check(line is not None, name + ": names %s and why" % what, err[-300:])
         check(time.monotonic() - t0 < 30, name + ": promptly")
+    # detached (no -d): the starting process still exits 3, the log says why
+    log = os.path.join(tmp, "detached.log")
+    argv = [a for a in ferryd_args(ferryd, "-c", ["-k", "/nonexistent.pem", "-L", log])
+            if a != "-d"]
+    rc, err = run_to_exit(argv)
+    text = open(log).read() if os.path.exists(log) else ""
+    check(rc == EXIT_CRYPTO and "/nonexistent.pem" in text,
+          "detached: exit 3 and the reason in the log", "rc=%s %r" % (rc, text[-200:]))
     before = keymgt_fp(good)
     check(before is not None and keymgt_fp(good) == before, "an existing file is untouched")
 
