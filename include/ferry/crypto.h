@@ -25,6 +25,9 @@ struct crypto_rng;
 struct crypto_rng *crypto_rng_new(void);
 void crypto_rng_free(struct crypto_rng *rng);
 int crypto_random(struct crypto_rng *rng, void *out, size_t len); /* 0 or -1 */
+/* wolfCrypt here keeps an EC fixed-point cache per thread (FP_ECC): a
+ * thread that used EC keys calls this before it exits, or leaks it. */
+void crypto_thread_done(void);
 
 /* ---- hashes, HMAC, PRFs ---------------------------------------------- */
 size_t crypto_hash_len(int hashtype);          /* 0: unknown hash */
@@ -105,6 +108,8 @@ int crypto_key_fingerprint(const struct crypto_key *k,
 int crypto_key_describe(const struct crypto_key *k, char *out, size_t cap);
 
 /* ---- public-key operations (slow: not on a worker) --------------------- */
+/* Each takes the key's lock (wolfCrypt keeps state in the key), so one
+ * key can serve several helper threads. */
 /* RSA encryption as uftp: PKCS#1 v1.5 below 768 bits, OAEP (SHA-1) from
  * 768 bits. Length or -1. */
 long crypto_rsa_encrypt(const struct crypto_key *pub, struct crypto_rng *rng,
@@ -118,8 +123,9 @@ long crypto_sign(struct crypto_key *priv, struct crypto_rng *rng, int hashtype,
 		 const void *msg, size_t len, uint8_t *sig, size_t cap);
 bool crypto_verify(const struct crypto_key *pub, int hashtype,
 		   const void *msg, size_t len, const void *sig, size_t siglen);
-/* ECDH between our private key and a peer's public key on the same curve;
- * the premaster is SHA-1 of the shared x coordinate. 0 or -1. */
+/* ECDH between our private key and a peer's public key (from a blob) on
+ * the same curve; the premaster is SHA-1 of the shared x coordinate.
+ * 0 or -1. */
 int crypto_ecdh(struct crypto_key *priv, struct crypto_rng *rng,
 		const struct crypto_key *peer, uint8_t out[CRYPTO_ECDH_LEN]);
 

@@ -22,8 +22,8 @@ struct crypto_key {
 	int type;                 /* UFTP_KEYBLOB_RSA or _EC */
 	bool priv;
 	int curve;                /* uftp number, EC only */
-	/* wolfCrypt keys hold a pointer to the RNG used for blinding; private
-	 * operations set it under this lock so helper threads can share a key. */
+	/* wolfCrypt keeps operation state and the blinding RNG in the key:
+	 * every operation holds this lock, so helper threads can share a key. */
 	pthread_mutex_t lock;
 	union {
 		RsaKey rsa;

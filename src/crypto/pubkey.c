@@ -11,6 +11,19 @@
 #define OAEP_MIN_BITS 768       /* uftp pads with PKCS#1 v1.5 below this */
 #define EC_COORD_MAX  66
 
+/* wolfCrypt keeps per-operation state (and the blinding RNG) in the key
+ * itself, public operations included, so every use of a key holds its
+ * lock: a key may be shared by the helper threads. */
+static void lock(const struct crypto_key *k)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&k->lock);
+}
+
+static void unlock(const struct crypto_key *k)
+{
+	pthread_mutex_unlock((pthread_mutex_t *)&k->lock);
+}
+
 static bool rsa_oaep(const struct crypto_key *k)
 {
 	return crypto_key_bits(k) >= OAEP_MIN_BITS;
@@ -22,11 +35,13 @@ long crypto_rsa_encrypt(const struct crypto_key *pub, struct crypto_rng *rng,
 	if (pub->type != UFTP_KEYBLOB_RSA || len > UINT32_MAX || cap > UINT32_MAX)
 		return -1;
 	RsaKey *k = (RsaKey *)&pub->u.rsa;
+	lock(pub);
 	int r = rsa_oaep(pub)
 		? wc_RsaPublicEncrypt_ex(in, (word32)len, out, (word32)cap, k,
 					 &rng->rng, WC_RSA_OAEP_PAD, WC_HASH_TYPE_SHA,
 					 WC_MGF1SHA1, NULL, 0)
 		: wc_RsaPublicEncrypt(in, (word32)len, out, (word32)cap, k, &rng->rng);
+	unlock(pub);
 	return r > 0 ? r : -1;
 }
 
@@ -36,7 +51,7 @@ long crypto_rsa_decrypt(struct crypto_key *priv, struct crypto_rng *rng,
 	if (priv->type != UFTP_KEYBLOB_RSA || !priv->priv || len > UINT32_MAX ||
 	    cap > UINT32_MAX)
 		return -1;
-	pthread_mutex_lock(&priv->lock);
+	lock(priv);
 	int r = wc_RsaSetRNG(&priv->u.rsa, &rng->rng);
 	if (r == 0)
 		r = rsa_oaep(priv)
@@ -46,7 +61,7 @@ long crypto_rsa_decrypt(struct crypto_key *priv, struct crypto_rng *rng,
 			: wc_RsaPrivateDecrypt(in, (word32)len, out, (word32)cap,
 					       &priv->u.rsa);
 	wc_RsaSetRNG(&priv->u.rsa, NULL);
-	pthread_mutex_unlock(&priv->lock);
+	unlock(priv);
 	return r > 0 ? r : -1;
 }
 
@@ -65,11 +80,11 @@ static long rsa_sign(struct crypto_key *priv, struct crypto_rng *rng,
 		     uint8_t *sig, size_t cap)
 {
 	word32 siglen = (word32)cap;
-	pthread_mutex_lock(&priv->lock);
+	lock(priv);
 	int r = wc_SignatureGenerate(h, WC_SIGNATURE_TYPE_RSA_W_ENC, msg,
 				     (word32)len, sig, &siglen, &priv->u.rsa,
 				     sizeof(priv->u.rsa), &rng->rng);
-	pthread_mutex_unlock(&priv->lock);
+	unlock(priv);
 	return r == 0 ? (long)siglen : -1;
 }
 
@@ -92,10 +107,10 @@ static long ec_sign(struct crypto_key *priv, struct crypto_rng *rng,
 	size_t need = crypto_sig_len(priv);
 	if (cap < need || crypto_hash(hashtype, msg, len, dig) != 0)
 		return -1;
-	pthread_mutex_lock(&priv->lock);
+	lock(priv);
 	int rc = wc_ecc_sign_hash(dig, (word32)crypto_hash_len(hashtype), der,
 				  &derlen, &rng->rng, &priv->u.ec);
-	pthread_mutex_unlock(&priv->lock);
+	unlock(priv);
 	if (rc != 0 || wc_ecc_sig_to_rs(der, derlen, r, &rlen, s, &slen) != 0)
 		return -1;
 	rlen = (word32)strip_zeros(r, rlen);
@@ -138,8 +153,11 @@ static bool ec_verify(const struct crypto_key *pub, int hashtype,
 	    wc_ecc_rs_raw_to_sig(sig + 4, (word32)rlen, sig + 4 + rlen,
 				 (word32)slen, der, &derlen) != 0)
 		return false;
-	return wc_ecc_verify_hash(der, derlen, dig, (word32)crypto_hash_len(hashtype),
-				  &ok, (ecc_key *)&pub->u.ec) == 0 && ok == 1;
+	lock(pub);
+	int r = wc_ecc_verify_hash(der, derlen, dig, (word32)crypto_hash_len(hashtype),
+				   &ok, (ecc_key *)&pub->u.ec);
+	unlock(pub);
+	return r == 0 && ok == 1;
 }
 
 bool crypto_verify(const struct crypto_key *pub, int hashtype,
@@ -152,9 +170,12 @@ bool crypto_verify(const struct crypto_key *pub, int hashtype,
 		return ec_verify(pub, hashtype, msg, len, sig, siglen);
 	if (siglen != crypto_sig_len(pub))
 		return false;
-	return wc_SignatureVerify(h, WC_SIGNATURE_TYPE_RSA_W_ENC, msg, (word32)len,
-				  sig, (word32)siglen, (RsaKey *)&pub->u.rsa,
-				  sizeof(pub->u.rsa)) == 0;
+	lock(pub);
+	int r = wc_SignatureVerify(h, WC_SIGNATURE_TYPE_RSA_W_ENC, msg, (word32)len,
+				   sig, (word32)siglen, (RsaKey *)&pub->u.rsa,
+				   sizeof(pub->u.rsa));
+	unlock(pub);
+	return r == 0;
 }
 
 int crypto_ecdh(struct crypto_key *priv, struct crypto_rng *rng,
@@ -165,13 +186,17 @@ int crypto_ecdh(struct crypto_key *priv, struct crypto_rng *rng,
 	if (priv->type != UFTP_KEYBLOB_EC || peer->type != UFTP_KEYBLOB_EC ||
 	    !priv->priv || priv->curve != peer->curve)
 		return -1;
-	pthread_mutex_lock(&priv->lock);
+	if (peer->priv)       /* a peer's key is public: locks go private, public */
+		return -1;
+	lock(priv);
+	lock(peer);
 	int r = wc_ecc_set_rng(&priv->u.ec, &rng->rng);
 	if (r == 0)
 		r = wc_ecc_shared_secret(&priv->u.ec, (ecc_key *)&peer->u.ec,
 					 secret, &len);
 	wc_ecc_set_rng(&priv->u.ec, NULL);
-	pthread_mutex_unlock(&priv->lock);
+	unlock(peer);
+	unlock(priv);
 	r = r == 0 ? crypto_hash(UFTP_HASH_SHA1, secret, len, out) : -1;
 	explicit_bzero(secret, sizeof(secret));
 	return r;

@@ -1,4 +1,5 @@
-/* rng.c — random numbers from wolfCrypt's DRBG, one generator per caller. */
+/* rng.c — random numbers from wolfCrypt's DRBG, one generator per caller,
+ * and the per-thread state wolfCrypt leaves behind. */
 #include <stdlib.h>
 
 #include "internal.h"
@@ -26,4 +27,11 @@ int crypto_random(struct crypto_rng *rng, void *out, size_t len)
 	if (len > UINT32_MAX)
 		return -1;
 	return wc_RNG_GenerateBlock(&rng->rng, out, (word32)len) == 0 ? 0 : -1;
+}
+
+void crypto_thread_done(void)
+{
+#ifdef FP_ECC
+	wc_ecc_fp_free();
+#endif
 }

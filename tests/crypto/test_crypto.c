@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "ferry/crypto.h"
 #include "ferry/uftp.h"
@@ -452,6 +453,71 @@ static void test_schedule(void **state)
 	crypto_key_free(ec);
 }
 
+/* One key shared by helper threads: signing, verifying, decrypting and
+ * ECDH at once must all succeed (wolfCrypt keeps state in the key). */
+struct shared_job {
+	struct crypto_key *rsa, *rsapub, *ec, *ecpub, *peer;
+	int failures;
+};
+
+static void *hammer(void *arg)
+{
+	struct shared_job *j = arg;
+	struct crypto_rng *r = crypto_rng_new();
+	uint8_t sig[CRYPTO_SIG_MAX], ct[128], pt[128], s1[20];
+	for (int i = 0; r && i < 20; i++) {
+		long n = crypto_sign(j->rsa, r, UFTP_HASH_SHA256, "msg", 3, sig, sizeof(sig));
+		bool ok = n > 0 && crypto_verify(j->rsapub, UFTP_HASH_SHA256, "msg", 3, sig,
+						 (size_t)n);
+		n = crypto_sign(j->ec, r, UFTP_HASH_SHA384, "msg", 3, sig, sizeof(sig));
+		ok = ok && n > 0 && crypto_verify(j->ecpub, UFTP_HASH_SHA384, "msg", 3, sig,
+						  (size_t)n);
+		n = crypto_rsa_encrypt(j->rsapub, r, "premaster", 9, ct, sizeof(ct));
+		ok = ok && n > 0 && crypto_rsa_decrypt(j->rsa, r, ct, (size_t)n, pt,
+						       sizeof(pt)) == 9;
+		ok = ok && crypto_ecdh(j->ec, r, j->peer, s1) == 0;
+		if (!ok)
+			__atomic_add_fetch(&j->failures, 1, __ATOMIC_RELAXED);
+	}
+	crypto_rng_free(r);
+	crypto_thread_done();
+	return NULL;
+}
+
+static struct crypto_key *public_of(const struct crypto_key *k)
+{
+	uint8_t blob[CRYPTO_BLOB_MAX];
+	long n = crypto_key_blob(k, blob, sizeof(blob));
+	return n > 0 ? crypto_key_from_blob(blob, (size_t)n) : NULL;
+}
+
+static void test_shared_keys(void **state)
+{
+	(void)state;
+	struct shared_job j = { .rsa = gen("rsa:1024"), .ec = gen("ec:prime256v1") };
+	struct crypto_key *other = gen("ec:prime256v1");
+	uint8_t s1[20], s2[20];
+	j.rsapub = public_of(j.rsa);
+	j.ecpub = public_of(j.ec);
+	j.peer = public_of(other);
+	assert_int_equal(crypto_ecdh(j.ec, rng, j.ec, s1), -1);   /* peers are public */
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hammer, &j), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(j.failures, 0);
+	assert_int_equal(crypto_ecdh(j.ec, rng, j.peer, s1), 0);
+	assert_int_equal(crypto_ecdh(other, rng, j.ecpub, s2), 0);
+	assert_memory_equal(s1, s2, 20);
+	crypto_key_free(j.rsa);
+	crypto_key_free(j.rsapub);
+	crypto_key_free(j.ec);
+	crypto_key_free(j.ecpub);
+	crypto_key_free(j.peer);
+	crypto_key_free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_pem_errors),
 		cmocka_unit_test(test_fingerprint_str),
 		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_shared_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
