@@ -182,6 +182,23 @@ def test_foreign_keys(d):
               f"{theirs} {fp} vs {mine} {myfp}")
 
 
+def test_rsa4096(d):
+    """RSA-4096 (uftp_keymgt 4.10.2 itself overflows its 264-byte key blob
+    buffer on such a key, so only OpenSSL and cryptography check ours)."""
+    p = os.path.join(d, "rsa4096.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                    "rsa_keygen_bits:4096", "-out", p], capture_output=True, check=True)
+    mine, fp = ours(p)
+    pub = load_pub(p)
+    n = pub.public_numbers().n.to_bytes(512, "big")
+    blob = bytes([1, 0]) + (512).to_bytes(2, "big") + (65537).to_bytes(4, "big") + n
+    want = ":".join("%02X" % b for b in hashlib.sha1(blob).digest())
+    check("read rsa4096", mine == ("RSA", "4096") and fp == want, "%s %s vs %s" % (mine, fp, want))
+    msg = os.urandom(100)
+    rc, sig = tool("sign", "5", p, msg.hex())
+    check("sign rsa4096 sha512", rc == 0 and verify_py(pub, 5, msg, bytes.fromhex(sig)), sig[:40])
+
+
 def test_bad_files(d):
     ed = os.path.join(d, "ed.pem")
     subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", ed],
@@ -263,6 +280,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         test_keys(d)
         test_foreign_keys(d)
+        test_rsa4096(d)
         test_bad_files(d)
     test_prf()
     test_ciphers()
