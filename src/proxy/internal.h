@@ -50,9 +50,12 @@ int proxy_keys_load(const struct proxy_config *pc, struct proxy_keys *pk);
 void proxy_keys_free(struct proxy_keys *pk);
 
 struct inst_shared;
-/* Why a client or response proxy turns down an encrypted ANNOUNCE, in
- * uftpproxyd's words where it has them. Until the key exchange is done
- * here there is always a reason; the last is "not supported yet". */
+/* What is wrong with an encrypted ANNOUNCE for a client or response proxy,
+ * in uftpproxyd's words (NULL: nothing found before public-key work). */
+const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
+			    const struct uftp_enc_info *e);
+/* The same, or "not supported yet": until the key exchange is done here
+ * a client or response proxy refuses every encrypted ANNOUNCE. */
 const char *proxy_enc_refusal(const struct inst_shared *sh, uint32_t server,
 			      const struct uftp_enc_info *e);
 

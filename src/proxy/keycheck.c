@@ -78,13 +78,18 @@ static const char *keys(const struct inst_shared *sh, const struct uftp_enc_info
 	return NULL;
 }
 
-const char *proxy_enc_refusal(const struct inst_shared *sh, uint32_t server,
-			      const struct uftp_enc_info *e)
+const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
+			    const struct uftp_enc_info *e)
 {
 	const char *why = algorithms(e);
 	if (!why && !fingerprint_ok(sh, server, e))
 		why = "Failed to verify server key fingerprint";
-	if (!why)
-		why = keys(sh, e);
+	return why ? why : keys(sh, e);
+}
+
+const char *proxy_enc_refusal(const struct inst_shared *sh, uint32_t server,
+			      const struct uftp_enc_info *e)
+{
+	const char *why = proxy_enc_check(sh, server, e);
 	return why ? why : "encrypted sessions are not supported by this proxy yet";
 }
