@@ -16,10 +16,11 @@ install_missing() {
 
 BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson-dev
 	    libcrypt-dev)
-# The tests add cmocka, Python for the CLI/daemon drivers, and the tools the
+# The tests add cmocka, Python for the CLI/daemon drivers (and its
+# cryptography and openssl to cross-check src/crypto), and the tools the
 # interop tests need (network namespaces, nftables, the real uftp peers);
 # passwd gives tests/security its useradd; clang and its runtime libraries
 # (libFuzzer, sanitizers) build tests/fuzz.
-TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 iproute2 nftables uftp
-	   procps strace curl lftp tnftp systemd passwd clang libclang-rt-dev
-	   podman runc slirp4netns uidmap haproxy prometheus)
+TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 python3-cryptography openssl
+	   iproute2 nftables uftp procps strace curl lftp tnftp systemd passwd
+	   clang libclang-rt-dev podman runc slirp4netns uidmap haproxy prometheus)

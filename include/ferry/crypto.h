@@ -1,12 +1,206 @@
-/* crypto.h — the crypto module (src/crypto): the only code that includes
- * wolfSSL headers. */
+/* crypto.h — ferry's cryptography on wolfCrypt, as UFTP 4.x uses it: keys,
+ * PEM files, key blobs, fingerprints, hashes, PRFs, ciphers, RSA, ECDSA, ECDH. */
 #ifndef FERRY_CRYPTO_H
 #define FERRY_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* Algorithms are named by their uftp numbers (UFTP_HASH_*, UFTP_KEY_*,
+ * UFTP_KEYBLOB_*, curves 1..25 of protocol.txt) so nothing translates. */
+
+#define CRYPTO_HASH_MAX   64    /* SHA-512 */
+#define CRYPTO_FP_LEN     20    /* a fingerprint is SHA-1 of the key blob */
+#define CRYPTO_FP_STR     60    /* "AB:CD:...", 59 characters and NUL */
+#define CRYPTO_BLOB_MAX   (8 + 512)   /* RSA-4096 blob */
+#define CRYPTO_SIG_MAX    512   /* RSA-4096 signature */
+#define CRYPTO_ERR_LEN    160   /* room for a reason */
+#define CRYPTO_RSA_MIN    512
+#define CRYPTO_RSA_MAX    4096
+#define CRYPTO_ECDH_LEN   20    /* SHA-1 of the ECDH shared secret */
+
+/* ---- random numbers: one generator per thread, never shared ---------- */
+struct crypto_rng;
+struct crypto_rng *crypto_rng_new(void);
+void crypto_rng_free(struct crypto_rng *rng);
+int crypto_random(struct crypto_rng *rng, void *out, size_t len); /* 0 or -1 */
+/* wolfCrypt here keeps an EC fixed-point cache per thread (FP_ECC): a
+ * thread that used EC keys calls this before it exits, or leaks it. */
+void crypto_thread_done(void);
+
+/* ---- hashes, HMAC, PRFs ---------------------------------------------- */
+size_t crypto_hash_len(int hashtype);          /* 0: unknown hash */
+int crypto_hash(int hashtype, const void *in, size_t len, uint8_t *out);
+int crypto_hmac(int hashtype, const void *key, size_t keylen,
+		const void *in, size_t len, uint8_t *out);
+/* The PRFs of RFC 4346 (TLS 1.0/1.1: MD5 xor SHA-1) and RFC 5246 (TLS 1.2
+ * with the given hash). 0 or -1. */
+int crypto_prf_tls10(const void *secret, size_t slen, const char *label,
+		     const void *seed, size_t seedlen, uint8_t *out, size_t n);
+int crypto_prf_tls12(int hashtype, const void *secret, size_t slen,
+		     const char *label, const void *seed, size_t seedlen,
+		     uint8_t *out, size_t n);
+/* uftp 4.x's PRF: the TLS 1.1 construction for SHA-1, P_hash of the hash
+ * otherwise, both with uftp's quirk (A(i+1) = HMAC(A(i) + seed), so every
+ * block after the first differs from TLS). */
+int crypto_prf_uftp(int hashtype, const void *secret, size_t slen,
+		    const char *label, const void *seed, size_t seedlen,
+		    uint8_t *out, size_t n);
+
+/* ---- symmetric ciphers (UFTP_KEY_*) ----------------------------------- */
+size_t crypto_cipher_keylen(int keytype);   /* 0: unknown, or DES (as uftp here) */
+size_t crypto_cipher_ivlen(int keytype);    /* 16 AES-CBC, 12 GCM/CCM, 8 3DES */
+bool crypto_cipher_aead(int keytype);       /* GCM and CCM: 16-byte tag */
+/* The IV of protocol.txt section 4 from salt, sender UID and counter. */
+void crypto_cipher_iv(int keytype, const uint8_t salt[4], uint32_t uid,
+		      uint64_t ctr, uint8_t *iv);
+/* CBC pads as PKCS#7; GCM/CCM append the tag. The output needs len + 16
+ * bytes. Return the output length, or -1. */
+long crypto_encrypt(int keytype, const uint8_t *key, const uint8_t *iv,
+		    const void *aad, size_t aadlen, const void *in, size_t len,
+		    uint8_t *out, size_t cap);
+long crypto_decrypt(int keytype, const uint8_t *key, const uint8_t *iv,
+		    const void *aad, size_t aadlen, const void *in, size_t len,
+		    uint8_t *out, size_t cap);
+
+/* ---- keys ------------------------------------------------------------- */
+struct crypto_key;   /* an RSA or EC key, private or public only */
+
+/* Curves: uftp number <-> name (uftp's spelling, plus the secp aliases);
+ * supported tells whether wolfCrypt here can use it. */
+int crypto_curve_by_name(const char *name);   /* 0: unknown */
+const char *crypto_curve_name(int curve);     /* "UNKNOWN" */
+bool crypto_curve_supported(int curve);
+
+/* "rsa:BITS" or "ec:CURVE". NULL with a reason in why. */
+struct crypto_key *crypto_key_generate(struct crypto_rng *rng, const char *spec,
+				       char why[CRYPTO_ERR_LEN]);
+/* An unencrypted PEM private key, RSA or EC, as OpenSSL and uftp_keymgt
+ * write it (traditional or PKCS#8). */
+struct crypto_key *crypto_key_from_pem(const void *pem, size_t len,
+				       char why[CRYPTO_ERR_LEN]);
+/* The traditional PEM ("RSA PRIVATE KEY", "EC PRIVATE KEY"); length or -1. */
+long crypto_key_to_pem(const struct crypto_key *k, char *out, size_t cap);
+/* Files (start-up only: they block). write refuses an existing file. */
+struct crypto_key *crypto_key_read_file(const char *path, char why[CRYPTO_ERR_LEN]);
+int crypto_key_write_file(const struct crypto_key *k, const char *path,
+			  char why[CRYPTO_ERR_LEN]);
+void crypto_key_free(struct crypto_key *k);
+
+int crypto_key_type(const struct crypto_key *k);    /* UFTP_KEYBLOB_* */
+unsigned crypto_key_bits(const struct crypto_key *k); /* modulus / order */
+int crypto_key_curve(const struct crypto_key *k);   /* 0 for RSA */
+bool crypto_key_private(const struct crypto_key *k);
+
+/* Key blobs (protocol.txt 5.2.3.2/3): uftp's export, EC padded to 4. */
+long crypto_key_blob(const struct crypto_key *k, uint8_t *out, size_t cap);
+struct crypto_key *crypto_key_from_blob(const void *blob, size_t len);
+/* SHA-1 of the blob, and "AB:CD:..." as uftp prints it. */
+void crypto_blob_fingerprint(const void *blob, size_t len,
+			     uint8_t fp[CRYPTO_FP_LEN]);
+void crypto_fingerprint_str(const uint8_t fp[CRYPTO_FP_LEN],
+			    char out[CRYPTO_FP_STR]);
+int crypto_key_fingerprint(const struct crypto_key *k,
+			   uint8_t fp[CRYPTO_FP_LEN]);
+/* uftp's start-up line: "Loaded 512 bit RSA key with fingerprint ..." or
+ * "Loaded ECDSA key with curve prime256v1 and fingerprint ...". */
+int crypto_key_describe(const struct crypto_key *k, char *out, size_t cap);
+
+/* ---- public-key operations (slow: not on a worker) --------------------- */
+/* Each takes the key's lock (wolfCrypt keeps state in the key), so one
+ * key can serve several helper threads. */
+/* RSA encryption as uftp: PKCS#1 v1.5 below 768 bits, OAEP (SHA-1) from
+ * 768 bits. Length or -1. */
+long crypto_rsa_encrypt(const struct crypto_key *pub, struct crypto_rng *rng,
+			const void *in, size_t len, uint8_t *out, size_t cap);
+long crypto_rsa_decrypt(struct crypto_key *priv, struct crypto_rng *rng,
+			const void *in, size_t len, uint8_t *out, size_t cap);
+/* Signatures over hash(msg): RSA PKCS#1 v1.5 with the DigestInfo, or ECDSA
+ * as uftp's rlen, slen, r, s, zero padded to crypto_sig_len. */
+size_t crypto_sig_len(const struct crypto_key *k);
+long crypto_sign(struct crypto_key *priv, struct crypto_rng *rng, int hashtype,
+		 const void *msg, size_t len, uint8_t *sig, size_t cap);
+bool crypto_verify(const struct crypto_key *pub, int hashtype,
+		   const void *msg, size_t len, const void *sig, size_t siglen);
+/* ECDH between our private key and a peer's public key (from a blob) on
+ * the same curve; the premaster is SHA-1 of the shared x coordinate.
+ * 0 or -1. */
+int crypto_ecdh(struct crypto_key *priv, struct crypto_rng *rng,
+		const struct crypto_key *peer, uint8_t out[CRYPTO_ECDH_LEN]);
+
+/* ---- uftp 4.x's key schedule (protocol.txt section 4) ------------------- */
+#define CRYPTO_RAND_LEN    32    /* server and client randoms */
+#define CRYPTO_MASTER_LEN  48    /* master secret, group master */
+#define CRYPTO_VERIFY_LEN  12    /* KEYINFO_ACK verify data */
+
+/* The HMAC key, cipher key and IV salt cut from a key block. */
+struct crypto_keyset {
+	uint8_t hmac[CRYPTO_HASH_MAX];
+	uint8_t key[32];
+	uint8_t salt[4];
+	size_t hmaclen, keylen;
+};
+/* Server/client: master = PRF(premaster, "master secret", rand1 + rand2),
+ * keys = PRF(master, "key expansion", rand1 + rand2). 0 or -1. */
+int crypto_uftp_session_keys(int hashtype, int keytype, const void *premaster,
+			     size_t plen, const uint8_t *rand1, const uint8_t *rand2,
+			     struct crypto_keyset *ks);
+/* Group: keys = PRF(group master, "key expansion", rand1). */
+int crypto_uftp_group_keys(int hashtype, int keytype,
+			   const uint8_t master[CRYPTO_MASTER_LEN],
+			   const uint8_t *rand1, struct crypto_keyset *ks);
+/* The handshake values: group ID, private address, rand1, rand2,
+ * premaster, and for KEYINFO_ACK the client's key blob (if it sent
+ * CLIENT_KEY) and the group master (NULL for CLIENT_KEY's signature).
+ * Length written, or -1 when cap is too small. */
+long crypto_uftp_handshake(uint8_t *out, size_t cap, uint32_t group_id,
+			   const void *addr, size_t addrlen, const uint8_t *rand1,
+			   const uint8_t *rand2, const void *premaster, size_t plen,
+			   const void *blob, size_t bloblen, const uint8_t *master);
+/* verify_data = PRF(group master, "client finished", Hash(handshake)). */
+int crypto_uftp_verify_data(int hashtype, const uint8_t master[CRYPTO_MASTER_LEN],
+			    const void *hs, size_t len,
+			    uint8_t out[CRYPTO_VERIFY_LEN]);
+
+/* KEYINFO's entry for one client: the last 47 bytes of the group master
+ * under the client's session keys, in CBC even for GCM/CCM sessions, IV
+ * from the sender's UID and the KEYINFO's counter. wrap writes 48 bytes;
+ * unwrap restores all 48 (first byte: version). 0 or -1. */
+int crypto_uftp_wrap_master(int keytype, const struct crypto_keyset *ks,
+			    uint32_t src_id, uint64_t iv_ctr,
+			    const uint8_t master[CRYPTO_MASTER_LEN], uint8_t out[48]);
+int crypto_uftp_unwrap_master(int keytype, const struct crypto_keyset *ks,
+			      uint32_t src_id, uint64_t iv_ctr, uint8_t version,
+			      const uint8_t in[48], uint8_t master[CRYPTO_MASTER_LEN]);
+
+/* An ENCRYPTED datagram: the 16-byte UFTP header, IV counter, signature
+ * and payload lengths, signature, payload. open checks the signature
+ * (HMAC with the keyset; RSA/ECDSA with signer, slow; GCM/CCM by the tag)
+ * and decrypts into out; the plaintext length or -1. sig and payload are
+ * the views uftp_decode gave, pointing into dgram. */
+long crypto_uftp_open(const struct crypto_keyset *ks, int keytype, int hashtype,
+		      int sigtype, const struct crypto_key *signer,
+		      const uint8_t *dgram, size_t len, const uint8_t *sig,
+		      size_t siglen, const uint8_t *payload, size_t paylen,
+		      uint8_t *out, size_t cap);
+/* The signature of a datagram (ENCRYPTED: at offset 28; ANNOUNCE: inside
+ * EXT_ENC_INFO), made over the whole datagram with the signature zeroed:
+ * HMAC with ks, or RSA/ECDSA (UFTP_SIG_KEYEX) with signer. */
+bool crypto_uftp_check_sig(const struct crypto_keyset *ks, int hashtype,
+			   int sigtype, const struct crypto_key *signer,
+			   const uint8_t *dgram, size_t len, size_t sigoff,
+			   const uint8_t *sig, size_t siglen);
+/* Builds an ENCRYPTED datagram in out from the 16-byte header hdr (its
+ * function byte is set to ENCRYPTED) and the plain message; signer is
+ * the private key for KEYEX signatures. The datagram length or -1. */
+long crypto_uftp_seal(const struct crypto_keyset *ks, int keytype, int hashtype,
+		      int sigtype, struct crypto_key *signer, struct crypto_rng *rng,
+		      const uint8_t hdr[16], uint64_t iv_ctr, const void *plain,
+		      size_t plen, uint8_t *out, size_t cap);
+
 /* ---- digest.c: message digests and CRC-32 over a stream of bytes -------- */
+/* (FTP's HASH and X* verbs: a stream of unknown length, so incremental.) */
 enum crypto_digest_alg {
 	CRYPTO_MD5, CRYPTO_SHA1, CRYPTO_SHA256, CRYPTO_SHA512, CRYPTO_CRC32,
 };

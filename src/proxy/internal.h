@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "ferry/config.h"
+#include "ferry/crypto.h"
 #include "ferry/engine.h"
 #include "ferry/peerlist.h"
 #include "ferry/session.h"
@@ -40,6 +41,28 @@ enum { HOT_SLOTS = 64 };
  * (hashed by IP address; a collision only makes a limit stricter). */
 enum { SOURCE_BUCKETS = 4096 };
 
+/* An instance's own keys (-k/-K, or an ephemeral RSA key) and a response
+ * proxy's ECDH key: made before the workers start, read-only after. */
+enum { PROXY_MAX_KEYS = 32 };
+struct proxy_keys {
+	struct crypto_key *key[PROXY_MAX_KEYS];
+	size_t n;
+	struct crypto_key *dh;           /* NULL: no -e / -r:curve */
+};
+/* 0 or FERRY_EXIT_CRYPTO / _PARAM, the reason logged with the file name. */
+int proxy_keys_load(const struct proxy_config *pc, struct proxy_keys *pk);
+void proxy_keys_free(struct proxy_keys *pk);
+
+struct inst_shared;
+/* What is wrong with an encrypted ANNOUNCE for a client or response proxy,
+ * in uftpproxyd's words (NULL: nothing found before public-key work). */
+const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
+			    const struct uftp_enc_info *e);
+/* The same, or "not supported yet": until the key exchange is done here
+ * a client or response proxy refuses every encrypted ANNOUNCE. */
+const char *proxy_enc_refusal(const struct inst_shared *sh, uint32_t server,
+			      const struct uftp_enc_info *e);
+
 /* Shared by all workers, read-only after start-up except where noted. */
 struct inst_shared {
 	const struct proxy_config *pc;
@@ -47,6 +70,7 @@ struct inst_shared {
 	uint32_t uid;
 	struct sess_table *groups;
 	struct peerlist clients, servers;
+	struct proxy_keys keys;
 	struct sockaddr_storage hb[16];  /* -H targets */
 	size_t nhb;
 	unsigned join_if[64];            /* -I, or every multicast interface */

@@ -1,6 +1,6 @@
 /* shared.c — what the proxy's workers share, prepared before they start:
- * each instance's session table, -C/-S lists, downstream and heartbeat
- * addresses, join interfaces and UID. Errors here stop start-up. */
+ * each instance's session table, keys, -C/-S lists, downstream and
+ * heartbeat addresses, join interfaces and UID. Errors here stop start-up. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,22 +24,6 @@ static int load_lists(struct inst_shared *sh)
 					     err, sizeof(err)) < 0) {
 		flog(LOG_LVL_ERR, "%s: server list (-S): %s", pc->name, err);
 		return FERRY_EXIT_PARAM;
-	}
-	return 0;
-}
-
-/* uftpproxyd exits 3 when a -k file it is to load (no -K to make it) cannot
- * be read; the key handling itself belongs to the crypto module. */
-static int check_key_files(const struct proxy_config *pc)
-{
-	for (size_t i = 0; !pc->key_specs.n && i < pc->key_files.n; i++) {
-		FILE *f = fopen(pc->key_files.v[i], "re");
-		if (!f) {
-			flog(LOG_LVL_ERR, "%s: key file (-k) %s: %m", pc->name,
-			     pc->key_files.v[i]);
-			return FERRY_EXIT_CRYPTO;
-		}
-		fclose(f);
 	}
 	return 0;
 }
@@ -150,7 +134,7 @@ int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
 		if (!r)
 			check_bufsize(sh->pc);
 		if (!r)
-			r = check_key_files(sh->pc);
+			r = proxy_keys_load(sh->pc, &sh->keys);
 		if (!r)
 			r = load_lists(sh);
 		if (!r)
@@ -176,6 +160,7 @@ void proxy_shared_free(struct proxy_shared *s)
 		free((void *)sh->per_source);
 		peerlist_free(&sh->clients);
 		peerlist_free(&sh->servers);
+		proxy_keys_free(&sh->keys);
 		if (sh->pc)
 			pthread_mutex_destroy(&sh->down_lock);
 	}

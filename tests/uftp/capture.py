@@ -388,7 +388,7 @@ def scenarios(workdir):
         Scenario('enc_ecdh_gcm', 5, ('small.bin', 'big.bin'),
                  ['-R', '20000', '-c'] + gcm_ecdh,
                  [('a2', '0x00000002', ('-k', k_ec))], drop_pct=20,
-                 expect=['CLIENT_KEY'] + enc),
+                 expect=['CLIENT_KEY', 'ANNOUNCE+sig_ok'] + enc),
         # The one session decode_capture decrypts (it gets the server's
         # key), so the messages inside ENCRYPTED are checked too.
         Scenario('enc_rsa_cbc', 6, ('small.bin', 'big.bin'),
@@ -397,7 +397,8 @@ def scenarios(workdir):
                   '0x00000002'],
                  [('a2', '0x00000002', ('-k', k_rsa))], drop_pct=20,
                  server_key=k_srv,
-                 expect=['CLIENT_KEY', 'ENCRYPTED+sig', 'ANNOUNCE+uids'] +
+                 expect=['CLIENT_KEY', 'ENCRYPTED+sig', 'ANNOUNCE+uids',
+                         'CLIENT_KEY+sig_ok', 'ENCRYPTED/KEYINFO_ACK+verify_ok'] +
                  enc + ['ENCRYPTED/' + t for t in (
                      'KEYINFO_ACK', 'FILEINFO', 'FILEINFO_ACK', 'FILESEG',
                      'DONE', 'STATUS', 'COMPLETE', 'DONE_CONF')]),
@@ -405,7 +406,8 @@ def scenarios(workdir):
                  ['-R', '20000', '-Y', 'aes128-cbc', '-h', 'sha256', '-e',
                   'ecdh_rsa', '-w', 'keyex', '-c', '-K', '1024'],
                  [('a2', '0x00000002', ('-k', k_rsa))],
-                 expect=['CLIENT_KEY', 'ENCRYPTED+sig'] + enc),
+                 expect=['CLIENT_KEY', 'ENCRYPTED+sig', 'ANNOUNCE+sig_ok',
+                         'ENCRYPTED+sig_ok'] + enc),
         Scenario('abort', 8, ('small.bin',), ['-R', '20000'],
                  [('a2', '0x00000002', ('-E',))], expect=['ABORT']),
         Scenario('ipv6', 9, ('small.bin',), ['-R', '20000'], [a2],
@@ -429,7 +431,8 @@ def scenarios(workdir):
                  ),
                  pre_delay=2.5,
                  expect=['HB_REQ', 'HB_REQ+signed', 'HB_RESP', 'KEYINFO',
-                         'REGISTER+uids', 'ENCRYPTED', 'ANNOUNCE+enc']),
+                         'REGISTER+uids', 'ENCRYPTED', 'ANNOUNCE+enc',
+                         'ANNOUNCE+sig_ok']),
         # A response proxy next to the clients: they fetch its key
         # (KEY_REQ / PROXY_KEY) and send every response through it.
         Scenario('response_proxy', 11, ('small.bin',),
@@ -540,6 +543,9 @@ def datagram_problems(sc, group, f, files):
                        % (f.get('size'), f.get('name'), want))
     if f.get('reencode') != 'same':
         out.append('re-encoding gives other bytes')
+    for t in f.get('tags', '').split(',') + f.get('inner_tags', '').split(','):
+        if t.endswith('_bad'):
+            out.append('check failed: %s' % t)
     if sc.server_key and kind == 'ENCRYPTED':
         if 'inner_err' in f or f.get('inner', 'none') == 'none':
             out.append('could not decrypt and decode the payload')
@@ -574,6 +580,8 @@ def check_scenario(sc, result, tally, decoder, workdir, files):
         seen.update(kind + '+' + t for t in f.get('tags', '').split(',') if t)
         if 'inner' in f:
             seen.add(kind + '/' + f['inner'])
+            seen.update(kind + '/' + f['inner'] + '+' + t
+                        for t in f.get('inner_tags', '').split(',') if t)
         problems = [] if ok else ['does not decode']
         if ok:
             problems += datagram_problems(sc, group, f, files)

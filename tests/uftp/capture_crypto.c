@@ -1,130 +1,55 @@
-/* capture_crypto.c — decrypts a captured uftp 4.x session (RSA key
- * exchange, AES-CBC, SHA-256) from the server's private key, replaying the
- * key schedule of protocol.txt section 4 as uftp 4.10 implements it. */
+/* capture_crypto.c — replays protocol.txt section 4 over a captured uftp
+ * 4.x session with ferry's crypto module: ANNOUNCE, CLIENT_KEY and
+ * ENCRYPTED signatures, and with the server's RSA key every session and
+ * group key, KEYINFO_ACK verify data and each ENCRYPTED payload. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <wolfssl/options.h>
-#include <wolfssl/wolfcrypt/aes.h>
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/hmac.h>
-#include <wolfssl/wolfcrypt/random.h>
-#include <wolfssl/wolfcrypt/rsa.h>
+#include "ferry/crypto.h"
 
 #include "capture_crypto.h"
 
-#define SHA256_LEN 32
-#define SALT_LEN 4
-#define MASTER_LEN 48
 #define MAX_CLIENTS 16
+#define ENC_SIG_OFF (UFTP_HDR_LEN + 12)
 
-struct client_keys {
+struct client {
 	uint32_t uid;
-	uint8_t key[32], salt[SALT_LEN];
+	uint8_t rand2[UFTP_RAND_LEN];
+	uint8_t premaster[64];
+	size_t plen;                 /* 0: premaster unknown (ECDH) */
+	struct crypto_keyset keys;
+	struct crypto_key *pub;      /* from CLIENT_KEY */
+	uint8_t blob[CRYPTO_BLOB_MAX];
+	size_t bloblen;
 };
 
 struct capcrypt {
-	RsaKey rsa;
-	WC_RNG rng;
+	struct crypto_key *priv;     /* the server's, or NULL */
+	struct crypto_rng *rng;
 	bool have_announce, have_group;
-	uint8_t version, keytype, rand1[UFTP_RAND_LEN];
-	size_t keylen;
-	struct client_keys clients[MAX_CLIENTS];
+	uint32_t server_id, group_id;
+	struct crypto_key *server_pub;
+	uint8_t version, keyextype, sigtype, keytype, hashtype;
+	uint8_t rand1[UFTP_RAND_LEN], priv_addr[16];
+	size_t addrlen;
+	struct client clients[MAX_CLIENTS];
 	size_t nclients;
-	uint8_t groupkey[32], groupsalt[SALT_LEN];
+	uint8_t groupmaster[CRYPTO_MASTER_LEN];
+	struct crypto_keyset group;
 };
-
-static size_t aes_keylen(uint8_t keytype)
-{
-	switch (keytype) {
-	case UFTP_KEY_AES128_CBC: return 16;
-	case UFTP_KEY_AES256_CBC: return 32;
-	default:                  return 0;   /* only CBC is replayed here */
-	}
-}
-
-static void hmac256(const uint8_t *key, size_t keylen, const uint8_t *a,
-		    size_t alen, const uint8_t *b, size_t blen, uint8_t *out)
-{
-	Hmac h;
-	wc_HmacInit(&h, NULL, INVALID_DEVID);
-	wc_HmacSetKey(&h, WC_SHA256, key, (word32)keylen);
-	wc_HmacUpdate(&h, a, (word32)alen);
-	if (blen)
-		wc_HmacUpdate(&h, b, (word32)blen);
-	wc_HmacFinal(&h, out);
-	wc_HmacFree(&h);
-}
-
-/* uftp 4.x's P_SHA256. The first block is RFC 5246's; after it uftp feeds
- * HMAC(A(i) + seed) back as the next A instead of HMAC(A(i)), so blocks
- * two and up differ from TLS 1.2. Reproduced here as uftp does it. */
-static void prf(const uint8_t *secret, size_t slen, const char *label,
-		const uint8_t *seed, size_t seedlen, uint8_t *out, size_t n)
-{
-	uint8_t lseed[128], a[SHA256_LEN + 128], block[SHA256_LEN];
-	size_t llen = strlen(label), lslen = llen + seedlen, alen = lslen;
-	memcpy(lseed, label, llen);
-	memcpy(lseed + llen, seed, seedlen);
-	memcpy(a, lseed, lslen);
-	for (size_t done = 0; done < n; done += SHA256_LEN) {
-		uint8_t next[SHA256_LEN];
-		hmac256(secret, slen, a, alen, NULL, 0, next);
-		hmac256(secret, slen, next, SHA256_LEN, lseed, lslen, block);
-		memcpy(out + done, block, n - done < SHA256_LEN ?
-		       n - done : SHA256_LEN);
-		memcpy(a, next, SHA256_LEN);        /* uftp: A(i) + seed */
-		memcpy(a + SHA256_LEN, lseed, lslen);
-		alen = SHA256_LEN + lslen;
-	}
-}
-
-/* IV for AES-CBC: salt, sender UID, counter (all network order). */
-static void build_iv(uint8_t iv[16], const uint8_t salt[SALT_LEN],
-		     uint32_t src_id, uint64_t ctr)
-{
-	memcpy(iv, salt, SALT_LEN);
-	for (int i = 0; i < 4; i++)
-		iv[4 + i] = (uint8_t)(src_id >> (24 - 8 * i));
-	for (int i = 0; i < 8; i++)
-		iv[8 + i] = (uint8_t)(ctr >> (56 - 8 * i));
-}
-
-static long cbc_decrypt(const uint8_t *key, size_t keylen, const uint8_t iv[16],
-			const uint8_t *in, size_t len, uint8_t *out)
-{
-	Aes aes;
-	if (len == 0 || len % 16 || wc_AesInit(&aes, NULL, INVALID_DEVID))
-		return -1;
-	int r = wc_AesSetKey(&aes, key, (word32)keylen, iv, AES_DECRYPTION);
-	if (r == 0)
-		r = wc_AesCbcDecrypt(&aes, out, in, (word32)len);
-	wc_AesFree(&aes);
-	uint8_t pad = out[len - 1];             /* PKCS#7, as OpenSSL */
-	if (r || pad == 0 || pad > 16)
-		return -1;
-	for (size_t i = len - pad; i < len; i++)
-		if (out[i] != pad)
-			return -1;
-	return (long)(len - pad);
-}
 
 struct capcrypt *capcrypt_open(const char *path)
 {
-	static uint8_t pem[8192], der[8192];
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t n = fread(pem, 1, sizeof(pem), f);
-	fclose(f);
-	int dlen = wc_KeyPemToDer(pem, (int)n, der, sizeof(der), NULL);
+	char why[CRYPTO_ERR_LEN];
 	struct capcrypt *cc = calloc(1, sizeof(*cc));
-	word32 idx = 0;
-	if (!cc || dlen <= 0 || wc_InitRsaKey(&cc->rsa, NULL) ||
-	    wc_RsaPrivateKeyDecode(der, &idx, &cc->rsa, (word32)dlen) ||
-	    wc_InitRng(&cc->rng) || wc_RsaSetRNG(&cc->rsa, &cc->rng)) {
+	if (!cc || !(cc->rng = crypto_rng_new())) {
 		free(cc);
+		return NULL;
+	}
+	if (path && !(cc->priv = crypto_key_read_file(path, why))) {
+		fprintf(stderr, "capcrypt_open: %s: %s\n", path, why);
+		capcrypt_close(cc);
 		return NULL;
 	}
 	return cc;
@@ -134,104 +59,187 @@ void capcrypt_close(struct capcrypt *cc)
 {
 	if (!cc)
 		return;
-	wc_FreeRsaKey(&cc->rsa);
-	wc_FreeRng(&cc->rng);
+	for (size_t i = 0; i < cc->nclients; i++)
+		crypto_key_free(cc->clients[i].pub);
+	crypto_key_free(cc->server_pub);
+	crypto_key_free(cc->priv);
+	crypto_rng_free(cc->rng);
 	free(cc);
 }
 
-static struct client_keys *client(struct capcrypt *cc, uint32_t uid)
+static struct client *client(struct capcrypt *cc, uint32_t uid, bool add)
 {
 	for (size_t i = 0; i < cc->nclients; i++)
 		if (cc->clients[i].uid == uid)
 			return &cc->clients[i];
-	return NULL;
+	if (!add || cc->nclients == MAX_CLIENTS)
+		return NULL;
+	struct client *c = &cc->clients[cc->nclients++];
+	c->uid = uid;
+	return c;
 }
 
-static void on_announce(struct capcrypt *cc, const struct uftp_msg *m)
+/* The server's parameters (from the first ANNOUNCE); in the ECDH modes
+ * each ANNOUNCE's signature over the whole datagram (signature zeroed) is
+ * checked with the key it carries, also when a proxy re-signed it. */
+static const char *on_announce(struct capcrypt *cc, const struct uftp_msg *m,
+			       const uint8_t *dgram, size_t len)
 {
-	const struct uftp_enc_info *e = &m->u.announce.ext.enc_info;
-	if (!UFTP_HAS_EXT(&m->u.announce.ext, UFTP_EXT_ENC_INFO) ||
-	    e->keyextype != UFTP_KEYEX_RSA || e->hashtype != UFTP_HASH_SHA256 ||
-	    !aes_keylen(e->keytype))
-		return;
-	cc->version = m->hdr.version;
-	cc->keytype = e->keytype;
-	cc->keylen = aes_keylen(e->keytype);
-	memcpy(cc->rand1, e->rand1.p, UFTP_RAND_LEN);
-	cc->have_announce = true;
+	const struct uftp_announce *a = &m->u.announce;
+	const struct uftp_enc_info *e = &a->ext.enc_info;
+	if (!UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) ||
+	    a->priv_addr.len > sizeof(cc->priv_addr))
+		return NULL;
+	struct crypto_key *k = crypto_key_from_blob(e->keyblob.p, e->keyblob.len);
+	if (!k)
+		return "sig_bad";
+	bool ok = !e->sig.len ||
+		  crypto_uftp_check_sig(NULL, e->hashtype, UFTP_SIG_KEYEX, k, dgram,
+					len, (size_t)(e->sig.p - dgram), e->sig.p,
+					e->sig.len);
+	if (cc->have_announce) {
+		crypto_key_free(k);
+	} else {
+		cc->server_pub = k;
+		cc->server_id = m->hdr.src_id;
+		cc->group_id = m->hdr.group_id;
+		cc->version = m->hdr.version;
+		cc->keyextype = e->keyextype;
+		cc->sigtype = e->sigtype;
+		cc->keytype = e->keytype;
+		cc->hashtype = e->hashtype;
+		memcpy(cc->rand1, e->rand1.p, UFTP_RAND_LEN);
+		memcpy(cc->priv_addr, a->priv_addr.p, a->priv_addr.len);
+		cc->addrlen = a->priv_addr.len;
+		cc->have_announce = true;
+	}
+	return !e->sig.len ? NULL : ok ? "sig_ok" : "sig_bad";
 }
 
-/* premaster -> master -> key block: HMAC key, cipher key, salt. */
+/* RSA key exchange: the premaster under the server's key, then the
+ * client's session keys. */
 static void on_register(struct capcrypt *cc, const struct uftp_msg *m)
 {
 	const struct uftp_register *r = &m->u.reg;
-	uint8_t premaster[512], seed[2 * UFTP_RAND_LEN], master[MASTER_LEN];
-	uint8_t block[SHA256_LEN + 32 + SALT_LEN];
-	if (!cc->have_announce || r->keyinfo.len == 0 ||
-	    client(cc, m->hdr.src_id) || cc->nclients == MAX_CLIENTS)
+	struct client *c;
+	if (!cc->have_announce || !r->keyinfo.len || m->hdr.src_id == cc->server_id ||
+	    !(c = client(cc, m->hdr.src_id, true)))
 		return;
-	int plen = wc_RsaPrivateDecrypt_ex(r->keyinfo.p, (word32)r->keyinfo.len,
-					   premaster, sizeof(premaster),
-					   &cc->rsa, WC_RSA_OAEP_PAD,
-					   WC_HASH_TYPE_SHA, WC_MGF1SHA1, NULL, 0);
-	if (plen <= 0)
+	memcpy(c->rand2, r->rand2.p, UFTP_RAND_LEN);
+	if (!cc->priv || cc->keyextype != UFTP_KEYEX_RSA || c->plen)
 		return;
-	memcpy(seed, cc->rand1, UFTP_RAND_LEN);
-	memcpy(seed + UFTP_RAND_LEN, r->rand2.p, UFTP_RAND_LEN);
-	prf(premaster, (size_t)plen, "master secret", seed, sizeof(seed),
-	    master, MASTER_LEN);
-	prf(master, MASTER_LEN, "key expansion", seed, sizeof(seed), block,
-	    SHA256_LEN + cc->keylen + SALT_LEN);
-	struct client_keys *k = &cc->clients[cc->nclients++];
-	k->uid = m->hdr.src_id;
-	memcpy(k->key, block + SHA256_LEN, cc->keylen);
-	memcpy(k->salt, block + SHA256_LEN + cc->keylen, SALT_LEN);
+	long n = crypto_rsa_decrypt(cc->priv, cc->rng, r->keyinfo.p, r->keyinfo.len,
+				    c->premaster, sizeof(c->premaster));
+	if (n <= 0 || crypto_uftp_session_keys(cc->hashtype, cc->keytype,
+					       c->premaster, (size_t)n, cc->rand1,
+					       c->rand2, &c->keys) != 0)
+		return;
+	c->plen = (size_t)n;
 }
 
-/* The group master: version byte + 47 bytes under a client's key. */
+/* The client's key, and its signature over the handshake so far when the
+ * premaster is known. */
+static const char *on_client_key(struct capcrypt *cc, const struct uftp_msg *m)
+{
+	const struct uftp_client_key *k = &m->u.client_key;
+	uint8_t hs[512];
+	struct client *c = client(cc, m->hdr.src_id, true);
+	if (!c || c->pub || k->keyblob.len > sizeof(c->blob))
+		return NULL;
+	if (!(c->pub = crypto_key_from_blob(k->keyblob.p, k->keyblob.len)))
+		return "sig_bad";
+	memcpy(c->blob, k->keyblob.p, k->keyblob.len);
+	c->bloblen = k->keyblob.len;
+	if (!c->plen)
+		return NULL;
+	long n = crypto_uftp_handshake(hs, sizeof(hs), m->hdr.group_id, cc->priv_addr,
+				       cc->addrlen, cc->rand1, c->rand2, c->premaster,
+				       c->plen, NULL, 0, NULL);
+	return n > 0 && crypto_verify(c->pub, cc->hashtype, hs, (size_t)n,
+				      k->verify.p, k->verify.len) ? "sig_ok" : "sig_bad";
+}
+
+/* The group master from the first entry we hold keys for. */
 static void on_keyinfo(struct capcrypt *cc, const struct uftp_msg *m)
 {
 	struct uftp_destkey dk;
 	for (size_t i = 0; !cc->have_group &&
 	     uftp_keyinfo_at(&m->u.keyinfo, i, &dk); i++) {
-		struct client_keys *k = client(cc, dk.uid);
-		uint8_t iv[16], plain[UFTP_MASTER_LEN], master[MASTER_LEN];
-		uint8_t block[SHA256_LEN + 32 + SALT_LEN];
-		if (!k)
+		struct client *c = client(cc, dk.uid, false);
+		if (!c || !c->plen ||
+		    crypto_uftp_unwrap_master(cc->keytype, &c->keys, m->hdr.src_id,
+					      m->u.keyinfo.iv_ctr, cc->version,
+					      dk.master, cc->groupmaster) != 0 ||
+		    crypto_uftp_group_keys(cc->hashtype, cc->keytype, cc->groupmaster,
+					   cc->rand1, &cc->group) != 0)
 			continue;
-		build_iv(iv, k->salt, m->hdr.src_id, m->u.keyinfo.iv_ctr);
-		if (cbc_decrypt(k->key, cc->keylen, iv, dk.master,
-				UFTP_MASTER_LEN, plain) != MASTER_LEN - 1)
-			continue;
-		master[0] = cc->version;
-		memcpy(master + 1, plain, MASTER_LEN - 1);
-		prf(master, MASTER_LEN, "key expansion", cc->rand1,
-		    UFTP_RAND_LEN, block, SHA256_LEN + cc->keylen + SALT_LEN);
-		memcpy(cc->groupkey, block + SHA256_LEN, cc->keylen);
-		memcpy(cc->groupsalt, block + SHA256_LEN + cc->keylen,
-		       SALT_LEN);
 		cc->have_group = true;
 	}
 }
 
-void capcrypt_observe(struct capcrypt *cc, const struct uftp_msg *m)
+/* ENCRYPTED with RSA/ECDSA signatures: checked with the sender's key. */
+static const char *on_encrypted(struct capcrypt *cc, const struct uftp_msg *m,
+				const uint8_t *dgram, size_t len)
+{
+	const struct uftp_encrypted *e = &m->u.encrypted;
+	const struct crypto_key *signer = NULL;
+	if (!cc->have_announce || cc->sigtype != UFTP_SIG_KEYEX)
+		return NULL;
+	if (m->hdr.src_id == cc->server_id) {
+		signer = cc->server_pub;
+	} else {
+		struct client *c = client(cc, m->hdr.src_id, false);
+		signer = c ? c->pub : NULL;
+	}
+	if (!signer)
+		return NULL;
+	return crypto_uftp_check_sig(NULL, cc->hashtype, UFTP_SIG_KEYEX, signer,
+				     dgram, len, ENC_SIG_OFF, e->sig.p, e->sig.len)
+		? "sig_ok" : "sig_bad";
+}
+
+const char *capcrypt_observe(struct capcrypt *cc, const struct uftp_msg *m,
+			     const uint8_t *dgram, size_t len)
 {
 	switch (m->hdr.func) {
-	case UFTP_ANNOUNCE: on_announce(cc, m); break;
-	case UFTP_REGISTER: on_register(cc, m); break;
-	case UFTP_KEYINFO:  on_keyinfo(cc, m); break;
-	default:            break;
+	case UFTP_ANNOUNCE:   return on_announce(cc, m, dgram, len);
+	case UFTP_REGISTER:   on_register(cc, m); return NULL;
+	case UFTP_CLIENT_KEY: return on_client_key(cc, m);
+	case UFTP_KEYINFO:    on_keyinfo(cc, m); return NULL;
+	case UFTP_ENCRYPTED:  return on_encrypted(cc, m, dgram, len);
+	default:              return NULL;
 	}
 }
 
 long capcrypt_decrypt(struct capcrypt *cc, const struct uftp_msg *m,
-		      uint8_t *out, size_t cap)
+		      const uint8_t *dgram, size_t len, uint8_t *out, size_t cap)
 {
 	const struct uftp_encrypted *e = &m->u.encrypted;
-	uint8_t iv[16];
-	if (!cc->have_group || e->payload.len > cap)
+	if (!cc->have_group)
 		return -1;
-	build_iv(iv, cc->groupsalt, m->hdr.src_id, e->iv_ctr);
-	return cbc_decrypt(cc->groupkey, cc->keylen, iv, e->payload.p,
-			   e->payload.len, out);
+	const struct crypto_key *signer = NULL;
+	if (cc->sigtype == UFTP_SIG_KEYEX) {
+		struct client *c = client(cc, m->hdr.src_id, false);
+		signer = m->hdr.src_id == cc->server_id ? cc->server_pub
+							 : c ? c->pub : NULL;
+	}
+	return crypto_uftp_open(&cc->group, cc->keytype, cc->hashtype, cc->sigtype,
+				signer, dgram, len, e->sig.p, e->sig.len,
+				e->payload.p, e->payload.len, out, cap);
+}
+
+const char *capcrypt_keyinfo_ack(struct capcrypt *cc, uint32_t src_id,
+				 const uint8_t *verify)
+{
+	uint8_t hs[1024], want[CRYPTO_VERIFY_LEN];
+	struct client *c = client(cc, src_id, false);
+	if (!c || !c->plen || !cc->have_group)
+		return NULL;
+	long n = crypto_uftp_handshake(hs, sizeof(hs), cc->group_id, cc->priv_addr,
+				       cc->addrlen, cc->rand1, c->rand2, c->premaster,
+				       c->plen, c->blob, c->bloblen, cc->groupmaster);
+	if (n < 0 || crypto_uftp_verify_data(cc->hashtype, cc->groupmaster, hs,
+					     (size_t)n, want) != 0)
+		return "verify_bad";
+	return memcmp(want, verify, sizeof(want)) ? "verify_bad" : "verify_ok";
 }

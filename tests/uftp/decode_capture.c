@@ -2,13 +2,16 @@
  * (one file each, paths listed in a manifest), prints their fields for
  * capture.py to check, and re-encodes each to compare the bytes.
  *
- * With --rsa-key PEM (the server's key of an RSA, AES-CBC, SHA-256
- * session) it also decrypts each ENCRYPTED datagram and decodes what is
+ * Signatures (ANNOUNCE, CLIENT_KEY, ENCRYPTED with RSA/ECDSA) are checked
+ * with the keys the capture carries: tag sig_ok or sig_bad. With --rsa-key
+ * PEM (the server's key of an RSA key exchange session) it also derives
+ * every key, checks HMACs and KEYINFO_ACK verify data (inner tag verify_ok
+ * or verify_bad), decrypts each ENCRYPTED datagram and decodes what is
  * inside with uftp_decode_inner.
  *
  * Output, one line per datagram:
  *   PATH OK type=NAME ver=0x40 group=0x... src=0x... tags=a,b ... reencode=same
- *      [inner=NAME inner_reencode=same | inner=none | inner_err=NAME]
+ *      [inner=NAME inner_tags=a inner_reencode=same | inner=none | inner_err=NAME]
  *   PATH FAIL err=NAME type=NAME
  * Exit status 0 if every datagram decoded and re-encoded identically. */
 #include <stdio.h>
@@ -19,6 +22,8 @@
 #include "ferry/uftp_msg.h"
 
 #define MAX_DGRAM 65536
+
+static bool decrypting;     /* --rsa-key given */
 
 struct tags {
 	char s[256];
@@ -130,10 +135,11 @@ static bool describe(const struct uftp_msg *m, struct tags *t)
 }
 
 /* The message inside an ENCRYPTED datagram, when the keys are known. */
-static bool check_inner(struct capcrypt *cc, const struct uftp_msg *m)
+static bool check_inner(struct capcrypt *cc, const struct uftp_msg *m,
+			const uint8_t *d, size_t len)
 {
 	static uint8_t plain[MAX_DGRAM], again[MAX_DGRAM];
-	long n = capcrypt_decrypt(cc, m, plain, sizeof(plain));
+	long n = capcrypt_decrypt(cc, m, d, len, plain, sizeof(plain));
 	if (n < 0) {
 		printf(" inner=none");
 		return true;
@@ -150,9 +156,14 @@ static bool check_inner(struct capcrypt *cc, const struct uftp_msg *m)
 	bool same = r == n && memcmp(again, plain, (size_t)n) == 0;
 	struct tags t = { "" };
 	describe(&inner, &t);
+	const char *verify = inner.hdr.func == UFTP_KEYINFO_ACK &&
+			     inner.u.keyinfo_ack.verify.len == UFTP_VERIFY_LEN
+		? capcrypt_keyinfo_ack(cc, m->hdr.src_id, inner.u.keyinfo_ack.verify.p)
+		: NULL;
+	tag(&t, verify != NULL, verify ? verify : "");
 	printf(" inner=%s inner_tags=%s inner_reencode=%s",
 	       uftp_func_name(inner.hdr.func), t.s, same ? "same" : "differs");
-	return same;
+	return same && !(verify && strstr(verify, "_bad"));
 }
 
 static bool check_one(struct capcrypt *cc, const char *path,
@@ -176,15 +187,15 @@ static bool check_one(struct capcrypt *cc, const char *path,
 	       m.hdr.group_id, m.hdr.group_inst, m.hdr.src_id, m.hdr.seq);
 	struct tags t = { "" };
 	bool ok = describe(&m, &t);
+	const char *sig = capcrypt_observe(cc, &m, d, len);
+	tag(&t, sig != NULL, sig ? sig : "");
 	long n = uftp_encode(again, sizeof(again), &m);
 	bool same = n == (long)len && memcmp(again, d, len) == 0;
 	printf(" tags=%s blobs=%s reencode=%s", t.s, ok ? "ok" : "bad",
 	       same ? "same" : "differs");
-	if (cc) {
-		capcrypt_observe(cc, &m);
-		if (m.hdr.func == UFTP_ENCRYPTED)
-			ok = check_inner(cc, &m) && ok;
-	}
+	ok = ok && !(sig && strstr(sig, "_bad"));
+	if (decrypting && m.hdr.func == UFTP_ENCRYPTED)
+		ok = check_inner(cc, &m, d, len) && ok;
 	printf("\n");
 	return ok && same;
 }
@@ -210,15 +221,18 @@ int main(int argc, char **argv)
 {
 	struct capcrypt *cc = NULL;
 	if (argc == 4 && !strcmp(argv[2], "--rsa-key")) {
+		decrypting = true;
 		cc = capcrypt_open(argv[3]);
-		if (!cc) {
-			fprintf(stderr, "%s: cannot load RSA key %s\n", argv[0],
-				argv[3]);
-			return 2;
-		}
-	} else if (argc != 2) {
+	} else if (argc == 2) {
+		cc = capcrypt_open(NULL);
+	} else {
 		fprintf(stderr, "usage: %s MANIFEST [--rsa-key PEM]\n",
 			argv[0]);
+		return 2;
+	}
+	if (!cc) {
+		fprintf(stderr, "%s: cannot set up the key replay%s%s\n", argv[0],
+			argc == 4 ? " with " : "", argc == 4 ? argv[3] : "");
 		return 2;
 	}
 	FILE *mf = fopen(argv[1], "r");
