@@ -89,7 +89,8 @@ class Proc:
 
 
 def ferryd_args(ferryd, role, extra):
-    return [ferryd, role, "-d", "-p", str(free_port()), "-U", "0x0A0B0C0D", "-x", "3"] + extra
+    return [ferryd, "--allow-root", role, "-d", "-p", str(free_port()), "-U", "0x0A0B0C0D",
+            "-x", "3"] + extra
 
 
 def run_to_exit(argv, timeout=60):
@@ -231,7 +232,8 @@ def test_ephemeral_and_dh(ferryd):
 
 def test_json(ferryd, tmp):
     a = os.path.join(tmp, "json_a.pem")
-    conf = {"proxies": [{"name": "jc", "role": "client", "port": free_port(),
+    conf = {"allow_root": True,
+            "proxies": [{"name": "jc", "role": "client", "port": free_port(),
                          "uid": "0x0A0B0C0E",
                          "keys": {"generate": ["ec:prime256v1"], "files": [a]}}]}
     path = os.path.join(tmp, "keys.json")
