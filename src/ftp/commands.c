@@ -145,6 +145,7 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "RNFR", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rnfr },
 	{ .verb = "RNTO", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rnto },
 	{ .verb = "SIZE", .flags = L | NEED_ARG, .fn = cmd_size },
+	{ .verb = "SPDT", .flags = NEED_ARG, .fn = cmd_spdt },
 	{ .verb = "SPSV", .flags = L | NO_ARG, .fn = cmd_spsv },
 	{ .verb = "STAT", .flags = DURING_XFER, .fn = cmd_stat },
 	{ .verb = "STOR", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_stor },

@@ -302,6 +302,7 @@ cmd_handler cmd_user, cmd_pass, cmd_acct, cmd_rein, cmd_quit;        /* login.c 
 cmd_handler cmd_pwd, cmd_cwd, cmd_cdup, cmd_mkd, cmd_rmd, cmd_dele,  /* files.c */
 	cmd_rnfr, cmd_rnto, cmd_size, cmd_mdtm, cmd_mlst, cmd_stat;
 cmd_handler cmd_pasv, cmd_epsv, cmd_port, cmd_eprt, cmd_spsv;       /* data.c */
+cmd_handler cmd_spdt;                                               /* spdt.c */
 cmd_handler cmd_retr, cmd_stor, cmd_appe, cmd_stou, cmd_list,        /* transfer.c */
 	cmd_nlst, cmd_mlsd, cmd_abor;
 

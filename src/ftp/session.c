@@ -248,7 +248,7 @@ void session_resume(struct ftp_session *s)
 		memmove(s->in, s->in + n, s->inlen - n);
 		s->inlen -= n;
 		session_touch(s);
-		if (ok && cmd && strcmp(cmd->verb, "PASS"))
+		if (ok && cmd && strcmp(cmd->verb, "PASS") && strcmp(cmd->verb, "SPDT"))
 			flog(LOG_LVL_DEBUG, "ftp: session %llu: < %s %s",
 			     (unsigned long long)s->id, verb, arg);
 		if (!ok)
