@@ -16,6 +16,11 @@ enum {
 	GW_LINE_MAX = 8192,        /* longest line held (either direction) */
 	GW_UNAUTH_BYTES = 8192,    /* a client may send this much before login */
 	GW_HIGH_WATER = 256 << 10, /* queued toward a peer: stop reading the other */
+	/* A side is paused at GW_HIGH_WATER, but what its receive had already
+	 * completed comes in one piece after the resume: as much as the kernel's
+	 * receive buffer held (tcp_rmem's maximum, 6 MiB by default). The send
+	 * queue takes that much, so no byte is ever dropped, and no more. */
+	GW_QUEUE_LIMIT = 16 << 20,
 	GW_TOKEN_LEN = 20,         /* base62: 119 bits */
 };
 

@@ -167,6 +167,9 @@ void gw_link_attach_backend(struct gw_link *l, struct fe_conn *c)
 	l->be = c;
 	fe_conn_start(c, &be_ops, l);
 	fe_conn_nodelay(c);
+	fe_conn_set_limit(c, GW_QUEUE_LIMIT);
+	if (l->cli)
+		fe_conn_set_limit(l->cli, GW_QUEUE_LIMIT);
 }
 
 static void deadline_fired(struct fe_worker *w, void *arg)
@@ -361,8 +364,10 @@ static void cli_closed(struct fe_conn *c, int err, void *arg)
 	if (l->session)
 		flog(LOG_LVL_VERB, "gateway: session %llu: client closed%s%s",
 		     (unsigned long long)l->id, err ? ": " : "", err ? strerror(-err) : "");
-	gw_link_end(l);
-	maybe_free(l);
+	if (l->ending)
+		maybe_free(l);
+	else
+		gw_link_end(l);   /* frees l when nothing else is left */
 }
 
 static void be_closed(struct fe_conn *c, int err, void *arg)
@@ -373,8 +378,10 @@ static void be_closed(struct fe_conn *c, int err, void *arg)
 	if (l->session)
 		flog(LOG_LVL_VERB, "gateway: session %llu: backend closed%s%s",
 		     (unsigned long long)l->id, err ? ": " : "", err ? strerror(-err) : "");
-	gw_link_end(l);
-	maybe_free(l);
+	if (l->ending)
+		maybe_free(l);
+	else
+		gw_link_end(l);   /* frees l when nothing else is left */
 }
 
 static void cli_drained(struct fe_conn *c, void *arg)

@@ -68,7 +68,7 @@ void gw_relay_start(struct gw_link *l)
 static bool intercepted(const char *verb)
 {
 	static const char *const own[] = { "FEAT", "SPSV", "SPDT", "PASV", "EPSV",
-					   "PORT", "EPRT", "LPSV", "LPRT" };
+					   "PORT", "EPRT", "LPSV", "LPRT", "AUTH" };
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
 		if (!strcmp(verb, own[i]))
 			return true;
