@@ -513,8 +513,27 @@ def mapping(gw, vslog):
           "".join(x for x in cmds if "127.0.0.1" not in x)[:600])
 
 
+def config_checks(work):
+    def check_config(gw):
+        path = os.path.join(work, "check.json")
+        with open(path, "w") as f:
+            json.dump({"allow_root": True, "gateway": gw}, f)
+        return subprocess.run([ferryd_bin, "--allow-root", "--check-config", "-f", path],
+                              capture_output=True, timeout=30)
+    r = check_config({"listen": ["127.0.0.1:2100"]})
+    check("config: a gateway without a backend is refused, naming gateway.backend",
+          r.returncode == 1 and b"gateway.backend" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "ftp.example"})
+    check("config: a backend without a port is refused", r.returncode == 1, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21", "token_timeout": 0})
+    check("config: gateway.token_timeout 0 is refused", r.returncode == 1, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "[::1]:21"})
+    check("config: a gateway alone is something to run", r.returncode == 0, r.stderr.decode())
+
+
 def main():
     work = tempdir("ferry-gw-")
+    config_checks(work)
     os.chmod(work, 0o755)
     gws = []
     pure = find_pureftpd()
