@@ -200,12 +200,12 @@ def start_pureftpd(work, binary):
 
 
 class Gateway:
-    def __init__(self, work, name, port, backend, **extra):
+    def __init__(self, work, name, port, backend, level=3, **extra):
         self.log_path = os.path.join(work, f"{name}.log")
         gw = {"listen": [f"{SRV_IP}:{port}"], "backend": backend}
         gw.update(extra)
         conf = {"workers": 2, "foreground": True, "allow_root": True,
-                "log": {"level": 3}, "gateway": gw}
+                "log": {"level": level}, "gateway": gw}
         path = os.path.join(work, f"{name}.json")
         with open(path, "w") as f:
             json.dump(conf, f)
@@ -542,7 +542,8 @@ def main():
         setup()
         enter(CLI)
         vsroot, vslog = start_vsftpd(work)
-        gws.append(Gateway(work, "gw-vsftpd", GW_VS, f"127.0.0.1:{VS_PORT}"))
+        # at the default log level: the client <-> backend mapping must be there
+        gws.append(Gateway(work, "gw-vsftpd", GW_VS, f"127.0.0.1:{VS_PORT}", level=2))
         with_ferry_ftp("vsftpd", GW_VS, "anonymous:x", vsroot, "/up", work, mlsd=False)
         with_raw_client("vsftpd", GW_VS, "anonymous", "x", vsroot, "/up")
         g3_exchange("vsftpd", GW_VS, "anonymous", "x", vsroot)
