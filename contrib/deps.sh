@@ -23,4 +23,36 @@ BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson
 # (libFuzzer, sanitizers) build tests/fuzz.
 TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 python3-cryptography openssl
 	   iproute2 nftables uftp procps strace curl lftp tnftp systemd passwd
-	   clang libclang-rt-dev podman runc slirp4netns uidmap haproxy prometheus)
+	   clang libclang-rt-dev podman runc slirp4netns uidmap haproxy prometheus
+	   vsftpd libsodium23 libcap2 libpam0g libssl3)
+
+# Packages a test runs from an unpacked copy instead: pure-ftpd conflicts
+# with vsftpd (both provide ftp-server) and pulls in inetd; the gateway test
+# runs its binary in the foreground from $FERRY_UNPACK_DIR/pure-ftpd.
+TEST_UNPACK=(pure-ftpd)
+FERRY_UNPACK_DIR=${FERRY_UNPACK_DIR:-/opt/ferry-test}
+
+unpack_missing() {
+	local p tmp
+	for p in "$@"; do
+		[ -f "$FERRY_UNPACK_DIR/$p/.unpacked" ] && continue
+		echo "unpacking: $p into $FERRY_UNPACK_DIR/$p"
+		tmp=$(mktemp -d) && chmod 755 "$tmp" && { chown _apt "$tmp" 2>/dev/null || true; } &&
+			(cd "$tmp" && apt-get download "$p" >/dev/null) &&
+			mkdir -p "$FERRY_UNPACK_DIR/$p" &&
+			dpkg-deb -x "$tmp"/"$p"_*.deb "$FERRY_UNPACK_DIR/$p" &&
+			touch "$FERRY_UNPACK_DIR/$p/.unpacked" || { rm -rf "$tmp"; return 1; }
+		rm -rf "$tmp"
+	done
+}
+
+# The tests start the FTP servers themselves, in the foreground with their
+# own configuration: a system service the package may have started goes.
+quiet_services() {
+	local s
+	command -v systemctl >/dev/null || return 0
+	for s in "$@"; do
+		systemctl is-active --quiet "$s" 2>/dev/null && systemctl disable --now "$s" >/dev/null 2>&1
+	done
+	return 0
+}

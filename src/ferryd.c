@@ -16,6 +16,7 @@
 #include "ferry/daemon.h"
 #include "ferry/engine.h"
 #include "ferry/ftp.h"
+#include "ferry/gateway.h"
 #include "ferry/log.h"
 #include "ferry/proxy.h"
 
@@ -25,11 +26,13 @@ struct services {
 	const struct ferry_config *cfg;
 	struct proxy_shared *proxy;
 	struct ftp_server *ftp;   /* NULL: no FTP service */
+	struct gw_server *gateway; /* NULL: no SPSV gateway */
 };
 
 struct worker_parts {
 	struct proxy_worker *proxy;
 	struct ftp_worker *ftp;
+	struct gw_worker *gateway;
 	struct daemon_metrics *metrics;   /* worker 0 only */
 };
 
@@ -57,10 +60,13 @@ static int worker_init(struct fe_worker *w, void *arg)
 	int r = proxy_worker_init(w, sv->proxy, &wp->proxy);
 	if (r == 0 && sv->ftp)
 		r = ftp_worker_init(w, sv->ftp, &wp->ftp);
+	if (r == 0 && sv->gateway)
+		r = gw_worker_init(w, sv->gateway, &wp->gateway);
 	if (r == 0 && sv->cfg->metrics_listen && fe_worker_index(w) == 0)
 		r = daemon_metrics_start(w, sv->cfg->metrics_listen, collect, arg,
 					 &wp->metrics);
 	if (r) {
+		gw_worker_fini(wp->gateway);
 		ftp_worker_fini(wp->ftp);
 		proxy_worker_fini(wp->proxy);
 		free(wp);
@@ -76,6 +82,7 @@ static void worker_fini(struct fe_worker *w, void *arg)
 	if (!wp)
 		return;
 	daemon_metrics_stop(wp->metrics);
+	gw_worker_fini(wp->gateway);
 	ftp_worker_fini(wp->ftp);
 	proxy_worker_fini(wp->proxy);
 	fe_worker_set_data(w, NULL);   /* a scrape's late mail finds nothing */
@@ -253,6 +260,8 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id)
 	block_signals(&set);
 	if (cfg->ftp.enabled && (r = ftp_server_create(cfg, &sv.ftp)))
 		goto out;
+	if (cfg->gateway.enabled && (r = gw_server_create(cfg, &sv.gateway)))
+		goto out;
 
 	struct fe_engine_opts eo = { .workers = (unsigned)cfg->workers,
 				     .worker_init = worker_init,
@@ -268,9 +277,10 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id)
 	if (r == 0)
 		r = confine(cfg, id, e);
 	if (r == 0) {
-		flog(LOG_LVL_INFO, "ferryd %s started: %u workers, %zu proxy instances%s",
+		flog(LOG_LVL_INFO, "ferryd %s started: %u workers, %zu proxy instances%s%s",
 		     FERRY_VERSION, fe_engine_workers(e), cfg->proxy_count,
-		     cfg->ftp.enabled ? ", FTP" : "");
+		     cfg->ftp.enabled ? ", FTP" : "",
+		     cfg->gateway.enabled ? ", SPSV gateway" : "");
 		if (cfg->sandbox_probe)
 			sandbox_probe(cfg->sandbox_probe);
 		daemon_ready(0);
@@ -292,6 +302,7 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id)
 	proxy_shared_free(sv.proxy);
 out:
 	ftp_server_destroy(sv.ftp);
+	gw_server_destroy(sv.gateway);
 	if (r != FERRY_EXIT_INTR)
 		daemon_ready(r);
 	log_close();

@@ -99,6 +99,17 @@ struct ftp_config {
 	char *tls_key;
 };
 
+/* The SPSV gateway in front of a PASV/EPSV-only FTP server (src/gateway). */
+struct gateway_config {
+	bool enabled;
+	struct strlist listen;  /* "ADDR:PORT" or "[V6]:PORT" */
+	char *backend;          /* "HOST:PORT" of the legacy server */
+	int max_sessions;       /* control sessions relayed at once, 200 */
+	int max_unauthenticated; /* connections not yet logged in or joined, 64 */
+	int login_timeout;      /* seconds to log in or join, 30 */
+	int token_timeout;      /* seconds a DATACONN token lives, 60 */
+};
+
 struct ferry_config {
 	char *source;           /* file the config came from, or "command line" */
 	int workers;            /* 0: one per online CPU */
@@ -119,6 +130,7 @@ struct ferry_config {
 	struct proxy_config *proxies;
 	size_t proxy_count;
 	struct ftp_config ftp;
+	struct gateway_config gateway;
 };
 
 /* Where a configuration error is: file (or "command line"), line and column

@@ -55,6 +55,10 @@ void config_init(struct ferry_config *cfg)
 	cfg->ftp.max_login_commands = 20;
 	cfg->ftp.max_hash_jobs = 2;
 	cfg->ftp.atomic_uploads = true;
+	cfg->gateway.max_sessions = 200;
+	cfg->gateway.max_unauthenticated = 64;
+	cfg->gateway.login_timeout = 30;
+	cfg->gateway.token_timeout = 60;
 }
 
 /* Defaults that depend on what was given: the public multicast address,
@@ -135,6 +139,8 @@ void config_free(struct ferry_config *cfg)
 		proxy_free(&cfg->proxies[i]);
 	free(cfg->proxies);
 	ftp_free(&cfg->ftp);
+	strlist_free(&cfg->gateway.listen);
+	free(cfg->gateway.backend);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -474,6 +480,14 @@ static const struct int_rule ftp_rules[] = {
 	FRULE("ftp.max_hash_jobs", max_hash_jobs, 1, 1024),
 };
 
+#define WRULE(k, field, lo, hi) { k, NULL, offsetof(struct gateway_config, field), lo, hi }
+static const struct int_rule gateway_rules[] = {
+	WRULE("gateway.max_sessions", max_sessions, 1, 1000000),
+	WRULE("gateway.max_unauthenticated", max_unauthenticated, 1, 1000000),
+	WRULE("gateway.login_timeout", login_timeout, 1, 3600),
+	WRULE("gateway.token_timeout", token_timeout, 1, 3600),
+};
+
 static int check_ints(struct vctx *v, long idx, const void *base,
 		      const struct int_rule *rules, size_t n)
 {
@@ -624,12 +638,38 @@ static int check_ftp(struct vctx *v)
 	return check_ints(v, -1, f, ftp_rules, sizeof(ftp_rules) / sizeof(*ftp_rules));
 }
 
+static int check_gateway(struct vctx *v)
+{
+	const struct gateway_config *g = &v->cfg->gateway;
+	struct hostport hp = { 0 };
+	char key[64];
+	if (!g->enabled)
+		return 0;
+	if (g->listen.n == 0)
+		return vfail(v, -1, "gateway.listen", NULL, "no listen address");
+	for (size_t i = 0; i < g->listen.n; i++)
+		if (!valid_listen(g->listen.v[i]))
+			return snprintf(key, sizeof(key), "gateway.listen[%zu]", i),
+			       vfail(v, -1, key, NULL, "'%s' is not ADDR:PORT or [V6ADDR]:PORT",
+				     g->listen.v[i]);
+	/* The port is required: a legacy server on 1044 by default is no default. */
+	const char *colon = g->backend ? strrchr(g->backend, ':') : NULL;
+	bool ok = colon && colon[1] && (g->backend[0] != '[' || colon[-1] == ']') &&
+		  parse_hostport(g->backend, &hp);
+	free(hp.host);
+	if (!ok)
+		return vfail(v, -1, "gateway.backend", NULL,
+			     "the legacy FTP server as \"HOST:PORT\" is required");
+	return check_ints(v, -1, g, gateway_rules, sizeof(gateway_rules) / sizeof(*gateway_rules));
+}
+
 int config_validate(const struct ferry_config *cfg, struct config_error *err)
 {
 	struct vctx v = { cfg, err, !cfg->source || !strcmp(cfg->source, CLI_SOURCE) };
-	if (cfg->proxy_count == 0 && !cfg->ftp.enabled)
+	if (cfg->proxy_count == 0 && !cfg->ftp.enabled && !cfg->gateway.enabled)
 		return vfail(&v, -1, "proxies", "-s",
-			     "nothing to run: no proxy (-s, -c or -r) and no FTP service");
+			     "nothing to run: no proxy (-s, -c or -r), no FTP service and "
+			     "no gateway");
 	for (size_t i = 0; i < cfg->proxy_count; i++)
 		if (check_proxy(&v, (long)i))
 			return FERRY_EXIT_PARAM;
@@ -646,5 +686,5 @@ int config_validate(const struct ferry_config *cfg, struct config_error *err)
 	if (cfg->metrics_listen && !valid_listen(cfg->metrics_listen))
 		return vfail(&v, -1, "metrics.listen", "--metrics-listen",
 			     "'%s' is not ADDR:PORT or [V6ADDR]:PORT", cfg->metrics_listen);
-	return check_ftp(&v);
+	return check_ftp(&v) ? FERRY_EXIT_PARAM : check_gateway(&v);
 }

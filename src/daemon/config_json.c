@@ -530,6 +530,25 @@ static int j_ftp(const struct jctx *c, json_t *v, void *base, const char *path)
 	return 0;
 }
 
+#define WC struct gateway_config
+static const struct jfield gateway_fields[] = {
+	F_LIST("listen", WC, listen, valid_listen, "ADDR:PORT or [V6ADDR]:PORT"),
+	F_STR("backend", WC, backend, NULL, NULL),
+	F_INT("max_sessions", WC, max_sessions, 1, 1000000),
+	F_INT("max_unauthenticated", WC, max_unauthenticated, 1, 1000000),
+	F_INT("login_timeout", WC, login_timeout, 1, 3600),
+	F_INT("token_timeout", WC, token_timeout, 1, 3600),
+};
+SCHEMA(gateway_schema, gateway_fields);
+#undef WC
+
+static int j_gateway(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	struct gateway_config *g = &((struct ferry_config *)base)->gateway;
+	g->enabled = true;
+	return walk(c, v, &gateway_schema, g, path);
+}
+
 static int j_proxies(const struct jctx *c, json_t *v, void *base, const char *path)
 {
 	struct ferry_config *cfg = base;
@@ -585,6 +604,7 @@ static const struct jfield root_fields[] = {
 	F_BOOL("allow_no_seccomp", GC, allow_no_seccomp),
 	F_FN("proxies", j_proxies),
 	F_FN("ftp", j_ftp),
+	F_FN("gateway", j_gateway),
 	F_OBJ("metrics", 0, metrics_schema),
 };
 SCHEMA(root_schema, root_fields);

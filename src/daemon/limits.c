@@ -18,6 +18,7 @@ enum {
 				* server admits 2 x max_sessions + 64), PASV
 				* listener, data connection, open file */
 	FD_FTP_SLACK = 64,
+	FD_PER_GW_SESSION = 4, /* client and backend control, a data pair */
 };
 
 unsigned long long daemon_fds_needed(const struct ferry_config *cfg, unsigned workers)
@@ -28,6 +29,11 @@ unsigned long long daemon_fds_needed(const struct ferry_config *cfg, unsigned wo
 		per_worker += cfg->ftp.listen.n;
 		n += FD_PER_SESSION * (unsigned long long)cfg->ftp.max_sessions +
 		     FD_FTP_SLACK;
+	}
+	if (cfg->gateway.enabled) {
+		per_worker += cfg->gateway.listen.n;
+		n += FD_PER_GW_SESSION * (unsigned long long)cfg->gateway.max_sessions +
+		     (unsigned long long)cfg->gateway.max_unauthenticated + FD_FTP_SLACK;
 	}
 	return n + per_worker * workers;
 }

@@ -166,6 +166,7 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "RNTO", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_rnto },
 	{ .verb = "SITE", .flags = L | D | NEED_ARG, .fn = ftp_cmd_site },
 	{ .verb = "SIZE", .flags = L | NEED_ARG, .fn = cmd_size },
+	{ .verb = "SPDT", .flags = NEED_ARG, .fn = cmd_spdt },
 	{ .verb = "SPSV", .flags = L | D | NO_ARG, .fn = cmd_spsv },
 	{ .verb = "STAT", .flags = DURING_XFER, .fn = cmd_stat },
 	{ .verb = "STOR", .flags = L | D | NEED_ARG | NEED_WRITE, .fn = cmd_stor },

@@ -435,6 +435,7 @@ void ftp_hash_opts(struct ftp_session *s, const char *arg);
 /* hash.c: the FEAT line for HASH, with the session's choice marked. */
 void ftp_hash_feat(const struct ftp_session *s, struct buf *out);
 cmd_handler cmd_pasv, cmd_epsv, cmd_port, cmd_eprt, cmd_spsv;       /* data.c */
+cmd_handler cmd_spdt;                                               /* spdt.c */
 cmd_handler cmd_retr, cmd_abor,                                      /* transfer.c */
 	cmd_stor, cmd_appe, cmd_stou,                                  /* upload.c */
 	cmd_list, cmd_nlst, cmd_mlsd;                                  /* dirsend.c */

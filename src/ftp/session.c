@@ -422,7 +422,7 @@ static bool run_one(struct ftp_session *s)
 	memmove(s->in, s->in + n, s->inlen - n);
 	s->inlen -= n;
 	session_touch(s);
-	if (ok && cmd && strcmp(cmd->verb, "PASS")) {
+	if (ok && cmd && strcmp(cmd->verb, "PASS") && strcmp(cmd->verb, "SPDT")) {
 		char esc[256];
 		flog(LOG_LVL_DEBUG, "ftp: session %llu: < %s %s",
 		     (unsigned long long)s->id, verb, ftp_log_esc(arg, esc, sizeof(esc)));

@@ -1,0 +1,21 @@
+/* gateway.h — the SPSV gateway: single-port FTP clients relayed to a legacy
+ * FTP server that knows only PASV/EPSV, each SPSV data connection joined to
+ * a passive port that server announced (man ferryd.json(5), "gateway"). */
+#ifndef FERRY_GATEWAY_H
+#define FERRY_GATEWAY_H
+
+#include "ferry/config.h"
+#include "ferry/engine.h"
+
+struct gw_server;
+struct gw_worker;
+
+/* Resolves the backend (once, before the workers start). 0 or an exit code. */
+int gw_server_create(const struct ferry_config *cfg, struct gw_server **out);
+void gw_server_destroy(struct gw_server *srv);
+
+/* Listens on every gateway address on worker w (SO_REUSEPORT). 0 or exit code. */
+int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker **out);
+void gw_worker_fini(struct gw_worker *gw);
+
+#endif

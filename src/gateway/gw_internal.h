@@ -1,0 +1,157 @@
+/* gw_internal.h — what the gateway's files share: the server, worker and
+ * link structs, the token table, and the pure parsers the tests call. */
+#ifndef FERRY_GW_INTERNAL_H
+#define FERRY_GW_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ferry/config.h"
+#include "ferry/engine.h"
+#include "ferry/gateway.h"
+
+enum {
+	GW_LINE_MAX = 8192,        /* longest line held (either direction) */
+	GW_UNAUTH_BYTES = 8192,    /* a client may send this much before login */
+	GW_HIGH_WATER = 256 << 10, /* queued toward a peer: stop reading the other */
+	/* A side is paused at GW_HIGH_WATER, but what its receive had already
+	 * completed comes in one piece after the resume: as much as the kernel's
+	 * receive buffer held (tcp_rmem's maximum, 6 MiB by default). The send
+	 * queue takes that much, so no byte is ever dropped, and no more. */
+	GW_QUEUE_LIMIT = 16 << 20,
+	GW_TOKEN_LEN = 20,         /* base62: 119 bits */
+};
+
+#define GW_DATA_USER "DATACONN"
+
+/* ---- tokens.c: one-time data credentials, shared by every worker ------- */
+struct gw_tokens;
+struct gw_grant {                  /* what a token lets its holder reach */
+	uint64_t session;
+	struct sockaddr_storage owner;  /* the control client's address */
+	struct sockaddr_storage target; /* backend address and announced port */
+	struct sockaddr_storage from;   /* the control connection's own address */
+};
+struct gw_tokens *gw_tokens_create(void);
+void gw_tokens_destroy(struct gw_tokens *t);
+/* A new token (replacing the session's previous one) into out
+ * (GW_TOKEN_LEN + 1 bytes). 0 or -errno. */
+int gw_tokens_issue(struct gw_tokens *t, const struct gw_grant *g, uint64_t now_ms,
+		    uint64_t ttl_ms, char *out);
+/* Takes the token: 0 and *g; -ENOENT unknown (or used), -ETIMEDOUT expired,
+ * -EPERM shown from another host than its owner (then left in place). */
+int gw_tokens_take(struct gw_tokens *t, const char *token,
+		   const struct sockaddr_storage *from, uint64_t now_ms,
+		   struct gw_grant *g);
+void gw_tokens_revoke(struct gw_tokens *t, uint64_t session);
+
+/* ---- parse.c: the bits of FTP the gateway must read ---------------------- */
+/* The verb of a command line (Telnet IAC sequences skipped), upper-cased
+ * into verb (cap >= 8), and where its argument starts (CR/LF not included,
+ * arg_len). false: no verb. */
+bool gw_parse_command(const char *line, size_t len, char *verb, size_t cap,
+		      const char **arg, size_t *arg_len);
+/* 229 "(|||port|)" with any delimiter: the port, or 0. */
+uint16_t gw_parse_epsv(const char *line, size_t len);
+/* 227 "(h1,h2,h3,h4,p1,p2)": the port, or 0 (the address is ignored: the
+ * gateway connects to the backend it already talks to). */
+uint16_t gw_parse_pasv(const char *line, size_t len);
+/* The token in a data login: "DATACONN:token" (what SPDT clients echo from
+ * the 227 reply) or the bare token. NULL when it cannot be one. */
+const char *gw_token_of(const char *arg, size_t len, char *out, size_t cap);
+/* A reply line: its code (100-599) and whether it is the last line of a
+ * reply started with that code; -1 for a line that is no reply line. */
+int gw_reply_code(const char *line, size_t len, bool *last);
+
+/* ---- server.c ------------------------------------------------------------ */
+struct gw_link;
+
+struct gw_server {
+	const struct gateway_config *gc;
+	char backend_text[96];
+	struct sockaddr_storage backend;
+	struct gw_tokens *tokens;
+	int sessions, unauth;      /* __atomic counters */
+	uint64_t next_id;
+};
+
+struct gw_worker {
+	struct fe_worker *w;
+	struct gw_server *srv;
+	struct fe_listener **listeners;
+	size_t nlisteners;
+	struct gw_link *links;     /* doubly linked */
+};
+
+/* ---- link.c: one accepted connection, as control relay or data pipe ----- */
+enum gw_state {
+	GW_FRONT,        /* greeted; the first command decides */
+	GW_DATAPASS,     /* USER DATACONN seen: PASS token next */
+	GW_JOINING,      /* connecting to the backend's passive port */
+	GW_CONNECTING,   /* connecting to the backend's control port */
+	GW_BGREETING,    /* waiting for the backend's greeting */
+	GW_RELAY,        /* control session relayed */
+	GW_PIPE,         /* data connection joined */
+};
+
+enum gw_internal { GW_INT_NONE, GW_INT_FEAT, GW_INT_EPSV, GW_INT_PASV };
+
+struct gw_lines {                  /* bytes up to the next line end */
+	char *p;
+	size_t len;
+};
+
+struct gw_link {
+	struct gw_link *prev, *next;
+	struct gw_worker *gw;
+	uint64_t id;
+	enum gw_state st;
+	struct fe_conn *cli, *be;
+	struct fe_connect *connecting;
+	struct fe_timer *deadline;
+	struct sockaddr_storage peer;
+	bool unauth, session, ending, in_end;
+	bool cli_paused, be_paused;
+	size_t cli_bytes;           /* received before login */
+	struct gw_lines cin, bin;   /* client and backend input not yet handled */
+	int pending;                /* forwarded commands without a final reply */
+	enum gw_internal internal;  /* a command of the gateway's own in flight */
+	bool be_multi;              /* inside a multi-line backend reply */
+	int be_code;
+	bool feat_ok, no_epsv;
+	char last[256];             /* the last backend reply line, for errors */
+};
+
+void gw_link_accept(struct gw_worker *gw, struct fe_conn *c);
+void gw_link_free_all(struct gw_worker *gw);
+/* Ends the link: both connections closed (after what is queued), counts
+ * released; freed when the last connection reports its close. */
+void gw_link_end(struct gw_link *l);
+void gw_link_logged_in(struct gw_link *l);   /* no longer unauthenticated */
+void gw_link_attach_backend(struct gw_link *l, struct fe_conn *c);
+void gw_link_input_changed(struct gw_link *l);  /* re-decide who is read */
+bool gw_lines_add(struct gw_lines *b, const uint8_t *p, size_t n);
+void gw_send_cli(struct gw_link *l, const char *p, size_t n);
+void gw_send_be(struct gw_link *l, const char *p, size_t n);
+void gw_reply(struct gw_link *l, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- relay.c: the control session between client and backend ------------ */
+void gw_relay_start(struct gw_link *l);           /* connect to the backend */
+void gw_relay_client_lines(struct gw_link *l);    /* handle what can be */
+void gw_relay_backend_data(struct gw_link *l, const uint8_t *p, size_t n);
+
+/* ---- passive.c: SPSV and FEAT answered by the gateway -------------------- */
+/* Called with a client command before it is forwarded: true when the
+ * gateway handles it itself (it may have sent its own command). */
+bool gw_passive_intercept(struct gw_link *l, const char *verb);
+/* A line of the backend's reply to the gateway's own command. */
+void gw_passive_reply_line(struct gw_link *l, const char *line, size_t len,
+			   int code, bool last);
+
+/* ---- join.c: data connections -------------------------------------------- */
+void gw_join(struct gw_link *l, const char *arg, size_t len);
+
+#endif

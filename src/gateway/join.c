@@ -1,0 +1,73 @@
+/* join.c — a data connection: the token (from PASS after USER DATACONN, or
+ * from SPDT, the draft's -00 form) names the one backend passive port it may
+ * reach; the gateway connects there from the control connection's own
+ * address, answers "200 DATA", and from then on copies bytes both ways. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ferry/iface.h"
+#include "ferry/log.h"
+#include "gw_internal.h"
+
+static void refuse(struct gw_link *l, const char *why)
+{
+	char host[64];
+	flog(LOG_LVL_WARN, "gateway: data login from %s refused: %s",
+	     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)), why);
+	gw_reply(l, 504, "Invalid data connection credentials.");
+	gw_link_end(l);
+}
+
+static void joined(struct fe_conn *c, int err, void *arg)
+{
+	struct gw_link *l = arg;
+	l->connecting = NULL;
+	if (!c) {
+		char host[64];
+		flog(LOG_LVL_WARN, "gateway: data connection %llu from %s: backend data "
+		     "port: %s", (unsigned long long)l->id,
+		     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
+		     strerror(-err));
+		gw_reply(l, 425, "Cannot open the data connection behind the gateway.");
+		gw_link_end(l);
+		return;
+	}
+	gw_link_attach_backend(l, c);
+	gw_link_logged_in(l);
+	l->st = GW_PIPE;
+	gw_reply(l, 200, "DATA");
+	if (l->cin.len) {          /* sent right behind the login */
+		gw_send_be(l, l->cin.p, l->cin.len);
+		l->cin.len = 0;
+	}
+	gw_link_input_changed(l);
+}
+
+void gw_join(struct gw_link *l, const char *arg, size_t len)
+{
+	struct gw_server *srv = l->gw->srv;
+	char buf[64];
+	struct gw_grant g;
+	const char *token = gw_token_of(arg, len, buf, sizeof(buf));
+	int r = token ? gw_tokens_take(srv->tokens, token, &l->peer, fe_now_ms(l->gw->w), &g)
+		      : -ENOENT;
+	if (r) {
+		refuse(l, r == -ETIMEDOUT ? "expired token"
+			  : r == -EPERM ? "token of another client address"
+			  : "unknown or used token");
+		return;
+	}
+	char host[64];
+	flog(LOG_LVL_VERB, "gateway: data connection %llu from %s joins session %llu "
+	     "(backend port %u)", (unsigned long long)l->id,
+	     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
+	     (unsigned long long)g.session, addr_port((const struct sockaddr *)&g.target));
+	int err = 0;
+	l->st = GW_JOINING;
+	l->connecting = fe_tcp_connect(l->gw->w, &g.target, &g.from, joined, l, &err);
+	if (!l->connecting)
+		joined(NULL, err ? err : -ENOMEM, l);
+	else
+		gw_link_input_changed(l);
+}

@@ -1,0 +1,397 @@
+/* link.c — one connection accepted on a gateway port, from the greeting to
+ * its end: the first command decides whether it becomes a relayed control
+ * session or a data connection; both connections' events, back-pressure
+ * (a side is read only while the other's send queue is short), the login
+ * deadline and the counts of unauthenticated connections. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ferry/iface.h"
+#include "ferry/log.h"
+#include "gw_internal.h"
+
+static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg);
+static void cli_closed(struct fe_conn *c, int err, void *arg);
+static void cli_drained(struct fe_conn *c, void *arg);
+static void be_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg);
+static void be_closed(struct fe_conn *c, int err, void *arg);
+static void be_drained(struct fe_conn *c, void *arg);
+
+static const struct fe_conn_ops cli_ops = { .on_data = cli_data, .on_close = cli_closed,
+					    .on_drained = cli_drained };
+static const struct fe_conn_ops be_ops = { .on_data = be_data, .on_close = be_closed,
+					   .on_drained = be_drained };
+
+static void ignore_data(struct fe_conn *c, const uint8_t *d, size_t n, void *a)
+{
+	(void)c, (void)d, (void)n, (void)a;
+}
+static void ignore_close(struct fe_conn *c, int err, void *a) { (void)c, (void)err, (void)a; }
+static const struct fe_conn_ops reject_ops = { .on_data = ignore_data,
+					       .on_close = ignore_close };
+
+/* ---- back-pressure ------------------------------------------------------- */
+
+/* The client is read while the backend keeps up, while its unanswered input
+ * is short, and not while the gateway connects on its behalf. */
+static void update_pauses(struct gw_link *l)
+{
+	if (l->ending)
+		return;
+	bool hold_cli = (l->be && fe_conn_queued(l->be) > GW_HIGH_WATER) ||
+			l->cin.len >= GW_LINE_MAX || l->st == GW_JOINING ||
+			l->st == GW_CONNECTING || l->st == GW_BGREETING;
+	bool hold_be = l->cli && fe_conn_queued(l->cli) > GW_HIGH_WATER;
+	if (l->cli && hold_cli != l->cli_paused) {
+		l->cli_paused = hold_cli;
+		if (hold_cli)
+			fe_conn_pause(l->cli);
+		else
+			fe_conn_resume(l->cli);
+	}
+	if (l->be && hold_be != l->be_paused) {
+		l->be_paused = hold_be;
+		if (hold_be)
+			fe_conn_pause(l->be);
+		else
+			fe_conn_resume(l->be);
+	}
+}
+
+void gw_send_cli(struct gw_link *l, const char *p, size_t n)
+{
+	if (!l->cli || l->ending || !n)
+		return;
+	if (fe_conn_send(l->cli, p, n) < 0) {
+		gw_link_end(l);   /* cannot happen below the limit: a bug's way out */
+		return;
+	}
+	update_pauses(l);
+}
+
+void gw_send_be(struct gw_link *l, const char *p, size_t n)
+{
+	if (!l->be || l->ending || !n)
+		return;
+	if (fe_conn_send(l->be, p, n) < 0) {
+		gw_link_end(l);
+		return;
+	}
+	update_pauses(l);
+}
+
+void gw_reply(struct gw_link *l, int code, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	char line[600];
+	int n = snprintf(line, sizeof(line), "%d %s\r\n", code, text);
+	if (n > 0)
+		gw_send_cli(l, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+static void link_free(struct gw_link *l)
+{
+	struct gw_worker *gw = l->gw;
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		gw->links = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	free(l->cin.p);
+	free(l->bin.p);
+	free(l);
+}
+
+static void maybe_free(struct gw_link *l)
+{
+	if (l->ending && !l->in_end && !l->cli && !l->be && !l->connecting)
+		link_free(l);
+}
+
+static void release(struct gw_link *l)
+{
+	struct gw_server *srv = l->gw->srv;
+	fe_connect_cancel(l->connecting);
+	l->connecting = NULL;
+	fe_timer_cancel(l->gw->w, l->deadline);
+	l->deadline = NULL;
+	if (l->unauth)
+		__atomic_sub_fetch(&srv->unauth, 1, __ATOMIC_RELAXED);
+	if (l->session) {
+		__atomic_sub_fetch(&srv->sessions, 1, __ATOMIC_RELAXED);
+		gw_tokens_revoke(srv->tokens, l->id);
+	}
+	l->unauth = l->session = false;
+}
+
+void gw_link_end(struct gw_link *l)
+{
+	if (l->ending)
+		return;
+	l->ending = true;
+	release(l);
+	/* A close may report at once (on_close inside the call): l stays until
+	 * both calls are back. */
+	l->in_end = true;
+	if (l->cli)
+		fe_conn_close(l->cli);
+	if (l->be)
+		fe_conn_close(l->be);
+	l->in_end = false;
+	maybe_free(l);
+}
+
+void gw_link_logged_in(struct gw_link *l)
+{
+	if (!l->unauth)
+		return;
+	l->unauth = false;
+	__atomic_sub_fetch(&l->gw->srv->unauth, 1, __ATOMIC_RELAXED);
+	fe_timer_cancel(l->gw->w, l->deadline);
+	l->deadline = NULL;
+}
+
+void gw_link_attach_backend(struct gw_link *l, struct fe_conn *c)
+{
+	l->be = c;
+	fe_conn_start(c, &be_ops, l);
+	fe_conn_nodelay(c);
+	fe_conn_set_limit(c, GW_QUEUE_LIMIT);
+	if (l->cli)
+		fe_conn_set_limit(l->cli, GW_QUEUE_LIMIT);
+}
+
+static void deadline_fired(struct fe_worker *w, void *arg)
+{
+	struct gw_link *l = arg;
+	(void)w;
+	l->deadline = NULL;
+	char host[64];
+	flog(LOG_LVL_WARN, "gateway: connection %llu from %s: not logged in after %d s",
+	     (unsigned long long)l->id,
+	     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
+	     l->gw->srv->gc->login_timeout);
+	gw_reply(l, 421, "Login timed out.");
+	gw_link_end(l);
+}
+
+static void reject(struct fe_conn *c, const char *why)
+{
+	char host[64];
+	flog(LOG_LVL_WARN, "gateway: connection from %s refused: %s",
+	     addr_format((const struct sockaddr *)fe_conn_peer(c), host, sizeof(host)), why);
+	fe_conn_hold(c, &reject_ops, NULL);
+	static const char full[] = "421 Too many connections; try later.\r\n";
+	fe_conn_send(c, full, sizeof(full) - 1);
+	fe_conn_close(c);
+}
+
+void gw_link_accept(struct gw_worker *gw, struct fe_conn *c)
+{
+	struct gw_server *srv = gw->srv;
+	int n = __atomic_add_fetch(&srv->unauth, 1, __ATOMIC_RELAXED);
+	struct gw_link *l = n <= srv->gc->max_unauthenticated ? calloc(1, sizeof(*l)) : NULL;
+	if (!l) {
+		__atomic_sub_fetch(&srv->unauth, 1, __ATOMIC_RELAXED);
+		reject(c, n > srv->gc->max_unauthenticated
+			  ? "too many connections not logged in (gateway.max_unauthenticated)"
+			  : "out of memory");
+		return;
+	}
+	l->gw = gw;
+	l->unauth = true;
+	l->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
+	l->cli = c;
+	l->peer = *fe_conn_peer(c);
+	l->st = GW_FRONT;
+	l->next = gw->links;
+	if (gw->links)
+		gw->links->prev = l;
+	gw->links = l;
+	fe_conn_start(c, &cli_ops, l);
+	fe_conn_nodelay(c);
+	fe_conn_urgent_inline(c);
+	l->deadline = fe_timer_add(gw->w, (uint64_t)srv->gc->login_timeout * 1000,
+				   deadline_fired, l);
+	gw_reply(l, 220, "ferry gateway ready (single-port FTP: SPSV)");
+}
+
+void gw_link_free_all(struct gw_worker *gw)
+{
+	/* The engine closes the connections quietly after worker_fini. */
+	while (gw->links) {
+		struct gw_link *l = gw->links;
+		release(l);
+		link_free(l);
+	}
+}
+
+/* ---- input ----------------------------------------------------------------- */
+
+static bool lines_add(struct gw_lines *b, const uint8_t *p, size_t n)
+{
+	char *np = realloc(b->p, b->len + n);
+	if (!np)
+		return false;
+	memcpy(np + b->len, p, n);
+	b->p = np;
+	b->len += n;
+	return true;
+}
+
+/* What a connection that is not yet a session or a data connection says:
+ * USER DATACONN / PASS token, or SPDT token, make it a data connection;
+ * anything else starts a control session, and goes to the backend. */
+static void front_lines(struct gw_link *l)
+{
+	while ((l->st == GW_FRONT || l->st == GW_DATAPASS) && !l->ending) {
+		char *nl = memchr(l->cin.p, '\n', l->cin.len);
+		if (!nl)
+			return;
+		size_t n = (size_t)(nl - l->cin.p) + 1;
+		char line[GW_LINE_MAX + 1], verb[16];
+		const char *arg;
+		size_t alen;
+		memcpy(line, l->cin.p, n);
+		line[n] = '\0';
+		bool ok = gw_parse_command(line, n, verb, sizeof(verb), &arg, &alen);
+		bool data_user = ok && !strcmp(verb, "USER") && alen == sizeof(GW_DATA_USER) - 1 &&
+				 !strncasecmp(arg, GW_DATA_USER, alen);
+		if (l->st == GW_FRONT && ok && !data_user && strcmp(verb, "SPDT") &&
+		    strcmp(verb, "PASS") && strcmp(verb, "QUIT")) {
+			gw_relay_start(l);   /* the line stays for the backend */
+			return;
+		}
+		memmove(l->cin.p, l->cin.p + n, l->cin.len - n);
+		l->cin.len -= n;
+		if (!ok)
+			gw_reply(l, 500, "Syntax error, command unrecognized.");
+		else if (!strcmp(verb, "QUIT")) {
+			gw_reply(l, 221, "Goodbye.");
+			gw_link_end(l);
+		} else if (l->st == GW_FRONT && data_user) {
+			l->st = GW_DATAPASS;
+			gw_reply(l, 331, "Preparing for a data connection");
+		} else if ((l->st == GW_FRONT && !strcmp(verb, "SPDT")) ||
+			   (l->st == GW_DATAPASS && !strcmp(verb, "PASS"))) {
+			gw_join(l, arg, alen);
+		} else if (l->st == GW_FRONT) {
+			gw_reply(l, 503, "Login with USER first.");
+		} else {
+			gw_reply(l, 504, "Invalid data connection credentials.");
+			gw_link_end(l);
+		}
+	}
+}
+
+static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg)
+{
+	struct gw_link *l = arg;
+	(void)c;
+	if (l->ending)
+		return;
+	if (l->st == GW_PIPE) {
+		gw_send_be(l, (const char *)p, n);
+		return;
+	}
+	if (l->unauth && (l->cli_bytes += n) > GW_UNAUTH_BYTES) {
+		char host[64];
+		flog(LOG_LVL_WARN, "gateway: connection %llu from %s: more than %d bytes "
+		     "before login", (unsigned long long)l->id,
+		     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
+		     GW_UNAUTH_BYTES);
+		gw_reply(l, 421, "Too much input before login.");
+		gw_link_end(l);
+		return;
+	}
+	if (!lines_add(&l->cin, p, n)) {
+		gw_reply(l, 421, "Out of memory.");
+		gw_link_end(l);
+		return;
+	}
+	if (l->st == GW_FRONT || l->st == GW_DATAPASS)
+		front_lines(l);
+	else if (l->st == GW_RELAY)
+		gw_relay_client_lines(l);
+	if (!l->ending && l->cin.len >= GW_LINE_MAX && !memchr(l->cin.p, '\n', l->cin.len)) {
+		gw_reply(l, 500, "Command line too long.");
+		gw_link_end(l);
+		return;
+	}
+	update_pauses(l);
+}
+
+static void be_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg)
+{
+	struct gw_link *l = arg;
+	(void)c;
+	if (l->ending)
+		return;
+	if (l->st == GW_PIPE)
+		gw_send_cli(l, (const char *)p, n);
+	else
+		gw_relay_backend_data(l, p, n);
+}
+
+bool gw_lines_add(struct gw_lines *b, const uint8_t *p, size_t n)
+{
+	return lines_add(b, p, n);
+}
+
+void gw_link_input_changed(struct gw_link *l)
+{
+	update_pauses(l);
+}
+
+/* ---- ends and drains ------------------------------------------------------- */
+
+static void cli_closed(struct fe_conn *c, int err, void *arg)
+{
+	struct gw_link *l = arg;
+	(void)c;
+	l->cli = NULL;
+	if (l->session)
+		flog(LOG_LVL_VERB, "gateway: session %llu: client closed%s%s",
+		     (unsigned long long)l->id, err ? ": " : "", err ? strerror(-err) : "");
+	if (l->ending)
+		maybe_free(l);
+	else
+		gw_link_end(l);   /* frees l when nothing else is left */
+}
+
+static void be_closed(struct fe_conn *c, int err, void *arg)
+{
+	struct gw_link *l = arg;
+	(void)c;
+	l->be = NULL;
+	if (l->session)
+		flog(LOG_LVL_VERB, "gateway: session %llu: backend closed%s%s",
+		     (unsigned long long)l->id, err ? ": " : "", err ? strerror(-err) : "");
+	if (l->ending)
+		maybe_free(l);
+	else
+		gw_link_end(l);   /* frees l when nothing else is left */
+}
+
+static void cli_drained(struct fe_conn *c, void *arg)
+{
+	(void)c;
+	update_pauses(arg);
+}
+
+static void be_drained(struct fe_conn *c, void *arg)
+{
+	(void)c;
+	update_pauses(arg);
+}

@@ -1,0 +1,135 @@
+/* passive.c — the verbs the gateway answers itself on a control session:
+ * SPSV (a passive port asked of the backend, EPSV first, then PASV, handed
+ * to the client as a one-time DATACONN token), FEAT (the backend's list,
+ * without the passive verbs the gateway refuses, with SPSV), and PASV,
+ * EPSV, PORT, EPRT refused: the single port is the point (and AUTH: the
+ * relay must read the control connection). */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ferry/iface.h"
+#include "ferry/log.h"
+#include "gw_internal.h"
+
+bool gw_passive_intercept(struct gw_link *l, const char *verb)
+{
+	if (!strcmp(verb, "FEAT")) {
+		l->internal = GW_INT_FEAT;
+		l->feat_ok = false;
+		gw_send_be(l, "FEAT\r\n", 6);
+	} else if (!strcmp(verb, "SPSV")) {
+		l->internal = l->no_epsv ? GW_INT_PASV : GW_INT_EPSV;
+		gw_send_be(l, l->no_epsv ? "PASV\r\n" : "EPSV\r\n", 6);
+	} else if (!strcmp(verb, "AUTH")) {
+		/* The relay reads the control stream: TLS on it would be opaque. */
+		gw_reply(l, 534, "TLS is not available through this gateway.");
+	} else if (!strcmp(verb, "SPDT")) {
+		gw_reply(l, 503, "SPDT opens a data connection: send it on a new "
+			 "connection, first.");
+	} else {
+		gw_reply(l, 502, "%s is not available through this gateway: use SPSV "
+			 "(single-port mode).", verb);
+	}
+	return true;
+}
+
+/* FEAT lines of verbs the gateway answers or refuses itself. */
+static bool hidden_feature(const char *line, size_t len)
+{
+	static const char *const hide[] = { "PASV", "EPSV", "EPRT", "LPSV", "LPRT",
+					    "SPSV", "SPDT", "AUTH", "PBSZ", "PROT",
+					    "ESTA", "ESTP" };
+	size_t i = 0;
+	while (i < len && line[i] == ' ')
+		i++;
+	size_t w = i;
+	while (w < len && isalpha((unsigned char)line[w]))
+		w++;
+	for (size_t k = 0; k < sizeof(hide) / sizeof(*hide); k++)
+		if (w - i == strlen(hide[k]) && !strncasecmp(line + i, hide[k], w - i))
+			return true;
+	return false;
+}
+
+static void feat_line(struct gw_link *l, const char *line, size_t len, int code, bool end)
+{
+	if (!end) {
+		if (!l->feat_ok && code == 211)
+			l->feat_ok = true;
+		else if (!l->feat_ok || hidden_feature(line, len))
+			return;
+		gw_send_cli(l, line, len);
+		return;
+	}
+	l->internal = GW_INT_NONE;
+	if (l->feat_ok) {
+		gw_send_cli(l, " SPSV\r\n", 7);
+		gw_send_cli(l, line, len);
+	} else {
+		static const char own[] = "211-Features:\r\n SPSV\r\n211 End\r\n";
+		gw_send_cli(l, own, sizeof(own) - 1);
+	}
+}
+
+static void issue(struct gw_link *l, uint16_t port)
+{
+	struct gw_server *srv = l->gw->srv;
+	struct gw_grant g = { .session = l->id, .owner = l->peer, .target = srv->backend };
+	char token[GW_TOKEN_LEN + 1];
+	addr_set_port(&g.target, port);
+	int r = fe_conn_local(l->be, &g.from);
+	if (r == 0) {
+		addr_set_port(&g.from, 0);
+		r = gw_tokens_issue(srv->tokens, &g, fe_now_ms(l->gw->w),
+				    (uint64_t)srv->gc->token_timeout * 1000, token);
+	}
+	if (r) {
+		gw_reply(l, 425, "Cannot open a data connection: %s.", strerror(-r));
+		return;
+	}
+	flog(LOG_LVL_VERB, "gateway: session %llu: SPSV for the backend's port %u",
+	     (unsigned long long)l->id, port);
+	gw_reply(l, 227, "Entering single-port mode (" GW_DATA_USER ":%s)", token);
+}
+
+/* EPSV refused as unknown (not for a reason PASV would share, such as 530):
+ * PASV from now on. */
+static bool epsv_unknown(int code)
+{
+	return code == 500 || code == 501 || code == 502 || code == 504 || code == 522;
+}
+
+void gw_passive_reply_line(struct gw_link *l, const char *line, size_t len,
+			   int code, bool end)
+{
+	if (l->internal == GW_INT_FEAT) {
+		feat_line(l, line, len, code, end);
+		return;
+	}
+	if (!end)
+		return;
+	uint16_t port = 0;
+	if (l->internal == GW_INT_EPSV && code == 229)
+		port = gw_parse_epsv(line, len);
+	else if (l->internal == GW_INT_PASV && code == 227)
+		port = gw_parse_pasv(line, len);
+	if (port) {
+		l->internal = GW_INT_NONE;
+		issue(l, port);
+		return;
+	}
+	if (l->internal == GW_INT_EPSV && code != 421 && code != 530) {
+		l->no_epsv = l->no_epsv || epsv_unknown(code);
+		l->internal = GW_INT_PASV;
+		gw_send_be(l, "PASV\r\n", 6);
+		return;
+	}
+	/* The backend's own refusal (530 before login, 421) says it best. */
+	l->internal = GW_INT_NONE;
+	if (code == 227 || code == 229)
+		gw_reply(l, 425, "The server behind the gateway gave no usable port.");
+	else
+		gw_send_cli(l, line, len);
+}

@@ -1,0 +1,126 @@
+/* server.c — the gateway shared by all workers: the backend's address
+ * (resolved once at start-up), the token table, the counts; on each worker
+ * the listeners whose connections become links. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/iface.h"
+#include "ferry/log.h"
+#include "gw_internal.h"
+
+/* "HOST:PORT" or "[V6]:PORT" into host and port; false when malformed. */
+static bool split_hostport(const char *spec, char *host, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(spec, ':');
+	if (!colon)
+		return false;
+	size_t hl = (size_t)(colon - spec);
+	if (spec[0] == '[') {
+		if (hl < 2 || colon[-1] != ']')
+			return false;
+		spec++;
+		hl -= 2;
+	}
+	long p = strtol(colon + 1, NULL, 10);
+	if (!hl || hl >= cap || p < 1 || p > 65535)
+		return false;
+	snprintf(host, cap, "%.*s", (int)hl, spec);
+	*port = (uint16_t)p;
+	return true;
+}
+
+int gw_server_create(const struct ferry_config *cfg, struct gw_server **out)
+{
+	const struct gateway_config *gc = &cfg->gateway;
+	char host[256];
+	uint16_t port;
+	*out = NULL;
+	struct gw_server *s = calloc(1, sizeof(*s));
+	if (!s || !(s->tokens = gw_tokens_create())) {
+		free(s);
+		return FERRY_EXIT_ALLOC;
+	}
+	s->gc = gc;
+	int err = split_hostport(gc->backend, host, sizeof(host), &port)
+			  ? addr_resolve(host, port, AF_UNSPEC, &s->backend) : -EINVAL;
+	if (err) {
+		flog(LOG_LVL_ERR, "gateway: backend %s: %s", gc->backend, strerror(-err));
+		gw_server_destroy(s);
+		return FERRY_EXIT_NET;
+	}
+	addr_format((const struct sockaddr *)&s->backend, s->backend_text,
+		    sizeof(s->backend_text));
+	*out = s;
+	return 0;
+}
+
+void gw_server_destroy(struct gw_server *s)
+{
+	if (!s)
+		return;
+	gw_tokens_destroy(s->tokens);
+	free(s);
+}
+
+static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	(void)l;
+	gw_link_accept(arg, c);
+}
+
+static int listen_one(struct gw_worker *gw, const char *spec)
+{
+	char host[64];
+	uint16_t port;
+	struct sockaddr_storage a;
+	int err = split_hostport(spec, host, sizeof(host), &port)
+			  ? addr_resolve(host, port, AF_UNSPEC, &a) : -EINVAL;
+	struct fe_listener *l = NULL;
+	if (err == 0 && !(l = fe_tcp_listen(gw->w, &a, true, on_accept, gw, &err)))
+		err = err ? err : -ENOMEM;
+	if (err) {
+		flog(LOG_LVL_ERR, "gateway: listen on %s: %s", spec, strerror(-err));
+		return FERRY_EXIT_NET;
+	}
+	gw->listeners[gw->nlisteners++] = l;
+	return 0;
+}
+
+int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker **out)
+{
+	const struct gateway_config *gc = srv->gc;
+	struct gw_worker *gw = calloc(1, sizeof(*gw));
+	*out = NULL;
+	if (!gw || !(gw->listeners = calloc(gc->listen.n, sizeof(*gw->listeners)))) {
+		free(gw);
+		return FERRY_EXIT_ALLOC;
+	}
+	gw->w = w;
+	gw->srv = srv;
+	for (size_t i = 0; i < gc->listen.n; i++) {
+		int r = listen_one(gw, gc->listen.v[i]);
+		if (r) {
+			gw_worker_fini(gw);
+			return r;
+		}
+	}
+	if (fe_worker_index(w) == 0)
+		flog(LOG_LVL_INFO, "gateway: listening on %s%s, backend %s (%s)",
+		     gc->listen.v[0], gc->listen.n > 1 ? " and more" : "", gc->backend,
+		     srv->backend_text);
+	*out = gw;
+	return 0;
+}
+
+void gw_worker_fini(struct gw_worker *gw)
+{
+	if (!gw)
+		return;
+	for (size_t i = 0; i < gw->nlisteners; i++)
+		fe_listener_close(gw->listeners[i]);
+	gw_link_free_all(gw);
+	free(gw->listeners);
+	free(gw);
+}

@@ -1,0 +1,159 @@
+/* tokens.c — the gateway's one-time data tokens, shared by every worker:
+ * each names the backend passive port one control session was given, lives
+ * token_timeout seconds, is spent by its first use, and is refused (and kept
+ * for its owner) when shown from any other host. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "ferry/iface.h"
+#include "gw_internal.h"
+
+enum { BUCKETS = 256 };
+
+static const char alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+struct token {
+	struct token *next;
+	char text[GW_TOKEN_LEN + 1];
+	uint64_t expires_ms;
+	struct gw_grant g;
+};
+
+struct gw_tokens {
+	pthread_mutex_t mu;
+	struct token *b[BUCKETS];
+};
+
+/* The tokens are random, so their first characters spread them evenly. */
+static unsigned bucket(const char *text)
+{
+	unsigned h = 2166136261u;
+	for (int i = 0; i < 4 && text[i]; i++)
+		h = (h ^ (uint8_t)text[i]) * 16777619u;
+	return h % BUCKETS;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	unsigned char d = 0;
+	for (int i = 0; i < GW_TOKEN_LEN; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+struct gw_tokens *gw_tokens_create(void)
+{
+	struct gw_tokens *t = calloc(1, sizeof(*t));
+	if (t)
+		pthread_mutex_init(&t->mu, NULL);
+	return t;
+}
+
+void gw_tokens_destroy(struct gw_tokens *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < BUCKETS; i++)
+		for (struct token *k = t->b[i], *n; k; k = n) {
+			n = k->next;
+			free(k);
+		}
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+/* Rejection sampling keeps each character uniform over the 62. */
+static int random_text(char *out)
+{
+	uint8_t r[64];
+	size_t have = 0, used = 0;
+	for (int i = 0; i < GW_TOKEN_LEN;) {
+		if (used == have) {
+			ssize_t n = getrandom(r, sizeof(r), 0);
+			if (n <= 0)
+				return -EIO;
+			have = (size_t)n;
+			used = 0;
+		}
+		uint8_t v = r[used++];
+		if (v < 248)
+			out[i++] = alphabet[v % 62];
+	}
+	out[GW_TOKEN_LEN] = '\0';
+	return 0;
+}
+
+static void drop_session(struct gw_tokens *t, uint64_t session)
+{
+	for (int i = 0; i < BUCKETS; i++)
+		for (struct token **pp = &t->b[i]; *pp;) {
+			struct token *k = *pp;
+			if (k->g.session == session) {
+				*pp = k->next;
+				free(k);
+			} else {
+				pp = &k->next;
+			}
+		}
+}
+
+int gw_tokens_issue(struct gw_tokens *t, const struct gw_grant *g, uint64_t now_ms,
+		    uint64_t ttl_ms, char *out)
+{
+	struct token *k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	int r = random_text(k->text);
+	if (r) {
+		free(k);
+		return r;
+	}
+	k->g = *g;
+	k->expires_ms = now_ms + ttl_ms;
+	memcpy(out, k->text, sizeof(k->text));
+	unsigned b = bucket(k->text);
+	pthread_mutex_lock(&t->mu);
+	drop_session(t, g->session);
+	k->next = t->b[b];
+	t->b[b] = k;
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+int gw_tokens_take(struct gw_tokens *t, const char *token,
+		   const struct sockaddr_storage *from, uint64_t now_ms,
+		   struct gw_grant *g)
+{
+	if (strlen(token) != GW_TOKEN_LEN)
+		return -ENOENT;
+	int r = -ENOENT;
+	pthread_mutex_lock(&t->mu);
+	for (struct token **pp = &t->b[bucket(token)]; *pp; pp = &(*pp)->next) {
+		struct token *k = *pp;
+		if (!same_text(k->text, token))
+			continue;
+		if (!addr_same_ip((const struct sockaddr *)&k->g.owner,
+				  (const struct sockaddr *)from)) {
+			r = -EPERM;
+			break;
+		}
+		*pp = k->next;
+		r = k->expires_ms > now_ms ? 0 : -ETIMEDOUT;
+		*g = k->g;
+		free(k);
+		break;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+void gw_tokens_revoke(struct gw_tokens *t, uint64_t session)
+{
+	pthread_mutex_lock(&t->mu);
+	drop_session(t, session);
+	pthread_mutex_unlock(&t->mu);
+}

@@ -1,0 +1,576 @@
+"""test_gateway.py — ferryd's SPSV gateway in front of real legacy servers,
+vsftpd and pure-ftpd from Debian, each run in the foreground with a
+configuration written here, in a network namespace whose nftables input
+chain lets only the control ports in: ferry-ftp and a raw-socket client
+mirror, get and put through the gateway byte for byte (both data login
+forms), the SPDT exchange as bytedance's g3 sends it, direct PASV/EPSV to
+the backend failing, and every refusal: tokens naming other ports, expired,
+used twice, from another address, of a closed session; the limits on
+connections not logged in (count, bytes, time)."""
+import ctypes
+import filecmp
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ftpd import Checks, crypt_hash, tempdir  # noqa: E402
+from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
+
+ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
+t = Checks()
+check = t.check
+tag = str(os.getpid())
+SRV, CLI = f"gws{tag}", f"gwc{tag}"
+SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
+GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
+VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
+procs = []
+
+
+def sh(*cmd, check_rc=True, **kw):
+    r = subprocess.run(list(cmd), capture_output=True, timeout=kw.pop("timeout", 60), **kw)
+    if check_rc and r.returncode:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()}")
+    return r
+
+
+def find_pureftpd():
+    for p in [shutil.which("pure-ftpd"), "/usr/sbin/pure-ftpd",
+              os.environ.get("FERRY_UNPACK_DIR", "/opt/ferry-test") + "/pure-ftpd/usr/sbin/pure-ftpd"]:
+        if p and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def setup():
+    sh("ip", "netns", "add", SRV)
+    sh("ip", "netns", "add", CLI)
+    sh("ip", "link", "add", f"gs{tag}", "netns", SRV, "type", "veth", "peer", "name",
+       f"gc{tag}", "netns", CLI)
+    sh("ip", "-n", SRV, "addr", "add", f"{SRV_IP}/24", "dev", f"gs{tag}")
+    sh("ip", "-n", CLI, "addr", "add", f"{CLI_IP}/24", "dev", f"gc{tag}")
+    sh("ip", "-n", CLI, "addr", "add", f"{CLI_IP2}/24", "dev", f"gc{tag}")
+    for ns, dev in ((SRV, f"gs{tag}"), (CLI, f"gc{tag}")):
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    # Only control ports get in: the gateways' and, to show what fails
+    # without the gateway, the backends'. Their passive ports do not.
+    rules = f"""
+table inet singleport {{
+  chain input {{
+    type filter hook input priority 0; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+    tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {VS_PORT}, {PURE_PORT} }} accept
+    meta l4proto icmp accept
+  }}
+}}
+"""
+    sh("ip", "netns", "exec", SRV, "nft", "-f", "-", input=rules.encode())
+
+
+def enter(ns):
+    """This thread (and what it starts) into ns: the clients run in CLI."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    if libc.setns(fd, 0x40000000) != 0:
+        raise OSError(ctypes.get_errno(), "setns")
+    os.close(fd)
+
+
+def teardown():
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for ns in (SRV, CLI):
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def start(cmd, log_path):
+    log = open(log_path, "w")
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+    p = subprocess.Popen(["ip", "netns", "exec", SRV] + cmd, stdout=log,
+                         stderr=subprocess.STDOUT, env=env)
+    procs.append(p)
+    return p
+
+
+def wait_port(port, proc, log_path):
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited {proc.returncode}: {open(log_path).read()[-2000:]}")
+        try:
+            socket.create_connection((SRV_IP, port), 1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def make_tree(top, seed):
+    rnd = random.Random(seed)
+    for d in ["", "sub", "sub/deeper", "other dir"]:
+        os.makedirs(os.path.join(top, d), exist_ok=True)
+        for i in range(3):
+            with open(os.path.join(top, d, f"file{i}"), "wb") as f:
+                f.write(rnd.randbytes(rnd.choice([0, 10, 70000, 1 << 20])))
+
+
+def same_tree(a, b):
+    cmp = filecmp.dircmp(a, b)
+    if cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files:
+        print(f"# differ: {cmp.left_only} {cmp.right_only} {cmp.diff_files}")
+        return False
+    for f in cmp.common_files:
+        if not filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False):
+            return False
+    return all(same_tree(os.path.join(a, d), os.path.join(b, d)) for d in cmp.common_dirs)
+
+
+# ---- the servers ---------------------------------------------------------
+
+def start_vsftpd(work):
+    root = os.path.join(work, "vsroot")          # anonymous root: not writable
+    os.makedirs(os.path.join(root, "up"))
+    make_tree(os.path.join(root, "tree"), 11)
+    shutil.chown(os.path.join(root, "up"), "ftp")
+    os.chmod(work, 0o755)
+    empty = os.path.join(work, "empty")
+    os.makedirs(empty)
+    conf = os.path.join(work, "vsftpd.conf")
+    log = os.path.join(work, "vsftpd.log")
+    with open(conf, "w") as f:
+        f.write(f"""listen=YES
+listen_ipv6=NO
+listen_port={VS_PORT}
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root={root}
+local_enable=NO
+write_enable=YES
+anon_upload_enable=YES
+anon_mkdir_write_enable=YES
+anon_other_write_enable=YES
+anon_umask=022
+pasv_enable=YES
+pasv_min_port=30000
+pasv_max_port=30999
+secure_chroot_dir={empty}
+seccomp_sandbox=NO
+xferlog_enable=YES
+dual_log_enable=YES
+vsftpd_log_file={log}
+log_ftp_protocol=YES
+""")
+    out = os.path.join(work, "vsftpd.out")
+    p = start(["vsftpd", conf], out)
+    wait_port(VS_PORT, p, out)
+    return root, log
+
+
+def start_pureftpd(work, binary):
+    root = os.path.join(work, "pureroot")
+    make_tree(os.path.join(root, "tree"), 12)
+    subprocess.run(["chown", "-R", "65534:65534", root], check=True)
+    os.chmod(work, 0o755)
+    passwd, pdb = os.path.join(work, "pureftpd.passwd"), os.path.join(work, "pureftpd.pdb")
+    with open(passwd, "w") as f:
+        f.write(f"bob:{crypt_hash('pw', '$6$')}:65534:65534::{root}/./::::::::::::\n")
+    pure_pw = os.path.join(os.path.dirname(os.path.dirname(binary)), "bin", "pure-pw")
+    if not os.access(pure_pw, os.X_OK):
+        pure_pw = shutil.which("pure-pw") or "pure-pw"
+    sh(pure_pw, "mkdb", pdb, "-f", passwd)
+    out = os.path.join(work, "pure-ftpd.out")
+    p = start([binary, "-S", f",{PURE_PORT}", "-l", f"puredb:{pdb}", "-E", "-A", "-H",
+               "-p", "31000:31999", "-f", "none", "-O", f"clf:{work}/pure-xfer.log"], out)
+    wait_port(PURE_PORT, p, out)
+    return root
+
+
+class Gateway:
+    def __init__(self, work, name, port, backend, level=3, **extra):
+        self.log_path = os.path.join(work, f"{name}.log")
+        gw = {"listen": [f"{SRV_IP}:{port}"], "backend": backend}
+        gw.update(extra)
+        conf = {"workers": 2, "foreground": True, "allow_root": True,
+                "log": {"level": level}, "gateway": gw}
+        path = os.path.join(work, f"{name}.json")
+        with open(path, "w") as f:
+            json.dump(conf, f)
+        self.proc = start([ferryd_bin, "--allow-root", "-f", path], self.log_path)
+        self.port = port
+        wait_port(port, self.proc, self.log_path)
+
+    def logtext(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        text = self.logtext()
+        return "ERROR: AddressSanitizer" not in text and "runtime error" not in text \
+            and "LeakSanitizer" not in text
+
+
+# ---- through the gateway ---------------------------------------------------
+
+def ferry(port, user, *args, opts=(), timeout=180):
+    return subprocess.run([ferry_ftp, "-q", "-t", "10", "-u", user, *opts, f"{SRV_IP}:{port}", *args],
+                          capture_output=True, timeout=timeout)
+
+
+def get_each(port, user, root, down):
+    """ferry-ftp get of every file: ferry-ftp mirror needs MLSD, which
+    vsftpd does not have."""
+    for d, _, files in os.walk(os.path.join(root, "tree")):
+        rel = os.path.relpath(d, root)
+        os.makedirs(os.path.join(down, os.path.relpath(d, os.path.join(root, "tree"))), exist_ok=True)
+        for f in files:
+            r = ferry(port, user, "get", f"/{rel}/{f}",
+                      os.path.join(down, os.path.relpath(d, os.path.join(root, "tree")), f))
+            if r.returncode:
+                return r
+    return r
+
+
+def with_ferry_ftp(name, port, user, root, upload_dir, work, mlsd=True):
+    down = os.path.join(work, f"{name}-down")
+    r = ferry(port, user, "mirror", "/tree", down) if mlsd else get_each(port, user, root, down)
+    check(f"{name}: ferry-ftp {'mirror' if mlsd else 'get of each file'} through the gateway "
+          "(SPSV, DATACONN): exit 0", r.returncode == 0, r.stderr.decode()[-800:])
+    check(f"{name}: the mirrored tree is byte-identical", r.returncode == 0 and
+          same_tree(os.path.join(root, "tree"), down))
+    up = os.path.join(work, f"{name}-up")
+    make_tree(up, 21)
+    r = ferry(port, user, "mirror", "-R", up, f"{upload_dir}/mirrored")
+    check(f"{name}: ferry-ftp mirror -R through the gateway: exit 0", r.returncode == 0,
+          r.stderr.decode()[-800:])
+    check(f"{name}: the uploaded tree is byte-identical", r.returncode == 0 and
+          same_tree(up, os.path.join(root, upload_dir.lstrip("/"), "mirrored")))
+    h = subprocess.run([ferry_ftp, "--help"], capture_output=True, timeout=30)
+    if b"--spsv-form" in h.stdout + h.stderr:
+        out = os.path.join(work, f"{name}-spdt.bin")
+        r = ferry(port, user, "get", "/tree/file1", out, opts=["--spsv-form", "spdt"])
+        check(f"{name}: ferry-ftp --spsv-form spdt get: byte-identical", r.returncode == 0 and
+              filecmp.cmp(out, os.path.join(root, "tree/file1"), shallow=False), r.stderr.decode())
+    else:
+        print("# ferry-ftp of this tree has no --spsv-form yet: SPDT by the raw client only")
+
+
+def with_raw_client(name, port, user, password, root, upload_dir):
+    s = Session(SRV_IP, port)
+    s.login(user, password)
+    listing = s.listing("/tree")
+    check(f"{name}: raw LIST through the gateway", "file0" in listing and "sub" in listing, listing)
+    for form in ("dataconn", "spdt"):
+        want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+        check(f"{name}: raw RETR ({form} data login): byte-identical",
+              s.get("/tree/sub/file2", form) == want)
+    blob = os.urandom(3 << 20) + b"\r\n\xff\xf4\xff\xf2 binary, not Telnet"
+    s.put(f"{upload_dir}/blob.bin", blob)
+    stored = open(os.path.join(root, upload_dir.lstrip("/"), "blob.bin"), "rb").read()
+    check(f"{name}: raw STOR of 3 MiB: byte-identical on the server", stored == blob,
+          f"{len(stored)} of {len(blob)} bytes")
+    check(f"{name}: raw RETR of it back: byte-identical", s.get(f"{upload_dir}/blob.bin") == blob)
+    check(f"{name}: REST 1000 then RETR: the rest of the file",
+          s.get(f"{upload_dir}/blob.bin", rest=1000) == blob[1000:])
+    # ABOR during a transfer the client does not read: back-pressure holds
+    # the backend, the abort passes through, the session goes on.
+    r = s.cmd("SPSV")
+    d, r2 = data_login(SRV_IP, port, r)
+    s.cmd(f"RETR {upload_dir}/blob.bin")
+    d.s.recv(1000)
+    s.send("ABOR")
+    d.close()
+    # The transfer's end (226, or 426) and ABOR's own reply (225/226), in
+    # whichever way the server answers, then NOOP's 200: the session goes on.
+    s.send("NOOP")
+    replies = [s.reply()]
+    while not replies[-1].startswith("200") and len(replies) < 4:
+        replies.append(s.reply())
+    check(f"{name}: ABOR passes through, the session goes on",
+          replies[-1].startswith("200") and
+          all(re.match(r"^(225|226|426|450|451)", x) for x in replies[:-1]), str(replies))
+    s.cmd("QUIT")
+
+
+def backpressure(port, root, vslog):
+    """A client that stops reading holds the backend back: the gateway
+    never takes in a whole 64 MiB file it cannot pass on."""
+    big = os.urandom(1 << 20) * 64
+    with open(os.path.join(root, "up", "big.bin"), "wb") as f:
+        f.write(big)
+    s = Session(SRV_IP, port)
+    s.login("anonymous", "x")
+    r = s.cmd("SPSV")
+    d, _ = data_login(SRV_IP, port, r)
+    s.cmd("RETR /up/big.bin")
+    first = d.s.recv(1000)
+    time.sleep(3)
+    done = [x for x in open(vslog, errors="replace") if "OK DOWNLOAD" in x and "big.bin" in x]
+    check("a client that does not read stalls vsftpd's RETR (no unbounded buffering)",
+          not done, "".join(done))
+    rest = d.read_all()
+    check("... and when it reads again the file arrives byte-identical", first + rest == big,
+          f"{len(first) + len(rest)} bytes")
+    check("... 226", s.reply().startswith("226"))
+    d.close()
+    s.cmd("QUIT")
+
+
+def g3_exchange(name, port, user, password, root):
+    """As g3's FTP client: FEAT, login, EPSV and PASV first (refused here),
+    then SPSV; the data connection waits for 220 and sends SPDT with the
+    bracket contents, expecting 200."""
+    c = Ctl(SRV_IP, port)
+    feat = c.cmd("FEAT")
+    lines = [x.strip().split(" ")[0].upper() for x in feat.split("\n")[1:-1]]
+    check(f"{name}: FEAT through the gateway lists SPSV", "SPSV" in lines, feat)
+    check(f"{name}: ... and not PASV, EPSV, EPRT", not {"PASV", "EPSV", "EPRT"} & set(lines), feat)
+    c.cmd("USER " + user)
+    check(f"{name}: login relayed", c.cmd("PASS " + password).startswith("230"))
+    c.cmd("TYPE I")
+    for v in ("EPSV", "PASV", "PORT 198,18,52,2,100,1", "EPRT |1|198.18.52.2|25601|"):
+        r = c.cmd(v)
+        check(f"{name}: {v.split()[0]} refused with a pointer to SPSV", r.startswith("502") and "SPSV" in r, r)
+    r = c.cmd("AUTH TLS")
+    check(f"{name}: AUTH TLS refused (the relay reads the control stream)", r.startswith("534"), r)
+    r = c.cmd("SPSV")
+    ident = identifier(r)
+    check(f"{name}: SPSV -> 227 (DATACONN:token)", token_of(r) is not None, r)
+    d = Ctl(SRV_IP, port)
+    check(f"{name}: g3's data connection sees 220", d.greeting.startswith("220"))
+    r = d.cmd("SPDT " + ident)
+    check(f"{name}: SPDT <identifier> -> 200", r.startswith("200"), r)
+    c.cmd("RETR /tree/file2")
+    got = d.read_all()
+    check(f"{name}: g3 RETR byte-identical", got == open(os.path.join(root, "tree/file2"), "rb").read())
+    check(f"{name}: 226", c.reply().startswith("226"))
+    c.cmd("QUIT")
+
+
+def direct_fails(name, port, user, work):
+    for mode in ("--pasv", "--epsv"):
+        r = ferry(port, user, "get", "/tree/file1", os.path.join(work, "direct.bin"), opts=[mode],
+                  timeout=120)
+        check(f"{name}: {mode} straight to the backend cannot get through: exit 6",
+              r.returncode == 6, f"{r.returncode} {r.stderr.decode()[-300:]}")
+
+
+# ---- refusals and limits -----------------------------------------------------
+
+def probe_listener(work):
+    """A listener in the server namespace that no token may reach."""
+    path = os.path.join(work, "probe.txt")
+    code = ("import socket,sys\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+            f"s.bind(('127.0.0.1', {PROBE_PORT})); s.listen()\n"
+            f"open({path!r}, 'w').close()\n"
+            f"while True:\n c, a = s.accept(); open({path!r}, 'a').write('connected\\n'); c.close()\n")
+    p = start(["python3", "-c", code], os.path.join(work, "probe.out"))
+    deadline = time.time() + 10
+    while not os.path.exists(path) and time.time() < deadline:
+        time.sleep(0.05)
+    return p, path
+
+
+def logged_in(port):
+    c = Session(SRV_IP, port)
+    c.login("anonymous", "x")
+    return c
+
+
+def refusals(gw, work):
+    port = gw.port
+    probe, probe_path = probe_listener(work)
+    c = logged_in(port)
+    for guess in (str(PROBE_PORT), str(VS_PORT), "30000", "DATACONN:8080", "../../x"):
+        d = Ctl(SRV_IP, port)
+        d.cmd("USER DATACONN")
+        r = d.cmd("PASS " + guess)
+        check(f"draft 6's naive 'PASS {guess}' (a port, not a token): 504 and closed",
+              r.startswith("504") and d.closed(), r)
+        d = Ctl(SRV_IP, port)
+        r = d.cmd("SPDT " + guess)
+        check(f"'SPDT {guess}': 504", r.startswith("504"), r)
+    time.sleep(0.3)
+    check("no connection ever reached the probe port",
+          open(probe_path).read() == "", open(probe_path).read())
+    probe.kill()
+    # the port a token reaches is the one the backend announced
+    r = c.cmd("SPSV")
+    d, r2 = data_login(SRV_IP, port, r)
+    check("a fresh token: 200 DATA", r2 == "200 DATA", r2)
+    time.sleep(0.3)
+    log = gw.logtext()
+    announced = re.findall(r"SPSV for the backend's port (\d+)", log)
+    joined = re.findall(r"joins session \d+ \(backend port (\d+)\)", log)
+    check("the data connection went to exactly the port the backend announced",
+          announced and joined and announced[-1] == joined[-1], f"{announced} {joined}")
+    c.cmd(f"LIST /")
+    d.read_all()
+    c.reply()
+    d.close()
+    # used twice
+    d, r2 = data_login(SRV_IP, port, r)
+    check("a token used twice: 504", r2.startswith("504") and d.closed(), r2)
+    # superseded by the next SPSV
+    old = c.cmd("SPSV")
+    c.cmd("SPSV")
+    d, r2 = data_login(SRV_IP, port, old)
+    check("a token replaced by a newer SPSV: 504", r2.startswith("504"), r2)
+    # another client address; then the owner still can
+    r = c.cmd("SPSV")
+    d, r2 = data_login(SRV_IP, port, r, src=CLI_IP2)
+    check("a token shown from another client address: 504", r2.startswith("504"), r2)
+    d, r2 = data_login(SRV_IP, port, r)
+    check("... and it still works from the control connection's address", r2 == "200 DATA", r2)
+    d.close()
+    # expired (token_timeout is 1 s here)
+    r = c.cmd("SPSV")
+    time.sleep(2.5)
+    d, r2 = data_login(SRV_IP, port, r)
+    check("an expired token: 504", r2.startswith("504"), r2)
+    # the token of a session that ended
+    r = c.cmd("SPSV")
+    c.cmd("QUIT")
+    c.close()
+    time.sleep(0.3)
+    d, r2 = data_login(SRV_IP, port, r)
+    check("the token of a closed session: 504", r2.startswith("504"), r2)
+    log = gw.logtext()
+    for why in ("unknown or used token", "expired token", "token of another client address"):
+        check(f"the refusal is logged: '{why}'", why in log)
+
+
+def limits(gw):
+    port = gw.port
+    # count: max_unauthenticated is 3
+    idle = [Ctl(SRV_IP, port) for _ in range(3)]
+    x = Ctl(SRV_IP, port)
+    check("a 4th connection not logged in: 421", x.greeting.startswith("421"), x.greeting)
+    check("... and closed", x.closed())
+    for i in idle:
+        i.close()
+    # time: login_timeout is 3 s
+    deadline = time.time() + 15
+    while time.time() < deadline:          # the closed ones are released
+        y = Ctl(SRV_IP, port)
+        if y.greeting.startswith("220"):
+            break
+        y.close()
+        time.sleep(0.2)
+    started = time.time()
+    y.s.settimeout(20)
+    r = y.reply()
+    took = time.time() - started
+    check("an idle connection is dropped after login_timeout: 421", r.startswith("421") and y.closed(), r)
+    check("... not before about 3 s, not much after", 2 <= took < 15, f"{took:.1f} s")
+    # bytes: 8 KiB before login
+    z = Ctl(SRV_IP, port)
+    try:
+        z.s.sendall(b"1\r\n" * 4000)
+    except OSError:
+        pass
+    got = b""
+    z.s.settimeout(10)
+    try:
+        while True:
+            b = z.s.recv(65536)
+            if not b:
+                break
+            got += b
+    except (OSError, socket.timeout):
+        pass
+    check("more than 8 KiB before login: 421 and closed", b"421 Too much input" in got, got[-200:])
+
+
+def mapping(gw, vslog):
+    log = gw.logtext()
+    m = re.search(rf"gateway: session \d+: client {re.escape(CLI_IP)}:\d+ <-> backend 127\.0\.0\.1:{VS_PORT} "
+                  r"from 127\.0\.0\.1:(\d+)", log)
+    check("ferryd logs client <-> backend session at the default level", m is not None, log[-1500:])
+    cmds = [x for x in open(vslog, errors="replace") if "FTP command: Client" in x]
+    check("vsftpd sees the gateway's address (127.0.0.1) for every command, "
+          "never the client's", cmds and all('Client "127.0.0.1"' in x for x in cmds),
+          "".join(x for x in cmds if "127.0.0.1" not in x)[:600])
+
+
+def config_checks(work):
+    def check_config(gw):
+        path = os.path.join(work, "check.json")
+        with open(path, "w") as f:
+            json.dump({"allow_root": True, "gateway": gw}, f)
+        return subprocess.run([ferryd_bin, "--allow-root", "--check-config", "-f", path],
+                              capture_output=True, timeout=30)
+    r = check_config({"listen": ["127.0.0.1:2100"]})
+    check("config: a gateway without a backend is refused, naming gateway.backend",
+          r.returncode == 1 and b"gateway.backend" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "ftp.example"})
+    check("config: a backend without a port is refused", r.returncode == 1, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21", "token_timeout": 0})
+    check("config: gateway.token_timeout 0 is refused", r.returncode == 1, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "[::1]:21"})
+    check("config: a gateway alone is something to run", r.returncode == 0, r.stderr.decode())
+
+
+def main():
+    work = tempdir("ferry-gw-")
+    config_checks(work)
+    os.chmod(work, 0o755)
+    gws = []
+    pure = find_pureftpd()
+    try:
+        teardown()
+        setup()
+        enter(CLI)
+        vsroot, vslog = start_vsftpd(work)
+        # at the default log level: the client <-> backend mapping must be there
+        gws.append(Gateway(work, "gw-vsftpd", GW_VS, f"127.0.0.1:{VS_PORT}", level=2))
+        with_ferry_ftp("vsftpd", GW_VS, "anonymous:x", vsroot, "/up", work, mlsd=False)
+        with_raw_client("vsftpd", GW_VS, "anonymous", "x", vsroot, "/up")
+        g3_exchange("vsftpd", GW_VS, "anonymous", "x", vsroot)
+        backpressure(GW_VS, vsroot, vslog)
+        mapping(gws[0], vslog)
+        direct_fails("vsftpd", VS_PORT, "anonymous:x", work)
+        lim = Gateway(work, "gw-limits", GW_LIM, f"127.0.0.1:{VS_PORT}", token_timeout=1,
+                      login_timeout=3, max_unauthenticated=3)
+        gws.append(lim)
+        t.run("refusals", refusals, lim, work)
+        t.run("limits", limits, lim)
+        if check("pure-ftpd is there (contrib/deps.sh unpacks it)", pure is not None):
+            pureroot = start_pureftpd(work, pure)
+            gws.append(Gateway(work, "gw-pure", GW_PURE, f"127.0.0.1:{PURE_PORT}"))
+            with_ferry_ftp("pure-ftpd", GW_PURE, "bob:pw", pureroot, "/", work)
+            with_raw_client("pure-ftpd", GW_PURE, "bob", "pw", pureroot, "/")
+            g3_exchange("pure-ftpd", GW_PURE, "bob", "pw", pureroot)
+            direct_fails("pure-ftpd", PURE_PORT, "bob:pw", work)
+    finally:
+        for g in gws:
+            check(f"{os.path.basename(g.log_path)}: ferryd stopped, sanitizers quiet", g.stop(),
+                  g.logtext()[-1500:])
+        teardown()
+
+
+if os.geteuid() != 0:
+    print("SKIP: needs root for network namespaces")
+    sys.exit(77)
+t.run("gateway", main)
+t.finish()
