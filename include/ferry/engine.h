@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct fe_engine;
 struct fe_worker;
@@ -30,6 +31,8 @@ struct fe_engine_opts {
 	unsigned udp_buffer_size;     /* bytes per buffer, largest datagram; at
 				       * least FE_UDP_GRO_MAX (the default)
 				       * turns on UDP GRO receives */
+	unsigned pool_threads;        /* helper threads (fe_pool_submit), 0: 4 */
+	unsigned pool_queue;          /* jobs waiting for a helper, 0: 1024 */
 };
 
 struct fe_engine *fe_engine_create(const struct fe_engine_opts *opts);
@@ -187,6 +190,39 @@ typedef void fe_mail_cb(struct fe_worker *to, void *arg);
 /* Runs cb(to, arg) on worker `to` in its own thread. From a worker only. */
 int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg);
 
+/* ---- helper pool: blocking work off the workers ------------------------ */
+
+typedef void fe_job_fn(void *arg);                           /* helper thread, may block */
+typedef void fe_job_done_fn(struct fe_worker *w, void *arg); /* back on the submitting worker */
+/* From worker w only. 0, or -EAGAIN when the bounded queue is full, -ENOMEM.
+ * done() always runs later on w (also when the engine stops: then before
+ * worker_fini, after fn has run). */
+int fe_pool_submit(struct fe_worker *w, fe_job_fn *fn, fe_job_done_fn *done, void *arg);
+
+/* ---- file operations by io_uring (fsop.c) ------------------------------ */
+
+/* Each queues one operation; cb(w, result or -errno, arg) runs on w when it
+ * completes (always, also if the caller lost interest: keep arg alive).
+ * Paths are copied; buffers (statx out, read/write data) must live until cb.
+ * 0 or -ENOMEM (then cb never runs). */
+struct open_how;
+struct statx;
+typedef void fe_fs_cb(struct fe_worker *w, int res, void *arg);
+int fe_fs_openat2(struct fe_worker *w, int dirfd, const char *path,
+		  const struct open_how *how, fe_fs_cb *cb, void *arg);
+int fe_fs_statx(struct fe_worker *w, int dirfd, const char *path, int flags,
+		unsigned mask, struct statx *out, fe_fs_cb *cb, void *arg);
+int fe_fs_mkdirat(struct fe_worker *w, int dirfd, const char *path, mode_t mode,
+		  fe_fs_cb *cb, void *arg);
+int fe_fs_unlinkat(struct fe_worker *w, int dirfd, const char *path, int flags,
+		   fe_fs_cb *cb, void *arg);
+int fe_fs_renameat(struct fe_worker *w, int olddir, const char *oldpath, int newdir,
+		   const char *newpath, unsigned flags, fe_fs_cb *cb, void *arg);
+int fe_fs_read(struct fe_worker *w, int fd, void *buf, size_t len, uint64_t off,
+	       fe_fs_cb *cb, void *arg);
+int fe_fs_write(struct fe_worker *w, int fd, const void *buf, size_t len, uint64_t off,
+		fe_fs_cb *cb, void *arg);
+
 /* ---- counters ----------------------------------------------------------- */
 
 struct fe_stats {
@@ -208,6 +244,8 @@ struct fe_stats {
 	uint64_t timers;         /* timers fired */
 	uint64_t mail_rx;
 	uint64_t mail_tx;
+	uint64_t pool_jobs;      /* jobs submitted to the helper pool */
+	uint64_t pool_full;      /* submissions refused: queue full */
 };
 
 void fe_worker_stats(const struct fe_worker *w, struct fe_stats *out);

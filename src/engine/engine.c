@@ -76,6 +76,11 @@ static int worker_setup(struct fe_worker *w)
 		flog(LOG_LVL_ERR, "%s: provided buffers: %s", __func__, strerror(-r));
 		return r == -ENOMEM ? FERRY_EXIT_ALLOC : FERRY_EXIT_NET;
 	}
+	r = pool_worker_init(w);
+	if (r < 0) {
+		flog(LOG_LVL_ERR, "%s: helper pool: %s", __func__, strerror(-r));
+		return FERRY_EXIT_ALLOC;
+	}
 	return 0;
 }
 
@@ -106,6 +111,7 @@ static void *worker_main(void *p)
 	}
 	if (barrier(e, err))
 		worker_loop(w);
+	pool_worker_drain(w);          /* every done() before worker_fini */
 	if (inited && e->opts.worker_fini)
 		e->opts.worker_fini(w, e->opts.arg);
 	if (w->ring_ok) {
@@ -115,6 +121,7 @@ static void *worker_main(void *p)
 		io_uring_queue_exit(&w->ring);
 		w->ring_ok = false;
 	}
+	pool_worker_fini(w);
 	return NULL;
 }
 
@@ -155,6 +162,10 @@ struct fe_engine *fe_engine_create(const struct fe_engine_opts *opts)
 int fe_engine_start(struct fe_engine *e)
 {
 	unsigned made = 0;
+	if (pool_start(e) < 0) {
+		e->started = true;
+		return FERRY_EXIT_ALLOC;
+	}
 	for (; made < e->nworkers; made++)
 		if (pthread_create(&e->workers[made].thread, NULL, worker_main,
 				   &e->workers[made]) != 0)
@@ -212,6 +223,7 @@ void fe_engine_wait(struct fe_engine *e)
 			pthread_join(e->workers[i].thread, NULL);
 		e->workers[i].thread = 0;
 	}
+	pool_stop(e);     /* the workers have drained their jobs */
 }
 
 void fe_engine_destroy(struct fe_engine *e)

@@ -3,6 +3,7 @@
 #ifndef FERRY_ENGINE_INTERNAL_H
 #define FERRY_ENGINE_INTERNAL_H
 
+#include <assert.h>
 #include <liburing.h>
 #include <pthread.h>
 
@@ -22,6 +23,8 @@ enum fe_op {
 	OP_STOP,        /* the engine asks this worker to stop */
 	OP_CONNECT,     /* outbound connect; ptr: struct fe_connect */
 	OP_SPLICE,      /* one splice of a file transfer; ptr: struct fe_xfer */
+	OP_POOL,        /* the pool's eventfd: jobs came back; ptr: struct pool_inbox */
+	OP_FSOP,        /* a file operation (fsop.c); ptr: struct fe_fsop */
 	OP__COUNT
 };
 
@@ -80,6 +83,18 @@ struct fe_mail {
 	unsigned tries;
 };
 
+/* Jobs of the helper pool (pool.c) that came back to this worker. */
+struct fe_job;
+struct pool_inbox {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;          /* signalled per job, for the shutdown drain */
+	struct fe_job *head, *tail; /* finished, done() not yet run */
+	int efd;                    /* eventfd: written when head was empty */
+	uint64_t efd_val;           /* the armed read's buffer */
+	unsigned pending;           /* submitted, done() not yet run (worker only) */
+	bool ok, armed;
+};
+
 struct udp_slot;
 struct udp_run;
 struct fe_udp;
@@ -106,6 +121,7 @@ struct fe_worker {
 	struct fe_udp *open_udps;   /* sockets with datagrams not yet submitted */
 	struct list_node udps, listeners, conns; /* for teardown */
 	struct fe_stats st;
+	struct pool_inbox inbox;
 	void *data;
 };
 
@@ -122,12 +138,21 @@ struct fe_engine {
 	/* the control ring lets non-worker threads post MSG_RING (stop) */
 	struct io_uring ctl;
 	bool ctl_ok;
+	struct fe_pool *pool;       /* helper threads (pool.c) */
 };
 
 /* Completion handlers, one per operation (loop.c dispatches by table). */
 typedef void op_handler(struct fe_worker *w, const struct io_uring_cqe *cqe);
 op_handler udp_on_recv, udp_on_sent, tcp_on_accept, tcp_on_recv, tcp_on_sent,
-	mail_on_receive, mail_on_sent, connect_on_done, splice_on_done;
+	mail_on_receive, mail_on_sent, connect_on_done, splice_on_done,
+	pool_on_done, fsop_on_done;
+
+/* pool.c */
+int pool_start(struct fe_engine *e);
+void pool_stop(struct fe_engine *e);
+int pool_worker_init(struct fe_worker *w);
+void pool_worker_drain(struct fe_worker *w);
+void pool_worker_fini(struct fe_worker *w);
 
 /* A TCP connection (tcp.c), shared with connect.c and splice.c. Bytes handed
  * to the kernel stay put until their send completes, so output goes to

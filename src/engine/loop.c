@@ -33,6 +33,8 @@ static op_handler *const handlers[OP__COUNT] = {
 	[OP_STOP] = on_stop,
 	[OP_CONNECT] = connect_on_done,
 	[OP_SPLICE] = splice_on_done,
+	[OP_POOL] = pool_on_done,
+	[OP_FSOP] = fsop_on_done,
 };
 
 static uint64_t clock_ms(void)

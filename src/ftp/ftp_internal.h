@@ -3,6 +3,7 @@
 #ifndef FERRY_FTP_INTERNAL_H
 #define FERRY_FTP_INTERNAL_H
 
+#include <assert.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -254,6 +255,7 @@ struct ftp_session {
 	int delay_code;
 	struct data_chan data;
 	struct transfer *xfer;
+	unsigned jobs;             /* ftp_defer jobs in flight (defer.c) */
 };
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c);
@@ -271,6 +273,15 @@ const char *session_cwd(const struct ftp_session *s);
 /* A new working directory (a normalised virtual path); false: no memory. */
 bool session_set_cwd(struct ftp_session *s, const char *vpath);
 int session_root(const struct ftp_session *s);
+
+/* ---- defer.c: blocking work on the engine's helper pool ----------------- */
+typedef void ftp_work_fn(void *ctx);                        /* helper thread */
+typedef void ftp_done_fn(struct ftp_session *s, void *ctx); /* worker; s is alive */
+/* ctx is malloc'ed by the caller and owned by the machinery: freed with
+ * free() after done (or without calling done if the session went away).
+ * The session reads no further command until done has run. false (and a
+ * 450 reply sent, ctx freed) when the pool is full. */
+bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx);
 
 /* ---- commands.c: the verb table ------------------------------------------ */
 enum { NEED_LOGIN = 1, NEED_WRITE = 2, NEED_ARG = 4, NO_ARG = 8, ANY_STATE = 16,

@@ -202,7 +202,8 @@ void session_resume(struct ftp_session *s)
 	if (s->resuming)
 		return;           /* the loop below is already running */
 	s->resuming = true;
-	while (s->inlen && !s->closing && s->state != ST_GONE && !s->delaying) {
+	while (s->inlen && !s->closing && s->state != ST_GONE && !s->delaying &&
+	       !s->jobs) {
 		char *nl = memchr(s->in, '\n', s->inlen);
 		if (!nl)
 			break;
@@ -288,6 +289,8 @@ void session_bury(struct ftp_session *s)
 {
 	struct ftp_worker *fw = s->fw;
 	teardown(s);
+	if (s->jobs)
+		return;      /* freed by defer.c when its last job comes back */
 	s->next = fw->graveyard;
 	fw->graveyard = s;
 	if (!fw->reaper)
