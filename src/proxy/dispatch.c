@@ -125,6 +125,8 @@ static void from_server(struct group *g, const struct pmsg *m)
 	}
 	group_set_grtt(g, m->hdr.grtt);
 	group_touch(g);
+	if (g->kx && proxy_kxs_down(g, m))
+		return;
 	bool client = g->in->sh->pc->role == PROXY_CLIENT;
 	down_fn *fn = (client ? client_down : response_down)[m->hdr.func];
 	if (!fn)
@@ -150,6 +152,8 @@ static void from_client(struct group *g, const struct pmsg *m,
 		g->in->dropped++;
 		return;
 	}
+	if (g->kx && proxy_kxs_up(g, group_client(g, m->hdr.src_id, false), m))
+		return;
 	struct client *c = group_client(g, m->hdr.src_id, m->hdr.func == UFTP_REGISTER);
 	if (!c && m->hdr.func != UFTP_ABORT) {
 		glog(LOG_LVL_VERB, g->group_id, g->inst, 0, "Host %08X not in host list",

@@ -54,9 +54,9 @@ struct inst_shared;
  * in uftpproxyd's words (NULL: nothing found before public-key work). */
 const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
 			    const struct uftp_enc_info *e);
-/* The same, or "not supported yet": until the key exchange is done here
- * a client or response proxy refuses every encrypted ANNOUNCE. */
-const char *proxy_enc_refusal(const struct inst_shared *sh, uint32_t server,
+/* The same, or what this proxy cannot do yet: a response proxy refuses
+ * every encrypted ANNOUNCE, a client proxy those with KEYEX signatures. */
+const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
 			      const struct uftp_enc_info *e);
 
 /* Shared by all workers, read-only after start-up except where noted. */
@@ -154,6 +154,7 @@ struct group {
 	uint32_t pend_serial;            /* last aggregate serial handed out */
 	struct fe_timer *flush_timer, *idle_timer;
 	uint64_t last_heard;             /* ms, last message from the server */
+	struct kx_session *kx;           /* an encrypted session's keys, or NULL */
 };
 
 /* group.c */
@@ -167,6 +168,20 @@ int membership_join(struct instance *in, const struct sockaddr_storage *grp,
 		    const struct sockaddr_storage *source);
 void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 		      const struct sockaddr_storage *source);
+
+/* kxsession.c: a client proxy's encrypted session */
+struct kx_session;
+int proxy_kxs_start(struct group *g);            /* 0 or -1 */
+void proxy_kxs_end(struct group *g);             /* from group_destroy */
+/* The server's ANNOUNCE, KEYINFO and REG_CONF (true: handled, and the
+ * group may be gone); false: forward as usual. */
+bool proxy_kxs_down(struct group *g, const struct pmsg *m);
+/* A client's REGISTER, CLIENT_KEY and ENCRYPTED answers (c: NULL before
+ * it registered); false: the usual handler. */
+bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m);
+/* An aggregate for the server with our key info, or sealed; length or -1. */
+long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size_t cap);
+void proxy_kxs_after_register(struct group *g);  /* our CLIENT_KEY, if asked */
 
 /* dispatch.c */
 void hot_forget(struct instance *in, const struct group *g);

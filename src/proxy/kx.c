@@ -147,6 +147,32 @@ const char *proxy_kx_announce(struct kx_group *g, const struct inst_shared *sh,
 	return why;
 }
 
+const char *proxy_kx_reannounce(struct kx_group *g, struct crypto_rng *rng,
+				const uint8_t *dgram, size_t len, uint8_t *out,
+				size_t cap, size_t *outlen)
+{
+	struct uftp_msg m;
+	struct rcur c;
+	rcur_init(&c, dgram, len);
+	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_ANNOUNCE ||
+	    !UFTP_HAS_EXT(&m.u.announce.ext, UFTP_EXT_ENC_INFO))
+		return "Invalid ANNOUNCE";
+	const struct uftp_enc_info *e = &m.u.announce.ext.enc_info;
+	uint8_t blob[CRYPTO_BLOB_MAX];
+	long bl = crypto_key_blob(g->server_key, blob, sizeof(blob));
+	if (e->keyextype != g->keyextype || e->keytype != g->keytype ||
+	    e->hashtype != g->hashtype || e->sigtype != g->sigtype ||
+	    e->rand1.len != CRYPTO_RAND_LEN || memcmp(e->rand1.p, g->rand1, CRYPTO_RAND_LEN) ||
+	    bl < 0 || e->keyblob.len != (size_t)bl || memcmp(e->keyblob.p, blob, (size_t)bl))
+		return "ANNOUNCE changed its encryption parameters";
+	if (ecdh_mode(g) &&
+	    !crypto_uftp_check_sig(NULL, g->hashtype, UFTP_SIG_KEYEX, g->server_key,
+				   dgram, len, (size_t)(e->sig.p - dgram), e->sig.p,
+				   e->sig.len))
+		return "Signature verification failed";
+	return rekey(g, rng, &m, out, cap, outlen);
+}
+
 long proxy_kx_register_key(struct kx_group *g, struct crypto_rng *rng,
 			   uint8_t *out, size_t cap)
 {
