@@ -195,12 +195,30 @@ void proxy_kxs_end(struct group *g)
 		session_free(ks);
 }
 
+/* An ABORT for our clients in the server's name: uftpd takes messages of
+ * a session only from the ID its ANNOUNCE came from (it drops uftpproxyd's
+ * ABORTs, sent under the proxy's own ID, as "Source ID mismatch"). */
+static void abort_down(struct group *g, uint32_t host, const char *why)
+{
+	uint8_t buf[512];
+	struct uftp_msg m = { .hdr = { .version = UFTP_VERSION, .func = UFTP_ABORT,
+				       .src_id = g->server_id, .group_id = g->group_id,
+				       .group_inst = g->inst, .grtt = g->grtt_q,
+				       .gsize = g->gsize_q } };
+	m.u.abort = (struct uftp_abort){
+		.host = host,
+		.text = { (const uint8_t *)why, strnlen(why, UFTP_ABORT_TEXT_LEN - 1) } };
+	long n = uftp_encode(buf, sizeof(buf), &m);
+	if (n > 0)
+		send_to(g->in, &g->priv, buf, (size_t)n);
+}
+
 /* A reason to end the session: logged, told to the server and the clients. */
 static void fail(struct group *g, const char *why)
 {
 	glog(LOG_LVL_WARN, g->group_id, g->inst, 0, "Aborting session: %s", why);
 	send_abort_up(g, 0, why);
-	send_abort_down(g, 0, why, false);
+	abort_down(g, 0, why);
 	group_destroy(g);
 }
 
@@ -209,7 +227,7 @@ static void reject(struct group *g, uint32_t uid, const char *what, const char *
 {
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Rejecting %s from %08X: %s",
 	     what, uid, why);
-	send_abort_down(g, uid, why, false);
+	abort_down(g, uid, why);
 }
 
 /* ---- clients ------------------------------------------------------------ */
@@ -264,7 +282,7 @@ static void done_client(struct group *g, struct kx_session *ks, struct job *j)
 		crypto_key_free(j->peer.pub);
 		glog(LOG_LVL_WARN, g->group_id, g->inst, 0, "Rejecting %s from %08X: %s",
 		     what, j->uid, j->why);
-		send_abort_down(g, j->uid, j->why, false);
+		abort_down(g, j->uid, j->why);
 		return;
 	}
 	if (j->kind == JOB_REGISTER) {
@@ -452,9 +470,7 @@ static void server_keyinfo(struct group *g, const struct pmsg *pm)
 	struct uftp_destkey dk;
 	bool ours = false;
 	if (!decode(pm, &m)) {
-		glog(LOG_LVL_WARN, g->group_id, g->inst, 0,
-		     "Rejecting KEYINFO from server: invalid message size");
-		g->in->dropped++;
+		fail(g, "Invalid KEYINFO from server: invalid message size");
 		return;
 	}
 	for (size_t i = 0; !ours && uftp_keyinfo_at(&m.u.keyinfo, i, &dk); i++)
@@ -537,6 +553,12 @@ static void client_register(struct group *g, const struct pmsg *pm)
 		g->in->dropped++;
 		return;
 	}
+	const struct uftp_register *r = &pm->msg.u.reg;
+	if (r->rand2.len != CRYPTO_RAND_LEN || !r->keyinfo.len ||
+	    r->keyinfo.len > CRYPTO_BLOB_MAX) {
+		reject(g, uid, "REGISTER", "Invalid key information");
+		return;
+	}
 	kc->ts_sec = pm->msg.u.reg.ts_sec;
 	kc->ts_usec = pm->msg.u.reg.ts_usec;
 	if (kc->registered) {
@@ -550,9 +572,32 @@ static void client_register(struct group *g, const struct pmsg *pm)
 		kc->busy = submit(ks, JOB_REGISTER, uid, &kc->peer, pm->raw, pm->len);
 }
 
+/* What is wrong with a CLIENT_KEY before any public-key work: its length
+ * fields against the datagram, its key type, a signature longer than any
+ * key of ours could make (uftpproxyd's checks, and the size bound). */
+static const char *client_key_check(const struct kx_session *ks, const struct pmsg *pm)
+{
+	struct uftp_msg m;
+	if (!decode(pm, &m))
+		return "Invalid message size";
+	const struct uftp_client_key *ck = &m.u.client_key;
+	bool rsa = ks->kg.keyextype != UFTP_KEYEX_ECDH_ECDSA;
+	if (!ck->keyblob.len || ck->keyblob.len > CRYPTO_BLOB_MAX ||
+	    ck->keyblob.p[0] != (rsa ? UFTP_KEYBLOB_RSA : UFTP_KEYBLOB_EC))
+		return "Invalid keyblob type";
+	if (!ck->verify.len || ck->verify.len > CRYPTO_SIG_MAX)
+		return "Invalid signature length";
+	return NULL;
+}
+
 static void client_key(struct group *g, const struct pmsg *pm)
 {
 	struct kx_session *ks = g->kx;
+	const char *why = client_key_check(ks, pm);
+	if (why) {
+		reject(g, pm->hdr.src_id, "CLIENT_KEY", why);
+		return;
+	}
 	struct kx_client *kc = kx_client(ks, pm->hdr.src_id, true);
 	if (!kc || kc->keyed) {
 		if (!kc)

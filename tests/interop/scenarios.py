@@ -99,6 +99,23 @@ def start_client(env, host, uid, name=None, extra=(), iface="eth0"):
     return c
 
 
+_ALLOW_ROOT = {}
+
+
+def root_flags(impl):
+    """["--allow-root"] for a ferryd that knows it (it refuses to run as
+    root without), nothing for uftpproxyd or an older ferryd."""
+    if impl not in _ALLOW_ROOT:
+        try:
+            out = subprocess.run([impl, "--help"], capture_output=True,
+                                 text=True, timeout=10)
+            text = out.stdout + out.stderr
+        except (OSError, subprocess.TimeoutExpired):
+            text = ""
+        _ALLOW_ROOT[impl] = ["--allow-root"] if "--allow-root" in text else []
+    return _ALLOW_ROOT[impl]
+
+
 def start_proxy(env, host, impl, role_args, uid, name=None):
     """A proxy (impl = path/name of the binary) in the foreground.
 
@@ -106,7 +123,7 @@ def start_proxy(env, host, impl, role_args, uid, name=None):
     """
     name = name or host.name
     log = env.log("proxy-" + name)
-    cmd = [impl] + list(role_args) + ["-d", "-U", uid, "-B", "4194304"]
+    cmd = [impl] + root_flags(impl) + list(role_args) + ["-d", "-U", uid, "-B", "4194304"]
     with open(log, "a") as fh:
         fh.write("# %s\n" % " ".join(cmd))
     proc = host.spawn(cmd, log=log)
@@ -331,7 +348,8 @@ def check_session(res, ok_clients, sources, failed_clients=(),
 # topologies
 # ----------------------------------------------------------------------
 
-def chain(env, sp_impl, cp_impl, n_direct=1, n_remote=2, wan_loss=0):
+def chain(env, sp_impl, cp_impl, n_direct=1, n_remote=2, wan_loss=0, cp_args=(),
+          client_args=(), cp_late=None):
     """Server + server proxy (+ direct clients) on A; WAN; client proxy + clients on B.
 
       A 198.18.1/24: srv, sp(eth0), c-a*          WAN 198.18.2/24: sp(eth1), cp(eth0)
@@ -344,12 +362,21 @@ def chain(env, sp_impl, cp_impl, n_direct=1, n_remote=2, wan_loss=0):
     cp = lab.host("cp", W, B, lan=B)
     if wan_loss:
         lab.add_loss(W, wan_loss)
-    start_proxy(env, cp, cp_impl, ["-c", "-O", cp.addr(B)], "0x00000201")
+    if not cp_late:
+        start_proxy(env, cp, cp_impl, ["-c", "-O", cp.addr(B)] + list(cp_args), "0x00000201")
     start_proxy(env, sp, sp_impl, ["-s", cp.addr(W), "-I", "eth0"], "0x00000101")
-    direct = [start_client(env, lab.host("ca%d" % i, A), "0x%08x" % (0x301 + i))
+    direct = [start_client(env, lab.host("ca%d" % i, A), "0x%08x" % (0x301 + i),
+                           extra=client_args)
               for i in range(n_direct)]
-    remote = [start_client(env, lab.host("cb%d" % i, B), "0x%08x" % (0x401 + i))
+    remote = [start_client(env, lab.host("cb%d" % i, B), "0x%08x" % (0x401 + i),
+                           extra=client_args)
               for i in range(n_remote)]
+    if cp_late:
+        # cp_late(direct, remote): more client proxy flags, known only
+        # once the clients run (their key fingerprints).
+        wait_ready(env)
+        start_proxy(env, cp, cp_impl, ["-c", "-O", cp.addr(B)] + list(cp_args) +
+                    list(cp_late(direct, remote)), "0x00000201")
     wait_ready(env)
     return srv, direct, remote, ["0x00000201"]
 
@@ -722,3 +749,237 @@ def sc_encrypted_figure2(env):
                      proxies=["0x00000201"],
                      extra=["-Y", "aes256-cbc", "-h", "sha256", "-e", "rsa"])
     check_session(res, clients, [src])
+
+
+# ----------------------------------------------------------------------
+# encryption through a client proxy: the matrix
+# ----------------------------------------------------------------------
+
+# uftp 4.10.2 here: every cipher but single DES (its OpenSSL refuses it).
+ENC_CIPHERS = ["aes128-cbc", "aes256-cbc", "aes128-gcm", "aes256-gcm",
+               "aes128-ccm", "aes256-ccm", "3des"]
+ENC_HASHES = ["sha1", "sha256", "sha384", "sha512"]
+ENC_RSA = ["512", "1024", "2048"]
+ENC_CURVES = ["prime256v1", "secp384r1", "secp521r1"]
+# The client proxy holds a key of every kind the server may use.
+ENC_PROXY_KEYS = ",".join(["rsa:" + b for b in ENC_RSA] + ["ec:" + c for c in ENC_CURVES])
+
+
+def enc_matrix():
+    """Every (key exchange, cipher, hash, server key, ECDH curve) run by
+    the full matrix: each key size or curve once per cipher and hash."""
+    out = []
+    for ci, cipher in enumerate(ENC_CIPHERS):
+        for hi, hsh in enumerate(ENC_HASHES):
+            k = ci + hi
+            out.append(("rsa", cipher, hsh, ENC_RSA[k % 3], None))
+            out.append(("ecdh_rsa", cipher, hsh, ENC_RSA[k % 3], ENC_CURVES[(k + 1) % 3]))
+            out.append(("ecdh_ecdsa", cipher, hsh, ENC_CURVES[k % 3], ENC_CURVES[k % 3]))
+    return out
+
+
+# The CI sample: each key exchange with a CBC+HMAC and a GCM or CCM cipher,
+# every hash, RSA 512-2048 and the three curves at least once.
+ENC_SAMPLE = [
+    ("rsa", "aes256-cbc", "sha1", "512", None),
+    ("rsa", "aes128-gcm", "sha256", "1024", None),
+    ("ecdh_rsa", "aes128-cbc", "sha512", "1024", "secp384r1"),
+    ("ecdh_rsa", "aes256-gcm", "sha256", "512", "prime256v1"),
+    ("ecdh_ecdsa", "aes256-cbc", "sha384", "secp384r1", "secp384r1"),
+    ("ecdh_ecdsa", "aes128-gcm", "sha256", "prime256v1", "prime256v1"),
+    ("ecdh_ecdsa", "aes256-ccm", "sha512", "secp521r1", "secp521r1"),
+    ("rsa", "3des", "sha1", "2048", None),
+]
+
+
+def make_keys(env, specs):
+    """PEM private keys made by openssl for this run (never committed):
+    "rsa:BITS" or "ec:CURVE" each; returns their paths."""
+    paths = []
+    for spec in specs:
+        kind, arg = spec.split(":")
+        path = env.path("keys", spec.replace(":", "-") + ".pem")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if kind == "rsa":
+            cmd = ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                   "rsa_keygen_bits:" + arg, "-out", path]
+        else:
+            cmd = ["openssl", "ecparam", "-name", arg, "-genkey", "-noout", "-out", path]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+        paths.append(path)
+    return paths
+
+
+def enc_args(combo):
+    keyex, cipher, hsh, key, curve = combo
+    return ["-Y", cipher, "-h", hsh, "-e", keyex + (":" + curve if curve else ""),
+            "-K", key]
+
+
+def run_enc_matrix(env, combos, sp_impl):
+    """One Figure 1 chain (server proxy sp_impl, client proxy PUT holding
+    every kind of key), one session per combination, each with its own
+    file; every client must receive every file byte for byte."""
+    # uftpd too needs a key of the server's (here: the proxy's) kind.
+    keys = make_keys(env, ENC_PROXY_KEYS.split(","))
+    srv, direct, remote, proxies = chain(env, sp_impl, env.put,
+                                         cp_args=["-K", ENC_PROXY_KEYS],
+                                         client_args=["-k", ",".join(keys)])
+    failed = []
+    for i, combo in enumerate(combos):
+        f = env.path("src", "m%03d" % i, "enc-%03d.bin" % i)
+        write_random(f, 150_000 + 7 * i, 500 + i)
+        res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
+                         proxies=proxies, extra=enc_args(combo), tag="uftp-%03d" % i,
+                         timeout=60)
+        try:
+            check_session(res, direct + remote, [f])
+            print("#   ok %s" % " ".join(enc_args(combo)), flush=True)
+        except Failure as e:
+            print("#   FAIL %s: %s" % (" ".join(enc_args(combo)), e), flush=True)
+            failed.append("%s: %s" % (" ".join(enc_args(combo)), e))
+        check_alive(env)
+    print("# %d of %d combinations passed" % (len(combos) - len(failed), len(combos)))
+    if failed:
+        raise Failure("%d combinations failed, first: %s" % (len(failed), failed[0]))
+
+
+@scenario
+def sc_encrypted_matrix_sample(env):
+    """Encrypted sessions through Figure 1 with PUT on both sides: a sample
+    of the matrix (run by CI)."""
+    run_enc_matrix(env, ENC_SAMPLE, env.put)
+
+
+@scenario
+def sc_encrypted_matrix_mixed(env):
+    """Two matrix combinations with the Debian uftpproxyd as server proxy in
+    front of PUT as client proxy."""
+    run_enc_matrix(env, [ENC_SAMPLE[0], ENC_SAMPLE[5]], REAL_PROXY)
+
+
+@scenario
+def sc_encrypted_matrix_full(env):
+    """The whole matrix (84 combinations); not run by CI, run it with
+    run.py --only encrypted_matrix_full."""
+    run_enc_matrix(env, enc_matrix(), env.put)
+
+
+def key_fingerprint(client, deadline=10):
+    """The fingerprint uftpd logged for its (first) key."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        with open(client.log, errors="replace") as fh:
+            m = re.search(r"Loaded .*fingerprint ([0-9A-F:]{59})", fh.read())
+        if m:
+            return m.group(1)
+        time.sleep(0.1)
+    raise Failure("%s: no key fingerprint in its log" % client.name)
+
+
+def proxy_log(env, name="cp"):
+    for pname, _proc, log in env.proxies:
+        if pname == name:
+            with open(log, errors="replace") as fh:
+                return fh.read()
+    return ""
+
+
+def wait_log(env, pattern, name="cp", deadline=10):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if re.search(pattern, proxy_log(env, name)):
+            return
+        time.sleep(0.1)
+    raise Failure("proxy %s: no log line matching %r" % (name, pattern))
+
+
+def client_auth_chain(env, cp_list, key):
+    """A chain whose clients hold one key (uftpd -k, key "rsa:BITS" or
+    "ec:CURVE") and whose client proxy gets -C with the lines
+    cp_list(remote) returns (-C holds one fingerprint per client)."""
+    keys = make_keys(env, [key])
+
+    def late(_direct, remote):
+        path = env.path("clients.list")
+        with open(path, "w") as fh:
+            fh.write("".join(line + "\n" for line in cp_list(remote)))
+        return ["-C", path]
+    return chain(env, env.put, env.put, cp_args=["-K", key],
+                 client_args=["-k", ",".join(keys)], cp_late=late)
+
+
+def run_client_auth(env, key, extra, seed):
+    srv, direct, remote, proxies = client_auth_chain(
+        env, lambda remote: ["%s|%s" % (c.uid, key_fingerprint(c)) for c in remote], key)
+    f = env.path("src", "auth.bin")
+    write_random(f, 300_000, seed)
+    res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
+                     proxies=proxies, extra=["-c"] + extra)
+    check_session(res, direct + remote, [f])
+    wait_log(env, r"Received CLIENT_KEY from 00000401")
+    if "Received CLIENT_KEY from 0x00000201" not in res.stdout:
+        raise Failure("uftp got no CLIENT_KEY from the client proxy")
+
+
+@scenario
+def sc_encrypted_client_auth_ecdsa(env):
+    """uftp -c (clients authenticate with CLIENT_KEY) through the client
+    proxy, which checks each key against its -C fingerprint and
+    authenticates itself upstream: ECDH-ECDSA with AES-GCM."""
+    run_client_auth(env, "ec:prime256v1", ["-Y", "aes256-gcm", "-h", "sha256",
+                                           "-e", "ecdh_ecdsa", "-K", "prime256v1"], 70)
+
+
+@scenario
+def sc_encrypted_client_auth_rsa(env):
+    """The same with RSA key exchange and AES-CBC + HMAC."""
+    run_client_auth(env, "rsa:1024", ["-Y", "aes128-cbc", "-h", "sha1", "-e", "rsa",
+                                      "-K", "1024"], 71)
+
+
+@scenario
+def sc_encrypted_client_fp_reject(env):
+    """-C with a wrong fingerprint for one client: that client is refused
+    with an ABORT naming the reason (logged by the proxy), the other one
+    receives the file."""
+    wrong = ":".join(["AB"] * 20)
+
+    def lines(remote):
+        return ["%s|%s" % (remote[0].uid, key_fingerprint(remote[0])),
+                "%s|%s" % (remote[1].uid, wrong)]
+    srv, direct, remote, proxies = client_auth_chain(env, lines, "ec:prime256v1")
+    f = env.path("src", "fp.bin")
+    write_random(f, 200_000, 80)
+    res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
+                     proxies=proxies, extra=["-c", "-Y", "aes256-gcm", "-h", "sha256",
+                                             "-e", "ecdh_ecdsa", "-K", "prime256v1"],
+                     timeout=90)
+    check_session(res, direct + remote[:1], [f], failed_clients=remote[1:],
+                  expect_rc=res.rc if res.rc in (0, 3, 7) else 0)
+    wait_log(env, r"Rejecting CLIENT_KEY from 00000402: Failed to verify client key fingerprint")
+    with open(remote[1].log, errors="replace") as fh:
+        if "Failed to verify client key fingerprint" not in fh.read():
+            raise Failure("uftpd %s: no ABORT naming the fingerprint" % remote[1].name)
+
+
+@scenario
+def sc_encrypted_refusals(env):
+    """What the client proxy cannot do yet is refused at the ANNOUNCE with
+    an ABORT naming the reason (KEYEX signatures on ENCRYPTED messages),
+    and the proxy goes on serving the next session."""
+    srv, direct, remote, proxies = chain(env, env.put, env.put)
+    f = env.path("src", "refused.bin")
+    write_random(f, 100_000, 90)
+    res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
+                     proxies=proxies, timeout=90, tag="uftp-keyex",
+                     extra=["-Y", "aes256-cbc", "-w", "keyex", "-e", "rsa"])
+    if "KEYEX signatures are not supported" not in res.stdout:
+        raise Failure("uftp did not report the proxy's reason for the refusal")
+    wait_log(env, r"Rejecting ANNOUNCE from 00000001: KEYEX signatures are not supported")
+    g = env.path("src", "after.bin")
+    write_random(g, 100_000, 91)
+    res = run_server(env, srv, [g], uids=[c.uid for c in direct + remote],
+                     proxies=proxies, tag="uftp-after",
+                     extra=["-Y", "aes256-cbc", "-h", "sha256", "-e", "ecdh_rsa"])
+    check_session(res, direct + remote, [g])
