@@ -637,25 +637,33 @@ static void client_encrypted(struct group *g, struct client *c, const struct pms
 	struct kx_session *ks = g->kx;
 	struct uftp_msg outer, inner;
 	uint8_t plain[DGRAM_MAX];
-	if (!ks->kg.have_group || !decode(pm, &outer)) {
-		g->in->dropped++;
-		return;
-	}
-	const struct uftp_encrypted *e = &outer.u.encrypted;
-	long n = crypto_uftp_open(&ks->kg.group, ks->kg.keytype, ks->kg.hashtype,
-				  ks->kg.sigtype, NULL, pm->raw, pm->len, e->sig.p,
-				  e->sig.len, e->payload.p, e->payload.len, plain,
-				  sizeof(plain));
+	const char *why = "Decrypt/validate failed";
+	long n = -1;
+	if (!ks->kg.have_group)
+		why = "Encrypted message before the keys were established";
+	else if (!decode(pm, &outer))
+		why = "Invalid message size";
+	else
+		n = crypto_uftp_open(&ks->kg.group, ks->kg.keytype, ks->kg.hashtype,
+				     ks->kg.sigtype, NULL, pm->raw, pm->len,
+				     outer.u.encrypted.sig.p, outer.u.encrypted.sig.len,
+				     outer.u.encrypted.payload.p,
+				     outer.u.encrypted.payload.len, plain, sizeof(plain));
 	struct rcur cur;
 	rcur_init(&cur, plain, n > 0 ? (size_t)n : 0);
+	struct kx_client *kc = kx_client(ks, pm->hdr.src_id, false);
 	if (n <= 0 || uftp_decode_inner(&cur, &outer.hdr, &inner) != UFTP_OK) {
-		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
-		     "Rejecting message from %08X: decrypt/validate failed",
-		     pm->hdr.src_id);
-		g->in->dropped++;
+		/* A forgery under a client's UID must not end that client's
+		 * session: only a stranger hears the ABORT. */
+		if (kc && kc->registered) {
+			glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
+			     "Dropping message from %08X: %s", pm->hdr.src_id, why);
+			g->in->dropped++;
+		} else {
+			reject(g, pm->hdr.src_id, "message", why);
+		}
 		return;
 	}
-	struct kx_client *kc = kx_client(ks, pm->hdr.src_id, false);
 	switch (inner.hdr.func) {
 	case UFTP_KEYINFO_ACK:
 		client_keyinfo_ack(g, kc, &inner);
