@@ -173,11 +173,13 @@ static void from_client(struct group *g, const struct pmsg *m,
 static void handle_owned(struct instance *in, struct group *g, const struct pmsg *m,
 			 const struct sockaddr *src)
 {
-	/* Same group ID and instance from another address: a new server run
-	 * reusing the ID (uftp seeds it from the clock), not the old session. */
-	if (m->hdr.func == UFTP_ANNOUNCE && !same_addr(src, &g->up)) {
+	/* Same group ID and instance from another address, or with other
+	 * encryption: a new server run reusing the ID (uftp seeds it from the
+	 * clock), not the old session. */
+	if (m->hdr.func == UFTP_ANNOUNCE &&
+	    (!same_addr(src, &g->up) || proxy_kxs_new_session(g, m))) {
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
-		     "New ANNOUNCE from another address: replacing the old session");
+		     "New ANNOUNCE under this group ID: replacing the old session");
 		group_destroy(g);
 		if (!(g = group_create(in, m, src)))
 			return;
@@ -260,10 +262,10 @@ static bool stateless(struct instance *in, const struct pmsg *m,
 		heartbeat_response(in, m, src);
 		return true;
 	case UFTP_KEY_REQ:
+		proxy_key_request(in, src);
+		return true;
 	case UFTP_PROXY_KEY:
-		/* PROXY_KEY is for clients; KEY_REQ needs the proxy's keys,
-		 * which come with encryption support. */
-		in->dropped++;
+		in->dropped++;      /* for clients, from response proxies */
 		return true;
 	default:
 		return false;

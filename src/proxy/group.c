@@ -238,7 +238,7 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 		}
 	}
 	if (UFTP_HAS_EXT(&m->msg.u.announce.ext, UFTP_EXT_ENC_INFO) &&
-	    in->sh->pc->role == PROXY_CLIENT && proxy_kxs_start(g) < 0) {
+	    in->sh->pc->role != PROXY_SERVER && proxy_kxs_start(g, m) < 0) {
 		send_abort_up(g, 0, "Out of memory");
 		sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
 		free(g);

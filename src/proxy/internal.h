@@ -5,6 +5,7 @@
 #define FERRY_PROXY_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -35,7 +36,7 @@ bool pmsg_addr(const struct uftp_announce *a, bool priv,
 
 /* ---- instances ----------------------------------------------------------- */
 
-enum { HOT_SLOTS = 64 };
+enum { HOT_SLOTS = 64, PROXY_MAX_PUB = 16 };
 
 /* An instance's own keys (-k/-K, or an ephemeral RSA key) and a response
  * proxy's ECDH key: made before the workers start, read-only after. */
@@ -77,6 +78,13 @@ struct inst_shared {
 	pthread_mutex_t down_lock;
 	struct sockaddr_storage down;
 	bool down_known, down_static;
+	/* A response proxy's PROXY_KEY (proxykey.c), made at start-up; the
+	 * time it last went out is the one field workers write. */
+	uint8_t *proxy_key;
+	size_t proxy_key_len;
+	struct sockaddr_storage pub[PROXY_MAX_PUB];
+	size_t npub;
+	_Atomic uint64_t proxy_key_sent_ms;
 };
 
 struct proxy_worker;
@@ -171,7 +179,10 @@ void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 
 /* kxsession.c: a client proxy's encrypted session */
 struct kx_session;
-int proxy_kxs_start(struct group *g);            /* 0 or -1 */
+int proxy_kxs_start(struct group *g, const struct pmsg *m);  /* 0 or -1 */
+/* Whether an ANNOUNCE for g's group ID is another session's (its server
+ * restarted with the same ID): its encryption differs from g's. */
+bool proxy_kxs_new_session(const struct group *g, const struct pmsg *m);
 void proxy_kxs_end(struct group *g);             /* from group_destroy */
 /* The server's ANNOUNCE, KEYINFO and REG_CONF (true: handled, and the
  * group may be gone); false: forward as usual. */
@@ -217,6 +228,10 @@ void send_hb(struct instance *in, const struct sockaddr_storage *to,
 /* dispatch.c */
 void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 		  const struct sockaddr *src);
+
+/* proxykey.c: a response proxy's PROXY_KEY */
+int proxy_key_prepare(struct inst_shared *sh);   /* 0 or an exit code */
+void proxy_key_request(struct instance *in, const struct sockaddr *src);
 
 /* heartbeat.c */
 void heartbeat_request(struct instance *in, const struct pmsg *m,

@@ -67,12 +67,19 @@ static const char *take_server(struct kx_group *g, const struct inst_shared *sh,
 
 /* Our side toward the server: rand2, and the premaster (version byte and
  * 47 random bytes for RSA; SHA-1 of the ECDH secret otherwise). */
-static const char *make_self(struct kx_group *g, struct crypto_rng *rng)
+static const char *make_self(struct kx_group *g, struct crypto_rng *rng,
+			     struct crypto_key *shared_dh)
 {
 	char why[CRYPTO_ERR_LEN], spec[40];
 	if (crypto_random(rng, g->self.rand2, CRYPTO_RAND_LEN) != 0)
 		return "No random numbers";
-	if (ecdh_mode(g)) {
+	if (ecdh_mode(g) && shared_dh) {
+		g->dh = shared_dh;
+		g->dh_shared = true;
+		if (crypto_ecdh(g->dh, rng, g->server_dh, g->self.premaster) != 0)
+			return "Failed to calculate premaster secret";
+		g->self.plen = CRYPTO_ECDH_LEN;
+	} else if (ecdh_mode(g)) {
 		snprintf(spec, sizeof(spec), "ec:%s",
 			 crypto_curve_name(crypto_key_curve(g->server_dh)));
 		if (!(g->dh = crypto_key_generate(rng, spec, why)) ||
@@ -141,8 +148,8 @@ const char *proxy_kx_announce(struct kx_group *g, const struct inst_shared *sh,
 		return "Invalid ANNOUNCE";
 	const char *why = take_server(g, sh, &m, dgram, len);
 	if (!why)
-		why = make_self(g, rng);
-	if (!why)
+		why = make_self(g, rng, out ? NULL : sh->keys.dh);
+	if (!why && out)
 		why = rekey(g, rng, &m, out, cap, outlen);
 	return why;
 }
@@ -354,6 +361,7 @@ void proxy_kx_free(struct kx_group *g)
 {
 	crypto_key_free(g->server_key);
 	crypto_key_free(g->server_dh);
-	crypto_key_free(g->dh);
+	if (!g->dh_shared)
+		crypto_key_free(g->dh);
 	explicit_bzero(g, sizeof(*g));
 }

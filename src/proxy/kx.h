@@ -28,6 +28,7 @@ struct kx_group {
 	struct crypto_key *server_key, *server_dh;   /* from the ANNOUNCE */
 	struct crypto_key *key;           /* ours, matching the server's (borrowed) */
 	struct crypto_key *dh;            /* ours for this session (ECDH modes) */
+	bool dh_shared;                   /* dh is a response proxy's -e key */
 	struct kx_peer self;              /* the proxy toward the server */
 	uint8_t groupmaster[CRYPTO_MASTER_LEN];
 	struct crypto_keyset group;
@@ -37,7 +38,9 @@ struct kx_group {
 /* The server's ANNOUNCE: checks it (keycheck.c, then the server's
  * signature), picks our key, makes our ECDH key and premaster, and writes
  * the ANNOUNCE for our clients into out, with our keys and signature.
- * NULL, or the reason for the ABORT. */
+ * A response proxy (out NULL) writes nothing and uses its -e ECDH key,
+ * the one its PROXY_KEY gave the clients. NULL, or the reason for the
+ * ABORT. */
 const char *proxy_kx_announce(struct kx_group *g, const struct inst_shared *sh,
 			      struct crypto_rng *rng, const uint8_t *dgram,
 			      size_t len, uint8_t *out, size_t cap, size_t *outlen);

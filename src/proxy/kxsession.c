@@ -30,6 +30,7 @@ struct kx_session {
 	struct group *g;        /* NULL once the group ended under a job */
 	struct inst_shared *sh;
 	uint8_t inst;
+	uint8_t rand1[CRYPTO_RAND_LEN];  /* the first ANNOUNCE's, read on the worker */
 	unsigned jobs;          /* in flight on the pool */
 	bool started, announcing;
 	bool keyed;             /* the first ANNOUNCE's job is done: kg is ours
@@ -66,8 +67,10 @@ struct job {
 static const char *job_announce(struct job *j, struct crypto_rng *rng)
 {
 	struct kx_session *ks = j->ks;
-	const char *why = proxy_kx_announce(&ks->kg, ks->sh, rng, j->in, j->len, j->out,
-					    sizeof(j->out), &j->outlen);
+	bool client = ks->sh->pc->role == PROXY_CLIENT;
+	const char *why = proxy_kx_announce(&ks->kg, ks->sh, rng, j->in, j->len,
+					    client ? j->out : NULL, sizeof(j->out),
+					    &j->outlen);
 	if (why)
 		return why;
 	long n = proxy_kx_register_key(&ks->kg, rng, j->regkey, sizeof(j->regkey));
@@ -318,7 +321,7 @@ static void done_announce(struct group *g, struct kx_session *ks, struct job *j)
 		crypto_key_fingerprint(ks->kg.key, raw);
 		crypto_fingerprint_str(raw, fp);
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
-		     "Encrypted session: our key %s stands in for the server's", fp);
+		     "Encrypted session: using our key %s", fp);
 	} else {
 		ks->announcing = false;
 		if (j->why) {
@@ -326,7 +329,8 @@ static void done_announce(struct group *g, struct kx_session *ks, struct job *j)
 			return;
 		}
 	}
-	send_to(g->in, &g->pub, j->out, j->outlen);
+	if (g->in->sh->pc->role == PROXY_CLIENT)
+		send_to(g->in, &g->pub, j->out, j->outlen);
 }
 
 static void job_done(struct fe_worker *w, void *arg)
@@ -359,24 +363,36 @@ const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
 	const char *why = proxy_enc_check(sh, server, e);
 	if (why)
 		return why;
-	if (sh->pc->role != PROXY_CLIENT)
-		return "encrypted sessions are not supported by this proxy yet";
 	if (e->sigtype == UFTP_SIG_KEYEX)
 		return "KEYEX signatures are not supported by this proxy yet";
 	return NULL;
 }
 
-int proxy_kxs_start(struct group *g)
+int proxy_kxs_start(struct group *g, const struct pmsg *m)
 {
+	const struct bview *r = &m->msg.u.announce.ext.enc_info.rand1;
 	struct kx_session *ks = calloc(1, sizeof(*ks));
 	if (!ks)
 		return -1;
+	if (r->len == CRYPTO_RAND_LEN)
+		memcpy(ks->rand1, r->p, CRYPTO_RAND_LEN);
 	ks->g = g;
 	ks->sh = g->in->sh;
 	ks->inst = g->inst;
 	uid_map_init(&ks->clients);
 	g->kx = ks;
 	return 0;
+}
+
+bool proxy_kxs_new_session(const struct group *g, const struct pmsg *m)
+{
+	const struct uftp_exts *x = &m->msg.u.announce.ext;
+	bool enc = UFTP_HAS_EXT(x, UFTP_EXT_ENC_INFO);
+	if (!g->kx)
+		return enc && g->in->sh->pc->role != PROXY_SERVER;
+	const struct bview *r = &x->enc_info.rand1;
+	return !enc || r->len != CRYPTO_RAND_LEN ||
+	       memcmp(r->p, g->kx->rand1, CRYPTO_RAND_LEN) != 0;
 }
 
 /* ---- from the server ------------------------------------------------------- */
@@ -514,6 +530,8 @@ static void server_announce(struct group *g, const struct pmsg *m)
 	struct kx_session *ks = g->kx;
 	if (ks->announcing)
 		return;          /* the last one is still being re-keyed */
+	if (ks->started && g->in->sh->pc->role != PROXY_CLIENT)
+		return;          /* clients hear the server's ANNOUNCE directly */
 	enum job_kind kind = ks->started ? JOB_REANNOUNCE : JOB_ANNOUNCE;
 	if (submit(ks, kind, 0, NULL, m->raw, m->len)) {
 		ks->started = true;

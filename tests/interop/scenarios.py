@@ -732,6 +732,18 @@ def sc_encrypted_chain(env):
     check_session(res, direct + remote, [src])
 
 
+def wait_proxy_key(clients, deadline=20):
+    end = time.monotonic() + deadline
+    for c in clients:
+        while True:
+            with open(c.log, errors="replace") as fh:
+                if "Received PROXY_KEY" in fh.read():
+                    break
+            if time.monotonic() > end:
+                raise Failure("uftpd %s got no PROXY_KEY" % c.name)
+            time.sleep(0.2)
+
+
 @scenario
 def sc_encrypted_figure2(env):
     """Encrypted session through response proxies (figure 2 layout): clients
@@ -744,6 +756,9 @@ def sc_encrypted_figure2(env):
     clients = [start_client(env, lab.host("c%d" % i, A), "0x%08x" % (0x301 + i),
                             extra=["-R", rp.addr()]) for i in range(2)]
     wait_ready(env)
+    # PROXY_KEY goes out at most once per 5 s (protocol.txt 5.2.20): a
+    # client that started after it asks again 5 s later.
+    wait_proxy_key(clients)
     src = make_tree(env.path("src"), seed=22)
     res = run_server(env, srv, [src], uids=[c.uid for c in clients],
                      proxies=["0x00000201"],
@@ -1133,3 +1148,86 @@ def sc_encrypted_server_fp(env):
     if "Failed to verify server key fingerprint" not in res.stdout:
         raise Failure("uftp did not get the proxy's reason for refusing the key")
     wait_log(env, r"Rejecting ANNOUNCE from 00000001: Failed to verify server key fingerprint")
+
+
+# Figure 2: the response proxy's PROXY_KEY carries its first key, which
+# uftpd requires to match the server's key in type and size (else "Response
+# proxy key not compatible with server key"), and its -r:curve ECDH key,
+# which must be the session's curve: one proxy per server key kind.
+ENC_FIG2_RSA = [
+    ("rsa", "aes256-cbc", "sha256", "1024", None),
+    ("ecdh_rsa", "aes128-gcm", "sha256", "1024", "prime256v1"),
+    ("ecdh_rsa", "aes256-ccm", "sha512", "1024", "prime256v1"),
+    ("rsa", "3des", "sha1", "1024", None),
+]
+ENC_FIG2_EC = [
+    ("ecdh_ecdsa", "aes256-cbc", "sha384", "secp384r1", "prime256v1"),
+    ("ecdh_ecdsa", "aes128-gcm", "sha256", "secp384r1", "prime256v1"),
+]
+
+
+def fig2(env, rp_args, client_args=()):
+    lab = env.lab
+    A = lab.network("a")
+    srv = lab.host("srv", A)
+    rp = lab.host("rp1", A)
+    start_proxy(env, rp, env.put, rp_args, "0x00000201")
+    clients = [start_client(env, lab.host("c%d" % i, A), "0x%08x" % (0x301 + i),
+                            extra=["-R", rp.addr()] + list(client_args))
+               for i in range(2)]
+    wait_ready(env)
+    wait_proxy_key(clients)
+    return srv, clients
+
+
+def run_fig2_matrix(env, key, combos):
+    """Encrypted sessions through a PUT response proxy (uftpd -R) holding
+    key (and a prime256v1 ECDH key); clients hold a key of the same kind."""
+    keys = make_keys(env, [key])
+    srv, clients = fig2(env, ["-r:prime256v1", "-K", key], ["-k", keys[0]])
+    for i, combo in enumerate(combos):
+        f = env.path("src", "r%d" % i, "fig2-%d.bin" % i)
+        write_random(f, 250_000 + i, 600 + i)
+        res = run_server(env, srv, [f], uids=[c.uid for c in clients],
+                         proxies=["0x00000201"], extra=ENC_GRTT + enc_args(combo),
+                         tag="uftp-%d" % i, timeout=60)
+        check_session(res, clients, [f])
+        print("#   ok %s" % " ".join(enc_args(combo)), flush=True)
+        check_alive(env)
+
+
+@scenario
+def sc_encrypted_figure2_rsa(env):
+    """Figure 2 with an RSA key: RSA and ECDH-RSA key exchange, CBC+HMAC,
+    GCM, CCM and 3DES."""
+    run_fig2_matrix(env, "rsa:1024", ENC_FIG2_RSA)
+
+
+@scenario
+def sc_encrypted_figure2_ecdsa(env):
+    """Figure 2 with an EC key: ECDH-ECDSA with CBC+HMAC and GCM."""
+    run_fig2_matrix(env, "ec:secp384r1", ENC_FIG2_EC)
+
+
+@scenario
+def sc_encrypted_figure2_no_curve(env):
+    """A response proxy without an ECDH key (-r, no curve) in an ECDH
+    session: uftpproxyd 4.10.2 crashes; ferryd refuses the session with an
+    ABORT naming the reason and keeps running. (uftpd 4.10.2 itself may
+    crash on such an ANNOUNCE: a PROXY_KEY without ECDH key; only the
+    proxy must survive.)"""
+    srv, clients = fig2(env, ["-r"])
+    for c in clients:
+        env.expect_exit.add(c.proc.pid)
+    f = env.path("src", "nocurve.bin")
+    write_random(f, 50_000, 610)
+    res = run_server(env, srv, [f], uids=[c.uid for c in clients],
+                     proxies=["0x00000201"], timeout=90,
+                     extra=["-Y", "aes256-gcm", "-h", "sha256", "-e", "ecdh_rsa"])
+    if "Proxy has no ECDH key" not in res.stdout:
+        raise Failure("uftp did not get the proxy's reason")
+    wait_log(env, r"Rejecting ANNOUNCE from 00000001: Proxy has no ECDH key", name="rp1")
+    check_alive(env)
+    for name, proc, _log in env.proxies:
+        if proc.poll() is not None:
+            raise Failure("proxy %s died" % name)
