@@ -61,12 +61,15 @@ void proxy_key_request(struct instance *in, const struct sockaddr *src)
 	}
 	uint64_t now = fe_now_ms(in->pw->w);
 	uint64_t last = atomic_load(&sh->proxy_key_sent_ms);
+	/* A flood is logged at debug level only: the log is no amplifier. */
+	if ((last && now - last < KEY_REQ_GAP_MS) ||
+	    !atomic_compare_exchange_strong(&sh->proxy_key_sent_ms, &last, now)) {
+		flog(LOG_LVL_DEBUG, "Received KEY_REQ from %s (PROXY_KEY sent lately)",
+		     addr_format(src, from, sizeof(from)));
+		return;
+	}
 	flog(LOG_LVL_INFO, "Received KEY_REQ from %s",
 	     addr_format(src, from, sizeof(from)));
-	if (last && now - last < KEY_REQ_GAP_MS)
-		return;
-	if (!atomic_compare_exchange_strong(&sh->proxy_key_sent_ms, &last, now))
-		return;             /* another worker answers this round */
 	for (size_t i = 0; i < sh->npub; i++)
 		if (send_to(in, &sh->pub[i], sh->proxy_key, sh->proxy_key_len) == 0)
 			flog(LOG_LVL_INFO, "Sent PROXY_KEY to %s",

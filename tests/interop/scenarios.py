@@ -1231,3 +1231,55 @@ def sc_encrypted_figure2_no_curve(env):
     for name, proc, _log in env.proxies:
         if proc.poll() is not None:
             raise Failure("proxy %s died" % name)
+
+
+FLOOD = r'''
+import socket, struct, sys, time
+proxy, me = sys.argv[1], sys.argv[2]
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+r.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+r.bind(("0.0.0.0", 1044))
+r.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+             struct.pack("4s4s", socket.inet_aton("230.4.4.1"), socket.inet_aton(me)))
+r.setblocking(False)
+senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(50)]
+got, sent, end = 0, 0, time.monotonic() + 4.0
+while time.monotonic() < end:
+    for i, s in enumerate(senders):
+        s.sendto(struct.pack(">BBHIIBBBB", 0x40, 16, 0, 0x7000 + i, 0, 0, 0, 0, 0) +
+                 bytes([16, 1, 0, 0]), (proxy, 1044))
+        sent += 1
+    time.sleep(0.002)
+    try:
+        while True:
+            d = r.recv(9000)
+            got += len(d) > 1 and d[1] == 17
+    except BlockingIOError:
+        pass
+print("sent %d KEY_REQ, got %d PROXY_KEY" % (sent, got), flush=True)
+'''
+
+
+@scenario
+def sc_encrypted_key_req_flood(env):
+    """Thousands of KEY_REQs from 50 sockets in 4 s: the response proxy
+    sends PROXY_KEY at most once per 5 s (protocol.txt 5.2.20), and an
+    encrypted session through it works afterwards."""
+    srv, clients = fig2(env, ["-r"])
+    fl = env.lab.host("flood", env.lab.nets["a"])
+    out = env.log("flood")
+    proc = fl.spawn([sys.executable, "-c", FLOOD, env.lab.hosts["rp1"].addr(), fl.addr()],
+                    log=out)
+    env.expect_exit.add(proc.pid)
+    proc.wait(timeout=30)
+    with open(out) as fh:
+        m = re.search(r"sent (\d+) KEY_REQ, got (\d+) PROXY_KEY", fh.read())
+    if not m or int(m.group(1)) < 1000:
+        raise Failure("the flood did not run: %s" % (m and m.group(0)))
+    if int(m.group(2)) > 1:
+        raise Failure("PROXY_KEY answered more than once in 4 s: %s" % m.group(0))
+    f = env.path("src", "flood.bin")
+    write_random(f, 200_000, 620)
+    res = run_server(env, srv, [f], uids=[c.uid for c in clients],
+                     proxies=["0x00000201"], extra=["-Y", "aes128-cbc", "-e", "rsa"])
+    check_session(res, clients, [f])
