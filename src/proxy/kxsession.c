@@ -120,7 +120,7 @@ static const char *job_client_key(struct job *j)
 static void job_run(void *arg)
 {
 	struct job *j = arg;
-	struct crypto_rng *rng = crypto_rng_new();
+	struct crypto_rng *rng = crypto_thread_rng();
 	if (!rng) {
 		j->why = "No random numbers";
 		return;
@@ -140,7 +140,6 @@ static void job_run(void *arg)
 		j->why = job_client_key(j);
 		break;
 	}
-	crypto_rng_free(rng);
 }
 
 static void job_done(struct fe_worker *w, void *arg);
@@ -692,9 +691,15 @@ static void client_encrypted(struct group *g, struct client *c, const struct pms
 		if (c)
 			aggregate_add(g, c, &inner);
 		break;
-	case UFTP_ABORT:
-		send_abort_up(g, pm->hdr.src_id, "Client aborted");
+	case UFTP_ABORT: {
+		char text[UFTP_ABORT_TEXT_LEN];
+		snprintf(text, sizeof(text), "%.*s", (int)inner.u.abort.text.len,
+			 (const char *)inner.u.abort.text.p);
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by %08X: %s",
+		     pm->hdr.src_id, text);
+		send_abort_up(g, pm->hdr.src_id, text);
 		break;
+	}
 	default:
 		g->in->dropped++;
 		break;
