@@ -1283,3 +1283,35 @@ def sc_encrypted_key_req_flood(env):
     res = run_server(env, srv, [f], uids=[c.uid for c in clients],
                      proxies=["0x00000201"], extra=["-Y", "aes128-cbc", "-e", "rsa"])
     check_session(res, clients, [f])
+
+
+@scenario
+def sc_encrypted_figure2_client_auth(env):
+    """Client authentication (uftp -c, uftpd -k) through a PUT response
+    proxy: the clients' CLIENT_KEYs are checked by the proxy, which sends
+    its own upstream (ECDH-ECDSA, AES-GCM)."""
+    keys = make_keys(env, ["ec:prime256v1"])
+    srv, clients = fig2(env, ["-r:prime256v1", "-K", "ec:prime256v1"], ["-k", keys[0]])
+    f = env.path("src", "rauth.bin")
+    write_random(f, 300_000, 630)
+    res = run_server(env, srv, [f], uids=[c.uid for c in clients], proxies=["0x00000201"],
+                     extra=ENC_GRTT + ["-c", "-Y", "aes256-gcm", "-h", "sha256", "-e",
+                                       "ecdh_ecdsa", "-K", "prime256v1"])
+    check_session(res, clients, [f])
+    if "Received CLIENT_KEY from 0x00000201" not in res.stdout:
+        raise Failure("uftp got no CLIENT_KEY from the response proxy")
+    wait_log(env, r"Received CLIENT_KEY from 00000301", name="rp1")
+
+
+@scenario
+def sc_encrypted_chain_loss(env):
+    """An encrypted session (ECDH-RSA, AES-128-CBC + HMAC) through the PUT
+    tunnel with 3% loss on the WAN: every lost key exchange message is
+    asked for again and answered."""
+    srv, direct, remote, proxies = chain(env, env.put, env.put, wan_loss=3)
+    f = env.path("src", "loss.bin")
+    write_random(f, 4_000_000, 640)
+    res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
+                     proxies=proxies, timeout=T_BIG,
+                     extra=ENC_GRTT + ["-Y", "aes128-cbc", "-h", "sha256", "-e", "ecdh_rsa"])
+    check_session(res, direct + remote, [f])
