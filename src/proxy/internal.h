@@ -55,8 +55,8 @@ struct inst_shared;
  * in uftpproxyd's words (NULL: nothing found before public-key work). */
 const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
 			    const struct uftp_enc_info *e);
-/* The same, or what this proxy cannot do yet: a response proxy refuses
- * every encrypted ANNOUNCE, a client proxy those with KEYEX signatures. */
+/* The same, or what this proxy cannot do yet: KEYEX signatures on every
+ * ENCRYPTED message (uftp -w keyex). */
 const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
 			      const struct uftp_enc_info *e);
 
@@ -177,7 +177,7 @@ int membership_join(struct instance *in, const struct sockaddr_storage *grp,
 void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 		      const struct sockaddr_storage *source);
 
-/* kxsession.c: a client proxy's encrypted session */
+/* kxsession.c: a client or response proxy's encrypted session */
 struct kx_session;
 int proxy_kxs_start(struct group *g, const struct pmsg *m);  /* 0 or -1 */
 /* Whether an ANNOUNCE for g's group ID is another session's (its server

@@ -1,8 +1,8 @@
-/* kx.h — a client proxy's part of UFTP's key exchange (protocol.txt 4, as
- * uftpproxyd 4.10.2 does it), as steps that block (public-key work) and so
- * belong on the helper pool: a client proxy's session (kxsession.c)
- * runs them there; tests/proxy/test_kx.c runs
- * them against a simulated server and client. */
+/* kx.h — a client or response proxy's part of UFTP's key exchange
+ * (protocol.txt 4, as uftpproxyd 4.10.2 does it), as steps that block
+ * (public-key work) and so belong on the helper pool: kxsession.c runs
+ * them there; tests/proxy/test_kx.c runs them against a simulated server
+ * and client. */
 #ifndef FERRY_PROXY_KX_H
 #define FERRY_PROXY_KX_H
 

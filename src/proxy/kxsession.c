@@ -1,8 +1,9 @@
-/* kxsession.c — an encrypted session on a client proxy: kx.c's public-key
- * steps run on the helper pool and their results are applied back on the
- * group's worker; the server's KEYINFO and REG_CONF, the clients' KEYINFO
- * and KEYINFO_ACK, and the clients' encrypted answers opened for the
- * aggregator and sealed again under the proxy's ID, as uftpproxyd does. */
+/* kxsession.c — an encrypted session on a client or response proxy: kx.c's
+ * public-key steps run on the helper pool and their results are applied
+ * back on the group's worker; the server's KEYINFO and REG_CONF, the
+ * clients' KEYINFO and KEYINFO_ACK, and the clients' encrypted answers
+ * opened for the aggregator and sealed again under the proxy's ID, as
+ * uftpproxyd does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
