@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ferry/config.h"
+#include "ferry/crypto.h"
 #include "ferry/daemon.h"
 #include "ferry/engine.h"
 #include "ferry/ftp.h"
@@ -265,7 +266,9 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id)
 
 	struct fe_engine_opts eo = { .workers = (unsigned)cfg->workers,
 				     .worker_init = worker_init,
-				     .worker_fini = worker_fini, .arg = &sv };
+				     .worker_fini = worker_fini, .arg = &sv,
+				     /* key exchange jobs use EC keys there */
+				     .pool_thread_exit = crypto_thread_done };
 	struct fe_engine *e = fe_engine_create(&eo);
 	if (!e) {
 		r = errno == ENOMEM ? FERRY_EXIT_ALLOC : FERRY_EXIT_NET;

@@ -25,8 +25,12 @@ struct crypto_rng;
 struct crypto_rng *crypto_rng_new(void);
 void crypto_rng_free(struct crypto_rng *rng);
 int crypto_random(struct crypto_rng *rng, void *out, size_t len); /* 0 or -1 */
+/* This thread's own generator, made on first use (NULL if that fails);
+ * freed by crypto_thread_done. */
+struct crypto_rng *crypto_thread_rng(void);
 /* wolfCrypt here keeps an EC fixed-point cache per thread (FP_ECC): a
- * thread that used EC keys calls this before it exits, or leaks it. */
+ * thread that used EC keys (or crypto_thread_rng) calls this before it
+ * exits, or leaks it. */
 void crypto_thread_done(void);
 
 /* ---- hashes, HMAC, PRFs ---------------------------------------------- */

@@ -33,6 +33,9 @@ struct fe_engine_opts {
 				       * turns on UDP GRO receives */
 	unsigned pool_threads;        /* helper threads (fe_pool_submit), 0: 4 */
 	unsigned pool_queue;          /* jobs waiting for a helper, 0: 1024 */
+	/* Called by each helper thread as it exits (NULL: nothing), for
+	 * per-thread state a job's library keeps (wolfCrypt's EC cache). */
+	void (*pool_thread_exit)(void);
 };
 
 /* NULL with errno set (ENOMEM, or why io_uring is refused; logged). */

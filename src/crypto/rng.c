@@ -29,8 +29,21 @@ int crypto_random(struct crypto_rng *rng, void *out, size_t len)
 	return wc_RNG_GenerateBlock(&rng->rng, out, (word32)len) == 0 ? 0 : -1;
 }
 
+/* One generator per thread that asked for it: seeding one reads
+ * /dev/urandom, which a helper thread should do once, not per job. */
+static __thread struct crypto_rng *thread_rng;
+
+struct crypto_rng *crypto_thread_rng(void)
+{
+	if (!thread_rng)
+		thread_rng = crypto_rng_new();
+	return thread_rng;
+}
+
 void crypto_thread_done(void)
 {
+	crypto_rng_free(thread_rng);
+	thread_rng = NULL;
 #ifdef FP_ECC
 	wc_ecc_fp_free();
 #endif

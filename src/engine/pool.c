@@ -36,6 +36,7 @@ struct fe_pool {
 	unsigned nthreads, started;
 	pthread_t *threads;
 	bool stop;
+	void (*thread_exit)(void);    /* fe_engine_opts.pool_thread_exit */
 };
 
 /* ---- the worker's inbox ---------------------------------------------------- */
@@ -185,6 +186,8 @@ static void *helper_main(void *p)
 		pthread_mutex_lock(&pool->mu);
 	}
 	pthread_mutex_unlock(&pool->mu);
+	if (pool->thread_exit)
+		pool->thread_exit();
 	return NULL;
 }
 
@@ -195,6 +198,7 @@ int fe_pool_start(struct fe_engine *e)
 		return -ENOMEM;
 	pool->nthreads = e->opts.pool_threads ? e->opts.pool_threads : POOL_THREADS_DEFAULT;
 	pool->cap = e->opts.pool_queue ? e->opts.pool_queue : POOL_QUEUE_DEFAULT;
+	pool->thread_exit = e->opts.pool_thread_exit;
 	pool->threads = calloc(pool->nthreads, sizeof(*pool->threads));
 	if (!pool->threads) {
 		free(pool);

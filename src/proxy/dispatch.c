@@ -154,6 +154,8 @@ static void from_server(struct group *g, const struct pmsg *m)
 	}
 	group_set_grtt(g, m->hdr.grtt);
 	group_touch(g);
+	if (g->kx && proxy_kxs_down(g, m))
+		return;
 	bool client = g->in->sh->pc->role == PROXY_CLIENT;
 	down_fn *fn = (client ? client_down : response_down)[m->hdr.func];
 	if (!fn)
@@ -183,6 +185,8 @@ static void from_client(struct group *g, const struct pmsg *m,
 		return;
 	}
 	bool known = group_client(g, m->hdr.src_id, false) != NULL;
+	if (g->kx && proxy_kxs_up(g, group_client(g, m->hdr.src_id, false), m))
+		return;
 	struct client *c = group_client(g, m->hdr.src_id, m->hdr.func == UFTP_REGISTER);
 	if (c && !known)
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Client %08X registered (%s)",
@@ -205,11 +209,13 @@ static void from_client(struct group *g, const struct pmsg *m,
 static void handle_owned(struct instance *in, struct group *g, const struct pmsg *m,
 			 const struct sockaddr *src)
 {
-	/* Same group ID and instance from another address: a new server run
-	 * reusing the ID (uftp seeds it from the clock), not the old session. */
-	if (m->hdr.func == UFTP_ANNOUNCE && !same_addr(src, &g->up)) {
+	/* Same group ID and instance from another address, or with other
+	 * encryption: a new server run reusing the ID (uftp seeds it from the
+	 * clock), not the old session. */
+	if (m->hdr.func == UFTP_ANNOUNCE &&
+	    (!same_addr(src, &g->up) || proxy_kxs_new_session(g, m))) {
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
-		     "New ANNOUNCE from another address: replacing the old session");
+		     "New ANNOUNCE under this group ID: replacing the old session");
 		group_destroy(g);
 		if (!(g = group_create(in, m, src)))
 			return;
@@ -292,14 +298,10 @@ static bool stateless(struct instance *in, const struct pmsg *m,
 		heartbeat_response(in, m, src);
 		return true;
 	case UFTP_KEY_REQ:
-		/* KEY_REQ needs the proxy's keys, which come with encryption
-		 * support: refused, and said so (rate-limited). */
-		drop_logged(in, DROP_KEY_REQ, LOG_LVL_INFO, src,
-			    "refused KEY_REQ: this proxy has no keys to give "
-			    "(encryption is not supported yet)");
+		proxy_key_request(in, src);
 		return true;
 	case UFTP_PROXY_KEY:
-		in->dropped++;             /* for clients, not for a proxy */
+		in->dropped++;      /* for clients, from response proxies */
 		return true;
 	default:
 		return false;

@@ -116,7 +116,7 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 		       "in unencrypted sessions, see ferryd(8)";
 	const struct uftp_announce *a = &m->msg.u.announce;
 	if (UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) && pc->role != PROXY_SERVER)
-		return proxy_enc_refusal(in->sh, m->hdr.src_id, &a->ext.enc_info);
+		return proxy_kxs_refusal(in->sh, m->hdr.src_id, &a->ext.enc_info);
 	if (pc->role == PROXY_CLIENT)
 		return NULL;
 	bool ssm = in->sh->servers.n > 0;
@@ -328,6 +328,13 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 			return NULL;
 		}
 	}
+	if (UFTP_HAS_EXT(&m->msg.u.announce.ext, UFTP_EXT_ENC_INFO) &&
+	    in->sh->pc->role != PROXY_SERVER && proxy_kxs_start(g, m) < 0) {
+		send_abort_up(g, 0, "Out of memory");
+		sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
+		free(g);
+		return NULL;
+	}
 	g->next = in->groups;
 	in->groups = g;
 	group_touch(g);
@@ -367,6 +374,7 @@ struct client *group_client(struct group *g, uint32_t uid, bool add)
 void group_destroy(struct group *g)
 {
 	struct instance *in = g->in;
+	proxy_kxs_end(g);
 	aggregate_free(g);
 	fe_timer_cancel(in->pw->w, g->idle_timer);
 	if (g->joined)

@@ -5,6 +5,7 @@
 #define FERRY_PROXY_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -35,7 +36,7 @@ bool pmsg_addr(const struct uftp_announce *a, bool priv,
 
 /* ---- instances ----------------------------------------------------------- */
 
-enum { HOT_SLOTS = 64 };
+enum { HOT_SLOTS = 64, PROXY_MAX_PUB = 16 };
 
 /* Groups alive per source address are counted in this many buckets
  * (hashed by IP address; a collision only makes a limit stricter). */
@@ -58,9 +59,9 @@ struct inst_shared;
  * in uftpproxyd's words (NULL: nothing found before public-key work). */
 const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
 			    const struct uftp_enc_info *e);
-/* The same, or "not supported yet": until the key exchange is done here
- * a client or response proxy refuses every encrypted ANNOUNCE. */
-const char *proxy_enc_refusal(const struct inst_shared *sh, uint32_t server,
+/* The same, or what this proxy cannot do yet: KEYEX signatures on every
+ * ENCRYPTED message (uftp -w keyex). */
+const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
 			      const struct uftp_enc_info *e);
 
 /* Shared by all workers, read-only after start-up except where noted. */
@@ -85,6 +86,13 @@ struct inst_shared {
 	_Atomic unsigned groups_alive;
 	_Atomic unsigned *per_source;    /* SOURCE_BUCKETS counters */
 	_Atomic unsigned long long groups_refused;
+	/* A response proxy's PROXY_KEY (proxykey.c), made at start-up; the
+	 * time it last went out is the one field workers write. */
+	uint8_t *proxy_key;
+	size_t proxy_key_len;
+	struct sockaddr_storage pub[PROXY_MAX_PUB];
+	size_t npub;
+	_Atomic uint64_t proxy_key_sent_ms;
 };
 
 struct proxy_worker;
@@ -181,6 +189,7 @@ struct group {
 	uint64_t last_heard;             /* ms, last message from the server */
 	unsigned source_bucket;          /* counted in sh->per_source[] */
 	bool counted;
+	struct kx_session *kx;           /* an encrypted session's keys, or NULL */
 };
 
 /* group.c */
@@ -194,6 +203,23 @@ int membership_join(struct instance *in, const struct sockaddr_storage *grp,
 		    const struct sockaddr_storage *source);
 void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 		      const struct sockaddr_storage *source);
+
+/* kxsession.c: a client or response proxy's encrypted session */
+struct kx_session;
+int proxy_kxs_start(struct group *g, const struct pmsg *m);  /* 0 or -1 */
+/* Whether an ANNOUNCE for g's group ID is another session's (its server
+ * restarted with the same ID): its encryption differs from g's. */
+bool proxy_kxs_new_session(const struct group *g, const struct pmsg *m);
+void proxy_kxs_end(struct group *g);             /* from group_destroy */
+/* The server's ANNOUNCE, KEYINFO and REG_CONF (true: handled, and the
+ * group may be gone); false: forward as usual. */
+bool proxy_kxs_down(struct group *g, const struct pmsg *m);
+/* A client's REGISTER, CLIENT_KEY and ENCRYPTED answers (c: NULL before
+ * it registered); false: the usual handler. */
+bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m);
+/* An aggregate for the server with our key info, or sealed; length or -1. */
+long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size_t cap);
+void proxy_kxs_after_register(struct group *g);  /* our CLIENT_KEY, if asked */
 
 /* dispatch.c */
 void hot_forget(struct instance *in, const struct group *g);
@@ -232,6 +258,10 @@ void send_hb(struct instance *in, const struct sockaddr_storage *to,
 void proxy_park_free(struct instance *in);
 void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 		  const struct sockaddr *src);
+
+/* proxykey.c: a response proxy's PROXY_KEY */
+int proxy_key_prepare(struct inst_shared *sh);   /* 0 or an exit code */
+void proxy_key_request(struct instance *in, const struct sockaddr *src);
 
 /* heartbeat.c */
 void heartbeat_request(struct instance *in, const struct pmsg *m,

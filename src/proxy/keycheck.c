@@ -87,9 +87,3 @@ const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
 	return why ? why : keys(sh, e);
 }
 
-const char *proxy_enc_refusal(const struct inst_shared *sh, uint32_t server,
-			      const struct uftp_enc_info *e)
-{
-	const char *why = proxy_enc_check(sh, server, e);
-	return why ? why : "encrypted sessions are not supported by this proxy yet";
-}

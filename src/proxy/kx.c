@@ -67,12 +67,19 @@ static const char *take_server(struct kx_group *g, const struct inst_shared *sh,
 
 /* Our side toward the server: rand2, and the premaster (version byte and
  * 47 random bytes for RSA; SHA-1 of the ECDH secret otherwise). */
-static const char *make_self(struct kx_group *g, struct crypto_rng *rng)
+static const char *make_self(struct kx_group *g, struct crypto_rng *rng,
+			     struct crypto_key *shared_dh)
 {
 	char why[CRYPTO_ERR_LEN], spec[40];
 	if (crypto_random(rng, g->self.rand2, CRYPTO_RAND_LEN) != 0)
 		return "No random numbers";
-	if (ecdh_mode(g)) {
+	if (ecdh_mode(g) && shared_dh) {
+		g->dh = shared_dh;
+		g->dh_shared = true;
+		if (crypto_ecdh(g->dh, rng, g->server_dh, g->self.premaster) != 0)
+			return "Failed to calculate premaster secret";
+		g->self.plen = CRYPTO_ECDH_LEN;
+	} else if (ecdh_mode(g)) {
 		snprintf(spec, sizeof(spec), "ec:%s",
 			 crypto_curve_name(crypto_key_curve(g->server_dh)));
 		if (!(g->dh = crypto_key_generate(rng, spec, why)) ||
@@ -141,10 +148,36 @@ const char *proxy_kx_announce(struct kx_group *g, const struct inst_shared *sh,
 		return "Invalid ANNOUNCE";
 	const char *why = take_server(g, sh, &m, dgram, len);
 	if (!why)
-		why = make_self(g, rng);
-	if (!why)
+		why = make_self(g, rng, out ? NULL : sh->keys.dh);
+	if (!why && out)
 		why = rekey(g, rng, &m, out, cap, outlen);
 	return why;
+}
+
+const char *proxy_kx_reannounce(struct kx_group *g, struct crypto_rng *rng,
+				const uint8_t *dgram, size_t len, uint8_t *out,
+				size_t cap, size_t *outlen)
+{
+	struct uftp_msg m;
+	struct rcur c;
+	rcur_init(&c, dgram, len);
+	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_ANNOUNCE ||
+	    !UFTP_HAS_EXT(&m.u.announce.ext, UFTP_EXT_ENC_INFO))
+		return "Invalid ANNOUNCE";
+	const struct uftp_enc_info *e = &m.u.announce.ext.enc_info;
+	uint8_t blob[CRYPTO_BLOB_MAX];
+	long bl = crypto_key_blob(g->server_key, blob, sizeof(blob));
+	if (e->keyextype != g->keyextype || e->keytype != g->keytype ||
+	    e->hashtype != g->hashtype || e->sigtype != g->sigtype ||
+	    e->rand1.len != CRYPTO_RAND_LEN || memcmp(e->rand1.p, g->rand1, CRYPTO_RAND_LEN) ||
+	    bl < 0 || e->keyblob.len != (size_t)bl || memcmp(e->keyblob.p, blob, (size_t)bl))
+		return "ANNOUNCE changed its encryption parameters";
+	if (ecdh_mode(g) &&
+	    !crypto_uftp_check_sig(NULL, g->hashtype, UFTP_SIG_KEYEX, g->server_key,
+				   dgram, len, (size_t)(e->sig.p - dgram), e->sig.p,
+				   e->sig.len))
+		return "Signature verification failed";
+	return rekey(g, rng, &m, out, cap, outlen);
 }
 
 long proxy_kx_register_key(struct kx_group *g, struct crypto_rng *rng,
@@ -328,6 +361,7 @@ void proxy_kx_free(struct kx_group *g)
 {
 	crypto_key_free(g->server_key);
 	crypto_key_free(g->server_dh);
-	crypto_key_free(g->dh);
+	if (!g->dh_shared)
+		crypto_key_free(g->dh);
 	explicit_bzero(g, sizeof(*g));
 }

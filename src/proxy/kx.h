@@ -1,9 +1,8 @@
-/* kx.h — a client proxy's part of UFTP's key exchange (protocol.txt 4, as
- * uftpproxyd 4.10.2 does it), as steps that block (public-key work) and so
- * belong on the helper pool. Not called yet: client and response proxies
- * refuse encrypted sessions until these steps run on the pool and the
- * interop matrix passes; tests/proxy/test_kx.c runs them against a
- * simulated server and client. */
+/* kx.h — a client or response proxy's part of UFTP's key exchange
+ * (protocol.txt 4, as uftpproxyd 4.10.2 does it), as steps that block
+ * (public-key work) and so belong on the helper pool: kxsession.c runs
+ * them there; tests/proxy/test_kx.c runs them against a simulated server
+ * and client. */
 #ifndef FERRY_PROXY_KX_H
 #define FERRY_PROXY_KX_H
 
@@ -29,6 +28,7 @@ struct kx_group {
 	struct crypto_key *server_key, *server_dh;   /* from the ANNOUNCE */
 	struct crypto_key *key;           /* ours, matching the server's (borrowed) */
 	struct crypto_key *dh;            /* ours for this session (ECDH modes) */
+	bool dh_shared;                   /* dh is a response proxy's -e key */
 	struct kx_peer self;              /* the proxy toward the server */
 	uint8_t groupmaster[CRYPTO_MASTER_LEN];
 	struct crypto_keyset group;
@@ -38,10 +38,18 @@ struct kx_group {
 /* The server's ANNOUNCE: checks it (keycheck.c, then the server's
  * signature), picks our key, makes our ECDH key and premaster, and writes
  * the ANNOUNCE for our clients into out, with our keys and signature.
- * NULL, or the reason for the ABORT. */
+ * A response proxy (out NULL) writes nothing and uses its -e ECDH key,
+ * the one its PROXY_KEY gave the clients. NULL, or the reason for the
+ * ABORT. */
 const char *proxy_kx_announce(struct kx_group *g, const struct inst_shared *sh,
 			      struct crypto_rng *rng, const uint8_t *dgram,
 			      size_t len, uint8_t *out, size_t cap, size_t *outlen);
+/* A repeated ANNOUNCE (the same session): the server's signature checked
+ * again and the ANNOUNCE re-keyed for our clients with the keys chosen by
+ * proxy_kx_announce. NULL, or the reason. */
+const char *proxy_kx_reannounce(struct kx_group *g, struct crypto_rng *rng,
+				const uint8_t *dgram, size_t len, uint8_t *out,
+				size_t cap, size_t *outlen);
 /* Our REGISTER's key info: the premaster under the server's RSA key, or
  * our ECDH key blob. Its length or -1. */
 long proxy_kx_register_key(struct kx_group *g, struct crypto_rng *rng,

@@ -141,6 +141,8 @@ int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
 			r = resolve_peers(sh);
 		if (!r)
 			r = join_interfaces(sh);
+		if (!r)
+			r = proxy_key_prepare(sh);
 	}
 	if (r) {
 		proxy_shared_free(s);
@@ -161,6 +163,7 @@ void proxy_shared_free(struct proxy_shared *s)
 		peerlist_free(&sh->clients);
 		peerlist_free(&sh->servers);
 		proxy_keys_free(&sh->keys);
+		free(sh->proxy_key);
 		if (sh->pc)
 			pthread_mutex_destroy(&sh->down_lock);
 	}

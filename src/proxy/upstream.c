@@ -47,13 +47,19 @@ void send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n)
 	struct uftp_uids *l = list_of(m);
 	if (l)
 		*l = (struct uftp_uids){ .host = ids, .count = n };
-	long len = encode(buf, sizeof(buf), m, g->group_id, g->inst);
+	long len = g->kx ? proxy_kxs_encode_up(g, m, buf, sizeof(buf))
+			 : encode(buf, sizeof(buf), m, g->group_id, g->inst);
+	if (len < 0 && g->kx)
+		glog(LOG_LVL_ERR, g->group_id, g->inst, 0, "cannot seal %s",
+		     uftp_func_name(func));
 	uint16_t file = func == UFTP_FILEINFO_ACK ? m->u.fileinfo_ack.file_id :
 			func == UFTP_STATUS ? m->u.status.file_id :
 			func == UFTP_COMPLETE ? m->u.complete.file_id : 0;
 	if (len > 0 && send_to(g->in, &g->up, buf, (size_t)len) == 0)
 		glog(LOG_LVL_INFO, g->group_id, g->inst, file, "Sent %s for %zu client%s",
 		     uftp_func_name(func), l ? n : 0, l && n == 1 ? "" : "s");
+	if (len > 0 && g->kx && func == UFTP_REGISTER)
+		proxy_kxs_after_register(g);
 }
 
 static long build_abort(uint8_t *buf, size_t cap, const struct group *g,

@@ -1,0 +1,776 @@
+/* kxsession.c — an encrypted session on a client or response proxy: kx.c's
+ * public-key steps run on the helper pool and their results are applied
+ * back on the group's worker; the server's KEYINFO and REG_CONF, the
+ * clients' KEYINFO and KEYINFO_ACK, and the clients' encrypted answers
+ * opened for the aggregator and sealed again under the proxy's ID, as
+ * uftpproxyd does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/log.h"
+#include "internal.h"
+#include "kx.h"
+
+enum { DGRAM_MAX = 9216 + 512, KEYINFO_BATCH = 64 };
+
+/* One client behind us, as far as the key exchange goes. */
+struct kx_client {
+	struct kx_peer peer;
+	bool registered;        /* premaster and session keys known */
+	bool keyed;             /* CLIENT_KEY checked (client authentication) */
+	bool conf;              /* the server confirmed it (REG_CONF) */
+	bool ready;             /* its KEYINFO_ACK checked */
+	bool busy;              /* a pool job works on it */
+	uint32_t ts_sec, ts_usec;       /* its REGISTER's timestamp */
+	uint8_t *ck;            /* a CLIENT_KEY that came before its REGISTER */
+	size_t cklen;
+};
+
+struct kx_session {
+	struct group *g;        /* NULL once the group ended under a job */
+	struct inst_shared *sh;
+	uint8_t inst;
+	uint8_t rand1[CRYPTO_RAND_LEN];  /* the first ANNOUNCE's, read on the worker */
+	unsigned jobs;          /* in flight on the pool */
+	bool started, announcing;
+	bool keyed;             /* the first ANNOUNCE's job is done: kg is ours
+				 * to read, the pool only reads it from now */
+	struct kx_group kg;
+	uint64_t ivctr;         /* ours, for what we seal and KEYINFO */
+	uint8_t regkey[CRYPTO_SIG_MAX];  /* our REGISTER's key info */
+	size_t regkeylen;
+	uint8_t *client_key;    /* our CLIENT_KEY (client authentication) */
+	size_t client_key_len;
+	struct uid_map clients; /* uid -> struct kx_client */
+};
+
+/* ---- pool jobs --------------------------------------------------------- */
+
+enum job_kind { JOB_ANNOUNCE, JOB_REANNOUNCE, JOB_REGISTER, JOB_CLIENT_KEY };
+
+struct job {
+	struct kx_session *ks;
+	enum job_kind kind;
+	uint32_t uid;
+	const char *why;        /* NULL: done */
+	struct kx_peer peer;    /* JOB_REGISTER / JOB_CLIENT_KEY */
+	uint8_t regkey[CRYPTO_SIG_MAX];  /* JOB_ANNOUNCE: our REGISTER's key info */
+	size_t regkeylen;
+	uint8_t *client_key;    /* JOB_ANNOUNCE: our CLIENT_KEY, or NULL */
+	size_t client_key_len;
+	uint8_t out[DGRAM_MAX]; /* JOB_(RE)ANNOUNCE: the ANNOUNCE for clients */
+	size_t outlen;
+	size_t len;
+	uint8_t in[];           /* the datagram the job works on */
+};
+
+static const char *job_announce(struct job *j, struct crypto_rng *rng)
+{
+	struct kx_session *ks = j->ks;
+	bool client = ks->sh->pc->role == PROXY_CLIENT;
+	const char *why = proxy_kx_announce(&ks->kg, ks->sh, rng, j->in, j->len,
+					    client ? j->out : NULL, sizeof(j->out),
+					    &j->outlen);
+	if (why)
+		return why;
+	long n = proxy_kx_register_key(&ks->kg, rng, j->regkey, sizeof(j->regkey));
+	if (n < 0)
+		return "Error encrypting premaster secret";
+	j->regkeylen = (size_t)n;
+	if (!ks->kg.client_auth)
+		return NULL;
+	uint8_t buf[2048];
+	struct uftp_hdr h = { .version = ks->kg.version, .func = UFTP_CLIENT_KEY,
+			      .src_id = ks->sh->uid, .group_id = ks->kg.group_id,
+			      .group_inst = ks->inst };
+	n = proxy_kx_own_client_key(&ks->kg, rng, &h, buf, sizeof(buf));
+	if (n < 0 || !(j->client_key = malloc((size_t)n)))
+		return "Error signing verify data";
+	memcpy(j->client_key, buf, (size_t)n);
+	j->client_key_len = (size_t)n;
+	return NULL;
+}
+
+static const char *job_register(struct job *j, struct crypto_rng *rng)
+{
+	struct uftp_msg m;
+	struct rcur c;
+	rcur_init(&c, j->in, j->len);
+	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_REGISTER)
+		return "Invalid REGISTER";
+	return proxy_kx_client_register(&j->ks->kg, rng, &j->peer, j->uid, &m.u.reg);
+}
+
+static const char *job_client_key(struct job *j)
+{
+	struct uftp_msg m;
+	struct rcur c;
+	rcur_init(&c, j->in, j->len);
+	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_CLIENT_KEY)
+		return "Invalid CLIENT_KEY";
+	const uint8_t *blob = m.u.client_key.keyblob.p;
+	bool rsa = j->ks->kg.keyextype != UFTP_KEYEX_ECDH_ECDSA;
+	if (!m.u.client_key.keyblob.len ||
+	    blob[0] != (rsa ? UFTP_KEYBLOB_RSA : UFTP_KEYBLOB_EC))
+		return "Invalid keyblob type";
+	return proxy_kx_client_key(&j->ks->kg, j->ks->sh, &j->peer, &m.u.client_key);
+}
+
+/* Helper thread. */
+static void job_run(void *arg)
+{
+	struct job *j = arg;
+	struct crypto_rng *rng = crypto_thread_rng();
+	if (!rng) {
+		j->why = "No random numbers";
+		return;
+	}
+	switch (j->kind) {
+	case JOB_ANNOUNCE:
+		j->why = job_announce(j, rng);
+		break;
+	case JOB_REANNOUNCE:
+		j->why = proxy_kx_reannounce(&j->ks->kg, rng, j->in, j->len, j->out,
+					     sizeof(j->out), &j->outlen);
+		break;
+	case JOB_REGISTER:
+		j->why = job_register(j, rng);
+		break;
+	case JOB_CLIENT_KEY:
+		j->why = job_client_key(j);
+		break;
+	}
+}
+
+static void job_done(struct fe_worker *w, void *arg);
+
+static bool submit(struct kx_session *ks, enum job_kind kind, uint32_t uid,
+		   const struct kx_peer *peer, const uint8_t *data, size_t len)
+{
+	struct job *j = calloc(1, sizeof(*j) + len);
+	if (!j)
+		return false;
+	j->ks = ks;
+	j->kind = kind;
+	j->uid = uid;
+	if (peer)
+		j->peer = *peer;
+	j->len = len;
+	memcpy(j->in, data, len);
+	if (fe_pool_submit(ks->g->in->pw->w, job_run, job_done, j) < 0) {
+		free(j);
+		ks->g->in->dropped++;
+		return false;
+	}
+	ks->jobs++;
+	return true;
+}
+
+/* ---- the session's end ------------------------------------------------- */
+
+static void session_free(struct kx_session *ks)
+{
+	for (size_t i = 0; i < ks->clients.cap; i++) {
+		struct kx_client *c = ks->clients.slots[i].val;
+		if (!ks->clients.slots[i].key || !c)
+			continue;
+		crypto_key_free(c->peer.pub);
+		free(c->ck);
+		explicit_bzero(c, sizeof(*c));
+		free(c);
+	}
+	uid_map_free(&ks->clients);
+	free(ks->client_key);
+	proxy_kx_free(&ks->kg);
+	explicit_bzero(ks, sizeof(*ks));
+	free(ks);
+}
+
+void proxy_kxs_end(struct group *g)
+{
+	struct kx_session *ks = g->kx;
+	g->kx = NULL;
+	if (!ks)
+		return;
+	ks->g = NULL;
+	if (!ks->jobs)
+		session_free(ks);
+}
+
+/* An ABORT for our clients in the server's name: uftpd takes messages of
+ * a session only from the ID its ANNOUNCE came from (it drops uftpproxyd's
+ * ABORTs, sent under the proxy's own ID, as "Source ID mismatch"). */
+static void abort_down(struct group *g, uint32_t host, const char *why)
+{
+	uint8_t buf[512];
+	struct uftp_msg m = { .hdr = { .version = UFTP_VERSION, .func = UFTP_ABORT,
+				       .src_id = g->server_id, .group_id = g->group_id,
+				       .group_inst = g->inst, .grtt = g->grtt_q,
+				       .gsize = g->gsize_q } };
+	m.u.abort = (struct uftp_abort){
+		.host = host,
+		.text = { (const uint8_t *)why, strnlen(why, UFTP_ABORT_TEXT_LEN - 1) } };
+	long n = uftp_encode(buf, sizeof(buf), &m);
+	if (n > 0)
+		send_to(g->in, &g->priv, buf, (size_t)n);
+}
+
+/* A reason to end the session: logged, told to the server and the clients. */
+static void fail(struct group *g, const char *why)
+{
+	glog(LOG_LVL_WARN, g->group_id, g->inst, 0, "Aborting session: %s", why);
+	send_abort_up(g, 0, why);
+	abort_down(g, 0, why);
+	group_destroy(g);
+}
+
+/* A reason to drop one client: logged, told to that client. */
+static void reject(struct group *g, uint32_t uid, const char *what, const char *why)
+{
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Rejecting %s from %08X: %s",
+	     what, uid, why);
+	abort_down(g, uid, why);
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+static struct kx_client *kx_client(struct kx_session *ks, uint32_t uid, bool add)
+{
+	struct kx_client *c = uid_map_get(&ks->clients, uid);
+	if (c || !add)
+		return c;
+	if (!(c = calloc(1, sizeof(*c))))
+		return NULL;
+	if (uid_map_put(&ks->clients, uid, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->peer.uid = uid;
+	return c;
+}
+
+/* A registered (and, with client authentication, keyed) client joins the
+ * REGISTER the proxy sends for its clients. */
+static void client_registered(struct group *g, struct kx_client *kc)
+{
+	struct client *c = group_client(g, kc->peer.uid, true);
+	if (!c) {
+		g->in->dropped++;
+		return;
+	}
+	struct uftp_msg m = { .hdr = { .func = UFTP_REGISTER } };
+	m.u.reg.ts_sec = kc->ts_sec;
+	m.u.reg.ts_usec = kc->ts_usec;
+	aggregate_add(g, c, &m);
+}
+
+static void check_client_key(struct kx_session *ks, struct kx_client *kc)
+{
+	if (!kc->ck || kc->busy || !kc->registered)
+		return;
+	kc->busy = submit(ks, JOB_CLIENT_KEY, kc->peer.uid, &kc->peer, kc->ck, kc->cklen);
+	free(kc->ck);
+	kc->ck = NULL;
+}
+
+static void done_client(struct group *g, struct kx_session *ks, struct job *j)
+{
+	struct kx_client *kc = kx_client(ks, j->uid, false);
+	if (!kc)
+		return;
+	kc->busy = false;
+	const char *what = j->kind == JOB_REGISTER ? "REGISTER" : "CLIENT_KEY";
+	if (j->why) {
+		crypto_key_free(j->peer.pub);
+		glog(LOG_LVL_WARN, g->group_id, g->inst, 0, "Rejecting %s from %08X: %s",
+		     what, j->uid, j->why);
+		abort_down(g, j->uid, j->why);
+		return;
+	}
+	if (j->kind == JOB_REGISTER) {
+		kc->peer = j->peer;
+		kc->registered = true;
+		check_client_key(ks, kc);
+	} else {
+		crypto_key_free(kc->peer.pub);
+		kc->peer.pub = j->peer.pub;
+		kc->keyed = true;
+	}
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received %s from %08X", what, j->uid);
+	if (kc->registered && (!ks->kg.client_auth || kc->keyed))
+		client_registered(g, kc);
+}
+
+static void done_announce(struct group *g, struct kx_session *ks, struct job *j)
+{
+	if (j->kind == JOB_ANNOUNCE) {
+		ks->announcing = false;
+		if (j->why) {
+			fail(g, j->why);
+			return;
+		}
+		memcpy(ks->regkey, j->regkey, j->regkeylen);
+		ks->regkeylen = j->regkeylen;
+		ks->client_key = j->client_key;
+		ks->client_key_len = j->client_key_len;
+		j->client_key = NULL;
+		ks->keyed = true;
+		char fp[CRYPTO_FP_STR];
+		uint8_t raw[CRYPTO_FP_LEN];
+		crypto_key_fingerprint(ks->kg.key, raw);
+		crypto_fingerprint_str(raw, fp);
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
+		     "Encrypted session: using our key %s", fp);
+	} else {
+		ks->announcing = false;
+		if (j->why) {
+			fail(g, j->why);
+			return;
+		}
+	}
+	if (g->in->sh->pc->role == PROXY_CLIENT)
+		send_to(g->in, &g->pub, j->out, j->outlen);
+}
+
+static void job_done(struct fe_worker *w, void *arg)
+{
+	struct job *j = arg;
+	struct kx_session *ks = j->ks;
+	(void)w;
+	ks->jobs--;
+	struct group *g = ks->g;
+	if (!g) {
+		if (j->kind == JOB_REGISTER || j->kind == JOB_CLIENT_KEY)
+			crypto_key_free(j->peer.pub);
+		if (!ks->jobs)
+			session_free(ks);
+	} else if (j->kind == JOB_ANNOUNCE || j->kind == JOB_REANNOUNCE) {
+		done_announce(g, ks, j);
+	} else {
+		done_client(g, ks, j);
+	}
+	free(j->client_key);
+	explicit_bzero(&j->peer, sizeof(j->peer));
+	free(j);
+}
+
+/* ---- start --------------------------------------------------------------- */
+
+const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
+			      const struct uftp_enc_info *e)
+{
+	const char *why = proxy_enc_check(sh, server, e);
+	if (why)
+		return why;
+	if (e->sigtype == UFTP_SIG_KEYEX)
+		return "KEYEX signatures are not supported by this proxy yet";
+	return NULL;
+}
+
+int proxy_kxs_start(struct group *g, const struct pmsg *m)
+{
+	const struct bview *r = &m->msg.u.announce.ext.enc_info.rand1;
+	struct kx_session *ks = calloc(1, sizeof(*ks));
+	if (!ks)
+		return -1;
+	if (r->len == CRYPTO_RAND_LEN)
+		memcpy(ks->rand1, r->p, CRYPTO_RAND_LEN);
+	ks->g = g;
+	ks->sh = g->in->sh;
+	ks->inst = g->inst;
+	uid_map_init(&ks->clients);
+	g->kx = ks;
+	return 0;
+}
+
+bool proxy_kxs_new_session(const struct group *g, const struct pmsg *m)
+{
+	const struct uftp_exts *x = &m->msg.u.announce.ext;
+	bool enc = UFTP_HAS_EXT(x, UFTP_EXT_ENC_INFO);
+	if (!g->kx)
+		return enc && g->in->sh->pc->role != PROXY_SERVER;
+	const struct bview *r = &x->enc_info.rand1;
+	return !enc || r->len != CRYPTO_RAND_LEN ||
+	       memcmp(r->p, g->kx->rand1, CRYPTO_RAND_LEN) != 0;
+}
+
+/* ---- from the server ------------------------------------------------------- */
+
+static void seal_header(struct group *g, uint8_t func, uint8_t h[UFTP_HDR_LEN],
+			struct uftp_hdr *out)
+{
+	*out = (struct uftp_hdr){ .version = g->kx->kg.version, .func = func,
+				  .seq = g->seq_up++, .src_id = g->in->sh->uid,
+				  .group_id = g->group_id, .group_inst = g->inst };
+	struct wcur w;
+	wcur_init(&w, h, UFTP_HDR_LEN);
+	uftp_hdr_encode(&w, out);
+}
+
+static void send_keyinfo_ack(struct group *g)
+{
+	struct kx_session *ks = g->kx;
+	uint8_t buf[512], h[UFTP_HDR_LEN];
+	struct uftp_hdr hdr;
+	seal_header(g, UFTP_KEYINFO_ACK, h, &hdr);
+	long n = proxy_kx_keyinfo_ack(&ks->kg, NULL, &hdr, ++ks->ivctr, buf, sizeof(buf));
+	if (n < 0) {
+		fail(g, "Error encrypting KEYINFO_ACK");
+		return;
+	}
+	if (send_to(g->in, &g->up, buf, (size_t)n) == 0)
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "KEYINFO_ACK sent");
+}
+
+static size_t keyinfo_batch(const struct group *g)
+{
+	size_t n = g->blocksize / (4 + UFTP_MASTER_LEN);
+	return n == 0 ? 1 : n > KEYINFO_BATCH ? KEYINFO_BATCH : n;
+}
+
+static void keyinfo_flush(struct group *g, struct kx_peer **list, size_t n)
+{
+	struct kx_session *ks = g->kx;
+	uint8_t buf[DGRAM_MAX];
+	if (!n)
+		return;
+	struct uftp_hdr hdr = { .version = ks->kg.version, .func = UFTP_KEYINFO,
+				.src_id = g->server_id, .group_id = g->group_id,
+				.group_inst = g->inst, .grtt = g->grtt_q,
+				.gsize = g->gsize_q };
+	long len = proxy_kx_keyinfo(&ks->kg, &hdr, ++ks->ivctr, list, n, buf, sizeof(buf));
+	if (len < 0) {
+		glog(LOG_LVL_ERR, g->group_id, g->inst, 0, "Error encrypting KEYINFO");
+		return;
+	}
+	if (send_to(g->in, &g->priv, buf, (size_t)len) == 0)
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Sent KEYINFO for %zu client%s",
+		     n, n == 1 ? "" : "s");
+}
+
+/* KEYINFO to every confirmed client not yet ready (only, when only is
+ * given: those the server just confirmed). */
+static void send_keyinfo(struct group *g, const struct uftp_uids *only)
+{
+	struct kx_session *ks = g->kx;
+	struct kx_peer *list[KEYINFO_BATCH];
+	size_t n = 0, max = keyinfo_batch(g);
+	if (!ks->kg.have_group)
+		return;
+	for (size_t i = 0; i < ks->clients.cap; i++) {
+		struct kx_client *c = ks->clients.slots[i].val;
+		if (!ks->clients.slots[i].key || !c || !c->conf || !c->registered ||
+		    c->ready || (only && !uftp_uids_contains(only, c->peer.uid)))
+			continue;
+		list[n++] = &c->peer;
+		if (n == max) {
+			keyinfo_flush(g, list, n);
+			n = 0;
+		}
+	}
+	keyinfo_flush(g, list, n);
+}
+
+static bool decode(const struct pmsg *m, struct uftp_msg *out)
+{
+	struct rcur c;
+	rcur_init(&c, m->raw, m->len);
+	return uftp_decode(&c, out) == UFTP_OK;
+}
+
+static void server_keyinfo(struct group *g, const struct pmsg *pm)
+{
+	struct kx_session *ks = g->kx;
+	struct uftp_msg m;
+	struct uftp_destkey dk;
+	bool ours = false;
+	if (!decode(pm, &m)) {
+		fail(g, "Invalid KEYINFO from server: invalid message size");
+		return;
+	}
+	for (size_t i = 0; !ours && uftp_keyinfo_at(&m.u.keyinfo, i, &dk); i++)
+		ours = dk.uid == g->in->sh->uid;
+	if (!ours)
+		return;           /* for the server's other clients */
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received KEYINFO");
+	if (!ks->kg.have_group) {
+		const char *why = proxy_kx_server_keyinfo(&ks->kg, g->in->sh->uid, &m);
+		if (why) {
+			fail(g, why);
+			return;
+		}
+		send_keyinfo_ack(g);
+		send_keyinfo(g, NULL);
+		return;
+	}
+	send_keyinfo_ack(g);      /* ours was lost: the server asks again */
+}
+
+static void server_reg_conf(struct group *g, const struct pmsg *pm)
+{
+	struct kx_session *ks = g->kx;
+	struct uftp_msg m;
+	uint32_t uid;
+	if (!decode(pm, &m)) {
+		g->in->dropped++;
+		return;
+	}
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received REG_CONF");
+	for (size_t i = 0; uftp_uid_next(&m.u.reg_conf.uids, &i, &uid);) {
+		struct kx_client *c = kx_client(ks, uid, false);
+		if (c)
+			c->conf = true;
+	}
+	send_keyinfo(g, &m.u.reg_conf.uids);
+}
+
+static void server_announce(struct group *g, const struct pmsg *m)
+{
+	struct kx_session *ks = g->kx;
+	if (ks->announcing)
+		return;          /* the last one is still being re-keyed */
+	if (ks->started && g->in->sh->pc->role != PROXY_CLIENT)
+		return;          /* clients hear the server's ANNOUNCE directly */
+	enum job_kind kind = ks->started ? JOB_REANNOUNCE : JOB_ANNOUNCE;
+	if (submit(ks, kind, 0, NULL, m->raw, m->len)) {
+		ks->started = true;
+		ks->announcing = true;
+	}
+}
+
+bool proxy_kxs_down(struct group *g, const struct pmsg *m)
+{
+	if (m->hdr.func != UFTP_ANNOUNCE && !g->kx->keyed) {
+		g->in->dropped++;      /* nothing of ours is out yet */
+		return true;
+	}
+	switch (m->hdr.func) {
+	case UFTP_ANNOUNCE:
+		server_announce(g, m);
+		return true;
+	case UFTP_KEYINFO:
+		server_keyinfo(g, m);
+		return true;
+	case UFTP_REG_CONF:
+		server_reg_conf(g, m);
+		return true;
+	default:
+		return false;    /* forwarded: the clients hold the group keys */
+	}
+}
+
+/* ---- from the clients -------------------------------------------------------- */
+
+static void client_register(struct group *g, const struct pmsg *pm)
+{
+	struct kx_session *ks = g->kx;
+	uint32_t uid = pm->hdr.src_id;
+	struct kx_client *kc = kx_client(ks, uid, true);
+	if (!kc) {
+		g->in->dropped++;
+		return;
+	}
+	const struct uftp_register *r = &pm->msg.u.reg;
+	if (r->rand2.len != CRYPTO_RAND_LEN || !r->keyinfo.len ||
+	    r->keyinfo.len > CRYPTO_BLOB_MAX) {
+		reject(g, uid, "REGISTER", "Invalid key information");
+		return;
+	}
+	kc->ts_sec = pm->msg.u.reg.ts_sec;
+	kc->ts_usec = pm->msg.u.reg.ts_usec;
+	if (kc->registered) {
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received REGISTER+ from %08X",
+		     uid);
+		if (!ks->kg.client_auth || kc->keyed)
+			client_registered(g, kc);
+		return;
+	}
+	if (!kc->busy)
+		kc->busy = submit(ks, JOB_REGISTER, uid, &kc->peer, pm->raw, pm->len);
+}
+
+/* What is wrong with a CLIENT_KEY before any public-key work: its length
+ * fields against the datagram, its key type, a signature longer than any
+ * key of ours could make (uftpproxyd's checks, and the size bound). */
+static const char *client_key_check(const struct kx_session *ks, const struct pmsg *pm)
+{
+	struct uftp_msg m;
+	if (!decode(pm, &m))
+		return "Invalid message size";
+	const struct uftp_client_key *ck = &m.u.client_key;
+	bool rsa = ks->kg.keyextype != UFTP_KEYEX_ECDH_ECDSA;
+	if (!ck->keyblob.len || ck->keyblob.len > CRYPTO_BLOB_MAX ||
+	    ck->keyblob.p[0] != (rsa ? UFTP_KEYBLOB_RSA : UFTP_KEYBLOB_EC))
+		return "Invalid keyblob type";
+	if (!ck->verify.len || ck->verify.len > CRYPTO_SIG_MAX)
+		return "Invalid signature length";
+	return NULL;
+}
+
+static void client_key(struct group *g, const struct pmsg *pm)
+{
+	struct kx_session *ks = g->kx;
+	const char *why = client_key_check(ks, pm);
+	if (why) {
+		reject(g, pm->hdr.src_id, "CLIENT_KEY", why);
+		return;
+	}
+	struct kx_client *kc = kx_client(ks, pm->hdr.src_id, true);
+	if (!kc || kc->keyed) {
+		if (!kc)
+			g->in->dropped++;
+		return;
+	}
+	uint8_t *copy = malloc(pm->len);
+	if (!copy) {
+		g->in->dropped++;
+		return;
+	}
+	memcpy(copy, pm->raw, pm->len);
+	free(kc->ck);
+	kc->ck = copy;
+	kc->cklen = pm->len;
+	check_client_key(ks, kc);
+}
+
+static void client_keyinfo_ack(struct group *g, struct kx_client *kc,
+			       const struct uftp_msg *m)
+{
+	const struct bview *v = &m->u.keyinfo_ack.verify;
+	if (v->len != CRYPTO_VERIFY_LEN || !kc || !kc->registered ||
+	    !proxy_kx_client_ack(&g->kx->kg, &kc->peer, v->p)) {
+		reject(g, m->hdr.src_id, "KEYINFO_ACK", "Verify data mismatch");
+		return;
+	}
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received KEYINFO_ACK%s from %08X",
+	     kc->ready ? "+" : "", m->hdr.src_id);
+	kc->ready = true;
+}
+
+/* An ENCRYPTED answer: opened with the group keys, then handled as if it
+ * had come in the clear. */
+static void client_encrypted(struct group *g, struct client *c, const struct pmsg *pm)
+{
+	struct kx_session *ks = g->kx;
+	struct uftp_msg outer, inner;
+	uint8_t plain[DGRAM_MAX];
+	const char *why = "Decrypt/validate failed";
+	long n = -1;
+	if (!ks->kg.have_group)
+		why = "Encrypted message before the keys were established";
+	else if (!decode(pm, &outer))
+		why = "Invalid message size";
+	else
+		n = crypto_uftp_open(&ks->kg.group, ks->kg.keytype, ks->kg.hashtype,
+				     ks->kg.sigtype, NULL, pm->raw, pm->len,
+				     outer.u.encrypted.sig.p, outer.u.encrypted.sig.len,
+				     outer.u.encrypted.payload.p,
+				     outer.u.encrypted.payload.len, plain, sizeof(plain));
+	struct rcur cur;
+	rcur_init(&cur, plain, n > 0 ? (size_t)n : 0);
+	struct kx_client *kc = kx_client(ks, pm->hdr.src_id, false);
+	if (n <= 0 || uftp_decode_inner(&cur, &outer.hdr, &inner) != UFTP_OK) {
+		/* A forgery under a client's UID must not end that client's
+		 * session: only a stranger hears the ABORT. */
+		if (kc && kc->registered) {
+			glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
+			     "Dropping message from %08X: %s", pm->hdr.src_id, why);
+			g->in->dropped++;
+		} else {
+			reject(g, pm->hdr.src_id, "message", why);
+		}
+		return;
+	}
+	switch (inner.hdr.func) {
+	case UFTP_KEYINFO_ACK:
+		client_keyinfo_ack(g, kc, &inner);
+		break;
+	case UFTP_FILEINFO_ACK:
+	case UFTP_STATUS:
+	case UFTP_COMPLETE:
+		if (c)
+			aggregate_add(g, c, &inner);
+		break;
+	case UFTP_ABORT: {
+		char text[UFTP_ABORT_TEXT_LEN];
+		snprintf(text, sizeof(text), "%.*s", (int)inner.u.abort.text.len,
+			 (const char *)inner.u.abort.text.p);
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by %08X: %s",
+		     pm->hdr.src_id, text);
+		send_abort_up(g, pm->hdr.src_id, text);
+		break;
+	}
+	default:
+		g->in->dropped++;
+		break;
+	}
+}
+
+bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m)
+{
+	if (!g->kx->keyed && m->hdr.func != UFTP_ABORT) {
+		g->in->dropped++;      /* our ANNOUNCE is not out yet */
+		return true;
+	}
+	switch (m->hdr.func) {
+	case UFTP_REGISTER:
+		client_register(g, m);
+		return true;
+	case UFTP_CLIENT_KEY:
+		client_key(g, m);
+		return true;
+	case UFTP_ENCRYPTED:
+		client_encrypted(g, c, m);
+		return true;
+	case UFTP_KEYINFO_ACK:
+	case UFTP_FILEINFO_ACK:
+	case UFTP_STATUS:
+	case UFTP_COMPLETE:
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
+		     "Rejecting %s message from %08X: not encrypted",
+		     uftp_func_name(m->hdr.func), m->hdr.src_id);
+		g->in->dropped++;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- toward the server -------------------------------------------------------- */
+
+long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size_t cap)
+{
+	struct kx_session *ks = g->kx;
+	if (m->hdr.func == UFTP_REGISTER) {
+		m->u.reg.rand2 = (struct bview){ ks->kg.self.rand2, CRYPTO_RAND_LEN };
+		m->u.reg.keyinfo = (struct bview){ ks->regkey, ks->regkeylen };
+		return uftp_encode(buf, cap, m);
+	}
+	uint8_t body[DGRAM_MAX], h[UFTP_HDR_LEN];
+	if (!ks->kg.have_group)
+		return -1;
+	m->hdr.version = ks->kg.version;
+	long n = uftp_encode_body(body, sizeof(body), m);
+	struct wcur w;
+	wcur_init(&w, h, sizeof(h));
+	uftp_hdr_encode(&w, &m->hdr);
+	if (n < 0 || !wcur_ok(&w))
+		return -1;
+	return crypto_uftp_seal(&ks->kg.group, ks->kg.keytype, ks->kg.hashtype,
+				ks->kg.sigtype, NULL, NULL, h, ++ks->ivctr, body,
+				(size_t)n, buf, cap);
+}
+
+void proxy_kxs_after_register(struct group *g)
+{
+	struct kx_session *ks = g->kx;
+	if (!ks->client_key)
+		return;
+	struct uftp_hdr h;
+	uftp_peek(ks->client_key, ks->client_key_len, &h);
+	h.seq = g->seq_up++;
+	uftp_set_hdr(ks->client_key, ks->client_key_len, &h);
+	if (send_to(g->in, &g->up, ks->client_key, ks->client_key_len) == 0)
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "CLIENT_KEY sent");
+}
