@@ -166,6 +166,14 @@ def ferry_pair(binary, fp_a, key_a, key_b, fp_b):
         check(sp.wait_line(r"signed by the key with fingerprint " + fp_a) is not None,
               "-s fp= starts and says what it waits for", sp.text())
         raw_requests(sp_port)
+        # traffic to forward before any downstream is known: dropped, said so
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        fileseg = struct.pack(">BBHIIBBBB", 0x40, 9, 1, 0x01010101, 0x1234, 0, 0, 0, 0) + \
+            bytes([9, 2]) + b"\0" * 6
+        s.sendto(fileseg, ("127.0.0.1", sp_port))
+        s.close()
+        check(sp.wait_line(r"rejecting FILESEG: downstream address not established")
+              is not None, "no downstream yet: dropped and logged", sp.text())
         # the right key: challenge, signed answer, downstream learnt
         p1 = free_port()
         cp = ferryd(binary, p1, ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_a])
