@@ -777,6 +777,51 @@ def sc_nat_fp_real_cp(env):
     nat_session(env, env.put, REAL_PROXY, 73)
 
 
+def chained(env, sp1_impl, sp2_impl, cp_impl):
+    """uftpproxyd(1)'s NAT paragraph: a first server proxy on the server's
+    network forwards to a second, public one (-s fp=), which learns the
+    NATed client proxy from its signed heartbeats.
+
+      A   198.18.1/24 : srv, sp1 (eth0)         sp1: -s <sp2> -I eth0
+      WAN 198.18.2/24 : sp1 (eth1), sp2, r      sp2: -s fp=<cp key>
+      B   198.18.3/24 : r (NAT), cp, cb0, cb1   cp:  -c -k key -H <sp2> -h 1
+    """
+    lab = env.lab
+    A, W, B = lab.network("a"), lab.network("wan"), lab.network("b")
+    srv = lab.host("srv", A)
+    sp1 = lab.host("sp1", A, W)
+    sp2 = lab.host("sp", W)
+    r = lab.router("r", W, B, nat_out=W)
+    cp = lab.host("cp", B)
+    lab.route(cp, "default", r)
+    key, fp = make_key(env, "cp-key")
+    start_proxy(env, sp2, sp2_impl, ["-s", "fp=" + fp], "0x00000102", name="sp")
+    start_proxy(env, sp1, sp1_impl, ["-s", sp2.addr(W), "-I", "eth0"], "0x00000101",
+                name="sp1")
+    start_proxy(env, cp, cp_impl, ["-c", "-H", sp2.addr(W), "-h", "1", "-k", key],
+                "0x00000201")
+    remote = [start_client(env, lab.host("cb%d" % i, B), "0x%08x" % (0x401 + i))
+              for i in range(2)]
+    wait_ready(env)
+    wait_downstreams(env, sp2_impl, 1)
+    src = make_tree(env.path("src"), seed=75)
+    res = run_server(env, srv, [src], uids=[c.uid for c in remote], proxies=["0x00000201"])
+    check_session(res, remote, [src])
+
+
+@scenario
+def sc_nat_fp_chained(env):
+    """Chained server proxies (uftpproxyd(1), NAT paragraph), all PUT."""
+    chained(env, env.put, env.put, env.put)
+
+
+@scenario
+def sc_nat_fp_chained_real_sp2(env):
+    """The same with uftpproxyd as the public -s fp= server proxy between
+    two PUT proxies."""
+    chained(env, env.put, REAL_PROXY, env.put)
+
+
 def flush_when_receiving(env, r, client, name, done):
     """Flush the NAT's UDP mappings once client has part of file name."""
     end = time.monotonic() + 60
