@@ -22,7 +22,7 @@ BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson
 # passwd gives tests/security its useradd; clang and its runtime libraries
 # (libFuzzer, sanitizers) build tests/fuzz.
 TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 python3-cryptography openssl
-	   iproute2 nftables uftp procps strace curl lftp tnftp systemd passwd
+	   iproute2 nftables conntrack uftp procps strace curl lftp tnftp systemd passwd
 	   clang libclang-rt-dev podman runc slirp4netns uidmap haproxy prometheus
 	   vsftpd libsodium23 libcap2 libpam0g libssl3)
 

@@ -516,10 +516,6 @@ static int check_role(struct vctx *v, long i, const struct proxy_config *p)
 	if (p->dest_fingerprint && !valid_fingerprint(p->dest_fingerprint))
 		return vfail(v, i, "dest_fingerprint", "-s",
 			     "'%s' is not 20 hex pairs separated by ':'", p->dest_fingerprint);
-	if (p->dest_fingerprint)
-		return vfail(v, i, "dest_fingerprint", "-s",
-			     "fp= (a downstream learnt from signed heartbeats) is not "
-			     "supported yet: give the client proxy's address with -s dest");
 	if (p->response_curve && p->role != PROXY_RESPONSE)
 		return vfail(v, i, "response_curve", "-r", "only a response proxy has a response curve");
 	if (p->response_curve && !valid_curve(p->response_curve))

@@ -1,7 +1,9 @@
 /* heartbeat.c — NAT traversal: a proxy with -H sends HB_REQ upstream every
- * -h seconds to hold a pinhole open; a proxy receiving one answers HB_RESP,
- * and a server proxy started with -s fp= takes the sender as downstream. */
-#include <arpa/inet.h>
+ * -h seconds to hold a pinhole open and answers a challenge with a signed
+ * one; a proxy receiving one answers HB_RESP, and a server proxy started
+ * with -s fp= challenges unknown senders (the public-key work: hbauth.c). */
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -9,39 +11,68 @@
 #include "ferry/log.h"
 #include "internal.h"
 
-static uint32_t nonce32(void)
+/* Never 0: that is the nonce of every unsigned HB_REQ. */
+uint32_t proxy_hb_nonce(void)
 {
 	uint32_t n = 0;
-	if (getrandom(&n, sizeof(n), 0) != sizeof(n))
-		n = 0;
+	while (n == 0)
+		if (getrandom(&n, sizeof(n), 0) != sizeof(n))
+			n = 0x5a5a5a5a;
 	return n;
 }
 
-static void reply(struct instance *in, const struct sockaddr *to, uint8_t auth)
+int proxy_hb_parse_fp(const char *fp, uint8_t out[CRYPTO_FP_LEN])
+{
+	for (size_t i = 0; i < CRYPTO_FP_LEN; i++, fp += 3) {
+		if (!isxdigit((unsigned char)fp[0]) || !isxdigit((unsigned char)fp[1]) ||
+		    fp[2] != (i + 1 < CRYPTO_FP_LEN ? ':' : '\0'))
+			return -1;
+		char hex[3] = { fp[0], fp[1], 0 };
+		out[i] = (uint8_t)strtoul(hex, NULL, 16);
+	}
+	return 0;
+}
+
+static bool same_endpoint(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+	return addr_same_ip(a, (const struct sockaddr *)b) &&
+	       addr_port(a) == addr_port((const struct sockaddr *)b);
+}
+
+static void reply(struct instance *in, const struct sockaddr *to, uint8_t auth,
+		  uint32_t nonce)
 {
 	struct sockaddr_storage dst = { 0 };
 	memcpy(&dst, to, addr_len(to));
-	send_hb(in, &dst, UFTP_HB_RESP, auth, 0);
+	proxy_send_hb_resp(in, &dst, auth, nonce);
 }
 
-/* With -s fp= the sender must prove its key; verifying the signature needs
- * the proxy's crypto, so until then a signed request is refused, never
- * trusted. Without fp= every heartbeat is welcome. */
+/* protocol.txt 4: the established downstream is welcome as it is; any
+ * other sender gets the current nonce to sign, and a request carrying that
+ * nonce is verified off the worker. Without fp= every heartbeat is welcome. */
 void heartbeat_request(struct instance *in, const struct pmsg *m,
 		       const struct sockaddr *src)
 {
 	char who[64];
-	(void)m;
-	flog(LOG_LVL_INFO, "%s: received HB_REQ from %s", in->sh->pc->name,
-	     addr_format(src, who, sizeof(who)));
 	struct inst_shared *sh = in->sh;
-	if (sh->pc->role != PROXY_SERVER || !sh->pc->dest_fingerprint) {
-		reply(in, src, UFTP_HB_AUTH_OK);
+	flog(LOG_LVL_INFO, "%s: received HB_REQ from %s", sh->pc->name,
+	     addr_format(src, who, sizeof(who)));
+	if (sh->pc->role != PROXY_SERVER || !sh->down_fp_set) {
+		reply(in, src, UFTP_HB_AUTH_OK, 0);
 		return;
 	}
-	flog(LOG_LVL_WARN, "%s: cannot verify the HB_REQ signature from %s: "
-	     "signed heartbeats are not supported yet", sh->pc->name, who);
-	reply(in, src, UFTP_HB_AUTH_FAILED);
+	if (!m->decoded)
+		return;
+	pthread_mutex_lock(&sh->down_lock);
+	bool same = sh->down_known && same_endpoint(src, &sh->down);
+	uint32_t want = sh->hb_nonce;
+	pthread_mutex_unlock(&sh->down_lock);
+	if (same)
+		reply(in, src, UFTP_HB_AUTH_OK, 0);
+	else if (m->msg.u.hb_req.nonce != want)
+		reply(in, src, UFTP_HB_AUTH_CHALLENGE, want);
+	else
+		proxy_hb_verify(in, src, &m->msg.u.hb_req);
 }
 
 static const char *auth_name(uint8_t auth)
@@ -55,23 +86,35 @@ static const char *auth_name(uint8_t auth)
 }
 
 /* The answer to our HB_REQ and what it said, at the default level: an
- * operator behind a NAT follows the pinhole by these lines. */
+ * operator behind a NAT follows the pinhole by these lines. A challenge
+ * from one of our -H proxies is answered at once, signed with the first
+ * key (as uftpproxyd does). */
 void heartbeat_response(struct instance *in, const struct pmsg *m,
 			const struct sockaddr *src)
 {
 	char who[64];
+	struct inst_shared *sh = in->sh;
 	uint8_t auth = m->decoded ? m->msg.u.hb_resp.auth : 0xff;
 	flog(auth == UFTP_HB_AUTH_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
-	     "%s: received HB_RESP from %s: %s", in->sh->pc->name,
+	     "%s: received HB_RESP from %s: %s", sh->pc->name,
 	     addr_format(src, who, sizeof(who)), auth_name(auth));
+	if (auth != UFTP_HB_AUTH_CHALLENGE)
+		return;
+	for (size_t i = 0; i < sh->nhb; i++)
+		if (same_endpoint(src, &sh->hb[i])) {
+			proxy_hb_answer_challenge(in, &sh->hb[i], m->msg.u.hb_resp.nonce);
+			return;
+		}
+	flog(LOG_LVL_WARN, "%s: challenge from %s ignored: not a -H proxy",
+	     sh->pc->name, who);
 }
 
 static void send_all(struct fe_worker *w, void *arg)
 {
 	struct instance *in = arg;
-	uint32_t nonce = nonce32();
+	struct uftp_hb_req req = { 0 };
 	for (size_t i = 0; i < in->sh->nhb; i++)
-		send_hb(in, &in->sh->hb[i], UFTP_HB_REQ, 0, nonce);
+		proxy_send_hb_req(in, &in->sh->hb[i], &req);
 	int secs = in->sh->pc->hb_interval > 0 ? in->sh->pc->hb_interval : 20;
 	in->hb_timer = fe_timer_add(w, (uint64_t)secs * 1000, send_all, in);
 }

@@ -82,6 +82,14 @@ struct inst_shared {
 	pthread_mutex_t down_lock;
 	struct sockaddr_storage down;
 	bool down_known, down_static;
+	/* -s fp=: the key's fingerprint, and the nonce the next signed
+	 * HB_REQ must carry (under down_lock; never 0, the unsigned one's). */
+	bool down_fp_set;
+	uint8_t down_fp[CRYPTO_FP_LEN];
+	uint32_t hb_nonce;
+	/* The first key's blob, sent in a signed HB_REQ. */
+	uint8_t hb_blob[CRYPTO_BLOB_MAX];
+	size_t hb_bloblen;
 	/* Group bounds (issue 9): alive in all, alive per source bucket. */
 	_Atomic unsigned groups_alive;
 	_Atomic unsigned *per_source;    /* SOURCE_BUCKETS counters */
@@ -133,6 +141,7 @@ struct instance {
 	struct membership *joined;       /* private groups joined by this worker */
 	struct group *groups;            /* owned here, for shutdown */
 	struct fe_timer *hb_timer;
+	bool hb_signing, hb_verifying;   /* a heartbeat pool job in flight */
 	/* Groups this worker owns, by hash: a flood's datagrams find their
 	 * group without the shared table's lock. */
 	struct group *hot[HOT_SLOTS];
@@ -251,8 +260,10 @@ void send_abort_up(struct group *g, uint32_t host, const char *text);
 void send_abort_to(struct group *g, uint32_t host, const char *text,
 		   const struct sockaddr *to);
 void send_abort_down(struct group *g, uint32_t host, const char *text, bool current);
-void send_hb(struct instance *in, const struct sockaddr_storage *to,
-	     uint8_t func, uint8_t auth, uint32_t nonce);
+void proxy_send_hb_req(struct instance *in, const struct sockaddr_storage *to,
+		 const struct uftp_hb_req *req);
+void proxy_send_hb_resp(struct instance *in, const struct sockaddr_storage *to,
+		  uint8_t auth, uint32_t nonce);
 
 /* dispatch.c */
 void proxy_park_free(struct instance *in);
@@ -269,5 +280,17 @@ void heartbeat_request(struct instance *in, const struct pmsg *m,
 void heartbeat_response(struct instance *in, const struct pmsg *m,
 			const struct sockaddr *src);
 void heartbeat_start(struct instance *in);
+/* 0, or -1 when fp (-s fp=) is not 20 hex pairs joined by ':'. */
+int proxy_hb_parse_fp(const char *fp, uint8_t out[CRYPTO_FP_LEN]);
+uint32_t proxy_hb_nonce(void);
+
+/* hbauth.c: the public-key work of signed heartbeats, on the helper pool.
+ * Answer a challenge from -H proxy `to` (our first key signs nonce). */
+void proxy_hb_answer_challenge(struct instance *in,
+			       const struct sockaddr_storage *to, uint32_t nonce);
+/* -s fp=: check a HB_REQ carrying the current nonce; the answer (OK and
+ * the sender as downstream, or AUTH_FAILED) goes out when done. */
+void proxy_hb_verify(struct instance *in, const struct sockaddr *src,
+		     const struct uftp_hb_req *req);
 
 #endif

@@ -28,6 +28,19 @@ static int load_lists(struct inst_shared *sh)
 	return 0;
 }
 
+/* A signed HB_REQ carries the first key's public blob: made once here. */
+static int heartbeat_blob(struct inst_shared *sh)
+{
+	long n = crypto_key_blob(sh->keys.key[0], sh->hb_blob, sizeof(sh->hb_blob));
+	if (n <= 0) {
+		flog(LOG_LVL_ERR, "%s: cannot export the first key's public blob",
+		     sh->pc->name);
+		return FERRY_EXIT_CRYPTO;
+	}
+	sh->hb_bloblen = (size_t)n;
+	return 0;
+}
+
 static int resolve_peers(struct inst_shared *sh)
 {
 	const struct proxy_config *pc = sh->pc;
@@ -38,6 +51,18 @@ static int resolve_peers(struct inst_shared *sh)
 			return FERRY_EXIT_PARAM;
 		}
 		sh->down_known = sh->down_static = true;
+	}
+	if (pc->role == PROXY_SERVER && pc->dest_fingerprint) {
+		if (proxy_hb_parse_fp(pc->dest_fingerprint, sh->down_fp) < 0) {
+			flog(LOG_LVL_ERR, "%s: -s fp=%s: not 20 hex pairs joined by ':'",
+			     pc->name, pc->dest_fingerprint);
+			return FERRY_EXIT_PARAM;
+		}
+		sh->down_fp_set = true;
+		sh->hb_nonce = proxy_hb_nonce();
+		flog(LOG_LVL_INFO, "%s: downstream proxy: the sender of a HB_REQ "
+		     "signed by the key with fingerprint %s", pc->name,
+		     pc->dest_fingerprint);
 	}
 	for (size_t i = 0; i < pc->hb_count && sh->nhb < 16; i++) {
 		const struct hostport *h = &pc->hb_servers[i];
@@ -135,6 +160,8 @@ int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
 			check_bufsize(sh->pc);
 		if (!r)
 			r = proxy_keys_load(sh->pc, &sh->keys);
+		if (!r)
+			r = heartbeat_blob(sh);
 		if (!r)
 			r = load_lists(sh);
 		if (!r)

@@ -120,28 +120,51 @@ void send_abort_down(struct group *g, uint32_t host, const char *text, bool curr
 	send_to(g->in, &g->priv, buf, (size_t)n);
 }
 
-/* HB_REQ (unsigned: no key blob, no signature) or HB_RESP; group 0. */
-void send_hb(struct instance *in, const struct sockaddr_storage *to,
-	     uint8_t func, uint8_t auth, uint32_t nonce)
+static const char *hb_result(uint8_t auth)
 {
-	uint8_t buf[128];
+	switch (auth) {
+	case UFTP_HB_AUTH_OK: return " (accepted)";
+	case UFTP_HB_AUTH_CHALLENGE: return " (challenge)";
+	default: return " (authentication failed)";
+	}
+}
+
+/* HB_REQ or HB_RESP (group 0) in m, sent to one address and logged. */
+static void send_hb_msg(struct instance *in, const struct sockaddr_storage *to,
+			struct uftp_msg *m, const char *what)
+{
+	uint8_t buf[64 + CRYPTO_BLOB_MAX + CRYPTO_SIG_MAX];
 	char who[64];
-	struct uftp_msg m = { 0 };
-	header(&m, func, 0, in->sh->uid, 0, 0);
-	if (func == UFTP_HB_REQ)
-		m.u.hb_req.nonce = nonce;
-	else
-		m.u.hb_resp = (struct uftp_hb_resp){ .auth = auth, .nonce = nonce };
-	long n = encode(buf, sizeof(buf), &m, 0, 0);
+	long n = encode(buf, sizeof(buf), m, 0, 0);
 	if (n <= 0)
 		return;
 	addr_format((const struct sockaddr *)to, who, sizeof(who));
 	if (send_to(in, to, buf, (size_t)n) == 0)
 		flog(LOG_LVL_INFO, "%s: sent %s to %s%s", in->sh->pc->name,
-		     uftp_func_name(func), who, func == UFTP_HB_RESP ?
-		     (auth == UFTP_HB_AUTH_OK ? " (accepted)" : " (refused)") : "");
+		     uftp_func_name(m->hdr.func), who, what);
 	else
 		flog(LOG_LVL_WARN, "%s: could not send %s to %s%s", in->sh->pc->name,
-		     uftp_func_name(func), who,
+		     uftp_func_name(m->hdr.func), who,
 		     to->ss_family == AF_INET6 && !in->v6 ? ": no IPv6 socket" : "");
+}
+
+/* HB_REQ: unsigned (empty key blob and signature, nonce 0, as uftpproxyd
+ * sends its periodic ones) or answering a challenge with both. */
+void proxy_send_hb_req(struct instance *in, const struct sockaddr_storage *to,
+		 const struct uftp_hb_req *req)
+{
+	struct uftp_msg m = { 0 };
+	header(&m, UFTP_HB_REQ, 0, in->sh->uid, 0, 0);
+	m.u.hb_req = *req;
+	send_hb_msg(in, to, &m, req->signed_nonce.len ? " (signed)" : "");
+}
+
+/* HB_RESP with its result; nonce only matters for a challenge. */
+void proxy_send_hb_resp(struct instance *in, const struct sockaddr_storage *to,
+		  uint8_t auth, uint32_t nonce)
+{
+	struct uftp_msg m = { 0 };
+	header(&m, UFTP_HB_RESP, 0, in->sh->uid, 0, 0);
+	m.u.hb_resp = (struct uftp_hb_resp){ .auth = auth, .nonce = nonce };
+	send_hb_msg(in, to, &m, hb_result(auth));
 }

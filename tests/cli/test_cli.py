@@ -94,8 +94,6 @@ BAD_LINES = [
     (["-c", "extra"], "extra"),
     (["-c", "-B", "100M"], "-B"),
     (["-r", "-M", "198.18.0.1"], "-M"),
-    # Signed heartbeats need the crypto module: refused, never half-run.
-    (["-s", "fp=" + FP], "-s"),
 ]
 
 
@@ -215,10 +213,13 @@ def test_no_side_effects(t, tmp, conf_dir):
             "; ".join(bad[:3]) or r.stderr)
 
 
-def test_fp_refused(t):
+def test_fp_accepted(t):
     r = t.run(["-s", "fp=" + FP, "--check-config"])
-    t.check("-s fp= is refused saying it is not supported yet",
-            r.returncode == 1 and "not supported yet" in r.stderr, r.stderr)
+    t.check("-s fp= (signed heartbeats) passes --check-config",
+            r.returncode == 0, r.stderr)
+    r = t.run(["-s", "fp=66:1E", "--check-config"])
+    t.check("-s fp= with a short fingerprint is refused", r.returncode == 1 and "-s" in r.stderr,
+            r.stderr)
 
 
 def in_netns(t, args, term_after=None, timeout=20):
@@ -322,7 +323,7 @@ def main():
         test_json_errors(t, tmp)
         test_no_side_effects(t, tmp, conf_dir)
         test_conf_dir(t, conf_dir, tmp)
-        test_fp_refused(t)
+        test_fp_accepted(t)
         test_startup(t, tmp)
     print(f"{t.passed} passed, {t.failed} failed")
     return 1 if t.failed else 0

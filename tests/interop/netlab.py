@@ -408,11 +408,14 @@ class Lab:
         self._refresh_hosts_files()
         return addr
 
-    def router(self, name, *nets, nat_out=None):
+    def router(self, name, *nets, nat_out=None, nat_random=False):
         """Add a router (.1 on each of nets) forwarding unicast only.
 
         nat_out: a network on whose interface outgoing traffic is
         masqueraded (hosts behind the router are NAT'ed towards it).
+        nat_random: every new mapping gets a random source port (as many
+        carrier NATs do), so a flushed conntrack entry comes back as a
+        different address:port.
         """
         if name in self.hosts:
             raise NetlabError("duplicate host %s" % name)
@@ -426,9 +429,14 @@ class Lab:
             out = host.ifname(nat_out)
             host.nft("table ip netlab_nat {\n"
                      " chain post { type nat hook postrouting priority 100;\n"
-                     "  oifname \"%s\" masquerade; }\n}\n" % out)
+                     "  oifname \"%s\" masquerade%s; }\n}\n" % (
+                         out, " random" if nat_random else ""))
         self._refresh_hosts_files()
         return host
+
+    def conntrack_flush_udp(self, host):
+        """Forget every UDP mapping of the NAT on router host."""
+        return host.run(["conntrack", "-D", "-p", "udp"], timeout=10)
 
     def route(self, host, dest, via):
         """Unicast route on host: dest (CIDR, or 'default') via a router Host/addr."""

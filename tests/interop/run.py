@@ -83,7 +83,7 @@ def main():
     if os.geteuid() != 0:
         print("skip: interop tests need root (network namespaces)")
         return SKIP
-    missing = [t for t in ("ip", "nft", "uftp", "uftpd", REAL) if not shutil.which(t)]
+    missing = [t for t in ("ip", "nft", "conntrack", "uftp", "uftpd", "uftp_keymgt", REAL) if not shutil.which(t)]
     if missing:
         print("skip: missing tools: %s" % ", ".join(missing))
         return SKIP

@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import netlab
@@ -704,20 +705,207 @@ def sc_wan_loss(env):
         raise Failure("loss rule dropped nothing: %s" % counters)
 
 
-def heartbeat_placeholder(env):
-    """NOT RUN YET — heartbeat / NAT traversal (a later issue).
+# ----------------------------------------------------------------------
+# issue 13 item 1: signed heartbeats, -s fp=, a client proxy behind NAT
+# ----------------------------------------------------------------------
 
-    Intended topology: server + server proxy on A; router with NAT
-    (lab.router(..., nat_out=WAN)) in front of net B; client proxy on B
-    started with `-H <server proxy WAN addr>` (and -h interval), server
-    proxy started with `-s fp=<client proxy key fingerprint>` so that it
-    learns its downstream address from the signed heartbeat.  This needs
-    persistent keys: generate them with `uftpproxyd -k file -K rsa:512`
-    (or uftp_keymgt) for the client proxy and read the fingerprint from
-    its log.  Checks: the server proxy logs the heartbeat, transfer to
-    the clients on B completes through the NAT, files identical.
+DOWN_LEARNT = {   # what each implementation logs when it takes a downstream
+    "ferryd": r"from ([0-9.]+:\d+) verified: using it as downstream address",
+    "uftpproxyd": r"Using ([0-9.]+:\d+) as downstream address:port",
+}
+
+
+def downstreams(env, impl, name="proxy-sp"):
+    """The downstream addresses the server proxy learnt, in order."""
+    kind = "uftpproxyd" if os.path.basename(impl) == REAL_PROXY else "ferryd"
+    return re.findall(DOWN_LEARNT[kind], log_text(env, name))
+
+
+def wait_downstreams(env, impl, n, seconds=20):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        got = downstreams(env, impl)
+        if len(got) >= n:
+            return got
+        check_alive(env)
+        time.sleep(0.2)
+    raise Failure("server proxy learnt %d downstream(s) from signed heartbeats, "
+                  "expected %d: %s" % (len(got), n, got))
+
+
+def make_key(env, name):
+    """An RSA key file made by uftp_keymgt, and its fingerprint."""
+    path = env.path(name + ".pem")
+    out = subprocess.run(["uftp_keymgt", "-g", "rsa:512", path], capture_output=True,
+                         text=True, timeout=30)
+    m = re.search(r"fingerprint: ([0-9A-F:]{59})", out.stdout + out.stderr)
+    if not m:
+        raise Failure("uftp_keymgt made no key: %s" % (out.stdout + out.stderr))
+    return path, m.group(1)
+
+
+def nat_pair(env, sp_impl, cp_impl, nat_random=False):
+    """Server and server proxy (-s fp=) on A and the WAN; the client proxy
+    (-c -k key -H sp -h 1) and two clients on B, masqueraded by router r
+    towards the WAN, so the server proxy can only learn where B is from the
+    client proxy's signed heartbeats.
+
+      A 198.18.1/24: srv, sp(eth0)     WAN 198.18.2/24: sp(eth1), r(eth0)
+      B 198.18.3/24: r(eth1, NAT), cp, cb0, cb1
     """
-    raise NotImplementedError("heartbeat scenario not written yet")
+    lab = env.lab
+    A, W, B = lab.network("a"), lab.network("wan"), lab.network("b")
+    srv = lab.host("srv", A)
+    sp = lab.host("sp", A, W)
+    r = lab.router("r", W, B, nat_out=W, nat_random=nat_random)
+    cp = lab.host("cp", B)
+    lab.route(cp, "default", r)
+    key, fp = make_key(env, "cp-key")
+    start_proxy(env, sp, sp_impl, ["-s", "fp=" + fp, "-I", "eth0"], "0x00000101")
+    start_proxy(env, cp, cp_impl, ["-c", "-H", sp.addr(W), "-h", "1", "-k", key],
+                "0x00000201")
+    remote = [start_client(env, lab.host("cb%d" % i, B), "0x%08x" % (0x401 + i))
+              for i in range(2)]
+    wait_ready(env)
+    first = wait_downstreams(env, sp_impl, 1)
+    if not first[0].startswith(r.addr(W) + ":"):
+        raise Failure("downstream %s is not the NAT's address %s" % (first[0], r.addr(W)))
+    return srv, r, remote
+
+
+def nat_session(env, sp_impl, cp_impl, seed):
+    srv, _r, remote = nat_pair(env, sp_impl, cp_impl)
+    src = make_tree(env.path("src"), seed=seed)
+    res = run_server(env, srv, [src], uids=[c.uid for c in remote], proxies=["0x00000201"])
+    check_session(res, remote, [src])
+
+
+@scenario
+def sc_nat_fp(env):
+    """PUT server proxy -s fp= <- NAT <- PUT client proxy -k -H: the server
+    proxy challenges, verifies the signed HB_REQ and sends the session to
+    the NAT's address; files identical."""
+    nat_session(env, env.put, env.put, 71)
+
+
+@scenario
+def sc_nat_fp_real_sp(env):
+    """uftpproxyd -s fp= <- NAT <- PUT client proxy: uftpproxyd verifies
+    the PUT's signature and takes it as downstream."""
+    nat_session(env, REAL_PROXY, env.put, 72)
+
+
+@scenario
+def sc_nat_fp_real_cp(env):
+    """PUT server proxy -s fp= <- NAT <- uftpproxyd client proxy: the PUT
+    verifies uftpproxyd's signature and takes it as downstream."""
+    nat_session(env, env.put, REAL_PROXY, 73)
+
+
+def chained(env, sp1_impl, sp2_impl, cp_impl):
+    """uftpproxyd(1)'s NAT paragraph: a first server proxy on the server's
+    network forwards to a second, public one (-s fp=), which learns the
+    NATed client proxy from its signed heartbeats.
+
+      A   198.18.1/24 : srv, sp1 (eth0)         sp1: -s <sp2> -I eth0
+      WAN 198.18.2/24 : sp1 (eth1), sp2, r      sp2: -s fp=<cp key>
+      B   198.18.3/24 : r (NAT), cp, cb0, cb1   cp:  -c -k key -H <sp2> -h 1
+    """
+    lab = env.lab
+    A, W, B = lab.network("a"), lab.network("wan"), lab.network("b")
+    srv = lab.host("srv", A)
+    sp1 = lab.host("sp1", A, W)
+    sp2 = lab.host("sp", W)
+    r = lab.router("r", W, B, nat_out=W)
+    cp = lab.host("cp", B)
+    lab.route(cp, "default", r)
+    key, fp = make_key(env, "cp-key")
+    start_proxy(env, sp2, sp2_impl, ["-s", "fp=" + fp], "0x00000102", name="sp")
+    start_proxy(env, sp1, sp1_impl, ["-s", sp2.addr(W), "-I", "eth0"], "0x00000101",
+                name="sp1")
+    start_proxy(env, cp, cp_impl, ["-c", "-H", sp2.addr(W), "-h", "1", "-k", key],
+                "0x00000201")
+    remote = [start_client(env, lab.host("cb%d" % i, B), "0x%08x" % (0x401 + i))
+              for i in range(2)]
+    wait_ready(env)
+    wait_downstreams(env, sp2_impl, 1)
+    src = make_tree(env.path("src"), seed=75)
+    res = run_server(env, srv, [src], uids=[c.uid for c in remote], proxies=["0x00000201"])
+    check_session(res, remote, [src])
+
+
+@scenario
+def sc_nat_fp_chained(env):
+    """Chained server proxies (uftpproxyd(1), NAT paragraph), all PUT."""
+    chained(env, env.put, env.put, env.put)
+
+
+@scenario
+def sc_nat_fp_chained_real_sp2(env):
+    """The same with uftpproxyd as the public -s fp= server proxy between
+    two PUT proxies."""
+    chained(env, env.put, REAL_PROXY, env.put)
+
+
+def flush_when_receiving(env, r, client, name, done):
+    """Flush the NAT's UDP mappings once client has part of file name."""
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not done.is_set():
+        size = 0
+        try:   # the file, or uftpd's temporary name for it
+            for f in os.listdir(client.dest):
+                if f.startswith(name) or f.startswith("_uftp"):
+                    size = max(size, os.path.getsize(os.path.join(client.dest, f)))
+        except OSError:
+            size = 0
+        if size > 0:
+            env.lab.conntrack_flush_udp(r)
+            done.flush_size = size
+            return
+        time.sleep(0.05)
+
+
+def mapping_change(env, sp_impl, cp_impl):
+    srv, r, remote = nat_pair(env, sp_impl, cp_impl, nat_random=True)
+    big = env.path("src", "nat.bin")
+    os.makedirs(os.path.dirname(big), exist_ok=True)
+    size = 40_000_000
+    write_random(big, size, 74)
+    done = threading.Event()
+    done.flush_size = None
+    t = threading.Thread(target=flush_when_receiving,
+                         args=(env, r, remote[0], "nat.bin", done), daemon=True)
+    t.start()
+    try:
+        res = run_server(env, srv, [big], uids=[c.uid for c in remote],
+                         proxies=["0x00000201"], timeout=T_BIG)
+    finally:
+        done.set()
+        t.join(15)
+    if done.flush_size is None:
+        raise Failure("the session ended before a client had part of the file")
+    if done.flush_size >= size:
+        raise Failure("the NAT was flushed only after the file was complete")
+    check_session(res, remote, [big])
+    got = downstreams(env, sp_impl)
+    if len(got) < 2 or got[-1] == got[0]:
+        raise Failure("the server proxy did not follow the new mapping: %s" % got)
+
+
+@scenario
+def sc_nat_fp_mapping_change(env):
+    """The NAT mapping changes mid-session (conntrack -D, masquerade with
+    random ports): the client proxy's next heartbeat comes from a new
+    port, is challenged, verified and followed; the session completes
+    with identical files."""
+    mapping_change(env, env.put, env.put)
+
+
+@scenario
+def sc_nat_fp_mapping_change_real_sp(env):
+    """The same with uftpproxyd as the -s fp= server proxy: it challenges
+    the PUT client proxy from its new port and follows it."""
+    mapping_change(env, REAL_PROXY, env.put)
 
 
 @scenario

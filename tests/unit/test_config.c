@@ -357,9 +357,13 @@ static void test_server_dest(void **state)
 	assert_string_equal(cfg.proxies[0].dest, "198.18.1.2");
 	assert_null(cfg.proxies[0].dest_fingerprint);
 	config_free(&cfg);
-	/* fp= needs signed heartbeats (the crypto module): refused until then */
-	expect_bad(ARGV("-s", "fp=66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC"),
-		   "-s");
+	/* fp=: the downstream is learnt from signed heartbeats */
+	assert_int_equal(parse_ok(ARGV("-s", "fp=66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC"),
+				  &cfg), 0);
+	assert_null(cfg.proxies[0].dest);
+	assert_string_equal(cfg.proxies[0].dest_fingerprint,
+			    "66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC");
+	config_free(&cfg);
 	/* a response proxy answers on its own port, as uftpproxyd does */
 	assert_int_equal(parse_ok(ARGV("-r", "-p", "1500", "-q", "1600"), &cfg), 0);
 	assert_int_equal(cfg.proxies[0].dest_port, 1500);

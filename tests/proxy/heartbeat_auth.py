@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""heartbeat_auth.py — signed heartbeats and -s fp= on loopback (issue 13
+item 1): a server proxy started -s fp= challenges an unsigned HB_REQ with a
+nonce, verifies a signed one against the fingerprint (RSA and ECDSA keys),
+takes its sender as downstream, follows it when the sender's port changes,
+and answers a wrong key with AUTH_FAILED; the same against uftpproxyd on
+either side when it is installed.
+Usage: heartbeat_auth.py PATH_TO_FERRYD"""
+
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+passed = failed = 0
+HB_REQ, HB_RESP = 14, 15
+AUTH_FAILED, AUTH_OK, AUTH_CHALLENGE = 0, 1, 2
+
+
+def check(ok, name, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL %s: %s" % (name, detail), flush=True)
+
+
+def free_port():
+    for _ in range(200):
+        port = random.randint(20000, 30000)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port")
+
+
+class Proc:
+    """A foreground proxy (ferryd -d or uftpproxyd -d), stderr collected."""
+
+    def __init__(self, argv):
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def wait_line(self, pattern, timeout=20, after=0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for line in list(self.lines)[after:]:
+                if re.search(pattern, line):
+                    return line
+            if self.proc.poll() is not None:
+                return None
+            time.sleep(0.05)
+        return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.reader.join(2)
+        return self.proc.returncode
+
+    def text(self):
+        return "\n".join(self.lines[-15:])
+
+
+def ferryd(binary, port, role_args, extra=()):
+    return Proc([binary, "--allow-root", "-d", "-p", str(port), "-U", "0x0A0B0C%02X" % (port % 256)]
+                + list(role_args) + list(extra))
+
+
+def uftpproxyd(port, role_args, extra=()):
+    return Proc(["uftpproxyd", "-d", "-p", str(port), "-U", "0x0B0B0C%02X" % (port % 256)]
+                + list(role_args) + list(extra))
+
+
+def make_key(binary, path, spec):
+    """Writes a key file with ferryd -K spec -k path; its fingerprint."""
+    p = ferryd(binary, free_port(), ["-c"], ["-K", spec, "-k", path])
+    line = p.wait_line(r"fingerprint ([0-9A-F:]{59})")
+    p.stop()
+    if not line:
+        raise RuntimeError("ferryd -K %s: no fingerprint logged:\n%s" % (spec, p.text()))
+    return re.search(r"([0-9A-F:]{59})", line).group(1)
+
+
+def hb_req(nonce=0, blob=b"", sig=b""):
+    body = struct.pack(">BBHHHI", HB_REQ, 0, 0, len(blob), len(sig), nonce) + blob + sig
+    body += b"\0" * (-len(body) % 4)
+    body = bytes([HB_REQ, len(body) // 4]) + body[2:]
+    hdr = struct.pack(">BBHIIBBBB", 0x40, HB_REQ, 0, 0x0C0C0C0C, 0, 0, 0, 0, 0)
+    return hdr + body
+
+
+def hb_resp_of(data):
+    if len(data) < 24 or data[1] != HB_RESP:
+        return None
+    return data[18], struct.unpack(">I", data[20:24])[0]
+
+
+def ask(sock, port, msg):
+    sock.sendto(msg, ("127.0.0.1", port))
+    try:
+        data, _ = sock.recvfrom(2048)
+    except socket.timeout:
+        return None
+    return hb_resp_of(data)
+
+
+def raw_requests(sp_port):
+    """Unsigned and wrongly-signed HB_REQs from a plain socket."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    try:
+        r1 = ask(s, sp_port, hb_req())
+        check(r1 is not None and r1[0] == AUTH_CHALLENGE and r1[1] != 0,
+              "unsigned HB_REQ is challenged with a nonce", r1)
+        r2 = ask(s, sp_port, hb_req())
+        check(r2 is not None and r1 is not None and r2 == r1,
+              "the nonce stays until a signature succeeds", (r1, r2))
+        if r1:
+            r3 = ask(s, sp_port, hb_req(r1[1]))
+            check(r3 is not None and r3[0] == AUTH_FAILED,
+                  "the nonce without key or signature: AUTH_FAILED", r3)
+            r4 = ask(s, sp_port, hb_req(r1[1], b"\x01\x00\x00\x00" + b"\xff" * 68, b"\0" * 64))
+            check(r4 is not None and r4[0] == AUTH_FAILED,
+                  "the nonce with a foreign key: AUTH_FAILED", r4)
+            r5 = ask(s, sp_port, hb_req(r1[1] ^ 1, b"\x01" * 8, b"\0" * 8))
+            check(r5 is not None and r5[0] == AUTH_CHALLENGE and r5[1] == r1[1],
+                  "a stale nonce is challenged again", r5)
+    finally:
+        s.close()
+
+
+def ferry_pair(binary, fp_a, key_a, key_b, fp_b):
+    sp_port = free_port()
+    sp = ferryd(binary, sp_port, ["-s", "fp=" + fp_a])
+    cps = []
+    try:
+        check(sp.wait_line(r"signed by the key with fingerprint " + fp_a) is not None,
+              "-s fp= starts and says what it waits for", sp.text())
+        raw_requests(sp_port)
+        # traffic to forward before any downstream is known: dropped, said so
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        fileseg = struct.pack(">BBHIIBBBB", 0x40, 9, 1, 0x01010101, 0x1234, 0, 0, 0, 0) + \
+            bytes([9, 2]) + b"\0" * 6
+        s.sendto(fileseg, ("127.0.0.1", sp_port))
+        s.close()
+        check(sp.wait_line(r"rejecting FILESEG: downstream address not established")
+              is not None, "no downstream yet: dropped and logged", sp.text())
+        # the right key: challenge, signed answer, downstream learnt
+        p1 = free_port()
+        cp = ferryd(binary, p1, ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_a])
+        cps.append(cp)
+        check(cp.wait_line(r"received HB_RESP from 127\.0\.0\.1:%d: challenge" % sp_port)
+              is not None, "client proxy is challenged", cp.text())
+        check(cp.wait_line(r"sent HB_REQ to 127\.0\.0\.1:%d \(signed\)" % sp_port)
+              is not None, "client proxy answers with a signed HB_REQ", cp.text())
+        check(sp.wait_line(r"from 127\.0\.0\.1:%d verified: using it as downstream "
+                           r"address \(was none\)" % p1) is not None,
+              "server proxy takes the signed sender as downstream", sp.text())
+        check(cp.wait_line(r"received HB_RESP from 127\.0\.0\.1:%d: accepted" % sp_port)
+              is not None, "client proxy: accepted", cp.text())
+        n = len(cp.lines)
+        check(cp.wait_line(r"received HB_RESP .*: accepted", after=n, timeout=10) is not None,
+              "the established sender's next unsigned HB_REQ is accepted", cp.text())
+        # a wrong key (ECDSA): AUTH_FAILED, downstream unchanged
+        p2 = free_port()
+        bad = ferryd(binary, p2, ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_b])
+        cps.append(bad)
+        check(bad.wait_line(r"received HB_RESP from .*: authentication failed") is not None,
+              "a wrong key gets AUTH_FAILED", bad.text())
+        check(sp.wait_line(r"from 127\.0\.0\.1:%d refused: its key's fingerprint" % p2)
+              is not None, "server proxy says why it refused", sp.text())
+        bad.stop()
+        check(not any("using it as downstream address (was 127.0.0.1:%d)" % p1 in l
+                      for l in sp.lines), "a wrong key does not move the downstream",
+              sp.text())
+        # the mapping changes (a new source port): followed
+        cp.stop()
+        p3 = free_port()
+        cp = ferryd(binary, p3, ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_a])
+        cps.append(cp)
+        check(sp.wait_line(r"from 127\.0\.0\.1:%d verified: using it as downstream "
+                           r"address \(was 127\.0\.0\.1:%d\)" % (p3, p1)) is not None,
+              "a new source port is followed", sp.text())
+    finally:
+        for p in cps:
+            p.stop()
+        check(sp.stop() in (0, 6), "server proxy ends cleanly", sp.text())
+    # ECDSA as the expected key
+    sp_port = free_port()
+    sp = ferryd(binary, sp_port, ["-s", "fp=" + fp_b])
+    cp = ferryd(binary, free_port(), ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_b])
+    try:
+        check(cp.wait_line(r"received HB_RESP .*: accepted") is not None and
+              sp.wait_line(r"verified: using it as downstream") is not None,
+              "an ECDSA key signs and verifies", sp.text() + "\n" + cp.text())
+    finally:
+        cp.stop()
+        sp.stop()
+
+
+def against_uftpproxyd(binary, fp_a, key_a):
+    if not shutil.which("uftpproxyd"):
+        print("skip: uftpproxyd not installed: no reference checks", flush=True)
+        return
+    # uftpproxyd -s fp= <- ferryd -c -k
+    sp_port = free_port()
+    sp = uftpproxyd(sp_port, ["-s", "fp=" + fp_a])
+    cp = ferryd(binary, free_port(), ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_a])
+    try:
+        check(cp.wait_line(r"received HB_RESP .*: challenge") is not None and
+              cp.wait_line(r"received HB_RESP .*: accepted") is not None,
+              "uftpproxyd -s fp= accepts ferryd's signed HB_REQ", cp.text() + "\n" + sp.text())
+        check(sp.wait_line(r"Using 127\.0\.0\.1:\d+ as downstream") is not None,
+              "uftpproxyd takes ferryd as downstream", sp.text())
+    finally:
+        cp.stop()
+        sp.stop()
+    # ferryd -s fp= <- uftpproxyd -c -k
+    sp_port = free_port()
+    sp = ferryd(binary, sp_port, ["-s", "fp=" + fp_a])
+    cp = uftpproxyd(free_port(), ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_a])
+    try:
+        check(sp.wait_line(r"verified: using it as downstream") is not None,
+              "ferryd -s fp= verifies uftpproxyd's signed HB_REQ", sp.text())
+        check(cp.wait_line(r"Heartbeat authentication successful") is not None,
+              "uftpproxyd reads ferryd's HB_RESP OK", cp.text())
+    finally:
+        cp.stop()
+        sp.stop()
+
+
+def main():
+    binary = sys.argv[1]
+    tmp = tempfile.mkdtemp(prefix="ferry-hb-")
+    try:
+        key_a, key_b = os.path.join(tmp, "a.pem"), os.path.join(tmp, "b.pem")
+        fp_a = make_key(binary, key_a, "rsa:512")
+        fp_b = make_key(binary, key_b, "ec:prime256v1")
+        ferry_pair(binary, fp_a, key_a, key_b, fp_b)
+        against_uftpproxyd(binary, fp_a, key_a)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
