@@ -65,8 +65,8 @@ struct key {
  * the identity): compared, never applied. */
 static const struct key top_keys[] = {
 	TOP("workers", K_INT, workers), TOP("foreground", K_BOOL, foreground),
-	TOP("log_file", K_STR, log_file), TOP("max_log_size", K_INT, max_log_size),
-	TOP("max_log_count", K_INT, max_log_count), TOP("pidfile", K_STR, pidfile),
+	TOP("log.file", K_STR, log_file), TOP("log.max_size_mb", K_INT, max_log_size),
+	TOP("log.max_count", K_INT, max_log_count), TOP("pidfile", K_STR, pidfile),
 	TOP("priority", K_INT, priority), TOP("metrics.listen", K_STR, metrics_listen),
 	TOP("user", K_STR, user), TOP("group", K_STR, group),
 	TOP("allow_root", K_BOOL, allow_root), TOP("allow_unsafe", K_BOOL, allow_unsafe),
@@ -88,13 +88,13 @@ static const struct key proxy_keys[] = {
 	PX("response_curve", K_STR, response_curve), PX("port", K_U16, port),
 	PX("dest_port", K_U16, dest_port), PX("ttl", K_INT, ttl), PX("dscp", K_INT, dscp),
 	PX("out_interface", K_STR, out_interface), PX("uid", K_U32, uid),
-	PX("uid", K_BOOL, uid_set), PX("hb_interval", K_INT, hb_interval),
+	PX("uid", K_BOOL, uid_set), PX("heartbeat.interval", K_INT, hb_interval),
 	PX("udp_buffer", K_INT, udp_buf_size), PX("udp_buffer_force", K_BOOL, udp_buf_force),
-	PX("max_groups", K_INT, max_groups),
-	PX("max_groups_per_source", K_INT, max_groups_per_source),
-	PX("group_idle_max", K_INT, group_idle_max), PX("key_files", K_LIST, key_files),
-	PX("key_specs", K_LIST, key_specs), PX("ecdh_curve", K_STR, ecdh_curve),
-	PX("interfaces", K_LIST, interfaces), PX("pub_mcast", K_LIST, pub_mcast),
+	PX("limits.max_groups", K_INT, max_groups),
+	PX("limits.max_groups_per_source", K_INT, max_groups_per_source),
+	PX("limits.group_idle_max", K_INT, group_idle_max), PX("keys.files", K_LIST, key_files),
+	PX("keys.generate", K_LIST, key_specs), PX("keys.ecdh_curve", K_STR, ecdh_curve),
+	PX("interfaces", K_LIST, interfaces), PX("public_multicast", K_LIST, pub_mcast),
 	PX("system_keys", K_BOOL, system_keys),
 };
 
@@ -165,7 +165,7 @@ static bool compare_proxies(const struct ferry_config *now, const struct ferry_c
 		compare(where, proxy_keys, sizeof(proxy_keys) / sizeof(proxy_keys[0]),
 			&now->proxies[i], &next->proxies[i]);
 		if (!same_heartbeats(&now->proxies[i], &next->proxies[i]))
-			flog(LOG_LVL_ERR, "reload: %sheartbeat (-H) changed: needs a restart; "
+			flog(LOG_LVL_ERR, "reload: %sheartbeat.servers changed: needs a restart; "
 			     "the old value stays in force", where);
 	}
 	return true;
