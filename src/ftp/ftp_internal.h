@@ -115,7 +115,7 @@ struct lockout;
 struct lockout *lockout_create(int max_failures, int lockout_seconds, size_t max_entries);
 void lockout_destroy(struct lockout *l);
 /* A reload's new limits, for failures counted from now on. */
-void lockout_configure(struct lockout *l, int max_failures, int lockout_seconds);
+void ftp_lockout_configure(struct lockout *l, int max_failures, int lockout_seconds);
 /* Locked: true with the milliseconds left in *left_ms (may be NULL). */
 bool lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_storage *a,
 		     uint64_t now_ms, uint64_t *left_ms);

@@ -117,7 +117,7 @@ struct lockout *lockout_create(int max_failures, int lockout_seconds, size_t max
 	return l;
 }
 
-void lockout_configure(struct lockout *l, int max_failures, int lockout_seconds)
+void ftp_lockout_configure(struct lockout *l, int max_failures, int lockout_seconds)
 {
 	pthread_mutex_lock(&l->mu);
 	l->max_failures = max_failures;

@@ -399,7 +399,7 @@ int ftp_server_reload(struct ftp_server *srv, struct ferry_config *cfg)
 		return r;
 	}
 	set->owned = cfg;
-	lockout_configure(srv->lockout, cfg->ftp.max_login_failures, cfg->ftp.lockout_seconds);
+	ftp_lockout_configure(srv->lockout, cfg->ftp.max_login_failures, cfg->ftp.lockout_seconds);
 	pthread_mutex_lock(&srv->lock);
 	struct ftp_settings *old = srv->set;
 	srv->set = set;
