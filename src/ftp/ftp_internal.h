@@ -186,8 +186,9 @@ struct ftp_account {
 
 /* ---- settings.c: what a reload may change, shared by reference --------- */
 /* Accounts and limits as one configuration gave them. A session holds a
- * reference from accept to its end, so a reload (which installs a new
- * snapshot) never changes a session in progress; the last reference closes
+ * reference from accept (renewed at each USER before a login) to its end,
+ * so a reload (which installs a new snapshot) never changes a logged-in
+ * session; the last reference closes
  * the roots and frees the configuration the snapshot came from. */
 struct ftp_settings {
 	int refs;                  /* atomic */
@@ -330,7 +331,7 @@ struct ftp_session {
 	struct ftp_session *prev, *next;
 	struct ftp_worker *fw;
 	struct ftp_server *srv;
-	struct ftp_settings *set;  /* taken at accept, dropped at the end */
+	struct ftp_settings *set;  /* taken at accept and USER, dropped at the end */
 	struct fe_conn *ctl;
 	uint64_t id;
 	struct sockaddr_storage peer, local;

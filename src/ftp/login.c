@@ -52,6 +52,12 @@ void cmd_user(struct ftp_session *s, char *arg)
 		session_reply(s, 530, "Login incorrect.");
 		return;
 	}
+	/* A login (also after REIN) takes the newest accounts and limits: a
+	 * connection made before a reload does not log in to a removed account.
+	 * Not logged in, nothing points into the old snapshot. */
+	assert(!s->acct);
+	ftp_settings_put(s->set);
+	s->set = ftp_settings_get(s->srv);
 	strcpy(s->user, arg);
 	s->state = ST_PASS;
 	session_reply(s, 331, "Enter password");

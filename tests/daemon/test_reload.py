@@ -166,12 +166,22 @@ def ftp_tests(t, ferryd):
 
         # (b) bob removed while bob downloads.
         dl = SlowDownload(d, "bob", "b-pass")
+        early = ftplib.FTP()
+        early.connect(d.host, d.port, timeout=20)   # connected, not logged in
         ftp_b = dict(ftp_a, users=[users["alice"], ftp["users"][2], users["carol"]])
         write_conf(d, ftp_b)
         at = hup(d)
         check("(b) reload logged", wait_log(d, r"reload: FTP: 3 account\(s\)", at) is not None)
         check("(b) the removed account's new login is refused (530)",
               login_refused(d, "bob", "b-pass"))
+        try:
+            early.login("bob", "b-pass")
+            refused = False
+        except ftplib.error_perm as e:
+            refused = str(e).startswith("530")
+        check("(b) a connection made before the reload cannot log in to the removed account",
+              refused)
+        early.close()
         reply, digest, got = dl.finish()
         check("(b) the removed account's running download completes byte-identical",
               reply is not None and reply.startswith("226") and digest == want,
