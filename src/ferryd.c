@@ -1,6 +1,6 @@
 /* ferryd.c — the daemon's life: configuration in, detach, log, workers up,
  * confine (Landlock, privilege drop, seccomp), then wait for signals
- * (SIGHUP reopens the log, SIGINT/SIGTERM stop). */
+ * (SIGHUP reopens the logs and reloads the -f file, SIGINT/SIGTERM stop). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -90,35 +90,6 @@ static void worker_fini(struct fe_worker *w, void *arg)
 	free(wp);
 }
 
-/* The daemon leaves its working directory, so paths become absolute first. */
-static int absolutise(char **path)
-{
-	if (!*path || (*path)[0] == '/')
-		return 0;
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return -errno;
-	char *abs = NULL;
-	if (asprintf(&abs, "%s/%s", cwd, *path) < 0)
-		return -ENOMEM;
-	free(*path);
-	*path = abs;
-	return 0;
-}
-
-static int absolutise_all(struct ferry_config *cfg)
-{
-	int r = absolutise(&cfg->log_file) | absolutise(&cfg->pidfile) |
-		absolutise(&cfg->ftp.xferlog) | absolutise(&cfg->ftp.anonymous_root);
-	for (size_t i = 0; i < cfg->proxy_count; i++) {
-		struct proxy_config *pc = &cfg->proxies[i];
-		r |= absolutise(&pc->client_list) | absolutise(&pc->server_list);
-		for (size_t k = 0; k < pc->key_files.n; k++)
-			r |= absolutise(&pc->key_files.v[k]);
-	}
-	return r ? FERRY_EXIT_ALLOC : 0;
-}
-
 static void log_stats(struct fe_engine *e)
 {
 	struct fe_stats s;
@@ -144,7 +115,7 @@ static void block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int wait_for_stop(const sigset_t *set, struct ftp_server *ftp)
+static int wait_for_stop(const sigset_t *set, struct daemon_reload *rl)
 {
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL);
@@ -152,8 +123,9 @@ static int wait_for_stop(const sigset_t *set, struct ftp_server *ftp)
 			daemon_notify_reloading();
 			if (log_reopen() == 0)
 				flog(LOG_LVL_INFO, "Reopened log file on SIGHUP");
-			if (ftp && ftp_server_reopen(ftp) == 0)
+			if (rl->ftp && ftp_server_reopen(rl->ftp) == 0)
 				flog(LOG_LVL_INFO, "Reopened the FTP transfer log on SIGHUP");
+			daemon_reload(rl);
 			daemon_notify("READY=1");
 			continue;
 		}
@@ -242,13 +214,20 @@ static int confine(const struct ferry_config *cfg, const struct daemon_identity 
 	return r;
 }
 
-static int run(struct ferry_config *cfg, const struct daemon_identity *id)
+static int run(struct ferry_config *cfg, const struct daemon_identity *id,
+	       int argc, char **argv)
 {
 	sigset_t set;
 	struct services sv = { .cfg = cfg };
-	int r = absolutise_all(cfg);
-	if (r)
+	struct daemon_reload rl;
+	int r = daemon_reload_init(&rl, argc, argv, cfg);
+	if (r == 0)
+		r = daemon_config_absolutise(cfg, rl.cwd);
+	if (r) {
+		daemon_reload_fini(&rl);
 		return r;
+	}
+	rl.id = id;
 	if (!cfg->foreground && daemon_detach() < 0)
 		return FERRY_EXIT_PARAM;
 	r = log_open(cfg->foreground ? NULL : cfg->log_file, cfg->log_level,
@@ -288,7 +267,9 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id)
 			sandbox_probe(cfg->sandbox_probe);
 		daemon_ready(0);
 		notify_ready();
-		wait_for_stop(&set, sv.ftp);
+		rl.ftp = sv.ftp;
+		rl.proxy = sv.proxy;
+		wait_for_stop(&set, &rl);
 		daemon_notify("STOPPING=1");
 		r = FERRY_EXIT_INTR;   /* as uftpproxyd: stopped by a signal */
 		if (sv.ftp)
@@ -309,6 +290,7 @@ out:
 	if (r != FERRY_EXIT_INTR)
 		daemon_ready(r);
 	log_close();
+	daemon_reload_fini(&rl);
 	return r;
 }
 
@@ -366,7 +348,7 @@ int main(int argc, char **argv)
 			printf("%s: configuration OK\n", cfg.source ? cfg.source : "ferryd");
 		break;
 	case CLI_RUN:
-		r = run(&cfg, &id);
+		r = run(&cfg, &id, argc, argv);
 		break;
 	}
 	config_free(&cfg);

@@ -112,6 +112,7 @@ struct gateway_config {
 
 struct ferry_config {
 	char *source;           /* file the config came from, or "command line" */
+	bool from_file;         /* -f FILE: SIGHUP re-reads it */
 	int workers;            /* 0: one per online CPU */
 	bool foreground;        /* [-d] */
 	char *log_file;         /* [-L] */

@@ -40,6 +40,29 @@ int daemon_notify(const char *state);
 /* "RELOADING=1" with the MONOTONIC_USEC that systemd 253+ expects. */
 int daemon_notify_reloading(void);
 
+/* ---- reload: SIGHUP re-reads the -f file (reload.c) -------------------- */
+
+struct daemon_identity;
+/* Relative paths in cfg become absolute, from base (the start directory). */
+int daemon_config_absolutise(struct ferry_config *cfg, const char *base);
+
+struct daemon_reload {
+	int argc;
+	char **argv;                      /* the command line, -f made absolute */
+	char *cwd;                        /* where ferryd was started */
+	const struct ferry_config *start; /* what start-up bound */
+	const struct daemon_identity *id; /* who runs it (safety checks) */
+	struct ftp_server *ftp;           /* NULL: no FTP service */
+	struct proxy_shared *proxy;
+};
+int daemon_reload_init(struct daemon_reload *r, int argc, char **argv,
+		       const struct ferry_config *start);
+void daemon_reload_fini(struct daemon_reload *r);
+/* Main thread: an invalid file is refused whole (file:line:column logged);
+ * keys that need a restart are named and kept; the log level, the proxies'
+ * -C lists and the FTP accounts and limits change for new sessions. */
+void daemon_reload(struct daemon_reload *r);
+
 /* ---- metrics: Prometheus text on an HTTP listener of worker w ---------- */
 
 /* What one worker reports for a scrape; collect fills it on that worker. */

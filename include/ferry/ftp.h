@@ -31,6 +31,13 @@ bool ftp_server_idle(struct ftp_server *srv);
 /* SIGHUP: reopen the transfer log (after rotation). 0 or an exit code. */
 int ftp_server_reopen(struct ftp_server *srv);
 
+/* SIGHUP with a configuration file, from the main thread: new sessions get
+ * cfg's accounts, limits and lockout settings (roots opened now, by the
+ * caller's user); sessions in progress keep theirs. A root outside what the
+ * sandbox allowed at start-up refuses it all. 0: srv owns cfg from now on;
+ * else an exit code (logged) and cfg stays the caller's. */
+int ftp_server_reload(struct ftp_server *srv, struct ferry_config *cfg);
+
 /* Listens on every FTP address on worker w (SO_REUSEPORT). 0 or exit code. */
 int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
 		    struct ftp_worker **out);

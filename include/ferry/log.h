@@ -25,6 +25,7 @@ void fb_log_flush(void);
  * buffer is full, lines are dropped and counted. Other threads wait. */
 void fb_log_never_wait(void);
 int log_get_level(void);
+void fb_log_set_level(int level);   /* SIGHUP with a new log_level */
 
 /* One line: "YYYY/MM/DD HH:MM:SS.uuuuuu: [GROUP/INST:FILE]: message".
  * group 0 leaves out the bracketed part, as uftp does. */

@@ -487,6 +487,7 @@ static int from_file(struct cli_state *st)
 				"cannot be combined with -f (put it in the file)");
 	if (st->ftp_flag)
 		return cli_fail(st, st->ftp_flag, "cannot be combined with -f (put it in the file)");
+	st->cfg->from_file = true;
 	return config_load_file(st->file, st->cfg, st->err);
 }
 

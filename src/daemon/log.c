@@ -686,6 +686,11 @@ void log_close(void)
 	pthread_mutex_unlock(&g_log.sync_mu);
 }
 
+void fb_log_set_level(int level)
+{
+	atomic_store_explicit(&g_log.level, level, memory_order_relaxed);
+}
+
 int log_get_level(void)
 {
 	return atomic_load_explicit(&g_log.level, memory_order_relaxed);

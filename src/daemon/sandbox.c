@@ -137,6 +137,20 @@ static int ll_rules(struct ll *ll, const struct ferry_config *cfg)
 		r |= ll_allow_dir_of(ll, "the pidfile's directory", cfg->pidfile, LANDLOCK_ACCESS_FS_READ_FILE |
 				     LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
 				     LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_REMOVE_FILE);
+	/* SIGHUP reads the file again, and the proxies' -C/-S lists: their
+	 * directories, since editors replace a file by renaming a new one. */
+	if (cfg->from_file && cfg->source)
+		r |= ll_allow_dir_of(ll, "the configuration file's directory", cfg->source,
+				     LANDLOCK_ACCESS_FS_READ_FILE);
+	for (size_t i = 0; i < cfg->proxy_count; i++) {
+		const struct proxy_config *pc = &cfg->proxies[i];
+		if (pc->client_list)
+			r |= ll_allow_dir_of(ll, "the client list's directory", pc->client_list,
+					     LANDLOCK_ACCESS_FS_READ_FILE);
+		if (pc->server_list)
+			r |= ll_allow_dir_of(ll, "the server list's directory", pc->server_list,
+					     LANDLOCK_ACCESS_FS_READ_FILE);
+	}
 	r |= ll_allow(ll, "the device", "/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE);
 	r |= ll_allow(ll, "the device", "/dev/urandom", LANDLOCK_ACCESS_FS_READ_FILE);
 #if defined(__SANITIZE_ADDRESS__)

@@ -208,7 +208,7 @@ void cmd_help_list(struct buf *out)
  * sends more is a slowloris or a scanner. */
 static bool prelogin_limit(struct ftp_session *s)
 {
-	if (s->state == ST_READY || ++s->prelogin_cmds <= s->srv->fc->max_login_commands)
+	if (s->state == ST_READY || ++s->prelogin_cmds <= s->set->fc->max_login_commands)
 		return false;
 	char host[64];
 	flog(LOG_LVL_WARN, "ftp: session %llu: too many commands before login from %s; closed",

@@ -275,7 +275,7 @@ void cmd_spsv(struct ftp_session *s, char *arg)
 	char token[SPSV_TOKEN_LEN + 1];
 	data_reset(s);
 	int r = spsv_issue(s->srv->spsv, s->id, fe_worker_index(s->fw->w), &s->peer,
-			   fe_now_ms(s->fw->w), (uint64_t)s->srv->fc->spsv_timeout * 1000,
+			   fe_now_ms(s->fw->w), (uint64_t)s->set->fc->spsv_timeout * 1000,
 			   token);
 	if (r) {
 		session_reply(s, 425, "Can't create data credentials.");
@@ -334,6 +334,6 @@ void data_request(struct ftp_session *s)
 			return;
 		}
 	}
-	d->timer = fe_timer_add(s->fw->w, (uint64_t)s->srv->fc->data_timeout * 1000,
+	d->timer = fe_timer_add(s->fw->w, (uint64_t)s->set->fc->data_timeout * 1000,
 				data_timeout, s);
 }

@@ -114,6 +114,8 @@ enum { LOCKOUT_MAX_ENTRIES = 65536 };
 struct lockout;
 struct lockout *lockout_create(int max_failures, int lockout_seconds, size_t max_entries);
 void lockout_destroy(struct lockout *l);
+/* A reload's new limits, for failures counted from now on. */
+void ftp_lockout_configure(struct lockout *l, int max_failures, int lockout_seconds);
 /* Locked: true with the milliseconds left in *left_ms (may be NULL). */
 bool lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_storage *a,
 		     uint64_t now_ms, uint64_t *left_ms);
@@ -182,6 +184,30 @@ struct ftp_account {
 	mode_t umask;
 };
 
+/* ---- settings.c: what a reload may change, shared by reference --------- */
+/* Accounts and limits as one configuration gave them. A session holds a
+ * reference from accept (renewed at each USER before a login) to its end,
+ * so a reload (which installs a new snapshot) never changes a logged-in
+ * session; the last reference closes
+ * the roots and frees the configuration the snapshot came from. */
+struct ftp_settings {
+	int refs;                  /* atomic */
+	struct ferry_config *owned; /* a reloaded configuration, or NULL */
+	const struct ftp_config *fc;
+	struct ftp_account *accounts;
+	size_t naccounts;
+	struct ftp_account anon;
+	bool has_anon;
+	/* An unknown user's password is checked against this (the first
+	 * account's hash: the same kind and cost), the result thrown away. */
+	const char *dummy_hash;
+};
+/* Opens every root (as the calling thread's user). One reference. 0 or an
+ * exit code, the reason logged. */
+int ftp_settings_new(const struct ftp_config *fc, struct ftp_settings **out);
+void ftp_settings_put(struct ftp_settings *set);
+struct ftp_settings *ftp_settings_get(struct ftp_server *srv); /* the newest */
+
 struct addr_slot {
 	struct sockaddr_storage a;
 	int count;
@@ -193,14 +219,8 @@ struct ftp_server {
 	const struct ferry_config *cfg;
 	struct fb_prefix *balancers;  /* PROXY protocol senders (ftp.proxy_protocol) */
 	size_t nbalancers;
-	const struct ftp_config *fc;
-	struct ftp_account *accounts;
-	size_t naccounts;
-	struct ftp_account anon;
-	bool has_anon;
-	/* An unknown user's password is checked against this (the first
-	 * account's hash: the same kind and cost), the result thrown away. */
-	const char *dummy_hash;
+	const struct ftp_config *fc;   /* the start-up configuration */
+	struct ftp_settings *set;      /* the newest settings; under lock */
 	struct spsv_table *spsv;
 	struct lockout *lockout;
 	struct xferlog *xlog;
@@ -250,7 +270,7 @@ bool server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer)
 void server_release_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
 bool server_take_connection(struct ftp_server *s);
 void server_release_connection(struct ftp_server *s);
-const struct ftp_account *server_find_account(const struct ftp_server *s,
+const struct ftp_account *server_find_account(const struct ftp_settings *set,
 					      const char *user, bool *anonymous);
 
 /* ---- xferlog.c ----------------------------------------------------------- */
@@ -311,6 +331,7 @@ struct ftp_session {
 	struct ftp_session *prev, *next;
 	struct ftp_worker *fw;
 	struct ftp_server *srv;
+	struct ftp_settings *set;  /* taken at accept and USER, dropped at the end */
 	struct fe_conn *ctl;
 	uint64_t id;
 	struct sockaddr_storage peer, local;

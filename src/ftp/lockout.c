@@ -117,6 +117,14 @@ struct lockout *lockout_create(int max_failures, int lockout_seconds, size_t max
 	return l;
 }
 
+void ftp_lockout_configure(struct lockout *l, int max_failures, int lockout_seconds)
+{
+	pthread_mutex_lock(&l->mu);
+	l->max_failures = max_failures;
+	l->lock_ms = (uint64_t)lockout_seconds * 1000;
+	pthread_mutex_unlock(&l->mu);
+}
+
 void lockout_destroy(struct lockout *l)
 {
 	if (!l)

@@ -19,7 +19,7 @@ void login_reset(struct ftp_session *s)
 	if (s->state == ST_READY) {   /* a new login gets the pre-login budget */
 		s->prelogin_cmds = 0;
 		s->login_by_ms = fe_now_ms(s->fw->w) +
-				 (uint64_t)s->srv->fc->login_timeout * 1000;
+				 (uint64_t)s->set->fc->login_timeout * 1000;
 	}
 	s->state = ST_USER;
 	s->acct = NULL;
@@ -52,6 +52,12 @@ void cmd_user(struct ftp_session *s, char *arg)
 		session_reply(s, 530, "Login incorrect.");
 		return;
 	}
+	/* A login (also after REIN) takes the newest accounts and limits: a
+	 * connection made before a reload does not log in to a removed account.
+	 * Not logged in, nothing points into the old snapshot. */
+	assert(!s->acct);
+	ftp_settings_put(s->set);
+	s->set = ftp_settings_get(s->srv);
 	strcpy(s->user, arg);
 	s->state = ST_PASS;
 	session_reply(s, 331, "Enter password");
@@ -76,7 +82,7 @@ static void login_failed(struct ftp_session *s, const char *why)
 	lockout_failed(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w));
 	s->state = ST_USER;
 	s->delaying = true;
-	s->delay_timer = fe_timer_add(s->fw->w, (uint64_t)s->srv->fc->login_delay_ms,
+	s->delay_timer = fe_timer_add(s->fw->w, (uint64_t)s->set->fc->login_delay_ms,
 				      delay_over, s);
 	if (!s->delay_timer)
 		delay_over(s->fw->w, s);
@@ -140,7 +146,7 @@ static void data_login(struct ftp_session *s, const char *token)
 	int r = lockout_blocked(s->srv->lockout, SPSV_USER, &s->peer, now, NULL)
 			? -EACCES
 			: spsv_take(s->srv->spsv, token,
-				    s->srv->fc->spsv_bind_address ? &s->peer : NULL, now,
+				    s->set->fc->spsv_bind_address ? &s->peer : NULL, now,
 				    &id, &worker);
 	if (r == 0) {
 		handoff_send(s, id, worker);
@@ -215,7 +221,7 @@ void cmd_pass(struct ftp_session *s, char *arg)
 	}
 	bool anonymous;
 	uint64_t left_ms;
-	const struct ftp_account *a = server_find_account(s->srv, s->user, &anonymous);
+	const struct ftp_account *a = server_find_account(s->set, s->user, &anonymous);
 	if (lockout_blocked(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w), &left_ms)) {
 		ftp_audit_login(s, s->user, "refused: locked out");
 		session_reply(s, 421, "Too many failed logins; try again in %llu seconds.",
@@ -229,7 +235,7 @@ void cmd_pass(struct ftp_session *s, char *arg)
 	}
 	/* An unknown name costs the same hash as a known one, so the time to
 	 * answer does not tell which accounts exist. */
-	const char *hash = a ? a->hash : s->srv->dummy_hash;
+	const char *hash = a ? a->hash : s->set->dummy_hash;
 	if (!hash) {
 		login_failed(s, "unknown user");     /* no password accounts at all */
 		return;

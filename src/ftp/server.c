@@ -11,27 +11,12 @@
 #include "ferry/log.h"
 #include "ftp_internal.h"
 
-static int open_root(const char *path, int *fd)
-{
-	*fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (*fd >= 0)
-		return 0;
-	flog(LOG_LVL_ERR, "ftp: root directory %s: %s", path, strerror(errno));
-	return FERRY_EXIT_PARAM;
-}
-
 /* Never serve plain text to someone who asked for TLS. */
 int ftp_tls_refused(void)
 {
 	flog(LOG_LVL_ERR, "ftp: FTPS (ftp.tls) is not implemented yet; remove "
 	     "the tls keys to serve plain FTP");
 	return FERRY_EXIT_PARAM;
-}
-
-/* Validated by the config: 1-4 octal digits. NULL: the usual 022. */
-static mode_t parse_umask(const char *text)
-{
-	return text ? (mode_t)strtol(text, NULL, 8) & 0777 : 022;
 }
 
 int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
@@ -45,32 +30,13 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 		return FERRY_EXIT_ALLOC;
 	s->cfg = cfg;
 	s->fc = fc;
-	s->anon.root_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	s->spsv = spsv_create();
 	s->lockout = lockout_create(fc->max_login_failures, fc->lockout_seconds,
 				    LOCKOUT_MAX_ENTRIES);
-	s->accounts = calloc(fc->user_count + 1, sizeof(*s->accounts));
-	int r = s->spsv && s->lockout && s->accounts ? 0 : FERRY_EXIT_ALLOC;
-	for (size_t i = 0; r == 0 && i < fc->user_count; i++) {
-		struct ftp_account *a = &s->accounts[i];
-		a->name = fc->users[i].name;
-		a->hash = fc->users[i].password_hash;
-		a->write = fc->users[i].write;
-		a->umask = parse_umask(fc->users[i].umask);
-		r = open_root(fc->users[i].root, &a->root_fd);
-		if (r == 0)
-			s->naccounts++;
-	}
-	if (s->naccounts)
-		s->dummy_hash = s->accounts[0].hash;
-	if (r == 0 && fc->anonymous_root) {
-		s->anon.write = fc->anonymous_write || fc->anonymous_upload_only;
-		s->anon.upload_only = fc->anonymous_upload_only;
-		s->anon.umask = parse_umask(fc->anonymous_umask);
-		r = open_root(fc->anonymous_root, &s->anon.root_fd);
-		s->has_anon = r == 0;
-	}
+	int r = s->spsv && s->lockout ? 0 : FERRY_EXIT_ALLOC;
+	if (r == 0)
+		r = ftp_settings_new(fc, &s->set);
 	if (r == 0 && fc->proxy_from.n &&
 	    !(s->balancers = calloc(fc->proxy_from.n, sizeof(*s->balancers))))
 		r = FERRY_EXIT_ALLOC;
@@ -100,11 +66,7 @@ void ftp_server_destroy(struct ftp_server *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->naccounts; i++)
-		close(s->accounts[i].root_fd);
-	if (s->anon.root_fd >= 0)
-		close(s->anon.root_fd);
-	free(s->accounts);
+	ftp_settings_put(s->set);
 	free(s->balancers);
 	spsv_destroy(s->spsv);
 	lockout_destroy(s->lockout);
@@ -115,16 +77,16 @@ void ftp_server_destroy(struct ftp_server *s)
 	free(s);
 }
 
-const struct ftp_account *server_find_account(const struct ftp_server *s,
+const struct ftp_account *server_find_account(const struct ftp_settings *set,
 					      const char *user, bool *anonymous)
 {
 	*anonymous = false;
-	for (size_t i = 0; i < s->naccounts; i++)
-		if (!strcmp(s->accounts[i].name, user))
-			return &s->accounts[i];
-	if (s->has_anon && (!strcasecmp(user, "anonymous") || !strcasecmp(user, "ftp"))) {
+	for (size_t i = 0; i < set->naccounts; i++)
+		if (!strcmp(set->accounts[i].name, user))
+			return &set->accounts[i];
+	if (set->has_anon && (!strcasecmp(user, "anonymous") || !strcasecmp(user, "ftp"))) {
 		*anonymous = true;
-		return &s->anon;
+		return &set->anon;
 	}
 	return NULL;
 }
@@ -144,8 +106,9 @@ bool server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer)
 	bool ok = false;
 	pthread_mutex_lock(&s->lock);
 	struct addr_slot *as = addr_find(s, peer);
-	if (s->sessions < s->fc->max_sessions &&
-	    (!as || as->count < s->fc->max_per_address)) {
+	const struct ftp_config *fc = s->set->fc;   /* the newest limits */
+	if (s->sessions < fc->max_sessions &&
+	    (!as || as->count < fc->max_per_address)) {
 		if (!as && s->naddrs == s->addrs_cap) {
 			size_t cap = s->addrs_cap ? s->addrs_cap * 2 : 16;
 			struct addr_slot *v = realloc(s->addrs, cap * sizeof(*v));
@@ -184,7 +147,7 @@ void server_release_slot(struct ftp_server *s, const struct sockaddr_storage *pe
 bool server_take_connection(struct ftp_server *s)
 {
 	pthread_mutex_lock(&s->lock);
-	bool ok = s->connections < 2 * s->fc->max_sessions + 64;
+	bool ok = s->connections < 2 * s->set->fc->max_sessions + 64;
 	if (ok)
 		s->connections++;
 	pthread_mutex_unlock(&s->lock);
@@ -380,4 +343,70 @@ void ftp_worker_fini(struct ftp_worker *fw)
 		link_free(fw->links);
 	free(fw->listeners);
 	free(fw);
+}
+
+/* ---- reload (main thread) ------------------------------------------------ */
+
+/* Landlock was given the start-up roots: a root beneath one of them (with
+ * write access only where that one had it) is reachable after a reload,
+ * anything else is not. Lexical: both are absolute, as the config made them. */
+static bool beneath(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(dir, path, n) && (path[n] == '\0' || path[n] == '/' || n == 1);
+}
+
+static bool root_allowed(const struct ftp_config *start, const char *root, bool write)
+{
+	for (size_t i = 0; i < start->user_count; i++)
+		if (beneath(start->users[i].root, root) && (!write || start->users[i].write))
+			return true;
+	return start->anonymous_root && beneath(start->anonymous_root, root) &&
+	       (!write || start->anonymous_write || start->anonymous_upload_only);
+}
+
+static int check_roots(const struct ftp_server *srv, const struct ftp_config *fc)
+{
+	int r = 0;
+	for (size_t i = 0; i < fc->user_count; i++)
+		if (!root_allowed(srv->fc, fc->users[i].root, fc->users[i].write)) {
+			flog(LOG_LVL_ERR, "reload: ftp.users '%s': root %s%s is outside the "
+			     "directories the sandbox allowed at start-up: needs a restart",
+			     fc->users[i].name, fc->users[i].root,
+			     fc->users[i].write ? " (with write)" : "");
+			r = FERRY_EXIT_PARAM;
+		}
+	bool aw = fc->anonymous_write || fc->anonymous_upload_only;
+	if (fc->anonymous_root && !root_allowed(srv->fc, fc->anonymous_root, aw)) {
+		flog(LOG_LVL_ERR, "reload: ftp.anonymous_root %s%s is outside the directories "
+		     "the sandbox allowed at start-up: needs a restart", fc->anonymous_root,
+		     aw ? " (with write)" : "");
+		r = FERRY_EXIT_PARAM;
+	}
+	return r;
+}
+
+int ftp_server_reload(struct ftp_server *srv, struct ferry_config *cfg)
+{
+	struct ftp_settings *set = NULL;
+	int r = check_roots(srv, &cfg->ftp);
+	if (r == 0)
+		r = ftp_settings_new(&cfg->ftp, &set);
+	if (r) {
+		flog(LOG_LVL_ERR, "reload: FTP accounts and limits not changed");
+		return r;
+	}
+	set->owned = cfg;
+	ftp_lockout_configure(srv->lockout, cfg->ftp.max_login_failures, cfg->ftp.lockout_seconds);
+	pthread_mutex_lock(&srv->lock);
+	struct ftp_settings *old = srv->set;
+	srv->set = set;
+	pthread_mutex_unlock(&srv->lock);
+	ftp_settings_put(old);     /* sessions still holding it keep it */
+	flog(LOG_LVL_INFO, "reload: FTP: %zu account(s)%s; sessions in progress keep "
+	     "the settings they started with", set->naccounts,
+	     set->has_anon ? " and anonymous" : "");
+	return 0;
 }

@@ -78,7 +78,7 @@ bool session_set_cwd(struct ftp_session *s, const char *vpath)
  * start however busy it keeps the line (slowloris). */
 static uint64_t idle_ms(const struct ftp_session *s)
 {
-	uint64_t ms = (uint64_t)s->srv->fc->idle_timeout * 1000;
+	uint64_t ms = (uint64_t)s->set->fc->idle_timeout * 1000;
 	uint64_t now = fe_now_ms(s->fw->w);
 	uint64_t left = s->login_by_ms > now ? s->login_by_ms - now : 0;
 	if (s->state != ST_READY && ms > left)
@@ -140,12 +140,13 @@ void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 	}
 	s->fw = fw;
 	s->srv = srv;
+	s->set = ftp_settings_get(srv);   /* kept to the end, across reloads */
 	s->ctl = c;
 	s->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
 	s->peer = *peer;
 	fe_conn_local(c, &s->local);
 	ftp_addr_unmap(&s->peer);      /* an IPv4 client of a dual-stack listener */
-	s->login_by_ms = fe_now_ms(fw->w) + (uint64_t)srv->fc->login_timeout * 1000;
+	s->login_by_ms = fe_now_ms(fw->w) + (uint64_t)s->set->fc->login_timeout * 1000;
 	ftp_addr_unmap(&s->local);
 	fe_conn_urgent_inline(c);
 	/* A reply that follows another with no command between (150 then 226,
@@ -234,7 +235,7 @@ static void send_timeout(struct fe_worker *w, void *arg)
 	char host[64];
 	flog(LOG_LVL_WARN, "ftp: session %llu from %s: replies not read for %d s; closing",
 	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)),
-	     s->srv->fc->data_timeout);
+	     s->set->fc->data_timeout);
 	session_close(s);
 }
 
@@ -243,7 +244,7 @@ static bool replies_blocked(struct ftp_session *s)
 {
 	if (!s->out_blocked && fe_conn_queued(s->ctl) > reply_high(s)) {
 		s->out_blocked = true;
-		s->send_timer = fe_timer_add(s->fw->w, (uint64_t)s->srv->fc->data_timeout * 1000,
+		s->send_timer = fe_timer_add(s->fw->w, (uint64_t)s->set->fc->data_timeout * 1000,
 					     send_timeout, s);
 		flow_update(s);
 	}
@@ -496,6 +497,7 @@ static void teardown(struct ftp_session *s)
 void session_free_now(struct ftp_session *s)
 {
 	buf_free(&s->data.extra);
+	ftp_settings_put(s->set);
 	free(s);
 }
 

@@ -410,7 +410,7 @@ static void stall_check(struct fe_worker *w, void *arg)
 		return;
 	}
 	x->seen = now;
-	x->stall = fe_timer_add(w, (uint64_t)s->srv->fc->data_timeout * 1000, stall_check, s);
+	x->stall = fe_timer_add(w, (uint64_t)s->set->fc->data_timeout * 1000, stall_check, s);
 }
 
 void transfer_ready(struct ftp_session *s)
@@ -440,7 +440,7 @@ void transfer_ready(struct ftp_session *s)
 		ftp_xfer_done(s, 425, "Can't start the transfer.", false);
 	} else if (s->xfer == x && !x->stall) {
 		x->seen = progress(x);
-		x->stall = fe_timer_add(s->fw->w, (uint64_t)s->srv->fc->data_timeout * 1000,
+		x->stall = fe_timer_add(s->fw->w, (uint64_t)s->set->fc->data_timeout * 1000,
 					stall_check, s);
 	}
 }

@@ -138,7 +138,7 @@ void ftp_upload_open(struct ftp_session *s)
 	j->append = x->kind == XK_APPE;
 	/* Only a whole new STOR goes to a temporary name; APPE and REST+STOR
 	 * continue the file in place (man ferryd.json(5)). */
-	j->atomic = s->srv->fc->atomic_uploads && x->kind == XK_STOR && x->offset == 0;
+	j->atomic = s->set->fc->atomic_uploads && x->kind == XK_STOR && x->offset == 0;
 	j->flags = O_WRONLY | O_CREAT | O_NONBLOCK;
 	if (x->kind == XK_STOR && x->offset == 0)
 		j->flags |= O_TRUNC;

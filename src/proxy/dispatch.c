@@ -165,7 +165,7 @@ static void from_server(struct group *g, const struct pmsg *m)
 
 static bool client_allowed(struct group *g, uint32_t uid)
 {
-	const struct peerlist *l = &g->in->sh->clients;
+	const struct peerlist *l = proxy_client_list(g->in->sh);
 	return !l->n || peerlist_find(l, uid);
 }
 

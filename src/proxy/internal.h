@@ -64,6 +64,11 @@ const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
 const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
 			      const struct uftp_enc_info *e);
 
+struct client_list {
+	struct client_list *older;
+	struct peerlist l;
+};
+
 /* Shared by all workers, read-only after start-up except where noted. */
 struct inst_shared {
 	const struct proxy_config *pc;
@@ -71,6 +76,10 @@ struct inst_shared {
 	uint32_t uid;
 	struct sess_table *groups;
 	struct peerlist clients, servers;
+	/* -C as the last reload read it (NULL: `clients`). Workers read it with
+	 * one atomic load; a replaced list stays until exit, since a worker may
+	 * still be reading it and reloads are rare. */
+	struct client_list *clients_now;
 	struct proxy_keys keys;
 	struct sockaddr_storage hb[16];  /* -H targets */
 	size_t nhb;
@@ -292,5 +301,8 @@ void proxy_hb_answer_challenge(struct instance *in,
  * the sender as downstream, or AUTH_FAILED) goes out when done. */
 void proxy_hb_verify(struct instance *in, const struct sockaddr *src,
 		     const struct uftp_hb_req *req);
+
+/* The -C list in force (shared.c): the newest a reload read. */
+const struct peerlist *proxy_client_list(const struct inst_shared *sh);
 
 #endif

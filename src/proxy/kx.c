@@ -233,11 +233,12 @@ const char *proxy_kx_client_key(const struct kx_group *g, const struct inst_shar
 				struct kx_peer *c, const struct uftp_client_key *ck)
 {
 	uint8_t hs[512], fp[CRYPTO_FP_LEN];
-	const struct peer *listed = peerlist_find(&sh->clients, c->uid);
+	const struct peerlist *clients = proxy_client_list(sh);
+	const struct peer *listed = peerlist_find(clients, c->uid);
 	if (!c->plen)
 		return "CLIENT_KEY before REGISTER";
 	crypto_blob_fingerprint(ck->keyblob.p, ck->keyblob.len, fp);
-	if (sh->clients.n && (!listed || (listed->has_fp &&
+	if (clients->n && (!listed || (listed->has_fp &&
 					  memcmp(fp, listed->fp, sizeof(fp)))))
 		return "Failed to verify client key fingerprint";
 	struct crypto_key *k = crypto_key_from_blob(ck->keyblob.p, ck->keyblob.len);

@@ -188,6 +188,11 @@ void proxy_shared_free(struct proxy_shared *s)
 		sess_table_free(sh->groups);
 		free((void *)sh->per_source);
 		peerlist_free(&sh->clients);
+		for (struct client_list *c = sh->clients_now, *o; c; c = o) {
+			o = c->older;
+			peerlist_free(&c->l);
+			free(c);
+		}
 		peerlist_free(&sh->servers);
 		proxy_keys_free(&sh->keys);
 		free(sh->proxy_key);
@@ -196,4 +201,94 @@ void proxy_shared_free(struct proxy_shared *s)
 	}
 	free(s->workers);
 	free(s);
+}
+
+/* ---- reload (main thread) ------------------------------------------------ */
+
+const struct peerlist *proxy_client_list(const struct inst_shared *sh)
+{
+	const struct client_list *c = __atomic_load_n(&sh->clients_now, __ATOMIC_ACQUIRE);
+	return c ? &c->l : &sh->clients;
+}
+
+static bool same_peer(const struct peer *a, const struct peer *b)
+{
+	if (a->uid != b->uid || a->has_addr != b->has_addr || a->has_fp != b->has_fp ||
+	    (a->has_fp && memcmp(a->fp, b->fp, PEER_FP_LEN)))
+		return false;
+	if (!a->has_addr)
+		return true;
+	if (a->addr.ss_family != b->addr.ss_family)
+		return false;
+	if (a->addr.ss_family == AF_INET)
+		return !memcmp(&((const struct sockaddr_in *)&a->addr)->sin_addr,
+			       &((const struct sockaddr_in *)&b->addr)->sin_addr, 4);
+	return !memcmp(&((const struct sockaddr_in6 *)&a->addr)->sin6_addr,
+		       &((const struct sockaddr_in6 *)&b->addr)->sin6_addr, 16);
+}
+
+static bool same_list(const struct peerlist *a, const struct peerlist *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!same_peer(&a->v[i], &b->v[i]))
+			return false;
+	return true;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* -S also chose the source-specific joins made at start-up, so a changed
+ * server list needs a restart; the file is read to tell. */
+static void check_servers(const struct inst_shared *sh, const struct proxy_config *pc)
+{
+	char err[512];
+	struct peerlist l = { 0 };
+	if (!same_text(pc->server_list, sh->pc->server_list)) {
+		flog(LOG_LVL_ERR, "reload: %s: server_list (-S) changed its file: needs a "
+		     "restart; kept", pc->name);
+		return;
+	}
+	if (!pc->server_list)
+		return;
+	if (peerlist_load(pc->server_list, true, &l, err, sizeof(err)) < 0)
+		flog(LOG_LVL_ERR, "reload: %s: server list (-S): %s; kept the old one",
+		     pc->name, err);
+	else if (!same_list(&l, &sh->servers))
+		flog(LOG_LVL_ERR, "reload: %s: server_list (-S) %s changed: needs a "
+		     "restart; kept the old one", pc->name, pc->server_list);
+	peerlist_free(&l);
+}
+
+static void reload_clients(struct inst_shared *sh, const struct proxy_config *pc)
+{
+	char err[512];
+	struct client_list *c = calloc(1, sizeof(*c));
+	if (!c) {
+		flog(LOG_LVL_ERR, "reload: %s: out of memory; kept the client list", pc->name);
+		return;
+	}
+	if (pc->client_list &&
+	    peerlist_load(pc->client_list, false, &c->l, err, sizeof(err)) < 0) {
+		flog(LOG_LVL_ERR, "reload: %s: client list (-C): %s; kept the old one",
+		     pc->name, err);
+		free(c);
+		return;
+	}
+	c->older = sh->clients_now;
+	__atomic_store_n(&sh->clients_now, c, __ATOMIC_RELEASE);
+	flog(LOG_LVL_INFO, "reload: %s: client list (-C): %zu client(s)%s", pc->name,
+	     c->l.n, c->l.n ? "" : ", anyone may register");
+}
+
+void proxy_shared_reload(struct proxy_shared *s, const struct ferry_config *cfg)
+{
+	for (size_t i = 0; s && i < s->count && i < cfg->proxy_count; i++) {
+		reload_clients(&s->inst[i], &cfg->proxies[i]);
+		check_servers(&s->inst[i], &cfg->proxies[i]);
+	}
 }
