@@ -38,6 +38,8 @@ void cmd_user(struct ftp_session *s, char *arg)
 		session_reply(s, 530, "Can't change to another user.");
 		return;
 	}
+	if (!ftp_tls_login_ok(s))
+		return;
 	if (!strcasecmp(arg, SPSV_USER)) {
 		s->state = ST_DATAPASS;
 		session_reply(s, 331, "Preparing for a data connection");

@@ -20,14 +20,6 @@ static int open_root(const char *path, int *fd)
 	return FERRY_EXIT_PARAM;
 }
 
-/* Never serve plain text to someone who asked for TLS. */
-int ftp_tls_refused(void)
-{
-	flog(LOG_LVL_ERR, "ftp: FTPS (ftp.tls) is not implemented yet; remove "
-	     "the tls keys to serve plain FTP");
-	return FERRY_EXIT_PARAM;
-}
-
 /* Validated by the config: 1-4 octal digits. NULL: the usual 022. */
 static mode_t parse_umask(const char *text)
 {
@@ -38,8 +30,6 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 {
 	const struct ftp_config *fc = &cfg->ftp;
 	*out = NULL;
-	if (fc->tls_cert)
-		return ftp_tls_refused();
 	struct ftp_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return FERRY_EXIT_ALLOC;
@@ -52,6 +42,8 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 				    LOCKOUT_MAX_ENTRIES);
 	s->accounts = calloc(fc->user_count + 1, sizeof(*s->accounts));
 	int r = s->spsv && s->lockout && s->accounts ? 0 : FERRY_EXIT_ALLOC;
+	if (r == 0)
+		r = ftp_tls_load(s);
 	for (size_t i = 0; r == 0 && i < fc->user_count; i++) {
 		struct ftp_account *a = &s->accounts[i];
 		a->name = fc->users[i].name;
@@ -106,6 +98,7 @@ void ftp_server_destroy(struct ftp_server *s)
 		close(s->anon.root_fd);
 	free(s->accounts);
 	free(s->balancers);
+	crypto_tls_ctx_free(s->tls);
 	spsv_destroy(s->spsv);
 	lockout_destroy(s->lockout);
 	xferlog_close(s->xlog);
@@ -380,4 +373,6 @@ void ftp_worker_fini(struct ftp_worker *fw)
 		link_free(fw->links);
 	free(fw->listeners);
 	free(fw);
+	if (srv->tls)
+		crypto_thread_done();   /* this worker's EC cache from handshakes */
 }
