@@ -363,6 +363,8 @@ struct ftp_session {
 	mode_t umask;              /* files 0666 & ~umask, dirs 0777 & ~umask */
 	struct crypto_tls *tls;    /* after AUTH TLS: the control connection's TLS */
 	bool pbsz;                 /* PBSZ 0 given (after AUTH) */
+	bool tls_busy;             /* a helper thread runs the handshake */
+	struct buf tls_hold;       /* ciphertext that came meanwhile */
 };
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c);

@@ -507,6 +507,7 @@ void session_free_now(struct ftp_session *s)
 {
 	buf_free(&s->data.extra);
 	crypto_tls_free(s->tls);
+	buf_free(&s->tls_hold);
 	free(s);
 }
 

@@ -26,6 +26,8 @@ int ftp_tls_load(struct ftp_server *srv)
 
 bool ftp_tls_flush(struct ftp_session *s)
 {
+	if (s->tls_busy)
+		return true;        /* the helper owns the TLS object; done() flushes */
 	const uint8_t *p;
 	size_t n = crypto_tls_out(s->tls, &p);
 	if (!n)
@@ -44,7 +46,7 @@ void ftp_ctl_send(struct ftp_session *s, const void *p, size_t len)
 	}
 	/* Never in clear once AUTH was answered: before the handshake ends
 	 * (a timeout's 421) the reply is dropped. */
-	if (!crypto_tls_ready(s->tls) || crypto_tls_write(s->tls, p, len) < 0)
+	if (s->tls_busy || !crypto_tls_ready(s->tls) || crypto_tls_write(s->tls, p, len) < 0)
 		return;
 	ftp_tls_flush(s);
 }
@@ -59,31 +61,12 @@ static void tls_failed(struct ftp_session *s, const char *what)
 	session_close(s);
 }
 
-static void handshake_done(struct ftp_session *s)
+/* Decrypted control input goes to the session until the layer needs more. */
+static void tls_read(struct ftp_session *s)
 {
-	if (log_get_level() < LOG_LVL_DEBUG)
-		return;
-	char desc[96];
-	flog(LOG_LVL_DEBUG, "ftp: session %llu: TLS established (%s)",
-	     (unsigned long long)s->id, crypto_tls_desc(s->tls, desc, sizeof(desc)));
-}
-
-void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len)
-{
-	if (s->closing || s->state == ST_GONE)
-		return;
-	if (!crypto_tls_feed(s->tls, data, len)) {
-		tls_failed(s, "input");
-		return;
-	}
-	bool was_ready = crypto_tls_ready(s->tls);
 	uint8_t plain[16384];
 	for (;;) {
 		long n = crypto_tls_read(s->tls, plain, sizeof(plain));
-		if (!was_ready && crypto_tls_ready(s->tls)) {
-			was_ready = true;
-			handshake_done(s);
-		}
 		if (n > 0) {
 			session_input(s, plain, (size_t)n);
 			if (s->closing || s->state == ST_GONE)
@@ -98,10 +81,99 @@ void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len)
 			session_close(s);
 			return;
 		}
-		tls_failed(s, was_ready ? "record" : "handshake");
+		tls_failed(s, "record");
 		return;
 	}
 	ftp_tls_flush(s);
+}
+
+/* The handshake's key operations (an RSA-2048 signature takes tens of
+ * milliseconds in the plain Debian wolfSSL) run on the helper pool, so the
+ * worker's other sessions never wait for them. */
+struct hs_job {
+	struct crypto_tls *t;
+	int r;
+};
+
+static void hs_work(void *ctx)
+{
+	struct hs_job *j = ctx;
+	j->r = crypto_tls_handshake(j->t);
+	crypto_thread_done();    /* no EC cache left on a pool thread */
+}
+
+static void handshake_step(struct ftp_session *s);
+
+static void hs_done(struct ftp_session *s, void *ctx)
+{
+	struct hs_job *j = ctx;
+	s->tls_busy = false;
+	if (s->closing || s->state == ST_GONE)
+		return;
+	if (j->r == CRYPTO_TLS_ERROR) {
+		tls_failed(s, "handshake");
+		return;
+	}
+	ftp_tls_flush(s);
+	bool more = s->tls_hold.len > 0;
+	if (s->tls_hold.failed || (more && !crypto_tls_feed(s->tls, s->tls_hold.p, s->tls_hold.len))) {
+		tls_failed(s, "input");
+		return;
+	}
+	buf_free(&s->tls_hold);
+	if (j->r == 1) {
+		if (log_get_level() >= LOG_LVL_DEBUG) {
+			char desc[96];
+			flog(LOG_LVL_DEBUG, "ftp: session %llu: TLS established (%s)",
+			     (unsigned long long)s->id,
+			     crypto_tls_desc(s->tls, desc, sizeof(desc)));
+		}
+		tls_read(s);
+	} else if (more) {
+		handshake_step(s);
+	}
+}
+
+static void handshake_step(struct ftp_session *s)
+{
+	struct hs_job *j = malloc(sizeof(*j));
+	if (j) {
+		*j = (struct hs_job){ .t = s->tls };
+		s->tls_busy = true;   /* before: done() may not run before return */
+		if (ftp_defer_quiet(s, hs_work, hs_done, NULL, j))
+			return;
+		s->tls_busy = false;
+	}
+	/* No pool slot: the handshake runs here, once. */
+	int r = crypto_tls_handshake(s->tls);
+	if (r == CRYPTO_TLS_ERROR)
+		tls_failed(s, "handshake");
+	else if (r == 1)
+		tls_read(s);
+	else
+		ftp_tls_flush(s);
+}
+
+void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len)
+{
+	if (s->closing || s->state == ST_GONE)
+		return;
+	if (s->tls_busy) {
+		if (s->tls_hold.len + len > CRYPTO_TLS_IN_MAX) {
+			session_close(s);
+			return;
+		}
+		buf_append(&s->tls_hold, data, len);
+		return;
+	}
+	if (!crypto_tls_feed(s->tls, data, len)) {
+		tls_failed(s, "input");
+		return;
+	}
+	if (crypto_tls_ready(s->tls))
+		tls_read(s);
+	else
+		handshake_step(s);
 }
 
 /* AUTH TLS (AUTH SSL, AUTH TLS-C: the same): 234, then the handshake. What
