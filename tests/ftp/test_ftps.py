@@ -212,6 +212,25 @@ def required_tests(binary, root, cert, key):
         f.connect("127.0.0.1", d.port)
         f.login("alice", PW)   # AUTH TLS first
         check("required: login after AUTH TLS", f.pwd() == "/")
+        resp = f.sendcmd("SPSV")
+        token = resp[resp.index("DATACONN:") + 9:].rstrip(")").split(")")[0]
+        # A DATACONN login is a data connection: exempt, in clear.
+        s = socket.create_connection(("127.0.0.1", d.port), 5)
+        recv_line(s)
+        s.sendall(b"USER DATACONN\r\n")
+        check("required: USER DATACONN without AUTH gets 331", recv_line(s).startswith("331"))
+        s.close()
+        # DATACONN inside TLS: refused (PROT P is not there yet).
+        g = ftplib.FTP_TLS(context=tls_ctx(), timeout=10)
+        g.connect("127.0.0.1", d.port)
+        g.auth()
+        g.sendcmd("USER DATACONN")
+        try:
+            g.sendcmd("PASS " + token)
+            check("required: DATACONN after AUTH TLS gets 534", False, "accepted")
+        except ftplib.error_perm as e:
+            check("required: DATACONN after AUTH TLS gets 534", str(e).startswith("534"), str(e))
+        g.close()
         f.quit()
 
 
