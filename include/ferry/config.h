@@ -97,6 +97,7 @@ struct ftp_config {
 	bool atomic_uploads;    /* STOR to a temporary name, renamed on success */
 	char *tls_cert;
 	char *tls_key;
+	bool tls_required;      /* USER/PASS only after AUTH TLS (530 before) */
 };
 
 /* The SPSV gateway in front of a PASV/EPSV-only FTP server (src/gateway). */

@@ -219,4 +219,44 @@ int crypto_digest_update(struct crypto_digest *d, const void *data, size_t len);
 int crypto_digest_final(struct crypto_digest *d, uint8_t *out);
 void crypto_digest_free(struct crypto_digest *d);
 
+/* ---- TLS server connections over memory buffers (tls.c) --------------- */
+/* The certificate chain and key (PEM files), loaded once at start-up before
+ * the privilege drop; read-only afterwards, shared by all workers. TLS 1.2
+ * and 1.3 only. NULL with a reason in why. */
+struct crypto_tls_ctx;
+struct crypto_tls_ctx *crypto_tls_ctx_new(const char *cert_pem, const char *key_pem,
+					  char why[CRYPTO_ERR_LEN]);
+void crypto_tls_ctx_free(struct crypto_tls_ctx *ctx);
+
+/* One server-side TLS connection that never touches a socket: the caller
+ * feeds it what arrived (crypto_tls_feed), and sends what it has to send
+ * (crypto_tls_out / crypto_tls_sent) after every call. */
+struct crypto_tls;
+enum {
+	CRYPTO_TLS_AGAIN = -1,   /* needs more input (or output sent) */
+	CRYPTO_TLS_CLOSED = -2,  /* the peer sent close_notify */
+	CRYPTO_TLS_ERROR = -3,   /* failed: handshake or record error, alert queued */
+	CRYPTO_TLS_IN_MAX = 64 * 1024,  /* unread ciphertext held at most */
+};
+struct crypto_tls *crypto_tls_new(struct crypto_tls_ctx *ctx);
+void crypto_tls_free(struct crypto_tls *t);
+/* Received ciphertext, copied. false: more than CRYPTO_TLS_IN_MAX unread. */
+bool crypto_tls_feed(struct crypto_tls *t, const void *in, size_t len);
+/* Runs the handshake: 1 done, CRYPTO_TLS_AGAIN, or CRYPTO_TLS_ERROR. */
+int crypto_tls_handshake(struct crypto_tls *t);
+bool crypto_tls_ready(const struct crypto_tls *t);
+/* Plaintext into out: bytes (> 0), or CRYPTO_TLS_AGAIN/_CLOSED/_ERROR. */
+long crypto_tls_read(struct crypto_tls *t, void *out, size_t cap);
+/* Encrypts all of in into the output: 0 or CRYPTO_TLS_ERROR. */
+int crypto_tls_write(struct crypto_tls *t, const void *in, size_t len);
+/* Queues close_notify. */
+void crypto_tls_shutdown(struct crypto_tls *t);
+/* Ciphertext waiting to be sent (*p, returned length), and how much of it
+ * the caller took. */
+size_t crypto_tls_out(const struct crypto_tls *t, const uint8_t **p);
+void crypto_tls_sent(struct crypto_tls *t, size_t n);
+/* "TLSv1.3 TLS_AES_128_GCM_SHA256", for logs; the last error's reason. */
+const char *crypto_tls_desc(const struct crypto_tls *t, char *out, size_t cap);
+const char *crypto_tls_why(const struct crypto_tls *t);
+
 #endif

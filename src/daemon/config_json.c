@@ -461,6 +461,7 @@ SCHEMA(anon_schema, anon_fields);
 static const struct jfield tls_fields[] = {
 	F_STR("cert", FC, tls_cert, NULL, NULL),
 	F_STR("key", FC, tls_key, NULL, NULL),
+	F_BOOL("required", FC, tls_required),
 };
 SCHEMA(tls_schema, tls_fields);
 

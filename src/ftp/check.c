@@ -75,7 +75,13 @@ int ftp_check_config(const struct ferry_config *cfg)
 		r = check_readable("certificate", fc->tls_cert);
 	if (r == 0 && fc->tls_key)
 		r = check_readable("key", fc->tls_key);
-	if (r == 0 && fc->tls_cert)
-		r = ftp_tls_refused();
+	if (r == 0 && fc->tls_cert) {
+		char why[CRYPTO_ERR_LEN];
+		struct crypto_tls_ctx *t = crypto_tls_ctx_new(fc->tls_cert, fc->tls_key, why);
+		if (!t)
+			flog(LOG_LVL_ERR, "ftp: ftp.tls: %s", why);
+		r = t ? 0 : FERRY_EXIT_PARAM;
+		crypto_tls_ctx_free(t);
+	}
 	return r;
 }

@@ -37,7 +37,8 @@ static void cmd_feat(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	struct buf b = { 0 };
-	buf_printf(&b, "Features:\nAVBL\nEPRT\nEPSV\n");
+	buf_printf(&b, "Features:\n%sAVBL\nEPRT\nEPSV\n",
+		   s->srv->tls ? "AUTH TLS\nAUTH SSL\nPBSZ\nPROT\n" : "");
 	ftp_hash_feat(s, &b);
 	buf_printf(&b, "MDTM\nMFMT\nMLST type*;size*;modify*;perm*;unix.mode*;\nPASV\n"
 		   "REST STREAM\nSIZE\nSPSV\nTVFS\nUTF8\nEnd");
@@ -131,7 +132,9 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "ACCT", .flags = NEED_ARG, .fn = cmd_acct },
 	{ .verb = "ALLO", .flags = L | D, .fn = cmd_allo },
 	{ .verb = "APPE", .flags = L | NEED_ARG | NEED_WRITE, .fn = cmd_appe },
+	{ .verb = "AUTH", .flags = NEED_ARG, .fn = ftp_cmd_auth },
 	{ .verb = "AVBL", .flags = L | D, .fn = ftp_cmd_avbl },
+	{ .verb = "CCC", .flags = 0, .fn = ftp_cmd_ccc },
 	{ .verb = "CDUP", .flags = L | D, .fn = cmd_cdup },
 	{ .verb = "CLNT", .flags = 0, .fn = cmd_clnt },
 	{ .verb = "CWD", .flags = L | D, .fn = cmd_cwd },
@@ -153,7 +156,9 @@ static const struct ftp_cmd table[] = {
 	{ .verb = "OPTS", .flags = NEED_ARG, .fn = cmd_opts },
 	{ .verb = "PASS", .flags = 0, .fn = cmd_pass },
 	{ .verb = "PASV", .flags = L | D | NO_ARG, .fn = cmd_pasv },
+	{ .verb = "PBSZ", .flags = NEED_ARG, .fn = ftp_cmd_pbsz },
 	{ .verb = "PORT", .flags = L | D | NEED_ARG, .fn = cmd_port },
+	{ .verb = "PROT", .flags = NEED_ARG, .fn = ftp_cmd_prot },
 	{ .verb = "PROXY", .flags = 0, .fn = cmd_proxy },
 	{ .verb = "PWD", .flags = L | D, .fn = cmd_pwd },
 	{ .verb = "QUIT", .flags = DURING_XFER, .fn = cmd_quit },

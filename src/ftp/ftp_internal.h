@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "ferry/config.h"
+#include "ferry/crypto.h"
 #include "ferry/engine.h"
 #include "ferry/ftp.h"
 #include "ferry/iface.h"
@@ -224,6 +225,7 @@ struct ftp_server {
 	struct spsv_table *spsv;
 	struct lockout *lockout;
 	struct xferlog *xlog;
+	struct crypto_tls_ctx *tls;   /* ftp.tls: certificate and key, or NULL */
 	pthread_mutex_t lock;      /* guards the counts and workers below */
 	struct ftp_worker **workers; /* by worker index, for hand-offs */
 	unsigned nworkers;
@@ -263,7 +265,18 @@ struct data_link *link_new(struct ftp_worker *fw, struct ftp_session *s,
 void link_cut(struct data_link *l);          /* the session lets go */
 void link_free(struct data_link *l);
 
-int ftp_tls_refused(void);   /* logs why; FERRY_EXIT_PARAM */
+/* ---- tls.c: RFC 4217 on the control connection --------------------------- */
+/* Loads ftp.tls's certificate and key (at start-up, before the privilege
+ * drop): 0, or FERRY_EXIT_PARAM after logging why. */
+int ftp_tls_load(struct ftp_server *srv);
+/* Received bytes of a session in TLS: decrypted into session_input. */
+void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len);
+/* A reply: encrypted when the session is in TLS, else sent as is. */
+void ftp_ctl_send(struct ftp_session *s, const void *p, size_t len);
+/* Sends what the TLS layer holds; false when the connection refused it. */
+bool ftp_tls_flush(struct ftp_session *s);
+/* USER before AUTH when ftp.tls.required: replies 530 and returns false. */
+bool ftp_tls_login_ok(struct ftp_session *s);
 
 /* Session slots: false when over max_sessions or max_per_address. */
 bool server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
@@ -369,6 +382,10 @@ struct ftp_session {
 	unsigned xfer_seq;         /* transfers started (struct transfer.seq) */
 	bool quit_pending;         /* QUIT during a transfer: 221 after it */
 	mode_t umask;              /* files 0666 & ~umask, dirs 0777 & ~umask */
+	struct crypto_tls *tls;    /* after AUTH TLS: the control connection's TLS */
+	bool pbsz;                 /* PBSZ 0 given (after AUTH) */
+	bool tls_busy;             /* a helper thread runs the handshake */
+	struct buf tls_hold;       /* ciphertext that came meanwhile */
 };
 
 void session_accept(struct ftp_worker *fw, struct fe_conn *c);
@@ -383,6 +400,9 @@ void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void session_close(struct ftp_session *s);       /* after queued replies */
 void session_resume(struct ftp_session *s);      /* process buffered input */
+/* Plain control input (after Telnet filtering comes next), from the socket
+ * or from the control connection's TLS. */
+void session_input(struct ftp_session *s, const uint8_t *data, size_t len);
 void session_touch(struct ftp_session *s);       /* reset the idle timer */
 void session_free_all(struct ftp_worker *fw);
 struct ftp_session *session_find(struct ftp_worker *fw, uint64_t id);
@@ -445,6 +465,7 @@ cmd_handler cmd_user, cmd_pass, cmd_acct, cmd_rein, cmd_quit;        /* login.c 
 cmd_handler cmd_pwd, cmd_cwd, cmd_cdup, cmd_mkd, cmd_rmd, cmd_dele,  /* files.c */
 	cmd_rnfr, cmd_rnto, cmd_size, cmd_mdtm, cmd_mlst, cmd_stat;
 cmd_handler ftp_cmd_site;                                            /* site.c */
+cmd_handler ftp_cmd_auth, ftp_cmd_pbsz, ftp_cmd_prot, ftp_cmd_ccc;    /* tls.c */
 cmd_handler ftp_cmd_mfmt, ftp_cmd_mdtm_any;                          /* times.c */
 cmd_handler ftp_cmd_hash, ftp_cmd_rang, ftp_cmd_xcrc, ftp_cmd_xmd5,   /* hash.c */
 	ftp_cmd_xsha1, ftp_cmd_xsha256, ftp_cmd_xsha512;

@@ -43,6 +43,8 @@ void cmd_user(struct ftp_session *s, char *arg)
 		session_reply(s, 331, "Preparing for a data connection");
 		return;
 	}
+	if (!ftp_tls_login_ok(s))   /* DATACONN is a data connection: exempt */
+		return;
 	if (s->limited) {
 		session_reply(s, 421, "Too many users connected. Try later.");
 		session_close(s);
@@ -140,6 +142,12 @@ void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 
 static void data_login(struct ftp_session *s, const char *token)
 {
+	if (s->tls) {   /* the hand-off would carry TLS records as file bytes */
+		session_reply(s, 534, "A DATACONN connection in TLS needs PROT P, which "
+			      "is not supported yet; log in without AUTH TLS.");
+		session_close(s);
+		return;
+	}
 	uint64_t id;
 	unsigned worker;
 	uint64_t now = fe_now_ms(s->fw->w);

@@ -11,20 +11,10 @@
 #include "ferry/log.h"
 #include "ftp_internal.h"
 
-/* Never serve plain text to someone who asked for TLS. */
-int ftp_tls_refused(void)
-{
-	flog(LOG_LVL_ERR, "ftp: FTPS (ftp.tls) is not implemented yet; remove "
-	     "the tls keys to serve plain FTP");
-	return FERRY_EXIT_PARAM;
-}
-
 int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 {
 	const struct ftp_config *fc = &cfg->ftp;
 	*out = NULL;
-	if (fc->tls_cert)
-		return ftp_tls_refused();
 	struct ftp_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return FERRY_EXIT_ALLOC;
@@ -35,6 +25,8 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 	s->lockout = lockout_create(fc->max_login_failures, fc->lockout_seconds,
 				    LOCKOUT_MAX_ENTRIES);
 	int r = s->spsv && s->lockout ? 0 : FERRY_EXIT_ALLOC;
+	if (r == 0)
+		r = ftp_tls_load(s);
 	if (r == 0)
 		r = ftp_settings_new(fc, &s->set);
 	if (r == 0 && fc->proxy_from.n &&
@@ -68,6 +60,7 @@ void ftp_server_destroy(struct ftp_server *s)
 		return;
 	ftp_settings_put(s->set);
 	free(s->balancers);
+	crypto_tls_ctx_free(s->tls);
 	spsv_destroy(s->spsv);
 	lockout_destroy(s->lockout);
 	xferlog_close(s->xlog);
@@ -343,6 +336,8 @@ void ftp_worker_fini(struct ftp_worker *fw)
 		link_free(fw->links);
 	free(fw->listeners);
 	free(fw);
+	if (srv->tls)
+		crypto_thread_done();   /* this worker's EC cache from handshakes */
 }
 
 /* ---- reload (main thread) ------------------------------------------------ */

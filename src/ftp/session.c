@@ -46,7 +46,7 @@ void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 	struct buf b = { 0 };
 	reply_format(&b, code, text);
 	if (!b.failed) {
-		fe_conn_send(s->ctl, b.p, b.len);
+		ftp_ctl_send(s, b.p, b.len);
 		if (log_get_level() >= LOG_LVL_DEBUG) {
 			char esc[256];
 			redact_credentials(text);
@@ -255,6 +255,8 @@ static void ctl_drained(struct fe_conn *c, void *arg)
 {
 	struct ftp_session *s = arg;
 	(void)c;
+	if (s->tls && s->state != ST_GONE && !ftp_tls_flush(s))
+		return;
 	if (!s->out_blocked || s->state == ST_GONE)
 		return;
 	s->out_blocked = false;
@@ -349,6 +351,14 @@ static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *a
 {
 	struct ftp_session *s = arg;
 	(void)c;
+	if (s->tls)
+		ftp_tls_input(s, data, len);
+	else
+		session_input(s, data, len);
+}
+
+void session_input(struct ftp_session *s, const uint8_t *data, size_t len)
+{
 	if (s->closing || s->state == ST_GONE)
 		return;
 	if (s->state != ST_READY && s->stashlen - s->stashoff + len > STASH_MAX) {
@@ -498,6 +508,8 @@ void session_free_now(struct ftp_session *s)
 {
 	buf_free(&s->data.extra);
 	ftp_settings_put(s->set);
+	crypto_tls_free(s->tls);
+	buf_free(&s->tls_hold);
 	free(s);
 }
 

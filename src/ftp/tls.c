@@ -1,0 +1,261 @@
+/* tls.c — RFC 4217 explicit FTPS on the control connection: AUTH TLS,
+ * PBSZ, PROT and CCC, and the control stream through the TLS layer. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ferry/log.h"
+#include "ftp_internal.h"
+
+int ftp_tls_load(struct ftp_server *srv)
+{
+	const struct ftp_config *fc = srv->fc;
+	if (!fc->tls_cert)
+		return 0;
+	char why[CRYPTO_ERR_LEN];
+	srv->tls = crypto_tls_ctx_new(fc->tls_cert, fc->tls_key, why);
+	if (!srv->tls) {
+		flog(LOG_LVL_ERR, "ftp: ftp.tls: %s", why);
+		return FERRY_EXIT_PARAM;
+	}
+	flog(LOG_LVL_INFO, "ftp: FTPS (AUTH TLS) with %s; TLS %s for logins; data "
+	     "connections in clear only (PROT P is refused with 536)", fc->tls_cert,
+	     fc->tls_required ? "required" : "optional");
+	return 0;
+}
+
+bool ftp_tls_flush(struct ftp_session *s)
+{
+	if (s->tls_busy)
+		return true;        /* the helper owns the TLS object; done() flushes */
+	const uint8_t *p;
+	size_t n = crypto_tls_out(s->tls, &p);
+	if (!n)
+		return true;
+	if (fe_conn_send(s->ctl, p, n) < 0)
+		return false;       /* kept; on_drained sends it */
+	crypto_tls_sent(s->tls, n);
+	return true;
+}
+
+void ftp_ctl_send(struct ftp_session *s, const void *p, size_t len)
+{
+	if (!s->tls) {
+		fe_conn_send(s->ctl, p, len);
+		return;
+	}
+	/* Never in clear once AUTH was answered: before the handshake ends
+	 * (a timeout's 421) the reply is dropped. */
+	if (s->tls_busy || !crypto_tls_ready(s->tls) || crypto_tls_write(s->tls, p, len) < 0)
+		return;
+	ftp_tls_flush(s);
+}
+
+static void tls_failed(struct ftp_session *s, const char *what)
+{
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: session %llu from %s: TLS %s: %s; closing",
+	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)), what,
+	     crypto_tls_why(s->tls));
+	ftp_tls_flush(s);        /* the alert, if any */
+	session_close(s);
+}
+
+/* Decrypted control input goes to the session until the layer needs more. */
+static void tls_read(struct ftp_session *s)
+{
+	uint8_t plain[16384];
+	for (;;) {
+		long n = crypto_tls_read(s->tls, plain, sizeof(plain));
+		if (n > 0) {
+			session_input(s, plain, (size_t)n);
+			if (s->closing || s->state == ST_GONE)
+				return;
+			continue;
+		}
+		if (n == CRYPTO_TLS_AGAIN)
+			break;
+		if (n == CRYPTO_TLS_CLOSED) {   /* close_notify: answer it, close */
+			crypto_tls_shutdown(s->tls);
+			ftp_tls_flush(s);
+			session_close(s);
+			return;
+		}
+		tls_failed(s, "record");
+		return;
+	}
+	ftp_tls_flush(s);
+}
+
+/* The handshake's key operations (an RSA-2048 signature takes tens of
+ * milliseconds in the plain Debian wolfSSL) run on the helper pool, so the
+ * worker's other sessions never wait for them. */
+struct hs_job {
+	struct crypto_tls *t;
+	int r;
+};
+
+static void hs_work(void *ctx)
+{
+	struct hs_job *j = ctx;
+	j->r = crypto_tls_handshake(j->t);
+	crypto_thread_done();    /* no EC cache left on a pool thread */
+}
+
+static void handshake_step(struct ftp_session *s);
+
+static void hs_done(struct ftp_session *s, void *ctx)
+{
+	struct hs_job *j = ctx;
+	s->tls_busy = false;
+	if (s->closing || s->state == ST_GONE)
+		return;
+	if (j->r == CRYPTO_TLS_ERROR) {
+		tls_failed(s, "handshake");
+		return;
+	}
+	ftp_tls_flush(s);
+	bool more = s->tls_hold.len > 0;
+	if (s->tls_hold.failed || (more && !crypto_tls_feed(s->tls, s->tls_hold.p, s->tls_hold.len))) {
+		tls_failed(s, "input");
+		return;
+	}
+	buf_free(&s->tls_hold);
+	if (j->r == 1) {
+		if (log_get_level() >= LOG_LVL_DEBUG) {
+			char desc[96];
+			flog(LOG_LVL_DEBUG, "ftp: session %llu: TLS established (%s)",
+			     (unsigned long long)s->id,
+			     crypto_tls_desc(s->tls, desc, sizeof(desc)));
+		}
+		tls_read(s);
+	} else if (more) {
+		handshake_step(s);
+	}
+}
+
+static void handshake_step(struct ftp_session *s)
+{
+	struct hs_job *j = malloc(sizeof(*j));
+	if (j) {
+		*j = (struct hs_job){ .t = s->tls };
+		s->tls_busy = true;   /* before: done() may not run before return */
+		if (ftp_defer_quiet(s, hs_work, hs_done, NULL, j))
+			return;
+		s->tls_busy = false;
+	}
+	/* No pool slot: the handshake runs here, once. */
+	int r = crypto_tls_handshake(s->tls);
+	if (r == CRYPTO_TLS_ERROR)
+		tls_failed(s, "handshake");
+	else if (r == 1)
+		tls_read(s);
+	else
+		ftp_tls_flush(s);
+}
+
+void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len)
+{
+	if (s->closing || s->state == ST_GONE)
+		return;
+	if (s->tls_busy) {
+		if (s->tls_hold.len + len > CRYPTO_TLS_IN_MAX) {
+			session_close(s);
+			return;
+		}
+		buf_append(&s->tls_hold, data, len);
+		return;
+	}
+	if (!crypto_tls_feed(s->tls, data, len)) {
+		tls_failed(s, "input");
+		return;
+	}
+	if (crypto_tls_ready(s->tls))
+		tls_read(s);
+	else
+		handshake_step(s);
+}
+
+/* AUTH TLS (AUTH SSL, AUTH TLS-C: the same): 234, then the handshake. What
+ * the client sent after AUTH in the same read is dropped, never read as
+ * commands (the STARTTLS injection of CVE-2011-0411). */
+void ftp_cmd_auth(struct ftp_session *s, char *arg)
+{
+	if (!s->srv->tls) {
+		session_reply(s, 502, "TLS is not configured on this server.");
+		return;
+	}
+	if (s->tls) {
+		session_reply(s, 503, "Already in TLS.");
+		return;
+	}
+	if (strcasecmp(arg, "TLS") && strcasecmp(arg, "SSL") && strcasecmp(arg, "TLS-C")) {
+		session_reply(s, 504, "AUTH TLS or AUTH SSL only.");
+		return;
+	}
+	if (s->state == ST_READY || s->state == ST_PASS) {
+		session_reply(s, 503, "AUTH must come before USER.");
+		return;
+	}
+	struct crypto_tls *t = crypto_tls_new(s->srv->tls);
+	if (!t) {
+		session_reply(s, 431, "Out of memory for TLS.");
+		return;
+	}
+	session_reply(s, 234, "AUTH %s successful.", strcasecmp(arg, "SSL") ? "TLS" : "SSL");
+	s->tls = t;
+	s->inlen = 0;
+	free(s->stash);
+	s->stash = NULL;
+	s->stashlen = s->stashoff = 0;
+	memset(&s->tn, 0, sizeof(s->tn));
+}
+
+void ftp_cmd_pbsz(struct ftp_session *s, char *arg)
+{
+	if (!s->tls) {
+		session_reply(s, 503, "PBSZ needs AUTH TLS first.");
+		return;
+	}
+	s->pbsz = true;
+	/* RFC 4217: a stream protection buffer is 0; anything else gets 0. */
+	session_reply(s, 200, "PBSZ=0");
+	(void)arg;
+}
+
+void ftp_cmd_prot(struct ftp_session *s, char *arg)
+{
+	if (!s->tls || !s->pbsz) {
+		session_reply(s, 503, "PROT needs AUTH TLS and PBSZ first.");
+		return;
+	}
+	if (!strcasecmp(arg, "C"))
+		session_reply(s, 200, "Protection level set to Clear.");
+	else if (!strcasecmp(arg, "P"))
+		session_reply(s, 536, "PROT P is not supported yet: data connections are "
+			      "in clear (PROT C).");
+	else if (!strcasecmp(arg, "S") || !strcasecmp(arg, "E"))
+		session_reply(s, 536, "Protection level not supported.");
+	else
+		session_reply(s, 504, "PROT C or P.");
+}
+
+/* CCC is refused: once encrypted, the control connection stays so (a
+ * password-less clear channel helps only NAT helpers, which SPSV makes
+ * unnecessary). */
+void ftp_cmd_ccc(struct ftp_session *s, char *arg)
+{
+	(void)arg;
+	if (!s->tls)
+		session_reply(s, 533, "Not in TLS.");
+	else
+		session_reply(s, 534, "CCC refused: the control connection stays in TLS.");
+}
+
+bool ftp_tls_login_ok(struct ftp_session *s)
+{
+	if (s->tls || !s->srv->fc->tls_required)
+		return true;
+	session_reply(s, 530, "TLS required: send AUTH TLS first.");
+	return false;
+}
