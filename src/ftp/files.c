@@ -11,46 +11,13 @@
 #include "ferry/log.h"
 #include "ftp_internal.h"
 
-static void fail(struct ftp_session *s, int err)
-{
-	switch (-err) {
-	case ENOENT:
-		session_reply(s, 550, "No such file or directory.");
-		break;
-	case EACCES: case EPERM: case EXDEV: case ELOOP: case EROFS:
-		session_reply(s, 550, "Permission denied.");
-		break;
-	case ENOTDIR:
-		session_reply(s, 550, "Not a directory.");
-		break;
-	case EISDIR:
-		session_reply(s, 550, "Is a directory.");
-		break;
-	case EEXIST:
-		session_reply(s, 550, "File exists.");
-		break;
-	case ENOTEMPTY:
-		session_reply(s, 550, "Directory not empty.");
-		break;
-	case ENAMETOOLONG:
-		session_reply(s, 553, "File name too long.");
-		break;
-	case ENOSPC: case EDQUOT:
-		session_reply(s, 452, "Insufficient storage space: %s.", strerror(-err));
-		break;
-	default:
-		session_reply(s, 550, "Failed: %s.", strerror(-err));
-		break;
-	}
-}
+/* The reply for an -errno: one table for every verb on names (fsverb.c). */
+static void fail(struct ftp_session *s, int err) { ftp_fsverb_fail(s, err); }
 
 /* Resolves arg against the working directory, replying on failure. */
 static bool resolve(struct ftp_session *s, const char *arg, char *out)
 {
-	int r = path_join(session_cwd(s), arg, out, PATH_MAX);
-	if (r)
-		fail(s, r);
-	return r == 0;
+	return ftp_fsverb_path(s, arg, out);
 }
 
 /* RFC 959's quoting of a path in 257 replies: '"' doubled. */

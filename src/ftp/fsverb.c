@@ -31,8 +31,17 @@ void ftp_fsverb_fail(struct ftp_session *s, int err)
 	case EISDIR:
 		session_reply(s, 550, "Is a directory.");
 		break;
+	case EEXIST:
+		session_reply(s, 550, "File exists.");
+		break;
+	case ENOTEMPTY:
+		session_reply(s, 550, "Directory not empty.");
+		break;
 	case ENAMETOOLONG:
 		session_reply(s, 553, "File name too long.");
+		break;
+	case ENOSPC: case EDQUOT:
+		session_reply(s, 452, "Insufficient storage space: %s.", strerror(-err));
 		break;
 	case ENOMEM:
 		session_reply(s, 451, "Out of memory.");
