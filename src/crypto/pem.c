@@ -60,6 +60,9 @@ struct crypto_key *crypto_key_from_pem(const void *pem, size_t len,
 	}
 	if (wc_PemToDer(pem, (long)len, PRIVATEKEY_TYPE, &der, NULL, &info,
 			&format) != 0 || !der) {
+		/* it fails after allocating der when the body does not
+		 * decode (found by tests/fuzz/fuzz_crypto_pem): free it */
+		wc_FreeDer(&der);
 		snprintf(why, CRYPTO_ERR_LEN, "no PEM private key in it");
 		return NULL;
 	}

@@ -4,6 +4,7 @@ as the CLI tests give them (config_args, NUL between arguments, a first
 byte choosing argv[0]), -C/-S list lines (peerlist, a first byte choosing
 the server form) and FTP command lines (ftp_cmdline).
 Usage: make_corpus.py CORPUS_DIR"""
+import base64
 import glob
 import hashlib
 import os
@@ -66,3 +67,37 @@ REPLIES = [
 ]
 for rep in REPLIES:
     put("ftpc_reply", rep.encode("latin-1"))
+
+
+# The PKCS#8 form ("BEGIN PRIVATE KEY", as openssl genpkey writes it) of
+# the traditional test keys make_uftp_corpus wrote to crypto_pem.
+def der(tag, body):
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(ln)]) + ln + body
+
+
+def pem_body(text):
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith(b"-----")]
+    return base64.b64decode(b"".join(lines))
+
+
+ALGS = {
+    "rsa512": der(0x30, bytes.fromhex("06092a864886f70d010101") + b"\x05\x00"),
+    "ec_p256": der(0x30, bytes.fromhex("06072a8648ce3d0201") + bytes.fromhex("06082a8648ce3d030107")),
+}
+for name, alg in ALGS.items():
+    path = os.path.join(out, "crypto_pem", name)
+    if not os.path.exists(path):
+        continue
+    inner = pem_body(open(path, "rb").read())
+    p8 = der(0x30, b"\x02\x01\x00" + alg + der(0x04, inner))
+    b64 = base64.b64encode(p8)
+    text = b"-----BEGIN PRIVATE KEY-----\n"
+    text += b"".join(b64[i:i + 64] + b"\n" for i in range(0, len(b64), 64))
+    text += b"-----END PRIVATE KEY-----\n"
+    d = os.path.join(out, "crypto_pem")
+    with open(os.path.join(d, name + "_pkcs8"), "wb") as f:
+        f.write(text)
