@@ -41,6 +41,16 @@ static struct crypto_key *ec_from_der(const uint8_t *der, size_t len, char *why)
 		crypto_key_free(k);
 		return NULL;
 	}
+	/* The decoder takes a private scalar of any length; one longer than
+	 * the curve's order overflows wolfCrypt's export (found by
+	 * tests/fuzz/fuzz_crypto_pem). Scalar in [1, n-1], public point on
+	 * the curve and of the right order, or no key. */
+	if (wc_ecc_check_key(&k->u.ec) != 0) {
+		snprintf(why, CRYPTO_ERR_LEN, "its EC key is not valid on its curve "
+			 "(private scalar out of range, or no or a wrong public point)");
+		crypto_key_free(k);
+		return NULL;
+	}
 	return k;
 }
 
