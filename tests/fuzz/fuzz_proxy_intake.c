@@ -1,0 +1,150 @@
+/* fuzz_proxy_intake.c — the proxy's datagram intake (sockets.c's receive
+ * callback: decode, hand-off between workers, per-role handlers, groups,
+ * timers, forwarding) for a client, a server and a response proxy, run
+ * without a ring: the proxy's objects are linked with fake_engine.c, a test
+ * double of the fe_* calls, and the input is cut into datagrams from
+ * several sources with the clock moved between them.
+ *
+ * Input: one byte choosing the role (value % 3: client, server, response)
+ * and the worker count (bit 2: two workers, else one), then records:
+ *   b0: bit 0 the worker that receives, bit 1 IPv6, bits 2-7 n: the clock
+ *       moves n*n*10 ms first (up to 39.7 s: groups time out);
+ *   b1: the source (address bits 0-2, port bits 3-4);
+ *   b2 b3: the datagram's length, big-endian (cut to what is left);
+ *   then the datagram.
+ * At the end the clock moves on an hour (every group times out), the
+ * workers stop, the mail still queued runs (as after worker_fini), and
+ * every socket must be closed and every timer gone. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_engine.h"
+#include "ferry/config.h"
+#include "ferry/log.h"
+#include "ferry/proxy.h"
+#include "fuzz.h"
+
+enum { ROLES = 3 };
+
+/* uftpproxyd command lines, one per role, with addresses from the
+ * 198.18.0.0/15 test range (nothing is sent anywhere: the engine is fake). */
+static char *const role_args[ROLES][12] = {
+	{ "uftpproxyd", "-c", "-U", "0x0C000001", "-p", "1044", "-q", "1045", NULL },
+	{ "uftpproxyd", "-s", "198.18.1.2", "-p", "1044", "-U", "0x0A000001", NULL },
+	{ "uftpproxyd", "-r", "-U", "0x0D000001", "-p", "1044", NULL },
+};
+
+static const struct ferry_config *role_config(unsigned role)
+{
+	static struct ferry_config cfg[ROLES];
+	static bool ready[ROLES];
+	if (!ready[role]) {
+		struct config_error err;
+		enum cli_action action;
+		int argc = 0;
+		while (role_args[role][argc])
+			argc++;
+		config_init(&cfg[role]);
+		FUZZ_CHECK(config_parse_args(argc, (char **)role_args[role], &cfg[role],
+					     &action, &err) == FERRY_EXIT_OK);
+		FUZZ_CHECK(config_validate(&cfg[role], &err) == FERRY_EXIT_OK);
+		ready[role] = true;
+	}
+	return &cfg[role];
+}
+
+/* FUZZ_PROXY_LOG=5 shows what the proxy did with an input, and what it
+ * asked of the engine; quiet otherwise (fast). */
+static bool verbose(void)
+{
+	static int v = -1;
+	if (v < 0) {
+		const char *lvl = getenv("FUZZ_PROXY_LOG");
+		v = lvl != NULL;
+		log_open(NULL, lvl ? atoi(lvl) : -1, 0, 0);
+	}
+	return v;
+}
+
+/* Source b1: one of 8 addresses (a server proxy's downstream 198.18.1.2
+ * among them), one of 4 ports. */
+static socklen_t source(uint8_t b1, bool v6, struct sockaddr_storage *ss)
+{
+	static const char *const v4[8] = { "198.18.0.1", "198.18.0.2", "198.18.1.2",
+		"198.18.1.1", "127.0.0.1", "198.19.255.254", "0.0.0.0", "255.255.255.255" };
+	static const char *const v6s[8] = { "fd00::1", "fd00::2", "::ffff:198.18.1.2",
+		"fe80::1", "::1", "fd00::ffff", "::", "ff02::1" };
+	uint16_t port = (uint16_t)(1044 + ((b1 >> 3) & 3));
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		inet_pton(AF_INET6, v6s[b1 & 7], &a->sin6_addr);
+		return sizeof(*a);
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	inet_pton(AF_INET, v4[b1 & 7], &a->sin_addr);
+	return sizeof(*a);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	bool loud = verbose();
+	unsigned role = data[0] % ROLES, nworkers = data[0] & 4 ? 2 : 1;
+	const struct ferry_config *cfg = role_config(role);
+	struct proxy_shared *sh = NULL;
+	struct proxy_worker *pw[FAKE_MAX_WORKERS] = { 0 };
+	fake_begin(nworkers, 1000000);
+	FUZZ_CHECK(proxy_shared_new(cfg, nworkers, &sh) == 0);
+	for (unsigned i = 0; i < nworkers; i++) {
+		FUZZ_CHECK(proxy_worker_init(fake_worker(i), sh, &pw[i]) == 0);
+		fe_worker_set_data(fake_worker(i), pw[i]);
+	}
+	size_t off = 1;
+	while (off + 4 <= size) {
+		uint8_t b0 = data[off], b1 = data[off + 1];
+		size_t len = (size_t)data[off + 2] << 8 | data[off + 3];
+		off += 4;
+		if (len > size - off)
+			len = size - off;
+		unsigned n = b0 >> 2;
+		fake_advance((uint64_t)n * n * 10);
+		struct sockaddr_storage src;
+		bool v6 = b0 & 2;
+		socklen_t slen = source(b1, v6, &src);
+		/* the bytes alone in a buffer of their own, as a received datagram */
+		uint8_t *dgram = malloc(len ? len : 1);
+		if (!dgram)
+			break;
+		memcpy(dgram, data + off, len);
+		if (!fake_deliver((b0 & 1) % nworkers, v6 ? AF_INET6 : AF_INET, dgram, len,
+				  (struct sockaddr *)&src, slen))
+			(void)fake_deliver((b0 & 1) % nworkers, AF_INET, dgram, len,
+					   (struct sockaddr *)&src, slen);
+		free(dgram);
+		off += len;
+	}
+	fake_advance(3600 * 1000);
+	for (unsigned i = 0; i < nworkers; i++) {
+		proxy_worker_fini(pw[i]);
+		fe_worker_set_data(fake_worker(i), NULL);
+	}
+	fake_end();
+	proxy_shared_free(sh);
+	if (loud) {
+		const struct fake_stats *st = fake_stats();
+		fb_log_flush();
+		fprintf(stderr, "engine: %llu sends (%llu bytes), %llu joins, %llu leaves, "
+			"%llu timers, %llu mails\n", (unsigned long long)st->sends,
+			(unsigned long long)st->send_bytes, (unsigned long long)st->joins,
+			(unsigned long long)st->leaves, (unsigned long long)st->timers,
+			(unsigned long long)st->mails);
+	}
+	return 0;
+}
