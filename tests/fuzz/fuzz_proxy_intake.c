@@ -5,14 +5,15 @@
  * double of the fe_* calls, and the input is cut into datagrams from
  * several sources with the clock moved between them.
  *
- * Input: one byte choosing the role (value % 3: client, server, response)
- * and the worker count (bit 2: two workers, else one), then records:
+ * Input: one byte choosing the role (bits 0-1, mod 3: client, server,
+ * response) and the worker count (bit 2: two workers, else one), then
+ * records:
  *   b0: bit 0 the worker that receives, bit 1 IPv6, bits 2-7 n: the clock
  *       moves n*n*10 ms first (up to 39.7 s: groups time out);
  *   b1: the source (address bits 0-2, port bits 3-4);
  *   b2 b3: the datagram's length, big-endian (cut to what is left);
  *   then the datagram.
- * At the end the clock moves on an hour (every group times out), the
+ * At the end the clock moves on 2 minutes (every group times out), the
  * workers stop, the mail still queued runs (as after worker_fini), and
  * every socket must be closed and every timer gone. */
 #include <arpa/inet.h>
@@ -29,10 +30,12 @@ enum { ROLES = 3 };
 
 /* uftpproxyd command lines, one per role, with addresses from the
  * 198.18.0.0/15 test range (nothing is sent anywhere: the engine is fake). */
-static char *const role_args[ROLES][12] = {
-	{ "uftpproxyd", "-c", "-U", "0x0C000001", "-p", "1044", "-q", "1045", NULL },
-	{ "uftpproxyd", "-s", "198.18.1.2", "-p", "1044", "-U", "0x0A000001", NULL },
-	{ "uftpproxyd", "-r", "-U", "0x0D000001", "-p", "1044", NULL },
+static char *const role_args[ROLES][16] = {
+	{ "uftpproxyd", "-c", "-U", "0x0C000001", "-p", "1044", "-q", "1045",
+	  "-H", "198.18.0.1,198.18.1.1:1045", "-h", "20", "--group-idle-max", "60", NULL },
+	{ "uftpproxyd", "-s", "198.18.1.2", "-p", "1044", "-U", "0x0A000001",
+	  "--group-idle-max", "60", NULL },
+	{ "uftpproxyd", "-r", "-U", "0x0D000001", "-p", "1044", "--group-idle-max", "60", NULL },
 };
 
 static const struct ferry_config *role_config(unsigned role)
@@ -96,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	bool loud = verbose();
-	unsigned role = data[0] % ROLES, nworkers = data[0] & 4 ? 2 : 1;
+	unsigned role = (data[0] & 3) % ROLES, nworkers = data[0] & 4 ? 2 : 1;
 	const struct ferry_config *cfg = role_config(role);
 	struct proxy_shared *sh = NULL;
 	struct proxy_worker *pw[FAKE_MAX_WORKERS] = { 0 };
@@ -130,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(dgram);
 		off += len;
 	}
-	fake_advance(3600 * 1000);
+	fake_advance(120 * 1000);   /* past --group-idle-max */
 	for (unsigned i = 0; i < nworkers; i++) {
 		proxy_worker_fini(pw[i]);
 		fe_worker_set_data(fake_worker(i), NULL);
