@@ -15,8 +15,16 @@
  *   then the datagram.
  * At the end the clock moves on 2 minutes (every group times out), the
  * workers stop, the mail still queued runs (as after worker_fini), and
- * every socket must be closed and every timer gone. */
+ * every socket must be closed and every timer gone.
+ *
+ * The state the workers share (UID, lists, keys: a server proxy generates
+ * an RSA key, which would cost more than the rest of an input) is made
+ * once per role and worker count, as ferryd makes it once at start-up.
+ * What an input changes in it must be back to zero when its workers have
+ * stopped (no group in the table, the group bounds' counters at zero), so
+ * an input's outcome does not depend on the ones before; that is checked. */
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +33,7 @@
 #include "ferry/log.h"
 #include "ferry/proxy.h"
 #include "fuzz.h"
+#include "../../src/proxy/internal.h"   /* the shared state's bounds */
 
 enum { ROLES = 3 };
 
@@ -94,17 +103,38 @@ static socklen_t source(uint8_t b1, bool v6, struct sockaddr_storage *ss)
 	return sizeof(*a);
 }
 
+static struct proxy_shared *shared_state(unsigned role, unsigned nworkers)
+{
+	static struct proxy_shared *sh[ROLES][2];
+	if (!sh[role][nworkers - 1])
+		FUZZ_CHECK(proxy_shared_new(role_config(role), nworkers,
+					    &sh[role][nworkers - 1]) == 0);
+	return sh[role][nworkers - 1];
+}
+
+static void check_back_to_start(struct proxy_shared *sh)
+{
+	for (unsigned i = 0; i < sh->nworkers; i++)
+		FUZZ_CHECK(sh->workers[i] == NULL);
+	for (size_t i = 0; i < sh->count; i++) {
+		struct inst_shared *in = &sh->inst[i];
+		FUZZ_CHECK(sess_table_count(in->groups) == 0);
+		FUZZ_CHECK(atomic_load(&in->groups_alive) == 0);
+		for (size_t b = 0; b < SOURCE_BUCKETS; b++)
+			FUZZ_CHECK(atomic_load(&in->per_source[b]) == 0);
+		atomic_store(&in->groups_refused, 0);   /* a counter for the log */
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
 	bool loud = verbose();
 	unsigned role = (data[0] & 3) % ROLES, nworkers = data[0] & 4 ? 2 : 1;
-	const struct ferry_config *cfg = role_config(role);
-	struct proxy_shared *sh = NULL;
+	struct proxy_shared *sh = shared_state(role, nworkers);
 	struct proxy_worker *pw[FAKE_MAX_WORKERS] = { 0 };
 	fake_begin(nworkers, 1000000);
-	FUZZ_CHECK(proxy_shared_new(cfg, nworkers, &sh) == 0);
 	for (unsigned i = 0; i < nworkers; i++) {
 		FUZZ_CHECK(proxy_worker_init(fake_worker(i), sh, &pw[i]) == 0);
 		fe_worker_set_data(fake_worker(i), pw[i]);
@@ -139,7 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fe_worker_set_data(fake_worker(i), NULL);
 	}
 	fake_end();
-	proxy_shared_free(sh);
+	check_back_to_start(sh);
 	if (loud) {
 		const struct fake_stats *st = fake_stats();
 		fb_log_flush();
