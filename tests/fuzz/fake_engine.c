@@ -100,7 +100,6 @@ int fake_deliver(unsigned worker, int family, const uint8_t *data, size_t len,
 		struct fe_datagram d = { .data = data, .len = len, .src = src,
 					 .srclen = srclen, .dst = s->local };
 		s->cb(s, &d, s->arg);
-		fake_run_mail();
 		return 1;
 	}
 	return 0;

@@ -23,8 +23,8 @@ struct fake_stats {
 void fake_begin(unsigned nworkers, uint64_t now_ms);
 struct fe_worker *fake_worker(unsigned index);
 /* Delivers a datagram to the first socket of the family that worker
- * opened (what a multishot recvmsg would do), then runs the mail it
- * caused. false when no such socket is open. */
+ * opened (what a multishot recvmsg would do); the mail it causes waits
+ * for fake_run_mail. 0 when no such socket is open. */
 int fake_deliver(unsigned worker, int family, const uint8_t *data, size_t len,
 		 const struct sockaddr *src, socklen_t srclen);
 /* Moves the clock on by ms, firing due timers in order, running mail. */

@@ -6,16 +6,20 @@
  * several sources with the clock moved between them.
  *
  * Input: one byte choosing the role (bits 0-1, mod 3: client, server,
- * response) and the worker count (bit 2: two workers, else one), then
- * records:
+ * response), the worker count (bit 2: two workers, else one) and how it
+ * ends (bit 3: at once, else after the final clock step), then records:
  *   b0: bit 0 the worker that receives, bit 1 IPv6, bits 2-7 n: the clock
  *       moves n*n*10 ms first (up to 39.7 s: groups time out);
- *   b1: the source (address bits 0-2, port bits 3-4);
+ *   b1: the source (address bits 0-2, port bits 3-4); bit 5: the mail
+ *       (hand-offs between workers) waits, as when the receiving worker
+ *       is busy: it runs at the next clock step, or after the workers
+ *       stopped (the engine delivers all mail, also after worker_fini);
  *   b2 b3: the datagram's length, big-endian (cut to what is left);
  *   then the datagram.
- * At the end the clock moves on 2 minutes (every group times out), the
- * workers stop, the mail still queued runs (as after worker_fini), and
- * every socket must be closed and every timer gone.
+ * At the end the clock moves on 2 minutes (every group times out) unless
+ * bit 3 says stop at once (groups alive, mail queued), the workers stop,
+ * the mail still queued runs (as after worker_fini), and every socket
+ * must be closed and every timer gone.
  *
  * The state the workers share (UID, lists, keys: a server proxy generates
  * an RSA key, which would cost more than the rest of an input) is made
@@ -161,9 +165,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)fake_deliver((b0 & 1) % nworkers, AF_INET, dgram, len,
 					   (struct sockaddr *)&src, slen);
 		free(dgram);
+		if (!(b1 & 0x20))
+			fake_run_mail();
 		off += len;
 	}
-	fake_advance(120 * 1000);   /* past --group-idle-max */
+	if (!(data[0] & 8))
+		fake_advance(120 * 1000);   /* past --group-idle-max */
 	for (unsigned i = 0; i < nworkers; i++) {
 		proxy_worker_fini(pw[i]);
 		fe_worker_set_data(fake_worker(i), NULL);
