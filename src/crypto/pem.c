@@ -17,11 +17,37 @@
 #define PEM_MAX (64 * 1024)
 #define DER_MAX 4096
 
-static struct crypto_key *rsa_from_der(const uint8_t *der, size_t len)
+/* wolfCrypt decodes any nine integers as an RSA private key (a zero prime
+ * included; found by tests/fuzz/fuzz_crypto_pem) and this build has no
+ * wc_CheckRsaKey: a signature the public half verifies shows the parts
+ * belong together. Start-up only (a private key operation). */
+static bool rsa_consistent(struct crypto_key *k)
+{
+	static const char msg[] = "ferry: does this key sign?";
+	uint8_t sig[CRYPTO_SIG_MAX];
+	struct crypto_rng *rng = crypto_rng_new();
+	long n = rng ? crypto_sign(k, rng, UFTP_HASH_SHA256, msg, sizeof(msg), sig,
+				  sizeof(sig)) : -1;
+	crypto_rng_free(rng);
+	return n > 0 && crypto_verify(k, UFTP_HASH_SHA256, msg, sizeof(msg), sig, (size_t)n);
+}
+
+static struct crypto_key *rsa_from_der(const uint8_t *der, size_t len, char *why)
 {
 	struct crypto_key *k = crypto_key_alloc(UFTP_KEYBLOB_RSA, true);
 	word32 idx = 0;
-	if (k && wc_RsaPrivateKeyDecode(der, &idx, &k->u.rsa, (word32)len) == 0)
+	if (!k || wc_RsaPrivateKeyDecode(der, &idx, &k->u.rsa, (word32)len) != 0) {
+		crypto_key_free(k);
+		return NULL;
+	}
+	unsigned bits = crypto_key_bits(k);
+	if (bits < CRYPTO_RSA_MIN || bits > CRYPTO_RSA_MAX)
+		snprintf(why, CRYPTO_ERR_LEN, "its RSA modulus has %u bits, not %d to %d",
+			 bits, CRYPTO_RSA_MIN, CRYPTO_RSA_MAX);
+	else if (!rsa_consistent(k))
+		snprintf(why, CRYPTO_ERR_LEN,
+			 "its RSA parts do not belong together (it cannot sign)");
+	else
 		return k;
 	crypto_key_free(k);
 	return NULL;
@@ -38,6 +64,16 @@ static struct crypto_key *ec_from_der(const uint8_t *der, size_t len, char *why)
 	k->curve = crypto_curve_from_wc(wc_ecc_get_curve_id(k->u.ec.idx));
 	if (!k->curve) {
 		snprintf(why, CRYPTO_ERR_LEN, "its EC curve is not one uftp uses");
+		crypto_key_free(k);
+		return NULL;
+	}
+	/* The decoder takes a private scalar of any length; one longer than
+	 * the curve's order overflows wolfCrypt's export (found by
+	 * tests/fuzz/fuzz_crypto_pem). Scalar in [1, n-1], public point on
+	 * the curve and of the right order, or no key. */
+	if (wc_ecc_check_key(&k->u.ec) != 0) {
+		snprintf(why, CRYPTO_ERR_LEN, "its EC key is not valid on its curve "
+			 "(private scalar out of range, or no or a wrong public point)");
 		crypto_key_free(k);
 		return NULL;
 	}
@@ -60,11 +96,14 @@ struct crypto_key *crypto_key_from_pem(const void *pem, size_t len,
 	}
 	if (wc_PemToDer(pem, (long)len, PRIVATEKEY_TYPE, &der, NULL, &info,
 			&format) != 0 || !der) {
+		/* it fails after allocating der when the body does not
+		 * decode (found by tests/fuzz/fuzz_crypto_pem): free it */
+		wc_FreeDer(&der);
 		snprintf(why, CRYPTO_ERR_LEN, "no PEM private key in it");
 		return NULL;
 	}
-	k = rsa_from_der(der->buffer, der->length);
-	if (!k)
+	k = rsa_from_der(der->buffer, der->length, why);
+	if (!k && !why[0])
 		k = ec_from_der(der->buffer, der->length, why);
 	wc_FreeDer(&der);
 	if (!k && !why[0])

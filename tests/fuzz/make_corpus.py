@@ -4,9 +4,11 @@ as the CLI tests give them (config_args, NUL between arguments, a first
 byte choosing argv[0]), -C/-S list lines (peerlist, a first byte choosing
 the server form) and FTP command lines (ftp_cmdline).
 Usage: make_corpus.py CORPUS_DIR"""
+import base64
 import glob
 import hashlib
 import os
+import struct
 import sys
 
 top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -66,3 +68,69 @@ REPLIES = [
 ]
 for rep in REPLIES:
     put("ftpc_reply", rep.encode("latin-1"))
+
+
+# The PKCS#8 form ("BEGIN PRIVATE KEY", as openssl genpkey writes it) of
+# the traditional test keys make_uftp_corpus wrote to crypto_pem.
+def der(tag, body):
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(ln)]) + ln + body
+
+
+def pem_body(text):
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith(b"-----")]
+    return base64.b64decode(b"".join(lines))
+
+
+ALGS = {
+    "rsa512": der(0x30, bytes.fromhex("06092a864886f70d010101") + b"\x05\x00"),
+    "ec_p256": der(0x30, bytes.fromhex("06072a8648ce3d0201") + bytes.fromhex("06082a8648ce3d030107")),
+}
+for name, alg in ALGS.items():
+    path = os.path.join(out, "crypto_pem", name)
+    if not os.path.exists(path):
+        continue
+    inner = pem_body(open(path, "rb").read())
+    p8 = der(0x30, b"\x02\x01\x00" + alg + der(0x04, inner))
+    b64 = base64.b64encode(p8)
+    text = b"-----BEGIN PRIVATE KEY-----\n"
+    text += b"".join(b64[i:i + 64] + b"\n" for i in range(0, len(b64), 64))
+    text += b"-----END PRIVATE KEY-----\n"
+    d = os.path.join(out, "crypto_pem")
+    with open(os.path.join(d, name + "_pkcs8"), "wb") as f:
+        f.write(text)
+
+
+# fuzz_proxy_intake: UFTP sessions for each role, cut into the harness's
+# records (worker and family and clock step, source, length, datagram)
+# from the UFTP messages of corpus/uftp_decode and a plain ANNOUNCE.
+def uftp_hdr(func, src, gid, inst=0, grtt=0x9D, gsize=0x18):
+    return struct.pack(">BBHIIBBBB", 0x40, func, 0, src, gid, inst, grtt, gsize, 0)
+
+
+def plain_announce(src, gid):
+    body = struct.pack(">BBBBBBHII", 1, 6, 0, 20, 0, 0, 1300, 1700000000, 0)
+    return uftp_hdr(1, src, gid) + body + bytes([230, 4, 4, 1, 230, 5, 5, 1])
+
+
+def record(dgram, worker=0, v6=False, step=0, source=0):
+    b0 = worker | (2 if v6 else 0) | (step << 2)
+    return bytes([b0, source]) + struct.pack(">H", len(dgram)) + dgram
+
+
+uftp_dir = os.path.join(out, "uftp_decode")
+msgs = {n: open(os.path.join(uftp_dir, n), "rb").read()
+        for n in sorted(os.listdir(uftp_dir))} if os.path.isdir(uftp_dir) else {}
+ann = plain_announce(0x5E000001, 0x10000001)
+for role in range(3):
+    for two in (0, 4):
+        seq = record(ann, source=2) + record(ann, worker=1, source=0)
+        for i, name in enumerate(msgs):
+            seq += record(msgs[name], worker=i & 1, v6=name.endswith("_v6"),
+                          step=(i % 4), source=i % 8)
+        put("proxy_intake", bytes([role | two]) + seq + record(ann, step=40))
+for name, m in msgs.items():
+    put("proxy_intake", bytes([4]) + record(ann) + record(m, worker=1, source=3))

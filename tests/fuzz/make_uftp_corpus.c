@@ -2,13 +2,16 @@
  * encoders: every message of tests/uftp/vectors.c built as a struct and
  * encoded with uftp_encode (corpus/uftp_decode), its body alone with
  * uftp_encode_body (corpus/uftp_inner), and RSA and EC key blobs with
- * uftp_keyblob_encode (corpus/uftp_keyblob).
+ * uftp_keyblob_encode (corpus/uftp_keyblob), and small throw-away private
+ * keys made by crypto_key_generate written by crypto_key_to_pem
+ * (corpus/crypto_pem; make_corpus.py adds their PKCS#8 forms).
  * Usage: make_uftp_corpus CORPUS_DIR */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ferry/crypto.h"
 #include "ferry/cursor.h"
 #include "ferry/uftp.h"
 #include "vectors.h"
@@ -58,6 +61,36 @@ static int keyblobs(const char *dir)
 	return rc;
 }
 
+/* Test keys for the corpus only, the smallest of each kind: a fuzzer
+ * mutates text, and a 512-bit key parses as fast as it can be. */
+static int pem_keys(const char *dir)
+{
+	static const struct { const char *name, *spec; } keys[] = {
+		{ "rsa512", "rsa:512" },
+		{ "ec_p256", "ec:prime256v1" },
+		{ "ec_p384", "ec:secp384r1" },
+		{ "ec_p521", "ec:secp521r1" },
+	};
+	struct crypto_rng *rng = crypto_rng_new();
+	int rc = rng ? 0 : -1;
+	for (size_t i = 0; rng && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char why[CRYPTO_ERR_LEN], pem[8192];
+		struct crypto_key *k = crypto_key_generate(rng, keys[i].spec, why);
+		long n = k ? crypto_key_to_pem(k, pem, sizeof(pem)) : -1;
+		if (n <= 0) {
+			fprintf(stderr, "make_uftp_corpus: key %s: %s\n", keys[i].spec,
+				k ? "does not write as PEM" : why);
+			rc = -1;
+		} else {
+			rc |= put(dir, "crypto_pem", keys[i].name, pem, (size_t)n);
+		}
+		crypto_key_free(k);
+	}
+	crypto_rng_free(rng);
+	crypto_thread_done();
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -84,5 +117,6 @@ int main(int argc, char **argv)
 			rc |= put(argv[1], "uftp_inner", vectors[i].name, buf, (size_t)n) ? 1 : 0;
 	}
 	rc |= keyblobs(argv[1]) ? 1 : 0;
+	rc |= pem_keys(argv[1]) ? 1 : 0;
 	return rc;
 }

@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""flood: a black-box fuzz of a running ferryd (issue 11 item 7).
+
+    flood.py FERRYD CORPUS_DIR [SECONDS]
+
+One ferryd with a client proxy, a response proxy and an FTP server, in a
+network namespace of its own (unshare -rn, loopback only), takes SECONDS
+(default 20) of hostile input at once:
+
+- UDP to both proxies: UFTP messages of tests/fuzz/corpus/uftp_decode (made
+  by the project's own encoders) and forged ANNOUNCEs, mutated (bit flips,
+  byte sets, truncation, extension, splices, random function bytes) or
+  plain random, from 64 source addresses;
+- TCP to the FTP port, from many source addresses: random bytes, random
+  FTP lines (known verbs, random and over-long arguments, control bytes),
+  random Telnet IAC sequences, and half-open connections (a partial line,
+  then silence) held until the end.
+
+Then ferryd must still run, its RSS must have grown by less than 256 MiB,
+it must serve a normal FTP session (login, RETR byte-identical, QUIT 221),
+and the client proxy must accept a new ANNOUNCE (re-multicast as the
+original). At SIGTERM it exits 6 (as uftpproxyd) with quiet sanitizers.
+
+Exit 0 pass, 1 fail, 77 (skip) when no namespace can be made.
+"""
+
+import ftplib
+import io
+import json
+import os
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SKIP = 77
+CLIENT_PORT, CLIENT_DEST, RESPONSE_PORT, FTP_PORT = 1044, 1045, 1046, 2121
+USER, PASSWORD = "tester", "flood-test-pw"
+VERBS = ["USER", "PASS", "ACCT", "CWD", "CDUP", "QUIT", "PORT", "PASV", "EPSV",
+         "EPRT", "SPSV", "TYPE", "STRU", "MODE", "RETR", "STOR", "STOU", "APPE",
+         "REST", "RNFR", "RNTO", "ABOR", "DELE", "RMD", "MKD", "PWD", "LIST",
+         "NLST", "MLSD", "MLST", "SITE", "SYST", "STAT", "HELP", "NOOP", "FEAT",
+         "OPTS", "SIZE", "MDTM", "MFMT", "HASH", "AVBL", "AUTH", "PBSZ", "PROT",
+         "LANG", "HOST", "XCRC", "XMD5", "XSHA1"]
+ARGS = ["", "/", "..", "../../etc/passwd", "file.bin", "*", "-la", "I", "A", "E",
+        "|1|127.0.0.1|1|", "|2|::1|1|", "127,0,0,1,0,1", "UTF8 ON", "ALL",
+        "CHMOD 777 file.bin", "%s%n%x", "anonymous", "ftp", "\x00", "\xff\xff"]
+
+
+class T:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("ok - " + name, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL - %s: %s" % (name, detail), flush=True)
+        return ok
+
+
+def crypt_hash(password):
+    import ctypes
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt.restype = lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    return lib.crypt(password.encode(), lib.crypt_gensalt(b"$6$", 0, None, 0)).decode()
+
+
+def announce(src, gid, pub="230.4.4.1", priv="230.5.5.1"):
+    hdr = struct.pack(">BBHIIBBBB", 0x40, 1, 0, src, gid, 0, 0x9d, 0x18, 0)
+    body = struct.pack(">BBBBBBHII", 1, 6, 0, 20, 0, 0, 1300, int(time.time()), 0)
+    return hdr + body + socket.inet_aton(pub) + socket.inet_aton(priv)
+
+
+def mutate(rng, seeds):
+    d = bytearray(rng.choice(seeds))
+    for _ in range(rng.randint(1, 8)):
+        op = rng.randrange(7)
+        if op == 0 and d:
+            i = rng.randrange(len(d))
+            d[i] ^= 1 << rng.randrange(8)
+        elif op == 1 and d:
+            d[rng.randrange(len(d))] = rng.choice([0, 1, 0x7f, 0x80, 0xff, rng.randrange(256)])
+        elif op == 2 and d:
+            del d[rng.randrange(len(d)):]
+        elif op == 3:
+            d += rng.randbytes(rng.randint(1, 64))
+        elif op == 4:
+            other = rng.choice(seeds)
+            cut = rng.randint(0, len(other))
+            d = d[:rng.randint(0, len(d))] + other[cut:]
+        elif op == 5 and len(d) > 1:
+            d[1] = rng.randrange(24)            # another function byte
+        elif op == 6 and len(d) >= 4:
+            i = rng.randrange(len(d) - 1)       # a length or count field
+            d[i:i + 2] = rng.choice([b"\x00\x00", b"\xff\xff", b"\x7f\xff", b"\x00\x01"])
+    return bytes(d[:9000])
+
+
+def udp_flood(stop, seeds, counts):
+    rng = random.Random(1)
+    socks = []
+    for i in range(64):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.3.%d" % (i + 1), 0))
+        s.setblocking(False)
+        socks.append(s)
+    while not stop.is_set():
+        s = rng.choice(socks)
+        port = rng.choice([CLIENT_PORT, RESPONSE_PORT])
+        d = rng.randbytes(rng.randint(0, 1500)) if rng.random() < 0.1 else mutate(rng, seeds)
+        try:
+            s.sendto(d, ("127.0.0.1", port))
+            counts["udp"] += 1
+        except OSError:
+            time.sleep(0.001)                   # socket buffer full
+        if counts["udp"] % 200 == 0:
+            time.sleep(0.002)
+    for s in socks:
+        s.close()
+
+
+def ftp_line(rng):
+    verb = rng.choice(VERBS)
+    if rng.random() < 0.2:
+        verb = verb.lower()
+    r = rng.random()
+    if r < 0.5:
+        arg = rng.choice(ARGS)
+    elif r < 0.8:
+        arg = "".join(chr(rng.randrange(256)) for _ in range(rng.randint(1, 40)))
+    else:
+        arg = "A" * rng.choice([300, 1024, 5000, 70000])
+    if verb == "USER" and arg == USER:
+        arg = "x"
+    end = rng.choice(["\r\n", "\r\n", "\n", "\r", ""])
+    return (verb + " " + arg + end).encode("latin-1")
+
+
+def iac_burst(rng):
+    out = bytearray()
+    for _ in range(rng.randint(1, 50)):
+        r = rng.random()
+        if r < 0.6:
+            out += bytes([0xff, rng.choice([0xf1, 0xf2, 0xf4, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
+                                             rng.randrange(256)])])
+            if rng.random() < 0.5:
+                out.append(rng.randrange(256))
+        elif r < 0.8:
+            out += b"\xff\xfa" + rng.randbytes(rng.randint(0, 20)) + b"\xff\xf0"
+        else:
+            out += rng.randbytes(rng.randint(1, 10))
+    return bytes(out) + (b"\r\n" if rng.random() < 0.5 else b"")
+
+
+def tcp_flood(stop, seed, counts, held):
+    rng = random.Random(seed)
+    while not stop.is_set():
+        kind = rng.randrange(4)
+        s = socket.socket()
+        s.settimeout(2)
+        try:
+            s.bind(("127.0.4.%d" % rng.randint(1, 250), 0))
+            s.connect(("127.0.0.1", FTP_PORT))
+            if kind == 0:
+                s.sendall(rng.randbytes(rng.randint(1, 8192)))
+            elif kind == 1:
+                for _ in range(rng.randint(1, 30)):
+                    s.sendall(ftp_line(rng))
+            elif kind == 2:
+                s.sendall(iac_burst(rng))
+            else:
+                s.sendall(rng.choice([b"US", b"USER an", b"\xff", b"PASV\r", b""]))
+                if len(held) < 200:
+                    held.append(s)
+                    counts["held"] += 1
+                    s = None
+            if s is not None and rng.random() < 0.5:
+                s.settimeout(0.05)
+                try:
+                    s.recv(4096)
+                except OSError:
+                    pass
+            counts["tcp"] += 1
+        except OSError:
+            counts["tcp_err"] += 1
+            time.sleep(0.01)
+        finally:
+            if s is not None:
+                if rng.random() < 0.3:          # a reset instead of a FIN
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as fh:
+        return int(re.search(r"VmRSS:\s+(\d+)", fh.read()).group(1))
+
+
+def wait_until(fn, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if fn():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def ftp_session(t, payload):
+    try:
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", FTP_PORT, timeout=10)
+        f.login(USER, PASSWORD)
+        buf = io.BytesIO()
+        f.retrbinary("RETR file.bin", buf.write)
+        quit_reply = f.quit()
+        t.check("after the flood: FTP login + RETR byte-identical",
+                buf.getvalue() == payload, "%d bytes" % len(buf.getvalue()))
+        t.check("after the flood: QUIT answers 221", quit_reply.startswith("221"), quit_reply)
+    except (OSError, ftplib.Error) as e:
+        t.check("after the flood: a normal FTP session", False, repr(e))
+
+
+def announce_accepted(t):
+    lst = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lst.bind(("0.0.0.0", CLIENT_DEST))
+    lst.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                   socket.inet_aton("230.4.4.1") + socket.inet_aton("127.0.0.1"))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.9.9", 0))
+    gid = 0x7E57F100
+    seen = False
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        s.sendto(announce(0x5EED0001, gid), ("127.0.0.1", CLIENT_PORT))
+        end = time.monotonic() + 1
+        while not seen and time.monotonic() < end:
+            r, _, _ = select.select([lst], [], [], 0.2)
+            if r:
+                data = lst.recv(65536)
+                seen = len(data) >= 16 and data[1] == 1 and \
+                    struct.unpack(">I", data[8:12])[0] == gid
+    t.check("after the flood: the client proxy re-multicasts a new ANNOUNCE", seen)
+    s.close()
+    lst.close()
+
+
+def inner(ferryd, corpus, seconds):
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "link", "set", "lo", "multicast", "on"],
+                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
+        subprocess.run(cmd, check=True)
+    t = T()
+    tmp = tempfile.mkdtemp(prefix="ferry-flood-")
+    root = os.path.join(tmp, "root")
+    os.mkdir(root, 0o755)
+    payload = random.Random(7).randbytes(300000)
+    with open(os.path.join(root, "file.bin"), "wb") as fh:
+        fh.write(payload)
+    limits = {"max_groups": 5000, "max_groups_per_source": 60, "group_idle_max": 10}
+    conf = {
+        "workers": 2, "foreground": True, "allow_root": True, "log": {"level": 2},
+        "proxies": [
+            {"name": "flood-client", "role": "client", "port": CLIENT_PORT,
+             "dest_port": CLIENT_DEST, "out_interface": "127.0.0.1",
+             "uid": "0x0C000001", "limits": limits},
+            {"name": "flood-response", "role": "response", "port": RESPONSE_PORT,
+             "keys": {"generate": ["ec:prime256v1"]}, "public_multicast": ["230.4.4.2"],
+             "limits": limits},
+        ],
+        "ftp": {"listen": ["127.0.0.1:%d" % FTP_PORT],
+                "users": [{"name": USER, "password": crypt_hash(PASSWORD), "root": root}]},
+    }
+    conf_path = os.path.join(tmp, "ferryd.json")
+    with open(conf_path, "w") as fh:
+        json.dump(conf, fh)
+    log_path = os.path.join(tmp, "ferryd.log")
+    log = open(log_path, "w")
+    env = dict(os.environ)
+    # ASan's quarantine holds 256 MiB of freed memory by default: RSS
+    # would measure it, not ferryd.
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:quarantine_size_mb=16")
+    proc = subprocess.Popen([ferryd, "--allow-root", "-f", conf_path],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def text():
+        with open(log_path, errors="replace") as fh:
+            return fh.read()
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", FTP_PORT), 1).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        if not t.check("ferryd starts with two proxies and FTP",
+                       wait_until(lambda: proc.poll() is not None or listening(), 20)
+                       and proc.poll() is None, text()[-800:]):
+            return t
+        time.sleep(0.5)
+        rss0 = rss_kib(proc.pid)
+        seeds = [open(os.path.join(corpus, n), "rb").read() for n in sorted(os.listdir(corpus))]
+        seeds += [announce(0x5E000000 + i, 0x10000000 + i) for i in range(8)]
+        stop = threading.Event()
+        counts = {"udp": 0, "tcp": 0, "tcp_err": 0, "held": 0}
+        held = []
+        threads = [threading.Thread(target=udp_flood, args=(stop, seeds, counts))]
+        threads += [threading.Thread(target=tcp_flood, args=(stop, 100 + i, counts, held))
+                    for i in range(4)]
+        for th in threads:
+            th.start()
+        deadline = time.monotonic() + seconds
+        alive = True
+        while time.monotonic() < deadline and alive:
+            time.sleep(0.5)
+            alive = proc.poll() is None
+        stop.set()
+        for th in threads:
+            th.join()
+        print("# flood: %(udp)d datagrams, %(tcp)d TCP connections (%(tcp_err)d refused "
+              "or failed), %(held)d held half-open" % counts, flush=True)
+        t.check("ferryd survives %d s of flooding" % seconds, proc.poll() is None,
+                "exit %s: %s" % (proc.returncode, text()[-1500:]))
+        if proc.poll() is not None:
+            return t
+        t.check("the flood reached ferryd", counts["udp"] > 1000 and counts["tcp"] > 100,
+                str(counts))
+        rss1 = rss_kib(proc.pid)
+        print("# RSS %d KiB before, %d KiB after" % (rss0, rss1), flush=True)
+        t.check("RSS grew by less than 256 MiB", rss1 - rss0 < 256 * 1024,
+                "%d -> %d KiB" % (rss0, rss1))
+        for s in held:
+            s.close()
+        ftp_session(t, payload)
+        announce_accepted(t)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+        log.close()
+        out = text()
+        t.check("ferryd exits 6 at SIGTERM (as uftpproxyd)", rc == 6, "exit %s" % rc)
+        t.check("sanitizers quiet", "Sanitizer" not in out and "runtime error" not in out,
+                out[-1500:])
+        if t.failed:
+            print("# log kept in " + log_path)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return t
+
+
+def main():
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--inner":
+        t = inner(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) == 5 else 20)
+        print("%d passed, %d failed" % (t.passed, t.failed))
+        return 1 if t.failed else 0
+    if len(sys.argv) not in (3, 4):
+        print(__doc__, file=sys.stderr)
+        return 2
+    args = [os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])] + sys.argv[3:]
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
+    if probe.returncode != 0:
+        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
+        return SKIP
+    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
+                           "--inner"] + args).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
