@@ -292,7 +292,8 @@ def inner(ferryd, corpus, seconds):
     env = dict(os.environ)
     # ASan's quarantine holds 256 MiB of freed memory by default: RSS
     # would measure it, not ferryd.
-    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:quarantine_size_mb=16")
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS") or "detect_leaks=1:abort_on_error=1") + \
+        ":quarantine_size_mb=16"
     proc = subprocess.Popen([ferryd, "--allow-root", "-f", conf_path],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
 
