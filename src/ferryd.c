@@ -12,13 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ferry/config.h"
-#include "ferry/crypto.h"
 #include "ferry/daemon.h"
+#include "ferry/crypto.h"
 #include "ferry/engine.h"
 #include "ferry/ftp.h"
 #include "ferry/gateway.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ferry/proxy.h"
 
 /* What every worker is started with: the proxy instances' and the FTP
@@ -121,7 +120,7 @@ static int wait_for_stop(const sigset_t *set, struct daemon_reload *rl)
 		int sig = sigwaitinfo(set, NULL);
 		if (sig == SIGHUP) {
 			daemon_notify_reloading();
-			if (log_reopen() == 0)
+			if (fb_log_reopen() == 0)
 				flog(LOG_LVL_INFO, "Reopened log file on SIGHUP");
 			if (rl->ftp && ftp_server_reopen(rl->ftp) == 0)
 				flog(LOG_LVL_INFO, "Reopened the FTP transfer log on SIGHUP");
@@ -202,14 +201,14 @@ static int confine(const struct ferry_config *cfg, const struct daemon_identity 
 	int r = daemon_sandbox_files(cfg) ? FERRY_EXIT_PARAM : 0;
 	if (r == 0)
 		r = fe_engine_start(e);
-	if (r == 0 && cfg->pidfile && pidfile_write(cfg->pidfile) < 0) {
+	if (r == 0 && cfg->pidfile && daemon_pidfile_write(cfg->pidfile) < 0) {
 		flog(LOG_LVL_ERR, "Could not write pidfile %s", cfg->pidfile);
 		r = FERRY_EXIT_PARAM;
 	}
 	if (r == 0 && (daemon_privdrop(id) || daemon_sandbox_syscalls(cfg))) {
 		r = FERRY_EXIT_PARAM;
 		if (cfg->pidfile)
-			pidfile_remove(cfg->pidfile);
+			daemon_pidfile_remove(cfg->pidfile);
 	}
 	return r;
 }
@@ -230,11 +229,11 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id,
 	rl.id = id;
 	if (!cfg->foreground && daemon_detach() < 0)
 		return FERRY_EXIT_PARAM;
-	r = log_open(cfg->foreground ? NULL : cfg->log_file, cfg->log_level,
+	r = fb_log_open(cfg->foreground ? NULL : cfg->log_file, cfg->log_level,
 		     cfg->max_log_size, cfg->max_log_count);
 	if (r)
 		goto out;
-	if (cfg->priority && set_priority(cfg->priority) < 0)
+	if (cfg->priority && daemon_set_priority(cfg->priority) < 0)
 		flog(LOG_LVL_WARN, "Could not set priority %d: %s", cfg->priority,
 		     strerror(errno));
 	block_signals(&set);
@@ -280,7 +279,7 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id,
 	if (r == FERRY_EXIT_INTR) {
 		log_stats(e);
 		if (cfg->pidfile)
-			pidfile_remove(cfg->pidfile);
+			daemon_pidfile_remove(cfg->pidfile);
 	}
 	fe_engine_destroy(e);
 	proxy_shared_free(sv.proxy);
@@ -289,7 +288,7 @@ out:
 	gw_server_destroy(sv.gateway);
 	if (r != FERRY_EXIT_INTR)
 		daemon_ready(r);
-	log_close();
+	fb_log_close();
 	daemon_reload_fini(&rl);
 	return r;
 }
@@ -311,7 +310,7 @@ static int preflight(const struct ferry_config *cfg, enum cli_action action,
 	}
 	int r = daemon_check_safety(cfg, id, &err);
 	if (r)
-		config_error_print(&err, stderr);
+		daemon_error_print(&err, stderr);
 	return r;
 }
 
@@ -320,23 +319,23 @@ int main(int argc, char **argv)
 	struct ferry_config cfg;
 	struct config_error err;
 	enum cli_action action = CLI_RUN;
-	config_init(&cfg);
-	int r = config_parse_args(argc, argv, &cfg, &action, &err);
+	daemon_config_init(&cfg);
+	int r = daemon_parse_args(argc, argv, &cfg, &action, &err);
 	if (r == 0 && (action == CLI_RUN || action == CLI_CHECK))
-		r = config_validate(&cfg, &err);
+		r = daemon_validate(&cfg, &err);
 	if (r) {
-		config_error_print(&err, stderr);
-		config_free(&cfg);
+		daemon_error_print(&err, stderr);
+		daemon_config_free(&cfg);
 		return r;
 	}
 	struct daemon_identity id;
 	if ((action == CLI_RUN || action == CLI_CHECK) && (r = preflight(&cfg, action, &id))) {
-		config_free(&cfg);
+		daemon_config_free(&cfg);
 		return r;
 	}
 	switch (action) {
 	case CLI_HELP:
-		config_usage(stdout);
+		daemon_usage(stdout);
 		break;
 	case CLI_VERSION:
 		printf("ferryd %s (UFTP 4 proxy protocol 0x40)\n", FERRY_VERSION);
@@ -351,6 +350,6 @@ int main(int argc, char **argv)
 		r = run(&cfg, &id, argc, argv);
 		break;
 	}
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	return r;
 }

@@ -1,23 +1,19 @@
 /* config.h — ferryd's configuration: one struct, filled from a JSON file
- * (ferryd -f) or from uftpproxyd's own flags, validated once, then read-only. */
+ * (ferryd -f) or from uftpproxyd's own flags, validated once, then read-only.
+ * Types only: the functions are in daemon.h. */
 #ifndef FERRY_CONFIG_H
 #define FERRY_CONFIG_H
 
+#if defined(FERRY_MODULE) && !defined(FERRY_USES_CONFIG)
+#error "ferry/config.h: this module may not use config (module graph: meson.build)"
+#endif
+
+
+#include "ferry/base.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-/* Exit codes, as uftpproxyd(1) EXIT STATUS defines them. */
-enum ferry_exit {
-	FERRY_EXIT_OK = 0,
-	FERRY_EXIT_PARAM = 1,  /* invalid command line or configuration */
-	FERRY_EXIT_NET = 2,    /* network initialisation failed */
-	FERRY_EXIT_CRYPTO = 3, /* key data could not be read or generated */
-	FERRY_EXIT_LOG = 4,    /* log file could not be opened or rolled */
-	FERRY_EXIT_ALLOC = 5,  /* memory allocation failed */
-	FERRY_EXIT_INTR = 6,   /* interrupted by the user */
-};
 
 enum proxy_role { PROXY_NONE = 0, PROXY_SERVER, PROXY_CLIENT, PROXY_RESPONSE };
 
@@ -147,32 +143,5 @@ struct config_error {
 
 /* What the command line asks ferryd to do. */
 enum cli_action { CLI_RUN, CLI_HELP, CLI_VERSION, CLI_CHECK };
-
-void config_init(struct ferry_config *cfg);
-void config_free(struct ferry_config *cfg);
-
-/* Parse argv (uftpproxyd flags, -f FILE, --help, --version, --check-config,
- * --workers N, --ftp-root DIR, --ftp-listen ADDR:PORT, --ftp-write).
- * Returns FERRY_EXIT_OK or FERRY_EXIT_PARAM with *err filled. */
-int config_parse_args(int argc, char **argv, struct ferry_config *cfg,
-		      enum cli_action *action, struct config_error *err);
-
-/* Load JSON text or a JSON file into cfg (which config_init prepared). */
-int config_load_json(const char *text, size_t len, const char *name,
-		     struct ferry_config *cfg, struct config_error *err);
-int config_load_file(const char *path, struct ferry_config *cfg,
-		     struct config_error *err);
-
-/* Cross-field checks (exactly one role, -k/-K counts, ranges). */
-int config_validate(const struct ferry_config *cfg, struct config_error *err);
-
-/* The synopsis for --help and for usage errors. */
-void config_usage(FILE *out);
-
-/* "file:line:column: key: message" on one line. */
-void config_error_print(const struct config_error *err, FILE *out);
-
-/* The built-in default configuration: conf/ferryd.json, compiled in. */
-extern const char ferry_default_conf[];
 
 #endif

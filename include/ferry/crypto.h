@@ -3,6 +3,10 @@
 #ifndef FERRY_CRYPTO_H
 #define FERRY_CRYPTO_H
 
+#if defined(FERRY_MODULE) && !defined(FERRY_USES_CRYPTO)
+#error "ferry/crypto.h: this module may not use crypto (module graph: meson.build)"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

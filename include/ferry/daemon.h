@@ -1,13 +1,19 @@
-/* daemon.h — becoming a daemon (detach, pidfile, priority) and reporting
- * start-up success or failure back to the shell or service manager. */
+/* daemon.h — reading and checking the configuration (flags, JSON),
+ * becoming a daemon (detach, pidfile, priority) and reporting start-up
+ * success or failure back to the shell that started us. */
 #ifndef FERRY_DAEMON_H
 #define FERRY_DAEMON_H
 
-#include <stdbool.h>
+#if defined(FERRY_MODULE) && !defined(FERRY_USES_DAEMON)
+#error "ferry/daemon.h: this module may not use daemon (module graph: meson.build)"
+#endif
+
+#include <stdio.h>
+
+#include "ferry/config.h"
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "ferry/config.h"
 
 #include "ferry/engine.h"
 #include "ferry/ftp.h"
@@ -22,10 +28,10 @@ int daemon_detach(void);
 /* Report the start-up result to the waiting parent (no-op in foreground). */
 void daemon_ready(int exit_status);
 
-int pidfile_write(const char *path);   /* 0 or -errno */
-void pidfile_remove(const char *path);
+int daemon_pidfile_write(const char *path);   /* 0 or -errno */
+void daemon_pidfile_remove(const char *path);
 
-int set_priority(int nice_value);      /* 0 or -errno */
+int daemon_set_priority(int nice_value);      /* 0 or -errno */
 
 struct ferry_config;
 /* Descriptors the configuration can use at once with this many workers. */
@@ -113,5 +119,34 @@ int daemon_sandbox_syscalls(const struct ferry_config *cfg);
 /* 0, or FERRY_EXIT_PARAM with err filled, naming the option to override. */
 int daemon_check_safety(const struct ferry_config *cfg, const struct daemon_identity *id,
 			struct config_error *err);
+
+/* ---- configuration: parse, load, check, report ---------------- */
+
+void daemon_config_init(struct ferry_config *cfg);
+void daemon_config_free(struct ferry_config *cfg);
+
+/* Parse argv (uftpproxyd flags, -f FILE, --help, --version, --check-config,
+ * --workers N, --ftp-root DIR, --ftp-listen ADDR:PORT, --ftp-write).
+ * Returns FERRY_EXIT_OK or FERRY_EXIT_PARAM with *err filled. */
+int daemon_parse_args(int argc, char **argv, struct ferry_config *cfg,
+		      enum cli_action *action, struct config_error *err);
+
+/* Load JSON text or a JSON file into cfg (which daemon_config_init prepared). */
+int daemon_load_json(const char *text, size_t len, const char *name,
+		     struct ferry_config *cfg, struct config_error *err);
+int daemon_load_file(const char *path, struct ferry_config *cfg,
+		     struct config_error *err);
+
+/* Cross-field checks (exactly one role, -k/-K counts, ranges). */
+int daemon_validate(const struct ferry_config *cfg, struct config_error *err);
+
+/* The synopsis for --help and for usage errors. */
+void daemon_usage(FILE *out);
+
+/* "file:line:column: key: message" on one line. */
+void daemon_error_print(const struct config_error *err, FILE *out);
+
+/* The built-in default configuration: conf/ferryd.json, compiled in. */
+extern const char daemon_default_conf[];
 
 #endif

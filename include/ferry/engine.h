@@ -3,6 +3,10 @@
 #ifndef FERRY_ENGINE_H
 #define FERRY_ENGINE_H
 
+#if defined(FERRY_MODULE) && !defined(FERRY_USES_ENGINE)
+#error "ferry/engine.h: this module may not use engine (module graph: meson.build)"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -3,6 +3,10 @@
 #ifndef FERRY_FTP_H
 #define FERRY_FTP_H
 
+#if defined(FERRY_MODULE) && !defined(FERRY_USES_FTP)
+#error "ferry/ftp.h: this module may not use ftp (module graph: meson.build)"
+#endif
+
 #include <stdbool.h>
 
 #include "ferry/config.h"
@@ -36,7 +40,8 @@ int ftp_server_reopen(struct ftp_server *srv);
  * caller's user); sessions in progress keep theirs. A root outside what the
  * sandbox allowed at start-up refuses it all. 0: srv owns cfg from now on;
  * else an exit code (logged) and cfg stays the caller's. */
-int ftp_server_reload(struct ftp_server *srv, struct ferry_config *cfg);
+int ftp_server_reload(struct ftp_server *srv, struct ferry_config *cfg,
+		      void (*release)(struct ferry_config *cfg));
 
 /* Listens on every FTP address on worker w (SO_REUSEPORT). 0 or exit code. */
 int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,

@@ -4,6 +4,10 @@
 #ifndef FERRY_GATEWAY_H
 #define FERRY_GATEWAY_H
 
+#if defined(FERRY_MODULE) && !defined(FERRY_USES_GATEWAY)
+#error "ferry/gateway.h: this module may not use gateway (module graph: meson.build)"
+#endif
+
 #include "ferry/config.h"
 #include "ferry/engine.h"
 

@@ -3,6 +3,10 @@
 #ifndef FERRY_PROXY_H
 #define FERRY_PROXY_H
 
+#if defined(FERRY_MODULE) && !defined(FERRY_USES_PROXY)
+#error "ferry/proxy.h: this module may not use proxy (module graph: meson.build)"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 

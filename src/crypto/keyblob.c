@@ -19,9 +19,9 @@ static long rsa_blob(const struct crypto_key *k, uint8_t *out, size_t cap)
 		exp = exp << 8 | e[i];
 	struct uftp_keyblob kb = { .type = UFTP_KEYBLOB_RSA, .exponent = exp,
 				   .key = { n, nlen } };
-	struct wcur w;
-	wcur_init(&w, out, cap);
-	return uftp_keyblob_encode(&w, &kb) == UFTP_OK ? (long)wcur_offset(&w) : -1;
+	struct fb_wcur w;
+	fb_wcur_init(&w, out, cap);
+	return uftp_keyblob_encode(&w, &kb) == UFTP_OK ? (long)fb_wcur_offset(&w) : -1;
 }
 
 /* uftp exports X || Y without OpenSSL's leading 04, padded with zeros to a
@@ -35,12 +35,12 @@ static long ec_blob(const struct crypto_key *k, uint8_t *out, size_t cap)
 		return -1;
 	struct uftp_keyblob kb = { .type = UFTP_KEYBLOB_EC, .curve = (uint8_t)k->curve,
 				   .key = { pt + 1, len - 1 } };
-	struct wcur w;
-	wcur_init(&w, out, cap);
+	struct fb_wcur w;
+	fb_wcur_init(&w, out, cap);
 	if (uftp_keyblob_encode(&w, &kb) != UFTP_OK)
 		return -1;
-	wcur_pad4(&w, 0);
-	return wcur_ok(&w) ? (long)wcur_offset(&w) : -1;
+	fb_wcur_pad4(&w, 0);
+	return fb_wcur_ok(&w) ? (long)fb_wcur_offset(&w) : -1;
 }
 
 long crypto_key_blob(const struct crypto_key *k, uint8_t *out, size_t cap)
@@ -85,7 +85,7 @@ static struct crypto_key *ec_from(const struct uftp_keyblob *kb)
 struct crypto_key *crypto_key_from_blob(const void *blob, size_t len)
 {
 	struct uftp_keyblob kb;
-	if (uftp_keyblob_decode((struct bview){ blob, len }, &kb) != UFTP_OK)
+	if (uftp_keyblob_decode((struct fb_bview){ blob, len }, &kb) != UFTP_OK)
 		return NULL;
 	return kb.type == UFTP_KEYBLOB_RSA ? rsa_from(&kb) : ec_from(&kb);
 }

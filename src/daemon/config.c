@@ -1,7 +1,7 @@
 /* config.c — ferryd's configuration defaults, value syntax, cross-field
  * validation and error reports, shared by the flag and JSON front ends. */
 #include "config_priv.h"
-#include "ferry/iface.h"
+#include "ferry/base.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -22,7 +22,7 @@ static const char *const known_curves[] = {
 	"secp192r1", "secp256r1",
 };
 
-void proxy_init(struct proxy_config *p)
+void daemon_proxy_init(struct proxy_config *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->port = DEFAULT_PORT;
@@ -36,7 +36,7 @@ void proxy_init(struct proxy_config *p)
 	p->group_idle_max = DEFAULT_GROUP_IDLE_MAX;
 }
 
-void config_init(struct ferry_config *cfg)
+void daemon_config_init(struct ferry_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = 2;
@@ -63,18 +63,18 @@ void config_init(struct ferry_config *cfg)
 
 /* Defaults that depend on what was given: the public multicast address,
  * and a response proxy answers on its own port, as uftpproxyd does. */
-int proxy_finish(struct proxy_config *p)
+int daemon_proxy_finish(struct proxy_config *p)
 {
-	if (p->pub_mcast.n == 0 && strlist_push(&p->pub_mcast, DEFAULT_PUB_MCAST))
+	if (p->pub_mcast.n == 0 && daemon_strlist_push(&p->pub_mcast, DEFAULT_PUB_MCAST))
 		return -1;
 	if (p->role == PROXY_RESPONSE)
 		p->dest_port = p->port;
-	if (!p->name && cfg_strdup(&p->name, "proxy"))
+	if (!p->name && daemon_strdup(&p->name, "proxy"))
 		return -1;
 	return 0;
 }
 
-void strlist_free(struct strlist *l)
+void daemon_strlist_free(struct strlist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
@@ -83,7 +83,7 @@ void strlist_free(struct strlist *l)
 	l->n = 0;
 }
 
-void proxy_free(struct proxy_config *p)
+void daemon_proxy_free(struct proxy_config *p)
 {
 	free(p->name);
 	free(p->dest);
@@ -95,15 +95,15 @@ void proxy_free(struct proxy_config *p)
 	free(p->hb_servers);
 	free(p->client_list);
 	free(p->server_list);
-	strlist_free(&p->key_files);
-	strlist_free(&p->key_specs);
+	daemon_strlist_free(&p->key_files);
+	daemon_strlist_free(&p->key_specs);
 	free(p->ecdh_curve);
-	strlist_free(&p->interfaces);
-	strlist_free(&p->pub_mcast);
+	daemon_strlist_free(&p->interfaces);
+	daemon_strlist_free(&p->pub_mcast);
 	memset(p, 0, sizeof(*p));
 }
 
-void ftp_user_free(struct ftp_user *u)
+void daemon_ftp_user_free(struct ftp_user *u)
 {
 	free(u->name);
 	free(u->password_hash);
@@ -114,10 +114,10 @@ void ftp_user_free(struct ftp_user *u)
 
 static void ftp_free(struct ftp_config *f)
 {
-	strlist_free(&f->listen);
-	strlist_free(&f->proxy_from);
+	daemon_strlist_free(&f->listen);
+	daemon_strlist_free(&f->proxy_from);
 	for (size_t i = 0; i < f->user_count; i++)
-		ftp_user_free(&f->users[i]);
+		daemon_ftp_user_free(&f->users[i]);
 	free(f->users);
 	free(f->anonymous_root);
 	free(f->anonymous_umask);
@@ -126,7 +126,7 @@ static void ftp_free(struct ftp_config *f)
 	free(f->tls_key);
 }
 
-void config_free(struct ferry_config *cfg)
+void daemon_config_free(struct ferry_config *cfg)
 {
 	free(cfg->source);
 	free(cfg->log_file);
@@ -136,17 +136,17 @@ void config_free(struct ferry_config *cfg)
 	free(cfg->group);
 	free(cfg->sandbox_probe);
 	for (size_t i = 0; i < cfg->proxy_count; i++)
-		proxy_free(&cfg->proxies[i]);
+		daemon_proxy_free(&cfg->proxies[i]);
 	free(cfg->proxies);
 	ftp_free(&cfg->ftp);
-	strlist_free(&cfg->gateway.listen);
+	daemon_strlist_free(&cfg->gateway.listen);
 	free(cfg->gateway.backend);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
 /* ---- heap helpers ---- */
 
-int cfg_strdup(char **dst, const char *s)
+int daemon_strdup(char **dst, const char *s)
 {
 	char *copy = strdup(s);
 	if (!copy)
@@ -156,7 +156,7 @@ int cfg_strdup(char **dst, const char *s)
 	return 0;
 }
 
-int strlist_push(struct strlist *l, const char *s)
+int daemon_strlist_push(struct strlist *l, const char *s)
 {
 	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
 	if (!v)
@@ -170,7 +170,7 @@ int strlist_push(struct strlist *l, const char *s)
 
 /* "a,b,c" appends a, b and c; empty items are skipped, as strtok does in
  * uftpproxyd. */
-int strlist_push_csv(struct strlist *l, const char *csv)
+int daemon_strlist_push_csv(struct strlist *l, const char *csv)
 {
 	char *copy = strdup(csv);
 	if (!copy)
@@ -179,14 +179,14 @@ int strlist_push_csv(struct strlist *l, const char *csv)
 	char *save = NULL;
 	for (char *t = strtok_r(copy, ",", &save); t && !rc;
 	     t = strtok_r(NULL, ",", &save))
-		rc = strlist_push(l, t);
+		rc = daemon_strlist_push(l, t);
 	free(copy);
 	return rc;
 }
 
 /* ---- value syntax ---- */
 
-bool parse_long(const char *s, long *out)
+bool daemon_parse_long(const char *s, long *out)
 {
 	if (!s || !*s || isspace((unsigned char)*s))
 		return false;
@@ -210,14 +210,14 @@ static bool all_hex(const char *s, size_t min, size_t max)
 	return true;
 }
 
-bool parse_dscp(const char *s, int *out)
+bool daemon_parse_dscp(const char *s, int *out)
 {
 	long v;
 	if (s && (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2))) {
 		if (!all_hex(s + 2, 1, 2))
 			return false;
 		v = strtol(s + 2, NULL, 16);
-	} else if (!parse_long(s, &v)) {
+	} else if (!daemon_parse_long(s, &v)) {
 		return false;
 	}
 	if (v < DSCP_MIN || v > DSCP_MAX)
@@ -228,7 +228,7 @@ bool parse_dscp(const char *s, int *out)
 
 /* uftpproxyd reads -U with strtoul(.., 16), so the 0x is optional; 0 and
  * 0xffffffff are not usable as member IDs in UFTP. */
-bool parse_uid(const char *s, uint32_t *out)
+bool daemon_parse_uid(const char *s, uint32_t *out)
 {
 	if (!s)
 		return false;
@@ -243,7 +243,7 @@ bool parse_uid(const char *s, uint32_t *out)
 	return true;
 }
 
-bool valid_hostname(const char *s)
+bool daemon_valid_hostname(const char *s)
 {
 	if (!s || !*s || strlen(s) > 253)
 		return false;
@@ -253,47 +253,13 @@ bool valid_hostname(const char *s)
 	return true;
 }
 
-static bool parse_port(const char *s, uint16_t *port)
-{
-	long v;
-	if (!parse_long(s, &v) || v < PORT_MIN || v > PORT_MAX)
-		return false;
-	*port = (uint16_t)v;
-	return true;
-}
-
 /* host, host:port, [v6], [v6]:port; a bare IPv6 literal (two or more
  * colons) has no port. */
-bool parse_hostport(const char *s, struct hostport *out)
+bool daemon_parse_hostport(const char *s, struct hostport *out)
 {
 	char host[256];
-	const char *port = NULL;
-	size_t hlen;
-	if (!s || !*s)
-		return false;
-	if (*s == '[') {
-		const char *close = strchr(s, ']');
-		if (!close)
-			return false;
-		hlen = (size_t)(close - s - 1);
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1])
-			return false;
-		s++;
-	} else {
-		const char *colon = strchr(s, ':');
-		if (colon && strchr(colon + 1, ':'))
-			colon = NULL;
-		hlen = colon ? (size_t)(colon - s) : strlen(s);
-		port = colon ? colon + 1 : NULL;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return false;
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
 	uint16_t p = DEFAULT_PORT;
-	if (!valid_hostname(host) || (port && !parse_port(port, &p)))
+	if (fb_hostport_split(s, host, sizeof(host), &p, NULL) < 0 || !daemon_valid_hostname(host))
 		return false;
 	if (!(out->host = strdup(host)))
 		return false;
@@ -302,7 +268,7 @@ bool parse_hostport(const char *s, struct hostport *out)
 }
 
 /* uftp fingerprints are SHA-1: 20 bytes as hex pairs joined by ':'. */
-bool valid_fingerprint(const char *s)
+bool daemon_valid_fingerprint(const char *s)
 {
 	if (!s || strlen(s) != 20 * 3 - 1)
 		return false;
@@ -314,7 +280,7 @@ bool valid_fingerprint(const char *s)
 	return true;
 }
 
-bool valid_curve(const char *s)
+bool daemon_valid_curve(const char *s)
 {
 	for (size_t i = 0; s && i < sizeof(known_curves) / sizeof(*known_curves); i++)
 		if (!strcmp(s, known_curves[i]))
@@ -322,68 +288,40 @@ bool valid_curve(const char *s)
 	return false;
 }
 
-bool valid_keyspec(const char *s)
+bool daemon_valid_keyspec(const char *s)
 {
 	long bits;
 	if (!strncmp(s, "ec:", 3))
-		return valid_curve(s + 3);
+		return daemon_valid_curve(s + 3);
 	if (!strncmp(s, "rsa:", 4))
-		return parse_long(s + 4, &bits) && bits >= RSA_BITS_MIN &&
+		return daemon_parse_long(s + 4, &bits) && bits >= RSA_BITS_MIN &&
 		       bits <= RSA_BITS_MAX;
 	return false;
 }
 
-static bool ip_literal(const char *s, int *family, unsigned char *bin)
+bool daemon_valid_multicast(const char *s)
 {
-	if (inet_pton(AF_INET, s, bin) == 1)
-		*family = AF_INET;
-	else if (inet_pton(AF_INET6, s, bin) == 1)
-		*family = AF_INET6;
-	else
-		return false;
-	return true;
-}
-
-bool valid_multicast(const char *s)
-{
-	unsigned char bin[16];
-	int family;
-	if (!s || !ip_literal(s, &family, bin))
-		return false;
-	return family == AF_INET ? (bin[0] & 0xf0) == 0xe0 : bin[0] == 0xff;
+	struct sockaddr_storage a;
+	return s && fb_addr_parse(s, 0, &a) == 0 && fb_addr_is_multicast((const struct sockaddr *)&a);
 }
 
 /* The FTP listener binds a numeric address: no name lookups at start-up,
  * and the port is never implied. */
-bool valid_listen(const char *s)
+bool daemon_valid_listen(const char *s)
 {
 	char host[64];
-	unsigned char bin[16];
-	uint16_t port;
-	int family = 0;
-	const char *sep = s ? strrchr(s, ':') : NULL;
-	if (!sep)
+	uint16_t port = 0;
+	bool has_port = false;
+	struct sockaddr_storage a;
+	if (fb_hostport_split(s, host, sizeof(host), &port, &has_port) < 0 || !has_port ||
+	    fb_addr_parse(host, port, &a) < 0)
 		return false;
-	const char *h = s;
-	size_t hlen = (size_t)(sep - s);
-	if (s[0] == '[') {
-		if (hlen < 2 || sep[-1] != ']')
-			return false;
-		h = s + 1;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return false;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (!ip_literal(host, &family, bin) || !parse_port(sep + 1, &port))
-		return false;
-	return (family == AF_INET6) == (s[0] == '[');
+	return (a.ss_family == AF_INET6) == (s[0] == '[');
 }
 
 /* ---- errors ---- */
 
-void config_set_error(struct config_error *err, const char *file, int line,
+void daemon_set_error(struct config_error *err, const char *file, int line,
 		      int column, const char *key, const char *fmt, ...)
 {
 	va_list ap;
@@ -396,7 +334,7 @@ void config_set_error(struct config_error *err, const char *file, int line,
 	va_end(ap);
 }
 
-void config_error_print(const struct config_error *err, FILE *out)
+void daemon_error_print(const struct config_error *err, FILE *out)
 {
 	fputs(err->file[0] ? err->file : "ferryd", out);
 	if (err->line > 0)
@@ -428,7 +366,7 @@ static int vfail(struct vctx *v, long idx, const char *key, const char *flag,
 		snprintf(path, sizeof(path), "proxies[%ld].%s", idx, key);
 	else
 		snprintf(path, sizeof(path), "%s", key);
-	config_set_error(v->err, v->cfg->source ? v->cfg->source : CLI_SOURCE,
+	daemon_set_error(v->err, v->cfg->source ? v->cfg->source : CLI_SOURCE,
 			 0, 0, path, "%s", "");
 	va_start(ap, fmt);
 	vsnprintf(v->err->msg, sizeof(v->err->msg), fmt, ap);
@@ -511,14 +449,14 @@ static int check_role(struct vctx *v, long i, const struct proxy_config *p)
 	if (p->role != PROXY_SERVER && (p->dest || p->dest_fingerprint))
 		return vfail(v, i, p->dest ? "dest" : "dest_fingerprint", "-s",
 			     "only a server proxy has a destination");
-	if (p->dest && !valid_hostname(p->dest))
+	if (p->dest && !daemon_valid_hostname(p->dest))
 		return vfail(v, i, "dest", "-s", "'%s' is not a host name or address", p->dest);
-	if (p->dest_fingerprint && !valid_fingerprint(p->dest_fingerprint))
+	if (p->dest_fingerprint && !daemon_valid_fingerprint(p->dest_fingerprint))
 		return vfail(v, i, "dest_fingerprint", "-s",
 			     "'%s' is not 20 hex pairs separated by ':'", p->dest_fingerprint);
 	if (p->response_curve && p->role != PROXY_RESPONSE)
 		return vfail(v, i, "response_curve", "-r", "only a response proxy has a response curve");
-	if (p->response_curve && !valid_curve(p->response_curve))
+	if (p->response_curve && !daemon_valid_curve(p->response_curve))
 		return vfail(v, i, "response_curve", "-r", "unknown EC curve '%s'", p->response_curve);
 	return 0;
 }
@@ -526,7 +464,7 @@ static int check_role(struct vctx *v, long i, const struct proxy_config *p)
 static int check_keys(struct vctx *v, long i, const struct proxy_config *p)
 {
 	for (size_t k = 0; k < p->key_specs.n; k++)
-		if (!valid_keyspec(p->key_specs.v[k]))
+		if (!daemon_valid_keyspec(p->key_specs.v[k]))
 			return vfail(v, i, "keys.generate", "-K",
 				     "'%s' is not rsa:%d-%d or ec:CURVE", p->key_specs.v[k],
 				     RSA_BITS_MIN, RSA_BITS_MAX);
@@ -534,7 +472,7 @@ static int check_keys(struct vctx *v, long i, const struct proxy_config *p)
 		return vfail(v, i, "keys.generate", "-K",
 			     "-k and -K must list the same number of items (%zu and %zu)",
 			     p->key_files.n, p->key_specs.n);
-	if (p->ecdh_curve && !valid_curve(p->ecdh_curve))
+	if (p->ecdh_curve && !daemon_valid_curve(p->ecdh_curve))
 		return vfail(v, i, "keys.ecdh_curve", "-e", "unknown EC curve '%s'", p->ecdh_curve);
 	return 0;
 }
@@ -546,10 +484,10 @@ static int check_addresses(struct vctx *v, long i, const struct proxy_config *p)
 	if (p->dest_port == 0)
 		return vfail(v, i, "dest_port", "-q", "must be %d-%d, got 0", PORT_MIN, PORT_MAX);
 	for (size_t k = 0; k < p->hb_count; k++)
-		if (!valid_hostname(p->hb_servers[k].host) || p->hb_servers[k].port == 0)
+		if (!daemon_valid_hostname(p->hb_servers[k].host) || p->hb_servers[k].port == 0)
 			return vfail(v, i, "heartbeat.servers", "-H", "bad heartbeat server");
 	for (size_t k = 0; k < p->pub_mcast.n; k++)
-		if (!valid_multicast(p->pub_mcast.v[k]))
+		if (!daemon_valid_multicast(p->pub_mcast.v[k]))
 			return vfail(v, i, "public_multicast", "-M",
 				     "'%s' is not a multicast address", p->pub_mcast.v[k]);
 	for (size_t k = 0; k < p->interfaces.n; k++)
@@ -609,7 +547,7 @@ static int check_ftp(struct vctx *v)
 	if (f->listen.n == 0)
 		return vfail(v, -1, "ftp.listen", "--ftp-listen", "no listen address");
 	for (size_t i = 0; i < f->listen.n; i++)
-		if (!valid_listen(f->listen.v[i]))
+		if (!daemon_valid_listen(f->listen.v[i]))
 			return snprintf(key, sizeof(key), "ftp.listen[%zu]", i),
 			       vfail(v, -1, key, "--ftp-listen",
 				     "'%s' is not ADDR:PORT or [V6ADDR]:PORT", f->listen.v[i]);
@@ -644,14 +582,14 @@ static int check_gateway(struct vctx *v)
 	if (g->listen.n == 0)
 		return vfail(v, -1, "gateway.listen", NULL, "no listen address");
 	for (size_t i = 0; i < g->listen.n; i++)
-		if (!valid_listen(g->listen.v[i]))
+		if (!daemon_valid_listen(g->listen.v[i]))
 			return snprintf(key, sizeof(key), "gateway.listen[%zu]", i),
 			       vfail(v, -1, key, NULL, "'%s' is not ADDR:PORT or [V6ADDR]:PORT",
 				     g->listen.v[i]);
 	/* The port is required: a legacy server on 1044 by default is no default. */
 	const char *colon = g->backend ? strrchr(g->backend, ':') : NULL;
 	bool ok = colon && colon[1] && (g->backend[0] != '[' || colon[-1] == ']') &&
-		  parse_hostport(g->backend, &hp);
+		  daemon_parse_hostport(g->backend, &hp);
 	free(hp.host);
 	if (!ok)
 		return vfail(v, -1, "gateway.backend", NULL,
@@ -659,7 +597,7 @@ static int check_gateway(struct vctx *v)
 	return check_ints(v, -1, g, gateway_rules, sizeof(gateway_rules) / sizeof(*gateway_rules));
 }
 
-int config_validate(const struct ferry_config *cfg, struct config_error *err)
+int daemon_validate(const struct ferry_config *cfg, struct config_error *err)
 {
 	struct vctx v = { cfg, err, !cfg->source || !strcmp(cfg->source, CLI_SOURCE) };
 	if (cfg->proxy_count == 0 && !cfg->ftp.enabled && !cfg->gateway.enabled)
@@ -679,7 +617,7 @@ int config_validate(const struct ferry_config *cfg, struct config_error *err)
 		return vfail(&v, -1, "group", "--user", "empty group name");
 	if (check_ints(&v, -1, cfg, global_rules, sizeof(global_rules) / sizeof(*global_rules)))
 		return FERRY_EXIT_PARAM;
-	if (cfg->metrics_listen && !valid_listen(cfg->metrics_listen))
+	if (cfg->metrics_listen && !daemon_valid_listen(cfg->metrics_listen))
 		return vfail(&v, -1, "metrics.listen", "--metrics-listen",
 			     "'%s' is not ADDR:PORT or [V6ADDR]:PORT", cfg->metrics_listen);
 	return check_ftp(&v) ? FERRY_EXIT_PARAM : check_gateway(&v);

@@ -44,7 +44,7 @@ __attribute__((format(printf, 3, 4)))
 static int cli_fail(struct cli_state *st, const char *flag, const char *fmt, ...)
 {
 	va_list ap;
-	config_set_error(st->err, CLI_SOURCE, 0, 0, flag, "%s", "");
+	daemon_set_error(st->err, CLI_SOURCE, 0, 0, flag, "%s", "");
 	va_start(ap, fmt);
 	vsnprintf(st->err->msg, sizeof(st->err->msg), fmt, ap);
 	va_end(ap);
@@ -73,14 +73,14 @@ static int opt_server(struct cli_state *st, const struct cli_opt *o, const char 
 	if (set_role(st, o, PROXY_SERVER))
 		return FERRY_EXIT_PARAM;
 	if (!strncmp(arg, "fp=", 3)) {
-		if (!valid_fingerprint(arg + 3))
+		if (!daemon_valid_fingerprint(arg + 3))
 			return cli_fail(st, o->name, "fingerprint must be 20 hex pairs joined by ':', got '%s'",
 					arg + 3);
-		return cfg_strdup(&st->proxy.dest_fingerprint, arg + 3) ? oom(st, o->name) : 0;
+		return daemon_strdup(&st->proxy.dest_fingerprint, arg + 3) ? oom(st, o->name) : 0;
 	}
-	if (!valid_hostname(arg))
+	if (!daemon_valid_hostname(arg))
 		return cli_fail(st, o->name, "expected a host name, address or fp=FINGERPRINT, got '%s'", arg);
-	return cfg_strdup(&st->proxy.dest, arg) ? oom(st, o->name) : 0;
+	return daemon_strdup(&st->proxy.dest, arg) ? oom(st, o->name) : 0;
 }
 
 static int opt_client(struct cli_state *st, const struct cli_opt *o, const char *arg)
@@ -95,9 +95,9 @@ static int opt_response(struct cli_state *st, const struct cli_opt *o, const cha
 		return FERRY_EXIT_PARAM;
 	if (!arg)
 		return 0;
-	if (!valid_curve(arg))
+	if (!daemon_valid_curve(arg))
 		return cli_fail(st, o->name, "unknown EC curve '%s' (see -K in ferryd(8))", arg);
-	return cfg_strdup(&st->proxy.response_curve, arg) ? oom(st, o->name) : 0;
+	return daemon_strdup(&st->proxy.response_curve, arg) ? oom(st, o->name) : 0;
 }
 
 static int range_fail(struct cli_state *st, const struct cli_opt *o, const char *arg)
@@ -108,7 +108,7 @@ static int range_fail(struct cli_state *st, const struct cli_opt *o, const char 
 static int opt_proxy_int(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
 	long v;
-	if (!parse_long(arg, &v) || v < o->min || v > o->max)
+	if (!daemon_parse_long(arg, &v) || v < o->min || v > o->max)
 		return range_fail(st, o, arg);
 	*(int *)((char *)&st->proxy + o->off) = (int)v;
 	return 0;
@@ -117,7 +117,7 @@ static int opt_proxy_int(struct cli_state *st, const struct cli_opt *o, const ch
 static int opt_proxy_port(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
 	long v;
-	if (!parse_long(arg, &v) || v < o->min || v > o->max)
+	if (!daemon_parse_long(arg, &v) || v < o->min || v > o->max)
 		return range_fail(st, o, arg);
 	*(uint16_t *)((char *)&st->proxy + o->off) = (uint16_t)v;
 	return 0;
@@ -127,19 +127,19 @@ static int opt_proxy_str(struct cli_state *st, const struct cli_opt *o, const ch
 {
 	if (!*arg)
 		return cli_fail(st, o->name, "needs a non-empty value");
-	return cfg_strdup((char **)((char *)&st->proxy + o->off), arg) ? oom(st, o->name) : 0;
+	return daemon_strdup((char **)((char *)&st->proxy + o->off), arg) ? oom(st, o->name) : 0;
 }
 
 static int opt_dscp(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	if (!parse_dscp(arg, &st->proxy.dscp))
+	if (!daemon_parse_dscp(arg, &st->proxy.dscp))
 		return cli_fail(st, o->name, "must be 0-63 in decimal or 0x hex, got '%s'", arg);
 	return 0;
 }
 
 static int opt_uid(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	if (!parse_uid(arg, &st->proxy.uid))
+	if (!daemon_parse_uid(arg, &st->proxy.uid))
 		return cli_fail(st, o->name,
 				"must be 1-8 hex digits (0xnnnnnnnn), not 0 or 0xffffffff, got '%s'", arg);
 	st->proxy.uid_set = true;
@@ -164,15 +164,15 @@ static int opt_flag_m(struct cli_state *st, const struct cli_opt *o, const char 
 
 static int opt_curve(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
-	if (!valid_curve(arg))
+	if (!daemon_valid_curve(arg))
 		return cli_fail(st, o->name, "unknown EC curve '%s' (see -K in ferryd(8))", arg);
-	return cfg_strdup(&st->proxy.ecdh_curve, arg) ? oom(st, o->name) : 0;
+	return daemon_strdup(&st->proxy.ecdh_curve, arg) ? oom(st, o->name) : 0;
 }
 
 static int opt_heartbeat(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
 	struct strlist items = { 0 };
-	int rc = strlist_push_csv(&items, arg) ? oom(st, o->name) : 0;
+	int rc = daemon_strlist_push_csv(&items, arg) ? oom(st, o->name) : 0;
 	if (!rc && items.n == 0)
 		rc = cli_fail(st, o->name, "expected host[:port][,host[:port]...], got '%s'", arg);
 	for (size_t i = 0; !rc && i < items.n; i++) {
@@ -183,13 +183,13 @@ static int opt_heartbeat(struct cli_state *st, const struct cli_opt *o, const ch
 			break;
 		}
 		p->hb_servers = hb;
-		if (!parse_hostport(items.v[i], &hb[p->hb_count]))
+		if (!daemon_parse_hostport(items.v[i], &hb[p->hb_count]))
 			rc = cli_fail(st, o->name, "expected host[:port] with port 1-65535, got '%s'",
 				      items.v[i]);
 		else
 			p->hb_count++;
 	}
-	strlist_free(&items);
+	daemon_strlist_free(&items);
 	return rc;
 }
 
@@ -199,15 +199,15 @@ static int opt_list(struct cli_state *st, const struct cli_opt *o, const char *a
 {
 	struct strlist *l = (struct strlist *)((char *)&st->proxy + o->off);
 	size_t first = l->n;
-	if (strlist_push_csv(l, arg))
+	if (daemon_strlist_push_csv(l, arg))
 		return oom(st, o->name);
 	if (l->n == first)
 		return cli_fail(st, o->name, "expected a comma-separated list, got '%s'", arg);
 	for (size_t i = first; i < l->n; i++) {
-		if (o->name[1] == 'K' && !valid_keyspec(l->v[i]))
+		if (o->name[1] == 'K' && !daemon_valid_keyspec(l->v[i]))
 			return cli_fail(st, o->name, "expected rsa:%d-%d or ec:CURVE, got '%s'",
 					RSA_BITS_MIN, RSA_BITS_MAX, l->v[i]);
-		if (o->name[1] == 'M' && !valid_multicast(l->v[i]))
+		if (o->name[1] == 'M' && !daemon_valid_multicast(l->v[i]))
 			return cli_fail(st, o->name, "expected a multicast IP address, got '%s'", l->v[i]);
 	}
 	return 0;
@@ -216,7 +216,7 @@ static int opt_list(struct cli_state *st, const struct cli_opt *o, const char *a
 static int opt_gen_int(struct cli_state *st, const struct cli_opt *o, const char *arg)
 {
 	long v;
-	if (!parse_long(arg, &v) || v < o->min || v > o->max)
+	if (!daemon_parse_long(arg, &v) || v < o->min || v > o->max)
 		return range_fail(st, o, arg);
 	*(int *)((char *)&st->over + o->off) = (int)v;
 	return 0;
@@ -255,7 +255,7 @@ static int opt_ftp(struct cli_state *st, const struct cli_opt *o, const char *ar
 		return cli_fail(st, o->name, "needs a non-empty value");
 	else if (!strcmp(o->name, "--ftp-root"))
 		st->ftp_root = arg;
-	else if (!valid_listen(arg))
+	else if (!daemon_valid_listen(arg))
 		return cli_fail(st, o->name, "expected ADDR:PORT or [V6ADDR]:PORT, got '%s'", arg);
 	else
 		st->ftp_listen = arg;
@@ -434,7 +434,7 @@ static int apply_general(struct cli_state *st)
 			memcpy(dst, src, sizeof(int));
 		else if (o->fn == opt_gen_flag)
 			memcpy(dst, src, sizeof(bool));
-		else if (cfg_strdup((char **)dst, *(const char *const *)src))
+		else if (daemon_strdup((char **)dst, *(const char *const *)src))
 			return oom(st, o->name);
 	}
 	return 0;
@@ -450,7 +450,7 @@ static int split_user_group(struct cli_state *st)
 	if (colon == cfg->user || !colon[1])
 		return cli_fail(st, "--user", "expected NAME or NAME:GROUP, got '%s'", cfg->user);
 	*colon = '\0';
-	return cfg_strdup(&cfg->group, colon + 1) ? oom(st, "--user") : 0;
+	return daemon_strdup(&cfg->group, colon + 1) ? oom(st, "--user") : 0;
 }
 
 static int take_proxy(struct cli_state *st)
@@ -460,10 +460,10 @@ static int take_proxy(struct cli_state *st)
 	if (!v)
 		return oom(st, st->role_flag);
 	cfg->proxies = v;
-	if (proxy_finish(&st->proxy))
+	if (daemon_proxy_finish(&st->proxy))
 		return oom(st, st->role_flag);
 	v[cfg->proxy_count++] = st->proxy;
-	proxy_init(&st->proxy);   /* ownership moved to cfg */
+	daemon_proxy_init(&st->proxy);   /* ownership moved to cfg */
 	return 0;
 }
 
@@ -474,8 +474,8 @@ static int take_ftp(struct cli_state *st)
 		return cli_fail(st, st->ftp_flag, "needs --ftp-root DIR");
 	f->enabled = true;
 	f->anonymous_write = st->ftp_write;
-	if (cfg_strdup(&f->anonymous_root, st->ftp_root) ||
-	    strlist_push(&f->listen, st->ftp_listen ? st->ftp_listen : DEFAULT_FTP_LISTEN))
+	if (daemon_strdup(&f->anonymous_root, st->ftp_root) ||
+	    daemon_strlist_push(&f->listen, st->ftp_listen ? st->ftp_listen : DEFAULT_FTP_LISTEN))
 		return oom(st, st->ftp_flag);
 	return 0;
 }
@@ -488,7 +488,7 @@ static int from_file(struct cli_state *st)
 	if (st->ftp_flag)
 		return cli_fail(st, st->ftp_flag, "cannot be combined with -f (put it in the file)");
 	st->cfg->from_file = true;
-	return config_load_file(st->file, st->cfg, st->err);
+	return daemon_load_file(st->file, st->cfg, st->err);
 }
 
 static int from_flags(struct cli_state *st)
@@ -496,9 +496,9 @@ static int from_flags(struct cli_state *st)
 	if (st->proxy_flag && !st->role_flag)
 		return cli_fail(st, st->proxy_flag, "applies to a proxy: give one of -s, -c or -r");
 	if (!st->role_flag && !st->ftp_flag)
-		return config_load_json(ferry_default_conf, strlen(ferry_default_conf),
+		return daemon_load_json(daemon_default_conf, strlen(daemon_default_conf),
 					"conf/ferryd.json (built in)", st->cfg, st->err);
-	if (cfg_strdup(&st->cfg->source, CLI_SOURCE))
+	if (daemon_strdup(&st->cfg->source, CLI_SOURCE))
 		return oom(st, "");
 	int rc = st->role_flag ? take_proxy(st) : 0;
 	return rc ? rc : st->ftp_flag ? take_ftp(st) : 0;
@@ -510,29 +510,29 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path ? path : "";
 }
 
-int config_parse_args(int argc, char **argv, struct ferry_config *cfg,
+int daemon_parse_args(int argc, char **argv, struct ferry_config *cfg,
 		      enum cli_action *action, struct config_error *err)
 {
 	struct cli_state st = { .cfg = cfg, .err = err, .action = action };
-	proxy_init(&st.proxy);
+	daemon_proxy_init(&st.proxy);
 	*action = CLI_RUN;
 	memset(err, 0, sizeof(*err));
 	/* Installed as uftpproxyd, ferryd keeps uftpproxyd's log file name. */
 	int rc = 0;
 	if (argc > 0 && !strcmp(base_name(argv[0]), "uftpproxyd"))
-		rc = cfg_strdup(&cfg->log_file, UFTPPROXYD_LOG_FILE) ? oom(&st, "") : 0;
+		rc = daemon_strdup(&cfg->log_file, UFTPPROXYD_LOG_FILE) ? oom(&st, "") : 0;
 	rc = rc ? rc : scan_args(&st, argc, argv);
 	if (!rc && !st.stop) {
 		rc = st.file ? from_file(&st) : from_flags(&st);
 		rc = rc ? rc : apply_general(&st);
 		rc = rc ? rc : split_user_group(&st);
-		rc = rc ? rc : config_validate(cfg, err);
+		rc = rc ? rc : daemon_validate(cfg, err);
 	}
-	proxy_free(&st.proxy);
+	daemon_proxy_free(&st.proxy);
 	return rc;
 }
 
-void config_usage(FILE *out)
+void daemon_usage(FILE *out)
 {
 	fputs("usage: ferryd { -s { dest | fp=fingerprint } | -c | -r[:curve] } [ -d ]\n"
 	      "    [ -p port ] [ -t ttl ] [ -Q dscp ] [ -N priority ]\n"

@@ -167,7 +167,7 @@ static int jfail(const struct jctx *c, const char *path, const char *fmt, ...)
 	int line, col;
 	va_list ap;
 	locate(c, path, &line, &col);
-	config_set_error(c->err, c->name, line, col, path, "%s", "");
+	daemon_set_error(c->err, c->name, line, col, path, "%s", "");
 	va_start(ap, fmt);
 	vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
 	va_end(ap);
@@ -232,7 +232,7 @@ static int get_str(const struct jctx *c, json_t *v, const struct jfield *f,
 		return jfail(c, path, "must be a non-empty string");
 	if (f->check && !f->check(json_string_value(v)))
 		return jfail(c, path, "must be %s, got '%s'", f->what, json_string_value(v));
-	return cfg_strdup(dst, json_string_value(v)) ? joom(c, path) : 0;
+	return daemon_strdup(dst, json_string_value(v)) ? joom(c, path) : 0;
 }
 
 static int get_strlist(const struct jctx *c, json_t *v, const struct jfield *f,
@@ -243,12 +243,12 @@ static int get_strlist(const struct jctx *c, json_t *v, const struct jfield *f,
 	json_t *e;
 	if (!json_is_array(v))
 		return jfail(c, path, "must be an array of strings");
-	strlist_free(l);
+	daemon_strlist_free(l);
 	json_array_foreach(v, i, e) {
 		char *s = NULL;
 		jpath(item, sizeof(item), "%s[%zu]", path, i);
 		int rc = get_str(c, e, f, item, &s);
-		if (!rc && strlist_push(l, s))
+		if (!rc && daemon_strlist_push(l, s))
 			rc = joom(c, item);
 		free(s);
 		if (rc)
@@ -335,7 +335,7 @@ static int j_dscp(const struct jctx *c, json_t *v, void *base, const char *path)
 		p->dscp = (int)json_integer_value(v);
 		return 0;
 	}
-	if (json_is_string(v) && parse_dscp(json_string_value(v), &p->dscp))
+	if (json_is_string(v) && daemon_parse_dscp(json_string_value(v), &p->dscp))
 		return 0;
 	return jfail(c, path, "must be 0-63, as an integer or a \"0x..\" string");
 }
@@ -343,7 +343,7 @@ static int j_dscp(const struct jctx *c, json_t *v, void *base, const char *path)
 static int j_uid(const struct jctx *c, json_t *v, void *base, const char *path)
 {
 	struct proxy_config *p = base;
-	if (!json_is_string(v) || !parse_uid(json_string_value(v), &p->uid))
+	if (!json_is_string(v) || !daemon_parse_uid(json_string_value(v), &p->uid))
 		return jfail(c, path, "must be a string of 1-8 hex digits (\"0xnnnnnnnn\"), "
 			     "not 0 or 0xffffffff");
 	p->uid_set = true;
@@ -364,7 +364,7 @@ static int j_hb_servers(const struct jctx *c, json_t *v, void *base, const char 
 		if (!hb)
 			return joom(c, item);
 		p->hb_servers = hb;
-		if (!json_is_string(e) || !parse_hostport(json_string_value(e), &hb[p->hb_count]))
+		if (!json_is_string(e) || !daemon_parse_hostport(json_string_value(e), &hb[p->hb_count]))
 			return jfail(c, item, "must be \"host[:port]\" with port 1-65535");
 		p->hb_count++;
 	}
@@ -401,8 +401,8 @@ SCHEMA(heartbeat_schema, heartbeat_fields);
 
 static const struct jfield keys_fields[] = {
 	F_LIST("files", PC, key_files, NULL, NULL),
-	F_LIST("generate", PC, key_specs, valid_keyspec, "rsa:512-2048 or ec:CURVE"),
-	F_STR("ecdh_curve", PC, ecdh_curve, valid_curve, "an EC curve from ferryd.json(5)"),
+	F_LIST("generate", PC, key_specs, daemon_valid_keyspec, "rsa:512-2048 or ec:CURVE"),
+	F_STR("ecdh_curve", PC, ecdh_curve, daemon_valid_curve, "an EC curve from ferryd.json(5)"),
 };
 SCHEMA(keys_schema, keys_fields);
 
@@ -416,10 +416,10 @@ SCHEMA(limits_schema, limits_fields);
 static const struct jfield proxy_fields[] = {
 	F_STR("name", PC, name, NULL, NULL),
 	F_FN("role", j_role),
-	F_STR("dest", PC, dest, valid_hostname, "a host name or address"),
-	F_STR("dest_fingerprint", PC, dest_fingerprint, valid_fingerprint,
+	F_STR("dest", PC, dest, daemon_valid_hostname, "a host name or address"),
+	F_STR("dest_fingerprint", PC, dest_fingerprint, daemon_valid_fingerprint,
 	      "20 hex pairs joined by ':'"),
-	F_STR("response_curve", PC, response_curve, valid_curve, "an EC curve from ferryd.json(5)"),
+	F_STR("response_curve", PC, response_curve, daemon_valid_curve, "an EC curve from ferryd.json(5)"),
 	F_PORT("port", port),
 	F_PORT("dest_port", dest_port),
 	F_INT("ttl", PC, ttl, TTL_MIN, TTL_MAX),
@@ -435,7 +435,7 @@ static const struct jfield proxy_fields[] = {
 	F_OBJ("keys", 0, keys_schema),
 	F_BOOL("system_keys", PC, system_keys),
 	F_LIST("interfaces", PC, interfaces, NULL, NULL),
-	F_LIST("public_multicast", PC, pub_mcast, valid_multicast, "a multicast IP address"),
+	F_LIST("public_multicast", PC, pub_mcast, daemon_valid_multicast, "a multicast IP address"),
 };
 SCHEMA(proxy_schema, proxy_fields);
 #undef PC
@@ -468,7 +468,7 @@ SCHEMA(tls_schema, tls_fields);
 static int j_users(const struct jctx *c, json_t *v, void *base, const char *path);
 
 static const struct jfield ftp_fields[] = {
-	F_LIST("listen", FC, listen, valid_listen, "ADDR:PORT or [V6ADDR]:PORT"),
+	F_LIST("listen", FC, listen, daemon_valid_listen, "ADDR:PORT or [V6ADDR]:PORT"),
 	F_FN("users", j_users),
 	F_OBJ("anonymous", 0, anon_schema),
 	F_INT("max_sessions", FC, max_sessions, 1, 1000000),
@@ -506,7 +506,7 @@ static int j_users(const struct jctx *c, json_t *v, void *base, const char *path
 			return joom(c, item);
 		f->users = u;
 		memset(&u[f->user_count], 0, sizeof(*u));
-		f->user_count++;   /* counted before filling so config_free frees it */
+		f->user_count++;   /* counted before filling so daemon_config_free frees it */
 		if (walk(c, e, &user_schema, &u[f->user_count - 1], item))
 			return FERRY_EXIT_PARAM;
 		if (!u[f->user_count - 1].name || !u[f->user_count - 1].password_hash ||
@@ -526,14 +526,14 @@ static int j_ftp(const struct jctx *c, json_t *v, void *base, const char *path)
 	 * rules must see it as anonymous write access. */
 	if (f->anonymous_upload_only)
 		f->anonymous_write = true;
-	if (f->listen.n == 0 && strlist_push(&f->listen, DEFAULT_FTP_LISTEN))
+	if (f->listen.n == 0 && daemon_strlist_push(&f->listen, DEFAULT_FTP_LISTEN))
 		return joom(c, path);
 	return 0;
 }
 
 #define WC struct gateway_config
 static const struct jfield gateway_fields[] = {
-	F_LIST("listen", WC, listen, valid_listen, "ADDR:PORT or [V6ADDR]:PORT"),
+	F_LIST("listen", WC, listen, daemon_valid_listen, "ADDR:PORT or [V6ADDR]:PORT"),
 	F_STR("backend", WC, backend, NULL, NULL),
 	F_INT("max_sessions", WC, max_sessions, 1, 1000000),
 	F_INT("max_unauthenticated", WC, max_unauthenticated, 1, 1000000),
@@ -565,14 +565,14 @@ static int j_proxies(const struct jctx *c, json_t *v, void *base, const char *pa
 			return joom(c, item);
 		cfg->proxies = p;
 		p = &p[cfg->proxy_count++];
-		proxy_init(p);
+		daemon_proxy_init(p);
 		if (walk(c, e, &proxy_schema, p, item))
 			return FERRY_EXIT_PARAM;
 		if (p->role == PROXY_NONE)
 			return jfail(c, item, "a proxy needs a \"role\"");
 		char name[32];
 		snprintf(name, sizeof(name), "proxy%zu", i);
-		if ((!p->name && cfg_strdup(&p->name, name)) || proxy_finish(p))
+		if ((!p->name && daemon_strdup(&p->name, name)) || daemon_proxy_finish(p))
 			return joom(c, item);
 	}
 	return 0;
@@ -588,7 +588,7 @@ static const struct jfield log_fields[] = {
 SCHEMA(log_schema, log_fields);
 
 static const struct jfield metrics_fields[] = {
-	F_STR("listen", GC, metrics_listen, valid_listen, "ADDR:PORT or [V6ADDR]:PORT"),
+	F_STR("listen", GC, metrics_listen, daemon_valid_listen, "ADDR:PORT or [V6ADDR]:PORT"),
 };
 SCHEMA(metrics_schema, metrics_fields);
 
@@ -613,7 +613,7 @@ SCHEMA(root_schema, root_fields);
 
 /* ---- entry points ---- */
 
-int config_load_json(const char *text, size_t len, const char *name,
+int daemon_load_json(const char *text, size_t len, const char *name,
 		     struct ferry_config *cfg, struct config_error *err)
 {
 	struct jctx c = { text, len, name, err };
@@ -621,24 +621,24 @@ int config_load_json(const char *text, size_t len, const char *name,
 	memset(err, 0, sizeof(*err));
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		config_set_error(err, name, je.line, je.line > 0 && je.column < 1 ? 1 : je.column,
+		daemon_set_error(err, name, je.line, je.line > 0 && je.column < 1 ? 1 : je.column,
 				 NULL, "%s", je.text);
 		return FERRY_EXIT_PARAM;
 	}
-	int rc = cfg_strdup(&cfg->source, name) ? joom(&c, "") : 0;
+	int rc = daemon_strdup(&cfg->source, name) ? joom(&c, "") : 0;
 	rc = rc ? rc : walk(&c, root, &root_schema, cfg, "");
 	json_decref(root);
 	if (rc)
 		return rc;
 	/* Cross-field checks run here too, while the text is at hand to say
 	 * where the offending key is. */
-	rc = config_validate(cfg, err);
+	rc = daemon_validate(cfg, err);
 	if (rc && err->line == 0 && err->key[0])
 		locate(&c, err->key, &err->line, &err->column);
 	return rc;
 }
 
-int config_load_file(const char *path, struct ferry_config *cfg,
+int daemon_load_file(const char *path, struct ferry_config *cfg,
 		     struct config_error *err)
 {
 	FILE *f = fopen(path, "rb");
@@ -647,15 +647,15 @@ int config_load_file(const char *path, struct ferry_config *cfg,
 	int rc = FERRY_EXIT_PARAM;
 	memset(err, 0, sizeof(*err));
 	if (!f)
-		config_set_error(err, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
+		daemon_set_error(err, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
 	else if (!buf)
-		config_set_error(err, path, 0, 0, NULL, "out of memory");
+		daemon_set_error(err, path, 0, 0, NULL, "out of memory");
 	else if (ferror(f))
-		config_set_error(err, path, 0, 0, NULL, "cannot read: %s", strerror(errno));
+		daemon_set_error(err, path, 0, 0, NULL, "cannot read: %s", strerror(errno));
 	else if (n > MAX_CONFIG_BYTES)
-		config_set_error(err, path, 0, 0, NULL, "larger than %u bytes", MAX_CONFIG_BYTES);
+		daemon_set_error(err, path, 0, 0, NULL, "larger than %u bytes", MAX_CONFIG_BYTES);
 	else
-		rc = config_load_json(buf, n, path, cfg, err);
+		rc = daemon_load_json(buf, n, path, cfg, err);
 	free(buf);
 	if (f)
 		fclose(f);

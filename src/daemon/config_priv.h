@@ -3,9 +3,9 @@
 #ifndef FERRY_CONFIG_PRIV_H
 #define FERRY_CONFIG_PRIV_H
 
-#include "ferry/config.h"
+#include "ferry/daemon.h"
 
-/* Ranges shared by the flags, the JSON schema and config_validate, so the
+/* Ranges shared by the flags, the JSON schema and daemon_validate, so the
  * three can never disagree. */
 #define PORT_MIN 1
 #define PORT_MAX 65535
@@ -47,30 +47,30 @@
 #define UFTPPROXYD_LOG_FILE "/var/log/uftpproxyd.log"
 
 /* Proxy defaults, release, and the defaults that depend on other fields. */
-void proxy_init(struct proxy_config *p);
-void proxy_free(struct proxy_config *p);
-int proxy_finish(struct proxy_config *p);
-void ftp_user_free(struct ftp_user *u);
+void daemon_proxy_init(struct proxy_config *p);
+void daemon_proxy_free(struct proxy_config *p);
+int daemon_proxy_finish(struct proxy_config *p);
+void daemon_ftp_user_free(struct ftp_user *u);
 
 /* Heap helpers: 0 on success, -1 when out of memory. */
-int cfg_strdup(char **dst, const char *s);
-int strlist_push(struct strlist *l, const char *s);
-int strlist_push_csv(struct strlist *l, const char *csv);
-void strlist_free(struct strlist *l);
+int daemon_strdup(char **dst, const char *s);
+int daemon_strlist_push(struct strlist *l, const char *s);
+int daemon_strlist_push_csv(struct strlist *l, const char *csv);
+void daemon_strlist_free(struct strlist *l);
 
 /* Strict value syntax. Numbers must be whole strings, no trailing junk. */
-bool parse_long(const char *s, long *out);
-bool parse_dscp(const char *s, int *out);           /* decimal or 0x hex */
-bool parse_uid(const char *s, uint32_t *out);       /* [0x]1-8 hex digits */
-bool parse_hostport(const char *s, struct hostport *out); /* allocates host */
-bool valid_fingerprint(const char *s);              /* 20 hex pairs, ':' */
-bool valid_curve(const char *s);
-bool valid_keyspec(const char *s);                  /* rsa:LEN | ec:CURVE */
-bool valid_listen(const char *s);                   /* ADDR:PORT, [V6]:PORT */
-bool valid_multicast(const char *s);                /* IPv4/IPv6 literal */
-bool valid_hostname(const char *s);
+bool daemon_parse_long(const char *s, long *out);
+bool daemon_parse_dscp(const char *s, int *out);           /* decimal or 0x hex */
+bool daemon_parse_uid(const char *s, uint32_t *out);       /* [0x]1-8 hex digits */
+bool daemon_parse_hostport(const char *s, struct hostport *out); /* allocates host */
+bool daemon_valid_fingerprint(const char *s);              /* 20 hex pairs, ':' */
+bool daemon_valid_curve(const char *s);
+bool daemon_valid_keyspec(const char *s);                  /* rsa:LEN | ec:CURVE */
+bool daemon_valid_listen(const char *s);                   /* ADDR:PORT, [V6]:PORT */
+bool daemon_valid_multicast(const char *s);                /* IPv4/IPv6 literal */
+bool daemon_valid_hostname(const char *s);
 
-void config_set_error(struct config_error *err, const char *file, int line,
+void daemon_set_error(struct config_error *err, const char *file, int line,
 		      int column, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 

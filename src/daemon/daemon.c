@@ -133,7 +133,7 @@ void daemon_ready(int exit_status)
 		detach_stdio();
 }
 
-int pidfile_write(const char *path)
+int daemon_pidfile_write(const char *path)
 {
 	char buf[32];
 	int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
@@ -150,7 +150,7 @@ int pidfile_write(const char *path)
 
 /* Removes the pidfile unless it now names another process (a second
  * instance took it over); unreadable or garbled files are removed. */
-void pidfile_remove(const char *path)
+void daemon_pidfile_remove(const char *path)
 {
 	char buf[32] = { 0 };
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -167,7 +167,7 @@ void pidfile_remove(const char *path)
 
 /* On Linux the nice value belongs to the calling thread; threads created
  * afterwards inherit it, so call this before starting the workers. */
-int set_priority(int nice_value)
+int daemon_set_priority(int nice_value)
 {
 	if (setpriority(PRIO_PROCESS, 0, nice_value) < 0)
 		return -errno;

@@ -6,9 +6,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "ferry/config.h"
 #include "ferry/daemon.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 
 enum {
 	FD_BASE = 64,          /* stdio, log and transfer log, pidfile, keys,

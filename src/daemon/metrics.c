@@ -10,8 +10,7 @@
 #include <string.h>
 
 #include "ferry/daemon.h"
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 
 enum { REQ_MAX = 4096, REQ_TIMEOUT_MS = 5000 };
 
@@ -375,7 +374,7 @@ static int parse_listen(const char *spec, struct sockaddr_storage *out)
 	if (hl >= sizeof(host))
 		return -EINVAL;
 	snprintf(host, sizeof(host), "%.*s", (int)hl, spec);
-	return addr_resolve(host, (uint16_t)atoi(colon + 1), AF_UNSPEC, out);
+	return fb_addr_resolve(host, (uint16_t)atoi(colon + 1), AF_UNSPEC, out);
 }
 
 int daemon_metrics_start(struct fe_worker *w, const char *listen,

@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 
 /* The account a packaged ferryd runs as (contrib/sysusers.d/ferry.conf). */
 #define DEFAULT_SERVICE_USER "ferry"

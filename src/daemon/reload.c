@@ -12,12 +12,19 @@
 #include <unistd.h>
 
 #include "ferry/daemon.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 
 /* ---- paths ------------------------------------------------------------- */
 
 /* The daemon leaves its working directory, so paths become absolute, taken
  * from where ferryd was started (also on a reload, after it left). */
+/* A configuration read by a reload: freed once nothing uses it. */
+static void release(struct ferry_config *cfg)
+{
+	daemon_config_free(cfg);
+	free(cfg);
+}
+
 static int absolutise(char **path, const char *base)
 {
 	if (!*path || (*path)[0] == '/')
@@ -219,9 +226,9 @@ static struct ferry_config *read_again(struct daemon_reload *r)
 		flog(LOG_LVL_ERR, "reload: out of memory; configuration unchanged");
 		return NULL;
 	}
-	config_init(cfg);
+	daemon_config_init(cfg);
 	memset(&err, 0, sizeof(err));
-	int rc = config_parse_args(r->argc, r->argv, cfg, &action, &err);
+	int rc = daemon_parse_args(r->argc, r->argv, cfg, &action, &err);
 	if (rc == 0)
 		rc = daemon_config_absolutise(cfg, r->cwd);
 	if (rc == 0 && r->id)
@@ -234,7 +241,7 @@ static struct ferry_config *read_again(struct daemon_reload *r)
 		else
 			flog(LOG_LVL_ERR, "reload refused (error %d); the configuration in "
 			     "force stays", rc);
-		config_free(cfg);
+		daemon_config_free(cfg);
 		free(cfg);
 		return NULL;
 	}
@@ -254,16 +261,16 @@ void daemon_reload(struct daemon_reload *r)
 	flog(LOG_LVL_INFO, "reload: read %s", next->source);
 	const struct ferry_config *now = r->start;
 	compare("", top_keys, sizeof(top_keys) / sizeof(top_keys[0]), now, next);
-	if (next->log_level != log_get_level()) {
+	if (next->log_level != fb_log_get_level()) {
 		flog(LOG_LVL_INFO, "reload: log level %d (was %d)", next->log_level,
-		     log_get_level());
+		     fb_log_get_level());
 		fb_log_set_level(next->log_level);
 	}
 	if (compare_proxies(now, next))
 		proxy_shared_reload(r->proxy, next);
-	/* Last: on success the FTP server keeps next (its accounts' strings). */
-	if (r->ftp && next->ftp.enabled && ftp_server_reload(r->ftp, next) == 0)
+	/* Last: on success the FTP server keeps next (its accounts' strings)
+	 * and gives it back through release when the last session lets go. */
+	if (r->ftp && next->ftp.enabled && ftp_server_reload(r->ftp, next, release) == 0)
 		return;
-	config_free(next);
-	free(next);
+	release(next);
 }

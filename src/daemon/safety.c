@@ -26,7 +26,7 @@ static int fail(struct sctx *c, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 	const char *src = c->cfg->source ? c->cfg->source : CLI_SOURCE;
-	config_set_error(c->err, src, 0, 0, key, "%s", "");
+	daemon_set_error(c->err, src, 0, 0, key, "%s", "");
 	va_start(ap, fmt);
 	vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
 	va_end(ap);

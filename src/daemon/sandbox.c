@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452     /* Linux 6.6; glibc 2.36 does not name it */
@@ -132,7 +132,7 @@ static int ll_rules(struct ll *ll, const struct ferry_config *cfg)
 		r |= ll_allow_dir_of(ll, "the transfer log's directory", f->xferlog, LANDLOCK_ACCESS_FS_WRITE_FILE |
 				     LANDLOCK_ACCESS_FS_MAKE_REG);
 	/* Written once the workers run (after this), read and unlinked at the
-	 * stop by pidfile_remove. */
+	 * stop by daemon_pidfile_remove. */
 	if (cfg->pidfile)
 		r |= ll_allow_dir_of(ll, "the pidfile's directory", cfg->pidfile, LANDLOCK_ACCESS_FS_READ_FILE |
 				     LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |

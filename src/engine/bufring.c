@@ -6,7 +6,7 @@
 
 #include "internal.h"
 
-int bufring_init(struct bufring *b, struct io_uring *ring, uint16_t bgid,
+int fe_bufring_init(struct bufring *b, struct io_uring *ring, uint16_t bgid,
 		 unsigned count, unsigned size)
 {
 	size_t ring_bytes = count * sizeof(struct io_uring_buf);
@@ -40,13 +40,13 @@ int bufring_init(struct bufring *b, struct io_uring *ring, uint16_t bgid,
 	io_uring_buf_ring_init(b->br);
 	int mask = io_uring_buf_ring_mask(count);
 	for (unsigned i = 0; i < count; i++)
-		io_uring_buf_ring_add(b->br, bufring_at(b, i), size, (unsigned short)i,
+		io_uring_buf_ring_add(b->br, fe_bufring_at(b, i), size, (unsigned short)i,
 				      mask, (int)i);
 	io_uring_buf_ring_advance(b->br, (int)count);
 	return 0;
 }
 
-void bufring_free(struct bufring *b, struct io_uring *ring)
+void fe_bufring_free(struct bufring *b, struct io_uring *ring)
 {
 	if (!b->br)
 		return;
@@ -57,14 +57,14 @@ void bufring_free(struct bufring *b, struct io_uring *ring)
 	b->base = NULL;
 }
 
-uint8_t *bufring_at(const struct bufring *b, unsigned bid)
+uint8_t *fe_bufring_at(const struct bufring *b, unsigned bid)
 {
 	return b->base + (size_t)bid * b->size;
 }
 
-void bufring_put(struct bufring *b, unsigned bid)
+void fe_bufring_put(struct bufring *b, unsigned bid)
 {
-	io_uring_buf_ring_add(b->br, bufring_at(b, bid), b->size,
+	io_uring_buf_ring_add(b->br, fe_bufring_at(b, bid), b->size,
 			      (unsigned short)bid, io_uring_buf_ring_mask(b->count), 0);
 	io_uring_buf_ring_advance(b->br, 1);
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 /* An address some of our sockets share: same type, family and port. The
@@ -21,19 +21,6 @@ struct port_claim {
 	uint16_t port;
 	unsigned refs;          /* sockets bound under this claim */
 };
-
-static uint16_t port_of(const struct sockaddr_storage *a)
-{
-	return ntohs(a->ss_family == AF_INET6
-			     ? ((const struct sockaddr_in6 *)a)->sin6_port
-			     : ((const struct sockaddr_in *)a)->sin_port);
-}
-
-static socklen_t len_of(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					: sizeof(struct sockaddr_in);
-}
 
 /* Bound without SO_REUSEPORT (and, for UDP, without SO_REUSEADDR, which
  * lets UDP sockets share a port too), the probe fails with EADDRINUSE when
@@ -51,7 +38,7 @@ static int probe(int type, const struct sockaddr_storage *a)
 	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
 	    (a->ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-	    bind(fd, (const struct sockaddr *)a, len_of(a)) < 0)
+	    bind(fd, (const struct sockaddr *)a, fb_addr_len((const struct sockaddr *)a)) < 0)
 		r = -errno;
 	close(fd);
 	return r;
@@ -62,40 +49,37 @@ static struct port_claim *find(struct fe_engine *e, int type,
 {
 	for (struct port_claim *c = e->claims; c; c = c->next)
 		if (c->type == type && c->family == a->ss_family &&
-		    c->port == port_of(a))
+		    c->port == fb_addr_port((const struct sockaddr *)a))
 			return c;
 	return NULL;
 }
 
-int claim_bind(struct fe_worker *w, int fd, int type,
+int fe_claim_bind(struct fe_worker *w, int fd, int type,
 	       const struct sockaddr_storage *a, struct port_claim **out)
 {
 	struct fe_engine *e = w->eng;
 	*out = NULL;
-	if (port_of(a) == 0)          /* the kernel picks a free port */
-		return bind(fd, (const struct sockaddr *)a, len_of(a)) < 0 ? -errno : 0;
+	if (fb_addr_port((const struct sockaddr *)a) == 0)          /* the kernel picks a free port */
+		return bind(fd, (const struct sockaddr *)a, fb_addr_len((const struct sockaddr *)a)) < 0 ? -errno : 0;
 	pthread_mutex_lock(&e->claim_lock);
 	struct port_claim *c = find(e, type, a);
 	int r = c ? 0 : probe(type, a);
 	if (r == -EADDRINUSE) {
-		char host[INET6_ADDRSTRLEN] = "?";
-		const void *ip = a->ss_family == AF_INET6
-			? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
-			: (const void *)&((const struct sockaddr_in *)a)->sin_addr;
-		inet_ntop(a->ss_family, ip, host, sizeof(host));
+		char host[INET6_ADDRSTRLEN];
+		fb_addr_text(a, host, sizeof(host));
 		flog(LOG_LVL_ERR, "%s: %s %s port %u: address already in use "
 		     "(another process holds it)", __func__,
-		     type == SOCK_STREAM ? "TCP" : "UDP", host, port_of(a));
+		     type == SOCK_STREAM ? "TCP" : "UDP", host, fb_addr_port((const struct sockaddr *)a));
 	}
 	if (r == 0 && !c && !(c = calloc(1, sizeof(*c))))
 		r = -ENOMEM;
-	if (r == 0 && bind(fd, (const struct sockaddr *)a, len_of(a)) < 0)
+	if (r == 0 && bind(fd, (const struct sockaddr *)a, fb_addr_len((const struct sockaddr *)a)) < 0)
 		r = -errno;
 	if (r == 0) {
 		if (!c->refs++) {
 			c->type = type;
 			c->family = a->ss_family;
-			c->port = port_of(a);
+			c->port = fb_addr_port((const struct sockaddr *)a);
 			c->next = e->claims;
 			e->claims = c;
 		}
@@ -107,7 +91,7 @@ int claim_bind(struct fe_worker *w, int fd, int type,
 	return r;
 }
 
-void claim_release(struct fe_engine *e, struct port_claim *c)
+void fe_claim_release(struct fe_engine *e, struct port_claim *c)
 {
 	if (!c)
 		return;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "ferry/base.h"
 #include "internal.h"
 
 struct fe_connect {
@@ -15,12 +16,6 @@ struct fe_connect {
 	void *arg;
 	bool cancelled;
 };
-
-static socklen_t sa_len(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					: sizeof(struct sockaddr_in);
-}
 
 struct fe_connect *fe_tcp_connect(struct fe_worker *w,
 				  const struct sockaddr_storage *to,
@@ -34,7 +29,7 @@ struct fe_connect *fe_tcp_connect(struct fe_worker *w,
 		return NULL;
 	}
 	if (from && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-		     bind(fd, (const struct sockaddr *)from, sa_len(from)))) {
+		     bind(fd, (const struct sockaddr *)from, fb_addr_len((const struct sockaddr *)from)))) {
 		*err = -errno;
 		close(fd);
 		return NULL;
@@ -51,7 +46,7 @@ struct fe_connect *fe_tcp_connect(struct fe_worker *w,
 	k->cb = cb;
 	k->arg = arg;
 	struct io_uring_sqe *sqe = fe_sqe(w);
-	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&k->to, sa_len(&k->to));
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&k->to, fb_addr_len((const struct sockaddr *)&k->to));
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CONNECT, k));
 	w->inflight++;
 	*err = 0;
@@ -66,14 +61,14 @@ void fe_connect_cancel(struct fe_connect *k)
 	fe_cancel(k->w, OP_CONNECT, k);
 }
 
-void connect_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_connect_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_connect *k = ud_ptr(cqe->user_data);
 	w->inflight--;
 	struct fe_conn *c = NULL;
 	int res = cqe->res;
 	if (!k->cancelled && res >= 0 && !w->stopping) {
-		c = tcp_conn_new(w, k->fd);
+		c = fe_tcp_conn_new(w, k->fd);
 		res = c ? 0 : -ENOMEM;
 	}
 	if (!c)
@@ -86,7 +81,7 @@ void connect_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
 			c->refs--;
 			if (!c->started)
 				c->closing = true;
-			tcp_conn_settle(c);
+			fe_tcp_conn_settle(c);
 		}
 	} else if (c) {
 		fe_conn_close(c);

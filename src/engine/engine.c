@@ -6,8 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ferry/config.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 enum { SQ_ENTRIES = 2048, CQ_ENTRIES = 16384, TCP_BUFFERS = 256,
@@ -67,16 +66,16 @@ static int worker_setup(struct fe_worker *w)
 	}
 	w->ring_ok = true;
 	/* Rounded so every buffer starts aligned for the recvmsg header. */
-	r = bufring_init(&w->udp_bufs, &w->ring, BGID_UDP, o->udp_buffers,
+	r = fe_bufring_init(&w->udp_bufs, &w->ring, BGID_UDP, o->udp_buffers,
 			 (o->udp_buffer_size + UDP_OVERHEAD + 63) & ~63u);
 	if (r == 0)
-		r = bufring_init(&w->tcp_bufs, &w->ring, BGID_TCP, TCP_BUFFERS,
+		r = fe_bufring_init(&w->tcp_bufs, &w->ring, BGID_TCP, TCP_BUFFERS,
 				 TCP_BUFFER_SIZE);
 	if (r < 0) {
 		flog(LOG_LVL_ERR, "%s: provided buffers: %s", __func__, strerror(-r));
 		return r == -ENOMEM ? FERRY_EXIT_ALLOC : FERRY_EXIT_NET;
 	}
-	if (!turn_hook_add(w, udp_flush, NULL, true))
+	if (!fe_turn_hook_add(w, fe_udp_flush, NULL, true))
 		return FERRY_EXIT_ALLOC;
 	r = fe_pool_worker_init(w);
 	if (r < 0) {
@@ -126,7 +125,7 @@ static void *worker_main(void *p)
 		inited = err == 0;
 	}
 	if (barrier(e, err))
-		worker_loop(w);
+		fe_worker_loop(w);
 	fe_pool_worker_drain(w);          /* every done() before worker_fini */
 	if (inited && e->opts.worker_fini)
 		e->opts.worker_fini(w, e->opts.arg);
@@ -134,9 +133,9 @@ static void *worker_main(void *p)
 		io_uring_submit(&w->ring);    /* mail the protocol posted last */
 	fini_barrier(e);
 	if (w->ring_ok) {
-		worker_teardown(w);
-		bufring_free(&w->udp_bufs, &w->ring);
-		bufring_free(&w->tcp_bufs, &w->ring);
+		fe_worker_teardown(w);
+		fe_bufring_free(&w->udp_bufs, &w->ring);
+		fe_bufring_free(&w->tcp_bufs, &w->ring);
 		io_uring_queue_exit(&w->ring);
 		w->ring_ok = false;
 	}

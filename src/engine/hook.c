@@ -15,7 +15,7 @@ struct fe_turn_hook {
 
 /* Protocol hooks run in the order they were added, then the engine's own
  * (the UDP flush), so that datagrams a hook queues leave in the same turn. */
-struct fe_turn_hook *turn_hook_add(struct fe_worker *w, fe_turn_fn *fn, void *arg,
+struct fe_turn_hook *fe_turn_hook_add(struct fe_worker *w, fe_turn_fn *fn, void *arg,
 				   bool engine)
 {
 	struct fe_turn_hook *h = calloc(1, sizeof(*h));
@@ -36,7 +36,7 @@ struct fe_turn_hook *turn_hook_add(struct fe_worker *w, fe_turn_fn *fn, void *ar
 struct fe_turn_hook *fe_worker_on_turn_end(struct fe_worker *w, fe_turn_fn *fn,
 					   void *arg)
 {
-	return turn_hook_add(w, fn, arg, false);
+	return fe_turn_hook_add(w, fn, arg, false);
 }
 
 static void unlink_dead(struct fe_worker *w)
@@ -63,7 +63,7 @@ void fe_worker_turn_end_remove(struct fe_worker *w, struct fe_turn_hook *h)
 }
 
 /* A hook added by a hook runs from the next turn on. */
-void turn_hooks_run(struct fe_worker *w)
+void fe_turn_hooks_run(struct fe_worker *w)
 {
 	w->hooks_running = true;
 	for (struct fe_turn_hook *h = w->hooks; h; h = h->next)
@@ -75,7 +75,7 @@ void turn_hooks_run(struct fe_worker *w)
 
 /* After worker_fini the protocol's state is gone: only the engine's own
  * hooks may run during teardown. all: free those as well (the end). */
-void turn_hooks_drop(struct fe_worker *w, bool all)
+void fe_turn_hooks_drop(struct fe_worker *w, bool all)
 {
 	for (struct fe_turn_hook *h = w->hooks; h; h = h->next)
 		if (all || !h->engine)

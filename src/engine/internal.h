@@ -49,11 +49,11 @@ struct bufring {
 	uint16_t bgid;
 };
 
-int bufring_init(struct bufring *b, struct io_uring *ring, uint16_t bgid,
+int fe_bufring_init(struct bufring *b, struct io_uring *ring, uint16_t bgid,
 		 unsigned count, unsigned size);
-void bufring_free(struct bufring *b, struct io_uring *ring);
-uint8_t *bufring_at(const struct bufring *b, unsigned bid);
-void bufring_put(struct bufring *b, unsigned bid); /* hand back to the kernel */
+void fe_bufring_free(struct bufring *b, struct io_uring *ring);
+uint8_t *fe_bufring_at(const struct bufring *b, unsigned bid);
+void fe_bufring_put(struct bufring *b, unsigned bid); /* hand back to the kernel */
 
 /* Timers: a binary min-heap ordered by (deadline, sequence) so that timers
  * with the same deadline fire in the order they were added. */
@@ -71,10 +71,10 @@ struct timer_heap {
 	uint64_t seq;
 };
 
-int theap_push(struct timer_heap *h, struct fe_timer *t);
-struct fe_timer *theap_peek(const struct timer_heap *h);
-void theap_remove(struct timer_heap *h, struct fe_timer *t);
-void theap_free(struct timer_heap *h);
+int fe_theap_push(struct timer_heap *h, struct fe_timer *t);
+struct fe_timer *fe_theap_peek(const struct timer_heap *h);
+void fe_theap_remove(struct timer_heap *h, struct fe_timer *t);
+void fe_theap_free(struct timer_heap *h);
 
 /* A message between workers. */
 struct fe_mail {
@@ -151,8 +151,8 @@ struct fe_engine {
 
 /* Completion handlers, one per operation (loop.c dispatches by table). */
 typedef void op_handler(struct fe_worker *w, const struct io_uring_cqe *cqe);
-op_handler udp_on_recv, udp_on_sent, tcp_on_accept, tcp_on_recv, tcp_on_sent,
-	mail_on_receive, mail_on_sent, connect_on_done, splice_on_done,
+op_handler fe_udp_on_recv, fe_udp_on_sent, fe_tcp_on_accept, fe_tcp_on_recv, fe_tcp_on_sent,
+	fe_mail_on_receive, fe_mail_on_sent, fe_connect_on_done, fe_splice_on_done,
 	fe_pool_on_done, fe_fsop_on_done;
 
 /* pool.c */
@@ -195,31 +195,31 @@ struct fe_conn {
 	struct fe_xfer *xfer;   /* splice transfer in progress (splice.c) */
 };
 
-struct fe_conn *tcp_conn_new(struct fe_worker *w, int fd);
-void tcp_conn_settle(struct fe_conn *c);
-void xfer_abort_quiet(struct fe_xfer *x);
+struct fe_conn *fe_tcp_conn_new(struct fe_worker *w, int fd);
+void fe_tcp_conn_settle(struct fe_conn *c);
+void fe_xfer_abort_quiet(struct fe_xfer *x);
 
 struct io_uring_sqe *fe_sqe(struct fe_worker *w);
 /* Asks the kernel to end the operation (op, p); its final CQE follows. */
 void fe_cancel(struct fe_worker *w, enum fe_op op, const void *p);
-int fd_local(int fd, struct sockaddr_storage *out);
+int fe_fd_local(int fd, struct sockaddr_storage *out);
 /* Binds fd (SO_REUSEPORT set) to a; the first socket of this engine on a
  * port first proves no other process holds it: -EADDRINUSE then. *out is
- * released with claim_release when the socket is closed. */
+ * released with fe_claim_release when the socket is closed. */
 struct port_claim;
-int claim_bind(struct fe_worker *w, int fd, int type,
+int fe_claim_bind(struct fe_worker *w, int fd, int type,
 	       const struct sockaddr_storage *a, struct port_claim **out);
-void claim_release(struct fe_engine *e, struct port_claim *c);
-void worker_loop(struct fe_worker *w);
-void worker_teardown(struct fe_worker *w);
-void udp_close_all(struct fe_worker *w);
-void tcp_close_all(struct fe_worker *w);
-void udp_slots_free(struct fe_worker *w);
-void udp_flush(struct fe_worker *w, void *arg);   /* an end-of-turn hook */
-struct fe_turn_hook *turn_hook_add(struct fe_worker *w, fe_turn_fn *fn, void *arg,
+void fe_claim_release(struct fe_engine *e, struct port_claim *c);
+void fe_worker_loop(struct fe_worker *w);
+void fe_worker_teardown(struct fe_worker *w);
+void fe_udp_close_all(struct fe_worker *w);
+void fe_tcp_close_all(struct fe_worker *w);
+void fe_udp_slots_free(struct fe_worker *w);
+void fe_udp_flush(struct fe_worker *w, void *arg);   /* an end-of-turn hook */
+struct fe_turn_hook *fe_turn_hook_add(struct fe_worker *w, fe_turn_fn *fn, void *arg,
 				   bool engine);
-void turn_hooks_run(struct fe_worker *w);
-void turn_hooks_drop(struct fe_worker *w, bool all);
+void fe_turn_hooks_run(struct fe_worker *w);
+void fe_turn_hooks_drop(struct fe_worker *w, bool all);
 
 static inline void list_init(struct list_node *h) { h->prev = h->next = h; }
 static inline void list_add(struct list_node *h, struct list_node *n)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 static void on_stop(struct fe_worker *w, const struct io_uring_cqe *cqe)
@@ -25,16 +25,16 @@ static void on_ignore(struct fe_worker *w, const struct io_uring_cqe *cqe)
 /* One handler per operation; user_data's top byte indexes it. */
 static op_handler *const handlers[OP__COUNT] = {
 	[OP_NONE] = on_ignore,
-	[OP_UDP_RECV] = udp_on_recv,
-	[OP_UDP_SEND] = udp_on_sent,
-	[OP_ACCEPT] = tcp_on_accept,
-	[OP_TCP_RECV] = tcp_on_recv,
-	[OP_TCP_SEND] = tcp_on_sent,
-	[OP_MAIL] = mail_on_receive,
-	[OP_MAIL_SENT] = mail_on_sent,
+	[OP_UDP_RECV] = fe_udp_on_recv,
+	[OP_UDP_SEND] = fe_udp_on_sent,
+	[OP_ACCEPT] = fe_tcp_on_accept,
+	[OP_TCP_RECV] = fe_tcp_on_recv,
+	[OP_TCP_SEND] = fe_tcp_on_sent,
+	[OP_MAIL] = fe_mail_on_receive,
+	[OP_MAIL_SENT] = fe_mail_on_sent,
 	[OP_STOP] = on_stop,
-	[OP_CONNECT] = connect_on_done,
-	[OP_SPLICE] = splice_on_done,
+	[OP_CONNECT] = fe_connect_on_done,
+	[OP_SPLICE] = fe_splice_on_done,
 	[OP_POOL] = fe_pool_on_done,
 	[OP_FSOP] = fe_fsop_on_done,
 };
@@ -65,7 +65,7 @@ void fe_cancel(struct fe_worker *w, enum fe_op op, const void *p)
 	io_uring_prep_cancel64(fe_sqe(w), ud_make(op, p), 0);
 }
 
-int fd_local(int fd, struct sockaddr_storage *out)
+int fe_fd_local(int fd, struct sockaddr_storage *out)
 {
 	socklen_t len = sizeof(*out);
 	return getsockname(fd, (struct sockaddr *)out, &len) < 0 ? -errno : 0;
@@ -102,9 +102,9 @@ static void run_timers(struct fe_worker *w)
 {
 	uint64_t seq_limit = w->timers.seq;
 	struct fe_timer *t;
-	while ((t = theap_peek(&w->timers)) && t->deadline <= w->now_ms &&
+	while ((t = fe_theap_peek(&w->timers)) && t->deadline <= w->now_ms &&
 	       t->seq < seq_limit) {
-		theap_remove(&w->timers, t);
+		fe_theap_remove(&w->timers, t);
 		w->st.timers++;
 		t->cb(w, t->arg);
 		free(t);
@@ -122,7 +122,7 @@ static struct __kernel_timespec *next_wait(struct fe_worker *w,
 					   struct __kernel_timespec *ts,
 					   unsigned *wait_nr)
 {
-	struct fe_timer *t = theap_peek(&w->timers);
+	struct fe_timer *t = fe_theap_peek(&w->timers);
 	uint64_t ns = UINT64_MAX;
 	if (t)
 		ns = (t->deadline > w->now_ms ? t->deadline - w->now_ms : 0) * 1000000;
@@ -158,42 +158,42 @@ static void submit_and_reap(struct fe_worker *w, struct __kernel_timespec *ts,
 	w->turn_udp_rx = w->st.udp_rx - rx;
 }
 
-void worker_loop(struct fe_worker *w)
+void fe_worker_loop(struct fe_worker *w)
 {
 	w->now_ms = clock_ms();
-	turn_hooks_run(w);            /* what worker_init queued */
+	fe_turn_hooks_run(w);            /* what worker_init queued */
 	while (!w->stopping) {
 		struct __kernel_timespec ts;
 		unsigned wait_nr;
 		struct __kernel_timespec *until = next_wait(w, &ts, &wait_nr);
 		submit_and_reap(w, until, wait_nr);
 		run_timers(w);
-		turn_hooks_run(w);    /* beforesleep: batched work, UDP flush */
+		fe_turn_hooks_run(w);    /* beforesleep: batched work, UDP flush */
 	}
 }
 
 /* After the loop: the protocol has let go (worker_fini); close what is left,
  * cancel everything, and wait (bounded) until the kernel owns nothing of ours
  * before memory is freed. */
-void worker_teardown(struct fe_worker *w)
+void fe_worker_teardown(struct fe_worker *w)
 {
-	turn_hooks_drop(w, false);    /* the protocol's state is gone */
-	udp_close_all(w);
-	tcp_close_all(w);
+	fe_turn_hooks_drop(w, false);    /* the protocol's state is gone */
+	fe_udp_close_all(w);
+	fe_tcp_close_all(w);
 	struct io_uring_sqe *sqe = fe_sqe(w);
 	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 	uint64_t give_up = clock_ms() + 2000;
 	while ((w->inflight > 0 || atomic_load(&w->mail_pending) > 0) &&
 	       clock_ms() < give_up) {
 		struct __kernel_timespec ts = { .tv_nsec = 50 * 1000000 };
-		turn_hooks_run(w);
+		fe_turn_hooks_run(w);
 		submit_and_reap(w, &ts, 1);
 	}
 	if (w->inflight || atomic_load(&w->mail_pending))
 		flog(LOG_LVL_WARN, "%s: worker %u: %u operations still in flight, "
 		     "%u messages not delivered", __func__, w->index, w->inflight,
 		     atomic_load(&w->mail_pending));
-	theap_free(&w->timers);
-	udp_slots_free(w);
-	turn_hooks_drop(w, true);
+	fe_theap_free(&w->timers);
+	fe_udp_slots_free(w);
+	fe_turn_hooks_drop(w, true);
 }

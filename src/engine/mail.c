@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 enum { MAIL_TRIES = 3 };
@@ -36,7 +36,7 @@ int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
 
 /* On success the receiver owns the message and may already have freed it;
  * on failure (the receiver's CQ was full) it is still ours to retry. */
-void mail_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_mail_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	w->inflight--;
 	if (cqe->res >= 0)
@@ -56,7 +56,7 @@ void mail_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
  * what only its callback can release (a descriptor, a buffer). After the
  * receiver's worker_fini the protocol must cope (its per-worker state is
  * gone; it releases what the message carries). */
-void mail_on_receive(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_mail_on_receive(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_mail *m = ud_ptr(cqe->user_data);
 	w->st.mail_rx++;

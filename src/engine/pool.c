@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 enum { POOL_THREADS_DEFAULT = 4, POOL_QUEUE_DEFAULT = 1024 };

@@ -181,7 +181,7 @@ static void xfer_fail(struct fe_xfer *x, int err)
 	cb(c, err, done, arg);
 }
 
-void splice_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_splice_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_xfer *x = ud_ptr(cqe->user_data);
 	struct fe_conn *c = x->c;
@@ -223,7 +223,7 @@ void splice_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
 		}
 	}
 	c->refs--;
-	tcp_conn_settle(c);
+	fe_tcp_conn_settle(c);
 }
 
 static struct fe_xfer *xfer_start(struct fe_conn *c, int file_fd, uint64_t offset,
@@ -286,7 +286,7 @@ struct fe_xfer *fe_conn_recvfile(struct fe_conn *c, int file_fd, uint64_t offset
 
 /* A splice may sleep in the kernel on the socket: shutting the socket down
  * wakes it, the cancel covers one not yet started. */
-void xfer_abort_quiet(struct fe_xfer *x)
+void fe_xfer_abort_quiet(struct fe_xfer *x)
 {
 	if (x->aborted)
 		return;
@@ -303,8 +303,8 @@ void fe_xfer_abort(struct fe_xfer *x)
 	if (!x)
 		return;
 	struct fe_conn *c = x->c;
-	xfer_abort_quiet(x);
-	tcp_conn_settle(c);
+	fe_xfer_abort_quiet(x);
+	fe_tcp_conn_settle(c);
 }
 
 uint64_t fe_xfer_progress(const struct fe_xfer *x)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 enum { ACCEPT_RETRY_MS = 100 };
@@ -85,7 +85,7 @@ static void conn_free(struct fe_conn *c)
 static void conn_settle(struct fe_conn *c)
 {
 	if (c->closing && c->xfer)
-		xfer_abort_quiet(c->xfer);
+		fe_xfer_abort_quiet(c->xfer);
 	if (c->closing && c->resume_timer) {
 		fe_timer_cancel(c->w, c->resume_timer);
 		c->resume_timer = NULL;
@@ -114,11 +114,11 @@ static void conn_fail(struct fe_conn *c, int err)
 	conn_settle(c);
 }
 
-void tcp_conn_settle(struct fe_conn *c) { conn_settle(c); }
+void fe_tcp_conn_settle(struct fe_conn *c) { conn_settle(c); }
 
 static int obuf_append(struct obuf *b, const void *data, size_t len);
 
-void tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_conn *c = ud_ptr(cqe->user_data);
 	int res = cqe->res;
@@ -126,22 +126,22 @@ void tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		if (res > 0 && c->detaching) {
 			w->st.tcp_rx_bytes += (uint64_t)res;
-			if (obuf_append(&c->extra, bufring_at(&w->tcp_bufs, bid),
+			if (obuf_append(&c->extra, fe_bufring_at(&w->tcp_bufs, bid),
 					(size_t)res))
 				c->quiet = true;   /* cannot hand over: drop it */
 		} else if (res > 0 && (c->paused || c->resume_timer) && !c->closing) {
 			/* Completed before the cancel took effect, or behind
 			 * bytes that wait for delivery: keep it, in order. */
 			w->st.tcp_rx_bytes += (uint64_t)res;
-			if (obuf_append(&c->held, bufring_at(&w->tcp_bufs, bid),
+			if (obuf_append(&c->held, fe_bufring_at(&w->tcp_bufs, bid),
 					(size_t)res))
 				conn_fail(c, -ENOMEM);
 		} else if (res > 0 && !c->closing) {
 			w->st.tcp_rx_bytes += (uint64_t)res;
-			c->ops->on_data(c, bufring_at(&w->tcp_bufs, bid), (size_t)res,
+			c->ops->on_data(c, fe_bufring_at(&w->tcp_bufs, bid), (size_t)res,
 					c->arg);
 		}
-		bufring_put(&w->tcp_bufs, bid);
+		fe_bufring_put(&w->tcp_bufs, bid);
 	}
 	if (cqe->flags & IORING_CQE_F_MORE)
 		return;
@@ -165,7 +165,7 @@ void tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	}
 }
 
-void tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_conn *c = ud_ptr(cqe->user_data);
 	c->send_busy = false;
@@ -336,7 +336,7 @@ const struct sockaddr_storage *fe_conn_peer(const struct fe_conn *c)
 
 int fe_conn_local(const struct fe_conn *c, struct sockaddr_storage *out)
 {
-	return fd_local(c->fd, out);
+	return fe_fd_local(c->fd, out);
 }
 
 int fe_conn_urgent_inline(struct fe_conn *c)
@@ -353,7 +353,7 @@ int fe_conn_nodelay(struct fe_conn *c)
 
 struct fe_worker *fe_conn_worker(const struct fe_conn *c) { return c->w; }
 
-struct fe_conn *tcp_conn_new(struct fe_worker *w, int fd)
+struct fe_conn *fe_tcp_conn_new(struct fe_worker *w, int fd)
 {
 	struct fe_conn *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -369,7 +369,7 @@ struct fe_conn *tcp_conn_new(struct fe_worker *w, int fd)
 
 struct fe_conn *fe_conn_adopt(struct fe_worker *w, int fd)
 {
-	return tcp_conn_new(w, fd);
+	return fe_tcp_conn_new(w, fd);
 }
 
 /* ---- listeners ------------------------------------------------------------- */
@@ -389,7 +389,7 @@ static void listener_unref(struct fe_listener *l)
 	if (--l->refs)
 		return;
 	close(l->fd);
-	claim_release(l->w->eng, l->claim);
+	fe_claim_release(l->w->eng, l->claim);
 	free(l);
 }
 
@@ -406,7 +406,7 @@ static void listener_retry(struct fe_worker *w, void *arg)
 static void accept_one(struct fe_listener *l, int fd)
 {
 	struct fe_worker *w = l->w;
-	struct fe_conn *c = tcp_conn_new(w, fd);
+	struct fe_conn *c = fe_tcp_conn_new(w, fd);
 	if (!c) {
 		close(fd);
 		return;
@@ -420,7 +420,7 @@ static void accept_one(struct fe_listener *l, int fd)
 	conn_settle(c);
 }
 
-void tcp_on_accept(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_tcp_on_accept(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_listener *l = ud_ptr(cqe->user_data);
 	if (cqe->res >= 0) {
@@ -468,7 +468,7 @@ struct fe_listener *fe_tcp_listen(struct fe_worker *w,
 							 &one, sizeof(one)))))
 		r = -errno;
 	if (r == 0 && reuseport)
-		r = claim_bind(w, fd, SOCK_STREAM, addr, &claim);
+		r = fe_claim_bind(w, fd, SOCK_STREAM, addr, &claim);
 	else if (r == 0 && bind(fd, (const struct sockaddr *)addr, len) < 0)
 		r = -errno;
 	if (r == 0 && listen(fd, SOMAXCONN) < 0)
@@ -477,7 +477,7 @@ struct fe_listener *fe_tcp_listen(struct fe_worker *w,
 	if (!l) {
 		if (fd >= 0)
 			close(fd);
-		claim_release(w->eng, claim);
+		fe_claim_release(w->eng, claim);
 		*err = r ? r : -ENOMEM;
 		return NULL;
 	}
@@ -495,7 +495,7 @@ struct fe_listener *fe_tcp_listen(struct fe_worker *w,
 
 int fe_listener_local(const struct fe_listener *l, struct sockaddr_storage *out)
 {
-	return fd_local(l->fd, out);
+	return fe_fd_local(l->fd, out);
 }
 
 void fe_listener_close(struct fe_listener *l)
@@ -515,7 +515,7 @@ void fe_listener_close(struct fe_listener *l)
 }
 
 /* Teardown after worker_fini: no protocol is left to hear on_close. */
-void tcp_close_all(struct fe_worker *w)
+void fe_tcp_close_all(struct fe_worker *w)
 {
 	while (w->listeners.next != &w->listeners)
 		fe_listener_close(container_of(w->listeners.next, struct fe_listener, node));

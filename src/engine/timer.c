@@ -46,7 +46,7 @@ static void sift_down(struct timer_heap *h, unsigned i)
 	place(h, i, t);
 }
 
-int theap_push(struct timer_heap *h, struct fe_timer *t)
+int fe_theap_push(struct timer_heap *h, struct fe_timer *t)
 {
 	if (h->n == h->cap) {
 		unsigned cap = h->cap ? h->cap * 2 : 64;
@@ -62,12 +62,12 @@ int theap_push(struct timer_heap *h, struct fe_timer *t)
 	return 0;
 }
 
-struct fe_timer *theap_peek(const struct timer_heap *h)
+struct fe_timer *fe_theap_peek(const struct timer_heap *h)
 {
 	return h->n ? h->v[0] : NULL;
 }
 
-void theap_remove(struct timer_heap *h, struct fe_timer *t)
+void fe_theap_remove(struct timer_heap *h, struct fe_timer *t)
 {
 	unsigned i = t->slot;
 	struct fe_timer *last = h->v[--h->n];
@@ -80,7 +80,7 @@ void theap_remove(struct timer_heap *h, struct fe_timer *t)
 		sift_down(h, i);
 }
 
-void theap_free(struct timer_heap *h)
+void fe_theap_free(struct timer_heap *h)
 {
 	for (unsigned i = 0; i < h->n; i++)
 		free(h->v[i]);
@@ -98,7 +98,7 @@ struct fe_timer *fe_timer_add(struct fe_worker *w, uint64_t delay_ms,
 	t->deadline = w->now_ms + delay_ms;
 	t->cb = cb;
 	t->arg = arg;
-	if (theap_push(&w->timers, t) < 0) {
+	if (fe_theap_push(&w->timers, t) < 0) {
 		free(t);
 		return NULL;
 	}
@@ -109,6 +109,6 @@ void fe_timer_cancel(struct fe_worker *w, struct fe_timer *t)
 {
 	if (!t)
 		return;
-	theap_remove(&w->timers, t);
+	fe_theap_remove(&w->timers, t);
 	free(t);
 }

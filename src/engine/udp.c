@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 enum { SLOT_INLINE = 2048, SLOTS_MAX = 16384, UDP_MAX = 65507,
@@ -177,7 +177,7 @@ static void udp_unref(struct fe_udp *s)
 	if (--s->refs)
 		return;
 	close(s->fd);
-	claim_release(s->w->eng, s->claim);
+	fe_claim_release(s->w->eng, s->claim);
 	free(s);
 }
 
@@ -242,14 +242,14 @@ static void deliver(struct fe_udp *s, uint8_t *buf, int len)
 	}
 }
 
-void udp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_udp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct fe_udp *s = ud_ptr(cqe->user_data);
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		if (cqe->res > 0 && !s->closing && !w->stopping)
-			deliver(s, bufring_at(&w->udp_bufs, bid), cqe->res);
-		bufring_put(&w->udp_bufs, bid);
+			deliver(s, fe_bufring_at(&w->udp_bufs, bid), cqe->res);
+		fe_bufring_put(&w->udp_bufs, bid);
 	} else if (cqe->res == -ENOBUFS) {
 		/* Back-pressure: every buffer was in use. Not an error. */
 		w->st.udp_rx_nobufs++;
@@ -328,7 +328,7 @@ static void run_put(struct fe_worker *w, struct udp_run *run)
 	w->free_runs = run;
 }
 
-void udp_slots_free(struct fe_worker *w)
+void fe_udp_slots_free(struct fe_worker *w)
 {
 	while (w->free_slots) {
 		struct udp_slot *sl = w->free_slots;
@@ -367,7 +367,7 @@ static void run_submit(struct fe_udp *s)
 }
 
 /* The end-of-turn hook: every run still open leaves with the turn's submit. */
-void udp_flush(struct fe_worker *w, void *arg)
+void fe_udp_flush(struct fe_worker *w, void *arg)
 {
 	(void)arg;
 	while (w->open_udps) {
@@ -462,7 +462,7 @@ static bool resend_singly(struct fe_udp *s, struct udp_run *run, int err)
 	return true;
 }
 
-void udp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
+void fe_udp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct udp_run *run = ud_ptr(cqe->user_data);
 	struct fe_udp *s = run->sock;
@@ -490,7 +490,7 @@ struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
 	if (r == 0)
 		r = configure(fd, o);
 	if (r == 0 && o->reuseport)
-		r = claim_bind(w, fd, SOCK_DGRAM, &o->bind, &s->claim);
+		r = fe_claim_bind(w, fd, SOCK_DGRAM, &o->bind, &s->claim);
 	else if (r == 0 && bind(fd, (const struct sockaddr *)&o->bind, sa_len(family)) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -556,7 +556,7 @@ int fe_udp_leave(struct fe_udp *s, const struct sockaddr *group, unsigned ifinde
 
 int fe_udp_local(const struct fe_udp *s, struct sockaddr_storage *out)
 {
-	return fd_local(s->fd, out);
+	return fe_fd_local(s->fd, out);
 }
 
 void fe_udp_close(struct fe_udp *s)
@@ -572,7 +572,7 @@ void fe_udp_close(struct fe_udp *s)
 	udp_unref(s);
 }
 
-void udp_close_all(struct fe_worker *w)
+void fe_udp_close_all(struct fe_worker *w)
 {
 	while (w->udps.next != &w->udps)
 		fe_udp_close(container_of(w->udps.next, struct fe_udp, node));

@@ -1,7 +1,7 @@
 /* ascii.c — TYPE A: local line ends (LF) to and from the network's CRLF. */
 #include "ftp_internal.h"
 
-size_t ascii_to_net(const uint8_t *in, size_t n, uint8_t *out, bool *prev_cr)
+size_t ftp_ascii_to_net(const uint8_t *in, size_t n, uint8_t *out, bool *prev_cr)
 {
 	size_t o = 0;
 	bool cr = *prev_cr;
@@ -15,7 +15,7 @@ size_t ascii_to_net(const uint8_t *in, size_t n, uint8_t *out, bool *prev_cr)
 	return o;
 }
 
-size_t ascii_from_net(const uint8_t *in, size_t n, uint8_t *out, bool *held_cr)
+size_t ftp_ascii_from_net(const uint8_t *in, size_t n, uint8_t *out, bool *held_cr)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 const char *ftp_log_esc(const char *in, char *out, size_t cap)
@@ -37,7 +37,7 @@ void ftp_audit_login(const struct ftp_session *s, const char *user, const char *
 	flog(*outcome == 'o' ? LOG_LVL_INFO : LOG_LVL_WARN,
 	     "ftp: session %llu: login %s for '%s' from %s", (unsigned long long)s->id,
 	     outcome, ftp_log_esc(user, name, sizeof(name)),
-	     addr_text(&s->peer, host, sizeof(host)));
+	     fb_addr_text(&s->peer, host, sizeof(host)));
 }
 
 void ftp_audit_op(const struct ftp_session *s, const char *op, const char *vpath, int err)
@@ -45,6 +45,6 @@ void ftp_audit_op(const struct ftp_session *s, const char *op, const char *vpath
 	char host[64], path[4 * 256 + 1], name[4 * 64 + 1];
 	flog(err ? LOG_LVL_WARN : LOG_LVL_INFO, "ftp: session %llu: %s %s by '%s' from %s%s%s",
 	     (unsigned long long)s->id, op, ftp_log_esc(vpath, path, sizeof(path)),
-	     ftp_log_esc(s->user, name, sizeof(name)), addr_text(&s->peer, host, sizeof(host)),
+	     ftp_log_esc(s->user, name, sizeof(name)), fb_addr_text(&s->peer, host, sizeof(host)),
 	     err ? ": " : "", err ? strerror(-err) : "");
 }

@@ -20,7 +20,7 @@ static void avbl_work(void *arg)
 {
 	struct avbl_job *j = arg;
 	struct statvfs st;
-	int fd = path_open(j->root, j->v, O_PATH | O_DIRECTORY, 0);
+	int fd = ftp_path_open(j->root, j->v, O_PATH | O_DIRECTORY, 0);
 	if (fd < 0) {
 		j->err = fd;
 		return;
@@ -38,21 +38,21 @@ static void avbl_done(struct ftp_session *s, void *arg)
 	if (j->err)
 		ftp_fsverb_fail(s, j->err);
 	else
-		session_reply(s, 213, "%llu", (unsigned long long)j->bytes);
+		ftp_session_reply(s, 213, "%llu", (unsigned long long)j->bytes);
 }
 
 void ftp_cmd_avbl(struct ftp_session *s, char *arg)
 {
-	if (!session_writable(s)) {
-		session_reply(s, 550, "Permission denied: this account cannot store files.");
+	if (!ftp_session_writable(s)) {
+		ftp_session_reply(s, 550, "Permission denied: this account cannot store files.");
 		return;
 	}
 	struct avbl_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return;
 	}
-	j->root = session_root(s);
+	j->root = ftp_session_root(s);
 	if (!ftp_fsverb_path(s, *arg ? arg : ".", j->v)) {
 		free(j);
 		return;

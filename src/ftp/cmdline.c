@@ -15,7 +15,7 @@ enum { IAC = 255, DONT = 254, WILL = 251 };
 /* Option negotiation (WILL/WONT/DO/DONT x) takes three bytes, other commands
  * (IP, DM, AO, ...) two; a byte after IAC that is no command is kept, since
  * the urgent DM of "IAC IP IAC DM ABOR" may be taken out of band. */
-size_t telnet_filter(struct telnet_state *st, const uint8_t *in, size_t n, uint8_t *out)
+size_t ftp_telnet_filter(struct telnet_state *st, const uint8_t *in, size_t n, uint8_t *out)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -61,7 +61,7 @@ size_t ftp_cmd_unstuff_cr(char *line, size_t len)
 /* The line ends at LF, with at most one CR before it: any CR before that is
  * part of the argument (a name, RFC 2640). A verb is a letter followed by
  * letters or digits (XMD5, XSHA256). */
-bool cmd_split(char *line, size_t len, char **verb, char **arg)
+bool ftp_cmd_split(char *line, size_t len, char **verb, char **arg)
 {
 	if (memchr(line, '\0', len))
 		return false;
@@ -90,7 +90,7 @@ bool cmd_split(char *line, size_t len, char **verb, char **arg)
 	return true;
 }
 
-bool parse_u64(const char *s, uint64_t *out)
+bool ftp_parse_u64(const char *s, uint64_t *out)
 {
 	if (!*s || !isdigit((unsigned char)*s))
 		return false;
@@ -119,7 +119,7 @@ static bool parse_uint_range(const char *s, size_t len, unsigned max, unsigned *
 	return true;
 }
 
-int parse_port_arg(const char *arg, struct sockaddr_storage *out)
+int ftp_parse_port_arg(const char *arg, struct sockaddr_storage *out)
 {
 	unsigned v[6];
 	const char *p = arg;
@@ -142,7 +142,7 @@ int parse_port_arg(const char *arg, struct sockaddr_storage *out)
 }
 
 /* RFC 2428: <d>proto<d>addr<d>port<d>, d any printable ASCII but digits. */
-int parse_eprt_arg(const char *arg, struct sockaddr_storage *out)
+int ftp_parse_eprt_arg(const char *arg, struct sockaddr_storage *out)
 {
 	char d = arg[0];
 	if (d < 33 || d > 126 || isdigit((unsigned char)d))
@@ -169,20 +169,12 @@ int parse_eprt_arg(const char *arg, struct sockaddr_storage *out)
 		return -EINVAL;
 	memcpy(host, f[1], flen[1]);
 	host[flen[1]] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (proto == 1) {
-		struct sockaddr_in *a = (struct sockaddr_in *)out;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)port);
-		return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -EINVAL;
-	}
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
-	a6->sin6_family = AF_INET6;
-	a6->sin6_port = htons((uint16_t)port);
-	return inet_pton(AF_INET6, host, &a6->sin6_addr) == 1 ? 0 : -EINVAL;
+	if (fb_addr_parse(host, (uint16_t)port, out) < 0)
+		return -EINVAL;
+	return out->ss_family == (proto == 1 ? AF_INET : AF_INET6) ? 0 : -EINVAL;
 }
 
-int format_pasv(const struct sockaddr_storage *a, char *out, size_t cap)
+int ftp_format_pasv(const struct sockaddr_storage *a, char *out, size_t cap)
 {
 	if (a->ss_family != AF_INET)
 		return -EAFNOSUPPORT;
@@ -192,34 +184,6 @@ int format_pasv(const struct sockaddr_storage *a, char *out, size_t cap)
 	int n = snprintf(out, cap, "(%u,%u,%u,%u,%u,%u)", ip >> 24, (ip >> 16) & 255,
 			 (ip >> 8) & 255, ip & 255, port >> 8, port & 255);
 	return n > 0 && (size_t)n < cap ? 0 : -ENOSPC;
-}
-
-/* Compares hosts, seeing an IPv4-mapped IPv6 address as its IPv4 one. */
-static bool host_bytes(const struct sockaddr_storage *a, const uint8_t **p, size_t *n)
-{
-	if (a->ss_family == AF_INET) {
-		*p = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
-		*n = 4;
-		return true;
-	}
-	if (a->ss_family != AF_INET6)
-		return false;
-	const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
-	*p = v6->s6_addr;
-	*n = 16;
-	if (IN6_IS_ADDR_V4MAPPED(v6)) {
-		*p += 12;
-		*n = 4;
-	}
-	return true;
-}
-
-bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const uint8_t *pa, *pb;
-	size_t na, nb;
-	return host_bytes(a, &pa, &na) && host_bytes(b, &pb, &nb) && na == nb &&
-	       !memcmp(pa, pb, na);
 }
 
 void ftp_addr_unmap(struct sockaddr_storage *a)
@@ -233,12 +197,3 @@ void ftp_addr_unmap(struct sockaddr_storage *a)
 	memcpy(a, &v4, sizeof(v4));
 }
 
-const char *addr_text(const struct sockaddr_storage *a, char *out, size_t cap)
-{
-	const void *src = a->ss_family == AF_INET6
-				  ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
-				  : (const void *)&((const struct sockaddr_in *)a)->sin_addr;
-	if (!inet_ntop(a->ss_family, src, out, (socklen_t)cap))
-		snprintf(out, cap, "?");
-	return out;
-}

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 /* ---- links between data connections and sessions ------------------------- */
 
-struct data_link *link_new(struct ftp_worker *fw, struct ftp_session *s,
+struct data_link *ftp_link_new(struct ftp_worker *fw, struct ftp_session *s,
 			   struct fe_conn *c)
 {
 	struct data_link *l = calloc(1, sizeof(*l));
@@ -28,13 +28,13 @@ struct data_link *link_new(struct ftp_worker *fw, struct ftp_session *s,
 	return l;
 }
 
-void link_cut(struct data_link *l)
+void ftp_link_cut(struct data_link *l)
 {
 	if (l)
 		l->s = NULL;
 }
 
-void link_free(struct data_link *l)
+void ftp_link_free(struct data_link *l)
 {
 	if (l->prev)
 		l->prev->next = l->next;
@@ -49,18 +49,18 @@ static void on_data(struct fe_conn *c, const uint8_t *data, size_t len, void *ar
 {
 	struct data_link *l = arg;
 	if (l->s && l->s->data.conn == c)
-		transfer_on_data(l->s, data, len);
+		ftp_transfer_on_data(l->s, data, len);
 }
 
 static void on_close(struct fe_conn *c, int err, void *arg)
 {
 	struct data_link *l = arg;
 	struct ftp_session *s = l->s;
-	link_free(l);
+	ftp_link_free(l);
 	if (s && s->data.conn == c) {
 		s->data.conn = NULL;
 		s->data.link = NULL;
-		transfer_on_close(s, err);
+		ftp_transfer_on_close(s, err);
 	}
 }
 
@@ -68,7 +68,7 @@ static void on_drained(struct fe_conn *c, void *arg)
 {
 	struct data_link *l = arg;
 	if (l->s && l->s->data.conn == c)
-		transfer_on_drained(l->s);
+		ftp_transfer_on_drained(l->s);
 }
 
 static const struct fe_conn_ops data_ops = {
@@ -78,7 +78,7 @@ static const struct fe_conn_ops data_ops = {
 /* Takes a new data connection for the session; false: it is closed. */
 static bool take_conn(struct ftp_session *s, struct fe_conn *c)
 {
-	struct data_link *l = s->data.conn ? NULL : link_new(s->fw, s, c);
+	struct data_link *l = s->data.conn ? NULL : ftp_link_new(s->fw, s, c);
 	if (!l)
 		return false;
 	fe_conn_hold(c, &data_ops, l);
@@ -88,22 +88,22 @@ static bool take_conn(struct ftp_session *s, struct fe_conn *c)
 	s->data.timer = NULL;
 	if (s->data.want) {
 		s->data.want = false;
-		transfer_ready(s);
+		ftp_transfer_ready(s);
 	}
 	return true;
 }
 
-void data_close_conn(struct ftp_session *s)
+void ftp_data_close_conn(struct ftp_session *s)
 {
 	if (!s->data.conn)
 		return;
-	link_cut(s->data.link);
+	ftp_link_cut(s->data.link);
 	fe_conn_close(s->data.conn);
 	s->data.conn = NULL;
 	s->data.link = NULL;
 }
 
-void data_reset(struct ftp_session *s)
+void ftp_data_reset(struct ftp_session *s)
 {
 	struct data_chan *d = &s->data;
 	fe_listener_close(d->listener);
@@ -112,10 +112,10 @@ void data_reset(struct ftp_session *s)
 	d->listener = NULL;
 	d->connecting = NULL;
 	d->timer = NULL;
-	data_close_conn(s);
-	buf_free(&d->extra);
+	ftp_data_close_conn(s);
+	fb_buf_free(&d->extra);
 	if (d->mode == DATA_SPSV)
-		spsv_revoke(s->srv->spsv, s->id);
+		ftp_spsv_revoke(s->srv->spsv, s->id);
 	d->mode = DATA_NONE;
 	d->want = false;
 }
@@ -126,10 +126,10 @@ static void pasv_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 {
 	struct ftp_session *s = arg;
 	char host[64];
-	if (!same_host(fe_conn_peer(c), &s->peer)) {
+	if (!fb_addr_same_host(fe_conn_peer(c), &s->peer)) {
 		flog(LOG_LVL_WARN, "ftp: session %llu: data connection from %s refused "
 		     "(not the client's address)", (unsigned long long)s->id,
-		     addr_text(fe_conn_peer(c), host, sizeof(host)));
+		     fb_addr_text(fe_conn_peer(c), host, sizeof(host)));
 		return;                  /* not started: the engine closes it */
 	}
 	if (take_conn(s, c)) {
@@ -142,12 +142,12 @@ static void pasv_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 static struct fe_listener *passive_listen(struct ftp_session *s, struct sockaddr_storage *bound)
 {
 	struct sockaddr_storage a = s->local;
-	addr_set_port(&a, 0);
+	fb_addr_set_port(&a, 0);
 	int err;
 	struct fe_listener *l = fe_tcp_listen(s->fw->w, &a, false, pasv_accept, s, &err);
 	if (!l || fe_listener_local(l, bound) < 0) {
 		fe_listener_close(l);
-		session_reply(s, 425, "Can't open passive connection.");
+		ftp_session_reply(s, 425, "Can't open passive connection.");
 		return NULL;
 	}
 	return l;
@@ -158,46 +158,46 @@ static bool is_v4(const struct sockaddr_storage *a)
 	return a->ss_family == AF_INET;
 }
 
-void cmd_pasv(struct ftp_session *s, char *arg)
+void ftp_cmd_pasv(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	char text[64];
 	struct sockaddr_storage bound;
 	if (s->epsv_all) {
-		session_reply(s, 503, "PASV not allowed after EPSV ALL.");
+		ftp_session_reply(s, 503, "PASV not allowed after EPSV ALL.");
 		return;
 	}
 	if (!is_v4(&s->local)) {
-		session_reply(s, 425, "PASV is IPv4 only; use EPSV.");
+		ftp_session_reply(s, 425, "PASV is IPv4 only; use EPSV.");
 		return;
 	}
-	data_reset(s);
+	ftp_data_reset(s);
 	if (!(s->data.listener = passive_listen(s, &bound)))
 		return;
 	s->data.mode = DATA_PASV;
-	format_pasv(&bound, text, sizeof(text));
-	session_reply(s, 227, "Entering Passive Mode %s.", text);
+	ftp_format_pasv(&bound, text, sizeof(text));
+	ftp_session_reply(s, 227, "Entering Passive Mode %s.", text);
 }
 
-void cmd_epsv(struct ftp_session *s, char *arg)
+void ftp_cmd_epsv(struct ftp_session *s, char *arg)
 {
 	struct sockaddr_storage bound;
 	if (!strcasecmp(arg, "ALL")) {
 		s->epsv_all = true;
-		session_reply(s, 200, "EPSV ALL ok.");
+		ftp_session_reply(s, 200, "EPSV ALL ok.");
 		return;
 	}
 	int want = is_v4(&s->local) ? 1 : 2;
 	if (*arg && strcmp(arg, want == 1 ? "1" : "2")) {
-		session_reply(s, 522, "Network protocol not supported, use (%d)", want);
+		ftp_session_reply(s, 522, "Network protocol not supported, use (%d)", want);
 		return;
 	}
-	data_reset(s);
+	ftp_data_reset(s);
 	if (!(s->data.listener = passive_listen(s, &bound)))
 		return;
 	s->data.mode = DATA_PASV;
-	session_reply(s, 229, "Entering Extended Passive Mode (|||%u|)",
-		      addr_port((const struct sockaddr *)&bound));
+	ftp_session_reply(s, 229, "Entering Extended Passive Mode (|||%u|)",
+		      fb_addr_port((const struct sockaddr *)&bound));
 }
 
 /* ---- active: PORT and EPRT ------------------------------------------------ */
@@ -206,18 +206,18 @@ static void set_active(struct ftp_session *s, const struct sockaddr_storage *to,
 		       const char *verb)
 {
 	if (s->epsv_all) {
-		session_reply(s, 503, "%s not allowed after EPSV ALL.", verb);
+		ftp_session_reply(s, 503, "%s not allowed after EPSV ALL.", verb);
 		return;
 	}
-	if (!same_host(to, &s->peer) || addr_port((const struct sockaddr *)to) < 1024) {
+	if (!fb_addr_same_host(to, &s->peer) || fb_addr_port((const struct sockaddr *)to) < 1024) {
 		char host[64];
 		flog(LOG_LVL_WARN, "ftp: session %llu: %s to %s port %u refused",
-		     (unsigned long long)s->id, verb, addr_text(to, host, sizeof(host)),
-		     addr_port((const struct sockaddr *)to));
-		session_reply(s, 504, "Active mode only to your own address and a port >= 1024.");
+		     (unsigned long long)s->id, verb, fb_addr_text(to, host, sizeof(host)),
+		     fb_addr_port((const struct sockaddr *)to));
+		ftp_session_reply(s, 504, "Active mode only to your own address and a port >= 1024.");
 		return;
 	}
-	data_reset(s);
+	ftp_data_reset(s);
 	s->data.mode = DATA_PORT;
 	s->data.port_to = *to;
 	/* an IPv4 target from an IPv4-mapped control connection */
@@ -230,27 +230,27 @@ static void set_active(struct ftp_session *s, const struct sockaddr_storage *to,
 		memcpy(&mapped.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
 		*m = mapped;
 	}
-	session_reply(s, 200, "%s command successful. Consider using PASV.", verb);
+	ftp_session_reply(s, 200, "%s command successful. Consider using PASV.", verb);
 }
 
-void cmd_port(struct ftp_session *s, char *arg)
+void ftp_cmd_port(struct ftp_session *s, char *arg)
 {
 	struct sockaddr_storage to;
-	if (parse_port_arg(arg, &to) < 0) {
-		session_reply(s, 501, "Illegal PORT command.");
+	if (ftp_parse_port_arg(arg, &to) < 0) {
+		ftp_session_reply(s, 501, "Illegal PORT command.");
 		return;
 	}
 	set_active(s, &to, "PORT");
 }
 
-void cmd_eprt(struct ftp_session *s, char *arg)
+void ftp_cmd_eprt(struct ftp_session *s, char *arg)
 {
 	struct sockaddr_storage to;
-	int r = parse_eprt_arg(arg, &to);
+	int r = ftp_parse_eprt_arg(arg, &to);
 	if (r == -EAFNOSUPPORT)
-		session_reply(s, 522, "Network protocol not supported, use (1,2)");
+		ftp_session_reply(s, 522, "Network protocol not supported, use (1,2)");
 	else if (r < 0)
-		session_reply(s, 501, "Illegal EPRT command.");
+		ftp_session_reply(s, 501, "Illegal EPRT command.");
 	else
 		set_active(s, &to, "EPRT");
 }
@@ -263,36 +263,36 @@ static void port_connected(struct fe_conn *c, int err, void *arg)
 		s->data.want = false;
 		fe_timer_cancel(s->fw->w, s->data.timer);
 		s->data.timer = NULL;
-		transfer_failed(s, 425, "Can't open data connection.");
+		ftp_transfer_failed(s, 425, "Can't open data connection.");
 	}
 }
 
 /* ---- SPSV --------------------------------------------------------------- */
 
-void cmd_spsv(struct ftp_session *s, char *arg)
+void ftp_cmd_spsv(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	char token[SPSV_TOKEN_LEN + 1];
-	data_reset(s);
-	int r = spsv_issue(s->srv->spsv, s->id, fe_worker_index(s->fw->w), &s->peer,
+	ftp_data_reset(s);
+	int r = ftp_spsv_issue(s->srv->spsv, s->id, fe_worker_index(s->fw->w), &s->peer,
 			   fe_now_ms(s->fw->w), (uint64_t)s->set->fc->spsv_timeout * 1000,
 			   token);
 	if (r) {
-		session_reply(s, 425, "Can't create data credentials.");
+		ftp_session_reply(s, 425, "Can't create data credentials.");
 		return;
 	}
 	s->data.mode = DATA_SPSV;
-	session_reply(s, 227, "Entering single-port mode (" SPSV_USER ":%s)", token);
+	ftp_session_reply(s, 227, "Entering single-port mode (" SPSV_USER ":%s)", token);
 }
 
-void data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
+void ftp_data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
 		size_t len)
 {
 	if (s->data.mode != DATA_SPSV || s->data.conn) {
 		fe_conn_close(c);
 		return;
 	}
-	buf_append(&s->data.extra, extra, len);
+	fb_buf_append(&s->data.extra, extra, len);
 	if (!take_conn(s, c))
 		fe_conn_close(c);
 }
@@ -307,30 +307,30 @@ static void data_timeout(struct fe_worker *w, void *arg)
 	s->data.want = false;
 	fe_connect_cancel(s->data.connecting);
 	s->data.connecting = NULL;
-	transfer_failed(s, 425, "Can't open data connection.");
+	ftp_transfer_failed(s, 425, "Can't open data connection.");
 }
 
-void data_request(struct ftp_session *s)
+void ftp_data_request(struct ftp_session *s)
 {
 	struct data_chan *d = &s->data;
 	if (d->conn) {
-		transfer_ready(s);
+		ftp_transfer_ready(s);
 		return;
 	}
 	if (d->mode == DATA_NONE) {
-		transfer_failed(s, 425, "Use PORT, EPRT, PASV, EPSV or SPSV first.");
+		ftp_transfer_failed(s, 425, "Use PORT, EPRT, PASV, EPSV or SPSV first.");
 		return;
 	}
 	d->want = true;
 	if (d->mode == DATA_PORT && !d->connecting) {
 		struct sockaddr_storage from = s->local;
-		addr_set_port(&from, 0);
+		fb_addr_set_port(&from, 0);
 		int err;
 		d->connecting = fe_tcp_connect(s->fw->w, &d->port_to, &from, port_connected,
 					       s, &err);
 		if (!d->connecting) {
 			d->want = false;
-			transfer_failed(s, 425, "Can't open data connection.");
+			ftp_transfer_failed(s, 425, "Can't open data connection.");
 			return;
 		}
 	}

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 struct deferred {
@@ -36,7 +36,7 @@ static bool job_back(struct ftp_session *s)
 	if (s->state != ST_GONE)
 		return true;
 	if (!s->jobs)
-		session_free_now(s);
+		ftp_session_free_now(s);
 	return false;
 }
 
@@ -53,7 +53,7 @@ static void run_done(struct fe_worker *w, void *arg)
 	free(d->ctx);
 	free(d);
 	if (alive && s->state != ST_GONE && !s->jobs)
-		session_resume(s);             /* the commands that waited */
+		ftp_session_resume(s);             /* the commands that waited */
 }
 
 bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx)
@@ -75,7 +75,7 @@ static bool submit(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
 		flog(LOG_LVL_WARN, "ftp: session %llu: helper pool: %s",
 		     (unsigned long long)s->id, r == -EAGAIN ? "queue full" : "no memory");
 		if (reply)
-			session_reply(s, 450, "Server busy; try again.");
+			ftp_session_reply(s, 450, "Server busy; try again.");
 		free(d);
 		if (drop)
 			drop(ctx);
@@ -119,7 +119,7 @@ static void opened(struct fe_worker *w, int res, void *arg)
 	free(o->ctx);
 	free(o);
 	if (alive && s->state != ST_GONE && !s->jobs)
-		session_resume(s);
+		ftp_session_resume(s);
 }
 
 bool ftp_open_beneath(struct ftp_session *s, const char *vpath, int flags,
@@ -135,10 +135,10 @@ bool ftp_open_beneath(struct ftp_session *s, const char *vpath, int flags,
 	assert(vpath[0] == '/' && !(flags & O_CREAT));
 	if (o) {
 		*o = (struct opening){ .s = s, .done = done, .ctx = ctx };
-		r = fe_fs_openat2(s->fw->w, session_root(s), rel, &how, opened, o);
+		r = fe_fs_openat2(s->fw->w, ftp_session_root(s), rel, &how, opened, o);
 	}
 	if (r) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		free(o);
 		free(ctx);
 		return false;

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 struct list_job {
@@ -17,7 +17,7 @@ struct list_job {
 	struct list_cursor cur;
 	struct list_opts o;
 	int r;
-	struct buf out;
+	struct fb_buf out;
 	char vdir[PATH_MAX];
 	char prefix[PATH_MAX];
 	char pattern[NAME_MAX + 1];
@@ -28,7 +28,7 @@ static void list_drop(void *ctx)
 	struct list_job *j = ctx;
 	if (j->h.fd >= 0)
 		close(j->h.fd);
-	buf_free(&j->out);
+	fb_buf_free(&j->out);
 }
 
 static void list_work(void *ctx)
@@ -52,14 +52,14 @@ static void list_done(struct ftp_session *s, void *ctx)
 	x->busy = false;
 	x->cursor = j->cur;
 	if (j->r < 0) {
-		buf_free(&j->out);
+		fb_buf_free(&j->out);
 		ftp_xfer_done(s, 451, "Local error in reading the directory.", false);
 		return;
 	}
 	size_t sent = j->out.len;
 	x->bytes += sent;
 	int r = sent ? fe_conn_send(s->data.conn, j->out.p, sent) : 0;
-	buf_free(&j->out);
+	fb_buf_free(&j->out);
 	if (r < 0) {
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 	} else if (j->r == 1) {
@@ -81,8 +81,8 @@ void ftp_list_next(struct ftp_session *s)
 	j->h.seq = x->seq;
 	j->h.fd = x->fd;
 	j->cur = x->cursor;
-	j->o = (struct list_opts){ .style = x->style, .writable = session_writable(s),
-				   .all = x->all, .root_fd = session_root(s) };
+	j->o = (struct list_opts){ .style = x->style, .writable = ftp_session_writable(s),
+				   .all = x->all, .root_fd = ftp_session_root(s) };
 	snprintf(j->vdir, sizeof(j->vdir), "%s", x->vpath);
 	snprintf(j->prefix, sizeof(j->prefix), "%s", x->prefix);
 	snprintf(j->pattern, sizeof(j->pattern), "%s", x->pattern);
@@ -115,7 +115,7 @@ struct listing_job {
 	bool all;
 	bool writable;
 	int r;
-	struct buf line;
+	struct fb_buf line;
 	char vpath[PATH_MAX];
 	char shown[PATH_MAX];
 	char prefix[PATH_MAX];
@@ -126,19 +126,19 @@ static void listing_drop(void *ctx)
 {
 	struct listing_job *j = ctx;
 	ftp_xfer_fd_drop(j);
-	buf_free(&j->line);
+	fb_buf_free(&j->line);
 }
 
 static void listing_work(void *ctx)
 {
 	struct listing_job *j = ctx;
-	j->h.fd = path_open(j->root_fd, j->vpath, O_RDONLY | O_DIRECTORY, 0);
+	j->h.fd = ftp_path_open(j->root_fd, j->vpath, O_RDONLY | O_DIRECTORY, 0);
 	j->r = j->h.fd < 0 ? j->h.fd : 0;
 	if (j->h.fd == -ENOTDIR && j->style != LIST_MLSD) {
 		struct stat st;
-		j->r = path_stat(j->root_fd, j->vpath, &st);
+		j->r = ftp_path_stat(j->root_fd, j->vpath, &st);
 		if (j->r == 0)
-			list_line(&j->line, j->style, j->shown, &st, j->writable, time(NULL));
+			ftp_list_line(&j->line, j->style, j->shown, &st, j->writable, time(NULL));
 		if (j->r == 0 && j->line.failed)
 			j->r = -ENOMEM;
 	}
@@ -158,7 +158,7 @@ static void listing_done(struct ftp_session *s, void *ctx)
 	x->single = j->h.fd < 0;
 	x->style = j->style;
 	x->out = j->line;
-	j->line = (struct buf){ 0 };
+	j->line = (struct fb_buf){ 0 };
 	x->all = j->all;
 	snprintf(x->prefix, sizeof(x->prefix), "%s", j->prefix);
 	snprintf(x->pattern, sizeof(x->pattern), "%s", j->pattern);
@@ -180,15 +180,15 @@ static void listing(struct ftp_session *s, char *arg, enum xfer_kind kind)
 		return;
 	struct listing_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return;
 	}
 	j->kind = kind;
 	j->all = all;
 	j->h.fd = -1;
-	j->root_fd = session_root(s);
+	j->root_fd = ftp_session_root(s);
 	j->style = kind == XK_LIST ? LIST_LONG : kind == XK_NLST ? LIST_NAMES : LIST_MLSD;
-	j->writable = session_writable(s);
+	j->writable = ftp_session_writable(s);
 	snprintf(j->vpath, sizeof(j->vpath), "%s", v);
 	snprintf(j->shown, sizeof(j->shown), "%s", *p ? p : v);
 	/* NLST of a directory named by the client: "dir/name" lines */
@@ -196,7 +196,7 @@ static void listing(struct ftp_session *s, char *arg, enum xfer_kind kind)
 	if (kind == XK_NLST && dl) {
 		if (dl + 2 > sizeof(j->prefix)) {
 			free(j);
-			session_reply(s, 553, "File name too long.");
+			ftp_session_reply(s, 553, "File name too long.");
 			return;
 		}
 		memcpy(j->prefix, dirpart, dl + 1);
@@ -208,7 +208,7 @@ static void listing(struct ftp_session *s, char *arg, enum xfer_kind kind)
 	ftp_defer_ex(s, listing_work, listing_done, listing_drop, j);
 }
 
-void cmd_list(struct ftp_session *s, char *arg) { listing(s, arg, XK_LIST); }
-void cmd_nlst(struct ftp_session *s, char *arg) { listing(s, arg, XK_NLST); }
-void cmd_mlsd(struct ftp_session *s, char *arg) { listing(s, arg, XK_MLSD); }
+void ftp_cmd_list(struct ftp_session *s, char *arg) { listing(s, arg, XK_LIST); }
+void ftp_cmd_nlst(struct ftp_session *s, char *arg) { listing(s, arg, XK_NLST); }
+void ftp_cmd_mlsd(struct ftp_session *s, char *arg) { listing(s, arg, XK_MLSD); }
 

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 /* The reply for an -errno: one table for every verb on names (fsverb.c). */
@@ -32,12 +32,12 @@ static void quote_path(const char *p, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-void cmd_pwd(struct ftp_session *s, char *arg)
+void ftp_cmd_pwd(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	char q[PATH_MAX * 2];
-	quote_path(session_cwd(s), q, sizeof(q));
-	session_reply(s, 257, "\"%s\" is the current directory", q);
+	quote_path(ftp_session_cwd(s), q, sizeof(q));
+	ftp_session_reply(s, 257, "\"%s\" is the current directory", q);
 }
 
 /* Every verb below does its file work on the helper pool: a job names the
@@ -48,7 +48,7 @@ struct path_job {
 	bool writable;
 	mode_t mode;                /* MKD: 0777 & ~umask */
 	struct stat st;
-	struct buf out;             /* STAT of a directory */
+	struct fb_buf out;             /* STAT of a directory */
 	char v[PATH_MAX];
 	char v2[PATH_MAX];          /* RNTO's target */
 };
@@ -57,11 +57,11 @@ static struct path_job *path_job_new(struct ftp_session *s, const char *v)
 {
 	struct path_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return NULL;
 	}
-	j->root_fd = session_root(s);
-	j->writable = session_writable(s);
+	j->root_fd = ftp_session_root(s);
+	j->writable = ftp_session_writable(s);
 	j->mode = 0777 & ~s->umask;
 	snprintf(j->v, sizeof(j->v), "%s", v);
 	return j;
@@ -83,13 +83,13 @@ static void cwd_done(struct ftp_session *s, int fd, void *ctx)
 		return;
 	}
 	close(fd);               /* O_PATH: nothing to flush */
-	if (!session_set_cwd(s, j->v))
-		session_reply(s, 451, "Out of memory.");
+	if (!ftp_session_set_cwd(s, j->v))
+		ftp_session_reply(s, 451, "Out of memory.");
 	else
-		session_reply(s, 250, "Directory successfully changed.");
+		ftp_session_reply(s, 250, "Directory successfully changed.");
 }
 
-void cmd_cwd(struct ftp_session *s, char *arg)
+void ftp_cmd_cwd(struct ftp_session *s, char *arg)
 {
 	char v[PATH_MAX];
 	struct path_job *j;
@@ -97,11 +97,11 @@ void cmd_cwd(struct ftp_session *s, char *arg)
 		ftp_open_beneath(s, v, O_PATH | O_DIRECTORY | O_CLOEXEC, cwd_done, j);
 }
 
-void cmd_cdup(struct ftp_session *s, char *arg)
+void ftp_cmd_cdup(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	char up[] = "..";
-	cmd_cwd(s, up);
+	ftp_cmd_cwd(s, up);
 }
 
 /* ---- MKD RMD DELE: one operation on (parent directory, last name) ---------- */
@@ -110,7 +110,7 @@ static int on_parent(struct path_job *j,
 		     int (*fn)(int dir, const char *name, const struct path_job *j))
 {
 	const char *name;
-	int dir = path_parent(j->root_fd, j->v, &name);
+	int dir = ftp_path_parent(j->root_fd, j->v, &name);
 	if (dir < 0)
 		return dir;
 	int r = fn(dir, name, j);
@@ -149,7 +149,7 @@ static void mkd_done(struct ftp_session *s, void *ctx)
 		return;
 	}
 	quote_path(j->v, q, sizeof(q));
-	session_reply(s, 257, "\"%s\" created", q);
+	ftp_session_reply(s, 257, "\"%s\" created", q);
 }
 
 static void rmd_done(struct ftp_session *s, void *ctx)
@@ -159,7 +159,7 @@ static void rmd_done(struct ftp_session *s, void *ctx)
 	if (j->r)
 		fail(s, j->r);
 	else
-		session_reply(s, 250, "Remove directory operation successful.");
+		ftp_session_reply(s, 250, "Remove directory operation successful.");
 }
 
 static void dele_done(struct ftp_session *s, void *ctx)
@@ -169,7 +169,7 @@ static void dele_done(struct ftp_session *s, void *ctx)
 	if (j->r)
 		fail(s, j->r);
 	else
-		session_reply(s, 250, "Delete operation successful.");
+		ftp_session_reply(s, 250, "Delete operation successful.");
 }
 
 static void on_name(struct ftp_session *s, char *arg, ftp_work_fn *work, ftp_done_fn *done)
@@ -180,9 +180,9 @@ static void on_name(struct ftp_session *s, char *arg, ftp_work_fn *work, ftp_don
 		ftp_defer(s, work, done, j);
 }
 
-void cmd_mkd(struct ftp_session *s, char *arg) { on_name(s, arg, mkd_work, mkd_done); }
-void cmd_rmd(struct ftp_session *s, char *arg) { on_name(s, arg, rmd_work, rmd_done); }
-void cmd_dele(struct ftp_session *s, char *arg) { on_name(s, arg, dele_work, dele_done); }
+void ftp_cmd_mkd(struct ftp_session *s, char *arg) { on_name(s, arg, mkd_work, mkd_done); }
+void ftp_cmd_rmd(struct ftp_session *s, char *arg) { on_name(s, arg, rmd_work, rmd_done); }
+void ftp_cmd_dele(struct ftp_session *s, char *arg) { on_name(s, arg, dele_work, dele_done); }
 
 /* ---- RNFR RNTO -------------------------------------------------------------- */
 
@@ -203,13 +203,13 @@ static void rnfr_done(struct ftp_session *s, void *ctx)
 		return;
 	}
 	if (!(s->rnfr = strdup(j->v))) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return;
 	}
-	session_reply(s, 350, "Ready for RNTO.");
+	ftp_session_reply(s, 350, "Ready for RNTO.");
 }
 
-void cmd_rnfr(struct ftp_session *s, char *arg)
+void ftp_cmd_rnfr(struct ftp_session *s, char *arg)
 {
 	free(s->rnfr);
 	s->rnfr = NULL;
@@ -220,8 +220,8 @@ static void rnto_work(void *ctx)
 {
 	struct path_job *j = ctx;
 	const char *fname, *tname;
-	int fd = path_parent(j->root_fd, j->v, &fname);
-	int td = fd < 0 ? -1 : path_parent(j->root_fd, j->v2, &tname);
+	int fd = ftp_path_parent(j->root_fd, j->v, &fname);
+	int td = fd < 0 ? -1 : ftp_path_parent(j->root_fd, j->v2, &tname);
 	j->r = fd < 0 ? fd : td < 0 ? td : renameat(fd, fname, td, tname) < 0 ? -errno : 0;
 	if (fd >= 0)
 		close(fd);
@@ -239,14 +239,14 @@ static void rnto_done(struct ftp_session *s, void *ctx)
 	if (j->r)
 		fail(s, j->r);
 	else
-		session_reply(s, 250, "Rename successful.");
+		ftp_session_reply(s, 250, "Rename successful.");
 }
 
-void cmd_rnto(struct ftp_session *s, char *arg)
+void ftp_cmd_rnto(struct ftp_session *s, char *arg)
 {
 	char v[PATH_MAX];
 	if (!s->rnfr) {
-		session_reply(s, 503, "RNFR required first.");
+		ftp_session_reply(s, 503, "RNFR required first.");
 		return;
 	}
 	char *from = s->rnfr;
@@ -264,7 +264,7 @@ void cmd_rnto(struct ftp_session *s, char *arg)
 static void stat_work(void *ctx)
 {
 	struct path_job *j = ctx;
-	j->r = path_stat(j->root_fd, j->v, &j->st);
+	j->r = ftp_path_stat(j->root_fd, j->v, &j->st);
 }
 
 /* SIZE is the file's size in bytes in either TYPE, as vsftpd and pure-ftpd
@@ -278,7 +278,7 @@ static void size_done(struct ftp_session *s, void *ctx)
 	if (j->r)
 		fail(s, j->r);
 	else
-		session_reply(s, 213, "%llu", (unsigned long long)j->st.st_size);
+		ftp_session_reply(s, 213, "%llu", (unsigned long long)j->st.st_size);
 }
 
 static void mdtm_done(struct ftp_session *s, void *ctx)
@@ -290,7 +290,7 @@ static void mdtm_done(struct ftp_session *s, void *ctx)
 	}
 	struct tm tm;
 	gmtime_r(&j->st.st_mtime, &tm);
-	session_reply(s, 213, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900,
+	ftp_session_reply(s, 213, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900,
 		      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
@@ -301,21 +301,21 @@ static void mlst_done(struct ftp_session *s, void *ctx)
 		fail(s, j->r);
 		return;
 	}
-	struct buf b = { 0 };
-	buf_printf(&b, "Listing %s\n ", j->v);
-	mlsx_facts(&b, &j->st, session_writable(s));
-	buf_printf(&b, " %s\nEnd", j->v);
+	struct fb_buf b = { 0 };
+	fb_buf_printf(&b, "Listing %s\n ", j->v);
+	ftp_mlsx_facts(&b, &j->st, ftp_session_writable(s));
+	fb_buf_printf(&b, " %s\nEnd", j->v);
 	if (b.failed)
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 	else
-		session_reply(s, 250, "%s", b.p);
-	buf_free(&b);
+		ftp_session_reply(s, 250, "%s", b.p);
+	fb_buf_free(&b);
 }
 
-void cmd_size(struct ftp_session *s, char *arg) { on_name(s, arg, stat_work, size_done); }
-void cmd_mdtm(struct ftp_session *s, char *arg) { on_name(s, arg, stat_work, mdtm_done); }
+void ftp_cmd_size(struct ftp_session *s, char *arg) { on_name(s, arg, stat_work, size_done); }
+void ftp_cmd_mdtm(struct ftp_session *s, char *arg) { on_name(s, arg, stat_work, mdtm_done); }
 
-void cmd_mlst(struct ftp_session *s, char *arg)
+void ftp_cmd_mlst(struct ftp_session *s, char *arg)
 {
 	on_name(s, *arg ? arg : ".", stat_work, mlst_done);
 }
@@ -328,7 +328,7 @@ void cmd_mlst(struct ftp_session *s, char *arg)
 static void stat_dir_work(void *ctx)
 {
 	struct path_job *j = ctx;
-	int fd = path_open(j->root_fd, j->v, O_RDONLY | O_DIRECTORY, 0);
+	int fd = ftp_path_open(j->root_fd, j->v, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0) {
 		j->r = fd;
 		return;
@@ -336,18 +336,18 @@ static void stat_dir_work(void *ctx)
 	struct list_cursor cur = { 0 };
 	struct list_opts o = { .style = LIST_LONG, .writable = j->writable, .all = true,
 			       .root_fd = j->root_fd, .vdir = j->v };
-	struct buf list = { 0 };
+	struct fb_buf list = { 0 };
 	int r = ftp_list_chunk(fd, &cur, &o, &list);
 	close(fd);
 	j->r = r < 0 ? r : 0;
-	buf_printf(&j->out, "Status of %s:\n", j->v);
+	fb_buf_printf(&j->out, "Status of %s:\n", j->v);
 	for (size_t i = 0; r >= 0 && i < list.len; i++)
 		if (list.p[i] != '\r')
-			buf_append(&j->out, &list.p[i], 1);
+			fb_buf_append(&j->out, &list.p[i], 1);
 	if (r == 0)
-		buf_printf(&j->out, "(more entries not shown: use LIST)\n");
-	buf_printf(&j->out, "End of status");
-	buf_free(&list);
+		fb_buf_printf(&j->out, "(more entries not shown: use LIST)\n");
+	fb_buf_printf(&j->out, "End of status");
+	fb_buf_free(&list);
 	if (j->r == 0 && j->out.failed)
 		j->r = -ENOMEM;
 }
@@ -355,7 +355,7 @@ static void stat_dir_work(void *ctx)
 static void stat_dir_drop(void *ctx)
 {
 	struct path_job *j = ctx;
-	buf_free(&j->out);
+	fb_buf_free(&j->out);
 }
 
 static void stat_dir_done(struct ftp_session *s, void *ctx)
@@ -364,31 +364,31 @@ static void stat_dir_done(struct ftp_session *s, void *ctx)
 	if (j->r)
 		fail(s, j->r);
 	else
-		session_reply(s, 213, "%s", j->out.p);
-	buf_free(&j->out);
+		ftp_session_reply(s, 213, "%s", j->out.p);
+	fb_buf_free(&j->out);
 }
 
-void cmd_stat(struct ftp_session *s, char *arg)
+void ftp_cmd_stat(struct ftp_session *s, char *arg)
 {
 	char host[64];
 	if (!*arg || s->xfer) {
-		struct buf b = { 0 };
-		buf_printf(&b, "FTP server status:\nConnected to %s\n",
-			   addr_text(&s->peer, host, sizeof(host)));
+		struct fb_buf b = { 0 };
+		fb_buf_printf(&b, "FTP server status:\nConnected to %s\n",
+			   fb_addr_text(&s->peer, host, sizeof(host)));
 		if (s->state == ST_READY)
-			buf_printf(&b, "Logged in as %s\n", s->user);
-		buf_printf(&b, "TYPE: %s, STRUcture: File, MODE: Stream\n",
+			fb_buf_printf(&b, "Logged in as %s\n", s->user);
+		fb_buf_printf(&b, "TYPE: %s, STRUcture: File, MODE: Stream\n",
 			   s->ascii ? "ASCII" : "BINARY");
 		if (s->xfer)
-			buf_printf(&b, "Transferring %s: %llu bytes so far\n", s->xfer->vpath,
+			fb_buf_printf(&b, "Transferring %s: %llu bytes so far\n", s->xfer->vpath,
 				   (unsigned long long)ftp_transfer_progress(s->xfer));
-		buf_printf(&b, "End of status");
-		session_reply(s, 211, "%s", b.failed ? "End of status" : b.p);
-		buf_free(&b);
+		fb_buf_printf(&b, "End of status");
+		ftp_session_reply(s, 211, "%s", b.failed ? "End of status" : b.p);
+		fb_buf_free(&b);
 		return;
 	}
 	if (s->state != ST_READY) {
-		session_reply(s, 530, "Please login with USER and PASS.");
+		ftp_session_reply(s, 530, "Please login with USER and PASS.");
 		return;
 	}
 	char v[PATH_MAX];

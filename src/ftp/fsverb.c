@@ -20,41 +20,41 @@ void ftp_fsverb_fail(struct ftp_session *s, int err)
 {
 	switch (-err) {
 	case ENOENT:
-		session_reply(s, 550, "No such file or directory.");
+		ftp_session_reply(s, 550, "No such file or directory.");
 		break;
 	case EACCES: case EPERM: case EXDEV: case ELOOP: case EROFS:
-		session_reply(s, 550, "Permission denied.");
+		ftp_session_reply(s, 550, "Permission denied.");
 		break;
 	case ENOTDIR:
-		session_reply(s, 550, "Not a directory.");
+		ftp_session_reply(s, 550, "Not a directory.");
 		break;
 	case EISDIR:
-		session_reply(s, 550, "Is a directory.");
+		ftp_session_reply(s, 550, "Is a directory.");
 		break;
 	case EEXIST:
-		session_reply(s, 550, "File exists.");
+		ftp_session_reply(s, 550, "File exists.");
 		break;
 	case ENOTEMPTY:
-		session_reply(s, 550, "Directory not empty.");
+		ftp_session_reply(s, 550, "Directory not empty.");
 		break;
 	case ENAMETOOLONG:
-		session_reply(s, 553, "File name too long.");
+		ftp_session_reply(s, 553, "File name too long.");
 		break;
 	case ENOSPC: case EDQUOT:
-		session_reply(s, 452, "Insufficient storage space: %s.", strerror(-err));
+		ftp_session_reply(s, 452, "Insufficient storage space: %s.", strerror(-err));
 		break;
 	case ENOMEM:
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		break;
 	default:
-		session_reply(s, 550, "Failed: %s.", strerror(-err));
+		ftp_session_reply(s, 550, "Failed: %s.", strerror(-err));
 		break;
 	}
 }
 
 bool ftp_fsverb_path(struct ftp_session *s, const char *arg, char *out)
 {
-	int r = path_join(session_cwd(s), arg, out, PATH_MAX);
+	int r = ftp_path_join(ftp_session_cwd(s), arg, out, PATH_MAX);
 	if (r)
 		ftp_fsverb_fail(s, r);
 	return r == 0;

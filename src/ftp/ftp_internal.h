@@ -17,7 +17,7 @@
 #include "ferry/crypto.h"
 #include "ferry/engine.h"
 #include "ferry/ftp.h"
-#include "ferry/iface.h"
+#include "ferry/base.h"
 
 enum {
 	/* Longest command line accepted: a verb, a space and a PATH_MAX path
@@ -30,50 +30,34 @@ enum {
 
 #define SPSV_USER "DATACONN"
 
-/* ---- buf.c: a growable byte buffer; the only place that does its math ---- */
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool failed;               /* an allocation failed: contents incomplete */
-};
-void buf_append(struct buf *b, const void *data, size_t len);
-void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_consume(struct buf *b, size_t len);
-/* Room for len more bytes (NULL on failure); buf_commit then adds them. */
-char *buf_space(struct buf *b, size_t len);
-void buf_commit(struct buf *b, size_t len);   /* drop len bytes at the front */
-void buf_free(struct buf *b);
-
 /* ---- cmdline.c: Telnet filtering, lines, verbs, addresses --------------- */
 struct telnet_state {
 	int state;                 /* 0 data, 1 after IAC, 2 after WILL/WONT/DO/DONT */
 };
 /* Removes Telnet commands (IAC IP, IAC DM, option negotiation); IAC IAC is
  * a data byte 0xFF. out has room for n bytes. Returns bytes written. */
-size_t telnet_filter(struct telnet_state *st, const uint8_t *in, size_t n, uint8_t *out);
+size_t ftp_telnet_filter(struct telnet_state *st, const uint8_t *in, size_t n, uint8_t *out);
 /* Splits "VERB arg" in place: verb upper-cased (max 4+ letters), arg may be
  * "". Returns false if the line is not a command (no letters, NUL inside). */
-bool cmd_split(char *line, size_t len, char **verb, char **arg);
+bool ftp_cmd_split(char *line, size_t len, char **verb, char **arg);
 /* RFC 2640: a CR inside a name travels as CR NUL. Rewrites "CR NUL" to CR in
  * place (the line still ends CR LF); returns the new length. */
 size_t ftp_cmd_unstuff_cr(char *line, size_t len);
 /* An IPv4-mapped IPv6 address (a dual-stack socket) as plain IPv4. */
 void ftp_addr_unmap(struct sockaddr_storage *a);
-int parse_port_arg(const char *arg, struct sockaddr_storage *out);
-int parse_eprt_arg(const char *arg, struct sockaddr_storage *out);
-bool parse_u64(const char *s, uint64_t *out);
+int ftp_parse_port_arg(const char *arg, struct sockaddr_storage *out);
+int ftp_parse_eprt_arg(const char *arg, struct sockaddr_storage *out);
+bool ftp_parse_u64(const char *s, uint64_t *out);
 /* "(h1,h2,h3,h4,p1,p2)" for PASV, from an IPv4 address. */
-int format_pasv(const struct sockaddr_storage *a, char *out, size_t cap);
-bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
-const char *addr_text(const struct sockaddr_storage *a, char *out, size_t cap);
+int ftp_format_pasv(const struct sockaddr_storage *a, char *out, size_t cap);
 
 /* ---- reply.c ------------------------------------------------------------- */
 /* "code text\r\n", or RFC 959's multi-line form when text has '\n' in it:
  * "code-first\r\n more\r\n code last\r\n". Returns bytes, or 0 on error. */
-void reply_format(struct buf *out, int code, const char *text);
+void ftp_reply_format(struct fb_buf *out, int code, const char *text);
 /* Text as it goes on the wire: 0xFF doubled (Telnet IAC IAC) and a CR in a
  * name sent as CR NUL (RFC 959, RFC 2640). */
-void reply_text(struct buf *out, const char *p, size_t n);
+void ftp_reply_text(struct fb_buf *out, const char *p, size_t n);
 
 /* ---- audit.c: what the administrator reads ------------------------------- */
 /* Untrusted text (a user name, a path) for a log line: control bytes, '\\'
@@ -90,58 +74,58 @@ void ftp_audit_op(const struct ftp_session *s, const char *op, const char *vpath
 /* ---- ascii.c: TYPE A conversion ------------------------------------------ */
 /* Local LF → CRLF on the wire (a CRLF already in the file stays). out has room
  * for 2n bytes; *prev_cr carries the last byte's state across chunks. */
-size_t ascii_to_net(const uint8_t *in, size_t n, uint8_t *out, bool *prev_cr);
+size_t ftp_ascii_to_net(const uint8_t *in, size_t n, uint8_t *out, bool *prev_cr);
 /* Wire CRLF → LF; a CR not followed by LF stays. out has room for n + 1
  * bytes; *held_cr: a CR at the end of the previous chunk not yet written. */
-size_t ascii_from_net(const uint8_t *in, size_t n, uint8_t *out, bool *held_cr);
+size_t ftp_ascii_from_net(const uint8_t *in, size_t n, uint8_t *out, bool *held_cr);
 
 /* ---- path.c: every path is resolved here, beneath the account's root ----- */
 /* Joins cwd and arg into a normalised virtual absolute path ("/a/b"): "."
  * and ".." are resolved lexically and never climb above "/". */
-int path_join(const char *cwd, const char *arg, char *out, size_t cap);
+int ftp_path_join(const char *cwd, const char *arg, char *out, size_t cap);
 /* openat2(root, vpath, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS). -errno. */
-int path_open(int root_fd, const char *vpath, int flags, mode_t mode);
+int ftp_path_open(int root_fd, const char *vpath, int flags, mode_t mode);
 /* The parent directory of vpath (O_PATH) and a pointer to the last name;
  * -EINVAL for "/". */
-int path_parent(int root_fd, const char *vpath, const char **name);
-int path_stat(int root_fd, const char *vpath, struct stat *st);
+int ftp_path_parent(int root_fd, const char *vpath, const char **name);
+int ftp_path_stat(int root_fd, const char *vpath, struct stat *st);
 
 /* ---- auth.c: passwords and lockout --------------------------------------- */
-bool auth_password_ok(const char *hash, const char *password);
-bool ct_equal(const void *a, const void *b, size_t n);
+bool ftp_auth_password_ok(const char *hash, const char *password);
+bool ftp_ct_equal(const void *a, const void *b, size_t n);
 
 /* ---- lockout.c: failed logins per (user, client address) ----------------- */
 enum { LOCKOUT_MAX_ENTRIES = 65536 };
 struct lockout;
-struct lockout *lockout_create(int max_failures, int lockout_seconds, size_t max_entries);
-void lockout_destroy(struct lockout *l);
+struct lockout *ftp_lockout_create(int max_failures, int lockout_seconds, size_t max_entries);
+void ftp_lockout_destroy(struct lockout *l);
 /* A reload's new limits, for failures counted from now on. */
 void ftp_lockout_configure(struct lockout *l, int max_failures, int lockout_seconds);
 /* Locked: true with the milliseconds left in *left_ms (may be NULL). */
-bool lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_storage *a,
+bool ftp_lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_storage *a,
 		     uint64_t now_ms, uint64_t *left_ms);
-void lockout_failed(struct lockout *l, const char *user, const struct sockaddr_storage *a,
+void ftp_lockout_failed(struct lockout *l, const char *user, const struct sockaddr_storage *a,
 		    uint64_t now_ms);
-void lockout_succeeded(struct lockout *l, const char *user, const struct sockaddr_storage *a);
+void ftp_lockout_succeeded(struct lockout *l, const char *user, const struct sockaddr_storage *a);
 size_t ftp_lockout_count(struct lockout *l);
 
 /* ---- spsv.c: one-time DATACONN credentials, shared by all workers -------- */
 struct spsv_table;
-struct spsv_table *spsv_create(void);
-void spsv_destroy(struct spsv_table *t);
+struct spsv_table *ftp_spsv_create(void);
+void ftp_spsv_destroy(struct spsv_table *t);
 /* A new token for the session (replacing its previous one) into out
  * (SPSV_TOKEN_LEN + 1 bytes), for the client at owner. 0 or -errno. */
-int spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
+int ftp_spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
 	       const struct sockaddr_storage *owner, uint64_t now_ms, uint64_t ttl_ms,
 	       char *out);
 /* Takes (removes) the token: 0 with its session and worker, -ENOENT unknown,
  * -ETIMEDOUT expired, -EPERM from a host other than its owner (from NULL:
  * any host will do, for NAT pools; the token is then left in place). */
-int spsv_take(struct spsv_table *t, const char *token, const struct sockaddr_storage *from,
+int ftp_spsv_take(struct spsv_table *t, const char *token, const struct sockaddr_storage *from,
 	      uint64_t now_ms, uint64_t *session, unsigned *worker);
-void spsv_revoke(struct spsv_table *t, uint64_t session);
-size_t spsv_count(struct spsv_table *t);
-void spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,
+void ftp_spsv_revoke(struct spsv_table *t, uint64_t session);
+size_t ftp_spsv_count(struct spsv_table *t);
+void ftp_spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,
 		   uint64_t *expired, uint64_t *rejected);
 
 /* ---- listing.c (helper threads) ------------------------------------------ */
@@ -151,10 +135,10 @@ enum {
 	LIST_CHUNK_BYTES = 32768,   /* a chunk stops growing past this */
 	LIST_GLOB_MAX = 10000,      /* names a wildcard may match */
 };
-void list_line(struct buf *out, enum list_style style, const char *name,
+void ftp_list_line(struct fb_buf *out, enum list_style style, const char *name,
 	       const struct stat *st, bool writable, time_t now);
 /* "type=..;size=..;modify=..;perm=..;unix.mode=..;" for MLST/MLSD. */
-void mlsx_facts(struct buf *out, const struct stat *st, bool writable);
+void ftp_mlsx_facts(struct fb_buf *out, const struct stat *st, bool writable);
 bool ftp_list_is_glob(const char *name);
 struct list_opts {
 	enum list_style style;
@@ -173,7 +157,7 @@ struct list_cursor {
  * current position) to out, stopping once out holds LIST_CHUNK_BYTES:
  * 1 at the end of the directory, 0 when more remain, or -errno. */
 int ftp_list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
-	       struct buf *out);
+	       struct fb_buf *out);
 
 /* ---- the server, shared by all workers (server.c) ------------------------ */
 struct ftp_account {
@@ -194,6 +178,7 @@ struct ftp_account {
 struct ftp_settings {
 	int refs;                  /* atomic */
 	struct ferry_config *owned; /* a reloaded configuration, or NULL */
+	void (*release)(struct ferry_config *); /* frees owned (the daemon's) */
 	const struct ftp_config *fc;
 	struct ftp_account *accounts;
 	size_t naccounts;
@@ -260,16 +245,16 @@ struct data_link {
 	struct ftp_session *s;
 	struct fe_conn *c;
 };
-struct data_link *link_new(struct ftp_worker *fw, struct ftp_session *s,
+struct data_link *ftp_link_new(struct ftp_worker *fw, struct ftp_session *s,
 			   struct fe_conn *c);
-void link_cut(struct data_link *l);          /* the session lets go */
-void link_free(struct data_link *l);
+void ftp_link_cut(struct data_link *l);          /* the session lets go */
+void ftp_link_free(struct data_link *l);
 
 /* ---- tls.c: RFC 4217 on the control connection --------------------------- */
 /* Loads ftp.tls's certificate and key (at start-up, before the privilege
  * drop): 0, or FERRY_EXIT_PARAM after logging why. */
 int ftp_tls_load(struct ftp_server *srv);
-/* Received bytes of a session in TLS: decrypted into session_input. */
+/* Received bytes of a session in TLS: decrypted into ftp_session_input. */
 void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len);
 /* A reply: encrypted when the session is in TLS, else sent as is. */
 void ftp_ctl_send(struct ftp_session *s, const void *p, size_t len);
@@ -279,16 +264,16 @@ bool ftp_tls_flush(struct ftp_session *s);
 bool ftp_tls_login_ok(struct ftp_session *s);
 
 /* Session slots: false when over max_sessions or max_per_address. */
-bool server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
-void server_release_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
-bool server_take_connection(struct ftp_server *s);
-void server_release_connection(struct ftp_server *s);
-const struct ftp_account *server_find_account(const struct ftp_settings *set,
+bool ftp_server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
+void ftp_server_release_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
+bool ftp_server_take_connection(struct ftp_server *s);
+void ftp_server_release_connection(struct ftp_server *s);
+const struct ftp_account *ftp_server_find_account(const struct ftp_settings *set,
 					      const char *user, bool *anonymous);
 
 /* ---- xferlog.c ----------------------------------------------------------- */
-struct xferlog *xferlog_open(const char *path, int *err);
-void xferlog_close(struct xferlog *x);
+struct xferlog *ftp_xferlog_open(const char *path, int *err);
+void ftp_xferlog_close(struct xferlog *x);
 int ftp_xferlog_reopen(struct xferlog *x);     /* 0 or -errno; the old fd stays on error */
 struct xfer_record {
 	time_t end;
@@ -299,8 +284,8 @@ struct xfer_record {
 	bool ascii, incoming, anonymous, complete;
 	const char *user;
 };
-void xferlog_write(struct xferlog *x, const struct xfer_record *r);
-void xferlog_format(struct buf *out, const struct xfer_record *r);
+void ftp_xferlog_write(struct xferlog *x, const struct xfer_record *r);
+void ftp_xferlog_format(struct fb_buf *out, const struct xfer_record *r);
 
 /* ---- a control session (session.c) --------------------------------------- */
 enum sess_state { ST_USER, ST_PASS, ST_DATAPASS, ST_READY, ST_GONE };
@@ -314,7 +299,7 @@ struct data_chan {
 	struct fe_connect *connecting;
 	struct fe_conn *conn;          /* established, held */
 	struct data_link *link;
-	struct buf extra;              /* bytes that came with an SPSV hand-off */
+	struct fb_buf extra;              /* bytes that came with an SPSV hand-off */
 	struct fe_timer *timer;
 	bool want;                     /* a transfer waits for the connection */
 };
@@ -327,7 +312,7 @@ struct transfer {
 	char vpath[PATH_MAX];
 	char tmp[PATH_MAX];           /* atomic upload: the temporary name */
 	struct fe_xfer *fx;
-	struct buf out;               /* one listing line; ASCII bytes held */
+	struct fb_buf out;               /* one listing line; ASCII bytes held */
 	struct fe_timer *stall;       /* data_timeout without progress: 426 */
 	uint64_t seen;                /* progress at the last stall check */
 	bool ascii, cr_state, eof;
@@ -364,7 +349,7 @@ struct ftp_session {
 	char user[64];
 	const struct ftp_account *acct;
 	bool anonymous;
-	char *cwd;                 /* NULL: "/"; see session_cwd */
+	char *cwd;                 /* NULL: "/"; see ftp_session_cwd */
 	char *rnfr;
 	bool ascii;
 	uint64_t rest;
@@ -385,32 +370,32 @@ struct ftp_session {
 	struct crypto_tls *tls;    /* after AUTH TLS: the control connection's TLS */
 	bool pbsz;                 /* PBSZ 0 given (after AUTH) */
 	bool tls_busy;             /* a helper thread runs the handshake */
-	struct buf tls_hold;       /* ciphertext that came meanwhile */
+	struct fb_buf tls_hold;       /* ciphertext that came meanwhile */
 };
 
-void session_accept(struct ftp_worker *fw, struct fe_conn *c);
+void ftp_session_accept(struct ftp_worker *fw, struct fe_conn *c);
 /* A connection whose client is `peer` (named by a PROXY header) and that
  * already receives; early: bytes that came after the header. */
-void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
+void ftp_session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 		       const struct sockaddr_storage *peer, const uint8_t *early,
 		       size_t len);
-void session_bury(struct ftp_session *s);       /* unlink; free next turn */
-void session_free_now(struct ftp_session *s);
-void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
+void ftp_session_bury(struct ftp_session *s);       /* unlink; free next turn */
+void ftp_session_free_now(struct ftp_session *s);
+void ftp_session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void session_close(struct ftp_session *s);       /* after queued replies */
-void session_resume(struct ftp_session *s);      /* process buffered input */
+void ftp_session_close(struct ftp_session *s);       /* after queued replies */
+void ftp_session_resume(struct ftp_session *s);      /* process buffered input */
 /* Plain control input (after Telnet filtering comes next), from the socket
  * or from the control connection's TLS. */
-void session_input(struct ftp_session *s, const uint8_t *data, size_t len);
-void session_touch(struct ftp_session *s);       /* reset the idle timer */
-void session_free_all(struct ftp_worker *fw);
-struct ftp_session *session_find(struct ftp_worker *fw, uint64_t id);
-bool session_writable(const struct ftp_session *s);
-const char *session_cwd(const struct ftp_session *s);
+void ftp_session_input(struct ftp_session *s, const uint8_t *data, size_t len);
+void ftp_session_touch(struct ftp_session *s);       /* reset the idle timer */
+void ftp_session_free_all(struct ftp_worker *fw);
+struct ftp_session *ftp_session_find(struct ftp_worker *fw, uint64_t id);
+bool ftp_session_writable(const struct ftp_session *s);
+const char *ftp_session_cwd(const struct ftp_session *s);
 /* A new working directory (a normalised virtual path); false: no memory. */
-bool session_set_cwd(struct ftp_session *s, const char *vpath);
-int session_root(const struct ftp_session *s);
+bool ftp_session_set_cwd(struct ftp_session *s, const char *vpath);
+int ftp_session_root(const struct ftp_session *s);
 
 /* ---- defer.c: blocking work on the engine's helper pool ----------------- */
 typedef void ftp_work_fn(void *ctx);                        /* helper thread */
@@ -454,16 +439,16 @@ struct ftp_cmd {
 	cmd_handler *fn;
 	const char *help;
 };
-const struct ftp_cmd *cmd_lookup(const char *verb);
-void cmd_dispatch(struct ftp_session *s, const struct ftp_cmd *c, char *arg);
+const struct ftp_cmd *ftp_cmd_lookup(const char *verb);
+void ftp_cmd_dispatch(struct ftp_session *s, const struct ftp_cmd *c, char *arg);
 /* A line that names no command (500) or an unknown one (502); counts
  * toward max_login_commands like any other. */
 void ftp_cmd_reject(struct ftp_session *s, int code, const char *text);
-void cmd_help_list(struct buf *out);
+void ftp_cmd_help_list(struct fb_buf *out);
 
-cmd_handler cmd_user, cmd_pass, cmd_acct, cmd_rein, cmd_quit;        /* login.c */
-cmd_handler cmd_pwd, cmd_cwd, cmd_cdup, cmd_mkd, cmd_rmd, cmd_dele,  /* files.c */
-	cmd_rnfr, cmd_rnto, cmd_size, cmd_mdtm, cmd_mlst, cmd_stat;
+cmd_handler ftp_cmd_user, ftp_cmd_pass, ftp_cmd_acct, ftp_cmd_rein, ftp_cmd_quit;        /* login.c */
+cmd_handler ftp_cmd_pwd, ftp_cmd_cwd, ftp_cmd_cdup, ftp_cmd_mkd, ftp_cmd_rmd, ftp_cmd_dele,  /* files.c */
+	ftp_cmd_rnfr, ftp_cmd_rnto, ftp_cmd_size, ftp_cmd_mdtm, ftp_cmd_mlst, ftp_cmd_stat;
 cmd_handler ftp_cmd_site;                                            /* site.c */
 cmd_handler ftp_cmd_auth, ftp_cmd_pbsz, ftp_cmd_prot, ftp_cmd_ccc;    /* tls.c */
 cmd_handler ftp_cmd_mfmt, ftp_cmd_mdtm_any;                          /* times.c */
@@ -475,31 +460,31 @@ bool ftp_parse_timeval(const char *s, struct timespec *out, size_t *len);
 /* hash.c: OPTS HASH [alg]. */
 void ftp_hash_opts(struct ftp_session *s, const char *arg);
 /* hash.c: the FEAT line for HASH, with the session's choice marked. */
-void ftp_hash_feat(const struct ftp_session *s, struct buf *out);
-cmd_handler cmd_pasv, cmd_epsv, cmd_port, cmd_eprt, cmd_spsv;       /* data.c */
-cmd_handler cmd_spdt;                                               /* spdt.c */
-cmd_handler cmd_retr, cmd_abor,                                      /* transfer.c */
-	cmd_stor, cmd_appe, cmd_stou,                                  /* upload.c */
-	cmd_list, cmd_nlst, cmd_mlsd;                                  /* dirsend.c */
+void ftp_hash_feat(const struct ftp_session *s, struct fb_buf *out);
+cmd_handler ftp_cmd_pasv, ftp_cmd_epsv, ftp_cmd_port, ftp_cmd_eprt, ftp_cmd_spsv;       /* data.c */
+cmd_handler ftp_cmd_spdt;                                               /* spdt.c */
+cmd_handler ftp_cmd_retr, ftp_cmd_abor,                                      /* transfer.c */
+	ftp_cmd_stor, ftp_cmd_appe, ftp_cmd_stou,                                  /* upload.c */
+	ftp_cmd_list, ftp_cmd_nlst, ftp_cmd_mlsd;                                  /* dirsend.c */
 
 /* ---- data.c -------------------------------------------------------------- */
-/* Ask for the data connection; transfer_ready or transfer_failed follows. */
-void data_request(struct ftp_session *s);
-void data_reset(struct ftp_session *s);
+/* Ask for the data connection; ftp_transfer_ready or ftp_transfer_failed follows. */
+void ftp_data_request(struct ftp_session *s);
+void ftp_data_reset(struct ftp_session *s);
 /* An SPSV data connection handed over from any worker (server.c mail). */
-void data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
+void ftp_data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
 		size_t len);
 
 /* ---- transfer.c ---------------------------------------------------------- */
-void transfer_ready(struct ftp_session *s);
-void transfer_failed(struct ftp_session *s, int code, const char *text);
-void transfer_abort(struct ftp_session *s);      /* session ends */
+void ftp_transfer_ready(struct ftp_session *s);
+void ftp_transfer_failed(struct ftp_session *s, int code, const char *text);
+void ftp_transfer_abort(struct ftp_session *s);      /* session ends */
 void ftp_transfer_quit(struct ftp_session *s);       /* QUIT: 221 after the result */
 uint64_t ftp_transfer_progress(const struct transfer *x); /* bytes moved so far */
 /* What the data connection reports while a transfer uses it. */
-void transfer_on_data(struct ftp_session *s, const uint8_t *data, size_t len);
-void transfer_on_close(struct ftp_session *s, int err);
-void transfer_on_drained(struct ftp_session *s);
+void ftp_transfer_on_data(struct ftp_session *s, const uint8_t *data, size_t len);
+void ftp_transfer_on_close(struct ftp_session *s, int err);
+void ftp_transfer_on_drained(struct ftp_session *s);
 /* ---- what transfer.c shares with upload.c and dirsend.c ------------------ */
 static inline bool ftp_xk_incoming(enum xfer_kind k)
 {
@@ -541,7 +526,7 @@ void ftp_upload_finish(struct ftp_session *s);  /* upload.c: all bytes are in */
 void ftp_list_next(struct ftp_session *s);      /* dirsend.c: the next chunk */
 
 /* data.c: close the data connection now (the transfer is done with it). */
-void data_close_conn(struct ftp_session *s);
+void ftp_data_close_conn(struct ftp_session *s);
 
 /* ---- proxyproto.c: PROXY protocol v1/v2 from configured balancers -------- */
 struct ftp_proxy_hdr {
@@ -556,11 +541,11 @@ bool ftp_proxy_trusted(const struct ftp_server *srv, const struct sockaddr_stora
 void ftp_proxy_accept(struct ftp_worker *fw, struct fe_conn *c);
 
 /* ---- login.c ------------------------------------------------------------- */
-void login_reset(struct ftp_session *s);
+void ftp_login_reset(struct ftp_session *s);
 /* An SPSV DATACONN login succeeded on this connection: hand it over. */
-void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker);
+void ftp_handoff_send(struct ftp_session *s, uint64_t session, unsigned worker);
 /* server.c: deliver a handed-over descriptor on the owning worker. */
-void server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned to,
+void ftp_server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned to,
 		    uint64_t session, int fd, const uint8_t *extra, size_t len);
 
 #endif

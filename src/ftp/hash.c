@@ -79,7 +79,7 @@ static void hash_work(void *arg)
 {
 	struct hash_job *j = arg;
 	struct crypto_digest *d = crypto_digest_new(j->alg);
-	int fd = d ? path_open(j->root, j->v, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0) : -ENOMEM;
+	int fd = d ? ftp_path_open(j->root, j->v, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0) : -ENOMEM;
 	j->err = fd < 0 ? fd : digest_fd(j, fd, d);
 	if (j->err == 0 && (j->dlen = crypto_digest_final(d, j->digest)) < 0)
 		j->err = -EIO;
@@ -104,7 +104,7 @@ static void hash_done(struct ftp_session *s, void *arg)
 	struct hash_job *j = arg;
 	char h[2 * CRYPTO_DIGEST_MAX + 1];
 	if (j->err == -ERANGE) {
-		session_reply(s, 501, "The range starts past the end of the file.");
+		ftp_session_reply(s, 501, "The range starts past the end of the file.");
 		return;
 	}
 	if (j->err) {
@@ -113,12 +113,12 @@ static void hash_done(struct ftp_session *s, void *arg)
 	}
 	hex(j->digest, j->dlen, !j->draft, h);
 	if (!j->draft) {
-		session_reply(s, 250, "%s", h);
+		ftp_session_reply(s, 250, "%s", h);
 		return;
 	}
 	/* The draft's range is inclusive: "0-49" for a 50-byte file. */
 	uint64_t last = j->done_end > j->start ? j->done_end - 1 : j->start;
-	session_reply(s, 213, "%s %llu-%llu %s %s", j->alg_name,
+	ftp_session_reply(s, 213, "%s %llu-%llu %s %s", j->alg_name,
 		      (unsigned long long)j->start, (unsigned long long)last, h, j->shown);
 }
 
@@ -126,7 +126,7 @@ static void hash_done(struct ftp_session *s, void *arg)
 static void hash_submit(struct ftp_session *s, struct hash_job *j, const char *path)
 {
 	if (s->acct->upload_only) {
-		session_reply(s, 550, "Permission denied.");
+		ftp_session_reply(s, 550, "Permission denied.");
 		free(j);
 		return;
 	}
@@ -137,12 +137,12 @@ static void hash_submit(struct ftp_session *s, struct hash_job *j, const char *p
 	struct ftp_server *srv = s->srv;
 	if (__atomic_add_fetch(&srv->hash_jobs, 1, __ATOMIC_RELAXED) > srv->fc->max_hash_jobs) {
 		__atomic_sub_fetch(&srv->hash_jobs, 1, __ATOMIC_RELAXED);
-		session_reply(s, 450, "Too many digests being computed; try again later.");
+		ftp_session_reply(s, 450, "Too many digests being computed; try again later.");
 		free(j);
 		return;
 	}
 	j->srv = srv;
-	j->root = session_root(s);
+	j->root = ftp_session_root(s);
 	snprintf(j->shown, sizeof(j->shown), "%s", path);
 	if (!ftp_defer(s, hash_work, hash_done, j))
 		__atomic_sub_fetch(&srv->hash_jobs, 1, __ATOMIC_RELAXED);
@@ -152,7 +152,7 @@ static struct hash_job *job_new(struct ftp_session *s)
 {
 	struct hash_job *j = calloc(1, sizeof(*j));
 	if (!j)
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 	return j;
 }
 
@@ -183,23 +183,23 @@ void ftp_cmd_rang(struct ftp_session *s, char *arg)
 	uint64_t a, b;
 	if (sp)
 		*sp = '\0';
-	if (!sp || !parse_u64(arg, &a) || !parse_u64(sp + 1, &b)) {
-		session_reply(s, 501, "Usage: RANG <start> <end>.");
+	if (!sp || !ftp_parse_u64(arg, &a) || !ftp_parse_u64(sp + 1, &b)) {
+		ftp_session_reply(s, 501, "Usage: RANG <start> <end>.");
 		return;
 	}
 	if (a == 1 && b == 0) {
 		s->rang_set = false;
-		session_reply(s, 350, "Range reset.");
+		ftp_session_reply(s, 350, "Range reset.");
 		return;
 	}
 	if (a > b) {
-		session_reply(s, 501, "The range's start is after its end.");
+		ftp_session_reply(s, 501, "The range's start is after its end.");
 		return;
 	}
 	s->rang_set = true;
 	s->rang_start = a;
 	s->rang_end = b;
-	session_reply(s, 350, "Restarting at %llu. Ending at %llu.", (unsigned long long)a,
+	ftp_session_reply(s, 350, "Restarting at %llu. Ending at %llu.", (unsigned long long)a,
 		      (unsigned long long)b);
 }
 
@@ -226,7 +226,7 @@ static bool x_args(char *arg, char **path, uint64_t *start, uint64_t *end)
 	char *sp = strchr(rest, ' ');
 	if (sp)
 		*sp = '\0';
-	if (!parse_u64(rest, start) || (sp && !parse_u64(sp + 1, end)))
+	if (!ftp_parse_u64(rest, start) || (sp && !ftp_parse_u64(sp + 1, end)))
 		return false;
 	return *start <= *end;
 }
@@ -236,7 +236,7 @@ static void x_digest(struct ftp_session *s, char *arg, enum crypto_digest_alg al
 	char *path;
 	uint64_t start, end;
 	if (!x_args(arg, &path, &start, &end) || !*path) {
-		session_reply(s, 501, "Usage: X... <path> or X... \"<path>\" [<start> [<end>]].");
+		ftp_session_reply(s, 501, "Usage: X... <path> or X... \"<path>\" [<start> [<end>]].");
 		return;
 	}
 	struct hash_job *j = job_new(s);
@@ -258,24 +258,24 @@ void ftp_hash_opts(struct ftp_session *s, const char *arg)
 {
 	unsigned a = s->hash_alg < NALGS ? s->hash_alg : 0;
 	if (!*arg) {
-		session_reply(s, 200, "%s", algs[a].name);
+		ftp_session_reply(s, 200, "%s", algs[a].name);
 		return;
 	}
 	for (unsigned i = 0; i < NALGS; i++) {
 		if (!strcasecmp(arg, algs[i].name)) {
 			s->hash_alg = (uint8_t)i;
-			session_reply(s, 200, "%s", algs[i].name);
+			ftp_session_reply(s, 200, "%s", algs[i].name);
 			return;
 		}
 	}
-	session_reply(s, 501, "Unknown algorithm, current selection not changed.");
+	ftp_session_reply(s, 501, "Unknown algorithm, current selection not changed.");
 }
 
-void ftp_hash_feat(const struct ftp_session *s, struct buf *out)
+void ftp_hash_feat(const struct ftp_session *s, struct fb_buf *out)
 {
 	unsigned a = s->hash_alg < NALGS ? s->hash_alg : 0;
-	buf_printf(out, "HASH ");
+	fb_buf_printf(out, "HASH ");
 	for (unsigned i = 0; i < NALGS; i++)
-		buf_printf(out, "%s%s%s", i ? ";" : "", algs[i].name, i == a ? "*" : "");
-	buf_printf(out, "\n");
+		fb_buf_printf(out, "%s%s%s", i ? ";" : "", algs[i].name, i == a ? "*" : "");
+	fb_buf_printf(out, "\n");
 }

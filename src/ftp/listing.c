@@ -26,7 +26,7 @@ static void mode_string(mode_t m, char out[11])
 	out[10] = '\0';
 }
 
-void mlsx_facts(struct buf *out, const struct stat *st, bool writable)
+void ftp_mlsx_facts(struct fb_buf *out, const struct stat *st, bool writable)
 {
 	struct tm tm;
 	gmtime_r(&st->st_mtime, &tm);
@@ -34,22 +34,22 @@ void mlsx_facts(struct buf *out, const struct stat *st, bool writable)
 										 : "OS.unix=special";
 	const char *perm = S_ISDIR(st->st_mode) ? (writable ? "cdeflmp" : "el")
 						: (writable ? "adfrw" : "r");
-	buf_printf(out, "type=%s;size=%llu;modify=%04d%02d%02d%02d%02d%02d;perm=%s;"
+	fb_buf_printf(out, "type=%s;size=%llu;modify=%04d%02d%02d%02d%02d%02d;perm=%s;"
 		   "unix.mode=0%o;", type, (unsigned long long)st->st_size,
 		   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		   tm.tm_sec, perm, (unsigned)(st->st_mode & 07777));
 }
 
-void list_line(struct buf *out, enum list_style style, const char *name,
+void ftp_list_line(struct fb_buf *out, enum list_style style, const char *name,
 	       const struct stat *st, bool writable, time_t now)
 {
 	if (style == LIST_NAMES) {
-		buf_printf(out, "%s\r\n", name);
+		fb_buf_printf(out, "%s\r\n", name);
 		return;
 	}
 	if (style == LIST_MLSD) {
-		mlsx_facts(out, st, writable);
-		buf_printf(out, " %s\r\n", name);
+		ftp_mlsx_facts(out, st, writable);
+		fb_buf_printf(out, " %s\r\n", name);
 		return;
 	}
 	char mode[11], when[32];
@@ -59,7 +59,7 @@ void list_line(struct buf *out, enum list_style style, const char *name,
 	/* ls: the year for anything older than six months or in the future */
 	bool recent = st->st_mtime <= now && now - st->st_mtime < 182 * 86400;
 	strftime(when, sizeof(when), recent ? "%b %e %H:%M" : "%b %e  %Y", &tm);
-	buf_printf(out, "%s %3lu %-8s %-8s %12llu %s %s\r\n", mode,
+	fb_buf_printf(out, "%s %3lu %-8s %-8s %12llu %s %s\r\n", mode,
 		   (unsigned long)st->st_nlink, "ftp", "ftp",
 		   (unsigned long long)st->st_size, when, name);
 }
@@ -75,8 +75,8 @@ static bool entry_stat(int dir_fd, int root_fd, const char *vdir, const char *na
 		return true;
 	char vpath[PATH_MAX];
 	struct stat target;
-	if (path_join(vdir, name, vpath, sizeof(vpath)) == 0 &&
-	    path_stat(root_fd, vpath, &target) == 0)
+	if (ftp_path_join(vdir, name, vpath, sizeof(vpath)) == 0 &&
+	    ftp_path_stat(root_fd, vpath, &target) == 0)
 		*st = target;
 	return true;
 }
@@ -145,7 +145,7 @@ static int read_names(int dir_fd, struct list_cursor *cur, const struct list_opt
 }
 
 int ftp_list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *o,
-	       struct buf *out)
+	       struct fb_buf *out)
 {
 	enum { MAX_NAMES = LIST_DIRENT_BYTES / 20 };
 	char *pool = malloc(LIST_DIRENT_BYTES);
@@ -173,7 +173,7 @@ int ftp_list_chunk(int dir_fd, struct list_cursor *cur, const struct list_opts *
 				continue;
 			snprintf(shown, sizeof(shown), "%s%s", o->prefix ? o->prefix : "",
 				 names[i]);
-			list_line(out, o->style, shown, &st, o->writable, now);
+			ftp_list_line(out, o->style, shown, &st, o->writable, now);
 		}
 	}
 	free(pool);

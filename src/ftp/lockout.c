@@ -38,13 +38,7 @@ struct lockout {
 
 static void host_key(const struct sockaddr_storage *a, uint8_t out[16])
 {
-	memset(out, 0, 16);
-	if (a->ss_family == AF_INET) {
-		out[10] = out[11] = 0xff;   /* as IPv4-mapped IPv6 */
-		memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
-	} else if (a->ss_family == AF_INET6) {
-		memcpy(out, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
-	}
+	fb_addr_key((const struct sockaddr *)a, out);
 }
 
 static size_t hash(const char *user, const uint8_t host[16])
@@ -105,7 +99,7 @@ static void expire(struct lockout *l, uint64_t now_ms)
 		drop(l, l->locked.head);
 }
 
-struct lockout *lockout_create(int max_failures, int lockout_seconds, size_t max_entries)
+struct lockout *ftp_lockout_create(int max_failures, int lockout_seconds, size_t max_entries)
 {
 	struct lockout *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -125,7 +119,7 @@ void ftp_lockout_configure(struct lockout *l, int max_failures, int lockout_seco
 	pthread_mutex_unlock(&l->mu);
 }
 
-void lockout_destroy(struct lockout *l)
+void ftp_lockout_destroy(struct lockout *l)
 {
 	if (!l)
 		return;
@@ -146,7 +140,7 @@ static void user_key(const char *user, char out[NAME_MAX_LEN])
 	out[n] = '\0';
 }
 
-bool lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_storage *a,
+bool ftp_lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_storage *a,
 		     uint64_t now_ms, uint64_t *left_ms)
 {
 	uint8_t host[16];
@@ -178,7 +172,7 @@ static struct entry *make_room(struct lockout *l)
 	return e;
 }
 
-void lockout_failed(struct lockout *l, const char *user, const struct sockaddr_storage *a,
+void ftp_lockout_failed(struct lockout *l, const char *user, const struct sockaddr_storage *a,
 		    uint64_t now_ms)
 {
 	uint8_t host[16];
@@ -209,7 +203,7 @@ void lockout_failed(struct lockout *l, const char *user, const struct sockaddr_s
 	pthread_mutex_unlock(&l->mu);
 }
 
-void lockout_succeeded(struct lockout *l, const char *user, const struct sockaddr_storage *a)
+void ftp_lockout_succeeded(struct lockout *l, const char *user, const struct sockaddr_storage *a)
 {
 	uint8_t host[16];
 	char name[NAME_MAX_LEN];

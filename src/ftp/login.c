@@ -8,14 +8,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
-void login_reset(struct ftp_session *s)
+void ftp_login_reset(struct ftp_session *s)
 {
-	transfer_abort(s);
-	data_reset(s);
-	spsv_revoke(s->srv->spsv, s->id);
+	ftp_transfer_abort(s);
+	ftp_data_reset(s);
+	ftp_spsv_revoke(s->srv->spsv, s->id);
 	if (s->state == ST_READY) {   /* a new login gets the pre-login budget */
 		s->prelogin_cmds = 0;
 		s->login_by_ms = fe_now_ms(s->fw->w) +
@@ -25,33 +25,33 @@ void login_reset(struct ftp_session *s)
 	s->acct = NULL;
 	s->anonymous = false;
 	s->user[0] = '\0';
-	session_set_cwd(s, "/");
+	ftp_session_set_cwd(s, "/");
 	s->rest = 0;
-	s->ascii = false;          /* binary until TYPE A, see session_accept */
+	s->ascii = false;          /* binary until TYPE A, see ftp_session_accept */
 	s->epsv_all = false;
 	s->ident[0] = '\0';
 }
 
-void cmd_user(struct ftp_session *s, char *arg)
+void ftp_cmd_user(struct ftp_session *s, char *arg)
 {
 	if (s->state == ST_READY) {
-		session_reply(s, 530, "Can't change to another user.");
+		ftp_session_reply(s, 530, "Can't change to another user.");
 		return;
 	}
 	if (!strcasecmp(arg, SPSV_USER)) {
 		s->state = ST_DATAPASS;
-		session_reply(s, 331, "Preparing for a data connection");
+		ftp_session_reply(s, 331, "Preparing for a data connection");
 		return;
 	}
 	if (!ftp_tls_login_ok(s))   /* DATACONN is a data connection: exempt */
 		return;
 	if (s->limited) {
-		session_reply(s, 421, "Too many users connected. Try later.");
-		session_close(s);
+		ftp_session_reply(s, 421, "Too many users connected. Try later.");
+		ftp_session_close(s);
 		return;
 	}
 	if (strlen(arg) >= sizeof(s->user)) {
-		session_reply(s, 530, "Login incorrect.");
+		ftp_session_reply(s, 530, "Login incorrect.");
 		return;
 	}
 	/* A login (also after REIN) takes the newest accounts and limits: a
@@ -62,7 +62,7 @@ void cmd_user(struct ftp_session *s, char *arg)
 	s->set = ftp_settings_get(s->srv);
 	strcpy(s->user, arg);
 	s->state = ST_PASS;
-	session_reply(s, 331, "Enter password");
+	ftp_session_reply(s, 331, "Enter password");
 }
 
 static void delay_over(struct fe_worker *w, void *arg)
@@ -71,8 +71,8 @@ static void delay_over(struct fe_worker *w, void *arg)
 	(void)w;
 	s->delay_timer = NULL;
 	s->delaying = false;
-	session_reply(s, 530, "Login incorrect.");
-	session_resume(s);
+	ftp_session_reply(s, 530, "Login incorrect.");
+	ftp_session_resume(s);
 }
 
 static void login_failed(struct ftp_session *s, const char *why)
@@ -81,7 +81,7 @@ static void login_failed(struct ftp_session *s, const char *why)
 	char what[64];
 	snprintf(what, sizeof(what), "failed: %s", why);
 	ftp_audit_login(s, s->user, what);
-	lockout_failed(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w));
+	ftp_lockout_failed(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w));
 	s->state = ST_USER;
 	s->delaying = true;
 	s->delay_timer = fe_timer_add(s->fw->w, (uint64_t)s->set->fc->login_delay_ms,
@@ -107,7 +107,7 @@ static void detached(struct fe_worker *w, int fd, const uint8_t *extra, size_t l
 		memcpy(all, d->early, d->len);
 		if (len)
 			memcpy(all + d->len, extra, len);
-		server_deliver(w, d->srv, d->worker, d->session, fd, all, d->len + len);
+		ftp_server_deliver(w, d->srv, d->worker, d->session, fd, all, d->len + len);
 	} else {
 		close(fd);
 	}
@@ -115,13 +115,13 @@ static void detached(struct fe_worker *w, int fd, const uint8_t *extra, size_t l
 	free(d);
 }
 
-void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
+void ftp_handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 {
 	size_t kept = s->stashlen - s->stashoff;
 	struct detach_ctx *d = malloc(sizeof(*d) + s->inlen + kept);
 	if (!d) {
-		session_reply(s, 504, "Out of memory.");
-		session_close(s);
+		ftp_session_reply(s, 504, "Out of memory.");
+		ftp_session_close(s);
 		return;
 	}
 	d->srv = s->srv;
@@ -135,40 +135,40 @@ void handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 	s->inlen = 0;
 	/* The draft shows both "200DATA" and "200 DATA"; RFC 959 replies need the
 	 * space, so clients' reply parsers read this one (man ferryd.json(5)). */
-	session_reply(s, 200, "DATA");
+	ftp_session_reply(s, 200, "DATA");
 	fe_conn_detach(s->ctl, detached, d);
-	session_bury(s);
+	ftp_session_bury(s);
 }
 
 static void data_login(struct ftp_session *s, const char *token)
 {
 	if (s->tls) {   /* the hand-off would carry TLS records as file bytes */
-		session_reply(s, 534, "A DATACONN connection in TLS needs PROT P, which "
+		ftp_session_reply(s, 534, "A DATACONN connection in TLS needs PROT P, which "
 			      "is not supported yet; log in without AUTH TLS.");
-		session_close(s);
+		ftp_session_close(s);
 		return;
 	}
 	uint64_t id;
 	unsigned worker;
 	uint64_t now = fe_now_ms(s->fw->w);
-	int r = lockout_blocked(s->srv->lockout, SPSV_USER, &s->peer, now, NULL)
+	int r = ftp_lockout_blocked(s->srv->lockout, SPSV_USER, &s->peer, now, NULL)
 			? -EACCES
-			: spsv_take(s->srv->spsv, token,
+			: ftp_spsv_take(s->srv->spsv, token,
 				    s->set->fc->spsv_bind_address ? &s->peer : NULL, now,
 				    &id, &worker);
 	if (r == 0) {
-		handoff_send(s, id, worker);
+		ftp_handoff_send(s, id, worker);
 		return;
 	}
 	char host[64];
 	flog(LOG_LVL_WARN, "ftp: rejected DATACONN login from %s: %s",
-	     addr_text(&s->peer, host, sizeof(host)),
+	     fb_addr_text(&s->peer, host, sizeof(host)),
 	     r == -ETIMEDOUT ? "expired" : r == -EACCES ? "locked out"
 	     : r == -EPERM ? "not from the control connection's address" : "unknown token");
 	if (r != -EACCES)
-		lockout_failed(s->srv->lockout, SPSV_USER, &s->peer, now);
-	session_reply(s, 504, "Invalid data connection credentials.");
-	session_close(s);
+		ftp_lockout_failed(s->srv->lockout, SPSV_USER, &s->peer, now);
+	ftp_session_reply(s, 504, "Invalid data connection credentials.");
+	ftp_session_close(s);
 }
 
 /* ident: what the transfer log names the user by (anonymous: the PASS
@@ -176,16 +176,16 @@ static void data_login(struct ftp_session *s, const char *token)
 static void login_ok(struct ftp_session *s, const struct ftp_account *a, bool anonymous,
 		     const char *ident)
 {
-	lockout_succeeded(s->srv->lockout, s->user, &s->peer);
+	ftp_lockout_succeeded(s->srv->lockout, s->user, &s->peer);
 	s->fw->st.logins_ok++;
 	s->state = ST_READY;
 	s->acct = a;
 	s->anonymous = anonymous;
 	s->umask = a->umask;
 	snprintf(s->ident, sizeof(s->ident), "%s", ident);
-	session_set_cwd(s, "/");
+	ftp_session_set_cwd(s, "/");
 	ftp_audit_login(s, s->user, anonymous ? "ok (anonymous)" : "ok");
-	session_reply(s, 230, "You are logged in");
+	ftp_session_reply(s, 230, "You are logged in");
 }
 
 /* A password check on the helper pool: crypt takes milliseconds (yescrypt
@@ -200,7 +200,7 @@ struct pass_check {
 static void pass_work(void *ctx)
 {
 	struct pass_check *pc = ctx;
-	pc->ok = auth_password_ok(pc->hash, pc->password);
+	pc->ok = ftp_auth_password_ok(pc->hash, pc->password);
 	explicit_bzero(pc->password, strlen(pc->password));
 }
 
@@ -213,28 +213,28 @@ static void pass_done(struct ftp_session *s, void *ctx)
 		login_failed(s, pc->acct ? "wrong password" : "unknown user");
 }
 
-void cmd_pass(struct ftp_session *s, char *arg)
+void ftp_cmd_pass(struct ftp_session *s, char *arg)
 {
 	if (s->state == ST_DATAPASS) {
 		data_login(s, arg);
 		return;
 	}
 	if (s->state == ST_READY) {
-		session_reply(s, 230, "Already logged in.");
+		ftp_session_reply(s, 230, "Already logged in.");
 		return;
 	}
 	if (s->state != ST_PASS) {
-		session_reply(s, 503, "Login with USER first.");
+		ftp_session_reply(s, 503, "Login with USER first.");
 		return;
 	}
 	bool anonymous;
 	uint64_t left_ms;
-	const struct ftp_account *a = server_find_account(s->set, s->user, &anonymous);
-	if (lockout_blocked(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w), &left_ms)) {
+	const struct ftp_account *a = ftp_server_find_account(s->set, s->user, &anonymous);
+	if (ftp_lockout_blocked(s->srv->lockout, s->user, &s->peer, fe_now_ms(s->fw->w), &left_ms)) {
 		ftp_audit_login(s, s->user, "refused: locked out");
-		session_reply(s, 421, "Too many failed logins; try again in %llu seconds.",
+		ftp_session_reply(s, 421, "Too many failed logins; try again in %llu seconds.",
 			      (unsigned long long)(left_ms + 999) / 1000);
-		session_close(s);
+		ftp_session_close(s);
 		return;
 	}
 	if (a && anonymous) {
@@ -251,7 +251,7 @@ void cmd_pass(struct ftp_session *s, char *arg)
 	size_t n = strlen(arg);
 	struct pass_check *pc = malloc(sizeof(*pc) + n + 1);
 	if (!pc) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return;
 	}
 	pc->acct = a;
@@ -262,26 +262,26 @@ void cmd_pass(struct ftp_session *s, char *arg)
 	ftp_defer(s, pass_work, pass_done, pc);
 }
 
-void cmd_acct(struct ftp_session *s, char *arg)
+void ftp_cmd_acct(struct ftp_session *s, char *arg)
 {
 	(void)arg;
-	session_reply(s, 202, "ACCT not needed.");
+	ftp_session_reply(s, 202, "ACCT not needed.");
 }
 
-void cmd_rein(struct ftp_session *s, char *arg)
+void ftp_cmd_rein(struct ftp_session *s, char *arg)
 {
 	(void)arg;
-	login_reset(s);
-	session_reply(s, 220, "Ready for new user.");
+	ftp_login_reset(s);
+	ftp_session_reply(s, 220, "Ready for new user.");
 }
 
-void cmd_quit(struct ftp_session *s, char *arg)
+void ftp_cmd_quit(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	if (s->xfer) {
 		ftp_transfer_quit(s);       /* 226 (or the error), then 221 */
 		return;
 	}
-	session_reply(s, 221, "Goodbye.");
-	session_close(s);
+	ftp_session_reply(s, 221, "Goodbye.");
+	ftp_session_close(s);
 }

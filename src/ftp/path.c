@@ -11,7 +11,7 @@
 
 #include "ftp_internal.h"
 
-int path_join(const char *cwd, const char *arg, char *out, size_t cap)
+int ftp_path_join(const char *cwd, const char *arg, char *out, size_t cap)
 {
 	char tmp[PATH_MAX * 2];
 	size_t cl = strlen(cwd), al = strlen(arg);
@@ -72,7 +72,7 @@ static int beneath(int root_fd, const char *rel, int flags, mode_t mode)
 	return fd < 0 ? -errno : fd;
 }
 
-int path_open(int root_fd, const char *vpath, int flags, mode_t mode)
+int ftp_path_open(int root_fd, const char *vpath, int flags, mode_t mode)
 {
 	if (vpath[0] != '/')
 		return -EINVAL;
@@ -80,7 +80,7 @@ int path_open(int root_fd, const char *vpath, int flags, mode_t mode)
 	return beneath(root_fd, rel, flags, mode);
 }
 
-int path_parent(int root_fd, const char *vpath, const char **name)
+int ftp_path_parent(int root_fd, const char *vpath, const char **name)
 {
 	const char *slash = strrchr(vpath, '/');
 	if (!slash || !slash[1])
@@ -97,9 +97,9 @@ int path_parent(int root_fd, const char *vpath, const char **name)
 	return beneath(root_fd, dir, O_PATH | O_DIRECTORY, 0);
 }
 
-int path_stat(int root_fd, const char *vpath, struct stat *st)
+int ftp_path_stat(int root_fd, const char *vpath, struct stat *st)
 {
-	int fd = path_open(root_fd, vpath, O_PATH, 0);
+	int fd = ftp_path_open(root_fd, vpath, O_PATH, 0);
 	if (fd < 0)
 		return fd;
 	int r = fstat(fd, st) < 0 ? -errno : 0;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 enum {
@@ -24,17 +24,9 @@ static const uint8_t v2_sig[12] = { '\r', '\n', '\r', '\n', 0, '\r', '\n',
 static int v1_addr(const char *text, int family, uint16_t port,
 		   struct sockaddr_storage *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)out;
-		a->sin_family = AF_INET;
-		a->sin_port = htons(port);
-		return inet_pton(AF_INET, text, &a->sin_addr) == 1 ? 0 : -EINVAL;
-	}
-	struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
-	a->sin6_family = AF_INET6;
-	a->sin6_port = htons(port);
-	return inet_pton(AF_INET6, text, &a->sin6_addr) == 1 ? 0 : -EINVAL;
+	if (fb_addr_parse(text, port, out) < 0)
+		return -EINVAL;
+	return out->ss_family == family ? 0 : -EINVAL;
 }
 
 /* "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n" or "PROXY UNKNOWN ...\r\n". */
@@ -143,7 +135,7 @@ static void pp_refuse(struct pp_wait *w, const char *why)
 {
 	char host[64];
 	flog(LOG_LVL_WARN, "ftp: connection from balancer %s refused: %s",
-	     addr_text(fe_conn_peer(w->c), host, sizeof(host)), why);
+	     fb_addr_text(fe_conn_peer(w->c), host, sizeof(host)), why);
 	w->done = true;
 	fe_conn_close(w->c);
 }
@@ -180,14 +172,14 @@ static void pp_data(struct fe_conn *c, const uint8_t *data, size_t len, void *ar
 	/* Bytes after the header (and beyond buf) belong to the session,
 	 * which takes the connection over (and counts it itself). */
 	struct ftp_worker *fw = w->fw;
-	struct buf rest = { 0 };
-	buf_append(&rest, w->buf + h.len, w->len - h.len);
-	buf_append(&rest, data + take, len - take);
+	struct fb_buf rest = { 0 };
+	fb_buf_append(&rest, w->buf + h.len, w->len - h.len);
+	fb_buf_append(&rest, data + take, len - take);
 	fe_timer_cancel(fw->w, w->timer);
-	server_release_connection(fw->srv);
+	ftp_server_release_connection(fw->srv);
 	free(w);
-	session_accept_as(fw, c, &h.src, (const uint8_t *)rest.p, rest.len);
-	buf_free(&rest);
+	ftp_session_accept_as(fw, c, &h.src, (const uint8_t *)rest.p, rest.len);
+	fb_buf_free(&rest);
 }
 
 static void pp_closed(struct fe_conn *c, int err, void *arg)
@@ -195,7 +187,7 @@ static void pp_closed(struct fe_conn *c, int err, void *arg)
 	struct pp_wait *w = arg;
 	(void)c, (void)err;
 	fe_timer_cancel(w->fw->w, w->timer);
-	server_release_connection(w->fw->srv);
+	ftp_server_release_connection(w->fw->srv);
 	free(w);
 }
 
@@ -203,11 +195,11 @@ static const struct fe_conn_ops pp_ops = { .on_data = pp_data, .on_close = pp_cl
 
 void ftp_proxy_accept(struct ftp_worker *fw, struct fe_conn *c)
 {
-	if (!server_take_connection(fw->srv))
+	if (!ftp_server_take_connection(fw->srv))
 		return;          /* over the limit; not started: the engine closes it */
 	struct pp_wait *w = calloc(1, sizeof(*w));
 	if (!w) {
-		server_release_connection(fw->srv);
+		ftp_server_release_connection(fw->srv);
 		return;
 	}
 	w->fw = fw;

@@ -5,32 +5,32 @@
 
 #include "ftp_internal.h"
 
-void reply_text(struct buf *out, const char *p, size_t n)
+void ftp_reply_text(struct fb_buf *out, const char *p, size_t n)
 {
 	static const char iac_iac[2] = { '\xff', '\xff' }, cr_nul[2] = { '\r', '\0' };
 	size_t run = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] != '\xff' && p[i] != '\r')
 			continue;
-		buf_append(out, p + run, i - run);
-		buf_append(out, p[i] == '\r' ? cr_nul : iac_iac, 2);
+		fb_buf_append(out, p + run, i - run);
+		fb_buf_append(out, p[i] == '\r' ? cr_nul : iac_iac, 2);
 		run = i + 1;
 	}
-	buf_append(out, p + run, n - run);
+	fb_buf_append(out, p + run, n - run);
 }
 
-static void line(struct buf *out, const char *prefix, const char *p, size_t n)
+static void line(struct fb_buf *out, const char *prefix, const char *p, size_t n)
 {
-	buf_printf(out, "%s", prefix);
-	reply_text(out, p, n);
-	buf_append(out, "\r\n", 2);
+	fb_buf_printf(out, "%s", prefix);
+	ftp_reply_text(out, p, n);
+	fb_buf_append(out, "\r\n", 2);
 }
 
 /* A multi-line reply: "code-" on the first line, "code " on the last, and
  * the lines between indented by one space so none can look like an end (a
  * line that already starts with a space, as an MLST entry does, keeps its
  * one). */
-void reply_format(struct buf *out, int code, const char *text)
+void ftp_reply_format(struct fb_buf *out, int code, const char *text)
 {
 	char head[8];
 	const char *nl = strchr(text, '\n');

@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
@@ -21,8 +21,8 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 	s->cfg = cfg;
 	s->fc = fc;
 	pthread_mutex_init(&s->lock, NULL);
-	s->spsv = spsv_create();
-	s->lockout = lockout_create(fc->max_login_failures, fc->lockout_seconds,
+	s->spsv = ftp_spsv_create();
+	s->lockout = ftp_lockout_create(fc->max_login_failures, fc->lockout_seconds,
 				    LOCKOUT_MAX_ENTRIES);
 	int r = s->spsv && s->lockout ? 0 : FERRY_EXIT_ALLOC;
 	if (r == 0)
@@ -42,7 +42,7 @@ int ftp_server_create(const struct ferry_config *cfg, struct ftp_server **out)
 		}
 	}
 	int err = 0;
-	if (r == 0 && !(s->xlog = xferlog_open(fc->xferlog, &err))) {
+	if (r == 0 && !(s->xlog = ftp_xferlog_open(fc->xferlog, &err))) {
 		flog(LOG_LVL_ERR, "ftp: transfer log %s: %s", fc->xferlog, strerror(-err));
 		r = err == -ENOMEM ? FERRY_EXIT_ALLOC : FERRY_EXIT_LOG;
 	}
@@ -61,16 +61,16 @@ void ftp_server_destroy(struct ftp_server *s)
 	ftp_settings_put(s->set);
 	free(s->balancers);
 	crypto_tls_ctx_free(s->tls);
-	spsv_destroy(s->spsv);
-	lockout_destroy(s->lockout);
-	xferlog_close(s->xlog);
+	ftp_spsv_destroy(s->spsv);
+	ftp_lockout_destroy(s->lockout);
+	ftp_xferlog_close(s->xlog);
 	free(s->addrs);
 	free(s->workers);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
-const struct ftp_account *server_find_account(const struct ftp_settings *set,
+const struct ftp_account *ftp_server_find_account(const struct ftp_settings *set,
 					      const char *user, bool *anonymous)
 {
 	*anonymous = false;
@@ -89,12 +89,12 @@ const struct ftp_account *server_find_account(const struct ftp_settings *set,
 static struct addr_slot *addr_find(struct ftp_server *s, const struct sockaddr_storage *a)
 {
 	for (size_t i = 0; i < s->naddrs; i++)
-		if (same_host(&s->addrs[i].a, a))
+		if (fb_addr_same_host(&s->addrs[i].a, a))
 			return &s->addrs[i];
 	return NULL;
 }
 
-bool server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer)
+bool ftp_server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer)
 {
 	bool ok = false;
 	pthread_mutex_lock(&s->lock);
@@ -125,7 +125,7 @@ bool server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer)
 	return ok;
 }
 
-void server_release_slot(struct ftp_server *s, const struct sockaddr_storage *peer)
+void ftp_server_release_slot(struct ftp_server *s, const struct sockaddr_storage *peer)
 {
 	pthread_mutex_lock(&s->lock);
 	struct addr_slot *as = addr_find(s, peer);
@@ -137,7 +137,7 @@ void server_release_slot(struct ftp_server *s, const struct sockaddr_storage *pe
 
 /* Connections of any kind, including those only allowed to become SPSV data
  * connections: bounded too, so a flood cannot exhaust descriptors. */
-bool server_take_connection(struct ftp_server *s)
+bool ftp_server_take_connection(struct ftp_server *s)
 {
 	pthread_mutex_lock(&s->lock);
 	bool ok = s->connections < 2 * s->set->fc->max_sessions + 64;
@@ -147,7 +147,7 @@ bool server_take_connection(struct ftp_server *s)
 	return ok;
 }
 
-void server_release_connection(struct ftp_server *s)
+void ftp_server_release_connection(struct ftp_server *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->connections--;
@@ -172,18 +172,18 @@ static void handoff_arrive(struct fe_worker *to, void *arg)
 	struct ftp_worker *fw = fe_worker_index(to) < srv->nworkers
 					? srv->workers[fe_worker_index(to)] : NULL;
 	pthread_mutex_unlock(&srv->lock);
-	struct ftp_session *s = fw ? session_find(fw, h->session) : NULL;
+	struct ftp_session *s = fw ? ftp_session_find(fw, h->session) : NULL;
 	struct fe_conn *c = s ? fe_conn_adopt(to, h->fd) : NULL;
 	if (!c) {
 		flog(LOG_LVL_VERB, "ftp: SPSV data connection for a session that is gone");
 		close(h->fd);
 	} else {
-		data_adopt(s, c, h->extra, h->len);
+		ftp_data_adopt(s, c, h->extra, h->len);
 	}
 	free(h);
 }
 
-void server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned to,
+void ftp_server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned to,
 		    uint64_t session, int fd, const uint8_t *extra, size_t len)
 {
 	struct handoff *h = malloc(sizeof(*h) + len);
@@ -252,8 +252,8 @@ static void watch(struct fe_worker *w, void *arg)
 		next = s->next;      /* closing may bury s */
 		if (s->closing)
 			continue;
-		session_reply(s, 421, "Service shutting down; closing control connection.");
-		session_close(s);
+		ftp_session_reply(s, 421, "Service shutting down; closing control connection.");
+		ftp_session_close(s);
 	}
 }
 
@@ -266,7 +266,7 @@ static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 	if (fw->srv->nbalancers && ftp_proxy_trusted(fw->srv, fe_conn_peer(c)))
 		ftp_proxy_accept(fw, c);
 	else
-		session_accept(fw, c);
+		ftp_session_accept(fw, c);
 }
 
 int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
@@ -289,17 +289,12 @@ int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
 		srv->workers[fe_worker_index(w)] = fw;
 	pthread_mutex_unlock(&srv->lock);
 	for (size_t i = 0; i < fc->listen.n; i++) {
-		const char *spec = fc->listen.v[i];
-		const char *colon = strrchr(spec, ':');
 		char host[64];
-		size_t hl = (size_t)(colon - spec);
-		if (spec[0] == '[') {
-			spec++;
-			hl -= 2;
-		}
-		snprintf(host, sizeof(host), "%.*s", (int)hl, spec);
+		uint16_t port = 0;
 		struct sockaddr_storage a;
-		int err = addr_resolve(host, (uint16_t)atoi(colon + 1), AF_UNSPEC, &a);
+		int err = fb_hostport_split(fc->listen.v[i], host, sizeof(host), &port, NULL);
+		if (err == 0)
+			err = fb_addr_parse(host, port, &a);
 		if (err == 0 &&
 		    !(fw->listeners[i] = fe_tcp_listen(w, &a, true, on_accept, fw, &err)))
 			err = err ? err : -ENOMEM;
@@ -331,9 +326,9 @@ void ftp_worker_fini(struct ftp_worker *fw)
 	fe_timer_cancel(fw->w, fw->watch);
 	for (size_t i = 0; i < fw->nlisteners; i++)
 		fe_listener_close(fw->listeners[i]);
-	session_free_all(fw);
+	ftp_session_free_all(fw);
 	while (fw->links)
-		link_free(fw->links);
+		ftp_link_free(fw->links);
 	free(fw->listeners);
 	free(fw);
 	if (srv->tls)
@@ -383,7 +378,8 @@ static int check_roots(const struct ftp_server *srv, const struct ftp_config *fc
 	return r;
 }
 
-int ftp_server_reload(struct ftp_server *srv, struct ferry_config *cfg)
+int ftp_server_reload(struct ftp_server *srv, struct ferry_config *cfg,
+		      void (*release)(struct ferry_config *cfg))
 {
 	struct ftp_settings *set = NULL;
 	int r = check_roots(srv, &cfg->ftp);
@@ -394,6 +390,7 @@ int ftp_server_reload(struct ftp_server *srv, struct ferry_config *cfg)
 		return r;
 	}
 	set->owned = cfg;
+	set->release = release;
 	ftp_lockout_configure(srv->lockout, cfg->ftp.max_login_failures, cfg->ftp.lockout_seconds);
 	pthread_mutex_lock(&srv->lock);
 	struct ftp_settings *old = srv->set;

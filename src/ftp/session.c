@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg);
@@ -34,7 +34,7 @@ static void redact_credentials(char *text)
 		*p = '*';
 }
 
-void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
+void ftp_session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 {
 	char *text = NULL;
 	va_list ap;
@@ -43,28 +43,28 @@ void session_reply(struct ftp_session *s, int code, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	struct buf b = { 0 };
-	reply_format(&b, code, text);
+	struct fb_buf b = { 0 };
+	ftp_reply_format(&b, code, text);
 	if (!b.failed) {
 		ftp_ctl_send(s, b.p, b.len);
-		if (log_get_level() >= LOG_LVL_DEBUG) {
+		if (fb_log_get_level() >= LOG_LVL_DEBUG) {
 			char esc[256];
 			redact_credentials(text);
 			flog(LOG_LVL_DEBUG, "ftp: session %llu: > %d %s", (unsigned long long)s->id,
 			     code, ftp_log_esc(text, esc, sizeof(esc)));
 		}
 	}
-	buf_free(&b);
+	fb_buf_free(&b);
 	free(text);
 }
 
-int session_root(const struct ftp_session *s) { return s->acct->root_fd; }
+int ftp_session_root(const struct ftp_session *s) { return s->acct->root_fd; }
 
-bool session_writable(const struct ftp_session *s) { return s->acct && s->acct->write; }
+bool ftp_session_writable(const struct ftp_session *s) { return s->acct && s->acct->write; }
 
-const char *session_cwd(const struct ftp_session *s) { return s->cwd ? s->cwd : "/"; }
+const char *ftp_session_cwd(const struct ftp_session *s) { return s->cwd ? s->cwd : "/"; }
 
-bool session_set_cwd(struct ftp_session *s, const char *vpath)
+bool ftp_session_set_cwd(struct ftp_session *s, const char *vpath)
 {
 	char *v = strcmp(vpath, "/") ? strdup(vpath) : NULL;
 	if (!v && strcmp(vpath, "/"))
@@ -92,14 +92,14 @@ static void idle_fired(struct fe_worker *w, void *arg)
 	(void)w;
 	s->idle_timer = NULL;
 	if (s->xfer || s->jobs) {  /* a running transfer or job is activity */
-		session_touch(s);
+		ftp_session_touch(s);
 		return;
 	}
-	session_reply(s, 421, "Timeout: closing control connection.");
-	session_close(s);
+	ftp_session_reply(s, 421, "Timeout: closing control connection.");
+	ftp_session_close(s);
 }
 
-void session_touch(struct ftp_session *s)
+void ftp_session_touch(struct ftp_session *s)
 {
 	if (s->closing)
 		return;
@@ -107,7 +107,7 @@ void session_touch(struct ftp_session *s)
 	s->idle_timer = fe_timer_add(s->fw->w, idle_ms(s), idle_fired, s);
 }
 
-void session_close(struct ftp_session *s)
+void ftp_session_close(struct ftp_session *s)
 {
 	if (s->closing)
 		return;
@@ -115,12 +115,12 @@ void session_close(struct ftp_session *s)
 	fe_conn_close(s->ctl);
 }
 
-void session_accept(struct ftp_worker *fw, struct fe_conn *c)
+void ftp_session_accept(struct ftp_worker *fw, struct fe_conn *c)
 {
-	session_accept_as(fw, c, fe_conn_peer(c), NULL, 0);
+	ftp_session_accept_as(fw, c, fe_conn_peer(c), NULL, 0);
 }
 
-void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
+void ftp_session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 		       const struct sockaddr_storage *peer, const uint8_t *early,
 		       size_t len)
 {
@@ -128,9 +128,9 @@ void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 	struct ftp_session *s = NULL;
 	/* A connection that passed a PROXY header already receives. */
 	bool receiving = peer != fe_conn_peer(c);
-	bool taken = server_take_connection(srv);
+	bool taken = ftp_server_take_connection(srv);
 	if (taken && !(s = calloc(1, sizeof(*s))))
-		server_release_connection(srv);
+		ftp_server_release_connection(srv);
 	if (!s) {
 		fe_conn_hold(c, &reject_ops, NULL);
 		static const char full[] = "421 Too many users connected. Try later.\r\n";
@@ -153,7 +153,7 @@ void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 	 * 331 then 200 on an SPSV login) must not wait 40 ms for the client's
 	 * delayed ACK: Nagle would hold it until then. */
 	fe_conn_nodelay(c);
-	s->counted = server_take_slot(srv, &s->peer);
+	s->counted = ftp_server_take_slot(srv, &s->peer);
 	s->limited = !s->counted;
 	/* The type before any TYPE command is binary: RFC 959 says ASCII, but
 	 * clients that never send TYPE I (scripts, some libraries) would get
@@ -172,32 +172,32 @@ void session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 	char host[64], via[80] = "";
 	if (receiving)
 		snprintf(via, sizeof(via), " via balancer %s",
-			 addr_text(fe_conn_peer(c), host, sizeof(host)));
+			 fb_addr_text(fe_conn_peer(c), host, sizeof(host)));
 	flog(LOG_LVL_VERB, "ftp: session %llu from %s%s on worker %u%s",
-	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)), via,
+	     (unsigned long long)s->id, fb_addr_text(&s->peer, host, sizeof(host)), via,
 	     fe_worker_index(fw->w), s->limited ? " (limited to SPSV data)" : "");
 	if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) {  /* accepted as we stop */
-		session_reply(s, 421, "Service shutting down; closing control connection.");
-		session_close(s);
+		ftp_session_reply(s, 421, "Service shutting down; closing control connection.");
+		ftp_session_close(s);
 		return;
 	}
-	if (s->limited && spsv_count(srv->spsv) == 0) {
+	if (s->limited && ftp_spsv_count(srv->spsv) == 0) {
 		/* Full, and no DATACONN login could follow: say so at once rather
 		 * than greet and refuse after USER (clients read that as a hang). */
-		session_reply(s, 421, "Too many users connected. Try later.");
-		session_close(s);
+		ftp_session_reply(s, 421, "Too many users connected. Try later.");
+		ftp_session_close(s);
 		return;
 	}
 	if (s->limited)
-		session_reply(s, 220, "Too many users; only SPSV connections allowed");
+		ftp_session_reply(s, 220, "Too many users; only SPSV connections allowed");
 	else
-		session_reply(s, 220, "FTP server ready");
-	session_touch(s);
+		ftp_session_reply(s, 220, "FTP server ready");
+	ftp_session_touch(s);
 	if (len)
 		ctl_data(c, early, len, s);
 }
 
-struct ftp_session *session_find(struct ftp_worker *fw, uint64_t id)
+struct ftp_session *ftp_session_find(struct ftp_worker *fw, uint64_t id)
 {
 	for (struct ftp_session *s = fw->sessions; s; s = s->next)
 		if (s->id == id && s->state != ST_GONE && !s->closing)
@@ -234,9 +234,9 @@ static void send_timeout(struct fe_worker *w, void *arg)
 	s->send_timer = NULL;
 	char host[64];
 	flog(LOG_LVL_WARN, "ftp: session %llu from %s: replies not read for %d s; closing",
-	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)),
+	     (unsigned long long)s->id, fb_addr_text(&s->peer, host, sizeof(host)),
 	     s->set->fc->data_timeout);
-	session_close(s);
+	ftp_session_close(s);
 }
 
 /* Is the client reading its replies? If not, stop running its commands. */
@@ -262,7 +262,7 @@ static void ctl_drained(struct fe_conn *c, void *arg)
 	s->out_blocked = false;
 	fe_timer_cancel(s->fw->w, s->send_timer);
 	s->send_timer = NULL;
-	session_resume(s);
+	ftp_session_resume(s);
 }
 
 /* Pause the connection while input cannot be taken, resume when it can. */
@@ -284,8 +284,8 @@ static bool ensure_in(struct ftp_session *s)
 		return true;
 	if ((s->in = malloc(CTL_INBUF)))
 		return true;
-	session_reply(s, 421, "Out of memory; closing.");
-	session_close(s);
+	ftp_session_reply(s, 421, "Out of memory; closing.");
+	ftp_session_close(s);
 	return false;
 }
 
@@ -301,7 +301,7 @@ static size_t take_input(struct ftp_session *s, const uint8_t *p, size_t n)
 			continue;
 		}
 		if (s->inlen == CTL_INBUF) {
-			session_resume(s);     /* make room: answer what is complete */
+			ftp_session_resume(s);     /* make room: answer what is complete */
 			if (s->inlen == CTL_INBUF || s->closing || s->state == ST_GONE)
 				break;
 		}
@@ -314,7 +314,7 @@ static size_t take_input(struct ftp_session *s, const uint8_t *p, size_t n)
 			s->inlen -= s->linelen;
 			s->linelen = 0;
 			s->discarding = true;
-			session_reply(s, 500, "Command line too long.");
+			ftp_session_reply(s, 500, "Command line too long.");
 		}
 	}
 	return i;
@@ -325,8 +325,8 @@ static void stash_rest(struct ftp_session *s, const uint8_t *p, size_t n)
 {
 	char *st = malloc(n);
 	if (!st) {
-		session_reply(s, 421, "Out of memory; closing.");
-		session_close(s);
+		ftp_session_reply(s, 421, "Out of memory; closing.");
+		ftp_session_close(s);
 		return;
 	}
 	memcpy(st, p, n);
@@ -354,25 +354,25 @@ static void ctl_data(struct fe_conn *c, const uint8_t *data, size_t len, void *a
 	if (s->tls)
 		ftp_tls_input(s, data, len);
 	else
-		session_input(s, data, len);
+		ftp_session_input(s, data, len);
 }
 
-void session_input(struct ftp_session *s, const uint8_t *data, size_t len)
+void ftp_session_input(struct ftp_session *s, const uint8_t *data, size_t len)
 {
 	if (s->closing || s->state == ST_GONE)
 		return;
 	if (s->state != ST_READY && s->stashlen - s->stashoff + len > STASH_MAX) {
 		char host[64];
 		flog(LOG_LVL_WARN, "ftp: session %llu from %s: too much input before login; "
-		     "closing", (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)));
-		session_reply(s, 421, "Too much input; closing.");
-		session_close(s);
+		     "closing", (unsigned long long)s->id, fb_addr_text(&s->peer, host, sizeof(host)));
+		ftp_session_reply(s, 421, "Too much input; closing.");
+		ftp_session_close(s);
 		return;
 	}
 	uint8_t clean[16384];
 	while (len && !s->stash && !s->closing && s->state != ST_GONE) {
 		size_t n = len < sizeof(clean) ? len : sizeof(clean);
-		size_t m = telnet_filter(&s->tn, data, n, clean);
+		size_t m = ftp_telnet_filter(&s->tn, data, n, clean);
 		data += n;
 		len -= n;
 		feed(s, clean, m);
@@ -382,19 +382,19 @@ void session_input(struct ftp_session *s, const uint8_t *data, size_t len)
 		size_t m = 0;
 		uint8_t *more = malloc(len);
 		if (more)
-			m = telnet_filter(&s->tn, data, len, more);
+			m = ftp_telnet_filter(&s->tn, data, len, more);
 		char *st = more ? realloc(s->stash, s->stashlen + m) : NULL;
 		if (st) {
 			memcpy(st + s->stashlen, more, m);
 			s->stash = st;
 			s->stashlen += m;
 		} else {
-			session_reply(s, 421, "Out of memory; closing.");
-			session_close(s);
+			ftp_session_reply(s, 421, "Out of memory; closing.");
+			ftp_session_close(s);
 		}
 		free(more);
 	}
-	session_resume(s);
+	ftp_session_resume(s);
 }
 
 /* The stash goes back into s->in as room appears; an offset, not a copy,
@@ -426,13 +426,13 @@ static bool run_one(struct ftp_session *s)
 	char line[CTL_LINE_MAX + 2], *verb, *arg;
 	memcpy(line, s->in, n);
 	line[n] = '\0';
-	bool ok = cmd_split(line, ftp_cmd_unstuff_cr(line, n), &verb, &arg);
-	const struct ftp_cmd *cmd = ok ? cmd_lookup(verb) : NULL;
+	bool ok = ftp_cmd_split(line, ftp_cmd_unstuff_cr(line, n), &verb, &arg);
+	const struct ftp_cmd *cmd = ok ? ftp_cmd_lookup(verb) : NULL;
 	if (s->xfer && !(cmd && (cmd->flags & DURING_XFER)))
 		return false;            /* waits for the transfer to finish */
 	memmove(s->in, s->in + n, s->inlen - n);
 	s->inlen -= n;
-	session_touch(s);
+	ftp_session_touch(s);
 	if (ok && cmd && strcmp(cmd->verb, "PASS") && strcmp(cmd->verb, "SPDT")) {
 		char esc[256];
 		flog(LOG_LVL_DEBUG, "ftp: session %llu: < %s %s",
@@ -443,12 +443,12 @@ static bool run_one(struct ftp_session *s)
 	else if (!cmd)
 		ftp_cmd_reject(s, 502, "Command not implemented.");
 	else
-		cmd_dispatch(s, cmd, arg);
+		ftp_cmd_dispatch(s, cmd, arg);
 	explicit_bzero(line, n);
 	return true;
 }
 
-void session_resume(struct ftp_session *s)
+void ftp_session_resume(struct ftp_session *s)
 {
 	if (s->resuming)
 		return;           /* the loop below is already running */
@@ -480,13 +480,13 @@ static void teardown(struct ftp_session *s)
 	free(s->stash);
 	s->stash = NULL;
 	s->stashlen = s->stashoff = 0;
-	transfer_abort(s);
-	data_reset(s);
-	spsv_revoke(s->srv->spsv, s->id);
+	ftp_transfer_abort(s);
+	ftp_data_reset(s);
+	ftp_spsv_revoke(s->srv->spsv, s->id);
 	if (s->counted)
-		server_release_slot(s->srv, &s->peer);
+		ftp_server_release_slot(s->srv, &s->peer);
 	s->counted = false;
-	server_release_connection(s->srv);
+	ftp_server_release_connection(s->srv);
 	free(s->rnfr);
 	s->rnfr = NULL;
 	free(s->in);
@@ -504,12 +504,12 @@ static void teardown(struct ftp_session *s)
 	s->state = ST_GONE;
 }
 
-void session_free_now(struct ftp_session *s)
+void ftp_session_free_now(struct ftp_session *s)
 {
-	buf_free(&s->data.extra);
+	fb_buf_free(&s->data.extra);
 	ftp_settings_put(s->set);
 	crypto_tls_free(s->tls);
-	buf_free(&s->tls_hold);
+	fb_buf_free(&s->tls_hold);
 	free(s);
 }
 
@@ -521,11 +521,11 @@ static void reap(struct fe_worker *w, void *arg)
 	while (fw->graveyard) {
 		struct ftp_session *s = fw->graveyard;
 		fw->graveyard = s->next;
-		session_free_now(s);
+		ftp_session_free_now(s);
 	}
 }
 
-void session_bury(struct ftp_session *s)
+void ftp_session_bury(struct ftp_session *s)
 {
 	struct ftp_worker *fw = s->fw;
 	teardown(s);
@@ -543,13 +543,13 @@ static void ctl_closed(struct fe_conn *c, int err, void *arg)
 	(void)c;
 	flog(LOG_LVL_VERB, "ftp: session %llu closed%s%s", (unsigned long long)s->id,
 	     err ? ": " : "", err ? strerror(-err) : "");
-	session_bury(s);
+	ftp_session_bury(s);
 }
 
-void session_free_all(struct ftp_worker *fw)
+void ftp_session_free_all(struct ftp_worker *fw)
 {
 	while (fw->sessions)
-		session_bury(fw->sessions);
+		ftp_session_bury(fw->sessions);
 	fe_timer_cancel(fw->w, fw->reaper);
 	reap(fw->w, fw);
 }

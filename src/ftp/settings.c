@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 static int open_root(const char *path, int *fd)
@@ -32,10 +32,8 @@ static void settings_free(struct ftp_settings *set)
 	if (set->anon.root_fd >= 0)
 		close(set->anon.root_fd);
 	free(set->accounts);
-	if (set->owned) {
-		config_free(set->owned);
-		free(set->owned);
-	}
+	if (set->owned)
+		set->release(set->owned);
 	free(set);
 }
 

@@ -38,7 +38,7 @@ static void chmod_work(void *arg)
 {
 	struct chmod_job *j = arg;
 	char proc[32];
-	int fd = path_open(j->root, j->v, O_PATH, 0);
+	int fd = ftp_path_open(j->root, j->v, O_PATH, 0);
 	if (fd < 0) {
 		j->err = fd;
 		return;
@@ -54,7 +54,7 @@ static void chmod_done(struct ftp_session *s, void *arg)
 	if (j->err)
 		ftp_fsverb_fail(s, j->err);
 	else
-		session_reply(s, 200, "SITE CHMOD command ok.");
+		ftp_session_reply(s, 200, "SITE CHMOD command ok.");
 }
 
 static void site_chmod(struct ftp_session *s, char *arg)
@@ -62,19 +62,19 @@ static void site_chmod(struct ftp_session *s, char *arg)
 	char *sp = strchr(arg, ' ');
 	mode_t mode;
 	if (!sp || !sp[1] || !parse_mode(arg, (size_t)(sp - arg), &mode) || mode > 0777) {
-		session_reply(s, 501, "Usage: SITE CHMOD <octal mode, at most 777> <path>.");
+		ftp_session_reply(s, 501, "Usage: SITE CHMOD <octal mode, at most 777> <path>.");
 		return;
 	}
-	if (!session_writable(s) || s->acct->upload_only) {
-		session_reply(s, 550, "Permission denied.");
+	if (!ftp_session_writable(s) || s->acct->upload_only) {
+		ftp_session_reply(s, 550, "Permission denied.");
 		return;
 	}
 	struct chmod_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return;
 	}
-	j->root = session_root(s);
+	j->root = ftp_session_root(s);
 	j->mode = mode;
 	if (!ftp_fsverb_path(s, sp + 1, j->v)) {
 		free(j);
@@ -87,15 +87,15 @@ static void site_umask(struct ftp_session *s, char *arg)
 {
 	mode_t m;
 	if (!*arg) {
-		session_reply(s, 200, "Your current UMASK is %04o.", (unsigned)s->umask);
+		ftp_session_reply(s, 200, "Your current UMASK is %04o.", (unsigned)s->umask);
 		return;
 	}
 	if (!parse_mode(arg, strlen(arg), &m) || m > 0777) {
-		session_reply(s, 501, "Usage: SITE UMASK <octal umask, at most 777>.");
+		ftp_session_reply(s, 501, "Usage: SITE UMASK <octal umask, at most 777>.");
 		return;
 	}
 	s->umask = m;
-	session_reply(s, 200, "UMASK set to %04o.", (unsigned)m);
+	ftp_session_reply(s, 200, "UMASK set to %04o.", (unsigned)m);
 }
 
 static void site_help(struct ftp_session *s, char *arg);
@@ -113,13 +113,13 @@ static const struct {
 static void site_help(struct ftp_session *s, char *arg)
 {
 	(void)arg;
-	struct buf b = { 0 };
-	buf_printf(&b, "SITE commands:\n");
+	struct fb_buf b = { 0 };
+	fb_buf_printf(&b, "SITE commands:\n");
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		buf_printf(&b, "%s\n", subs[i].usage);
-	buf_printf(&b, "End.");
-	session_reply(s, 214, "%s", b.failed ? "End." : b.p);
-	buf_free(&b);
+		fb_buf_printf(&b, "%s\n", subs[i].usage);
+	fb_buf_printf(&b, "End.");
+	ftp_session_reply(s, 214, "%s", b.failed ? "End." : b.p);
+	fb_buf_free(&b);
 }
 
 void ftp_cmd_site(struct ftp_session *s, char *arg)
@@ -132,5 +132,5 @@ void ftp_cmd_site(struct ftp_session *s, char *arg)
 			return;
 		}
 	}
-	session_reply(s, 500, "Unknown SITE command.");
+	ftp_session_reply(s, 500, "Unknown SITE command.");
 }

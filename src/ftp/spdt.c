@@ -8,10 +8,10 @@
 
 #include "ftp_internal.h"
 
-void cmd_spdt(struct ftp_session *s, char *arg)
+void ftp_cmd_spdt(struct ftp_session *s, char *arg)
 {
 	if (s->state != ST_USER) {
-		session_reply(s, 503, "SPDT must be the first command of a new connection.");
+		ftp_session_reply(s, 503, "SPDT must be the first command of a new connection.");
 		return;
 	}
 	size_t ul = strlen(SPSV_USER);
@@ -20,5 +20,5 @@ void cmd_spdt(struct ftp_session *s, char *arg)
 	/* From here it is the -01 login's second step: the same token check,
 	 * lockout, "200 DATA" and hand-off (login.c). */
 	s->state = ST_DATAPASS;
-	cmd_pass(s, arg);
+	ftp_cmd_pass(s, arg);
 }

@@ -40,7 +40,7 @@ static unsigned bucket(const char *text)
 	return h % BUCKETS;
 }
 
-struct spsv_table *spsv_create(void)
+struct spsv_table *ftp_spsv_create(void)
 {
 	struct spsv_table *t = calloc(1, sizeof(*t));
 	if (t)
@@ -48,7 +48,7 @@ struct spsv_table *spsv_create(void)
 	return t;
 }
 
-void spsv_destroy(struct spsv_table *t)
+void ftp_spsv_destroy(struct spsv_table *t)
 {
 	if (!t)
 		return;
@@ -98,7 +98,7 @@ static void remove_session(struct spsv_table *t, uint64_t session)
 		}
 }
 
-int spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
+int ftp_spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
 	       const struct sockaddr_storage *owner, uint64_t now_ms, uint64_t ttl_ms,
 	       char *out)
 {
@@ -128,7 +128,7 @@ int spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
 
 /* A token shown from the wrong address stays valid: whoever saw it on the
  * way cannot spend it, nor burn it for the client it belongs to. */
-int spsv_take(struct spsv_table *t, const char *token, const struct sockaddr_storage *from,
+int ftp_spsv_take(struct spsv_table *t, const char *token, const struct sockaddr_storage *from,
 	      uint64_t now_ms, uint64_t *session, unsigned *worker)
 {
 	if (strlen(token) != SPSV_TOKEN_LEN)
@@ -137,9 +137,9 @@ int spsv_take(struct spsv_table *t, const char *token, const struct sockaddr_sto
 	pthread_mutex_lock(&t->mu);
 	for (struct token **pp = &t->b[bucket(token)]; *pp; pp = &(*pp)->next) {
 		struct token *k = *pp;
-		if (!ct_equal(k->text, token, SPSV_TOKEN_LEN))
+		if (!ftp_ct_equal(k->text, token, SPSV_TOKEN_LEN))
 			continue;
-		if (from && !same_host(&k->owner, from)) {
+		if (from && !fb_addr_same_host(&k->owner, from)) {
 			r = -EPERM;
 			break;
 		}
@@ -161,14 +161,14 @@ int spsv_take(struct spsv_table *t, const char *token, const struct sockaddr_sto
 	return r;
 }
 
-void spsv_revoke(struct spsv_table *t, uint64_t session)
+void ftp_spsv_revoke(struct spsv_table *t, uint64_t session)
 {
 	pthread_mutex_lock(&t->mu);
 	remove_session(t, session);
 	pthread_mutex_unlock(&t->mu);
 }
 
-size_t spsv_count(struct spsv_table *t)
+size_t ftp_spsv_count(struct spsv_table *t)
 {
 	pthread_mutex_lock(&t->mu);
 	size_t n = t->count;
@@ -176,7 +176,7 @@ size_t spsv_count(struct spsv_table *t)
 	return n;
 }
 
-void spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,
+void ftp_spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,
 		   uint64_t *expired, uint64_t *rejected)
 {
 	pthread_mutex_lock(&t->mu);

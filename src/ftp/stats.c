@@ -10,6 +10,6 @@ void ftp_worker_stats(const struct ftp_worker *fw, struct ftp_stats *out)
 	out->sessions = (uint64_t)srv->sessions;
 	out->connections = (uint64_t)srv->connections;
 	pthread_mutex_unlock(&srv->lock);
-	spsv_counters(srv->spsv, &out->spsv_issued, &out->spsv_used, &out->spsv_expired,
+	ftp_spsv_counters(srv->spsv, &out->spsv_issued, &out->spsv_used, &out->spsv_expired,
 		      &out->spsv_rejected);
 }

@@ -62,7 +62,7 @@ static void time_work(void *arg)
 {
 	struct time_job *j = arg;
 	char proc[32];
-	int fd = path_open(j->root, j->v, O_PATH, 0);
+	int fd = ftp_path_open(j->root, j->v, O_PATH, 0);
 	if (fd < 0) {
 		j->err = fd;
 		return;
@@ -82,12 +82,12 @@ static void time_done(struct ftp_session *s, void *arg)
 		return;
 	}
 	if (!j->mfmt) {
-		session_reply(s, 213, "File modification time set.");
+		ftp_session_reply(s, 213, "File modification time set.");
 		return;
 	}
 	struct tm tm;
 	gmtime_r(&j->when.tv_sec, &tm);
-	session_reply(s, 213, "Modify=%04d%02d%02d%02d%02d%02d; %s", tm.tm_year + 1900,
+	ftp_session_reply(s, 213, "Modify=%04d%02d%02d%02d%02d%02d; %s", tm.tm_year + 1900,
 		      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, j->v);
 }
 
@@ -97,20 +97,20 @@ static void set_time(struct ftp_session *s, char *arg, bool mfmt)
 	struct timespec when;
 	size_t n;
 	if (!ftp_parse_timeval(arg, &when, &n) || arg[n] != ' ' || !arg[n + 1]) {
-		session_reply(s, 501, "Usage: %s YYYYMMDDHHMMSS[.sss] <path>.",
+		ftp_session_reply(s, 501, "Usage: %s YYYYMMDDHHMMSS[.sss] <path>.",
 			      mfmt ? "MFMT" : "MDTM");
 		return;
 	}
-	if (!session_writable(s) || s->acct->upload_only) {
-		session_reply(s, 550, "Permission denied.");
+	if (!ftp_session_writable(s) || s->acct->upload_only) {
+		ftp_session_reply(s, 550, "Permission denied.");
 		return;
 	}
 	struct time_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return;
 	}
-	j->root = session_root(s);
+	j->root = ftp_session_root(s);
 	j->when = when;
 	j->mfmt = mfmt;
 	if (!ftp_fsverb_path(s, arg + n + 1, j->v)) {
@@ -134,5 +134,5 @@ void ftp_cmd_mdtm_any(struct ftp_session *s, char *arg)
 	if (ftp_parse_timeval(arg, &when, &n) && arg[n] == ' ')
 		set_time(s, arg, false);
 	else
-		cmd_mdtm(s, arg);
+		ftp_cmd_mdtm(s, arg);
 }

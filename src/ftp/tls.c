@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 int ftp_tls_load(struct ftp_server *srv)
@@ -55,10 +55,10 @@ static void tls_failed(struct ftp_session *s, const char *what)
 {
 	char host[64];
 	flog(LOG_LVL_WARN, "ftp: session %llu from %s: TLS %s: %s; closing",
-	     (unsigned long long)s->id, addr_text(&s->peer, host, sizeof(host)), what,
+	     (unsigned long long)s->id, fb_addr_text(&s->peer, host, sizeof(host)), what,
 	     crypto_tls_why(s->tls));
 	ftp_tls_flush(s);        /* the alert, if any */
-	session_close(s);
+	ftp_session_close(s);
 }
 
 /* Decrypted control input goes to the session until the layer needs more. */
@@ -68,7 +68,7 @@ static void tls_read(struct ftp_session *s)
 	for (;;) {
 		long n = crypto_tls_read(s->tls, plain, sizeof(plain));
 		if (n > 0) {
-			session_input(s, plain, (size_t)n);
+			ftp_session_input(s, plain, (size_t)n);
 			if (s->closing || s->state == ST_GONE)
 				return;
 			continue;
@@ -78,7 +78,7 @@ static void tls_read(struct ftp_session *s)
 		if (n == CRYPTO_TLS_CLOSED) {   /* close_notify: answer it, close */
 			crypto_tls_shutdown(s->tls);
 			ftp_tls_flush(s);
-			session_close(s);
+			ftp_session_close(s);
 			return;
 		}
 		tls_failed(s, "record");
@@ -120,9 +120,9 @@ static void hs_done(struct ftp_session *s, void *ctx)
 		tls_failed(s, "input");
 		return;
 	}
-	buf_free(&s->tls_hold);
+	fb_buf_free(&s->tls_hold);
 	if (j->r == 1) {
-		if (log_get_level() >= LOG_LVL_DEBUG) {
+		if (fb_log_get_level() >= LOG_LVL_DEBUG) {
 			char desc[96];
 			flog(LOG_LVL_DEBUG, "ftp: session %llu: TLS established (%s)",
 			     (unsigned long long)s->id,
@@ -160,10 +160,10 @@ void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len)
 		return;
 	if (s->tls_busy) {
 		if (s->tls_hold.len + len > CRYPTO_TLS_IN_MAX) {
-			session_close(s);
+			ftp_session_close(s);
 			return;
 		}
-		buf_append(&s->tls_hold, data, len);
+		fb_buf_append(&s->tls_hold, data, len);
 		return;
 	}
 	if (!crypto_tls_feed(s->tls, data, len)) {
@@ -182,27 +182,27 @@ void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len)
 void ftp_cmd_auth(struct ftp_session *s, char *arg)
 {
 	if (!s->srv->tls) {
-		session_reply(s, 502, "TLS is not configured on this server.");
+		ftp_session_reply(s, 502, "TLS is not configured on this server.");
 		return;
 	}
 	if (s->tls) {
-		session_reply(s, 503, "Already in TLS.");
+		ftp_session_reply(s, 503, "Already in TLS.");
 		return;
 	}
 	if (strcasecmp(arg, "TLS") && strcasecmp(arg, "SSL") && strcasecmp(arg, "TLS-C")) {
-		session_reply(s, 504, "AUTH TLS or AUTH SSL only.");
+		ftp_session_reply(s, 504, "AUTH TLS or AUTH SSL only.");
 		return;
 	}
 	if (s->state == ST_READY || s->state == ST_PASS) {
-		session_reply(s, 503, "AUTH must come before USER.");
+		ftp_session_reply(s, 503, "AUTH must come before USER.");
 		return;
 	}
 	struct crypto_tls *t = crypto_tls_new(s->srv->tls);
 	if (!t) {
-		session_reply(s, 431, "Out of memory for TLS.");
+		ftp_session_reply(s, 431, "Out of memory for TLS.");
 		return;
 	}
-	session_reply(s, 234, "AUTH %s successful.", strcasecmp(arg, "SSL") ? "TLS" : "SSL");
+	ftp_session_reply(s, 234, "AUTH %s successful.", strcasecmp(arg, "SSL") ? "TLS" : "SSL");
 	s->tls = t;
 	s->inlen = 0;
 	free(s->stash);
@@ -214,30 +214,30 @@ void ftp_cmd_auth(struct ftp_session *s, char *arg)
 void ftp_cmd_pbsz(struct ftp_session *s, char *arg)
 {
 	if (!s->tls) {
-		session_reply(s, 503, "PBSZ needs AUTH TLS first.");
+		ftp_session_reply(s, 503, "PBSZ needs AUTH TLS first.");
 		return;
 	}
 	s->pbsz = true;
 	/* RFC 4217: a stream protection buffer is 0; anything else gets 0. */
-	session_reply(s, 200, "PBSZ=0");
+	ftp_session_reply(s, 200, "PBSZ=0");
 	(void)arg;
 }
 
 void ftp_cmd_prot(struct ftp_session *s, char *arg)
 {
 	if (!s->tls || !s->pbsz) {
-		session_reply(s, 503, "PROT needs AUTH TLS and PBSZ first.");
+		ftp_session_reply(s, 503, "PROT needs AUTH TLS and PBSZ first.");
 		return;
 	}
 	if (!strcasecmp(arg, "C"))
-		session_reply(s, 200, "Protection level set to Clear.");
+		ftp_session_reply(s, 200, "Protection level set to Clear.");
 	else if (!strcasecmp(arg, "P"))
-		session_reply(s, 536, "PROT P is not supported yet: data connections are "
+		ftp_session_reply(s, 536, "PROT P is not supported yet: data connections are "
 			      "in clear (PROT C).");
 	else if (!strcasecmp(arg, "S") || !strcasecmp(arg, "E"))
-		session_reply(s, 536, "Protection level not supported.");
+		ftp_session_reply(s, 536, "Protection level not supported.");
 	else
-		session_reply(s, 504, "PROT C or P.");
+		ftp_session_reply(s, 504, "PROT C or P.");
 }
 
 /* CCC is refused: once encrypted, the control connection stays so (a
@@ -247,15 +247,15 @@ void ftp_cmd_ccc(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	if (!s->tls)
-		session_reply(s, 533, "Not in TLS.");
+		ftp_session_reply(s, 533, "Not in TLS.");
 	else
-		session_reply(s, 534, "CCC refused: the control connection stays in TLS.");
+		ftp_session_reply(s, 534, "CCC refused: the control connection stays in TLS.");
 }
 
 bool ftp_tls_login_ok(struct ftp_session *s)
 {
 	if (s->tls || !s->srv->fc->tls_required)
 		return true;
-	session_reply(s, 530, "TLS required: send AUTH TLS first.");
+	ftp_session_reply(s, 530, "TLS required: send AUTH TLS first.");
 	return false;
 }

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 enum { ASCII_CHUNK = 65536 };
@@ -36,7 +36,7 @@ struct log_job {
 static void log_work(void *arg)
 {
 	struct log_job *j = arg;
-	xferlog_write(j->log, &j->r);
+	ftp_xferlog_write(j->log, &j->r);
 }
 
 void ftp_xfer_job_free(struct fe_worker *w, void *arg)
@@ -54,7 +54,7 @@ static void log_record(struct ftp_session *s, struct transfer *x, bool complete)
 	struct log_job *j = malloc(sizeof(*j));
 	if (!j)
 		return;
-	addr_text(&s->peer, j->host, sizeof(j->host));
+	fb_addr_text(&s->peer, j->host, sizeof(j->host));
 	/* anonymous: the ident given as password, as wu-ftpd logs it */
 	snprintf(j->user, sizeof(j->user), "%s", s->anonymous ? s->ident : s->user);
 	snprintf(j->path, sizeof(j->path), "%s", x->vpath);
@@ -85,7 +85,7 @@ void ftp_xfer_unlink_work(void *arg)
 {
 	struct xfer_unlink_job *u = arg;
 	const char *name;
-	int dir = path_parent(u->root_fd, u->vpath, &name);
+	int dir = ftp_path_parent(u->root_fd, u->vpath, &name);
 	if (dir >= 0) {
 		unlinkat(dir, name, 0);
 		close(dir);
@@ -117,7 +117,7 @@ static void drop_temp(struct ftp_session *s, struct transfer *x)
 		return;
 	struct xfer_unlink_job *u = malloc(sizeof(*u));
 	if (u) {
-		u->root_fd = session_root(s);
+		u->root_fd = ftp_session_root(s);
 		snprintf(u->vpath, sizeof(u->vpath), "%s", x->tmp);
 		if (fe_pool_submit(s->fw->w, ftp_xfer_unlink_work, ftp_xfer_job_free, u) != 0) {
 			ftp_xfer_unlink_work(u);    /* the pool is full: once, here */
@@ -136,7 +136,7 @@ static void xfer_free(struct ftp_session *s)
 		fe_xfer_abort(x->fx);
 	close_later(s, x->fd);
 	drop_temp(s, x);
-	buf_free(&x->out);
+	fb_buf_free(&x->out);
 	free(x);
 }
 
@@ -144,11 +144,11 @@ static void after_transfer(struct ftp_session *s)
 {
 	if (s->quit_pending) {       /* QUIT came during the transfer */
 		s->quit_pending = false;
-		session_reply(s, 221, "Goodbye.");
-		session_close(s);
+		ftp_session_reply(s, 221, "Goodbye.");
+		ftp_session_close(s);
 		return;
 	}
-	session_resume(s);
+	ftp_session_resume(s);
 }
 
 /* Ends the transfer with a reply; the data connection is single-use. A
@@ -172,8 +172,8 @@ static void xfer_end(struct ftp_session *s, int code, const char *text, bool com
 		log_record(s, s->xfer, complete);
 	s->xfer->fx = NULL;
 	xfer_free(s);
-	data_reset(s);
-	session_reply(s, code, "%s", text);
+	ftp_data_reset(s);
+	ftp_session_reply(s, code, "%s", text);
 	after_transfer(s);
 }
 
@@ -182,12 +182,12 @@ void ftp_xfer_done(struct ftp_session *s, int code, const char *text, bool compl
 	xfer_end(s, code, text, complete, true);
 }
 
-void transfer_failed(struct ftp_session *s, int code, const char *text)
+void ftp_transfer_failed(struct ftp_session *s, int code, const char *text)
 {
 	xfer_end(s, code, text, false, false);
 }
 
-void transfer_abort(struct ftp_session *s)
+void ftp_transfer_abort(struct ftp_session *s)
 {
 	if (!s->xfer)
 		return;
@@ -196,23 +196,23 @@ void transfer_abort(struct ftp_session *s)
 	log_record(s, s->xfer, false);
 	s->xfer->fx = NULL;
 	xfer_free(s);
-	data_reset(s);
+	ftp_data_reset(s);
 }
 
 void ftp_xfer_errno_reply(struct ftp_session *s, int err)
 {
 	if (err == -ENOENT)
-		session_reply(s, 550, "No such file or directory.");
+		ftp_session_reply(s, 550, "No such file or directory.");
 	else if (err == -EACCES || err == -EPERM || err == -EXDEV || err == -ELOOP)
-		session_reply(s, 550, "Permission denied.");
+		ftp_session_reply(s, 550, "Permission denied.");
 	else if (err == -EISDIR || err == -ENOTDIR)
-		session_reply(s, 550, "Not a regular file.");
+		ftp_session_reply(s, 550, "Not a regular file.");
 	else if (err == -ENAMETOOLONG)
-		session_reply(s, 553, "File name too long.");
+		ftp_session_reply(s, 553, "File name too long.");
 	else if (err == -ENOSPC || err == -EDQUOT)
-		session_reply(s, 452, "Insufficient storage space: %s.", strerror(-err));
+		ftp_session_reply(s, 452, "Insufficient storage space: %s.", strerror(-err));
 	else
-		session_reply(s, 550, "Failed: %s.", strerror(-err));
+		ftp_session_reply(s, 550, "Failed: %s.", strerror(-err));
 	if (err == -EACCES || err == -EPERM || err == -EXDEV || err == -ELOOP) {
 		char user[4 * 64 + 1];
 		flog(LOG_LVL_WARN, "ftp: session %llu: user '%s': access refused: %s",
@@ -244,7 +244,7 @@ struct transfer *ftp_xfer_start(struct ftp_session *s, enum xfer_kind kind,
 {
 	struct transfer *x = calloc(1, sizeof(*x));
 	if (!x) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return NULL;
 	}
 	x->kind = kind;
@@ -311,7 +311,7 @@ static void ascii_read_work(void *ctx)
 	if (j->got < 0)
 		j->got = -errno;
 	else
-		j->outlen = ascii_to_net(in, (size_t)j->got, j->out, &j->cr);
+		j->outlen = ftp_ascii_to_net(in, (size_t)j->got, j->out, &j->cr);
 }
 
 static void ascii_read_done(struct ftp_session *s, void *ctx)
@@ -358,7 +358,7 @@ static void ascii_next(struct ftp_session *s)
 		ftp_xfer_done(s, 451, "Server busy.", false);
 }
 
-void transfer_on_close(struct ftp_session *s, int err)
+void ftp_transfer_on_close(struct ftp_session *s, int err)
 {
 	struct transfer *x = s->xfer;
 	if (!x || x->peer_done)      /* an upload already complete */
@@ -385,7 +385,7 @@ void transfer_on_close(struct ftp_session *s, int err)
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 }
 
-void transfer_on_drained(struct ftp_session *s)
+void ftp_transfer_on_drained(struct ftp_session *s)
 {
 	struct transfer *x = s->xfer;
 	if (!x || x->busy || x->eof || ftp_xk_incoming(x->kind))
@@ -413,7 +413,7 @@ static void stall_check(struct fe_worker *w, void *arg)
 	x->stall = fe_timer_add(w, (uint64_t)s->set->fc->data_timeout * 1000, stall_check, s);
 }
 
-void transfer_ready(struct ftp_session *s)
+void ftp_transfer_ready(struct ftp_session *s)
 {
 	struct transfer *x = s->xfer;
 	if (!x)
@@ -449,7 +449,7 @@ void transfer_ready(struct ftp_session *s)
 
 bool ftp_xfer_resolve(struct ftp_session *s, const char *arg, char *v)
 {
-	int r = path_join(session_cwd(s), arg, v, PATH_MAX);
+	int r = ftp_path_join(ftp_session_cwd(s), arg, v, PATH_MAX);
 	if (r)
 		ftp_xfer_errno_reply(s, r);
 	return r == 0;
@@ -460,14 +460,14 @@ bool ftp_xfer_data_prepared(struct ftp_session *s)
 {
 	if (s->data.mode != DATA_NONE || s->data.conn)
 		return true;
-	session_reply(s, 425, "Use PORT, EPRT, PASV, EPSV or SPSV first.");
+	ftp_session_reply(s, 425, "Use PORT, EPRT, PASV, EPSV or SPSV first.");
 	return false;
 }
 
 void ftp_xfer_begin(struct ftp_session *s, const char *what)
 {
-	session_reply(s, 150, "%s", what);
-	data_request(s);
+	ftp_session_reply(s, 150, "%s", what);
+	ftp_data_request(s);
 }
 
 /* RETR: the file is opened (and checked to be a regular file) on the pool. */
@@ -483,7 +483,7 @@ static void retr_work(void *ctx)
 {
 	struct retr_job *j = ctx;
 	struct stat st;
-	j->h.fd = path_open(j->root_fd, j->vpath, O_RDONLY | O_NONBLOCK, 0);
+	j->h.fd = ftp_path_open(j->root_fd, j->vpath, O_RDONLY | O_NONBLOCK, 0);
 	j->r = j->h.fd < 0 ? j->h.fd : fstat(j->h.fd, &st) < 0 ? -errno
 				 : S_ISREG(st.st_mode) ? 0 : -EISDIR;
 	if (j->r == 0)
@@ -515,18 +515,18 @@ static void retr_done(struct ftp_session *s, void *ctx)
 	ftp_xfer_begin(s, what);
 }
 
-void cmd_retr(struct ftp_session *s, char *arg)
+void ftp_cmd_retr(struct ftp_session *s, char *arg)
 {
 	char v[PATH_MAX];
 	if (!ftp_xfer_resolve(s, arg, v))
 		return;
 	struct retr_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return;
 	}
 	j->h.fd = -1;
-	j->root_fd = session_root(s);
+	j->root_fd = ftp_session_root(s);
 	snprintf(j->vpath, sizeof(j->vpath), "%s", v);
 	ftp_defer_ex(s, retr_work, retr_done, ftp_xfer_fd_drop, j);
 }
@@ -534,16 +534,16 @@ void cmd_retr(struct ftp_session *s, char *arg)
 /* STOR/APPE: before 150, the name is checked on the pool (its directory
  * exists, it is not a directory); the file itself is opened only when the
  * data connection is there. STOU creates its unique name at once. */
-void cmd_abor(struct ftp_session *s, char *arg)
+void ftp_cmd_abor(struct ftp_session *s, char *arg)
 {
 	(void)arg;
 	if (!s->xfer) {
-		session_reply(s, 225, "No transfer to ABOR.");
+		ftp_session_reply(s, 225, "No transfer to ABOR.");
 		return;
 	}
 	flog(LOG_LVL_VERB, "ftp: session %llu: transfer of %s aborted",
 	     (unsigned long long)s->id, s->xfer->vpath);
-	session_reply(s, 426, "Connection closed; transfer aborted.");
+	ftp_session_reply(s, 426, "Connection closed; transfer aborted.");
 	ftp_xfer_done(s, 226, "ABOR successful.", false);
 }
 

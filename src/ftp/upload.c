@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 /* Opens the upload's file once the data connection is there, writes the
@@ -58,7 +58,7 @@ static int open_temp(struct open_job *j)
 				 (int)(slash - j->vpath), j->vpath, slash + 1, rnd);
 		if (n < 0 || (size_t)n >= sizeof(j->tmp))
 			return -ENAMETOOLONG;
-		int fd = path_open(j->root_fd, j->tmp,
+		int fd = ftp_path_open(j->root_fd, j->tmp,
 				   O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK, j->mode);
 		if (fd != -EEXIST) {
 			if (fd < 0)
@@ -75,7 +75,7 @@ static void open_work(void *ctx)
 	struct open_job *j = ctx;
 	struct stat st;
 	j->h.fd = j->atomic ? open_temp(j)
-			  : path_open(j->root_fd, j->vpath, j->flags, j->mode);
+			  : ftp_path_open(j->root_fd, j->vpath, j->flags, j->mode);
 	j->r = j->h.fd < 0 ? j->h.fd : fstat(j->h.fd, &st) < 0 ? -errno
 				 : S_ISREG(st.st_mode) ? 0 : -EISDIR;
 	if (j->r == 0 && j->append)
@@ -124,7 +124,7 @@ static void open_done(struct ftp_session *s, void *ctx)
 void ftp_upload_open(struct ftp_session *s)
 {
 	struct transfer *x = s->xfer;
-	struct buf *extra = &s->data.extra;
+	struct fb_buf *extra = &s->data.extra;
 	struct open_job *j = calloc(1, sizeof(*j) + extra->len);
 	if (!j) {
 		ftp_xfer_done(s, 451, "Out of memory.", false);
@@ -132,7 +132,7 @@ void ftp_upload_open(struct ftp_session *s)
 	}
 	j->h.seq = x->seq;
 	j->h.fd = -1;
-	j->root_fd = session_root(s);
+	j->root_fd = ftp_session_root(s);
 	j->mode = 0666 & ~s->umask;
 	j->offset = x->offset;
 	j->append = x->kind == XK_APPE;
@@ -149,7 +149,7 @@ void ftp_upload_open(struct ftp_session *s)
 	j->extra_len = extra->len;
 	if (extra->len)
 		memcpy(j->extra, extra->p, extra->len);
-	buf_free(extra);
+	fb_buf_free(extra);
 	x->busy = true;
 	if (!ftp_defer_quiet(s, open_work, open_done, open_drop, j))
 		ftp_xfer_done(s, 451, "Server busy.", false);
@@ -174,7 +174,7 @@ static void store_work(void *ctx)
 		j->r = -ENOMEM;
 		return;
 	}
-	size_t m = ascii_from_net(j->data, j->len, out, &j->held_cr);
+	size_t m = ftp_ascii_from_net(j->data, j->len, out, &j->held_cr);
 	if (j->final && j->held_cr) {       /* a CR that ended the file */
 		out[m++] = '\r';
 		j->held_cr = false;
@@ -202,10 +202,10 @@ static void store_done(struct ftp_session *s, void *ctx)
 		return;
 	}
 	if (x->out.len) {
-		struct buf held = x->out;
-		x->out = (struct buf){ 0 };
+		struct fb_buf held = x->out;
+		x->out = (struct fb_buf){ 0 };
 		store_chunk(s, (const uint8_t *)held.p, held.len, false);
-		buf_free(&held);
+		fb_buf_free(&held);
 	} else if (x->out.failed) {
 		ftp_xfer_done(s, 451, "Out of memory.", false);
 	} else if (x->peer_done)
@@ -257,13 +257,13 @@ static void receive(struct ftp_session *s)
 		ftp_xfer_done(s, 425, "Can't start the transfer.", false);
 }
 
-void transfer_on_data(struct ftp_session *s, const uint8_t *data, size_t len)
+void ftp_transfer_on_data(struct ftp_session *s, const uint8_t *data, size_t len)
 {
 	struct transfer *x = s->xfer;
 	if (!x || !ftp_xk_incoming(x->kind))
 		return;
 	if (x->busy)        /* not expected (paused meanwhile); kept, in order */
-		buf_append(&x->out, data, len);
+		fb_buf_append(&x->out, data, len);
 	else
 		store_chunk(s, data, len, false);
 }
@@ -291,8 +291,8 @@ static void commit_work(void *ctx)
 	const char *fname, *tname;
 	int fd = -1, td = -1;
 	if (j->r == 0) {
-		fd = path_parent(j->root_fd, j->tmp, &fname);
-		td = fd < 0 ? -1 : path_parent(j->root_fd, j->vpath, &tname);
+		fd = ftp_path_parent(j->root_fd, j->tmp, &fname);
+		td = fd < 0 ? -1 : ftp_path_parent(j->root_fd, j->vpath, &tname);
 		j->r = fd < 0 ? fd : td < 0 ? td
 			: renameat2(fd, fname, td, tname, j->no_replace ? RENAME_NOREPLACE : 0) < 0
 			? -errno : 0;
@@ -334,7 +334,7 @@ void ftp_upload_finish(struct ftp_session *s)
 	}
 	j->h.seq = x->seq;
 	j->h.fd = x->fd;
-	j->root_fd = session_root(s);
+	j->root_fd = ftp_session_root(s);
 	snprintf(j->tmp, sizeof(j->tmp), "%s", x->tmp);
 	snprintf(j->vpath, sizeof(j->vpath), "%s", x->vpath);
 	j->no_replace = s->acct->upload_only;
@@ -370,7 +370,7 @@ static void check_work(void *ctx)
 				j->r = -ENAMETOOLONG;
 				return;
 			}
-			j->h.fd = path_open(j->root_fd, v, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK,
+			j->h.fd = ftp_path_open(j->root_fd, v, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK,
 					  j->mode);
 			if (j->h.fd != -EEXIST)
 				break;
@@ -382,14 +382,14 @@ static void check_work(void *ctx)
 	}
 	/* beneath the root: a symlink out fails here, as it would on open */
 	struct stat st;
-	int fd = path_open(j->root_fd, j->vpath, O_PATH, 0);
+	int fd = ftp_path_open(j->root_fd, j->vpath, O_PATH, 0);
 	if (fd >= 0) {
 		j->r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EISDIR
 			: j->no_replace ? -EEXIST : 0;
 		close(fd);
 	} else if (fd == -ENOENT) {
 		const char *name;
-		int dir = path_parent(j->root_fd, j->vpath, &name);
+		int dir = ftp_path_parent(j->root_fd, j->vpath, &name);
 		j->r = dir < 0 ? dir : 0;
 		if (dir >= 0)
 			close(dir);
@@ -433,11 +433,11 @@ static void store(struct ftp_session *s, char *arg, enum xfer_kind kind)
 		return;
 	struct store_check *j = calloc(1, sizeof(*j));
 	if (!j) {
-		session_reply(s, 451, "Out of memory.");
+		ftp_session_reply(s, 451, "Out of memory.");
 		return;
 	}
 	j->h.fd = -1;
-	j->root_fd = session_root(s);
+	j->root_fd = ftp_session_root(s);
 	j->kind = kind;
 	j->mode = 0666 & ~s->umask;
 	j->no_replace = s->acct->upload_only;
@@ -446,6 +446,6 @@ static void store(struct ftp_session *s, char *arg, enum xfer_kind kind)
 	ftp_defer_ex(s, check_work, check_done, ftp_xfer_fd_drop, j);
 }
 
-void cmd_stor(struct ftp_session *s, char *arg) { store(s, arg, XK_STOR); }
-void cmd_appe(struct ftp_session *s, char *arg) { store(s, arg, XK_APPE); }
-void cmd_stou(struct ftp_session *s, char *arg) { store(s, arg, XK_STOU); }
+void ftp_cmd_stor(struct ftp_session *s, char *arg) { store(s, arg, XK_STOR); }
+void ftp_cmd_appe(struct ftp_session *s, char *arg) { store(s, arg, XK_APPE); }
+void ftp_cmd_stou(struct ftp_session *s, char *arg) { store(s, arg, XK_STOU); }

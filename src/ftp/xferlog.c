@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ftp_internal.h"
 
 struct xferlog {
@@ -23,7 +23,7 @@ static int open_log(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-struct xferlog *xferlog_open(const char *path, int *err)
+struct xferlog *ftp_xferlog_open(const char *path, int *err)
 {
 	struct xferlog *x = calloc(1, sizeof(*x));
 	if (!x) {
@@ -57,7 +57,7 @@ int ftp_xferlog_reopen(struct xferlog *x)
 	return 0;
 }
 
-void xferlog_close(struct xferlog *x)
+void ftp_xferlog_close(struct xferlog *x)
 {
 	if (!x)
 		return;
@@ -70,13 +70,13 @@ void xferlog_close(struct xferlog *x)
 
 /* A field of the line: no spaces (they separate fields) and no control
  * bytes (they could forge lines); both become '_'. */
-static void field(struct buf *out, const char *p)
+static void field(struct fb_buf *out, const char *p)
 {
 	if (!*p)
-		buf_append(out, "_", 1);
+		fb_buf_append(out, "_", 1);
 	for (; *p; p++) {
 		char ch = (*p == ' ' || (unsigned char)*p < 32 || *p == 127) ? '_' : *p;
-		buf_append(out, &ch, 1);
+		fb_buf_append(out, &ch, 1);
 	}
 }
 
@@ -85,25 +85,25 @@ static void field(struct buf *out, const char *p)
  * auth-user-id completion-status. transfer-time has milliseconds
  * ("0.042"); username is the anonymous user's ident (the PASS string),
  * as wu-ftpd writes it. */
-void xferlog_format(struct buf *out, const struct xfer_record *r)
+void ftp_xferlog_format(struct fb_buf *out, const struct xfer_record *r)
 {
 	char when[32];
 	struct tm tm;
 	localtime_r(&r->end, &tm);
 	strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
-	buf_printf(out, "%s %llu.%03u %s %llu ", when, (unsigned long long)(r->ms / 1000),
+	fb_buf_printf(out, "%s %llu.%03u %s %llu ", when, (unsigned long long)(r->ms / 1000),
 		   (unsigned)(r->ms % 1000), r->host, (unsigned long long)r->bytes);
 	field(out, r->path);
-	buf_printf(out, " %c _ %c %c ", r->ascii ? 'a' : 'b', r->incoming ? 'i' : 'o',
+	fb_buf_printf(out, " %c _ %c %c ", r->ascii ? 'a' : 'b', r->incoming ? 'i' : 'o',
 		   r->anonymous ? 'a' : 'r');
 	field(out, r->user);
-	buf_printf(out, " ftp 0 * %c\n", r->complete ? 'c' : 'i');
+	fb_buf_printf(out, " ftp 0 * %c\n", r->complete ? 'c' : 'i');
 }
 
-void xferlog_write(struct xferlog *x, const struct xfer_record *r)
+void ftp_xferlog_write(struct xferlog *x, const struct xfer_record *r)
 {
-	struct buf b = { 0 };
-	xferlog_format(&b, r);
+	struct fb_buf b = { 0 };
+	ftp_xferlog_format(&b, r);
 	if (!b.failed) {
 		flog(LOG_LVL_INFO, "xfer: %.*s", (int)(b.len - 1), b.p);
 		if (x && x->path) {
@@ -114,5 +114,5 @@ void xferlog_write(struct xferlog *x, const struct xfer_record *r)
 				flog(LOG_LVL_WARN, "%s: %s", __func__, strerror(errno));
 		}
 	}
-	buf_free(&b);
+	fb_buf_free(&b);
 }

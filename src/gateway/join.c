@@ -6,15 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "gw_internal.h"
 
 static void refuse(struct gw_link *l, const char *why)
 {
 	char host[64];
 	flog(LOG_LVL_WARN, "gateway: data login from %s refused: %s",
-	     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)), why);
+	     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)), why);
 	gw_reply(l, 504, "Invalid data connection credentials.");
 	gw_link_end(l);
 }
@@ -27,7 +26,7 @@ static void joined(struct fe_conn *c, int err, void *arg)
 		char host[64];
 		flog(LOG_LVL_WARN, "gateway: data connection %llu from %s: backend data "
 		     "port: %s", (unsigned long long)l->id,
-		     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
+		     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
 		     strerror(-err));
 		gw_reply(l, 425, "Cannot open the data connection behind the gateway.");
 		gw_link_end(l);
@@ -61,8 +60,8 @@ void gw_join(struct gw_link *l, const char *arg, size_t len)
 	char host[64];
 	flog(LOG_LVL_VERB, "gateway: data connection %llu from %s joins session %llu "
 	     "(backend port %u)", (unsigned long long)l->id,
-	     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
-	     (unsigned long long)g.session, addr_port((const struct sockaddr *)&g.target));
+	     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
+	     (unsigned long long)g.session, fb_addr_port((const struct sockaddr *)&g.target));
 	int err = 0;
 	l->st = GW_JOINING;
 	l->connecting = fe_tcp_connect(l->gw->w, &g.target, &g.from, joined, l, &err);

@@ -10,8 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "gw_internal.h"
 
 static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg);
@@ -180,7 +179,7 @@ static void deadline_fired(struct fe_worker *w, void *arg)
 	char host[64];
 	flog(LOG_LVL_WARN, "gateway: connection %llu from %s: not logged in after %d s",
 	     (unsigned long long)l->id,
-	     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
+	     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
 	     l->gw->srv->gc->login_timeout);
 	gw_reply(l, 421, "Login timed out.");
 	gw_link_end(l);
@@ -190,7 +189,7 @@ static void reject(struct fe_conn *c, const char *why)
 {
 	char host[64];
 	flog(LOG_LVL_WARN, "gateway: connection from %s refused: %s",
-	     addr_format((const struct sockaddr *)fe_conn_peer(c), host, sizeof(host)), why);
+	     fb_addr_format((const struct sockaddr *)fe_conn_peer(c), host, sizeof(host)), why);
 	fe_conn_hold(c, &reject_ops, NULL);
 	static const char full[] = "421 Too many connections; try later.\r\n";
 	fe_conn_send(c, full, sizeof(full) - 1);
@@ -309,7 +308,7 @@ static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg)
 		char host[64];
 		flog(LOG_LVL_WARN, "gateway: connection %llu from %s: more than %d bytes "
 		     "before login", (unsigned long long)l->id,
-		     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
+		     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
 		     GW_UNAUTH_BYTES);
 		gw_reply(l, 421, "Too much input before login.");
 		gw_link_end(l);

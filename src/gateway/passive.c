@@ -9,8 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "gw_internal.h"
 
 bool gw_passive_intercept(struct gw_link *l, const char *verb)
@@ -78,10 +77,10 @@ static void issue(struct gw_link *l, uint16_t port)
 	struct gw_server *srv = l->gw->srv;
 	struct gw_grant g = { .session = l->id, .owner = l->peer, .target = srv->backend };
 	char token[GW_TOKEN_LEN + 1];
-	addr_set_port(&g.target, port);
+	fb_addr_set_port(&g.target, port);
 	int r = fe_conn_local(l->be, &g.from);
 	if (r == 0) {
-		addr_set_port(&g.from, 0);
+		fb_addr_set_port(&g.from, 0);
 		r = gw_tokens_issue(srv->tokens, &g, fe_now_ms(l->gw->w),
 				    (uint64_t)srv->gc->token_timeout * 1000, token);
 	}

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "gw_internal.h"
 
 static void connected(struct fe_conn *c, int err, void *arg)
@@ -18,7 +17,7 @@ static void connected(struct fe_conn *c, int err, void *arg)
 	struct gw_server *srv = l->gw->srv;
 	char host[64], be[64], local[64];
 	l->connecting = NULL;
-	addr_format((const struct sockaddr *)&l->peer, host, sizeof(host));
+	fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host));
 	if (!c) {
 		flog(LOG_LVL_WARN, "gateway: session %llu from %s: backend %s: %s",
 		     (unsigned long long)l->id, host, srv->backend_text, strerror(-err));
@@ -31,13 +30,13 @@ static void connected(struct fe_conn *c, int err, void *arg)
 	l->st = GW_BGREETING;
 	struct sockaddr_storage me;
 	if (fe_conn_local(c, &me) == 0)
-		addr_format((const struct sockaddr *)&me, local, sizeof(local));
+		fb_addr_format((const struct sockaddr *)&me, local, sizeof(local));
 	else
 		snprintf(local, sizeof(local), "?");
 	/* What the backend logs is the gateway's address: this line maps it. */
 	flog(LOG_LVL_INFO, "gateway: session %llu: client %s <-> backend %s from %s",
 	     (unsigned long long)l->id, host,
-	     addr_format((const struct sockaddr *)&srv->backend, be, sizeof(be)), local);
+	     fb_addr_format((const struct sockaddr *)&srv->backend, be, sizeof(be)), local);
 }
 
 void gw_relay_start(struct gw_link *l)
@@ -49,7 +48,7 @@ void gw_relay_start(struct gw_link *l)
 		char host[64];
 		flog(LOG_LVL_WARN, "gateway: session from %s refused: %d sessions "
 		     "(gateway.max_sessions)",
-		     addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)), n - 1);
+		     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)), n - 1);
 		gw_reply(l, 421, "Too many users connected. Try later.");
 		gw_link_end(l);
 		return;

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "gw_internal.h"
 
 /* "HOST:PORT" or "[V6]:PORT" into host and port; false when malformed. */
@@ -44,13 +43,13 @@ int gw_server_create(const struct ferry_config *cfg, struct gw_server **out)
 	}
 	s->gc = gc;
 	int err = split_hostport(gc->backend, host, sizeof(host), &port)
-			  ? addr_resolve(host, port, AF_UNSPEC, &s->backend) : -EINVAL;
+			  ? fb_addr_resolve(host, port, AF_UNSPEC, &s->backend) : -EINVAL;
 	if (err) {
 		flog(LOG_LVL_ERR, "gateway: backend %s: %s", gc->backend, strerror(-err));
 		gw_server_destroy(s);
 		return FERRY_EXIT_NET;
 	}
-	addr_format((const struct sockaddr *)&s->backend, s->backend_text,
+	fb_addr_format((const struct sockaddr *)&s->backend, s->backend_text,
 		    sizeof(s->backend_text));
 	*out = s;
 	return 0;
@@ -76,7 +75,7 @@ static int listen_one(struct gw_worker *gw, const char *spec)
 	uint16_t port;
 	struct sockaddr_storage a;
 	int err = split_hostport(spec, host, sizeof(host), &port)
-			  ? addr_resolve(host, port, AF_UNSPEC, &a) : -EINVAL;
+			  ? fb_addr_resolve(host, port, AF_UNSPEC, &a) : -EINVAL;
 	struct fe_listener *l = NULL;
 	if (err == 0 && !(l = fe_tcp_listen(gw->w, &a, true, on_accept, gw, &err)))
 		err = err ? err : -ENOMEM;

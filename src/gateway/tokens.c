@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "ferry/iface.h"
+#include "ferry/base.h"
 #include "gw_internal.h"
 
 enum { BUCKETS = 256 };
@@ -136,7 +136,7 @@ int gw_tokens_take(struct gw_tokens *t, const char *token,
 		struct token *k = *pp;
 		if (!same_text(k->text, token))
 			continue;
-		if (!addr_same_ip((const struct sockaddr *)&k->g.owner,
+		if (!fb_addr_same_ip((const struct sockaddr *)&k->g.owner,
 				  (const struct sockaddr *)from)) {
 			r = -EPERM;
 			break;

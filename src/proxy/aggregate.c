@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 struct tstamp {
@@ -179,7 +179,7 @@ static void merge_status(struct pending *p, const struct uftp_status *st)
 }
 
 /* The body of the message an aggregate becomes. */
-void aggregate_message(const struct pending *p, struct uftp_msg *m,
+void proxy_aggregate_message(const struct pending *p, struct uftp_msg *m,
 		       const uint32_t **ids, size_t *nids)
 {
 	struct tstamp ts = aged_timestamp(p);
@@ -200,7 +200,7 @@ void aggregate_message(const struct pending *p, struct uftp_msg *m,
 	case UFTP_STATUS:
 		m->u.status.file_id = p->file_id;
 		m->u.status.section = p->section;
-		m->u.status.naks = (struct bview){ p->naks, p->naklen };
+		m->u.status.naks = (struct fb_bview){ p->naks, p->naklen };
 		if (p->has_cc) {
 			m->u.status.ext.present = 1u << UFTP_EXT_TFMCC_ACK_INFO;
 			m->u.status.ext.tfmcc_ack = p->cc;
@@ -225,8 +225,8 @@ static void flush_one(struct group *g, struct pending *p)
 	struct uftp_msg m;
 	const uint32_t *ids;
 	size_t n;
-	aggregate_message(p, &m, &ids, &n);
-	send_up(g, &m, ids, n);
+	proxy_aggregate_message(p, &m, &ids, &n);
+	proxy_send_up(g, &m, ids, n);
 	g->in->aggregates++;
 	pending_free(p);
 }
@@ -236,16 +236,16 @@ static void on_flush(struct fe_worker *w, void *arg)
 	struct group *g = arg;
 	(void)w;
 	g->flush_timer = NULL;
-	aggregate_flush_all(g);
+	proxy_aggregate_flush_all(g);
 }
 
-void aggregate_flush_all(struct group *g)
+void proxy_aggregate_flush_all(struct group *g)
 {
 	while (g->pend)
 		flush_one(g, g->pend);
 }
 
-void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
+void proxy_aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
 {
 	struct pending *p = g->pend;
 	while (p && !matches(p, m))
@@ -288,7 +288,7 @@ void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
 }
 
 /* On the group's end: nothing more is sent for it. */
-void aggregate_free(struct group *g)
+void proxy_aggregate_free(struct group *g)
 {
 	fe_timer_cancel(g->in->pw->w, g->flush_timer);
 	g->flush_timer = NULL;

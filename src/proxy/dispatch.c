@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 /* A datagram travelling to the worker that owns its group. */
@@ -22,8 +21,7 @@ struct handoff {
 
 static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
 {
-	return a->sa_family == b->ss_family &&
-	       !memcmp(a, b, addr_len(a));
+	return fb_addr_equal(a, (const struct sockaddr *)b);
 }
 
 /* A counted drop with a rate-limited log line: the first at once, then one
@@ -46,11 +44,11 @@ static bool drop_logged(struct instance *in, enum drop_kind kind, int level,
 	va_end(ap);
 	if (more)
 		flog(level, "%s: %s from %s (and %llu more like it since the last such line)",
-		     in->sh->pc->name, what, addr_format(src, from, sizeof(from)),
+		     in->sh->pc->name, what, fb_addr_format(src, from, sizeof(from)),
 		     (unsigned long long)more);
 	else
 		flog(level, "%s: %s from %s", in->sh->pc->name, what,
-		     addr_format(src, from, sizeof(from)));
+		     fb_addr_format(src, from, sizeof(from)));
 	return true;
 }
 
@@ -60,7 +58,7 @@ typedef void down_fn(struct group *g, const struct pmsg *m);
 
 static void down_forward(struct group *g, const struct pmsg *m)
 {
-	forward_down(g, m);
+	proxy_forward_down(g, m);
 }
 
 static void down_abort(struct group *g, const struct pmsg *m)
@@ -72,11 +70,11 @@ static void down_abort(struct group *g, const struct pmsg *m)
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by server: %s", text);
 	if (a->host == 0 || a->host == g->in->sh->uid) {
 		if (g->in->sh->pc->role != PROXY_RESPONSE)
-			send_abort_down(g, 0, text, current);
+			proxy_send_abort_down(g, 0, text, current);
 		if (!current)
-			group_destroy(g);
+			proxy_group_destroy(g);
 	} else if (g->in->sh->pc->role != PROXY_RESPONSE) {
-		send_abort_down(g, a->host, text, false);
+		proxy_send_abort_down(g, a->host, text, false);
 	}
 }
 
@@ -100,13 +98,13 @@ typedef void up_fn(struct group *g, struct client *c, const struct pmsg *m);
 
 static void up_aggregate(struct group *g, struct client *c, const struct pmsg *m)
 {
-	aggregate_add(g, c, &m->msg);
+	proxy_aggregate_add(g, c, &m->msg);
 }
 
 static void up_forward(struct group *g, struct client *c, const struct pmsg *m)
 {
 	(void)c;
-	forward_up(g->in, &g->up, m);
+	proxy_forward_up(g->in, &g->up, m);
 }
 
 static void up_abort(struct group *g, struct client *c, const struct pmsg *m)
@@ -117,7 +115,7 @@ static void up_abort(struct group *g, struct client *c, const struct pmsg *m)
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by %08X: %s",
 	     m->hdr.src_id, text);
 	(void)c;
-	send_abort_up(g, m->hdr.src_id, text);
+	proxy_send_abort_up(g, m->hdr.src_id, text);
 }
 
 /* Client and response proxies aggregate the four answers of protocol.txt
@@ -135,11 +133,11 @@ static void server_owned(struct group *g, const struct pmsg *m,
 			 const struct sockaddr *src)
 {
 	if (same_addr(src, &g->up)) {
-		group_set_grtt(g, m->hdr.grtt);
-		group_touch(g);
-		forward_down(g, m);
+		proxy_group_set_grtt(g, m->hdr.grtt);
+		proxy_group_touch(g);
+		proxy_forward_down(g, m);
 	} else {
-		forward_up(g->in, &g->up, m);
+		proxy_forward_up(g->in, &g->up, m);
 	}
 }
 
@@ -152,8 +150,8 @@ static void from_server(struct group *g, const struct pmsg *m)
 		g->in->dropped++;
 		return;
 	}
-	group_set_grtt(g, m->hdr.grtt);
-	group_touch(g);
+	proxy_group_set_grtt(g, m->hdr.grtt);
+	proxy_group_touch(g);
 	if (g->kx && proxy_kxs_down(g, m))
 		return;
 	bool client = g->in->sh->pc->role == PROXY_CLIENT;
@@ -166,7 +164,7 @@ static void from_server(struct group *g, const struct pmsg *m)
 static bool client_allowed(struct group *g, uint32_t uid)
 {
 	const struct peerlist *l = proxy_client_list(g->in->sh);
-	return !l->n || peerlist_find(l, uid);
+	return !l->n || proxy_peerlist_find(l, uid);
 }
 
 static void from_client(struct group *g, const struct pmsg *m,
@@ -181,16 +179,16 @@ static void from_client(struct group *g, const struct pmsg *m,
 				"group %08X: rejecting REGISTER from %08X: not in client "
 				"list (-C; ferryd enforces it also in unencrypted sessions)",
 				g->group_id, m->hdr.src_id))
-			send_abort_to(g, m->hdr.src_id, NOT_LISTED_TEXT, src);
+			proxy_send_abort_to(g, m->hdr.src_id, NOT_LISTED_TEXT, src);
 		return;
 	}
-	bool known = group_client(g, m->hdr.src_id, false) != NULL;
-	if (g->kx && proxy_kxs_up(g, group_client(g, m->hdr.src_id, false), m))
+	bool known = proxy_group_client(g, m->hdr.src_id, false) != NULL;
+	if (g->kx && proxy_kxs_up(g, proxy_group_client(g, m->hdr.src_id, false), m))
 		return;
-	struct client *c = group_client(g, m->hdr.src_id, m->hdr.func == UFTP_REGISTER);
+	struct client *c = proxy_group_client(g, m->hdr.src_id, m->hdr.func == UFTP_REGISTER);
 	if (c && !known)
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Client %08X registered (%s)",
-		     m->hdr.src_id, addr_format(src, from, sizeof(from)));
+		     m->hdr.src_id, fb_addr_format(src, from, sizeof(from)));
 	if (!c && m->hdr.func != UFTP_ABORT) {
 		glog(LOG_LVL_VERB, g->group_id, g->inst, 0, "Host %08X not in host list",
 		     m->hdr.src_id);
@@ -216,8 +214,8 @@ static void handle_owned(struct instance *in, struct group *g, const struct pmsg
 	    (!same_addr(src, &g->up) || proxy_kxs_new_session(g, m))) {
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
 		     "New ANNOUNCE under this group ID: replacing the old session");
-		group_destroy(g);
-		if (!(g = group_create(in, m, src)))
+		proxy_group_destroy(g);
+		if (!(g = proxy_group_create(in, m, src)))
 			return;
 	}
 	if (in->sh->pc->role == PROXY_SERVER)
@@ -246,7 +244,7 @@ static void hot_keep(struct instance *in, struct group *g)
 	in->hot[hot_slot(g->group_id, g->inst)] = g;
 }
 
-void hot_forget(struct instance *in, const struct group *g)
+void proxy_hot_forget(struct instance *in, const struct group *g)
 {
 	unsigned i = hot_slot(g->group_id, g->inst);
 	if (in->hot[i] == g)
@@ -275,7 +273,7 @@ static void hand_off(struct instance *in, unsigned owner, const uint8_t *data,
 	}
 	h->shared = in->pw->shared;
 	h->inst = in->sh->index;
-	memcpy(&h->src, src, addr_len(src));
+	memcpy(&h->src, src, fb_addr_len(src));
 	h->len = len;
 	memcpy(h->data, data, len);
 	if (fe_mail_post(in->pw->w, owner, on_handoff, h) < 0) {
@@ -292,10 +290,10 @@ static bool stateless(struct instance *in, const struct pmsg *m,
 {
 	switch (m->hdr.func) {
 	case UFTP_HB_REQ:
-		heartbeat_request(in, m, src);
+		proxy_heartbeat_request(in, m, src);
 		return true;
 	case UFTP_HB_RESP:
-		heartbeat_response(in, m, src);
+		proxy_heartbeat_response(in, m, src);
 		return true;
 	case UFTP_KEY_REQ:
 		proxy_key_request(in, src);
@@ -354,7 +352,7 @@ static void park_tick(struct fe_worker *w, void *arg)
 		struct parked *p = due;
 		due = p->next;
 		struct pmsg m;
-		if (pmsg_decode(p->data, p->len, &m) == 0)
+		if (proxy_pmsg_decode(p->data, p->len, &m) == 0)
 			route(in, &m, p->data, p->len, (const struct sockaddr *)&p->src,
 			      p->tries);
 		free(p);
@@ -392,7 +390,7 @@ static bool park(struct instance *in, const uint8_t *data, size_t len,
 		return false;
 	p->tries = tries + 1;
 	p->due_ms = fe_now_ms(in->pw->w) + ((uint64_t)PARK_FIRST_MS << tries);
-	memcpy(&p->src, src, addr_len(src));
+	memcpy(&p->src, src, fb_addr_len(src));
 	p->len = len;
 	memcpy(p->data, data, len);
 	p->next = in->parked;
@@ -429,8 +427,8 @@ static void route(struct instance *in, const struct pmsg *m, const uint8_t *data
 		handle_owned(in, hot, m, src);
 		return;
 	}
-	struct sess_ref ref;
-	if (!sess_table_find(in->sh->groups, m->hdr.group_id, m->hdr.group_inst, &ref)) {
+	struct proxy_table_ref ref;
+	if (!proxy_table_find(in->sh->groups, m->hdr.group_id, m->hdr.group_inst, &ref)) {
 		if (m->hdr.func != UFTP_ANNOUNCE) {
 			if (may_park(in, m, tries) && park(in, data, len, src, tries))
 				return;
@@ -439,7 +437,7 @@ static void route(struct instance *in, const struct pmsg *m, const uint8_t *data
 				    uftp_func_name(m->hdr.func), m->hdr.group_id);
 			return;
 		}
-		struct group *g = group_create(in, m, src);
+		struct group *g = proxy_group_create(in, m, src);
 		if (g)
 			handle_owned(in, g, m, src);
 		return;
@@ -450,7 +448,7 @@ static void route(struct instance *in, const struct pmsg *m, const uint8_t *data
 		handle_owned(in, ref.group, m, src);
 	} else if (in->sh->pc->role == PROXY_SERVER && m->hdr.func != UFTP_ANNOUNCE &&
 		   !same_addr(src, &ref.up)) {
-		forward_up(in, &ref.up, m);    /* stateless: no need to hop */
+		proxy_forward_up(in, &ref.up, m);    /* stateless: no need to hop */
 	} else {
 		hand_off(in, ref.owner, data, len, src);
 	}
@@ -461,18 +459,18 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 {
 	struct pmsg m;
 	char from[64];
-	int r = pmsg_decode(data, len, &m);
+	int r = proxy_pmsg_decode(data, len, &m);
 	if (r < 0) {
 		in->dropped++;
 		flog(LOG_LVL_DEBUG, "%s: dropped %zu bytes from %s: %s",
-		     in->sh->pc->name, len, addr_format(src, from, sizeof(from)),
+		     in->sh->pc->name, len, fb_addr_format(src, from, sizeof(from)),
 		     uftp_strerror((enum uftp_err)-r));
 		return;
 	}
 	in->rx++;
 	if (stateless(in, &m, src))
 		return;
-	if (in->sh->pc->role == PROXY_SERVER && !downstream(in->sh, NULL)) {
+	if (in->sh->pc->role == PROXY_SERVER && !proxy_downstream(in->sh, NULL)) {
 		drop_logged(in, DROP_NO_DOWNSTREAM, LOG_LVL_INFO, src,
 			    "rejecting %s: downstream address not established",
 			    uftp_func_name(m.hdr.func));

@@ -3,18 +3,17 @@
  * address for ANNOUNCE, private for the rest), replies go back upstream. */
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
-int send_to(struct instance *in, const struct sockaddr_storage *dst,
+int proxy_send_to(struct instance *in, const struct sockaddr_storage *dst,
 	    const void *data, size_t len)
 {
 	struct fe_udp *s = dst->ss_family == AF_INET6 ? in->v6 : in->v4;
 	if (!s)
 		return -1;
 	int r = fe_udp_send(s, (const struct sockaddr *)dst,
-			    addr_len((const struct sockaddr *)dst), data, len);
+			    fb_addr_len((const struct sockaddr *)dst), data, len);
 	if (r == 0)
 		in->forwarded++;
 	else
@@ -22,7 +21,7 @@ int send_to(struct instance *in, const struct sockaddr_storage *dst,
 	return r;
 }
 
-bool downstream(struct inst_shared *sh, struct sockaddr_storage *out)
+bool proxy_downstream(struct inst_shared *sh, struct sockaddr_storage *out)
 {
 	if (sh->down_static) {
 		if (out)
@@ -37,24 +36,24 @@ bool downstream(struct inst_shared *sh, struct sockaddr_storage *out)
 	return known;
 }
 
-void forward_down(struct group *g, const struct pmsg *m)
+void proxy_forward_down(struct group *g, const struct pmsg *m)
 {
 	struct sockaddr_storage dst;
 	switch (g->in->sh->pc->role) {
 	case PROXY_SERVER:
-		if (downstream(g->in->sh, &dst))
-			send_to(g->in, &dst, m->raw, m->len);
+		if (proxy_downstream(g->in->sh, &dst))
+			proxy_send_to(g->in, &dst, m->raw, m->len);
 		break;
 	case PROXY_CLIENT:
-		send_to(g->in, m->hdr.func == UFTP_ANNOUNCE ? &g->pub : &g->priv, m->raw, m->len);
+		proxy_send_to(g->in, m->hdr.func == UFTP_ANNOUNCE ? &g->pub : &g->priv, m->raw, m->len);
 		break;
 	default:
 		break;   /* a response proxy's clients hear the server directly */
 	}
 }
 
-void forward_up(struct instance *in, const struct sockaddr_storage *up,
+void proxy_forward_up(struct instance *in, const struct sockaddr_storage *up,
 		const struct pmsg *m)
 {
-	send_to(in, up, m->raw, m->len);
+	proxy_send_to(in, up, m->raw, m->len);
 }

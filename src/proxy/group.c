@@ -8,16 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 enum { MIN_IDLE_MS = 1000 };
-
-static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	return addr_same_ip((const struct sockaddr *)a, (const struct sockaddr *)b);
-}
 
 static bool is_multicast(const struct sockaddr_storage *a, bool ssm)
 {
@@ -37,16 +31,16 @@ static bool same_source(const struct membership *m,
 {
 	if (!source)
 		return m->source.ss_family == 0;
-	return same_ip(&m->source, source);
+	return fb_addr_same_host(&m->source, source);
 }
 
 /* Joins (group, source) on every join interface, once per worker: later
  * users of the same pair only count. */
-int membership_join(struct instance *in, const struct sockaddr_storage *grp,
+int proxy_membership_join(struct instance *in, const struct sockaddr_storage *grp,
 		    const struct sockaddr_storage *source)
 {
 	for (struct membership *m = in->joined; m; m = m->next)
-		if (same_ip(&m->addr, grp) && same_source(m, source)) {
+		if (fb_addr_same_host(&m->addr, grp) && same_source(m, source)) {
 			m->users++;
 			return 0;
 		}
@@ -72,12 +66,12 @@ int membership_join(struct instance *in, const struct sockaddr_storage *grp,
 	return 0;
 }
 
-void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
+void proxy_membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 		      const struct sockaddr_storage *source)
 {
 	for (struct membership **p = &in->joined; *p; p = &(*p)->next) {
 		struct membership *m = *p;
-		if (!same_ip(&m->addr, grp) || !same_source(m, source) || --m->users)
+		if (!fb_addr_same_host(&m->addr, grp) || !same_source(m, source) || --m->users)
 			continue;
 		struct fe_udp *s = grp->ss_family == AF_INET6 ? in->v6 : in->v4;
 		const struct sockaddr *src = source ? (const struct sockaddr *)source : NULL;
@@ -99,11 +93,11 @@ static bool server_allowed(struct inst_shared *sh, const struct pmsg *m,
 {
 	if (!sh->servers.n)
 		return true;
-	const struct peer *p = peerlist_find(&sh->servers, m->hdr.src_id);
+	const struct peer *p = proxy_peerlist_find(&sh->servers, m->hdr.src_id);
 	if (!p)
 		return false;
 	return !p->has_addr || sh->pc->role == PROXY_CLIENT ||
-	       addr_same_ip((const struct sockaddr *)&p->addr, src);
+	       fb_addr_same_ip((const struct sockaddr *)&p->addr, src);
 }
 
 /* The ANNOUNCE's checks before a group exists; a refusal is told upstream. */
@@ -121,7 +115,7 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 		return NULL;
 	bool ssm = in->sh->servers.n > 0;
 	struct sockaddr_storage priv;
-	if (!pmsg_addr(a, true, &priv) || !is_multicast(&priv, ssm))
+	if (!proxy_pmsg_addr(a, true, &priv) || !is_multicast(&priv, ssm))
 		return ssm ? "Invalid source specific multicast address"
 			   : "Invalid multicast address";
 	return NULL;
@@ -203,7 +197,7 @@ static void log_limit(struct instance *in, const char *limit, const struct socka
 	char from[64];
 	flog(LOG_LVL_WARN, "%s: refusing ANNOUNCE from %s: %s (%d) reached; %llu "
 	     "refused in all, %" PRIu64 " not logged since the last line", sh->pc->name,
-	     addr_format(src, from, sizeof(from)), limit,
+	     fb_addr_format(src, from, sizeof(from)), limit,
 	     per_source ? sh->pc->max_groups_per_source : sh->pc->max_groups,
 	     total, more);
 }
@@ -220,19 +214,19 @@ static void idle_check(struct fe_worker *w, void *arg)
 	uint64_t quiet = fe_now_ms(w) - g->last_heard;
 	if (quiet >= idle_ms(g)) {
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Group timed out");
-		group_destroy(g);
+		proxy_group_destroy(g);
 		return;
 	}
 	arm_idle(g, idle_ms(g) - quiet);
 }
 
 /* Called for every message from the server: a timestamp, not a timer. */
-void group_touch(struct group *g)
+void proxy_group_touch(struct group *g)
 {
 	g->last_heard = fe_now_ms(g->in->pw->w);
 }
 
-void group_set_grtt(struct group *g, uint8_t q)
+void proxy_group_set_grtt(struct group *g, uint8_t q)
 {
 	if (q == g->grtt_q)
 		return;
@@ -252,18 +246,18 @@ static struct group *group_alloc(struct instance *in, const struct pmsg *m,
 	g->group_id = m->hdr.group_id;
 	g->inst = m->hdr.group_inst;
 	g->server_id = m->hdr.src_id;
-	memcpy(&g->up, src, addr_len(src));
-	pmsg_addr(a, false, &g->pub);
-	pmsg_addr(a, true, &g->priv);
+	memcpy(&g->up, src, fb_addr_len(src));
+	proxy_pmsg_addr(a, false, &g->pub);
+	proxy_pmsg_addr(a, true, &g->priv);
 	uint16_t out_port = pc->role == PROXY_CLIENT ? pc->dest_port : pc->port;
-	addr_set_port(&g->pub, out_port);
-	addr_set_port(&g->priv, out_port);
+	fb_addr_set_port(&g->pub, out_port);
+	fb_addr_set_port(&g->priv, out_port);
 	g->robust = a->robust ? a->robust : 1;
 	g->blocksize = a->blocksize;
 	g->grtt_q = m->hdr.grtt;
 	g->gsize_q = m->hdr.gsize;
 	g->grtt = uftp_grtt_unquantize(m->hdr.grtt);
-	uid_map_init(&g->by_uid);
+	proxy_uid_map_init(&g->by_uid);
 	return g;
 }
 
@@ -273,14 +267,14 @@ static void log_new(const struct group *g)
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received request from %08X",
 	     g->server_id);
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Using public multicast address %s",
-	     addr_format((const struct sockaddr *)&g->pub, pub, sizeof(pub)));
+	     fb_addr_format((const struct sockaddr *)&g->pub, pub, sizeof(pub)));
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Using private multicast address %s",
-	     addr_format((const struct sockaddr *)&g->priv, priv, sizeof(priv)));
+	     fb_addr_format((const struct sockaddr *)&g->priv, priv, sizeof(priv)));
 }
 
 /* NULL when refused, or when another worker got the same group first (the
  * caller then finds it in the table again). */
-struct group *group_create(struct instance *in, const struct pmsg *m,
+struct group *proxy_group_create(struct instance *in, const struct pmsg *m,
 			   const struct sockaddr *src)
 {
 	const char *why = refuse(in, m, src);
@@ -293,7 +287,7 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 		glog(LOG_LVL_WARN, m->hdr.group_id, m->hdr.group_inst, 0,
 		     "Rejecting ANNOUNCE from %08X: %s",
 		     m->hdr.src_id, why);
-		send_abort_up(g, 0, why);
+		proxy_send_abort_up(g, 0, why);
 		free(g);
 		return NULL;
 	}
@@ -306,9 +300,9 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 		return NULL;
 	}
 	g->counted = true;
-	struct sess_ref ref = { .server_id = g->server_id, .group = g,
+	struct proxy_table_ref ref = { .server_id = g->server_id, .group = g,
 				.owner = fe_worker_index(in->pw->w), .up = g->up };
-	if (sess_table_insert(in->sh->groups, g->group_id, g->inst, &ref, NULL) < 0) {
+	if (proxy_table_insert(in->sh->groups, g->group_id, g->inst, &ref, NULL) < 0) {
 		count_out(g);
 		free(g);
 		return NULL;
@@ -316,13 +310,13 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 	if (in->sh->pc->role != PROXY_CLIENT) {
 		/* With a server list the membership is source-specific. */
 		g->ssm = in->sh->servers.n > 0;
-		int r = membership_join(in, &g->priv, g->ssm ? &g->up : NULL);
+		int r = proxy_membership_join(in, &g->priv, g->ssm ? &g->up : NULL);
 		g->joined = r == 0;
 		if (r < 0) {
 			glog(LOG_LVL_ERR, g->group_id, g->inst, 0,
 			     "Error joining multicast group: %s", strerror(-r));
-			send_abort_up(g, 0, "Error joining multicast group");
-			sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
+			proxy_send_abort_up(g, 0, "Error joining multicast group");
+			proxy_table_remove(in->sh->groups, g->group_id, g->inst, g);
 			count_out(g);
 			free(g);
 			return NULL;
@@ -330,14 +324,14 @@ struct group *group_create(struct instance *in, const struct pmsg *m,
 	}
 	if (UFTP_HAS_EXT(&m->msg.u.announce.ext, UFTP_EXT_ENC_INFO) &&
 	    in->sh->pc->role != PROXY_SERVER && proxy_kxs_start(g, m) < 0) {
-		send_abort_up(g, 0, "Out of memory");
-		sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
+		proxy_send_abort_up(g, 0, "Out of memory");
+		proxy_table_remove(in->sh->groups, g->group_id, g->inst, g);
 		free(g);
 		return NULL;
 	}
 	g->next = in->groups;
 	in->groups = g;
-	group_touch(g);
+	proxy_group_touch(g);
 	arm_idle(g, idle_ms(g));
 	log_new(g);
 	return g;
@@ -359,29 +353,29 @@ static struct client *client_slot(struct group *g)
 	return &g->chunks[k][g->nclients % CLIENT_CHUNK];
 }
 
-struct client *group_client(struct group *g, uint32_t uid, bool add)
+struct client *proxy_group_client(struct group *g, uint32_t uid, bool add)
 {
-	struct client *c = uid_map_get(&g->by_uid, uid);
+	struct client *c = proxy_uid_map_get(&g->by_uid, uid);
 	if (c || !add)
 		return c;
-	if (!(c = client_slot(g)) || uid_map_put(&g->by_uid, uid, c) < 0)
+	if (!(c = client_slot(g)) || proxy_uid_map_put(&g->by_uid, uid, c) < 0)
 		return NULL;
 	c->uid = uid;
 	g->nclients++;
 	return c;
 }
 
-void group_destroy(struct group *g)
+void proxy_group_destroy(struct group *g)
 {
 	struct instance *in = g->in;
 	proxy_kxs_end(g);
-	aggregate_free(g);
+	proxy_aggregate_free(g);
 	fe_timer_cancel(in->pw->w, g->idle_timer);
 	if (g->joined)
-		membership_leave(in, &g->priv, g->ssm ? &g->up : NULL);
-	sess_table_remove(in->sh->groups, g->group_id, g->inst, g);
+		proxy_membership_leave(in, &g->priv, g->ssm ? &g->up : NULL);
+	proxy_table_remove(in->sh->groups, g->group_id, g->inst, g);
 	count_out(g);
-	hot_forget(in, g);
+	proxy_hot_forget(in, g);
 	for (struct group **p = &in->groups; *p; p = &(*p)->next)
 		if (*p == g) {
 			*p = g->next;
@@ -390,6 +384,6 @@ void group_destroy(struct group *g)
 	for (size_t i = 0; i < g->nchunks; i++)
 		free(g->chunks[i]);
 	free(g->chunks);
-	uid_map_free(&g->by_uid);
+	proxy_uid_map_free(&g->by_uid);
 	free(g);
 }

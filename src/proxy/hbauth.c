@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 /* uftp signs the nonce as it travels: 4 bytes, network order, SHA-1. */
@@ -124,12 +123,12 @@ static void verify_done(struct fe_worker *w, void *arg)
 	uint32_t nonce = 0;
 	(void)w;
 	in->hb_verifying = false;
-	addr_format((const struct sockaddr *)&j->from, who, sizeof(who));
+	fb_addr_format((const struct sockaddr *)&j->from, who, sizeof(who));
 	if (!j->why) {
 		pthread_mutex_lock(&sh->down_lock);
 		if (sh->hb_nonce == j->nonce) {
 			if (sh->down_known)
-				addr_format((const struct sockaddr *)&sh->down, was, sizeof(was));
+				fb_addr_format((const struct sockaddr *)&sh->down, was, sizeof(was));
 			sh->down = j->from;
 			sh->down_known = true;
 			sh->hb_nonce = proxy_hb_nonce();
@@ -156,8 +155,8 @@ void proxy_hb_verify(struct instance *in, const struct sockaddr *src,
 	char who[64];
 	struct inst_shared *sh = in->sh;
 	struct sockaddr_storage from = { 0 };
-	memcpy(&from, src, addr_len(src));
-	addr_format(src, who, sizeof(who));
+	memcpy(&from, src, fb_addr_len(src));
+	fb_addr_format(src, who, sizeof(who));
 	if (!req->keyblob.len || !req->signed_nonce.len ||
 	    req->keyblob.len > CRYPTO_BLOB_MAX || req->signed_nonce.len > CRYPTO_SIG_MAX) {
 		flog(LOG_LVL_WARN, "%s: HB_REQ from %s carries the nonce but %s",

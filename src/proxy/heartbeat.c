@@ -7,8 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 /* Never 0: that is the nonce of every unsigned HB_REQ. */
@@ -35,28 +34,28 @@ int proxy_hb_parse_fp(const char *fp, uint8_t out[CRYPTO_FP_LEN])
 
 static bool same_endpoint(const struct sockaddr *a, const struct sockaddr_storage *b)
 {
-	return addr_same_ip(a, (const struct sockaddr *)b) &&
-	       addr_port(a) == addr_port((const struct sockaddr *)b);
+	return fb_addr_same_ip(a, (const struct sockaddr *)b) &&
+	       fb_addr_port(a) == fb_addr_port((const struct sockaddr *)b);
 }
 
 static void reply(struct instance *in, const struct sockaddr *to, uint8_t auth,
 		  uint32_t nonce)
 {
 	struct sockaddr_storage dst = { 0 };
-	memcpy(&dst, to, addr_len(to));
+	memcpy(&dst, to, fb_addr_len(to));
 	proxy_send_hb_resp(in, &dst, auth, nonce);
 }
 
 /* protocol.txt 4: the established downstream is welcome as it is; any
  * other sender gets the current nonce to sign, and a request carrying that
  * nonce is verified off the worker. Without fp= every heartbeat is welcome. */
-void heartbeat_request(struct instance *in, const struct pmsg *m,
+void proxy_heartbeat_request(struct instance *in, const struct pmsg *m,
 		       const struct sockaddr *src)
 {
 	char who[64];
 	struct inst_shared *sh = in->sh;
 	flog(LOG_LVL_INFO, "%s: received HB_REQ from %s", sh->pc->name,
-	     addr_format(src, who, sizeof(who)));
+	     fb_addr_format(src, who, sizeof(who)));
 	if (sh->pc->role != PROXY_SERVER || !sh->down_fp_set) {
 		reply(in, src, UFTP_HB_AUTH_OK, 0);
 		return;
@@ -89,7 +88,7 @@ static const char *auth_name(uint8_t auth)
  * operator behind a NAT follows the pinhole by these lines. A challenge
  * from one of our -H proxies is answered at once, signed with the first
  * key (as uftpproxyd does). */
-void heartbeat_response(struct instance *in, const struct pmsg *m,
+void proxy_heartbeat_response(struct instance *in, const struct pmsg *m,
 			const struct sockaddr *src)
 {
 	char who[64];
@@ -97,7 +96,7 @@ void heartbeat_response(struct instance *in, const struct pmsg *m,
 	uint8_t auth = m->decoded ? m->msg.u.hb_resp.auth : 0xff;
 	flog(auth == UFTP_HB_AUTH_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
 	     "%s: received HB_RESP from %s: %s", sh->pc->name,
-	     addr_format(src, who, sizeof(who)), auth_name(auth));
+	     fb_addr_format(src, who, sizeof(who)), auth_name(auth));
 	if (auth != UFTP_HB_AUTH_CHALLENGE)
 		return;
 	for (size_t i = 0; i < sh->nhb; i++)
@@ -120,7 +119,7 @@ static void send_all(struct fe_worker *w, void *arg)
 }
 
 /* Worker 0 sends for the instance; the first goes out at once. */
-void heartbeat_start(struct instance *in)
+void proxy_heartbeat_start(struct instance *in)
 {
 	if (in->sh->nhb)
 		in->hb_timer = fe_timer_add(in->pw->w, 0, send_all, in);

@@ -13,9 +13,9 @@
 #include "ferry/config.h"
 #include "ferry/crypto.h"
 #include "ferry/engine.h"
-#include "ferry/peerlist.h"
-#include "ferry/session.h"
-#include "ferry/uftp_msg.h"
+#include "peerlist.h"
+#include "table.h"
+#include "ferry/uftp.h"
 
 /* ---- the proxy's view of a UFTP message -------------------------------- */
 
@@ -30,8 +30,8 @@ struct pmsg {
 };
 
 /* 0 or -(enum uftp_err); a failure is counted and the datagram dropped. */
-int pmsg_decode(const uint8_t *data, size_t len, struct pmsg *m);
-bool pmsg_addr(const struct uftp_announce *a, bool priv,
+int proxy_pmsg_decode(const uint8_t *data, size_t len, struct pmsg *m);
+bool proxy_pmsg_addr(const struct uftp_announce *a, bool priv,
 	       struct sockaddr_storage *out);
 
 /* ---- instances ----------------------------------------------------------- */
@@ -74,7 +74,7 @@ struct inst_shared {
 	const struct proxy_config *pc;
 	unsigned index;
 	uint32_t uid;
-	struct sess_table *groups;
+	struct proxy_table *groups;
 	struct peerlist clients, servers;
 	/* -C as the last reload read it (NULL: `clients`). Workers read it with
 	 * one atomic load; a replaced list stays until exit, since a worker may
@@ -211,15 +211,15 @@ struct group {
 };
 
 /* group.c */
-struct group *group_create(struct instance *in, const struct pmsg *m,
+struct group *proxy_group_create(struct instance *in, const struct pmsg *m,
 			   const struct sockaddr *src);
-void group_destroy(struct group *g);
-void group_touch(struct group *g);              /* reset the idle timeout */
-void group_set_grtt(struct group *g, uint8_t q);
-struct client *group_client(struct group *g, uint32_t uid, bool add);
-int membership_join(struct instance *in, const struct sockaddr_storage *grp,
+void proxy_group_destroy(struct group *g);
+void proxy_group_touch(struct group *g);              /* reset the idle timeout */
+void proxy_group_set_grtt(struct group *g, uint8_t q);
+struct client *proxy_group_client(struct group *g, uint32_t uid, bool add);
+int proxy_membership_join(struct instance *in, const struct sockaddr_storage *grp,
 		    const struct sockaddr_storage *source);
-void membership_leave(struct instance *in, const struct sockaddr_storage *grp,
+void proxy_membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 		      const struct sockaddr_storage *source);
 
 /* kxsession.c: a client or response proxy's encrypted session */
@@ -228,7 +228,7 @@ int proxy_kxs_start(struct group *g, const struct pmsg *m);  /* 0 or -1 */
 /* Whether an ANNOUNCE for g's group ID is another session's (its server
  * restarted with the same ID): its encryption differs from g's. */
 bool proxy_kxs_new_session(const struct group *g, const struct pmsg *m);
-void proxy_kxs_end(struct group *g);             /* from group_destroy */
+void proxy_kxs_end(struct group *g);             /* from proxy_group_destroy */
 /* The server's ANNOUNCE, KEYINFO and REG_CONF (true: handled, and the
  * group may be gone); false: forward as usual. */
 bool proxy_kxs_down(struct group *g, const struct pmsg *m);
@@ -240,35 +240,35 @@ long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size
 void proxy_kxs_after_register(struct group *g);  /* our CLIENT_KEY, if asked */
 
 /* dispatch.c */
-void hot_forget(struct instance *in, const struct group *g);
+void proxy_hot_forget(struct instance *in, const struct group *g);
 
 /* forward.c */
 /* The server proxy's downstream address into out (NULL: only whether it
  * is known); false while unknown. */
-bool downstream(struct inst_shared *sh, struct sockaddr_storage *out);
-int send_to(struct instance *in, const struct sockaddr_storage *dst,
+bool proxy_downstream(struct inst_shared *sh, struct sockaddr_storage *out);
+int proxy_send_to(struct instance *in, const struct sockaddr_storage *dst,
 	    const void *data, size_t len);
-void forward_down(struct group *g, const struct pmsg *m);
-void forward_up(struct instance *in, const struct sockaddr_storage *up,
+void proxy_forward_down(struct group *g, const struct pmsg *m);
+void proxy_forward_up(struct instance *in, const struct sockaddr_storage *up,
 		const struct pmsg *m);
 
 /* aggregate.c */
-void aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m);
-void aggregate_flush_all(struct group *g);
-void aggregate_free(struct group *g);
+void proxy_aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m);
+void proxy_aggregate_flush_all(struct group *g);
+void proxy_aggregate_free(struct group *g);
 
 /* aggregate.c accessors, for the message builders */
 /* The message an aggregate becomes (body only; the list is set by the
  * sender). */
-void aggregate_message(const struct pending *p, struct uftp_msg *out,
+void proxy_aggregate_message(const struct pending *p, struct uftp_msg *out,
 		       const uint32_t **ids, size_t *nids);
 
 /* upstream.c: the proxy's own messages */
-void send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n);
-void send_abort_up(struct group *g, uint32_t host, const char *text);
-void send_abort_to(struct group *g, uint32_t host, const char *text,
+void proxy_send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n);
+void proxy_send_abort_up(struct group *g, uint32_t host, const char *text);
+void proxy_send_abort_to(struct group *g, uint32_t host, const char *text,
 		   const struct sockaddr *to);
-void send_abort_down(struct group *g, uint32_t host, const char *text, bool current);
+void proxy_send_abort_down(struct group *g, uint32_t host, const char *text, bool current);
 void proxy_send_hb_req(struct instance *in, const struct sockaddr_storage *to,
 		 const struct uftp_hb_req *req);
 void proxy_send_hb_resp(struct instance *in, const struct sockaddr_storage *to,
@@ -284,11 +284,11 @@ int proxy_key_prepare(struct inst_shared *sh);   /* 0 or an exit code */
 void proxy_key_request(struct instance *in, const struct sockaddr *src);
 
 /* heartbeat.c */
-void heartbeat_request(struct instance *in, const struct pmsg *m,
+void proxy_heartbeat_request(struct instance *in, const struct pmsg *m,
 		       const struct sockaddr *src);
-void heartbeat_response(struct instance *in, const struct pmsg *m,
+void proxy_heartbeat_response(struct instance *in, const struct pmsg *m,
 			const struct sockaddr *src);
-void heartbeat_start(struct instance *in);
+void proxy_heartbeat_start(struct instance *in);
 /* 0, or -1 when fp (-s fp=) is not 20 hex pairs joined by ':'. */
 int proxy_hb_parse_fp(const char *fp, uint8_t out[CRYPTO_FP_LEN]);
 uint32_t proxy_hb_nonce(void);

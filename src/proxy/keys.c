@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 #define EPHEMERAL_SPEC "rsa:512"    /* uftpproxyd's default without -k/-K */

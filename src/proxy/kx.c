@@ -114,9 +114,9 @@ static const char *rekey(struct kx_group *g, struct crypto_rng *rng,
 	size_t siglen = ecdh_mode(g) ? crypto_sig_len(g->key) : 0;
 	if (bl < 0 || dl < 0)
 		return "Error exporting proxy public key";
-	e->keyblob = (struct bview){ blob, (size_t)bl };
-	e->dhblob = (struct bview){ dhblob, (size_t)dl };
-	e->sig = (struct bview){ zeros, siglen };
+	e->keyblob = (struct fb_bview){ blob, (size_t)bl };
+	e->dhblob = (struct fb_bview){ dhblob, (size_t)dl };
+	e->sig = (struct fb_bview){ zeros, siglen };
 	long n = uftp_encode(out, cap, &down);
 	if (n < 0)
 		return "Error building ANNOUNCE";
@@ -124,8 +124,8 @@ static const char *rekey(struct kx_group *g, struct crypto_rng *rng,
 	if (!siglen)
 		return NULL;
 	struct uftp_msg check;
-	struct rcur c;
-	rcur_init(&c, out, (size_t)n);
+	struct fb_rcur c;
+	fb_rcur_init(&c, out, (size_t)n);
 	if (uftp_decode(&c, &check) != UFTP_OK)
 		return "Error building ANNOUNCE";
 	size_t off = (size_t)(check.u.announce.ext.enc_info.sig.p - out);
@@ -141,8 +141,8 @@ const char *proxy_kx_announce(struct kx_group *g, const struct inst_shared *sh,
 			      size_t len, uint8_t *out, size_t cap, size_t *outlen)
 {
 	struct uftp_msg m;
-	struct rcur c;
-	rcur_init(&c, dgram, len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, dgram, len);
 	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_ANNOUNCE ||
 	    !UFTP_HAS_EXT(&m.u.announce.ext, UFTP_EXT_ENC_INFO))
 		return "Invalid ANNOUNCE";
@@ -159,8 +159,8 @@ const char *proxy_kx_reannounce(struct kx_group *g, struct crypto_rng *rng,
 				size_t cap, size_t *outlen)
 {
 	struct uftp_msg m;
-	struct rcur c;
-	rcur_init(&c, dgram, len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, dgram, len);
 	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_ANNOUNCE ||
 	    !UFTP_HAS_EXT(&m.u.announce.ext, UFTP_EXT_ENC_INFO))
 		return "Invalid ANNOUNCE";
@@ -234,7 +234,7 @@ const char *proxy_kx_client_key(const struct kx_group *g, const struct inst_shar
 {
 	uint8_t hs[512], fp[CRYPTO_FP_LEN];
 	const struct peerlist *clients = proxy_client_list(sh);
-	const struct peer *listed = peerlist_find(clients, c->uid);
+	const struct peer *listed = proxy_peerlist_find(clients, c->uid);
 	if (!c->plen)
 		return "CLIENT_KEY before REGISTER";
 	crypto_blob_fingerprint(ck->keyblob.p, ck->keyblob.len, fp);
@@ -265,8 +265,8 @@ long proxy_kx_own_client_key(const struct kx_group *g, struct crypto_rng *rng,
 		return -1;
 	struct uftp_msg m = { .hdr = *hdr };
 	m.hdr.func = UFTP_CLIENT_KEY;
-	m.u.client_key.keyblob = (struct bview){ blob, (size_t)bl };
-	m.u.client_key.verify = (struct bview){ sig, (size_t)sl };
+	m.u.client_key.keyblob = (struct fb_bview){ blob, (size_t)bl };
+	m.u.client_key.verify = (struct fb_bview){ sig, (size_t)sl };
 	return uftp_encode(out, cap, &m);
 }
 
@@ -315,12 +315,12 @@ long proxy_kx_keyinfo_ack(struct kx_group *g, struct crypto_rng *rng,
 		return -1;
 	struct uftp_msg m = { .hdr = *hdr };
 	m.hdr.func = UFTP_KEYINFO_ACK;
-	m.u.keyinfo_ack.verify = (struct bview){ verify, sizeof(verify) };
+	m.u.keyinfo_ack.verify = (struct fb_bview){ verify, sizeof(verify) };
 	long n = uftp_encode_body(body, sizeof(body), &m);
-	struct wcur w;
-	wcur_init(&w, h, sizeof(h));
+	struct fb_wcur w;
+	fb_wcur_init(&w, h, sizeof(h));
 	uftp_hdr_encode(&w, &m.hdr);
-	if (n < 0 || !wcur_ok(&w))
+	if (n < 0 || !fb_wcur_ok(&w))
 		return -1;
 	return crypto_uftp_seal(&g->group, g->keytype, g->hashtype, g->sigtype, g->key,
 				rng, h, iv_ctr, body, (size_t)n, out, cap);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 #include "kx.h"
 
@@ -95,8 +95,8 @@ static const char *job_announce(struct job *j, struct crypto_rng *rng)
 static const char *job_register(struct job *j, struct crypto_rng *rng)
 {
 	struct uftp_msg m;
-	struct rcur c;
-	rcur_init(&c, j->in, j->len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, j->in, j->len);
 	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_REGISTER)
 		return "Invalid REGISTER";
 	return proxy_kx_client_register(&j->ks->kg, rng, &j->peer, j->uid, &m.u.reg);
@@ -105,8 +105,8 @@ static const char *job_register(struct job *j, struct crypto_rng *rng)
 static const char *job_client_key(struct job *j)
 {
 	struct uftp_msg m;
-	struct rcur c;
-	rcur_init(&c, j->in, j->len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, j->in, j->len);
 	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_CLIENT_KEY)
 		return "Invalid CLIENT_KEY";
 	const uint8_t *blob = m.u.client_key.keyblob.p;
@@ -180,7 +180,7 @@ static void session_free(struct kx_session *ks)
 		explicit_bzero(c, sizeof(*c));
 		free(c);
 	}
-	uid_map_free(&ks->clients);
+	proxy_uid_map_free(&ks->clients);
 	free(ks->client_key);
 	proxy_kx_free(&ks->kg);
 	explicit_bzero(ks, sizeof(*ks));
@@ -213,16 +213,16 @@ static void abort_down(struct group *g, uint32_t host, const char *why)
 		.text = { (const uint8_t *)why, strnlen(why, UFTP_ABORT_TEXT_LEN - 1) } };
 	long n = uftp_encode(buf, sizeof(buf), &m);
 	if (n > 0)
-		send_to(g->in, &g->priv, buf, (size_t)n);
+		proxy_send_to(g->in, &g->priv, buf, (size_t)n);
 }
 
 /* A reason to end the session: logged, told to the server and the clients. */
 static void fail(struct group *g, const char *why)
 {
 	glog(LOG_LVL_WARN, g->group_id, g->inst, 0, "Aborting session: %s", why);
-	send_abort_up(g, 0, why);
+	proxy_send_abort_up(g, 0, why);
 	abort_down(g, 0, why);
-	group_destroy(g);
+	proxy_group_destroy(g);
 }
 
 /* A reason to drop one client: logged, told to that client. */
@@ -237,12 +237,12 @@ static void reject(struct group *g, uint32_t uid, const char *what, const char *
 
 static struct kx_client *kx_client(struct kx_session *ks, uint32_t uid, bool add)
 {
-	struct kx_client *c = uid_map_get(&ks->clients, uid);
+	struct kx_client *c = proxy_uid_map_get(&ks->clients, uid);
 	if (c || !add)
 		return c;
 	if (!(c = calloc(1, sizeof(*c))))
 		return NULL;
-	if (uid_map_put(&ks->clients, uid, c) < 0) {
+	if (proxy_uid_map_put(&ks->clients, uid, c) < 0) {
 		free(c);
 		return NULL;
 	}
@@ -254,7 +254,7 @@ static struct kx_client *kx_client(struct kx_session *ks, uint32_t uid, bool add
  * REGISTER the proxy sends for its clients. */
 static void client_registered(struct group *g, struct kx_client *kc)
 {
-	struct client *c = group_client(g, kc->peer.uid, true);
+	struct client *c = proxy_group_client(g, kc->peer.uid, true);
 	if (!c) {
 		g->in->dropped++;
 		return;
@@ -262,7 +262,7 @@ static void client_registered(struct group *g, struct kx_client *kc)
 	struct uftp_msg m = { .hdr = { .func = UFTP_REGISTER } };
 	m.u.reg.ts_sec = kc->ts_sec;
 	m.u.reg.ts_usec = kc->ts_usec;
-	aggregate_add(g, c, &m);
+	proxy_aggregate_add(g, c, &m);
 }
 
 static void check_client_key(struct kx_session *ks, struct kx_client *kc)
@@ -330,7 +330,7 @@ static void done_announce(struct group *g, struct kx_session *ks, struct job *j)
 		}
 	}
 	if (g->in->sh->pc->role == PROXY_CLIENT)
-		send_to(g->in, &g->pub, j->out, j->outlen);
+		proxy_send_to(g->in, &g->pub, j->out, j->outlen);
 }
 
 static void job_done(struct fe_worker *w, void *arg)
@@ -370,7 +370,7 @@ const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
 
 int proxy_kxs_start(struct group *g, const struct pmsg *m)
 {
-	const struct bview *r = &m->msg.u.announce.ext.enc_info.rand1;
+	const struct fb_bview *r = &m->msg.u.announce.ext.enc_info.rand1;
 	struct kx_session *ks = calloc(1, sizeof(*ks));
 	if (!ks)
 		return -1;
@@ -379,7 +379,7 @@ int proxy_kxs_start(struct group *g, const struct pmsg *m)
 	ks->g = g;
 	ks->sh = g->in->sh;
 	ks->inst = g->inst;
-	uid_map_init(&ks->clients);
+	proxy_uid_map_init(&ks->clients);
 	g->kx = ks;
 	return 0;
 }
@@ -390,7 +390,7 @@ bool proxy_kxs_new_session(const struct group *g, const struct pmsg *m)
 	bool enc = UFTP_HAS_EXT(x, UFTP_EXT_ENC_INFO);
 	if (!g->kx)
 		return enc && g->in->sh->pc->role != PROXY_SERVER;
-	const struct bview *r = &x->enc_info.rand1;
+	const struct fb_bview *r = &x->enc_info.rand1;
 	return !enc || r->len != CRYPTO_RAND_LEN ||
 	       memcmp(r->p, g->kx->rand1, CRYPTO_RAND_LEN) != 0;
 }
@@ -403,8 +403,8 @@ static void seal_header(struct group *g, uint8_t func, uint8_t h[UFTP_HDR_LEN],
 	*out = (struct uftp_hdr){ .version = g->kx->kg.version, .func = func,
 				  .seq = g->seq_up++, .src_id = g->in->sh->uid,
 				  .group_id = g->group_id, .group_inst = g->inst };
-	struct wcur w;
-	wcur_init(&w, h, UFTP_HDR_LEN);
+	struct fb_wcur w;
+	fb_wcur_init(&w, h, UFTP_HDR_LEN);
 	uftp_hdr_encode(&w, out);
 }
 
@@ -419,7 +419,7 @@ static void send_keyinfo_ack(struct group *g)
 		fail(g, "Error encrypting KEYINFO_ACK");
 		return;
 	}
-	if (send_to(g->in, &g->up, buf, (size_t)n) == 0)
+	if (proxy_send_to(g->in, &g->up, buf, (size_t)n) == 0)
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "KEYINFO_ACK sent");
 }
 
@@ -444,7 +444,7 @@ static void keyinfo_flush(struct group *g, struct kx_peer **list, size_t n)
 		glog(LOG_LVL_ERR, g->group_id, g->inst, 0, "Error encrypting KEYINFO");
 		return;
 	}
-	if (send_to(g->in, &g->priv, buf, (size_t)len) == 0)
+	if (proxy_send_to(g->in, &g->priv, buf, (size_t)len) == 0)
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Sent KEYINFO for %zu client%s",
 		     n, n == 1 ? "" : "s");
 }
@@ -474,8 +474,8 @@ static void send_keyinfo(struct group *g, const struct uftp_uids *only)
 
 static bool decode(const struct pmsg *m, struct uftp_msg *out)
 {
-	struct rcur c;
-	rcur_init(&c, m->raw, m->len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, m->raw, m->len);
 	return uftp_decode(&c, out) == UFTP_OK;
 }
 
@@ -637,7 +637,7 @@ static void client_key(struct group *g, const struct pmsg *pm)
 static void client_keyinfo_ack(struct group *g, struct kx_client *kc,
 			       const struct uftp_msg *m)
 {
-	const struct bview *v = &m->u.keyinfo_ack.verify;
+	const struct fb_bview *v = &m->u.keyinfo_ack.verify;
 	if (v->len != CRYPTO_VERIFY_LEN || !kc || !kc->registered ||
 	    !proxy_kx_client_ack(&g->kx->kg, &kc->peer, v->p)) {
 		reject(g, m->hdr.src_id, "KEYINFO_ACK", "Verify data mismatch");
@@ -667,8 +667,8 @@ static void client_encrypted(struct group *g, struct client *c, const struct pms
 				     outer.u.encrypted.sig.p, outer.u.encrypted.sig.len,
 				     outer.u.encrypted.payload.p,
 				     outer.u.encrypted.payload.len, plain, sizeof(plain));
-	struct rcur cur;
-	rcur_init(&cur, plain, n > 0 ? (size_t)n : 0);
+	struct fb_rcur cur;
+	fb_rcur_init(&cur, plain, n > 0 ? (size_t)n : 0);
 	struct kx_client *kc = kx_client(ks, pm->hdr.src_id, false);
 	if (n <= 0 || uftp_decode_inner(&cur, &outer.hdr, &inner) != UFTP_OK) {
 		/* A forgery under a client's UID must not end that client's
@@ -690,7 +690,7 @@ static void client_encrypted(struct group *g, struct client *c, const struct pms
 	case UFTP_STATUS:
 	case UFTP_COMPLETE:
 		if (c)
-			aggregate_add(g, c, &inner);
+			proxy_aggregate_add(g, c, &inner);
 		break;
 	case UFTP_ABORT: {
 		char text[UFTP_ABORT_TEXT_LEN];
@@ -698,7 +698,7 @@ static void client_encrypted(struct group *g, struct client *c, const struct pms
 			 (const char *)inner.u.abort.text.p);
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by %08X: %s",
 		     pm->hdr.src_id, text);
-		send_abort_up(g, pm->hdr.src_id, text);
+		proxy_send_abort_up(g, pm->hdr.src_id, text);
 		break;
 	}
 	default:
@@ -743,8 +743,8 @@ long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size
 {
 	struct kx_session *ks = g->kx;
 	if (m->hdr.func == UFTP_REGISTER) {
-		m->u.reg.rand2 = (struct bview){ ks->kg.self.rand2, CRYPTO_RAND_LEN };
-		m->u.reg.keyinfo = (struct bview){ ks->regkey, ks->regkeylen };
+		m->u.reg.rand2 = (struct fb_bview){ ks->kg.self.rand2, CRYPTO_RAND_LEN };
+		m->u.reg.keyinfo = (struct fb_bview){ ks->regkey, ks->regkeylen };
 		return uftp_encode(buf, cap, m);
 	}
 	uint8_t body[DGRAM_MAX], h[UFTP_HDR_LEN];
@@ -752,10 +752,10 @@ long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size
 		return -1;
 	m->hdr.version = ks->kg.version;
 	long n = uftp_encode_body(body, sizeof(body), m);
-	struct wcur w;
-	wcur_init(&w, h, sizeof(h));
+	struct fb_wcur w;
+	fb_wcur_init(&w, h, sizeof(h));
 	uftp_hdr_encode(&w, &m->hdr);
-	if (n < 0 || !wcur_ok(&w))
+	if (n < 0 || !fb_wcur_ok(&w))
 		return -1;
 	return crypto_uftp_seal(&ks->kg.group, ks->kg.keytype, ks->kg.hashtype,
 				ks->kg.sigtype, NULL, NULL, h, ++ks->ivctr, body,
@@ -771,6 +771,6 @@ void proxy_kxs_after_register(struct group *g)
 	uftp_peek(ks->client_key, ks->client_key_len, &h);
 	h.seq = g->seq_up++;
 	uftp_set_hdr(ks->client_key, ks->client_key_len, &h);
-	if (send_to(g->in, &g->up, ks->client_key, ks->client_key_len) == 0)
+	if (proxy_send_to(g->in, &g->up, ks->client_key, ks->client_key_len) == 0)
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "CLIENT_KEY sent");
 }

@@ -20,7 +20,7 @@ static bool acted_on(uint8_t func)
 	}
 }
 
-int pmsg_decode(const uint8_t *data, size_t len, struct pmsg *m)
+int proxy_pmsg_decode(const uint8_t *data, size_t len, struct pmsg *m)
 {
 	m->raw = data;
 	m->len = len;
@@ -39,8 +39,8 @@ int pmsg_decode(const uint8_t *data, size_t len, struct pmsg *m)
 			return -(int)UFTP_E_FUNC_MISMATCH;
 		return 0;
 	}
-	struct rcur c;
-	rcur_init(&c, data, len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, data, len);
 	e = uftp_decode(&c, &m->msg);
 	if (e != UFTP_OK)
 		return -(int)e;
@@ -48,9 +48,9 @@ int pmsg_decode(const uint8_t *data, size_t len, struct pmsg *m)
 	return 0;
 }
 
-bool pmsg_addr(const struct uftp_announce *a, bool priv, struct sockaddr_storage *out)
+bool proxy_pmsg_addr(const struct uftp_announce *a, bool priv, struct sockaddr_storage *out)
 {
-	struct bview v = priv ? a->priv_addr : a->pub_addr;
+	struct fb_bview v = priv ? a->priv_addr : a->pub_addr;
 	memset(out, 0, sizeof(*out));
 	if (v.len == 16) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;

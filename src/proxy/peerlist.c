@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/peerlist.h"
+#include "peerlist.h"
 
-int fingerprint_parse(const char *text, uint8_t fp[PEER_FP_LEN])
+int proxy_fingerprint_parse(const char *text, uint8_t fp[PEER_FP_LEN])
 {
 	for (int i = 0; i < PEER_FP_LEN; i++) {
 		const char *p = text + i * 3;
@@ -40,18 +40,7 @@ static int parse_uid(const char *s, uint32_t *uid)
 
 static int parse_ip(const char *s, struct sockaddr_storage *ss)
 {
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, s, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &a6->sin6_addr) == 1) {
-		a6->sin6_family = AF_INET6;
-		return 0;
-	}
-	return -1;
+	return fb_addr_parse(s, 0, ss) == 0 ? 0 : -1;
 }
 
 /* Splits at '|' in place; returns the field count (at most max). */
@@ -69,7 +58,7 @@ static int split(char *s, char **f, int max)
 	return n + 1;   /* more fields than allowed */
 }
 
-int peerlist_parse_line(const char *line, bool with_addr, struct peer *out,
+int proxy_peerlist_parse_line(const char *line, bool with_addr, struct peer *out,
 			const char **why)
 {
 	char buf[512], *f[4];
@@ -98,7 +87,7 @@ int peerlist_parse_line(const char *line, bool with_addr, struct peer *out,
 		k = 2;
 	}
 	if (n > k) {
-		if (fingerprint_parse(f[k], out->fp) < 0) {
+		if (proxy_fingerprint_parse(f[k], out->fp) < 0) {
 			*why = "bad fingerprint (expected 20 hex pairs separated by ':')";
 			return -1;
 		}
@@ -117,7 +106,7 @@ static char *trim(char *s)
 	return s;
 }
 
-int peerlist_load(const char *path, bool with_addr, struct peerlist *out,
+int proxy_peerlist_load(const char *path, bool with_addr, struct peerlist *out,
 		  char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -136,7 +125,7 @@ int peerlist_load(const char *path, bool with_addr, struct peerlist *out,
 			continue;
 		struct peer p;
 		const char *why = NULL;
-		if (peerlist_parse_line(s, with_addr, &p, &why) < 0) {
+		if (proxy_peerlist_parse_line(s, with_addr, &p, &why) < 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			r = -1;
 		} else if (out->n == cap) {
@@ -154,18 +143,18 @@ int peerlist_load(const char *path, bool with_addr, struct peerlist *out,
 	}
 	fclose(f);
 	if (r)
-		peerlist_free(out);
+		proxy_peerlist_free(out);
 	return r;
 }
 
-void peerlist_free(struct peerlist *l)
+void proxy_peerlist_free(struct peerlist *l)
 {
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
 }
 
-const struct peer *peerlist_find(const struct peerlist *l, uint32_t uid)
+const struct peer *proxy_peerlist_find(const struct peerlist *l, uint32_t uid)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].uid == uid)

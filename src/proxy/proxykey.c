@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 enum { KEY_REQ_GAP_MS = 5000, PROXY_KEY_MAX = 16 + 12 + 2 * CRYPTO_BLOB_MAX + CRYPTO_SIG_MAX };
@@ -45,7 +44,7 @@ int proxy_key_prepare(struct inst_shared *sh)
 	sh->proxy_key_len = (size_t)n;
 	for (size_t i = 0; i < sh->pc->pub_mcast.n && sh->npub < PROXY_MAX_PUB; i++) {
 		struct sockaddr_storage *a = &sh->pub[sh->npub];
-		if (addr_resolve(sh->pc->pub_mcast.v[i], sh->pc->port, AF_UNSPEC, a) == 0)
+		if (fb_addr_resolve(sh->pc->pub_mcast.v[i], sh->pc->port, AF_UNSPEC, a) == 0)
 			sh->npub++;
 	}
 	return 0;
@@ -65,14 +64,14 @@ void proxy_key_request(struct instance *in, const struct sockaddr *src)
 	if ((last && now - last < KEY_REQ_GAP_MS) ||
 	    !atomic_compare_exchange_strong(&sh->proxy_key_sent_ms, &last, now)) {
 		flog(LOG_LVL_DEBUG, "Received KEY_REQ from %s (PROXY_KEY sent lately)",
-		     addr_format(src, from, sizeof(from)));
+		     fb_addr_format(src, from, sizeof(from)));
 		return;
 	}
 	flog(LOG_LVL_INFO, "Received KEY_REQ from %s",
-	     addr_format(src, from, sizeof(from)));
+	     fb_addr_format(src, from, sizeof(from)));
 	for (size_t i = 0; i < sh->npub; i++)
-		if (send_to(in, &sh->pub[i], sh->proxy_key, sh->proxy_key_len) == 0)
+		if (proxy_send_to(in, &sh->pub[i], sh->proxy_key, sh->proxy_key_len) == 0)
 			flog(LOG_LVL_INFO, "Sent PROXY_KEY to %s",
-			     addr_format((const struct sockaddr *)&sh->pub[i], from,
+			     fb_addr_format((const struct sockaddr *)&sh->pub[i], from,
 					 sizeof(from)));
 }

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ferry/proxy.h"
 #include "internal.h"
 
@@ -15,12 +14,12 @@ static int load_lists(struct inst_shared *sh)
 {
 	char err[512];
 	const struct proxy_config *pc = sh->pc;
-	if (pc->client_list && peerlist_load(pc->client_list, false, &sh->clients,
+	if (pc->client_list && proxy_peerlist_load(pc->client_list, false, &sh->clients,
 					     err, sizeof(err)) < 0) {
 		flog(LOG_LVL_ERR, "%s: client list (-C): %s", pc->name, err);
 		return FERRY_EXIT_PARAM;
 	}
-	if (pc->server_list && peerlist_load(pc->server_list, true, &sh->servers,
+	if (pc->server_list && proxy_peerlist_load(pc->server_list, true, &sh->servers,
 					     err, sizeof(err)) < 0) {
 		flog(LOG_LVL_ERR, "%s: server list (-S): %s", pc->name, err);
 		return FERRY_EXIT_PARAM;
@@ -45,7 +44,7 @@ static int resolve_peers(struct inst_shared *sh)
 {
 	const struct proxy_config *pc = sh->pc;
 	if (pc->role == PROXY_SERVER && pc->dest) {
-		if (addr_resolve(pc->dest, pc->dest_port, AF_UNSPEC, &sh->down) < 0) {
+		if (fb_addr_resolve(pc->dest, pc->dest_port, AF_UNSPEC, &sh->down) < 0) {
 			flog(LOG_LVL_ERR, "%s: cannot resolve downstream proxy %s",
 			     pc->name, pc->dest);
 			return FERRY_EXIT_PARAM;
@@ -66,7 +65,7 @@ static int resolve_peers(struct inst_shared *sh)
 	}
 	for (size_t i = 0; i < pc->hb_count && sh->nhb < 16; i++) {
 		const struct hostport *h = &pc->hb_servers[i];
-		if (addr_resolve(h->host, h->port, AF_UNSPEC, &sh->hb[sh->nhb]) < 0) {
+		if (fb_addr_resolve(h->host, h->port, AF_UNSPEC, &sh->hb[sh->nhb]) < 0) {
 			flog(LOG_LVL_ERR, "%s: cannot resolve heartbeat proxy %s",
 			     pc->name, h->host);
 			return FERRY_EXIT_PARAM;
@@ -80,16 +79,16 @@ static int resolve_peers(struct inst_shared *sh)
 static int join_interfaces(struct inst_shared *sh)
 {
 	const struct proxy_config *pc = sh->pc;
-	struct fe_iface ifs[64];
+	struct fb_iface ifs[64];
 	int n;
 	if (!pc->interfaces.n) {
-		n = iface_list_multicast(AF_UNSPEC, ifs, 64);
+		n = fb_iface_list_multicast(AF_UNSPEC, ifs, 64);
 		for (int i = 0; i < n; i++)
 			sh->join_if[sh->njoin_if++] = ifs[i].index;
 		return 0;
 	}
 	for (size_t i = 0; i < pc->interfaces.n && sh->njoin_if < 64; i++) {
-		if (iface_resolve(pc->interfaces.v[i], AF_UNSPEC, &ifs[0]) < 0) {
+		if (fb_iface_resolve(pc->interfaces.v[i], AF_UNSPEC, &ifs[0]) < 0) {
 			flog(LOG_LVL_ERR, "%s: unknown interface %s (-I)", pc->name,
 			     pc->interfaces.v[i]);
 			return FERRY_EXIT_PARAM;
@@ -121,7 +120,7 @@ static void check_bufsize(const struct proxy_config *pc)
 static int set_uid(struct inst_shared *sh)
 {
 	uint32_t uid = sh->pc->uid;
-	if (!sh->pc->uid_set && iface_default_uid(&uid) < 0) {
+	if (!sh->pc->uid_set && fb_iface_default_uid(&uid) < 0) {
 		/* As uftpproxyd: with only the loopback interface, its address. */
 		uid = LOOPBACK_UID;
 		flog(LOG_LVL_WARN, "%s: no multicast interface to derive a UID from: "
@@ -151,7 +150,7 @@ int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
 		sh->pc = &cfg->proxies[i];
 		sh->index = (unsigned)i;
 		pthread_mutex_init(&sh->down_lock, NULL);
-		if (!(sh->groups = sess_table_new()) ||
+		if (!(sh->groups = proxy_table_new()) ||
 		    !(sh->per_source = calloc(SOURCE_BUCKETS, sizeof(*sh->per_source))))
 			r = FERRY_EXIT_ALLOC;
 		if (!r)
@@ -185,15 +184,15 @@ void proxy_shared_free(struct proxy_shared *s)
 		return;
 	for (size_t i = 0; i < s->count; i++) {
 		struct inst_shared *sh = &s->inst[i];
-		sess_table_free(sh->groups);
+		proxy_table_free(sh->groups);
 		free((void *)sh->per_source);
-		peerlist_free(&sh->clients);
+		proxy_peerlist_free(&sh->clients);
 		for (struct client_list *c = sh->clients_now, *o; c; c = o) {
 			o = c->older;
-			peerlist_free(&c->l);
+			proxy_peerlist_free(&c->l);
 			free(c);
 		}
-		peerlist_free(&sh->servers);
+		proxy_peerlist_free(&sh->servers);
 		proxy_keys_free(&sh->keys);
 		free(sh->proxy_key);
 		if (sh->pc)
@@ -255,13 +254,13 @@ static void check_servers(const struct inst_shared *sh, const struct proxy_confi
 	}
 	if (!pc->server_list)
 		return;
-	if (peerlist_load(pc->server_list, true, &l, err, sizeof(err)) < 0)
+	if (proxy_peerlist_load(pc->server_list, true, &l, err, sizeof(err)) < 0)
 		flog(LOG_LVL_ERR, "reload: %s: server list (-S): %s; kept the old one",
 		     pc->name, err);
 	else if (!same_list(&l, &sh->servers))
 		flog(LOG_LVL_ERR, "reload: %s: server_list (-S) %s changed: needs a "
 		     "restart; kept the old one", pc->name, pc->server_list);
-	peerlist_free(&l);
+	proxy_peerlist_free(&l);
 }
 
 static void reload_clients(struct inst_shared *sh, const struct proxy_config *pc)
@@ -273,7 +272,7 @@ static void reload_clients(struct inst_shared *sh, const struct proxy_config *pc
 		return;
 	}
 	if (pc->client_list &&
-	    peerlist_load(pc->client_list, false, &c->l, err, sizeof(err)) < 0) {
+	    proxy_peerlist_load(pc->client_list, false, &c->l, err, sizeof(err)) < 0) {
 		flog(LOG_LVL_ERR, "reload: %s: client list (-C): %s; kept the old one",
 		     pc->name, err);
 		free(c);

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ferry/proxy.h"
 #include "internal.h"
 
@@ -41,9 +40,9 @@ static struct fe_udp *open_one(struct fe_worker *w, struct instance *in, int fam
 				 .bufforce = pc->udp_buf_force,
 				 .ttl = pc->ttl, .dscp = pc->dscp };
 	o.bind.ss_family = (sa_family_t)family;
-	addr_set_port(&o.bind, pc->port);
-	struct fe_iface out;
-	if (pc->out_interface && iface_resolve(pc->out_interface, family, &out) == 0) {
+	fb_addr_set_port(&o.bind, pc->port);
+	struct fb_iface out;
+	if (pc->out_interface && fb_iface_resolve(pc->out_interface, family, &out) == 0) {
 		o.mcast_ifindex = out.index;
 		o.mcast_ifaddr = out.addr;
 	}
@@ -61,11 +60,11 @@ static int join_for_servers(struct instance *in, const struct sockaddr_storage *
 {
 	const struct peerlist *l = &in->sh->servers;
 	if (!l->n)
-		return membership_join(in, g, NULL);
+		return proxy_membership_join(in, g, NULL);
 	for (size_t i = 0; i < l->n; i++) {
 		if (l->v[i].addr.ss_family != g->ss_family)
 			continue;
-		int r = membership_join(in, g, &l->v[i].addr);
+		int r = proxy_membership_join(in, g, &l->v[i].addr);
 		if (r < 0)
 			return r;
 	}
@@ -80,7 +79,7 @@ static int join_public(struct fe_worker *w, struct instance *in)
 		if (proxy_join_owner(i, nw) != fe_worker_index(w))
 			continue;
 		struct sockaddr_storage g;
-		if (addr_resolve(pc->pub_mcast.v[i], 0, AF_UNSPEC, &g) < 0)
+		if (fb_addr_resolve(pc->pub_mcast.v[i], 0, AF_UNSPEC, &g) < 0)
 			return FERRY_EXIT_PARAM;
 		int r = join_for_servers(in, &g);
 		if (r < 0) {
@@ -98,8 +97,8 @@ static int open_instance(struct fe_worker *w, struct instance *in)
 {
 	const struct proxy_config *pc = in->sh->pc;
 	if (pc->out_interface) {
-		struct fe_iface probe;
-		if (iface_resolve(pc->out_interface, AF_UNSPEC, &probe) < 0) {
+		struct fb_iface probe;
+		if (fb_iface_resolve(pc->out_interface, AF_UNSPEC, &probe) < 0) {
 			flog(LOG_LVL_ERR, "%s: unknown interface %s (-O)", pc->name,
 			     pc->out_interface);
 			return FERRY_EXIT_PARAM;
@@ -118,7 +117,7 @@ static int open_instance(struct fe_worker *w, struct instance *in)
 			     pc->name);
 	}
 	if (fe_worker_index(w) == 0)
-		heartbeat_start(in);
+		proxy_heartbeat_start(in);
 	/* A client proxy hears only unicast from server proxies. */
 	return pc->role == PROXY_CLIENT ? 0 : join_public(w, in);
 }
@@ -156,9 +155,9 @@ void proxy_worker_fini(struct proxy_worker *pw)
 		if (!in->sh)
 			continue;
 		while (in->groups)
-			group_destroy(in->groups);
+			proxy_group_destroy(in->groups);
 		while (in->joined)
-			membership_leave(in, &in->joined->addr,
+			proxy_membership_leave(in, &in->joined->addr,
 					 in->joined->source.ss_family ? &in->joined->source : NULL);
 		fe_timer_cancel(pw->w, in->hb_timer);
 		proxy_park_free(in);

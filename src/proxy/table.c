@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "ferry/session.h"
+#include "table.h"
 
 enum { SHARDS = 64, INITIAL_BUCKETS = 16 };
 
@@ -13,7 +13,7 @@ struct entry {
 	struct entry *next;
 	uint32_t group_id;
 	uint8_t inst;
-	struct sess_ref ref;
+	struct proxy_table_ref ref;
 };
 
 struct shard {
@@ -22,7 +22,7 @@ struct shard {
 	size_t nbuckets, n;
 };
 
-struct sess_table {
+struct proxy_table {
 	struct shard shards[SHARDS];
 };
 
@@ -37,7 +37,7 @@ static uint64_t mix(uint32_t group_id, uint8_t inst)
 	return x;
 }
 
-static struct shard *shard_of(struct sess_table *t, uint64_t h)
+static struct shard *shard_of(struct proxy_table *t, uint64_t h)
 {
 	return &t->shards[h % SHARDS];
 }
@@ -70,9 +70,9 @@ static int grow(struct shard *s)
 	return 0;
 }
 
-struct sess_table *sess_table_new(void)
+struct proxy_table *proxy_table_new(void)
 {
-	struct sess_table *t = calloc(1, sizeof(*t));
+	struct proxy_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	for (int i = 0; i < SHARDS; i++) {
@@ -81,14 +81,14 @@ struct sess_table *sess_table_new(void)
 		s->nbuckets = INITIAL_BUCKETS;
 		s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
 		if (!s->buckets) {
-			sess_table_free(t);
+			proxy_table_free(t);
 			return NULL;
 		}
 	}
 	return t;
 }
 
-void sess_table_free(struct sess_table *t)
+void proxy_table_free(struct proxy_table *t)
 {
 	if (!t)
 		return;
@@ -105,8 +105,8 @@ void sess_table_free(struct sess_table *t)
 	free(t);
 }
 
-int sess_table_insert(struct sess_table *t, uint32_t group_id, uint8_t inst,
-		      const struct sess_ref *ref, struct sess_ref *out)
+int proxy_table_insert(struct proxy_table *t, uint32_t group_id, uint8_t inst,
+		      const struct proxy_table_ref *ref, struct proxy_table_ref *out)
 {
 	uint64_t h = mix(group_id, inst);
 	struct shard *s = shard_of(t, h);
@@ -128,8 +128,8 @@ int sess_table_insert(struct sess_table *t, uint32_t group_id, uint8_t inst,
 	return r;
 }
 
-bool sess_table_find(struct sess_table *t, uint32_t group_id, uint8_t inst,
-		     struct sess_ref *out)
+bool proxy_table_find(struct proxy_table *t, uint32_t group_id, uint8_t inst,
+		     struct proxy_table_ref *out)
 {
 	uint64_t h = mix(group_id, inst);
 	struct shard *s = shard_of(t, h);
@@ -141,7 +141,7 @@ bool sess_table_find(struct sess_table *t, uint32_t group_id, uint8_t inst,
 	return e != NULL;
 }
 
-bool sess_table_remove(struct sess_table *t, uint32_t group_id, uint8_t inst,
+bool proxy_table_remove(struct proxy_table *t, uint32_t group_id, uint8_t inst,
 		       const void *group)
 {
 	uint64_t h = mix(group_id, inst);
@@ -159,7 +159,7 @@ bool sess_table_remove(struct sess_table *t, uint32_t group_id, uint8_t inst,
 	return hit;
 }
 
-size_t sess_table_count(struct sess_table *t)
+size_t proxy_table_count(struct proxy_table *t)
 {
 	size_t n = 0;
 	for (int i = 0; i < SHARDS; i++) {

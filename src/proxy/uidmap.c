@@ -4,25 +4,25 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "ferry/session.h"
+#include "table.h"
 
 static size_t home(uint32_t uid, size_t cap)
 {
 	return (size_t)((uid * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (cap - 1);
 }
 
-void uid_map_init(struct uid_map *m)
+void proxy_uid_map_init(struct uid_map *m)
 {
 	*m = (struct uid_map){ 0 };
 }
 
-void uid_map_free(struct uid_map *m)
+void proxy_uid_map_free(struct uid_map *m)
 {
 	free(m->slots);
-	uid_map_init(m);
+	proxy_uid_map_init(m);
 }
 
-void *uid_map_get(const struct uid_map *m, uint32_t uid)
+void *proxy_uid_map_get(const struct uid_map *m, uint32_t uid)
 {
 	if (!m->cap || !uid)
 		return NULL;
@@ -57,13 +57,13 @@ static int resize(struct uid_map *m, size_t cap)
 	return 0;
 }
 
-int uid_map_put(struct uid_map *m, uint32_t uid, void *val)
+int proxy_uid_map_put(struct uid_map *m, uint32_t uid, void *val)
 {
 	if (!uid)
 		return -EINVAL;
 	if (2 * (m->n + 1) > m->cap && resize(m, m->cap ? m->cap * 2 : 16) < 0)
 		return -ENOMEM;
-	if (!uid_map_get(m, uid))
+	if (!proxy_uid_map_get(m, uid))
 		m->n++;
 	place(m->slots, m->cap, uid, val);
 	return 0;

@@ -3,8 +3,7 @@
  * heartbeats. */
 #include <string.h>
 
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "internal.h"
 
 enum { MAXMSG = 9216 + 512 };
@@ -38,8 +37,8 @@ static struct uftp_uids *list_of(struct uftp_msg *m)
 	}
 }
 
-/* m holds a body (see aggregate_message); the header and list go on here. */
-void send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n)
+/* m holds a body (see proxy_aggregate_message); the header and list go on here. */
+void proxy_send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n)
 {
 	uint8_t buf[MAXMSG];
 	uint8_t func = m->hdr.func;
@@ -55,7 +54,7 @@ void send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, size_t n)
 	uint16_t file = func == UFTP_FILEINFO_ACK ? m->u.fileinfo_ack.file_id :
 			func == UFTP_STATUS ? m->u.status.file_id :
 			func == UFTP_COMPLETE ? m->u.complete.file_id : 0;
-	if (len > 0 && send_to(g->in, &g->up, buf, (size_t)len) == 0)
+	if (len > 0 && proxy_send_to(g->in, &g->up, buf, (size_t)len) == 0)
 		glog(LOG_LVL_INFO, g->group_id, g->inst, file, "Sent %s for %zu client%s",
 		     uftp_func_name(func), l ? n : 0, l && n == 1 ? "" : "s");
 	if (len > 0 && g->kx && func == UFTP_REGISTER)
@@ -75,16 +74,16 @@ static long build_abort(uint8_t *buf, size_t cap, const struct group *g,
 }
 
 /* host: the client giving up, or 0 for the proxy itself. */
-void send_abort_up(struct group *g, uint32_t host, const char *text)
+void proxy_send_abort_up(struct group *g, uint32_t host, const char *text)
 {
 	uint8_t buf[512];
 	long n = build_abort(buf, sizeof(buf), g, g->seq_up++, 0, host, text);
 	if (n > 0)
-		send_to(g->in, &g->up, buf, (size_t)n);
+		proxy_send_to(g->in, &g->up, buf, (size_t)n);
 }
 
 /* To one client, unicast: the proxy refuses it (host: its UID). */
-void send_abort_to(struct group *g, uint32_t host, const char *text,
+void proxy_send_abort_to(struct group *g, uint32_t host, const char *text,
 		   const struct sockaddr *to)
 {
 	uint8_t buf[512];
@@ -100,12 +99,12 @@ void send_abort_to(struct group *g, uint32_t host, const char *text,
 	h.grtt = g->grtt_q;
 	h.gsize = g->gsize_q;
 	uftp_set_hdr(buf, (size_t)n, &h);
-	memcpy(&dst, to, addr_len(to));
-	send_to(g->in, &dst, buf, (size_t)n);
+	memcpy(&dst, to, fb_addr_len(to));
+	proxy_send_to(g->in, &dst, buf, (size_t)n);
 }
 
 /* Downstream the header carries the server's GRTT and group size. */
-void send_abort_down(struct group *g, uint32_t host, const char *text, bool current)
+void proxy_send_abort_down(struct group *g, uint32_t host, const char *text, bool current)
 {
 	uint8_t buf[512];
 	uint8_t flags = (host == 0 && current) ? UFTP_F_CURRENT_FILE : 0;
@@ -117,7 +116,7 @@ void send_abort_down(struct group *g, uint32_t host, const char *text, bool curr
 	h.grtt = g->grtt_q;
 	h.gsize = g->gsize_q;
 	uftp_set_hdr(buf, (size_t)n, &h);
-	send_to(g->in, &g->priv, buf, (size_t)n);
+	proxy_send_to(g->in, &g->priv, buf, (size_t)n);
 }
 
 static const char *hb_result(uint8_t auth)
@@ -138,8 +137,8 @@ static void send_hb_msg(struct instance *in, const struct sockaddr_storage *to,
 	long n = encode(buf, sizeof(buf), m, 0, 0);
 	if (n <= 0)
 		return;
-	addr_format((const struct sockaddr *)to, who, sizeof(who));
-	if (send_to(in, to, buf, (size_t)n) == 0)
+	fb_addr_format((const struct sockaddr *)to, who, sizeof(who));
+	if (proxy_send_to(in, to, buf, (size_t)n) == 0)
 		flog(LOG_LVL_INFO, "%s: sent %s to %s%s", in->sh->pc->name,
 		     uftp_func_name(m->hdr.func), who, what);
 	else

@@ -6,11 +6,11 @@
 
 /* Adapters from the typed codecs to table entries over struct uftp_msg. */
 #define ADAPT(name, member, func, min) \
-	static enum uftp_err dec_##name(struct rcur *c, struct uftp_msg *m) \
+	static enum uftp_err dec_##name(struct fb_rcur *c, struct uftp_msg *m) \
 	{ \
 		return uftp_decode_##name(c, &m->u.member); \
 	} \
-	static enum uftp_err enc_##name(struct wcur *w, \
+	static enum uftp_err enc_##name(struct fb_wcur *w, \
 					const struct uftp_msg *m) \
 	{ \
 		return uftp_encode_##name(w, &m->u.member); \
@@ -21,8 +21,8 @@ UFTP_MESSAGES(ADAPT)
 struct msg_desc {
 	const char *name;
 	size_t min_body;
-	enum uftp_err (*decode)(struct rcur *c, struct uftp_msg *m);
-	enum uftp_err (*encode)(struct wcur *w, const struct uftp_msg *m);
+	enum uftp_err (*decode)(struct fb_rcur *c, struct uftp_msg *m);
+	enum uftp_err (*encode)(struct fb_wcur *w, const struct uftp_msg *m);
 };
 
 static const struct msg_desc msg_table[UFTP_FUNC_MAX + 1] = {
@@ -50,7 +50,7 @@ size_t uftp_min_body(unsigned func)
 	return d ? d->min_body : 0;
 }
 
-enum uftp_err uftp_decode(struct rcur *c, struct uftp_msg *m)
+enum uftp_err uftp_decode(struct fb_rcur *c, struct uftp_msg *m)
 {
 	enum uftp_err e = uftp_hdr_decode(c, &m->hdr);
 	if (e)
@@ -59,12 +59,12 @@ enum uftp_err uftp_decode(struct rcur *c, struct uftp_msg *m)
 	return d ? d->decode(c, m) : UFTP_E_FUNC;
 }
 
-enum uftp_err uftp_decode_inner(struct rcur *c, const struct uftp_hdr *outer,
+enum uftp_err uftp_decode_inner(struct fb_rcur *c, const struct uftp_hdr *outer,
 				struct uftp_msg *m)
 {
 	m->hdr = *outer;
-	m->hdr.func = rcur_peek(c, 0);
-	if (rcur_remaining(c) == 0)
+	m->hdr.func = fb_rcur_peek(c, 0);
+	if (fb_rcur_remaining(c) == 0)
 		return UFTP_E_TRUNC;
 	const struct msg_desc *d = msg_desc(m->hdr.func);
 	/* An envelope inside an envelope is not a message. */
@@ -79,14 +79,14 @@ static long encode(uint8_t *buf, size_t cap, const struct uftp_msg *m,
 	const struct msg_desc *d = msg_desc(m->hdr.func);
 	if (!d)
 		return -(long)UFTP_E_FUNC;
-	struct wcur w;
-	wcur_init(&w, buf, cap);
+	struct fb_wcur w;
+	fb_wcur_init(&w, buf, cap);
 	if (with_hdr)
 		uftp_hdr_encode(&w, &m->hdr);
 	enum uftp_err e = d->encode(&w, m);
-	if (!e && !wcur_ok(&w))
+	if (!e && !fb_wcur_ok(&w))
 		e = UFTP_E_NOSPACE;
-	return e ? -(long)e : (long)wcur_offset(&w);
+	return e ? -(long)e : (long)fb_wcur_offset(&w);
 }
 
 long uftp_encode(uint8_t *buf, size_t cap, const struct uftp_msg *m)

@@ -8,10 +8,10 @@ uint32_t uftp_uid_at(const struct uftp_uids *u, size_t i)
 		return 0;
 	if (u->host)
 		return u->host[i];
-	struct rcur c;
-	rcur_init(&c, u->wire, u->count * 4);
-	rcur_skip(&c, i * 4);
-	return rcur_u32(&c);
+	struct fb_rcur c;
+	fb_rcur_init(&c, u->wire, u->count * 4);
+	fb_rcur_skip(&c, i * 4);
+	return fb_rcur_u32(&c);
 }
 
 bool uftp_uid_next(const struct uftp_uids *u, size_t *i, uint32_t *uid)

@@ -23,7 +23,7 @@
 static void join_is(const char *cwd, const char *arg, const char *want)
 {
 	char out[PATH_MAX];
-	assert_int_equal(path_join(cwd, arg, out, sizeof(out)), 0);
+	assert_int_equal(ftp_path_join(cwd, arg, out, sizeof(out)), 0);
 	assert_string_equal(out, want);
 }
 
@@ -40,7 +40,7 @@ static void test_path_join(void **state)
 	join_is("/a", ".", "/a");
 	join_is("/", "...", "/...");
 	char small[4];
-	assert_int_equal(path_join("/", "abcdef", small, sizeof(small)), -ENAMETOOLONG);
+	assert_int_equal(ftp_path_join("/", "abcdef", small, sizeof(small)), -ENAMETOOLONG);
 }
 
 /* A root holding: f (file), d/ (dir), in -> f, up -> ../outside,
@@ -80,42 +80,42 @@ static void test_path_confinement(void **state)
 	make_tree();
 	int root = open(rootdir, O_PATH | O_DIRECTORY);
 	assert_true(root >= 0);
-	int fd = path_open(root, "/f", O_RDONLY, 0);
+	int fd = ftp_path_open(root, "/f", O_RDONLY, 0);
 	assert_true(fd >= 0);
 	close(fd);
-	fd = path_open(root, "/in", O_RDONLY, 0);   /* a symlink inside: fine */
+	fd = ftp_path_open(root, "/in", O_RDONLY, 0);   /* a symlink inside: fine */
 	assert_true(fd >= 0);
 	close(fd);
-	fd = path_open(root, "/", O_RDONLY | O_DIRECTORY, 0);
+	fd = ftp_path_open(root, "/", O_RDONLY | O_DIRECTORY, 0);
 	assert_true(fd >= 0);
 	close(fd);
 	/* every way out fails */
-	assert_true(path_open(root, "/up/secret", O_RDONLY, 0) < 0);
-	assert_true(path_open(root, "/up", O_PATH, 0) < 0);
-	assert_true(path_open(root, "/abs", O_RDONLY, 0) < 0);
-	assert_true(path_open(root, "/d/deep", O_RDONLY, 0) < 0);
-	assert_true(path_open(root, "/proc", O_PATH, 0) < 0);
-	assert_true(path_open(root, "/proc/etc/passwd", O_RDONLY, 0) < 0);
-	assert_int_equal(path_open(root, "relative", O_RDONLY, 0), -EINVAL);
+	assert_true(ftp_path_open(root, "/up/secret", O_RDONLY, 0) < 0);
+	assert_true(ftp_path_open(root, "/up", O_PATH, 0) < 0);
+	assert_true(ftp_path_open(root, "/abs", O_RDONLY, 0) < 0);
+	assert_true(ftp_path_open(root, "/d/deep", O_RDONLY, 0) < 0);
+	assert_true(ftp_path_open(root, "/proc", O_PATH, 0) < 0);
+	assert_true(ftp_path_open(root, "/proc/etc/passwd", O_RDONLY, 0) < 0);
+	assert_int_equal(ftp_path_open(root, "relative", O_RDONLY, 0), -EINVAL);
 	/* creating through an escaping symlink fails too */
-	assert_true(path_open(root, "/up/new", O_WRONLY | O_CREAT, 0644) < 0);
+	assert_true(ftp_path_open(root, "/up/new", O_WRONLY | O_CREAT, 0644) < 0);
 	char p[PATH_MAX * 2];
 	snprintf(p, sizeof(p), "%s/outside/new", base);
 	assert_int_equal(access(p, F_OK), -1);
 	/* what lexical joining gives never names the outside */
 	char v[PATH_MAX];
-	assert_int_equal(path_join("/d", "../../outside/secret", v, sizeof(v)), 0);
-	assert_true(path_open(root, v, O_RDONLY, 0) < 0);
+	assert_int_equal(ftp_path_join("/d", "../../outside/secret", v, sizeof(v)), 0);
+	assert_true(ftp_path_open(root, v, O_RDONLY, 0) < 0);
 	/* parents */
 	const char *name;
-	int dir = path_parent(root, "/d/x", &name);
+	int dir = ftp_path_parent(root, "/d/x", &name);
 	assert_true(dir >= 0);
 	assert_string_equal(name, "x");
 	close(dir);
-	assert_int_equal(path_parent(root, "/", &name), -EINVAL);
-	assert_true(path_parent(root, "/up/x", &name) < 0);
+	assert_int_equal(ftp_path_parent(root, "/", &name), -EINVAL);
+	assert_true(ftp_path_parent(root, "/up/x", &name) < 0);
 	struct stat st;
-	assert_int_equal(path_stat(root, "/d", &st), 0);
+	assert_int_equal(ftp_path_stat(root, "/d", &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	close(root);
 	snprintf(p, sizeof(p), "rm -rf %s", base);
@@ -126,7 +126,7 @@ static void split_is(const char *line, const char *verb, const char *arg)
 {
 	char buf[256], *v, *a;
 	strcpy(buf, line);
-	assert_true(cmd_split(buf, strlen(buf), &v, &a));
+	assert_true(ftp_cmd_split(buf, strlen(buf), &v, &a));
 	assert_string_equal(v, verb);
 	assert_string_equal(a, arg);
 }
@@ -140,36 +140,36 @@ static void test_cmd_split(void **state)
 	split_is("NOOP \r\n", "NOOP", "");
 	char buf[64], *v, *a;
 	strcpy(buf, "12 34\r\n");
-	assert_false(cmd_split(buf, strlen(buf), &v, &a));
+	assert_false(ftp_cmd_split(buf, strlen(buf), &v, &a));
 	strcpy(buf, "\r\n");
-	assert_false(cmd_split(buf, strlen(buf), &v, &a));
+	assert_false(ftp_cmd_split(buf, strlen(buf), &v, &a));
 	memcpy(buf, "RETR a\0b\r\n", 10);
-	assert_false(cmd_split(buf, 10, &v, &a));
+	assert_false(ftp_cmd_split(buf, 10, &v, &a));
 	strcpy(buf, "TOOLONGVERB x\r\n");
-	assert_false(cmd_split(buf, strlen(buf), &v, &a));
+	assert_false(ftp_cmd_split(buf, strlen(buf), &v, &a));
 	split_is("xsha256 f\r\n", "XSHA256", "f");          /* digits in verbs */
 	split_is("XMD5 f\r\n", "XMD5", "f");
 	strcpy(buf, "5MD x\r\n");
-	assert_false(cmd_split(buf, strlen(buf), &v, &a));   /* a letter first */
+	assert_false(ftp_cmd_split(buf, strlen(buf), &v, &a));   /* a letter first */
 	/* RFC 2640: CR NUL inside a name is a CR that belongs to the name. */
 	memcpy(buf, "RETR a\r\0b\r\0\r\n", 13);
 	size_t n = ftp_cmd_unstuff_cr(buf, 13);
 	assert_int_equal(n, 11);
-	assert_true(cmd_split(buf, n, &v, &a));
+	assert_true(ftp_cmd_split(buf, n, &v, &a));
 	assert_string_equal(a, "a\rb\r");
-	assert_non_null(cmd_lookup("SPSV"));
-	assert_non_null(cmd_lookup("MLSD"));
-	assert_non_null(cmd_lookup("SITE"));
-	assert_non_null(cmd_lookup("XSHA256"));
-	assert_null(cmd_lookup("XSHA3"));
-	assert_true(cmd_lookup("STOR")->flags & DROPBOX_OK);
-	assert_false(cmd_lookup("RETR")->flags & DROPBOX_OK);
-	assert_false(cmd_lookup("LIST")->flags & DROPBOX_OK);
-	assert_false(cmd_lookup("DELE")->flags & DROPBOX_OK);
-	assert_false(cmd_lookup("RNFR")->flags & DROPBOX_OK);
-	assert_true(cmd_lookup("STOR")->flags & NEED_WRITE);
-	assert_true(cmd_lookup("RETR")->flags & NEED_LOGIN);
-	assert_false(cmd_lookup("USER")->flags & NEED_LOGIN);
+	assert_non_null(ftp_cmd_lookup("SPSV"));
+	assert_non_null(ftp_cmd_lookup("MLSD"));
+	assert_non_null(ftp_cmd_lookup("SITE"));
+	assert_non_null(ftp_cmd_lookup("XSHA256"));
+	assert_null(ftp_cmd_lookup("XSHA3"));
+	assert_true(ftp_cmd_lookup("STOR")->flags & DROPBOX_OK);
+	assert_false(ftp_cmd_lookup("RETR")->flags & DROPBOX_OK);
+	assert_false(ftp_cmd_lookup("LIST")->flags & DROPBOX_OK);
+	assert_false(ftp_cmd_lookup("DELE")->flags & DROPBOX_OK);
+	assert_false(ftp_cmd_lookup("RNFR")->flags & DROPBOX_OK);
+	assert_true(ftp_cmd_lookup("STOR")->flags & NEED_WRITE);
+	assert_true(ftp_cmd_lookup("RETR")->flags & NEED_LOGIN);
+	assert_false(ftp_cmd_lookup("USER")->flags & NEED_LOGIN);
 }
 
 static void test_telnet(void **state)
@@ -179,18 +179,18 @@ static void test_telnet(void **state)
 	uint8_t out[64];
 	/* IAC IP IAC DM ABOR: the commands vanish */
 	const uint8_t abor[] = { 255, 244, 255, 242, 'A', 'B', 'O', 'R', '\r', '\n' };
-	size_t n = telnet_filter(&st, abor, sizeof(abor), out);
+	size_t n = ftp_telnet_filter(&st, abor, sizeof(abor), out);
 	assert_int_equal(n, 6);
 	assert_memory_equal(out, "ABOR\r\n", 6);
 	/* DM taken out of band: IAC then 'A' keeps the A */
 	const uint8_t oob[] = { 255, 244, 255, 'A', 'B' };
-	n = telnet_filter(&st, oob, sizeof(oob), out);
+	n = ftp_telnet_filter(&st, oob, sizeof(oob), out);
 	assert_int_equal(n, 2);
 	assert_memory_equal(out, "AB", 2);
 	/* IAC IAC is 0xFF; WILL x is three bytes; state carries across calls */
 	const uint8_t a[] = { 'x', 255 }, b[] = { 255, 255, 251, 1, 'y' };
-	n = telnet_filter(&st, a, sizeof(a), out);
-	n += telnet_filter(&st, b, sizeof(b), out + n);
+	n = ftp_telnet_filter(&st, a, sizeof(a), out);
+	n += ftp_telnet_filter(&st, b, sizeof(b), out + n);
 	assert_int_equal(n, 3);
 	assert_memory_equal(out, "x\xffy", 3);
 }
@@ -200,39 +200,39 @@ static void test_port_eprt(void **state)
 	(void)state;
 	struct sockaddr_storage a;
 	char txt[64];
-	assert_int_equal(parse_port_arg("127,0,0,1,4,1", &a), 0);
+	assert_int_equal(ftp_parse_port_arg("127,0,0,1,4,1", &a), 0);
 	assert_int_equal(a.ss_family, AF_INET);
-	assert_int_equal(addr_port((struct sockaddr *)&a), 1025);
-	assert_string_equal(addr_text(&a, txt, sizeof(txt)), "127.0.0.1");
-	assert_int_equal(parse_port_arg("127,0,0,1,4", &a), -EINVAL);
-	assert_int_equal(parse_port_arg("256,0,0,1,4,1", &a), -EINVAL);
-	assert_int_equal(parse_port_arg("1,2,3,4,5,6,7", &a), -EINVAL);
-	assert_int_equal(parse_port_arg("a,2,3,4,5,6", &a), -EINVAL);
-	assert_int_equal(parse_port_arg("", &a), -EINVAL);
-	assert_int_equal(parse_eprt_arg("|1|198.18.0.1|6000|", &a), 0);
-	assert_int_equal(addr_port((struct sockaddr *)&a), 6000);
-	assert_int_equal(parse_eprt_arg("|2|::1|6000|", &a), 0);
+	assert_int_equal(fb_addr_port((struct sockaddr *)&a), 1025);
+	assert_string_equal(fb_addr_text(&a, txt, sizeof(txt)), "127.0.0.1");
+	assert_int_equal(ftp_parse_port_arg("127,0,0,1,4", &a), -EINVAL);
+	assert_int_equal(ftp_parse_port_arg("256,0,0,1,4,1", &a), -EINVAL);
+	assert_int_equal(ftp_parse_port_arg("1,2,3,4,5,6,7", &a), -EINVAL);
+	assert_int_equal(ftp_parse_port_arg("a,2,3,4,5,6", &a), -EINVAL);
+	assert_int_equal(ftp_parse_port_arg("", &a), -EINVAL);
+	assert_int_equal(ftp_parse_eprt_arg("|1|198.18.0.1|6000|", &a), 0);
+	assert_int_equal(fb_addr_port((struct sockaddr *)&a), 6000);
+	assert_int_equal(ftp_parse_eprt_arg("|2|::1|6000|", &a), 0);
 	assert_int_equal(a.ss_family, AF_INET6);
-	assert_int_equal(parse_eprt_arg("!1!10.0.0.1!21!", &a), 0);
-	assert_int_equal(parse_eprt_arg("|3|x|1|", &a), -EAFNOSUPPORT);
-	assert_int_equal(parse_eprt_arg("|1|::1|6000|", &a), -EINVAL);
-	assert_int_equal(parse_eprt_arg("|1|1.2.3.4|70000|", &a), -EINVAL);
-	assert_int_equal(parse_eprt_arg("|1|1.2.3.4|6000", &a), -EINVAL);
-	assert_int_equal(parse_eprt_arg("1|1|1.2.3.4|6000|", &a), -EINVAL);
+	assert_int_equal(ftp_parse_eprt_arg("!1!10.0.0.1!21!", &a), 0);
+	assert_int_equal(ftp_parse_eprt_arg("|3|x|1|", &a), -EAFNOSUPPORT);
+	assert_int_equal(ftp_parse_eprt_arg("|1|::1|6000|", &a), -EINVAL);
+	assert_int_equal(ftp_parse_eprt_arg("|1|1.2.3.4|70000|", &a), -EINVAL);
+	assert_int_equal(ftp_parse_eprt_arg("|1|1.2.3.4|6000", &a), -EINVAL);
+	assert_int_equal(ftp_parse_eprt_arg("1|1|1.2.3.4|6000|", &a), -EINVAL);
 	struct sockaddr_storage b;
-	parse_port_arg("127,0,0,1,4,1", &a);
-	parse_eprt_arg("|2|::ffff:127.0.0.1|9|", &b);
-	assert_true(same_host(&a, &b));
-	parse_port_arg("127,0,0,2,4,1", &b);
-	assert_false(same_host(&a, &b));
-	assert_int_equal(format_pasv(&a, txt, sizeof(txt)), 0);
+	ftp_parse_port_arg("127,0,0,1,4,1", &a);
+	ftp_parse_eprt_arg("|2|::ffff:127.0.0.1|9|", &b);
+	assert_true(fb_addr_same_host(&a, &b));
+	ftp_parse_port_arg("127,0,0,2,4,1", &b);
+	assert_false(fb_addr_same_host(&a, &b));
+	assert_int_equal(ftp_format_pasv(&a, txt, sizeof(txt)), 0);
 	assert_string_equal(txt, "(127,0,0,1,4,1)");
 	uint64_t v;
-	assert_true(parse_u64("5368709120", &v));
+	assert_true(ftp_parse_u64("5368709120", &v));
 	assert_true(v == 5368709120ull);
-	assert_false(parse_u64("-1", &v));
-	assert_false(parse_u64("12x", &v));
-	assert_false(parse_u64("99999999999999999999999", &v));
+	assert_false(ftp_parse_u64("-1", &v));
+	assert_false(ftp_parse_u64("12x", &v));
+	assert_false(ftp_parse_u64("99999999999999999999999", &v));
 }
 
 static void test_ascii(void **state)
@@ -240,21 +240,21 @@ static void test_ascii(void **state)
 	(void)state;
 	uint8_t out[64];
 	bool cr = false;
-	size_t n = ascii_to_net((const uint8_t *)"a\nb\r\nc", 6, out, &cr);
+	size_t n = ftp_ascii_to_net((const uint8_t *)"a\nb\r\nc", 6, out, &cr);
 	assert_int_equal(n, 7);
 	assert_memory_equal(out, "a\r\nb\r\nc", 7);
 	/* a CR at a chunk's end still protects the LF that opens the next */
 	cr = false;
-	n = ascii_to_net((const uint8_t *)"x\r", 2, out, &cr);
-	n += ascii_to_net((const uint8_t *)"\ny", 2, out + n, &cr);
+	n = ftp_ascii_to_net((const uint8_t *)"x\r", 2, out, &cr);
+	n += ftp_ascii_to_net((const uint8_t *)"\ny", 2, out + n, &cr);
 	assert_int_equal(n, 4);
 	assert_memory_equal(out, "x\r\ny", 4);
 	bool held = false;
-	n = ascii_from_net((const uint8_t *)"a\r\nb\rc\r", 7, out, &held);
+	n = ftp_ascii_from_net((const uint8_t *)"a\r\nb\rc\r", 7, out, &held);
 	assert_int_equal(n, 5);
 	assert_memory_equal(out, "a\nb\rc", 5);
 	assert_true(held);
-	n = ascii_from_net((const uint8_t *)"\nz", 2, out, &held);
+	n = ftp_ascii_from_net((const uint8_t *)"\nz", 2, out, &held);
 	assert_int_equal(n, 2);
 	assert_memory_equal(out, "\nz", 2);
 	assert_false(held);
@@ -263,20 +263,20 @@ static void test_ascii(void **state)
 static void test_reply_format(void **state)
 {
 	(void)state;
-	struct buf b = { 0 };
-	reply_format(&b, 200, "DATA");
+	struct fb_buf b = { 0 };
+	ftp_reply_format(&b, 200, "DATA");
 	assert_string_equal(b.p, "200 DATA\r\n");
 	b.len = 0;
-	reply_format(&b, 211, "Features:\nSPSV\n123 looks like a code\nEnd");
+	ftp_reply_format(&b, 211, "Features:\nSPSV\n123 looks like a code\nEnd");
 	assert_string_equal(b.p, "211-Features:\r\n SPSV\r\n 123 looks like a code\r\n211 End\r\n");
 	b.len = 0;   /* an MLST entry line keeps exactly one leading space */
-	reply_format(&b, 250, "Listing /f\n type=file; /f\nEnd");
+	ftp_reply_format(&b, 250, "Listing /f\n type=file; /f\nEnd");
 	assert_string_equal(b.p, "250-Listing /f\r\n type=file; /f\r\n250 End\r\n");
 	b.len = 0;   /* 0xFF doubled (IAC IAC), CR in a name as CR NUL */
-	reply_format(&b, 257, "\"/a\xff\rb\" created.");
+	ftp_reply_format(&b, 257, "\"/a\xff\rb\" created.");
 	assert_int_equal(b.len, 24);
 	assert_memory_equal(b.p, "257 \"/a\xff\xff\r\0b\" created.\r\n", 24);
-	buf_free(&b);
+	fb_buf_free(&b);
 	char esc[32];
 	assert_string_equal(ftp_log_esc("ev\nil\x1b[2J\\", esc, sizeof(esc)),
 			    "ev\\x0ail\\x1b[2J\\x5c");
@@ -286,54 +286,54 @@ static void test_reply_format(void **state)
 static void test_spsv_table(void **state)
 {
 	(void)state;
-	struct spsv_table *t = spsv_create();
+	struct spsv_table *t = ftp_spsv_create();
 	char a[SPSV_TOKEN_LEN + 1], b[SPSV_TOKEN_LEN + 1], c[SPSV_TOKEN_LEN + 1];
 	uint64_t sess;
 	unsigned w;
 	struct sockaddr_storage me, other;
-	assert_int_equal(addr_resolve("127.0.0.1", 40000, AF_INET, &me), 0);
-	assert_int_equal(addr_resolve("127.0.0.2", 40001, AF_INET, &other), 0);
-	assert_int_equal(spsv_issue(t, 1, 3, &me, 1000, 60000, a), 0);
+	assert_int_equal(fb_addr_resolve("127.0.0.1", 40000, AF_INET, &me), 0);
+	assert_int_equal(fb_addr_resolve("127.0.0.2", 40001, AF_INET, &other), 0);
+	assert_int_equal(ftp_spsv_issue(t, 1, 3, &me, 1000, 60000, a), 0);
 	assert_int_equal(strlen(a), SPSV_TOKEN_LEN);
 	for (const char *p = a; *p; p++)
 		assert_true((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 			    (*p >= '0' && *p <= '9'));
-	assert_int_equal(spsv_issue(t, 2, 0, &me, 1000, 60000, b), 0);
+	assert_int_equal(ftp_spsv_issue(t, 2, 0, &me, 1000, 60000, b), 0);
 	assert_string_not_equal(a, b);
-	assert_int_equal(spsv_count(t), 2);
+	assert_int_equal(ftp_spsv_count(t), 2);
 	/* one-time */
-	assert_int_equal(spsv_take(t, a, &me, 2000, &sess, &w), 0);
+	assert_int_equal(ftp_spsv_take(t, a, &me, 2000, &sess, &w), 0);
 	assert_true(sess == 1 && w == 3);
-	assert_int_equal(spsv_take(t, a, &me, 2000, &sess, &w), -ENOENT);
+	assert_int_equal(ftp_spsv_take(t, a, &me, 2000, &sess, &w), -ENOENT);
 	/* expired */
-	assert_int_equal(spsv_take(t, b, &me, 61001, &sess, &w), -ETIMEDOUT);
-	assert_int_equal(spsv_take(t, b, &me, 1000, &sess, &w), -ENOENT);
+	assert_int_equal(ftp_spsv_take(t, b, &me, 61001, &sess, &w), -ETIMEDOUT);
+	assert_int_equal(ftp_spsv_take(t, b, &me, 1000, &sess, &w), -ENOENT);
 	/* a new token replaces the session's old one; revoke drops it */
-	assert_int_equal(spsv_issue(t, 5, 0, &me, 0, 60000, a), 0);
-	assert_int_equal(spsv_issue(t, 5, 0, &me, 0, 60000, c), 0);
-	assert_int_equal(spsv_count(t), 1);
-	assert_int_equal(spsv_take(t, a, &me, 1, &sess, &w), -ENOENT);
-	spsv_revoke(t, 5);
-	assert_int_equal(spsv_take(t, c, &me, 1, &sess, &w), -ENOENT);
+	assert_int_equal(ftp_spsv_issue(t, 5, 0, &me, 0, 60000, a), 0);
+	assert_int_equal(ftp_spsv_issue(t, 5, 0, &me, 0, 60000, c), 0);
+	assert_int_equal(ftp_spsv_count(t), 1);
+	assert_int_equal(ftp_spsv_take(t, a, &me, 1, &sess, &w), -ENOENT);
+	ftp_spsv_revoke(t, 5);
+	assert_int_equal(ftp_spsv_take(t, c, &me, 1, &sess, &w), -ENOENT);
 	/* wrong lengths and near misses */
-	assert_int_equal(spsv_issue(t, 6, 0, &me, 0, 60000, a), 0);
+	assert_int_equal(ftp_spsv_issue(t, 6, 0, &me, 0, 60000, a), 0);
 	strcpy(c, a);
 	c[SPSV_TOKEN_LEN - 1] ^= 1;
-	assert_int_equal(spsv_take(t, c, &me, 1, &sess, &w), -ENOENT);
-	assert_int_equal(spsv_take(t, "", &me, 1, &sess, &w), -ENOENT);
-	assert_int_equal(spsv_count(t), 1);
+	assert_int_equal(ftp_spsv_take(t, c, &me, 1, &sess, &w), -ENOENT);
+	assert_int_equal(ftp_spsv_take(t, "", &me, 1, &sess, &w), -ENOENT);
+	assert_int_equal(ftp_spsv_count(t), 1);
 	/* bound to the control connection's host (any port); NULL: any host */
-	assert_int_equal(spsv_issue(t, 7, 1, &me, 0, 60000, b), 0);
-	assert_int_equal(spsv_take(t, b, &other, 1, &sess, &w), -EPERM);
-	assert_int_equal(spsv_take(t, b, &me, 1, &sess, &w), 0);
+	assert_int_equal(ftp_spsv_issue(t, 7, 1, &me, 0, 60000, b), 0);
+	assert_int_equal(ftp_spsv_take(t, b, &other, 1, &sess, &w), -EPERM);
+	assert_int_equal(ftp_spsv_take(t, b, &me, 1, &sess, &w), 0);
 	assert_true(sess == 7 && w == 1);
-	assert_int_equal(spsv_issue(t, 8, 0, &me, 0, 60000, b), 0);
-	assert_int_equal(spsv_take(t, b, NULL, 1, &sess, &w), 0);
+	assert_int_equal(ftp_spsv_issue(t, 8, 0, &me, 0, 60000, b), 0);
+	assert_int_equal(ftp_spsv_take(t, b, NULL, 1, &sess, &w), 0);
 	assert_true(sess == 8);
-	spsv_destroy(t);
-	assert_true(ct_equal("abc", "abc", 3));
-	assert_false(ct_equal("abc", "abd", 3));
-	assert_true(ct_equal("", "", 0));
+	ftp_spsv_destroy(t);
+	assert_true(ftp_ct_equal("abc", "abc", 3));
+	assert_false(ftp_ct_equal("abc", "abd", 3));
+	assert_true(ftp_ct_equal("", "", 0));
 }
 
 static void test_passwords(void **state)
@@ -345,57 +345,57 @@ static void test_passwords(void **state)
 	for (int i = 0; i < 2; i++) {
 		assert_non_null(crypt_gensalt_rn(prefixes[i], 0, NULL, 0, setting, sizeof(setting)));
 		char *h = strdup(crypt_rn("s3cret", setting, cd, sizeof(*cd)));
-		assert_true(auth_password_ok(h, "s3cret"));
-		assert_false(auth_password_ok(h, "s3cret "));
-		assert_false(auth_password_ok(h, ""));
+		assert_true(ftp_auth_password_ok(h, "s3cret"));
+		assert_false(ftp_auth_password_ok(h, "s3cret "));
+		assert_false(ftp_auth_password_ok(h, ""));
 		free(h);
 	}
 	free(cd);
-	assert_false(auth_password_ok("", ""));
-	assert_false(auth_password_ok("plain", "plain"));
-	assert_false(auth_password_ok("$6$broken", "x"));
-	assert_false(auth_password_ok(NULL, "x"));
+	assert_false(ftp_auth_password_ok("", ""));
+	assert_false(ftp_auth_password_ok("plain", "plain"));
+	assert_false(ftp_auth_password_ok("$6$broken", "x"));
+	assert_false(ftp_auth_password_ok(NULL, "x"));
 }
 
 static void test_lockout(void **state)
 {
 	(void)state;
-	struct lockout *l = lockout_create(3, 10, 64);
+	struct lockout *l = ftp_lockout_create(3, 10, 64);
 	struct sockaddr_storage a, b;
 	uint64_t left = 0;
-	parse_port_arg("10,0,0,1,4,1", &a);
-	parse_port_arg("10,0,0,2,4,1", &b);
-	lockout_failed(l, "bob", &a, 100);
-	lockout_failed(l, "bob", &a, 200);
-	assert_false(lockout_blocked(l, "bob", &a, 300, NULL));
-	lockout_failed(l, "bob", &a, 300);
-	assert_true(lockout_blocked(l, "bob", &a, 400, &left));
+	ftp_parse_port_arg("10,0,0,1,4,1", &a);
+	ftp_parse_port_arg("10,0,0,2,4,1", &b);
+	ftp_lockout_failed(l, "bob", &a, 100);
+	ftp_lockout_failed(l, "bob", &a, 200);
+	assert_false(ftp_lockout_blocked(l, "bob", &a, 300, NULL));
+	ftp_lockout_failed(l, "bob", &a, 300);
+	assert_true(ftp_lockout_blocked(l, "bob", &a, 400, &left));
 	assert_int_equal(left, 9900);                           /* time left */
-	assert_false(lockout_blocked(l, "carol", &a, 400, NULL)); /* same NAT, other user */
-	assert_false(lockout_blocked(l, "anonymous", &a, 400, NULL));
-	assert_false(lockout_blocked(l, "bob", &b, 400, NULL));  /* other address */
-	assert_false(lockout_blocked(l, "bob", &a, 300 + 10000, NULL)); /* over */
-	lockout_failed(l, "bob", &b, 0);
-	lockout_succeeded(l, "bob", &b);
-	lockout_failed(l, "bob", &b, 0);
-	lockout_failed(l, "bob", &b, 0);
-	assert_false(lockout_blocked(l, "bob", &b, 1, NULL));    /* success reset it */
-	lockout_destroy(l);
+	assert_false(ftp_lockout_blocked(l, "carol", &a, 400, NULL)); /* same NAT, other user */
+	assert_false(ftp_lockout_blocked(l, "anonymous", &a, 400, NULL));
+	assert_false(ftp_lockout_blocked(l, "bob", &b, 400, NULL));  /* other address */
+	assert_false(ftp_lockout_blocked(l, "bob", &a, 300 + 10000, NULL)); /* over */
+	ftp_lockout_failed(l, "bob", &b, 0);
+	ftp_lockout_succeeded(l, "bob", &b);
+	ftp_lockout_failed(l, "bob", &b, 0);
+	ftp_lockout_failed(l, "bob", &b, 0);
+	assert_false(ftp_lockout_blocked(l, "bob", &b, 1, NULL));    /* success reset it */
+	ftp_lockout_destroy(l);
 
 	/* Bounded, and a lock outlives a flood of failures from other addresses. */
-	l = lockout_create(2, 100, 16);
-	lockout_failed(l, "bob", &a, 0);
-	lockout_failed(l, "bob", &a, 0);
+	l = ftp_lockout_create(2, 100, 16);
+	ftp_lockout_failed(l, "bob", &a, 0);
+	ftp_lockout_failed(l, "bob", &a, 0);
 	for (unsigned i = 0; i < 1000; i++) {
 		struct sockaddr_storage x;
 		char port[32];
 		snprintf(port, sizeof(port), "10,1,%u,%u,4,1", i >> 8, i & 255);
-		parse_port_arg(port, &x);
-		lockout_failed(l, "mallory", &x, 1);
+		ftp_parse_port_arg(port, &x);
+		ftp_lockout_failed(l, "mallory", &x, 1);
 	}
 	assert_true(ftp_lockout_count(l) <= 16);
-	assert_true(lockout_blocked(l, "bob", &a, 2, NULL));
-	lockout_destroy(l);
+	assert_true(ftp_lockout_blocked(l, "bob", &a, 2, NULL));
+	ftp_lockout_destroy(l);
 }
 
 static void test_timeval(void **state)
@@ -442,19 +442,19 @@ static void test_digests(void **state)
 static void test_xferlog_line(void **state)
 {
 	(void)state;
-	struct buf b = { 0 };
+	struct fb_buf b = { 0 };
 	struct xfer_record r = { .end = 0, .ms = 1500, .host = "127.0.0.1", .bytes = 42,
 				 .path = "/a b.txt", .incoming = true, .user = "alice",
 				 .complete = true };
-	xferlog_format(&b, &r);
+	ftp_xferlog_format(&b, &r);
 	assert_non_null(strstr(b.p, " 1.500 127.0.0.1 42 /a_b.txt b _ i r alice ftp 0 * c\n"));
 	b.len = 0;   /* anonymous: the ident given as password, spaces as '_' */
 	r.anonymous = true;
 	r.user = "guest@ex ample\n";
 	r.ms = 42;
-	xferlog_format(&b, &r);
+	ftp_xferlog_format(&b, &r);
 	assert_non_null(strstr(b.p, " 0.042 127.0.0.1 42 /a_b.txt b _ i a guest@ex_ample_ ftp 0 * c\n"));
-	buf_free(&b);
+	fb_buf_free(&b);
 }
 
 int main(void)

@@ -1,11 +1,11 @@
-/* fuzz_config_args.c — ferryd's command line (config_parse_args: the
+/* fuzz_config_args.c — ferryd's command line (daemon_parse_args: the
  * uftpproxyd flags and ferryd's own) on an argv cut from the input at NUL
  * bytes, argv[0] chosen by the first byte (ferryd or uftpproxyd). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/config.h"
+#include "ferry/daemon.h"
 #include "fuzz.h"
 
 enum { MAX_ARGS = 64 };
@@ -42,9 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ferry_config cfg;
 	struct config_error err;
 	enum cli_action action;
-	config_init(&cfg);
-	(void)config_parse_args(argc, argv, &cfg, &action, &err);
-	config_free(&cfg);
+	daemon_config_init(&cfg);
+	(void)daemon_parse_args(argc, argv, &cfg, &action, &err);
+	daemon_config_free(&cfg);
 out:
 	free(text);
 	return 0;

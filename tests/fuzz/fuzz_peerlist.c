@@ -1,10 +1,10 @@
 /* fuzz_peerlist.c — one line of a -C client list or -S server list
- * (UID[|IP][|FINGERPRINT]) through peerlist_parse_line, both kinds chosen
+ * (UID[|IP][|FINGERPRINT]) through proxy_peerlist_parse_line, both kinds chosen
  * by the first byte, and the fingerprint parser on the rest. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/peerlist.h"
+#include "peerlist.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -18,13 +18,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	line[size - 1] = '\0';
 	struct peer p;
 	const char *why = NULL;
-	if (peerlist_parse_line(line, data[0] & 1, &p, &why) == 0) {
+	if (proxy_peerlist_parse_line(line, data[0] & 1, &p, &why) == 0) {
 		FUZZ_CHECK(!(data[0] & 1) || p.has_addr);
 	} else {
 		FUZZ_CHECK(why != NULL);
 	}
 	uint8_t fp[PEER_FP_LEN];
-	(void)fingerprint_parse(line, fp);
+	(void)proxy_fingerprint_parse(line, fp);
 	free(line);
 	return 0;
 }

@@ -33,8 +33,8 @@
 #include <string.h>
 
 #include "fake_engine.h"
-#include "ferry/config.h"
-#include "ferry/log.h"
+#include "ferry/daemon.h"
+#include "ferry/base.h"
 #include "ferry/proxy.h"
 #include "fuzz.h"
 #include "../../src/proxy/internal.h"   /* the shared state's bounds */
@@ -61,10 +61,10 @@ static const struct ferry_config *role_config(unsigned role)
 		int argc = 0;
 		while (role_args[role][argc])
 			argc++;
-		config_init(&cfg[role]);
-		FUZZ_CHECK(config_parse_args(argc, (char **)role_args[role], &cfg[role],
+		daemon_config_init(&cfg[role]);
+		FUZZ_CHECK(daemon_parse_args(argc, (char **)role_args[role], &cfg[role],
 					     &action, &err) == FERRY_EXIT_OK);
-		FUZZ_CHECK(config_validate(&cfg[role], &err) == FERRY_EXIT_OK);
+		FUZZ_CHECK(daemon_validate(&cfg[role], &err) == FERRY_EXIT_OK);
 		ready[role] = true;
 	}
 	return &cfg[role];
@@ -78,7 +78,7 @@ static bool verbose(void)
 	if (v < 0) {
 		const char *lvl = getenv("FUZZ_PROXY_LOG");
 		v = lvl != NULL;
-		log_open(NULL, lvl ? atoi(lvl) : -1, 0, 0);
+		fb_log_open(NULL, lvl ? atoi(lvl) : -1, 0, 0);
 	}
 	return v;
 }
@@ -122,7 +122,7 @@ static void check_back_to_start(struct proxy_shared *sh)
 		FUZZ_CHECK(sh->workers[i] == NULL);
 	for (size_t i = 0; i < sh->count; i++) {
 		struct inst_shared *in = &sh->inst[i];
-		FUZZ_CHECK(sess_table_count(in->groups) == 0);
+		FUZZ_CHECK(proxy_table_count(in->groups) == 0);
 		FUZZ_CHECK(atomic_load(&in->groups_alive) == 0);
 		for (size_t b = 0; b < SOURCE_BUCKETS; b++)
 			FUZZ_CHECK(atomic_load(&in->per_source[b]) == 0);

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "ferry/crypto.h"
-#include "ferry/cursor.h"
+#include "ferry/base.h"
 #include "ferry/uftp.h"
 #include "vectors.h"
 
@@ -48,15 +48,15 @@ static int keyblobs(const char *dir)
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(blobs) / sizeof(blobs[0]); i++) {
 		uint8_t buf[512];
-		struct wcur w;
-		wcur_init(&w, buf, sizeof(buf));
-		if (uftp_keyblob_encode(&w, &blobs[i].kb) || !wcur_ok(&w)) {
+		struct fb_wcur w;
+		fb_wcur_init(&w, buf, sizeof(buf));
+		if (uftp_keyblob_encode(&w, &blobs[i].kb) || !fb_wcur_ok(&w)) {
 			fprintf(stderr, "make_uftp_corpus: key blob %s does not encode\n",
 				blobs[i].name);
 			rc = -1;
 			continue;
 		}
-		rc |= put(dir, "uftp_keyblob", blobs[i].name, buf, wcur_offset(&w));
+		rc |= put(dir, "uftp_keyblob", blobs[i].name, buf, fb_wcur_offset(&w));
 	}
 	return rc;
 }

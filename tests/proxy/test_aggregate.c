@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ferry/config.h"
+#include "ferry/daemon.h"
 #include "ferry/engine.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ferry/proxy.h"
 #include "rig.h"
 
@@ -35,7 +35,7 @@ struct rig {
 static void rig_up(struct rig *r)
 {
 	memset(r, 0, sizeof(*r));
-	config_init(&r->cfg);
+	daemon_config_init(&r->cfg);
 	r->cfg.proxies = calloc(1, sizeof(*r->cfg.proxies));
 	r->cfg.proxy_count = 1;
 	struct proxy_config *pc = &r->cfg.proxies[0];
@@ -60,7 +60,7 @@ static void rig_down(struct rig *r)
 	fe_engine_stop(r->e);
 	fe_engine_destroy(r->e);
 	proxy_shared_free(r->sh);
-	config_free(&r->cfg);
+	daemon_config_free(&r->cfg);
 	close(r->up);
 	for (int i = 0; i < 4; i++)
 		close(r->cl[i]);
@@ -337,7 +337,7 @@ static void test_garbage_is_dropped(void **state)
 
 int main(void)
 {
-	log_open(NULL, LOG_LVL_ERR, 0, 0);
+	fb_log_open(NULL, LOG_LVL_ERR, 0, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_longest_rtt_first),
 		cmocka_unit_test(test_status_merged_and_complete_split),
@@ -346,6 +346,6 @@ int main(void)
 		cmocka_unit_test(test_garbage_is_dropped),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	log_close();
+	fb_log_close();
 	return rc;
 }

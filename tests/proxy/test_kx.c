@@ -55,8 +55,8 @@ struct kx_case {
 static size_t sig_offset(const uint8_t *d, size_t len)
 {
 	struct uftp_msg m;
-	struct rcur c;
-	rcur_init(&c, d, len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, d, len);
 	assert_int_equal(uftp_decode(&c, &m), UFTP_OK);
 	return (size_t)(m.u.announce.ext.enc_info.sig.p - d);
 }
@@ -121,8 +121,8 @@ static void client_register(struct sim_client *c, const struct kx_case *kc,
 {
 	uint8_t copy[2048];
 	struct uftp_msg m;
-	struct rcur rc;
-	rcur_init(&rc, down, len);
+	struct fb_rcur rc;
+	fb_rcur_init(&rc, down, len);
 	assert_int_equal(uftp_decode(&rc, &m), UFTP_OK);
 	const struct uftp_enc_info *e = &m.u.announce.ext.enc_info;
 	c->proxy_key = crypto_key_from_blob(e->keyblob.p, e->keyblob.len);
@@ -202,8 +202,8 @@ static void server_keyinfo(struct sim_server *s, const struct kx_case *kc,
 	k.u.keyinfo = (struct uftp_keyinfo){ .iv_ctr = 5, .keys = keys, .count = 2 };
 	long n = uftp_encode(buf, cap, &k);
 	assert_true(n > 0);
-	struct rcur c;
-	rcur_init(&c, buf, (size_t)n);
+	struct fb_rcur c;
+	fb_rcur_init(&c, buf, (size_t)n);
 	assert_int_equal(uftp_decode(&c, m), UFTP_OK);
 }
 
@@ -231,8 +231,8 @@ static void server_checks_ack(struct sim_server *s, const struct kx_case *kc,
 	long n = proxy_kx_keyinfo_ack(g, rng, &h, 1, dg, sizeof(dg));
 	assert_true(n > 0);
 	struct uftp_msg m, inner;
-	struct rcur c;
-	rcur_init(&c, dg, (size_t)n);
+	struct fb_rcur c;
+	fb_rcur_init(&c, dg, (size_t)n);
 	assert_int_equal(uftp_decode(&c, &m), UFTP_OK);
 	assert_int_equal(m.hdr.func, UFTP_ENCRYPTED);
 	assert_int_equal(crypto_uftp_group_keys(kc->hashtype, kc->keytype, s->gm,
@@ -243,7 +243,7 @@ static void server_checks_ack(struct sim_server *s, const struct kx_case *kc,
 				  m.u.encrypted.payload.p, m.u.encrypted.payload.len,
 				  plain, sizeof(plain));
 	assert_true(p > 0);
-	rcur_init(&c, plain, (size_t)p);
+	fb_rcur_init(&c, plain, (size_t)p);
 	assert_int_equal(uftp_decode_inner(&c, &m.hdr, &inner), UFTP_OK);
 	assert_int_equal(inner.hdr.func, UFTP_KEYINFO_ACK);
 	expected_verify(kc, s->rand1, g->self.rand2, g->self.premaster, g->self.plen,
@@ -296,8 +296,8 @@ static void proxy_checks_own_client_key(const struct kx_case *kc, struct kx_grou
 	long n = proxy_kx_own_client_key(g, rng, &h, buf, sizeof(buf));
 	assert_true(n > 0);
 	struct uftp_msg m;
-	struct rcur c;
-	rcur_init(&c, buf, (size_t)n);
+	struct fb_rcur c;
+	fb_rcur_init(&c, buf, (size_t)n);
 	assert_int_equal(uftp_decode(&c, &m), UFTP_OK);
 	assert_int_equal(m.hdr.func, UFTP_CLIENT_KEY);
 	struct crypto_key *k = crypto_key_from_blob(m.u.client_key.keyblob.p,
@@ -353,9 +353,9 @@ static void run_case(const struct kx_case *kc)
 	assert_true(n > 0);
 	struct uftp_msg m;
 	struct uftp_destkey dk;
-	struct rcur c;
+	struct fb_rcur c;
 	uint8_t gm[CRYPTO_MASTER_LEN], v[CRYPTO_VERIFY_LEN];
-	rcur_init(&c, buf, (size_t)n);
+	fb_rcur_init(&c, buf, (size_t)n);
 	assert_int_equal(uftp_decode(&c, &m), UFTP_OK);
 	assert_true(uftp_keyinfo_at(&m.u.keyinfo, 0, &dk));
 	assert_int_equal(dk.uid, CLIENT);

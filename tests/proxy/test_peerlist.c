@@ -10,28 +10,28 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ferry/peerlist.h"
+#include "peerlist.h"
 
 static void test_man_page_examples(void **state)
 {
 	(void)state;
 	struct peer p;
 	const char *why;
-	assert_int_equal(peerlist_parse_line(
+	assert_int_equal(proxy_peerlist_parse_line(
 		"0x00001111|66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC",
 		false, &p, &why), 0);
 	assert_int_equal(p.uid, 0x1111);
 	assert_true(p.has_fp);
 	assert_int_equal(p.fp[0], 0x66);
 	assert_int_equal(p.fp[19], 0xBC);
-	assert_int_equal(peerlist_parse_line("0x00002222", false, &p, &why), 0);
+	assert_int_equal(proxy_peerlist_parse_line("0x00002222", false, &p, &why), 0);
 	assert_false(p.has_fp);
-	assert_int_equal(peerlist_parse_line(
+	assert_int_equal(proxy_peerlist_parse_line(
 		"0x11112222|192.168.1.101|66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC",
 		true, &p, &why), 0);
 	assert_true(p.has_addr && p.has_fp);
 	assert_int_equal(p.addr.ss_family, AF_INET);
-	assert_int_equal(peerlist_parse_line("0x11113333|fe80::213:72ff:fed6:69ca",
+	assert_int_equal(proxy_peerlist_parse_line("0x11113333|fe80::213:72ff:fed6:69ca",
 					     true, &p, &why), 0);
 	assert_int_equal(p.addr.ss_family, AF_INET6);
 	assert_false(p.has_fp);
@@ -50,7 +50,7 @@ static void test_malformed(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct peer p;
 		const char *why = NULL;
-		assert_int_equal(peerlist_parse_line(bad[i].line, bad[i].addr, &p, &why), -1);
+		assert_int_equal(proxy_peerlist_parse_line(bad[i].line, bad[i].addr, &p, &why), -1);
 		assert_non_null(why);
 	}
 }
@@ -65,21 +65,21 @@ static void test_file(void **state)
 	fclose(f);
 	struct peerlist l;
 	char err[256];
-	assert_int_equal(peerlist_load(path, true, &l, err, sizeof(err)), 0);
+	assert_int_equal(proxy_peerlist_load(path, true, &l, err, sizeof(err)), 0);
 	assert_int_equal(l.n, 2);
-	assert_non_null(peerlist_find(&l, 0x11113333));
-	assert_null(peerlist_find(&l, 0x11114444));
-	peerlist_free(&l);
+	assert_non_null(proxy_peerlist_find(&l, 0x11113333));
+	assert_null(proxy_peerlist_find(&l, 0x11114444));
+	proxy_peerlist_free(&l);
 
 	f = fopen(path, "w");
 	fputs("0x11112222|198.18.0.1\n0x11113333\n", f);
 	fclose(f);
-	assert_int_equal(peerlist_load(path, true, &l, err, sizeof(err)), -1);
+	assert_int_equal(proxy_peerlist_load(path, true, &l, err, sizeof(err)), -1);
 	char want[300];
 	snprintf(want, sizeof(want), "%s:2: ", path);
 	assert_memory_equal(err, want, strlen(want));
 	unlink(path);
-	assert_int_equal(peerlist_load(path, true, &l, err, sizeof(err)), -1);
+	assert_int_equal(proxy_peerlist_load(path, true, &l, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "No such file"));
 }
 

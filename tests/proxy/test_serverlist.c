@@ -17,12 +17,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ferry/config.h"
+#include "ferry/daemon.h"
 #include "ferry/crypto.h"
 #include "ferry/engine.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ferry/proxy.h"
-#include "ferry/uftp_msg.h"
+#include "ferry/uftp.h"
 #include "rig.h"
 
 /* Server 0x2 is listed with the fingerprint of listed_key. */
@@ -50,7 +50,7 @@ static void rig_up(struct rig *r)
 	dprintf(fd, "0x00000001|127.0.0.1\n0x00000002|127.0.0.1|%s\n", fps);
 	close(fd);
 	r->port = rig_free_port();
-	config_init(&r->cfg);
+	daemon_config_init(&r->cfg);
 	r->cfg.proxies = calloc(1, sizeof(*r->cfg.proxies));
 	r->cfg.proxy_count = 1;
 	r->cfg.proxies[0] = (struct proxy_config){
@@ -79,7 +79,7 @@ static void rig_down(struct rig *r)
 	fe_engine_stop(r->e);
 	fe_engine_destroy(r->e);
 	proxy_shared_free(r->sh);
-	config_free(&r->cfg);
+	daemon_config_free(&r->cfg);
 	close(r->up);
 	close(r->client);
 	unlink(r->list);
@@ -152,8 +152,8 @@ static bool next_up(struct rig *r, uint8_t *buf, size_t cap, struct uftp_msg *m)
 	if (poll(&p, 1, 1500) <= 0)
 		return false;
 	ssize_t n = recv(r->up, buf, cap, 0);
-	struct rcur c;
-	rcur_init(&c, buf, (size_t)n);
+	struct fb_rcur c;
+	fb_rcur_init(&c, buf, (size_t)n);
 	return n > 0 && uftp_decode(&c, m) == UFTP_OK;
 }
 
@@ -299,7 +299,7 @@ static int private_netns(void **state)
 
 int main(void)
 {
-	log_open(NULL, LOG_LVL_ERR, 0, 0);
+	fb_log_open(NULL, LOG_LVL_ERR, 0, 0);
 	if (private_netns(NULL) < 0) {
 		printf("skip: needs root for a private network namespace\n");
 		return 77;
@@ -321,6 +321,6 @@ int main(void)
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	crypto_key_free(listed_key);
 	crypto_key_free(other_key);
-	log_close();
+	fb_log_close();
 	return rc;
 }

@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ferry/config.h"
 #include "ferry/daemon.h"
 
 static void plan_unprivileged(void **state)
@@ -20,12 +19,12 @@ static void plan_unprivileged(void **state)
 	struct ferry_config cfg;
 	struct daemon_identity id;
 	char why[256];
-	config_init(&cfg);
+	daemon_config_init(&cfg);
 	cfg.user = strdup("root");   /* not applied when not started as root */
 	assert_int_equal(daemon_privdrop_plan(&cfg, 1234, &id, why, sizeof(why)), 0);
 	assert_int_equal(id.mode, PRIV_UNPRIVILEGED);
 	assert_int_equal(id.uid, 1234);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static void plan_as_root(void **state)
@@ -34,7 +33,7 @@ static void plan_as_root(void **state)
 	struct ferry_config cfg;
 	struct daemon_identity id;
 	char why[512];
-	config_init(&cfg);
+	daemon_config_init(&cfg);
 	cfg.user = strdup("nobody");
 	assert_int_equal(daemon_privdrop_plan(&cfg, 0, &id, why, sizeof(why)), 0);
 	assert_int_equal(id.mode, PRIV_DROP);
@@ -63,7 +62,7 @@ static void plan_as_root(void **state)
 	cfg.user = strdup("no-such-user-for-ferry");
 	assert_int_equal(daemon_privdrop_plan(&cfg, 0, &id, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "no-such-user-for-ferry"));
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static int check(struct ferry_config *cfg, const char *want)
@@ -89,7 +88,7 @@ static void safety_roots(void **state)
 {
 	(void)state;
 	struct ferry_config cfg;
-	config_init(&cfg);
+	daemon_config_init(&cfg);
 	cfg.foreground = true;
 	const char *slash[] = { "/", "//", "/.", "/./", "/tmp/..", "/tmp/../." };
 	for (size_t i = 0; i < sizeof(slash) / sizeof(*slash); i++) {
@@ -130,14 +129,14 @@ static void safety_roots(void **state)
 	ftp_anon(&cfg, sub, true);
 	assert_true(check(&cfg, NULL));
 	rmdir(dir);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static void safety_files(void **state)
 {
 	(void)state;
 	struct ferry_config cfg;
-	config_init(&cfg);
+	daemon_config_init(&cfg);
 	free(cfg.log_file);
 	cfg.log_file = strdup("/tmp/ferryd.log");
 	assert_true(check(&cfg, "world-writable"));
@@ -153,7 +152,7 @@ static void safety_files(void **state)
 	assert_true(check(&cfg, "world-writable"));
 	cfg.allow_unsafe = true;
 	assert_true(check(&cfg, NULL));
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 int main(void)

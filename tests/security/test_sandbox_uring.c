@@ -17,7 +17,6 @@
 #include <liburing.h>
 #include <linux/landlock.h>
 
-#include "ferry/config.h"
 #include "ferry/daemon.h"
 
 static char root[64], inside[96], outside[64];

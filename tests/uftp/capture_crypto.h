@@ -7,7 +7,7 @@
 #ifndef FERRY_TEST_CAPTURE_CRYPTO_H
 #define FERRY_TEST_CAPTURE_CRYPTO_H
 
-#include "ferry/uftp_msg.h"
+#include "ferry/uftp.h"
 
 struct capcrypt;
 

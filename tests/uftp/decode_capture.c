@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "capture_crypto.h"
-#include "ferry/uftp_msg.h"
+#include "ferry/uftp.h"
 
 #define MAX_DGRAM 65536
 
@@ -38,7 +38,7 @@ static void tag(struct tags *t, bool cond, const char *name)
 }
 
 /* Key blobs are checked wherever they appear; a bad one fails the line. */
-static bool blob_ok(struct tags *t, struct bview b)
+static bool blob_ok(struct tags *t, struct fb_bview b)
 {
 	struct uftp_keyblob kb;
 	if (b.len == 0)
@@ -50,7 +50,7 @@ static bool blob_ok(struct tags *t, struct bview b)
 	return true;
 }
 
-static void print_name(const char *key, struct bview v)
+static void print_name(const char *key, struct fb_bview v)
 {
 	printf(" %s=", key);
 	for (size_t i = 0; i < v.len; i++) {
@@ -145,8 +145,8 @@ static bool check_inner(struct capcrypt *cc, const struct uftp_msg *m,
 		return true;
 	}
 	struct uftp_msg inner;
-	struct rcur c;
-	rcur_init(&c, plain, (size_t)n);
+	struct fb_rcur c;
+	fb_rcur_init(&c, plain, (size_t)n);
 	enum uftp_err e = uftp_decode_inner(&c, &m->hdr, &inner);
 	if (e) {
 		printf(" inner_err=%s", uftp_strerror(e));
@@ -171,9 +171,9 @@ static bool check_one(struct capcrypt *cc, const char *path,
 {
 	static uint8_t again[MAX_DGRAM];
 	struct uftp_msg m;
-	struct rcur c;
+	struct fb_rcur c;
 	struct uftp_hdr peeked;
-	rcur_init(&c, d, len);
+	fb_rcur_init(&c, d, len);
 	enum uftp_err e = uftp_decode(&c, &m);
 	if (e == UFTP_OK && uftp_peek(d, len, &peeked) != UFTP_OK)
 		e = UFTP_E_SHORT;

@@ -22,8 +22,8 @@ static enum uftp_err decode_copy(const uint8_t *p, size_t len,
 	assert_non_null(copy);
 	if (len)
 		memcpy(copy, p, len);
-	struct rcur c;
-	rcur_init(&c, copy, len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, copy, len);
 	enum uftp_err e = uftp_decode(&c, m);
 	if (keep)
 		*keep = copy;       /* m's views point into it */
@@ -117,10 +117,10 @@ static void test_round_trip(void **state)
 		const struct vector *v = &vectors[i];
 		struct uftp_msg m, inner;
 		uint8_t out[BIG];
-		struct rcur c;
-		rcur_init(&c, v->bytes, v->len);
+		struct fb_rcur c;
+		fb_rcur_init(&c, v->bytes, v->len);
 		assert_int_equal(uftp_decode(&c, &m), UFTP_OK);
-		assert_int_equal(rcur_remaining(&c), 0);
+		assert_int_equal(fb_rcur_remaining(&c), 0);
 		long n = uftp_encode(out, sizeof(out), &m);
 		assert_int_equal(n, v->len);
 		assert_memory_equal(out, v->bytes, v->len);
@@ -128,7 +128,7 @@ static void test_round_trip(void **state)
 			continue;
 		struct uftp_hdr outer = m.hdr;
 		outer.func = UFTP_ENCRYPTED;
-		rcur_init(&c, v->bytes + UFTP_HDR_LEN, v->len - UFTP_HDR_LEN);
+		fb_rcur_init(&c, v->bytes + UFTP_HDR_LEN, v->len - UFTP_HDR_LEN);
 		assert_int_equal(uftp_decode_inner(&c, &outer, &inner), UFTP_OK);
 		assert_msg_equal(&m, &inner);
 	}
@@ -311,37 +311,37 @@ static void test_keyblob(void **state)
 	static const uint8_t rsa[] = { 1, 0, 0, 4, 0, 1, 0, 1, 9, 8, 7, 6 };
 	static const uint8_t ec[] = { 2, 23, 0, 3, 1, 2, 3, 0 }; /* padded */
 	struct uftp_keyblob kb;
-	assert_int_equal(uftp_keyblob_decode((struct bview){ rsa, 12 }, &kb),
+	assert_int_equal(uftp_keyblob_decode((struct fb_bview){ rsa, 12 }, &kb),
 			 UFTP_OK);
 	assert_int_equal(kb.type, UFTP_KEYBLOB_RSA);
 	assert_int_equal(kb.exponent, 65537);
 	assert_int_equal(kb.key.len, 4);
 	assert_int_equal(kb.key.p[0], 9);
 	uint8_t out[32];
-	struct wcur w;
-	wcur_init(&w, out, sizeof(out));
+	struct fb_wcur w;
+	fb_wcur_init(&w, out, sizeof(out));
 	assert_int_equal(uftp_keyblob_encode(&w, &kb), UFTP_OK);
-	assert_int_equal(wcur_offset(&w), 12);
+	assert_int_equal(fb_wcur_offset(&w), 12);
 	assert_memory_equal(out, rsa, 12);
-	assert_int_equal(uftp_keyblob_decode((struct bview){ ec, 8 }, &kb),
+	assert_int_equal(uftp_keyblob_decode((struct fb_bview){ ec, 8 }, &kb),
 			 UFTP_OK);
 	assert_int_equal(kb.type, UFTP_KEYBLOB_EC);
 	assert_int_equal(kb.curve, UFTP_CURVE_SECP256R1);
 	assert_int_equal(kb.key.len, 3);
 	for (size_t len = 0; len < 12; len++)
-		assert_int_equal(uftp_keyblob_decode((struct bview){ rsa, len },
+		assert_int_equal(uftp_keyblob_decode((struct fb_bview){ rsa, len },
 						     &kb), UFTP_E_BLOB);
 	for (size_t len = 0; len < 7; len++)
-		assert_int_equal(uftp_keyblob_decode((struct bview){ ec, len },
+		assert_int_equal(uftp_keyblob_decode((struct fb_bview){ ec, len },
 						     &kb), UFTP_E_BLOB);
 	static const uint8_t rsa_padded[] = { 1, 0, 0, 1, 0, 0, 0, 3, 9, 0 };
-	assert_int_equal(uftp_keyblob_decode((struct bview){ rsa_padded, 10 },
+	assert_int_equal(uftp_keyblob_decode((struct fb_bview){ rsa_padded, 10 },
 					     &kb), UFTP_E_BLOB);
 	static const uint8_t bad[] = { 3, 0, 0, 0 };
-	assert_int_equal(uftp_keyblob_decode((struct bview){ bad, 4 }, &kb),
+	assert_int_equal(uftp_keyblob_decode((struct fb_bview){ bad, 4 }, &kb),
 			 UFTP_E_BLOB);
 	kb.type = 3;
-	wcur_init(&w, out, sizeof(out));
+	fb_wcur_init(&w, out, sizeof(out));
 	assert_int_equal(uftp_keyblob_encode(&w, &kb), UFTP_E_RANGE);
 }
 
@@ -388,7 +388,7 @@ static void test_encode_range(void **state)
 	m.u.announce.ext.enc_info.rand1.len = 31;
 	assert_int_equal(encode_fresh(&m), -UFTP_E_RANGE);
 	vec("announce_enc")->build(&m);
-	m.u.announce.ext.enc_info.keyblob = (struct bview){ big, 1000 };
+	m.u.announce.ext.enc_info.keyblob = (struct fb_bview){ big, 1000 };
 	assert_int_equal(encode_fresh(&m), -UFTP_E_RANGE); /* extlen > 255 */
 	vec("announce_enc")->build(&m);
 	m.u.announce.uids = (struct uftp_uids){ NULL, NULL, 3 };
@@ -398,14 +398,14 @@ static void test_encode_range(void **state)
 	m.u.fileinfo.size = 1ull << 48;
 	assert_int_equal(encode_fresh(&m), -UFTP_E_RANGE);
 	vec("fileinfo_big")->build(&m);
-	m.u.fileinfo.name = (struct bview){ big, 1021 };
+	m.u.fileinfo.name = (struct fb_bview){ big, 1021 };
 	assert_int_equal(encode_fresh(&m), -UFTP_E_RANGE);
-	m.u.fileinfo.name = (struct bview){ big, 1000 };
-	m.u.fileinfo.link = (struct bview){ big, 100 };   /* hlen > 255 */
+	m.u.fileinfo.name = (struct fb_bview){ big, 1000 };
+	m.u.fileinfo.link = (struct fb_bview){ big, 100 };   /* hlen > 255 */
 	assert_int_equal(encode_fresh(&m), -UFTP_E_RANGE);
 
 	vec("abort")->build(&m);
-	m.u.abort.text = (struct bview){ big, 301 };
+	m.u.abort.text = (struct fb_bview){ big, 301 };
 	assert_int_equal(encode_fresh(&m), -UFTP_E_RANGE);
 
 	vec("keyinfo_ack")->build(&m);
@@ -443,8 +443,8 @@ static void test_peek_and_rewrite(void **state)
 	assert_int_equal(uftp_set_src_id(buf, 15, 1), UFTP_E_SHORT);
 	assert_int_equal(uftp_set_seq(buf, 3, 1), UFTP_E_SHORT);
 	struct uftp_msg m;
-	struct rcur c;
-	rcur_init(&c, buf, v->len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, buf, v->len);
 	assert_int_equal(uftp_decode(&c, &m), UFTP_OK);
 	assert_int_equal(m.hdr.src_id, 0x11223344);
 	assert_int_equal(m.hdr.seq, 0xbeef);
@@ -465,8 +465,8 @@ static void test_uid_lists(void **state)
 	unsigned with_list = 0;
 	for (size_t i = 0; i < n_vectors; i++) {
 		struct uftp_msg m;
-		struct rcur c;
-		rcur_init(&c, vectors[i].bytes, vectors[i].len);
+		struct fb_rcur c;
+		fb_rcur_init(&c, vectors[i].bytes, vectors[i].len);
 		assert_int_equal(uftp_decode(&c, &m), UFTP_OK);
 		const struct uftp_uids *u = uftp_msg_uids(&m);
 		if (!u)
@@ -485,8 +485,8 @@ static void test_uid_lists(void **state)
 	}
 	assert_int_equal(with_list, 12);
 	struct uftp_msg m;
-	struct rcur c;
-	rcur_init(&c, vec("keyinfo")->bytes, vec("keyinfo")->len);
+	struct fb_rcur c;
+	fb_rcur_init(&c, vec("keyinfo")->bytes, vec("keyinfo")->len);
 	assert_int_equal(uftp_decode(&c, &m), UFTP_OK);
 	struct uftp_destkey dk;
 	assert_true(uftp_keyinfo_at(&m.u.keyinfo, 0, &dk));
@@ -494,7 +494,7 @@ static void test_uid_lists(void **state)
 	assert_int_equal(dk.master[0], 0x40);
 	assert_int_equal(dk.master[47], 0x6f);
 	assert_false(uftp_keyinfo_at(&m.u.keyinfo, 1, &dk));
-	rcur_init(&c, vec("cong_ctrl")->bytes, vec("cong_ctrl")->len);
+	fb_rcur_init(&c, vec("cong_ctrl")->bytes, vec("cong_ctrl")->len);
 	assert_int_equal(uftp_decode(&c, &m), UFTP_OK);
 	struct uftp_cc_item it;
 	assert_true(uftp_cc_item_at(&m.u.cong_ctrl, 1, &it));
@@ -530,17 +530,17 @@ static void test_inner(void **state)
 	struct uftp_hdr outer = { .version = UFTP_VERSION,
 				  .func = UFTP_ENCRYPTED };
 	struct uftp_msg m;
-	struct rcur c;
-	rcur_init(&c, NULL, 0);
+	struct fb_rcur c;
+	fb_rcur_init(&c, NULL, 0);
 	assert_int_equal(uftp_decode_inner(&c, &outer, &m), UFTP_E_TRUNC);
 	static const uint8_t nested[] = { 0x12, 0, 0, 0 };
-	rcur_init(&c, nested, sizeof(nested));
+	fb_rcur_init(&c, nested, sizeof(nested));
 	assert_int_equal(uftp_decode_inner(&c, &outer, &m), UFTP_E_FUNC);
 	static const uint8_t unknown[] = { 0x63, 1, 0, 0 };
-	rcur_init(&c, unknown, sizeof(unknown));
+	fb_rcur_init(&c, unknown, sizeof(unknown));
 	assert_int_equal(uftp_decode_inner(&c, &outer, &m), UFTP_E_FUNC);
 	static const uint8_t key_req[] = { 0x10, 1, 0, 0 };
-	rcur_init(&c, key_req, sizeof(key_req));
+	fb_rcur_init(&c, key_req, sizeof(key_req));
 	assert_int_equal(uftp_decode_inner(&c, &outer, &m), UFTP_OK);
 	assert_int_equal(m.hdr.func, UFTP_KEY_REQ);
 }
@@ -570,8 +570,8 @@ static void check_canonical(const uint8_t *p, size_t len)
 	long n = uftp_encode(once, sizeof(once), &m);
 	free(copy);
 	assert_true(n > 0);
-	struct rcur c;
-	rcur_init(&c, once, (size_t)n);
+	struct fb_rcur c;
+	fb_rcur_init(&c, once, (size_t)n);
 	assert_int_equal(uftp_decode(&c, &m2), UFTP_OK);
 	long n2 = uftp_encode(twice, sizeof(twice), &m2);
 	assert_int_equal(n, n2);

@@ -32,8 +32,8 @@ static const uint8_t ec_blob[] = { EC_BLOB };
 static const uint8_t dh_blob[] = { DH_BLOB };
 static const uint8_t sig4[] = { 0xde, 0xad, 0xbe, 0xef };
 
-#define VIEW(a) ((struct bview){ (a), sizeof(a) })
-#define STR(s) ((struct bview){ (const uint8_t *)(s), sizeof(s) - 1 })
+#define VIEW(a) ((struct fb_bview){ (a), sizeof(a) })
+#define STR(s) ((struct fb_bview){ (const uint8_t *)(s), sizeof(s) - 1 })
 #define HOST_UIDS(a) ((struct uftp_uids){ NULL, (a), sizeof(a) / sizeof(*(a)) })
 
 static void hdr(struct uftp_msg *m, uint8_t func)
@@ -560,7 +560,7 @@ const size_t n_vectors = sizeof(vectors) / sizeof(vectors[0]);
 
 #define EQ(f) assert_int_equal(x->f, y->f)
 
-static void eq_view(struct bview a, struct bview b)
+static void eq_view(struct fb_bview a, struct fb_bview b)
 {
 	assert_int_equal(a.len, b.len);
 	if (a.len)

@@ -3,7 +3,7 @@
 #ifndef FERRY_TEST_UFTP_VECTORS_H
 #define FERRY_TEST_UFTP_VECTORS_H
 
-#include "ferry/uftp_msg.h"
+#include "ferry/uftp.h"
 
 struct vector {
 	const char *name;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ferry/config.h"
+#include "ferry/daemon.h"
 
 #define MAXARGS 40
 
@@ -26,8 +26,8 @@ static int parse(const char *const *args, struct ferry_config *cfg,
 		argc++;
 	}
 	argv[argc] = NULL;
-	config_init(cfg);
-	return config_parse_args(argc, argv, cfg, action, err);
+	daemon_config_init(cfg);
+	return daemon_parse_args(argc, argv, cfg, action, err);
 }
 
 #define ARGV(...) ((const char *const[]){ "ferryd", __VA_ARGS__, NULL })
@@ -38,7 +38,7 @@ static int parse_ok(const char *const *args, struct ferry_config *cfg)
 	struct config_error err;
 	int rc = parse(args, cfg, &a, &err);
 	if (rc) {
-		config_error_print(&err, stderr);
+		daemon_error_print(&err, stderr);
 		fail_msg("unexpected failure for %s %s", args[1], args[2] ? args[2] : "");
 	}
 	return rc;
@@ -51,7 +51,7 @@ static void expect_bad(const char *const *args, const char *key)
 	struct config_error err;
 	int rc = parse(args, &cfg, &a, &err);
 	if (rc != FERRY_EXIT_PARAM || strcmp(err.key, key)) {
-		config_error_print(&err, stderr);
+		daemon_error_print(&err, stderr);
 		fail_msg("%s %s %s: rc %d key '%s', wanted key '%s'", args[1],
 			 args[2] ? args[2] : "", args[2] && args[3] ? args[3] : "",
 			 rc, err.key, key);
@@ -60,7 +60,7 @@ static void expect_bad(const char *const *args, const char *key)
 	assert_int_equal(err.line, 0);
 	assert_int_equal(err.column, 0);
 	assert_true(err.msg[0] != '\0');
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 /* ---- defaults ---- */
@@ -69,7 +69,7 @@ static void test_defaults(void **state)
 {
 	(void)state;
 	struct ferry_config cfg;
-	config_init(&cfg);
+	daemon_config_init(&cfg);
 	assert_int_equal(cfg.log_level, 2);
 	assert_int_equal(cfg.max_log_count, 5);
 	assert_int_equal(cfg.max_log_size, 0);
@@ -87,7 +87,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.ftp.login_delay_ms, 1000);
 	assert_int_equal(cfg.ftp.max_login_failures, 5);
 	assert_int_equal(cfg.ftp.lockout_seconds, 300);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static void test_proxy_defaults(void **state)
@@ -108,7 +108,7 @@ static void test_proxy_defaults(void **state)
 	assert_int_equal(p->pub_mcast.n, 1);
 	assert_string_equal(p->pub_mcast.v[0], "230.4.4.1");
 	assert_string_equal(cfg.source, "command line");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static void test_uftpproxyd_name(void **state)
@@ -118,11 +118,11 @@ static void test_uftpproxyd_name(void **state)
 	const char *const args[] = { "/usr/sbin/uftpproxyd", "-c", NULL };
 	assert_int_equal(parse_ok(args, &cfg), 0);
 	assert_string_equal(cfg.log_file, "/var/log/uftpproxyd.log");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	const char *const args2[] = { "uftpproxyd", "-c", "-L", "/tmp/x.log", NULL };
 	assert_int_equal(parse_ok(args2, &cfg), 0);
 	assert_string_equal(cfg.log_file, "/tmp/x.log");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 /* ---- every flag, good values ---- */
@@ -146,7 +146,7 @@ static void test_flag_values(void **state)
 	assert_int_equal(p->dest_port, 3000);
 	assert_true(p->system_keys);
 	assert_int_equal(cfg.log_level, 5);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 
 	assert_int_equal(parse_ok(ARGV("-c", "-H", "198.18.1.1,198.18.1.3:2000,[fd00::1]:3000,fd00::2",
 				       "-h", "3600", "-g", "1024", "-n", "1000", "-B", "104857600",
@@ -168,7 +168,7 @@ static void test_flag_values(void **state)
 	assert_string_equal(cfg.log_file, "/tmp/l.log");
 	assert_string_equal(cfg.pidfile, "/tmp/p.pid");
 	assert_string_equal(p->client_list, "/etc/c.txt");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 
 	assert_int_equal(parse_ok(ARGV("-r:prime256v1", "-S", "/etc/s.txt", "-k", "/a.pem,/b.pem",
 				       "-K", "rsa:2048,ec:secp384r1", "-e", "secp521r1",
@@ -185,7 +185,7 @@ static void test_flag_values(void **state)
 	assert_int_equal(p->pub_mcast.n, 2);
 	assert_string_equal(p->pub_mcast.v[1], "ff15::1");
 	assert_int_equal(cfg.workers, 4);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static void test_flag_edges(void **state)
@@ -207,7 +207,7 @@ static void test_flag_edges(void **state)
 			args[j + 1] = good[i][j];
 		struct ferry_config cfg;
 		assert_int_equal(parse_ok(args, &cfg), 0);
-		config_free(&cfg);
+		daemon_config_free(&cfg);
 	}
 }
 
@@ -275,7 +275,7 @@ static void test_bad_message(void **state)
 	assert_int_equal(parse(ARGV("-c", "-B", "1"), &cfg, &a, &err), FERRY_EXIT_PARAM);
 	assert_non_null(strstr(err.msg, "65536-104857600"));
 	assert_non_null(strstr(err.msg, "'1'"));
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 /* ---- actions and roles ---- */
@@ -288,16 +288,16 @@ static void test_actions(void **state)
 	struct config_error err;
 	assert_int_equal(parse(ARGV("--help"), &cfg, &a, &err), 0);
 	assert_int_equal(a, CLI_HELP);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	assert_int_equal(parse(ARGV("--version"), &cfg, &a, &err), 0);
 	assert_int_equal(a, CLI_VERSION);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	assert_int_equal(parse(ARGV("-c", "--check-config"), &cfg, &a, &err), 0);
 	assert_int_equal(a, CLI_CHECK);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	assert_int_equal(parse(ARGV("-c"), &cfg, &a, &err), 0);
 	assert_int_equal(a, CLI_RUN);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static void test_builtin_default(void **state)
@@ -315,18 +315,18 @@ static void test_builtin_default(void **state)
 	assert_int_equal(cfg.proxies[0].port, 1044);
 	assert_int_equal(cfg.log_level, 2);
 	assert_false(cfg.foreground);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	/* general flags apply on top of the built-in file */
 	assert_int_equal(parse(ARGV("-d", "-x", "4"), &cfg, &a, &err), 0);
 	assert_true(cfg.foreground);
 	assert_int_equal(cfg.log_level, 4);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	/* and the text itself loads on its own */
-	config_init(&cfg);
-	assert_int_equal(config_load_json(ferry_default_conf, strlen(ferry_default_conf),
+	daemon_config_init(&cfg);
+	assert_int_equal(daemon_load_json(daemon_default_conf, strlen(daemon_default_conf),
 					  "builtin", &cfg, &err), 0);
-	assert_int_equal(config_validate(&cfg, &err), 0);
-	config_free(&cfg);
+	assert_int_equal(daemon_validate(&cfg, &err), 0);
+	daemon_config_free(&cfg);
 }
 
 static void test_ftp_cli(void **state)
@@ -340,13 +340,13 @@ static void test_ftp_cli(void **state)
 	assert_false(cfg.ftp.anonymous_write);
 	assert_int_equal(cfg.ftp.listen.n, 1);
 	assert_string_equal(cfg.ftp.listen.v[0], "127.0.0.1:2121");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	assert_int_equal(parse_ok(ARGV("-c", "--ftp-root=/srv", "--ftp-listen", "[::1]:21",
 				       "--ftp-write"), &cfg), 0);
 	assert_int_equal(cfg.proxy_count, 1);
 	assert_true(cfg.ftp.anonymous_write);
 	assert_string_equal(cfg.ftp.listen.v[0], "[::1]:21");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static void test_server_dest(void **state)
@@ -356,18 +356,18 @@ static void test_server_dest(void **state)
 	assert_int_equal(parse_ok(ARGV("-s", "198.18.1.2"), &cfg), 0);
 	assert_string_equal(cfg.proxies[0].dest, "198.18.1.2");
 	assert_null(cfg.proxies[0].dest_fingerprint);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	/* fp=: the downstream is learnt from signed heartbeats */
 	assert_int_equal(parse_ok(ARGV("-s", "fp=66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC"),
 				  &cfg), 0);
 	assert_null(cfg.proxies[0].dest);
 	assert_string_equal(cfg.proxies[0].dest_fingerprint,
 			    "66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	/* a response proxy answers on its own port, as uftpproxyd does */
 	assert_int_equal(parse_ok(ARGV("-r", "-p", "1500", "-q", "1600"), &cfg), 0);
 	assert_int_equal(cfg.proxies[0].dest_port, 1500);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 /* ---- -f ---- */
@@ -392,7 +392,7 @@ static void test_file_option(void **state)
 	assert_int_equal(cfg.log_level, 1);
 	assert_int_equal(cfg.priority, 5);
 	assert_string_equal(cfg.source, path);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	assert_int_equal(parse_ok(ARGV("-x", "4", "-f", path, "-N", "-3", "-d", "-L", "/tmp/o.log",
 				       "-P", "/tmp/o.pid", "-g", "7", "-n", "9", "--workers", "3"), &cfg), 0);
 	assert_int_equal(cfg.log_level, 4);
@@ -403,7 +403,7 @@ static void test_file_option(void **state)
 	assert_int_equal(cfg.max_log_size, 7);
 	assert_int_equal(cfg.max_log_count, 9);
 	assert_int_equal(cfg.workers, 3);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	const char *const *bad[] = {
 		ARGV("-f", path, "-c"), ARGV("-s", "h", "-f", path), ARGV("-f", path, "-B", "65536"),
 		ARGV("-f", path, "--ftp-root", "/srv"), ARGV("-f", path, "-f", path),
@@ -419,8 +419,8 @@ static void test_file_option(void **state)
 
 static int load(const char *text, struct ferry_config *cfg, struct config_error *err)
 {
-	config_init(cfg);
-	return config_load_json(text, strlen(text), "t.json", cfg, err);
+	daemon_config_init(cfg);
+	return daemon_load_json(text, strlen(text), "t.json", cfg, err);
 }
 
 static void expect_json_error(const char *text, int line, int column, const char *key)
@@ -430,11 +430,11 @@ static void expect_json_error(const char *text, int line, int column, const char
 	int rc = load(text, &cfg, &err);
 	if (rc != FERRY_EXIT_PARAM || err.line != line || err.column != column ||
 	    strcmp(err.key, key)) {
-		config_error_print(&err, stderr);
+		daemon_error_print(&err, stderr);
 		fail_msg("wanted t.json:%d:%d: %s", line, column, key);
 	}
 	assert_string_equal(err.file, "t.json");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 /* Where "at" (a unique piece of text) starts: the line and column an error
@@ -581,7 +581,7 @@ static void test_json_full(void **state)
 	struct ferry_config cfg;
 	struct config_error err;
 	if (load(text, &cfg, &err)) {
-		config_error_print(&err, stderr);
+		daemon_error_print(&err, stderr);
 		fail();
 	}
 	assert_int_equal(cfg.workers, 2);
@@ -613,7 +613,7 @@ static void test_json_full(void **state)
 	assert_string_equal(cfg.ftp.listen.v[0], "127.0.0.1:2121");
 	assert_int_equal(cfg.ftp.lockout_seconds, 60);
 	assert_string_equal(cfg.ftp.tls_key, "/k.pem");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static void test_validate(void **state)
@@ -621,19 +621,19 @@ static void test_validate(void **state)
 	(void)state;
 	struct ferry_config cfg;
 	struct config_error err;
-	config_init(&cfg);
-	assert_int_equal(config_validate(&cfg, &err), FERRY_EXIT_PARAM);
+	daemon_config_init(&cfg);
+	assert_int_equal(daemon_validate(&cfg, &err), FERRY_EXIT_PARAM);
 	assert_string_equal(err.key, "-s");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	assert_int_equal(parse_ok(ARGV("-c"), &cfg), 0);
 	cfg.proxies[0].ttl = 0;
-	assert_int_equal(config_validate(&cfg, &err), FERRY_EXIT_PARAM);
+	assert_int_equal(daemon_validate(&cfg, &err), FERRY_EXIT_PARAM);
 	assert_string_equal(err.key, "-t");
 	cfg.proxies[0].ttl = 1;
 	cfg.log_level = 7;
-	assert_int_equal(config_validate(&cfg, &err), FERRY_EXIT_PARAM);
+	assert_int_equal(daemon_validate(&cfg, &err), FERRY_EXIT_PARAM);
 	assert_string_equal(err.key, "-x");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 }
 
 static void test_error_print(void **state)
@@ -642,12 +642,12 @@ static void test_error_print(void **state)
 	struct config_error err = { "f.json", 3, 7, "proxies[1].port", "bad" };
 	char buf[512] = { 0 };
 	FILE *f = fmemopen(buf, sizeof(buf), "w");
-	config_error_print(&err, f);
+	daemon_error_print(&err, f);
 	err.line = 0;
 	err.column = 0;
 	snprintf(err.file, sizeof(err.file), "command line");
 	snprintf(err.key, sizeof(err.key), "-B");
-	config_error_print(&err, f);
+	daemon_error_print(&err, f);
 	fclose(f);
 	assert_string_equal(buf, "f.json:3:7: proxies[1].port: bad\ncommand line: -B: bad\n");
 }
@@ -657,17 +657,17 @@ static void test_load_file(void **state)
 	(void)state;
 	struct ferry_config cfg;
 	struct config_error err;
-	config_init(&cfg);
-	assert_int_equal(config_load_file("/nonexistent/ferryd.json", &cfg, &err), FERRY_EXIT_PARAM);
+	daemon_config_init(&cfg);
+	assert_int_equal(daemon_load_file("/nonexistent/ferryd.json", &cfg, &err), FERRY_EXIT_PARAM);
 	assert_string_equal(err.file, "/nonexistent/ferryd.json");
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	char *path = write_temp("{\n\"workers\": \"two\"}");
-	config_init(&cfg);
-	assert_int_equal(config_load_file(path, &cfg, &err), FERRY_EXIT_PARAM);
+	daemon_config_init(&cfg);
+	assert_int_equal(daemon_load_file(path, &cfg, &err), FERRY_EXIT_PARAM);
 	assert_string_equal(err.file, path);
 	assert_int_equal(err.line, 2);
 	assert_int_equal(err.column, 12);
-	config_free(&cfg);
+	daemon_config_free(&cfg);
 	unlink(path);
 	free(path);
 }

@@ -23,8 +23,7 @@
 #include <cmocka.h>
 
 #include "ferry/engine.h"
-#include "ferry/iface.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 #include "ferry/proxy.h"
 
 static bool wait_until(atomic_int *v, int target, int seconds)
@@ -1380,7 +1379,7 @@ static void test_udp_segment_fallback(void **state)
 
 int main(void)
 {
-	log_open(NULL, LOG_LVL_WARN, 0, 0);
+	fb_log_open(NULL, LOG_LVL_WARN, 0, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_udp_echo_volume),
 		cmocka_unit_test(test_udp_burst_batched),
@@ -1400,6 +1399,6 @@ int main(void)
 		cmocka_unit_test(test_udp_segment_fallback),  /* in that netns */
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
-	log_close();
+	fb_log_close();
 	return r;
 }

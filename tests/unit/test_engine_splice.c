@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "ferry/engine.h"
-#include "ferry/log.h"
+#include "ferry/base.h"
 
 enum { FILE_BYTES = 5 << 20 };
 
@@ -376,7 +376,7 @@ static void test_detach_adopt(void **state)
 
 int main(void)
 {
-	log_open(NULL, LOG_LVL_WARN, 0, 0);
+	fb_log_open(NULL, LOG_LVL_WARN, 0, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sendfile),
 		cmocka_unit_test(test_recvfile),
@@ -384,6 +384,6 @@ int main(void)
 		cmocka_unit_test(test_detach_adopt),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
-	log_close();
+	fb_log_close();
 	return r;
 }

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "ferry/config.h"
-#include "ferry/log.h"
+#include "ferry/daemon.h"
+#include "ferry/base.h"
 
 /* "YYYY/MM/DD HH:MM:SS.uuuuuu: " */
 #define STAMP_LEN 28
@@ -46,7 +46,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	char cmd[128];
 
-	log_close();
+	fb_log_close();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", f->dir);
@@ -103,7 +103,7 @@ static void test_format_without_group(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	flog(LOG_LVL_INFO, "hello %d", 42);
 	fb_log_flush();
 	char *text = slurp(f->path, NULL);
@@ -116,7 +116,7 @@ static void test_format_with_group(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	glog(LOG_LVL_ERR, 0x1234abcdu, 5, 0x2a, "with file");
 	glog(LOG_LVL_ERR, 0x00000001u, 0xff, 0, "no file");
 	fb_log_flush();
@@ -133,8 +133,8 @@ static void test_level_filter(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
-	assert_int_equal(log_get_level(), LOG_LVL_INFO);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_get_level(), LOG_LVL_INFO);
 	for (int lvl = LOG_LVL_ERR; lvl <= LOG_LVL_TRACE; lvl++)
 		flog(lvl, "level %d", lvl);
 	fb_log_flush();
@@ -157,7 +157,7 @@ static void test_long_line_truncated(void **state)
 	assert_non_null(msg);
 	memset(msg, 'x', big);
 	msg[big] = '\0';
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	glog(LOG_LVL_ERR, 7, 1, 1, "%s", msg);
 	fb_log_flush();
 	char *text = slurp(f->path, &len);
@@ -173,7 +173,7 @@ static void test_errno_preserved(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	errno = EADDRINUSE;
 	flog(LOG_LVL_ERR, "bind failed");
 	assert_int_equal(errno, EADDRINUSE);
@@ -223,7 +223,7 @@ static void test_concurrent_whole_lines(void **state)
 	struct fixture *f = *state;
 	pthread_t t[THREADS];
 
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	for (int i = 0; i < THREADS; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, log_worker,
 						(void *)(intptr_t)i), 0);
@@ -243,7 +243,7 @@ static void test_rolling(void **state)
 	const long limit = 1000000; /* -g 1 is one decimal megabyte, as uftp */
 	const long slack = 4096;    /* one line plus the roll notices */
 
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 1, 3), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 1, 3), FERRY_EXIT_OK);
 	for (int i = 0; i < 60000; i++) /* ~100 bytes each: ~6 MB */
 		flog(LOG_LVL_INFO, "rolling line %06d %s", i,
 		     "0123456789012345678901234567890123456789012345678901");
@@ -279,7 +279,7 @@ static void test_rolling_counts_existing_size(void **state)
 	for (int i = 0; i < 1000001; i++)
 		fputc('z', fp);
 	fclose(fp);
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 1, 2), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 1, 2), FERRY_EXIT_OK);
 	flog(LOG_LVL_INFO, "tips it over");
 	fb_log_flush();
 	snprintf(name, sizeof(name), "%s.1", f->path);
@@ -293,11 +293,11 @@ static void test_reopen_after_move(void **state)
 	char moved[160];
 
 	snprintf(moved, sizeof(moved), "%s.moved", f->path);
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	flog(LOG_LVL_INFO, "before move");
 	assert_int_equal(rename(f->path, moved), 0);
 	flog(LOG_LVL_INFO, "after move, before reopen");
-	assert_int_equal(log_reopen(), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_reopen(), FERRY_EXIT_OK);
 	flog(LOG_LVL_INFO, "after reopen");
 
 	fb_log_flush();
@@ -315,15 +315,15 @@ static void test_reopen_after_move(void **state)
 static void test_open_unwritable(void **state)
 {
 	(void)state;
-	assert_int_equal(log_open("/nonexistent/dir/x.log", LOG_LVL_INFO, 0, 5),
+	assert_int_equal(fb_log_open("/nonexistent/dir/x.log", LOG_LVL_INFO, 0, 5),
 			 FERRY_EXIT_LOG);
 }
 
 static void test_stderr_reopen_is_noop(void **state)
 {
 	(void)state;
-	assert_int_equal(log_open(NULL, LOG_LVL_ERR, 5, 5), FERRY_EXIT_OK);
-	assert_int_equal(log_reopen(), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(NULL, LOG_LVL_ERR, 5, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_reopen(), FERRY_EXIT_OK);
 	flog(LOG_LVL_INFO, "filtered, never printed");
 }
 
@@ -332,7 +332,7 @@ static void test_prompt_without_flush(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	flog(LOG_LVL_INFO, "soon");
 	char *text = NULL;
 	for (int i = 0; i < 2000 && !text; i++) {  /* the round is 20 ms */
@@ -397,7 +397,7 @@ static void test_worker_never_blocks(void **state)
 	fcntl(p[1], F_SETPIPE_SZ, 4096);
 	int saved = dup(STDERR_FILENO);
 	assert_true(dup2(p[1], STDERR_FILENO) >= 0);
-	assert_int_equal(log_open(NULL, LOG_LVL_INFO, 0, 0), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(NULL, LOG_LVL_INFO, 0, 0), FERRY_EXIT_OK);
 	pthread_t t;
 	atomic_store(&stuck_done, 0);
 	assert_int_equal(pthread_create(&t, NULL, stuck_worker, NULL), 0);
@@ -408,7 +408,7 @@ static void test_worker_never_blocks(void **state)
 	pthread_t rt;
 	assert_int_equal(pthread_create(&rt, NULL, read_all, &r), 0);
 	pthread_join(t, NULL);
-	log_close();
+	fb_log_close();
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	close(p[1]);
@@ -456,7 +456,7 @@ static void test_logfile_lines(void **state)
 
 	snprintf(path, sizeof(path), "%s/xferlog", f->dir);
 	snprintf(moved, sizeof(moved), "%s.moved", path);
-	assert_int_equal(log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_open(f->path, LOG_LVL_INFO, 0, 5), FERRY_EXIT_OK);
 	struct fb_logfile *lf = fb_logfile_open(path, &err);
 	assert_non_null(lf);
 	assert_int_equal(err, 0);
@@ -469,7 +469,7 @@ static void test_logfile_lines(void **state)
 	fb_log_flush();
 	/* SIGHUP's reopen covers the file too. */
 	assert_int_equal(rename(path, moved), 0);
-	assert_int_equal(log_reopen(), FERRY_EXIT_OK);
+	assert_int_equal(fb_log_reopen(), FERRY_EXIT_OK);
 	fb_logfile_write(lf, "after reopen\n", 13);
 	fb_logfile_close(lf);          /* what is queued is written first */
 

@@ -17,15 +17,15 @@ static void test_order_and_fifo(void **state)
 	struct fe_timer t[6] = { 0 };
 	for (int i = 0; i < 6; i++) {
 		t[i].deadline = deadlines[i];
-		assert_int_equal(theap_push(&h, &t[i]), 0);
+		assert_int_equal(fe_theap_push(&h, &t[i]), 0);
 	}
 	int expect[] = { 4, 1, 3, 2, 5, 0 };
 	for (int i = 0; i < 6; i++) {
-		struct fe_timer *top = theap_peek(&h);
+		struct fe_timer *top = fe_theap_peek(&h);
 		assert_ptr_equal(top, &t[expect[i]]);
-		theap_remove(&h, top);
+		fe_theap_remove(&h, top);
 	}
-	assert_null(theap_peek(&h));
+	assert_null(fe_theap_peek(&h));
 	free(h.v);
 }
 
@@ -39,24 +39,24 @@ static void test_random_against_model(void **state)
 	srand(42);
 	for (int i = 0; i < N; i++) {
 		t[i].deadline = (uint64_t)(rand() % 1000);
-		assert_int_equal(theap_push(&h, &t[i]), 0);
+		assert_int_equal(fe_theap_push(&h, &t[i]), 0);
 		live[i] = true;
 	}
 	for (int i = 0; i < N; i += 3) {     /* remove a third from the middle */
-		theap_remove(&h, &t[i]);
+		fe_theap_remove(&h, &t[i]);
 		live[i] = false;
 	}
 	uint64_t last_d = 0, last_seq = 0;
 	int popped = 0;
 	struct fe_timer *top;
-	while ((top = theap_peek(&h))) {
+	while ((top = fe_theap_peek(&h))) {
 		assert_true(live[top - t]);
 		assert_true(top->deadline > last_d ||
 			    (top->deadline == last_d && top->seq >= last_seq));
 		last_d = top->deadline;
 		last_seq = top->seq;
 		live[top - t] = false;
-		theap_remove(&h, top);
+		fe_theap_remove(&h, top);
 		popped++;
 	}
 	assert_int_equal(popped, N - (N + 2) / 3);

@@ -14,9 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/cursor.h"
+#include "ferry/base.h"
 #include "ferry/uftp.h"
-#include "ferry/uftp_msg.h"
 #include "perf.h"
 
 enum { BATCH_MAX = 256, DGRAM_MAX = 9000 };
@@ -191,11 +190,11 @@ static struct uftp_hdr header(const struct blaster *b, struct session *s,
 	};
 }
 
-static struct bview addr_bytes(const struct sockaddr_storage *a)
+static struct fb_bview addr_bytes(const struct sockaddr_storage *a)
 {
 	if (a->ss_family == AF_INET6)
-		return (struct bview){ ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr, 16 };
-	return (struct bview){ (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr, 4 };
+		return (struct fb_bview){ ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr, 16 };
+	return (struct fb_bview){ (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr, 4 };
 }
 
 static long encode_announce(struct blaster *b, struct session *s, uint8_t *buf)

@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "ferry/uftp_msg.h"
+#include "ferry/uftp.h"
 #include "perf.h"
 
 /* ---- phases ---------------------------------------------------------------- */

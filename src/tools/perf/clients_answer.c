@@ -67,9 +67,9 @@ static void client_hear(struct ctx *c, size_t i, const struct uftp_msg *req,
 void perf_cl_clients_deliver(struct ctx *c, const uint8_t *buf, size_t len,
 			    uint64_t rx_ns)
 {
-	struct rcur rc;
+	struct fb_rcur rc;
 	struct uftp_msg m;
-	rcur_init(&rc, buf, len);
+	fb_rcur_init(&rc, buf, len);
 	if (uftp_decode(&rc, &m) != UFTP_OK || m.hdr.group_id != c->o.group_id)
 		return;
 	switch (m.hdr.func) {
@@ -121,7 +121,7 @@ static long encode_answer(struct ctx *c, const struct answer *a, uint64_t now,
 	case UFTP_REGISTER:
 		m.u.reg.ts_sec = sec;
 		m.u.reg.ts_usec = usec;
-		m.u.reg.rand2 = (struct bview){ zeros, 0 };
+		m.u.reg.rand2 = (struct fb_bview){ zeros, 0 };
 		break;
 	case UFTP_FILEINFO_ACK:
 		m.u.fileinfo_ack = (struct uftp_fileinfo_ack){

@@ -54,9 +54,9 @@ static void server_abort(struct ctx *c, const struct uftp_abort *a)
 
 static void server_receive(struct ctx *c, const uint8_t *buf, size_t len, uint64_t now)
 {
-	struct rcur rc;
+	struct fb_rcur rc;
 	struct uftp_msg m;
-	rcur_init(&rc, buf, len);
+	fb_rcur_init(&rc, buf, len);
 	if (uftp_decode(&rc, &m) != UFTP_OK) {
 		c->bad++;
 		return;

@@ -108,8 +108,8 @@ void perf_cl_send_announce(struct ctx *c)
 	a->blocksize = (uint16_t)c->o.blocksize;
 	a->ts_sec = c->ts_sec;
 	a->ts_usec = c->ts_usec;
-	a->pub_addr = (struct bview){ (const uint8_t *)&c->o.pub, 4 };
-	a->priv_addr = (struct bview){ (const uint8_t *)&c->o.priv, 4 };
+	a->pub_addr = (struct fb_bview){ (const uint8_t *)&c->o.pub, 4 };
+	a->priv_addr = (struct fb_bview){ (const uint8_t *)&c->o.priv, 4 };
 	if (c->o.closed)
 		send_listed(c, &m, &a->uids, perf_cl_want_all, true);
 	else
@@ -129,7 +129,7 @@ void perf_cl_send_fileinfo(struct ctx *c)
 	f->ftstamp = c->ts_sec;
 	f->ts_sec = c->ts_sec;
 	f->ts_usec = c->ts_usec;
-	f->name = (struct bview){ (const uint8_t *)name, sizeof(name) - 1 };
+	f->name = (struct fb_bview){ (const uint8_t *)name, sizeof(name) - 1 };
 	send_listed(c, &m, &f->uids, perf_cl_want_all, true);
 }
 

@@ -14,9 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ferry/cursor.h"
+#include "ferry/base.h"
 #include "ferry/uftp.h"
-#include "ferry/uftp_msg.h"
 #include "perf.h"
 
 #ifndef UDP_GRO
@@ -256,9 +255,9 @@ static void count_abort(struct sink *k, const struct uftp_hdr *h)
 
 static void count(struct sink *k, const uint8_t *p, size_t len, uint64_t now)
 {
-	struct rcur c;
+	struct fb_rcur c;
 	struct uftp_msg m;
-	rcur_init(&c, p, len);
+	fb_rcur_init(&c, p, len);
 	if (uftp_decode(&c, &m) != UFTP_OK) {
 		k->bad++;
 		return;

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ftp_internal.h"
+#include <stdint.h>
 
-static bool buf_reserve(struct buf *b, size_t more)
+#include "ferry/base.h"
+
+static bool buf_reserve(struct fb_buf *b, size_t more)
 {
 	if (b->failed)
 		return false;
@@ -30,7 +32,7 @@ static bool buf_reserve(struct buf *b, size_t more)
 	return true;
 }
 
-void buf_append(struct buf *b, const void *data, size_t len)
+void fb_buf_append(struct fb_buf *b, const void *data, size_t len)
 {
 	if (!buf_reserve(b, len))
 		return;
@@ -40,18 +42,18 @@ void buf_append(struct buf *b, const void *data, size_t len)
 	b->p[b->len] = '\0';
 }
 
-char *buf_space(struct buf *b, size_t len)
+char *fb_buf_space(struct fb_buf *b, size_t len)
 {
 	return buf_reserve(b, len) ? b->p + b->len : NULL;
 }
 
-void buf_commit(struct buf *b, size_t len)
+void fb_buf_commit(struct fb_buf *b, size_t len)
 {
-	b->len += len;   /* len <= what buf_space promised */
+	b->len += len;   /* len <= what fb_buf_space promised */
 	b->p[b->len] = '\0';
 }
 
-void buf_printf(struct buf *b, const char *fmt, ...)
+void fb_buf_printf(struct fb_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -67,7 +69,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void buf_consume(struct buf *b, size_t len)
+void fb_buf_consume(struct fb_buf *b, size_t len)
 {
 	if (len >= b->len) {
 		b->len = 0;
@@ -79,8 +81,8 @@ void buf_consume(struct buf *b, size_t len)
 		b->p[b->len] = '\0';
 }
 
-void buf_free(struct buf *b)
+void fb_buf_free(struct fb_buf *b)
 {
 	free(b->p);
-	*b = (struct buf){ 0 };
+	*b = (struct fb_buf){ 0 };
 }

@@ -2,7 +2,7 @@
  * workers: each thread formats into its own bounded buffer and one log
  * thread does every write(2), the rolling by size (-g/-n) and the SIGHUP
  * reopen. */
-#include "ferry/log.h"
+#include "ferry/base.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ferry/config.h"
 
 /* A line longer than this is cut short (and still ends in '\n'). */
 #define LOG_LINE_MAX 4096
@@ -37,7 +36,7 @@ enum {
 };
 
 struct fb_logfile {
-	struct fb_logfile *next; /* the files log_reopen reopens */
+	struct fb_logfile *next; /* the files fb_log_reopen reopens */
 	int fd;
 	char *path;             /* NULL: stderr, never rolled or reopened */
 	long long size;         /* bytes in the current file */
@@ -84,7 +83,7 @@ struct req {
  * and passing a logger through each call would buy nothing. Workers touch
  * only their own ring (and, when it is half full, an eventfd); the locks
  * below guard the registry of rings, the requests, and direct writes while
- * no log thread runs (before log_open, after log_close).
+ * no log thread runs (before fb_log_open, after fb_log_close).
  */
 static struct {
 	struct fb_logfile main;
@@ -621,7 +620,7 @@ static void put(struct fb_logfile *dest, const char *line, size_t len)
 
 /* ---- the interface --------------------------------------------------------- */
 
-int log_open(const char *path, int level, int max_size_mb, int max_count)
+int fb_log_open(const char *path, int level, int max_size_mb, int max_count)
 {
 	long long size = 0;
 	int fd = STDERR_FILENO;
@@ -641,7 +640,7 @@ int log_open(const char *path, int level, int max_size_mb, int max_count)
 			return FERRY_EXIT_ALLOC;
 		}
 	}
-	log_close();
+	fb_log_close();
 	struct fb_logfile *m = &g_log.main;
 	m->fd = fd;
 	m->path = copy;
@@ -657,7 +656,7 @@ int log_open(const char *path, int level, int max_size_mb, int max_count)
 
 /* SIGHUP: from the main thread, not from the signal handler. Reopens the
  * log and every fb_logfile. */
-int log_reopen(void)
+int fb_log_reopen(void)
 {
 	int r;
 	if (atomic_load(&g_log.running)) {
@@ -678,7 +677,7 @@ void fb_log_flush(void)
 		request(REQ_FLUSH, NULL);
 }
 
-void log_close(void)
+void fb_log_close(void)
 {
 	thread_stop();
 	pthread_mutex_lock(&g_log.sync_mu);
@@ -691,12 +690,12 @@ void fb_log_set_level(int level)
 	atomic_store_explicit(&g_log.level, level, memory_order_relaxed);
 }
 
-int log_get_level(void)
+int fb_log_get_level(void)
 {
 	return atomic_load_explicit(&g_log.level, memory_order_relaxed);
 }
 
-void log_line(int level, uint32_t group, uint8_t inst, uint16_t file,
+void fb_log_line(int level, uint32_t group, uint8_t inst, uint16_t file,
 	      const char *fmt, ...)
 {
 	char buf[LOG_LINE_MAX];

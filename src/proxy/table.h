@@ -1,8 +1,8 @@
-/* session.h — the proxy's shared session table (UFTP groups by group ID and
+/* table.h — the proxy's shared session table (UFTP groups by group ID and
  * instance, found from any worker in O(1), no fixed limits) and the
  * per-group client map (UID → client), which only the owning worker uses. */
-#ifndef FERRY_SESSION_H
-#define FERRY_SESSION_H
+#ifndef FERRY_PROXY_TABLE_H
+#define FERRY_PROXY_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,11 +11,11 @@
 
 /* ---- groups: shared by all workers ------------------------------------- */
 
-struct sess_table;
+struct proxy_table;
 
 /* What a lookup returns: the owner may be another worker; only the owner
  * dereferences `group`, so a stale copy elsewhere is never followed. */
-struct sess_ref {
+struct proxy_table_ref {
 	uint32_t server_id;
 	unsigned owner;
 	void *group;
@@ -24,17 +24,17 @@ struct sess_ref {
 	struct sockaddr_storage up;
 };
 
-struct sess_table *sess_table_new(void);
-void sess_table_free(struct sess_table *t);
+struct proxy_table *proxy_table_new(void);
+void proxy_table_free(struct proxy_table *t);
 /* 0 inserted; -EEXIST (then *out describes the present entry); -ENOMEM. */
-int sess_table_insert(struct sess_table *t, uint32_t group_id, uint8_t inst,
-		      const struct sess_ref *ref, struct sess_ref *out);
-bool sess_table_find(struct sess_table *t, uint32_t group_id, uint8_t inst,
-		     struct sess_ref *out);
+int proxy_table_insert(struct proxy_table *t, uint32_t group_id, uint8_t inst,
+		      const struct proxy_table_ref *ref, struct proxy_table_ref *out);
+bool proxy_table_find(struct proxy_table *t, uint32_t group_id, uint8_t inst,
+		     struct proxy_table_ref *out);
 /* Removes the entry only if it still points at `group`. */
-bool sess_table_remove(struct sess_table *t, uint32_t group_id, uint8_t inst,
+bool proxy_table_remove(struct proxy_table *t, uint32_t group_id, uint8_t inst,
 		       const void *group);
-size_t sess_table_count(struct sess_table *t);
+size_t proxy_table_count(struct proxy_table *t);
 
 /* ---- clients of one group: owner-only ---------------------------------- */
 
@@ -50,9 +50,9 @@ struct uid_map {
 	size_t cap, n;
 };
 
-void uid_map_init(struct uid_map *m);
-void uid_map_free(struct uid_map *m);
-void *uid_map_get(const struct uid_map *m, uint32_t uid);
-int uid_map_put(struct uid_map *m, uint32_t uid, void *val); /* 0 / -ENOMEM / -EINVAL */
+void proxy_uid_map_init(struct uid_map *m);
+void proxy_uid_map_free(struct uid_map *m);
+void *proxy_uid_map_get(const struct uid_map *m, uint32_t uid);
+int proxy_uid_map_put(struct uid_map *m, uint32_t uid, void *val); /* 0 / -ENOMEM / -EINVAL */
 
 #endif

@@ -2,19 +2,19 @@
  * every length comparison on datagram bytes in ferry happens here. */
 #include <string.h>
 
-#include "ferry/cursor.h"
+#include "ferry/base.h"
 
-struct bview bview_until_nul(struct bview v)
+struct fb_bview fb_bview_until_nul(struct fb_bview v)
 {
 	size_t n = 0;
 	while (n < v.len && v.p[n] != 0)
 		n++;
-	return (struct bview){ v.p, n };
+	return (struct fb_bview){ v.p, n };
 }
 
 /* ---- reading ---------------------------------------------------------- */
 
-void rcur_init(struct rcur *c, const void *p, size_t len)
+void fb_rcur_init(struct fb_rcur *c, const void *p, size_t len)
 {
 	c->p = p;
 	c->len = p ? len : 0;
@@ -22,23 +22,23 @@ void rcur_init(struct rcur *c, const void *p, size_t len)
 	c->err = false;
 }
 
-size_t rcur_remaining(const struct rcur *c)
+size_t fb_rcur_remaining(const struct fb_rcur *c)
 {
 	return c->err ? 0 : c->len - c->off;
 }
 
-size_t rcur_offset(const struct rcur *c)
+size_t fb_rcur_offset(const struct fb_rcur *c)
 {
 	return c->off;
 }
 
-bool rcur_ok(const struct rcur *c)
+bool fb_rcur_ok(const struct fb_rcur *c)
 {
 	return !c->err;
 }
 
 /* The only gate: n bytes are there, or the cursor fails for good. */
-static const uint8_t *take(struct rcur *c, size_t n)
+static const uint8_t *take(struct fb_rcur *c, size_t n)
 {
 	if (c->err || n > c->len - c->off) {
 		c->err = true;
@@ -49,19 +49,19 @@ static const uint8_t *take(struct rcur *c, size_t n)
 	return at;
 }
 
-uint8_t rcur_u8(struct rcur *c)
+uint8_t fb_rcur_u8(struct fb_rcur *c)
 {
 	const uint8_t *b = take(c, 1);
 	return b ? b[0] : 0;
 }
 
-uint16_t rcur_u16(struct rcur *c)
+uint16_t fb_rcur_u16(struct fb_rcur *c)
 {
 	const uint8_t *b = take(c, 2);
 	return b ? (uint16_t)(b[0] << 8 | b[1]) : 0;
 }
 
-uint32_t rcur_u32(struct rcur *c)
+uint32_t fb_rcur_u32(struct fb_rcur *c)
 {
 	const uint8_t *b = take(c, 4);
 	if (!b)
@@ -70,34 +70,34 @@ uint32_t rcur_u32(struct rcur *c)
 	       (uint32_t)b[2] << 8 | b[3];
 }
 
-uint64_t rcur_u64(struct rcur *c)
+uint64_t fb_rcur_u64(struct fb_rcur *c)
 {
-	uint64_t hi = rcur_u32(c);
-	uint64_t lo = rcur_u32(c);
+	uint64_t hi = fb_rcur_u32(c);
+	uint64_t lo = fb_rcur_u32(c);
 	return c->err ? 0 : hi << 32 | lo;
 }
 
-struct bview rcur_bytes(struct rcur *c, size_t n)
+struct fb_bview fb_rcur_bytes(struct fb_rcur *c, size_t n)
 {
 	const uint8_t *b = take(c, n);
-	return b ? (struct bview){ b, n } : (struct bview){ NULL, 0 };
+	return b ? (struct fb_bview){ b, n } : (struct fb_bview){ NULL, 0 };
 }
 
-void rcur_skip(struct rcur *c, size_t n)
+void fb_rcur_skip(struct fb_rcur *c, size_t n)
 {
 	(void)take(c, n);
 }
 
-struct rcur rcur_sub(struct rcur *c, size_t n)
+struct fb_rcur fb_rcur_sub(struct fb_rcur *c, size_t n)
 {
-	struct rcur sub;
+	struct fb_rcur sub;
 	const uint8_t *b = take(c, n);
-	rcur_init(&sub, b, b ? n : 0);
+	fb_rcur_init(&sub, b, b ? n : 0);
 	sub.err = (b == NULL);
 	return sub;
 }
 
-uint8_t rcur_peek(const struct rcur *c, size_t at)
+uint8_t fb_rcur_peek(const struct fb_rcur *c, size_t at)
 {
 	if (c->err || at >= c->len - c->off)
 		return 0;
@@ -106,7 +106,7 @@ uint8_t rcur_peek(const struct rcur *c, size_t at)
 
 /* ---- writing ---------------------------------------------------------- */
 
-void wcur_init(struct wcur *c, void *buf, size_t cap)
+void fb_wcur_init(struct fb_wcur *c, void *buf, size_t cap)
 {
 	c->p = buf;
 	c->cap = buf ? cap : 0;
@@ -114,23 +114,23 @@ void wcur_init(struct wcur *c, void *buf, size_t cap)
 	c->err = false;
 }
 
-void wcur_over(struct wcur *c, void *buf, size_t len)
+void fb_wcur_over(struct fb_wcur *c, void *buf, size_t len)
 {
-	wcur_init(c, buf, len);
+	fb_wcur_init(c, buf, len);
 	c->off = c->cap;
 }
 
-size_t wcur_offset(const struct wcur *c)
+size_t fb_wcur_offset(const struct fb_wcur *c)
 {
 	return c->off;
 }
 
-bool wcur_ok(const struct wcur *c)
+bool fb_wcur_ok(const struct fb_wcur *c)
 {
 	return !c->err;
 }
 
-static uint8_t *room(struct wcur *c, size_t n)
+static uint8_t *room(struct fb_wcur *c, size_t n)
 {
 	if (c->err || n > c->cap - c->off) {
 		c->err = true;
@@ -147,19 +147,19 @@ static void put_be(uint8_t *b, uint64_t v, size_t n)
 		b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
-static void put(struct wcur *c, uint64_t v, size_t n)
+static void put(struct fb_wcur *c, uint64_t v, size_t n)
 {
 	uint8_t *b = room(c, n);
 	if (b)
 		put_be(b, v, n);
 }
 
-void wcur_u8(struct wcur *c, uint8_t v)   { put(c, v, 1); }
-void wcur_u16(struct wcur *c, uint16_t v) { put(c, v, 2); }
-void wcur_u32(struct wcur *c, uint32_t v) { put(c, v, 4); }
-void wcur_u64(struct wcur *c, uint64_t v) { put(c, v, 8); }
+void fb_wcur_u8(struct fb_wcur *c, uint8_t v)   { put(c, v, 1); }
+void fb_wcur_u16(struct fb_wcur *c, uint16_t v) { put(c, v, 2); }
+void fb_wcur_u32(struct fb_wcur *c, uint32_t v) { put(c, v, 4); }
+void fb_wcur_u64(struct fb_wcur *c, uint64_t v) { put(c, v, 8); }
 
-void wcur_bytes(struct wcur *c, const void *src, size_t n)
+void fb_wcur_bytes(struct fb_wcur *c, const void *src, size_t n)
 {
 	if (!src && n) {        /* a view that points nowhere: caller's bug */
 		c->err = true;
@@ -170,22 +170,22 @@ void wcur_bytes(struct wcur *c, const void *src, size_t n)
 		memcpy(b, src, n);
 }
 
-void wcur_zeros(struct wcur *c, size_t n)
+void fb_wcur_zeros(struct fb_wcur *c, size_t n)
 {
 	uint8_t *b = room(c, n);
 	if (b && n)
 		memset(b, 0, n);
 }
 
-void wcur_pad4(struct wcur *c, size_t from)
+void fb_wcur_pad4(struct fb_wcur *c, size_t from)
 {
 	if (c->off >= from)
-		wcur_zeros(c, (4 - (c->off - from) % 4) % 4);
+		fb_wcur_zeros(c, (4 - (c->off - from) % 4) % 4);
 	else
 		c->err = true;
 }
 
-static void patch(struct wcur *c, size_t at, uint64_t v, size_t n)
+static void patch(struct fb_wcur *c, size_t at, uint64_t v, size_t n)
 {
 	if (c->err || at > c->off || n > c->off - at) {
 		c->err = true;
@@ -194,17 +194,17 @@ static void patch(struct wcur *c, size_t at, uint64_t v, size_t n)
 	put_be(c->p + at, v, n);
 }
 
-void wcur_patch_u8(struct wcur *c, size_t at, uint8_t v)
+void fb_wcur_patch_u8(struct fb_wcur *c, size_t at, uint8_t v)
 {
 	patch(c, at, v, 1);
 }
 
-void wcur_patch_u16(struct wcur *c, size_t at, uint16_t v)
+void fb_wcur_patch_u16(struct fb_wcur *c, size_t at, uint16_t v)
 {
 	patch(c, at, v, 2);
 }
 
-void wcur_patch_u32(struct wcur *c, size_t at, uint32_t v)
+void fb_wcur_patch_u32(struct fb_wcur *c, size_t at, uint32_t v)
 {
 	patch(c, at, v, 4);
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ferry/iface.h"
+#include "ferry/base.h"
 
 int fb_prefix_parse(const char *text, struct fb_prefix *out)
 {
