@@ -225,4 +225,12 @@ void fb_wcur_patch_u32(struct fb_wcur *c, size_t at, uint32_t v);
 size_t fb_wcur_offset(const struct fb_wcur *c);
 bool fb_wcur_ok(const struct fb_wcur *c);
 
+/* ---- token.c: one-time credentials --------------------------------------- */
+/* len random characters of [A-Za-z0-9] and a NUL into out. 0 or -EIO. */
+int fb_token_random(char *out, size_t len);
+/* Equal bytes, in time independent of where they differ. */
+bool fb_ct_equal(const void *a, const void *b, size_t n);
+/* A token table's bucket for random text (its first characters). */
+unsigned fb_token_bucket(const char *text, unsigned buckets);
+
 #endif

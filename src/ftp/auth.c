@@ -6,15 +6,6 @@
 
 #include "ftp_internal.h"
 
-bool ftp_ct_equal(const void *a, const void *b, size_t n)
-{
-	const volatile uint8_t *x = a, *y = b;
-	uint8_t d = 0;
-	for (size_t i = 0; i < n; i++)
-		d |= x[i] ^ y[i];
-	return d == 0;
-}
-
 bool ftp_auth_password_ok(const char *hash, const char *password)
 {
 	if (!hash || hash[0] != '$')
@@ -27,7 +18,7 @@ bool ftp_auth_password_ok(const char *hash, const char *password)
 	 * which would otherwise satisfy the link and leave libcrypt out. */
 	const char *h = crypt_rn(password, hash, cd, (int)sizeof(*cd));
 	size_t n = strlen(hash);
-	bool ok = h && h[0] != '*' && strlen(h) == n && ftp_ct_equal(h, hash, n);
+	bool ok = h && h[0] != '*' && strlen(h) == n && fb_ct_equal(h, hash, n);
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	return ok;

@@ -92,7 +92,6 @@ int ftp_path_stat(int root_fd, const char *vpath, struct stat *st);
 
 /* ---- auth.c: passwords and lockout --------------------------------------- */
 bool ftp_auth_password_ok(const char *hash, const char *password);
-bool ftp_ct_equal(const void *a, const void *b, size_t n);
 
 /* ---- lockout.c: failed logins per (user, client address) ----------------- */
 enum { LOCKOUT_MAX_ENTRIES = 65536 };

@@ -6,14 +6,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "ftp_internal.h"
 
 enum { BUCKETS = 256 };
-
-static const char alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 struct token {
 	struct token *next;
@@ -30,15 +26,7 @@ struct spsv_table {
 	uint64_t issued, used, expired, rejected;   /* for metrics */
 };
 
-/* The bucket comes from the token's first characters: random, so nothing an
- * attacker can aim at, and the full comparison is constant-time. */
-static unsigned bucket(const char *text)
-{
-	unsigned h = 2166136261u;
-	for (int i = 0; i < 4 && text[i]; i++)
-		h = (h ^ (uint8_t)text[i]) * 16777619u;
-	return h % BUCKETS;
-}
+static unsigned bucket(const char *text) { return fb_token_bucket(text, BUCKETS); }
 
 struct spsv_table *ftp_spsv_create(void)
 {
@@ -59,28 +47,6 @@ void ftp_spsv_destroy(struct spsv_table *t)
 		}
 	pthread_mutex_destroy(&t->mu);
 	free(t);
-}
-
-/* Rejection sampling keeps every character uniform over the 62. */
-static int random_token(char *out)
-{
-	uint8_t r[64];
-	size_t have = 0, used = 0;
-	for (int i = 0; i < SPSV_TOKEN_LEN;) {
-		if (used == have) {
-			ssize_t n = getrandom(r, sizeof(r), 0);
-			if (n <= 0)
-				return -EIO;
-			have = (size_t)n;
-			used = 0;
-		}
-		uint8_t v = r[used++];
-		if (v < 248)
-			out[i++] = alphabet[v % 62];
-	}
-	out[SPSV_TOKEN_LEN] = '\0';
-	explicit_bzero(r, sizeof(r));
-	return 0;
 }
 
 static void remove_session(struct spsv_table *t, uint64_t session)
@@ -105,7 +71,7 @@ int ftp_spsv_issue(struct spsv_table *t, uint64_t session, unsigned worker,
 	struct token *k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	int r = random_token(k->text);
+	int r = fb_token_random(k->text, SPSV_TOKEN_LEN);
 	if (r) {
 		free(k);
 		return r;
@@ -137,7 +103,7 @@ int ftp_spsv_take(struct spsv_table *t, const char *token, const struct sockaddr
 	pthread_mutex_lock(&t->mu);
 	for (struct token **pp = &t->b[bucket(token)]; *pp; pp = &(*pp)->next) {
 		struct token *k = *pp;
-		if (!ftp_ct_equal(k->text, token, SPSV_TOKEN_LEN))
+		if (!fb_ct_equal(k->text, token, SPSV_TOKEN_LEN))
 			continue;
 		if (from && !fb_addr_same_host(&k->owner, from)) {
 			r = -EPERM;

@@ -6,15 +6,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "ferry/base.h"
 #include "gw_internal.h"
 
 enum { BUCKETS = 256 };
-
-static const char alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 struct token {
 	struct token *next;
@@ -28,22 +24,7 @@ struct gw_tokens {
 	struct token *b[BUCKETS];
 };
 
-/* The tokens are random, so their first characters spread them evenly. */
-static unsigned bucket(const char *text)
-{
-	unsigned h = 2166136261u;
-	for (int i = 0; i < 4 && text[i]; i++)
-		h = (h ^ (uint8_t)text[i]) * 16777619u;
-	return h % BUCKETS;
-}
-
-static bool same_text(const char *a, const char *b)
-{
-	unsigned char d = 0;
-	for (int i = 0; i < GW_TOKEN_LEN; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
-}
+static unsigned bucket(const char *text) { return fb_token_bucket(text, BUCKETS); }
 
 struct gw_tokens *gw_tokens_create(void)
 {
@@ -66,27 +47,6 @@ void gw_tokens_destroy(struct gw_tokens *t)
 	free(t);
 }
 
-/* Rejection sampling keeps each character uniform over the 62. */
-static int random_text(char *out)
-{
-	uint8_t r[64];
-	size_t have = 0, used = 0;
-	for (int i = 0; i < GW_TOKEN_LEN;) {
-		if (used == have) {
-			ssize_t n = getrandom(r, sizeof(r), 0);
-			if (n <= 0)
-				return -EIO;
-			have = (size_t)n;
-			used = 0;
-		}
-		uint8_t v = r[used++];
-		if (v < 248)
-			out[i++] = alphabet[v % 62];
-	}
-	out[GW_TOKEN_LEN] = '\0';
-	return 0;
-}
-
 static void drop_session(struct gw_tokens *t, uint64_t session)
 {
 	for (int i = 0; i < BUCKETS; i++)
@@ -107,7 +67,7 @@ int gw_tokens_issue(struct gw_tokens *t, const struct gw_grant *g, uint64_t now_
 	struct token *k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	int r = random_text(k->text);
+	int r = fb_token_random(k->text, GW_TOKEN_LEN);
 	if (r) {
 		free(k);
 		return r;
@@ -134,7 +94,7 @@ int gw_tokens_take(struct gw_tokens *t, const char *token,
 	pthread_mutex_lock(&t->mu);
 	for (struct token **pp = &t->b[bucket(token)]; *pp; pp = &(*pp)->next) {
 		struct token *k = *pp;
-		if (!same_text(k->text, token))
+		if (!fb_ct_equal(k->text, token, GW_TOKEN_LEN))
 			continue;
 		if (!fb_addr_same_ip((const struct sockaddr *)&k->g.owner,
 				  (const struct sockaddr *)from)) {

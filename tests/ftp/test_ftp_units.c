@@ -331,9 +331,9 @@ static void test_spsv_table(void **state)
 	assert_int_equal(ftp_spsv_take(t, b, NULL, 1, &sess, &w), 0);
 	assert_true(sess == 8);
 	ftp_spsv_destroy(t);
-	assert_true(ftp_ct_equal("abc", "abc", 3));
-	assert_false(ftp_ct_equal("abc", "abd", 3));
-	assert_true(ftp_ct_equal("", "", 0));
+	assert_true(fb_ct_equal("abc", "abc", 3));
+	assert_false(fb_ct_equal("abc", "abd", 3));
+	assert_true(fb_ct_equal("", "", 0));
 }
 
 static void test_passwords(void **state)
