@@ -33,9 +33,32 @@ int proxy_worker_init(struct fe_worker *w, struct proxy_shared *sh,
 void proxy_worker_fini(struct proxy_worker *pw);
 
 /* One instance's counters on one worker (metrics). */
+/* Why a datagram was not sent on: every drop counts under exactly one. */
+enum proxy_drop_reason {
+	PROXY_DROP_MALFORMED,      /* not a UFTP message, or fields that lie */
+	PROXY_DROP_UNKNOWN_GROUP,  /* for no session this proxy knows */
+	PROXY_DROP_NOT_LISTED,     /* a host or server not in -C/-S, a wrong source ID */
+	PROXY_DROP_REFUSED,        /* an ANNOUNCE refused (answered with an ABORT) */
+	PROXY_DROP_LIMIT,          /* a group or per-source limit */
+	PROXY_DROP_UNEXPECTED,     /* not valid in this role or state */
+	PROXY_DROP_AUTH,           /* failed decryption or verification */
+	PROXY_DROP_RESOURCES,      /* memory, a full queue or mailbox */
+	PROXY_DROP_SEND,           /* the send itself failed */
+	PROXY_DROP_REASONS
+};
+/* The label of a reason in metrics ("malformed", "unknown_group", ...). */
+const char *proxy_drop_reason_name(enum proxy_drop_reason r);
+
+/* Key exchanges: with the server (upstream: the proxy's own, once per
+ * encrypted session) and with each client (downstream). */
+enum { PROXY_KX_OK, PROXY_KX_FAILED, PROXY_KX_RESULTS };
+
 struct proxy_inst_stats {
 	const char *name, *role;
 	uint64_t rx, forwarded, dropped, handed_off, aggregates;
+	uint64_t dropped_by[PROXY_DROP_REASONS];   /* sums to dropped */
+	uint64_t kx_started;                     /* encrypted sessions begun */
+	uint64_t kx_up[PROXY_KX_RESULTS], kx_clients[PROXY_KX_RESULTS];
 	uint64_t groups, clients;        /* owned by this worker, now */
 };
 /* Fills up to max entries, one per instance; returns the instance count.

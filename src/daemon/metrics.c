@@ -133,31 +133,73 @@ struct proxy_metric {
 static const struct proxy_metric proxy_metrics[] = {
 	PM("proxy_datagrams_in_total", "counter", rx, "UFTP datagrams taken in."),
 	PM("proxy_datagrams_forwarded_total", "counter", forwarded, "Datagrams sent on (forwarded or aggregated)."),
-	PM("proxy_datagrams_dropped_total", "counter", dropped, "Datagrams dropped (malformed, unknown group, refused)."),
 	PM("proxy_datagrams_handed_off_total", "counter", handed_off, "Datagrams handed to the worker that owns their group."),
 	PM("proxy_aggregates_sent_total", "counter", aggregates, "Aggregated answers sent upstream."),
+	PM("proxy_encrypted_sessions_total", "counter", kx_started, "Encrypted sessions whose key exchange began."),
 	PM("proxy_groups", "gauge", groups, "UFTP sessions (groups) open."),
 	PM("proxy_clients", "gauge", clients, "Clients known in open groups."),
 };
 #undef PM
 
+/* One instance's field (at offset off) summed over the workers. */
+static uint64_t inst_sum(const struct scrape *s, size_t j, size_t off)
+{
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < s->nworkers; i++)
+		if (j < s->samples[i].ninst)   /* 0 on a worker past its fini */
+			sum += *(const uint64_t *)(const void *)
+				((const char *)&s->samples[i].inst[j] + off);
+	return sum;
+}
+
+#define INST_LABELS "instance=\"%s\",role=\"%s\""
+#define INST_ARGS(s, j) (s)->samples[0].inst[j].name, (s)->samples[0].inst[j].role
+
+static void put_proxy_drops(struct text *t, const struct scrape *s, size_t n)
+{
+	family(t, "proxy_datagrams_dropped_total", "counter",
+	       "Datagrams not sent on, by reason (each drop has exactly one).");
+	for (size_t j = 0; j < n; j++)
+		for (int r = 0; r < PROXY_DROP_REASONS; r++)
+			put(t, "ferry_proxy_datagrams_dropped_total{" INST_LABELS ",reason=\"%s\"} %llu\n",
+			    INST_ARGS(s, j), proxy_drop_reason_name((enum proxy_drop_reason)r),
+			    (unsigned long long)inst_sum(s, j, offsetof(struct proxy_inst_stats,
+								 dropped_by) + (size_t)r * sizeof(uint64_t)));
+}
+
+static void put_proxy_kx(struct text *t, const struct scrape *s, size_t n)
+{
+	static const char *result[PROXY_KX_RESULTS] = { "ok", "failed" };
+	family(t, "proxy_key_exchanges_total", "counter",
+	       "Key exchanges ended, with the server (peer=server) and with each client.");
+	for (size_t j = 0; j < n; j++)
+		for (int r = 0; r < PROXY_KX_RESULTS; r++) {
+			size_t up = offsetof(struct proxy_inst_stats, kx_up) + (size_t)r * sizeof(uint64_t);
+			size_t cl = offsetof(struct proxy_inst_stats, kx_clients) +
+				    (size_t)r * sizeof(uint64_t);
+			put(t, "ferry_proxy_key_exchanges_total{" INST_LABELS ",peer=\"server\","
+			    "result=\"%s\"} %llu\n", INST_ARGS(s, j), result[r],
+			    (unsigned long long)inst_sum(s, j, up));
+			put(t, "ferry_proxy_key_exchanges_total{" INST_LABELS ",peer=\"client\","
+			    "result=\"%s\"} %llu\n", INST_ARGS(s, j), result[r],
+			    (unsigned long long)inst_sum(s, j, cl));
+		}
+}
+
 static void put_proxy(struct text *t, const struct scrape *s)
 {
 	size_t n = s->nworkers ? s->samples[0].ninst : 0;
-	for (size_t k = 0; n && k < sizeof(proxy_metrics) / sizeof(*proxy_metrics); k++) {
+	if (!n)
+		return;
+	for (size_t k = 0; k < sizeof(proxy_metrics) / sizeof(*proxy_metrics); k++) {
 		const struct proxy_metric *pm = &proxy_metrics[k];
 		family(t, pm->name, pm->type, pm->help);
-		for (size_t j = 0; j < n; j++) {
-			uint64_t sum = 0;
-			for (unsigned i = 0; i < s->nworkers; i++)
-				if (j < s->samples[i].ninst)   /* 0 on a worker past its fini */
-					sum += *(const uint64_t *)(const void *)
-						((const char *)&s->samples[i].inst[j] + pm->off);
-			put(t, "ferry_%s{instance=\"%s\",role=\"%s\"} %llu\n", pm->name,
-			    s->samples[0].inst[j].name, s->samples[0].inst[j].role,
-			    (unsigned long long)sum);
-		}
+		for (size_t j = 0; j < n; j++)
+			put(t, "ferry_%s{" INST_LABELS "} %llu\n", pm->name, INST_ARGS(s, j),
+			    (unsigned long long)inst_sum(s, j, pm->off));
 	}
+	put_proxy_drops(t, s, n);
+	put_proxy_kx(t, s, n);
 }
 
 static void put_ftp(struct text *t, const struct scrape *s)
@@ -173,6 +215,7 @@ static void put_ftp(struct text *t, const struct scrape *s)
 			for (int m = 0; m < 2; m++) {
 				sum.transfers[d][m] += w->transfers[d][m];
 				sum.bytes[d][m] += w->bytes[d][m];
+				sum.tls_handshakes[d][m] += w->tls_handshakes[d][m];
 			}
 	}
 	family(t, "ftp_sessions", "gauge", "FTP control sessions open.");
@@ -203,6 +246,13 @@ static void put_ftp(struct text *t, const struct scrape *s)
 	    (unsigned long long)sum.spsv_expired);
 	put(t, "ferry_ftp_spsv_tokens_total{event=\"rejected\"} %llu\n",
 	    (unsigned long long)sum.spsv_rejected);
+	static const char *conn[2] = { "control", "data" }, *res[2] = { "ok", "failed" };
+	family(t, "ftp_tls_handshakes_total", "counter",
+	       "FTPS handshakes ended, by connection and result (abandoned counts as failed).");
+	for (int c = 0; c < 2; c++)
+		for (int r = 0; r < 2; r++)
+			put(t, "ferry_ftp_tls_handshakes_total{connection=\"%s\",result=\"%s\"} %llu\n",
+			    conn[c], res[r], (unsigned long long)sum.tls_handshakes[c][r]);
 }
 
 /* ---- HTTP ------------------------------------------------------------------ */

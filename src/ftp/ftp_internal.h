@@ -124,6 +124,10 @@ int ftp_spsv_take(struct spsv_table *t, const char *token, const struct sockaddr
 	      uint64_t now_ms, uint64_t *session, unsigned *worker);
 void ftp_spsv_revoke(struct spsv_table *t, uint64_t session);
 size_t ftp_spsv_count(struct spsv_table *t);
+/* stats.c: a TLS handshake's end for metrics; ftp_tls_count once per
+ * control connection. */
+void ftp_stats_tls_handshake(struct ftp_worker *fw, bool ok, bool data);
+void ftp_tls_count(struct ftp_session *s, bool ok);
 void ftp_spsv_counters(struct spsv_table *t, uint64_t *issued, uint64_t *used,
 		   uint64_t *expired, uint64_t *rejected);
 
@@ -369,6 +373,7 @@ struct ftp_session {
 	struct crypto_tls *tls;    /* after AUTH TLS: the control connection's TLS */
 	bool pbsz;                 /* PBSZ 0 given (after AUTH) */
 	bool tls_busy;             /* a helper thread runs the handshake */
+	bool tls_counted;          /* its handshake is in the metrics */
 	struct fb_buf tls_hold;       /* ciphertext that came meanwhile */
 };
 

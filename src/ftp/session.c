@@ -543,6 +543,8 @@ static void ctl_closed(struct fe_conn *c, int err, void *arg)
 	(void)c;
 	flog(LOG_LVL_VERB, "ftp: session %llu closed%s%s", (unsigned long long)s->id,
 	     err ? ": " : "", err ? strerror(-err) : "");
+	if (s->tls)
+		ftp_tls_count(s, crypto_tls_ready(s->tls));   /* abandoned: failed */
 	ftp_session_bury(s);
 }
 

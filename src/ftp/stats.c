@@ -1,6 +1,22 @@
-/* stats.c — the FTP service's counters for metrics: this worker's logins
- * and transfers, and the process-wide session, connection and SPSV counts. */
+/* stats.c — the FTP service's counters for metrics: this worker's logins,
+ * transfers and TLS handshakes, and the process-wide session, connection and
+ * SPSV counts. */
 #include "ftp_internal.h"
+
+void ftp_stats_tls_handshake(struct ftp_worker *fw, bool ok, bool data)
+{
+	fw->st.tls_handshakes[data][!ok]++;
+}
+
+/* A TLS handshake ended, once per connection: ok, failed, or abandoned
+ * (the connection closed first, counted as failed). */
+void ftp_tls_count(struct ftp_session *s, bool ok)
+{
+	if (s->tls_counted)
+		return;
+	s->tls_counted = true;
+	ftp_stats_tls_handshake(s->fw, ok, false);
+}
 
 void ftp_worker_stats(const struct ftp_worker *fw, struct ftp_stats *out)
 {

@@ -54,6 +54,7 @@ void ftp_ctl_send(struct ftp_session *s, const void *p, size_t len)
 static void tls_failed(struct ftp_session *s, const char *what)
 {
 	char host[64];
+	ftp_tls_count(s, crypto_tls_ready(s->tls));
 	flog(LOG_LVL_WARN, "ftp: session %llu from %s: TLS %s: %s; closing",
 	     (unsigned long long)s->id, fb_addr_text(&s->peer, host, sizeof(host)), what,
 	     crypto_tls_why(s->tls));
@@ -122,6 +123,7 @@ static void hs_done(struct ftp_session *s, void *ctx)
 	}
 	fb_buf_free(&s->tls_hold);
 	if (j->r == 1) {
+		ftp_tls_count(s, true);
 		if (fb_log_get_level() >= LOG_LVL_DEBUG) {
 			char desc[96];
 			flog(LOG_LVL_DEBUG, "ftp: session %llu: TLS established (%s)",
@@ -148,10 +150,12 @@ static void handshake_step(struct ftp_session *s)
 	int r = crypto_tls_handshake(s->tls);
 	if (r == CRYPTO_TLS_ERROR)
 		tls_failed(s, "handshake");
-	else if (r == 1)
+	else if (r == 1) {
+		ftp_tls_count(s, true);
 		tls_read(s);
-	else
+	} else {
 		ftp_tls_flush(s);
+	}
 }
 
 void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len)

@@ -251,7 +251,7 @@ void proxy_aggregate_add(struct group *g, struct client *c, const struct uftp_ms
 	while (p && !matches(p, m))
 		p = p->next;
 	if (!p && !(p = pending_new(g, m))) {
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_RESOURCES);
 		return;
 	}
 	uint8_t func = m->hdr.func;
@@ -260,7 +260,7 @@ void proxy_aggregate_add(struct group *g, struct client *c, const struct uftp_ms
 	unsigned kind = kind_of(func);
 	if (c->in[kind] != p->serial) {
 		if (add_id(p, c->uid) < 0) {
-			g->in->dropped++;
+			proxy_drop(g->in, PROXY_DROP_RESOURCES);
 			return;
 		}
 		c->in[kind] = p->serial;

@@ -28,13 +28,23 @@ static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b
  * per interval saying how many more there were. */
 #define NOT_LISTED_TEXT "Client not in client list (-C) of this proxy"
 
+/* The metrics reason of each kind of logged drop. */
+static const enum proxy_drop_reason kind_reason[DROP_KINDS] = {
+	[DROP_NO_DOWNSTREAM] = PROXY_DROP_UNEXPECTED,
+	[DROP_KEY_REQ] = PROXY_DROP_LIMIT,
+	[DROP_GROUP_LIMIT] = PROXY_DROP_LIMIT,
+	[DROP_SOURCE_LIMIT] = PROXY_DROP_LIMIT,
+	[DROP_NOT_LISTED] = PROXY_DROP_NOT_LISTED,
+	[DROP_UNKNOWN_GROUP] = PROXY_DROP_UNKNOWN_GROUP,
+};
+
 /* True when a line was written. */
 __attribute__((format(printf, 5, 6)))
 static bool drop_logged(struct instance *in, enum drop_kind kind, int level,
 			const struct sockaddr *src, const char *fmt, ...)
 {
 	uint64_t more;
-	in->dropped++;
+	proxy_drop(in, kind_reason[kind]);
 	if (!proxy_droplog_due(&in->drops[kind], fe_now_ms(in->pw->w), &more))
 		return false;
 	char what[200], from[64];
@@ -147,7 +157,7 @@ static void from_server(struct group *g, const struct pmsg *m)
 	if (m->hdr.src_id != g->server_id) {
 		snprintf(id, sizeof(id), "%08X", m->hdr.src_id);
 		glog(LOG_LVL_WARN, g->group_id, g->inst, 0, "Source ID mismatch: %s", id);
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_NOT_LISTED);
 		return;
 	}
 	proxy_group_set_grtt(g, m->hdr.grtt);
@@ -192,13 +202,13 @@ static void from_client(struct group *g, const struct pmsg *m,
 	if (!c && m->hdr.func != UFTP_ABORT) {
 		glog(LOG_LVL_VERB, g->group_id, g->inst, 0, "Host %08X not in host list",
 		     m->hdr.src_id);
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_NOT_LISTED);
 		return;
 	}
 	if (m->hdr.func == UFTP_ENCRYPTED) {
 		/* Only the aggregating roles need the group keys; until they have
 		 * them such a session was already refused at its ANNOUNCE. */
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_UNEXPECTED);
 		return;
 	}
 	(fn ? fn : up_forward)(g, c, m);
@@ -268,7 +278,7 @@ static void hand_off(struct instance *in, unsigned owner, const uint8_t *data,
 {
 	struct handoff *h = malloc(sizeof(*h) + len);
 	if (!h) {
-		in->dropped++;
+		proxy_drop(in, PROXY_DROP_RESOURCES);
 		return;
 	}
 	h->shared = in->pw->shared;
@@ -278,7 +288,7 @@ static void hand_off(struct instance *in, unsigned owner, const uint8_t *data,
 	memcpy(h->data, data, len);
 	if (fe_mail_post(in->pw->w, owner, on_handoff, h) < 0) {
 		free(h);
-		in->dropped++;
+		proxy_drop(in, PROXY_DROP_RESOURCES);
 		return;
 	}
 	in->handed_off++;
@@ -299,7 +309,7 @@ static bool stateless(struct instance *in, const struct pmsg *m,
 		proxy_key_request(in, src);
 		return true;
 	case UFTP_PROXY_KEY:
-		in->dropped++;      /* for clients, from response proxies */
+		proxy_drop(in, PROXY_DROP_UNEXPECTED);  /* for clients, from response proxies */
 		return true;
 	default:
 		return false;
@@ -461,7 +471,7 @@ void proxy_intake(struct instance *in, const uint8_t *data, size_t len,
 	char from[64];
 	int r = proxy_pmsg_decode(data, len, &m);
 	if (r < 0) {
-		in->dropped++;
+		proxy_drop(in, PROXY_DROP_MALFORMED);
 		flog(LOG_LVL_DEBUG, "%s: dropped %zu bytes from %s: %s",
 		     in->sh->pc->name, len, fb_addr_format(src, from, sizeof(from)),
 		     uftp_strerror((enum uftp_err)-r));

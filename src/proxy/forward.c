@@ -17,7 +17,7 @@ int proxy_send_to(struct instance *in, const struct sockaddr_storage *dst,
 	if (r == 0)
 		in->forwarded++;
 	else
-		in->dropped++;
+		proxy_drop(in, PROXY_DROP_SEND);
 	return r;
 }
 

@@ -280,7 +280,7 @@ struct group *proxy_group_create(struct instance *in, const struct pmsg *m,
 	const char *why = refuse(in, m, src);
 	struct group *g = group_alloc(in, m, src);
 	if (!g) {
-		in->dropped++;
+		proxy_drop(in, PROXY_DROP_RESOURCES);
 		return NULL;
 	}
 	if (why) {
@@ -288,6 +288,12 @@ struct group *proxy_group_create(struct instance *in, const struct pmsg *m,
 		     "Rejecting ANNOUNCE from %08X: %s",
 		     m->hdr.src_id, why);
 		proxy_send_abort_up(g, 0, why);
+		proxy_drop(in, PROXY_DROP_REFUSED);
+		if (UFTP_HAS_EXT(&m->msg.u.announce.ext, UFTP_EXT_ENC_INFO) &&
+		    in->sh->pc->role != PROXY_SERVER) {
+			in->kx_started++;            /* begun and failed at once */
+			in->kx_up[PROXY_KX_FAILED]++;
+		}
 		free(g);
 		return NULL;
 	}
@@ -295,7 +301,7 @@ struct group *proxy_group_create(struct instance *in, const struct pmsg *m,
 	const char *limit = count_in(in->sh, g->source_bucket);
 	if (limit) {
 		log_limit(in, limit, src);
-		in->dropped++;
+		proxy_drop(in, PROXY_DROP_LIMIT);
 		free(g);
 		return NULL;
 	}

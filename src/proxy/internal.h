@@ -13,6 +13,7 @@
 #include "ferry/config.h"
 #include "ferry/crypto.h"
 #include "ferry/engine.h"
+#include "ferry/proxy.h"
 #include "peerlist.h"
 #include "table.h"
 #include "ferry/uftp.h"
@@ -121,6 +122,10 @@ struct droplog {
 };
 bool proxy_droplog_due(struct droplog *d, uint64_t now_ms, uint64_t *more);
 
+struct instance;
+/* stats.c: counts one datagram not sent on, under its reason. */
+void proxy_drop(struct instance *in, enum proxy_drop_reason why);
+
 enum drop_kind {
 	DROP_NO_DOWNSTREAM, DROP_KEY_REQ, DROP_GROUP_LIMIT, DROP_SOURCE_LIMIT,
 	DROP_NOT_LISTED, DROP_UNKNOWN_GROUP, DROP_KINDS
@@ -155,6 +160,8 @@ struct instance {
 	 * group without the shared table's lock. */
 	struct group *hot[HOT_SLOTS];
 	uint64_t rx, dropped, forwarded, handed_off, aggregates;
+	uint64_t dropped_by[PROXY_DROP_REASONS];   /* proxy_drop() only */
+	uint64_t kx_started, kx_up[PROXY_KX_RESULTS], kx_clients[PROXY_KX_RESULTS];
 	struct droplog drops[DROP_KINDS];
 	struct parked *parked;           /* answers that came before their ANNOUNCE */
 	size_t nparked;

@@ -160,7 +160,7 @@ static bool submit(struct kx_session *ks, enum job_kind kind, uint32_t uid,
 	memcpy(j->in, data, len);
 	if (fe_pool_submit(ks->g->in->pw->w, job_run, job_done, j) < 0) {
 		free(j);
-		ks->g->in->dropped++;
+		proxy_drop(ks->g->in, PROXY_DROP_RESOURCES);
 		return false;
 	}
 	ks->jobs++;
@@ -219,6 +219,7 @@ static void abort_down(struct group *g, uint32_t host, const char *why)
 /* A reason to end the session: logged, told to the server and the clients. */
 static void fail(struct group *g, const char *why)
 {
+	g->in->kx_up[PROXY_KX_FAILED]++;
 	glog(LOG_LVL_WARN, g->group_id, g->inst, 0, "Aborting session: %s", why);
 	proxy_send_abort_up(g, 0, why);
 	abort_down(g, 0, why);
@@ -228,6 +229,7 @@ static void fail(struct group *g, const char *why)
 /* A reason to drop one client: logged, told to that client. */
 static void reject(struct group *g, uint32_t uid, const char *what, const char *why)
 {
+	g->in->kx_clients[PROXY_KX_FAILED]++;
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Rejecting %s from %08X: %s",
 	     what, uid, why);
 	abort_down(g, uid, why);
@@ -256,7 +258,7 @@ static void client_registered(struct group *g, struct kx_client *kc)
 {
 	struct client *c = proxy_group_client(g, kc->peer.uid, true);
 	if (!c) {
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_RESOURCES);
 		return;
 	}
 	struct uftp_msg m = { .hdr = { .func = UFTP_REGISTER } };
@@ -283,6 +285,7 @@ static void done_client(struct group *g, struct kx_session *ks, struct job *j)
 	const char *what = j->kind == JOB_REGISTER ? "REGISTER" : "CLIENT_KEY";
 	if (j->why) {
 		crypto_key_free(j->peer.pub);
+		g->in->kx_clients[PROXY_KX_FAILED]++;
 		glog(LOG_LVL_WARN, g->group_id, g->inst, 0, "Rejecting %s from %08X: %s",
 		     what, j->uid, j->why);
 		abort_down(g, j->uid, j->why);
@@ -381,6 +384,7 @@ int proxy_kxs_start(struct group *g, const struct pmsg *m)
 	ks->inst = g->inst;
 	proxy_uid_map_init(&ks->clients);
 	g->kx = ks;
+	g->in->kx_started++;
 	return 0;
 }
 
@@ -500,6 +504,7 @@ static void server_keyinfo(struct group *g, const struct pmsg *pm)
 			fail(g, why);
 			return;
 		}
+		g->in->kx_up[PROXY_KX_OK]++;
 		send_keyinfo_ack(g);
 		send_keyinfo(g, NULL);
 		return;
@@ -513,7 +518,7 @@ static void server_reg_conf(struct group *g, const struct pmsg *pm)
 	struct uftp_msg m;
 	uint32_t uid;
 	if (!decode(pm, &m)) {
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_MALFORMED);
 		return;
 	}
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received REG_CONF");
@@ -542,7 +547,7 @@ static void server_announce(struct group *g, const struct pmsg *m)
 bool proxy_kxs_down(struct group *g, const struct pmsg *m)
 {
 	if (m->hdr.func != UFTP_ANNOUNCE && !g->kx->keyed) {
-		g->in->dropped++;      /* nothing of ours is out yet */
+		proxy_drop(g->in, PROXY_DROP_UNEXPECTED);   /* nothing of ours is out yet */
 		return true;
 	}
 	switch (m->hdr.func) {
@@ -568,7 +573,7 @@ static void client_register(struct group *g, const struct pmsg *pm)
 	uint32_t uid = pm->hdr.src_id;
 	struct kx_client *kc = kx_client(ks, uid, true);
 	if (!kc) {
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_RESOURCES);
 		return;
 	}
 	const struct uftp_register *r = &pm->msg.u.reg;
@@ -619,12 +624,12 @@ static void client_key(struct group *g, const struct pmsg *pm)
 	struct kx_client *kc = kx_client(ks, pm->hdr.src_id, true);
 	if (!kc || kc->keyed) {
 		if (!kc)
-			g->in->dropped++;
+			proxy_drop(g->in, PROXY_DROP_RESOURCES);
 		return;
 	}
 	uint8_t *copy = malloc(pm->len);
 	if (!copy) {
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_RESOURCES);
 		return;
 	}
 	memcpy(copy, pm->raw, pm->len);
@@ -645,6 +650,8 @@ static void client_keyinfo_ack(struct group *g, struct kx_client *kc,
 	}
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received KEYINFO_ACK%s from %08X",
 	     kc->ready ? "+" : "", m->hdr.src_id);
+	if (!kc->ready)
+		g->in->kx_clients[PROXY_KX_OK]++;
 	kc->ready = true;
 }
 
@@ -676,7 +683,7 @@ static void client_encrypted(struct group *g, struct client *c, const struct pms
 		if (kc && kc->registered) {
 			glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
 			     "Dropping message from %08X: %s", pm->hdr.src_id, why);
-			g->in->dropped++;
+			proxy_drop(g->in, PROXY_DROP_AUTH);
 		} else {
 			reject(g, pm->hdr.src_id, "message", why);
 		}
@@ -702,7 +709,7 @@ static void client_encrypted(struct group *g, struct client *c, const struct pms
 		break;
 	}
 	default:
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_UNEXPECTED);
 		break;
 	}
 }
@@ -710,7 +717,7 @@ static void client_encrypted(struct group *g, struct client *c, const struct pms
 bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m)
 {
 	if (!g->kx->keyed && m->hdr.func != UFTP_ABORT) {
-		g->in->dropped++;      /* our ANNOUNCE is not out yet */
+		proxy_drop(g->in, PROXY_DROP_UNEXPECTED);   /* our ANNOUNCE is not out yet */
 		return true;
 	}
 	switch (m->hdr.func) {
@@ -730,7 +737,7 @@ bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m)
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
 		     "Rejecting %s message from %08X: not encrypted",
 		     uftp_func_name(m->hdr.func), m->hdr.src_id);
-		g->in->dropped++;
+		proxy_drop(g->in, PROXY_DROP_UNEXPECTED);
 		return true;
 	default:
 		return false;

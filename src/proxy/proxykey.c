@@ -55,7 +55,7 @@ void proxy_key_request(struct instance *in, const struct sockaddr *src)
 	struct inst_shared *sh = in->sh;
 	char from[64];
 	if (!sh->proxy_key) {
-		in->dropped++;
+		proxy_drop(in, PROXY_DROP_UNEXPECTED);
 		return;
 	}
 	uint64_t now = fe_now_ms(in->pw->w);

@@ -11,6 +11,8 @@ import os
 import re
 import shutil
 import socket
+import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -19,7 +21,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
-from ftpd import Checks, free_port, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, free_port, tempdir  # noqa: E402
 
 c = Checks()
 
@@ -36,6 +38,115 @@ def value(text, name, labels=""):
 
 def total(text, name):
     return sum(int(v) for v in re.findall(r"^%s\{[^}]*\} (\d+)$" % re.escape(name), text, re.M))
+
+
+def uftp_hdr(func, src, gid):
+    return struct.pack(">BBHIIBBBB", 0x40, func, 0, src, gid, 0, 0x9d, 0x18, 0)
+
+
+def unknown_group_status():
+    """A well-formed STATUS for a group the proxy never heard of."""
+    return uftp_hdr(11, 0x0C100002, 0x5EED0001) + struct.pack(">BBHHH", 11, 2, 1, 0, 0)
+
+
+def encrypted_announce(gid):
+    """An ANNOUNCE of an RSA key exchange whose server key blob is junk:
+    the proxy begins the key exchange and must fail it."""
+    junk = bytes([1]) + os.urandom(11)          # an RSA blob type, then garbage
+    ext_len = 44 + len(junk)
+    ext = struct.pack(">BBBBBBHHH", 1, ext_len // 4, 0, (1 << 4) | 1, 3, 3,
+                      len(junk), 0, 0) + os.urandom(32) + junk
+    body = struct.pack(">BBBBBBHII", 1, (24 + ext_len) // 4, 0, 20, 0, 0, 1300,
+                       int(time.time()), 0)
+    body += socket.inet_aton("230.4.4.1") + socket.inet_aton("230.5.5.1") + ext
+    return uftp_hdr(1, 0x0A0B0C0D, gid) + body
+
+
+def wait_metric(port, pred, seconds=10):
+    deadline = time.time() + seconds
+    while True:
+        _, text = scrape(port)
+        if pred(text) or time.time() > deadline:
+            return text
+        time.sleep(0.05)
+
+
+def reasons(text):
+    return {m.group(1): int(m.group(2)) for m in re.finditer(
+        r'^ferry_proxy_datagrams_dropped_total\{[^}]*reason="([a-z_]+)"\} (\d+)$', text, re.M)}
+
+
+def kx(text, peer, result):
+    return sum(int(v) for v in re.findall(
+        r'^ferry_proxy_key_exchanges_total\{[^}]*peer="%s",result="%s"\} (\d+)$'
+        % (peer, result), text, re.M))
+
+
+def check_proxy_counters(mport, uport):
+    """Every drop under one reason; the key-exchange counters move."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.sendto(unknown_group_status(), ("127.0.0.1", uport))
+        u.sendto(encrypted_announce(0x5EED0002), ("127.0.0.1", uport))
+    text = wait_metric(mport, lambda t: reasons(t).get("unknown_group", 0) >= 1
+                       and kx(t, "server", "failed") >= 1)
+    r = reasons(text)
+    c.check("every drop reason is exported", set(r) >= {
+        "malformed", "unknown_group", "not_listed", "refused", "limit", "unexpected",
+        "auth", "resources", "send_failed"}, sorted(r))
+    c.check("the junk datagram is dropped as malformed", r.get("malformed") == 1, r)
+    c.check("the STATUS for an unknown group is dropped as unknown_group",
+            r.get("unknown_group") == 1, r)
+    c.check("an encrypted session began", total(text, "ferry_proxy_encrypted_sessions_total")
+            == 1, total(text, "ferry_proxy_encrypted_sessions_total"))
+    c.check("its failed key exchange with the server is counted",
+            kx(text, "server", "failed") == 1 and kx(text, "server", "ok") == 0,
+            [l for l in text.splitlines() if "key_exchanges" in l])
+
+
+def check_tls_counters(ferryd):
+    """AUTH TLS handshakes: one that completes, one fed garbage, one abandoned."""
+    keys = tempdir("ferry-metrics-keys-")
+    cert, key = os.path.join(keys, "c.crt"), os.path.join(keys, "c.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1"], capture_output=True)
+    if not c.check("a test certificate is made", r.returncode == 0, r.stderr[-300:]):
+        return
+    mport = free_port()
+    d = Ferryd(ferryd, {"anonymous": {"root": tempdir("ferry-metrics-ftps-")},
+                        "tls": {"cert": cert, "key": key}},
+               workers=1, extra={"metrics": {"listen": "127.0.0.1:%d" % mport}})
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        f = ftplib.FTP_TLS(context=ctx, timeout=20)
+        f.connect("127.0.0.1", d.port)
+        f.auth()
+        f.quit()
+        for garbage in (True, False):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+            s.recv(1000)
+            s.sendall(b"AUTH TLS\r\n")
+            s.recv(1000)
+            if garbage:
+                s.sendall(b"\x16\x03\x01\x00\x05hello, not TLS" * 4)
+                try:
+                    s.recv(1000)
+                except OSError:
+                    pass
+            s.close()
+
+        def tls(text, conn, result):
+            return value(text, "ferry_ftp_tls_handshakes_total",
+                         '{connection="%s",result="%s"}' % (conn, result))
+        text = wait_metric(mport, lambda t: tls(t, "control", "failed") == 2)
+        c.check("one control handshake counted ok", tls(text, "control", "ok") == 1,
+                tls(text, "control", "ok"))
+        c.check("garbage and an abandoned handshake counted failed",
+                tls(text, "control", "failed") == 2, tls(text, "control", "failed"))
+    finally:
+        code, clean = d.stop()
+        c.check("the FTPS ferryd stops cleanly", clean, d.logtext()[-1500:])
 
 
 def main():
@@ -69,8 +180,10 @@ def main():
         else:
             print("SKIP: promtool not installed")
         for name in ("ferry_engine_turns_total", "ferry_proxy_datagrams_in_total",
+                     "ferry_proxy_datagrams_dropped_total", "ferry_proxy_key_exchanges_total",
                      "ferry_ftp_sessions", "ferry_ftp_logins_total",
-                     "ferry_ftp_bytes_total", "ferry_ftp_spsv_tokens_total"):
+                     "ferry_ftp_bytes_total", "ferry_ftp_spsv_tokens_total",
+                     "ferry_ftp_tls_handshakes_total"):
             c.check("family %s is there" % name, "# TYPE %s " % name in text)
         before = text
         # A UFTP datagram into the client proxy (junk: counted and dropped).
@@ -89,6 +202,7 @@ def main():
         c.check("during the download, TCP bytes sent have moved",
                 total(during, "ferry_engine_tcp_tx_bytes_total") >
                 total(before, "ferry_engine_tcp_tx_bytes_total"))
+        mid = total(during, "ferry_engine_tcp_tx_bytes_total")
         c.check("during the download, one session is open",
                 value(during, "ferry_ftp_sessions") == 1, value(during, "ferry_ftp_sessions"))
         while True:
@@ -99,6 +213,13 @@ def main():
         sock.close()
         ftp.voidresp()
         c.check("the download is whole", bytes(got) == blob)
+        after_dl = wait_metric(mport, lambda t: total(t, "ferry_engine_tcp_tx_bytes_total")
+                               >= mid + len(blob) // 2)
+        c.check("TCP bytes sent count the spliced file",
+                total(after_dl, "ferry_engine_tcp_tx_bytes_total") -
+                total(before, "ferry_engine_tcp_tx_bytes_total") >= len(blob),
+                total(after_dl, "ferry_engine_tcp_tx_bytes_total") -
+                total(before, "ferry_engine_tcp_tx_bytes_total"))
         spsv = ftp.sendcmd("SPSV")
         ftp.quit()
         c.check("SPSV answered", spsv.startswith("227"), spsv)
@@ -122,6 +243,7 @@ def main():
                 total(after, "ferry_proxy_datagrams_in_total") +
                 total(after, "ferry_proxy_datagrams_dropped_total") >= 1,
                 [l for l in after.splitlines() if l.startswith("ferry_proxy_datagrams")])
+        check_proxy_counters(mport, uport)
         c.check("engine turns move",
                 total(after, "ferry_engine_turns_total") > total(before, "ferry_engine_turns_total"))
         for path, code in (("/", 404), ("/metricsx", 404)):
@@ -147,6 +269,7 @@ def main():
         rc = proc.wait(15)
         log.close()
         c.check("ferryd stops with 6", rc == 6, rc)
+    check_tls_counters(ferryd)
     c.finish()
 
 

@@ -77,7 +77,7 @@ class Ferryd:
     """ferryd -f CONF in the foreground; logs to self.log_path."""
 
     def __init__(self, binary, ftp, workers=2, host="127.0.0.1", port=None,
-                 netns=None, level=4):
+                 netns=None, level=4, extra=None):
         self.tmp = tempdir("ferry-ftp-")
         self.host = host
         self.port = port or free_port(host)
@@ -87,6 +87,7 @@ class Ferryd:
         # only root can enter; tests/security covers the privilege drop.
         conf = {"workers": workers, "foreground": True, "allow_root": True,
                 "log": {"level": level}, "ftp": ftp}
+        conf.update(extra or {})       # other top-level keys (metrics, ...)
         self.conf_path = os.path.join(self.tmp, "ferryd.json")
         with open(self.conf_path, "w") as f:
             json.dump(conf, f)
