@@ -229,6 +229,10 @@ typedef void fe_mail_cb(struct fe_worker *to, void *arg);
  * release what the message carries (the protocol's per-worker state is
  * gone). From a worker only, never after its own worker_fini. */
 int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg);
+/* The same from a thread that is not a worker (the main thread on SIGHUP):
+ * 0, -EINVAL, -ESRCH (that worker is not running) or the send's error;
+ * on error cb never runs. Blocks until the message is in to's ring. */
+int fe_engine_post(struct fe_engine *e, unsigned to, fe_mail_cb *cb, void *arg);
 
 /* ---- helper pool: blocking work off the workers ------------------------ */
 

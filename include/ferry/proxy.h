@@ -21,9 +21,10 @@ struct proxy_worker;
 int proxy_shared_new(const struct ferry_config *cfg, unsigned nworkers,
 		     struct proxy_shared **out);
 void proxy_shared_free(struct proxy_shared *sh);
-/* SIGHUP, main thread: re-reads each instance's -C list (new REGISTERs use
- * it) and reports a changed -S list as needing a restart. The instances of
- * cfg must match those in force (the caller checks). */
+/* SIGHUP, main thread: re-reads each instance's -C and -S lists (new
+ * REGISTERs and ANNOUNCEs use them; a changed -S makes every worker re-join
+ * its public addresses for the new sources). The instances of cfg must
+ * match those in force (the caller checks). */
 void proxy_shared_reload(struct proxy_shared *s, const struct ferry_config *cfg);
 
 /* Opens every instance's sockets on worker w (SO_REUSEPORT); each public

@@ -88,7 +88,7 @@ static const struct key top_keys[] = {
 	GW("login_timeout", K_INT, login_timeout), GW("token_timeout", K_INT, token_timeout),
 };
 
-/* A proxy instance's everything but its -C list (and -S, see proxy). */
+/* A proxy instance's everything but its -C and -S lists (see proxy). */
 static const struct key proxy_keys[] = {
 	PX("name", K_STR, name), PX("role", K_INT, role), PX("dest", K_STR, dest),
 	PX("dest_fingerprint", K_STR, dest_fingerprint),

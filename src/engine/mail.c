@@ -34,6 +34,37 @@ int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
 	return 0;
 }
 
+int fe_engine_post(struct fe_engine *e, unsigned to, fe_mail_cb *cb, void *arg)
+{
+	if (to >= e->nworkers)
+		return -EINVAL;
+	struct fe_mail *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->cb = cb;
+	m->arg = arg;
+	m->to = &e->workers[to];
+	pthread_mutex_lock(&e->lock);       /* the control ring, as fe_engine_stop */
+	int r = -ESRCH;
+	struct io_uring_sqe *sqe = m->to->thread ? io_uring_get_sqe(&e->ctl) : NULL;
+	if (sqe) {
+		atomic_fetch_add(&m->to->mail_pending, 1);
+		io_uring_prep_msg_ring(sqe, m->to->ring.ring_fd, 0, ud_make(OP_MAIL, m), 0);
+		struct io_uring_cqe *cqe;
+		r = io_uring_submit_and_wait(&e->ctl, 1);
+		if (r >= 0 && (r = io_uring_peek_cqe(&e->ctl, &cqe)) == 0) {
+			r = cqe->res < 0 ? cqe->res : 0;
+			io_uring_cqe_seen(&e->ctl, cqe);
+		}
+		if (r < 0)
+			atomic_fetch_sub(&m->to->mail_pending, 1);
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (r < 0)
+		free(m);
+	return r;
+}
+
 /* On success the receiver owns the message and may already have freed it;
  * on failure (the receiver's CQ was full) it is still ours to retry. */
 void fe_mail_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)

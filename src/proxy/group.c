@@ -91,9 +91,10 @@ void proxy_membership_leave(struct instance *in, const struct sockaddr_storage *
 static bool server_allowed(struct inst_shared *sh, const struct pmsg *m,
 			   const struct sockaddr *src)
 {
-	if (!sh->servers.n)
+	const struct peerlist *servers = proxy_server_list(sh);
+	if (!servers->n)
 		return true;
-	const struct peer *p = proxy_peerlist_find(&sh->servers, m->hdr.src_id);
+	const struct peer *p = proxy_peerlist_find(servers, m->hdr.src_id);
 	if (!p)
 		return false;
 	return !p->has_addr || sh->pc->role == PROXY_CLIENT ||
@@ -113,7 +114,7 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 		return proxy_kxs_refusal(in->sh, m->hdr.src_id, &a->ext.enc_info);
 	if (pc->role == PROXY_CLIENT)
 		return NULL;
-	bool ssm = in->sh->servers.n > 0;
+	bool ssm = proxy_server_list(in->sh)->n > 0;
 	struct sockaddr_storage priv;
 	if (!proxy_pmsg_addr(a, true, &priv) || !is_multicast(&priv, ssm))
 		return ssm ? "Invalid source specific multicast address"
@@ -315,7 +316,7 @@ struct group *proxy_group_create(struct instance *in, const struct pmsg *m,
 	}
 	if (in->sh->pc->role != PROXY_CLIENT) {
 		/* With a server list the membership is source-specific. */
-		g->ssm = in->sh->servers.n > 0;
+		g->ssm = proxy_server_list(in->sh)->n > 0;
 		int r = proxy_membership_join(in, &g->priv, g->ssm ? &g->up : NULL);
 		g->joined = r == 0;
 		if (r < 0) {

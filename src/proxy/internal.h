@@ -81,6 +81,9 @@ struct inst_shared {
 	 * one atomic load; a replaced list stays until exit, since a worker may
 	 * still be reading it and reloads are rare. */
 	struct client_list *clients_now;
+	/* -S likewise (NULL: `servers`); a reload that changes it also makes
+	 * each worker re-join its public addresses for the new sources. */
+	struct client_list *servers_now;
 	struct proxy_keys keys;
 	struct sockaddr_storage hb[16];  /* -H targets */
 	size_t nhb;
@@ -133,6 +136,7 @@ enum drop_kind {
 
 struct proxy_shared {
 	struct proxy_worker **workers;   /* by worker index, set at start-up */
+	struct fe_engine *engine;        /* for a reload's re-joins */
 	unsigned nworkers;
 	size_t count;
 	struct inst_shared inst[];
@@ -311,5 +315,9 @@ void proxy_hb_verify(struct instance *in, const struct sockaddr *src,
 
 /* The -C list in force (shared.c): the newest a reload read. */
 const struct peerlist *proxy_client_list(const struct inst_shared *sh);
+const struct peerlist *proxy_server_list(const struct inst_shared *sh);
+/* sockets.c: on worker w, leaves the instance's public addresses and joins
+ * them again for the server list now in force (a reload changed -S). */
+void proxy_rejoin_public(struct fe_worker *w, struct instance *in);
 
 #endif

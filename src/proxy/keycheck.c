@@ -34,7 +34,7 @@ static const char *algorithms(const struct uftp_enc_info *e)
 static bool fingerprint_ok(const struct inst_shared *sh, uint32_t server,
 			   const struct uftp_enc_info *e)
 {
-	const struct peer *p = proxy_peerlist_find(&sh->servers, server);
+	const struct peer *p = proxy_peerlist_find(proxy_server_list(sh), server);
 	uint8_t fp[CRYPTO_FP_LEN];
 	if (!p || !p->has_fp)
 		return true;

@@ -2,6 +2,7 @@
  * each instance's session table, keys, -C/-S lists, downstream and
  * heartbeat addresses, join interfaces and UID. Errors here stop start-up. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,11 @@ void proxy_shared_free(struct proxy_shared *s)
 			free(c);
 		}
 		proxy_peerlist_free(&sh->servers);
+		for (struct client_list *c = sh->servers_now, *o; c; c = o) {
+			o = c->older;
+			proxy_peerlist_free(&c->l);
+			free(c);
+		}
 		proxy_keys_free(&sh->keys);
 		free(sh->proxy_key);
 		if (sh->pc)
@@ -236,31 +242,73 @@ static bool same_list(const struct peerlist *a, const struct peerlist *b)
 	return true;
 }
 
-static bool same_text(const char *a, const char *b)
+const struct peerlist *proxy_server_list(const struct inst_shared *sh)
 {
-	return a == b || (a && b && !strcmp(a, b));
+	const struct client_list *c = __atomic_load_n(&sh->servers_now, __ATOMIC_ACQUIRE);
+	return c ? &c->l : &sh->servers;
 }
 
-/* -S also chose the source-specific joins made at start-up, so a changed
- * server list needs a restart; the file is read to tell. */
-static void check_servers(const struct inst_shared *sh, const struct proxy_config *pc)
+struct rejoin {
+	struct proxy_shared *s;
+	unsigned index;
+};
+
+/* Mail on each worker: its public joins follow the new list. After the
+ * worker's fini there is nothing left to join. */
+static void rejoin_on_worker(struct fe_worker *w, void *arg)
+{
+	struct rejoin *rj = arg;
+	struct proxy_worker *pw = rj->s->workers[fe_worker_index(w)];
+	if (pw && rj->index < pw->count && pw->inst[rj->index].sh)
+		proxy_rejoin_public(w, &pw->inst[rj->index]);
+	free(rj);
+}
+
+static void post_rejoins(struct proxy_shared *s, unsigned index)
+{
+	for (unsigned i = 0; s->engine && i < s->nworkers; i++) {
+		struct rejoin *rj = malloc(sizeof(*rj));
+		int r = rj ? 0 : -ENOMEM;
+		if (rj) {
+			*rj = (struct rejoin){ .s = s, .index = index };
+			r = fe_engine_post(s->engine, i, rejoin_on_worker, rj);
+		}
+		if (r < 0) {
+			free(rj);
+			flog(LOG_LVL_ERR, "reload: %s: worker %u keeps the old joins: %s",
+			     s->inst[index].pc->name, i, strerror(-r));
+		}
+	}
+}
+
+/* -S: read again; a changed list is used for new sessions at once, and
+ * the workers re-join the public addresses for its sources (SSM). */
+static void reload_servers(struct proxy_shared *s, struct inst_shared *sh,
+			   const struct proxy_config *pc)
 {
 	char err[512];
-	struct peerlist l = { 0 };
-	if (!same_text(pc->server_list, sh->pc->server_list)) {
-		flog(LOG_LVL_ERR, "reload: %s: server_list (-S) changed its file: needs a "
-		     "restart; kept", pc->name);
+	struct client_list *c = calloc(1, sizeof(*c));
+	if (!c) {
+		flog(LOG_LVL_ERR, "reload: %s: out of memory; kept the server list", pc->name);
 		return;
 	}
-	if (!pc->server_list)
-		return;
-	if (proxy_peerlist_load(pc->server_list, true, &l, err, sizeof(err)) < 0)
+	if (pc->server_list &&
+	    proxy_peerlist_load(pc->server_list, true, &c->l, err, sizeof(err)) < 0) {
 		flog(LOG_LVL_ERR, "reload: %s: server list (-S): %s; kept the old one",
 		     pc->name, err);
-	else if (!same_list(&l, &sh->servers))
-		flog(LOG_LVL_ERR, "reload: %s: server_list (-S) %s changed: needs a "
-		     "restart; kept the old one", pc->name, pc->server_list);
-	proxy_peerlist_free(&l);
+		free(c);
+		return;
+	}
+	if (same_list(&c->l, proxy_server_list(sh))) {
+		proxy_peerlist_free(&c->l);
+		free(c);
+		return;
+	}
+	c->older = sh->servers_now;
+	__atomic_store_n(&sh->servers_now, c, __ATOMIC_RELEASE);
+	flog(LOG_LVL_INFO, "reload: %s: server list (-S): %zu server(s)%s", pc->name,
+	     c->l.n, c->l.n ? "" : ", any server may announce");
+	post_rejoins(s, sh->index);
 }
 
 static void reload_clients(struct inst_shared *sh, const struct proxy_config *pc)
@@ -288,6 +336,6 @@ void proxy_shared_reload(struct proxy_shared *s, const struct ferry_config *cfg)
 {
 	for (size_t i = 0; s && i < s->count && i < cfg->proxy_count; i++) {
 		reload_clients(&s->inst[i], &cfg->proxies[i]);
-		check_servers(&s->inst[i], &cfg->proxies[i]);
+		reload_servers(s, &s->inst[i], &cfg->proxies[i]);
 	}
 }

@@ -58,7 +58,7 @@ static struct fe_udp *open_one(struct fe_worker *w, struct instance *in, int fam
  * server (uftpproxyd(1)); without it, from any source. */
 static int join_for_servers(struct instance *in, const struct sockaddr_storage *g)
 {
-	const struct peerlist *l = &in->sh->servers;
+	const struct peerlist *l = proxy_server_list(in->sh);
 	if (!l->n)
 		return proxy_membership_join(in, g, NULL);
 	for (size_t i = 0; i < l->n; i++) {
@@ -91,6 +91,34 @@ static int join_public(struct fe_worker *w, struct instance *in)
 		     fe_worker_index(w), pc->pub_mcast.v[i]);
 	}
 	return 0;
+}
+
+static bool is_public(const struct proxy_config *pc, const struct sockaddr_storage *a)
+{
+	for (size_t i = 0; i < pc->pub_mcast.n; i++) {
+		struct sockaddr_storage g;
+		if (fb_addr_resolve(pc->pub_mcast.v[i], 0, AF_UNSPEC, &g) == 0 &&
+		    fb_addr_same_ip((const struct sockaddr *)&g, (const struct sockaddr *)a))
+			return true;
+	}
+	return false;
+}
+
+void proxy_rejoin_public(struct fe_worker *w, struct instance *in)
+{
+	if (in->sh->pc->role == PROXY_CLIENT)
+		return;
+	struct membership *m = in->joined, *next;
+	for (; m; m = next) {
+		next = m->next;
+		if (is_public(in->sh->pc, &m->addr))
+			proxy_membership_leave(in, &m->addr,
+					       m->source.ss_family ? &m->source : NULL);
+	}
+	if (join_public(w, in) != 0)
+		flog(LOG_LVL_ERR, "reload: %s: worker %u could not join its public "
+		     "addresses again for the new server list", in->sh->pc->name,
+		     fe_worker_index(w));
 }
 
 static int open_instance(struct fe_worker *w, struct instance *in)
@@ -142,6 +170,7 @@ int proxy_worker_init(struct fe_worker *w, struct proxy_shared *sh,
 		return r;
 	}
 	sh->workers[fe_worker_index(w)] = pw;
+	sh->engine = fe_worker_engine(w);
 	*out = pw;
 	return 0;
 }

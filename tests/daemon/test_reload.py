@@ -11,7 +11,9 @@ FTP (loopback): while ftplib downloads a large file slowly, SIGHUP with
 (f) a changed listen address or worker count: "needs a restart", the rest
 applied; a root outside the start-up roots: refused (the sandbox).
 Proxy (in a network namespace of its own, unshare -rn): (e) a response
-proxy's -C list changed: the REGISTERs of the next session follow it; and
+proxy's -C list changed: the REGISTERs of the next session follow it;
+(g) its -S list changed: a server it refused is accepted, and the public
+address is joined again for the new source (/proc/net/mcfilter); and
 a ferryd started with flags only says SIGHUP just reopened the logs.
 Ends with "N passed, N failed".
 """
@@ -21,6 +23,8 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -246,6 +250,56 @@ def perf_round(perf):
         return f"no JSON (exit {run.returncode}): {run.stderr[-300:]}"
 
 
+def announce(src_id, gid):
+    """A plain ANNOUNCE (protocol.txt 5.1), as a server sends it; with -S
+    the private address must be source-specific (232/8)."""
+    hdr = struct.pack(">BBHIIBBBB", 0x40, 1, 0, src_id, gid, 0, 0x9d, 0x18, 0)
+    body = struct.pack(">BBBBBBHII", 1, 6, 0, 20, 0, 0, 1300, int(time.time()), 0)
+    return hdr + body + socket.inet_aton("230.4.4.1") + socket.inet_aton("232.5.5.1")
+
+
+def mcfilter_sources(group_hex):
+    """The sources joined for a group (hex as /proc shows it) on lo."""
+    with open("/proc/net/mcfilter") as f:
+        return {line.split()[3] for line in f.readlines()[1:]
+                if line.split()[1] == "lo" and line.split()[2] == group_hex}
+
+
+def server_list_reload(t, text, wait, p, slist):
+    """(g): -S re-read on SIGHUP; new ANNOUNCEs and the SSM joins follow it."""
+    group_hex = "0x%08x" % struct.unpack(">I", socket.inet_aton("230.4.4.2"))[0]
+    src2, src1 = "0x%08x" % struct.unpack(">I", socket.inet_aton("127.0.0.2"))[0], \
+        "0x%08x" % struct.unpack(">I", socket.inet_aton("127.0.0.1"))[0]
+    t.check("(g) before: joined for the listed server's source only",
+            mcfilter_sources(group_hex) == {src2}, mcfilter_sources(group_hex))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.bind(("127.0.0.1", 0))
+        at = len(text())
+        u.sendto(announce(0x0A000002, 0x6A000001), ("127.0.0.1", PORT + 2))
+        t.check("(g) before the reload, an unlisted server is refused",
+                wait(r"Rejecting ANNOUNCE from 0A000002: server not in server list", at)
+                is not None, text()[at:][-500:])
+        with open(slist + ".new", "w") as f:
+            f.write("0x0A000001|127.0.0.2\n0x0A000002|127.0.0.1\n")
+        os.rename(slist + ".new", slist)
+        at = len(text())
+        p.send_signal(signal.SIGHUP)
+        t.check("(g) the reload reads the new -S list",
+                wait(r"reload: rs: server list \(-S\): 2 server", at) is not None,
+                text()[at:][-500:])
+        deadline = time.time() + 10
+        while time.time() < deadline and mcfilter_sources(group_hex) != {src1, src2}:
+            time.sleep(0.05)
+        t.check("(g) after: joined for both servers' sources",
+                mcfilter_sources(group_hex) == {src1, src2}, mcfilter_sources(group_hex))
+        at = len(text())
+        u.sendto(announce(0x0A000002, 0x6A000002), ("127.0.0.1", PORT + 2))
+        t.check("(g) after the reload, the newly listed server's session opens",
+                wait(r"\[6A000002/00:0\]: Using private multicast address", at) is not None,
+                text()[at:][-500:])
+        t.check("(g) and is not refused", "Rejecting ANNOUNCE from 0A000002" not in text()[at:])
+
+
 def proxy_inner(ferryd, perf):
     for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", "lo", "multicast", "on"],
                 ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
@@ -255,9 +309,15 @@ def proxy_inner(ferryd, perf):
     lst = os.path.join(tmp, "clients.txt")
     with open(lst, "w") as f:
         f.write("0xC1000001\n0xC1000002\n")
-    conf = {"allow_root": True, "foreground": True, "workers": 1, "log": {"level": 2},
+    slist = os.path.join(tmp, "servers.txt")
+    with open(slist, "w") as f:
+        f.write("0x0A000001|127.0.0.2\n")
+    conf = {"allow_root": True, "foreground": True, "workers": 2, "log": {"level": 2},
             "proxies": [{"name": "rp", "role": "response", "port": PORT, "uid": "0x0B000001",
-                         "client_list": lst}]}
+                         "client_list": lst},
+                        {"name": "rs", "role": "response", "port": PORT + 2,
+                         "uid": "0x0B000002", "server_list": slist,
+                         "interfaces": ["lo"], "public_multicast": ["230.4.4.2"]}]}
     path = os.path.join(tmp, "ferryd.json")
     with open(path, "w") as f:
         json.dump(conf, f)
@@ -280,6 +340,7 @@ def proxy_inner(ferryd, perf):
 
     try:
         t.check("(e) the response proxy starts", wait(r" started: ") is not None, text()[-500:])
+        server_list_reload(t, text, wait, p, slist)
         got = perf_round(perf)
         t.check("(e) before the reload, only the 2 listed clients register", got == 2, got)
         with open(lst + ".new", "w") as f:

@@ -317,3 +317,9 @@ int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
 	fk.st.pending_mail++;
 	return 0;
 }
+
+int fe_engine_post(struct fe_engine *e, unsigned to, fe_mail_cb *cb, void *arg)
+{
+	(void)e;
+	return fe_mail_post(&fk.w[0], to, cb, arg);
+}
