@@ -940,7 +940,9 @@ def sc_encrypted_figure2(env):
     A = lab.network("a")
     srv = lab.host("srv", A)
     rp = lab.host("rp1", A)
-    start_proxy(env, rp, env.put, ["-r"], "0x00000201")
+    metrics = "ferryd" in os.path.basename(env.put)
+    start_proxy(env, rp, env.put, ["-r"] + (["--metrics-listen", "127.0.0.1:9464"]
+                                             if metrics else []), "0x00000201")
     clients = [start_client(env, lab.host("c%d" % i, A), "0x%08x" % (0x301 + i),
                             extra=["-R", rp.addr()]) for i in range(2)]
     wait_ready(env)
@@ -952,6 +954,22 @@ def sc_encrypted_figure2(env):
                      proxies=["0x00000201"],
                      extra=["-Y", "aes256-cbc", "-h", "sha256", "-e", "rsa"])
     check_session(res, clients, [src])
+    if metrics:
+        check_kx_metrics(rp, server_ok=1, clients_ok=len(clients))
+
+
+def check_kx_metrics(host, server_ok, clients_ok):
+    """ferryd's /metrics counted the key exchanges it took part in."""
+    r = host.run([sys.executable, "-c", "import urllib.request; print(urllib.request."
+                  "urlopen('http://127.0.0.1:9464/metrics', timeout=10).read().decode())"])
+    got = {}
+    for peer, result, n in re.findall(r'^ferry_proxy_key_exchanges_total\{[^}]*peer="(\w+)",'
+                                      r'result="(\w+)"\} (\d+)$', r.stdout, re.M):
+        got[(peer, result)] = got.get((peer, result), 0) + int(n)
+    want = {("server", "ok"): server_ok, ("server", "failed"): 0,
+            ("client", "ok"): clients_ok, ("client", "failed"): 0}
+    if got != want:
+        raise Failure("key exchange metrics %r, expected %r (%s)" % (got, want, r.stderr[-300:]))
 
 
 # ----------------------------------------------------------------------
