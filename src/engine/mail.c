@@ -18,16 +18,20 @@ static void mail_send(struct fe_worker *from, struct fe_mail *m)
 	from->st.mail_tx++;
 }
 
+static struct fe_mail *mail_new(struct fe_engine *e, unsigned to, fe_mail_cb *cb,
+				void *arg)
+{
+	struct fe_mail *m = to < e->nworkers ? calloc(1, sizeof(*m)) : NULL;
+	if (m)
+		*m = (struct fe_mail){ .cb = cb, .arg = arg, .to = &e->workers[to] };
+	return m;
+}
+
 int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
 {
-	if (to >= from->eng->nworkers)
-		return -EINVAL;
-	struct fe_mail *m = calloc(1, sizeof(*m));
+	struct fe_mail *m = mail_new(from->eng, to, cb, arg);
 	if (!m)
-		return -ENOMEM;
-	m->cb = cb;
-	m->arg = arg;
-	m->to = &from->eng->workers[to];
+		return to < from->eng->nworkers ? -ENOMEM : -EINVAL;
 	/* The receiver keeps its ring until this is back to zero. */
 	atomic_fetch_add(&m->to->mail_pending, 1);
 	mail_send(from, m);
@@ -36,14 +40,9 @@ int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
 
 int fe_engine_post(struct fe_engine *e, unsigned to, fe_mail_cb *cb, void *arg)
 {
-	if (to >= e->nworkers)
-		return -EINVAL;
-	struct fe_mail *m = calloc(1, sizeof(*m));
+	struct fe_mail *m = mail_new(e, to, cb, arg);
 	if (!m)
-		return -ENOMEM;
-	m->cb = cb;
-	m->arg = arg;
-	m->to = &e->workers[to];
+		return to < e->nworkers ? -ENOMEM : -EINVAL;
 	pthread_mutex_lock(&e->lock);       /* the control ring, as fe_engine_stop */
 	int r = -ESRCH;
 	struct io_uring_sqe *sqe = m->to->thread ? io_uring_get_sqe(&e->ctl) : NULL;

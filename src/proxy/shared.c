@@ -281,24 +281,35 @@ static void post_rejoins(struct proxy_shared *s, unsigned index)
 	}
 }
 
+/* A list file read again for a reload (no file: an empty list); NULL when
+ * it cannot be used, with the reason logged and the old list kept. */
+static struct client_list *reread(const struct proxy_config *pc, const char *path,
+				  bool servers)
+{
+	char err[512];
+	const char *what = servers ? "server list (-S)" : "client list (-C)";
+	struct client_list *c = calloc(1, sizeof(*c));
+	if (!c) {
+		flog(LOG_LVL_ERR, "reload: %s: %s: out of memory; kept the old one", pc->name,
+		     what);
+		return NULL;
+	}
+	if (path && proxy_peerlist_load(path, servers, &c->l, err, sizeof(err)) < 0) {
+		flog(LOG_LVL_ERR, "reload: %s: %s: %s; kept the old one", pc->name, what, err);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
 /* -S: read again; a changed list is used for new sessions at once, and
  * the workers re-join the public addresses for its sources (SSM). */
 static void reload_servers(struct proxy_shared *s, struct inst_shared *sh,
 			   const struct proxy_config *pc)
 {
-	char err[512];
-	struct client_list *c = calloc(1, sizeof(*c));
-	if (!c) {
-		flog(LOG_LVL_ERR, "reload: %s: out of memory; kept the server list", pc->name);
+	struct client_list *c = reread(pc, pc->server_list, true);
+	if (!c)
 		return;
-	}
-	if (pc->server_list &&
-	    proxy_peerlist_load(pc->server_list, true, &c->l, err, sizeof(err)) < 0) {
-		flog(LOG_LVL_ERR, "reload: %s: server list (-S): %s; kept the old one",
-		     pc->name, err);
-		free(c);
-		return;
-	}
 	if (same_list(&c->l, proxy_server_list(sh))) {
 		proxy_peerlist_free(&c->l);
 		free(c);
@@ -313,19 +324,9 @@ static void reload_servers(struct proxy_shared *s, struct inst_shared *sh,
 
 static void reload_clients(struct inst_shared *sh, const struct proxy_config *pc)
 {
-	char err[512];
-	struct client_list *c = calloc(1, sizeof(*c));
-	if (!c) {
-		flog(LOG_LVL_ERR, "reload: %s: out of memory; kept the client list", pc->name);
+	struct client_list *c = reread(pc, pc->client_list, false);
+	if (!c)
 		return;
-	}
-	if (pc->client_list &&
-	    proxy_peerlist_load(pc->client_list, false, &c->l, err, sizeof(err)) < 0) {
-		flog(LOG_LVL_ERR, "reload: %s: client list (-C): %s; kept the old one",
-		     pc->name, err);
-		free(c);
-		return;
-	}
 	c->older = sh->clients_now;
 	__atomic_store_n(&sh->clients_now, c, __ATOMIC_RELEASE);
 	flog(LOG_LVL_INFO, "reload: %s: client list (-C): %zu client(s)%s", pc->name,
