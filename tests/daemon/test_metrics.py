@@ -203,6 +203,10 @@ def main():
                 total(during, "ferry_engine_tcp_tx_bytes_total") >
                 total(before, "ferry_engine_tcp_tx_bytes_total"))
         mid = total(during, "ferry_engine_tcp_tx_bytes_total")
+        c.check("during the download, the FTP bytes counter already moves",
+                0 < value(during, "ferry_ftp_bytes_total",
+                          '{direction="download",mode="binary"}') <= len(blob),
+                value(during, "ferry_ftp_bytes_total", '{direction="download",mode="binary"}'))
         c.check("during the download, one session is open",
                 value(during, "ferry_ftp_sessions") == 1, value(during, "ferry_ftp_sessions"))
         while True:
