@@ -263,10 +263,11 @@ void ftp_link_free(struct data_link *l);
 /* ---- tls.c: RFC 4217 on the control connection --------------------------- */
 /* ftp.tls's certificates (cert/key first, then certificates[]) as one
  * context, tickets sealed with inherit's key when given: *out NULL when
- * none is configured. 0, or an exit code after logging the file and why. */
+ * none is configured. 0, or FERRY_EXIT_CRYPTO (a file missing, unreadable,
+ * not PEM, a key not the certificate's) after logging the file and why. */
 int ftp_tls_build(const struct ftp_config *fc, const struct crypto_tls_ctx *inherit,
 		  struct crypto_tls_ctx **out);
-/* Loads them at start-up, before the privilege drop: 0, or FERRY_EXIT_PARAM
+/* Loads them at start-up, before the privilege drop: 0, or FERRY_EXIT_CRYPTO
  * after logging why. */
 int ftp_tls_load(struct ftp_server *srv);
 /* Reload, in two steps so that nothing changes unless everything can:

@@ -44,7 +44,7 @@ int ftp_tls_build(const struct ftp_config *fc, const struct crypto_tls_ctx *inhe
 	if (ok && !(*out = crypto_tls_ctx_new_multi(v, n, inherit, why)))
 		flog(LOG_LVL_ERR, "ftp: ftp.tls: %s", why);
 	free(v);
-	return *out ? 0 : FERRY_EXIT_PARAM;
+	return *out ? 0 : FERRY_EXIT_CRYPTO;   /* key data that cannot be read */
 }
 
 static const char *const policy_names[] = { [TLS_POLICY_UNSET] = "optional",
