@@ -335,6 +335,9 @@ void ftp_cmd_auth(struct ftp_session *s, char *arg)
 	memset(&s->tn, 0, sizeof(s->tn));
 }
 
+/* Every connection to an implicit listener starts here, SPSV's DATACONN
+ * connections too: the handshake first (the CONTRACT for SPSV in TLS), then
+ * USER DATACONN inside TLS, which login.c sees as after AUTH TLS. */
 bool ftp_tls_implicit_start(struct ftp_session *s)
 {
 	if (!(s->tls = ftp_tls_conn_new(s->srv)))

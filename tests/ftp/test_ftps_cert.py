@@ -214,6 +214,18 @@ def implicit_tests(c, root, work):
             first = b""
         check("implicit: nothing in clear before the handshake", b"220" not in first, first)
         s.close()
+        # A handshake that never starts is bounded by login_timeout (5 s).
+        s = socket.create_connection(("127.0.0.1", ip), 5)
+        s.settimeout(30)
+        t0 = time.time()
+        try:
+            while s.recv(100):
+                pass
+        except OSError:
+            pass
+        took = time.time() - t0
+        check("implicit: a silent client is closed by login_timeout", took < 20, f"{took:.1f}s")
+        s.close()
         # Per account on the explicit listener: bob needs TLS, alice not.
         f = ftplib.FTP(timeout=10)
         f.connect("127.0.0.1", port)
