@@ -300,11 +300,25 @@ def reload_tests(c, root, work):
     with Ferryd(ferryd_bin, ftp, workers=2) as d:
         subj, text = served_subject(d.port, None, None, ["-starttls", "ftp"])
         check("reload: cert A served at first", subj and "reload-a.test" in subj, text[-500:])
-        sess = os.path.join(work, "tls13.sess")
-        r = run(["openssl", "s_client", "-connect", f"127.0.0.1:{ip}", "-tls1_3",
-                 "-sess_out", sess, "-ign_eof"], input=b"QUIT\r\n", timeout=20)
-        check("reload: a TLS 1.3 ticket saved before the reload",
-              os.path.exists(sess) and os.path.getsize(sess) > 0, out(r)[-500:])
+        sessions = {}
+        for ver in ("1_2", "1_3"):
+            sess = sessions[ver] = os.path.join(work, f"tls{ver}.sess")
+            r = run(["openssl", "s_client", "-connect", f"127.0.0.1:{ip}", f"-tls{ver}",
+                     "-sess_out", sess, "-ign_eof"], input=b"QUIT\r\n", timeout=20)
+            check(f"reload: a TLS {ver.replace('_', '.')} session saved before the reload",
+                  os.path.exists(sess) and os.path.getsize(sess) > 0, out(r)[-500:])
+        # A transfer running while the reload happens (curl, implicit FTPS).
+        big = os.urandom(6 << 20)
+        with open(os.path.join(root, "big.bin"), "wb") as f:
+            f.write(big)
+        big_dst = os.path.join(work, "big-during-reload.bin")
+        running = subprocess.Popen(["curl", "-sS", "-k", "--limit-rate", "3M", "-o", big_dst,
+                                    f"ftps://alice:{PW}@127.0.0.1:{ip}/big.bin"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.time() + 20
+        while time.time() < deadline and (not os.path.exists(big_dst) or
+                                          os.path.getsize(big_dst) < (1 << 20)):
+            time.sleep(0.05)
         # A session in progress: explicit AUTH TLS, logged in.
         old = ftplib.FTP_TLS(context=tls_ctx(), timeout=10)
         old.connect("127.0.0.1", d.port)
@@ -335,10 +349,18 @@ def reload_tests(c, root, work):
         got = bytearray()
         old.retrbinary("RETR small.txt", got.extend)
         check("reload: the old session's RETR works", bytes(got) == b"before and after\n")
-        r = run(["openssl", "s_client", "-connect", f"127.0.0.1:{ip}", "-tls1_3",
-                 "-sess_in", sess, "-ign_eof"], input=b"QUIT\r\n", timeout=20)
-        check("reload: a ticket issued before the reload still resumes",
-              "Reused, TLSv1.3" in out(r), out(r)[-1500:])
+        for ver, name in (("1_2", "TLSv1.2"), ("1_3", "TLSv1.3")):
+            r = run(["openssl", "s_client", "-connect", f"127.0.0.1:{ip}", f"-tls{ver}",
+                     "-sess_in", sessions[ver], "-ign_eof"], input=b"QUIT\r\n", timeout=20)
+            check(f"reload: a {name} session from before the reload still resumes",
+                  f"Reused, {name}" in out(r), out(r)[-1500:])
+        try:
+            _, err = running.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            running.kill()
+            _, err = running.communicate()
+        check("reload: a transfer running across the reload completes byte for byte",
+              running.returncode == 0 and open(big_dst, "rb").read() == big, err[-500:])
         # A bad key: refused, named, and cert B stays.
         with open(cur_key, "w") as f:
             f.write("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
