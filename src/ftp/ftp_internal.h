@@ -260,7 +260,8 @@ struct data_link *ftp_link_new(struct ftp_worker *fw, struct ftp_session *s,
 void ftp_link_cut(struct data_link *l);          /* the session lets go */
 void ftp_link_free(struct data_link *l);
 
-/* ---- tls.c: RFC 4217 on the control connection --------------------------- */
+/* ---- tls.c: RFC 4217 on the control connection; tlsconf.c: certificates
+ * (SNI, reload) and policies ---------------------------------------------- */
 /* ftp.tls's certificates (cert/key first, then certificates[]) as one
  * context, tickets sealed with inherit's key when given: *out NULL when
  * none is configured. 0, or FERRY_EXIT_CRYPTO (a file missing, unreadable,
