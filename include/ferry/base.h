@@ -74,6 +74,10 @@ void fb_logfile_close(struct fb_logfile *f);   /* after writing what is queued *
  * *has_port (may be NULL) says which. Ports are 1-65535. 0 or -EINVAL. */
 int fb_hostport_split(const char *spec, char *host, size_t hostlen,
 		      uint16_t *port, bool *has_port);
+/* "ADDR:PORT" (IP literals) parsed into out: 0 or -EINVAL. */
+int fb_listen_parse(const char *spec, struct sockaddr_storage *out);
+/* Two "ADDR:PORT" that name the same address and port (both parsed). */
+bool fb_listen_same(const char *a, const char *b);
 /* An IPv4 or IPv6 literal (no name lookup) and a port. 0 or -EINVAL. */
 int fb_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *out);
 /* host: IP literal or name. getaddrinfo may block: call it at start-up or

@@ -59,12 +59,31 @@ struct proxy_config {
 	bool system_keys;       /* [-m] accepted, no effect off Windows */
 };
 
+/* FTPS policy, of a listener or an account (the stricter one applies). */
+enum tls_policy {
+	TLS_POLICY_UNSET = 0,   /* an account: the listener's decides */
+	TLS_POLICY_OPTIONAL,    /* AUTH TLS if the client wants it */
+	TLS_POLICY_LOGIN,       /* USER/PASS only in TLS (530 before AUTH) */
+	TLS_POLICY_DATA,        /* and data connections only with PROT P */
+};
+
+struct ftp_tls_cert {
+	char *cert;             /* PEM certificate chain */
+	char *key;              /* PEM private key */
+};
+
+struct ftp_tls_listener {
+	char *listen;           /* "ADDR:PORT", one of listen or tls_implicit */
+	enum tls_policy policy;
+};
+
 struct ftp_user {
 	char *name;
 	char *password_hash;    /* crypt(3) string: yescrypt, sha512-crypt */
 	char *root;
 	bool write;
 	char *umask;            /* octal "022" (the default when NULL) */
+	enum tls_policy tls;    /* ftp.users[].tls */
 };
 
 struct ftp_config {
@@ -94,6 +113,12 @@ struct ftp_config {
 	char *tls_cert;
 	char *tls_key;
 	bool tls_required;      /* USER/PASS only after AUTH TLS (530 before) */
+	enum tls_policy tls_policy; /* every listener's unless tls_listeners says */
+	struct ftp_tls_cert *tls_certs; /* more certificates (SNI), after tls_cert */
+	size_t tls_cert_count;
+	struct strlist tls_implicit; /* implicit FTPS listeners (TLS first) */
+	struct ftp_tls_listener *tls_listeners;
+	size_t tls_listener_count;
 };
 
 /* The SPSV gateway in front of a PASV/EPSV-only FTP server (src/gateway). */

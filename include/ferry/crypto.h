@@ -230,7 +230,26 @@ void crypto_digest_free(struct crypto_digest *d);
 struct crypto_tls_ctx;
 struct crypto_tls_ctx *crypto_tls_ctx_new(const char *cert_pem, const char *key_pem,
 					  char why[CRYPTO_ERR_LEN]);
+/* Drops a reference (the creator's first): the last one frees it. */
 void crypto_tls_ctx_free(struct crypto_tls_ctx *ctx);
+/* One more reference, for a holder that may outlive the creator's (a
+ * connection holds one from crypto_tls_new to crypto_tls_free, so a reload
+ * may drop its old context while sessions still use it). Returns ctx. */
+struct crypto_tls_ctx *crypto_tls_ctx_ref(struct crypto_tls_ctx *ctx);
+
+/* Several certificates (SNI): each checked as crypto_tls_ctx_new does; the
+ * ClientHello's server name chooses the first whose subject CN or SAN
+ * matches it (wildcards allowed), the first one otherwise. Session tickets
+ * are sealed with inherit's key when given (a reload: tickets issued
+ * before it still resume), else a new random one. NULL with why. */
+struct crypto_tls_cert {
+	const char *cert_pem, *key_pem;
+};
+struct crypto_tls_ctx *crypto_tls_ctx_new_multi(const struct crypto_tls_cert *certs, size_t n,
+						const struct crypto_tls_ctx *inherit,
+						char why[CRYPTO_ERR_LEN]);
+/* The first certificate's subject ("/CN=ftp.example"), for logs. */
+const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *ctx, char *out, size_t cap);
 
 /* One server-side TLS connection that never touches a socket: the caller
  * feeds it what arrived (crypto_tls_feed), and sends what it has to send

@@ -189,3 +189,18 @@ void fb_addr_key(const struct sockaddr *a, uint8_t out[16])
 		out[10] = out[11] = 0xff;   /* as IPv4-mapped IPv6 */
 	memcpy(out + 16 - n, p, n);
 }
+
+int fb_listen_parse(const char *spec, struct sockaddr_storage *out)
+{
+	char host[64];
+	uint16_t port = 0;
+	int err = fb_hostport_split(spec, host, sizeof(host), &port, NULL);
+	return err ? err : fb_addr_parse(host, port, out);
+}
+
+bool fb_listen_same(const char *a, const char *b)
+{
+	struct sockaddr_storage sa, sb;
+	return fb_listen_parse(a, &sa) == 0 && fb_listen_parse(b, &sb) == 0 &&
+	       fb_addr_equal((const struct sockaddr *)&sa, (const struct sockaddr *)&sb);
+}

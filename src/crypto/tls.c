@@ -7,11 +7,26 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 
 #include "ferry/crypto.h"
 
+enum { TICKET_KEY_LEN = CHACHA20_POLY1305_AEAD_KEYSIZE };
+
 struct crypto_tls_ctx {
 	WOLFSSL_CTX *ctx;
+	/* References beyond the creator's (atomic): crypto_tls_ctx_ref adds
+	 * one, crypto_tls_ctx_free drops one and frees below zero. */
+	int extra_refs;
+	/* SNI (crypto_tls_ctx_new_multi): the next certificate's context, owned
+	 * by the first, and this one's certificate for name matching. */
+	struct crypto_tls_ctx *alt;
+	WOLFSSL_X509 *x509;
+	/* Session tickets: sealed with this key, the same in every context a
+	 * reload derives from the first (so tickets survive a reload). */
+	bool ticket_key_set;
+	uint8_t ticket_name[WOLFSSL_TICKET_NAME_SZ];
+	uint8_t ticket_key[TICKET_KEY_LEN];
 };
 
 /* A byte queue: bytes [off, len) of p are pending. */
@@ -22,6 +37,7 @@ struct tbuf {
 
 struct crypto_tls {
 	WOLFSSL *ssl;
+	struct crypto_tls_ctx *owner;   /* referenced while the connection lives */
 	struct tbuf in, out;
 	bool ready, failed, oom;
 	char why[CRYPTO_ERR_LEN];
@@ -169,8 +185,11 @@ struct crypto_tls_ctx *crypto_tls_ctx_new(const char *cert_pem, const char *key_
 
 void crypto_tls_ctx_free(struct crypto_tls_ctx *c)
 {
-	if (!c)
+	if (!c || __atomic_sub_fetch(&c->extra_refs, 1, __ATOMIC_ACQ_REL) >= 0)
 		return;
+	crypto_tls_ctx_free(c->alt);
+	if (c->x509)
+		wolfSSL_X509_free(c->x509);
 	wolfSSL_CTX_free(c->ctx);
 	free(c);
 }
@@ -184,6 +203,7 @@ struct crypto_tls *crypto_tls_new(struct crypto_tls_ctx *ctx)
 		free(t);
 		return NULL;
 	}
+	t->owner = crypto_tls_ctx_ref(ctx);
 	wolfSSL_SetIOReadCtx(t->ssl, t);
 	wolfSSL_SetIOWriteCtx(t->ssl, t);
 	return t;
@@ -194,6 +214,7 @@ void crypto_tls_free(struct crypto_tls *t)
 	if (!t)
 		return;
 	wolfSSL_free(t->ssl);
+	crypto_tls_ctx_free(t->owner);
 	free(t->in.p);
 	free(t->out.p);
 	free(t);
@@ -309,4 +330,134 @@ const char *crypto_tls_desc(const struct crypto_tls *t, char *out, size_t cap)
 const char *crypto_tls_why(const struct crypto_tls *t)
 {
 	return t->why[0] ? t->why : "no error";
+}
+
+/* ---- shared contexts: references, SNI, tickets across reloads ---------- */
+
+struct crypto_tls_ctx *crypto_tls_ctx_ref(struct crypto_tls_ctx *c)
+{
+	if (c)
+		__atomic_add_fetch(&c->extra_refs, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
+/* The first context whose certificate names host (subject CN or a SAN,
+ * wildcards as RFC 6125 allows them), or NULL. */
+static struct crypto_tls_ctx *sni_match(struct crypto_tls_ctx *head, const char *host)
+{
+	for (struct crypto_tls_ctx *c = head; c; c = c->alt)
+		if (c->x509 && wolfSSL_X509_check_host(c->x509, host, strlen(host), 0, NULL) ==
+		    WOLFSSL_SUCCESS)
+			return c;
+	return NULL;
+}
+
+/* The ClientHello's server name picks the certificate; no name, or one that
+ * no certificate has, gets the first (never an alert: FTP clients often
+ * connect by address). */
+static int sni_pick(WOLFSSL *ssl, int *alert, void *arg)
+{
+	(void)alert;
+	struct crypto_tls_ctx *head = arg;
+	const char *host = wolfSSL_get_servername(ssl, WOLFSSL_SNI_HOST_NAME);
+	struct crypto_tls_ctx *c = host && *host ? sni_match(head, host) : NULL;
+	if (c && c != head)
+		wolfSSL_set_SSL_CTX(ssl, c->ctx);
+	return 0;
+}
+
+/* Session tickets sealed with ChaCha20-Poly1305 under the context's key: a
+ * reloaded context that inherits the key still opens the tickets given out
+ * before the reload, so data connections of sessions in progress resume
+ * (the resumption check itself lives with the data connections). */
+static int ticket_seal(WOLFSSL *ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ],
+		       unsigned char iv[WOLFSSL_TICKET_IV_SZ],
+		       unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc, unsigned char *ticket,
+		       int in_len, int *out_len, void *arg)
+{
+	(void)ssl;
+	struct crypto_tls_ctx *c = arg;
+	uint8_t aad[WOLFSSL_TICKET_NAME_SZ + WOLFSSL_TICKET_IV_SZ + sizeof(int)];
+	if (enc) {
+		struct crypto_rng *rng = crypto_thread_rng();
+		if (!rng || crypto_random(rng, iv, WOLFSSL_TICKET_IV_SZ) < 0)
+			return WOLFSSL_TICKET_RET_FATAL;
+		memcpy(name, c->ticket_name, WOLFSSL_TICKET_NAME_SZ);
+	} else if (memcmp(name, c->ticket_name, WOLFSSL_TICKET_NAME_SZ)) {
+		return WOLFSSL_TICKET_RET_REJECT;   /* another key's: a full handshake */
+	}
+	memcpy(aad, name, WOLFSSL_TICKET_NAME_SZ);
+	memcpy(aad + WOLFSSL_TICKET_NAME_SZ, iv, WOLFSSL_TICKET_IV_SZ);
+	memcpy(aad + WOLFSSL_TICKET_NAME_SZ + WOLFSSL_TICKET_IV_SZ, &in_len, sizeof(in_len));
+	int r = enc ? wc_ChaCha20Poly1305_Encrypt(c->ticket_key, iv, aad, sizeof(aad), ticket,
+						  (word32)in_len, ticket, mac)
+		    : wc_ChaCha20Poly1305_Decrypt(c->ticket_key, iv, aad, sizeof(aad), ticket,
+						  (word32)in_len, mac, ticket);
+	if (r)
+		return enc ? WOLFSSL_TICKET_RET_FATAL : WOLFSSL_TICKET_RET_REJECT;
+	*out_len = in_len;
+	return WOLFSSL_TICKET_RET_OK;
+}
+
+static bool ticket_setup(struct crypto_tls_ctx *c, const struct crypto_tls_ctx *from)
+{
+	if (from && from->ticket_key_set) {
+		memcpy(c->ticket_name, from->ticket_name, sizeof(c->ticket_name));
+		memcpy(c->ticket_key, from->ticket_key, sizeof(c->ticket_key));
+	} else {
+		struct crypto_rng *rng = crypto_rng_new();
+		bool ok = rng && crypto_random(rng, c->ticket_name, sizeof(c->ticket_name)) == 0 &&
+			  crypto_random(rng, c->ticket_key, sizeof(c->ticket_key)) == 0;
+		crypto_rng_free(rng);
+		if (!ok)
+			return false;
+	}
+	c->ticket_key_set = true;
+	return wolfSSL_CTX_set_TicketEncCb(c->ctx, ticket_seal) == WOLFSSL_SUCCESS &&
+	       wolfSSL_CTX_set_TicketEncCtx(c->ctx, c) == WOLFSSL_SUCCESS;
+}
+
+struct crypto_tls_ctx *crypto_tls_ctx_new_multi(const struct crypto_tls_cert *certs, size_t n,
+						const struct crypto_tls_ctx *inherit,
+						char why[CRYPTO_ERR_LEN])
+{
+	struct crypto_tls_ctx *head = NULL, **tail = &head;
+	for (size_t i = 0; i < n; i++) {
+		struct crypto_tls_ctx *c = crypto_tls_ctx_new(certs[i].cert_pem, certs[i].key_pem, why);
+		if (!c)
+			goto fail;
+		*tail = c;
+		tail = &c->alt;
+		if (!(c->x509 = wolfSSL_X509_load_certificate_file(certs[i].cert_pem,
+								   WOLFSSL_FILETYPE_PEM))) {
+			snprintf(why, CRYPTO_ERR_LEN, "the certificate's names cannot be read (%s)",
+				 certs[i].cert_pem);
+			goto fail;
+		}
+		if (!ticket_setup(c, c == head ? inherit : head)) {
+			snprintf(why, CRYPTO_ERR_LEN, "%s: cannot set up session tickets", __func__);
+			goto fail;
+		}
+	}
+	if (!head) {
+		snprintf(why, CRYPTO_ERR_LEN, "%s: no certificate", __func__);
+		return NULL;
+	}
+	if (head->alt) {
+		wolfSSL_CTX_set_servername_callback(head->ctx, sni_pick);
+		wolfSSL_CTX_set_servername_arg(head->ctx, head);
+	}
+	return head;
+fail:
+	crypto_tls_ctx_free(head);
+	return NULL;
+}
+
+const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *c, char *out, size_t cap)
+{
+	out[0] = '\0';
+	WOLFSSL_X509_NAME *nm = c->x509 ? wolfSSL_X509_get_subject_name(c->x509) : NULL;
+	if (!nm || !wolfSSL_X509_NAME_oneline(nm, out, (int)cap))
+		snprintf(out, cap, "?");
+	return out;
 }

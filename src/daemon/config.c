@@ -124,6 +124,15 @@ static void ftp_free(struct ftp_config *f)
 	free(f->xferlog);
 	free(f->tls_cert);
 	free(f->tls_key);
+	for (size_t i = 0; i < f->tls_cert_count; i++) {
+		free(f->tls_certs[i].cert);
+		free(f->tls_certs[i].key);
+	}
+	free(f->tls_certs);
+	daemon_strlist_free(&f->tls_implicit);
+	for (size_t i = 0; i < f->tls_listener_count; i++)
+		free(f->tls_listeners[i].listen);
+	free(f->tls_listeners);
 }
 
 void daemon_config_free(struct ferry_config *cfg)
@@ -538,6 +547,63 @@ static int check_ftp_user(struct vctx *v, size_t i)
 	return 0;
 }
 
+static bool is_listener(const struct ftp_config *f, const char *addr)
+{
+	for (size_t i = 0; i < f->listen.n; i++)
+		if (fb_listen_same(f->listen.v[i], addr))
+			return true;
+	for (size_t i = 0; i < f->tls_implicit.n; i++)
+		if (fb_listen_same(f->tls_implicit.v[i], addr))
+			return true;
+	return false;
+}
+
+/* ftp.tls: listeners and policies that need a certificate have one; a
+ * policy names a listener that exists. */
+static int check_ftp_tls(struct vctx *v)
+{
+	const struct ftp_config *f = &v->cfg->ftp;
+	bool have = f->tls_cert || f->tls_cert_count;
+	char key[64];
+	if (!f->tls_cert != !f->tls_key)
+		return vfail(v, -1, f->tls_cert ? "ftp.tls.key" : "ftp.tls.cert", NULL,
+			     "TLS needs both a certificate and a key");
+	for (size_t i = 0; i < f->tls_implicit.n; i++) {
+		snprintf(key, sizeof(key), "ftp.tls.implicit_listen[%zu]", i);
+		if (!daemon_valid_listen(f->tls_implicit.v[i]))
+			return vfail(v, -1, key, NULL, "'%s' is not ADDR:PORT or [V6ADDR]:PORT",
+				     f->tls_implicit.v[i]);
+		for (size_t j = 0; j < f->listen.n; j++)
+			if (fb_listen_same(f->listen.v[j], f->tls_implicit.v[i]))
+				return vfail(v, -1, key, NULL, "'%s' is also in ftp.listen",
+					     f->tls_implicit.v[i]);
+	}
+	for (size_t i = 0; i < f->tls_listener_count; i++)
+		if (!is_listener(f, f->tls_listeners[i].listen))
+			return snprintf(key, sizeof(key), "ftp.tls.listeners[%zu].listen", i),
+			       vfail(v, -1, key, NULL, "'%s' is in neither ftp.listen nor "
+				     "ftp.tls.implicit_listen", f->tls_listeners[i].listen);
+	bool strict = f->tls_required || f->tls_policy > TLS_POLICY_OPTIONAL ||
+		      f->tls_implicit.n || f->tls_listener_count;
+	for (size_t i = 0; i < f->user_count; i++)
+		strict |= f->users[i].tls > TLS_POLICY_OPTIONAL;
+	if (strict && !have)
+		return vfail(v, -1, "ftp.tls", NULL, "a TLS policy or an implicit FTPS "
+			     "listener needs a certificate (ftp.tls.cert and key, or "
+			     "ftp.tls.certificates)");
+	/* PROT P data connections are not in this build: a policy that
+	 * needs them would refuse every transfer. */
+	bool data = f->tls_policy == TLS_POLICY_DATA;
+	for (size_t i = 0; i < f->tls_listener_count; i++)
+		data |= f->tls_listeners[i].policy == TLS_POLICY_DATA;
+	for (size_t i = 0; i < f->user_count; i++)
+		data |= f->users[i].tls == TLS_POLICY_DATA;
+	if (data)
+		return vfail(v, -1, "ftp.tls", NULL, "policy \"data\" needs PROT P data "
+			     "connections, which this build does not have yet");
+	return 0;
+}
+
 static int check_ftp(struct vctx *v)
 {
 	const struct ftp_config *f = &v->cfg->ftp;
@@ -566,9 +632,8 @@ static int check_ftp(struct vctx *v)
 			       vfail(v, -1, key, NULL, "'%s' is not an address or ADDR/BITS",
 				     f->proxy_from.v[i]);
 	}
-	if (!f->tls_cert != !f->tls_key)
-		return vfail(v, -1, f->tls_cert ? "ftp.tls.key" : "ftp.tls.cert", NULL,
-			     "TLS needs both a certificate and a key");
+	if (check_ftp_tls(v))
+		return FERRY_EXIT_PARAM;
 	return check_ints(v, -1, f, ftp_rules, sizeof(ftp_rules) / sizeof(*ftp_rules));
 }
 

@@ -441,7 +441,36 @@ SCHEMA(proxy_schema, proxy_fields);
 #undef PC
 
 #define FC struct ftp_config
+static int parse_policy(const struct jctx *c, json_t *v, const char *path,
+			enum tls_policy *out)
+{
+	static const char *const names[] = { [TLS_POLICY_OPTIONAL] = "optional",
+		[TLS_POLICY_LOGIN] = "login", [TLS_POLICY_DATA] = "data" };
+	for (int p = TLS_POLICY_OPTIONAL; p <= TLS_POLICY_DATA; p++)
+		if (json_is_string(v) && !strcmp(json_string_value(v), names[p])) {
+			*out = (enum tls_policy)p;
+			return 0;
+		}
+	return jfail(c, path, "must be \"optional\", \"login\" or \"data\"");
+}
+
+static int j_user_tls(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	return parse_policy(c, v, path, &((struct ftp_user *)base)->tls);
+}
+
+static int j_tls_policy(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	return parse_policy(c, v, path, &((struct ftp_config *)base)->tls_policy);
+}
+
+static int j_listener_policy(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	return parse_policy(c, v, path, &((struct ftp_tls_listener *)base)->policy);
+}
+
 static const struct jfield user_fields[] = {
+	F_FN("tls", j_user_tls),
 	F_STR("name", struct ftp_user, name, NULL, NULL),
 	F_STR("password", struct ftp_user, password_hash, NULL, NULL),
 	F_STR("root", struct ftp_user, root, is_abs_path, "an absolute path"),
@@ -458,10 +487,86 @@ static const struct jfield anon_fields[] = {
 };
 SCHEMA(anon_schema, anon_fields);
 
+static const struct jfield cert_fields[] = {
+	F_STR("cert", struct ftp_tls_cert, cert, NULL, NULL),
+	F_STR("key", struct ftp_tls_cert, key, NULL, NULL),
+};
+SCHEMA(cert_schema, cert_fields);
+
+static const struct jfield listener_fields[] = {
+	F_STR("listen", struct ftp_tls_listener, listen, daemon_valid_listen,
+	      "ADDR:PORT or [V6ADDR]:PORT"),
+	F_FN("policy", j_listener_policy),
+};
+SCHEMA(listener_schema, listener_fields);
+
+/* An array of objects into a growing array of structs (zeroed, counted
+ * before they are filled so that daemon_config_free frees them). */
+static int j_array(const struct jctx *c, json_t *v, const char *path, void **arr,
+		   size_t *count, size_t size, const struct jschema *sch,
+		   const char *need_key, size_t need_off)
+{
+	char item[256];
+	size_t i;
+	json_t *e;
+	if (!json_is_array(v))
+		return jfail(c, path, "must be an array of objects");
+	json_array_foreach(v, i, e) {
+		jpath(item, sizeof(item), "%s[%zu]", path, i);
+		char *a = realloc(*arr, (*count + 1) * size);
+		if (!a)
+			return joom(c, item);
+		*arr = a;
+		memset(a + *count * size, 0, size);
+		(*count)++;
+		char *elem = a + (*count - 1) * size;
+		if (walk(c, e, sch, elem, item))
+			return FERRY_EXIT_PARAM;
+		if (!*(char **)(elem + need_off))
+			return jfail(c, item, "\"%s\" is required", need_key);
+	}
+	return 0;
+}
+
+static int j_certificates(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	struct ftp_config *f = base;
+	int r = j_array(c, v, path, (void **)&f->tls_certs, &f->tls_cert_count,
+			sizeof(*f->tls_certs), &cert_schema, "cert",
+			offsetof(struct ftp_tls_cert, cert));
+	for (size_t i = 0; r == 0 && i < f->tls_cert_count; i++)
+		if (!f->tls_certs[i].key) {
+			char item[256];
+			jpath(item, sizeof(item), "%s[%zu]", path, i);
+			r = jfail(c, item, "\"key\" is required");
+		}
+	return r;
+}
+
+static int j_listeners(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	struct ftp_config *f = base;
+	int r = j_array(c, v, path, (void **)&f->tls_listeners, &f->tls_listener_count,
+			sizeof(*f->tls_listeners), &listener_schema, "listen",
+			offsetof(struct ftp_tls_listener, listen));
+	for (size_t i = 0; r == 0 && i < f->tls_listener_count; i++)
+		if (!f->tls_listeners[i].policy) {
+			char item[256];
+			jpath(item, sizeof(item), "%s[%zu]", path, i);
+			r = jfail(c, item, "\"policy\" is required");
+		}
+	return r;
+}
+
 static const struct jfield tls_fields[] = {
 	F_STR("cert", FC, tls_cert, NULL, NULL),
 	F_STR("key", FC, tls_key, NULL, NULL),
 	F_BOOL("required", FC, tls_required),
+	F_FN("policy", j_tls_policy),
+	F_FN("certificates", j_certificates),
+	F_LIST("implicit_listen", FC, tls_implicit, daemon_valid_listen,
+	       "ADDR:PORT or [V6ADDR]:PORT"),
+	F_FN("listeners", j_listeners),
 };
 SCHEMA(tls_schema, tls_fields);
 

@@ -1,7 +1,7 @@
 /* reload.c — SIGHUP with a configuration file: read it again, refuse it
  * whole when it is invalid, name every key that needs a restart, and hand
- * what may change at run time (log level, -C lists, FTP accounts and
- * limits) to the modules that own it. */
+ * what may change at run time (log level, -C lists, FTP accounts, limits,
+ * TLS certificates and policies) to the modules that own it. */
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
@@ -45,6 +45,10 @@ int daemon_config_absolutise(struct ferry_config *cfg, const char *base)
 		r |= absolutise(&cfg->source, base);
 	for (size_t i = 0; i < cfg->ftp.user_count; i++)
 		r |= absolutise(&cfg->ftp.users[i].root, base);
+	r |= absolutise(&cfg->ftp.tls_cert, base) | absolutise(&cfg->ftp.tls_key, base);
+	for (size_t i = 0; i < cfg->ftp.tls_cert_count; i++)
+		r |= absolutise(&cfg->ftp.tls_certs[i].cert, base) |
+		     absolutise(&cfg->ftp.tls_certs[i].key, base);
 	for (size_t i = 0; i < cfg->proxy_count; i++) {
 		struct proxy_config *pc = &cfg->proxies[i];
 		r |= absolutise(&pc->client_list, base) | absolutise(&pc->server_list, base);
@@ -80,8 +84,8 @@ static const struct key top_keys[] = {
 	TOP("allow_no_seccomp", K_BOOL, allow_no_seccomp),
 	FTP("enabled", K_BOOL, enabled), FTP("listen", K_LIST, listen),
 	FTP("xferlog", K_STR, xferlog), FTP("proxy_protocol", K_LIST, proxy_from),
-	FTP("max_hash_jobs", K_INT, max_hash_jobs), FTP("tls.cert", K_STR, tls_cert),
-	FTP("tls.key", K_STR, tls_key),
+	FTP("max_hash_jobs", K_INT, max_hash_jobs),
+	FTP("tls.implicit_listen", K_LIST, tls_implicit),
 	GW("enabled", K_BOOL, enabled), GW("listen", K_LIST, listen),
 	GW("backend", K_STR, backend), GW("max_sessions", K_INT, max_sessions),
 	GW("max_unauthenticated", K_INT, max_unauthenticated),

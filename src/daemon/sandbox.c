@@ -142,6 +142,18 @@ static int ll_rules(struct ll *ll, const struct ferry_config *cfg)
 	if (cfg->from_file && cfg->source)
 		r |= ll_allow_dir_of(ll, "the configuration file's directory", cfg->source,
 				     LANDLOCK_ACCESS_FS_READ_FILE);
+	/* A reload reads the FTPS certificates and keys again (renamed into
+	 * place by certbot and the like): their directories. */
+	if (f->enabled && f->tls_cert)
+		r |= ll_allow_dir_of(ll, "the TLS certificate's directory", f->tls_cert,
+				     LANDLOCK_ACCESS_FS_READ_FILE) |
+		     ll_allow_dir_of(ll, "the TLS key's directory", f->tls_key,
+				     LANDLOCK_ACCESS_FS_READ_FILE);
+	for (size_t i = 0; f->enabled && i < f->tls_cert_count; i++)
+		r |= ll_allow_dir_of(ll, "the TLS certificate's directory", f->tls_certs[i].cert,
+				     LANDLOCK_ACCESS_FS_READ_FILE) |
+		     ll_allow_dir_of(ll, "the TLS key's directory", f->tls_certs[i].key,
+				     LANDLOCK_ACCESS_FS_READ_FILE);
 	for (size_t i = 0; i < cfg->proxy_count; i++) {
 		const struct proxy_config *pc = &cfg->proxies[i];
 		if (pc->client_list)

@@ -48,17 +48,6 @@ static int check_xferlog(const char *path)
 	return r ? 0 : FERRY_EXIT_LOG;
 }
 
-static int check_readable(const char *what, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		close(fd);
-		return 0;
-	}
-	flog(LOG_LVL_ERR, "ftp: TLS %s %s: %s", what, path, strerror(errno));
-	return FERRY_EXIT_PARAM;
-}
-
 int ftp_check_config(const struct ferry_config *cfg)
 {
 	const struct ftp_config *fc = &cfg->ftp;
@@ -71,16 +60,9 @@ int ftp_check_config(const struct ferry_config *cfg)
 		r = check_root("anonymous", fc->anonymous_root);
 	if (r == 0 && fc->xferlog)
 		r = check_xferlog(fc->xferlog);
-	if (r == 0 && fc->tls_cert)
-		r = check_readable("certificate", fc->tls_cert);
-	if (r == 0 && fc->tls_key)
-		r = check_readable("key", fc->tls_key);
-	if (r == 0 && fc->tls_cert) {
-		char why[CRYPTO_ERR_LEN];
-		struct crypto_tls_ctx *t = crypto_tls_ctx_new(fc->tls_cert, fc->tls_key, why);
-		if (!t)
-			flog(LOG_LVL_ERR, "ftp: ftp.tls: %s", why);
-		r = t ? 0 : FERRY_EXIT_PARAM;
+	if (r == 0) {
+		struct crypto_tls_ctx *t = NULL;
+		r = ftp_tls_build(fc, NULL, &t);
 		crypto_tls_ctx_free(t);
 	}
 	return r;

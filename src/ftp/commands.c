@@ -38,7 +38,7 @@ static void cmd_feat(struct ftp_session *s, char *arg)
 	(void)arg;
 	struct fb_buf b = { 0 };
 	fb_buf_printf(&b, "Features:\n%sAVBL\nEPRT\nEPSV\n",
-		   s->srv->tls ? "AUTH TLS\nAUTH SSL\nPBSZ\nPROT\n" : "");
+		   s->srv->tls_on ? "AUTH TLS\nAUTH SSL\nPBSZ\nPROT\n" : "");
 	ftp_hash_feat(s, &b);
 	fb_buf_printf(&b, "MDTM\nMFMT\nMLST type*;size*;modify*;perm*;unix.mode*;\nPASV\n"
 		   "REST STREAM\nSIZE\nSPSV\nTVFS\nUTF8\nEnd");

@@ -213,7 +213,10 @@ struct ftp_server {
 	struct spsv_table *spsv;
 	struct lockout *lockout;
 	struct xferlog *xlog;
-	struct crypto_tls_ctx *tls;   /* ftp.tls: certificate and key, or NULL */
+	/* ftp.tls's certificates, or NULL; swapped by a reload, under lock
+	 * (a connection in TLS holds its own reference). */
+	struct crypto_tls_ctx *tls;
+	bool tls_on;               /* FTPS configured at start-up (constant) */
 	pthread_mutex_t lock;      /* guards the counts and workers below */
 	struct ftp_worker **workers; /* by worker index, for hand-offs */
 	unsigned nworkers;
@@ -227,10 +230,18 @@ struct ftp_server {
 
 struct ftp_session;
 
+/* One listening address of a worker: the argument of its accepts. */
+struct ftp_listen_opt {
+	struct ftp_worker *fw;
+	const char *addr;          /* as configured at start-up */
+	bool implicit;             /* ftp.tls.implicit_listen: TLS from byte one */
+};
+
 struct ftp_worker {
 	struct fe_worker *w;
 	struct ftp_server *srv;
 	struct fe_listener **listeners;
+	struct ftp_listen_opt *lopts;   /* one per listener */
 	size_t nlisteners;
 	struct ftp_session *sessions;   /* doubly linked */
 	struct ftp_session *graveyard;  /* torn down, freed on the next turn */
@@ -253,18 +264,42 @@ struct data_link *ftp_link_new(struct ftp_worker *fw, struct ftp_session *s,
 void ftp_link_cut(struct data_link *l);          /* the session lets go */
 void ftp_link_free(struct data_link *l);
 
-/* ---- tls.c: RFC 4217 on the control connection --------------------------- */
-/* Loads ftp.tls's certificate and key (at start-up, before the privilege
- * drop): 0, or FERRY_EXIT_PARAM after logging why. */
+/* ---- tls.c: RFC 4217 on the control connection; tlsconf.c: certificates
+ * (SNI, reload) and policies ---------------------------------------------- */
+/* ftp.tls's certificates (cert/key first, then certificates[]) as one
+ * context, tickets sealed with inherit's key when given: *out NULL when
+ * none is configured. 0, or FERRY_EXIT_CRYPTO (a file missing, unreadable,
+ * not PEM, a key not the certificate's) after logging the file and why. */
+int ftp_tls_build(const struct ftp_config *fc, const struct crypto_tls_ctx *inherit,
+		  struct crypto_tls_ctx **out);
+/* Loads them at start-up, before the privilege drop: 0, or FERRY_EXIT_CRYPTO
+ * after logging why. */
 int ftp_tls_load(struct ftp_server *srv);
+/* Reload, in two steps so that nothing changes unless everything can:
+ * build the new context (*next NULL: keep the one in force), then install
+ * it; sessions already in TLS keep theirs. */
+int ftp_tls_reload(struct ftp_server *srv, const struct ftp_config *fc,
+		   struct crypto_tls_ctx **next);
+void ftp_tls_install(struct ftp_server *srv, struct crypto_tls_ctx *next);
+/* A new server-side TLS connection on the newest certificates, or NULL. */
+struct crypto_tls *ftp_tls_conn_new(struct ftp_server *srv);
+/* ftp.tls.policy, or "login" when ftp.tls.required says so. */
+enum tls_policy ftp_tls_default_policy(const struct ftp_config *fc);
+/* The session's policy: the stricter of its listener's and its account's
+ * (u, or the logged-in account when u is NULL). The data side's check
+ * refuses a transfer without PROT P when this is TLS_POLICY_DATA. */
+enum tls_policy ftp_tls_policy(const struct ftp_session *s, const struct ftp_user *u);
+/* Implicit FTPS: the session starts in TLS; the 220 follows the handshake. */
+bool ftp_tls_implicit_start(struct ftp_session *s);
 /* Received bytes of a session in TLS: decrypted into ftp_session_input. */
 void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len);
 /* A reply: encrypted when the session is in TLS, else sent as is. */
 void ftp_ctl_send(struct ftp_session *s, const void *p, size_t len);
 /* Sends what the TLS layer holds; false when the connection refused it. */
 bool ftp_tls_flush(struct ftp_session *s);
-/* USER before AUTH when ftp.tls.required: replies 530 and returns false. */
-bool ftp_tls_login_ok(struct ftp_session *s);
+/* USER before AUTH when the policy of the listener or of the account
+ * (ftp.users[].tls) wants TLS for logins: replies 530 and returns false. */
+bool ftp_tls_login_ok(struct ftp_session *s, const char *user);
 
 /* Session slots: false when over max_sessions or max_per_address. */
 bool ftp_server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
@@ -375,14 +410,18 @@ struct ftp_session {
 	bool tls_busy;             /* a helper thread runs the handshake */
 	bool tls_counted;          /* its handshake is in the metrics */
 	struct fb_buf tls_hold;       /* ciphertext that came meanwhile */
+	const struct ftp_listen_opt *lo; /* the listener it came in on */
+	bool greet_pending;        /* implicit FTPS: 220 once the handshake is done */
 };
 
-void ftp_session_accept(struct ftp_worker *fw, struct fe_conn *c);
+void ftp_session_accept(const struct ftp_listen_opt *lo, struct fe_conn *c);
 /* A connection whose client is `peer` (named by a PROXY header) and that
  * already receives; early: bytes that came after the header. */
-void ftp_session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
+void ftp_session_accept_as(const struct ftp_listen_opt *lo, struct fe_conn *c,
 		       const struct sockaddr_storage *peer, const uint8_t *early,
 		       size_t len);
+/* The 220 greeting (or "only SPSV connections allowed" when full). */
+void ftp_session_greet(struct ftp_session *s);
 void ftp_session_bury(struct ftp_session *s);       /* unlink; free next turn */
 void ftp_session_free_now(struct ftp_session *s);
 void ftp_session_reply(struct ftp_session *s, int code, const char *fmt, ...)
@@ -542,7 +581,7 @@ struct ftp_proxy_hdr {
 int ftp_proxy_parse(const uint8_t *p, size_t n, struct ftp_proxy_hdr *h);
 bool ftp_proxy_trusted(const struct ftp_server *srv, const struct sockaddr_storage *peer);
 /* Reads the header (bounded: 1 KiB, 5 s), then hands over to a session. */
-void ftp_proxy_accept(struct ftp_worker *fw, struct fe_conn *c);
+void ftp_proxy_accept(const struct ftp_listen_opt *lo, struct fe_conn *c);
 
 /* ---- login.c ------------------------------------------------------------- */
 void ftp_login_reset(struct ftp_session *s);

@@ -43,8 +43,6 @@ void ftp_cmd_user(struct ftp_session *s, char *arg)
 		ftp_session_reply(s, 331, "Preparing for a data connection");
 		return;
 	}
-	if (!ftp_tls_login_ok(s))   /* DATACONN is a data connection: exempt */
-		return;
 	if (s->limited) {
 		ftp_session_reply(s, 421, "Too many users connected. Try later.");
 		ftp_session_close(s);
@@ -60,6 +58,8 @@ void ftp_cmd_user(struct ftp_session *s, char *arg)
 	assert(!s->acct);
 	ftp_settings_put(s->set);
 	s->set = ftp_settings_get(s->srv);
+	if (!ftp_tls_login_ok(s, arg))   /* DATACONN is a data connection: exempt */
+		return;
 	strcpy(s->user, arg);
 	s->state = ST_PASS;
 	ftp_session_reply(s, 331, "Enter password");

@@ -124,6 +124,7 @@ bool ftp_proxy_trusted(const struct ftp_server *srv, const struct sockaddr_stora
 
 struct pp_wait {
 	struct ftp_worker *fw;
+	const struct ftp_listen_opt *lo;
 	struct fe_conn *c;
 	struct fe_timer *timer;
 	size_t len;
@@ -172,13 +173,14 @@ static void pp_data(struct fe_conn *c, const uint8_t *data, size_t len, void *ar
 	/* Bytes after the header (and beyond buf) belong to the session,
 	 * which takes the connection over (and counts it itself). */
 	struct ftp_worker *fw = w->fw;
+	const struct ftp_listen_opt *lo = w->lo;
 	struct fb_buf rest = { 0 };
 	fb_buf_append(&rest, w->buf + h.len, w->len - h.len);
 	fb_buf_append(&rest, data + take, len - take);
 	fe_timer_cancel(fw->w, w->timer);
 	ftp_server_release_connection(fw->srv);
 	free(w);
-	ftp_session_accept_as(fw, c, &h.src, (const uint8_t *)rest.p, rest.len);
+	ftp_session_accept_as(lo, c, &h.src, (const uint8_t *)rest.p, rest.len);
 	fb_buf_free(&rest);
 }
 
@@ -193,8 +195,9 @@ static void pp_closed(struct fe_conn *c, int err, void *arg)
 
 static const struct fe_conn_ops pp_ops = { .on_data = pp_data, .on_close = pp_closed };
 
-void ftp_proxy_accept(struct ftp_worker *fw, struct fe_conn *c)
+void ftp_proxy_accept(const struct ftp_listen_opt *lo, struct fe_conn *c)
 {
+	struct ftp_worker *fw = lo->fw;
 	if (!ftp_server_take_connection(fw->srv))
 		return;          /* over the limit; not started: the engine closes it */
 	struct pp_wait *w = calloc(1, sizeof(*w));
@@ -203,6 +206,7 @@ void ftp_proxy_accept(struct ftp_worker *fw, struct fe_conn *c)
 		return;
 	}
 	w->fw = fw;
+	w->lo = lo;
 	w->c = c;
 	fe_conn_start(c, &pp_ops, w);
 	w->timer = fe_timer_add(fw->w, PP_TIMEOUT_MS, pp_timeout, w);

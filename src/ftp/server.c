@@ -261,12 +261,19 @@ static void watch(struct fe_worker *w, void *arg)
 
 static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 {
-	struct ftp_worker *fw = arg;
+	const struct ftp_listen_opt *lo = arg;
 	(void)l;
-	if (fw->srv->nbalancers && ftp_proxy_trusted(fw->srv, fe_conn_peer(c)))
-		ftp_proxy_accept(fw, c);
+	if (lo->fw->srv->nbalancers && ftp_proxy_trusted(lo->fw->srv, fe_conn_peer(c)))
+		ftp_proxy_accept(lo, c);
 	else
-		ftp_session_accept(fw, c);
+		ftp_session_accept(lo, c);
+}
+
+/* The i-th listening address: ftp.listen's, then ftp.tls.implicit_listen's. */
+static const char *listen_addr(const struct ftp_config *fc, size_t i, bool *implicit)
+{
+	*implicit = i >= fc->listen.n;
+	return *implicit ? fc->tls_implicit.v[i - fc->listen.n] : fc->listen.v[i];
 }
 
 int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
@@ -274,8 +281,12 @@ int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
 {
 	const struct ftp_config *fc = srv->fc;
 	struct ftp_worker *fw = calloc(1, sizeof(*fw));
+	size_t nl = fc->listen.n + (srv->tls_on ? fc->tls_implicit.n : 0);
 	*out = NULL;
-	if (!fw || !(fw->listeners = calloc(fc->listen.n, sizeof(*fw->listeners)))) {
+	if (!fw || !(fw->listeners = calloc(nl, sizeof(*fw->listeners))) ||
+	    !(fw->lopts = calloc(nl, sizeof(*fw->lopts)))) {
+		if (fw)
+			free(fw->listeners);
 		free(fw);
 		return FERRY_EXIT_ALLOC;
 	}
@@ -288,19 +299,17 @@ int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
 	if (srv->workers)
 		srv->workers[fe_worker_index(w)] = fw;
 	pthread_mutex_unlock(&srv->lock);
-	for (size_t i = 0; i < fc->listen.n; i++) {
-		char host[64];
-		uint16_t port = 0;
+	for (size_t i = 0; i < nl; i++) {
 		struct sockaddr_storage a;
-		int err = fb_hostport_split(fc->listen.v[i], host, sizeof(host), &port, NULL);
-		if (err == 0)
-			err = fb_addr_parse(host, port, &a);
+		struct ftp_listen_opt *lo = &fw->lopts[i];
+		lo->fw = fw;
+		lo->addr = listen_addr(fc, i, &lo->implicit);
+		int err = fb_listen_parse(lo->addr, &a);
 		if (err == 0 &&
-		    !(fw->listeners[i] = fe_tcp_listen(w, &a, true, on_accept, fw, &err)))
+		    !(fw->listeners[i] = fe_tcp_listen(w, &a, true, on_accept, lo, &err)))
 			err = err ? err : -ENOMEM;
 		if (err) {
-			flog(LOG_LVL_ERR, "ftp: listen on %s: %s", fc->listen.v[i],
-			     strerror(-err));
+			flog(LOG_LVL_ERR, "ftp: listen on %s: %s", lo->addr, strerror(-err));
 			ftp_worker_fini(fw);
 			return FERRY_EXIT_NET;
 		}
@@ -308,8 +317,8 @@ int ftp_worker_init(struct fe_worker *w, struct ftp_server *srv,
 	}
 	fw->watch = fe_timer_add(w, WATCH_MS, watch, fw);
 	if (fe_worker_index(w) == 0)
-		flog(LOG_LVL_INFO, "ftp: listening on %zu address(es), first %s",
-		     fc->listen.n, fc->listen.v[0]);
+		flog(LOG_LVL_INFO, "ftp: listening on %zu address(es), first %s; %zu implicit "
+		     "FTPS", fc->listen.n, fc->listen.v[0], nl - fc->listen.n);
 	*out = fw;
 	return 0;
 }
@@ -330,8 +339,9 @@ void ftp_worker_fini(struct ftp_worker *fw)
 	while (fw->links)
 		ftp_link_free(fw->links);
 	free(fw->listeners);
+	free(fw->lopts);
 	free(fw);
-	if (srv->tls)
+	if (srv->tls_on)
 		crypto_thread_done();   /* this worker's EC cache from handshakes */
 }
 
@@ -382,13 +392,19 @@ int ftp_server_reload(struct ftp_server *srv, struct ferry_config *cfg,
 		      void (*release)(struct ferry_config *cfg))
 {
 	struct ftp_settings *set = NULL;
+	struct crypto_tls_ctx *tls = NULL;
 	int r = check_roots(srv, &cfg->ftp);
+	if (r == 0)
+		r = ftp_tls_reload(srv, &cfg->ftp, &tls);
 	if (r == 0)
 		r = ftp_settings_new(&cfg->ftp, &set);
 	if (r) {
-		flog(LOG_LVL_ERR, "reload: FTP accounts and limits not changed");
+		crypto_tls_ctx_free(tls);
+		flog(LOG_LVL_ERR, "reload refused: FTP accounts, limits and certificates "
+		     "not changed");
 		return r;
 	}
+	ftp_tls_install(srv, tls);
 	set->owned = cfg;
 	set->release = release;
 	ftp_lockout_configure(srv->lockout, cfg->ftp.max_login_failures, cfg->ftp.lockout_seconds);

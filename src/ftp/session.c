@@ -115,15 +115,25 @@ void ftp_session_close(struct ftp_session *s)
 	fe_conn_close(s->ctl);
 }
 
-void ftp_session_accept(struct ftp_worker *fw, struct fe_conn *c)
+void ftp_session_accept(const struct ftp_listen_opt *lo, struct fe_conn *c)
 {
-	ftp_session_accept_as(fw, c, fe_conn_peer(c), NULL, 0);
+	ftp_session_accept_as(lo, c, fe_conn_peer(c), NULL, 0);
 }
 
-void ftp_session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
+void ftp_session_greet(struct ftp_session *s)
+{
+	s->greet_pending = false;
+	if (s->limited)
+		ftp_session_reply(s, 220, "Too many users; only SPSV connections allowed");
+	else
+		ftp_session_reply(s, 220, "FTP server ready");
+}
+
+void ftp_session_accept_as(const struct ftp_listen_opt *lo, struct fe_conn *c,
 		       const struct sockaddr_storage *peer, const uint8_t *early,
 		       size_t len)
 {
+	struct ftp_worker *fw = lo->fw;
 	struct ftp_server *srv = fw->srv;
 	struct ftp_session *s = NULL;
 	/* A connection that passed a PROXY header already receives. */
@@ -140,6 +150,7 @@ void ftp_session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 	}
 	s->fw = fw;
 	s->srv = srv;
+	s->lo = lo;
 	s->set = ftp_settings_get(srv);   /* kept to the end, across reloads */
 	s->ctl = c;
 	s->id = __atomic_add_fetch(&srv->next_id, 1, __ATOMIC_RELAXED);
@@ -188,10 +199,14 @@ void ftp_session_accept_as(struct ftp_worker *fw, struct fe_conn *c,
 		ftp_session_close(s);
 		return;
 	}
-	if (s->limited)
-		ftp_session_reply(s, 220, "Too many users; only SPSV connections allowed");
-	else
-		ftp_session_reply(s, 220, "FTP server ready");
+	/* Implicit FTPS: the handshake first (within login_timeout, as the
+	 * idle timer bounds it), then the 220 inside TLS. */
+	if (lo->implicit && !ftp_tls_implicit_start(s)) {
+		ftp_session_close(s);
+		return;
+	}
+	if (!lo->implicit)
+		ftp_session_greet(s);
 	ftp_session_touch(s);
 	if (len)
 		ctl_data(c, early, len, s);

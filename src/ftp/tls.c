@@ -1,5 +1,6 @@
-/* tls.c — RFC 4217 explicit FTPS on the control connection: AUTH TLS,
- * PBSZ, PROT and CCC, and the control stream through the TLS layer. */
+/* tls.c — RFC 4217 FTPS on the control connection: AUTH TLS, PBSZ, PROT
+ * and CCC, implicit FTPS's handshake before the greeting, and the control
+ * stream through the TLS layer. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -7,20 +8,24 @@
 #include "ferry/base.h"
 #include "ftp_internal.h"
 
+static const char *const policy_names[] = { [TLS_POLICY_UNSET] = "optional",
+	[TLS_POLICY_OPTIONAL] = "optional", [TLS_POLICY_LOGIN] = "required for logins",
+	[TLS_POLICY_DATA] = "required for logins and data" };
+
 int ftp_tls_load(struct ftp_server *srv)
 {
 	const struct ftp_config *fc = srv->fc;
-	if (!fc->tls_cert)
-		return 0;
-	char why[CRYPTO_ERR_LEN];
-	srv->tls = crypto_tls_ctx_new(fc->tls_cert, fc->tls_key, why);
-	if (!srv->tls) {
-		flog(LOG_LVL_ERR, "ftp: ftp.tls: %s", why);
-		return FERRY_EXIT_PARAM;
-	}
-	flog(LOG_LVL_INFO, "ftp: FTPS (AUTH TLS) with %s; TLS %s for logins; data "
-	     "connections in clear only (PROT P is refused with 536)", fc->tls_cert,
-	     fc->tls_required ? "required" : "optional");
+	int r = ftp_tls_build(fc, NULL, &srv->tls);
+	if (r || !srv->tls)
+		return r;
+	srv->tls_on = true;
+	char subj[128];
+	flog(LOG_LVL_INFO, "ftp: FTPS (AUTH TLS%s) with %zu certificate(s), first %s; TLS %s "
+	     "by default; data connections in clear only (PROT P is refused with 536)",
+	     fc->tls_implicit.n ? ", implicit FTPS listeners" : "",
+	     (fc->tls_cert ? 1 : 0) + fc->tls_cert_count,
+	     crypto_tls_ctx_subject(srv->tls, subj, sizeof(subj)),
+	     policy_names[ftp_tls_default_policy(fc)]);
 	return 0;
 }
 
@@ -105,6 +110,20 @@ static void hs_work(void *ctx)
 
 static void handshake_step(struct ftp_session *s);
 
+/* The handshake is done: an implicit FTPS session is greeted now. */
+static void established(struct ftp_session *s)
+{
+	ftp_tls_count(s, true);
+	if (fb_log_get_level() >= LOG_LVL_DEBUG) {
+		char desc[96];
+		flog(LOG_LVL_DEBUG, "ftp: session %llu: TLS established (%s)",
+		     (unsigned long long)s->id, crypto_tls_desc(s->tls, desc, sizeof(desc)));
+	}
+	if (s->greet_pending)
+		ftp_session_greet(s);
+	tls_read(s);
+}
+
 static void hs_done(struct ftp_session *s, void *ctx)
 {
 	struct hs_job *j = ctx;
@@ -122,16 +141,9 @@ static void hs_done(struct ftp_session *s, void *ctx)
 		return;
 	}
 	fb_buf_free(&s->tls_hold);
-	if (j->r == 1) {
-		ftp_tls_count(s, true);
-		if (fb_log_get_level() >= LOG_LVL_DEBUG) {
-			char desc[96];
-			flog(LOG_LVL_DEBUG, "ftp: session %llu: TLS established (%s)",
-			     (unsigned long long)s->id,
-			     crypto_tls_desc(s->tls, desc, sizeof(desc)));
-		}
-		tls_read(s);
-	} else if (more) {
+	if (j->r == 1)
+		established(s);
+	else if (more) {
 		handshake_step(s);
 	}
 }
@@ -150,12 +162,10 @@ static void handshake_step(struct ftp_session *s)
 	int r = crypto_tls_handshake(s->tls);
 	if (r == CRYPTO_TLS_ERROR)
 		tls_failed(s, "handshake");
-	else if (r == 1) {
-		ftp_tls_count(s, true);
-		tls_read(s);
-	} else {
+	else if (r == 1)
+		established(s);
+	else
 		ftp_tls_flush(s);
-	}
 }
 
 void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len)
@@ -185,7 +195,7 @@ void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len)
  * commands (the STARTTLS injection of CVE-2011-0411). */
 void ftp_cmd_auth(struct ftp_session *s, char *arg)
 {
-	if (!s->srv->tls) {
+	if (!s->srv->tls_on) {
 		ftp_session_reply(s, 502, "TLS is not configured on this server.");
 		return;
 	}
@@ -201,7 +211,7 @@ void ftp_cmd_auth(struct ftp_session *s, char *arg)
 		ftp_session_reply(s, 503, "AUTH must come before USER.");
 		return;
 	}
-	struct crypto_tls *t = crypto_tls_new(s->srv->tls);
+	struct crypto_tls *t = ftp_tls_conn_new(s->srv);
 	if (!t) {
 		ftp_session_reply(s, 431, "Out of memory for TLS.");
 		return;
@@ -213,6 +223,17 @@ void ftp_cmd_auth(struct ftp_session *s, char *arg)
 	s->stash = NULL;
 	s->stashlen = s->stashoff = 0;
 	memset(&s->tn, 0, sizeof(s->tn));
+}
+
+/* Every connection to an implicit listener starts here, SPSV's DATACONN
+ * connections too: the handshake first (the CONTRACT for SPSV in TLS), then
+ * USER DATACONN inside TLS, which login.c sees as after AUTH TLS. */
+bool ftp_tls_implicit_start(struct ftp_session *s)
+{
+	if (!(s->tls = ftp_tls_conn_new(s->srv)))
+		return false;
+	s->greet_pending = true;
+	return true;
 }
 
 void ftp_cmd_pbsz(struct ftp_session *s, char *arg)
@@ -256,9 +277,18 @@ void ftp_cmd_ccc(struct ftp_session *s, char *arg)
 		ftp_session_reply(s, 534, "CCC refused: the control connection stays in TLS.");
 }
 
-bool ftp_tls_login_ok(struct ftp_session *s)
+bool ftp_tls_login_ok(struct ftp_session *s, const char *user)
 {
-	if (s->tls || !s->srv->fc->tls_required)
+	if (s->tls)
+		return true;
+	/* The account's own policy (ftp.users[].tls) from the newest settings;
+	 * a name that is no account gets the listener's, like any other. */
+	const struct ftp_config *fc = s->set->fc;
+	const struct ftp_user *u = NULL;
+	for (size_t i = 0; user && i < fc->user_count && !u; i++)
+		if (!strcmp(fc->users[i].name, user))
+			u = &fc->users[i];
+	if (ftp_tls_policy(s, u) < TLS_POLICY_LOGIN)
 		return true;
 	ftp_session_reply(s, 530, "TLS required: send AUTH TLS first.");
 	return false;

@@ -50,6 +50,19 @@ static void test_split_refused(void **state)
 	assert_int_equal(fb_hostport_split(NULL, h, sizeof(h), &p, NULL), -EINVAL);
 }
 
+static void test_listen_same(void **state)
+{
+	(void)state;
+	assert_true(fb_listen_same("127.0.0.1:990", "127.0.0.1:0990"));
+	assert_true(fb_listen_same("[::1]:21", "[0:0::1]:21"));
+	assert_false(fb_listen_same("127.0.0.1:990", "127.0.0.1:991"));
+	assert_false(fb_listen_same("127.0.0.1:990", "127.0.0.2:990"));
+	assert_false(fb_listen_same("localhost:990", "localhost:990"));   /* literals only */
+	struct sockaddr_storage a;
+	assert_int_equal(fb_listen_parse("198.18.0.1:21", &a), 0);
+	assert_int_equal(fb_addr_port((struct sockaddr *)&a), 21);
+}
+
 static void test_parse_and_format(void **state)
 {
 	(void)state;
@@ -109,6 +122,7 @@ int main(void)
 		cmocka_unit_test(test_split_forms),
 		cmocka_unit_test(test_split_refused),
 		cmocka_unit_test(test_parse_and_format),
+		cmocka_unit_test(test_listen_same),
 		cmocka_unit_test(test_compare),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -521,6 +521,15 @@ static void test_json_nested(void **state)
 		  "ftp.users[0].root" },
 		{ "{\"ftp\": {\"anonymous\": {\"root\": \"/p\"}, \"spsv_timeout\": 0}}", "0}",
 		  "ftp.spsv_timeout" },
+		{ "{\"ftp\": {\"tls\": {\"policy\": \"always\"}}}", "\"always\"", "ftp.tls.policy" },
+		{ "{\"ftp\": {\"users\": [{\"name\": \"a\", \"tls\": true}]}}", "true",
+		  "ftp.users[0].tls" },
+		{ "{\"ftp\": {\"tls\": {\"certificates\": [{\"cert\": \"/c\"}]}}}", "{\"cert\": ",
+		  "ftp.tls.certificates[0]" },
+		{ "{\"ftp\": {\"tls\": {\"implicit_listen\": [\"127.0.0.1\"]}}}", "\"127.0.0.1\"",
+		  "ftp.tls.implicit_listen[0]" },
+		{ "{\"ftp\": {\"tls\": {\"listeners\": [{\"listen\": \"127.0.0.1:21\"}]}}}",
+		  "{\"listen\": ", "ftp.tls.listeners[0]" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
 		expect_json_at(cases[i].text, cases[i].at, cases[i].key);
@@ -552,6 +561,14 @@ static void test_json_cross_field(void **state)
 		       "{\"cert", "ftp.tls.key");
 	expect_json_at("{\"ftp\": {\"users\": [{\"name\": \"a\", \"password\": \"plain\", \"root\": \"/r\"}]}}",
 		       "\"plain\"", "ftp.users[0].password");
+	expect_json_at("{\"ftp\": {\"anonymous\": {\"root\": \"/p\"}, \"tls\": {\"cert\": \"/c\", "
+		       "\"key\": \"/k\", \"listeners\": [{\"listen\": \"127.0.0.1:21\", \"policy\": "
+		       "\"login\"}]}}}", "\"127.0.0.1:21\"", "ftp.tls.listeners[0].listen");
+	expect_json_at("{\"ftp\": {\"anonymous\": {\"root\": \"/p\"}, \"tls\": {\"policy\": "
+		       "\"login\"}}}", "{\"policy", "ftp.tls");
+	expect_json_at("{\"ftp\": {\"anonymous\": {\"root\": \"/p\"}, \"tls\": {\"cert\": \"/c\", "
+		       "\"key\": \"/k\", \"implicit_listen\": [\"127.0.0.1:2121\"]}}}",
+		       "\"127.0.0.1:2121\"", "ftp.tls.implicit_listen[0]");
 	expect_json_at("{\"proxies\": [{\"role\": \"client\", \"dest\": \"h\"}]}", "\"h\"", "proxies[0].dest");
 	expect_json_at("{\"proxies\": [{\"role\": \"client\", \"response_curve\": \"prime256v1\"}]}",
 		       "\"prime256v1\"", "proxies[0].response_curve");
@@ -572,11 +589,15 @@ static void test_json_full(void **state)
 		"     \"system_keys\": true, \"interfaces\": [\"eth0\"], \"public_multicast\": [\"230.4.4.9\"] },\n"
 		"   { \"role\": \"response\", \"response_curve\": \"prime256v1\", \"port\": 1045, \"dscp\": 10 }\n"
 		"  ],\n"
-		"  \"ftp\": { \"users\": [{\"name\": \"alice\", \"password\": \"$y$j9T$abc\", \"root\": \"/srv/a\", \"write\": true}],\n"
+		"  \"ftp\": { \"users\": [{\"name\": \"alice\", \"password\": \"$y$j9T$abc\", \"root\": \"/srv/a\", \"write\": true,\n"
+		"                       \"tls\": \"login\"}],\n"
 		"           \"anonymous\": {\"root\": \"/srv/pub\", \"write\": false}, \"max_sessions\": 10,\n"
 		"           \"max_per_address\": 2, \"idle_timeout\": 30, \"data_timeout\": 20, \"spsv_timeout\": 15,\n"
 		"           \"login_delay_ms\": 0, \"max_login_failures\": 3, \"lockout_seconds\": 60,\n"
-		"           \"xferlog\": \"/tmp/x\", \"tls\": {\"cert\": \"/c.pem\", \"key\": \"/k.pem\"} }\n"
+		"           \"xferlog\": \"/tmp/x\", \"tls\": {\"cert\": \"/c.pem\", \"key\": \"/k.pem\",\n"
+		"             \"policy\": \"optional\", \"implicit_listen\": [\"127.0.0.1:990\"],\n"
+		"             \"certificates\": [{\"cert\": \"/c2.pem\", \"key\": \"/k2.pem\"}],\n"
+		"             \"listeners\": [{\"listen\": \"127.0.0.1:2121\", \"policy\": \"login\"}]} }\n"
 		"}\n";
 	struct ferry_config cfg;
 	struct config_error err;
@@ -613,6 +634,13 @@ static void test_json_full(void **state)
 	assert_string_equal(cfg.ftp.listen.v[0], "127.0.0.1:2121");
 	assert_int_equal(cfg.ftp.lockout_seconds, 60);
 	assert_string_equal(cfg.ftp.tls_key, "/k.pem");
+	assert_int_equal(cfg.ftp.tls_policy, TLS_POLICY_OPTIONAL);
+	assert_int_equal(cfg.ftp.users[0].tls, TLS_POLICY_LOGIN);
+	assert_string_equal(cfg.ftp.tls_implicit.v[0], "127.0.0.1:990");
+	assert_int_equal(cfg.ftp.tls_cert_count, 1);
+	assert_string_equal(cfg.ftp.tls_certs[0].key, "/k2.pem");
+	assert_int_equal(cfg.ftp.tls_listener_count, 1);
+	assert_int_equal(cfg.ftp.tls_listeners[0].policy, TLS_POLICY_LOGIN);
 	daemon_config_free(&cfg);
 }
 
