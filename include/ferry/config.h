@@ -119,6 +119,7 @@ struct ftp_config {
 	struct strlist tls_implicit; /* implicit FTPS listeners (TLS first) */
 	struct ftp_tls_listener *tls_listeners;
 	size_t tls_listener_count;
+	bool tls_require_reuse; /* data connections resume the control session */
 };
 
 /* The SPSV gateway in front of a PASV/EPSV-only FTP server (src/gateway). */

@@ -55,6 +55,7 @@ void daemon_config_init(struct ferry_config *cfg)
 	cfg->ftp.max_login_commands = 20;
 	cfg->ftp.max_hash_jobs = 2;
 	cfg->ftp.atomic_uploads = true;
+	cfg->ftp.tls_require_reuse = true;
 	cfg->gateway.max_sessions = 200;
 	cfg->gateway.max_unauthenticated = 64;
 	cfg->gateway.login_timeout = 30;
@@ -591,16 +592,6 @@ static int check_ftp_tls(struct vctx *v)
 		return vfail(v, -1, "ftp.tls", NULL, "a TLS policy or an implicit FTPS "
 			     "listener needs a certificate (ftp.tls.cert and key, or "
 			     "ftp.tls.certificates)");
-	/* PROT P data connections are not in this build: a policy that
-	 * needs them would refuse every transfer. */
-	bool data = f->tls_policy == TLS_POLICY_DATA;
-	for (size_t i = 0; i < f->tls_listener_count; i++)
-		data |= f->tls_listeners[i].policy == TLS_POLICY_DATA;
-	for (size_t i = 0; i < f->user_count; i++)
-		data |= f->users[i].tls == TLS_POLICY_DATA;
-	if (data)
-		return vfail(v, -1, "ftp.tls", NULL, "policy \"data\" needs PROT P data "
-			     "connections, which this build does not have yet");
 	return 0;
 }
 

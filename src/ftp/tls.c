@@ -21,11 +21,11 @@ int ftp_tls_load(struct ftp_server *srv)
 	srv->tls_on = true;
 	char subj[128];
 	flog(LOG_LVL_INFO, "ftp: FTPS (AUTH TLS%s) with %zu certificate(s), first %s; TLS %s "
-	     "by default; data connections in clear only (PROT P is refused with 536)",
+	     "by default; data connections must resume the control session: %s",
 	     fc->tls_implicit.n ? ", implicit FTPS listeners" : "",
 	     (fc->tls_cert ? 1 : 0) + fc->tls_cert_count,
 	     crypto_tls_ctx_subject(srv->tls, subj, sizeof(subj)),
-	     policy_names[ftp_tls_default_policy(fc)]);
+	     policy_names[ftp_tls_default_policy(fc)], fc->tls_require_reuse ? "yes" : "no");
 	return 0;
 }
 
@@ -254,11 +254,15 @@ void ftp_cmd_prot(struct ftp_session *s, char *arg)
 		ftp_session_reply(s, 503, "PROT needs AUTH TLS and PBSZ first.");
 		return;
 	}
-	if (!strcasecmp(arg, "C"))
+	if (!strcasecmp(arg, "C") && ftp_tls_data_required(s)) {
+		ftp_session_reply(s, 534, "PROT C refused: data connections must be protected.");
+	} else if (!strcasecmp(arg, "C")) {
+		s->prot_p = false;
 		ftp_session_reply(s, 200, "Protection level set to Clear.");
-	else if (!strcasecmp(arg, "P"))
-		ftp_session_reply(s, 536, "PROT P is not supported yet: data connections are "
-			      "in clear (PROT C).");
+	} else if (!strcasecmp(arg, "P")) {
+		s->prot_p = true;
+		ftp_session_reply(s, 200, "Protection level set to Private.");
+	}
 	else if (!strcasecmp(arg, "S") || !strcasecmp(arg, "E"))
 		ftp_session_reply(s, 536, "Protection level not supported.");
 	else
