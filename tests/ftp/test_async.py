@@ -281,6 +281,74 @@ def non_reader(d, home):
           flush=True)
 
 
+def reset_peak_rss(pid):
+    """Resets VmHWM (needs root); False where the kernel does not let us."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def flood_paused(s, results):
+    """A logged-in client sends NOOPs and never reads its replies, until the
+    server has not taken any for 0.3 s (paused: the TCP window closed)."""
+    s.setblocking(False)
+    chunk = b"NOOP\r\n" * 10000
+    sent = 0
+    deadline = time.time() + 20
+    last = time.time()
+    while time.time() < deadline and time.time() - last < 0.3:
+        try:
+            sent += s.send(chunk)
+            last = time.time()
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            break
+    results.append(sent)
+
+
+PAUSED_CLIENTS = 16
+
+
+def many_paused(d, home):
+    """Many logged-in clients that never read: each one, paused, holds at most
+    its replies plus one receive buffer (ferryd(8)), far below 1 MiB."""
+    raws = []
+    gone_before = d.logtext().count("replies not read")
+    for _ in range(PAUSED_CLIENTS):
+        r = Raw(d.port)
+        raws.append(r)
+        if not r.login().startswith("230"):
+            break
+    check("paused clients: all logged in", len(raws) == PAUSED_CLIENTS)
+    base = status_kb(d.proc.pid, "VmRSS")
+    peak = reset_peak_rss(d.proc.pid)
+    results = []
+    threads = [threading.Thread(target=flood_paused, args=(r.s, results)) for r in raws]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # the peak covers the moment every client was paused, even if the
+    # data_timeout (2 s here) has closed some since
+    top = status_kb(d.proc.pid, "VmHWM" if peak else "VmRSS")
+    per_client = (top - base) / PAUSED_CLIENTS
+    check(f"{PAUSED_CLIENTS} paused clients: memory per client < 1 MiB",
+          per_client < 1024, f"{per_client:.0f} KiB")
+    check("paused clients: the server stopped reading",
+          all(sent < 64 * 1024 * 1024 for sent in results), str(results))
+    closed = wait_for(lambda: d.logtext().count("replies not read") >= gone_before + PAUSED_CLIENTS,
+                      20, 0.1)
+    check("paused clients: closed after data_timeout", bool(closed))
+    for r in raws:
+        r.close()
+    print(f"# {PAUSED_CLIENTS} paused clients: {max(results) / 1e6:.1f} MB taken at most, "
+          f"{'peak ' if peak else ''}RSS +{per_client:.0f} KiB per client", flush=True)
+
+
 def pipelined_dropped(d, home):
     with open(os.path.join(home, "p.txt"), "wb") as f:
         f.write(b"x\n" * 1000)
@@ -596,7 +664,8 @@ def main():
     d, home = make_server(workers=1, data_timeout=2, xferlog=xferlog)
     d.xferlog = xferlog
     with d:
-        for fn in [login_storm, dummy_hash_timing, big_listing, non_reader, pipelined_dropped,
+        for fn in [login_storm, dummy_hash_timing, big_listing, non_reader, many_paused,
+                   pipelined_dropped,
                    pipelined_burst, long_lines, stor_without_data, quit_after_upload, atomic_upload,
                    aborted_upload_keeps_old, appe_and_rest, audit_lines, xferlog_counts,
                    size_and_type,
