@@ -467,8 +467,7 @@ struct fe_listener *fe_tcp_listen(struct fe_worker *w,
 				  int *err)
 {
 	int one = 1, family = addr->ss_family;
-	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					   : sizeof(struct sockaddr_in);
+	socklen_t len = fb_family_len(family);
 	struct port_claim *claim = NULL;
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int r = fd < 0 ? -errno : 0;
