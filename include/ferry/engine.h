@@ -292,7 +292,14 @@ struct fe_stats {
 	uint64_t mail_tx;
 	uint64_t pool_jobs;      /* jobs submitted to the helper pool */
 	uint64_t pool_full;      /* submissions refused: queue full */
+	uint64_t busy_us;        /* CPU time of the workers' turns */
+	uint64_t turns_slow;     /* turns that ran FE_SLOW_TURN_MS or more */
+	uint64_t turns_preempted; /* turns that lasted as long, mostly waiting
+				   * for a CPU (the machine, not our work) */
 };
+/* A turn this long holds up every session of its worker: counted, and logged
+ * (at most once a second per worker) with what the turn did. */
+enum { FE_SLOW_TURN_MS = 10 };
 
 void fe_worker_stats(const struct fe_worker *w, struct fe_stats *out);
 void fe_engine_stats(const struct fe_engine *e, struct fe_stats *sum);

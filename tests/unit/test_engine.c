@@ -875,6 +875,60 @@ static void test_tcp_paused_many(void **state)
 	finish(e, NULL);
 }
 
+/* ---- long turns: counted, told apart from waiting for a CPU ----------------- */
+
+static uint64_t cpu_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static atomic_int slow_done;
+
+static void slow_sleeping(struct fe_worker *w, void *arg);
+
+static void slow_working(struct fe_worker *w, void *arg)
+{
+	(void)arg;
+	uint64_t end = cpu_now_ns() + (FE_SLOW_TURN_MS + 5) * 1000000ull;
+	while (cpu_now_ns() < end)
+		;                      /* CPU work in a turn: a real stall */
+	atomic_fetch_add(&slow_done, 1);
+	assert_non_null(fe_timer_add(w, 1, slow_sleeping, NULL));   /* a turn of its own */
+}
+
+static void slow_sleeping(struct fe_worker *w, void *arg)
+{
+	(void)w, (void)arg;
+	usleep((FE_SLOW_TURN_MS + 5) * 1000);   /* off the CPU, as if preempted */
+	atomic_fetch_add(&slow_done, 1);
+}
+
+static int slow_init(struct fe_worker *w, void *arg)
+{
+	(void)arg;
+	assert_non_null(fe_timer_add(w, 10, slow_working, NULL));
+	return 0;
+}
+
+static void test_slow_turns_counted(void **state)
+{
+	(void)state;
+	atomic_store(&slow_done, 0);
+	struct fe_engine *e = start(1, slow_init, NULL);
+	assert_true(wait_until(&slow_done, 2, 10));
+	usleep(20 * 1000);            /* the next turn accounts for the last one */
+	struct fe_stats st;
+	finish(e, &st);
+	assert_true(st.turns_slow >= 1);
+	assert_true(st.turns_preempted >= 1);
+	assert_true(st.busy_us >= (FE_SLOW_TURN_MS + 5) * 1000);
+	print_message("slow turns: %llu running, %llu waiting; busy %llu us\n",
+		      (unsigned long long)st.turns_slow, (unsigned long long)st.turns_preempted,
+		      (unsigned long long)st.busy_us);
+}
+
 /* ---- one process per port ------------------------------------------------------ */
 
 struct owner {
@@ -1555,6 +1609,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_send_limit),
 		cmocka_unit_test(test_tcp_pause_resume),
 		cmocka_unit_test(test_tcp_paused_many),
+		cmocka_unit_test(test_slow_turns_counted),
 		cmocka_unit_test(test_port_owned),
 		cmocka_unit_test(test_turn_end_hooks),
 		cmocka_unit_test(test_emfile_backoff),
