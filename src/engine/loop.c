@@ -48,7 +48,6 @@ static uint64_t clock_ns(void)
 
 static uint64_t clock_ms(void) { return clock_ns() / 1000000; }
 
-
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
