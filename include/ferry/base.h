@@ -74,8 +74,12 @@ void fb_logfile_close(struct fb_logfile *f);   /* after writing what is queued *
  * *has_port (may be NULL) says which. Ports are 1-65535. 0 or -EINVAL. */
 int fb_hostport_split(const char *spec, char *host, size_t hostlen,
 		      uint16_t *port, bool *has_port);
-/* A port number 1-65535 in decimal digits only. 0 or -EINVAL. */
-int fb_port_parse(const char *s, uint16_t *out);
+/* The same where port 0 means "any free port" (a listening socket). */
+int fb_hostport_split_listen(const char *spec, char *host, size_t hostlen,
+			     uint16_t *port, bool *has_port);
+/* A port number 1-65535 (0-65535 with zero_ok) in decimal digits only.
+ * 0 or -EINVAL. */
+int fb_port_parse(const char *s, bool zero_ok, uint16_t *out);
 /* An IPv4 or IPv6 literal (no name lookup) and a port. 0 or -EINVAL. */
 int fb_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *out);
 /* host: IP literal or name. getaddrinfo may block: call it at start-up or

@@ -9,7 +9,7 @@
 
 #include "ferry/base.h"
 
-int fb_port_parse(const char *s, uint16_t *out)
+int fb_port_parse(const char *s, bool zero_ok, uint16_t *out)
 {
 	unsigned long v = 0;
 	if (!*s || strlen(s) > 5)
@@ -19,14 +19,14 @@ int fb_port_parse(const char *s, uint16_t *out)
 			return -EINVAL;
 		v = v * 10 + (unsigned long)(*p - '0');
 	}
-	if (v < 1 || v > 65535)
+	if ((v < 1 && !zero_ok) || v > 65535)
 		return -EINVAL;
 	*out = (uint16_t)v;
 	return 0;
 }
 
-int fb_hostport_split(const char *spec, char *host, size_t hostlen,
-		      uint16_t *port, bool *has_port)
+static int split(const char *spec, char *host, size_t hostlen, uint16_t *port,
+		 bool *has_port, bool zero_ok)
 {
 	const char *h = spec, *p = NULL;
 	size_t hlen;
@@ -50,7 +50,7 @@ int fb_hostport_split(const char *spec, char *host, size_t hostlen,
 		p = colon ? colon + 1 : NULL;
 	}
 	uint16_t v = 0;
-	if (hlen == 0 || hlen >= hostlen || (p && fb_port_parse(p, &v) < 0))
+	if (hlen == 0 || hlen >= hostlen || (p && fb_port_parse(p, zero_ok, &v) < 0))
 		return -EINVAL;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
@@ -59,6 +59,18 @@ int fb_hostport_split(const char *spec, char *host, size_t hostlen,
 	if (has_port)
 		*has_port = p != NULL;
 	return 0;
+}
+
+int fb_hostport_split(const char *spec, char *host, size_t hostlen,
+		      uint16_t *port, bool *has_port)
+{
+	return split(spec, host, hostlen, port, has_port, false);
+}
+
+int fb_hostport_split_listen(const char *spec, char *host, size_t hostlen,
+			     uint16_t *port, bool *has_port)
+{
+	return split(spec, host, hostlen, port, has_port, true);
 }
 
 int fb_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *out)

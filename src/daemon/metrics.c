@@ -107,7 +107,6 @@ static const struct engine_metric engine_metrics[] = {
 	EM("engine_tcp_tx_bytes_total", tcp_tx_bytes, "TCP bytes sent."),
 	EM("engine_timers_total", timers, "Timers fired."),
 	EM("engine_mail_rx_total", mail_rx, "Messages received from other workers."),
-	EM("engine_busy_microseconds_total", busy_us, "CPU time of the worker's turns."),
 	EM("engine_turns_slow_total", turns_slow, "Turns that ran 10 ms or more (work that stalls the worker)."),
 	EM("engine_turns_preempted_total", turns_preempted, "Turns that lasted 10 ms or more mostly waiting for a CPU."),
 };

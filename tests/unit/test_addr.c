@@ -107,14 +107,22 @@ static void test_port_and_lengths(void **state)
 {
 	(void)state;
 	uint16_t p = 7;
-	assert_int_equal(fb_port_parse("21", &p), 0);
+	assert_int_equal(fb_port_parse("21", false, &p), 0);
 	assert_int_equal(p, 21);
-	assert_int_equal(fb_port_parse("65535", &p), 0);
+	assert_int_equal(fb_port_parse("65535", false, &p), 0);
 	assert_int_equal(p, 65535);
 	const char *bad[] = { "", "0", "65536", "-1", "21x", "ftp", " 21", "000021" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		assert_int_equal(fb_port_parse(bad[i], &p), -EINVAL);
+		assert_int_equal(fb_port_parse(bad[i], false, &p), -EINVAL);
 	assert_int_equal(p, 65535);          /* untouched when refused */
+	assert_int_equal(fb_port_parse("0", true, &p), 0);
+	assert_int_equal(p, 0);
+	assert_int_equal(fb_port_parse("65536", true, &p), -EINVAL);
+	char h[64];
+	assert_int_equal(fb_hostport_split("127.0.0.1:0", h, sizeof(h), &p, NULL), -EINVAL);
+	assert_int_equal(fb_hostport_split_listen("[::1]:0", h, sizeof(h), &p, NULL), 0);
+	assert_string_equal(h, "::1");
+	assert_int_equal(p, 0);
 	assert_int_equal(fb_family_len(AF_INET), sizeof(struct sockaddr_in));
 	assert_int_equal(fb_family_len(AF_INET6), sizeof(struct sockaddr_in6));
 }

@@ -44,7 +44,7 @@ static int resolve(const char *host, const char *port, bool numeric,
 		   struct sockaddr_storage *a, socklen_t *len)
 {
 	uint16_t p;
-	int r = fb_port_parse(port, &p);
+	int r = fb_port_parse(port, numeric, &p);   /* listening: 0 is any */
 	if (r == 0)
 		r = numeric ? fb_addr_parse(host, p, a) : fb_addr_resolve(host, p, AF_UNSPEC, a);
 	if (r < 0) {

@@ -63,7 +63,8 @@ int ftpc_cli_split_host(char *arg, char **host, char **port)
 	char h[256];
 	uint16_t p = 21;
 	bool has_port = false;
-	if (fb_hostport_split(arg, h, sizeof(h), &p, &has_port) < 0)
+	/* port 0 passes: for --listen it means any free port */
+	if (fb_hostport_split_listen(arg, h, sizeof(h), &p, &has_port) < 0)
 		return -1;
 	/* Both point into arg: the port's digits stay where they are, the
 	 * host (brackets removed, never longer) is written over the front. */

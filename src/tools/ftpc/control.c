@@ -26,7 +26,7 @@ static int dial(const char *host, const char *port, struct sockaddr_storage *pee
 {
 	struct sockaddr_storage a[DIAL_MAX];
 	uint16_t p;
-	int n = fb_port_parse(port, &p) < 0 ? -1
+	int n = fb_port_parse(port, false, &p) < 0 ? -1
 		: fb_addr_resolve_all(host, p, AF_UNSPEC, a, DIAL_MAX);
 	for (int i = 0; i < n; i++) {
 		socklen_t len = fb_addr_len((const struct sockaddr *)&a[i]);
