@@ -95,11 +95,14 @@ static void log_stats(struct fe_engine *e)
 	fe_engine_stats(e, &s);
 	flog(LOG_LVL_INFO, "engine: %llu turns, %llu io_uring_enter, %llu SQEs, "
 	     "%llu CQEs; UDP %llu in, %llu out in %llu segmented sends, %llu send "
-	     "drops, %llu no-buffer stops",
+	     "drops, %llu no-buffer stops; busy %.1f s; turns of %d ms or more: %llu "
+	     "working, %llu waiting for a CPU",
 	     (unsigned long long)s.turns, (unsigned long long)s.enters,
 	     (unsigned long long)s.sqes, (unsigned long long)s.cqes,
 	     (unsigned long long)s.udp_rx, (unsigned long long)s.udp_tx,
-	     (unsigned long long)s.udp_tx_gso, (unsigned long long)s.udp_tx_drop, (unsigned long long)s.udp_rx_nobufs);
+	     (unsigned long long)s.udp_tx_gso, (unsigned long long)s.udp_tx_drop, (unsigned long long)s.udp_rx_nobufs,
+	     (double)s.busy_us / 1e6, FE_SLOW_TURN_MS, (unsigned long long)s.turns_slow,
+	     (unsigned long long)s.turns_preempted);
 }
 
 /* Block the signals we wait for before any thread exists, so only the main

@@ -78,17 +78,31 @@ int fb_hostport_split(const char *spec, char *host, size_t hostlen,
 int fb_listen_parse(const char *spec, struct sockaddr_storage *out);
 /* Two "ADDR:PORT" that name the same address and port (both parsed). */
 bool fb_listen_same(const char *a, const char *b);
+/* The same where port 0 means "any free port" (a listening socket). */
+int fb_hostport_split_listen(const char *spec, char *host, size_t hostlen,
+			     uint16_t *port, bool *has_port);
+/* A port number 1-65535 (0-65535 with zero_ok) in decimal digits only.
+ * 0 or -EINVAL. */
+int fb_port_parse(const char *s, bool zero_ok, uint16_t *out);
 /* An IPv4 or IPv6 literal (no name lookup) and a port. 0 or -EINVAL. */
 int fb_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *out);
 /* host: IP literal or name. getaddrinfo may block: call it at start-up or
  * on a helper thread, never on a worker. 0 or -errno. */
 int fb_addr_resolve(const char *host, uint16_t port, int family,
 		    struct sockaddr_storage *out);
+/* Every IPv4/IPv6 address of host (at most max, in getaddrinfo's order),
+ * each with port: how many (>= 1) or -errno. May block, as above. */
+int fb_addr_resolve_all(const char *host, uint16_t port, int family,
+			struct sockaddr_storage *out, size_t max);
+/* An IPv4 address as IPv4-mapped IPv6 (::ffff:a.b.c.d), port kept, for an
+ * AF_INET6 socket; any other family is left as it is. */
+void fb_addr_v4_mapped(struct sockaddr_storage *ss);
 /* "[v6]:port" / "v4:port" (port left out when 0). */
 const char *fb_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 /* The IP address alone ("?" for another family). */
 const char *fb_addr_ip(const struct sockaddr *sa, char *buf, size_t len);
 socklen_t fb_addr_len(const struct sockaddr *sa);
+socklen_t fb_family_len(int family);   /* the same, from the family alone */
 uint16_t fb_addr_port(const struct sockaddr *sa);
 void fb_addr_set_port(struct sockaddr_storage *ss, uint16_t port);
 /* The same host: equal IP addresses, an IPv4-mapped IPv6 address being

@@ -129,11 +129,16 @@ void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg);
 int fe_conn_send(struct fe_conn *c, const void *data, size_t len);
 enum { FE_CONN_LIMIT = 1 << 20 };   /* default send queue limit, bytes */
 size_t fe_conn_queued(const struct fe_conn *c);   /* queued, not yet sent */
+/* Received while paused, kept for delivery after resume. One receive is in
+ * flight per connection, so this is at most FE_TCP_RECV_MAX: a paused
+ * connection holds no more than its send limit plus one buffer. */
+size_t fe_conn_held(const struct fe_conn *c);
+enum { FE_TCP_RECV_MAX = 16384 };   /* bytes per receive (one buffer) */
 void fe_conn_set_limit(struct fe_conn *c, size_t bytes);
-/* Stop delivering on_data: the multishot receive is cancelled, so what the
- * peer sends stays in the kernel's buffer and the TCP window closes. Bytes
- * that had already completed are kept and delivered after resume, before
- * anything newer. Resume delivers from the next loop turn on, never from
+/* Stop delivering on_data: the receive in flight is cancelled, so what the
+ * peer sends stays in the kernel's buffer and the TCP window closes. A
+ * buffer that had already completed (at most one: see fe_conn_held) is kept
+ * and delivered after resume, before anything newer. Resume delivers from the next loop turn on, never from
  * inside the call. An error still ends a paused connection; the peer's
  * orderly close is seen after resume, behind the bytes it sent. */
 void fe_conn_pause(struct fe_conn *c);
@@ -291,7 +296,14 @@ struct fe_stats {
 	uint64_t mail_tx;
 	uint64_t pool_jobs;      /* jobs submitted to the helper pool */
 	uint64_t pool_full;      /* submissions refused: queue full */
+	uint64_t busy_us;        /* CPU time of the workers' turns */
+	uint64_t turns_slow;     /* turns that ran FE_SLOW_TURN_MS or more */
+	uint64_t turns_preempted; /* turns that lasted as long, mostly waiting
+				   * for a CPU (the machine, not our work) */
 };
+/* A turn this long holds up every session of its worker: counted, and logged
+ * (at most once a second per worker) with what the turn did. */
+enum { FE_SLOW_TURN_MS = 10 };
 
 void fe_worker_stats(const struct fe_worker *w, struct fe_stats *out);
 void fe_engine_stats(const struct fe_engine *e, struct fe_stats *sum);

@@ -9,24 +9,24 @@
 
 #include "ferry/base.h"
 
-static bool parse_port(const char *s, uint16_t *out)
+int fb_port_parse(const char *s, bool zero_ok, uint16_t *out)
 {
 	unsigned long v = 0;
 	if (!*s || strlen(s) > 5)
-		return false;
+		return -EINVAL;
 	for (const char *p = s; *p; p++) {
 		if (*p < '0' || *p > '9')
-			return false;
+			return -EINVAL;
 		v = v * 10 + (unsigned long)(*p - '0');
 	}
-	if (v < 1 || v > 65535)
-		return false;
+	if ((v < 1 && !zero_ok) || v > 65535)
+		return -EINVAL;
 	*out = (uint16_t)v;
-	return true;
+	return 0;
 }
 
-int fb_hostport_split(const char *spec, char *host, size_t hostlen,
-		      uint16_t *port, bool *has_port)
+static int split(const char *spec, char *host, size_t hostlen, uint16_t *port,
+		 bool *has_port, bool zero_ok)
 {
 	const char *h = spec, *p = NULL;
 	size_t hlen;
@@ -50,7 +50,7 @@ int fb_hostport_split(const char *spec, char *host, size_t hostlen,
 		p = colon ? colon + 1 : NULL;
 	}
 	uint16_t v = 0;
-	if (hlen == 0 || hlen >= hostlen || (p && !parse_port(p, &v)))
+	if (hlen == 0 || hlen >= hostlen || (p && fb_port_parse(p, zero_ok, &v) < 0))
 		return -EINVAL;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
@@ -59,6 +59,18 @@ int fb_hostport_split(const char *spec, char *host, size_t hostlen,
 	if (has_port)
 		*has_port = p != NULL;
 	return 0;
+}
+
+int fb_hostport_split(const char *spec, char *host, size_t hostlen,
+		      uint16_t *port, bool *has_port)
+{
+	return split(spec, host, hostlen, port, has_port, false);
+}
+
+int fb_hostport_split_listen(const char *spec, char *host, size_t hostlen,
+			     uint16_t *port, bool *has_port)
+{
+	return split(spec, host, hostlen, port, has_port, true);
 }
 
 int fb_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *out)
@@ -76,25 +88,56 @@ int fb_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *out)
 	return 0;
 }
 
-int fb_addr_resolve(const char *host, uint16_t port, int family,
-		    struct sockaddr_storage *out)
+int fb_addr_resolve_all(const char *host, uint16_t port, int family,
+			struct sockaddr_storage *out, size_t max)
 {
-	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
 	int r = getaddrinfo(host, NULL, &hints, &res);
 	if (r != 0)
 		return r == EAI_SYSTEM ? -errno : -ENOENT;
-	memset(out, 0, sizeof(*out));
-	memcpy(out, res->ai_addr, res->ai_addrlen);
+	size_t n = 0;
+	for (const struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(*out) ||
+		    (ai->ai_family != AF_INET && ai->ai_family != AF_INET6))
+			continue;
+		memset(&out[n], 0, sizeof(*out));
+		memcpy(&out[n], ai->ai_addr, ai->ai_addrlen);
+		fb_addr_set_port(&out[n], port);
+		n++;
+	}
 	freeaddrinfo(res);
-	fb_addr_set_port(out, port);
-	return 0;
+	return n ? (int)n : -ENOENT;
+}
+
+int fb_addr_resolve(const char *host, uint16_t port, int family,
+		    struct sockaddr_storage *out)
+{
+	int r = fb_addr_resolve_all(host, port, family, out, 1);
+	return r < 0 ? r : 0;
+}
+
+void fb_addr_v4_mapped(struct sockaddr_storage *ss)
+{
+	if (ss->ss_family != AF_INET)
+		return;
+	struct sockaddr_in v4 = *(const struct sockaddr_in *)ss;
+	struct sockaddr_in6 *m = (struct sockaddr_in6 *)ss;
+	memset(ss, 0, sizeof(*ss));
+	m->sin6_family = AF_INET6;
+	m->sin6_port = v4.sin_port;
+	m->sin6_addr.s6_addr[10] = m->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&m->sin6_addr.s6_addr[12], &v4.sin_addr, 4);
+}
+
+socklen_t fb_family_len(int family)
+{
+	return family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
 socklen_t fb_addr_len(const struct sockaddr *sa)
 {
-	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					 : sizeof(struct sockaddr_in);
+	return fb_family_len(sa->sa_family);
 }
 
 uint16_t fb_addr_port(const struct sockaddr *sa)

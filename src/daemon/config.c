@@ -631,7 +631,6 @@ static int check_ftp(struct vctx *v)
 static int check_gateway(struct vctx *v)
 {
 	const struct gateway_config *g = &v->cfg->gateway;
-	struct hostport hp = { 0 };
 	char key[64];
 	if (!g->enabled)
 		return 0;
@@ -643,10 +642,12 @@ static int check_gateway(struct vctx *v)
 			       vfail(v, -1, key, NULL, "'%s' is not ADDR:PORT or [V6ADDR]:PORT",
 				     g->listen.v[i]);
 	/* The port is required: a legacy server on 1044 by default is no default. */
-	const char *colon = g->backend ? strrchr(g->backend, ':') : NULL;
-	bool ok = colon && colon[1] && (g->backend[0] != '[' || colon[-1] == ']') &&
-		  daemon_parse_hostport(g->backend, &hp);
-	free(hp.host);
+	char host[256];
+	uint16_t port;
+	bool has_port = false;
+	bool ok = g->backend &&
+		  fb_hostport_split(g->backend, host, sizeof(host), &port, &has_port) == 0 &&
+		  has_port && daemon_valid_hostname(host);
 	if (!ok)
 		return vfail(v, -1, "gateway.backend", NULL,
 			     "the legacy FTP server as \"HOST:PORT\" is required");

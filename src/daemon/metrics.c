@@ -107,6 +107,8 @@ static const struct engine_metric engine_metrics[] = {
 	EM("engine_tcp_tx_bytes_total", tcp_tx_bytes, "TCP bytes sent."),
 	EM("engine_timers_total", timers, "Timers fired."),
 	EM("engine_mail_rx_total", mail_rx, "Messages received from other workers."),
+	EM("engine_turns_slow_total", turns_slow, "Turns that ran 10 ms or more (work that stalls the worker)."),
+	EM("engine_turns_preempted_total", turns_preempted, "Turns that lasted 10 ms or more mostly waiting for a CPU."),
 };
 #undef EM
 
@@ -412,19 +414,12 @@ static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 /* "ADDR:PORT" or "[V6ADDR]:PORT", as --check-config validated it. */
 static int parse_listen(const char *spec, struct sockaddr_storage *out)
 {
-	const char *colon = strrchr(spec, ':');
-	char host[64];
-	if (!colon)
+	char host[256];
+	uint16_t port = 0;
+	bool has_port = false;
+	if (fb_hostport_split(spec, host, sizeof(host), &port, &has_port) < 0 || !has_port)
 		return -EINVAL;
-	size_t hl = (size_t)(colon - spec);
-	if (spec[0] == '[' && hl >= 2) {
-		spec++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return -EINVAL;
-	snprintf(host, sizeof(host), "%.*s", (int)hl, spec);
-	return fb_addr_resolve(host, (uint16_t)atoi(colon + 1), AF_UNSPEC, out);
+	return fb_addr_resolve(host, port, AF_UNSPEC, out);
 }
 
 int daemon_metrics_start(struct fe_worker *w, const char *listen,

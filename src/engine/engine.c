@@ -10,7 +10,7 @@
 #include "internal.h"
 
 enum { SQ_ENTRIES = 2048, CQ_ENTRIES = 16384, TCP_BUFFERS = 256,
-       TCP_BUFFER_SIZE = 16384, UDP_OVERHEAD = 256 };
+       TCP_BUFFER_SIZE = FE_TCP_RECV_MAX, UDP_OVERHEAD = 256 };
 
 /* Flags tried in order, newest first. SINGLE_ISSUER: only this thread
  * submits; DEFER_TASKRUN: completion work runs when we wait, never as an

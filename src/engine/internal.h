@@ -113,6 +113,10 @@ struct fe_worker {
 	uint64_t now_ms;
 	unsigned inflight;          /* operations the kernel still owns */
 	uint64_t turn_udp_rx;       /* datagrams the last turn brought */
+	uint64_t woke_ns;           /* when the last io_uring_enter returned */
+	uint64_t woke_cpu_ns;       /* this thread's CPU time then */
+	uint64_t slow_logged_ms;    /* last slow-turn log line (rate limit) */
+	unsigned turn_cqes, turn_timers; /* what the last turn did */
 	struct bufring udp_bufs;
 	struct bufring tcp_bufs;
 	struct timer_heap timers;

@@ -39,11 +39,54 @@ static op_handler *const handlers[OP__COUNT] = {
 	[OP_FSOP] = fe_fsop_on_done,
 };
 
-static uint64_t clock_ms(void)
+static uint64_t clock_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t clock_ms(void) { return clock_ns() / 1000000; }
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* How long the turn took, from the wake-up to the next enter, and how much
+ * of it this thread ran. A turn that ran long is ferryd's own stall (work
+ * that belongs on the pool); one that only lasted long waited for a CPU
+ * (preempted: other processes, or our helpers, on too few CPUs). Both hold
+ * up every session of the worker: counted apart and logged (at most once a
+ * second per worker), so a stall seen by a client can be told from the
+ * machine's. */
+static void turn_account(struct fe_worker *w)
+{
+	if (!w->woke_ns)
+		return;
+	uint64_t wall = clock_ns() - w->woke_ns;
+	uint64_t cpu = thread_cpu_ns() - w->woke_cpu_ns;
+	w->st.busy_us += cpu / 1000;
+	const uint64_t slow = (uint64_t)FE_SLOW_TURN_MS * 1000000;
+	if (wall < slow)
+		return;
+	bool ran = cpu >= slow;
+	if (ran)
+		w->st.turns_slow++;
+	else
+		w->st.turns_preempted++;
+	uint64_t now = w->woke_ns / 1000000;
+	if (w->slow_logged_ms && now - w->slow_logged_ms < 1000)
+		return;
+	w->slow_logged_ms = now;
+	flog(ran ? LOG_LVL_WARN : LOG_LVL_INFO,
+	     "%s: worker %u: a turn took %llu ms, %llu ms of it running (%u "
+	     "completions, %u timers)%s; so far %llu slow, %llu preempted", __func__,
+	     w->index, (unsigned long long)(wall / 1000000), (unsigned long long)(cpu / 1000000),
+	     w->turn_cqes, w->turn_timers, ran ? "" : ": it waited for a CPU",
+	     (unsigned long long)w->st.turns_slow, (unsigned long long)w->st.turns_preempted);
 }
 
 /* An SQE, submitting early only when the SQ is full (a rare extra enter). */
@@ -102,10 +145,12 @@ static void run_timers(struct fe_worker *w)
 {
 	uint64_t seq_limit = w->timers.seq;
 	struct fe_timer *t;
+	w->turn_timers = 0;
 	while ((t = fe_theap_peek(&w->timers)) && t->deadline <= w->now_ms &&
 	       t->seq < seq_limit) {
 		fe_theap_remove(&w->timers, t);
 		w->st.timers++;
+		w->turn_timers++;
 		t->cb(w, t->arg);
 		free(t);
 	}
@@ -147,14 +192,17 @@ static void submit_and_reap(struct fe_worker *w, struct __kernel_timespec *ts,
 {
 	struct io_uring_cqe *cqe;
 	uint64_t rx = w->st.udp_rx;
+	turn_account(w);
 	int r = io_uring_submit_and_wait_timeout(&w->ring, &cqe, wait_nr, ts, NULL);
 	w->st.enters++;
 	w->st.turns++;
 	if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
 		flog(LOG_LVL_ERR, "%s: worker %u: io_uring_enter: %d", __func__,
 		     w->index, r);
-	w->now_ms = clock_ms();
-	reap(w);
+	w->woke_ns = clock_ns();
+	w->woke_cpu_ns = thread_cpu_ns();
+	w->now_ms = w->woke_ns / 1000000;
+	w->turn_cqes = reap(w);
 	w->turn_udp_rx = w->st.udp_rx - rx;
 }
 

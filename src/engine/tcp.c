@@ -1,6 +1,6 @@
-/* tcp.c — TCP listeners (multishot accept) and connections (multishot recv
- * into provided buffers, one send in flight, graceful and forced close,
- * hand-over of the descriptor to another owner). */
+/* tcp.c — TCP listeners (multishot accept) and connections (one receive
+ * into a provided buffer in flight, one send in flight, graceful and forced
+ * close, hand-over of the descriptor to another owner). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,10 +28,18 @@ struct fe_listener {
 
 /* ---- connections ----------------------------------------------------------- */
 
+/* One single-shot receive at a time, re-armed as each completes. Not
+ * multishot: a multishot receive goes on filling provided buffers until its
+ * cancel takes effect, so a connection paused by its owner could still take
+ * a whole batch of the worker's buffers (a flooding client: megabytes) into
+ * `held`. One receive in flight bounds what a paused connection holds to
+ * one buffer, and keeps one fast sender from emptying the worker's ring
+ * under the others. The cost is one SQE per buffer, submitted with the
+ * turn's other work. */
 static void conn_arm_recv(struct fe_conn *c)
 {
 	struct io_uring_sqe *sqe = fe_sqe(c->w);
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);   /* len 0: the buffer's */
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID_TCP;
 	io_uring_sqe_set_data64(sqe, ud_make(OP_TCP_RECV, c));
@@ -130,7 +138,8 @@ void fe_tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 					(size_t)res))
 				c->quiet = true;   /* cannot hand over: drop it */
 		} else if (res > 0 && (c->paused || c->resume_timer) && !c->closing) {
-			/* Completed before the cancel took effect, or behind
+			/* Completed before the cancel took effect (at most
+			 * one buffer: one receive is in flight), or behind
 			 * bytes that wait for delivery: keep it, in order. */
 			w->st.tcp_rx_bytes += (uint64_t)res;
 			if (obuf_append(&c->held, fe_bufring_at(&w->tcp_bufs, bid),
@@ -160,8 +169,8 @@ void fe_tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	} else if (res == 0) {
 		conn_fail(c, 0);                 /* orderly close by the peer */
 	} else if (res > 0 || res == -ENOBUFS || res == -ECANCELED) {
-		conn_arm_recv(c);                /* multishot ended (or a pause
-						  * was undone); carry on */
+		conn_arm_recv(c);                /* next buffer (or a pause was
+						  * undone); carry on */
 	} else {
 		conn_fail(c, res);
 	}
@@ -223,6 +232,8 @@ size_t fe_conn_queued(const struct fe_conn *c)
 {
 	return c->busy.len - c->busy.off + c->next.len;
 }
+
+size_t fe_conn_held(const struct fe_conn *c) { return c->held.len; }
 
 void fe_conn_set_limit(struct fe_conn *c, size_t bytes) { c->limit = bytes; }
 
@@ -458,8 +469,7 @@ struct fe_listener *fe_tcp_listen(struct fe_worker *w,
 				  int *err)
 {
 	int one = 1, family = addr->ss_family;
-	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					   : sizeof(struct sockaddr_in);
+	socklen_t len = fb_family_len(family);
 	struct port_claim *claim = NULL;
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int r = fd < 0 ? -errno : 0;

@@ -152,12 +152,6 @@ static int configure(int fd, const struct fe_udp_opts *o)
 	return r;
 }
 
-static socklen_t sa_len(int family)
-{
-	return family == AF_INET6 ? sizeof(struct sockaddr_in6)
-				  : sizeof(struct sockaddr_in);
-}
-
 /* ---- receive ------------------------------------------------------------- */
 
 static void udp_arm(struct fe_udp *s)
@@ -491,7 +485,7 @@ struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
 		r = configure(fd, o);
 	if (r == 0 && o->reuseport)
 		r = fe_claim_bind(w, fd, SOCK_DGRAM, &o->bind, &s->claim);
-	else if (r == 0 && bind(fd, (const struct sockaddr *)&o->bind, sa_len(family)) < 0)
+	else if (r == 0 && bind(fd, (const struct sockaddr *)&o->bind, fb_family_len(family)) < 0)
 		r = -errno;
 	if (r < 0) {
 		if (fd >= 0)
@@ -508,7 +502,7 @@ struct fe_udp *fe_udp_open(struct fe_worker *w, const struct fe_udp_opts *o,
 	s->refs = 1;
 	/* The control data follows the name in each buffer: a name length that
 	 * is a multiple of 8 keeps the cmsghdrs aligned (sockaddr_in6 is 28). */
-	s->rx_msg.msg_namelen = (sa_len(family) + 7) & ~(socklen_t)7;
+	s->rx_msg.msg_namelen = (fb_family_len(family) + 7) & ~(socklen_t)7;
 	/* Only when every provided buffer holds a whole aggregate. */
 	int one = 1;
 	s->gro = w->eng->opts.udp_buffer_size >= FE_UDP_GRO_MAX &&
@@ -525,7 +519,7 @@ static int mcast_change(struct fe_udp *s, const struct sockaddr *group,
 			unsigned ifindex, const struct sockaddr *source, bool join)
 {
 	int level = group->sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-	socklen_t len = sa_len(group->sa_family);
+	socklen_t len = fb_family_len(group->sa_family);
 	int r;
 	if (source) {
 		struct group_source_req g = { .gsr_interface = ifindex };

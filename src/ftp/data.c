@@ -243,15 +243,8 @@ static void set_active(struct ftp_session *s, const struct sockaddr_storage *to,
 	s->data.mode = DATA_PORT;
 	s->data.port_to = *to;
 	/* an IPv4 target from an IPv4-mapped control connection */
-	if (s->local.ss_family == AF_INET6 && to->ss_family == AF_INET) {
-		struct sockaddr_in6 *m = (struct sockaddr_in6 *)&s->data.port_to;
-		const struct sockaddr_in *v4 = (const struct sockaddr_in *)to;
-		struct sockaddr_in6 mapped = { .sin6_family = AF_INET6,
-					       .sin6_port = v4->sin_port };
-		mapped.sin6_addr.s6_addr[10] = mapped.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&mapped.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
-		*m = mapped;
-	}
+	if (s->local.ss_family == AF_INET6)
+		fb_addr_v4_mapped(&s->data.port_to);
 	ftp_session_reply(s, 200, "%s command successful. Consider using PASV.", verb);
 }
 

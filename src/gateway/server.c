@@ -9,25 +9,12 @@
 #include "ferry/base.h"
 #include "gw_internal.h"
 
-/* "HOST:PORT" or "[V6]:PORT" into host and port; false when malformed. */
+/* "HOST:PORT" or "[V6]:PORT" into host and port; false when malformed or
+ * without a port. */
 static bool split_hostport(const char *spec, char *host, size_t cap, uint16_t *port)
 {
-	const char *colon = strrchr(spec, ':');
-	if (!colon)
-		return false;
-	size_t hl = (size_t)(colon - spec);
-	if (spec[0] == '[') {
-		if (hl < 2 || colon[-1] != ']')
-			return false;
-		spec++;
-		hl -= 2;
-	}
-	long p = strtol(colon + 1, NULL, 10);
-	if (!hl || hl >= cap || p < 1 || p > 65535)
-		return false;
-	snprintf(host, cap, "%.*s", (int)hl, spec);
-	*port = (uint16_t)p;
-	return true;
+	bool has_port = false;
+	return fb_hostport_split(spec, host, cap, port, &has_port) == 0 && has_port;
 }
 
 int gw_server_create(const struct ferry_config *cfg, struct gw_server **out)

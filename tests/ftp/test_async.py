@@ -63,8 +63,12 @@ def cpu_seconds(pid):
 class Raw:
     """A control connection read line by line."""
 
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), 10)
+    def __init__(self, port, rcvbuf=0):
+        self.s = socket.socket()
+        if rcvbuf:      # before connecting: the window is set up with it
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.settimeout(10)
+        self.s.connect(("127.0.0.1", port))
         self.f = self.s.makefile("rb")
 
     def reply(self):
@@ -279,6 +283,82 @@ def non_reader(d, home):
     check("non-reading clients: connections end", ends == 4)
     print(f"# 4 non-reading clients: {taken / 1e6:.1f} MB taken each, RSS +{rss_grew:.2f} MiB",
           flush=True)
+
+
+def reset_peak_rss(pid):
+    """Resets VmHWM (needs root); False where the kernel does not let us."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+PAUSED_INPUT = 1024 * 1024   # bytes of FEAT per client
+
+
+def flood_paused(s, results):
+    """A logged-in client sends 1 MiB of FEATs and never reads the replies.
+    FEAT's reply is some 50 times its command: the replies fill the
+    kernel's send buffer (up to tcp_wmem's 4 MB) after about 0.1 MB of
+    FEATs; once 64 KiB more wait in ferryd it stops taking commands, and the
+    rest waits in the kernel's buffers."""
+    s.setblocking(False)
+    chunk = b"FEAT\r\n" * 10000
+    sent = 0
+    deadline = time.time() + 20
+    while sent < PAUSED_INPUT and time.time() < deadline:
+        try:
+            sent += s.send(chunk[:PAUSED_INPUT - sent])
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            break
+    results.append(sent)
+
+
+PAUSED_CLIENTS = 16
+QUARANTINE_MB = 4
+
+
+def many_paused(d, home):
+    """Many logged-in clients that never read: each one, paused, holds at most
+    its replies plus one receive buffer (ferryd(8)), far below 1 MiB."""
+    raws = []
+    gone_before = d.logtext().count("replies not read")
+    for _ in range(PAUSED_CLIENTS):
+        r = Raw(d.port, rcvbuf=4096)
+        raws.append(r)
+        if not r.login().startswith("230"):
+            break
+    check("paused clients: all logged in", len(raws) == PAUSED_CLIENTS)
+    base = status_kb(d.proc.pid, "VmRSS")
+    peak = reset_peak_rss(d.proc.pid)
+    results = []
+    threads = [threading.Thread(target=flood_paused, args=(r.s, results)) for r in raws]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Each is closed data_timeout (2 s) after its replies stopped being read;
+    # the peak RSS, read after, covers the time all of them were paused.
+    closed = wait_for(lambda: d.logtext().count("replies not read") >= gone_before + PAUSED_CLIENTS,
+                      60, 0.1)
+    check("paused clients: each closed after data_timeout", bool(closed),
+          f"{d.logtext().count('replies not read') - gone_before} of {PAUSED_CLIENTS}")
+    top = status_kb(d.proc.pid, "VmHWM" if peak else "VmRSS")
+    # ASan keeps up to QUARANTINE_MB of freed memory (main() sets it): not ours
+    asan_kib = QUARANTINE_MB * 1024 if "quarantine_size_mb" in os.environ.get("ASAN_OPTIONS", "") else 0
+    per_client = (top - base - asan_kib) / PAUSED_CLIENTS
+    check(f"{PAUSED_CLIENTS} paused clients: memory per client < 1 MiB",
+          per_client < 1024, f"{per_client:.0f} KiB (+{asan_kib} KiB of ASan quarantine in all)")
+    check("paused clients: all the input was sent", all(x == PAUSED_INPUT for x in results),
+          str(results))
+    for r in raws:
+        r.close()
+    print(f"# {PAUSED_CLIENTS} paused clients: {'peak ' if peak else ''}RSS "
+          f"+{per_client:.0f} KiB per client (ASan's quarantine left out)", flush=True)
 
 
 def pipelined_dropped(d, home):
@@ -591,12 +671,13 @@ def main():
         print(__doc__)
         sys.exit(2)
     os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "detect_leaks=1") + \
-        ":quarantine_size_mb=4"
+        f":quarantine_size_mb={QUARANTINE_MB}"
     xferlog = os.path.join(tempdir("ferry-async-log-"), "xfer.log")
     d, home = make_server(workers=1, data_timeout=2, xferlog=xferlog)
     d.xferlog = xferlog
     with d:
-        for fn in [login_storm, dummy_hash_timing, big_listing, non_reader, pipelined_dropped,
+        for fn in [login_storm, dummy_hash_timing, big_listing, non_reader, many_paused,
+                   pipelined_dropped,
                    pipelined_burst, long_lines, stor_without_data, quit_after_upload, atomic_upload,
                    aborted_upload_keeps_old, appe_and_rest, audit_lines, xferlog_counts,
                    size_and_type,

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""check_system_headers.py ROOT: only src/engine includes liburing.h and
-only src/crypto includes wolfSSL headers (in src/ and include/, tools
+"""check_system_headers.py ROOT: only src/engine includes liburing.h, only
+src/crypto includes wolfSSL headers, and only src/base calls getaddrinfo or
+getnameinfo (the one set of address helpers; in src/ and include/, tools
 included; tests may use them directly). Prints offenders, "N passed, N failed"."""
 import os, re, sys
 
 RULES = [  # (what, include pattern, the only directory allowed)
     ('liburing', re.compile(r'^\s*#\s*include\s*[<"]liburing(\.h|/)', re.M), 'src/engine/'),
     ('wolfSSL', re.compile(r'^\s*#\s*include\s*[<"]wolfssl/', re.M), 'src/crypto/'),
+    ('getaddrinfo/getnameinfo', re.compile(r'\bget(addr|name)info\s*\('), 'src/base/'),
 ]
 
 def main():
@@ -27,7 +29,7 @@ def main():
                     bad.append(rel)
         if bad:
             failed += 1
-            print(f'FAIL: only {allowed} may include {what}: ' + ' '.join(sorted(bad)))
+            print(f'FAIL: only {allowed} may use {what}: ' + ' '.join(sorted(bad)))
         else:
             passed += 1
     print(f'{passed} passed, {failed} failed')

@@ -116,6 +116,62 @@ static void test_compare(void **state)
 	assert_false(fb_addr_is_multicast((struct sockaddr *)&v4));
 }
 
+static void test_port_and_lengths(void **state)
+{
+	(void)state;
+	uint16_t p = 7;
+	assert_int_equal(fb_port_parse("21", false, &p), 0);
+	assert_int_equal(p, 21);
+	assert_int_equal(fb_port_parse("65535", false, &p), 0);
+	assert_int_equal(p, 65535);
+	const char *bad[] = { "", "0", "65536", "-1", "21x", "ftp", " 21", "000021" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(fb_port_parse(bad[i], false, &p), -EINVAL);
+	assert_int_equal(p, 65535);          /* untouched when refused */
+	assert_int_equal(fb_port_parse("0", true, &p), 0);
+	assert_int_equal(p, 0);
+	assert_int_equal(fb_port_parse("65536", true, &p), -EINVAL);
+	char h[64];
+	assert_int_equal(fb_hostport_split("127.0.0.1:0", h, sizeof(h), &p, NULL), -EINVAL);
+	assert_int_equal(fb_hostport_split_listen("[::1]:0", h, sizeof(h), &p, NULL), 0);
+	assert_string_equal(h, "::1");
+	assert_int_equal(p, 0);
+	assert_int_equal(fb_family_len(AF_INET), sizeof(struct sockaddr_in));
+	assert_int_equal(fb_family_len(AF_INET6), sizeof(struct sockaddr_in6));
+}
+
+static void test_v4_mapped(void **state)
+{
+	(void)state;
+	struct sockaddr_storage a, b;
+	char text[80];
+	assert_int_equal(fb_addr_parse("198.18.0.7", 2121, &a), 0);
+	b = a;
+	fb_addr_v4_mapped(&a);
+	assert_int_equal(a.ss_family, AF_INET6);
+	assert_string_equal(fb_addr_format((struct sockaddr *)&a, text, sizeof(text)),
+			    "[::ffff:198.18.0.7]:2121");
+	assert_true(fb_addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b));
+	fb_addr_v4_mapped(&a);               /* already IPv6: left alone */
+	assert_string_equal(fb_addr_format((struct sockaddr *)&a, text, sizeof(text)),
+			    "[::ffff:198.18.0.7]:2121");
+}
+
+static void test_resolve_all(void **state)
+{
+	(void)state;
+	struct sockaddr_storage a[4];
+	char text[80];
+	int n = fb_addr_resolve_all("127.0.0.1", 21, AF_UNSPEC, a, 4);
+	assert_int_equal(n, 1);
+	assert_string_equal(fb_addr_format((struct sockaddr *)&a[0], text, sizeof(text)),
+			    "127.0.0.1:21");
+	n = fb_addr_resolve_all("::1", 990, AF_INET6, a, 4);
+	assert_int_equal(n, 1);
+	assert_string_equal(fb_addr_format((struct sockaddr *)&a[0], text, sizeof(text)),
+			    "[::1]:990");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +180,9 @@ int main(void)
 		cmocka_unit_test(test_parse_and_format),
 		cmocka_unit_test(test_listen_same),
 		cmocka_unit_test(test_compare),
+		cmocka_unit_test(test_port_and_lengths),
+		cmocka_unit_test(test_v4_mapped),
+		cmocka_unit_test(test_resolve_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -800,6 +800,226 @@ static void test_tcp_pause_close_behind_held(void **state)
 	}
 }
 
+/* ---- many paused connections hold one buffer each at most ------------------ */
+
+enum { PM_CONNS = 32 };
+
+struct pm_conn {
+	struct pm *m;
+	struct fe_conn *c;
+	long long got;                /* worker only */
+	atomic_llong total;
+	atomic_int bad, closed;
+};
+
+struct pm {
+	uint16_t port;
+	struct pm_conn conn[PM_CONNS];
+	atomic_int accepted, paused;
+	atomic_int measure, resume;   /* test → worker */
+	atomic_llong max_held, sum_held;
+	atomic_int measured;
+};
+
+static void pm_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg)
+{
+	struct pm_conn *k = arg;
+	for (size_t i = 0; i < len; i++)
+		if (data[i] != pattern((uint64_t)k->got + i))
+			atomic_fetch_add(&k->bad, 1);
+	if (k->got == 0) {            /* the first delivery: pause until told */
+		fe_conn_pause(c);
+		atomic_fetch_add(&k->m->paused, 1);
+	}
+	k->got += (long long)len;
+	atomic_store(&k->total, k->got);
+}
+
+static void pm_closed(struct fe_conn *c, int err, void *arg)
+{
+	struct pm_conn *k = arg;
+	(void)c;
+	assert_int_equal(err, 0);
+	atomic_store(&k->closed, 1);
+}
+
+static const struct fe_conn_ops pm_ops = { .on_data = pm_data, .on_close = pm_closed };
+
+/* On the worker: what every paused connection holds, then resume on cue. */
+static void pm_poll(struct fe_worker *w, void *arg)
+{
+	struct pm *m = arg;
+	if (atomic_load(&m->measure) && !atomic_load(&m->measured)) {
+		long long max = 0, sum = 0;
+		for (int i = 0; i < PM_CONNS; i++) {
+			long long h = (long long)fe_conn_held(m->conn[i].c);
+			sum += h;
+			max = h > max ? h : max;
+		}
+		atomic_store(&m->max_held, max);
+		atomic_store(&m->sum_held, sum);
+		atomic_store(&m->measured, 1);
+	}
+	if (atomic_load(&m->resume)) {
+		for (int i = 0; i < PM_CONNS; i++)
+			fe_conn_resume(m->conn[i].c);
+		return;
+	}
+	assert_non_null(fe_timer_add(w, BP_TICK_MS, pm_poll, m));
+}
+
+static void pm_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	struct pm *m = arg;
+	(void)l;
+	int i = atomic_fetch_add(&m->accepted, 1);
+	assert_true(i < PM_CONNS);
+	m->conn[i] = (struct pm_conn){ .m = m, .c = c };
+	fe_conn_start(c, &pm_ops, &m->conn[i]);
+	if (i == 0)
+		assert_non_null(fe_timer_add(fe_conn_worker(c), BP_TICK_MS, pm_poll, m));
+}
+
+static int pm_init(struct fe_worker *w, void *arg)
+{
+	struct pm *m = arg;
+	struct sockaddr_storage a = loopback(m->port);
+	int err;
+	return fe_tcp_listen(w, &a, true, pm_accept, m, &err) ? 0 : 2;
+}
+
+/* Writes to every socket until none has drained for 300 ms; bytes per socket. */
+static void write_all_until_stuck(const int *fd, long long *sent, int n)
+{
+	static uint8_t buf[65536];
+	for (;;) {
+		bool moved = false;
+		for (int k = 0; k < n; k++) {
+			for (size_t i = 0; i < sizeof(buf); i++)
+				buf[i] = pattern((uint64_t)sent[k] + i);
+			ssize_t r = write(fd[k], buf, sizeof(buf));
+			if (r > 0) {
+				sent[k] += r;
+				moved = true;
+				assert_true(sent[k] < (64LL << 20));   /* someone reads */
+			} else {
+				assert_true(r < 0 && errno == EAGAIN);
+			}
+		}
+		if (!moved)
+			usleep(300 * 1000);
+		bool any = false;
+		for (int k = 0; k < n && !moved; k++) {
+			struct pollfd p = { .fd = fd[k], .events = POLLOUT };
+			any |= poll(&p, 1, 0) == 1;
+		}
+		if (!moved && !any)
+			return;
+	}
+}
+
+/* Clients that flood at once: the worker's completions come in big batches,
+ * yet each paused connection keeps at most one receive buffer (a multishot
+ * receive kept filling buffers until its cancel took effect). */
+static void test_tcp_paused_many(void **state)
+{
+	(void)state;
+	static struct pm m;
+	memset(&m, 0, sizeof(m));
+	m.port = free_port(SOCK_STREAM);
+	struct fe_engine *e = start(1, pm_init, &m);
+	struct sockaddr_storage a = loopback(m.port);
+	int fd[PM_CONNS];
+	long long sent[PM_CONNS] = { 0 };
+	for (int k = 0; k < PM_CONNS; k++) {
+		fd[k] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fd[k], (struct sockaddr *)&a, sizeof(struct sockaddr_in));
+		struct pollfd p = { .fd = fd[k], .events = POLLOUT };
+		assert_int_equal(poll(&p, 1, 5000), 1);
+	}
+	assert_true(wait_until(&m.accepted, PM_CONNS, 10));
+	write_all_until_stuck(fd, sent, PM_CONNS);
+	assert_true(wait_until(&m.paused, PM_CONNS, 10));
+	atomic_store(&m.measure, 1);
+	assert_true(wait_until(&m.measured, 1, 10));
+	long long max = atomic_load(&m.max_held), sum = atomic_load(&m.sum_held);
+	print_message("paused: %d connections hold %lld bytes in all, at most %lld each\n",
+		      PM_CONNS, sum, max);
+	assert_true(max <= FE_TCP_RECV_MAX);
+	/* Resume: every byte arrives, in order, then the orderly close. */
+	atomic_store(&m.resume, 1);
+	for (int k = 0; k < PM_CONNS; k++)
+		shutdown(fd[k], SHUT_WR);
+	for (int k = 0; k < PM_CONNS; k++) {
+		for (int i = 0; i < 20000 && !atomic_load(&m.conn[k].closed); i++)
+			usleep(1000);
+		assert_int_equal(atomic_load(&m.conn[k].closed), 1);
+		assert_int_equal(atomic_load(&m.conn[k].bad), 0);
+	}
+	long long total = 0, want = 0;
+	for (int k = 0; k < PM_CONNS; k++) {
+		total += atomic_load(&m.conn[k].total);
+		want += sent[k];
+		close(fd[k]);
+	}
+	assert_true(total == want);
+	finish(e, NULL);
+}
+
+/* ---- long turns: counted, told apart from waiting for a CPU ----------------- */
+
+static uint64_t cpu_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static atomic_int slow_done;
+
+static void slow_sleeping(struct fe_worker *w, void *arg);
+
+static void slow_working(struct fe_worker *w, void *arg)
+{
+	(void)arg;
+	uint64_t end = cpu_now_ns() + (FE_SLOW_TURN_MS + 5) * 1000000ull;
+	while (cpu_now_ns() < end)
+		;                      /* CPU work in a turn: a real stall */
+	atomic_fetch_add(&slow_done, 1);
+	assert_non_null(fe_timer_add(w, 1, slow_sleeping, NULL));   /* a turn of its own */
+}
+
+static void slow_sleeping(struct fe_worker *w, void *arg)
+{
+	(void)w, (void)arg;
+	usleep((FE_SLOW_TURN_MS + 5) * 1000);   /* off the CPU, as if preempted */
+	atomic_fetch_add(&slow_done, 1);
+}
+
+static int slow_init(struct fe_worker *w, void *arg)
+{
+	(void)arg;
+	assert_non_null(fe_timer_add(w, 10, slow_working, NULL));
+	return 0;
+}
+
+static void test_slow_turns_counted(void **state)
+{
+	(void)state;
+	atomic_store(&slow_done, 0);
+	struct fe_engine *e = start(1, slow_init, NULL);
+	assert_true(wait_until(&slow_done, 2, 10));
+	usleep(20 * 1000);            /* the next turn accounts for the last one */
+	struct fe_stats st;
+	finish(e, &st);
+	assert_true(st.turns_slow >= 1);
+	assert_true(st.turns_preempted >= 1);
+	assert_true(st.busy_us >= (FE_SLOW_TURN_MS + 5) * 1000);
+	print_message("slow turns: %llu running, %llu waiting; busy %llu us\n",
+		      (unsigned long long)st.turns_slow, (unsigned long long)st.turns_preempted,
+		      (unsigned long long)st.busy_us);
+}
+
 /* ---- one process per port ------------------------------------------------------ */
 
 struct owner {
@@ -1480,6 +1700,8 @@ int main(void)
 		cmocka_unit_test(test_tcp_send_limit),
 		cmocka_unit_test(test_tcp_pause_resume),
 		cmocka_unit_test(test_tcp_pause_close_behind_held),
+		cmocka_unit_test(test_tcp_paused_many),
+		cmocka_unit_test(test_slow_turns_counted),
 		cmocka_unit_test(test_port_owned),
 		cmocka_unit_test(test_turn_end_hooks),
 		cmocka_unit_test(test_emfile_backoff),

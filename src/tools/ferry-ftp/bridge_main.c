@@ -3,7 +3,6 @@
  * session. */
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/base.h"
 #include "bridge.h"
 #include "ferry_ftp.h"
 
@@ -38,24 +38,21 @@ static void usage(FILE *f)
 		FERRY_FTP_PROG);
 }
 
-/* getaddrinfo for one address: 0 or -1. */
-static int resolve(const char *host, const char *port, int flags, struct sockaddr_storage *a,
-		   socklen_t *len)
+/* One address: an IP literal only (numeric, to listen on) or a name too.
+ * 0 or -1 with a message. */
+static int resolve(const char *host, const char *port, bool numeric,
+		   struct sockaddr_storage *a, socklen_t *len)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = flags }, *res;
-	int r = getaddrinfo(host, port, &hints, &res);
-	if (r) {
+	uint16_t p;
+	int r = fb_port_parse(port, numeric, &p);   /* listening: 0 is any */
+	if (r == 0)
+		r = numeric ? fb_addr_parse(host, p, a) : fb_addr_resolve(host, p, AF_UNSPEC, a);
+	if (r < 0) {
 		fprintf(stderr, "%s bridge: %s port %s: %s\n", FERRY_FTP_PROG, host, port,
-			gai_strerror(r));
+			numeric && r == -EINVAL ? "not an IP address" : strerror(-r));
 		return -1;
 	}
-	if (res->ai_addrlen > sizeof(*a)) {
-		freeaddrinfo(res);
-		return -1;
-	}
-	memcpy(a, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
+	*len = fb_addr_len((const struct sockaddr *)a);
 	return 0;
 }
 
@@ -66,7 +63,7 @@ static int open_listener(struct bridge *b, char *spec)
 		return ftpc_cli_fail(-1, "bridge: bad --listen '%s'", spec);
 	struct sockaddr_storage a;
 	socklen_t len;
-	if (resolve(host, port, AI_PASSIVE | AI_NUMERICHOST, &a, &len) < 0)
+	if (resolve(host, port, true, &a, &len) < 0)
 		return -1;
 	int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 	if (fd < 0)
@@ -80,11 +77,9 @@ static int open_listener(struct bridge *b, char *spec)
 	}
 	len = sizeof(a);
 	getsockname(fd, (struct sockaddr *)&a, &len);
-	char h[NI_MAXHOST], p[NI_MAXSERV];
-	if (getnameinfo((struct sockaddr *)&a, len, h, sizeof(h), p, sizeof(p),
-			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-		printf("%s bridge: listening on %s%s%s:%s\n", FERRY_FTP_PROG,
-		       a.ss_family == AF_INET6 ? "[" : "", h, a.ss_family == AF_INET6 ? "]" : "", p);
+	char text[80];
+	printf("%s bridge: listening on %s\n", FERRY_FTP_PROG,
+	       fb_addr_format((struct sockaddr *)&a, text, sizeof(text)));
 	fflush(stdout);
 	b->lep = (struct br_ep){ .fd = fd, .kind = BR_LISTENER, .armed = EPOLLIN };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &b->lep };
@@ -178,7 +173,7 @@ int ftpc_bridge_main(int argc, char **argv)
 	char *host, *port;
 	if (ftpc_cli_split_host(argv[optind], &host, &port) < 0)
 		return ftpc_cli_fail(EX_USAGE, "bad server '%s'", argv[optind]);
-	if (resolve(host, port, 0, &b.srv, &b.srvlen) < 0)
+	if (resolve(host, port, false, &b.srv, &b.srvlen) < 0)
 		return EX_CONNECT;
 	signal(SIGPIPE, SIG_IGN);
 	b.ep = epoll_create1(EPOLL_CLOEXEC);

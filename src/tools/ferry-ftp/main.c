@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ferry/base.h"
 #include "ferry_ftp.h"
 
 int ftpc_cli_fail(int code, const char *fmt, ...)
@@ -59,23 +60,17 @@ static void usage(FILE *f)
 
 int ftpc_cli_split_host(char *arg, char **host, char **port)
 {
-	*port = "21";
-	if (arg[0] == '[') {
-		char *e = strchr(arg, ']');
-		if (!e)
-			return -1;
-		*e = '\0';
-		*host = arg + 1;
-		if (e[1] == ':')
-			*port = e + 2;
-		return 0;
-	}
+	char h[256];
+	uint16_t p = 21;
+	bool has_port = false;
+	/* port 0 passes: for --listen it means any free port */
+	if (fb_hostport_split_listen(arg, h, sizeof(h), &p, &has_port) < 0)
+		return -1;
+	/* Both point into arg: the port's digits stay where they are, the
+	 * host (brackets removed, never longer) is written over the front. */
+	*port = has_port ? strrchr(arg, ':') + 1 : "21";
+	memcpy(arg, h, strlen(h) + 1);
 	*host = arg;
-	char *colon = strrchr(arg, ':');
-	if (colon && strchr(arg, ':') == colon) {
-		*colon = '\0';
-		*port = colon + 1;
-	}
 	return 0;
 }
 

@@ -1,7 +1,6 @@
 /* control.c — a blocking FTP control connection: connecting, sending
  * commands, reading whole replies (on it or on an SPSV data connection
  * still logging in) and logging in. */
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "ferry/base.h"
 #include "ftpc.h"
 
 void ftpc_set_timeouts(int fd, int seconds)
@@ -19,30 +19,29 @@ void ftpc_set_timeouts(int fd, int seconds)
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+enum { DIAL_MAX = 16 };   /* addresses of one name tried in turn */
+
 static int dial(const char *host, const char *port, struct sockaddr_storage *peer,
 		socklen_t *peerlen, int timeout)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	if (getaddrinfo(host, port, &hints, &res))
-		return -1;
-	int fd = -1;
-	for (ai = res; ai; ai = ai->ai_next) {
-		if (ai->ai_addrlen > sizeof(*peer))
-			continue;
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage a[DIAL_MAX];
+	uint16_t p;
+	int n = fb_port_parse(port, false, &p) < 0 ? -1
+		: fb_addr_resolve_all(host, p, AF_UNSPEC, a, DIAL_MAX);
+	for (int i = 0; i < n; i++) {
+		socklen_t len = fb_addr_len((const struct sockaddr *)&a[i]);
+		int fd = socket(a[i].ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
 		ftpc_set_timeouts(fd, timeout);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			memcpy(peer, ai->ai_addr, ai->ai_addrlen);
-			*peerlen = ai->ai_addrlen;
-			break;
+		if (connect(fd, (const struct sockaddr *)&a[i], len) == 0) {
+			*peer = a[i];
+			*peerlen = len;
+			return fd;
 		}
 		close(fd);
-		fd = -1;
 	}
-	freeaddrinfo(res);
-	return fd;
+	return -1;
 }
 
 /* One line without CR LF (cut at FTPC_LINE_MAX); false at EOF or error. */

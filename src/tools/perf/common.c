@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ferry/base.h"
 #include "perf.h"
 
 uint64_t perf_now_ns(void)
@@ -77,57 +77,18 @@ int perf_parse_addr(const char *s, unsigned def_port,
 		    struct sockaddr_storage *out, const char *what)
 {
 	char host[256];
-	const char *port = NULL;
-	size_t n;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (!close)
-			goto bad;
-		n = (size_t)(close - s - 1);
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1])
-			goto bad;
-		s++;
-	} else {
-		const char *colon = strrchr(s, ':');
-		bool v6 = colon && strchr(s, ':') != colon;   /* bare IPv6 */
-		n = colon && !v6 ? (size_t)(colon - s) : strlen(s);
-		if (colon && !v6)
-			port = colon + 1;
+	uint16_t port = (uint16_t)def_port;
+	if (def_port > 65535 || fb_hostport_split(s, host, sizeof(host), &port, NULL) < 0 ||
+	    fb_addr_parse(host, port, out) < 0) {
+		fprintf(stderr, "ferry-perf: bad %s address '%s' (want IP[:port])\n", what, s);
+		return -1;
 	}
-	if (n == 0 || n >= sizeof(host))
-		goto bad;
-	memcpy(host, s, n);
-	host[n] = 0;
-	unsigned long p = def_port;
-	if (port) {
-		char *end;
-		p = strtoul(port, &end, 10);
-		if (!*port || *end || p > 65535)
-			goto bad;
-	}
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM,
-				  .ai_flags = AI_NUMERICHOST }, *ai;
-	if (getaddrinfo(host, NULL, &hints, &ai) != 0)
-		goto bad;
-	memset(out, 0, sizeof(*out));
-	memcpy(out, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	if (out->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)out)->sin6_port = htons((uint16_t)p);
-	else
-		((struct sockaddr_in *)out)->sin_port = htons((uint16_t)p);
 	return 0;
-bad:
-	fprintf(stderr, "ferry-perf: bad %s address '%s' (want IP[:port])\n", what, s);
-	return -1;
 }
 
 socklen_t perf_addr_len(const struct sockaddr_storage *a)
 {
-	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					: sizeof(struct sockaddr_in);
+	return fb_addr_len((const struct sockaddr *)a);
 }
 
 const char *perf_addr_str(const struct sockaddr_storage *a, char *buf, size_t n)
