@@ -250,6 +250,8 @@ static void send_text(struct fake_peer *p, const uint8_t *d, size_t len)
 {
 	const char *tok = fake_tcp_token();
 	size_t start = 0;
+	if (!len)
+		return;
 	for (size_t i = 0; i < len; i++) {
 		if (d[i] != 0x01)
 			continue;
@@ -297,7 +299,8 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 	case 3:
 		len = operand(data, size, off, &bytes);
 		if ((p = nth_peer(a & 7))) {
-			fake_tcp_write(p, bytes, len);
+			if (len)
+				fake_tcp_write(p, bytes, len);
 			if (a & 8)
 				p->shut = true;
 		}
