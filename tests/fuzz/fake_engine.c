@@ -41,6 +41,7 @@ struct mail {
 	struct fe_worker *to;
 	fe_mail_cb *cb;
 	void *arg;
+	bool pool;                /* a helper pool job's done() */
 	struct mail *next;
 };
 
@@ -91,6 +92,27 @@ void fake_run_mail(void)
 	}
 }
 
+void fake_pool_drain(void)
+{
+	for (bool ran = true; ran;) {
+		ran = false;
+		for (struct mail **p = &fk.mail; *p; p = &(*p)->next) {
+			if (!(*p)->pool)
+				continue;
+			struct mail *m = *p;
+			*p = m->next;
+			fk.mail_tail = &fk.mail;
+			while (*fk.mail_tail)
+				fk.mail_tail = &(*fk.mail_tail)->next;
+			fk.st.pending_mail--;
+			m->cb(m->to, m->arg);
+			free(m);
+			ran = true;       /* the queue changed: from the front again */
+			break;
+		}
+	}
+}
+
 int fake_deliver(unsigned worker, int family, const uint8_t *data, size_t len,
 		 const struct sockaddr *src, socklen_t srclen)
 {
@@ -138,6 +160,8 @@ void fake_end(void)
 }
 
 /* ---- the engine API ------------------------------------------------------ */
+
+static int post(size_t to, fe_mail_cb *cb, void *arg, bool pool);
 
 unsigned fe_engine_workers(const struct fe_engine *e)
 {
@@ -296,21 +320,28 @@ void fe_timer_cancel(struct fe_worker *w, struct fe_timer *t)
 }
 
 /* The helper pool: the job runs at once (public-key work of the key
- * exchange and of signed heartbeats), its done() comes back like mail. */
+ * exchange and of signed heartbeats), its done() comes back like mail,
+ * but before worker_fini when the workers stop (fake_pool_drain), as the
+ * engine drains the pool then. */
 int fe_pool_submit(struct fe_worker *w, fe_job_fn *fn, fe_job_done_fn *done, void *arg)
 {
 	fn(arg);
-	return fe_mail_post(w, (unsigned)(w - fk.w), done, arg);
+	return post(w - fk.w, done, arg, true);
 }
 
 int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
 {
 	(void)from;
+	return post(to, cb, arg, false);
+}
+
+static int post(size_t to, fe_mail_cb *cb, void *arg, bool pool)
+{
 	FUZZ_CHECK(to < fk.e.nworkers);
 	struct mail *m = malloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	*m = (struct mail){ .to = &fk.w[to], .cb = cb, .arg = arg };
+	*m = (struct mail){ .to = &fk.w[to], .cb = cb, .arg = arg, .pool = pool };
 	*fk.mail_tail = m;
 	fk.mail_tail = &m->next;
 	fk.st.mails++;

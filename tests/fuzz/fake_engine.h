@@ -31,6 +31,9 @@ int fake_deliver(unsigned worker, int family, const uint8_t *data, size_t len,
 void fake_advance(uint64_t ms);
 /* Runs queued mail until none is left (mail may post mail). */
 void fake_run_mail(void);
+/* Runs the helper pool's done() calls still queued, and only those: what
+ * the engine does as workers stop, before worker_fini. */
+void fake_pool_drain(void);
 /* After the code under test stopped: runs the mail still queued (as the
  * engine does after worker_fini), then checks that every socket was
  * closed and every timer cancelled or fired. */

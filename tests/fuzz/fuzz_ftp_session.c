@@ -382,6 +382,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(fake_tcp_conns() == 0);
 	}
 	fake_tcp_run();
+	fake_pool_drain();   /* the engine runs every done() before worker_fini */
 	for (unsigned i = 0; i < nworkers; i++)
 		ftp_worker_fini(fw[i]);
 	if (abrupt)
