@@ -323,6 +323,27 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 		fake_tcp_run();
 }
 
+/* ---- bounds while it runs ------------------------------------------------------ */
+
+enum {
+	REPLIES_MAX = 192 * 1024,   /* reply_high (64 KiB) and what one command adds */
+	STASH_BOUND = 80 * 1024,    /* session.c's STASH_MAX and one engine receive */
+};
+
+/* What a session holds for a client stays bounded however it behaves:
+ * replies queued to a client that does not read, input before a login. */
+static void check_bounds(struct ftp_worker *const *fw, unsigned nworkers)
+{
+	for (unsigned i = 0; i < nworkers; i++)
+		for (const struct ftp_session *s = fw[i]->sessions; s; s = s->next) {
+			FUZZ_CHECK(s->inlen <= CTL_INBUF);
+			FUZZ_CHECK(s->state == ST_READY ||
+				   s->stashlen - s->stashoff <= STASH_BOUND);
+			if (!s->closing)
+				FUZZ_CHECK(fe_conn_queued(s->ctl) <= REPLIES_MAX);
+		}
+}
+
 /* ---- the end ------------------------------------------------------------------ */
 
 static void check_worker_empty(const struct ftp_worker *fw)
@@ -371,8 +392,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)fake_tcp_connect_ctl(0, client_addrs[0]);
 	fake_tcp_run();
 	size_t off = 1;
-	while (off < size)
+	while (off < size) {
 		step(data, size, &off, nworkers);
+		check_bounds(fw, nworkers);
+	}
 	bool abrupt = data[0] & 32;
 	if (!abrupt) {
 		wind_down();
