@@ -53,6 +53,7 @@ static struct {
 	struct fe_udp *sockets;
 	struct fe_timer *timers;
 	struct mail *mail, **mail_tail;
+	bool pool_held;           /* pool jobs are slow: their done() waits */
 	struct fake_stats st;
 } fk;
 
@@ -79,38 +80,59 @@ const struct fake_stats *fake_stats(void)
 	return &fk.st;
 }
 
-void fake_run_mail(void)
+/* Unlinks and runs the first queued mail that want() accepts, in order;
+ * false when there is none. */
+static bool run_first(bool (*want)(const struct mail *m))
 {
-	while (fk.mail) {
-		struct mail *m = fk.mail;
-		fk.mail = m->next;
-		if (!fk.mail)
-			fk.mail_tail = &fk.mail;
+	for (struct mail **p = &fk.mail; *p; p = &(*p)->next) {
+		if (!want(*p))
+			continue;
+		struct mail *m = *p;
+		*p = m->next;
+		fk.mail_tail = &fk.mail;
+		while (*fk.mail_tail)
+			fk.mail_tail = &(*fk.mail_tail)->next;
 		fk.st.pending_mail--;
 		m->cb(m->to, m->arg);
 		free(m);
+		return true;
 	}
+	return false;
+}
+
+static bool runnable(const struct mail *m)
+{
+	return !m->pool || !fk.pool_held;
+}
+
+static bool from_pool(const struct mail *m)
+{
+	return m->pool;
+}
+
+void fake_run_mail(void)
+{
+	while (run_first(runnable))
+		;
+}
+
+bool fake_mail_waiting(void)
+{
+	for (const struct mail *m = fk.mail; m; m = m->next)
+		if (runnable(m))
+			return true;
+	return false;
+}
+
+void fake_pool_hold(bool hold)
+{
+	fk.pool_held = hold;
 }
 
 void fake_pool_drain(void)
 {
-	for (bool ran = true; ran;) {
-		ran = false;
-		for (struct mail **p = &fk.mail; *p; p = &(*p)->next) {
-			if (!(*p)->pool)
-				continue;
-			struct mail *m = *p;
-			*p = m->next;
-			fk.mail_tail = &fk.mail;
-			while (*fk.mail_tail)
-				fk.mail_tail = &(*fk.mail_tail)->next;
-			fk.st.pending_mail--;
-			m->cb(m->to, m->arg);
-			free(m);
-			ran = true;       /* the queue changed: from the front again */
-			break;
-		}
-	}
+	while (run_first(from_pool))
+		;
 }
 
 int fake_deliver(unsigned worker, int family, const uint8_t *data, size_t len,
@@ -153,6 +175,7 @@ void fake_advance(uint64_t ms)
 
 void fake_end(void)
 {
+	fk.pool_held = false;
 	fake_run_mail();
 	FUZZ_CHECK(fk.sockets == NULL);   /* every socket closed */
 	FUZZ_CHECK(fk.timers == NULL);    /* every timer cancelled or fired */

@@ -788,7 +788,7 @@ void fake_tcp_run(void)
 			if (live)
 				moved |= conn_turn(snap[i]);
 		}
-		if (!moved && !fake_stats()->pending_mail)
+		if (!moved && !fake_mail_waiting())
 			break;
 	}
 }

@@ -22,7 +22,9 @@
  *   4 CLOCK: on by a*a*a*20 ms (up to 67.5 s), timers firing;
  *   5 CLOSE the a-th connection (the client's side);
  *   6 READ: the a&7-th connection's client reads replies (a bit 3) or not;
- *   7 nothing (a loop turn).
+ *   7 a bit 0: the helper pool turns slow (its jobs' done() waits) or
+ *     fast again (and what waited runs); a bit 1: SIGTERM (the service
+ *     says 421 to every session and closes its listeners); else nothing.
  * Connections are numbered in order of opening (connection 0 is opened
  * first, before the records).
  *
@@ -277,7 +279,10 @@ static size_t operand(const uint8_t *data, size_t size, size_t *off, const uint8
 	return len;
 }
 
-static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworkers)
+static bool pool_slow;
+
+static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworkers,
+		 struct ftp_server *srv)
 {
 	uint8_t op = data[(*off)++];
 	unsigned a = (op >> 3) & 15;
@@ -317,6 +322,10 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 			p->reading = a & 8;
 		break;
 	default:
+		if (a & 1)
+			fake_pool_hold(pool_slow = !pool_slow);
+		if (a & 2)
+			ftp_server_shutdown(srv);
 		break;
 	}
 	if (!(op & 0x80))
@@ -363,6 +372,7 @@ static void check_server_empty(struct ftp_server *srv)
  * past every timeout. */
 static void wind_down(void)
 {
+	fake_pool_hold(pool_slow = false);
 	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
 		fake_tcp_peer(i)->reading = true;
 	fake_tcp_run();
@@ -393,7 +403,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_tcp_run();
 	size_t off = 1;
 	while (off < size) {
-		step(data, size, &off, nworkers);
+		step(data, size, &off, nworkers, srv);
 		check_bounds(fw, nworkers);
 	}
 	bool abrupt = data[0] & 32;
@@ -406,6 +416,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fake_tcp_run();
 	fake_pool_drain();   /* the engine runs every done() before worker_fini */
+	fake_pool_hold(pool_slow = false);
 	for (unsigned i = 0; i < nworkers; i++)
 		ftp_worker_fini(fw[i]);
 	if (abrupt)

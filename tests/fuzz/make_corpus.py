@@ -178,6 +178,12 @@ class Ftp:
     def reading(self, conn, on):
         return self.op(6, conn | (8 if on else 0))
 
+    def slow_pool(self):
+        return self.op(7, 1)
+
+    def sigterm(self):
+        return self.op(7, 2)
+
 
 ALICE = ("USER alice", "PASS secret")
 FTP_SEEDS = [
@@ -258,6 +264,18 @@ FTP_SEEDS = [
     Ftp(0).cmds(*ALICE, "PASV", "STOR slow.bin").data().payload(1, b"partial", shut=False)
           .cmds("QUIT").clock(15).clock(15),
     Ftp(32).cmds(*ALICE, "PASV", "RETR hello.txt", "HASH hello.txt"),
+    # a busy helper pool: the client goes away while its jobs run
+    Ftp(0).slow_pool().cmds(*ALICE).close(0),
+    Ftp(0).cmds(*ALICE).slow_pool().cmds("CWD dir", "LIST", "MKD x").close(0).slow_pool(),
+    Ftp(8).cmds(*ALICE, "PASV", "STOR up.bin").data().slow_pool().payload(1, b"data" * 100)
+          .close(0).close(1),
+    Ftp(0).cmds(*ALICE, "TYPE A", "PASV", "LIST").data().slow_pool().close(1).cmds("NOOP")
+          .slow_pool(),
+    Ftp(33).cmds(*ALICE).slow_pool().cmds("HASH hello.txt", "XCRC hello.txt"),
+    # SIGTERM: 421 to every session, listeners closed, mid-transfer too
+    Ftp(0).cmds(*ALICE, "PASV", "RETR hello.txt").sigterm().clock(3).connect(),
+    Ftp(1).cmds(*ALICE, "SPSV").connect(0, 1).sigterm()
+          .cmds("USER DATACONN", "PASS \x01", conn=1).clock(3),
 ]
 for s in FTP_SEEDS:
     put("ftp_session", s.b)
