@@ -249,6 +249,7 @@ struct ftp_worker {
 	struct fe_timer *reaper;
 	struct ftp_stats st;            /* this worker's counters (metrics) */
 	struct fe_timer *watch;         /* notices the server stopping */
+	struct pp_wait *pp_waiting;     /* connections reading a PROXY header */
 };
 
 /* A data connection's tie to its session, cut when the session lets go
@@ -624,6 +625,8 @@ int ftp_proxy_parse(const uint8_t *p, size_t n, struct ftp_proxy_hdr *h);
 bool ftp_proxy_trusted(const struct ftp_server *srv, const struct sockaddr_storage *peer);
 /* Reads the header (bounded: 1 KiB, 5 s), then hands over to a session. */
 void ftp_proxy_accept(const struct ftp_listen_opt *lo, struct fe_conn *c);
+/* Frees what still waits for a header (ftp_worker_fini). */
+void ftp_proxy_worker_fini(struct ftp_worker *fw);
 
 /* ---- login.c ------------------------------------------------------------- */
 void ftp_login_reset(struct ftp_session *s);

@@ -123,6 +123,7 @@ bool ftp_proxy_trusted(const struct ftp_server *srv, const struct sockaddr_stora
 /* ---- the stage before a session: read the header ------------------------ */
 
 struct pp_wait {
+	struct pp_wait *prev, *next;   /* the worker's, for ftp_proxy_worker_fini */
 	struct ftp_worker *fw;
 	const struct ftp_listen_opt *lo;
 	struct fe_conn *c;
@@ -131,6 +132,29 @@ struct pp_wait {
 	bool done;
 	uint8_t buf[PP_MAX];
 };
+
+static void pp_unlink(struct pp_wait *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->fw->pp_waiting = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+}
+
+/* The worker stops: the engine drops the connections without on_close and
+ * their timers with them, so what waits for a header is freed here. */
+void ftp_proxy_worker_fini(struct ftp_worker *fw)
+{
+	while (fw->pp_waiting) {
+		struct pp_wait *w = fw->pp_waiting;
+		pp_unlink(w);
+		fe_timer_cancel(fw->w, w->timer);
+		ftp_server_release_connection(fw->srv);
+		free(w);
+	}
+}
 
 static void pp_refuse(struct pp_wait *w, const char *why)
 {
@@ -179,6 +203,7 @@ static void pp_data(struct fe_conn *c, const uint8_t *data, size_t len, void *ar
 	fb_buf_append(&rest, data + take, len - take);
 	fe_timer_cancel(fw->w, w->timer);
 	ftp_server_release_connection(fw->srv);
+	pp_unlink(w);
 	free(w);
 	ftp_session_accept_as(lo, c, &h.src, (const uint8_t *)rest.p, rest.len);
 	fb_buf_free(&rest);
@@ -190,6 +215,7 @@ static void pp_closed(struct fe_conn *c, int err, void *arg)
 	(void)c, (void)err;
 	fe_timer_cancel(w->fw->w, w->timer);
 	ftp_server_release_connection(w->fw->srv);
+	pp_unlink(w);
 	free(w);
 }
 
@@ -208,6 +234,10 @@ void ftp_proxy_accept(const struct ftp_listen_opt *lo, struct fe_conn *c)
 	w->fw = fw;
 	w->lo = lo;
 	w->c = c;
+	w->next = fw->pp_waiting;
+	if (fw->pp_waiting)
+		fw->pp_waiting->prev = w;
+	fw->pp_waiting = w;
 	fe_conn_start(c, &pp_ops, w);
 	w->timer = fe_timer_add(fw->w, PP_TIMEOUT_MS, pp_timeout, w);
 }

@@ -342,6 +342,7 @@ void ftp_worker_fini(struct ftp_worker *fw)
 	for (size_t i = 0; i < fw->nlisteners; i++)
 		fe_listener_close(fw->listeners[i]);
 	ftp_session_free_all(fw);
+	ftp_proxy_worker_fini(fw);
 	while (fw->links)
 		ftp_link_free(fw->links);
 	free(fw->listeners);

@@ -41,6 +41,7 @@ struct mail {
 	struct fe_worker *to;
 	fe_mail_cb *cb;
 	void *arg;
+	bool pool;                /* a helper pool job's done() */
 	struct mail *next;
 };
 
@@ -52,6 +53,7 @@ static struct {
 	struct fe_udp *sockets;
 	struct fe_timer *timers;
 	struct mail *mail, **mail_tail;
+	bool pool_held;           /* pool jobs are slow: their done() waits */
 	struct fake_stats st;
 } fk;
 
@@ -78,17 +80,59 @@ const struct fake_stats *fake_stats(void)
 	return &fk.st;
 }
 
-void fake_run_mail(void)
+/* Unlinks and runs the first queued mail that want() accepts, in order;
+ * false when there is none. */
+static bool run_first(bool (*want)(const struct mail *m))
 {
-	while (fk.mail) {
-		struct mail *m = fk.mail;
-		fk.mail = m->next;
-		if (!fk.mail)
-			fk.mail_tail = &fk.mail;
+	for (struct mail **p = &fk.mail; *p; p = &(*p)->next) {
+		if (!want(*p))
+			continue;
+		struct mail *m = *p;
+		*p = m->next;
+		fk.mail_tail = &fk.mail;
+		while (*fk.mail_tail)
+			fk.mail_tail = &(*fk.mail_tail)->next;
 		fk.st.pending_mail--;
 		m->cb(m->to, m->arg);
 		free(m);
+		return true;
 	}
+	return false;
+}
+
+static bool runnable(const struct mail *m)
+{
+	return !m->pool || !fk.pool_held;
+}
+
+static bool from_pool(const struct mail *m)
+{
+	return m->pool;
+}
+
+void fake_run_mail(void)
+{
+	while (run_first(runnable))
+		;
+}
+
+bool fake_mail_waiting(void)
+{
+	for (const struct mail *m = fk.mail; m; m = m->next)
+		if (runnable(m))
+			return true;
+	return false;
+}
+
+void fake_pool_hold(bool hold)
+{
+	fk.pool_held = hold;
+}
+
+void fake_pool_drain(void)
+{
+	while (run_first(from_pool))
+		;
 }
 
 int fake_deliver(unsigned worker, int family, const uint8_t *data, size_t len,
@@ -131,6 +175,7 @@ void fake_advance(uint64_t ms)
 
 void fake_end(void)
 {
+	fk.pool_held = false;
 	fake_run_mail();
 	FUZZ_CHECK(fk.sockets == NULL);   /* every socket closed */
 	FUZZ_CHECK(fk.timers == NULL);    /* every timer cancelled or fired */
@@ -138,6 +183,8 @@ void fake_end(void)
 }
 
 /* ---- the engine API ------------------------------------------------------ */
+
+static int post(size_t to, fe_mail_cb *cb, void *arg, bool pool);
 
 unsigned fe_engine_workers(const struct fe_engine *e)
 {
@@ -296,21 +343,28 @@ void fe_timer_cancel(struct fe_worker *w, struct fe_timer *t)
 }
 
 /* The helper pool: the job runs at once (public-key work of the key
- * exchange and of signed heartbeats), its done() comes back like mail. */
+ * exchange and of signed heartbeats), its done() comes back like mail,
+ * but before worker_fini when the workers stop (fake_pool_drain), as the
+ * engine drains the pool then. */
 int fe_pool_submit(struct fe_worker *w, fe_job_fn *fn, fe_job_done_fn *done, void *arg)
 {
 	fn(arg);
-	return fe_mail_post(w, (unsigned)(w - fk.w), done, arg);
+	return post(w - fk.w, done, arg, true);
 }
 
 int fe_mail_post(struct fe_worker *from, unsigned to, fe_mail_cb *cb, void *arg)
 {
 	(void)from;
+	return post(to, cb, arg, false);
+}
+
+static int post(size_t to, fe_mail_cb *cb, void *arg, bool pool)
+{
 	FUZZ_CHECK(to < fk.e.nworkers);
 	struct mail *m = malloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	*m = (struct mail){ .to = &fk.w[to], .cb = cb, .arg = arg };
+	*m = (struct mail){ .to = &fk.w[to], .cb = cb, .arg = arg, .pool = pool };
 	*fk.mail_tail = m;
 	fk.mail_tail = &m->next;
 	fk.st.mails++;

@@ -4,6 +4,7 @@
 #ifndef FERRY_FUZZ_FAKE_ENGINE_H
 #define FERRY_FUZZ_FAKE_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -31,6 +32,15 @@ int fake_deliver(unsigned worker, int family, const uint8_t *data, size_t len,
 void fake_advance(uint64_t ms);
 /* Runs queued mail until none is left (mail may post mail). */
 void fake_run_mail(void);
+/* Runs the helper pool's done() calls still queued, and only those: what
+ * the engine does as workers stop, before worker_fini. */
+void fake_pool_drain(void);
+/* hold: pool jobs take their time, their done() waits (fake_run_mail
+ * leaves it queued) until released or drained: what a busy helper pool
+ * does while the connection moves on. */
+void fake_pool_hold(bool hold);
+/* Whether fake_run_mail has anything to run. */
+bool fake_mail_waiting(void);
 /* After the code under test stopped: runs the mail still queued (as the
  * engine does after worker_fini), then checks that every socket was
  * closed and every timer cancelled or fired. */

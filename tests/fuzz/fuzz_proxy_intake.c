@@ -17,8 +17,9 @@
  *   b2 b3: the datagram's length, big-endian (cut to what is left);
  *   then the datagram.
  * At the end the clock moves on 2 minutes (every group times out) unless
- * bit 3 says stop at once (groups alive, mail queued), the workers stop,
- * the mail still queued runs (as after worker_fini), and every socket
+ * bit 3 says stop at once (groups alive, mail queued), the helper pool's
+ * done() calls run (the engine drains the pool before worker_fini), the
+ * workers stop, the mail still queued runs (as after worker_fini), and every socket
  * must be closed and every timer gone.
  *
  * The state the workers share (UID, lists, keys: a server proxy generates
@@ -171,6 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!(data[0] & 8))
 		fake_advance(120 * 1000);   /* past --group-idle-max */
+	fake_pool_drain();   /* the engine runs every done() before worker_fini */
 	for (unsigned i = 0; i < nworkers; i++) {
 		proxy_worker_fini(pw[i]);
 		fe_worker_set_data(fake_worker(i), NULL);

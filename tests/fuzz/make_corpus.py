@@ -134,3 +134,148 @@ for role in range(3):
         put("proxy_intake", bytes([role | two]) + seq + record(ann, step=40))
 for name, m in msgs.items():
     put("proxy_intake", bytes([4]) + record(ann) + record(m, worker=1, source=3))
+
+
+# fuzz_ftp_session: whole sessions as real clients run them, in the
+# harness's records (see fuzz_ftp_session.c): connection 0 is the first
+# control connection; 0x01 in sent text stands for the last DATACONN password.
+class Ftp:
+    def __init__(self, setup=0):
+        self.b = bytes([setup])
+
+    def op(self, kind, a=0, no_run=False):
+        self.b += bytes([kind | (a << 3) | (0x80 if no_run else 0)])
+        return self
+
+    def send(self, text, conn=0, no_run=False):
+        data = text.encode("latin-1") if isinstance(text, str) else text
+        self.op(0, conn, no_run)
+        self.b += struct.pack(">H", len(data)) + data
+        return self
+
+    def cmds(self, *lines, conn=0):
+        for ln in lines:
+            self.send(ln + "\r\n", conn)
+        return self
+
+    def connect(self, addr=0, worker=0):
+        return self.op(1, addr | worker << 2)
+
+    def data(self, addr=0):
+        return self.op(2, addr)
+
+    def payload(self, conn, data, shut=True):
+        self.op(3, conn | (8 if shut else 0))
+        self.b += struct.pack(">H", len(data)) + data
+        return self
+
+    def clock(self, a):
+        return self.op(4, a)
+
+    def close(self, conn):
+        return self.op(5, conn)
+
+    def reading(self, conn, on):
+        return self.op(6, conn | (8 if on else 0))
+
+    def slow_pool(self):
+        return self.op(7, 1)
+
+    def sigterm(self):
+        return self.op(7, 2)
+
+
+ALICE = ("USER alice", "PASS secret")
+FTP_SEEDS = [
+    # a plain browse: login, where am I, a listing over PASV, a download
+    Ftp().cmds(*ALICE, "SYST", "FEAT", "PWD", "TYPE I", "PASV", "LIST").data()
+         .cmds("PASV", "RETR hello.txt").data().cmds("QUIT"),
+    # EPSV upload, then read it back; REST, APPE, SIZE, MDTM, DELE
+    Ftp(8).cmds(*ALICE, "TYPE I", "EPSV", "STOR up.bin").data().payload(1, b"\x00\x01bin\r\n" * 50)
+          .cmds("SIZE up.bin", "MDTM up.bin", "REST 5", "EPSV", "RETR up.bin").data()
+          .cmds("EPSV", "APPE up.bin").data().payload(3, b"more").cmds("DELE up.bin", "QUIT"),
+    Ftp(0).cmds(*ALICE, "REST 3", "EPSV", "STOR hello.txt").data().payload(1, b"XY")
+          .cmds("RETR hello.txt", "EPSV", "STOU").data().payload(2, b"unique"),
+    # anonymous: read-only, writable, drop box
+    Ftp(0).cmds("USER anonymous", "PASS guest@", "PWD", "CWD /", "PASV", "NLST").data()
+          .cmds("PASV", "RETR readme").data().cmds("STOR x", "MKD d", "QUIT"),
+    Ftp(2).cmds("USER ftp", "PASS x@", "PASV", "STOR new.txt").data().payload(1, b"up")
+          .cmds("RNFR new.txt", "RNTO renamed.txt", "MKD d", "RMD d", "DELE renamed.txt"),
+    Ftp(4).cmds("USER anonymous", "PASS x@", "PASV", "STOR drop.txt").data()
+          .payload(1, b"dropped").cmds("PASV", "STOR drop.txt", "LIST", "RETR drop.txt"),
+    # SPSV: the data connection comes in on the control port and logs in
+    Ftp(0).cmds(*ALICE, "SPSV", "RETR hello.txt").connect()
+          .cmds("USER DATACONN", "PASS \x01", conn=1).cmds("SPSV", "LIST").connect()
+          .send("SPDT DATACONN:\x01\r\n", conn=2),
+    Ftp(1).cmds(*ALICE, "SPSV").connect(0, 1).cmds("USER DATACONN", "PASS \x01", conn=1)
+          .cmds("STOR spsv.bin").payload(1, b"through the control port"),
+    Ftp(0).cmds(*ALICE, "SPSV").connect().cmds("USER DATACONN", "PASS wrongtoken", conn=1)
+          .connect(3).cmds("USER DATACONN", "PASS \x01", conn=2).clock(15).cmds("MLSD"),
+    # active mode: PORT and EPRT back to the client, refused elsewhere
+    Ftp(0).cmds(*ALICE, "PORT 127,0,0,1,200,10", "RETR hello.txt", "EPRT |1|127.0.0.1|5000|",
+                "LIST dir", "PORT 10,0,0,1,0,21", "EPRT |2|::1|5000|", "RETR hello.txt"),
+    Ftp(16).cmds(*ALICE, "PORT 127,0,0,1,200,10", "RETR hello.txt", "NOOP"),
+    # the file verbs, site commands, times, hashes
+    Ftp(0).cmds(*ALICE, "MKD new dir", "CWD new dir", "CDUP", "XPWD", "RNFR hello.txt",
+                "RNTO dir/moved.txt", "MLST dir/moved.txt", "SITE CHMOD 600 dir/moved.txt",
+                "SITE UMASK 077", "SITE HELP", "MFMT 20200102030405 dir/moved.txt",
+                "MDTM 20200102030405 dir/moved.txt", "STAT", "STAT dir", "HELP", "HELP RETR",
+                "OPTS UTF8 ON", "OPTS HASH SHA-1", "HASH hello.txt", "RANG 1 3",
+                "HASH hello.txt", "XCRC hello.txt", "XMD5 hello.txt", "XSHA1 hello.txt",
+                "XSHA256 hello.txt", "XSHA512 hello.txt", "AVBL", "AVBL dir", "SIZE dir",
+                "RMD new dir", "ALLO 100", "MODE S", "STRU F", "ACCT x", "REIN", "USER reader",
+                "PASS secret", "DELE hello.txt", "STOR x", "QUIT"),
+    # escapes: every way out of the root must stay in it
+    Ftp(2).cmds(*ALICE, "CWD ../..", "PWD", "CWD escape", "CWD /../../outside", "SIZE abs",
+                "MDTM escape/secret", "DELE escape/secret", "DELE abs", "RNFR abs", "RNTO x",
+                "RNFR hello.txt", "RNTO escape/stolen", "MKD escape/d", "RMD escape",
+                "SITE CHMOD 777 escape/secret", "SITE CHMOD 777 abs", "MFMT 20200102030405 abs",
+                "HASH abs", "MLST escape/secret", "PASV", "RETR abs").data()
+          .cmds("PASV", "STOR escape/new").data().payload(2, b"out")
+          .cmds("PASV", "STOR abs").data().payload(3, b"out")
+          .cmds("PASV", "LIST escape").data().cmds("STAT escape", "APPE ../outside/secret"),
+    Ftp(3).cmds("USER anonymous", "PASS a@", "CWD ..", "CWD escape", "PASV", "STOR escape/x")
+          .data().payload(1, b"x").cmds("RNFR readme", "RNTO ../hello.txt", "SITE CHMOD 777 /"),
+    # a balancer's PROXY header names the client
+    Ftp(0).connect(1).send("PROXY TCP4 198.18.0.5 198.18.0.1 5000 21\r\nUSER alice\r\n", 1)
+          .cmds("PASS secret", "PASV", "QUIT", conn=1)
+          .connect(1).send(b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\xc6\x12\x00\x05\xc6\x12"
+                           b"\x00\x01\x13\x88\x00\x15USER alice\r\n", 2),
+    # failed logins: delay, lockout; too many commands before login
+    Ftp(0).cmds("USER alice", "PASS wrong", "USER alice", "PASS wrong", "USER alice",
+                "PASS wrong", "USER alice", "PASS secret").clock(10).cmds(*ALICE),
+    Ftp(0).cmds(*(["NOOP"] * 25)),
+    Ftp(0).cmds("PASS secret", "USER", "LIST", "RETR x", "USER nobody", "PASS x", "ACCT y"),
+    # Telnet commands, an urgent ABOR, a too-long line, CR NUL in a name
+    Ftp(0).cmds(*ALICE).send(b"\xff\xfb\x01NO\xff\xffOP\r\n\xff\xf4\xff\xf2ABOR\r\n")
+          .send("MKD " + "a" * 5000 + "\r\nPWD\r\n").send(b"MKD cr\r\x00name\r\nLIST\r\n"),
+    Ftp(0).cmds(*ALICE, "PASV", "RETR hello.txt").data().send("\xff\xf4\xff\xf2ABOR\r\n"),
+    # ASCII both ways
+    Ftp(8).cmds(*ALICE, "TYPE A", "PASV", "RETR crlf.txt").data().cmds("PASV", "STOR a.txt")
+          .data().payload(2, b"line1\r\nline2\rx\r\n\r").cmds("TYPE A N", "TYPE L 8", "TYPE I"),
+    # a client that does not read its replies, then does
+    Ftp(0).cmds(*ALICE).reading(0, False).cmds(*(["HELP"] * 300)).clock(10).reading(0, True),
+    # input in small pieces, several commands in one piece
+    Ftp(0).send("US").send("ER ali").send("ce\r").send("\nPASS secret\r\nPWD\r\nNOOP\r\n"),
+    # the session limits, EPSV ALL, AUTH TLS without TLS, quitting mid-transfer
+    Ftp(1).connect().connect(0, 1).connect(2).connect(3).connect(2, 1)
+          .cmds(*ALICE, "EPSV ALL", "PASV", "PORT 127,0,0,1,4,1", "EPSV", conn=2)
+          .cmds("AUTH TLS", "PBSZ 0", "PROT P", "CCC", conn=3),
+    Ftp(0).cmds(*ALICE, "PASV", "STOR slow.bin").data().payload(1, b"partial", shut=False)
+          .cmds("QUIT").clock(15).clock(15),
+    Ftp(32).cmds(*ALICE, "PASV", "RETR hello.txt", "HASH hello.txt"),
+    # a busy helper pool: the client goes away while its jobs run
+    Ftp(0).slow_pool().cmds(*ALICE).close(0),
+    Ftp(0).cmds(*ALICE).slow_pool().cmds("CWD dir", "LIST", "MKD x").close(0).slow_pool(),
+    Ftp(8).cmds(*ALICE, "PASV", "STOR up.bin").data().slow_pool().payload(1, b"data" * 100)
+          .close(0).close(1),
+    Ftp(0).cmds(*ALICE, "TYPE A", "PASV", "LIST").data().slow_pool().close(1).cmds("NOOP")
+          .slow_pool(),
+    Ftp(33).cmds(*ALICE).slow_pool().cmds("HASH hello.txt", "XCRC hello.txt"),
+    # SIGTERM: 421 to every session, listeners closed, mid-transfer too
+    Ftp(0).cmds(*ALICE, "PASV", "RETR hello.txt").sigterm().clock(3).connect(),
+    Ftp(1).cmds(*ALICE, "SPSV").connect(0, 1).sigterm()
+          .cmds("USER DATACONN", "PASS \x01", conn=1).clock(3),
+]
+for s in FTP_SEEDS:
+    put("ftp_session", s.b)

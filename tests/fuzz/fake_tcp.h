@@ -1,0 +1,65 @@
+/* fake_tcp.h — TCP for the engine's test double (fake_engine.h): listeners,
+ * connections, connects, hand-offs (detach/adopt), zero-copy transfers and
+ * io_uring file operations, played on the calling thread. The harness is
+ * the client: each connection has a peer end it writes to and reads from,
+ * and every reply stream of a control connection is checked as it is read. */
+#ifndef FERRY_FUZZ_FAKE_TCP_H
+#define FERRY_FUZZ_FAKE_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ferry/base.h"
+#include "fake_engine.h"
+
+enum { FAKE_PEERS_MAX = 16, FAKE_TOKEN_MAX = 64 };
+
+/* The client's end of one TCP connection (an adopted SPSV connection keeps
+ * the peer of the control connection it came in on). */
+struct fake_peer {
+	struct fe_conn *c;        /* the server's end; NULL once gone */
+	bool ctl;                 /* a control connection: replies checked */
+	bool reading;             /* the client reads what the server sends */
+	bool shut;                /* the client closed its side */
+	bool tls;                 /* after 234: TLS records, not checked */
+	struct fb_buf in;         /* sent by the client, not yet delivered */
+	uint64_t received;        /* bytes the server sent it */
+	/* the reply checker: the line being read */
+	char line[512];
+	size_t linelen;
+	bool cr, multi;
+	int code;
+	unsigned replies;
+};
+
+/* A fresh TCP state (after fake_begin). */
+void fake_tcp_begin(bool refuse_connects);
+/* A control connection from addr (text, port chosen) to the listener of
+ * its family on worker w that was opened first. NULL when none. */
+struct fake_peer *fake_tcp_connect_ctl(unsigned w, const char *addr);
+/* A data connection from addr to the passive listener opened last. */
+struct fake_peer *fake_tcp_connect_data(const char *addr);
+unsigned fake_tcp_npeers(void);
+struct fake_peer *fake_tcp_peer(unsigned i);
+/* Bytes from the client (delivered on the next turn). */
+void fake_tcp_write(struct fake_peer *p, const uint8_t *data, size_t len);
+/* One loop: mail, output read, input delivered, closes, until nothing moves;
+ * a loop that never settles is a finding (a livelock). */
+void fake_tcp_run(void);
+/* The last SPSV DATACONN password seen in any reply, "" if none. */
+const char *fake_tcp_token(void);
+/* Open listeners and connections (the service's own listeners stay). */
+unsigned fake_tcp_listeners(void);
+unsigned fake_tcp_conns(void);
+/* What the engine does with connections after worker_fini: frees them,
+ * no callbacks. */
+void fake_tcp_drop_conns(void);
+/* After the service stopped: no connection, listener, hand-off left; every
+ * reply stream ended on a complete reply. */
+void fake_tcp_end(void);
+/* Highest send queue seen on any connection, bytes. */
+size_t fake_tcp_peak_queue(void);
+
+#endif

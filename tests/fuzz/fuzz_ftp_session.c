@@ -1,0 +1,430 @@
+/* fuzz_ftp_session.c — whole FTP sessions (src/ftp: login, every verb, data
+ * connections by PASV/EPSV/PORT/EPRT/SPSV, uploads, listings, the PROXY
+ * header of a balancer) run without a ring: the FTP objects are linked with
+ * fake_engine.c and fake_tcp.c, test doubles of the fe_* calls, the helper
+ * pool and file operations run at once, and the files live in a temporary
+ * tree made afresh for each input.
+ *
+ * Input: one byte of set-up (bit 0: two workers; bit 1: anonymous may
+ * write; bit 2: anonymous is an upload-only drop box; bit 3: atomic
+ * uploads; bit 4: PORT/EPRT connects are refused; bit 5: stop the workers
+ * with sessions still open, else the client closes everything and the
+ * clock runs out first), then records of an op byte and its operands.
+ * Op bits 0-2 say what, bits 3-6 (a) how, bit 7: no loop turn after:
+ *   0 SEND a-th connection: 2 bytes length (big-endian), the bytes; a byte
+ *     0x01 in them stands for the last SPSV DATACONN password replied;
+ *   1 CONNECT a control connection: a bits 0-1 the client address
+ *     (127.0.0.1, 127.0.0.2 a PROXY-protocol balancer, ::1, 127.0.0.3),
+ *     a bit 2 the worker;
+ *   2 DATA: connect to the passive listener opened last, from address a;
+ *   3 PAYLOAD for the a&7-th connection: 2 bytes length, the bytes; a bit 3:
+ *     then close its sending side (an upload's end);
+ *   4 CLOCK: on by a*a*a*20 ms (up to 67.5 s), timers firing;
+ *   5 CLOSE the a-th connection (the client's side);
+ *   6 READ: the a&7-th connection's client reads replies (a bit 3) or not;
+ *   7 a bit 0: the helper pool turns slow (its jobs' done() waits) or
+ *     fast again (and what waited runs); a bit 1: SIGTERM (the service
+ *     says 421 to every session and closes its listeners); else nothing.
+ * Connections are numbered in order of opening (connection 0 is opened
+ * first, before the records).
+ *
+ * Invariants: every reply is "ddd text" CR LF or RFC 959's multi-line form,
+ * in order, ending on a complete reply (fake_tcp.c); no send queue passes
+ * its limit; the loop settles (no livelock); at the end every session,
+ * data link, listener, connection, timer, SPSV token, hash job and slot is
+ * gone; and nothing outside the FTP root changed: the tree has symlinks
+ * that lead out of it, which openat2(RESOLVE_BENEATH) must refuse. */
+#include <crypt.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fake_engine.h"
+#include "fake_tcp.h"
+#include "ferry/base.h"
+#include "ferry/daemon.h"
+#include "ferry/ftp.h"
+#include "ftp_internal.h"
+#include "fuzz.h"
+
+enum { VARIANTS = 16, SECRET_LEN = 17 };
+static const char secret[SECRET_LEN + 1] = "not for FTP users";
+
+static char base_dir[256], root_dir[512];
+
+/* ---- the file tree ---------------------------------------------------------- */
+
+static void put_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	FUZZ_CHECK(fd >= 0);
+	FUZZ_CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	chmod(p, mode);
+}
+
+static void remove_tree(int dirfd)
+{
+	DIR *d = fdopendir(dirfd);
+	FUZZ_CHECK(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd, e->d_name, 0) == 0)
+			continue;
+		int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {        /* a directory without search permission */
+			fchmodat(dirfd, e->d_name, 0700, 0);
+			sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		FUZZ_CHECK(sub >= 0);
+		remove_tree(sub);
+		FUZZ_CHECK(unlinkat(dirfd, e->d_name, AT_REMOVEDIR) == 0);
+		rewinddir(d);
+	}
+	closedir(d);
+}
+
+/* root/: files, a directory tree, an anonymous area, symlinks out of it;
+ * outside/secret beside it must never change. */
+static void make_tree(void)
+{
+	int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	FUZZ_CHECK(fd >= 0);
+	remove_tree(fd);
+	FUZZ_CHECK(chmod(root_dir, 0755) == 0);
+	put_file(root_dir, "hello.txt", "hello\nworld\n", 0644);
+	put_file(root_dir, "crlf.txt", "a\r\nb\rc\n\xff\n", 0644);
+	put_file(root_dir, "secret0.txt", "mode 000", 0);
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/dir", root_dir);
+	FUZZ_CHECK(mkdir(p, 0755) == 0);
+	put_file(p, "a b.txt", "spaces", 0644);
+	snprintf(p, sizeof(p), "%s/dir/sub", root_dir);
+	FUZZ_CHECK(mkdir(p, 0755) == 0);
+	put_file(p, "deep.bin", "\x00\x01\x02\xff", 0644);
+	snprintf(p, sizeof(p), "%s/pub", root_dir);
+	FUZZ_CHECK(mkdir(p, 0755) == 0);
+	put_file(p, "readme", "anonymous area\n", 0644);
+	snprintf(p, sizeof(p), "%s/pub/escape", root_dir);
+	FUZZ_CHECK(symlink("../../outside", p) == 0);
+	snprintf(p, sizeof(p), "%s/escape", root_dir);
+	FUZZ_CHECK(symlink("../outside", p) == 0);
+	char to[PATH_MAX];
+	snprintf(to, sizeof(to), "%s/outside/secret", base_dir);
+	snprintf(p, sizeof(p), "%s/abs", root_dir);
+	FUZZ_CHECK(symlink(to, p) == 0);
+	snprintf(p, sizeof(p), "%s/xferlog", base_dir);
+	FUZZ_CHECK(truncate(p, 0) == 0);
+}
+
+/* Nothing outside root/ changed: base holds root, outside and the transfer
+ * log; outside holds the secret, unchanged. */
+static void check_outside(void)
+{
+	DIR *d = opendir(base_dir);
+	FUZZ_CHECK(d);
+	struct dirent *e;
+	while ((e = readdir(d)))
+		FUZZ_CHECK(!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+			   !strcmp(e->d_name, "root") || !strcmp(e->d_name, "outside") ||
+			   !strcmp(e->d_name, "xferlog"));
+	closedir(d);
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/outside", base_dir);
+	d = opendir(p);
+	FUZZ_CHECK(d);
+	while ((e = readdir(d)))
+		FUZZ_CHECK(!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+			   !strcmp(e->d_name, "secret"));
+	closedir(d);
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/outside/secret", base_dir);
+	FUZZ_CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == SECRET_LEN &&
+		   (st.st_mode & 07777) == 0644 && st.st_mtime == 1000000000);
+	char buf[64] = "";
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	FUZZ_CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == SECRET_LEN);
+	close(fd);
+	FUZZ_CHECK(!memcmp(buf, secret, SECRET_LEN));
+	snprintf(p, sizeof(p), "%s/outside", base_dir);
+	FUZZ_CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755);
+}
+
+static void make_base(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(base_dir, sizeof(base_dir), "%s/fuzz_ftp.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	FUZZ_CHECK(mkdtemp(base_dir));
+	FUZZ_CHECK(chmod(base_dir, 0755) == 0);
+	snprintf(root_dir, sizeof(root_dir), "%s/root", base_dir);
+	FUZZ_CHECK(mkdir(root_dir, 0755) == 0);
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/outside", base_dir);
+	FUZZ_CHECK(mkdir(p, 0755) == 0);
+	put_file(p, "secret", secret, 0644);
+	snprintf(p, sizeof(p), "%s/outside/secret", base_dir);
+	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	FUZZ_CHECK(utimensat(AT_FDCWD, p, ts, 0) == 0);
+	put_file(base_dir, "xferlog", "", 0640);
+}
+
+static void remove_base(void)
+{
+	int fd = open(base_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		remove_tree(fd);
+		rmdir(base_dir);
+	}
+}
+
+/* ---- configurations ---------------------------------------------------------- */
+
+static const struct ferry_config *variant_config(unsigned v)
+{
+	static struct ferry_config cfg[VARIANTS];
+	static bool ready[VARIANTS];
+	if (ready[v])
+		return &cfg[v];
+	/* md5-crypt: a real crypt(3) check, cheap enough for a fuzzer */
+	struct crypt_data cd = { 0 };
+	const char *hash = crypt_r("secret", "$1$fuzzsalt$", &cd);
+	FUZZ_CHECK(hash && hash[0] == '$');
+	char json[4096];
+	snprintf(json, sizeof(json),
+		 "{ \"ftp\": { \"listen\": [\"127.0.0.1:2121\", \"[::1]:2121\"],\n"
+		 "  \"users\": [ { \"name\": \"alice\", \"password\": \"%s\", \"root\": \"%s\","
+		 " \"write\": true, \"umask\": \"027\" },\n"
+		 "   { \"name\": \"reader\", \"password\": \"%s\", \"root\": \"%s\" } ],\n"
+		 "  \"anonymous\": { \"root\": \"%s/pub\", \"write\": %s, \"upload_only\": %s,"
+		 " \"umask\": \"077\" },\n"
+		 "  \"max_sessions\": 4, \"max_per_address\": 3, \"login_delay_ms\": 200,\n"
+		 "  \"max_login_failures\": 3, \"lockout_seconds\": 60, \"idle_timeout\": 120,\n"
+		 "  \"data_timeout\": 30, \"spsv_timeout\": 20, \"login_timeout\": 60,\n"
+		 "  \"max_hash_jobs\": 2, \"atomic_uploads\": %s, \"xferlog\": \"%s/xferlog\",\n"
+		 "  \"proxy_protocol\": [\"127.0.0.2\"] } }\n",
+		 hash, root_dir, hash, root_dir, root_dir, v & 1 ? "true" : "false",
+		 v & 2 ? "true" : "false", v & 4 ? "true" : "false", base_dir);
+	struct config_error err;
+	daemon_config_init(&cfg[v]);
+	if (daemon_load_json(json, strlen(json), "fuzz.json", &cfg[v], &err) ||
+	    daemon_validate(&cfg[v], &err)) {
+		daemon_error_print(&err, stderr);
+		FUZZ_CHECK(!"the harness's configuration loads");
+	}
+	ready[v] = true;
+	return &cfg[v];
+}
+
+/* FUZZ_FTP_LOG=5 shows what the sessions did; quiet otherwise (fast). */
+static void setup_once(void)
+{
+	static bool done;
+	if (done)
+		return;
+	done = true;
+	const char *lvl = getenv("FUZZ_FTP_LOG");
+	fb_log_open(NULL, lvl ? atoi(lvl) : -1, 0, 0);
+	make_base();
+	atexit(remove_base);
+}
+
+/* ---- the session script ----------------------------------------------------- */
+
+static const char *const client_addrs[4] = { "127.0.0.1", "127.0.0.2", "::1", "127.0.0.3" };
+
+static struct fake_peer *nth_peer(unsigned a)
+{
+	unsigned n = fake_tcp_npeers();
+	return n ? fake_tcp_peer(a % n) : NULL;
+}
+
+/* The bytes with 0x01 replaced by the last DATACONN password. */
+static void send_text(struct fake_peer *p, const uint8_t *d, size_t len)
+{
+	const char *tok = fake_tcp_token();
+	size_t start = 0;
+	if (!len)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		if (d[i] != 0x01)
+			continue;
+		fake_tcp_write(p, d + start, i - start);
+		fake_tcp_write(p, (const uint8_t *)tok, strlen(tok));
+		start = i + 1;
+	}
+	fake_tcp_write(p, d + start, len - start);
+}
+
+static size_t operand(const uint8_t *data, size_t size, size_t *off, const uint8_t **bytes)
+{
+	if (*off + 2 > size) {
+		*off = size;
+		return 0;
+	}
+	size_t len = (size_t)data[*off] << 8 | data[*off + 1];
+	*off += 2;
+	if (len > size - *off)
+		len = size - *off;
+	*bytes = data + *off;
+	*off += len;
+	return len;
+}
+
+static bool pool_slow;
+
+static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworkers,
+		 struct ftp_server *srv)
+{
+	uint8_t op = data[(*off)++];
+	unsigned a = (op >> 3) & 15;
+	const uint8_t *bytes = NULL;
+	size_t len;
+	struct fake_peer *p;
+	switch (op & 7) {
+	case 0:
+		len = operand(data, size, off, &bytes);
+		if ((p = nth_peer(a)))
+			send_text(p, bytes, len);
+		break;
+	case 1:
+		(void)fake_tcp_connect_ctl((a >> 2) % nworkers, client_addrs[a & 3]);
+		break;
+	case 2:
+		(void)fake_tcp_connect_data(client_addrs[a & 3]);
+		break;
+	case 3:
+		len = operand(data, size, off, &bytes);
+		if ((p = nth_peer(a & 7))) {
+			if (len)
+				fake_tcp_write(p, bytes, len);
+			if (a & 8)
+				p->shut = true;
+		}
+		break;
+	case 4:
+		fake_advance((uint64_t)a * a * a * 20);
+		break;
+	case 5:
+		if ((p = nth_peer(a)))
+			p->shut = true;
+		break;
+	case 6:
+		if ((p = nth_peer(a & 7)))
+			p->reading = a & 8;
+		break;
+	default:
+		if (a & 1)
+			fake_pool_hold(pool_slow = !pool_slow);
+		if (a & 2)
+			ftp_server_shutdown(srv);
+		break;
+	}
+	if (!(op & 0x80))
+		fake_tcp_run();
+}
+
+/* ---- bounds while it runs ------------------------------------------------------ */
+
+enum {
+	REPLIES_MAX = 192 * 1024,   /* reply_high (64 KiB) and what one command adds */
+	STASH_BOUND = 80 * 1024,    /* session.c's STASH_MAX and one engine receive */
+};
+
+/* What a session holds for a client stays bounded however it behaves:
+ * replies queued to a client that does not read, input before a login. */
+static void check_bounds(struct ftp_worker *const *fw, unsigned nworkers)
+{
+	for (unsigned i = 0; i < nworkers; i++)
+		for (const struct ftp_session *s = fw[i]->sessions; s; s = s->next) {
+			FUZZ_CHECK(s->inlen <= CTL_INBUF);
+			FUZZ_CHECK(s->state == ST_READY ||
+				   s->stashlen - s->stashoff <= STASH_BOUND);
+			if (!s->closing)
+				FUZZ_CHECK(fe_conn_queued(s->ctl) <= REPLIES_MAX);
+		}
+}
+
+/* ---- the end ------------------------------------------------------------------ */
+
+static void check_worker_empty(const struct ftp_worker *fw)
+{
+	FUZZ_CHECK(fw->sessions == NULL);   /* every session ended */
+	FUZZ_CHECK(fw->links == NULL);      /* every data connection's link */
+}
+
+static void check_server_empty(struct ftp_server *srv)
+{
+	FUZZ_CHECK(srv->sessions == 0 && srv->connections == 0 && srv->naddrs == 0);
+	FUZZ_CHECK(ftp_spsv_count(srv->spsv) == 0);
+	FUZZ_CHECK(__atomic_load_n(&srv->hash_jobs, __ATOMIC_RELAXED) == 0);
+}
+
+/* The client reads everything, closes every connection, and the clock runs
+ * past every timeout. */
+static void wind_down(void)
+{
+	fake_pool_hold(pool_slow = false);
+	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
+		fake_tcp_peer(i)->reading = true;
+	fake_tcp_run();
+	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
+		fake_tcp_peer(i)->shut = true;
+	fake_tcp_run();
+	for (int i = 0; i < 20; i++) {
+		fake_advance(30 * 1000);
+		fake_tcp_run();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	setup_once();
+	make_tree();
+	unsigned nworkers = data[0] & 1 ? 2 : 1;
+	struct ftp_server *srv = NULL;
+	FUZZ_CHECK(ftp_server_create(variant_config((data[0] >> 1) & 7), &srv) == 0);
+	fake_begin(nworkers, 1000000);
+	fake_tcp_begin(data[0] & 16);
+	struct ftp_worker *fw[FAKE_MAX_WORKERS] = { 0 };
+	for (unsigned i = 0; i < nworkers; i++)
+		FUZZ_CHECK(ftp_worker_init(fake_worker(i), srv, &fw[i]) == 0);
+	(void)fake_tcp_connect_ctl(0, client_addrs[0]);
+	fake_tcp_run();
+	size_t off = 1;
+	while (off < size) {
+		step(data, size, &off, nworkers, srv);
+		check_bounds(fw, nworkers);
+	}
+	bool abrupt = data[0] & 32;
+	if (!abrupt) {
+		wind_down();
+		for (unsigned i = 0; i < nworkers; i++)
+			check_worker_empty(fw[i]);
+		check_server_empty(srv);
+		FUZZ_CHECK(fake_tcp_conns() == 0);
+	}
+	fake_tcp_run();
+	fake_pool_drain();   /* the engine runs every done() before worker_fini */
+	fake_pool_hold(pool_slow = false);
+	for (unsigned i = 0; i < nworkers; i++)
+		ftp_worker_fini(fw[i]);
+	if (abrupt)
+		fake_tcp_drop_conns();   /* the engine frees them, no callbacks */
+	fake_end();
+	fake_tcp_end();
+	check_server_empty(srv);
+	ftp_server_destroy(srv);
+	check_outside();
+	return 0;
+}
