@@ -110,7 +110,7 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 		       "in unencrypted sessions, see ferryd(8)";
 	const struct uftp_announce *a = &m->msg.u.announce;
 	if (UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) && pc->role != PROXY_SERVER)
-		return proxy_kxs_refusal(in->sh, m->hdr.src_id, &a->ext.enc_info);
+		return proxy_enc_check(in->sh, m->hdr.src_id, &a->ext.enc_info);
 	if (pc->role == PROXY_CLIENT)
 		return NULL;
 	bool ssm = in->sh->servers.n > 0;

@@ -59,10 +59,6 @@ struct inst_shared;
  * in uftpproxyd's words (NULL: nothing found before public-key work). */
 const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
 			    const struct uftp_enc_info *e);
-/* The same, or what this proxy cannot do yet: KEYEX signatures on every
- * ENCRYPTED message (uftp -w keyex). */
-const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
-			      const struct uftp_enc_info *e);
 
 struct client_list {
 	struct client_list *older;
@@ -229,14 +225,18 @@ int proxy_kxs_start(struct group *g, const struct pmsg *m);  /* 0 or -1 */
  * restarted with the same ID): its encryption differs from g's. */
 bool proxy_kxs_new_session(const struct group *g, const struct pmsg *m);
 void proxy_kxs_end(struct group *g);             /* from proxy_group_destroy */
-/* The server's ANNOUNCE, KEYINFO and REG_CONF (true: handled, and the
- * group may be gone); false: forward as usual. */
+/* The server's ANNOUNCE, KEYINFO and REG_CONF, and under KEYEX signatures
+ * its ENCRYPTED messages, re-signed (true: handled, and the group may be
+ * gone); false: forward as usual. */
 bool proxy_kxs_down(struct group *g, const struct pmsg *m);
-/* A client's REGISTER, CLIENT_KEY and ENCRYPTED answers (c: NULL before
- * it registered); false: the usual handler. */
-bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m);
-/* An aggregate for the server with our key info, or sealed; length or -1. */
-long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size_t cap);
+/* A client's REGISTER, CLIENT_KEY and ENCRYPTED answers; false: the
+ * usual handler. */
+bool proxy_kxs_up(struct group *g, const struct pmsg *m);
+/* An aggregate for the server with our key info, or sealed; length or -1.
+ * 0: under KEYEX signatures the helper pool signs it and sends it itself
+ * (n clients in it, for the log). */
+long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, size_t n, uint8_t *buf,
+			 size_t cap);
 void proxy_kxs_after_register(struct group *g);  /* our CLIENT_KEY, if asked */
 
 /* dispatch.c */

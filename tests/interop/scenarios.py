@@ -1167,6 +1167,32 @@ def enc_matrix():
                 bits = "1024"
             out.append(("ecdh_rsa", cipher, hsh, bits, ENC_CURVES[(k + 1) % 3]))
             out.append(("ecdh_ecdsa", cipher, hsh, ENC_CURVES[k % 3], ENC_CURVES[k % 3]))
+    return out + enc_keyex_matrix()
+
+
+# -w keyex: RSA or ECDSA signatures on every ENCRYPTED message instead of
+# an HMAC. uftp 4.10.2 takes it only with the CBC ciphers (with GCM/CCM it
+# silently signs by the cipher's tag, the sessions above), and cannot make
+# such a signature over a SHA-384/512 digest with RSA-512 ("digest too
+# big"): there the next size up.
+ENC_KEYEX_CIPHERS = ["aes128-cbc", "aes256-cbc", "3des"]
+
+
+def enc_keyex_matrix():
+    out = []
+    for ci, cipher in enumerate(ENC_KEYEX_CIPHERS):
+        for hi, hsh in enumerate(ENC_HASHES):
+            k = ci + hi
+            bits = ENC_RSA[k % 3]
+            if bits == "512" and hsh in ("sha384", "sha512"):
+                bits = "1024"
+            out.append(("rsa", cipher, hsh, bits, None, "keyex"))
+            bits = ENC_RSA[(k + 1) % 3]
+            if bits == "512" and hsh in ("sha384", "sha512"):
+                bits = "2048"
+            out.append(("ecdh_rsa", cipher, hsh, bits, ENC_CURVES[k % 3], "keyex"))
+            out.append(("ecdh_ecdsa", cipher, hsh, ENC_CURVES[(k + 2) % 3],
+                        ENC_CURVES[k % 3], "keyex"))
     return out
 
 
@@ -1181,6 +1207,8 @@ ENC_SAMPLE = [
     ("ecdh_ecdsa", "aes128-gcm", "sha256", "prime256v1", "prime256v1"),
     ("ecdh_ecdsa", "aes256-ccm", "sha512", "secp521r1", "secp521r1"),
     ("rsa", "3des", "sha1", "2048", None),
+    ("rsa", "aes128-cbc", "sha256", "1024", None, "keyex"),
+    ("ecdh_ecdsa", "aes256-cbc", "sha256", "prime256v1", "prime256v1", "keyex"),
 ]
 
 
@@ -1209,9 +1237,10 @@ ENC_GRTT = ["-r", "0.5:0.2:15.0"]
 
 
 def enc_args(combo):
-    keyex, cipher, hsh, key, curve = combo
+    keyex, cipher, hsh, key, curve = combo[:5]
+    sig = ["-w", combo[5]] if len(combo) > 5 else []
     return ["-Y", cipher, "-h", hsh, "-e", keyex + (":" + curve if curve else ""),
-            "-K", key]
+            "-K", key] + sig
 
 
 def run_enc_matrix(env, combos, sp_impl):
@@ -1264,7 +1293,8 @@ def sc_encrypted_matrix_mixed(env):
 
 @scenario
 def sc_encrypted_matrix_full(env):
-    """The whole matrix (84 combinations); not run by CI, run it with
+    """The whole matrix (84 combinations with HMAC or cipher-tag signatures,
+    36 with -w keyex); not run by CI, run it with
     run.py --only encrypted_matrix_full."""
     run_enc_matrix(env, enc_matrix(), env.put)
 
@@ -1531,10 +1561,13 @@ ENC_FIG2_RSA = [
     ("ecdh_rsa", "aes128-gcm", "sha256", "1024", "prime256v1"),
     ("ecdh_rsa", "aes256-ccm", "sha512", "1024", "prime256v1"),
     ("rsa", "3des", "sha1", "1024", None),
+    ("rsa", "aes128-cbc", "sha1", "1024", None, "keyex"),
+    ("ecdh_rsa", "aes256-cbc", "sha256", "1024", "prime256v1", "keyex"),
 ]
 ENC_FIG2_EC = [
     ("ecdh_ecdsa", "aes256-cbc", "sha384", "secp384r1", "prime256v1"),
     ("ecdh_ecdsa", "aes128-gcm", "sha256", "secp384r1", "prime256v1"),
+    ("ecdh_ecdsa", "aes128-cbc", "sha256", "secp384r1", "prime256v1", "keyex"),
 ]
 
 
