@@ -136,6 +136,18 @@ struct membership {
 	struct sockaddr_storage addr;
 	struct sockaddr_storage source;  /* SSM source; family 0: any source */
 	unsigned users;
+	struct msock *on;                /* the extra socket holding it, or NULL:
+					  * the instance's own (v4/v6) */
+};
+
+/* A receive socket opened beside the instance's own when the kernel's
+ * per-socket membership limit (net.ipv4.igmp_max_memberships, 20 by
+ * default) is reached; closed when its last membership goes. */
+struct msock {
+	struct msock *next;
+	struct fe_udp *s;
+	int family;
+	unsigned members;
 };
 
 /* One instance on one worker. */
@@ -144,6 +156,7 @@ struct instance {
 	struct proxy_worker *pw;
 	struct fe_udp *v4, *v6;
 	struct membership *joined;       /* private groups joined by this worker */
+	struct msock *msocks;            /* extra sockets holding memberships */
 	struct group *groups;            /* owned here, for shutdown */
 	struct fe_timer *hb_timer;
 	bool hb_signing, hb_verifying;   /* a heartbeat pool job in flight */
@@ -213,10 +226,17 @@ void proxy_group_destroy(struct group *g);
 void proxy_group_touch(struct group *g);              /* reset the idle timeout */
 void proxy_group_set_grtt(struct group *g, uint8_t q);
 struct client *proxy_group_client(struct group *g, uint32_t uid, bool add);
+
+/* membership.c: multicast memberships of a worker, counted by users, on
+ * the instance's socket or, past the kernel's per-socket limit, on extra
+ * ones. 0 or -errno. */
 int proxy_membership_join(struct instance *in, const struct sockaddr_storage *grp,
 		    const struct sockaddr_storage *source);
 void proxy_membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 		      const struct sockaddr_storage *source);
+
+/* sockets.c: one more receive socket on the instance's port (logged if not). */
+struct fe_udp *proxy_socket_open(struct instance *in, int family);
 
 /* kxsession.c: a client or response proxy's encrypted session */
 struct kx_session;
