@@ -1396,18 +1396,19 @@ def sc_encrypted_client_fp_reject(env):
 
 @scenario
 def sc_encrypted_refusals(env):
-    """What the client proxy cannot do yet is refused at the ANNOUNCE with
-    an ABORT naming the reason (KEYEX signatures on ENCRYPTED messages),
-    and the proxy goes on serving the next session."""
+    """A session the client proxy cannot take part in is refused at the
+    ANNOUNCE with an ABORT naming uftpproxyd's reason (here no key of the
+    server's size: the proxy holds only its ephemeral RSA-512 key), and
+    the proxy goes on serving the next session."""
     srv, direct, remote, proxies = chain(env, env.put, env.put)
     f = env.path("src", "refused.bin")
     write_random(f, 100_000, 90)
     res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
-                     proxies=proxies, timeout=90, tag="uftp-keyex",
-                     extra=["-Y", "aes256-cbc", "-w", "keyex", "-e", "rsa"])
-    if "KEYEX signatures are not supported" not in res.stdout:
+                     proxies=proxies, timeout=90, tag="uftp-refused",
+                     extra=["-Y", "aes256-cbc", "-e", "rsa", "-K", "1024"])
+    if "No proxy key compatible with server key" not in res.stdout:
         raise Failure("uftp did not report the proxy's reason for the refusal")
-    wait_log(env, r"Rejecting ANNOUNCE from 00000001: KEYEX signatures are not supported")
+    wait_log(env, r"Rejecting ANNOUNCE from 00000001: No proxy key compatible with server key")
     g = env.path("src", "after.bin")
     write_random(g, 100_000, 91)
     res = run_server(env, srv, [g], uids=[c.uid for c in direct + remote],
@@ -1426,6 +1427,7 @@ s.bind(("0.0.0.0", 1044))
 mreq = struct.pack("4s4s", socket.inet_aton("230.4.4.1"), socket.inet_aton(sys.argv[1]))
 s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
 s.settimeout(60)
+print("listening", flush=True)   # the test starts uftp only now
 while True:
     d, src = s.recvfrom(9000)
     if len(d) > 16 and d[1] == 1:
@@ -1456,15 +1458,16 @@ sends = [
 ]
 for m in sends:
     s.sendto(m, src)
-# Once the proxy hands out KEYINFO (on the private group), forged
-# KEYINFO_ACKs: random bytes as ENCRYPTED under a stranger's UID, and
-# under a real client's UID (dropped: that client keeps going).
-mreq = struct.pack("4s4s", d[36:40], socket.inet_aton(sys.argv[1]))
-s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
-while True:
-    k, _ = s.recvfrom(9000)
-    if len(k) > 16 and k[1] == 5 and k[8:12] == group:
-        break
+# Once the proxy holds the group keys (the test sees its "Sent KEYINFO"
+# log line and makes the file argv[2]), forged KEYINFO_ACKs: random bytes
+# as ENCRYPTED under a stranger's UID, and under a real client's UID
+# (dropped: that client keeps going).
+import time
+deadline = time.monotonic() + 90
+while not os.path.exists(sys.argv[2]):
+    if time.monotonic() > deadline:
+        sys.exit("no KEYINFO from the proxy")
+    time.sleep(0.05)
 forged = [hdr(18, 0xbad00005) + struct.pack(">QHH", 1, 32, 32) + os.urandom(64),
           hdr(18, 0x00000401) + struct.pack(">QHH", 1, 32, 32) + os.urandom(64)]
 for m in forged:
@@ -1484,15 +1487,42 @@ def sc_encrypted_hostile(env):
     srv, direct, remote, proxies = chain(env, env.put, env.put)
     hb = env.lab.host("hb", env.lab.nets["b"])
     out = env.log("hostile")
-    hostile = hb.spawn([sys.executable, "-c", HOSTILE, hb.addr()], log=out)
+    keyed = env.path("hostile.keyed")
+    hostile = hb.spawn([sys.executable, "-c", HOSTILE, hb.addr(), keyed], log=out)
     env.expect_exit.add(hostile.pid)
+
+    # The forged ENCRYPTED messages only mean something once the proxy
+    # holds the group keys: the stranger waits for this file, made when
+    # the proxy logs its KEYINFO (the group then lives on for its idle
+    # timeout, at least 4 x 20 x 0.2 s with ENC_GRTT's floor).
+    def signal_keyed():
+        try:
+            wait_log(env, r"Sent KEYINFO for", deadline=90)
+        except Failure:
+            return
+        open(keyed, "w").close()
+    waiter = threading.Thread(target=signal_keyed, daemon=True)
+    waiter.start()
+    # uftp stops announcing once the real clients have registered: the
+    # stranger must be listening for the first ANNOUNCE.
+    end = time.monotonic() + 30
+    while "listening" not in open(out, errors="replace").read():
+        if time.monotonic() > end or hostile.poll() is not None:
+            raise Failure("the stranger did not start listening")
+        time.sleep(0.05)
     f = env.path("src", "hostile.bin")
     write_random(f, 3_000_000, 95)
     res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
-                     proxies=proxies, extra=["-Y", "aes128-cbc", "-h", "sha256",
-                                             "-e", "ecdh_rsa"])
+                     proxies=proxies, extra=ENC_GRTT + ["-Y", "aes128-cbc", "-h", "sha256",
+                                                        "-e", "ecdh_rsa"])
     check_session(res, direct + remote, [f])
-    hostile.wait(timeout=40)   # it waits for the KEYINFO round: slow when loaded
+    waiter.join(timeout=90)
+    try:
+        hostile.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise Failure("the stranger did not finish: %s" % open(out, errors="replace").read()[-300:])
+    if hostile.returncode != 0:
+        raise Failure("the stranger failed: %s" % open(out, errors="replace").read()[-300:])
     for pattern in [r"Rejecting REGISTER from BAD00001: Failed to decrypt premaster",
                     r"Rejecting REGISTER from BAD00001: Failed to calculate premaster",
                     r"Rejecting REGISTER from BAD00002: Invalid key information",
