@@ -1283,9 +1283,9 @@ def sc_encrypted_matrix_sample(env):
 
 @scenario
 def sc_encrypted_matrix_mixed(env):
-    """Two matrix combinations with the Debian uftpproxyd as server proxy in
-    front of PUT as client proxy."""
-    run_enc_matrix(env, [ENC_SAMPLE[0], ENC_SAMPLE[5]], REAL_PROXY)
+    """Three matrix combinations (one with -w keyex) with the Debian
+    uftpproxyd as server proxy in front of PUT as client proxy."""
+    run_enc_matrix(env, [ENC_SAMPLE[0], ENC_SAMPLE[5], ENC_SAMPLE[9]], REAL_PROXY)
 
 
 @scenario
