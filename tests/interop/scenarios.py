@@ -1243,13 +1243,14 @@ def enc_args(combo):
             "-K", key] + sig
 
 
-def run_enc_matrix(env, combos, sp_impl):
-    """One Figure 1 chain (server proxy sp_impl, client proxy PUT holding
-    every kind of key), one session per combination, each with its own
-    file; every client must receive every file byte for byte."""
+def run_enc_matrix(env, combos, sp_impl, cp_impl=None):
+    """One Figure 1 chain (server proxy sp_impl, client proxy cp_impl, PUT
+    by default, holding every kind of key), one session per combination,
+    each with its own file; every client must receive every file byte for
+    byte."""
     # uftpd too needs a key of the server's (here: the proxy's) kind.
     keys = make_keys(env, ENC_PROXY_KEYS.split(","))
-    srv, direct, remote, proxies = chain(env, sp_impl, env.put,
+    srv, direct, remote, proxies = chain(env, sp_impl, cp_impl or env.put,
                                          cp_args=["-K", ENC_PROXY_KEYS],
                                          client_args=["-k", ",".join(keys)])
     # Each session's private group stays joined on the server proxy until
@@ -1286,6 +1287,14 @@ def sc_encrypted_matrix_mixed(env):
     """Three matrix combinations (one with -w keyex) with the Debian
     uftpproxyd as server proxy in front of PUT as client proxy."""
     run_enc_matrix(env, [ENC_SAMPLE[0], ENC_SAMPLE[5], ENC_SAMPLE[9]], REAL_PROXY)
+
+
+@scenario
+def sc_encrypted_matrix_mixed_real_cp(env):
+    """The other way round: PUT as server proxy (forwarding the encrypted
+    session unchanged) in front of the Debian uftpproxyd as client proxy,
+    with HMAC, GCM and -w keyex signatures."""
+    run_enc_matrix(env, [ENC_SAMPLE[0], ENC_SAMPLE[5], ENC_SAMPLE[8]], env.put, REAL_PROXY)
 
 
 @scenario
