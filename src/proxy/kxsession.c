@@ -822,6 +822,10 @@ static void client_opened(struct group *g, uint32_t uid, const struct uftp_hdr *
 		proxy_send_abort_up(g, uid, text);
 		break;
 	}
+	case UFTP_CC_ACK:
+		/* uftpproxyd passes an encrypted CC_ACK on, and the uftp 4.10.2
+		 * server then crashes (it looks for the key of a client behind
+		 * a proxy): kept back, TFMCC goes on with the other answers. */
 	default:
 		g->in->dropped++;
 		break;

@@ -1243,7 +1243,7 @@ def enc_args(combo):
             "-K", key] + sig
 
 
-def run_enc_matrix(env, combos, sp_impl, cp_impl=None):
+def run_enc_matrix(env, combos, sp_impl, cp_impl=None, extra=()):
     """One Figure 1 chain (server proxy sp_impl, client proxy cp_impl, PUT
     by default, holding every kind of key), one session per combination,
     each with its own file; every client must receive every file byte for
@@ -1261,7 +1261,7 @@ def run_enc_matrix(env, combos, sp_impl, cp_impl=None):
         f = env.path("src", "m%03d" % i, "enc-%03d.bin" % i)
         write_random(f, 150_000 + 7 * i, 500 + i)
         res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
-                         proxies=proxies, extra=ENC_GRTT + enc_args(combo),
+                         proxies=proxies, extra=ENC_GRTT + enc_args(combo) + list(extra),
                          tag="uftp-%03d" % i, timeout=60)
         try:
             check_session(res, direct + remote, [f])
@@ -1295,6 +1295,18 @@ def sc_encrypted_matrix_mixed_real_cp(env):
     session unchanged) in front of the Debian uftpproxyd as client proxy,
     with HMAC, GCM and -w keyex signatures."""
     run_enc_matrix(env, [ENC_SAMPLE[0], ENC_SAMPLE[5], ENC_SAMPLE[8]], env.put, REAL_PROXY)
+
+
+@scenario
+def sc_encrypted_tfmcc(env):
+    """TFMCC congestion control (uftp -C tfmcc) in encrypted sessions
+    through Figure 1. The clients' CC_ACKs come encrypted; uftpproxyd
+    passes them on, and the uftp 4.10.2 server then dies of SIGSEGV (it
+    looks for the key of a client behind a proxy, which it has not).
+    ferryd keeps them back (TFMCC goes on with the other clients' answers)
+    and every session completes."""
+    run_enc_matrix(env, [ENC_SAMPLE[0], ENC_SAMPLE[5], ENC_SAMPLE[8]], env.put,
+                   extra=["-C", "tfmcc"])
 
 
 @scenario
