@@ -432,16 +432,18 @@ static void done_keyex(struct group *g, struct job *j)
 			      "Decrypt/validate failed");
 		break;
 	default:
-		if (j->why)
+		if (j->why) {
 			glog(LOG_LVL_ERR, g->group_id, g->inst, 0, "cannot seal %s: %s",
 			     uftp_func_name(j->hdr.func), j->why);
-		else if (proxy_send_to(g->in, &g->up, j->out, j->outlen) == 0 &&
-			 j->kind == JOB_KEYINFO_ACK)
+		} else if (proxy_send_to(g->in, &g->up, j->out, j->outlen) != 0) {
+			break;
+		} else if (j->kind == JOB_KEYINFO_ACK) {
 			glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "KEYINFO_ACK sent");
-		else
+		} else {
 			glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
 			     "Sent %s for %zu client%s", uftp_func_name(j->hdr.func),
 			     j->count, j->count == 1 ? "" : "s");
+		}
 		break;
 	}
 }
