@@ -206,6 +206,14 @@ long crypto_uftp_seal(const struct crypto_keyset *ks, int keytype, int hashtype,
 		      int sigtype, struct crypto_key *signer, struct crypto_rng *rng,
 		      const uint8_t hdr[16], uint64_t iv_ctr, const void *plain,
 		      size_t plen, uint8_t *out, size_t cap);
+/* An ENCRYPTED datagram under KEYEX signatures passed on under another
+ * key (uftpproxyd's client proxy): the signature checked with from, the
+ * datagram copied into out with signer's signature instead (slow: two
+ * public-key operations). The new length, or -1 when the signature does
+ * not verify or out is too small. */
+long crypto_uftp_resign(const struct crypto_key *from, struct crypto_key *signer,
+			struct crypto_rng *rng, int hashtype, const uint8_t *dgram,
+			size_t len, uint8_t *out, size_t cap);
 
 /* ---- digest.c: message digests and CRC-32 over a stream of bytes -------- */
 /* (FTP's HASH and X* verbs: a stream of unknown length, so incremental.) */

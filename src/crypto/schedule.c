@@ -229,3 +229,30 @@ long crypto_uftp_seal(const struct crypto_keyset *ks, int keytype, int hashtype,
 	}
 	return (long)len;
 }
+
+long crypto_uftp_resign(const struct crypto_key *from, struct crypto_key *signer,
+			struct crypto_rng *rng, int hashtype, const uint8_t *dgram,
+			size_t len, uint8_t *out, size_t cap)
+{
+	if (len < ENC_HDR || dgram[1] != UFTP_ENCRYPTED || !from || !signer)
+		return -1;
+	size_t oldlen = (size_t)dgram[UFTP_HDR_LEN + 8] << 8 | dgram[UFTP_HDR_LEN + 9];
+	size_t siglen = crypto_sig_len(signer);
+	if (oldlen > len - ENC_HDR || oldlen > CRYPTO_SIG_MAX ||
+	    !crypto_uftp_check_sig(NULL, hashtype, UFTP_SIG_KEYEX, from, dgram, len,
+				   ENC_HDR, dgram + ENC_HDR, oldlen))
+		return -1;
+	size_t paylen = len - ENC_HDR - oldlen, outlen = ENC_HDR + siglen + paylen;
+	uint8_t sig[CRYPTO_SIG_MAX];
+	if (outlen > cap || siglen > sizeof(sig))
+		return -1;
+	memcpy(out, dgram, ENC_HDR);
+	put16(out + UFTP_HDR_LEN + 8, siglen);
+	memset(out + ENC_HDR, 0, siglen);
+	memcpy(out + ENC_HDR + siglen, dgram + ENC_HDR + oldlen, paylen);
+	if (crypto_sign(signer, rng, hashtype, out, outlen, sig, sizeof(sig)) !=
+	    (long)siglen)
+		return -1;
+	memcpy(out + ENC_HDR, sig, siglen);
+	return (long)outlen;
+}

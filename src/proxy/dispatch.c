@@ -193,7 +193,7 @@ static void from_client(struct group *g, const struct pmsg *m,
 		return;
 	}
 	bool known = proxy_group_client(g, m->hdr.src_id, false) != NULL;
-	if (g->kx && proxy_kxs_up(g, proxy_group_client(g, m->hdr.src_id, false), m))
+	if (g->kx && proxy_kxs_up(g, m))
 		return;
 	struct client *c = proxy_group_client(g, m->hdr.src_id, m->hdr.func == UFTP_REGISTER);
 	if (c && !known)

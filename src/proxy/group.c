@@ -26,64 +26,6 @@ static bool is_multicast(const struct sockaddr_storage *a, bool ssm)
 	return b[0] == 0xff && (b[1] & 0xf0) == 0x30 && b[2] == 0 && b[3] == 0;
 }
 
-static bool same_source(const struct membership *m,
-			const struct sockaddr_storage *source)
-{
-	if (!source)
-		return m->source.ss_family == 0;
-	return fb_addr_same_host(&m->source, source);
-}
-
-/* Joins (group, source) on every join interface, once per worker: later
- * users of the same pair only count. */
-int proxy_membership_join(struct instance *in, const struct sockaddr_storage *grp,
-		    const struct sockaddr_storage *source)
-{
-	for (struct membership *m = in->joined; m; m = m->next)
-		if (fb_addr_same_host(&m->addr, grp) && same_source(m, source)) {
-			m->users++;
-			return 0;
-		}
-	struct fe_udp *s = grp->ss_family == AF_INET6 ? in->v6 : in->v4;
-	if (!s)
-		return -EAFNOSUPPORT;
-	for (size_t i = 0; i < in->sh->njoin_if || i == 0; i++) {
-		unsigned ifx = in->sh->njoin_if ? in->sh->join_if[i] : 0;
-		int r = fe_udp_join(s, (const struct sockaddr *)grp, ifx,
-				    (const struct sockaddr *)source);
-		if (r < 0 && r != -EADDRINUSE)
-			return r;
-	}
-	struct membership *m = calloc(1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	m->addr = *grp;
-	if (source)
-		m->source = *source;
-	m->users = 1;
-	m->next = in->joined;
-	in->joined = m;
-	return 0;
-}
-
-void proxy_membership_leave(struct instance *in, const struct sockaddr_storage *grp,
-		      const struct sockaddr_storage *source)
-{
-	for (struct membership **p = &in->joined; *p; p = &(*p)->next) {
-		struct membership *m = *p;
-		if (!fb_addr_same_host(&m->addr, grp) || !same_source(m, source) || --m->users)
-			continue;
-		struct fe_udp *s = grp->ss_family == AF_INET6 ? in->v6 : in->v4;
-		const struct sockaddr *src = source ? (const struct sockaddr *)source : NULL;
-		for (size_t i = 0; s && (i < in->sh->njoin_if || i == 0); i++)
-			fe_udp_leave(s, (const struct sockaddr *)grp,
-				     in->sh->njoin_if ? in->sh->join_if[i] : 0, src);
-		*p = m->next;
-		free(m);
-		return;
-	}
-}
-
 /* -S: the server must be listed. The address a line names is the server's
  * own (uftpproxyd(1), uftpd(1)): it is checked where the server is heard
  * directly; a client proxy hears it through a server proxy, so there only
@@ -111,7 +53,7 @@ static const char *refuse(struct instance *in, const struct pmsg *m,
 		       "in unencrypted sessions, see ferryd(8)";
 	const struct uftp_announce *a = &m->msg.u.announce;
 	if (UFTP_HAS_EXT(&a->ext, UFTP_EXT_ENC_INFO) && pc->role != PROXY_SERVER)
-		return proxy_kxs_refusal(in->sh, m->hdr.src_id, &a->ext.enc_info);
+		return proxy_enc_check(in->sh, m->hdr.src_id, &a->ext.enc_info);
 	if (pc->role == PROXY_CLIENT)
 		return NULL;
 	bool ssm = proxy_server_list(in->sh)->n > 0;

@@ -60,10 +60,6 @@ struct inst_shared;
  * in uftpproxyd's words (NULL: nothing found before public-key work). */
 const char *proxy_enc_check(const struct inst_shared *sh, uint32_t server,
 			    const struct uftp_enc_info *e);
-/* The same, or what this proxy cannot do yet: KEYEX signatures on every
- * ENCRYPTED message (uftp -w keyex). */
-const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
-			      const struct uftp_enc_info *e);
 
 struct client_list {
 	struct client_list *older;
@@ -149,6 +145,18 @@ struct membership {
 	struct sockaddr_storage addr;
 	struct sockaddr_storage source;  /* SSM source; family 0: any source */
 	unsigned users;
+	struct msock *on;                /* the extra socket holding it, or NULL:
+					  * the instance's own (v4/v6) */
+};
+
+/* A receive socket opened beside the instance's own when the kernel's
+ * per-socket membership limit (net.ipv4.igmp_max_memberships, 20 by
+ * default) is reached; closed when its last membership goes. */
+struct msock {
+	struct msock *next;
+	struct fe_udp *s;
+	int family;
+	unsigned members;
 };
 
 /* One instance on one worker. */
@@ -157,6 +165,7 @@ struct instance {
 	struct proxy_worker *pw;
 	struct fe_udp *v4, *v6;
 	struct membership *joined;       /* private groups joined by this worker */
+	struct msock *msocks;            /* extra sockets holding memberships */
 	struct group *groups;            /* owned here, for shutdown */
 	struct fe_timer *hb_timer;
 	bool hb_signing, hb_verifying;   /* a heartbeat pool job in flight */
@@ -228,10 +237,17 @@ void proxy_group_destroy(struct group *g);
 void proxy_group_touch(struct group *g);              /* reset the idle timeout */
 void proxy_group_set_grtt(struct group *g, uint8_t q);
 struct client *proxy_group_client(struct group *g, uint32_t uid, bool add);
+
+/* membership.c: multicast memberships of a worker, counted by users, on
+ * the instance's socket or, past the kernel's per-socket limit, on extra
+ * ones. 0 or -errno. */
 int proxy_membership_join(struct instance *in, const struct sockaddr_storage *grp,
 		    const struct sockaddr_storage *source);
 void proxy_membership_leave(struct instance *in, const struct sockaddr_storage *grp,
 		      const struct sockaddr_storage *source);
+
+/* sockets.c: one more receive socket on the instance's port (logged if not). */
+struct fe_udp *proxy_socket_open(struct instance *in, int family);
 
 /* kxsession.c: a client or response proxy's encrypted session */
 struct kx_session;
@@ -240,14 +256,18 @@ int proxy_kxs_start(struct group *g, const struct pmsg *m);  /* 0 or -1 */
  * restarted with the same ID): its encryption differs from g's. */
 bool proxy_kxs_new_session(const struct group *g, const struct pmsg *m);
 void proxy_kxs_end(struct group *g);             /* from proxy_group_destroy */
-/* The server's ANNOUNCE, KEYINFO and REG_CONF (true: handled, and the
- * group may be gone); false: forward as usual. */
+/* The server's ANNOUNCE, KEYINFO and REG_CONF, and under KEYEX signatures
+ * its ENCRYPTED messages, re-signed (true: handled, and the group may be
+ * gone); false: forward as usual. */
 bool proxy_kxs_down(struct group *g, const struct pmsg *m);
-/* A client's REGISTER, CLIENT_KEY and ENCRYPTED answers (c: NULL before
- * it registered); false: the usual handler. */
-bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m);
-/* An aggregate for the server with our key info, or sealed; length or -1. */
-long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size_t cap);
+/* A client's REGISTER, CLIENT_KEY and ENCRYPTED answers; false: the
+ * usual handler. */
+bool proxy_kxs_up(struct group *g, const struct pmsg *m);
+/* An aggregate for the server with our key info, or sealed; length or -1.
+ * 0: under KEYEX signatures the helper pool signs it and sends it itself
+ * (n clients in it, for the log). */
+long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, size_t n, uint8_t *buf,
+			 size_t cap);
 void proxy_kxs_after_register(struct group *g);  /* our CLIENT_KEY, if asked */
 
 /* dispatch.c */

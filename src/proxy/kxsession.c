@@ -4,6 +4,7 @@
  * clients' KEYINFO and KEYINFO_ACK, and the clients' encrypted answers
  * opened for the aggregator and sealed again under the proxy's ID, as
  * uftpproxyd does. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,11 @@ struct kx_session {
 
 /* ---- pool jobs --------------------------------------------------------- */
 
-enum job_kind { JOB_ANNOUNCE, JOB_REANNOUNCE, JOB_REGISTER, JOB_CLIENT_KEY };
+/* The last four exist for KEYEX signatures (RSA/ECDSA on every ENCRYPTED
+ * message): the server's re-signed with our key on the way down (client
+ * proxy), a client's checked with its CLIENT_KEY, ours made on the way up. */
+enum job_kind { JOB_ANNOUNCE, JOB_REANNOUNCE, JOB_REGISTER, JOB_CLIENT_KEY,
+		JOB_RESIGN, JOB_OPEN, JOB_SEAL, JOB_KEYINFO_ACK };
 
 struct job {
 	struct kx_session *ks;
@@ -59,7 +64,13 @@ struct job {
 	size_t regkeylen;
 	uint8_t *client_key;    /* JOB_ANNOUNCE: our CLIENT_KEY, or NULL */
 	size_t client_key_len;
-	uint8_t out[DGRAM_MAX]; /* JOB_(RE)ANNOUNCE: the ANNOUNCE for clients */
+	const struct crypto_key *signer;  /* JOB_OPEN: the client's key */
+	struct uftp_hdr hdr;    /* JOB_SEAL / JOB_KEYINFO_ACK: the header */
+	uint64_t ivctr;         /* JOB_SEAL / JOB_KEYINFO_ACK */
+	size_t count;           /* JOB_SEAL: clients in the message (log) */
+	uint8_t out[DGRAM_MAX]; /* JOB_(RE)ANNOUNCE: the ANNOUNCE for clients;
+				 * JOB_RESIGN / JOB_SEAL / JOB_KEYINFO_ACK: the
+				 * datagram to send; JOB_OPEN: the plaintext */
 	size_t outlen;
 	size_t len;
 	uint8_t in[];           /* the datagram the job works on */
@@ -117,6 +128,51 @@ static const char *job_client_key(struct job *j)
 	return proxy_kx_client_key(&j->ks->kg, j->ks->sh, &j->peer, &m.u.client_key);
 }
 
+/* The KEYEX jobs: one public-key operation or two on a datagram. */
+static const char *job_keyex(struct job *j, struct crypto_rng *rng)
+{
+	const struct kx_group *kg = &j->ks->kg;
+	uint8_t h[UFTP_HDR_LEN];
+	struct uftp_msg m;
+	struct fb_rcur c;
+	struct fb_wcur w;
+	long n = -1;
+	switch (j->kind) {
+	case JOB_RESIGN:
+		n = crypto_uftp_resign(kg->server_key, kg->key, rng, kg->hashtype, j->in,
+				       j->len, j->out, sizeof(j->out));
+		break;
+	case JOB_OPEN:
+		fb_rcur_init(&c, j->in, j->len);
+		if (uftp_decode(&c, &m) == UFTP_OK && m.hdr.func == UFTP_ENCRYPTED)
+			n = crypto_uftp_open(&kg->group, kg->keytype, kg->hashtype,
+					     kg->sigtype, j->signer, j->in, j->len,
+					     m.u.encrypted.sig.p, m.u.encrypted.sig.len,
+					     m.u.encrypted.payload.p,
+					     m.u.encrypted.payload.len, j->out,
+					     sizeof(j->out));
+		break;
+	case JOB_SEAL:
+		fb_wcur_init(&w, h, sizeof(h));
+		uftp_hdr_encode(&w, &j->hdr);
+		n = crypto_uftp_seal(&kg->group, kg->keytype, kg->hashtype, kg->sigtype,
+				     kg->key, rng, h, j->ivctr, j->in, j->len, j->out,
+				     sizeof(j->out));
+		break;
+	case JOB_KEYINFO_ACK:
+		n = proxy_kx_keyinfo_ack(&j->ks->kg, rng, &j->hdr, j->ivctr, j->out,
+					 sizeof(j->out));
+		break;
+	default:
+		assert(!"not a KEYEX job");
+	}
+	j->outlen = n > 0 ? (size_t)n : 0;
+	if (n > 0)
+		return NULL;
+	return j->kind == JOB_RESIGN || j->kind == JOB_OPEN
+		? "Signature verification failed" : "Signature creation failed";
+}
+
 /* Helper thread. */
 static void job_run(void *arg)
 {
@@ -140,24 +196,32 @@ static void job_run(void *arg)
 	case JOB_CLIENT_KEY:
 		j->why = job_client_key(j);
 		break;
+	default:
+		j->why = job_keyex(j, rng);
+		break;
 	}
 }
 
 static void job_done(struct fe_worker *w, void *arg);
 
-static bool submit(struct kx_session *ks, enum job_kind kind, uint32_t uid,
-		   const struct kx_peer *peer, const uint8_t *data, size_t len)
+static struct job *job_new(struct kx_session *ks, enum job_kind kind, uint32_t uid,
+			   const uint8_t *data, size_t len)
 {
 	struct job *j = calloc(1, sizeof(*j) + len);
 	if (!j)
-		return false;
+		return NULL;
 	j->ks = ks;
 	j->kind = kind;
 	j->uid = uid;
-	if (peer)
-		j->peer = *peer;
 	j->len = len;
-	memcpy(j->in, data, len);
+	if (len)
+		memcpy(j->in, data, len);
+	return j;
+}
+
+/* Hands j to the pool (and frees it when the pool is full). */
+static bool job_submit(struct kx_session *ks, struct job *j)
+{
 	if (fe_pool_submit(ks->g->in->pw->w, job_run, job_done, j) < 0) {
 		free(j);
 		proxy_drop(ks->g->in, PROXY_DROP_RESOURCES);
@@ -165,6 +229,19 @@ static bool submit(struct kx_session *ks, enum job_kind kind, uint32_t uid,
 	}
 	ks->jobs++;
 	return true;
+}
+
+static bool submit(struct kx_session *ks, enum job_kind kind, uint32_t uid,
+		   const struct kx_peer *peer, const uint8_t *data, size_t len)
+{
+	struct job *j = job_new(ks, kind, uid, data, len);
+	if (!j) {
+		proxy_drop(ks->g->in, PROXY_DROP_RESOURCES);
+		return false;
+	}
+	if (peer)
+		j->peer = *peer;
+	return job_submit(ks, j);
 }
 
 /* ---- the session's end ------------------------------------------------- */
@@ -336,6 +413,44 @@ static void done_announce(struct group *g, struct kx_session *ks, struct job *j)
 		proxy_send_to(g->in, &g->pub, j->out, j->outlen);
 }
 
+static void client_opened(struct group *g, uint32_t uid, const struct uftp_hdr *outer,
+			  const uint8_t *plain, long n, const char *why);
+
+static void done_keyex(struct group *g, struct job *j)
+{
+	struct uftp_hdr outer;
+	switch (j->kind) {
+	case JOB_RESIGN:
+		if (!j->why) {
+			proxy_send_to(g->in, &g->priv, j->out, j->outlen);
+			break;
+		}
+		glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
+		     "Dropping ENCRYPTED from the server: %s", j->why);
+		proxy_drop(g->in, PROXY_DROP_AUTH);
+		break;
+	case JOB_OPEN:
+		uftp_peek(j->in, j->len, &outer);
+		client_opened(g, j->uid, &outer, j->out, j->why ? -1 : (long)j->outlen,
+			      "Decrypt/validate failed");
+		break;
+	default:
+		if (j->why) {
+			glog(LOG_LVL_ERR, g->group_id, g->inst, 0, "cannot seal %s: %s",
+			     uftp_func_name(j->hdr.func), j->why);
+		} else if (proxy_send_to(g->in, &g->up, j->out, j->outlen) != 0) {
+			break;
+		} else if (j->kind == JOB_KEYINFO_ACK) {
+			glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "KEYINFO_ACK sent");
+		} else {
+			glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
+			     "Sent %s for %zu client%s", uftp_func_name(j->hdr.func),
+			     j->count, j->count == 1 ? "" : "s");
+		}
+		break;
+	}
+}
+
 static void job_done(struct fe_worker *w, void *arg)
 {
 	struct job *j = arg;
@@ -350,8 +465,10 @@ static void job_done(struct fe_worker *w, void *arg)
 			session_free(ks);
 	} else if (j->kind == JOB_ANNOUNCE || j->kind == JOB_REANNOUNCE) {
 		done_announce(g, ks, j);
-	} else {
+	} else if (j->kind == JOB_REGISTER || j->kind == JOB_CLIENT_KEY) {
 		done_client(g, ks, j);
+	} else {
+		done_keyex(g, j);
 	}
 	free(j->client_key);
 	explicit_bzero(&j->peer, sizeof(j->peer));
@@ -359,17 +476,6 @@ static void job_done(struct fe_worker *w, void *arg)
 }
 
 /* ---- start --------------------------------------------------------------- */
-
-const char *proxy_kxs_refusal(const struct inst_shared *sh, uint32_t server,
-			      const struct uftp_enc_info *e)
-{
-	const char *why = proxy_enc_check(sh, server, e);
-	if (why)
-		return why;
-	if (e->sigtype == UFTP_SIG_KEYEX)
-		return "KEYEX signatures are not supported by this proxy yet";
-	return NULL;
-}
 
 int proxy_kxs_start(struct group *g, const struct pmsg *m)
 {
@@ -412,12 +518,33 @@ static void seal_header(struct group *g, uint8_t func, uint8_t h[UFTP_HDR_LEN],
 	uftp_hdr_encode(&w, out);
 }
 
+/* A message of ours for the server signed with our key (KEYEX): on the
+ * pool, which sends it. */
+static void seal_keyex(struct group *g, enum job_kind kind, const struct uftp_hdr *hdr,
+		       const uint8_t *body, size_t len, size_t count)
+{
+	struct kx_session *ks = g->kx;
+	struct job *j = job_new(ks, kind, 0, body, len);
+	if (!j) {
+		proxy_drop(g->in, PROXY_DROP_RESOURCES);
+		return;
+	}
+	j->hdr = *hdr;
+	j->ivctr = ++ks->ivctr;
+	j->count = count;
+	job_submit(ks, j);
+}
+
 static void send_keyinfo_ack(struct group *g)
 {
 	struct kx_session *ks = g->kx;
 	uint8_t buf[512], h[UFTP_HDR_LEN];
 	struct uftp_hdr hdr;
 	seal_header(g, UFTP_KEYINFO_ACK, h, &hdr);
+	if (ks->kg.sigtype == UFTP_SIG_KEYEX) {
+		seal_keyex(g, JOB_KEYINFO_ACK, &hdr, NULL, 0, 0);
+		return;
+	}
 	long n = proxy_kx_keyinfo_ack(&ks->kg, NULL, &hdr, ++ks->ivctr, buf, sizeof(buf));
 	if (n < 0) {
 		fail(g, "Error encrypting KEYINFO_ACK");
@@ -560,6 +687,13 @@ bool proxy_kxs_down(struct group *g, const struct pmsg *m)
 	case UFTP_REG_CONF:
 		server_reg_conf(g, m);
 		return true;
+	case UFTP_ENCRYPTED:
+		if (g->kx->kg.sigtype != UFTP_SIG_KEYEX || g->in->sh->pc->role != PROXY_CLIENT)
+			return false;
+		/* Our clients check the signature with the key our ANNOUNCE
+		 * gave them: ours, as uftpproxyd re-signs. */
+		submit(g->kx, JOB_RESIGN, 0, NULL, m->raw, m->len);
+		return true;
 	default:
 		return false;    /* forwarded: the clients hold the group keys */
 	}
@@ -655,37 +789,26 @@ static void client_keyinfo_ack(struct group *g, struct kx_client *kc,
 	kc->ready = true;
 }
 
-/* An ENCRYPTED answer: opened with the group keys, then handled as if it
- * had come in the clear. */
-static void client_encrypted(struct group *g, struct client *c, const struct pmsg *pm)
+/* A client's ENCRYPTED answer, opened (n > 0: the plaintext's length)
+ * or not (why), handled as if it had come in the clear. */
+static void client_opened(struct group *g, uint32_t uid, const struct uftp_hdr *outer,
+			  const uint8_t *plain, long n, const char *why)
 {
 	struct kx_session *ks = g->kx;
-	struct uftp_msg outer, inner;
-	uint8_t plain[DGRAM_MAX];
-	const char *why = "Decrypt/validate failed";
-	long n = -1;
-	if (!ks->kg.have_group)
-		why = "Encrypted message before the keys were established";
-	else if (!decode(pm, &outer))
-		why = "Invalid message size";
-	else
-		n = crypto_uftp_open(&ks->kg.group, ks->kg.keytype, ks->kg.hashtype,
-				     ks->kg.sigtype, NULL, pm->raw, pm->len,
-				     outer.u.encrypted.sig.p, outer.u.encrypted.sig.len,
-				     outer.u.encrypted.payload.p,
-				     outer.u.encrypted.payload.len, plain, sizeof(plain));
+	struct uftp_msg inner;
 	struct fb_rcur cur;
 	fb_rcur_init(&cur, plain, n > 0 ? (size_t)n : 0);
-	struct kx_client *kc = kx_client(ks, pm->hdr.src_id, false);
-	if (n <= 0 || uftp_decode_inner(&cur, &outer.hdr, &inner) != UFTP_OK) {
+	struct kx_client *kc = kx_client(ks, uid, false);
+	struct client *c = proxy_group_client(g, uid, false);
+	if (n <= 0 || uftp_decode_inner(&cur, outer, &inner) != UFTP_OK) {
 		/* A forgery under a client's UID must not end that client's
 		 * session: only a stranger hears the ABORT. */
 		if (kc && kc->registered) {
 			glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
-			     "Dropping message from %08X: %s", pm->hdr.src_id, why);
+			     "Dropping message from %08X: %s", uid, why);
 			proxy_drop(g->in, PROXY_DROP_AUTH);
 		} else {
-			reject(g, pm->hdr.src_id, "message", why);
+			reject(g, uid, "message", why);
 		}
 		return;
 	}
@@ -704,17 +827,58 @@ static void client_encrypted(struct group *g, struct client *c, const struct pms
 		snprintf(text, sizeof(text), "%.*s", (int)inner.u.abort.text.len,
 			 (const char *)inner.u.abort.text.p);
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Transfer aborted by %08X: %s",
-		     pm->hdr.src_id, text);
-		proxy_send_abort_up(g, pm->hdr.src_id, text);
+		     uid, text);
+		proxy_send_abort_up(g, uid, text);
 		break;
 	}
+	case UFTP_CC_ACK:
+		/* uftpproxyd passes an encrypted CC_ACK on, and the uftp 4.10.2
+		 * server then crashes (it looks for the key of a client behind
+		 * a proxy): kept back, TFMCC goes on with the other answers. */
 	default:
 		proxy_drop(g->in, PROXY_DROP_UNEXPECTED);
 		break;
 	}
 }
 
-bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m)
+/* An ENCRYPTED answer: opened with the group keys (and, under KEYEX
+ * signatures, checked against the client's CLIENT_KEY on the pool). */
+static void client_encrypted(struct group *g, const struct pmsg *pm)
+{
+	struct kx_session *ks = g->kx;
+	struct uftp_msg outer;
+	uint8_t plain[DGRAM_MAX];
+	const char *why = "Decrypt/validate failed";
+	uint32_t uid = pm->hdr.src_id;
+	struct kx_client *kc = kx_client(ks, uid, false);
+	long n = -1;
+	if (!ks->kg.have_group) {
+		why = "Encrypted message before the keys were established";
+	} else if (!decode(pm, &outer)) {
+		why = "Invalid message size";
+	} else if (ks->kg.sigtype == UFTP_SIG_KEYEX) {
+		if (kc && kc->keyed && kc->peer.pub) {
+			struct job *j = job_new(ks, JOB_OPEN, uid, pm->raw, pm->len);
+			if (!j) {
+				proxy_drop(g->in, PROXY_DROP_RESOURCES);
+				return;
+			}
+			j->signer = kc->peer.pub;   /* set once, freed with the session */
+			job_submit(ks, j);
+			return;
+		}
+		why = "No CLIENT_KEY to check the signature with";
+	} else {
+		n = crypto_uftp_open(&ks->kg.group, ks->kg.keytype, ks->kg.hashtype,
+				     ks->kg.sigtype, NULL, pm->raw, pm->len,
+				     outer.u.encrypted.sig.p, outer.u.encrypted.sig.len,
+				     outer.u.encrypted.payload.p,
+				     outer.u.encrypted.payload.len, plain, sizeof(plain));
+	}
+	client_opened(g, uid, &pm->hdr, plain, n, why);
+}
+
+bool proxy_kxs_up(struct group *g, const struct pmsg *m)
 {
 	if (!g->kx->keyed && m->hdr.func != UFTP_ABORT) {
 		proxy_drop(g->in, PROXY_DROP_UNEXPECTED);   /* our ANNOUNCE is not out yet */
@@ -728,7 +892,7 @@ bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m)
 		client_key(g, m);
 		return true;
 	case UFTP_ENCRYPTED:
-		client_encrypted(g, c, m);
+		client_encrypted(g, m);
 		return true;
 	case UFTP_KEYINFO_ACK:
 	case UFTP_FILEINFO_ACK:
@@ -746,7 +910,8 @@ bool proxy_kxs_up(struct group *g, struct client *c, const struct pmsg *m)
 
 /* ---- toward the server -------------------------------------------------------- */
 
-long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size_t cap)
+long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, size_t count, uint8_t *buf,
+			 size_t cap)
 {
 	struct kx_session *ks = g->kx;
 	if (m->hdr.func == UFTP_REGISTER) {
@@ -764,6 +929,10 @@ long proxy_kxs_encode_up(struct group *g, struct uftp_msg *m, uint8_t *buf, size
 	uftp_hdr_encode(&w, &m->hdr);
 	if (n < 0 || !fb_wcur_ok(&w))
 		return -1;
+	if (ks->kg.sigtype == UFTP_SIG_KEYEX) {
+		seal_keyex(g, JOB_SEAL, &m->hdr, body, (size_t)n, count);
+		return 0;
+	}
 	return crypto_uftp_seal(&ks->kg.group, ks->kg.keytype, ks->kg.hashtype,
 				ks->kg.sigtype, NULL, NULL, h, ++ks->ivctr, body,
 				(size_t)n, buf, cap);

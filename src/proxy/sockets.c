@@ -33,8 +33,9 @@ static bool wants_v6(const struct proxy_config *pc)
 	return pc->dest && strchr(pc->dest, ':');
 }
 
-static struct fe_udp *open_one(struct fe_worker *w, struct instance *in, int family)
+struct fe_udp *proxy_socket_open(struct instance *in, int family)
 {
+	struct fe_worker *w = in->pw->w;
 	const struct proxy_config *pc = in->sh->pc;
 	struct fe_udp_opts o = { .reuseport = true, .bufsize = pc->udp_buf_size,
 				 .bufforce = pc->udp_buf_force,
@@ -132,12 +133,12 @@ static int open_instance(struct fe_worker *w, struct instance *in)
 			return FERRY_EXIT_PARAM;
 		}
 	}
-	if (!(in->v4 = open_one(w, in, AF_INET)))
+	if (!(in->v4 = proxy_socket_open(in, AF_INET)))
 		return FERRY_EXIT_NET;
 	/* As uftpproxyd, every proxy also listens on IPv6: a tunnel or a
 	 * client may reach it either way. Without IPv6 in the kernel that is
 	 * an error only when the configuration names an IPv6 address. */
-	if (!(in->v6 = open_one(w, in, AF_INET6))) {
+	if (!(in->v6 = proxy_socket_open(in, AF_INET6))) {
 		if (wants_v6(pc))
 			return FERRY_EXIT_NET;
 		if (fe_worker_index(w) == 0)

@@ -46,7 +46,7 @@ void proxy_send_up(struct group *g, struct uftp_msg *m, const uint32_t *ids, siz
 	struct uftp_uids *l = list_of(m);
 	if (l)
 		*l = (struct uftp_uids){ .host = ids, .count = n };
-	long len = g->kx ? proxy_kxs_encode_up(g, m, buf, sizeof(buf))
+	long len = g->kx ? proxy_kxs_encode_up(g, m, l ? n : 0, buf, sizeof(buf))
 			 : encode(buf, sizeof(buf), m, g->group_id, g->inst);
 	if (len < 0 && g->kx)
 		glog(LOG_LVL_ERR, g->group_id, g->inst, 0, "cannot seal %s",

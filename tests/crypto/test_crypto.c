@@ -453,6 +453,63 @@ static void test_schedule(void **state)
 	crypto_key_free(ec);
 }
 
+static struct crypto_key *public_of(const struct crypto_key *k);
+
+/* A client proxy under KEYEX signatures: the server's signature checked,
+ * the proxy's put in (a key of another size or curve moves the payload),
+ * the result opens with the proxy's key only; a forgery is not re-signed. */
+static void test_resign(void **state)
+{
+	(void)state;
+	uint8_t hdr[16] = { 0x40, UFTP_FILESEG, 0, 2, 0, 0, 0, 9, 1, 2, 3, 4 };
+	uint8_t master[48], r1[32], plain[300], dg[2048], re[2048], out[1024];
+	struct crypto_keyset g;
+	memset(master, 5, sizeof(master));
+	memset(r1, 6, sizeof(r1));
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)(i * 7);
+	const struct { const char *server, *proxy; } cases[] = {
+		{ "rsa:1024", "rsa:1024" }, { "rsa:1024", "rsa:2048" },
+		{ "ec:prime256v1", "ec:prime256v1" }, { "ec:secp521r1", "ec:prime256v1" },
+	};
+	int kt = UFTP_KEY_AES256_CBC;
+	assert_int_equal(crypto_uftp_group_keys(UFTP_HASH_SHA256, kt, master, r1, &g), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct crypto_key *srv = gen(cases[i].server), *px = gen(cases[i].proxy);
+		struct crypto_key *srvpub = public_of(srv), *pxpub = public_of(px);
+		long n = crypto_uftp_seal(&g, kt, UFTP_HASH_SHA256, UFTP_SIG_KEYEX, srv, rng,
+					  hdr, 77, plain, sizeof(plain), dg, sizeof(dg));
+		assert_true(n > 28);
+		long m = crypto_uftp_resign(srvpub, px, rng, UFTP_HASH_SHA256, dg, (size_t)n,
+					    re, sizeof(re));
+		assert_true(m > 28);
+		size_t siglen = (size_t)re[24] << 8 | re[25], paylen = (size_t)re[26] << 8 | re[27];
+		assert_int_equal(siglen, crypto_sig_len(px));
+		assert_int_equal(28 + siglen + paylen, m);
+		assert_int_equal(crypto_uftp_open(&g, kt, UFTP_HASH_SHA256, UFTP_SIG_KEYEX,
+						  pxpub, re, (size_t)m, re + 28, siglen,
+						  re + 28 + siglen, paylen, out, sizeof(out)),
+				 (long)sizeof(plain));
+		assert_memory_equal(out, plain, sizeof(plain));
+		assert_int_equal(crypto_uftp_open(&g, kt, UFTP_HASH_SHA256, UFTP_SIG_KEYEX,
+						  srvpub, re, (size_t)m, re + 28, siglen,
+						  re + 28 + siglen, paylen, out, sizeof(out)), -1);
+		dg[n - 1] ^= 1;                 /* a forged payload */
+		assert_int_equal(crypto_uftp_resign(srvpub, px, rng, UFTP_HASH_SHA256, dg,
+						    (size_t)n, re, sizeof(re)), -1);
+		dg[n - 1] ^= 1;
+		dg[24] = 0xff;                  /* a signature length past the end */
+		assert_int_equal(crypto_uftp_resign(srvpub, px, rng, UFTP_HASH_SHA256, dg,
+						    (size_t)n, re, sizeof(re)), -1);
+		assert_int_equal(crypto_uftp_resign(srvpub, px, rng, UFTP_HASH_SHA256, dg,
+						    27, re, sizeof(re)), -1);
+		crypto_key_free(srv);
+		crypto_key_free(px);
+		crypto_key_free(srvpub);
+		crypto_key_free(pxpub);
+	}
+}
+
 /* One key shared by helper threads: signing, verifying, decrypting and
  * ECDH at once must all succeed (wolfCrypt keeps state in the key). */
 struct shared_job {
@@ -534,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_fingerprint_str),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_shared_keys),
+		cmocka_unit_test(test_resign),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

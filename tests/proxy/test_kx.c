@@ -367,6 +367,19 @@ static void run_case(const struct kx_case *kc)
 	assert_true(proxy_kx_client_ack(&g, &cp, v));
 	v[3] ^= 1;
 	assert_false(proxy_kx_client_ack(&g, &cp, v));
+	v[3] ^= 1;
+	/* That KEYINFO_ACK replayed for another client: its verify data hangs
+	 * on the client's own premaster and random, so it is refused. */
+	struct sim_client cl2 = { 0 };
+	struct kx_peer cp2 = { .pub = cp.pub };
+	client_register(&cl2, kc, down, downlen, s.rand1);
+	struct uftp_register reg2 = { .rand2 = { cl2.rand2, CRYPTO_RAND_LEN },
+				      .keyinfo = { cl2.keyinfo, cl2.kilen } };
+	assert_null(proxy_kx_client_register(&g, rng, &cp2, CLIENT + 1, &reg2));
+	assert_false(proxy_kx_client_ack(&g, &cp2, v));
+	crypto_key_free(cl2.key);
+	crypto_key_free(cl2.dh);
+	crypto_key_free(cl2.proxy_key);
 
 	crypto_key_free(cp.pub);
 	proxy_kx_free(&g);
