@@ -52,7 +52,7 @@ void perf_cl_usage(FILE *f)
 "      --curve NAME            ECDH curve, and ECDSA keys' (prime256v1)\n"
 "      --server-key SPEC       rsa:BITS or ec:CURVE (ec:CURVE, rsa:2048)\n"
 "      --client-auth           the server asks for CLIENT_KEY\n"
-"      --key-pool N            client keys made before the run, shared (64)\n"
+"      --key-pool N            share N client keys round robin (0: one each)\n"
 "      --resend SEC            REGISTER again after SEC without KEYINFO (1)\n"
 "Forwarding probe (a plain session; replaces the file phases):\n"
 "      --probe-rate R          CC_ACKs per second after the registration\n"
@@ -201,7 +201,7 @@ static void opts_default(struct opts *o)
 			    .uid_base = 0xC1000001u, .server_uid = 0x5E000001u,
 			    .dest_port = 1044, .seed = 1,
 			    .keytype = UFTP_KEY_AES256_GCM, .hashtype = UFTP_HASH_SHA256,
-			    .curve = "prime256v1", .key_pool = 64, .probe_secs = 5,
+			    .curve = "prime256v1", .key_pool = 0, .probe_secs = 5,
 			    .resend = 1 };
 	inet_pton(AF_INET, "230.4.4.1", &o->pub);
 	inet_pton(AF_INET, "239.255.70.1", &o->priv);
@@ -308,7 +308,7 @@ static int parse_one(struct opts *o, int ch, const char *arg, bool *have_proxy)
 	case O_RESEND: return perf_parse_num(arg, 0.01, 600, &o->resend) ? 0 : bad("resend time", arg);
 	case O_CAUTH: o->client_auth = true; return 0;
 	case O_POOL:
-		if (!perf_parse_num(arg, 1, 1e6, &v))
+		if (!perf_parse_num(arg, 0, 1e6, &v))
 			return bad("key pool size", arg);
 		o->key_pool = (size_t)v;
 		return 0;
