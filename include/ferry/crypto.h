@@ -104,6 +104,12 @@ bool crypto_key_private(const struct crypto_key *k);
 /* Key blobs (protocol.txt 5.2.3.2/3): uftp's export, EC padded to 4. */
 long crypto_key_blob(const struct crypto_key *k, uint8_t *out, size_t cap);
 struct crypto_key *crypto_key_from_blob(const void *blob, size_t len);
+/* A peer's one-time public key (a client's ECDH key or CLIENT_KEY): RSA
+ * as crypto_key_from_blob; EC checked on its curve only, a full check on the cofactor-1 curves uftp
+ * uses, so that wolfCrypt's fixed-point cache never builds a table for a
+ * point used once (crypto_key_from_blob's order check makes the ECDH its
+ * second use: ~5x the work). NULL if not a valid blob. */
+struct crypto_key *crypto_key_from_peer_blob(const void *blob, size_t len);
 /* SHA-1 of the blob, and "AB:CD:..." as uftp prints it. */
 void crypto_blob_fingerprint(const void *blob, size_t len,
 			     uint8_t fp[CRYPTO_FP_LEN]);

@@ -205,7 +205,8 @@ const char *proxy_kx_client_register(struct kx_group *g, struct crypto_rng *rng,
 		if (n != CRYPTO_MASTER_LEN)
 			return "Failed to decrypt premaster secret";
 	} else {
-		struct crypto_key *peer = crypto_key_from_blob(r->keyinfo.p, r->keyinfo.len);
+		struct crypto_key *peer = crypto_key_from_peer_blob(r->keyinfo.p,
+								    r->keyinfo.len);
 		bool ok = peer && crypto_key_curve(peer) == crypto_key_curve(g->dh) &&
 			  crypto_ecdh(g->dh, rng, peer, pm) == 0;
 		crypto_key_free(peer);
@@ -241,7 +242,7 @@ const char *proxy_kx_client_key(const struct kx_group *g, const struct inst_shar
 	if (clients->n && (!listed || (listed->has_fp &&
 					  memcmp(fp, listed->fp, sizeof(fp)))))
 		return "Failed to verify client key fingerprint";
-	struct crypto_key *k = crypto_key_from_blob(ck->keyblob.p, ck->keyblob.len);
+	struct crypto_key *k = crypto_key_from_peer_blob(ck->keyblob.p, ck->keyblob.len);
 	long n = handshake(g, c, hs, sizeof(hs));
 	if (!k || n < 0 || !crypto_verify(k, g->hashtype, hs, (size_t)n, ck->verify.p,
 					  ck->verify.len)) {

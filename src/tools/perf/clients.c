@@ -119,7 +119,9 @@ int perf_clients(int argc, char **argv)
 	}
 	int rc = PERF_SYS;
 	c.delay_ns = secs_ns(c.o.delay);
-	if (perf_pin(c.o.cpu) < 0 || alloc_state(&c) < 0 || perf_cl_open_sockets(&c) < 0)
+	if (perf_pin(c.o.cpu) < 0 || alloc_state(&c) < 0 || perf_cl_open_sockets(&c) < 0 ||
+	    (c.o.keyex && perf_cl_kx_setup(&c) < 0) ||
+	    (c.o.probe_rate > 0 && perf_cl_probe_setup(&c) < 0))
 		goto out;
 	perf_trap_signals();
 	perf_report_begin(&c.rep, c.o.json, perf_cl_start_json(&c.o));
@@ -135,13 +137,34 @@ int perf_clients(int argc, char **argv)
 	bool ok = stopped == 0;
 	for (int p = 0; p < PH_COUNT; p++) {
 		perf_cl_tally_finish(&c, &c.t[p], (enum phase)p);
-		ok = ok && perf_cl_tally_ok(&c.t[p], (enum phase)p);
+		/* An encrypted client resends its REGISTER until its KEYINFO
+		 * comes, so the server may hear its UID more than once. */
+		if (c.kx && p == PH_REGISTER)
+			ok = ok && c.t[p].distinct == c.t[p].expected && !c.t[p].unknown;
+		else
+			ok = ok && perf_cl_tally_ok(&c.t[p], (enum phase)p);
 	}
-	if (!c.o.json)
+	if (c.kx)
+		ok = ok && perf_cl_kx_ok(&c);
+	if (c.probe)
+		ok = ok && perf_cl_probe_ok(&c);
+	if (!c.o.json) {
 		perf_cl_print_summary(&c);
-	perf_report_end(&c.rep, perf_cl_end_json(&c, ok));
+		if (c.kx)
+			perf_cl_kx_summary(&c);
+		if (c.probe)
+			perf_cl_probe_summary(&c);
+	}
+	json_t *end = perf_cl_end_json(&c, ok);
+	if (c.kx)
+		json_object_set_new(end, "encrypted", perf_cl_kx_json(&c));
+	if (c.probe)
+		json_object_set_new(end, "probe", perf_cl_probe_json(&c));
+	perf_report_end(&c.rep, end);
 	rc = ok ? PERF_OK : PERF_FAILED;
 out:
+	perf_cl_kx_free(&c);
+	perf_cl_probe_free(&c);
 	perf_cl_close_sockets(&c);
 	free_state(&c);
 	return rc;

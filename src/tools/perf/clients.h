@@ -73,6 +73,14 @@ struct opts {
 	uint16_t dest_port;
 	struct in_addr pub, priv, mcast_if;
 	uint64_t seed;
+	/* encrypted clients (clients_kx.c): keyex 0 = none */
+	int keyex, keytype, hashtype, sigtype;
+	const char *server_key, *curve;
+	bool client_auth;
+	size_t key_pool;
+	double resend;                   /* REGISTER again without KEYINFO */
+	/* plain-session probe (clients_probe.c): CC_ACKs after REGISTER */
+	double probe_rate, probe_secs;
 };
 
 /* ---- state -------------------------------------------------------------------- */
@@ -108,7 +116,10 @@ struct dgram {
 /* epoll tags: the server socket, the multicast socket, client socket i. */
 enum { TAG_SERVER = 1, TAG_MCAST = 2, TAG_CLIENT = 1u << 24 };
 
-enum sv_state { SV_WAIT, SV_SETTLE, SV_END };
+enum sv_state { SV_WAIT, SV_SETTLE, SV_PROBE, SV_END };
+
+struct cl_kx;      /* clients_kx.c */
+struct cl_probe;   /* clients_probe.c */
 
 struct ctx {
 	struct opts o;
@@ -139,6 +150,8 @@ struct ctx {
 	struct perf_report rep;
 	uint64_t t0_ns, next_report_ns, last_report_ns;
 	size_t last_sent_total, last_uids_total;
+	struct cl_kx *kx;                /* encrypted session, or NULL */
+	struct cl_probe *probe;          /* plain-session probe, or NULL */
 };
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -207,6 +220,35 @@ void perf_cl_clients_deliver(struct ctx *c, const uint8_t *buf, size_t len,
 			    uint64_t rx_ns);
 uint64_t perf_cl_clients_next(const struct ctx *c, uint64_t now);
 void perf_cl_clients_pump(struct ctx *c, uint64_t now);
+void perf_cl_clients_resend_register(struct ctx *c, size_t i, uint64_t now);
+
+/* clients_kx.c: the key exchange of encrypted clients (--keyex) */
+int perf_cl_kx_setup(struct ctx *c);     /* keys, PROXY_KEY, precomputation */
+void perf_cl_kx_free(struct ctx *c);
+void perf_cl_kx_enc_info(struct ctx *c, struct uftp_announce *a);
+void perf_cl_kx_sign_announce(struct ctx *c, uint8_t *dgram, size_t len);
+void perf_cl_kx_register_fields(const struct ctx *c, size_t i, struct uftp_register *r);
+void perf_cl_kx_after_register(struct ctx *c, int fd, size_t i);
+bool perf_cl_kx_server_rx(struct ctx *c, const struct uftp_msg *m, const uint8_t *raw,
+			  size_t len);
+bool perf_cl_kx_client_rx(struct ctx *c, const struct uftp_msg *m, uint64_t now);
+bool perf_cl_kx_done(const struct ctx *c);
+void perf_cl_kx_keepalive(struct ctx *c);
+void perf_cl_kx_finish(struct ctx *c);
+bool perf_cl_kx_ok(const struct ctx *c);
+json_t *perf_cl_kx_json(struct ctx *c);
+void perf_cl_kx_summary(struct ctx *c);
+
+/* clients_probe.c: a plain session's forwarding, CC_ACKs through the proxy */
+int perf_cl_probe_setup(struct ctx *c);
+void perf_cl_probe_free(struct ctx *c);
+void perf_cl_probe_start(struct ctx *c, uint64_t now);
+void perf_cl_probe_tick(struct ctx *c, uint64_t now);   /* sends; ends the phase */
+uint64_t perf_cl_probe_next(const struct ctx *c);
+void perf_cl_probe_rx(struct ctx *c, const struct uftp_msg *m, uint64_t now);
+json_t *perf_cl_probe_json(const struct ctx *c);
+bool perf_cl_probe_ok(const struct ctx *c);        /* some got through */
+void perf_cl_probe_summary(const struct ctx *c);
 
 /* clients_opts.c */
 int perf_cl_parse_opts(int argc, char **argv, struct opts *o);
@@ -235,6 +277,10 @@ void perf_cl_send_done(struct ctx *c, want_fn *want);
 void perf_cl_send_fileinfo(struct ctx *c);
 void perf_cl_send_repairs(struct ctx *c);
 void perf_cl_server_send_raw(struct ctx *c, const uint8_t *buf, size_t len);
+/* m's header filled in and sent to the proxy; keep: resend as keepalive;
+ * deliver: the clients hear it too (response mode). */
+void perf_cl_server_send(struct ctx *c, struct uftp_msg *m, bool keep, bool deliver);
+void perf_cl_send_uids(struct ctx *c, uint8_t func, const uint32_t *uids, size_t n);
 void perf_cl_trig_clear(struct ctx *c);
 bool perf_cl_want_all(const struct ctx *c, size_t i);
 bool perf_cl_want_naks(const struct ctx *c, size_t i);

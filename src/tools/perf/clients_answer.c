@@ -72,6 +72,8 @@ void perf_cl_clients_deliver(struct ctx *c, const uint8_t *buf, size_t len,
 	fb_rcur_init(&rc, buf, len);
 	if (uftp_decode(&rc, &m) != UFTP_OK || m.hdr.group_id != c->o.group_id)
 		return;
+	if (c->kx && perf_cl_kx_client_rx(c, &m, rx_ns))
+		return;
 	switch (m.hdr.func) {
 	case UFTP_REG_CONF:
 		c->reg_confs++;
@@ -122,6 +124,8 @@ static long encode_answer(struct ctx *c, const struct answer *a, uint64_t now,
 		m.u.reg.ts_sec = sec;
 		m.u.reg.ts_usec = usec;
 		m.u.reg.rand2 = (struct fb_bview){ zeros, 0 };
+		if (c->kx)
+			perf_cl_kx_register_fields(c, a->client, &m.u.reg);
 		break;
 	case UFTP_FILEINFO_ACK:
 		m.u.fileinfo_ack = (struct uftp_fileinfo_ack){
@@ -140,6 +144,15 @@ static long encode_answer(struct ctx *c, const struct answer *a, uint64_t now,
 		break;
 	}
 	return uftp_encode(buf, cap, &m);
+}
+
+/* Client i sends its REGISTER again (encrypted clients without KEYINFO). */
+void perf_cl_clients_resend_register(struct ctx *c, size_t i, uint64_t now)
+{
+	struct answer a = { .rx_ns = now, .client = (uint32_t)i, .func = UFTP_REGISTER,
+			    .ts_sec = c->ts_sec, .ts_usec = c->ts_usec };
+	if (queue_push(c, &a) == 0)
+		c->t[PH_REGISTER].queued++;
 }
 
 /* Sends the answers that are due, within the rate. */
@@ -172,7 +185,10 @@ void perf_cl_clients_pump(struct ctx *c, uint64_t now)
 			t->send_errors++;
 		} else {
 			t->sent++;
-			t->sent_ns[a->client] = ts;
+			if (!t->sent_ns[a->client])    /* a resend keeps the first */
+				t->sent_ns[a->client] = ts;
+			if (c->kx && a->func == UFTP_REGISTER)
+				perf_cl_kx_after_register(c, fd, a->client);
 			if (!t->first_sent_ns)
 				t->first_sent_ns = ts;
 		}

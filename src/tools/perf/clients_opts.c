@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clients.h"
+#include "ferry/crypto.h"
 
 void perf_cl_usage(FILE *f)
 {
@@ -43,6 +44,19 @@ void perf_cl_usage(FILE *f)
 "  -J, --json                  one JSON document at the end\n"
 "  -A, --cpu N                 pin to CPU N\n"
 "      --seed N                NAK choice (1)\n"
+"Encrypted clients (response proxy; the registration alone is run):\n"
+"      --keyex ecdh-ecdsa|ecdh-rsa|rsa  key exchange (none: a plain session)\n"
+"      --cipher NAME           aes128-cbc, aes256-cbc, aes128-gcm, aes256-gcm,\n"
+"                              aes128-ccm, aes256-ccm (aes256-gcm)\n"
+"      --hash NAME             sha1, sha256, sha384, sha512 (sha256)\n"
+"      --curve NAME            ECDH curve, and ECDSA keys' (prime256v1)\n"
+"      --server-key SPEC       rsa:BITS or ec:CURVE (ec:CURVE, rsa:2048)\n"
+"      --client-auth           the server asks for CLIENT_KEY\n"
+"      --key-pool N            share N client keys round robin (0: one each)\n"
+"      --resend SEC            REGISTER again after SEC without KEYINFO (1)\n"
+"Forwarding probe (a plain session; replaces the file phases):\n"
+"      --probe-rate R          CC_ACKs per second after the registration\n"
+"      --probe-secs SEC        for this long (5)\n"
 "Exit: 0 every UID once in every phase and the NAK union exact; 3 not;\n"
 "1 usage; 2 system error.\n");
 }
@@ -51,6 +65,7 @@ enum {
 	O_PORTS = 256, O_ADDRS, O_BIND, O_DELAY, O_GRTT, O_ROBUST, O_BLOCKSIZE,
 	O_BLOCKS, O_NAKF, O_NAKB, O_CLOSED, O_UIDBASE, O_SERVERUID, O_GROUP,
 	O_PUB, O_PRIV, O_DPORT, O_MIF, O_SETTLE, O_TIMEOUT, O_SEED,
+	O_RESEND, O_KEYEX, O_CIPHER, O_HASH, O_CURVE, O_SKEY, O_CAUTH, O_POOL, O_PRATE, O_PSECS,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +97,16 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'J' },
 	{ "cpu", required_argument, NULL, 'A' },
 	{ "seed", required_argument, NULL, O_SEED },
+	{ "keyex", required_argument, NULL, O_KEYEX },
+	{ "resend", required_argument, NULL, O_RESEND },
+	{ "cipher", required_argument, NULL, O_CIPHER },
+	{ "hash", required_argument, NULL, O_HASH },
+	{ "curve", required_argument, NULL, O_CURVE },
+	{ "server-key", required_argument, NULL, O_SKEY },
+	{ "client-auth", no_argument, NULL, O_CAUTH },
+	{ "key-pool", required_argument, NULL, O_POOL },
+	{ "probe-rate", required_argument, NULL, O_PRATE },
+	{ "probe-secs", required_argument, NULL, O_PSECS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -95,6 +120,36 @@ static bool parse_hex32(const char *s, uint32_t *out)
 		return false;
 	*out = (uint32_t)v;
 	return true;
+}
+
+struct named {
+	const char *name;
+	int value;
+};
+
+static const struct named keyexes[] = {
+	{ "ecdh-ecdsa", UFTP_KEYEX_ECDH_ECDSA }, { "ecdh-rsa", UFTP_KEYEX_ECDH_RSA },
+	{ "rsa", UFTP_KEYEX_RSA }, { NULL, 0 },
+};
+static const struct named ciphers[] = {
+	{ "aes128-cbc", UFTP_KEY_AES128_CBC }, { "aes256-cbc", UFTP_KEY_AES256_CBC },
+	{ "aes128-gcm", UFTP_KEY_AES128_GCM }, { "aes256-gcm", UFTP_KEY_AES256_GCM },
+	{ "aes128-ccm", UFTP_KEY_AES128_CCM }, { "aes256-ccm", UFTP_KEY_AES256_CCM },
+	{ NULL, 0 },
+};
+static const struct named hashes[] = {
+	{ "sha1", UFTP_HASH_SHA1 }, { "sha256", UFTP_HASH_SHA256 },
+	{ "sha384", UFTP_HASH_SHA384 }, { "sha512", UFTP_HASH_SHA512 }, { NULL, 0 },
+};
+
+static bool lookup(const struct named *t, const char *s, int *out)
+{
+	for (; t->name; t++)
+		if (!strcmp(t->name, s)) {
+			*out = t->value;
+			return true;
+		}
+	return false;
 }
 
 static bool parse_ip4(const char *s, struct in_addr *out)
@@ -144,7 +199,10 @@ static void opts_default(struct opts *o)
 			    .robust = 20, .blocksize = 1300, .blocks = 1024,
 			    .nak_blocks = 4, .nak_fraction = 0.1,
 			    .uid_base = 0xC1000001u, .server_uid = 0x5E000001u,
-			    .dest_port = 1044, .seed = 1 };
+			    .dest_port = 1044, .seed = 1,
+			    .keytype = UFTP_KEY_AES256_GCM, .hashtype = UFTP_HASH_SHA256,
+			    .curve = "prime256v1", .key_pool = 0, .probe_secs = 5,
+			    .resend = 1 };
 	inet_pton(AF_INET, "230.4.4.1", &o->pub);
 	inet_pton(AF_INET, "239.255.70.1", &o->priv);
 	o->mcast_if.s_addr = htonl(INADDR_ANY);
@@ -238,6 +296,28 @@ static int parse_one(struct opts *o, int ch, const char *arg, bool *have_proxy)
 			return bad("CPU", arg);
 		o->cpu = (int)v;
 		return 0;
+	case O_KEYEX: return lookup(keyexes, arg, &o->keyex) ? 0 : bad("key exchange", arg);
+	case O_CIPHER: return lookup(ciphers, arg, &o->keytype) ? 0 : bad("cipher", arg);
+	case O_HASH: return lookup(hashes, arg, &o->hashtype) ? 0 : bad("hash", arg);
+	case O_CURVE:
+		if (!crypto_curve_supported(crypto_curve_by_name(arg)))
+			return bad("curve", arg);
+		o->curve = arg;
+		return 0;
+	case O_SKEY: o->server_key = arg; return 0;
+	case O_RESEND: return perf_parse_num(arg, 0.01, 600, &o->resend) ? 0 : bad("resend time", arg);
+	case O_CAUTH: o->client_auth = true; return 0;
+	case O_POOL:
+		if (!perf_parse_num(arg, 0, 1e6, &v))
+			return bad("key pool size", arg);
+		o->key_pool = (size_t)v;
+		return 0;
+	case O_PRATE:
+		if ((v = perf_parse_si(arg)) <= 0 || v > 1e6)
+			return bad("probe rate", arg);
+		o->probe_rate = v;
+		return 0;
+	case O_PSECS: return perf_parse_num(arg, 0.1, 3600, &o->probe_secs) ? 0 : bad("probe time", arg);
 	case O_SEED:
 		if (!perf_parse_num(arg, 0, 1e18, &v))
 			return bad("seed", arg);
@@ -276,6 +356,12 @@ int perf_cl_parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "ferry-perf clients: client UIDs overflow or hold the server's\n");
 		return -1;
 	}
+	if (o->keyex && (o->client_mode || o->probe_rate > 0)) {
+		fprintf(stderr, "ferry-perf clients: --keyex is for a response proxy, "
+			"without --probe-rate\n");
+		return -1;
+	}
+	o->sigtype = crypto_cipher_aead(o->keytype) ? UFTP_SIG_AUTHENC : UFTP_SIG_HMAC;
 	if (o->blocks > o->blocksize * 8u) {
 		fprintf(stderr, "ferry-perf clients: --blocks above blocksize * 8\n");
 		return -1;

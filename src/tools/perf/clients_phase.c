@@ -6,6 +6,8 @@
 static bool phase_complete(const struct ctx *c)
 {
 	const struct tally *t = &c->t[c->phase];
+	if (c->kx && c->phase == PH_REGISTER)
+		return t->complete_ns != 0 && perf_cl_kx_done(c);
 	return t->complete_ns != 0;
 }
 
@@ -38,8 +40,18 @@ static void phase_end(struct ctx *c, uint64_t now)
 		t->timed_out = true;
 	/* answers still queued for this phase will never count */
 	c->qhead = c->qtail = 0;
+	if (c->kx) {                   /* REG_CONFs went out as the proxy acked */
+		perf_cl_kx_finish(c);
+		perf_cl_trig_clear(c);
+		c->state = SV_END;
+		return;
+	}
 	if (c->phase == PH_REGISTER)
 		perf_cl_send_confirm(c, UFTP_REG_CONF);
+	if (c->probe) {
+		perf_cl_probe_start(c, now);
+		return;
+	}
 	if (c->phase == PH_STATUS)
 		perf_cl_send_repairs(c);
 	enum phase next = (enum phase)(c->phase + 1);
@@ -61,6 +73,8 @@ static void keepalive(struct ctx *c, uint64_t now)
 	if (now < c->keepalive_ns || !c->ntrig)
 		return;
 	perf_cl_server_send_raw(c, c->trig[0].p, c->trig[0].len);
+	if (c->kx)
+		perf_cl_kx_keepalive(c);
 	c->keepalives++;
 	c->keepalive_ns = now + secs_ns(3 * c->o.grtt);
 }
@@ -70,6 +84,10 @@ void perf_cl_server_tick(struct ctx *c, uint64_t now)
 	if (c->state == SV_END)
 		return;
 	keepalive(c, now);
+	if (c->state == SV_PROBE) {
+		perf_cl_probe_tick(c, now);
+		return;
+	}
 	if (c->state == SV_WAIT && (phase_complete(c) || now >= c->deadline_ns)) {
 		c->state = SV_SETTLE;        /* wait for duplicates and stragglers */
 		c->settle_end_ns = now + secs_ns(c->o.settle);
@@ -87,6 +105,10 @@ uint64_t perf_cl_server_next(const struct ctx *c)
 	}
 	case SV_SETTLE:
 		return c->settle_end_ns;
+	case SV_PROBE: {
+		uint64_t t = perf_cl_probe_next(c);
+		return c->keepalive_ns < t ? c->keepalive_ns : t;
+	}
 	default:
 		return UINT64_MAX;
 	}

@@ -65,6 +65,12 @@ static void server_receive(struct ctx *c, const uint8_t *buf, size_t len, uint64
 		c->strays++;
 		return;
 	}
+	if (c->probe && m.hdr.func == UFTP_CC_ACK) {
+		perf_cl_probe_rx(c, &m, now);
+		return;
+	}
+	if (c->kx && perf_cl_kx_server_rx(c, &m, buf, len))
+		return;
 	if (m.hdr.func == UFTP_STATUS) {
 		server_status(c, &m.u.status, now);
 		return;

@@ -35,9 +35,7 @@ void perf_cl_server_send_raw(struct ctx *c, const uint8_t *buf, size_t len)
 		c->server_sent++;
 }
 
-/* Sends m (header filled in here) to the proxy; in response mode the
- * clients hear it at the same moment. keep: resend it as keepalive. */
-static void server_send(struct ctx *c, struct uftp_msg *m, bool keep)
+void perf_cl_server_send(struct ctx *c, struct uftp_msg *m, bool keep, bool deliver)
 {
 	uint8_t buf[MAXDGRAM];
 	m->hdr = (struct uftp_hdr){ .version = UFTP_VERSION, .func = m->hdr.func,
@@ -51,11 +49,20 @@ static void server_send(struct ctx *c, struct uftp_msg *m, bool keep)
 			uftp_func_name(m->hdr.func), uftp_strerror((enum uftp_err)-len));
 		return;
 	}
+	if (c->kx && m->hdr.func == UFTP_ANNOUNCE)
+		perf_cl_kx_sign_announce(c, buf, (size_t)len);
 	perf_cl_server_send_raw(c, buf, (size_t)len);
 	if (keep)
 		trig_keep(c, buf, (size_t)len);
-	if (!c->o.client_mode)
+	if (deliver && !c->o.client_mode)
 		perf_cl_clients_deliver(c, buf, (size_t)len, perf_now_ns());
+}
+
+/* Sends m (header filled in here) to the proxy; in response mode the
+ * clients hear it at the same moment. keep: resend it as keepalive. */
+static void server_send(struct ctx *c, struct uftp_msg *m, bool keep)
+{
+	perf_cl_server_send(c, m, keep, true);
 }
 
 /* The UIDs a request lists: clients i with want(i), blocksize/4 a message. */
@@ -110,6 +117,8 @@ void perf_cl_send_announce(struct ctx *c)
 	a->ts_usec = c->ts_usec;
 	a->pub_addr = (struct fb_bview){ (const uint8_t *)&c->o.pub, 4 };
 	a->priv_addr = (struct fb_bview){ (const uint8_t *)&c->o.priv, 4 };
+	if (c->kx)
+		perf_cl_kx_enc_info(c, a);
 	if (c->o.closed)
 		send_listed(c, &m, &a->uids, perf_cl_want_all, true);
 	else
@@ -174,4 +183,22 @@ void perf_cl_send_confirm(struct ctx *c, uint8_t func)
 	send_listed(c, &m, func == UFTP_REG_CONF ? &m.u.reg_conf.uids
 						 : &m.u.done_conf.uids,
 		    perf_cl_want_all, false);
+}
+
+/* A REG_CONF (or DONE_CONF) naming exactly these UIDs, blocksize/4 a
+ * message; the clients do not hear it (an encrypted session's REG_CONF is
+ * for the proxy). */
+void perf_cl_send_uids(struct ctx *c, uint8_t func, const uint32_t *uids, size_t n)
+{
+	size_t max = list_max(c);
+	for (size_t off = 0; off < n; off += max) {
+		struct uftp_msg m;
+		memset(&m, 0, sizeof(m));
+		m.hdr.func = func;
+		struct uftp_uids *l = func == UFTP_REG_CONF ? &m.u.reg_conf.uids
+							  : &m.u.done_conf.uids;
+		*l = (struct uftp_uids){ .host = uids + off,
+					 .count = n - off < max ? n - off : max };
+		perf_cl_server_send(c, &m, false, false);
+	}
 }

@@ -72,7 +72,7 @@ int perf_cl_open_sockets(struct ctx *c)
 	}
 	watch(c, c->server_fd, TAG_SERVER);
 	c->mcast_fd = -1;
-	if (o->client_mode) {
+	if (o->client_mode || o->keyex) {   /* PROXY_KEY, KEYINFO: multicast */
 		struct sockaddr_in any = { .sin_family = AF_INET,
 					   .sin_port = htons(o->dest_port) };
 		struct sockaddr_storage ss = { 0 };

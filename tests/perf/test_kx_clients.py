@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""test_kx_clients: ferry-perf clients' encrypted clients against a ferryd
+response proxy (issue 12 item 6), and the forwarding probe.
+
+    test_kx_clients.py FERRYD FERRY_PERF
+
+Two network namespaces joined by a veth pair (198.18.40.0/24): "gen" runs
+`ferry-perf clients` (a simulated server and its clients), "px" runs
+`ferryd -r`. For each key exchange, 50 clients fetch the proxy's PROXY_KEY,
+REGISTER (and send CLIENT_KEY with client authentication); each must get a
+KEYINFO whose entry decrypts to the server's group master, and the proxy
+must log each client's KEYINFO_ACK as checked. Then a plain session's
+CC_ACK probe must come through the proxy whole.
+
+Needs root (ip netns); exits 77 (skip) without it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+PASSED = FAILED = 0
+CLIENTS = 50
+GEN, PX = "198.18.40.1", "198.18.40.2"
+PORT = 1044
+
+
+def check(cond, what):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+        print("ok - %s" % what)
+    else:
+        FAILED += 1
+        print("not ok - %s" % what)
+
+
+def sh(*argv, check_rc=True):
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if check_rc and r.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(argv), r.stderr.strip()))
+    return r
+
+
+class Lab:
+    def __init__(self):
+        tag = "fkx%d" % os.getpid()
+        self.gen, self.px = tag + "-gen", tag + "-px"
+        for ns in (self.gen, self.px):
+            sh("ip", "netns", "add", ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "link", "add", "kxa", "netns", self.gen, "type", "veth",
+           "peer", "name", "kxb", "netns", self.px)
+        for ns, dev, addr in ((self.gen, "kxa", GEN), (self.px, "kxb", PX)):
+            sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", dev)
+
+    def close(self):
+        for ns in (self.gen, self.px):
+            for pid in sh("ip", "netns", "pids", ns, check_rc=False).stdout.split():
+                try:
+                    os.kill(int(pid), 9)
+                except (ProcessLookupError, ValueError):
+                    pass
+            sh("ip", "netns", "delete", ns, check_rc=False)
+
+
+def start_ferryd(lab, ferryd, keys, log):
+    argv = ["ip", "netns", "exec", lab.px, ferryd, "--allow-root", "-r", "-U", "0B000001",
+            "-d", "-x", "2", "-p", str(PORT), "--workers", "2"] + keys
+    out = open(log, "w")
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(log) as f:
+            if " started: " in f.read():
+                return proc
+        time.sleep(0.05)
+    raise RuntimeError("ferryd did not start: %s" % open(log).read()[-2000:])
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_log(log, text, count, timeout=10):
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline:
+        with open(log) as f:
+            n = f.read().count(text)
+        if n >= count:
+            break
+        time.sleep(0.05)
+    return n
+
+
+def perf_clients(lab, perf, extra):
+    argv = ["ip", "netns", "exec", lab.gen, perf, "clients", "--proxy",
+            "%s:%d" % (PX, PORT), "--server-bind", GEN, "--clients", str(CLIENTS),
+            "--json", "--interval", "0", "--timeout", "20"] + extra
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    try:
+        return r.returncode, json.loads(r.stdout)["end"], r.stderr
+    except (ValueError, KeyError):
+        return r.returncode, None, r.stderr
+
+
+CASES = [
+    # name, ferryd keys, ferry-perf options
+    ("ecdh-ecdsa, client auth", ["-K", "ec:prime256v1", "-e", "prime256v1"],
+     ["--keyex", "ecdh-ecdsa", "--client-auth"]),
+    ("ecdh-rsa, aes128-cbc/sha1 (HMAC)", ["-K", "rsa:1024", "-e", "secp384r1"],
+     ["--keyex", "ecdh-rsa", "--curve", "secp384r1", "--server-key", "rsa:1024",
+      "--cipher", "aes128-cbc", "--hash", "sha1"]),
+    ("rsa key exchange, client auth", ["-K", "rsa:1024"],
+     ["--keyex", "rsa", "--server-key", "rsa:1024", "--client-auth"]),
+]
+
+
+def run_case(lab, ferryd, perf, work, name, keys, opts):
+    log = os.path.join(work, "ferryd-%d.log" % len(os.listdir(work)))
+    proc = start_ferryd(lab, ferryd, keys, log)
+    try:
+        rc, end, err = perf_clients(lab, perf, opts)
+        acks = wait_log(log, "Received KEYINFO_ACK from", CLIENTS)
+    finally:
+        stop(proc)
+    text = open(log).read()
+    check(rc == 0 and end is not None and end["ok"],
+          "%s: ferry-perf exits 0, ok (rc %d%s)" % (
+              name, rc, "" if end else ", " + err.strip()[-300:]))
+    if not end:
+        return
+    enc = end["encrypted"]
+    reg = end["phases"]["register"]
+    check(reg["received"] == CLIENTS and reg["unknown"] == 0,
+          "%s: every UID in the proxy's REGISTERs (%d; %d again after a resend)" % (
+              name, reg["received"], reg["duplicates"]))
+    check(enc["keyed"] == CLIENTS and enc["bad_entries"] == 0,
+          "%s: %d clients decrypted the group master from KEYINFO (%d bad)" % (
+              name, enc["keyed"], enc["bad_entries"]))
+    check(enc["proxy"]["acked"] and enc["proxy"]["errors"] == 0,
+          "%s: the proxy's own KEYINFO_ACK checked by the server" % name)
+    check(acks == CLIENTS and "Rejecting" not in text,
+          "%s: ferryd checked %d of %d clients' KEYINFO_ACK, rejected none" % (
+              name, acks, CLIENTS))
+    if "client auth" in name:
+        check(enc["client_keys_sent"] >= CLIENTS,
+              "%s: every client sent CLIENT_KEY" % name)
+    check("AddressSanitizer" not in text and "runtime error" not in text,
+          "%s: no sanitizer report from ferryd" % name)
+
+
+def run_probe(lab, ferryd, perf, work):
+    log = os.path.join(work, "ferryd-probe.log")
+    proc = start_ferryd(lab, ferryd, [], log)
+    try:
+        rc, end, err = perf_clients(lab, perf, ["--probe-rate", "1000",
+                                                "--probe-secs", "1"])
+    finally:
+        stop(proc)
+    check(rc == 0 and end is not None, "probe: ferry-perf exits 0 (rc %d %s)" % (
+        rc, err.strip()[-300:]))
+    if end:
+        p = end["probe"]
+        check(p["sent"] >= 900 and p["received"] == p["sent"] and p["unknown"] == 0,
+              "probe: %d of %d CC_ACKs forwarded" % (p["received"], p["sent"]))
+        check(0 < p["p50_ms"] < 1000, "probe: latency measured (p50 %.3f ms)" % p["p50_ms"])
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print("SKIP: needs root for network namespaces")
+        return 77
+    ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:])
+    lab = Lab()
+    import tempfile
+    try:
+        with tempfile.TemporaryDirectory(prefix="ferry-kx-clients-") as work:
+            for name, keys, opts in CASES:
+                run_case(lab, ferryd, perf, work, name, keys, opts)
+            run_probe(lab, ferryd, perf, work)
+            if FAILED:
+                for f in sorted(os.listdir(work)):
+                    print("--- %s (tail)\n%s" % (f, open(os.path.join(work, f)).read()[-3000:]))
+    finally:
+        lab.close()
+    print("%d passed, %d failed" % (PASSED, FAILED))
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
