@@ -3,7 +3,9 @@
 network namespace of its own: vsftpd with ssl_enable and require_ssl_reuse
 (a data connection that does not resume the control connection's TLS
 session is refused, so passing proves resumption), vsftpd with implicit_ssl,
-vsftpd without TLS, and pure-ftpd -Y 2. Files are compared byte for byte;
+vsftpd without TLS, pure-ftpd -Y 2, and ferry-ftp bridge in front of a
+ferryd that requires TLS (the bridge negotiates it; curl and ferry-ftp
+in clear to the bridge). Files are compared byte for byte;
 certificate checks (wrong CA, wrong name) end in exit code 9. Certificates
 are made here by openssl and never kept."""
 import os
@@ -14,13 +16,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
 check = t.check
 NS = f"ftc{os.getpid()}"
-VS, VS_IMPL, VS_PLAIN, PURE = 2121, 2990, 2122, 2123
+VS, VS_IMPL, VS_PLAIN, PURE, FERRYD, BRIDGE = 2121, 2990, 2122, 2123, 2130, 2131
 procs = []
 
 
@@ -242,6 +244,83 @@ def pureftpd_tests(work, cert, binary):
     check("pure-ftpd -Y 2 refuses a login in clear", rc != 0)
 
 
+def bridge_tests(work, cert, other):
+    """ferry-ftp bridge to a ferryd that requires TLS for logins: the bridge
+    sees AUTH TLS in FEAT and negotiates it; plain clients get and put
+    through it. Data connections stay PROT C (clear) toward the server."""
+    root = os.path.join(work, "froot")
+    make_root(root, 5)
+    os.chmod(root, 0o755)
+    os.chmod(os.path.join(root, "up"), 0o755)
+    ftp = {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root,
+                      "write": True}],
+           "tls": {"cert": cert[0], "key": cert[1], "required": True}}
+    with Ferryd(ferryd_bin, ftp, workers=1, port=FERRYD, netns=NS) as d:
+        def bridge(port, *opts):
+            out = os.path.join(work, f"bridge{port}.out")
+            p = start([ferry_ftp, "bridge", "-v", "-t", "10", "--listen", f"127.0.0.1:{port}",
+                       *opts, f"localhost:{FERRYD}"], out)
+            wait_port(port, p, out)
+            return p, out
+
+        def curl(port, *args):
+            return sh("ip", "netns", "exec", NS, "curl", "-sS", "-m", "30", "-u", "alice:pw",
+                      *args, check_rc=False)
+
+        p, out = bridge(BRIDGE, "--ca", cert[0])
+        got = os.path.join(work, "via-bridge")
+        r = curl(BRIDGE, f"ftp://127.0.0.1:{BRIDGE}/big", "-o", got)
+        check("curl RETR through the bridge, TLS toward ferryd: byte for byte",
+              r.returncode == 0 and same(got, os.path.join(root, "big")), r.stderr)
+        r = curl(BRIDGE, "-T", os.path.join(root, "small"), f"ftp://127.0.0.1:{BRIDGE}/up/small")
+        check("curl STOR through the bridge, TLS toward ferryd: byte for byte",
+              r.returncode == 0 and same(os.path.join(root, "up", "small"),
+                                         os.path.join(root, "small")), r.stderr)
+        rc, _ = ferry(f"127.0.0.1:{BRIDGE}", "get", "big", got + "2", opts=["--epsv"],
+                      user="alice:pw")
+        check("ferry-ftp --epsv through the bridge: byte for byte",
+              rc == 0 and same(got + "2", os.path.join(root, "big")))
+        probe = f"""
+import ftplib
+f = ftplib.FTP(timeout=10)
+f.connect('127.0.0.1', {BRIDGE})
+for c in ('AUTH TLS', 'PBSZ 0', 'PROT P'):
+    try:
+        f.sendcmd(c); print('ACCEPTED', c)
+    except ftplib.error_perm as e:
+        print('REFUSED', e)
+"""
+        r = sh("ip", "netns", "exec", NS, "python3", "-c", probe, check_rc=False)
+        check("AUTH TLS, PBSZ, PROT from a local client: 502 (not carried to clients)",
+              r.stdout.count(b"REFUSED 502") == 3, r.stdout + r.stderr)
+        log = open(out).read()
+        check("the bridge negotiated TLS toward the server (-v)",
+              ">> AUTH TLS" in log and "TLS toward the server: TLSv1." in log, log[-1500:])
+        p.kill()
+
+        p, out = bridge(BRIDGE + 1, "--ca", other[0])
+        probe = f"""
+import ftplib
+try:
+    ftplib.FTP().connect('127.0.0.1', {BRIDGE + 1}, timeout=10); print('GREETED')
+except ftplib.error_temp as e:
+    print('TEMP', e)
+"""
+        r = sh("ip", "netns", "exec", NS, "python3", "-c", probe, check_rc=False)
+        check("a server certificate the bridge cannot verify: the client gets 421 saying why",
+              b"TEMP 421 Bridge: TLS toward the server" in r.stdout, r.stdout + r.stderr)
+        p.kill()
+
+        p, out = bridge(BRIDGE + 2, "--no-tls")
+        r = curl(BRIDGE + 2, f"ftp://127.0.0.1:{BRIDGE + 2}/small", "-o", got + "4")
+        check("--no-tls: ferryd refuses the login in clear", r.returncode != 0)
+        p.kill()
+    r = sh("ip", "netns", "exec", NS, ferry_ftp, "bridge", "--local-tls", "c.pem",
+           "127.0.0.1:21", check_rc=False)
+    check("bridge --local-tls is refused at start-up, saying why",
+          r.returncode == 1 and b"not implemented" in r.stderr, r.stderr)
+
+
 def main():
     if os.geteuid() != 0:
         print("# needs root for a network namespace")
@@ -254,6 +333,7 @@ def main():
         cert = make_cert(work, "server", "DNS:localhost")
         other = make_cert(work, "other", "DNS:localhost")
         t.run("vsftpd", vsftpd_tests, work, cert, other)
+        t.run("bridge", bridge_tests, work, cert, other)
         pure = find_pureftpd()
         if check("pure-ftpd is there (contrib/deps.sh unpacks it)", pure is not None):
             t.run("pure-ftpd", pureftpd_tests, work, cert, pure)
