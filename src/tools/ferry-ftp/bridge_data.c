@@ -209,14 +209,20 @@ static void dlogin_event(struct br_session *s)
 
 /* ---- the pipe: src to dst through a kernel pipe of p_cap bytes ----------- */
 
+/* A splice that moved less than asked found the socket empty (or full):
+ * asking again would only return EAGAIN, half of all calls when measured,
+ * so the loops stop there and wait for epoll. */
 static void pump_in(struct br_session *s)
 {
 	struct br_ep *e = src(s);
 	for (int i = 0; i < 4 && e->fd >= 0 && !s->src_eof && s->p_len < s->p_cap; i++) {
-		ssize_t n = splice(e->fd, NULL, s->pfd[1], NULL, s->p_cap - s->p_len,
+		size_t want = s->p_cap - s->p_len;
+		ssize_t n = splice(e->fd, NULL, s->pfd[1], NULL, want,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			s->p_len += (size_t)n;
+			if ((size_t)n < want)
+				return;
 		} else if (n == 0) {
 			s->src_eof = true;
 		} else {
@@ -231,7 +237,8 @@ static void pump_out(struct br_session *s)
 {
 	struct br_ep *e = dst(s);
 	for (int i = 0; i < 4 && e->fd >= 0 && !e->connecting && s->p_len; i++) {
-		ssize_t w = splice(s->pfd[0], NULL, e->fd, NULL, s->p_len,
+		size_t want = s->p_len;
+		ssize_t w = splice(s->pfd[0], NULL, e->fd, NULL, want,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -239,6 +246,8 @@ static void pump_out(struct br_session *s)
 			return;
 		}
 		s->p_len -= (size_t)w;
+		if ((size_t)w < want)
+			return;
 	}
 }
 
