@@ -149,9 +149,14 @@ int ftpc_cli_put(struct client *c, const char *local, const char *remote)
 	}
 	ftpc_cli_progress_draw(&p, true);
 	close(in);
-	if (ok)
-		ok = ftpc_stream_finish(&d) == 0;
-	else
+	if (!ok)
+		ftpc_cli_fail(0, "%s: sending the data failed: %s", local, strerror(errno));
+	if (ok && ftpc_stream_finish(&d) < 0) {
+		ok = false;
+		ftpc_cli_fail(0, "%s: the data connection did not end cleanly: %s", local,
+			      strerror(errno));
+	}
+	if (!ok)
 		ftpc_stream_close(&d);
 	c->bytes += p.done - from;
 	int r = finish_transfer(c, ok);

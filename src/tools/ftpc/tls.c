@@ -59,7 +59,8 @@ static int handshake(struct ftpc_conn *c, struct ftpc_stream *s)
 	}
 	if (c->verbose) {
 		char d[96];
-		fprintf(stderr, "* TLS: %s\n", ftpc_stream_desc(s, d, sizeof(d)));
+		fprintf(stderr, "* TLS: %s%s\n", ftpc_stream_desc(s, d, sizeof(d)),
+			crypto_tls_resumed(s->tls) ? ", session resumed" : "");
 	}
 	return 0;
 }
