@@ -250,6 +250,12 @@ def pureftpd_tests(work, cert, binary):
           rc == 0 and same(os.path.join(root, "big.up"), os.path.join(root, "big")))
     rc, _ = ferry(f"localhost:{PURE}", "ls", opts=["--epsv"], user="bob:pw")
     check("pure-ftpd -Y 2 refuses a login in clear", rc != 0)
+    tree = os.path.join(work, "pmirror")
+    rc, _ = ferry(f"localhost:{PURE}", "mirror", "/", tree, opts=["-P", "2", *opts],
+                  user="bob:pw")
+    check("pure-ftpd -Y 2: mirror -P 2 over TLS (two sessions, one TLS context)",
+          rc == 0 and all(same(os.path.join(tree, n), os.path.join(root, n))
+                          for n in ("empty", "small", "big", "big.up")))
 
 
 def spsv_tls_tests(work, cert):

@@ -301,7 +301,11 @@ static void rearm(struct br_session *s)
 		cc |= EPOLLIN;
 	arm(s, &s->cc, cc);
 	uint32_t sc = ftpc_br_server_pending(s) || s->sc.connecting ? EPOLLOUT : 0;
-	if (!s->sc.connecting && s->sin_len < sizeof(s->sin) &&
+	/* Inside TLS, ciphertext is read only when no whole line waits in sin:
+	 * else a slow client would let unread records pile up past the TLS
+	 * layer's input bound while sin stays full. */
+	bool line_waits = s->stls && memchr(s->sin, '\n', s->sin_len);
+	if (!s->sc.connecting && s->sin_len < sizeof(s->sin) && !line_waits &&
 	    sizeof(s->cout) - s->cout_len >= FTPC_LINE_MAX + 8)
 		sc |= EPOLLIN;
 	arm(s, &s->sc, sc);

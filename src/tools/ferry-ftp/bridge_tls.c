@@ -72,6 +72,9 @@ void ftpc_br_pre_reply(struct br_session *s, int code)
 		s->pre = BR_P_AUTH;
 		return say(s, "AUTH TLS\r\n");
 	case BR_P_AUTH:
+		if (code == 234 && s->sin_len)
+			/* bytes in clear after 234 would pass for replies inside TLS */
+			return ftpc_br_fatal(s, "the server sent bytes in clear after 234");
 		if (code == 234)
 			return start_handshake(s);
 		if (must)
