@@ -49,7 +49,10 @@ enum br_dmode { BR_DM_NONE, BR_DM_PASV, BR_DM_PORT };
 /* What is done with the lines of the reply being read. */
 enum br_disp { BR_D_FORWARD, BR_D_KEEP, BR_D_HOLD, BR_D_DROP, BR_D_GREET };
 /* The set-up before the client sees the greeting (bridge_tls.c). */
-enum br_pre { BR_P_DONE, BR_P_GREET, BR_P_FEAT, BR_P_AUTH, BR_P_HANDSHAKE };
+enum br_pre { BR_P_DONE, BR_P_GREET, BR_P_FEAT, BR_P_AUTH, BR_P_HANDSHAKE, BR_P_PBSZ,
+	      BR_P_PROT };
+/* The SPSV data connection's way into TLS under PROT P (bridge_dtls.c). */
+enum br_dt { BR_DT_NONE, BR_DT_GREET, BR_DT_AUTH, BR_DT_HS, BR_DT_LOGIN };
 /* TLS toward the server: never, when FEAT offers AUTH TLS, always. */
 enum br_tls { BR_TLS_OFF, BR_TLS_AUTO, BR_TLS_ON };
 struct crypto_tls;
@@ -71,6 +74,12 @@ struct br_session {
 	struct crypto_tls *stls;            /* NULL: the server connection is clear */
 	char greet[FTPC_REPLY_MAX];         /* the server's greeting, CR LF kept */
 	size_t greet_len;
+	bool prot_p;                        /* the server took PROT P: data in TLS */
+	struct crypto_tls *dtls;            /* this transfer's data connection */
+	enum br_dt dt;
+	char *ubuf;                         /* plaintext between TLS and the client */
+	size_t u_len, u_off;
+	bool d_shut, d_eof;                 /* close_notify sent; the server closed */
 
 	/* server replies */
 	enum br_expect q[BR_QMAX];
@@ -165,6 +174,18 @@ int ftpc_br_server_pull(struct br_session *s);
 bool ftpc_br_server_flush(struct br_session *s);
 bool ftpc_br_server_pending(const struct br_session *s);
 void ftpc_br_server_tls_free(struct br_session *s);
+
+/* ---- bridge_dtls.c: the data connection inside TLS (PROT P) -------------- */
+bool ftpc_br_dtls_start(struct br_session *s, const char **why);
+/* Input during the login: 1 the handshake just finished (the login may
+ * start), 0 go on, -1 failed (why). Plaintext replies go to s->dlin. */
+int ftpc_br_dtls_login_input(struct br_session *s, const char **why);
+int ftpc_br_dtls_send(struct br_session *s, const char *p, size_t n);
+/* Moves what can move: NULL, or why the data connection failed. */
+const char *ftpc_br_dtls_pump(struct br_session *s);
+bool ftpc_br_dtls_done(const struct br_session *s);
+uint32_t ftpc_br_dtls_want(const struct br_session *s, const struct br_ep *e);
+void ftpc_br_dtls_end(struct br_session *s);
 
 /* ---- bridge_data.c: data connections on both sides ------------------------- */
 int ftpc_br_listen(struct br_session *s, unsigned *port);

@@ -1,7 +1,8 @@
 /* bridge_tls.c — a bridge session's TLS toward the server: the set-up the
  * bridge runs before the client sees the greeting (FEAT, AUTH TLS when the
  * server offers it or --tls asks, the handshake), and the control
- * connection's bytes through TLS records. Data connections stay PROT C. */
+ * connection's bytes through TLS records; PBSZ 0 and PROT P asked before the
+ * login, so that data connections go inside TLS too when the server agrees. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,6 +84,17 @@ void ftpc_br_pre_reply(struct br_session *s, int code)
 	case BR_P_HANDSHAKE:
 		/* a reply in clear after 234: the server is not doing TLS */
 		return ftpc_br_fatal(s, "the server's TLS handshake failed");
+	case BR_P_PBSZ:
+		if (code != 200)
+			return done(s);       /* data connections stay PROT C */
+		s->pre = BR_P_PROT;
+		return say(s, "PROT P\r\n");
+	case BR_P_PROT:
+		s->prot_p = code == 200;
+		if (s->b->verbose)
+			fprintf(stderr, "%s bridge: data connections toward the server: %s\n",
+				FERRY_FTP_PROG, s->prot_p ? "TLS (PROT P)" : "clear (PROT C)");
+		return done(s);
 	case BR_P_DONE:
 		break;
 	}
@@ -119,7 +131,10 @@ void ftpc_br_server_tls_step(struct br_session *s)
 		fprintf(stderr, "%s bridge: TLS toward the server: %s\n", FERRY_FTP_PROG,
 			crypto_tls_desc(s->stls, d, sizeof(d)));
 	}
-	done(s);
+	/* PBSZ/PROT before the login (RFC 4217 asks only for AUTH first);
+	 * refused, the data connections stay in clear. */
+	s->pre = BR_P_PBSZ;
+	say(s, "PBSZ 0\r\n");
 }
 
 ssize_t ftpc_br_server_read(struct br_session *s)
