@@ -285,5 +285,8 @@ struct crypto_tls *crypto_tls_client_new(struct crypto_tls_ctx *ctx, const char 
 void *crypto_tls_session_get(struct crypto_tls *t);
 bool crypto_tls_session_set(struct crypto_tls *t, void *session);
 void crypto_tls_session_free(void *session);
+/* A thread that ran TLS handshakes ends: frees what wolfSSL keeps per
+ * thread (the fixed-point ECC cache), or it leaks at every thread's exit. */
+void crypto_tls_thread_end(void);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "ferry/crypto.h"
 
@@ -394,6 +395,13 @@ void crypto_tls_session_free(void *session)
 {
 	if (session)
 		wolfSSL_SESSION_free(session);
+}
+
+void crypto_tls_thread_end(void)
+{
+#ifdef FP_ECC
+	wc_ecc_fp_free();      /* the thread's fixed-point ECC cache */
+#endif
 }
 
 /* ---- resumption (FTPS data connections) -------------------------------- */
