@@ -406,13 +406,10 @@ static void process_input(struct ftp_session *s)
 void ftp_tlsdata_input(struct ftp_session *s, const uint8_t *data, size_t len)
 {
 	struct ftp_tlsdata *td = s->data.td;
-	/* A handshake's messages are small; after it, what comes while we do
-	 * not read is bounded by pausing the connection (what the engine had
-	 * already received then still comes, once). */
-	if (!crypto_tls_ready(td->t) && td->hold.len + len > CRYPTO_TLS_IN_MAX) {
-		hs_failed(s, "handshake input");
-		return;
-	}
+	/* What comes while we do not read (a TLS 1.3 client may send data
+	 * right after its Finished, before our handshake job read it) is
+	 * bounded by pausing the connection: what the engine had already
+	 * received then still comes, once. */
 	fb_buf_append(&td->hold, data, len);
 	if (td->hold.failed) {
 		hs_failed(s, "input (out of memory)");
