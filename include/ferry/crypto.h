@@ -303,4 +303,23 @@ bool crypto_tls_resumed(const struct crypto_tls *t);
  * (TLS 1.3 tickets), -1 not resumed or another connection's session. */
 int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_tls *ctl);
 
+/* ---- TLS client connections (tls.c), for ferry-ftp and its bridge ------- */
+/* Client context: TLS 1.2 and 1.3; with verify, the server's chain must lead
+ * to a certificate of ca_pem (the system's CAs when NULL). */
+struct crypto_tls_ctx *crypto_tls_client_ctx_new(const char *ca_pem_or_NULL, bool verify,
+						 char why[CRYPTO_ERR_LEN]);
+/* A client connection driven like the server's (feed, handshake, read,
+ * write, out/sent). sni_host names the server: sent as SNI (not for an IP
+ * literal) and, with verify on, the certificate must match it. */
+struct crypto_tls *crypto_tls_client_new(struct crypto_tls_ctx *ctx, const char *sni_host_or_NULL);
+/* Resumption: the session of an established connection (a TLS 1.3 ticket
+ * arrives after the handshake, with the first read), NULL when none; offer
+ * it on a new connection before its handshake; free what _get returned. */
+void *crypto_tls_session_get(struct crypto_tls *t);
+bool crypto_tls_session_set(struct crypto_tls *t, void *session);
+void crypto_tls_session_free(void *session);
+/* A thread that ran TLS handshakes ends: frees what wolfSSL keeps per
+ * thread (the fixed-point ECC cache), or it leaks at every thread's exit. */
+void crypto_tls_thread_end(void);
+
 #endif

@@ -8,6 +8,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "ferry/crypto.h"
 
@@ -252,7 +253,8 @@ int crypto_tls_handshake(struct crypto_tls *t)
 		return 1;
 	if (t->failed)
 		return CRYPTO_TLS_ERROR;
-	int r = wolfSSL_accept(t->ssl);
+	/* client connections (crypto_tls_client_new) run the other side */
+	int r = wolfSSL_is_server(t->ssl) ? wolfSSL_accept(t->ssl) : wolfSSL_connect(t->ssl);
 	if (r == WOLFSSL_SUCCESS) {
 		t->ready = true;
 		return 1;
@@ -460,6 +462,97 @@ const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *c, char *out, si
 	if (!nm || !wolfSSL_X509_NAME_oneline(nm, out, (int)cap))
 		snprintf(out, cap, "?");
 	return out;
+}
+
+/* ---- client side: connections to FTPS servers (ferry-ftp, its bridge) ---- */
+
+struct crypto_tls_ctx *crypto_tls_client_ctx_new(const char *ca_pem_or_NULL, bool verify,
+						 char why[CRYPTO_ERR_LEN])
+{
+	pthread_once(&init_once, tls_init);
+	struct crypto_tls_ctx *c = calloc(1, sizeof(*c));
+	if (!c || !(c->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method()))) {
+		snprintf(why, CRYPTO_ERR_LEN, "%s: out of memory", __func__);
+		free(c);
+		return NULL;
+	}
+	const char *what = NULL;
+	if (wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
+		what = "cannot require TLS 1.2 or later";
+	else if (verify && ca_pem_or_NULL &&
+		 wolfSSL_CTX_load_verify_locations(c->ctx, ca_pem_or_NULL, NULL) !=
+			 WOLFSSL_SUCCESS)
+		what = "the CA file cannot be read as PEM certificates";
+	else if (verify && !ca_pem_or_NULL &&
+		 wolfSSL_CTX_set_default_verify_paths(c->ctx) != WOLFSSL_SUCCESS)
+		what = "the system's CA certificates cannot be loaded";
+	if (what) {
+		snprintf(why, CRYPTO_ERR_LEN, "%s: %s%s%s", __func__, what,
+			 ca_pem_or_NULL ? " " : "", ca_pem_or_NULL ? ca_pem_or_NULL : "");
+		crypto_tls_ctx_free(c);
+		return NULL;
+	}
+	wolfSSL_CTX_set_verify(c->ctx, verify ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
+			       NULL);
+	wolfSSL_CTX_SetIORecv(c->ctx, io_recv);
+	wolfSSL_CTX_SetIOSend(c->ctx, io_send);
+	return c;
+}
+
+/* An IPv4 or IPv6 literal: checked against the certificate's IP
+ * addresses, and never sent as SNI (RFC 6066 3). */
+static bool ip_literal(const char *host)
+{
+	for (const char *p = host; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '.'))
+			return strchr(host, ':') != NULL;
+	return true;
+}
+
+struct crypto_tls *crypto_tls_client_new(struct crypto_tls_ctx *ctx, const char *sni_host_or_NULL)
+{
+	struct crypto_tls *t = crypto_tls_new(ctx);
+	if (!t || !sni_host_or_NULL)
+		return t;
+	const char *h = sni_host_or_NULL;
+	bool verify = wolfSSL_get_verify_mode(t->ssl) & WOLFSSL_VERIFY_PEER, ok = true;
+	if (ip_literal(h)) {
+		if (verify)
+			ok = wolfSSL_X509_VERIFY_PARAM_set1_ip_asc(wolfSSL_get0_param(t->ssl),
+								   h) == WOLFSSL_SUCCESS;
+	} else {
+		ok = wolfSSL_UseSNI(t->ssl, WOLFSSL_SNI_HOST_NAME, h, (unsigned short)strlen(h)) ==
+			     WOLFSSL_SUCCESS &&
+		     (!verify || wolfSSL_check_domain_name(t->ssl, h) == WOLFSSL_SUCCESS);
+	}
+	if (!ok) {
+		crypto_tls_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void *crypto_tls_session_get(struct crypto_tls *t)
+{
+	return t->ready ? wolfSSL_get1_session(t->ssl) : NULL;
+}
+
+bool crypto_tls_session_set(struct crypto_tls *t, void *session)
+{
+	return session && wolfSSL_set_session(t->ssl, session) == WOLFSSL_SUCCESS;
+}
+
+void crypto_tls_session_free(void *session)
+{
+	if (session)
+		wolfSSL_SESSION_free(session);
+}
+
+void crypto_tls_thread_end(void)
+{
+#ifdef FP_ECC
+	wc_ecc_fp_free();      /* the thread's fixed-point ECC cache */
+#endif
 }
 
 /* ---- resumption (FTPS data connections) -------------------------------- */

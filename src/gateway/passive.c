@@ -2,8 +2,8 @@
  * SPSV (a passive port asked of the backend, EPSV first, then PASV, handed
  * to the client as a one-time DATACONN token), FEAT (the backend's list,
  * without the passive verbs the gateway refuses, with SPSV), and PASV,
- * EPSV, PORT, EPRT refused: the single port is the point (and AUTH: the
- * relay must read the control connection). */
+ * EPSV, PORT, EPRT refused: the single port is the point (and AUTH, PBSZ,
+ * PROT: the relay must read the control connection). */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,8 +21,9 @@ bool gw_passive_intercept(struct gw_link *l, const char *verb)
 	} else if (!strcmp(verb, "SPSV")) {
 		l->internal = l->no_epsv ? GW_INT_PASV : GW_INT_EPSV;
 		gw_send_be(l, l->no_epsv ? "PASV\r\n" : "EPSV\r\n", 6);
-	} else if (!strcmp(verb, "AUTH")) {
-		/* The relay reads the control stream: TLS on it would be opaque. */
+	} else if (!strcmp(verb, "AUTH") || !strcmp(verb, "PBSZ") || !strcmp(verb, "PROT")) {
+		/* The relay reads the control stream: TLS on it would be opaque
+		 * (and PBSZ/PROT must not reach a backend that does TLS). */
 		gw_reply(l, 534, "TLS is not available through this gateway.");
 	} else if (!strcmp(verb, "SPDT")) {
 		gw_reply(l, 503, "SPDT opens a data connection: send it on a new "

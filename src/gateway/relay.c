@@ -67,7 +67,8 @@ void gw_relay_start(struct gw_link *l)
 static bool intercepted(const char *verb)
 {
 	static const char *const own[] = { "FEAT", "SPSV", "SPDT", "PASV", "EPSV",
-					   "PORT", "EPRT", "LPSV", "LPRT", "AUTH" };
+					   "PORT", "EPRT", "LPSV", "LPRT", "AUTH", "PBSZ",
+					   "PROT" };
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
 		if (!strcmp(verb, own[i]))
 			return true;

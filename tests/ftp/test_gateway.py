@@ -353,6 +353,9 @@ def g3_exchange(name, port, user, password, root):
         check(f"{name}: {v.split()[0]} refused with a pointer to SPSV", r.startswith("502") and "SPSV" in r, r)
     r = c.cmd("AUTH TLS")
     check(f"{name}: AUTH TLS refused (the relay reads the control stream)", r.startswith("534"), r)
+    for v in ("PBSZ 0", "PROT P"):
+        r = c.cmd(v)
+        check(f"{name}: {v} refused by the gateway itself (534)", r.startswith("534"), r)
     r = c.cmd("SPSV")
     ident = identifier(r)
     check(f"{name}: SPSV -> 227 (DATACONN:token)", token_of(r) is not None, r)

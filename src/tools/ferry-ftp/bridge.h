@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "ftpc.h"
 
@@ -46,7 +47,16 @@ enum br_xfer { BR_X_NONE, BR_X_SPSV, BR_X_DLOGIN, BR_X_SENT };
 /* How the client's data connection is made. */
 enum br_dmode { BR_DM_NONE, BR_DM_PASV, BR_DM_PORT };
 /* What is done with the lines of the reply being read. */
-enum br_disp { BR_D_FORWARD, BR_D_KEEP, BR_D_HOLD, BR_D_DROP };
+enum br_disp { BR_D_FORWARD, BR_D_KEEP, BR_D_HOLD, BR_D_DROP, BR_D_GREET };
+/* The set-up before the client sees the greeting (bridge_tls.c). */
+enum br_pre { BR_P_DONE, BR_P_GREET, BR_P_FEAT, BR_P_AUTH, BR_P_HANDSHAKE, BR_P_PBSZ,
+	      BR_P_PROT };
+/* The SPSV data connection's way into TLS under PROT P (bridge_dtls.c). */
+enum br_dt { BR_DT_NONE, BR_DT_GREET, BR_DT_AUTH, BR_DT_HS, BR_DT_LOGIN };
+/* TLS toward the server: never, when FEAT offers AUTH TLS, always. */
+enum br_tls { BR_TLS_OFF, BR_TLS_AUTO, BR_TLS_ON };
+struct crypto_tls;
+struct crypto_tls_ctx;
 
 struct bridge;
 struct br_session {
@@ -58,6 +68,18 @@ struct br_session {
 	double last;                        /* last progress, for the timeout */
 	size_t cin_len, sin_len, cout_len, sout_len;
 	char cin[BR_CTL_IN], sin[BR_CTL_IN], cout[BR_CTL_OUT], sout[BR_CTL_IN];
+
+	/* TLS toward the server, and the set-up that decides it */
+	enum br_pre pre;
+	struct crypto_tls *stls;            /* NULL: the server connection is clear */
+	char greet[FTPC_REPLY_MAX];         /* the server's greeting, CR LF kept */
+	size_t greet_len;
+	bool prot_p;                        /* the server took PROT P: data in TLS */
+	struct crypto_tls *dtls;            /* this transfer's data connection */
+	enum br_dt dt;
+	char *ubuf;                         /* plaintext between TLS and the client */
+	size_t u_len, u_off;
+	bool d_shut, d_eof;                 /* close_notify sent; the server closed */
 
 	/* server replies */
 	enum br_expect q[BR_QMAX];
@@ -98,6 +120,9 @@ struct bridge {
 	enum ftpc_spsv_form form;
 	int timeout;                        /* seconds without progress */
 	bool pipeline;                      /* send the data login in one go */
+	enum br_tls tls;
+	struct crypto_tls_ctx *tls_ctx;     /* with tls: verifies the server */
+	const char *tls_host;               /* the name its certificate must have */
 	bool verbose;
 	struct br_session *sessions;
 	struct br_session *graveyard;       /* closed this turn, freed after it */
@@ -135,6 +160,32 @@ bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a);
 
 /* ---- bridge_reply.c: the server's replies ---------------------------------- */
 void ftpc_br_server_lines(struct br_session *s);
+
+/* ---- bridge_tls.c: TLS toward the server ----------------------------------- */
+/* A whole reply during the set-up (s->pre not BR_P_DONE). */
+void ftpc_br_pre_reply(struct br_session *s, int code);
+void ftpc_br_server_tls_step(struct br_session *s);
+/* The server connection's input into s->sin (decrypted): bytes, 0 at EOF,
+ * -1 on error, -2 for EAGAIN. */
+ssize_t ftpc_br_server_read(struct br_session *s);
+/* Plaintext still inside TLS into s->sin as room allows: 0, -1 at the end. */
+int ftpc_br_server_pull(struct br_session *s);
+/* s->sout to the server (through TLS): false when the connection broke. */
+bool ftpc_br_server_flush(struct br_session *s);
+bool ftpc_br_server_pending(const struct br_session *s);
+void ftpc_br_server_tls_free(struct br_session *s);
+
+/* ---- bridge_dtls.c: the data connection inside TLS (PROT P) -------------- */
+bool ftpc_br_dtls_start(struct br_session *s, const char **why);
+/* Input during the login: 1 the handshake just finished (the login may
+ * start), 0 go on, -1 failed (why). Plaintext replies go to s->dlin. */
+int ftpc_br_dtls_login_input(struct br_session *s, const char **why);
+int ftpc_br_dtls_send(struct br_session *s, const char *p, size_t n);
+/* Moves what can move: NULL, or why the data connection failed. */
+const char *ftpc_br_dtls_pump(struct br_session *s);
+bool ftpc_br_dtls_done(const struct br_session *s);
+uint32_t ftpc_br_dtls_want(const struct br_session *s, const struct br_ep *e);
+void ftpc_br_dtls_end(struct br_session *s);
 
 /* ---- bridge_data.c: data connections on both sides ------------------------- */
 int ftpc_br_listen(struct br_session *s, unsigned *port);

@@ -190,10 +190,12 @@ static void cmd_refuse(struct br_session *s, const char *arg)
 	ftpc_br_reply(s, "502 Not carried by the bridge; use PASV, EPSV, PORT or EPRT");
 }
 
+/* TLS toward the client is not done (--local-tls is refused at start-up);
+ * PBSZ and PROT would otherwise reach a server the bridge talks TLS to. */
 static void cmd_auth(struct br_session *s, const char *arg)
 {
 	(void)arg;
-	ftpc_br_reply(s, "502 The bridge does not carry TLS");
+	ftpc_br_reply(s, "502 The bridge does not serve TLS to its clients");
 }
 
 static void cmd_abor(struct br_session *s, const char *line)
@@ -218,6 +220,9 @@ static const struct verb {
 	{ .verb = "LPRT", .fn = cmd_refuse },
 	{ .verb = "SPSV", .fn = cmd_refuse },
 	{ .verb = "AUTH", .fn = cmd_auth },
+	{ .verb = "PBSZ", .fn = cmd_auth },
+	{ .verb = "PROT", .fn = cmd_auth },
+	{ .verb = "CCC", .fn = cmd_auth },
 	{ .verb = "RETR", .fn = cmd_down, .whole = true },
 	{ .verb = "LIST", .fn = cmd_down, .whole = true },
 	{ .verb = "NLST", .fn = cmd_down, .whole = true },
@@ -255,7 +260,8 @@ static void dispatch(struct br_session *s, const char *line)
 
 void ftpc_br_client_lines(struct br_session *s)
 {
-	while (!s->dead && !s->closing && s->sc.fd >= 0 && !s->sc.connecting) {
+	while (!s->dead && !s->closing && s->sc.fd >= 0 && !s->sc.connecting &&
+	       s->pre == BR_P_DONE) {
 		/* Room for what a command may answer or send, before taking it. */
 		if (sizeof(s->cout) - s->cout_len < 2048 || sizeof(s->sout) - s->sout_len < 2048)
 			return;

@@ -28,6 +28,7 @@ void ftpc_br_xfer_end(struct br_session *s)
 			close(s->pfd[i]);
 		s->pfd[i] = -1;
 	}
+	ftpc_br_dtls_end(s);
 	s->p_len = s->p_cap = s->dlin_len = s->held_len = 0;
 	s->held_code = 0;
 	s->xs = BR_X_NONE;
@@ -143,6 +144,7 @@ void ftpc_br_spsv_reply(struct br_session *s, int code)
 	if (fd < 0 || ftpc_br_ep_open(s, &s->sd, fd, true) < 0)
 		return fail_setup(s, "cannot connect to the server for data", NULL);
 	ftpc_dlogin_start(&s->dl, s->b->form, &s->cred);
+	s->dt = s->prot_p ? BR_DT_GREET : BR_DT_NONE;
 	s->dlr = (struct ftpc_reply_reader){ 0 };
 	s->dlin_len = 0;
 	s->dl_piped = false;
@@ -163,6 +165,45 @@ static void data_open(struct br_session *s)
 	}
 }
 
+/* Under PROT P the new connection first goes into TLS: 220, AUTH TLS, 234
+ * (the CONTRACT order). true when the reply was one of these. */
+static bool dtls_reply(struct br_session *s, int code, const char *line)
+{
+	const char *why;
+	switch (s->dt) {
+	case BR_DT_GREET:
+		if (code == 120)
+			return true;
+		if (code != 220) {
+			fail_setup(s, "the server refused the data connection", line);
+			return true;
+		}
+		if (send(s->sd.fd, "AUTH TLS\r\n", 10, MSG_NOSIGNAL) != 10)
+			fail_setup(s, "the data connection's login broke", NULL);
+		else
+			s->dt = BR_DT_AUTH;
+		return true;
+	case BR_DT_AUTH:
+		if (code != 234 || s->dlin_len)
+			fail_setup(s, "the server refused TLS on the data connection", line);
+		else if (!ftpc_br_dtls_start(s, &why))
+			fail_setup(s, why, NULL);
+		else if (ftpc_br_dtls_login_input(s, &why) < 0)   /* the ClientHello */
+			fail_setup(s, "the data connection's TLS failed", why);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A command of the data connection's login, in clear or inside TLS. */
+static bool dlogin_send(struct br_session *s, const char *out, size_t n)
+{
+	if (s->dtls)
+		return ftpc_br_dtls_send(s, out, n) == 0;
+	return send(s->sd.fd, out, n, MSG_NOSIGNAL) == (ssize_t)n;
+}
+
 /* Replies on the new connection drive the login of the ftpc library. */
 static void dlogin_lines(struct br_session *s)
 {
@@ -181,10 +222,12 @@ static void dlogin_lines(struct br_session *s)
 			return fail_setup(s, "the data connection's login got no FTP reply", NULL);
 		if (!code)
 			continue;
+		if (dtls_reply(s, code, line))
+			continue;
 		int k = ftpc_dlogin_step(&s->dl, code, line, out, sizeof(out));
 		if (k < 0)
 			return fail_setup(s, "the server refused the data connection's login", line);
-		if (k > 0 && !s->dl_piped && send(s->sd.fd, out, (size_t)k, MSG_NOSIGNAL) != k)
+		if (k > 0 && !s->dl_piped && !dlogin_send(s, out, (size_t)k))
 			return fail_setup(s, "the data connection's login broke", NULL);
 		if (s->dl.st == FTPC_DL_OPEN) {
 			if (s->dlin_len)
@@ -198,6 +241,20 @@ static void dlogin_lines(struct br_session *s)
 
 static void dlogin_event(struct br_session *s)
 {
+	if (s->dt == BR_DT_HS || s->dt == BR_DT_LOGIN) {
+		const char *why;
+		int r = ftpc_br_dtls_login_input(s, &why);
+		if (r < 0)
+			return fail_setup(s, "the data connection's TLS failed", why);
+		if (r == 1) {
+			/* inside TLS now: the login starts as after a greeting */
+			char out[FTPC_IDENT_MAX + 16];
+			int k = ftpc_dlogin_step(&s->dl, 220, "220", out, sizeof(out));
+			if (k <= 0 || !dlogin_send(s, out, (size_t)k))
+				return fail_setup(s, "the data connection's login broke", NULL);
+		}
+		return dlogin_lines(s);
+	}
 	ssize_t n = recv(s->sd.fd, s->dlin + s->dlin_len, sizeof(s->dlin) - s->dlin_len, 0);
 	if (n > 0) {
 		s->dlin_len += (size_t)n;
@@ -209,14 +266,20 @@ static void dlogin_event(struct br_session *s)
 
 /* ---- the pipe: src to dst through a kernel pipe of p_cap bytes ----------- */
 
+/* A splice that moved less than asked found the socket empty (or full):
+ * asking again would only return EAGAIN, half of all calls when measured,
+ * so the loops stop there and wait for epoll. */
 static void pump_in(struct br_session *s)
 {
 	struct br_ep *e = src(s);
 	for (int i = 0; i < 4 && e->fd >= 0 && !s->src_eof && s->p_len < s->p_cap; i++) {
-		ssize_t n = splice(e->fd, NULL, s->pfd[1], NULL, s->p_cap - s->p_len,
+		size_t want = s->p_cap - s->p_len;
+		ssize_t n = splice(e->fd, NULL, s->pfd[1], NULL, want,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			s->p_len += (size_t)n;
+			if ((size_t)n < want)
+				return;
 		} else if (n == 0) {
 			s->src_eof = true;
 		} else {
@@ -231,7 +294,8 @@ static void pump_out(struct br_session *s)
 {
 	struct br_ep *e = dst(s);
 	for (int i = 0; i < 4 && e->fd >= 0 && !e->connecting && s->p_len; i++) {
-		ssize_t w = splice(s->pfd[0], NULL, e->fd, NULL, s->p_len,
+		size_t want = s->p_len;
+		ssize_t w = splice(s->pfd[0], NULL, e->fd, NULL, want,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -239,6 +303,8 @@ static void pump_out(struct br_session *s)
 			return;
 		}
 		s->p_len -= (size_t)w;
+		if ((size_t)w < want)
+			return;
 	}
 }
 
@@ -255,7 +321,8 @@ void ftpc_br_data_settle(struct br_session *s)
 {
 	if (s->xs != BR_X_SENT)
 		return;
-	if (!s->data_done && s->src_eof && !s->p_len && dst(s)->fd >= 0 && !dst(s)->connecting) {
+	bool drained = s->dtls ? ftpc_br_dtls_done(s) : s->src_eof && !s->p_len;
+	if (!s->data_done && drained && dst(s)->fd >= 0 && !dst(s)->connecting) {
 		ftpc_br_ep_close(dst(s), false);   /* FIN: the end of the file */
 		ftpc_br_ep_close(src(s), false);
 		s->data_done = true;
@@ -351,7 +418,7 @@ void ftpc_br_data_event(struct br_ep *e, uint32_t ev)
 				return fail_setup(s, "cannot connect to the server for data", NULL);
 			return data_fail(s, "cannot connect to the client's PORT");
 		}
-		if (e->kind == BR_SD && s->xs == BR_X_DLOGIN && s->b->pipeline)
+		if (e->kind == BR_SD && s->xs == BR_X_DLOGIN && s->b->pipeline && !s->prot_p)
 			pipeline_login(s);
 		return;
 	}
@@ -360,6 +427,12 @@ void ftpc_br_data_event(struct br_ep *e, uint32_t ev)
 	if (s->xs != BR_X_SENT || s->data_done) {
 		if (ev & (EPOLLHUP | EPOLLERR))     /* an idle connection gave up */
 			ftpc_br_ep_close(e, false);
+		return;
+	}
+	if (s->dtls) {
+		const char *why = ftpc_br_dtls_pump(s);
+		if (why)
+			data_fail(s, why);
 		return;
 	}
 	pump_in(s);
@@ -377,6 +450,8 @@ uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
 		return EPOLLIN;
 	if (s->xs != BR_X_SENT || s->data_done)
 		return 0;
+	if (s->dtls)
+		return ftpc_br_dtls_want(s, e);
 	if (e == src(s))
 		return !s->src_eof && s->p_len < s->p_cap ? EPOLLIN : 0;
 	return s->p_len ? EPOLLOUT : 0;

@@ -14,6 +14,7 @@
 
 #include "ferry/base.h"
 #include "bridge.h"
+#include "ferry/crypto.h"
 #include "ferry_ftp.h"
 
 double ftpc_br_now(void)
@@ -33,6 +34,11 @@ static void usage(FILE *f)
 		"  -l, --listen ADDR:PORT   where clients connect (default 127.0.0.1:2121)\n"
 		"  --spsv-form FORM         dataconn (draft -01, default) or spdt (-00)\n"
 		"  --no-pipeline            wait for each reply of the data login\n"
+		"  --tls                    TLS toward the server always (AUTH TLS)\n"
+		"  --no-tls                 never TLS toward the server (default: when\n"
+		"                           its FEAT offers AUTH TLS)\n"
+		"  --ca FILE                trust these CA certificates (PEM), not the system's\n"
+		"  --insecure               do not verify the server's certificate\n"
 		"  -t, --timeout SECONDS    a session's data and connect timeout (default 30)\n"
 		"  -v, --verbose            sessions and their commands on stderr\n",
 		FERRY_FTP_PROG);
@@ -133,19 +139,27 @@ static void loop(struct bridge *b)
 
 int ftpc_bridge_main(int argc, char **argv)
 {
-	enum { OPT_FORM = 256, OPT_NO_PIPELINE };
+	enum { OPT_FORM = 256, OPT_NO_PIPELINE, OPT_TLS, OPT_NO_TLS, OPT_CA, OPT_INSECURE,
+	       OPT_LOCAL_TLS };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "no-pipeline", no_argument, NULL, OPT_NO_PIPELINE },
 		{ "spsv-form", required_argument, NULL, OPT_FORM },
+		{ "tls", no_argument, NULL, OPT_TLS },
+		{ "no-tls", no_argument, NULL, OPT_NO_TLS },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "local-tls", required_argument, NULL, OPT_LOCAL_TLS },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bridge b = { .ep = -1, .lep.fd = -1, .sig.fd = -1, .form = FTPC_SPSV_DATACONN,
-			    .timeout = 30, .pipeline = true };
+			    .timeout = 30, .pipeline = true, .tls = BR_TLS_AUTO };
 	char deflisten[] = "127.0.0.1:2121", *listen_on = deflisten;
+	const char *ca = NULL;
+	bool insecure = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "+l:t:vh", opts, NULL)) != -1) {
 		switch (o) {
@@ -161,6 +175,14 @@ int ftpc_bridge_main(int argc, char **argv)
 				return ftpc_cli_fail(EX_USAGE, "--timeout: seconds > 0");
 			break;
 		case OPT_NO_PIPELINE: b.pipeline = false; break;
+		case OPT_TLS: b.tls = BR_TLS_ON; break;
+		case OPT_NO_TLS: b.tls = BR_TLS_OFF; break;
+		case OPT_CA: ca = optarg; break;
+		case OPT_INSECURE: insecure = true; break;
+		case OPT_LOCAL_TLS:
+			return ftpc_cli_fail(EX_USAGE, "bridge: --local-tls: TLS toward local "
+					     "clients is not implemented; the bridge serves them "
+					     "plain FTP on a local address");
 		case 'v': b.verbose = true; break;
 		case 'h': usage(stdout); return EX_OK;
 		default: usage(stderr); return EX_USAGE;
@@ -175,13 +197,21 @@ int ftpc_bridge_main(int argc, char **argv)
 		return ftpc_cli_fail(EX_USAGE, "bad server '%s'", argv[optind]);
 	if (resolve(host, port, false, &b.srv, &b.srvlen) < 0)
 		return EX_CONNECT;
+	if (b.tls == BR_TLS_OFF && (ca || insecure))
+		return ftpc_cli_fail(EX_USAGE, "bridge: --ca and --insecure make no sense with --no-tls");
+	char why[CRYPTO_ERR_LEN];
+	if (b.tls != BR_TLS_OFF && !(b.tls_ctx = crypto_tls_client_ctx_new(ca, !insecure, why)))
+		return ftpc_cli_fail(EX_TLS, "bridge: %s", why);
+	b.tls_host = host;
 	signal(SIGPIPE, SIG_IGN);
 	b.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (b.ep < 0 || open_listener(&b, listen_on) < 0 || open_signals(&b) < 0) {
 		ftpc_br_close_all(&b);
+		crypto_tls_ctx_free(b.tls_ctx);
 		return EX_CONNECT;
 	}
 	loop(&b);
 	ftpc_br_close_all(&b);
+	crypto_tls_ctx_free(b.tls_ctx);
 	return EX_OK;
 }

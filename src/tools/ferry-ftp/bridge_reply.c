@@ -18,6 +18,10 @@ static int code_of(const char *line)
 
 static enum br_disp disposition(struct br_session *s, int code)
 {
+	if (s->pre == BR_P_GREET)
+		return BR_D_GREET;       /* held until the set-up is done */
+	if (s->pre != BR_P_DONE)
+		return BR_D_KEEP;        /* FEAT and AUTH TLS: the bridge's own */
 	if (!s->qn)
 		return BR_D_FORWARD;     /* a greeting, or a 421 on its own */
 	switch (s->q[0]) {
@@ -54,6 +58,10 @@ static void deliver(struct br_session *s, const char *line, size_t n)
 		cat(s->held, &s->held_len, sizeof(s->held) - 2, line, n);
 		cat(s->held, &s->held_len, sizeof(s->held), "\r\n", 2);
 		break;
+	case BR_D_GREET:
+		cat(s->greet, &s->greet_len, sizeof(s->greet) - 2, line, n);
+		cat(s->greet, &s->greet_len, sizeof(s->greet), "\r\n", 2);
+		break;
 	case BR_D_DROP:
 		break;
 	}
@@ -62,6 +70,8 @@ static void deliver(struct br_session *s, const char *line, size_t n)
 /* A whole reply has been read: preliminary ones (1xx) answer nothing yet. */
 static void reply_done(struct br_session *s, int code)
 {
+	if (code >= 200 && s->pre != BR_P_DONE)
+		return ftpc_br_pre_reply(s, code);
 	if (code < 200 || !s->qn)
 		return;
 	enum br_expect what = s->q[0];

@@ -134,6 +134,7 @@ static void session_free(struct br_session *s)
 	ftpc_br_xfer_end(s);
 	ftpc_br_ep_close(&s->cc, false);
 	ftpc_br_ep_close(&s->sc, false);
+	ftpc_br_server_tls_free(s);
 	struct bridge *b = s->b;
 	if (s->prev)
 		s->prev->next = s->next;
@@ -183,6 +184,7 @@ static void new_session(struct bridge *b, int fd)
 	s->cc.kind = BR_CC, s->sc.kind = BR_SC, s->lst.kind = BR_LST;
 	s->cd.kind = BR_CD, s->sd.kind = BR_SD;
 	s->last = ftpc_br_now();
+	s->pre = b->tls == BR_TLS_OFF ? BR_P_DONE : BR_P_GREET;
 	s->next = b->sessions;
 	if (b->sessions)
 		b->sessions->prev = s;
@@ -266,12 +268,12 @@ static void server_event(struct br_session *s, uint32_t ev)
 		}
 		s->sc.connecting = false;
 	}
-	if (ev & EPOLLOUT && !flush(s->sc.fd, s->sout, &s->sout_len)) {
+	if (ev & EPOLLOUT && !ftpc_br_server_flush(s)) {
 		ftpc_br_fatal(s, "the server connection broke");
 		return;
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		ssize_t n = fill(s->sc.fd, s->sin, &s->sin_len, sizeof(s->sin));
+		ssize_t n = ftpc_br_server_read(s);
 		if (n == 0 || n == -1) {
 			ftpc_br_server_lines(s);        /* its last words, e.g. 221 */
 			if (!s->closing) {
@@ -298,8 +300,12 @@ static void rearm(struct br_session *s)
 	if (s->cin_len < sizeof(s->cin) && !s->closing)
 		cc |= EPOLLIN;
 	arm(s, &s->cc, cc);
-	uint32_t sc = s->sout_len || s->sc.connecting ? EPOLLOUT : 0;
-	if (!s->sc.connecting && s->sin_len < sizeof(s->sin) &&
+	uint32_t sc = ftpc_br_server_pending(s) || s->sc.connecting ? EPOLLOUT : 0;
+	/* Inside TLS, ciphertext is read only when no whole line waits in sin:
+	 * else a slow client would let unread records pile up past the TLS
+	 * layer's input bound while sin stays full. */
+	bool line_waits = s->stls && memchr(s->sin, '\n', s->sin_len);
+	if (!s->sc.connecting && s->sin_len < sizeof(s->sin) && !line_waits &&
 	    sizeof(s->cout) - s->cout_len >= FTPC_LINE_MAX + 8)
 		sc |= EPOLLIN;
 	arm(s, &s->sc, sc);
@@ -328,11 +334,17 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 	/* Whatever changed, let the session move on as far as it can. */
 	for (int round = 0; round < 4 && !s->dead; round++) {
 		size_t before = s->cin_len + s->sin_len + s->sout_len + s->cout_len;
+		if (s->stls && s->sc.fd >= 0 && ftpc_br_server_pull(s) < 0 && !s->closing) {
+			ftpc_br_server_lines(s);
+			s->closing = true;          /* close_notify: as EOF below */
+			ftpc_br_xfer_end(s);
+			ftpc_br_ep_close(&s->sc, false);
+		}
 		ftpc_br_server_lines(s);
 		ftpc_br_data_settle(s);
 		ftpc_br_client_lines(s);
-		if (s->sout_len && s->sc.fd >= 0 && !s->sc.connecting &&
-		    !flush(s->sc.fd, s->sout, &s->sout_len))
+		if (ftpc_br_server_pending(s) && s->sc.fd >= 0 && !s->sc.connecting &&
+		    !ftpc_br_server_flush(s))
 			ftpc_br_fatal(s, "the server connection broke");
 		if (s->cout_len && !flush(s->cc.fd, s->cout, &s->cout_len))
 			s->dead = true;

@@ -22,6 +22,15 @@ enum {
 	EX_DATA = 6,       /* no data connection, or it broke (425, 426) */
 	EX_PROTO = 7,      /* unexpected reply or connection lost */
 	EX_PARTIAL = 8,    /* mirror: done, but some entries could not be copied */
+	EX_TLS = 9,        /* FTPS refused or failed (certificate, handshake, PROT P) */
+};
+
+/* How the session uses TLS (RFC 4217). */
+enum ftpc_cli_tls {
+	TLS_OFF,           /* plain FTP */
+	TLS_EXPLICIT,      /* --tls: AUTH TLS, and fail when refused */
+	TLS_AUTO,          /* --tls-auto: AUTH TLS when accepted, else plain */
+	TLS_IMPLICIT,      /* --implicit: TLS from the first byte */
 };
 
 struct client {
@@ -35,6 +44,8 @@ struct client {
 	const char *host, *port, *user, *pass;
 	int timeout;
 	bool verbose;
+	enum ftpc_cli_tls tls;
+	struct crypto_tls_ctx *tls_ctx;   /* shared by the sessions of -P */
 	/* what was done, for the --json summary */
 	uint64_t bytes;           /* data bytes moved (listings excluded) */
 	unsigned files, skipped;

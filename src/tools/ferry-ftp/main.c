@@ -1,7 +1,7 @@
 /* main.c — ferry-ftp, a command-line FTP client for scripts: options, the
  * session (connect, log in, binary type) and its one command (ls, get, put,
  * mirror). Data connections use SPSV on the control port by default, PASV
- * or EPSV on request; exit codes say what failed. */
+ * or EPSV on request; FTPS explicit or implicit; exit codes say what failed. */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "ferry_ftp.h"
 
 int ftpc_cli_fail(int code, const char *fmt, ...)
@@ -50,11 +51,17 @@ static void usage(FILE *f)
 		"  --no-netrc               do not read a .netrc\n"
 		"  -p, --progress           progress bar even when stderr is no terminal\n"
 		"  -q, --quiet              no progress bar\n"
+		"  --tls                    FTPS: AUTH TLS, PROT P; fail when refused\n"
+		"  --tls-auto               FTPS when the server accepts AUTH TLS, else plain\n"
+		"  --implicit               implicit FTPS: TLS from the first byte (port 990)\n"
+		"  --ca FILE                trust the CA certificates of FILE (PEM) instead of\n"
+		"                           the system's\n"
+		"  --insecure               do not verify the server's certificate\n"
 		"  -t, --timeout SECONDS    network timeout (default 30)\n"
 		"  -v, --verbose            show the control dialogue on stderr\n"
 		"exit status: 0 ok, 1 usage, 2 connect, 3 login, 4 remote file,\n"
 		"             5 local file, 6 data connection, 7 protocol,\n"
-		"             8 mirror skipped entries it could not copy\n", FERRY_FTP_PROG,
+		"             8 mirror skipped entries it could not copy, 9 TLS\n", FERRY_FTP_PROG,
 		FERRY_FTP_PROG);
 }
 
@@ -110,19 +117,56 @@ static int parse_form(const char *arg, enum ftpc_spsv_form *form)
 	return 0;
 }
 
+/* AUTH TLS after the greeting (implicit FTPS has done TLS already). */
+static int secure(struct client *c)
+{
+	if (c->tls == TLS_OFF)
+		return EX_OK;
+	int r = ftpc_auth_tls(&c->conn);
+	if (r == 234)
+		return EX_OK;
+	if (r < 0)
+		return ftpc_cli_fail(EX_TLS, "TLS with %s: %s", c->host, REPLY(c));
+	if (c->tls == TLS_AUTO) {
+		if (c->verbose)
+			fprintf(stderr, "%s: the server refused AUTH TLS: going on in clear\n",
+				FERRY_FTP_PROG);
+		return EX_OK;
+	}
+	return ftpc_cli_fail(EX_TLS, "the server refused AUTH TLS: %s", REPLY(c));
+}
+
 int ftpc_cli_open(struct client *c)
 {
-	int r = ftpc_connect(&c->conn, c->host, c->port, c->timeout, c->verbose);
+	int r = ftpc_connect_tls(&c->conn, c->host, c->port, c->timeout, c->verbose, c->tls_ctx,
+				 c->tls == TLS_IMPLICIT);
 	if (r < 0 && c->conn.ctl.fd < 0)
 		return ftpc_cli_fail(EX_CONNECT, "cannot connect to %s port %s", c->host, c->port);
+	if (r < 0 && c->tls == TLS_IMPLICIT && REPLY(c)[0])
+		return ftpc_cli_fail(EX_TLS, "implicit TLS with %s: %s", c->host, REPLY(c));
 	if (r != 220)
 		return ftpc_cli_fail(EX_CONNECT, "server not ready: %s", REPLY(c));
+	if ((r = secure(c)) != EX_OK)
+		return r;
 	r = ftpc_login(&c->conn, c->user, c->pass);
 	if (r != 230 && r != 202)
 		return ftpc_cli_fail(r < 0 ? EX_PROTO : EX_LOGIN, "login failed: %s", REPLY(c));
 	if (cmd(c, "TYPE I") != 200)
 		return ftpc_cli_fail(EX_PROTO, "TYPE I refused: %s", REPLY(c));
+	if (c->conn.ctl.tls && (r = ftpc_prot_p(&c->conn)) != 200)
+		return ftpc_cli_fail(r < 0 ? EX_PROTO : EX_TLS, "PROT P refused: %s", REPLY(c));
 	return EX_OK;
+}
+
+/* The client TLS context of --tls, --tls-auto, --implicit: EX_OK or EX_TLS. */
+static int tls_setup(struct client *c, const char *ca, bool insecure)
+{
+	if (c->tls == TLS_OFF)
+		return ca || insecure ? ftpc_cli_fail(EX_USAGE, "--ca and --insecure need --tls, "
+						      "--tls-auto or --implicit") : EX_OK;
+	char why[CRYPTO_ERR_LEN];
+	c->tls_ctx = crypto_tls_client_ctx_new(ca, !insecure, why);
+	return c->tls_ctx ? EX_OK : ftpc_cli_fail(EX_TLS, "%s", why);
 }
 
 /* The password: -u user:pass, FERRY_FTP_PASSWORD, the .netrc entry of the
@@ -154,7 +198,8 @@ static int credentials(struct client *c, const char *netrc, bool user_given)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_FORM = 256, OPT_JSON, OPT_NETRC, OPT_NO_NETRC };
+	enum { OPT_FORM = 256, OPT_JSON, OPT_NETRC, OPT_NO_NETRC, OPT_TLS, OPT_TLS_AUTO,
+	       OPT_IMPLICIT, OPT_CA, OPT_INSECURE };
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "spsv", no_argument, NULL, 'S' },
@@ -166,6 +211,11 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "netrc-file", required_argument, NULL, OPT_NETRC },
 		{ "no-netrc", no_argument, NULL, OPT_NO_NETRC },
+		{ "tls", no_argument, NULL, OPT_TLS },
+		{ "tls-auto", no_argument, NULL, OPT_TLS_AUTO },
+		{ "implicit", no_argument, NULL, OPT_IMPLICIT },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -178,8 +228,8 @@ int main(int argc, char **argv)
 	struct client c = { .conn.ctl.fd = -1, .mode = FTPC_DATA_SPSV,
 			    .form = FTPC_SPSV_DATACONN, .progress = isatty(2), .parallel = 1,
 			    .user = "anonymous", .timeout = 30 };
-	const char *netrc = NULL;
-	bool json = false, user_given = false;
+	const char *netrc = NULL, *ca = NULL;
+	bool json = false, user_given = false, insecure = false;
 	int o;
 	char *pw;
 	while ((o = getopt_long(argc, argv, "+u:cP:pqt:vh", opts, NULL)) != -1) {
@@ -201,6 +251,11 @@ int main(int argc, char **argv)
 		case OPT_JSON: json = true; break;
 		case OPT_NETRC: netrc = optarg; break;
 		case OPT_NO_NETRC: netrc = ""; break;
+		case OPT_TLS: c.tls = TLS_EXPLICIT; break;
+		case OPT_TLS_AUTO: c.tls = TLS_AUTO; break;
+		case OPT_IMPLICIT: c.tls = TLS_IMPLICIT; break;
+		case OPT_CA: ca = optarg; break;
+		case OPT_INSECURE: insecure = true; break;
 		case 'S': c.mode = FTPC_DATA_SPSV; break;
 		case OPT_FORM:
 			if (parse_form(optarg, &c.form) < 0)
@@ -221,13 +276,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	char *host, *port;
-	if (ftpc_cli_split_host(argv[optind], &host, &port) < 0)
+	char *host, *port, *arg = argv[optind];
+	size_t arglen = strlen(arg);
+	if (ftpc_cli_split_host(arg, &host, &port) < 0)
 		return ftpc_cli_fail(EX_USAGE, "bad host '%s'", argv[optind]);
+	bool port_given = port >= arg && port < arg + arglen;
 	c.host = host;
 	c.port = port;
+	if (c.tls == TLS_IMPLICIT && !port_given)
+		c.port = "990";          /* the implicit-FTPS port when none is given */
 	if (credentials(&c, netrc, user_given) < 0)
 		return EX_USAGE;
+	if ((o = tls_setup(&c, ca, insecure)) != EX_OK)
+		return o;
 	double start = ftpc_cli_now();
 	char *listing = NULL;
 	int r = ftpc_cli_open(&c);
@@ -239,5 +300,6 @@ int main(int argc, char **argv)
 	if (json)
 		ftpc_cli_json(&c, argv[optind + 1], r, ftpc_cli_now() - start, listing);
 	free(listing);
+	crypto_tls_ctx_free(c.tls_ctx);
 	return r;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/crypto.h"
 #include "ferry_ftp.h"
 
 bool ftpc_cli_job_add(struct ftpc_cli_jobs *q, const char *from, const char *to)
@@ -83,6 +84,8 @@ static void *session(void *arg)
 	else
 		count(p, &p->fatal, r);
 	ftpc_close(&w.conn);
+	if (w.tls_ctx)
+		crypto_tls_thread_end();
 	pthread_mutex_lock(&p->mu);
 	p->files += w.files;
 	p->skipped += w.skipped;

@@ -10,8 +10,9 @@ static const char *status_name(int code)
 		[EX_OK] = "ok", [EX_USAGE] = "usage", [EX_CONNECT] = "connect",
 		[EX_LOGIN] = "login", [EX_REMOTE] = "remote", [EX_LOCAL] = "local",
 		[EX_DATA] = "data", [EX_PROTO] = "protocol", [EX_PARTIAL] = "partial",
+		[EX_TLS] = "tls",
 	};
-	return code >= 0 && code <= EX_PARTIAL ? names[code] : "error";
+	return code >= 0 && code <= EX_TLS ? names[code] : "error";
 }
 
 /* A JSON string: quotes, backslashes and control bytes escaped; other

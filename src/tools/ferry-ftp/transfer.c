@@ -24,35 +24,38 @@ static int finish_transfer(struct client *c, int data_ok)
 }
 
 /* Starts a transfer command on a fresh data connection (after REST rest,
- * when not 0); returns the fd. */
-static int begin(struct client *c, int *code, const char *verb, const char *arg, uint64_t rest)
+ * when not 0): EX_OK with *d open, or the exit code (reported). */
+static int begin(struct client *c, struct ftpc_stream *d, const char *verb, const char *arg,
+		 uint64_t rest)
 {
-	int dfd = ftpc_open_data(&c->conn, c->mode, c->form);
-	if (dfd == FTPC_DE_LOST) {
-		*code = ftpc_cli_fail(EX_PROTO, "connection lost");
-		return -1;
-	}
-	if (dfd < 0) {
-		*code = ftpc_cli_fail(EX_DATA, "no data connection (%s): %s: %s",
-			     ftpc_data_mode_name(c->mode), ftpc_data_strerror(dfd), REPLY(c));
-		return -1;
-	}
+	int e = ftpc_open_data_stream(&c->conn, c->mode, c->form, d);
+	if (e == FTPC_DE_LOST)
+		return ftpc_cli_fail(EX_PROTO, "connection lost");
+	if (e < 0)
+		return ftpc_cli_fail(e == FTPC_DE_TLS ? EX_TLS : EX_DATA,
+				     "no data connection (%s): %s: %s",
+				     ftpc_data_mode_name(c->mode), ftpc_data_strerror(e), REPLY(c));
 	int r = rest ? cmd(c, "REST %llu", (unsigned long long)rest) : 350;
 	if (r != 350) {
-		close(dfd);
-		*code = r < 0 ? ftpc_cli_fail(EX_PROTO, "connection lost")
-			      : ftpc_cli_fail(EX_REMOTE, "%s: cannot resume: %s", arg, REPLY(c));
-		return -1;
+		ftpc_stream_close(d);
+		return r < 0 ? ftpc_cli_fail(EX_PROTO, "connection lost")
+			     : ftpc_cli_fail(EX_REMOTE, "%s: cannot resume: %s", arg, REPLY(c));
 	}
 	r = cmd(c, "%s %s", verb, arg);
 	if (r != 150 && r != 125) {
-		close(dfd);
-		*code = r < 0 ? ftpc_cli_fail(EX_PROTO, "connection lost")
-			      : ftpc_cli_fail(r == 425 || r == 426 ? EX_DATA : EX_REMOTE, "%s: %s", arg,
-				     REPLY(c));
-		return -1;
+		ftpc_stream_close(d);
+		return r < 0 ? ftpc_cli_fail(EX_PROTO, "connection lost")
+			     : ftpc_cli_fail(r == 425 || r == 426 ? EX_DATA : EX_REMOTE, "%s: %s", arg,
+					     REPLY(c));
 	}
-	return dfd;
+	if (ftpc_data_start(&c->conn, d) < 0) {
+		char why[256];
+		snprintf(why, sizeof(why), "%.200s", REPLY(c));
+		ftpc_stream_close(d);
+		(void)ftpc_reply(&c->conn);     /* the server's 425/426 for it */
+		return ftpc_cli_fail(EX_TLS, "%s: data connection: %s", arg, why);
+	}
+	return EX_OK;
 }
 
 /* -c: how much of the file is there already (a local file, or the remote
@@ -77,25 +80,25 @@ int ftpc_cli_get(struct client *c, const char *remote, const char *local)
 	}
 	if (from > size && size)
 		from = 0;        /* not a part of this file: fetch it whole */
-	int code;
-	int dfd = begin(c, &code, "RETR", remote, from);
-	if (dfd < 0)
+	struct ftpc_stream d;
+	int code = begin(c, &d, "RETR", remote, from);
+	if (code != EX_OK)
 		return code;
 	int out = open(local, O_WRONLY | O_CREAT | O_CLOEXEC | (from ? O_APPEND : O_TRUNC), 0644);
 	if (out < 0) {
-		close(dfd);
+		ftpc_stream_close(&d);
 		cmd(c, "ABOR");
 		return ftpc_cli_fail(EX_LOCAL, "%s: %s", local, strerror(errno));
 	}
 	struct progress p = { .name = remote, .total = size, .start = ftpc_cli_now(),
 			      .on = c->progress, .done = from, .from = from };
 	char buf[1 << 16];
-	ssize_t n;
+	long n;
 	bool ok = true;
-	while ((n = recv(dfd, buf, sizeof(buf), 0)) > 0) {
+	while ((n = ftpc_stream_recv(&d, buf, sizeof(buf))) > 0) {
 		if (write(out, buf, (size_t)n) != n) {
 			close(out);
-			close(dfd);
+			ftpc_stream_close(&d);
 			return ftpc_cli_fail(EX_LOCAL, "%s: %s", local, strerror(errno));
 		}
 		p.done += (uint64_t)n;
@@ -104,7 +107,7 @@ int ftpc_cli_get(struct client *c, const char *remote, const char *local)
 	if (n < 0)
 		ok = false;
 	ftpc_cli_progress_draw(&p, true);
-	close(dfd);
+	ftpc_stream_close(&d);
 	c->bytes += p.done - from;
 	if (close(out) < 0)
 		return ftpc_cli_fail(EX_LOCAL, "%s: %s", local, strerror(errno));
@@ -127,9 +130,9 @@ int ftpc_cli_put(struct client *c, const char *local, const char *remote)
 	}
 	if (from > (uint64_t)st.st_size || (from && lseek(in, (off_t)from, SEEK_SET) < 0))
 		from = 0;        /* not a part of this file: send it whole */
-	int code;
-	int dfd = begin(c, &code, from ? "APPE" : "STOR", remote, 0);
-	if (dfd < 0) {
+	struct ftpc_stream d;
+	int code = begin(c, &d, from ? "APPE" : "STOR", remote, 0);
+	if (code != EX_OK) {
 		close(in);
 		return code;
 	}
@@ -140,20 +143,21 @@ int ftpc_cli_put(struct client *c, const char *local, const char *remote)
 	ssize_t n;
 	bool ok = true;
 	while (ok && (n = read(in, buf, sizeof(buf))) > 0) {
-		for (ssize_t o = 0; o < n;) {
-			ssize_t w = send(dfd, buf + o, (size_t)(n - o), MSG_NOSIGNAL);
-			if (w <= 0) {
-				ok = false;
-				break;
-			}
-			o += w;
-		}
+		ok = ftpc_stream_write(&d, buf, (size_t)n) == 0;
 		p.done += (uint64_t)n;
 		ftpc_cli_progress_draw(&p, false);
 	}
 	ftpc_cli_progress_draw(&p, true);
 	close(in);
-	close(dfd);
+	if (!ok)
+		ftpc_cli_fail(0, "%s: sending the data failed: %s", local, strerror(errno));
+	if (ok && ftpc_stream_finish(&d) < 0) {
+		ok = false;
+		ftpc_cli_fail(0, "%s: the data connection did not end cleanly: %s", local,
+			      strerror(errno));
+	}
+	if (!ok)
+		ftpc_stream_close(&d);
 	c->bytes += p.done - from;
 	int r = finish_transfer(c, ok);
 	c->files += r == EX_OK;
@@ -163,14 +167,14 @@ int ftpc_cli_put(struct client *c, const char *local, const char *remote)
 /* Reads a whole listing (MLSD or LIST) into a malloc'd string. */
 int ftpc_cli_listing(struct client *c, const char *verb, const char *dir, char **out)
 {
-	int code;
-	int dfd = begin(c, &code, verb, dir, 0);
-	if (dfd < 0)
+	struct ftpc_stream d;
+	int code = begin(c, &d, verb, dir, 0);
+	if (code != EX_OK)
 		return code;
 	size_t len = 0, cap = 4096;
 	char *s = malloc(cap);
-	ssize_t n;
-	while (s && (n = recv(dfd, s + len, cap - len - 1, 0)) > 0) {
+	long n;
+	while (s && (n = ftpc_stream_recv(&d, s + len, cap - len - 1)) > 0) {
 		len += (size_t)n;
 		if (cap - len < 1024) {
 			char *t = realloc(s, cap *= 2);
@@ -181,7 +185,7 @@ int ftpc_cli_listing(struct client *c, const char *verb, const char *dir, char *
 			s = t;
 		}
 	}
-	close(dfd);
+	ftpc_stream_close(&d);
 	if (!s)
 		return ftpc_cli_fail(EX_LOCAL, "out of memory");
 	s[len] = '\0';

@@ -50,7 +50,7 @@ static bool read_line(struct ftpc_stream *s, char *out)
 	size_t o = 0;
 	for (;;) {
 		if (s->off == s->have) {
-			ssize_t n = recv(s->fd, s->buf, sizeof(s->buf), 0);
+			long n = ftpc_stream_recv(s, s->buf, sizeof(s->buf));
 			if (n <= 0)
 				return false;
 			s->have = (size_t)n;
@@ -103,7 +103,7 @@ int ftpc_stream_send(struct ftpc_conn *c, struct ftpc_stream *s, const char *lin
 		fprintf(stderr, "> %.*s\n", secret ? 9 : (int)(len - 2),
 			secret ? "PASS ****" : line);
 	}
-	return send(s->fd, line, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+	return ftpc_stream_write(s, line, len);
 }
 
 static int vsend(struct ftpc_conn *c, const char *fmt, va_list ap)
@@ -135,15 +135,21 @@ int ftpc_cmd(struct ftpc_conn *c, const char *fmt, ...)
 	return r < 0 ? -1 : ftpc_reply(c);
 }
 
-int ftpc_connect(struct ftpc_conn *c, const char *host, const char *port, int timeout,
-		 bool verbose)
+int ftpc_dial(struct ftpc_conn *c, const char *host, const char *port, int timeout,
+	      bool verbose)
 {
 	memset(c, 0, sizeof(*c));
 	c->timeout = timeout;
 	c->verbose = verbose;
 	c->peerlen = sizeof(c->peer);
 	c->ctl.fd = dial(host, port, &c->peer, &c->peerlen, timeout);
-	if (c->ctl.fd < 0)
+	return c->ctl.fd < 0 ? -1 : 0;
+}
+
+int ftpc_connect(struct ftpc_conn *c, const char *host, const char *port, int timeout,
+		 bool verbose)
+{
+	if (ftpc_dial(c, host, port, timeout, verbose) < 0)
 		return -1;
 	int r;
 	while ((r = ftpc_reply(c)) == 120)
@@ -153,9 +159,7 @@ int ftpc_connect(struct ftpc_conn *c, const char *host, const char *port, int ti
 
 void ftpc_close(struct ftpc_conn *c)
 {
-	if (c->ctl.fd >= 0)
-		close(c->ctl.fd);
-	c->ctl.fd = -1;
+	ftpc_stream_close(&c->ctl);
 }
 
 int ftpc_login(struct ftpc_conn *c, const char *user, const char *pass)

@@ -1,6 +1,7 @@
 /* data.c — opening passive data connections on a blocking control
  * connection: PASV and EPSV to the port the server names, SPSV to the
- * control port itself, logged in by either form of the draft. */
+ * control port itself, logged in by either form of the draft, inside TLS
+ * under PROT P. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static int dial_peer(struct ftpc_conn *c, unsigned port)
 	return fd;
 }
 
-static int passive(struct ftpc_conn *c, bool epsv)
+static int passive(struct ftpc_conn *c, bool epsv, struct ftpc_stream *d)
 {
 	int r = ftpc_cmd(c, epsv ? "EPSV" : "PASV");
 	if (r < 0)
@@ -38,33 +39,57 @@ static int passive(struct ftpc_conn *c, bool epsv)
 	unsigned port;
 	if ((epsv ? ftpc_parse_epsv(c->reply, &port) : ftpc_parse_pasv(c->reply, &port)) < 0)
 		return FTPC_DE_SYNTAX;
-	int fd = dial_peer(c, port);
-	return fd < 0 ? FTPC_DE_CONNECT : fd;
+	d->fd = dial_peer(c, port);
+	return d->fd < 0 ? FTPC_DE_CONNECT : 0;
+}
+
+/* Under PROT P on an explicit-FTPS server, the new connection's TLS comes
+ * between its greeting and its login: 220, AUTH TLS, 234, handshake (the
+ * CONTRACT of ferryd.json.5). true when the login may start. */
+static bool data_auth(struct ftpc_conn *c, struct ftpc_stream *s)
+{
+	int code;
+	while ((code = ftpc_stream_reply(c, s)) == 120)
+		;
+	if (code != 220 || ftpc_stream_send(c, s, "AUTH TLS\r\n", 10) < 0 ||
+	    ftpc_stream_reply(c, s) != 234)
+		return false;
+	return ftpc_stream_tls(c, s) == 0;
 }
 
 /* The new connection's own dialogue; c->reply ends up holding its last
  * reply, which says why when it fails. */
-static int data_login(struct ftpc_conn *c, int fd, enum ftpc_spsv_form form,
+static int data_login(struct ftpc_conn *c, struct ftpc_stream *s, enum ftpc_spsv_form form,
 		      const struct ftpc_spsv *cred)
 {
-	struct ftpc_stream s = { .fd = fd };
 	struct ftpc_dlogin d;
 	ftpc_dlogin_start(&d, form, cred);
+	char cmd[FTPC_IDENT_MAX + 16];
+	int n;
+	if (c->prot_p && c->implicit && ftpc_stream_tls(c, s) < 0)
+		return FTPC_DE_TLS;
+	if (c->prot_p && !c->implicit) {
+		if (!data_auth(c, s))
+			return s->tls ? FTPC_DE_TLS : FTPC_DE_LOGIN;
+		/* the greeting was read before AUTH TLS: the login starts now */
+		n = ftpc_dlogin_step(&d, 220, "220", cmd, sizeof(cmd));
+		if (n <= 0 || ftpc_stream_send(c, s, cmd, (size_t)n) < 0)
+			return FTPC_DE_LOGIN;
+	}
 	while (d.st != FTPC_DL_OPEN) {
-		int code = ftpc_stream_reply(c, &s);
+		int code = ftpc_stream_reply(c, s);
 		if (code < 0)
 			return FTPC_DE_LOGIN;
 		const char *last = strrchr(c->reply, '\n');
-		char cmd[FTPC_IDENT_MAX + 16];
-		int n = ftpc_dlogin_step(&d, code, last ? last + 1 : c->reply, cmd, sizeof(cmd));
-		if (n < 0 || (n > 0 && ftpc_stream_send(c, &s, cmd, (size_t)n) < 0))
+		n = ftpc_dlogin_step(&d, code, last ? last + 1 : c->reply, cmd, sizeof(cmd));
+		if (n < 0 || (n > 0 && ftpc_stream_send(c, s, cmd, (size_t)n) < 0))
 			return FTPC_DE_LOGIN;
 	}
 	/* Nothing may follow the 200 before the transfer command is sent. */
-	return s.have == s.off ? 0 : FTPC_DE_LOGIN;
+	return s->have == s->off ? 0 : FTPC_DE_LOGIN;
 }
 
-static int single_port(struct ftpc_conn *c, enum ftpc_spsv_form form)
+static int single_port(struct ftpc_conn *c, enum ftpc_spsv_form form, struct ftpc_stream *d)
 {
 	int r = ftpc_cmd(c, "SPSV");
 	if (r < 0)
@@ -80,19 +105,31 @@ static int single_port(struct ftpc_conn *c, enum ftpc_spsv_form form)
 	case FTPC_SPSV_BAD:
 		return FTPC_DE_SYNTAX;
 	}
-	int fd = dial_peer(c, 0);
-	if (fd < 0)
+	d->fd = dial_peer(c, 0);
+	if (d->fd < 0)
 		return FTPC_DE_CONNECT;
-	if ((r = data_login(c, fd, form, &cred)) < 0) {
-		close(fd);
+	if ((r = data_login(c, d, form, &cred)) < 0) {
+		ftpc_stream_close(d);
 		return r;
 	}
-	return fd;
+	return 0;
 }
 
-int ftpc_open_data(struct ftpc_conn *c, enum ftpc_data_mode mode, enum ftpc_spsv_form form)
+int ftpc_open_data_stream(struct ftpc_conn *c, enum ftpc_data_mode mode,
+			  enum ftpc_spsv_form form, struct ftpc_stream *d)
 {
-	return mode == FTPC_DATA_SPSV ? single_port(c, form) : passive(c, mode == FTPC_DATA_EPSV);
+	d->fd = -1;
+	d->tls = NULL;
+	d->have = d->off = 0;
+	return mode == FTPC_DATA_SPSV ? single_port(c, form, d)
+				      : passive(c, mode == FTPC_DATA_EPSV, d);
+}
+
+int ftpc_data_start(struct ftpc_conn *c, struct ftpc_stream *d)
+{
+	if (!c->prot_p || d->tls)
+		return 0;
+	return ftpc_stream_tls(c, d) < 0 ? FTPC_DE_TLS : 0;
 }
 
 const char *ftpc_data_strerror(int err)
@@ -106,6 +143,7 @@ const char *ftpc_data_strerror(int err)
 		       "single-port draft's; use --pasv or --epsv";
 	case FTPC_DE_CONNECT: return "cannot connect";
 	case FTPC_DE_LOGIN: return "the data connection's login failed";
+	case FTPC_DE_TLS: return "the data connection's TLS failed";
 	default: return "no data connection";
 	}
 }

@@ -75,9 +75,12 @@ int ftpc_dlogin_step(struct ftpc_dlogin *d, int code, const char *line, char *ou
 
 /* ---- a blocking control connection ------------------------------------- */
 
-/* Buffered line input from one socket. */
+/* Buffered line input from one socket, in clear or (tls set) inside TLS. */
+struct crypto_tls;
+struct crypto_tls_ctx;
 struct ftpc_stream {
 	int fd;
+	struct crypto_tls *tls;         /* NULL: in clear */
 	size_t have, off;
 	char buf[8192];
 };
@@ -88,6 +91,11 @@ struct ftpc_conn {
 	socklen_t peerlen;
 	int timeout;                    /* seconds, every socket operation */
 	bool verbose;                   /* the dialogue on stderr (no passwords) */
+	/* FTPS (RFC 4217): tls_ctx NULL is plain FTP */
+	struct crypto_tls_ctx *tls_ctx;
+	const char *tls_host;           /* SNI and the certificate's name */
+	bool implicit;                  /* TLS before the greeting */
+	bool prot_p;                    /* PROT P accepted: data inside TLS too */
 	char reply[FTPC_REPLY_MAX];     /* the last reply, all its lines */
 };
 
@@ -95,6 +103,10 @@ struct ftpc_conn {
  * the greeting. 220, another reply code, or -1 when no connection. */
 int ftpc_connect(struct ftpc_conn *c, const char *host, const char *port, int timeout,
 		 bool verbose);
+/* The connection alone, no greeting read: 0 or -1. */
+int ftpc_dial(struct ftpc_conn *c, const char *host, const char *port, int timeout,
+	      bool verbose);
+/* close_notify first when inside TLS. */
 void ftpc_close(struct ftpc_conn *c);
 /* Sends one command; 0 or -1. */
 int ftpc_send(struct ftpc_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -112,6 +124,36 @@ int ftpc_stream_send(struct ftpc_conn *c, struct ftpc_stream *s, const char *lin
 /* SO_RCVTIMEO and SO_SNDTIMEO (connect included) on a socket. */
 void ftpc_set_timeouts(int fd, int seconds);
 
+/* ---- FTPS (tls.c) --------------------------------------------------------- */
+
+/* ftpc_connect for FTPS: with implicit, TLS is negotiated before the
+ * greeting is read (a TLS failure reads as code -1 with c->reply saying
+ * why); ctx NULL is ftpc_connect. host is the certificate's name. */
+int ftpc_connect_tls(struct ftpc_conn *c, const char *host, const char *port, int timeout,
+		     bool verbose, struct crypto_tls_ctx *ctx, bool implicit);
+/* Explicit FTPS: AUTH TLS and the handshake. 234 when the control
+ * connection is now inside TLS, the server's refusal code, or -1 (lost, or
+ * the handshake failed: c->reply says why). A connection already inside
+ * TLS (implicit) returns 234 at once. */
+int ftpc_auth_tls(struct ftpc_conn *c);
+/* PBSZ 0, PROT P: 200 (c->prot_p set), the refusal's code, or -1. */
+int ftpc_prot_p(struct ftpc_conn *c);
+/* TLS on another connection of the session, offering the control
+ * connection's session for resumption: 0, or -1 with c->reply saying why. */
+int ftpc_stream_tls(struct ftpc_conn *c, struct ftpc_stream *s);
+/* Data through a stream, TLS or not: bytes read (0: the end, close_notify
+ * or FIN), -1 on error; write: 0 or -1. */
+long ftpc_stream_recv(struct ftpc_stream *s, void *buf, size_t cap);
+int ftpc_stream_write(struct ftpc_stream *s, const void *p, size_t n);
+/* close_notify (inside TLS), then close the socket. */
+void ftpc_stream_close(struct ftpc_stream *s);
+/* The same at the end of an upload: after close_notify, waits (within the
+ * socket's timeout) for the server to close, so nothing it sent unread
+ * turns the close into a reset. 0, or -1 when the server did not close. */
+int ftpc_stream_finish(struct ftpc_stream *s);
+/* "TLSv1.3 TLS_AES_128_GCM_SHA256" or "clear", for -v. */
+const char *ftpc_stream_desc(const struct ftpc_stream *s, char *out, size_t cap);
+
 /* ---- data connections ---------------------------------------------------- */
 
 enum ftpc_data_mode { FTPC_DATA_SPSV, FTPC_DATA_PASV, FTPC_DATA_EPSV };
@@ -122,10 +164,17 @@ enum ftpc_data_err {
 	FTPC_DE_OLD_SPSV = -4,   /* pure-ftpd's old "227 <port>" SPSV */
 	FTPC_DE_CONNECT = -5,    /* the data connection could not be made */
 	FTPC_DE_LOGIN = -6,      /* the SPSV data connection's login failed */
+	FTPC_DE_TLS = -7,        /* the data connection's TLS failed (c->reply) */
 };
-/* Asks for a passive data connection and opens it: the socket, or an
- * ftpc_data_err. */
-int ftpc_open_data(struct ftpc_conn *c, enum ftpc_data_mode mode, enum ftpc_spsv_form form);
+/* Asks for a passive data connection and opens it: 0 (*d open, closed by
+ * ftpc_stream_close), or an ftpc_data_err. Under PROT P an
+ * SPSV connection negotiates TLS before its login (the order of ferryd.json.5);
+ * PASV/EPSV ones do it in ftpc_data_start. */
+int ftpc_open_data_stream(struct ftpc_conn *c, enum ftpc_data_mode mode,
+			  enum ftpc_spsv_form form, struct ftpc_stream *d);
+/* After the transfer command's 1xx: the PASV/EPSV data connection's TLS
+ * handshake under PROT P (nothing to do otherwise). 0, or FTPC_DE_TLS. */
+int ftpc_data_start(struct ftpc_conn *c, struct ftpc_stream *d);
 const char *ftpc_data_strerror(int err);
 const char *ftpc_data_mode_name(enum ftpc_data_mode mode);
 

@@ -1,0 +1,196 @@
+/* test_tls_client.c — the client side of the TLS layer against its own
+ * server side, in memory: verification by CA file and host name (DNS and IP
+ * literal), --insecure, data both ways, and session resumption (certificates
+ * made by openssl at run time). Real FTPS servers are in tests/ftp. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ferry/crypto.h"
+
+static char dir[] = "/tmp/ferry-tlsc-XXXXXX";
+static char cert[64], key[64], ocert[64], okey[64];
+
+static int make(const char *crt, const char *k)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -nodes -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -keyout %s -out %s -days 1 -subj /CN=localhost "
+		 "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1", k, crt);
+	return system(cmd);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+	snprintf(key, sizeof(key), "%s/k.pem", dir);
+	snprintf(ocert, sizeof(ocert), "%s/c2.pem", dir);
+	snprintf(okey, sizeof(okey), "%s/k2.pem", dir);
+	return make(cert, key) || make(ocert, okey) ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) ? -1 : 0;
+}
+
+/* Moves what one side has to send to the other; the bytes moved. */
+static size_t move(struct crypto_tls *from, struct crypto_tls *to)
+{
+	const uint8_t *p;
+	size_t n = crypto_tls_out(from, &p);
+	if (n) {
+		assert_true(crypto_tls_feed(to, p, n));
+		crypto_tls_sent(from, n);
+	}
+	return n;
+}
+
+/* Runs both handshakes to the end: 1 both done, CRYPTO_TLS_ERROR when the
+ * client (or the server) gave up. *srv_bytes: what the server sent. */
+static int handshake(struct crypto_tls *cli, struct crypto_tls *srv, size_t *srv_bytes)
+{
+	size_t sb = 0;
+	for (int round = 0; round < 10; round++) {
+		int c = crypto_tls_handshake(cli);
+		move(cli, srv);
+		int s = crypto_tls_handshake(srv);
+		sb += move(srv, cli);
+		if (c == CRYPTO_TLS_ERROR || s == CRYPTO_TLS_ERROR)
+			return CRYPTO_TLS_ERROR;
+		if (c == 1 && s == 1) {
+			if (srv_bytes)
+				*srv_bytes = sb;
+			return 1;
+		}
+	}
+	return CRYPTO_TLS_AGAIN;
+}
+
+/* "ping" to the server, "pong" back; the client's read also takes in the
+ * TLS 1.3 session ticket that came after the handshake. */
+static void ping_pong(struct crypto_tls *cli, struct crypto_tls *srv)
+{
+	char buf[16];
+	assert_int_equal(crypto_tls_write(cli, "ping", 4), 0);
+	move(cli, srv);
+	assert_int_equal(crypto_tls_read(srv, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(crypto_tls_write(srv, "pong", 4), 0);
+	move(srv, cli);
+	assert_int_equal(crypto_tls_read(cli, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+}
+
+static int connect_to(struct crypto_tls_ctx *cc, struct crypto_tls_ctx *sc, const char *host)
+{
+	struct crypto_tls *cli = crypto_tls_client_new(cc, host), *srv = crypto_tls_new(sc);
+	assert_non_null(cli);
+	assert_non_null(srv);
+	int r = handshake(cli, srv, NULL);
+	if (r == 1)
+		ping_pong(cli, srv);
+	else
+		assert_string_not_equal(crypto_tls_why(cli), "no error");
+	crypto_tls_free(cli);
+	crypto_tls_free(srv);
+	return r;
+}
+
+static void test_verify(void **state)
+{
+	(void)state;
+	char why[CRYPTO_ERR_LEN];
+	struct crypto_tls_ctx *sc = crypto_tls_ctx_new(cert, key, why);
+	struct crypto_tls_ctx *good = crypto_tls_client_ctx_new(cert, true, why);
+	struct crypto_tls_ctx *other = crypto_tls_client_ctx_new(ocert, true, why);
+	struct crypto_tls_ctx *insecure = crypto_tls_client_ctx_new(NULL, false, why);
+	assert_non_null(sc);
+	assert_non_null(good);
+	assert_non_null(other);
+	assert_non_null(insecure);
+
+	assert_int_equal(connect_to(good, sc, "localhost"), 1);
+	assert_int_equal(connect_to(good, sc, "127.0.0.1"), 1);
+	assert_int_equal(connect_to(good, sc, "wrong.example"), CRYPTO_TLS_ERROR);
+	assert_int_equal(connect_to(good, sc, "127.0.0.2"), CRYPTO_TLS_ERROR);
+	assert_int_equal(connect_to(other, sc, "localhost"), CRYPTO_TLS_ERROR);
+	assert_int_equal(connect_to(insecure, sc, "wrong.example"), 1);
+	assert_int_equal(connect_to(insecure, sc, NULL), 1);
+
+	crypto_tls_ctx_free(sc);
+	crypto_tls_ctx_free(good);
+	crypto_tls_ctx_free(other);
+	crypto_tls_ctx_free(insecure);
+}
+
+static void test_ca_errors(void **state)
+{
+	(void)state;
+	char why[CRYPTO_ERR_LEN];
+	assert_null(crypto_tls_client_ctx_new("/nonexistent/ca.pem", true, why));
+	assert_non_null(strstr(why, "CA file"));
+	/* --insecure does not read the CA file at all */
+	struct crypto_tls_ctx *c = crypto_tls_client_ctx_new("/nonexistent/ca.pem", false, why);
+	assert_non_null(c);
+	crypto_tls_ctx_free(c);
+}
+
+/* A resumed handshake has the server send no certificate: its flight is
+ * much shorter than the first one's. */
+static void test_resumption(void **state)
+{
+	(void)state;
+	char why[CRYPTO_ERR_LEN];
+	struct crypto_tls_ctx *sc = crypto_tls_ctx_new(cert, key, why);
+	struct crypto_tls_ctx *cc = crypto_tls_client_ctx_new(cert, true, why);
+	assert_non_null(sc);
+	assert_non_null(cc);
+
+	struct crypto_tls *cli = crypto_tls_client_new(cc, "localhost"), *srv = crypto_tls_new(sc);
+	size_t full = 0, again = 0;
+	assert_null(crypto_tls_session_get(cli));          /* no handshake yet */
+	assert_int_equal(handshake(cli, srv, &full), 1);
+	ping_pong(cli, srv);
+	void *sess = crypto_tls_session_get(cli);
+	assert_non_null(sess);
+
+	struct crypto_tls *cli2 = crypto_tls_client_new(cc, "localhost"),
+			  *srv2 = crypto_tls_new(sc);
+	assert_true(crypto_tls_session_set(cli2, sess));
+	assert_int_equal(handshake(cli2, srv2, &again), 1);
+	ping_pong(cli2, srv2);
+	assert_true(again + 200 < full);
+
+	assert_false(crypto_tls_session_set(cli2, NULL));
+	crypto_tls_session_free(sess);
+	crypto_tls_session_free(NULL);
+	crypto_tls_free(cli2);
+	crypto_tls_free(srv2);
+	crypto_tls_free(cli);
+	crypto_tls_free(srv);
+	crypto_tls_ctx_free(sc);
+	crypto_tls_ctx_free(cc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_ca_errors),
+		cmocka_unit_test(test_resumption),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
