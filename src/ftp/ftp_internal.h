@@ -333,8 +333,6 @@ bool ftp_tlsdata_on_close(struct ftp_session *s, int err);
 int ftp_data_send(struct ftp_session *s, const void *p, size_t n);
 /* The data is whole: close_notify in TLS, then the connection closes. */
 void ftp_data_finish(struct ftp_session *s);
-/* stats.c (ops branch): a TLS handshake's outcome for metrics. */
-void ftp_stats_tls_handshake(bool ok, bool data);
 
 /* Session slots: false when over max_sessions or max_per_address. */
 bool ftp_server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
