@@ -263,4 +263,10 @@ void crypto_tls_sent(struct crypto_tls *t, size_t n);
 const char *crypto_tls_desc(const struct crypto_tls *t, char *out, size_t cap);
 const char *crypto_tls_why(const struct crypto_tls *t);
 
+/* ---- which wolfSSL this process runs with (libinfo.c) -------------------- */
+/* "wolfSSL 5.5.4 (/path/libwolfssl.so.35); AES-NI built in: no, ...", for
+ * the start-up log (contrib/wolfssl-accel, meson -Dwolfssl_prefix). 0, or -1
+ * when cap is too small. */
+int crypto_lib_describe(char *out, size_t cap);
+
 #endif
