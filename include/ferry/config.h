@@ -94,6 +94,8 @@ struct ftp_config {
 	char *tls_cert;
 	char *tls_key;
 	bool tls_required;      /* USER/PASS only after AUTH TLS (530 before) */
+	char *tls_data;         /* "optional" (NULL) or "required": PROT P only */
+	bool tls_require_reuse; /* data connections resume the control session */
 };
 
 /* The SPSV gateway in front of a PASV/EPSV-only FTP server (src/gateway). */

@@ -262,6 +262,13 @@ void crypto_tls_sent(struct crypto_tls *t, size_t n);
 /* "TLSv1.3 TLS_AES_128_GCM_SHA256", for logs; the last error's reason. */
 const char *crypto_tls_desc(const struct crypto_tls *t, char *out, size_t cap);
 const char *crypto_tls_why(const struct crypto_tls *t);
+/* After the handshake: the client resumed a session this context (shared by
+ * every worker: one session cache, one ticket key) issued. */
+bool crypto_tls_resumed(const struct crypto_tls *t);
+/* Whose session a resumed connection took: 1 the session ctl's handshake
+ * made (told in TLS 1.2), 0 one of this context's that cannot be told apart
+ * (TLS 1.3 tickets), -1 not resumed or another connection's session. */
+int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_tls *ctl);
 
 /* ---- which wolfSSL this process runs with (libinfo.c) -------------------- */
 /* "wolfSSL 5.5.4 (/path/libwolfssl.so.35); AES-NI built in: no, ...", for

@@ -310,3 +310,30 @@ const char *crypto_tls_why(const struct crypto_tls *t)
 {
 	return t->why[0] ? t->why : "no error";
 }
+
+/* ---- resumption (FTPS data connections) -------------------------------- */
+
+bool crypto_tls_resumed(const struct crypto_tls *t)
+{
+	return t->ready && wolfSSL_session_reused(t->ssl) == 1;
+}
+
+/* TLS 1.2 (session ID or ticket): the resumed session's ID is the one the
+ * control connection's handshake made. A TLS 1.3 ticket carries an ID that
+ * wolfSSL 5.5.4 keeps out of its public API, so there only "issued by this
+ * context" can be told. */
+int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_tls *ctl)
+{
+	if (!crypto_tls_resumed(data))
+		return -1;
+	if (!ctl || !ctl->ready || wolfSSL_version(data->ssl) != TLS1_2_VERSION ||
+	    wolfSSL_version(ctl->ssl) != TLS1_2_VERSION)
+		return 0;
+	WOLFSSL_SESSION *a = wolfSSL_get_session(data->ssl), *b = wolfSSL_get_session(ctl->ssl);
+	unsigned int na = 0, nb = 0;
+	const unsigned char *ia = a ? wolfSSL_SESSION_get_id(a, &na) : NULL;
+	const unsigned char *ib = b ? wolfSSL_SESSION_get_id(b, &nb) : NULL;
+	if (!ia || !ib || !na)
+		return 0;
+	return na == nb && !memcmp(ia, ib, na) ? 1 : -1;
+}

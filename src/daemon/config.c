@@ -55,6 +55,7 @@ void daemon_config_init(struct ferry_config *cfg)
 	cfg->ftp.max_login_commands = 20;
 	cfg->ftp.max_hash_jobs = 2;
 	cfg->ftp.atomic_uploads = true;
+	cfg->ftp.tls_require_reuse = true;
 	cfg->gateway.max_sessions = 200;
 	cfg->gateway.max_unauthenticated = 64;
 	cfg->gateway.login_timeout = 30;
@@ -124,6 +125,7 @@ static void ftp_free(struct ftp_config *f)
 	free(f->xferlog);
 	free(f->tls_cert);
 	free(f->tls_key);
+	free(f->tls_data);
 }
 
 void daemon_config_free(struct ferry_config *cfg)
@@ -569,6 +571,9 @@ static int check_ftp(struct vctx *v)
 	if (!f->tls_cert != !f->tls_key)
 		return vfail(v, -1, f->tls_cert ? "ftp.tls.key" : "ftp.tls.cert", NULL,
 			     "TLS needs both a certificate and a key");
+	if (f->tls_data && !f->tls_cert && !strcmp(f->tls_data, "required"))
+		return vfail(v, -1, "ftp.tls.data", NULL,
+			     "\"required\" needs ftp.tls.cert and ftp.tls.key");
 	return check_ints(v, -1, f, ftp_rules, sizeof(ftp_rules) / sizeof(*ftp_rules));
 }
 

@@ -458,10 +458,17 @@ static const struct jfield anon_fields[] = {
 };
 SCHEMA(anon_schema, anon_fields);
 
+static bool is_tls_data(const char *s)
+{
+	return !strcmp(s, "optional") || !strcmp(s, "required");
+}
+
 static const struct jfield tls_fields[] = {
 	F_STR("cert", FC, tls_cert, NULL, NULL),
 	F_STR("key", FC, tls_key, NULL, NULL),
 	F_BOOL("required", FC, tls_required),
+	F_STR("data", FC, tls_data, is_tls_data, "\"optional\" or \"required\""),
+	F_BOOL("require_reuse", FC, tls_require_reuse),
 };
 SCHEMA(tls_schema, tls_fields);
 

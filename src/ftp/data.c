@@ -48,7 +48,11 @@ void ftp_link_free(struct data_link *l)
 static void on_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg)
 {
 	struct data_link *l = arg;
-	if (l->s && l->s->data.conn == c)
+	if (!l->s || l->s->data.conn != c)
+		return;
+	if (l->s->data.td)
+		ftp_tlsdata_input(l->s, data, len);
+	else
 		ftp_transfer_on_data(l->s, data, len);
 }
 
@@ -75,17 +79,32 @@ static const struct fe_conn_ops data_ops = {
 	.on_data = on_data, .on_close = on_close, .on_drained = on_drained,
 };
 
-/* Takes a new data connection for the session; false: it is closed. */
-static bool take_conn(struct ftp_session *s, struct fe_conn *c)
+/* Takes a new data connection for the session; false: it is closed. With
+ * PROT P the transfer waits for its TLS handshake (tls: an SPSV DATACONN
+ * connection's, already done). */
+static bool take_conn(struct ftp_session *s, struct fe_conn *c, struct crypto_tls *tls)
 {
 	struct data_link *l = s->data.conn ? NULL : ftp_link_new(s->fw, s, c);
-	if (!l)
+	if (!l) {
+		crypto_tls_free(tls);
 		return false;
+	}
 	fe_conn_hold(c, &data_ops, l);
 	s->data.conn = c;
 	s->data.link = l;
 	fe_timer_cancel(s->fw->w, s->data.timer);
 	s->data.timer = NULL;
+	if (s->prot_p) {
+		if (!ftp_tlsdata_begin(s, tls)) {
+			crypto_tls_free(tls);
+			ftp_data_close_conn(s);
+			if (s->data.want) {
+				s->data.want = false;
+				ftp_transfer_failed(s, 425, "Out of memory for TLS.");
+			}
+		}
+		return true;          /* ftp_tlsdata_begin's handshake goes on */
+	}
 	if (s->data.want) {
 		s->data.want = false;
 		ftp_transfer_ready(s);
@@ -113,6 +132,9 @@ void ftp_data_reset(struct ftp_session *s)
 	d->connecting = NULL;
 	d->timer = NULL;
 	ftp_data_close_conn(s);
+	ftp_tlsdata_free(s);
+	d->refuse_code = 0;
+	d->refuse_text = NULL;
 	fb_buf_free(&d->extra);
 	if (d->mode == DATA_SPSV)
 		ftp_spsv_revoke(s->srv->spsv, s->id);
@@ -132,7 +154,7 @@ static void pasv_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 		     fb_addr_text(fe_conn_peer(c), host, sizeof(host)));
 		return;                  /* not started: the engine closes it */
 	}
-	if (take_conn(s, c)) {
+	if (take_conn(s, c, NULL)) {
 		fe_listener_close(l);    /* one connection per PASV */
 		if (s->data.listener == l)
 			s->data.listener = NULL;
@@ -259,7 +281,7 @@ static void port_connected(struct fe_conn *c, int err, void *arg)
 {
 	struct ftp_session *s = arg;
 	s->data.connecting = NULL;
-	if (err || !take_conn(s, c)) {
+	if (err || !take_conn(s, c, NULL)) {
 		s->data.want = false;
 		fe_timer_cancel(s->fw->w, s->data.timer);
 		s->data.timer = NULL;
@@ -286,14 +308,28 @@ void ftp_cmd_spsv(struct ftp_session *s, char *arg)
 }
 
 void ftp_data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
-		size_t len)
+		size_t len, struct crypto_tls *tls)
 {
 	if (s->data.mode != DATA_SPSV || s->data.conn) {
+		crypto_tls_free(tls);
 		fe_conn_close(c);
 		return;
 	}
+	if (!tls != !s->prot_p) {     /* the protection the session asked for, only */
+		flog(LOG_LVL_WARN, "ftp: session %llu: DATACONN connection %s TLS refused "
+		     "(the session is in PROT %c)", (unsigned long long)s->id,
+		     tls ? "in" : "without", s->prot_p ? 'P' : 'C');
+		crypto_tls_free(tls);
+		fe_conn_close(c);
+		if (s->xfer && s->data.want) {
+			s->data.want = false;
+			ftp_transfer_failed(s, 522, "The DATACONN connection's protection does "
+				       "not match PROT.");
+		}
+		return;
+	}
 	fb_buf_append(&s->data.extra, extra, len);
-	if (!take_conn(s, c))
+	if (!take_conn(s, c, tls))
 		fe_conn_close(c);
 }
 
@@ -313,6 +349,17 @@ static void data_timeout(struct fe_worker *w, void *arg)
 void ftp_data_request(struct ftp_session *s)
 {
 	struct data_chan *d = &s->data;
+	if (d->refuse_code) {            /* refused before the transfer asked */
+		int code = d->refuse_code;
+		const char *text = d->refuse_text;
+		d->refuse_code = 0;
+		ftp_transfer_failed(s, code, text);
+		return;
+	}
+	if (d->conn && !ftp_tlsdata_ready(s)) {
+		d->want = true;              /* the handshake's end calls ready */
+		return;
+	}
 	if (d->conn) {
 		ftp_transfer_ready(s);
 		return;

@@ -58,13 +58,13 @@ static void list_done(struct ftp_session *s, void *ctx)
 	}
 	size_t sent = j->out.len;
 	x->bytes += sent;
-	int r = sent ? fe_conn_send(s->data.conn, j->out.p, sent) : 0;
+	int r = sent ? ftp_data_send(s, j->out.p, sent) : 0;
 	fb_buf_free(&j->out);
 	if (r < 0) {
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 	} else if (j->r == 1) {
 		x->eof = true;
-		fe_conn_close(s->data.conn);   /* on_close completes it */
+		ftp_data_finish(s);            /* on_close completes it */
 	} else if (!sent && !fe_conn_queued(s->data.conn)) {
 		ftp_list_next(s);                  /* no on_drained will come */
 	}

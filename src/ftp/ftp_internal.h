@@ -262,6 +262,40 @@ bool ftp_tls_flush(struct ftp_session *s);
 /* USER before AUTH when ftp.tls.required: replies 530 and returns false. */
 bool ftp_tls_login_ok(struct ftp_session *s);
 
+/* ---- tlsdata.c: PROT P data connections ---------------------------------- */
+struct ftp_tlsdata;
+/* ftp.tls.data is "required" for this session. */
+bool ftp_tls_data_required(const struct ftp_session *s);
+/* The data-protection policy in one place: false after replying 521 when
+ * this session's transfers may not use a clear data connection. */
+bool ftp_tls_data_allowed(struct ftp_session *s);
+/* The resumption check (ftp.tls.require_reuse); false after logging why. */
+bool ftp_tls_data_reuse_ok(struct ftp_session *s, const struct crypto_tls *t);
+/* A new data connection (s->data.conn) of a PROT P session: its handshake
+ * starts (handed: the DATACONN connection's finished TLS, owned from here).
+ * The transfer waits for ftp_tlsdata_ready. false: out of memory. */
+bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed);
+bool ftp_tlsdata_ready(const struct ftp_session *s);  /* no TLS, or checked */
+bool ftp_tlsdata_busy(const struct ftp_session *s);
+void ftp_tlsdata_input(struct ftp_session *s, const uint8_t *data, size_t len);
+void ftp_tlsdata_free(struct ftp_session *s);         /* from ftp_data_reset */
+bool ftp_tlsdata_flush(struct ftp_session *s);        /* ciphertext out */
+/* A helper job borrows the layer (*td for ftp_tlsdata_back/_drop); back on
+ * the worker: false when the session let go meanwhile (then freed). */
+struct crypto_tls *ftp_tlsdata_lend(struct ftp_session *s, struct ftp_tlsdata **td);
+bool ftp_tlsdata_back(struct ftp_session *s, struct ftp_tlsdata *td);
+void ftp_tlsdata_drop(struct ftp_tlsdata *td);        /* a job that never came back */
+/* Uploads: the file is open; decrypt and write on the pool from now on. */
+void ftp_tlsdata_recv(struct ftp_session *s);
+/* The data connection ended: true when this decided the transfer's end. */
+bool ftp_tlsdata_on_close(struct ftp_session *s, int err);
+/* Data out on the data connection (encrypted in TLS): fe_conn_send's result. */
+int ftp_data_send(struct ftp_session *s, const void *p, size_t n);
+/* The data is whole: close_notify in TLS, then the connection closes. */
+void ftp_data_finish(struct ftp_session *s);
+/* stats.c (ops branch): a TLS handshake's outcome for metrics. */
+void ftp_stats_tls_handshake(bool ok, bool data);
+
 /* Session slots: false when over max_sessions or max_per_address. */
 bool ftp_server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
 void ftp_server_release_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
@@ -301,6 +335,9 @@ struct data_chan {
 	struct fb_buf extra;              /* bytes that came with an SPSV hand-off */
 	struct fe_timer *timer;
 	bool want;                     /* a transfer waits for the connection */
+	struct ftp_tlsdata *td;        /* PROT P: the connection's TLS (tlsdata.c) */
+	int refuse_code;               /* the connection was refused: the next */
+	const char *refuse_text;       /* transfer's reply (static text) */
 };
 
 struct transfer {
@@ -368,6 +405,7 @@ struct ftp_session {
 	mode_t umask;              /* files 0666 & ~umask, dirs 0777 & ~umask */
 	struct crypto_tls *tls;    /* after AUTH TLS: the control connection's TLS */
 	bool pbsz;                 /* PBSZ 0 given (after AUTH) */
+	bool prot_p;               /* PROT P: data connections in TLS */
 	bool tls_busy;             /* a helper thread runs the handshake */
 	struct fb_buf tls_hold;       /* ciphertext that came meanwhile */
 };
@@ -471,8 +509,10 @@ cmd_handler ftp_cmd_retr, ftp_cmd_abor,                                      /* 
 void ftp_data_request(struct ftp_session *s);
 void ftp_data_reset(struct ftp_session *s);
 /* An SPSV data connection handed over from any worker (server.c mail). */
+/* extra: plaintext that followed the DATACONN login; tls: that connection's
+ * TLS (owned from here on), NULL in clear. */
 void ftp_data_adopt(struct ftp_session *s, struct fe_conn *c, const uint8_t *extra,
-		size_t len);
+		size_t len, struct crypto_tls *tls);
 
 /* ---- transfer.c ---------------------------------------------------------- */
 void ftp_transfer_ready(struct ftp_session *s);
@@ -521,6 +561,8 @@ void ftp_xfer_begin(struct ftp_session *s, const char *what); /* 150, connect */
 /* The splice of a RETR or binary upload ended (fe_xfer_cb; arg: session). */
 void ftp_xfer_spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg);
 void ftp_upload_open(struct ftp_session *s);    /* upload.c: the connection is up */
+/* upload.c: pwrite all of p at *offset (advanced): 0 or -errno. */
+int ftp_upload_write(int fd, const uint8_t *p, size_t n, uint64_t *offset);
 void ftp_upload_finish(struct ftp_session *s);  /* upload.c: all bytes are in */
 void ftp_list_next(struct ftp_session *s);      /* dirsend.c: the next chunk */
 
@@ -545,6 +587,7 @@ void ftp_login_reset(struct ftp_session *s);
 void ftp_handoff_send(struct ftp_session *s, uint64_t session, unsigned worker);
 /* server.c: deliver a handed-over descriptor on the owning worker. */
 void ftp_server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned to,
-		    uint64_t session, int fd, const uint8_t *extra, size_t len);
+		    uint64_t session, int fd, const uint8_t *extra, size_t len,
+		    struct crypto_tls *tls);
 
 #endif

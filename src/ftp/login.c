@@ -94,6 +94,7 @@ struct detach_ctx {
 	struct ftp_server *srv;
 	uint64_t session;
 	unsigned worker;
+	struct crypto_tls *tls;   /* a DATACONN connection in TLS: its layer */
 	size_t len;
 	uint8_t early[];        /* control input that followed PASS */
 };
@@ -102,13 +103,25 @@ static void detached(struct fe_worker *w, int fd, const uint8_t *extra, size_t l
 		     void *arg)
 {
 	struct detach_ctx *d = arg;
+	/* In TLS, what came after the detach is ciphertext: into the layer,
+	 * which travels with the descriptor; d->early is plaintext. */
+	if (d->tls && len && !crypto_tls_feed(d->tls, extra, len)) {
+		crypto_tls_free(d->tls);
+		close(fd);
+		free(d);
+		return;
+	}
+	if (d->tls)
+		len = 0;
 	uint8_t *all = malloc(d->len + len + 1);
 	if (all) {
 		memcpy(all, d->early, d->len);
 		if (len)
 			memcpy(all + d->len, extra, len);
-		ftp_server_deliver(w, d->srv, d->worker, d->session, fd, all, d->len + len);
+		ftp_server_deliver(w, d->srv, d->worker, d->session, fd, all, d->len + len,
+				   d->tls);
 	} else {
+		crypto_tls_free(d->tls);
 		close(fd);
 	}
 	free(all);
@@ -136,15 +149,19 @@ void ftp_handoff_send(struct ftp_session *s, uint64_t session, unsigned worker)
 	/* The draft shows both "200DATA" and "200 DATA"; RFC 959 replies need the
 	 * space, so clients' reply parsers read this one (man ferryd.json(5)). */
 	ftp_session_reply(s, 200, "DATA");
+	d->tls = s->tls;           /* the reply is in the queue: the layer goes */
+	s->tls = NULL;
 	fe_conn_detach(s->ctl, detached, d);
 	ftp_session_bury(s);
 }
 
 static void data_login(struct ftp_session *s, const char *token)
 {
-	if (s->tls) {   /* the hand-off would carry TLS records as file bytes */
-		ftp_session_reply(s, 534, "A DATACONN connection in TLS needs PROT P, which "
-			      "is not supported yet; log in without AUTH TLS.");
+	/* In TLS (PROT P, man ferryd.json(5)): the resumption check applies as
+	 * on any data connection; the layer is handed over with the descriptor. */
+	if (s->tls && !ftp_tls_data_reuse_ok(s, s->tls)) {
+		ftp_session_reply(s, 522, "TLS session of data connection not resumed "
+			      "(ftp.tls.require_reuse).");
 		ftp_session_close(s);
 		return;
 	}

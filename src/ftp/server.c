@@ -160,6 +160,7 @@ struct handoff {
 	struct ftp_server *srv;
 	uint64_t session;
 	int fd;
+	struct crypto_tls *tls;   /* the DATACONN connection's TLS, or NULL */
 	size_t len;
 	uint8_t extra[];
 };
@@ -176,21 +177,25 @@ static void handoff_arrive(struct fe_worker *to, void *arg)
 	struct fe_conn *c = s ? fe_conn_adopt(to, h->fd) : NULL;
 	if (!c) {
 		flog(LOG_LVL_VERB, "ftp: SPSV data connection for a session that is gone");
+		crypto_tls_free(h->tls);
 		close(h->fd);
 	} else {
-		ftp_data_adopt(s, c, h->extra, h->len);
+		ftp_data_adopt(s, c, h->extra, h->len, h->tls);
 	}
 	free(h);
 }
 
 void ftp_server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned to,
-		    uint64_t session, int fd, const uint8_t *extra, size_t len)
+		    uint64_t session, int fd, const uint8_t *extra, size_t len,
+		    struct crypto_tls *tls)
 {
 	struct handoff *h = malloc(sizeof(*h) + len);
 	if (!h) {
+		crypto_tls_free(tls);
 		close(fd);
 		return;
 	}
+	h->tls = tls;
 	h->srv = srv;
 	h->session = session;
 	h->fd = fd;
@@ -204,6 +209,7 @@ void ftp_server_deliver(struct fe_worker *from, struct ftp_server *srv, unsigned
 	flog(LOG_LVL_VERB, "ftp: SPSV data connection handed from worker %u to worker %u",
 	     fe_worker_index(from), to);
 	if (fe_mail_post(from, to, handoff_arrive, h) < 0) {
+		crypto_tls_free(tls);
 		close(fd);
 		free(h);
 	}

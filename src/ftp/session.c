@@ -112,6 +112,10 @@ void ftp_session_close(struct ftp_session *s)
 	if (s->closing)
 		return;
 	s->closing = true;
+	if (s->tls && !s->tls_busy && crypto_tls_ready(s->tls)) {
+		crypto_tls_shutdown(s->tls);  /* close_notify after the last reply */
+		ftp_tls_flush(s);
+	}
 	fe_conn_close(s->ctl);
 }
 

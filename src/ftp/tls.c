@@ -18,9 +18,11 @@ int ftp_tls_load(struct ftp_server *srv)
 		flog(LOG_LVL_ERR, "ftp: ftp.tls: %s", why);
 		return FERRY_EXIT_PARAM;
 	}
-	flog(LOG_LVL_INFO, "ftp: FTPS (AUTH TLS) with %s; TLS %s for logins; data "
-	     "connections in clear only (PROT P is refused with 536)", fc->tls_cert,
-	     fc->tls_required ? "required" : "optional");
+	bool data = fc->tls_data && !strcmp(fc->tls_data, "required");
+	flog(LOG_LVL_INFO, "ftp: FTPS (AUTH TLS) with %s; TLS %s for logins, %s for data "
+	     "connections; data connections must resume the control session: %s",
+	     fc->tls_cert, fc->tls_required || data ? "required" : "optional",
+	     data ? "required" : "optional", fc->tls_require_reuse ? "yes" : "no");
 	return 0;
 }
 
@@ -229,11 +231,15 @@ void ftp_cmd_prot(struct ftp_session *s, char *arg)
 		ftp_session_reply(s, 503, "PROT needs AUTH TLS and PBSZ first.");
 		return;
 	}
-	if (!strcasecmp(arg, "C"))
+	if (!strcasecmp(arg, "C") && ftp_tls_data_required(s)) {
+		ftp_session_reply(s, 534, "PROT C refused: data connections must be protected.");
+	} else if (!strcasecmp(arg, "C")) {
+		s->prot_p = false;
 		ftp_session_reply(s, 200, "Protection level set to Clear.");
-	else if (!strcasecmp(arg, "P"))
-		ftp_session_reply(s, 536, "PROT P is not supported yet: data connections are "
-			      "in clear (PROT C).");
+	} else if (!strcasecmp(arg, "P")) {
+		s->prot_p = true;
+		ftp_session_reply(s, 200, "Protection level set to Private.");
+	}
 	else if (!strcasecmp(arg, "S") || !strcasecmp(arg, "E"))
 		ftp_session_reply(s, 536, "Protection level not supported.");
 	else
@@ -254,7 +260,7 @@ void ftp_cmd_ccc(struct ftp_session *s, char *arg)
 
 bool ftp_tls_login_ok(struct ftp_session *s)
 {
-	if (s->tls || !s->srv->fc->tls_required)
+	if (s->tls || !(s->srv->fc->tls_required || ftp_tls_data_required(s)))
 		return true;
 	ftp_session_reply(s, 530, "TLS required: send AUTH TLS first.");
 	return false;

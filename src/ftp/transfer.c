@@ -284,12 +284,15 @@ void ftp_xfer_spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg)
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 }
 
-/* An ASCII chunk: read and converted on the pool. The descriptor travels
- * with the job and comes back to the transfer in done. */
+/* An ASCII chunk, or any chunk of a PROT P download: read, converted
+ * (ASCII) and encrypted (TLS) on the pool. The descriptor and the TLS layer
+ * travel with the job and come back to the transfer in done. */
 struct ascii_job {
 	struct xfer_job_head h;
+	struct ftp_tlsdata *td;  /* PROT P, else NULL */
+	struct crypto_tls *t;
 	uint64_t offset;
-	bool cr;
+	bool cr, convert;
 	ssize_t got;             /* bytes read, or -errno */
 	size_t outlen;
 	int err;
@@ -307,18 +310,30 @@ static void ascii_read_work(void *ctx)
 {
 	struct ascii_job *j = ctx;
 	uint8_t in[ASCII_CHUNK];
-	j->got = pread(j->h.fd, in, sizeof(in), (off_t)j->offset);
-	if (j->got < 0)
+	j->got = pread(j->h.fd, j->convert ? in : j->out, ASCII_CHUNK, (off_t)j->offset);
+	if (j->got < 0) {
 		j->got = -errno;
-	else
-		j->outlen = ftp_ascii_to_net(in, (size_t)j->got, j->out, &j->cr);
+		return;
+	}
+	j->outlen = j->convert ? ftp_ascii_to_net(in, (size_t)j->got, j->out, &j->cr)
+			       : (size_t)j->got;
+	if (j->t && j->outlen && crypto_tls_write(j->t, j->out, j->outlen) < 0)
+		j->err = -EPIPE;
+}
+
+static void ascii_drop(void *ctx)
+{
+	struct ascii_job *j = ctx;
+	ftp_xfer_fd_drop(j);
+	ftp_tlsdata_drop(j->td);
 }
 
 static void ascii_read_done(struct ftp_session *s, void *ctx)
 {
 	struct ascii_job *j = ctx;
 	struct transfer *x = ftp_xfer_current(s, j->h.seq);
-	if (!x) {
+	bool mine = ftp_tlsdata_back(s, j->td);   /* also sends its ciphertext */
+	if (!x || !mine) {
 		ftp_xfer_fd_drop(j);
 		return;
 	}
@@ -328,15 +343,19 @@ static void ascii_read_done(struct ftp_session *s, void *ctx)
 		ftp_xfer_done(s, 451, "Local error in reading the file.", false);
 		return;
 	}
+	if (!s->data.conn) {
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+		return;
+	}
 	if (j->got == 0) {
 		x->eof = true;
-		fe_conn_close(s->data.conn);   /* on_close completes it */
+		ftp_data_finish(s);            /* on_close completes it */
 		return;
 	}
 	x->offset += (uint64_t)j->got;
 	x->cr_state = j->cr;
 	x->bytes += j->outlen;
-	if (fe_conn_send(s->data.conn, j->out, j->outlen) < 0)
+	if (j->err || (!j->td && fe_conn_send(s->data.conn, j->out, j->outlen) < 0))
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 }
 
@@ -352,16 +371,24 @@ static void ascii_next(struct ftp_session *s)
 	j->h.fd = x->fd;
 	j->offset = x->offset;
 	j->cr = x->cr_state;
+	j->convert = x->ascii;
+	j->err = 0;
+	j->td = NULL;
+	j->t = s->data.td ? ftp_tlsdata_lend(s, &j->td) : NULL;
 	x->fd = -1;
 	x->busy = true;
-	if (!ftp_defer_quiet(s, ascii_read_work, ascii_read_done, ftp_xfer_fd_drop, j))
+	if (!ftp_defer_quiet(s, ascii_read_work, ascii_read_done, ascii_drop, j)) {
+		x->busy = false;
 		ftp_xfer_done(s, 451, "Server busy.", false);
+	}
 }
 
 void ftp_transfer_on_close(struct ftp_session *s, int err)
 {
 	struct transfer *x = s->xfer;
 	if (!x || x->peer_done)      /* an upload already complete */
+		return;
+	if (ftp_tlsdata_on_close(s, err))   /* PROT P uploads: close_notify */
 		return;
 	if (x->fx) {               /* the splice went with the connection */
 		x->bytes = progress(x);
@@ -388,11 +415,16 @@ void ftp_transfer_on_close(struct ftp_session *s, int err)
 void ftp_transfer_on_drained(struct ftp_session *s)
 {
 	struct transfer *x = s->xfer;
-	if (!x || x->busy || x->eof || ftp_xk_incoming(x->kind))
+	/* in TLS, also the handshake's flights drain: the transfer starts
+	 * only once the handshake passed (ftp_tlsdata_ready) */
+	if (!x || x->busy || x->eof || ftp_xk_incoming(x->kind) || ftp_tlsdata_busy(s) ||
+	    !ftp_tlsdata_ready(s) || s->data.want)
+		return;
+	if (!ftp_tlsdata_flush(s))       /* ciphertext the queue did not take */
 		return;
 	if (ftp_xk_listing(x->kind))
 		ftp_list_next(s);
-	else if (x->ascii)
+	else if (x->ascii || s->data.td)
 		ascii_next(s);
 }
 
@@ -422,14 +454,14 @@ void ftp_transfer_ready(struct ftp_session *s)
 	int err = 0;
 	if (ftp_xk_listing(x->kind) && x->single) {    /* a single file's line */
 		x->bytes = x->out.len;
-		if (x->out.len && fe_conn_send(c, x->out.p, x->out.len) < 0)
+		if (x->out.len && ftp_data_send(s, x->out.p, x->out.len) < 0)
 			err = -EPIPE;
 		x->eof = true;
 		if (!err)
-			fe_conn_close(c);
+			ftp_data_finish(s);
 	} else if (ftp_xk_listing(x->kind)) {
 		ftp_list_next(s);
-	} else if (x->kind == XK_RETR && x->ascii) {
+	} else if (x->kind == XK_RETR && (x->ascii || s->data.td)) {
 		ascii_next(s);
 	} else if (x->kind == XK_RETR) {
 		x->fx = fe_conn_sendfile(c, x->fd, x->offset, UINT64_MAX, ftp_xfer_spliced, s, &err);
@@ -458,6 +490,8 @@ bool ftp_xfer_resolve(struct ftp_session *s, const char *arg, char *v)
 /* No data connection prepared: 425 before anything is opened. */
 bool ftp_xfer_data_prepared(struct ftp_session *s)
 {
+	if (!ftp_tls_data_allowed(s))      /* 521: the data must be protected */
+		return false;
 	if (s->data.mode != DATA_NONE || s->data.conn)
 		return true;
 	ftp_session_reply(s, 425, "Use PORT, EPRT, PASV, EPSV or SPSV first.");

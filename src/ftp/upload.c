@@ -32,7 +32,7 @@ struct open_job {
 	uint8_t extra[];
 };
 
-static int write_all(int fd, const uint8_t *p, size_t n, uint64_t *offset)
+int ftp_upload_write(int fd, const uint8_t *p, size_t n, uint64_t *offset)
 {
 	while (n) {
 		ssize_t w = pwrite(fd, p, n, (off_t)*offset);
@@ -81,7 +81,7 @@ static void open_work(void *ctx)
 	if (j->r == 0 && j->append)
 		j->offset = (uint64_t)st.st_size;
 	if (j->r == 0 && j->extra_len)
-		j->r = write_all(j->h.fd, j->extra, j->extra_len, &j->offset);
+		j->r = ftp_upload_write(j->h.fd, j->extra, j->extra_len, &j->offset);
 }
 
 static void open_drop(void *ctx)
@@ -179,7 +179,7 @@ static void store_work(void *ctx)
 		out[m++] = '\r';
 		j->held_cr = false;
 	}
-	j->r = write_all(j->h.fd, out, m, &j->offset);
+	j->r = ftp_upload_write(j->h.fd, out, m, &j->offset);
 	free(out);
 }
 
@@ -243,6 +243,10 @@ static void receive(struct ftp_session *s)
 {
 	struct transfer *x = s->xfer;
 	int err = 0;
+	if (s->data.td) {           /* PROT P: decrypted and written on the pool */
+		ftp_tlsdata_recv(s);
+		return;
+	}
 	if (!s->data.conn) {        /* gone while the file was opened */
 		x->peer_done = true;
 		ftp_upload_finish(s);

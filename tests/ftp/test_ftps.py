@@ -3,7 +3,8 @@ connection with real clients: curl --ftp-ssl-control, lftp and Python's
 ftplib.FTP_TLS, TLS 1.2 and 1.3, files compared byte for byte; the policy
 (ftp.tls.required: 530 before AUTH); and hostile input: garbage instead of a
 ClientHello, a handshake that never finishes, AUTH twice, PBSZ/PROT before
-AUTH, PROT P refused with 536, CCC refused. Certificates are made here."""
+AUTH, CCC refused. PROT P data connections are tested in test_ftps_data.py.
+Certificates are made here."""
 import ftplib
 import os
 import socket
@@ -75,11 +76,13 @@ def ftplib_tests(d, root, work):
               all(x in feat for x in ("AUTH TLS", "PBSZ", "PROT")), feat)
         resp = f.sendcmd("PBSZ 0")
         check(f"ftplib {name}: PBSZ 0", resp.startswith("200"), resp)
+        resp = f.prot_p()
+        check(f"ftplib {name}: PROT P accepted", resp.startswith("200"), resp)
         try:
-            f.prot_p()
-            check(f"ftplib {name}: PROT P refused with 536", False, "accepted")
+            f.sendcmd("PROT S")
+            check(f"ftplib {name}: PROT S refused with 536", False, "accepted")
         except ftplib.error_perm as e:
-            check(f"ftplib {name}: PROT P refused with 536", str(e).startswith("536"), str(e))
+            check(f"ftplib {name}: PROT S refused with 536", str(e).startswith("536"), str(e))
         f.prot_c()
         f.storbinary(f"STOR up-{ver.name}.bin", __import__("io").BytesIO(data))
         with open(os.path.join(root, f"up-{ver.name}.bin"), "rb") as fh:
@@ -119,9 +122,10 @@ def curl_tests(d, root, work):
     r = run(["curl", "-sS", "--ftp-ssl-control", "-k", "-T", up, f"{url}/curl-up.bin"])
     check("curl --ftp-ssl-control put", r.returncode == 0 and
           open(os.path.join(root, "curl-up.bin"), "rb").read() == open(up, "rb").read())
-    # --ssl-reqd wants PROT P: refused, curl must fail rather than go clear.
+    # --ssl-reqd: PROT P (test_ftps_data.py covers it fully)
     r = run(["curl", "-sS", "--ssl-reqd", "-k", "-o", out + ".p", f"{url}/curl.bin"])
-    check("curl --ssl-reqd fails cleanly while PROT P is refused", r.returncode != 0)
+    check("curl --ssl-reqd (PROT P) get", r.returncode == 0 and
+          open(out + ".p", "rb").read() == open(src, "rb").read())
 
 
 def lftp_tests(d, root, work):
@@ -220,16 +224,18 @@ def required_tests(binary, root, cert, key):
         s.sendall(b"USER DATACONN\r\n")
         check("required: USER DATACONN without AUTH gets 331", recv_line(s).startswith("331"))
         s.close()
-        # DATACONN inside TLS: refused (PROT P is not there yet).
+        # DATACONN inside TLS without resuming the control session: 522
+        # (ftp.tls.require_reuse; test_ftps_data.py covers SPSV over TLS).
         g = ftplib.FTP_TLS(context=tls_ctx(), timeout=10)
         g.connect("127.0.0.1", d.port)
         g.auth()
         g.sendcmd("USER DATACONN")
         try:
             g.sendcmd("PASS " + token)
-            check("required: DATACONN after AUTH TLS gets 534", False, "accepted")
+            check("required: DATACONN in TLS without resumption gets 522", False, "accepted")
         except ftplib.error_perm as e:
-            check("required: DATACONN after AUTH TLS gets 534", str(e).startswith("534"), str(e))
+            check("required: DATACONN in TLS without resumption gets 522",
+                  str(e).startswith("522"), str(e))
         g.close()
         f.quit()
 

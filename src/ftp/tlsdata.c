@@ -1,0 +1,585 @@
+/* tlsdata.c — PROT P data connections (RFC 4217): the data connection's TLS
+ * handshake on the helper pool, the resumption check, the data-protection
+ * policy, encrypted sends and the decrypt-and-write jobs of uploads. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/base.h"
+#include "ftp_internal.h"
+
+enum {
+	PLAIN_CHUNK = 65536,          /* plaintext an upload job reads at once */
+	FEED_SLICE = 16384,           /* ciphertext moved into the layer at once */
+};
+
+/* A data connection's TLS and what travels with it. A helper job may hold
+ * it (busy); a session that lets go meanwhile marks it orphaned and the
+ * job's end frees it. Everything but t is touched on the worker only. */
+struct ftp_tlsdata {
+	struct crypto_tls *t;
+	struct fb_buf hold;           /* ciphertext not yet in t */
+	struct fe_timer *timer;       /* the handshake's deadline */
+	bool busy, orphaned;
+	bool checked;                 /* handshake done and the policy passed */
+	bool notify;                  /* the client's close_notify came */
+	bool eof;                     /* the TCP connection ended */
+	bool paused;                  /* we paused the connection's input */
+	bool fed;                     /* ciphertext went in since the last job */
+};
+
+/* The metrics counter lives in stats.c once the ops branch is merged; until
+ * then this weak stand-in keeps the link whole. */
+__attribute__((weak)) void ftp_stats_tls_handshake(bool ok, bool data)
+{
+	(void)ok;
+	(void)data;
+}
+
+/* ---- policy ---------------------------------------------------------------- */
+
+bool ftp_tls_data_required(const struct ftp_session *s)
+{
+	const char *d = s->set->fc->tls_data;
+	return d && !strcmp(d, "required");
+}
+
+/* The one place that decides whether a transfer may use the data
+ * connection the session asked for (per-listener and per-account policies
+ * extend it): with ftp.tls.data "required", PROT C transfers get 521. */
+bool ftp_tls_data_allowed(struct ftp_session *s)
+{
+	if (s->prot_p || !ftp_tls_data_required(s))
+		return true;
+	ftp_session_reply(s, 521, "Data connections must be protected: send PROT P.");
+	return false;
+}
+
+/* The resumption check (ftp.tls.require_reuse, on by default): NULL if the
+ * data connection's TLS may carry this session's data, else why not. A
+ * resumed session comes from the one context all workers share (one
+ * session cache, one ticket key), so it was issued by this server; in TLS
+ * 1.2 it must be this control connection's own session (the session IDs
+ * are compared); TLS 1.3 tickets do not let wolfSSL 5.5.4 tell which
+ * connection they were issued on. An SPSV DATACONN connection is checked
+ * twice: at its login (resumed at all) and when its session adopts it. */
+static const char *reuse_refusal(const struct ftp_session *s, const struct crypto_tls *t)
+{
+	if (!s->set->fc->tls_require_reuse)
+		return NULL;
+	if (!crypto_tls_resumed(t))
+		return "the client did not resume the control connection's TLS session";
+	if (crypto_tls_resumed_from(t, s->tls) < 0)
+		return "the client resumed a TLS session of another connection";
+	return NULL;
+}
+
+bool ftp_tls_data_reuse_ok(struct ftp_session *s, const struct crypto_tls *t)
+{
+	const char *why = reuse_refusal(s, t);
+	if (!why)
+		return true;
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: session %llu from %s: data connection refused: %s "
+	     "(ftp.tls.require_reuse)", (unsigned long long)s->id,
+	     fb_addr_text(&s->peer, host, sizeof(host)), why);
+	return false;
+}
+
+/* ---- the object ------------------------------------------------------------- */
+
+static void td_destroy(struct ftp_tlsdata *td)
+{
+	crypto_tls_free(td->t);
+	fb_buf_free(&td->hold);
+	free(td);
+}
+
+void ftp_tlsdata_free(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	if (!td)
+		return;
+	s->data.td = NULL;
+	fe_timer_cancel(s->fw->w, td->timer);
+	td->timer = NULL;
+	if (td->busy)
+		td->orphaned = true;     /* the job's end frees it */
+	else
+		td_destroy(td);
+}
+
+struct crypto_tls *ftp_tlsdata_lend(struct ftp_session *s, struct ftp_tlsdata **out)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	assert(td && !td->busy);
+	td->busy = true;
+	*out = td;
+	return td->t;
+}
+
+static void process_input(struct ftp_session *s);
+
+bool ftp_tlsdata_back(struct ftp_session *s, struct ftp_tlsdata *td)
+{
+	if (!td)
+		return true;
+	td->busy = false;
+	if (td->orphaned || s->data.td != td) {
+		td_destroy(td);
+		return false;
+	}
+	ftp_tlsdata_flush(s);
+	return true;
+}
+
+void ftp_tlsdata_drop(struct ftp_tlsdata *td)
+{
+	if (td && td->orphaned)
+		td_destroy(td);
+	else if (td)
+		td->busy = false;
+}
+
+bool ftp_tlsdata_ready(const struct ftp_session *s)
+{
+	return !s->data.td || s->data.td->checked;
+}
+
+bool ftp_tlsdata_busy(const struct ftp_session *s)
+{
+	return s->data.td && s->data.td->busy;
+}
+
+/* ---- output ----------------------------------------------------------------- */
+
+bool ftp_tlsdata_flush(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	if (!td || td->busy || !s->data.conn)
+		return true;
+	const uint8_t *p;
+	size_t n = crypto_tls_out(td->t, &p);
+	if (!n)
+		return true;
+	if (fe_conn_send(s->data.conn, p, n) < 0)
+		return false;
+	crypto_tls_sent(td->t, n);
+	return true;
+}
+
+int ftp_data_send(struct ftp_session *s, const void *p, size_t n)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	if (!td)
+		return fe_conn_send(s->data.conn, p, n);
+	/* listings only: chunks of at most LIST_CHUNK_BYTES and a bit */
+	if (td->busy || crypto_tls_write(td->t, p, n) < 0)
+		return -EPIPE;
+	return ftp_tlsdata_flush(s) ? 0 : -ENOBUFS;
+}
+
+void ftp_data_finish(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	if (td && !td->busy) {
+		crypto_tls_shutdown(td->t);     /* close_notify: the data is whole */
+		ftp_tlsdata_flush(s);
+	}
+	fe_conn_close(s->data.conn);        /* on_close completes the transfer */
+}
+
+/* ---- the handshake ------------------------------------------------------------ */
+
+static void refuse(struct ftp_session *s, int code, const char *text)
+{
+	ftp_data_close_conn(s);
+	ftp_tlsdata_free(s);
+	s->data.want = false;
+	if (s->xfer) {
+		ftp_xfer_done(s, code, text, false);
+	} else {
+		s->data.refuse_code = code;      /* the next transfer says it */
+		s->data.refuse_text = text;
+	}
+}
+
+static void established(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	fe_timer_cancel(s->fw->w, td->timer);
+	td->timer = NULL;
+	if (!ftp_tls_data_reuse_ok(s, td->t)) {
+		ftp_stats_tls_handshake(false, true);
+		refuse(s, 522, "TLS session of data connection not resumed (ftp.tls.require_reuse).");
+		return;
+	}
+	ftp_stats_tls_handshake(true, true);
+	if (fb_log_get_level() >= LOG_LVL_DEBUG) {
+		char desc[96];
+		flog(LOG_LVL_DEBUG, "ftp: session %llu: data connection in TLS (%s%s)",
+		     (unsigned long long)s->id, crypto_tls_desc(td->t, desc, sizeof(desc)),
+		     crypto_tls_resumed(td->t) ? ", resumed" : "");
+	}
+	td->checked = true;
+	if (s->data.want) {
+		s->data.want = false;
+		ftp_transfer_ready(s);
+	}
+}
+
+static void hs_failed(struct ftp_session *s, const char *what)
+{
+	char host[64];
+	struct ftp_tlsdata *td = s->data.td;
+	flog(LOG_LVL_WARN, "ftp: session %llu from %s: data connection TLS %s: %s",
+	     (unsigned long long)s->id, fb_addr_text(&s->peer, host, sizeof(host)), what,
+	     td ? crypto_tls_why(td->t) : "-");
+	ftp_stats_tls_handshake(false, true);
+	ftp_tlsdata_flush(s);                 /* the alert, if any */
+	refuse(s, 522, "TLS negotiation on the data connection failed.");
+}
+
+struct hs_job {
+	struct ftp_tlsdata *td;
+	int r;
+};
+
+static void hs_work(void *ctx)
+{
+	struct hs_job *j = ctx;
+	j->r = crypto_tls_handshake(j->td->t);
+	crypto_thread_done();
+}
+
+static void hs_drop(void *ctx)
+{
+	struct hs_job *j = ctx;
+	ftp_tlsdata_drop(j->td);
+}
+
+static void hs_done(struct ftp_session *s, void *ctx)
+{
+	struct hs_job *j = ctx;
+	if (!ftp_tlsdata_back(s, j->td))
+		return;
+	if (j->r == CRYPTO_TLS_ERROR)
+		hs_failed(s, "handshake");
+	else if (j->r == 1)
+		established(s);
+	if (s->data.td == j->td)
+		process_input(s);           /* what came meanwhile */
+}
+
+static void hs_step(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	struct hs_job *j = malloc(sizeof(*j));
+	if (j) {
+		j->td = td;
+		td->busy = true;
+		if (ftp_defer_quiet(s, hs_work, hs_done, hs_drop, j))
+			return;
+		/* not submitted: hs_drop cleared busy */
+	}
+	int r = crypto_tls_handshake(td->t);   /* no pool slot: here, once */
+	if (r == CRYPTO_TLS_ERROR)
+		hs_failed(s, "handshake");
+	else if (r == 1) {
+		ftp_tlsdata_flush(s);
+		established(s);
+	} else
+		ftp_tlsdata_flush(s);
+}
+
+static void hs_timeout(struct fe_worker *w, void *arg)
+{
+	struct ftp_session *s = arg;
+	(void)w;
+	s->data.td->timer = NULL;
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: session %llu from %s: data connection TLS handshake "
+	     "timed out", (unsigned long long)s->id,
+	     fb_addr_text(&s->peer, host, sizeof(host)));
+	ftp_stats_tls_handshake(false, true);
+	refuse(s, 425, "TLS handshake on the data connection timed out.");
+}
+
+bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed)
+{
+	struct ftp_tlsdata *td = calloc(1, sizeof(*td));
+	struct crypto_tls *t = handed ? handed : crypto_tls_new(s->srv->tls);
+	if (!td || !t) {
+		free(td);
+		if (!handed)
+			crypto_tls_free(t);
+		return false;
+	}
+	td->t = t;
+	s->data.td = td;
+	if (handed) {                /* SPSV: the DATACONN connection's handshake */
+		if (!ftp_tls_data_reuse_ok(s, t)) {
+			refuse(s, 522, "TLS session of data connection not resumed "
+			       "(ftp.tls.require_reuse).");
+			return true;
+		}
+		td->checked = true;
+		td->fed = true;          /* records may wait in the layer */
+	} else {
+		td->timer = fe_timer_add(s->fw->w, (uint64_t)s->set->fc->data_timeout * 1000,
+					 hs_timeout, s);
+	}
+	fe_conn_recv_start(s->data.conn);
+	ftp_tlsdata_flush(s);
+	return true;
+}
+
+/* ---- input ---------------------------------------------------------------------- */
+
+/* Moves held ciphertext into the layer while it takes it. */
+static void feed_held(struct ftp_tlsdata *td)
+{
+	while (td->hold.len) {
+		size_t n = td->hold.len < FEED_SLICE ? td->hold.len : FEED_SLICE;
+		if (!crypto_tls_feed(td->t, td->hold.p, n))
+			return;
+		fb_buf_consume(&td->hold, n);
+		td->fed = true;
+	}
+}
+
+static bool upload_running(const struct ftp_session *s)
+{
+	const struct transfer *x = s->xfer;
+	return x && ftp_xk_incoming(x->kind) && x->fd >= 0 && !x->peer_done;
+}
+
+static void upload_pump(struct ftp_session *s);
+
+/* Not an upload: what a client may send on a download's connection is its
+ * close_notify (or an alert); data is read and thrown away. */
+static void read_other(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	uint8_t sink[4096];
+	for (;;) {
+		long n = crypto_tls_read(td->t, sink, sizeof(sink));
+		if (n > 0)
+			continue;
+		if (n == CRYPTO_TLS_CLOSED)
+			td->notify = true;
+		else if (n == CRYPTO_TLS_ERROR) {
+			hs_failed(s, "record");
+			return;
+		}
+		break;
+	}
+	ftp_tlsdata_flush(s);
+}
+
+static void process_input(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	if (!td || td->busy)
+		return;
+	if (!crypto_tls_ready(td->t)) {
+		feed_held(td);
+		if (td->fed) {
+			td->fed = false;
+			hs_step(s);
+		}
+		return;
+	}
+	struct transfer *x = s->xfer;
+	if (!td->checked || !x)
+		return;          /* kept until a transfer says what the bytes are */
+	if (ftp_xk_incoming(x->kind)) {
+		if (upload_running(s) && !x->busy)
+			upload_pump(s);
+		return;                      /* else kept until the file is open */
+	}
+	feed_held(td);
+	read_other(s);
+}
+
+void ftp_tlsdata_input(struct ftp_session *s, const uint8_t *data, size_t len)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	/* What comes while we do not read (a TLS 1.3 client may send data
+	 * right after its Finished, before our handshake job read it) is
+	 * bounded by pausing the connection: what the engine had already
+	 * received then still comes, once. */
+	fb_buf_append(&td->hold, data, len);
+	if (td->hold.failed) {
+		hs_failed(s, "input (out of memory)");
+		return;
+	}
+	if (td->hold.len >= CRYPTO_TLS_IN_MAX && s->data.conn && !td->paused) {
+		fe_conn_pause(s->data.conn);  /* the peer waits for us */
+		td->paused = true;
+	}
+	process_input(s);
+}
+
+/* ---- uploads: decrypt and write on the pool ----------------------------------- */
+
+struct store_job {
+	struct xfer_job_head h;
+	struct ftp_tlsdata *td;
+	uint64_t offset;
+	uint64_t got;                 /* plaintext bytes from the wire */
+	bool ascii, held_cr;
+	int r;                        /* the file: 0 or -errno */
+	int end;                      /* 0, CRYPTO_TLS_CLOSED or CRYPTO_TLS_ERROR */
+};
+
+static void store_work(void *ctx)
+{
+	struct store_job *j = ctx;
+	uint8_t *in = malloc(PLAIN_CHUNK), *out = j->ascii ? malloc(PLAIN_CHUNK + 2) : NULL;
+	if (!in || (j->ascii && !out)) {
+		j->r = -ENOMEM;
+		goto done;
+	}
+	for (;;) {
+		long n = crypto_tls_read(j->td->t, in, PLAIN_CHUNK);
+		if (n == CRYPTO_TLS_AGAIN)
+			break;
+		if (n < 0) {
+			j->end = (int)n;
+			break;
+		}
+		j->got += (uint64_t)n;
+		const uint8_t *p = in;
+		size_t m = (size_t)n;
+		if (j->ascii) {
+			m = ftp_ascii_from_net(in, m, out, &j->held_cr);
+			p = out;
+		}
+		if ((j->r = ftp_upload_write(j->h.fd, p, m, &j->offset)))
+			break;
+	}
+	if (!j->r && j->end == CRYPTO_TLS_CLOSED && j->ascii && j->held_cr) {
+		j->held_cr = false;      /* a CR that ended the file */
+		j->r = ftp_upload_write(j->h.fd, (const uint8_t *)"\r", 1, &j->offset);
+	}
+	if (j->end == CRYPTO_TLS_CLOSED)
+		crypto_tls_shutdown(j->td->t);    /* our close_notify answers it */
+done:
+	free(in);
+	free(out);
+}
+
+static void store_drop(void *ctx)
+{
+	struct store_job *j = ctx;
+	ftp_xfer_fd_drop(j);
+	ftp_tlsdata_drop(j->td);
+}
+
+static void truncated(struct ftp_session *s)
+{
+	char host[64];
+	flog(LOG_LVL_WARN, "ftp: session %llu from %s: TLS data connection closed without "
+	     "close_notify: upload truncated", (unsigned long long)s->id,
+	     fb_addr_text(&s->peer, host, sizeof(host)));
+	ftp_xfer_done(s, 426, "Data connection closed without TLS close_notify; upload "
+		      "incomplete.", false);
+}
+
+static void store_done(struct ftp_session *s, void *ctx)
+{
+	struct store_job *j = ctx;
+	struct transfer *x = ftp_xfer_current(s, j->h.seq);
+	bool mine = ftp_tlsdata_back(s, j->td);
+	if (!x || !mine) {
+		ftp_xfer_fd_drop(j);
+		return;
+	}
+	struct ftp_tlsdata *td = j->td;
+	x->fd = j->h.fd;
+	x->busy = false;
+	x->offset = j->offset;
+	x->bytes += j->got;
+	x->cr_state = j->held_cr;
+	if (j->r) {
+		ftp_xfer_write_failed(s, j->r);
+	} else if (j->end == CRYPTO_TLS_ERROR) {
+		flog(LOG_LVL_WARN, "ftp: session %llu: data connection TLS: %s",
+		     (unsigned long long)s->id, crypto_tls_why(td->t));
+		ftp_xfer_done(s, 426, "TLS error on the data connection; transfer aborted.", false);
+	} else if (j->end == CRYPTO_TLS_CLOSED) {
+		td->notify = true;            /* whole: the client said so */
+		x->peer_done = true;
+		ftp_upload_finish(s);
+	} else {
+		upload_pump(s);
+	}
+}
+
+static void upload_pump(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	struct transfer *x = s->xfer;
+	assert(upload_running(s) && !x->busy);
+	feed_held(td);
+	if (td->paused && td->hold.len < CRYPTO_TLS_IN_MAX && s->data.conn) {
+		fe_conn_resume(s->data.conn);
+		td->paused = false;
+	}
+	if (!td->fed) {
+		/* the last job read all there was: at the end, no close_notify */
+		if (td->eof)
+			truncated(s);
+		return;
+	}
+	td->fed = false;
+	struct store_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		ftp_xfer_done(s, 451, "Out of memory.", false);
+		return;
+	}
+	j->h.seq = x->seq;
+	j->h.fd = x->fd;
+	j->offset = x->offset;
+	j->ascii = x->ascii;
+	j->held_cr = x->cr_state;
+	ftp_tlsdata_lend(s, &j->td);
+	x->fd = -1;
+	x->busy = true;
+	if (!ftp_defer_quiet(s, store_work, store_done, store_drop, j)) {
+		x->busy = false;
+		ftp_xfer_done(s, 451, "Server busy.", false);
+	}
+}
+
+void ftp_tlsdata_recv(struct ftp_session *s)
+{
+	s->data.td->fed = true;    /* what came with the handshake may be in it */
+	upload_pump(s);
+}
+
+/* The TCP connection ended. An upload is complete only after the client's
+ * close_notify: a FIN (or reset) without it is a truncated stream, 426,
+ * and an atomic upload's temporary file is removed. Returns true when this
+ * took care of the transfer. */
+bool ftp_tlsdata_on_close(struct ftp_session *s, int err)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	struct transfer *x = s->xfer;
+	if (!td || !x || !ftp_xk_incoming(x->kind))
+		return false;
+	td->eof = true;
+	if (x->peer_done)
+		return true;
+	if (err || !td->checked) {
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+		return true;
+	}
+	if (!x->busy && x->fd >= 0)
+		upload_pump(s);               /* the last ciphertext, then the verdict */
+	else if (!x->busy)
+		truncated(s);                 /* the file was never opened */
+	return true;                          /* else the running job's end decides */
+}
