@@ -150,9 +150,11 @@ void fe_tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	w->inflight--;
 	if (c->closing) {
 		conn_settle(c);
-	} else if (c->paused) {
-		/* Stopped by fe_conn_pause (or ended on its own). An orderly
-		 * close waits: the receive armed on resume reports it again. */
+	} else if (c->paused || c->resume_timer) {
+		/* Stopped by fe_conn_pause (or ended on its own), or ended
+		 * while held bytes wait for their delivery after a resume. An
+		 * orderly close waits, behind them: the receive armed on resume
+		 * reports it again. */
 		if (res < 0 && res != -ECANCELED && res != -ENOBUFS)
 			conn_fail(c, res);
 	} else if (res == 0) {

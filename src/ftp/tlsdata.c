@@ -332,6 +332,10 @@ bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed)
 	}
 	fe_conn_recv_start(s->data.conn);
 	ftp_tlsdata_flush(s);
+	if (td->checked && s->data.want) {   /* the transfer came first */
+		s->data.want = false;
+		ftp_transfer_ready(s);
+	}
 	return true;
 }
 

@@ -225,6 +225,12 @@ def ftplib_tests(d, root, work, reuse):
     for name, ver in (("TLS 1.2", ssl.TLSVersion.TLSv1_2), ("TLS 1.3", ssl.TLSVersion.TLSv1_3),
                       ("active TLS 1.3", ssl.TLSVersion.TLSv1_3)):
         f = login(d, SessionFTP, ver, pasv=not name.startswith("active"))
+        # TLS 1.3: the ticket went out with the handshake's last flight, so
+        # the client holds it once it has read the replies to its login.
+        sess = f.sock.session
+        check(f"ftplib {name}: a resumable session before the first data connection",
+              sess is not None and (sess.has_ticket or ver == ssl.TLSVersion.TLSv1_2),
+              repr(sess))
         fn = f"py-{ver.name}-{reuse}-{len(name)}.bin"
         f.storbinary(f"STOR {fn}", io.BytesIO(data))
         ok = same(os.path.join(root, fn), big)
@@ -315,6 +321,36 @@ def spsv_tests(d, root, work, reuse):
                 ss.close()
             results[(form, offer)] = ok
             f.quit()
+    # The transfer command first, the DATACONN login after (another worker
+    # may adopt it later than the command arrives): the transfer waits.
+    f = login(d, SessionFTP)
+    f.voidcmd("TYPE I")
+    resp = f.sendcmd("SPSV")
+    token = resp[resp.index("DATACONN:") + 9:].split(")")[0]
+    f.putcmd("RETR big.bin")
+    r150 = f.getresp()
+    time.sleep(0.3)
+    s = socket.create_connection(("127.0.0.1", d.port), 10)
+    sf = s.makefile("rb")
+    sf.readline()
+    s.sendall(b"AUTH TLS\r\n")
+    sf.readline()
+    ss = f.context.wrap_socket(s, session=f.sock.session)
+    sf = ss.makefile("rb")
+    ss.sendall(f"SPDT {token}\r\n".encode())
+    login_reply = sf.readline()
+    got = bytearray()
+    while True:
+        c = ss.recv(65536)
+        if not c:
+            break
+        got += c
+    r226 = f.getresp()
+    check(f"SPSV over TLS: RETR before the DATACONN login waits, then bytes equal (reuse {reuse})",
+          r150.startswith("150") and login_reply.startswith(b"200") and bytes(got) == data
+          and r226.startswith("226"), (r150, login_reply, len(got), r226))
+    ss.close()
+    f.quit()
     record("SPSV/SPDT over TLS, session offered", reuse,
            results.get(("USER/PASS", True), False) and results.get(("SPDT", True), False))
     record("SPSV over TLS, no session offered", reuse, reuse == "off" and

@@ -709,6 +709,97 @@ static void test_tcp_pause_resume(void **state)
 	print_message("pause: %lld bytes waited in the kernel until resume\n", more);
 }
 
+/* Pausing at every delivery and resuming a tick later, while the peer
+ * writes and then closes: every byte comes before on_close (the close
+ * waits behind bytes held for delivery). */
+struct pz2 {
+	uint16_t port;
+	struct fe_conn *c;
+	struct fe_turn_hook *hook;
+	atomic_llong got;
+	atomic_int bad, closed;
+};
+
+/* At the end of the turn that paused: a resume while the cancel of the
+ * receive is not even submitted, so completions keep coming into the held
+ * bytes, and the peer's close may come before they are delivered. */
+static void pz2_turn(struct fe_worker *w, void *arg)
+{
+	struct pz2 *z = arg;
+	(void)w;
+	if (z->c)
+		fe_conn_resume(z->c);
+}
+
+static void pz2_data(struct fe_conn *c, const uint8_t *data, size_t len, void *arg)
+{
+	struct pz2 *z = arg;
+	long long at = atomic_load(&z->got);
+	for (size_t i = 0; i < len; i++)
+		if (data[i] != pattern((uint64_t)at + i))
+			atomic_fetch_add(&z->bad, 1);
+	atomic_store(&z->got, at + (long long)len);
+	fe_conn_pause(c);
+}
+
+static void pz2_closed(struct fe_conn *c, int err, void *arg)
+{
+	struct pz2 *z = arg;
+	assert_int_equal(err, 0);
+	z->c = NULL;
+	fe_worker_turn_end_remove(fe_conn_worker(c), z->hook);
+	atomic_store(&z->closed, 1);
+}
+
+static const struct fe_conn_ops pz2_ops = { .on_data = pz2_data, .on_close = pz2_closed };
+
+static void pz2_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	struct pz2 *z = arg;
+	(void)l;
+	z->c = c;
+	z->hook = fe_worker_on_turn_end(fe_conn_worker(c), pz2_turn, z);
+	assert_non_null(z->hook);
+	fe_conn_start(c, &pz2_ops, arg);
+}
+
+static int pz2_init(struct fe_worker *w, void *arg)
+{
+	struct pz2 *z = arg;
+	struct sockaddr_storage a = loopback(z->port);
+	int err;
+	return fe_tcp_listen(w, &a, true, pz2_accept, z, &err) ? 0 : 2;
+}
+
+static void test_tcp_pause_close_behind_held(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 5; round++) {
+		struct pz2 z = { .port = free_port(SOCK_STREAM) };
+		struct fe_engine *e = start(1, pz2_init, &z);
+		struct sockaddr_storage a = loopback(z.port);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(struct sockaddr_in)), 0);
+		uint8_t buf[65536];
+		long long total = 8LL << 20;
+		for (long long sent = 0; sent < total;) {
+			for (size_t i = 0; i < sizeof(buf); i++)
+				buf[i] = pattern((uint64_t)sent + i);
+			ssize_t n = write(fd, buf, sizeof(buf));
+			assert_true(n > 0);
+			sent += n;
+		}
+		shutdown(fd, SHUT_WR);
+		for (int i = 0; i < 20000 && !atomic_load(&z.closed); i++)
+			usleep(1000);
+		assert_int_equal(atomic_load(&z.closed), 1);
+		assert_true(atomic_load(&z.got) == total);
+		assert_int_equal(atomic_load(&z.bad), 0);
+		close(fd);
+		finish(e, NULL);
+	}
+}
+
 /* ---- one process per port ------------------------------------------------------ */
 
 struct owner {
@@ -1388,6 +1479,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_many),
 		cmocka_unit_test(test_tcp_send_limit),
 		cmocka_unit_test(test_tcp_pause_resume),
+		cmocka_unit_test(test_tcp_pause_close_behind_held),
 		cmocka_unit_test(test_port_owned),
 		cmocka_unit_test(test_turn_end_hooks),
 		cmocka_unit_test(test_emfile_backoff),
