@@ -24,7 +24,7 @@ BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson
 TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 python3-cryptography openssl
 	   iproute2 nftables conntrack uftp procps strace curl lftp tnftp systemd passwd
 	   clang libclang-rt-dev podman runc slirp4netns uidmap haproxy prometheus
-	   vsftpd libsodium23 libcap2 libpam0g libssl3 gnutls-bin)
+	   vsftpd libsodium23 libcap2 libpam0g libssl3 gnutls-bin libssl-dev)
 
 # Packages a test runs from an unpacked copy instead: pure-ftpd conflicts
 # with vsftpd (both provide ftp-server) and pulls in inetd; the gateway test

@@ -261,6 +261,9 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id,
 	if (r == 0)
 		r = confine(cfg, id, e);
 	if (r == 0) {
+		char lib[512];
+		if (crypto_lib_describe(lib, sizeof(lib)) == 0)
+			flog(LOG_LVL_INFO, "crypto: %s", lib);
 		flog(LOG_LVL_INFO, "ferryd %s started: %u workers, %zu proxy instances%s%s",
 		     FERRY_VERSION, fe_engine_workers(e), cfg->proxy_count,
 		     cfg->ftp.enabled ? ", FTP" : "",

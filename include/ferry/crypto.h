@@ -321,5 +321,10 @@ void crypto_tls_session_free(void *session);
 /* A thread that ran TLS handshakes ends: frees what wolfSSL keeps per
  * thread (the fixed-point ECC cache), or it leaks at every thread's exit. */
 void crypto_tls_thread_end(void);
+/* ---- which wolfSSL this process runs with (libinfo.c) -------------------- */
+/* "wolfSSL 5.5.4 (/path/libwolfssl.so.35); AES-NI built in: no, ...", for
+ * the start-up log (contrib/wolfssl-accel, meson -Dwolfssl_prefix). 0, or -1
+ * when cap is too small. */
+int crypto_lib_describe(char *out, size_t cap);
 
 #endif

@@ -16,6 +16,7 @@ static const struct subcommand commands[] = {
 	{ "relay", perf_relay, "reference: bare recvmmsg/sendmmsg UDP relay" },
 	{ "clients", perf_clients, "simulate N UFTP clients answering through a proxy" },
 	{ "ftp", perf_ftp, "N concurrent FTP clients: logins, RETR, STOR" },
+	{ "ftps", perf_ftps, "N concurrent explicit-FTPS logins (AUTH TLS, USER, PASS, QUIT)" },
 };
 
 static void usage(FILE *f)

@@ -18,6 +18,7 @@ int perf_sink(int argc, char **argv);
 int perf_relay(int argc, char **argv);
 int perf_clients(int argc, char **argv);
 int perf_ftp(int argc, char **argv);
+int perf_ftps(int argc, char **argv);   /* ftps.c, or ftps_none.c without libssl */
 
 /* Exit codes (ferry-perf(1)). */
 enum { PERF_OK = 0, PERF_USAGE = 1, PERF_SYS = 2, PERF_FAILED = 3 };
