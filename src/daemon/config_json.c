@@ -567,6 +567,7 @@ static const struct jfield tls_fields[] = {
 	F_LIST("implicit_listen", FC, tls_implicit, daemon_valid_listen,
 	       "ADDR:PORT or [V6ADDR]:PORT"),
 	F_FN("listeners", j_listeners),
+	F_BOOL("require_reuse", FC, tls_require_reuse),
 };
 SCHEMA(tls_schema, tls_fields);
 

@@ -306,6 +306,32 @@ void ftp_xfer_fd_drop(void *ctx)
 		close(h->fd);
 }
 
+/* A download chunk is prepared ahead while at most this much is queued. */
+enum { PUMP_AHEAD = 256 * 1024 };
+
+static void ascii_next(struct ftp_session *s);
+
+/* The next chunk of a download that goes through the pool (ASCII or
+ * PROT P) or of a listing, when at most `ahead` bytes wait in the
+ * connection's queue (0: it drained; listings only then). */
+static void download_pump(struct ftp_session *s, size_t ahead)
+{
+	struct transfer *x = s->xfer;
+	/* in TLS, also the handshake's flights drain: the transfer starts
+	 * only once the handshake passed (ftp_tlsdata_ready) */
+	if (!x || x->busy || x->eof || ftp_xk_incoming(x->kind) || ftp_tlsdata_busy(s) ||
+	    !ftp_tlsdata_ready(s) || s->data.want || !s->data.conn)
+		return;
+	if (!ftp_tlsdata_flush(s))       /* ciphertext the queue did not take */
+		return;
+	if (ahead && (ftp_xk_listing(x->kind) || fe_conn_queued(s->data.conn) > ahead))
+		return;
+	if (ftp_xk_listing(x->kind))
+		ftp_list_next(s);
+	else if (x->ascii || s->data.td)
+		ascii_next(s);
+}
+
 static void ascii_read_work(void *ctx)
 {
 	struct ascii_job *j = ctx;
@@ -355,8 +381,14 @@ static void ascii_read_done(struct ftp_session *s, void *ctx)
 	x->offset += (uint64_t)j->got;
 	x->cr_state = j->cr;
 	x->bytes += j->outlen;
-	if (j->err || (!j->td && fe_conn_send(s->data.conn, j->out, j->outlen) < 0))
+	if (j->err || (!j->td && fe_conn_send(s->data.conn, j->out, j->outlen) < 0)) {
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+		return;
+	}
+	/* The next chunk is read (and encrypted) while this one is on the
+	 * wire, as long as little is queued: the pool and the connection work
+	 * side by side instead of in turns. */
+	download_pump(s, PUMP_AHEAD);
 }
 
 static void ascii_next(struct ftp_session *s)
@@ -414,18 +446,7 @@ void ftp_transfer_on_close(struct ftp_session *s, int err)
 
 void ftp_transfer_on_drained(struct ftp_session *s)
 {
-	struct transfer *x = s->xfer;
-	/* in TLS, also the handshake's flights drain: the transfer starts
-	 * only once the handshake passed (ftp_tlsdata_ready) */
-	if (!x || x->busy || x->eof || ftp_xk_incoming(x->kind) || ftp_tlsdata_busy(s) ||
-	    !ftp_tlsdata_ready(s) || s->data.want)
-		return;
-	if (!ftp_tlsdata_flush(s))       /* ciphertext the queue did not take */
-		return;
-	if (ftp_xk_listing(x->kind))
-		ftp_list_next(s);
-	else if (x->ascii || s->data.td)
-		ascii_next(s);
+	download_pump(s, 0);
 }
 
 /* A transfer that moves nothing for data_timeout seconds is given up. */

@@ -323,7 +323,7 @@ def bridge_tests(work, cert, other):
     os.chmod(os.path.join(root, "up"), 0o755)
     ftp = {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root,
                       "write": True}],
-           "tls": {"cert": cert[0], "key": cert[1], "required": True, "data": "required"}}
+           "tls": {"cert": cert[0], "key": cert[1], "policy": "data"}}
     with Ferryd(ferryd_bin, ftp, workers=2, port=FERRYD, netns=NS) as d:
         def bridge(port, *opts):
             out = os.path.join(work, f"bridge{port}.out")
