@@ -8,8 +8,6 @@
  * a list under a mutex plus one eventfd write per empty-to-non-empty change
  * never loses a completion and wakes the worker at most once per batch. */
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -155,24 +153,14 @@ void fe_pool_worker_fini(struct fe_worker *w)
 
 /* Helpers yield the CPU to the workers: on a machine with few CPUs, four
  * threads hashing passwords would otherwise take turns with a worker and
- * delay every session's replies. nice is per thread on Linux.
- *
- * SCHED_BATCH as well: a helper woken by a worker's fe_pool_submit must not
- * preempt that worker. Under SCHED_NORMAL the woken helper (its sleep left
- * it owed CPU time) took the worker's CPU at the futex wake-up: the worker,
- * in the middle of a turn that had used 40 us of CPU, then waited 10-60 ms
- * for a CPU while the helper formatted a listing chunk (measured with one
- * worker during a 300,000-entry LIST; every other session of the worker
- * waited as long). A batch thread never preempts on wake-up; it still gets
- * its nice-weighted share. */
+ * delay every session's replies. nice is per thread on Linux. (SCHED_BATCH,
+ * so that a woken helper would not preempt the worker that woke it, was
+ * tried for bench row 7: no measurable effect on a loaded machine, so the
+ * helpers stay plain nice 10.) */
 enum { HELPER_NICE = 10 };
 
 static void helper_lower_priority(void)
 {
-	struct sched_param none = { 0 };
-	int r = pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
-	if (r)
-		flog(LOG_LVL_WARN, "%s: SCHED_BATCH: %s", __func__, strerror(r));
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	errno = 0;
 	int now = getpriority(PRIO_PROCESS, (id_t)tid);

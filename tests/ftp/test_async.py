@@ -137,6 +137,9 @@ def login_storm(d, home):
         r = Raw(d.port)
         r.reply()
         r.cmd("USER alice")
+        # 40 hashes on 4 helper threads at nice 10: on a loaded machine the
+        # last answer can take well over 10 s; the stall bound is on NOOP
+        r.s.settimeout(60)
         storm.append(r)
     results = []
 
