@@ -149,20 +149,34 @@ out:
 	return ok;
 }
 
-struct crypto_tls_ctx *crypto_tls_ctx_new(const char *cert_pem, const char *key_pem,
-					  char why[CRYPTO_ERR_LEN])
+/* A context of one side, TLS 1.2 or later; NULL with why filled (fn: the
+ * caller's name for the message). */
+static struct crypto_tls_ctx *ctx_alloc(bool server, const char *fn, char why[CRYPTO_ERR_LEN])
 {
 	pthread_once(&init_once, tls_init);
 	struct crypto_tls_ctx *c = calloc(1, sizeof(*c));
-	if (!c || !(c->ctx = wolfSSL_CTX_new(wolfSSLv23_server_method()))) {
-		snprintf(why, CRYPTO_ERR_LEN, "%s: out of memory", __func__);
+	if (!c || !(c->ctx = wolfSSL_CTX_new(server ? wolfSSLv23_server_method()
+						    : wolfSSLv23_client_method()))) {
+		snprintf(why, CRYPTO_ERR_LEN, "%s: out of memory", fn);
 		free(c);
 		return NULL;
 	}
+	if (wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
+		snprintf(why, CRYPTO_ERR_LEN, "%s: cannot require TLS 1.2 or later", fn);
+		crypto_tls_ctx_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct crypto_tls_ctx *crypto_tls_ctx_new(const char *cert_pem, const char *key_pem,
+					  char why[CRYPTO_ERR_LEN])
+{
+	struct crypto_tls_ctx *c = ctx_alloc(true, __func__, why);
+	if (!c)
+		return NULL;
 	const char *what = NULL;
-	if (wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
-		what = "cannot require TLS 1.2 or later";
-	else if (wolfSSL_CTX_use_certificate_chain_file(c->ctx, cert_pem) != WOLFSSL_SUCCESS)
+	if (wolfSSL_CTX_use_certificate_chain_file(c->ctx, cert_pem) != WOLFSSL_SUCCESS)
 		what = "the certificate (chain) file cannot be read as PEM";
 	else if (wolfSSL_CTX_use_PrivateKey_file(c->ctx, key_pem, WOLFSSL_FILETYPE_PEM) !=
 		 WOLFSSL_SUCCESS)
@@ -469,17 +483,11 @@ const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *c, char *out, si
 struct crypto_tls_ctx *crypto_tls_client_ctx_new(const char *ca_pem_or_NULL, bool verify,
 						 char why[CRYPTO_ERR_LEN])
 {
-	pthread_once(&init_once, tls_init);
-	struct crypto_tls_ctx *c = calloc(1, sizeof(*c));
-	if (!c || !(c->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method()))) {
-		snprintf(why, CRYPTO_ERR_LEN, "%s: out of memory", __func__);
-		free(c);
+	struct crypto_tls_ctx *c = ctx_alloc(false, __func__, why);
+	if (!c)
 		return NULL;
-	}
 	const char *what = NULL;
-	if (wolfSSL_CTX_SetMinVersion(c->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
-		what = "cannot require TLS 1.2 or later";
-	else if (verify && ca_pem_or_NULL &&
+	if (verify && ca_pem_or_NULL &&
 		 wolfSSL_CTX_load_verify_locations(c->ctx, ca_pem_or_NULL, NULL) !=
 			 WOLFSSL_SUCCESS)
 		what = "the CA file cannot be read as PEM certificates";
