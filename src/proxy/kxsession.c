@@ -580,54 +580,44 @@ static void keyinfo_flush(struct group *g, struct kx_peer **list, size_t n)
 		     n, n == 1 ? "" : "s");
 }
 
-/* KEYINFO to the clients a REG_CONF lists, found by UID: scanning every
- * client for each REG_CONF costs clients x list, and with thousands of
- * clients (and their REGISTERs resent, each confirmed again) that held the
- * worker for seconds. */
-static void send_keyinfo_listed(struct group *g, const struct uftp_uids *only)
-{
-	struct kx_session *ks = g->kx;
+/* KEYINFO goes out in batches of clients that are confirmed and not yet
+ * ready. */
+struct kinfo_batch {
 	struct kx_peer *list[KEYINFO_BATCH];
-	size_t n = 0, max = keyinfo_batch(g);
-	uint32_t uid;
-	for (size_t i = 0; uftp_uid_next(only, &i, &uid);) {
-		struct kx_client *c = kx_client(ks, uid, false);
-		if (!c || !c->conf || !c->registered || c->ready)
-			continue;
-		list[n++] = &c->peer;
-		if (n == max) {
-			keyinfo_flush(g, list, n);
-			n = 0;
-		}
+	size_t n, max;
+};
+
+static void batch_add(struct group *g, struct kinfo_batch *b, struct kx_client *c)
+{
+	if (!c || !c->conf || !c->registered || c->ready)
+		return;
+	b->list[b->n++] = &c->peer;
+	if (b->n == b->max) {
+		keyinfo_flush(g, b->list, b->n);
+		b->n = 0;
 	}
-	keyinfo_flush(g, list, n);
 }
 
 /* KEYINFO to every confirmed client not yet ready (only, when only is
- * given: those the server just confirmed). */
+ * given: those the server just confirmed, found by UID: scanning every
+ * client for each REG_CONF costs clients x list, and with thousands of
+ * clients (and their REGISTERs resent, each confirmed again) that held the
+ * worker for seconds). */
 static void send_keyinfo(struct group *g, const struct uftp_uids *only)
 {
 	struct kx_session *ks = g->kx;
-	struct kx_peer *list[KEYINFO_BATCH];
-	size_t n = 0, max = keyinfo_batch(g);
+	struct kinfo_batch b = { .max = keyinfo_batch(g) };
+	uint32_t uid;
 	if (!ks->kg.have_group)
 		return;
-	if (only) {
-		send_keyinfo_listed(g, only);
-		return;
-	}
-	for (size_t i = 0; i < ks->clients.cap; i++) {
-		struct kx_client *c = ks->clients.slots[i].val;
-		if (!ks->clients.slots[i].key || !c || !c->conf || !c->registered ||
-		    c->ready || (only && !uftp_uids_contains(only, c->peer.uid)))
-			continue;
-		list[n++] = &c->peer;
-		if (n == max) {
-			keyinfo_flush(g, list, n);
-			n = 0;
-		}
-	}
-	keyinfo_flush(g, list, n);
+	if (only)
+		for (size_t i = 0; uftp_uid_next(only, &i, &uid);)
+			batch_add(g, &b, kx_client(ks, uid, false));
+	else
+		for (size_t i = 0; i < ks->clients.cap; i++)
+			if (ks->clients.slots[i].key)
+				batch_add(g, &b, ks->clients.slots[i].val);
+	keyinfo_flush(g, b.list, b.n);
 }
 
 static bool decode(const struct pmsg *m, struct uftp_msg *out)
