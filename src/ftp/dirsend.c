@@ -73,23 +73,16 @@ static void list_done(struct ftp_session *s, void *ctx)
 void ftp_list_next(struct ftp_session *s)
 {
 	struct transfer *x = s->xfer;
-	struct list_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		ftp_xfer_done(s, 451, "Out of memory.", false);
+	struct list_job *j = ftp_xfer_job_new(s, sizeof(*j));
+	if (!j)
 		return;
-	}
-	j->h.seq = x->seq;
-	j->h.fd = x->fd;
 	j->cur = x->cursor;
 	j->o = (struct list_opts){ .style = x->style, .writable = ftp_session_writable(s),
 				   .all = x->all, .root_fd = ftp_session_root(s) };
 	snprintf(j->vdir, sizeof(j->vdir), "%s", x->vpath);
 	snprintf(j->prefix, sizeof(j->prefix), "%s", x->prefix);
 	snprintf(j->pattern, sizeof(j->pattern), "%s", x->pattern);
-	x->fd = -1;
-	x->busy = true;
-	if (!ftp_defer_quiet(s, list_work, list_done, list_drop, j))
-		ftp_xfer_done(s, 451, "Server busy.", false);
+	ftp_xfer_job_submit(s, list_work, list_done, list_drop, j);
 }
 
 /* LIST and NLST take ls-style options ("-la") before an optional path. */

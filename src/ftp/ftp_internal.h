@@ -584,6 +584,13 @@ struct xfer_job_head {
 	int fd;
 };
 void ftp_xfer_fd_drop(void *ctx);              /* closes a job's descriptor */
+/* A job of the session's transfer: size bytes zeroed, its head filled (the
+ * descriptor still the transfer's); NULL after a 451. */
+void *ftp_xfer_job_new(struct ftp_session *s, size_t size);
+/* The job goes to the pool with the descriptor and the transfer waits for
+ * it (busy); false after a 451 when the pool is full. */
+bool ftp_xfer_job_submit(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+			 ftp_drop_fn *drop, void *job);
 struct xfer_unlink_job {
 	int root_fd;
 	char vpath[PATH_MAX];

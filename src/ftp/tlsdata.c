@@ -533,23 +533,14 @@ static void upload_pump(struct ftp_session *s)
 		return;
 	}
 	td->fed = false;
-	struct store_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		ftp_xfer_done(s, 451, "Out of memory.", false);
+	struct store_job *j = ftp_xfer_job_new(s, sizeof(*j));
+	if (!j)
 		return;
-	}
-	j->h.seq = x->seq;
-	j->h.fd = x->fd;
 	j->offset = x->offset;
 	j->ascii = x->ascii;
 	j->held_cr = x->cr_state;
 	ftp_tlsdata_lend(s, &j->td);
-	x->fd = -1;
-	x->busy = true;
-	if (!ftp_defer_quiet(s, store_work, store_done, store_drop, j)) {
-		x->busy = false;
-		ftp_xfer_done(s, 451, "Server busy.", false);
-	}
+	ftp_xfer_job_submit(s, store_work, store_done, store_drop, j);
 }
 
 void ftp_tlsdata_recv(struct ftp_session *s)

@@ -306,6 +306,31 @@ void ftp_xfer_fd_drop(void *ctx)
 		close(h->fd);
 }
 
+void *ftp_xfer_job_new(struct ftp_session *s, size_t size)
+{
+	struct xfer_job_head *h = calloc(1, size);
+	if (!h) {
+		ftp_xfer_done(s, 451, "Out of memory.", false);
+		return NULL;
+	}
+	h->seq = s->xfer->seq;
+	h->fd = s->xfer->fd;
+	return h;
+}
+
+bool ftp_xfer_job_submit(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done,
+			 ftp_drop_fn *drop, void *job)
+{
+	struct transfer *x = s->xfer;
+	x->fd = -1;
+	x->busy = true;
+	if (ftp_defer_quiet(s, work, done, drop, job))
+		return true;
+	x->busy = false;
+	ftp_xfer_done(s, 451, "Server busy.", false);
+	return false;
+}
+
 /* A download chunk is prepared ahead while at most this much is queued. */
 enum { PUMP_AHEAD = 256 * 1024 };
 
@@ -394,25 +419,14 @@ static void ascii_read_done(struct ftp_session *s, void *ctx)
 static void ascii_next(struct ftp_session *s)
 {
 	struct transfer *x = s->xfer;
-	struct ascii_job *j = malloc(sizeof(*j));
-	if (!j) {
-		ftp_xfer_done(s, 451, "Out of memory.", false);
+	struct ascii_job *j = ftp_xfer_job_new(s, sizeof(*j));
+	if (!j)
 		return;
-	}
-	j->h.seq = x->seq;
-	j->h.fd = x->fd;
 	j->offset = x->offset;
 	j->cr = x->cr_state;
 	j->convert = x->ascii;
-	j->err = 0;
-	j->td = NULL;
 	j->t = s->data.td ? ftp_tlsdata_lend(s, &j->td) : NULL;
-	x->fd = -1;
-	x->busy = true;
-	if (!ftp_defer_quiet(s, ascii_read_work, ascii_read_done, ascii_drop, j)) {
-		x->busy = false;
-		ftp_xfer_done(s, 451, "Server busy.", false);
-	}
+	ftp_xfer_job_submit(s, ascii_read_work, ascii_read_done, ascii_drop, j);
 }
 
 void ftp_transfer_on_close(struct ftp_session *s, int err)

@@ -217,26 +217,18 @@ static void store_done(struct ftp_session *s, void *ctx)
 static void store_chunk(struct ftp_session *s, const uint8_t *data, size_t len, bool final)
 {
 	struct transfer *x = s->xfer;
-	struct store_job *j = malloc(sizeof(*j) + len);
-	if (!j) {
-		ftp_xfer_done(s, 451, "Out of memory.", false);
+	struct store_job *j = ftp_xfer_job_new(s, sizeof(*j) + len);
+	if (!j)
 		return;
-	}
-	j->h.seq = x->seq;
-	j->h.fd = x->fd;
 	j->offset = x->offset;
 	j->held_cr = x->cr_state;
 	j->final = final;
-	j->r = 0;
 	j->len = len;
 	memcpy(j->data, data, len);
 	x->bytes += len;
-	x->fd = -1;
-	x->busy = true;
 	if (!final && s->data.conn)
 		fe_conn_pause(s->data.conn);
-	if (!ftp_defer_quiet(s, store_work, store_done, ftp_xfer_fd_drop, j))
-		ftp_xfer_done(s, 451, "Server busy.", false);
+	ftp_xfer_job_submit(s, store_work, store_done, ftp_xfer_fd_drop, j);
 }
 
 static void receive(struct ftp_session *s)
