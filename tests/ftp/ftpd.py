@@ -20,6 +20,23 @@ _libcrypt.crypt_gensalt.restype = ctypes.c_char_p
 _libcrypt.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
 
 
+def sh(*cmd, check_rc=True, **kw):
+    """Runs cmd; raises with its stderr when it fails (unless check_rc=False)."""
+    r = subprocess.run(list(cmd), capture_output=True, timeout=kw.pop("timeout", 60), **kw)
+    if check_rc and r.returncode:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()}")
+    return r
+
+
+def find_pureftpd():
+    """Debian's pure-ftpd, installed or unpacked by contrib/test, or None."""
+    for p in [shutil.which("pure-ftpd"), "/usr/sbin/pure-ftpd",
+              os.environ.get("FERRY_UNPACK_DIR", "/opt/ferry-test") + "/pure-ftpd/usr/sbin/pure-ftpd"]:
+        if p and os.access(p, os.X_OK):
+            return p
+    return None
+
+
 def crypt_hash(password, prefix="$y$"):
     """A yescrypt ($y$) or sha512-crypt ($6$) hash with a random salt."""
     setting = _libcrypt.crypt_gensalt(prefix.encode(), 0, None, 0)

@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, find_pureftpd, sh, tempdir  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -36,21 +36,6 @@ procs = []
 KNOWN_FERRYD_UPLOAD_RACES = ("522 TLS negotiation on the data connection failed",
                              "426 Data connection closed without TLS close_notify")
 KNOWN_FERRYD_RACE_LOGS = ("handshake input", "without close_notify: upload truncated")
-
-
-def sh(*cmd, check_rc=True, **kw):
-    r = subprocess.run(list(cmd), capture_output=True, timeout=kw.pop("timeout", 60), **kw)
-    if check_rc and r.returncode:
-        raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()}")
-    return r
-
-
-def find_pureftpd():
-    for p in [shutil.which("pure-ftpd"), "/usr/sbin/pure-ftpd",
-              os.environ.get("FERRY_UNPACK_DIR", "/opt/ferry-test") + "/pure-ftpd/usr/sbin/pure-ftpd"]:
-        if p and os.access(p, os.X_OK):
-            return p
-    return None
 
 
 def start(cmd, out):

@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, crypt_hash, find_pureftpd, sh, tempdir  # noqa: E402
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -33,21 +33,6 @@ SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
 GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
 VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
 procs = []
-
-
-def sh(*cmd, check_rc=True, **kw):
-    r = subprocess.run(list(cmd), capture_output=True, timeout=kw.pop("timeout", 60), **kw)
-    if check_rc and r.returncode:
-        raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()}")
-    return r
-
-
-def find_pureftpd():
-    for p in [shutil.which("pure-ftpd"), "/usr/sbin/pure-ftpd",
-              os.environ.get("FERRY_UNPACK_DIR", "/opt/ferry-test") + "/pure-ftpd/usr/sbin/pure-ftpd"]:
-        if p and os.access(p, os.X_OK):
-            return p
-    return None
 
 
 def setup():
