@@ -7,7 +7,7 @@ the resumption check (ftp.tls.require_reuse) on and off; 5 MB files compared
 byte for byte; ABOR during a TLS transfer, close_notify, a client that drops
 TLS mid-upload, the ftp.tls.data policy; hostile input: a data handshake that
 never finishes, garbage instead of a ClientHello, AUTH twice, PBSZ/PROT
-before AUTH, a TLS 1.2 renegotiation, 2,000 half-open handshakes. The CA and
+before AUTH, a TLS 1.2 renegotiation, 10,000 half-open handshakes. The CA and
 certificates are made here with openssl and removed afterwards."""
 import ftplib
 import io
@@ -603,10 +603,23 @@ def rss_kb(pid):
     return 0
 
 
-def half_open_tests(d, root, n=2000):
+HALF_OPEN = 10000          # issue 14 item 5: attempts
+HALF_HELD = 3000           # max_per_address: the rest are refused at once
+
+
+def raise_nofile(n):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < n + 200:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 1000), hard))
+    if soft != resource.RLIM_INFINITY and soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n), hard))
+
+
+def half_open_tests(d, root, n=HALF_OPEN):
+    """n connections from 127.0.0.1 each send AUTH TLS and then only part
+    of a ClientHello. max_per_address holds HALF_HELD of them (each gets
+    234 and its handshake waits, bounded by login_timeout); the others get
+    421 at once. Memory stays bounded, and a client from another address
+    is served meanwhile."""
+    raise_nofile(n + 1000)
     base = rss_kb(d.proc.pid)
     hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"   # a ClientHello begun
     socks = []
@@ -619,11 +632,13 @@ def half_open_tests(d, root, n=2000):
             break
         s.sendall(b"AUTH TLS\r\n")
         socks.append(s)
-    # each gets 220 and 234, then sends part of a ClientHello and stops
-    answered = 0
+    answered = refused = 0
     for s in socks:
         try:
             r = read_reply(s, 20)
+            if r.startswith("421"):
+                refused += 1
+                continue
             if "234" not in r:
                 r += read_reply(s, 20)
             if "234" in r:
@@ -632,27 +647,39 @@ def half_open_tests(d, root, n=2000):
         except OSError:
             pass
     took = time.time() - t0
-    check(f"{n} half-open handshakes: all got 234", answered == len(socks) == n,
-          f"{answered}/{len(socks)}")
+    check(f"{n} half-open handshakes: {HALF_HELD} held (234), the rest refused (421)",
+          answered == HALF_HELD and answered + refused == len(socks) == n,
+          f"{answered} held, {refused} refused of {len(socks)}")
     full = rss_kb(d.proc.pid)
-    f = login(d, SessionFTP)
+    f = SessionFTP(context=tls_ctx(), timeout=20)
+    f.connect("127.0.0.1", d.port, source_address=("127.0.0.2", 0))
+    f.login("alice", PW)
+    f.prot_p()
     got = bytearray()
     t1 = time.time()
     f.retrbinary("RETR big.bin", got.extend)
     served = time.time() - t1
-    check(f"while {n} handshakes hang: a TLS transfer still works",
+    check(f"while {answered} handshakes hang: a TLS transfer from another address works",
           bytes(got) == open(os.path.join(root, "big.bin"), "rb").read(), f"{served:.1f}s")
     f.quit()
-    per = (full - base) / max(1, len(socks))
-    print(f"# half-open: {len(socks)} in {took:.1f}s; RSS {base} -> {full} kB "
-          f"({per:.1f} kB each, ASan build); a 5 MB PROT P RETR meanwhile {served:.2f}s")
-    check("half-open handshakes: memory bounded (< 200 kB each, ASan build)", per < 200,
+    per = (full - base) / max(1, answered)
+    print(f"# half-open: {len(socks)} in {took:.1f}s, {answered} held, {refused} refused; RSS "
+          f"{base} -> {full} kB ({per:.1f} kB per held handshake, ASan build); a 5 MB "
+          f"PROT P RETR meanwhile {served:.2f}s")
+    check("half-open handshakes: memory bounded (< 200 kB each held, ASan build)", per < 200,
           f"{per:.1f} kB")
     for s in socks:
         s.close()
-    f = login(d, SessionFTP)
-    check("half-open handshakes gone: a new session works", "big.bin" in f.nlst())
-    f.quit()
+    def lists():
+        try:
+            g = login(d)
+            names = g.nlst()
+            g.quit()
+            return "big.bin" in names
+        except (OSError, ftplib.Error):
+            return False
+    check("half-open handshakes gone: a new session from the same address works",
+          wait_for(lists, 30))
 
 
 def print_table():
@@ -677,7 +704,7 @@ def main():
             ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root,
                               "write": True}],
                    "max_login_failures": 1000, "data_timeout": 5, "login_timeout": 60,
-                   "max_sessions": 3000, "max_per_address": 3000,
+                   "max_sessions": HALF_HELD + 50, "max_per_address": HALF_HELD,
                    "tls": {"cert": cert, "key": key, "require_reuse": reuse == "on"}}
             d = Ferryd(ferryd_bin, ftp, workers=2)
             try:
