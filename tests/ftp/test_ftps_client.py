@@ -13,6 +13,7 @@ certificate checks (wrong CA, wrong name) end in exit code 9. Certificates
 are made here by openssl and never kept."""
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -293,6 +294,9 @@ def spsv_tls_tests(work, cert):
               order == sorted(order), err[-2000:])
         check("the DATACONN connection resumed the control connection's session",
               "session resumed" in spsv, err[-2000:])
+        check("-v masks the one-time DATACONN password of the 227 reply",
+              re.search(r"\(DATACONN:\*+\)", spsv) is not None and
+              not re.search(r"\(DATACONN:[^*)]", spsv), spsv[:400])
         code, clean = d.stop()
         check("ferryd: no sanitizer reports", clean)
 

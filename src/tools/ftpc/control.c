@@ -66,6 +66,18 @@ static bool read_line(struct ftpc_stream *s, char *out)
 	return true;
 }
 
+/* -v prints replies; an SPSV reply's one-time DATACONN password is a
+ * credential and is shown masked, like PASS. */
+static void print_reply(const char *reply)
+{
+	char shown[FTPC_REPLY_MAX];
+	snprintf(shown, sizeof(shown), "%s", reply);
+	char *p = strstr(shown, "DATACONN:");
+	for (p = p ? p + sizeof("DATACONN:") - 1 : NULL; p && *p && *p != ')'; p++)
+		*p = '*';
+	fprintf(stderr, "< %s\n", shown);
+}
+
 int ftpc_stream_reply(struct ftpc_conn *c, struct ftpc_stream *s)
 {
 	struct ftpc_reply_reader r = { 0 };
@@ -86,7 +98,7 @@ int ftpc_stream_reply(struct ftpc_conn *c, struct ftpc_stream *s)
 								 : sizeof(c->reply) - 1;
 	} while (!code);
 	if (c->verbose)
-		fprintf(stderr, "< %s\n", c->reply);
+		print_reply(c->reply);
 	return code;
 }
 
