@@ -501,10 +501,11 @@ static const struct jfield listener_fields[] = {
 SCHEMA(listener_schema, listener_fields);
 
 /* An array of objects into a growing array of structs (zeroed, counted
- * before they are filled so that daemon_config_free frees them). */
+ * before they are filled so that daemon_config_free frees them); missing()
+ * names a required key an element lacks, or NULL. */
 static int j_array(const struct jctx *c, json_t *v, const char *path, void **arr,
 		   size_t *count, size_t size, const struct jschema *sch,
-		   const char *need_key, size_t need_off)
+		   const char *(*missing)(const void *elem))
 {
 	char item[256];
 	size_t i;
@@ -522,40 +523,37 @@ static int j_array(const struct jctx *c, json_t *v, const char *path, void **arr
 		char *elem = a + (*count - 1) * size;
 		if (walk(c, e, sch, elem, item))
 			return FERRY_EXIT_PARAM;
-		if (!*(char **)(elem + need_off))
-			return jfail(c, item, "\"%s\" is required", need_key);
+		const char *key = missing(elem);
+		if (key)
+			return jfail(c, item, "\"%s\" is required", key);
 	}
 	return 0;
+}
+
+static const char *cert_missing(const void *elem)
+{
+	const struct ftp_tls_cert *t = elem;
+	return !t->cert ? "cert" : !t->key ? "key" : NULL;
+}
+
+static const char *listener_missing(const void *elem)
+{
+	const struct ftp_tls_listener *l = elem;
+	return !l->listen ? "listen" : !l->policy ? "policy" : NULL;
 }
 
 static int j_certificates(const struct jctx *c, json_t *v, void *base, const char *path)
 {
 	struct ftp_config *f = base;
-	int r = j_array(c, v, path, (void **)&f->tls_certs, &f->tls_cert_count,
-			sizeof(*f->tls_certs), &cert_schema, "cert",
-			offsetof(struct ftp_tls_cert, cert));
-	for (size_t i = 0; r == 0 && i < f->tls_cert_count; i++)
-		if (!f->tls_certs[i].key) {
-			char item[256];
-			jpath(item, sizeof(item), "%s[%zu]", path, i);
-			r = jfail(c, item, "\"key\" is required");
-		}
-	return r;
+	return j_array(c, v, path, (void **)&f->tls_certs, &f->tls_cert_count,
+		       sizeof(*f->tls_certs), &cert_schema, cert_missing);
 }
 
 static int j_listeners(const struct jctx *c, json_t *v, void *base, const char *path)
 {
 	struct ftp_config *f = base;
-	int r = j_array(c, v, path, (void **)&f->tls_listeners, &f->tls_listener_count,
-			sizeof(*f->tls_listeners), &listener_schema, "listen",
-			offsetof(struct ftp_tls_listener, listen));
-	for (size_t i = 0; r == 0 && i < f->tls_listener_count; i++)
-		if (!f->tls_listeners[i].policy) {
-			char item[256];
-			jpath(item, sizeof(item), "%s[%zu]", path, i);
-			r = jfail(c, item, "\"policy\" is required");
-		}
-	return r;
+	return j_array(c, v, path, (void **)&f->tls_listeners, &f->tls_listener_count,
+		       sizeof(*f->tls_listeners), &listener_schema, listener_missing);
 }
 
 static const struct jfield tls_fields[] = {
