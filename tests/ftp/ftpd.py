@@ -37,6 +37,19 @@ def find_pureftpd():
     return None
 
 
+def pure_userdb(work, binary, root):
+    """pure-ftpd's virtual user "bob" (password "pw", uid/gid 65534, chrooted
+    to root) in a puredb made by the pure-pw beside binary; its path."""
+    passwd, pdb = os.path.join(work, "pure.passwd"), os.path.join(work, "pure.pdb")
+    with open(passwd, "w") as f:
+        f.write(f"bob:{crypt_hash('pw', '$6$')}:65534:65534::{root}/./::::::::::::\n")
+    pure_pw = os.path.join(os.path.dirname(os.path.dirname(binary)), "bin", "pure-pw")
+    if not os.access(pure_pw, os.X_OK):
+        pure_pw = shutil.which("pure-pw") or "pure-pw"
+    sh(pure_pw, "mkdb", pdb, "-f", passwd)
+    return pdb
+
+
 def crypt_hash(password, prefix="$y$"):
     """A yescrypt ($y$) or sha512-crypt ($6$) hash with a random salt."""
     setting = _libcrypt.crypt_gensalt(prefix.encode(), 0, None, 0)

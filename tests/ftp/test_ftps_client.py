@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, find_pureftpd, sh, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, find_pureftpd, pure_userdb, sh, tempdir  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -217,13 +217,7 @@ def pureftpd_tests(work, cert, binary):
     root = os.path.join(work, "pureroot")
     make_root(root, 4)
     subprocess.run(["chown", "-R", "65534:65534", root], check=True)
-    passwd, pdb = os.path.join(work, "pure.passwd"), os.path.join(work, "pure.pdb")
-    with open(passwd, "w") as f:
-        f.write(f"bob:{crypt_hash('pw', '$6$')}:65534:65534::{root}/./::::::::::::\n")
-    pure_pw = os.path.join(os.path.dirname(os.path.dirname(binary)), "bin", "pure-pw")
-    if not os.access(pure_pw, os.X_OK):
-        pure_pw = shutil.which("pure-pw") or "pure-pw"
-    sh(pure_pw, "mkdb", pdb, "-f", passwd)
+    pdb = pure_userdb(work, binary, root)
     out = os.path.join(work, "pure.out")
     p = start([binary, "-S", f"127.0.0.1,{PURE}", "-l", f"puredb:{pdb}", "-E", "-A", "-H",
                "-p", "31000:31099", "-Y", "2", "-2", f"{cert[0]},{cert[1]}"], out)

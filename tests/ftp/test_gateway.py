@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, crypt_hash, find_pureftpd, sh, tempdir  # noqa: E402
+from ftpd import Checks, find_pureftpd, pure_userdb, sh, tempdir  # noqa: E402
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -170,13 +170,7 @@ def start_pureftpd(work, binary):
     make_tree(os.path.join(root, "tree"), 12)
     subprocess.run(["chown", "-R", "65534:65534", root], check=True)
     os.chmod(work, 0o755)
-    passwd, pdb = os.path.join(work, "pureftpd.passwd"), os.path.join(work, "pureftpd.pdb")
-    with open(passwd, "w") as f:
-        f.write(f"bob:{crypt_hash('pw', '$6$')}:65534:65534::{root}/./::::::::::::\n")
-    pure_pw = os.path.join(os.path.dirname(os.path.dirname(binary)), "bin", "pure-pw")
-    if not os.access(pure_pw, os.X_OK):
-        pure_pw = shutil.which("pure-pw") or "pure-pw"
-    sh(pure_pw, "mkdb", pdb, "-f", passwd)
+    pdb = pure_userdb(work, binary, root)
     out = os.path.join(work, "pure-ftpd.out")
     p = start([binary, "-S", f",{PURE_PORT}", "-l", f"puredb:{pdb}", "-E", "-A", "-H",
                "-p", "31000:31999", "-f", "none", "-O", f"clf:{work}/pure-xfer.log"], out)
