@@ -22,6 +22,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
 from ftpd import Checks, Ferryd, free_port, tempdir  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
+from uftpmsg import STATUS, announce, hdr  # noqa: E402
 
 c = Checks()
 
@@ -40,13 +42,9 @@ def total(text, name):
     return sum(int(v) for v in re.findall(r"^%s\{[^}]*\} (\d+)$" % re.escape(name), text, re.M))
 
 
-def uftp_hdr(func, src, gid):
-    return struct.pack(">BBHIIBBBB", 0x40, func, 0, src, gid, 0, 0x9d, 0x18, 0)
-
-
 def unknown_group_status():
     """A well-formed STATUS for a group the proxy never heard of."""
-    return uftp_hdr(11, 0x0C100002, 0x5EED0001) + struct.pack(">BBHHH", 11, 2, 1, 0, 0)
+    return hdr(STATUS, 0x0C100002, 0x5EED0001) + struct.pack(">BBHHH", STATUS, 2, 1, 0, 0)
 
 
 def encrypted_announce(gid):
@@ -56,10 +54,7 @@ def encrypted_announce(gid):
     ext_len = 44 + len(junk)
     ext = struct.pack(">BBBBBBHHH", 1, ext_len // 4, 0, (1 << 4) | 1, 3, 3,
                       len(junk), 0, 0) + os.urandom(32) + junk
-    body = struct.pack(">BBBBBBHII", 1, (24 + ext_len) // 4, 0, 20, 0, 0, 1300,
-                       int(time.time()), 0)
-    body += socket.inet_aton("230.4.4.1") + socket.inet_aton("230.5.5.1") + ext
-    return uftp_hdr(1, 0x0A0B0C0D, gid) + body
+    return announce(0x0A0B0C0D, gid, ext=ext)
 
 
 def wait_metric(port, pred, seconds=10):

@@ -33,6 +33,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
 from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
+from uftpmsg import announce  # noqa: E402
+
+SSM_PRIV = "232.5.5.1"      # with -S the private address is source-specific (232/8)
 
 SKIP = 77
 BIG = 24 << 20
@@ -250,14 +254,6 @@ def perf_round(perf):
         return f"no JSON (exit {run.returncode}): {run.stderr[-300:]}"
 
 
-def announce(src_id, gid):
-    """A plain ANNOUNCE (protocol.txt 5.1), as a server sends it; with -S
-    the private address must be source-specific (232/8)."""
-    hdr = struct.pack(">BBHIIBBBB", 0x40, 1, 0, src_id, gid, 0, 0x9d, 0x18, 0)
-    body = struct.pack(">BBBBBBHII", 1, 6, 0, 20, 0, 0, 1300, int(time.time()), 0)
-    return hdr + body + socket.inet_aton("230.4.4.1") + socket.inet_aton("232.5.5.1")
-
-
 def mcfilter_sources(group_hex):
     """The sources joined for a group (hex as /proc shows it) on lo."""
     with open("/proc/net/mcfilter") as f:
@@ -275,7 +271,7 @@ def server_list_reload(t, text, wait, p, slist):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
         u.bind(("127.0.0.1", 0))
         at = len(text())
-        u.sendto(announce(0x0A000002, 0x6A000001), ("127.0.0.1", PORT + 2))
+        u.sendto(announce(0x0A000002, 0x6A000001, priv=SSM_PRIV), ("127.0.0.1", PORT + 2))
         t.check("(g) before the reload, an unlisted server is refused",
                 wait(r"Rejecting ANNOUNCE from 0A000002: server not in server list", at)
                 is not None, text()[at:][-500:])
@@ -293,7 +289,7 @@ def server_list_reload(t, text, wait, p, slist):
         t.check("(g) after: joined for both servers' sources",
                 mcfilter_sources(group_hex) == {src1, src2}, mcfilter_sources(group_hex))
         at = len(text())
-        u.sendto(announce(0x0A000002, 0x6A000002), ("127.0.0.1", PORT + 2))
+        u.sendto(announce(0x0A000002, 0x6A000002, priv=SSM_PRIV), ("127.0.0.1", PORT + 2))
         t.check("(g) after the reload, the newly listed server's session opens",
                 wait(r"\[6A000002/00:0\]: Using private multicast address", at) is not None,
                 text()[at:][-500:])

@@ -39,7 +39,8 @@ import tempfile
 import time
 
 SKIP = 77
-ANNOUNCE, REGISTER, STATUS, HB_REQ, KEY_REQ = 1, 2, 11, 14, 16
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from uftpmsg import ANNOUNCE, REGISTER, STATUS, HB_REQ, KEY_REQ, announce, hdr  # noqa: E402
 
 
 class T:
@@ -53,17 +54,6 @@ class T:
         else:
             self.failed += 1
             print("FAIL  %s: %s" % (name, detail))
-
-
-def hdr(func, src, gid, inst=0, grtt=0x9d, gsize=0x18, seq=0):
-    return struct.pack(">BBHIIBBBB", 0x40, func, seq, src, gid, inst, grtt, gsize, 0)
-
-
-def announce(src, gid, grtt=0x9d, robust=20, pub="230.4.4.1", priv="230.5.5.1"):
-    body = struct.pack(">BBBBBBHII", ANNOUNCE, 6, 0, robust, 0, 0, 1300,
-                       int(time.time()), 0)
-    body += socket.inet_aton(pub) + socket.inet_aton(priv)
-    return hdr(ANNOUNCE, src, gid, grtt=grtt) + body
 
 
 def register(uid, gid):

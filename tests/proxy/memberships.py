@@ -33,7 +33,9 @@ import tempfile
 import time
 
 SKIP = 77
-ANNOUNCE, DONE = 1, 10
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import uftpmsg  # noqa: E402
+from uftpmsg import ANNOUNCE, DONE  # noqa: E402
 SERVER_ID = 0x0A000001
 PORT, DOWN_PORT = 1044, 2045
 
@@ -51,17 +53,12 @@ class T:
             print("FAIL  %s: %s" % (name, detail))
 
 
-def hdr(func, gid, seq=0):
-    return struct.pack(">BBHIIBBBB", 0x40, func, seq, SERVER_ID, gid, 0, 0x9d, 0x18, 0)
-
-
 def announce(gid, priv, pub="230.4.4.1"):
-    body = struct.pack(">BBBBBBHII", ANNOUNCE, 6, 0, 20, 0, 0, 1300, int(time.time()), 0)
-    return hdr(ANNOUNCE, gid) + body + socket.inet_aton(pub) + socket.inet_aton(priv)
+    return uftpmsg.announce(SERVER_ID, gid, pub=pub, priv=priv)
 
 
 def done(gid, client=0x0B000001):
-    return hdr(DONE, gid, seq=1) + struct.pack(">BBHHH", DONE, 2, 1, 0, 0) + \
+    return uftpmsg.hdr(DONE, SERVER_ID, gid, seq=1) + struct.pack(">BBHHH", DONE, 2, 1, 0, 0) + \
         struct.pack(">I", client)
 
 
