@@ -40,6 +40,7 @@ enum br_expect {
 	BR_Q_SPSV,              /* the bridge's SPSV: read it */
 	BR_Q_XFER,              /* a transfer command: hold 2xx until the data is through */
 	BR_Q_DROP,              /* an SPSV whose transfer was aborted: ignore */
+	BR_Q_FEAT,              /* the client's FEAT: forward, TLS lines as the bridge serves */
 };
 
 /* Where a transfer stands. */
@@ -47,7 +48,7 @@ enum br_xfer { BR_X_NONE, BR_X_SPSV, BR_X_DLOGIN, BR_X_SENT };
 /* How the client's data connection is made. */
 enum br_dmode { BR_DM_NONE, BR_DM_PASV, BR_DM_PORT };
 /* What is done with the lines of the reply being read. */
-enum br_disp { BR_D_FORWARD, BR_D_KEEP, BR_D_HOLD, BR_D_DROP, BR_D_GREET };
+enum br_disp { BR_D_FORWARD, BR_D_KEEP, BR_D_HOLD, BR_D_DROP, BR_D_GREET, BR_D_FEAT };
 /* The set-up before the client sees the greeting (bridge_tls.c). */
 enum br_pre { BR_P_DONE, BR_P_GREET, BR_P_FEAT, BR_P_AUTH, BR_P_HANDSHAKE, BR_P_PBSZ,
 	      BR_P_PROT };
@@ -109,6 +110,18 @@ struct br_session {
 	size_t dlin_len;
 	int pfd[2];                         /* a kernel pipe while a transfer runs */
 	size_t p_len, p_cap;                /* bytes in it, and its size */
+
+	/* TLS toward the client (bridge_ltls.c, bridge_ldata.c; --local-cert) */
+	struct crypto_tls *ctls;            /* NULL: the client's control connection is clear */
+	size_t cout_clear;                  /* bytes at the head of cout still sent in clear (234) */
+	bool lpbsz, lprot_p;                /* the client sent PBSZ; PROT P: its data in TLS */
+	bool feat_open;                     /* a multi-line FEAT reply is being forwarded */
+	struct crypto_tls *ldtls;           /* the client's data connection's TLS */
+	char *lbuf;                         /* plaintext between the two data connections */
+	size_t l_len, l_off;
+	bool l_cshut, l_ceof;               /* close_notify sent to the client; its EOF */
+	bool l_sshut, l_seof;               /* the same toward the server (upload under PROT P) */
+	bool l_refused;                     /* the resumption check failed: 522 */
 };
 
 struct bridge {
@@ -123,6 +136,9 @@ struct bridge {
 	enum br_tls tls;
 	struct crypto_tls_ctx *tls_ctx;     /* with tls: verifies the server */
 	const char *tls_host;               /* the name its certificate must have */
+	struct crypto_tls_ctx *ltls_ctx;    /* --local-cert: TLS toward local clients */
+	bool limplicit;                     /* --local-implicit: TLS from the first byte */
+	bool lreuse;                        /* data connections must resume the control session */
 	bool verbose;
 	struct br_session *sessions;
 	struct br_session *graveyard;       /* closed this turn, freed after it */
@@ -186,6 +202,36 @@ const char *ftpc_br_dtls_pump(struct br_session *s);
 bool ftpc_br_dtls_done(const struct br_session *s);
 uint32_t ftpc_br_dtls_want(const struct br_session *s, const struct br_ep *e);
 void ftpc_br_dtls_end(struct br_session *s);
+
+/* ---- bridge_ltls.c: TLS toward the client's control connection ------------- */
+/* AUTH, PBSZ, PROT and CCC from the client (502 without --local-cert). */
+void ftpc_br_cmd_auth(struct br_session *s, const char *arg);
+void ftpc_br_cmd_pbsz(struct br_session *s, const char *arg);
+void ftpc_br_cmd_prot(struct br_session *s, const char *arg);
+void ftpc_br_cmd_ccc(struct br_session *s, const char *arg);
+/* One line of the server's FEAT reply toward the client: the server's own
+ * TLS features dropped, the bridge's added when it serves TLS. */
+void ftpc_br_feat_line(struct br_session *s, const char *line, size_t n);
+/* --local-implicit: the session starts inside TLS. false: no memory. */
+bool ftpc_br_client_implicit(struct br_session *s);
+/* The client's ciphertext: read, decrypted into s->cin as room allows
+ * (bytes read, 0 at EOF, -1 on error or close_notify, -2 for EAGAIN). */
+ssize_t ftpc_br_client_tls_read(struct br_session *s);
+/* Plaintext still inside TLS into s->cin, the handshake moved on: 0, -1 at the end. */
+int ftpc_br_client_pull(struct br_session *s);
+/* s->cout to the client through TLS: false when the connection broke. */
+bool ftpc_br_client_tls_flush(struct br_session *s);
+/* Something can be written to the client now (in clear or TLS). */
+bool ftpc_br_client_has_out(const struct br_session *s);
+void ftpc_br_client_tls_free(struct br_session *s);
+
+/* ---- bridge_ldata.c: the client's data connection inside TLS (its PROT P) -- */
+/* Moves what can move (the handshake first, then the resumption check):
+ * NULL, or why the data connection failed. */
+const char *ftpc_br_ldata_pump(struct br_session *s);
+bool ftpc_br_ldata_done(const struct br_session *s);
+uint32_t ftpc_br_ldata_want(const struct br_session *s, const struct br_ep *e);
+void ftpc_br_ldata_end(struct br_session *s);
 
 /* ---- bridge_data.c: data connections on both sides ------------------------- */
 int ftpc_br_listen(struct br_session *s, unsigned *port);

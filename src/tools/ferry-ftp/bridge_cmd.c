@@ -190,12 +190,13 @@ static void cmd_refuse(struct br_session *s, const char *arg)
 	ftpc_br_reply(s, "502 Not carried by the bridge; use PASV, EPSV, PORT or EPRT");
 }
 
-/* TLS toward the client is not done (--local-tls is refused at start-up);
- * PBSZ and PROT would otherwise reach a server the bridge talks TLS to. */
-static void cmd_auth(struct br_session *s, const char *arg)
+/* FEAT's reply lists the TLS features the bridge serves, not the server's
+ * (AUTH, PBSZ, PROT and CCC never reach the server: bridge_ltls.c). */
+static void cmd_feat(struct br_session *s, const char *line)
 {
-	(void)arg;
-	ftpc_br_reply(s, "502 The bridge does not serve TLS to its clients");
+	size_t n = strlen(line);
+	if (ftpc_br_to_server(s, line, n) && ftpc_br_to_server(s, "\r\n", 2))
+		ftpc_br_expect(s, BR_Q_FEAT);
 }
 
 static void cmd_abor(struct br_session *s, const char *line)
@@ -219,10 +220,11 @@ static const struct verb {
 	{ .verb = "LPSV", .fn = cmd_refuse },
 	{ .verb = "LPRT", .fn = cmd_refuse },
 	{ .verb = "SPSV", .fn = cmd_refuse },
-	{ .verb = "AUTH", .fn = cmd_auth },
-	{ .verb = "PBSZ", .fn = cmd_auth },
-	{ .verb = "PROT", .fn = cmd_auth },
-	{ .verb = "CCC", .fn = cmd_auth },
+	{ .verb = "AUTH", .fn = ftpc_br_cmd_auth },
+	{ .verb = "PBSZ", .fn = ftpc_br_cmd_pbsz },
+	{ .verb = "PROT", .fn = ftpc_br_cmd_prot },
+	{ .verb = "CCC", .fn = ftpc_br_cmd_ccc },
+	{ .verb = "FEAT", .fn = cmd_feat, .whole = true },
 	{ .verb = "RETR", .fn = cmd_down, .whole = true },
 	{ .verb = "LIST", .fn = cmd_down, .whole = true },
 	{ .verb = "NLST", .fn = cmd_down, .whole = true },

@@ -29,6 +29,7 @@ void ftpc_br_xfer_end(struct br_session *s)
 		s->pfd[i] = -1;
 	}
 	ftpc_br_dtls_end(s);
+	ftpc_br_ldata_end(s);
 	s->p_len = s->p_cap = s->dlin_len = s->held_len = 0;
 	s->held_code = 0;
 	s->xs = BR_X_NONE;
@@ -310,7 +311,10 @@ static void pump_out(struct br_session *s)
 
 static void release(struct br_session *s)
 {
-	if (s->data_failed && s->held_code < 300)
+	if (s->l_refused)      /* the client's data connection did not resume (bridge_ldata.c) */
+		ftpc_br_reply(s, "522 TLS session of data connection not resumed "
+			      "(see the bridge's --local-no-reuse).");
+	else if (s->data_failed && s->held_code < 300)
 		ftpc_br_reply(s, "426 Bridge: the data connection broke; transfer aborted");
 	else
 		ftpc_br_to_client(s, s->held, s->held_len);
@@ -321,7 +325,8 @@ void ftpc_br_data_settle(struct br_session *s)
 {
 	if (s->xs != BR_X_SENT)
 		return;
-	bool drained = s->dtls ? ftpc_br_dtls_done(s) : s->src_eof && !s->p_len;
+	bool drained = s->lprot_p ? ftpc_br_ldata_done(s)
+		       : s->dtls ? ftpc_br_dtls_done(s) : s->src_eof && !s->p_len;
 	if (!s->data_done && drained && dst(s)->fd >= 0 && !dst(s)->connecting) {
 		ftpc_br_ep_close(dst(s), false);   /* FIN: the end of the file */
 		ftpc_br_ep_close(src(s), false);
@@ -429,6 +434,12 @@ void ftpc_br_data_event(struct br_ep *e, uint32_t ev)
 			ftpc_br_ep_close(e, false);
 		return;
 	}
+	if (s->lprot_p) {      /* the client's side in TLS (bridge_ldata.c) */
+		const char *why = ftpc_br_ldata_pump(s);
+		if (why)
+			data_fail(s, why);
+		return;
+	}
 	if (s->dtls) {
 		const char *why = ftpc_br_dtls_pump(s);
 		if (why)
@@ -450,6 +461,8 @@ uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
 		return EPOLLIN;
 	if (s->xs != BR_X_SENT || s->data_done)
 		return 0;
+	if (s->lprot_p)
+		return ftpc_br_ldata_want(s, e);
 	if (s->dtls)
 		return ftpc_br_dtls_want(s, e);
 	if (e == src(s))

@@ -39,6 +39,12 @@ static void usage(FILE *f)
 		"                           its FEAT offers AUTH TLS)\n"
 		"  --ca FILE                trust these CA certificates (PEM), not the system's\n"
 		"  --insecure               do not verify the server's certificate\n"
+		"  --local-cert FILE        serve FTPS to local clients (AUTH TLS) with this\n"
+		"                           certificate chain (PEM)\n"
+		"  --local-key FILE         its private key (PEM; default: in --local-cert)\n"
+		"  --local-implicit         local clients start TLS at once (implicit FTPS)\n"
+		"  --local-no-reuse         do not require local PROT P data connections to\n"
+		"                           resume the control connection's TLS session\n"
 		"  -t, --timeout SECONDS    a session's data and connect timeout (default 30)\n"
 		"  -v, --verbose            sessions and their commands on stderr\n",
 		FERRY_FTP_PROG);
@@ -140,7 +146,7 @@ static void loop(struct bridge *b)
 int ftpc_bridge_main(int argc, char **argv)
 {
 	enum { OPT_FORM = 256, OPT_NO_PIPELINE, OPT_TLS, OPT_NO_TLS, OPT_CA, OPT_INSECURE,
-	       OPT_LOCAL_TLS };
+	       OPT_LOCAL_CERT, OPT_LOCAL_KEY, OPT_LOCAL_IMPLICIT, OPT_LOCAL_NO_REUSE };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "no-pipeline", no_argument, NULL, OPT_NO_PIPELINE },
@@ -149,16 +155,19 @@ int ftpc_bridge_main(int argc, char **argv)
 		{ "no-tls", no_argument, NULL, OPT_NO_TLS },
 		{ "ca", required_argument, NULL, OPT_CA },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
-		{ "local-tls", required_argument, NULL, OPT_LOCAL_TLS },
+		{ "local-cert", required_argument, NULL, OPT_LOCAL_CERT },
+		{ "local-key", required_argument, NULL, OPT_LOCAL_KEY },
+		{ "local-implicit", no_argument, NULL, OPT_LOCAL_IMPLICIT },
+		{ "local-no-reuse", no_argument, NULL, OPT_LOCAL_NO_REUSE },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bridge b = { .ep = -1, .lep.fd = -1, .sig.fd = -1, .form = FTPC_SPSV_DATACONN,
-			    .timeout = 30, .pipeline = true, .tls = BR_TLS_AUTO };
+			    .timeout = 30, .pipeline = true, .tls = BR_TLS_AUTO, .lreuse = true };
 	char deflisten[] = "127.0.0.1:2121", *listen_on = deflisten;
-	const char *ca = NULL;
+	const char *ca = NULL, *lcert = NULL, *lkey = NULL;
 	bool insecure = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "+l:t:vh", opts, NULL)) != -1) {
@@ -179,10 +188,10 @@ int ftpc_bridge_main(int argc, char **argv)
 		case OPT_NO_TLS: b.tls = BR_TLS_OFF; break;
 		case OPT_CA: ca = optarg; break;
 		case OPT_INSECURE: insecure = true; break;
-		case OPT_LOCAL_TLS:
-			return ftpc_cli_fail(EX_USAGE, "bridge: --local-tls: TLS toward local "
-					     "clients is not implemented; the bridge serves them "
-					     "plain FTP on a local address");
+		case OPT_LOCAL_CERT: lcert = optarg; break;
+		case OPT_LOCAL_KEY: lkey = optarg; break;
+		case OPT_LOCAL_IMPLICIT: b.limplicit = true; break;
+		case OPT_LOCAL_NO_REUSE: b.lreuse = false; break;
 		case 'v': b.verbose = true; break;
 		case 'h': usage(stdout); return EX_OK;
 		default: usage(stderr); return EX_USAGE;
@@ -199,19 +208,31 @@ int ftpc_bridge_main(int argc, char **argv)
 		return EX_CONNECT;
 	if (b.tls == BR_TLS_OFF && (ca || insecure))
 		return ftpc_cli_fail(EX_USAGE, "bridge: --ca and --insecure make no sense with --no-tls");
+	if (!lcert && (lkey || b.limplicit || !b.lreuse))
+		return ftpc_cli_fail(EX_USAGE, "bridge: --local-key, --local-implicit and "
+				     "--local-no-reuse need --local-cert");
 	char why[CRYPTO_ERR_LEN];
 	if (b.tls != BR_TLS_OFF && !(b.tls_ctx = crypto_tls_client_ctx_new(ca, !insecure, why)))
 		return ftpc_cli_fail(EX_TLS, "bridge: %s", why);
+	/* One server context for the control and data connections: its session
+	 * cache and ticket key are what data connections resume. */
+	struct crypto_tls_cert lc = { .cert_pem = lcert, .key_pem = lkey ? lkey : lcert };
+	if (lcert && !(b.ltls_ctx = crypto_tls_ctx_new_multi(&lc, 1, NULL, why))) {
+		crypto_tls_ctx_free(b.tls_ctx);
+		return ftpc_cli_fail(EX_TLS, "bridge: --local-cert: %s", why);
+	}
 	b.tls_host = host;
 	signal(SIGPIPE, SIG_IGN);
 	b.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (b.ep < 0 || open_listener(&b, listen_on) < 0 || open_signals(&b) < 0) {
 		ftpc_br_close_all(&b);
 		crypto_tls_ctx_free(b.tls_ctx);
+		crypto_tls_ctx_free(b.ltls_ctx);
 		return EX_CONNECT;
 	}
 	loop(&b);
 	ftpc_br_close_all(&b);
 	crypto_tls_ctx_free(b.tls_ctx);
+	crypto_tls_ctx_free(b.ltls_ctx);
 	return EX_OK;
 }

@@ -29,6 +29,7 @@ static enum br_disp disposition(struct br_session *s, int code)
 	case BR_Q_SPSV: return BR_D_KEEP;
 	case BR_Q_DROP: return BR_D_DROP;
 	case BR_Q_XFER: return code < 200 ? BR_D_FORWARD : BR_D_HOLD;
+	case BR_Q_FEAT: return BR_D_FEAT;
 	}
 	return BR_D_DROP;
 }
@@ -61,6 +62,9 @@ static void deliver(struct br_session *s, const char *line, size_t n)
 	case BR_D_GREET:
 		cat(s->greet, &s->greet_len, sizeof(s->greet) - 2, line, n);
 		cat(s->greet, &s->greet_len, sizeof(s->greet), "\r\n", 2);
+		break;
+	case BR_D_FEAT:
+		ftpc_br_feat_line(s, line, n);
 		break;
 	case BR_D_DROP:
 		break;

@@ -135,6 +135,7 @@ static void session_free(struct br_session *s)
 	ftpc_br_ep_close(&s->cc, false);
 	ftpc_br_ep_close(&s->sc, false);
 	ftpc_br_server_tls_free(s);
+	ftpc_br_client_tls_free(s);
 	struct bridge *b = s->b;
 	if (s->prev)
 		s->prev->next = s->next;
@@ -194,7 +195,8 @@ static void new_session(struct bridge *b, int fd)
 	/* ABOR may come after Telnet IP and a Synch (urgent data): keep it inline. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
 	if (ftpc_br_ep_open(s, &s->cc, fd, false) < 0 ||
-	    ftpc_br_ep_open(s, &s->sc, sfd, true) < 0) {
+	    ftpc_br_ep_open(s, &s->sc, sfd, true) < 0 ||
+	    (b->limplicit && !ftpc_br_client_implicit(s))) {
 		session_free(s);
 		return;
 	}
@@ -243,14 +245,23 @@ static bool flush(int fd, char *buf, size_t *len)
 	return true;
 }
 
+/* The client's replies, in clear or through TLS (bridge_ltls.c). */
+static bool client_flush(struct br_session *s)
+{
+	if (s->ctls)
+		return ftpc_br_client_tls_flush(s);
+	return flush(s->cc.fd, s->cout, &s->cout_len);
+}
+
 static void client_event(struct br_session *s, uint32_t ev)
 {
-	if (ev & EPOLLOUT && !flush(s->cc.fd, s->cout, &s->cout_len)) {
+	if (ev & EPOLLOUT && !client_flush(s)) {
 		s->dead = true;
 		return;
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		ssize_t n = fill(s->cc.fd, s->cin, &s->cin_len, sizeof(s->cin));
+		ssize_t n = s->ctls ? ftpc_br_client_tls_read(s)
+				    : fill(s->cc.fd, s->cin, &s->cin_len, sizeof(s->cin));
 		if (n == 0 || n == -1)
 			s->dead = true;    /* the client went away: nobody to answer */
 	}
@@ -296,8 +307,11 @@ static void arm(struct br_session *s, struct br_ep *e, uint32_t want)
 
 static void rearm(struct br_session *s)
 {
-	uint32_t cc = s->cout_len ? EPOLLOUT : 0;
-	if (s->cin_len < sizeof(s->cin) && !s->closing)
+	uint32_t cc = ftpc_br_client_has_out(s) ? EPOLLOUT : 0;
+	/* Inside TLS as toward the server: no ciphertext read while a whole
+	 * line waits in cin, so unread records never pile up in the TLS layer. */
+	bool cline_waits = s->ctls && memchr(s->cin, '\n', s->cin_len);
+	if (s->cin_len < sizeof(s->cin) && !s->closing && !cline_waits)
 		cc |= EPOLLIN;
 	arm(s, &s->cc, cc);
 	uint32_t sc = ftpc_br_server_pending(s) || s->sc.connecting ? EPOLLOUT : 0;
@@ -340,18 +354,22 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 			ftpc_br_xfer_end(s);
 			ftpc_br_ep_close(&s->sc, false);
 		}
+		if (s->ctls && ftpc_br_client_pull(s) < 0) {
+			s->dead = true;             /* the client's close_notify, or bad TLS */
+			break;
+		}
 		ftpc_br_server_lines(s);
 		ftpc_br_data_settle(s);
 		ftpc_br_client_lines(s);
 		if (ftpc_br_server_pending(s) && s->sc.fd >= 0 && !s->sc.connecting &&
 		    !ftpc_br_server_flush(s))
 			ftpc_br_fatal(s, "the server connection broke");
-		if (s->cout_len && !flush(s->cc.fd, s->cout, &s->cout_len))
+		if (ftpc_br_client_has_out(s) && !client_flush(s))
 			s->dead = true;
 		if (before == s->cin_len + s->sin_len + s->sout_len + s->cout_len)
 			break;
 	}
-	if (s->closing && !s->cout_len)
+	if (s->closing && !ftpc_br_client_has_out(s))
 		s->dead = true;
 	if (s->dead)
 		session_free(s);   /* (marks it dead again: harmless) */
