@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -146,8 +147,11 @@ def retry_upload(d, fn):
     PROT P upload race (only with TLS toward ferryd)."""
     for attempt in range(3):
         before = sum(d.logtext().count(m) for m in KNOWN_FERRYD_RACE_LOGS)
-        if fn():
-            return True
+        try:
+            if fn():
+                return True
+        except (ftplib.Error, OSError) as e:
+            print(f"# upload failed: {e!r}")
         if sum(d.logtext().count(m) for m in KNOWN_FERRYD_RACE_LOGS) == before:
             return False
         print("# KNOWN ferryd PROT P upload race, retrying")
@@ -270,6 +274,61 @@ def ftplib_plain_tests(port, reuse, data, leg):
             outcome.append(f"{name}: {'works' if ok else 'FAILS'}")
         f.close()
     TABLE[(f"ftplib FTP_TLS prot_p as shipped ({leg})", reuse)] = ", ".join(outcome)
+
+
+def mixed_tests(b, root, leg):
+    """The client's PROT C beside the server leg's own PROT: data in clear
+    locally, commands in TLS; and ABOR of a PROT P download; and several TLS
+    sessions at once."""
+    data = open(os.path.join(root, "big.bin"), "rb").read()
+    f = SessionFTP(context=tls_ctx(), timeout=20)
+    f.connect("127.0.0.1", b.port)
+    f.auth()
+    f.login("alice", PW)
+    f.prot_c()
+    got = bytearray()
+    f.retrbinary("RETR big.bin", got.extend)
+    check(f"control in TLS, PROT C: RETR in clear through the bridge ({leg})", bytes(got) == data)
+    f.prot_p()
+    conn = f.transfercmd("RETR huge.bin")
+    first = conn.recv(65536)
+    codes = []
+    try:
+        codes.append(f.abort()[:3])
+        if codes[0] == "426":            # the RETR's end, then the ABOR's
+            codes.append(f.getresp()[:3])
+    except ftplib.Error as e:
+        codes.append(str(e))
+    conn.close()
+    check(f"ABOR of a PROT P download through the bridge: 426, then 225/226 ({leg})",
+          first and codes[0] in ("426", "225", "226") and codes[-1] in ("225", "226"), codes)
+    check(f"after ABOR the TLS session goes on ({leg})", f.sendcmd("NOOP").startswith("200"))
+    got = bytearray()
+    f.retrbinary("RETR big.bin", got.extend)
+    check(f"after ABOR a PROT P RETR works ({leg})", bytes(got) == data)
+    f.quit()
+    results = []
+
+    def one(i):
+        try:
+            g = login(b.port)
+            buf = bytearray()
+            g.retrbinary("RETR big.bin", buf.extend)
+            g.storbinary(f"STOR many-{slug(leg)}-{i}.bin", io.BytesIO(data[:100000 + i]))
+            g.quit()
+            results.append(bytes(buf) == data and
+                           open(os.path.join(root, f"many-{slug(leg)}-{i}.bin"), "rb").read() ==
+                           data[:100000 + i])
+        except (ftplib.Error, OSError) as e:
+            print(f"# session {i}: {e!r}")
+            results.append(False)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    check(f"8 TLS sessions at once through one bridge, RETR+STOR each ({leg})",
+          len(results) == 8 and all(results), results)
 
 
 def local_off_tests(srv_port, root):
@@ -447,9 +506,11 @@ def main():
         data = os.urandom(5 << 20)
         with open(os.path.join(root, "big.bin"), "wb") as f:
             f.write(data)
+        with open(os.path.join(root, "huge.bin"), "wb") as f:
+            f.truncate(256 << 20)      # sparse: ABOR needs a long transfer
         os.chmod(root, 0o755)
         users = [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True}]
-        base = {"users": users, "max_login_failures": 1000, "data_timeout": 5}
+        base = {"users": users, "max_login_failures": 1000, "data_timeout": 30}
         plain = Ferryd(ferryd_bin, dict(base), workers=2)
         servers.append(plain)
         tls = Ferryd(ferryd_bin, dict(base, tls={"cert": SRV_CERT, "key": SRV_KEY}), workers=2)
@@ -464,6 +525,7 @@ def main():
                 t.run(f"lftp ({leg})", lftp_tests, b, d, root, work, leg, CA)
                 t.run(f"ftplib session= ({leg})", ftplib_session_tests, b, d, root, leg, CA)
                 t.run(f"ftplib as shipped ({leg})", ftplib_plain_tests, b.port, "on", data, leg)
+                t.run(f"mixed ({leg})", mixed_tests, b, root, leg)
                 if leg.endswith("TLS"):
                     t.run("hostile", hostile_tests, b, root)
             finally:

@@ -116,11 +116,13 @@ struct br_session {
 	size_t cout_clear;                  /* bytes at the head of cout still sent in clear (234) */
 	bool lpbsz, lprot_p;                /* the client sent PBSZ; PROT P: its data in TLS */
 	bool feat_open;                     /* a multi-line FEAT reply is being forwarded */
+	bool c_bye;                         /* close_notify queued toward the client */
 	struct crypto_tls *ldtls;           /* the client's data connection's TLS */
 	char *lbuf;                         /* plaintext between the two data connections */
 	size_t l_len, l_off;
 	bool l_cshut, l_ceof;               /* close_notify sent to the client; its EOF */
 	bool l_sshut, l_seof;               /* the same toward the server (upload under PROT P) */
+	bool l_half;                        /* the upload's FIN to the server is out */
 	bool l_refused;                     /* the resumption check failed: 522 */
 };
 
@@ -223,6 +225,9 @@ int ftpc_br_client_pull(struct br_session *s);
 bool ftpc_br_client_tls_flush(struct br_session *s);
 /* Something can be written to the client now (in clear or TLS). */
 bool ftpc_br_client_has_out(const struct br_session *s);
+/* The session ends: close_notify toward the client, once; true when
+ * nothing is left to send (or it cannot be sent). */
+bool ftpc_br_client_tls_bye(struct br_session *s);
 void ftpc_br_client_tls_free(struct br_session *s);
 
 /* ---- bridge_ldata.c: the client's data connection inside TLS (its PROT P) -- */

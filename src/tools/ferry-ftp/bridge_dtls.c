@@ -205,7 +205,9 @@ static const char *pump_up(struct br_session *s)
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? NULL : strerror(errno);
 	}
-	return NULL;
+	/* The end came in the last round: its close_notify must still start,
+	 * or nothing would wake the session (the client's side is done). */
+	return s->src_eof && !s->d_shut ? pump_up(s) : NULL;
 }
 
 const char *ftpc_br_dtls_pump(struct br_session *s)

@@ -50,7 +50,7 @@ void ftpc_br_ldata_end(struct br_session *s)
 	free(s->lbuf);
 	s->lbuf = NULL;
 	s->l_len = s->l_off = 0;
-	s->l_cshut = s->l_ceof = s->l_sshut = s->l_seof = s->l_refused = false;
+	s->l_cshut = s->l_ceof = s->l_sshut = s->l_seof = s->l_half = s->l_refused = false;
 }
 
 /* Sends the side's queued ciphertext: false when its connection broke. */
@@ -216,8 +216,14 @@ static const char *finish(struct br_session *s, struct side dst)
 	}
 	if (!push(dst))
 		return "the data connection broke at its close";
-	if (s->up && !pending(dst) && shutdown(dst.fd, SHUT_WR) < 0 && errno != ENOTCONN)
+	if (!s->up || pending(dst) || s->l_half)
+		return NULL;
+	if (shutdown(dst.fd, SHUT_WR) < 0 && errno != ENOTCONN)
 		return strerror(errno);
+	s->l_half = true;
+	if (s->b->verbose)
+		fprintf(stderr, "%s bridge: upload's end: close_notify and FIN to the server\n",
+			FERRY_FTP_PROG);
 	return NULL;
 }
 
@@ -280,6 +286,8 @@ const char *ftpc_br_ldata_pump(struct br_session *s)
 			s->src_eof = true;
 		s->l_len = (size_t)r;
 	}
+	if (s->src_eof && s->l_off == s->l_len && !pending(dst))
+		return finish(s, dst);         /* the end came in the last round */
 	return NULL;
 }
 

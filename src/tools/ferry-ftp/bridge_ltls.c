@@ -87,9 +87,12 @@ void ftpc_br_cmd_prot(struct br_session *s, const char *arg)
 {
 	if (!s->b->ltls_ctx)
 		return ftpc_br_reply(s, no_tls);
-	if (!s->ctls || !s->lpbsz)
+	/* PROT C asks for the default: taken without PBSZ (ftplib's prot_c
+	 * sends none); PROT P is not. */
+	bool clear = !strcasecmp(arg, "C");
+	if (!s->ctls || (!s->lpbsz && !clear))
 		return ftpc_br_reply(s, "503 PROT needs AUTH TLS and PBSZ first.");
-	if (!strcasecmp(arg, "C")) {
+	if (clear) {
 		s->lprot_p = false;
 		return ftpc_br_reply(s, "200 Protection level set to Clear.");
 	}
@@ -240,4 +243,16 @@ bool ftpc_br_client_has_out(const struct br_session *s)
 	const uint8_t *p;
 	return s->cout_clear || crypto_tls_out(s->ctls, &p) ||
 	       (s->cout_len && crypto_tls_ready(s->ctls));
+}
+
+bool ftpc_br_client_tls_bye(struct br_session *s)
+{
+	if (!s->ctls || !crypto_tls_ready(s->ctls))
+		return true;
+	if (!s->c_bye) {
+		crypto_tls_shutdown(s->ctls);
+		s->c_bye = true;
+	}
+	const uint8_t *p;
+	return !push(s) || !crypto_tls_out(s->ctls, &p);
 }

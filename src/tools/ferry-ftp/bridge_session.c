@@ -369,7 +369,7 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 		if (before == s->cin_len + s->sin_len + s->sout_len + s->cout_len)
 			break;
 	}
-	if (s->closing && !ftpc_br_client_has_out(s))
+	if (s->closing && !ftpc_br_client_has_out(s) && ftpc_br_client_tls_bye(s))
 		s->dead = true;
 	if (s->dead)
 		session_free(s);   /* (marks it dead again: harmless) */
