@@ -9,6 +9,8 @@ resumption check on and off (--local-no-reuse); curl ftps:// (implicit).
 Hostile input: TLS garbage toward the local listener, AUTH TLS twice,
 PBSZ/PROT before AUTH — clean replies, and the bridge serves on. Without
 --local-cert the bridge refuses AUTH (502) and its FEAT lists no TLS.
+--local-tls-required login/data: curl without --ssl-reqd and ftplib's plain
+login get 530, transfers without PROT P 521, PROT C 534.
 The CA and certificates are made here with openssl and removed afterwards."""
 import ftplib
 import io
@@ -495,6 +497,125 @@ def implicit_tests(srv_port, root, work):
         check("implicit bridge: exit 0, no sanitizer reports", rc == 0 and clean, text[-800:])
 
 
+def required_tests(srv_port, root, work):
+    """--local-tls-required login: nothing but AUTH/FEAT/QUIT/... before AUTH
+    TLS (530, as ferryd's policy "login"); data: also PROT C refused (534)
+    and transfers without PROT P refused (521, ferryd's policy "data")."""
+    big = os.path.join(root, "big.bin")
+    data = open(big, "rb").read()
+    url = f"ftp://alice:{PW}@127.0.0.1"
+    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+                          "--no-tls", "--local-tls-required", "login"], name="required")
+    try:
+        r = run(["curl", "-sS", f"{url}:{b.port}/"])
+        check("--local-tls-required login: curl without --ssl-reqd refused: exit 67, 530",
+              r.returncode == 67 and b"530" in r.stderr, r.stderr[-300:])
+        out = os.path.join(work, "required.bin")
+        r = run(["curl", "-sS", "--ssl-reqd", "-k", "-o", out, f"{url}:{b.port}/big.bin"])
+        check("--local-tls-required login: curl --ssl-reqd RETR works: bytes equal",
+              r.returncode == 0 and same(out, big))
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", b.port, timeout=20)
+        feat = f.sendcmd("FEAT")
+        check("--local-tls-required: FEAT before AUTH answered, lists AUTH TLS",
+              feat.startswith("211") and " AUTH TLS" in feat, feat)
+        check("--local-tls-required: NOOP before AUTH answered",
+              f.sendcmd("NOOP").startswith("200"))
+        for cmd in ("USER alice", f"PASS {PW}", "PASV", "EPSV", "CWD /", "SITE HELP"):
+            try:
+                r = f.sendcmd(cmd)
+            except ftplib.Error as e:
+                r = str(e)
+            check(f"--local-tls-required login: {cmd.split()[0]} before AUTH TLS: 530",
+                  r.startswith("530 TLS required"), r)
+        try:
+            f.login("alice", PW)
+            r = "logged in"
+        except ftplib.error_perm as e:
+            r = str(e)
+        check("--local-tls-required login: ftplib plain login refused with 530",
+              r.startswith("530"), r)
+        check("... QUIT still answered", f.quit().startswith("221"))
+        s = socket.create_connection(("127.0.0.1", b.port), 10)
+        read_reply(s)
+        s.sendall(b"USER alice\r\n" * 25)
+        s.settimeout(10)
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except OSError:
+            pass
+        lines = got.decode(errors="replace").split("\r\n")
+        check("--local-tls-required: 20 commands refused, then 421 and the end",
+              lines.count("530 TLS required: send AUTH TLS first.") == 20 and
+              lines[20].startswith("421") and lines[21:] == [""], lines[18:])
+        s.close()
+        g = login(b.port)
+        got = bytearray()
+        g.retrbinary("RETR big.bin", got.extend)
+        check("--local-tls-required login: ftplib FTP_TLS login and PROT P RETR work",
+              bytes(got) == data)
+        g.prot_c()
+        got = bytearray()
+        g.retrbinary("RETR big.bin", got.extend)
+        check("--local-tls-required login: PROT C transfers still allowed", bytes(got) == data)
+        g.quit()
+    finally:
+        rc, clean, text = b.stop()
+        check("--local-tls-required login bridge: exit 0, no sanitizer reports",
+              rc == 0 and clean, text[-800:])
+    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+                          "--no-tls", "--local-tls-required", "data"], name="required-data")
+    try:
+        r = run(["curl", "-sS", f"{url}:{b.port}/"])
+        check("--local-tls-required data: curl without --ssl-reqd refused: exit 67, 530",
+              r.returncode == 67 and b"530" in r.stderr, r.stderr[-300:])
+        r = run(["curl", "-sS", "--ftp-ssl-control", "-k", f"{url}:{b.port}/"])
+        check("--local-tls-required data: curl --ftp-ssl-control (PROT C) refused",
+              r.returncode != 0 and b"big.bin" not in r.stdout, r.stderr[-300:])
+        out = os.path.join(work, "required-data.bin")
+        r = run(["curl", "-sS", "--ssl-reqd", "-k", "-o", out, f"{url}:{b.port}/big.bin"])
+        check("--local-tls-required data: curl --ssl-reqd RETR works: bytes equal",
+              r.returncode == 0 and same(out, big))
+        g = SessionFTP(context=tls_ctx(), timeout=20)
+        g.connect("127.0.0.1", b.port)
+        g.auth()
+        g.login("alice", PW)
+        for cmd, code in (("PASV", "227"), ("RETR big.bin", "521"), ("NLST", "521"),
+                          ("STOR x.bin", "521")):
+            try:
+                r = g.sendcmd(cmd)
+            except ftplib.Error as e:
+                r = str(e)
+            check(f"--local-tls-required data: {cmd.split()[0]} without PROT P: {code}",
+                  r.startswith(code), r)
+        try:
+            r = g.prot_c()
+        except ftplib.Error as e:
+            r = str(e)
+        check("--local-tls-required data: PROT C refused with 534", r.startswith("534"), r)
+        g.prot_p()
+        got = bytearray()
+        g.retrbinary("RETR big.bin", got.extend)
+        check("--local-tls-required data: after PROT P the RETR works", bytes(got) == data)
+        g.quit()
+    finally:
+        rc, clean, text = b.stop()
+        check("--local-tls-required data bridge: exit 0, no sanitizer reports",
+              rc == 0 and clean, text[-800:])
+    r = run([ferry_ftp, "bridge", "--local-tls-required", "login", "127.0.0.1:21"], timeout=20)
+    check("--local-tls-required without --local-cert: refused, exit 1",
+          r.returncode == 1 and b"--local-cert" in r.stderr, r.stderr)
+    r = run([ferry_ftp, "bridge", "--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+             "--local-tls-required", "yes", "127.0.0.1:21"], timeout=20)
+    check("--local-tls-required yes: refused, exit 1", r.returncode == 1 and
+          b"login" in r.stderr, r.stderr)
+
+
 def startup_tests():
     r = run([ferry_ftp, "bridge", "--local-key", "x.key", "127.0.0.1:21"], timeout=20)
     check("--local-key without --local-cert: refused, exit 1", r.returncode == 1 and
@@ -567,6 +688,7 @@ def main():
                 check(f"bridge --local-no-reuse ({leg}): exit 0, no sanitizer reports",
                       rc == 0 and clean, text[-1500:])
         t.run("implicit", implicit_tests, plain.port, root, work)
+        t.run("--local-tls-required", required_tests, plain.port, root, work)
         t.run("no --local-cert", local_off_tests, tls.port, root)
     except Exception as e:  # noqa: BLE001
         import traceback

@@ -173,6 +173,8 @@ def test_completion():
     check("completion: options", "--continue" in complete("ferry-ftp", "--co"))
     check("completion: commands after the host", complete("ferry-ftp", "h:21", "mi") == ["mirror"])
     check("completion: bridge options", "--listen" in complete("ferry-ftp", "bridge", "--li"))
+    check("completion: --local-tls-required's values",
+          complete("ferry-ftp", "bridge", "--local-tls-required", "d") == ["data"])
 
 
 def main():

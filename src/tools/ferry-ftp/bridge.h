@@ -20,6 +20,7 @@ enum {
 	BR_PIPE = 256 * 1024,      /* data bytes between the two data connections (at most) */
 	BR_QMAX = 8,               /* server replies still expected */
 	BR_MAX_SESSIONS = 1000,
+	BR_MAX_REFUSED = 20,       /* commands refused for want of TLS, then 421 */
 };
 
 /* The sockets of a session (and the bridge's own listener). */
@@ -56,6 +57,9 @@ enum br_pre { BR_P_DONE, BR_P_GREET, BR_P_FEAT, BR_P_AUTH, BR_P_HANDSHAKE, BR_P_
 enum br_dt { BR_DT_NONE, BR_DT_GREET, BR_DT_AUTH, BR_DT_HS, BR_DT_LOGIN };
 /* TLS toward the server: never, when FEAT offers AUTH TLS, always. */
 enum br_tls { BR_TLS_OFF, BR_TLS_AUTO, BR_TLS_ON };
+/* What local clients must do in TLS (--local-tls-required; ferryd's
+ * ftp.tls.policy "optional", "login", "data"). */
+enum br_lpolicy { BR_LP_OPTIONAL, BR_LP_LOGIN, BR_LP_DATA };
 struct crypto_tls;
 struct crypto_tls_ctx;
 
@@ -117,6 +121,7 @@ struct br_session {
 	bool lpbsz, lprot_p;                /* the client sent PBSZ; PROT P: its data in TLS */
 	bool feat_open;                     /* a multi-line FEAT reply is being forwarded */
 	bool c_bye;                         /* close_notify queued toward the client */
+	int refused;                        /* commands refused before AUTH TLS */
 	struct crypto_tls *ldtls;           /* the client's data connection's TLS */
 	char *lbuf;                         /* plaintext between the two data connections */
 	size_t l_len, l_off;
@@ -141,6 +146,7 @@ struct bridge {
 	struct crypto_tls_ctx *ltls_ctx;    /* --local-cert: TLS toward local clients */
 	bool limplicit;                     /* --local-implicit: TLS from the first byte */
 	bool lreuse;                        /* data connections must resume the control session */
+	enum br_lpolicy lpolicy;            /* --local-tls-required */
 	bool verbose;
 	struct br_session *sessions;
 	struct br_session *graveyard;       /* closed this turn, freed after it */
@@ -211,6 +217,11 @@ void ftpc_br_cmd_auth(struct br_session *s, const char *arg);
 void ftpc_br_cmd_pbsz(struct br_session *s, const char *arg);
 void ftpc_br_cmd_prot(struct br_session *s, const char *arg);
 void ftpc_br_cmd_ccc(struct br_session *s, const char *arg);
+/* --local-tls-required: false (and 530 sent) for a command the client may
+ * not send before AUTH TLS; false (and 521) for a transfer without PROT P
+ * under "data". */
+bool ftpc_br_ltls_cmd_allowed(struct br_session *s, const char *line);
+bool ftpc_br_ltls_xfer_allowed(struct br_session *s);
 /* One line of the server's FEAT reply toward the client: the server's own
  * TLS features dropped, the bridge's added when it serves TLS. */
 void ftpc_br_feat_line(struct br_session *s, const char *line, size_t n);

@@ -176,6 +176,8 @@ static void cmd_eprt(struct br_session *s, const char *arg)
 
 static void transfer(struct br_session *s, bool up, const char *line)
 {
+	if (!ftpc_br_ltls_xfer_allowed(s))     /* 521 first, as ferryd */
+		return;
 	if (s->dmode == BR_DM_NONE)
 		return ftpc_br_reply(s, "425 Use PASV, EPSV, PORT or EPRT first");
 	ftpc_br_xfer_start(s, up, line);
@@ -252,7 +254,7 @@ static void dispatch(struct br_session *s, const char *line)
 	if (s->b->verbose)
 		fprintf(stderr, "%s bridge: > %s\n", FERRY_FTP_PROG,
 			strncasecmp(line, "PASS ", 5) ? line : "PASS ****");
-	if (!line[0])
+	if (!line[0] || !ftpc_br_ltls_cmd_allowed(s, line))
 		return;
 	if (v)
 		v->fn(s, v->whole ? line : arg);

@@ -1,7 +1,8 @@
 /* bridge_ltls.c — a bridge session's TLS toward its local client (only with
  * --local-cert): AUTH TLS/SSL, PBSZ, PROT and CCC answered by the bridge
- * itself, the FEAT lines that announce them, implicit FTPS, and the client's
- * control connection through TLS records. The server's leg is independent
+ * itself, the FEAT lines that announce them, what --local-tls-required
+ * refuses, implicit FTPS, and the client's control connection through TLS
+ * records. The server's leg is independent
  * (bridge_tls.c). */
 #include <ctype.h>
 #include <errno.h>
@@ -92,6 +93,8 @@ void ftpc_br_cmd_prot(struct br_session *s, const char *arg)
 	bool clear = !strcasecmp(arg, "C");
 	if (!s->ctls || (!s->lpbsz && !clear))
 		return ftpc_br_reply(s, "503 PROT needs AUTH TLS and PBSZ first.");
+	if (clear && s->b->lpolicy == BR_LP_DATA)
+		return ftpc_br_reply(s, "534 PROT C refused: data connections must be protected.");
 	if (clear) {
 		s->lprot_p = false;
 		return ftpc_br_reply(s, "200 Protection level set to Clear.");
@@ -113,6 +116,44 @@ void ftpc_br_cmd_ccc(struct br_session *s, const char *arg)
 	if (!s->ctls)
 		return ftpc_br_reply(s, "533 Not in TLS.");
 	ftpc_br_reply(s, "534 CCC refused: the control connection stays in TLS.");
+}
+
+/* Before AUTH TLS under --local-tls-required, only what leads into TLS or
+ * out of the session, and what tells about the server (as before a login at
+ * ferryd): no USER, no PASS, no data connection. PBSZ, PROT and CCC go on
+ * to their own 503/533. */
+static bool allowed_in_clear(const char *line)
+{
+	static const char *const verbs[] = { "AUTH", "PBSZ", "PROT", "CCC", "FEAT", "HELP",
+					     "NOOP", "OPTS", "QUIT", "SYST" };
+	size_t n = strcspn(line, " ");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strlen(verbs[i]) == n && !strncasecmp(line, verbs[i], n))
+			return true;
+	return false;
+}
+
+bool ftpc_br_ltls_cmd_allowed(struct br_session *s, const char *line)
+{
+	if (s->b->lpolicy == BR_LP_OPTIONAL || s->ctls || allowed_in_clear(line))
+		return true;
+	/* These never reach the server, nor its limit of commands before a
+	 * login (ferryd's max_login_commands): the bridge keeps its own. */
+	if (++s->refused > BR_MAX_REFUSED)
+		ftpc_br_fatal(s, "too many commands before AUTH TLS");
+	else
+		ftpc_br_reply(s, "530 TLS required: send AUTH TLS first.");
+	return false;
+}
+
+/* ferryd's policy "data" (RFC 4217's 521): a transfer's data in clear is
+ * refused before any data connection is used. */
+bool ftpc_br_ltls_xfer_allowed(struct br_session *s)
+{
+	if (s->b->lpolicy < BR_LP_DATA || s->lprot_p)
+		return true;
+	ftpc_br_reply(s, "521 Data connections must be protected: send PROT P.");
+	return false;
 }
 
 /* " AUTH TLS", " PBSZ", " PROT", " CCC": the feature's name, then a space or

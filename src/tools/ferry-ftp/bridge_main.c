@@ -45,6 +45,9 @@ static void usage(FILE *f)
 		"  --local-implicit         local clients start TLS at once (implicit FTPS)\n"
 		"  --local-no-reuse         do not require local PROT P data connections to\n"
 		"                           resume the control connection's TLS session\n"
+		"  --local-tls-required login|data\n"
+		"                           local clients must send AUTH TLS before USER\n"
+		"                           (530); data: also PROT P before transfers (521)\n"
 		"  -t, --timeout SECONDS    a session's data and connect timeout (default 30)\n"
 		"  -v, --verbose            sessions and their commands on stderr\n",
 		FERRY_FTP_PROG);
@@ -146,7 +149,8 @@ static void loop(struct bridge *b)
 int ftpc_bridge_main(int argc, char **argv)
 {
 	enum { OPT_FORM = 256, OPT_NO_PIPELINE, OPT_TLS, OPT_NO_TLS, OPT_CA, OPT_INSECURE,
-	       OPT_LOCAL_CERT, OPT_LOCAL_KEY, OPT_LOCAL_IMPLICIT, OPT_LOCAL_NO_REUSE };
+	       OPT_LOCAL_CERT, OPT_LOCAL_KEY, OPT_LOCAL_IMPLICIT, OPT_LOCAL_NO_REUSE,
+	       OPT_LOCAL_REQUIRED };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "no-pipeline", no_argument, NULL, OPT_NO_PIPELINE },
@@ -159,6 +163,7 @@ int ftpc_bridge_main(int argc, char **argv)
 		{ "local-key", required_argument, NULL, OPT_LOCAL_KEY },
 		{ "local-implicit", no_argument, NULL, OPT_LOCAL_IMPLICIT },
 		{ "local-no-reuse", no_argument, NULL, OPT_LOCAL_NO_REUSE },
+		{ "local-tls-required", required_argument, NULL, OPT_LOCAL_REQUIRED },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -192,6 +197,15 @@ int ftpc_bridge_main(int argc, char **argv)
 		case OPT_LOCAL_KEY: lkey = optarg; break;
 		case OPT_LOCAL_IMPLICIT: b.limplicit = true; break;
 		case OPT_LOCAL_NO_REUSE: b.lreuse = false; break;
+		case OPT_LOCAL_REQUIRED:
+			if (!strcmp(optarg, "login"))
+				b.lpolicy = BR_LP_LOGIN;
+			else if (!strcmp(optarg, "data"))
+				b.lpolicy = BR_LP_DATA;
+			else
+				return ftpc_cli_fail(EX_USAGE, "bridge: --local-tls-required: "
+						     "'login' or 'data'");
+			break;
 		case 'v': b.verbose = true; break;
 		case 'h': usage(stdout); return EX_OK;
 		default: usage(stderr); return EX_USAGE;
@@ -208,9 +222,9 @@ int ftpc_bridge_main(int argc, char **argv)
 		return EX_CONNECT;
 	if (b.tls == BR_TLS_OFF && (ca || insecure))
 		return ftpc_cli_fail(EX_USAGE, "bridge: --ca and --insecure make no sense with --no-tls");
-	if (!lcert && (lkey || b.limplicit || !b.lreuse))
-		return ftpc_cli_fail(EX_USAGE, "bridge: --local-key, --local-implicit and "
-				     "--local-no-reuse need --local-cert");
+	if (!lcert && (lkey || b.limplicit || !b.lreuse || b.lpolicy != BR_LP_OPTIONAL))
+		return ftpc_cli_fail(EX_USAGE, "bridge: --local-key, --local-implicit, "
+				     "--local-no-reuse and --local-tls-required need --local-cert");
 	char why[CRYPTO_ERR_LEN];
 	if (b.tls != BR_TLS_OFF && !(b.tls_ctx = crypto_tls_client_ctx_new(ca, !insecure, why)))
 		return ftpc_cli_fail(EX_TLS, "bridge: %s", why);
