@@ -10,11 +10,14 @@ Hostile input: TLS garbage toward the local listener, AUTH TLS twice,
 PBSZ/PROT before AUTH — clean replies, and the bridge serves on. Without
 --local-cert the bridge refuses AUTH (502) and its FEAT lists no TLS.
 --local-tls-required login/data: curl without --ssl-reqd and ftplib's plain
-login get 530, transfers without PROT P 521, PROT C 534.
+login get 530, transfers without PROT P 521, PROT C 534. A local handshake
+that never finishes (control after AUTH TLS, implicit, a trickled data
+handshake) is closed after -t while another session is served meanwhile.
 The CA and certificates are made here with openssl and removed afterwards."""
 import ftplib
 import io
 import os
+import select
 import socket
 import ssl
 import subprocess
@@ -616,6 +619,129 @@ def required_tests(srv_port, root, work):
           b"login" in r.stderr, r.stderr)
 
 
+def closed_within(s, limit):
+    """Seconds until the peer closed s (EOF or reset; a TLS alert before it
+    is read past), or None when it is still open after limit seconds."""
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        s.settimeout(max(0.1, limit - (time.time() - t0)))
+        try:
+            if not s.recv(4096):
+                return time.time() - t0
+        except socket.timeout:
+            return None
+        except OSError:
+            return time.time() - t0
+    return None
+
+
+def still_open(s):
+    s.setblocking(False)
+    try:
+        return s.recv(4096) is None
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.setblocking(True)
+
+
+def deadline_tests(srv_port, root):
+    """A local TLS handshake that never finishes is cut off after -t
+    seconds from its start (control: after AUTH TLS, or at once with
+    --local-implicit; data: from its first byte, even when the client
+    trickles it so that -t's no-progress rule never fires), and the bridge,
+    single-threaded, serves another session meanwhile."""
+    data = open(os.path.join(root, "big.bin"), "rb").read()
+    T = 6
+    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+                          "--no-tls", "-t", str(T)], name="deadline")
+    try:
+        a = socket.create_connection(("127.0.0.1", b.port), 10)
+        read_reply(a)
+        a.sendall(b"AUTH TLS\r\n")
+        r = read_reply(a)
+        t0 = time.time()
+        a.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")   # half a ClientHello
+        # Meanwhile another session logs in, lists and downloads.
+        g = login(b.port)
+        names = g.nlst()
+        got = bytearray()
+        g.retrbinary("RETR big.bin", got.extend)
+        g.quit()
+        busy = time.time() - t0
+        check("a stalled control handshake: 234 first", r.startswith("234"), r)
+        check("... another TLS session logs in, lists and downloads meanwhile",
+              "big.bin" in names and bytes(got) == data, f"{busy:.1f}s")
+        check(f"... and the stalled one is still open when it is done ({busy:.1f}s < {T}s)",
+              still_open(a))
+        took = closed_within(a, T + 20)
+        took = None if took is None else time.time() - t0
+        check(f"... the stalled handshake is closed after -t ({T} s), not before",
+              took is not None and T - 2 < took < T + 15, took)
+        a.close()
+        check("... and logged", "TLS handshake on the control connection not done" in b.text(),
+              b.text()[-500:])
+        # A data handshake trickled one byte a second: -t's no-progress rule
+        # never fires, the handshake's own deadline does.
+        f = login(b.port)
+        host, port = ftplib.parse227(f.sendcmd("PASV"))
+        ds = socket.create_connection((host, port), 10)
+        r = f.sendcmd("RETR big.bin")
+        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200)
+        t0 = time.time()
+        end = None
+        for i in range(T + 20):
+            try:
+                ds.sendall(hello[i:i + 1])
+            except OSError:
+                pass
+            readable = select.select([f.sock], [], [], 1.0)[0]
+            if readable:
+                try:
+                    end = f.getresp()
+                except ftplib.Error as e:
+                    end = str(e)
+                break
+        took = time.time() - t0
+        ds.close()
+        check("a trickled data handshake: 150, then 425/426",
+              r.startswith("150") and end is not None and end[:3] in ("425", "426"), (r, end))
+        check(f"... after the handshake's deadline (-t {T} s), not before",
+              T - 2 < took < T + 15, f"{took:.1f}s")
+        check("... logged", "TLS handshake on the client's data connection not done" in
+              b.text())
+        check("... and the session goes on", f.sendcmd("NOOP").startswith("200"))
+        got = bytearray()
+        f.retrbinary("RETR big.bin", got.extend)
+        check("... a PROT P RETR after it works", bytes(got) == data)
+        f.quit()
+    finally:
+        rc, clean, text = b.stop()
+        check("deadline bridge: exit 0, no sanitizer reports", rc == 0 and clean, text[-800:])
+    # Implicit: the handshake starts with the connection; nothing is sent.
+    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+                          "--no-tls", "--local-implicit", "-t", str(T)], name="deadline-imp")
+    try:
+        a = socket.create_connection(("127.0.0.1", b.port), 10)
+        t0 = time.time()
+        out = os.path.join(tempdir("ferry-btls-imp-"), "imp.bin")
+        r = run(["curl", "-sS", "-k", "-o", out, f"ftps://alice:{PW}@127.0.0.1:{b.port}/big.bin"])
+        check("implicit: a silent client beside curl ftps:// RETR, which works",
+              r.returncode == 0 and same(out, os.path.join(root, "big.bin")))
+        check("... the silent one is still open after it", still_open(a))
+        took = closed_within(a, T + 20)
+        took = None if took is None else time.time() - t0
+        check(f"implicit: a client that never sends its ClientHello is closed after -t ({T} s)",
+              took is not None and T - 2 < took < T + 15, took)
+        a.close()
+    finally:
+        rc, clean, text = b.stop()
+        check("implicit deadline bridge: exit 0, no sanitizer reports", rc == 0 and clean,
+              text[-800:])
+
+
 def startup_tests():
     r = run([ferry_ftp, "bridge", "--local-key", "x.key", "127.0.0.1:21"], timeout=20)
     check("--local-key without --local-cert: refused, exit 1", r.returncode == 1 and
@@ -689,6 +815,7 @@ def main():
                       rc == 0 and clean, text[-1500:])
         t.run("implicit", implicit_tests, plain.port, root, work)
         t.run("--local-tls-required", required_tests, plain.port, root, work)
+        t.run("handshake deadline", deadline_tests, plain.port, root)
         t.run("no --local-cert", local_off_tests, tls.port, root)
     except Exception as e:  # noqa: BLE001
         import traceback

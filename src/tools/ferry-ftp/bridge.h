@@ -121,6 +121,7 @@ struct br_session {
 	bool lpbsz, lprot_p;                /* the client sent PBSZ; PROT P: its data in TLS */
 	bool feat_open;                     /* a multi-line FEAT reply is being forwarded */
 	bool c_bye;                         /* close_notify queued toward the client */
+	double c_hs_since, l_hs_since;      /* the client's handshakes began (control, data) */
 	int refused;                        /* commands refused before AUTH TLS */
 	struct crypto_tls *ldtls;           /* the client's data connection's TLS */
 	char *lbuf;                         /* plaintext between the two data connections */
@@ -240,6 +241,10 @@ bool ftpc_br_client_has_out(const struct br_session *s);
  * nothing is left to send (or it cannot be sent). */
 bool ftpc_br_client_tls_bye(struct br_session *s);
 void ftpc_br_client_tls_free(struct br_session *s);
+/* The client's control handshake has taken -t seconds (counted from AUTH,
+ * or from the connection with --local-implicit; progress does not extend it):
+ * logged; true when the session must be closed. */
+bool ftpc_br_client_hs_late(struct br_session *s, double now);
 
 /* ---- bridge_ldata.c: the client's data connection inside TLS (its PROT P) -- */
 /* Moves what can move (the handshake first, then the resumption check):
@@ -248,6 +253,9 @@ const char *ftpc_br_ldata_pump(struct br_session *s);
 bool ftpc_br_ldata_done(const struct br_session *s);
 uint32_t ftpc_br_ldata_want(const struct br_session *s, const struct br_ep *e);
 void ftpc_br_ldata_end(struct br_session *s);
+/* The same for the client's data connection's handshake (from its first
+ * byte): logged; true when the transfer must fail. */
+bool ftpc_br_ldata_hs_late(const struct br_session *s, double now);
 
 /* ---- bridge_data.c: data connections on both sides ------------------------- */
 int ftpc_br_listen(struct br_session *s, unsigned *port);

@@ -99,6 +99,7 @@ static const char *handshake(struct br_session *s)
 {
 	if (!s->ldtls) {
 		s->ldtls = crypto_tls_new(s->b->ltls_ctx);
+		s->l_hs_since = ftpc_br_now();
 		s->lbuf = malloc(LBUF);
 		if (!s->ldtls || !s->lbuf)
 			return "no memory for the client's data connection TLS";
@@ -251,6 +252,19 @@ static bool write_out(struct br_session *s, struct side dst, const char **why)
 		*why = "the data connection broke";
 		return false;
 	}
+	return true;
+}
+
+/* Bounded from the handshake's first byte, as the control connection's
+ * (bridge_ltls.c); a data connection that sends nothing at all is -t's, as
+ * any data connection without progress. */
+bool ftpc_br_ldata_hs_late(const struct br_session *s, double now)
+{
+	if (!s->ldtls || crypto_tls_ready(s->ldtls) || s->l_refused ||
+	    now - s->l_hs_since < s->b->timeout)
+		return false;
+	fprintf(stderr, "%s bridge: TLS handshake on the client's data connection not done "
+		"within %d s (-t): transfer failed\n", FERRY_FTP_PROG, s->b->timeout);
 	return true;
 }
 

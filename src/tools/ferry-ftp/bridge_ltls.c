@@ -1,8 +1,8 @@
 /* bridge_ltls.c — a bridge session's TLS toward its local client (only with
  * --local-cert): AUTH TLS/SSL, PBSZ, PROT and CCC answered by the bridge
  * itself, the FEAT lines that announce them, what --local-tls-required
- * refuses, implicit FTPS, and the client's control connection through TLS
- * records. The server's leg is independent
+ * refuses, implicit FTPS, the client's control connection through TLS
+ * records, and the bound on its handshake. The server's leg is independent
  * (bridge_tls.c). */
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "ferry/base.h"
 #include "bridge.h"
 #include "ferry/crypto.h"
 #include "ferry_ftp.h"
@@ -43,7 +44,23 @@ static bool push(struct br_session *s)
 static bool start(struct br_session *s)
 {
 	s->ctls = crypto_tls_new(s->b->ltls_ctx);
+	s->c_hs_since = ftpc_br_now();
 	return s->ctls != NULL;
+}
+
+/* A handshake is bounded from its start, not by progress: a client that
+ * trickles its ClientHello a byte at a time is cut off all the same. */
+bool ftpc_br_client_hs_late(struct br_session *s, double now)
+{
+	if (!s->ctls || crypto_tls_ready(s->ctls) || now - s->c_hs_since < s->b->timeout)
+		return false;
+	struct sockaddr_storage a;
+	char who[80] = "?";
+	if (ftpc_br_client_peer(s, &a))
+		fb_addr_format((const struct sockaddr *)&a, who, sizeof(who));
+	fprintf(stderr, "%s bridge: client %s: TLS handshake on the control connection not "
+		"done within %d s (-t): closed\n", FERRY_FTP_PROG, who, s->b->timeout);
+	return true;
 }
 
 bool ftpc_br_client_implicit(struct br_session *s)

@@ -48,7 +48,8 @@ static void usage(FILE *f)
 		"  --local-tls-required login|data\n"
 		"                           local clients must send AUTH TLS before USER\n"
 		"                           (530); data: also PROT P before transfers (521)\n"
-		"  -t, --timeout SECONDS    a session's data and connect timeout (default 30)\n"
+		"  -t, --timeout SECONDS    a session's data and connect timeout, and the\n"
+		"                           bound on a local TLS handshake (default 30)\n"
 		"  -v, --verbose            sessions and their commands on stderr\n",
 		FERRY_FTP_PROG);
 }

@@ -382,6 +382,15 @@ void ftpc_br_tick(struct bridge *b)
 	double now = ftpc_br_now();
 	for (struct br_session *s = b->sessions, *next; s; s = next) {
 		next = s->next;
+		if (ftpc_br_client_hs_late(s, now)) {
+			session_free(s);            /* mid-handshake: no reply can reach it */
+			continue;
+		}
+		if (s->xs == BR_X_SENT && !s->data_done && ftpc_br_ldata_hs_late(s, now)) {
+			ftpc_br_data_timeout(s);    /* 426, and the session goes on */
+			ftpc_br_event(&s->cc, 0);
+			continue;
+		}
 		bool busy = s->xs != BR_X_NONE || s->sc.connecting;
 		if (!busy || now - s->last < b->timeout) {
 			if (!busy)
