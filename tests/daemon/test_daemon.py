@@ -10,7 +10,6 @@ the network. Prints one line per check; exits 1 if any check failed.
 """
 import ctypes
 import os
-import random
 import re
 import shutil
 import signal
@@ -18,8 +17,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from foreground import Proc, free_port  # noqa: E402
 
 # "YYYY/MM/DD HH:MM:SS.uuuuuu: " then optionally "[GGGGGGGG/II:F]: "
 LINE_RE = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6}: (\S.*)?$")
@@ -46,24 +47,6 @@ def become_subreaper():
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-def free_port():
-    """A port in 20000-30000 that UDP and TCP can bind right now."""
-    for _ in range(200):
-        port = random.randint(20000, 30000)
-        try:
-            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                for addr in ("127.0.0.1", "0.0.0.0"):
-                    s = socket.socket(socket.AF_INET, kind)
-                    try:
-                        s.bind((addr, port))
-                    finally:
-                        s.close()
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port in 20000-30000")
 
 
 def alive(pid):
@@ -414,36 +397,12 @@ def test_bad_log(ferryd):
     check(bad in err, "the error on stderr names the log file", repr(err.strip()[:200]))
 
 
-class Foreground:
-    """ferryd -d as our own child, stderr collected by a reader thread."""
-
-    def __init__(self, ferryd, args):
-        self.proc = subprocess.Popen([ferryd, "--allow-root"] + args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        started.add(self.proc.pid)
-        self.lines = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    def stop(self, sig, timeout=5):
-        """Exit status after sig, or None if it would not stop."""
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            return None
-
-
 def test_foreground(ferryd, tmp, sig, name):
     ignored_log = os.path.join(tmp, "ignored-%s.log" % name)
     port = free_port()
-    fg = Foreground(ferryd, ["-d", "-c", "-p", str(port), "-x", "2", "-L", ignored_log])
+    fg = Proc([ferryd, "--allow-root", "-d", "-c", "-p", str(port), "-x", "2",
+               "-L", ignored_log])
+    started.add(fg.proc.pid)
     try:
         time.sleep(1.5)
         check(fg.proc.poll() is None, "-d stays in the foreground (%s run)" % name,
@@ -452,10 +411,9 @@ def test_foreground(ferryd, tmp, sig, name):
         check(lines, "-d logs uftp-format lines to stderr (%s run)" % name,
               repr(lines[0] if lines else fg.lines[:3]))
         check(not os.path.exists(ignored_log), "-d ignores -L (%s run)" % name)
-        status = fg.stop(sig)
+        status = fg.stop(sig, timeout=5)
         check(status == EXIT_INTR, "%s on -d exits %d" % (name, EXIT_INTR),
               "got %s" % status)
-        fg.reader.join(2)
         if fg.lines:
             print("info: last stderr line: %r" % fg.lines[-1], flush=True)
     finally:
