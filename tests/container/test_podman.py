@@ -12,14 +12,18 @@ FTP with SPSV goes through the one published TCP port (bytes compared;
 EPSV, whose port is not published, fails); without the seccomp profile
 io_uring is refused and ferryd says so; a UFTP client proxy runs with
 --network=host in a network namespace of the test's own and re-multicasts
-every datagram ferry-perf blast sends it. Exits 77 (skip) with the reason
-where podman cannot run (not root, no user namespaces, no podman).
+every datagram ferry-perf blast sends it (a round in which the kernel
+dropped datagrams for a full buffer proves nothing and is run again, up to
+five). Exits 77 (skip) with the reason where podman cannot run (not root,
+no user namespaces, no podman).
 """
 import grp
+import json
 import os
 import pwd
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -114,6 +118,17 @@ def wait_port(port, deadline):
     return False
 
 
+def wait_for(pred, timeout, step=0.2):
+    """pred()'s first true value within timeout seconds, else its last."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(step)
+    return pred()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -167,6 +182,60 @@ def test_no_profile(work):
           out.strip()[-300:])
 
 
+def in_ns(ns, path):
+    """A /proc file as a process in network namespace ns sees it."""
+    return sh(["ip", "netns", "exec", ns, "cat", path]).stdout
+
+
+def group_users(ns):
+    """{IPv4 group: sockets in ns that joined it} from /proc/net/igmp."""
+    users = {}
+    for line in in_ns(ns, "/proc/net/igmp").splitlines():
+        f = line.split()
+        if line.startswith("\t") and len(f) >= 2 and len(f[0]) == 8:
+            group = socket.inet_ntoa(struct.pack("=I", int(f[0], 16)))
+            users[group] = users.get(group, 0) + int(f[1])
+    return users
+
+
+def kernel_drops(ns):
+    """Datagrams the kernel has dropped for want of room: UDP InErrors in
+    ns (a full receive buffer, no memory) and the loopback backlog's drops
+    (/proc/net/softnet_stat, host-wide, so other traffic may add to it)."""
+    rows = [l.split()[1:] for l in in_ns(ns, "/proc/net/snmp").splitlines()
+            if l.startswith("Udp:")]
+    udp = dict(zip(rows[0], map(int, rows[1])))
+    with open("/proc/net/softnet_stat") as f:
+        backlog = sum(int(l.split()[1], 16) for l in f)
+    return udp["InErrors"] + backlog
+
+
+def blast_round(ns, perf, groups):
+    """One blast through the proxy at 127.0.0.1:11044 into a sink that has
+    joined groups: (datagrams sent, sink's end report, kernel drops meanwhile)."""
+    before = group_users(ns)
+    drops = kernel_drops(ns)
+    sink = subprocess.Popen(["ip", "netns", "exec", ns, perf, "sink", "--json",
+                             "--idle", "2", "--duration", "20", "--sessions", "2",
+                             "-B", "0.0.0.0:1044"] + [a for g in groups for a in ("--join", g)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        joined = wait_for(lambda: all(group_users(ns).get(g, 0) > before.get(g, 0)
+                                      for g in groups), 20)
+        if not joined:
+            raise RuntimeError("the sink did not join %s within 20 s" % ", ".join(groups))
+        blast = sh(["ip", "netns", "exec", ns, perf, "blast", "-t", "127.0.0.1:11044",
+                    "-r", "10000", "-d", "1", "-P", "2", "--ports", "2", "--json"],
+                   timeout=60)
+        out, _ = sink.communicate(timeout=60)
+    finally:
+        if sink.poll() is None:
+            sink.kill()
+            sink.wait()
+    return (json.loads(blast.stdout)["end"]["packets"], json.loads(out)["end"],
+            kernel_drops(ns) - drops)
+
+
 def test_uftp(tree, perf, work):
     ns = "ferrypod%d" % os.getpid()
     seccomp = os.path.join(tree, "build-container", "ferryd-seccomp.json")
@@ -181,26 +250,26 @@ def test_uftp(tree, perf, work):
         if not check(r.returncode == 0, "client proxy container with --network=host",
                      r.stderr[-300:]):
             return
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if ":11044" in sh(["ip", "netns", "exec", ns, "ss", "-uln"]).stdout:
+        if not check(wait_for(lambda: ":11044" in sh(["ip", "netns", "exec", ns, "ss",
+                                                      "-uln"]).stdout, 20),
+                     "the containerised client proxy binds UDP port 11044"):
+            return
+        # A datagram the kernel drops for a full buffer (a loaded host stalls
+        # the proxy or the sink) never reached ferryd: such a round proves
+        # nothing either way and is run again; a round without kernel drops
+        # must bring every datagram.
+        deadline = time.monotonic() + 240
+        for attempt in range(1, 6):
+            sent, got, drops = blast_round(ns, perf, ["230.4.4.1", "230.5.5.1"])
+            ok = sent > 0 and got["packets"] == sent and got["malformed"] == 0
+            if ok or not drops or attempt == 5 or time.monotonic() > deadline:
                 break
-            time.sleep(0.2)
-        sink = subprocess.Popen(["ip", "netns", "exec", ns, perf, "sink", "--json",
-                                 "--idle", "2", "--duration", "20", "--sessions", "2",
-                                 "-B", "0.0.0.0:1044", "--join", "230.5.5.1",
-                                 "--join", "230.4.4.1"], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.5)   # the sink's join; it has no ready signal of its own
-        blast = sh(["ip", "netns", "exec", ns, perf, "blast", "-t", "127.0.0.1:11044",
-                    "-r", "10000", "-d", "1", "-P", "2", "--ports", "2", "--json"],
-                   timeout=60)
-        out, _ = sink.communicate(timeout=60)
-        import json
-        sent = json.loads(blast.stdout)["end"]["packets"]
-        got = json.loads(out)["end"]
-        check(sent > 0 and got["packets"] == sent and got["malformed"] == 0,
-              "every datagram re-multicast by the containerised client proxy",
-              "sent %d, received %d, lost %d" % (sent, got["packets"], got["lost"]))
+            print("info: round %d: sent %d, received %d; the kernel dropped %d datagrams "
+                  "for want of buffer room (a loaded host): once more" %
+                  (attempt, sent, got["packets"], drops), flush=True)
+        check(ok, "every datagram re-multicast by the containerised client proxy",
+              "round %d: sent %d, received %d, lost %d, kernel drops %d"
+              % (attempt, sent, got["packets"], got["lost"], drops))
     finally:
         as_user("podman rm -f -t 3 ferryproxy", netns=ns)
         sh(["ip", "netns", "del", ns])
