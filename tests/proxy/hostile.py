@@ -38,8 +38,8 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ownns import exit_inside, loopback_multicast  # noqa: E402
 from uftpmsg import ANNOUNCE, REGISTER, STATUS, HB_REQ, KEY_REQ, announce, hdr  # noqa: E402
 
 
@@ -277,10 +277,7 @@ def part_breakers(t, ferryd, perf):
 
 
 def inner(ferryd, perf):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
+    loopback_multicast()
     t = T()
     part_bounds(t, ferryd, perf)
     part_breakers(t, ferryd, perf)
@@ -295,12 +292,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:])
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner", ferryd, perf]).returncode
+    return exit_inside(__file__, [ferryd, perf])
 
 
 if __name__ == "__main__":

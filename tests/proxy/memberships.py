@@ -32,8 +32,8 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ownns import exit_inside, loopback_multicast  # noqa: E402
 import uftpmsg  # noqa: E402
 from uftpmsg import ANNOUNCE, DONE  # noqa: E402
 SERVER_ID = 0x0A000001
@@ -188,10 +188,7 @@ def sessions(t, lab, name, gids, at_once):
 
 
 def inner(ferryd):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
+    loopback_multicast()
     t = T()
     with open("/proc/sys/net/ipv4/igmp_max_memberships") as fh:
         limit = int(fh.read())
@@ -242,12 +239,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     ferryd = os.path.abspath(sys.argv[1])
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner", ferryd]).returncode
+    return exit_inside(__file__, [ferryd])
 
 
 if __name__ == "__main__":

@@ -17,16 +17,15 @@ import subprocess
 import sys
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ownns import exit_inside, loopback_multicast  # noqa: E402
+
 CLIENTS = 200
 PORT = 1044
 
 
 def inner(ferryd, perf):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
+    loopback_multicast()
     proxy = subprocess.Popen([ferryd, "--allow-root", "-r", "-U", "0B000001", "-d", "-x", "2",
                               "-p", str(PORT), "--workers", "2"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -86,12 +85,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:])
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner", ferryd, perf]).returncode
+    return exit_inside(__file__, [ferryd, perf])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ownns import exit_inside, loopback_multicast  # noqa: E402
+
 CLIENTS = 300
 PORT = 1044
 
@@ -39,10 +41,7 @@ def wait_started(proxy, log, seconds=20):
 
 
 def inner(ferryd, perf, rounds):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
+    loopback_multicast()
     # The log goes to a file: a pipe nobody reads would fill and stall it.
     log = tempfile.NamedTemporaryFile(prefix="register_race-", suffix=".log", delete=False)
     proxy = subprocess.Popen([ferryd, "--allow-root", "-r", "-U", "0B000001", "-d", "-x", "2",
@@ -106,12 +105,7 @@ def main():
         return 2
     ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:3])
     rounds = sys.argv[3] if len(sys.argv) == 4 else "10"
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner", ferryd, perf, rounds]).returncode
+    return exit_inside(__file__, [ferryd, perf, rounds])
 
 
 if __name__ == "__main__":

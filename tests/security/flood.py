@@ -41,7 +41,9 @@ import tempfile
 import threading
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
+from ownns import exit_inside, loopback_multicast  # noqa: E402
+
 CLIENT_PORT, CLIENT_DEST, RESPONSE_PORT, FTP_PORT = 1044, 1045, 1046, 2121
 USER, PASSWORD = "tester", "flood-test-pw"
 VERBS = ["USER", "PASS", "ACCT", "CWD", "CDUP", "QUIT", "PORT", "PASV", "EPSV",
@@ -259,10 +261,7 @@ def announce_accepted(t):
 
 
 def inner(ferryd, corpus, seconds):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
+    loopback_multicast()
     t = T()
     tmp = tempfile.mkdtemp(prefix="ferry-flood-")
     root = os.path.join(tmp, "root")
@@ -378,12 +377,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     args = [os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])] + sys.argv[3:]
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner"] + args).returncode
+    return exit_inside(__file__, args)
 
 
 if __name__ == "__main__":
