@@ -40,20 +40,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ownns import exit_inside, loopback_multicast  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks  # noqa: E402
 from uftpmsg import ANNOUNCE, REGISTER, STATUS, HB_REQ, KEY_REQ, announce, hdr  # noqa: E402
-
-
-class T:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok    " + name)
-        else:
-            self.failed += 1
-            print("FAIL  %s: %s" % (name, detail))
 
 
 def register(uid, gid):
@@ -278,7 +267,7 @@ def part_breakers(t, ferryd, perf):
 
 def inner(ferryd, perf):
     loopback_multicast()
-    t = T()
+    t = Checks()
     part_bounds(t, ferryd, perf)
     part_breakers(t, ferryd, perf)
     print("%d passed, %d failed" % (t.passed, t.failed))

@@ -34,23 +34,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ownns import exit_inside, loopback_multicast  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks  # noqa: E402
 import uftpmsg  # noqa: E402
 from uftpmsg import ANNOUNCE, DONE  # noqa: E402
 SERVER_ID = 0x0A000001
 PORT, DOWN_PORT = 1044, 2045
-
-
-class T:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok    " + name)
-        else:
-            self.failed += 1
-            print("FAIL  %s: %s" % (name, detail))
 
 
 def announce(gid, priv, pub="230.4.4.1"):
@@ -189,7 +178,7 @@ def sessions(t, lab, name, gids, at_once):
 
 def inner(ferryd):
     loopback_multicast()
-    t = T()
+    t = Checks()
     with open("/proc/sys/net/ipv4/igmp_max_memberships") as fh:
         limit = int(fh.read())
     t.check("the namespace's limit is the kernel default (20)", limit == 20, str(limit))

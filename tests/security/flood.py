@@ -41,8 +41,12 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
+sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
 from ownns import exit_inside, loopback_multicast  # noqa: E402
+from uftpmsg import announce  # noqa: E402
+from ftpd import Checks, crypt_hash  # noqa: E402
 
 CLIENT_PORT, CLIENT_DEST, RESPONSE_PORT, FTP_PORT = 1044, 1045, 1046, 2121
 USER, PASSWORD = "tester", "flood-test-pw"
@@ -55,35 +59,6 @@ VERBS = ["USER", "PASS", "ACCT", "CWD", "CDUP", "QUIT", "PORT", "PASV", "EPSV",
 ARGS = ["", "/", "..", "../../etc/passwd", "file.bin", "*", "-la", "I", "A", "E",
         "|1|127.0.0.1|1|", "|2|::1|1|", "127,0,0,1,0,1", "UTF8 ON", "ALL",
         "CHMOD 777 file.bin", "%s%n%x", "anonymous", "ftp", "\x00", "\xff\xff"]
-
-
-class T:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok - " + name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s: %s" % (name, detail), flush=True)
-        return ok
-
-
-def crypt_hash(password):
-    import ctypes
-    lib = ctypes.CDLL("libcrypt.so.1")
-    lib.crypt.restype = lib.crypt_gensalt.restype = ctypes.c_char_p
-    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
-    return lib.crypt(password.encode(), lib.crypt_gensalt(b"$6$", 0, None, 0)).decode()
-
-
-def announce(src, gid, pub="230.4.4.1", priv="230.5.5.1"):
-    hdr = struct.pack(">BBHIIBBBB", 0x40, 1, 0, src, gid, 0, 0x9d, 0x18, 0)
-    body = struct.pack(">BBBBBBHII", 1, 6, 0, 20, 0, 0, 1300, int(time.time()), 0)
-    return hdr + body + socket.inet_aton(pub) + socket.inet_aton(priv)
 
 
 def mutate(rng, seeds):
@@ -262,7 +237,7 @@ def announce_accepted(t):
 
 def inner(ferryd, corpus, seconds):
     loopback_multicast()
-    t = T()
+    t = Checks()
     tmp = tempfile.mkdtemp(prefix="ferry-flood-")
     root = os.path.join(tmp, "root")
     os.mkdir(root, 0o755)
@@ -281,7 +256,7 @@ def inner(ferryd, corpus, seconds):
              "limits": limits},
         ],
         "ftp": {"listen": ["127.0.0.1:%d" % FTP_PORT],
-                "users": [{"name": USER, "password": crypt_hash(PASSWORD), "root": root}]},
+                "users": [{"name": USER, "password": crypt_hash(PASSWORD, "$6$"), "root": root}]},
     }
     conf_path = os.path.join(tmp, "ferryd.json")
     with open(conf_path, "w") as fh:
