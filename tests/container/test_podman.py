@@ -29,6 +29,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import wait_for  # noqa: E402
+
 USER = "ferrypod"
 IMAGE = "localhost/ferryd:test"
 results = []
@@ -116,17 +119,6 @@ def wait_port(port, deadline):
             pass
         time.sleep(0.2)
     return False
-
-
-def wait_for(pred, timeout, step=0.2):
-    """pred()'s first true value within timeout seconds, else its last."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    return pred()
 
 
 def free_port():

@@ -21,6 +21,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from foreground import Proc, free_port  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import wait_for  # noqa: E402
 
 # "YYYY/MM/DD HH:MM:SS.uuuuuu: " then optionally "[GGGGGGGG/II:F]: "
 LINE_RE = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6}: (\S.*)?$")
@@ -96,16 +98,6 @@ def wait_gone(pid, timeout):
             return True
         time.sleep(0.05)
     return False
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    return pred()
 
 
 def read_text(path):

@@ -1,6 +1,8 @@
 """ftpd.py — shared by the FTP test drivers: start a ferryd with an FTP
 configuration in a temporary directory, users with crypt(3) hashes made by
-libcrypt itself, and a check counter that ends with "N passed, N failed"."""
+libcrypt itself, and a check counter that ends with "N passed, N failed";
+also the small helpers other drivers share: waiting on a condition with a
+deadline and a free port."""
 import ctypes
 import json
 import os
@@ -72,6 +74,18 @@ def free_port(host="127.0.0.1"):
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def wait_for(cond, timeout=15, step=0.05):
+    """cond()'s first true value within timeout seconds, else its value at
+    the end: waiting on a condition, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    return cond()
 
 
 class Checks:

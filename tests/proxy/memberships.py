@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ownns import exit_inside, loopback_multicast  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
-from ftpd import Checks  # noqa: E402
+from ftpd import Checks, wait_for  # noqa: E402
 import uftpmsg  # noqa: E402
 from uftpmsg import ANNOUNCE, DONE  # noqa: E402
 SERVER_ID = 0x0A000001
@@ -76,15 +76,6 @@ def udp_sockets(port=PORT):
                 if int(local.rsplit(":", 1)[1], 16) == port:
                     n += 1
     return n
-
-
-def wait_until(cond, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
 
 
 class Proxy:
@@ -186,7 +177,7 @@ def inner(ferryd):
                        "--group-idle-max", "10"])
     try:
         lab = Lab()
-        started = wait_until(lambda: " started: " in p.text(), 20)
+        started = wait_for(lambda: " started: " in p.text(), 20)
         t.check("ferryd starts", started, p.text()[-500:])
         if not started:
             return 1
@@ -197,16 +188,16 @@ def inner(ferryd):
                 lab.most > 20, "at most %d joined" % lab.most)
         t.check("30 back to back: extra sockets opened", udp_sockets() > base,
                 "%d sockets on port %d, %d at start" % (udp_sockets(), PORT, base))
-        gone = wait_until(lambda: p.count(r"Group timed out") >= 30, 30)
+        gone = wait_for(lambda: p.count(r"Group timed out") >= 30, 30)
         t.check("30 back to back: all time out", gone, "%d" % p.count(r"Group timed out"))
-        left = wait_until(lambda: igmp_groups() == 0 and udp_sockets() == base, 5)
+        left = wait_for(lambda: igmp_groups() == 0 and udp_sockets() == base, 5)
         t.check("30 back to back: every group left, extra sockets closed", left,
                 "%d groups, %d sockets (%d at start)" % (igmp_groups(), udp_sockets(), base))
         sessions(t, lab, "25 at once", [0x200 + i for i in range(25)], True)
         t.check("25 at once: all 25 private groups joined", igmp_groups() == 25,
                 "%d joined" % igmp_groups())
-        gone = wait_until(lambda: p.count(r"Group timed out") >= 55, 30)
-        left = wait_until(lambda: igmp_groups() == 0 and udp_sockets() == base, 5)
+        gone = wait_for(lambda: p.count(r"Group timed out") >= 55, 30)
+        left = wait_for(lambda: igmp_groups() == 0 and udp_sockets() == base, 5)
         t.check("25 at once: all time out, every group left, extra sockets closed",
                 gone and left, "%d timed out, %d groups, %d sockets (%d at start)" %
                 (p.count(r"Group timed out"), igmp_groups(), udp_sockets(), base))

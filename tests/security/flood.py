@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
 sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
 from ownns import exit_inside, loopback_multicast  # noqa: E402
 from uftpmsg import announce  # noqa: E402
-from ftpd import Checks, crypt_hash  # noqa: E402
+from ftpd import Checks, crypt_hash, wait_for  # noqa: E402
 
 CLIENT_PORT, CLIENT_DEST, RESPONSE_PORT, FTP_PORT = 1044, 1045, 1046, 2121
 USER, PASSWORD = "tester", "flood-test-pw"
@@ -186,15 +186,6 @@ def rss_kib(pid):
         return int(re.search(r"VmRSS:\s+(\d+)", fh.read()).group(1))
 
 
-def wait_until(fn, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if fn():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def ftp_session(t, payload):
     try:
         f = ftplib.FTP()
@@ -284,7 +275,7 @@ def inner(ferryd, corpus, seconds):
 
     try:
         if not t.check("ferryd starts with two proxies and FTP",
-                       wait_until(lambda: proc.poll() is not None or listening(), 20)
+                       wait_for(lambda: proc.poll() is not None or listening(), 20)
                        and proc.poll() is None, text()[-800:]):
             return t
         time.sleep(0.5)
