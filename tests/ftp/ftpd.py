@@ -2,8 +2,9 @@
 configuration in a temporary directory, users with crypt(3) hashes made by
 libcrypt itself, and a check counter that ends with "N passed, N failed";
 also the small helpers other drivers share: waiting on a condition with a
-deadline and a free port."""
+deadline, a free port, an FTP reply code."""
 import ctypes
+import ftplib
 import json
 import os
 import shutil
@@ -86,6 +87,14 @@ def wait_for(cond, timeout=15, step=0.05):
             return value
         time.sleep(step)
     return cond()
+
+
+def reply_code(fn, *args):
+    """The reply code of an ftplib command, also when ftplib raises for it."""
+    try:
+        return fn(*args)[:3]
+    except ftplib.all_errors as e:
+        return str(e)[:3]
 
 
 class Checks:

@@ -20,17 +20,11 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import Checks, Ferryd, crypt_hash, free_port, tempdir, wait_for  # noqa: E402
+from ftpd import reply_code as code  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
-
-
-def code(fn, *a):
-    try:
-        return fn(*a)[:3]
-    except ftplib.all_errors as e:
-        return str(e)[:3]
 
 
 class Raw:
