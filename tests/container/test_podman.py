@@ -17,7 +17,6 @@ dropped datagrams for a full buffer proves nothing and is run again, up to
 five). Exits 77 (skip) with the reason where podman cannot run (not root,
 no user namespaces, no podman).
 """
-import grp
 import json
 import os
 import pwd
@@ -30,18 +29,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
-from ftpd import wait_for  # noqa: E402
+from ftpd import Checks, free_port, wait_for  # noqa: E402
 
 USER = "ferrypod"
 IMAGE = "localhost/ferryd:test"
-results = []
-
-
-def check(ok, name, detail=""):
-    results.append(bool(ok))
-    print(("PASS" if ok else "FAIL") + ": " + name + (" — " + detail if detail else ""),
-          flush=True)
-    return bool(ok)
+checks = Checks()
 
 
 def skip(why):
@@ -121,14 +113,6 @@ def wait_port(port, deadline):
     return False
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_ftp(tree, ftp, work):
     data = os.path.join(work, "data")
     os.makedirs(os.path.join(data, "sub"))
@@ -141,27 +125,28 @@ def test_ftp(tree, ftp, work):
     seccomp = os.path.join(tree, "build-container", "ferryd-seccomp.json")
     r = as_user("podman run -d --name ferryftp --security-opt seccomp=%s "
                 "-p 127.0.0.1:%d:2121 -v %s:/srv/ftp:ro %s" % (seccomp, port, data, IMAGE))
-    if not check(r.returncode == 0, "rootless podman starts the FTP container", r.stderr[-400:]):
+    if not checks.check("rootless podman starts the FTP container", r.returncode == 0,
+                        r.stderr[-400:]):
         return
     try:
-        check(wait_port(port, time.monotonic() + 30), "the published port greets with 220")
+        checks.check("the published port greets with 220", wait_port(port, time.monotonic() + 30))
         got = os.path.join(work, "got")
         r = sh([ftp, "-q", "127.0.0.1:%d" % port, "get", "blob", got], timeout=60)
-        check(r.returncode == 0 and open(got, "rb").read() == blobs["blob"],
-              "3 MiB over SPSV through the one published port, byte-identical",
-              r.stderr[-300:])
+        checks.check("3 MiB over SPSV through the one published port, byte-identical",
+                     r.returncode == 0 and open(got, "rb").read() == blobs["blob"],
+                     r.stderr[-300:])
         mirror = os.path.join(work, "mirror")
         r = sh([ftp, "-q", "127.0.0.1:%d" % port, "mirror", "/", mirror], timeout=60)
-        check(r.returncode == 0 and all(open(os.path.join(mirror, k), "rb").read() == v
-                                        for k, v in blobs.items()),
-              "mirror of the tree over SPSV", r.stderr[-300:])
+        checks.check("mirror of the tree over SPSV",
+                     r.returncode == 0 and all(open(os.path.join(mirror, k), "rb").read() == v
+                                               for k, v in blobs.items()), r.stderr[-300:])
         r = sh([ftp, "-q", "-t", "5", "--epsv", "127.0.0.1:%d" % port, "ls"], timeout=60)
-        check(r.returncode != 0, "EPSV fails: its port is not published (SPSV needs none)",
-              "rc=%d" % r.returncode)
+        checks.check("EPSV fails: its port is not published (SPSV needs none)", r.returncode != 0,
+                     "rc=%d" % r.returncode)
     finally:
         logs = as_user("podman logs ferryftp").stderr
         as_user("podman rm -f -t 5 ferryftp")
-    check("started" in logs, "ferryd logged its start inside the container", logs[-300:])
+    checks.check("ferryd logged its start inside the container", "started" in logs, logs[-300:])
 
 
 def test_no_profile(work):
@@ -169,9 +154,9 @@ def test_no_profile(work):
     r = as_user("podman run --rm %s --ftp-root /srv/ftp --ftp-listen 127.0.0.1:2121" % IMAGE,
                 timeout=60)
     out = r.stdout + r.stderr
-    check(r.returncode != 0 and ("io_uring" in out or "Function not implemented" in out),
-          "without the profile ferryd refuses to start and names io_uring",
-          out.strip()[-300:])
+    checks.check("without the profile ferryd refuses to start and names io_uring",
+                 r.returncode != 0 and ("io_uring" in out or "Function not implemented" in out),
+                 out.strip()[-300:])
 
 
 def in_ns(ns, path):
@@ -239,12 +224,12 @@ def test_uftp(tree, perf, work):
         r = as_user("podman run -d --name ferryproxy --network=host "
                     "--security-opt seccomp=%s %s -c -U 0x00000201 -O 127.0.0.1 -p 11044"
                     % (seccomp, IMAGE), netns=ns)
-        if not check(r.returncode == 0, "client proxy container with --network=host",
-                     r.stderr[-300:]):
+        if not checks.check("client proxy container with --network=host", r.returncode == 0,
+                            r.stderr[-300:]):
             return
-        if not check(wait_for(lambda: ":11044" in sh(["ip", "netns", "exec", ns, "ss",
-                                                      "-uln"]).stdout, 20),
-                     "the containerised client proxy binds UDP port 11044"):
+        bound = wait_for(lambda: ":11044" in sh(["ip", "netns", "exec", ns, "ss", "-uln"]).stdout,
+                         20)
+        if not checks.check("the containerised client proxy binds UDP port 11044", bound):
             return
         # A datagram the kernel drops for a full buffer (a loaded host stalls
         # the proxy or the sink) never reached ferryd: such a round proves
@@ -259,9 +244,9 @@ def test_uftp(tree, perf, work):
             print("info: round %d: sent %d, received %d; the kernel dropped %d datagrams "
                   "for want of buffer room (a loaded host): once more" %
                   (attempt, sent, got["packets"], drops), flush=True)
-        check(ok, "every datagram re-multicast by the containerised client proxy",
-              "round %d: sent %d, received %d, lost %d, kernel drops %d"
-              % (attempt, sent, got["packets"], got["lost"], drops))
+        checks.check("every datagram re-multicast by the containerised client proxy", ok,
+                     "round %d: sent %d, received %d, lost %d, kernel drops %d"
+                     % (attempt, sent, got["packets"], got["lost"], drops))
     finally:
         as_user("podman rm -f -t 3 ferryproxy", netns=ns)
         sh(["ip", "netns", "del", ns])
@@ -284,23 +269,23 @@ def main():
         r = as_user("cd %s && ./contrib/container/build-image %s" % (tree, IMAGE), timeout=900)
         if r.returncode != 0 and "newuidmap" in r.stderr + r.stdout:
             skip("rootless podman cannot map user ids here: " + r.stderr[-200:])
-        if not check(r.returncode == 0, "build-image builds the image from scratch",
-                     (r.stdout + r.stderr)[-500:]):
+        if not checks.check("build-image builds the image from scratch", r.returncode == 0,
+                            (r.stdout + r.stderr)[-500:]):
             return 1
         size = as_user("podman image inspect --format '{{.Size}}' %s" % IMAGE).stdout.strip()
-        check(size.isdigit() and int(size) < 20 << 20, "the image is small", "%s bytes" % size)
+        checks.check("the image is small", size.isdigit() and int(size) < 20 << 20,
+                     "%s bytes" % size)
         for t in (lambda: test_ftp(tree, ftp, work), lambda: test_no_profile(work),
                   lambda: test_uftp(tree, perf, work)):
             try:
                 t()
             except Exception as e:
-                check(False, "test raised", "%s: %s" % (type(e).__name__, e))
+                checks.check("test raised", False, "%s: %s" % (type(e).__name__, e))
     finally:
         as_user("podman rmi -f %s" % IMAGE)
         shutil.rmtree(work, ignore_errors=True)
-    failed = results.count(False)
-    print("%d passed, %d failed" % (len(results) - failed, failed), flush=True)
-    return 1 if failed else 0
+    print("%d passed, %d failed" % (checks.passed, checks.failed), flush=True)
+    return 1 if checks.failed else 0
 
 
 if __name__ == "__main__":
