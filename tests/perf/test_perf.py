@@ -14,17 +14,11 @@ import subprocess
 import sys
 import time
 
-PASSED = FAILED = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks  # noqa: E402
 
-
-def check(cond, what):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        print("ok - %s" % what)
-    else:
-        FAILED += 1
-        print("not ok - %s" % what)
+checks = Checks()
+check = checks.check
 
 
 def in_private_netns():
@@ -62,22 +56,22 @@ def run_flow(perf, proxy_argv, target, sink_args, label, rate="20000", secs="1.5
         proxy.terminate()
         _, err = proxy.communicate(timeout=20)
         want = 0 if label == "relay" else 6     # ferryd exits as uftpproxyd
-        check(proxy.returncode == want, "%s: exits %d on SIGTERM (rc %s)" % (
-            label, want, proxy.returncode))
-        check("ERROR: AddressSanitizer" not in err and "runtime error" not in err,
-              "%s: no sanitizer report" % label)
-    check(blast.returncode == 0, "%s: blast exits 0" % label)
+        check("%s: exits %d on SIGTERM (rc %s)" % (label, want, proxy.returncode),
+              proxy.returncode == want)
+        check("%s: no sanitizer report" % label,
+              "ERROR: AddressSanitizer" not in err and "runtime error" not in err)
+    check("%s: blast exits 0" % label, blast.returncode == 0)
     sent = json.loads(blast.stdout)["end"]
     got = json.loads(out)["end"]
-    check(sent["packets"] > 1000, "%s: blast sent %d datagrams" % (label, sent["packets"]))
-    check(got["packets"] == sent["packets"] and got["lost"] == 0,
-          "%s: all %d arrived (got %d, lost %d)" % (label, sent["packets"],
-                                                   got["packets"], got["lost"]))
-    check(got["duplicates"] == 0 and got["malformed"] == 0,
-          "%s: no duplicates, nothing malformed" % label)
-    check(got["sessions"] == int(sessions), "%s: %s sessions seen" % (label, sessions))
-    check(got["aborts"] >= int(sessions), "%s: every session's ABORT arrived" % label)
-    check(0 <= got["latency_p50_us"] < 1e6, "%s: latency measured" % label)
+    check("%s: blast sent %d datagrams" % (label, sent["packets"]), sent["packets"] > 1000)
+    check("%s: all %d arrived (got %d, lost %d)" % (label, sent["packets"],
+                                                   got["packets"], got["lost"]),
+          got["packets"] == sent["packets"] and got["lost"] == 0)
+    check("%s: no duplicates, nothing malformed" % label,
+          got["duplicates"] == 0 and got["malformed"] == 0)
+    check("%s: %s sessions seen" % (label, sessions), got["sessions"] == int(sessions))
+    check("%s: every session's ABORT arrived" % label, got["aborts"] >= int(sessions))
+    check("%s: latency measured" % label, 0 <= got["latency_p50_us"] < 1e6)
 
 
 def main():
@@ -104,9 +98,8 @@ def main():
                  [perf, "sink", "--join", "not-an-address"], [perf, "sink", "-d", "x"],
                  [perf, "relay", "-B", "127.0.0.1"], [perf, "nosuch"]):
         r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-        check(r.returncode == 1 and r.stderr, "refused: %s" % " ".join(argv[1:]))
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    sys.exit(1 if FAILED else 0)
+        check("refused: %s" % " ".join(argv[1:]), r.returncode == 1 and r.stderr)
+    checks.finish()
 
 
 if __name__ == "__main__":
