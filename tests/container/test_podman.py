@@ -22,14 +22,16 @@ import os
 import pwd
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
+sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
 from ftpd import Checks, free_port, wait_for  # noqa: E402
+from ownns import igmp_users, kernel_drops  # noqa: E402
 
 USER = "ferrypod"
 IMAGE = "localhost/ferryd:test"
@@ -164,40 +166,19 @@ def in_ns(ns, path):
     return sh(["ip", "netns", "exec", ns, "cat", path]).stdout
 
 
-def group_users(ns):
-    """{IPv4 group: sockets in ns that joined it} from /proc/net/igmp."""
-    users = {}
-    for line in in_ns(ns, "/proc/net/igmp").splitlines():
-        f = line.split()
-        if line.startswith("\t") and len(f) >= 2 and len(f[0]) == 8:
-            group = socket.inet_ntoa(struct.pack("=I", int(f[0], 16)))
-            users[group] = users.get(group, 0) + int(f[1])
-    return users
-
-
-def kernel_drops(ns):
-    """Datagrams the kernel has dropped for want of room: UDP InErrors in
-    ns (a full receive buffer, no memory) and the loopback backlog's drops
-    (/proc/net/softnet_stat, host-wide, so other traffic may add to it)."""
-    rows = [l.split()[1:] for l in in_ns(ns, "/proc/net/snmp").splitlines()
-            if l.startswith("Udp:")]
-    udp = dict(zip(rows[0], map(int, rows[1])))
-    with open("/proc/net/softnet_stat") as f:
-        backlog = sum(int(l.split()[1], 16) for l in f)
-    return udp["InErrors"] + backlog
-
-
 def blast_round(ns, perf, groups):
     """One blast through the proxy at 127.0.0.1:11044 into a sink that has
     joined groups: (datagrams sent, sink's end report, kernel drops meanwhile)."""
-    before = group_users(ns)
-    drops = kernel_drops(ns)
+    def users():
+        return igmp_users(in_ns(ns, "/proc/net/igmp"))
+    before = users()
+    drops = kernel_drops(in_ns(ns, "/proc/net/snmp"))
     sink = subprocess.Popen(["ip", "netns", "exec", ns, perf, "sink", "--json",
                              "--idle", "2", "--duration", "20", "--sessions", "2",
                              "-B", "0.0.0.0:1044"] + [a for g in groups for a in ("--join", g)],
                             stdout=subprocess.PIPE, text=True)
     try:
-        joined = wait_for(lambda: all(group_users(ns).get(g, 0) > before.get(g, 0)
+        joined = wait_for(lambda: all(users().get(g, 0) > before.get(g, 0)
                                       for g in groups), 20)
         if not joined:
             raise RuntimeError("the sink did not join %s within 20 s" % ", ".join(groups))
@@ -213,7 +194,7 @@ def blast_round(ns, perf, groups):
             sink.kill()
             sink.wait()
     return (json.loads(blast.stdout)["end"]["packets"], json.loads(out)["end"],
-            kernel_drops(ns) - drops)
+            kernel_drops(in_ns(ns, "/proc/net/snmp")) - drops)
 
 
 def test_uftp(tree, perf, work):

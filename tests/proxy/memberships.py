@@ -33,7 +33,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ownns import exit_inside, loopback_multicast  # noqa: E402
+from ownns import exit_inside, igmp_users, loopback_multicast, udp_ports  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
 from ftpd import Checks, wait_for  # noqa: E402
 import uftpmsg  # noqa: E402
@@ -55,27 +55,13 @@ def private(i):
     return "230.6.%d.%d" % (i // 200, 1 + i % 200)
 
 
-def igmp_groups(prefix_octets=(230, 6)):
+def igmp_groups():
     """Private groups (230.6.x.x) joined in this namespace."""
-    want = bytes(prefix_octets)
-    n = 0
-    with open("/proc/net/igmp") as fh:
-        for line in fh:
-            m = re.match(r"\s+([0-9A-F]{8})\s", line)
-            if m and bytes.fromhex(m.group(1))[::-1][:2] == want:
-                n += 1
-    return n
+    return sum(1 for g in igmp_users() if g.startswith("230.6."))
 
 
 def udp_sockets(port=PORT):
-    n = 0
-    for name in ("/proc/net/udp", "/proc/net/udp6"):
-        with open(name) as fh:
-            for line in fh.readlines()[1:]:
-                local = line.split()[1]
-                if int(local.rsplit(":", 1)[1], 16) == port:
-                    n += 1
-    return n
+    return udp_ports().get(port, 0)
 
 
 class Proxy:
