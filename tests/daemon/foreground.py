@@ -1,12 +1,14 @@
 """foreground.py — shared by the tests that start proxies in the foreground
 (ferryd -d, uftpproxyd -d): the process with its stderr read line by line
-and waited on by pattern, and a port it can bind. The check counter is
-ftpd.Checks (tests/ftp/ftpd.py)."""
+and waited on by pattern, or (when it logs much) written to a file; and a
+port it can bind. The check counter is ftpd.Checks (tests/ftp/ftpd.py)."""
+import os
 import random
 import re
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -29,6 +31,20 @@ def free_port():
         except OSError:
             continue
     raise RuntimeError("no free port in 20000-30000")
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Sends sig to a subprocess.Popen (unless it has ended): its exit
+    status, or None when it would not stop within timeout and was killed."""
+    status = proc.poll()
+    if status is None:
+        proc.send_signal(sig)
+        try:
+            status = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return status
 
 
 class Proc:
@@ -64,19 +80,52 @@ class Proc:
         return None
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
-        """Sends sig (unless it has ended); its exit status, or None when it
-        would not stop and was killed."""
-        status = self.proc.poll()
-        if status is None:
-            self.proc.send_signal(sig)
-            try:
-                status = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        """stop_process, then the last of its stderr read."""
+        status = stop_process(self.proc, sig, timeout)
         self.reader.join(2)
         return status
 
     def text(self):
         """The last lines, for a failure's detail."""
         return "\n".join(self.lines[-15:])
+
+
+class LogFileProc:
+    """A daemon started with argv whose stdout and stderr go to a temporary
+    file, for one that logs much: nothing has to drain a pipe, so no full
+    pipe ever holds up its log. stop() removes the file."""
+
+    def __init__(self, argv, prefix="ferryd-"):
+        self.log = tempfile.NamedTemporaryFile(prefix=prefix, suffix=".log", delete=False)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def text(self):
+        """All it has written so far."""
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def count(self, pattern):
+        """How often pattern occurs in text()."""
+        return len(re.findall(pattern, self.text()))
+
+    def wait_count(self, pattern, count=1, timeout=20):
+        """count() of pattern once it reaches count, or when the process
+        ends or the time is up."""
+        end = time.monotonic() + timeout
+        while (time.monotonic() < end and self.count(pattern) < count and
+               self.proc.poll() is None):
+            time.sleep(0.05)
+        return self.count(pattern)
+
+    def wait_started(self, timeout=20):
+        """True once it has logged " started: " and still runs."""
+        return self.wait_count(r" started: ", 1, timeout) > 0 and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """stop_process: (its exit status, all it wrote); the file is removed."""
+        status = stop_process(self.proc, sig, timeout)
+        self.log.close()
+        text = self.text()
+        os.unlink(self.log.name)
+        return status, text

@@ -23,6 +23,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
 from ftpd import Checks  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from foreground import stop_process  # noqa: E402
 
 checks = Checks()
 check = checks.check
@@ -76,15 +78,6 @@ def start_ferryd(lab, ferryd, keys, log):
     raise RuntimeError("ferryd did not start: %s" % open(log).read()[-2000:])
 
 
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def wait_log(log, text, count, timeout=10):
     deadline = time.monotonic() + timeout
     n = 0
@@ -127,7 +120,7 @@ def run_case(lab, ferryd, perf, work, name, keys, opts):
         rc, end, err = perf_clients(lab, perf, opts)
         acks = wait_log(log, "Received KEYINFO_ACK from", CLIENTS)
     finally:
-        stop(proc)
+        stop_process(proc)
     text = open(log).read()
     check("%s: ferry-perf exits 0, ok (rc %d%s)"
           % (name, rc, "" if end else ", " + err.strip()[-300:]),
@@ -161,7 +154,7 @@ def run_probe(lab, ferryd, perf, work):
         rc, end, err = perf_clients(lab, perf, ["--probe-rate", "1000",
                                                 "--probe-secs", "1"])
     finally:
-        stop(proc)
+        stop_process(proc)
     check("probe: ferry-perf exits 0 (rc %d %s)" % (rc, err.strip()[-300:]),
           rc == 0 and end is not None)
     if end:

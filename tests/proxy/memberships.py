@@ -24,16 +24,15 @@ Exit 0 pass, 1 fail, 77 (skip) when no namespace can be made.
 import os
 import re
 import select
-import signal
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ownns import exit_inside, igmp_users, loopback_multicast, udp_ports  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from foreground import LogFileProc  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
 from ftpd import Checks, wait_for  # noqa: E402
 import uftpmsg  # noqa: E402
@@ -62,34 +61,6 @@ def igmp_groups():
 
 def udp_sockets(port=PORT):
     return udp_ports().get(port, 0)
-
-
-class Proxy:
-    def __init__(self, ferryd, args):
-        self.log = tempfile.NamedTemporaryFile(prefix="memberships-", suffix=".log",
-                                               delete=False)
-        self.proc = subprocess.Popen([ferryd, "--allow-root", "-d", "-x", "2",
-                                      "--workers", "2"] + args,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self):
-        with open(self.log.name, errors="replace") as fh:
-            return fh.read()
-
-    def count(self, pattern):
-        return len(re.findall(pattern, self.text()))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        text = self.text()
-        os.unlink(self.log.name)
-        return rc, text
 
 
 class Lab:
@@ -159,11 +130,12 @@ def inner(ferryd):
     with open("/proc/sys/net/ipv4/igmp_max_memberships") as fh:
         limit = int(fh.read())
     t.check("the namespace's limit is the kernel default (20)", limit == 20, str(limit))
-    p = Proxy(ferryd, ["-s", "127.0.0.1", "-q", str(DOWN_PORT), "-U", "0x0E000001",
-                       "--group-idle-max", "10"])
+    p = LogFileProc([ferryd, "--allow-root", "-d", "-x", "2", "--workers", "2", "-s",
+                     "127.0.0.1", "-q", str(DOWN_PORT), "-U", "0x0E000001",
+                     "--group-idle-max", "10"], prefix="memberships-")
     try:
         lab = Lab()
-        started = wait_for(lambda: " started: " in p.text(), 20)
+        started = p.wait_started()
         t.check("ferryd starts", started, p.text()[-500:])
         if not started:
             return 1
