@@ -260,12 +260,9 @@ def main():
         size = as_user("podman image inspect --format '{{.Size}}' %s" % IMAGE).stdout.strip()
         checks.check("the image is small", size.isdigit() and int(size) < 20 << 20,
                      "%s bytes" % size)
-        for t in (lambda: test_ftp(tree, ftp, work), lambda: test_no_profile(work),
-                  lambda: test_uftp(tree, perf, work)):
-            try:
-                t()
-            except Exception as e:
-                checks.check("test raised", False, "%s: %s" % (type(e).__name__, e))
+        checks.run("FTP", test_ftp, tree, ftp, work)
+        checks.run("no profile", test_no_profile, work)
+        checks.run("UFTP", test_uftp, tree, perf, work)
     finally:
         as_user("podman rmi -f %s" % IMAGE)
         shutil.rmtree(work, ignore_errors=True)

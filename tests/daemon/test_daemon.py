@@ -414,21 +414,15 @@ def main():
     ferryd = os.path.abspath(sys.argv[1])
     subreaper = become_subreaper()
     tmp = tempfile.mkdtemp(prefix="ferry-test-daemon-")
-    tests = [
-        lambda: test_background(ferryd, tmp, subreaper),
-        lambda: test_bad_log(ferryd),
-        lambda: test_rolling(ferryd, tmp, subreaper),
-        lambda: test_one_per_port(ferryd, tmp, subreaper),
-        lambda: test_nofile(ferryd, tmp, subreaper),
-        lambda: test_foreground(ferryd, tmp, signal.SIGINT, "SIGINT"),
-        lambda: test_foreground(ferryd, tmp, signal.SIGTERM, "SIGTERM"),
-    ]
-    try:
-        for t in tests:
-            try:
-                t()
-            except Exception as e:  # one broken test must not hide the others
-                checks.check("test raised", False, "%s: %s" % (type(e).__name__, e))
+    try:    # checks.run: one broken test must not hide the others
+        checks.run("background", test_background, ferryd, tmp, subreaper)
+        checks.run("bad log", test_bad_log, ferryd)
+        checks.run("rolling", test_rolling, ferryd, tmp, subreaper)
+        checks.run("one per port", test_one_per_port, ferryd, tmp, subreaper)
+        checks.run("nofile", test_nofile, ferryd, tmp, subreaper)
+        checks.run("foreground SIGINT", test_foreground, ferryd, tmp, signal.SIGINT, "SIGINT")
+        checks.run("foreground SIGTERM", test_foreground, ferryd, tmp, signal.SIGTERM,
+                   "SIGTERM")
     finally:
         for pid in started:
             if alive(pid):

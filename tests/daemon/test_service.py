@@ -130,12 +130,9 @@ def main():
     ferryd, unit = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     tmp = tempfile.mkdtemp(prefix="ferry-test-service-")
     try:
-        for t in (lambda: test_notify(ferryd, tmp), lambda: test_no_socket(ferryd, tmp),
-                  lambda: test_unit(ferryd, unit, tmp)):
-            try:
-                t()
-            except Exception as e:
-                checks.check("test raised", False, "%s: %s" % (type(e).__name__, e))
+        checks.run("notify", test_notify, ferryd, tmp)
+        checks.run("no socket", test_no_socket, ferryd, tmp)
+        checks.run("unit", test_unit, ferryd, unit, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed" % (checks.passed, checks.failed), flush=True)
