@@ -21,7 +21,6 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
 sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
-from ftpd import Checks, free_port, wait_for  # noqa: E402
+from ftpd import Checks, free_port, wait_for, wait_greeting  # noqa: E402
 from ownns import igmp_users, kernel_drops  # noqa: E402
 
 USER = "ferrypod"
@@ -102,19 +101,6 @@ def copy_source(src, dst):
     sh(["chown", "-R", USER + ":", dst], check=True)
 
 
-def wait_port(port, deadline):
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.settimeout(2)
-                if s.recv(64).startswith(b"220"):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
 def test_ftp(tree, ftp, work):
     data = os.path.join(work, "data")
     os.makedirs(os.path.join(data, "sub"))
@@ -131,7 +117,7 @@ def test_ftp(tree, ftp, work):
                         r.stderr[-400:]):
         return
     try:
-        checks.check("the published port greets with 220", wait_port(port, time.monotonic() + 30))
+        checks.check("the published port greets with 220", wait_greeting("127.0.0.1", port, 30))
         got = os.path.join(work, "got")
         r = sh([ftp, "-q", "127.0.0.1:%d" % port, "get", "blob", got], timeout=60)
         checks.check("3 MiB over SPSV through the one published port, byte-identical",

@@ -2,7 +2,7 @@
 configuration in a temporary directory, users with crypt(3) hashes made by
 libcrypt itself, and a check counter that ends with "N passed, N failed";
 also the small helpers other drivers share: waiting on a condition with a
-deadline, a free port, an FTP reply code."""
+deadline, a free port, an FTP server's greeting, an FTP reply code."""
 import ctypes
 import ftplib
 import json
@@ -87,6 +87,20 @@ def wait_for(cond, timeout=15, step=0.05):
             return value
         time.sleep(step)
     return cond()
+
+
+def wait_greeting(host, port, timeout=15, src=None):
+    """True once host:port takes a connection (from src) and greets with
+    220, False when timeout seconds pass first."""
+    def greets():
+        try:
+            with socket.create_connection((host, port), timeout=2,
+                                          source_address=(src, 0) if src else None) as s:
+                s.settimeout(2)
+                return s.recv(100).startswith(b"220")
+        except OSError:
+            return False
+    return wait_for(greets, timeout, step=0.1)
 
 
 def reply_code(fn, *args):
