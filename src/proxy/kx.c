@@ -136,15 +136,21 @@ static const char *rekey(struct kx_group *g, struct crypto_rng *rng,
 	return NULL;
 }
 
+/* dgram decoded into m, when it is an ANNOUNCE that carries EXT_ENC_INFO. */
+static bool decode_enc_announce(const uint8_t *dgram, size_t len, struct uftp_msg *m)
+{
+	struct fb_rcur c;
+	fb_rcur_init(&c, dgram, len);
+	return uftp_decode(&c, m) == UFTP_OK && m->hdr.func == UFTP_ANNOUNCE &&
+	       UFTP_HAS_EXT(&m->u.announce.ext, UFTP_EXT_ENC_INFO);
+}
+
 const char *proxy_kx_announce(struct kx_group *g, const struct inst_shared *sh,
 			      struct crypto_rng *rng, const uint8_t *dgram,
 			      size_t len, uint8_t *out, size_t cap, size_t *outlen)
 {
 	struct uftp_msg m;
-	struct fb_rcur c;
-	fb_rcur_init(&c, dgram, len);
-	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_ANNOUNCE ||
-	    !UFTP_HAS_EXT(&m.u.announce.ext, UFTP_EXT_ENC_INFO))
+	if (!decode_enc_announce(dgram, len, &m))
 		return "Invalid ANNOUNCE";
 	const char *why = take_server(g, sh, &m, dgram, len);
 	if (!why)
@@ -159,10 +165,7 @@ const char *proxy_kx_reannounce(struct kx_group *g, struct crypto_rng *rng,
 				size_t cap, size_t *outlen)
 {
 	struct uftp_msg m;
-	struct fb_rcur c;
-	fb_rcur_init(&c, dgram, len);
-	if (uftp_decode(&c, &m) != UFTP_OK || m.hdr.func != UFTP_ANNOUNCE ||
-	    !UFTP_HAS_EXT(&m.u.announce.ext, UFTP_EXT_ENC_INFO))
+	if (!decode_enc_announce(dgram, len, &m))
 		return "Invalid ANNOUNCE";
 	const struct uftp_enc_info *e = &m.u.announce.ext.enc_info;
 	uint8_t blob[CRYPTO_BLOB_MAX];

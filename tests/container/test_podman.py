@@ -12,29 +12,29 @@ FTP with SPSV goes through the one published TCP port (bytes compared;
 EPSV, whose port is not published, fails); without the seccomp profile
 io_uring is refused and ferryd says so; a UFTP client proxy runs with
 --network=host in a network namespace of the test's own and re-multicasts
-every datagram ferry-perf blast sends it. Exits 77 (skip) with the reason
-where podman cannot run (not root, no user namespaces, no podman).
+every datagram ferry-perf blast sends it (a round in which the kernel
+dropped datagrams for a full buffer proves nothing and is run again, up to
+five). Exits 77 (skip) with the reason where podman cannot run (not root,
+no user namespaces, no podman).
 """
-import grp
+import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
+sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
+from ftpd import Checks, free_port, wait_for, wait_greeting  # noqa: E402
+from ownns import igmp_users, kernel_drops  # noqa: E402
+
 USER = "ferrypod"
 IMAGE = "localhost/ferryd:test"
-results = []
-
-
-def check(ok, name, detail=""):
-    results.append(bool(ok))
-    print(("PASS" if ok else "FAIL") + ": " + name + (" — " + detail if detail else ""),
-          flush=True)
-    return bool(ok)
+checks = Checks()
 
 
 def skip(why):
@@ -101,27 +101,6 @@ def copy_source(src, dst):
     sh(["chown", "-R", USER + ":", dst], check=True)
 
 
-def wait_port(port, deadline):
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.settimeout(2)
-                if s.recv(64).startswith(b"220"):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_ftp(tree, ftp, work):
     data = os.path.join(work, "data")
     os.makedirs(os.path.join(data, "sub"))
@@ -134,27 +113,28 @@ def test_ftp(tree, ftp, work):
     seccomp = os.path.join(tree, "build-container", "ferryd-seccomp.json")
     r = as_user("podman run -d --name ferryftp --security-opt seccomp=%s "
                 "-p 127.0.0.1:%d:2121 -v %s:/srv/ftp:ro %s" % (seccomp, port, data, IMAGE))
-    if not check(r.returncode == 0, "rootless podman starts the FTP container", r.stderr[-400:]):
+    if not checks.check("rootless podman starts the FTP container", r.returncode == 0,
+                        r.stderr[-400:]):
         return
     try:
-        check(wait_port(port, time.monotonic() + 30), "the published port greets with 220")
+        checks.check("the published port greets with 220", wait_greeting("127.0.0.1", port, 30))
         got = os.path.join(work, "got")
         r = sh([ftp, "-q", "127.0.0.1:%d" % port, "get", "blob", got], timeout=60)
-        check(r.returncode == 0 and open(got, "rb").read() == blobs["blob"],
-              "3 MiB over SPSV through the one published port, byte-identical",
-              r.stderr[-300:])
+        checks.check("3 MiB over SPSV through the one published port, byte-identical",
+                     r.returncode == 0 and open(got, "rb").read() == blobs["blob"],
+                     r.stderr[-300:])
         mirror = os.path.join(work, "mirror")
         r = sh([ftp, "-q", "127.0.0.1:%d" % port, "mirror", "/", mirror], timeout=60)
-        check(r.returncode == 0 and all(open(os.path.join(mirror, k), "rb").read() == v
-                                        for k, v in blobs.items()),
-              "mirror of the tree over SPSV", r.stderr[-300:])
+        checks.check("mirror of the tree over SPSV",
+                     r.returncode == 0 and all(open(os.path.join(mirror, k), "rb").read() == v
+                                               for k, v in blobs.items()), r.stderr[-300:])
         r = sh([ftp, "-q", "-t", "5", "--epsv", "127.0.0.1:%d" % port, "ls"], timeout=60)
-        check(r.returncode != 0, "EPSV fails: its port is not published (SPSV needs none)",
-              "rc=%d" % r.returncode)
+        checks.check("EPSV fails: its port is not published (SPSV needs none)", r.returncode != 0,
+                     "rc=%d" % r.returncode)
     finally:
         logs = as_user("podman logs ferryftp").stderr
         as_user("podman rm -f -t 5 ferryftp")
-    check("started" in logs, "ferryd logged its start inside the container", logs[-300:])
+    checks.check("ferryd logged its start inside the container", "started" in logs, logs[-300:])
 
 
 def test_no_profile(work):
@@ -162,9 +142,45 @@ def test_no_profile(work):
     r = as_user("podman run --rm %s --ftp-root /srv/ftp --ftp-listen 127.0.0.1:2121" % IMAGE,
                 timeout=60)
     out = r.stdout + r.stderr
-    check(r.returncode != 0 and ("io_uring" in out or "Function not implemented" in out),
-          "without the profile ferryd refuses to start and names io_uring",
-          out.strip()[-300:])
+    checks.check("without the profile ferryd refuses to start and names io_uring",
+                 r.returncode != 0 and ("io_uring" in out or "Function not implemented" in out),
+                 out.strip()[-300:])
+
+
+def in_ns(ns, path):
+    """A /proc file as a process in network namespace ns sees it."""
+    return sh(["ip", "netns", "exec", ns, "cat", path]).stdout
+
+
+def blast_round(ns, perf, groups):
+    """One blast through the proxy at 127.0.0.1:11044 into a sink that has
+    joined groups: (datagrams sent, sink's end report, kernel drops meanwhile)."""
+    def users():
+        return igmp_users(in_ns(ns, "/proc/net/igmp"))
+    before = users()
+    drops = kernel_drops(in_ns(ns, "/proc/net/snmp"))
+    sink = subprocess.Popen(["ip", "netns", "exec", ns, perf, "sink", "--json",
+                             "--idle", "2", "--duration", "20", "--sessions", "2",
+                             "-B", "0.0.0.0:1044"] + [a for g in groups for a in ("--join", g)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        joined = wait_for(lambda: all(users().get(g, 0) > before.get(g, 0)
+                                      for g in groups), 20)
+        if not joined:
+            raise RuntimeError("the sink did not join %s within 20 s" % ", ".join(groups))
+        # 1,000 datagrams/s: this checks forwarding, not speed (tests/perf
+        # measures that). Rootless, ferryd cannot raise its receive buffer
+        # past net.core.rmem_max, which holds about 0.1 s of them, not 10 ms.
+        blast = sh(["ip", "netns", "exec", ns, perf, "blast", "-t", "127.0.0.1:11044",
+                    "-r", "1000", "-d", "3", "-P", "2", "--ports", "2", "--json"],
+                   timeout=60)
+        out, _ = sink.communicate(timeout=60)
+    finally:
+        if sink.poll() is None:
+            sink.kill()
+            sink.wait()
+    return (json.loads(blast.stdout)["end"]["packets"], json.loads(out)["end"],
+            kernel_drops(in_ns(ns, "/proc/net/snmp")) - drops)
 
 
 def test_uftp(tree, perf, work):
@@ -178,29 +194,30 @@ def test_uftp(tree, perf, work):
         r = as_user("podman run -d --name ferryproxy --network=host "
                     "--security-opt seccomp=%s %s -c -U 0x00000201 -O 127.0.0.1 -p 11044"
                     % (seccomp, IMAGE), netns=ns)
-        if not check(r.returncode == 0, "client proxy container with --network=host",
-                     r.stderr[-300:]):
+        if not checks.check("client proxy container with --network=host", r.returncode == 0,
+                            r.stderr[-300:]):
             return
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if ":11044" in sh(["ip", "netns", "exec", ns, "ss", "-uln"]).stdout:
+        bound = wait_for(lambda: ":11044" in sh(["ip", "netns", "exec", ns, "ss", "-uln"]).stdout,
+                         20)
+        if not checks.check("the containerised client proxy binds UDP port 11044", bound):
+            return
+        # A datagram the kernel drops for a full buffer (a loaded host stalls
+        # the proxy or the sink) never reached ferryd: such a round proves
+        # nothing either way and is run again; a round without kernel drops
+        # must bring every datagram.
+        deadline = time.monotonic() + 240
+        for attempt in range(1, 6):
+            sent, got, drops = blast_round(ns, perf, ["230.4.4.1", "230.5.5.1"])
+            ok = sent > 0 and got["packets"] == sent and got["malformed"] == 0
+            result = "round %d: sent %d, received %d, lost %d, malformed %d, kernel drops %d" % (
+                attempt, sent, got["packets"], got["lost"], got["malformed"], drops)
+            print("info: " + result, flush=True)
+            if ok or not drops or attempt == 5 or time.monotonic() > deadline:
                 break
-            time.sleep(0.2)
-        sink = subprocess.Popen(["ip", "netns", "exec", ns, perf, "sink", "--json",
-                                 "--idle", "2", "--duration", "20", "--sessions", "2",
-                                 "-B", "0.0.0.0:1044", "--join", "230.5.5.1",
-                                 "--join", "230.4.4.1"], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.5)   # the sink's join; it has no ready signal of its own
-        blast = sh(["ip", "netns", "exec", ns, perf, "blast", "-t", "127.0.0.1:11044",
-                    "-r", "10000", "-d", "1", "-P", "2", "--ports", "2", "--json"],
-                   timeout=60)
-        out, _ = sink.communicate(timeout=60)
-        import json
-        sent = json.loads(blast.stdout)["end"]["packets"]
-        got = json.loads(out)["end"]
-        check(sent > 0 and got["packets"] == sent and got["malformed"] == 0,
-              "every datagram re-multicast by the containerised client proxy",
-              "sent %d, received %d, lost %d" % (sent, got["packets"], got["lost"]))
+            print("info: the kernel dropped datagrams for want of buffer room (a loaded "
+                  "host): the round proves nothing; once more", flush=True)
+        checks.check("every datagram re-multicast by the containerised client proxy", ok,
+                     result)
     finally:
         as_user("podman rm -f -t 3 ferryproxy", netns=ns)
         sh(["ip", "netns", "del", ns])
@@ -223,23 +240,20 @@ def main():
         r = as_user("cd %s && ./contrib/container/build-image %s" % (tree, IMAGE), timeout=900)
         if r.returncode != 0 and "newuidmap" in r.stderr + r.stdout:
             skip("rootless podman cannot map user ids here: " + r.stderr[-200:])
-        if not check(r.returncode == 0, "build-image builds the image from scratch",
-                     (r.stdout + r.stderr)[-500:]):
+        if not checks.check("build-image builds the image from scratch", r.returncode == 0,
+                            (r.stdout + r.stderr)[-500:]):
             return 1
         size = as_user("podman image inspect --format '{{.Size}}' %s" % IMAGE).stdout.strip()
-        check(size.isdigit() and int(size) < 20 << 20, "the image is small", "%s bytes" % size)
-        for t in (lambda: test_ftp(tree, ftp, work), lambda: test_no_profile(work),
-                  lambda: test_uftp(tree, perf, work)):
-            try:
-                t()
-            except Exception as e:
-                check(False, "test raised", "%s: %s" % (type(e).__name__, e))
+        checks.check("the image is small", size.isdigit() and int(size) < 20 << 20,
+                     "%s bytes" % size)
+        checks.run("FTP", test_ftp, tree, ftp, work)
+        checks.run("no profile", test_no_profile, work)
+        checks.run("UFTP", test_uftp, tree, perf, work)
     finally:
         as_user("podman rmi -f %s" % IMAGE)
         shutil.rmtree(work, ignore_errors=True)
-    failed = results.count(False)
-    print("%d passed, %d failed" % (len(results) - failed, failed), flush=True)
-    return 1 if failed else 0
+    print("%d passed, %d failed" % (checks.passed, checks.failed), flush=True)
+    return 1 if checks.failed else 0
 
 
 if __name__ == "__main__":

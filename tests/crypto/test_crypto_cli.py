@@ -19,19 +19,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks  # noqa: E402
+
 TOOL = sys.argv[1]
-passed = failed = 0
+checks = Checks()
+check = checks.check
 HASHES = {2: hashes.SHA1, 3: hashes.SHA256, 4: hashes.SHA384, 5: hashes.SHA512}
 PYHASH = {1: "md5", 2: "sha1", 3: "sha256", 4: "sha384", 5: "sha512"}
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
 
 
 def tool(*args):
@@ -284,8 +279,7 @@ def main():
         test_bad_files(d)
     test_prf()
     test_ciphers()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    checks.finish()
 
 
 main()

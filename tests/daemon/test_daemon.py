@@ -10,7 +10,6 @@ the network. Prints one line per check; exits 1 if any check failed.
 """
 import ctypes
 import os
-import random
 import re
 import shutil
 import signal
@@ -18,8 +17,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from foreground import Proc, free_port  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks, wait_for  # noqa: E402
 
 # "YYYY/MM/DD HH:MM:SS.uuuuuu: " then optionally "[GGGGGGGG/II:F]: "
 LINE_RE = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6}: (\S.*)?$")
@@ -27,15 +30,8 @@ EXIT_LOG = 4    # uftpproxyd(1): opening or rolling the log file failed
 EXIT_INTR = 6   # uftpproxyd exits 6 on SIGINT and SIGTERM (observed, 4.10.2)
 PR_SET_CHILD_SUBREAPER = 36
 
-results = []      # (ok, name, detail)
+checks = Checks()
 started = set()   # pids to kill if still alive at the end
-
-
-def check(ok, name, detail=""):
-    results.append((bool(ok), name, detail))
-    print(("PASS" if ok else "FAIL") + ": " + name + (" — " + detail if detail else ""),
-          flush=True)
-    return bool(ok)
 
 
 def become_subreaper():
@@ -46,24 +42,6 @@ def become_subreaper():
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-def free_port():
-    """A port in 20000-30000 that UDP and TCP can bind right now."""
-    for _ in range(200):
-        port = random.randint(20000, 30000)
-        try:
-            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                for addr in ("127.0.0.1", "0.0.0.0"):
-                    s = socket.socket(socket.AF_INET, kind)
-                    try:
-                        s.bind((addr, port))
-                    finally:
-                        s.close()
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port in 20000-30000")
 
 
 def alive(pid):
@@ -113,16 +91,6 @@ def wait_gone(pid, timeout):
             return True
         time.sleep(0.05)
     return False
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    return pred()
 
 
 def read_text(path):
@@ -177,24 +145,24 @@ def test_background(ferryd, tmp, subreaper):
     pid = read_pid(pidfile)
     if pid:
         started.add(pid)
-    check(rc == 0, "detached start exits 0", "rc=%s stderr=%r" % (rc, err.strip()[:200]))
-    check(rc is not None and secs < 5, "detached start returns promptly",
-          "%.2fs" % secs)
-    if not check(pid is not None, "pidfile written before the command returns",
-                 repr(read_text(pidfile))):
+    checks.check("detached start exits 0", rc == 0, "rc=%s stderr=%r" % (rc, err.strip()[:200]))
+    checks.check("detached start returns promptly", rc is not None and secs < 5,
+                 "%.2fs" % secs)
+    if not checks.check("pidfile written before the command returns", pid is not None,
+                        repr(read_text(pidfile))):
         return
-    check(alive(pid), "pidfile names a live process", "pid %d" % pid)
+    checks.check("pidfile names a live process", alive(pid), "pid %d" % pid)
     try:
-        check(os.getsid(pid) == pid, "daemon leads its own session")
+        checks.check("daemon leads its own session", os.getsid(pid) == pid)
     except OSError as e:
-        check(False, "daemon leads its own session", str(e))
+        checks.check("daemon leads its own session", False, str(e))
     try:
-        check(os.readlink("/proc/%d/cwd" % pid) == "/", "daemon's cwd is /")
+        checks.check("daemon's cwd is /", os.readlink("/proc/%d/cwd" % pid) == "/")
     except OSError:
         pass  # not ours to inspect; not a failure of ferryd
     lines = wait_for(lambda: uftp_lines(read_text(logfile)), 3)
-    check(lines, "log file has a start-up line in uftp format",
-          repr(lines[0] if lines else read_text(logfile)))
+    checks.check("log file has a start-up line in uftp format", lines,
+                 repr(lines[0] if lines else read_text(logfile)))
 
     test_sighup(pid, logfile)
     test_sigterm(pid, pidfile, logfile, subreaper)
@@ -211,7 +179,7 @@ def test_rolling(ferryd, tmp, subreaper):
     rc, _, err = start_detached(ferryd, ["-c", "-p", str(port), "-x", "5", "-g", "1",
                                          "-n", "2", "-L", logfile, "-P", pidfile])
     pid = read_pid(pidfile)
-    if not check(rc == 0 and pid, "rolling: daemon started", err.strip()[:200]):
+    if not checks.check("rolling: daemon started", rc == 0 and pid, err.strip()[:200]):
         return
     started.add(pid)
     # A UFTP 4 header: version 0x40, type 2 (REGISTER), group 0x01020304.
@@ -236,15 +204,15 @@ def test_rolling(ferryd, tmp, subreaper):
     else:
         wait_gone(pid, 5)
     have = names()
-    check(os.path.exists(logfile + ".1") and os.path.exists(logfile + ".2"),
-          "rolling: .1 and .2 exist", repr(have))
-    check(not os.path.exists(logfile + ".3"), "rolling: nothing beyond -n 2 kept",
-          repr(have))
+    checks.check("rolling: .1 and .2 exist",
+                 os.path.exists(logfile + ".1") and os.path.exists(logfile + ".2"), repr(have))
+    checks.check("rolling: nothing beyond -n 2 kept", not os.path.exists(logfile + ".3"),
+                 repr(have))
     sizes = [os.path.getsize(logfile + ext) for ext in (".1", ".2")
              if os.path.exists(logfile + ext)]
-    check(sizes and all(1000000 <= n < 1100000 for n in sizes),
-          "rolling: archives are rolled just past 1 MB", repr(sizes))
-    check(uftp_lines(read_text(logfile + ".1")), "rolling: archives hold uftp lines")
+    checks.check("rolling: archives are rolled just past 1 MB",
+                 sizes and all(1000000 <= n < 1100000 for n in sizes), repr(sizes))
+    checks.check("rolling: archives hold uftp lines", uftp_lines(read_text(logfile + ".1")))
 
 
 def ftp_banner(port):
@@ -270,7 +238,7 @@ def test_one_per_port(ferryd, tmp, subreaper):
                                          "127.0.0.1:%d" % ftp, "-L", logfile,
                                          "-P", pidfile])
     pid = read_pid(pidfile)
-    if not check(rc == 0 and pid, "one per port: first ferryd started", err.strip()[:200]):
+    if not checks.check("one per port: first ferryd started", rc == 0 and pid, err.strip()[:200]):
         return
     started.add(pid)
     cases = [("the same UDP port", ["-p", str(udp), "--ftp-listen",
@@ -285,22 +253,22 @@ def test_one_per_port(ferryd, tmp, subreaper):
             rc, err = p.returncode, p.stderr.decode(errors="replace")
         except subprocess.TimeoutExpired:
             rc, err = None, "still running after 10 s"
-        check(rc == EXIT_NET, "second ferryd on %s exits %d" % (name, EXIT_NET),
-              "rc=%s stderr=%r" % (rc, err.strip()[-300:]))
-        check("address already in use" in err.lower(),
-              "second ferryd on %s says 'address already in use'" % name,
-              repr(err.strip()[-300:]))
+        checks.check("second ferryd on %s exits %d" % (name, EXIT_NET), rc == EXIT_NET,
+                     "rc=%s stderr=%r" % (rc, err.strip()[-300:]))
+        checks.check("second ferryd on %s says 'address already in use'" % name,
+                     "address already in use" in err.lower(),
+                     repr(err.strip()[-300:]))
     rc, _, err = start_detached(ferryd, ["-c", "-p", str(udp), "-L",
                                          os.path.join(pdir, "second.log")])
-    check(rc == EXIT_NET, "a detached second ferryd on the UDP port exits %d" % EXIT_NET,
-          "rc=%s stderr=%r" % (rc, err.strip()[-200:]))
+    checks.check("a detached second ferryd on the UDP port exits %d" % EXIT_NET, rc == EXIT_NET,
+                 "rc=%s stderr=%r" % (rc, err.strip()[-200:]))
     second = read_text(os.path.join(pdir, "second.log")) or ""
-    check("address already in use" in second.lower(),
-          "the detached second's log says 'address already in use'", repr(second[-200:]))
-    check(alive(pid), "one per port: the first ferryd still runs")
+    checks.check("the detached second's log says 'address already in use'",
+                 "address already in use" in second.lower(), repr(second[-200:]))
+    checks.check("one per port: the first ferryd still runs", alive(pid))
     banners = [ftp_banner(ftp) for _ in range(10)]
-    check(all(b and b.startswith("220") for b in banners),
-          "one per port: the first answers all 10 FTP connections", repr(banners[:3]))
+    checks.check("one per port: the first answers all 10 FTP connections",
+                 all(b and b.startswith("220") for b in banners), repr(banners[:3]))
     hdr = bytes([0x40, 2, 0, 1, 0, 0, 0, 9, 1, 2, 3, 4, 0, 0, 0, 0])
     count = lambda: len(re.findall(r"dropped 32 bytes from",
                                    read_text(logfile) or ""))
@@ -312,8 +280,8 @@ def test_one_per_port(ferryd, tmp, subreaper):
     finally:
         s.close()
     got = wait_for(lambda: count() - before >= 20 and count() - before, 5)
-    check(got == 20, "one per port: the first hears all 20 datagrams",
-          "%s of 20" % (count() - before))
+    checks.check("one per port: the first hears all 20 datagrams", got == 20,
+                 "%s of 20" % (count() - before))
     kill_quietly(pid, signal.SIGTERM)
     if subreaper:
         reap(pid, 5)
@@ -350,21 +318,21 @@ def test_nofile(ferryd, tmp, subreaper):
         rc, err = p.returncode, p.stderr.decode(errors="replace")
     except subprocess.TimeoutExpired:
         rc, err = None, "still running after 10 s"
-    check(rc == 1, "hard descriptor limit too low for max_sessions: exits 1",
-          "rc=%s" % rc)
+    checks.check("hard descriptor limit too low for max_sessions: exits 1", rc == 1,
+                 "rc=%s" % rc)
     m = re.search(r"needs (\d+) file descriptors", err)
-    check(m and int(m.group(1)) > 256 and "hard limit" in err,
-          "the refusal names the descriptors needed and the hard limit",
-          repr(err.strip()[-300:]))
+    checks.check("the refusal names the descriptors needed and the hard limit",
+                 m and int(m.group(1)) > 256 and "hard limit" in err,
+                 repr(err.strip()[-300:]))
     proc = subprocess.Popen([ferryd, "--allow-root"] + args, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=limit(256, 2048))
     started.add(proc.pid)
     try:
         raised = wait_for(lambda: soft_nofile(proc.pid) == 2048, 5)
-        check(raised and proc.poll() is None,
-              "a low soft descriptor limit is raised to the hard one",
-              "soft now %s" % soft_nofile(proc.pid))
+        checks.check("a low soft descriptor limit is raised to the hard one",
+                     raised and proc.poll() is None,
+                     "soft now %s" % soft_nofile(proc.pid))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -382,25 +350,25 @@ def test_sighup(pid, logfile):
     if not created:  # a reopen might be deferred to the next loop turn
         kill_quietly(pid, signal.SIGHUP)
         created = wait_for(lambda: os.path.exists(logfile), 3)
-    check(alive(pid), "daemon survives SIGHUP")
-    check(created, "SIGHUP reopens the log: new file at the path")
+    checks.check("daemon survives SIGHUP", alive(pid))
+    checks.check("SIGHUP reopens the log: new file at the path", created)
     lines = wait_for(lambda: uftp_lines(read_text(logfile)), 3)
-    check(lines, "reopened log gets uftp-format lines",
-          repr(lines[0] if lines else read_text(logfile)))
+    checks.check("reopened log gets uftp-format lines", lines,
+                 repr(lines[0] if lines else read_text(logfile)))
 
 
 def test_sigterm(pid, pidfile, logfile, subreaper):
     kill_quietly(pid, signal.SIGTERM)
     if subreaper:
         status = reap(pid, 5)
-        check(status not in (None,), "SIGTERM ends the daemon", "status %s" % status)
+        checks.check("SIGTERM ends the daemon", status not in (None,), "status %s" % status)
         if isinstance(status, int):
-            check(status == EXIT_INTR, "daemon exit status on SIGTERM is %d" % EXIT_INTR,
-                  "got %s" % status)
+            checks.check("daemon exit status on SIGTERM is %d" % EXIT_INTR, status == EXIT_INTR,
+                         "got %s" % status)
     else:
-        check(wait_gone(pid, 5), "SIGTERM ends the daemon")
-    check(wait_for(lambda: not os.path.exists(pidfile), 2),
-          "SIGTERM removes the pidfile")
+        checks.check("SIGTERM ends the daemon", wait_gone(pid, 5))
+    checks.check("SIGTERM removes the pidfile",
+                 wait_for(lambda: not os.path.exists(pidfile), 2))
     tail = uftp_lines(read_text(logfile))
     print("info: last log line: %r" % (tail[-1] if tail else None), flush=True)
 
@@ -409,53 +377,28 @@ def test_bad_log(ferryd):
     port = free_port()
     bad = "/nonexistent/dir/log"
     rc, secs, err = start_detached(ferryd, ["-c", "-p", str(port), "-L", bad])
-    check(rc == EXIT_LOG, "unopenable -L exits %d" % EXIT_LOG,
-          "rc=%s stderr=%r" % (rc, err.strip()[:200]))
-    check(bad in err, "the error on stderr names the log file", repr(err.strip()[:200]))
-
-
-class Foreground:
-    """ferryd -d as our own child, stderr collected by a reader thread."""
-
-    def __init__(self, ferryd, args):
-        self.proc = subprocess.Popen([ferryd, "--allow-root"] + args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        started.add(self.proc.pid)
-        self.lines = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    def stop(self, sig, timeout=5):
-        """Exit status after sig, or None if it would not stop."""
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            return None
+    checks.check("unopenable -L exits %d" % EXIT_LOG, rc == EXIT_LOG,
+                 "rc=%s stderr=%r" % (rc, err.strip()[:200]))
+    checks.check("the error on stderr names the log file", bad in err, repr(err.strip()[:200]))
 
 
 def test_foreground(ferryd, tmp, sig, name):
     ignored_log = os.path.join(tmp, "ignored-%s.log" % name)
     port = free_port()
-    fg = Foreground(ferryd, ["-d", "-c", "-p", str(port), "-x", "2", "-L", ignored_log])
+    fg = Proc([ferryd, "--allow-root", "-d", "-c", "-p", str(port), "-x", "2",
+               "-L", ignored_log])
+    started.add(fg.proc.pid)
     try:
         time.sleep(1.5)
-        check(fg.proc.poll() is None, "-d stays in the foreground (%s run)" % name,
-              "exited %s" % fg.proc.returncode)
+        checks.check("-d stays in the foreground (%s run)" % name, fg.proc.poll() is None,
+                     "exited %s" % fg.proc.returncode)
         lines = wait_for(lambda: uftp_lines("\n".join(fg.lines)), 3)
-        check(lines, "-d logs uftp-format lines to stderr (%s run)" % name,
-              repr(lines[0] if lines else fg.lines[:3]))
-        check(not os.path.exists(ignored_log), "-d ignores -L (%s run)" % name)
-        status = fg.stop(sig)
-        check(status == EXIT_INTR, "%s on -d exits %d" % (name, EXIT_INTR),
-              "got %s" % status)
-        fg.reader.join(2)
+        checks.check("-d logs uftp-format lines to stderr (%s run)" % name, lines,
+                     repr(lines[0] if lines else fg.lines[:3]))
+        checks.check("-d ignores -L (%s run)" % name, not os.path.exists(ignored_log))
+        status = fg.stop(sig, timeout=5)
+        checks.check("%s on -d exits %d" % (name, EXIT_INTR), status == EXIT_INTR,
+                     "got %s" % status)
         if fg.lines:
             print("info: last stderr line: %r" % fg.lines[-1], flush=True)
     finally:
@@ -471,21 +414,15 @@ def main():
     ferryd = os.path.abspath(sys.argv[1])
     subreaper = become_subreaper()
     tmp = tempfile.mkdtemp(prefix="ferry-test-daemon-")
-    tests = [
-        lambda: test_background(ferryd, tmp, subreaper),
-        lambda: test_bad_log(ferryd),
-        lambda: test_rolling(ferryd, tmp, subreaper),
-        lambda: test_one_per_port(ferryd, tmp, subreaper),
-        lambda: test_nofile(ferryd, tmp, subreaper),
-        lambda: test_foreground(ferryd, tmp, signal.SIGINT, "SIGINT"),
-        lambda: test_foreground(ferryd, tmp, signal.SIGTERM, "SIGTERM"),
-    ]
-    try:
-        for t in tests:
-            try:
-                t()
-            except Exception as e:  # one broken test must not hide the others
-                check(False, "test raised", "%s: %s" % (type(e).__name__, e))
+    try:    # checks.run: one broken test must not hide the others
+        checks.run("background", test_background, ferryd, tmp, subreaper)
+        checks.run("bad log", test_bad_log, ferryd)
+        checks.run("rolling", test_rolling, ferryd, tmp, subreaper)
+        checks.run("one per port", test_one_per_port, ferryd, tmp, subreaper)
+        checks.run("nofile", test_nofile, ferryd, tmp, subreaper)
+        checks.run("foreground SIGINT", test_foreground, ferryd, tmp, signal.SIGINT, "SIGINT")
+        checks.run("foreground SIGTERM", test_foreground, ferryd, tmp, signal.SIGTERM,
+                   "SIGTERM")
     finally:
         for pid in started:
             if alive(pid):
@@ -495,10 +432,8 @@ def main():
                 reap(pid, 1)
         reap_all_adopted(subreaper)
         shutil.rmtree(tmp, ignore_errors=True)
-    failed = [r for r in results if not r[0]]
-    print("%d passed, %d failed" % (len(results) - len(failed), len(failed)),
-          flush=True)
-    return 1 if failed else 0
+    print("%d passed, %d failed" % (checks.passed, checks.failed), flush=True)
+    return 1 if checks.failed else 0
 
 
 if __name__ == "__main__":

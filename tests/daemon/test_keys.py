@@ -7,85 +7,28 @@ Usage: test_keys.py PATH_TO_FERRYD"""
 
 import json
 import os
-import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
+from foreground import Proc, free_port  # noqa: E402
+from ftpd import Checks  # noqa: E402
+
 EXIT_CRYPTO = 3
-passed = failed = 0
+checks = Checks()
 LOADED_RE = re.compile(r"^\S+ \S+: (Loaded .* fingerprint [0-9A-F:]{59})$")
 
 
-def check(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (name, detail), flush=True)
-
-
-def free_port():
-    for _ in range(200):
-        port = random.randint(20000, 30000)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.bind(("0.0.0.0", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free port")
-
-
-class Proc:
-    """A foreground daemon (ferryd -d or uftpproxyd -d), stderr collected."""
-
-    def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.lines = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    def wait_line(self, pattern, timeout=20):
-        """The first line matching pattern, or None when the process ends or
-        the time is up."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for line in list(self.lines):
-                if re.search(pattern, line):
-                    return line
-            if self.proc.poll() is not None:
-                self.reader.join(2)
-                return next((l for l in self.lines if re.search(pattern, l)), None)
-            time.sleep(0.05)
-        return None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.reader.join(2)
-
-    def loaded(self):
-        return [m.group(1) for m in map(LOADED_RE.match, self.lines) if m]
+def loaded(proc):
+    """The "Loaded ... key ... fingerprint" lines proc logged, as uftpproxyd
+    words them."""
+    return [m.group(1) for m in map(LOADED_RE.match, proc.lines) if m]
 
 
 def ferryd_args(ferryd, role, extra):
@@ -135,20 +78,21 @@ def test_refusals(ferryd, tmp):
     for name, role, extra, what, why in cases:
         t0 = time.monotonic()
         rc, err = run_to_exit(ferryd_args(ferryd, role, extra))
-        check(rc == EXIT_CRYPTO, name + ": exit 3", "rc=%s %r" % (rc, err[-300:]))
+        checks.check(name + ": exit 3", rc == EXIT_CRYPTO, "rc=%s %r" % (rc, err[-300:]))
         line = next((l for l in err.splitlines() if what in l and why in l), None)
-        check(line is not None, name + ": names %s and why" % what, err[-300:])
-        check(time.monotonic() - t0 < 30, name + ": promptly")
+        checks.check(name + ": names %s and why" % what, line is not None, err[-300:])
+        checks.check(name + ": promptly", time.monotonic() - t0 < 30)
     # detached (no -d): the starting process still exits 3, the log says why
     log = os.path.join(tmp, "detached.log")
     argv = [a for a in ferryd_args(ferryd, "-c", ["-k", "/nonexistent.pem", "-L", log])
             if a != "-d"]
     rc, err = run_to_exit(argv)
     text = open(log).read() if os.path.exists(log) else ""
-    check(rc == EXIT_CRYPTO and "/nonexistent.pem" in text,
-          "detached: exit 3 and the reason in the log", "rc=%s %r" % (rc, text[-200:]))
+    checks.check("detached: exit 3 and the reason in the log",
+                 rc == EXIT_CRYPTO and "/nonexistent.pem" in text,
+                 "rc=%s %r" % (rc, text[-200:]))
     before = keymgt_fp(good)
-    check(before is not None and keymgt_fp(good) == before, "an existing file is untouched")
+    checks.check("an existing file is untouched", before is not None and keymgt_fp(good) == before)
 
 
 def test_same_as_uftpproxyd(ferryd, tmp):
@@ -167,47 +111,48 @@ def test_same_as_uftpproxyd(ferryd, tmp):
     ours = Proc(ferryd_args(ferryd, "-c", ["-k", klist]))
     try:
         started = ours.wait_line(r"ferryd .* started")
-        check(started is not None, "-k with 5 uftp_keymgt keys starts", ours.lines[-3:])
+        checks.check("-k with 5 uftp_keymgt keys starts", started is not None, ours.lines[-3:])
     finally:
         ours.stop()
-    check(len(theirs.loaded()) == 5, "uftpproxyd logged 5 keys", theirs.lines)
-    check(ours.loaded() == theirs.loaded(), "the same key lines as uftpproxyd",
-          "\n%s\nvs\n%s" % (ours.loaded(), theirs.loaded()))
+    checks.check("uftpproxyd logged 5 keys", len(loaded(theirs)) == 5, theirs.lines)
+    checks.check("the same key lines as uftpproxyd", loaded(ours) == loaded(theirs),
+                 "\n%s\nvs\n%s" % (loaded(ours), loaded(theirs)))
 
 
 def test_generate(ferryd, tmp):
     a, b = os.path.join(tmp, "gen_a.pem"), os.path.join(tmp, "gen_b.pem")
     p = Proc(ferryd_args(ferryd, "-c", ["-K", "rsa:1024,ec:secp384r1", "-k", a + "," + b]))
     try:
-        check(p.wait_line(r"ferryd .* started") is not None, "-K with -k starts",
-              p.lines[-3:])
+        checks.check("-K with -k starts", p.wait_line(r"ferryd .* started") is not None,
+                     p.lines[-3:])
     finally:
         p.stop()
-    lines = p.loaded()
-    check(len(lines) == 2 and "1024 bit RSA" in lines[0] and "secp384r1" in lines[1],
-          "-K keys are logged", lines)
+    lines = loaded(p)
+    checks.check("-K keys are logged",
+                 len(lines) == 2 and "1024 bit RSA" in lines[0] and "secp384r1" in lines[1], lines)
     for path, line in zip((a, b), lines):
-        check(os.path.exists(path) and (os.stat(path).st_mode & 0o777) == 0o600,
-              "%s written 0600" % os.path.basename(path))
+        checks.check("%s written 0600" % os.path.basename(path),
+                     os.path.exists(path) and (os.stat(path).st_mode & 0o777) == 0o600)
         fp = keymgt_fp(path)
-        check(fp is not None and line.endswith(fp), "uftp_keymgt reads %s with the "
-              "logged fingerprint" % os.path.basename(path), "%s vs %s" % (fp, line))
+        checks.check("uftp_keymgt reads %s with the logged fingerprint"
+                     % os.path.basename(path), fp is not None and line.endswith(fp),
+                     "%s vs %s" % (fp, line))
     # read back with -k alone: the same fingerprints
     p = Proc(ferryd_args(ferryd, "-c", ["-k", a + "," + b]))
     try:
         p.wait_line(r"ferryd .* started")
     finally:
         p.stop()
-    check(p.loaded() == lines, "-k reads back what -K wrote", p.loaded())
+    checks.check("-k reads back what -K wrote", loaded(p) == lines, loaded(p))
     # -K alone: nothing persisted
     before = set(os.listdir(tmp))
     p = Proc(ferryd_args(ferryd, "-c", ["-K", "ec:prime256v1"]))
     try:
-        check(p.wait_line(r"ferryd .* started") is not None, "-K alone starts")
+        checks.check("-K alone starts", p.wait_line(r"ferryd .* started") is not None)
     finally:
         p.stop()
-    check(len(p.loaded()) == 1 and set(os.listdir(tmp)) == before,
-          "-K alone makes a key and writes nothing", p.loaded())
+    checks.check("-K alone makes a key and writes nothing",
+                 len(loaded(p)) == 1 and set(os.listdir(tmp)) == before, loaded(p))
 
 
 def test_ephemeral_and_dh(ferryd):
@@ -216,8 +161,9 @@ def test_ephemeral_and_dh(ferryd):
         p.wait_line(r"ferryd .* started")
     finally:
         p.stop()
-    check(len(p.loaded()) == 1 and p.loaded()[0].startswith("Loaded 512 bit RSA key"),
-          "neither -k nor -K: an ephemeral 512 bit RSA key", p.loaded())
+    checks.check("neither -k nor -K: an ephemeral 512 bit RSA key",
+                 len(loaded(p)) == 1 and loaded(p)[0].startswith("Loaded 512 bit RSA key"),
+                 loaded(p))
     for role, extra, curve in (("-r:secp521r1", [], "secp521r1"),
                                ("-r", ["-e", "prime256v1"], "prime256v1")):
         p = Proc(ferryd_args(ferryd, role, extra))
@@ -226,8 +172,8 @@ def test_ephemeral_and_dh(ferryd):
             p.wait_line(r"ferryd .* started")
         finally:
             p.stop()
-        check(line is not None and line.endswith(curve),
-              "%s %s: ECDH key on %s" % (role, " ".join(extra), curve), p.lines[-4:])
+        checks.check("%s %s: ECDH key on %s" % (role, " ".join(extra), curve),
+                     line is not None and line.endswith(curve), p.lines[-4:])
 
 
 def test_json(ferryd, tmp):
@@ -241,22 +187,23 @@ def test_json(ferryd, tmp):
         json.dump(conf, f)
     p = Proc([ferryd, "-f", path, "-d", "-x", "2"])
     try:
-        check(p.wait_line(r"ferryd .* started") is not None, "JSON keys.generate starts",
-              p.lines[-3:])
+        checks.check("JSON keys.generate starts", p.wait_line(r"ferryd .* started") is not None,
+                     p.lines[-3:])
     finally:
         p.stop()
     fp = keymgt_fp(a)
-    check(fp is not None and len(p.loaded()) == 1 and p.loaded()[0].endswith(fp),
-          "JSON keys.generate + files writes the logged key", p.loaded())
+    checks.check("JSON keys.generate + files writes the logged key",
+                 fp is not None and len(loaded(p)) == 1 and loaded(p)[0].endswith(fp),
+                 loaded(p))
     rc, err = run_to_exit([ferryd, "-f", path, "-d"])
-    check(rc == EXIT_CRYPTO and a in err and "exists" in err,
-          "JSON: generating over an existing file exits 3", err[-200:])
+    checks.check("JSON: generating over an existing file exits 3",
+                 rc == EXIT_CRYPTO and a in err and "exists" in err, err[-200:])
     conf["proxies"][0]["keys"] = {"files": [a + ".missing"]}
     with open(path, "w") as f:
         json.dump(conf, f)
     rc, err = run_to_exit([ferryd, "-f", path, "-d"])
-    check(rc == EXIT_CRYPTO and a + ".missing" in err, "JSON: a missing key file exits 3",
-          err[-200:])
+    checks.check("JSON: a missing key file exits 3", rc == EXIT_CRYPTO and a + ".missing" in err,
+                 err[-200:])
 
 
 def main():
@@ -273,8 +220,7 @@ def main():
         test_generate(ferryd, tmp)
         test_ephemeral_and_dh(ferryd)
         test_json(ferryd, tmp)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    checks.finish()
 
 
 main()

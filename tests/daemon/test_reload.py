@@ -35,10 +35,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
 from uftpmsg import announce  # noqa: E402
+from ownns import loopback_multicast, rerun_inside  # noqa: E402
 
 SSM_PRIV = "232.5.5.1"      # with -S the private address is source-specific (232/8)
 
-SKIP = 77
 BIG = 24 << 20
 
 
@@ -297,9 +297,7 @@ def server_list_reload(t, text, wait, p, slist):
 
 
 def proxy_inner(ferryd, perf):
-    for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
+    loopback_multicast()
     t = Checks()
     tmp = tempfile.mkdtemp(prefix="ferry-reload-px-")
     lst = os.path.join(tmp, "clients.txt")
@@ -384,12 +382,10 @@ def main():
     ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:3])
     t = Checks()
     t.run("ftp", ftp_tests, t, ferryd)
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - (e) needs a network namespace: %s" % probe.stderr.decode().strip())
+    r = rerun_inside(__file__, [ferryd, perf], capture_output=True, text=True)
+    if r is None:
+        print("skip - (e) needs a network namespace")
     else:
-        r = subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                            "--inner", ferryd, perf], capture_output=True, text=True)
         sys.stdout.write(r.stdout)
         m = re.search(r"^(\d+) passed, (\d+) failed", r.stdout, re.M)
         t.passed += int(m.group(1)) if m else 0

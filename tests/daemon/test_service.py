@@ -20,14 +20,10 @@ import sys
 import tempfile
 import time
 
-results = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks, free_port  # noqa: E402
 
-
-def check(ok, name, detail=""):
-    results.append(bool(ok))
-    print(("PASS" if ok else "FAIL") + ": " + name + (" — " + detail if detail else ""),
-          flush=True)
-    return bool(ok)
+checks = Checks()
 
 
 def recv_until(sock, want, deadline):
@@ -53,14 +49,6 @@ def port_open(port):
         return False
 
 
-def free_port():
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
-
-
 def test_notify(ferryd, tmp):
     path = os.path.join(tmp, "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -76,20 +64,20 @@ def test_notify(ferryd, tmp):
     try:
         got = recv_until(sock, "READY=1", time.monotonic() + 15)
         ready = [m for m in got if m.startswith("READY=1")]
-        check(ready, "READY=1 after start-up", repr(got))
-        check(ready and ("MAINPID=%d" % proc.pid) in ready[0],
-              "READY=1 names the main pid", repr(ready))
-        check(port_open(port), "the FTP port accepts connections once READY=1 came")
+        checks.check("READY=1 after start-up", ready, repr(got))
+        checks.check("READY=1 names the main pid",
+                     ready and ("MAINPID=%d" % proc.pid) in ready[0], repr(ready))
+        checks.check("the FTP port accepts connections once READY=1 came", port_open(port))
         proc.send_signal(signal.SIGHUP)
         got = recv_until(sock, "READY=1", time.monotonic() + 10)
-        check(len(got) >= 2 and got[0].startswith("RELOADING=1") and
-              "MONOTONIC_USEC=" in got[0] and got[-1].startswith("READY=1"),
-              "SIGHUP: RELOADING=1 then READY=1", repr(got))
+        checks.check("SIGHUP: RELOADING=1 then READY=1",
+                     len(got) >= 2 and got[0].startswith("RELOADING=1") and
+                     "MONOTONIC_USEC=" in got[0] and got[-1].startswith("READY=1"), repr(got))
         proc.send_signal(signal.SIGTERM)
         got = recv_until(sock, "STOPPING=1", time.monotonic() + 10)
-        check(got and got[-1].startswith("STOPPING=1"), "SIGTERM: STOPPING=1", repr(got))
+        checks.check("SIGTERM: STOPPING=1", got and got[-1].startswith("STOPPING=1"), repr(got))
         rc = proc.wait(timeout=15)
-        check(rc == 6, "exit status 6 after SIGTERM", "rc=%s" % rc)
+        checks.check("exit status 6 after SIGTERM", rc == 6, "rc=%s" % rc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -115,8 +103,9 @@ def test_no_socket(ferryd, tmp):
         elif proc.poll() is not None:
             break
         time.sleep(0.05)
-    check(proc.poll() is None and b"notify the service manager" in err,
-          "an absent notify socket is a warning, not a failure", err[-300:].decode(errors="replace"))
+    checks.check("an absent notify socket is a warning, not a failure",
+                 proc.poll() is None and b"notify the service manager" in err,
+                 err[-300:].decode(errors="replace"))
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -126,32 +115,28 @@ def test_unit(ferryd, unit, tmp):
         print("SKIP: systemd-analyze not installed", flush=True)
         return
     text = open(unit).read()
-    check("Type=notify" in text and "@SBINDIR@/ferryd" in text,
-          "the unit is Type=notify and runs ferryd")
+    checks.check("the unit is Type=notify and runs ferryd",
+                 "Type=notify" in text and "@SBINDIR@/ferryd" in text)
     fake = os.path.join(tmp, "ferryd.service")
     with open(fake, "w") as f:
         f.write(text.replace("@SBINDIR@/ferryd", ferryd).replace("@SYSCONFDIR@", tmp))
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", fake],
                        capture_output=True, text=True)
-    check(r.returncode == 0, "systemd-analyze verify accepts the unit",
-          (r.stdout + r.stderr).strip()[-500:])
+    checks.check("systemd-analyze verify accepts the unit", r.returncode == 0,
+                 (r.stdout + r.stderr).strip()[-500:])
 
 
 def main():
     ferryd, unit = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     tmp = tempfile.mkdtemp(prefix="ferry-test-service-")
     try:
-        for t in (lambda: test_notify(ferryd, tmp), lambda: test_no_socket(ferryd, tmp),
-                  lambda: test_unit(ferryd, unit, tmp)):
-            try:
-                t()
-            except Exception as e:
-                check(False, "test raised", "%s: %s" % (type(e).__name__, e))
+        checks.run("notify", test_notify, ferryd, tmp)
+        checks.run("no socket", test_no_socket, ferryd, tmp)
+        checks.run("unit", test_unit, ferryd, unit, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    failed = results.count(False)
-    print("%d passed, %d failed" % (len(results) - failed, failed), flush=True)
-    return 1 if failed else 0
+    print("%d passed, %d failed" % (checks.passed, checks.failed), flush=True)
+    return 1 if checks.failed else 0
 
 
 if __name__ == "__main__":

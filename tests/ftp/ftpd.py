@@ -1,7 +1,10 @@
 """ftpd.py — shared by the FTP test drivers: start a ferryd with an FTP
 configuration in a temporary directory, users with crypt(3) hashes made by
-libcrypt itself, and a check counter that ends with "N passed, N failed"."""
+libcrypt itself, and a check counter that ends with "N passed, N failed";
+also the small helpers other drivers share: waiting on a condition with a
+deadline, a free port, an FTP server's greeting, an FTP reply code."""
 import ctypes
+import ftplib
 import json
 import os
 import shutil
@@ -72,6 +75,40 @@ def free_port(host="127.0.0.1"):
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def wait_for(cond, timeout=15, step=0.05):
+    """cond()'s first true value within timeout seconds, else its value at
+    the end: waiting on a condition, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    return cond()
+
+
+def wait_greeting(host, port, timeout=15, src=None):
+    """True once host:port takes a connection (from src) and greets with
+    220, False when timeout seconds pass first."""
+    def greets():
+        try:
+            with socket.create_connection((host, port), timeout=2,
+                                          source_address=(src, 0) if src else None) as s:
+                s.settimeout(2)
+                return s.recv(100).startswith(b"220")
+        except OSError:
+            return False
+    return wait_for(greets, timeout, step=0.1)
+
+
+def reply_code(fn, *args):
+    """The reply code of an ftplib command, also when ftplib raises for it."""
+    try:
+        return fn(*args)[:3]
+    except ftplib.all_errors as e:
+        return str(e)[:3]
 
 
 class Checks:

@@ -29,21 +29,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, tempdir, wait_for  # noqa: E402
 
 C = Checks()
 check = C.check
 PASSWORD = "s3cret-pass"
-
-
-def wait_for(cond, timeout, step=0.02):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 def status_kb(pid, field):

@@ -10,18 +10,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import reply_code as code  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
-
-
-def code(fn, *a):
-    """The reply code of a command, also when ftplib raises for it."""
-    try:
-        return fn(*a)[:3]
-    except ftplib.all_errors as e:
-        return str(e)[:3]
 
 
 def make_tree(root):

@@ -22,7 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ftpd import Checks, Ferryd, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, tempdir, wait_greeting  # noqa: E402
 
 BALANCER = "198.18.31.1"
 BACKENDS = ["198.18.30.1", "198.18.30.2"]
@@ -179,21 +179,6 @@ def wait_status(sock, server, want, deadline=10):
     return False
 
 
-def wait_greeting(host, port, src=None, deadline=15):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            with socket.create_connection((host, port), timeout=2,
-                                          source_address=(src, 0) if src else None) as s:
-                s.settimeout(2)
-                if s.recv(100).startswith(b"220"):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
 def main():
     in_private_netns()
     setup_net()
@@ -216,7 +201,7 @@ def main():
                            stderr=subprocess.PIPE, text=True)
     try:
         c.check("HAProxy's port greets with 220 (through a PROXY v2 header)",
-                wait_greeting(BALANCER, PORT, CLIENTS[0]))
+                wait_greeting(BALANCER, PORT, src=CLIENTS[0]))
         results = run_clients(files)
         c.check("16 clients mirror the tree over SPSV through one balancer port, "
                 "byte-identical", all(r is True for r in results),

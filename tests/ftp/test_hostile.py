@@ -14,17 +14,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import reply_code as code  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
-
-
-def code(fn, *a):
-    try:
-        return fn(*a)[:3]
-    except ftplib.all_errors as e:
-        return str(e)[:3]
 
 
 def until(fn, timeout):

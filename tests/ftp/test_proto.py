@@ -19,18 +19,12 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, free_port, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, free_port, tempdir, wait_for  # noqa: E402
+from ftpd import reply_code as code  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
-
-
-def code(fn, *a):
-    try:
-        return fn(*a)[:3]
-    except ftplib.all_errors as e:
-        return str(e)[:3]
 
 
 class Raw:
@@ -79,15 +73,6 @@ def login(port, user="alice", pw="pw", host="127.0.0.1"):
     f.connect(host, port, timeout=20)
     f.login(user, pw)
     return f
-
-
-def wait_for(cond, seconds=10):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 # ---- item 6: long command lines, lftp mirror of a deep tree ---------------

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, sh, tempdir  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -18,13 +18,6 @@ tag = str(os.getpid())
 SRV, CLI = f"fsrv{tag}", f"fcli{tag}"
 SRV_IP, CLI_IP, PORT = "198.18.50.1", "198.18.50.2", 2121
 PW = "single-port"
-
-
-def sh(*cmd, check_rc=True, **kw):
-    r = subprocess.run(list(cmd), capture_output=True, timeout=kw.pop("timeout", 60), **kw)
-    if check_rc and r.returncode:
-        raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()}")
-    return r
 
 
 def setup():

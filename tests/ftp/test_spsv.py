@@ -10,6 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from rawftp import token_of  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -56,11 +57,6 @@ class Ctl:
 
     def close(self):
         self.s.close()
-
-
-def token_of(reply):
-    m = re.fullmatch(r"227 Entering single-port mode \(DATACONN:([!-~]+)\)", reply)
-    return m.group(1) if m else None
 
 
 def data_conn(port, token, src="127.0.0.1"):

@@ -21,20 +21,16 @@ import subprocess
 import sys
 import time
 
-PASSED = FAILED = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from foreground import stop_process  # noqa: E402
+
+checks = Checks()
+check = checks.check
 CLIENTS = 50
 GEN, PX = "198.18.40.1", "198.18.40.2"
 PORT = 1044
-
-
-def check(cond, what):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        print("ok - %s" % what)
-    else:
-        FAILED += 1
-        print("not ok - %s" % what)
 
 
 def sh(*argv, check_rc=True):
@@ -82,15 +78,6 @@ def start_ferryd(lab, ferryd, keys, log):
     raise RuntimeError("ferryd did not start: %s" % open(log).read()[-2000:])
 
 
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def wait_log(log, text, count, timeout=10):
     deadline = time.monotonic() + timeout
     n = 0
@@ -133,31 +120,31 @@ def run_case(lab, ferryd, perf, work, name, keys, opts):
         rc, end, err = perf_clients(lab, perf, opts)
         acks = wait_log(log, "Received KEYINFO_ACK from", CLIENTS)
     finally:
-        stop(proc)
+        stop_process(proc)
     text = open(log).read()
-    check(rc == 0 and end is not None and end["ok"],
-          "%s: ferry-perf exits 0, ok (rc %d%s)" % (
-              name, rc, "" if end else ", " + err.strip()[-300:]))
+    check("%s: ferry-perf exits 0, ok (rc %d%s)"
+          % (name, rc, "" if end else ", " + err.strip()[-300:]),
+          rc == 0 and end is not None and end["ok"])
     if not end:
         return
     enc = end["encrypted"]
     reg = end["phases"]["register"]
-    check(reg["received"] == CLIENTS and reg["unknown"] == 0,
-          "%s: every UID in the proxy's REGISTERs (%d; %d again after a resend)" % (
-              name, reg["received"], reg["duplicates"]))
-    check(enc["keyed"] == CLIENTS and enc["bad_entries"] == 0,
-          "%s: %d clients decrypted the group master from KEYINFO (%d bad)" % (
-              name, enc["keyed"], enc["bad_entries"]))
-    check(enc["proxy"]["acked"] and enc["proxy"]["errors"] == 0,
-          "%s: the proxy's own KEYINFO_ACK checked by the server" % name)
-    check(acks == CLIENTS and "Rejecting" not in text,
-          "%s: ferryd checked %d of %d clients' KEYINFO_ACK, rejected none" % (
-              name, acks, CLIENTS))
+    check("%s: every UID in the proxy's REGISTERs (%d; %d again after a resend)"
+          % (name, reg["received"], reg["duplicates"]),
+          reg["received"] == CLIENTS and reg["unknown"] == 0)
+    check("%s: %d clients decrypted the group master from KEYINFO (%d bad)"
+          % (name, enc["keyed"], enc["bad_entries"]),
+          enc["keyed"] == CLIENTS and enc["bad_entries"] == 0)
+    check("%s: the proxy's own KEYINFO_ACK checked by the server" % name,
+          enc["proxy"]["acked"] and enc["proxy"]["errors"] == 0)
+    check("%s: ferryd checked %d of %d clients' KEYINFO_ACK, rejected none"
+          % (name, acks, CLIENTS),
+          acks == CLIENTS and "Rejecting" not in text)
     if "client auth" in name:
-        check(enc["client_keys_sent"] >= CLIENTS,
-              "%s: every client sent CLIENT_KEY" % name)
-    check("AddressSanitizer" not in text and "runtime error" not in text,
-          "%s: no sanitizer report from ferryd" % name)
+        check("%s: every client sent CLIENT_KEY" % name,
+              enc["client_keys_sent"] >= CLIENTS)
+    check("%s: no sanitizer report from ferryd" % name,
+          "AddressSanitizer" not in text and "runtime error" not in text)
 
 
 def run_probe(lab, ferryd, perf, work):
@@ -167,14 +154,14 @@ def run_probe(lab, ferryd, perf, work):
         rc, end, err = perf_clients(lab, perf, ["--probe-rate", "1000",
                                                 "--probe-secs", "1"])
     finally:
-        stop(proc)
-    check(rc == 0 and end is not None, "probe: ferry-perf exits 0 (rc %d %s)" % (
-        rc, err.strip()[-300:]))
+        stop_process(proc)
+    check("probe: ferry-perf exits 0 (rc %d %s)" % (rc, err.strip()[-300:]),
+          rc == 0 and end is not None)
     if end:
         p = end["probe"]
-        check(p["sent"] >= 900 and p["received"] == p["sent"] and p["unknown"] == 0,
-              "probe: %d of %d CC_ACKs forwarded" % (p["received"], p["sent"]))
-        check(0 < p["p50_ms"] < 1000, "probe: latency measured (p50 %.3f ms)" % p["p50_ms"])
+        check("probe: %d of %d CC_ACKs forwarded" % (p["received"], p["sent"]),
+              p["sent"] >= 900 and p["received"] == p["sent"] and p["unknown"] == 0)
+        check("probe: latency measured (p50 %.3f ms)" % p["p50_ms"], 0 < p["p50_ms"] < 1000)
 
 
 def main():
@@ -192,13 +179,13 @@ def main():
             for name, keys, opts in CASES:
                 run_case(lab, ferryd, perf, work, name, keys, opts)
             run_probe(lab, ferryd, perf, work)
-            if FAILED:
+            if checks.failed:
                 for f in sorted(os.listdir(work)):
                     print("--- %s (tail)\n%s" % (f, open(os.path.join(work, f)).read()[-3000:]))
     finally:
         lab.close()
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+    print("%d passed, %d failed" % (checks.passed, checks.failed))
+    return 1 if checks.failed else 0
 
 
 if __name__ == "__main__":

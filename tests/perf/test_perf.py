@@ -2,7 +2,9 @@
 """ferry-perf blast, sink and relay, end to end in a private network
 namespace: through the relay, through ferryd as a server proxy (unicast)
 and as a client proxy (multicast on lo), every stamped FILESEG must arrive
-once, none malformed; and the tools refuse bad arguments.
+once, none malformed (a flow in which the kernel dropped datagrams for a
+full buffer proves nothing and is run again, up to three times); and the
+tools refuse bad arguments.
 
 Usage: test_perf.py FERRYD FERRY_PERF.  Needs root (unshare -n); exits 77
 (skip) without it.
@@ -12,19 +14,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-PASSED = FAILED = 0
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
+sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
+from ftpd import Checks, wait_for  # noqa: E402
+from ownns import igmp_users, kernel_drops, loopback_multicast, udp_ports  # noqa: E402
 
-
-def check(cond, what):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        print("ok - %s" % what)
-    else:
-        FAILED += 1
-        print("not ok - %s" % what)
+checks = Checks()
+check = checks.check
 
 
 def in_private_netns():
@@ -38,52 +36,88 @@ def in_private_netns():
     sys.exit(r.returncode)
 
 
-def setup_lo():
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
+def port_of(spec):
+    return int(spec.rsplit(":", 1)[1])
 
 
-def run_flow(perf, proxy_argv, target, sink_args, label, rate="20000", secs="1.5",
-             sessions="3"):
+def flow_once(perf, proxy_argv, target, sink_args, rate, secs, sessions):
+    """One blast into target, through proxy_argv when given, into a sink
+    started with sink_args: what each of them did, and how many datagrams
+    the kernel dropped for want of room meanwhile."""
+    # Ready means the sink's and the proxy's ports are bound and the sink
+    # has joined its groups (the kernel's tables say so), not a guessed
+    # sleep: on a loaded machine a sanitizer build can take longer to start.
+    ports = [port_of(sink_args[sink_args.index("-B") + 1]), port_of(target)]
+    groups = [sink_args[i + 1] for i, a in enumerate(sink_args) if a == "--join"]
+    ports0, users0, drops0 = udp_ports(), igmp_users(), kernel_drops()
+
+    def ready():
+        bound, users = udp_ports(), igmp_users()
+        return all(bound.get(p, 0) > ports0.get(p, 0) for p in ports) and \
+            all(users.get(g, 0) > users0.get(g, 0) for g in groups)
+
     sink = subprocess.Popen([perf, "sink", "--json", "--idle", "2", "--duration", "20",
                              "--sessions", sessions] + sink_args,
                             stdout=subprocess.PIPE, text=True)
     proxy = subprocess.Popen(proxy_argv, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True) if proxy_argv else None
-    time.sleep(0.7)
+    r = {"ready": wait_for(ready, 20), "proxy_rc": None, "err": ""}
     blast = subprocess.run([perf, "blast", "-t", target, "-r", rate, "-d", secs,
-                            "-P", sessions, "--ports", sessions, "--json"], capture_output=True, text=True,
-                           timeout=60)
+                            "-P", sessions, "--ports", sessions, "--json"],
+                           capture_output=True, text=True, timeout=60)
     out, _ = sink.communicate(timeout=40)
-    err = ""
     if proxy:
         proxy.terminate()
-        _, err = proxy.communicate(timeout=20)
+        _, r["err"] = proxy.communicate(timeout=20)
+        r["proxy_rc"] = proxy.returncode
+    r["blast_rc"] = blast.returncode
+    r["sent"] = json.loads(blast.stdout)["end"]
+    r["got"] = json.loads(out)["end"]
+    r["drops"] = kernel_drops() - drops0
+    return r
+
+
+def run_flow(perf, proxy_argv, target, sink_args, label, rate="20000", secs="1.5",
+             sessions="3"):
+    # A flow in which the kernel dropped datagrams for want of room (a
+    # loaded machine stalls a receiver past its buffer) proves nothing
+    # about forwarding: it is run again, up to three times. A flow without
+    # such drops must bring every datagram.
+    for attempt in range(1, 4):
+        r = flow_once(perf, proxy_argv, target, sink_args, rate, secs, sessions)
+        sent, got = r["sent"], r["got"]
+        whole = got["packets"] == sent["packets"] and got["lost"] == 0 and \
+            got["aborts"] >= int(sessions)
+        print("info: %s: flow %d: sent %d, received %d, lost %d, kernel drops %d"
+              % (label, attempt, sent["packets"], got["packets"], got["lost"], r["drops"]),
+              flush=True)
+        if whole or not r["drops"]:
+            break
+        print("info: %s: the kernel dropped datagrams for want of room (a loaded "
+              "host): the flow proves nothing; once more" % label, flush=True)
+    check("%s: sink and proxy bound (and joined) before the blast" % label, r["ready"])
+    if proxy_argv:
         want = 0 if label == "relay" else 6     # ferryd exits as uftpproxyd
-        check(proxy.returncode == want, "%s: exits %d on SIGTERM (rc %s)" % (
-            label, want, proxy.returncode))
-        check("ERROR: AddressSanitizer" not in err and "runtime error" not in err,
-              "%s: no sanitizer report" % label)
-    check(blast.returncode == 0, "%s: blast exits 0" % label)
-    sent = json.loads(blast.stdout)["end"]
-    got = json.loads(out)["end"]
-    check(sent["packets"] > 1000, "%s: blast sent %d datagrams" % (label, sent["packets"]))
-    check(got["packets"] == sent["packets"] and got["lost"] == 0,
-          "%s: all %d arrived (got %d, lost %d)" % (label, sent["packets"],
-                                                   got["packets"], got["lost"]))
-    check(got["duplicates"] == 0 and got["malformed"] == 0,
-          "%s: no duplicates, nothing malformed" % label)
-    check(got["sessions"] == int(sessions), "%s: %s sessions seen" % (label, sessions))
-    check(got["aborts"] >= int(sessions), "%s: every session's ABORT arrived" % label)
-    check(0 <= got["latency_p50_us"] < 1e6, "%s: latency measured" % label)
+        check("%s: exits %d on SIGTERM (rc %s)" % (label, want, r["proxy_rc"]),
+              r["proxy_rc"] == want)
+        check("%s: no sanitizer report" % label,
+              "ERROR: AddressSanitizer" not in r["err"] and "runtime error" not in r["err"])
+    check("%s: blast exits 0" % label, r["blast_rc"] == 0)
+    check("%s: blast sent %d datagrams" % (label, sent["packets"]), sent["packets"] > 1000)
+    check("%s: all %d arrived (got %d, lost %d)" % (label, sent["packets"],
+                                                   got["packets"], got["lost"]),
+          got["packets"] == sent["packets"] and got["lost"] == 0)
+    check("%s: no duplicates, nothing malformed" % label,
+          got["duplicates"] == 0 and got["malformed"] == 0)
+    check("%s: %s sessions seen" % (label, sessions), got["sessions"] == int(sessions))
+    check("%s: every session's ABORT arrived" % label, got["aborts"] >= int(sessions))
+    check("%s: latency measured" % label, 0 <= got["latency_p50_us"] < 1e6)
 
 
 def main():
     ferryd, perf = sys.argv[1], sys.argv[2]
     in_private_netns()
-    setup_lo()
+    loopback_multicast()
     # Bare relay: 127.0.0.1:5001 -> 127.0.0.2:1044.
     run_flow(perf, [perf, "relay", "-B", "127.0.0.1:5001", "-T", "127.0.0.2:1044"],
              "127.0.0.1:5001", ["-B", "127.0.0.2:1044"], "relay")
@@ -104,9 +138,8 @@ def main():
                  [perf, "sink", "--join", "not-an-address"], [perf, "sink", "-d", "x"],
                  [perf, "relay", "-B", "127.0.0.1"], [perf, "nosuch"]):
         r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-        check(r.returncode == 1 and r.stderr, "refused: %s" % " ".join(argv[1:]))
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    sys.exit(1 if FAILED else 0)
+        check("refused: %s" % " ".join(argv[1:]), r.returncode == 1 and r.stderr)
+    checks.finish()
 
 
 if __name__ == "__main__":

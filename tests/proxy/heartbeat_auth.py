@@ -8,85 +8,23 @@ either side when it is installed.
 Usage: heartbeat_auth.py PATH_TO_FERRYD"""
 
 import os
-import random
 import re
 import shutil
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 
-passed = failed = 0
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
+sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
+from foreground import Proc, free_port  # noqa: E402
+from ftpd import Checks  # noqa: E402
+
+checks = Checks()
+
 HB_REQ, HB_RESP = 14, 15
 AUTH_FAILED, AUTH_OK, AUTH_CHALLENGE = 0, 1, 2
-
-
-def check(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s: %s" % (name, detail), flush=True)
-
-
-def free_port():
-    for _ in range(200):
-        port = random.randint(20000, 30000)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free port")
-
-
-class Proc:
-    """A foreground proxy (ferryd -d or uftpproxyd -d), stderr collected."""
-
-    def __init__(self, argv):
-        self.argv = argv
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.lines = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    def wait_line(self, pattern, timeout=20, after=0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for line in list(self.lines)[after:]:
-                if re.search(pattern, line):
-                    return line
-            if self.proc.poll() is not None:
-                return None
-            time.sleep(0.05)
-        return None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.reader.join(2)
-        return self.proc.returncode
-
-    def text(self):
-        return "\n".join(self.lines[-15:])
 
 
 def ferryd(binary, port, role_args, extra=()):
@@ -139,21 +77,21 @@ def raw_requests(sp_port):
     s.settimeout(5)
     try:
         r1 = ask(s, sp_port, hb_req())
-        check(r1 is not None and r1[0] == AUTH_CHALLENGE and r1[1] != 0,
-              "unsigned HB_REQ is challenged with a nonce", r1)
+        checks.check("unsigned HB_REQ is challenged with a nonce",
+                     r1 is not None and r1[0] == AUTH_CHALLENGE and r1[1] != 0, r1)
         r2 = ask(s, sp_port, hb_req())
-        check(r2 is not None and r1 is not None and r2 == r1,
-              "the nonce stays until a signature succeeds", (r1, r2))
+        checks.check("the nonce stays until a signature succeeds",
+                     r2 is not None and r1 is not None and r2 == r1, (r1, r2))
         if r1:
             r3 = ask(s, sp_port, hb_req(r1[1]))
-            check(r3 is not None and r3[0] == AUTH_FAILED,
-                  "the nonce without key or signature: AUTH_FAILED", r3)
+            checks.check("the nonce without key or signature: AUTH_FAILED",
+                         r3 is not None and r3[0] == AUTH_FAILED, r3)
             r4 = ask(s, sp_port, hb_req(r1[1], b"\x01\x00\x00\x00" + b"\xff" * 68, b"\0" * 64))
-            check(r4 is not None and r4[0] == AUTH_FAILED,
-                  "the nonce with a foreign key: AUTH_FAILED", r4)
+            checks.check("the nonce with a foreign key: AUTH_FAILED",
+                         r4 is not None and r4[0] == AUTH_FAILED, r4)
             r5 = ask(s, sp_port, hb_req(r1[1] ^ 1, b"\x01" * 8, b"\0" * 8))
-            check(r5 is not None and r5[0] == AUTH_CHALLENGE and r5[1] == r1[1],
-                  "a stale nonce is challenged again", r5)
+            checks.check("a stale nonce is challenged again",
+                         r5 is not None and r5[0] == AUTH_CHALLENGE and r5[1] == r1[1], r5)
     finally:
         s.close()
 
@@ -163,8 +101,9 @@ def ferry_pair(binary, fp_a, key_a, key_b, fp_b):
     sp = ferryd(binary, sp_port, ["-s", "fp=" + fp_a])
     cps = []
     try:
-        check(sp.wait_line(r"signed by the key with fingerprint " + fp_a) is not None,
-              "-s fp= starts and says what it waits for", sp.text())
+        checks.check("-s fp= starts and says what it waits for",
+                     sp.wait_line(r"signed by the key with fingerprint " + fp_a) is not None,
+                     sp.text())
         raw_requests(sp_port)
         # traffic to forward before any downstream is known: dropped, said so
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -172,56 +111,65 @@ def ferry_pair(binary, fp_a, key_a, key_b, fp_b):
             bytes([9, 2]) + b"\0" * 6
         s.sendto(fileseg, ("127.0.0.1", sp_port))
         s.close()
-        check(sp.wait_line(r"rejecting FILESEG: downstream address not established")
-              is not None, "no downstream yet: dropped and logged", sp.text())
+        checks.check("no downstream yet: dropped and logged",
+                     sp.wait_line(r"rejecting FILESEG: downstream address not established")
+                     is not None, sp.text())
         # the right key: challenge, signed answer, downstream learnt
         p1 = free_port()
         cp = ferryd(binary, p1, ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_a])
         cps.append(cp)
-        check(cp.wait_line(r"received HB_RESP from 127\.0\.0\.1:%d: challenge" % sp_port)
-              is not None, "client proxy is challenged", cp.text())
-        check(cp.wait_line(r"sent HB_REQ to 127\.0\.0\.1:%d \(signed\)" % sp_port)
-              is not None, "client proxy answers with a signed HB_REQ", cp.text())
-        check(sp.wait_line(r"from 127\.0\.0\.1:%d verified: using it as downstream "
-                           r"address \(was none\)" % p1) is not None,
-              "server proxy takes the signed sender as downstream", sp.text())
-        check(cp.wait_line(r"received HB_RESP from 127\.0\.0\.1:%d: accepted" % sp_port)
-              is not None, "client proxy: accepted", cp.text())
+        checks.check("client proxy is challenged",
+                     cp.wait_line(r"received HB_RESP from 127\.0\.0\.1:%d: challenge" % sp_port)
+                     is not None, cp.text())
+        checks.check("client proxy answers with a signed HB_REQ",
+                     cp.wait_line(r"sent HB_REQ to 127\.0\.0\.1:%d \(signed\)" % sp_port)
+                     is not None, cp.text())
+        checks.check("server proxy takes the signed sender as downstream",
+                     sp.wait_line(r"from 127\.0\.0\.1:%d verified: using it as downstream "
+                                  r"address \(was none\)" % p1) is not None, sp.text())
+        checks.check("client proxy: accepted",
+                     cp.wait_line(r"received HB_RESP from 127\.0\.0\.1:%d: accepted" % sp_port)
+                     is not None, cp.text())
         n = len(cp.lines)
-        check(cp.wait_line(r"received HB_RESP .*: accepted", after=n, timeout=10) is not None,
-              "the established sender's next unsigned HB_REQ is accepted", cp.text())
+        checks.check("the established sender's next unsigned HB_REQ is accepted",
+                     cp.wait_line(r"received HB_RESP .*: accepted", after=n, timeout=10)
+                     is not None, cp.text())
         # a wrong key (ECDSA): AUTH_FAILED, downstream unchanged
         p2 = free_port()
         bad = ferryd(binary, p2, ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_b])
         cps.append(bad)
-        check(bad.wait_line(r"received HB_RESP from .*: authentication failed") is not None,
-              "a wrong key gets AUTH_FAILED", bad.text())
-        check(sp.wait_line(r"from 127\.0\.0\.1:%d refused: its key's fingerprint" % p2)
-              is not None, "server proxy says why it refused", sp.text())
+        checks.check("a wrong key gets AUTH_FAILED",
+                     bad.wait_line(r"received HB_RESP from .*: authentication failed")
+                     is not None, bad.text())
+        checks.check("server proxy says why it refused",
+                     sp.wait_line(r"from 127\.0\.0\.1:%d refused: its key's fingerprint" % p2)
+                     is not None, sp.text())
         bad.stop()
-        check(not any("using it as downstream address (was 127.0.0.1:%d)" % p1 in l
-                      for l in sp.lines), "a wrong key does not move the downstream",
-              sp.text())
+        checks.check("a wrong key does not move the downstream",
+                     not any("using it as downstream address (was 127.0.0.1:%d)" % p1 in l
+                             for l in sp.lines), sp.text())
         # the mapping changes (a new source port): followed
         cp.stop()
         p3 = free_port()
         cp = ferryd(binary, p3, ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_a])
         cps.append(cp)
-        check(sp.wait_line(r"from 127\.0\.0\.1:%d verified: using it as downstream "
-                           r"address \(was 127\.0\.0\.1:%d\)" % (p3, p1)) is not None,
-              "a new source port is followed", sp.text())
+        checks.check("a new source port is followed",
+                     sp.wait_line(r"from 127\.0\.0\.1:%d verified: using it as downstream "
+                                  r"address \(was 127\.0\.0\.1:%d\)" % (p3, p1)) is not None,
+                     sp.text())
     finally:
         for p in cps:
             p.stop()
-        check(sp.stop() in (0, 6), "server proxy ends cleanly", sp.text())
+        checks.check("server proxy ends cleanly", sp.stop() in (0, 6), sp.text())
     # ECDSA as the expected key
     sp_port = free_port()
     sp = ferryd(binary, sp_port, ["-s", "fp=" + fp_b])
     cp = ferryd(binary, free_port(), ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_b])
     try:
-        check(cp.wait_line(r"received HB_RESP .*: accepted") is not None and
-              sp.wait_line(r"verified: using it as downstream") is not None,
-              "an ECDSA key signs and verifies", sp.text() + "\n" + cp.text())
+        checks.check("an ECDSA key signs and verifies",
+                     cp.wait_line(r"received HB_RESP .*: accepted") is not None and
+                     sp.wait_line(r"verified: using it as downstream") is not None,
+                     sp.text() + "\n" + cp.text())
     finally:
         cp.stop()
         sp.stop()
@@ -236,11 +184,12 @@ def against_uftpproxyd(binary, fp_a, key_a):
     sp = uftpproxyd(sp_port, ["-s", "fp=" + fp_a])
     cp = ferryd(binary, free_port(), ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_a])
     try:
-        check(cp.wait_line(r"received HB_RESP .*: challenge") is not None and
-              cp.wait_line(r"received HB_RESP .*: accepted") is not None,
-              "uftpproxyd -s fp= accepts ferryd's signed HB_REQ", cp.text() + "\n" + sp.text())
-        check(sp.wait_line(r"Using 127\.0\.0\.1:\d+ as downstream") is not None,
-              "uftpproxyd takes ferryd as downstream", sp.text())
+        checks.check("uftpproxyd -s fp= accepts ferryd's signed HB_REQ",
+                     cp.wait_line(r"received HB_RESP .*: challenge") is not None and
+                     cp.wait_line(r"received HB_RESP .*: accepted") is not None,
+                     cp.text() + "\n" + sp.text())
+        checks.check("uftpproxyd takes ferryd as downstream",
+                     sp.wait_line(r"Using 127\.0\.0\.1:\d+ as downstream") is not None, sp.text())
     finally:
         cp.stop()
         sp.stop()
@@ -249,10 +198,10 @@ def against_uftpproxyd(binary, fp_a, key_a):
     sp = ferryd(binary, sp_port, ["-s", "fp=" + fp_a])
     cp = uftpproxyd(free_port(), ["-c", "-H", "127.0.0.1:%d" % sp_port, "-h", "1", "-k", key_a])
     try:
-        check(sp.wait_line(r"verified: using it as downstream") is not None,
-              "ferryd -s fp= verifies uftpproxyd's signed HB_REQ", sp.text())
-        check(cp.wait_line(r"Heartbeat authentication successful") is not None,
-              "uftpproxyd reads ferryd's HB_RESP OK", cp.text())
+        checks.check("ferryd -s fp= verifies uftpproxyd's signed HB_REQ",
+                     sp.wait_line(r"verified: using it as downstream") is not None, sp.text())
+        checks.check("uftpproxyd reads ferryd's HB_RESP OK",
+                     cp.wait_line(r"Heartbeat authentication successful") is not None, cp.text())
     finally:
         cp.stop()
         sp.stop()
@@ -269,9 +218,8 @@ def main():
         against_uftpproxyd(binary, fp_a, key_a)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    checks.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

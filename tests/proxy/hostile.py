@@ -30,30 +30,19 @@ import json
 import os
 import re
 import select
-import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
-SKIP = 77
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ownns import exit_inside, loopback_multicast  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from foreground import LogFileProc  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks  # noqa: E402
 from uftpmsg import ANNOUNCE, REGISTER, STATUS, HB_REQ, KEY_REQ, announce, hdr  # noqa: E402
-
-
-class T:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok    " + name)
-        else:
-            self.failed += 1
-            print("FAIL  %s: %s" % (name, detail))
 
 
 def register(uid, gid):
@@ -67,41 +56,16 @@ def status(uid, gid, naks, hlen=2):
     return hdr(STATUS, uid, gid, grtt=0, gsize=0) + body + naks
 
 
-class Proxy:
+class Proxy(LogFileProc):
+    """ferryd -d, 2 workers, 4 MiB socket buffers, logging to a file."""
+
     def __init__(self, ferryd, args):
-        self.log = tempfile.NamedTemporaryFile(prefix="hostile-", suffix=".log",
-                                               delete=False)
-        self.proc = subprocess.Popen([ferryd, "--allow-root", "-d", "-x", "2", "--workers", "2",
-                                      "-B", "4194304"] + args,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self):
-        with open(self.log.name, errors="replace") as fh:
-            return fh.read()
-
-    def wait_for(self, pattern, count=1, seconds=20):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if len(re.findall(pattern, self.text())) >= count or self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        return len(re.findall(pattern, self.text()))
+        super().__init__([ferryd, "--allow-root", "-d", "-x", "2", "--workers", "2",
+                          "-B", "4194304"] + args, prefix="hostile-")
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as fh:
             return int(re.search(r"VmRSS:\s+(\d+)", fh.read()).group(1))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        text = self.text()
-        os.unlink(self.log.name)
-        return rc, text
 
 
 def udp(bind_addr, port=0):
@@ -131,10 +95,6 @@ def drain(sock, seconds):
         got.append(sock.recvfrom(65536))
 
 
-def wait_started(p):
-    return p.wait_for(r" started: ") > 0
-
-
 def perf_session(t, perf, name, args):
     run = subprocess.run([perf, "clients", "--clients", "50", "--json",
                           "--timeout", "10"] + args,
@@ -152,7 +112,7 @@ def part_bounds(t, ferryd, perf):
                        "--max-groups", "300", "--max-groups-per-source", "100",
                        "--group-idle-max", "10"])
     try:
-        if not wait_started(p):
+        if not p.wait_started():
             t.check("bounds: ferryd starts", False, p.text()[-500:])
             return
         lst = mcast_listener("230.4.4.1", 1045)
@@ -191,7 +151,7 @@ def part_bounds(t, ferryd, perf):
                 "%d lines: %s" % (len(lines), lines[:3]))
         grew = p.rss_kib() - rss0
         t.check("bounds: RSS grew by less than 64 MiB (%d KiB)" % grew, grew < 65536)
-        n = p.wait_for(r"Group timed out", count=300, seconds=30)
+        n = p.wait_count(r"Group timed out", count=300, timeout=30)
         t.check("bounds: every group ends within the 10 s idle cap (not 11.8 days)",
                 n >= 300, "%d timed out" % n)
         sock = udp("127.0.1.1")
@@ -215,7 +175,7 @@ def part_bounds(t, ferryd, perf):
 def part_breakers(t, ferryd, perf):
     p = Proxy(ferryd, ["-r", "-U", "0D000001"])
     try:
-        if not wait_started(p):
+        if not p.wait_started():
             t.check("breakers: ferryd starts", False, p.text()[-500:])
             return
         srv = udp("127.0.2.1")
@@ -230,12 +190,12 @@ def part_breakers(t, ferryd, perf):
         # 150 concurrent groups (uftpproxyd has 100 slots).
         for i in range(150):
             srv.sendto(announce(0x5E0000AA, 0x31000000 + i), proxy)
-        n = p.wait_for(r"\[310000..\/00:0\]: Received request", count=150, seconds=10)
+        n = p.wait_count(r"\[310000..\/00:0\]: Received request", count=150, timeout=10)
         t.check("breakers: 150 concurrent groups are all made", n == 150, "%d" % n)
         # A group with a registered client, for the STATUS cases.
         gid = 0x32000001
         srv.sendto(announce(0x5E0000AA, gid), proxy)   # GRTT 0.5 s: lives 40 s
-        p.wait_for(r"32000001/00:0\]: Received request")
+        p.wait_count(r"32000001/00:0\]: Received request")
         cli.sendto(register(0x0C100001, gid), proxy)
         reg = [d for d, _a in drain(srv, 1.5) if len(d) > 16 and d[1] == REGISTER]
         t.check("breakers: the proxy aggregates a client's REGISTER, and logs it at level 2",
@@ -277,11 +237,8 @@ def part_breakers(t, ferryd, perf):
 
 
 def inner(ferryd, perf):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
-    t = T()
+    loopback_multicast()
+    t = Checks()
     part_bounds(t, ferryd, perf)
     part_breakers(t, ferryd, perf)
     print("%d passed, %d failed" % (t.passed, t.failed))
@@ -295,12 +252,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:])
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner", ferryd, perf]).returncode
+    return exit_inside(__file__, [ferryd, perf])
 
 
 if __name__ == "__main__":

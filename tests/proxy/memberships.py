@@ -24,33 +24,21 @@ Exit 0 pass, 1 fail, 77 (skip) when no namespace can be made.
 import os
 import re
 import select
-import signal
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 
-SKIP = 77
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ownns import exit_inside, igmp_users, loopback_multicast, udp_ports  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from foreground import LogFileProc  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks, wait_for  # noqa: E402
 import uftpmsg  # noqa: E402
 from uftpmsg import ANNOUNCE, DONE  # noqa: E402
 SERVER_ID = 0x0A000001
 PORT, DOWN_PORT = 1044, 2045
-
-
-class T:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok    " + name)
-        else:
-            self.failed += 1
-            print("FAIL  %s: %s" % (name, detail))
 
 
 def announce(gid, priv, pub="230.4.4.1"):
@@ -66,64 +54,13 @@ def private(i):
     return "230.6.%d.%d" % (i // 200, 1 + i % 200)
 
 
-def igmp_groups(prefix_octets=(230, 6)):
+def igmp_groups():
     """Private groups (230.6.x.x) joined in this namespace."""
-    want = bytes(prefix_octets)
-    n = 0
-    with open("/proc/net/igmp") as fh:
-        for line in fh:
-            m = re.match(r"\s+([0-9A-F]{8})\s", line)
-            if m and bytes.fromhex(m.group(1))[::-1][:2] == want:
-                n += 1
-    return n
+    return sum(1 for g in igmp_users() if g.startswith("230.6."))
 
 
 def udp_sockets(port=PORT):
-    n = 0
-    for name in ("/proc/net/udp", "/proc/net/udp6"):
-        with open(name) as fh:
-            for line in fh.readlines()[1:]:
-                local = line.split()[1]
-                if int(local.rsplit(":", 1)[1], 16) == port:
-                    n += 1
-    return n
-
-
-def wait_until(cond, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
-
-
-class Proxy:
-    def __init__(self, ferryd, args):
-        self.log = tempfile.NamedTemporaryFile(prefix="memberships-", suffix=".log",
-                                               delete=False)
-        self.proc = subprocess.Popen([ferryd, "--allow-root", "-d", "-x", "2",
-                                      "--workers", "2"] + args,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self):
-        with open(self.log.name, errors="replace") as fh:
-            return fh.read()
-
-    def count(self, pattern):
-        return len(re.findall(pattern, self.text()))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        text = self.text()
-        os.unlink(self.log.name)
-        return rc, text
+    return udp_ports().get(port, 0)
 
 
 class Lab:
@@ -188,19 +125,17 @@ def sessions(t, lab, name, gids, at_once):
 
 
 def inner(ferryd):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
-    t = T()
+    loopback_multicast()
+    t = Checks()
     with open("/proc/sys/net/ipv4/igmp_max_memberships") as fh:
         limit = int(fh.read())
     t.check("the namespace's limit is the kernel default (20)", limit == 20, str(limit))
-    p = Proxy(ferryd, ["-s", "127.0.0.1", "-q", str(DOWN_PORT), "-U", "0x0E000001",
-                       "--group-idle-max", "10"])
+    p = LogFileProc([ferryd, "--allow-root", "-d", "-x", "2", "--workers", "2", "-s",
+                     "127.0.0.1", "-q", str(DOWN_PORT), "-U", "0x0E000001",
+                     "--group-idle-max", "10"], prefix="memberships-")
     try:
         lab = Lab()
-        started = wait_until(lambda: " started: " in p.text(), 20)
+        started = p.wait_started()
         t.check("ferryd starts", started, p.text()[-500:])
         if not started:
             return 1
@@ -211,16 +146,16 @@ def inner(ferryd):
                 lab.most > 20, "at most %d joined" % lab.most)
         t.check("30 back to back: extra sockets opened", udp_sockets() > base,
                 "%d sockets on port %d, %d at start" % (udp_sockets(), PORT, base))
-        gone = wait_until(lambda: p.count(r"Group timed out") >= 30, 30)
+        gone = wait_for(lambda: p.count(r"Group timed out") >= 30, 30)
         t.check("30 back to back: all time out", gone, "%d" % p.count(r"Group timed out"))
-        left = wait_until(lambda: igmp_groups() == 0 and udp_sockets() == base, 5)
+        left = wait_for(lambda: igmp_groups() == 0 and udp_sockets() == base, 5)
         t.check("30 back to back: every group left, extra sockets closed", left,
                 "%d groups, %d sockets (%d at start)" % (igmp_groups(), udp_sockets(), base))
         sessions(t, lab, "25 at once", [0x200 + i for i in range(25)], True)
         t.check("25 at once: all 25 private groups joined", igmp_groups() == 25,
                 "%d joined" % igmp_groups())
-        gone = wait_until(lambda: p.count(r"Group timed out") >= 55, 30)
-        left = wait_until(lambda: igmp_groups() == 0 and udp_sockets() == base, 5)
+        gone = wait_for(lambda: p.count(r"Group timed out") >= 55, 30)
+        left = wait_for(lambda: igmp_groups() == 0 and udp_sockets() == base, 5)
         t.check("25 at once: all time out, every group left, extra sockets closed",
                 gone and left, "%d timed out, %d groups, %d sockets (%d at start)" %
                 (p.count(r"Group timed out"), igmp_groups(), udp_sockets(), base))
@@ -242,12 +177,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     ferryd = os.path.abspath(sys.argv[1])
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner", ferryd]).returncode
+    return exit_inside(__file__, [ferryd])
 
 
 if __name__ == "__main__":

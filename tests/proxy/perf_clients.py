@@ -15,31 +15,22 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ownns import exit_inside, loopback_multicast  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from foreground import LogFileProc  # noqa: E402
+
 CLIENTS = 200
 PORT = 1044
 
 
 def inner(ferryd, perf):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
-    proxy = subprocess.Popen([ferryd, "--allow-root", "-r", "-U", "0B000001", "-d", "-x", "2",
-                              "-p", str(PORT), "--workers", "2"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
+    loopback_multicast()
+    proxy = LogFileProc([ferryd, "--allow-root", "-r", "-U", "0B000001", "-d", "-x", "2",
+                         "-p", str(PORT), "--workers", "2"], prefix="perf_clients-")
     try:
-        started = False
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not started:
-            line = proxy.stdout.readline()
-            if not line:
-                break
-            started = " started: " in line
-        if not started:
+        if not proxy.wait_started():
             print("FAIL - ferryd did not start")
             return 1
         run = subprocess.run([perf, "clients", "--proxy", "127.0.0.1:%d" % PORT,
@@ -47,12 +38,7 @@ def inner(ferryd, perf):
                               "--nak-fraction", "0.2", "--json"],
                              capture_output=True, text=True, timeout=120)
     finally:
-        proxy.terminate()
-        try:
-            proxy.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-            proxy.wait()
+        proxy.stop(timeout=10)
     try:
         end = json.loads(run.stdout)["end"]
     except (ValueError, KeyError):
@@ -86,12 +72,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:])
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner", ferryd, perf]).returncode
+    return exit_inside(__file__, [ferryd, perf])
 
 
 if __name__ == "__main__":

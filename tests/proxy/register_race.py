@@ -20,37 +20,25 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-import time
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ownns import exit_inside, loopback_multicast  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from foreground import LogFileProc  # noqa: E402
+
 CLIENTS = 300
 PORT = 1044
 
 
-def wait_started(proxy, log, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and proxy.poll() is None:
-        with open(log, errors="replace") as fh:
-            if " started: " in fh.read():
-                return True
-        time.sleep(0.05)
-    return False
-
-
 def inner(ferryd, perf, rounds):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
+    loopback_multicast()
     # The log goes to a file: a pipe nobody reads would fill and stall it.
-    log = tempfile.NamedTemporaryFile(prefix="register_race-", suffix=".log", delete=False)
-    proxy = subprocess.Popen([ferryd, "--allow-root", "-r", "-U", "0B000001", "-d", "-x", "2",
-                              "-p", str(PORT), "--workers", "2", "-B", "4194304"],
-                             stdout=log, stderr=subprocess.STDOUT)
+    proxy = LogFileProc([ferryd, "--allow-root", "-r", "-U", "0B000001", "-d", "-x", "2",
+                         "-p", str(PORT), "--workers", "2", "-B", "4194304"],
+                        prefix="register_race-")
     passed = failed = 0
     try:
-        if not wait_started(proxy, log.name):
+        if not proxy.wait_started():
             print("FAIL - ferryd did not start")
             print("0 passed, 1 failed")
             return 1
@@ -76,15 +64,7 @@ def inner(ferryd, perf, rounds):
             else:
                 passed += 1
     finally:
-        proxy.terminate()
-        try:
-            proxy.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-            proxy.wait()
-        with open(log.name, errors="replace") as fh:
-            out = fh.read()
-        os.unlink(log.name)
+        _, out = proxy.stop(timeout=10)
     if "Sanitizer" in out:
         print("FAIL - a sanitizer report in ferryd's log")
         failed += 1
@@ -106,12 +86,7 @@ def main():
         return 2
     ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:3])
     rounds = sys.argv[3] if len(sys.argv) == 4 else "10"
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner", ferryd, perf, rounds]).returncode
+    return exit_inside(__file__, [ferryd, perf, rounds])
 
 
 if __name__ == "__main__":

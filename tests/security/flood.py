@@ -41,7 +41,13 @@ import tempfile
 import threading
 import time
 
-SKIP = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
+sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
+from ownns import exit_inside, loopback_multicast  # noqa: E402
+from uftpmsg import announce  # noqa: E402
+from ftpd import Checks, crypt_hash, wait_for  # noqa: E402
+
 CLIENT_PORT, CLIENT_DEST, RESPONSE_PORT, FTP_PORT = 1044, 1045, 1046, 2121
 USER, PASSWORD = "tester", "flood-test-pw"
 VERBS = ["USER", "PASS", "ACCT", "CWD", "CDUP", "QUIT", "PORT", "PASV", "EPSV",
@@ -53,35 +59,6 @@ VERBS = ["USER", "PASS", "ACCT", "CWD", "CDUP", "QUIT", "PORT", "PASV", "EPSV",
 ARGS = ["", "/", "..", "../../etc/passwd", "file.bin", "*", "-la", "I", "A", "E",
         "|1|127.0.0.1|1|", "|2|::1|1|", "127,0,0,1,0,1", "UTF8 ON", "ALL",
         "CHMOD 777 file.bin", "%s%n%x", "anonymous", "ftp", "\x00", "\xff\xff"]
-
-
-class T:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok - " + name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL - %s: %s" % (name, detail), flush=True)
-        return ok
-
-
-def crypt_hash(password):
-    import ctypes
-    lib = ctypes.CDLL("libcrypt.so.1")
-    lib.crypt.restype = lib.crypt_gensalt.restype = ctypes.c_char_p
-    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
-    return lib.crypt(password.encode(), lib.crypt_gensalt(b"$6$", 0, None, 0)).decode()
-
-
-def announce(src, gid, pub="230.4.4.1", priv="230.5.5.1"):
-    hdr = struct.pack(">BBHIIBBBB", 0x40, 1, 0, src, gid, 0, 0x9d, 0x18, 0)
-    body = struct.pack(">BBBBBBHII", 1, 6, 0, 20, 0, 0, 1300, int(time.time()), 0)
-    return hdr + body + socket.inet_aton(pub) + socket.inet_aton(priv)
 
 
 def mutate(rng, seeds):
@@ -209,15 +186,6 @@ def rss_kib(pid):
         return int(re.search(r"VmRSS:\s+(\d+)", fh.read()).group(1))
 
 
-def wait_until(fn, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if fn():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def ftp_session(t, payload):
     try:
         f = ftplib.FTP()
@@ -259,11 +227,8 @@ def announce_accepted(t):
 
 
 def inner(ferryd, corpus, seconds):
-    for cmd in (["ip", "link", "set", "lo", "up"],
-                ["ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True)
-    t = T()
+    loopback_multicast()
+    t = Checks()
     tmp = tempfile.mkdtemp(prefix="ferry-flood-")
     root = os.path.join(tmp, "root")
     os.mkdir(root, 0o755)
@@ -282,7 +247,7 @@ def inner(ferryd, corpus, seconds):
              "limits": limits},
         ],
         "ftp": {"listen": ["127.0.0.1:%d" % FTP_PORT],
-                "users": [{"name": USER, "password": crypt_hash(PASSWORD), "root": root}]},
+                "users": [{"name": USER, "password": crypt_hash(PASSWORD, "$6$"), "root": root}]},
     }
     conf_path = os.path.join(tmp, "ferryd.json")
     with open(conf_path, "w") as fh:
@@ -310,7 +275,7 @@ def inner(ferryd, corpus, seconds):
 
     try:
         if not t.check("ferryd starts with two proxies and FTP",
-                       wait_until(lambda: proc.poll() is not None or listening(), 20)
+                       wait_for(lambda: proc.poll() is not None or listening(), 20)
                        and proc.poll() is None, text()[-800:]):
             return t
         time.sleep(0.5)
@@ -378,12 +343,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     args = [os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])] + sys.argv[3:]
-    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skip - cannot make a network namespace: %s" % probe.stderr.decode().strip())
-        return SKIP
-    return subprocess.run(["unshare", "-rn", sys.executable, os.path.abspath(__file__),
-                           "--inner"] + args).returncode
+    return exit_inside(__file__, args)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ftp"))
-from ftpd import Checks, crypt_hash, free_port  # noqa: E402
+from ftpd import Checks, crypt_hash, free_port, wait_for  # noqa: E402
 
 FERRYD = os.path.abspath(sys.argv[1])
 TEST_USER = "ferry-test"
@@ -39,16 +39,6 @@ def ensure_user():
                         "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
                         TEST_USER], check=True)
         return pwd.getpwnam(TEST_USER)
-
-
-def wait_for(cond, seconds=15):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    return cond()
 
 
 def status_of(pid):

@@ -14,18 +14,12 @@ import sys
 import tempfile
 import threading
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
+from ftpd import Checks  # noqa: E402
+
 ferry_ftp, ferry_perf = sys.argv[1], sys.argv[2]
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok - {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL - {name} {detail}", flush=True)
+checks = Checks()
+check = checks.check
 
 
 class Fake:
@@ -223,8 +217,7 @@ def main():
     for name in os.listdir(work):
         os.unlink(os.path.join(work, name))
     os.rmdir(work)
-    print(f"{passed} passed, {failed} failed", flush=True)
-    sys.exit(1 if failed else 0)
+    checks.finish()
 
 
 main()

@@ -1,12 +1,13 @@
 /* clients_opts.c — the options of ferry-perf clients: usage, parsing and
  * checking, and their part of the JSON report. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "clients.h"
+#include "ferry/base.h"
 #include "ferry/crypto.h"
 
 void perf_cl_usage(FILE *f)
@@ -152,9 +153,14 @@ static bool lookup(const struct named *t, const char *s, int *out)
 	return false;
 }
 
+/* An IPv4 literal, read by the one address parser (base addr.c). */
 static bool parse_ip4(const char *s, struct in_addr *out)
 {
-	return inet_pton(AF_INET, s, out) == 1;
+	struct sockaddr_storage ss;
+	if (fb_addr_parse(s, 0, &ss) < 0 || ss.ss_family != AF_INET)
+		return false;
+	*out = ((const struct sockaddr_in *)&ss)->sin_addr;
+	return true;
 }
 
 /* "A", "A-B" (inclusive), or comma-separated of either. */
@@ -203,8 +209,8 @@ static void opts_default(struct opts *o)
 			    .keytype = UFTP_KEY_AES256_GCM, .hashtype = UFTP_HASH_SHA256,
 			    .curve = "prime256v1", .key_pool = 0, .probe_secs = 5,
 			    .resend = 1 };
-	inet_pton(AF_INET, "230.4.4.1", &o->pub);
-	inet_pton(AF_INET, "239.255.70.1", &o->priv);
+	parse_ip4("230.4.4.1", &o->pub);
+	parse_ip4("239.255.70.1", &o->priv);
 	o->mcast_if.s_addr = htonl(INADDR_ANY);
 	struct sockaddr_in any = { .sin_family = AF_INET };
 	memcpy(&o->server_bind, &any, sizeof(any));
