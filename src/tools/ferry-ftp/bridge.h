@@ -155,7 +155,6 @@ int ftpc_br_dial(const struct sockaddr_storage *to, socklen_t len);
 /* ---- bridge_cmd.c: the client's commands ----------------------------------- */
 void ftpc_br_client_lines(struct br_session *s);
 
-bool ftpc_br_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a);
 
 /* ---- bridge_reply.c: the server's replies ---------------------------------- */

@@ -2,7 +2,6 @@
  * table: the data-connection verbs are answered by the bridge itself,
  * transfer verbs start an SPSV data connection, everything else goes to the
  * server as it is. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <strings.h>
 
 #include "bridge.h"
+#include "ferry/base.h"
 #include "ferry_ftp.h"
 
 /* Telnet commands in the control stream (IAC IP, IAC DM before ABOR) are
@@ -39,8 +39,7 @@ static void relay(struct br_session *s, const char *line)
 		ftpc_br_expect(s, BR_Q_RELAY);
 }
 
-/* The client's own address (v4-mapped addresses as IPv4), for PORT checks
- * and to bind the passive listener. */
+/* An address with v4-mapped addresses as IPv4, for the PASV reply. */
 static void plain(const struct sockaddr_storage *a, struct sockaddr_storage *out)
 {
 	*out = *a;
@@ -53,20 +52,6 @@ static void plain(const struct sockaddr_storage *a, struct sockaddr_storage *out
 		s4->sin_port = port;
 		memcpy(&s4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
 	}
-}
-
-bool ftpc_br_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	struct sockaddr_storage x, y;
-	plain(a, &x);
-	plain(b, &y);
-	if (x.ss_family != y.ss_family)
-		return false;
-	if (x.ss_family == AF_INET)
-		return !memcmp(&((struct sockaddr_in *)&x)->sin_addr,
-			       &((struct sockaddr_in *)&y)->sin_addr, 4);
-	return !memcmp(&((struct sockaddr_in6 *)&x)->sin6_addr,
-		       &((struct sockaddr_in6 *)&y)->sin6_addr, 16);
 }
 
 bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a)
@@ -108,7 +93,7 @@ static void cmd_epsv(struct br_session *s, const char *arg)
 static void set_port(struct br_session *s, struct sockaddr_storage *to, socklen_t len)
 {
 	struct sockaddr_storage peer;
-	if (!ftpc_br_client_peer(s, &peer) || !ftpc_br_same_host(&peer, to))
+	if (!ftpc_br_client_peer(s, &peer) || !fb_addr_same_host(&peer, to))
 		return ftpc_br_reply(s, "504 The data address must be your own");
 	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_close(&s->cd, false);
@@ -149,29 +134,16 @@ static void cmd_eprt(struct br_session *s, const char *arg)
 	if (!end)
 		return ftpc_br_reply(s, "501 Syntax: EPRT |af|address|port|");
 	*addr++ = *port++ = *end = '\0';
-	long pn = strtol(port, &end, 10);
-	struct sockaddr_storage to = { 0 };
-	socklen_t len;
-	if (*end || pn <= 0 || pn > 65535)
-		return ftpc_br_reply(s, "501 Bad port in EPRT");
-	if (!strcmp(af, "1")) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&to;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)pn);
-		len = sizeof(*a);
-		if (inet_pton(AF_INET, addr, &a->sin_addr) != 1)
-			return ftpc_br_reply(s, "501 Bad address in EPRT");
-	} else if (!strcmp(af, "2")) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&to;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)pn);
-		len = sizeof(*a);
-		if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1)
-			return ftpc_br_reply(s, "501 Bad address in EPRT");
-	} else {
+	int family = !strcmp(af, "1") ? AF_INET : !strcmp(af, "2") ? AF_INET6 : AF_UNSPEC;
+	if (family == AF_UNSPEC)
 		return ftpc_br_reply(s, "522 Network protocol not supported, use (1,2)");
-	}
-	set_port(s, &to, len);
+	uint16_t pn;
+	if (fb_port_parse(port, false, &pn) < 0)
+		return ftpc_br_reply(s, "501 Bad port in EPRT");
+	struct sockaddr_storage to;
+	if (fb_addr_parse(addr, pn, &to) < 0 || to.ss_family != family)
+		return ftpc_br_reply(s, "501 Bad address in EPRT");
+	set_port(s, &to, fb_addr_len((struct sockaddr *)&to));
 }
 
 static void transfer(struct br_session *s, bool up, const char *line)

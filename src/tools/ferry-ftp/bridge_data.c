@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "ferry/base.h"
 #include "ferry_ftp.h"
 
 static struct br_ep *src(struct br_session *s) { return s->up ? &s->cd : &s->sd; }
@@ -375,7 +376,7 @@ static void accept_client(struct br_session *s)
 	if (fd < 0)
 		return;
 	/* Only the client itself may use its passive port. */
-	if (s->cd.fd >= 0 || !ftpc_br_client_peer(s, &me) || !ftpc_br_same_host(&peer, &me)) {
+	if (s->cd.fd >= 0 || !ftpc_br_client_peer(s, &me) || !fb_addr_same_host(&peer, &me)) {
 		close(fd);
 		return;
 	}
