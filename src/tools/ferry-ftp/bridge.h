@@ -42,8 +42,11 @@ enum br_expect {
 	BR_Q_DROP,              /* an SPSV whose transfer was aborted: ignore */
 };
 
-/* Where a transfer stands. */
-enum br_xfer { BR_X_NONE, BR_X_SPSV, BR_X_DLOGIN, BR_X_SENT };
+/* Where a transfer stands. The data connection to the server is opened
+ * when the client sends PASV/EPSV/PORT/EPRT (pre-opened), so its round
+ * trips overlap the client's own; READY: logged in, no transfer command
+ * yet (xcmd_len 0 until the client sends one). */
+enum br_xfer { BR_X_NONE, BR_X_SPSV, BR_X_DLOGIN, BR_X_READY, BR_X_SENT };
 /* How the client's data connection is made. */
 enum br_dmode { BR_DM_NONE, BR_DM_PASV, BR_DM_PORT };
 /* What is done with the lines of the reply being read. */
@@ -99,6 +102,8 @@ struct br_session {
 	socklen_t port_len;
 	enum br_xfer xs;
 	bool up, aborted, data_done, data_failed, src_eof;
+	bool logged_in;                     /* the server said 230: SPSV may be pre-opened */
+	bool no_preopen;                    /* a pre-open failed: SPSV at the command only */
 	char xcmd[BR_CTL_IN + 2];
 	size_t xcmd_len;
 	struct ftpc_spsv cred;
@@ -188,6 +193,10 @@ void ftpc_br_dtls_end(struct br_session *s);
 
 /* ---- bridge_data.c: data connections on both sides ------------------------- */
 int ftpc_br_listen(struct br_session *s, unsigned *port);
+/* The client chose its data connection: open the server's side now. */
+void ftpc_br_preopen(struct br_session *s);
+/* A transfer command is under way (not just a pre-opened connection). */
+bool ftpc_br_xfer_busy(const struct br_session *s);
 void ftpc_br_xfer_start(struct br_session *s, bool up, const char *line);
 void ftpc_br_spsv_reply(struct br_session *s, int code);
 void ftpc_br_xfer_final(struct br_session *s, int code);

@@ -60,6 +60,15 @@ bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a)
 	return getpeername(s->cc.fd, (struct sockaddr *)a, &l) == 0;
 }
 
+/* Server replies still owed to the client (the bridge's own SPSV is not). */
+static bool replies_owed(const struct br_session *s)
+{
+	for (int i = 0; i < s->qn; i++)
+		if (s->q[i] == BR_Q_RELAY || s->q[i] == BR_Q_XFER)
+			return true;
+	return false;
+}
+
 static void cmd_pasv(struct br_session *s, const char *arg)
 {
 	(void)arg;
@@ -76,6 +85,7 @@ static void cmd_pasv(struct br_session *s, const char *arg)
 	const unsigned char *ip = (const unsigned char *)&((struct sockaddr_in *)&p)->sin_addr;
 	ftpc_br_reply(s, "227 Entering Passive Mode (%u,%u,%u,%u,%u,%u)", ip[0], ip[1], ip[2],
 		      ip[3], port >> 8, port & 255);
+	ftpc_br_preopen(s);
 }
 
 static void cmd_epsv(struct br_session *s, const char *arg)
@@ -86,6 +96,7 @@ static void cmd_epsv(struct br_session *s, const char *arg)
 	if (ftpc_br_listen(s, &port) < 0)
 		return ftpc_br_reply(s, "425 Cannot open a passive port");
 	ftpc_br_reply(s, "229 Entering Extended Passive Mode (|||%u|)", port);
+	ftpc_br_preopen(s);
 }
 
 /* PORT and EPRT may name only the client's own address: the bridge is no
@@ -101,6 +112,7 @@ static void set_port(struct br_session *s, struct sockaddr_storage *to, socklen_
 	s->port_len = len;
 	s->dmode = BR_DM_PORT;
 	ftpc_br_reply(s, "200 PORT command successful");
+	ftpc_br_preopen(s);
 }
 
 static void cmd_port(struct br_session *s, const char *arg)
@@ -170,9 +182,11 @@ static void cmd_auth(struct br_session *s, const char *arg)
 	ftpc_br_reply(s, "502 The bridge does not serve TLS to its clients");
 }
 
+static void cmd_relay(struct br_session *s, const char *line) { relay(s, line); }
+
 static void cmd_abor(struct br_session *s, const char *line)
 {
-	if (s->xs != BR_X_NONE)
+	if (ftpc_br_xfer_busy(s))
 		ftpc_br_abort(s);
 	else
 		relay(s, line);
@@ -183,6 +197,10 @@ static const struct verb {
 	const char *verb;
 	void (*fn)(struct br_session *s, const char *arg_or_line);
 	bool whole;
+	/* Ends the server's login, and with it the SPSV credentials: waits
+	 * while a pre-opened data connection logs in, else its login would
+	 * meet a revoked token and count as a failed login at the server. */
+	bool ends_login;
 } verbs[] = {
 	{ .verb = "PASV", .fn = cmd_pasv },
 	{ .verb = "EPSV", .fn = cmd_epsv },
@@ -203,6 +221,9 @@ static const struct verb {
 	{ .verb = "STOU", .fn = cmd_up, .whole = true },
 	{ .verb = "APPE", .fn = cmd_up, .whole = true },
 	{ .verb = "ABOR", .fn = cmd_abor, .whole = true },
+	{ .verb = "QUIT", .fn = cmd_relay, .whole = true, .ends_login = true },
+	{ .verb = "REIN", .fn = cmd_relay, .whole = true, .ends_login = true },
+	{ .verb = "USER", .fn = cmd_relay, .whole = true, .ends_login = true },
 };
 
 static const struct verb *find(const char *line, const char **arg)
@@ -244,12 +265,14 @@ void ftpc_br_client_lines(struct br_session *s)
 		char line[BR_CTL_IN + 1];
 		memcpy(line, s->cin, n);
 		strip_telnet(line, n);
-		bool idle = s->xs == BR_X_NONE && s->qn == 0;
+		bool idle = !ftpc_br_xfer_busy(s) && !replies_owed(s);
 		const char *arg;
 		const struct verb *v = find(line, &arg);
-		bool abor = v && v->fn == cmd_abor && s->xs != BR_X_NONE && !s->aborted;
+		bool abor = v && v->fn == cmd_abor && ftpc_br_xfer_busy(s) && !s->aborted;
 		if (!idle && !abor)
 			return;      /* one command at a time; ABOR may interrupt */
+		if (v && v->ends_login && (s->xs == BR_X_SPSV || s->xs == BR_X_DLOGIN))
+			return;      /* after the pre-open's login (or its failure) */
 		memmove(s->cin, s->cin + n, s->cin_len - n);
 		s->cin_len -= n;
 		if (!nl) {

@@ -364,7 +364,8 @@ void ftpc_br_tick(struct bridge *b)
 	double now = ftpc_br_now();
 	for (struct br_session *s = b->sessions, *next; s; s = next) {
 		next = s->next;
-		bool busy = s->xs != BR_X_NONE || s->sc.connecting;
+		/* a pre-opened connection may wait as long as the client likes */
+		bool busy = (s->xs != BR_X_NONE && s->xs != BR_X_READY) || s->sc.connecting;
 		if (!busy || now - s->last < b->timeout) {
 			if (!busy)
 				s->last = now;
