@@ -102,6 +102,7 @@ struct br_session {
 	socklen_t port_len;
 	enum br_xfer xs;
 	bool up, aborted, data_done, data_failed, src_eof;
+	bool src_dry, dst_full;             /* the last splice found it so: epoll's turn */
 	bool logged_in;                     /* the server said 230: SPSV may be pre-opened */
 	bool no_preopen;                    /* a pre-open failed: SPSV at the command only */
 	char xcmd[BR_CTL_IN + 2];

@@ -35,6 +35,7 @@ void ftpc_br_xfer_end(struct br_session *s)
 	s->xs = BR_X_NONE;
 	s->dmode = BR_DM_NONE;
 	s->up = s->aborted = s->data_done = s->data_failed = s->src_eof = s->holding = false;
+	s->src_dry = s->dst_full = false;
 }
 
 int ftpc_br_listen(struct br_session *s, unsigned *port)
@@ -340,44 +341,66 @@ static void dlogin_event(struct br_session *s)
 
 /* ---- the pipe: src to dst through a kernel pipe of p_cap bytes ----------- */
 
-/* A splice that moved less than asked found the socket empty (or full):
- * asking again would only return EAGAIN, half of all calls when measured,
- * so the loops stop there and wait for epoll. */
-static void pump_in(struct br_session *s)
+/* A splice that moved less than asked found the source socket empty (or
+ * the destination full): that side is left to epoll (level-triggered, it
+ * reports the socket again) until an event of its own, instead of being
+ * asked again for an EAGAIN: two thirds of all splice calls were, measured
+ * over a 1 GiB RETR. true when bytes moved. */
+static bool pump_in(struct br_session *s)
 {
 	struct br_ep *e = src(s);
-	for (int i = 0; i < 4 && e->fd >= 0 && !s->src_eof && s->p_len < s->p_cap; i++) {
-		size_t want = s->p_cap - s->p_len;
-		ssize_t n = splice(e->fd, NULL, s->pfd[1], NULL, want,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0) {
-			s->p_len += (size_t)n;
-			if ((size_t)n < want)
-				return;
-		} else if (n == 0) {
-			s->src_eof = true;
-		} else {
-			if (errno != EAGAIN && errno != EINTR)
-				data_fail(s, strerror(errno));
-			return;
-		}
+	if (e->fd < 0 || s->src_eof || s->src_dry || s->p_len == s->p_cap)
+		return false;
+	size_t want = s->p_cap - s->p_len;
+	ssize_t n = splice(e->fd, NULL, s->pfd[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		s->p_len += (size_t)n;
+		s->src_dry = (size_t)n < want;
+		return true;
 	}
+	if (n == 0)
+		s->src_eof = true;
+	else if (errno == EAGAIN || errno == EINTR)
+		s->src_dry = true;
+	else
+		data_fail(s, strerror(errno));
+	return false;
 }
 
-static void pump_out(struct br_session *s)
+static bool pump_out(struct br_session *s)
 {
 	struct br_ep *e = dst(s);
-	for (int i = 0; i < 4 && e->fd >= 0 && !e->connecting && s->p_len; i++) {
-		size_t want = s->p_len;
-		ssize_t w = splice(s->pfd[0], NULL, e->fd, NULL, want,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (w < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				data_fail(s, strerror(errno));
-			return;
-		}
+	if (e->fd < 0 || e->connecting || s->dst_full || !s->p_len)
+		return false;
+	size_t want = s->p_len;
+	ssize_t w = splice(s->pfd[0], NULL, e->fd, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (w > 0) {
 		s->p_len -= (size_t)w;
-		if ((size_t)w < want)
+		s->dst_full = (size_t)w < want;
+		return true;
+	}
+	if (w == 0 || errno == EAGAIN || errno == EINTR)
+		s->dst_full = true;
+	else
+		data_fail(s, strerror(errno));
+	return false;
+}
+
+/* An event on one side: move what moves, both ways round, until neither
+ * does. When the source has ended (RDHUP), it is read on to its EOF in this
+ * turn, so a small file's end costs no extra turn. */
+static void pump(struct br_session *s, const struct br_ep *e, uint32_t ev)
+{
+	bool fin = e == src(s) && ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	if (e == src(s))
+		s->src_dry = false;
+	else
+		s->dst_full = false;
+	for (int i = 0; i < 8 && !s->data_failed; i++) {
+		if (fin)
+			s->src_dry = false;
+		bool in = pump_in(s);
+		if (!pump_out(s) && !in)
 			return;
 	}
 }
@@ -498,9 +521,7 @@ void ftpc_br_data_event(struct br_ep *e, uint32_t ev)
 			data_fail(s, why);
 		return;
 	}
-	pump_in(s);
-	pump_out(s);
-	pump_in(s);
+	pump(s, e, ev);
 }
 
 uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
@@ -518,7 +539,7 @@ uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
 	if (s->dtls)
 		return ftpc_br_dtls_want(s, e);
 	if (e == src(s))
-		return !s->src_eof && s->p_len < s->p_cap ? EPOLLIN : 0;
+		return !s->src_eof && s->p_len < s->p_cap ? EPOLLIN | EPOLLRDHUP : 0;
 	return s->p_len ? EPOLLOUT : 0;
 }
 
