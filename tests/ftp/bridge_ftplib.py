@@ -10,10 +10,11 @@ one line "OK ..." or "FAIL ..." and exits 0 or 1.
   bridge_ftplib.py HOST PORT USER PASS active REMOTE SAMPLE  RETR over PORT
   bridge_ftplib.py HOST PORT USER PASS bounce ADDR         PORT to another host: 504
   bridge_ftplib.py HOST PORT USER PASS twice REMOTE SAMPLE  PASV, then RETR (PASV again)
-  bridge_ftplib.py HOST PORT USER PASS pasvquit N          N sessions: PASV, QUIT at once
-  bridge_ftplib.py HOST PORT USER PASS hold REMOTE SAMPLE   PASV, print HELD, then do
-      what stdin says: quit (QUIT), drop (close, no QUIT), relogin (REIN, USER,
-      PASS, then RETR on the first PASV's port)
+  bridge_ftplib.py HOST PORT USER PASS prequit N REMOTE   N sessions: PASV or SIZE
+      REMOTE, then QUIT at once, or PASV and a close after 0-1 ms (no QUIT)
+  bridge_ftplib.py HOST PORT USER PASS hold CMD REMOTE SAMPLE  CMD (PASV, or SIZE REMOTE),
+      print HELD, then do what stdin says: quit (QUIT), drop (close, no QUIT),
+      relogin (after PASV: REIN, USER, PASS, then RETR on the PASV's port)
 The environment's FTP_TIMEOUT (seconds, default 20) bounds every socket.
 """
 import hashlib
@@ -22,6 +23,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import ftplib
 
 host, port, user, pw, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
@@ -134,11 +136,15 @@ def retr_on(f, addr, remote):
     return first, b"".join(chunks), f.voidresp()
 
 
-def hold(remote, sample):
-    """The bridge pre-opens the server's side of a data connection at PASV;
-    what the client then does (or does not do) must not leave it behind."""
+def hold(first, remote, sample):
+    """The bridge pre-opens the server's side of a data connection at PASV
+    (and SIZE); what the client then does (or does not do) must not leave
+    it behind."""
     f = session()
-    addr = ftplib.parse227(f.sendcmd("PASV"))
+    if first == "PASV":
+        addr = ftplib.parse227(f.sendcmd("PASV"))
+    else:
+        f.sendcmd(f"SIZE {remote}")
     print("HELD", flush=True)
     what = sys.stdin.readline().strip()
     if what == "quit":
@@ -147,7 +153,7 @@ def hold(remote, sample):
     if what == "drop":
         f.close()
         return True, "PASV, then the client closed without QUIT"
-    if what == "relogin":
+    if what == "relogin" and first == "PASV":
         f.sendcmd("REIN")
         f.login(user, pw)
         first, data, last = retr_on(f, addr, remote)
@@ -202,15 +208,22 @@ def main():
         f.quit()
         with open(args[1], "rb") as s:
             ok, why = data == s.read(), f"PASV twice, RETR: {len(data)} bytes"
-    elif mode == "pasvquit":
+    elif mode == "prequit":
         codes = []
-        for _ in range(int(args[0])):
+        for i in range(int(args[0])):
             f = session()
-            f.sendcmd("PASV")
-            codes.append(f.quit()[:3])
-        ok, why = codes == ["221"] * int(args[0]), f"PASV, QUIT: {codes}"
+            f.sendcmd("PASV" if i % 3 != 1 else f"SIZE {args[1]}")
+            if i % 3 == 2:
+                # the close lands before, during or after the bridge's
+                # data login: spread over the window, not waiting for anything
+                time.sleep((i % 11) / 10000)
+                f.close()
+                codes.append("221")
+            else:
+                codes.append(f.quit()[:3])
+        ok, why = codes == ["221"] * int(args[0]), f"PASV or SIZE, QUIT or close: {codes}"
     elif mode == "hold":
-        ok, why = hold(args[0], args[1])
+        ok, why = hold(args[0], args[1], args[2])
     else:
         ok, why = False, f"unknown mode {mode}"
     print(("OK " if ok else "FAIL ") + why, flush=True)

@@ -196,6 +196,8 @@ void ftpc_br_dtls_end(struct br_session *s);
 int ftpc_br_listen(struct br_session *s, unsigned *port);
 /* The client chose its data connection: open the server's side now. */
 void ftpc_br_preopen(struct br_session *s);
+/* A pre-opened connection's DATACONN login is sent, its answer not read. */
+bool ftpc_br_preopen_login_sent(const struct br_session *s);
 /* A transfer command is under way (not just a pre-opened connection). */
 bool ftpc_br_xfer_busy(const struct br_session *s);
 void ftpc_br_xfer_start(struct br_session *s, bool up, const char *line);

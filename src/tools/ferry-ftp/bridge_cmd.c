@@ -184,6 +184,14 @@ static void cmd_auth(struct br_session *s, const char *arg)
 
 static void cmd_relay(struct br_session *s, const char *line) { relay(s, line); }
 
+/* SIZE and REST come right before a transfer (a client's progress bar, a
+ * resume): the data connection is pre-opened behind them already. */
+static void cmd_before_xfer(struct br_session *s, const char *line)
+{
+	relay(s, line);
+	ftpc_br_preopen(s);
+}
+
 static void cmd_abor(struct br_session *s, const char *line)
 {
 	if (ftpc_br_xfer_busy(s))
@@ -221,6 +229,8 @@ static const struct verb {
 	{ .verb = "STOU", .fn = cmd_up, .whole = true },
 	{ .verb = "APPE", .fn = cmd_up, .whole = true },
 	{ .verb = "ABOR", .fn = cmd_abor, .whole = true },
+	{ .verb = "SIZE", .fn = cmd_before_xfer, .whole = true },
+	{ .verb = "REST", .fn = cmd_before_xfer, .whole = true },
 	{ .verb = "QUIT", .fn = cmd_relay, .whole = true, .ends_login = true },
 	{ .verb = "REIN", .fn = cmd_relay, .whole = true, .ends_login = true },
 	{ .verb = "USER", .fn = cmd_relay, .whole = true, .ends_login = true },

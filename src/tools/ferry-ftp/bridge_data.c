@@ -73,6 +73,11 @@ static void drop_spsv(struct br_session *s)
 			s->q[i] = BR_Q_DROP;
 }
 
+bool ftpc_br_preopen_login_sent(const struct br_session *s)
+{
+	return s->xs == BR_X_DLOGIN && !s->xcmd_len;
+}
+
 bool ftpc_br_xfer_busy(const struct br_session *s)
 {
 	return s->xs != BR_X_NONE && s->xcmd_len;

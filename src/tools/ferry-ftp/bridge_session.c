@@ -251,8 +251,17 @@ static void client_event(struct br_session *s, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		ssize_t n = fill(s->cc.fd, s->cin, &s->cin_len, sizeof(s->cin));
-		if (n == 0 || n == -1)
+		if ((n == 0 || n == -1) && ftpc_br_preopen_login_sent(s)) {
+			/* The pre-opened connection's login is on its way: ending the
+			 * server's session now would make it meet a revoked token (a
+			 * failed login, toward the server's lockout). The session ends
+			 * by a QUIT of its own, which waits for that login. */
+			ftpc_br_ep_close(&s->cc, false);
+			memcpy(s->cin, "QUIT\r\n", 6);
+			s->cin_len = 6;
+		} else if (n == 0 || n == -1) {
 			s->dead = true;    /* the client went away: nobody to answer */
+		}
 	}
 }
 
@@ -346,6 +355,8 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 		if (ftpc_br_server_pending(s) && s->sc.fd >= 0 && !s->sc.connecting &&
 		    !ftpc_br_server_flush(s))
 			ftpc_br_fatal(s, "the server connection broke");
+		if (s->cc.fd < 0)
+			s->cout_len = 0;   /* the client left (see client_event) */
 		if (s->cout_len && !flush(s->cc.fd, s->cout, &s->cout_len))
 			s->dead = true;
 		if (before == s->cin_len + s->sin_len + s->sout_len + s->cout_len)
