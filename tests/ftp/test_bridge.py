@@ -248,6 +248,26 @@ def test_abort_and_rest(port, root, work):
           filecmp.cmp(f"{work}/big-c", big, shallow=False), r.stderr.decode()[-300:])
 
 
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_slow_client(b, root, work):
+    """A client that reads slower than the server sends: the bridge's pipe
+    fills by its buffers before its bytes, and the bridge must then wait for
+    the client, not wake in a loop (it spun at 22,000 wake-ups a second)."""
+    cpu0, t0 = proc_cpu(b.proc.pid), time.time()
+    r = in_cli("curl", "-sS", "--limit-rate", "16M", "-o", f"{work}/slow", url(b.port, "/big"))
+    wall, cpu = time.time() - t0, proc_cpu(b.proc.pid) - cpu0
+    check("curl --limit-rate 16M through the bridge: byte-identical",
+          r.returncode == 0 and filecmp.cmp(f"{work}/slow", os.path.join(root, "big"),
+                                            shallow=False), r.stderr.decode()[-300:])
+    check(f"... and the bridge waited for it: {cpu:.2f} s CPU in {wall:.1f} s "
+          "(the loop took 0.4 s/s and more)", cpu < 0.15 * wall, f"{cpu} {wall}")
+
+
 def test_many(port):
     t0 = time.time()
     ok, out = ftplib_run(port, "many", "20", "/tree/sub/deeper/file0", timeout=300)
@@ -358,6 +378,7 @@ def main():
                                ("ftplib", test_ftplib, (b.port, root, work, up)),
                                ("abort/rest", test_abort_and_rest, (b.port, root, work)),
                                ("many", test_many, (b.port,)),
+                               ("slow client", test_slow_client, (b, root, work)),
                                ("pre-open", test_preopen, (b.port, root, work, d)),
                                ("no-pipeline", test_no_pipeline, (root, work))):
             t.run(f"{name} tests ran", fn, *args)

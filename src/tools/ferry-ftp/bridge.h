@@ -103,6 +103,7 @@ struct br_session {
 	enum br_xfer xs;
 	bool up, aborted, data_done, data_failed, src_eof;
 	bool src_dry, dst_full;             /* the last splice found it so: epoll's turn */
+	bool pipe_full;                     /* its slots are, though p_len < p_cap */
 	bool logged_in;                     /* the server said 230: SPSV may be pre-opened */
 	bool no_preopen;                    /* a pre-open failed: SPSV at the command only */
 	char xcmd[BR_CTL_IN + 2];

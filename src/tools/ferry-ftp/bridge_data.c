@@ -35,7 +35,7 @@ void ftpc_br_xfer_end(struct br_session *s)
 	s->xs = BR_X_NONE;
 	s->dmode = BR_DM_NONE;
 	s->up = s->aborted = s->data_done = s->data_failed = s->src_eof = s->holding = false;
-	s->src_dry = s->dst_full = false;
+	s->src_dry = s->dst_full = s->pipe_full = false;
 }
 
 int ftpc_br_listen(struct br_session *s, unsigned *port)
@@ -354,7 +354,7 @@ static void dlogin_event(struct br_session *s)
 static bool pump_in(struct br_session *s)
 {
 	struct br_ep *e = src(s);
-	if (e->fd < 0 || s->src_eof || s->src_dry || s->p_len == s->p_cap)
+	if (e->fd < 0 || s->src_eof || s->src_dry || s->pipe_full || s->p_len == s->p_cap)
 		return false;
 	size_t want = s->p_cap - s->p_len;
 	ssize_t n = splice(e->fd, NULL, s->pfd[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -365,6 +365,8 @@ static bool pump_in(struct br_session *s)
 	}
 	if (n == 0)
 		s->src_eof = true;
+	else if (errno == EAGAIN && s->p_len)
+		s->pipe_full = true;    /* see ftpc_br_data_want */
 	else if (errno == EAGAIN || errno == EINTR)
 		s->src_dry = true;
 	else
@@ -382,6 +384,7 @@ static bool pump_out(struct br_session *s)
 	if (w > 0) {
 		s->p_len -= (size_t)w;
 		s->dst_full = (size_t)w < want;
+		s->pipe_full = false;
 		return true;
 	}
 	if (w == 0 || errno == EAGAIN || errno == EINTR)
@@ -543,8 +546,15 @@ uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
 		return 0;
 	if (s->dtls)
 		return ftpc_br_dtls_want(s, e);
-	if (e == src(s))
-		return !s->src_eof && s->p_len < s->p_cap ? EPOLLIN | EPOLLRDHUP : 0;
+	/* A pipe holds p_cap / 4096 buffers, not p_cap bytes: after a short
+	 * write to dst left part-pages in it, the slots fill before the bytes
+	 * do, splice from src says EAGAIN, and src (readable all along) would
+	 * wake the bridge in a loop until dst drains: 22,000 times a second
+	 * when the client read slower than the server sent. */
+	if (e == src(s)) {
+		bool room = !s->pipe_full && s->p_len < s->p_cap;
+		return !s->src_eof && room ? EPOLLIN | EPOLLRDHUP : 0;
+	}
 	return s->p_len ? EPOLLOUT : 0;
 }
 
