@@ -43,9 +43,10 @@ enum br_expect {
 };
 
 /* Where a transfer stands. The data connection to the server is opened
- * when the client sends PASV/EPSV/PORT/EPRT (pre-opened), so its round
- * trips overlap the client's own; READY: logged in, no transfer command
- * yet (xcmd_len 0 until the client sends one). */
+ * when the client announces a transfer (PASV, EPSV, PORT, EPRT, SIZE,
+ * REST: pre-opened), so its round trips overlap the client's own; READY:
+ * logged in, no transfer command yet (xcmd_len 0 until the client sends
+ * one). */
 enum br_xfer { BR_X_NONE, BR_X_SPSV, BR_X_DLOGIN, BR_X_READY, BR_X_SENT };
 /* How the client's data connection is made. */
 enum br_dmode { BR_DM_NONE, BR_DM_PASV, BR_DM_PORT };
@@ -195,7 +196,8 @@ void ftpc_br_dtls_end(struct br_session *s);
 
 /* ---- bridge_data.c: data connections on both sides ------------------------- */
 int ftpc_br_listen(struct br_session *s, unsigned *port);
-/* The client chose its data connection: open the server's side now. */
+/* A transfer is coming (PASV, EPSV, PORT, EPRT, SIZE, REST): the server's
+ * side of its data connection is opened now. */
 void ftpc_br_preopen(struct br_session *s);
 /* A pre-opened connection's DATACONN login is sent, its answer not read. */
 bool ftpc_br_preopen_login_sent(const struct br_session *s);

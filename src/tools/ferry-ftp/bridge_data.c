@@ -177,24 +177,7 @@ void ftpc_br_xfer_start(struct br_session *s, bool up, const char *line)
 		ask_spsv(s);         /* else a pre-open's login is under way: its end sends it */
 }
 
-/* The login's commands go out at once, before the greeting: the replies
- * still drive the ftpc state machine (which then has nothing left to
- * send), and a server reads commands in order, so two round trips of each
- * transfer are saved. 1 sent, 0 not connected yet, -1 failed. */
-static int pipeline_login(struct br_session *s)
-{
-	char out[2 * (FTPC_CRED_MAX + 8) + FTPC_IDENT_MAX + 16];
-	int n = s->b->form == FTPC_SPSV_SPDT
-		? snprintf(out, sizeof(out), "SPDT %s\r\n", s->cred.ident)
-		: snprintf(out, sizeof(out), "USER %s\r\nPASS %s\r\n", s->cred.user, s->cred.pass);
-	if (n <= 0 || (size_t)n >= sizeof(out))
-		return -1;
-	ssize_t w = send(s->sd.fd, out, (size_t)n, MSG_NOSIGNAL);
-	s->dl_piped = w == n;
-	if (w == n)
-		return 1;
-	return w < 0 && (errno == EAGAIN || errno == ENOTCONN) ? 0 : -1;
-}
+static int pipeline_login(struct br_session *s);
 
 void ftpc_br_spsv_reply(struct br_session *s, int code)
 {
@@ -486,6 +469,25 @@ static void accept_client(struct br_session *s)
 	}
 	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_open(s, &s->cd, fd, false);
+}
+
+/* The login's commands go out at once, before the greeting: the replies
+ * still drive the ftpc state machine (which then has nothing left to
+ * send), and a server reads commands in order, so two round trips of each
+ * transfer are saved. 1 sent, 0 not connected yet, -1 failed. */
+static int pipeline_login(struct br_session *s)
+{
+	char out[2 * (FTPC_CRED_MAX + 8) + FTPC_IDENT_MAX + 16];
+	int n = s->b->form == FTPC_SPSV_SPDT
+		? snprintf(out, sizeof(out), "SPDT %s\r\n", s->cred.ident)
+		: snprintf(out, sizeof(out), "USER %s\r\nPASS %s\r\n", s->cred.user, s->cred.pass);
+	if (n <= 0 || (size_t)n >= sizeof(out))
+		return -1;
+	ssize_t w = send(s->sd.fd, out, (size_t)n, MSG_NOSIGNAL);
+	s->dl_piped = w == n;
+	if (w == n)
+		return 1;
+	return w < 0 && (errno == EAGAIN || errno == ENOTCONN) ? 0 : -1;
 }
 
 static bool connected(struct br_ep *e)
