@@ -9,13 +9,21 @@ one line "OK ..." or "FAIL ..." and exits 0 or 1.
   bridge_ftplib.py HOST PORT USER PASS many N REMOTE       N sessions at once
   bridge_ftplib.py HOST PORT USER PASS active REMOTE SAMPLE  RETR over PORT
   bridge_ftplib.py HOST PORT USER PASS bounce ADDR         PORT to another host: 504
+  bridge_ftplib.py HOST PORT USER PASS twice REMOTE SAMPLE  PASV, then RETR (PASV again)
+  bridge_ftplib.py HOST PORT USER PASS prequit N REMOTE   N sessions: PASV or SIZE
+      REMOTE, then QUIT at once, or PASV and a close after 0-1 ms (no QUIT)
+  bridge_ftplib.py HOST PORT USER PASS hold CMD REMOTE SAMPLE  CMD (PASV, or SIZE REMOTE),
+      print HELD, then do what stdin says: quit (QUIT), drop (close, no QUIT),
+      relogin (after PASV: REIN, USER, PASS, then RETR on the PASV's port)
 The environment's FTP_TIMEOUT (seconds, default 20) bounds every socket.
 """
 import hashlib
 import io
 import os
+import socket
 import sys
 import threading
+import time
 import ftplib
 
 host, port, user, pw, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
@@ -113,6 +121,49 @@ def many(n, remote):
     return good == n, f"{good} of {n} sessions byte-identical both ways {[r for r in results if r is not True][:3]}"
 
 
+def retr_on(f, addr, remote):
+    """RETR over a passive port the client already has (no PASV of its own)."""
+    conn = socket.create_connection(addr, timeout=20)
+    f.putcmd(f"RETR {remote}")
+    first = f.getresp()
+    chunks = []
+    while True:
+        b = conn.recv(65536)
+        if not b:
+            break
+        chunks.append(b)
+    conn.close()
+    return first, b"".join(chunks), f.voidresp()
+
+
+def hold(first, remote, sample):
+    """The bridge pre-opens the server's side of a data connection at PASV
+    (and SIZE); what the client then does (or does not do) must not leave
+    it behind."""
+    f = session()
+    if first == "PASV":
+        addr = ftplib.parse227(f.sendcmd("PASV"))
+    else:
+        f.sendcmd(f"SIZE {remote}")
+    print("HELD", flush=True)
+    what = sys.stdin.readline().strip()
+    if what == "quit":
+        resp = f.quit()
+        return resp.startswith("221"), f"PASV, QUIT: {resp}"
+    if what == "drop":
+        f.close()
+        return True, "PASV, then the client closed without QUIT"
+    if what == "relogin" and first == "PASV":
+        f.sendcmd("REIN")
+        f.login(user, pw)
+        first, data, last = retr_on(f, addr, remote)
+        f.quit()
+        with open(sample, "rb") as s:
+            want = s.read()
+        return data == want, f"PASV, USER, PASS, RETR: {first[:3]} {last[:3]}, {len(data)} bytes"
+    return False, f"unknown hold step {what!r}"
+
+
 def main():
     if mode == "down":
         f = session()
@@ -150,6 +201,29 @@ def main():
             resp = str(e)
         f.quit()
         ok, why = resp.startswith("504"), f"PORT to {args[0]}: {resp}"
+    elif mode == "twice":
+        f = session()
+        f.sendcmd("PASV")
+        data = retr(f, args[0])       # ftplib sends its own PASV first
+        f.quit()
+        with open(args[1], "rb") as s:
+            ok, why = data == s.read(), f"PASV twice, RETR: {len(data)} bytes"
+    elif mode == "prequit":
+        codes = []
+        for i in range(int(args[0])):
+            f = session()
+            f.sendcmd("PASV" if i % 3 != 1 else f"SIZE {args[1]}")
+            if i % 3 == 2:
+                # the close lands before, during or after the bridge's
+                # data login: spread over the window, not waiting for anything
+                time.sleep((i % 11) / 10000)
+                f.close()
+                codes.append("221")
+            else:
+                codes.append(f.quit()[:3])
+        ok, why = codes == ["221"] * int(args[0]), f"PASV or SIZE, QUIT or close: {codes}"
+    elif mode == "hold":
+        ok, why = hold(args[0], args[1], args[2])
     else:
         ok, why = False, f"unknown mode {mode}"
     print(("OK " if ok else "FAIL ") + why, flush=True)

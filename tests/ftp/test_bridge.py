@@ -4,7 +4,9 @@ through; the bridge and the clients in a second namespace. curl, lftp,
 tnftp and Python's ftplib, pointed at the bridge, copy a tree both ways
 byte for byte; pointed at the server directly they fail (their PASV/EPSV
 data connections are dropped). Also ABOR, resumed transfers (REST, APPE),
-PORT/EPRT, a refused bounce PORT, and 20 sessions at once."""
+PORT/EPRT, a refused bounce PORT, 20 sessions at once, and the data
+connection the bridge pre-opens at PASV (released on QUIT, on a dropped
+client, on a new login; one for two PASVs)."""
 import filecmp
 import os
 import random
@@ -246,11 +248,97 @@ def test_abort_and_rest(port, root, work):
           filecmp.cmp(f"{work}/big-c", big, shallow=False), r.stderr.decode()[-300:])
 
 
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_slow_client(b, root, work):
+    """A client that reads slower than the server sends: the bridge's pipe
+    fills by its buffers before its bytes, and the bridge must then wait for
+    the client, not wake in a loop (it spun at 22,000 wake-ups a second)."""
+    cpu0, t0 = proc_cpu(b.proc.pid), time.time()
+    r = in_cli("curl", "-sS", "--limit-rate", "16M", "-o", f"{work}/slow", url(b.port, "/big"))
+    wall, cpu = time.time() - t0, proc_cpu(b.proc.pid) - cpu0
+    check("curl --limit-rate 16M through the bridge: byte-identical",
+          r.returncode == 0 and filecmp.cmp(f"{work}/slow", os.path.join(root, "big"),
+                                            shallow=False), r.stderr.decode()[-300:])
+    check(f"... and the bridge waited for it: {cpu:.2f} s CPU in {wall:.1f} s "
+          "(the loop took 0.4 s/s and more)", cpu < 0.15 * wall, f"{cpu} {wall}")
+
+
 def test_many(port):
     t0 = time.time()
     ok, out = ftplib_run(port, "many", "20", "/tree/sub/deeper/file0", timeout=300)
     check("20 ftplib sessions at once through one bridge, RETR+STOR+RETR each", ok,
           f"{out} {time.time() - t0:.1f}s")
+
+
+def server_conns():
+    """TCP connections established to ferryd's port (every session's)."""
+    r = sh("ip", "netns", "exec", SRV, "ss", "-Htn", "state", "established",
+           f"( sport = :{PORT} )")
+    return len(r.stdout.decode().splitlines())
+
+
+def wait_conns(want, secs=10):
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        n = server_conns()
+        if n == want:
+            return n
+        time.sleep(0.05)
+    return server_conns()
+
+
+def hold(port, root, step, first="PASV"):
+    """ftplib's hold mode: first (PASV or SIZE), then step; returns (ok,
+    output, connections seen at ferryd while it was held)."""
+    p = subprocess.Popen(["ip", "netns", "exec", CLI, "python3", HELPER, "127.0.0.1",
+                          str(port), "alice", PW, "hold", first, "/tree/sub/file1",
+                          os.path.join(root, "tree/sub/file1")],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        held = p.stdout.readline().decode().strip()
+        seen = wait_conns(2) if held == "HELD" else -1
+        out, _ = p.communicate(step.encode() + b"\n", timeout=60)
+        return p.returncode == 0, held + " " + out.decode()[-400:], seen
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_preopen(port, root, work, d):
+    """The bridge opens the server's side of a data connection (SPSV and the
+    DATACONN login) when the client sends PASV, before its transfer command."""
+    check("no session at ferryd before the pre-open tests", wait_conns(0) == 0)
+    for step in ("quit", "drop"):
+        ok, out, seen = hold(port, root, step)
+        check(f"PASV pre-opens the server's data connection (2 connections at ferryd: {seen})",
+              seen == 2, out)
+        check(f"PASV, then {step}: the session ends cleanly", ok, out)
+        n = wait_conns(0)
+        check(f"PASV, then {step}: no connection left at ferryd ({n})", n == 0, out)
+    ok, out, seen = hold(port, root, "quit", first="SIZE")
+    check(f"SIZE pre-opens the data connection too (2 connections at ferryd: {seen}); "
+          "QUIT ends it", ok and seen == 2 and wait_conns(0) == 0, out)
+    ok, out, seen = hold(port, root, "relogin")
+    check("PASV, REIN, USER/PASS (ferryd drops the pre-opened connection), RETR on the "
+          "first passive port: byte-identical", ok and seen == 2, f"{seen} {out}")
+    ok, out = ftplib_run(port, "twice", "/tree/sub/file1", os.path.join(root, "tree/sub/file1"))
+    check("PASV twice, then RETR: byte-identical", ok, out)
+    n = wait_conns(0)
+    check(f"after PASV twice and QUIT: no connection left at ferryd ({n})", n == 0, out)
+    ok, out = ftplib_run(port, "prequit", "30", "/tree/sub/file1")
+    n = wait_conns(0)
+    check(f"30 sessions of PASV or SIZE, then QUIT or a close at once: no connection "
+          f"left ({n})", ok and n == 0, out)
+    log = d.logtext().splitlines()
+    bad = [i for i, ln in enumerate(log) if "rejected DATACONN" in ln]
+    check("ferryd refused no DATACONN login (a pre-open never outlives its session's token)",
+          not bad, "\n".join(log[max(0, bad[0] - 15):bad[0] + 3]) if bad else "")
 
 
 def test_no_pipeline(root, work):
@@ -290,6 +378,8 @@ def main():
                                ("ftplib", test_ftplib, (b.port, root, work, up)),
                                ("abort/rest", test_abort_and_rest, (b.port, root, work)),
                                ("many", test_many, (b.port,)),
+                               ("slow client", test_slow_client, (b, root, work)),
+                               ("pre-open", test_preopen, (b.port, root, work, d)),
                                ("no-pipeline", test_no_pipeline, (root, work))):
             t.run(f"{name} tests ran", fn, *args)
     except Exception as e:  # noqa: BLE001

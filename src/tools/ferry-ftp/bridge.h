@@ -44,8 +44,12 @@ enum br_expect {
 	BR_Q_FEAT,              /* the client's FEAT: forward, TLS lines as the bridge serves */
 };
 
-/* Where a transfer stands. */
-enum br_xfer { BR_X_NONE, BR_X_SPSV, BR_X_DLOGIN, BR_X_SENT };
+/* Where a transfer stands. The data connection to the server is opened
+ * when the client announces a transfer (PASV, EPSV, PORT, EPRT, SIZE,
+ * REST: pre-opened), so its round trips overlap the client's own; READY:
+ * logged in, no transfer command yet (xcmd_len 0 until the client sends
+ * one). */
+enum br_xfer { BR_X_NONE, BR_X_SPSV, BR_X_DLOGIN, BR_X_READY, BR_X_SENT };
 /* How the client's data connection is made. */
 enum br_dmode { BR_DM_NONE, BR_DM_PASV, BR_DM_PORT };
 /* What is done with the lines of the reply being read. */
@@ -104,6 +108,10 @@ struct br_session {
 	socklen_t port_len;
 	enum br_xfer xs;
 	bool up, aborted, data_done, data_failed, src_eof;
+	bool src_dry, dst_full;             /* the last splice found it so: epoll's turn */
+	bool pipe_full;                     /* its slots are, though p_len < p_cap */
+	bool logged_in;                     /* the server said 230: SPSV may be pre-opened */
+	bool no_preopen;                    /* a pre-open failed: SPSV at the command only */
 	char xcmd[BR_CTL_IN + 2];
 	size_t xcmd_len;
 	struct ftpc_spsv cred;
@@ -180,7 +188,6 @@ int ftpc_br_dial(const struct sockaddr_storage *to, socklen_t len);
 /* ---- bridge_cmd.c: the client's commands ----------------------------------- */
 void ftpc_br_client_lines(struct br_session *s);
 
-bool ftpc_br_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a);
 
 /* ---- bridge_reply.c: the server's replies ---------------------------------- */
@@ -259,6 +266,13 @@ bool ftpc_br_ldata_hs_late(const struct br_session *s, double now);
 
 /* ---- bridge_data.c: data connections on both sides ------------------------- */
 int ftpc_br_listen(struct br_session *s, unsigned *port);
+/* A transfer is coming (PASV, EPSV, PORT, EPRT, SIZE, REST): the server's
+ * side of its data connection is opened now. */
+void ftpc_br_preopen(struct br_session *s);
+/* A pre-opened connection's DATACONN login is sent, its answer not read. */
+bool ftpc_br_preopen_login_sent(const struct br_session *s);
+/* A transfer command is under way (not just a pre-opened connection). */
+bool ftpc_br_xfer_busy(const struct br_session *s);
 void ftpc_br_xfer_start(struct br_session *s, bool up, const char *line);
 void ftpc_br_spsv_reply(struct br_session *s, int code);
 void ftpc_br_xfer_final(struct br_session *s, int code);

@@ -2,7 +2,6 @@
  * table: the data-connection verbs are answered by the bridge itself,
  * transfer verbs start an SPSV data connection, everything else goes to the
  * server as it is. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <strings.h>
 
 #include "bridge.h"
+#include "ferry/base.h"
 #include "ferry_ftp.h"
 
 /* Telnet commands in the control stream (IAC IP, IAC DM before ABOR) are
@@ -39,8 +39,7 @@ static void relay(struct br_session *s, const char *line)
 		ftpc_br_expect(s, BR_Q_RELAY);
 }
 
-/* The client's own address (v4-mapped addresses as IPv4), for PORT checks
- * and to bind the passive listener. */
+/* An address with v4-mapped addresses as IPv4, for the PASV reply. */
 static void plain(const struct sockaddr_storage *a, struct sockaddr_storage *out)
 {
 	*out = *a;
@@ -55,24 +54,19 @@ static void plain(const struct sockaddr_storage *a, struct sockaddr_storage *out
 	}
 }
 
-bool ftpc_br_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	struct sockaddr_storage x, y;
-	plain(a, &x);
-	plain(b, &y);
-	if (x.ss_family != y.ss_family)
-		return false;
-	if (x.ss_family == AF_INET)
-		return !memcmp(&((struct sockaddr_in *)&x)->sin_addr,
-			       &((struct sockaddr_in *)&y)->sin_addr, 4);
-	return !memcmp(&((struct sockaddr_in6 *)&x)->sin6_addr,
-		       &((struct sockaddr_in6 *)&y)->sin6_addr, 16);
-}
-
 bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a)
 {
 	socklen_t l = sizeof(*a);
 	return getpeername(s->cc.fd, (struct sockaddr *)a, &l) == 0;
+}
+
+/* Server replies still owed to the client (the bridge's own SPSV is not). */
+static bool replies_owed(const struct br_session *s)
+{
+	for (int i = 0; i < s->qn; i++)
+		if (s->q[i] == BR_Q_RELAY || s->q[i] == BR_Q_XFER)
+			return true;
+	return false;
 }
 
 static void cmd_pasv(struct br_session *s, const char *arg)
@@ -91,6 +85,7 @@ static void cmd_pasv(struct br_session *s, const char *arg)
 	const unsigned char *ip = (const unsigned char *)&((struct sockaddr_in *)&p)->sin_addr;
 	ftpc_br_reply(s, "227 Entering Passive Mode (%u,%u,%u,%u,%u,%u)", ip[0], ip[1], ip[2],
 		      ip[3], port >> 8, port & 255);
+	ftpc_br_preopen(s);
 }
 
 static void cmd_epsv(struct br_session *s, const char *arg)
@@ -101,6 +96,7 @@ static void cmd_epsv(struct br_session *s, const char *arg)
 	if (ftpc_br_listen(s, &port) < 0)
 		return ftpc_br_reply(s, "425 Cannot open a passive port");
 	ftpc_br_reply(s, "229 Entering Extended Passive Mode (|||%u|)", port);
+	ftpc_br_preopen(s);
 }
 
 /* PORT and EPRT may name only the client's own address: the bridge is no
@@ -108,7 +104,7 @@ static void cmd_epsv(struct br_session *s, const char *arg)
 static void set_port(struct br_session *s, struct sockaddr_storage *to, socklen_t len)
 {
 	struct sockaddr_storage peer;
-	if (!ftpc_br_client_peer(s, &peer) || !ftpc_br_same_host(&peer, to))
+	if (!ftpc_br_client_peer(s, &peer) || !fb_addr_same_host(&peer, to))
 		return ftpc_br_reply(s, "504 The data address must be your own");
 	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_close(&s->cd, false);
@@ -116,6 +112,7 @@ static void set_port(struct br_session *s, struct sockaddr_storage *to, socklen_
 	s->port_len = len;
 	s->dmode = BR_DM_PORT;
 	ftpc_br_reply(s, "200 PORT command successful");
+	ftpc_br_preopen(s);
 }
 
 static void cmd_port(struct br_session *s, const char *arg)
@@ -149,29 +146,16 @@ static void cmd_eprt(struct br_session *s, const char *arg)
 	if (!end)
 		return ftpc_br_reply(s, "501 Syntax: EPRT |af|address|port|");
 	*addr++ = *port++ = *end = '\0';
-	long pn = strtol(port, &end, 10);
-	struct sockaddr_storage to = { 0 };
-	socklen_t len;
-	if (*end || pn <= 0 || pn > 65535)
-		return ftpc_br_reply(s, "501 Bad port in EPRT");
-	if (!strcmp(af, "1")) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&to;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)pn);
-		len = sizeof(*a);
-		if (inet_pton(AF_INET, addr, &a->sin_addr) != 1)
-			return ftpc_br_reply(s, "501 Bad address in EPRT");
-	} else if (!strcmp(af, "2")) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&to;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)pn);
-		len = sizeof(*a);
-		if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1)
-			return ftpc_br_reply(s, "501 Bad address in EPRT");
-	} else {
+	int family = !strcmp(af, "1") ? AF_INET : !strcmp(af, "2") ? AF_INET6 : AF_UNSPEC;
+	if (family == AF_UNSPEC)
 		return ftpc_br_reply(s, "522 Network protocol not supported, use (1,2)");
-	}
-	set_port(s, &to, len);
+	uint16_t pn;
+	if (fb_port_parse(port, false, &pn) < 0)
+		return ftpc_br_reply(s, "501 Bad port in EPRT");
+	struct sockaddr_storage to;
+	if (fb_addr_parse(addr, pn, &to) < 0 || to.ss_family != family)
+		return ftpc_br_reply(s, "501 Bad address in EPRT");
+	set_port(s, &to, fb_addr_len((struct sockaddr *)&to));
 }
 
 static void transfer(struct br_session *s, bool up, const char *line)
@@ -201,9 +185,19 @@ static void cmd_feat(struct br_session *s, const char *line)
 		ftpc_br_expect(s, BR_Q_FEAT);
 }
 
+static void cmd_relay(struct br_session *s, const char *line) { relay(s, line); }
+
+/* SIZE and REST come right before a transfer (a client's progress bar, a
+ * resume): the data connection is pre-opened behind them already. */
+static void cmd_before_xfer(struct br_session *s, const char *line)
+{
+	relay(s, line);
+	ftpc_br_preopen(s);
+}
+
 static void cmd_abor(struct br_session *s, const char *line)
 {
-	if (s->xs != BR_X_NONE)
+	if (ftpc_br_xfer_busy(s))
 		ftpc_br_abort(s);
 	else
 		relay(s, line);
@@ -214,6 +208,10 @@ static const struct verb {
 	const char *verb;
 	void (*fn)(struct br_session *s, const char *arg_or_line);
 	bool whole;
+	/* Ends the server's login, and with it the SPSV credentials: waits
+	 * while a pre-opened data connection logs in, else its login would
+	 * meet a revoked token and count as a failed login at the server. */
+	bool ends_login;
 } verbs[] = {
 	{ .verb = "PASV", .fn = cmd_pasv },
 	{ .verb = "EPSV", .fn = cmd_epsv },
@@ -235,6 +233,11 @@ static const struct verb {
 	{ .verb = "STOU", .fn = cmd_up, .whole = true },
 	{ .verb = "APPE", .fn = cmd_up, .whole = true },
 	{ .verb = "ABOR", .fn = cmd_abor, .whole = true },
+	{ .verb = "SIZE", .fn = cmd_before_xfer, .whole = true },
+	{ .verb = "REST", .fn = cmd_before_xfer, .whole = true },
+	{ .verb = "QUIT", .fn = cmd_relay, .whole = true, .ends_login = true },
+	{ .verb = "REIN", .fn = cmd_relay, .whole = true, .ends_login = true },
+	{ .verb = "USER", .fn = cmd_relay, .whole = true, .ends_login = true },
 };
 
 static const struct verb *find(const char *line, const char **arg)
@@ -276,12 +279,14 @@ void ftpc_br_client_lines(struct br_session *s)
 		char line[BR_CTL_IN + 1];
 		memcpy(line, s->cin, n);
 		strip_telnet(line, n);
-		bool idle = s->xs == BR_X_NONE && s->qn == 0;
+		bool idle = !ftpc_br_xfer_busy(s) && !replies_owed(s);
 		const char *arg;
 		const struct verb *v = find(line, &arg);
-		bool abor = v && v->fn == cmd_abor && s->xs != BR_X_NONE && !s->aborted;
+		bool abor = v && v->fn == cmd_abor && ftpc_br_xfer_busy(s) && !s->aborted;
 		if (!idle && !abor)
 			return;      /* one command at a time; ABOR may interrupt */
+		if (v && v->ends_login && (s->xs == BR_X_SPSV || s->xs == BR_X_DLOGIN))
+			return;      /* after the pre-open's login (or its failure) */
 		memmove(s->cin, s->cin + n, s->cin_len - n);
 		s->cin_len -= n;
 		if (!nl) {

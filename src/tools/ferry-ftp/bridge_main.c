@@ -20,7 +20,9 @@
 double ftpc_br_now(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* Read on every event, for timeouts of whole seconds: the coarse clock
+	 * costs no clock-source read (3-7% of the bridge's samples were in them). */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 

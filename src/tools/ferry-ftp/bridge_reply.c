@@ -81,6 +81,8 @@ static void reply_done(struct br_session *s, int code)
 	enum br_expect what = s->q[0];
 	memmove(s->q, s->q + 1, (size_t)(s->qn - 1) * sizeof(s->q[0]));
 	s->qn--;
+	if (what == BR_Q_RELAY && (code == 230 || code == 220))
+		s->logged_in = code == 230;     /* 220: REIN, logged out again */
 	if (what == BR_Q_SPSV)
 		ftpc_br_spsv_reply(s, code);
 	else if (what == BR_Q_XFER)

@@ -262,8 +262,17 @@ static void client_event(struct br_session *s, uint32_t ev)
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		ssize_t n = s->ctls ? ftpc_br_client_tls_read(s)
 				    : fill(s->cc.fd, s->cin, &s->cin_len, sizeof(s->cin));
-		if (n == 0 || n == -1)
+		if ((n == 0 || n == -1) && ftpc_br_preopen_login_sent(s)) {
+			/* The pre-opened connection's login is on its way: ending the
+			 * server's session now would make it meet a revoked token (a
+			 * failed login, toward the server's lockout). The session ends
+			 * by a QUIT of its own, which waits for that login. */
+			ftpc_br_ep_close(&s->cc, false);
+			memcpy(s->cin, "QUIT\r\n", 6);
+			s->cin_len = 6;
+		} else if (n == 0 || n == -1) {
 			s->dead = true;    /* the client went away: nobody to answer */
+		}
 	}
 }
 
@@ -364,7 +373,9 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 		if (ftpc_br_server_pending(s) && s->sc.fd >= 0 && !s->sc.connecting &&
 		    !ftpc_br_server_flush(s))
 			ftpc_br_fatal(s, "the server connection broke");
-		if (ftpc_br_client_has_out(s) && !client_flush(s))
+		if (s->cc.fd < 0)
+			s->cout_len = 0;   /* the client left (see client_event) */
+		else if (ftpc_br_client_has_out(s) && !client_flush(s))
 			s->dead = true;
 		if (before == s->cin_len + s->sin_len + s->sout_len + s->cout_len)
 			break;
@@ -391,7 +402,8 @@ void ftpc_br_tick(struct bridge *b)
 			ftpc_br_event(&s->cc, 0);
 			continue;
 		}
-		bool busy = s->xs != BR_X_NONE || s->sc.connecting;
+		/* a pre-opened connection may wait as long as the client likes */
+		bool busy = (s->xs != BR_X_NONE && s->xs != BR_X_READY) || s->sc.connecting;
 		if (!busy || now - s->last < b->timeout) {
 			if (!busy)
 				s->last = now;
