@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """check_system_headers.py ROOT: only src/engine includes liburing.h, only
-src/crypto includes wolfSSL headers, and only src/base calls getaddrinfo or
-getnameinfo (the one set of address helpers; in src/ and include/, tools
-included; tests may use them directly). Prints offenders, "N passed, N failed"."""
+src/crypto includes wolfSSL headers, and only src/base calls getaddrinfo,
+getnameinfo or inet_pton/inet_aton/inet_addr (the one set of address
+helpers; in src/ and include/, tools included; tests may use them directly). Prints offenders, "N passed, N failed"."""
 import os, re, sys
 
 RULES = [  # (what, include pattern, the only directory allowed)
     ('liburing', re.compile(r'^\s*#\s*include\s*[<"]liburing(\.h|/)', re.M), 'src/engine/'),
     ('wolfSSL', re.compile(r'^\s*#\s*include\s*[<"]wolfssl/', re.M), 'src/crypto/'),
     ('getaddrinfo/getnameinfo', re.compile(r'\bget(addr|name)info\s*\('), 'src/base/'),
+    ('inet_pton/inet_aton/inet_addr', re.compile(r'\binet_(pton|aton|addr)\s*\('), 'src/base/'),
 ]
 
 def main():
