@@ -60,6 +60,7 @@ void daemon_config_init(struct ferry_config *cfg)
 	cfg->gateway.max_unauthenticated = 64;
 	cfg->gateway.login_timeout = 30;
 	cfg->gateway.token_timeout = 60;
+	cfg->gateway.tls_require_reuse = true;
 }
 
 /* Defaults that depend on what was given: the public multicast address,
@@ -151,6 +152,8 @@ void daemon_config_free(struct ferry_config *cfg)
 	ftp_free(&cfg->ftp);
 	daemon_strlist_free(&cfg->gateway.listen);
 	free(cfg->gateway.backend);
+	free(cfg->gateway.tls_cert);
+	free(cfg->gateway.tls_key);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -628,6 +631,30 @@ static int check_ftp(struct vctx *v)
 	return check_ints(v, -1, f, ftp_rules, sizeof(ftp_rules) / sizeof(*ftp_rules));
 }
 
+/* gateway.tls and gateway.backend_tls: a certificate with its key; TLS
+ * toward the clients only with the backend leg chosen explicitly, so that an
+ * operator never gets a clear backend hop without having said so; the
+ * backend leg's TLS is not built yet: refused, never accepted and ignored. */
+static int check_gateway_tls(struct vctx *v)
+{
+	const struct gateway_config *g = &v->cfg->gateway;
+	if (!g->tls_cert != !g->tls_key)
+		return vfail(v, -1, g->tls_cert ? "gateway.tls.key" : "gateway.tls.cert", NULL,
+			     "a certificate needs its key and a key its certificate");
+	if (!g->tls_cert && g->tls_policy > TLS_POLICY_OPTIONAL)
+		return vfail(v, -1, "gateway.tls.policy", NULL,
+			     "a TLS policy needs a certificate (gateway.tls.cert and key)");
+	if (g->backend_tls == GW_BACKEND_TLS_AUTO || g->backend_tls == GW_BACKEND_TLS_REQUIRED)
+		return vfail(v, -1, "gateway.backend_tls", NULL,
+			     "TLS toward the backend is not available in this version: "
+			     "only \"off\" (the gateway-backend hop in clear)");
+	if (g->tls_cert && g->backend_tls != GW_BACKEND_TLS_OFF)
+		return vfail(v, -1, "gateway.backend_tls", NULL,
+			     "with gateway.tls the backend hop must be chosen: \"off\" keeps "
+			     "it in clear (passwords cross it unencrypted)");
+	return 0;
+}
+
 static int check_gateway(struct vctx *v)
 {
 	const struct gateway_config *g = &v->cfg->gateway;
@@ -651,6 +678,8 @@ static int check_gateway(struct vctx *v)
 	if (!ok)
 		return vfail(v, -1, "gateway.backend", NULL,
 			     "the legacy FTP server as \"HOST:PORT\" is required");
+	if (check_gateway_tls(v))
+		return -1;
 	return check_ints(v, -1, g, gateway_rules, sizeof(gateway_rules) / sizeof(*gateway_rules));
 }
 

@@ -33,6 +33,7 @@ struct gw_grant {                  /* what a token lets its holder reach */
 	struct sockaddr_storage owner;  /* the control client's address */
 	struct sockaddr_storage target; /* backend address and announced port */
 	struct sockaddr_storage from;   /* the control connection's own address */
+	bool prot_p;                    /* the session's PROT P: the data in TLS */
 };
 struct gw_tokens *gw_tokens_create(void);
 void gw_tokens_destroy(struct gw_tokens *t);
@@ -73,6 +74,7 @@ struct gw_server {
 	char backend_text[96];
 	struct sockaddr_storage backend;
 	struct gw_tokens *tokens;
+	struct crypto_tls_ctx *tls;  /* gateway.tls toward clients, or NULL */
 	int sessions, unauth;      /* __atomic counters */
 	uint64_t next_id;
 };
@@ -122,6 +124,13 @@ struct gw_link {
 	int be_code;
 	bool feat_ok, no_epsv;
 	char last[256];             /* the last backend reply line, for errors */
+	/* FTPS toward the client (tls.c) */
+	struct crypto_tls *ctls;    /* after AUTH TLS's 234 */
+	bool tls_busy;              /* a handshake step on the helper pool */
+	bool tls_closed;            /* close_notify sent (or the layer failed) */
+	int jobs;                   /* pool jobs in flight: l lives until 0 */
+	struct gw_lines hold;       /* ciphertext that came during a step */
+	bool pbsz, prot_p, user_sent;
 };
 
 void gw_link_accept(struct gw_worker *gw, struct fe_conn *c);
@@ -129,6 +138,9 @@ void gw_link_free_all(struct gw_worker *gw);
 /* Ends the link: both connections closed (after what is queued), counts
  * released; freed when the last connection reports its close. */
 void gw_link_end(struct gw_link *l);
+void gw_link_maybe_free(struct gw_link *l);  /* an ended link's last job is back */
+/* What the client sent, in plain (decrypted if in TLS). */
+void gw_link_client_input(struct gw_link *l, const uint8_t *p, size_t n);
 void gw_link_logged_in(struct gw_link *l);   /* no longer unauthenticated */
 void gw_link_attach_backend(struct gw_link *l, struct fe_conn *c);
 void gw_link_input_changed(struct gw_link *l);  /* re-decide who is read */
@@ -146,10 +158,25 @@ void gw_relay_backend_data(struct gw_link *l, const uint8_t *p, size_t n);
 /* ---- passive.c: SPSV and FEAT answered by the gateway -------------------- */
 /* Called with a client command before it is forwarded: true when the
  * gateway handles it itself (it may have sent its own command). */
-bool gw_passive_intercept(struct gw_link *l, const char *verb);
+bool gw_passive_intercept(struct gw_link *l, const char *verb, const char *arg, size_t alen);
 /* A line of the backend's reply to the gateway's own command. */
 void gw_passive_reply_line(struct gw_link *l, const char *line, size_t len,
 			   int code, bool last);
+
+/* ---- tls.c: FTPS toward the client ---------------------------------------- */
+void gw_tls_input(struct gw_link *l, const uint8_t *p, size_t n);  /* ciphertext */
+bool gw_tls_send(struct gw_link *l, const char *p, size_t n);      /* false: failed */
+void gw_tls_close(struct gw_link *l);          /* close_notify, once */
+void gw_tls_auth(struct gw_link *l, const char *arg, size_t len);
+void gw_tls_pbsz(struct gw_link *l);
+void gw_tls_prot(struct gw_link *l, const char *arg, size_t len);
+void gw_tls_ccc(struct gw_link *l);
+/* gateway.tls.policy: true when USER may go on (else 530 sent); when SPSV
+ * may (else 521 sent). */
+bool gw_tls_login_ok(struct gw_link *l);
+bool gw_tls_spsv_ok(struct gw_link *l);
+/* Why a data connection may not carry the grant's transfer, or NULL. */
+const char *gw_tls_data_refusal(const struct gw_link *l, const struct gw_grant *g);
 
 /* ---- join.c: data connections -------------------------------------------- */
 void gw_join(struct gw_link *l, const char *arg, size_t len);

@@ -14,7 +14,10 @@ static void refuse(struct gw_link *l, const char *why)
 	char host[64];
 	flog(LOG_LVL_WARN, "gateway: data login from %s refused: %s",
 	     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)), why);
-	gw_reply(l, 504, "Invalid data connection credentials.");
+	if (strstr(why, "TLS") || strstr(why, "PROT"))
+		gw_reply(l, 522, "Data connection refused: %s.", why);
+	else
+		gw_reply(l, 504, "Invalid data connection credentials.");
 	gw_link_end(l);
 }
 
@@ -55,6 +58,11 @@ void gw_join(struct gw_link *l, const char *arg, size_t len)
 		refuse(l, r == -ETIMEDOUT ? "expired token"
 			  : r == -EPERM ? "token of another client address"
 			  : "unknown or used token");
+		return;
+	}
+	const char *why = gw_tls_data_refusal(l, &g);
+	if (why) {
+		refuse(l, why);
 		return;
 	}
 	char host[64];

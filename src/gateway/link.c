@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "gw_internal.h"
 
 static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg);
@@ -65,7 +66,7 @@ void gw_send_cli(struct gw_link *l, const char *p, size_t n)
 {
 	if (!l->cli || l->ending || !n)
 		return;
-	if (fe_conn_send(l->cli, p, n) < 0) {
+	if (l->ctls ? !gw_tls_send(l, p, n) : fe_conn_send(l->cli, p, n) < 0) {
 		gw_link_end(l);   /* cannot happen below the limit: a bug's way out */
 		return;
 	}
@@ -107,15 +108,22 @@ static void link_free(struct gw_link *l)
 		gw->links = l->next;
 	if (l->next)
 		l->next->prev = l->prev;
+	crypto_tls_free(l->ctls);
 	free(l->cin.p);
 	free(l->bin.p);
+	free(l->hold.p);
 	free(l);
 }
 
 static void maybe_free(struct gw_link *l)
 {
-	if (l->ending && !l->in_end && !l->cli && !l->be && !l->connecting)
+	if (l->ending && !l->in_end && !l->cli && !l->be && !l->connecting && !l->jobs)
 		link_free(l);
+}
+
+void gw_link_maybe_free(struct gw_link *l)
+{
+	maybe_free(l);
 }
 
 static void release(struct gw_link *l)
@@ -143,6 +151,8 @@ void gw_link_end(struct gw_link *l)
 	/* A close may report at once (on_close inside the call): l stays until
 	 * both calls are back. */
 	l->in_end = true;
+	if (l->cli && l->ctls)
+		gw_tls_close(l);   /* close_notify before the TCP close */
 	if (l->cli)
 		fe_conn_close(l->cli);
 	if (l->be)
@@ -249,6 +259,27 @@ static bool lines_add(struct gw_lines *b, const uint8_t *p, size_t n)
 	return true;
 }
 
+/* The verbs a connection may send before it is a session or a data
+ * connection, answered by the gateway: TLS's (the SPSV-over-TLS order is
+ * 220, AUTH TLS, the handshake, then USER DATACONN in TLS) and a USER the
+ * TLS policy refuses. true: the line was taken. */
+static bool front_own(struct gw_link *l, const char *verb, const char *arg, size_t alen)
+{
+	if (!strcmp(verb, "AUTH"))
+		gw_tls_auth(l, arg, alen);
+	else if (!strcmp(verb, "PBSZ"))
+		gw_tls_pbsz(l);
+	else if (!strcmp(verb, "PROT"))
+		gw_tls_prot(l, arg, alen);
+	else if (!strcmp(verb, "CCC"))
+		gw_tls_ccc(l);
+	else if (!strcmp(verb, "USER"))
+		return !gw_tls_login_ok(l);
+	else
+		return false;
+	return true;
+}
+
 /* What a connection that is not yet a session or a data connection says:
  * USER DATACONN / PASS token, or SPDT token, make it a data connection;
  * anything else starts a control session, and goes to the backend. */
@@ -267,8 +298,15 @@ static void front_lines(struct gw_link *l)
 		bool ok = gw_parse_command(line, n, verb, sizeof(verb), &arg, &alen);
 		bool data_user = ok && !strcmp(verb, "USER") && alen == sizeof(GW_DATA_USER) - 1 &&
 				 !strncasecmp(arg, GW_DATA_USER, alen);
-		if (l->st == GW_FRONT && ok && !data_user && strcmp(verb, "SPDT") &&
-		    strcmp(verb, "PASS") && strcmp(verb, "QUIT")) {
+		bool front = l->st == GW_FRONT && ok && !data_user;
+		if (front && front_own(l, verb, arg, alen)) {
+			if (l->cin.len >= n) {    /* AUTH dropped what followed it */
+				memmove(l->cin.p, l->cin.p + n, l->cin.len - n);
+				l->cin.len -= n;
+			}
+			continue;
+		}
+		if (front && strcmp(verb, "SPDT") && strcmp(verb, "PASS") && strcmp(verb, "QUIT")) {
 			gw_relay_start(l);   /* the line stays for the backend */
 			return;
 		}
@@ -298,6 +336,18 @@ static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg)
 {
 	struct gw_link *l = arg;
 	(void)c;
+	if (l->ending)
+		return;
+	if (!l->ctls) {
+		gw_link_client_input(l, p, n);
+		return;
+	}
+	gw_tls_input(l, p, n);
+	update_pauses(l);
+}
+
+void gw_link_client_input(struct gw_link *l, const uint8_t *p, size_t n)
+{
 	if (l->ending)
 		return;
 	if (l->st == GW_PIPE) {

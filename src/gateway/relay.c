@@ -68,7 +68,7 @@ static bool intercepted(const char *verb)
 {
 	static const char *const own[] = { "FEAT", "SPSV", "SPDT", "PASV", "EPSV",
 					   "PORT", "EPRT", "LPSV", "LPRT", "AUTH", "PBSZ",
-					   "PROT" };
+					   "PROT", "CCC" };
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
 		if (!strcmp(verb, own[i]))
 			return true;
@@ -86,15 +86,26 @@ void gw_relay_client_lines(struct gw_link *l)
 		const char *arg;
 		size_t alen;
 		bool ok = gw_parse_command(l->cin.p, n, verb, sizeof(verb), &arg, &alen);
-		bool own = ok && intercepted(verb);
+		bool user = ok && !strcmp(verb, "USER");
+		/* A USER the TLS policy refuses is answered here, in order too. */
+		bool own = ok && (intercepted(verb) ||
+				  (user && !l->ctls && l->gw->srv->gc->tls_policy >= TLS_POLICY_LOGIN));
 		if (own && l->pending > 0)
 			break;
 		if (own) {
+			char a[64];
+			size_t k = alen < sizeof(a) ? alen : sizeof(a) - 1;
+			memcpy(a, arg, k);
+			a[k] = '\0';
 			memmove(l->cin.p, l->cin.p + n, l->cin.len - n);
 			l->cin.len -= n;
-			gw_passive_intercept(l, verb);
+			if (user)
+				gw_tls_login_ok(l);   /* its 530 */
+			else
+				gw_passive_intercept(l, verb, a, k);
 			continue;
 		}
+		l->user_sent |= user;
 		gw_send_be(l, l->cin.p, n);
 		memmove(l->cin.p, l->cin.p + n, l->cin.len - n);
 		l->cin.len -= n;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "gw_internal.h"
 
 /* "HOST:PORT" or "[V6]:PORT" into host and port; false when malformed or
@@ -38,6 +39,12 @@ int gw_server_create(const struct ferry_config *cfg, struct gw_server **out)
 	}
 	fb_addr_format((const struct sockaddr *)&s->backend, s->backend_text,
 		    sizeof(s->backend_text));
+	char why[CRYPTO_ERR_LEN];
+	if (gc->tls_cert && !(s->tls = crypto_tls_ctx_new(gc->tls_cert, gc->tls_key, why))) {
+		flog(LOG_LVL_ERR, "gateway: gateway.tls: %s", why);
+		gw_server_destroy(s);
+		return FERRY_EXIT_CRYPTO;
+	}
 	*out = s;
 	return 0;
 }
@@ -47,6 +54,7 @@ void gw_server_destroy(struct gw_server *s)
 	if (!s)
 		return;
 	gw_tokens_destroy(s->tokens);
+	crypto_tls_ctx_free(s->tls);
 	free(s);
 }
 
@@ -92,10 +100,19 @@ int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker 
 			return r;
 		}
 	}
+	static const char *const policy[] = { [TLS_POLICY_UNSET] = "optional",
+		[TLS_POLICY_OPTIONAL] = "optional", [TLS_POLICY_LOGIN] = "required for logins",
+		[TLS_POLICY_DATA] = "required for logins and data" };
+	char subj[128];
 	if (fe_worker_index(w) == 0)
-		flog(LOG_LVL_INFO, "gateway: listening on %s%s, backend %s (%s)",
-		     gc->listen.v[0], gc->listen.n > 1 ? " and more" : "", gc->backend,
-		     srv->backend_text);
+		flog(LOG_LVL_INFO, "gateway: listening on %s%s, backend %s (%s); FTPS toward "
+		     "clients: %s%s%s%s; toward the backend: none", gc->listen.v[0],
+		     gc->listen.n > 1 ? " and more" : "", gc->backend, srv->backend_text,
+		     srv->tls ? policy[gc->tls_policy] : "off",
+		     srv->tls ? " with " : "",
+		     srv->tls ? crypto_tls_ctx_subject(srv->tls, subj, sizeof(subj)) : "",
+		     srv->tls && gc->tls_require_reuse ? ", data connections resume the "
+		     "control session" : "");
 	*out = gw;
 	return 0;
 }

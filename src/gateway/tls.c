@@ -1,0 +1,284 @@
+/* tls.c — explicit FTPS between the gateway and its clients: AUTH TLS,
+ * PBSZ, PROT and CCC answered by the gateway, the handshake run on the
+ * engine's helper pool, and a client connection's bytes through the TLS
+ * layer both ways (control sessions and SPSV data connections alike). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ferry/base.h"
+#include "ferry/crypto.h"
+#include "gw_internal.h"
+
+/* Encrypted output goes out at once (fe_conn_send copies it). */
+static bool flush(struct gw_link *l)
+{
+	const uint8_t *p;
+	size_t n;
+	if (l->tls_busy || !l->cli || !(n = crypto_tls_out(l->ctls, &p)))
+		return true;
+	if (fe_conn_send(l->cli, p, n) < 0)
+		return false;
+	crypto_tls_sent(l->ctls, n);
+	return true;
+}
+
+bool gw_tls_send(struct gw_link *l, const char *p, size_t n)
+{
+	/* Never in clear once AUTH was answered: before the handshake ends
+	 * (a timeout's 421) the reply is dropped. */
+	if (l->tls_busy || !crypto_tls_ready(l->ctls))
+		return true;
+	if (crypto_tls_write(l->ctls, p, n) < 0)
+		return false;
+	return flush(l);
+}
+
+static void failed(struct gw_link *l, const char *what)
+{
+	char host[64];
+	flog(LOG_LVL_WARN, "gateway: connection %llu from %s: TLS %s: %s; closing",
+	     (unsigned long long)l->id,
+	     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)), what,
+	     crypto_tls_why(l->ctls));
+	flush(l);                /* the alert, if any */
+	l->tls_closed = true;
+	gw_link_end(l);
+}
+
+/* Decrypted input goes where plain input would, until the layer needs more. */
+static void drain(struct gw_link *l)
+{
+	uint8_t plain[16384];
+	while (!l->ending) {
+		long n = crypto_tls_read(l->ctls, plain, sizeof(plain));
+		if (n > 0) {
+			gw_link_client_input(l, plain, (size_t)n);
+			continue;
+		}
+		if (n == CRYPTO_TLS_AGAIN)
+			break;
+		if (n == CRYPTO_TLS_CLOSED) {   /* close_notify: answered, then the end */
+			crypto_tls_shutdown(l->ctls);
+			flush(l);
+			l->tls_closed = true;
+			gw_link_end(l);
+			return;
+		}
+		failed(l, "record");
+		return;
+	}
+	if (!l->ending && !flush(l))
+		gw_link_end(l);
+}
+
+/* The handshake's key operations (an RSA signature takes milliseconds) run
+ * on the helper pool, so no other session of the worker waits for them. */
+struct hs_job {
+	struct gw_link *l;
+	struct crypto_tls *t;
+	int r;
+};
+
+static void hs_work(void *arg)
+{
+	struct hs_job *j = arg;
+	j->r = crypto_tls_handshake(j->t);
+	crypto_thread_done();    /* no EC cache left on a pool thread */
+}
+
+static void handshake_step(struct gw_link *l);
+
+static void established(struct gw_link *l)
+{
+	if (fb_log_get_level() >= LOG_LVL_VERB) {
+		char desc[96];
+		flog(LOG_LVL_VERB, "gateway: connection %llu: TLS established (%s%s)",
+		     (unsigned long long)l->id, crypto_tls_desc(l->ctls, desc, sizeof(desc)),
+		     crypto_tls_resumed(l->ctls) ? ", resumed" : "");
+	}
+	drain(l);
+}
+
+static void after_step(struct gw_link *l, int r)
+{
+	if (r == CRYPTO_TLS_ERROR) {
+		failed(l, "handshake");
+		return;
+	}
+	if (!flush(l)) {
+		gw_link_end(l);
+		return;
+	}
+	bool more = l->hold.len > 0;
+	if (more && !crypto_tls_feed(l->ctls, l->hold.p, l->hold.len)) {
+		failed(l, "input");
+		return;
+	}
+	l->hold.len = 0;
+	if (r == 1)
+		established(l);
+	else if (more)
+		handshake_step(l);
+}
+
+static void hs_done(struct fe_worker *w, void *arg)
+{
+	struct hs_job *j = arg;
+	struct gw_link *l = j->l;
+	int r = j->r;
+	(void)w;
+	free(j);
+	l->tls_busy = false;
+	l->jobs--;
+	if (l->ending) {
+		gw_link_maybe_free(l);
+		return;
+	}
+	after_step(l, r);
+}
+
+static void handshake_step(struct gw_link *l)
+{
+	struct hs_job *j = malloc(sizeof(*j));
+	if (j) {
+		*j = (struct hs_job){ .l = l, .t = l->ctls };
+		l->tls_busy = true;   /* before: done() may not run before return */
+		l->jobs++;
+		if (fe_pool_submit(l->gw->w, hs_work, hs_done, j) == 0)
+			return;
+		l->tls_busy = false;
+		l->jobs--;
+		free(j);
+	}
+	/* No pool slot: the handshake step runs here, once. */
+	after_step(l, crypto_tls_handshake(l->ctls));
+}
+
+void gw_tls_input(struct gw_link *l, const uint8_t *p, size_t n)
+{
+	if (l->tls_busy) {
+		if (l->hold.len + n > CRYPTO_TLS_IN_MAX || !gw_lines_add(&l->hold, p, n))
+			gw_link_end(l);
+		return;
+	}
+	/* In slices, each drained before the next: the layer holds at most
+	 * CRYPTO_TLS_IN_MAX of ciphertext. */
+	while (n && !l->ending && !l->tls_busy) {
+		size_t k = n < 16384 ? n : 16384;
+		if (!crypto_tls_feed(l->ctls, p, k)) {
+			failed(l, "input");
+			return;
+		}
+		p += k;
+		n -= k;
+		if (crypto_tls_ready(l->ctls))
+			drain(l);
+		else
+			handshake_step(l);
+	}
+	if (n && !l->ending && !gw_lines_add(&l->hold, p, n))   /* behind a handshake */
+		gw_link_end(l);
+}
+
+void gw_tls_close(struct gw_link *l)
+{
+	if (!l->ctls || l->tls_busy || l->tls_closed || !crypto_tls_ready(l->ctls))
+		return;
+	l->tls_closed = true;
+	crypto_tls_shutdown(l->ctls);
+	flush(l);
+}
+
+/* AUTH TLS (AUTH SSL, TLS-C: the same): 234 in clear, then the handshake.
+ * What the client sent behind AUTH in the same read is dropped, never read
+ * as commands (the STARTTLS injection of CVE-2011-0411). */
+void gw_tls_auth(struct gw_link *l, const char *arg, size_t len)
+{
+	struct gw_server *srv = l->gw->srv;
+	if (!srv->tls) {
+		gw_reply(l, 502, "TLS is not configured on this gateway.");
+	} else if (l->ctls) {
+		gw_reply(l, 503, "Already in TLS.");
+	} else if (!((len == 3 && (!strncasecmp(arg, "TLS", 3) || !strncasecmp(arg, "SSL", 3))) ||
+		     (len == 5 && !strncasecmp(arg, "TLS-C", 5)))) {
+		gw_reply(l, 504, "AUTH TLS or AUTH SSL only.");
+	} else if (l->user_sent) {
+		gw_reply(l, 503, "AUTH must come before USER.");
+	} else if (!(l->ctls = crypto_tls_new(srv->tls))) {
+		gw_reply(l, 431, "Out of memory for TLS.");
+	} else {
+		struct crypto_tls *t = l->ctls;
+		l->ctls = NULL;          /* the 234 goes in clear */
+		gw_reply(l, 234, "AUTH %s successful.", strncasecmp(arg, "SSL", 3) ? "TLS" : "SSL");
+		l->ctls = t;
+		l->cin.len = 0;
+	}
+}
+
+void gw_tls_pbsz(struct gw_link *l)
+{
+	if (!l->ctls) {
+		gw_reply(l, 503, "PBSZ needs AUTH TLS first.");
+		return;
+	}
+	l->pbsz = true;
+	gw_reply(l, 200, "PBSZ=0");   /* RFC 4217: 0 for a stream, whatever asked */
+}
+
+void gw_tls_prot(struct gw_link *l, const char *arg, size_t len)
+{
+	char c = len == 1 ? (char)(arg[0] & ~0x20) : 0;
+	if (!l->ctls || !l->pbsz)
+		gw_reply(l, 503, "PROT needs AUTH TLS and PBSZ first.");
+	else if (c == 'C' && l->gw->srv->gc->tls_policy >= TLS_POLICY_DATA)
+		gw_reply(l, 534, "PROT C refused: data connections must be protected.");
+	else if (c == 'C' || c == 'P') {
+		l->prot_p = c == 'P';
+		gw_reply(l, 200, "Protection level set to %s.", l->prot_p ? "Private" : "Clear");
+	} else if (c == 'S' || c == 'E')
+		gw_reply(l, 536, "Protection level not supported.");
+	else
+		gw_reply(l, 504, "PROT C or P.");
+}
+
+/* CCC is refused: once encrypted, the control connection stays so (the
+ * gateway reads it, and SPSV needs no NAT helper that would read it). */
+void gw_tls_ccc(struct gw_link *l)
+{
+	if (!l->ctls)
+		gw_reply(l, 533, "Not in TLS.");
+	else
+		gw_reply(l, 534, "CCC refused: the control connection stays in TLS.");
+}
+
+bool gw_tls_login_ok(struct gw_link *l)
+{
+	if (l->ctls || l->gw->srv->gc->tls_policy < TLS_POLICY_LOGIN)
+		return true;
+	gw_reply(l, 530, "TLS required: send AUTH TLS first.");
+	return false;
+}
+
+bool gw_tls_spsv_ok(struct gw_link *l)
+{
+	if (l->prot_p || l->gw->srv->gc->tls_policy < TLS_POLICY_DATA)
+		return true;
+	gw_reply(l, 521, "Data connections must be protected: send PROT P.");
+	return false;
+}
+
+const char *gw_tls_data_refusal(const struct gw_link *l, const struct gw_grant *g)
+{
+	if (g->prot_p && !l->ctls)
+		return "a clear data connection for a PROT P session";
+	if (!g->prot_p && l->ctls)
+		return "a TLS data connection for a PROT C session";
+	/* The session came from this gateway's one TLS context, which all
+	 * workers share (one session cache, one ticket key); which control
+	 * connection it was made on is not checked here. */
+	if (l->ctls && l->gw->srv->gc->tls_require_reuse && !crypto_tls_resumed(l->ctls))
+		return "TLS session of data connection not resumed (gateway.tls.require_reuse)";
+	return NULL;
+}
