@@ -678,8 +678,9 @@ static int check_gateway(struct vctx *v)
 	if (!ok)
 		return vfail(v, -1, "gateway.backend", NULL,
 			     "the legacy FTP server as \"HOST:PORT\" is required");
-	if (check_gateway_tls(v))
-		return -1;
+	int r = check_gateway_tls(v);
+	if (r)
+		return r;
 	return check_ints(v, -1, g, gateway_rules, sizeof(gateway_rules) / sizeof(*gateway_rules));
 }
 

@@ -9,6 +9,7 @@ used twice, from another address, of a closed session; the limits on
 connections not logged in (count, bytes, time)."""
 import ctypes
 import filecmp
+import ssl
 import json
 import os
 import random
@@ -32,6 +33,7 @@ tag = str(os.getpid())
 SRV, CLI = f"gws{tag}", f"gwc{tag}"
 SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
 GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
+GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL = 2106, 2108, 2110
 VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
 procs = []
 
@@ -55,7 +57,8 @@ table inet singleport {{
     type filter hook input priority 0; policy drop;
     iif "lo" accept
     ct state established,related accept
-    tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {VS_PORT}, {PURE_PORT} }} accept
+    tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {GW_TLS_VS}, {GW_TLS_PURE}, {GW_TLS_POL},
+                {VS_PORT}, {PURE_PORT} }} accept
     meta l4proto icmp accept
   }}
 }}
@@ -369,10 +372,11 @@ def g3_exchange(name, port, user, password, root):
         r = c.cmd(v)
         check(f"{name}: {v.split()[0]} refused with a pointer to SPSV", r.startswith("502") and "SPSV" in r, r)
     r = c.cmd("AUTH TLS")
-    check(f"{name}: AUTH TLS refused (the relay reads the control stream)", r.startswith("534"), r)
+    check(f"{name}: AUTH TLS on a gateway without gateway.tls: 502 (or 503 after USER)",
+          re.match(r"^50[23]", r), r)
     for v in ("PBSZ 0", "PROT P"):
         r = c.cmd(v)
-        check(f"{name}: {v} refused by the gateway itself (534)", r.startswith("534"), r)
+        check(f"{name}: {v} without TLS: 503 from the gateway itself", r.startswith("503"), r)
     r = c.cmd("SPSV")
     ident = identifier(r)
     check(f"{name}: SPSV -> 227 (DATACONN:token)", token_of(r) is not None, r)
@@ -533,6 +537,177 @@ def mapping(gw, vslog):
           "".join(x for x in cmds if "127.0.0.1" not in x)[:600])
 
 
+# ---- FTPS toward the clients (gateway.tls) ----------------------------------
+
+def make_cert(work):
+    """A self-signed certificate for the gateway's address, made here."""
+    cert, key = os.path.join(work, "gw.crt"), os.path.join(work, "gw.key")
+    sh("openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
+       "ec_paramgen_curve:prime256v1", "-keyout", key, "-out", cert, "-days", "2",
+       "-subj", f"/CN={SRV_IP}", "-addext", f"subjectAltName=IP:{SRV_IP}")
+    return cert, key
+
+
+class TlsCtl(Ctl):
+    """A raw control (or data) connection that can turn to TLS after AUTH."""
+
+    def starttls(self, ctx, session=None):
+        r = self.cmd("AUTH TLS")
+        if not r.startswith("234"):
+            return r
+        self.f.close()
+        self.s = ctx.wrap_socket(self.s, server_hostname=SRV_IP, session=session)
+        self.f = self.s.makefile("rb")
+        return r
+
+
+def tls_data(port, ctx, reply, session=None, tls=True, form="dataconn"):
+    """An SPSV data connection in TLS (or not): (conn, its login reply)."""
+    d = TlsCtl(SRV_IP, port)
+    if tls:
+        d.starttls(ctx, session)
+    if form == "spdt":
+        return d, d.cmd("SPDT " + identifier(reply))
+    d.cmd("USER DATACONN")
+    return d, d.cmd("PASS " + (token_of(reply) or ""))
+
+
+def tls_session(port, ctx, user, password):
+    c = TlsCtl(SRV_IP, port)
+    r = c.starttls(ctx)
+    if not r.startswith("234"):
+        raise RuntimeError(f"AUTH TLS: {r}")
+    c.cmd("USER " + user)
+    r = c.cmd("PASS " + password)
+    if not r.startswith("230"):
+        raise RuntimeError(f"login: {r}")
+    c.cmd("TYPE I")
+    c.cmd("PBSZ 0")
+    c.cmd("PROT P")
+    return c
+
+
+def ftps_ferry_ftp(name, port, user, root, upload_dir, work, cert):
+    """ferry-ftp --tls through the gateway: get, put, the SPDT form."""
+    ca = ["--tls", "--ca", cert]
+    out = os.path.join(work, f"{name}-tls.bin")
+    r = ferry(port, user, "get", "/tree/sub/file2", out, opts=ca)
+    check(f"{name} FTPS: ferry-ftp --tls get (PROT P, SPSV in TLS): byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/sub/file2"), shallow=False),
+          r.stderr.decode()[-800:])
+    blob = os.path.join(work, f"{name}-tls-up.bin")
+    with open(blob, "wb") as f:
+        f.write(os.urandom(3 << 20))
+    r = ferry(port, user, "put", blob, f"{upload_dir}/tls-up.bin", opts=ca)
+    check(f"{name} FTPS: ferry-ftp --tls put of 3 MiB: byte-identical on the server",
+          r.returncode == 0 and filecmp.cmp(blob, os.path.join(root, upload_dir.lstrip("/"), "tls-up.bin"),
+                                            shallow=False), r.stderr.decode()[-800:])
+    r = ferry(port, user, "get", "/tree/file1", out, opts=ca + ["--spsv-form", "spdt"])
+    check(f"{name} FTPS: ferry-ftp --tls --spsv-form spdt get: byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/file1"), shallow=False),
+          r.stderr.decode()[-800:])
+    r = ferry(port, user, "ls", "/tree", opts=["--tls"])
+    check(f"{name} FTPS: ferry-ftp --tls without the test CA: the certificate is refused (exit 9)",
+          r.returncode == 9, f"{r.returncode} {r.stderr.decode()[-300:]}")
+
+
+def ftps_raw(gw, user, password, root, cert):
+    """The data connections' checks, by a raw client on Python's ssl."""
+    port = gw.port
+    ctx = ssl.create_default_context(cafile=cert)
+    c = TlsCtl(SRV_IP, port)
+    feat = c.cmd("FEAT")
+    check("FTPS: FEAT lists AUTH TLS, PBSZ, PROT and SPSV",
+          all(x in feat for x in ("AUTH TLS", "PBSZ", "PROT", "SPSV")), feat)
+    r = c.cmd("AUTH NONSENSE")
+    check("FTPS: AUTH NONSENSE: 504, the session goes on", r.startswith("504"), r)
+    c.cmd("QUIT")
+    c = tls_session(port, ctx, user, password)
+    want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+    for form in ("dataconn", "spdt"):
+        r = c.cmd("SPSV")
+        d, r2 = tls_data(port, ctx, r, session=c.s.session, form=form)
+        check(f"FTPS: a data connection resuming the control session ({form}): 200 DATA",
+              r2 == "200 DATA", r2)
+        c.cmd("RETR /tree/sub/file2")
+        got = d.read_all()
+        check(f"FTPS: ... RETR in TLS: byte-identical ({form})", got == want, f"{len(got)} bytes")
+        check("FTPS: ... 226", c.reply().startswith("226"))
+        d.close()
+    r = c.cmd("SPSV")
+    d, r2 = tls_data(port, ctx, r, session=None)
+    check("FTPS: a data connection with a new TLS session: 522 (require_reuse)",
+          r2.startswith("522") and d.closed(), r2)
+    r = c.cmd("SPSV")
+    d, r2 = tls_data(port, ctx, r, tls=False)
+    check("FTPS: a clear data connection for a PROT P session: 522", r2.startswith("522"), r2)
+    r = c.cmd("NOOP")
+    check("FTPS: ... and the control session goes on", r.startswith("200"), r)
+    r = c.cmd("PROT C")
+    r = c.cmd("SPSV")
+    d, r2 = data_login(SRV_IP, port, r)
+    check("FTPS: PROT C: a clear data connection joins (200 DATA)", r2 == "200 DATA", r2)
+    c.cmd("RETR /tree/sub/file2")
+    check("FTPS: ... its RETR is byte-identical", d.read_all() == want)
+    check("FTPS: ... 226", c.reply().startswith("226"))
+    d.close()
+    r = c.cmd("AUTH TLS")
+    check("FTPS: AUTH TLS twice: 503", r.startswith("503"), r)
+    r = c.cmd("CCC")
+    check("FTPS: CCC: 534, the control connection stays in TLS", r.startswith("534"), r)
+    c.cmd("QUIT")
+    # Garbage instead of a ClientHello: that connection closes, nothing else.
+    g = Ctl(SRV_IP, port)
+    r = g.cmd("AUTH TLS")
+    g.s.sendall(b"\x16\x03\x01\x00\x05hello" + os.urandom(2000))
+    check("FTPS: garbage instead of a ClientHello: the connection is closed", r.startswith("234") and g.closed(), r)
+    deadline = time.time() + 10
+    while "TLS handshake" not in gw.logtext() and time.time() < deadline:
+        time.sleep(0.05)
+    check("FTPS: ... and logged as a failed handshake", "TLS handshake" in gw.logtext())
+    c = tls_session(port, ctx, user, password)
+    r = c.cmd("SPSV")
+    d, r2 = tls_data(port, ctx, r, session=c.s.session)
+    c.cmd("RETR /tree/sub/file2")
+    check("FTPS: ... the gateway goes on serving (a new session's RETR is byte-identical)",
+          r2 == "200 DATA" and d.read_all() == want)
+    c.reply()
+    c.cmd("QUIT")
+    log = gw.logtext()
+    check("FTPS: the gateway logs the data connections' TLS as resumed",
+          re.search(r"TLS established \(TLS[^)]*, resumed\)", log) is not None)
+
+
+def ftps_policy(gw, user, password, cert):
+    """gateway.tls.policy "data": USER only in TLS, data only with PROT P."""
+    port = gw.port
+    ctx = ssl.create_default_context(cafile=cert)
+    c = Ctl(SRV_IP, port)
+    r = c.cmd("USER " + user)
+    check("FTPS policy data: USER before AUTH TLS: 530", r.startswith("530"), r)
+    c.cmd("QUIT")
+    c = TlsCtl(SRV_IP, port)
+    c.cmd("FEAT")                       # the relay runs: USER goes the relay's way
+    c.send("USER " + user)
+    r = c.reply()
+    check("FTPS policy data: ... also once relayed: 530", r.startswith("530"), r)
+    c.close()
+    c = TlsCtl(SRV_IP, port)
+    c.starttls(ctx)
+    c.cmd("USER " + user)
+    r = c.cmd("PASS " + password)
+    check("FTPS policy data: login in TLS: 230", r.startswith("230"), r)
+    r = c.cmd("SPSV")
+    check("FTPS policy data: SPSV before PROT P: 521", r.startswith("521"), r)
+    c.cmd("PBSZ 0")
+    r = c.cmd("PROT C")
+    check("FTPS policy data: PROT C: 534", r.startswith("534"), r)
+    r = c.cmd("PROT P")
+    r = c.cmd("SPSV")
+    check("FTPS policy data: SPSV after PROT P: 227", r.startswith("227"), r)
+    c.cmd("QUIT")
+
+
 def config_checks(work):
     def check_config(gw):
         path = os.path.join(work, "check.json")
@@ -549,6 +724,26 @@ def config_checks(work):
     check("config: gateway.token_timeout 0 is refused", r.returncode == 1, r.stderr.decode())
     r = check_config({"listen": ["127.0.0.1:2100"], "backend": "[::1]:21"})
     check("config: a gateway alone is something to run", r.returncode == 0, r.stderr.decode())
+    cert, key = make_cert(work)
+    tls = {"cert": cert, "key": key}
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21", "tls": tls})
+    check("config: gateway.tls without gateway.backend_tls is refused (the clear hop must be chosen)",
+          r.returncode == 1 and b"gateway.backend_tls" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21", "tls": tls,
+                      "backend_tls": "off"})
+    check("config: gateway.tls with backend_tls \"off\": accepted", r.returncode == 0, r.stderr.decode())
+    for mode in ("auto", "required"):
+        r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                          "backend_tls": mode})
+        check(f"config: backend_tls \"{mode}\" (not built yet) is refused at start-up, never ignored",
+              r.returncode == 1 and b"gateway.backend_tls" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"cert": cert}, "backend_tls": "off"})
+    check("config: gateway.tls.cert without its key is refused", r.returncode == 1 and
+          b"gateway.tls.key" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"policy": "login"}})
+    check("config: a TLS policy without a certificate is refused", r.returncode == 1, r.stderr.decode())
 
 
 def main():
@@ -576,6 +771,18 @@ def main():
         gws.append(lim)
         t.run("refusals", refusals, lim, work)
         t.run("limits", limits, lim)
+        cert, key = make_cert(work)
+        tls = {"cert": cert, "key": key}
+        gtls = Gateway(work, "gw-tls-vsftpd", GW_TLS_VS, f"127.0.0.1:{VS_PORT}", level=3,
+                       tls=tls, backend_tls="off")
+        gws.append(gtls)
+        t.run("ftps ferry-ftp vsftpd", ftps_ferry_ftp, "vsftpd", GW_TLS_VS, "anonymous:x", vsroot,
+              "/up", work, cert)
+        t.run("ftps raw", ftps_raw, gtls, "anonymous", "x", vsroot, cert)
+        gpol = Gateway(work, "gw-tls-policy", GW_TLS_POL, f"127.0.0.1:{VS_PORT}",
+                       tls=dict(tls, policy="data"), backend_tls="off")
+        gws.append(gpol)
+        t.run("ftps policy", ftps_policy, gpol, "anonymous", "x", cert)
         if check("pure-ftpd is there (contrib/deps.sh unpacks it)", pure is not None):
             pureroot = start_pureftpd(work, pure)
             gws.append(Gateway(work, "gw-pure", GW_PURE, f"127.0.0.1:{PURE_PORT}"))
@@ -583,6 +790,10 @@ def main():
             with_raw_client("pure-ftpd", GW_PURE, "bob", "pw", pureroot, "/")
             broken_retr("pure-ftpd", GW_PURE, "bob", "pw", "/")
             g3_exchange("pure-ftpd", GW_PURE, "bob", "pw", pureroot)
+            gws.append(Gateway(work, "gw-tls-pure", GW_TLS_PURE, f"127.0.0.1:{PURE_PORT}",
+                               tls=tls, backend_tls="off"))
+            t.run("ftps ferry-ftp pure-ftpd", ftps_ferry_ftp, "pure-ftpd", GW_TLS_PURE, "bob:pw",
+                  pureroot, "/", work, cert)
             direct_fails("pure-ftpd", PURE_PORT, "bob:pw", work)
     finally:
         for g in gws:
