@@ -144,6 +144,8 @@ struct gateway_config {
 	enum tls_policy tls_policy;   /* optional (default), login, data */
 	bool tls_require_reuse;       /* data connections resume the control's */
 	enum gw_backend_tls backend_tls;
+	char *backend_ca;             /* PEM CAs for the backend's certificate */
+	bool backend_insecure;        /* its certificate not verified (said so) */
 };
 
 struct ferry_config {

@@ -154,6 +154,7 @@ void daemon_config_free(struct ferry_config *cfg)
 	free(cfg->gateway.backend);
 	free(cfg->gateway.tls_cert);
 	free(cfg->gateway.tls_key);
+	free(cfg->gateway.backend_ca);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -634,7 +635,8 @@ static int check_ftp(struct vctx *v)
 /* gateway.tls and gateway.backend_tls: a certificate with its key; TLS
  * toward the clients only with the backend leg chosen explicitly, so that an
  * operator never gets a clear backend hop without having said so; the
- * backend leg's TLS is not built yet: refused, never accepted and ignored. */
+ * backend's certificate verified with backend_ca (or the system's CAs)
+ * unless backend_insecure says otherwise, never both. */
 static int check_gateway_tls(struct vctx *v)
 {
 	const struct gateway_config *g = &v->cfg->gateway;
@@ -644,14 +646,19 @@ static int check_gateway_tls(struct vctx *v)
 	if (!g->tls_cert && g->tls_policy > TLS_POLICY_OPTIONAL)
 		return vfail(v, -1, "gateway.tls.policy", NULL,
 			     "a TLS policy needs a certificate (gateway.tls.cert and key)");
-	if (g->backend_tls == GW_BACKEND_TLS_AUTO || g->backend_tls == GW_BACKEND_TLS_REQUIRED)
+	bool btls = g->backend_tls == GW_BACKEND_TLS_AUTO ||
+		    g->backend_tls == GW_BACKEND_TLS_REQUIRED;
+	if (g->tls_cert && g->backend_tls == GW_BACKEND_TLS_UNSET)
 		return vfail(v, -1, "gateway.backend_tls", NULL,
-			     "TLS toward the backend is not available in this version: "
-			     "only \"off\" (the gateway-backend hop in clear)");
-	if (g->tls_cert && g->backend_tls != GW_BACKEND_TLS_OFF)
-		return vfail(v, -1, "gateway.backend_tls", NULL,
-			     "with gateway.tls the backend hop must be chosen: \"off\" keeps "
-			     "it in clear (passwords cross it unencrypted)");
+			     "with gateway.tls the backend hop must be chosen: \"required\", "
+			     "\"auto\" (TLS when the backend offers it) or \"off\" (in clear: "
+			     "passwords cross it unencrypted)");
+	if ((g->backend_ca || g->backend_insecure) && !btls)
+		return vfail(v, -1, g->backend_ca ? "gateway.backend_ca" : "gateway.backend_insecure",
+			     NULL, "needs gateway.backend_tls \"auto\" or \"required\"");
+	if (g->backend_ca && g->backend_insecure)
+		return vfail(v, -1, "gateway.backend_insecure", NULL,
+			     "a CA file to verify with, or no verification: not both");
 	return 0;
 }
 

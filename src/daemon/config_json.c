@@ -670,6 +670,8 @@ static const struct jfield gateway_fields[] = {
 	F_INT("token_timeout", WC, token_timeout, 1, 3600),
 	F_OBJ("tls", 0, gateway_tls_schema),
 	F_FN("backend_tls", j_backend_tls),
+	F_STR("backend_ca", WC, backend_ca, NULL, NULL),
+	F_BOOL("backend_insecure", WC, backend_insecure),
 };
 SCHEMA(gateway_schema, gateway_fields);
 #undef WC

@@ -34,6 +34,8 @@ struct gw_grant {                  /* what a token lets its holder reach */
 	struct sockaddr_storage target; /* backend address and announced port */
 	struct sockaddr_storage from;   /* the control connection's own address */
 	bool prot_p;                    /* the session's PROT P: the data in TLS */
+	void *tls_session;              /* the backend hop's TLS session, to resume
+					 * (owned: the table frees what is not taken) */
 };
 struct gw_tokens *gw_tokens_create(void);
 void gw_tokens_destroy(struct gw_tokens *t);
@@ -75,6 +77,8 @@ struct gw_server {
 	struct sockaddr_storage backend;
 	struct gw_tokens *tokens;
 	struct crypto_tls_ctx *tls;  /* gateway.tls toward clients, or NULL */
+	struct crypto_tls_ctx *btls; /* client context toward the backend, or NULL */
+	char backend_host[256];      /* the name (or address) its certificate names */
 	int sessions, unauth;      /* __atomic counters */
 	uint64_t next_id;
 };
@@ -94,15 +98,25 @@ enum gw_state {
 	GW_JOINING,      /* connecting to the backend's passive port */
 	GW_CONNECTING,   /* connecting to the backend's control port */
 	GW_BGREETING,    /* waiting for the backend's greeting */
+	GW_BSETUP,       /* TLS toward the backend being set up (backtls.c) */
 	GW_RELAY,        /* control session relayed */
 	GW_PIPE,         /* data connection joined */
 };
 
-enum gw_internal { GW_INT_NONE, GW_INT_FEAT, GW_INT_EPSV, GW_INT_PASV };
+enum gw_internal { GW_INT_NONE, GW_INT_FEAT, GW_INT_EPSV, GW_INT_PASV,
+		   GW_INT_BFEAT, GW_INT_BAUTH, GW_INT_BHANDSHAKE, GW_INT_BPBSZ, GW_INT_BPROT };
 
 struct gw_lines {                  /* bytes up to the next line end */
 	char *p;
 	size_t len;
+};
+
+struct gw_tside {                  /* one connection's TLS layer (tls.c) */
+	struct crypto_tls *t;
+	bool busy;                 /* a handshake step on the helper pool */
+	bool closed;               /* close_notify sent (or the layer failed) */
+	struct gw_lines hold;      /* ciphertext that came during a step */
+	struct gw_lines early;     /* toward the backend before its handshake ends */
 };
 
 struct gw_link {
@@ -124,13 +138,14 @@ struct gw_link {
 	int be_code;
 	bool feat_ok, no_epsv;
 	char last[256];             /* the last backend reply line, for errors */
-	/* FTPS toward the client (tls.c) */
-	struct crypto_tls *ctls;    /* after AUTH TLS's 234 */
-	bool tls_busy;              /* a handshake step on the helper pool */
-	bool tls_closed;            /* close_notify sent (or the layer failed) */
+	/* FTPS (tls.c): toward the client after its AUTH TLS, toward the
+	 * backend when gateway.backend_tls has it (backtls.c) */
+	struct gw_tside ct, bt;
 	int jobs;                   /* pool jobs in flight: l lives until 0 */
-	struct gw_lines hold;       /* ciphertext that came during a step */
 	bool pbsz, prot_p, user_sent;
+	bool be_feat_tls, be_prot_p;  /* the backend offers AUTH TLS; took PROT P */
+	void *join_session;         /* a data link's backend TLS session to offer */
+	bool join_tls;              /* its backend data connection is in TLS */
 };
 
 void gw_link_accept(struct gw_worker *gw, struct fe_conn *c);
@@ -139,8 +154,9 @@ void gw_link_free_all(struct gw_worker *gw);
  * released; freed when the last connection reports its close. */
 void gw_link_end(struct gw_link *l);
 void gw_link_maybe_free(struct gw_link *l);  /* an ended link's last job is back */
-/* What the client sent, in plain (decrypted if in TLS). */
+/* What the client (the backend) sent, in plain (decrypted if in TLS). */
 void gw_link_client_input(struct gw_link *l, const uint8_t *p, size_t n);
+void gw_link_backend_input(struct gw_link *l, const uint8_t *p, size_t n);
 void gw_link_logged_in(struct gw_link *l);   /* no longer unauthenticated */
 void gw_link_attach_backend(struct gw_link *l, struct fe_conn *c);
 void gw_link_input_changed(struct gw_link *l);  /* re-decide who is read */
@@ -164,9 +180,12 @@ void gw_passive_reply_line(struct gw_link *l, const char *line, size_t len,
 			   int code, bool last);
 
 /* ---- tls.c: FTPS toward the client ---------------------------------------- */
-void gw_tls_input(struct gw_link *l, const uint8_t *p, size_t n);  /* ciphertext */
-bool gw_tls_send(struct gw_link *l, const char *p, size_t n);      /* false: failed */
-void gw_tls_close(struct gw_link *l);          /* close_notify, once */
+/* Both sides: ts is &l->ct or &l->bt. */
+void gw_tls_input(struct gw_link *l, struct gw_tside *ts, const uint8_t *p, size_t n);
+bool gw_tls_send(struct gw_link *l, struct gw_tside *ts, const char *p, size_t n);
+void gw_tls_start(struct gw_link *l, struct gw_tside *ts);  /* a client's handshake */
+void gw_tls_close(struct gw_link *l, struct gw_tside *ts);  /* close_notify, once */
+void gw_tls_free(struct gw_tside *ts);
 void gw_tls_auth(struct gw_link *l, const char *arg, size_t len);
 void gw_tls_pbsz(struct gw_link *l);
 void gw_tls_prot(struct gw_link *l, const char *arg, size_t len);
@@ -177,6 +196,12 @@ bool gw_tls_login_ok(struct gw_link *l);
 bool gw_tls_spsv_ok(struct gw_link *l);
 /* Why a data connection may not carry the grant's transfer, or NULL. */
 const char *gw_tls_data_refusal(const struct gw_link *l, const struct gw_grant *g);
+
+/* ---- backtls.c: TLS toward the backend ------------------------------------ */
+/* After the backend's 220: true when the set-up began (state GW_BSETUP). */
+bool gw_btls_begin(struct gw_link *l);
+void gw_btls_reply_line(struct gw_link *l, const char *line, size_t len, int code, bool end);
+void gw_btls_established(struct gw_link *l);   /* tls.c: the handshake is done */
 
 /* ---- join.c: data connections -------------------------------------------- */
 void gw_join(struct gw_link *l, const char *arg, size_t len);

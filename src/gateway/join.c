@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "gw_internal.h"
 
 static void refuse(struct gw_link *l, const char *why)
@@ -19,6 +20,23 @@ static void refuse(struct gw_link *l, const char *why)
 	else
 		gw_reply(l, 504, "Invalid data connection credentials.");
 	gw_link_end(l);
+}
+
+/* The backend's data connection in TLS, offering the control hop's session
+ * (vsftpd's require_ssl_reuse and pure-ftpd demand it). */
+static bool backend_tls(struct gw_link *l)
+{
+	struct gw_server *srv = l->gw->srv;
+	l->bt.t = crypto_tls_client_new(srv->btls, srv->backend_host);
+	if (!l->bt.t || !crypto_tls_session_set(l->bt.t, l->join_session)) {
+		gw_reply(l, 425, "Cannot open the data connection behind the gateway.");
+		gw_link_end(l);
+		return false;
+	}
+	crypto_tls_session_free(l->join_session);
+	l->join_session = NULL;
+	gw_tls_start(l, &l->bt);
+	return !l->ending;
 }
 
 static void joined(struct fe_conn *c, int err, void *arg)
@@ -38,6 +56,8 @@ static void joined(struct fe_conn *c, int err, void *arg)
 	gw_link_attach_backend(l, c);
 	gw_link_logged_in(l);
 	l->st = GW_PIPE;
+	if (l->join_tls && !backend_tls(l))
+		return;
 	gw_reply(l, 200, "DATA");
 	if (l->cin.len) {          /* sent right behind the login */
 		gw_send_be(l, l->cin.p, l->cin.len);
@@ -60,6 +80,8 @@ void gw_join(struct gw_link *l, const char *arg, size_t len)
 			  : "unknown or used token");
 		return;
 	}
+	l->join_session = g.tls_session;    /* freed with l if not used */
+	l->join_tls = g.tls_session != NULL;
 	const char *why = gw_tls_data_refusal(l, &g);
 	if (why) {
 		refuse(l, why);

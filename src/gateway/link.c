@@ -44,7 +44,8 @@ static void update_pauses(struct gw_link *l)
 		return;
 	bool hold_cli = (l->be && fe_conn_queued(l->be) > GW_HIGH_WATER) ||
 			l->cin.len >= GW_LINE_MAX || l->st == GW_JOINING ||
-			l->st == GW_CONNECTING || l->st == GW_BGREETING;
+			l->st == GW_CONNECTING || l->st == GW_BGREETING || l->st == GW_BSETUP ||
+			(l->bt.t && (l->bt.busy || !crypto_tls_ready(l->bt.t)));
 	bool hold_be = l->cli && fe_conn_queued(l->cli) > GW_HIGH_WATER;
 	if (l->cli && hold_cli != l->cli_paused) {
 		l->cli_paused = hold_cli;
@@ -66,7 +67,7 @@ void gw_send_cli(struct gw_link *l, const char *p, size_t n)
 {
 	if (!l->cli || l->ending || !n)
 		return;
-	if (l->ctls ? !gw_tls_send(l, p, n) : fe_conn_send(l->cli, p, n) < 0) {
+	if (l->ct.t ? !gw_tls_send(l, &l->ct, p, n) : fe_conn_send(l->cli, p, n) < 0) {
 		gw_link_end(l);   /* cannot happen below the limit: a bug's way out */
 		return;
 	}
@@ -77,7 +78,7 @@ void gw_send_be(struct gw_link *l, const char *p, size_t n)
 {
 	if (!l->be || l->ending || !n)
 		return;
-	if (fe_conn_send(l->be, p, n) < 0) {
+	if (l->bt.t ? !gw_tls_send(l, &l->bt, p, n) : fe_conn_send(l->be, p, n) < 0) {
 		gw_link_end(l);
 		return;
 	}
@@ -108,10 +109,11 @@ static void link_free(struct gw_link *l)
 		gw->links = l->next;
 	if (l->next)
 		l->next->prev = l->prev;
-	crypto_tls_free(l->ctls);
+	gw_tls_free(&l->ct);
+	gw_tls_free(&l->bt);
+	crypto_tls_session_free(l->join_session);
 	free(l->cin.p);
 	free(l->bin.p);
-	free(l->hold.p);
 	free(l);
 }
 
@@ -151,8 +153,8 @@ void gw_link_end(struct gw_link *l)
 	/* A close may report at once (on_close inside the call): l stays until
 	 * both calls are back. */
 	l->in_end = true;
-	if (l->cli && l->ctls)
-		gw_tls_close(l);   /* close_notify before the TCP close */
+	gw_tls_close(l, &l->ct);   /* close_notify before the TCP close */
+	gw_tls_close(l, &l->bt);
 	if (l->cli)
 		fe_conn_close(l->cli);
 	if (l->be)
@@ -338,11 +340,11 @@ static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg)
 	(void)c;
 	if (l->ending)
 		return;
-	if (!l->ctls) {
+	if (!l->ct.t) {
 		gw_link_client_input(l, p, n);
 		return;
 	}
-	gw_tls_input(l, p, n);
+	gw_tls_input(l, &l->ct, p, n);
 	update_pauses(l);
 }
 
@@ -385,6 +387,18 @@ static void be_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg)
 {
 	struct gw_link *l = arg;
 	(void)c;
+	if (l->ending)
+		return;
+	if (l->bt.t) {
+		gw_tls_input(l, &l->bt, p, n);
+		update_pauses(l);
+		return;
+	}
+	gw_link_backend_input(l, p, n);
+}
+
+void gw_link_backend_input(struct gw_link *l, const uint8_t *p, size_t n)
+{
 	if (l->ending)
 		return;
 	if (l->st == GW_PIPE)

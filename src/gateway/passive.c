@@ -5,11 +5,13 @@
  * EPSV, PORT, EPRT refused: the single port is the point; AUTH, PBSZ, PROT
  * and CCC go to the gateway's own TLS (tls.c). */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "gw_internal.h"
 
 bool gw_passive_intercept(struct gw_link *l, const char *verb, const char *arg, size_t alen)
@@ -92,12 +94,15 @@ static void issue(struct gw_link *l, uint16_t port)
 	char token[GW_TOKEN_LEN + 1];
 	fb_addr_set_port(&g.target, port);
 	int r = fe_conn_local(l->be, &g.from);
+	if (r == 0 && l->bt.t && l->be_prot_p && !(g.tls_session = crypto_tls_session_get(l->bt.t)))
+		r = -ENOKEY;     /* no session to resume: the backend would refuse */
 	if (r == 0) {
 		fb_addr_set_port(&g.from, 0);
 		r = gw_tokens_issue(srv->tokens, &g, fe_now_ms(l->gw->w),
 				    (uint64_t)srv->gc->token_timeout * 1000, token);
 	}
 	if (r) {
+		crypto_tls_session_free(g.tls_session);
 		gw_reply(l, 425, "Cannot open a data connection: %s.", strerror(-r));
 		return;
 	}
