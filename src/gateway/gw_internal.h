@@ -34,8 +34,10 @@ struct gw_grant {                  /* what a token lets its holder reach */
 	struct sockaddr_storage target; /* backend address and announced port */
 	struct sockaddr_storage from;   /* the control connection's own address */
 	bool prot_p;                    /* the session's PROT P: the data in TLS */
-	void *tls_session;              /* the backend hop's TLS session, to resume
-					 * (owned: the table frees what is not taken) */
+	bool be_tls;                    /* the backend's data connection in TLS */
+	void *tls_session;              /* the backend hop's TLS session to resume,
+					 * or NULL (owned: the table frees what is
+					 * not taken) */
 };
 struct gw_tokens *gw_tokens_create(void);
 void gw_tokens_destroy(struct gw_tokens *t);

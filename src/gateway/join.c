@@ -28,11 +28,16 @@ static bool backend_tls(struct gw_link *l)
 {
 	struct gw_server *srv = l->gw->srv;
 	l->bt.t = crypto_tls_client_new(srv->btls, srv->backend_host);
-	if (!l->bt.t || !crypto_tls_session_set(l->bt.t, l->join_session)) {
+	if (!l->bt.t) {
 		gw_reply(l, 425, "Cannot open the data connection behind the gateway.");
 		gw_link_end(l);
 		return false;
 	}
+	/* Not offered (none, or one wolfSSL will not take): a full handshake,
+	 * which a backend that demands reuse refuses, and says so itself. */
+	if (!crypto_tls_session_set(l->bt.t, l->join_session))
+		flog(LOG_LVL_VERB, "gateway: data connection %llu: no backend TLS session "
+		     "to offer; a full handshake", (unsigned long long)l->id);
 	crypto_tls_session_free(l->join_session);
 	l->join_session = NULL;
 	gw_tls_start(l, &l->bt);
@@ -81,7 +86,7 @@ void gw_join(struct gw_link *l, const char *arg, size_t len)
 		return;
 	}
 	l->join_session = g.tls_session;    /* freed with l if not used */
-	l->join_tls = g.tls_session != NULL;
+	l->join_tls = g.be_tls;
 	const char *why = gw_tls_data_refusal(l, &g);
 	if (why) {
 		refuse(l, why);

@@ -5,7 +5,6 @@
  * EPSV, PORT, EPRT refused: the single port is the point; AUTH, PBSZ, PROT
  * and CCC go to the gateway's own TLS (tls.c). */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -94,8 +93,10 @@ static void issue(struct gw_link *l, uint16_t port)
 	char token[GW_TOKEN_LEN + 1];
 	fb_addr_set_port(&g.target, port);
 	int r = fe_conn_local(l->be, &g.from);
-	if (r == 0 && l->bt.t && l->be_prot_p && !(g.tls_session = crypto_tls_session_get(l->bt.t)))
-		r = -ENOKEY;     /* no session to resume: the backend would refuse */
+	if (r == 0 && l->bt.t && l->be_prot_p) {
+		g.be_tls = true;
+		g.tls_session = crypto_tls_session_get(l->bt.t);   /* NULL: none to offer */
+	}
 	if (r == 0) {
 		fb_addr_set_port(&g.from, 0);
 		r = gw_tokens_issue(srv->tokens, &g, fe_now_ms(l->gw->w),

@@ -41,7 +41,8 @@ int gw_server_create(const struct ferry_config *cfg, struct gw_server **out)
 		    sizeof(s->backend_text));
 	snprintf(s->backend_host, sizeof(s->backend_host), "%s", host);
 	char why[CRYPTO_ERR_LEN];
-	if (gc->tls_cert && !(s->tls = crypto_tls_ctx_new(gc->tls_cert, gc->tls_key, why))) {
+	const struct crypto_tls_cert cert = { gc->tls_cert, gc->tls_key };
+	if (gc->tls_cert && !(s->tls = crypto_tls_ctx_new_multi(&cert, 1, NULL, why))) {
 		flog(LOG_LVL_ERR, "gateway: gateway.tls: %s", why);
 		gw_server_destroy(s);
 		return FERRY_EXIT_CRYPTO;

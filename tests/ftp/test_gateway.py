@@ -34,6 +34,8 @@ SRV, CLI = f"gws{tag}", f"gwc{tag}"
 SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
 GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
 GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL = 2106, 2108, 2110
+GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA = 2112, 2114, 2116, 2118, 2120
+VS_TLS_PORT, PURE_TLS_PORT = 2123, 2124
 VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
 procs = []
 
@@ -58,7 +60,8 @@ table inet singleport {{
     iif "lo" accept
     ct state established,related accept
     tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {GW_TLS_VS}, {GW_TLS_PURE}, {GW_TLS_POL},
-                {VS_PORT}, {PURE_PORT} }} accept
+                {GW_BTLS_VS}, {GW_BTLS_PURE}, {GW_BREQ}, {GW_BAUTO}, {GW_BBADCA},
+                {VS_PORT}, {PURE_PORT}, {VS_TLS_PORT}, {PURE_TLS_PORT} }} accept
     meta l4proto icmp accept
   }}
 }}
@@ -167,6 +170,51 @@ log_ftp_protocol=YES
     p = start(["vsftpd", conf], out)
     wait_port(VS_PORT, p, out)
     return root, log
+
+
+def start_vsftpd_tls(work, root, cert, key):
+    """A second vsftpd on the same tree, FTPS only, with require_ssl_reuse."""
+    conf = os.path.join(work, "vsftpd-tls.conf")
+    with open(conf, "w") as f:
+        f.write(f"""listen=YES
+listen_ipv6=NO
+listen_port={VS_TLS_PORT}
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root={root}
+local_enable=NO
+write_enable=YES
+anon_upload_enable=YES
+anon_mkdir_write_enable=YES
+anon_other_write_enable=YES
+anon_umask=022
+pasv_enable=YES
+pasv_min_port=32000
+pasv_max_port=32999
+secure_chroot_dir={os.path.join(work, "empty")}
+seccomp_sandbox=NO
+ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+require_ssl_reuse=YES
+ssl_ciphers=HIGH
+rsa_cert_file={cert}
+rsa_private_key_file={key}
+""")
+    out = os.path.join(work, "vsftpd-tls.out")
+    p = start(["vsftpd", conf], out)
+    wait_port(VS_TLS_PORT, p, out)
+
+
+def start_pureftpd_tls(work, binary, root, cert, key):
+    """A second pure-ftpd on the same tree, -Y 2: TLS for logins and data."""
+    pdb = os.path.join(work, "pure.pdb")
+    out = os.path.join(work, "pure-ftpd-tls.out")
+    p = start([binary, "-S", f",{PURE_TLS_PORT}", "-l", f"puredb:{pdb}", "-E", "-A", "-H",
+               "-p", "33000:33999", "-f", "none", "-Y", "2", "-2", f"{cert},{key}"], out)
+    wait_port(PURE_TLS_PORT, p, out)
 
 
 def start_pureftpd(work, binary):
@@ -548,6 +596,15 @@ def make_cert(work):
     return cert, key
 
 
+def make_backend_cert(work):
+    """The backends' own certificate (RSA, for 127.0.0.1), made here."""
+    cert, key = os.path.join(work, "be.crt"), os.path.join(work, "be.key")
+    sh("openssl", "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-keyout", key, "-out", cert,
+       "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+    os.chmod(key, 0o600)
+    return cert, key
+
+
 class TlsCtl(Ctl):
     """A raw control (or data) connection that can turn to TLS after AUTH."""
 
@@ -678,6 +735,76 @@ def ftps_raw(gw, user, password, root, cert):
           re.search(r"TLS established \(TLS[^)]*, resumed\)", log) is not None)
 
 
+def backend_tls(name, gw, user, root, upload_dir, work, cert):
+    """TLS toward a backend that demands it (logins and data in TLS, data
+    connections resuming the control session): plain clients and FTPS
+    clients alike, byte for byte."""
+    port = gw.port
+    out = os.path.join(work, f"{name}-btls.bin")
+    r = ferry(port, user, "get", "/tree/sub/file2", out)
+    check(f"{name} TLS backend: a plain client's get: byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/sub/file2"), shallow=False),
+          r.stderr.decode()[-800:])
+    blob = os.path.join(work, f"{name}-btls-up.bin")
+    with open(blob, "wb") as f:
+        f.write(os.urandom(3 << 20))
+    r = ferry(port, user, "put", blob, f"{upload_dir}/btls-up.bin")
+    check(f"{name} TLS backend: a plain client's put of 3 MiB: byte-identical",
+          r.returncode == 0 and filecmp.cmp(blob, os.path.join(root, upload_dir.lstrip("/"), "btls-up.bin"),
+                                            shallow=False), r.stderr.decode()[-800:])
+    r = ferry(port, user, "get", "/tree/file1", out, opts=["--spsv-form", "spdt"])
+    check(f"{name} TLS backend: a plain client's SPDT get: byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/file1"), shallow=False),
+          r.stderr.decode()[-800:])
+    ftps_ferry_ftp(f"{name} TLS backend +", port, user, root, upload_dir, work, cert)
+    log = gw.logtext()
+    check(f"{name} TLS backend: the backend hop is in TLS with PROT P",
+          "backend hop in TLS, data PROT P" in log, log[-1500:])
+    if name == "vsftpd":
+        check(f"{name} TLS backend: its data connections resume the control hop's session "
+              "(require_ssl_reuse=YES)",
+              re.search(r"backend TLS established \([^)]*, resumed\)", log) is not None, log[-1500:])
+    else:
+        # pure-ftpd 1.0.50 gives wolfSSL no TLS 1.3 session to resume (ferry-ftp
+        # straight to it does full handshakes too) and does not ask for one.
+        check(f"{name} TLS backend: its data connections are in TLS (full handshakes: "
+              "no session to offer, said in the log)",
+              re.search(r"backend TLS established \(TLS", log) is not None and
+              "no backend TLS session to offer; a full handshake" in log, log[-1500:])
+
+
+def backend_refusals(breq, bbadca, bauto, root, work):
+    """backend_tls "required" against a backend without TLS, a backend
+    whose certificate the CA file does not vouch for, "auto" without TLS."""
+    c = Ctl(SRV_IP, breq.port)
+    r = c.cmd("USER anonymous")
+    check("backend_tls required, backend without TLS: 421 naming the reason",
+          r.startswith("421") and "no TLS" in r and c.closed(), r)
+    deadline = time.time() + 10
+    while "session refused" not in breq.logtext() and time.time() < deadline:
+        time.sleep(0.05)
+    check("... logged: FEAT without AUTH TLS, gateway.backend_tls \"required\"",
+          re.search(r"its FEAT does not list AUTH TLS; session refused \(gateway.backend_tls "
+                    r"\"required\"\)", breq.logtext()) is not None, breq.logtext()[-800:])
+    c = Ctl(SRV_IP, breq.port)
+    check("... and the gateway goes on answering (220, then 421 again)",
+          c.greeting.startswith("220") and c.cmd("USER anonymous").startswith("421"))
+    c = Ctl(SRV_IP, bbadca.port)
+    r = c.cmd("USER anonymous")
+    check("a backend certificate backend_ca does not vouch for: 421, closed",
+          r.startswith("421") and c.closed(), r)
+    deadline = time.time() + 10
+    while "backend TLS handshake" not in bbadca.logtext() and time.time() < deadline:
+        time.sleep(0.05)
+    check("... logged as the backend's failed handshake", "backend TLS handshake" in bbadca.logtext(),
+          bbadca.logtext()[-800:])
+    out = os.path.join(work, "bauto.bin")
+    r = ferry(bauto.port, "anonymous:x", "get", "/tree/sub/file2", out)
+    check("backend_tls auto, backend without TLS: in clear, get byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/sub/file2"), shallow=False),
+          r.stderr.decode()[-800:])
+
+
 def ftps_policy(gw, user, password, cert):
     """gateway.tls.policy "data": USER only in TLS, data only with PROT P."""
     port = gw.port
@@ -734,9 +861,19 @@ def config_checks(work):
     check("config: gateway.tls with backend_tls \"off\": accepted", r.returncode == 0, r.stderr.decode())
     for mode in ("auto", "required"):
         r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
-                          "backend_tls": mode})
-        check(f"config: backend_tls \"{mode}\" (not built yet) is refused at start-up, never ignored",
-              r.returncode == 1 and b"gateway.backend_tls" in r.stderr, r.stderr.decode())
+                          "backend_tls": mode, "backend_ca": cert})
+        check(f"config: backend_tls \"{mode}\" with backend_ca: accepted", r.returncode == 0,
+              r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "backend_tls": "sometimes"})
+    check("config: backend_tls \"sometimes\" is refused", r.returncode == 1, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "backend_tls": "required", "backend_ca": cert, "backend_insecure": True})
+    check("config: backend_ca and backend_insecure together are refused", r.returncode == 1 and
+          b"gateway.backend_insecure" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21", "backend_ca": cert})
+    check("config: backend_ca without backend_tls is refused (never accepted and ignored)",
+          r.returncode == 1 and b"gateway.backend_ca" in r.stderr, r.stderr.decode())
     r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
                       "tls": {"cert": cert}, "backend_tls": "off"})
     check("config: gateway.tls.cert without its key is refused", r.returncode == 1 and
@@ -783,6 +920,20 @@ def main():
                        tls=dict(tls, policy="data"), backend_tls="off")
         gws.append(gpol)
         t.run("ftps policy", ftps_policy, gpol, "anonymous", "x", cert)
+        becert, bekey = make_backend_cert(work)
+        start_vsftpd_tls(work, vsroot, becert, bekey)
+        gb = Gateway(work, "gw-btls-vsftpd", GW_BTLS_VS, f"127.0.0.1:{VS_TLS_PORT}", tls=tls,
+                     backend_tls="required", backend_ca=becert)
+        gws.append(gb)
+        t.run("backend tls vsftpd", backend_tls, "vsftpd", gb, "anonymous:x", vsroot, "/up", work, cert)
+        breq = Gateway(work, "gw-breq", GW_BREQ, f"127.0.0.1:{VS_PORT}", backend_tls="required",
+                       backend_ca=becert)
+        bbad = Gateway(work, "gw-bbadca", GW_BBADCA, f"127.0.0.1:{VS_TLS_PORT}",
+                       backend_tls="required", backend_ca=cert)
+        bauto = Gateway(work, "gw-bauto", GW_BAUTO, f"127.0.0.1:{VS_PORT}", backend_tls="auto",
+                        backend_ca=becert)
+        gws.extend([breq, bbad, bauto])
+        t.run("backend refusals", backend_refusals, breq, bbad, bauto, vsroot, work)
         if check("pure-ftpd is there (contrib/deps.sh unpacks it)", pure is not None):
             pureroot = start_pureftpd(work, pure)
             gws.append(Gateway(work, "gw-pure", GW_PURE, f"127.0.0.1:{PURE_PORT}"))
@@ -794,6 +945,12 @@ def main():
                                tls=tls, backend_tls="off"))
             t.run("ftps ferry-ftp pure-ftpd", ftps_ferry_ftp, "pure-ftpd", GW_TLS_PURE, "bob:pw",
                   pureroot, "/", work, cert)
+            start_pureftpd_tls(work, pure, pureroot, becert, bekey)
+            gbp = Gateway(work, "gw-btls-pure", GW_BTLS_PURE, f"127.0.0.1:{PURE_TLS_PORT}", tls=tls,
+                          backend_tls="required", backend_ca=becert)
+            gws.append(gbp)
+            t.run("backend tls pure-ftpd", backend_tls, "pure-ftpd", gbp, "bob:pw", pureroot, "/",
+                  work, cert)
             direct_fails("pure-ftpd", PURE_PORT, "bob:pw", work)
     finally:
         for g in gws:
