@@ -678,6 +678,12 @@ def ftps_raw(gw, user, password, root, cert):
           all(x in feat for x in ("AUTH TLS", "PBSZ", "PROT", "SPSV")), feat)
     r = c.cmd("AUTH NONSENSE")
     check("FTPS: AUTH NONSENSE: 504, the session goes on", r.startswith("504"), r)
+    # lftp's order: FEAT (the relay has started), then AUTH TLS, then USER.
+    r = c.starttls(ctx)
+    c.cmd("USER " + user)
+    r2 = c.cmd("PASS " + password)
+    check("FTPS: AUTH TLS after FEAT (relay started), then the login in TLS: 234, 230",
+          r.startswith("234") and r2.startswith("230"), f"{r} / {r2}")
     c.cmd("QUIT")
     c = tls_session(port, ctx, user, password)
     want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
