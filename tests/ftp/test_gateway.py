@@ -763,6 +763,8 @@ def backend_tls(name, gw, user, root, upload_dir, work, cert):
           r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/file1"), shallow=False),
           r.stderr.decode()[-800:])
     ftps_ferry_ftp(f"{name} TLS backend +", port, user, root, upload_dir, work, cert)
+    if name == "vsftpd":
+        abor_in_tls(name, port, user.split(":")[0], user.split(":")[1], cert)
     log = gw.logtext()
     check(f"{name} TLS backend: the backend hop is in TLS with PROT P",
           "backend hop in TLS, data PROT P" in log, log[-1500:])
@@ -777,6 +779,28 @@ def backend_tls(name, gw, user, root, upload_dir, work, cert):
               "no session to offer, said in the log)",
               re.search(r"backend TLS established \(TLS", log) is not None and
               "no backend TLS session to offer; a full handshake" in log, log[-1500:])
+
+
+def abor_in_tls(name, port, user, password, cert):
+    """ABOR in the middle of a 64 MiB RETR, TLS on both hops: the transfer's
+    end and ABOR's reply come back through, and the session goes on."""
+    ctx = ssl.create_default_context(cafile=cert)
+    c = tls_session(port, ctx, user, password)
+    r = c.cmd("SPSV")
+    d, r2 = tls_data(port, ctx, r, session=c.s.session)
+    r = c.cmd("RETR /up/big.bin")
+    got = d.s.recv(1000)
+    c.send("ABOR")
+    d.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    d.close()
+    c.send("NOOP")
+    replies = [c.reply()]
+    while not replies[-1].startswith("200") and len(replies) < 4:
+        replies.append(c.reply())
+    check(f"{name} TLS backend: ABOR during a RETR in TLS passes through, the session goes on",
+          r.startswith("150") and got and replies[-1].startswith("200") and
+          all(re.match(r"^(225|226|426|450|451)", x) for x in replies[:-1]), f"{r} {replies}")
+    c.cmd("QUIT")
 
 
 def backend_refusals(breq, bbadca, bauto, root, work):
@@ -838,6 +862,13 @@ def ftps_policy(gw, user, password, cert):
     r = c.cmd("PROT P")
     r = c.cmd("SPSV")
     check("FTPS policy data: SPSV after PROT P: 227", r.startswith("227"), r)
+    d, r2 = tls_data(port, ctx, r, session=None)
+    check("FTPS require_reuse false: a data connection with a new TLS session joins",
+          r2 == "200 DATA", r2)
+    c.cmd("LIST /")
+    check("FTPS require_reuse false: ... its LIST arrives", "tree" in d.read_all().decode(errors="replace"))
+    c.reply()
+    d.close()
     c.cmd("QUIT")
 
 
@@ -923,7 +954,7 @@ def main():
               "/up", work, cert)
         t.run("ftps raw", ftps_raw, gtls, "anonymous", "x", vsroot, cert)
         gpol = Gateway(work, "gw-tls-policy", GW_TLS_POL, f"127.0.0.1:{VS_PORT}",
-                       tls=dict(tls, policy="data"), backend_tls="off")
+                       tls=dict(tls, policy="data", require_reuse=False), backend_tls="off")
         gws.append(gpol)
         t.run("ftps policy", ftps_policy, gpol, "anonymous", "x", cert)
         becert, bekey = make_backend_cert(work)
