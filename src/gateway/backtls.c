@@ -2,7 +2,6 @@
  * the backend's greeting and the first relayed command: FEAT, AUTH TLS when
  * it is offered, the handshake (tls.c), PBSZ 0 and PROT P, so that the
  * backend's data connections are protected too and resume this session. */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -51,20 +50,6 @@ static void no_tls(struct gw_link *l, const char *why)
 	gw_link_end(l);
 }
 
-/* " AUTH TLS" or " AUTH SSL;TLS" (a FEAT line) */
-static bool offers_tls(const char *line, size_t len)
-{
-	size_t i = 0;
-	while (i < len && line[i] == ' ')
-		i++;
-	if (len - i < 5 || strncasecmp(line + i, "AUTH", 4) || line[i + 4] != ' ')
-		return false;
-	for (size_t k = i + 5; k + 3 <= len; k++)
-		if (!strncasecmp(line + k, "TLS", 3))
-			return true;
-	return false;
-}
-
 static void start_handshake(struct gw_link *l)
 {
 	struct gw_server *srv = l->gw->srv;
@@ -83,7 +68,7 @@ static void start_handshake(struct gw_link *l)
 void gw_btls_reply_line(struct gw_link *l, const char *line, size_t len, int code, bool end)
 {
 	if (l->internal == GW_INT_BFEAT && !end) {
-		l->be_feat_tls = l->be_feat_tls || offers_tls(line, len);
+		l->be_feat_tls = l->be_feat_tls || gw_parse_feat_tls(line, len);
 		return;
 	}
 	if (!end)

@@ -69,6 +69,8 @@ const char *gw_token_of(const char *arg, size_t len, char *out, size_t cap);
 /* A reply line: its code (100-599) and whether it is the last line of a
  * reply started with that code; -1 for a line that is no reply line. */
 int gw_reply_code(const char *line, size_t len, bool *last);
+/* A FEAT line that offers TLS: " AUTH TLS", " AUTH SSL;TLS", " AUTH TLS-C". */
+bool gw_parse_feat_tls(const char *line, size_t len);
 
 /* ---- server.c ------------------------------------------------------------ */
 struct gw_link;
