@@ -34,7 +34,7 @@ SRV, CLI = f"gws{tag}", f"gwc{tag}"
 SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
 GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
 GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL = 2106, 2108, 2110
-GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA = 2112, 2114, 2116, 2118, 2120
+GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA, GW_BINSEC = 2112, 2114, 2116, 2118, 2120, 2126
 VS_TLS_PORT, PURE_TLS_PORT = 2123, 2124
 VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
 procs = []
@@ -60,7 +60,7 @@ table inet singleport {{
     iif "lo" accept
     ct state established,related accept
     tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {GW_TLS_VS}, {GW_TLS_PURE}, {GW_TLS_POL},
-                {GW_BTLS_VS}, {GW_BTLS_PURE}, {GW_BREQ}, {GW_BAUTO}, {GW_BBADCA},
+                {GW_BTLS_VS}, {GW_BTLS_PURE}, {GW_BREQ}, {GW_BAUTO}, {GW_BBADCA}, {GW_BINSEC},
                 {VS_PORT}, {PURE_PORT}, {VS_TLS_PORT}, {PURE_TLS_PORT} }} accept
     meta l4proto icmp accept
   }}
@@ -803,6 +803,16 @@ def abor_in_tls(name, port, user, password, cert):
     c.cmd("QUIT")
 
 
+def backend_insecure(gw, root, work):
+    out = os.path.join(work, "binsec.bin")
+    r = ferry(gw.port, "anonymous:x", "get", "/tree/sub/file2", out)
+    check("backend_insecure: an unverified backend certificate is used, get byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/sub/file2"), shallow=False),
+          r.stderr.decode()[-800:])
+    check("... and the start-up log says the certificate is not verified",
+          "certificate NOT verified: gateway.backend_insecure" in gw.logtext(), gw.logtext()[-800:])
+
+
 def backend_refusals(breq, bbadca, bauto, root, work):
     """backend_tls "required" against a backend without TLS, a backend
     whose certificate the CA file does not vouch for, "auto" without TLS."""
@@ -971,6 +981,10 @@ def main():
                         backend_ca=becert)
         gws.extend([breq, bbad, bauto])
         t.run("backend refusals", backend_refusals, breq, bbad, bauto, vsroot, work)
+        binsec = Gateway(work, "gw-binsecure", GW_BINSEC, f"127.0.0.1:{VS_TLS_PORT}",
+                         backend_tls="required", backend_insecure=True)
+        gws.append(binsec)
+        t.run("backend insecure", backend_insecure, binsec, vsroot, work)
         if check("pure-ftpd is there (contrib/deps.sh unpacks it)", pure is not None):
             pureroot = start_pureftpd(work, pure)
             gws.append(Gateway(work, "gw-pure", GW_PURE, f"127.0.0.1:{PURE_PORT}"))
