@@ -10,12 +10,13 @@
 #include "ferry/crypto.h"
 #include "gw_internal.h"
 
-static void refuse(struct gw_link *l, const char *why)
+/* 504 for credentials, 522 for a protection that does not fit (RFC 4217). */
+static void refuse(struct gw_link *l, int code, const char *why)
 {
 	char host[64];
 	flog(LOG_LVL_WARN, "gateway: data login from %s refused: %s",
 	     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)), why);
-	if (strstr(why, "TLS") || strstr(why, "PROT"))
+	if (code == 522)
 		gw_reply(l, 522, "Data connection refused: %s.", why);
 	else
 		gw_reply(l, 504, "Invalid data connection credentials.");
@@ -80,7 +81,7 @@ void gw_join(struct gw_link *l, const char *arg, size_t len)
 	int r = token ? gw_tokens_take(srv->tokens, token, &l->peer, fe_now_ms(l->gw->w), &g)
 		      : -ENOENT;
 	if (r) {
-		refuse(l, r == -ETIMEDOUT ? "expired token"
+		refuse(l, 504, r == -ETIMEDOUT ? "expired token"
 			  : r == -EPERM ? "token of another client address"
 			  : "unknown or used token");
 		return;
@@ -89,7 +90,7 @@ void gw_join(struct gw_link *l, const char *arg, size_t len)
 	l->join_tls = g.be_tls;
 	const char *why = gw_tls_data_refusal(l, &g);
 	if (why) {
-		refuse(l, why);
+		refuse(l, 522, why);
 		return;
 	}
 	char host[64];
