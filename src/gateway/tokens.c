@@ -107,6 +107,10 @@ int gw_tokens_take(struct gw_tokens *t, const char *token,
 		*pp = k->next;
 		r = k->expires_ms > now_ms ? 0 : -ETIMEDOUT;
 		*g = k->g;       /* the TLS session goes with it, to the caller */
+		if (r) {         /* ... unless the token is refused */
+			crypto_tls_session_free(g->tls_session);
+			g->tls_session = NULL;
+		}
 		free(k);
 		break;
 	}
