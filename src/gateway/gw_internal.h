@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "ferry/config.h"
+#include "ferry/crypto.h"
 #include "ferry/engine.h"
 #include "ferry/gateway.h"
 
@@ -34,6 +35,9 @@ struct gw_grant {                  /* what a token lets its holder reach */
 	struct sockaddr_storage target; /* backend address and announced port */
 	struct sockaddr_storage from;   /* the control connection's own address */
 	bool prot_p;                    /* the session's PROT P: the data in TLS */
+	struct crypto_tls_origin client_origin; /* the control connection's
+					 * TLS session (its data connection
+					 * resumes it) */
 	bool be_tls;                    /* the backend's data connection in TLS */
 	void *tls_session;              /* the backend hop's TLS session to resume,
 					 * or NULL (owned: the table frees what is

@@ -93,6 +93,8 @@ static void issue(struct gw_link *l, uint16_t port)
 	char token[GW_TOKEN_LEN + 1];
 	fb_addr_set_port(&g.target, port);
 	int r = fe_conn_local(l->be, &g.from);
+	if (l->ct.t)      /* what its data connection must resume (tls.c) */
+		crypto_tls_origin_of(l->ct.t, &g.client_origin);
 	if (r == 0 && l->bt.t && l->be_prot_p) {
 		g.be_tls = true;
 		g.tls_session = crypto_tls_session_get(l->bt.t);   /* NULL: none to offer */

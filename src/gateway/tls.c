@@ -329,10 +329,10 @@ const char *gw_tls_data_refusal(const struct gw_link *l, const struct gw_grant *
 		return "a clear data connection for a PROT P session";
 	if (!g->prot_p && l->ct.t)
 		return "a TLS data connection for a PROT C session";
-	/* The session came from this gateway's one TLS context, which all
-	 * workers share (one session cache, one ticket key); which control
-	 * connection it was made on is not checked here. */
-	if (l->ct.t && l->gw->srv->gc->tls_require_reuse && !crypto_tls_resumed(l->ct.t))
-		return "TLS session of data connection not resumed (gateway.tls.require_reuse)";
+	/* The FTP server's rule (crypto_tls_reuse_refusal): in TLS 1.2 the
+	 * control connection's own session, in TLS 1.3 a ticket of this
+	 * gateway's (one ticket key for every worker). */
+	if (l->ct.t && l->gw->srv->gc->tls_require_reuse)
+		return crypto_tls_reuse_refusal(l->ct.t, &g->client_origin);
 	return NULL;
 }

@@ -741,6 +741,46 @@ def ftps_raw(gw, user, password, root, cert):
           re.search(r"TLS established \(TLS[^)]*, resumed\)", log) is not None)
 
 
+def ftps_reuse_tls12(gw, user, password, root, cert):
+    """Under TLS 1.2 a data connection must resume its own control
+    connection's session, as ferryd's FTP server requires: another session's
+    (issued by the same gateway) gets 522."""
+    port = gw.port
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    a = tls_session(port, ctx, user, password)
+    b = tls_session(port, ctx, user, password)
+    check("TLS 1.2 control connections: negotiated 1.2, two sessions",
+          a.s.version() == "TLSv1.2" and b.s.version() == "TLSv1.2" and
+          a.s.session.id != b.s.session.id, f"{a.s.version()} {b.s.version()}")
+    want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+    for form in ("dataconn", "spdt"):
+        r = a.cmd("SPSV")
+        d, r2 = tls_data(port, ctx, r, session=b.s.session, form=form)
+        check(f"TLS 1.2: a data connection resuming another control connection's session "
+              f"({form}): 522", r2.startswith("522") and d.closed(), r2)
+        check(f"TLS 1.2: ... it did resume (the refusal is the origin check) ({form})",
+              d.s.session_reused)
+        r = a.cmd("NOOP")
+        check(f"TLS 1.2: ... the control session goes on ({form})", r.startswith("200"), r)
+        r = a.cmd("SPSV")
+        d, r2 = tls_data(port, ctx, r, session=a.s.session, form=form)
+        check(f"TLS 1.2: a data connection resuming its own control session ({form}): 200 DATA",
+              r2 == "200 DATA" and d.s.session_reused, r2)
+        a.cmd("RETR /tree/sub/file2")
+        got = d.read_all()
+        check(f"TLS 1.2: ... RETR byte-identical ({form})", got == want, f"{len(got)} bytes")
+        check(f"TLS 1.2: ... 226 ({form})", a.reply().startswith("226"))
+        d.close()
+    deadline = time.time() + 10
+    while "another connection" not in gw.logtext() and time.time() < deadline:
+        time.sleep(0.05)
+    check("TLS 1.2: the refusal is logged with its reason",
+          "resumed a TLS session of another connection" in gw.logtext())
+    a.cmd("QUIT")
+    b.cmd("QUIT")
+
+
 def backend_tls(name, gw, user, root, upload_dir, work, cert):
     """TLS toward a backend that demands it (logins and data in TLS, data
     connections resuming the control session): plain clients and FTPS
@@ -963,6 +1003,7 @@ def main():
         t.run("ftps ferry-ftp vsftpd", ftps_ferry_ftp, "vsftpd", GW_TLS_VS, "anonymous:x", vsroot,
               "/up", work, cert)
         t.run("ftps raw", ftps_raw, gtls, "anonymous", "x", vsroot, cert)
+        t.run("ftps reuse tls1.2", ftps_reuse_tls12, gtls, "anonymous", "x", vsroot, cert)
         gpol = Gateway(work, "gw-tls-policy", GW_TLS_POL, f"127.0.0.1:{VS_PORT}",
                        tls=dict(tls, policy="data", require_reuse=False), backend_tls="off")
         gws.append(gpol)
