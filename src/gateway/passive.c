@@ -76,7 +76,7 @@ static void feat_line(struct gw_link *l, const char *line, size_t len, int code,
 	static const char tls[] = " AUTH TLS\r\n PBSZ\r\n PROT\r\n";
 	if (!l->feat_ok)
 		gw_send_cli(l, "211-Features:\r\n", 15);
-	if (l->gw->srv->tls)
+	if (l->gw->srv->tls_on)
 		gw_send_cli(l, tls, sizeof(tls) - 1);
 	gw_send_cli(l, " SPSV\r\n", 7);
 	if (l->feat_ok)

@@ -40,20 +40,9 @@ int gw_server_create(const struct ferry_config *cfg, struct gw_server **out)
 	fb_addr_format((const struct sockaddr *)&s->backend, s->backend_text,
 		    sizeof(s->backend_text));
 	snprintf(s->backend_host, sizeof(s->backend_host), "%s", host);
-	char why[CRYPTO_ERR_LEN];
-	const struct crypto_tls_cert cert = { gc->tls_cert, gc->tls_key };
-	if (gc->tls_cert && !(s->tls = crypto_tls_ctx_new_multi(&cert, 1, NULL, why))) {
-		flog(LOG_LVL_ERR, "gateway: gateway.tls: %s", why);
+	if ((err = gw_tlsconf_create(s))) {
 		gw_server_destroy(s);
-		return FERRY_EXIT_CRYPTO;
-	}
-	bool btls = gc->backend_tls == GW_BACKEND_TLS_AUTO ||
-		    gc->backend_tls == GW_BACKEND_TLS_REQUIRED;
-	if (btls && !(s->btls = crypto_tls_client_ctx_new(gc->backend_ca, !gc->backend_insecure,
-							 why))) {
-		flog(LOG_LVL_ERR, "gateway: gateway.backend_ca: %s", why);
-		gw_server_destroy(s);
-		return FERRY_EXIT_CRYPTO;
+		return err;
 	}
 	*out = s;
 	return 0;
@@ -64,8 +53,7 @@ void gw_server_destroy(struct gw_server *s)
 	if (!s)
 		return;
 	gw_tokens_destroy(s->tokens);
-	crypto_tls_ctx_free(s->tls);
-	crypto_tls_ctx_free(s->btls);
+	gw_tlsconf_destroy(s);
 	free(s);
 }
 
@@ -117,15 +105,19 @@ int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker 
 	static const char *const btls[] = { [GW_BACKEND_TLS_UNSET] = "off",
 		[GW_BACKEND_TLS_OFF] = "off", [GW_BACKEND_TLS_AUTO] = "when offered",
 		[GW_BACKEND_TLS_REQUIRED] = "required" };
-	char subj[128];
+	char subj[128] = "";
+	if (fe_worker_index(w) == 0 && srv->tls_on) {
+		struct crypto_tls_ctx *c = gw_tlsconf_get(srv);
+		crypto_tls_ctx_subject(c, subj, sizeof(subj));
+		crypto_tls_ctx_free(c);
+	}
 	if (fe_worker_index(w) == 0)
 		flog(LOG_LVL_INFO, "gateway: listening on %s%s, backend %s (%s); FTPS toward "
 		     "clients: %s%s%s%s; toward the backend: %s%s", gc->listen.v[0],
 		     gc->listen.n > 1 ? " and more" : "", gc->backend, srv->backend_text,
-		     srv->tls ? policy[gc->tls_policy] : "off",
-		     srv->tls ? " with " : "",
-		     srv->tls ? crypto_tls_ctx_subject(srv->tls, subj, sizeof(subj)) : "",
-		     srv->tls && gc->tls_require_reuse ? ", data connections resume the "
+		     srv->tls_on ? policy[gc->tls_policy] : "off",
+		     srv->tls_on ? " with " : "", subj,
+		     srv->tls_on && gc->tls_require_reuse ? ", data connections resume the "
 		     "control session" : "", btls[gc->backend_tls],
 		     srv->btls && gc->backend_insecure ? " (certificate NOT verified: "
 		     "gateway.backend_insecure)" : "");

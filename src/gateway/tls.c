@@ -251,7 +251,7 @@ void gw_tls_free(struct gw_tside *ts)
 void gw_tls_auth(struct gw_link *l, const char *arg, size_t len)
 {
 	struct gw_server *srv = l->gw->srv;
-	if (!srv->tls) {
+	if (!srv->tls_on) {
 		gw_reply(l, 502, "TLS is not configured on this gateway.");
 	} else if (l->ct.t) {
 		gw_reply(l, 503, "Already in TLS.");
@@ -260,7 +260,7 @@ void gw_tls_auth(struct gw_link *l, const char *arg, size_t len)
 		gw_reply(l, 504, "AUTH TLS or AUTH SSL only.");
 	} else if (l->user_sent) {
 		gw_reply(l, 503, "AUTH must come before USER.");
-	} else if (!(l->ct.t = crypto_tls_new(srv->tls))) {
+	} else if (!(l->ct.t = gw_tlsconf_conn_new(srv))) {
 		gw_reply(l, 431, "Out of memory for TLS.");
 	} else {
 		struct crypto_tls *t = l->ct.t;

@@ -9,6 +9,7 @@ used twice, from another address, of a closed session; the limits on
 connections not logged in (count, bytes, time)."""
 import ctypes
 import filecmp
+import hashlib
 import ssl
 import json
 import os
@@ -35,6 +36,7 @@ SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
 GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
 GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL = 2106, 2108, 2110
 GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA, GW_BINSEC = 2112, 2114, 2116, 2118, 2120, 2126
+GW_RELOAD = 2128
 VS_TLS_PORT, PURE_TLS_PORT = 2123, 2124
 VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
 procs = []
@@ -61,6 +63,7 @@ table inet singleport {{
     ct state established,related accept
     tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {GW_TLS_VS}, {GW_TLS_PURE}, {GW_TLS_POL},
                 {GW_BTLS_VS}, {GW_BTLS_PURE}, {GW_BREQ}, {GW_BAUTO}, {GW_BBADCA}, {GW_BINSEC},
+                {GW_RELOAD},
                 {VS_PORT}, {PURE_PORT}, {VS_TLS_PORT}, {PURE_TLS_PORT} }} accept
     meta l4proto icmp accept
   }}
@@ -781,6 +784,98 @@ def ftps_reuse_tls12(gw, user, password, root, cert):
     b.cmd("QUIT")
 
 
+def fingerprint(der):
+    return hashlib.sha256(der).hexdigest()
+
+
+def file_fingerprint(pem_path):
+    return fingerprint(ssl.PEM_cert_to_DER_cert(open(pem_path).read()))
+
+
+def new_cert(cert, key, cn):
+    """A new certificate and key renamed over cert and key (as certbot does)."""
+    sh("openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
+       "ec_paramgen_curve:prime256v1", "-keyout", key + ".new", "-out", cert + ".new",
+       "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{SRV_IP}")
+    os.replace(key + ".new", key)
+    os.replace(cert + ".new", cert)
+
+
+def wait_log(gw, text, count=1, secs=10):
+    deadline = time.time() + secs
+    while gw.logtext().count(text) < count and time.time() < deadline:
+        time.sleep(0.05)
+    return gw.logtext().count(text) >= count
+
+
+def ftps_reload(work, user, password, root):
+    """SIGHUP with new certificate files: new sessions get the new
+    certificate, sessions in progress keep theirs and their data connections
+    still resume (the ticket key is inherited), byte for byte."""
+    rdir = os.path.join(work, "reload")
+    os.makedirs(rdir)
+    cert, key = os.path.join(rdir, "gw.crt"), os.path.join(rdir, "gw.key")
+    new_cert(cert, key, "first")
+    first = file_fingerprint(cert)
+    bundle = os.path.join(rdir, "ca.pem")
+    gw = Gateway(work, "gw-reload", GW_RELOAD, f"127.0.0.1:{VS_PORT}", level=3,
+                 tls={"cert": cert, "key": key}, backend_tls="off")
+    want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+    try:
+        shutil.copy(cert, bundle)
+        ctx = ssl.create_default_context(cafile=bundle)
+        ctx12 = ssl.create_default_context(cafile=bundle)
+        ctx12.maximum_version = ssl.TLSVersion.TLSv1_2
+        old = {v: tls_session(gw.port, c, user, password) for v, c in (("1.3", ctx), ("1.2", ctx12))}
+        for v, c in old.items():
+            check(f"reload: before, TLS {v}: the first certificate",
+                  fingerprint(c.s.getpeercert(binary_form=True)) == first)
+        new_cert(cert, key, "second")
+        second = file_fingerprint(cert)
+        with open(bundle, "a") as f:
+            f.write(open(cert).read())
+        ctx.load_verify_locations(cafile=cert)
+        ctx12.load_verify_locations(cafile=cert)
+        gw.proc.send_signal(signal.SIGHUP)
+        check("reload: SIGHUP: the gateway logs its new certificate",
+              wait_log(gw, "reload: gateway: certificate reloaded"), gw.logtext()[-1500:])
+        n = tls_session(gw.port, ctx, user, password)
+        check("reload: a new session sees the new certificate (fingerprints compared)",
+              first != second and fingerprint(n.s.getpeercert(binary_form=True)) == second)
+        r = n.cmd("SPSV")
+        d, r2 = tls_data(gw.port, ctx, r, session=n.s.session)
+        n.cmd("RETR /tree/sub/file2")
+        check("reload: ... its data connection: RETR byte-identical",
+              r2 == "200 DATA" and d.read_all() == want, r2)
+        check("reload: ... 226", n.reply().startswith("226"))
+        n.cmd("QUIT")
+        for v, c in old.items():
+            r = c.cmd("SPSV")
+            d, r2 = tls_data(gw.port, ctx if v == "1.3" else ctx12, r, session=c.s.session)
+            check(f"reload: a session from before, TLS {v}: its data connection resumes "
+                  "(200 DATA)", r2 == "200 DATA" and d.s.session_reused, r2)
+            check(f"reload: ... and still carries the first certificate",
+                  fingerprint(d.s.getpeercert(binary_form=True)) == first)
+            c.cmd("RETR /tree/sub/file2")
+            got = d.read_all()
+            check(f"reload: ... RETR byte-identical (TLS {v})", got == want, f"{len(got)} bytes")
+            check(f"reload: ... 226 (TLS {v})", c.reply().startswith("226"))
+            d.close()
+            c.cmd("QUIT")
+        # A key that is not one: the reload is refused, the certificate stays.
+        with open(key, "w") as f:
+            f.write("not a key\n")
+        gw.proc.send_signal(signal.SIGHUP)
+        check("reload: an unreadable key: refused and logged",
+              wait_log(gw, "reload refused: gateway.tls"), gw.logtext()[-1500:])
+        n = tls_session(gw.port, ctx, user, password)
+        check("reload: ... the certificate in force stays",
+              fingerprint(n.s.getpeercert(binary_form=True)) == second)
+        n.cmd("QUIT")
+    finally:
+        check("gw-reload.log: ferryd stopped, sanitizers quiet", gw.stop(), gw.logtext()[-1500:])
+
+
 def backend_tls(name, gw, user, root, upload_dir, work, cert):
     """TLS toward a backend that demands it (logins and data in TLS, data
     connections resuming the control session): plain clients and FTPS
@@ -1004,6 +1099,7 @@ def main():
               "/up", work, cert)
         t.run("ftps raw", ftps_raw, gtls, "anonymous", "x", vsroot, cert)
         t.run("ftps reuse tls1.2", ftps_reuse_tls12, gtls, "anonymous", "x", vsroot, cert)
+        t.run("ftps reload", ftps_reload, work, "anonymous", "x", vsroot)
         gpol = Gateway(work, "gw-tls-policy", GW_TLS_POL, f"127.0.0.1:{VS_PORT}",
                        tls=dict(tls, policy="data", require_reuse=False), backend_tls="off")
         gws.append(gpol)
