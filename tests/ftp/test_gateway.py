@@ -862,6 +862,23 @@ def ftps_reload(work, user, password, root):
             check(f"reload: ... 226 (TLS {v})", c.reply().startswith("226"))
             d.close()
             c.cmd("QUIT")
+        # Keys bound at start-up are named, never silently kept.
+        conf_path = os.path.join(work, "gw-reload.json")
+        conf = json.load(open(conf_path))
+        conf["gateway"]["tls"]["policy"] = "login"
+        with open(conf_path, "w") as f:
+            json.dump(conf, f)
+        gw.proc.send_signal(signal.SIGHUP)
+        check("reload: gateway.tls.policy changed: logged as needing a restart",
+              wait_log(gw, "reload: gateway.tls.policy changed: needs a restart"),
+              gw.logtext()[-1500:])
+        check("reload: ... the certificate part still applies",
+              wait_log(gw, "reload: gateway: certificate reloaded", count=2))
+        p = Ctl(SRV_IP, gw.port)
+        r = p.cmd("USER anonymous")
+        check("reload: ... and the policy in force stays (USER in clear: relayed, not 530)",
+              r[:1] in "23", r)
+        p.close()
         # A key that is not one: the reload is refused, the certificate stays.
         with open(key, "w") as f:
             f.write("not a key\n")
