@@ -141,6 +141,7 @@ struct gateway_config {
 	int token_timeout;      /* seconds a DATACONN token lives, 60 */
 	/* gateway.tls: explicit FTPS toward the clients (NULL cert: none). */
 	char *tls_cert, *tls_key;
+	struct strlist tls_implicit;  /* implicit FTPS listeners (TLS first) */
 	enum tls_policy tls_policy;   /* optional (default), login, data */
 	bool tls_require_reuse;       /* data connections resume the control's */
 	enum gw_backend_tls backend_tls;

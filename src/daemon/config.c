@@ -154,6 +154,7 @@ void daemon_config_free(struct ferry_config *cfg)
 	free(cfg->gateway.backend);
 	free(cfg->gateway.tls_cert);
 	free(cfg->gateway.tls_key);
+	daemon_strlist_free(&cfg->gateway.tls_implicit);
 	free(cfg->gateway.backend_ca);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -646,6 +647,15 @@ static int check_gateway_tls(struct vctx *v)
 	if (!g->tls_cert && g->tls_policy > TLS_POLICY_OPTIONAL)
 		return vfail(v, -1, "gateway.tls.policy", NULL,
 			     "a TLS policy needs a certificate (gateway.tls.cert and key)");
+	if (!g->tls_cert && g->tls_implicit.n)
+		return vfail(v, -1, "gateway.tls.implicit_listen", NULL,
+			     "an implicit FTPS listener needs a certificate (gateway.tls.cert "
+			     "and key)");
+	for (size_t i = 0; i < g->tls_implicit.n; i++)
+		for (size_t j = 0; j < g->listen.n; j++)
+			if (fb_listen_same(g->listen.v[j], g->tls_implicit.v[i]))
+				return vfail(v, -1, "gateway.tls.implicit_listen", NULL,
+					     "'%s' is also in gateway.listen", g->tls_implicit.v[i]);
 	bool btls = g->backend_tls == GW_BACKEND_TLS_AUTO ||
 		    g->backend_tls == GW_BACKEND_TLS_REQUIRED;
 	if (g->tls_cert && g->backend_tls == GW_BACKEND_TLS_UNSET)

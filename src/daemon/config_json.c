@@ -656,6 +656,8 @@ static int j_backend_tls(const struct jctx *c, json_t *v, void *base, const char
 static const struct jfield gateway_tls_fields[] = {
 	F_STR("cert", WC, tls_cert, NULL, NULL),
 	F_STR("key", WC, tls_key, NULL, NULL),
+	F_LIST("implicit_listen", WC, tls_implicit, daemon_valid_listen,
+	       "ADDR:PORT or [V6ADDR]:PORT"),
 	F_FN("policy", j_gw_policy),
 	F_BOOL("require_reuse", WC, tls_require_reuse),
 };

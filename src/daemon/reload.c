@@ -94,7 +94,7 @@ static const struct key top_keys[] = {
 	GW("max_unauthenticated", K_INT, max_unauthenticated),
 	GW("login_timeout", K_INT, login_timeout), GW("token_timeout", K_INT, token_timeout),
 	/* the gateway reloads gateway.tls's certificate and key only */
-	GW("tls.policy", K_INT, tls_policy), GW("tls.require_reuse", K_BOOL, tls_require_reuse),
+	GW("tls.implicit_listen", K_LIST, tls_implicit), GW("tls.policy", K_INT, tls_policy), GW("tls.require_reuse", K_BOOL, tls_require_reuse),
 	GW("backend_tls", K_INT, backend_tls), GW("backend_ca", K_STR, backend_ca),
 	GW("backend_insecure", K_BOOL, backend_insecure),
 };

@@ -156,12 +156,14 @@ struct gw_link {
 	struct gw_tside ct, bt;
 	int jobs;                   /* pool jobs in flight: l lives until 0 */
 	bool pbsz, prot_p, user_sent;
+	bool greet_pending;         /* implicit FTPS: the 220 after the handshake */
 	bool be_feat_tls, be_prot_p;  /* the backend offers AUTH TLS; took PROT P */
 	void *join_session;         /* a data link's backend TLS session to offer */
 	bool join_tls;              /* its backend data connection is in TLS */
 };
 
-void gw_link_accept(struct gw_worker *gw, struct fe_conn *c);
+void gw_link_accept(struct gw_worker *gw, struct fe_conn *c, bool implicit);
+void gw_link_greet(struct gw_link *l);       /* the 220 */
 void gw_link_free_all(struct gw_worker *gw);
 /* Ends the link: both connections closed (after what is queued), counts
  * released; freed when the last connection reports its close. */

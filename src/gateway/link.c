@@ -208,7 +208,13 @@ static void reject(struct fe_conn *c, const char *why)
 	fe_conn_close(c);
 }
 
-void gw_link_accept(struct gw_worker *gw, struct fe_conn *c)
+void gw_link_greet(struct gw_link *l)
+{
+	l->greet_pending = false;
+	gw_reply(l, 220, "ferry gateway ready (single-port FTP: SPSV)");
+}
+
+void gw_link_accept(struct gw_worker *gw, struct fe_conn *c, bool implicit)
 {
 	struct gw_server *srv = gw->srv;
 	int n = __atomic_add_fetch(&srv->unauth, 1, __ATOMIC_RELAXED);
@@ -235,7 +241,16 @@ void gw_link_accept(struct gw_worker *gw, struct fe_conn *c)
 	fe_conn_urgent_inline(c);
 	l->deadline = fe_timer_add(gw->w, (uint64_t)srv->gc->login_timeout * 1000,
 				   deadline_fired, l);
-	gw_reply(l, 220, "ferry gateway ready (single-port FTP: SPSV)");
+	/* Implicit FTPS: the handshake first (within login_timeout), then the
+	 * 220 inside TLS (tls.c), as ferryd's FTP server does; its SPSV data
+	 * connections too, then USER DATACONN as after AUTH TLS. */
+	if (!implicit) {
+		gw_link_greet(l);
+	} else if (!(l->ct.t = gw_tlsconf_conn_new(srv))) {
+		gw_link_end(l);
+	} else {
+		l->greet_pending = true;
+	}
 }
 
 void gw_link_free_all(struct gw_worker *gw)

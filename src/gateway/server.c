@@ -60,10 +60,17 @@ void gw_server_destroy(struct gw_server *s)
 static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 {
 	(void)l;
-	gw_link_accept(arg, c);
+	gw_link_accept(arg, c, false);
 }
 
-static int listen_one(struct gw_worker *gw, const char *spec)
+/* gateway.tls.implicit_listen: TLS from the first byte. */
+static void on_accept_implicit(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	(void)l;
+	gw_link_accept(arg, c, true);
+}
+
+static int listen_one(struct gw_worker *gw, const char *spec, bool implicit)
 {
 	char host[64];
 	uint16_t port;
@@ -71,7 +78,8 @@ static int listen_one(struct gw_worker *gw, const char *spec)
 	int err = split_hostport(spec, host, sizeof(host), &port)
 			  ? fb_addr_resolve(host, port, AF_UNSPEC, &a) : -EINVAL;
 	struct fe_listener *l = NULL;
-	if (err == 0 && !(l = fe_tcp_listen(gw->w, &a, true, on_accept, gw, &err)))
+	if (err == 0 && !(l = fe_tcp_listen(gw->w, &a, true,
+					   implicit ? on_accept_implicit : on_accept, gw, &err)))
 		err = err ? err : -ENOMEM;
 	if (err) {
 		flog(LOG_LVL_ERR, "gateway: listen on %s: %s", spec, strerror(-err));
@@ -86,14 +94,17 @@ int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker 
 	const struct gateway_config *gc = srv->gc;
 	struct gw_worker *gw = calloc(1, sizeof(*gw));
 	*out = NULL;
-	if (!gw || !(gw->listeners = calloc(gc->listen.n, sizeof(*gw->listeners)))) {
+	size_t n = gc->listen.n + gc->tls_implicit.n;
+	if (!gw || !(gw->listeners = calloc(n, sizeof(*gw->listeners)))) {
 		free(gw);
 		return FERRY_EXIT_ALLOC;
 	}
 	gw->w = w;
 	gw->srv = srv;
-	for (size_t i = 0; i < gc->listen.n; i++) {
-		int r = listen_one(gw, gc->listen.v[i]);
+	for (size_t i = 0; i < n; i++) {
+		bool implicit = i >= gc->listen.n;
+		int r = listen_one(gw, implicit ? gc->tls_implicit.v[i - gc->listen.n]
+					      : gc->listen.v[i], implicit);
 		if (r) {
 			gw_worker_fini(gw);
 			return r;
@@ -112,9 +123,11 @@ int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker 
 		crypto_tls_ctx_free(c);
 	}
 	if (fe_worker_index(w) == 0)
-		flog(LOG_LVL_INFO, "gateway: listening on %s%s, backend %s (%s); FTPS toward "
-		     "clients: %s%s%s%s; toward the backend: %s%s", gc->listen.v[0],
-		     gc->listen.n > 1 ? " and more" : "", gc->backend, srv->backend_text,
+		flog(LOG_LVL_INFO, "gateway: listening on %s%s%s%s, backend %s (%s); FTPS "
+		     "toward clients: %s%s%s%s; toward the backend: %s%s", gc->listen.v[0],
+		     gc->listen.n > 1 ? " and more" : "",
+		     gc->tls_implicit.n ? ", implicit FTPS on " : "",
+		     gc->tls_implicit.n ? gc->tls_implicit.v[0] : "", gc->backend, srv->backend_text,
 		     srv->tls_on ? policy[gc->tls_policy] : "off",
 		     srv->tls_on ? " with " : "", subj,
 		     srv->tls_on && gc->tls_require_reuse ? ", data connections resume the "

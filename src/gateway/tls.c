@@ -135,6 +135,8 @@ static void established(struct gw_link *l, struct gw_tside *ts)
 	}
 	if (ts == &l->bt)
 		gw_btls_established(l);
+	if (ts == &l->ct && l->greet_pending)
+		gw_link_greet(l);
 	if (!l->ending)
 		drain(l, ts);
 	if (!l->ending)

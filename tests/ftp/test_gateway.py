@@ -36,7 +36,7 @@ SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
 GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
 GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL = 2106, 2108, 2110
 GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA, GW_BINSEC = 2112, 2114, 2116, 2118, 2120, 2126
-GW_RELOAD = 2128
+GW_RELOAD, GW_IMPL, GW_IMPL_TLS = 2128, 2130, 2131
 VS_TLS_PORT, PURE_TLS_PORT = 2123, 2124
 VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
 procs = []
@@ -63,7 +63,7 @@ table inet singleport {{
     ct state established,related accept
     tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {GW_TLS_VS}, {GW_TLS_PURE}, {GW_TLS_POL},
                 {GW_BTLS_VS}, {GW_BTLS_PURE}, {GW_BREQ}, {GW_BAUTO}, {GW_BBADCA}, {GW_BINSEC},
-                {GW_RELOAD},
+                {GW_RELOAD}, {GW_IMPL}, {GW_IMPL_TLS},
                 {VS_PORT}, {PURE_PORT}, {VS_TLS_PORT}, {PURE_TLS_PORT} }} accept
     meta l4proto icmp accept
   }}
@@ -893,6 +893,85 @@ def ftps_reload(work, user, password, root):
         check("gw-reload.log: ferryd stopped, sanitizers quiet", gw.stop(), gw.logtext()[-1500:])
 
 
+class ImplicitCtl(TlsCtl):
+    """A connection to an implicit FTPS port: TLS from the first byte."""
+
+    def __init__(self, port, ctx, session=None):
+        raw = socket.create_connection((SRV_IP, port), 20)
+        self.s = ctx.wrap_socket(raw, server_hostname=SRV_IP, session=session)
+        self.f = self.s.makefile("rb")
+        self.host, self.port = SRV_IP, port
+        self.greeting = self.reply()
+
+
+def ftps_implicit(work, user, password, root, cert, key):
+    """gateway.tls.implicit_listen: the handshake first, the 220 inside TLS,
+    SPSV data connections in the same order (then USER DATACONN)."""
+    gw = Gateway(work, "gw-implicit", GW_IMPL, f"127.0.0.1:{VS_PORT}", level=3,
+                 tls={"cert": cert, "key": key, "implicit_listen": [f"{SRV_IP}:{GW_IMPL_TLS}"]},
+                 backend_tls="off")
+    try:
+        ctx = ssl.create_default_context(cafile=cert)
+        want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+        c = ImplicitCtl(GW_IMPL_TLS, ctx)
+        check("implicit: the 220 comes inside TLS", c.greeting.startswith("220"), c.greeting)
+        c.cmd("USER " + user)
+        r = c.cmd("PASS " + password)
+        check("implicit: login in TLS: 230", r.startswith("230"), r)
+        r1, r2 = c.cmd("PBSZ 0"), c.cmd("PROT P")
+        check("implicit: PBSZ 0, PROT P: 200", r1.startswith("200") and r2.startswith("200"),
+              f"{r1} / {r2}")
+        c.cmd("TYPE I")
+        for form in ("dataconn", "spdt"):
+            r = c.cmd("SPSV")
+            d = ImplicitCtl(GW_IMPL_TLS, ctx, session=c.s.session)
+            if form == "spdt":
+                r2 = d.cmd("SPDT " + identifier(r))
+            else:
+                d.cmd("USER DATACONN")
+                r2 = d.cmd("PASS " + (token_of(r) or ""))
+            check(f"implicit: a data connection (TLS first, {form}): 220, 200 DATA, resumed",
+                  d.greeting.startswith("220") and r2 == "200 DATA" and d.s.session_reused, r2)
+            c.cmd("RETR /tree/sub/file2")
+            got = d.read_all()
+            check(f"implicit: ... RETR byte-identical ({form})", got == want, f"{len(got)} bytes")
+            check(f"implicit: ... 226 ({form})", c.reply().startswith("226"))
+            d.close()
+        r = c.cmd("AUTH TLS")
+        check("implicit: AUTH TLS there: 503 (already in TLS)", r.startswith("503"), r)
+        c.cmd("QUIT")
+        # A plain FTP client on the implicit port hears nothing in clear.
+        p = socket.create_connection((SRV_IP, GW_IMPL_TLS), 10)
+        p.sendall(b"USER anonymous\r\n")
+        p.settimeout(10)
+        heard = b""
+        try:
+            while True:
+                b = p.recv(4096)
+                if not b:
+                    break
+                heard += b
+        except (OSError, socket.timeout):
+            pass
+        p.close()
+        check("implicit: a clear client gets no 220, only the end (or an alert)",
+              b"220" not in heard, heard[:100])
+        # The explicit port beside it works as before.
+        e = TlsCtl(SRV_IP, GW_IMPL)
+        r = e.starttls(ctx)
+        check("implicit: the explicit port beside it: 220 in clear, AUTH TLS 234",
+              e.greeting.startswith("220") and r.startswith("234"), r)
+        e.cmd("QUIT")
+        out = os.path.join(work, "implicit-ferry-ftp.bin")
+        r = subprocess.run([ferry_ftp, "-q", "-t", "10", "-u", f"{user}:{password}", "--implicit",
+                            "--ca", cert, f"{SRV_IP}:{GW_IMPL_TLS}", "get", "/tree/sub/file2", out],
+                           capture_output=True, timeout=120)
+        check("implicit: ferry-ftp --implicit get (SPSV): byte-identical",
+              r.returncode == 0 and open(out, "rb").read() == want, r.stderr.decode()[-800:])
+    finally:
+        check("gw-implicit.log: ferryd stopped, sanitizers quiet", gw.stop(), gw.logtext()[-1500:])
+
+
 def backend_tls(name, gw, user, root, upload_dir, work, cert):
     """TLS toward a backend that demands it (logins and data in TLS, data
     connections resuming the control session): plain clients and FTPS
@@ -1080,6 +1159,19 @@ def config_checks(work):
     r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
                       "tls": {"policy": "login"}})
     check("config: a TLS policy without a certificate is refused", r.returncode == 1, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"implicit_listen": ["127.0.0.1:990"]}})
+    check("config: an implicit listener without a certificate is refused, naming the key",
+          r.returncode == 1 and b"gateway.tls.implicit_listen" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"cert": cert, "key": key, "implicit_listen": ["127.0.0.1:2100"]},
+                      "backend_tls": "off"})
+    check("config: an implicit listener also in gateway.listen is refused", r.returncode == 1 and
+          b"also in gateway.listen" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"implicit_listen": ["nonsense"]}})
+    check("config: an implicit listener that is no ADDR:PORT is refused", r.returncode == 1,
+          r.stderr.decode())
 
 
 def main():
@@ -1117,6 +1209,7 @@ def main():
         t.run("ftps raw", ftps_raw, gtls, "anonymous", "x", vsroot, cert)
         t.run("ftps reuse tls1.2", ftps_reuse_tls12, gtls, "anonymous", "x", vsroot, cert)
         t.run("ftps reload", ftps_reload, work, "anonymous", "x", vsroot)
+        t.run("ftps implicit", ftps_implicit, work, "anonymous", "x", vsroot, cert, key)
         gpol = Gateway(work, "gw-tls-policy", GW_TLS_POL, f"127.0.0.1:{VS_PORT}",
                        tls=dict(tls, policy="data", require_reuse=False), backend_tls="off")
         gws.append(gpol)
