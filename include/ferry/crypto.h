@@ -262,6 +262,18 @@ struct crypto_tls_cert {
 struct crypto_tls_ctx *crypto_tls_ctx_new_multi(const struct crypto_tls_cert *certs, size_t n,
 						const struct crypto_tls_ctx *inherit,
 						char why[CRYPTO_ERR_LEN]);
+/* A context a reload replaces (tlsslot.c): new connections take the one in
+ * force under the slot's lock, each keeps its own reference to its end.
+ * _new takes ctx's reference (NULL: out of memory, ctx untouched); _get
+ * returns a reference (crypto_tls_ctx_free it) or NULL; _conn a connection
+ * on the one in force, or NULL; _swap (the reloading thread) takes next's
+ * reference and drops the old one. NULL slots give NULL. */
+struct crypto_tls_slot;
+struct crypto_tls_slot *crypto_tls_slot_new(struct crypto_tls_ctx *ctx);
+void crypto_tls_slot_free(struct crypto_tls_slot *slot);
+struct crypto_tls_ctx *crypto_tls_slot_get(struct crypto_tls_slot *slot);
+struct crypto_tls *crypto_tls_slot_conn(struct crypto_tls_slot *slot);
+void crypto_tls_slot_swap(struct crypto_tls_slot *slot, struct crypto_tls_ctx *next);
 /* The first certificate's subject ("/CN=ftp.example"), for logs. */
 const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *ctx, char *out, size_t cap);
 

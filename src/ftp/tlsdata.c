@@ -298,7 +298,7 @@ static void hs_timeout(struct fe_worker *w, void *arg)
 bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed)
 {
 	struct ftp_tlsdata *td = calloc(1, sizeof(*td));
-	struct crypto_tls *t = handed ? handed : crypto_tls_new(s->srv->tls);
+	struct crypto_tls *t = handed ? handed : ftp_tls_conn_new(s->srv);
 	if (!td || !t) {
 		free(td);
 		if (!handed)

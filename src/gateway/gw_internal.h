@@ -3,7 +3,6 @@
 #ifndef FERRY_GW_INTERNAL_H
 #define FERRY_GW_INTERNAL_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,11 +84,10 @@ struct gw_server {
 	char backend_text[96];
 	struct sockaddr_storage backend;
 	struct gw_tokens *tokens;
-	/* gateway.tls toward clients (tlsconf.c): swapped by a reload under
-	 * tls_lock, read only through gw_tlsconf_*; tls_on never changes. */
-	struct crypto_tls_ctx *tls;
-	pthread_mutex_t tls_lock;
-	bool tls_lock_made, tls_on;
+	/* gateway.tls toward clients, which a reload replaces (tlsconf.c), or
+	 * NULL; tls_on never changes. */
+	struct crypto_tls_slot *tls;
+	bool tls_on;
 	struct crypto_tls_ctx *btls; /* client context toward the backend, or NULL */
 	char backend_host[256];      /* the name (or address) its certificate names */
 	int sessions, unauth;      /* __atomic counters */
@@ -215,10 +213,6 @@ const char *gw_tls_data_refusal(const struct gw_link *l, const struct gw_grant *
 /* ---- tlsconf.c: the TLS contexts, reloaded by SIGHUP ---------------------- */
 int gw_tlsconf_create(struct gw_server *s);      /* 0 or an exit code */
 void gw_tlsconf_destroy(struct gw_server *s);
-/* The context in force, referenced (crypto_tls_ctx_free it), or NULL. */
-struct crypto_tls_ctx *gw_tlsconf_get(struct gw_server *s);
-/* A server connection on the context in force, or NULL. */
-struct crypto_tls *gw_tlsconf_conn_new(struct gw_server *s);
 
 /* ---- backtls.c: TLS toward the backend ------------------------------------ */
 /* After the backend's 220: true when the set-up began (state GW_BSETUP). */

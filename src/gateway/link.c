@@ -246,7 +246,7 @@ void gw_link_accept(struct gw_worker *gw, struct fe_conn *c, bool implicit)
 	 * connections too, then USER DATACONN as after AUTH TLS. */
 	if (!implicit) {
 		gw_link_greet(l);
-	} else if (!(l->ct.t = gw_tlsconf_conn_new(srv))) {
+	} else if (!(l->ct.t = crypto_tls_slot_conn(srv->tls))) {
 		gw_link_end(l);
 	} else {
 		l->greet_pending = true;

@@ -118,7 +118,7 @@ int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker 
 		[GW_BACKEND_TLS_REQUIRED] = "required" };
 	char subj[128] = "";
 	if (fe_worker_index(w) == 0 && srv->tls_on) {
-		struct crypto_tls_ctx *c = gw_tlsconf_get(srv);
+		struct crypto_tls_ctx *c = crypto_tls_slot_get(srv->tls);
 		crypto_tls_ctx_subject(c, subj, sizeof(subj));
 		crypto_tls_ctx_free(c);
 	}

@@ -262,7 +262,7 @@ void gw_tls_auth(struct gw_link *l, const char *arg, size_t len)
 		gw_reply(l, 504, "AUTH TLS or AUTH SSL only.");
 	} else if (l->user_sent) {
 		gw_reply(l, 503, "AUTH must come before USER.");
-	} else if (!(l->ct.t = gw_tlsconf_conn_new(srv))) {
+	} else if (!(l->ct.t = crypto_tls_slot_conn(srv->tls))) {
 		gw_reply(l, 431, "Out of memory for TLS.");
 	} else {
 		struct crypto_tls *t = l->ct.t;

@@ -1,8 +1,8 @@
 /* tlsconf.c — the gateway's TLS contexts: gateway.tls's certificate built at
- * start-up and again on a reload (SIGHUP), swapped under the server's lock
+ * start-up and again on a reload (SIGHUP), put in force by a crypto_tls_slot
  * while connections keep the context they started with; the client context
  * toward the backend. */
-#include <stdio.h>
+#include <stdbool.h>
 
 #include "ferry/base.h"
 #include "ferry/crypto.h"
@@ -25,12 +25,16 @@ int gw_tlsconf_create(struct gw_server *s)
 {
 	const struct gateway_config *gc = s->gc;
 	char why[CRYPTO_ERR_LEN];
-	if (pthread_mutex_init(&s->tls_lock, NULL))
-		return FERRY_EXIT_ALLOC;
-	s->tls_lock_made = true;
 	s->tls_on = gc->tls_cert != NULL;
-	if (s->tls_on && !(s->tls = build(gc, NULL)))
-		return FERRY_EXIT_CRYPTO;
+	if (s->tls_on) {
+		struct crypto_tls_ctx *c = build(gc, NULL);
+		if (!c)
+			return FERRY_EXIT_CRYPTO;
+		if (!(s->tls = crypto_tls_slot_new(c))) {
+			crypto_tls_ctx_free(c);
+			return FERRY_EXIT_ALLOC;
+		}
+	}
 	bool btls = gc->backend_tls == GW_BACKEND_TLS_AUTO ||
 		    gc->backend_tls == GW_BACKEND_TLS_REQUIRED;
 	if (btls && !(s->btls = crypto_tls_client_ctx_new(gc->backend_ca, !gc->backend_insecure,
@@ -43,26 +47,8 @@ int gw_tlsconf_create(struct gw_server *s)
 
 void gw_tlsconf_destroy(struct gw_server *s)
 {
-	crypto_tls_ctx_free(s->tls);
+	crypto_tls_slot_free(s->tls);
 	crypto_tls_ctx_free(s->btls);
-	if (s->tls_lock_made)
-		pthread_mutex_destroy(&s->tls_lock);
-}
-
-struct crypto_tls_ctx *gw_tlsconf_get(struct gw_server *s)
-{
-	pthread_mutex_lock(&s->tls_lock);
-	struct crypto_tls_ctx *c = crypto_tls_ctx_ref(s->tls);
-	pthread_mutex_unlock(&s->tls_lock);
-	return c;
-}
-
-struct crypto_tls *gw_tlsconf_conn_new(struct gw_server *s)
-{
-	pthread_mutex_lock(&s->tls_lock);
-	struct crypto_tls *t = s->tls ? crypto_tls_new(s->tls) : NULL;
-	pthread_mutex_unlock(&s->tls_lock);
-	return t;
 }
 
 /* Main thread. Only the certificate and key change: turning FTPS on or off,
@@ -78,18 +64,14 @@ int gw_server_reload(struct gw_server *s, const struct ferry_config *next)
 	}
 	if (!s->tls_on)
 		return 0;
-	struct crypto_tls_ctx *old = gw_tlsconf_get(s);
+	struct crypto_tls_ctx *old = crypto_tls_slot_get(s->tls);
 	struct crypto_tls_ctx *c = build(gc, old);
 	crypto_tls_ctx_free(old);
 	if (!c) {
 		flog(LOG_LVL_ERR, "reload refused: gateway.tls: the certificate in force stays");
 		return FERRY_EXIT_CRYPTO;
 	}
-	pthread_mutex_lock(&s->tls_lock);
-	old = s->tls;
-	s->tls = c;
-	pthread_mutex_unlock(&s->tls_lock);
-	crypto_tls_ctx_free(old);     /* connections in TLS hold their own reference */
+	crypto_tls_slot_swap(s->tls, c);
 	char subj[128];
 	flog(LOG_LVL_INFO, "reload: gateway: certificate reloaded, %s; sessions in progress "
 	     "keep theirs", crypto_tls_ctx_subject(c, subj, sizeof(subj)));
