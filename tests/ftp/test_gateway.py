@@ -135,20 +135,14 @@ def same_tree(a, b):
 
 # ---- the servers ---------------------------------------------------------
 
-def start_vsftpd(work):
-    root = os.path.join(work, "vsroot")          # anonymous root: not writable
-    os.makedirs(os.path.join(root, "up"))
-    make_tree(os.path.join(root, "tree"), 11)
-    shutil.chown(os.path.join(root, "up"), "ftp")
-    os.chmod(work, 0o755)
-    empty = os.path.join(work, "empty")
-    os.makedirs(empty)
-    conf = os.path.join(work, "vsftpd.conf")
-    log = os.path.join(work, "vsftpd.log")
+def vsftpd_conf(work, name, port, root, pasv, extra=""):
+    """vsftpd's configuration for the anonymous tree at root on port (pasv:
+    the first of its 1000 passive ports), written to work/name.conf."""
+    conf = os.path.join(work, f"{name}.conf")
     with open(conf, "w") as f:
         f.write(f"""listen=YES
 listen_ipv6=NO
-listen_port={VS_PORT}
+listen_port={port}
 background=NO
 anonymous_enable=YES
 no_anon_password=YES
@@ -160,11 +154,23 @@ anon_mkdir_write_enable=YES
 anon_other_write_enable=YES
 anon_umask=022
 pasv_enable=YES
-pasv_min_port=30000
-pasv_max_port=30999
-secure_chroot_dir={empty}
+pasv_min_port={pasv}
+pasv_max_port={pasv + 999}
+secure_chroot_dir={os.path.join(work, "empty")}
 seccomp_sandbox=NO
-xferlog_enable=YES
+""" + extra)
+    return conf
+
+
+def start_vsftpd(work):
+    root = os.path.join(work, "vsroot")          # anonymous root: not writable
+    os.makedirs(os.path.join(root, "up"))
+    make_tree(os.path.join(root, "tree"), 11)
+    shutil.chown(os.path.join(root, "up"), "ftp")
+    os.chmod(work, 0o755)
+    os.makedirs(os.path.join(work, "empty"))
+    log = os.path.join(work, "vsftpd.log")
+    conf = vsftpd_conf(work, "vsftpd", VS_PORT, root, 30000, f"""xferlog_enable=YES
 dual_log_enable=YES
 vsftpd_log_file={log}
 log_ftp_protocol=YES
@@ -177,27 +183,7 @@ log_ftp_protocol=YES
 
 def start_vsftpd_tls(work, root, cert, key):
     """A second vsftpd on the same tree, FTPS only, with require_ssl_reuse."""
-    conf = os.path.join(work, "vsftpd-tls.conf")
-    with open(conf, "w") as f:
-        f.write(f"""listen=YES
-listen_ipv6=NO
-listen_port={VS_TLS_PORT}
-background=NO
-anonymous_enable=YES
-no_anon_password=YES
-anon_root={root}
-local_enable=NO
-write_enable=YES
-anon_upload_enable=YES
-anon_mkdir_write_enable=YES
-anon_other_write_enable=YES
-anon_umask=022
-pasv_enable=YES
-pasv_min_port=32000
-pasv_max_port=32999
-secure_chroot_dir={os.path.join(work, "empty")}
-seccomp_sandbox=NO
-ssl_enable=YES
+    conf = vsftpd_conf(work, "vsftpd-tls", VS_TLS_PORT, root, 32000, f"""ssl_enable=YES
 allow_anon_ssl=YES
 force_anon_logins_ssl=YES
 force_anon_data_ssl=YES
@@ -285,6 +271,15 @@ def get_each(port, user, root, down):
     return r
 
 
+def replies_to_noop(c):
+    """NOOP after an ABOR: the replies up to NOOP's 200 (at most 4)."""
+    c.send("NOOP")
+    replies = [c.reply()]
+    while not replies[-1].startswith("200") and len(replies) < 4:
+        replies.append(c.reply())
+    return replies
+
+
 def with_ferry_ftp(name, port, user, root, upload_dir, work, mlsd=True):
     down = os.path.join(work, f"{name}-down")
     r = ferry(port, user, "mirror", "/tree", down) if mlsd else get_each(port, user, root, down)
@@ -338,10 +333,7 @@ def with_raw_client(name, port, user, password, root, upload_dir):
     # server answers, then NOOP's 200: the session goes on. The end is 226
     # (all sent before the ABOR), 426/450/451, or pure-ftpd's TRANSFER_END
     # when the closed data connection broke its write first.
-    s.send("NOOP")
-    replies = [s.reply()]
-    while not replies[-1].startswith("200") and len(replies) < 4:
-        replies.append(s.reply())
+    replies = replies_to_noop(s)
     check(f"{name}: ABOR passes through, the session goes on",
           replies[-1].startswith("200") and
           all(re.match(r"^(225|226|426|450|451)", x) or TRANSFER_END.search(x)
@@ -647,25 +639,32 @@ def tls_session(port, ctx, user, password):
     return c
 
 
-def ftps_ferry_ftp(name, port, user, root, upload_dir, work, cert):
-    """ferry-ftp --tls through the gateway: get, put, the SPDT form."""
-    ca = ["--tls", "--ca", cert]
-    out = os.path.join(work, f"{name}-tls.bin")
-    r = ferry(port, user, "get", "/tree/sub/file2", out, opts=ca)
-    check(f"{name} FTPS: ferry-ftp --tls get (PROT P, SPSV in TLS): byte-identical",
+def get_put_spdt(what, tag, port, user, root, upload_dir, work, opts):
+    """ferry-ftp through the gateway with opts: get, put of 3 MiB, the SPDT
+    form's get, each byte for byte (what names them, tag their files)."""
+    out = os.path.join(work, f"{tag}.bin")
+    r = ferry(port, user, "get", "/tree/sub/file2", out, opts=opts)
+    check(f"{what} get: byte-identical",
           r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/sub/file2"), shallow=False),
           r.stderr.decode()[-800:])
-    blob = os.path.join(work, f"{name}-tls-up.bin")
+    blob = os.path.join(work, f"{tag}-up.bin")
     with open(blob, "wb") as f:
         f.write(os.urandom(3 << 20))
-    r = ferry(port, user, "put", blob, f"{upload_dir}/tls-up.bin", opts=ca)
-    check(f"{name} FTPS: ferry-ftp --tls put of 3 MiB: byte-identical on the server",
-          r.returncode == 0 and filecmp.cmp(blob, os.path.join(root, upload_dir.lstrip("/"), "tls-up.bin"),
+    r = ferry(port, user, "put", blob, f"{upload_dir}/{tag}-up.bin", opts=opts)
+    check(f"{what} put of 3 MiB: byte-identical on the server",
+          r.returncode == 0 and filecmp.cmp(blob, os.path.join(root, upload_dir.lstrip("/"), f"{tag}-up.bin"),
                                             shallow=False), r.stderr.decode()[-800:])
-    r = ferry(port, user, "get", "/tree/file1", out, opts=ca + ["--spsv-form", "spdt"])
-    check(f"{name} FTPS: ferry-ftp --tls --spsv-form spdt get: byte-identical",
+    r = ferry(port, user, "get", "/tree/file1", out, opts=opts + ["--spsv-form", "spdt"])
+    check(f"{what} --spsv-form spdt get: byte-identical",
           r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/file1"), shallow=False),
           r.stderr.decode()[-800:])
+
+
+def ftps_ferry_ftp(name, port, user, root, upload_dir, work, cert):
+    """ferry-ftp --tls through the gateway: get, put, the SPDT form."""
+    get_put_spdt(f"{name} FTPS: ferry-ftp --tls (PROT P, SPSV in TLS)",
+                 re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + "-tls", port, user, root,
+                 upload_dir, work, ["--tls", "--ca", cert])
     r = ferry(port, user, "ls", "/tree", opts=["--tls"])
     check(f"{name} FTPS: ferry-ftp --tls without the test CA: the certificate is refused (exit 9)",
           r.returncode == 9, f"{r.returncode} {r.stderr.decode()[-300:]}")
@@ -977,22 +976,8 @@ def backend_tls(name, gw, user, root, upload_dir, work, cert):
     connections resuming the control session): plain clients and FTPS
     clients alike, byte for byte."""
     port = gw.port
-    out = os.path.join(work, f"{name}-btls.bin")
-    r = ferry(port, user, "get", "/tree/sub/file2", out)
-    check(f"{name} TLS backend: a plain client's get: byte-identical",
-          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/sub/file2"), shallow=False),
-          r.stderr.decode()[-800:])
-    blob = os.path.join(work, f"{name}-btls-up.bin")
-    with open(blob, "wb") as f:
-        f.write(os.urandom(3 << 20))
-    r = ferry(port, user, "put", blob, f"{upload_dir}/btls-up.bin")
-    check(f"{name} TLS backend: a plain client's put of 3 MiB: byte-identical",
-          r.returncode == 0 and filecmp.cmp(blob, os.path.join(root, upload_dir.lstrip("/"), "btls-up.bin"),
-                                            shallow=False), r.stderr.decode()[-800:])
-    r = ferry(port, user, "get", "/tree/file1", out, opts=["--spsv-form", "spdt"])
-    check(f"{name} TLS backend: a plain client's SPDT get: byte-identical",
-          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/file1"), shallow=False),
-          r.stderr.decode()[-800:])
+    get_put_spdt(f"{name} TLS backend: a plain client's", f"{name}-btls-plain", port, user, root,
+                 upload_dir, work, [])
     ftps_ferry_ftp(f"{name} TLS backend +", port, user, root, upload_dir, work, cert)
     if name == "vsftpd":
         abor_in_tls(name, port, user.split(":")[0], user.split(":")[1], cert)
@@ -1024,10 +1009,7 @@ def abor_in_tls(name, port, user, password, cert):
     c.send("ABOR")
     d.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     d.close()
-    c.send("NOOP")
-    replies = [c.reply()]
-    while not replies[-1].startswith("200") and len(replies) < 4:
-        replies.append(c.reply())
+    replies = replies_to_noop(c)
     check(f"{name} TLS backend: ABOR during a RETR in TLS passes through, the session goes on",
           r.startswith("150") and got and replies[-1].startswith("200") and
           all(re.match(r"^(225|226|426|450|451)", x) for x in replies[:-1]), f"{r} {replies}")
