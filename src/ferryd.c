@@ -274,6 +274,7 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id,
 		notify_ready();
 		rl.ftp = sv.ftp;
 		rl.proxy = sv.proxy;
+		rl.gateway = sv.gateway;
 		wait_for_stop(&set, &rl);
 		daemon_notify("STOPPING=1");
 		r = FERRY_EXIT_INTR;   /* as uftpproxyd: stopped by a signal */

@@ -122,6 +122,14 @@ struct ftp_config {
 	bool tls_require_reuse; /* data connections resume the control session */
 };
 
+/* TLS between the gateway and its backend (gateway.backend_tls). */
+enum gw_backend_tls {
+	GW_BACKEND_TLS_UNSET = 0, /* "off" unless gateway.tls is set: then required */
+	GW_BACKEND_TLS_OFF,       /* the gateway-backend hop in clear */
+	GW_BACKEND_TLS_AUTO,      /* when the backend's FEAT lists AUTH TLS */
+	GW_BACKEND_TLS_REQUIRED,  /* or the session is refused */
+};
+
 /* The SPSV gateway in front of a PASV/EPSV-only FTP server (src/gateway). */
 struct gateway_config {
 	bool enabled;
@@ -131,6 +139,14 @@ struct gateway_config {
 	int max_unauthenticated; /* connections not yet logged in or joined, 64 */
 	int login_timeout;      /* seconds to log in or join, 30 */
 	int token_timeout;      /* seconds a DATACONN token lives, 60 */
+	/* gateway.tls: explicit FTPS toward the clients (NULL cert: none). */
+	char *tls_cert, *tls_key;
+	struct strlist tls_implicit;  /* implicit FTPS listeners (TLS first) */
+	enum tls_policy tls_policy;   /* optional (default), login, data */
+	bool tls_require_reuse;       /* data connections resume the control's */
+	enum gw_backend_tls backend_tls;
+	char *backend_ca;             /* PEM CAs for the backend's certificate */
+	bool backend_insecure;        /* its certificate not verified (said so) */
 };
 
 struct ferry_config {

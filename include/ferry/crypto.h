@@ -262,6 +262,18 @@ struct crypto_tls_cert {
 struct crypto_tls_ctx *crypto_tls_ctx_new_multi(const struct crypto_tls_cert *certs, size_t n,
 						const struct crypto_tls_ctx *inherit,
 						char why[CRYPTO_ERR_LEN]);
+/* A context a reload replaces (tlsslot.c): new connections take the one in
+ * force under the slot's lock, each keeps its own reference to its end.
+ * _new takes ctx's reference (NULL: out of memory, ctx untouched); _get
+ * returns a reference (crypto_tls_ctx_free it) or NULL; _conn a connection
+ * on the one in force, or NULL; _swap (the reloading thread) takes next's
+ * reference and drops the old one. NULL slots give NULL. */
+struct crypto_tls_slot;
+struct crypto_tls_slot *crypto_tls_slot_new(struct crypto_tls_ctx *ctx);
+void crypto_tls_slot_free(struct crypto_tls_slot *slot);
+struct crypto_tls_ctx *crypto_tls_slot_get(struct crypto_tls_slot *slot);
+struct crypto_tls *crypto_tls_slot_conn(struct crypto_tls_slot *slot);
+void crypto_tls_slot_swap(struct crypto_tls_slot *slot, struct crypto_tls_ctx *next);
 /* The first certificate's subject ("/CN=ftp.example"), for logs. */
 const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *ctx, char *out, size_t cap);
 
@@ -298,10 +310,26 @@ const char *crypto_tls_why(const struct crypto_tls *t);
 /* After the handshake: the client resumed a session this context (shared by
  * every worker: one session cache, one ticket key) issued. */
 bool crypto_tls_resumed(const struct crypto_tls *t);
-/* Whose session a resumed connection took: 1 the session ctl's handshake
- * made (told in TLS 1.2), 0 one of this context's that cannot be told apart
- * (TLS 1.3 tickets), -1 not resumed or another connection's session. */
-int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_tls *ctl);
+/* The session a control connection's handshake made (in TLS 1.2: a digest
+ * of its master secret, which resumption keeps), apart from the connection:
+ * a data connection on another thread (the gateway's SPSV tokens) is
+ * checked against it later. len 0: nothing to compare (TLS 1.3, where
+ * wolfSSL 5.5.4 keeps a ticket's ID out of its public API). */
+enum { CRYPTO_TLS_ORIGIN_MAX = 32 };
+struct crypto_tls_origin {
+	uint8_t id[CRYPTO_TLS_ORIGIN_MAX];
+	uint8_t len;
+};
+void crypto_tls_origin_of(const struct crypto_tls *ctl, struct crypto_tls_origin *out);
+/* Whose session a resumed connection took: 1 ctl's (told in TLS 1.2), 0 one
+ * of this context's that cannot be told apart (TLS 1.3 tickets), -1 not
+ * resumed or another connection's session. */
+int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_tls_origin *ctl);
+/* FTPS's resumption rule for data connections (RFC 4217; ftp.tls and
+ * gateway.tls require_reuse), the one both servers apply: NULL when data
+ * may carry ctl's transfers, else why not. */
+const char *crypto_tls_reuse_refusal(const struct crypto_tls *data,
+				     const struct crypto_tls_origin *ctl);
 
 /* ---- TLS client connections (tls.c), for ferry-ftp and its bridge ------- */
 /* Client context: TLS 1.2 and 1.3; with verify, the server's chain must lead

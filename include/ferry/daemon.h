@@ -18,6 +18,7 @@
 #include "ferry/engine.h"
 #include "ferry/ftp.h"
 #include "ferry/proxy.h"
+#include "ferry/gateway.h"
 
 /* Detach into the background. The parent stays until the child calls
  * daemon_ready(), then exits with the status the child reported, so a
@@ -59,6 +60,7 @@ struct daemon_reload {
 	const struct ferry_config *start; /* what start-up bound */
 	const struct daemon_identity *id; /* who runs it (safety checks) */
 	struct ftp_server *ftp;           /* NULL: no FTP service */
+	struct gw_server *gateway;        /* NULL: no gateway */
 	struct proxy_shared *proxy;
 };
 int daemon_reload_init(struct daemon_reload *r, int argc, char **argv,

@@ -17,6 +17,10 @@ struct gw_worker;
 /* Resolves the backend (once, before the workers start). 0 or an exit code. */
 int gw_server_create(const struct ferry_config *cfg, struct gw_server **out);
 void gw_server_destroy(struct gw_server *srv);
+/* SIGHUP (main thread): gateway.tls's certificate and key read again from
+ * next; new connections get them, those in progress keep theirs, and tickets
+ * issued before still resume. 0, or an exit code (the old ones stay). */
+int gw_server_reload(struct gw_server *srv, const struct ferry_config *next);
 
 /* Listens on every gateway address on worker w (SO_REUSEPORT). 0 or exit code. */
 int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker **out);

@@ -9,6 +9,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 #include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 
 #include "ferry/crypto.h"
 
@@ -41,6 +42,8 @@ struct crypto_tls {
 	struct crypto_tls_ctx *owner;   /* referenced while the connection lives */
 	struct tbuf in, out;
 	bool ready, failed, oom;
+	bool named;                     /* name: TLS 1.2 (name_session) */
+	uint8_t name[CRYPTO_TLS_ORIGIN_MAX];
 	char why[CRYPTO_ERR_LEN];
 };
 
@@ -219,6 +222,7 @@ struct crypto_tls *crypto_tls_new(struct crypto_tls_ctx *ctx)
 		return NULL;
 	}
 	t->owner = crypto_tls_ctx_ref(ctx);
+	wolfSSL_KeepArrays(t->ssl);      /* the master secret, for name_session */
 	wolfSSL_SetIOReadCtx(t->ssl, t);
 	wolfSSL_SetIOWriteCtx(t->ssl, t);
 	return t;
@@ -246,6 +250,8 @@ bool crypto_tls_feed(struct crypto_tls *t, const void *in, size_t len)
 	return true;
 }
 
+static void name_session(struct crypto_tls *t);
+
 /* wolfSSL's verdict on a failed call: AGAIN, or ERROR with t->why set. */
 static int verdict(struct crypto_tls *t, int ret, const char *op)
 {
@@ -271,6 +277,7 @@ int crypto_tls_handshake(struct crypto_tls *t)
 	int r = wolfSSL_is_server(t->ssl) ? wolfSSL_accept(t->ssl) : wolfSSL_connect(t->ssl);
 	if (r == WOLFSSL_SUCCESS) {
 		t->ready = true;
+		name_session(t);
 		return 1;
 	}
 	int v = verdict(t, r, "handshake");
@@ -570,22 +577,53 @@ bool crypto_tls_resumed(const struct crypto_tls *t)
 	return t->ready && wolfSSL_session_reused(t->ssl) == 1;
 }
 
-/* TLS 1.2 (session ID or ticket): the resumed session's ID is the one the
- * control connection's handshake made. A TLS 1.3 ticket carries an ID that
- * wolfSSL 5.5.4 keeps out of its public API, so there only "issued by this
- * context" can be told. */
-int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_tls *ctl)
+/* At the handshake's end: a TLS 1.2 connection's session named by a digest
+ * of its master secret, which a resumption keeps, by session ID or by
+ * ticket alike (the session ID does not: a client resuming by ticket sends
+ * one of its own, and a server that gave a ticket none). The secret lives
+ * in wolfSSL's handshake arrays, kept for this (crypto_tls_new) and freed
+ * here. */
+static void name_session(struct crypto_tls *t)
+{
+	static const char label[] = "ferry FTPS data connection origin";
+	uint8_t in[sizeof(label) + WOLFSSL_MAX_MASTER_KEY_LENGTH];
+	unsigned char *ms = NULL, *sr = NULL, *cr = NULL;
+	unsigned int msn = 0, srn = 0, crn = 0;
+	if (wolfSSL_version(t->ssl) == TLS1_2_VERSION &&
+	    wolfSSL_get_keys(t->ssl, &ms, &msn, &sr, &srn, &cr, &crn) == WOLFSSL_SUCCESS &&
+	    ms && msn && msn <= WOLFSSL_MAX_MASTER_KEY_LENGTH) {
+		memcpy(in, label, sizeof(label));
+		memcpy(in + sizeof(label), ms, msn);
+		t->named = wc_Sha256Hash(in, (word32)(sizeof(label) + msn), t->name) == 0;
+		explicit_bzero(in, sizeof(in));
+	}
+	wolfSSL_FreeArrays(t->ssl);
+}
+
+void crypto_tls_origin_of(const struct crypto_tls *ctl, struct crypto_tls_origin *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (ctl && ctl->named) {
+		memcpy(o->id, ctl->name, sizeof(ctl->name));
+		o->len = sizeof(ctl->name);
+	}
+}
+
+int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_tls_origin *ctl)
 {
 	if (!crypto_tls_resumed(data))
 		return -1;
-	if (!ctl || !ctl->ready || wolfSSL_version(data->ssl) != TLS1_2_VERSION ||
-	    wolfSSL_version(ctl->ssl) != TLS1_2_VERSION)
+	if (!ctl->len || !data->named)
 		return 0;
-	WOLFSSL_SESSION *a = wolfSSL_get_session(data->ssl), *b = wolfSSL_get_session(ctl->ssl);
-	unsigned int na = 0, nb = 0;
-	const unsigned char *ia = a ? wolfSSL_SESSION_get_id(a, &na) : NULL;
-	const unsigned char *ib = b ? wolfSSL_SESSION_get_id(b, &nb) : NULL;
-	if (!ia || !ib || !na)
-		return 0;
-	return na == nb && !memcmp(ia, ib, na) ? 1 : -1;
+	return ctl->len == sizeof(data->name) && !memcmp(data->name, ctl->id, ctl->len) ? 1 : -1;
+}
+
+const char *crypto_tls_reuse_refusal(const struct crypto_tls *data,
+				     const struct crypto_tls_origin *ctl)
+{
+	if (!crypto_tls_resumed(data))
+		return "the client did not resume the control connection's TLS session";
+	if (crypto_tls_resumed_from(data, ctl) < 0)
+		return "the client resumed a TLS session of another connection";
+	return NULL;
 }

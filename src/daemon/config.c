@@ -60,6 +60,7 @@ void daemon_config_init(struct ferry_config *cfg)
 	cfg->gateway.max_unauthenticated = 64;
 	cfg->gateway.login_timeout = 30;
 	cfg->gateway.token_timeout = 60;
+	cfg->gateway.tls_require_reuse = true;
 }
 
 /* Defaults that depend on what was given: the public multicast address,
@@ -151,6 +152,10 @@ void daemon_config_free(struct ferry_config *cfg)
 	ftp_free(&cfg->ftp);
 	daemon_strlist_free(&cfg->gateway.listen);
 	free(cfg->gateway.backend);
+	free(cfg->gateway.tls_cert);
+	free(cfg->gateway.tls_key);
+	daemon_strlist_free(&cfg->gateway.tls_implicit);
+	free(cfg->gateway.backend_ca);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -628,6 +633,45 @@ static int check_ftp(struct vctx *v)
 	return check_ints(v, -1, f, ftp_rules, sizeof(ftp_rules) / sizeof(*ftp_rules));
 }
 
+/* gateway.tls and gateway.backend_tls: a certificate with its key; TLS
+ * toward the clients only with the backend leg chosen explicitly, so that an
+ * operator never gets a clear backend hop without having said so; the
+ * backend's certificate verified with backend_ca (or the system's CAs)
+ * unless backend_insecure says otherwise, never both. */
+static int check_gateway_tls(struct vctx *v)
+{
+	const struct gateway_config *g = &v->cfg->gateway;
+	if (!g->tls_cert != !g->tls_key)
+		return vfail(v, -1, g->tls_cert ? "gateway.tls.key" : "gateway.tls.cert", NULL,
+			     "a certificate needs its key and a key its certificate");
+	if (!g->tls_cert && g->tls_policy > TLS_POLICY_OPTIONAL)
+		return vfail(v, -1, "gateway.tls.policy", NULL,
+			     "a TLS policy needs a certificate (gateway.tls.cert and key)");
+	if (!g->tls_cert && g->tls_implicit.n)
+		return vfail(v, -1, "gateway.tls.implicit_listen", NULL,
+			     "an implicit FTPS listener needs a certificate (gateway.tls.cert "
+			     "and key)");
+	for (size_t i = 0; i < g->tls_implicit.n; i++)
+		for (size_t j = 0; j < g->listen.n; j++)
+			if (fb_listen_same(g->listen.v[j], g->tls_implicit.v[i]))
+				return vfail(v, -1, "gateway.tls.implicit_listen", NULL,
+					     "'%s' is also in gateway.listen", g->tls_implicit.v[i]);
+	bool btls = g->backend_tls == GW_BACKEND_TLS_AUTO ||
+		    g->backend_tls == GW_BACKEND_TLS_REQUIRED;
+	if (g->tls_cert && g->backend_tls == GW_BACKEND_TLS_UNSET)
+		return vfail(v, -1, "gateway.backend_tls", NULL,
+			     "with gateway.tls the backend hop must be chosen: \"required\", "
+			     "\"auto\" (TLS when the backend offers it) or \"off\" (in clear: "
+			     "passwords cross it unencrypted)");
+	if ((g->backend_ca || g->backend_insecure) && !btls)
+		return vfail(v, -1, g->backend_ca ? "gateway.backend_ca" : "gateway.backend_insecure",
+			     NULL, "needs gateway.backend_tls \"auto\" or \"required\"");
+	if (g->backend_ca && g->backend_insecure)
+		return vfail(v, -1, "gateway.backend_insecure", NULL,
+			     "a CA file to verify with, or no verification: not both");
+	return 0;
+}
+
 static int check_gateway(struct vctx *v)
 {
 	const struct gateway_config *g = &v->cfg->gateway;
@@ -651,6 +695,9 @@ static int check_gateway(struct vctx *v)
 	if (!ok)
 		return vfail(v, -1, "gateway.backend", NULL,
 			     "the legacy FTP server as \"HOST:PORT\" is required");
+	int r = check_gateway_tls(v);
+	if (r)
+		return r;
 	return check_ints(v, -1, g, gateway_rules, sizeof(gateway_rules) / sizeof(*gateway_rules));
 }
 

@@ -636,6 +636,33 @@ static int j_ftp(const struct jctx *c, json_t *v, void *base, const char *path)
 }
 
 #define WC struct gateway_config
+static int j_gw_policy(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	return parse_policy(c, v, path, &((struct gateway_config *)base)->tls_policy);
+}
+
+static int j_backend_tls(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	static const char *const names[] = { [GW_BACKEND_TLS_OFF] = "off",
+		[GW_BACKEND_TLS_AUTO] = "auto", [GW_BACKEND_TLS_REQUIRED] = "required" };
+	for (int k = GW_BACKEND_TLS_OFF; k <= GW_BACKEND_TLS_REQUIRED; k++)
+		if (json_is_string(v) && !strcmp(json_string_value(v), names[k])) {
+			((struct gateway_config *)base)->backend_tls = (enum gw_backend_tls)k;
+			return 0;
+		}
+	return jfail(c, path, "must be \"off\", \"auto\" or \"required\"");
+}
+
+static const struct jfield gateway_tls_fields[] = {
+	F_STR("cert", WC, tls_cert, NULL, NULL),
+	F_STR("key", WC, tls_key, NULL, NULL),
+	F_LIST("implicit_listen", WC, tls_implicit, daemon_valid_listen,
+	       "ADDR:PORT or [V6ADDR]:PORT"),
+	F_FN("policy", j_gw_policy),
+	F_BOOL("require_reuse", WC, tls_require_reuse),
+};
+SCHEMA(gateway_tls_schema, gateway_tls_fields);
+
 static const struct jfield gateway_fields[] = {
 	F_LIST("listen", WC, listen, daemon_valid_listen, "ADDR:PORT or [V6ADDR]:PORT"),
 	F_STR("backend", WC, backend, NULL, NULL),
@@ -643,6 +670,10 @@ static const struct jfield gateway_fields[] = {
 	F_INT("max_unauthenticated", WC, max_unauthenticated, 1, 1000000),
 	F_INT("login_timeout", WC, login_timeout, 1, 3600),
 	F_INT("token_timeout", WC, token_timeout, 1, 3600),
+	F_OBJ("tls", 0, gateway_tls_schema),
+	F_FN("backend_tls", j_backend_tls),
+	F_STR("backend_ca", WC, backend_ca, NULL, NULL),
+	F_BOOL("backend_insecure", WC, backend_insecure),
 };
 SCHEMA(gateway_schema, gateway_fields);
 #undef WC

@@ -30,7 +30,7 @@ unsigned long long daemon_fds_needed(const struct ferry_config *cfg, unsigned wo
 		     FD_FTP_SLACK;
 	}
 	if (cfg->gateway.enabled) {
-		per_worker += cfg->gateway.listen.n;
+		per_worker += cfg->gateway.listen.n + cfg->gateway.tls_implicit.n;
 		n += FD_PER_GW_SESSION * (unsigned long long)cfg->gateway.max_sessions +
 		     (unsigned long long)cfg->gateway.max_unauthenticated + FD_FTP_SLACK;
 	}

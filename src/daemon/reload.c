@@ -1,7 +1,8 @@
 /* reload.c — SIGHUP with a configuration file: read it again, refuse it
  * whole when it is invalid, name every key that needs a restart, and hand
  * what may change at run time (log level, -C lists, FTP accounts, limits,
- * TLS certificates and policies) to the modules that own it. */
+ * TLS certificates and policies, the gateway's certificate) to the modules
+ * that own it. */
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
@@ -46,6 +47,8 @@ int daemon_config_absolutise(struct ferry_config *cfg, const char *base)
 	for (size_t i = 0; i < cfg->ftp.user_count; i++)
 		r |= absolutise(&cfg->ftp.users[i].root, base);
 	r |= absolutise(&cfg->ftp.tls_cert, base) | absolutise(&cfg->ftp.tls_key, base);
+	r |= absolutise(&cfg->gateway.tls_cert, base) | absolutise(&cfg->gateway.tls_key, base) |
+	     absolutise(&cfg->gateway.backend_ca, base);
 	for (size_t i = 0; i < cfg->ftp.tls_cert_count; i++)
 		r |= absolutise(&cfg->ftp.tls_certs[i].cert, base) |
 		     absolutise(&cfg->ftp.tls_certs[i].key, base);
@@ -90,6 +93,10 @@ static const struct key top_keys[] = {
 	GW("backend", K_STR, backend), GW("max_sessions", K_INT, max_sessions),
 	GW("max_unauthenticated", K_INT, max_unauthenticated),
 	GW("login_timeout", K_INT, login_timeout), GW("token_timeout", K_INT, token_timeout),
+	/* the gateway reloads gateway.tls's certificate and key only */
+	GW("tls.implicit_listen", K_LIST, tls_implicit), GW("tls.policy", K_INT, tls_policy), GW("tls.require_reuse", K_BOOL, tls_require_reuse),
+	GW("backend_tls", K_INT, backend_tls), GW("backend_ca", K_STR, backend_ca),
+	GW("backend_insecure", K_BOOL, backend_insecure),
 };
 
 /* A proxy instance's everything but its -C and -S lists (see proxy). */
@@ -272,6 +279,8 @@ void daemon_reload(struct daemon_reload *r)
 	}
 	if (compare_proxies(now, next))
 		proxy_shared_reload(r->proxy, next);
+	if (r->gateway && next->gateway.enabled)
+		gw_server_reload(r->gateway, next);   /* keeps no pointer into next */
 	/* Last: on success the FTP server keeps next (its accounts' strings)
 	 * and gives it back through release when the last session lets go. */
 	if (r->ftp && next->ftp.enabled && ftp_server_reload(r->ftp, next, release) == 0)

@@ -149,6 +149,12 @@ static int ll_rules(struct ll *ll, const struct ferry_config *cfg)
 				     LANDLOCK_ACCESS_FS_READ_FILE) |
 		     ll_allow_dir_of(ll, "the TLS key's directory", f->tls_key,
 				     LANDLOCK_ACCESS_FS_READ_FILE);
+	const struct gateway_config *g = &cfg->gateway;
+	if (g->enabled && g->tls_cert)
+		r |= ll_allow_dir_of(ll, "the gateway certificate's directory", g->tls_cert,
+				     LANDLOCK_ACCESS_FS_READ_FILE) |
+		     ll_allow_dir_of(ll, "the gateway key's directory", g->tls_key,
+				     LANDLOCK_ACCESS_FS_READ_FILE);
 	for (size_t i = 0; f->enabled && i < f->tls_cert_count; i++)
 		r |= ll_allow_dir_of(ll, "the TLS certificate's directory", f->tls_certs[i].cert,
 				     LANDLOCK_ACCESS_FS_READ_FILE) |

@@ -213,9 +213,9 @@ struct ftp_server {
 	struct spsv_table *spsv;
 	struct lockout *lockout;
 	struct xferlog *xlog;
-	/* ftp.tls's certificates, or NULL; swapped by a reload, under lock
-	 * (a connection in TLS holds its own reference). */
-	struct crypto_tls_ctx *tls;
+	/* ftp.tls's certificates, or NULL; replaced by a reload (the slot's
+	 * lock; a connection in TLS holds its own reference). */
+	struct crypto_tls_slot *tls;
 	bool tls_on;               /* FTPS configured at start-up (constant) */
 	pthread_mutex_t lock;      /* guards the counts and workers below */
 	struct ftp_worker **workers; /* by worker index, for hand-offs */

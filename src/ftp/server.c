@@ -60,7 +60,7 @@ void ftp_server_destroy(struct ftp_server *s)
 		return;
 	ftp_settings_put(s->set);
 	free(s->balancers);
-	crypto_tls_ctx_free(s->tls);
+	crypto_tls_slot_free(s->tls);
 	ftp_spsv_destroy(s->spsv);
 	ftp_lockout_destroy(s->lockout);
 	ftp_xferlog_close(s->xlog);

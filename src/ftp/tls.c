@@ -15,16 +15,21 @@ static const char *const policy_names[] = { [TLS_POLICY_UNSET] = "optional",
 int ftp_tls_load(struct ftp_server *srv)
 {
 	const struct ftp_config *fc = srv->fc;
-	int r = ftp_tls_build(fc, NULL, &srv->tls);
-	if (r || !srv->tls)
+	struct crypto_tls_ctx *c;
+	int r = ftp_tls_build(fc, NULL, &c);
+	if (r || !c)
 		return r;
+	if (!(srv->tls = crypto_tls_slot_new(c))) {
+		crypto_tls_ctx_free(c);
+		return FERRY_EXIT_ALLOC;
+	}
 	srv->tls_on = true;
 	char subj[128];
 	flog(LOG_LVL_INFO, "ftp: FTPS (AUTH TLS%s) with %zu certificate(s), first %s; TLS %s "
 	     "by default; data connections must resume the control session: %s",
 	     fc->tls_implicit.n ? ", implicit FTPS listeners" : "",
 	     (fc->tls_cert ? 1 : 0) + fc->tls_cert_count,
-	     crypto_tls_ctx_subject(srv->tls, subj, sizeof(subj)),
+	     crypto_tls_ctx_subject(c, subj, sizeof(subj)),
 	     policy_names[ftp_tls_default_policy(fc)], fc->tls_require_reuse ? "yes" : "no");
 	return 0;
 }

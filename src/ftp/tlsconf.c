@@ -1,5 +1,5 @@
 /* tlsconf.c — FTPS certificates and policies: the TLS contexts built at
- * start-up and on a reload (swapped under the server's lock while sessions
+ * start-up and on a reload (put in force by a crypto_tls_slot while sessions
  * keep theirs), and which policy a session's listener and account ask for. */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,10 +78,7 @@ enum tls_policy ftp_tls_policy(const struct ftp_session *s, const struct ftp_use
 
 struct crypto_tls *ftp_tls_conn_new(struct ftp_server *srv)
 {
-	pthread_mutex_lock(&srv->lock);
-	struct crypto_tls *t = srv->tls ? crypto_tls_new(srv->tls) : NULL;
-	pthread_mutex_unlock(&srv->lock);
-	return t;
+	return crypto_tls_slot_conn(srv->tls);
 }
 
 int ftp_tls_reload(struct ftp_server *srv, const struct ftp_config *fc,
@@ -98,9 +95,7 @@ int ftp_tls_reload(struct ftp_server *srv, const struct ftp_config *fc,
 		return 0;
 	/* Read by the service user now, not root: a key only root can read is
 	 * refused here, and the old certificates stay. */
-	pthread_mutex_lock(&srv->lock);
-	struct crypto_tls_ctx *old = crypto_tls_ctx_ref(srv->tls);
-	pthread_mutex_unlock(&srv->lock);
+	struct crypto_tls_ctx *old = crypto_tls_slot_get(srv->tls);
 	int r = ftp_tls_build(fc, old, next);
 	crypto_tls_ctx_free(old);
 	return r;
@@ -110,11 +105,7 @@ void ftp_tls_install(struct ftp_server *srv, struct crypto_tls_ctx *next)
 {
 	if (!next)
 		return;
-	pthread_mutex_lock(&srv->lock);
-	struct crypto_tls_ctx *old = srv->tls;
-	srv->tls = next;
-	pthread_mutex_unlock(&srv->lock);
-	crypto_tls_ctx_free(old);     /* sessions in TLS hold their own reference */
+	crypto_tls_slot_swap(srv->tls, next);   /* sessions in TLS keep theirs */
 	char subj[128];
 	flog(LOG_LVL_INFO, "reload: FTPS certificates reloaded, first %s; sessions in "
 	     "progress keep theirs", crypto_tls_ctx_subject(next, subj, sizeof(subj)));

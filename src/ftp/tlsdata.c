@@ -51,22 +51,17 @@ bool ftp_tls_data_allowed(struct ftp_session *s)
 }
 
 /* The resumption check (ftp.tls.require_reuse, on by default): NULL if the
- * data connection's TLS may carry this session's data, else why not. A
- * resumed session comes from the one context all workers share (one
- * session cache, one ticket key), so it was issued by this server; in TLS
- * 1.2 it must be this control connection's own session (the session IDs
- * are compared); TLS 1.3 tickets do not let wolfSSL 5.5.4 tell which
- * connection they were issued on. An SPSV DATACONN connection is checked
- * twice: at its login (resumed at all) and when its session adopts it. */
+ * data connection's TLS may carry this session's data, else why not. The
+ * rule is crypto's (crypto_tls_reuse_refusal, the gateway's too). An SPSV
+ * DATACONN connection is checked twice: at its login (resumed at all) and
+ * when its session adopts it. */
 static const char *reuse_refusal(const struct ftp_session *s, const struct crypto_tls *t)
 {
 	if (!s->set->fc->tls_require_reuse)
 		return NULL;
-	if (!crypto_tls_resumed(t))
-		return "the client did not resume the control connection's TLS session";
-	if (crypto_tls_resumed_from(t, s->tls) < 0)
-		return "the client resumed a TLS session of another connection";
-	return NULL;
+	struct crypto_tls_origin ctl;
+	crypto_tls_origin_of(s->tls, &ctl);
+	return crypto_tls_reuse_refusal(t, &ctl);
 }
 
 bool ftp_tls_data_reuse_ok(struct ftp_session *s, const struct crypto_tls *t)
@@ -303,7 +298,7 @@ static void hs_timeout(struct fe_worker *w, void *arg)
 bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed)
 {
 	struct ftp_tlsdata *td = calloc(1, sizeof(*td));
-	struct crypto_tls *t = handed ? handed : crypto_tls_new(s->srv->tls);
+	struct crypto_tls *t = handed ? handed : ftp_tls_conn_new(s->srv);
 	if (!td || !t) {
 		free(td);
 		if (!handed)

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "ferry/config.h"
+#include "ferry/crypto.h"
 #include "ferry/engine.h"
 #include "ferry/gateway.h"
 
@@ -33,6 +34,14 @@ struct gw_grant {                  /* what a token lets its holder reach */
 	struct sockaddr_storage owner;  /* the control client's address */
 	struct sockaddr_storage target; /* backend address and announced port */
 	struct sockaddr_storage from;   /* the control connection's own address */
+	bool prot_p;                    /* the session's PROT P: the data in TLS */
+	struct crypto_tls_origin client_origin; /* the control connection's
+					 * TLS session (its data connection
+					 * resumes it) */
+	bool be_tls;                    /* the backend's data connection in TLS */
+	void *tls_session;              /* the backend hop's TLS session to resume,
+					 * or NULL (owned: the table frees what is
+					 * not taken) */
 };
 struct gw_tokens *gw_tokens_create(void);
 void gw_tokens_destroy(struct gw_tokens *t);
@@ -64,6 +73,8 @@ const char *gw_token_of(const char *arg, size_t len, char *out, size_t cap);
 /* A reply line: its code (100-599) and whether it is the last line of a
  * reply started with that code; -1 for a line that is no reply line. */
 int gw_reply_code(const char *line, size_t len, bool *last);
+/* A FEAT line that offers TLS: " AUTH TLS", " AUTH SSL;TLS", " AUTH TLS-C". */
+bool gw_parse_feat_tls(const char *line, size_t len);
 
 /* ---- server.c ------------------------------------------------------------ */
 struct gw_link;
@@ -73,6 +84,12 @@ struct gw_server {
 	char backend_text[96];
 	struct sockaddr_storage backend;
 	struct gw_tokens *tokens;
+	/* gateway.tls toward clients, which a reload replaces (tlsconf.c), or
+	 * NULL; tls_on never changes. */
+	struct crypto_tls_slot *tls;
+	bool tls_on;
+	struct crypto_tls_ctx *btls; /* client context toward the backend, or NULL */
+	char backend_host[256];      /* the name (or address) its certificate names */
 	int sessions, unauth;      /* __atomic counters */
 	uint64_t next_id;
 };
@@ -92,15 +109,25 @@ enum gw_state {
 	GW_JOINING,      /* connecting to the backend's passive port */
 	GW_CONNECTING,   /* connecting to the backend's control port */
 	GW_BGREETING,    /* waiting for the backend's greeting */
+	GW_BSETUP,       /* TLS toward the backend being set up (backtls.c) */
 	GW_RELAY,        /* control session relayed */
 	GW_PIPE,         /* data connection joined */
 };
 
-enum gw_internal { GW_INT_NONE, GW_INT_FEAT, GW_INT_EPSV, GW_INT_PASV };
+enum gw_internal { GW_INT_NONE, GW_INT_FEAT, GW_INT_EPSV, GW_INT_PASV,
+		   GW_INT_BFEAT, GW_INT_BAUTH, GW_INT_BHANDSHAKE, GW_INT_BPBSZ, GW_INT_BPROT };
 
 struct gw_lines {                  /* bytes up to the next line end */
 	char *p;
 	size_t len;
+};
+
+struct gw_tside {                  /* one connection's TLS layer (tls.c) */
+	struct crypto_tls *t;
+	bool busy;                 /* a handshake step on the helper pool */
+	bool closed;               /* close_notify sent (or the layer failed) */
+	struct gw_lines hold;      /* ciphertext that came during a step */
+	struct gw_lines early;     /* toward the backend before its handshake ends */
 };
 
 struct gw_link {
@@ -122,13 +149,27 @@ struct gw_link {
 	int be_code;
 	bool feat_ok, no_epsv;
 	char last[256];             /* the last backend reply line, for errors */
+	/* FTPS (tls.c): toward the client after its AUTH TLS, toward the
+	 * backend when gateway.backend_tls has it (backtls.c) */
+	struct gw_tside ct, bt;
+	int jobs;                   /* pool jobs in flight: l lives until 0 */
+	bool pbsz, prot_p, user_sent;
+	bool greet_pending;         /* implicit FTPS: the 220 after the handshake */
+	bool be_feat_tls, be_prot_p;  /* the backend offers AUTH TLS; took PROT P */
+	void *join_session;         /* a data link's backend TLS session to offer */
+	bool join_tls;              /* its backend data connection is in TLS */
 };
 
-void gw_link_accept(struct gw_worker *gw, struct fe_conn *c);
+void gw_link_accept(struct gw_worker *gw, struct fe_conn *c, bool implicit);
+void gw_link_greet(struct gw_link *l);       /* the 220 */
 void gw_link_free_all(struct gw_worker *gw);
 /* Ends the link: both connections closed (after what is queued), counts
  * released; freed when the last connection reports its close. */
 void gw_link_end(struct gw_link *l);
+void gw_link_maybe_free(struct gw_link *l);  /* an ended link's last job is back */
+/* What the client (the backend) sent, in plain (decrypted if in TLS). */
+void gw_link_client_input(struct gw_link *l, const uint8_t *p, size_t n);
+void gw_link_backend_input(struct gw_link *l, const uint8_t *p, size_t n);
 void gw_link_logged_in(struct gw_link *l);   /* no longer unauthenticated */
 void gw_link_attach_backend(struct gw_link *l, struct fe_conn *c);
 void gw_link_input_changed(struct gw_link *l);  /* re-decide who is read */
@@ -146,10 +187,38 @@ void gw_relay_backend_data(struct gw_link *l, const uint8_t *p, size_t n);
 /* ---- passive.c: SPSV and FEAT answered by the gateway -------------------- */
 /* Called with a client command before it is forwarded: true when the
  * gateway handles it itself (it may have sent its own command). */
-bool gw_passive_intercept(struct gw_link *l, const char *verb);
+bool gw_passive_intercept(struct gw_link *l, const char *verb, const char *arg, size_t alen);
 /* A line of the backend's reply to the gateway's own command. */
 void gw_passive_reply_line(struct gw_link *l, const char *line, size_t len,
 			   int code, bool last);
+
+/* ---- tls.c: FTPS toward the client ---------------------------------------- */
+/* Both sides: ts is &l->ct or &l->bt. */
+void gw_tls_input(struct gw_link *l, struct gw_tside *ts, const uint8_t *p, size_t n);
+bool gw_tls_send(struct gw_link *l, struct gw_tside *ts, const char *p, size_t n);
+void gw_tls_start(struct gw_link *l, struct gw_tside *ts);  /* a client's handshake */
+void gw_tls_close(struct gw_link *l, struct gw_tside *ts);  /* close_notify, once */
+void gw_tls_free(struct gw_tside *ts);
+void gw_tls_auth(struct gw_link *l, const char *arg, size_t len);
+void gw_tls_pbsz(struct gw_link *l);
+void gw_tls_prot(struct gw_link *l, const char *arg, size_t len);
+void gw_tls_ccc(struct gw_link *l);
+/* gateway.tls.policy: true when USER may go on (else 530 sent); when SPSV
+ * may (else 521 sent). */
+bool gw_tls_login_ok(struct gw_link *l);
+bool gw_tls_spsv_ok(struct gw_link *l);
+/* Why a data connection may not carry the grant's transfer, or NULL. */
+const char *gw_tls_data_refusal(const struct gw_link *l, const struct gw_grant *g);
+
+/* ---- tlsconf.c: the TLS contexts, reloaded by SIGHUP ---------------------- */
+int gw_tlsconf_create(struct gw_server *s);      /* 0 or an exit code */
+void gw_tlsconf_destroy(struct gw_server *s);
+
+/* ---- backtls.c: TLS toward the backend ------------------------------------ */
+/* After the backend's 220: true when the set-up began (state GW_BSETUP). */
+bool gw_btls_begin(struct gw_link *l);
+void gw_btls_reply_line(struct gw_link *l, const char *line, size_t len, int code, bool end);
+void gw_btls_established(struct gw_link *l);   /* tls.c: the handshake is done */
 
 /* ---- join.c: data connections -------------------------------------------- */
 void gw_join(struct gw_link *l, const char *arg, size_t len);

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "gw_internal.h"
 
 static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg);
@@ -43,7 +44,8 @@ static void update_pauses(struct gw_link *l)
 		return;
 	bool hold_cli = (l->be && fe_conn_queued(l->be) > GW_HIGH_WATER) ||
 			l->cin.len >= GW_LINE_MAX || l->st == GW_JOINING ||
-			l->st == GW_CONNECTING || l->st == GW_BGREETING;
+			l->st == GW_CONNECTING || l->st == GW_BGREETING || l->st == GW_BSETUP ||
+			(l->bt.t && (l->bt.busy || !crypto_tls_ready(l->bt.t)));
 	bool hold_be = l->cli && fe_conn_queued(l->cli) > GW_HIGH_WATER;
 	if (l->cli && hold_cli != l->cli_paused) {
 		l->cli_paused = hold_cli;
@@ -65,7 +67,7 @@ void gw_send_cli(struct gw_link *l, const char *p, size_t n)
 {
 	if (!l->cli || l->ending || !n)
 		return;
-	if (fe_conn_send(l->cli, p, n) < 0) {
+	if (l->ct.t ? !gw_tls_send(l, &l->ct, p, n) : fe_conn_send(l->cli, p, n) < 0) {
 		gw_link_end(l);   /* cannot happen below the limit: a bug's way out */
 		return;
 	}
@@ -76,7 +78,7 @@ void gw_send_be(struct gw_link *l, const char *p, size_t n)
 {
 	if (!l->be || l->ending || !n)
 		return;
-	if (fe_conn_send(l->be, p, n) < 0) {
+	if (l->bt.t ? !gw_tls_send(l, &l->bt, p, n) : fe_conn_send(l->be, p, n) < 0) {
 		gw_link_end(l);
 		return;
 	}
@@ -107,6 +109,9 @@ static void link_free(struct gw_link *l)
 		gw->links = l->next;
 	if (l->next)
 		l->next->prev = l->prev;
+	gw_tls_free(&l->ct);
+	gw_tls_free(&l->bt);
+	crypto_tls_session_free(l->join_session);
 	free(l->cin.p);
 	free(l->bin.p);
 	free(l);
@@ -114,8 +119,13 @@ static void link_free(struct gw_link *l)
 
 static void maybe_free(struct gw_link *l)
 {
-	if (l->ending && !l->in_end && !l->cli && !l->be && !l->connecting)
+	if (l->ending && !l->in_end && !l->cli && !l->be && !l->connecting && !l->jobs)
 		link_free(l);
+}
+
+void gw_link_maybe_free(struct gw_link *l)
+{
+	maybe_free(l);
 }
 
 static void release(struct gw_link *l)
@@ -143,6 +153,8 @@ void gw_link_end(struct gw_link *l)
 	/* A close may report at once (on_close inside the call): l stays until
 	 * both calls are back. */
 	l->in_end = true;
+	gw_tls_close(l, &l->ct);   /* close_notify before the TCP close */
+	gw_tls_close(l, &l->bt);
 	if (l->cli)
 		fe_conn_close(l->cli);
 	if (l->be)
@@ -196,7 +208,13 @@ static void reject(struct fe_conn *c, const char *why)
 	fe_conn_close(c);
 }
 
-void gw_link_accept(struct gw_worker *gw, struct fe_conn *c)
+void gw_link_greet(struct gw_link *l)
+{
+	l->greet_pending = false;
+	gw_reply(l, 220, "ferry gateway ready (single-port FTP: SPSV)");
+}
+
+void gw_link_accept(struct gw_worker *gw, struct fe_conn *c, bool implicit)
 {
 	struct gw_server *srv = gw->srv;
 	int n = __atomic_add_fetch(&srv->unauth, 1, __ATOMIC_RELAXED);
@@ -223,7 +241,16 @@ void gw_link_accept(struct gw_worker *gw, struct fe_conn *c)
 	fe_conn_urgent_inline(c);
 	l->deadline = fe_timer_add(gw->w, (uint64_t)srv->gc->login_timeout * 1000,
 				   deadline_fired, l);
-	gw_reply(l, 220, "ferry gateway ready (single-port FTP: SPSV)");
+	/* Implicit FTPS: the handshake first (within login_timeout), then the
+	 * 220 inside TLS (tls.c), as ferryd's FTP server does; its SPSV data
+	 * connections too, then USER DATACONN as after AUTH TLS. */
+	if (!implicit) {
+		gw_link_greet(l);
+	} else if (!(l->ct.t = crypto_tls_slot_conn(srv->tls))) {
+		gw_link_end(l);
+	} else {
+		l->greet_pending = true;
+	}
 }
 
 void gw_link_free_all(struct gw_worker *gw)
@@ -249,6 +276,27 @@ static bool lines_add(struct gw_lines *b, const uint8_t *p, size_t n)
 	return true;
 }
 
+/* The verbs a connection may send before it is a session or a data
+ * connection, answered by the gateway: TLS's (the SPSV-over-TLS order is
+ * 220, AUTH TLS, the handshake, then USER DATACONN in TLS) and a USER the
+ * TLS policy refuses. true: the line was taken. */
+static bool front_own(struct gw_link *l, const char *verb, const char *arg, size_t alen)
+{
+	if (!strcmp(verb, "AUTH"))
+		gw_tls_auth(l, arg, alen);
+	else if (!strcmp(verb, "PBSZ"))
+		gw_tls_pbsz(l);
+	else if (!strcmp(verb, "PROT"))
+		gw_tls_prot(l, arg, alen);
+	else if (!strcmp(verb, "CCC"))
+		gw_tls_ccc(l);
+	else if (!strcmp(verb, "USER"))
+		return !gw_tls_login_ok(l);
+	else
+		return false;
+	return true;
+}
+
 /* What a connection that is not yet a session or a data connection says:
  * USER DATACONN / PASS token, or SPDT token, make it a data connection;
  * anything else starts a control session, and goes to the backend. */
@@ -267,8 +315,15 @@ static void front_lines(struct gw_link *l)
 		bool ok = gw_parse_command(line, n, verb, sizeof(verb), &arg, &alen);
 		bool data_user = ok && !strcmp(verb, "USER") && alen == sizeof(GW_DATA_USER) - 1 &&
 				 !strncasecmp(arg, GW_DATA_USER, alen);
-		if (l->st == GW_FRONT && ok && !data_user && strcmp(verb, "SPDT") &&
-		    strcmp(verb, "PASS") && strcmp(verb, "QUIT")) {
+		bool front = l->st == GW_FRONT && ok && !data_user;
+		if (front && front_own(l, verb, arg, alen)) {
+			if (l->cin.len >= n) {    /* AUTH dropped what followed it */
+				memmove(l->cin.p, l->cin.p + n, l->cin.len - n);
+				l->cin.len -= n;
+			}
+			continue;
+		}
+		if (front && strcmp(verb, "SPDT") && strcmp(verb, "PASS") && strcmp(verb, "QUIT")) {
 			gw_relay_start(l);   /* the line stays for the backend */
 			return;
 		}
@@ -298,6 +353,18 @@ static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg)
 {
 	struct gw_link *l = arg;
 	(void)c;
+	if (l->ending)
+		return;
+	if (!l->ct.t) {
+		gw_link_client_input(l, p, n);
+		return;
+	}
+	gw_tls_input(l, &l->ct, p, n);
+	update_pauses(l);
+}
+
+void gw_link_client_input(struct gw_link *l, const uint8_t *p, size_t n)
+{
 	if (l->ending)
 		return;
 	if (l->st == GW_PIPE) {
@@ -335,6 +402,18 @@ static void be_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg)
 {
 	struct gw_link *l = arg;
 	(void)c;
+	if (l->ending)
+		return;
+	if (l->bt.t) {
+		gw_tls_input(l, &l->bt, p, n);
+		update_pauses(l);
+		return;
+	}
+	gw_link_backend_input(l, p, n);
+}
+
+void gw_link_backend_input(struct gw_link *l, const uint8_t *p, size_t n)
+{
 	if (l->ending)
 		return;
 	if (l->st == GW_PIPE)

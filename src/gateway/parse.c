@@ -1,6 +1,6 @@
 /* parse.c — the little FTP the gateway reads: a command's verb, passive
- * replies (229 and 227) for their port, a data login's token, and reply
- * lines for their code and whether they end a reply. */
+ * replies (229 and 227) for their port, a data login's token, reply lines
+ * for their code and whether they end a reply, and FEAT's AUTH TLS line. */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
@@ -119,4 +119,17 @@ int gw_reply_code(const char *line, size_t len, bool *last)
 		return -1;
 	*last = sep != '-';
 	return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+}
+
+bool gw_parse_feat_tls(const char *line, size_t len)
+{
+	size_t i = 0;
+	while (i < len && line[i] == ' ')
+		i++;
+	if (len - i < 5 || strncasecmp(line + i, "AUTH", 4) || line[i + 4] != ' ')
+		return false;
+	for (size_t k = i + 5; k + 3 <= len; k++)
+		if (!strncasecmp(line + k, "TLS", 3))
+			return true;
+	return false;
 }

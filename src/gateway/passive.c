@@ -2,29 +2,38 @@
  * SPSV (a passive port asked of the backend, EPSV first, then PASV, handed
  * to the client as a one-time DATACONN token), FEAT (the backend's list,
  * without the passive verbs the gateway refuses, with SPSV), and PASV,
- * EPSV, PORT, EPRT refused: the single port is the point (and AUTH, PBSZ,
- * PROT: the relay must read the control connection). */
+ * EPSV, PORT, EPRT refused: the single port is the point; AUTH, PBSZ, PROT
+ * and CCC go to the gateway's own TLS (tls.c). */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "gw_internal.h"
 
-bool gw_passive_intercept(struct gw_link *l, const char *verb)
+bool gw_passive_intercept(struct gw_link *l, const char *verb, const char *arg, size_t alen)
 {
 	if (!strcmp(verb, "FEAT")) {
 		l->internal = GW_INT_FEAT;
 		l->feat_ok = false;
 		gw_send_be(l, "FEAT\r\n", 6);
 	} else if (!strcmp(verb, "SPSV")) {
+		if (!gw_tls_spsv_ok(l))
+			return true;
 		l->internal = l->no_epsv ? GW_INT_PASV : GW_INT_EPSV;
 		gw_send_be(l, l->no_epsv ? "PASV\r\n" : "EPSV\r\n", 6);
-	} else if (!strcmp(verb, "AUTH") || !strcmp(verb, "PBSZ") || !strcmp(verb, "PROT")) {
-		/* The relay reads the control stream: TLS on it would be opaque
-		 * (and PBSZ/PROT must not reach a backend that does TLS). */
-		gw_reply(l, 534, "TLS is not available through this gateway.");
+	} else if (!strcmp(verb, "AUTH")) {
+		/* The gateway's own TLS: it reads the control stream, and the
+		 * backend hop has TLS of its own or none (gateway.backend_tls). */
+		gw_tls_auth(l, arg, alen);
+	} else if (!strcmp(verb, "PBSZ")) {
+		gw_tls_pbsz(l);
+	} else if (!strcmp(verb, "PROT")) {
+		gw_tls_prot(l, arg, alen);
+	} else if (!strcmp(verb, "CCC")) {
+		gw_tls_ccc(l);
 	} else if (!strcmp(verb, "SPDT")) {
 		gw_reply(l, 503, "SPDT opens a data connection: send it on a new "
 			 "connection, first.");
@@ -64,28 +73,39 @@ static void feat_line(struct gw_link *l, const char *line, size_t len, int code,
 		return;
 	}
 	l->internal = GW_INT_NONE;
-	if (l->feat_ok) {
-		gw_send_cli(l, " SPSV\r\n", 7);
+	static const char tls[] = " AUTH TLS\r\n PBSZ\r\n PROT\r\n";
+	if (!l->feat_ok)
+		gw_send_cli(l, "211-Features:\r\n", 15);
+	if (l->gw->srv->tls_on)
+		gw_send_cli(l, tls, sizeof(tls) - 1);
+	gw_send_cli(l, " SPSV\r\n", 7);
+	if (l->feat_ok)
 		gw_send_cli(l, line, len);
-	} else {
-		static const char own[] = "211-Features:\r\n SPSV\r\n211 End\r\n";
-		gw_send_cli(l, own, sizeof(own) - 1);
-	}
+	else
+		gw_send_cli(l, "211 End\r\n", 9);
 }
 
 static void issue(struct gw_link *l, uint16_t port)
 {
 	struct gw_server *srv = l->gw->srv;
-	struct gw_grant g = { .session = l->id, .owner = l->peer, .target = srv->backend };
+	struct gw_grant g = { .session = l->id, .owner = l->peer, .target = srv->backend,
+			      .prot_p = l->prot_p };
 	char token[GW_TOKEN_LEN + 1];
 	fb_addr_set_port(&g.target, port);
 	int r = fe_conn_local(l->be, &g.from);
+	if (l->ct.t)      /* what its data connection must resume (tls.c) */
+		crypto_tls_origin_of(l->ct.t, &g.client_origin);
+	if (r == 0 && l->bt.t && l->be_prot_p) {
+		g.be_tls = true;
+		g.tls_session = crypto_tls_session_get(l->bt.t);   /* NULL: none to offer */
+	}
 	if (r == 0) {
 		fb_addr_set_port(&g.from, 0);
 		r = gw_tokens_issue(srv->tokens, &g, fe_now_ms(l->gw->w),
 				    (uint64_t)srv->gc->token_timeout * 1000, token);
 	}
 	if (r) {
+		crypto_tls_session_free(g.tls_session);
 		gw_reply(l, 425, "Cannot open a data connection: %s.", strerror(-r));
 		return;
 	}

@@ -68,7 +68,7 @@ static bool intercepted(const char *verb)
 {
 	static const char *const own[] = { "FEAT", "SPSV", "SPDT", "PASV", "EPSV",
 					   "PORT", "EPRT", "LPSV", "LPRT", "AUTH", "PBSZ",
-					   "PROT" };
+					   "PROT", "CCC" };
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
 		if (!strcmp(verb, own[i]))
 			return true;
@@ -86,15 +86,26 @@ void gw_relay_client_lines(struct gw_link *l)
 		const char *arg;
 		size_t alen;
 		bool ok = gw_parse_command(l->cin.p, n, verb, sizeof(verb), &arg, &alen);
-		bool own = ok && intercepted(verb);
+		bool user = ok && !strcmp(verb, "USER");
+		/* A USER the TLS policy refuses is answered here, in order too. */
+		bool own = ok && (intercepted(verb) ||
+				  (user && !l->ct.t && l->gw->srv->gc->tls_policy >= TLS_POLICY_LOGIN));
 		if (own && l->pending > 0)
 			break;
 		if (own) {
+			char a[64];
+			size_t k = alen < sizeof(a) ? alen : sizeof(a) - 1;
+			memcpy(a, arg, k);
+			a[k] = '\0';
 			memmove(l->cin.p, l->cin.p + n, l->cin.len - n);
 			l->cin.len -= n;
-			gw_passive_intercept(l, verb);
+			if (user)
+				gw_tls_login_ok(l);   /* its 530 */
+			else
+				gw_passive_intercept(l, verb, a, k);
 			continue;
 		}
+		l->user_sent |= user;
 		gw_send_be(l, l->cin.p, n);
 		memmove(l->cin.p, l->cin.p + n, l->cin.len - n);
 		l->cin.len -= n;
@@ -112,7 +123,8 @@ static void greeting_line(struct gw_link *l, const char *line, size_t len, int c
 	if (!end || code == 120)
 		return;
 	if (code == 220) {
-		l->st = GW_RELAY;
+		if (!gw_btls_begin(l))
+			l->st = GW_RELAY;
 		return;
 	}
 	gw_send_cli(l, line, len);
@@ -128,6 +140,10 @@ static void reply_line(struct gw_link *l, const char *line, size_t len, int code
 	}
 	if (l->st == GW_BGREETING) {
 		greeting_line(l, line, len, code, end);
+		return;
+	}
+	if (l->st == GW_BSETUP) {
+		gw_btls_reply_line(l, line, len, code, end);
 		return;
 	}
 	if (l->internal != GW_INT_NONE) {
@@ -174,6 +190,7 @@ void gw_relay_backend_data(struct gw_link *l, const uint8_t *p, size_t n)
 		return;
 	}
 	size_t off = 0;
+	bool plain = !l->bt.t;
 	while (!l->ending) {
 		char *nl = memchr(l->bin.p + off, '\n', l->bin.len - off);
 		if (!nl)
@@ -183,6 +200,14 @@ void gw_relay_backend_data(struct gw_link *l, const uint8_t *p, size_t n)
 		int code = classify(l, l->bin.p + off, len, &end);
 		reply_line(l, l->bin.p + off, len, code, end);
 		off += len;
+		if (plain && l->bt.t && !l->ending) {
+			/* AUTH TLS's 234: what follows it is the TLS layer's */
+			size_t rest = l->bin.len - off;
+			l->bin.len = 0;
+			if (rest)
+				gw_tls_input(l, &l->bt, (const uint8_t *)l->bin.p + off, rest);
+			return;
+		}
 	}
 	if (l->ending)
 		return;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "gw_internal.h"
 
 /* "HOST:PORT" or "[V6]:PORT" into host and port; false when malformed or
@@ -38,6 +39,11 @@ int gw_server_create(const struct ferry_config *cfg, struct gw_server **out)
 	}
 	fb_addr_format((const struct sockaddr *)&s->backend, s->backend_text,
 		    sizeof(s->backend_text));
+	snprintf(s->backend_host, sizeof(s->backend_host), "%s", host);
+	if ((err = gw_tlsconf_create(s))) {
+		gw_server_destroy(s);
+		return err;
+	}
 	*out = s;
 	return 0;
 }
@@ -47,16 +53,24 @@ void gw_server_destroy(struct gw_server *s)
 	if (!s)
 		return;
 	gw_tokens_destroy(s->tokens);
+	gw_tlsconf_destroy(s);
 	free(s);
 }
 
 static void on_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 {
 	(void)l;
-	gw_link_accept(arg, c);
+	gw_link_accept(arg, c, false);
 }
 
-static int listen_one(struct gw_worker *gw, const char *spec)
+/* gateway.tls.implicit_listen: TLS from the first byte. */
+static void on_accept_implicit(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	(void)l;
+	gw_link_accept(arg, c, true);
+}
+
+static int listen_one(struct gw_worker *gw, const char *spec, bool implicit)
 {
 	char host[64];
 	uint16_t port;
@@ -64,7 +78,8 @@ static int listen_one(struct gw_worker *gw, const char *spec)
 	int err = split_hostport(spec, host, sizeof(host), &port)
 			  ? fb_addr_resolve(host, port, AF_UNSPEC, &a) : -EINVAL;
 	struct fe_listener *l = NULL;
-	if (err == 0 && !(l = fe_tcp_listen(gw->w, &a, true, on_accept, gw, &err)))
+	if (err == 0 && !(l = fe_tcp_listen(gw->w, &a, true,
+					   implicit ? on_accept_implicit : on_accept, gw, &err)))
 		err = err ? err : -ENOMEM;
 	if (err) {
 		flog(LOG_LVL_ERR, "gateway: listen on %s: %s", spec, strerror(-err));
@@ -79,23 +94,46 @@ int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker 
 	const struct gateway_config *gc = srv->gc;
 	struct gw_worker *gw = calloc(1, sizeof(*gw));
 	*out = NULL;
-	if (!gw || !(gw->listeners = calloc(gc->listen.n, sizeof(*gw->listeners)))) {
+	size_t n = gc->listen.n + gc->tls_implicit.n;
+	if (!gw || !(gw->listeners = calloc(n, sizeof(*gw->listeners)))) {
 		free(gw);
 		return FERRY_EXIT_ALLOC;
 	}
 	gw->w = w;
 	gw->srv = srv;
-	for (size_t i = 0; i < gc->listen.n; i++) {
-		int r = listen_one(gw, gc->listen.v[i]);
+	for (size_t i = 0; i < n; i++) {
+		bool implicit = i >= gc->listen.n;
+		int r = listen_one(gw, implicit ? gc->tls_implicit.v[i - gc->listen.n]
+					      : gc->listen.v[i], implicit);
 		if (r) {
 			gw_worker_fini(gw);
 			return r;
 		}
 	}
+	static const char *const policy[] = { [TLS_POLICY_UNSET] = "optional",
+		[TLS_POLICY_OPTIONAL] = "optional", [TLS_POLICY_LOGIN] = "required for logins",
+		[TLS_POLICY_DATA] = "required for logins and data" };
+	static const char *const btls[] = { [GW_BACKEND_TLS_UNSET] = "off",
+		[GW_BACKEND_TLS_OFF] = "off", [GW_BACKEND_TLS_AUTO] = "when offered",
+		[GW_BACKEND_TLS_REQUIRED] = "required" };
+	char subj[128] = "";
+	if (fe_worker_index(w) == 0 && srv->tls_on) {
+		struct crypto_tls_ctx *c = crypto_tls_slot_get(srv->tls);
+		crypto_tls_ctx_subject(c, subj, sizeof(subj));
+		crypto_tls_ctx_free(c);
+	}
 	if (fe_worker_index(w) == 0)
-		flog(LOG_LVL_INFO, "gateway: listening on %s%s, backend %s (%s)",
-		     gc->listen.v[0], gc->listen.n > 1 ? " and more" : "", gc->backend,
-		     srv->backend_text);
+		flog(LOG_LVL_INFO, "gateway: listening on %s%s%s%s, backend %s (%s); FTPS "
+		     "toward clients: %s%s%s%s; toward the backend: %s%s", gc->listen.v[0],
+		     gc->listen.n > 1 ? " and more" : "",
+		     gc->tls_implicit.n ? ", implicit FTPS on " : "",
+		     gc->tls_implicit.n ? gc->tls_implicit.v[0] : "", gc->backend, srv->backend_text,
+		     srv->tls_on ? policy[gc->tls_policy] : "off",
+		     srv->tls_on ? " with " : "", subj,
+		     srv->tls_on && gc->tls_require_reuse ? ", data connections resume the "
+		     "control session" : "", btls[gc->backend_tls],
+		     srv->btls && gc->backend_insecure ? " (certificate NOT verified: "
+		     "gateway.backend_insecure)" : "");
 	*out = gw;
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "gw_internal.h"
 
 enum { BUCKETS = 256 };
@@ -41,6 +42,7 @@ void gw_tokens_destroy(struct gw_tokens *t)
 	for (int i = 0; i < BUCKETS; i++)
 		for (struct token *k = t->b[i], *n; k; k = n) {
 			n = k->next;
+			crypto_tls_session_free(k->g.tls_session);
 			free(k);
 		}
 	pthread_mutex_destroy(&t->mu);
@@ -54,6 +56,7 @@ static void drop_session(struct gw_tokens *t, uint64_t session)
 			struct token *k = *pp;
 			if (k->g.session == session) {
 				*pp = k->next;
+				crypto_tls_session_free(k->g.tls_session);
 				free(k);
 			} else {
 				pp = &k->next;
@@ -103,7 +106,11 @@ int gw_tokens_take(struct gw_tokens *t, const char *token,
 		}
 		*pp = k->next;
 		r = k->expires_ms > now_ms ? 0 : -ETIMEDOUT;
-		*g = k->g;
+		*g = k->g;       /* the TLS session goes with it, to the caller */
+		if (r) {         /* ... unless the token is refused */
+			crypto_tls_session_free(g->tls_session);
+			g->tls_session = NULL;
+		}
 		free(k);
 		break;
 	}

@@ -1,7 +1,8 @@
 /* test_tls_client.c — the client side of the TLS layer against its own
  * server side, in memory: verification by CA file and host name (DNS and IP
- * literal), --insecure, data both ways, and session resumption (certificates
- * made by openssl at run time). Real FTPS servers are in tests/ftp. */
+ * literal), --insecure, data both ways, session resumption, and the slot a
+ * reload swaps (certificates made by openssl at run time). Real FTPS
+ * servers are in tests/ftp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,12 +186,58 @@ static void test_resumption(void **state)
 	crypto_tls_ctx_free(cc);
 }
 
+/* A slot (what a reload swaps): a connection taken before the swap keeps
+ * the old context (and certificate) alive to its end; one taken after gets
+ * the new one. */
+static void handshake_slot(struct crypto_tls_ctx *cc, struct crypto_tls *srv, int want)
+{
+	struct crypto_tls *cli = crypto_tls_client_new(cc, "localhost");
+	assert_non_null(cli);
+	assert_non_null(srv);
+	assert_int_equal(handshake(cli, srv, NULL), want);
+	if (want == 1)
+		ping_pong(cli, srv);
+	crypto_tls_free(cli);
+	crypto_tls_free(srv);
+}
+
+static void test_slot(void **state)
+{
+	(void)state;
+	char why[CRYPTO_ERR_LEN];
+	struct crypto_tls_ctx *first = crypto_tls_ctx_new(cert, key, why);
+	struct crypto_tls_ctx *second = crypto_tls_ctx_new(ocert, okey, why);
+	struct crypto_tls_ctx *trusts_first = crypto_tls_client_ctx_new(cert, true, why);
+	struct crypto_tls_ctx *trusts_second = crypto_tls_client_ctx_new(ocert, true, why);
+	assert_non_null(first);
+	assert_non_null(second);
+	assert_null(crypto_tls_slot_conn(NULL));
+	assert_null(crypto_tls_slot_get(NULL));
+	struct crypto_tls_slot *slot = crypto_tls_slot_new(first);
+	assert_non_null(slot);
+	struct crypto_tls *before = crypto_tls_slot_conn(slot);
+	crypto_tls_slot_swap(slot, second);            /* first: only before holds it */
+	struct crypto_tls *after = crypto_tls_slot_conn(slot);
+	struct crypto_tls *after2 = crypto_tls_slot_conn(slot);
+	struct crypto_tls_ctx *got = crypto_tls_slot_get(slot);
+	assert_ptr_equal(got, second);
+	crypto_tls_ctx_free(got);
+	handshake_slot(trusts_first, before, 1);
+	handshake_slot(trusts_second, after, 1);
+	handshake_slot(trusts_first, after2, CRYPTO_TLS_ERROR);
+	crypto_tls_slot_free(slot);
+	crypto_tls_slot_free(NULL);
+	crypto_tls_ctx_free(trusts_first);
+	crypto_tls_ctx_free(trusts_second);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_ca_errors),
 		cmocka_unit_test(test_resumption),
+		cmocka_unit_test(test_slot),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -262,6 +262,51 @@ def ftplib_tests(d, root, work, reuse):
     record("ftplib FTP_TLS + session= (subclass)", reuse, ok_all)
 
 
+class OtherSessionFTP(SessionFTP):
+    """Offers another control connection's session on data connections."""
+    other = None
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                        session=self.other or self.sock.session)
+        return conn, size
+
+
+def origin_tests(d, root, reuse):
+    """TLS 1.2: a data connection must resume its own control connection's
+    session (the session's master secret is compared, crypto_tls_resumed_from);
+    another one's, of the same server, is refused."""
+    data = open(os.path.join(root, "big.bin"), "rb").read()
+    a = login(d, OtherSessionFTP, ssl.TLSVersion.TLSv1_2)
+    b = SessionFTP(context=a.context, timeout=20)    # sessions of one context
+    b.connect("127.0.0.1", d.port)
+    b.login("alice", PW)
+    a.other = b.sock.session
+    got = bytearray()
+    try:
+        a.retrbinary("RETR big.bin", got.extend)
+        ok, resp = True, ""
+    except (ftplib.Error, ssl.SSLError, OSError) as e:
+        ok, resp = False, str(e)
+        try:
+            resp = a.getresp() if not resp.startswith("522") else resp
+        except (ftplib.Error, OSError) as e2:
+            resp = str(e2)
+    if reuse == "on":
+        check("TLS 1.2: a data connection resuming another control connection's session: 522",
+              not ok and resp.startswith("522"), resp)
+    else:
+        check("TLS 1.2: another control connection's session: accepted (reuse off)",
+              ok and bytes(got) == data)
+    a.other = None
+    got = bytearray()
+    a.retrbinary("RETR big.bin", got.extend)
+    check(f"TLS 1.2: ... its own session: RETR bytes equal (reuse {reuse})", bytes(got) == data)
+    a.quit()
+    b.quit()
+
+
 def spsv_tests(d, root, work, reuse):
     """The CONTRACT order: new connection, 220, AUTH TLS, 234, handshake
     offering the control session, USER DATACONN/PASS (or SPDT), data."""
@@ -712,6 +757,7 @@ def main():
                 t.run(f"lftp reuse {reuse}", lftp_tests, d, root, work, reuse, ca)
                 t.run(f"ftplib reuse {reuse}", ftplib_tests, d, root, work, reuse)
                 t.run(f"spsv reuse {reuse}", spsv_tests, d, root, work, reuse)
+                t.run(f"origin reuse {reuse}", origin_tests, d, root, reuse)
                 if shutil.which("gnutls-cli"):
                     t.run(f"gnutls reuse {reuse}", gnutls_tests, d, root, work, reuse)
                 else:

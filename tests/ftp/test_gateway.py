@@ -9,6 +9,8 @@ used twice, from another address, of a closed session; the limits on
 connections not logged in (count, bytes, time)."""
 import ctypes
 import filecmp
+import hashlib
+import ssl
 import json
 import os
 import random
@@ -16,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -31,6 +34,10 @@ tag = str(os.getpid())
 SRV, CLI = f"gws{tag}", f"gwc{tag}"
 SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
 GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
+GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL = 2106, 2108, 2110
+GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA, GW_BINSEC = 2112, 2114, 2116, 2118, 2120, 2126
+GW_RELOAD, GW_IMPL, GW_IMPL_TLS = 2128, 2130, 2131
+VS_TLS_PORT, PURE_TLS_PORT = 2123, 2124
 VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
 procs = []
 
@@ -54,7 +61,10 @@ table inet singleport {{
     type filter hook input priority 0; policy drop;
     iif "lo" accept
     ct state established,related accept
-    tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {VS_PORT}, {PURE_PORT} }} accept
+    tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {GW_TLS_VS}, {GW_TLS_PURE}, {GW_TLS_POL},
+                {GW_BTLS_VS}, {GW_BTLS_PURE}, {GW_BREQ}, {GW_BAUTO}, {GW_BBADCA}, {GW_BINSEC},
+                {GW_RELOAD}, {GW_IMPL}, {GW_IMPL_TLS},
+                {VS_PORT}, {PURE_PORT}, {VS_TLS_PORT}, {PURE_TLS_PORT} }} accept
     meta l4proto icmp accept
   }}
 }}
@@ -125,20 +135,14 @@ def same_tree(a, b):
 
 # ---- the servers ---------------------------------------------------------
 
-def start_vsftpd(work):
-    root = os.path.join(work, "vsroot")          # anonymous root: not writable
-    os.makedirs(os.path.join(root, "up"))
-    make_tree(os.path.join(root, "tree"), 11)
-    shutil.chown(os.path.join(root, "up"), "ftp")
-    os.chmod(work, 0o755)
-    empty = os.path.join(work, "empty")
-    os.makedirs(empty)
-    conf = os.path.join(work, "vsftpd.conf")
-    log = os.path.join(work, "vsftpd.log")
+def vsftpd_conf(work, name, port, root, pasv, extra=""):
+    """vsftpd's configuration for the anonymous tree at root on port (pasv:
+    the first of its 1000 passive ports), written to work/name.conf."""
+    conf = os.path.join(work, f"{name}.conf")
     with open(conf, "w") as f:
         f.write(f"""listen=YES
 listen_ipv6=NO
-listen_port={VS_PORT}
+listen_port={port}
 background=NO
 anonymous_enable=YES
 no_anon_password=YES
@@ -150,11 +154,23 @@ anon_mkdir_write_enable=YES
 anon_other_write_enable=YES
 anon_umask=022
 pasv_enable=YES
-pasv_min_port=30000
-pasv_max_port=30999
-secure_chroot_dir={empty}
+pasv_min_port={pasv}
+pasv_max_port={pasv + 999}
+secure_chroot_dir={os.path.join(work, "empty")}
 seccomp_sandbox=NO
-xferlog_enable=YES
+""" + extra)
+    return conf
+
+
+def start_vsftpd(work):
+    root = os.path.join(work, "vsroot")          # anonymous root: not writable
+    os.makedirs(os.path.join(root, "up"))
+    make_tree(os.path.join(root, "tree"), 11)
+    shutil.chown(os.path.join(root, "up"), "ftp")
+    os.chmod(work, 0o755)
+    os.makedirs(os.path.join(work, "empty"))
+    log = os.path.join(work, "vsftpd.log")
+    conf = vsftpd_conf(work, "vsftpd", VS_PORT, root, 30000, f"""xferlog_enable=YES
 dual_log_enable=YES
 vsftpd_log_file={log}
 log_ftp_protocol=YES
@@ -163,6 +179,31 @@ log_ftp_protocol=YES
     p = start(["vsftpd", conf], out)
     wait_port(VS_PORT, p, out)
     return root, log
+
+
+def start_vsftpd_tls(work, root, cert, key):
+    """A second vsftpd on the same tree, FTPS only, with require_ssl_reuse."""
+    conf = vsftpd_conf(work, "vsftpd-tls", VS_TLS_PORT, root, 32000, f"""ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+require_ssl_reuse=YES
+ssl_ciphers=HIGH
+rsa_cert_file={cert}
+rsa_private_key_file={key}
+""")
+    out = os.path.join(work, "vsftpd-tls.out")
+    p = start(["vsftpd", conf], out)
+    wait_port(VS_TLS_PORT, p, out)
+
+
+def start_pureftpd_tls(work, binary, root, cert, key):
+    """A second pure-ftpd on the same tree, -Y 2: TLS for logins and data."""
+    pdb = os.path.join(work, "pure.pdb")
+    out = os.path.join(work, "pure-ftpd-tls.out")
+    p = start([binary, "-S", f",{PURE_TLS_PORT}", "-l", f"puredb:{pdb}", "-E", "-A", "-H",
+               "-p", "33000:33999", "-f", "none", "-Y", "2", "-2", f"{cert},{key}"], out)
+    wait_port(PURE_TLS_PORT, p, out)
 
 
 def start_pureftpd(work, binary):
@@ -230,6 +271,15 @@ def get_each(port, user, root, down):
     return r
 
 
+def replies_to_noop(c):
+    """NOOP after an ABOR: the replies up to NOOP's 200 (at most 4)."""
+    c.send("NOOP")
+    replies = [c.reply()]
+    while not replies[-1].startswith("200") and len(replies) < 4:
+        replies.append(c.reply())
+    return replies
+
+
 def with_ferry_ftp(name, port, user, root, upload_dir, work, mlsd=True):
     down = os.path.join(work, f"{name}-down")
     r = ferry(port, user, "mirror", "/tree", down) if mlsd else get_each(port, user, root, down)
@@ -279,15 +329,49 @@ def with_raw_client(name, port, user, password, root, upload_dir):
     d.s.recv(1000)
     s.send("ABOR")
     d.close()
-    # The transfer's end (226, or 426) and ABOR's own reply (225/226), in
-    # whichever way the server answers, then NOOP's 200: the session goes on.
-    s.send("NOOP")
-    replies = [s.reply()]
-    while not replies[-1].startswith("200") and len(replies) < 4:
-        replies.append(s.reply())
+    # The transfer's end and ABOR's own reply (225/226), in whichever way the
+    # server answers, then NOOP's 200: the session goes on. The end is 226
+    # (all sent before the ABOR), 426/450/451, or pure-ftpd's TRANSFER_END
+    # when the closed data connection broke its write first.
+    replies = replies_to_noop(s)
     check(f"{name}: ABOR passes through, the session goes on",
           replies[-1].startswith("200") and
-          all(re.match(r"^(225|226|426|450|451)", x) for x in replies[:-1]), str(replies))
+          all(re.match(r"^(225|226|426|450|451)", x) or TRANSFER_END.search(x)
+              for x in replies[:-1]), str(replies))
+    s.cmd("QUIT")
+
+
+# pure-ftpd 1.0.50's doretr() adds its 226 only when the whole file was
+# written, then its rate line with code 0, which reuses the code of the
+# reply it sent last: the 150. A RETR whose data connection breaks ends
+# with "150 0.001 seconds (measured here), ..." and no 226 (seen without
+# any gateway too). The ABOR check above once failed on it.
+TRANSFER_END = re.compile(r"^150 [\d.]+ seconds \(measured here\)", re.M)
+
+
+def broken_retr(name, port, user, password, upload_dir):
+    """The race of the ABOR check made certain: the client resets its data
+    connection in the middle of a 64 MiB RETR. Whatever the backend says to
+    that is relayed as it is, line for line, and the session goes on."""
+    s = Session(SRV_IP, port)
+    s.login(user, password)
+    s.put(f"{upload_dir}/big64.bin", os.urandom(1 << 20) * 64)
+    r = s.cmd("SPSV")
+    d, _ = data_login(SRV_IP, port, r)
+    s.cmd(f"RETR {upload_dir}/big64.bin")
+    d.s.recv(1000)
+    d.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    d.close()
+    end = s.reply()
+    if name == "pure-ftpd":
+        check(f"{name}: a RETR whose data connection is reset ends with the backend's "
+              "own '150 <rate>' line, relayed unchanged", TRANSFER_END.match(end), end)
+    else:
+        check(f"{name}: a RETR whose data connection is reset: 426/451", re.match(r"^4[25]\d", end), end)
+    r = s.cmd("ABOR")
+    check(f"{name}: ... ABOR after it: 225/226", re.match(r"^22[56]", r), r)
+    r = s.cmd("NOOP")
+    check(f"{name}: ... and the session goes on (NOOP 200)", r.startswith("200"), r)
     s.cmd("QUIT")
 
 
@@ -331,10 +415,11 @@ def g3_exchange(name, port, user, password, root):
         r = c.cmd(v)
         check(f"{name}: {v.split()[0]} refused with a pointer to SPSV", r.startswith("502") and "SPSV" in r, r)
     r = c.cmd("AUTH TLS")
-    check(f"{name}: AUTH TLS refused (the relay reads the control stream)", r.startswith("534"), r)
+    check(f"{name}: AUTH TLS on a gateway without gateway.tls: 502 (or 503 after USER)",
+          re.match(r"^50[23]", r), r)
     for v in ("PBSZ 0", "PROT P"):
         r = c.cmd(v)
-        check(f"{name}: {v} refused by the gateway itself (534)", r.startswith("534"), r)
+        check(f"{name}: {v} without TLS: 503 from the gateway itself", r.startswith("503"), r)
     r = c.cmd("SPSV")
     ident = identifier(r)
     check(f"{name}: SPSV -> 227 (DATACONN:token)", token_of(r) is not None, r)
@@ -495,6 +580,521 @@ def mapping(gw, vslog):
           "".join(x for x in cmds if "127.0.0.1" not in x)[:600])
 
 
+# ---- FTPS toward the clients (gateway.tls) ----------------------------------
+
+def make_cert(work):
+    """A self-signed certificate for the gateway's address, made here."""
+    cert, key = os.path.join(work, "gw.crt"), os.path.join(work, "gw.key")
+    sh("openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
+       "ec_paramgen_curve:prime256v1", "-keyout", key, "-out", cert, "-days", "2",
+       "-subj", f"/CN={SRV_IP}", "-addext", f"subjectAltName=IP:{SRV_IP}")
+    return cert, key
+
+
+def make_backend_cert(work):
+    """The backends' own certificate (RSA, for 127.0.0.1), made here."""
+    cert, key = os.path.join(work, "be.crt"), os.path.join(work, "be.key")
+    sh("openssl", "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-keyout", key, "-out", cert,
+       "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+class TlsCtl(Ctl):
+    """A raw control (or data) connection that can turn to TLS after AUTH."""
+
+    def starttls(self, ctx, session=None):
+        r = self.cmd("AUTH TLS")
+        if not r.startswith("234"):
+            return r
+        self.f.close()
+        self.s = ctx.wrap_socket(self.s, server_hostname=SRV_IP, session=session)
+        self.f = self.s.makefile("rb")
+        return r
+
+
+def tls_data(port, ctx, reply, session=None, tls=True, form="dataconn"):
+    """An SPSV data connection in TLS (or not): (conn, its login reply)."""
+    d = TlsCtl(SRV_IP, port)
+    if tls:
+        d.starttls(ctx, session)
+    if form == "spdt":
+        return d, d.cmd("SPDT " + identifier(reply))
+    d.cmd("USER DATACONN")
+    return d, d.cmd("PASS " + (token_of(reply) or ""))
+
+
+def tls_session(port, ctx, user, password):
+    c = TlsCtl(SRV_IP, port)
+    r = c.starttls(ctx)
+    if not r.startswith("234"):
+        raise RuntimeError(f"AUTH TLS: {r}")
+    c.cmd("USER " + user)
+    r = c.cmd("PASS " + password)
+    if not r.startswith("230"):
+        raise RuntimeError(f"login: {r}")
+    c.cmd("TYPE I")
+    c.cmd("PBSZ 0")
+    c.cmd("PROT P")
+    return c
+
+
+def get_put_spdt(what, tag, port, user, root, upload_dir, work, opts):
+    """ferry-ftp through the gateway with opts: get, put of 3 MiB, the SPDT
+    form's get, each byte for byte (what names them, tag their files)."""
+    out = os.path.join(work, f"{tag}.bin")
+    r = ferry(port, user, "get", "/tree/sub/file2", out, opts=opts)
+    check(f"{what} get: byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/sub/file2"), shallow=False),
+          r.stderr.decode()[-800:])
+    blob = os.path.join(work, f"{tag}-up.bin")
+    with open(blob, "wb") as f:
+        f.write(os.urandom(3 << 20))
+    r = ferry(port, user, "put", blob, f"{upload_dir}/{tag}-up.bin", opts=opts)
+    check(f"{what} put of 3 MiB: byte-identical on the server",
+          r.returncode == 0 and filecmp.cmp(blob, os.path.join(root, upload_dir.lstrip("/"), f"{tag}-up.bin"),
+                                            shallow=False), r.stderr.decode()[-800:])
+    r = ferry(port, user, "get", "/tree/file1", out, opts=opts + ["--spsv-form", "spdt"])
+    check(f"{what} --spsv-form spdt get: byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/file1"), shallow=False),
+          r.stderr.decode()[-800:])
+
+
+def ftps_ferry_ftp(name, port, user, root, upload_dir, work, cert):
+    """ferry-ftp --tls through the gateway: get, put, the SPDT form."""
+    get_put_spdt(f"{name} FTPS: ferry-ftp --tls (PROT P, SPSV in TLS)",
+                 re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + "-tls", port, user, root,
+                 upload_dir, work, ["--tls", "--ca", cert])
+    r = ferry(port, user, "ls", "/tree", opts=["--tls"])
+    check(f"{name} FTPS: ferry-ftp --tls without the test CA: the certificate is refused (exit 9)",
+          r.returncode == 9, f"{r.returncode} {r.stderr.decode()[-300:]}")
+
+
+def ftps_raw(gw, user, password, root, cert):
+    """The data connections' checks, by a raw client on Python's ssl."""
+    port = gw.port
+    ctx = ssl.create_default_context(cafile=cert)
+    c = TlsCtl(SRV_IP, port)
+    feat = c.cmd("FEAT")
+    check("FTPS: FEAT lists AUTH TLS, PBSZ, PROT and SPSV",
+          all(x in feat for x in ("AUTH TLS", "PBSZ", "PROT", "SPSV")), feat)
+    r = c.cmd("AUTH NONSENSE")
+    check("FTPS: AUTH NONSENSE: 504, the session goes on", r.startswith("504"), r)
+    # lftp's order: FEAT (the relay has started), then AUTH TLS, then USER.
+    r = c.starttls(ctx)
+    c.cmd("USER " + user)
+    r2 = c.cmd("PASS " + password)
+    check("FTPS: AUTH TLS after FEAT (relay started), then the login in TLS: 234, 230",
+          r.startswith("234") and r2.startswith("230"), f"{r} / {r2}")
+    c.cmd("QUIT")
+    c = tls_session(port, ctx, user, password)
+    want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+    for form in ("dataconn", "spdt"):
+        r = c.cmd("SPSV")
+        d, r2 = tls_data(port, ctx, r, session=c.s.session, form=form)
+        check(f"FTPS: a data connection resuming the control session ({form}): 200 DATA",
+              r2 == "200 DATA", r2)
+        c.cmd("RETR /tree/sub/file2")
+        got = d.read_all()
+        check(f"FTPS: ... RETR in TLS: byte-identical ({form})", got == want, f"{len(got)} bytes")
+        check("FTPS: ... 226", c.reply().startswith("226"))
+        d.close()
+    r = c.cmd("SPSV")
+    d, r2 = tls_data(port, ctx, r, session=None)
+    check("FTPS: a data connection with a new TLS session: 522 (require_reuse)",
+          r2.startswith("522") and d.closed(), r2)
+    r = c.cmd("SPSV")
+    d, r2 = tls_data(port, ctx, r, tls=False)
+    check("FTPS: a clear data connection for a PROT P session: 522", r2.startswith("522"), r2)
+    r = c.cmd("NOOP")
+    check("FTPS: ... and the control session goes on", r.startswith("200"), r)
+    r = c.cmd("PROT C")
+    r = c.cmd("SPSV")
+    d, r2 = data_login(SRV_IP, port, r)
+    check("FTPS: PROT C: a clear data connection joins (200 DATA)", r2 == "200 DATA", r2)
+    c.cmd("RETR /tree/sub/file2")
+    check("FTPS: ... its RETR is byte-identical", d.read_all() == want)
+    check("FTPS: ... 226", c.reply().startswith("226"))
+    d.close()
+    r = c.cmd("AUTH TLS")
+    check("FTPS: AUTH TLS twice: 503", r.startswith("503"), r)
+    r = c.cmd("CCC")
+    check("FTPS: CCC: 534, the control connection stays in TLS", r.startswith("534"), r)
+    c.cmd("QUIT")
+    # Garbage instead of a ClientHello: that connection closes, nothing else.
+    g = Ctl(SRV_IP, port)
+    r = g.cmd("AUTH TLS")
+    g.s.sendall(b"\x16\x03\x01\x00\x05hello" + os.urandom(2000))
+    check("FTPS: garbage instead of a ClientHello: the connection is closed", r.startswith("234") and g.closed(), r)
+    deadline = time.time() + 10
+    while "TLS handshake" not in gw.logtext() and time.time() < deadline:
+        time.sleep(0.05)
+    check("FTPS: ... and logged as a failed handshake", "TLS handshake" in gw.logtext())
+    c = tls_session(port, ctx, user, password)
+    r = c.cmd("SPSV")
+    d, r2 = tls_data(port, ctx, r, session=c.s.session)
+    c.cmd("RETR /tree/sub/file2")
+    check("FTPS: ... the gateway goes on serving (a new session's RETR is byte-identical)",
+          r2 == "200 DATA" and d.read_all() == want)
+    c.reply()
+    c.cmd("QUIT")
+    log = gw.logtext()
+    check("FTPS: the gateway logs the data connections' TLS as resumed",
+          re.search(r"TLS established \(TLS[^)]*, resumed\)", log) is not None)
+
+
+def ftps_reuse_tls12(gw, user, password, root, cert):
+    """Under TLS 1.2 a data connection must resume its own control
+    connection's session, as ferryd's FTP server requires: another session's
+    (issued by the same gateway) gets 522."""
+    port = gw.port
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    a = tls_session(port, ctx, user, password)
+    b = tls_session(port, ctx, user, password)
+    check("TLS 1.2 control connections: negotiated 1.2, two sessions",
+          a.s.version() == "TLSv1.2" and b.s.version() == "TLSv1.2" and
+          a.s.session.id != b.s.session.id, f"{a.s.version()} {b.s.version()}")
+    want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+    for form in ("dataconn", "spdt"):
+        r = a.cmd("SPSV")
+        d, r2 = tls_data(port, ctx, r, session=b.s.session, form=form)
+        check(f"TLS 1.2: a data connection resuming another control connection's session "
+              f"({form}): 522", r2.startswith("522") and d.closed(), r2)
+        check(f"TLS 1.2: ... it did resume (the refusal is the origin check) ({form})",
+              d.s.session_reused)
+        r = a.cmd("NOOP")
+        check(f"TLS 1.2: ... the control session goes on ({form})", r.startswith("200"), r)
+        r = a.cmd("SPSV")
+        d, r2 = tls_data(port, ctx, r, session=a.s.session, form=form)
+        check(f"TLS 1.2: a data connection resuming its own control session ({form}): 200 DATA",
+              r2 == "200 DATA" and d.s.session_reused, r2)
+        a.cmd("RETR /tree/sub/file2")
+        got = d.read_all()
+        check(f"TLS 1.2: ... RETR byte-identical ({form})", got == want, f"{len(got)} bytes")
+        check(f"TLS 1.2: ... 226 ({form})", a.reply().startswith("226"))
+        d.close()
+    deadline = time.time() + 10
+    while "another connection" not in gw.logtext() and time.time() < deadline:
+        time.sleep(0.05)
+    check("TLS 1.2: the refusal is logged with its reason",
+          "resumed a TLS session of another connection" in gw.logtext())
+    a.cmd("QUIT")
+    b.cmd("QUIT")
+
+
+def fingerprint(der):
+    return hashlib.sha256(der).hexdigest()
+
+
+def file_fingerprint(pem_path):
+    return fingerprint(ssl.PEM_cert_to_DER_cert(open(pem_path).read()))
+
+
+def new_cert(cert, key, cn):
+    """A new certificate and key renamed over cert and key (as certbot does)."""
+    sh("openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
+       "ec_paramgen_curve:prime256v1", "-keyout", key + ".new", "-out", cert + ".new",
+       "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{SRV_IP}")
+    os.replace(key + ".new", key)
+    os.replace(cert + ".new", cert)
+
+
+def wait_log(gw, text, count=1, secs=10):
+    deadline = time.time() + secs
+    while gw.logtext().count(text) < count and time.time() < deadline:
+        time.sleep(0.05)
+    return gw.logtext().count(text) >= count
+
+
+def ftps_reload(work, user, password, root):
+    """SIGHUP with new certificate files: new sessions get the new
+    certificate, sessions in progress keep theirs and their data connections
+    still resume (the ticket key is inherited), byte for byte."""
+    rdir = os.path.join(work, "reload")
+    os.makedirs(rdir)
+    cert, key = os.path.join(rdir, "gw.crt"), os.path.join(rdir, "gw.key")
+    new_cert(cert, key, "first")
+    first = file_fingerprint(cert)
+    bundle = os.path.join(rdir, "ca.pem")
+    gw = Gateway(work, "gw-reload", GW_RELOAD, f"127.0.0.1:{VS_PORT}", level=3,
+                 tls={"cert": cert, "key": key}, backend_tls="off")
+    want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+    try:
+        shutil.copy(cert, bundle)
+        ctx = ssl.create_default_context(cafile=bundle)
+        ctx12 = ssl.create_default_context(cafile=bundle)
+        ctx12.maximum_version = ssl.TLSVersion.TLSv1_2
+        old = {v: tls_session(gw.port, c, user, password) for v, c in (("1.3", ctx), ("1.2", ctx12))}
+        for v, c in old.items():
+            check(f"reload: before, TLS {v}: the first certificate",
+                  fingerprint(c.s.getpeercert(binary_form=True)) == first)
+        new_cert(cert, key, "second")
+        second = file_fingerprint(cert)
+        with open(bundle, "a") as f:
+            f.write(open(cert).read())
+        ctx.load_verify_locations(cafile=cert)
+        ctx12.load_verify_locations(cafile=cert)
+        gw.proc.send_signal(signal.SIGHUP)
+        check("reload: SIGHUP: the gateway logs its new certificate",
+              wait_log(gw, "reload: gateway: certificate reloaded"), gw.logtext()[-1500:])
+        n = tls_session(gw.port, ctx, user, password)
+        check("reload: a new session sees the new certificate (fingerprints compared)",
+              first != second and fingerprint(n.s.getpeercert(binary_form=True)) == second)
+        r = n.cmd("SPSV")
+        d, r2 = tls_data(gw.port, ctx, r, session=n.s.session)
+        n.cmd("RETR /tree/sub/file2")
+        check("reload: ... its data connection: RETR byte-identical",
+              r2 == "200 DATA" and d.read_all() == want, r2)
+        check("reload: ... 226", n.reply().startswith("226"))
+        n.cmd("QUIT")
+        for v, c in old.items():
+            r = c.cmd("SPSV")
+            d, r2 = tls_data(gw.port, ctx if v == "1.3" else ctx12, r, session=c.s.session)
+            check(f"reload: a session from before, TLS {v}: its data connection resumes "
+                  "(200 DATA)", r2 == "200 DATA" and d.s.session_reused, r2)
+            check(f"reload: ... and still carries the first certificate",
+                  fingerprint(d.s.getpeercert(binary_form=True)) == first)
+            c.cmd("RETR /tree/sub/file2")
+            got = d.read_all()
+            check(f"reload: ... RETR byte-identical (TLS {v})", got == want, f"{len(got)} bytes")
+            check(f"reload: ... 226 (TLS {v})", c.reply().startswith("226"))
+            d.close()
+            c.cmd("QUIT")
+        # Keys bound at start-up are named, never silently kept.
+        conf_path = os.path.join(work, "gw-reload.json")
+        conf = json.load(open(conf_path))
+        conf["gateway"]["tls"]["policy"] = "login"
+        with open(conf_path, "w") as f:
+            json.dump(conf, f)
+        gw.proc.send_signal(signal.SIGHUP)
+        check("reload: gateway.tls.policy changed: logged as needing a restart",
+              wait_log(gw, "reload: gateway.tls.policy changed: needs a restart"),
+              gw.logtext()[-1500:])
+        check("reload: ... the certificate part still applies",
+              wait_log(gw, "reload: gateway: certificate reloaded", count=2))
+        p = Ctl(SRV_IP, gw.port)
+        r = p.cmd("USER anonymous")
+        check("reload: ... and the policy in force stays (USER in clear: relayed, not 530)",
+              r[:1] in "23", r)
+        p.close()
+        # A key that is not one: the reload is refused, the certificate stays.
+        with open(key, "w") as f:
+            f.write("not a key\n")
+        gw.proc.send_signal(signal.SIGHUP)
+        check("reload: an unreadable key: refused and logged",
+              wait_log(gw, "reload refused: gateway.tls"), gw.logtext()[-1500:])
+        n = tls_session(gw.port, ctx, user, password)
+        check("reload: ... the certificate in force stays",
+              fingerprint(n.s.getpeercert(binary_form=True)) == second)
+        n.cmd("QUIT")
+    finally:
+        check("gw-reload.log: ferryd stopped, sanitizers quiet", gw.stop(), gw.logtext()[-1500:])
+
+
+class ImplicitCtl(TlsCtl):
+    """A connection to an implicit FTPS port: TLS from the first byte."""
+
+    def __init__(self, port, ctx, session=None):
+        raw = socket.create_connection((SRV_IP, port), 20)
+        self.s = ctx.wrap_socket(raw, server_hostname=SRV_IP, session=session)
+        self.f = self.s.makefile("rb")
+        self.host, self.port = SRV_IP, port
+        self.greeting = self.reply()
+
+
+def ftps_implicit(work, user, password, root, cert, key):
+    """gateway.tls.implicit_listen: the handshake first, the 220 inside TLS,
+    SPSV data connections in the same order (then USER DATACONN)."""
+    gw = Gateway(work, "gw-implicit", GW_IMPL, f"127.0.0.1:{VS_PORT}", level=3,
+                 tls={"cert": cert, "key": key, "implicit_listen": [f"{SRV_IP}:{GW_IMPL_TLS}"]},
+                 backend_tls="off")
+    try:
+        ctx = ssl.create_default_context(cafile=cert)
+        want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+        c = ImplicitCtl(GW_IMPL_TLS, ctx)
+        check("implicit: the 220 comes inside TLS", c.greeting.startswith("220"), c.greeting)
+        c.cmd("USER " + user)
+        r = c.cmd("PASS " + password)
+        check("implicit: login in TLS: 230", r.startswith("230"), r)
+        r1, r2 = c.cmd("PBSZ 0"), c.cmd("PROT P")
+        check("implicit: PBSZ 0, PROT P: 200", r1.startswith("200") and r2.startswith("200"),
+              f"{r1} / {r2}")
+        c.cmd("TYPE I")
+        for form in ("dataconn", "spdt"):
+            r = c.cmd("SPSV")
+            d = ImplicitCtl(GW_IMPL_TLS, ctx, session=c.s.session)
+            if form == "spdt":
+                r2 = d.cmd("SPDT " + identifier(r))
+            else:
+                d.cmd("USER DATACONN")
+                r2 = d.cmd("PASS " + (token_of(r) or ""))
+            check(f"implicit: a data connection (TLS first, {form}): 220, 200 DATA, resumed",
+                  d.greeting.startswith("220") and r2 == "200 DATA" and d.s.session_reused, r2)
+            c.cmd("RETR /tree/sub/file2")
+            got = d.read_all()
+            check(f"implicit: ... RETR byte-identical ({form})", got == want, f"{len(got)} bytes")
+            check(f"implicit: ... 226 ({form})", c.reply().startswith("226"))
+            d.close()
+        r = c.cmd("AUTH TLS")
+        check("implicit: AUTH TLS there: 503 (already in TLS)", r.startswith("503"), r)
+        c.cmd("QUIT")
+        # A plain FTP client on the implicit port hears nothing in clear.
+        p = socket.create_connection((SRV_IP, GW_IMPL_TLS), 10)
+        p.sendall(b"USER anonymous\r\n")
+        p.settimeout(10)
+        heard = b""
+        try:
+            while True:
+                b = p.recv(4096)
+                if not b:
+                    break
+                heard += b
+        except (OSError, socket.timeout):
+            pass
+        p.close()
+        check("implicit: a clear client gets no 220, only the end (or an alert)",
+              b"220" not in heard, heard[:100])
+        # The explicit port beside it works as before.
+        e = TlsCtl(SRV_IP, GW_IMPL)
+        r = e.starttls(ctx)
+        check("implicit: the explicit port beside it: 220 in clear, AUTH TLS 234",
+              e.greeting.startswith("220") and r.startswith("234"), r)
+        e.cmd("QUIT")
+        out = os.path.join(work, "implicit-ferry-ftp.bin")
+        r = subprocess.run([ferry_ftp, "-q", "-t", "10", "-u", f"{user}:{password}", "--implicit",
+                            "--ca", cert, f"{SRV_IP}:{GW_IMPL_TLS}", "get", "/tree/sub/file2", out],
+                           capture_output=True, timeout=120)
+        check("implicit: ferry-ftp --implicit get (SPSV): byte-identical",
+              r.returncode == 0 and open(out, "rb").read() == want, r.stderr.decode()[-800:])
+    finally:
+        check("gw-implicit.log: ferryd stopped, sanitizers quiet", gw.stop(), gw.logtext()[-1500:])
+
+
+def backend_tls(name, gw, user, root, upload_dir, work, cert):
+    """TLS toward a backend that demands it (logins and data in TLS, data
+    connections resuming the control session): plain clients and FTPS
+    clients alike, byte for byte."""
+    port = gw.port
+    get_put_spdt(f"{name} TLS backend: a plain client's", f"{name}-btls-plain", port, user, root,
+                 upload_dir, work, [])
+    ftps_ferry_ftp(f"{name} TLS backend +", port, user, root, upload_dir, work, cert)
+    if name == "vsftpd":
+        abor_in_tls(name, port, user.split(":")[0], user.split(":")[1], cert)
+    log = gw.logtext()
+    check(f"{name} TLS backend: the backend hop is in TLS with PROT P",
+          "backend hop in TLS, data PROT P" in log, log[-1500:])
+    if name == "vsftpd":
+        check(f"{name} TLS backend: its data connections resume the control hop's session "
+              "(require_ssl_reuse=YES)",
+              re.search(r"backend TLS established \([^)]*, resumed\)", log) is not None, log[-1500:])
+    else:
+        # pure-ftpd 1.0.50 gives wolfSSL no TLS 1.3 session to resume (ferry-ftp
+        # straight to it does full handshakes too) and does not ask for one.
+        check(f"{name} TLS backend: its data connections are in TLS (full handshakes: "
+              "no session to offer, said in the log)",
+              re.search(r"backend TLS established \(TLS", log) is not None and
+              "no backend TLS session to offer; a full handshake" in log, log[-1500:])
+
+
+def abor_in_tls(name, port, user, password, cert):
+    """ABOR in the middle of a 64 MiB RETR, TLS on both hops: the transfer's
+    end and ABOR's reply come back through, and the session goes on."""
+    ctx = ssl.create_default_context(cafile=cert)
+    c = tls_session(port, ctx, user, password)
+    r = c.cmd("SPSV")
+    d, r2 = tls_data(port, ctx, r, session=c.s.session)
+    r = c.cmd("RETR /up/big.bin")
+    got = d.s.recv(1000)
+    c.send("ABOR")
+    d.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    d.close()
+    replies = replies_to_noop(c)
+    check(f"{name} TLS backend: ABOR during a RETR in TLS passes through, the session goes on",
+          r.startswith("150") and got and replies[-1].startswith("200") and
+          all(re.match(r"^(225|226|426|450|451)", x) for x in replies[:-1]), f"{r} {replies}")
+    c.cmd("QUIT")
+
+
+def backend_insecure(gw, root, work):
+    out = os.path.join(work, "binsec.bin")
+    r = ferry(gw.port, "anonymous:x", "get", "/tree/sub/file2", out)
+    check("backend_insecure: an unverified backend certificate is used, get byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/sub/file2"), shallow=False),
+          r.stderr.decode()[-800:])
+    check("... and the start-up log says the certificate is not verified",
+          "certificate NOT verified: gateway.backend_insecure" in gw.logtext(), gw.logtext()[-800:])
+
+
+def backend_refusals(breq, bbadca, bauto, root, work):
+    """backend_tls "required" against a backend without TLS, a backend
+    whose certificate the CA file does not vouch for, "auto" without TLS."""
+    c = Ctl(SRV_IP, breq.port)
+    r = c.cmd("USER anonymous")
+    check("backend_tls required, backend without TLS: 421 naming the reason",
+          r.startswith("421") and "no TLS" in r and c.closed(), r)
+    deadline = time.time() + 10
+    while "session refused" not in breq.logtext() and time.time() < deadline:
+        time.sleep(0.05)
+    check("... logged: FEAT without AUTH TLS, gateway.backend_tls \"required\"",
+          re.search(r"its FEAT does not list AUTH TLS; session refused \(gateway.backend_tls "
+                    r"\"required\"\)", breq.logtext()) is not None, breq.logtext()[-800:])
+    c = Ctl(SRV_IP, breq.port)
+    check("... and the gateway goes on answering (220, then 421 again)",
+          c.greeting.startswith("220") and c.cmd("USER anonymous").startswith("421"))
+    c = Ctl(SRV_IP, bbadca.port)
+    r = c.cmd("USER anonymous")
+    check("a backend certificate backend_ca does not vouch for: 421, closed",
+          r.startswith("421") and c.closed(), r)
+    deadline = time.time() + 10
+    while "backend TLS handshake" not in bbadca.logtext() and time.time() < deadline:
+        time.sleep(0.05)
+    check("... logged as the backend's failed handshake", "backend TLS handshake" in bbadca.logtext(),
+          bbadca.logtext()[-800:])
+    out = os.path.join(work, "bauto.bin")
+    r = ferry(bauto.port, "anonymous:x", "get", "/tree/sub/file2", out)
+    check("backend_tls auto, backend without TLS: in clear, get byte-identical",
+          r.returncode == 0 and filecmp.cmp(out, os.path.join(root, "tree/sub/file2"), shallow=False),
+          r.stderr.decode()[-800:])
+
+
+def ftps_policy(gw, user, password, cert):
+    """gateway.tls.policy "data": USER only in TLS, data only with PROT P."""
+    port = gw.port
+    ctx = ssl.create_default_context(cafile=cert)
+    c = Ctl(SRV_IP, port)
+    r = c.cmd("USER " + user)
+    check("FTPS policy data: USER before AUTH TLS: 530", r.startswith("530"), r)
+    c.cmd("QUIT")
+    c = TlsCtl(SRV_IP, port)
+    c.cmd("FEAT")                       # the relay runs: USER goes the relay's way
+    c.send("USER " + user)
+    r = c.reply()
+    check("FTPS policy data: ... also once relayed: 530", r.startswith("530"), r)
+    c.close()
+    c = TlsCtl(SRV_IP, port)
+    c.starttls(ctx)
+    c.cmd("USER " + user)
+    r = c.cmd("PASS " + password)
+    check("FTPS policy data: login in TLS: 230", r.startswith("230"), r)
+    r = c.cmd("SPSV")
+    check("FTPS policy data: SPSV before PROT P: 521", r.startswith("521"), r)
+    c.cmd("PBSZ 0")
+    r = c.cmd("PROT C")
+    check("FTPS policy data: PROT C: 534", r.startswith("534"), r)
+    r = c.cmd("PROT P")
+    r = c.cmd("SPSV")
+    check("FTPS policy data: SPSV after PROT P: 227", r.startswith("227"), r)
+    d, r2 = tls_data(port, ctx, r, session=None)
+    check("FTPS require_reuse false: a data connection with a new TLS session joins",
+          r2 == "200 DATA", r2)
+    c.cmd("LIST /")
+    check("FTPS require_reuse false: ... its LIST arrives", "tree" in d.read_all().decode(errors="replace"))
+    c.reply()
+    d.close()
+    c.cmd("QUIT")
+
+
 def config_checks(work):
     def check_config(gw):
         path = os.path.join(work, "check.json")
@@ -511,6 +1111,49 @@ def config_checks(work):
     check("config: gateway.token_timeout 0 is refused", r.returncode == 1, r.stderr.decode())
     r = check_config({"listen": ["127.0.0.1:2100"], "backend": "[::1]:21"})
     check("config: a gateway alone is something to run", r.returncode == 0, r.stderr.decode())
+    cert, key = make_cert(work)
+    tls = {"cert": cert, "key": key}
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21", "tls": tls})
+    check("config: gateway.tls without gateway.backend_tls is refused (the clear hop must be chosen)",
+          r.returncode == 1 and b"gateway.backend_tls" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21", "tls": tls,
+                      "backend_tls": "off"})
+    check("config: gateway.tls with backend_tls \"off\": accepted", r.returncode == 0, r.stderr.decode())
+    for mode in ("auto", "required"):
+        r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                          "backend_tls": mode, "backend_ca": cert})
+        check(f"config: backend_tls \"{mode}\" with backend_ca: accepted", r.returncode == 0,
+              r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "backend_tls": "sometimes"})
+    check("config: backend_tls \"sometimes\" is refused", r.returncode == 1, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "backend_tls": "required", "backend_ca": cert, "backend_insecure": True})
+    check("config: backend_ca and backend_insecure together are refused", r.returncode == 1 and
+          b"gateway.backend_insecure" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21", "backend_ca": cert})
+    check("config: backend_ca without backend_tls is refused (never accepted and ignored)",
+          r.returncode == 1 and b"gateway.backend_ca" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"cert": cert}, "backend_tls": "off"})
+    check("config: gateway.tls.cert without its key is refused", r.returncode == 1 and
+          b"gateway.tls.key" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"policy": "login"}})
+    check("config: a TLS policy without a certificate is refused", r.returncode == 1, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"implicit_listen": ["127.0.0.1:990"]}})
+    check("config: an implicit listener without a certificate is refused, naming the key",
+          r.returncode == 1 and b"gateway.tls.implicit_listen" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"cert": cert, "key": key, "implicit_listen": ["127.0.0.1:2100"]},
+                      "backend_tls": "off"})
+    check("config: an implicit listener also in gateway.listen is refused", r.returncode == 1 and
+          b"also in gateway.listen" in r.stderr, r.stderr.decode())
+    r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21",
+                      "tls": {"implicit_listen": ["nonsense"]}})
+    check("config: an implicit listener that is no ADDR:PORT is refused", r.returncode == 1,
+          r.stderr.decode())
 
 
 def main():
@@ -528,6 +1171,7 @@ def main():
         gws.append(Gateway(work, "gw-vsftpd", GW_VS, f"127.0.0.1:{VS_PORT}", level=2))
         with_ferry_ftp("vsftpd", GW_VS, "anonymous:x", vsroot, "/up", work, mlsd=False)
         with_raw_client("vsftpd", GW_VS, "anonymous", "x", vsroot, "/up")
+        broken_retr("vsftpd", GW_VS, "anonymous", "x", "/up")
         g3_exchange("vsftpd", GW_VS, "anonymous", "x", vsroot)
         backpressure(GW_VS, vsroot, vslog)
         mapping(gws[0], vslog)
@@ -537,12 +1181,56 @@ def main():
         gws.append(lim)
         t.run("refusals", refusals, lim, work)
         t.run("limits", limits, lim)
+        cert, key = make_cert(work)
+        tls = {"cert": cert, "key": key}
+        gtls = Gateway(work, "gw-tls-vsftpd", GW_TLS_VS, f"127.0.0.1:{VS_PORT}", level=3,
+                       tls=tls, backend_tls="off")
+        gws.append(gtls)
+        t.run("ftps ferry-ftp vsftpd", ftps_ferry_ftp, "vsftpd", GW_TLS_VS, "anonymous:x", vsroot,
+              "/up", work, cert)
+        t.run("ftps raw", ftps_raw, gtls, "anonymous", "x", vsroot, cert)
+        t.run("ftps reuse tls1.2", ftps_reuse_tls12, gtls, "anonymous", "x", vsroot, cert)
+        t.run("ftps reload", ftps_reload, work, "anonymous", "x", vsroot)
+        t.run("ftps implicit", ftps_implicit, work, "anonymous", "x", vsroot, cert, key)
+        gpol = Gateway(work, "gw-tls-policy", GW_TLS_POL, f"127.0.0.1:{VS_PORT}",
+                       tls=dict(tls, policy="data", require_reuse=False), backend_tls="off")
+        gws.append(gpol)
+        t.run("ftps policy", ftps_policy, gpol, "anonymous", "x", cert)
+        becert, bekey = make_backend_cert(work)
+        start_vsftpd_tls(work, vsroot, becert, bekey)
+        gb = Gateway(work, "gw-btls-vsftpd", GW_BTLS_VS, f"127.0.0.1:{VS_TLS_PORT}", tls=tls,
+                     backend_tls="required", backend_ca=becert)
+        gws.append(gb)
+        t.run("backend tls vsftpd", backend_tls, "vsftpd", gb, "anonymous:x", vsroot, "/up", work, cert)
+        breq = Gateway(work, "gw-breq", GW_BREQ, f"127.0.0.1:{VS_PORT}", backend_tls="required",
+                       backend_ca=becert)
+        bbad = Gateway(work, "gw-bbadca", GW_BBADCA, f"127.0.0.1:{VS_TLS_PORT}",
+                       backend_tls="required", backend_ca=cert)
+        bauto = Gateway(work, "gw-bauto", GW_BAUTO, f"127.0.0.1:{VS_PORT}", backend_tls="auto",
+                        backend_ca=becert)
+        gws.extend([breq, bbad, bauto])
+        t.run("backend refusals", backend_refusals, breq, bbad, bauto, vsroot, work)
+        binsec = Gateway(work, "gw-binsecure", GW_BINSEC, f"127.0.0.1:{VS_TLS_PORT}",
+                         backend_tls="required", backend_insecure=True)
+        gws.append(binsec)
+        t.run("backend insecure", backend_insecure, binsec, vsroot, work)
         if check("pure-ftpd is there (contrib/deps.sh unpacks it)", pure is not None):
             pureroot = start_pureftpd(work, pure)
             gws.append(Gateway(work, "gw-pure", GW_PURE, f"127.0.0.1:{PURE_PORT}"))
             with_ferry_ftp("pure-ftpd", GW_PURE, "bob:pw", pureroot, "/", work)
             with_raw_client("pure-ftpd", GW_PURE, "bob", "pw", pureroot, "/")
+            broken_retr("pure-ftpd", GW_PURE, "bob", "pw", "/")
             g3_exchange("pure-ftpd", GW_PURE, "bob", "pw", pureroot)
+            gws.append(Gateway(work, "gw-tls-pure", GW_TLS_PURE, f"127.0.0.1:{PURE_PORT}",
+                               tls=tls, backend_tls="off"))
+            t.run("ftps ferry-ftp pure-ftpd", ftps_ferry_ftp, "pure-ftpd", GW_TLS_PURE, "bob:pw",
+                  pureroot, "/", work, cert)
+            start_pureftpd_tls(work, pure, pureroot, becert, bekey)
+            gbp = Gateway(work, "gw-btls-pure", GW_BTLS_PURE, f"127.0.0.1:{PURE_TLS_PORT}", tls=tls,
+                          backend_tls="required", backend_ca=becert)
+            gws.append(gbp)
+            t.run("backend tls pure-ftpd", backend_tls, "pure-ftpd", gbp, "bob:pw", pureroot, "/",
+                  work, cert)
             direct_fails("pure-ftpd", PURE_PORT, "bob:pw", work)
     finally:
         for g in gws:

@@ -82,6 +82,19 @@ static void reply_lines(void **state)
 	assert_int_equal(gw_reply_code("600 x\r\n", 7, &last), -1);
 }
 
+static void feat_tls(void **state)
+{
+	(void)state;
+	assert_true(gw_parse_feat_tls(" AUTH TLS\r\n", 11));
+	assert_true(gw_parse_feat_tls(" AUTH SSL;TLS\r\n", 15));     /* ProFTPD's form */
+	assert_true(gw_parse_feat_tls(" auth tls-c\r\n", 13));
+	assert_false(gw_parse_feat_tls(" AUTH SSL\r\n", 11));
+	assert_false(gw_parse_feat_tls(" AUTHTLS\r\n", 10));
+	assert_false(gw_parse_feat_tls(" PBSZ\r\n", 7));
+	assert_false(gw_parse_feat_tls(" AUTH", 5));
+	assert_false(gw_parse_feat_tls("", 0));
+}
+
 static struct sockaddr_storage v4(const char *ip, uint16_t port)
 {
 	struct sockaddr_storage ss;
@@ -126,6 +139,7 @@ int main(void)
 		cmocka_unit_test(passive_replies),
 		cmocka_unit_test(tokens_of),
 		cmocka_unit_test(reply_lines),
+		cmocka_unit_test(feat_tls),
 		cmocka_unit_test(token_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
