@@ -78,19 +78,17 @@ static bool ready(const struct br_session *s)
 	return s->ldtls && crypto_tls_ready(s->ldtls) && !s->l_refused;
 }
 
-/* NULL when the data connection may carry the session's data, else why not
- * (the same check as ferryd's ftp.tls.require_reuse: in TLS 1.2 the session
- * must be the control connection's own; TLS 1.3 tickets tell only that this
- * bridge issued them). */
+/* NULL when the data connection may carry the session's data, else why not:
+ * ferryd's ftp.tls.require_reuse rule, the one crypto keeps for every FTPS
+ * server (in TLS 1.2 the control connection's own session; TLS 1.3 tickets
+ * tell only that this bridge issued them). */
 static const char *reuse_refusal(const struct br_session *s)
 {
 	if (!s->b->lreuse)
 		return NULL;
-	if (!crypto_tls_resumed(s->ldtls))
-		return "the client did not resume the control connection's TLS session";
-	if (crypto_tls_resumed_from(s->ldtls, s->ctls) < 0)
-		return "the client resumed a TLS session of another connection";
-	return NULL;
+	struct crypto_tls_origin ctl;
+	crypto_tls_origin_of(s->ctls, &ctl);
+	return crypto_tls_reuse_refusal(s->ldtls, &ctl);
 }
 
 /* The client's ClientHello and the rest of the handshake: NULL (done or not
