@@ -262,6 +262,10 @@ struct crypto_tls_cert {
 struct crypto_tls_ctx *crypto_tls_ctx_new_multi(const struct crypto_tls_cert *certs, size_t n,
 						const struct crypto_tls_ctx *inherit,
 						char why[CRYPTO_ERR_LEN]);
+/* Narrows a context to TLS 1.2 (max_minor 2) or up to 1.3 (3), and to a
+ * wolfSSL cipher list ("ECDHE-ECDSA-AES256-GCM-SHA384:TLS13-AES128-GCM-SHA256")
+ * when not NULL: for tests and tools that need one version or cipher. 0/-1. */
+int crypto_tls_ctx_limit(struct crypto_tls_ctx *ctx, int max_minor, const char *ciphers);
 /* The first certificate's subject ("/CN=ftp.example"), for logs. */
 const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *ctx, char *out, size_t cap);
 
@@ -302,6 +306,28 @@ bool crypto_tls_resumed(const struct crypto_tls *t);
  * made (told in TLS 1.2), 0 one of this context's that cannot be told apart
  * (TLS 1.3 tickets), -1 not resumed or another connection's session. */
 int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_tls *ctl);
+
+/* ---- kernel TLS: the sending side handed to the kernel (ktls.c) -------- */
+/* What Linux's setsockopt(SOL_TLS, TLS_TX) takes to seal a connection's
+ * next records: struct tls12_crypto_info_aes_gcm_128 or _256 of
+ * <linux/tls.h> in info (len bytes): the version and cipher, the write key,
+ * the 4-byte salt, the IV field (TLS 1.2: the next explicit nonce; TLS 1.3:
+ * the last 8 bytes of the static IV) and the next record sequence number. */
+enum crypto_ktls_cipher { CRYPTO_KTLS_AES128_GCM = 1, CRYPTO_KTLS_AES256_GCM };
+struct crypto_ktls {
+	int version;                    /* 12: TLS 1.2, 13: TLS 1.3 */
+	enum crypto_ktls_cipher cipher;
+	size_t len;
+	union { uint8_t bytes[56]; uint64_t align; } info;
+};
+/* After the handshake, with no record waiting in crypto_tls_out: 0, or -1
+ * with why (another cipher than AES-GCM, another version, not ready). */
+int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN]);
+/* The kernel took the keys: this layer never sends another record (writes
+ * and shutdown fail or do nothing; an alert of a read is dropped), so the
+ * two never use one sequence number twice. Reading goes on as before. */
+void crypto_tls_kernel_tx(struct crypto_tls *t);
+void crypto_ktls_wipe(struct crypto_ktls *k);   /* the key off the stack */
 
 /* ---- TLS client connections (tls.c), for ferry-ftp and its bridge ------- */
 /* Client context: TLS 1.2 and 1.3; with verify, the server's chain must lead

@@ -11,6 +11,7 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 
 #include "ferry/crypto.h"
+#include "tls_internal.h"
 
 enum { TICKET_KEY_LEN = CHACHA20_POLY1305_AEAD_KEYSIZE };
 
@@ -28,20 +29,6 @@ struct crypto_tls_ctx {
 	bool ticket_key_set;
 	uint8_t ticket_name[WOLFSSL_TICKET_NAME_SZ];
 	uint8_t ticket_key[TICKET_KEY_LEN];
-};
-
-/* A byte queue: bytes [off, len) of p are pending. */
-struct tbuf {
-	uint8_t *p;
-	size_t off, len, cap;
-};
-
-struct crypto_tls {
-	WOLFSSL *ssl;
-	struct crypto_tls_ctx *owner;   /* referenced while the connection lives */
-	struct tbuf in, out;
-	bool ready, failed, oom;
-	char why[CRYPTO_ERR_LEN];
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -95,10 +82,13 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 {
 	(void)ssl;
 	struct crypto_tls *t = arg;
+	if (t->kernel_tx)
+		return sz;      /* the kernel sends this connection's records now */
 	if (!tbuf_add(&t->out, buf, (size_t)sz)) {
 		t->oom = true;
 		return WOLFSSL_CBIO_ERR_GENERAL;
 	}
+	crypto_ktls_track(&t->track, (const uint8_t *)buf, (size_t)sz);
 	return sz;
 }
 
@@ -299,7 +289,7 @@ long crypto_tls_read(struct crypto_tls *t, void *out, size_t cap)
 
 int crypto_tls_write(struct crypto_tls *t, const void *in, size_t len)
 {
-	if (!t->ready || t->failed)
+	if (!t->ready || t->failed || t->kernel_tx)
 		return CRYPTO_TLS_ERROR;
 	const uint8_t *p = in;
 	while (len) {
@@ -319,7 +309,7 @@ int crypto_tls_write(struct crypto_tls *t, const void *in, size_t len)
 
 void crypto_tls_shutdown(struct crypto_tls *t)
 {
-	if (t->ready && !t->failed)
+	if (t->ready && !t->failed && !t->kernel_tx)
 		(void)wolfSSL_shutdown(t->ssl);
 }
 
@@ -467,6 +457,16 @@ struct crypto_tls_ctx *crypto_tls_ctx_new_multi(const struct crypto_tls_cert *ce
 fail:
 	crypto_tls_ctx_free(head);
 	return NULL;
+}
+
+int crypto_tls_ctx_limit(struct crypto_tls_ctx *c, int max_minor, const char *ciphers)
+{
+	int v = max_minor == 2 ? TLS1_2_VERSION : TLS1_3_VERSION;
+	if (wolfSSL_CTX_set_max_proto_version(c->ctx, v) != WOLFSSL_SUCCESS)
+		return -1;
+	if (ciphers && wolfSSL_CTX_set_cipher_list(c->ctx, ciphers) != WOLFSSL_SUCCESS)
+		return -1;
+	return 0;
 }
 
 const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *c, char *out, size_t cap)
