@@ -52,8 +52,11 @@ static void conn_arm_recv(struct fe_conn *c)
 static void conn_send_busy(struct fe_conn *c)
 {
 	struct io_uring_sqe *sqe = fe_sqe(c->w);
-	io_uring_prep_send(sqe, c->fd, c->busy.p + c->busy.off,
-			   c->busy.len - c->busy.off, MSG_NOSIGNAL);
+	if (c->alert)           /* kTLS: these bytes are an alert record's */
+		fe_ktls_prep_alert(sqe, c);
+	else
+		io_uring_prep_send(sqe, c->fd, c->busy.p + c->busy.off,
+				   c->busy.len - c->busy.off, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_TCP_SEND, c));
 	c->send_busy = true;
 	c->refs++;
@@ -82,6 +85,7 @@ static void conn_free(struct fe_conn *c)
 		if (c->started && !c->quiet)
 			c->ops->on_close(c, c->err, c->arg);
 	}
+	fe_ktls_alert_free(c);
 	free(c->busy.p);
 	free(c->next.p);
 	free(c->extra.p);
@@ -184,6 +188,7 @@ void fe_tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	w->inflight--;
 	if (cqe->res < 0) {
 		c->busy.len = c->busy.off = 0;
+		fe_ktls_alert_free(c);
 		conn_fail(c, cqe->res);
 		return;
 	}
@@ -194,6 +199,7 @@ void fe_tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	c->busy.len = c->busy.off = 0;
+	fe_ktls_alert_free(c);         /* an alert record went whole */
 	conn_kick(c);
 	if (!c->send_busy) {
 		/* All sent: hand the buffers back. A connection that waits

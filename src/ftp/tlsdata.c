@@ -174,10 +174,21 @@ int ftp_data_send(struct ftp_session *s, const void *p, size_t n)
 	return ftp_tlsdata_flush(s) ? 0 : -ENOBUFS;
 }
 
+struct crypto_tls *ftp_tlsdata_tls(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	return td && !td->busy && td->checked ? td->t : NULL;
+}
+
 void ftp_data_finish(struct ftp_session *s)
 {
 	struct ftp_tlsdata *td = s->data.td;
-	if (td && !td->busy) {
+	if (td && fe_conn_ktls(s->data.conn)) {
+		/* the kernel seals our records: close_notify is its alert */
+		if (fe_conn_ktls_alert(s->data.conn, 1, 0) < 0)
+			flog(LOG_LVL_WARN, "ftp: session %llu: kTLS: close_notify not sent",
+			     (unsigned long long)s->id);
+	} else if (td && !td->busy) {
 		crypto_tls_shutdown(td->t);     /* close_notify: the data is whole */
 		ftp_tlsdata_flush(s);
 	}

@@ -344,7 +344,8 @@ static void download_pump(struct ftp_session *s, size_t ahead)
 	struct transfer *x = s->xfer;
 	/* in TLS, also the handshake's flights drain: the transfer starts
 	 * only once the handshake passed (ftp_tlsdata_ready) */
-	if (!x || x->busy || x->eof || ftp_xk_incoming(x->kind) || ftp_tlsdata_busy(s) ||
+	if (!x || x->busy || x->eof || x->fx || x->ktls_wait || ftp_xk_incoming(x->kind) ||
+	    ftp_tlsdata_busy(s) ||
 	    !ftp_tlsdata_ready(s) || s->data.want || !s->data.conn)
 		return;
 	if (!ftp_tlsdata_flush(s))       /* ciphertext the queue did not take */
@@ -460,7 +461,8 @@ void ftp_transfer_on_close(struct ftp_session *s, int err)
 
 void ftp_transfer_on_drained(struct ftp_session *s)
 {
-	download_pump(s, 0);
+	if (!ftp_ktls_drained(s))
+		download_pump(s, 0);
 }
 
 /* A transfer that moves nothing for data_timeout seconds is given up. */
@@ -496,7 +498,11 @@ void ftp_transfer_ready(struct ftp_session *s)
 			ftp_data_finish(s);
 	} else if (ftp_xk_listing(x->kind)) {
 		ftp_list_next(s);
+	} else if (x->kind == XK_RETR && s->data.td && ftp_ktls_begin(s)) {
+		/* the kernel seals it (ktls.c), or user space after all */
 	} else if (x->kind == XK_RETR && (x->ascii || s->data.td)) {
+		if (s->data.td)
+			s->fw->st.tls_data_sends[0]++;
 		ascii_next(s);
 	} else if (x->kind == XK_RETR) {
 		x->fx = fe_conn_sendfile(c, x->fd, x->offset, UINT64_MAX, ftp_xfer_spliced, s, &err);
