@@ -296,6 +296,12 @@ void crypto_tls_shutdown(struct crypto_tls *t);
  * the caller took. */
 size_t crypto_tls_out(const struct crypto_tls *t, const uint8_t **p);
 void crypto_tls_sent(struct crypto_tls *t, size_t n);
+/* All waiting ciphertext as the malloc'd buffer holding it (len bytes from
+ * its start, cap allocated), now the caller's to free: the engine can queue
+ * it without a copy. NULL when nothing waits or part was sent. untake puts
+ * it back (nothing was written meanwhile) when the caller cannot use it. */
+void *crypto_tls_out_take(struct crypto_tls *t, size_t *len, size_t *cap);
+void crypto_tls_out_untake(struct crypto_tls *t, void *p, size_t len, size_t cap);
 /* "TLSv1.3 TLS_AES_128_GCM_SHA256", for logs; the last error's reason. */
 const char *crypto_tls_desc(const struct crypto_tls *t, char *out, size_t cap);
 const char *crypto_tls_why(const struct crypto_tls *t);

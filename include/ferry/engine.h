@@ -128,6 +128,10 @@ void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg);
  * cannot make us hold more than the limit; wait for on_drained). */
 int fe_conn_send(struct fe_conn *c, const void *data, size_t len);
 enum { FE_CONN_LIMIT = 1 << 20 };   /* default send queue limit, bytes */
+/* The same for a malloc'd buffer (len bytes from its start, cap allocated)
+ * that the engine takes over and frees: no copy when nothing else is
+ * queued. On error (as fe_conn_send's) p is still the caller's. */
+int fe_conn_send_owned(struct fe_conn *c, void *p, size_t len, size_t cap);
 size_t fe_conn_queued(const struct fe_conn *c);   /* queued, not yet sent */
 /* Received while paused, kept for delivery after resume. One receive is in
  * flight per connection, so this is at most FE_TCP_RECV_MAX: a paused

@@ -1,5 +1,6 @@
 /* tls.c — server-side TLS 1.2/1.3 connections on wolfSSL whose records come
  * from and go to memory buffers, so the engine owns every socket. */
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,10 +288,40 @@ long crypto_tls_read(struct crypto_tls *t, void *out, size_t cap)
 	return verdict(t, n, "read");
 }
 
+/* Room for len more bytes in one allocation (no doubling chain of
+ * reallocs, each copying what is there, after crypto_tls_out_take). */
+static bool tbuf_reserve(struct tbuf *b, size_t len)
+{
+	if (b->len + len <= b->cap)
+		return true;
+	if (b->off) {
+		memmove(b->p, b->p + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	size_t cap = b->len + len;
+	if (cap <= b->cap)
+		return true;
+	uint8_t *q = realloc(b->p, cap);
+	if (!q)
+		return false;
+	b->p = q;
+	b->cap = cap;
+	return true;
+}
+
 int crypto_tls_write(struct crypto_tls *t, const void *in, size_t len)
 {
 	if (!t->ready || t->failed || t->kernel_tx)
 		return CRYPTO_TLS_ERROR;
+	/* records of 16 KiB add at most 29 bytes each (header, explicit
+	 * nonce, tag); TLS 1.3 fewer */
+	if (!tbuf_reserve(&t->out, len + len / 256 + 256)) {
+		t->oom = true;
+		t->failed = true;
+		snprintf(t->why, sizeof(t->why), "write: out of memory");
+		return CRYPTO_TLS_ERROR;
+	}
 	const uint8_t *p = in;
 	while (len) {
 		int chunk = len > 16384 ? 16384 : (int)len;
@@ -317,6 +348,23 @@ size_t crypto_tls_out(const struct crypto_tls *t, const uint8_t **p)
 {
 	*p = t->out.p + t->out.off;
 	return t->out.len - t->out.off;
+}
+
+void *crypto_tls_out_take(struct crypto_tls *t, size_t *len, size_t *cap)
+{
+	if (t->out.off || !t->out.len)
+		return NULL;
+	void *p = t->out.p;
+	*len = t->out.len;
+	*cap = t->out.cap;
+	t->out = (struct tbuf){ 0 };
+	return p;
+}
+
+void crypto_tls_out_untake(struct crypto_tls *t, void *p, size_t len, size_t cap)
+{
+	assert(!t->out.p);
+	t->out = (struct tbuf){ .p = p, .len = len, .cap = cap };
 }
 
 void crypto_tls_sent(struct crypto_tls *t, size_t n)

@@ -61,7 +61,7 @@ static size_t probe_info(unsigned bit, struct tls12_crypto_info_aes_gcm_256 *i)
 /* One combination on a fresh pair: 0, or -errno (*ulp: the ULP failed). */
 static int probe_one(int lfd, const struct sockaddr_in *a, unsigned bit, bool *ulp)
 {
-	int cli, srv, r = loop_pair(lfd, a, &cli, &srv);
+	int cli = -1, srv = -1, r = loop_pair(lfd, a, &cli, &srv);
 	if (r)
 		return r;
 	struct tls12_crypto_info_aes_gcm_256 info;

@@ -256,6 +256,26 @@ int fe_conn_send(struct fe_conn *c, const void *data, size_t len)
 	return r;
 }
 
+int fe_conn_send_owned(struct fe_conn *c, void *p, size_t len, size_t cap)
+{
+	if (c->closing)
+		return -EPIPE;
+	size_t queued = fe_conn_queued(c);
+	if (len > c->limit || queued > c->limit - len)
+		return -ENOBUFS;
+	if (c->next.len || c->alert) {         /* behind other bytes: copied */
+		int r = obuf_append(&c->next, p, len);
+		if (r)
+			return r;
+		free(p);
+	} else {
+		free(c->next.p);
+		c->next = (struct obuf){ .p = p, .len = len, .cap = cap };
+	}
+	conn_kick(c);
+	return 0;
+}
+
 void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg)
 {
 	fe_conn_hold(c, ops, arg);

@@ -12,6 +12,7 @@
 enum {
 	PLAIN_CHUNK = 65536,          /* plaintext an upload job reads at once */
 	FEED_SLICE = 16384,           /* ciphertext moved into the layer at once */
+	OWNED_MIN = 16384,            /* ciphertext handed to the engine, not copied */
 };
 
 /* A data connection's TLS and what travels with it. A helper job may hold
@@ -154,9 +155,18 @@ bool ftp_tlsdata_flush(struct ftp_session *s)
 	if (!td || td->busy || !s->data.conn)
 		return true;
 	const uint8_t *p;
-	size_t n = crypto_tls_out(td->t, &p);
+	size_t n = crypto_tls_out(td->t, &p), cap;
 	if (!n)
 		return true;
+	/* A download's chunk of records goes to the engine as it is (one
+	 * copy less per byte); a handshake flight or an alert is copied. */
+	void *buf = n >= OWNED_MIN ? crypto_tls_out_take(td->t, &n, &cap) : NULL;
+	if (buf) {
+		if (fe_conn_send_owned(s->data.conn, buf, n, cap) == 0)
+			return true;
+		crypto_tls_out_untake(td->t, buf, n, cap);
+		return false;
+	}
 	if (fe_conn_send(s->data.conn, p, n) < 0)
 		return false;
 	crypto_tls_sent(td->t, n);
