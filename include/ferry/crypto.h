@@ -315,11 +315,14 @@ int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_t
 
 /* ---- kernel TLS: the sending side handed to the kernel (ktls.c) -------- */
 /* What Linux's setsockopt(SOL_TLS, TLS_TX) takes to seal a connection's
- * next records: struct tls12_crypto_info_aes_gcm_128 or _256 of
- * <linux/tls.h> in info (len bytes): the version and cipher, the write key,
- * the 4-byte salt, the IV field (TLS 1.2: the next explicit nonce; TLS 1.3:
- * the last 8 bytes of the static IV) and the next record sequence number. */
-enum crypto_ktls_cipher { CRYPTO_KTLS_AES128_GCM = 1, CRYPTO_KTLS_AES256_GCM };
+ * next records: struct tls12_crypto_info_aes_gcm_128, _256 or
+ * _chacha20_poly1305 of <linux/tls.h> in info (len bytes): the version and
+ * cipher, the write key, for AES-GCM the 4-byte salt and the IV field
+ * (TLS 1.2: the next explicit nonce; TLS 1.3: the last 8 bytes of the
+ * static IV), for ChaCha20 the 12-byte IV, and the next record sequence
+ * number. */
+enum crypto_ktls_cipher { CRYPTO_KTLS_AES128_GCM = 1, CRYPTO_KTLS_AES256_GCM,
+			  CRYPTO_KTLS_CHACHA20_POLY1305 };
 struct crypto_ktls {
 	int version;                    /* 12: TLS 1.2, 13: TLS 1.3 */
 	enum crypto_ktls_cipher cipher;
@@ -327,7 +330,7 @@ struct crypto_ktls {
 	union { uint8_t bytes[56]; uint64_t align; } info;
 };
 /* After the handshake, with no record waiting in crypto_tls_out: 0, or -1
- * with why (another cipher than AES-GCM, another version, not ready). */
+ * with why (another cipher or version, not ready). */
 int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN]);
 /* The kernel took the keys: this layer never sends another record (writes
  * and shutdown fail or do nothing; an alert of a read is dropped), so the

@@ -213,7 +213,8 @@ uint64_t fe_xfer_progress(const struct fe_xfer *x);
  * may load the tls module). 0 with the reason in why ("kernel has no tls
  * ULP") when none. */
 enum { FE_KTLS_TLS12_AES128 = 1, FE_KTLS_TLS12_AES256 = 2,
-       FE_KTLS_TLS13_AES128 = 4, FE_KTLS_TLS13_AES256 = 8 };
+       FE_KTLS_TLS13_AES128 = 4, FE_KTLS_TLS13_AES256 = 8,
+       FE_KTLS_TLS12_CHACHA = 16, FE_KTLS_TLS13_CHACHA = 32 };
 unsigned fe_ktls_probe(char *why, size_t cap);
 /* Hands the connection's sending side to the kernel: info is Linux's
  * struct tls12_crypto_info_* (crypto_tls_ktls_tx's). Nothing may be queued

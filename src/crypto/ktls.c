@@ -67,8 +67,11 @@ static const char *unsuitable(struct crypto_tls *t, int version, int keylen, int
 		return "records are still waiting to be sent";
 	if (version != TLS1_2_VERSION && version != TLS1_3_VERSION)
 		return "not TLS 1.2 or 1.3";
-	if (wolfSSL_GetBulkCipher(t->ssl) != wolfssl_aes_gcm || (keylen != 16 && keylen != 32))
-		return "the cipher is not AES-128-GCM or AES-256-GCM";
+	int bulk = wolfSSL_GetBulkCipher(t->ssl);
+	if (bulk == wolfssl_chacha)      /* RFC 7905 and 8446: a 12-byte IV */
+		return keylen == 32 && ivlen == 12 ? NULL : "unexpected ChaCha20 key or IV";
+	if (bulk != wolfssl_aes_gcm || (keylen != 16 && keylen != 32))
+		return "the cipher is not AES-128-GCM, AES-256-GCM or ChaCha20-Poly1305";
 	/* wolfSSL's write IV: TLS 1.2's 4-byte implicit salt, TLS 1.3's
 	 * 12-byte static IV */
 	if (ivlen != (version == TLS1_3_VERSION ? 12 : 4))
@@ -96,6 +99,20 @@ int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRY
 	if (!key || !iv) {
 		snprintf(why, CRYPTO_ERR_LEN, "%s: wolfSSL gives no write key", __func__);
 		return -1;
+	}
+	if (wolfSSL_GetBulkCipher(t->ssl) == wolfssl_chacha) {
+		/* nonce = iv XOR the record sequence number, both versions */
+		struct tls12_crypto_info_chacha20_poly1305 *c = (void *)k->info.bytes;
+		_Static_assert(sizeof(*c) <= sizeof(k->info.bytes), "crypto_ktls too small");
+		c->info.version = version == TLS1_3_VERSION ? TLS_1_3_VERSION : TLS_1_2_VERSION;
+		c->info.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
+		memcpy(c->key, key, 32);
+		memcpy(c->iv, iv, 12);
+		be64(seq, c->rec_seq);
+		k->version = version == TLS1_3_VERSION ? 13 : 12;
+		k->cipher = CRYPTO_KTLS_CHACHA20_POLY1305;
+		k->len = sizeof(*c);
+		return 0;
 	}
 	/* The two layouts differ only in the key's length; both start with
 	 * the version and cipher, then the 8-byte IV field, then the key. */

@@ -47,13 +47,22 @@ static int loop_pair(int lfd, const struct sockaddr_in *a, int *cli, int *srv)
 
 /* The probe's crypto_info for one of the FE_KTLS_* bits (a zero key: it
  * only has to be accepted). */
-static size_t probe_info(unsigned bit, struct tls12_crypto_info_aes_gcm_256 *i)
+union probe_info {
+	struct tls12_crypto_info_aes_gcm_256 gcm;   /* 128's is its prefix */
+	struct tls12_crypto_info_chacha20_poly1305 chacha;
+};
+
+static size_t probe_info(unsigned bit, union probe_info *i)
 {
 	memset(i, 0, sizeof(*i));
-	bool v13 = bit & (FE_KTLS_TLS13_AES128 | FE_KTLS_TLS13_AES256);
+	bool v13 = bit & (FE_KTLS_TLS13_AES128 | FE_KTLS_TLS13_AES256 | FE_KTLS_TLS13_CHACHA);
+	i->gcm.info.version = v13 ? TLS_1_3_VERSION : TLS_1_2_VERSION;
+	if (bit & (FE_KTLS_TLS12_CHACHA | FE_KTLS_TLS13_CHACHA)) {
+		i->chacha.info.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
+		return sizeof(i->chacha);
+	}
 	bool k256 = bit & (FE_KTLS_TLS12_AES256 | FE_KTLS_TLS13_AES256);
-	i->info.version = v13 ? TLS_1_3_VERSION : TLS_1_2_VERSION;
-	i->info.cipher_type = k256 ? TLS_CIPHER_AES_GCM_256 : TLS_CIPHER_AES_GCM_128;
+	i->gcm.info.cipher_type = k256 ? TLS_CIPHER_AES_GCM_256 : TLS_CIPHER_AES_GCM_128;
 	return k256 ? sizeof(struct tls12_crypto_info_aes_gcm_256)
 		    : sizeof(struct tls12_crypto_info_aes_gcm_128);
 }
@@ -64,7 +73,7 @@ static int probe_one(int lfd, const struct sockaddr_in *a, unsigned bit, bool *u
 	int cli = -1, srv = -1, r = loop_pair(lfd, a, &cli, &srv);
 	if (r)
 		return r;
-	struct tls12_crypto_info_aes_gcm_256 info;
+	union probe_info info;
 	size_t len = probe_info(bit, &info);
 	*ulp = setsockopt(cli, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0;
 	if (*ulp || setsockopt(cli, SOL_TLS, TLS_TX, &info, (socklen_t)len) < 0)
@@ -89,7 +98,7 @@ unsigned fe_ktls_probe(char *why, size_t cap)
 	}
 	unsigned mask = 0;
 	why[0] = '\0';
-	for (unsigned bit = 1; bit <= FE_KTLS_TLS13_AES256; bit <<= 1) {
+	for (unsigned bit = 1; bit <= FE_KTLS_TLS13_CHACHA; bit <<= 1) {
 		bool ulp = false;
 		int r = probe_one(lfd, &a, bit, &ulp);
 		if (!r) {

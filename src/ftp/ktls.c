@@ -16,6 +16,8 @@ static const struct {
 	{ FE_KTLS_TLS12_AES256, "TLS 1.2 AES-256-GCM" },
 	{ FE_KTLS_TLS13_AES128, "TLS 1.3 AES-128-GCM" },
 	{ FE_KTLS_TLS13_AES256, "TLS 1.3 AES-256-GCM" },
+	{ FE_KTLS_TLS12_CHACHA, "TLS 1.2 ChaCha20-Poly1305" },
+	{ FE_KTLS_TLS13_CHACHA, "TLS 1.3 ChaCha20-Poly1305" },
 };
 
 /* "TLS 1.2 AES-128-GCM, TLS 1.3 AES-128-GCM" for the bits of m. */
@@ -33,8 +35,14 @@ static const char *mask_text(unsigned m, char *out, size_t cap)
 /* The kernel's bit for what a connection negotiated. */
 static unsigned combo_bit(const struct crypto_ktls *k)
 {
-	unsigned b = k->version == 13 ? FE_KTLS_TLS13_AES128 : FE_KTLS_TLS12_AES128;
-	return k->cipher == CRYPTO_KTLS_AES256_GCM ? b << 1 : b;
+	bool v13 = k->version == 13;
+	switch (k->cipher) {
+	case CRYPTO_KTLS_AES128_GCM: return v13 ? FE_KTLS_TLS13_AES128 : FE_KTLS_TLS12_AES128;
+	case CRYPTO_KTLS_AES256_GCM: return v13 ? FE_KTLS_TLS13_AES256 : FE_KTLS_TLS12_AES256;
+	case CRYPTO_KTLS_CHACHA20_POLY1305:
+		return v13 ? FE_KTLS_TLS13_CHACHA : FE_KTLS_TLS12_CHACHA;
+	}
+	return 0;
 }
 
 /* Probes (unless "off") and says once what PROT P will use; *mask: what
@@ -46,14 +54,14 @@ static int probe(const struct ftp_config *fc, unsigned *mask)
 		flog(LOG_LVL_INFO, "ftp: kTLS: off (ftp.tls.ktls); PROT P uses user-space TLS");
 		return 0;
 	}
-	char why[128], list[128];
+	char why[128], list[192];
 	*mask = fe_ktls_probe(why, sizeof(why));
 	/* Tests only: pretend the kernel takes these (FE_KTLS_* bits), so a
 	 * kernel without kTLS runs the hand-over up to its failing TLS_TX and
 	 * the fall-back to user space from there. */
 	const char *fake = getenv("FERRY_TEST_KTLS_MASK");
 	if (fake && *fake) {
-		*mask = (unsigned)strtoul(fake, NULL, 0) & 15u;
+		*mask = (unsigned)strtoul(fake, NULL, 0) & 63u;
 		flog(LOG_LVL_WARN, "ftp: kTLS: FERRY_TEST_KTLS_MASK=%s: pretending the "
 		     "kernel takes %s (tests only)", fake, mask_text(*mask, list, sizeof(list)));
 	}

@@ -1,9 +1,10 @@
 /* test_ktls.c — the keys the kTLS path hands to the kernel, proved right
- * without the kernel: an in-memory handshake (TLS 1.2 and 1.3, AES-128-GCM
- * and AES-256-GCM), the server's TX crypto_info exported as ftp's kTLS path
- * does, records sealed from it in user space the way Linux's tls_sw does
- * (nonce salt||explicit in TLS 1.2, (salt||iv) XOR seq in TLS 1.3), and the
- * client's wolfSSL_read must return their plaintext and see close_notify. */
+ * without the kernel: an in-memory handshake (TLS 1.2 and 1.3, AES-128-GCM,
+ * AES-256-GCM and ChaCha20-Poly1305), the server's TX crypto_info exported
+ * as ftp's kTLS path does, records sealed from it with wolfCrypt the way
+ * Linux's tls_sw does (AES-GCM nonce salt||explicit in TLS 1.2, (salt||iv)
+ * XOR seq in TLS 1.3; ChaCha20 iv XOR seq in both), and the client's
+ * wolfSSL_read must return their plaintext and see close_notify. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@
 
 #include <cmocka.h>
 #include <linux/tls.h>
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 
 #include "ferry/crypto.h"
 #include "ferry/uftp.h"
@@ -95,8 +98,8 @@ static void put_be64(uint64_t v, uint8_t *p)
 /* The kernel's view of one connection: the crypto_info's fields and the
  * counters it advances per record (tls_advance_record_sn). */
 struct ktx {
-	int version, keytype;
-	uint8_t key[32], salt[4], iv[8];
+	int version, keytype;   /* keytype 0: ChaCha20-Poly1305 */
+	uint8_t key[32], salt[4], iv[12];
 	uint64_t seq, explicit_iv;
 };
 
@@ -104,7 +107,14 @@ static void load(const struct crypto_ktls *k, struct ktx *x)
 {
 	const struct tls_crypto_info *info = (const void *)k->info.bytes;
 	memset(x, 0, sizeof(*x));
-	if (info->cipher_type == TLS_CIPHER_AES_GCM_128) {
+	if (info->cipher_type == TLS_CIPHER_CHACHA20_POLY1305) {
+		const struct tls12_crypto_info_chacha20_poly1305 *c = (const void *)k->info.bytes;
+		assert_int_equal(k->len, sizeof(*c));
+		memcpy(x->key, c->key, 32);
+		memcpy(x->iv, c->iv, 12);
+		x->seq = get_be64(c->rec_seq);
+		x->keytype = 0;
+	} else if (info->cipher_type == TLS_CIPHER_AES_GCM_128) {
 		const struct tls12_crypto_info_aes_gcm_128 *a = (const void *)k->info.bytes;
 		assert_int_equal(k->len, sizeof(*a));
 		memcpy(x->key, a->key, 16);
@@ -126,9 +136,60 @@ static void load(const struct crypto_ktls *k, struct ktx *x)
 	x->explicit_iv = get_be64(x->iv);
 }
 
+/* AEAD with the connection's cipher: ciphertext and tag into out; their length. */
+static long aead(const struct ktx *x, const uint8_t nonce[12], const uint8_t *aad,
+		 size_t aadlen, const uint8_t *in, size_t n, uint8_t *out)
+{
+	if (x->keytype)
+		return crypto_encrypt(x->keytype, x->key, nonce, aad, aadlen, in, n, out, 600);
+	if (wc_ChaCha20Poly1305_Encrypt(x->key, nonce, aad, (word32)aadlen, in, (word32)n, out,
+					out + n))
+		return -1;
+	return (long)n + 16;
+}
+
+/* ChaCha20-Poly1305, both versions (RFC 7905, 8446): the nonce is the IV
+ * XOR the sequence number, nothing explicit on the wire. */
+static size_t seal_chacha(struct ktx *x, uint8_t type, const void *data, size_t n,
+			  uint8_t *out)
+{
+	uint8_t nonce[12], aad[13], inner[512], s[8];
+	memcpy(nonce, x->iv, 12);
+	put_be64(x->seq, s);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] ^= s[i];
+	out[1] = out[2] = 3;
+	size_t body;
+	long c;
+	if (x->version == TLS_1_2_VERSION) {
+		out[0] = type;
+		put_be64(x->seq, aad);
+		aad[8] = type;
+		aad[9] = aad[10] = 3;
+		aad[11] = (uint8_t)(n >> 8);
+		aad[12] = (uint8_t)n;
+		c = aead(x, nonce, aad, 13, data, n, out + 5);
+	} else {
+		memcpy(inner, data, n);
+		inner[n] = type;
+		out[0] = 23;
+		out[3] = (uint8_t)((n + 17) >> 8);
+		out[4] = (uint8_t)(n + 17);
+		c = aead(x, nonce, out, 5, inner, n + 1, out + 5);
+	}
+	assert_true(c > 0);
+	body = (size_t)c;
+	out[3] = (uint8_t)(body >> 8);
+	out[4] = (uint8_t)body;
+	x->seq++;
+	return 5 + body;
+}
+
 /* One record of `type` as the kernel seals it; its length. */
 static size_t seal(struct ktx *x, uint8_t type, const void *data, size_t n, uint8_t *out)
 {
+	if (!x->keytype)
+		return seal_chacha(x, type, data, n, out);
 	uint8_t nonce[12], aad[13], inner[512];
 	assert_true(n + 1 <= sizeof(inner));
 	memcpy(nonce, x->salt, 4);
@@ -216,7 +277,10 @@ static void run(int max_minor, const char *ciphers, int keytype, int version)
 	assert_int_equal(x.keytype, keytype);
 	assert_int_equal(x.version, version);
 	assert_int_equal(k.version, version == TLS_1_3_VERSION ? 13 : 12);
-	if (version == TLS_1_2_VERSION)
+	assert_int_equal(k.cipher, keytype == UFTP_KEY_AES128_GCM ? CRYPTO_KTLS_AES128_GCM
+				   : keytype == UFTP_KEY_AES256_GCM ? CRYPTO_KTLS_AES256_GCM
+				   : CRYPTO_KTLS_CHACHA20_POLY1305);
+	if (version == TLS_1_2_VERSION && keytype)
 		check_nonce_fresh(&x);
 	crypto_tls_kernel_tx(srv);
 	/* The layer sends nothing of its own any more. */
@@ -272,6 +336,18 @@ static void test_tls13_aes256(void **state)
 	run(3, "TLS13-AES256-GCM-SHA384", UFTP_KEY_AES256_GCM, TLS_1_3_VERSION);
 }
 
+static void test_tls12_chacha(void **state)
+{
+	(void)state;
+	run(2, "ECDHE-ECDSA-CHACHA20-POLY1305", 0, TLS_1_2_VERSION);
+}
+
+static void test_tls13_chacha(void **state)
+{
+	(void)state;
+	run(3, "TLS13-CHACHA20-POLY1305-SHA256", 0, TLS_1_3_VERSION);
+}
+
 /* A cipher the kernel path does not take, and a connection not yet
  * established: refused with a reason, nothing handed over. */
 static void test_refusals(void **state)
@@ -288,7 +364,7 @@ static void test_refusals(void **state)
 	assert_non_null(strstr(why, "handshake"));
 	crypto_tls_free(srv);
 
-	assert_int_equal(crypto_tls_ctx_limit(cc, 3, "TLS13-CHACHA20-POLY1305-SHA256"), 0);
+	assert_int_equal(crypto_tls_ctx_limit(cc, 2, "ECDHE-ECDSA-AES128-SHA256"), 0);   /* CBC */
 	struct crypto_tls *cli = crypto_tls_client_new(cc, NULL);
 	srv = crypto_tls_new(sc);
 	handshake(cli, srv);
@@ -309,6 +385,8 @@ int main(void)
 		cmocka_unit_test(test_tls12_aes256),
 		cmocka_unit_test(test_tls13_aes128),
 		cmocka_unit_test(test_tls13_aes256),
+		cmocka_unit_test(test_tls12_chacha),
+		cmocka_unit_test(test_tls13_chacha),
 		cmocka_unit_test(test_refusals),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
