@@ -10,6 +10,7 @@ import ftplib
 import json
 import os
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -149,6 +150,14 @@ def main():
         got = {k: metric(mport, k) for k in want}
         check("auto: binary PROT P downloads went by %s, ASCII by user space (/metrics)"
               % ("ktls" if have else "user"), got == want, f"{got} != {want}")
+        # a reload cannot change it (probed once, as root): said so
+        conf = json.load(open(d.conf_path))
+        conf["ftp"]["tls"]["ktls"] = "off"
+        json.dump(conf, open(d.conf_path, "w"))
+        d.proc.send_signal(signal.SIGHUP)
+        check("auto: a reload that turns it off keeps it and says a restart is needed",
+              wait_log(d, r"reload: ftp\.tls\.ktls changed: needs a restart"),
+              d.logtext()[-400:])
     finally:
         rc, clean = d.stop()
         check("auto: ferryd stops on SIGTERM (exit 6), sanitizers quiet",
