@@ -350,8 +350,7 @@ static void download_pump(struct ftp_session *s, size_t ahead)
 	/* in TLS, also the handshake's flights drain: the transfer starts
 	 * only once the handshake passed (ftp_tlsdata_ready) */
 	if (!x || x->busy || x->eof || x->fx || x->ktls_wait || ftp_xk_incoming(x->kind) ||
-	    ftp_tlsdata_busy(s) ||
-	    !ftp_tlsdata_ready(s) || s->data.want || !s->data.conn)
+	    ftp_tlsdata_busy(s) || !ftp_tlsdata_ready(s) || s->data.want || !s->data.conn)
 		return;
 	if (!ftp_tlsdata_flush(s))       /* ciphertext the queue did not take */
 		return;
