@@ -132,7 +132,30 @@ $CURL -B -o /tmp/c.txt "$URL/text.txt" 2>/tmp/curl.err
 check "curl ASCII RETR (user-space TLS) (exit $?)" cmp /srv/text.txt /tmp/c.txt
 rm -f /tmp/c.bin /tmp/tail.bin /tmp/c.txt
 
-want=$((3 + n + 2))
+# ---- one control connection, several at once, a client that goes away --------
+$CURL --tlsv1.2 -o /tmp/m1.bin "$URL/big.bin" -o /tmp/m2.bin "$URL/big.bin" 2>/tmp/curl.err
+rc=$?
+check "curl: two RETRs on one control connection (exit $rc)" \
+	sh -c 'cmp /srv/big.bin /tmp/m1.bin && cmp /srv/big.bin /tmp/m2.bin'
+check "curl: the control connection was reused" grep -q "Re-using existing connection" /tmp/curl.err
+rm -f /tmp/m1.bin /tmp/m2.bin
+pids=
+for i in 1 2 3 4; do
+	$CURL -o /tmp/p$i.bin "$URL/big.bin" 2>/tmp/p$i.err &
+	pids="$pids $!"
+done
+wait $pids
+for i in 1 2 3 4; do
+	check "curl: 4 downloads at once, number $i byte for byte" cmp /srv/big.bin /tmp/p$i.bin
+	rm -f /tmp/p$i.bin
+done
+$CURL -o - "$URL/big.bin" 2>/dev/null | head -c 100000 >/dev/null
+check "a client that stops reading after 100000 bytes: ferryd lives on" kill -0 $KPID
+$CURL -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
+check "and serves the next download byte for byte" cmp /srv/big.bin /tmp/c.bin
+rm -f /tmp/c.bin
+
+want=$((3 + n + 2 + 2 + 4 + 2))
 got=$(metric 9100 ktls)
 check "/metrics: $want downloads sealed by the kernel (tls=\"ktls\" $got)" test "$got" = $want
 got=$(metric 9100 user)
