@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ferry/base.h"
@@ -75,12 +76,27 @@ static void conn_kick(struct fe_conn *c)
 	conn_send_busy(c);
 }
 
+/* close() with unread input resets the connection (RFC 2525 2.17), and the
+ * reset drops what we sent that the peer has not received yet: the tail of
+ * a file spliced to a connection whose input was paused (a kTLS download
+ * the client sent a record to) or not read (a PROT C download). Discarding
+ * what waits, without copying it (MSG_TRUNC), ends it with a FIN instead. */
+static void conn_discard_input(int fd)
+{
+	char sink[16384];
+	for (int i = 0; i < 64; i++)
+		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT | MSG_TRUNC) <= 0)
+			return;
+}
+
 static void conn_free(struct fe_conn *c)
 {
 	list_del(&c->node);
 	if (c->detaching && !c->quiet) {
 		c->detach_cb(c->w, c->fd, c->extra.p, c->extra.len, c->detach_arg);
 	} else {
+		if (!c->err)                /* our orderly close: all we sent arrives */
+			conn_discard_input(c->fd);
 		close(c->fd);
 		if (c->started && !c->quiet)
 			c->ops->on_close(c, c->err, c->arg);
