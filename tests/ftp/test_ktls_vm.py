@@ -274,8 +274,10 @@ def main():
     if accel == "kvm" and not text:
         # Seen on a host that offers /dev/kvm through nested virtualisation
         # without VMX in its CPU flags: the guest never leaves the kernel's
-        # decompressor. The same guest on the emulated CPU proves the same
-        # kernel path, slowly, without the figures.
+        # decompressor (and the ELF kernel booted directly, through PVH,
+        # stops on "KVM internal error" emulating a lock cmpxchg16b). The
+        # same guest on the emulated CPU proves the same kernel path,
+        # slowly, without the figures.
         print(f"KVM: the guest printed nothing in {secs:.0f} s (this host's /dev/kvm "
               "does not run it); running it on qemu's emulated CPU (TCG) instead, "
               "without figures", flush=True)
