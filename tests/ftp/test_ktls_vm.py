@@ -228,6 +228,10 @@ def build_initramfs(work, kdir):
 
 # ---- the run -------------------------------------------------------------------------
 
+def serial_text(log):
+    return open(log, errors="replace").read().replace("\r", "") if os.path.exists(log) else ""
+
+
 def boot(kdir, initrd, log, accel, timeout):
     """qemu until the guest powers off: (exit code, its output, seconds).
     The guest's first line must come within FIRST_LINE s, or it is given up
@@ -243,7 +247,7 @@ def boot(kdir, initrd, log, accel, timeout):
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
     while p.poll() is None and time.time() - start < timeout:
-        if time.time() - start > FIRST_LINE and not os.path.getsize(log):
+        if time.time() - start > FIRST_LINE and not serial_text(log):
             break
         time.sleep(0.2)
     if p.poll() is None:
@@ -269,8 +273,9 @@ def main():
           f"{os.path.basename(kdir)}", flush=True)
     serial = os.path.join(work, "serial.log")
     accel = os.environ.get("FERRY_KTLS_VM_ACCEL", "kvm")
-    rc, qemu_out, secs = boot(kdir, initrd, serial, accel, KVM_TIMEOUT)
-    text = open(serial, errors="replace").read().replace("\r", "")
+    rc, qemu_out, secs = boot(kdir, initrd, serial, accel,
+                              KVM_TIMEOUT if accel == "kvm" else TCG_TIMEOUT)
+    text = serial_text(serial)
     if accel == "kvm" and not text:
         # Seen on a host that offers /dev/kvm through nested virtualisation
         # without VMX in its CPU flags: the guest never leaves the kernel's
@@ -283,7 +288,7 @@ def main():
               "without figures", flush=True)
         accel = "tcg"
         rc, qemu_out, secs = boot(kdir, initrd, serial, accel, TCG_TIMEOUT)
-        text = open(serial, errors="replace").read().replace("\r", "")
+        text = serial_text(serial)
     print("---- guest serial console ----")
     print(text.rstrip())
     print("---- end of guest ----", flush=True)
