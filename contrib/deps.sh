@@ -20,11 +20,13 @@ BUILD_DEPS=(gcc meson ninja-build pkgconf liburing-dev libwolfssl-dev libjansson
 # cryptography and openssl to cross-check src/crypto), and the tools the
 # interop tests need (network namespaces, nftables, the real uftp peers);
 # passwd gives tests/security its useradd; clang and its runtime libraries
-# (libFuzzer, sanitizers) build tests/fuzz.
+# (libFuzzer, sanitizers) build tests/fuzz; qemu and busybox boot the kTLS
+# guest of tests/ftp/test_ktls_vm.py (which fetches its kernel itself).
 TEST_DEPS=("${BUILD_DEPS[@]}" libcmocka-dev python3 python3-cryptography openssl
 	   iproute2 nftables conntrack uftp procps strace curl lftp tnftp systemd passwd
 	   clang libclang-rt-dev podman runc slirp4netns uidmap haproxy prometheus
-	   vsftpd libsodium23 libcap2 libpam0g libssl3 gnutls-bin libssl-dev)
+	   vsftpd libsodium23 libcap2 libpam0g libssl3 gnutls-bin libssl-dev
+	   qemu-system-x86 busybox-static)
 
 # Packages a test runs from an unpacked copy instead: pure-ftpd conflicts
 # with vsftpd (both provide ftp-server) and pulls in inetd; the gateway test

@@ -67,6 +67,13 @@ enum tls_policy {
 	TLS_POLICY_DATA,        /* and data connections only with PROT P */
 };
 
+/* ftp.tls.ktls: PROT P downloads through the kernel's TLS (kTLS). */
+enum ktls_mode {
+	KTLS_AUTO = 0,          /* when the kernel has it, else user space */
+	KTLS_OFF,               /* always user space */
+	KTLS_REQUIRED,          /* start-up fails without it */
+};
+
 struct ftp_tls_cert {
 	char *cert;             /* PEM certificate chain */
 	char *key;              /* PEM private key */
@@ -120,6 +127,7 @@ struct ftp_config {
 	struct ftp_tls_listener *tls_listeners;
 	size_t tls_listener_count;
 	bool tls_require_reuse; /* data connections resume the control session */
+	enum ktls_mode tls_ktls; /* ftp.tls.ktls */
 };
 
 /* TLS between the gateway and its backend (gateway.backend_tls). */

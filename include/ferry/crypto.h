@@ -274,6 +274,10 @@ void crypto_tls_slot_free(struct crypto_tls_slot *slot);
 struct crypto_tls_ctx *crypto_tls_slot_get(struct crypto_tls_slot *slot);
 struct crypto_tls *crypto_tls_slot_conn(struct crypto_tls_slot *slot);
 void crypto_tls_slot_swap(struct crypto_tls_slot *slot, struct crypto_tls_ctx *next);
+/* Narrows a context to TLS 1.2 (max_minor 2) or up to 1.3 (3), and to a
+ * wolfSSL cipher list ("ECDHE-ECDSA-AES256-GCM-SHA384:TLS13-AES128-GCM-SHA256")
+ * when not NULL: for tests and tools that need one version or cipher. 0/-1. */
+int crypto_tls_ctx_limit(struct crypto_tls_ctx *ctx, int max_minor, const char *ciphers);
 /* The first certificate's subject ("/CN=ftp.example"), for logs. */
 const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *ctx, char *out, size_t cap);
 
@@ -304,6 +308,12 @@ void crypto_tls_shutdown(struct crypto_tls *t);
  * the caller took. */
 size_t crypto_tls_out(const struct crypto_tls *t, const uint8_t **p);
 void crypto_tls_sent(struct crypto_tls *t, size_t n);
+/* All waiting ciphertext as the malloc'd buffer holding it (len bytes from
+ * its start, cap allocated), now the caller's to free: the engine can queue
+ * it without a copy. NULL when nothing waits or part was sent. untake puts
+ * it back (nothing was written meanwhile) when the caller cannot use it. */
+void *crypto_tls_out_take(struct crypto_tls *t, size_t *len, size_t *cap);
+void crypto_tls_out_untake(struct crypto_tls *t, void *p, size_t len, size_t cap);
 /* "TLSv1.3 TLS_AES_128_GCM_SHA256", for logs; the last error's reason. */
 const char *crypto_tls_desc(const struct crypto_tls *t, char *out, size_t cap);
 const char *crypto_tls_why(const struct crypto_tls *t);
@@ -330,6 +340,31 @@ int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_t
  * may carry ctl's transfers, else why not. */
 const char *crypto_tls_reuse_refusal(const struct crypto_tls *data,
 				     const struct crypto_tls_origin *ctl);
+
+/* ---- kernel TLS: the sending side handed to the kernel (ktls.c) -------- */
+/* What Linux's setsockopt(SOL_TLS, TLS_TX) takes to seal a connection's
+ * next records: struct tls12_crypto_info_aes_gcm_128, _256 or
+ * _chacha20_poly1305 of <linux/tls.h> in info (len bytes): the version and
+ * cipher, the write key, for AES-GCM the 4-byte salt and the IV field
+ * (TLS 1.2: the next explicit nonce; TLS 1.3: the last 8 bytes of the
+ * static IV), for ChaCha20 the 12-byte IV, and the next record sequence
+ * number. */
+enum crypto_ktls_cipher { CRYPTO_KTLS_AES128_GCM = 1, CRYPTO_KTLS_AES256_GCM,
+			  CRYPTO_KTLS_CHACHA20_POLY1305 };
+struct crypto_ktls {
+	int version;                    /* 12: TLS 1.2, 13: TLS 1.3 */
+	enum crypto_ktls_cipher cipher;
+	size_t len;
+	union { uint8_t bytes[56]; uint64_t align; } info;
+};
+/* After the handshake, with no record waiting in crypto_tls_out: 0, or -1
+ * with why (another cipher or version, not ready). */
+int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN]);
+/* The kernel took the keys: this layer never sends another record (writes
+ * and shutdown fail or do nothing; an alert of a read is dropped), so the
+ * two never use one sequence number twice. Reading goes on as before. */
+void crypto_tls_kernel_tx(struct crypto_tls *t);
+void crypto_ktls_wipe(struct crypto_ktls *k);   /* the key off the stack */
 
 /* ---- TLS client connections (tls.c), for ferry-ftp and its bridge ------- */
 /* Client context: TLS 1.2 and 1.3; with verify, the server's chain must lead

@@ -128,6 +128,10 @@ void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg);
  * cannot make us hold more than the limit; wait for on_drained). */
 int fe_conn_send(struct fe_conn *c, const void *data, size_t len);
 enum { FE_CONN_LIMIT = 1 << 20 };   /* default send queue limit, bytes */
+/* The same for a malloc'd buffer (len bytes from its start, cap allocated)
+ * that the engine takes over and frees: no copy when nothing else is
+ * queued. On error (as fe_conn_send's) p is still the caller's. */
+int fe_conn_send_owned(struct fe_conn *c, void *p, size_t len, size_t cap);
 size_t fe_conn_queued(const struct fe_conn *c);   /* queued, not yet sent */
 /* Received while paused, kept for delivery after resume. One receive is in
  * flight per connection, so this is at most FE_TCP_RECV_MAX: a paused
@@ -189,7 +193,8 @@ typedef void fe_xfer_cb(struct fe_conn *c, int err, uint64_t bytes, void *arg);
 struct fe_xfer;
 
 /* file[offset, offset+len) → connection (len UINT64_MAX: to end of file);
- * the connection's send queue must be empty and it must not be receiving. */
+ * the connection's send queue must be empty and it must not be receiving
+ * (or be paused: fe_conn_pause). */
 struct fe_xfer *fe_conn_sendfile(struct fe_conn *c, int file_fd, uint64_t offset,
 				 uint64_t len, fe_xfer_cb *cb, void *arg, int *err);
 /* connection → file from offset, until the peer closes its side. */
@@ -200,6 +205,27 @@ struct fe_xfer *fe_conn_recvfile(struct fe_conn *c, int file_fd, uint64_t offset
 void fe_xfer_abort(struct fe_xfer *x);
 /* Bytes delivered so far (for stall detection). */
 uint64_t fe_xfer_progress(const struct fe_xfer *x);
+
+/* ---- kernel TLS (ktls.c) -------------------------------------------------- */
+
+/* What this kernel's TLS takes for sending (TLS_TX), one bit per version
+ * and cipher; probed on loopback sockets, once, at start-up (as root it
+ * may load the tls module). 0 with the reason in why ("kernel has no tls
+ * ULP") when none. */
+enum { FE_KTLS_TLS12_AES128 = 1, FE_KTLS_TLS12_AES256 = 2,
+       FE_KTLS_TLS13_AES128 = 4, FE_KTLS_TLS13_AES256 = 8,
+       FE_KTLS_TLS12_CHACHA = 16, FE_KTLS_TLS13_CHACHA = 32 };
+unsigned fe_ktls_probe(char *why, size_t cap);
+/* Hands the connection's sending side to the kernel: info is Linux's
+ * struct tls12_crypto_info_* (crypto_tls_ktls_tx's). Nothing may be queued
+ * or spliced then. From then on what is sent (fe_conn_send,
+ * fe_conn_sendfile) leaves as application_data records sealed by the
+ * kernel. 0 or -errno (the connection is unchanged for user-space TLS). */
+int fe_conn_ktls_tx(struct fe_conn *c, const void *info, size_t len);
+bool fe_conn_ktls(const struct fe_conn *c);
+/* One alert record (close_notify: level 1, description 0) through the
+ * kernel, queued like fe_conn_send on an idle kTLS connection; 0 or -errno. */
+int fe_conn_ktls_alert(struct fe_conn *c, uint8_t level, uint8_t desc);
 
 /* ---- end of turn (Redis ae.c's beforesleep) ----------------------------- */
 

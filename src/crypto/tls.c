@@ -1,5 +1,6 @@
 /* tls.c — server-side TLS 1.2/1.3 connections on wolfSSL whose records come
  * from and go to memory buffers, so the engine owns every socket. */
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include "ferry/crypto.h"
+#include "tls_internal.h"
 
 enum { TICKET_KEY_LEN = CHACHA20_POLY1305_AEAD_KEYSIZE };
 
@@ -29,22 +31,6 @@ struct crypto_tls_ctx {
 	bool ticket_key_set;
 	uint8_t ticket_name[WOLFSSL_TICKET_NAME_SZ];
 	uint8_t ticket_key[TICKET_KEY_LEN];
-};
-
-/* A byte queue: bytes [off, len) of p are pending. */
-struct tbuf {
-	uint8_t *p;
-	size_t off, len, cap;
-};
-
-struct crypto_tls {
-	WOLFSSL *ssl;
-	struct crypto_tls_ctx *owner;   /* referenced while the connection lives */
-	struct tbuf in, out;
-	bool ready, failed, oom;
-	bool named;                     /* name: TLS 1.2 (name_session) */
-	uint8_t name[CRYPTO_TLS_ORIGIN_MAX];
-	char why[CRYPTO_ERR_LEN];
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -98,10 +84,13 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
 {
 	(void)ssl;
 	struct crypto_tls *t = arg;
+	if (t->kernel_tx)
+		return sz;      /* the kernel sends this connection's records now */
 	if (!tbuf_add(&t->out, buf, (size_t)sz)) {
 		t->oom = true;
 		return WOLFSSL_CBIO_ERR_GENERAL;
 	}
+	crypto_ktls_track(&t->track, (const uint8_t *)buf, (size_t)sz);
 	return sz;
 }
 
@@ -304,10 +293,40 @@ long crypto_tls_read(struct crypto_tls *t, void *out, size_t cap)
 	return verdict(t, n, "read");
 }
 
+/* Room for len more bytes in one allocation (no doubling chain of
+ * reallocs, each copying what is there, after crypto_tls_out_take). */
+static bool tbuf_reserve(struct tbuf *b, size_t len)
+{
+	if (b->len + len <= b->cap)
+		return true;
+	if (b->off) {
+		memmove(b->p, b->p + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	size_t cap = b->len + len;
+	if (cap <= b->cap)
+		return true;
+	uint8_t *q = realloc(b->p, cap);
+	if (!q)
+		return false;
+	b->p = q;
+	b->cap = cap;
+	return true;
+}
+
 int crypto_tls_write(struct crypto_tls *t, const void *in, size_t len)
 {
-	if (!t->ready || t->failed)
+	if (!t->ready || t->failed || t->kernel_tx)
 		return CRYPTO_TLS_ERROR;
+	/* records of 16 KiB add at most 29 bytes each (header, explicit
+	 * nonce, tag); TLS 1.3 fewer */
+	if (!tbuf_reserve(&t->out, len + len / 256 + 256)) {
+		t->oom = true;
+		t->failed = true;
+		snprintf(t->why, sizeof(t->why), "write: out of memory");
+		return CRYPTO_TLS_ERROR;
+	}
 	const uint8_t *p = in;
 	while (len) {
 		int chunk = len > 16384 ? 16384 : (int)len;
@@ -326,7 +345,7 @@ int crypto_tls_write(struct crypto_tls *t, const void *in, size_t len)
 
 void crypto_tls_shutdown(struct crypto_tls *t)
 {
-	if (t->ready && !t->failed)
+	if (t->ready && !t->failed && !t->kernel_tx)
 		(void)wolfSSL_shutdown(t->ssl);
 }
 
@@ -334,6 +353,23 @@ size_t crypto_tls_out(const struct crypto_tls *t, const uint8_t **p)
 {
 	*p = t->out.p + t->out.off;
 	return t->out.len - t->out.off;
+}
+
+void *crypto_tls_out_take(struct crypto_tls *t, size_t *len, size_t *cap)
+{
+	if (t->out.off || !t->out.len)
+		return NULL;
+	void *p = t->out.p;
+	*len = t->out.len;
+	*cap = t->out.cap;
+	t->out = (struct tbuf){ 0 };
+	return p;
+}
+
+void crypto_tls_out_untake(struct crypto_tls *t, void *p, size_t len, size_t cap)
+{
+	assert(!t->out.p);
+	t->out = (struct tbuf){ .p = p, .len = len, .cap = cap };
 }
 
 void crypto_tls_sent(struct crypto_tls *t, size_t n)
@@ -474,6 +510,16 @@ struct crypto_tls_ctx *crypto_tls_ctx_new_multi(const struct crypto_tls_cert *ce
 fail:
 	crypto_tls_ctx_free(head);
 	return NULL;
+}
+
+int crypto_tls_ctx_limit(struct crypto_tls_ctx *c, int max_minor, const char *ciphers)
+{
+	int v = max_minor == 2 ? TLS1_2_VERSION : TLS1_3_VERSION;
+	if (wolfSSL_CTX_set_max_proto_version(c->ctx, v) != WOLFSSL_SUCCESS)
+		return -1;
+	if (ciphers && wolfSSL_CTX_set_cipher_list(c->ctx, ciphers) != WOLFSSL_SUCCESS)
+		return -1;
+	return 0;
 }
 
 const char *crypto_tls_ctx_subject(const struct crypto_tls_ctx *c, char *out, size_t cap)

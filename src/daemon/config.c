@@ -597,6 +597,9 @@ static int check_ftp_tls(struct vctx *v)
 		return vfail(v, -1, "ftp.tls", NULL, "a TLS policy or an implicit FTPS "
 			     "listener needs a certificate (ftp.tls.cert and key, or "
 			     "ftp.tls.certificates)");
+	if (f->tls_ktls == KTLS_REQUIRED && !have)
+		return vfail(v, -1, "ftp.tls.ktls", NULL, "\"required\" needs FTPS (a "
+			     "certificate: ftp.tls.cert and key, or ftp.tls.certificates)");
 	return 0;
 }
 

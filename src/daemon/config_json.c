@@ -454,6 +454,18 @@ static int parse_policy(const struct jctx *c, json_t *v, const char *path,
 	return jfail(c, path, "must be \"optional\", \"login\" or \"data\"");
 }
 
+static int j_ktls(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	static const char *const names[] = { [KTLS_AUTO] = "auto", [KTLS_OFF] = "off",
+		[KTLS_REQUIRED] = "required" };
+	for (int m = KTLS_AUTO; m <= KTLS_REQUIRED; m++)
+		if (json_is_string(v) && !strcmp(json_string_value(v), names[m])) {
+			((struct ftp_config *)base)->tls_ktls = (enum ktls_mode)m;
+			return 0;
+		}
+	return jfail(c, path, "must be \"auto\", \"off\" or \"required\"");
+}
+
 static int j_user_tls(const struct jctx *c, json_t *v, void *base, const char *path)
 {
 	return parse_policy(c, v, path, &((struct ftp_user *)base)->tls);
@@ -566,6 +578,7 @@ static const struct jfield tls_fields[] = {
 	       "ADDR:PORT or [V6ADDR]:PORT"),
 	F_FN("listeners", j_listeners),
 	F_BOOL("require_reuse", FC, tls_require_reuse),
+	F_FN("ktls", j_ktls),
 };
 SCHEMA(tls_schema, tls_fields);
 

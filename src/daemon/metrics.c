@@ -219,6 +219,8 @@ static void put_ftp(struct text *t, const struct scrape *s)
 				sum.bytes[d][m] += w->bytes[d][m];
 				sum.tls_handshakes[d][m] += w->tls_handshakes[d][m];
 			}
+		for (int k = 0; k < 2; k++)
+			sum.tls_data_sends[k] += w->tls_data_sends[k];
 	}
 	family(t, "ftp_sessions", "gauge", "FTP control sessions open.");
 	put(t, "ferry_ftp_sessions %llu\n", (unsigned long long)sum.sessions);
@@ -255,6 +257,13 @@ static void put_ftp(struct text *t, const struct scrape *s)
 		for (int r = 0; r < 2; r++)
 			put(t, "ferry_ftp_tls_handshakes_total{connection=\"%s\",result=\"%s\"} %llu\n",
 			    conn[c], res[r], (unsigned long long)sum.tls_handshakes[c][r]);
+	static const char *how[2] = { "user", "ktls" };
+	family(t, "ftp_tls_downloads_total", "counter",
+	       "PROT P downloads by who sealed the records: wolfSSL in user space, or the "
+	       "kernel (kTLS, ftp.tls.ktls).");
+	for (int k = 0; k < 2; k++)
+		put(t, "ferry_ftp_tls_downloads_total{tls=\"%s\"} %llu\n", how[k],
+		    (unsigned long long)sum.tls_data_sends[k]);
 }
 
 /* ---- HTTP ------------------------------------------------------------------ */

@@ -89,6 +89,7 @@ static const struct key top_keys[] = {
 	FTP("xferlog", K_STR, xferlog), FTP("proxy_protocol", K_LIST, proxy_from),
 	FTP("max_hash_jobs", K_INT, max_hash_jobs),
 	FTP("tls.implicit_listen", K_LIST, tls_implicit),
+	FTP("tls.ktls", K_INT, tls_ktls),    /* probed once, before the privilege drop */
 	GW("enabled", K_BOOL, enabled), GW("listen", K_LIST, listen),
 	GW("backend", K_STR, backend), GW("max_sessions", K_INT, max_sessions),
 	GW("max_unauthenticated", K_INT, max_unauthenticated),

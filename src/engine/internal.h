@@ -197,9 +197,14 @@ struct fe_conn {
 	fe_detach_cb *detach_cb;
 	void *detach_arg;
 	struct fe_xfer *xfer;   /* splice transfer in progress (splice.c) */
+	bool ktls_tx;           /* ktls.c: the kernel seals what we send */
+	struct fe_ktls_alert *alert; /* ktls.c: the bytes in flight are an alert */
 };
 
 struct fe_conn *fe_tcp_conn_new(struct fe_worker *w, int fd);
+/* ktls.c: the send of an alert record (c->alert set), and its end. */
+void fe_ktls_prep_alert(struct io_uring_sqe *sqe, struct fe_conn *c);
+void fe_ktls_alert_free(struct fe_conn *c);
 void fe_tcp_conn_settle(struct fe_conn *c);
 void fe_xfer_abort_quiet(struct fe_xfer *x);
 

@@ -230,7 +230,10 @@ static struct fe_xfer *xfer_start(struct fe_conn *c, int file_fd, uint64_t offse
 				  uint64_t len, bool to_socket, fe_xfer_cb *cb,
 				  void *arg, int *err)
 {
-	if (c->closing || c->xfer || c->recv_armed || c->send_busy || c->next.len) {
+	/* a paused connection may send: its receive is being cancelled and
+	 * whatever completes is held (a kTLS download pauses its TLS input) */
+	if (c->closing || c->xfer || (c->recv_armed && !(to_socket && c->paused)) ||
+	    c->send_busy || c->next.len) {
 		*err = -EBUSY;
 		return NULL;
 	}

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ferry/base.h"
@@ -52,8 +53,11 @@ static void conn_arm_recv(struct fe_conn *c)
 static void conn_send_busy(struct fe_conn *c)
 {
 	struct io_uring_sqe *sqe = fe_sqe(c->w);
-	io_uring_prep_send(sqe, c->fd, c->busy.p + c->busy.off,
-			   c->busy.len - c->busy.off, MSG_NOSIGNAL);
+	if (c->alert)           /* kTLS: these bytes are an alert record's */
+		fe_ktls_prep_alert(sqe, c);
+	else
+		io_uring_prep_send(sqe, c->fd, c->busy.p + c->busy.off,
+				   c->busy.len - c->busy.off, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_TCP_SEND, c));
 	c->send_busy = true;
 	c->refs++;
@@ -72,16 +76,32 @@ static void conn_kick(struct fe_conn *c)
 	conn_send_busy(c);
 }
 
+/* close() with unread input resets the connection (RFC 2525 2.17), and the
+ * reset drops what we sent that the peer has not received yet: the tail of
+ * a file spliced to a connection whose input was paused (a kTLS download
+ * the client sent a record to) or not read (a PROT C download). Discarding
+ * what waits, without copying it (MSG_TRUNC), ends it with a FIN instead. */
+static void conn_discard_input(int fd)
+{
+	char sink[16384];
+	for (int i = 0; i < 64; i++)
+		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT | MSG_TRUNC) <= 0)
+			return;
+}
+
 static void conn_free(struct fe_conn *c)
 {
 	list_del(&c->node);
 	if (c->detaching && !c->quiet) {
 		c->detach_cb(c->w, c->fd, c->extra.p, c->extra.len, c->detach_arg);
 	} else {
+		if (!c->err)                /* our orderly close: all we sent arrives */
+			conn_discard_input(c->fd);
 		close(c->fd);
 		if (c->started && !c->quiet)
 			c->ops->on_close(c, c->err, c->arg);
 	}
+	fe_ktls_alert_free(c);
 	free(c->busy.p);
 	free(c->next.p);
 	free(c->extra.p);
@@ -184,6 +204,7 @@ void fe_tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	w->inflight--;
 	if (cqe->res < 0) {
 		c->busy.len = c->busy.off = 0;
+		fe_ktls_alert_free(c);
 		conn_fail(c, cqe->res);
 		return;
 	}
@@ -194,6 +215,7 @@ void fe_tcp_on_sent(struct fe_worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	c->busy.len = c->busy.off = 0;
+	fe_ktls_alert_free(c);         /* an alert record went whole */
 	conn_kick(c);
 	if (!c->send_busy) {
 		/* All sent: hand the buffers back. A connection that waits
@@ -248,6 +270,26 @@ int fe_conn_send(struct fe_conn *c, const void *data, size_t len)
 	if (r == 0)
 		conn_kick(c);
 	return r;
+}
+
+int fe_conn_send_owned(struct fe_conn *c, void *p, size_t len, size_t cap)
+{
+	if (c->closing)
+		return -EPIPE;
+	size_t queued = fe_conn_queued(c);
+	if (len > c->limit || queued > c->limit - len)
+		return -ENOBUFS;
+	if (c->next.len || c->alert) {         /* behind other bytes: copied */
+		int r = obuf_append(&c->next, p, len);
+		if (r)
+			return r;
+		free(p);
+	} else {
+		free(c->next.p);
+		c->next = (struct obuf){ .p = p, .len = len, .cap = cap };
+	}
+	conn_kick(c);
+	return 0;
 }
 
 void fe_conn_start(struct fe_conn *c, const struct fe_conn_ops *ops, void *arg)

@@ -1,6 +1,7 @@
 /* check.c — what ftp_server_create would refuse, found without creating
  * anything, for --check-config: each root a directory it can open, the
- * transfer log's directory there, TLS files readable. */
+ * transfer log's directory there, TLS files readable, kernel TLS when
+ * ftp.tls.ktls requires it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -65,5 +66,7 @@ int ftp_check_config(const struct ferry_config *cfg)
 		r = ftp_tls_build(fc, NULL, &t);
 		crypto_tls_ctx_free(t);
 	}
+	if (r == 0)
+		r = ftp_ktls_check(fc);      /* ftp.tls.ktls: says what it found */
 	return r;
 }

@@ -217,6 +217,7 @@ struct ftp_server {
 	 * lock; a connection in TLS holds its own reference). */
 	struct crypto_tls_slot *tls;
 	bool tls_on;               /* FTPS configured at start-up (constant) */
+	unsigned ktls;             /* FE_KTLS_* the kernel takes (ktls.c; constant) */
 	pthread_mutex_t lock;      /* guards the counts and workers below */
 	struct ftp_worker **workers; /* by worker index, for hand-offs */
 	unsigned nworkers;
@@ -333,6 +334,19 @@ bool ftp_tlsdata_on_close(struct ftp_session *s, int err);
 int ftp_data_send(struct ftp_session *s, const void *p, size_t n);
 /* The data is whole: close_notify in TLS, then the connection closes. */
 void ftp_data_finish(struct ftp_session *s);
+/* The data connection's TLS layer when no job holds it, else NULL. */
+struct crypto_tls *ftp_tlsdata_tls(struct ftp_session *s);
+
+/* ---- ktls.c: PROT P downloads sealed by the kernel (ftp.tls.ktls) -------- */
+/* Start-up: probes the kernel (unless "off"), logs what PROT P uses; 0, or
+ * FERRY_EXIT_PARAM when "required" and the kernel has no TLS. */
+int ftp_ktls_setup(struct ftp_server *srv);
+int ftp_ktls_check(const struct ftp_config *fc);    /* the same, --check-config */
+/* A binary PROT P RETR is ready: true when the kernel path took it (it
+ * falls back to user space itself if the cipher is not the kernel's). */
+bool ftp_ktls_begin(struct ftp_session *s);
+/* From on_drained: true when the transfer waits for the kernel path. */
+bool ftp_ktls_drained(struct ftp_session *s);
 
 /* Session slots: false when over max_sessions or max_per_address. */
 bool ftp_server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
@@ -393,6 +407,7 @@ struct transfer {
 	bool busy;                    /* a pool job works on it */
 	bool peer_done;               /* upload: all bytes are in */
 	bool single, all;             /* listing: one file's line; -a */
+	bool ktls_wait;               /* ktls.c: the kernel takes over once drained */
 	enum list_style style;
 	struct list_cursor cursor;
 	char prefix[PATH_MAX];        /* NLST dir: "dir/" before names */

@@ -31,7 +31,7 @@ int ftp_tls_load(struct ftp_server *srv)
 	     (fc->tls_cert ? 1 : 0) + fc->tls_cert_count,
 	     crypto_tls_ctx_subject(c, subj, sizeof(subj)),
 	     policy_names[ftp_tls_default_policy(fc)], fc->tls_require_reuse ? "yes" : "no");
-	return 0;
+	return ftp_ktls_setup(srv);
 }
 
 bool ftp_tls_flush(struct ftp_session *s)

@@ -12,6 +12,7 @@
 enum {
 	PLAIN_CHUNK = 65536,          /* plaintext an upload job reads at once */
 	FEED_SLICE = 16384,           /* ciphertext moved into the layer at once */
+	OWNED_MIN = 16384,            /* ciphertext handed to the engine, not copied */
 };
 
 /* A data connection's TLS and what travels with it. A helper job may hold
@@ -149,9 +150,18 @@ bool ftp_tlsdata_flush(struct ftp_session *s)
 	if (!td || td->busy || !s->data.conn)
 		return true;
 	const uint8_t *p;
-	size_t n = crypto_tls_out(td->t, &p);
+	size_t n = crypto_tls_out(td->t, &p), cap;
 	if (!n)
 		return true;
+	/* A download's chunk of records goes to the engine as it is (one
+	 * copy less per byte); a handshake flight or an alert is copied. */
+	void *buf = n >= OWNED_MIN ? crypto_tls_out_take(td->t, &n, &cap) : NULL;
+	if (buf) {
+		if (fe_conn_send_owned(s->data.conn, buf, n, cap) == 0)
+			return true;
+		crypto_tls_out_untake(td->t, buf, n, cap);
+		return false;
+	}
 	if (fe_conn_send(s->data.conn, p, n) < 0)
 		return false;
 	crypto_tls_sent(td->t, n);
@@ -169,10 +179,21 @@ int ftp_data_send(struct ftp_session *s, const void *p, size_t n)
 	return ftp_tlsdata_flush(s) ? 0 : -ENOBUFS;
 }
 
+struct crypto_tls *ftp_tlsdata_tls(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	return td && !td->busy && td->checked ? td->t : NULL;
+}
+
 void ftp_data_finish(struct ftp_session *s)
 {
 	struct ftp_tlsdata *td = s->data.td;
-	if (td && !td->busy) {
+	if (td && fe_conn_ktls(s->data.conn)) {
+		/* the kernel seals our records: close_notify is its alert */
+		if (fe_conn_ktls_alert(s->data.conn, 1, 0) < 0)
+			flog(LOG_LVL_WARN, "ftp: session %llu: kTLS: close_notify not sent",
+			     (unsigned long long)s->id);
+	} else if (td && !td->busy) {
 		crypto_tls_shutdown(td->t);     /* close_notify: the data is whole */
 		ftp_tlsdata_flush(s);
 	}

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -369,6 +370,45 @@ int fe_conn_send(struct fe_conn *c, const void *data, size_t len)
 	if (c->queued > ft.peak)
 		ft.peak = c->queued;
 	return 0;
+}
+
+/* A buffer handed over: checked and counted as fe_conn_send's, then freed. */
+int fe_conn_send_owned(struct fe_conn *c, void *p, size_t len, size_t cap)
+{
+	(void)cap;
+	int r = fe_conn_send(c, p, len);
+	if (r == 0)
+		free(p);
+	return r;
+}
+
+/* Kernel TLS: this double has none, so ferryd keeps user-space TLS. */
+unsigned fe_ktls_probe(char *why, size_t cap)
+{
+	snprintf(why, cap, "not in the fuzz double");
+	return 0;
+}
+
+int fe_conn_ktls_tx(struct fe_conn *c, const void *info, size_t len)
+{
+	(void)info;
+	(void)len;
+	check_conn(c);
+	return -ENOPROTOOPT;
+}
+
+bool fe_conn_ktls(const struct fe_conn *c)
+{
+	check_conn(c);
+	return false;
+}
+
+int fe_conn_ktls_alert(struct fe_conn *c, uint8_t level, uint8_t desc)
+{
+	(void)level;
+	(void)desc;
+	check_conn(c);
+	return -EINVAL;
 }
 
 size_t fe_conn_queued(const struct fe_conn *c)

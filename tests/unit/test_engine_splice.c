@@ -53,6 +53,7 @@ static int temp_file(const uint8_t *data, size_t len)
 struct fx {
 	int file_fd;
 	bool recv;            /* recvfile instead of sendfile */
+	bool paused;          /* receiving, then paused, before the sendfile */
 	uint64_t offset;
 	atomic_int done;
 	atomic_int port;
@@ -80,7 +81,12 @@ static void fx_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 {
 	struct fx *t = arg;
 	int err;
-	fe_conn_hold(c, &noop_ops, t);
+	if (t->paused) {             /* as a kTLS download: input paused */
+		fe_conn_start(c, &noop_ops, t);
+		fe_conn_pause(c);
+	} else {
+		fe_conn_hold(c, &noop_ops, t);
+	}
 	struct fe_xfer *x = t->recv
 		? fe_conn_recvfile(c, t->file_fd, t->offset, xfer_done, t, &err)
 		: fe_conn_sendfile(c, t->file_fd, t->offset, UINT64_MAX, xfer_done, t, &err);
@@ -147,6 +153,100 @@ static void test_sendfile(void **state)
 	close(t.file_fd);
 	free(data);
 	free(got);
+}
+
+/* A receiving connection that was paused may send a file (ftp's kTLS
+ * downloads do): what the peer sends meanwhile waits, the file arrives. */
+static void test_sendfile_paused(void **state)
+{
+	(void)state;
+	uint8_t *data = malloc(FILE_BYTES), *got = malloc(FILE_BYTES);
+	for (size_t i = 0; i < FILE_BYTES; i++)
+		data[i] = (uint8_t)(i * 13 + (i >> 11));
+	struct fx t = { .file_fd = temp_file(data, FILE_BYTES), .paused = true };
+	struct fe_engine *e = start(1, fx_init, &t);
+	int fd = dial(atomic_load(&t.port));
+	assert_int_equal(write(fd, "unread", 6), 6);
+	size_t have = 0;
+	ssize_t n;
+	while ((n = read(fd, got + have, FILE_BYTES - have)) > 0)
+		have += (size_t)n;
+	assert_true(wait_until(&t.done, 1, 10));
+	assert_int_equal(t.err, 0);
+	assert_int_equal(have, FILE_BYTES);
+	assert_memory_equal(got, data, have);
+	close(fd);
+	finish(e);
+	close(t.file_fd);
+	free(data);
+	free(got);
+}
+
+/* fe_conn_send_owned queues a buffer it takes (in order with copied
+ * sends); kTLS calls on this kernel: the probe's verdict, and a refused
+ * TLS_TX leaves the connection as it was. */
+struct own_test {
+	atomic_int port, done;
+	int tx;                 /* fe_conn_ktls_tx's result */
+	int alert;              /* fe_conn_ktls_alert's on a plain connection */
+	int owned;
+};
+
+static void own_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	struct own_test *t = arg;
+	fe_conn_hold(c, &noop_ops, t);
+	uint8_t info[56] = { 0x03, 0x03, 51 };   /* TLS 1.2, AES-128-GCM, zero key */
+	t->tx = fe_conn_ktls_tx(c, info, 40);
+	t->alert = fe_conn_ktls(c) ? 0 : fe_conn_ktls_alert(c, 1, 0);
+	char *p = malloc(4096);
+	assert_non_null(p);
+	memcpy(p, "owned bytes", 11);
+	t->owned = fe_conn_send_owned(c, p, 11, 4096);
+	assert_int_equal(fe_conn_send(c, "+copied", 7), 0);
+	fe_conn_close(c);
+	fe_listener_close(l);
+	atomic_store(&t->done, 1);
+}
+
+static int own_init(struct fe_worker *w, void *arg)
+{
+	struct own_test *t = arg;
+	struct sockaddr_storage a = loopback(0), bound;
+	int err;
+	struct fe_listener *l = fe_tcp_listen(w, &a, false, own_accept, t, &err);
+	if (!l || fe_listener_local(l, &bound))
+		return 2;
+	atomic_store(&t->port, ntohs(((struct sockaddr_in *)&bound)->sin_port));
+	return 0;
+}
+
+static void test_send_owned_and_ktls(void **state)
+{
+	(void)state;
+	char why[128];
+	unsigned mask = fe_ktls_probe(why, sizeof(why));
+	if (!mask)
+		assert_true(why[0] != '\0');        /* says why not */
+	struct own_test t = { 0 };
+	struct fe_engine *e = start(1, own_init, &t);
+	int fd = dial(atomic_load(&t.port));
+	char got[64];
+	size_t have = 0;
+	ssize_t n;
+	while ((n = read(fd, got + have, sizeof(got) - have)) > 0)
+		have += (size_t)n;
+	assert_true(wait_until(&t.done, 1, 10));
+	assert_int_equal(t.owned, 0);
+	if (t.tx < 0) {                           /* no kTLS: plain bytes, in order */
+		assert_int_equal(t.alert, -EINVAL);
+		assert_int_equal(have, 18);
+		assert_memory_equal(got, "owned bytes+copied", 18);
+	} else {
+		assert_true(mask & FE_KTLS_TLS12_AES128);
+	}
+	close(fd);
+	finish(e);
 }
 
 static void test_recvfile(void **state)
@@ -379,6 +479,8 @@ int main(void)
 	fb_log_open(NULL, LOG_LVL_WARN, 0, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sendfile),
+		cmocka_unit_test(test_sendfile_paused),
+		cmocka_unit_test(test_send_owned_and_ktls),
 		cmocka_unit_test(test_recvfile),
 		cmocka_unit_test(test_connect_and_abort),
 		cmocka_unit_test(test_detach_adopt),

@@ -1,0 +1,159 @@
+/* ktls.c — a TLS connection's sending keys, as Linux's kernel TLS (kTLS)
+ * takes them, so that the kernel seals the records of a file sent by splice. */
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/tls.h>
+
+#include "tls_internal.h"
+
+static void be64(uint64_t v, unsigned char out[8])
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (unsigned char)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Every byte we send passes here (whole records in practice, but any
+ * split works): the header of each record, and of each sealed one its
+ * first 8 bytes, TLS 1.2 AES-GCM's explicit nonce (TLS 1.3 records have
+ * none: what is read there then is never used). */
+void crypto_ktls_track(struct rec_track *r, const uint8_t *p, size_t n)
+{
+	while (n) {
+		size_t want = r->have < 5 ? 5 : r->cur_sealed && r->have < 13 ? 13 : 0;
+		if (want) {
+			size_t take = want - r->have < n ? want - r->have : n;
+			memcpy(r->head + r->have, p, take);
+			r->have += take;
+			p += take;
+			n -= take;
+			if (r->have == 5) {
+				r->left = (size_t)r->head[3] << 8 | r->head[4];
+				r->cur_sealed = r->sealed && r->left >= 8;
+				if (r->head[0] == 20)
+					r->sealed = true;      /* what follows is sealed */
+			} else if (r->have == 13) {
+				r->last_nonce = get_be64(r->head + 5);
+				r->nonce_seen = true;
+				r->left -= 8;
+			}
+			if (r->have == 5 && !r->left)
+				r->have = 0;
+			continue;
+		}
+		size_t take = r->left < n ? r->left : n;
+		r->left -= take;
+		p += take;
+		n -= take;
+		if (!r->left)
+			r->have = 0;
+	}
+}
+
+/* Why this connection cannot go to the kernel, or NULL. */
+static const char *unsuitable(struct crypto_tls *t, int version, int keylen, int ivlen)
+{
+	if (!t->ready || t->failed || t->kernel_tx)
+		return "the handshake has not completed";
+	if (t->out.len != t->out.off)
+		return "records are still waiting to be sent";
+	if (version != TLS1_2_VERSION && version != TLS1_3_VERSION)
+		return "not TLS 1.2 or 1.3";
+	int bulk = wolfSSL_GetBulkCipher(t->ssl);
+	if (bulk == wolfssl_chacha)      /* RFC 7905 and 8446: a 12-byte IV */
+		return keylen == 32 && ivlen == 12 ? NULL : "unexpected ChaCha20 key or IV";
+	if (bulk != wolfssl_aes_gcm || (keylen != 16 && keylen != 32))
+		return "the cipher is not AES-128-GCM, AES-256-GCM or ChaCha20-Poly1305";
+	/* wolfSSL's write IV: TLS 1.2's 4-byte implicit salt, TLS 1.3's
+	 * 12-byte static IV */
+	if (ivlen != (version == TLS1_3_VERSION ? 12 : 4))
+		return "unexpected IV length";
+	return NULL;
+}
+
+int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN])
+{
+	memset(k, 0, sizeof(*k));
+	int version = wolfSSL_version(t->ssl);
+	int keylen = wolfSSL_GetKeySize(t->ssl), ivlen = wolfSSL_GetIVSize(t->ssl);
+	const char *no = unsuitable(t, version, keylen, ivlen);
+	if (no) {
+		snprintf(why, CRYPTO_ERR_LEN, "%s: %s", __func__, no);
+		return -1;
+	}
+	bool server = wolfSSL_GetSide(t->ssl) == WOLFSSL_SERVER_END;
+	const unsigned char *key = server ? wolfSSL_GetServerWriteKey(t->ssl)
+					  : wolfSSL_GetClientWriteKey(t->ssl);
+	const unsigned char *iv = server ? wolfSSL_GetServerWriteIV(t->ssl)
+					 : wolfSSL_GetClientWriteIV(t->ssl);
+	word64 seq = 0;
+	(void)wolfSSL_GetSequenceNumber(t->ssl, &seq);   /* returns 1 for seq 0 */
+	if (!key || !iv) {
+		snprintf(why, CRYPTO_ERR_LEN, "%s: wolfSSL gives no write key", __func__);
+		return -1;
+	}
+	if (wolfSSL_GetBulkCipher(t->ssl) == wolfssl_chacha) {
+		/* nonce = iv XOR the record sequence number, both versions */
+		struct tls12_crypto_info_chacha20_poly1305 *c = (void *)k->info.bytes;
+		_Static_assert(sizeof(*c) <= sizeof(k->info.bytes), "crypto_ktls too small");
+		c->info.version = version == TLS1_3_VERSION ? TLS_1_3_VERSION : TLS_1_2_VERSION;
+		c->info.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
+		memcpy(c->key, key, 32);
+		memcpy(c->iv, iv, 12);
+		be64(seq, c->rec_seq);
+		k->version = version == TLS1_3_VERSION ? 13 : 12;
+		k->cipher = CRYPTO_KTLS_CHACHA20_POLY1305;
+		k->len = sizeof(*c);
+		return 0;
+	}
+	/* The two layouts differ only in the key's length; both start with
+	 * the version and cipher, then the 8-byte IV field, then the key. */
+	struct tls12_crypto_info_aes_gcm_128 *a = (void *)k->info.bytes;
+	struct tls12_crypto_info_aes_gcm_256 *b = (void *)k->info.bytes;
+	_Static_assert(sizeof(*b) <= sizeof(k->info.bytes), "crypto_ktls too small");
+	unsigned char *f_iv = keylen == 16 ? a->iv : b->iv;
+	unsigned char *f_key = keylen == 16 ? a->key : b->key;
+	unsigned char *f_salt = keylen == 16 ? a->salt : b->salt;
+	unsigned char *f_seq = keylen == 16 ? a->rec_seq : b->rec_seq;
+	a->info.version = version == TLS1_3_VERSION ? TLS_1_3_VERSION : TLS_1_2_VERSION;
+	a->info.cipher_type = keylen == 16 ? TLS_CIPHER_AES_GCM_128 : TLS_CIPHER_AES_GCM_256;
+	memcpy(f_key, key, (size_t)keylen);
+	memcpy(f_salt, iv, 4);
+	if (version == TLS1_3_VERSION) {
+		/* nonce = (salt || iv) XOR the record sequence number */
+		memcpy(f_iv, iv + 4, 8);
+	} else {
+		/* The explicit nonce: wolfSSL's starts at a random value with
+		 * the keys (wc_AesGcmSetIV) and counts up by one per record; the
+		 * kernel counts up from the one after the last we sent, so none
+		 * repeats under this key. */
+		if (!t->track.nonce_seen) {
+			snprintf(why, CRYPTO_ERR_LEN, "%s: no sealed record seen", __func__);
+			return -1;
+		}
+		be64(t->track.last_nonce + 1, f_iv);
+	}
+	be64(seq, f_seq);
+	k->version = version == TLS1_3_VERSION ? 13 : 12;
+	k->cipher = keylen == 16 ? CRYPTO_KTLS_AES128_GCM : CRYPTO_KTLS_AES256_GCM;
+	k->len = keylen == 16 ? sizeof(*a) : sizeof(*b);
+	return 0;
+}
+
+void crypto_tls_kernel_tx(struct crypto_tls *t)
+{
+	t->kernel_tx = true;
+}
+
+void crypto_ktls_wipe(struct crypto_ktls *k)
+{
+	explicit_bzero(k, sizeof(*k));
+}

@@ -1,0 +1,207 @@
+#!/bin/sh
+# ktls_vm_init.sh — /init of test_ktls_vm.py's KVM guest: loads the kernel's
+# tls module, runs ferryd with ftp.tls.ktls "required", downloads over PROT P
+# with ferry-ftp and curl, compares bytes, proves the kernel sealed them,
+# measures CPU per GiB against user-space TLS, prints "ok - "/"FAIL - "
+# lines and "guest: N passed, N failed", and powers off.
+export PATH=/bin
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+ip link set lo up
+
+# results go to a file: the checks run in a subshell that an error may end
+ok() { echo "ok - $1"; echo ok >>/tmp/results; }
+fail() { echo "FAIL - $1${2:+ ($2)}"; echo fail >>/tmp/results; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; return 1; fi; }
+finish() {
+	P=$(grep -c '^ok' /tmp/results)
+	F=$(grep -c '^fail' /tmp/results)
+	if [ "$F" -gt 0 ]; then
+		for l in /tmp/ktls.out /tmp/user.out; do
+			[ -f $l ] && tail -n 30 $l | sed "s|^|guest: $l: |"
+		done
+	fi
+	echo "guest: $P passed, $F failed"
+	poweroff -f
+}
+# wait_for SECONDS COMMAND...: polls every 50 ms until COMMAND succeeds
+wait_for() {
+	n=$(($1 * 20)); shift
+	while [ $n -gt 0 ]; do
+		"$@" 2>/dev/null && return 0
+		sleep 0.05
+		n=$((n - 1))
+	done
+	"$@"
+}
+metric() {      # metric PORT LABEL: ferry_ftp_tls_downloads_total{tls=LABEL}
+	wget -q -O - "http://127.0.0.1:$1/metrics" |
+		sed -n "s/^ferry_ftp_tls_downloads_total{tls=\"$2\"} //p"
+}
+tls_tx() {      # sealed by the kernel's software TLS, since boot
+	sed -n 's/^TlsTxSw[ \t]*//p' /proc/net/tls_stat
+}
+uptime_ms() {
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+closed() {      # curl -v saw the data connection's close_notify before the 226
+	sed -n '/^< 150/,/^< 226/p' /tmp/curl.err | grep -q "(IN), TLS alert, close notify"
+}
+cpu_ticks() {   # utime + stime of a process, in clock ticks
+	awk '{ print $14 + $15 }' /proc/$1/stat
+}
+
+main() {
+# ---- the kernel's TLS ---------------------------------------------------------
+echo "guest: kernel $(uname -r), $(nproc) CPUs, $(grep -c aes /proc/cpuinfo) with AES-NI"
+for m in /lib/ktls/*.ko; do
+	case $m in
+	*-opt-*) insmod $m 2>/dev/null || echo "guest: $m not loaded (this CPU)";;
+	*) insmod $m || fail "insmod $m";;
+	esac
+done
+check "tcp_available_ulp lists tls" grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp
+
+# ---- ferryd, kTLS required -----------------------------------------------------
+head -c 8400001 /dev/urandom >/srv/big.bin      # 512.7 records of 16 KiB
+: >/srv/empty.bin
+printf 'line one\nline two\n' >/srv/text.txt
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+ferryd -f /etc/ferry/ktls.json >/tmp/ktls.out 2>&1 &
+KPID=$!
+wait_for 30 grep -q "ftp: listening on" /tmp/ktls.out
+check "ferryd (ktls required) started" kill -0 $KPID || return 1
+wait_for 5 wget -q -O /dev/null http://127.0.0.1:9100/metrics
+line=$(grep -o "kTLS: available for [^;]*" /tmp/ktls.out)
+echo "guest: $line"
+for c in "TLS 1.2 AES-128-GCM" "TLS 1.2 AES-256-GCM" "TLS 1.3 AES-128-GCM" \
+	 "TLS 1.3 AES-256-GCM" "TLS 1.2 ChaCha20-Poly1305" "TLS 1.3 ChaCha20-Poly1305"; do
+	case "$line" in
+	*"$c"*) ok "the start-up probe found $c";;
+	*) fail "the start-up probe found $c" "$line";;
+	esac
+done
+
+# ---- ferry-ftp: whole file, resumed, empty -------------------------------------
+FTP="ferry-ftp --tls --ca /etc/ferry/c.pem -u alice:@PW@ -q -t 20"
+$FTP 127.0.0.1:2121 get big.bin /tmp/a.bin
+check "ferry-ftp --tls get: 8400001 bytes byte for byte (exit $?)" cmp /srv/big.bin /tmp/a.bin
+head -c 1000001 /srv/big.bin >/tmp/r.bin
+$FTP -c 127.0.0.1:2121 get big.bin /tmp/r.bin
+check "ferry-ftp --tls -c get (REST 1000001): the whole file (exit $?)" cmp /srv/big.bin /tmp/r.bin
+$FTP 127.0.0.1:2121 get empty.bin /tmp/e.bin
+rc=$?
+check "ferry-ftp --tls get of a 0-byte file (exit $rc)" test $rc = 0 -a -f /tmp/e.bin -a ! -s /tmp/e.bin
+rm -f /tmp/a.bin /tmp/r.bin
+
+# ---- curl (OpenSSL): each version and cipher ----------------------------------
+CURL="curl -sS -v --ssl-reqd --cacert /etc/ferry/c.pem --max-time 30"
+URL="ftp://alice:@PW@@127.0.0.1:2121"
+n=0
+for spec in "1.2 ECDHE-ECDSA-AES128-GCM-SHA256" "1.2 ECDHE-ECDSA-AES256-GCM-SHA384" \
+	    "1.2 ECDHE-ECDSA-CHACHA20-POLY1305" "1.3 TLS_AES_128_GCM_SHA256" \
+	    "1.3 TLS_AES_256_GCM_SHA384" "1.3 TLS_CHACHA20_POLY1305_SHA256"; do
+	v=${spec% *}
+	c=${spec#* }
+	if [ "$v" = 1.2 ]; then opt="--tlsv1.2 --tls-max 1.2 --ciphers $c"
+	else opt="--tlsv1.3 --tls13-ciphers $c"; fi
+	before=$(tls_tx)
+	$CURL $opt -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
+	rc=$?
+	after=$(tls_tx)
+	n=$((n + 1))
+	check "curl TLS $v $c: byte for byte (exit $rc)" cmp /srv/big.bin /tmp/c.bin
+	check "curl TLS $v $c: negotiated (both connections)" \
+		test "$(grep -c "SSL connection using TLSv$v / $c" /tmp/curl.err)" -ge 2
+	check "curl TLS $v $c: the kernel sealed it (TlsTxSw $before -> $after)" \
+		test "$after" -gt "$before"
+	check "curl TLS $v $c: the server's close_notify came before the 226" closed
+	[ $rc = 0 ] || tail -n 5 /tmp/curl.err
+	rm -f /tmp/c.bin
+done
+$CURL --tlsv1.3 -r 1000001- -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
+tail -c +1000002 /srv/big.bin >/tmp/tail.bin
+check "curl TLS 1.3 REST 1000001: the tail byte for byte" cmp /tmp/tail.bin /tmp/c.bin
+check "curl TLS 1.3 REST: close_notify before the 226" closed
+$CURL --tlsv1.2 --tls-max 1.2 -o /tmp/c.bin "$URL/empty.bin" 2>/tmp/curl.err
+check "curl TLS 1.2 a 0-byte file (exit $?)" test -f /tmp/c.bin -a ! -s /tmp/c.bin
+check "curl TLS 1.2 a 0-byte file: close_notify before the 226" closed
+$CURL -B -o /tmp/c.txt "$URL/text.txt" 2>/tmp/curl.err
+check "curl ASCII RETR (user-space TLS) (exit $?)" cmp /srv/text.txt /tmp/c.txt
+rm -f /tmp/c.bin /tmp/tail.bin /tmp/c.txt
+
+# ---- one control connection, several at once, a client that goes away --------
+$CURL --tlsv1.2 -o /tmp/m1.bin "$URL/big.bin" -o /tmp/m2.bin "$URL/big.bin" 2>/tmp/curl.err
+rc=$?
+check "curl: two RETRs on one control connection (exit $rc)" \
+	sh -c 'cmp /srv/big.bin /tmp/m1.bin && cmp /srv/big.bin /tmp/m2.bin'
+check "curl: the control connection was reused" grep -q "Re-using existing connection" /tmp/curl.err
+rm -f /tmp/m1.bin /tmp/m2.bin
+pids=
+for i in 1 2 3 4; do
+	$CURL -o /tmp/p$i.bin "$URL/big.bin" 2>/tmp/p$i.err &
+	pids="$pids $!"
+done
+wait $pids
+for i in 1 2 3 4; do
+	check "curl: 4 downloads at once, number $i byte for byte" cmp /srv/big.bin /tmp/p$i.bin
+	rm -f /tmp/p$i.bin
+done
+$CURL -o - "$URL/big.bin" 2>/dev/null | head -c 100000 >/dev/null
+check "a client that stops reading after 100000 bytes: ferryd lives on" kill -0 $KPID
+$CURL -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
+check "and serves the next download byte for byte" cmp /srv/big.bin /tmp/c.bin
+rm -f /tmp/c.bin
+
+want=$((3 + n + 2 + 2 + 4 + 2))
+got=$(metric 9100 ktls)
+check "/metrics: $want downloads sealed by the kernel (tls=\"ktls\" $got)" test "$got" = $want
+got=$(metric 9100 user)
+check "/metrics: only the ASCII one by user space (tls=\"user\" $got)" test "$got" = 1
+check "no download fell back to user space (log)" \
+	sh -c '! grep -E "kTLS not used|TLS_TX failed|close_notify not sent" /tmp/ktls.out'
+grep "TlsTx\|TlsCurrTx\|TlsDecryptError" /proc/net/tls_stat | tr '\n' ' ' | sed 's/^/guest: tls_stat: /'
+echo
+
+# ---- CPU per GiB: kTLS against user-space TLS, one short run each ----------------
+if grep -q ferry_figures=0 /proc/cmdline; then
+	echo "guest: figures skipped (emulated CPU, not KVM: they would mean nothing)"
+else
+head -c 67108864 /dev/urandom >/srv/perf.bin
+ferryd -f /etc/ferry/user.json >/tmp/user.out 2>&1 &
+UPID=$!
+wait_for 30 grep -q "ftp: listening on" /tmp/user.out
+for who in ktls:2121:$KPID user:2122:$UPID; do
+	name=${who%%:*}
+	rest=${who#*:}
+	port=${rest%%:*}
+	pid=${rest#*:}
+	t0=$(cpu_ticks $pid)
+	s0=$(uptime_ms)
+	for i in 1 2 3 4; do
+		$CURL --tlsv1.3 --tls13-ciphers TLS_AES_128_GCM_SHA256 -o /dev/null \
+			"ftp://alice:@PW@@127.0.0.1:$port/perf.bin" 2>/dev/null || fail "perf $name RETR $i"
+	done
+	t1=$(cpu_ticks $pid)
+	s1=$(uptime_ms)
+	echo "guest: figure: $name: 256 MiB TLS 1.3 AES-128-GCM RETR: ferryd CPU $(((t1 - t0) * 10)) ms" \
+	     "=> $(((t1 - t0) * 40)) ms/GiB; wall $((s1 - s0)) ms"
+done
+check "the user-space server counted its downloads as user" test "$(metric 9101 user)" = 4
+fi
+
+# ---- stop, sanitizers quiet ---------------------------------------------------
+for pid in $KPID ${UPID:-}; do
+	kill -TERM $pid
+	wait $pid
+	rc=$?
+	check "ferryd $pid stops on SIGTERM (exit 6, got $rc)" test $rc = 6
+done
+check "sanitizers quiet" sh -c '! grep -E "AddressSanitizer|LeakSanitizer|runtime error" /tmp/*.out'
+}
+
+: >/tmp/results
+(main) || fail "the guest's checks ended early (exit $?)"
+finish
