@@ -46,6 +46,7 @@
 
 #include "fake_engine.h"
 #include "fake_tcp.h"
+#include "fs_guard.h"
 #include "ferry/base.h"
 #include "ferry/daemon.h"
 #include "ferry/ftp.h"
@@ -55,7 +56,7 @@
 enum { VARIANTS = 16, SECRET_LEN = 17 };
 static const char secret[SECRET_LEN + 1] = "not for FTP users";
 
-static char base_dir[256], root_dir[512];
+static char base_dir[256], root_dir[512], xferlog_path[512];
 
 /* ---- the file tree ---------------------------------------------------------- */
 
@@ -122,8 +123,56 @@ static void make_tree(void)
 	snprintf(to, sizeof(to), "%s/outside/secret", base_dir);
 	snprintf(p, sizeof(p), "%s/abs", root_dir);
 	FUZZ_CHECK(symlink(to, p) == 0);
-	snprintf(p, sizeof(p), "%s/xferlog", base_dir);
-	FUZZ_CHECK(truncate(p, 0) == 0);
+}
+
+/* What make_tree made, for the spot check below. */
+static const char *const tree_paths[] = {
+	".", "hello.txt", "crlf.txt", "secret0.txt", "dir", "dir/a b.txt", "dir/sub",
+	"dir/sub/deep.bin", "pub", "pub/readme", "pub/escape", "escape", "abs",
+};
+enum { TREE_PATHS = sizeof(tree_paths) / sizeof(tree_paths[0]), SPOT_EVERY = 16 };
+
+static struct {
+	bool built;
+	unsigned long changes;    /* fuzz_fs_changes() once it was built */
+	unsigned kept;            /* inputs since, that left it as it was */
+	struct timespec ctime[TREE_PATHS];
+} tree;
+
+static void tree_times(struct timespec *out)
+{
+	for (unsigned i = 0; i < TREE_PATHS; i++) {
+		char p[PATH_MAX];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/%s", root_dir, tree_paths[i]);
+		FUZZ_CHECK(lstat(p, &st) == 0);
+		out[i] = st.st_ctim;
+	}
+}
+
+/* The tree as make_tree leaves it, rebuilt only when the last input may
+ * have changed it: fs_guard.c counts every call src/ftp makes that can
+ * (an upload, a rename, SITE CHMOD, ...). Now and then a tree that was
+ * kept is checked against the change times it had once built: a change
+ * not counted means a call fs_guard.c does not wrap yet (a finding, as
+ * inputs would no longer replay alike). */
+static void fresh_tree(void)
+{
+	if (tree.built && fuzz_fs_changes() == tree.changes) {
+		if (++tree.kept % SPOT_EVERY == 0) {
+			struct timespec now[TREE_PATHS];
+			tree_times(now);
+			for (unsigned i = 0; i < TREE_PATHS; i++)
+				FUZZ_CHECK(now[i].tv_sec == tree.ctime[i].tv_sec &&
+					   now[i].tv_nsec == tree.ctime[i].tv_nsec);
+		}
+		return;
+	}
+	make_tree();
+	tree_times(tree.ctime);
+	tree.built = true;
+	tree.kept = 0;
+	tree.changes = fuzz_fs_changes();
 }
 
 /* Nothing outside root/ changed: base holds root, outside and the transfer
@@ -161,8 +210,12 @@ static void check_outside(void)
 
 static void make_base(void)
 {
+	/* $TMPDIR, else memory when there is some: rebuilding the tree after
+	 * an upload then costs no disk journal */
 	const char *tmp = getenv("TMPDIR");
-	snprintf(base_dir, sizeof(base_dir), "%s/fuzz_ftp.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!tmp || !*tmp)
+		tmp = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(base_dir, sizeof(base_dir), "%s/fuzz_ftp.XXXXXX", tmp);
 	FUZZ_CHECK(mkdtemp(base_dir));
 	FUZZ_CHECK(chmod(base_dir, 0755) == 0);
 	snprintf(root_dir, sizeof(root_dir), "%s/root", base_dir);
@@ -175,6 +228,7 @@ static void make_base(void)
 	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
 	FUZZ_CHECK(utimensat(AT_FDCWD, p, ts, 0) == 0);
 	put_file(base_dir, "xferlog", "", 0640);
+	snprintf(xferlog_path, sizeof(xferlog_path), "%s/xferlog", base_dir);
 }
 
 static void remove_base(void)
@@ -368,9 +422,20 @@ static void check_server_empty(struct ftp_server *srv)
 	FUZZ_CHECK(__atomic_load_n(&srv->hash_jobs, __ATOMIC_RELAXED) == 0);
 }
 
+/* Timers pending besides each worker's watch on the stop flag (which
+ * re-arms itself five times a second for as long as the worker runs). */
+static unsigned other_timers(struct ftp_worker *const *fw, unsigned nworkers)
+{
+	unsigned n = fake_stats()->pending_timers;
+	for (unsigned i = 0; i < nworkers; i++)
+		n -= fw[i]->watch != NULL;
+	return n;
+}
+
 /* The client reads everything, closes every connection, and the clock runs
- * past every timeout. */
-static void wind_down(void)
+ * past every timeout: on until no timer but the watches is left (advancing
+ * further would only fire those), at most 20 times 30 s. */
+static void wind_down(struct ftp_worker *const *fw, unsigned nworkers)
 {
 	fake_pool_hold(pool_slow = false);
 	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
@@ -379,7 +444,7 @@ static void wind_down(void)
 	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
 		fake_tcp_peer(i)->shut = true;
 	fake_tcp_run();
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < 20 && other_timers(fw, nworkers); i++) {
 		fake_advance(30 * 1000);
 		fake_tcp_run();
 	}
@@ -390,7 +455,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	setup_once();
-	make_tree();
+	fresh_tree();
+	FUZZ_CHECK(truncate(xferlog_path, 0) == 0);   /* bounded: it grows */
 	unsigned nworkers = data[0] & 1 ? 2 : 1;
 	struct ftp_server *srv = NULL;
 	FUZZ_CHECK(ftp_server_create(variant_config((data[0] >> 1) & 7), &srv) == 0);
@@ -408,7 +474,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	bool abrupt = data[0] & 32;
 	if (!abrupt) {
-		wind_down();
+		wind_down(fw, nworkers);
 		for (unsigned i = 0; i < nworkers; i++)
 			check_worker_empty(fw[i]);
 		check_server_empty(srv);
