@@ -47,11 +47,19 @@
 #include "fake_engine.h"
 #include "fake_tcp.h"
 #include "fs_guard.h"
+#include "tls_cert.h"
 #include "ferry/base.h"
 #include "ferry/daemon.h"
 #include "ferry/ftp.h"
 #include "ftp_internal.h"
 #include "fuzz.h"
+
+/* Built a second time as fuzz_ftps, with FTPS configured (-DFUZZ_FTPS). */
+#ifdef FUZZ_FTPS
+enum { FTPS = 1 };
+#else
+enum { FTPS = 0 };
+#endif
 
 enum { VARIANTS = 16, SECRET_LEN = 17 };
 static const char secret[SECRET_LEN + 1] = "not for FTP users";
@@ -252,6 +260,14 @@ static const struct ferry_config *variant_config(unsigned v)
 	struct crypt_data cd = { 0 };
 	const char *hash = crypt_r("secret", "$1$fuzzsalt$", &cd);
 	FUZZ_CHECK(hash && hash[0] == '$');
+	/* fuzz_ftps: FTPS, explicit (AUTH TLS) and implicit, required for
+	 * logins when v bit 3 is set */
+	char tls[1024] = "";
+	if (FTPS)
+		snprintf(tls, sizeof(tls), "\"tls\": { \"cert\": \"%s\", \"key\": \"%s\", "
+			 "\"required\": %s, \"implicit_listen\": [\"127.0.0.1:990\", "
+			 "\"[::1]:990\"] },\n", fuzz_cert_make()->cert, fuzz_cert_make()->key,
+			 v & 8 ? "true" : "false");
 	char json[4096];
 	snprintf(json, sizeof(json),
 		 "{ \"ftp\": { \"listen\": [\"127.0.0.1:2121\", \"[::1]:2121\"],\n"
@@ -264,9 +280,9 @@ static const struct ferry_config *variant_config(unsigned v)
 		 "  \"max_login_failures\": 3, \"lockout_seconds\": 60, \"idle_timeout\": 120,\n"
 		 "  \"data_timeout\": 30, \"spsv_timeout\": 20, \"login_timeout\": 60,\n"
 		 "  \"max_hash_jobs\": 2, \"atomic_uploads\": %s, \"xferlog\": \"%s/xferlog\",\n"
-		 "  \"proxy_protocol\": [\"127.0.0.2\"] } }\n",
+		 "  %s\"proxy_protocol\": [\"127.0.0.2\"] } }\n",
 		 hash, root_dir, hash, root_dir, root_dir, v & 1 ? "true" : "false",
-		 v & 2 ? "true" : "false", v & 4 ? "true" : "false", base_dir);
+		 v & 2 ? "true" : "false", v & 4 ? "true" : "false", base_dir, tls);
 	struct config_error err;
 	daemon_config_init(&cfg[v]);
 	if (daemon_load_json(json, strlen(json), "fuzz.json", &cfg[v], &err) ||
@@ -350,7 +366,11 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 			send_text(p, bytes, len);
 		break;
 	case 1:
-		(void)fake_tcp_connect_ctl((a >> 2) % nworkers, client_addrs[a & 3]);
+		if (FTPS && a & 8)   /* to the implicit FTPS listener */
+			(void)fake_tcp_connect_nth((a >> 2 & 1) % nworkers, client_addrs[a & 3], 1,
+						   true);
+		else
+			(void)fake_tcp_connect_ctl((a >> 2) % nworkers, client_addrs[a & 3]);
 		break;
 	case 2:
 		(void)fake_tcp_connect_data(client_addrs[a & 3]);
@@ -380,6 +400,8 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 			fake_pool_hold(pool_slow = !pool_slow);
 		if (a & 2)
 			ftp_server_shutdown(srv);
+		if (FTPS && a & 4 && (p = nth_peer(fake_tcp_npeers() - 1)))
+			(void)fake_tcp_tls_client(p);   /* the newest connection's */
 		break;
 	}
 	if (!(op & 0x80))
@@ -459,7 +481,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(truncate(xferlog_path, 0) == 0);   /* bounded: it grows */
 	unsigned nworkers = data[0] & 1 ? 2 : 1;
 	struct ftp_server *srv = NULL;
-	FUZZ_CHECK(ftp_server_create(variant_config((data[0] >> 1) & 7), &srv) == 0);
+	unsigned variant = (data[0] >> 1) & 7;
+	if (FTPS && data[0] & 64)
+		variant |= 8;
+	FUZZ_CHECK(ftp_server_create(variant_config(variant), &srv) == 0);
 	fake_begin(nworkers, 1000000);
 	fake_tcp_begin(data[0] & 16);
 	struct ftp_worker *fw[FAKE_MAX_WORKERS] = { 0 };
