@@ -1,9 +1,10 @@
 /* fuzz_ftp_session.c — whole FTP sessions (src/ftp: login, every verb, data
  * connections by PASV/EPSV/PORT/EPRT/SPSV, uploads, listings, the PROXY
- * header of a balancer) run without a ring: the FTP objects are linked with
- * fake_engine.c and fake_tcp.c, test doubles of the fe_* calls, the helper
- * pool and file operations run at once, and the files live in a temporary
- * tree made afresh for each input.
+ * header of a balancer; FTPS as fuzz_ftps) run without a ring: the FTP
+ * objects are linked with fake_engine.c and fake_tcp.c, test doubles of the
+ * fe_* calls, the helper pool and file operations run at once, and the
+ * files live in a temporary tree, made again whenever an input may have
+ * changed it (fs_guard.c).
  *
  * Input: one byte of set-up (bit 0: two workers; bit 1: anonymous may
  * write; bit 2: anonymous is an upload-only drop box; bit 3: atomic
@@ -27,6 +28,15 @@
  *     says 421 to every session and closes its listeners); else nothing.
  * Connections are numbered in order of opening (connection 0 is opened
  * first, before the records).
+ *
+ * Built as fuzz_ftps (-DFUZZ_FTPS) the server has FTPS: a certificate
+ * (tls_cert.c), implicit FTPS listeners beside the plain ones, and TLS
+ * required for logins when set-up bit 6 is set. Then CONNECT with a bit 3
+ * goes to the implicit listener (its client's bytes are raw TLS records),
+ * and op 7 with a bit 2 makes the newest connection's client a real TLS
+ * client (fake_tcp_tls_client: wolfSSL's, its bytes encrypted, the replies
+ * decrypted and checked). Without one, what the fuzzer sends after 234 or
+ * to the implicit listener arrives where the ClientHello belongs.
  *
  * Invariants: every reply is "ddd text" CR LF or RFC 959's multi-line form,
  * in order, ending on a complete reply (fake_tcp.c); no send queue passes
