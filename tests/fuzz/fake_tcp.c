@@ -827,6 +827,10 @@ enum { RECV_CHUNK = 16384, TURNS_MAX = 100000 };
 static bool conn_turn(struct fe_conn *c)
 {
 	struct fake_peer *p = c->p;
+	if (!c->owned && c->closing) {   /* adopted, never started, closed: */
+		conn_free(c);                /* freed, no on_close (as the engine) */
+		return true;
+	}
 	if (!c->owned || c->detaching)
 		return false;
 	if (c->queued && (!p || p->reading)) {
