@@ -16,10 +16,12 @@ out = sys.argv[1]
 FP = "66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC"
 
 
-def put(name, data):
+def put(name, data, file=None):
+    """file: a fixed name, for seeds made from bytes that change at every
+    --seed (the recorded ClientHellos), so they replace their old selves."""
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+    with open(os.path.join(d, file or hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
         f.write(data)
 
 
@@ -292,19 +294,26 @@ for s in FTP_SEEDS:
 def hellos():
     d = os.path.join(out, "crypto_tls")
     names = sorted(n for n in os.listdir(d) if n.startswith("client")) if os.path.isdir(d) else []
-    return [open(os.path.join(d, n), "rb").read()[1:] for n in names]
+    seen = []
+    for n in names:      # the same hello may be cut two ways: once here
+        h = open(os.path.join(d, n), "rb").read()[1:]
+        if h not in seen:
+            seen.append(h)
+    return seen
 
 
-FTPS_SEEDS = []
+HELLO_SEEDS = []
 for h in hellos():
-    FTPS_SEEDS += [
+    HELLO_SEEDS += [
         Ftp(0).cmds("AUTH TLS").send(h),
         Ftp(0).cmds("AUTH TLS").send(h[:40]).send(h[40:]).clock(10),
         Ftp(1).connect(0, 1, implicit=True).send(h, conn=1).close(1),
         Ftp(0).connect(2, implicit=True).send(h[:len(h) // 2], conn=1).sigterm().clock(3),
         Ftp(0).cmds("AUTH TLS").slow_pool().send(h).send(b"\x17\x03\x03\x00\x05hello").slow_pool(),
     ]
-FTPS_SEEDS += [
+for i, s in enumerate(HELLO_SEEDS):
+    put("ftps", s.b, "hello-%02d" % i)
+FTPS_SEEDS = [
     Ftp(0).cmds("AUTH TLS").tls_client().cmds(*ALICE, "PBSZ 0", "PROT P", "PASV", "LIST")
           .data().tls_client().cmds("PASV", "RETR hello.txt").data().tls_client()
           .cmds("PROT C", "PASV", "NLST").data().cmds("QUIT"),
