@@ -351,8 +351,9 @@ void crypto_tls_shutdown(struct crypto_tls *t)
 
 size_t crypto_tls_out(const struct crypto_tls *t, const uint8_t **p)
 {
-	*p = t->out.p + t->out.off;
-	return t->out.len - t->out.off;
+	size_t n = t->out.len - t->out.off;
+	*p = n ? t->out.p + t->out.off : NULL;   /* nothing yet: no buffer, and NULL + 0 is UB */
+	return n;
 }
 
 void *crypto_tls_out_take(struct crypto_tls *t, size_t *len, size_t *cap)

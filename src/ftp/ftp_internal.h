@@ -645,6 +645,8 @@ int ftp_proxy_parse(const uint8_t *p, size_t n, struct ftp_proxy_hdr *h);
 bool ftp_proxy_trusted(const struct ftp_server *srv, const struct sockaddr_storage *peer);
 /* Reads the header (bounded: 1 KiB, 5 s), then hands over to a session. */
 void ftp_proxy_accept(const struct ftp_listen_opt *lo, struct fe_conn *c);
+/* Closes what still waits for a header (the service stops: watch). */
+void ftp_proxy_worker_stop(struct ftp_worker *fw);
 /* Frees what still waits for a header (ftp_worker_fini). */
 void ftp_proxy_worker_fini(struct ftp_worker *fw);
 

@@ -165,6 +165,17 @@ static void pp_refuse(struct pp_wait *w, const char *why)
 	fe_conn_close(w->c);
 }
 
+/* The service stops: what still waits for its header is closed now (each
+ * on_close frees its wait), not left to hold the drain for 5 s. */
+void ftp_proxy_worker_stop(struct ftp_worker *fw)
+{
+	for (struct pp_wait *w = fw->pp_waiting, *next; w; w = next) {
+		next = w->next;      /* an engine may run on_close at once: w freed */
+		if (!w->done)
+			pp_refuse(w, "the service is stopping");
+	}
+}
+
 static void pp_timeout(struct fe_worker *wk, void *arg)
 {
 	struct pp_wait *w = arg;

@@ -254,6 +254,7 @@ static void watch(struct fe_worker *w, void *arg)
 	for (size_t i = 0; i < fw->nlisteners; i++)
 		fe_listener_close(fw->listeners[i]);
 	fw->nlisteners = 0;
+	ftp_proxy_worker_stop(fw);
 	for (struct ftp_session *s = fw->sessions, *next; s; s = next) {
 		next = s->next;      /* closing may bury s */
 		if (s->closing)

@@ -89,9 +89,12 @@ static uint64_t idle_ms(const struct ftp_session *s)
 static void idle_fired(struct fe_worker *w, void *arg)
 {
 	struct ftp_session *s = arg;
-	(void)w;
 	s->idle_timer = NULL;
-	if (s->xfer || s->jobs) {  /* a running transfer or job is activity */
+	/* A running transfer or job is activity, but not past the login
+	 * deadline: there idle_ms() is 0, and re-arming would spin the worker
+	 * on a timer due at once for as long as the job runs. */
+	bool late = s->state != ST_READY && fe_now_ms(w) >= s->login_by_ms;
+	if ((s->xfer || s->jobs) && !late) {
 		ftp_session_touch(s);
 		return;
 	}

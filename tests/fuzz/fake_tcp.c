@@ -79,11 +79,19 @@ static struct {
 	char token[FAKE_TOKEN_MAX];
 } ft;
 
+static void peer_free(struct fake_peer *p)
+{
+	fb_buf_free(&p->in);
+	fb_buf_free(&p->plain);
+	crypto_tls_free(p->tlsc);
+	p->tlsc = NULL;
+}
+
 void fake_tcp_begin(bool refuse_connects)
 {
 	FUZZ_CHECK(!ft.listeners && !ft.conns && !ft.parked);
 	for (unsigned i = 0; i < ft.npeers; i++)
-		fb_buf_free(&ft.peers[i].in);
+		peer_free(&ft.peers[i]);
 	memset(&ft, 0, sizeof(ft));
 	ft.refuse_connects = refuse_connects;
 	ft.next_port = 40000;
@@ -228,6 +236,14 @@ static void reply_bytes(struct fake_peer *p, const uint8_t *b, size_t n)
 	}
 }
 
+/* A TLS client whose TLS failed closes; what it read of the replies is
+ * no longer a stream the checker can follow. */
+static void client_gives_up(struct fake_peer *p)
+{
+	p->shut = true;
+	p->tls = true;
+}
+
 /* ---- listeners ------------------------------------------------------------ */
 
 struct fe_listener *fe_tcp_listen(struct fe_worker *w, const struct sockaddr_storage *addr,
@@ -295,19 +311,28 @@ static void accept_on(struct fe_listener *l, struct fake_peer *p, const char *ad
 		conn_free(c);
 }
 
-struct fake_peer *fake_tcp_connect_ctl(unsigned w, const char *addr)
+struct fake_peer *fake_tcp_connect_nth(unsigned w, const char *addr, unsigned nth, bool tls)
 {
 	struct sockaddr_storage a;
 	client_addr(addr, &a);
 	for (struct fe_listener *l = ft.listeners; l; l = l->next) {
 		if (!l->service || fe_worker_index(l->w) != w || l->local.ss_family != a.ss_family)
 			continue;
+		if (nth--)
+			continue;
 		struct fake_peer *p = peer_new(true);
-		if (p)
+		if (p) {
+			p->tls = tls;
 			accept_on(l, p, addr);
+		}
 		return p;
 	}
 	return NULL;
+}
+
+struct fake_peer *fake_tcp_connect_ctl(unsigned w, const char *addr)
+{
+	return fake_tcp_connect_nth(w, addr, 0, false);
 }
 
 struct fake_peer *fake_tcp_connect_data(const char *addr)
@@ -364,7 +389,11 @@ int fe_conn_send(struct fe_conn *c, const void *data, size_t len)
 	for (size_t i = 0; i < len; i++)
 		sum ^= ((const uint8_t *)data)[i];
 	(void)sum;
-	if (c->p && c->p->ctl)
+	if (c->p && c->p->tlsc) {
+		if (!crypto_tls_feed(c->p->tlsc, data, len))
+			client_gives_up(c->p);   /* 64 KiB it did not read */
+	}
+	else if (c->p && c->p->ctl)
 		reply_bytes(c->p, data, len);   /* checked in order; read later */
 	c->queued += len;
 	if (c->queued > ft.peak)
@@ -752,6 +781,82 @@ int fe_fs_openat2(struct fe_worker *w, int dirfd, const char *path, const struct
 	return fsop_post(w, r < 0 ? -errno : (int)r, cb, arg);
 }
 
+void fake_tcp_write(struct fake_peer *p, const uint8_t *data, size_t len)
+{
+	if (!p->shut)
+		fb_buf_append(p->tlsc ? &p->plain : &p->in, data, len);
+}
+
+/* ---- a real TLS client -------------------------------------------------- */
+
+static struct crypto_tls_ctx *client_ctx(void)
+{
+	static struct crypto_tls_ctx *ctx;
+	char why[CRYPTO_ERR_LEN];
+	if (!ctx && !(ctx = crypto_tls_client_ctx_new(NULL, false, why))) {
+		fprintf(stderr, "fake_tcp: TLS client context: %s\n", why);
+		FUZZ_CHECK(!"a TLS client context");
+	}
+	return ctx;
+}
+
+bool fake_tcp_tls_client(struct fake_peer *p)
+{
+	if (p->tlsc || p->shut)
+		return false;
+	if (!(p->tlsc = crypto_tls_client_new(client_ctx(), NULL)))
+		return false;
+	/* offers the session of the newest other control connection: a data
+	 * connection must resume it (as curl and lftp do), and so must an SPSV
+	 * data connection, which comes in as a control connection */
+	for (unsigned i = ft.npeers; i-- > 0;) {
+		struct fake_peer *q = &ft.peers[i];
+		if (q == p || !q->ctl || !q->tlsc || !crypto_tls_ready(q->tlsc))
+			continue;
+		void *sess = crypto_tls_session_get(q->tlsc);
+		if (sess) {
+			(void)crypto_tls_session_set(p->tlsc, sess);
+			crypto_tls_session_free(sess);
+		}
+		break;
+	}
+	p->tls = false;            /* the replies are checked in the clear again */
+	return true;
+}
+
+/* The client's turn: handshake, plaintext in (checked as replies on a
+ * control connection), what it has to send out. Returns whether bytes
+ * moved; a client whose TLS failed closes its connection. */
+static bool tls_turn(struct fake_peer *p)
+{
+	bool moved = false;
+	if (!crypto_tls_ready(p->tlsc) && crypto_tls_handshake(p->tlsc) == CRYPTO_TLS_ERROR)
+		client_gives_up(p);
+	if (crypto_tls_ready(p->tlsc)) {
+		if (p->plain.len && !p->shut) {
+			if (crypto_tls_write(p->tlsc, p->plain.p, p->plain.len) < 0)
+				client_gives_up(p);
+			fb_buf_free(&p->plain);
+			moved = true;
+		}
+		uint8_t buf[4096];
+		long n;
+		while ((n = crypto_tls_read(p->tlsc, buf, sizeof(buf))) > 0) {
+			if (p->ctl)
+				reply_bytes(p, buf, (size_t)n);
+			moved = true;
+		}
+	}
+	const uint8_t *out;
+	size_t n = crypto_tls_out(p->tlsc, &out);
+	if (n && !p->shut) {
+		fb_buf_append(&p->in, out, n);
+		moved = true;
+	}
+	crypto_tls_sent(p->tlsc, n);
+	return moved;
+}
+
 /* ---- the loop --------------------------------------------------------------- */
 
 enum { RECV_CHUNK = 16384, TURNS_MAX = 100000 };
@@ -761,6 +866,10 @@ enum { RECV_CHUNK = 16384, TURNS_MAX = 100000 };
 static bool conn_turn(struct fe_conn *c)
 {
 	struct fake_peer *p = c->p;
+	if (!c->owned && c->closing) {   /* adopted, never started, closed: */
+		conn_free(c);                /* freed, no on_close (as the engine) */
+		return true;
+	}
 	if (!c->owned || c->detaching)
 		return false;
 	if (c->queued && (!p || p->reading)) {
@@ -828,15 +937,12 @@ void fake_tcp_run(void)
 			if (live)
 				moved |= conn_turn(snap[i]);
 		}
+		for (unsigned i = 0; i < ft.npeers; i++)
+			if (ft.peers[i].tlsc)
+				moved |= tls_turn(&ft.peers[i]);
 		if (!moved && !fake_mail_waiting())
 			break;
 	}
-}
-
-void fake_tcp_write(struct fake_peer *p, const uint8_t *data, size_t len)
-{
-	if (!p->shut)
-		fb_buf_append(&p->in, data, len);
 }
 
 void fake_tcp_drop_conns(void)
@@ -864,7 +970,7 @@ void fake_tcp_end(void)
 		/* replies end on a complete one (not in TLS, not handed off) */
 		if (p->ctl && !p->tls)
 			FUZZ_CHECK(p->linelen == 0 && !p->multi);
-		fb_buf_free(&p->in);
+		peer_free(p);
 	}
 	ft.npeers = 0;
 }

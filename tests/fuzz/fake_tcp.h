@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "ferry/base.h"
+#include "ferry/crypto.h"
 #include "fake_engine.h"
 
 enum { FAKE_PEERS_MAX = 16, FAKE_TOKEN_MAX = 64 };
@@ -25,6 +26,12 @@ struct fake_peer {
 	bool shut;                /* the client closed its side */
 	bool tls;                 /* after 234: TLS records, not checked */
 	struct fb_buf in;         /* sent by the client, not yet delivered */
+	/* A real TLS client (fake_tcp_tls_client): what the harness writes is
+	 * held in plain until the handshake ends, then encrypted; what the
+	 * server sends is decrypted, and a control connection's replies are
+	 * checked again in the clear. */
+	struct crypto_tls *tlsc;
+	struct fb_buf plain;
 	uint64_t received;        /* bytes the server sent it */
 	/* the reply checker: the line being read */
 	char line[512];
@@ -39,6 +46,15 @@ void fake_tcp_begin(bool refuse_connects);
 /* A control connection from addr (text, port chosen) to the listener of
  * its family on worker w that was opened first. NULL when none. */
 struct fake_peer *fake_tcp_connect_ctl(unsigned w, const char *addr);
+/* The same to the nth such listener (the service opens ftp.listen's, then
+ * ftp.tls.implicit_listen's); tls: the server speaks TLS first (implicit
+ * FTPS), so its bytes are records, not replies. */
+struct fake_peer *fake_tcp_connect_nth(unsigned w, const char *addr, unsigned nth, bool tls);
+/* Makes p's client a real TLS client (wolfSSL's, through src/crypto) from
+ * now on: its handshake starts at once, offering the session of the
+ * newest other control connection's client (resumption). false
+ * when p has one already or TLS cannot start. */
+bool fake_tcp_tls_client(struct fake_peer *p);
 /* A data connection from addr to the passive listener opened last. */
 struct fake_peer *fake_tcp_connect_data(const char *addr);
 unsigned fake_tcp_npeers(void);

@@ -1,9 +1,10 @@
 /* fuzz_ftp_session.c — whole FTP sessions (src/ftp: login, every verb, data
  * connections by PASV/EPSV/PORT/EPRT/SPSV, uploads, listings, the PROXY
- * header of a balancer) run without a ring: the FTP objects are linked with
- * fake_engine.c and fake_tcp.c, test doubles of the fe_* calls, the helper
- * pool and file operations run at once, and the files live in a temporary
- * tree made afresh for each input.
+ * header of a balancer; FTPS as fuzz_ftps) run without a ring: the FTP
+ * objects are linked with fake_engine.c and fake_tcp.c, test doubles of the
+ * fe_* calls, the helper pool and file operations run at once, and the
+ * files live in a temporary tree, made again whenever an input may have
+ * changed it (fs_guard.c).
  *
  * Input: one byte of set-up (bit 0: two workers; bit 1: anonymous may
  * write; bit 2: anonymous is an upload-only drop box; bit 3: atomic
@@ -28,6 +29,15 @@
  * Connections are numbered in order of opening (connection 0 is opened
  * first, before the records).
  *
+ * Built as fuzz_ftps (-DFUZZ_FTPS) the server has FTPS: a certificate
+ * (tls_cert.c), implicit FTPS listeners beside the plain ones, and TLS
+ * required for logins when set-up bit 6 is set. Then CONNECT with a bit 3
+ * goes to the implicit listener (its client's bytes are raw TLS records),
+ * and op 7 with a bit 2 makes the newest connection's client a real TLS
+ * client (fake_tcp_tls_client: wolfSSL's, its bytes encrypted, the replies
+ * decrypted and checked). Without one, what the fuzzer sends after 234 or
+ * to the implicit listener arrives where the ClientHello belongs.
+ *
  * Invariants: every reply is "ddd text" CR LF or RFC 959's multi-line form,
  * in order, ending on a complete reply (fake_tcp.c); no send queue passes
  * its limit; the loop settles (no livelock); at the end every session,
@@ -46,16 +56,25 @@
 
 #include "fake_engine.h"
 #include "fake_tcp.h"
+#include "fs_guard.h"
+#include "tls_cert.h"
 #include "ferry/base.h"
 #include "ferry/daemon.h"
 #include "ferry/ftp.h"
 #include "ftp_internal.h"
 #include "fuzz.h"
 
+/* Built a second time as fuzz_ftps, with FTPS configured (-DFUZZ_FTPS). */
+#ifdef FUZZ_FTPS
+enum { FTPS = 1 };
+#else
+enum { FTPS = 0 };
+#endif
+
 enum { VARIANTS = 16, SECRET_LEN = 17 };
 static const char secret[SECRET_LEN + 1] = "not for FTP users";
 
-static char base_dir[256], root_dir[512];
+static char base_dir[256], root_dir[512], xferlog_path[512];
 
 /* ---- the file tree ---------------------------------------------------------- */
 
@@ -122,8 +141,56 @@ static void make_tree(void)
 	snprintf(to, sizeof(to), "%s/outside/secret", base_dir);
 	snprintf(p, sizeof(p), "%s/abs", root_dir);
 	FUZZ_CHECK(symlink(to, p) == 0);
-	snprintf(p, sizeof(p), "%s/xferlog", base_dir);
-	FUZZ_CHECK(truncate(p, 0) == 0);
+}
+
+/* What make_tree made, for the spot check below. */
+static const char *const tree_paths[] = {
+	".", "hello.txt", "crlf.txt", "secret0.txt", "dir", "dir/a b.txt", "dir/sub",
+	"dir/sub/deep.bin", "pub", "pub/readme", "pub/escape", "escape", "abs",
+};
+enum { TREE_PATHS = sizeof(tree_paths) / sizeof(tree_paths[0]), SPOT_EVERY = 16 };
+
+static struct {
+	bool built;
+	unsigned long changes;    /* fuzz_fs_changes() once it was built */
+	unsigned kept;            /* inputs since, that left it as it was */
+	struct timespec ctime[TREE_PATHS];
+} tree;
+
+static void tree_times(struct timespec *out)
+{
+	for (unsigned i = 0; i < TREE_PATHS; i++) {
+		char p[PATH_MAX];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/%s", root_dir, tree_paths[i]);
+		FUZZ_CHECK(lstat(p, &st) == 0);
+		out[i] = st.st_ctim;
+	}
+}
+
+/* The tree as make_tree leaves it, rebuilt only when the last input may
+ * have changed it: fs_guard.c counts every call src/ftp makes that can
+ * (an upload, a rename, SITE CHMOD, ...). Now and then a tree that was
+ * kept is checked against the change times it had once built: a change
+ * not counted means a call fs_guard.c does not wrap yet (a finding, as
+ * inputs would no longer replay alike). */
+static void fresh_tree(void)
+{
+	if (tree.built && fuzz_fs_changes() == tree.changes) {
+		if (++tree.kept % SPOT_EVERY == 0) {
+			struct timespec now[TREE_PATHS];
+			tree_times(now);
+			for (unsigned i = 0; i < TREE_PATHS; i++)
+				FUZZ_CHECK(now[i].tv_sec == tree.ctime[i].tv_sec &&
+					   now[i].tv_nsec == tree.ctime[i].tv_nsec);
+		}
+		return;
+	}
+	make_tree();
+	tree_times(tree.ctime);
+	tree.built = true;
+	tree.kept = 0;
+	tree.changes = fuzz_fs_changes();
 }
 
 /* Nothing outside root/ changed: base holds root, outside and the transfer
@@ -161,8 +228,12 @@ static void check_outside(void)
 
 static void make_base(void)
 {
+	/* $TMPDIR, else memory when there is some: rebuilding the tree after
+	 * an upload then costs no disk journal */
 	const char *tmp = getenv("TMPDIR");
-	snprintf(base_dir, sizeof(base_dir), "%s/fuzz_ftp.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!tmp || !*tmp)
+		tmp = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(base_dir, sizeof(base_dir), "%s/fuzz_ftp.XXXXXX", tmp);
 	FUZZ_CHECK(mkdtemp(base_dir));
 	FUZZ_CHECK(chmod(base_dir, 0755) == 0);
 	snprintf(root_dir, sizeof(root_dir), "%s/root", base_dir);
@@ -175,6 +246,7 @@ static void make_base(void)
 	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
 	FUZZ_CHECK(utimensat(AT_FDCWD, p, ts, 0) == 0);
 	put_file(base_dir, "xferlog", "", 0640);
+	snprintf(xferlog_path, sizeof(xferlog_path), "%s/xferlog", base_dir);
 }
 
 static void remove_base(void)
@@ -198,6 +270,14 @@ static const struct ferry_config *variant_config(unsigned v)
 	struct crypt_data cd = { 0 };
 	const char *hash = crypt_r("secret", "$1$fuzzsalt$", &cd);
 	FUZZ_CHECK(hash && hash[0] == '$');
+	/* fuzz_ftps: FTPS, explicit (AUTH TLS) and implicit, required for
+	 * logins when v bit 3 is set */
+	char tls[1024] = "";
+	if (FTPS)
+		snprintf(tls, sizeof(tls), "\"tls\": { \"cert\": \"%s\", \"key\": \"%s\", "
+			 "\"required\": %s, \"implicit_listen\": [\"127.0.0.1:990\", "
+			 "\"[::1]:990\"] },\n", fuzz_cert_make()->cert, fuzz_cert_make()->key,
+			 v & 8 ? "true" : "false");
 	char json[4096];
 	snprintf(json, sizeof(json),
 		 "{ \"ftp\": { \"listen\": [\"127.0.0.1:2121\", \"[::1]:2121\"],\n"
@@ -210,9 +290,9 @@ static const struct ferry_config *variant_config(unsigned v)
 		 "  \"max_login_failures\": 3, \"lockout_seconds\": 60, \"idle_timeout\": 120,\n"
 		 "  \"data_timeout\": 30, \"spsv_timeout\": 20, \"login_timeout\": 60,\n"
 		 "  \"max_hash_jobs\": 2, \"atomic_uploads\": %s, \"xferlog\": \"%s/xferlog\",\n"
-		 "  \"proxy_protocol\": [\"127.0.0.2\"] } }\n",
+		 "  %s\"proxy_protocol\": [\"127.0.0.2\"] } }\n",
 		 hash, root_dir, hash, root_dir, root_dir, v & 1 ? "true" : "false",
-		 v & 2 ? "true" : "false", v & 4 ? "true" : "false", base_dir);
+		 v & 2 ? "true" : "false", v & 4 ? "true" : "false", base_dir, tls);
 	struct config_error err;
 	daemon_config_init(&cfg[v]);
 	if (daemon_load_json(json, strlen(json), "fuzz.json", &cfg[v], &err) ||
@@ -296,7 +376,11 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 			send_text(p, bytes, len);
 		break;
 	case 1:
-		(void)fake_tcp_connect_ctl((a >> 2) % nworkers, client_addrs[a & 3]);
+		if (FTPS && a & 8)   /* to the implicit FTPS listener */
+			(void)fake_tcp_connect_nth((a >> 2 & 1) % nworkers, client_addrs[a & 3], 1,
+						   true);
+		else
+			(void)fake_tcp_connect_ctl((a >> 2) % nworkers, client_addrs[a & 3]);
 		break;
 	case 2:
 		(void)fake_tcp_connect_data(client_addrs[a & 3]);
@@ -326,6 +410,8 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 			fake_pool_hold(pool_slow = !pool_slow);
 		if (a & 2)
 			ftp_server_shutdown(srv);
+		if (FTPS && a & 4 && (p = nth_peer(fake_tcp_npeers() - 1)))
+			(void)fake_tcp_tls_client(p);   /* the newest connection's */
 		break;
 	}
 	if (!(op & 0x80))
@@ -368,9 +454,20 @@ static void check_server_empty(struct ftp_server *srv)
 	FUZZ_CHECK(__atomic_load_n(&srv->hash_jobs, __ATOMIC_RELAXED) == 0);
 }
 
+/* Timers pending besides each worker's watch on the stop flag (which
+ * re-arms itself five times a second for as long as the worker runs). */
+static unsigned other_timers(struct ftp_worker *const *fw, unsigned nworkers)
+{
+	unsigned n = fake_stats()->pending_timers;
+	for (unsigned i = 0; i < nworkers; i++)
+		n -= fw[i]->watch != NULL;
+	return n;
+}
+
 /* The client reads everything, closes every connection, and the clock runs
- * past every timeout. */
-static void wind_down(void)
+ * past every timeout: on until no timer but the watches is left (advancing
+ * further would only fire those), at most 20 times 30 s. */
+static void wind_down(struct ftp_worker *const *fw, unsigned nworkers)
 {
 	fake_pool_hold(pool_slow = false);
 	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
@@ -379,7 +476,7 @@ static void wind_down(void)
 	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
 		fake_tcp_peer(i)->shut = true;
 	fake_tcp_run();
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < 20 && other_timers(fw, nworkers); i++) {
 		fake_advance(30 * 1000);
 		fake_tcp_run();
 	}
@@ -390,10 +487,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	setup_once();
-	make_tree();
+	fresh_tree();
+	FUZZ_CHECK(truncate(xferlog_path, 0) == 0);   /* bounded: it grows */
 	unsigned nworkers = data[0] & 1 ? 2 : 1;
 	struct ftp_server *srv = NULL;
-	FUZZ_CHECK(ftp_server_create(variant_config((data[0] >> 1) & 7), &srv) == 0);
+	unsigned variant = (data[0] >> 1) & 7;
+	if (FTPS && data[0] & 64)
+		variant |= 8;
+	FUZZ_CHECK(ftp_server_create(variant_config(variant), &srv) == 0);
 	fake_begin(nworkers, 1000000);
 	fake_tcp_begin(data[0] & 16);
 	struct ftp_worker *fw[FAKE_MAX_WORKERS] = { 0 };
@@ -408,7 +509,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	bool abrupt = data[0] & 32;
 	if (!abrupt) {
-		wind_down();
+		wind_down(fw, nworkers);
 		for (unsigned i = 0; i < nworkers; i++)
 			check_worker_empty(fw[i]);
 		check_server_empty(srv);

@@ -16,10 +16,12 @@ out = sys.argv[1]
 FP = "66:1E:C9:1D:FC:99:DB:60:B0:1A:F0:8F:CA:F4:28:27:A6:BE:94:BC"
 
 
-def put(name, data):
+def put(name, data, file=None):
+    """file: a fixed name, for seeds made from bytes that change at every
+    --seed (the recorded ClientHellos), so they replace their old selves."""
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+    with open(os.path.join(d, file or hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
         f.write(data)
 
 
@@ -158,8 +160,8 @@ class Ftp:
             self.send(ln + "\r\n", conn)
         return self
 
-    def connect(self, addr=0, worker=0):
-        return self.op(1, addr | worker << 2)
+    def connect(self, addr=0, worker=0, implicit=False):
+        return self.op(1, addr | worker << 2 | (8 if implicit else 0))
 
     def data(self, addr=0):
         return self.op(2, addr)
@@ -183,6 +185,10 @@ class Ftp:
 
     def sigterm(self):
         return self.op(7, 2)
+
+    def tls_client(self):
+        """fuzz_ftps: the newest connection's client speaks TLS from now on."""
+        return self.op(7, 4)
 
 
 ALICE = ("USER alice", "PASS secret")
@@ -279,3 +285,49 @@ FTP_SEEDS = [
 ]
 for s in FTP_SEEDS:
     put("ftp_session", s.b)
+
+
+# fuzz_ftps: the same sessions with FTPS configured, and FTPS ones: AUTH TLS
+# or the implicit listener, then the ClientHellos make_tls_corpus recorded
+# from wolfSSL's client as raw bytes (whole, cut, garbled), or a real TLS
+# client (tls_client) carrying logins, PROT P transfers and SPSV.
+def hellos():
+    d = os.path.join(out, "crypto_tls")
+    names = sorted(n for n in os.listdir(d) if n.startswith("client")) if os.path.isdir(d) else []
+    seen = []
+    for n in names:      # the same hello may be cut two ways: once here
+        h = open(os.path.join(d, n), "rb").read()[1:]
+        if h not in seen:
+            seen.append(h)
+    return seen
+
+
+HELLO_SEEDS = []
+for h in hellos():
+    HELLO_SEEDS += [
+        Ftp(0).cmds("AUTH TLS").send(h),
+        Ftp(0).cmds("AUTH TLS").send(h[:40]).send(h[40:]).clock(10),
+        Ftp(1).connect(0, 1, implicit=True).send(h, conn=1).close(1),
+        Ftp(0).connect(2, implicit=True).send(h[:len(h) // 2], conn=1).sigterm().clock(3),
+        Ftp(0).cmds("AUTH TLS").slow_pool().send(h).send(b"\x17\x03\x03\x00\x05hello").slow_pool(),
+    ]
+for i, s in enumerate(HELLO_SEEDS):
+    put("ftps", s.b, "hello-%02d" % i)
+FTPS_SEEDS = [
+    Ftp(0).cmds("AUTH TLS").tls_client().cmds(*ALICE, "PBSZ 0", "PROT P", "PASV", "LIST")
+          .data().tls_client().cmds("PASV", "RETR hello.txt").data().tls_client()
+          .cmds("PROT C", "PASV", "NLST").data().cmds("QUIT"),
+    Ftp(8).cmds("AUTH TLS").tls_client().cmds(*ALICE, "PBSZ 0", "PROT P", "EPSV", "STOR up.bin")
+          .data().tls_client().payload(1, b"\x00\x01tls\r\n" * 200)
+          .cmds("SIZE up.bin", "EPSV", "RETR up.bin").data().tls_client().cmds("CCC", "QUIT"),
+    Ftp(0).connect(implicit=True).tls_client()
+          .cmds(*ALICE, "PBSZ 0", "PROT P", "SPSV", conn=1).connect(implicit=True).tls_client()
+          .cmds("USER DATACONN", "PASS \x01", conn=2).cmds("LIST", conn=1),
+    Ftp(64).cmds(*ALICE).cmds("AUTH SSL").tls_client().cmds(*ALICE, "PWD", "AUTH TLS"),
+    Ftp(0).send("AUTH TLS\r\nUSER alice\r\n").tls_client().cmds("PBSZ 0", "PROT P"),
+    Ftp(0).cmds("AUTH TLS").slow_pool().tls_client().cmds(*ALICE).slow_pool().clock(6),
+    Ftp(32).cmds("AUTH TLS").tls_client().cmds(*ALICE, "PBSZ 0", "PROT P", "PASV", "RETR hello.txt")
+          .data().tls_client().sigterm(),
+]
+for s in FTP_SEEDS + FTPS_SEEDS:
+    put("ftps", s.b)
