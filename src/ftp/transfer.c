@@ -15,10 +15,11 @@
 #include "ftp_internal.h"
 
 /* Bytes read from the file per pool job: an ASCII chunk (converted into
- * up to twice its size), or a PROT P binary chunk (sealed as 8 records of
- * 16 KiB: fewer, larger jobs mean fewer hand-offs between the worker and
- * the pool per GiB). */
-enum { ASCII_CHUNK = 65536, TLS_CHUNK = 131072 };
+ * up to twice its size), or a PROT P binary chunk (sealed as 4 records of
+ * 16 KiB). 64 KiB, not 128: with two chunks of a transfer in flight (one
+ * on the wire, one being sealed) 128 KiB jobs cost 10-30 % more CPU per
+ * GiB here (BENCHMARKS.md row 10), the buffers no longer staying in cache. */
+enum { ASCII_CHUNK = 65536, TLS_CHUNK = 65536 };
 
 static uint64_t progress(const struct transfer *x)
 {
