@@ -1,5 +1,6 @@
-/* tls_cert.c — a self-signed ECDSA P-256 certificate and its key for the TLS
- * harnesses, made by openssl(1) once per process in a private temporary
+/* tls_cert.c — a self-signed RSA-1024 certificate and its key for the TLS
+ * harnesses (small, so that signing and checking cost little: see
+ * tls_groups.c), made by openssl(1) once per process in a private temporary
  * directory (memory when /dev/shm is there) and removed at exit: made at
  * run time, never committed. */
 #include <stdio.h>
@@ -32,8 +33,8 @@ const struct fuzz_cert *fuzz_cert_make(void)
 	snprintf(made.key, sizeof(made.key), "%s/key.pem", dir);
 	atexit(remove_cert);
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "openssl req -x509 -nodes -newkey ec -pkeyopt "
-		 "ec_paramgen_curve:prime256v1 -keyout %s -out %s -days 30 "
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -nodes -newkey rsa:1024 "
+		 "-keyout %s -out %s -days 30 "
 		 "-subj /CN=fuzz.ferry.test >/dev/null 2>&1", made.key, made.cert);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "tls_cert: openssl could not make a certificate\n");
