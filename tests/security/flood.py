@@ -1,30 +1,32 @@
 #!/usr/bin/env python3
 """flood: a black-box fuzz of a running ferryd (issue 11 item 7).
 
-    flood.py FERRYD CORPUS_DIR [SECONDS]
+    flood.py FERRYD CORPUS_DIR [SECONDS [FERRY_FTP]]
 
-One ferryd with a client proxy, a response proxy and an FTP server, in a
-network namespace of its own (unshare -rn, loopback only), takes SECONDS
-(default 20) of hostile input at once:
+One ferryd with a client proxy, a response proxy, an FTP server and an
+SPSV gateway in front of that server (both with FTPS), in a network
+namespace of its own (unshare -rn, loopback only), takes SECONDS (default
+20) of hostile input at once:
 
 - UDP to both proxies: UFTP messages of tests/fuzz/corpus/uftp_decode (made
   by the project's own encoders) and forged ANNOUNCEs, mutated (bit flips,
   byte sets, truncation, extension, splices, random function bytes) or
   plain random, from 64 source addresses;
-- TCP to the FTP port, from many source addresses: random bytes, random
+- TCP to the FTP port and the gateway's, from many source addresses: random bytes, random
   FTP lines (known verbs, random and over-long arguments, control bytes),
   random Telnet IAC sequences, and half-open connections (a partial line,
   then silence) held until the end;
-- TLS (the FTP server has FTPS, explicit and on an implicit listener):
-  ClientHellos of tests/fuzz/corpus/crypto_tls (the project's own TLS
-  client) mutated, or random bytes, after AUTH TLS and on the implicit
-  port; handshakes cut short and held; real handshakes (Python's ssl)
+- TLS (the FTP server and the gateway have FTPS, explicit and on implicit
+  listeners): ClientHellos of tests/fuzz/corpus/crypto_tls (the project's
+  own TLS client) mutated, or random bytes, after AUTH TLS and on the
+  implicit ports; handshakes cut short and held; real handshakes (Python's ssl)
   followed by garbage records, or by a login with hostile commands.
 
 Then ferryd must still run, its RSS must have grown by less than 256 MiB,
 it must serve a normal FTP session (login, RETR byte-identical, QUIT 221)
-and the same in FTPS, explicit and implicit, with PROT P, and the client
-proxy must accept a new ANNOUNCE (re-multicast as the original). At SIGTERM it exits 6 (as uftpproxyd) with quiet sanitizers.
+and the same in FTPS, explicit and implicit, with PROT P; with FERRY_FTP,
+ferry-ftp must get the file through the gateway, in clear and in TLS; and
+the client proxy must accept a new ANNOUNCE (re-multicast as the original). At SIGTERM it exits 6 (as uftpproxyd) with quiet sanitizers.
 
 Exit 0 pass, 1 fail, 77 (skip) when no namespace can be made.
 """
@@ -56,7 +58,7 @@ from uftpmsg import announce  # noqa: E402
 from ftpd import Checks, ImplicitFTP, SessionFTP, crypt_hash, make_cert, tls_ctx, wait_for  # noqa: E402,E501
 
 CLIENT_PORT, CLIENT_DEST, RESPONSE_PORT, FTP_PORT, FTPS_PORT = 1044, 1045, 1046, 2121, 2990
-METRICS_PORT = 9464
+METRICS_PORT, GW_PORT, GW_TLS_PORT = 9464, 2100, 2991
 USER, PASSWORD = "tester", "flood-test-pw"
 VERBS = ["USER", "PASS", "ACCT", "CWD", "CDUP", "QUIT", "PORT", "PASV", "EPSV",
          "EPRT", "SPSV", "TYPE", "STRU", "MODE", "RETR", "STOR", "STOU", "APPE",
@@ -158,7 +160,7 @@ def tcp_flood(stop, seed, counts, held):
         s.settimeout(2)
         try:
             s.bind(("127.0.4.%d" % rng.randint(1, 250), 0))
-            s.connect(("127.0.0.1", FTP_PORT))
+            s.connect(("127.0.0.1", FTP_PORT if rng.random() < 0.7 else GW_PORT))
             if kind == 0:
                 s.sendall(rng.randbytes(rng.randint(1, 8192)))
             elif kind == 1:
@@ -195,10 +197,11 @@ def tls_connect(rng, explicit):
     s = socket.socket()
     s.settimeout(2)
     s.bind(("127.0.5.%d" % rng.randint(1, 250), 0))
+    gateway = rng.random() < 0.3
     if not explicit:
-        s.connect(("127.0.0.1", FTPS_PORT))
+        s.connect(("127.0.0.1", GW_TLS_PORT if gateway else FTPS_PORT))
         return s
-    s.connect(("127.0.0.1", FTP_PORT))
+    s.connect(("127.0.0.1", GW_PORT if gateway else FTP_PORT))
     f = s.makefile("rb")
     if not f.readline().startswith(b"220"):
         s.close()
@@ -342,6 +345,19 @@ def ftps_session(t, payload, cls, port, what):
         t.check("after the flood: a normal %s session" % what, False, repr(e))
 
 
+def gateway_sessions(t, payload, ferry_ftp, tmp, cert):
+    """ferry-ftp through the gateway (SPSV data connections), clear and TLS."""
+    for what, opts in (("clear", []), ("FTPS", ["--tls", "--ca", cert])):
+        out = os.path.join(tmp, "gw-%s.bin" % what)
+        r = subprocess.run([ferry_ftp, "-q", "-t", "10", "-u", "%s:%s" % (USER, PASSWORD),
+                            *opts, "127.0.0.1:%d" % GW_PORT, "get", "/file.bin", out],
+                           capture_output=True, timeout=60)
+        got = open(out, "rb").read() if os.path.exists(out) else b""
+        t.check("after the flood: ferry-ftp get through the gateway (%s) byte-identical" % what,
+                r.returncode == 0 and got == payload,
+                "exit %d, %d bytes: %s" % (r.returncode, len(got), r.stderr.decode()[-400:]))
+
+
 def tls_handshakes(t):
     """ferryd's own count of FTPS control handshakes, ok and failed."""
     s = socket.create_connection(("127.0.0.1", METRICS_PORT), 5)
@@ -390,7 +406,7 @@ def announce_accepted(t):
     lst.close()
 
 
-def inner(ferryd, corpus, seconds):
+def inner(ferryd, corpus, seconds, ferry_ftp=None):
     loopback_multicast()
     t = Checks()
     tmp = tempfile.mkdtemp(prefix="ferry-flood-")
@@ -415,10 +431,17 @@ def inner(ferryd, corpus, seconds):
         # Room for the 300 connections the flood holds open, so that the
         # rest reach sessions and TLS handshakes, not only the 421 of a full
         # server (which the first seconds still meet).
+        # The gateway's backend is this FTP server, so its sessions all come
+        # from 127.0.0.1: max_per_address leaves them room.
         "ftp": {"listen": ["127.0.0.1:%d" % FTP_PORT], "max_sessions": 600,
+                "max_per_address": 200,
                 "users": [{"name": USER, "password": crypt_hash(PASSWORD, "$6$"), "root": root}],
                 "tls": {"cert": cert, "key": key,
                         "implicit_listen": ["127.0.0.1:%d" % FTPS_PORT]}},
+        "gateway": {"listen": ["127.0.0.1:%d" % GW_PORT], "backend": "127.0.0.1:%d" % FTP_PORT,
+                    "tls": {"cert": cert, "key": key,
+                            "implicit_listen": ["127.0.0.1:%d" % GW_TLS_PORT]},
+                    "backend_tls": "auto", "backend_ca": cert},
     }
     conf_path = os.path.join(tmp, "ferryd.json")
     with open(conf_path, "w") as fh:
@@ -445,7 +468,7 @@ def inner(ferryd, corpus, seconds):
             return False
 
     try:
-        if not t.check("ferryd starts with two proxies and FTP with FTPS",
+        if not t.check("ferryd starts with two proxies, FTP and a gateway, with FTPS",
                        wait_for(lambda: proc.poll() is not None or listening(), 20)
                        and proc.poll() is None, text()[-800:]):
             return t
@@ -501,6 +524,13 @@ def inner(ferryd, corpus, seconds):
         print("# ferryd counted %d FTPS handshakes done, %d failed" % (ok, failed), flush=True)
         t.check("ferryd's TLS layer met the flood: handshakes done and failed counted",
                 ok >= 1 and failed >= 20, "%d ok, %d failed" % (ok, failed))
+        log_now = text()
+        gw_sessions = log_now.count("<-> backend")
+        gw_tls = len(re.findall(r"gateway: connection \d+ from \S+: .*TLS", log_now))
+        print("# the gateway logged %d sessions relayed, %d TLS failures" % (gw_sessions, gw_tls),
+              flush=True)
+        t.check("the gateway met the flood: sessions relayed and TLS failures logged",
+                gw_sessions >= 10 and gw_tls >= 1, "%d, %d" % (gw_sessions, gw_tls))
         rss1 = rss_kib(proc.pid)
         print("# RSS %d KiB before, %d KiB after" % (rss0, rss1), flush=True)
         t.check("RSS grew by less than 256 MiB", rss1 - rss0 < 256 * 1024,
@@ -510,6 +540,8 @@ def inner(ferryd, corpus, seconds):
         ftp_session(t, payload)
         ftps_session(t, payload, SessionFTP, FTP_PORT, "FTPS (AUTH TLS)")
         ftps_session(t, payload, ImplicitFTP, FTPS_PORT, "implicit FTPS")
+        if ferry_ftp:
+            gateway_sessions(t, payload, ferry_ftp, tmp, cert)
         announce_accepted(t)
     finally:
         if proc.poll() is None:
@@ -532,14 +564,16 @@ def inner(ferryd, corpus, seconds):
 
 
 def main():
-    if len(sys.argv) in (4, 5) and sys.argv[1] == "--inner":
-        t = inner(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) == 5 else 20)
+    if len(sys.argv) in (4, 5, 6) and sys.argv[1] == "--inner":
+        t = inner(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) >= 5 else 20,
+                  sys.argv[5] if len(sys.argv) == 6 else None)
         print("%d passed, %d failed" % (t.passed, t.failed))
         return 1 if t.failed else 0
-    if len(sys.argv) not in (3, 4):
+    if len(sys.argv) not in (3, 4, 5):
         print(__doc__, file=sys.stderr)
         return 2
-    args = [os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])] + sys.argv[3:]
+    args = [os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])] + sys.argv[3:4] + \
+        [os.path.abspath(a) for a in sys.argv[4:5]]
     return exit_inside(__file__, args)
 
 
