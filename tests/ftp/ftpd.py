@@ -9,7 +9,9 @@ import json
 import os
 import shutil
 import signal
+import ipaddress
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -109,6 +111,60 @@ def reply_code(fn, *args):
         return fn(*args)[:3]
     except ftplib.all_errors as e:
         return str(e)[:3]
+
+
+def make_cert(d, kind="ec", cn="127.0.0.1"):
+    """A self-signed certificate and key in d (kind "ec": P-256, "rsa":
+    2048 bits) for cn, also its subjectAltName; made at run time, never
+    committed. Returns (cert path, key path)."""
+    cert, key = os.path.join(d, f"{kind}.crt"), os.path.join(d, f"{kind}.key")
+    new = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if kind == "ec" \
+        else ["-newkey", "rsa:2048"]
+    try:
+        ipaddress.ip_address(cn)
+        san = "IP:" + cn
+    except ValueError:
+        san = "DNS:" + cn
+    subprocess.run(["openssl", "req", "-x509", "-nodes", *new, "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + san],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def tls_ctx(version=None):
+    """A client context that does not verify (the tests' certificates are
+    self-signed); version pins TLS 1.2 or 1.3."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version:
+        ctx.minimum_version = ctx.maximum_version = version
+    return ctx
+
+
+class SessionFTP(ftplib.FTP_TLS):
+    """FTP_TLS that offers the control connection's session on data
+    connections (what ftplib itself does not do)."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+        return conn, size
+
+
+class ImplicitFTP(SessionFTP):
+    """SessionFTP for implicit FTPS: the socket is wrapped before the greeting."""
+
+    def connect(self, host, port, timeout=10):
+        self.host, self.port = host, port
+        self.sock = socket.create_connection((host, port), timeout)
+        self.af = self.sock.family
+        self.sock = self.context.wrap_socket(self.sock, server_hostname=host)
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
 
 
 class Checks:
