@@ -239,6 +239,12 @@ bool crypto_tls_feed(struct crypto_tls *t, const void *in, size_t len)
 	return true;
 }
 
+void crypto_tls_no_tickets(struct crypto_tls *t)
+{
+	/* fails (harmlessly) where TLS 1.3 is not offered: no ticket then */
+	(void)wolfSSL_no_ticket_TLSv13(t->ssl);
+}
+
 static void name_session(struct crypto_tls *t);
 
 /* wolfSSL's verdict on a failed call: AGAIN, or ERROR with t->why set. */

@@ -328,6 +328,12 @@ bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed)
 	}
 	td->t = t;
 	s->data.td = td;
+	/* A ticket here would come after the handshake, when an uploading
+	 * client may no longer read (curl reads once, before its close_notify):
+	 * one that arrives later resets the connection and loses the upload's
+	 * tail. Data connections resume the control connection's session. */
+	if (!handed)
+		crypto_tls_no_tickets(t);
 	if (handed) {                /* SPSV: the DATACONN connection's handshake */
 		if (!ftp_tls_data_reuse_ok(s, t)) {
 			refuse(s, 522, "TLS session of data connection not resumed "
