@@ -280,6 +280,9 @@ static void hs_done(struct ftp_session *s, void *ctx)
 		established(s);
 	if (s->data.td == j->td)
 		process_input(s);           /* what came meanwhile */
+	struct ftp_tlsdata *td = s->data.td;
+	if (td == j->td && td->eof && !td->checked && !td->busy && s->xfer)
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 }
 
 static void hs_step(struct ftp_session *s)
@@ -583,6 +586,11 @@ bool ftp_tlsdata_on_close(struct ftp_session *s, int err)
 		return false;
 	td->eof = true;
 	if (x->peer_done)
+		return true;
+	/* A client may send its Finished, a small file, close_notify and FIN
+	 * at once: they wait in hold while the handshake job runs, and its end
+	 * (hs_done) goes on with them, or gives the 426 if it stays unfinished. */
+	if (!err && !td->checked && td->busy)
 		return true;
 	if (err || !td->checked) {
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);

@@ -591,6 +591,13 @@ def late_ticket_tests(d, root):
         check(f"{name}: ... bytes equal", same_bytes(os.path.join(root, fn), data))
         check(f"{name}: ... the server's close_notify came", came)
         check(f"{name}: ... session still usable", f.sendcmd("NOOP").startswith("200"))
+        # The client's Finished, a small file, close_notify and FIN at once:
+        # all of it arrives while the server's handshake job still runs.
+        small = data[:5000]
+        resp, _ = tls_bio_upload(f, f"STOR burst-{fn}", small, burst=True)
+        check(f"{name}: Finished, file, close_notify and FIN in one burst: 226",
+              resp.startswith("226"), resp)
+        check(f"{name}: ... bytes equal", same_bytes(os.path.join(root, "burst-" + fn), small))
         f.quit()
 
 
