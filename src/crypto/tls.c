@@ -245,6 +245,14 @@ void crypto_tls_no_tickets(struct crypto_tls *t)
 	(void)wolfSSL_no_ticket_TLSv13(t->ssl);
 }
 
+bool crypto_tls_send_ticket(struct crypto_tls *t)
+{
+	if (!t->ready || t->failed || t->kernel_tx || wolfSSL_version(t->ssl) != TLS1_3_VERSION ||
+	    !wolfSSL_is_server(t->ssl))
+		return false;
+	return wolfSSL_send_SessionTicket(t->ssl) == WOLFSSL_SUCCESS;
+}
+
 static void name_session(struct crypto_tls *t);
 
 /* wolfSSL's verdict on a failed call: AGAIN, or ERROR with t->why set. */

@@ -233,6 +233,8 @@ static void established(struct ftp_session *s)
 		     crypto_tls_resumed(td->t) ? ", resumed" : "");
 	}
 	td->checked = true;
+	if (crypto_tls_resumed(td->t))
+		ftp_tls_next_ticket(s);      /* instead of one here (begin) */
 	if (s->data.want) {
 		s->data.want = false;
 		ftp_transfer_ready(s);
@@ -334,7 +336,9 @@ bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed)
 	/* A ticket here would come after the handshake, when an uploading
 	 * client may no longer read (curl reads once, before its close_notify):
 	 * one that arrives later resets the connection and loses the upload's
-	 * tail. Data connections resume the control connection's session. */
+	 * tail. The client gets its next ticket on the control connection
+	 * (established). SPSV's DATACONN connection is a login: its ticket
+	 * comes before the reply the client waits for. */
 	if (!handed)
 		crypto_tls_no_tickets(t);
 	if (handed) {                /* SPSV: the DATACONN connection's handshake */

@@ -1,7 +1,8 @@
 /* test_tls_client.c — the client side of the TLS layer against its own
  * server side, in memory: verification by CA file and host name (DNS and IP
  * literal), --insecure, data both ways, session resumption, a server that
- * sends no session ticket (PROT P data connections), and the slot a
+ * sends no session ticket (PROT P data connections) and one that sends
+ * another later (the control connection's), and the slot a
  * reload swaps (certificates made by openssl at run time). Real FTPS
  * servers are in tests/ftp. */
 #include <setjmp.h>
@@ -250,6 +251,48 @@ static void test_no_tickets(void **state)
 	crypto_tls_ctx_free(cc);
 }
 
+/* crypto_tls_send_ticket (the control connection's next ticket for a
+ * client that spent one on a data connection): not before the handshake;
+ * after it, a ticket the client takes in with its next read and resumes. */
+static void test_send_ticket(void **state)
+{
+	(void)state;
+	char why[CRYPTO_ERR_LEN], buf[16];
+	struct crypto_tls_ctx *sc = crypto_tls_ctx_new(cert, key, why);
+	struct crypto_tls_ctx *cc = crypto_tls_client_ctx_new(cert, true, why);
+	assert_non_null(sc);
+	assert_non_null(cc);
+
+	struct crypto_tls *cli = crypto_tls_client_new(cc, "localhost"), *srv = crypto_tls_new(sc);
+	assert_false(crypto_tls_send_ticket(srv));
+	assert_int_equal(handshake(cli, srv, NULL), 1);
+	ping_pong(cli, srv);
+	assert_false(crypto_tls_send_ticket(cli));           /* a client has none to give */
+	for (int i = 0; i < 3; i++) {
+		assert_true(crypto_tls_send_ticket(srv));
+		assert_true(move(srv, cli) > 0);
+		assert_int_equal(crypto_tls_read(cli, buf, sizeof(buf)), CRYPTO_TLS_AGAIN);
+		void *sess = crypto_tls_session_get(cli);
+		assert_non_null(sess);
+		struct crypto_tls *c2 = crypto_tls_client_new(cc, "localhost"),
+				  *s2 = crypto_tls_new(sc);
+		crypto_tls_no_tickets(s2);
+		assert_true(crypto_tls_session_set(c2, sess));
+		assert_int_equal(after_finished(c2, s2), 0);
+		assert_true(crypto_tls_resumed(s2));
+		ping_pong(c2, s2);
+		crypto_tls_session_free(sess);
+		crypto_tls_free(c2);
+		crypto_tls_free(s2);
+	}
+	ping_pong(cli, srv);                                  /* the stream goes on */
+
+	crypto_tls_free(cli);
+	crypto_tls_free(srv);
+	crypto_tls_ctx_free(sc);
+	crypto_tls_ctx_free(cc);
+}
+
 /* A slot (what a reload swaps): a connection taken before the swap keeps
  * the old context (and certificate) alive to its end; one taken after gets
  * the new one. */
@@ -302,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_ca_errors),
 		cmocka_unit_test(test_resumption),
 		cmocka_unit_test(test_no_tickets),
+		cmocka_unit_test(test_send_ticket),
 		cmocka_unit_test(test_slot),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

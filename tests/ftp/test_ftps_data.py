@@ -1,5 +1,6 @@
 """test_ftps_data.py — PROT P data connections (RFC 4217) on ferryd with real
-clients: curl --ssl-reqd (PASV, EPSV, PORT), lftp (ftp:ssl-protect-data,
+clients: curl --ssl-reqd (PASV, EPSV, PORT; two RETRs and two STORs on one
+control connection, whose TLS 1.3 tickets OpenSSL uses once), lftp (ftp:ssl-protect-data,
 passive and active, verifying against a test CA), Python's ftplib.FTP_TLS as
 it is (no session passed to the data connection) and a subclass that passes
 session=, SPSV and SPDT over TLS, gnutls-cli (a second TLS stack), each with
@@ -154,6 +155,21 @@ def curl_tests(d, root, work, reuse):
         want = f.read() + open(part, "rb").read()
     check(f"curl --ssl-reqd APPE (reuse {reuse})", r.returncode == 0 and
           open(os.path.join(root, name), "rb").read() == want)
+    # Several transfers on one control connection, TLS 1.3: OpenSSL's
+    # client cache (so curl's) uses a ticket once, and data connections
+    # send none: each resumes the ticket the control connection gave after
+    # the data connection before it.
+    outs = [os.path.join(work, f"curl-two-{i}.bin") for i in (1, 2)]
+    r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-o", outs[0], f"{url}/big.bin",
+             "-o", outs[1], f"{url}/big.bin"])
+    check(f"curl --ssl-reqd TLS 1.3: two RETRs on one control connection (reuse {reuse})",
+          r.returncode == 0 and all(same(o, big) for o in outs), r.stderr[-300:])
+    ups = [f"curl-two-up-{reuse}-{i}.bin" for i in (1, 2)]
+    r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-T", part, f"{url}/{ups[0]}",
+             "-T", part, f"{url}/{ups[1]}"])
+    check(f"curl --ssl-reqd TLS 1.3: two STORs on one control connection (reuse {reuse})",
+          r.returncode == 0 and all(same(os.path.join(root, u), part) for u in ups),
+          r.stderr[-300:])
     record("curl --ssl-reqd (PASV, EPSV)", reuse, all(results))
     # Active mode: curl 7.87 to 7.88 never starts TLS on an active data
     # connection (curl/curl#10666, fixed in 8.0): run it only where fixed.
