@@ -295,6 +295,18 @@ struct crypto_tls *crypto_tls_new(struct crypto_tls_ctx *ctx);
 void crypto_tls_free(struct crypto_tls *t);
 /* Received ciphertext, copied. false: more than CRYPTO_TLS_IN_MAX unread. */
 bool crypto_tls_feed(struct crypto_tls *t, const void *in, size_t len);
+/* Before the handshake: this connection sends no TLS 1.3 session ticket
+ * after it. For connections a client only writes to: a ticket it has not
+ * read when it closes, or that arrives after, makes its kernel reset the
+ * connection, and what it had not sent yet (an upload's tail, its
+ * close_notify) is lost. The ticket such a client resumed is spent for
+ * some clients (OpenSSL's client cache uses a TLS 1.3 ticket once): give
+ * it its next one elsewhere (crypto_tls_send_ticket). */
+void crypto_tls_no_tickets(struct crypto_tls *t);
+/* A TLS 1.3 server connection whose handshake is done: one more session
+ * ticket, queued as output now. false: not TLS 1.3, not ready, or wolfSSL
+ * failed (nothing queued then). */
+bool crypto_tls_send_ticket(struct crypto_tls *t);
 /* Runs the handshake: 1 done, CRYPTO_TLS_AGAIN, or CRYPTO_TLS_ERROR. */
 int crypto_tls_handshake(struct crypto_tls *t);
 bool crypto_tls_ready(const struct crypto_tls *t);

@@ -239,6 +239,20 @@ bool crypto_tls_feed(struct crypto_tls *t, const void *in, size_t len)
 	return true;
 }
 
+void crypto_tls_no_tickets(struct crypto_tls *t)
+{
+	/* fails (harmlessly) where TLS 1.3 is not offered: no ticket then */
+	(void)wolfSSL_no_ticket_TLSv13(t->ssl);
+}
+
+bool crypto_tls_send_ticket(struct crypto_tls *t)
+{
+	if (!t->ready || t->failed || t->kernel_tx || wolfSSL_version(t->ssl) != TLS1_3_VERSION ||
+	    !wolfSSL_is_server(t->ssl))
+		return false;
+	return wolfSSL_send_SessionTicket(t->ssl) == WOLFSSL_SUCCESS;
+}
+
 static void name_session(struct crypto_tls *t);
 
 /* wolfSSL's verdict on a failed call: AGAIN, or ERROR with t->why set. */

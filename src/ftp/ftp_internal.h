@@ -299,6 +299,7 @@ void ftp_tls_input(struct ftp_session *s, const uint8_t *data, size_t len);
 void ftp_ctl_send(struct ftp_session *s, const void *p, size_t len);
 /* Sends what the TLS layer holds; false when the connection refused it. */
 bool ftp_tls_flush(struct ftp_session *s);
+void ftp_tls_next_ticket(struct ftp_session *s);
 /* USER before AUTH when the policy of the listener or of the account
  * (ftp.users[].tls) wants TLS for logins: replies 530 and returns false. */
 bool ftp_tls_login_ok(struct ftp_session *s, const char *user);

@@ -61,6 +61,18 @@ void ftp_ctl_send(struct ftp_session *s, const void *p, size_t len)
 	ftp_tls_flush(s);
 }
 
+/* PROT P data connections send no session ticket (tlsdata.c), but the
+ * one a client resumed there may be spent (OpenSSL's client cache, so
+ * curl's, uses a TLS 1.3 ticket once): the control connection, which the
+ * client reads for the transfer's reply anyway, gives it the next one. */
+void ftp_tls_next_ticket(struct ftp_session *s)
+{
+	if (!s->tls || s->tls_busy || !crypto_tls_ready(s->tls))
+		return;
+	if (crypto_tls_send_ticket(s->tls))
+		ftp_tls_flush(s);
+}
+
 static void tls_failed(struct ftp_session *s, const char *what)
 {
 	char host[64];

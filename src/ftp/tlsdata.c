@@ -233,6 +233,8 @@ static void established(struct ftp_session *s)
 		     crypto_tls_resumed(td->t) ? ", resumed" : "");
 	}
 	td->checked = true;
+	if (crypto_tls_resumed(td->t))
+		ftp_tls_next_ticket(s);      /* instead of one here (begin) */
 	if (s->data.want) {
 		s->data.want = false;
 		ftp_transfer_ready(s);
@@ -280,6 +282,9 @@ static void hs_done(struct ftp_session *s, void *ctx)
 		established(s);
 	if (s->data.td == j->td)
 		process_input(s);           /* what came meanwhile */
+	struct ftp_tlsdata *td = s->data.td;
+	if (td == j->td && td->eof && !td->checked && !td->busy && s->xfer)
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 }
 
 static void hs_step(struct ftp_session *s)
@@ -328,6 +333,14 @@ bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed)
 	}
 	td->t = t;
 	s->data.td = td;
+	/* A ticket here would come after the handshake, when an uploading
+	 * client may no longer read (curl reads once, before its close_notify):
+	 * one that arrives later resets the connection and loses the upload's
+	 * tail. The client gets its next ticket on the control connection
+	 * (established). SPSV's DATACONN connection is a login: its ticket
+	 * comes before the reply the client waits for. */
+	if (!handed)
+		crypto_tls_no_tickets(t);
 	if (handed) {                /* SPSV: the DATACONN connection's handshake */
 		if (!ftp_tls_data_reuse_ok(s, t)) {
 			refuse(s, 522, "TLS session of data connection not resumed "
@@ -577,6 +590,11 @@ bool ftp_tlsdata_on_close(struct ftp_session *s, int err)
 		return false;
 	td->eof = true;
 	if (x->peer_done)
+		return true;
+	/* A client may send its Finished, a small file, close_notify and FIN
+	 * at once: they wait in hold while the handshake job runs, and its end
+	 * (hs_done) goes on with them, or gives the 426 if it stays unfinished. */
+	if (!err && !td->checked && td->busy)
 		return true;
 	if (err || !td->checked) {
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);

@@ -1,6 +1,8 @@
 /* test_tls_client.c — the client side of the TLS layer against its own
  * server side, in memory: verification by CA file and host name (DNS and IP
- * literal), --insecure, data both ways, session resumption, and the slot a
+ * literal), --insecure, data both ways, session resumption, a server that
+ * sends no session ticket (PROT P data connections) and one that sends
+ * another later (the control connection's), and the slot a
  * reload swaps (certificates made by openssl at run time). Real FTPS
  * servers are in tests/ftp. */
 #include <setjmp.h>
@@ -186,6 +188,111 @@ static void test_resumption(void **state)
 	crypto_tls_ctx_free(cc);
 }
 
+/* What the server sends in answer to the client's last flight (the call
+ * in which its handshake ends): a TLS 1.3 session ticket, or nothing. */
+static size_t after_finished(struct crypto_tls *cli, struct crypto_tls *srv)
+{
+	for (int round = 0; round < 10; round++) {
+		int c = crypto_tls_handshake(cli);
+		move(cli, srv);
+		int s = crypto_tls_handshake(srv);
+		size_t n = move(srv, cli);
+		assert_int_not_equal(c, CRYPTO_TLS_ERROR);
+		assert_int_not_equal(s, CRYPTO_TLS_ERROR);
+		if (s == 1) {
+			assert_int_equal(crypto_tls_handshake(cli), 1);
+			return n;
+		}
+	}
+	fail_msg("handshake did not end");
+	return 0;
+}
+
+/* crypto_tls_no_tickets (PROT P data connections): nothing follows the
+ * handshake, where a TLS 1.3 server otherwise sends a ticket; the session
+ * resumed stays resumable, again and again. */
+static void test_no_tickets(void **state)
+{
+	(void)state;
+	char why[CRYPTO_ERR_LEN];
+	struct crypto_tls_ctx *sc = crypto_tls_ctx_new(cert, key, why);
+	struct crypto_tls_ctx *cc = crypto_tls_client_ctx_new(cert, true, why);
+	assert_non_null(sc);
+	assert_non_null(cc);
+
+	struct crypto_tls *cli = crypto_tls_client_new(cc, "localhost"), *srv = crypto_tls_new(sc);
+	assert_true(after_finished(cli, srv) > 0);      /* the control connection's ticket */
+	ping_pong(cli, srv);
+	void *sess = crypto_tls_session_get(cli);
+	assert_non_null(sess);
+	for (int i = 0; i < 3; i++) {
+		struct crypto_tls *c2 = crypto_tls_client_new(cc, "localhost"),
+				  *s2 = crypto_tls_new(sc);
+		crypto_tls_no_tickets(s2);
+		assert_true(crypto_tls_session_set(c2, sess));
+		assert_int_equal(after_finished(c2, s2), 0);
+		assert_true(crypto_tls_resumed(s2));
+		ping_pong(c2, s2);
+		crypto_tls_free(c2);
+		crypto_tls_free(s2);
+	}
+	/* a full handshake too */
+	struct crypto_tls *c3 = crypto_tls_client_new(cc, "localhost"), *s3 = crypto_tls_new(sc);
+	crypto_tls_no_tickets(s3);
+	assert_int_equal(after_finished(c3, s3), 0);
+	ping_pong(c3, s3);
+
+	crypto_tls_session_free(sess);
+	crypto_tls_free(c3);
+	crypto_tls_free(s3);
+	crypto_tls_free(cli);
+	crypto_tls_free(srv);
+	crypto_tls_ctx_free(sc);
+	crypto_tls_ctx_free(cc);
+}
+
+/* crypto_tls_send_ticket (the control connection's next ticket for a
+ * client that spent one on a data connection): not before the handshake;
+ * after it, a ticket the client takes in with its next read and resumes. */
+static void test_send_ticket(void **state)
+{
+	(void)state;
+	char why[CRYPTO_ERR_LEN], buf[16];
+	struct crypto_tls_ctx *sc = crypto_tls_ctx_new(cert, key, why);
+	struct crypto_tls_ctx *cc = crypto_tls_client_ctx_new(cert, true, why);
+	assert_non_null(sc);
+	assert_non_null(cc);
+
+	struct crypto_tls *cli = crypto_tls_client_new(cc, "localhost"), *srv = crypto_tls_new(sc);
+	assert_false(crypto_tls_send_ticket(srv));
+	assert_int_equal(handshake(cli, srv, NULL), 1);
+	ping_pong(cli, srv);
+	assert_false(crypto_tls_send_ticket(cli));           /* a client has none to give */
+	for (int i = 0; i < 3; i++) {
+		assert_true(crypto_tls_send_ticket(srv));
+		assert_true(move(srv, cli) > 0);
+		assert_int_equal(crypto_tls_read(cli, buf, sizeof(buf)), CRYPTO_TLS_AGAIN);
+		void *sess = crypto_tls_session_get(cli);
+		assert_non_null(sess);
+		struct crypto_tls *c2 = crypto_tls_client_new(cc, "localhost"),
+				  *s2 = crypto_tls_new(sc);
+		crypto_tls_no_tickets(s2);
+		assert_true(crypto_tls_session_set(c2, sess));
+		assert_int_equal(after_finished(c2, s2), 0);
+		assert_true(crypto_tls_resumed(s2));
+		ping_pong(c2, s2);
+		crypto_tls_session_free(sess);
+		crypto_tls_free(c2);
+		crypto_tls_free(s2);
+	}
+	ping_pong(cli, srv);                                  /* the stream goes on */
+
+	crypto_tls_free(cli);
+	crypto_tls_free(srv);
+	crypto_tls_ctx_free(sc);
+	crypto_tls_ctx_free(cc);
+}
+
 /* A slot (what a reload swaps): a connection taken before the swap keeps
  * the old context (and certificate) alive to its end; one taken after gets
  * the new one. */
@@ -237,6 +344,8 @@ int main(void)
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_ca_errors),
 		cmocka_unit_test(test_resumption),
+		cmocka_unit_test(test_no_tickets),
+		cmocka_unit_test(test_send_ticket),
 		cmocka_unit_test(test_slot),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

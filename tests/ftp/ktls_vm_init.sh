@@ -137,6 +137,10 @@ $CURL --tlsv1.2 -o /tmp/m1.bin "$URL/big.bin" -o /tmp/m2.bin "$URL/big.bin" 2>/t
 rc=$?
 check "curl: two RETRs on one control connection (exit $rc)" \
 	sh -c 'cmp /srv/big.bin /tmp/m1.bin && cmp /srv/big.bin /tmp/m2.bin'
+if [ $rc != 0 ]; then      # what curl and ferryd saw, for the report
+	grep -v "^[<>] \|^} \[\|^{ \[" /tmp/curl.err | tail -n 40 | sed 's/^/guest: curl: /'
+	tail -n 40 /tmp/ktls.out | sed 's/^/guest: ferryd: /'
+fi
 check "curl: the control connection was reused" grep -q "Re-using existing connection" /tmp/curl.err
 rm -f /tmp/m1.bin /tmp/m2.bin
 pids=

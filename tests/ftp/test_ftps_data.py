@@ -1,19 +1,23 @@
 """test_ftps_data.py — PROT P data connections (RFC 4217) on ferryd with real
-clients: curl --ssl-reqd (PASV, EPSV, PORT), lftp (ftp:ssl-protect-data,
+clients: curl --ssl-reqd (PASV, EPSV, PORT; two RETRs and two STORs on one
+control connection, whose TLS 1.3 tickets OpenSSL uses once), lftp (ftp:ssl-protect-data,
 passive and active, verifying against a test CA), Python's ftplib.FTP_TLS as
 it is (no session passed to the data connection) and a subclass that passes
 session=, SPSV and SPDT over TLS, gnutls-cli (a second TLS stack), each with
 the resumption check (ftp.tls.require_reuse) on and off; 5 MB files compared
 byte for byte; ABOR during a TLS transfer, close_notify, a client that drops
-TLS mid-upload, the ftp.tls.data policy; hostile input: a data handshake that
-never finishes, garbage instead of a ClientHello, AUTH twice, PBSZ/PROT
-before AUTH, a TLS 1.2 renegotiation, 10,000 half-open handshakes. The CA and
-certificates are made here with openssl and removed afterwards."""
+TLS mid-upload, an uploading client that closes on the server's first bytes
+(no session ticket after the handshake), the ftp.tls.data policy; hostile
+input: a data handshake that never finishes, garbage instead of a
+ClientHello, AUTH twice, PBSZ/PROT before AUTH, a TLS 1.2 renegotiation,
+10,000 half-open handshakes. The CA and certificates are made here with
+openssl and removed afterwards."""
 import ftplib
 import io
 import os
 import re
 import resource
+import select
 import shutil
 import socket
 import ssl
@@ -151,6 +155,21 @@ def curl_tests(d, root, work, reuse):
         want = f.read() + open(part, "rb").read()
     check(f"curl --ssl-reqd APPE (reuse {reuse})", r.returncode == 0 and
           open(os.path.join(root, name), "rb").read() == want)
+    # Several transfers on one control connection, TLS 1.3: OpenSSL's
+    # client cache (so curl's) uses a ticket once, and data connections
+    # send none: each resumes the ticket the control connection gave after
+    # the data connection before it.
+    outs = [os.path.join(work, f"curl-two-{i}.bin") for i in (1, 2)]
+    r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-o", outs[0], f"{url}/big.bin",
+             "-o", outs[1], f"{url}/big.bin"])
+    check(f"curl --ssl-reqd TLS 1.3: two RETRs on one control connection (reuse {reuse})",
+          r.returncode == 0 and all(same(o, big) for o in outs), r.stderr[-300:])
+    ups = [f"curl-two-up-{reuse}-{i}.bin" for i in (1, 2)]
+    r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-T", part, f"{url}/{ups[0]}",
+             "-T", part, f"{url}/{ups[1]}"])
+    check(f"curl --ssl-reqd TLS 1.3: two STORs on one control connection (reuse {reuse})",
+          r.returncode == 0 and all(same(os.path.join(root, u), part) for u in ups),
+          r.stderr[-300:])
     record("curl --ssl-reqd (PASV, EPSV)", reuse, all(results))
     # Active mode: curl 7.87 to 7.88 never starts TLS on an active data
     # connection (curl/curl#10666, fixed in 8.0): run it only where fixed.
@@ -525,6 +544,87 @@ def abort_tests(d, root):
     f.quit()
 
 
+def tls_bio_upload(f, cmd, data, burst=False):
+    """STOR over a data connection whose TLS runs in memory (ssl.MemoryBIO),
+    so the client decides when it reads: after the handshake it only
+    writes, then sends close_notify, waits until the server sends anything
+    (up to 20 s) and closes without reading it. burst: the client's
+    Finished, the file, close_notify and FIN go in one write, with no
+    wait. Returns the reply and whether anything came."""
+    raw, _ = ftplib.FTP.ntransfercmd(f, cmd)
+    raw.settimeout(20)
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = f.context.wrap_bio(inb, outb, server_hostname="127.0.0.1", session=f.sock.session)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outb.read())
+            chunk = raw.recv(65536)
+            if not chunk:
+                raise OSError("data connection closed during the handshake")
+            inb.write(chunk)
+    out = outb.read()                    # our Finished
+    for i in range(0, len(data), 1 << 16):
+        tls.write(data[i:i + (1 << 16)])
+        out += outb.read()
+        if not burst:
+            raw.sendall(out)
+            out = b""
+    try:
+        tls.unwrap()
+    except ssl.SSLWantReadError:         # close_notify sent, theirs not read
+        pass
+    raw.sendall(out + outb.read())
+    if burst:
+        raw.shutdown(socket.SHUT_WR)
+        resp = f.getline()
+        raw.close()
+        return resp, True
+    came = bool(select.select([raw], [], [], 20)[0])
+    raw.close()                          # unread bytes: the kernel sends a reset
+    return f.getline(), came
+
+
+def late_ticket_tests(d, root):
+    """An uploading client that does not read its data connection until its
+    close_notify (curl reads once, right before it) and closes it while
+    something the server sent is unread, or arrives after: the client's
+    kernel resets the connection, and what it had not sent yet is lost. A
+    TLS 1.3 session ticket sent after the handshake was such bytes: under
+    load it came after curl's last read, and curl's implicit-FTPS upload got
+    426. The server sends nothing on an upload's data connection before its
+    own close_notify, which answers the client's once the file is whole."""
+    data = os.urandom(2 << 20)
+    for name, ver in (("TLS 1.3", ssl.TLSVersion.TLSv1_3), ("TLS 1.2", ssl.TLSVersion.TLSv1_2)):
+        f = login(d, SessionFTP, ver)
+        f.voidcmd("TYPE I")
+        fn = f"unread-{ver.name}.bin"
+        resp, came = tls_bio_upload(f, f"STOR {fn}", data)
+        check(f"{name}: an upload whose client closes on the server's first bytes: 226",
+              resp.startswith("226"), resp)
+        check(f"{name}: ... bytes equal", same_bytes(os.path.join(root, fn), data))
+        check(f"{name}: ... the server's close_notify came", came)
+        check(f"{name}: ... session still usable", f.sendcmd("NOOP").startswith("200"))
+        # The client's Finished, a small file, close_notify and FIN at once:
+        # all of it arrives while the server's handshake job still runs.
+        small = data[:5000]
+        resp, _ = tls_bio_upload(f, f"STOR burst-{fn}", small, burst=True)
+        check(f"{name}: Finished, file, close_notify and FIN in one burst: 226",
+              resp.startswith("226"), resp)
+        check(f"{name}: ... bytes equal", same_bytes(os.path.join(root, "burst-" + fn), small))
+        f.quit()
+
+
+def same_bytes(path, data):
+    try:
+        with open(path, "rb") as x:
+            return x.read() == data
+    except OSError:
+        return False
+
+
 def policy_tests(binary, root, cert, key):
     ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True}],
            "tls": {"cert": cert, "key": key, "policy": "data"}}
@@ -764,6 +864,7 @@ def main():
                     check("gnutls-cli installed (gnutls-bin, contrib/deps.sh)", False)
                 if reuse == "on":
                     t.run("abort", abort_tests, d, root)
+                    t.run("late ticket", late_ticket_tests, d, root)
                     t.run("hostile", hostile_tests, d, work)
                     t.run("half-open", half_open_tests, d, root)
                     log = d.logtext()
