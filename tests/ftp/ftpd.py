@@ -2,7 +2,9 @@
 configuration in a temporary directory, users with crypt(3) hashes made by
 libcrypt itself, and a check counter that ends with "N passed, N failed";
 also the small helpers other drivers share: waiting on a condition with a
-deadline, a free port, an FTP server's greeting, an FTP reply code."""
+deadline, a free port, an FTP server's greeting, an FTP reply code, a
+client TLS context and an ftplib.FTP_TLS that resumes the control
+connection's session on data connections."""
 import ctypes
 import ftplib
 import json
@@ -10,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -109,6 +112,33 @@ def reply_code(fn, *args):
         return fn(*args)[:3]
     except ftplib.all_errors as e:
         return str(e)[:3]
+
+
+def tls_ctx(version=None, ca=None):
+    """A client TLS context: verifies the server against the CA file ca, or,
+    without one, checks nothing (the tests' self-signed certificates);
+    version (an ssl.TLSVersion) pins the protocol version."""
+    if ca:
+        ctx = ssl.create_default_context(cafile=ca)
+    else:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if version:
+        ctx.minimum_version = ctx.maximum_version = version
+    return ctx
+
+
+class SessionFTP(ftplib.FTP_TLS):
+    """FTP_TLS that offers the control connection's session on data
+    connections (what ftplib itself does not do)."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+        return conn, size
 
 
 class Checks:

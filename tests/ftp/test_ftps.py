@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, tempdir, tls_ctx  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -49,15 +49,6 @@ def recv_line(s, deadline=10):
             break
         data += chunk
     return data.decode(errors="replace")
-
-
-def tls_ctx(version=None):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if version:
-        ctx.minimum_version = ctx.maximum_version = version
-    return ctx
 
 
 def ftplib_tests(d, root, work):

@@ -18,7 +18,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, free_port, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, SessionFTP, crypt_hash, free_port, tempdir, tls_ctx  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -35,23 +35,8 @@ def make_cert(d):
     return cert, key
 
 
-class SessionFTP(ftplib.FTP_TLS):
-    """Offers the control connection's session on data connections."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 def login(port, version):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.minimum_version = ctx.maximum_version = version
-    f = SessionFTP(context=ctx, timeout=20)
+    f = SessionFTP(context=tls_ctx(version), timeout=20)
     f.connect("127.0.0.1", port)
     f.login("alice", PW)
     f.prot_p()
