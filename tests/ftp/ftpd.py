@@ -4,7 +4,7 @@ libcrypt itself, and a check counter that ends with "N passed, N failed";
 also the small helpers other drivers share: waiting on a condition with a
 deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
-connection's session on data connections."""
+connection's session on data connections, vsftpd's FTPS configuration."""
 import ctypes
 import ftplib
 import json
@@ -54,6 +54,22 @@ def pure_userdb(work, binary, root):
         pure_pw = shutil.which("pure-pw") or "pure-pw"
     sh(pure_pw, "mkdb", pdb, "-f", passwd)
     return pdb
+
+
+def vsftpd_tls_conf(cert, key, implicit=False):
+    """vsftpd.conf lines for an FTPS-only anonymous server: TLS required for
+    logins and data, data connections must resume the control connection's
+    session (require_ssl_reuse); implicit FTPS when implicit."""
+    return f"""ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+require_ssl_reuse=YES
+ssl_ciphers=HIGH
+rsa_cert_file={cert}
+rsa_private_key_file={key}
+implicit_ssl={'YES' if implicit else 'NO'}
+"""
 
 
 def crypt_hash(password, prefix="$y$"):

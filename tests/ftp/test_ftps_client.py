@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, find_pureftpd, pure_userdb, sh, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, find_pureftpd, pure_userdb, sh, tempdir, vsftpd_tls_conf  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -106,16 +106,7 @@ secure_chroot_dir={empty}
 seccomp_sandbox=NO
 """
     if tls:
-        lines += f"""ssl_enable=YES
-allow_anon_ssl=YES
-force_anon_logins_ssl=YES
-force_anon_data_ssl=YES
-require_ssl_reuse=YES
-ssl_ciphers=HIGH
-rsa_cert_file={cert}
-rsa_private_key_file={key}
-implicit_ssl={'YES' if implicit else 'NO'}
-"""
+        lines += vsftpd_tls_conf(cert, key, implicit)
     with open(conf, "w") as f:
         f.write(lines)
     out = os.path.join(work, f"{name}.out")

@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, find_pureftpd, pure_userdb, sh, tempdir  # noqa: E402
+from ftpd import Checks, find_pureftpd, pure_userdb, sh, tempdir, vsftpd_tls_conf  # noqa: E402
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -183,15 +183,7 @@ log_ftp_protocol=YES
 
 def start_vsftpd_tls(work, root, cert, key):
     """A second vsftpd on the same tree, FTPS only, with require_ssl_reuse."""
-    conf = vsftpd_conf(work, "vsftpd-tls", VS_TLS_PORT, root, 32000, f"""ssl_enable=YES
-allow_anon_ssl=YES
-force_anon_logins_ssl=YES
-force_anon_data_ssl=YES
-require_ssl_reuse=YES
-ssl_ciphers=HIGH
-rsa_cert_file={cert}
-rsa_private_key_file={key}
-""")
+    conf = vsftpd_conf(work, "vsftpd-tls", VS_TLS_PORT, root, 32000, vsftpd_tls_conf(cert, key))
     out = os.path.join(work, "vsftpd-tls.out")
     p = start(["vsftpd", conf], out)
     wait_port(VS_TLS_PORT, p, out)
