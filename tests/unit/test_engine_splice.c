@@ -130,24 +130,37 @@ static void finish(struct fe_engine *e)
 	fe_engine_destroy(e);
 }
 
-static void test_sendfile(void **state)
+/* Reads fd until the peer closes; the bytes read (at most cap). */
+static size_t read_all(int fd, uint8_t *buf, size_t cap)
 {
-	(void)state;
+	size_t have = 0;
+	ssize_t n;
+	while ((n = read(fd, buf + have, cap - have)) > 0)
+		have += (size_t)n;
+	return have;
+}
+
+/* Serves a 5 MiB file from offset by sendfile and checks that every byte
+ * from there arrives. paused: the receiving connection is paused first (as
+ * ftp's kTLS downloads are) and the peer has sent bytes meanwhile, which
+ * wait unread while the file goes out. */
+static void check_sendfile(uint64_t offset, bool paused)
+{
 	uint8_t *data = malloc(FILE_BYTES), *got = malloc(FILE_BYTES);
 	for (size_t i = 0; i < FILE_BYTES; i++)
 		data[i] = (uint8_t)(i * 7 + (i >> 13));
-	struct fx t = { .file_fd = temp_file(data, FILE_BYTES), .offset = 1000 };
+	struct fx t = { .file_fd = temp_file(data, FILE_BYTES), .offset = offset,
+			.paused = paused };
 	struct fe_engine *e = start(1, fx_init, &t);
 	int fd = dial(atomic_load(&t.port));
-	size_t have = 0;
-	ssize_t n;
-	while ((n = read(fd, got + have, FILE_BYTES - have)) > 0)
-		have += (size_t)n;
+	if (paused)
+		assert_int_equal(write(fd, "unread", 6), 6);
+	size_t have = read_all(fd, got, FILE_BYTES);
 	assert_true(wait_until(&t.done, 1, 10));
 	assert_int_equal(t.err, 0);
-	assert_int_equal(have, FILE_BYTES - 1000);
-	assert_true(t.bytes == FILE_BYTES - 1000);
-	assert_memory_equal(got, data + 1000, have);
+	assert_int_equal(have, FILE_BYTES - offset);
+	assert_true(t.bytes == FILE_BYTES - offset);
+	assert_memory_equal(got, data + offset, have);
 	close(fd);
 	finish(e);
 	close(t.file_fd);
@@ -155,31 +168,18 @@ static void test_sendfile(void **state)
 	free(got);
 }
 
+static void test_sendfile(void **state)
+{
+	(void)state;
+	check_sendfile(1000, false);
+}
+
 /* A receiving connection that was paused may send a file (ftp's kTLS
  * downloads do): what the peer sends meanwhile waits, the file arrives. */
 static void test_sendfile_paused(void **state)
 {
 	(void)state;
-	uint8_t *data = malloc(FILE_BYTES), *got = malloc(FILE_BYTES);
-	for (size_t i = 0; i < FILE_BYTES; i++)
-		data[i] = (uint8_t)(i * 13 + (i >> 11));
-	struct fx t = { .file_fd = temp_file(data, FILE_BYTES), .paused = true };
-	struct fe_engine *e = start(1, fx_init, &t);
-	int fd = dial(atomic_load(&t.port));
-	assert_int_equal(write(fd, "unread", 6), 6);
-	size_t have = 0;
-	ssize_t n;
-	while ((n = read(fd, got + have, FILE_BYTES - have)) > 0)
-		have += (size_t)n;
-	assert_true(wait_until(&t.done, 1, 10));
-	assert_int_equal(t.err, 0);
-	assert_int_equal(have, FILE_BYTES);
-	assert_memory_equal(got, data, have);
-	close(fd);
-	finish(e);
-	close(t.file_fd);
-	free(data);
-	free(got);
+	check_sendfile(0, true);
 }
 
 /* fe_conn_send_owned queues a buffer it takes (in order with copied
@@ -231,11 +231,8 @@ static void test_send_owned_and_ktls(void **state)
 	struct own_test t = { 0 };
 	struct fe_engine *e = start(1, own_init, &t);
 	int fd = dial(atomic_load(&t.port));
-	char got[64];
-	size_t have = 0;
-	ssize_t n;
-	while ((n = read(fd, got + have, sizeof(got) - have)) > 0)
-		have += (size_t)n;
+	uint8_t got[64];
+	size_t have = read_all(fd, got, sizeof(got));
 	assert_true(wait_until(&t.done, 1, 10));
 	assert_int_equal(t.owned, 0);
 	if (t.tx < 0) {                           /* no kTLS: plain bytes, in order */
