@@ -94,16 +94,23 @@ static void fx_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 	fe_listener_close(l);
 }
 
+/* Listens on loopback at a port the kernel picks and stores that port;
+ * a worker_init's result: 0, or 2 when it cannot. */
+static int listen_any(struct fe_worker *w, fe_accept_cb *cb, void *arg, atomic_int *port)
+{
+	struct sockaddr_storage a = loopback(0), bound;
+	int err;
+	struct fe_listener *l = fe_tcp_listen(w, &a, false, cb, arg, &err);
+	if (!l || fe_listener_local(l, &bound))
+		return 2;
+	atomic_store(port, ntohs(((struct sockaddr_in *)&bound)->sin_port));
+	return 0;
+}
+
 static int fx_init(struct fe_worker *w, void *arg)
 {
 	struct fx *t = arg;
-	struct sockaddr_storage a = loopback(0), bound;
-	int err;
-	struct fe_listener *l = fe_tcp_listen(w, &a, false, fx_accept, t, &err);
-	if (!l || fe_listener_local(l, &bound))
-		return 2;
-	atomic_store(&t->port, ntohs(((struct sockaddr_in *)&bound)->sin_port));
-	return 0;
+	return listen_any(w, fx_accept, t, &t->port);
 }
 
 static int dial(int port)
@@ -212,13 +219,7 @@ static void own_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 static int own_init(struct fe_worker *w, void *arg)
 {
 	struct own_test *t = arg;
-	struct sockaddr_storage a = loopback(0), bound;
-	int err;
-	struct fe_listener *l = fe_tcp_listen(w, &a, false, own_accept, t, &err);
-	if (!l || fe_listener_local(l, &bound))
-		return 2;
-	atomic_store(&t->port, ntohs(((struct sockaddr_in *)&bound)->sin_port));
-	return 0;
+	return listen_any(w, own_accept, t, &t->port);
 }
 
 static void test_send_owned_and_ktls(void **state)
@@ -433,13 +434,7 @@ static int h_init(struct fe_worker *w, void *arg)
 	struct handoff *h = arg;
 	if (fe_worker_index(w) != 0)
 		return 0;
-	struct sockaddr_storage a = loopback(0), bound;
-	int err;
-	struct fe_listener *l = fe_tcp_listen(w, &a, false, h_accept, h, &err);
-	if (!l || fe_listener_local(l, &bound))
-		return 2;
-	atomic_store(&h->port, ntohs(((struct sockaddr_in *)&bound)->sin_port));
-	return 0;
+	return listen_any(w, h_accept, h, &h->port);
 }
 
 static void test_detach_adopt(void **state)
