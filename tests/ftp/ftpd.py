@@ -4,9 +4,11 @@ libcrypt itself, and a check counter that ends with "N passed, N failed";
 also the small helpers other drivers share: waiting on a condition with a
 deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
-connection's session on data connections, vsftpd's FTPS configuration."""
+connection's session on data connections, a self-signed certificate,
+vsftpd's configuration (anonymous, and FTPS)."""
 import ctypes
 import ftplib
+import ipaddress
 import json
 import os
 import shutil
@@ -54,6 +56,45 @@ def pure_userdb(work, binary, root):
         pure_pw = shutil.which("pure-pw") or "pure-pw"
     sh(pure_pw, "mkdb", pdb, "-f", passwd)
     return pdb
+
+
+def self_signed(d, name="srv", host="127.0.0.1", rsa=False):
+    """A self-signed certificate for host (its CN and subjectAltName, IP or
+    DNS), EC P-256 or RSA 2048, and its key, made in d (never committed):
+    their paths."""
+    cert, key = os.path.join(d, f"{name}.crt"), os.path.join(d, f"{name}.key")
+    try:
+        san = f"IP:{ipaddress.ip_address(host)}"
+    except ValueError:
+        san = f"DNS:{host}"
+    new = ["-newkey", "rsa:2048"] if rsa else \
+        ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    sh("openssl", "req", "-x509", "-nodes", *new, "-keyout", key, "-out", cert, "-days", "2",
+       "-subj", f"/CN={host}", "-addext", f"subjectAltName={san}")
+    return cert, key
+
+
+def vsftpd_anon_conf(port, root, pasv_min, pasv_max, empty):
+    """vsftpd.conf lines for an anonymous server in the foreground on port
+    (IPv4), its tree at root, uploads allowed, passive ports pasv_min to
+    pasv_max; empty: an empty directory for its secure_chroot_dir."""
+    return f"""listen=YES
+listen_ipv6=NO
+listen_port={port}
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root={root}
+local_enable=NO
+write_enable=YES
+anon_upload_enable=YES
+anon_umask=022
+pasv_enable=YES
+pasv_min_port={pasv_min}
+pasv_max_port={pasv_max}
+secure_chroot_dir={empty}
+seccomp_sandbox=NO
+"""
 
 
 def vsftpd_tls_conf(cert, key, implicit=False):
