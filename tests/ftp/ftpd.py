@@ -12,7 +12,6 @@ import ipaddress
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -163,6 +162,25 @@ def wait_greeting(host, port, timeout=15, src=None):
     return wait_for(greets, timeout, step=0.1)
 
 
+def stop_process(proc, timeout=15):
+    """SIGTERM to proc, SIGKILL when it has not exited within timeout
+    seconds; its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def sanitizers_quiet(text):
+    """True when a process's output holds no ASan, LSan or UBSan report."""
+    return "ERROR: AddressSanitizer" not in text and "runtime error" not in text \
+        and "LeakSanitizer" not in text
+
+
 def reply_code(fn, *args):
     """The reply code of an ftplib command, also when ftplib raises for it."""
     try:
@@ -283,18 +301,9 @@ class Ferryd:
 
     def stop(self):
         """SIGTERM; returns (exit code, True when the sanitizers were quiet)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rc = stop_process(self.proc)
         self.log.close()
-        text = self.logtext()
-        clean = "ERROR: AddressSanitizer" not in text and "runtime error" not in text \
-            and "LeakSanitizer" not in text
-        return self.proc.returncode, clean
+        return rc, sanitizers_quiet(self.logtext())
 
     def __enter__(self):
         return self

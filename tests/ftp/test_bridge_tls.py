@@ -26,7 +26,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, SessionFTP, crypt_hash, tempdir, tls_ctx  # noqa: E402
+from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, stop_process, tempdir,  # noqa: E402
+                  tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -90,12 +91,7 @@ class Bridge:
         return open(self.log_path, errors="replace").read()
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            rc = self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
+        rc = stop_process(self.proc)
         self.log.close()
         text = open(self.log_path, errors="replace").read()
         return rc, "Sanitizer" not in text and "runtime error" not in text, text

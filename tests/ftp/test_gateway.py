@@ -24,8 +24,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, find_pureftpd, pure_userdb, self_signed, sh, tempdir,  # noqa: E402
-                  vsftpd_anon_conf, vsftpd_tls_conf)
+from ftpd import (Checks, find_pureftpd, pure_userdb, sanitizers_quiet, self_signed, sh,  # noqa: E402
+                  stop_process, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -215,16 +215,8 @@ class Gateway:
             return f.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        text = self.logtext()
-        return "ERROR: AddressSanitizer" not in text and "runtime error" not in text \
-            and "LeakSanitizer" not in text
+        stop_process(self.proc, 20)
+        return sanitizers_quiet(self.logtext())
 
 
 # ---- through the gateway ---------------------------------------------------
