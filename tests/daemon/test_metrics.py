@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import socket
-import ssl
 import struct
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
-from ftpd import Checks, Ferryd, free_port, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, free_port, tempdir, tls_ctx  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
 from uftpmsg import STATUS, announce, hdr  # noqa: E402
 
@@ -112,9 +111,7 @@ def check_tls_counters(ferryd):
                         "tls": {"cert": cert, "key": key}},
                workers=1, extra={"metrics": {"listen": "127.0.0.1:%d" % mport}})
     try:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        f = ftplib.FTP_TLS(context=ctx, timeout=20)
+        f = ftplib.FTP_TLS(context=tls_ctx(), timeout=20)
         f.connect("127.0.0.1", d.port)
         f.auth()
         f.quit()

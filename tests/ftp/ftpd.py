@@ -2,14 +2,17 @@
 configuration in a temporary directory, users with crypt(3) hashes made by
 libcrypt itself, and a check counter that ends with "N passed, N failed";
 also the small helpers other drivers share: waiting on a condition with a
-deadline, a free port, an FTP server's greeting, an FTP reply code."""
+deadline, a free port, an FTP server's greeting, an FTP reply code, a
+client TLS context and an ftplib.FTP_TLS that resumes the control
+connection's session on data connections, a self-signed certificate,
+vsftpd's configuration (anonymous, and FTPS)."""
 import ctypes
 import ftplib
+import ipaddress
 import json
 import os
 import shutil
 import signal
-import ipaddress
 import socket
 import ssl
 import subprocess
@@ -53,6 +56,61 @@ def pure_userdb(work, binary, root):
         pure_pw = shutil.which("pure-pw") or "pure-pw"
     sh(pure_pw, "mkdb", pdb, "-f", passwd)
     return pdb
+
+
+def self_signed(d, name="srv", host="127.0.0.1", rsa=False):
+    """A self-signed certificate for host (its CN and subjectAltName, IP or
+    DNS), EC P-256 or RSA 2048, and its key, made in d (never committed):
+    their paths."""
+    cert, key = os.path.join(d, f"{name}.crt"), os.path.join(d, f"{name}.key")
+    try:
+        san = f"IP:{ipaddress.ip_address(host)}"
+    except ValueError:
+        san = f"DNS:{host}"
+    new = ["-newkey", "rsa:2048"] if rsa else \
+        ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    sh("openssl", "req", "-x509", "-nodes", *new, "-keyout", key, "-out", cert, "-days", "2",
+       "-subj", f"/CN={host}", "-addext", f"subjectAltName={san}")
+    return cert, key
+
+
+def vsftpd_anon_conf(port, root, pasv_min, pasv_max, empty):
+    """vsftpd.conf lines for an anonymous server in the foreground on port
+    (IPv4), its tree at root, uploads allowed, passive ports pasv_min to
+    pasv_max; empty: an empty directory for its secure_chroot_dir."""
+    return f"""listen=YES
+listen_ipv6=NO
+listen_port={port}
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root={root}
+local_enable=NO
+write_enable=YES
+anon_upload_enable=YES
+anon_umask=022
+pasv_enable=YES
+pasv_min_port={pasv_min}
+pasv_max_port={pasv_max}
+secure_chroot_dir={empty}
+seccomp_sandbox=NO
+"""
+
+
+def vsftpd_tls_conf(cert, key, implicit=False):
+    """vsftpd.conf lines for an FTPS-only anonymous server: TLS required for
+    logins and data, data connections must resume the control connection's
+    session (require_ssl_reuse); implicit FTPS when implicit."""
+    return f"""ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+require_ssl_reuse=YES
+ssl_ciphers=HIGH
+rsa_cert_file={cert}
+rsa_private_key_file={key}
+implicit_ssl={'YES' if implicit else 'NO'}
+"""
 
 
 def crypt_hash(password, prefix="$y$"):
@@ -105,6 +163,25 @@ def wait_greeting(host, port, timeout=15, src=None):
     return wait_for(greets, timeout, step=0.1)
 
 
+def stop_process(proc, timeout=15):
+    """SIGTERM to proc, SIGKILL when it has not exited within timeout
+    seconds; its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def sanitizers_quiet(text):
+    """True when a process's output holds no ASan, LSan or UBSan report."""
+    return "ERROR: AddressSanitizer" not in text and "runtime error" not in text \
+        and "LeakSanitizer" not in text
+
+
 def reply_code(fn, *args):
     """The reply code of an ftplib command, also when ftplib raises for it."""
     try:
@@ -113,30 +190,16 @@ def reply_code(fn, *args):
         return str(e)[:3]
 
 
-def make_cert(d, kind="ec", cn="127.0.0.1"):
-    """A self-signed certificate and key in d (kind "ec": P-256, "rsa":
-    2048 bits) for cn, also its subjectAltName; made at run time, never
-    committed. Returns (cert path, key path)."""
-    cert, key = os.path.join(d, f"{kind}.crt"), os.path.join(d, f"{kind}.key")
-    new = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if kind == "ec" \
-        else ["-newkey", "rsa:2048"]
-    try:
-        ipaddress.ip_address(cn)
-        san = "IP:" + cn
-    except ValueError:
-        san = "DNS:" + cn
-    subprocess.run(["openssl", "req", "-x509", "-nodes", *new, "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + san],
-                   check=True, capture_output=True)
-    return cert, key
-
-
-def tls_ctx(version=None):
-    """A client context that does not verify (the tests' certificates are
-    self-signed); version pins TLS 1.2 or 1.3."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+def tls_ctx(version=None, ca=None):
+    """A client TLS context: verifies the server against the CA file ca, or,
+    without one, checks nothing (the tests' self-signed certificates);
+    version (an ssl.TLSVersion) pins the protocol version."""
+    if ca:
+        ctx = ssl.create_default_context(cafile=ca)
+    else:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     if version:
         ctx.minimum_version = ctx.maximum_version = version
     return ctx
@@ -252,18 +315,9 @@ class Ferryd:
 
     def stop(self):
         """SIGTERM; returns (exit code, True when the sanitizers were quiet)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rc = stop_process(self.proc)
         self.log.close()
-        text = self.logtext()
-        clean = "ERROR: AddressSanitizer" not in text and "runtime error" not in text \
-            and "LeakSanitizer" not in text
-        return self.proc.returncode, clean
+        return rc, sanitizers_quiet(self.logtext())
 
     def __enter__(self):
         return self

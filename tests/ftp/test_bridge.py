@@ -16,7 +16,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, stop_process, tempdir  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge_ftplib.py")
@@ -110,12 +110,7 @@ class Bridge:
         self.port = int(line.rsplit(":", 1)[1]) if "listening on" in line else None
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            rc = self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
+        rc = stop_process(self.proc)
         self.log.close()
         text = open(self.log_path, errors="replace").read()
         return rc, "Sanitizer" not in text and "runtime error" not in text, text

@@ -26,7 +26,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, stop_process, tempdir,  # noqa: E402
+                  tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -90,43 +91,14 @@ class Bridge:
         return open(self.log_path, errors="replace").read()
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            rc = self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
+        rc = stop_process(self.proc)
         self.log.close()
         text = open(self.log_path, errors="replace").read()
         return rc, "Sanitizer" not in text and "runtime error" not in text, text
 
 
-def tls_ctx(ca=None, version=None):
-    if ca:
-        ctx = ssl.create_default_context(cafile=ca)
-    else:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if version:
-        ctx.minimum_version = ctx.maximum_version = version
-    return ctx
-
-
-class SessionFTP(ftplib.FTP_TLS):
-    """FTP_TLS that offers the control connection's session on data
-    connections (ftplib itself does not)."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 def login(port, cls=SessionFTP, version=None, pasv=True, ca=None):
-    f = cls(context=tls_ctx(ca, version), timeout=20)
+    f = cls(context=tls_ctx(version, ca), timeout=20)
     f.connect("localhost" if ca else "127.0.0.1", port)
     f.auth()
     f.login("alice", PW)

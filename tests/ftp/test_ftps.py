@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, self_signed, tempdir, tls_ctx  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -29,17 +29,6 @@ def run(cmd, timeout=60, **kw):
     return r
 
 
-def make_cert(d, kind):
-    """A self-signed certificate for 127.0.0.1 (ec or rsa); never committed."""
-    cert, key = os.path.join(d, f"{kind}.crt"), os.path.join(d, f"{kind}.key")
-    new = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if kind == "ec" \
-        else ["-newkey", "rsa:2048"]
-    r = run(["openssl", "req", "-x509", "-nodes", *new, "-keyout", key, "-out", cert,
-             "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
-    assert r.returncode == 0
-    return cert, key
-
-
 def recv_line(s, deadline=10):
     s.settimeout(deadline)
     data = b""
@@ -49,15 +38,6 @@ def recv_line(s, deadline=10):
             break
         data += chunk
     return data.decode(errors="replace")
-
-
-def tls_ctx(version=None):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if version:
-        ctx.minimum_version = ctx.maximum_version = version
-    return ctx
 
 
 def ftplib_tests(d, root, work):
@@ -260,8 +240,8 @@ def main():
     root = tempdir("ferry-ftps-")
     work = tempdir("ferry-ftps-work-")
     keys = tempdir("ferry-ftps-keys-")
-    cert, key = make_cert(keys, "ec")
-    rcert, rkey = make_cert(keys, "rsa")
+    cert, key = self_signed(keys, "ec")
+    rcert, rkey = self_signed(keys, "rsa", rsa=True)
     config_tests(ferryd_bin, work, cert, key, rkey)
     ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True}],
            "login_timeout": 3, "max_login_failures": 1000,

@@ -14,13 +14,12 @@ import pwd
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, free_port, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, ImplicitFTP, crypt_hash, free_port, tempdir, tls_ctx  # noqa: E402,E501
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -116,28 +115,6 @@ def served_subject(port, servername=None, cafile=None, extra=()):
 
 # ---- clients ------------------------------------------------------------------
 
-def tls_ctx(cafile=None):
-    if cafile:
-        return ssl.create_default_context(cafile=cafile)
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-class ImplicitFTP(ftplib.FTP_TLS):
-    """ftplib for implicit FTPS: the socket is wrapped before the greeting."""
-
-    def connect(self, host, port, timeout=10):
-        self.host, self.port = host, port
-        self.sock = socket.create_connection((host, port), timeout)
-        self.af = self.sock.family
-        self.sock = self.context.wrap_socket(self.sock, server_hostname=host)
-        self.file = self.sock.makefile("r", encoding=self.encoding)
-        self.welcome = self.getresp()
-        return self.welcome
-
-
 def users(root):
     return [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True},
             {"name": "bob", "password": crypt_hash(PW), "root": root, "tls": "login"}]
@@ -186,7 +163,7 @@ def implicit_tests(c, root, work):
         check("implicit: curl ftps:// uploads byte for byte", r.returncode == 0 and
               open(os.path.join(root, "up.bin"), "rb").read() == data[:300000], out(r)[-800:])
         # ftplib, implicit: PBSZ/PROT accepted, AUTH refused (already TLS).
-        f = ImplicitFTP(context=tls_ctx(c.ca), timeout=10)
+        f = ImplicitFTP(context=tls_ctx(ca=c.ca), timeout=10)
         welcome = f.connect("localhost", ip)
         check("implicit: ftplib greeted inside TLS", welcome.startswith("220") and
               f.sock.version() in ("TLSv1.2", "TLSv1.3"), welcome)

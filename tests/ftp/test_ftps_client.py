@@ -20,7 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, find_pureftpd, pure_userdb, sh, tempdir  # noqa: E402
+from ftpd import (Checks, Ferryd, crypt_hash, find_pureftpd, pure_userdb, self_signed,  # noqa: E402
+                  sh, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -58,13 +59,6 @@ def wait_port(port, proc, out):
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def make_cert(d, name, san):
-    cert, key = os.path.join(d, f"{name}.crt"), os.path.join(d, f"{name}.key")
-    sh("openssl", "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-keyout", key, "-out", cert,
-       "-days", "2", "-subj", "/CN=localhost", "-addext", f"subjectAltName={san}")
-    return cert, key
-
-
 def ferry(host, *args, opts=(), user="anonymous:x", timeout=120):
     """ferry-ftp in the namespace: (exit code, stderr text)."""
     r = subprocess.run(["ip", "netns", "exec", NS, ferry_ftp, "-q", "-t", "10", "-u", user,
@@ -88,34 +82,9 @@ def vsftpd_conf(work, name, port, root, cert, key, tls, implicit=False):
     empty = os.path.join(work, "empty")
     os.makedirs(empty, exist_ok=True)
     conf = os.path.join(work, f"{name}.conf")
-    lines = f"""listen=YES
-listen_ipv6=NO
-listen_port={port}
-background=NO
-anonymous_enable=YES
-no_anon_password=YES
-anon_root={root}
-local_enable=NO
-write_enable=YES
-anon_upload_enable=YES
-anon_umask=022
-pasv_enable=YES
-pasv_min_port={port * 10}
-pasv_max_port={port * 10 + 9}
-secure_chroot_dir={empty}
-seccomp_sandbox=NO
-"""
+    lines = vsftpd_anon_conf(port, root, port * 10, port * 10 + 9, empty)
     if tls:
-        lines += f"""ssl_enable=YES
-allow_anon_ssl=YES
-force_anon_logins_ssl=YES
-force_anon_data_ssl=YES
-require_ssl_reuse=YES
-ssl_ciphers=HIGH
-rsa_cert_file={cert}
-rsa_private_key_file={key}
-implicit_ssl={'YES' if implicit else 'NO'}
-"""
+        lines += vsftpd_tls_conf(cert, key, implicit)
     with open(conf, "w") as f:
         f.write(lines)
     out = os.path.join(work, f"{name}.out")
@@ -409,8 +378,8 @@ def main():
     sh("ip", "netns", "add", NS)
     try:
         sh("ip", "-n", NS, "link", "set", "lo", "up")
-        cert = make_cert(work, "server", "DNS:localhost")
-        other = make_cert(work, "other", "DNS:localhost")
+        cert = self_signed(work, "server", "localhost", rsa=True)
+        other = self_signed(work, "other", "localhost", rsa=True)
         t.run("vsftpd", vsftpd_tests, work, cert, other)
         t.run("SPSV over TLS", spsv_tls_tests, work, cert)
         t.run("bridge", bridge_tests, work, cert, other)

@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, SessionFTP, crypt_hash, tempdir, tls_ctx  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -58,27 +58,6 @@ def make_ca(d):
     assert run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext]).returncode == 0
     return ca, cert, key
-
-
-def tls_ctx(version=None):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if version:
-        ctx.minimum_version = ctx.maximum_version = version
-    return ctx
-
-
-class SessionFTP(ftplib.FTP_TLS):
-    """FTP_TLS that offers the control connection's session on data
-    connections (what ftplib itself does not do)."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
 
 
 def login(d, cls=SessionFTP, version=None, pasv=True):

@@ -24,7 +24,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, find_pureftpd, pure_userdb, sh, tempdir  # noqa: E402
+from ftpd import (Checks, find_pureftpd, pure_userdb, sanitizers_quiet, self_signed, sh,  # noqa: E402
+                  stop_process, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -137,28 +138,12 @@ def same_tree(a, b):
 
 def vsftpd_conf(work, name, port, root, pasv, extra=""):
     """vsftpd's configuration for the anonymous tree at root on port (pasv:
-    the first of its 1000 passive ports), written to work/name.conf."""
+    the first of its 1000 passive ports; anonymous may also make directories
+    and rename), written to work/name.conf."""
     conf = os.path.join(work, f"{name}.conf")
     with open(conf, "w") as f:
-        f.write(f"""listen=YES
-listen_ipv6=NO
-listen_port={port}
-background=NO
-anonymous_enable=YES
-no_anon_password=YES
-anon_root={root}
-local_enable=NO
-write_enable=YES
-anon_upload_enable=YES
-anon_mkdir_write_enable=YES
-anon_other_write_enable=YES
-anon_umask=022
-pasv_enable=YES
-pasv_min_port={pasv}
-pasv_max_port={pasv + 999}
-secure_chroot_dir={os.path.join(work, "empty")}
-seccomp_sandbox=NO
-""" + extra)
+        f.write(vsftpd_anon_conf(port, root, pasv, pasv + 999, os.path.join(work, "empty")) +
+                "anon_mkdir_write_enable=YES\nanon_other_write_enable=YES\n" + extra)
     return conf
 
 
@@ -183,15 +168,7 @@ log_ftp_protocol=YES
 
 def start_vsftpd_tls(work, root, cert, key):
     """A second vsftpd on the same tree, FTPS only, with require_ssl_reuse."""
-    conf = vsftpd_conf(work, "vsftpd-tls", VS_TLS_PORT, root, 32000, f"""ssl_enable=YES
-allow_anon_ssl=YES
-force_anon_logins_ssl=YES
-force_anon_data_ssl=YES
-require_ssl_reuse=YES
-ssl_ciphers=HIGH
-rsa_cert_file={cert}
-rsa_private_key_file={key}
-""")
+    conf = vsftpd_conf(work, "vsftpd-tls", VS_TLS_PORT, root, 32000, vsftpd_tls_conf(cert, key))
     out = os.path.join(work, "vsftpd-tls.out")
     p = start(["vsftpd", conf], out)
     wait_port(VS_TLS_PORT, p, out)
@@ -238,16 +215,8 @@ class Gateway:
             return f.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        text = self.logtext()
-        return "ERROR: AddressSanitizer" not in text and "runtime error" not in text \
-            and "LeakSanitizer" not in text
+        stop_process(self.proc, 20)
+        return sanitizers_quiet(self.logtext())
 
 
 # ---- through the gateway ---------------------------------------------------
@@ -581,15 +550,6 @@ def mapping(gw, vslog):
 
 
 # ---- FTPS toward the clients (gateway.tls) ----------------------------------
-
-def make_cert(work):
-    """A self-signed certificate for the gateway's address, made here."""
-    cert, key = os.path.join(work, "gw.crt"), os.path.join(work, "gw.key")
-    sh("openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
-       "ec_paramgen_curve:prime256v1", "-keyout", key, "-out", cert, "-days", "2",
-       "-subj", f"/CN={SRV_IP}", "-addext", f"subjectAltName=IP:{SRV_IP}")
-    return cert, key
-
 
 def make_backend_cert(work):
     """The backends' own certificate (RSA, for 127.0.0.1), made here."""
@@ -1111,7 +1071,7 @@ def config_checks(work):
     check("config: gateway.token_timeout 0 is refused", r.returncode == 1, r.stderr.decode())
     r = check_config({"listen": ["127.0.0.1:2100"], "backend": "[::1]:21"})
     check("config: a gateway alone is something to run", r.returncode == 0, r.stderr.decode())
-    cert, key = make_cert(work)
+    cert, key = self_signed(work, "gw", SRV_IP)
     tls = {"cert": cert, "key": key}
     r = check_config({"listen": ["127.0.0.1:2100"], "backend": "127.0.0.1:21", "tls": tls})
     check("config: gateway.tls without gateway.backend_tls is refused (the clear hop must be chosen)",
@@ -1181,7 +1141,7 @@ def main():
         gws.append(lim)
         t.run("refusals", refusals, lim, work)
         t.run("limits", limits, lim)
-        cert, key = make_cert(work)
+        cert, key = self_signed(work, "gw", SRV_IP)
         tls = {"cert": cert, "key": key}
         gtls = Gateway(work, "gw-tls-vsftpd", GW_TLS_VS, f"127.0.0.1:{VS_PORT}", level=3,
                        tls=tls, backend_tls="off")

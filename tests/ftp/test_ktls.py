@@ -18,7 +18,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, free_port, tempdir  # noqa: E402
+from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, free_port, self_signed,  # noqa: E402
+                  tempdir, tls_ctx)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -26,32 +27,8 @@ check = t.check
 PW = "ktls-s3cret"
 
 
-def make_cert(d):
-    key, cert = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
-    subprocess.run(["openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-keyout", key, "-out", cert,
-                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True,
-                   capture_output=True)
-    return cert, key
-
-
-class SessionFTP(ftplib.FTP_TLS):
-    """Offers the control connection's session on data connections."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 def login(port, version):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.minimum_version = ctx.maximum_version = version
-    f = SessionFTP(context=ctx, timeout=20)
+    f = SessionFTP(context=tls_ctx(version), timeout=20)
     f.connect("127.0.0.1", port)
     f.login("alice", PW)
     f.prot_p()
@@ -121,7 +98,7 @@ def downloads(port, root, label):
 def main():
     root = tempdir("ferry-ktls-")
     keys = tempdir("ferry-ktls-keys-")
-    cert, key = make_cert(keys)
+    cert, key = self_signed(keys)
     with open(os.path.join(root, "big.bin"), "wb") as f:
         f.write(os.urandom(3 << 20))
     with open(os.path.join(root, "text.txt"), "wb") as f:

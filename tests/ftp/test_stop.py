@@ -13,22 +13,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ftpd import Checks, Ferryd, crypt_hash, free_port, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, free_port, self_signed, tempdir  # noqa: E402
 
 BALANCER = "127.0.0.2"
 # A healthy stop takes a few tenths of a second (the workers notice the
 # flag within 200 ms); before the fix the PROXY connection held the drain
 # for its whole 2 s bound, and its header timeout is 5 s.
 EXIT_WITHIN = 1.5
-
-
-def make_cert(d):
-    cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
-    subprocess.run(["openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-keyout", key, "-out", cert,
-                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True,
-                   capture_output=True)
-    return cert, key
 
 
 def read_reply(s, deadline):
@@ -48,7 +39,7 @@ def stop_tests(t, binary):
     work = tempdir("ferry-stop-")
     root = os.path.join(work, "root")
     os.mkdir(root, 0o755)
-    cert, key = make_cert(work)
+    cert, key = self_signed(work)
     iport = free_port()
     d = Ferryd(binary, {
         "users": [{"name": "alice", "password": crypt_hash("secret"), "root": root}],

@@ -55,7 +55,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
 sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
 from ownns import exit_inside, loopback_multicast  # noqa: E402
 from uftpmsg import announce  # noqa: E402
-from ftpd import Checks, ImplicitFTP, SessionFTP, crypt_hash, make_cert, tls_ctx, wait_for  # noqa: E402,E501
+from ftpd import Checks, ImplicitFTP, SessionFTP, crypt_hash, self_signed, tls_ctx, wait_for  # noqa: E402,E501
 
 CLIENT_PORT, CLIENT_DEST, RESPONSE_PORT, FTP_PORT, FTPS_PORT = 1044, 1045, 1046, 2121, 2990
 METRICS_PORT, GW_PORT, GW_TLS_PORT = 9464, 2100, 2991
@@ -415,7 +415,7 @@ def inner(ferryd, corpus, seconds, ferry_ftp=None):
     payload = random.Random(7).randbytes(300000)
     with open(os.path.join(root, "file.bin"), "wb") as fh:
         fh.write(payload)
-    cert, key = make_cert(tmp)
+    cert, key = self_signed(tmp)
     limits = {"max_groups": 5000, "max_groups_per_source": 60, "group_idle_max": 10}
     conf = {
         "workers": 2, "foreground": True, "allow_root": True, "log": {"level": 2},

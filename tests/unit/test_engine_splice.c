@@ -94,16 +94,23 @@ static void fx_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 	fe_listener_close(l);
 }
 
+/* Listens on loopback at a port the kernel picks and stores that port;
+ * a worker_init's result: 0, or 2 when it cannot. */
+static int listen_any(struct fe_worker *w, fe_accept_cb *cb, void *arg, atomic_int *port)
+{
+	struct sockaddr_storage a = loopback(0), bound;
+	int err;
+	struct fe_listener *l = fe_tcp_listen(w, &a, false, cb, arg, &err);
+	if (!l || fe_listener_local(l, &bound))
+		return 2;
+	atomic_store(port, ntohs(((struct sockaddr_in *)&bound)->sin_port));
+	return 0;
+}
+
 static int fx_init(struct fe_worker *w, void *arg)
 {
 	struct fx *t = arg;
-	struct sockaddr_storage a = loopback(0), bound;
-	int err;
-	struct fe_listener *l = fe_tcp_listen(w, &a, false, fx_accept, t, &err);
-	if (!l || fe_listener_local(l, &bound))
-		return 2;
-	atomic_store(&t->port, ntohs(((struct sockaddr_in *)&bound)->sin_port));
-	return 0;
+	return listen_any(w, fx_accept, t, &t->port);
 }
 
 static int dial(int port)
@@ -130,24 +137,37 @@ static void finish(struct fe_engine *e)
 	fe_engine_destroy(e);
 }
 
-static void test_sendfile(void **state)
+/* Reads fd until the peer closes; the bytes read (at most cap). */
+static size_t read_all(int fd, uint8_t *buf, size_t cap)
 {
-	(void)state;
+	size_t have = 0;
+	ssize_t n;
+	while ((n = read(fd, buf + have, cap - have)) > 0)
+		have += (size_t)n;
+	return have;
+}
+
+/* Serves a 5 MiB file from offset by sendfile and checks that every byte
+ * from there arrives. paused: the receiving connection is paused first (as
+ * ftp's kTLS downloads are) and the peer has sent bytes meanwhile, which
+ * wait unread while the file goes out. */
+static void check_sendfile(uint64_t offset, bool paused)
+{
 	uint8_t *data = malloc(FILE_BYTES), *got = malloc(FILE_BYTES);
 	for (size_t i = 0; i < FILE_BYTES; i++)
 		data[i] = (uint8_t)(i * 7 + (i >> 13));
-	struct fx t = { .file_fd = temp_file(data, FILE_BYTES), .offset = 1000 };
+	struct fx t = { .file_fd = temp_file(data, FILE_BYTES), .offset = offset,
+			.paused = paused };
 	struct fe_engine *e = start(1, fx_init, &t);
 	int fd = dial(atomic_load(&t.port));
-	size_t have = 0;
-	ssize_t n;
-	while ((n = read(fd, got + have, FILE_BYTES - have)) > 0)
-		have += (size_t)n;
+	if (paused)
+		assert_int_equal(write(fd, "unread", 6), 6);
+	size_t have = read_all(fd, got, FILE_BYTES);
 	assert_true(wait_until(&t.done, 1, 10));
 	assert_int_equal(t.err, 0);
-	assert_int_equal(have, FILE_BYTES - 1000);
-	assert_true(t.bytes == FILE_BYTES - 1000);
-	assert_memory_equal(got, data + 1000, have);
+	assert_int_equal(have, FILE_BYTES - offset);
+	assert_true(t.bytes == FILE_BYTES - offset);
+	assert_memory_equal(got, data + offset, have);
 	close(fd);
 	finish(e);
 	close(t.file_fd);
@@ -155,31 +175,18 @@ static void test_sendfile(void **state)
 	free(got);
 }
 
+static void test_sendfile(void **state)
+{
+	(void)state;
+	check_sendfile(1000, false);
+}
+
 /* A receiving connection that was paused may send a file (ftp's kTLS
  * downloads do): what the peer sends meanwhile waits, the file arrives. */
 static void test_sendfile_paused(void **state)
 {
 	(void)state;
-	uint8_t *data = malloc(FILE_BYTES), *got = malloc(FILE_BYTES);
-	for (size_t i = 0; i < FILE_BYTES; i++)
-		data[i] = (uint8_t)(i * 13 + (i >> 11));
-	struct fx t = { .file_fd = temp_file(data, FILE_BYTES), .paused = true };
-	struct fe_engine *e = start(1, fx_init, &t);
-	int fd = dial(atomic_load(&t.port));
-	assert_int_equal(write(fd, "unread", 6), 6);
-	size_t have = 0;
-	ssize_t n;
-	while ((n = read(fd, got + have, FILE_BYTES - have)) > 0)
-		have += (size_t)n;
-	assert_true(wait_until(&t.done, 1, 10));
-	assert_int_equal(t.err, 0);
-	assert_int_equal(have, FILE_BYTES);
-	assert_memory_equal(got, data, have);
-	close(fd);
-	finish(e);
-	close(t.file_fd);
-	free(data);
-	free(got);
+	check_sendfile(0, true);
 }
 
 /* fe_conn_send_owned queues a buffer it takes (in order with copied
@@ -212,13 +219,7 @@ static void own_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 static int own_init(struct fe_worker *w, void *arg)
 {
 	struct own_test *t = arg;
-	struct sockaddr_storage a = loopback(0), bound;
-	int err;
-	struct fe_listener *l = fe_tcp_listen(w, &a, false, own_accept, t, &err);
-	if (!l || fe_listener_local(l, &bound))
-		return 2;
-	atomic_store(&t->port, ntohs(((struct sockaddr_in *)&bound)->sin_port));
-	return 0;
+	return listen_any(w, own_accept, t, &t->port);
 }
 
 static void test_send_owned_and_ktls(void **state)
@@ -231,11 +232,8 @@ static void test_send_owned_and_ktls(void **state)
 	struct own_test t = { 0 };
 	struct fe_engine *e = start(1, own_init, &t);
 	int fd = dial(atomic_load(&t.port));
-	char got[64];
-	size_t have = 0;
-	ssize_t n;
-	while ((n = read(fd, got + have, sizeof(got) - have)) > 0)
-		have += (size_t)n;
+	uint8_t got[64];
+	size_t have = read_all(fd, got, sizeof(got));
 	assert_true(wait_until(&t.done, 1, 10));
 	assert_int_equal(t.owned, 0);
 	if (t.tx < 0) {                           /* no kTLS: plain bytes, in order */
@@ -436,13 +434,7 @@ static int h_init(struct fe_worker *w, void *arg)
 	struct handoff *h = arg;
 	if (fe_worker_index(w) != 0)
 		return 0;
-	struct sockaddr_storage a = loopback(0), bound;
-	int err;
-	struct fe_listener *l = fe_tcp_listen(w, &a, false, h_accept, h, &err);
-	if (!l || fe_listener_local(l, &bound))
-		return 2;
-	atomic_store(&h->port, ntohs(((struct sockaddr_in *)&bound)->sin_port));
-	return 0;
+	return listen_any(w, h_accept, h, &h->port);
 }
 
 static void test_detach_adopt(void **state)
