@@ -4,6 +4,11 @@
   order that rotates each round, so slow drift of a shared machine falls on
   all of them alike; medians over the rounds, and ratios to a baseline.
 - CPU of a process from /proc/PID/stat (user + system, every thread).
+- paused(prefixes): the processes whose name (comm) starts with one of
+  them are stopped (SIGSTOP) for one timed run and resumed (SIGCONT) right
+  after, whatever happens: e.g. fuzzers at SCHED_IDLE, which would
+  otherwise take any CPU a run leaves idle. Looked up afresh for each run,
+  as such processes come and go.
 - Topology: network namespaces joined by plain veth pairs (no bridge), with
   addresses from 198.18.0.0/15 only; removed on exit whatever happens.
 
@@ -53,6 +58,44 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def pids_named(prefixes):
+    """PIDs of the processes whose comm starts with one of prefixes."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if any(comm.startswith(p) for p in prefixes):
+            found.append(int(d))
+    return found
+
+
+class paused:
+    """with paused(prefixes): those processes are stopped for the block only."""
+
+    def __init__(self, prefixes):
+        self.pids = pids_named(prefixes) if prefixes else []
+
+    def _signal(self, sig):
+        for pid in self.pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def __enter__(self):
+        self._signal(signal.SIGSTOP)
+        return self
+
+    def __exit__(self, *exc):
+        self._signal(signal.SIGCONT)
+        return False
 
 
 def median(xs):

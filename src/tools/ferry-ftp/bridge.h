@@ -17,7 +17,9 @@
 enum {
 	BR_CTL_IN = 8192,          /* one control connection's unread input */
 	BR_CTL_OUT = 65536,        /* replies not yet written to the client */
-	BR_PIPE = 256 * 1024,      /* data bytes between the two data connections (at most) */
+	BR_PIPE = 1024 * 1024,     /* data bytes between the two data connections (at most) */
+	BR_PIPE_MANY = 256 * 1024, /* the same once BR_PIPES_BIG pipes are open */
+	BR_PIPES_BIG = 16,
 	BR_QMAX = 8,               /* server replies still expected */
 	BR_MAX_SESSIONS = 1000,
 	BR_MAX_REFUSED = 20,       /* commands refused for want of TLS, then 421 */
@@ -160,6 +162,7 @@ struct bridge {
 	struct br_session *sessions;
 	struct br_session *graveyard;       /* closed this turn, freed after it */
 	size_t n;
+	size_t pipes;                       /* transfers' pipes open (bridge_data.c) */
 };
 
 /* ---- bridge_main.c ------------------------------------------------------ */

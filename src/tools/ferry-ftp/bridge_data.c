@@ -24,6 +24,8 @@ void ftpc_br_xfer_end(struct br_session *s)
 	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_close(&s->cd, true);
 	ftpc_br_ep_close(&s->sd, true);
+	if (s->pfd[0] >= 0)
+		s->b->pipes--;
 	for (int i = 0; i < 2; i++) {
 		if (s->pfd[i] >= 0)
 			close(s->pfd[i]);
@@ -126,7 +128,13 @@ static void data_fail(struct br_session *s, const char *why)
 }
 
 /* The data moves socket to pipe to socket by splice(2): no copy through
- * the bridge, and the pipe's size bounds what a session holds. */
+ * the bridge, and the pipe's size bounds what a session holds. 1 MiB (the
+ * default fs.pipe-max-size) moves a 1 GiB RETR in 3,000 splices and 1,700
+ * wake-ups, where 256 KiB took 9,800 and 5,100 (BENCHMARKS.md row 8). An
+ * unprivileged user has 64 MiB of pipes (fs.pipe-user-pages-soft), past
+ * which every pipe gets 8 KiB: so only the first BR_PIPES_BIG transfers at
+ * once get 1 MiB, the others 256 KiB (about 200 at once before that limit,
+ * as when all had 256 KiB). A size refused leaves what pipe2 gave. */
 static int open_pipe(struct br_session *s)
 {
 	if (s->pfd[0] >= 0)
@@ -135,9 +143,12 @@ static int open_pipe(struct br_session *s)
 		s->pfd[0] = s->pfd[1] = -1;
 		return -1;
 	}
-	(void)fcntl(s->pfd[1], F_SETPIPE_SZ, BR_PIPE);   /* else the default 64 KiB */
+	int size = s->b->pipes < BR_PIPES_BIG ? BR_PIPE : BR_PIPE_MANY;
+	if (fcntl(s->pfd[1], F_SETPIPE_SZ, size) < 0 && size > BR_PIPE_MANY)
+		(void)fcntl(s->pfd[1], F_SETPIPE_SZ, BR_PIPE_MANY);
+	s->b->pipes++;
 	int cap = fcntl(s->pfd[1], F_GETPIPE_SZ);
-	s->p_cap = cap > 0 ? (size_t)cap : 65536;
+	s->p_cap = cap > 0 ? (size_t)cap : 4096;
 	s->p_len = 0;
 	return 0;
 }
