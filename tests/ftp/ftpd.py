@@ -5,12 +5,14 @@ also the small helpers other drivers share: waiting on a condition with a
 deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
 connection's session on data connections, a self-signed certificate,
-vsftpd's configuration (anonymous, and FTPS)."""
+vsftpd's configuration (anonymous, and FTPS), a PROT P upload by a
+client that reads its data connection only at its end."""
 import ctypes
 import ftplib
 import ipaddress
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -228,6 +230,57 @@ class ImplicitFTP(SessionFTP):
         self.file = self.sock.makefile("r", encoding=self.encoding)
         self.welcome = self.getresp()
         return self.welcome
+
+
+def tls_bio_upload(f, cmd, data, burst=False):
+    """STOR over a data connection whose TLS runs in memory (ssl.MemoryBIO),
+    so the client decides when it reads: after the handshake it only
+    writes, then sends close_notify, waits until the server sends anything
+    (up to 20 s) and closes without reading it. burst: the client's
+    Finished, the file, close_notify and FIN go in one write, with no
+    wait. Returns the reply and whether anything came."""
+    raw, _ = ftplib.FTP.ntransfercmd(f, cmd)
+    raw.settimeout(20)
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = f.context.wrap_bio(inb, outb, server_hostname="127.0.0.1", session=f.sock.session)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outb.read())
+            chunk = raw.recv(65536)
+            if not chunk:
+                raise OSError("data connection closed during the handshake")
+            inb.write(chunk)
+    out = outb.read()                    # our Finished
+    for i in range(0, len(data), 1 << 16):
+        tls.write(data[i:i + (1 << 16)])
+        out += outb.read()
+        if not burst:
+            raw.sendall(out)
+            out = b""
+    try:
+        tls.unwrap()
+    except ssl.SSLWantReadError:         # close_notify sent, theirs not read
+        pass
+    raw.sendall(out + outb.read())
+    if burst:
+        raw.shutdown(socket.SHUT_WR)
+        resp = f.getline()
+        raw.close()
+        return resp, True
+    came = bool(select.select([raw], [], [], 20)[0])
+    raw.close()                          # unread bytes: the kernel sends a reset
+    return f.getline(), came
+
+
+def same_bytes(path, data):
+    try:
+        with open(path, "rb") as x:
+            return x.read() == data
+    except OSError:
+        return False
 
 
 class Checks:

@@ -2,10 +2,14 @@
 explicit FTPS (and implicit with --local-implicit) to unmodified local
 clients while its leg to ferryd (SPSV) is in clear or in TLS, independently.
 Real clients through the bridge, files compared byte for byte both ways:
-curl --ssl-reqd (PASV, EPSV), lftp (ftp:ssl-force, the test CA verified,
+curl --ssl-reqd (PASV, EPSV; TLS 1.3 with two RETRs and two STORs on one
+control connection, whose tickets OpenSSL uses once), lftp (ftp:ssl-force, the test CA verified,
 passive and active), Python's ftplib.FTP_TLS with prot_p as shipped and with
 session= (TLS 1.2 and 1.3, PASV and PORT), with the data connection's
-resumption check on and off (--local-no-reuse); curl ftps:// (implicit).
+resumption check on and off (--local-no-reuse); curl ftps:// (implicit);
+an uploading client that closes its data connection on the bridge's first
+bytes unread, and one that sends its Finished, file, close_notify and FIN
+at once (the bridge's data connections send no session ticket).
 Hostile input: TLS garbage toward the local listener, AUTH TLS twice,
 PBSZ/PROT before AUTH — clean replies, and the bridge serves on. Without
 --local-cert the bridge refuses AUTH (502) and its FEAT lists no TLS.
@@ -26,8 +30,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, stop_process, tempdir,  # noqa: E402
-                  tls_ctx)
+from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, same_bytes, stop_process,  # noqa: E402
+                  tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -306,6 +310,63 @@ def mixed_tests(b, root, leg):
         th.join(120)
     check(f"8 TLS sessions at once through one bridge, RETR+STOR each ({leg})",
           len(results) == 8 and all(results), results)
+
+
+def curl_two_tests(b, d, root, work, leg, reuse):
+    """Two RETRs, then two STORs, on one control connection, TLS 1.3:
+    OpenSSL's client cache (so curl's) uses a ticket once, and the bridge's
+    data connections send none: each resumes the ticket the control
+    connection got after the data connection before it."""
+    big = os.path.join(root, "big.bin")
+    part = os.path.join(work, "part.bin")
+    with open(big, "rb") as x, open(part, "wb") as y:
+        y.write(x.read(1 << 20))
+    url = f"ftp://alice:{PW}@127.0.0.1:{b.port}"
+    tag = f"{slug(leg)}-{reuse}"
+    outs = [os.path.join(work, f"curl-two-{tag}-{i}.bin") for i in (1, 2)]
+    r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-o", outs[0], f"{url}/big.bin",
+             "-o", outs[1], f"{url}/big.bin"])
+    ok = r.returncode == 0 and all(same(o, big) for o in outs)
+    check(f"curl TLS 1.3: two RETRs on one control connection through the bridge "
+          f"(reuse check {reuse}, {leg})", ok, r.stderr[-300:])
+    ups = [f"curl-two-up-{tag}-{i}.bin" for i in (1, 2)]
+    ok2 = retry_upload(d, lambda: run(
+        ["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-T", part, f"{url}/{ups[0]}",
+         "-T", part, f"{url}/{ups[1]}"]).returncode == 0 and
+        all(same(os.path.join(root, u), part) for u in ups))
+    check(f"curl TLS 1.3: two STORs on one control connection through the bridge "
+          f"(reuse check {reuse}, {leg})", ok2)
+    TABLE[(f"curl TLS 1.3, two RETRs + two STORs per session ({leg})", reuse)] = \
+        "works" if ok and ok2 else "FAILS"
+
+
+def late_ticket_tests(b, d, root, leg):
+    """An uploading client that reads its data connection only at its end
+    and closes it with what the bridge sent unread (curl reads once, just
+    before its close_notify): a TLS 1.3 ticket from the bridge's data
+    connection made its kernel reset the connection and lose the upload's
+    tail. And the client's Finished, a small file, close_notify and FIN in
+    one burst."""
+    data = os.urandom(2 << 20)
+    for name, ver in (("TLS 1.3", ssl.TLSVersion.TLSv1_3), ("TLS 1.2", ssl.TLSVersion.TLSv1_2)):
+        f = login(b.port, SessionFTP, ver)
+        f.voidcmd("TYPE I")
+        for what, size, burst in (("closes on the bridge's first bytes", len(data), False),
+                                  ("Finished, file, close_notify and FIN in one burst",
+                                   5000, True)):
+            fn = f"unread-{slug(leg)}-{ver.name}-{burst}.bin"
+            got = {}
+
+            def go():
+                got["r"] = tls_bio_upload(f, f"STOR {fn}", data[:size], burst)
+                return got["r"][0].startswith("226") and \
+                    same_bytes(os.path.join(root, fn), data[:size])
+            ok = retry_upload(d, go)
+            resp, came = got.get("r", ("", False))
+            check(f"{name}: an upload whose client {what}: 226, bytes equal ({leg})", ok, resp)
+            check(f"{name}: ... the bridge's close_notify came ({leg})", came)
+            check(f"{name}: ... session still usable ({leg})", f.sendcmd("NOOP").startswith("200"))
+        f.quit()
 
 
 def local_off_tests(srv_port, root):
@@ -765,6 +826,8 @@ def main():
                 t.run(f"ftplib session= ({leg})", ftplib_session_tests, b, d, root, leg, CA)
                 t.run(f"ftplib as shipped ({leg})", ftplib_plain_tests, b.port, "on", data, leg)
                 t.run(f"mixed ({leg})", mixed_tests, b, root, leg)
+                t.run(f"curl two transfers ({leg})", curl_two_tests, b, d, root, work, leg, "on")
+                t.run(f"late ticket ({leg})", late_ticket_tests, b, d, root, leg)
                 if leg.endswith("TLS"):
                     t.run("hostile", hostile_tests, b, root)
             finally:
@@ -781,6 +844,8 @@ def main():
             try:
                 t.run(f"ftplib as shipped, --local-no-reuse ({leg})", ftplib_plain_tests,
                       b.port, "off", data, leg)
+                t.run(f"curl two transfers, --local-no-reuse ({leg})", curl_two_tests, b, d,
+                      root, work, leg, "off")
             finally:
                 rc, clean, text = b.stop()
                 check(f"bridge --local-no-reuse ({leg}): exit 0, no sanitizer reports",

@@ -17,7 +17,6 @@ import io
 import os
 import re
 import resource
-import select
 import shutil
 import socket
 import ssl
@@ -26,7 +25,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, SessionFTP, crypt_hash, tempdir, tls_ctx  # noqa: E402
+from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, same_bytes, tempdir,  # noqa: E402
+                  tls_bio_upload, tls_ctx)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -523,49 +523,6 @@ def abort_tests(d, root):
     f.quit()
 
 
-def tls_bio_upload(f, cmd, data, burst=False):
-    """STOR over a data connection whose TLS runs in memory (ssl.MemoryBIO),
-    so the client decides when it reads: after the handshake it only
-    writes, then sends close_notify, waits until the server sends anything
-    (up to 20 s) and closes without reading it. burst: the client's
-    Finished, the file, close_notify and FIN go in one write, with no
-    wait. Returns the reply and whether anything came."""
-    raw, _ = ftplib.FTP.ntransfercmd(f, cmd)
-    raw.settimeout(20)
-    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = f.context.wrap_bio(inb, outb, server_hostname="127.0.0.1", session=f.sock.session)
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            raw.sendall(outb.read())
-            chunk = raw.recv(65536)
-            if not chunk:
-                raise OSError("data connection closed during the handshake")
-            inb.write(chunk)
-    out = outb.read()                    # our Finished
-    for i in range(0, len(data), 1 << 16):
-        tls.write(data[i:i + (1 << 16)])
-        out += outb.read()
-        if not burst:
-            raw.sendall(out)
-            out = b""
-    try:
-        tls.unwrap()
-    except ssl.SSLWantReadError:         # close_notify sent, theirs not read
-        pass
-    raw.sendall(out + outb.read())
-    if burst:
-        raw.shutdown(socket.SHUT_WR)
-        resp = f.getline()
-        raw.close()
-        return resp, True
-    came = bool(select.select([raw], [], [], 20)[0])
-    raw.close()                          # unread bytes: the kernel sends a reset
-    return f.getline(), came
-
-
 def late_ticket_tests(d, root):
     """An uploading client that does not read its data connection until its
     close_notify (curl reads once, right before it) and closes it while
@@ -594,14 +551,6 @@ def late_ticket_tests(d, root):
               resp.startswith("226"), resp)
         check(f"{name}: ... bytes equal", same_bytes(os.path.join(root, "burst-" + fn), small))
         f.quit()
-
-
-def same_bytes(path, data):
-    try:
-        with open(path, "rb") as x:
-            return x.read() == data
-    except OSError:
-        return False
 
 
 def policy_tests(binary, root, cert, key):

@@ -247,6 +247,9 @@ int ftpc_br_client_pull(struct br_session *s);
 bool ftpc_br_client_tls_flush(struct br_session *s);
 /* Something can be written to the client now (in clear or TLS). */
 bool ftpc_br_client_has_out(const struct br_session *s);
+/* A client's data connection resumed its TLS 1.3 session: a new ticket
+ * on the control connection, queued (sent with the next flush). */
+void ftpc_br_client_next_ticket(struct br_session *s);
 /* The session ends: close_notify toward the client, once; true when
  * nothing is left to send (or it cannot be sent). */
 bool ftpc_br_client_tls_bye(struct br_session *s);

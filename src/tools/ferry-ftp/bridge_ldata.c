@@ -101,6 +101,11 @@ static const char *handshake(struct br_session *s)
 		s->lbuf = malloc(LBUF);
 		if (!s->ldtls || !s->lbuf)
 			return "no memory for the client's data connection TLS";
+		/* A ticket here would come after the handshake, when an uploading
+		 * client may no longer read (curl reads once, before its
+		 * close_notify): unread at its close, it resets the connection and
+		 * the upload's tail is lost. The control connection gives it. */
+		crypto_tls_no_tickets(s->ldtls);
 	}
 	uint8_t buf[CHUNK];
 	ssize_t n = recv(s->cd.fd, buf, sizeof(buf), 0);
@@ -120,6 +125,8 @@ static const char *handshake(struct br_session *s)
 		s->l_refused = true;
 		return why;
 	}
+	if (crypto_tls_resumed(s->ldtls))
+		ftpc_br_client_next_ticket(s);
 	if (s->b->verbose) {
 		char d[96];
 		fprintf(stderr, "%s bridge: client's data connection in TLS: %s%s\n",

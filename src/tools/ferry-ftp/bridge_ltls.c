@@ -255,6 +255,19 @@ int ftpc_br_client_pull(struct br_session *s)
 	return 0;
 }
 
+/* The client's data connections send no session ticket (bridge_ldata.c),
+ * but the one it resumed there may be spent (OpenSSL's client cache, so
+ * curl's, uses a TLS 1.3 ticket once): the control connection, which the
+ * client reads for the transfer's reply anyway, gives it the next one. It
+ * goes behind the records already made and before the replies still in
+ * cout (ftpc_br_client_tls_flush encrypts those only once it is out); the
+ * session's loop sends it after the data connection's event. */
+void ftpc_br_client_next_ticket(struct br_session *s)
+{
+	if (s->ctls && !s->c_bye && crypto_tls_ready(s->ctls))
+		(void)crypto_tls_send_ticket(s->ctls);
+}
+
 ssize_t ftpc_br_client_tls_read(struct br_session *s)
 {
 	uint8_t buf[CHUNK];
