@@ -151,16 +151,23 @@ static void test_ca_errors(void **state)
 	crypto_tls_ctx_free(c);
 }
 
+/* The server's context (cert, key) and a client's that trusts cert. */
+static void pair(struct crypto_tls_ctx **sc, struct crypto_tls_ctx **cc)
+{
+	char why[CRYPTO_ERR_LEN];
+	*sc = crypto_tls_ctx_new(cert, key, why);
+	*cc = crypto_tls_client_ctx_new(cert, true, why);
+	assert_non_null(*sc);
+	assert_non_null(*cc);
+}
+
 /* A resumed handshake has the server send no certificate: its flight is
  * much shorter than the first one's. */
 static void test_resumption(void **state)
 {
 	(void)state;
-	char why[CRYPTO_ERR_LEN];
-	struct crypto_tls_ctx *sc = crypto_tls_ctx_new(cert, key, why);
-	struct crypto_tls_ctx *cc = crypto_tls_client_ctx_new(cert, true, why);
-	assert_non_null(sc);
-	assert_non_null(cc);
+	struct crypto_tls_ctx *sc, *cc;
+	pair(&sc, &cc);
 
 	struct crypto_tls *cli = crypto_tls_client_new(cc, "localhost"), *srv = crypto_tls_new(sc);
 	size_t full = 0, again = 0;
@@ -208,17 +215,28 @@ static size_t after_finished(struct crypto_tls *cli, struct crypto_tls *srv)
 	return 0;
 }
 
+/* A PROT P data connection: it resumes sess, and its server (no tickets)
+ * sends nothing after the handshake; then data both ways. */
+static void data_connection(struct crypto_tls_ctx *sc, struct crypto_tls_ctx *cc, void *sess)
+{
+	struct crypto_tls *c = crypto_tls_client_new(cc, "localhost"), *s = crypto_tls_new(sc);
+	crypto_tls_no_tickets(s);
+	assert_true(crypto_tls_session_set(c, sess));
+	assert_int_equal(after_finished(c, s), 0);
+	assert_true(crypto_tls_resumed(s));
+	ping_pong(c, s);
+	crypto_tls_free(c);
+	crypto_tls_free(s);
+}
+
 /* crypto_tls_no_tickets (PROT P data connections): nothing follows the
  * handshake, where a TLS 1.3 server otherwise sends a ticket; the session
  * resumed stays resumable, again and again. */
 static void test_no_tickets(void **state)
 {
 	(void)state;
-	char why[CRYPTO_ERR_LEN];
-	struct crypto_tls_ctx *sc = crypto_tls_ctx_new(cert, key, why);
-	struct crypto_tls_ctx *cc = crypto_tls_client_ctx_new(cert, true, why);
-	assert_non_null(sc);
-	assert_non_null(cc);
+	struct crypto_tls_ctx *sc, *cc;
+	pair(&sc, &cc);
 
 	struct crypto_tls *cli = crypto_tls_client_new(cc, "localhost"), *srv = crypto_tls_new(sc);
 	assert_true(after_finished(cli, srv) > 0);      /* the control connection's ticket */
@@ -226,15 +244,7 @@ static void test_no_tickets(void **state)
 	void *sess = crypto_tls_session_get(cli);
 	assert_non_null(sess);
 	for (int i = 0; i < 3; i++) {
-		struct crypto_tls *c2 = crypto_tls_client_new(cc, "localhost"),
-				  *s2 = crypto_tls_new(sc);
-		crypto_tls_no_tickets(s2);
-		assert_true(crypto_tls_session_set(c2, sess));
-		assert_int_equal(after_finished(c2, s2), 0);
-		assert_true(crypto_tls_resumed(s2));
-		ping_pong(c2, s2);
-		crypto_tls_free(c2);
-		crypto_tls_free(s2);
+		data_connection(sc, cc, sess);
 	}
 	/* a full handshake too */
 	struct crypto_tls *c3 = crypto_tls_client_new(cc, "localhost"), *s3 = crypto_tls_new(sc);
@@ -257,11 +267,9 @@ static void test_no_tickets(void **state)
 static void test_send_ticket(void **state)
 {
 	(void)state;
-	char why[CRYPTO_ERR_LEN], buf[16];
-	struct crypto_tls_ctx *sc = crypto_tls_ctx_new(cert, key, why);
-	struct crypto_tls_ctx *cc = crypto_tls_client_ctx_new(cert, true, why);
-	assert_non_null(sc);
-	assert_non_null(cc);
+	char buf[16];
+	struct crypto_tls_ctx *sc, *cc;
+	pair(&sc, &cc);
 
 	struct crypto_tls *cli = crypto_tls_client_new(cc, "localhost"), *srv = crypto_tls_new(sc);
 	assert_false(crypto_tls_send_ticket(srv));
@@ -274,16 +282,8 @@ static void test_send_ticket(void **state)
 		assert_int_equal(crypto_tls_read(cli, buf, sizeof(buf)), CRYPTO_TLS_AGAIN);
 		void *sess = crypto_tls_session_get(cli);
 		assert_non_null(sess);
-		struct crypto_tls *c2 = crypto_tls_client_new(cc, "localhost"),
-				  *s2 = crypto_tls_new(sc);
-		crypto_tls_no_tickets(s2);
-		assert_true(crypto_tls_session_set(c2, sess));
-		assert_int_equal(after_finished(c2, s2), 0);
-		assert_true(crypto_tls_resumed(s2));
-		ping_pong(c2, s2);
+		data_connection(sc, cc, sess);
 		crypto_tls_session_free(sess);
-		crypto_tls_free(c2);
-		crypto_tls_free(s2);
 	}
 	ping_pong(cli, srv);                                  /* the stream goes on */
 

@@ -49,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
@@ -152,6 +153,22 @@ def iac_burst(rng):
     return bytes(out) + (b"\r\n" if rng.random() < 0.5 else b"")
 
 
+def hang_up(rng, s):
+    """The end of a flood connection (none if it is held): half the time a
+    look at what the server sent, then a FIN or, 30 % of the time, a reset."""
+    if s is None:
+        return
+    try:
+        if rng.random() < 0.5:
+            s.settimeout(0.05)
+            s.recv(4096)
+    except OSError:
+        pass
+    if rng.random() < 0.3:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
 def tcp_flood(stop, seed, counts, held):
     rng = random.Random(seed)
     while not stop.is_set():
@@ -174,21 +191,12 @@ def tcp_flood(stop, seed, counts, held):
                     held.append(s)
                     counts["held"] += 1
                     s = None
-            if s is not None and rng.random() < 0.5:
-                s.settimeout(0.05)
-                try:
-                    s.recv(4096)
-                except OSError:
-                    pass
             counts["tcp"] += 1
         except OSError:
             counts["tcp_err"] += 1
             time.sleep(0.01)
         finally:
-            if s is not None:
-                if rng.random() < 0.3:          # a reset instead of a FIN
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                s.close()
+            hang_up(rng, s)
 
 
 def tls_connect(rng, explicit):
@@ -271,17 +279,8 @@ def tls_one(rng, hellos, held, counts):
         else:                                   # a ClientHello a byte at a time
             for b in rng.choice(hellos)[:rng.randint(1, 40)]:
                 s.sendall(bytes([b]))
-        if s is not None and rng.random() < 0.5:
-            s.settimeout(0.05)
-            try:
-                s.recv(4096)
-            except OSError:
-                pass
     finally:
-        if s is not None:
-            if rng.random() < 0.3:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            s.close()
+        hang_up(rng, s)
 
 
 def tls_flood(stop, seed, counts, hellos, held):
@@ -360,17 +359,10 @@ def gateway_sessions(t, payload, ferry_ftp, tmp, cert):
 
 def tls_handshakes(t):
     """ferryd's own count of FTPS control handshakes, ok and failed."""
-    s = socket.create_connection(("127.0.0.1", METRICS_PORT), 5)
-    s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
-    body = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    s.close()
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % METRICS_PORT, timeout=10) as r:
+        body = r.read().decode(errors="replace")
     got = dict(re.findall(r'ferry_ftp_tls_handshakes_total\{connection="control",'
-                          r'result="(\w+)"\} (\d+)', body.decode(errors="replace")))
+                          r'result="(\w+)"\} (\d+)', body))
     return int(got.get("ok", -1)), int(got.get("failed", -1))
 
 
