@@ -446,7 +446,7 @@ def refusals(gw, work):
     joined = re.findall(r"joins session \d+ \(backend port (\d+)\)", log)
     check("the data connection went to exactly the port the backend announced",
           announced and joined and announced[-1] == joined[-1], f"{announced} {joined}")
-    c.cmd(f"LIST /")
+    c.cmd("LIST /")
     d.read_all()
     c.reply()
     d.close()
@@ -799,7 +799,7 @@ def ftps_reload(work, user, password, root):
             d, r2 = tls_data(gw.port, ctx if v == "1.3" else ctx12, r, session=c.s.session)
             check(f"reload: a session from before, TLS {v}: its data connection resumes "
                   "(200 DATA)", r2 == "200 DATA" and d.s.session_reused, r2)
-            check(f"reload: ... and still carries the first certificate",
+            check("reload: ... and still carries the first certificate",
                   fingerprint(d.s.getpeercert(binary_form=True)) == first)
             c.cmd("RETR /tree/sub/file2")
             got = d.read_all()
