@@ -17,12 +17,10 @@ Stdlib only.  Needs root and iproute2.
 
 import atexit
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TICK = os.sysconf("SC_CLK_TCK")

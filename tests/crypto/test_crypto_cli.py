@@ -74,7 +74,7 @@ def verify_py(pub, hashtype, msg, sig):
         else:
             pub.verify(sig, msg, padding.PKCS1v15(), HASHES[hashtype]())
         return True
-    except Exception as e:      # noqa: BLE001 - any failure is a mismatch
+    except Exception:      # noqa: BLE001 - any failure is a mismatch
         return False
 
 

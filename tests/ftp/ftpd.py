@@ -6,7 +6,8 @@ deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
 connection's session on data connections, a self-signed certificate,
 vsftpd's configuration (anonymous, and FTPS), a PROT P upload by a
-client that reads its data connection only at its end."""
+client that reads its data connection only at its end; a server and a
+client namespace (tests/interop/netlab.py) where only control ports get in."""
 import ctypes
 import ftplib
 import ipaddress
@@ -14,7 +15,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -22,6 +22,9 @@ import sys
 import tempfile
 import time
 import traceback
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+import netlab  # noqa: E402
 
 _libcrypt = ctypes.CDLL("libcrypt.so.1")
 _libcrypt.crypt.restype = ctypes.c_char_p
@@ -36,6 +39,42 @@ def sh(*cmd, check_rc=True, **kw):
     if check_rc and r.returncode:
         raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()}")
     return r
+
+
+def control_port_rules(ports, established=False):
+    """nftables text for a server's input chain that drops everything but
+    loopback, ICMP and TCP to ports (with established, also the packets of
+    connections already made): "single port" for the namespace tests."""
+    dports = str(ports[0]) if len(ports) == 1 else "{ %s }" % ", ".join(map(str, ports))
+    return ("\ntable inet singleport {\n  chain input {\n"
+            "    type filter hook input priority 0; policy drop;\n"
+            "    iif \"lo\" accept\n"
+            + ("    ct state established,related accept\n" if established else "")
+            + f"    tcp dport {dports} accept\n"
+            "    meta l4proto icmp accept\n  }\n}\n")
+
+
+def netns_pair(index, rules, cli_addrs=1):
+    """A netlab Lab with two hosts on 198.18.<index>.0/24: srv at .1, its
+    input chain the nftables text rules, and cli at .2 (with cli_addrs > 1
+    also .3, ...). Returns (lab, srv, cli); lab.close() kills what still runs
+    in them and removes them. Leftovers of killed runs go first."""
+    netlab.cleanup_stale()
+    lab = netlab.Lab()
+    try:
+        lab.ipv6_on()       # as a fresh namespace: ::1 there, IPv6 not filtered away
+        lab.__enter__()
+        net = lab.network("ftp", index)
+        srv, cli = lab.host("srv"), lab.host("cli")
+        lab.attach(srv, net, router=True)       # netlab's .1; it routes nothing here
+        lab.attach(cli, net)
+        for _ in range(cli_addrs - 1):
+            cli.ip("addr", "add", f"{net.alloc()}/{net.subnet.prefixlen}", "dev", cli.ifname(net))
+        srv.nft(rules)
+    except BaseException:
+        lab.close()
+        raise
+    return lab, srv, cli
 
 
 def find_pureftpd():

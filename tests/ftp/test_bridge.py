@@ -16,52 +16,17 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, stop_process, tempdir  # noqa: E402
+from ftpd import (Checks, Ferryd, control_port_rules, crypt_hash, netns_pair, sh,  # noqa: E402
+                  stop_process, tempdir)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge_ftplib.py")
 t = Checks()
 check = t.check
-tag = str(os.getpid())
-SRV, CLI = f"bsrv{tag}", f"bcli{tag}"
+SRV = CLI = None        # the namespaces' names, once main() made them
 SRV_IP, CLI_IP, PORT = "198.18.52.1", "198.18.52.2", 2121
 PW = "bridge-pw"
 BIG = 32 << 20
-
-
-def sh(*cmd, **kw):
-    r = subprocess.run(list(cmd), capture_output=True, timeout=kw.pop("timeout", 60), **kw)
-    if r.returncode:
-        raise RuntimeError(f"{' '.join(cmd)}: {r.returncode} {r.stderr.decode()}")
-    return r
-
-
-def setup():
-    sh("ip", "netns", "add", SRV)
-    sh("ip", "netns", "add", CLI)
-    sh("ip", "link", "add", f"bs{tag}", "netns", SRV, "type", "veth", "peer", "name",
-       f"bc{tag}", "netns", CLI)
-    sh("ip", "-n", SRV, "addr", "add", f"{SRV_IP}/24", "dev", f"bs{tag}")
-    sh("ip", "-n", CLI, "addr", "add", f"{CLI_IP}/24", "dev", f"bc{tag}")
-    for ns, dev in ((SRV, f"bs{tag}"), (CLI, f"bc{tag}")):
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-    rules = f"""
-table inet singleport {{
-  chain input {{
-    type filter hook input priority 0; policy drop;
-    iif "lo" accept
-    tcp dport {PORT} accept
-    meta l4proto icmp accept
-  }}
-}}
-"""
-    sh("ip", "netns", "exec", SRV, "nft", "-f", "-", input=rules.encode())
-
-
-def teardown():
-    for ns in (SRV, CLI):
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 def in_cli(*cmd, timeout=120, **kw):
@@ -357,10 +322,12 @@ def main():
         f.write(random.Random(7).randbytes(BIG))
     up = os.path.join(work, "up")
     make_tree(up, 6)
-    d = b = None
+    global SRV, CLI
+    d = b = lab = None
     try:
-        teardown()
-        setup()
+        lab, srv, cli = netns_pair(52, control_port_rules([PORT]))
+        SRV, CLI = srv.ns, cli.ns
+        check("netlab gave the addresses used here", (srv.addr(), cli.addr()) == (SRV_IP, CLI_IP))
         ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root,
                           "write": True}],
                "data_timeout": 5, "max_login_failures": 1000}
@@ -389,7 +356,8 @@ def main():
         if d:
             rc, clean = d.stop()
             check("ferryd: exit 6, no sanitizer reports", rc == 6 and clean, d.logtext()[-2000:])
-        teardown()
+        if lab:
+            lab.close()
     t.finish()
 
 

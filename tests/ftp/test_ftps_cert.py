@@ -7,7 +7,6 @@ verification by curl (OpenSSL) and lftp (GnuTLS) against expired, wrong-host
 and self-signed certificates, and bad TLS files refused at start-up with
 exit 3. Every certificate is made here by openssl and never committed."""
 import ftplib
-import io
 import json
 import os
 import pwd

@@ -24,15 +24,15 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, find_pureftpd, pure_userdb, sanitizers_quiet, self_signed, sh,  # noqa: E402
-                  stop_process, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
+from ftpd import (Checks, control_port_rules, find_pureftpd, netns_pair, pure_userdb,  # noqa: E402
+                  sanitizers_quiet, self_signed, sh, stop_process, tempdir, vsftpd_anon_conf,
+                  vsftpd_tls_conf)
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
 check = t.check
-tag = str(os.getpid())
-SRV, CLI = f"gws{tag}", f"gwc{tag}"
+SRV = CLI = None        # the namespaces' names, once main() made them
 SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
 GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
 GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL = 2106, 2108, 2110
@@ -43,52 +43,38 @@ VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
 procs = []
 
 
-def setup():
-    sh("ip", "netns", "add", SRV)
-    sh("ip", "netns", "add", CLI)
-    sh("ip", "link", "add", f"gs{tag}", "netns", SRV, "type", "veth", "peer", "name",
-       f"gc{tag}", "netns", CLI)
-    sh("ip", "-n", SRV, "addr", "add", f"{SRV_IP}/24", "dev", f"gs{tag}")
-    sh("ip", "-n", CLI, "addr", "add", f"{CLI_IP}/24", "dev", f"gc{tag}")
-    sh("ip", "-n", CLI, "addr", "add", f"{CLI_IP2}/24", "dev", f"gc{tag}")
-    for ns, dev in ((SRV, f"gs{tag}"), (CLI, f"gc{tag}")):
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-    # Only control ports get in: the gateways' and, to show what fails
-    # without the gateway, the backends'. Their passive ports do not.
-    rules = f"""
-table inet singleport {{
-  chain input {{
-    type filter hook input priority 0; policy drop;
-    iif "lo" accept
-    ct state established,related accept
-    tcp dport {{ {GW_VS}, {GW_PURE}, {GW_LIM}, {GW_TLS_VS}, {GW_TLS_PURE}, {GW_TLS_POL},
-                {GW_BTLS_VS}, {GW_BTLS_PURE}, {GW_BREQ}, {GW_BAUTO}, {GW_BBADCA}, {GW_BINSEC},
-                {GW_RELOAD}, {GW_IMPL}, {GW_IMPL_TLS},
-                {VS_PORT}, {PURE_PORT}, {VS_TLS_PORT}, {PURE_TLS_PORT} }} accept
-    meta l4proto icmp accept
-  }}
-}}
-"""
-    sh("ip", "netns", "exec", SRV, "nft", "-f", "-", input=rules.encode())
+# Only control ports get in: the gateways' and, to show what fails without
+# the gateway, the backends'. Their passive ports do not.
+RULES = control_port_rules([GW_VS, GW_PURE, GW_LIM, GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL,
+                            GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA, GW_BINSEC,
+                            GW_RELOAD, GW_IMPL, GW_IMPL_TLS,
+                            VS_PORT, PURE_PORT, VS_TLS_PORT, PURE_TLS_PORT], established=True)
 
 
 def enter(ns):
-    """This thread (and what it starts) into ns: the clients run in CLI."""
+    """This thread (and what it starts) into ns, a name in /run/netns or an
+    open namespace file: the clients run in CLI."""
     libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    if libc.setns(fd, 0x40000000) != 0:
-        raise OSError(ctypes.get_errno(), "setns")
-    os.close(fd)
+    fd = ns if isinstance(ns, int) else os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:
+            raise OSError(ctypes.get_errno(), "setns")
+    finally:
+        if fd is not ns:
+            os.close(fd)
 
 
-def teardown():
+def teardown(lab, home):
+    """Kills what start() started; back home (lab.close() kills whatever
+    still runs in its namespaces, this test too if it stayed in CLI), then
+    the namespaces go."""
     for p in procs:
         if p.poll() is None:
             p.kill()
             p.wait()
-    for ns in (SRV, CLI):
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    enter(home)
+    if lab:
+        lab.close()
 
 
 def start(cmd, log_path):
@@ -460,7 +446,7 @@ def refusals(gw, work):
     joined = re.findall(r"joins session \d+ \(backend port (\d+)\)", log)
     check("the data connection went to exactly the port the backend announced",
           announced and joined and announced[-1] == joined[-1], f"{announced} {joined}")
-    c.cmd(f"LIST /")
+    c.cmd("LIST /")
     d.read_all()
     c.reply()
     d.close()
@@ -813,7 +799,7 @@ def ftps_reload(work, user, password, root):
             d, r2 = tls_data(gw.port, ctx if v == "1.3" else ctx12, r, session=c.s.session)
             check(f"reload: a session from before, TLS {v}: its data connection resumes "
                   "(200 DATA)", r2 == "200 DATA" and d.s.session_reused, r2)
-            check(f"reload: ... and still carries the first certificate",
+            check("reload: ... and still carries the first certificate",
                   fingerprint(d.s.getpeercert(binary_form=True)) == first)
             c.cmd("RETR /tree/sub/file2")
             got = d.read_all()
@@ -1117,14 +1103,18 @@ def config_checks(work):
 
 
 def main():
+    global SRV, CLI
     work = tempdir("ferry-gw-")
     config_checks(work)
     os.chmod(work, 0o755)
     gws = []
     pure = find_pureftpd()
+    lab, home = None, os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
-        teardown()
-        setup()
+        lab, srv, cli = netns_pair(52, RULES, cli_addrs=2)
+        SRV, CLI = srv.ns, cli.ns
+        check("netlab gave the addresses used here", (srv.addr(), cli.addr()) == (SRV_IP, CLI_IP)
+              and f"{CLI_IP2}/24" in cli.ip("addr").stdout)
         enter(CLI)
         vsroot, vslog = start_vsftpd(work)
         # at the default log level: the client <-> backend mapping must be there
@@ -1196,7 +1186,7 @@ def main():
         for g in gws:
             check(f"{os.path.basename(g.log_path)}: ferryd stopped, sanitizers quiet", g.stop(),
                   g.logtext()[-1500:])
-        teardown()
+        teardown(lab, home)
 
 
 if os.geteuid() != 0:

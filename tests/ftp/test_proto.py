@@ -147,7 +147,7 @@ def rfc2640(d, root):
 def ipv6(binary, root, users):
     port = free_port()
     with Ferryd(binary, {"users": users, "listen": [f"127.0.0.1:{port}", f"[::1]:{port}"]},
-                port=port) as d6:
+                port=port):
         f = ftplib.FTP()
         f.af = socket.AF_INET6
         f.connect("::1", port, timeout=20)

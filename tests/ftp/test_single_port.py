@@ -9,43 +9,14 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, sh, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, control_port_rules, crypt_hash, netns_pair, tempdir  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
 check = t.check
-tag = str(os.getpid())
-SRV, CLI = f"fsrv{tag}", f"fcli{tag}"
+SRV = CLI = None        # the namespaces' names, once main() made them
 SRV_IP, CLI_IP, PORT = "198.18.50.1", "198.18.50.2", 2121
 PW = "single-port"
-
-
-def setup():
-    sh("ip", "netns", "add", SRV)
-    sh("ip", "netns", "add", CLI)
-    sh("ip", "link", "add", f"vs{tag}", "netns", SRV, "type", "veth", "peer", "name",
-       f"vc{tag}", "netns", CLI)
-    sh("ip", "-n", SRV, "addr", "add", f"{SRV_IP}/24", "dev", f"vs{tag}")
-    sh("ip", "-n", CLI, "addr", "add", f"{CLI_IP}/24", "dev", f"vc{tag}")
-    for ns, dev in ((SRV, f"vs{tag}"), (CLI, f"vc{tag}")):
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-    rules = f"""
-table inet singleport {{
-  chain input {{
-    type filter hook input priority 0; policy drop;
-    iif "lo" accept
-    tcp dport {PORT} accept
-    meta l4proto icmp accept
-  }}
-}}
-"""
-    sh("ip", "netns", "exec", SRV, "nft", "-f", "-", input=rules.encode())
-
-
-def teardown():
-    for ns in (SRV, CLI):
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 def client(*args, timeout=120, opts=()):
@@ -77,10 +48,12 @@ def main():
     root = tempdir("ferry-1port-")
     work = tempdir("ferry-1port-work-")
     make_tree(os.path.join(root, "tree"), 3)
-    d = None
+    global SRV, CLI
+    d = lab = None
     try:
-        teardown()
-        setup()
+        lab, srv, cli = netns_pair(50, control_port_rules([PORT]))
+        SRV, CLI = srv.ns, cli.ns
+        check("netlab gave the addresses used here", (srv.addr(), cli.addr()) == (SRV_IP, CLI_IP))
         ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True}],
                "data_timeout": 3, "max_login_failures": 1000}
         d = Ferryd(ferryd_bin, ftp, workers=2, host=SRV_IP, port=PORT, netns=SRV, level=3)
@@ -130,7 +103,8 @@ def main():
         if d:
             rc, clean = d.stop()
             check("ferryd: exit 6, no sanitizer reports", rc == 6 and clean, d.logtext()[-2000:])
-        teardown()
+        if lab:
+            lab.close()
     t.finish()
 
 

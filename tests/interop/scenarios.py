@@ -22,14 +22,11 @@ import hashlib
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-
-import netlab
 
 REAL_PROXY = "uftpproxyd"
 SERVER_UID = "0x00000001"

@@ -40,7 +40,6 @@ import random
 import re
 import select
 import shutil
-import signal
 import socket
 import ssl
 import struct
@@ -56,7 +55,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
 sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
 from ownns import exit_inside, loopback_multicast  # noqa: E402
 from uftpmsg import announce  # noqa: E402
-from ftpd import Checks, ImplicitFTP, SessionFTP, crypt_hash, self_signed, tls_ctx, wait_for  # noqa: E402,E501
+from ftpd import (Checks, ImplicitFTP, SessionFTP, crypt_hash, self_signed, stop_process,  # noqa: E402
+                  tls_ctx, wait_for)
 
 CLIENT_PORT, CLIENT_DEST, RESPONSE_PORT, FTP_PORT, FTPS_PORT = 1044, 1045, 1046, 2121, 2990
 METRICS_PORT, GW_PORT, GW_TLS_PORT = 9464, 2100, 2991
@@ -536,13 +536,7 @@ def inner(ferryd, corpus, seconds, ferry_ftp=None):
             gateway_sessions(t, payload, ferry_ftp, tmp, cert)
         announce_accepted(t)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
+        rc = stop_process(proc, timeout=20)
         log.close()
         out = text()
         t.check("ferryd exits 6 at SIGTERM (as uftpproxyd)", rc == 6, "exit %s" % rc)

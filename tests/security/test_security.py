@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ftp"))
-from ftpd import Checks, crypt_hash, free_port, wait_for  # noqa: E402
+from ftpd import Checks, crypt_hash, free_port, stop_process, wait_for  # noqa: E402
 
 FERRYD = os.path.abspath(sys.argv[1])
 TEST_USER = "ferry-test"
@@ -92,15 +92,9 @@ class Daemon:
             return f.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rc = stop_process(self.proc)
         self.out.close()
-        return self.proc.returncode
+        return rc
 
     def clean(self):
         text = self.text()

@@ -25,16 +25,7 @@
 #include "ferry/engine.h"
 #include "ferry/base.h"
 #include "ferry/proxy.h"
-
-static bool wait_until(atomic_int *v, int target, int seconds)
-{
-	for (int i = 0; i < seconds * 1000; i++) {
-		if (atomic_load(v) >= target)
-			return true;
-		usleep(1000);
-	}
-	return atomic_load(v) >= target;
-}
+#include "engine_testlib.h"
 
 static struct fe_engine *start(unsigned workers, int (*init)(struct fe_worker *, void *),
 			       void *arg)
@@ -65,16 +56,6 @@ static uint16_t free_port(int type)
 	getsockname(fd, (struct sockaddr *)&a, &len);
 	close(fd);
 	return ntohs(a.sin_port);
-}
-
-static struct sockaddr_storage loopback(uint16_t port)
-{
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a->sin_port = htons(port);
-	return ss;
 }
 
 /* ---- UDP echo at volume ------------------------------------------------ */

@@ -19,25 +19,9 @@
 
 #include "ferry/engine.h"
 #include "ferry/base.h"
+#include "engine_testlib.h"
 
 enum { FILE_BYTES = 5 << 20 };
-
-static bool wait_until(atomic_int *v, int target, int seconds)
-{
-	for (int i = 0; i < seconds * 1000 && atomic_load(v) < target; i++)
-		usleep(1000);
-	return atomic_load(v) >= target;
-}
-
-static struct sockaddr_storage loopback(uint16_t port)
-{
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a->sin_port = htons(port);
-	return ss;
-}
 
 static int temp_file(const uint8_t *data, size_t len)
 {

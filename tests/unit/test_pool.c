@@ -14,13 +14,7 @@
 #include <cmocka.h>
 
 #include "ferry/engine.h"
-
-static bool wait_until(atomic_int *v, int target, int seconds)
-{
-	for (int i = 0; i < seconds * 1000 && atomic_load(v) < target; i++)
-		usleep(1000);
-	return atomic_load(v) >= target;
-}
+#include "engine_testlib.h"
 
 /* ---- results come back to the submitting worker ---------------------------- */
 
