@@ -154,11 +154,13 @@ static void pasv_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 		     fb_addr_text(fe_conn_peer(c), host, sizeof(host)));
 		return;                  /* not started: the engine closes it */
 	}
-	if (take_conn(s, c, NULL)) {
-		fe_listener_close(l);    /* one connection per PASV */
-		if (s->data.listener == l)
-			s->data.listener = NULL;
-	}
+	/* One connection per PASV. Closed first: taking the connection can end
+	 * the transfer at once (no TLS object for PROT P: 425), and that
+	 * ftp_data_reset would close the listener a second time. */
+	if (s->data.listener == l)
+		s->data.listener = NULL;
+	fe_listener_close(l);
+	(void)take_conn(s, c, NULL);   /* false: the engine closes c */
 }
 
 static struct fe_listener *passive_listen(struct ftp_session *s, struct sockaddr_storage *bound)

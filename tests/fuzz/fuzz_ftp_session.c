@@ -25,7 +25,8 @@
  *   6 READ: the a&7-th connection's client reads replies (a bit 3) or not;
  *   7 a bit 0: the helper pool turns slow (its jobs' done() waits) or
  *     fast again (and what waited runs); a bit 1: SIGTERM (the service
- *     says 421 to every session and closes its listeners); else nothing.
+ *     says 421 to every session and closes its listeners); a bit 3: the
+ *     next TLS object (server's or client's) cannot be made; else nothing.
  * Connections are numbered in order of opening (connection 0 is opened
  * first, before the records).
  *
@@ -42,8 +43,9 @@
  * in order, ending on a complete reply (fake_tcp.c); no send queue passes
  * its limit; the loop settles (no livelock); at the end every session,
  * data link, listener, connection, timer, SPSV token, hash job and slot is
- * gone; and nothing outside the FTP root changed: the tree has symlinks
- * that lead out of it, which openat2(RESOLVE_BENEATH) must refuse. */
+ * gone and every descriptor closed; and nothing outside the FTP root
+ * changed: the tree has symlinks that lead out of it, which
+ * openat2(RESOLVE_BENEATH) must refuse. */
 #include <crypt.h>
 #include <dirent.h>
 #include <errno.h>
@@ -410,6 +412,8 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 			fake_pool_hold(pool_slow = !pool_slow);
 		if (a & 2)
 			ftp_server_shutdown(srv);
+		if (a & 8)
+			fuzz_tls_fail_next(true);
 		if (FTPS && a & 4 && (p = nth_peer(fake_tcp_npeers() - 1)))
 			(void)fake_tcp_tls_client(p);   /* the newest connection's */
 		break;
@@ -441,6 +445,16 @@ static void check_bounds(struct ftp_worker *const *fw, unsigned nworkers)
 
 /* ---- the end ------------------------------------------------------------------ */
 
+/* The lowest free descriptor: a descriptor an input leaves open takes it,
+ * so it is the same before and after an input that leaks none. */
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+	FUZZ_CHECK(fd >= 0);
+	close(fd);
+	return fd;
+}
+
 static void check_worker_empty(const struct ftp_worker *fw)
 {
 	FUZZ_CHECK(fw->sessions == NULL);   /* every session ended */
@@ -470,6 +484,7 @@ static unsigned other_timers(struct ftp_worker *const *fw, unsigned nworkers)
 static void wind_down(struct ftp_worker *const *fw, unsigned nworkers)
 {
 	fake_pool_hold(pool_slow = false);
+	fuzz_tls_fail_next(false);
 	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
 		fake_tcp_peer(i)->reading = true;
 	fake_tcp_run();
@@ -488,6 +503,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	setup_once();
 	fresh_tree();
+	fuzz_tls_fail_next(false);
+	int free_fd = lowest_free_fd();
 	FUZZ_CHECK(truncate(xferlog_path, 0) == 0);   /* bounded: it grows */
 	unsigned nworkers = data[0] & 1 ? 2 : 1;
 	struct ftp_server *srv = NULL;
@@ -527,5 +544,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_server_empty(srv);
 	ftp_server_destroy(srv);
 	check_outside();
+	FUZZ_CHECK(lowest_free_fd() == free_fd);   /* no descriptor left open */
 	return 0;
 }

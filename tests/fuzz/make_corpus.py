@@ -190,6 +190,10 @@ class Ftp:
         """fuzz_ftps: the newest connection's client speaks TLS from now on."""
         return self.op(7, 4)
 
+    def tls_fails(self):
+        """The next TLS object, the server's or the client's, is not made."""
+        return self.op(7, 8)
+
 
 ALICE = ("USER alice", "PASS secret")
 FTP_SEEDS = [
@@ -329,5 +333,16 @@ FTPS_SEEDS = [
     Ftp(32).cmds("AUTH TLS").tls_client().cmds(*ALICE, "PBSZ 0", "PROT P", "PASV", "RETR hello.txt")
           .data().tls_client().sigterm(),
 ]
-for s in FTP_SEEDS + FTPS_SEEDS:
+# No TLS object for: a PROT P data connection that a transfer waits for
+# (425; it once closed the PASV listener twice), one that comes first, an
+# implicit connection, AUTH TLS.
+TLS_FAULT_SEEDS = [
+    Ftp(0).cmds("AUTH TLS").tls_client().cmds(*ALICE, "PBSZ 0", "PROT P", "PASV", "RETR hello.txt")
+          .tls_fails().data().cmds("EPSV", "LIST").data().tls_client().cmds("QUIT"),
+    Ftp(0).cmds("AUTH TLS").tls_client().cmds(*ALICE, "PBSZ 0", "PROT P", "EPSV")
+          .tls_fails().data().cmds("NLST").clock(6),
+    Ftp(0).tls_fails().connect(implicit=True).cmds("USER alice", conn=1),
+    Ftp(0).tls_fails().cmds("AUTH TLS", *ALICE),
+]
+for s in FTP_SEEDS + FTPS_SEEDS + TLS_FAULT_SEEDS:
     put("ftps", s.b)
