@@ -101,8 +101,11 @@ def ferry_pair(binary, fp_a, key_a, key_b, fp_b):
     sp = ferryd(binary, sp_port, ["-s", "fp=" + fp_a])
     cps = []
     try:
+        # the fingerprint line comes while the configuration is read; the
+        # sockets take datagrams only from "started" on
         checks.check("-s fp= starts and says what it waits for",
-                     sp.wait_line(r"signed by the key with fingerprint " + fp_a) is not None,
+                     sp.wait_line(r"signed by the key with fingerprint " + fp_a) is not None
+                     and sp.wait_line(r"ferryd \S+ started: ") is not None,
                      sp.text())
         raw_requests(sp_port)
         # traffic to forward before any downstream is known: dropped, said so
