@@ -501,6 +501,8 @@ typedef void ftp_done_fn(struct ftp_session *s, void *ctx); /* worker; s is aliv
  * The session reads no further command until done has run. false (and a
  * 450 reply sent, ctx freed) when the pool is full. */
 bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx);
+/* A zeroed ctx of size bytes for the calls here, or NULL after a 451 reply. */
+void *ftp_defer_job_new(struct ftp_session *s, size_t size);
 
 /* ---- fsverb.c: shared by the verbs on one path that run on the pool ----- */
 void ftp_fsverb_fail(struct ftp_session *s, int err);          /* reply for -errno */
