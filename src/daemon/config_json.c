@@ -360,13 +360,11 @@ static int j_hb_servers(const struct jctx *c, json_t *v, void *base, const char 
 		return jfail(c, path, "must be an array of \"host[:port]\" strings");
 	json_array_foreach(v, i, e) {
 		jpath(item, sizeof(item), "%s[%zu]", path, i);
-		struct hostport *hb = realloc(p->hb_servers, (p->hb_count + 1) * sizeof(*hb));
-		if (!hb)
+		int r = json_is_string(e) ? daemon_hb_push(p, json_string_value(e)) : 1;
+		if (r < 0)
 			return joom(c, item);
-		p->hb_servers = hb;
-		if (!json_is_string(e) || !daemon_parse_hostport(json_string_value(e), &hb[p->hb_count]))
+		if (r > 0)
 			return jfail(c, item, "must be \"host[:port]\" with port 1-65535");
-		p->hb_count++;
 	}
 	return 0;
 }
