@@ -18,11 +18,9 @@ static void avbl_work(void *arg)
 {
 	struct avbl_job *j = arg;
 	struct statvfs st;
-	int fd = ftp_path_open(j->h.root, j->h.v, O_PATH | O_DIRECTORY, 0);
-	if (fd < 0) {
-		j->h.err = fd;
+	int fd = ftp_fsverb_open(&j->h, O_PATH | O_DIRECTORY);
+	if (fd < 0)
 		return;
-	}
 	if (fstatvfs(fd, &st) < 0)
 		j->h.err = -errno;
 	else

@@ -76,6 +76,14 @@ void *ftp_fsverb_job(struct ftp_session *s, size_t size, const char *arg)
 	return h;
 }
 
+int ftp_fsverb_open(struct fsverb_job *h, int flags)
+{
+	int fd = ftp_path_open(h->root, h->v, flags, 0);
+	if (fd < 0)
+		h->err = fd;
+	return fd < 0 ? -1 : fd;
+}
+
 /* An O_PATH descriptor opened beneath the root is changed through the
  * descriptor itself (fchmodat2 and utimensat with AT_EMPTY_PATH), so no
  * path is resolved again: no race with a rename or a new symlink, and no

@@ -517,6 +517,9 @@ struct fsverb_job {
 /* A zeroed job of size bytes (at least a struct fsverb_job) for arg, or
  * NULL after the reply saying why not. */
 void *ftp_fsverb_job(struct ftp_session *s, size_t size, const char *arg);
+/* On the pool: the job's path opened beneath its root with flags, or -1
+ * with h->err set. */
+int ftp_fsverb_open(struct fsverb_job *h, int flags);
 const char *ftp_fsverb_fd_path(int fd, char out[32]);
 /* chmod / set times through an O_PATH descriptor: 0 or -errno. */
 int ftp_fsverb_fchmod(int fd, mode_t mode, char proc[32]);

@@ -36,11 +36,9 @@ static void chmod_work(void *arg)
 {
 	struct chmod_job *j = arg;
 	char proc[32];
-	int fd = ftp_path_open(j->h.root, j->h.v, O_PATH, 0);
-	if (fd < 0) {
-		j->h.err = fd;
+	int fd = ftp_fsverb_open(&j->h, O_PATH);
+	if (fd < 0)
 		return;
-	}
 	j->h.err = ftp_fsverb_fchmod(fd, j->mode, proc);
 	close(fd);
 }

@@ -60,11 +60,9 @@ static void time_work(void *arg)
 {
 	struct time_job *j = arg;
 	char proc[32];
-	int fd = ftp_path_open(j->h.root, j->h.v, O_PATH, 0);
-	if (fd < 0) {
-		j->h.err = fd;
+	int fd = ftp_fsverb_open(&j->h, O_PATH);
+	if (fd < 0)
 		return;
-	}
 	/* atime is left as it is; only the modification time is asked for. */
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, j->when };
 	j->h.err = ftp_fsverb_utimens(fd, ts, proc);
