@@ -183,6 +183,18 @@ int daemon_strlist_push(struct strlist *l, const char *s)
 	return 0;
 }
 
+int daemon_hb_push(struct proxy_config *p, const char *s)
+{
+	struct hostport *hb = realloc(p->hb_servers, (p->hb_count + 1) * sizeof(*hb));
+	if (!hb)
+		return -1;
+	p->hb_servers = hb;
+	if (!daemon_parse_hostport(s, &hb[p->hb_count]))
+		return 1;
+	p->hb_count++;
+	return 0;
+}
+
 /* "a,b,c" appends a, b and c; empty items are skipped, as strtok does in
  * uftpproxyd. */
 int daemon_strlist_push_csv(struct strlist *l, const char *csv)

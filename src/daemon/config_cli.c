@@ -176,18 +176,12 @@ static int opt_heartbeat(struct cli_state *st, const struct cli_opt *o, const ch
 	if (!rc && items.n == 0)
 		rc = cli_fail(st, o->name, "expected host[:port][,host[:port]...], got '%s'", arg);
 	for (size_t i = 0; !rc && i < items.n; i++) {
-		struct proxy_config *p = &st->proxy;
-		struct hostport *hb = realloc(p->hb_servers, (p->hb_count + 1) * sizeof(*hb));
-		if (!hb) {
+		int r = daemon_hb_push(&st->proxy, items.v[i]);
+		if (r < 0)
 			rc = oom(st, o->name);
-			break;
-		}
-		p->hb_servers = hb;
-		if (!daemon_parse_hostport(items.v[i], &hb[p->hb_count]))
+		else if (r > 0)
 			rc = cli_fail(st, o->name, "expected host[:port] with port 1-65535, got '%s'",
 				      items.v[i]);
-		else
-			p->hb_count++;
 	}
 	daemon_strlist_free(&items);
 	return rc;

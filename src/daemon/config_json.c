@@ -360,13 +360,11 @@ static int j_hb_servers(const struct jctx *c, json_t *v, void *base, const char 
 		return jfail(c, path, "must be an array of \"host[:port]\" strings");
 	json_array_foreach(v, i, e) {
 		jpath(item, sizeof(item), "%s[%zu]", path, i);
-		struct hostport *hb = realloc(p->hb_servers, (p->hb_count + 1) * sizeof(*hb));
-		if (!hb)
+		int r = json_is_string(e) ? daemon_hb_push(p, json_string_value(e)) : 1;
+		if (r < 0)
 			return joom(c, item);
-		p->hb_servers = hb;
-		if (!json_is_string(e) || !daemon_parse_hostport(json_string_value(e), &hb[p->hb_count]))
+		if (r > 0)
 			return jfail(c, item, "must be \"host[:port]\" with port 1-65535");
-		p->hb_count++;
 	}
 	return 0;
 }
@@ -512,32 +510,40 @@ static const struct jfield listener_fields[] = {
 };
 SCHEMA(listener_schema, listener_fields);
 
-/* An array of objects into a growing array of structs (zeroed, counted
- * before they are filled so that daemon_config_free frees them); missing()
- * names a required key an element lacks, or NULL. */
+/* An array of objects read into a growing array of structs: the element
+ * size, its schema, what the elements are called in the error message, and
+ * missing(), which says what a filled element lacks, or NULL. */
+struct jarray {
+	size_t size;
+	const struct jschema *sch;
+	const char *what;
+	const char *(*missing)(const void *elem);
+};
+
+/* Elements are zeroed and counted before they are filled, so that
+ * daemon_config_free frees them. */
 static int j_array(const struct jctx *c, json_t *v, const char *path, void **arr,
-		   size_t *count, size_t size, const struct jschema *sch,
-		   const char *(*missing)(const void *elem))
+		   size_t *count, const struct jarray *a)
 {
 	char item[256];
-	size_t i;
+	size_t i, size = a->size;
 	json_t *e;
 	if (!json_is_array(v))
-		return jfail(c, path, "must be an array of objects");
+		return jfail(c, path, "must be an array of %s", a->what);
 	json_array_foreach(v, i, e) {
 		jpath(item, sizeof(item), "%s[%zu]", path, i);
-		char *a = realloc(*arr, (*count + 1) * size);
-		if (!a)
+		char *grown = realloc(*arr, (*count + 1) * size);
+		if (!grown)
 			return joom(c, item);
-		*arr = a;
-		memset(a + *count * size, 0, size);
+		*arr = grown;
+		char *elem = grown + *count * size;
+		memset(elem, 0, size);
 		(*count)++;
-		char *elem = a + (*count - 1) * size;
-		if (walk(c, e, sch, elem, item))
+		if (walk(c, e, a->sch, elem, item))
 			return FERRY_EXIT_PARAM;
-		const char *key = missing(elem);
-		if (key)
-			return jfail(c, item, "\"%s\" is required", key);
+		const char *lack = a->missing(elem);
+		if (lack)
+			return jfail(c, item, "%s", lack);
 	}
 	return 0;
 }
@@ -545,27 +551,34 @@ static int j_array(const struct jctx *c, json_t *v, const char *path, void **arr
 static const char *cert_missing(const void *elem)
 {
 	const struct ftp_tls_cert *t = elem;
-	return !t->cert ? "cert" : !t->key ? "key" : NULL;
+	return !t->cert ? "\"cert\" is required" : !t->key ? "\"key\" is required" : NULL;
 }
 
 static const char *listener_missing(const void *elem)
 {
 	const struct ftp_tls_listener *l = elem;
-	return !l->listen ? "listen" : !l->policy ? "policy" : NULL;
+	return !l->listen ? "\"listen\" is required" :
+	       !l->policy ? "\"policy\" is required" : NULL;
 }
+
+static const struct jarray cert_array = {
+	sizeof(struct ftp_tls_cert), &cert_schema, "objects", cert_missing,
+};
+static const struct jarray listener_array = {
+	sizeof(struct ftp_tls_listener), &listener_schema, "objects", listener_missing,
+};
 
 static int j_certificates(const struct jctx *c, json_t *v, void *base, const char *path)
 {
 	struct ftp_config *f = base;
-	return j_array(c, v, path, (void **)&f->tls_certs, &f->tls_cert_count,
-		       sizeof(*f->tls_certs), &cert_schema, cert_missing);
+	return j_array(c, v, path, (void **)&f->tls_certs, &f->tls_cert_count, &cert_array);
 }
 
 static int j_listeners(const struct jctx *c, json_t *v, void *base, const char *path)
 {
 	struct ftp_config *f = base;
 	return j_array(c, v, path, (void **)&f->tls_listeners, &f->tls_listener_count,
-		       sizeof(*f->tls_listeners), &listener_schema, listener_missing);
+		       &listener_array);
 }
 
 static const struct jfield tls_fields[] = {
@@ -608,29 +621,21 @@ static const struct jfield ftp_fields[] = {
 SCHEMA(ftp_schema, ftp_fields);
 #undef FC
 
+static const char *user_missing(const void *elem)
+{
+	const struct ftp_user *u = elem;
+	return !u->name || !u->password_hash || !u->root ?
+	       "a user needs \"name\", \"password\" and \"root\"" : NULL;
+}
+
+static const struct jarray user_array = {
+	sizeof(struct ftp_user), &user_schema, "user objects", user_missing,
+};
+
 static int j_users(const struct jctx *c, json_t *v, void *base, const char *path)
 {
 	struct ftp_config *f = base;
-	char item[256];
-	size_t i;
-	json_t *e;
-	if (!json_is_array(v))
-		return jfail(c, path, "must be an array of user objects");
-	json_array_foreach(v, i, e) {
-		jpath(item, sizeof(item), "%s[%zu]", path, i);
-		struct ftp_user *u = realloc(f->users, (f->user_count + 1) * sizeof(*u));
-		if (!u)
-			return joom(c, item);
-		f->users = u;
-		memset(&u[f->user_count], 0, sizeof(*u));
-		f->user_count++;   /* counted before filling so daemon_config_free frees it */
-		if (walk(c, e, &user_schema, &u[f->user_count - 1], item))
-			return FERRY_EXIT_PARAM;
-		if (!u[f->user_count - 1].name || !u[f->user_count - 1].password_hash ||
-		    !u[f->user_count - 1].root)
-			return jfail(c, item, "a user needs \"name\", \"password\" and \"root\"");
-	}
-	return 0;
+	return j_array(c, v, path, (void **)&f->users, &f->user_count, &user_array);
 }
 
 static int j_ftp(const struct jctx *c, json_t *v, void *base, const char *path)

@@ -57,6 +57,9 @@ int daemon_strdup(char **dst, const char *s);
 int daemon_strlist_push(struct strlist *l, const char *s);
 int daemon_strlist_push_csv(struct strlist *l, const char *csv);
 void daemon_strlist_free(struct strlist *l);
+/* Appends s, "host[:port]", to p's heartbeat servers: 0, -1 when out of
+ * memory, 1 when s is no host[:port] (see daemon_parse_hostport). */
+int daemon_hb_push(struct proxy_config *p, const char *s);
 
 /* Strict value syntax. Numbers must be whole strings, no trailing junk. */
 bool daemon_parse_long(const char *s, long *out);

@@ -10,23 +10,19 @@
 #include "ftp_internal.h"
 
 struct avbl_job {
-	int root;
-	int err;
+	struct fsverb_job h;
 	uint64_t bytes;
-	char v[PATH_MAX];
 };
 
 static void avbl_work(void *arg)
 {
 	struct avbl_job *j = arg;
 	struct statvfs st;
-	int fd = ftp_path_open(j->root, j->v, O_PATH | O_DIRECTORY, 0);
-	if (fd < 0) {
-		j->err = fd;
+	int fd = ftp_fsverb_open(&j->h, O_PATH | O_DIRECTORY);
+	if (fd < 0)
 		return;
-	}
 	if (fstatvfs(fd, &st) < 0)
-		j->err = -errno;
+		j->h.err = -errno;
 	else
 		j->bytes = (uint64_t)st.f_bavail * st.f_frsize;
 	close(fd);
@@ -35,8 +31,8 @@ static void avbl_work(void *arg)
 static void avbl_done(struct ftp_session *s, void *arg)
 {
 	struct avbl_job *j = arg;
-	if (j->err)
-		ftp_fsverb_fail(s, j->err);
+	if (j->h.err)
+		ftp_fsverb_fail(s, j->h.err);
 	else
 		ftp_session_reply(s, 213, "%llu", (unsigned long long)j->bytes);
 }
@@ -47,15 +43,7 @@ void ftp_cmd_avbl(struct ftp_session *s, char *arg)
 		ftp_session_reply(s, 550, "Permission denied: this account cannot store files.");
 		return;
 	}
-	struct avbl_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		ftp_session_reply(s, 451, "Out of memory.");
-		return;
-	}
-	j->root = ftp_session_root(s);
-	if (!ftp_fsverb_path(s, *arg ? arg : ".", j->v)) {
-		free(j);
-		return;
-	}
-	ftp_defer(s, avbl_work, avbl_done, j);
+	struct avbl_job *j = ftp_fsverb_job(s, sizeof(*j), *arg ? arg : ".");
+	if (j)
+		ftp_defer(s, avbl_work, avbl_done, j);
 }

@@ -56,6 +56,14 @@ static void run_done(struct fe_worker *w, void *arg)
 		ftp_session_resume(s);             /* the commands that waited */
 }
 
+void *ftp_defer_job_new(struct ftp_session *s, size_t size)
+{
+	void *j = calloc(1, size);
+	if (!j)
+		ftp_session_reply(s, 451, "Out of memory.");
+	return j;
+}
+
 bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx)
 {
 	return ftp_defer_ex(s, work, done, NULL, ctx);

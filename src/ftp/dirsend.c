@@ -171,11 +171,9 @@ static void listing(struct ftp_session *s, char *arg, enum xfer_kind kind)
 	snprintf(dirpart, sizeof(dirpart), "%.*s", (int)(glob ? (size_t)(last - p) : strlen(p)), p);
 	if (!ftp_xfer_resolve(s, *dirpart ? dirpart : ".", v))
 		return;
-	struct listing_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		ftp_session_reply(s, 451, "Out of memory.");
+	struct listing_job *j = ftp_defer_job_new(s, sizeof(*j));
+	if (!j)
 		return;
-	}
 	j->kind = kind;
 	j->all = all;
 	j->h.fd = -1;

@@ -55,11 +55,9 @@ struct path_job {
 
 static struct path_job *path_job_new(struct ftp_session *s, const char *v)
 {
-	struct path_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		ftp_session_reply(s, 451, "Out of memory.");
+	struct path_job *j = ftp_defer_job_new(s, sizeof(*j));
+	if (!j)
 		return NULL;
-	}
 	j->root_fd = ftp_session_root(s);
 	j->writable = ftp_session_writable(s);
 	j->mode = 0777 & ~s->umask;

@@ -1,8 +1,10 @@
 /* fsverb.c — what the verbs on one path that run off the worker (SITE,
- * MFMT, HASH, AVBL) share: resolving the argument, the reply for an errno,
- * and naming an already-opened file by its descriptor. */
+ * MFMT, HASH, AVBL) share: a job on the resolved path, the reply for an
+ * errno, and naming an already-opened file by its descriptor. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <fcntl.h>
@@ -58,6 +60,28 @@ bool ftp_fsverb_path(struct ftp_session *s, const char *arg, char *out)
 	if (r)
 		ftp_fsverb_fail(s, r);
 	return r == 0;
+}
+
+void *ftp_fsverb_job(struct ftp_session *s, size_t size, const char *arg)
+{
+	assert(size >= sizeof(struct fsverb_job));
+	struct fsverb_job *h = ftp_defer_job_new(s, size);
+	if (!h)
+		return NULL;
+	h->root = ftp_session_root(s);
+	if (!ftp_fsverb_path(s, arg, h->v)) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int ftp_fsverb_open(struct fsverb_job *h, int flags)
+{
+	int fd = ftp_path_open(h->root, h->v, flags, 0);
+	if (fd < 0)
+		h->err = fd;
+	return fd < 0 ? -1 : fd;
 }
 
 /* An O_PATH descriptor opened beneath the root is changed through the

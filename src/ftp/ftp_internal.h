@@ -501,10 +501,25 @@ typedef void ftp_done_fn(struct ftp_session *s, void *ctx); /* worker; s is aliv
  * The session reads no further command until done has run. false (and a
  * 450 reply sent, ctx freed) when the pool is full. */
 bool ftp_defer(struct ftp_session *s, ftp_work_fn *work, ftp_done_fn *done, void *ctx);
+/* A zeroed ctx of size bytes for the calls here, or NULL after a 451 reply. */
+void *ftp_defer_job_new(struct ftp_session *s, size_t size);
 
 /* ---- fsverb.c: shared by the verbs on one path that run on the pool ----- */
 void ftp_fsverb_fail(struct ftp_session *s, int err);          /* reply for -errno */
 bool ftp_fsverb_path(struct ftp_session *s, const char *arg, char *out); /* PATH_MAX */
+/* Every job on one path starts with this: the account's root, the path
+ * resolved against the cwd, and the work's result (0 or -errno). */
+struct fsverb_job {
+	int root;
+	int err;
+	char v[PATH_MAX];
+};
+/* A zeroed job of size bytes (at least a struct fsverb_job) for arg, or
+ * NULL after the reply saying why not. */
+void *ftp_fsverb_job(struct ftp_session *s, size_t size, const char *arg);
+/* On the pool: the job's path opened beneath its root with flags, or -1
+ * with h->err set. */
+int ftp_fsverb_open(struct fsverb_job *h, int flags);
 const char *ftp_fsverb_fd_path(int fd, char out[32]);
 /* chmod / set times through an O_PATH descriptor: 0 or -errno. */
 int ftp_fsverb_fchmod(int fd, mode_t mode, char proc[32]);

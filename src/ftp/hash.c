@@ -148,17 +148,9 @@ static void hash_submit(struct ftp_session *s, struct hash_job *j, const char *p
 		__atomic_sub_fetch(&srv->hash_jobs, 1, __ATOMIC_RELAXED);
 }
 
-static struct hash_job *job_new(struct ftp_session *s)
-{
-	struct hash_job *j = calloc(1, sizeof(*j));
-	if (!j)
-		ftp_session_reply(s, 451, "Out of memory.");
-	return j;
-}
-
 void ftp_cmd_hash(struct ftp_session *s, char *arg)
 {
-	struct hash_job *j = job_new(s);
+	struct hash_job *j = ftp_defer_job_new(s, sizeof(*j));
 	if (!j)
 		return;
 	unsigned a = s->hash_alg < NALGS ? s->hash_alg : 0;
@@ -239,7 +231,7 @@ static void x_digest(struct ftp_session *s, char *arg, enum crypto_digest_alg al
 		ftp_session_reply(s, 501, "Usage: X... <path> or X... \"<path>\" [<start> [<end>]].");
 		return;
 	}
-	struct hash_job *j = job_new(s);
+	struct hash_job *j = ftp_defer_job_new(s, sizeof(*j));
 	if (!j)
 		return;
 	j->alg = alg;

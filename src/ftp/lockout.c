@@ -36,11 +36,6 @@ struct lockout {
 	struct entry *bucket[NBUCKETS];
 };
 
-static void host_key(const struct sockaddr_storage *a, uint8_t out[16])
-{
-	fb_addr_key((const struct sockaddr *)a, out);
-}
-
 static size_t hash(const char *user, const uint8_t host[16])
 {
 	uint32_t h = 2166136261u;
@@ -131,25 +126,30 @@ void ftp_lockout_destroy(struct lockout *l)
 	free(l);
 }
 
-/* Names longer than an entry holds are cut: the same cut name counts
- * together, which only makes such a user easier to lock. */
-static void user_key(const char *user, char out[NAME_MAX_LEN])
+/* What an entry is found by. Names longer than an entry holds are cut: the
+ * same cut name counts together, which only makes such a user easier to
+ * lock. */
+struct key {
+	uint8_t host[16];
+	char user[NAME_MAX_LEN];
+};
+
+static void key_of(const char *user, const struct sockaddr_storage *a, struct key *k)
 {
+	fb_addr_key((const struct sockaddr *)a, k->host);
 	size_t n = strnlen(user, NAME_MAX_LEN - 1);
-	memcpy(out, user, n);
-	out[n] = '\0';
+	memcpy(k->user, user, n);
+	k->user[n] = '\0';
 }
 
 bool ftp_lockout_blocked(struct lockout *l, const char *user, const struct sockaddr_storage *a,
 		     uint64_t now_ms, uint64_t *left_ms)
 {
-	uint8_t host[16];
-	char name[NAME_MAX_LEN];
-	host_key(a, host);
-	user_key(user, name);
+	struct key k;
+	key_of(user, a, &k);
 	pthread_mutex_lock(&l->mu);
 	expire(l, now_ms);
-	struct entry *e = *slot_of(l, name, host);
+	struct entry *e = *slot_of(l, k.user, k.host);
 	bool blocked = e && e->until_ms > now_ms;
 	if (blocked && left_ms)
 		*left_ms = e->until_ms - now_ms;
@@ -175,17 +175,15 @@ static struct entry *make_room(struct lockout *l)
 void ftp_lockout_failed(struct lockout *l, const char *user, const struct sockaddr_storage *a,
 		    uint64_t now_ms)
 {
-	uint8_t host[16];
-	char name[NAME_MAX_LEN];
-	host_key(a, host);
-	user_key(user, name);
+	struct key k;
+	key_of(user, a, &k);
 	pthread_mutex_lock(&l->mu);
 	expire(l, now_ms);
-	struct entry **pp = slot_of(l, name, host), *e = *pp;
+	struct entry **pp = slot_of(l, k.user, k.host), *e = *pp;
 	if (!e && (e = make_room(l))) {
-		memcpy(e->host, host, 16);
-		memcpy(e->user, name, sizeof(name));
-		pp = slot_of(l, name, host);   /* make_room may have changed the chain */
+		memcpy(e->host, k.host, sizeof(k.host));
+		memcpy(e->user, k.user, sizeof(k.user));
+		pp = slot_of(l, k.user, k.host);   /* make_room may have changed the chain */
 		e->hnext = *pp;
 		*pp = e;
 		l->n++;
@@ -205,12 +203,10 @@ void ftp_lockout_failed(struct lockout *l, const char *user, const struct sockad
 
 void ftp_lockout_succeeded(struct lockout *l, const char *user, const struct sockaddr_storage *a)
 {
-	uint8_t host[16];
-	char name[NAME_MAX_LEN];
-	host_key(a, host);
-	user_key(user, name);
+	struct key k;
+	key_of(user, a, &k);
 	pthread_mutex_lock(&l->mu);
-	struct entry *e = *slot_of(l, name, host);
+	struct entry *e = *slot_of(l, k.user, k.host);
 	if (e && !e->until_ms)
 		drop(l, e);
 	pthread_mutex_unlock(&l->mu);

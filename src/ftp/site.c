@@ -28,31 +28,27 @@ static bool parse_mode(const char *s, size_t n, mode_t *out)
 }
 
 struct chmod_job {
-	int root;
+	struct fsverb_job h;
 	mode_t mode;
-	int err;
-	char v[PATH_MAX];
 };
 
 static void chmod_work(void *arg)
 {
 	struct chmod_job *j = arg;
 	char proc[32];
-	int fd = ftp_path_open(j->root, j->v, O_PATH, 0);
-	if (fd < 0) {
-		j->err = fd;
+	int fd = ftp_fsverb_open(&j->h, O_PATH);
+	if (fd < 0)
 		return;
-	}
-	j->err = ftp_fsverb_fchmod(fd, j->mode, proc);
+	j->h.err = ftp_fsverb_fchmod(fd, j->mode, proc);
 	close(fd);
 }
 
 static void chmod_done(struct ftp_session *s, void *arg)
 {
 	struct chmod_job *j = arg;
-	ftp_audit_op(s, "chmod", j->v, j->err);
-	if (j->err)
-		ftp_fsverb_fail(s, j->err);
+	ftp_audit_op(s, "chmod", j->h.v, j->h.err);
+	if (j->h.err)
+		ftp_fsverb_fail(s, j->h.err);
 	else
 		ftp_session_reply(s, 200, "SITE CHMOD command ok.");
 }
@@ -69,17 +65,10 @@ static void site_chmod(struct ftp_session *s, char *arg)
 		ftp_session_reply(s, 550, "Permission denied.");
 		return;
 	}
-	struct chmod_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		ftp_session_reply(s, 451, "Out of memory.");
+	struct chmod_job *j = ftp_fsverb_job(s, sizeof(*j), sp + 1);
+	if (!j)
 		return;
-	}
-	j->root = ftp_session_root(s);
 	j->mode = mode;
-	if (!ftp_fsverb_path(s, sp + 1, j->v)) {
-		free(j);
-		return;
-	}
 	ftp_defer(s, chmod_work, chmod_done, j);
 }
 

@@ -51,34 +51,30 @@ bool ftp_parse_timeval(const char *s, struct timespec *out, size_t *len)
 }
 
 struct time_job {
-	int root;
-	int err;
+	struct fsverb_job h;
 	struct timespec when;
 	bool mfmt;
-	char v[PATH_MAX];
 };
 
 static void time_work(void *arg)
 {
 	struct time_job *j = arg;
 	char proc[32];
-	int fd = ftp_path_open(j->root, j->v, O_PATH, 0);
-	if (fd < 0) {
-		j->err = fd;
+	int fd = ftp_fsverb_open(&j->h, O_PATH);
+	if (fd < 0)
 		return;
-	}
 	/* atime is left as it is; only the modification time is asked for. */
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, j->when };
-	j->err = ftp_fsverb_utimens(fd, ts, proc);
+	j->h.err = ftp_fsverb_utimens(fd, ts, proc);
 	close(fd);
 }
 
 static void time_done(struct ftp_session *s, void *arg)
 {
 	struct time_job *j = arg;
-	ftp_audit_op(s, "set mtime of", j->v, j->err);
-	if (j->err) {
-		ftp_fsverb_fail(s, j->err);
+	ftp_audit_op(s, "set mtime of", j->h.v, j->h.err);
+	if (j->h.err) {
+		ftp_fsverb_fail(s, j->h.err);
 		return;
 	}
 	if (!j->mfmt) {
@@ -88,7 +84,7 @@ static void time_done(struct ftp_session *s, void *arg)
 	struct tm tm;
 	gmtime_r(&j->when.tv_sec, &tm);
 	ftp_session_reply(s, 213, "Modify=%04d%02d%02d%02d%02d%02d; %s", tm.tm_year + 1900,
-		      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, j->v);
+		      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, j->h.v);
 }
 
 /* "TIME path": queues the change, or replies why not. */
@@ -105,18 +101,11 @@ static void set_time(struct ftp_session *s, char *arg, bool mfmt)
 		ftp_session_reply(s, 550, "Permission denied.");
 		return;
 	}
-	struct time_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		ftp_session_reply(s, 451, "Out of memory.");
+	struct time_job *j = ftp_fsverb_job(s, sizeof(*j), arg + n + 1);
+	if (!j)
 		return;
-	}
-	j->root = ftp_session_root(s);
 	j->when = when;
 	j->mfmt = mfmt;
-	if (!ftp_fsverb_path(s, arg + n + 1, j->v)) {
-		free(j);
-		return;
-	}
 	ftp_defer(s, time_work, time_done, j);
 }
 

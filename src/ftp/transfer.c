@@ -614,11 +614,9 @@ void ftp_cmd_retr(struct ftp_session *s, char *arg)
 	char v[PATH_MAX];
 	if (!ftp_xfer_resolve(s, arg, v))
 		return;
-	struct retr_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		ftp_session_reply(s, 451, "Out of memory.");
+	struct retr_job *j = ftp_defer_job_new(s, sizeof(*j));
+	if (!j)
 		return;
-	}
 	j->h.fd = -1;
 	j->root_fd = ftp_session_root(s);
 	snprintf(j->vpath, sizeof(j->vpath), "%s", v);

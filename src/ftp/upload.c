@@ -427,11 +427,9 @@ static void store(struct ftp_session *s, char *arg, enum xfer_kind kind)
 	/* STOU creates its file at once: only with a data connection prepared */
 	if (!ftp_xfer_resolve(s, name, v) || (kind == XK_STOU && !ftp_xfer_data_prepared(s)))
 		return;
-	struct store_check *j = calloc(1, sizeof(*j));
-	if (!j) {
-		ftp_session_reply(s, 451, "Out of memory.");
+	struct store_check *j = ftp_defer_job_new(s, sizeof(*j));
+	if (!j)
 		return;
-	}
 	j->h.fd = -1;
 	j->root_fd = ftp_session_root(s);
 	j->kind = kind;

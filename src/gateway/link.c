@@ -16,15 +16,14 @@
 
 static void cli_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg);
 static void cli_closed(struct fe_conn *c, int err, void *arg);
-static void cli_drained(struct fe_conn *c, void *arg);
+static void drained(struct fe_conn *c, void *arg);
 static void be_data(struct fe_conn *c, const uint8_t *p, size_t n, void *arg);
 static void be_closed(struct fe_conn *c, int err, void *arg);
-static void be_drained(struct fe_conn *c, void *arg);
 
 static const struct fe_conn_ops cli_ops = { .on_data = cli_data, .on_close = cli_closed,
-					    .on_drained = cli_drained };
+					    .on_drained = drained };
 static const struct fe_conn_ops be_ops = { .on_data = be_data, .on_close = be_closed,
-					   .on_drained = be_drained };
+					   .on_drained = drained };
 
 static void ignore_data(struct fe_conn *c, const uint8_t *d, size_t n, void *a)
 {
@@ -434,18 +433,25 @@ void gw_link_input_changed(struct gw_link *l)
 
 /* ---- ends and drains ------------------------------------------------------- */
 
+/* Either side's connection is gone (the caller has forgotten it): the
+ * link ends, or, when it was already ending, is freed once nothing is left. */
+static void side_closed(struct gw_link *l, const char *side, int err)
+{
+	if (l->session)
+		flog(LOG_LVL_VERB, "gateway: session %llu: %s closed%s%s",
+		     (unsigned long long)l->id, side, err ? ": " : "", err ? strerror(-err) : "");
+	if (l->ending)
+		maybe_free(l);
+	else
+		gw_link_end(l);   /* frees l when nothing else is left */
+}
+
 static void cli_closed(struct fe_conn *c, int err, void *arg)
 {
 	struct gw_link *l = arg;
 	(void)c;
 	l->cli = NULL;
-	if (l->session)
-		flog(LOG_LVL_VERB, "gateway: session %llu: client closed%s%s",
-		     (unsigned long long)l->id, err ? ": " : "", err ? strerror(-err) : "");
-	if (l->ending)
-		maybe_free(l);
-	else
-		gw_link_end(l);   /* frees l when nothing else is left */
+	side_closed(l, "client", err);
 }
 
 static void be_closed(struct fe_conn *c, int err, void *arg)
@@ -453,22 +459,11 @@ static void be_closed(struct fe_conn *c, int err, void *arg)
 	struct gw_link *l = arg;
 	(void)c;
 	l->be = NULL;
-	if (l->session)
-		flog(LOG_LVL_VERB, "gateway: session %llu: backend closed%s%s",
-		     (unsigned long long)l->id, err ? ": " : "", err ? strerror(-err) : "");
-	if (l->ending)
-		maybe_free(l);
-	else
-		gw_link_end(l);   /* frees l when nothing else is left */
+	side_closed(l, "backend", err);
 }
 
-static void cli_drained(struct fe_conn *c, void *arg)
-{
-	(void)c;
-	update_pauses(arg);
-}
-
-static void be_drained(struct fe_conn *c, void *arg)
+/* Either side drained what was queued for it: reading may resume. */
+static void drained(struct fe_conn *c, void *arg)
 {
 	(void)c;
 	update_pauses(arg);

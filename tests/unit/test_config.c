@@ -535,6 +535,32 @@ static void test_json_nested(void **state)
 		expect_json_at(cases[i].text, cases[i].at, cases[i].key);
 }
 
+/* Users, TLS certificates and listeners share one array reader: each keeps
+ * its own complaint about the array and about an element's missing keys. */
+static void test_json_arrays(void **state)
+{
+	(void)state;
+	static const struct { const char *text, *key, *msg; } cases[] = {
+		{ "{\"ftp\": {\"users\": {}}}", "ftp.users", "must be an array of user objects" },
+		{ "{\"ftp\": {\"users\": [{\"name\": \"a\", \"password\": \"$6$x\"}]}}",
+		  "ftp.users[0]", "a user needs \"name\", \"password\" and \"root\"" },
+		{ "{\"ftp\": {\"tls\": {\"certificates\": 1}}}", "ftp.tls.certificates",
+		  "must be an array of objects" },
+		{ "{\"ftp\": {\"tls\": {\"certificates\": [{\"key\": \"/k\"}]}}}",
+		  "ftp.tls.certificates[0]", "\"cert\" is required" },
+		{ "{\"ftp\": {\"tls\": {\"listeners\": [{\"listen\": \"127.0.0.1:21\"}]}}}",
+		  "ftp.tls.listeners[0]", "\"policy\" is required" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct ferry_config cfg;
+		struct config_error err;
+		assert_int_equal(load(cases[i].text, &cfg, &err), FERRY_EXIT_PARAM);
+		assert_string_equal(err.key, cases[i].key);
+		assert_non_null(strstr(err.msg, cases[i].msg));
+		daemon_config_free(&cfg);
+	}
+}
+
 static void test_json_unknown(void **state)
 {
 	(void)state;
@@ -718,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_json_syntax),
 		cmocka_unit_test(test_json_types),
 		cmocka_unit_test(test_json_nested),
+		cmocka_unit_test(test_json_arrays),
 		cmocka_unit_test(test_json_unknown),
 		cmocka_unit_test(test_json_cross_field),
 		cmocka_unit_test(test_json_full),

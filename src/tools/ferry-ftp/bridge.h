@@ -197,6 +197,11 @@ bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a);
 void ftpc_br_server_lines(struct br_session *s);
 
 /* ---- bridge_tls.c: TLS toward the server ----------------------------------- */
+/* For every TLS object of the bridge (NULL: a clear connection): sends its
+ * queued ciphertext to fd, false when the connection broke; whether
+ * ciphertext is still queued. */
+bool ftpc_br_tls_push(struct crypto_tls *t, int fd);
+bool ftpc_br_tls_pending(struct crypto_tls *t);
 /* A whole reply during the set-up (s->pre not BR_P_DONE). */
 void ftpc_br_pre_reply(struct br_session *s, int code);
 void ftpc_br_server_tls_step(struct br_session *s);

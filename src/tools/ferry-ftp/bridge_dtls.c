@@ -30,21 +30,12 @@ void ftpc_br_dtls_end(struct br_session *s)
 /* Sends the ciphertext queued: false when the connection broke. */
 static bool push(struct br_session *s)
 {
-	const uint8_t *p;
-	size_t n;
-	while ((n = crypto_tls_out(s->dtls, &p))) {
-		ssize_t w = send(s->sd.fd, p, n, MSG_NOSIGNAL);
-		if (w < 0)
-			return errno == EAGAIN || errno == EINTR;
-		crypto_tls_sent(s->dtls, (size_t)w);
-	}
-	return true;
+	return ftpc_br_tls_push(s->dtls, s->sd.fd);
 }
 
 static bool pending(const struct br_session *s)
 {
-	const uint8_t *p;
-	return s->dtls && crypto_tls_out(s->dtls, &p);
+	return ftpc_br_tls_pending(s->dtls);
 }
 
 bool ftpc_br_dtls_start(struct br_session *s, const char **why)

@@ -56,21 +56,12 @@ void ftpc_br_ldata_end(struct br_session *s)
 /* Sends the side's queued ciphertext: false when its connection broke. */
 static bool push(struct side x)
 {
-	const uint8_t *p;
-	size_t n;
-	while (x.t && (n = crypto_tls_out(x.t, &p))) {
-		ssize_t w = send(x.fd, p, n, MSG_NOSIGNAL);
-		if (w < 0)
-			return errno == EAGAIN || errno == EINTR;
-		crypto_tls_sent(x.t, (size_t)w);
-	}
-	return true;
+	return ftpc_br_tls_push(x.t, x.fd);
 }
 
 static bool pending(struct side x)
 {
-	const uint8_t *p;
-	return x.t && crypto_tls_out(x.t, &p);
+	return ftpc_br_tls_pending(x.t);
 }
 
 static bool ready(const struct br_session *s)

@@ -30,15 +30,7 @@ void ftpc_br_client_tls_free(struct br_session *s)
 /* Sends the ciphertext queued: false when the connection broke. */
 static bool push(struct br_session *s)
 {
-	const uint8_t *p;
-	size_t n;
-	while ((n = crypto_tls_out(s->ctls, &p))) {
-		ssize_t w = send(s->cc.fd, p, n, MSG_NOSIGNAL);
-		if (w < 0)
-			return errno == EAGAIN || errno == EINTR;
-		crypto_tls_sent(s->ctls, (size_t)w);
-	}
-	return true;
+	return ftpc_br_tls_push(s->ctls, s->cc.fd);
 }
 
 static bool start(struct br_session *s)

@@ -2,7 +2,8 @@
  * bridge runs before the client sees the greeting (FEAT, AUTH TLS when the
  * server offers it or --tls asks, the handshake), and the control
  * connection's bytes through TLS records; PBSZ 0 and PROT P asked before the
- * login, so that data connections go inside TLS too when the server agrees. */
+ * login, so that data connections go inside TLS too when the server agrees;
+ * and sending queued ciphertext, which every TLS object of the bridge shares. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,18 +101,28 @@ void ftpc_br_pre_reply(struct br_session *s, int code)
 	}
 }
 
-/* Sends the ciphertext queued: false when the connection broke. */
-static bool push(struct br_session *s)
+bool ftpc_br_tls_push(struct crypto_tls *t, int fd)
 {
 	const uint8_t *p;
 	size_t n;
-	while ((n = crypto_tls_out(s->stls, &p))) {
-		ssize_t w = send(s->sc.fd, p, n, MSG_NOSIGNAL);
+	while (t && (n = crypto_tls_out(t, &p))) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 		if (w < 0)
 			return errno == EAGAIN || errno == EINTR;
-		crypto_tls_sent(s->stls, (size_t)w);
+		crypto_tls_sent(t, (size_t)w);
 	}
 	return true;
+}
+
+bool ftpc_br_tls_pending(struct crypto_tls *t)
+{
+	const uint8_t *p;
+	return t && crypto_tls_out(t, &p);
+}
+
+static bool push(struct br_session *s)
+{
+	return ftpc_br_tls_push(s->stls, s->sc.fd);
 }
 
 void ftpc_br_server_tls_step(struct br_session *s)
@@ -200,8 +211,7 @@ bool ftpc_br_server_flush(struct br_session *s)
 
 bool ftpc_br_server_pending(const struct br_session *s)
 {
-	const uint8_t *p;
-	return s->sout_len || (s->stls && crypto_tls_out(s->stls, &p));
+	return s->sout_len || ftpc_br_tls_pending(s->stls);
 }
 
 void ftpc_br_server_tls_free(struct br_session *s)
