@@ -14,9 +14,10 @@
 #include "ferry/base.h"
 #include "ftp_internal.h"
 
-/* Opens the upload's file once the data connection is there, writes the
- * bytes that came with an SPSV hand-off, and (atomic uploads) makes the
- * temporary name beside the target. */
+/* Opens the upload's file once the data connection is there (STOU's,
+ * created before 150, comes open in h.fd), writes the bytes that came with
+ * an SPSV hand-off, and (atomic uploads) makes the temporary name beside
+ * the target. */
 struct open_job {
 	struct xfer_job_head h;
 	int root_fd;
@@ -74,8 +75,9 @@ static void open_work(void *ctx)
 {
 	struct open_job *j = ctx;
 	struct stat st;
-	j->h.fd = j->atomic ? open_temp(j)
-			  : ftp_path_open(j->root_fd, j->vpath, j->flags, j->mode);
+	if (j->h.fd < 0)
+		j->h.fd = j->atomic ? open_temp(j)
+				  : ftp_path_open(j->root_fd, j->vpath, j->flags, j->mode);
 	j->r = j->h.fd < 0 ? j->h.fd : fstat(j->h.fd, &st) < 0 ? -errno
 				 : S_ISREG(st.st_mode) ? 0 : -EISDIR;
 	if (j->r == 0 && j->append)
@@ -131,7 +133,8 @@ void ftp_upload_open(struct ftp_session *s)
 		return;
 	}
 	j->h.seq = x->seq;
-	j->h.fd = -1;
+	j->h.fd = x->fd;   /* STOU's file, open since check_work; else -1 */
+	x->fd = -1;        /* the job holds it now (open_drop closes it) */
 	j->root_fd = ftp_session_root(s);
 	j->mode = 0666 & ~s->umask;
 	j->offset = x->offset;

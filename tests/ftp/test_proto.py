@@ -410,6 +410,20 @@ def dropbox(binary, root, users):
         check("16: STOR of a new name: 226",
               f.storbinary("STOR second", io.BytesIO(b"2")).startswith("226"))
         check("16: PWD and CWD / work", f.pwd() == "/" and f.cwd("/").startswith("250"))
+        # STOU creates its file before 150; the upload must write to that
+        # one (not open it again: O_EXCL in a drop box) and close it
+        fds = len(os.listdir("/proc/%d/fd" % d.proc.pid))
+        for i in range(1, 4):
+            r = f.storbinary("STOU existing", io.BytesIO(b"unique %d" % i))
+            path = os.path.join(drop, "existing.%d" % i)
+            check("16: STOU in the drop box: 226, a new name, its bytes (%d)" % i,
+                  r.startswith("226") and os.path.exists(path)
+                  and open(path, "rb").read() == b"unique %d" % i, r)
+        check("16: the old content is still intact",
+              open(os.path.join(drop, "existing")).read() == "keep me")
+        check("16: STOU leaves no descriptor open",
+              wait_for(lambda: len(os.listdir("/proc/%d/fd" % d.proc.pid)) <= fds, 5),
+              os.listdir("/proc/%d/fd" % d.proc.pid))
         f.quit()
         alice = login(d.port)
         check("16: a named account is not affected", alice.size("hello.txt") > 0)

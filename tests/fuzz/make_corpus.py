@@ -287,6 +287,12 @@ FTP_SEEDS = [
     Ftp(1).cmds(*ALICE, "SPSV").connect(0, 1).sigterm()
           .cmds("USER DATACONN", "PASS \x01", conn=1).clock(3),
 ]
+# STOU's file is made before 150: the upload writes to it and closes it (an
+# upload once opened it again, leaking a descriptor; in a drop box: 553)
+FTP_SEEDS += [
+    Ftp(4).cmds("USER anonymous", "PASS x@", "PASV", "STOU dropntxt").data().payload(1, b"dropped"),
+    Ftp(0).cmds(*ALICE, "PASV", "STOU").data().cmds("EPSV", "STOU hello.txt").data(),
+]
 for s in FTP_SEEDS:
     put("ftp_session", s.b)
 
