@@ -6,13 +6,16 @@ deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
 connection's session on data connections, a self-signed certificate,
 vsftpd's configuration (anonymous, and FTPS), a PROT P upload by a
-client that reads its data connection only at its end; a server and a
+client that reads its data connection only at its end; a tree of random
+files and a byte-for-byte comparison of two trees; a server and a
 client namespace (tests/interop/netlab.py) where only control ports get in."""
 import ctypes
+import filecmp
 import ftplib
 import ipaddress
 import json
 import os
+import random
 import select
 import shutil
 import socket
@@ -320,6 +323,50 @@ def same_bytes(path, data):
             return x.read() == data
     except OSError:
         return False
+
+
+def make_tree(top, seed, dirs=("", "sub", "sub/deeper", "other dir"),
+              sizes=(0, 10, 70000, 1 << 20), name="file{}"):
+    """Three files of random bytes and sizes (from seed) in each of dirs
+    below top: the tree the mirror and bridge tests move both ways."""
+    rnd = random.Random(seed)
+    for d in dirs:
+        os.makedirs(os.path.join(top, d), exist_ok=True)
+        for i in range(3):
+            with open(os.path.join(top, d, name.format(i)), "wb") as f:
+                f.write(rnd.randbytes(rnd.choice(sizes)))
+
+
+def tree_listing(top):
+    """The directories and the files below top, each a sorted list of
+    paths relative to top."""
+    dirs, files = [], []
+    for d, ds, ns in os.walk(top):
+        dirs += [os.path.relpath(os.path.join(d, n), top) for n in ds]
+        files += [os.path.relpath(os.path.join(d, n), top) for n in ns]
+    return sorted(dirs), sorted(files)
+
+
+def files_of(top):
+    """The files below top, sorted paths relative to top."""
+    return tree_listing(top)[1]
+
+
+def same_tree(a, b):
+    """True when trees a and b hold the same directories and the same files
+    with the same bytes; says what differs when they do not."""
+    if not os.path.isdir(b):
+        print(f"# {b} is not a directory")
+        return False
+    la, lb = tree_listing(a), tree_listing(b)
+    if la != lb:
+        ina, inb = set(la[0] + la[1]), set(lb[0] + lb[1])
+        print(f"# trees differ: only in {a}: {sorted(ina - inb)}; only in {b}: {sorted(inb - ina)}")
+        return False
+    differ = [f for f in la[1] if not filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False)]
+    if differ:
+        print(f"# files differ: {differ}")
+    return not differ
 
 
 class Checks:

@@ -16,8 +16,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, control_port_rules, crypt_hash, netns_pair, sh,  # noqa: E402
-                  stop_process, tempdir)
+from ftpd import (Checks, Ferryd, control_port_rules, crypt_hash, files_of, make_tree,  # noqa: E402
+                  netns_pair, same_tree, sh, stop_process, tempdir)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge_ftplib.py")
@@ -35,29 +35,6 @@ def in_cli(*cmd, timeout=120, **kw):
                               timeout=timeout, **kw)
     except subprocess.TimeoutExpired as e:
         return subprocess.CompletedProcess(e.cmd, -9, b"", b"timed out")
-
-
-def make_tree(top, seed):
-    rnd = random.Random(seed)
-    for d in ["", "sub", "sub/deeper", "other dir"]:
-        os.makedirs(os.path.join(top, d), exist_ok=True)
-        for i in range(3):
-            with open(os.path.join(top, d, f"file{i}"), "wb") as f:
-                f.write(rnd.randbytes(rnd.choice([0, 10, 70000, 1 << 20])))
-
-
-def files_of(top):
-    out = []
-    for d, _, names in os.walk(top):
-        out += [os.path.relpath(os.path.join(d, n), top) for n in names]
-    return sorted(out)
-
-
-def same_tree(a, b):
-    if not os.path.isdir(b) or files_of(a) != files_of(b):
-        return False
-    return all(filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False)
-               for f in files_of(a))
 
 
 def url(port, path, host="127.0.0.1"):

@@ -13,7 +13,6 @@ import hashlib
 import ssl
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -24,9 +23,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, control_port_rules, find_pureftpd, netns_pair, pure_userdb,  # noqa: E402
-                  sanitizers_quiet, self_signed, sh, stop_process, tempdir, vsftpd_anon_conf,
-                  vsftpd_tls_conf)
+from ftpd import (Checks, control_port_rules, find_pureftpd, make_tree, netns_pair, pure_userdb,  # noqa: E402
+                  same_tree, sanitizers_quiet, self_signed, sh, stop_process, tempdir,
+                  vsftpd_anon_conf, vsftpd_tls_conf)
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -98,26 +97,6 @@ def wait_port(port, proc, log_path):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
-
-
-def make_tree(top, seed):
-    rnd = random.Random(seed)
-    for d in ["", "sub", "sub/deeper", "other dir"]:
-        os.makedirs(os.path.join(top, d), exist_ok=True)
-        for i in range(3):
-            with open(os.path.join(top, d, f"file{i}"), "wb") as f:
-                f.write(rnd.randbytes(rnd.choice([0, 10, 70000, 1 << 20])))
-
-
-def same_tree(a, b):
-    cmp = filecmp.dircmp(a, b)
-    if cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files:
-        print(f"# differ: {cmp.left_only} {cmp.right_only} {cmp.diff_files}")
-        return False
-    for f in cmp.common_files:
-        if not filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False):
-            return False
-    return all(same_tree(os.path.join(a, d), os.path.join(b, d)) for d in cmp.common_dirs)
 
 
 # ---- the servers ---------------------------------------------------------
