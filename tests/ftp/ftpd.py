@@ -390,6 +390,11 @@ class Checks:
             traceback.print_exc()
             self.check(name, False, f"raised {e!r}")
 
+    def stopped(self, ferryd, name="ferryd: exit 6, no sanitizer reports"):
+        """Stops ferryd (SIGTERM) and checks it exited 6 with quiet sanitizers."""
+        rc, clean = ferryd.stop()
+        return self.check(name, rc == 6 and clean, f"exit {rc}: {ferryd.logtext()[-3000:]}")
+
     def finish(self):
         if not self.failed:
             for path in _temps:

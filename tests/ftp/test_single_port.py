@@ -81,8 +81,7 @@ def main():
         check("single-port test ran", False, repr(e))
     finally:
         if d:
-            rc, clean = d.stop()
-            check("ferryd: exit 6, no sanitizer reports", rc == 6 and clean, d.logtext()[-2000:])
+            t.stopped(d)
         if lab:
             lab.close()
     t.finish()

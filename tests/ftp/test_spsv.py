@@ -245,9 +245,7 @@ def main():
         t.run("not_ready", not_ready, d2.port, root)
     finally:
         for s in servers:
-            rc, clean = s.stop()
-            check(f"ferryd on port {s.port}: exit 6, no sanitizer reports", rc == 6 and clean,
-                  f"{rc} {s.logtext()[-2000:]}")
+            t.stopped(s, f"ferryd on port {s.port}: exit 6, no sanitizer reports")
     t.finish()
 
 
