@@ -6,7 +6,7 @@ deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
 connection's session on data connections, a self-signed certificate,
 vsftpd's configuration (anonymous, and FTPS), a PROT P upload by a
-client that reads its data connection only at its end; a tree of random
+client that reads its data connection only at its end; lftp over FTPS; a tree of random
 files and a byte-for-byte comparison of two trees; a server and a
 client namespace (tests/interop/netlab.py) where only control ports get in."""
 import ctypes
@@ -323,6 +323,17 @@ def same_bytes(path, data):
             return x.read() == data
     except OSError:
         return False
+
+
+def lftp_ftps(port, host, login, commands, ca=None, protect_data=True, settings=""):
+    """The lftp command that logs in as login ("user,password") to host:port
+    with ftp:ssl-force (PROT P data unless protect_data is false), verifies
+    the server against the CA file ca (or not at all without one), tries
+    once, applies settings (lftp "set" commands) and runs commands."""
+    verify = f"set ssl:ca-file {ca}; set ssl:verify-certificate yes; " if ca \
+        else "set ssl:verify-certificate no; "
+    return ["lftp", "-c", f"set ftp:ssl-force true; set ftp:ssl-protect-data {str(protect_data).lower()}; "
+            f"{verify}set net:max-retries 1; {settings}open -u {login} -p {port} {host}; {commands}"]
 
 
 def make_tree(top, seed, dirs=("", "sub", "sub/deeper", "other dir"),

@@ -30,8 +30,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, same_bytes, stop_process,  # noqa: E402
-                  tempdir, tls_bio_upload, tls_ctx)
+from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, same_bytes,  # noqa: E402
+                  stop_process, tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -174,16 +174,13 @@ def lftp_tests(b, d, root, work, leg, ca):
     for passive in ("on", "off"):
         out = os.path.join(work, f"lftp-{slug(leg)}-{passive}.bin")
         up = f"lftp-up-{slug(leg)}-{passive}.bin"
-        script = ("set ftp:ssl-force true; set ftp:ssl-protect-data true; "
-                  f"set ssl:ca-file {ca}; set ssl:verify-certificate yes; "
-                  "set net:max-retries 1; set net:timeout 15; "
-                  f"set ftp:passive-mode {passive}; "
-                  f"open -u alice,{PW} -p {b.port} localhost; get big.bin -o {out}; "
-                  f"put {big} -o {up}; cls -1; bye")
+        cmd = lftp_ftps(b.port, "localhost", f"alice,{PW}",
+                        f"get big.bin -o {out}; put {big} -o {up}; cls -1; bye", ca=ca,
+                        settings=f"set net:timeout 15; set ftp:passive-mode {passive}; ")
         holder = {}
 
         def go():
-            holder["r"] = run(["lftp", "-c", script], timeout=120)
+            holder["r"] = run(cmd, timeout=120)
             return holder["r"].returncode == 0 and same(out, big) and \
                 same(os.path.join(root, up), big)
         ok = retry_upload(d, go)

@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, self_signed, tempdir, tls_ctx  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, lftp_ftps, self_signed, tempdir, tls_ctx  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -110,11 +110,8 @@ def curl_tests(d, root, work):
 
 def lftp_tests(d, root, work):
     out = os.path.join(work, "lftp.bin")
-    script = ("set ftp:ssl-force true; set ftp:ssl-protect-data false; "
-              "set ssl:verify-certificate no; set net:max-retries 1; "
-              f"open -u alice,{PW} -p {d.port} 127.0.0.1; get curl.bin -o {out}; "
-              "put " + os.path.join(root, "curl.bin") + " -o lftp-up.bin; bye")
-    r = run(["lftp", "-c", script])
+    r = run(lftp_ftps(d.port, "127.0.0.1", f"alice,{PW}", f"get curl.bin -o {out}; put "
+                      + os.path.join(root, "curl.bin") + " -o lftp-up.bin; bye", protect_data=False))
     check("lftp ftp:ssl-force get", r.returncode == 0 and
           open(out, "rb").read() == open(os.path.join(root, "curl.bin"), "rb").read())
     check("lftp ftp:ssl-force put", r.returncode == 0 and

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, ImplicitFTP, crypt_hash, free_port, tempdir, tls_ctx  # noqa: E402,E501
+from ftpd import Checks, Ferryd, ImplicitFTP, crypt_hash, free_port, lftp_ftps, tempdir, tls_ctx  # noqa: E402,E501
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -363,12 +363,9 @@ def reload_tests(c, root, work):
 # ---- verification by clients ----------------------------------------------------------
 
 def lftp_get(port, cafile, host, dst):
-    script = ("set ftp:ssl-force true; set ftp:ssl-protect-data false; "
-              f"set ssl:ca-file {cafile}; set ssl:verify-certificate yes; "
-              "set ssl:check-hostname yes; set net:max-retries 1; set net:timeout 5; "
-              f"set cmd:fail-exit true; open -u alice,{PW} -p {port} {host}; "
-              f"get f.bin -o {dst}; bye")
-    return run(["lftp", "-c", script], timeout=60)
+    return run(lftp_ftps(port, host, f"alice,{PW}", f"get f.bin -o {dst}; bye", ca=cafile, protect_data=False,
+                         settings="set ssl:check-hostname yes; set net:timeout 5; set cmd:fail-exit true; "),
+               timeout=60)
 
 
 def verify_tests(c, root, work):

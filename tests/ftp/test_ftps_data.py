@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, same_bytes, tempdir,  # noqa: E402
+from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, same_bytes, tempdir,  # noqa: E402
                   tls_bio_upload, tls_ctx)
 
 ferryd_bin = sys.argv[1]
@@ -170,13 +170,9 @@ def lftp_tests(d, root, work, reuse, ca):
     for passive in ("on", "off"):
         out = os.path.join(work, f"lftp-{passive}.bin")
         up = f"lftp-up-{passive}-{reuse}.bin"
-        script = ("set ftp:ssl-force true; set ftp:ssl-protect-data true; "
-                  f"set ssl:ca-file {ca}; set ssl:verify-certificate yes; "
-                  "set net:max-retries 1; set net:timeout 15; "
-                  f"set ftp:passive-mode {passive}; "
-                  f"open -u alice,{PW} -p {d.port} 127.0.0.1; get big.bin -o {out}; "
-                  f"put {big} -o {up}; cls -1; bye")
-        r = run(["lftp", "-c", script], timeout=120)
+        r = run(lftp_ftps(d.port, "127.0.0.1", f"alice,{PW}",
+                          f"get big.bin -o {out}; put {big} -o {up}; cls -1; bye", ca=ca,
+                          settings=f"set net:timeout 15; set ftp:passive-mode {passive}; "), timeout=120)
         ok = r.returncode == 0 and same(out, big) and same(os.path.join(root, up), big)
         check(f"lftp PROT P passive={passive} get+put 5 MB, CA verified (reuse {reuse})", ok,
               r.stderr[-300:])
