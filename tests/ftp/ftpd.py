@@ -6,7 +6,8 @@ deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
 connection's session on data connections, a self-signed certificate,
 vsftpd's configuration (anonymous, and FTPS), a PROT P upload by a
-client that reads its data connection only at its end; lftp over FTPS; a tree of random
+client that reads its data connection only at its end, or a whole
+connection; lftp over FTPS; a tree of random
 files and a byte-for-byte comparison of two trees; a server and a
 client namespace (tests/interop/netlab.py) where only control ports get in."""
 import ctypes
@@ -315,6 +316,14 @@ def tls_bio_upload(f, cmd, data, burst=False):
     came = bool(select.select([raw], [], [], 20)[0])
     raw.close()                          # unread bytes: the kernel sends a reset
     return f.getline(), came
+
+
+def recv_to_eof(sock):
+    """All that sock receives until the peer closes the connection."""
+    got = bytearray()
+    while chunk := sock.recv(65536):
+        got += chunk
+    return bytes(got)
 
 
 def same_bytes(path, data):

@@ -25,8 +25,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, same_bytes, tempdir,  # noqa: E402
-                  tls_bio_upload, tls_ctx)
+from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, recv_to_eof, same_bytes,  # noqa: E402
+                  tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -348,14 +348,9 @@ def spsv_tests(d, root, work, reuse):
             else:
                 f.putcmd("RETR big.bin")
                 f.getresp()
-                got = bytearray()
-                while True:
-                    c = ss.recv(65536)
-                    if not c:
-                        break
-                    got += c
+                got = recv_to_eof(ss)
                 r226 = f.getresp()
-                ok = bytes(got) == data and r226.startswith("226")
+                ok = got == data and r226.startswith("226")
                 check(f"{what}: RETR 5 MB bytes equal", ok, r226)
                 ss.close()
             results[(form, offer)] = ok
@@ -378,15 +373,10 @@ def spsv_tests(d, root, work, reuse):
     sf = ss.makefile("rb")
     ss.sendall(f"SPDT {token}\r\n".encode())
     login_reply = sf.readline()
-    got = bytearray()
-    while True:
-        c = ss.recv(65536)
-        if not c:
-            break
-        got += c
+    got = recv_to_eof(ss)
     r226 = f.getresp()
     check(f"SPSV over TLS: RETR before the DATACONN login waits, then bytes equal (reuse {reuse})",
-          r150.startswith("150") and login_reply.startswith(b"200") and bytes(got) == data
+          r150.startswith("150") and login_reply.startswith(b"200") and got == data
           and r226.startswith("226"), (r150, login_reply, len(got), r226))
     ss.close()
     f.quit()
@@ -483,11 +473,7 @@ def abort_tests(d, root):
     n = 0
     clean = True
     try:
-        while True:
-            c = conn.recv(65536)
-            if not c:
-                break
-            n += len(c)
+        n = len(recv_to_eof(conn))
     except ssl.SSLError:
         clean = False
     f.voidresp()
