@@ -169,25 +169,28 @@ static void expect_abort(struct rig *r, const char *text)
 	assert_memory_equal(m.u.abort.text.p, text, strlen(text));
 }
 
+/* An unencrypted ANNOUNCE from server for group, private group priv, on a
+ * fresh proxy: it must be aborted with text. */
+static void announce_refused(uint32_t server, uint32_t group, const char *priv, const char *text)
+{
+	struct rig r;
+	rig_up(&r);
+	announce(&r, server, group, priv);
+	expect_abort(&r, text);
+	rig_down(&r);
+}
+
 static void test_unlisted_server_refused(void **state)
 {
 	(void)state;
-	struct rig r;
-	rig_up(&r);
-	announce(&r, 0x9, 0x100, "232.1.1.2");
-	expect_abort(&r, "server not in server list (-S): ferryd enforces -S also "
-			 "in unencrypted sessions, see ferryd(8)");
-	rig_down(&r);
+	announce_refused(0x9, 0x100, "232.1.1.2", "server not in server list (-S): ferryd "
+			 "enforces -S also in unencrypted sessions, see ferryd(8)");
 }
 
 static void test_non_ssm_private_refused(void **state)
 {
 	(void)state;
-	struct rig r;
-	rig_up(&r);
-	announce(&r, 0x1, 0x200, "239.1.1.2");
-	expect_abort(&r, "Invalid source specific multicast address");
-	rig_down(&r);
+	announce_refused(0x1, 0x200, "239.1.1.2", "Invalid source specific multicast address");
 }
 
 static void test_listed_server_served(void **state)
