@@ -58,16 +58,23 @@ def control_port_rules(ports, established=False):
             "    meta l4proto icmp accept\n  }\n}\n")
 
 
+def fresh_lab():
+    """A netlab Lab whose hosts have IPv6 as a fresh namespace does (::1
+    there, not filtered away); lab.close() kills what still runs in it and
+    removes it. Leftovers of killed runs go first."""
+    netlab.cleanup_stale()
+    lab = netlab.Lab()
+    lab.ipv6_on()
+    return lab.__enter__()
+
+
 def netns_pair(index, rules, cli_addrs=1):
     """A netlab Lab with two hosts on 198.18.<index>.0/24: srv at .1, its
     input chain the nftables text rules, and cli at .2 (with cli_addrs > 1
     also .3, ...). Returns (lab, srv, cli); lab.close() kills what still runs
     in them and removes them. Leftovers of killed runs go first."""
-    netlab.cleanup_stale()
-    lab = netlab.Lab()
+    lab = fresh_lab()
     try:
-        lab.ipv6_on()       # as a fresh namespace: ::1 there, IPv6 not filtered away
-        lab.__enter__()
         net = lab.network("ftp", index)
         srv, cli = lab.host("srv"), lab.host("cli")
         lab.attach(srv, net, router=True)       # netlab's .1; it routes nothing here

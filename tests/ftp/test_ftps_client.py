@@ -20,15 +20,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, crypt_hash, find_pureftpd, pure_userdb, self_signed,  # noqa: E402
-                  sh, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
+from ftpd import (Checks, Ferryd, crypt_hash, find_pureftpd, fresh_lab, pure_userdb,  # noqa: E402
+                  self_signed, sh, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
 check = t.check
-NS = f"ftc{os.getpid()}"
+BOX = NS = None         # the netlab host the servers and clients run in, its namespace
 VS, VS_IMPL, VS_PLAIN, PURE, FERRYD, BRIDGE = 2121, 2990, 2122, 2123, 2130, 2131
-procs = []
 # ferryd's PROT P uploads (w3-ftpsdata) lost these races about once in eight
 # uploads: a TLS 1.3 client's data right after its Finished overflowing the
 # handshake's input bound ("handshake input", 522), and close_notify followed
@@ -41,10 +40,8 @@ KNOWN_FERRYD_RACE_LOGS = ("handshake input", "without close_notify: upload trunc
 
 
 def start(cmd, out):
-    log = open(out, "w")
-    p = subprocess.Popen(["ip", "netns", "exec", NS] + cmd, stdout=log, stderr=subprocess.STDOUT)
-    procs.append(p)
-    return p
+    """cmd in the namespace, its output to the file out; killed with the lab."""
+    return BOX.spawn(cmd, log=out)
 
 
 def wait_port(port, proc, out):
@@ -375,9 +372,11 @@ def main():
         sys.exit(77)
     work = tempdir("ferry-ftpsc-")
     os.chmod(work, 0o755)
-    sh("ip", "netns", "add", NS)
+    global BOX, NS
+    lab = fresh_lab()
     try:
-        sh("ip", "-n", NS, "link", "set", "lo", "up")
+        BOX = lab.host("ftc")
+        NS = BOX.ns
         cert = self_signed(work, "server", "localhost", rsa=True)
         other = self_signed(work, "other", "localhost", rsa=True)
         t.run("vsftpd", vsftpd_tests, work, cert, other)
@@ -387,11 +386,7 @@ def main():
         if check("pure-ftpd is there (contrib/deps.sh unpacks it)", pure is not None):
             t.run("pure-ftpd", pureftpd_tests, work, cert, pure)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+        lab.close()
     t.finish()
 
 
