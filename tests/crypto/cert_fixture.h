@@ -1,7 +1,7 @@
 /* cert_fixture.h — what the TLS cmocka tests share: a temporary directory
- * for the group (certs_setup makes it, certs_teardown removes it) and
- * self-signed P-256 certificates made in it by openssl at run time.
- * Include after <cmocka.h>. */
+ * for the group (certs_setup makes it with a first certificate, cert and
+ * key; certs_teardown removes it) and self-signed P-256 certificates made
+ * in it by openssl at run time. Include after <cmocka.h>. */
 #ifndef FERRY_TEST_CRYPTO_CERT_FIXTURE_H
 #define FERRY_TEST_CRYPTO_CERT_FIXTURE_H
 
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 static char certs_dir[] = "/tmp/ferry-tlstest-XXXXXX";
+static char cert[64], key[64];
 
 /* certs_dir/name into path (cap bytes). */
 static void certs_path(char *path, size_t cap, const char *name)
@@ -27,10 +28,15 @@ static int certs_make(const char *crt, const char *k, const char *cn, const char
 	return system(cmd);
 }
 
-/* The group's directory; a test's own setup makes its certificates after. */
-static int certs_setup(void)
+/* The group's directory and in it cert and key (CN=cn, subjectAltName san
+ * unless NULL); 0 when both are there. */
+static int certs_setup(const char *cn, const char *san)
 {
-	return mkdtemp(certs_dir) ? 0 : -1;
+	if (!mkdtemp(certs_dir))
+		return -1;
+	certs_path(cert, sizeof(cert), "c.pem");
+	certs_path(key, sizeof(key), "k.pem");
+	return certs_make(cert, key, cn, san) ? -1 : 0;
 }
 
 static int certs_teardown(void **state)
