@@ -333,6 +333,17 @@ def recv_to_eof(sock):
     return bytes(got)
 
 
+def same_files(a, b):
+    """True when files a and b hold the same bytes; False (the error
+    printed) when one cannot be read."""
+    try:
+        with open(a, "rb") as x, open(b, "rb") as y:
+            return x.read() == y.read()
+    except OSError as e:
+        print(f"# {e}")
+        return False
+
+
 def same_bytes(path, data):
     try:
         with open(path, "rb") as x:

@@ -31,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, same_bytes,  # noqa: E402
-                  stop_process, tempdir, tls_bio_upload, tls_ctx)
+                  same_files, stop_process, tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -115,14 +115,6 @@ def slug(leg):
     return leg.replace(" ", "-")
 
 
-def same(a, b):
-    try:
-        with open(a, "rb") as x, open(b, "rb") as y:
-            return x.read() == y.read()
-    except OSError:
-        return False
-
-
 def retry_upload(d, fn):
     """fn() -> bool; retried when it failed and ferryd logged its own known
     PROT P upload race (only with TLS toward ferryd)."""
@@ -148,12 +140,12 @@ def curl_tests(b, d, root, work, leg):
     for name, extra in (("PASV", ["--disable-epsv"]), ("EPSV", [])):
         out = os.path.join(work, f"curl-{slug(leg)}-{name}.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", *extra, "-o", out, f"{url}/big.bin"])
-        ok = r.returncode == 0 and same(out, big)
+        ok = r.returncode == 0 and same_files(out, big)
         check(f"curl --ssl-reqd {name} RETR 5 MB through the bridge ({leg}): bytes equal", ok)
         up = f"curl-up-{slug(leg)}-{name}.bin"
         ok2 = retry_upload(d, lambda: run(["curl", "-sS", "--ssl-reqd", "-k", *extra, "-T", big,
                                            f"{url}/{up}"]).returncode == 0 and
-                           same(os.path.join(root, up), big))
+                           same_files(os.path.join(root, up), big))
         check(f"curl --ssl-reqd {name} STOR 5 MB through the bridge ({leg}): bytes equal", ok2)
         ok_all = ok_all and ok and ok2
     r = run(["curl", "-sS", "--ssl-reqd", "-k", f"{url}/"])
@@ -181,8 +173,8 @@ def lftp_tests(b, d, root, work, leg, ca):
 
         def go():
             holder["r"] = run(cmd, timeout=120)
-            return holder["r"].returncode == 0 and same(out, big) and \
-                same(os.path.join(root, up), big)
+            return holder["r"].returncode == 0 and same_files(out, big) and \
+                same_files(os.path.join(root, up), big)
         ok = retry_upload(d, go)
         r = holder["r"]
         check(f"lftp ftp:ssl-force, CA verified, passive={passive}: get+put 5 MB through the "
@@ -203,7 +195,7 @@ def ftplib_session_tests(b, d, root, leg, ca):
         f = login(b.port, SessionFTP, ver, pasv, ca=ca)
         fn = f"py-{slug(leg)}-{ver.name}-{pasv}.bin"
         ok = retry_upload(d, lambda: (f.storbinary(f"STOR {fn}", io.BytesIO(data)) and
-                                      same(os.path.join(root, fn), os.path.join(root, "big.bin"))))
+                                      same_files(os.path.join(root, fn), os.path.join(root, "big.bin"))))
         check(f"ftplib session= {name}: STOR 5 MB through the bridge ({leg}): bytes equal", ok)
         got = bytearray()
         f.retrbinary(f"RETR {fn}", got.extend)
@@ -323,14 +315,14 @@ def curl_two_tests(b, d, root, work, leg, reuse):
     outs = [os.path.join(work, f"curl-two-{tag}-{i}.bin") for i in (1, 2)]
     r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-o", outs[0], f"{url}/big.bin",
              "-o", outs[1], f"{url}/big.bin"])
-    ok = r.returncode == 0 and all(same(o, big) for o in outs)
+    ok = r.returncode == 0 and all(same_files(o, big) for o in outs)
     check(f"curl TLS 1.3: two RETRs on one control connection through the bridge "
           f"(reuse check {reuse}, {leg})", ok, r.stderr[-300:])
     ups = [f"curl-two-up-{tag}-{i}.bin" for i in (1, 2)]
     ok2 = retry_upload(d, lambda: run(
         ["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-T", part, f"{url}/{ups[0]}",
          "-T", part, f"{url}/{ups[1]}"]).returncode == 0 and
-        all(same(os.path.join(root, u), part) for u in ups))
+        all(same_files(os.path.join(root, u), part) for u in ups))
     check(f"curl TLS 1.3: two STORs on one control connection through the bridge "
           f"(reuse check {reuse}, {leg})", ok2)
     TABLE[(f"curl TLS 1.3, two RETRs + two STORs per session ({leg})", reuse)] = \
@@ -510,11 +502,11 @@ def implicit_tests(srv_port, root, work):
         out = os.path.join(work, "implicit.bin")
         r = run(["curl", "-sS", "-k", "-o", out, f"ftps://alice:{PW}@127.0.0.1:{b.port}/big.bin"])
         check("curl ftps:// (implicit FTPS) RETR through the bridge: bytes equal",
-              r.returncode == 0 and same(out, big))
+              r.returncode == 0 and same_files(out, big))
         r = run(["curl", "-sS", "-k", "-T", big,
                  f"ftps://alice:{PW}@127.0.0.1:{b.port}/implicit-up.bin"])
         check("curl ftps:// (implicit FTPS) STOR through the bridge: bytes equal",
-              r.returncode == 0 and same(os.path.join(root, "implicit-up.bin"), big))
+              r.returncode == 0 and same_files(os.path.join(root, "implicit-up.bin"), big))
         s = socket.create_connection(("127.0.0.1", b.port), 10)
         s.sendall(b"USER alice\r\n")
         s.settimeout(10)
@@ -546,7 +538,7 @@ def required_tests(srv_port, root, work):
         out = os.path.join(work, "required.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", "-o", out, f"{url}:{b.port}/big.bin"])
         check("--local-tls-required login: curl --ssl-reqd RETR works: bytes equal",
-              r.returncode == 0 and same(out, big))
+              r.returncode == 0 and same_files(out, big))
         f = ftplib.FTP()
         f.connect("127.0.0.1", b.port, timeout=20)
         feat = f.sendcmd("FEAT")
@@ -613,7 +605,7 @@ def required_tests(srv_port, root, work):
         out = os.path.join(work, "required-data.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", "-o", out, f"{url}:{b.port}/big.bin"])
         check("--local-tls-required data: curl --ssl-reqd RETR works: bytes equal",
-              r.returncode == 0 and same(out, big))
+              r.returncode == 0 and same_files(out, big))
         g = SessionFTP(context=tls_ctx(), timeout=20)
         g.connect("127.0.0.1", b.port)
         g.auth()
@@ -759,7 +751,7 @@ def deadline_tests(srv_port, root):
         out = os.path.join(tempdir("ferry-btls-imp-"), "imp.bin")
         r = run(["curl", "-sS", "-k", "-o", out, f"ftps://alice:{PW}@127.0.0.1:{b.port}/big.bin"])
         check("implicit: a silent client beside curl ftps:// RETR, which works",
-              r.returncode == 0 and same(out, os.path.join(root, "big.bin")))
+              r.returncode == 0 and same_files(out, os.path.join(root, "big.bin")))
         check("... the silent one is still open after it", still_open(a))
         took = closed_within(a, T + 20)
         took = None if took is None else time.time() - t0

@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, recv_to_eof, same_bytes,  # noqa: E402
-                  tempdir, tls_bio_upload, tls_ctx)
+                  same_files, tempdir, tls_bio_upload, tls_ctx, wait_for)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -69,23 +69,6 @@ def login(d, cls=SessionFTP, version=None, pasv=True):
     return f
 
 
-def wait_for(cond, secs=10):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
-def same(a, b):
-    try:
-        with open(a, "rb") as x, open(b, "rb") as y:
-            return x.read() == y.read()
-    except OSError:
-        return False
-
-
 def record(client, reuse, ok, detail=""):
     """ok: the client transferred; else detail says what happened (a
     refusal the check is there for, or a client's own bug)."""
@@ -101,11 +84,11 @@ def curl_tests(d, root, work, reuse):
     for name, extra in (("PASV", ["--disable-epsv"]), ("EPSV", [])):
         out = os.path.join(work, f"curl-{name}.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", *extra, "-o", out, f"{url}/big.bin"])
-        ok = r.returncode == 0 and same(out, big)
+        ok = r.returncode == 0 and same_files(out, big)
         check(f"curl --ssl-reqd {name} RETR 5 MB (reuse {reuse})", ok)
         up = f"curl-up-{name}.bin"
         r = run(["curl", "-sS", "--ssl-reqd", "-k", *extra, "-T", big, f"{url}/{up}"])
-        ok2 = r.returncode == 0 and same(os.path.join(root, up), big)
+        ok2 = r.returncode == 0 and same_files(os.path.join(root, up), big)
         check(f"curl --ssl-reqd {name} STOR 5 MB (reuse {reuse})", ok2)
         results.append(ok and ok2)
     r = run(["curl", "-sS", "--ssl-reqd", "-k", f"{url}/"])
@@ -128,7 +111,7 @@ def curl_tests(d, root, work, reuse):
     r1 = run(["curl", "-sS", "--ssl-reqd", "-k", "-T", part, f"{url}/{name}"])
     r2 = run(["curl", "-sS", "--ssl-reqd", "-k", "-C", "-", "-T", big, f"{url}/{name}"])
     check(f"curl --ssl-reqd REST+STOR completes a file (reuse {reuse})",
-          r1.returncode == 0 and r2.returncode == 0 and same(os.path.join(root, name), big))
+          r1.returncode == 0 and r2.returncode == 0 and same_files(os.path.join(root, name), big))
     r = run(["curl", "-sS", "--ssl-reqd", "-k", "--append", "-T", part, f"{url}/{name}"])
     with open(big, "rb") as f:
         want = f.read() + open(part, "rb").read()
@@ -142,12 +125,12 @@ def curl_tests(d, root, work, reuse):
     r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-o", outs[0], f"{url}/big.bin",
              "-o", outs[1], f"{url}/big.bin"])
     check(f"curl --ssl-reqd TLS 1.3: two RETRs on one control connection (reuse {reuse})",
-          r.returncode == 0 and all(same(o, big) for o in outs), r.stderr[-300:])
+          r.returncode == 0 and all(same_files(o, big) for o in outs), r.stderr[-300:])
     ups = [f"curl-two-up-{reuse}-{i}.bin" for i in (1, 2)]
     r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-T", part, f"{url}/{ups[0]}",
              "-T", part, f"{url}/{ups[1]}"])
     check(f"curl --ssl-reqd TLS 1.3: two STORs on one control connection (reuse {reuse})",
-          r.returncode == 0 and all(same(os.path.join(root, u), part) for u in ups),
+          r.returncode == 0 and all(same_files(os.path.join(root, u), part) for u in ups),
           r.stderr[-300:])
     record("curl --ssl-reqd (PASV, EPSV)", reuse, all(results))
     # Active mode: curl 7.87 to 7.88 never starts TLS on an active data
@@ -156,7 +139,7 @@ def curl_tests(d, root, work, reuse):
     if tuple(int(x) for x in re.findall(r"\d+", ver)[:2]) >= (8, 0):
         out = os.path.join(work, "curl-port.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", "-P", "-", "-o", out, f"{url}/big.bin"])
-        ok = r.returncode == 0 and same(out, big)
+        ok = r.returncode == 0 and same_files(out, big)
         check(f"curl --ssl-reqd -P - (PORT/EPRT) RETR (reuse {reuse})", ok)
         record("curl --ssl-reqd -P - (active)", reuse, ok)
     else:
@@ -173,7 +156,7 @@ def lftp_tests(d, root, work, reuse, ca):
         r = run(lftp_ftps(d.port, "127.0.0.1", f"alice,{PW}",
                           f"get big.bin -o {out}; put {big} -o {up}; cls -1; bye", ca=ca,
                           settings=f"set net:timeout 15; set ftp:passive-mode {passive}; "), timeout=120)
-        ok = r.returncode == 0 and same(out, big) and same(os.path.join(root, up), big)
+        ok = r.returncode == 0 and same_files(out, big) and same_files(os.path.join(root, up), big)
         check(f"lftp PROT P passive={passive} get+put 5 MB, CA verified (reuse {reuse})", ok,
               r.stderr[-300:])
         check(f"lftp PROT P passive={passive} listing (reuse {reuse})",
@@ -227,7 +210,7 @@ def ftplib_tests(d, root, work, reuse):
               repr(sess))
         fn = f"py-{ver.name}-{reuse}-{len(name)}.bin"
         f.storbinary(f"STOR {fn}", io.BytesIO(data))
-        ok = same(os.path.join(root, fn), big)
+        ok = same_files(os.path.join(root, fn), big)
         check(f"ftplib session= {name}: STOR 5 MB bytes equal (reuse {reuse})", ok)
         got = bytearray()
         f.retrbinary(f"RETR {fn}", got.extend)
@@ -343,7 +326,7 @@ def spsv_tests(d, root, work, reuse):
                 ss.unwrap().close()
                 r226 = f.getresp()
                 ok = r150.startswith("150") and r226.startswith("226") and \
-                    same(os.path.join(root, "spsv-tls.bin"), big)
+                    same_files(os.path.join(root, "spsv-tls.bin"), big)
                 check(f"{what}: STOR 5 MB, 226 after close_notify, bytes equal", ok, r226)
             else:
                 f.putcmd("RETR big.bin")
@@ -437,7 +420,7 @@ def gnutls_tests(d, root, work, reuse):
         except subprocess.TimeoutExpired:
             p.kill()
             p.communicate()
-    ok = same(out, os.path.join(root, "big.bin"))
+    ok = same_files(out, os.path.join(root, "big.bin"))
     if reuse == "on":
         check("gnutls-cli data connection without resumption: 522 (reuse on)",
               not ok and any(x.startswith("522") for x in replies), replies)
