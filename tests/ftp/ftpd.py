@@ -234,6 +234,19 @@ def sanitizers_quiet(text):
         and "LeakSanitizer" not in text
 
 
+def clear_login(port, user, password, host="127.0.0.1"):
+    """The reply to a login in clear (no AUTH TLS) to host:port: the 230
+    when it got in, else the 5xx refusal."""
+    f = ftplib.FTP(timeout=10)
+    f.connect(host, port)
+    try:
+        return f.login(user, password)
+    except ftplib.error_perm as e:
+        return str(e)
+    finally:
+        f.close()
+
+
 def reply_code(fn, *args):
     """The reply code of an ftplib command, also when ftplib raises for it."""
     try:

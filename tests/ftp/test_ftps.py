@@ -14,7 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, lftp_ftps, self_signed, tempdir, tls_ctx  # noqa: E402
+from ftpd import (Checks, Ferryd, clear_login, crypt_hash, lftp_ftps, self_signed, tempdir,  # noqa: E402
+                  tls_ctx)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -181,14 +182,8 @@ def required_tests(binary, root, cert, key):
     ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True}],
            "tls": {"cert": cert, "key": key, "required": True}}
     with Ferryd(binary, ftp, workers=1) as d:
-        f = ftplib.FTP(timeout=10)
-        f.connect("127.0.0.1", d.port)
-        try:
-            f.login("alice", PW)
-            check("required: USER before AUTH gets 530", False, "logged in")
-        except ftplib.error_perm as e:
-            check("required: USER before AUTH gets 530", str(e).startswith("530"), str(e))
-        f.close()
+        r = clear_login(d.port, "alice", PW)
+        check("required: USER before AUTH gets 530", r.startswith("530"), r)
         f = ftplib.FTP_TLS(context=tls_ctx(), timeout=10)
         f.connect("127.0.0.1", d.port)
         f.login("alice", PW)   # AUTH TLS first

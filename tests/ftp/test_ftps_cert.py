@@ -18,7 +18,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, ImplicitFTP, crypt_hash, free_port, lftp_ftps, tempdir, tls_ctx  # noqa: E402,E501
+from ftpd import (Checks, Ferryd, ImplicitFTP, clear_login, crypt_hash, free_port, lftp_ftps,  # noqa: E402
+                  tempdir, tls_ctx)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -203,15 +204,8 @@ def implicit_tests(c, root, work):
         check("implicit: a silent client is closed by login_timeout", took < 20, f"{took:.1f}s")
         s.close()
         # Per account on the explicit listener: bob needs TLS, alice not.
-        f = ftplib.FTP(timeout=10)
-        f.connect("127.0.0.1", port)
-        try:
-            f.login("bob", PW)
-            check("account tls=login: clear login gets 530", False, "logged in")
-        except ftplib.error_perm as e:
-            check("account tls=login: clear login gets 530", str(e).startswith("530") and
-                  "TLS" in str(e), str(e))
-        f.close()
+        r = clear_login(port, "bob", PW)
+        check("account tls=login: clear login gets 530", r.startswith("530") and "TLS" in r, r)
         f = ftplib.FTP(timeout=10)
         f.connect("127.0.0.1", port)
         f.login("alice", PW)
@@ -223,14 +217,8 @@ def implicit_tests(c, root, work):
         check("account tls=login: login after AUTH TLS", f.pwd() == "/")
         f.quit()
         # Per listener: alice is refused in clear on the strict listener.
-        f = ftplib.FTP(timeout=10)
-        f.connect("127.0.0.1", strict)
-        try:
-            f.login("alice", PW)
-            check("listener policy login: clear login gets 530", False, "logged in")
-        except ftplib.error_perm as e:
-            check("listener policy login: clear login gets 530", str(e).startswith("530"), str(e))
-        f.close()
+        r = clear_login(strict, "alice", PW)
+        check("listener policy login: clear login gets 530", r.startswith("530"), r)
         f = ftplib.FTP_TLS(context=tls_ctx(), timeout=10)
         f.connect("127.0.0.1", strict)
         f.login("alice", PW)

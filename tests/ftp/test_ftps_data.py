@@ -25,8 +25,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, recv_to_eof, same_bytes,  # noqa: E402
-                  same_files, tempdir, tls_bio_upload, tls_ctx, wait_for)
+from ftpd import (Checks, Ferryd, SessionFTP, clear_login, crypt_hash, lftp_ftps,  # noqa: E402
+                  recv_to_eof, same_bytes, same_files, tempdir, tls_bio_upload, tls_ctx, wait_for)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -522,14 +522,8 @@ def policy_tests(binary, root, cert, key):
     ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True}],
            "tls": {"cert": cert, "key": key, "policy": "data"}}
     with Ferryd(binary, ftp, workers=2) as d:
-        f = ftplib.FTP(timeout=10)
-        f.connect("127.0.0.1", d.port)
-        try:
-            f.login("alice", PW)
-            check("data required: USER before AUTH gets 530", False, "logged in")
-        except ftplib.error_perm as e:
-            check("data required: USER before AUTH gets 530", str(e).startswith("530"), str(e))
-        f.close()
+        r = clear_login(d.port, "alice", PW)
+        check("data required: USER before AUTH gets 530", r.startswith("530"), r)
         f = ftplib.FTP_TLS(context=tls_ctx(), timeout=10)
         f.connect("127.0.0.1", d.port)
         f.login("alice", PW)
