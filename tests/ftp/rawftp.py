@@ -9,8 +9,12 @@ import socket
 
 class Ctl:
     def __init__(self, host, port, src=None, timeout=20):
-        self.s = socket.create_connection((host, port), timeout,
-                                          source_address=(src, 0) if src else None)
+        self.begin(socket.create_connection((host, port), timeout,
+                                            source_address=(src, 0) if src else None), host, port)
+
+    def begin(self, sock, host, port):
+        """Takes sock, connected to host:port (plain or TLS), and reads the greeting."""
+        self.s = sock
         self.f = self.s.makefile("rb")
         self.host, self.port = host, port
         self.transcript = []     # "C: command" and "S: reply" lines, in order

@@ -822,10 +822,7 @@ class ImplicitCtl(TlsCtl):
 
     def __init__(self, port, ctx, session=None):
         raw = socket.create_connection((SRV_IP, port), 20)
-        self.s = ctx.wrap_socket(raw, server_hostname=SRV_IP, session=session)
-        self.f = self.s.makefile("rb")
-        self.host, self.port = SRV_IP, port
-        self.greeting = self.reply()
+        self.begin(ctx.wrap_socket(raw, server_hostname=SRV_IP, session=session), SRV_IP, port)
 
 
 def ftps_implicit(work, user, password, root, cert, key):
