@@ -9,7 +9,8 @@ vsftpd's configuration (anonymous, and FTPS), a PROT P upload by a
 client that reads its data connection only at its end, or a whole
 connection; lftp over FTPS; a tree of random
 files and a byte-for-byte comparison of two trees; a server and a
-client namespace (tests/interop/netlab.py) where only control ports get in."""
+client namespace (tests/interop/netlab.py) where only control ports get in;
+ferry-ftp bridge in front of a server."""
 import ctypes
 import filecmp
 import ftplib
@@ -441,10 +442,11 @@ class Checks:
             traceback.print_exc()
             self.check(name, False, f"raised {e!r}")
 
-    def stopped(self, ferryd, name="ferryd: exit 6, no sanitizer reports"):
-        """Stops ferryd (SIGTERM) and checks it exited 6 with quiet sanitizers."""
-        rc, clean = ferryd.stop()
-        return self.check(name, rc == 6 and clean, f"exit {rc}: {ferryd.logtext()[-3000:]}")
+    def stopped(self, proc, name="ferryd: exit 6, no sanitizer reports", want=6):
+        """Stops proc (a Ferryd or a Bridge: SIGTERM) and checks it exited
+        with want and quiet sanitizers."""
+        rc, clean = proc.stop()[:2]
+        return self.check(name, rc == want and clean, f"exit {rc}: {proc.logtext()[-3000:]}")
 
     def finish(self):
         if not self.failed:
@@ -452,6 +454,38 @@ class Checks:
                 shutil.rmtree(path, ignore_errors=True)
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         sys.exit(1 if self.failed else 0)
+
+
+class Bridge:
+    """ferry-ftp bridge (-v when verbose) listening on 127.0.0.1, port
+    self.port, in front of server ("host:port"), in namespace netns if
+    given; its log in a temporary file. Raises when it does not say where
+    it listens (with required=False, self.port is None then)."""
+
+    def __init__(self, ferry_ftp, server, extra=(), netns=None, name="bridge", verbose=False,
+                 required=True):
+        self.log_path = os.path.join(tempdir("ferry-bridge-log-"), f"{name}.log")
+        self.log = open(self.log_path, "w")
+        argv = [ferry_ftp, "bridge"] + (["-v"] if verbose else []) + [
+            "-t", "10", *extra, "--listen", "127.0.0.1:0", server]
+        self.proc = subprocess.Popen((["ip", "netns", "exec", netns] if netns else []) + argv,
+                                     stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode()
+        self.port = int(line.rsplit(":", 1)[1]) if "listening on" in line else None
+        if self.port is None and required:
+            raise RuntimeError(f"bridge did not start: {line} {self.logtext()[-500:]}")
+
+    def logtext(self):
+        if not self.log.closed:
+            self.log.flush()
+        return open(self.log_path, errors="replace").read()
+
+    def stop(self):
+        """SIGTERM; (exit code, True when no sanitizer said anything, the log)."""
+        rc = stop_process(self.proc)
+        self.log.close()
+        text = self.logtext()
+        return rc, "Sanitizer" not in text and "runtime error" not in text, text
 
 
 class Ferryd:

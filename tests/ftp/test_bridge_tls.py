@@ -30,8 +30,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, same_bytes,  # noqa: E402
-                  same_files, stop_process, tempdir, tls_bio_upload, tls_ctx)
+from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps,  # noqa: E402
+                  same_bytes, same_files, tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -78,27 +78,8 @@ def make_ca(d):
     return out
 
 
-class Bridge:
-    def __init__(self, server_port, extra=(), name="bridge"):
-        self.log_path = os.path.join(tempdir("ferry-btls-log-"), f"{name}.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [ferry_ftp, "bridge", "-v", "-t", "10", *extra, "--listen", "127.0.0.1:0",
-             f"localhost:{server_port}"], stdout=subprocess.PIPE, stderr=self.log)
-        line = self.proc.stdout.readline().decode()
-        self.port = int(line.rsplit(":", 1)[1]) if "listening on" in line else None
-        if self.port is None:
-            raise RuntimeError(f"bridge did not start: {line} {self.text()[-500:]}")
-
-    def text(self):
-        self.log.flush()
-        return open(self.log_path, errors="replace").read()
-
-    def stop(self):
-        rc = stop_process(self.proc)
-        self.log.close()
-        text = open(self.log_path, errors="replace").read()
-        return rc, "Sanitizer" not in text and "runtime error" not in text, text
+def start_bridge(server_port, extra=(), name="bridge"):
+    return Bridge(ferry_ftp, f"localhost:{server_port}", extra, name=name, verbose=True)
 
 
 def login(port, cls=SessionFTP, version=None, pasv=True, ca=None):
@@ -361,7 +342,7 @@ def late_ticket_tests(b, d, root, leg):
 def local_off_tests(srv_port, root):
     """Without --local-cert: AUTH/PBSZ/PROT refused with 502, FEAT lists no
     TLS (even though the server's does), plain FTP works as before."""
-    b = Bridge(srv_port, ["--ca", CA], name="plain")
+    b = start_bridge(srv_port, ["--ca", CA], name="plain")
     try:
         f = ftplib.FTP()
         f.connect("127.0.0.1", b.port, timeout=20)
@@ -381,9 +362,7 @@ def local_off_tests(srv_port, root):
               bytes(got) == open(os.path.join(root, "big.bin"), "rb").read())
         f.quit()
     finally:
-        rc, clean, text = b.stop()
-        check("no --local-cert bridge: exit 0, no sanitizer reports", rc == 0 and clean,
-              text[-800:])
+        t.stopped(b, "no --local-cert bridge: exit 0, no sanitizer reports", want=0)
 
 
 def read_reply(s, timeout=10):
@@ -495,7 +474,7 @@ def hostile_tests(b, root):
 
 
 def implicit_tests(srv_port, root, work):
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--local-implicit"], name="implicit")
     try:
         big = os.path.join(root, "big.bin")
@@ -518,8 +497,7 @@ def implicit_tests(srv_port, root, work):
               got[:1] in (b"", b"\x15"), got)
         s.close()
     finally:
-        rc, clean, text = b.stop()
-        check("implicit bridge: exit 0, no sanitizer reports", rc == 0 and clean, text[-800:])
+        t.stopped(b, "implicit bridge: exit 0, no sanitizer reports", want=0)
 
 
 def required_tests(srv_port, root, work):
@@ -529,7 +507,7 @@ def required_tests(srv_port, root, work):
     big = os.path.join(root, "big.bin")
     data = open(big, "rb").read()
     url = f"ftp://alice:{PW}@127.0.0.1"
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--no-tls", "--local-tls-required", "login"], name="required")
     try:
         r = run(["curl", "-sS", f"{url}:{b.port}/"])
@@ -590,10 +568,8 @@ def required_tests(srv_port, root, work):
         check("--local-tls-required login: PROT C transfers still allowed", bytes(got) == data)
         g.quit()
     finally:
-        rc, clean, text = b.stop()
-        check("--local-tls-required login bridge: exit 0, no sanitizer reports",
-              rc == 0 and clean, text[-800:])
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+        t.stopped(b, "--local-tls-required login bridge: exit 0, no sanitizer reports", want=0)
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--no-tls", "--local-tls-required", "data"], name="required-data")
     try:
         r = run(["curl", "-sS", f"{url}:{b.port}/"])
@@ -629,9 +605,7 @@ def required_tests(srv_port, root, work):
         check("--local-tls-required data: after PROT P the RETR works", bytes(got) == data)
         g.quit()
     finally:
-        rc, clean, text = b.stop()
-        check("--local-tls-required data bridge: exit 0, no sanitizer reports",
-              rc == 0 and clean, text[-800:])
+        t.stopped(b, "--local-tls-required data bridge: exit 0, no sanitizer reports", want=0)
     r = run([ferry_ftp, "bridge", "--local-tls-required", "login", "127.0.0.1:21"], timeout=20)
     check("--local-tls-required without --local-cert: refused, exit 1",
           r.returncode == 1 and b"--local-cert" in r.stderr, r.stderr)
@@ -677,7 +651,7 @@ def deadline_tests(srv_port, root):
     single-threaded, serves another session meanwhile."""
     data = open(os.path.join(root, "big.bin"), "rb").read()
     T = 6
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--no-tls", "-t", str(T)], name="deadline")
     try:
         a = socket.create_connection(("127.0.0.1", b.port), 10)
@@ -703,8 +677,8 @@ def deadline_tests(srv_port, root):
         check(f"... the stalled handshake is closed after -t ({T} s), not before",
               took is not None and T - 2 < took < T + 15, took)
         a.close()
-        check("... and logged", "TLS handshake on the control connection not done" in b.text(),
-              b.text()[-500:])
+        check("... and logged", "TLS handshake on the control connection not done" in b.logtext(),
+              b.logtext()[-500:])
         # A data handshake trickled one byte a second: -t's no-progress rule
         # never fires, the handshake's own deadline does.
         f = login(b.port)
@@ -733,17 +707,16 @@ def deadline_tests(srv_port, root):
         check(f"... after the handshake's deadline (-t {T} s), not before",
               T - 2 < took < T + 15, f"{took:.1f}s")
         check("... logged", "TLS handshake on the client's data connection not done" in
-              b.text())
+              b.logtext())
         check("... and the session goes on", f.sendcmd("NOOP").startswith("200"))
         got = bytearray()
         f.retrbinary("RETR big.bin", got.extend)
         check("... a PROT P RETR after it works", bytes(got) == data)
         f.quit()
     finally:
-        rc, clean, text = b.stop()
-        check("deadline bridge: exit 0, no sanitizer reports", rc == 0 and clean, text[-800:])
+        t.stopped(b, "deadline bridge: exit 0, no sanitizer reports", want=0)
     # Implicit: the handshake starts with the connection; nothing is sent.
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--no-tls", "--local-implicit", "-t", str(T)], name="deadline-imp")
     try:
         a = socket.create_connection(("127.0.0.1", b.port), 10)
@@ -759,9 +732,7 @@ def deadline_tests(srv_port, root):
               took is not None and T - 2 < took < T + 15, took)
         a.close()
     finally:
-        rc, clean, text = b.stop()
-        check("implicit deadline bridge: exit 0, no sanitizer reports", rc == 0 and clean,
-              text[-800:])
+        t.stopped(b, "implicit deadline bridge: exit 0, no sanitizer reports", want=0)
 
 
 def startup_tests():
@@ -808,7 +779,7 @@ def main():
         local = ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY]
         for leg, d, extra in (("server leg clear", plain, ["--no-tls"]),
                               ("server leg TLS", tls, ["--tls", "--ca", CA])):
-            b = Bridge(d.port, local + extra, name=slug(leg))
+            b = start_bridge(d.port, local + extra, name=slug(leg))
             try:
                 t.run(f"curl ({leg})", curl_tests, b, d, root, work, leg)
                 t.run(f"lftp ({leg})", lftp_tests, b, d, root, work, leg, CA)
@@ -820,25 +791,24 @@ def main():
                 if leg.endswith("TLS"):
                     t.run("hostile", hostile_tests, b, root)
             finally:
-                rc, clean, text = b.stop()
-                check(f"bridge ({leg}): exit 0 on SIGTERM, no sanitizer reports",
-                      rc == 0 and clean, text[-1500:])
+                t.stopped(b, f"bridge ({leg}): exit 0 on SIGTERM, no sanitizer reports", want=0)
+            text = b.logtext()
             if leg.endswith("TLS"):
                 check("the bridge's log names its TLS toward the server and the client",
                       "TLS toward the server: TLSv1.3" in text and
                       "TLS toward the client: TLSv1" in text, text[-800:])
                 check("the bridge's log shows resumed client data connections",
                       "client's data connection in TLS" in text and "session resumed" in text)
-            b = Bridge(d.port, local + extra + ["--local-no-reuse"], name=slug(leg) + "-noreuse")
+            b = start_bridge(d.port, local + extra + ["--local-no-reuse"],
+                             name=slug(leg) + "-noreuse")
             try:
                 t.run(f"ftplib as shipped, --local-no-reuse ({leg})", ftplib_plain_tests,
                       b.port, "off", data, leg)
                 t.run(f"curl two transfers, --local-no-reuse ({leg})", curl_two_tests, b, d,
                       root, work, leg, "off")
             finally:
-                rc, clean, text = b.stop()
-                check(f"bridge --local-no-reuse ({leg}): exit 0, no sanitizer reports",
-                      rc == 0 and clean, text[-1500:])
+                t.stopped(b, f"bridge --local-no-reuse ({leg}): exit 0, no sanitizer reports",
+                          want=0)
         t.run("implicit", implicit_tests, plain.port, root, work)
         t.run("--local-tls-required", required_tests, plain.port, root, work)
         t.run("handshake deadline", deadline_tests, plain.port, root)
