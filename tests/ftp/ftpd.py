@@ -347,6 +347,13 @@ def recv_to_eof(sock):
     return bytes(got)
 
 
+def retr_bytes(f, name):
+    """The bytes of RETR name on the ftplib connection f."""
+    got = bytearray()
+    f.retrbinary(f"RETR {name}", got.extend)
+    return bytes(got)
+
+
 def same_files(a, b):
     """True when files a and b hold the same bytes; False (the error
     printed) when one cannot be read."""

@@ -30,7 +30,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps,  # noqa: E402
+from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, retr_bytes,  # noqa: E402
                   same_bytes, same_files, tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -178,15 +178,13 @@ def ftplib_session_tests(b, d, root, leg, ca):
         ok = retry_upload(d, lambda: (f.storbinary(f"STOR {fn}", io.BytesIO(data)) and
                                       same_files(os.path.join(root, fn), os.path.join(root, "big.bin"))))
         check(f"ftplib session= {name}: STOR 5 MB through the bridge ({leg}): bytes equal", ok)
-        got = bytearray()
-        f.retrbinary(f"RETR {fn}", got.extend)
+        got = retr_bytes(f, fn)
         check(f"ftplib session= {name}: RETR 5 MB through the bridge ({leg}): bytes equal",
               bytes(got) == data)
         names = f.nlst()
         check(f"ftplib session= {name}: NLST ({leg})", fn in names, names[:5])
         f.sendcmd("REST 4000000")
-        got2 = bytearray()
-        f.retrbinary(f"RETR {fn}", got2.extend)
+        got2 = retr_bytes(f, fn)
         check(f"ftplib session= {name}: REST+RETR ({leg})", bytes(got2) == data[4000000:])
         f.quit()
         ok_all = ok_all and ok and bytes(got) == data
@@ -237,8 +235,7 @@ def mixed_tests(b, root, leg):
     f.auth()
     f.login("alice", PW)
     f.prot_c()
-    got = bytearray()
-    f.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(f, "big.bin")
     check(f"control in TLS, PROT C: RETR in clear through the bridge ({leg})", bytes(got) == data)
     f.prot_p()
     conn = f.transfercmd("RETR huge.bin")
@@ -254,8 +251,7 @@ def mixed_tests(b, root, leg):
     check(f"ABOR of a PROT P download through the bridge: 426, then 225/226 ({leg})",
           first and codes[0] in ("426", "225", "226") and codes[-1] in ("225", "226"), codes)
     check(f"after ABOR the TLS session goes on ({leg})", f.sendcmd("NOOP").startswith("200"))
-    got = bytearray()
-    f.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(f, "big.bin")
     check(f"after ABOR a PROT P RETR works ({leg})", bytes(got) == data)
     f.quit()
     results = []
@@ -263,8 +259,7 @@ def mixed_tests(b, root, leg):
     def one(i):
         try:
             g = login(b.port)
-            buf = bytearray()
-            g.retrbinary("RETR big.bin", buf.extend)
+            buf = retr_bytes(g, "big.bin")
             g.storbinary(f"STOR many-{slug(leg)}-{i}.bin", io.BytesIO(data[:100000 + i]))
             g.quit()
             results.append(bytes(buf) == data and
@@ -356,8 +351,7 @@ def local_off_tests(srv_port, root):
                 r = str(e)
             check(f"no --local-cert: {cmd} refused with 502", r.startswith("502"), r)
         f.login("alice", PW)
-        got = bytearray()
-        f.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(f, "big.bin")
         check("no --local-cert: plain RETR through a bridge with TLS toward ferryd",
               bytes(got) == open(os.path.join(root, "big.bin"), "rb").read())
         f.quit()
@@ -467,8 +461,7 @@ def hostile_tests(b, root):
     f.quit()
     # The bridge serves on.
     f = login(b.port)
-    got = bytearray()
-    f.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(f, "big.bin")
     check("after the hostile input the bridge serves a PROT P RETR", bytes(got) == data)
     f.quit()
 
@@ -558,13 +551,11 @@ def required_tests(srv_port, root, work):
               lines[20].startswith("421") and lines[21:] == [""], lines[18:])
         s.close()
         g = login(b.port)
-        got = bytearray()
-        g.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(g, "big.bin")
         check("--local-tls-required login: ftplib FTP_TLS login and PROT P RETR work",
               bytes(got) == data)
         g.prot_c()
-        got = bytearray()
-        g.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(g, "big.bin")
         check("--local-tls-required login: PROT C transfers still allowed", bytes(got) == data)
         g.quit()
     finally:
@@ -600,8 +591,7 @@ def required_tests(srv_port, root, work):
             r = str(e)
         check("--local-tls-required data: PROT C refused with 534", r.startswith("534"), r)
         g.prot_p()
-        got = bytearray()
-        g.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(g, "big.bin")
         check("--local-tls-required data: after PROT P the RETR works", bytes(got) == data)
         g.quit()
     finally:
@@ -663,8 +653,7 @@ def deadline_tests(srv_port, root):
         # Meanwhile another session logs in, lists and downloads.
         g = login(b.port)
         names = g.nlst()
-        got = bytearray()
-        g.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(g, "big.bin")
         g.quit()
         busy = time.time() - t0
         check("a stalled control handshake: 234 first", r.startswith("234"), r)
@@ -709,8 +698,7 @@ def deadline_tests(srv_port, root):
         check("... logged", "TLS handshake on the client's data connection not done" in
               b.logtext())
         check("... and the session goes on", f.sendcmd("NOOP").startswith("200"))
-        got = bytearray()
-        f.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(f, "big.bin")
         check("... a PROT P RETR after it works", bytes(got) == data)
         f.quit()
     finally:

@@ -14,8 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, clear_login, crypt_hash, lftp_ftps, self_signed, tempdir,  # noqa: E402
-                  tls_ctx)
+from ftpd import (Checks, Ferryd, clear_login, crypt_hash, lftp_ftps, retr_bytes, self_signed,  # noqa: E402
+                  tempdir, tls_ctx)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -68,8 +68,7 @@ def ftplib_tests(d, root, work):
         f.storbinary(f"STOR up-{ver.name}.bin", __import__("io").BytesIO(data))
         with open(os.path.join(root, f"up-{ver.name}.bin"), "rb") as fh:
             check(f"ftplib {name}: STOR (PROT C) bytes equal", fh.read() == data)
-        got = bytearray()
-        f.retrbinary(f"RETR up-{ver.name}.bin", got.extend)
+        got = retr_bytes(f, f"up-{ver.name}.bin")
         check(f"ftplib {name}: RETR (PROT C) bytes equal", bytes(got) == data)
         try:
             f.sendcmd("CCC")

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Checks, Ferryd, ImplicitFTP, clear_login, crypt_hash, free_port, lftp_ftps,  # noqa: E402
-                  tempdir, tls_ctx)
+                  retr_bytes, tempdir, tls_ctx)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -175,8 +175,7 @@ def implicit_tests(c, root, work):
             check("implicit: AUTH TLS answered 503", False, "accepted")
         except ftplib.error_perm as e:
             check("implicit: AUTH TLS answered 503", str(e).startswith("503"), str(e))
-        got = bytearray()
-        f.retrbinary("RETR f.bin", got.extend)
+        got = retr_bytes(f, "f.bin")
         check("implicit: ftplib RETR (PROT C) byte for byte", bytes(got) == data)
         resp = f.sendcmd("SPSV")
         check("implicit: SPSV answered with a DATACONN credential",
@@ -310,8 +309,7 @@ def reload_tests(c, root, work):
         old.retrlines("LIST", lines.append)
         check("reload: the old session's LIST (PROT C) works",
               any("small.txt" in x for x in lines), lines)
-        got = bytearray()
-        old.retrbinary("RETR small.txt", got.extend)
+        got = retr_bytes(old, "small.txt")
         check("reload: the old session's RETR works", bytes(got) == b"before and after\n")
         for ver, name in (("1_2", "TLSv1.2"), ("1_3", "TLSv1.3")):
             r = run(["openssl", "s_client", "-connect", f"127.0.0.1:{ip}", f"-tls{ver}",

@@ -25,8 +25,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, clear_login, crypt_hash, lftp_ftps,  # noqa: E402
-                  recv_to_eof, same_bytes, same_files, tempdir, tls_bio_upload, tls_ctx, wait_for)
+from ftpd import (Checks, Ferryd, SessionFTP, clear_login, crypt_hash, lftp_ftps, recv_to_eof,  # noqa: E402
+                  retr_bytes, same_bytes, same_files, tempdir, tls_bio_upload, tls_ctx,
+                  wait_for)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -212,13 +213,11 @@ def ftplib_tests(d, root, work, reuse):
         f.storbinary(f"STOR {fn}", io.BytesIO(data))
         ok = same_files(os.path.join(root, fn), big)
         check(f"ftplib session= {name}: STOR 5 MB bytes equal (reuse {reuse})", ok)
-        got = bytearray()
-        f.retrbinary(f"RETR {fn}", got.extend)
+        got = retr_bytes(f, fn)
         ok = ok and bytes(got) == data
         check(f"ftplib session= {name}: RETR 5 MB bytes equal (reuse {reuse})", bytes(got) == data)
         f.sendcmd("REST 4000000")
-        got = bytearray()
-        f.retrbinary(f"RETR {fn}", got.extend)
+        got = retr_bytes(f, fn)
         check(f"ftplib session= {name}: REST+RETR", bytes(got) == data[4000000:])
         names = f.nlst()
         check(f"ftplib session= {name}: NLST", fn in names, names)
@@ -277,8 +276,7 @@ def origin_tests(d, root, reuse):
         check("TLS 1.2: another control connection's session: accepted (reuse off)",
               ok and bytes(got) == data)
     a.other = None
-    got = bytearray()
-    a.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(a, "big.bin")
     check(f"TLS 1.2: ... its own session: RETR bytes equal (reuse {reuse})", bytes(got) == data)
     a.quit()
     b.quit()
@@ -446,8 +444,7 @@ def abort_tests(d, root):
     check("ABOR during a TLS download: 426 then 226", r1.startswith("426") and
           r2.startswith("226"), (r1, r2))
     check("ABOR: bytes had flowed", len(first) > 0)
-    got = bytearray()
-    f.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(f, "big.bin")
     check("after ABOR: the next TLS transfer works",
           bytes(got) == open(os.path.join(root, "big.bin"), "rb").read())
     # close_notify at the end of a download: Python's recv returns b"" only
