@@ -365,6 +365,19 @@ def same_files(a, b):
         return False
 
 
+def seconds_to_close(sock, timeout):
+    """Seconds until the peer closes sock (an end or a reset), reading past
+    what it sends; about timeout when it has not closed by then."""
+    sock.settimeout(timeout)
+    t0 = time.time()
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
+    return time.time() - t0
+
+
 def same_bytes(path, data):
     try:
         with open(path, "rb") as x:
