@@ -6,8 +6,8 @@ deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
 connection's session on data connections, a self-signed certificate,
 vsftpd's configuration (anonymous, and FTPS), a PROT P upload by a
-client that reads its data connection only at its end, or a whole
-connection; lftp over FTPS; a tree of random
+client that reads its data connection only at its end, a raw socket's
+reply, or a whole connection; lftp over FTPS; a tree of random
 files and a byte-for-byte comparison of two trees; a server and a
 client namespace (tests/interop/netlab.py) where only control ports get in;
 ferry-ftp bridge in front of a server."""
@@ -18,6 +18,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import select
 import shutil
 import socket
@@ -337,6 +338,23 @@ def tls_bio_upload(f, cmd, data, burst=False):
     came = bool(select.select([raw], [], [], 20)[0])
     raw.close()                          # unread bytes: the kernel sends a reset
     return f.getline(), came
+
+
+def read_reply(sock, timeout=10):
+    """One FTP reply from a raw socket, as text (a multi-line one whole), or
+    what came before the peer closed, the read failed or timeout seconds
+    passed."""
+    sock.settimeout(timeout)
+    buf = b""
+    while not re.search(rb"(^|\n)\d{3} [^\n]*\r\n$", buf):
+        try:
+            chunk = sock.recv(4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode(errors="replace")
 
 
 def recv_to_eof(sock):

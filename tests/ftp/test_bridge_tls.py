@@ -30,8 +30,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, retr_bytes,  # noqa: E402
-                  same_bytes, same_files, tempdir, tls_bio_upload, tls_ctx)
+from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, read_reply,  # noqa: E402
+                  retr_bytes, same_bytes, same_files, tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -357,24 +357,6 @@ def local_off_tests(srv_port, root):
         f.quit()
     finally:
         t.stopped(b, "no --local-cert bridge: exit 0, no sanitizer reports", want=0)
-
-
-def read_reply(s, timeout=10):
-    s.settimeout(timeout)
-    buf = b""
-    while True:
-        try:
-            chunk = s.recv(4096)
-        except (socket.timeout, OSError):
-            break
-        if not chunk:
-            break
-        buf += chunk
-        lines = buf.split(b"\r\n")
-        if len(lines) > 1 and any(len(x) > 3 and x[3:4] == b" " and x[:3].isdigit()
-                                  for x in lines[:-1]):
-            break
-    return buf.decode(errors="replace")
 
 
 def hostile_tests(b, root):

@@ -14,8 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, clear_login, crypt_hash, lftp_ftps, retr_bytes, self_signed,  # noqa: E402
-                  seconds_to_close, tempdir, tls_ctx)
+from ftpd import (Checks, Ferryd, clear_login, crypt_hash, lftp_ftps, read_reply, retr_bytes,  # noqa: E402
+                  seconds_to_close, self_signed, tempdir, tls_ctx)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -28,17 +28,6 @@ def run(cmd, timeout=60, **kw):
     if r.returncode:
         print(f"# {' '.join(cmd)} -> {r.returncode}\n{r.stderr.decode(errors='replace')[-1500:]}")
     return r
-
-
-def recv_line(s, deadline=10):
-    s.settimeout(deadline)
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode(errors="replace")
 
 
 def ftplib_tests(d, root, work):
@@ -122,16 +111,16 @@ def lftp_tests(d, root, work):
 def hostile_tests(d):
     # PBSZ / PROT before AUTH
     s = socket.create_connection(("127.0.0.1", d.port), 5)
-    recv_line(s)
+    read_reply(s)
     s.sendall(b"PBSZ 0\r\n")
-    check("PBSZ before AUTH: 503", recv_line(s).startswith("503"))
+    check("PBSZ before AUTH: 503", read_reply(s).startswith("503"))
     s.sendall(b"PROT P\r\n")
-    check("PROT before AUTH: 503", recv_line(s).startswith("503"))
+    check("PROT before AUTH: 503", read_reply(s).startswith("503"))
     s.sendall(b"AUTH KERBEROS\r\n")
-    check("AUTH KERBEROS: 504", recv_line(s).startswith("504"))
+    check("AUTH KERBEROS: 504", read_reply(s).startswith("504"))
     # Garbage instead of a ClientHello: the connection is closed, bounded.
     s.sendall(b"AUTH TLS\r\n")
-    check("AUTH TLS: 234", recv_line(s).startswith("234"))
+    check("AUTH TLS: 234", read_reply(s).startswith("234"))
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
     s.settimeout(10)
     t0 = time.time()
@@ -150,20 +139,20 @@ def hostile_tests(d):
     s.close()
     # Commands pipelined after AUTH TLS are dropped, never run in clear.
     s = socket.create_connection(("127.0.0.1", d.port), 5)
-    recv_line(s)
+    read_reply(s)
     s.sendall(b"AUTH TLS\r\nUSER alice\r\n")
-    line = recv_line(s)
+    line = read_reply(s)
     check("pipelined after AUTH: only 234", line.startswith("234") and "331" not in line, line)
     ss = tls_ctx().wrap_socket(s)
     ss.sendall(b"NOOP\r\n")
-    line = recv_line(ss)
+    line = read_reply(ss)
     check("pipelined USER was dropped (NOOP answered next)", line.startswith("200"), line)
     ss.close()
     # A handshake that never finishes: closed by the login timeout.
     s = socket.create_connection(("127.0.0.1", d.port), 5)
-    recv_line(s)
+    read_reply(s)
     s.sendall(b"AUTH TLS\r\n")
-    recv_line(s)
+    read_reply(s)
     s.sendall(b"\x16\x03\x01\x00\x80")   # a record header and nothing more
     took = seconds_to_close(s, 20)
     check("stalled handshake closed by login_timeout", took < 15, f"{took:.1f}s")
@@ -184,9 +173,9 @@ def required_tests(binary, root, cert, key):
         token = resp[resp.index("DATACONN:") + 9:].rstrip(")").split(")")[0]
         # A DATACONN login is a data connection: exempt, in clear.
         s = socket.create_connection(("127.0.0.1", d.port), 5)
-        recv_line(s)
+        read_reply(s)
         s.sendall(b"USER DATACONN\r\n")
-        check("required: USER DATACONN without AUTH gets 331", recv_line(s).startswith("331"))
+        check("required: USER DATACONN without AUTH gets 331", read_reply(s).startswith("331"))
         s.close()
         # DATACONN inside TLS without resuming the control session: 522
         # (ftp.tls.require_reuse; test_ftps_data.py covers SPSV over TLS).

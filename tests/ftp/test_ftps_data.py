@@ -25,9 +25,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, clear_login, crypt_hash, lftp_ftps, recv_to_eof,  # noqa: E402
-                  retr_bytes, same_bytes, same_files, tempdir, tls_bio_upload, tls_ctx,
-                  wait_for)
+from ftpd import (Checks, Ferryd, SessionFTP, clear_login, crypt_hash, lftp_ftps, read_reply,  # noqa: E402
+                  recv_to_eof, retr_bytes, same_bytes, same_files, tempdir, tls_bio_upload,
+                  tls_ctx, wait_for)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -548,30 +548,19 @@ def policy_tests(binary, root, cert, key):
 
 # ---- hostile input ----------------------------------------------------------------
 
-def read_reply(s, timeout=20):
-    s.settimeout(timeout)
-    data = b""
-    while not re.search(rb"(^|\n)\d{3} [^\n]*\r\n$", data):
-        c = s.recv(4096)
-        if not c:
-            break
-        data += c
-    return data.decode(errors="replace")
-
-
 def hostile_tests(d, work):
     # PBSZ / PROT before AUTH; AUTH twice.
     s = socket.create_connection(("127.0.0.1", d.port), 5)
-    read_reply(s)
+    read_reply(s, 20)
     s.sendall(b"PBSZ 0\r\n")
-    check("PBSZ before AUTH: 503", read_reply(s).startswith("503"))
+    check("PBSZ before AUTH: 503", read_reply(s, 20).startswith("503"))
     s.sendall(b"PROT P\r\n")
-    check("PROT before AUTH: 503", read_reply(s).startswith("503"))
+    check("PROT before AUTH: 503", read_reply(s, 20).startswith("503"))
     s.sendall(b"AUTH TLS\r\n")
-    read_reply(s)
+    read_reply(s, 20)
     ss = tls_ctx().wrap_socket(s)
     ss.sendall(b"AUTH TLS\r\n")
-    check("AUTH TLS twice: 503", read_reply(ss).startswith("503"))
+    check("AUTH TLS twice: 503", read_reply(ss, 20).startswith("503"))
     ss.close()
     # A data handshake that never finishes: 425 after data_timeout (5 s).
     for what, payload in (("never finishes", b"\x16\x03\x01\x00\x80"),
