@@ -249,6 +249,15 @@ def clear_login(port, user, password, host="127.0.0.1"):
         f.close()
 
 
+def reply_text(fn, *args):
+    """What an ftplib call returned, as text, or the text of the error
+    ftplib raised for it (a refusal's reply)."""
+    try:
+        return str(fn(*args))
+    except ftplib.all_errors as e:
+        return str(e)
+
+
 def reply_code(fn, *args):
     """The reply code of an ftplib command, also when ftplib raises for it."""
     try:

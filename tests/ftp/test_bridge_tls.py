@@ -31,7 +31,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, read_reply,  # noqa: E402
-                  retr_bytes, same_bytes, same_files, tempdir, tls_bio_upload, tls_ctx)
+                  reply_text, retr_bytes, same_bytes, same_files, tempdir, tls_bio_upload,
+                  tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -345,10 +346,7 @@ def local_off_tests(srv_port, root):
         check("no --local-cert: FEAT lists no AUTH/PBSZ/PROT", "AUTH" not in feat and
               "PBSZ" not in feat and "PROT" not in feat and feat.startswith("211"), feat)
         for cmd in ("AUTH TLS", "PBSZ 0", "PROT P"):
-            try:
-                r = f.sendcmd(cmd)
-            except ftplib.Error as e:
-                r = str(e)
+            r = reply_text(f.sendcmd, cmd)
             check(f"no --local-cert: {cmd} refused with 502", r.startswith("502"), r)
         f.login("alice", PW)
         got = retr_bytes(f, "big.bin")
@@ -430,10 +428,7 @@ def hostile_tests(b, root):
     ds = socket.create_connection((host, port), 10)
     t0 = time.time()
     r = f.sendcmd("RETR big.bin")
-    try:
-        r = f.getresp()
-    except ftplib.Error as e:
-        r = str(e)
+    r = reply_text(f.getresp)
     took = time.time() - t0
     check("a local data handshake that never starts: 150, then 425/426", r[:3] in ("425", "426"),
           r)
@@ -500,17 +495,10 @@ def required_tests(srv_port, root, work):
         check("--local-tls-required: NOOP before AUTH answered",
               f.sendcmd("NOOP").startswith("200"))
         for cmd in ("USER alice", f"PASS {PW}", "PASV", "EPSV", "CWD /", "SITE HELP"):
-            try:
-                r = f.sendcmd(cmd)
-            except ftplib.Error as e:
-                r = str(e)
+            r = reply_text(f.sendcmd, cmd)
             check(f"--local-tls-required login: {cmd.split()[0]} before AUTH TLS: 530",
                   r.startswith("530 TLS required"), r)
-        try:
-            f.login("alice", PW)
-            r = "logged in"
-        except ftplib.error_perm as e:
-            r = str(e)
+        r = reply_text(f.login, "alice", PW)
         check("--local-tls-required login: ftplib plain login refused with 530",
               r.startswith("530"), r)
         check("... QUIT still answered", f.quit().startswith("221"))
@@ -561,16 +549,10 @@ def required_tests(srv_port, root, work):
         g.login("alice", PW)
         for cmd, code in (("PASV", "227"), ("RETR big.bin", "521"), ("NLST", "521"),
                           ("STOR x.bin", "521")):
-            try:
-                r = g.sendcmd(cmd)
-            except ftplib.Error as e:
-                r = str(e)
+            r = reply_text(g.sendcmd, cmd)
             check(f"--local-tls-required data: {cmd.split()[0]} without PROT P: {code}",
                   r.startswith(code), r)
-        try:
-            r = g.prot_c()
-        except ftplib.Error as e:
-            r = str(e)
+        r = reply_text(g.prot_c)
         check("--local-tls-required data: PROT C refused with 534", r.startswith("534"), r)
         g.prot_p()
         got = retr_bytes(g, "big.bin")
@@ -666,10 +648,7 @@ def deadline_tests(srv_port, root):
                 pass
             readable = select.select([f.sock], [], [], 1.0)[0]
             if readable:
-                try:
-                    end = f.getresp()
-                except ftplib.Error as e:
-                    end = str(e)
+                end = reply_text(f.getresp)
                 break
         took = time.time() - t0
         ds.close()
