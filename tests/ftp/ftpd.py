@@ -39,6 +39,19 @@ _libcrypt.crypt_gensalt.restype = ctypes.c_char_p
 _libcrypt.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
 
 
+def run_client(cmd, timeout=60, **kw):
+    """Runs a client program, output captured; a failure says its exit code
+    and the end of its stderr, a run past timeout seconds returns exit -9."""
+    try:
+        r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        print(f"# {' '.join(cmd)}: timed out")
+        return subprocess.CompletedProcess(cmd, -9, b"", b"timed out")
+    if r.returncode:
+        print(f"# {' '.join(cmd)} -> {r.returncode}\n{r.stderr.decode(errors='replace')[-1500:]}")
+    return r
+
+
 def sh(*cmd, check_rc=True, **kw):
     """Runs cmd; raises with its stderr when it fails (unless check_rc=False)."""
     r = subprocess.run(list(cmd), capture_output=True, timeout=kw.pop("timeout", 60), **kw)

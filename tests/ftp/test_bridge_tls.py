@@ -24,15 +24,14 @@ import os
 import select
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, read_reply,  # noqa: E402
-                  reply_text, retr_bytes, same_bytes, same_files, tempdir, tls_bio_upload,
-                  tls_ctx)
+                  reply_text, retr_bytes, run_client, same_bytes, same_files, tempdir,
+                  tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -46,15 +45,7 @@ KNOWN_FERRYD_RACE_LOGS = ("handshake input", "without close_notify: upload trunc
 
 
 def run(cmd, timeout=120, **kw):
-    try:
-        r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-    except subprocess.TimeoutExpired:
-        print(f"# {' '.join(cmd)}: timed out")
-        return subprocess.CompletedProcess(cmd, -9, b"", b"timed out")
-    if r.returncode:
-        print(f"# {' '.join(cmd)} -> {r.returncode}\n"
-              f"{r.stderr.decode(errors='replace')[-800:]}")
-    return r
+    return run_client(cmd, timeout, **kw)
 
 
 def make_ca(d):

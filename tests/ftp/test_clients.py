@@ -4,11 +4,10 @@ of a tree with subdirectories) and tnftp; every file compared byte for byte."""
 import filecmp
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, make_tree, same_tree, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, make_tree, run_client, same_tree, tempdir  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -20,10 +19,7 @@ TREE = {"dirs": ["", "a", "a/b", "a/b/c", "empty-ish", "with space"],
 
 
 def run(cmd, timeout=120, **kw):
-    r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-    if r.returncode:
-        print(f"# {' '.join(cmd)} -> {r.returncode}\n{r.stderr.decode(errors='replace')[-1500:]}")
-    return r
+    return run_client(cmd, timeout, **kw)
 
 
 def curl_tests(d, root, work):

@@ -9,25 +9,18 @@ import ftplib
 import os
 import socket
 import ssl
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Checks, Ferryd, clear_login, crypt_hash, lftp_ftps, read_reply, reply_text,  # noqa: E402
                   retr_bytes, seconds_to_close, self_signed, tempdir, tls_ctx)
+from ftpd import run_client as run  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
 PW = "tls-s3cret"
-
-
-def run(cmd, timeout=60, **kw):
-    r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-    if r.returncode:
-        print(f"# {' '.join(cmd)} -> {r.returncode}\n{r.stderr.decode(errors='replace')[-1500:]}")
-    return r
 
 
 def ftplib_tests(d, root, work):

@@ -20,17 +20,13 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Checks, Ferryd, ImplicitFTP, clear_login, crypt_hash, free_port, lftp_ftps,  # noqa: E402
                   reply_text, retr_bytes, seconds_to_close, tempdir, tls_ctx)
+from ftpd import run_client as run  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
 PW = "cert-s3cret"
 EXIT_CRYPTO = 3
-
-
-def run(cmd, timeout=60, **kw):
-    r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-    return r
 
 
 def out(r):

@@ -28,20 +28,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Checks, Ferryd, SessionFTP, clear_login, crypt_hash, lftp_ftps, read_reply,  # noqa: E402
                   recv_to_eof, reply_text, retr_bytes, same_bytes, same_files, tempdir,
                   tls_bio_upload, tls_ctx, wait_for)
+from ftpd import run_client as run  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
 PW = "prot-p-s3cret"
 TABLE = {}          # (client, reuse on/off) -> result text
-
-
-def run(cmd, timeout=60, **kw):
-    r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-    if r.returncode:
-        print(f"# {' '.join(cmd)} -> {r.returncode}\n"
-              f"{r.stderr.decode(errors='replace')[-1200:]}")
-    return r
 
 
 def make_ca(d):
