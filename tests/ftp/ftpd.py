@@ -319,6 +319,26 @@ class ImplicitFTP(SessionFTP):
         return self.welcome
 
 
+def ftp_session(port, user, password, host="127.0.0.1", timeout=20):
+    """An ftplib.FTP logged in to host:port, in clear."""
+    f = ftplib.FTP()
+    f.connect(host, port, timeout=timeout)
+    f.login(user, password)
+    return f
+
+
+def ftps_session(port, user, password, cls=SessionFTP, version=None, pasv=True, ca=None):
+    """An FTPS session (cls, AUTH TLS with tls_ctx(version, ca)) logged in
+    to port on 127.0.0.1 (on localhost with a CA: its certificates name
+    that), PROT P, passive unless pasv is false."""
+    f = cls(context=tls_ctx(version, ca), timeout=20)
+    f.connect("localhost" if ca else "127.0.0.1", port)
+    f.login(user, password)
+    f.prot_p()
+    f.set_pasv(pasv)
+    return f
+
+
 def tls_bio_upload(f, cmd, data, burst=False):
     """STOR over a data connection whose TLS runs in memory (ssl.MemoryBIO),
     so the client decides when it reads: after the handshake it only

@@ -29,7 +29,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir, wait_for  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, ftp_session, tempdir, wait_for  # noqa: E402
 
 C = Checks()
 check = C.check
@@ -92,10 +92,7 @@ class Raw:
 
 
 def ftp_login(port, user="alice"):
-    f = ftplib.FTP()
-    f.connect("127.0.0.1", port, timeout=30)
-    f.login(user, PASSWORD)
-    return f
+    return ftp_session(port, user, PASSWORD, timeout=30)
 
 
 def noop_ms(f):

@@ -29,9 +29,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, lftp_ftps, read_reply,  # noqa: E402
-                  reply_text, retr_bytes, run_client, same_bytes, same_files, tempdir,
-                  tls_bio_upload, tls_ctx)
+from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, ftps_session, lftp_ftps,  # noqa: E402
+                  read_reply, reply_text, retr_bytes, run_client, same_bytes, same_files,
+                  tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -75,13 +75,7 @@ def start_bridge(server_port, extra=(), name="bridge"):
 
 
 def login(port, cls=SessionFTP, version=None, pasv=True, ca=None):
-    f = cls(context=tls_ctx(version, ca), timeout=20)
-    f.connect("localhost" if ca else "127.0.0.1", port)
-    f.auth()
-    f.login("alice", PW)
-    f.prot_p()
-    f.set_pasv(pasv)
-    return f
+    return ftps_session(port, "alice", PW, cls, version, pasv, ca)
 
 
 def slug(leg):

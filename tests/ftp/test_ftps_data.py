@@ -25,9 +25,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, clear_login, crypt_hash, lftp_ftps, read_reply,  # noqa: E402
-                  recv_to_eof, reply_text, retr_bytes, same_bytes, same_files, tempdir,
-                  tls_bio_upload, tls_ctx, wait_for)
+from ftpd import (Checks, Ferryd, SessionFTP, clear_login, crypt_hash, ftps_session, lftp_ftps,  # noqa: E402
+                  read_reply, recv_to_eof, reply_text, retr_bytes, same_bytes, same_files,
+                  tempdir, tls_bio_upload, tls_ctx, wait_for)
 from ftpd import run_client as run  # noqa: E402
 
 ferryd_bin = sys.argv[1]
@@ -55,12 +55,7 @@ def make_ca(d):
 
 
 def login(d, cls=SessionFTP, version=None, pasv=True):
-    f = cls(context=tls_ctx(version), timeout=20)
-    f.connect("127.0.0.1", d.port)
-    f.login("alice", PW)
-    f.prot_p()
-    f.set_pasv(pasv)
-    return f
+    return ftps_session(d.port, "alice", PW, cls, version, pasv)
 
 
 def record(client, reuse, ok, detail=""):

@@ -18,8 +18,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, free_port, self_signed,  # noqa: E402
-                  tempdir, tls_ctx)
+from ftpd import Checks, Ferryd, crypt_hash, free_port, ftps_session, self_signed, tempdir  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -28,11 +27,7 @@ PW = "ktls-s3cret"
 
 
 def login(port, version):
-    f = SessionFTP(context=tls_ctx(version), timeout=20)
-    f.connect("127.0.0.1", port)
-    f.login("alice", PW)
-    f.prot_p()
-    return f
+    return ftps_session(port, "alice", PW, version=version)
 
 
 def metric(port, labels):

@@ -19,7 +19,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, free_port, tempdir, wait_for  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, free_port, ftp_session, tempdir, wait_for  # noqa: E402
 from ftpd import reply_code as code  # noqa: E402
 
 ferryd_bin = sys.argv[1]
@@ -69,10 +69,7 @@ class Raw:
 
 
 def login(port, user="alice", pw="pw", host="127.0.0.1"):
-    f = ftplib.FTP()
-    f.connect(host, port, timeout=20)
-    f.login(user, pw)
-    return f
+    return ftp_session(port, user, pw, host)
 
 
 # ---- item 6: long command lines, lftp mirror of a deep tree ---------------
