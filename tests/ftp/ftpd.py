@@ -425,16 +425,24 @@ def same_files(a, b):
         return False
 
 
+def recv_until_close(sock, timeout):
+    """What sock receives until the peer closes, the read fails (a reset, a
+    TLS error) or nothing comes for timeout seconds."""
+    sock.settimeout(timeout)
+    got = b""
+    try:
+        while chunk := sock.recv(65536):
+            got += chunk
+    except OSError:
+        pass
+    return got
+
+
 def seconds_to_close(sock, timeout):
     """Seconds until the peer closes sock (an end or a reset), reading past
     what it sends; about timeout when it has not closed by then."""
-    sock.settimeout(timeout)
     t0 = time.time()
-    try:
-        while sock.recv(4096):
-            pass
-    except OSError:
-        pass
+    recv_until_close(sock, timeout)
     return time.time() - t0
 
 

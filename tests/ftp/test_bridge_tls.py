@@ -30,8 +30,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, ftps_session, lftp_ftps,  # noqa: E402
-                  read_reply, reply_text, retr_bytes, run_client, same_bytes, same_files,
-                  tempdir, tls_bio_upload, tls_ctx)
+                  read_reply, recv_until_close, reply_text, retr_bytes, run_client, same_bytes,
+                  same_files, tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -490,16 +490,7 @@ def required_tests(srv_port, root, work):
         s = socket.create_connection(("127.0.0.1", b.port), 10)
         read_reply(s)
         s.sendall(b"USER alice\r\n" * 25)
-        s.settimeout(10)
-        got = b""
-        try:
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
-        except OSError:
-            pass
+        got = recv_until_close(s, 10)
         lines = got.decode(errors="replace").split("\r\n")
         check("--local-tls-required: 20 commands refused, then 421 and the end",
               lines.count("530 TLS required: send AUTH TLS first.") == 20 and

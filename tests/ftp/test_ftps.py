@@ -13,8 +13,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, clear_login, crypt_hash, lftp_ftps, read_reply, reply_text,  # noqa: E402
-                  retr_bytes, seconds_to_close, self_signed, tempdir, tls_ctx)
+from ftpd import (Checks, Ferryd, clear_login, crypt_hash, lftp_ftps, read_reply,  # noqa: E402
+                  recv_until_close, reply_text, retr_bytes, seconds_to_close, self_signed,
+                  tempdir, tls_ctx)
 from ftpd import run_client as run  # noqa: E402
 
 ferryd_bin = sys.argv[1]
@@ -106,17 +107,8 @@ def hostile_tests(d):
     s.sendall(b"AUTH TLS\r\n")
     check("AUTH TLS: 234", read_reply(s).startswith("234"))
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
-    s.settimeout(10)
     t0 = time.time()
-    rest = b""
-    try:
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            rest += chunk
-    except OSError:
-        pass
+    rest = recv_until_close(s, 10)
     check("garbage instead of ClientHello: closed", time.time() - t0 < 9,
           f"{time.time() - t0:.1f}s")
     check("garbage: no plain text reply after 234", b"500" not in rest and b"502" not in rest, rest[:80])

@@ -23,9 +23,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, control_port_rules, find_pureftpd, make_tree, netns_pair, pure_userdb,  # noqa: E402
-                  same_tree, sanitizers_quiet, self_signed, sh, stop_process, tempdir,
-                  vsftpd_anon_conf, vsftpd_tls_conf)
+from ftpd import (Checks, control_port_rules, find_pureftpd, make_tree, netns_pair,  # noqa: E402
+                  pure_userdb, recv_until_close, same_tree, sanitizers_quiet, self_signed, sh,
+                  stop_process, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -490,16 +490,7 @@ def limits(gw):
         z.s.sendall(b"1\r\n" * 4000)
     except OSError:
         pass
-    got = b""
-    z.s.settimeout(10)
-    try:
-        while True:
-            b = z.s.recv(65536)
-            if not b:
-                break
-            got += b
-    except (OSError, socket.timeout):
-        pass
+    got = recv_until_close(z.s, 10)
     check("more than 8 KiB before login: 421 and closed", b"421 Too much input" in got, got[-200:])
 
 
@@ -864,16 +855,7 @@ def ftps_implicit(work, user, password, root, cert, key):
         # A plain FTP client on the implicit port hears nothing in clear.
         p = socket.create_connection((SRV_IP, GW_IMPL_TLS), 10)
         p.sendall(b"USER anonymous\r\n")
-        p.settimeout(10)
-        heard = b""
-        try:
-            while True:
-                b = p.recv(4096)
-                if not b:
-                    break
-                heard += b
-        except (OSError, socket.timeout):
-            pass
+        heard = recv_until_close(p, 10)
         p.close()
         check("implicit: a clear client gets no 220, only the end (or an alert)",
               b"220" not in heard, heard[:100])
