@@ -89,6 +89,19 @@ def make_root(path, seed):
     shutil.chown(os.path.join(path, "up"), "ftp")
 
 
+def ferryd_root(work, name, seed, cert, tls):
+    """work/name made by make_root, readable by all (as ferryd wants its
+    roots), and the FTP configuration serving it to alice (password pw)
+    with cert and the "tls" settings tls; (root, configuration)."""
+    root = os.path.join(work, name)
+    make_root(root, seed)
+    os.chmod(root, 0o755)
+    os.chmod(os.path.join(root, "up"), 0o755)
+    return root, {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root,
+                             "write": True}],
+                  "tls": {"cert": cert[0], "key": cert[1], **tls}}
+
+
 def vsftpd_tests(work, cert, other):
     root = os.path.join(work, "vsroot")
     make_root(root, 1)
@@ -203,13 +216,7 @@ def spsv_tls_tests(work, cert):
     """SPSV over TLS against ferryd (PROT P, resumption check on): the
     DATACONN connection does 220, AUTH TLS, 234, a handshake resuming the
     control session, then its login inside TLS."""
-    root = os.path.join(work, "sroot")
-    make_root(root, 6)
-    os.chmod(root, 0o755)
-    os.chmod(os.path.join(root, "up"), 0o755)
-    ftp = {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root,
-                      "write": True}],
-           "tls": {"cert": cert[0], "key": cert[1], "required": True}}
+    root, ftp = ferryd_root(work, "sroot", 6, cert, {"required": True})
     down = os.path.join(work, "sdown")
     os.makedirs(down)
     with Ferryd(ferryd_bin, ftp, workers=2, port=FERRYD + 10, netns=NS) as d:
@@ -257,13 +264,7 @@ def bridge_tests(work, cert, other):
     the bridge sees AUTH TLS in FEAT, negotiates it, PBSZ 0 / PROT P, and
     opens every SPSV data connection inside TLS (resuming the control
     session); plain clients get, put and mirror through it."""
-    root = os.path.join(work, "froot")
-    make_root(root, 5)
-    os.chmod(root, 0o755)
-    os.chmod(os.path.join(root, "up"), 0o755)
-    ftp = {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root,
-                      "write": True}],
-           "tls": {"cert": cert[0], "key": cert[1], "policy": "data"}}
+    root, ftp = ferryd_root(work, "froot", 5, cert, {"policy": "data"})
     with Ferryd(ferryd_bin, ftp, workers=2, port=FERRYD, netns=NS) as d:
         def bridge(port, *opts):
             out = os.path.join(work, f"bridge{port}.out")
