@@ -42,8 +42,15 @@ def need_root():
         sys.exit("bench: needs root (network namespaces)")
 
 
+# What build() needs (Debian packages).
+BUILD_DEPS = ("gcc", "meson", "ninja-build", "pkgconf", "liburing-dev", "libwolfssl-dev",
+              "libjansson-dev", "libcrypt-dev")
+
+
 def build(tree=ROOT):
-    """Builds an optimised tree (no sanitizers) in build-bench; returns its path."""
+    """Builds an optimised tree (no sanitizers) in build-bench, installing
+    BUILD_DEPS first where they are missing; returns its path."""
+    install(*BUILD_DEPS)
     out = os.path.join(tree, "build-bench")
     if not os.path.exists(os.path.join(out, "build.ninja")):
         sh(["meson", "setup", out, tree, "-Dbuildtype=release", "-Dtests=false"])
