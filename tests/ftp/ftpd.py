@@ -527,8 +527,12 @@ class Checks:
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - any failure is a failed check
-            traceback.print_exc()
-            self.check(name, False, f"raised {e!r}")
+            self.raised(name, e)
+
+    def raised(self, name, e):
+        """In an except block: the traceback, and e as one failed check."""
+        traceback.print_exc()
+        self.check(name, False, f"raised {e!r}")
 
     def stopped(self, proc, name="ferryd: exit 6, no sanitizer reports", want=6):
         """Stops proc (a Ferryd or a Bridge: SIGTERM) and checks it exited

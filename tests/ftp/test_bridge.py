@@ -308,9 +308,7 @@ def main():
                                ("no-pipeline", test_no_pipeline, (root, work))):
             t.run(f"{name} tests ran", fn, *args)
     except Exception as e:  # noqa: BLE001
-        import traceback
-        traceback.print_exc()
-        check("bridge test ran", False, repr(e))
+        t.raised("bridge test ran", e)
     finally:
         if b:
             t.stopped(b, "bridge: exit 0 on SIGTERM, no sanitizer reports", want=0)

@@ -739,9 +739,7 @@ def main():
         t.run("handshake deadline", deadline_tests, plain.port, root)
         t.run("no --local-cert", local_off_tests, tls.port, root)
     except Exception as e:  # noqa: BLE001
-        import traceback
-        traceback.print_exc()
-        check("bridge TLS test ran", False, repr(e))
+        t.raised("bridge TLS test ran", e)
     finally:
         for d in servers:
             t.stopped(d, "ferryd: exit 6 on SIGTERM, no sanitizer reports")
