@@ -42,8 +42,15 @@ def need_root():
         sys.exit("bench: needs root (network namespaces)")
 
 
+# What build() needs (Debian packages).
+BUILD_DEPS = ("gcc", "meson", "ninja-build", "pkgconf", "liburing-dev", "libwolfssl-dev",
+              "libjansson-dev", "libcrypt-dev")
+
+
 def build(tree=ROOT):
-    """Builds an optimised tree (no sanitizers) in build-bench; returns its path."""
+    """Builds an optimised tree (no sanitizers) in build-bench, installing
+    BUILD_DEPS first where they are missing; returns its path."""
+    install(*BUILD_DEPS)
     out = os.path.join(tree, "build-bench")
     if not os.path.exists(os.path.join(out, "build.ninja")):
         sh(["meson", "setup", out, tree, "-Dbuildtype=release", "-Dtests=false"])
@@ -56,6 +63,21 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def cpu_exact(pid):
+    """CPU seconds of every thread of pid from schedstat (nanoseconds):
+    cpu_seconds counts 10 ms ticks, too coarse for a proxy that spends a
+    few ms on a 1,000-client session."""
+    total = 0
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task):
+        try:
+            with open("%s/%s/schedstat" % (task, tid)) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
 
 
 def pids_named(prefixes):
@@ -250,6 +272,20 @@ class Topo:
                     pass
             subprocess.run(["ip", "netns", "delete", n], capture_output=True)
         self.names = []
+
+
+def gen_and_proxy(prefix, gen_addr, proxy_addr, clients, first, last):
+    """A Topo with namespaces "gen" and "proxy" on one link (gen_addr and
+    proxy_addr, /24); gen also holds the client addresses clients.first to
+    clients.last (/32 each), which proxy reaches through gen_addr.
+    Returns (topo, gen, proxy)."""
+    topo = Topo(prefix)
+    gen, proxy = topo.ns("gen"), topo.ns("proxy")
+    ia, _ = topo.link(gen, gen_addr, proxy, proxy_addr)
+    for i in range(first, last + 1):
+        sh(["ip", "-n", gen, "addr", "add", "%s.%d/32" % (clients, i), "dev", ia])
+    sh(["ip", "-n", proxy, "route", "add", "%s.0/24" % clients, "via", gen_addr])
+    return topo, gen, proxy
 
 
 def machine():

@@ -13,6 +13,7 @@
 
 #include "ferry/crypto.h"
 #include "ferry/uftp.h"
+#include "rng_fixture.h"
 
 static size_t unhex(const char *h, uint8_t *out)
 {
@@ -162,31 +163,6 @@ static void test_iv(void **state)
 	assert_hex(iv, "102030400000000506070809");
 	crypto_cipher_iv(UFTP_KEY_DES_EDE3, salt, 0x01020304, 0x0506070809, iv);
 	assert_hex(iv, "1122334107050b0d");
-}
-
-static struct crypto_rng *rng;
-
-static int setup(void **state)
-{
-	(void)state;
-	rng = crypto_rng_new();
-	return rng ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	crypto_rng_free(rng);
-	return 0;
-}
-
-static struct crypto_key *gen(const char *spec)
-{
-	char why[CRYPTO_ERR_LEN];
-	struct crypto_key *k = crypto_key_generate(rng, spec, why);
-	if (!k)
-		fail_msg("%s: %s", spec, why);
-	return k;
 }
 
 /* Blob, fingerprint and PEM round trips; the blob's public key verifies
@@ -593,5 +569,5 @@ int main(void)
 		cmocka_unit_test(test_shared_keys),
 		cmocka_unit_test(test_resign),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, rng_setup, rng_teardown);
 }

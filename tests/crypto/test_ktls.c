@@ -20,30 +20,12 @@
 
 #include "ferry/crypto.h"
 #include "ferry/uftp.h"
-
-static char dir[] = "/tmp/ferry-ktls-XXXXXX";
-static char cert[64], key[64];
+#include "cert_fixture.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(cert, sizeof(cert), "%s/c.pem", dir);
-	snprintf(key, sizeof(key), "%s/k.pem", dir);
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "openssl req -x509 -nodes -newkey ec -pkeyopt "
-		 "ec_paramgen_curve:prime256v1 -keyout %s -out %s -days 1 -subj /CN=t "
-		 ">/dev/null 2>&1", key, cert);
-	return system(cmd) ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) ? -1 : 0;
+	return certs_setup("t", NULL);
 }
 
 /* Everything the server sent during the handshake, for the nonce check. */
@@ -389,5 +371,5 @@ int main(void)
 		cmocka_unit_test(test_tls13_chacha),
 		cmocka_unit_test(test_refusals),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, certs_teardown);
 }

@@ -13,38 +13,19 @@
 #include <cmocka.h>
 
 #include "ferry/crypto.h"
+#include "cert_fixture.h"
 
-static char dir[] = "/tmp/ferry-tls-XXXXXX";
-static char cert[64], key[64], other[64];
-
-static int make(const char *crt, const char *k)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "openssl req -x509 -nodes -newkey ec -pkeyopt "
-		 "ec_paramgen_curve:prime256v1 -keyout %s -out %s -days 1 -subj /CN=t "
-		 ">/dev/null 2>&1", k, crt);
-	return system(cmd);
-}
+static char other[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	if (!mkdtemp(dir))
+	if (certs_setup("t", NULL))
 		return -1;
 	char ocrt[64];
-	snprintf(cert, sizeof(cert), "%s/c.pem", dir);
-	snprintf(key, sizeof(key), "%s/k.pem", dir);
-	snprintf(other, sizeof(other), "%s/k2.pem", dir);
-	snprintf(ocrt, sizeof(ocrt), "%s/c2.pem", dir);
-	return make(cert, key) || make(ocrt, other) ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) ? -1 : 0;
+	certs_path(other, sizeof(other), "k2.pem");
+	certs_path(ocrt, sizeof(ocrt), "c2.pem");
+	return certs_make(ocrt, other, "t", NULL) ? -1 : 0;
 }
 
 static void test_load_errors(void **state)
@@ -109,5 +90,5 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_garbage_and_bounds),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, certs_teardown);
 }

@@ -16,37 +16,19 @@
 #include <cmocka.h>
 
 #include "ferry/crypto.h"
+#include "cert_fixture.h"
 
-static char dir[] = "/tmp/ferry-tlsc-XXXXXX";
-static char cert[64], key[64], ocert[64], okey[64];
-
-static int make(const char *crt, const char *k)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "openssl req -x509 -nodes -newkey ec -pkeyopt "
-		 "ec_paramgen_curve:prime256v1 -keyout %s -out %s -days 1 -subj /CN=localhost "
-		 "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1", k, crt);
-	return system(cmd);
-}
+#define SAN "DNS:localhost,IP:127.0.0.1"
+static char ocert[64], okey[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	if (!mkdtemp(dir))
+	if (certs_setup("localhost", SAN))
 		return -1;
-	snprintf(cert, sizeof(cert), "%s/c.pem", dir);
-	snprintf(key, sizeof(key), "%s/k.pem", dir);
-	snprintf(ocert, sizeof(ocert), "%s/c2.pem", dir);
-	snprintf(okey, sizeof(okey), "%s/k2.pem", dir);
-	return make(cert, key) || make(ocert, okey) ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) ? -1 : 0;
+	certs_path(ocert, sizeof(ocert), "c2.pem");
+	certs_path(okey, sizeof(okey), "k2.pem");
+	return certs_make(ocert, okey, "localhost", SAN) ? -1 : 0;
 }
 
 /* Moves what one side has to send to the other; the bytes moved. */
@@ -348,5 +330,5 @@ int main(void)
 		cmocka_unit_test(test_send_ticket),
 		cmocka_unit_test(test_slot),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, certs_teardown);
 }

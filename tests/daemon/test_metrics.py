@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
-from ftpd import Checks, Ferryd, free_port, tempdir, tls_ctx  # noqa: E402
+from ftpd import Checks, Ferryd, free_port, recv_to_eof, tempdir, tls_ctx  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
 from uftpmsg import STATUS, announce, hdr  # noqa: E402
 
@@ -200,11 +200,7 @@ def main():
                 value(during, "ferry_ftp_bytes_total", '{direction="download",mode="binary"}'))
         c.check("during the download, one session is open",
                 value(during, "ferry_ftp_sessions") == 1, value(during, "ferry_ftp_sessions"))
-        while True:
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                break
-            got += chunk
+        got += recv_to_eof(sock)
         sock.close()
         ftp.voidresp()
         c.check("the download is whole", bytes(got) == blob)

@@ -6,13 +6,19 @@ deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
 connection's session on data connections, a self-signed certificate,
 vsftpd's configuration (anonymous, and FTPS), a PROT P upload by a
-client that reads its data connection only at its end; a server and a
-client namespace (tests/interop/netlab.py) where only control ports get in."""
+client that reads its data connection only at its end, a raw socket's
+reply, or a whole connection; lftp over FTPS; a tree of random
+files and a byte-for-byte comparison of two trees; a server and a
+client namespace (tests/interop/netlab.py) where only control ports get in;
+ferry-ftp bridge in front of a server."""
 import ctypes
+import filecmp
 import ftplib
 import ipaddress
 import json
 import os
+import random
+import re
 import select
 import shutil
 import socket
@@ -31,6 +37,19 @@ _libcrypt.crypt.restype = ctypes.c_char_p
 _libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
 _libcrypt.crypt_gensalt.restype = ctypes.c_char_p
 _libcrypt.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+
+
+def run_client(cmd, timeout=60, **kw):
+    """Runs a client program, output captured; a failure says its exit code
+    and the end of its stderr, a run past timeout seconds returns exit -9."""
+    try:
+        r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        print(f"# {' '.join(cmd)}: timed out")
+        return subprocess.CompletedProcess(cmd, -9, b"", b"timed out")
+    if r.returncode:
+        print(f"# {' '.join(cmd)} -> {r.returncode}\n{r.stderr.decode(errors='replace')[-1500:]}")
+    return r
 
 
 def sh(*cmd, check_rc=True, **kw):
@@ -54,16 +73,23 @@ def control_port_rules(ports, established=False):
             "    meta l4proto icmp accept\n  }\n}\n")
 
 
+def fresh_lab():
+    """A netlab Lab whose hosts have IPv6 as a fresh namespace does (::1
+    there, not filtered away); lab.close() kills what still runs in it and
+    removes it. Leftovers of killed runs go first."""
+    netlab.cleanup_stale()
+    lab = netlab.Lab()
+    lab.ipv6_on()
+    return lab.__enter__()
+
+
 def netns_pair(index, rules, cli_addrs=1):
     """A netlab Lab with two hosts on 198.18.<index>.0/24: srv at .1, its
     input chain the nftables text rules, and cli at .2 (with cli_addrs > 1
     also .3, ...). Returns (lab, srv, cli); lab.close() kills what still runs
     in them and removes them. Leftovers of killed runs go first."""
-    netlab.cleanup_stale()
-    lab = netlab.Lab()
+    lab = fresh_lab()
     try:
-        lab.ipv6_on()       # as a fresh namespace: ::1 there, IPv6 not filtered away
-        lab.__enter__()
         net = lab.network("ftp", index)
         srv, cli = lab.host("srv"), lab.host("cli")
         lab.attach(srv, net, router=True)       # netlab's .1; it routes nothing here
@@ -223,6 +249,28 @@ def sanitizers_quiet(text):
         and "LeakSanitizer" not in text
 
 
+def clear_login(port, user, password, host="127.0.0.1"):
+    """The reply to a login in clear (no AUTH TLS) to host:port: the 230
+    when it got in, else the 5xx refusal."""
+    f = ftplib.FTP(timeout=10)
+    f.connect(host, port)
+    try:
+        return f.login(user, password)
+    except ftplib.error_perm as e:
+        return str(e)
+    finally:
+        f.close()
+
+
+def reply_text(fn, *args):
+    """What an ftplib call returned, as text, or the text of the error
+    ftplib raised for it (a refusal's reply)."""
+    try:
+        return str(fn(*args))
+    except ftplib.all_errors as e:
+        return str(e)
+
+
 def reply_code(fn, *args):
     """The reply code of an ftplib command, also when ftplib raises for it."""
     try:
@@ -271,6 +319,26 @@ class ImplicitFTP(SessionFTP):
         return self.welcome
 
 
+def ftp_session(port, user, password, host="127.0.0.1", timeout=20):
+    """An ftplib.FTP logged in to host:port, in clear."""
+    f = ftplib.FTP()
+    f.connect(host, port, timeout=timeout)
+    f.login(user, password)
+    return f
+
+
+def ftps_session(port, user, password, cls=SessionFTP, version=None, pasv=True, ca=None):
+    """An FTPS session (cls, AUTH TLS with tls_ctx(version, ca)) logged in
+    to port on 127.0.0.1 (on localhost with a CA: its certificates name
+    that), PROT P, passive unless pasv is false."""
+    f = cls(context=tls_ctx(version, ca), timeout=20)
+    f.connect("localhost" if ca else "127.0.0.1", port)
+    f.login(user, password)
+    f.prot_p()
+    f.set_pasv(pasv)
+    return f
+
+
 def tls_bio_upload(f, cmd, data, burst=False):
     """STOR over a data connection whose TLS runs in memory (ssl.MemoryBIO),
     so the client decides when it reads: after the handshake it only
@@ -314,12 +382,131 @@ def tls_bio_upload(f, cmd, data, burst=False):
     return f.getline(), came
 
 
+def read_reply(sock, timeout=10):
+    """One FTP reply from a raw socket, as text (a multi-line one whole), or
+    what came before the peer closed, the read failed or timeout seconds
+    passed."""
+    sock.settimeout(timeout)
+    buf = b""
+    while not re.search(rb"(^|\n)\d{3} [^\n]*\r\n$", buf):
+        try:
+            chunk = sock.recv(4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode(errors="replace")
+
+
+def recv_to_eof(sock):
+    """All that sock receives until the peer closes the connection."""
+    got = bytearray()
+    while chunk := sock.recv(65536):
+        got += chunk
+    return bytes(got)
+
+
+def retr_bytes(f, name):
+    """The bytes of RETR name on the ftplib connection f."""
+    got = bytearray()
+    f.retrbinary(f"RETR {name}", got.extend)
+    return bytes(got)
+
+
+def same_files(a, b):
+    """True when files a and b hold the same bytes; False (the error
+    printed) when one cannot be read."""
+    try:
+        with open(a, "rb") as x, open(b, "rb") as y:
+            return x.read() == y.read()
+    except OSError as e:
+        print(f"# {e}")
+        return False
+
+
+def recv_until_close(sock, timeout):
+    """What sock receives until the peer closes, the read fails (a reset, a
+    TLS error) or nothing comes for timeout seconds."""
+    sock.settimeout(timeout)
+    got = b""
+    try:
+        while chunk := sock.recv(65536):
+            got += chunk
+    except OSError:
+        pass
+    return got
+
+
+def seconds_to_close(sock, timeout):
+    """Seconds until the peer closes sock (an end or a reset), reading past
+    what it sends; about timeout when it has not closed by then."""
+    t0 = time.time()
+    recv_until_close(sock, timeout)
+    return time.time() - t0
+
+
 def same_bytes(path, data):
     try:
         with open(path, "rb") as x:
             return x.read() == data
     except OSError:
         return False
+
+
+def lftp_ftps(port, host, login, commands, ca=None, protect_data=True, settings=""):
+    """The lftp command that logs in as login ("user,password") to host:port
+    with ftp:ssl-force (PROT P data unless protect_data is false), verifies
+    the server against the CA file ca (or not at all without one), tries
+    once, applies settings (lftp "set" commands) and runs commands."""
+    verify = f"set ssl:ca-file {ca}; set ssl:verify-certificate yes; " if ca \
+        else "set ssl:verify-certificate no; "
+    return ["lftp", "-c", f"set ftp:ssl-force true; set ftp:ssl-protect-data {str(protect_data).lower()}; "
+            f"{verify}set net:max-retries 1; {settings}open -u {login} -p {port} {host}; {commands}"]
+
+
+def make_tree(top, seed, dirs=("", "sub", "sub/deeper", "other dir"),
+              sizes=(0, 10, 70000, 1 << 20), name="file{}"):
+    """Three files of random bytes and sizes (from seed) in each of dirs
+    below top: the tree the mirror and bridge tests move both ways."""
+    rnd = random.Random(seed)
+    for d in dirs:
+        os.makedirs(os.path.join(top, d), exist_ok=True)
+        for i in range(3):
+            with open(os.path.join(top, d, name.format(i)), "wb") as f:
+                f.write(rnd.randbytes(rnd.choice(sizes)))
+
+
+def tree_listing(top):
+    """The directories and the files below top, each a sorted list of
+    paths relative to top."""
+    dirs, files = [], []
+    for d, ds, ns in os.walk(top):
+        dirs += [os.path.relpath(os.path.join(d, n), top) for n in ds]
+        files += [os.path.relpath(os.path.join(d, n), top) for n in ns]
+    return sorted(dirs), sorted(files)
+
+
+def files_of(top):
+    """The files below top, sorted paths relative to top."""
+    return tree_listing(top)[1]
+
+
+def same_tree(a, b):
+    """True when trees a and b hold the same directories and the same files
+    with the same bytes; says what differs when they do not."""
+    if not os.path.isdir(b):
+        print(f"# {b} is not a directory")
+        return False
+    la, lb = tree_listing(a), tree_listing(b)
+    if la != lb:
+        ina, inb = set(la[0] + la[1]), set(lb[0] + lb[1])
+        print(f"# trees differ: only in {a}: {sorted(ina - inb)}; only in {b}: {sorted(inb - ina)}")
+        return False
+    differ = [f for f in la[1] if not filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False)]
+    if differ:
+        print(f"# files differ: {differ}")
+    return not differ
 
 
 class Checks:
@@ -340,8 +527,18 @@ class Checks:
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - any failure is a failed check
-            traceback.print_exc()
-            self.check(name, False, f"raised {e!r}")
+            self.raised(name, e)
+
+    def raised(self, name, e):
+        """In an except block: the traceback, and e as one failed check."""
+        traceback.print_exc()
+        self.check(name, False, f"raised {e!r}")
+
+    def stopped(self, proc, name="ferryd: exit 6, no sanitizer reports", want=6):
+        """Stops proc (a Ferryd or a Bridge: SIGTERM) and checks it exited
+        with want and quiet sanitizers."""
+        rc, clean = proc.stop()[:2]
+        return self.check(name, rc == want and clean, f"exit {rc}: {proc.logtext()[-3000:]}")
 
     def finish(self):
         if not self.failed:
@@ -349,6 +546,38 @@ class Checks:
                 shutil.rmtree(path, ignore_errors=True)
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         sys.exit(1 if self.failed else 0)
+
+
+class Bridge:
+    """ferry-ftp bridge (-v when verbose) listening on 127.0.0.1, port
+    self.port, in front of server ("host:port"), in namespace netns if
+    given; its log in a temporary file. Raises when it does not say where
+    it listens (with required=False, self.port is None then)."""
+
+    def __init__(self, ferry_ftp, server, extra=(), netns=None, name="bridge", verbose=False,
+                 required=True):
+        self.log_path = os.path.join(tempdir("ferry-bridge-log-"), f"{name}.log")
+        self.log = open(self.log_path, "w")
+        argv = [ferry_ftp, "bridge"] + (["-v"] if verbose else []) + [
+            "-t", "10", *extra, "--listen", "127.0.0.1:0", server]
+        self.proc = subprocess.Popen((["ip", "netns", "exec", netns] if netns else []) + argv,
+                                     stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode()
+        self.port = int(line.rsplit(":", 1)[1]) if "listening on" in line else None
+        if self.port is None and required:
+            raise RuntimeError(f"bridge did not start: {line} {self.logtext()[-500:]}")
+
+    def logtext(self):
+        if not self.log.closed:
+            self.log.flush()
+        return open(self.log_path, errors="replace").read()
+
+    def stop(self):
+        """SIGTERM; (exit code, True when no sanitizer said anything, the log)."""
+        rc = stop_process(self.proc)
+        self.log.close()
+        text = self.logtext()
+        return rc, "Sanitizer" not in text and "runtime error" not in text, text
 
 
 class Ferryd:

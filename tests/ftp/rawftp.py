@@ -9,10 +9,15 @@ import socket
 
 class Ctl:
     def __init__(self, host, port, src=None, timeout=20):
-        self.s = socket.create_connection((host, port), timeout,
-                                          source_address=(src, 0) if src else None)
+        self.begin(socket.create_connection((host, port), timeout,
+                                            source_address=(src, 0) if src else None), host, port)
+
+    def begin(self, sock, host, port):
+        """Takes sock, connected to host:port (plain or TLS), and reads the greeting."""
+        self.s = sock
         self.f = self.s.makefile("rb")
         self.host, self.port = host, port
+        self.transcript = []     # "C: command" and "S: reply" lines, in order
         self.greeting = self.reply()
 
     def reply(self):
@@ -24,9 +29,11 @@ class Ctl:
             line = line.decode(errors="replace").rstrip("\r\n")
             lines.append(line)
             if re.match(r"^\d{3}( |$)", line) and (len(lines) == 1 or line[:3] == lines[0][:3]):
+                self.transcript.append("S: " + "\n".join(lines))
                 return "\n".join(lines)
 
     def send(self, line):
+        self.transcript.append("C: " + line)
         self.s.sendall(line.encode() + b"\r\n")
 
     def cmd(self, line):

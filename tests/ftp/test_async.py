@@ -29,7 +29,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir, wait_for  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, ftp_session, recv_to_eof, tempdir, wait_for  # noqa: E402
 
 C = Checks()
 check = C.check
@@ -92,10 +92,7 @@ class Raw:
 
 
 def ftp_login(port, user="alice"):
-    f = ftplib.FTP()
-    f.connect("127.0.0.1", port, timeout=30)
-    f.login(user, PASSWORD)
-    return f
+    return ftp_session(port, user, PASSWORD, timeout=30)
 
 
 def noop_ms(f):
@@ -585,12 +582,7 @@ def size_and_type(d, home):
     r.cmd(f"PASS {PASSWORD}")
     ds = r.pasv()
     first = r.cmd("RETR lf.bin")
-    body = b""
-    while True:
-        b = ds.recv(65536)
-        if not b:
-            break
-        body += b
+    body = recv_to_eof(ds)
     end = r.reply()
     check("RETR before any TYPE: binary (LF kept)", first.startswith("150") and
           end.startswith("226") and body == b"a\nb\n\x00\n", repr(body))

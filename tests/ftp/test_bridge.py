@@ -16,8 +16,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, control_port_rules, crypt_hash, netns_pair, sh,  # noqa: E402
-                  stop_process, tempdir)
+from ftpd import (Bridge, Checks, Ferryd, control_port_rules, crypt_hash, files_of,  # noqa: E402
+                  make_tree, netns_pair, same_tree, sh, tempdir)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge_ftplib.py")
@@ -37,48 +37,12 @@ def in_cli(*cmd, timeout=120, **kw):
         return subprocess.CompletedProcess(e.cmd, -9, b"", b"timed out")
 
 
-def make_tree(top, seed):
-    rnd = random.Random(seed)
-    for d in ["", "sub", "sub/deeper", "other dir"]:
-        os.makedirs(os.path.join(top, d), exist_ok=True)
-        for i in range(3):
-            with open(os.path.join(top, d, f"file{i}"), "wb") as f:
-                f.write(rnd.randbytes(rnd.choice([0, 10, 70000, 1 << 20])))
-
-
-def files_of(top):
-    out = []
-    for d, _, names in os.walk(top):
-        out += [os.path.relpath(os.path.join(d, n), top) for n in names]
-    return sorted(out)
-
-
-def same_tree(a, b):
-    if not os.path.isdir(b) or files_of(a) != files_of(b):
-        return False
-    return all(filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False)
-               for f in files_of(a))
-
-
 def url(port, path, host="127.0.0.1"):
     return f"ftp://alice:{PW}@{host}:{port}/" + urllib.parse.quote(path.lstrip("/"))
 
 
-class Bridge:
-    def __init__(self, extra=()):
-        self.log_path = os.path.join(tempdir("ferry-bridge-log-"), "bridge.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", CLI, ferry_ftp, "bridge", "-t", "10", *extra, "--listen",
-             "127.0.0.1:0", f"{SRV_IP}:{PORT}"], stdout=subprocess.PIPE, stderr=self.log)
-        line = self.proc.stdout.readline().decode()
-        self.port = int(line.rsplit(":", 1)[1]) if "listening on" in line else None
-
-    def stop(self):
-        rc = stop_process(self.proc)
-        self.log.close()
-        text = open(self.log_path, errors="replace").read()
-        return rc, "Sanitizer" not in text and "runtime error" not in text, text
+def start_bridge(extra=()):
+    return Bridge(ferry_ftp, f"{SRV_IP}:{PORT}", extra, netns=CLI, required=False)
 
 
 def ftplib_run(port, *args, host="127.0.0.1", timeout=120, env=None):
@@ -302,14 +266,13 @@ def test_preopen(port, root, work, d):
 
 
 def test_no_pipeline(root, work):
-    b = Bridge(["--no-pipeline"])
+    b = start_bridge(["--no-pipeline"])
     try:
         ok, out = ftplib_run(b.port, "down", "/tree", f"{work}/ftplib-nopipe")
         check("--no-pipeline (each data-login reply awaited): ftplib mirror byte-identical",
               ok and same_tree(os.path.join(root, "tree"), f"{work}/ftplib-nopipe"), out)
     finally:
-        rc, clean, text = b.stop()
-        check("--no-pipeline bridge: exit 0, no sanitizer reports", rc == 0 and clean, text[-1000:])
+        t.stopped(b, "--no-pipeline bridge: exit 0, no sanitizer reports", want=0)
 
 
 def main():
@@ -332,7 +295,7 @@ def main():
                           "write": True}],
                "data_timeout": 5, "max_login_failures": 1000}
         d = Ferryd(ferryd_bin, ftp, workers=2, host=SRV_IP, port=PORT, netns=SRV, level=3)
-        b = Bridge()
+        b = start_bridge()
         check("the bridge listens and says where", b.port is not None)
         for name, fn, args in (("lftp", test_lftp, (b.port, root, work, up)),
                                ("curl", test_curl, (b.port, root, work, up)),
@@ -345,17 +308,12 @@ def main():
                                ("no-pipeline", test_no_pipeline, (root, work))):
             t.run(f"{name} tests ran", fn, *args)
     except Exception as e:  # noqa: BLE001
-        import traceback
-        traceback.print_exc()
-        check("bridge test ran", False, repr(e))
+        t.raised("bridge test ran", e)
     finally:
         if b:
-            rc, clean, text = b.stop()
-            check("bridge: exit 0 on SIGTERM, no sanitizer reports", rc == 0 and clean,
-                  f"{rc} {text[-2000:]}")
+            t.stopped(b, "bridge: exit 0 on SIGTERM, no sanitizer reports", want=0)
         if d:
-            rc, clean = d.stop()
-            check("ferryd: exit 6, no sanitizer reports", rc == 6 and clean, d.logtext()[-2000:])
+            t.stopped(d)
         if lab:
             lab.close()
     t.finish()

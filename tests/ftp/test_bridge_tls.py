@@ -24,14 +24,14 @@ import os
 import select
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, same_bytes, stop_process,  # noqa: E402
-                  tempdir, tls_bio_upload, tls_ctx)
+from ftpd import (Bridge, Checks, Ferryd, SessionFTP, crypt_hash, ftps_session, lftp_ftps,  # noqa: E402
+                  read_reply, recv_until_close, reply_text, retr_bytes, run_client, same_bytes,
+                  same_files, tempdir, tls_bio_upload, tls_ctx)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
@@ -45,15 +45,7 @@ KNOWN_FERRYD_RACE_LOGS = ("handshake input", "without close_notify: upload trunc
 
 
 def run(cmd, timeout=120, **kw):
-    try:
-        r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-    except subprocess.TimeoutExpired:
-        print(f"# {' '.join(cmd)}: timed out")
-        return subprocess.CompletedProcess(cmd, -9, b"", b"timed out")
-    if r.returncode:
-        print(f"# {' '.join(cmd)} -> {r.returncode}\n"
-              f"{r.stderr.decode(errors='replace')[-800:]}")
-    return r
+    return run_client(cmd, timeout, **kw)
 
 
 def make_ca(d):
@@ -78,49 +70,16 @@ def make_ca(d):
     return out
 
 
-class Bridge:
-    def __init__(self, server_port, extra=(), name="bridge"):
-        self.log_path = os.path.join(tempdir("ferry-btls-log-"), f"{name}.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [ferry_ftp, "bridge", "-v", "-t", "10", *extra, "--listen", "127.0.0.1:0",
-             f"localhost:{server_port}"], stdout=subprocess.PIPE, stderr=self.log)
-        line = self.proc.stdout.readline().decode()
-        self.port = int(line.rsplit(":", 1)[1]) if "listening on" in line else None
-        if self.port is None:
-            raise RuntimeError(f"bridge did not start: {line} {self.text()[-500:]}")
-
-    def text(self):
-        self.log.flush()
-        return open(self.log_path, errors="replace").read()
-
-    def stop(self):
-        rc = stop_process(self.proc)
-        self.log.close()
-        text = open(self.log_path, errors="replace").read()
-        return rc, "Sanitizer" not in text and "runtime error" not in text, text
+def start_bridge(server_port, extra=(), name="bridge"):
+    return Bridge(ferry_ftp, f"localhost:{server_port}", extra, name=name, verbose=True)
 
 
 def login(port, cls=SessionFTP, version=None, pasv=True, ca=None):
-    f = cls(context=tls_ctx(version, ca), timeout=20)
-    f.connect("localhost" if ca else "127.0.0.1", port)
-    f.auth()
-    f.login("alice", PW)
-    f.prot_p()
-    f.set_pasv(pasv)
-    return f
+    return ftps_session(port, "alice", PW, cls, version, pasv, ca)
 
 
 def slug(leg):
     return leg.replace(" ", "-")
-
-
-def same(a, b):
-    try:
-        with open(a, "rb") as x, open(b, "rb") as y:
-            return x.read() == y.read()
-    except OSError:
-        return False
 
 
 def retry_upload(d, fn):
@@ -148,12 +107,12 @@ def curl_tests(b, d, root, work, leg):
     for name, extra in (("PASV", ["--disable-epsv"]), ("EPSV", [])):
         out = os.path.join(work, f"curl-{slug(leg)}-{name}.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", *extra, "-o", out, f"{url}/big.bin"])
-        ok = r.returncode == 0 and same(out, big)
+        ok = r.returncode == 0 and same_files(out, big)
         check(f"curl --ssl-reqd {name} RETR 5 MB through the bridge ({leg}): bytes equal", ok)
         up = f"curl-up-{slug(leg)}-{name}.bin"
         ok2 = retry_upload(d, lambda: run(["curl", "-sS", "--ssl-reqd", "-k", *extra, "-T", big,
                                            f"{url}/{up}"]).returncode == 0 and
-                           same(os.path.join(root, up), big))
+                           same_files(os.path.join(root, up), big))
         check(f"curl --ssl-reqd {name} STOR 5 MB through the bridge ({leg}): bytes equal", ok2)
         ok_all = ok_all and ok and ok2
     r = run(["curl", "-sS", "--ssl-reqd", "-k", f"{url}/"])
@@ -174,18 +133,15 @@ def lftp_tests(b, d, root, work, leg, ca):
     for passive in ("on", "off"):
         out = os.path.join(work, f"lftp-{slug(leg)}-{passive}.bin")
         up = f"lftp-up-{slug(leg)}-{passive}.bin"
-        script = ("set ftp:ssl-force true; set ftp:ssl-protect-data true; "
-                  f"set ssl:ca-file {ca}; set ssl:verify-certificate yes; "
-                  "set net:max-retries 1; set net:timeout 15; "
-                  f"set ftp:passive-mode {passive}; "
-                  f"open -u alice,{PW} -p {b.port} localhost; get big.bin -o {out}; "
-                  f"put {big} -o {up}; cls -1; bye")
+        cmd = lftp_ftps(b.port, "localhost", f"alice,{PW}",
+                        f"get big.bin -o {out}; put {big} -o {up}; cls -1; bye", ca=ca,
+                        settings=f"set net:timeout 15; set ftp:passive-mode {passive}; ")
         holder = {}
 
         def go():
-            holder["r"] = run(["lftp", "-c", script], timeout=120)
-            return holder["r"].returncode == 0 and same(out, big) and \
-                same(os.path.join(root, up), big)
+            holder["r"] = run(cmd, timeout=120)
+            return holder["r"].returncode == 0 and same_files(out, big) and \
+                same_files(os.path.join(root, up), big)
         ok = retry_upload(d, go)
         r = holder["r"]
         check(f"lftp ftp:ssl-force, CA verified, passive={passive}: get+put 5 MB through the "
@@ -206,17 +162,15 @@ def ftplib_session_tests(b, d, root, leg, ca):
         f = login(b.port, SessionFTP, ver, pasv, ca=ca)
         fn = f"py-{slug(leg)}-{ver.name}-{pasv}.bin"
         ok = retry_upload(d, lambda: (f.storbinary(f"STOR {fn}", io.BytesIO(data)) and
-                                      same(os.path.join(root, fn), os.path.join(root, "big.bin"))))
+                                      same_files(os.path.join(root, fn), os.path.join(root, "big.bin"))))
         check(f"ftplib session= {name}: STOR 5 MB through the bridge ({leg}): bytes equal", ok)
-        got = bytearray()
-        f.retrbinary(f"RETR {fn}", got.extend)
+        got = retr_bytes(f, fn)
         check(f"ftplib session= {name}: RETR 5 MB through the bridge ({leg}): bytes equal",
               bytes(got) == data)
         names = f.nlst()
         check(f"ftplib session= {name}: NLST ({leg})", fn in names, names[:5])
         f.sendcmd("REST 4000000")
-        got2 = bytearray()
-        f.retrbinary(f"RETR {fn}", got2.extend)
+        got2 = retr_bytes(f, fn)
         check(f"ftplib session= {name}: REST+RETR ({leg})", bytes(got2) == data[4000000:])
         f.quit()
         ok_all = ok_all and ok and bytes(got) == data
@@ -267,8 +221,7 @@ def mixed_tests(b, root, leg):
     f.auth()
     f.login("alice", PW)
     f.prot_c()
-    got = bytearray()
-    f.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(f, "big.bin")
     check(f"control in TLS, PROT C: RETR in clear through the bridge ({leg})", bytes(got) == data)
     f.prot_p()
     conn = f.transfercmd("RETR huge.bin")
@@ -284,8 +237,7 @@ def mixed_tests(b, root, leg):
     check(f"ABOR of a PROT P download through the bridge: 426, then 225/226 ({leg})",
           first and codes[0] in ("426", "225", "226") and codes[-1] in ("225", "226"), codes)
     check(f"after ABOR the TLS session goes on ({leg})", f.sendcmd("NOOP").startswith("200"))
-    got = bytearray()
-    f.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(f, "big.bin")
     check(f"after ABOR a PROT P RETR works ({leg})", bytes(got) == data)
     f.quit()
     results = []
@@ -293,8 +245,7 @@ def mixed_tests(b, root, leg):
     def one(i):
         try:
             g = login(b.port)
-            buf = bytearray()
-            g.retrbinary("RETR big.bin", buf.extend)
+            buf = retr_bytes(g, "big.bin")
             g.storbinary(f"STOR many-{slug(leg)}-{i}.bin", io.BytesIO(data[:100000 + i]))
             g.quit()
             results.append(bytes(buf) == data and
@@ -326,14 +277,14 @@ def curl_two_tests(b, d, root, work, leg, reuse):
     outs = [os.path.join(work, f"curl-two-{tag}-{i}.bin") for i in (1, 2)]
     r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-o", outs[0], f"{url}/big.bin",
              "-o", outs[1], f"{url}/big.bin"])
-    ok = r.returncode == 0 and all(same(o, big) for o in outs)
+    ok = r.returncode == 0 and all(same_files(o, big) for o in outs)
     check(f"curl TLS 1.3: two RETRs on one control connection through the bridge "
           f"(reuse check {reuse}, {leg})", ok, r.stderr[-300:])
     ups = [f"curl-two-up-{tag}-{i}.bin" for i in (1, 2)]
     ok2 = retry_upload(d, lambda: run(
         ["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-T", part, f"{url}/{ups[0]}",
          "-T", part, f"{url}/{ups[1]}"]).returncode == 0 and
-        all(same(os.path.join(root, u), part) for u in ups))
+        all(same_files(os.path.join(root, u), part) for u in ups))
     check(f"curl TLS 1.3: two STORs on one control connection through the bridge "
           f"(reuse check {reuse}, {leg})", ok2)
     TABLE[(f"curl TLS 1.3, two RETRs + two STORs per session ({leg})", reuse)] = \
@@ -372,7 +323,7 @@ def late_ticket_tests(b, d, root, leg):
 def local_off_tests(srv_port, root):
     """Without --local-cert: AUTH/PBSZ/PROT refused with 502, FEAT lists no
     TLS (even though the server's does), plain FTP works as before."""
-    b = Bridge(srv_port, ["--ca", CA], name="plain")
+    b = start_bridge(srv_port, ["--ca", CA], name="plain")
     try:
         f = ftplib.FTP()
         f.connect("127.0.0.1", b.port, timeout=20)
@@ -380,39 +331,15 @@ def local_off_tests(srv_port, root):
         check("no --local-cert: FEAT lists no AUTH/PBSZ/PROT", "AUTH" not in feat and
               "PBSZ" not in feat and "PROT" not in feat and feat.startswith("211"), feat)
         for cmd in ("AUTH TLS", "PBSZ 0", "PROT P"):
-            try:
-                r = f.sendcmd(cmd)
-            except ftplib.Error as e:
-                r = str(e)
+            r = reply_text(f.sendcmd, cmd)
             check(f"no --local-cert: {cmd} refused with 502", r.startswith("502"), r)
         f.login("alice", PW)
-        got = bytearray()
-        f.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(f, "big.bin")
         check("no --local-cert: plain RETR through a bridge with TLS toward ferryd",
               bytes(got) == open(os.path.join(root, "big.bin"), "rb").read())
         f.quit()
     finally:
-        rc, clean, text = b.stop()
-        check("no --local-cert bridge: exit 0, no sanitizer reports", rc == 0 and clean,
-              text[-800:])
-
-
-def read_reply(s, timeout=10):
-    s.settimeout(timeout)
-    buf = b""
-    while True:
-        try:
-            chunk = s.recv(4096)
-        except (socket.timeout, OSError):
-            break
-        if not chunk:
-            break
-        buf += chunk
-        lines = buf.split(b"\r\n")
-        if len(lines) > 1 and any(len(x) > 3 and x[3:4] == b" " and x[:3].isdigit()
-                                  for x in lines[:-1]):
-            break
-    return buf.decode(errors="replace")
+        t.stopped(b, "no --local-cert bridge: exit 0, no sanitizer reports", want=0)
 
 
 def hostile_tests(b, root):
@@ -486,10 +413,7 @@ def hostile_tests(b, root):
     ds = socket.create_connection((host, port), 10)
     t0 = time.time()
     r = f.sendcmd("RETR big.bin")
-    try:
-        r = f.getresp()
-    except ftplib.Error as e:
-        r = str(e)
+    r = reply_text(f.getresp)
     took = time.time() - t0
     check("a local data handshake that never starts: 150, then 425/426", r[:3] in ("425", "426"),
           r)
@@ -499,25 +423,24 @@ def hostile_tests(b, root):
     f.quit()
     # The bridge serves on.
     f = login(b.port)
-    got = bytearray()
-    f.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(f, "big.bin")
     check("after the hostile input the bridge serves a PROT P RETR", bytes(got) == data)
     f.quit()
 
 
 def implicit_tests(srv_port, root, work):
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--local-implicit"], name="implicit")
     try:
         big = os.path.join(root, "big.bin")
         out = os.path.join(work, "implicit.bin")
         r = run(["curl", "-sS", "-k", "-o", out, f"ftps://alice:{PW}@127.0.0.1:{b.port}/big.bin"])
         check("curl ftps:// (implicit FTPS) RETR through the bridge: bytes equal",
-              r.returncode == 0 and same(out, big))
+              r.returncode == 0 and same_files(out, big))
         r = run(["curl", "-sS", "-k", "-T", big,
                  f"ftps://alice:{PW}@127.0.0.1:{b.port}/implicit-up.bin"])
         check("curl ftps:// (implicit FTPS) STOR through the bridge: bytes equal",
-              r.returncode == 0 and same(os.path.join(root, "implicit-up.bin"), big))
+              r.returncode == 0 and same_files(os.path.join(root, "implicit-up.bin"), big))
         s = socket.create_connection(("127.0.0.1", b.port), 10)
         s.sendall(b"USER alice\r\n")
         s.settimeout(10)
@@ -529,8 +452,7 @@ def implicit_tests(srv_port, root, work):
               got[:1] in (b"", b"\x15"), got)
         s.close()
     finally:
-        rc, clean, text = b.stop()
-        check("implicit bridge: exit 0, no sanitizer reports", rc == 0 and clean, text[-800:])
+        t.stopped(b, "implicit bridge: exit 0, no sanitizer reports", want=0)
 
 
 def required_tests(srv_port, root, work):
@@ -540,7 +462,7 @@ def required_tests(srv_port, root, work):
     big = os.path.join(root, "big.bin")
     data = open(big, "rb").read()
     url = f"ftp://alice:{PW}@127.0.0.1"
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--no-tls", "--local-tls-required", "login"], name="required")
     try:
         r = run(["curl", "-sS", f"{url}:{b.port}/"])
@@ -549,7 +471,7 @@ def required_tests(srv_port, root, work):
         out = os.path.join(work, "required.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", "-o", out, f"{url}:{b.port}/big.bin"])
         check("--local-tls-required login: curl --ssl-reqd RETR works: bytes equal",
-              r.returncode == 0 and same(out, big))
+              r.returncode == 0 and same_files(out, big))
         f = ftplib.FTP()
         f.connect("127.0.0.1", b.port, timeout=20)
         feat = f.sendcmd("FEAT")
@@ -558,53 +480,33 @@ def required_tests(srv_port, root, work):
         check("--local-tls-required: NOOP before AUTH answered",
               f.sendcmd("NOOP").startswith("200"))
         for cmd in ("USER alice", f"PASS {PW}", "PASV", "EPSV", "CWD /", "SITE HELP"):
-            try:
-                r = f.sendcmd(cmd)
-            except ftplib.Error as e:
-                r = str(e)
+            r = reply_text(f.sendcmd, cmd)
             check(f"--local-tls-required login: {cmd.split()[0]} before AUTH TLS: 530",
                   r.startswith("530 TLS required"), r)
-        try:
-            f.login("alice", PW)
-            r = "logged in"
-        except ftplib.error_perm as e:
-            r = str(e)
+        r = reply_text(f.login, "alice", PW)
         check("--local-tls-required login: ftplib plain login refused with 530",
               r.startswith("530"), r)
         check("... QUIT still answered", f.quit().startswith("221"))
         s = socket.create_connection(("127.0.0.1", b.port), 10)
         read_reply(s)
         s.sendall(b"USER alice\r\n" * 25)
-        s.settimeout(10)
-        got = b""
-        try:
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
-        except OSError:
-            pass
+        got = recv_until_close(s, 10)
         lines = got.decode(errors="replace").split("\r\n")
         check("--local-tls-required: 20 commands refused, then 421 and the end",
               lines.count("530 TLS required: send AUTH TLS first.") == 20 and
               lines[20].startswith("421") and lines[21:] == [""], lines[18:])
         s.close()
         g = login(b.port)
-        got = bytearray()
-        g.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(g, "big.bin")
         check("--local-tls-required login: ftplib FTP_TLS login and PROT P RETR work",
               bytes(got) == data)
         g.prot_c()
-        got = bytearray()
-        g.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(g, "big.bin")
         check("--local-tls-required login: PROT C transfers still allowed", bytes(got) == data)
         g.quit()
     finally:
-        rc, clean, text = b.stop()
-        check("--local-tls-required login bridge: exit 0, no sanitizer reports",
-              rc == 0 and clean, text[-800:])
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+        t.stopped(b, "--local-tls-required login bridge: exit 0, no sanitizer reports", want=0)
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--no-tls", "--local-tls-required", "data"], name="required-data")
     try:
         r = run(["curl", "-sS", f"{url}:{b.port}/"])
@@ -616,33 +518,24 @@ def required_tests(srv_port, root, work):
         out = os.path.join(work, "required-data.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", "-o", out, f"{url}:{b.port}/big.bin"])
         check("--local-tls-required data: curl --ssl-reqd RETR works: bytes equal",
-              r.returncode == 0 and same(out, big))
+              r.returncode == 0 and same_files(out, big))
         g = SessionFTP(context=tls_ctx(), timeout=20)
         g.connect("127.0.0.1", b.port)
         g.auth()
         g.login("alice", PW)
         for cmd, code in (("PASV", "227"), ("RETR big.bin", "521"), ("NLST", "521"),
                           ("STOR x.bin", "521")):
-            try:
-                r = g.sendcmd(cmd)
-            except ftplib.Error as e:
-                r = str(e)
+            r = reply_text(g.sendcmd, cmd)
             check(f"--local-tls-required data: {cmd.split()[0]} without PROT P: {code}",
                   r.startswith(code), r)
-        try:
-            r = g.prot_c()
-        except ftplib.Error as e:
-            r = str(e)
+        r = reply_text(g.prot_c)
         check("--local-tls-required data: PROT C refused with 534", r.startswith("534"), r)
         g.prot_p()
-        got = bytearray()
-        g.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(g, "big.bin")
         check("--local-tls-required data: after PROT P the RETR works", bytes(got) == data)
         g.quit()
     finally:
-        rc, clean, text = b.stop()
-        check("--local-tls-required data bridge: exit 0, no sanitizer reports",
-              rc == 0 and clean, text[-800:])
+        t.stopped(b, "--local-tls-required data bridge: exit 0, no sanitizer reports", want=0)
     r = run([ferry_ftp, "bridge", "--local-tls-required", "login", "127.0.0.1:21"], timeout=20)
     check("--local-tls-required without --local-cert: refused, exit 1",
           r.returncode == 1 and b"--local-cert" in r.stderr, r.stderr)
@@ -688,7 +581,7 @@ def deadline_tests(srv_port, root):
     single-threaded, serves another session meanwhile."""
     data = open(os.path.join(root, "big.bin"), "rb").read()
     T = 6
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--no-tls", "-t", str(T)], name="deadline")
     try:
         a = socket.create_connection(("127.0.0.1", b.port), 10)
@@ -700,8 +593,7 @@ def deadline_tests(srv_port, root):
         # Meanwhile another session logs in, lists and downloads.
         g = login(b.port)
         names = g.nlst()
-        got = bytearray()
-        g.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(g, "big.bin")
         g.quit()
         busy = time.time() - t0
         check("a stalled control handshake: 234 first", r.startswith("234"), r)
@@ -714,8 +606,8 @@ def deadline_tests(srv_port, root):
         check(f"... the stalled handshake is closed after -t ({T} s), not before",
               took is not None and T - 2 < took < T + 15, took)
         a.close()
-        check("... and logged", "TLS handshake on the control connection not done" in b.text(),
-              b.text()[-500:])
+        check("... and logged", "TLS handshake on the control connection not done" in b.logtext(),
+              b.logtext()[-500:])
         # A data handshake trickled one byte a second: -t's no-progress rule
         # never fires, the handshake's own deadline does.
         f = login(b.port)
@@ -732,10 +624,7 @@ def deadline_tests(srv_port, root):
                 pass
             readable = select.select([f.sock], [], [], 1.0)[0]
             if readable:
-                try:
-                    end = f.getresp()
-                except ftplib.Error as e:
-                    end = str(e)
+                end = reply_text(f.getresp)
                 break
         took = time.time() - t0
         ds.close()
@@ -744,17 +633,15 @@ def deadline_tests(srv_port, root):
         check(f"... after the handshake's deadline (-t {T} s), not before",
               T - 2 < took < T + 15, f"{took:.1f}s")
         check("... logged", "TLS handshake on the client's data connection not done" in
-              b.text())
+              b.logtext())
         check("... and the session goes on", f.sendcmd("NOOP").startswith("200"))
-        got = bytearray()
-        f.retrbinary("RETR big.bin", got.extend)
+        got = retr_bytes(f, "big.bin")
         check("... a PROT P RETR after it works", bytes(got) == data)
         f.quit()
     finally:
-        rc, clean, text = b.stop()
-        check("deadline bridge: exit 0, no sanitizer reports", rc == 0 and clean, text[-800:])
+        t.stopped(b, "deadline bridge: exit 0, no sanitizer reports", want=0)
     # Implicit: the handshake starts with the connection; nothing is sent.
-    b = Bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
+    b = start_bridge(srv_port, ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY,
                           "--no-tls", "--local-implicit", "-t", str(T)], name="deadline-imp")
     try:
         a = socket.create_connection(("127.0.0.1", b.port), 10)
@@ -762,7 +649,7 @@ def deadline_tests(srv_port, root):
         out = os.path.join(tempdir("ferry-btls-imp-"), "imp.bin")
         r = run(["curl", "-sS", "-k", "-o", out, f"ftps://alice:{PW}@127.0.0.1:{b.port}/big.bin"])
         check("implicit: a silent client beside curl ftps:// RETR, which works",
-              r.returncode == 0 and same(out, os.path.join(root, "big.bin")))
+              r.returncode == 0 and same_files(out, os.path.join(root, "big.bin")))
         check("... the silent one is still open after it", still_open(a))
         took = closed_within(a, T + 20)
         took = None if took is None else time.time() - t0
@@ -770,9 +657,7 @@ def deadline_tests(srv_port, root):
               took is not None and T - 2 < took < T + 15, took)
         a.close()
     finally:
-        rc, clean, text = b.stop()
-        check("implicit deadline bridge: exit 0, no sanitizer reports", rc == 0 and clean,
-              text[-800:])
+        t.stopped(b, "implicit deadline bridge: exit 0, no sanitizer reports", want=0)
 
 
 def startup_tests():
@@ -819,7 +704,7 @@ def main():
         local = ["--local-cert", BRIDGE_CERT, "--local-key", BRIDGE_KEY]
         for leg, d, extra in (("server leg clear", plain, ["--no-tls"]),
                               ("server leg TLS", tls, ["--tls", "--ca", CA])):
-            b = Bridge(d.port, local + extra, name=slug(leg))
+            b = start_bridge(d.port, local + extra, name=slug(leg))
             try:
                 t.run(f"curl ({leg})", curl_tests, b, d, root, work, leg)
                 t.run(f"lftp ({leg})", lftp_tests, b, d, root, work, leg, CA)
@@ -831,38 +716,33 @@ def main():
                 if leg.endswith("TLS"):
                     t.run("hostile", hostile_tests, b, root)
             finally:
-                rc, clean, text = b.stop()
-                check(f"bridge ({leg}): exit 0 on SIGTERM, no sanitizer reports",
-                      rc == 0 and clean, text[-1500:])
+                t.stopped(b, f"bridge ({leg}): exit 0 on SIGTERM, no sanitizer reports", want=0)
+            text = b.logtext()
             if leg.endswith("TLS"):
                 check("the bridge's log names its TLS toward the server and the client",
                       "TLS toward the server: TLSv1.3" in text and
                       "TLS toward the client: TLSv1" in text, text[-800:])
                 check("the bridge's log shows resumed client data connections",
                       "client's data connection in TLS" in text and "session resumed" in text)
-            b = Bridge(d.port, local + extra + ["--local-no-reuse"], name=slug(leg) + "-noreuse")
+            b = start_bridge(d.port, local + extra + ["--local-no-reuse"],
+                             name=slug(leg) + "-noreuse")
             try:
                 t.run(f"ftplib as shipped, --local-no-reuse ({leg})", ftplib_plain_tests,
                       b.port, "off", data, leg)
                 t.run(f"curl two transfers, --local-no-reuse ({leg})", curl_two_tests, b, d,
                       root, work, leg, "off")
             finally:
-                rc, clean, text = b.stop()
-                check(f"bridge --local-no-reuse ({leg}): exit 0, no sanitizer reports",
-                      rc == 0 and clean, text[-1500:])
+                t.stopped(b, f"bridge --local-no-reuse ({leg}): exit 0, no sanitizer reports",
+                          want=0)
         t.run("implicit", implicit_tests, plain.port, root, work)
         t.run("--local-tls-required", required_tests, plain.port, root, work)
         t.run("handshake deadline", deadline_tests, plain.port, root)
         t.run("no --local-cert", local_off_tests, tls.port, root)
     except Exception as e:  # noqa: BLE001
-        import traceback
-        traceback.print_exc()
-        check("bridge TLS test ran", False, repr(e))
+        t.raised("bridge TLS test ran", e)
     finally:
         for d in servers:
-            rc, clean = d.stop()
-            check("ferryd: exit 6 on SIGTERM, no sanitizer reports", rc == 6 and clean,
-                  d.logtext()[-1500:])
+            t.stopped(d, "ferryd: exit 6 on SIGTERM, no sanitizer reports")
         import shutil
         shutil.rmtree(keys, ignore_errors=True)
     print_table()

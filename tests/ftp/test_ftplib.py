@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, ftp_session, recv_to_eof, tempdir  # noqa: E402
 from ftpd import reply_code as code  # noqa: E402
 
 ferryd_bin = sys.argv[1]
@@ -31,10 +31,7 @@ def make_tree(root):
 
 
 def login(port, user="alice", pw="wonderland"):
-    f = ftplib.FTP()
-    f.connect("127.0.0.1", port, timeout=20)
-    f.login(user, pw)
-    return f
+    return ftp_session(port, user, pw)
 
 
 def basics(d, root):
@@ -177,12 +174,7 @@ def transfers(d, root):
     check("RETR ascii lines", lines == ["line one", "line two", "line three"], str(lines))
     f.sendcmd("TYPE A")
     conn = f.transfercmd("RETR hello.txt")
-    raw = b""
-    while True:
-        x = conn.recv(65536)
-        if not x:
-            break
-        raw += x
+    raw = recv_to_eof(conn)
     conn.close()
     f.voidresp()
     check("ASCII mode sends CRLF (CRLF kept)", raw == b"line one\r\nline two\r\nline three\r\n", repr(raw))

@@ -9,35 +9,19 @@ import ftplib
 import os
 import socket
 import ssl
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, self_signed, tempdir, tls_ctx  # noqa: E402
+from ftpd import (Checks, Ferryd, clear_login, crypt_hash, lftp_ftps, read_reply,  # noqa: E402
+                  recv_until_close, reply_text, retr_bytes, seconds_to_close, self_signed,
+                  tempdir, tls_ctx)
+from ftpd import run_client as run  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
 PW = "tls-s3cret"
-
-
-def run(cmd, timeout=60, **kw):
-    r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-    if r.returncode:
-        print(f"# {' '.join(cmd)} -> {r.returncode}\n{r.stderr.decode(errors='replace')[-1500:]}")
-    return r
-
-
-def recv_line(s, deadline=10):
-    s.settimeout(deadline)
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode(errors="replace")
 
 
 def ftplib_tests(d, root, work):
@@ -58,30 +42,20 @@ def ftplib_tests(d, root, work):
         check(f"ftplib {name}: PBSZ 0", resp.startswith("200"), resp)
         resp = f.prot_p()
         check(f"ftplib {name}: PROT P accepted", resp.startswith("200"), resp)
-        try:
-            f.sendcmd("PROT S")
-            check(f"ftplib {name}: PROT S refused with 536", False, "accepted")
-        except ftplib.error_perm as e:
-            check(f"ftplib {name}: PROT S refused with 536", str(e).startswith("536"), str(e))
+        r = reply_text(f.sendcmd, "PROT S")
+        check(f"ftplib {name}: PROT S refused with 536", r.startswith("536"), r)
         f.prot_c()
         f.storbinary(f"STOR up-{ver.name}.bin", __import__("io").BytesIO(data))
         with open(os.path.join(root, f"up-{ver.name}.bin"), "rb") as fh:
             check(f"ftplib {name}: STOR (PROT C) bytes equal", fh.read() == data)
-        got = bytearray()
-        f.retrbinary(f"RETR up-{ver.name}.bin", got.extend)
+        got = retr_bytes(f, f"up-{ver.name}.bin")
         check(f"ftplib {name}: RETR (PROT C) bytes equal", bytes(got) == data)
-        try:
-            f.sendcmd("CCC")
-            check(f"ftplib {name}: CCC refused", False, "accepted")
-        except ftplib.error_perm as e:
-            check(f"ftplib {name}: CCC refused with 534", str(e).startswith("534"), str(e))
+        r = reply_text(f.sendcmd, "CCC")
+        check(f"ftplib {name}: CCC refused with 534", r.startswith("534"), r)
         resp = f.sendcmd("NOOP")
         check(f"ftplib {name}: still in TLS after CCC", resp.startswith("200"), resp)
-        try:
-            f.sendcmd("AUTH TLS")
-            check(f"ftplib {name}: AUTH TLS twice refused", False, "accepted")
-        except ftplib.error_perm as e:
-            check(f"ftplib {name}: AUTH TLS twice refused with 503", str(e).startswith("503"), str(e))
+        r = reply_text(f.sendcmd, "AUTH TLS")
+        check(f"ftplib {name}: AUTH TLS twice refused with 503", r.startswith("503"), r)
         f.quit()
 
 
@@ -110,11 +84,8 @@ def curl_tests(d, root, work):
 
 def lftp_tests(d, root, work):
     out = os.path.join(work, "lftp.bin")
-    script = ("set ftp:ssl-force true; set ftp:ssl-protect-data false; "
-              "set ssl:verify-certificate no; set net:max-retries 1; "
-              f"open -u alice,{PW} -p {d.port} 127.0.0.1; get curl.bin -o {out}; "
-              "put " + os.path.join(root, "curl.bin") + " -o lftp-up.bin; bye")
-    r = run(["lftp", "-c", script])
+    r = run(lftp_ftps(d.port, "127.0.0.1", f"alice,{PW}", f"get curl.bin -o {out}; put "
+                      + os.path.join(root, "curl.bin") + " -o lftp-up.bin; bye", protect_data=False))
     check("lftp ftp:ssl-force get", r.returncode == 0 and
           open(out, "rb").read() == open(os.path.join(root, "curl.bin"), "rb").read())
     check("lftp ftp:ssl-force put", r.returncode == 0 and
@@ -125,57 +96,41 @@ def lftp_tests(d, root, work):
 def hostile_tests(d):
     # PBSZ / PROT before AUTH
     s = socket.create_connection(("127.0.0.1", d.port), 5)
-    recv_line(s)
+    read_reply(s)
     s.sendall(b"PBSZ 0\r\n")
-    check("PBSZ before AUTH: 503", recv_line(s).startswith("503"))
+    check("PBSZ before AUTH: 503", read_reply(s).startswith("503"))
     s.sendall(b"PROT P\r\n")
-    check("PROT before AUTH: 503", recv_line(s).startswith("503"))
+    check("PROT before AUTH: 503", read_reply(s).startswith("503"))
     s.sendall(b"AUTH KERBEROS\r\n")
-    check("AUTH KERBEROS: 504", recv_line(s).startswith("504"))
+    check("AUTH KERBEROS: 504", read_reply(s).startswith("504"))
     # Garbage instead of a ClientHello: the connection is closed, bounded.
     s.sendall(b"AUTH TLS\r\n")
-    check("AUTH TLS: 234", recv_line(s).startswith("234"))
+    check("AUTH TLS: 234", read_reply(s).startswith("234"))
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
-    s.settimeout(10)
     t0 = time.time()
-    rest = b""
-    try:
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            rest += chunk
-    except OSError:
-        pass
+    rest = recv_until_close(s, 10)
     check("garbage instead of ClientHello: closed", time.time() - t0 < 9,
           f"{time.time() - t0:.1f}s")
     check("garbage: no plain text reply after 234", b"500" not in rest and b"502" not in rest, rest[:80])
     s.close()
     # Commands pipelined after AUTH TLS are dropped, never run in clear.
     s = socket.create_connection(("127.0.0.1", d.port), 5)
-    recv_line(s)
+    read_reply(s)
     s.sendall(b"AUTH TLS\r\nUSER alice\r\n")
-    line = recv_line(s)
+    line = read_reply(s)
     check("pipelined after AUTH: only 234", line.startswith("234") and "331" not in line, line)
     ss = tls_ctx().wrap_socket(s)
     ss.sendall(b"NOOP\r\n")
-    line = recv_line(ss)
+    line = read_reply(ss)
     check("pipelined USER was dropped (NOOP answered next)", line.startswith("200"), line)
     ss.close()
     # A handshake that never finishes: closed by the login timeout.
     s = socket.create_connection(("127.0.0.1", d.port), 5)
-    recv_line(s)
+    read_reply(s)
     s.sendall(b"AUTH TLS\r\n")
-    recv_line(s)
+    read_reply(s)
     s.sendall(b"\x16\x03\x01\x00\x80")   # a record header and nothing more
-    s.settimeout(20)
-    t0 = time.time()
-    try:
-        while s.recv(4096):
-            pass
-    except OSError:
-        pass
-    took = time.time() - t0
+    took = seconds_to_close(s, 20)
     check("stalled handshake closed by login_timeout", took < 15, f"{took:.1f}s")
     s.close()
 
@@ -184,14 +139,8 @@ def required_tests(binary, root, cert, key):
     ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True}],
            "tls": {"cert": cert, "key": key, "required": True}}
     with Ferryd(binary, ftp, workers=1) as d:
-        f = ftplib.FTP(timeout=10)
-        f.connect("127.0.0.1", d.port)
-        try:
-            f.login("alice", PW)
-            check("required: USER before AUTH gets 530", False, "logged in")
-        except ftplib.error_perm as e:
-            check("required: USER before AUTH gets 530", str(e).startswith("530"), str(e))
-        f.close()
+        r = clear_login(d.port, "alice", PW)
+        check("required: USER before AUTH gets 530", r.startswith("530"), r)
         f = ftplib.FTP_TLS(context=tls_ctx(), timeout=10)
         f.connect("127.0.0.1", d.port)
         f.login("alice", PW)   # AUTH TLS first
@@ -200,9 +149,9 @@ def required_tests(binary, root, cert, key):
         token = resp[resp.index("DATACONN:") + 9:].rstrip(")").split(")")[0]
         # A DATACONN login is a data connection: exempt, in clear.
         s = socket.create_connection(("127.0.0.1", d.port), 5)
-        recv_line(s)
+        read_reply(s)
         s.sendall(b"USER DATACONN\r\n")
-        check("required: USER DATACONN without AUTH gets 331", recv_line(s).startswith("331"))
+        check("required: USER DATACONN without AUTH gets 331", read_reply(s).startswith("331"))
         s.close()
         # DATACONN inside TLS without resuming the control session: 522
         # (ftp.tls.require_reuse; test_ftps_data.py covers SPSV over TLS).
@@ -210,12 +159,8 @@ def required_tests(binary, root, cert, key):
         g.connect("127.0.0.1", d.port)
         g.auth()
         g.sendcmd("USER DATACONN")
-        try:
-            g.sendcmd("PASS " + token)
-            check("required: DATACONN in TLS without resumption gets 522", False, "accepted")
-        except ftplib.error_perm as e:
-            check("required: DATACONN in TLS without resumption gets 522",
-                  str(e).startswith("522"), str(e))
+        r = reply_text(g.sendcmd, "PASS " + token)
+        check("required: DATACONN in TLS without resumption gets 522", r.startswith("522"), r)
         g.close()
         f.quit()
 

@@ -18,18 +18,15 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, ImplicitFTP, crypt_hash, free_port, tempdir, tls_ctx  # noqa: E402,E501
+from ftpd import (Checks, Ferryd, ImplicitFTP, clear_login, crypt_hash, free_port, lftp_ftps,  # noqa: E402
+                  reply_text, retr_bytes, seconds_to_close, tempdir, tls_ctx)
+from ftpd import run_client as run  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
 PW = "cert-s3cret"
 EXIT_CRYPTO = 3
-
-
-def run(cmd, timeout=60, **kw):
-    r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-    return r
 
 
 def out(r):
@@ -169,13 +166,9 @@ def implicit_tests(c, root, work):
         f.login("alice", PW)
         check("implicit: PBSZ 0 accepted", f.sendcmd("PBSZ 0").startswith("200"))
         check("implicit: PROT C accepted", f.sendcmd("PROT C").startswith("200"))
-        try:
-            f.sendcmd("AUTH TLS")
-            check("implicit: AUTH TLS answered 503", False, "accepted")
-        except ftplib.error_perm as e:
-            check("implicit: AUTH TLS answered 503", str(e).startswith("503"), str(e))
-        got = bytearray()
-        f.retrbinary("RETR f.bin", got.extend)
+        r = reply_text(f.sendcmd, "AUTH TLS")
+        check("implicit: AUTH TLS answered 503", r.startswith("503"), r)
+        got = retr_bytes(f, "f.bin")
         check("implicit: ftplib RETR (PROT C) byte for byte", bytes(got) == data)
         resp = f.sendcmd("SPSV")
         check("implicit: SPSV answered with a DATACONN credential",
@@ -192,26 +185,12 @@ def implicit_tests(c, root, work):
         s.close()
         # A handshake that never starts is bounded by login_timeout (5 s).
         s = socket.create_connection(("127.0.0.1", ip), 5)
-        s.settimeout(30)
-        t0 = time.time()
-        try:
-            while s.recv(100):
-                pass
-        except OSError:
-            pass
-        took = time.time() - t0
+        took = seconds_to_close(s, 30)
         check("implicit: a silent client is closed by login_timeout", took < 20, f"{took:.1f}s")
         s.close()
         # Per account on the explicit listener: bob needs TLS, alice not.
-        f = ftplib.FTP(timeout=10)
-        f.connect("127.0.0.1", port)
-        try:
-            f.login("bob", PW)
-            check("account tls=login: clear login gets 530", False, "logged in")
-        except ftplib.error_perm as e:
-            check("account tls=login: clear login gets 530", str(e).startswith("530") and
-                  "TLS" in str(e), str(e))
-        f.close()
+        r = clear_login(port, "bob", PW)
+        check("account tls=login: clear login gets 530", r.startswith("530") and "TLS" in r, r)
         f = ftplib.FTP(timeout=10)
         f.connect("127.0.0.1", port)
         f.login("alice", PW)
@@ -223,14 +202,8 @@ def implicit_tests(c, root, work):
         check("account tls=login: login after AUTH TLS", f.pwd() == "/")
         f.quit()
         # Per listener: alice is refused in clear on the strict listener.
-        f = ftplib.FTP(timeout=10)
-        f.connect("127.0.0.1", strict)
-        try:
-            f.login("alice", PW)
-            check("listener policy login: clear login gets 530", False, "logged in")
-        except ftplib.error_perm as e:
-            check("listener policy login: clear login gets 530", str(e).startswith("530"), str(e))
-        f.close()
+        r = clear_login(strict, "alice", PW)
+        check("listener policy login: clear login gets 530", r.startswith("530"), r)
         f = ftplib.FTP_TLS(context=tls_ctx(), timeout=10)
         f.connect("127.0.0.1", strict)
         f.login("alice", PW)
@@ -322,8 +295,7 @@ def reload_tests(c, root, work):
         old.retrlines("LIST", lines.append)
         check("reload: the old session's LIST (PROT C) works",
               any("small.txt" in x for x in lines), lines)
-        got = bytearray()
-        old.retrbinary("RETR small.txt", got.extend)
+        got = retr_bytes(old, "small.txt")
         check("reload: the old session's RETR works", bytes(got) == b"before and after\n")
         for ver, name in (("1_2", "TLSv1.2"), ("1_3", "TLSv1.3")):
             r = run(["openssl", "s_client", "-connect", f"127.0.0.1:{ip}", f"-tls{ver}",
@@ -363,12 +335,9 @@ def reload_tests(c, root, work):
 # ---- verification by clients ----------------------------------------------------------
 
 def lftp_get(port, cafile, host, dst):
-    script = ("set ftp:ssl-force true; set ftp:ssl-protect-data false; "
-              f"set ssl:ca-file {cafile}; set ssl:verify-certificate yes; "
-              "set ssl:check-hostname yes; set net:max-retries 1; set net:timeout 5; "
-              f"set cmd:fail-exit true; open -u alice,{PW} -p {port} {host}; "
-              f"get f.bin -o {dst}; bye")
-    return run(["lftp", "-c", script], timeout=60)
+    return run(lftp_ftps(port, host, f"alice,{PW}", f"get f.bin -o {dst}; bye", ca=cafile, protect_data=False,
+                         settings="set ssl:check-hostname yes; set net:timeout 5; set cmd:fail-exit true; "),
+               timeout=60)
 
 
 def verify_tests(c, root, work):

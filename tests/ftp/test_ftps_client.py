@@ -20,15 +20,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, crypt_hash, find_pureftpd, pure_userdb, self_signed,  # noqa: E402
-                  sh, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
+from ftpd import (Checks, Ferryd, crypt_hash, find_pureftpd, fresh_lab, pure_userdb,  # noqa: E402
+                  same_files, self_signed, sh, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
 t = Checks()
 check = t.check
-NS = f"ftc{os.getpid()}"
+BOX = NS = None         # the netlab host the servers and clients run in, its namespace
 VS, VS_IMPL, VS_PLAIN, PURE, FERRYD, BRIDGE = 2121, 2990, 2122, 2123, 2130, 2131
-procs = []
 # ferryd's PROT P uploads (w3-ftpsdata) lost these races about once in eight
 # uploads: a TLS 1.3 client's data right after its Finished overflowing the
 # handshake's input bound ("handshake input", 522), and close_notify followed
@@ -41,10 +40,8 @@ KNOWN_FERRYD_RACE_LOGS = ("handshake input", "without close_notify: upload trunc
 
 
 def start(cmd, out):
-    log = open(out, "w")
-    p = subprocess.Popen(["ip", "netns", "exec", NS] + cmd, stdout=log, stderr=subprocess.STDOUT)
-    procs.append(p)
-    return p
+    """cmd in the namespace, its output to the file out; killed with the lab."""
+    return BOX.spawn(cmd, log=out)
 
 
 def wait_port(port, proc, out):
@@ -67,15 +64,6 @@ def ferry(host, *args, opts=(), user="anonymous:x", timeout=120):
     if r.returncode:
         print(f"# ferry-ftp {' '.join(opts)} {' '.join(args)} -> {r.returncode}: {err[-800:]}")
     return r.returncode, err
-
-
-def same(a, b):
-    try:
-        with open(a, "rb") as x, open(b, "rb") as y:
-            return x.read() == y.read()
-    except OSError as e:
-        print(f"# {e}")
-        return False
 
 
 def vsftpd_conf(work, name, port, root, cert, key, tls, implicit=False):
@@ -101,6 +89,19 @@ def make_root(path, seed):
     shutil.chown(os.path.join(path, "up"), "ftp")
 
 
+def ferryd_root(work, name, seed, cert, tls):
+    """work/name made by make_root, readable by all (as ferryd wants its
+    roots), and the FTP configuration serving it to alice (password pw)
+    with cert and the "tls" settings tls; (root, configuration)."""
+    root = os.path.join(work, name)
+    make_root(root, seed)
+    os.chmod(root, 0o755)
+    os.chmod(os.path.join(root, "up"), 0o755)
+    return root, {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root,
+                             "write": True}],
+                  "tls": {"cert": cert[0], "key": cert[1], **tls}}
+
+
 def vsftpd_tests(work, cert, other):
     root = os.path.join(work, "vsroot")
     make_root(root, 1)
@@ -113,11 +114,11 @@ def vsftpd_tests(work, cert, other):
             local = os.path.join(down, f"{name}{mode}")
             rc, _ = ferry(f"localhost:{VS}", "get", name, local, opts=["--tls", *ca, mode])
             check(f"vsftpd (require_ssl_reuse) {mode} get {name}: byte for byte",
-                  rc == 0 and same(local, os.path.join(root, name)))
+                  rc == 0 and same_files(local, os.path.join(root, name)))
         rc, _ = ferry(f"localhost:{VS}", "put", os.path.join(root, "big"), f"up/big{mode}",
                       opts=["--tls", *ca, mode])
         check(f"vsftpd (require_ssl_reuse) {mode} put 3 MiB: byte for byte",
-              rc == 0 and same(os.path.join(root, "up", f"big{mode}"), os.path.join(root, "big")))
+              rc == 0 and same_files(os.path.join(root, "up", f"big{mode}"), os.path.join(root, "big")))
     r = subprocess.run(["ip", "netns", "exec", NS, ferry_ftp, "-v", "-q", "--tls", *ca, "--epsv",
                         f"localhost:{VS}", "ls"], capture_output=True, timeout=60)
     out, err = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
@@ -163,11 +164,11 @@ except (ftplib.Error, OSError) as e:
     local = os.path.join(down, "big.implicit")
     rc, _ = ferry(f"localhost:{VS_IMPL}", "get", "big", local, opts=["--implicit", *ca, "--epsv"])
     check("implicit FTPS (vsftpd implicit_ssl) get: byte for byte",
-          rc == 0 and same(local, os.path.join(iroot, "big")))
+          rc == 0 and same_files(local, os.path.join(iroot, "big")))
     rc, _ = ferry(f"localhost:{VS_IMPL}", "put", os.path.join(iroot, "small"), "up/small",
                   opts=["--implicit", *ca, "--pasv"])
     check("implicit FTPS put: byte for byte",
-          rc == 0 and same(os.path.join(iroot, "up", "small"), os.path.join(iroot, "small")))
+          rc == 0 and same_files(os.path.join(iroot, "up", "small"), os.path.join(iroot, "small")))
 
     # a server without TLS: --tls fails, --tls-auto goes on in clear
     proot = os.path.join(work, "vsplain")
@@ -179,7 +180,7 @@ except (ftplib.Error, OSError) as e:
     local = os.path.join(down, "small.auto")
     rc, _ = ferry(f"localhost:{VS_PLAIN}", "get", "small", local, opts=["--tls-auto", *ca, "--epsv"])
     check("--tls-auto against it: plain FTP, byte for byte",
-          rc == 0 and same(local, os.path.join(proot, "small")))
+          rc == 0 and same_files(local, os.path.join(proot, "small")))
 
 
 def pureftpd_tests(work, cert, binary):
@@ -196,18 +197,18 @@ def pureftpd_tests(work, cert, binary):
     opts = ["--tls", "--ca", cert[0], "--epsv"]
     local = os.path.join(down, "big")
     rc, _ = ferry(f"localhost:{PURE}", "get", "big", local, opts=opts, user="bob:pw")
-    check("pure-ftpd -Y 2 get 3 MiB: byte for byte", rc == 0 and same(local, os.path.join(root, "big")))
+    check("pure-ftpd -Y 2 get 3 MiB: byte for byte", rc == 0 and same_files(local, os.path.join(root, "big")))
     rc, _ = ferry(f"localhost:{PURE}", "put", os.path.join(root, "big"), "big.up", opts=opts,
                   user="bob:pw")
     check("pure-ftpd -Y 2 put 3 MiB: byte for byte",
-          rc == 0 and same(os.path.join(root, "big.up"), os.path.join(root, "big")))
+          rc == 0 and same_files(os.path.join(root, "big.up"), os.path.join(root, "big")))
     rc, _ = ferry(f"localhost:{PURE}", "ls", opts=["--epsv"], user="bob:pw")
     check("pure-ftpd -Y 2 refuses a login in clear", rc != 0)
     tree = os.path.join(work, "pmirror")
     rc, _ = ferry(f"localhost:{PURE}", "mirror", "/", tree, opts=["-P", "2", *opts],
                   user="bob:pw")
     check("pure-ftpd -Y 2: mirror -P 2 over TLS (two sessions, one TLS context)",
-          rc == 0 and all(same(os.path.join(tree, n), os.path.join(root, n))
+          rc == 0 and all(same_files(os.path.join(tree, n), os.path.join(root, n))
                           for n in ("empty", "small", "big", "big.up")))
 
 
@@ -215,13 +216,7 @@ def spsv_tls_tests(work, cert):
     """SPSV over TLS against ferryd (PROT P, resumption check on): the
     DATACONN connection does 220, AUTH TLS, 234, a handshake resuming the
     control session, then its login inside TLS."""
-    root = os.path.join(work, "sroot")
-    make_root(root, 6)
-    os.chmod(root, 0o755)
-    os.chmod(os.path.join(root, "up"), 0o755)
-    ftp = {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root,
-                      "write": True}],
-           "tls": {"cert": cert[0], "key": cert[1], "required": True}}
+    root, ftp = ferryd_root(work, "sroot", 6, cert, {"required": True})
     down = os.path.join(work, "sdown")
     os.makedirs(down)
     with Ferryd(ferryd_bin, ftp, workers=2, port=FERRYD + 10, netns=NS) as d:
@@ -232,7 +227,7 @@ def spsv_tls_tests(work, cert):
             local = os.path.join(down, f"big.{name}")
             rc, _ = ferry(host, "get", "big", local, opts=opts, user="alice:pw")
             check(f"ferryd PROT P {name} get 3 MiB: byte for byte",
-                  rc == 0 and same(local, os.path.join(root, "big")))
+                  rc == 0 and same_files(local, os.path.join(root, "big")))
             for attempt in range(3):
                 rc, err = ferry(host, "put", os.path.join(root, "big"), f"up/big.{name}",
                                 opts=opts, user="alice:pw")
@@ -243,7 +238,7 @@ def spsv_tls_tests(work, cert):
                 # here, reported to the lead; shown, retried, not hidden.
                 print(f"# KNOWN ferryd PROT P upload race, retrying: {known[0]}")
             check(f"ferryd PROT P {name} put 3 MiB: byte for byte",
-                  rc == 0 and same(os.path.join(root, "up", f"big.{name}"),
+                  rc == 0 and same_files(os.path.join(root, "up", f"big.{name}"),
                                    os.path.join(root, "big")))
         r = subprocess.run(["ip", "netns", "exec", NS, ferry_ftp, "-v", "-q", "-u", "alice:pw",
                             "--tls", "--ca", cert[0], host, "get", "small",
@@ -269,13 +264,7 @@ def bridge_tests(work, cert, other):
     the bridge sees AUTH TLS in FEAT, negotiates it, PBSZ 0 / PROT P, and
     opens every SPSV data connection inside TLS (resuming the control
     session); plain clients get, put and mirror through it."""
-    root = os.path.join(work, "froot")
-    make_root(root, 5)
-    os.chmod(root, 0o755)
-    os.chmod(os.path.join(root, "up"), 0o755)
-    ftp = {"users": [{"name": "alice", "password": crypt_hash("pw"), "root": root,
-                      "write": True}],
-           "tls": {"cert": cert[0], "key": cert[1], "policy": "data"}}
+    root, ftp = ferryd_root(work, "froot", 5, cert, {"policy": "data"})
     with Ferryd(ferryd_bin, ftp, workers=2, port=FERRYD, netns=NS) as d:
         def bridge(port, *opts):
             out = os.path.join(work, f"bridge{port}.out")
@@ -299,27 +288,27 @@ def bridge_tests(work, cert, other):
         got = os.path.join(work, "via-bridge")
         r = curl(BRIDGE, f"ftp://127.0.0.1:{BRIDGE}/big", "-o", got)
         check("curl RETR through the bridge, TLS toward ferryd: byte for byte",
-              r.returncode == 0 and same(got, os.path.join(root, "big")), r.stderr)
+              r.returncode == 0 and same_files(got, os.path.join(root, "big")), r.stderr)
         r = curl(BRIDGE, "-T", os.path.join(root, "small"), f"ftp://127.0.0.1:{BRIDGE}/up/small")
         check("curl STOR through the bridge, TLS toward ferryd: byte for byte",
-              r.returncode == 0 and same(os.path.join(root, "up", "small"),
+              r.returncode == 0 and same_files(os.path.join(root, "up", "small"),
                                          os.path.join(root, "small")), r.stderr)
         r = curl(BRIDGE, "-P", "127.0.0.1", f"ftp://127.0.0.1:{BRIDGE}/big", "-o", got + "a")
         check("curl active (EPRT/PORT) RETR through the bridge: byte for byte",
-              r.returncode == 0 and same(got + "a", os.path.join(root, "big")), r.stderr)
+              r.returncode == 0 and same_files(got + "a", os.path.join(root, "big")), r.stderr)
         r = curl(BRIDGE, "-T", os.path.join(root, "big"), f"ftp://127.0.0.1:{BRIDGE}/up/big")
         check("curl STOR of 3 MiB through the bridge: byte for byte",
-              r.returncode == 0 and same(os.path.join(root, "up", "big"),
+              r.returncode == 0 and same_files(os.path.join(root, "up", "big"),
                                          os.path.join(root, "big")), r.stderr)
         rc, _ = ferry(f"127.0.0.1:{BRIDGE}", "get", "big", got + "2", opts=["--epsv"],
                       user="alice:pw")
         check("ferry-ftp --epsv through the bridge: byte for byte",
-              rc == 0 and same(got + "2", os.path.join(root, "big")))
+              rc == 0 and same_files(got + "2", os.path.join(root, "big")))
         tree = os.path.join(work, "bmirror")
         rc, _ = ferry(f"127.0.0.1:{BRIDGE}", "mirror", "/", tree, opts=["--epsv"],
                       user="alice:pw")
         check("ferry-ftp mirror through the bridge (MLSD and files in TLS toward ferryd)",
-              rc == 0 and all(same(os.path.join(tree, n), os.path.join(root, n))
+              rc == 0 and all(same_files(os.path.join(tree, n), os.path.join(root, n))
                               for n in ("empty", "small", "big")))
         probe = f"""
 import ftplib
@@ -375,9 +364,11 @@ def main():
         sys.exit(77)
     work = tempdir("ferry-ftpsc-")
     os.chmod(work, 0o755)
-    sh("ip", "netns", "add", NS)
+    global BOX, NS
+    lab = fresh_lab()
     try:
-        sh("ip", "-n", NS, "link", "set", "lo", "up")
+        BOX = lab.host("ftc")
+        NS = BOX.ns
         cert = self_signed(work, "server", "localhost", rsa=True)
         other = self_signed(work, "other", "localhost", rsa=True)
         t.run("vsftpd", vsftpd_tests, work, cert, other)
@@ -387,11 +378,7 @@ def main():
         if check("pure-ftpd is there (contrib/deps.sh unpacks it)", pure is not None):
             t.run("pure-ftpd", pureftpd_tests, work, cert, pure)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+        lab.close()
     t.finish()
 
 

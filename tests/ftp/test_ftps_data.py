@@ -25,22 +25,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, same_bytes, tempdir,  # noqa: E402
-                  tls_bio_upload, tls_ctx)
+from ftpd import (Checks, Ferryd, SessionFTP, clear_login, crypt_hash, ftps_session, lftp_ftps,  # noqa: E402
+                  read_reply, recv_to_eof, reply_text, retr_bytes, same_bytes, same_files,
+                  tempdir, tls_bio_upload, tls_ctx, wait_for)
+from ftpd import run_client as run  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
 check = t.check
 PW = "prot-p-s3cret"
 TABLE = {}          # (client, reuse on/off) -> result text
-
-
-def run(cmd, timeout=60, **kw):
-    r = subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
-    if r.returncode:
-        print(f"# {' '.join(cmd)} -> {r.returncode}\n"
-              f"{r.stderr.decode(errors='replace')[-1200:]}")
-    return r
 
 
 def make_ca(d):
@@ -61,29 +55,7 @@ def make_ca(d):
 
 
 def login(d, cls=SessionFTP, version=None, pasv=True):
-    f = cls(context=tls_ctx(version), timeout=20)
-    f.connect("127.0.0.1", d.port)
-    f.login("alice", PW)
-    f.prot_p()
-    f.set_pasv(pasv)
-    return f
-
-
-def wait_for(cond, secs=10):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
-def same(a, b):
-    try:
-        with open(a, "rb") as x, open(b, "rb") as y:
-            return x.read() == y.read()
-    except OSError:
-        return False
+    return ftps_session(d.port, "alice", PW, cls, version, pasv)
 
 
 def record(client, reuse, ok, detail=""):
@@ -101,11 +73,11 @@ def curl_tests(d, root, work, reuse):
     for name, extra in (("PASV", ["--disable-epsv"]), ("EPSV", [])):
         out = os.path.join(work, f"curl-{name}.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", *extra, "-o", out, f"{url}/big.bin"])
-        ok = r.returncode == 0 and same(out, big)
+        ok = r.returncode == 0 and same_files(out, big)
         check(f"curl --ssl-reqd {name} RETR 5 MB (reuse {reuse})", ok)
         up = f"curl-up-{name}.bin"
         r = run(["curl", "-sS", "--ssl-reqd", "-k", *extra, "-T", big, f"{url}/{up}"])
-        ok2 = r.returncode == 0 and same(os.path.join(root, up), big)
+        ok2 = r.returncode == 0 and same_files(os.path.join(root, up), big)
         check(f"curl --ssl-reqd {name} STOR 5 MB (reuse {reuse})", ok2)
         results.append(ok and ok2)
     r = run(["curl", "-sS", "--ssl-reqd", "-k", f"{url}/"])
@@ -128,7 +100,7 @@ def curl_tests(d, root, work, reuse):
     r1 = run(["curl", "-sS", "--ssl-reqd", "-k", "-T", part, f"{url}/{name}"])
     r2 = run(["curl", "-sS", "--ssl-reqd", "-k", "-C", "-", "-T", big, f"{url}/{name}"])
     check(f"curl --ssl-reqd REST+STOR completes a file (reuse {reuse})",
-          r1.returncode == 0 and r2.returncode == 0 and same(os.path.join(root, name), big))
+          r1.returncode == 0 and r2.returncode == 0 and same_files(os.path.join(root, name), big))
     r = run(["curl", "-sS", "--ssl-reqd", "-k", "--append", "-T", part, f"{url}/{name}"])
     with open(big, "rb") as f:
         want = f.read() + open(part, "rb").read()
@@ -142,12 +114,12 @@ def curl_tests(d, root, work, reuse):
     r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-o", outs[0], f"{url}/big.bin",
              "-o", outs[1], f"{url}/big.bin"])
     check(f"curl --ssl-reqd TLS 1.3: two RETRs on one control connection (reuse {reuse})",
-          r.returncode == 0 and all(same(o, big) for o in outs), r.stderr[-300:])
+          r.returncode == 0 and all(same_files(o, big) for o in outs), r.stderr[-300:])
     ups = [f"curl-two-up-{reuse}-{i}.bin" for i in (1, 2)]
     r = run(["curl", "-sS", "--ssl-reqd", "-k", "--tlsv1.3", "-T", part, f"{url}/{ups[0]}",
              "-T", part, f"{url}/{ups[1]}"])
     check(f"curl --ssl-reqd TLS 1.3: two STORs on one control connection (reuse {reuse})",
-          r.returncode == 0 and all(same(os.path.join(root, u), part) for u in ups),
+          r.returncode == 0 and all(same_files(os.path.join(root, u), part) for u in ups),
           r.stderr[-300:])
     record("curl --ssl-reqd (PASV, EPSV)", reuse, all(results))
     # Active mode: curl 7.87 to 7.88 never starts TLS on an active data
@@ -156,7 +128,7 @@ def curl_tests(d, root, work, reuse):
     if tuple(int(x) for x in re.findall(r"\d+", ver)[:2]) >= (8, 0):
         out = os.path.join(work, "curl-port.bin")
         r = run(["curl", "-sS", "--ssl-reqd", "-k", "-P", "-", "-o", out, f"{url}/big.bin"])
-        ok = r.returncode == 0 and same(out, big)
+        ok = r.returncode == 0 and same_files(out, big)
         check(f"curl --ssl-reqd -P - (PORT/EPRT) RETR (reuse {reuse})", ok)
         record("curl --ssl-reqd -P - (active)", reuse, ok)
     else:
@@ -170,14 +142,10 @@ def lftp_tests(d, root, work, reuse, ca):
     for passive in ("on", "off"):
         out = os.path.join(work, f"lftp-{passive}.bin")
         up = f"lftp-up-{passive}-{reuse}.bin"
-        script = ("set ftp:ssl-force true; set ftp:ssl-protect-data true; "
-                  f"set ssl:ca-file {ca}; set ssl:verify-certificate yes; "
-                  "set net:max-retries 1; set net:timeout 15; "
-                  f"set ftp:passive-mode {passive}; "
-                  f"open -u alice,{PW} -p {d.port} 127.0.0.1; get big.bin -o {out}; "
-                  f"put {big} -o {up}; cls -1; bye")
-        r = run(["lftp", "-c", script], timeout=120)
-        ok = r.returncode == 0 and same(out, big) and same(os.path.join(root, up), big)
+        r = run(lftp_ftps(d.port, "127.0.0.1", f"alice,{PW}",
+                          f"get big.bin -o {out}; put {big} -o {up}; cls -1; bye", ca=ca,
+                          settings=f"set net:timeout 15; set ftp:passive-mode {passive}; "), timeout=120)
+        ok = r.returncode == 0 and same_files(out, big) and same_files(os.path.join(root, up), big)
         check(f"lftp PROT P passive={passive} get+put 5 MB, CA verified (reuse {reuse})", ok,
               r.stderr[-300:])
         check(f"lftp PROT P passive={passive} listing (reuse {reuse})",
@@ -231,15 +199,13 @@ def ftplib_tests(d, root, work, reuse):
               repr(sess))
         fn = f"py-{ver.name}-{reuse}-{len(name)}.bin"
         f.storbinary(f"STOR {fn}", io.BytesIO(data))
-        ok = same(os.path.join(root, fn), big)
+        ok = same_files(os.path.join(root, fn), big)
         check(f"ftplib session= {name}: STOR 5 MB bytes equal (reuse {reuse})", ok)
-        got = bytearray()
-        f.retrbinary(f"RETR {fn}", got.extend)
+        got = retr_bytes(f, fn)
         ok = ok and bytes(got) == data
         check(f"ftplib session= {name}: RETR 5 MB bytes equal (reuse {reuse})", bytes(got) == data)
         f.sendcmd("REST 4000000")
-        got = bytearray()
-        f.retrbinary(f"RETR {fn}", got.extend)
+        got = retr_bytes(f, fn)
         check(f"ftplib session= {name}: REST+RETR", bytes(got) == data[4000000:])
         names = f.nlst()
         check(f"ftplib session= {name}: NLST", fn in names, names)
@@ -298,8 +264,7 @@ def origin_tests(d, root, reuse):
         check("TLS 1.2: another control connection's session: accepted (reuse off)",
               ok and bytes(got) == data)
     a.other = None
-    got = bytearray()
-    a.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(a, "big.bin")
     check(f"TLS 1.2: ... its own session: RETR bytes equal (reuse {reuse})", bytes(got) == data)
     a.quit()
     b.quit()
@@ -347,19 +312,14 @@ def spsv_tests(d, root, work, reuse):
                 ss.unwrap().close()
                 r226 = f.getresp()
                 ok = r150.startswith("150") and r226.startswith("226") and \
-                    same(os.path.join(root, "spsv-tls.bin"), big)
+                    same_files(os.path.join(root, "spsv-tls.bin"), big)
                 check(f"{what}: STOR 5 MB, 226 after close_notify, bytes equal", ok, r226)
             else:
                 f.putcmd("RETR big.bin")
                 f.getresp()
-                got = bytearray()
-                while True:
-                    c = ss.recv(65536)
-                    if not c:
-                        break
-                    got += c
+                got = recv_to_eof(ss)
                 r226 = f.getresp()
-                ok = bytes(got) == data and r226.startswith("226")
+                ok = got == data and r226.startswith("226")
                 check(f"{what}: RETR 5 MB bytes equal", ok, r226)
                 ss.close()
             results[(form, offer)] = ok
@@ -382,15 +342,10 @@ def spsv_tests(d, root, work, reuse):
     sf = ss.makefile("rb")
     ss.sendall(f"SPDT {token}\r\n".encode())
     login_reply = sf.readline()
-    got = bytearray()
-    while True:
-        c = ss.recv(65536)
-        if not c:
-            break
-        got += c
+    got = recv_to_eof(ss)
     r226 = f.getresp()
     check(f"SPSV over TLS: RETR before the DATACONN login waits, then bytes equal (reuse {reuse})",
-          r150.startswith("150") and login_reply.startswith(b"200") and bytes(got) == data
+          r150.startswith("150") and login_reply.startswith(b"200") and got == data
           and r226.startswith("226"), (r150, login_reply, len(got), r226))
     ss.close()
     f.quit()
@@ -451,7 +406,7 @@ def gnutls_tests(d, root, work, reuse):
         except subprocess.TimeoutExpired:
             p.kill()
             p.communicate()
-    ok = same(out, os.path.join(root, "big.bin"))
+    ok = same_files(out, os.path.join(root, "big.bin"))
     if reuse == "on":
         check("gnutls-cli data connection without resumption: 522 (reuse on)",
               not ok and any(x.startswith("522") for x in replies), replies)
@@ -477,8 +432,7 @@ def abort_tests(d, root):
     check("ABOR during a TLS download: 426 then 226", r1.startswith("426") and
           r2.startswith("226"), (r1, r2))
     check("ABOR: bytes had flowed", len(first) > 0)
-    got = bytearray()
-    f.retrbinary("RETR big.bin", got.extend)
+    got = retr_bytes(f, "big.bin")
     check("after ABOR: the next TLS transfer works",
           bytes(got) == open(os.path.join(root, "big.bin"), "rb").read())
     # close_notify at the end of a download: Python's recv returns b"" only
@@ -487,11 +441,7 @@ def abort_tests(d, root):
     n = 0
     clean = True
     try:
-        while True:
-            c = conn.recv(65536)
-            if not c:
-                break
-            n += len(c)
+        n = len(recv_to_eof(conn))
     except ssl.SSLError:
         clean = False
     f.voidresp()
@@ -557,33 +507,18 @@ def policy_tests(binary, root, cert, key):
     ftp = {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root, "write": True}],
            "tls": {"cert": cert, "key": key, "policy": "data"}}
     with Ferryd(binary, ftp, workers=2) as d:
-        f = ftplib.FTP(timeout=10)
-        f.connect("127.0.0.1", d.port)
-        try:
-            f.login("alice", PW)
-            check("data required: USER before AUTH gets 530", False, "logged in")
-        except ftplib.error_perm as e:
-            check("data required: USER before AUTH gets 530", str(e).startswith("530"), str(e))
-        f.close()
+        r = clear_login(d.port, "alice", PW)
+        check("data required: USER before AUTH gets 530", r.startswith("530"), r)
         f = ftplib.FTP_TLS(context=tls_ctx(), timeout=10)
         f.connect("127.0.0.1", d.port)
         f.login("alice", PW)
         f.sendcmd("PBSZ 0")
-        try:
-            f.sendcmd("PROT C")
-            check("data required: PROT C refused with 534", False, "accepted")
-        except ftplib.error_perm as e:
-            check("data required: PROT C refused with 534", str(e).startswith("534"), str(e))
-        try:
-            f.retrbinary("RETR big.bin", lambda b: None)
-            check("data required: RETR without PROT P gets 521", False, "accepted")
-        except ftplib.error_perm as e:
-            check("data required: RETR without PROT P gets 521", str(e).startswith("521"), str(e))
-        try:
-            f.nlst()
-            check("data required: NLST without PROT P gets 521", False, "accepted")
-        except ftplib.error_perm as e:
-            check("data required: NLST without PROT P gets 521", str(e).startswith("521"), str(e))
+        r = reply_text(f.sendcmd, "PROT C")
+        check("data required: PROT C refused with 534", r.startswith("534"), r)
+        r = reply_text(f.retrbinary, "RETR big.bin", lambda b: None)
+        check("data required: RETR without PROT P gets 521", r.startswith("521"), r)
+        r = reply_text(f.nlst)
+        check("data required: NLST without PROT P gets 521", r.startswith("521"), r)
         f.quit()
         f = login(d, SessionFTP)
         check("data required: PROT P transfers work", "big.bin" in f.nlst())
@@ -592,30 +527,19 @@ def policy_tests(binary, root, cert, key):
 
 # ---- hostile input ----------------------------------------------------------------
 
-def read_reply(s, timeout=20):
-    s.settimeout(timeout)
-    data = b""
-    while not re.search(rb"(^|\n)\d{3} [^\n]*\r\n$", data):
-        c = s.recv(4096)
-        if not c:
-            break
-        data += c
-    return data.decode(errors="replace")
-
-
 def hostile_tests(d, work):
     # PBSZ / PROT before AUTH; AUTH twice.
     s = socket.create_connection(("127.0.0.1", d.port), 5)
-    read_reply(s)
+    read_reply(s, 20)
     s.sendall(b"PBSZ 0\r\n")
-    check("PBSZ before AUTH: 503", read_reply(s).startswith("503"))
+    check("PBSZ before AUTH: 503", read_reply(s, 20).startswith("503"))
     s.sendall(b"PROT P\r\n")
-    check("PROT before AUTH: 503", read_reply(s).startswith("503"))
+    check("PROT before AUTH: 503", read_reply(s, 20).startswith("503"))
     s.sendall(b"AUTH TLS\r\n")
-    read_reply(s)
+    read_reply(s, 20)
     ss = tls_ctx().wrap_socket(s)
     ss.sendall(b"AUTH TLS\r\n")
-    check("AUTH TLS twice: 503", read_reply(ss).startswith("503"))
+    check("AUTH TLS twice: 503", read_reply(ss, 20).startswith("503"))
     ss.close()
     # A data handshake that never finishes: 425 after data_timeout (5 s).
     for what, payload in (("never finishes", b"\x16\x03\x01\x00\x80"),

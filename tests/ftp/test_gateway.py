@@ -13,7 +13,6 @@ import hashlib
 import ssl
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -24,9 +23,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, control_port_rules, find_pureftpd, netns_pair, pure_userdb,  # noqa: E402
-                  sanitizers_quiet, self_signed, sh, stop_process, tempdir, vsftpd_anon_conf,
-                  vsftpd_tls_conf)
+from ftpd import (Checks, control_port_rules, find_pureftpd, make_tree, netns_pair,  # noqa: E402
+                  pure_userdb, recv_until_close, same_tree, sanitizers_quiet, self_signed, sh,
+                  stop_process, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -98,26 +97,6 @@ def wait_port(port, proc, log_path):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
-
-
-def make_tree(top, seed):
-    rnd = random.Random(seed)
-    for d in ["", "sub", "sub/deeper", "other dir"]:
-        os.makedirs(os.path.join(top, d), exist_ok=True)
-        for i in range(3):
-            with open(os.path.join(top, d, f"file{i}"), "wb") as f:
-                f.write(rnd.randbytes(rnd.choice([0, 10, 70000, 1 << 20])))
-
-
-def same_tree(a, b):
-    cmp = filecmp.dircmp(a, b)
-    if cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files:
-        print(f"# differ: {cmp.left_only} {cmp.right_only} {cmp.diff_files}")
-        return False
-    for f in cmp.common_files:
-        if not filecmp.cmp(os.path.join(a, f), os.path.join(b, f), shallow=False):
-            return False
-    return all(same_tree(os.path.join(a, d), os.path.join(b, d)) for d in cmp.common_dirs)
 
 
 # ---- the servers ---------------------------------------------------------
@@ -511,16 +490,7 @@ def limits(gw):
         z.s.sendall(b"1\r\n" * 4000)
     except OSError:
         pass
-    got = b""
-    z.s.settimeout(10)
-    try:
-        while True:
-            b = z.s.recv(65536)
-            if not b:
-                break
-            got += b
-    except (OSError, socket.timeout):
-        pass
+    got = recv_until_close(z.s, 10)
     check("more than 8 KiB before login: 421 and closed", b"421 Too much input" in got, got[-200:])
 
 
@@ -843,10 +813,7 @@ class ImplicitCtl(TlsCtl):
 
     def __init__(self, port, ctx, session=None):
         raw = socket.create_connection((SRV_IP, port), 20)
-        self.s = ctx.wrap_socket(raw, server_hostname=SRV_IP, session=session)
-        self.f = self.s.makefile("rb")
-        self.host, self.port = SRV_IP, port
-        self.greeting = self.reply()
+        self.begin(ctx.wrap_socket(raw, server_hostname=SRV_IP, session=session), SRV_IP, port)
 
 
 def ftps_implicit(work, user, password, root, cert, key):
@@ -888,16 +855,7 @@ def ftps_implicit(work, user, password, root, cert, key):
         # A plain FTP client on the implicit port hears nothing in clear.
         p = socket.create_connection((SRV_IP, GW_IMPL_TLS), 10)
         p.sendall(b"USER anonymous\r\n")
-        p.settimeout(10)
-        heard = b""
-        try:
-            while True:
-                b = p.recv(4096)
-                if not b:
-                    break
-                heard += b
-        except (OSError, socket.timeout):
-            pass
+        heard = recv_until_close(p, 10)
         p.close()
         check("implicit: a clear client gets no 220, only the end (or an alert)",
               b"220" not in heard, heard[:100])

@@ -22,7 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ftpd import Checks, Ferryd, tempdir, wait_greeting  # noqa: E402
+from ftpd import Checks, Ferryd, recv_to_eof, tempdir, wait_greeting  # noqa: E402
 
 BALANCER = "198.18.31.1"
 BACKENDS = ["198.18.30.1", "198.18.30.2"]
@@ -164,9 +164,7 @@ def wait_status(sock, server, want, deadline=10):
         try:
             s.connect(sock)
             s.sendall(b"show stat\n")
-            text = b""
-            while chunk := s.recv(65536):
-                text += chunk
+            text = recv_to_eof(s)
         except OSError:
             text = b""
         finally:

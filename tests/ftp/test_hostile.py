@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, ftp_session, tempdir  # noqa: E402
 from ftpd import reply_code as code  # noqa: E402
 
 ferryd_bin = sys.argv[1]
@@ -43,6 +43,17 @@ def raw(port, src="127.0.0.1"):
     return s, f
 
 
+def pass_reply(port, src, user, password):
+    """The reply to USER user, PASS password on a new connection from src
+    (then closed)."""
+    s, f = raw(port, src)
+    s.sendall(b"USER %s\r\nPASS %s\r\n" % (user, password))
+    reply(f)
+    r = reply(f)
+    s.close()
+    return r
+
+
 def reply(f):
     line = f.readline().decode(errors="replace")
     while len(line) >= 4 and line[3] == "-":
@@ -55,10 +66,7 @@ def reply(f):
 
 
 def login(port, user="alice", pw="pw"):
-    f = ftplib.FTP()
-    f.connect("127.0.0.1", port, timeout=20)
-    f.login(user, pw)
-    return f
+    return ftp_session(port, user, pw)
 
 
 def escapes(d, base):
@@ -137,35 +145,20 @@ def third_address(d):
 def tokens_and_lockout(d):
     """Lockout after 5 failures here; from 127.0.0.9 so other tests go on."""
     for i in range(5):
-        s, f = raw(d.port, "127.0.0.9")
-        s.sendall(b"USER DATACONN\r\nPASS " + ("%020d" % i).encode() + b"\r\n")
-        reply(f)
-        r = reply(f)
+        r = pass_reply(d.port, "127.0.0.9", b"DATACONN", b"%020d" % i)
         check(f"guessed token {i}: 504", r.startswith("504"), r)
-        s.close()
-    s, f = raw(d.port, "127.0.0.9")
-    s.sendall(b"USER DATACONN\r\nPASS " + b"0" * 20 + b"\r\n")
-    reply(f)
-    r = reply(f)
+    r = pass_reply(d.port, "127.0.0.9", b"DATACONN", b"0" * 20)
     check("after 5 guessed tokens DATACONN is locked out for the address", r.startswith("504"), r)
-    s.close()
-    s, f = raw(d.port, "127.0.0.9")
-    s.sendall(b"USER alice\r\nPASS pw\r\n")
-    reply(f)
-    r = reply(f)
+    r = pass_reply(d.port, "127.0.0.9", b"alice", b"pw")
     check("token guessing does not lock out a real user behind that address",
           r.startswith("230"), r)
-    s.close()
     f2 = login(d.port)
     check("other addresses are not locked out", f2.pwd() == "/")
     f2.quit()
     # password guessing for alice from 127.0.0.10 (a NAT address shared with bob)
     for i in range(5):
-        s, f = raw(d.port, "127.0.0.10")
-        s.sendall(b"USER alice\r\nPASS wrong%d\r\n" % i)
-        reply(f)
-        check(f"wrong password {i}: 530", reply(f).startswith("530"))
-        s.close()
+        check(f"wrong password {i}: 530",
+              pass_reply(d.port, "127.0.0.10", b"alice", b"wrong%d" % i).startswith("530"))
     s, f = raw(d.port, "127.0.0.10")
     s.sendall(b"USER alice\r\nPASS pw\r\n")
     reply(f)
@@ -175,18 +168,10 @@ def tokens_and_lockout(d):
           m is not None and 50 <= int(m.group(1)) <= 60, r)
     check("and the connection is closed", f.readline() == b"")
     s.close()
-    s, f = raw(d.port, "127.0.0.10")
-    s.sendall(b"USER bob\r\nPASS pw2\r\n")
-    reply(f)
-    r = reply(f)
+    r = pass_reply(d.port, "127.0.0.10", b"bob", b"pw2")
     check("bob behind the same address still logs in", r.startswith("230"), r)
-    s.close()
-    s, f = raw(d.port, "127.0.0.10")
-    s.sendall(b"USER anonymous\r\nPASS guest@\r\n")
-    reply(f)
-    r = reply(f)
+    r = pass_reply(d.port, "127.0.0.10", b"anonymous", b"guest@")
     check("anonymous behind the same address still logs in", r.startswith("230"), r)
-    s.close()
     want = ("login ok for 'bob' from 127.0.0.10",
             "login ok (anonymous) for 'anonymous' from 127.0.0.10")
     deadline = time.time() + 5       # the log thread writes within 20 ms
@@ -310,8 +295,7 @@ def main():
             t.run(fn.__name__, fn, d, base) if fn is escapes else t.run(fn.__name__, fn, d)
         check("ferryd still running", d.proc.poll() is None)
     finally:
-        rc, clean = d.stop()
-        check("ferryd: exit 6, no sanitizer reports or leaks", rc == 6 and clean, d.logtext()[-3000:])
+        t.stopped(d, "ferryd: exit 6, no sanitizer reports or leaks")
     t.finish()
 
 

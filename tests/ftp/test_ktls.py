@@ -18,8 +18,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, SessionFTP, crypt_hash, free_port, self_signed,  # noqa: E402
-                  tempdir, tls_ctx)
+from ftpd import Checks, Ferryd, crypt_hash, free_port, ftps_session, self_signed, tempdir  # noqa: E402
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -28,11 +27,7 @@ PW = "ktls-s3cret"
 
 
 def login(port, version):
-    f = SessionFTP(context=tls_ctx(version), timeout=20)
-    f.connect("127.0.0.1", port)
-    f.login("alice", PW)
-    f.prot_p()
-    return f
+    return ftps_session(port, "alice", PW, version=version)
 
 
 def metric(port, labels):
@@ -136,9 +131,7 @@ def main():
               wait_log(d, r"reload: ftp\.tls\.ktls changed: needs a restart"),
               d.logtext()[-400:])
     finally:
-        rc, clean = d.stop()
-        check("auto: ferryd stops on SIGTERM (exit 6), sanitizers quiet",
-              rc == 6 and clean, rc)
+        t.stopped(d, "auto: ferryd stops on SIGTERM (exit 6), sanitizers quiet")
 
     # "off": user space, whatever the kernel has.
     d = Ferryd(ferryd_bin, ftp_conf(root, cert, key, "off"), workers=1,

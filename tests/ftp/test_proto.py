@@ -19,7 +19,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, free_port, tempdir, wait_for  # noqa: E402
+from ftpd import Checks, Ferryd, crypt_hash, free_port, ftp_session, tempdir, wait_for  # noqa: E402
 from ftpd import reply_code as code  # noqa: E402
 
 ferryd_bin = sys.argv[1]
@@ -69,10 +69,7 @@ class Raw:
 
 
 def login(port, user="alice", pw="pw", host="127.0.0.1"):
-    f = ftplib.FTP()
-    f.connect(host, port, timeout=20)
-    f.login(user, pw)
-    return f
+    return ftp_session(port, user, pw, host)
 
 
 # ---- item 6: long command lines, lftp mirror of a deep tree ---------------
@@ -192,8 +189,7 @@ def sigterm(binary, users):
     check("12: SIGTERM: a logged-in session gets 421", ra.startswith(b"421 Service shutting down"), ra)
     check("12: a session before login too", rb.startswith(b"421"), rb)
     check("12: then the connection closes", a.closed() and b.closed())
-    rc, clean = d.stop()
-    check("12: ferryd exits 6, no sanitizer report", rc == 6 and clean)
+    t.stopped(d, "12: ferryd exits 6, no sanitizer report")
 
 
 # ---- item 13: --check-config ---------------------------------------------
@@ -520,8 +516,7 @@ def main():
         t.run("digests", digests, d, root)
         check("ferryd still running", d.proc.poll() is None)
     finally:
-        rc, clean = d.stop()
-        check("ferryd: exit 6, no sanitizer reports or leaks", rc == 6 and clean, d.logtext()[-3000:])
+        t.stopped(d, "ferryd: exit 6, no sanitizer reports or leaks")
     t.run("ipv6", ipv6, ferryd_bin, root, users)
     t.run("sigterm", sigterm, ferryd_bin, users)
     t.run("check_config", check_config, ferryd_bin, root, users)

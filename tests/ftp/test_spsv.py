@@ -10,6 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import Checks, Ferryd, crypt_hash, tempdir  # noqa: E402
+import rawftp  # noqa: E402
 from rawftp import token_of  # noqa: E402
 
 ferryd_bin = sys.argv[1]
@@ -17,46 +18,19 @@ t = Checks()
 check = t.check
 
 
-class Ctl:
-    """A raw control (or would-be data) connection: lines in, replies out."""
+class Ctl(rawftp.Ctl):
+    """A raw control (or would-be data) connection to ferryd on loopback."""
 
     def __init__(self, port, src="127.0.0.1"):
-        self.s = socket.create_connection(("127.0.0.1", port), 10, source_address=(src, 0))
-        self.f = self.s.makefile("rb")
-        self.transcript = []
-        self.greeting = self.reply()
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline()
-            if not line:
-                raise EOFError("connection closed")
-            line = line.decode().rstrip("\r\n")
-            lines.append(line)
-            if re.match(r"^\d{3} ", line) and (len(lines) == 1 or line[:3] == lines[0][:3]):
-                break
-        self.transcript.append("S: " + "\n".join(lines))
-        return "\n".join(lines)
-
-    def cmd(self, line):
-        self.transcript.append("C: " + line)
-        self.s.sendall(line.encode() + b"\r\n")
-        return self.reply()
+        super().__init__("127.0.0.1", port, src, timeout=10)
 
     def closed(self):
-        """True when the server has closed the connection."""
+        """True when the server has closed the connection with nothing more sent."""
         self.s.settimeout(5)
         try:
             return self.s.recv(1) == b""
         except (ConnectionResetError, socket.timeout):
             return False
-
-    def read_all(self):
-        return self.f.read()     # through the reader: it may hold bytes already
-
-    def close(self):
-        self.s.close()
 
 
 def data_conn(port, token, src="127.0.0.1"):
@@ -245,9 +219,7 @@ def main():
         t.run("not_ready", not_ready, d2.port, root)
     finally:
         for s in servers:
-            rc, clean = s.stop()
-            check(f"ferryd on port {s.port}: exit 6, no sanitizer reports", rc == 6 and clean,
-                  f"{rc} {s.logtext()[-2000:]}")
+            t.stopped(s, f"ferryd on port {s.port}: exit 6, no sanitizer reports")
     t.finish()
 
 

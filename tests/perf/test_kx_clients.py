@@ -4,7 +4,7 @@ response proxy (issue 12 item 6), and the forwarding probe.
 
     test_kx_clients.py FERRYD FERRY_PERF
 
-Two network namespaces joined by a veth pair (198.18.40.0/24): "gen" runs
+Two network namespaces on one netlab network (198.18.40.0/24): "gen" runs
 `ferry-perf clients` (a simulated server and its clients), "px" runs
 `ferryd -r`. For each key exchange, 50 clients fetch the proxy's PROXY_KEY,
 REGISTER (and send CLIENT_KEY with client authentication); each must get a
@@ -19,54 +19,25 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
 from ftpd import Checks  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 from foreground import stop_process  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+import netlab  # noqa: E402
 
 checks = Checks()
 check = checks.check
 CLIENTS = 50
-GEN, PX = "198.18.40.1", "198.18.40.2"
 PORT = 1044
 
 
-def sh(*argv, check_rc=True):
-    r = subprocess.run(argv, capture_output=True, text=True)
-    if check_rc and r.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(argv), r.stderr.strip()))
-    return r
-
-
-class Lab:
-    def __init__(self):
-        tag = "fkx%d" % os.getpid()
-        self.gen, self.px = tag + "-gen", tag + "-px"
-        for ns in (self.gen, self.px):
-            sh("ip", "netns", "add", ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "link", "add", "kxa", "netns", self.gen, "type", "veth",
-           "peer", "name", "kxb", "netns", self.px)
-        for ns, dev, addr in ((self.gen, "kxa", GEN), (self.px, "kxb", PX)):
-            sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", dev)
-
-    def close(self):
-        for ns in (self.gen, self.px):
-            for pid in sh("ip", "netns", "pids", ns, check_rc=False).stdout.split():
-                try:
-                    os.kill(int(pid), 9)
-                except (ProcessLookupError, ValueError):
-                    pass
-            sh("ip", "netns", "delete", ns, check_rc=False)
-
-
-def start_ferryd(lab, ferryd, keys, log):
-    argv = ["ip", "netns", "exec", lab.px, ferryd, "--allow-root", "-r", "-U", "0B000001",
-            "-d", "-x", "2", "-p", str(PORT), "--workers", "2"] + keys
+def start_ferryd(px, ferryd, keys, log):
+    argv = px.argv([ferryd, "--allow-root", "-r", "-U", "0B000001",
+                    "-d", "-x", "2", "-p", str(PORT), "--workers", "2"] + keys)
     out = open(log, "w")
     proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
@@ -90,10 +61,10 @@ def wait_log(log, text, count, timeout=10):
     return n
 
 
-def perf_clients(lab, perf, extra):
-    argv = ["ip", "netns", "exec", lab.gen, perf, "clients", "--proxy",
-            "%s:%d" % (PX, PORT), "--server-bind", GEN, "--clients", str(CLIENTS),
-            "--json", "--interval", "0", "--timeout", "20"] + extra
+def perf_clients(gen, px, perf, extra):
+    argv = gen.argv([perf, "clients", "--proxy", "%s:%d" % (px.addr(), PORT),
+                     "--server-bind", gen.addr(), "--clients", str(CLIENTS),
+                     "--json", "--interval", "0", "--timeout", "20"] + extra)
     r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     try:
         return r.returncode, json.loads(r.stdout)["end"], r.stderr
@@ -113,11 +84,11 @@ CASES = [
 ]
 
 
-def run_case(lab, ferryd, perf, work, name, keys, opts):
+def run_case(gen, px, ferryd, perf, work, name, keys, opts):
     log = os.path.join(work, "ferryd-%d.log" % len(os.listdir(work)))
-    proc = start_ferryd(lab, ferryd, keys, log)
+    proc = start_ferryd(px, ferryd, keys, log)
     try:
-        rc, end, err = perf_clients(lab, perf, opts)
+        rc, end, err = perf_clients(gen, px, perf, opts)
         acks = wait_log(log, "Received KEYINFO_ACK from", CLIENTS)
     finally:
         stop_process(proc)
@@ -147,12 +118,11 @@ def run_case(lab, ferryd, perf, work, name, keys, opts):
           "AddressSanitizer" not in text and "runtime error" not in text)
 
 
-def run_probe(lab, ferryd, perf, work):
+def run_probe(gen, px, ferryd, perf, work):
     log = os.path.join(work, "ferryd-probe.log")
-    proc = start_ferryd(lab, ferryd, [], log)
+    proc = start_ferryd(px, ferryd, [], log)
     try:
-        rc, end, err = perf_clients(lab, perf, ["--probe-rate", "1000",
-                                                "--probe-secs", "1"])
+        rc, end, err = perf_clients(gen, px, perf, ["--probe-rate", "1000", "--probe-secs", "1"])
     finally:
         stop_process(proc)
     check("probe: ferry-perf exits 0 (rc %d %s)" % (rc, err.strip()[-300:]),
@@ -172,18 +142,16 @@ def main():
         print("SKIP: needs root for network namespaces")
         return 77
     ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:])
-    lab = Lab()
-    import tempfile
-    try:
-        with tempfile.TemporaryDirectory(prefix="ferry-kx-clients-") as work:
-            for name, keys, opts in CASES:
-                run_case(lab, ferryd, perf, work, name, keys, opts)
-            run_probe(lab, ferryd, perf, work)
-            if checks.failed:
-                for f in sorted(os.listdir(work)):
-                    print("--- %s (tail)\n%s" % (f, open(os.path.join(work, f)).read()[-3000:]))
-    finally:
-        lab.close()
+    netlab.cleanup_stale()
+    with netlab.Lab() as lab, tempfile.TemporaryDirectory(prefix="ferry-kx-clients-") as work:
+        net = lab.network("kx", 40)
+        gen, px = lab.host("gen", net), lab.host("px", net)
+        for name, keys, opts in CASES:
+            run_case(gen, px, ferryd, perf, work, name, keys, opts)
+        run_probe(gen, px, ferryd, perf, work)
+        if checks.failed:
+            for f in sorted(os.listdir(work)):
+                print("--- %s (tail)\n%s" % (f, open(os.path.join(work, f)).read()[-3000:]))
     print("%d passed, %d failed" % (checks.passed, checks.failed))
     return 1 if checks.failed else 0
 

@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ownns import exit_inside, igmp_users, loopback_multicast, udp_ports  # noqa: E402
+from ownns import igmp_users, loopback_multicast, main_inside, udp_ports  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 from foreground import LogFileProc  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
@@ -170,15 +170,6 @@ def inner(ferryd):
     return 1 if t.failed else 0
 
 
-def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--inner":
-        return inner(sys.argv[2])
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    ferryd = os.path.abspath(sys.argv[1])
-    return exit_inside(__file__, [ferryd])
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_inside(__file__, __doc__, inner, 1))

@@ -4,7 +4,8 @@ their own: the driver starts itself again with "--inner" under `unshare
 up), and the inner run makes that loopback carry multicast; and what the
 namespace's kernel says: multicast memberships and bound UDP ports, for
 waiting until a receiver is ready instead of sleeping, and the datagrams it
-dropped for want of room, which no proxy ever saw."""
+dropped for want of room, which no proxy ever saw; and the main() that
+does the rerun."""
 import os
 import socket
 import struct
@@ -31,6 +32,23 @@ def exit_inside(script, args):
     """The exit status of rerun_inside, SKIP when no namespace can be made."""
     r = rerun_inside(script, args)
     return SKIP if r is None else r.returncode
+
+
+def main_inside(script, doc, inner, paths, defaults=()):
+    """The main() of a driver that runs itself in a namespace of its own.
+    Outside, `script PATH... [ARG...]` (paths PATHs, made absolute, then
+    at most len(defaults) ARGs, the missing ones from defaults) reruns as
+    `script --inner PATH... ARG...` inside and returns its exit status
+    (SKIP without namespaces); inside, it returns inner(PATH..., ARG...);
+    else it prints doc (the usage) and returns 2."""
+    argv = sys.argv[1:]
+    if argv[:1] == ["--inner"]:
+        return inner(*argv[1:])
+    if not paths <= len(argv) <= paths + len(defaults):
+        print(doc, file=sys.stderr)
+        return 2
+    args = [os.path.abspath(p) for p in argv[:paths]] + argv[paths:]
+    return exit_inside(script, args + list(defaults[len(args) - paths:]))
 
 
 def loopback_multicast():

@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ownns import exit_inside, loopback_multicast  # noqa: E402
+from ownns import loopback_multicast, main_inside  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 from foreground import LogFileProc  # noqa: E402
 
@@ -65,15 +65,5 @@ def inner(ferryd, perf):
     return 0
 
 
-def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--inner":
-        return inner(sys.argv[2], sys.argv[3])
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:])
-    return exit_inside(__file__, [ferryd, perf])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_inside(__file__, __doc__, inner, 2))

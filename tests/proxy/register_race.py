@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ownns import exit_inside, loopback_multicast  # noqa: E402
+from ownns import loopback_multicast, main_inside  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 from foreground import LogFileProc  # noqa: E402
 
@@ -78,16 +78,7 @@ def inner(ferryd, perf, rounds):
     return 1 if failed else 0
 
 
-def main():
-    if len(sys.argv) >= 4 and sys.argv[1] == "--inner":
-        return inner(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-    if len(sys.argv) not in (3, 4):
-        print(__doc__, file=sys.stderr)
-        return 2
-    ferryd, perf = (os.path.abspath(p) for p in sys.argv[1:3])
-    rounds = sys.argv[3] if len(sys.argv) == 4 else "10"
-    return exit_inside(__file__, [ferryd, perf, rounds])
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_inside(__file__, __doc__, lambda ferryd, perf, rounds: inner(ferryd, perf, int(rounds)),
+                         2, defaults=("10",)))

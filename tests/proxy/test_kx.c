@@ -14,22 +14,12 @@
 #include <cmocka.h>
 
 #include "../../src/proxy/kx.h"
+#include "../crypto/rng_fixture.h"
 
 #define SERVER 0x00000001u
 #define PROXY  0x00000099u
 #define CLIENT 0x000000C1u
 #define GROUP  0x12345678u
-
-static struct crypto_rng *rng;
-
-static struct crypto_key *gen(const char *spec)
-{
-	char why[CRYPTO_ERR_LEN];
-	struct crypto_key *k = crypto_key_generate(rng, spec, why);
-	if (!k)
-		fail_msg("%s: %s", spec, why);
-	return k;
-}
 
 static struct crypto_key *public_of(const struct crypto_key *k)
 {
@@ -494,20 +484,6 @@ static void test_refusals(void **state)
 	proxy_keys_free(&sh.keys);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	rng = crypto_rng_new();
-	return rng ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	crypto_rng_free(rng);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,5 +494,5 @@ int main(void)
 		cmocka_unit_test(test_ecdh_ecdsa_keyex_3des),
 		cmocka_unit_test(test_refusals),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, rng_setup, rng_teardown);
 }

@@ -169,25 +169,41 @@ static void expect_abort(struct rig *r, const char *text)
 	assert_memory_equal(m.u.abort.text.p, text, strlen(text));
 }
 
+/* Client 0xC1 REGISTERs for group: the proxy must pass a REGISTER up,
+ * returned in *got (which points into buf). */
+static void register_passes(struct rig *r, uint32_t group, uint8_t *buf, size_t cap,
+			    struct uftp_msg *got)
+{
+	struct uftp_msg m = { .hdr = { .version = UFTP_VERSION, .func = UFTP_REGISTER,
+				       .src_id = 0xC1, .group_id = group } };
+	usleep(20000);
+	send_msg(r, r->client, &m);
+	assert_true(next_up(r, buf, cap, got));
+	assert_int_equal(got->hdr.func, UFTP_REGISTER);
+}
+
+/* An unencrypted ANNOUNCE from server for group, private group priv, on a
+ * fresh proxy: it must be aborted with text. */
+static void announce_refused(uint32_t server, uint32_t group, const char *priv, const char *text)
+{
+	struct rig r;
+	rig_up(&r);
+	announce(&r, server, group, priv);
+	expect_abort(&r, text);
+	rig_down(&r);
+}
+
 static void test_unlisted_server_refused(void **state)
 {
 	(void)state;
-	struct rig r;
-	rig_up(&r);
-	announce(&r, 0x9, 0x100, "232.1.1.2");
-	expect_abort(&r, "server not in server list (-S): ferryd enforces -S also "
-			 "in unencrypted sessions, see ferryd(8)");
-	rig_down(&r);
+	announce_refused(0x9, 0x100, "232.1.1.2", "server not in server list (-S): ferryd "
+			 "enforces -S also in unencrypted sessions, see ferryd(8)");
 }
 
 static void test_non_ssm_private_refused(void **state)
 {
 	(void)state;
-	struct rig r;
-	rig_up(&r);
-	announce(&r, 0x1, 0x200, "239.1.1.2");
-	expect_abort(&r, "Invalid source specific multicast address");
-	rig_down(&r);
+	announce_refused(0x1, 0x200, "239.1.1.2", "Invalid source specific multicast address");
 }
 
 static void test_listed_server_served(void **state)
@@ -196,14 +212,9 @@ static void test_listed_server_served(void **state)
 	struct rig r;
 	rig_up(&r);
 	announce(&r, 0x1, 0x300, "232.1.1.2");
-	struct uftp_msg m = { .hdr = { .version = UFTP_VERSION, .func = UFTP_REGISTER,
-				       .src_id = 0xC1, .group_id = 0x300 } };
-	usleep(20000);
-	send_msg(&r, r.client, &m);
 	uint8_t buf[1024];
 	struct uftp_msg got;
-	assert_true(next_up(&r, buf, sizeof(buf), &got));
-	assert_int_equal(got.hdr.func, UFTP_REGISTER);
+	register_passes(&r, 0x300, buf, sizeof(buf), &got);
 	assert_int_equal(got.u.reg.uids.count, 1);
 	assert_int_equal(uftp_uid_at(&got.u.reg.uids, 0), 0xC1);
 	/* The private group was joined for that server only (SSM). */
@@ -272,14 +283,9 @@ static void test_encrypted_announce_checks(void **state)
 	expect_abort(&r, "Failed to load server public key");
 	/* the proxy still serves plain sessions after all that */
 	announce(&r, 0x1, 0x507, "232.1.1.2");
-	struct uftp_msg m = { .hdr = { .version = UFTP_VERSION, .func = UFTP_REGISTER,
-				       .src_id = 0xC1, .group_id = 0x507 } };
-	usleep(20000);
-	send_msg(&r, r.client, &m);
 	uint8_t buf[1024];
 	struct uftp_msg got;
-	assert_true(next_up(&r, buf, sizeof(buf), &got));
-	assert_int_equal(got.hdr.func, UFTP_REGISTER);
+	register_passes(&r, 0x507, buf, sizeof(buf), &got);
 	rig_down(&r);
 	crypto_key_free(rsa1024);
 	crypto_key_free(p256);

@@ -15,7 +15,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ftp"))
-from ftpd import Checks  # noqa: E402
+from ftpd import Checks, recv_to_eof  # noqa: E402
 
 ferry_ftp, ferry_perf = sys.argv[1], sys.argv[2]
 checks = Checks()
@@ -133,10 +133,7 @@ class Fake:
                 return None
             say("150 here it comes")
             if verb == "STOR":
-                chunks = []
-                while (b := d.recv(65536)):
-                    chunks.append(b)
-                self.stored[arg] = b"".join(chunks)
+                self.stored[arg] = recv_to_eof(d)
             else:
                 d.sendall(self.files[arg] if verb == "RETR" else
                           "".join(f"-rw-r--r-- 1 u g {len(v)} Jan 1 00:00 {k}\r\n"
