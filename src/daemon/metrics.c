@@ -219,8 +219,10 @@ static void put_ftp(struct text *t, const struct scrape *s)
 				sum.bytes[d][m] += w->bytes[d][m];
 				sum.tls_handshakes[d][m] += w->tls_handshakes[d][m];
 			}
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < 2; k++) {
 			sum.tls_data_sends[k] += w->tls_data_sends[k];
+			sum.tls_data_recvs[k] += w->tls_data_recvs[k];
+		}
 	}
 	family(t, "ftp_sessions", "gauge", "FTP control sessions open.");
 	put(t, "ferry_ftp_sessions %llu\n", (unsigned long long)sum.sessions);
@@ -264,6 +266,12 @@ static void put_ftp(struct text *t, const struct scrape *s)
 	for (int k = 0; k < 2; k++)
 		put(t, "ferry_ftp_tls_downloads_total{tls=\"%s\"} %llu\n", how[k],
 		    (unsigned long long)sum.tls_data_sends[k]);
+	family(t, "ftp_tls_uploads_total", "counter",
+	       "PROT P uploads ended by the client's close_notify, by who opened the records: "
+	       "wolfSSL in user space, or the kernel (kTLS, ftp.tls.ktls).");
+	for (int k = 0; k < 2; k++)
+		put(t, "ferry_ftp_tls_uploads_total{tls=\"%s\"} %llu\n", how[k],
+		    (unsigned long long)sum.tls_data_recvs[k]);
 }
 
 /* ---- HTTP ------------------------------------------------------------------ */

@@ -218,6 +218,7 @@ struct ftp_server {
 	struct crypto_tls_slot *tls;
 	bool tls_on;               /* FTPS configured at start-up (constant) */
 	unsigned ktls;             /* FE_KTLS_* the kernel takes (ktls.c; constant) */
+	unsigned ktls_rx;          /* those it also opens (TLS_RX; constant) */
 	pthread_mutex_t lock;      /* guards the counts and workers below */
 	struct ftp_worker **workers; /* by worker index, for hand-offs */
 	unsigned nworkers;
@@ -327,8 +328,13 @@ bool ftp_tlsdata_flush(struct ftp_session *s);        /* ciphertext out */
 struct crypto_tls *ftp_tlsdata_lend(struct ftp_session *s, struct ftp_tlsdata **td);
 bool ftp_tlsdata_back(struct ftp_session *s, struct ftp_tlsdata *td);
 void ftp_tlsdata_drop(struct ftp_tlsdata *td);        /* a job that never came back */
-/* Uploads: the file is open; decrypt and write on the pool from now on. */
+/* Uploads: the file is open; decrypt and write on the pool from now on
+ * (or, at a record boundary, hand the rest to the kernel: ktlsrx.c). */
 void ftp_tlsdata_recv(struct ftp_session *s);
+/* The upload's stream ended without close_notify: logged, 426. */
+void ftp_tlsdata_truncated(struct ftp_session *s);
+/* The client's close_notify came (the kernel read it): ours answers. */
+void ftp_tlsdata_notified(struct ftp_session *s);
 /* The data connection ended: true when this decided the transfer's end. */
 bool ftp_tlsdata_on_close(struct ftp_session *s, int err);
 /* Data out on the data connection (encrypted in TLS): fe_conn_send's result. */
@@ -343,11 +349,21 @@ struct crypto_tls *ftp_tlsdata_tls(struct ftp_session *s);
  * FERRY_EXIT_PARAM when "required" and the kernel has no TLS. */
 int ftp_ktls_setup(struct ftp_server *srv);
 int ftp_ktls_check(const struct ftp_config *fc);    /* the same, --check-config */
+/* The FE_KTLS_* bit of the version and cipher a connection negotiated. */
+unsigned ftp_ktls_bit(const struct crypto_ktls *k);
 /* A binary PROT P RETR is ready: true when the kernel path took it (it
  * falls back to user space itself if the cipher is not the kernel's). */
 bool ftp_ktls_begin(struct ftp_session *s);
 /* From on_drained: true when the transfer waits for the kernel path. */
 bool ftp_ktls_drained(struct ftp_session *s);
+
+/* ---- ktlsrx.c: PROT P uploads opened by the kernel (ftp.tls.ktls) -------- */
+/* This transfer is an upload the kernel could open (binary, kTLS RX). */
+bool ftp_ktlsrx_wanted(const struct ftp_session *s);
+/* At a record boundary with every record opened and written: true when
+ * the kernel took the receiving side (the upload is spliced from here, or
+ * already failed with 425); false: nothing changed, user space goes on. */
+bool ftp_ktlsrx_take(struct ftp_session *s, struct crypto_tls *t);
 
 /* Session slots: false when over max_sessions or max_per_address. */
 bool ftp_server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
@@ -409,6 +425,7 @@ struct transfer {
 	bool peer_done;               /* upload: all bytes are in */
 	bool single, all;             /* listing: one file's line; -a */
 	bool ktls_wait;               /* ktls.c: the kernel takes over once drained */
+	bool ktls_rx;                 /* ktlsrx.c: the kernel opens this upload */
 	enum list_style style;
 	struct list_cursor cursor;
 	char prefix[PATH_MAX];        /* NLST dir: "dir/" before names */

@@ -32,8 +32,7 @@ static const char *mask_text(unsigned m, char *out, size_t cap)
 	return out;
 }
 
-/* The kernel's bit for what a connection negotiated. */
-static unsigned combo_bit(const struct crypto_ktls *k)
+unsigned ftp_ktls_bit(const struct crypto_ktls *k)
 {
 	bool v13 = k->version == 13;
 	switch (k->cipher) {
@@ -46,22 +45,23 @@ static unsigned combo_bit(const struct crypto_ktls *k)
 }
 
 /* Probes (unless "off") and says once what PROT P will use; *mask: what
- * the kernel takes. 0, or FERRY_EXIT_PARAM when "required" cannot be had. */
-static int probe(const struct ftp_config *fc, unsigned *mask)
+ * the kernel seals, *rx: what it opens. 0, or FERRY_EXIT_PARAM when
+ * "required" cannot be had. */
+static int probe(const struct ftp_config *fc, unsigned *mask, unsigned *rx)
 {
-	*mask = 0;
+	*mask = *rx = 0;
 	if (fc->tls_ktls == KTLS_OFF) {
 		flog(LOG_LVL_INFO, "ftp: kTLS: off (ftp.tls.ktls); PROT P uses user-space TLS");
 		return 0;
 	}
 	char why[128], list[192];
-	*mask = fe_ktls_probe(why, sizeof(why));
-	/* Tests only: pretend the kernel takes these (FE_KTLS_* bits), so a
-	 * kernel without kTLS runs the hand-over up to its failing TLS_TX and
-	 * the fall-back to user space from there. */
+	*mask = fe_ktls_probe(why, sizeof(why), rx);
+	/* Tests only: pretend the kernel takes these (FE_KTLS_* bits) both
+	 * ways, so a kernel without kTLS runs the hand-overs up to their
+	 * failing TLS_TX or TLS_RX and the fall-back to user space from there. */
 	const char *fake = getenv("FERRY_TEST_KTLS_MASK");
 	if (fake && *fake) {
-		*mask = (unsigned)strtoul(fake, NULL, 0) & 63u;
+		*mask = *rx = (unsigned)strtoul(fake, NULL, 0) & 63u;
 		flog(LOG_LVL_WARN, "ftp: kTLS: FERRY_TEST_KTLS_MASK=%s: pretending the "
 		     "kernel takes %s (tests only)", fake, mask_text(*mask, list, sizeof(list)));
 	}
@@ -69,6 +69,13 @@ static int probe(const struct ftp_config *fc, unsigned *mask)
 		flog(LOG_LVL_INFO, "ftp: kTLS: available for %s; binary PROT P downloads "
 		     "with those are sealed by the kernel and sent by splice",
 		     mask_text(*mask, list, sizeof(list)));
+		if (*rx)
+			flog(LOG_LVL_INFO, "ftp: kTLS: receiving: %s; binary PROT P uploads with "
+			     "those are opened by the kernel from the first record boundary after "
+			     "the file is open, and spliced to it", mask_text(*rx, list, sizeof(list)));
+		else
+			flog(LOG_LVL_INFO, "ftp: kTLS: receiving: not available (TLS_RX refused); "
+			     "PROT P uploads use user-space TLS");
 		return 0;
 	}
 	if (fc->tls_ktls == KTLS_REQUIRED) {
@@ -82,14 +89,14 @@ static int probe(const struct ftp_config *fc, unsigned *mask)
 
 int ftp_ktls_setup(struct ftp_server *srv)
 {
-	return srv->tls_on ? probe(srv->fc, &srv->ktls) : 0;
+	return srv->tls_on ? probe(srv->fc, &srv->ktls, &srv->ktls_rx) : 0;
 }
 
 int ftp_ktls_check(const struct ftp_config *fc)
 {
-	unsigned mask;
+	unsigned mask, rx;
 	bool tls = fc->tls_cert || fc->tls_cert_count;
-	return tls ? probe(fc, &mask) : 0;
+	return tls ? probe(fc, &mask, &rx) : 0;
 }
 
 /* ---- one download -------------------------------------------------------- */
@@ -124,7 +131,7 @@ static int hand_over(struct ftp_session *s)
 	if (crypto_tls_ktls_tx(t, &k, why) < 0) {
 		flog(LOG_LVL_DEBUG, "ftp: session %llu: kTLS not used: %s",
 		     (unsigned long long)s->id, why);
-	} else if (!(s->srv->ktls & combo_bit(&k))) {
+	} else if (!(s->srv->ktls & ftp_ktls_bit(&k))) {
 		flog(LOG_LVL_DEBUG, "ftp: session %llu: kTLS not used: the kernel does not "
 		     "take this version and cipher", (unsigned long long)s->id);
 	} else if ((r = fe_conn_ktls_tx(c, k.info.bytes, k.len)) < 0) {
