@@ -1,9 +1,11 @@
 #!/bin/sh
 # ktls_vm_init.sh — /init of test_ktls_vm.py's KVM guest: loads the kernel's
-# tls module, runs ferryd with ftp.tls.ktls "required", downloads over PROT P
-# with ferry-ftp and curl, compares bytes, proves the kernel sealed them,
-# measures CPU per GiB against user-space TLS, prints "ok - "/"FAIL - "
-# lines and "guest: N passed, N failed", and powers off.
+# tls module, runs ferryd with ftp.tls.ktls "required", downloads and uploads
+# over PROT P with ferry-ftp and curl, compares bytes, proves the kernel
+# sealed and opened them, cuts an upload and sends a TLS 1.3 KeyUpdate
+# (openssl s_client) the kernel cannot follow, measures CPU per GiB against
+# user-space TLS, prints "ok - "/"FAIL - " lines and "guest: N passed,
+# N failed", and powers off.
 export PATH=/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -42,6 +44,48 @@ metric() {      # metric PORT LABEL: ferry_ftp_tls_downloads_total{tls=LABEL}
 }
 tls_tx() {      # sealed by the kernel's software TLS, since boot
 	sed -n 's/^TlsTxSw[ \t]*//p' /proc/net/tls_stat
+}
+tls_rx() {      # receiving sides the kernel's software TLS opened, since boot
+	sed -n 's/^TlsRxSw[ \t]*//p' /proc/net/tls_stat
+}
+upmetric() {    # upmetric PORT LABEL: ferry_ftp_tls_uploads_total{tls=LABEL}
+	wget -q -O - "http://127.0.0.1:$1/metrics" |
+		sed -n "s/^ferry_ftp_tls_uploads_total{tls=\"$2\"} //p"
+}
+# ku_upload PORT FILE: PROT P STOR by openssl s_client (TLS 1.3, resuming the
+# control connection's session), 2 MB of digits, then a KeyUpdate ("k" at
+# the start of a read is s_client's command), 100000 more bytes, close_notify.
+# The control connection's replies end up in /tmp/ku.ctl.
+ku_upload() {
+	rm -f /tmp/ku.ci /tmp/ku.di /tmp/ku.sess /tmp/ku.ctl /tmp/ku.dout
+	mkfifo /tmp/ku.ci /tmp/ku.di
+	openssl s_client -quiet -crlf -starttls ftp -connect 127.0.0.1:$1 \
+		-CAfile /etc/ferry/c.pem -sess_out /tmp/ku.sess \
+		</tmp/ku.ci >/tmp/ku.ctl 2>/dev/null &
+	cpid=$!
+	exec 5>/tmp/ku.ci
+	printf 'USER alice\nPASS @PW@\nPBSZ 0\nPROT P\nTYPE I\nEPSV\n' >&5
+	wait_for 30 grep -q '^229 ' /tmp/ku.ctl
+	dport=$(sed -n 's/^229 .*(|||\([0-9]*\)|).*/\1/p' /tmp/ku.ctl)
+	wait_for 10 test -s /tmp/ku.sess
+	openssl s_client -tls1_3 -connect 127.0.0.1:$dport -CAfile /etc/ferry/c.pem \
+		-sess_in /tmp/ku.sess </tmp/ku.di >/tmp/ku.dout 2>&1 &
+	dpid=$!
+	exec 6>/tmp/ku.di
+	printf 'STOR %s\n' "$2" >&5
+	wait_for 30 grep -q '^150 ' /tmp/ku.ctl
+	yes 0123456789 | head -c 2000000 >&6
+	sleep 3
+	echo k >&6
+	sleep 2
+	yes 0123456789 | head -c 100000 >&6
+	exec 6>&-
+	# the transfer's last reply (226 or 426), after the 150
+	wait_for 60 sh -c "sed -n '/^150 /,\$p' /tmp/ku.ctl | grep -q '^[2-5][0-9][0-9] '"
+	printf 'QUIT\n' >&5
+	exec 5>&-
+	wait_for 10 sh -c "! kill -0 $cpid"
+	kill $cpid $dpid 2>/dev/null
 }
 uptime_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
@@ -167,6 +211,96 @@ check "/metrics: only the ASCII one by user space (tls=\"user\" $got)" test "$go
 check "no download fell back to user space (log)" \
 	sh -c '! grep -E "kTLS not used|TLS_TX failed|close_notify not sent" /tmp/ktls.out'
 grep "TlsTx\|TlsCurrTx\|TlsDecryptError" /proc/net/tls_stat | tr '\n' ' ' | sed 's/^/guest: tls_stat: /'
+echo
+
+# ---- uploads: the kernel opens them (TLS_RX) ------------------------------------
+line=$(grep -o "kTLS: receiving: [^;]*" /tmp/ktls.out)
+echo "guest: $line"
+for c in "TLS 1.2 AES-128-GCM" "TLS 1.2 AES-256-GCM" "TLS 1.3 AES-128-GCM" \
+	 "TLS 1.3 AES-256-GCM" "TLS 1.2 ChaCha20-Poly1305" "TLS 1.3 ChaCha20-Poly1305"; do
+	case "$line" in
+	*"$c"*) ok "the start-up probe found TLS_RX for $c";;
+	*) fail "the start-up probe found TLS_RX for $c" "$line";;
+	esac
+done
+u=0
+for spec in "1.2 ECDHE-ECDSA-AES128-GCM-SHA256" "1.2 ECDHE-ECDSA-AES256-GCM-SHA384" \
+	    "1.2 ECDHE-ECDSA-CHACHA20-POLY1305" "1.3 TLS_AES_128_GCM_SHA256" \
+	    "1.3 TLS_AES_256_GCM_SHA384" "1.3 TLS_CHACHA20_POLY1305_SHA256"; do
+	v=${spec% *}
+	c=${spec#* }
+	if [ "$v" = 1.2 ]; then opt="--tlsv1.2 --tls-max 1.2 --ciphers $c"
+	else opt="--tlsv1.3 --tls13-ciphers $c"; fi
+	before=$(tls_rx)
+	$CURL $opt -T /srv/big.bin "$URL/up.bin" 2>/tmp/curl.err
+	rc=$?
+	after=$(tls_rx)
+	u=$((u + 1))
+	check "curl TLS $v $c STOR: 226 (exit $rc), byte for byte" cmp /srv/big.bin /srv/up.bin
+	check "curl TLS $v $c STOR: negotiated (both connections)" \
+		test "$(grep -c "SSL connection using TLSv$v / $c" /tmp/curl.err)" -ge 2
+	check "curl TLS $v $c STOR: the kernel opened it (TlsRxSw $before -> $after)" \
+		test "$after" -gt "$before"
+	[ $rc = 0 ] || tail -n 5 /tmp/curl.err
+	rm -f /srv/up.bin
+done
+head -c 1000001 /srv/big.bin >/srv/app.bin
+tail -c +1000002 /srv/big.bin >/tmp/tail.bin
+before=$(tls_rx)
+$CURL --tlsv1.3 -a -T /tmp/tail.bin "$URL/app.bin" 2>/tmp/curl.err
+rc=$?
+after=$(tls_rx)
+u=$((u + 1))
+check "curl TLS 1.3 APPE onto 1000001 bytes (exit $rc): the whole file" cmp /srv/big.bin /srv/app.bin
+check "curl TLS 1.3 APPE: the kernel opened it (TlsRxSw $before -> $after)" test "$after" -gt "$before"
+rm -f /srv/app.bin /tmp/tail.bin
+$CURL -B -T /srv/text.txt "$URL/t.txt" 2>/tmp/curl.err
+check "curl ASCII STOR (user-space TLS) (exit $?)" cmp /srv/text.txt /srv/t.txt
+rm -f /srv/t.txt
+before=$(tls_rx)
+$FTP --epsv 127.0.0.1:2121 put /srv/big.bin f1.bin
+rc=$?
+$FTP 127.0.0.1:2121 put /srv/big.bin f2.bin
+rc2=$?
+after=$(tls_rx)
+u=$((u + 2))
+check "ferry-ftp --tls --epsv put (exit $rc): byte for byte" cmp /srv/big.bin /srv/f1.bin
+check "ferry-ftp --tls put over SPSV (exit $rc2): byte for byte" cmp /srv/big.bin /srv/f2.bin
+check "ferry-ftp: the kernel opened both (TlsRxSw $before -> $after)" \
+	test "$after" -ge $((before + 2))
+rm -f /srv/f1.bin /srv/f2.bin
+got=$(upmetric 9100 ktls)
+check "/metrics: $u uploads opened by the kernel (tls=\"ktls\" $got)" test "$got" = $u
+got=$(upmetric 9100 user)
+check "/metrics: only the ASCII upload by user space (tls=\"user\" $got)" test "$got" = 1
+check "no upload fell back to user space (log)" \
+	sh -c '! grep -E "kTLS upload not used|TLS_RX failed" /tmp/ktls.out'
+
+# An upload cut without close_notify once the kernel has it: 426, not in place.
+before=$(tls_rx)
+$CURL --limit-rate 400k -T /srv/big.bin "$URL/cut.bin" 2>/dev/null &
+cp=$!
+wait_for 60 sh -c "test \$(sed -n 's/^TlsCurrRxSw[ \t]*//p' /proc/net/tls_stat) -gt 0"
+sleep 1
+kill -9 $cp
+wait $cp
+check "an upload cut without close_notify after the hand-over: logged as truncated" \
+	wait_for 30 grep -q "closed without close_notify: upload truncated" /tmp/ktls.out
+after=$(tls_rx)
+check "... it was the kernel's (TlsRxSw $before -> $after)" test "$after" -gt "$before"
+check "... and nothing is in place as cut.bin, no temporary file left" \
+	wait_for 10 sh -c '! test -e /srv/cut.bin && ! ls -a /srv | grep -q ferry-'
+# A TLS 1.3 KeyUpdate the kernel cannot follow: 426, never a wrong file.
+before=$(tls_rx)
+ku_upload 2121 ku.bin
+after=$(tls_rx)
+check "KeyUpdate: s_client sent it" grep -q KEYUPDATE /tmp/ku.dout
+check "KeyUpdate: the kernel had the upload (TlsRxSw $before -> $after)" test "$after" -gt "$before"
+check "KeyUpdate: 426 on the control connection" grep -q '^426 ' /tmp/ku.ctl
+check "KeyUpdate: logged" grep -q "KeyUpdate?) that the kernel's TLS cannot follow" /tmp/ktls.out
+check "KeyUpdate: nothing is in place as ku.bin" test ! -e /srv/ku.bin
+tr -d '\r' </tmp/ku.ctl | sed 's/^/guest: ku control: /'
+grep "TlsRx\|TlsCurrRx\|TlsDecryptError" /proc/net/tls_stat | tr '\n' ' ' | sed 's/^/guest: tls_stat: /'
 echo
 
 # ---- CPU per GiB: kTLS against user-space TLS, one short run each ----------------
