@@ -126,17 +126,24 @@ unsigned fe_ktls_probe(char *why, size_t cap, unsigned *rx)
 
 /* ---- connections ---------------------------------------------------------- */
 
+/* The tls ULP (once per socket) and one direction's keys: 0 or -errno. */
+static int set_keys(int fd, int dir, const void *info, size_t len)
+{
+	if (setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0 && errno != EEXIST)
+		return -errno;
+	if (setsockopt(fd, SOL_TLS, dir, info, (socklen_t)len) < 0)
+		return -errno;
+	return 0;
+}
+
 int fe_conn_ktls_tx(struct fe_conn *c, const void *info, size_t len)
 {
 	/* nothing of ours may still be on its way unsealed, or be sealed twice */
 	if (c->closing || c->xfer || c->send_busy || c->next.len || c->ktls_tx)
 		return -EBUSY;
-	if (setsockopt(c->fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0 && errno != EEXIST)
-		return -errno;
-	if (setsockopt(c->fd, SOL_TLS, TLS_TX, info, (socklen_t)len) < 0)
-		return -errno;
-	c->ktls_tx = true;
-	return 0;
+	int r = set_keys(c->fd, TLS_TX, info, len);
+	c->ktls_tx = r == 0;
+	return r;
 }
 
 int fe_conn_ktls_rx(struct fe_conn *c, const void *info, size_t len)
@@ -145,12 +152,9 @@ int fe_conn_ktls_rx(struct fe_conn *c, const void *info, size_t len)
 	 * may wait here or be on its way (paused with nothing held) */
 	if (c->closing || c->xfer || c->recv_armed || c->held.len || !c->paused || c->ktls_rx)
 		return -EBUSY;
-	if (setsockopt(c->fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0 && errno != EEXIST)
-		return -errno;
-	if (setsockopt(c->fd, SOL_TLS, TLS_RX, info, (socklen_t)len) < 0)
-		return -errno;
-	c->ktls_rx = true;
-	return 0;
+	int r = set_keys(c->fd, TLS_RX, info, len);
+	c->ktls_rx = r == 0;
+	return r;
 }
 
 long fe_conn_ktls_record(struct fe_conn *c, uint8_t *type, void *buf, size_t cap)

@@ -349,8 +349,10 @@ struct crypto_tls *ftp_tlsdata_tls(struct ftp_session *s);
  * FERRY_EXIT_PARAM when "required" and the kernel has no TLS. */
 int ftp_ktls_setup(struct ftp_server *srv);
 int ftp_ktls_check(const struct ftp_config *fc);    /* the same, --check-config */
-/* The FE_KTLS_* bit of the version and cipher a connection negotiated. */
-unsigned ftp_ktls_bit(const struct crypto_ktls *k);
+/* Gives the data connection's sending (or, rx, receiving) side to the
+ * kernel if it takes t's version and cipher: true when it did; false
+ * (logged why) when nothing changed. */
+bool ftp_ktls_give(struct ftp_session *s, struct crypto_tls *t, bool rx);
 /* A binary PROT P RETR is ready: true when the kernel path took it (it
  * falls back to user space itself if the cipher is not the kernel's). */
 bool ftp_ktls_begin(struct ftp_session *s);
@@ -643,6 +645,9 @@ bool ftp_xfer_data_prepared(struct ftp_session *s);          /* else 425 */
 void ftp_xfer_begin(struct ftp_session *s, const char *what); /* 150, connect */
 /* The splice of a RETR or binary upload ended (fe_xfer_cb; arg: session). */
 void ftp_xfer_spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg);
+/* A splice's end (fe_xfer_cb) for the session's transfer: counts the
+ * bytes, forgets the splice; the transfer, or NULL when it is gone. */
+struct transfer *ftp_xfer_splice_ended(struct ftp_session *s, uint64_t bytes);
 void ftp_upload_open(struct ftp_session *s);    /* upload.c: the connection is up */
 /* upload.c: pwrite all of p at *offset (advanced): 0 or -errno. */
 int ftp_upload_write(int fd, const uint8_t *p, size_t n, uint64_t *offset);

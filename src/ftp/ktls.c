@@ -32,7 +32,8 @@ static const char *mask_text(unsigned m, char *out, size_t cap)
 	return out;
 }
 
-unsigned ftp_ktls_bit(const struct crypto_ktls *k)
+/* The kernel's bit for what a connection negotiated. */
+static unsigned combo_bit(const struct crypto_ktls *k)
 {
 	bool v13 = k->version == 13;
 	switch (k->cipher) {
@@ -99,17 +100,35 @@ int ftp_ktls_check(const struct ftp_config *fc)
 	return tls ? probe(fc, &mask, &rx) : 0;
 }
 
+bool ftp_ktls_give(struct ftp_session *s, struct crypto_tls *t, bool rx)
+{
+	struct crypto_ktls k;
+	char why[CRYPTO_ERR_LEN];
+	unsigned long long id = (unsigned long long)s->id;
+	const char *no = rx ? "kTLS upload not used" : "kTLS not used";
+	int r = -1;
+	if ((rx ? crypto_tls_ktls_rx(t, &k, why) : crypto_tls_ktls_tx(t, &k, why)) < 0)
+		flog(LOG_LVL_DEBUG, "ftp: session %llu: %s: %s", id, no, why);
+	else if (!((rx ? s->srv->ktls_rx : s->srv->ktls) & combo_bit(&k)))
+		flog(LOG_LVL_DEBUG, "ftp: session %llu: %s: the kernel does not take this "
+		     "version and cipher", id, no);
+	else if ((r = rx ? fe_conn_ktls_rx(s->data.conn, k.info.bytes, k.len)
+			 : fe_conn_ktls_tx(s->data.conn, k.info.bytes, k.len)) < 0)
+		flog(LOG_LVL_WARN, "ftp: session %llu: kTLS: TLS_%s failed: %s; user-space TLS",
+		     id, rx ? "RX" : "TX", strerror(-r));
+	crypto_ktls_wipe(&k);
+	return r == 0;
+}
+
 /* ---- one download -------------------------------------------------------- */
 
 static void sent(struct fe_conn *c, int err, uint64_t bytes, void *arg)
 {
 	struct ftp_session *s = arg;
 	(void)c;
-	struct transfer *x = s->xfer;
+	struct transfer *x = ftp_xfer_splice_ended(s, bytes);
 	if (!x)
 		return;
-	x->fx = NULL;
-	x->bytes += bytes;
 	if (err) {
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 		return;
@@ -125,23 +144,8 @@ static int hand_over(struct ftp_session *s)
 	struct transfer *x = s->xfer;
 	struct fe_conn *c = s->data.conn;
 	struct crypto_tls *t = ftp_tlsdata_tls(s);
-	struct crypto_ktls k;
-	char why[CRYPTO_ERR_LEN];
-	int r = 1;
-	if (crypto_tls_ktls_tx(t, &k, why) < 0) {
-		flog(LOG_LVL_DEBUG, "ftp: session %llu: kTLS not used: %s",
-		     (unsigned long long)s->id, why);
-	} else if (!(s->srv->ktls & ftp_ktls_bit(&k))) {
-		flog(LOG_LVL_DEBUG, "ftp: session %llu: kTLS not used: the kernel does not "
-		     "take this version and cipher", (unsigned long long)s->id);
-	} else if ((r = fe_conn_ktls_tx(c, k.info.bytes, k.len)) < 0) {
-		flog(LOG_LVL_WARN, "ftp: session %llu: kTLS: TLS_TX failed: %s; user-space TLS",
-		     (unsigned long long)s->id, strerror(-r));
-		r = 1;
-	}
-	crypto_ktls_wipe(&k);
-	if (r)
-		return r;
+	if (!ftp_ktls_give(s, t, false))
+		return 1;
 	crypto_tls_kernel_tx(t);        /* from here on only the kernel seals */
 	int err = 0;
 	x->fx = fe_conn_sendfile(c, x->fd, x->offset, UINT64_MAX, sent, s, &err);

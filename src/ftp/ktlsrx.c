@@ -59,16 +59,9 @@ static int last_record(struct ftp_session *s, int err)
 	return 0;
 }
 
-static void spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg)
+/* The splice into the file ended (err: fe_xfer_cb's): what that means. */
+static void rx_ended(struct ftp_session *s, struct transfer *x, int err)
 {
-	struct ftp_session *s = arg;
-	(void)c;
-	struct transfer *x = s->xfer;
-	if (!x)
-		return;
-	x->fx = NULL;
-	x->bytes += bytes;
-	x->offset += bytes;
 	if (!err) {                  /* the end of the stream, no close_notify */
 		ftp_tlsdata_truncated(s);
 		return;
@@ -93,30 +86,24 @@ static void spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg)
 	ftp_xfer_done(s, 426, "TLS error on the data connection; transfer aborted.", false);
 }
 
+static void spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg)
+{
+	struct ftp_session *s = arg;
+	struct transfer *x = ftp_xfer_splice_ended(s, bytes);
+	(void)c;
+	if (x)
+		rx_ended(s, x, err);
+}
+
 bool ftp_ktlsrx_take(struct ftp_session *s, struct crypto_tls *t)
 {
 	struct transfer *x = s->xfer;
-	struct fe_conn *c = s->data.conn;
-	struct crypto_ktls k;
-	char why[CRYPTO_ERR_LEN];
-	int r = -1;
-	if (crypto_tls_ktls_rx(t, &k, why) < 0) {
-		flog(LOG_LVL_DEBUG, "ftp: session %llu: kTLS upload not used: %s",
-		     (unsigned long long)s->id, why);
-	} else if (!(s->srv->ktls_rx & ftp_ktls_bit(&k))) {
-		flog(LOG_LVL_DEBUG, "ftp: session %llu: kTLS upload not used: the kernel does "
-		     "not open this version and cipher", (unsigned long long)s->id);
-	} else if ((r = fe_conn_ktls_rx(c, k.info.bytes, k.len)) < 0) {
-		flog(LOG_LVL_WARN, "ftp: session %llu: kTLS: TLS_RX failed: %s; user-space TLS",
-		     (unsigned long long)s->id, strerror(-r));
-	}
-	crypto_ktls_wipe(&k);
-	if (r < 0)
+	if (!ftp_ktls_give(s, t, true))
 		return false;
 	crypto_tls_kernel_rx(t);        /* from here on only the kernel opens */
 	x->ktls_rx = true;
 	int err = 0;
-	x->fx = fe_conn_recvfile(c, x->fd, x->offset, spliced, s, &err);
+	x->fx = fe_conn_recvfile(s->data.conn, x->fd, x->offset, spliced, s, &err);
 	if (!x->fx)
 		ftp_xfer_done(s, 425, "Can't start the transfer.", false);
 	return true;

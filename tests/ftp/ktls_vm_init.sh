@@ -38,19 +38,28 @@ wait_for() {
 	done
 	"$@"
 }
-metric() {      # metric PORT LABEL: ferry_ftp_tls_downloads_total{tls=LABEL}
+metric() {      # metric PORT LABEL [uploads]: ferry_ftp_tls_downloads_total{tls=LABEL}
 	wget -q -O - "http://127.0.0.1:$1/metrics" |
-		sed -n "s/^ferry_ftp_tls_downloads_total{tls=\"$2\"} //p"
+		sed -n "s/^ferry_ftp_tls_${3:-downloads}_total{tls=\"$2\"} //p"
 }
-tls_tx() {      # sealed by the kernel's software TLS, since boot
-	sed -n 's/^TlsTxSw[ \t]*//p' /proc/net/tls_stat
+# by_kernel downloads|uploads N FALLBACK: /metrics counted N by the kernel
+# and only the ASCII one by user space, and no fall-back (FALLBACK, a grep
+# -E pattern) was logged
+by_kernel() {
+	got=$(metric 9100 ktls $1)
+	check "/metrics: $2 $1 by the kernel (tls=\"ktls\" $got)" test "$got" = $2
+	got=$(metric 9100 user $1)
+	check "/metrics: only the ASCII one by user space (tls=\"user\" $got)" test "$got" = 1
+	check "no $1 fell back to user space (log)" sh -c "! grep -E '$3' /tmp/ktls.out"
 }
-tls_rx() {      # receiving sides the kernel's software TLS opened, since boot
-	sed -n 's/^TlsRxSw[ \t]*//p' /proc/net/tls_stat
+tls_count() {   # tls_count NAME: a counter of /proc/net/tls_stat
+	sed -n "s/^$1[ \t]*//p" /proc/net/tls_stat
 }
-upmetric() {    # upmetric PORT LABEL: ferry_ftp_tls_uploads_total{tls=LABEL}
-	wget -q -O - "http://127.0.0.1:$1/metrics" |
-		sed -n "s/^ferry_ftp_tls_uploads_total{tls=\"$2\"} //p"
+tls_rx() {      # receiving sides the kernel's software TLS took, since boot
+	tls_count TlsRxSw
+}
+rx_now() {      # one is open now
+	test "$(tls_count TlsCurrRxSw)" -gt 0
 }
 # ku_upload PORT FILE: PROT P STOR by openssl s_client (TLS 1.3, resuming the
 # control connection's session), 2 MB of digits, then a KeyUpdate ("k" at
@@ -93,6 +102,47 @@ uptime_ms() {
 closed() {      # curl -v saw the data connection's close_notify before the 226
 	sed -n '/^< 150/,/^< 226/p' /tmp/curl.err | grep -q "(IN), TLS alert, close notify"
 }
+# probe_found WHAT LINE: the start-up line names each combination kTLS has
+probe_found() {
+	for c in "TLS 1.2 AES-128-GCM" "TLS 1.2 AES-256-GCM" "TLS 1.3 AES-128-GCM" \
+		 "TLS 1.3 AES-256-GCM" "TLS 1.2 ChaCha20-Poly1305" "TLS 1.3 ChaCha20-Poly1305"; do
+		case "$2" in
+		*"$c"*) ok "the start-up probe found $1$c";;
+		*) fail "the start-up probe found $1$c" "$2";;
+		esac
+	done
+}
+# curl's version and cipher options for each kTLS combination (VERSION:CIPHER)
+SPECS="1.2:ECDHE-ECDSA-AES128-GCM-SHA256 1.2:ECDHE-ECDSA-AES256-GCM-SHA384
+1.2:ECDHE-ECDSA-CHACHA20-POLY1305 1.3:TLS_AES_128_GCM_SHA256 1.3:TLS_AES_256_GCM_SHA384
+1.3:TLS_CHACHA20_POLY1305_SHA256"
+# curl_combo get|put VERSION:CIPHER: big.bin down (RETR) or up (STOR) with
+# curl in that version and cipher: byte for byte, negotiated on both
+# connections, and the kernel's counter of sealed (TlsTxSw) or opened
+# (TlsRxSw) records went up. Sets v and c; curl -v's output in /tmp/curl.err.
+curl_combo() {
+	v=${2%%:*}
+	c=${2#*:}
+	if [ "$v" = 1.2 ]; then opt="--tlsv1.2 --tls-max 1.2 --ciphers $c"
+	else opt="--tlsv1.3 --tls13-ciphers $c"; fi
+	if [ $1 = get ]; then
+		name="curl TLS $v $c" out=/tmp/c.bin count=TlsTxSw did=sealed
+		args="-o /tmp/c.bin $URL/big.bin"
+	else
+		name="curl TLS $v $c STOR" out=/srv/up.bin count=TlsRxSw did=opened
+		args="-T /srv/big.bin $URL/up.bin"
+	fi
+	before=$(tls_count $count)
+	$CURL $opt $args 2>/tmp/curl.err
+	rc=$?
+	after=$(tls_count $count)
+	check "$name: byte for byte (exit $rc)" cmp /srv/big.bin $out
+	check "$name: negotiated (both connections)" \
+		test "$(grep -c "SSL connection using TLSv$v / $c" /tmp/curl.err)" -ge 2
+	check "$name: the kernel $did it ($count $before -> $after)" test "$after" -gt "$before"
+	[ $rc = 0 ] || tail -n 5 /tmp/curl.err
+	rm -f $out
+}
 cpu_ticks() {   # utime + stime of a process, in clock ticks
 	awk '{ print $14 + $15 }' /proc/$1/stat
 }
@@ -120,13 +170,7 @@ check "ferryd (ktls required) started" kill -0 $KPID || return 1
 wait_for 5 wget -q -O /dev/null http://127.0.0.1:9100/metrics
 line=$(grep -o "kTLS: available for [^;]*" /tmp/ktls.out)
 echo "guest: $line"
-for c in "TLS 1.2 AES-128-GCM" "TLS 1.2 AES-256-GCM" "TLS 1.3 AES-128-GCM" \
-	 "TLS 1.3 AES-256-GCM" "TLS 1.2 ChaCha20-Poly1305" "TLS 1.3 ChaCha20-Poly1305"; do
-	case "$line" in
-	*"$c"*) ok "the start-up probe found $c";;
-	*) fail "the start-up probe found $c" "$line";;
-	esac
-done
+probe_found "" "$line"
 
 # ---- ferry-ftp: whole file, resumed, empty -------------------------------------
 FTP="ferry-ftp --tls --ca /etc/ferry/c.pem -u alice:@PW@ -q -t 20"
@@ -144,26 +188,10 @@ rm -f /tmp/a.bin /tmp/r.bin
 CURL="curl -sS -v --ssl-reqd --cacert /etc/ferry/c.pem --max-time 30"
 URL="ftp://alice:@PW@@127.0.0.1:2121"
 n=0
-for spec in "1.2 ECDHE-ECDSA-AES128-GCM-SHA256" "1.2 ECDHE-ECDSA-AES256-GCM-SHA384" \
-	    "1.2 ECDHE-ECDSA-CHACHA20-POLY1305" "1.3 TLS_AES_128_GCM_SHA256" \
-	    "1.3 TLS_AES_256_GCM_SHA384" "1.3 TLS_CHACHA20_POLY1305_SHA256"; do
-	v=${spec% *}
-	c=${spec#* }
-	if [ "$v" = 1.2 ]; then opt="--tlsv1.2 --tls-max 1.2 --ciphers $c"
-	else opt="--tlsv1.3 --tls13-ciphers $c"; fi
-	before=$(tls_tx)
-	$CURL $opt -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
-	rc=$?
-	after=$(tls_tx)
+for spec in $SPECS; do
+	curl_combo get $spec
 	n=$((n + 1))
-	check "curl TLS $v $c: byte for byte (exit $rc)" cmp /srv/big.bin /tmp/c.bin
-	check "curl TLS $v $c: negotiated (both connections)" \
-		test "$(grep -c "SSL connection using TLSv$v / $c" /tmp/curl.err)" -ge 2
-	check "curl TLS $v $c: the kernel sealed it (TlsTxSw $before -> $after)" \
-		test "$after" -gt "$before"
 	check "curl TLS $v $c: the server's close_notify came before the 226" closed
-	[ $rc = 0 ] || tail -n 5 /tmp/curl.err
-	rm -f /tmp/c.bin
 done
 $CURL --tlsv1.3 -r 1000001- -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
 tail -c +1000002 /srv/big.bin >/tmp/tail.bin
@@ -203,46 +231,18 @@ $CURL -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
 check "and serves the next download byte for byte" cmp /srv/big.bin /tmp/c.bin
 rm -f /tmp/c.bin
 
-want=$((3 + n + 2 + 2 + 4 + 2))
-got=$(metric 9100 ktls)
-check "/metrics: $want downloads sealed by the kernel (tls=\"ktls\" $got)" test "$got" = $want
-got=$(metric 9100 user)
-check "/metrics: only the ASCII one by user space (tls=\"user\" $got)" test "$got" = 1
-check "no download fell back to user space (log)" \
-	sh -c '! grep -E "kTLS not used|TLS_TX failed|close_notify not sent" /tmp/ktls.out'
+by_kernel downloads $((3 + n + 2 + 2 + 4 + 2)) "kTLS not used|TLS_TX failed|close_notify not sent"
 grep "TlsTx\|TlsCurrTx\|TlsDecryptError" /proc/net/tls_stat | tr '\n' ' ' | sed 's/^/guest: tls_stat: /'
 echo
 
 # ---- uploads: the kernel opens them (TLS_RX) ------------------------------------
 line=$(grep -o "kTLS: receiving: [^;]*" /tmp/ktls.out)
 echo "guest: $line"
-for c in "TLS 1.2 AES-128-GCM" "TLS 1.2 AES-256-GCM" "TLS 1.3 AES-128-GCM" \
-	 "TLS 1.3 AES-256-GCM" "TLS 1.2 ChaCha20-Poly1305" "TLS 1.3 ChaCha20-Poly1305"; do
-	case "$line" in
-	*"$c"*) ok "the start-up probe found TLS_RX for $c";;
-	*) fail "the start-up probe found TLS_RX for $c" "$line";;
-	esac
-done
+probe_found "TLS_RX for " "$line"
 u=0
-for spec in "1.2 ECDHE-ECDSA-AES128-GCM-SHA256" "1.2 ECDHE-ECDSA-AES256-GCM-SHA384" \
-	    "1.2 ECDHE-ECDSA-CHACHA20-POLY1305" "1.3 TLS_AES_128_GCM_SHA256" \
-	    "1.3 TLS_AES_256_GCM_SHA384" "1.3 TLS_CHACHA20_POLY1305_SHA256"; do
-	v=${spec% *}
-	c=${spec#* }
-	if [ "$v" = 1.2 ]; then opt="--tlsv1.2 --tls-max 1.2 --ciphers $c"
-	else opt="--tlsv1.3 --tls13-ciphers $c"; fi
-	before=$(tls_rx)
-	$CURL $opt -T /srv/big.bin "$URL/up.bin" 2>/tmp/curl.err
-	rc=$?
-	after=$(tls_rx)
+for spec in $SPECS; do
+	curl_combo put $spec
 	u=$((u + 1))
-	check "curl TLS $v $c STOR: 226 (exit $rc), byte for byte" cmp /srv/big.bin /srv/up.bin
-	check "curl TLS $v $c STOR: negotiated (both connections)" \
-		test "$(grep -c "SSL connection using TLSv$v / $c" /tmp/curl.err)" -ge 2
-	check "curl TLS $v $c STOR: the kernel opened it (TlsRxSw $before -> $after)" \
-		test "$after" -gt "$before"
-	[ $rc = 0 ] || tail -n 5 /tmp/curl.err
-	rm -f /srv/up.bin
 done
 head -c 1000001 /srv/big.bin >/srv/app.bin
 tail -c +1000002 /srv/big.bin >/tmp/tail.bin
@@ -269,18 +269,13 @@ check "ferry-ftp --tls put over SPSV (exit $rc2): byte for byte" cmp /srv/big.bi
 check "ferry-ftp: the kernel opened both (TlsRxSw $before -> $after)" \
 	test "$after" -ge $((before + 2))
 rm -f /srv/f1.bin /srv/f2.bin
-got=$(upmetric 9100 ktls)
-check "/metrics: $u uploads opened by the kernel (tls=\"ktls\" $got)" test "$got" = $u
-got=$(upmetric 9100 user)
-check "/metrics: only the ASCII upload by user space (tls=\"user\" $got)" test "$got" = 1
-check "no upload fell back to user space (log)" \
-	sh -c '! grep -E "kTLS upload not used|TLS_RX failed" /tmp/ktls.out'
+by_kernel uploads $u "kTLS upload not used|TLS_RX failed"
 
 # An upload cut without close_notify once the kernel has it: 426, not in place.
 before=$(tls_rx)
 $CURL --limit-rate 400k -T /srv/big.bin "$URL/cut.bin" 2>/dev/null &
 cp=$!
-wait_for 60 sh -c "test \$(sed -n 's/^TlsCurrRxSw[ \t]*//p' /proc/net/tls_stat) -gt 0"
+wait_for 60 rx_now
 sleep 1
 kill -9 $cp
 wait $cp

@@ -217,13 +217,17 @@ def main():
     # records to leave, exports the keys and calls TLS_TX; without kTLS
     # that fails and user space sends the file. A TLS 1.2 AES-256-GCM
     # connection is not the kernel's: user space at once.
-    if not have:
-        os.environ["FERRY_TEST_KTLS_MASK"] = "5"
+    def told(mask):
+        """ferryd told (tests only) that the kernel takes mask both ways."""
+        os.environ["FERRY_TEST_KTLS_MASK"] = mask
         try:
-            d = Ferryd(ferryd_bin, ftp_conf(root, cert, key, None), workers=2,
-                       extra={"metrics": {"listen": f"127.0.0.1:{mport}"}})
+            return Ferryd(ferryd_bin, ftp_conf(root, cert, key, None), workers=2,
+                          extra={"metrics": {"listen": f"127.0.0.1:{mport}"}})
         finally:
             del os.environ["FERRY_TEST_KTLS_MASK"]
+
+    if not have:
+        d = told("5")
         try:
             check("TLS_TX fails: told, ferryd says the kernel would open uploads",
                   wait_log(d, r"kTLS: receiving: TLS 1\.2 AES-128-GCM, TLS 1\.3 AES-128-GCM;"),
@@ -239,12 +243,7 @@ def main():
         # Every cipher "opened by the kernel": each upload stops at a
         # record boundary after its file is open, TLS_RX fails and user
         # space opens the rest.
-        os.environ["FERRY_TEST_KTLS_MASK"] = "63"
-        try:
-            d = Ferryd(ferryd_bin, ftp_conf(root, cert, key, None), workers=2,
-                       extra={"metrics": {"listen": f"127.0.0.1:{mport}"}})
-        finally:
-            del os.environ["FERRY_TEST_KTLS_MASK"]
+        d = told("63")
         try:
             n = uploads(d.port, root, "TLS_RX fails")
             fails = len(re.findall(r"kTLS: TLS_RX failed: [^;]*; user-space TLS", d.logtext()))
