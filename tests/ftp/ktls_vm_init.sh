@@ -58,14 +58,13 @@ tls_count() {   # tls_count NAME: a counter of /proc/net/tls_stat
 tls_rx() {      # receiving sides the kernel's software TLS took, since boot
 	tls_count TlsRxSw
 }
-rx_now() {      # one is open now
-	test "$(tls_count TlsCurrRxSw)" -gt 0
-}
-# ku_upload PORT FILE: PROT P STOR by openssl s_client (TLS 1.3, resuming the
-# control connection's session), 2 MB of digits, then a KeyUpdate ("k" at
-# the start of a read is s_client's command), 100000 more bytes, close_notify.
-# The control connection's replies end up in /tmp/ku.ctl.
-ku_upload() {
+# sc_upload PORT FILE k|cut: PROT P STOR by openssl s_client (TLS 1.3,
+# resuming the control connection's session), 2 MB of digits, then k: a
+# KeyUpdate ("k" at the start of a read is s_client's command), 100000 more
+# bytes and close_notify; cut: the data connection's s_client killed (no
+# close_notify), the control connection still open. Its replies end up in
+# /tmp/ku.ctl, the data connection's s_client output in /tmp/ku.dout.
+sc_upload() {
 	rm -f /tmp/ku.ci /tmp/ku.di /tmp/ku.sess /tmp/ku.ctl /tmp/ku.dout
 	mkfifo /tmp/ku.ci /tmp/ku.di
 	openssl s_client -quiet -crlf -starttls ftp -connect 127.0.0.1:$1 \
@@ -85,9 +84,13 @@ ku_upload() {
 	wait_for 30 grep -q '^150 ' /tmp/ku.ctl
 	yes 0123456789 | head -c 2000000 >&6
 	sleep 3
-	echo k >&6
-	sleep 2
-	yes 0123456789 | head -c 100000 >&6
+	if [ $3 = k ]; then
+		echo k >&6
+		sleep 2
+		yes 0123456789 | head -c 100000 >&6
+	else
+		kill -9 $dpid
+	fi
 	exec 6>&-
 	# the transfer's last reply (226 or 426), after the 150
 	wait_for 60 sh -c "sed -n '/^150 /,\$p' /tmp/ku.ctl | grep -q '^[2-5][0-9][0-9] '"
@@ -273,28 +276,24 @@ by_kernel uploads $u "kTLS upload not used|TLS_RX failed"
 
 # An upload cut without close_notify once the kernel has it: 426, not in place.
 before=$(tls_rx)
-$CURL --limit-rate 400k -T /srv/big.bin "$URL/cut.bin" 2>/dev/null &
-cp=$!
-wait_for 60 rx_now
-sleep 1
-kill -9 $cp
-wait $cp
-check "an upload cut without close_notify after the hand-over: logged as truncated" \
-	wait_for 30 grep -q "closed without close_notify: upload truncated" /tmp/ktls.out
+sc_upload 2121 cut.bin cut
 after=$(tls_rx)
-check "... it was the kernel's (TlsRxSw $before -> $after)" test "$after" -gt "$before"
-check "... and nothing is in place as cut.bin, no temporary file left" \
+check "cut: the kernel had the upload (TlsRxSw $before -> $after)" test "$after" -gt "$before"
+check "cut without close_notify: 426 on the control connection" grep -q '^426 ' /tmp/ku.ctl
+check "cut: logged as truncated" grep -q "closed without close_notify: upload truncated" /tmp/ktls.out
+check "cut: nothing is in place as cut.bin, no temporary file left" \
 	wait_for 10 sh -c '! test -e /srv/cut.bin && ! ls -a /srv | grep -q ferry-'
+tr -d '\r' </tmp/ku.ctl | grep '^[2-5]' | tail -n 2 | sed 's/^/guest: cut control: /'
 # A TLS 1.3 KeyUpdate the kernel cannot follow: 426, never a wrong file.
 before=$(tls_rx)
-ku_upload 2121 ku.bin
+sc_upload 2121 ku.bin k
 after=$(tls_rx)
 check "KeyUpdate: s_client sent it" grep -q KEYUPDATE /tmp/ku.dout
 check "KeyUpdate: the kernel had the upload (TlsRxSw $before -> $after)" test "$after" -gt "$before"
 check "KeyUpdate: 426 on the control connection" grep -q '^426 ' /tmp/ku.ctl
 check "KeyUpdate: logged" grep -q "KeyUpdate?) that the kernel's TLS cannot follow" /tmp/ktls.out
 check "KeyUpdate: nothing is in place as ku.bin" test ! -e /srv/ku.bin
-tr -d '\r' </tmp/ku.ctl | sed 's/^/guest: ku control: /'
+tr -d '\r' </tmp/ku.ctl | grep '^[2-5]' | tail -n 2 | sed 's/^/guest: KeyUpdate control: /'
 grep "TlsRx\|TlsCurrRx\|TlsDecryptError" /proc/net/tls_stat | tr '\n' ' ' | sed 's/^/guest: tls_stat: /'
 echo
 
