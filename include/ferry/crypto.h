@@ -382,7 +382,8 @@ void crypto_tls_kernel_tx(struct crypto_tls *t);
  * byte of plaintext was read; else -1 with why. */
 int crypto_tls_ktls_rx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN]);
 /* Bytes still to come before the records fed so far and then `more` (not
- * yet fed) end on a record boundary; 0 at one. */
+ * yet fed) end on a record boundary; 0 at one. Reads only what
+ * crypto_tls_feed writes: callable while a helper thread reads from t. */
 size_t crypto_tls_in_need(const struct crypto_tls *t, const uint8_t *more, size_t n);
 /* The kernel took the peer's keys: this layer reads no more (reads fail);
  * it still sends, with its own sequence numbers. */

@@ -690,6 +690,6 @@ bool ftp_tlsdata_on_close(struct ftp_session *s, int err)
 	if (!x->busy && x->fd >= 0)
 		upload_pump(s);               /* the last ciphertext, then the verdict */
 	else if (!x->busy)
-		ftp_tlsdata_truncated(s);                 /* the file was never opened */
+		ftp_tlsdata_truncated(s);     /* the file was never opened */
 	return true;                          /* else the running job's end decides */
 }
