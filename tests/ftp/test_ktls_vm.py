@@ -32,7 +32,7 @@ from ftpd import Checks, crypt_hash, tempdir  # noqa: E402
 ferryd_bin, ferry_ftp_bin, cache_root = sys.argv[1], sys.argv[2], sys.argv[3]
 PW = "ktls-vm-s3cret"
 KVM_TIMEOUT = 120           # the whole guest run under KVM (normally < 30 s)
-TCG_TIMEOUT = 420           # on the emulated CPU
+TCG_TIMEOUT = 840           # on the emulated CPU (uploads too: 113-244 s seen)
 FIRST_LINE = 25             # the guest's first line under KVM, at the latest
 FIRST_LINE_TCG = 180        # and on the emulated CPU of a loaded host
 
