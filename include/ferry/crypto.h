@@ -353,7 +353,7 @@ int crypto_tls_resumed_from(const struct crypto_tls *data, const struct crypto_t
 const char *crypto_tls_reuse_refusal(const struct crypto_tls *data,
 				     const struct crypto_tls_origin *ctl);
 
-/* ---- kernel TLS: the sending side handed to the kernel (ktls.c) -------- */
+/* ---- kernel TLS: a side handed to the kernel (ktls.c) ------------------- */
 /* What Linux's setsockopt(SOL_TLS, TLS_TX) takes to seal a connection's
  * next records: struct tls12_crypto_info_aes_gcm_128, _256 or
  * _chacha20_poly1305 of <linux/tls.h> in info (len bytes): the version and
@@ -376,6 +376,18 @@ int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRY
  * and shutdown fail or do nothing; an alert of a read is dropped), so the
  * two never use one sequence number twice. Reading goes on as before. */
 void crypto_tls_kernel_tx(struct crypto_tls *t);
+/* The receiving side (TLS_RX): the peer's write key and IV and the next
+ * record sequence number to read. Only at a record boundary: every byte
+ * fed (crypto_tls_feed) belongs to a record the layer has opened and every
+ * byte of plaintext was read; else -1 with why. */
+int crypto_tls_ktls_rx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN]);
+/* Bytes still to come before the records fed so far and then `more` (not
+ * yet fed) end on a record boundary; 0 at one. Reads only what
+ * crypto_tls_feed writes: callable while a helper thread reads from t. */
+size_t crypto_tls_in_need(const struct crypto_tls *t, const uint8_t *more, size_t n);
+/* The kernel took the peer's keys: this layer reads no more (reads fail);
+ * it still sends, with its own sequence numbers. */
+void crypto_tls_kernel_rx(struct crypto_tls *t);
 void crypto_ktls_wipe(struct crypto_ktls *k);   /* the key off the stack */
 
 /* ---- TLS client connections (tls.c), for ferry-ftp and its bridge ------- */

@@ -139,6 +139,11 @@ size_t fe_conn_queued(const struct fe_conn *c);   /* queued, not yet sent */
 size_t fe_conn_held(const struct fe_conn *c);
 enum { FE_TCP_RECV_MAX = 16384 };   /* bytes per receive (one buffer) */
 void fe_conn_set_limit(struct fe_conn *c, size_t bytes);
+/* Each receive armed from now on asks for at most bytes (0, or
+ * FE_TCP_RECV_MAX and more: a whole buffer), so that the owner can stop
+ * at a point of the stream (a TLS record boundary, for fe_conn_ktls_rx):
+ * set in on_data, it applies to the receive armed after it. */
+void fe_conn_recv_max(struct fe_conn *c, size_t bytes);
 /* Stop delivering on_data: the receive in flight is cancelled, so what the
  * peer sends stays in the kernel's buffer and the TCP window closes. A
  * buffer that had already completed (at most one: see fe_conn_held) is kept
@@ -208,20 +213,33 @@ uint64_t fe_xfer_progress(const struct fe_xfer *x);
 
 /* ---- kernel TLS (ktls.c) -------------------------------------------------- */
 
-/* What this kernel's TLS takes for sending (TLS_TX), one bit per version
+/* What this kernel's TLS takes for sending (TLS_TX; *rx: those of them it
+ * takes for receiving, TLS_RX), one bit per version
  * and cipher; probed on loopback sockets, once, at start-up (as root it
  * may load the tls module). 0 with the reason in why ("kernel has no tls
  * ULP") when none. */
 enum { FE_KTLS_TLS12_AES128 = 1, FE_KTLS_TLS12_AES256 = 2,
        FE_KTLS_TLS13_AES128 = 4, FE_KTLS_TLS13_AES256 = 8,
        FE_KTLS_TLS12_CHACHA = 16, FE_KTLS_TLS13_CHACHA = 32 };
-unsigned fe_ktls_probe(char *why, size_t cap);
+unsigned fe_ktls_probe(char *why, size_t cap, unsigned *rx);
 /* Hands the connection's sending side to the kernel: info is Linux's
  * struct tls12_crypto_info_* (crypto_tls_ktls_tx's). Nothing may be queued
  * or spliced then. From then on what is sent (fe_conn_send,
  * fe_conn_sendfile) leaves as application_data records sealed by the
  * kernel. 0 or -errno (the connection is unchanged for user-space TLS). */
 int fe_conn_ktls_tx(struct fe_conn *c, const void *info, size_t len);
+/* Hands the receiving side to the kernel (TLS_RX; what fe_ktls_probe's
+ * *rx says it takes): only on a paused connection with nothing
+ * held, received or receiving, whose next byte in the socket is the first
+ * of a record (the owner stopped there: fe_conn_recv_max). From then on
+ * fe_conn_recvfile splices plaintext; it ends at a record that is not data
+ * (-EINVAL or -EIO) and fe_conn_ktls_record reads that one. 0 or -errno
+ * (nothing changed: go on in user space). */
+int fe_conn_ktls_rx(struct fe_conn *c, const void *info, size_t len);
+/* One record waiting on a kTLS receiving side, at once (MSG_DONTWAIT):
+ * its length and *type (21 alert, 22 handshake, 23 data), or -errno
+ * (-EAGAIN: none yet). */
+long fe_conn_ktls_record(struct fe_conn *c, uint8_t *type, void *buf, size_t cap);
 bool fe_conn_ktls(const struct fe_conn *c);
 /* One alert record (close_notify: level 1, description 0) through the
  * kernel, queued like fe_conn_send on an idle kTLS connection; 0 or -errno. */

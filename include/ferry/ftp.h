@@ -57,6 +57,7 @@ struct ftp_stats {
 	uint64_t spsv_issued, spsv_used, spsv_expired, spsv_rejected;
 	uint64_t tls_handshakes[2][2];   /* [control, data][ok, failed] */
 	uint64_t tls_data_sends[2];      /* PROT P downloads: [user-space TLS, kTLS] */
+	uint64_t tls_data_recvs[2];      /* PROT P uploads ended by close_notify: same */
 };
 /* This worker's counters plus the process-wide ones; on fw's worker. */
 void ftp_worker_stats(const struct ftp_worker *fw, struct ftp_stats *out);

@@ -1,5 +1,6 @@
-/* ktls.c — a TLS connection's sending keys, as Linux's kernel TLS (kTLS)
- * takes them, so that the kernel seals the records of a file sent by splice. */
+/* ktls.c — a TLS connection's keys, as Linux's kernel TLS (kTLS) takes
+ * them: the sending ones, so that the kernel seals the records of a file
+ * sent by splice, and the peer's, so that it opens those of an upload. */
 #include <stdio.h>
 #include <string.h>
 
@@ -58,13 +59,9 @@ void crypto_ktls_track(struct rec_track *r, const uint8_t *p, size_t n)
 	}
 }
 
-/* Why this connection cannot go to the kernel, or NULL. */
+/* Why this version and cipher cannot go to the kernel, or NULL. */
 static const char *unsuitable(struct crypto_tls *t, int version, int keylen, int ivlen)
 {
-	if (!t->ready || t->failed || t->kernel_tx)
-		return "the handshake has not completed";
-	if (t->out.len != t->out.off)
-		return "records are still waiting to be sent";
 	if (version != TLS1_2_VERSION && version != TLS1_3_VERSION)
 		return "not TLS 1.2 or 1.3";
 	int bulk = wolfSSL_GetBulkCipher(t->ssl);
@@ -79,28 +76,36 @@ static const char *unsuitable(struct crypto_tls *t, int version, int keylen, int
 	return NULL;
 }
 
-int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN])
+/* Why the sending side cannot go to the kernel now, or NULL. */
+static const char *tx_unready(const struct crypto_tls *t)
 {
-	memset(k, 0, sizeof(*k));
-	int version = wolfSSL_version(t->ssl);
-	int keylen = wolfSSL_GetKeySize(t->ssl), ivlen = wolfSSL_GetIVSize(t->ssl);
-	const char *no = unsuitable(t, version, keylen, ivlen);
-	if (no) {
-		snprintf(why, CRYPTO_ERR_LEN, "%s: %s", __func__, no);
-		return -1;
-	}
-	bool server = wolfSSL_GetSide(t->ssl) == WOLFSSL_SERVER_END;
-	const unsigned char *key = server ? wolfSSL_GetServerWriteKey(t->ssl)
-					  : wolfSSL_GetClientWriteKey(t->ssl);
-	const unsigned char *iv = server ? wolfSSL_GetServerWriteIV(t->ssl)
-					 : wolfSSL_GetClientWriteIV(t->ssl);
-	word64 seq = 0;
-	(void)wolfSSL_GetSequenceNumber(t->ssl, &seq);   /* returns 1 for seq 0 */
-	if (!key || !iv) {
-		snprintf(why, CRYPTO_ERR_LEN, "%s: wolfSSL gives no write key", __func__);
-		return -1;
-	}
-	if (wolfSSL_GetBulkCipher(t->ssl) == wolfssl_chacha) {
+	if (!t->ready || t->failed || t->kernel_tx)
+		return "the handshake has not completed";
+	if (t->out.len != t->out.off)
+		return "records are still waiting to be sent";
+	return NULL;
+}
+
+/* Why the receiving side cannot go to the kernel now, or NULL: the layer
+ * must have opened every record it was given, whole records only. */
+static const char *rx_unready(const struct crypto_tls *t)
+{
+	if (!t->ready || t->failed || t->kernel_rx)
+		return "the handshake has not completed";
+	if (t->in.len != t->in.off || t->rtrack.have || wolfSSL_pending(t->ssl))
+		return "records are still waiting to be read";
+	return NULL;
+}
+
+/* k for one direction: key and IV (wolfSSL's write IV of that side), the
+ * next record sequence number and, TLS 1.2 AES-GCM, the next explicit
+ * nonce (unused by the kernel when receiving: it reads each record's). */
+static void fill(struct crypto_ktls *k, int version, bool chacha, int keylen,
+		 const unsigned char *key, const unsigned char *iv, uint64_t seq,
+		 uint64_t nonce)
+{
+	k->version = version == TLS1_3_VERSION ? 13 : 12;
+	if (chacha) {
 		/* nonce = iv XOR the record sequence number, both versions */
 		struct tls12_crypto_info_chacha20_poly1305 *c = (void *)k->info.bytes;
 		_Static_assert(sizeof(*c) <= sizeof(k->info.bytes), "crypto_ktls too small");
@@ -109,10 +114,9 @@ int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRY
 		memcpy(c->key, key, 32);
 		memcpy(c->iv, iv, 12);
 		be64(seq, c->rec_seq);
-		k->version = version == TLS1_3_VERSION ? 13 : 12;
 		k->cipher = CRYPTO_KTLS_CHACHA20_POLY1305;
 		k->len = sizeof(*c);
-		return 0;
+		return;
 	}
 	/* The two layouts differ only in the key's length; both start with
 	 * the version and cipher, then the 8-byte IV field, then the key. */
@@ -127,25 +131,86 @@ int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRY
 	a->info.cipher_type = keylen == 16 ? TLS_CIPHER_AES_GCM_128 : TLS_CIPHER_AES_GCM_256;
 	memcpy(f_key, key, (size_t)keylen);
 	memcpy(f_salt, iv, 4);
-	if (version == TLS1_3_VERSION) {
-		/* nonce = (salt || iv) XOR the record sequence number */
-		memcpy(f_iv, iv + 4, 8);
-	} else {
+	if (version == TLS1_3_VERSION)
+		memcpy(f_iv, iv + 4, 8);   /* nonce = (salt || iv) XOR the sequence number */
+	else
+		be64(nonce, f_iv);
+	be64(seq, f_seq);
+	k->cipher = keylen == 16 ? CRYPTO_KTLS_AES128_GCM : CRYPTO_KTLS_AES256_GCM;
+	k->len = keylen == 16 ? sizeof(*a) : sizeof(*b);
+}
+
+/* One direction's keys (peer: the other side's, for receiving): 0, or -1
+ * with why. */
+static int export(struct crypto_tls *t, bool peer, const char *not_now, struct crypto_ktls *k,
+		  char why[CRYPTO_ERR_LEN], const char *fn)
+{
+	memset(k, 0, sizeof(*k));
+	int version = wolfSSL_version(t->ssl);
+	int keylen = wolfSSL_GetKeySize(t->ssl), ivlen = wolfSSL_GetIVSize(t->ssl);
+	const char *no = not_now ? not_now : unsuitable(t, version, keylen, ivlen);
+	if (no) {
+		snprintf(why, CRYPTO_ERR_LEN, "%s: %s", fn, no);
+		return -1;
+	}
+	bool client = (wolfSSL_GetSide(t->ssl) == WOLFSSL_SERVER_END) == peer;
+	const unsigned char *key = client ? wolfSSL_GetClientWriteKey(t->ssl)
+					  : wolfSSL_GetServerWriteKey(t->ssl);
+	const unsigned char *iv = client ? wolfSSL_GetClientWriteIV(t->ssl)
+					 : wolfSSL_GetServerWriteIV(t->ssl);
+	word64 seq = 0;            /* both return 1 for seq 0 */
+	if (peer)
+		(void)wolfSSL_GetPeerSequenceNumber(t->ssl, &seq);
+	else
+		(void)wolfSSL_GetSequenceNumber(t->ssl, &seq);
+	if (!key || !iv) {
+		snprintf(why, CRYPTO_ERR_LEN, "%s: wolfSSL gives no write key", fn);
+		return -1;
+	}
+	bool chacha = wolfSSL_GetBulkCipher(t->ssl) == wolfssl_chacha;
+	uint64_t nonce = 0;
+	if (!peer && !chacha && version != TLS1_3_VERSION) {
 		/* The explicit nonce: wolfSSL's starts at a random value with
 		 * the keys (wc_AesGcmSetIV) and counts up by one per record; the
 		 * kernel counts up from the one after the last we sent, so none
 		 * repeats under this key. */
 		if (!t->track.nonce_seen) {
-			snprintf(why, CRYPTO_ERR_LEN, "%s: no sealed record seen", __func__);
+			snprintf(why, CRYPTO_ERR_LEN, "%s: no sealed record seen", fn);
 			return -1;
 		}
-		be64(t->track.last_nonce + 1, f_iv);
+		nonce = t->track.last_nonce + 1;
 	}
-	be64(seq, f_seq);
-	k->version = version == TLS1_3_VERSION ? 13 : 12;
-	k->cipher = keylen == 16 ? CRYPTO_KTLS_AES128_GCM : CRYPTO_KTLS_AES256_GCM;
-	k->len = keylen == 16 ? sizeof(*a) : sizeof(*b);
+	fill(k, version, chacha, keylen, key, iv, seq, nonce);
 	return 0;
+}
+
+int crypto_tls_ktls_tx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN])
+{
+	return export(t, false, tx_unready(t), k, why, __func__);
+}
+
+int crypto_tls_ktls_rx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN])
+{
+	return export(t, true, rx_unready(t), k, why, __func__);
+}
+
+size_t crypto_tls_in_need(const struct crypto_tls *t, const uint8_t *more, size_t n)
+{
+	struct rec_track r = t->rtrack;
+	if (n)
+		crypto_ktls_track(&r, more, n);
+	if (!r.have)
+		return 0;
+	if (r.have < 5)
+		return 5 - r.have;
+	if (r.cur_sealed && r.have < 13)
+		return r.left - (r.have - 5);   /* left still counts the nonce */
+	return r.left;
+}
+
+void crypto_tls_kernel_rx(struct crypto_tls *t)
+{
+	t->kernel_rx = true;
 }
 
 void crypto_tls_kernel_tx(struct crypto_tls *t)

@@ -236,6 +236,7 @@ bool crypto_tls_feed(struct crypto_tls *t, const void *in, size_t len)
 		t->oom = true;
 		return false;
 	}
+	crypto_ktls_track(&t->rtrack, in, len);
 	return true;
 }
 
@@ -299,7 +300,7 @@ long crypto_tls_read(struct crypto_tls *t, void *out, size_t cap)
 		if (h != 1)
 			return h;
 	}
-	if (t->failed)
+	if (t->failed || t->kernel_rx)
 		return CRYPTO_TLS_ERROR;
 	int n = wolfSSL_read(t->ssl, out, cap > INT32_MAX ? INT32_MAX : (int)cap);
 	if (n > 0)

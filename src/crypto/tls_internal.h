@@ -18,7 +18,8 @@ struct tbuf {
 	size_t off, len, cap;
 };
 
-/* ktls.c follows the records we send: TLS 1.2's AES-GCM explicit nonce
+/* ktls.c follows the records we send (and, for the boundary a receiving
+ * side may change hands at, those fed in): TLS 1.2's AES-GCM explicit nonce
  * starts at a random value in wolfSSL and counts up, so the kernel must go
  * on from the last one sent, not from the sequence number. */
 struct rec_track {
@@ -40,7 +41,9 @@ struct crypto_tls {
 	bool named;                     /* name: TLS 1.2 (name_session) */
 	uint8_t name[CRYPTO_TLS_ORIGIN_MAX];
 	bool kernel_tx;   /* ktls.c: the kernel seals our records; we send none */
+	bool kernel_rx;   /* ktls.c: the kernel opens the peer's; we read none */
 	struct rec_track track;
+	struct rec_track rtrack;        /* the records fed in (crypto_tls_feed) */
 	char why[CRYPTO_ERR_LEN];
 };
 

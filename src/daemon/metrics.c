@@ -219,8 +219,10 @@ static void put_ftp(struct text *t, const struct scrape *s)
 				sum.bytes[d][m] += w->bytes[d][m];
 				sum.tls_handshakes[d][m] += w->tls_handshakes[d][m];
 			}
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < 2; k++) {
 			sum.tls_data_sends[k] += w->tls_data_sends[k];
+			sum.tls_data_recvs[k] += w->tls_data_recvs[k];
+		}
 	}
 	family(t, "ftp_sessions", "gauge", "FTP control sessions open.");
 	put(t, "ferry_ftp_sessions %llu\n", (unsigned long long)sum.sessions);
@@ -257,13 +259,23 @@ static void put_ftp(struct text *t, const struct scrape *s)
 		for (int r = 0; r < 2; r++)
 			put(t, "ferry_ftp_tls_handshakes_total{connection=\"%s\",result=\"%s\"} %llu\n",
 			    conn[c], res[r], (unsigned long long)sum.tls_handshakes[c][r]);
+	const struct {
+		const char *name, *help;
+		const uint64_t *v;
+	} by_tls[] = {
+		{ "ftp_tls_downloads_total", "PROT P downloads by who sealed the records: "
+		  "wolfSSL in user space, or the kernel (kTLS, ftp.tls.ktls).", sum.tls_data_sends },
+		{ "ftp_tls_uploads_total", "PROT P uploads ended by the client's close_notify, "
+		  "by who opened the records: wolfSSL in user space, or the kernel (kTLS, "
+		  "ftp.tls.ktls).", sum.tls_data_recvs },
+	};
 	static const char *how[2] = { "user", "ktls" };
-	family(t, "ftp_tls_downloads_total", "counter",
-	       "PROT P downloads by who sealed the records: wolfSSL in user space, or the "
-	       "kernel (kTLS, ftp.tls.ktls).");
-	for (int k = 0; k < 2; k++)
-		put(t, "ferry_ftp_tls_downloads_total{tls=\"%s\"} %llu\n", how[k],
-		    (unsigned long long)sum.tls_data_sends[k]);
+	for (size_t f = 0; f < sizeof(by_tls) / sizeof(by_tls[0]); f++) {
+		family(t, by_tls[f].name, "counter", by_tls[f].help);
+		for (int k = 0; k < 2; k++)
+			put(t, "ferry_%s{tls=\"%s\"} %llu\n", by_tls[f].name, how[k],
+			    (unsigned long long)by_tls[f].v[k]);
+	}
 }
 
 /* ---- HTTP ------------------------------------------------------------------ */

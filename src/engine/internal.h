@@ -198,6 +198,8 @@ struct fe_conn {
 	void *detach_arg;
 	struct fe_xfer *xfer;   /* splice transfer in progress (splice.c) */
 	bool ktls_tx;           /* ktls.c: the kernel seals what we send */
+	bool ktls_rx;           /* ktls.c: the kernel opens what we receive */
+	size_t recv_max;        /* bytes one receive asks for, 0: a buffer */
 	struct fe_ktls_alert *alert; /* ktls.c: the bytes in flight are an alert */
 };
 

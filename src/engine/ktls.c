@@ -1,6 +1,7 @@
 /* ktls.c — Linux kernel TLS (kTLS) on the engine's TCP connections: whether
  * this kernel has it (probed once at start-up), handing a connection's
- * sending side to it, and alert records (close_notify) sent through it. */
+ * sending or receiving side to it, alert records (close_notify) sent
+ * through it and the peer's non-data records read from it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/tls.h>
@@ -67,10 +68,12 @@ static size_t probe_info(unsigned bit, union probe_info *i)
 		    : sizeof(struct tls12_crypto_info_aes_gcm_128);
 }
 
-/* One combination on a fresh pair: 0, or -errno (*ulp: the ULP failed). */
-static int probe_one(int lfd, const struct sockaddr_in *a, unsigned bit, bool *ulp)
+/* One combination on a fresh pair: 0, or -errno (*ulp: the ULP failed);
+ * *rx: the receiving side (TLS_RX) takes it too. */
+static int probe_one(int lfd, const struct sockaddr_in *a, unsigned bit, bool *ulp, bool *rx)
 {
 	int cli = -1, srv = -1, r = loop_pair(lfd, a, &cli, &srv);
+	*rx = false;
 	if (r)
 		return r;
 	union probe_info info;
@@ -78,12 +81,14 @@ static int probe_one(int lfd, const struct sockaddr_in *a, unsigned bit, bool *u
 	*ulp = setsockopt(cli, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0;
 	if (*ulp || setsockopt(cli, SOL_TLS, TLS_TX, &info, (socklen_t)len) < 0)
 		r = -errno;
+	else
+		*rx = setsockopt(cli, SOL_TLS, TLS_RX, &info, (socklen_t)len) == 0;
 	close(cli);
 	close(srv);
 	return r;
 }
 
-unsigned fe_ktls_probe(char *why, size_t cap)
+unsigned fe_ktls_probe(char *why, size_t cap, unsigned *rx)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -92,17 +97,19 @@ unsigned fe_ktls_probe(char *why, size_t cap)
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 4) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&a, &alen) < 0) {
 		snprintf(why, cap, "cannot probe (a loopback socket: %s)", strerror(errno));
+		*rx = 0;
 		if (lfd >= 0)
 			close(lfd);
 		return 0;
 	}
-	unsigned mask = 0;
+	unsigned mask = 0, rx_mask = 0;
 	why[0] = '\0';
 	for (unsigned bit = 1; bit <= FE_KTLS_TLS13_CHACHA; bit <<= 1) {
-		bool ulp = false;
-		int r = probe_one(lfd, &a, bit, &ulp);
+		bool ulp = false, opens = false;
+		int r = probe_one(lfd, &a, bit, &ulp, &opens);
 		if (!r) {
 			mask |= bit;
+			rx_mask |= opens ? bit : 0;
 			continue;
 		}
 		if (ulp && (r == -ENOENT || r == -ENOPROTOOPT))
@@ -113,22 +120,65 @@ unsigned fe_ktls_probe(char *why, size_t cap)
 			break;        /* no ULP: no cipher will do */
 	}
 	close(lfd);
+	*rx = rx_mask;
 	return mask;
 }
 
 /* ---- connections ---------------------------------------------------------- */
+
+/* The tls ULP (once per socket) and one direction's keys: 0 or -errno. */
+static int set_keys(int fd, int dir, const void *info, size_t len)
+{
+	if (setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0 && errno != EEXIST)
+		return -errno;
+	if (setsockopt(fd, SOL_TLS, dir, info, (socklen_t)len) < 0)
+		return -errno;
+	return 0;
+}
 
 int fe_conn_ktls_tx(struct fe_conn *c, const void *info, size_t len)
 {
 	/* nothing of ours may still be on its way unsealed, or be sealed twice */
 	if (c->closing || c->xfer || c->send_busy || c->next.len || c->ktls_tx)
 		return -EBUSY;
-	if (setsockopt(c->fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0 && errno != EEXIST)
+	int r = set_keys(c->fd, TLS_TX, info, len);
+	c->ktls_tx = r == 0;
+	return r;
+}
+
+int fe_conn_ktls_rx(struct fe_conn *c, const void *info, size_t len)
+{
+	/* the socket's next byte must be a record's first: nothing received
+	 * may wait here or be on its way (paused with nothing held) */
+	if (c->closing || c->xfer || c->recv_armed || c->held.len || !c->paused || c->ktls_rx)
+		return -EBUSY;
+	int r = set_keys(c->fd, TLS_RX, info, len);
+	c->ktls_rx = r == 0;
+	return r;
+}
+
+long fe_conn_ktls_record(struct fe_conn *c, uint8_t *type, void *buf, size_t cap)
+{
+	if (!c->ktls_rx || c->xfer || c->recv_armed)
+		return -EINVAL;
+	union {
+		char buf[CMSG_SPACE(1)];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { buf, cap };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			      .msg_controllen = sizeof(cm.buf) };
+	ssize_t n;
+	do
+		n = recvmsg(c->fd, &msg, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
 		return -errno;
-	if (setsockopt(c->fd, SOL_TLS, TLS_TX, info, (socklen_t)len) < 0)
-		return -errno;
-	c->ktls_tx = true;
-	return 0;
+	*type = 0;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h))
+		if (h->cmsg_level == SOL_TLS && h->cmsg_type == TLS_GET_RECORD_TYPE)
+			*type = *CMSG_DATA(h);
+	return n;
 }
 
 bool fe_conn_ktls(const struct fe_conn *c)

@@ -40,7 +40,9 @@ struct fe_listener {
 static void conn_arm_recv(struct fe_conn *c)
 {
 	struct io_uring_sqe *sqe = fe_sqe(c->w);
-	io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);   /* len 0: the buffer's */
+	/* len 0: the buffer's; less when the owner must not get past a point
+	 * of the stream (fe_conn_recv_max) */
+	io_uring_prep_recv(sqe, c->fd, NULL, (unsigned)c->recv_max, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID_TCP;
 	io_uring_sqe_set_data64(sqe, ud_make(OP_TCP_RECV, c));
@@ -258,6 +260,11 @@ size_t fe_conn_queued(const struct fe_conn *c)
 size_t fe_conn_held(const struct fe_conn *c) { return c->held.len; }
 
 void fe_conn_set_limit(struct fe_conn *c, size_t bytes) { c->limit = bytes; }
+
+void fe_conn_recv_max(struct fe_conn *c, size_t bytes)
+{
+	c->recv_max = bytes < FE_TCP_RECV_MAX ? bytes : 0;
+}
 
 int fe_conn_send(struct fe_conn *c, const void *data, size_t len)
 {

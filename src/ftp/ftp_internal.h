@@ -218,6 +218,7 @@ struct ftp_server {
 	struct crypto_tls_slot *tls;
 	bool tls_on;               /* FTPS configured at start-up (constant) */
 	unsigned ktls;             /* FE_KTLS_* the kernel takes (ktls.c; constant) */
+	unsigned ktls_rx;          /* those it also opens (TLS_RX; constant) */
 	pthread_mutex_t lock;      /* guards the counts and workers below */
 	struct ftp_worker **workers; /* by worker index, for hand-offs */
 	unsigned nworkers;
@@ -327,8 +328,13 @@ bool ftp_tlsdata_flush(struct ftp_session *s);        /* ciphertext out */
 struct crypto_tls *ftp_tlsdata_lend(struct ftp_session *s, struct ftp_tlsdata **td);
 bool ftp_tlsdata_back(struct ftp_session *s, struct ftp_tlsdata *td);
 void ftp_tlsdata_drop(struct ftp_tlsdata *td);        /* a job that never came back */
-/* Uploads: the file is open; decrypt and write on the pool from now on. */
+/* Uploads: the file is open; decrypt and write on the pool from now on
+ * (or, at a record boundary, hand the rest to the kernel: ktlsrx.c). */
 void ftp_tlsdata_recv(struct ftp_session *s);
+/* The upload's stream ended without close_notify: logged, 426. */
+void ftp_tlsdata_truncated(struct ftp_session *s);
+/* The client's close_notify came (the kernel read it): ours answers. */
+void ftp_tlsdata_notified(struct ftp_session *s);
 /* The data connection ended: true when this decided the transfer's end. */
 bool ftp_tlsdata_on_close(struct ftp_session *s, int err);
 /* Data out on the data connection (encrypted in TLS): fe_conn_send's result. */
@@ -343,11 +349,23 @@ struct crypto_tls *ftp_tlsdata_tls(struct ftp_session *s);
  * FERRY_EXIT_PARAM when "required" and the kernel has no TLS. */
 int ftp_ktls_setup(struct ftp_server *srv);
 int ftp_ktls_check(const struct ftp_config *fc);    /* the same, --check-config */
+/* Gives the data connection's sending (or, rx, receiving) side to the
+ * kernel if it takes t's version and cipher: true when it did; false
+ * (logged why) when nothing changed. */
+bool ftp_ktls_give(struct ftp_session *s, struct crypto_tls *t, bool rx);
 /* A binary PROT P RETR is ready: true when the kernel path took it (it
  * falls back to user space itself if the cipher is not the kernel's). */
 bool ftp_ktls_begin(struct ftp_session *s);
 /* From on_drained: true when the transfer waits for the kernel path. */
 bool ftp_ktls_drained(struct ftp_session *s);
+
+/* ---- ktlsrx.c: PROT P uploads opened by the kernel (ftp.tls.ktls) -------- */
+/* This transfer is an upload the kernel could open (binary, kTLS RX). */
+bool ftp_ktlsrx_wanted(const struct ftp_session *s);
+/* At a record boundary with every record opened and written: true when
+ * the kernel took the receiving side (the upload is spliced from here, or
+ * already failed with 425); false: nothing changed, user space goes on. */
+bool ftp_ktlsrx_take(struct ftp_session *s, struct crypto_tls *t);
 
 /* Session slots: false when over max_sessions or max_per_address. */
 bool ftp_server_take_slot(struct ftp_server *s, const struct sockaddr_storage *peer);
@@ -409,6 +427,7 @@ struct transfer {
 	bool peer_done;               /* upload: all bytes are in */
 	bool single, all;             /* listing: one file's line; -a */
 	bool ktls_wait;               /* ktls.c: the kernel takes over once drained */
+	bool ktls_rx;                 /* ktlsrx.c: the kernel opens this upload */
 	enum list_style style;
 	struct list_cursor cursor;
 	char prefix[PATH_MAX];        /* NLST dir: "dir/" before names */
@@ -641,6 +660,9 @@ bool ftp_xfer_data_prepared(struct ftp_session *s);          /* else 425 */
 void ftp_xfer_begin(struct ftp_session *s, const char *what); /* 150, connect */
 /* The splice of a RETR or binary upload ended (fe_xfer_cb; arg: session). */
 void ftp_xfer_spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg);
+/* A splice's end (fe_xfer_cb) for the session's transfer: counts the
+ * bytes, forgets the splice; the transfer, or NULL when it is gone. */
+struct transfer *ftp_xfer_splice_ended(struct ftp_session *s, uint64_t bytes);
 void ftp_upload_open(struct ftp_session *s);    /* upload.c: the connection is up */
 /* upload.c: pwrite all of p at *offset (advanced): 0 or -errno. */
 int ftp_upload_write(int fd, const uint8_t *p, size_t n, uint64_t *offset);

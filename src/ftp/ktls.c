@@ -46,22 +46,23 @@ static unsigned combo_bit(const struct crypto_ktls *k)
 }
 
 /* Probes (unless "off") and says once what PROT P will use; *mask: what
- * the kernel takes. 0, or FERRY_EXIT_PARAM when "required" cannot be had. */
-static int probe(const struct ftp_config *fc, unsigned *mask)
+ * the kernel seals, *rx: what it opens. 0, or FERRY_EXIT_PARAM when
+ * "required" cannot be had. */
+static int probe(const struct ftp_config *fc, unsigned *mask, unsigned *rx)
 {
-	*mask = 0;
+	*mask = *rx = 0;
 	if (fc->tls_ktls == KTLS_OFF) {
 		flog(LOG_LVL_INFO, "ftp: kTLS: off (ftp.tls.ktls); PROT P uses user-space TLS");
 		return 0;
 	}
 	char why[128], list[192];
-	*mask = fe_ktls_probe(why, sizeof(why));
-	/* Tests only: pretend the kernel takes these (FE_KTLS_* bits), so a
-	 * kernel without kTLS runs the hand-over up to its failing TLS_TX and
-	 * the fall-back to user space from there. */
+	*mask = fe_ktls_probe(why, sizeof(why), rx);
+	/* Tests only: pretend the kernel takes these (FE_KTLS_* bits) both
+	 * ways, so a kernel without kTLS runs the hand-overs up to their
+	 * failing TLS_TX or TLS_RX and the fall-back to user space from there. */
 	const char *fake = getenv("FERRY_TEST_KTLS_MASK");
 	if (fake && *fake) {
-		*mask = (unsigned)strtoul(fake, NULL, 0) & 63u;
+		*mask = *rx = (unsigned)strtoul(fake, NULL, 0) & 63u;
 		flog(LOG_LVL_WARN, "ftp: kTLS: FERRY_TEST_KTLS_MASK=%s: pretending the "
 		     "kernel takes %s (tests only)", fake, mask_text(*mask, list, sizeof(list)));
 	}
@@ -69,6 +70,13 @@ static int probe(const struct ftp_config *fc, unsigned *mask)
 		flog(LOG_LVL_INFO, "ftp: kTLS: available for %s; binary PROT P downloads "
 		     "with those are sealed by the kernel and sent by splice",
 		     mask_text(*mask, list, sizeof(list)));
+		if (*rx)
+			flog(LOG_LVL_INFO, "ftp: kTLS: receiving: %s; binary PROT P uploads with "
+			     "those are opened by the kernel from the first record boundary after "
+			     "the file is open, and spliced to it", mask_text(*rx, list, sizeof(list)));
+		else
+			flog(LOG_LVL_INFO, "ftp: kTLS: receiving: not available (TLS_RX refused); "
+			     "PROT P uploads use user-space TLS");
 		return 0;
 	}
 	if (fc->tls_ktls == KTLS_REQUIRED) {
@@ -82,14 +90,34 @@ static int probe(const struct ftp_config *fc, unsigned *mask)
 
 int ftp_ktls_setup(struct ftp_server *srv)
 {
-	return srv->tls_on ? probe(srv->fc, &srv->ktls) : 0;
+	return srv->tls_on ? probe(srv->fc, &srv->ktls, &srv->ktls_rx) : 0;
 }
 
 int ftp_ktls_check(const struct ftp_config *fc)
 {
-	unsigned mask;
+	unsigned mask, rx;
 	bool tls = fc->tls_cert || fc->tls_cert_count;
-	return tls ? probe(fc, &mask) : 0;
+	return tls ? probe(fc, &mask, &rx) : 0;
+}
+
+bool ftp_ktls_give(struct ftp_session *s, struct crypto_tls *t, bool rx)
+{
+	struct crypto_ktls k;
+	char why[CRYPTO_ERR_LEN];
+	unsigned long long id = (unsigned long long)s->id;
+	const char *no = rx ? "kTLS upload not used" : "kTLS not used";
+	int r = -1;
+	if ((rx ? crypto_tls_ktls_rx(t, &k, why) : crypto_tls_ktls_tx(t, &k, why)) < 0)
+		flog(LOG_LVL_DEBUG, "ftp: session %llu: %s: %s", id, no, why);
+	else if (!((rx ? s->srv->ktls_rx : s->srv->ktls) & combo_bit(&k)))
+		flog(LOG_LVL_DEBUG, "ftp: session %llu: %s: the kernel does not take this "
+		     "version and cipher", id, no);
+	else if ((r = rx ? fe_conn_ktls_rx(s->data.conn, k.info.bytes, k.len)
+			 : fe_conn_ktls_tx(s->data.conn, k.info.bytes, k.len)) < 0)
+		flog(LOG_LVL_WARN, "ftp: session %llu: kTLS: TLS_%s failed: %s; user-space TLS",
+		     id, rx ? "RX" : "TX", strerror(-r));
+	crypto_ktls_wipe(&k);
+	return r == 0;
 }
 
 /* ---- one download -------------------------------------------------------- */
@@ -98,11 +126,9 @@ static void sent(struct fe_conn *c, int err, uint64_t bytes, void *arg)
 {
 	struct ftp_session *s = arg;
 	(void)c;
-	struct transfer *x = s->xfer;
+	struct transfer *x = ftp_xfer_splice_ended(s, bytes);
 	if (!x)
 		return;
-	x->fx = NULL;
-	x->bytes += bytes;
 	if (err) {
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 		return;
@@ -118,23 +144,8 @@ static int hand_over(struct ftp_session *s)
 	struct transfer *x = s->xfer;
 	struct fe_conn *c = s->data.conn;
 	struct crypto_tls *t = ftp_tlsdata_tls(s);
-	struct crypto_ktls k;
-	char why[CRYPTO_ERR_LEN];
-	int r = 1;
-	if (crypto_tls_ktls_tx(t, &k, why) < 0) {
-		flog(LOG_LVL_DEBUG, "ftp: session %llu: kTLS not used: %s",
-		     (unsigned long long)s->id, why);
-	} else if (!(s->srv->ktls & combo_bit(&k))) {
-		flog(LOG_LVL_DEBUG, "ftp: session %llu: kTLS not used: the kernel does not "
-		     "take this version and cipher", (unsigned long long)s->id);
-	} else if ((r = fe_conn_ktls_tx(c, k.info.bytes, k.len)) < 0) {
-		flog(LOG_LVL_WARN, "ftp: session %llu: kTLS: TLS_TX failed: %s; user-space TLS",
-		     (unsigned long long)s->id, strerror(-r));
-		r = 1;
-	}
-	crypto_ktls_wipe(&k);
-	if (r)
-		return r;
+	if (!ftp_ktls_give(s, t, false))
+		return 1;
 	crypto_tls_kernel_tx(t);        /* from here on only the kernel seals */
 	int err = 0;
 	x->fx = fe_conn_sendfile(c, x->fd, x->offset, UINT64_MAX, sent, s, &err);

@@ -28,6 +28,10 @@ struct ftp_tlsdata {
 	bool eof;                     /* the TCP connection ended */
 	bool paused;                  /* we paused the connection's input */
 	bool fed;                     /* ciphertext went in since the last job */
+	/* ktlsrx.c: the kernel may take the receiving side, so receives end
+	 * at record ends (capped); an upload stops the connection at the
+	 * next one (want_stop) and, stopped there, hands it over. */
+	bool capped, want_stop, stopped;
 };
 
 
@@ -200,6 +204,70 @@ void ftp_data_finish(struct ftp_session *s)
 	fe_conn_close(s->data.conn);        /* on_close completes the transfer */
 }
 
+/* ---- record boundaries, for the kernel's TLS (ktlsrx.c) ----------------------- */
+
+/* Bytes to the end of the record being read; 0 at a record's end. */
+static size_t record_rest(const struct ftp_tlsdata *td)
+{
+	return crypto_tls_in_need(td->t, (const uint8_t *)td->hold.p, td->hold.len);
+}
+
+/* The next receive: the rest of the record being read, or a header. */
+static size_t next_read(const struct ftp_tlsdata *td)
+{
+	size_t need = record_rest(td);
+	return need ? need : 5;
+}
+
+/* Receives go back to whole buffers: the kernel will not take this one. */
+static void uncap(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	td->capped = td->want_stop = td->stopped = false;
+	if (s->data.conn)
+		fe_conn_recv_max(s->data.conn, 0);
+}
+
+/* From on_data: at a record's end an upload that wants the kernel stops
+ * receiving (nothing in flight after this completion, nothing held); else
+ * the next receive asks for no more than the record's rest. */
+static void cap_or_stop(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	if (td->want_stop && !record_rest(td)) {
+		fe_conn_pause(s->data.conn);
+		td->paused = td->stopped = true;
+		td->want_stop = false;
+		return;
+	}
+	fe_conn_recv_max(s->data.conn, next_read(td));
+}
+
+/* Stopped at a record's end with every record opened and written: the
+ * kernel takes the rest, or (nothing changed) user space goes on. */
+static void hand_over(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	td->stopped = false;
+	if (ftp_ktlsrx_take(s, td->t)) {
+		td->capped = false;
+		return;
+	}
+	uncap(s);
+	if (td->paused && s->data.conn) {
+		fe_conn_resume(s->data.conn);
+		td->paused = false;
+	}
+}
+
+void ftp_tlsdata_notified(struct ftp_session *s)
+{
+	struct ftp_tlsdata *td = s->data.td;
+	td->notify = true;
+	crypto_tls_shutdown(td->t);
+	ftp_tlsdata_flush(s);
+}
+
 /* ---- the handshake ------------------------------------------------------------ */
 
 static void refuse(struct ftp_session *s, int code, const char *text)
@@ -353,6 +421,9 @@ bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed)
 		td->timer = fe_timer_add(s->fw->w, (uint64_t)s->set->fc->data_timeout * 1000,
 					 hs_timeout, s);
 	}
+	td->capped = s->srv->ktls_rx != 0;
+	if (td->capped)
+		fe_conn_recv_max(s->data.conn, next_read(td));
 	fe_conn_recv_start(s->data.conn);
 	ftp_tlsdata_flush(s);
 	if (td->checked && s->data.want) {   /* the transfer came first */
@@ -442,6 +513,8 @@ void ftp_tlsdata_input(struct ftp_session *s, const uint8_t *data, size_t len)
 		hs_failed(s, "input (out of memory)");
 		return;
 	}
+	if (td->capped && s->data.conn)
+		cap_or_stop(s);
 	if (td->hold.len >= CRYPTO_TLS_IN_MAX && s->data.conn && !td->paused) {
 		fe_conn_pause(s->data.conn);  /* the peer waits for us */
 		td->paused = true;
@@ -505,7 +578,7 @@ static void store_drop(void *ctx)
 	ftp_tlsdata_drop(j->td);
 }
 
-static void truncated(struct ftp_session *s)
+void ftp_tlsdata_truncated(struct ftp_session *s)
 {
 	char host[64];
 	flog(LOG_LVL_WARN, "ftp: session %llu from %s: TLS data connection closed without "
@@ -538,6 +611,7 @@ static void store_done(struct ftp_session *s, void *ctx)
 		ftp_xfer_done(s, 426, "TLS error on the data connection; transfer aborted.", false);
 	} else if (j->end == CRYPTO_TLS_CLOSED) {
 		td->notify = true;            /* whole: the client said so */
+		s->fw->st.tls_data_recvs[0]++;
 		x->peer_done = true;
 		ftp_upload_finish(s);
 	} else {
@@ -551,14 +625,18 @@ static void upload_pump(struct ftp_session *s)
 	struct transfer *x = s->xfer;
 	assert(upload_running(s) && !x->busy);
 	feed_held(td);
-	if (td->paused && td->hold.len < CRYPTO_TLS_IN_MAX && s->data.conn) {
+	if (td->paused && !td->stopped && td->hold.len < CRYPTO_TLS_IN_MAX && s->data.conn) {
 		fe_conn_resume(s->data.conn);
 		td->paused = false;
+	}
+	if (!td->fed && td->stopped && !td->hold.len && !td->eof && s->data.conn) {
+		hand_over(s);                /* all opened and written */
+		return;
 	}
 	if (!td->fed) {
 		/* the last job read all there was: at the end, no close_notify */
 		if (td->eof)
-			truncated(s);
+			ftp_tlsdata_truncated(s);
 		return;
 	}
 	td->fed = false;
@@ -574,7 +652,12 @@ static void upload_pump(struct ftp_session *s)
 
 void ftp_tlsdata_recv(struct ftp_session *s)
 {
-	s->data.td->fed = true;    /* what came with the handshake may be in it */
+	struct ftp_tlsdata *td = s->data.td;
+	td->fed = true;            /* what came with the handshake may be in it */
+	if (td->capped && ftp_ktlsrx_wanted(s))
+		td->want_stop = true;  /* at the next record's end (cap_or_stop) */
+	else if (td->capped)
+		uncap(s);
 	upload_pump(s);
 }
 
@@ -591,6 +674,10 @@ bool ftp_tlsdata_on_close(struct ftp_session *s, int err)
 	td->eof = true;
 	if (x->peer_done)
 		return true;
+	if (x->ktls_rx) {               /* the kernel's splice was cut short */
+		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
+		return true;
+	}
 	/* A client may send its Finished, a small file, close_notify and FIN
 	 * at once: they wait in hold while the handshake job runs, and its end
 	 * (hs_done) goes on with them, or gives the 426 if it stays unfinished. */
@@ -603,6 +690,6 @@ bool ftp_tlsdata_on_close(struct ftp_session *s, int err)
 	if (!x->busy && x->fd >= 0)
 		upload_pump(s);               /* the last ciphertext, then the verdict */
 	else if (!x->busy)
-		truncated(s);                 /* the file was never opened */
+		ftp_tlsdata_truncated(s);     /* the file was never opened */
 	return true;                          /* else the running job's end decides */
 }

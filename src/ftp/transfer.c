@@ -270,14 +270,22 @@ struct transfer *ftp_xfer_current(struct ftp_session *s, unsigned seq)
 
 /* ---- sending: files ------------------------------------------------------- */
 
+struct transfer *ftp_xfer_splice_ended(struct ftp_session *s, uint64_t bytes)
+{
+	struct transfer *x = s->xfer;
+	if (!x)
+		return NULL;
+	x->fx = NULL;
+	x->bytes += bytes;
+	return x;
+}
+
 void ftp_xfer_spliced(struct fe_conn *c, int err, uint64_t bytes, void *arg)
 {
 	struct ftp_session *s = arg;
 	(void)c;
-	if (!s->xfer)
+	if (!ftp_xfer_splice_ended(s, bytes))
 		return;
-	s->xfer->fx = NULL;
-	s->xfer->bytes += bytes;
 	if (!err && ftp_xk_incoming(s->xfer->kind)) {
 		s->xfer->peer_done = true;
 		ftp_upload_finish(s);

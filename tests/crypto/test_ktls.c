@@ -4,7 +4,11 @@
  * as ftp's kTLS path does, records sealed from it with wolfCrypt the way
  * Linux's tls_sw does (AES-GCM nonce salt||explicit in TLS 1.2, (salt||iv)
  * XOR seq in TLS 1.3; ChaCha20 iv XOR seq in both), and the client's
- * wolfSSL_read must return their plaintext and see close_notify. */
+ * wolfSSL_read must return their plaintext and see close_notify. The
+ * receiving side (TLS_RX): the server refuses to export while part of a
+ * record is fed, says how much of it is missing, and once every record is
+ * read gives the client's write key, salt/IV and next sequence number,
+ * the same the client itself would seal its next record with. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -239,6 +243,53 @@ static void check_nonce_fresh(const struct ktx *x)
 	assert_true(last + 1 == x->explicit_iv);
 }
 
+/* The client sends two records; the server gets them in pieces. */
+static void receiving_side(struct crypto_tls *cli, struct crypto_tls *srv)
+{
+	char why[CRYPTO_ERR_LEN];
+	static const char msg[] = "an upload's first records";
+	assert_int_equal(crypto_tls_in_need(srv, NULL, 0), 0);   /* at a boundary */
+	assert_int_equal(crypto_tls_write(cli, msg, sizeof(msg)), 0);
+	assert_int_equal(crypto_tls_write(cli, msg, sizeof(msg)), 0);
+	const uint8_t *p;
+	size_t n = crypto_tls_out(cli, &p);
+	size_t first = 5 + (size_t)(p[3] << 8 | p[4]);
+	assert_true(n == 2 * first);
+	assert_int_equal(crypto_tls_in_need(srv, p, 3), 2);      /* in the header */
+	assert_true(crypto_tls_feed(srv, p, 10));
+	assert_int_equal(crypto_tls_in_need(srv, NULL, 0), first - 10);
+	assert_int_equal(crypto_tls_in_need(srv, p + 10, 4), first - 14);
+	struct crypto_ktls k, mine;
+	assert_int_equal(crypto_tls_ktls_rx(srv, &k, why), -1);
+	assert_non_null(strstr(why, "waiting to be read"));
+	assert_true(crypto_tls_feed(srv, p + 10, n - 10));
+	crypto_tls_sent(cli, n);
+	assert_int_equal(crypto_tls_in_need(srv, NULL, 0), 0);
+	uint8_t got[64];
+	assert_int_equal(crypto_tls_read(srv, got, 10), 10);    /* plaintext pending */
+	assert_int_equal(crypto_tls_ktls_rx(srv, &k, why), -1);
+	long r;
+	while ((r = crypto_tls_read(srv, got, sizeof(got))) > 0)
+		;
+	assert_int_equal(r, CRYPTO_TLS_AGAIN);
+	assert_int_equal(crypto_tls_ktls_rx(srv, &k, why), 0);
+	assert_int_equal(crypto_tls_ktls_tx(cli, &mine, why), 0);
+	struct ktx rx, tx;
+	load(&k, &rx);
+	load(&mine, &tx);
+	assert_int_equal(rx.version, tx.version);
+	assert_int_equal(rx.keytype, tx.keytype);
+	assert_memory_equal(rx.key, tx.key, sizeof(rx.key));
+	assert_memory_equal(rx.salt, tx.salt, sizeof(rx.salt));
+	assert_true(rx.seq == tx.seq && rx.seq > 0);
+	if (rx.version == TLS_1_3_VERSION || !rx.keytype)   /* TLS 1.2 GCM: per record */
+		assert_memory_equal(rx.iv, tx.iv, sizeof(rx.iv));
+	crypto_tls_kernel_rx(srv);
+	assert_int_equal(crypto_tls_read(srv, got, sizeof(got)), CRYPTO_TLS_ERROR);
+	crypto_ktls_wipe(&k);
+	crypto_ktls_wipe(&mine);
+}
+
 static void run(int max_minor, const char *ciphers, int keytype, int version)
 {
 	char why[CRYPTO_ERR_LEN];
@@ -251,6 +302,7 @@ static void run(int max_minor, const char *ciphers, int keytype, int version)
 	assert_non_null(cli);
 	assert_non_null(srv);
 	handshake(cli, srv);
+	receiving_side(cli, srv);
 
 	struct crypto_ktls k;
 	assert_int_equal(crypto_tls_ktls_tx(srv, &k, why), 0);

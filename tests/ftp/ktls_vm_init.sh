@@ -1,9 +1,11 @@
 #!/bin/sh
 # ktls_vm_init.sh — /init of test_ktls_vm.py's KVM guest: loads the kernel's
-# tls module, runs ferryd with ftp.tls.ktls "required", downloads over PROT P
-# with ferry-ftp and curl, compares bytes, proves the kernel sealed them,
-# measures CPU per GiB against user-space TLS, prints "ok - "/"FAIL - "
-# lines and "guest: N passed, N failed", and powers off.
+# tls module, runs ferryd with ftp.tls.ktls "required", downloads and uploads
+# over PROT P with ferry-ftp and curl, compares bytes, proves the kernel
+# sealed and opened them, cuts an upload and sends a TLS 1.3 KeyUpdate
+# (openssl s_client) the kernel cannot follow, measures CPU per GiB against
+# user-space TLS, prints "ok - "/"FAIL - " lines and "guest: N passed,
+# N failed", and powers off.
 export PATH=/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -36,18 +38,113 @@ wait_for() {
 	done
 	"$@"
 }
-metric() {      # metric PORT LABEL: ferry_ftp_tls_downloads_total{tls=LABEL}
+metric() {      # metric PORT LABEL [uploads]: ferry_ftp_tls_downloads_total{tls=LABEL}
 	wget -q -O - "http://127.0.0.1:$1/metrics" |
-		sed -n "s/^ferry_ftp_tls_downloads_total{tls=\"$2\"} //p"
+		sed -n "s/^ferry_ftp_tls_${3:-downloads}_total{tls=\"$2\"} //p"
 }
-tls_tx() {      # sealed by the kernel's software TLS, since boot
-	sed -n 's/^TlsTxSw[ \t]*//p' /proc/net/tls_stat
+# by_kernel downloads|uploads N FALLBACK: /metrics counted N by the kernel
+# and only the ASCII one by user space, and no fall-back (FALLBACK, a grep
+# -E pattern) was logged
+by_kernel() {
+	got=$(metric 9100 ktls $1)
+	check "/metrics: $2 $1 by the kernel (tls=\"ktls\" $got)" test "$got" = $2
+	got=$(metric 9100 user $1)
+	check "/metrics: only the ASCII one by user space (tls=\"user\" $got)" test "$got" = 1
+	check "no $1 fell back to user space (log)" sh -c "! grep -E '$3' /tmp/ktls.out"
+}
+tls_count() {   # tls_count NAME: a counter of /proc/net/tls_stat
+	sed -n "s/^$1[ \t]*//p" /proc/net/tls_stat
+}
+tls_rx() {      # receiving sides the kernel's software TLS took, since boot
+	tls_count TlsRxSw
+}
+# sc_upload PORT FILE k|cut: PROT P STOR by openssl s_client (TLS 1.3,
+# resuming the control connection's session), 2 MB of digits, then k: a
+# KeyUpdate ("k" at the start of a read is s_client's command), 100000 more
+# bytes and close_notify; cut: the data connection's s_client killed (no
+# close_notify), the control connection still open. Its replies end up in
+# /tmp/ku.ctl, the data connection's s_client output in /tmp/ku.dout.
+sc_upload() {
+	rm -f /tmp/ku.ci /tmp/ku.di /tmp/ku.sess /tmp/ku.ctl /tmp/ku.dout
+	mkfifo /tmp/ku.ci /tmp/ku.di
+	openssl s_client -quiet -crlf -starttls ftp -connect 127.0.0.1:$1 \
+		-CAfile /etc/ferry/c.pem -sess_out /tmp/ku.sess \
+		</tmp/ku.ci >/tmp/ku.ctl 2>/dev/null &
+	cpid=$!
+	exec 5>/tmp/ku.ci
+	printf 'USER alice\nPASS @PW@\nPBSZ 0\nPROT P\nTYPE I\nEPSV\n' >&5
+	wait_for 30 grep -q '^229 ' /tmp/ku.ctl
+	dport=$(sed -n 's/^229 .*(|||\([0-9]*\)|).*/\1/p' /tmp/ku.ctl)
+	wait_for 10 test -s /tmp/ku.sess
+	openssl s_client -tls1_3 -connect 127.0.0.1:$dport -CAfile /etc/ferry/c.pem \
+		-sess_in /tmp/ku.sess </tmp/ku.di >/tmp/ku.dout 2>&1 &
+	dpid=$!
+	exec 6>/tmp/ku.di
+	printf 'STOR %s\n' "$2" >&5
+	wait_for 30 grep -q '^150 ' /tmp/ku.ctl
+	yes 0123456789 | head -c 2000000 >&6
+	sleep 3
+	if [ $3 = k ]; then
+		echo k >&6
+		sleep 2
+		yes 0123456789 | head -c 100000 >&6
+	else
+		kill -9 $dpid
+	fi
+	exec 6>&-
+	# the transfer's last reply (226 or 426), after the 150
+	wait_for 60 sh -c "sed -n '/^150 /,\$p' /tmp/ku.ctl | grep -q '^[2-5][0-9][0-9] '"
+	printf 'QUIT\n' >&5
+	exec 5>&-
+	wait_for 10 sh -c "! kill -0 $cpid"
+	kill $cpid $dpid 2>/dev/null
 }
 uptime_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
 }
 closed() {      # curl -v saw the data connection's close_notify before the 226
 	sed -n '/^< 150/,/^< 226/p' /tmp/curl.err | grep -q "(IN), TLS alert, close notify"
+}
+# probe_found WHAT LINE: the start-up line names each combination kTLS has
+probe_found() {
+	for c in "TLS 1.2 AES-128-GCM" "TLS 1.2 AES-256-GCM" "TLS 1.3 AES-128-GCM" \
+		 "TLS 1.3 AES-256-GCM" "TLS 1.2 ChaCha20-Poly1305" "TLS 1.3 ChaCha20-Poly1305"; do
+		case "$2" in
+		*"$c"*) ok "the start-up probe found $1$c";;
+		*) fail "the start-up probe found $1$c" "$2";;
+		esac
+	done
+}
+# curl's version and cipher options for each kTLS combination (VERSION:CIPHER)
+SPECS="1.2:ECDHE-ECDSA-AES128-GCM-SHA256 1.2:ECDHE-ECDSA-AES256-GCM-SHA384
+1.2:ECDHE-ECDSA-CHACHA20-POLY1305 1.3:TLS_AES_128_GCM_SHA256 1.3:TLS_AES_256_GCM_SHA384
+1.3:TLS_CHACHA20_POLY1305_SHA256"
+# curl_combo get|put VERSION:CIPHER: big.bin down (RETR) or up (STOR) with
+# curl in that version and cipher: byte for byte, negotiated on both
+# connections, and the kernel's counter of sealed (TlsTxSw) or opened
+# (TlsRxSw) records went up. Sets v and c; curl -v's output in /tmp/curl.err.
+curl_combo() {
+	v=${2%%:*}
+	c=${2#*:}
+	if [ "$v" = 1.2 ]; then opt="--tlsv1.2 --tls-max 1.2 --ciphers $c"
+	else opt="--tlsv1.3 --tls13-ciphers $c"; fi
+	if [ $1 = get ]; then
+		name="curl TLS $v $c" out=/tmp/c.bin count=TlsTxSw did=sealed
+		args="-o /tmp/c.bin $URL/big.bin"
+	else
+		name="curl TLS $v $c STOR" out=/srv/up.bin count=TlsRxSw did=opened
+		args="-T /srv/big.bin $URL/up.bin"
+	fi
+	before=$(tls_count $count)
+	$CURL $opt $args 2>/tmp/curl.err
+	rc=$?
+	after=$(tls_count $count)
+	check "$name: byte for byte (exit $rc)" cmp /srv/big.bin $out
+	check "$name: negotiated (both connections)" \
+		test "$(grep -c "SSL connection using TLSv$v / $c" /tmp/curl.err)" -ge 2
+	check "$name: the kernel $did it ($count $before -> $after)" test "$after" -gt "$before"
+	[ $rc = 0 ] || tail -n 5 /tmp/curl.err
+	rm -f $out
 }
 cpu_ticks() {   # utime + stime of a process, in clock ticks
 	awk '{ print $14 + $15 }' /proc/$1/stat
@@ -76,13 +173,7 @@ check "ferryd (ktls required) started" kill -0 $KPID || return 1
 wait_for 5 wget -q -O /dev/null http://127.0.0.1:9100/metrics
 line=$(grep -o "kTLS: available for [^;]*" /tmp/ktls.out)
 echo "guest: $line"
-for c in "TLS 1.2 AES-128-GCM" "TLS 1.2 AES-256-GCM" "TLS 1.3 AES-128-GCM" \
-	 "TLS 1.3 AES-256-GCM" "TLS 1.2 ChaCha20-Poly1305" "TLS 1.3 ChaCha20-Poly1305"; do
-	case "$line" in
-	*"$c"*) ok "the start-up probe found $c";;
-	*) fail "the start-up probe found $c" "$line";;
-	esac
-done
+probe_found "" "$line"
 
 # ---- ferry-ftp: whole file, resumed, empty -------------------------------------
 FTP="ferry-ftp --tls --ca /etc/ferry/c.pem -u alice:@PW@ -q -t 20"
@@ -100,26 +191,10 @@ rm -f /tmp/a.bin /tmp/r.bin
 CURL="curl -sS -v --ssl-reqd --cacert /etc/ferry/c.pem --max-time 30"
 URL="ftp://alice:@PW@@127.0.0.1:2121"
 n=0
-for spec in "1.2 ECDHE-ECDSA-AES128-GCM-SHA256" "1.2 ECDHE-ECDSA-AES256-GCM-SHA384" \
-	    "1.2 ECDHE-ECDSA-CHACHA20-POLY1305" "1.3 TLS_AES_128_GCM_SHA256" \
-	    "1.3 TLS_AES_256_GCM_SHA384" "1.3 TLS_CHACHA20_POLY1305_SHA256"; do
-	v=${spec% *}
-	c=${spec#* }
-	if [ "$v" = 1.2 ]; then opt="--tlsv1.2 --tls-max 1.2 --ciphers $c"
-	else opt="--tlsv1.3 --tls13-ciphers $c"; fi
-	before=$(tls_tx)
-	$CURL $opt -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
-	rc=$?
-	after=$(tls_tx)
+for spec in $SPECS; do
+	curl_combo get $spec
 	n=$((n + 1))
-	check "curl TLS $v $c: byte for byte (exit $rc)" cmp /srv/big.bin /tmp/c.bin
-	check "curl TLS $v $c: negotiated (both connections)" \
-		test "$(grep -c "SSL connection using TLSv$v / $c" /tmp/curl.err)" -ge 2
-	check "curl TLS $v $c: the kernel sealed it (TlsTxSw $before -> $after)" \
-		test "$after" -gt "$before"
 	check "curl TLS $v $c: the server's close_notify came before the 226" closed
-	[ $rc = 0 ] || tail -n 5 /tmp/curl.err
-	rm -f /tmp/c.bin
 done
 $CURL --tlsv1.3 -r 1000001- -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
 tail -c +1000002 /srv/big.bin >/tmp/tail.bin
@@ -159,14 +234,67 @@ $CURL -o /tmp/c.bin "$URL/big.bin" 2>/tmp/curl.err
 check "and serves the next download byte for byte" cmp /srv/big.bin /tmp/c.bin
 rm -f /tmp/c.bin
 
-want=$((3 + n + 2 + 2 + 4 + 2))
-got=$(metric 9100 ktls)
-check "/metrics: $want downloads sealed by the kernel (tls=\"ktls\" $got)" test "$got" = $want
-got=$(metric 9100 user)
-check "/metrics: only the ASCII one by user space (tls=\"user\" $got)" test "$got" = 1
-check "no download fell back to user space (log)" \
-	sh -c '! grep -E "kTLS not used|TLS_TX failed|close_notify not sent" /tmp/ktls.out'
+by_kernel downloads $((3 + n + 2 + 2 + 4 + 2)) "kTLS not used|TLS_TX failed|close_notify not sent"
 grep "TlsTx\|TlsCurrTx\|TlsDecryptError" /proc/net/tls_stat | tr '\n' ' ' | sed 's/^/guest: tls_stat: /'
+echo
+
+# ---- uploads: the kernel opens them (TLS_RX) ------------------------------------
+line=$(grep -o "kTLS: receiving: [^;]*" /tmp/ktls.out)
+echo "guest: $line"
+probe_found "TLS_RX for " "$line"
+u=0
+for spec in $SPECS; do
+	curl_combo put $spec
+	u=$((u + 1))
+done
+head -c 1000001 /srv/big.bin >/srv/app.bin
+tail -c +1000002 /srv/big.bin >/tmp/tail.bin
+before=$(tls_rx)
+$CURL --tlsv1.3 -a -T /tmp/tail.bin "$URL/app.bin" 2>/tmp/curl.err
+rc=$?
+after=$(tls_rx)
+u=$((u + 1))
+check "curl TLS 1.3 APPE onto 1000001 bytes (exit $rc): the whole file" cmp /srv/big.bin /srv/app.bin
+check "curl TLS 1.3 APPE: the kernel opened it (TlsRxSw $before -> $after)" test "$after" -gt "$before"
+rm -f /srv/app.bin /tmp/tail.bin
+$CURL -B -T /srv/text.txt "$URL/t.txt" 2>/tmp/curl.err
+check "curl ASCII STOR (user-space TLS) (exit $?)" cmp /srv/text.txt /srv/t.txt
+rm -f /srv/t.txt
+before=$(tls_rx)
+$FTP --epsv 127.0.0.1:2121 put /srv/big.bin f1.bin
+rc=$?
+$FTP 127.0.0.1:2121 put /srv/big.bin f2.bin
+rc2=$?
+after=$(tls_rx)
+u=$((u + 2))
+check "ferry-ftp --tls --epsv put (exit $rc): byte for byte" cmp /srv/big.bin /srv/f1.bin
+check "ferry-ftp --tls put over SPSV (exit $rc2): byte for byte" cmp /srv/big.bin /srv/f2.bin
+check "ferry-ftp: the kernel opened both (TlsRxSw $before -> $after)" \
+	test "$after" -ge $((before + 2))
+rm -f /srv/f1.bin /srv/f2.bin
+by_kernel uploads $u "kTLS upload not used|TLS_RX failed"
+
+# An upload cut without close_notify once the kernel has it: 426, not in place.
+before=$(tls_rx)
+sc_upload 2121 cut.bin cut
+after=$(tls_rx)
+check "cut: the kernel had the upload (TlsRxSw $before -> $after)" test "$after" -gt "$before"
+check "cut without close_notify: 426 on the control connection" grep -q '^426 ' /tmp/ku.ctl
+check "cut: logged as truncated" grep -q "closed without close_notify: upload truncated" /tmp/ktls.out
+check "cut: nothing is in place as cut.bin, no temporary file left" \
+	wait_for 10 sh -c '! test -e /srv/cut.bin && ! ls -a /srv | grep -q ferry-'
+tr -d '\r' </tmp/ku.ctl | grep '^[2-5]' | tail -n 2 | sed 's/^/guest: cut control: /'
+# A TLS 1.3 KeyUpdate the kernel cannot follow: 426, never a wrong file.
+before=$(tls_rx)
+sc_upload 2121 ku.bin k
+after=$(tls_rx)
+check "KeyUpdate: s_client sent it" grep -q KEYUPDATE /tmp/ku.dout
+check "KeyUpdate: the kernel had the upload (TlsRxSw $before -> $after)" test "$after" -gt "$before"
+check "KeyUpdate: 426 on the control connection" grep -q '^426 ' /tmp/ku.ctl
+check "KeyUpdate: logged" grep -q "KeyUpdate?) that the kernel's TLS cannot follow" /tmp/ktls.out
+check "KeyUpdate: nothing is in place as ku.bin" test ! -e /srv/ku.bin
+tr -d '\r' </tmp/ku.ctl | grep '^[2-5]' | tail -n 2 | sed 's/^/guest: KeyUpdate control: /'
+grep "TlsRx\|TlsCurrRx\|TlsDecryptError" /proc/net/tls_stat | tr '\n' ' ' | sed 's/^/guest: tls_stat: /'
 echo
 
 # ---- CPU per GiB: kTLS against user-space TLS, one short run each ----------------

@@ -1,16 +1,23 @@
-"""test_ktls.py — ftp.tls.ktls (kernel TLS for PROT P downloads) on the
-machine it runs on: the start-up probe's log line, "required" refused at
-start-up and by --check-config when the kernel has no TLS, and the path
-taken ("auto": the kernel's when it has the tls ULP, else user space;
-"off": user space) shown by ferry_ftp_tls_downloads_total, with PROT P
-downloads byte for byte over TLS 1.2 and 1.3 (binary, REST, ASCII) and the
-server's close_notify (ftplib's unwrap needs it). A kernel with kTLS runs
-the kernel path here; one without runs the fallback."""
+"""test_ktls.py — ftp.tls.ktls (kernel TLS for PROT P downloads and
+uploads) on the machine it runs on: the start-up probe's log line,
+"required" refused at start-up and by --check-config when the kernel has no
+TLS, and the path taken ("auto": the kernel's when it has the tls ULP, else
+user space; "off": user space) shown by ferry_ftp_tls_downloads_total and
+ferry_ftp_tls_uploads_total, with PROT P downloads byte for byte over TLS
+1.2 and 1.3 (binary, REST, ASCII) and the server's close_notify (ftplib's
+unwrap needs it), and PROT P uploads byte for byte (TLS 1.2 and 1.3, a
+burst of Finished, file and close_notify, and one cut without close_notify:
+426, nothing in place). A kernel with kTLS runs the kernel path here; one
+without runs the fallback, also from the receiving side's hand-over: told
+that the kernel opens every cipher (tests only), ferryd stops the upload at
+a record boundary, fails TLS_RX and goes on in user space."""
 import ftplib
+import io
 import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -18,7 +25,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, free_port, ftps_session, self_signed, tempdir  # noqa: E402
+from ftpd import (Checks, Ferryd, crypt_hash, free_port, ftps_session, same_bytes,  # noqa: E402
+                  self_signed, tempdir, tls_bio_upload, wait_for)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -30,13 +38,14 @@ def login(port, version):
     return ftps_session(port, "alice", PW, version=version)
 
 
-def metric(port, labels):
+def metric(port, labels, family="downloads"):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
             text = r.read().decode()
     except OSError:
         return None
-    m = re.search(r"^ferry_ftp_tls_downloads_total\{tls=\"%s\"\} (\d+)$" % labels, text, re.M)
+    m = re.search(r"^ferry_ftp_tls_%s_total\{tls=\"%s\"\} (\d+)$" % (family, labels), text,
+                  re.M)
     return int(m.group(1)) if m else None
 
 
@@ -54,7 +63,8 @@ def ftp_conf(root, cert, key, mode):
     tls = {"cert": cert, "key": key}
     if mode:
         tls["ktls"] = mode
-    return {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root}],
+    return {"users": [{"name": "alice", "password": crypt_hash(PW), "root": root,
+                       "write": True}],
             "tls": tls}
 
 
@@ -90,6 +100,45 @@ def downloads(port, root, label):
     return n, 2
 
 
+def uploads(port, root, label):
+    """PROT P STOR of 3 MB over TLS 1.2 and 1.3 and a burst upload (Finished,
+    file, close_notify and FIN at once): bytes equal, 226; an upload cut
+    without close_notify: 426 and no file in place. Returns how many
+    uploads ended with close_notify."""
+    data = os.urandom(3 << 20)
+    n = 0
+    for name, ver in (("TLS 1.2", ssl.TLSVersion.TLSv1_2), ("TLS 1.3", ssl.TLSVersion.TLSv1_3)):
+        f = login(port, ver)
+        dest = f"up-{label[:4]}-{ver.name}.bin".replace(" ", "")
+        try:
+            reply = f.storbinary(f"STOR {dest}", io.BytesIO(data))
+        except (ftplib.Error, OSError) as e:
+            reply = repr(e)
+        check(f"{label}: {name} PROT P STOR 3 MB: 226, byte for byte",
+              reply.startswith("226") and same_bytes(os.path.join(root, dest), data), reply)
+        n += 1
+        f.quit()
+    f = login(port, ssl.TLSVersion.TLSv1_3)
+    small = os.urandom(70000)
+    resp, _ = tls_bio_upload(f, "STOR burst.bin", small, burst=True)
+    check(f"{label}: Finished, 70000 bytes, close_notify and FIN at once: 226, byte for byte",
+          resp.startswith("226") and same_bytes(os.path.join(root, "burst.bin"), small), resp)
+    n += 1
+    conn = f.transfercmd("STOR cut.bin")
+    conn.sendall(data[:1 << 20])
+    raw = socket.socket(fileno=os.dup(conn.fileno()))
+    conn.close()                   # the TLS object only: no close_notify
+    raw.close()
+    resp = f.getline()
+    check(f"{label}: an upload cut without close_notify: 426", resp.startswith("426"), resp)
+    check(f"{label}: ... and no file in place, no temporary file left",
+          not os.path.exists(os.path.join(root, "cut.bin")) and
+          wait_for(lambda: not [x for x in os.listdir(root) if ".ferry-" in x], 10),
+          os.listdir(root))
+    f.quit()
+    return n
+
+
 def main():
     root = tempdir("ferry-ktls-")
     keys = tempdir("ferry-ktls-keys-")
@@ -122,6 +171,12 @@ def main():
         got = {k: metric(mport, k) for k in want}
         check("auto: binary PROT P downloads went by %s, ASCII by user space (/metrics)"
               % ("ktls" if have else "user"), got == want, f"{got} != {want}")
+        rx = bool(re.search(r"kTLS: receiving: [^;]*GCM", d.logtext()))
+        n = uploads(d.port, root, "auto")
+        want = {"ktls": n, "user": 0} if rx else {"ktls": 0, "user": n}
+        got = {k: metric(mport, k, "uploads") for k in want}
+        check("auto: PROT P uploads opened by %s (/metrics)" % ("ktls" if rx else "user"),
+              got == want, f"{got} != {want}")
         # a reload cannot change it (probed once, as root): said so
         conf = json.load(open(d.conf_path))
         conf["ftp"]["tls"]["ktls"] = "off"
@@ -156,14 +211,21 @@ def main():
     # records to leave, exports the keys and calls TLS_TX; without kTLS
     # that fails and user space sends the file. A TLS 1.2 AES-256-GCM
     # connection is not the kernel's: user space at once.
-    if not have:
-        os.environ["FERRY_TEST_KTLS_MASK"] = "5"
+    def told(mask):
+        """ferryd told (tests only) that the kernel takes mask both ways."""
+        os.environ["FERRY_TEST_KTLS_MASK"] = mask
         try:
-            d = Ferryd(ferryd_bin, ftp_conf(root, cert, key, None), workers=2,
-                       extra={"metrics": {"listen": f"127.0.0.1:{mport}"}})
+            return Ferryd(ferryd_bin, ftp_conf(root, cert, key, None), workers=2,
+                          extra={"metrics": {"listen": f"127.0.0.1:{mport}"}})
         finally:
             del os.environ["FERRY_TEST_KTLS_MASK"]
+
+    if not have:
+        d = told("5")
         try:
+            check("TLS_TX fails: told, ferryd says the kernel would open uploads",
+                  wait_log(d, r"kTLS: receiving: TLS 1\.2 AES-128-GCM, TLS 1\.3 AES-128-GCM;"),
+                  d.logtext()[-500:])
             binary, ascii = downloads(d.port, root, "TLS_TX fails")
             m = wait_log(d, r"kTLS: TLS_TX failed: [^;]*; user-space TLS")
             check("TLS_TX fails: logged, user space took over", m, d.logtext()[-500:])
@@ -172,6 +234,21 @@ def main():
         finally:
             rc, clean = d.stop()
             check("TLS_TX fails: sanitizers quiet", clean)
+        # Every cipher "opened by the kernel": each upload stops at a
+        # record boundary after its file is open, TLS_RX fails and user
+        # space opens the rest.
+        d = told("63")
+        try:
+            n = uploads(d.port, root, "TLS_RX fails")
+            fails = len(re.findall(r"kTLS: TLS_RX failed: [^;]*; user-space TLS", d.logtext()))
+            check("TLS_RX fails: logged for both 3 MB uploads, user space took over",
+                  fails >= 2, d.logtext()[-800:])
+            check("TLS_RX fails: every upload counted as user space",
+                  metric(mport, "user", "uploads") == n and
+                  metric(mport, "ktls", "uploads") == 0)
+        finally:
+            rc, clean = d.stop()
+            check("TLS_RX fails: sanitizers quiet", clean)
 
     # "required": refused at start-up (and by --check-config) without kTLS.
     conf = os.path.join(keys, "required.json")

@@ -1,13 +1,18 @@
-"""test_ktls_vm.py — the kernel TLS path for PROT P downloads, run for real:
+"""test_ktls_vm.py — the kernel TLS paths for PROT P transfers, run for real:
 a KVM guest on Debian's own 6.1 kernel (whose net/tls/tls.ko the host may
 lack) boots an initramfs built here from busybox, the built ferryd and
-ferry-ftp, curl, their shared libraries and the kernel's tls and crypto
-modules. In the guest ferryd runs with ftp.tls.ktls "required" and
+ferry-ftp, curl, openssl, their shared libraries and the kernel's tls and
+crypto modules. In the guest ferryd runs with ftp.tls.ktls "required" and
 serves PROT P downloads to ferry-ftp (whole file, resume with REST, an
-empty file) and to curl (OpenSSL: every version and cipher kTLS takes);
-bytes are compared, /metrics and the kernel's /proc/net/tls_stat must
-show the kernel sealed them. The guest prints its checks on the serial
-console and powers off; this driver prints them and the total.
+empty file) and to curl (OpenSSL: every version and cipher kTLS takes),
+and takes PROT P uploads from both (curl: each version and cipher, APPE;
+ferry-ftp over EPSV and SPSV); bytes are compared, /metrics and the
+kernel's /proc/net/tls_stat must show the kernel sealed and opened them.
+An upload cut without close_notify after the hand-over gets 426 and
+leaves nothing in place, and so does one whose client sends a TLS 1.3
+KeyUpdate (openssl s_client) the kernel cannot follow. The guest prints
+its checks on the serial console and powers off; this driver prints them
+and the total.
 
 Exit 77 (skipped, with the reason) when /dev/kvm cannot be used. The
 kernel package is fetched with apt-get download into the build directory
@@ -27,7 +32,7 @@ from ftpd import Checks, crypt_hash, tempdir  # noqa: E402
 ferryd_bin, ferry_ftp_bin, cache_root = sys.argv[1], sys.argv[2], sys.argv[3]
 PW = "ktls-vm-s3cret"
 KVM_TIMEOUT = 120           # the whole guest run under KVM (normally < 30 s)
-TCG_TIMEOUT = 420           # on the emulated CPU
+TCG_TIMEOUT = 840           # on the emulated CPU (uploads too: 113-244 s seen)
 FIRST_LINE = 25             # the guest's first line under KVM, at the latest
 FIRST_LINE_TCG = 180        # and on the emulated CPU of a loaded host
 
@@ -191,7 +196,7 @@ def ferryd_conf(port, mport, mode):
             '"log": {"level": 4}, "metrics": {"listen": "127.0.0.1:%d"}, '
             '"ftp": {"listen": ["127.0.0.1:%d"], "tls": {"cert": "/etc/ferry/c.pem", '
             '"key": "/etc/ferry/k.pem", "ktls": "%s"}, "users": [{"name": "alice", '
-            '"password": "%s", "root": "/srv"}]}}'
+            '"password": "%s", "root": "/srv", "write": true}]}}'
             % (mport, port, mode, crypt_hash(PW)))
 
 
@@ -201,11 +206,13 @@ def build_initramfs(work, kdir):
         img.mkdir(d)
     img.file("bin/busybox", open(shutil.which("busybox"), "rb").read(), 0o755)
     img.symlink("bin/sh", "busybox")
-    curl = shutil.which("curl")
+    curl, openssl = shutil.which("curl"), shutil.which("openssl")
     for b, guest in ((ferryd_bin, "bin/ferryd"), (ferry_ftp_bin, "bin/ferry-ftp"),
-                     (curl, "bin/curl")):
+                     (curl, "bin/curl"), (openssl, "bin/openssl")):
         img.file(guest, open(b, "rb").read(), 0o755)
-    for lib in shared_libs([ferryd_bin, ferry_ftp_bin, curl]):
+    if os.path.exists("/usr/lib/ssl/openssl.cnf"):
+        img.file("usr/lib/ssl/openssl.cnf", open("/usr/lib/ssl/openssl.cnf", "rb").read())
+    for lib in shared_libs([ferryd_bin, ferry_ftp_bin, curl, openssl]):
         img.file(lib, open(lib, "rb").read(), 0o755)
     mods = []
     for i, (p, optional) in enumerate(module_order(kdir)):
@@ -266,7 +273,7 @@ def main():
         skip(why)
     t = Checks()
     check = t.check
-    for tool in ("qemu-system-x86_64", "busybox", "curl", "openssl"):
+    for tool in ("qemu-system-x86_64", "busybox", "curl", "openssl"):  # openssl: also the guest's
         if not shutil.which(tool):
             check(f"{tool} is installed (contrib/deps.sh TEST_DEPS)", False)
             t.finish()

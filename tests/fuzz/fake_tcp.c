@@ -412,10 +412,34 @@ int fe_conn_send_owned(struct fe_conn *c, void *p, size_t len, size_t cap)
 }
 
 /* Kernel TLS: this double has none, so ferryd keeps user-space TLS. */
-unsigned fe_ktls_probe(char *why, size_t cap)
+unsigned fe_ktls_probe(char *why, size_t cap, unsigned *rx)
 {
 	snprintf(why, cap, "not in the fuzz double");
+	*rx = 0;
 	return 0;
+}
+
+int fe_conn_ktls_rx(struct fe_conn *c, const void *info, size_t len)
+{
+	(void)info;
+	(void)len;
+	check_conn(c);
+	return -ENOPROTOOPT;
+}
+
+long fe_conn_ktls_record(struct fe_conn *c, uint8_t *type, void *buf, size_t cap)
+{
+	(void)buf;
+	(void)cap;
+	check_conn(c);
+	*type = 0;
+	return -EINVAL;
+}
+
+void fe_conn_recv_max(struct fe_conn *c, size_t bytes)
+{
+	(void)bytes;
+	check_conn(c);
 }
 
 int fe_conn_ktls_tx(struct fe_conn *c, const void *info, size_t len)
