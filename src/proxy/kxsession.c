@@ -47,6 +47,8 @@ struct kx_session {
 	struct uid_map clients; /* uid -> struct kx_client */
 	struct fe_timer *ask_timer;  /* REGISTER again for unconfirmed clients */
 	unsigned asks;               /* extra REGISTERs so far */
+	struct fe_timer *resend_timer;  /* KEYINFO again for clients not ready */
+	unsigned resends;
 };
 
 /* ---- pool jobs --------------------------------------------------------- */
@@ -275,7 +277,8 @@ void proxy_kxs_end(struct group *g)
 		return;
 	ks->g = NULL;
 	fe_timer_cancel(g->in->pw->w, ks->ask_timer);
-	ks->ask_timer = NULL;
+	fe_timer_cancel(g->in->pw->w, ks->resend_timer);
+	ks->ask_timer = ks->resend_timer = NULL;
 	if (!ks->jobs)
 		session_free(ks);
 }
@@ -596,7 +599,7 @@ static void keyinfo_flush(struct group *g, struct kx_peer **list, size_t n)
  * ready. */
 struct kinfo_batch {
 	struct kx_peer *list[KEYINFO_BATCH];
-	size_t n, max;
+	size_t n, max, sent;
 };
 
 static void batch_add(struct group *g, struct kinfo_batch *b, struct kx_client *c)
@@ -604,17 +607,21 @@ static void batch_add(struct group *g, struct kinfo_batch *b, struct kx_client *
 	if (!c || !c->conf || !c->registered || c->ready)
 		return;
 	b->list[b->n++] = &c->peer;
+	b->sent++;
 	if (b->n == b->max) {
 		keyinfo_flush(g, b->list, b->n);
 		b->n = 0;
 	}
 }
 
+static void resend_keyinfo(struct fe_worker *w, void *arg);
+
 /* KEYINFO to every confirmed client not yet ready (only, when only is
  * given: those the server just confirmed, found by UID: scanning every
  * client for each REG_CONF costs clients x list, and with thousands of
  * clients (and their REGISTERs resent, each confirmed again) that held the
- * worker for seconds). */
+ * worker for seconds). Sent again after 2 * GRTT to those that did not
+ * answer (protocol.txt 3.2, as uftpproxyd), at most ROBUST times. */
 static void send_keyinfo(struct group *g, const struct uftp_uids *only)
 {
 	struct kx_session *ks = g->kx;
@@ -630,6 +637,19 @@ static void send_keyinfo(struct group *g, const struct uftp_uids *only)
 			if (ks->clients.slots[i].key)
 				batch_add(g, &b, ks->clients.slots[i].val);
 	keyinfo_flush(g, b.list, b.n);
+	if (b.sent && !ks->resend_timer && ks->resends < g->robust)
+		ks->resend_timer = fe_timer_add(g->in->pw->w,
+						(uint64_t)(2000.0 * g->grtt) + 1,
+						resend_keyinfo, g);
+}
+
+static void resend_keyinfo(struct fe_worker *w, void *arg)
+{
+	struct group *g = arg;
+	(void)w;
+	g->kx->resend_timer = NULL;
+	g->kx->resends++;
+	send_keyinfo(g, NULL);
 }
 
 /* ---- asking again for a lost REG_CONF -------------------------------------- */
@@ -804,6 +824,12 @@ static void client_register(struct group *g, const struct pmsg *pm)
 		     uid);
 		if (!ks->kg.client_auth || kc->keyed)
 			client_registered(g, kc, false);
+		if (kc->conf && !kc->ready && ks->kg.have_group) {
+			/* our KEYINFO to it was lost: the server will not
+			 * confirm it again once its files began */
+			struct kx_peer *one = &kc->peer;
+			keyinfo_flush(g, &one, 1);
+		}
 		return;
 	}
 	if (!kc->busy)

@@ -1850,3 +1850,12 @@ def sc_encrypted_keyinfo_lost(env):
     it again until the proxy's KEYINFO_ACK comes."""
     encrypted_chain_drop(env, "wan", FUNC_KEYINFO, "uftp re-sends KEYINFO")
 
+
+@scenario
+def sc_encrypted_client_keyinfo_lost(env):
+    """The client proxy's first KEYINFO to its clients is lost on net B
+    for one client: the proxy sends it again after 2 GRTT without its
+    KEYINFO_ACK (protocol.txt 3.2), or when that client REGISTERs again."""
+    encrypted_chain_drop(env, "b", FUNC_KEYINFO,
+                         "the client proxy re-sends KEYINFO to its clients",
+                         real_recovers=False)
