@@ -245,6 +245,15 @@ void proxy_aggregate_flush_all(struct group *g)
 		flush_one(g, g->pend);
 }
 
+void proxy_aggregate_flush_func(struct group *g, uint8_t func)
+{
+	struct pending *p = g->pend;
+	while (p && p->func != func)
+		p = p->next;
+	if (p)
+		flush_one(g, p);
+}
+
 void proxy_aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
 {
 	struct pending *p = g->pend;

@@ -286,6 +286,8 @@ void proxy_forward_up(struct instance *in, const struct sockaddr_storage *up,
 /* aggregate.c */
 void proxy_aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m);
 void proxy_aggregate_flush_all(struct group *g);
+/* The aggregate of func (REGISTER: the only one of its kind) sent now. */
+void proxy_aggregate_flush_func(struct group *g, uint8_t func);
 void proxy_aggregate_free(struct group *g);
 
 /* aggregate.c accessors, for the message builders */

@@ -24,6 +24,7 @@ struct kx_client {
 	bool ready;             /* its KEYINFO_ACK checked */
 	bool busy;              /* a pool job works on it */
 	uint32_t ts_sec, ts_usec;       /* its REGISTER's timestamp */
+	uint64_t agg_ms;                /* when that went to the aggregator */
 	uint8_t *ck;            /* a CLIENT_KEY that came before its REGISTER */
 	size_t cklen;
 };
@@ -44,6 +45,10 @@ struct kx_session {
 	uint8_t *client_key;    /* our CLIENT_KEY (client authentication) */
 	size_t client_key_len;
 	struct uid_map clients; /* uid -> struct kx_client */
+	struct fe_timer *ask_timer;  /* REGISTER again for unconfirmed clients */
+	unsigned asks;               /* extra REGISTERs so far */
+	struct fe_timer *resend_timer;  /* KEYINFO again for clients not ready */
+	unsigned resends;
 };
 
 /* ---- pool jobs --------------------------------------------------------- */
@@ -271,6 +276,9 @@ void proxy_kxs_end(struct group *g)
 	if (!ks)
 		return;
 	ks->g = NULL;
+	fe_timer_cancel(g->in->pw->w, ks->ask_timer);
+	fe_timer_cancel(g->in->pw->w, ks->resend_timer);
+	ks->ask_timer = ks->resend_timer = NULL;
 	if (!ks->jobs)
 		session_free(ks);
 }
@@ -330,17 +338,24 @@ static struct kx_client *kx_client(struct kx_session *ks, uint32_t uid, bool add
 }
 
 /* A registered (and, with client authentication, keyed) client joins the
- * REGISTER the proxy sends for its clients. */
-static void client_registered(struct group *g, struct kx_client *kc)
+ * REGISTER the proxy sends for its clients. again: the proxy asks for it
+ * on its own (no REG_CONF came): its timestamp moves on by the time since
+ * it was first handed over, so the server measures no stale round trip. */
+static void client_registered(struct group *g, struct kx_client *kc, bool again)
 {
 	struct client *c = proxy_group_client(g, kc->peer.uid, true);
 	if (!c) {
 		proxy_drop(g->in, PROXY_DROP_RESOURCES);
 		return;
 	}
+	uint64_t now = fe_now_ms(g->in->pw->w);
+	if (!again)
+		kc->agg_ms = now;
+	uint64_t us = (uint64_t)kc->ts_sec * 1000000 + kc->ts_usec +
+		      (now - kc->agg_ms) * 1000;
 	struct uftp_msg m = { .hdr = { .func = UFTP_REGISTER } };
-	m.u.reg.ts_sec = kc->ts_sec;
-	m.u.reg.ts_usec = kc->ts_usec;
+	m.u.reg.ts_sec = (uint32_t)(us / 1000000);
+	m.u.reg.ts_usec = (uint32_t)(us % 1000000);
 	proxy_aggregate_add(g, c, &m);
 }
 
@@ -379,7 +394,7 @@ static void done_client(struct group *g, struct kx_session *ks, struct job *j)
 	}
 	glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received %s from %08X", what, j->uid);
 	if (kc->registered && (!ks->kg.client_auth || kc->keyed))
-		client_registered(g, kc);
+		client_registered(g, kc, false);
 }
 
 static void done_announce(struct group *g, struct kx_session *ks, struct job *j)
@@ -584,7 +599,7 @@ static void keyinfo_flush(struct group *g, struct kx_peer **list, size_t n)
  * ready. */
 struct kinfo_batch {
 	struct kx_peer *list[KEYINFO_BATCH];
-	size_t n, max;
+	size_t n, max, sent;
 };
 
 static void batch_add(struct group *g, struct kinfo_batch *b, struct kx_client *c)
@@ -592,17 +607,21 @@ static void batch_add(struct group *g, struct kinfo_batch *b, struct kx_client *
 	if (!c || !c->conf || !c->registered || c->ready)
 		return;
 	b->list[b->n++] = &c->peer;
+	b->sent++;
 	if (b->n == b->max) {
 		keyinfo_flush(g, b->list, b->n);
 		b->n = 0;
 	}
 }
 
+static void resend_keyinfo(struct fe_worker *w, void *arg);
+
 /* KEYINFO to every confirmed client not yet ready (only, when only is
  * given: those the server just confirmed, found by UID: scanning every
  * client for each REG_CONF costs clients x list, and with thousands of
  * clients (and their REGISTERs resent, each confirmed again) that held the
- * worker for seconds). */
+ * worker for seconds). Sent again after 2 * GRTT to those that did not
+ * answer (protocol.txt 3.2, as uftpproxyd), at most ROBUST times. */
 static void send_keyinfo(struct group *g, const struct uftp_uids *only)
 {
 	struct kx_session *ks = g->kx;
@@ -618,6 +637,70 @@ static void send_keyinfo(struct group *g, const struct uftp_uids *only)
 			if (ks->clients.slots[i].key)
 				batch_add(g, &b, ks->clients.slots[i].val);
 	keyinfo_flush(g, b.list, b.n);
+	if (b.sent && !ks->resend_timer && ks->resends < g->robust)
+		ks->resend_timer = fe_timer_add(g->in->pw->w,
+						(uint64_t)(2000.0 * g->grtt) + 1,
+						resend_keyinfo, g);
+}
+
+static void resend_keyinfo(struct fe_worker *w, void *arg)
+{
+	struct group *g = arg;
+	(void)w;
+	g->kx->resend_timer = NULL;
+	g->kx->resends++;
+	send_keyinfo(g, NULL);
+}
+
+/* ---- asking again for a lost REG_CONF -------------------------------------- */
+
+/* uftp sends REG_CONF once, right after its KEYINFO, and again only for
+ * an extra REGISTER (protocol.txt 5.2.6); it waits one GRTT (its measured
+ * one, which can be far below what its headers said) for late REGISTERs
+ * before the files begin, and ignores REGISTERs after that. So a missing
+ * REG_CONF is asked for soon, and every few milliseconds after. */
+static uint64_t ask_delay_ms(const struct group *g)
+{
+	uint64_t ms = (uint64_t)(g->grtt * 1000.0 / 8);
+	return ms < 2 ? 2 : ms > 20 ? 20 : ms;
+}
+
+static void ask_again(struct fe_worker *w, void *arg);
+
+static void ask_arm(struct group *g)
+{
+	struct kx_session *ks = g->kx;
+	if (!ks->ask_timer && ks->asks < g->robust)
+		ks->ask_timer = fe_timer_add(g->in->pw->w, ask_delay_ms(g), ask_again, g);
+}
+
+/* A client in the REGISTERs sent for which no REG_CONF came. */
+static bool unconfirmed(const struct kx_session *ks, const struct kx_client *c)
+{
+	return c->registered && !c->conf && (!ks->kg.client_auth || c->keyed);
+}
+
+static void ask_again(struct fe_worker *w, void *arg)
+{
+	struct group *g = arg;
+	struct kx_session *ks = g->kx;
+	size_t n = 0;
+	(void)w;
+	ks->ask_timer = NULL;
+	for (size_t i = 0; i < ks->clients.cap; i++) {
+		struct kx_client *c = ks->clients.slots[i].val;
+		if (ks->clients.slots[i].key && c && unconfirmed(ks, c)) {
+			client_registered(g, c, true);
+			n++;
+		}
+	}
+	if (!n)
+		return;
+	ks->asks++;
+	glog(LOG_LVL_INFO, g->group_id, g->inst, 0,
+	     "No REG_CONF for %zu client%s: REGISTER again", n, n == 1 ? "" : "s");
+	proxy_aggregate_flush_func(g, UFTP_REGISTER);
+	ask_arm(g);
 }
 
 static bool decode(const struct pmsg *m, struct uftp_msg *out)
@@ -651,9 +734,10 @@ static void server_keyinfo(struct group *g, const struct pmsg *pm)
 		g->in->kx_up[PROXY_KX_OK]++;
 		send_keyinfo_ack(g);
 		send_keyinfo(g, NULL);
-		return;
+	} else {
+		send_keyinfo_ack(g);      /* ours was lost: the server asks again */
 	}
-	send_keyinfo_ack(g);      /* ours was lost: the server asks again */
+	ask_arm(g);               /* its REG_CONF should be right behind */
 }
 
 static void server_reg_conf(struct group *g, const struct pmsg *pm)
@@ -739,7 +823,13 @@ static void client_register(struct group *g, const struct pmsg *pm)
 		glog(LOG_LVL_INFO, g->group_id, g->inst, 0, "Received REGISTER+ from %08X",
 		     uid);
 		if (!ks->kg.client_auth || kc->keyed)
-			client_registered(g, kc);
+			client_registered(g, kc, false);
+		if (kc->conf && !kc->ready && ks->kg.have_group) {
+			/* our KEYINFO to it was lost: the server will not
+			 * confirm it again once its files began */
+			struct kx_peer *one = &kc->peer;
+			keyinfo_flush(g, &one, 1);
+		}
 		return;
 	}
 	if (!kc->busy)

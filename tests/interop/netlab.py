@@ -468,6 +468,33 @@ class Lab:
             "  iifname \"%s-p*\" numgen random mod 100 < %d counter drop; }\n"
             "}\n" % (net.name.replace("-", "_"), net.name, percent))
 
+    def drop_first(self, net, match, tag):
+        """Drop only the first frame crossing net's bridge that matches
+        match (nftables expressions, e.g. "udp dport 1044 @th,64,16 0x4004").
+
+        The first match puts its IPv4 source into a set and is dropped;
+        later ones find their source there and pass.  tag names the
+        table, netlab_drop_<tag>, whose counters drop_counts() reads.
+        """
+        if isinstance(net, str):
+            net = self.nets[net]
+        self.switch.nft(
+            "table bridge netlab_drop_%s {\n"
+            " set seen { type ipv4_addr; flags dynamic; }\n"
+            " chain first { type filter hook forward priority -1;\n"
+            "  iifname \"%s-p*\" %s ip saddr @seen counter accept\n"
+            "  iifname \"%s-p*\" %s add @seen { ip saddr } counter drop; }\n"
+            "}\n" % (tag, net.name, match, net.name, match))
+
+    def drop_counts(self, tag):
+        """(passed, dropped) frames of drop_first(..., tag)."""
+        out = _sh(["ip", "netns", "exec", self.switch.ns, "nft", "list",
+                   "table", "bridge", "netlab_drop_%s" % tag]).stdout
+        counts = [int(n) for n in re.findall(r"counter packets (\d+)", out)]
+        if len(counts) != 2:
+            raise NetlabError("drop_counts %s: cannot read\n%s" % (tag, out))
+        return counts[0], counts[1]
+
     def loss_counters(self):
         """The switch's nft ruleset text (shows drop counters)."""
         return _sh(["ip", "netns", "exec", self.switch.ns, "nft", "list",

@@ -1799,3 +1799,63 @@ def sc_encrypted_chain_loss(env):
                      proxies=proxies, timeout=T_BIG,
                      extra=ENC_GRTT + ["-Y", "aes128-cbc", "-h", "sha256", "-e", "ecdh_rsa"])
     check_session(res, direct + remote, [f])
+
+
+# UFTP message types (protocol.txt 5.2) the drop scenarios aim at.
+FUNC_REG_CONF, FUNC_KEYINFO = 4, 5
+
+
+def encrypted_chain_drop(env, net, func, why, real_recovers=True):
+    """The encrypted chain with exactly the first `func` frame crossing
+    net dropped (net "wan": the server's, toward the client proxy; "b":
+    the client proxy's multicast, toward its clients: the bridge floods
+    it port by port, so one client's copy is lost): the session must
+    still reach every client.  why: what recovers, for the failure text.
+    real_recovers=False: uftpproxyd 4.10.2 does not (its clients end
+    "Aborted"); under it only the direct client is checked."""
+    srv, direct, remote, proxies = chain(env, env.put, env.put)
+    # UDP payload: version 0x40, then the function (uftp_h).
+    tag = "f%d" % func
+    env.lab.drop_first(net, "udp dport 1044 @th,64,16 0x%04x" % (0x4000 | func), tag)
+    f = env.path("src", "drop.bin")
+    write_random(f, 300_000, 641)
+    res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
+                     proxies=proxies,
+                     extra=ENC_GRTT + ["-Y", "aes128-cbc", "-h", "sha256", "-e", "ecdh_rsa"])
+    passed, dropped = env.lab.drop_counts(tag)
+    if dropped != 1:
+        raise Failure("the drop rule dropped %d frames, not 1: the test "
+                      "did not test anything" % dropped)
+    real = os.path.basename(env.put) == REAL_PROXY
+    try:
+        check_session(res, direct if real and not real_recovers else direct + remote, [f])
+    except Failure as e:
+        raise Failure("%s (%d more passed the drop rule; %s)" % (e, passed, why))
+
+
+@scenario
+def sc_encrypted_regconf_lost(env):
+    """The server's only REG_CONF for the client proxy's clients is lost
+    on the WAN (uftp sends it once, and again only for an extra REGISTER
+    that reaches it while it still registers): the client proxy must ask
+    again in time, or its clients never get the group keys."""
+    encrypted_chain_drop(env, "wan", FUNC_REG_CONF,
+                         "the client proxy re-sends REGISTER while REG_CONF is missing",
+                         real_recovers=False)
+
+
+@scenario
+def sc_encrypted_keyinfo_lost(env):
+    """The server's first KEYINFO to the client proxy is lost: uftp sends
+    it again until the proxy's KEYINFO_ACK comes."""
+    encrypted_chain_drop(env, "wan", FUNC_KEYINFO, "uftp re-sends KEYINFO")
+
+
+@scenario
+def sc_encrypted_client_keyinfo_lost(env):
+    """The client proxy's first KEYINFO to its clients is lost on net B
+    for one client: the proxy sends it again after 2 GRTT without its
+    KEYINFO_ACK (protocol.txt 3.2), or when that client REGISTERs again."""
+    encrypted_chain_drop(env, "b", FUNC_KEYINFO,
+                         "the client proxy re-sends KEYINFO to its clients",
+                         real_recovers=False)
