@@ -248,11 +248,11 @@ static void cap_or_stop(struct ftp_session *s)
 static void hand_over(struct ftp_session *s)
 {
 	struct ftp_tlsdata *td = s->data.td;
-	td->stopped = false;
-	if (ftp_ktlsrx_take(s, td->t)) {
-		td->capped = false;
+	/* before: a take whose splice cannot start ends the transfer (425),
+	 * and with it td */
+	td->stopped = td->capped = false;
+	if (ftp_ktlsrx_take(s, td->t))
 		return;
-	}
 	uncap(s);
 	if (td->paused && s->data.conn) {
 		fe_conn_resume(s->data.conn);
