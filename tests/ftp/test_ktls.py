@@ -25,8 +25,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, Ferryd, crypt_hash, free_port, ftps_session, same_bytes,  # noqa: E402
-                  self_signed, tempdir, tls_bio_upload, wait_for)
+from ftpd import (BioTLS, Checks, Ferryd, crypt_hash, free_port, ftps_session,  # noqa: E402
+                  same_bytes, self_signed, tempdir, tls_bio_upload, wait_for)
 
 ferryd_bin = sys.argv[1]
 t = Checks()
@@ -150,57 +150,8 @@ def data_tls(f):
     """A PASV data connection of session f with its TLS (resumed) done in
     memory, so that the test writes whatever bytes it wants after it."""
     raw = socket.create_connection(f.makepasv(), timeout=20)
-    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = f.context.wrap_bio(inb, outb, server_hostname="127.0.0.1", session=f.sock.session)
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            raw.sendall(outb.read())
-            inb.write(raw.recv(65536))
-    raw.sendall(outb.read())
+    raw.sendall(BioTLS(f, raw).records(b"", 1))     # our last handshake flight
     return raw
-
-
-class BioTLS:
-    """A client TLS connection run in memory over the socket raw: the test
-    decides how its records are cut and how the bytes go on the wire."""
-
-    def __init__(self, f, raw):
-        self.raw = raw
-        self.inb, self.outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.tls = f.context.wrap_bio(self.inb, self.outb, server_hostname="127.0.0.1",
-                                      session=f.sock.session)
-        while True:
-            try:
-                self.tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                raw.sendall(self.outb.read())
-                self.inb.write(raw.recv(65536))
-
-    def records(self, data, size):
-        """data as records of at most size bytes: their bytes, not sent."""
-        for i in range(0, len(data), size):
-            self.tls.write(data[i:i + size])
-        return self.outb.read()
-
-    def close_notify(self):
-        try:
-            self.tls.unwrap()
-        except ssl.SSLWantReadError:
-            pass
-        return self.outb.read()
-
-    def line(self):
-        while True:
-            try:
-                got = self.tls.read(4096)
-                if got:
-                    return got.decode(errors="replace")
-            except ssl.SSLWantReadError:
-                self.inb.write(self.raw.recv(4096))
 
 
 def stor_records(f, cmd, chunks, pause=0.0):
