@@ -381,10 +381,24 @@ void crypto_tls_kernel_tx(struct crypto_tls *t);
  * fed (crypto_tls_feed) belongs to a record the layer has opened and every
  * byte of plaintext was read; else -1 with why. */
 int crypto_tls_ktls_rx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRYPTO_ERR_LEN]);
-/* Bytes still to come before the records fed so far and then `more` (not
- * yet fed) end on a record boundary; 0 at one. Reads only what
- * crypto_tls_feed writes: callable while a helper thread reads from t. */
-size_t crypto_tls_in_need(const struct crypto_tls *t, const uint8_t *more, size_t n);
+/* Where the peer's records stand in all a receiving side has received
+ * (the boundary it may stop at for crypto_tls_ktls_rx): the owner keeps one
+ * and moves it by each receive's own bytes, so that finding the boundary
+ * costs what arrived, never a walk over all that is held (a client's
+ * empty records made that quadratic). */
+struct crypto_tls_cursor {
+	uint8_t head[5];
+	uint8_t have;          /* header bytes of the record being read */
+	size_t left;           /* with a whole header: its body still to come */
+};
+/* The cursor after every byte fed so far (crypto_tls_feed). Reads only
+ * what crypto_tls_feed writes: callable while a helper thread reads t. */
+void crypto_tls_cursor_init(const struct crypto_tls *t, struct crypto_tls_cursor *c);
+/* n more bytes of the stream, after all the cursor has seen. */
+void crypto_tls_cursor_add(struct crypto_tls_cursor *c, const uint8_t *p, size_t n);
+/* Bytes still to come before what was seen ends on a record boundary; 0
+ * at one. */
+size_t crypto_tls_cursor_need(const struct crypto_tls_cursor *c);
 /* The kernel took the peer's keys: this layer reads no more (reads fail);
  * it still sends, with its own sequence numbers. */
 void crypto_tls_kernel_rx(struct crypto_tls *t);

@@ -238,7 +238,8 @@ int fe_conn_ktls_tx(struct fe_conn *c, const void *info, size_t len);
 int fe_conn_ktls_rx(struct fe_conn *c, const void *info, size_t len);
 /* One record waiting on a kTLS receiving side, at once (MSG_DONTWAIT):
  * its length and *type (21 alert, 22 handshake, 23 data), or -errno
- * (-EAGAIN: none yet). */
+ * (-EAGAIN: none yet; -ENOMSG: the splice's error was its file's, the
+ * same -EINVAL or -EIO, and the socket was not read: no record stopped it). */
 long fe_conn_ktls_record(struct fe_conn *c, uint8_t *type, void *buf, size_t cap);
 bool fe_conn_ktls(const struct fe_conn *c);
 /* One alert record (close_notify: level 1, description 0) through the

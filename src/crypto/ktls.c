@@ -194,18 +194,46 @@ int crypto_tls_ktls_rx(struct crypto_tls *t, struct crypto_ktls *k, char why[CRY
 	return export(t, true, rx_unready(t), k, why, __func__);
 }
 
-size_t crypto_tls_in_need(const struct crypto_tls *t, const uint8_t *more, size_t n)
+void crypto_tls_cursor_init(const struct crypto_tls *t, struct crypto_tls_cursor *c)
 {
-	struct rec_track r = t->rtrack;
-	if (n)
-		crypto_ktls_track(&r, more, n);
-	if (!r.have)
+	const struct rec_track *r = &t->rtrack;
+	memset(c, 0, sizeof(*c));
+	if (r->have < 5) {           /* at a boundary, or in a header */
+		memcpy(c->head, r->head, r->have);
+		c->have = (uint8_t)r->have;
+		return;
+	}
+	memcpy(c->head, r->head, 5);
+	c->have = 5;                 /* left still counts the nonce below 13 */
+	c->left = r->cur_sealed && r->have < 13 ? r->left - (r->have - 5) : r->left;
+}
+
+void crypto_tls_cursor_add(struct crypto_tls_cursor *c, const uint8_t *p, size_t n)
+{
+	while (n) {
+		size_t take;
+		if (c->have < 5) {
+			take = 5u - c->have < n ? 5u - c->have : n;
+			memcpy(c->head + c->have, p, take);
+			c->have = (uint8_t)(c->have + take);
+			if (c->have == 5)
+				c->left = (size_t)c->head[3] << 8 | c->head[4];
+		} else {
+			take = c->left < n ? c->left : n;
+			c->left -= take;
+		}
+		p += take;
+		n -= take;
+		if (c->have == 5 && !c->left)
+			c->have = 0;         /* the record ended */
+	}
+}
+
+size_t crypto_tls_cursor_need(const struct crypto_tls_cursor *c)
+{
+	if (!c->have)
 		return 0;
-	if (r.have < 5)
-		return 5 - r.have;
-	if (r.cur_sealed && r.have < 13)
-		return r.left - (r.have - 5);   /* left still counts the nonce */
-	return r.left;
+	return c->have < 5 ? 5u - c->have : c->left;
 }
 
 void crypto_tls_kernel_rx(struct crypto_tls *t)

@@ -199,6 +199,9 @@ struct fe_conn {
 	struct fe_xfer *xfer;   /* splice transfer in progress (splice.c) */
 	bool ktls_tx;           /* ktls.c: the kernel seals what we send */
 	bool ktls_rx;           /* ktls.c: the kernel opens what we receive */
+	bool rx_sock_end;       /* splice.c: the last receiving splice ended
+				 * at the socket (kTLS: a record not data),
+				 * not at its file */
 	size_t recv_max;        /* bytes one receive asks for, 0: a buffer */
 	struct fe_ktls_alert *alert; /* ktls.c: the bytes in flight are an alert */
 };

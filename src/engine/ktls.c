@@ -161,6 +161,8 @@ long fe_conn_ktls_record(struct fe_conn *c, uint8_t *type, void *buf, size_t cap
 {
 	if (!c->ktls_rx || c->xfer || c->recv_armed)
 		return -EINVAL;
+	if (!c->rx_sock_end)
+		return -ENOMSG;         /* the file failed: the socket's record is data */
 	union {
 		char buf[CMSG_SPACE(1)];
 		struct cmsghdr align;

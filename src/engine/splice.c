@@ -193,6 +193,7 @@ void fe_splice_on_done(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	if (x->aborted) {
 		xfer_free(x);
 	} else if (res < 0) {
+		c->rx_sock_end = !x->to_socket && x->in_phase;
 		xfer_fail(x, res);
 	} else if (polled) {
 		xfer_step(x);            /* POLLOUT (or an error the splice will see) */
@@ -270,6 +271,7 @@ static struct fe_xfer *xfer_start(struct fe_conn *c, int file_fd, uint64_t offse
 	x->cb = cb;
 	x->arg = arg;
 	c->xfer = x;
+	c->rx_sock_end = false;
 	xfer_step(x);
 	*err = 0;
 	return x;

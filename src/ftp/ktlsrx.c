@@ -33,11 +33,15 @@ bool ftp_ktlsrx_wanted(const struct ftp_session *s)
 }
 
 /* The client's record that ended the splice (-EINVAL or -EIO: not data):
- * 1 close_notify, 0 anything else (logged). */
+ * 1 close_notify, 0 anything else (logged), -1 none: the error was the
+ * file's (its last bytes are not on disk; the record waiting may well be
+ * close_notify, and must not count). */
 static int last_record(struct ftp_session *s, int err)
 {
 	uint8_t type = 0, body[64];
 	long n = fe_conn_ktls_record(s->data.conn, &type, body, sizeof(body));
+	if (n == -ENOMSG)
+		return -1;
 	if (n == 2 && type == REC_ALERT && body[1] == 0)
 		return 1;
 	char host[64];
@@ -66,14 +70,15 @@ static void rx_ended(struct ftp_session *s, struct transfer *x, int err)
 		ftp_tlsdata_truncated(s);
 		return;
 	}
-	if ((err == -EINVAL || err == -EIO) && last_record(s, err) == 1) {
+	int rec = err == -EINVAL || err == -EIO ? last_record(s, err) : 0;
+	if (rec == 1) {
 		x->peer_done = true;
 		s->fw->st.tls_data_recvs[1]++;
 		ftp_tlsdata_notified(s);    /* our close_notify answers it */
 		ftp_upload_finish(s);
 		return;
 	}
-	if (err == -ENOSPC || err == -EDQUOT || err == -EFBIG) {
+	if (rec < 0 || err == -ENOSPC || err == -EDQUOT || err == -EFBIG) {
 		ftp_xfer_write_failed(s, err);
 		return;
 	}

@@ -32,6 +32,7 @@ struct ftp_tlsdata {
 	 * at record ends (capped); an upload stops the connection at the
 	 * next one (want_stop) and, stopped there, hands it over. */
 	bool capped, want_stop, stopped;
+	struct crypto_tls_cursor cur; /* capped: the records in all received */
 };
 
 
@@ -209,7 +210,7 @@ void ftp_data_finish(struct ftp_session *s)
 /* Bytes to the end of the record being read; 0 at a record's end. */
 static size_t record_rest(const struct ftp_tlsdata *td)
 {
-	return crypto_tls_in_need(td->t, (const uint8_t *)td->hold.p, td->hold.len);
+	return crypto_tls_cursor_need(&td->cur);
 }
 
 /* The next receive: the rest of the record being read, or a header. */
@@ -248,11 +249,11 @@ static void cap_or_stop(struct ftp_session *s)
 static void hand_over(struct ftp_session *s)
 {
 	struct ftp_tlsdata *td = s->data.td;
-	td->stopped = false;
-	if (ftp_ktlsrx_take(s, td->t)) {
-		td->capped = false;
+	/* before: a take whose splice cannot start ends the transfer (425),
+	 * and with it td */
+	td->stopped = td->capped = false;
+	if (ftp_ktlsrx_take(s, td->t))
 		return;
-	}
 	uncap(s);
 	if (td->paused && s->data.conn) {
 		fe_conn_resume(s->data.conn);
@@ -422,8 +423,10 @@ bool ftp_tlsdata_begin(struct ftp_session *s, struct crypto_tls *handed)
 					 hs_timeout, s);
 	}
 	td->capped = s->srv->ktls_rx != 0;
-	if (td->capped)
+	if (td->capped) {
+		crypto_tls_cursor_init(t, &td->cur);   /* SPSV: what the login fed */
 		fe_conn_recv_max(s->data.conn, next_read(td));
+	}
 	fe_conn_recv_start(s->data.conn);
 	ftp_tlsdata_flush(s);
 	if (td->checked && s->data.want) {   /* the transfer came first */
@@ -513,6 +516,8 @@ void ftp_tlsdata_input(struct ftp_session *s, const uint8_t *data, size_t len)
 		hs_failed(s, "input (out of memory)");
 		return;
 	}
+	if (td->capped)
+		crypto_tls_cursor_add(&td->cur, data, len);
 	if (td->capped && s->data.conn)
 		cap_or_stop(s);
 	if (td->hold.len >= CRYPTO_TLS_IN_MAX && s->data.conn && !td->paused) {

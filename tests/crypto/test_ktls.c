@@ -248,23 +248,41 @@ static void receiving_side(struct crypto_tls *cli, struct crypto_tls *srv)
 {
 	char why[CRYPTO_ERR_LEN];
 	static const char msg[] = "an upload's first records";
-	assert_int_equal(crypto_tls_in_need(srv, NULL, 0), 0);   /* at a boundary */
+	struct crypto_tls_cursor c, d;
+	crypto_tls_cursor_init(srv, &c);
+	assert_int_equal(crypto_tls_cursor_need(&c), 0);         /* at a boundary */
 	assert_int_equal(crypto_tls_write(cli, msg, sizeof(msg)), 0);
 	assert_int_equal(crypto_tls_write(cli, msg, sizeof(msg)), 0);
 	const uint8_t *p;
 	size_t n = crypto_tls_out(cli, &p);
 	size_t first = 5 + (size_t)(p[3] << 8 | p[4]);
 	assert_true(n == 2 * first);
-	assert_int_equal(crypto_tls_in_need(srv, p, 3), 2);      /* in the header */
-	assert_true(crypto_tls_feed(srv, p, 10));
-	assert_int_equal(crypto_tls_in_need(srv, NULL, 0), first - 10);
-	assert_int_equal(crypto_tls_in_need(srv, p + 10, 4), first - 14);
+	crypto_tls_cursor_add(&c, p, 3);
+	assert_int_equal(crypto_tls_cursor_need(&c), 2);         /* in the header */
+	crypto_tls_cursor_add(&c, p + 3, 11);
+	assert_int_equal(crypto_tls_cursor_need(&c), first - 14);
+	assert_true(crypto_tls_feed(srv, p, 3));                 /* from the layer: the same */
+	crypto_tls_cursor_init(srv, &d);
+	assert_int_equal(crypto_tls_cursor_need(&d), 2);
+	assert_true(crypto_tls_feed(srv, p + 3, 7));
+	crypto_tls_cursor_init(srv, &d);
+	assert_int_equal(crypto_tls_cursor_need(&d), first - 10);   /* the nonce too */
+	crypto_tls_cursor_add(&d, p + 10, 4);
+	assert_int_equal(crypto_tls_cursor_need(&d), first - 14);
+	crypto_tls_cursor_add(&c, p + 14, first - 14 + 5);       /* the next header */
+	assert_int_equal(crypto_tls_cursor_need(&c), first - 5);
+	crypto_tls_cursor_add(&c, p + first + 5, first - 5);
+	assert_int_equal(crypto_tls_cursor_need(&c), 0);
+	static const uint8_t empty[] = { 23, 3, 3, 0, 0, 23, 3 };   /* empty records */
+	crypto_tls_cursor_add(&c, empty, sizeof(empty));
+	assert_int_equal(crypto_tls_cursor_need(&c), 3);
 	struct crypto_ktls k, mine;
 	assert_int_equal(crypto_tls_ktls_rx(srv, &k, why), -1);
 	assert_non_null(strstr(why, "waiting to be read"));
 	assert_true(crypto_tls_feed(srv, p + 10, n - 10));
 	crypto_tls_sent(cli, n);
-	assert_int_equal(crypto_tls_in_need(srv, NULL, 0), 0);
+	crypto_tls_cursor_init(srv, &d);
+	assert_int_equal(crypto_tls_cursor_need(&d), 0);
 	uint8_t got[64];
 	assert_int_equal(crypto_tls_read(srv, got, 10), 10);    /* plaintext pending */
 	assert_int_equal(crypto_tls_ktls_rx(srv, &k, why), -1);

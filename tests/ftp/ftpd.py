@@ -5,8 +5,9 @@ also the small helpers other drivers share: waiting on a condition with a
 deadline, a free port, an FTP server's greeting, an FTP reply code, a
 client TLS context and an ftplib.FTP_TLS that resumes the control
 connection's session on data connections, a self-signed certificate,
-vsftpd's configuration (anonymous, and FTPS), a PROT P upload by a
-client that reads its data connection only at its end, a raw socket's
+vsftpd's configuration (anonymous, and FTPS), a client TLS run in memory
+(its records and segments cut by the test), a PROT P upload by a client
+that reads its data connection only at its end, a raw socket's
 reply, or a whole connection; lftp over FTPS; a tree of random
 files and a byte-for-byte comparison of two trees; a server and a
 client namespace (tests/interop/netlab.py) where only control ports get in;
@@ -339,6 +340,50 @@ def ftps_session(port, user, password, cls=SessionFTP, version=None, pasv=True, 
     return f
 
 
+class BioTLS:
+    """A client TLS connection of FTPS session f (resuming its session) run
+    in memory over the socket raw: the test decides how its records are
+    cut and when bytes go on the wire."""
+
+    def __init__(self, f, raw):
+        self.raw = raw
+        self.inb, self.outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = f.context.wrap_bio(self.inb, self.outb, server_hostname="127.0.0.1",
+                                      session=f.sock.session)
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(self.outb.read())
+                chunk = raw.recv(65536)
+                if not chunk:
+                    raise OSError("data connection closed during the handshake")
+                self.inb.write(chunk)
+
+    def records(self, data, size):
+        """data as records of at most size bytes: their bytes, not sent."""
+        for i in range(0, len(data), size):
+            self.tls.write(data[i:i + size])
+        return self.outb.read()
+
+    def close_notify(self):
+        try:
+            self.tls.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        return self.outb.read()
+
+    def line(self):
+        while True:
+            try:
+                got = self.tls.read(4096)
+                if got:
+                    return got.decode(errors="replace")
+            except ssl.SSLWantReadError:
+                self.inb.write(self.raw.recv(4096))
+
+
 def tls_bio_upload(f, cmd, data, burst=False):
     """STOR over a data connection whose TLS runs in memory (ssl.MemoryBIO),
     so the client decides when it reads: after the handshake it only
@@ -348,18 +393,8 @@ def tls_bio_upload(f, cmd, data, burst=False):
     wait. Returns the reply and whether anything came."""
     raw, _ = ftplib.FTP.ntransfercmd(f, cmd)
     raw.settimeout(20)
-    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = f.context.wrap_bio(inb, outb, server_hostname="127.0.0.1", session=f.sock.session)
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            raw.sendall(outb.read())
-            chunk = raw.recv(65536)
-            if not chunk:
-                raise OSError("data connection closed during the handshake")
-            inb.write(chunk)
+    bio = BioTLS(f, raw)
+    tls, outb = bio.tls, bio.outb
     out = outb.read()                    # our Finished
     for i in range(0, len(data), 1 << 16):
         tls.write(data[i:i + (1 << 16)])
