@@ -680,6 +680,8 @@ bool ftp_tlsdata_on_close(struct ftp_session *s, int err)
 	if (x->peer_done)
 		return true;
 	if (x->ktls_rx) {               /* the kernel's splice was cut short */
+		if (x->fx)              /* it went with the connection: transfer.c */
+			return false;   /* counts its bytes while they exist, 426 */
 		ftp_xfer_done(s, 426, "Connection closed; transfer aborted.", false);
 		return true;
 	}
