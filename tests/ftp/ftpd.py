@@ -2,9 +2,10 @@
 configuration in a temporary directory, users with crypt(3) hashes made by
 libcrypt itself, and a check counter that ends with "N passed, N failed";
 also the small helpers other drivers share: waiting on a condition with a
-deadline, a free port, an FTP server's greeting, an FTP reply code, a
-client TLS context and an ftplib.FTP_TLS that resumes the control
-connection's session on data connections, a self-signed certificate,
+deadline, a process's open descriptors back to a baseline, a free port,
+an FTP server's greeting, an FTP reply code, a client TLS context and an
+ftplib.FTP_TLS that resumes the control connection's session on data
+connections, a self-signed certificate,
 vsftpd's configuration (anonymous, and FTPS), a client TLS run in memory
 (its records and segments cut by the test), a PROT P upload by a client
 that reads its data connection only at its end, a raw socket's
@@ -215,6 +216,41 @@ def wait_for(cond, timeout=15, step=0.05):
             return value
         time.sleep(step)
     return cond()
+
+
+def open_fds(pid):
+    """What process pid has open: {descriptor: what it points at}
+    (/proc/PID/fd); a descriptor closed while being read is left out."""
+    fds = {}
+    for n in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds[n] = os.readlink(f"/proc/{pid}/fd/{n}")
+        except OSError:
+            pass
+    return fds
+
+
+class FdBaseline:
+    """The open descriptors of process pid now, before sessions: back()
+    waits until it holds no more than that again, which catches a
+    descriptor leaked on any path the sessions took (a file, a socket, a
+    splice pipe, an accepted or handed-off connection)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        with open(f"/proc/{pid}/comm") as f:
+            self.name = f.read().strip()      # ferryd, ferry-ftp
+        self.before = open_fds(pid)
+
+    def back(self, timeout=15):
+        """(True, "") once the process has no more descriptors open than at
+        the baseline, waiting up to timeout seconds for it to close the
+        sessions its clients ended; else (False, the extra descriptors)."""
+        if wait_for(lambda: len(open_fds(self.pid)) <= len(self.before), timeout):
+            return True, ""
+        now = open_fds(self.pid)
+        extra = sorted(v for k, v in now.items() if self.before.get(k) != v)
+        return False, f"{len(self.before)} -> {len(now)} descriptors; new: {extra[:20]}"
 
 
 def wait_greeting(host, port, timeout=15, src=None):
@@ -563,6 +599,15 @@ class Checks:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - any failure is a failed check
             self.raised(name, e)
+
+    def run_closing(self, pids, name, fn, *args, timeout=15):
+        """run(name, fn, *args), then checks that process pids (one, or a
+        list: a ferryd, a bridge) closed what those sessions opened: their
+        descriptors are back to what they were before (FdBaseline)."""
+        watches = [FdBaseline(p) for p in (pids if isinstance(pids, (list, tuple)) else [pids])]
+        self.run(name, fn, *args)
+        for w in watches:
+            self.check(f"{name}: {w.name}'s descriptors back to before", *w.back(timeout))
 
     def raised(self, name, e):
         """In an except block: the traceback, and e as one failed check."""

@@ -667,7 +667,7 @@ def main():
                    aborted_upload_keeps_old, appe_and_rest, audit_lines, xferlog_counts,
                    size_and_type,
                    nlst_globs]:
-            C.run(fn.__name__, fn, d, home)
+            C.run_closing(d.proc.pid, fn.__name__, fn, d, home)
         code, clean = d.stop()
         check("ferryd: sanitizers quiet", clean)
     C.run("disk_full", disk_full, sys.argv[1])

@@ -306,7 +306,7 @@ def main():
                                ("slow client", test_slow_client, (b, root, work)),
                                ("pre-open", test_preopen, (b.port, root, work, d)),
                                ("no-pipeline", test_no_pipeline, (root, work))):
-            t.run(f"{name} tests ran", fn, *args)
+            t.run_closing([d.proc.pid, b.proc.pid], f"{name} tests ran", fn, *args)
     except Exception as e:  # noqa: BLE001
         t.raised("bridge test ran", e)
     finally:

@@ -346,7 +346,8 @@ def main():
     d = Ferryd(ferryd_bin, ftp)
     try:
         for fn in (basics, dirs, transfers, abort, epsv_all, concurrent, large, permissions):
-            t.run(fn.__name__, fn, d, tmp)
+            # every verb's path (STOU, APPE, REST, ABOR, PORT, ...) closes what it opened
+            t.run_closing(d.proc.pid, fn.__name__, fn, d, tmp)
         with open(f"{tmp}/xferlog") as fh:
             log = fh.read().splitlines()
         check("xferlog: one line per transfer", len(log) >= 10 and all(len(x.split()) == 18 for x in log), log[:2])

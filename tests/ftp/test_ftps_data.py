@@ -705,20 +705,20 @@ def main():
                    "tls": {"cert": cert, "key": key, "require_reuse": reuse == "on"}}
             d = Ferryd(ferryd_bin, ftp, workers=2)
             try:
-                t.run(f"curl reuse {reuse}", curl_tests, d, root, work, reuse)
-                t.run(f"lftp reuse {reuse}", lftp_tests, d, root, work, reuse, ca)
-                t.run(f"ftplib reuse {reuse}", ftplib_tests, d, root, work, reuse)
-                t.run(f"spsv reuse {reuse}", spsv_tests, d, root, work, reuse)
-                t.run(f"origin reuse {reuse}", origin_tests, d, root, reuse)
+                t.run_closing(d.proc.pid, f"curl reuse {reuse}", curl_tests, d, root, work, reuse)
+                t.run_closing(d.proc.pid, f"lftp reuse {reuse}", lftp_tests, d, root, work, reuse, ca)
+                t.run_closing(d.proc.pid, f"ftplib reuse {reuse}", ftplib_tests, d, root, work, reuse)
+                t.run_closing(d.proc.pid, f"spsv reuse {reuse}", spsv_tests, d, root, work, reuse)
+                t.run_closing(d.proc.pid, f"origin reuse {reuse}", origin_tests, d, root, reuse)
                 if shutil.which("gnutls-cli"):
-                    t.run(f"gnutls reuse {reuse}", gnutls_tests, d, root, work, reuse)
+                    t.run_closing(d.proc.pid, f"gnutls reuse {reuse}", gnutls_tests, d, root, work, reuse)
                 else:
                     check("gnutls-cli installed (gnutls-bin, contrib/deps.sh)", False)
                 if reuse == "on":
-                    t.run("abort", abort_tests, d, root)
-                    t.run("late ticket", late_ticket_tests, d, root)
-                    t.run("hostile", hostile_tests, d, work)
-                    t.run("half-open", half_open_tests, d, root)
+                    t.run_closing(d.proc.pid, "abort", abort_tests, d, root)
+                    t.run_closing(d.proc.pid, "late ticket", late_ticket_tests, d, root)
+                    t.run_closing(d.proc.pid, "hostile", hostile_tests, d, work)
+                    t.run_closing(d.proc.pid, "half-open", half_open_tests, d, root)
                     log = d.logtext()
                     check("the log names the reuse refusal",
                           "did not resume the control connection's TLS session" in log)

@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (Checks, control_port_rules, find_pureftpd, make_tree, netns_pair,  # noqa: E402
+from ftpd import (Checks, FdBaseline, control_port_rules, find_pureftpd, make_tree, netns_pair,  # noqa: E402
                   pure_userdb, recv_until_close, same_tree, sanitizers_quiet, self_signed, sh,
                   stop_process, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
@@ -1077,6 +1077,7 @@ def main():
         vsroot, vslog = start_vsftpd(work)
         # at the default log level: the client <-> backend mapping must be there
         gws.append(Gateway(work, "gw-vsftpd", GW_VS, f"127.0.0.1:{VS_PORT}", level=2))
+        fds = FdBaseline(gws[0].proc.pid)
         with_ferry_ftp("vsftpd", GW_VS, "anonymous:x", vsroot, "/up", work, mlsd=False)
         with_raw_client("vsftpd", GW_VS, "anonymous", "x", vsroot, "/up")
         broken_retr("vsftpd", GW_VS, "anonymous", "x", "/up")
@@ -1084,32 +1085,33 @@ def main():
         backpressure(GW_VS, vsroot, vslog)
         mapping(gws[0], vslog)
         direct_fails("vsftpd", VS_PORT, "anonymous:x", work)
+        check("gw-vsftpd: descriptors back to before its sessions", *fds.back())
         lim = Gateway(work, "gw-limits", GW_LIM, f"127.0.0.1:{VS_PORT}", token_timeout=1,
                       login_timeout=3, max_unauthenticated=3)
         gws.append(lim)
-        t.run("refusals", refusals, lim, work)
-        t.run("limits", limits, lim)
+        t.run_closing(lim.proc.pid, "refusals", refusals, lim, work)
+        t.run_closing(lim.proc.pid, "limits", limits, lim)
         cert, key = self_signed(work, "gw", SRV_IP)
         tls = {"cert": cert, "key": key}
         gtls = Gateway(work, "gw-tls-vsftpd", GW_TLS_VS, f"127.0.0.1:{VS_PORT}", level=3,
                        tls=tls, backend_tls="off")
         gws.append(gtls)
-        t.run("ftps ferry-ftp vsftpd", ftps_ferry_ftp, "vsftpd", GW_TLS_VS, "anonymous:x", vsroot,
+        t.run_closing(gtls.proc.pid, "ftps ferry-ftp vsftpd", ftps_ferry_ftp, "vsftpd", GW_TLS_VS, "anonymous:x", vsroot,
               "/up", work, cert)
-        t.run("ftps raw", ftps_raw, gtls, "anonymous", "x", vsroot, cert)
-        t.run("ftps reuse tls1.2", ftps_reuse_tls12, gtls, "anonymous", "x", vsroot, cert)
+        t.run_closing(gtls.proc.pid, "ftps raw", ftps_raw, gtls, "anonymous", "x", vsroot, cert)
+        t.run_closing(gtls.proc.pid, "ftps reuse tls1.2", ftps_reuse_tls12, gtls, "anonymous", "x", vsroot, cert)
         t.run("ftps reload", ftps_reload, work, "anonymous", "x", vsroot)
         t.run("ftps implicit", ftps_implicit, work, "anonymous", "x", vsroot, cert, key)
         gpol = Gateway(work, "gw-tls-policy", GW_TLS_POL, f"127.0.0.1:{VS_PORT}",
                        tls=dict(tls, policy="data", require_reuse=False), backend_tls="off")
         gws.append(gpol)
-        t.run("ftps policy", ftps_policy, gpol, "anonymous", "x", cert)
+        t.run_closing(gpol.proc.pid, "ftps policy", ftps_policy, gpol, "anonymous", "x", cert)
         becert, bekey = make_backend_cert(work)
         start_vsftpd_tls(work, vsroot, becert, bekey)
         gb = Gateway(work, "gw-btls-vsftpd", GW_BTLS_VS, f"127.0.0.1:{VS_TLS_PORT}", tls=tls,
                      backend_tls="required", backend_ca=becert)
         gws.append(gb)
-        t.run("backend tls vsftpd", backend_tls, "vsftpd", gb, "anonymous:x", vsroot, "/up", work, cert)
+        t.run_closing(gb.proc.pid, "backend tls vsftpd", backend_tls, "vsftpd", gb, "anonymous:x", vsroot, "/up", work, cert)
         breq = Gateway(work, "gw-breq", GW_BREQ, f"127.0.0.1:{VS_PORT}", backend_tls="required",
                        backend_ca=becert)
         bbad = Gateway(work, "gw-bbadca", GW_BBADCA, f"127.0.0.1:{VS_TLS_PORT}",
@@ -1117,27 +1119,29 @@ def main():
         bauto = Gateway(work, "gw-bauto", GW_BAUTO, f"127.0.0.1:{VS_PORT}", backend_tls="auto",
                         backend_ca=becert)
         gws.extend([breq, bbad, bauto])
-        t.run("backend refusals", backend_refusals, breq, bbad, bauto, vsroot, work)
+        t.run_closing([g.proc.pid for g in (breq, bbad, bauto)], "backend refusals", backend_refusals, breq, bbad, bauto, vsroot, work)
         binsec = Gateway(work, "gw-binsecure", GW_BINSEC, f"127.0.0.1:{VS_TLS_PORT}",
                          backend_tls="required", backend_insecure=True)
         gws.append(binsec)
-        t.run("backend insecure", backend_insecure, binsec, vsroot, work)
+        t.run_closing(binsec.proc.pid, "backend insecure", backend_insecure, binsec, vsroot, work)
         if check("pure-ftpd is there (contrib/deps.sh unpacks it)", pure is not None):
             pureroot = start_pureftpd(work, pure)
             gws.append(Gateway(work, "gw-pure", GW_PURE, f"127.0.0.1:{PURE_PORT}"))
+            fds = FdBaseline(gws[-1].proc.pid)
             with_ferry_ftp("pure-ftpd", GW_PURE, "bob:pw", pureroot, "/", work)
             with_raw_client("pure-ftpd", GW_PURE, "bob", "pw", pureroot, "/")
             broken_retr("pure-ftpd", GW_PURE, "bob", "pw", "/")
             g3_exchange("pure-ftpd", GW_PURE, "bob", "pw", pureroot)
+            check("gw-pure: descriptors back to before its sessions", *fds.back())
             gws.append(Gateway(work, "gw-tls-pure", GW_TLS_PURE, f"127.0.0.1:{PURE_PORT}",
                                tls=tls, backend_tls="off"))
-            t.run("ftps ferry-ftp pure-ftpd", ftps_ferry_ftp, "pure-ftpd", GW_TLS_PURE, "bob:pw",
+            t.run_closing(gws[-1].proc.pid, "ftps ferry-ftp pure-ftpd", ftps_ferry_ftp, "pure-ftpd", GW_TLS_PURE, "bob:pw",
                   pureroot, "/", work, cert)
             start_pureftpd_tls(work, pure, pureroot, becert, bekey)
             gbp = Gateway(work, "gw-btls-pure", GW_BTLS_PURE, f"127.0.0.1:{PURE_TLS_PORT}", tls=tls,
                           backend_tls="required", backend_ca=becert)
             gws.append(gbp)
-            t.run("backend tls pure-ftpd", backend_tls, "pure-ftpd", gbp, "bob:pw", pureroot, "/",
+            t.run_closing(gbp.proc.pid, "backend tls pure-ftpd", backend_tls, "pure-ftpd", gbp, "bob:pw", pureroot, "/",
                   work, cert)
             direct_fails("pure-ftpd", PURE_PORT, "bob:pw", work)
     finally:

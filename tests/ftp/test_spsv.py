@@ -210,13 +210,13 @@ def main():
     try:
         d = Ferryd(ferryd_bin, dict(base), workers=4)
         servers.append(d)
-        t.run("transcript", transcript, d.port, root)
-        t.run("expiry", expiry, d.port)
-        t.run("guessed", guessed, d.port)
-        t.run("other_workers", other_workers, d.port, root, d.logtext)
+        t.run_closing(d.proc.pid, "transcript", transcript, d.port, root)
+        t.run_closing(d.proc.pid, "expiry", expiry, d.port)
+        t.run_closing(d.proc.pid, "guessed", guessed, d.port)
+        t.run_closing(d.proc.pid, "other_workers", other_workers, d.port, root, d.logtext)
         d2 = Ferryd(ferryd_bin, dict(base, max_sessions=2), workers=2)
         servers.append(d2)
-        t.run("not_ready", not_ready, d2.port, root)
+        t.run_closing(d2.proc.pid, "not_ready", not_ready, d2.port, root)
     finally:
         for s in servers:
             t.stopped(s, f"ferryd on port {s.port}: exit 6, no sanitizer reports")

@@ -26,7 +26,9 @@ Then ferryd must still run, its RSS must have grown by less than 256 MiB,
 it must serve a normal FTP session (login, RETR byte-identical, QUIT 221)
 and the same in FTPS, explicit and implicit, with PROT P; with FERRY_FTP,
 ferry-ftp must get the file through the gateway, in clear and in TLS; and
-the client proxy must accept a new ANNOUNCE (re-multicast as the original). At SIGTERM it exits 6 (as uftpproxyd) with quiet sanitizers.
+the client proxy must accept a new ANNOUNCE (re-multicast as the original);
+then ferryd must have no more descriptors open than before the flood. At
+SIGTERM it exits 6 (as uftpproxyd) with quiet sanitizers.
 
 Exit 0 pass, 1 fail, 77 (skip) when no namespace can be made.
 """
@@ -55,7 +57,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
 sys.path.insert(0, os.path.join(HERE, "..", "ftp"))
 from ownns import exit_inside, loopback_multicast  # noqa: E402
 from uftpmsg import announce  # noqa: E402
-from ftpd import (Checks, ImplicitFTP, SessionFTP, crypt_hash, self_signed, stop_process,  # noqa: E402
+from ftpd import (Checks, FdBaseline, ImplicitFTP, SessionFTP, crypt_hash, self_signed, stop_process,  # noqa: E402
                   tls_ctx, wait_for)
 
 CLIENT_PORT, CLIENT_DEST, RESPONSE_PORT, FTP_PORT, FTPS_PORT = 1044, 1045, 1046, 2121, 2990
@@ -466,6 +468,7 @@ def inner(ferryd, corpus, seconds, ferry_ftp=None):
             return t
         time.sleep(0.5)
         rss0 = rss_kib(proc.pid)
+        fds = FdBaseline(proc.pid)
         seeds = [open(os.path.join(corpus, n), "rb").read() for n in sorted(os.listdir(corpus))]
         seeds += [announce(0x5E000000 + i, 0x10000000 + i) for i in range(8)]
         stop = threading.Event()
@@ -535,6 +538,10 @@ def inner(ferryd, corpus, seconds, ferry_ftp=None):
         if ferry_ftp:
             gateway_sessions(t, payload, ferry_ftp, tmp, cert)
         announce_accepted(t)
+        # every flooded path (half-open, TLS cut short, gateway relays, SPSV
+        # tokens) and the sessions after it closed what they opened
+        t.check("after the flood and its sessions: ferryd's descriptors back to before",
+                *fds.back(30))
     finally:
         rc = stop_process(proc, timeout=20)
         log.close()
