@@ -241,7 +241,9 @@ int ftpc_bridge_main(int argc, char **argv)
 	b.tls_host = host;
 	signal(SIGPIPE, SIG_IGN);
 	b.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (b.ep < 0 || open_listener(&b, listen_on) < 0 || open_signals(&b) < 0) {
+	/* Signals first: "listening on" tells the caller the bridge is
+	 * ready, so a SIGTERM right after it must already end the loop. */
+	if (b.ep < 0 || open_signals(&b) < 0 || open_listener(&b, listen_on) < 0) {
 		ftpc_br_close_all(&b);
 		crypto_tls_ctx_free(b.tls_ctx);
 		crypto_tls_ctx_free(b.ltls_ctx);
