@@ -606,8 +606,9 @@ class Checks:
         descriptors are back to what they were before (FdBaseline)."""
         watches = [FdBaseline(p) for p in (pids if isinstance(pids, (list, tuple)) else [pids])]
         self.run(name, fn, *args)
-        for w in watches:
-            self.check(f"{name}: {w.name}'s descriptors back to before", *w.back(timeout))
+        for i, w in enumerate(watches):
+            who = w.name if [x.name for x in watches].count(w.name) == 1 else f"{w.name} #{i + 1}"
+            self.check(f"{name}: {who}'s descriptors back to before", *w.back(timeout))
 
     def raised(self, name, e):
         """In an except block: the traceback, and e as one failed check."""

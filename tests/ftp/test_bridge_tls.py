@@ -705,16 +705,20 @@ def main():
         for leg, d, extra in (("server leg clear", plain, ["--no-tls"]),
                               ("server leg TLS", tls, ["--tls", "--ca", CA])):
             b = start_bridge(d.port, local + extra, name=slug(leg))
+            both = [b.proc.pid, d.proc.pid]    # the bridge and its server close all
             try:
-                t.run(f"curl ({leg})", curl_tests, b, d, root, work, leg)
-                t.run(f"lftp ({leg})", lftp_tests, b, d, root, work, leg, CA)
-                t.run(f"ftplib session= ({leg})", ftplib_session_tests, b, d, root, leg, CA)
-                t.run(f"ftplib as shipped ({leg})", ftplib_plain_tests, b.port, "on", data, leg)
-                t.run(f"mixed ({leg})", mixed_tests, b, root, leg)
-                t.run(f"curl two transfers ({leg})", curl_two_tests, b, d, root, work, leg, "on")
-                t.run(f"late ticket ({leg})", late_ticket_tests, b, d, root, leg)
+                t.run_closing(both, f"curl ({leg})", curl_tests, b, d, root, work, leg)
+                t.run_closing(both, f"lftp ({leg})", lftp_tests, b, d, root, work, leg, CA)
+                t.run_closing(both, f"ftplib session= ({leg})", ftplib_session_tests, b, d, root,
+                              leg, CA)
+                t.run_closing(both, f"ftplib as shipped ({leg})", ftplib_plain_tests, b.port, "on",
+                              data, leg)
+                t.run_closing(both, f"mixed ({leg})", mixed_tests, b, root, leg)
+                t.run_closing(both, f"curl two transfers ({leg})", curl_two_tests, b, d, root, work,
+                              leg, "on")
+                t.run_closing(both, f"late ticket ({leg})", late_ticket_tests, b, d, root, leg)
                 if leg.endswith("TLS"):
-                    t.run("hostile", hostile_tests, b, root)
+                    t.run_closing(both, "hostile", hostile_tests, b, root)
             finally:
                 t.stopped(b, f"bridge ({leg}): exit 0 on SIGTERM, no sanitizer reports", want=0)
             text = b.logtext()
@@ -726,18 +730,20 @@ def main():
                       "client's data connection in TLS" in text and "session resumed" in text)
             b = start_bridge(d.port, local + extra + ["--local-no-reuse"],
                              name=slug(leg) + "-noreuse")
+            both = [b.proc.pid, d.proc.pid]
             try:
-                t.run(f"ftplib as shipped, --local-no-reuse ({leg})", ftplib_plain_tests,
-                      b.port, "off", data, leg)
-                t.run(f"curl two transfers, --local-no-reuse ({leg})", curl_two_tests, b, d,
-                      root, work, leg, "off")
+                t.run_closing(both, f"ftplib as shipped, --local-no-reuse ({leg})",
+                              ftplib_plain_tests, b.port, "off", data, leg)
+                t.run_closing(both, f"curl two transfers, --local-no-reuse ({leg})",
+                              curl_two_tests, b, d, root, work, leg, "off")
             finally:
                 t.stopped(b, f"bridge --local-no-reuse ({leg}): exit 0, no sanitizer reports",
                           want=0)
-        t.run("implicit", implicit_tests, plain.port, root, work)
-        t.run("--local-tls-required", required_tests, plain.port, root, work)
-        t.run("handshake deadline", deadline_tests, plain.port, root)
-        t.run("no --local-cert", local_off_tests, tls.port, root)
+        t.run_closing(plain.proc.pid, "implicit", implicit_tests, plain.port, root, work)
+        t.run_closing(plain.proc.pid, "--local-tls-required", required_tests, plain.port, root,
+                      work)
+        t.run_closing(plain.proc.pid, "handshake deadline", deadline_tests, plain.port, root)
+        t.run_closing(tls.proc.pid, "no --local-cert", local_off_tests, tls.port, root)
     except Exception as e:  # noqa: BLE001
         t.raised("bridge TLS test ran", e)
     finally:

@@ -128,7 +128,7 @@ def main():
             if shutil.which(tool) is None:
                 check(f"{tool} installed", False)
                 continue
-            t.run(name, fn, d, root, work)
+            t.run_closing(d.proc.pid, name, fn, d, root, work)
     finally:
         t.stopped(d)
     t.finish()

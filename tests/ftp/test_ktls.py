@@ -25,7 +25,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import (BioTLS, Checks, Ferryd, crypt_hash, free_port, ftps_session,  # noqa: E402
+from ftpd import (BioTLS, Checks, FdBaseline, Ferryd, crypt_hash, free_port, ftps_session,  # noqa: E402
                   same_bytes, self_signed, tempdir, tls_bio_upload, wait_for)
 
 ferryd_bin = sys.argv[1]
@@ -302,6 +302,7 @@ def main():
         check("auto (the default): the start-up log says what kTLS the kernel has", m,
               d.logtext()[-600:])
         have = bool(m) and m.group(1).startswith("available")
+        fds = FdBaseline(d.proc.pid)
         if not have and m:
             ulp = open("/proc/sys/net/ipv4/tcp_available_ulp").read()
             check("auto: without the tls ULP the log says so and user space serves",
@@ -325,6 +326,8 @@ def main():
         if rx:                    # the kernel's hand-over for real
             empty_records(d, "auto")
             edge_uploads(d, root, "auto")
+        # kTLS or user space, sendfile or splice: each transfer closed its file and pipes
+        check("auto: ferryd's descriptors back to before the transfers", *fds.back())
         # a reload cannot change it (probed once, as root): said so
         conf = json.load(open(d.conf_path))
         conf["ftp"]["tls"]["ktls"] = "off"
