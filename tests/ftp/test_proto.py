@@ -19,7 +19,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ftpd import Checks, Ferryd, crypt_hash, free_port, ftp_session, tempdir, wait_for  # noqa: E402
+from ftpd import Checks, FdBaseline, Ferryd, crypt_hash, free_port, ftp_session, tempdir, wait_for  # noqa: E402
 from ftpd import reply_code as code  # noqa: E402
 
 ferryd_bin = sys.argv[1]
@@ -408,7 +408,7 @@ def dropbox(binary, root, users):
         check("16: PWD and CWD / work", f.pwd() == "/" and f.cwd("/").startswith("250"))
         # STOU creates its file before 150; the upload must write to that
         # one (not open it again: O_EXCL in a drop box) and close it
-        fds = len(os.listdir("/proc/%d/fd" % d.proc.pid))
+        fds = FdBaseline(d.proc.pid)
         for i in range(1, 4):
             r = f.storbinary("STOU existing", io.BytesIO(b"unique %d" % i))
             path = os.path.join(drop, "existing.%d" % i)
@@ -417,9 +417,7 @@ def dropbox(binary, root, users):
                   and open(path, "rb").read() == b"unique %d" % i, r)
         check("16: the old content is still intact",
               open(os.path.join(drop, "existing")).read() == "keep me")
-        check("16: STOU leaves no descriptor open",
-              wait_for(lambda: len(os.listdir("/proc/%d/fd" % d.proc.pid)) <= fds, 5),
-              os.listdir("/proc/%d/fd" % d.proc.pid))
+        check("16: STOU leaves no descriptor open", *fds.back(5))
         f.quit()
         alice = login(d.port)
         check("16: a named account is not affected", alice.size("hello.txt") > 0)
@@ -510,10 +508,10 @@ def main():
               "write": True, "umask": "027"}]
     d = Ferryd(ferryd_bin, {"users": users, "login_delay_ms": 10}, workers=2)
     try:
-        t.run("long_lines", long_lines, d, root)
-        t.run("rfc2640", rfc2640, d, root)
-        t.run("perms_and_times", perms_and_times, d, root)
-        t.run("digests", digests, d, root)
+        t.run_closing(d.proc.pid, "long_lines", long_lines, d, root)
+        t.run_closing(d.proc.pid, "rfc2640", rfc2640, d, root)
+        t.run_closing(d.proc.pid, "perms_and_times", perms_and_times, d, root)
+        t.run_closing(d.proc.pid, "digests", digests, d, root)
         check("ferryd still running", d.proc.poll() is None)
     finally:
         t.stopped(d, "ferryd: exit 6, no sanitizer reports or leaks")
