@@ -687,27 +687,33 @@ class Ferryd:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        self._wait_ready(netns)
+        self._wait_ready(netns, level)
 
-    def _wait_ready(self, netns):
+    def _wait_ready(self, netns, level):
+        """Until the port takes a connection and (at log level 2 and up) the
+        log says ferryd started: its start-up (sandbox, workers) is over,
+        so what it has open now is its baseline (FdBaseline)."""
         deadline = time.time() + 15
+        up = False
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ferryd exited {self.proc.returncode}: {self.logtext()}")
-            if netns:
-                r = subprocess.run(["ip", "netns", "exec", netns, "python3", "-c",
-                                    f"import socket; socket.create_connection(('{self.host}', {self.port}), 1).close()"],
-                                   capture_output=True)
-                if r.returncode == 0:
-                    return
-            else:
-                try:
-                    socket.create_connection((self.host, self.port), 1).close()
-                    return
-                except OSError:
-                    pass
+            up = up or self._connects(netns)
+            if up and (level < 2 or re.search(r"ferryd \S+ started: ", self.logtext())):
+                return
             time.sleep(0.05)
         raise RuntimeError("ferryd did not start listening")
+
+    def _connects(self, netns):
+        if netns:
+            return subprocess.run(["ip", "netns", "exec", netns, "python3", "-c",
+                                   f"import socket; socket.create_connection(('{self.host}', {self.port}), 1).close()"],
+                                  capture_output=True).returncode == 0
+        try:
+            socket.create_connection((self.host, self.port), 1).close()
+            return True
+        except OSError:
+            return False
 
     def logtext(self):
         if not self.log.closed:
