@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from ftpd import (Checks, FdBaseline, control_port_rules, find_pureftpd, make_tree, netns_pair,  # noqa: E402
                   pure_userdb, recv_until_close, same_tree, sanitizers_quiet, self_signed, sh,
-                  stop_process, tempdir, vsftpd_anon_conf, vsftpd_tls_conf)
+                  stop_process, tempdir, vsftpd_anon_conf, vsftpd_tls_conf, wait_for)
 from rawftp import Ctl, Session, data_login, identifier, token_of  # noqa: E402
 
 ferryd_bin, ferry_ftp = sys.argv[1], sys.argv[2]
@@ -174,6 +174,10 @@ class Gateway:
         self.proc = start([ferryd_bin, "--allow-root", "-f", path], self.log_path)
         self.port = port
         wait_port(port, self.proc, self.log_path)
+        # the workers listen before start-up ends: its descriptors (a
+        # worker's eventfd and listener) are in only once it says "started"
+        if not wait_for(lambda: re.search(r"ferryd \S+ started: ", self.logtext()), 20):
+            raise RuntimeError(f"{name}: no 'started' line: {self.logtext()[-2000:]}")
 
     def logtext(self):
         with open(self.log_path, errors="replace") as f:

@@ -464,9 +464,10 @@ def inner(ferryd, corpus, seconds, ferry_ftp=None):
     try:
         if not t.check("ferryd starts with two proxies, FTP and a gateway, with FTPS",
                        wait_for(lambda: proc.poll() is not None or listening(), 20)
-                       and proc.poll() is None, text()[-800:]):
-            return t
-        time.sleep(0.5)
+                       and proc.poll() is None
+                       and wait_for(lambda: re.search(r"ferryd \S+ started: ", text()), 20),
+                       text()[-800:]):
+            return t   # "started": start-up is over, what is open now is the baseline
         rss0 = rss_kib(proc.pid)
         fds = FdBaseline(proc.pid)
         seeds = [open(os.path.join(corpus, n), "rb").read() for n in sorted(os.listdir(corpus))]
