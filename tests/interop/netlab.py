@@ -486,14 +486,27 @@ class Lab:
             "  iifname \"%s-p*\" %s add @seen { ip saddr } counter drop; }\n"
             "}\n" % (tag, net.name, match, net.name, match))
 
-    def drop_counts(self, tag):
-        """(passed, dropped) frames of drop_first(..., tag)."""
+    def drop_to(self, net, port, match, tag):
+        """Drop every frame matching match (as drop_first) that net's
+        bridge sends out of its port number port (hosts get ports 1, 2, ...
+        in the order they join net); drop_counts(tag) reads (dropped,)."""
+        if isinstance(net, str):
+            net = self.nets[net]
+        self.switch.nft(
+            "table bridge netlab_drop_%s {\n"
+            " chain to { type filter hook forward priority -1;\n"
+            "  oifname \"%s-p%d\" %s counter drop; }\n"
+            "}\n" % (tag, net.name, port, match))
+
+    def drop_counts(self, tag, n=2):
+        """(passed, dropped) frames of drop_first(..., tag); (dropped,)
+        of drop_to(..., tag) with n=1."""
         out = _sh(["ip", "netns", "exec", self.switch.ns, "nft", "list",
                    "table", "bridge", "netlab_drop_%s" % tag]).stdout
-        counts = [int(n) for n in re.findall(r"counter packets (\d+)", out)]
-        if len(counts) != 2:
+        counts = [int(k) for k in re.findall(r"counter packets (\d+)", out)]
+        if len(counts) != n:
             raise NetlabError("drop_counts %s: cannot read\n%s" % (tag, out))
-        return counts[0], counts[1]
+        return tuple(counts)
 
     def loss_counters(self):
         """The switch's nft ruleset text (shows drop counters)."""
