@@ -245,13 +245,37 @@ void proxy_aggregate_flush_all(struct group *g)
 		flush_one(g, g->pend);
 }
 
-void proxy_aggregate_flush_func(struct group *g, uint8_t func)
+/* p sent before its timer: with nothing left waiting, the next aggregate
+ * gets its own GRTT (as uftp restarts its timer on the first pending
+ * client), not what is left of this one's. */
+static void flush_early(struct group *g, struct pending *p)
+{
+	flush_one(g, p);
+	if (!g->pend) {
+		fe_timer_cancel(g->in->pw->w, g->flush_timer);
+		g->flush_timer = NULL;
+	}
+}
+
+static struct pending *pending_of(const struct group *g, uint8_t func)
 {
 	struct pending *p = g->pend;
 	while (p && p->func != func)
 		p = p->next;
+	return p;
+}
+
+void proxy_aggregate_flush_func(struct group *g, uint8_t func)
+{
+	struct pending *p = pending_of(g, func);
 	if (p)
-		flush_one(g, p);
+		flush_early(g, p);
+}
+
+bool proxy_aggregate_holds(const struct group *g, const struct client *c, uint8_t func)
+{
+	const struct pending *p = pending_of(g, func);
+	return p && c->in[kind_of(func)] == p->serial;
 }
 
 void proxy_aggregate_add(struct group *g, struct client *c, const struct uftp_msg *m)
@@ -282,15 +306,9 @@ void proxy_aggregate_add(struct group *g, struct client *c, const struct uftp_ms
 		}
 	}
 	/* STATUS carries no list, so only the timer sends it. */
-	if (func != UFTP_STATUS && p->nids >= max_ids(g)) {
-		flush_one(g, p);
-		/* Nothing left waiting: the next aggregate gets its own GRTT
-		 * (as uftp restarts its timer on the first pending client). */
-		if (!g->pend) {
-			fe_timer_cancel(g->in->pw->w, g->flush_timer);
-			g->flush_timer = NULL;
-		}
-	} else if (!g->flush_timer) {
+	if (func != UFTP_STATUS && p->nids >= max_ids(g))
+		flush_early(g, p);
+	else if (!g->flush_timer) {
 		uint64_t ms = (uint64_t)(g->grtt * 1000.0);
 		g->flush_timer = fe_timer_add(g->in->pw->w, ms ? ms : 1, on_flush, g);
 	}

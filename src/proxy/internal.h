@@ -288,6 +288,9 @@ void proxy_aggregate_add(struct group *g, struct client *c, const struct uftp_ms
 void proxy_aggregate_flush_all(struct group *g);
 /* The aggregate of func (REGISTER: the only one of its kind) sent now. */
 void proxy_aggregate_flush_func(struct group *g, uint8_t func);
+/* c waits in the aggregate of func (REGISTER: the only one of its kind),
+ * not yet sent. */
+bool proxy_aggregate_holds(const struct group *g, const struct client *c, uint8_t func);
 void proxy_aggregate_free(struct group *g);
 
 /* aggregate.c accessors, for the message builders */

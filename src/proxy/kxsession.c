@@ -25,6 +25,8 @@ struct kx_client {
 	bool busy;              /* a pool job works on it */
 	uint32_t ts_sec, ts_usec;       /* its REGISTER's timestamp */
 	uint64_t agg_ms;                /* when that went to the aggregator */
+	uint64_t kinfo_ms;              /* our last KEYINFO for its REGISTER+ */
+	unsigned kinfo_again;           /* KEYINFOs for its REGISTER+ so far */
 	uint8_t *ck;            /* a CLIENT_KEY that came before its REGISTER */
 	size_t cklen;
 };
@@ -47,6 +49,7 @@ struct kx_session {
 	struct uid_map clients; /* uid -> struct kx_client */
 	struct fe_timer *ask_timer;  /* REGISTER again for unconfirmed clients */
 	unsigned asks;               /* extra REGISTERs so far */
+	uint64_t keyinfo_ms;         /* when the server's last KEYINFO came */
 	struct fe_timer *resend_timer;  /* KEYINFO again for clients not ready */
 	unsigned resends;
 };
@@ -616,6 +619,15 @@ static void batch_add(struct group *g, struct kinfo_batch *b, struct kx_client *
 
 static void resend_keyinfo(struct fe_worker *w, void *arg);
 
+/* The recovery of lost key exchange messages (KEYINFO again to our
+ * clients, REGISTER again for them) is the client proxy's: a response
+ * proxy's clients hear the server themselves, and it keeps uftpproxyd's
+ * behaviour until that is tested there. */
+static bool recovers(const struct group *g)
+{
+	return g->in->sh->pc->role == PROXY_CLIENT;
+}
+
 /* KEYINFO to every confirmed client not yet ready (only, when only is
  * given: those the server just confirmed, found by UID: scanning every
  * client for each REG_CONF costs clients x list, and with thousands of
@@ -637,7 +649,7 @@ static void send_keyinfo(struct group *g, const struct uftp_uids *only)
 			if (ks->clients.slots[i].key)
 				batch_add(g, &b, ks->clients.slots[i].val);
 	keyinfo_flush(g, b.list, b.n);
-	if (b.sent && !ks->resend_timer && ks->resends < g->robust)
+	if (b.sent && recovers(g) && !ks->resend_timer && ks->resends < g->robust)
 		ks->resend_timer = fe_timer_add(g->in->pw->w,
 						(uint64_t)(2000.0 * g->grtt) + 1,
 						resend_keyinfo, g);
@@ -670,7 +682,8 @@ static void ask_again(struct fe_worker *w, void *arg);
 static void ask_arm(struct group *g)
 {
 	struct kx_session *ks = g->kx;
-	if (!ks->ask_timer && ks->asks < g->robust)
+	ks->keyinfo_ms = fe_now_ms(g->in->pw->w);
+	if (recovers(g) && !ks->ask_timer && ks->asks < g->robust)
 		ks->ask_timer = fe_timer_add(g->in->pw->w, ask_delay_ms(g), ask_again, g);
 }
 
@@ -678,6 +691,20 @@ static void ask_arm(struct group *g)
 static bool unconfirmed(const struct kx_session *ks, const struct kx_client *c)
 {
 	return c->registered && !c->conf && (!ks->kg.client_auth || c->keyed);
+}
+
+/* ...and whose REG_CONF should have come with the server's KEYINFO: its
+ * REGISTER went up before that KEYINFO came. A client handed over later,
+ * or still waiting in the aggregate, is on its normal way: asking for it
+ * would send its REGISTER early and again every few milliseconds until
+ * its REG_CONF came back one round trip later, on the normal path. */
+static bool overdue(struct group *g, const struct kx_session *ks,
+		    const struct kx_client *c)
+{
+	if (!unconfirmed(ks, c) || c->agg_ms > ks->keyinfo_ms)
+		return false;
+	const struct client *gc = proxy_group_client(g, c->peer.uid, false);
+	return gc && !proxy_aggregate_holds(g, gc, UFTP_REGISTER);
 }
 
 static void ask_again(struct fe_worker *w, void *arg)
@@ -689,7 +716,7 @@ static void ask_again(struct fe_worker *w, void *arg)
 	ks->ask_timer = NULL;
 	for (size_t i = 0; i < ks->clients.cap; i++) {
 		struct kx_client *c = ks->clients.slots[i].val;
-		if (ks->clients.slots[i].key && c && unconfirmed(ks, c)) {
+		if (ks->clients.slots[i].key && c && overdue(g, ks, c)) {
 			client_registered(g, c, true);
 			n++;
 		}
@@ -802,6 +829,23 @@ bool proxy_kxs_down(struct group *g, const struct pmsg *m)
 
 /* ---- from the clients -------------------------------------------------------- */
 
+/* A confirmed client REGISTERs again: our KEYINFO to it was lost, and the
+ * server will not confirm it again once its files began. At most once a
+ * GRTT and ROBUST times per client: REGISTER is not authenticated, and a
+ * flood of forged ones with that client's ID must not make us send a
+ * KEYINFO for each. */
+static void keyinfo_again(struct group *g, struct kx_client *kc)
+{
+	uint64_t now = fe_now_ms(g->in->pw->w);
+	uint64_t gap = (uint64_t)(g->grtt * 1000.0);
+	if (kc->kinfo_again >= g->robust || (kc->kinfo_again && now - kc->kinfo_ms < gap))
+		return;
+	kc->kinfo_again++;
+	kc->kinfo_ms = now;
+	struct kx_peer *one = &kc->peer;
+	keyinfo_flush(g, &one, 1);
+}
+
 static void client_register(struct group *g, const struct pmsg *pm)
 {
 	struct kx_session *ks = g->kx;
@@ -824,12 +868,8 @@ static void client_register(struct group *g, const struct pmsg *pm)
 		     uid);
 		if (!ks->kg.client_auth || kc->keyed)
 			client_registered(g, kc, false);
-		if (kc->conf && !kc->ready && ks->kg.have_group) {
-			/* our KEYINFO to it was lost: the server will not
-			 * confirm it again once its files began */
-			struct kx_peer *one = &kc->peer;
-			keyinfo_flush(g, &one, 1);
-		}
+		if (kc->conf && !kc->ready && ks->kg.have_group && recovers(g))
+			keyinfo_again(g, kc);
 		return;
 	}
 	if (!kc->busy)

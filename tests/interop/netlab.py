@@ -476,24 +476,38 @@ class Lab:
         later ones find their source there and pass.  tag names the
         table, netlab_drop_<tag>, whose counters drop_counts() reads.
         """
-        if isinstance(net, str):
-            net = self.nets[net]
-        self.switch.nft(
-            "table bridge netlab_drop_%s {\n"
-            " set seen { type ipv4_addr; flags dynamic; }\n"
-            " chain first { type filter hook forward priority -1;\n"
-            "  iifname \"%s-p*\" %s ip saddr @seen counter accept\n"
-            "  iifname \"%s-p*\" %s add @seen { ip saddr } counter drop; }\n"
-            "}\n" % (tag, net.name, match, net.name, match))
+        name = self._net_name(net)
+        self._drop_table(tag,
+                         " set seen { type ipv4_addr; flags dynamic; }\n"
+                         " chain first { type filter hook forward priority -1;\n"
+                         "  iifname \"%s-p*\" %s ip saddr @seen counter accept\n"
+                         "  iifname \"%s-p*\" %s add @seen { ip saddr } counter drop; }\n"
+                         % (name, match, name, match))
 
-    def drop_counts(self, tag):
-        """(passed, dropped) frames of drop_first(..., tag)."""
+    def drop_to(self, net, port, match, tag):
+        """Drop every frame matching match (as drop_first) that net's
+        bridge sends out of its port number port (hosts get ports 1, 2, ...
+        in the order they join net); drop_counts(tag) reads (dropped,)."""
+        self._drop_table(tag,
+                         " chain to { type filter hook forward priority -1;\n"
+                         "  oifname \"%s-p%d\" %s counter drop; }\n"
+                         % (self._net_name(net), port, match))
+
+    def _net_name(self, net):
+        return net if isinstance(net, str) else net.name
+
+    def _drop_table(self, tag, body):
+        self.switch.nft("table bridge netlab_drop_%s {\n%s}\n" % (tag, body))
+
+    def drop_counts(self, tag, n=2):
+        """(passed, dropped) frames of drop_first(..., tag); (dropped,)
+        of drop_to(..., tag) with n=1."""
         out = _sh(["ip", "netns", "exec", self.switch.ns, "nft", "list",
                    "table", "bridge", "netlab_drop_%s" % tag]).stdout
-        counts = [int(n) for n in re.findall(r"counter packets (\d+)", out)]
-        if len(counts) != 2:
+        counts = [int(k) for k in re.findall(r"counter packets (\d+)", out)]
+        if len(counts) != n:
             raise NetlabError("drop_counts %s: cannot read\n%s" % (tag, out))
-        return counts[0], counts[1]
+        return tuple(counts)
 
     def loss_counters(self):
         """The switch's nft ruleset text (shows drop counters)."""

@@ -1859,3 +1859,68 @@ def sc_encrypted_client_keyinfo_lost(env):
     encrypted_chain_drop(env, "b", FUNC_KEYINFO,
                          "the client proxy re-sends KEYINFO to its clients",
                          real_recovers=False)
+
+
+REG_FLOOD = r'''
+import re, socket, struct, sys, time
+log, proxy, uid = sys.argv[1], sys.argv[2], int(sys.argv[3], 16)
+gid, end = None, time.monotonic() + 30
+while gid is None and time.monotonic() < end:
+    m = re.search(r"\[([0-9A-F]{8})/([0-9A-F]{2}):0\]: Sent KEYINFO for", open(log).read())
+    if m:
+        gid, inst = int(m.group(1), 16), int(m.group(2), 16)
+    time.sleep(0.01)
+if gid is None:
+    print("no KEYINFO in the proxy's log", flush=True)
+    sys.exit(1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+body = struct.pack(">BBHII", 2, (44 + 64) // 4, 64, int(time.time()), 0)
+body += bytes(range(32)) + bytes(64)
+sent = 0
+for i in range(2000):
+    s.sendto(struct.pack(">BBHIIBBBB", 0x40, 2, i, uid, gid, inst, 0, 0, 0) + body,
+             (proxy, 1044))
+    sent += 1
+    if i % 100 == 99:
+        time.sleep(0.01)
+print("sent %d REGISTER" % sent, flush=True)
+'''
+
+
+@scenario
+def sc_encrypted_register_flood(env):
+    """The client proxy's KEYINFO never reaches one client (every copy is
+    dropped on net B), and 2,000 forged REGISTERs in that client's name
+    come in 0.2 s (REGISTER carries no proof of who sent it): a client
+    proxy that answers each REGISTER+ of a confirmed client with KEYINFO
+    must not send one per forgery (at most ROBUST, once a GRTT)."""
+    srv, direct, remote, proxies = chain(env, env.put, env.put)
+    victim = remote[1]
+    # B's ports: cp (1), cb0 (2), cb1 (3): every KEYINFO (0x4005) toward cb1.
+    env.lab.drop_to("b", 3, "udp dport 1044 @th,64,16 0x4005", "victim")
+    fl = env.lab.host("flood", env.lab.nets["b"])
+    out = env.log("flood")
+    cp_log = [log for name, _p, log in env.proxies if name == "cp"][0]
+    proc = fl.spawn([sys.executable, "-c", REG_FLOOD, cp_log,
+                     env.lab.hosts["cp"].addr(env.lab.nets["b"]), victim.uid], log=out)
+    env.expect_exit.add(proc.pid)
+    f = env.path("src", "regflood.bin")
+    write_random(f, 300_000, 642)
+    res = run_server(env, srv, [f], uids=[c.uid for c in direct + remote],
+                     proxies=proxies, timeout=90,
+                     extra=ENC_GRTT + ["-Y", "aes128-cbc", "-h", "sha256", "-e", "ecdh_rsa"])
+    proc.wait(timeout=30)
+    with open(out) as fh:
+        m = re.search(r"sent (\d+) REGISTER", fh.read())
+    if not m:
+        raise Failure("the flood did not run, see flood log")
+    dropped, = env.lab.drop_counts("victim", n=1)
+    # uftp's exit status tells of the victim; the others must be served.
+    check_session(res, direct + [remote[0]], [f], expect_rc=res.rc)
+    if os.path.basename(env.put) == REAL_PROXY:
+        return      # uftpproxyd: recorded only (flood log, its own log)
+    # ROBUST 20 (uftp's default): at most 20 for the REGISTER+ and 20
+    # resends by the 2 GRTT timer, plus the first one.
+    if dropped < 1 or dropped > 2 * 20 + 1:
+        raise Failure("%d KEYINFO frames toward %s for %s forged REGISTERs "
+                      "(bound: 41)" % (dropped, victim.uid, m.group(1)))
