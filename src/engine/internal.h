@@ -206,7 +206,9 @@ struct fe_conn {
 	struct fe_ktls_alert *alert; /* ktls.c: the bytes in flight are an alert */
 	uint32_t linger_ms;     /* fe_conn_close_linger: wait for the peer's close */
 	bool lingering;         /* our FIN is sent; reading until the peer's */
-	bool linger_done;       /* the peer closed, failed, or the wait expired */
+	bool linger_done;       /* the peer closed, failed, sent too much, or
+				 * the wait expired */
+	size_t linger_bytes;    /* read (and dropped) while lingering */
 	struct fe_timer *linger_timer;
 };
 

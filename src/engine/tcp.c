@@ -13,6 +13,10 @@
 #include "internal.h"
 
 enum { ACCEPT_RETRY_MS = 100 };
+/* What fe_conn_close_linger reads after our FIN before it gives up: a late
+ * ticket or close_notify is far less; a peer still sending a file (a
+ * download whose client is gone) then sees the reset it would have seen. */
+enum { LINGER_MAX = 64 << 10 };
 
 struct fe_listener {
 	struct list_node node;
@@ -224,6 +228,8 @@ void fe_tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 		/* lingering: the peer's FIN (0) or an error ends the wait */
 		if (c->lingering && res <= 0 && res != -ENOBUFS && res != -ECANCELED)
 			c->linger_done = true;
+		if (c->lingering && res > 0 && (c->linger_bytes += (size_t)res) > LINGER_MAX)
+			c->linger_done = true;   /* still sending: nobody reads it */
 		conn_settle(c);
 	} else if (c->paused || c->resume_timer) {
 		/* Stopped by fe_conn_pause (or ended on its own), or ended
