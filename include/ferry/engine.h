@@ -154,6 +154,14 @@ void fe_conn_pause(struct fe_conn *c);
 void fe_conn_resume(struct fe_conn *c);
 /* Closes once queued bytes are sent; on_close follows. */
 void fe_conn_close(struct fe_conn *c);
+/* The same, but once queued bytes are sent it shuts down the sending side
+ * (FIN) and reads, discarding, until the peer closes too or ms pass, before
+ * close(): bytes the peer sends late (a TLS ticket, its close_notify) then
+ * never meet a closed socket, whose reset would drop the tail of what we
+ * sent that the peer had not read yet. For a peer that reads to our end
+ * and then closes (an FTP server's upload data connection); a peer that
+ * goes on sending (64 KiB and more) is closed at once, as fe_conn_close. */
+void fe_conn_close_linger(struct fe_conn *c, uint32_t ms);
 const struct sockaddr_storage *fe_conn_peer(const struct fe_conn *c);
 int fe_conn_local(const struct fe_conn *c, struct sockaddr_storage *out);
 /* SO_OOBINLINE: urgent bytes stay in the stream (FTP's ABOR is sent with

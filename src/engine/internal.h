@@ -204,6 +204,12 @@ struct fe_conn {
 				 * not at its file */
 	size_t recv_max;        /* bytes one receive asks for, 0: a buffer */
 	struct fe_ktls_alert *alert; /* ktls.c: the bytes in flight are an alert */
+	uint32_t linger_ms;     /* fe_conn_close_linger: wait for the peer's close */
+	bool lingering;         /* our FIN is sent; reading until the peer's */
+	bool linger_done;       /* the peer closed, failed, sent too much, or
+				 * the wait expired */
+	size_t linger_bytes;    /* read (and dropped) while lingering */
+	struct fe_timer *linger_timer;
 };
 
 struct fe_conn *fe_tcp_conn_new(struct fe_worker *w, int fd);

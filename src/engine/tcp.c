@@ -13,6 +13,10 @@
 #include "internal.h"
 
 enum { ACCEPT_RETRY_MS = 100 };
+/* What fe_conn_close_linger reads after our FIN before it gives up: a late
+ * ticket or close_notify is far less; a peer still sending a file (a
+ * download whose client is gone) then sees the reset it would have seen. */
+enum { LINGER_MAX = 64 << 10 };
 
 struct fe_listener {
 	struct list_node node;
@@ -111,6 +115,47 @@ static void conn_free(struct fe_conn *c)
 	free(c);
 }
 
+static void conn_settle(struct fe_conn *c);
+
+static void linger_expired(struct fe_worker *w, void *arg)
+{
+	struct fe_conn *c = arg;
+	(void)w;
+	c->linger_timer = NULL;
+	c->refs--;
+	c->linger_done = true;
+	conn_settle(c);
+}
+
+/* fe_conn_close_linger, once all is sent: FIN, then a receive armed until
+ * the peer's FIN (or error, or the timer). true while that lasts. */
+static bool conn_lingers(struct fe_conn *c)
+{
+	if (!c->linger_ms || c->detaching || c->xfer)
+		return false;
+	if (c->err || c->linger_done) {
+		if (c->linger_timer) {
+			fe_timer_cancel(c->w, c->linger_timer);
+			c->linger_timer = NULL;
+			c->refs--;
+		}
+		return false;
+	}
+	if (!c->lingering) {
+		c->lingering = true;
+		c->linger_timer = fe_timer_add(c->w, c->linger_ms, linger_expired, c);
+		if (c->linger_timer)
+			c->refs++;
+		if (!c->linger_timer || shutdown(c->fd, SHUT_WR) < 0) {
+			c->linger_done = true;
+			return conn_lingers(c);
+		}
+	}
+	if (!c->recv_armed)
+		conn_arm_recv(c);
+	return true;
+}
+
 /* Once closing and idle, stop the receive; free when the kernel lets go. */
 static void conn_settle(struct fe_conn *c)
 {
@@ -121,7 +166,7 @@ static void conn_settle(struct fe_conn *c)
 		c->resume_timer = NULL;
 		c->refs--;
 	}
-	if (!c->closing || c->send_busy)
+	if (!c->closing || c->send_busy || conn_lingers(c))
 		return;
 	if (c->recv_armed) {
 		if (!c->cancel_sent) {
@@ -180,6 +225,11 @@ void fe_tcp_on_recv(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	c->refs--;
 	w->inflight--;
 	if (c->closing) {
+		/* lingering: the peer's FIN (0) or an error ends the wait */
+		if (c->lingering && res <= 0 && res != -ENOBUFS && res != -ECANCELED)
+			c->linger_done = true;
+		if (c->lingering && res > 0 && (c->linger_bytes += (size_t)res) > LINGER_MAX)
+			c->linger_done = true;   /* still sending: nobody reads it */
 		conn_settle(c);
 	} else if (c->paused || c->resume_timer) {
 		/* Stopped by fe_conn_pause (or ended on its own), or ended
@@ -389,6 +439,14 @@ void fe_conn_close(struct fe_conn *c)
 		return;
 	c->closing = true;
 	conn_settle(c);
+}
+
+void fe_conn_close_linger(struct fe_conn *c, uint32_t ms)
+{
+	if (c->closing)
+		return;
+	c->linger_ms = ms ? ms : 1;
+	fe_conn_close(c);
 }
 
 const struct sockaddr_storage *fe_conn_peer(const struct fe_conn *c)

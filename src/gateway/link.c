@@ -156,8 +156,12 @@ void gw_link_end(struct gw_link *l)
 	gw_tls_close(l, &l->bt);
 	if (l->cli)
 		fe_conn_close(l->cli);
+	/* The backend reads to our end (an upload's tail, close_notify) and
+	 * closes: a close() before its close would meet its late bytes (a TLS
+	 * ticket, its close_notify) with a reset that drops what it had not
+	 * read yet (vsftpd: "426 Failure reading network stream"). */
 	if (l->be)
-		fe_conn_close(l->be);
+		fe_conn_close_linger(l->be, GW_LINGER_MS);
 	l->in_end = false;
 	maybe_free(l);
 }
