@@ -221,6 +221,9 @@ uint64_t fe_xfer_progress(const struct fe_xfer *x);
 
 /* ---- kernel TLS (ktls.c) -------------------------------------------------- */
 
+/* TLS record content types (RFC 8446 5.1) that the kTLS paths name. */
+enum { FE_TLS_REC_ALERT = 21, FE_TLS_REC_HANDSHAKE = 22 };
+
 /* What this kernel's TLS takes for sending (TLS_TX; *rx: those of them it
  * takes for receiving, TLS_RX), one bit per version
  * and cipher; probed on loopback sockets, once, at start-up (as root it

@@ -203,7 +203,7 @@ int fe_conn_ktls_alert(struct fe_conn *c, uint8_t level, uint8_t desc)
 	return r;
 }
 
-/* The busy bytes as one record of type alert (21): sendmsg with the
+/* The busy bytes as one record of type alert: sendmsg with the
  * TLS_SET_RECORD_TYPE control message (the kernel's own doc, tls.rst). */
 void fe_ktls_prep_alert(struct io_uring_sqe *sqe, struct fe_conn *c)
 {
@@ -215,7 +215,7 @@ void fe_ktls_prep_alert(struct io_uring_sqe *sqe, struct fe_conn *c)
 	h->cmsg_level = SOL_TLS;
 	h->cmsg_type = TLS_SET_RECORD_TYPE;
 	h->cmsg_len = CMSG_LEN(1);
-	*CMSG_DATA(h) = 21;
+	*CMSG_DATA(h) = FE_TLS_REC_ALERT;
 	io_uring_prep_sendmsg(sqe, c->fd, &a->msg, MSG_NOSIGNAL);
 }
 

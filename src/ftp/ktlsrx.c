@@ -21,11 +21,6 @@
 #include "ferry/base.h"
 #include "ftp_internal.h"
 
-enum {
-	REC_ALERT = 21,
-	REC_HANDSHAKE = 22,
-};
-
 bool ftp_ktlsrx_wanted(const struct ftp_session *s)
 {
 	const struct transfer *x = s->xfer;
@@ -42,7 +37,7 @@ static int last_record(struct ftp_session *s, int err)
 	long n = fe_conn_ktls_record(s->data.conn, &type, body, sizeof(body));
 	if (n == -ENOMSG)
 		return -1;
-	if (n == 2 && type == REC_ALERT && body[1] == 0)
+	if (n == 2 && type == FE_TLS_REC_ALERT && body[1] == 0)
 		return 1;
 	char host[64];
 	const char *peer = fb_addr_text(&s->peer, host, sizeof(host));
@@ -50,11 +45,11 @@ static int last_record(struct ftp_session *s, int err)
 	if (n < 0)
 		flog(LOG_LVL_WARN, "ftp: session %llu from %s: kTLS upload: the splice ended (%s) "
 		     "and no record can be read: %s", id, peer, strerror(-err), strerror((int)-n));
-	else if (type == REC_HANDSHAKE)
+	else if (type == FE_TLS_REC_HANDSHAKE)
 		flog(LOG_LVL_WARN, "ftp: session %llu from %s: kTLS upload: the client sent a "
 		     "handshake message (a TLS 1.3 KeyUpdate?) that the kernel's TLS cannot "
 		     "follow: upload aborted", id, peer);
-	else if (type == REC_ALERT && n == 2)
+	else if (type == FE_TLS_REC_ALERT && n == 2)
 		flog(LOG_LVL_WARN, "ftp: session %llu from %s: kTLS upload: the client sent "
 		     "alert %u (level %u)", id, peer, body[1], body[0]);
 	else
@@ -70,7 +65,8 @@ static void rx_ended(struct ftp_session *s, struct transfer *x, int err)
 		ftp_tlsdata_truncated(s);
 		return;
 	}
-	int rec = err == -EINVAL || err == -EIO ? last_record(s, err) : 0;
+	bool not_data = err == -EINVAL || err == -EIO;    /* a record the kernel won't splice */
+	int rec = not_data ? last_record(s, err) : 0;
 	if (rec == 1) {
 		x->peer_done = true;
 		s->fw->st.tls_data_recvs[1]++;
@@ -82,7 +78,7 @@ static void rx_ended(struct ftp_session *s, struct transfer *x, int err)
 		ftp_xfer_write_failed(s, err);
 		return;
 	}
-	if (err != -EINVAL && err != -EIO) {
+	if (!not_data) {
 		char host[64];
 		flog(LOG_LVL_WARN, "ftp: session %llu from %s: kTLS upload: %s",
 		     (unsigned long long)s->id, fb_addr_text(&s->peer, host, sizeof(host)),
