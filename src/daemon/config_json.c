@@ -261,7 +261,7 @@ static int set_field(const struct jctx *c, json_t *v, const struct jfield *f,
 		     void *base, const char *path)
 {
 	void *dst = (char *)base + f->off;
-	long n;
+	long n = 0;
 	switch (f->kind) {
 	case J_INT:
 		if (get_int(c, v, f, path, &n))

@@ -628,7 +628,8 @@ void fe_listener_close(struct fe_listener *l)
 	if (l->retry) {               /* a back-off timer holds a reference */
 		fe_timer_cancel(l->w, l->retry);
 		l->retry = NULL;
-		listener_unref(l);
+		assert(l->refs > 1);      /* the list's own is dropped below */
+		l->refs--;
 	}
 	listener_unref(l);
 }
