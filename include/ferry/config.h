@@ -110,6 +110,8 @@ struct ftp_config {
 	int idle_timeout;       /* seconds */
 	int data_timeout;       /* seconds */
 	int spsv_timeout;       /* seconds a DATACONN credential lives, 60 */
+	uint16_t passive_min;   /* ftp.passive_ports "MIN-MAX": PASV/EPSV ports; */
+	uint16_t passive_max;   /* 0-0: ephemeral ports */
 	int login_delay_ms;     /* after a failed login */
 	int max_login_failures; /* then lock the address out */
 	int lockout_seconds;

@@ -118,6 +118,13 @@ struct fe_listener *fe_tcp_listen(struct fe_worker *w,
 				  const struct sockaddr_storage *addr,
 				  bool reuseport, fe_accept_cb *cb, void *arg,
 				  int *err);
+/* A listener on addr's host (its port is ignored) at a free port of
+ * [lo, hi] (1 <= lo <= hi), for data connections behind a firewall that
+ * opens only that range: *err is -EADDRINUSE when every port is taken. */
+struct fe_listener *fe_tcp_listen_range(struct fe_worker *w,
+					const struct sockaddr_storage *addr,
+					uint16_t lo, uint16_t hi, fe_accept_cb *cb,
+					void *arg, int *err);
 int fe_listener_local(const struct fe_listener *l, struct sockaddr_storage *out);
 void fe_listener_close(struct fe_listener *l);
 

@@ -581,6 +581,30 @@ static int j_listeners(const struct jctx *c, json_t *v, void *base, const char *
 		       &listener_array);
 }
 
+/* "MIN-MAX", both 1024-65535: the ports PASV and EPSV listen on. */
+static int j_passive_ports(const struct jctx *c, json_t *v, void *base, const char *path)
+{
+	struct ftp_config *f = base;
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+	if (!s)
+		return jfail(c, path, "must be a string \"MIN-MAX\" such as \"40000-40999\"");
+	char *dash = NULL, *end = NULL;
+	unsigned long lo = 0, hi = 0;
+	if (*s >= '0' && *s <= '9')
+		lo = strtoul(s, &dash, 10);
+	if (dash && *dash == '-' && dash[1] >= '0' && dash[1] <= '9')
+		hi = strtoul(dash + 1, &end, 10);
+	if (!end || *end)
+		return jfail(c, path, "must be \"MIN-MAX\" such as \"40000-40999\", got '%s'", s);
+	if (lo < PASV_PORT_MIN || hi < PASV_PORT_MIN || lo > PORT_MAX || hi > PORT_MAX)
+		return jfail(c, path, "ports must be %d-%d, got '%s'", PASV_PORT_MIN, PORT_MAX, s);
+	if (lo > hi)
+		return jfail(c, path, "the first port must not be above the second, got '%s'", s);
+	f->passive_min = (uint16_t)lo;
+	f->passive_max = (uint16_t)hi;
+	return 0;
+}
+
 static const struct jfield tls_fields[] = {
 	F_STR("cert", FC, tls_cert, NULL, NULL),
 	F_STR("key", FC, tls_key, NULL, NULL),
@@ -606,6 +630,7 @@ static const struct jfield ftp_fields[] = {
 	F_INT("idle_timeout", FC, idle_timeout, 1, 86400),
 	F_INT("data_timeout", FC, data_timeout, 1, 86400),
 	F_INT("spsv_timeout", FC, spsv_timeout, 1, 3600),
+	F_FN("passive_ports", j_passive_ports),
 	F_INT("login_delay_ms", FC, login_delay_ms, 0, 60000),
 	F_INT("max_login_failures", FC, max_login_failures, 1, 1000),
 	F_INT("lockout_seconds", FC, lockout_seconds, 0, 86400),

@@ -9,6 +9,7 @@
  * three can never disagree. */
 #define PORT_MIN 1
 #define PORT_MAX 65535
+#define PASV_PORT_MIN 1024   /* ftp.passive_ports: never a privileged port */
 #define TTL_MIN 1
 #define TTL_MAX 255
 #define DSCP_MIN 0

@@ -1,8 +1,8 @@
 /* reload.c — SIGHUP with a configuration file: read it again, refuse it
  * whole when it is invalid, name every key that needs a restart, and hand
  * what may change at run time (log level, -C lists, FTP accounts, limits,
- * TLS certificates and policies, the gateway's certificate) to the modules
- * that own it. */
+ * passive ports, TLS certificates and policies, the gateway's certificate)
+ * to the modules that own it. */
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>

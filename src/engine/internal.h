@@ -213,6 +213,12 @@ struct fe_conn {
 };
 
 struct fe_conn *fe_tcp_conn_new(struct fe_worker *w, int fd);
+/* A TCP socket as listeners have it: SO_REUSEADDR, SO_REUSEPORT when
+ * asked, IPv6 only for AF_INET6. fd or -errno. */
+int fe_tcp_socket(int family, bool reuseport);
+/* portrange.c: a listening socket on a's host at a free port of [lo, hi]:
+ * fd, or -EADDRINUSE when every port of it is taken, or another -errno. */
+int fe_tcp_listen_in_range(const struct sockaddr_storage *a, uint16_t lo, uint16_t hi);
 /* ktls.c: the send of an alert record (c->alert set), and its end. */
 void fe_ktls_prep_alert(struct io_uring_sqe *sqe, struct fe_conn *c);
 void fe_ktls_alert_free(struct fe_conn *c);

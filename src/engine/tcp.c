@@ -29,6 +29,7 @@ struct fe_listener {
 	bool armed;
 	struct fe_timer *retry; /* backing off after EMFILE */
 	struct port_claim *claim; /* shared with our other workers (claim.c) */
+	bool ranged;            /* fe_tcp_listen_range: its port is scarce */
 };
 
 /* ---- connections ----------------------------------------------------------- */
@@ -570,45 +571,80 @@ void fe_tcp_on_accept(struct fe_worker *w, const struct io_uring_cqe *cqe)
 	listener_unref(l);
 }
 
+int fe_tcp_socket(int family, bool reuseport)
+{
+	int one = 1;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
+	    (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+					      sizeof(one)))) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Takes fd (listening) and claim, also when it fails. */
+static struct fe_listener *listener_new(struct fe_worker *w, int fd, struct port_claim *claim,
+					fe_accept_cb *cb, void *arg, int *err)
+{
+	struct fe_listener *l = calloc(1, sizeof(*l));
+	if (!l) {
+		close(fd);
+		fe_claim_release(w->eng, claim);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*l = (struct fe_listener){ .w = w, .fd = fd, .cb = cb, .arg = arg, .refs = 1,
+				   .claim = claim };
+	list_add(&w->listeners, &l->node);
+	listener_arm(l);
+	*err = 0;
+	return l;
+}
+
 struct fe_listener *fe_tcp_listen(struct fe_worker *w,
 				  const struct sockaddr_storage *addr,
 				  bool reuseport, fe_accept_cb *cb, void *arg,
 				  int *err)
 {
-	int one = 1, family = addr->ss_family;
-	socklen_t len = fb_family_len(family);
 	struct port_claim *claim = NULL;
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int r = fd < 0 ? -errno : 0;
-	if (r == 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-		       (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-						sizeof(one))) ||
-		       (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
-							 &one, sizeof(one)))))
-		r = -errno;
+	int fd = fe_tcp_socket(addr->ss_family, reuseport);
+	int r = fd < 0 ? fd : 0;
 	if (r == 0 && reuseport)
 		r = fe_claim_bind(w, fd, SOCK_STREAM, addr, &claim);
-	else if (r == 0 && bind(fd, (const struct sockaddr *)addr, len) < 0)
+	else if (r == 0 && bind(fd, (const struct sockaddr *)addr,
+				fb_family_len(addr->ss_family)) < 0)
 		r = -errno;
 	if (r == 0 && listen(fd, SOMAXCONN) < 0)
 		r = -errno;
-	struct fe_listener *l = r == 0 ? calloc(1, sizeof(*l)) : NULL;
-	if (!l) {
+	if (r) {
 		if (fd >= 0)
 			close(fd);
 		fe_claim_release(w->eng, claim);
-		*err = r ? r : -ENOMEM;
+		*err = r;
 		return NULL;
 	}
-	l->claim = claim;
-	l->w = w;
-	l->fd = fd;
-	l->cb = cb;
-	l->arg = arg;
-	l->refs = 1;
-	list_add(&w->listeners, &l->node);
-	listener_arm(l);
-	*err = 0;
+	return listener_new(w, fd, claim, cb, arg, err);
+}
+
+struct fe_listener *fe_tcp_listen_range(struct fe_worker *w,
+					const struct sockaddr_storage *addr,
+					uint16_t lo, uint16_t hi, fe_accept_cb *cb,
+					void *arg, int *err)
+{
+	int fd = fe_tcp_listen_in_range(addr, lo, hi);
+	if (fd < 0) {
+		*err = fd;
+		return NULL;
+	}
+	struct fe_listener *l = listener_new(w, fd, NULL, cb, arg, err);
+	if (l)
+		l->ranged = true;
 	return l;
 }
 
@@ -623,6 +659,11 @@ void fe_listener_close(struct fe_listener *l)
 		return;
 	l->closing = true;
 	list_del(&l->node);
+	/* The socket lives until the kernel drops the accept in flight; a
+	 * listener shut down no longer holds its port against the next bind
+	 * of it (SO_REUSEADDR), so a full range frees it now. */
+	if (l->ranged)
+		shutdown(l->fd, SHUT_RDWR);
 	if (l->armed)
 		fe_cancel(l->w, OP_ACCEPT, l);
 	if (l->retry) {               /* a back-off timer holds a reference */

@@ -163,12 +163,23 @@ static void pasv_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
 	(void)take_conn(s, c, NULL);   /* false: the engine closes c */
 }
 
+/* On the control connection's address: at an ephemeral port, or at one of
+ * ftp.passive_ports (the session's settings, so a reload applies to the
+ * sessions that start after it). */
 static struct fe_listener *passive_listen(struct ftp_session *s, struct sockaddr_storage *bound)
 {
+	const struct ftp_config *fc = s->set->fc;
 	struct sockaddr_storage a = s->local;
 	fb_addr_set_port(&a, 0);
 	int err;
-	struct fe_listener *l = fe_tcp_listen(s->fw->w, &a, false, pasv_accept, s, &err);
+	struct fe_listener *l = fc->passive_min ?
+		fe_tcp_listen_range(s->fw->w, &a, fc->passive_min, fc->passive_max,
+				    pasv_accept, s, &err) :
+		fe_tcp_listen(s->fw->w, &a, false, pasv_accept, s, &err);
+	if (!l && err == -EADDRINUSE && fc->passive_min)
+		flog(LOG_LVL_WARN, "ftp: session %llu: passive port range %u-%u exhausted: "
+		     "every port is in use", (unsigned long long)s->id, fc->passive_min,
+		     fc->passive_max);
 	if (!l || fe_listener_local(l, bound) < 0) {
 		fe_listener_close(l);
 		ftp_session_reply(s, 425, "Can't open passive connection.");

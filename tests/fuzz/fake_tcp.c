@@ -266,6 +266,16 @@ struct fe_listener *fe_tcp_listen(struct fe_worker *w, const struct sockaddr_sto
 	return l;
 }
 
+struct fe_listener *fe_tcp_listen_range(struct fe_worker *w, const struct sockaddr_storage *addr,
+					uint16_t lo, uint16_t hi, fe_accept_cb *cb, void *arg,
+					int *err)
+{
+	FUZZ_CHECK(lo >= 1 && lo <= hi);
+	struct sockaddr_storage at = *addr;
+	fb_addr_set_port(&at, lo);
+	return fe_tcp_listen(w, &at, false, cb, arg, err);
+}
+
 static void check_listener(const struct fe_listener *l)
 {
 	const struct fe_listener *q = ft.listeners;

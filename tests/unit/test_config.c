@@ -600,6 +600,60 @@ static void test_json_cross_field(void **state)
 		       "\"prime256v1\"", "proxies[0].response_curve");
 }
 
+/* ftp.passive_ports: "MIN-MAX", both 1024-65535, MIN <= MAX; none (0-0,
+ * ephemeral ports) unless given. Each refusal says what is wrong, at the
+ * value. */
+static void test_json_passive_ports(void **state)
+{
+	(void)state;
+	struct ferry_config cfg;
+	struct config_error err;
+	assert_int_equal(load("{\"ftp\": {\"anonymous\": {\"root\": \"/p\"}}}", &cfg, &err), 0);
+	assert_int_equal(cfg.ftp.passive_min, 0);
+	assert_int_equal(cfg.ftp.passive_max, 0);
+	daemon_config_free(&cfg);
+	static const struct { const char *value; int lo, hi; } good[] = {
+		{ "\"40000-40999\"", 40000, 40999 }, { "\"1024-65535\"", 1024, 65535 },
+		{ "\"50000-50000\"", 50000, 50000 },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		char text[160];
+		snprintf(text, sizeof(text), "{\"ftp\": {\"anonymous\": {\"root\": \"/p\"}, "
+			 "\"passive_ports\": %s}}", good[i].value);
+		assert_int_equal(load(text, &cfg, &err), 0);
+		assert_int_equal(cfg.ftp.passive_min, good[i].lo);
+		assert_int_equal(cfg.ftp.passive_max, good[i].hi);
+		daemon_config_free(&cfg);
+	}
+	static const struct { const char *value, *msg; } bad[] = {
+		{ "\"40999-40000\"", "the first port must not be above the second, got '40999-40000'" },
+		{ "\"21-40000\"", "ports must be 1024-65535, got '21-40000'" },
+		{ "\"1023-1024\"", "ports must be 1024-65535, got '1023-1024'" },
+		{ "\"40000-65536\"", "ports must be 1024-65535, got '40000-65536'" },
+		{ "\"40000-99999999999999999999\"", "ports must be 1024-65535" },
+		{ "\"40000\"", "must be \"MIN-MAX\" such as \"40000-40999\", got '40000'" },
+		{ "\"40000-\"", "got '40000-'" },
+		{ "\"-40000\"", "got '-40000'" },
+		{ "\"40000--40999\"", "got '40000--40999'" },
+		{ "\" 40000-40999\"", "got ' 40000-40999'" },
+		{ "\"40000-40999x\"", "got '40000-40999x'" },
+		{ "\"\"", "got ''" },
+		{ "40000", "must be a string \"MIN-MAX\" such as \"40000-40999\"" },
+		{ "[40000, 40999]", "must be a string \"MIN-MAX\"" },
+		{ "null", "must be a string \"MIN-MAX\"" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char text[160];
+		snprintf(text, sizeof(text), "{\"ftp\": {\"anonymous\": {\"root\": \"/p\"}, "
+			 "\"passive_ports\": %s}}", bad[i].value);
+		expect_json_at(text, bad[i].value, "ftp.passive_ports");
+		assert_int_equal(load(text, &cfg, &err), FERRY_EXIT_PARAM);
+		if (!strstr(err.msg, bad[i].msg))
+			fail_msg("%s: '%s' lacks '%s'", bad[i].value, err.msg, bad[i].msg);
+		daemon_config_free(&cfg);
+	}
+}
+
 static void test_json_full(void **state)
 {
 	(void)state;
@@ -747,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_json_arrays),
 		cmocka_unit_test(test_json_unknown),
 		cmocka_unit_test(test_json_cross_field),
+		cmocka_unit_test(test_json_passive_ports),
 		cmocka_unit_test(test_json_full),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_error_print),

@@ -1553,6 +1553,122 @@ static void test_start_failure(void **state)
 	fe_engine_destroy(e);
 }
 
+/* ---- listeners on a port range (ftp.passive_ports) ----------------------- */
+
+struct prange {
+	uint16_t lo;            /* lo, lo + 1: below the ephemeral range */
+	uint16_t one;           /* a port inside it: the kernel's own pick */
+	int port[4], err[4];
+};
+
+static void prange_accept(struct fe_listener *l, struct fe_conn *c, void *arg)
+{
+	(void)l;
+	(void)c;
+	(void)arg;
+	fail_msg("nobody connects to the range's listeners");
+}
+
+static int listener_port(struct fe_listener *l)
+{
+	struct sockaddr_storage a;
+	return l && fe_listener_local(l, &a) == 0 ? fb_addr_port((const struct sockaddr *)&a) : -1;
+}
+
+static int prange_init(struct fe_worker *w, void *arg)
+{
+	struct prange *p = arg;
+	struct sockaddr_storage a = loopback(0);
+	struct fe_listener *l[4];
+	for (int i = 0; i < 3; i++) {
+		l[i] = fe_tcp_listen_range(w, &a, p->lo, p->lo + 1, prange_accept, p, &p->err[i]);
+		p->port[i] = listener_port(l[i]);
+	}
+	fe_listener_close(l[0]);   /* its port is free again at once */
+	l[2] = fe_tcp_listen_range(w, &a, p->lo, p->lo + 1, prange_accept, p, &p->err[2]);
+	p->port[2] = listener_port(l[2]);
+	l[3] = fe_tcp_listen_range(w, &a, p->one, p->one, prange_accept, p, &p->err[3]);
+	p->port[3] = listener_port(l[3]);
+	for (int i = 1; i < 4; i++)
+		fe_listener_close(l[i]);
+	return 0;
+}
+
+/* n consecutive ports from first that nothing on 127.0.0.1 holds now. */
+static bool ports_free(uint16_t first, int n)
+{
+	bool ok = true;
+	for (int i = 0; i < n && ok; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_storage a = loopback((uint16_t)(first + i));
+		ok = bind(fd, (struct sockaddr *)&a, sizeof(struct sockaddr_in)) == 0;
+		close(fd);
+	}
+	return ok;
+}
+
+/* Two free ports at 20000-29999, below the usual ephemeral range (32768-):
+ * there the kernel's own pick is outside, so ports are tried in turn. */
+static uint16_t free_pair(void)
+{
+	srand((unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)rand());
+	for (int tries = 0; tries < 100; tries++) {
+		uint16_t lo = (uint16_t)(20000 + rand() % 10000);
+		if (ports_free(lo, 2))
+			return lo;
+	}
+	return 0;
+}
+
+static void test_listen_range(void **state)
+{
+	(void)state;
+	struct prange p = { 0 };
+	p.lo = free_pair();
+	/* inside the ephemeral range: the same ports free_port() hands out */
+	for (int tries = 0; tries < 100 && !p.one; tries++) {
+		uint16_t one = free_port(SOCK_STREAM);
+		p.one = ports_free(one, 1) ? one : 0;
+	}
+	assert_true(p.lo && p.one);
+	struct fe_engine *e = start(1, prange_init, &p);
+	finish(e, NULL);
+	assert_int_equal(p.err[0], 0);
+	assert_int_equal(p.err[1], 0);
+	assert_true(p.port[0] >= p.lo && p.port[0] <= p.lo + 1);
+	assert_int_equal(p.port[0] + p.port[1], 2 * p.lo + 1);   /* both ports */
+	assert_int_equal(p.err[2], 0);       /* after the close: the freed port */
+	assert_int_equal(p.port[2], p.port[0]);
+	assert_int_equal(p.err[3], 0);
+	assert_int_equal(p.port[3], p.one);
+}
+
+/* The third listener on a range of two ports: -EADDRINUSE. */
+static int prange_full_init(struct fe_worker *w, void *arg)
+{
+	struct prange *p = arg;
+	struct sockaddr_storage a = loopback(0);
+	struct fe_listener *l[3];
+	for (int i = 0; i < 3; i++)
+		l[i] = fe_tcp_listen_range(w, &a, p->lo, p->lo + 1, prange_accept, p, &p->err[i]);
+	for (int i = 0; i < 3; i++)
+		fe_listener_close(l[i]);
+	return 0;
+}
+
+static void test_listen_range_full(void **state)
+{
+	(void)state;
+	struct prange p = { 0 };
+	p.lo = free_pair();
+	assert_true(p.lo);
+	struct fe_engine *e = start(1, prange_full_init, &p);
+	finish(e, NULL);
+	assert_int_equal(p.err[0], 0);
+	assert_int_equal(p.err[1], 0);
+	assert_int_equal(p.err[2], -EADDRINUSE);
+}
+
 /* ---- a segmented burst from a peer arrives as separate datagrams -------- */
 
 enum { GRO_COUNT = 40, GRO_SEG = 1000 };
@@ -1693,6 +1809,8 @@ int main(void)
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_mailbox),
 		cmocka_unit_test(test_start_failure),
+		cmocka_unit_test(test_listen_range),
+		cmocka_unit_test(test_listen_range_full),
 		cmocka_unit_test(test_multicast_once),   /* enters a netns */
 		cmocka_unit_test(test_udp_segment_fallback),  /* in that netns */
 	};
