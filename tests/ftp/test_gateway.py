@@ -508,6 +508,20 @@ def limits(gw):
         pass
     got = recv_until_close(z.s, 10)
     check("more than 8 KiB before login: 421 and closed", b"421 Too much input" in got, got[-200:])
+    # One that goes on sending: the gateway's wait for a client's close
+    # (link.c) reads at most 64 KiB, then it is reset, not held for 5 s.
+    z = Ctl(SRV_IP, port)
+    z.s.settimeout(10)
+    started, cut = time.time(), None
+    try:
+        while time.time() - started < 10:
+            z.s.sendall(b"x" * 16384)
+    except OSError as e:
+        cut = e
+    took = time.time() - started
+    check(f"a client that keeps sending past the limit is reset at once, not after the 5 s "
+          f"wait for its close (took {took:.2f} s)",
+          isinstance(cut, (ConnectionResetError, BrokenPipeError)) and took < 2.5, repr(cut))
 
 
 def mapping(gw, vslog):
