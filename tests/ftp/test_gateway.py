@@ -349,6 +349,49 @@ def backpressure(port, root, vslog):
     s.cmd("QUIT")
 
 
+def late_byte(port, root, n=3):
+    """A client that writes on its data connection after the RETR's 226 but
+    before it has read the data (as a TLS client that sends its close_notify
+    when the control connection says the transfer is done): by then the
+    gateway has ended the link, with most of a 32 KiB file still in its
+    socket's send queue, behind the client's small window (4 KiB; the file
+    fits the queue, so the gateway's last send is done and it has closed).
+    A close() there answered the byte with a reset that dropped that queue
+    (4319 bytes arrived, then ECONNRESET, every time); the gateway now reads
+    the byte and waits for the client's close, and the whole file arrives."""
+    blob = os.urandom(32 << 10)
+    with open(os.path.join(root, "up", "late.bin"), "wb") as f:
+        f.write(blob)
+    s = Session(SRV_IP, port)
+    s.login("anonymous", "x")
+    bad = []
+    for i in range(n):
+        r = s.cmd("SPSV")
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the SYN: the window
+        raw.settimeout(20)
+        raw.connect((SRV_IP, port))
+        d = Ctl.__new__(Ctl)
+        d.begin(raw, SRV_IP, port)
+        d.cmd("USER DATACONN")
+        r2 = d.cmd("PASS " + (token_of(r) or ""))
+        r3 = s.cmd("RETR /up/late.bin")
+        end = s.reply()                   # all sent: vsftpd's 226 is relayed
+        d.s.sendall(b"x")
+        got, err = b"", ""
+        try:
+            while chunk := d.f.read1(65536):
+                got += chunk
+        except OSError as e:
+            err = repr(e)
+        d.close()
+        if r2 != "200 DATA" or not r3.startswith("150") or not end.startswith("226") or got != blob:
+            bad.append(f"#{i}: {r2} / {r3} / {end} / {len(got)} bytes {err}")
+    s.cmd("QUIT")
+    check(f"a client that writes on its data connection after 226, before reading: "
+          f"the whole file arrives ({n} RETRs)", not bad, "; ".join(bad))
+
+
 def g3_exchange(name, port, user, password, root):
     """As g3's FTP client: FEAT, login, EPSV and PASV first (refused here),
     then SPSV; the data connection waits for 220 and sends SPDT with the
@@ -1277,6 +1320,7 @@ def main():
         broken_retr("vsftpd", GW_VS, "anonymous", "x", "/up")
         g3_exchange("vsftpd", GW_VS, "anonymous", "x", vsroot)
         backpressure(GW_VS, vsroot, vslog)
+        t.run("late byte", late_byte, GW_VS, vsroot)
         mapping(gws[0], vslog)
         direct_fails("vsftpd", VS_PORT, "anonymous:x", work)
         check("gw-vsftpd: descriptors back to before its sessions", *fds.back())
