@@ -23,7 +23,7 @@ enum {
 	 * queue takes that much, so no byte is ever dropped, and no more. */
 	GW_QUEUE_LIMIT = 16 << 20,
 	GW_TOKEN_LEN = 20,         /* base62: 119 bits */
-	GW_LINGER_MS = 5000,       /* a backend's close awaited after ours */
+	GW_LINGER_MS = 5000,       /* a peer's close awaited after ours */
 };
 
 #define GW_DATA_USER "DATACONN"

@@ -154,12 +154,16 @@ void gw_link_end(struct gw_link *l)
 	l->in_end = true;
 	gw_tls_close(l, &l->ct);   /* close_notify before the TCP close */
 	gw_tls_close(l, &l->bt);
+	/* Each side gets what is queued, our FIN, and then its own close is
+	 * awaited before ours (GW_LINGER_MS, 64 KiB read at most: a peer that
+	 * keeps sending is cut as before). A close() first would meet a peer's
+	 * late bytes with a reset: the backend's TLS ticket or close_notify,
+	 * which dropped an upload's unread tail (vsftpd: "426 Failure reading
+	 * network stream"); an FTPS client's close_notify after the end of a
+	 * download or after 221, which reset every such connection, and would
+	 * drop what of our last bytes the client had not received yet. */
 	if (l->cli)
-		fe_conn_close(l->cli);
-	/* The backend reads to our end (an upload's tail, close_notify) and
-	 * closes: a close() before its close would meet its late bytes (a TLS
-	 * ticket, its close_notify) with a reset that drops what it had not
-	 * read yet (vsftpd: "426 Failure reading network stream"). */
+		fe_conn_close_linger(l->cli, GW_LINGER_MS);
 	if (l->be)
 		fe_conn_close_linger(l->be, GW_LINGER_MS);
 	l->in_end = false;

@@ -36,9 +36,9 @@ SRV_IP, CLI_IP, CLI_IP2 = "198.18.52.1", "198.18.52.2", "198.18.52.3"
 GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
 GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL = 2106, 2108, 2110
 GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA, GW_BINSEC = 2112, 2114, 2116, 2118, 2120, 2126
-GW_RELOAD, GW_IMPL, GW_IMPL_TLS = 2128, 2130, 2131
+GW_RELOAD, GW_IMPL, GW_IMPL_TLS, GW_STOP = 2128, 2130, 2131, 2132
 VS_TLS_PORT, PURE_TLS_PORT = 2123, 2124
-VS_PORT, PURE_PORT, PROBE_PORT = 2121, 2122, 8080
+VS_PORT, PURE_PORT, PROBE_PORT, MUTE_PORT = 2121, 2122, 8080, 2125
 procs = []
 
 
@@ -46,8 +46,20 @@ procs = []
 # the gateway, the backends'. Their passive ports do not.
 RULES = control_port_rules([GW_VS, GW_PURE, GW_LIM, GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL,
                             GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA, GW_BINSEC,
-                            GW_RELOAD, GW_IMPL, GW_IMPL_TLS,
+                            GW_RELOAD, GW_IMPL, GW_IMPL_TLS, GW_STOP,
                             VS_PORT, PURE_PORT, VS_TLS_PORT, PURE_TLS_PORT], established=True)
+# Resets the server namespace sends toward the clients (not over loopback,
+# where the gateway meets its backends): the gateway's to its clients.
+RESET_COUNTER = """
+table inet resets {
+  counter toward_clients {
+  }
+  chain output {
+    type filter hook output priority 0;
+    oifname != "lo" tcp flags & rst == rst counter name toward_clients
+  }
+}
+"""
 
 
 def enter(ns):
@@ -337,6 +349,49 @@ def backpressure(port, root, vslog):
     s.cmd("QUIT")
 
 
+def late_byte(port, root, n=3):
+    """A client that writes on its data connection after the RETR's 226 but
+    before it has read the data (as a TLS client that sends its close_notify
+    when the control connection says the transfer is done): by then the
+    gateway has ended the link, with most of a 32 KiB file still in its
+    socket's send queue, behind the client's small window (4 KiB; the file
+    fits the queue, so the gateway's last send is done and it has closed).
+    A close() there answered the byte with a reset that dropped that queue
+    (4319 bytes arrived, then ECONNRESET, every time); the gateway now reads
+    the byte and waits for the client's close, and the whole file arrives."""
+    blob = os.urandom(32 << 10)
+    with open(os.path.join(root, "up", "late.bin"), "wb") as f:
+        f.write(blob)
+    s = Session(SRV_IP, port)
+    s.login("anonymous", "x")
+    bad = []
+    for i in range(n):
+        r = s.cmd("SPSV")
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the SYN: the window
+        raw.settimeout(20)
+        raw.connect((SRV_IP, port))
+        d = Ctl.__new__(Ctl)
+        d.begin(raw, SRV_IP, port)
+        d.cmd("USER DATACONN")
+        r2 = d.cmd("PASS " + (token_of(r) or ""))
+        r3 = s.cmd("RETR /up/late.bin")
+        end = s.reply()                   # all sent: vsftpd's 226 is relayed
+        d.s.sendall(b"x")
+        got, err = b"", ""
+        try:
+            while chunk := d.f.read1(65536):
+                got += chunk
+        except OSError as e:
+            err = repr(e)
+        d.close()
+        if r2 != "200 DATA" or not r3.startswith("150") or not end.startswith("226") or got != blob:
+            bad.append(f"#{i}: {r2} / {r3} / {end} / {len(got)} bytes {err}")
+    s.cmd("QUIT")
+    check(f"a client that writes on its data connection after 226, before reading: "
+          f"the whole file arrives ({n} RETRs)", not bad, "; ".join(bad))
+
+
 def g3_exchange(name, port, user, password, root):
     """As g3's FTP client: FEAT, login, EPSV and PASV first (refused here),
     then SPSV; the data connection waits for 220 and sends SPDT with the
@@ -496,6 +551,20 @@ def limits(gw):
         pass
     got = recv_until_close(z.s, 10)
     check("more than 8 KiB before login: 421 and closed", b"421 Too much input" in got, got[-200:])
+    # One that goes on sending: the gateway's wait for a client's close
+    # (link.c) reads at most 64 KiB, then it is reset, not held for 5 s.
+    z = Ctl(SRV_IP, port)
+    z.s.settimeout(10)
+    started, cut = time.time(), None
+    try:
+        while time.time() - started < 10:
+            z.s.sendall(b"x" * 16384)
+    except OSError as e:
+        cut = e
+    took = time.time() - started
+    check(f"a client that keeps sending past the limit is reset at once, not after the 5 s "
+          f"wait for its close (took {took:.2f} s)",
+          isinstance(cut, (ConnectionResetError, BrokenPipeError)) and took < 2.5, repr(cut))
 
 
 def mapping(gw, vslog):
@@ -917,6 +986,56 @@ def resets_on_data():
     return int(values[names.index("TCPAbortOnData")])
 
 
+def resets_toward_clients():
+    out = subprocess.run(["ip", "netns", "exec", SRV, "nft", "list", "counter", "inet", "resets",
+                          "toward_clients"], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"packets (\d+)", out).group(1))
+
+
+def ftps_client_ends(gw, user, password, root, cert, n=10):
+    """n RETRs in TLS, each data connection ended as Python's ftplib ends
+    it (read to the gateway's close_notify, then unwrap: its own
+    close_notify, then close), then QUIT and the same on the control
+    connection. The gateway used to close() its side right after its own
+    close_notify and FIN, so the client's close_notify met a closed socket:
+    every download and every session's end drew a reset toward the client,
+    which also drops what of the gateway's last bytes the client has not
+    received yet. It now waits for the client's FIN first (link.c)."""
+    ctx = ssl.create_default_context(cafile=cert)
+    want = open(os.path.join(root, "tree/sub/file2"), "rb").read()
+    fds = FdBaseline(gw.proc.pid)
+    before = resets_toward_clients()
+    c = tls_session(gw.port, ctx, user, password)
+    bad = []
+    for i in range(n):
+        d, r2 = tls_data(gw.port, ctx, c.cmd("SPSV"), session=c.s.session)
+        r = c.cmd("RETR /tree/sub/file2")
+        got, err = b"", ""
+        try:
+            while chunk := d.s.recv(65536):
+                got += chunk
+            d.s.unwrap()
+        except OSError as e:
+            err = repr(e)
+        d.close()
+        end = c.reply()
+        if r2 != "200 DATA" or not r.startswith("150") or got != want or err or not end.startswith("226"):
+            bad.append(f"#{i}: {r2} / {r} / {len(got)} bytes {err} / {end}")
+    r = c.cmd("QUIT")
+    try:
+        c.s.unwrap()
+    except OSError as e:
+        bad.append(f"QUIT: {e!r}")
+    c.close()
+    check(f"FTPS client ends: {n} RETRs ended as ftplib does, each byte-identical, 226, "
+          "close_notify answered", r.startswith("221") and not bad, "; ".join(bad))
+    ok, why = fds.back()
+    resets = resets_toward_clients() - before
+    # before the fix: n + 1 (one per data connection, one for the session)
+    check(f"FTPS client ends: ... and no reset toward the client ({resets} for {n} data "
+          "connections and 1 session)", ok and resets <= n // 5, why)
+
+
 def puts_in_a_row(name, port, user, root, upload_dir, work, n=20):
     """n plain puts through a gateway whose backend hop is in TLS. A gateway
     that closed its backend data connection before the backend's close met
@@ -1042,6 +1161,80 @@ def ftps_policy(gw, user, password, cert):
     c.cmd("QUIT")
 
 
+# A backend that answers every line and never closes: the gateway's FIN
+# gets no FIN back.
+MUTE_BACKEND = """
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+print("listening", flush=True)
+held = []
+def serve(c):
+    held.append(c)
+    c.sendall(b"220 mute\\r\\n")
+    for line in c.makefile("rb"):
+        verb = line.split()[0].upper() if line.split() else b""
+        c.sendall({b"USER": b"331 Go on.\\r\\n", b"PASS": b"230 In.\\r\\n"}.get(verb, b"200 OK.\\r\\n"))
+    threading.Event().wait()
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+"""
+
+
+def lingering(pid, peer):
+    """True when process pid holds a connection to peer (a regex on ss's
+    peer column) in FIN-WAIT-2: its FIN sent and acknowledged, the peer's
+    awaited (fe_conn_close_linger)."""
+    out = subprocess.run(["ip", "netns", "exec", SRV, "ss", "-tanpH", "state", "fin-wait-2"],
+                         capture_output=True, text=True).stdout
+    return any(re.search(rf"\s{peer}\s.*pid={pid},", x) for x in out.splitlines())
+
+
+# A stop takes a few hundredths of a second; one that waited for the lingers
+# would take their 5 s (or the engine's 2 s bound on what is in flight).
+STOP_WITHIN = 1.5
+
+
+def stop_while_lingering(work):
+    """SIGTERM while the gateway waits for both kinds of peer that never
+    close: a backend after its session's client left, and a client after
+    QUIT. The stop closes them at once, without waiting for the linger."""
+    out = os.path.join(work, "mute.out")
+    mute = start(["python3", "-c", MUTE_BACKEND, str(MUTE_PORT)], out)
+    check("stop: the mute backend listens", wait_for(lambda: "listening" in open(out).read(), 10))
+    gw = Gateway(work, "gw-stop", GW_STOP, f"127.0.0.1:{MUTE_PORT}", level=3)
+    try:
+        a = Session(SRV_IP, GW_STOP)
+        a.login("anonymous", "x")
+        a.close()                              # the backend is left lingering
+        b = Ctl(SRV_IP, GW_STOP)
+        r = b.cmd("QUIT")                      # b stays open: so is the client
+        check("stop: QUIT before login: 221, and the gateway's FIN", r.startswith("221") and
+              b.f.read1(100) == b"", r)
+        pid = gw.proc.pid
+        check("stop: the gateway waits for the backend's FIN after the client left",
+              wait_for(lambda: lingering(pid, r"127\.0\.0\.1:%d" % MUTE_PORT), 3))
+        check("stop: the gateway waits for the client's FIN after 221",
+              wait_for(lambda: lingering(pid, re.escape(CLI_IP) + r":\d+"), 3))
+        started = time.time()
+        gw.proc.send_signal(signal.SIGTERM)
+        try:
+            gw.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.time() - started
+        check(f"stop: ferryd exits within {STOP_WITHIN} s of SIGTERM while both linger "
+              f"(took {took:.2f} s)", gw.proc.poll() is not None and took < STOP_WITHIN)
+        b.close()
+    finally:
+        check("gw-stop.log: ferryd stopped (exit 6), sanitizers quiet",
+              gw.stop() and gw.proc.returncode == 6, gw.logtext()[-1500:])
+        mute.kill()
+        mute.wait()
+
+
 def config_checks(work):
     def check_config(gw):
         path = os.path.join(work, "check.json")
@@ -1113,6 +1306,7 @@ def main():
     lab, home = None, os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
         lab, srv, cli = netns_pair(52, RULES, cli_addrs=2)
+        srv.nft(RESET_COUNTER)
         SRV, CLI = srv.ns, cli.ns
         check("netlab gave the addresses used here", (srv.addr(), cli.addr()) == (SRV_IP, CLI_IP)
               and f"{CLI_IP2}/24" in cli.ip("addr").stdout)
@@ -1126,6 +1320,7 @@ def main():
         broken_retr("vsftpd", GW_VS, "anonymous", "x", "/up")
         g3_exchange("vsftpd", GW_VS, "anonymous", "x", vsroot)
         backpressure(GW_VS, vsroot, vslog)
+        t.run("late byte", late_byte, GW_VS, vsroot)
         mapping(gws[0], vslog)
         direct_fails("vsftpd", VS_PORT, "anonymous:x", work)
         check("gw-vsftpd: descriptors back to before its sessions", *fds.back())
@@ -1143,7 +1338,9 @@ def main():
               "/up", work, cert)
         t.run_closing(gtls.proc.pid, "ftps raw", ftps_raw, gtls, "anonymous", "x", vsroot, cert)
         t.run_closing(gtls.proc.pid, "ftps reuse tls1.2", ftps_reuse_tls12, gtls, "anonymous", "x", vsroot, cert)
+        t.run("ftps client ends", ftps_client_ends, gtls, "anonymous", "x", vsroot, cert)
         t.run("ftps reload", ftps_reload, work, "anonymous", "x", vsroot)
+        t.run("stop while lingering", stop_while_lingering, work)
         t.run("ftps implicit", ftps_implicit, work, "anonymous", "x", vsroot, cert, key)
         gpol = Gateway(work, "gw-tls-policy", GW_TLS_POL, f"127.0.0.1:{VS_PORT}",
                        tls=dict(tls, policy="data", require_reuse=False), backend_tls="off")
