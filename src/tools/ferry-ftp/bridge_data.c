@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +20,30 @@
 static struct br_ep *src(struct br_session *s) { return s->up ? &s->cd : &s->sd; }
 static struct br_ep *dst(struct br_session *s) { return s->up ? &s->sd : &s->cd; }
 
+static void pipe_close(struct br_session *s)
+{
+	if (s->pfd[0] < 0)
+		return;
+	s->b->pipes--;
+	close(s->pfd[0]);
+	close(s->pfd[1]);
+	s->pfd[0] = s->pfd[1] = -1;
+	s->p_len = s->p_cap = 0;
+}
+
+/* The pipe stays for the session's next transfer (a pipe2 and two fcntl
+ * and two close fewer a file) when the splices left nothing in it: p_len
+ * counts every byte they moved, so an aborted transfer's bytes, the only
+ * ones that can be left, close it. */
 void ftpc_br_xfer_end(struct br_session *s)
 {
-	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_close(&s->cd, true);
 	ftpc_br_ep_close(&s->sd, true);
-	if (s->pfd[0] >= 0)
-		s->b->pipes--;
-	for (int i = 0; i < 2; i++) {
-		if (s->pfd[i] >= 0)
-			close(s->pfd[i]);
-		s->pfd[i] = -1;
-	}
+	if (s->p_len)
+		pipe_close(s);
 	ftpc_br_dtls_end(s);
 	ftpc_br_ldata_end(s);
-	s->p_len = s->p_cap = s->dlin_len = s->held_len = s->xcmd_len = 0;
+	s->dlin_len = s->held_len = s->xcmd_len = 0;
 	s->held_code = 0;
 	s->xs = BR_X_NONE;
 	s->dmode = BR_DM_NONE;
@@ -41,29 +51,89 @@ void ftpc_br_xfer_end(struct br_session *s)
 	s->src_dry = s->dst_full = s->pipe_full = false;
 }
 
-int ftpc_br_listen(struct br_session *s, unsigned *port)
+void ftpc_br_listener_close(struct br_session *s)
+{
+	ftpc_br_ep_close(&s->lst, false);
+	if (s->dmode == BR_DM_PASV)
+		s->dmode = BR_DM_NONE;
+}
+
+void ftpc_br_data_free(struct br_session *s)
+{
+	ftpc_br_xfer_end(s);
+	ftpc_br_listener_close(s);
+	pipe_close(s);
+}
+
+/* An idle session holds no pipe for long: pipes count against the user's
+ * pipe pages (fs.pipe-user-pages-soft), which transfers under way need. */
+void ftpc_br_data_idle(struct br_session *s)
+{
+	if (s->xs == BR_X_NONE && !s->pipe_used)
+		pipe_close(s);
+	s->pipe_used = false;
+}
+
+/* Connections waiting on the kept listener are left over from earlier
+ * (a client's second try, one it gave up): none of them may become the
+ * data connection of the transfer that this PASV or EPSV announces. true
+ * when the backlog is empty now. */
+static bool drain_backlog(struct br_session *s)
+{
+	for (int i = 0; i < 16; i++) {
+		int fd = accept4(s->lst.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK;
+		close(fd);
+		if (s->b->verbose)
+			fprintf(stderr, "%s bridge: a stale connection to the passive port closed\n",
+				FERRY_FTP_PROG);
+	}
+	return false;
+}
+
+/* A passive listener, bound to the address the client reached the bridge
+ * at (any port); TCP_NODELAY on it is inherited by what it accepts. */
+static int listener_open(struct br_session *s)
 {
 	struct sockaddr_storage me;
-	socklen_t l = sizeof(me);
-	if (ftpc_br_xfer_busy(s) || getsockname(s->cc.fd, (struct sockaddr *)&me, &l) < 0)
+	if (!ftpc_br_client_me(s, &me))
 		return -1;
+	socklen_t l = fb_addr_len((struct sockaddr *)&me);
 	if (me.ss_family == AF_INET)
 		((struct sockaddr_in *)&me)->sin_port = 0;
 	else
 		((struct sockaddr_in6 *)&me)->sin6_port = 0;
-	int fd = socket(me.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(me.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 	if (fd < 0)
 		return -1;
 	if (bind(fd, (struct sockaddr *)&me, l) < 0 || listen(fd, 1) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&me, &l) < 0) {
+	    getsockname(fd, (struct sockaddr *)&me, &l) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
 		close(fd);
 		return -1;
 	}
-	ftpc_br_ep_close(&s->cd, false);
 	if (ftpc_br_ep_open(s, &s->lst, fd, false) < 0)
 		return -1;
-	*port = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
-					      : ((struct sockaddr_in6 *)&me)->sin6_port);
+	s->lport = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
+						 : ((struct sockaddr_in6 *)&me)->sin6_port);
+	return 0;
+}
+
+/* PASV and EPSV: the session's passive port, opened at the first and kept
+ * (answered again; across REIN too, as a client may use it after) until
+ * PORT, EPRT or the session's end: socket, bind, listen, getsockname and
+ * close fewer a file. */
+int ftpc_br_listen(struct br_session *s, unsigned *port)
+{
+	if (ftpc_br_xfer_busy(s))
+		return -1;
+	ftpc_br_ep_close(&s->cd, false);
+	if (s->lst.fd >= 0 && !drain_backlog(s))
+		ftpc_br_listener_close(s);     /* a flood: a new port, the old one's gone */
+	if (s->lst.fd < 0 && listener_open(s) < 0)
+		return -1;
+	*port = s->lport;
 	s->dmode = BR_DM_PASV;
 	return 0;
 }
@@ -121,7 +191,6 @@ static void data_fail(struct br_session *s, const char *why)
 {
 	if (s->b->verbose)
 		fprintf(stderr, "%s bridge: data connection: %s\n", FERRY_FTP_PROG, why);
-	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_close(&s->cd, true);
 	ftpc_br_ep_close(&s->sd, true);
 	s->data_done = s->data_failed = true;
@@ -137,6 +206,7 @@ static void data_fail(struct br_session *s, const char *why)
  * as when all had 256 KiB). A size refused leaves what pipe2 gave. */
 static int open_pipe(struct br_session *s)
 {
+	s->pipe_used = true;
 	if (s->pfd[0] >= 0)
 		return 0;
 	if (pipe2(s->pfd, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -471,19 +541,21 @@ void ftpc_br_abort(struct br_session *s)
 	}
 }
 
+/* Only the client itself may use its passive port, and only for the
+ * transfer it was last announced for: a connection while none is awaited
+ * (between transfers, or a second one) is closed. */
 static void accept_client(struct br_session *s)
 {
-	struct sockaddr_storage peer, me;
+	struct sockaddr_storage peer;
 	socklen_t l = sizeof(peer);
 	int fd = accept4(s->lst.fd, (struct sockaddr *)&peer, &l, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	/* Only the client itself may use its passive port. */
-	if (s->cd.fd >= 0 || !ftpc_br_client_peer(s, &me) || !fb_addr_same_host(&peer, &me)) {
+	if (s->dmode != BR_DM_PASV || s->cd.fd >= 0 ||
+	    !fb_addr_same_host(&peer, &s->cpeer)) {
 		close(fd);
 		return;
 	}
-	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_open(s, &s->cd, fd, false);
 }
 
@@ -562,7 +634,9 @@ uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
 		return 0;
 	if (e->connecting)
 		return EPOLLOUT;
-	if (e->kind == BR_LST || (e->kind == BR_SD && s->xs == BR_X_DLOGIN))
+	if (e->kind == BR_LST)
+		return EPOLLIN;
+	if (e->kind == BR_SD && s->xs == BR_X_DLOGIN)
 		return EPOLLIN;
 	if (e->kind == BR_SD && s->xs == BR_X_READY)
 		return EPOLLRDHUP;

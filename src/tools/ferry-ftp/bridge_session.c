@@ -36,9 +36,10 @@ int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecti
 	e->armed = 0;
 	e->connecting = connecting;
 	/* A reply written while the last one is unacknowledged (150, then 226)
-	 * must not wait for the peer's delayed ACK: 40 ms a file otherwise. */
+	 * must not wait for the peer's delayed ACK: 40 ms a file otherwise. A
+	 * passive data connection has it from its listener (bridge_data.c). */
 	int one = 1;
-	if (e->kind != BR_LST)
+	if (e->kind != BR_LST && !(e->kind == BR_CD && !connecting))
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct epoll_event ev = { .events = 0, .data.ptr = e };
 	if (epoll_ctl(s->b->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -125,13 +126,13 @@ void ftpc_br_fatal(struct br_session *s, const char *why)
 		s->cout_len += (size_t)n;
 	}
 	s->closing = true;
-	ftpc_br_xfer_end(s);
+	ftpc_br_data_free(s);
 	ftpc_br_ep_close(&s->sc, false);
 }
 
 static void session_free(struct br_session *s)
 {
-	ftpc_br_xfer_end(s);
+	ftpc_br_data_free(s);
 	ftpc_br_ep_close(&s->cc, false);
 	ftpc_br_ep_close(&s->sc, false);
 	ftpc_br_server_tls_free(s);
@@ -162,7 +163,7 @@ void ftpc_br_reap(struct bridge *b)
 	}
 }
 
-static void new_session(struct bridge *b, int fd)
+static void new_session(struct bridge *b, int fd, const struct sockaddr_storage *peer)
 {
 	if (b->n >= BR_MAX_SESSIONS) {
 		static const char busy[] = "421 Too many sessions on the bridge\r\n";
@@ -180,6 +181,7 @@ static void new_session(struct bridge *b, int fd)
 		return;
 	}
 	s->b = b;
+	s->cpeer = *peer;
 	s->cc.fd = s->sc.fd = s->lst.fd = s->cd.fd = s->sd.fd = -1;
 	s->pfd[0] = s->pfd[1] = -1;
 	s->cc.kind = BR_CC, s->sc.kind = BR_SC, s->lst.kind = BR_LST;
@@ -208,14 +210,17 @@ static void new_session(struct bridge *b, int fd)
 void ftpc_br_accept(struct bridge *b)
 {
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(b->lep.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer = { 0 };
+		socklen_t l = sizeof(peer);
+		int fd = accept4(b->lep.fd, (struct sockaddr *)&peer, &l,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				fprintf(stderr, "%s bridge: accept: %s\n", FERRY_FTP_PROG,
 					strerror(errno));
 			return;
 		}
-		new_session(b, fd);
+		new_session(b, fd, &peer);
 	}
 }
 
@@ -298,7 +303,7 @@ static void server_event(struct br_session *s, uint32_t ev)
 			ftpc_br_server_lines(s);        /* its last words, e.g. 221 */
 			if (!s->closing) {
 				s->closing = true;
-				ftpc_br_xfer_end(s);
+				ftpc_br_data_free(s);
 				ftpc_br_ep_close(&s->sc, false);
 			}
 		}
@@ -360,7 +365,7 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 		if (s->stls && s->sc.fd >= 0 && ftpc_br_server_pull(s) < 0 && !s->closing) {
 			ftpc_br_server_lines(s);
 			s->closing = true;          /* close_notify: as EOF below */
-			ftpc_br_xfer_end(s);
+			ftpc_br_data_free(s);
 			ftpc_br_ep_close(&s->sc, false);
 		}
 		if (s->ctls && ftpc_br_client_pull(s) < 0) {
@@ -393,6 +398,7 @@ void ftpc_br_tick(struct bridge *b)
 	double now = ftpc_br_now();
 	for (struct br_session *s = b->sessions, *next; s; s = next) {
 		next = s->next;
+		ftpc_br_data_idle(s);
 		if (ftpc_br_client_hs_late(s, now)) {
 			session_free(s);            /* mid-handshake: no reply can reach it */
 			continue;
