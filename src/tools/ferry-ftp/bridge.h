@@ -35,6 +35,9 @@ struct br_ep {
 	enum br_kind kind;
 	bool connecting;        /* non-blocking connect() under way */
 	struct br_session *s;
+	/* The epoll batch it was closed in: the batch's other events for it
+	 * are the old socket's, never those of one opened since. */
+	unsigned long closed_in;
 };
 
 /* What the next final reply of the server answers. */
@@ -167,6 +170,7 @@ struct bridge {
 	struct br_session *graveyard;       /* closed this turn, freed after it */
 	size_t n;
 	size_t pipes;                       /* sessions' pipes open (bridge_data.c) */
+	unsigned long batch;                /* epoll_wait's returns, from 1 */
 };
 
 /* ---- bridge_main.c ------------------------------------------------------ */

@@ -518,6 +518,12 @@ void ftpc_br_xfer_final(struct br_session *s, int code)
 		return release(s);
 	}
 	s->holding = true;
+	/* A server sends a download's 2xx once its data connection is
+	 * closed: the bytes and the end are most often in the socket already,
+	 * read now instead of a turn later, so the client gets 150, the data
+	 * and the 226 in one turn (one EAGAIN when they are not). */
+	if (!s->up && !s->data_done && !s->lprot_p && !s->dtls && s->sd.fd >= 0)
+		pump(s, &s->sd, EPOLLRDHUP);
 	ftpc_br_data_settle(s);
 }
 
@@ -606,7 +612,7 @@ void ftpc_br_data_event(struct br_ep *e, uint32_t ev)
 	}
 	if (e->kind == BR_SD && s->xs == BR_X_DLOGIN)
 		return dlogin_event(s);
-	if (e->kind == BR_SD && s->xs == BR_X_READY)   /* only its end is watched */
+	if (e->kind == BR_SD && s->xs == BR_X_READY)   /* only its end is expected */
 		return preopen_drop(s, "the server closed it");
 	if (s->xs != BR_X_SENT || s->data_done) {
 		if (ev & (EPOLLHUP | EPOLLERR))     /* an idle connection gave up */
@@ -636,10 +642,14 @@ uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
 		return EPOLLOUT;
 	if (e->kind == BR_LST)
 		return EPOLLIN;
+	/* In clear the server's side wants the same from its login to a
+	 * download's end, with no epoll_ctl between: when READY nothing but
+	 * its end may come (a byte is the server's error, and drops it too).
+	 * Inside TLS a READY one may send a ticket: its end only. */
 	if (e->kind == BR_SD && s->xs == BR_X_DLOGIN)
-		return EPOLLIN;
+		return EPOLLIN | EPOLLRDHUP;
 	if (e->kind == BR_SD && s->xs == BR_X_READY)
-		return EPOLLRDHUP;
+		return s->dtls ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP;
 	if (s->xs != BR_X_SENT || s->data_done)
 		return 0;
 	if (s->lprot_p)

@@ -59,6 +59,7 @@ void ftpc_br_ep_close(struct br_ep *e, bool reset)
 		(void)setsockopt(e->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	}
 	close(e->fd);   /* also leaves the epoll set */
+	e->closed_in = e->s->b->batch;
 	e->fd = -1;
 	e->armed = 0;
 	e->connecting = false;
@@ -348,7 +349,7 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 	if (s->dead)
 		return;
 	s->last = ftpc_br_now();
-	if (e->fd >= 0) {
+	if (e->fd >= 0 && e->closed_in != s->b->batch) {
 		switch (e->kind) {
 		case BR_CC: client_event(s, ev); break;
 		case BR_SC: server_event(s, ev); break;
