@@ -31,9 +31,10 @@ enum br_kind { BR_SIGNAL, BR_LISTENER, BR_CC, BR_SC, BR_LST, BR_CD, BR_SD };
 struct br_session;
 struct br_ep {
 	int fd;                 /* -1: closed */
-	uint32_t armed;         /* events registered with epoll */
+	uint32_t armed;         /* events registered with epoll (0 until it wants some) */
 	enum br_kind kind;
 	bool connecting;        /* non-blocking connect() under way */
+	bool added;             /* in the epoll set */
 	struct br_session *s;
 	/* The epoll batch it was closed in: the batch's other events for it
 	 * are the old socket's, never those of one opened since. */
@@ -182,7 +183,9 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev);
 void ftpc_br_tick(struct bridge *b);          /* once a second: timeouts */
 void ftpc_br_close_all(struct bridge *b);
 void ftpc_br_reap(struct bridge *b);          /* after each epoll batch */
-int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting);
+/* fd becomes e's; it joins the epoll set when it first wants an event. */
+void ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting);
+void ftpc_br_nodelay(int fd);
 void ftpc_br_ep_close(struct br_ep *e, bool reset);
 /* Queue bytes for the client or the server; false (and the session ends)
  * when the buffer is full, which the gating of input makes impossible for

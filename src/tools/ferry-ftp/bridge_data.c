@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +92,7 @@ static bool drain_backlog(struct br_session *s)
 }
 
 /* A passive listener, bound to the address the client reached the bridge
- * at (any port); TCP_NODELAY on it is inherited by what it accepts. */
+ * at (any port); what it accepts inherits its TCP_NODELAY. */
 static int listener_open(struct br_session *s)
 {
 	struct sockaddr_storage me;
@@ -104,17 +103,15 @@ static int listener_open(struct br_session *s)
 		((struct sockaddr_in *)&me)->sin_port = 0;
 	else
 		((struct sockaddr_in6 *)&me)->sin6_port = 0;
-	int fd = socket(me.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	int fd = socket(me.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	if (bind(fd, (struct sockaddr *)&me, l) < 0 || listen(fd, 1) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&me, &l) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+	    getsockname(fd, (struct sockaddr *)&me, &l) < 0) {
 		close(fd);
 		return -1;
 	}
-	if (ftpc_br_ep_open(s, &s->lst, fd, false) < 0)
-		return -1;
+	ftpc_br_ep_open(s, &s->lst, fd, false);
 	s->lport = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
 						 : ((struct sockaddr_in6 *)&me)->sin6_port);
 	return 0;
@@ -279,8 +276,9 @@ void ftpc_br_spsv_reply(struct br_session *s, int code)
 		return fail_setup(s, "no credentials in the server's SPSV answer", last);
 	}
 	int fd = ftpc_br_dial(&s->b->srv, s->b->srvlen);
-	if (fd < 0 || ftpc_br_ep_open(s, &s->sd, fd, true) < 0)
+	if (fd < 0)
 		return fail_setup(s, "cannot connect to the server for data", NULL);
+	ftpc_br_ep_open(s, &s->sd, fd, true);
 	ftpc_dlogin_start(&s->dl, s->b->form, &s->cred);
 	s->dt = s->prot_p ? BR_DT_GREET : BR_DT_NONE;
 	s->dlr = (struct ftpc_reply_reader){ 0 };
@@ -300,10 +298,14 @@ static void data_open(struct br_session *s)
 	if (!ftpc_br_to_server(s, s->xcmd, s->xcmd_len) || !ftpc_br_expect(s, BR_Q_XFER))
 		return;
 	s->xs = BR_X_SENT;
+	if (s->up && !s->prot_p)
+		ftpc_br_nodelay(s->sd.fd);      /* see wants_nodelay (bridge_session.c) */
 	if (s->dmode == BR_DM_PORT) {
 		int fd = ftpc_br_dial(&s->port_to, s->port_len);
-		if (fd < 0 || ftpc_br_ep_open(s, &s->cd, fd, true) < 0)
+		if (fd < 0)
 			data_fail(s, "cannot connect to the client's PORT");
+		else
+			ftpc_br_ep_open(s, &s->cd, fd, true);
 	}
 }
 

@@ -27,7 +27,27 @@ int ftpc_br_dial(const struct sockaddr_storage *to, socklen_t len)
 	return fd;
 }
 
-int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting)
+void ftpc_br_nodelay(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* A reply written while the last one is unacknowledged (150, then 226)
+ * must not wait for the peer's delayed ACK: 40 ms a file otherwise. What
+ * a listener accepts inherits it from the listener; the server's data
+ * connection in clear writes only its login (one write, or one after each
+ * reply) unless it carries an upload, which sets it then (bridge_data.c). */
+static bool wants_nodelay(const struct br_session *s, const struct br_ep *e)
+{
+	switch (e->kind) {
+	case BR_CD: return e->connecting;
+	case BR_SD: return s->prot_p;
+	default: return true;
+	}
+}
+
+void ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting)
 {
 	if (e->fd >= 0)
 		ftpc_br_ep_close(e, true);
@@ -35,19 +55,8 @@ int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecti
 	e->s = s;
 	e->armed = 0;
 	e->connecting = connecting;
-	/* A reply written while the last one is unacknowledged (150, then 226)
-	 * must not wait for the peer's delayed ACK: 40 ms a file otherwise. A
-	 * passive data connection has it from its listener (bridge_data.c). */
-	int one = 1;
-	if (e->kind != BR_LST && !(e->kind == BR_CD && !connecting))
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct epoll_event ev = { .events = 0, .data.ptr = e };
-	if (epoll_ctl(s->b->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		e->fd = -1;
-		return -1;
-	}
-	return 0;
+	if (wants_nodelay(s, e))
+		ftpc_br_nodelay(fd);
 }
 
 void ftpc_br_ep_close(struct br_ep *e, bool reset)
@@ -58,10 +67,11 @@ void ftpc_br_ep_close(struct br_ep *e, bool reset)
 		struct linger l = { .l_onoff = 1, .l_linger = 0 };
 		(void)setsockopt(e->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	}
-	close(e->fd);   /* also leaves the epoll set */
+	close(e->fd);   /* also leaves the epoll set (no dup of it exists) */
 	e->closed_in = e->s->b->batch;
 	e->fd = -1;
 	e->armed = 0;
+	e->added = false;
 	e->connecting = false;
 }
 
@@ -197,9 +207,9 @@ static void new_session(struct bridge *b, int fd, const struct sockaddr_storage 
 	int one = 1;
 	/* ABOR may come after Telnet IP and a Synch (urgent data): keep it inline. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
-	if (ftpc_br_ep_open(s, &s->cc, fd, false) < 0 ||
-	    ftpc_br_ep_open(s, &s->sc, sfd, true) < 0 ||
-	    (b->limplicit && !ftpc_br_client_implicit(s))) {
+	ftpc_br_ep_open(s, &s->cc, fd, false);
+	ftpc_br_ep_open(s, &s->sc, sfd, true);
+	if (b->limplicit && !ftpc_br_client_implicit(s)) {
 		session_free(s);
 		return;
 	}
@@ -311,13 +321,20 @@ static void server_event(struct br_session *s, uint32_t ev)
 	}
 }
 
+/* An endpoint joins the epoll set when it first wants an event (a passive
+ * data connection of a small download never does): until then it hears
+ * of no hang-up either, which the next write to it finds. One whose ADD
+ * failed tries again at the next turn (and -t ends what never moves). */
 static void arm(struct br_session *s, struct br_ep *e, uint32_t want)
 {
 	if (e->fd < 0 || e->armed == want)
 		return;
 	struct epoll_event ev = { .events = want, .data.ptr = e };
-	if (epoll_ctl(s->b->ep, EPOLL_CTL_MOD, e->fd, &ev) == 0)
+	if (epoll_ctl(s->b->ep, e->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, e->fd,
+		      &ev) == 0) {
 		e->armed = want;
+		e->added = true;
+	}
 }
 
 static void rearm(struct br_session *s)
