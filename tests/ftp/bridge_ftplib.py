@@ -128,6 +128,17 @@ def stalled(conn, deadline=10):
     return same >= 5
 
 
+def pipes_of(pid):
+    """How many pipe descriptors the process has open."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:")
+        except OSError:
+            pass
+    return n
+
+
 def store_on(f, port, remote, data):
     """STOR over a passive port the client already has."""
     conn = socket.create_connection((host, port), timeout=20)
@@ -147,6 +158,7 @@ def reuse(big, big_sample, small, small_sample, bridge_pid):
         want_big, want_small = a.read(), b.read()
     f = session()
     notes, ok = [], True
+    base = pipes_of(bridge_pid)
 
     def note(cond, what):
         nonlocal ok
@@ -197,6 +209,13 @@ def reuse(big, big_sample, small, small_sample, bridge_pid):
     conn.close()
     f.voidresp()
     note(b"".join(chunks) == want_big, "... and the RETR byte-identical")
+    kept = pipes_of(bridge_pid) - base
+    end = time.time() + 10
+    while pipes_of(bridge_pid) > base and time.time() < end:
+        time.sleep(0.1)
+    idle = pipes_of(bridge_pid) - base
+    note(kept == 2 and idle == 0, f"the pipe kept after the transfer ({kept} fds), given back "
+         f"when the session idles ({idle} fds left)")
     f.quit()
     return ok, "; ".join(notes)
 
