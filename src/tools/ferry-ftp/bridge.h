@@ -186,7 +186,9 @@ void ftpc_br_reap(struct bridge *b);          /* after each epoll batch */
 /* fd becomes e's; it joins the epoll set when it first wants an event. */
 void ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting);
 void ftpc_br_nodelay(int fd);
+/* reset: RST, so a peer never takes a broken transfer for a whole one. */
 void ftpc_br_ep_close(struct br_ep *e, bool reset);
+void ftpc_br_close_reset(int fd);
 /* Queue bytes for the client or the server; false (and the session ends)
  * when the buffer is full, which the gating of input makes impossible for
  * well-behaved peers. */
@@ -309,7 +311,7 @@ void ftpc_br_data_timeout(struct br_session *s);
 /* The transfer's end: its connections closed; the pipe (when empty) and
  * the passive listener stay for the next transfer. */
 void ftpc_br_xfer_end(struct br_session *s);
-/* The session's end (or its login's): the listener and the pipe go too. */
+/* The session's end: the listener and the pipe go too. */
 void ftpc_br_data_free(struct br_session *s);
 void ftpc_br_listener_close(struct br_session *s);
 /* Once a second: a pipe no transfer used since the last call is given back. */

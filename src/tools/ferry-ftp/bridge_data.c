@@ -81,9 +81,11 @@ static bool drain_backlog(struct br_session *s)
 {
 	for (int i = 0; i < 16; i++) {
 		int fd = accept4(s->lst.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == ECONNABORTED || errno == EINTR))
+			continue;
 		if (fd < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK;
-		close(fd);
+		ftpc_br_close_reset(fd);
 		if (s->b->verbose)
 			fprintf(stderr, "%s bridge: a stale connection to the passive port closed\n",
 				FERRY_FTP_PROG);
@@ -551,7 +553,8 @@ void ftpc_br_abort(struct br_session *s)
 
 /* Only the client itself may use its passive port, and only for the
  * transfer it was last announced for: a connection while none is awaited
- * (between transfers, or a second one) is closed. */
+ * (between transfers, or a second one) is reset, as the closed port of
+ * an ended transfer would have refused it. */
 static void accept_client(struct br_session *s)
 {
 	struct sockaddr_storage peer;
@@ -561,7 +564,7 @@ static void accept_client(struct br_session *s)
 		return;
 	if (s->dmode != BR_DM_PASV || s->cd.fd >= 0 ||
 	    !fb_addr_same_host(&peer, &s->cpeer)) {
-		close(fd);
+		ftpc_br_close_reset(fd);
 		return;
 	}
 	ftpc_br_ep_open(s, &s->cd, fd, false);

@@ -59,15 +59,21 @@ void ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connect
 		ftpc_br_nodelay(fd);
 }
 
+void ftpc_br_close_reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
 void ftpc_br_ep_close(struct br_ep *e, bool reset)
 {
 	if (e->fd < 0)
 		return;
-	if (reset) {   /* RST, so a peer never takes a broken transfer for a whole one */
-		struct linger l = { .l_onoff = 1, .l_linger = 0 };
-		(void)setsockopt(e->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	}
-	close(e->fd);   /* also leaves the epoll set (no dup of it exists) */
+	if (reset)
+		ftpc_br_close_reset(e->fd);
+	else
+		close(e->fd);   /* also leaves the epoll set (no dup of it exists) */
 	e->closed_in = e->s->b->batch;
 	e->fd = -1;
 	e->armed = 0;
