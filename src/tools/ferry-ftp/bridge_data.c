@@ -1,7 +1,8 @@
-/* bridge_data.c — one transfer of a bridge session: the client's side (a
- * local passive port, or a connection to its PORT), the server's side (SPSV
- * and the data connection's own login), and the bounded pipe between them;
- * the transfer's final reply reaches the client only after the last byte. */
+/* bridge_data.c — one transfer of a bridge session: the client's side (the
+ * session's passive port, or a connection to its PORT), the server's side
+ * (SPSV and the data connection's own login), and the bounded pipe between
+ * them (the session's, kept empty between transfers); the transfer's final
+ * reply reaches the client only after the last byte. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
