@@ -12,16 +12,24 @@ one line "OK ..." or "FAIL ..." and exits 0 or 1.
   bridge_ftplib.py HOST PORT USER PASS twice REMOTE SAMPLE  PASV, then RETR (PASV again)
   bridge_ftplib.py HOST PORT USER PASS prequit N REMOTE   N sessions: PASV or SIZE
       REMOTE, then QUIT at once, or PASV and a close after 0-1 ms (no QUIT)
+  bridge_ftplib.py HOST PORT USER PASS reuse BIG BIGSAMPLE SMALL SAMPLE PID  what one
+      transfer leaves (an aborted RETR's bytes, connections to the passive
+      port) never reaches the next of the session (PID: the bridge, stopped
+      for a moment)
   bridge_ftplib.py HOST PORT USER PASS hold CMD REMOTE SAMPLE  CMD (PASV, or SIZE REMOTE),
       print HELD, then do what stdin says: quit (QUIT), drop (close, no QUIT),
       relogin (after PASV: REIN, USER, PASS, then RETR on the PASV's port)
 The environment's FTP_TIMEOUT (seconds, default 20) bounds every socket.
 """
+import fcntl
 import hashlib
 import io
 import os
+import signal
 import socket
+import struct
 import sys
+import termios
 import threading
 import time
 import ftplib
@@ -93,6 +101,136 @@ def abort(remote):
     f.quit()
     ok = got and codes[0] in ("426", "225", "226") and codes[-1] in ("225", "226") and after
     return ok, f"read {len(got)} bytes, replies {codes}, PWD after ABOR {after!r}"
+
+
+def poke(port):
+    """A connection to the passive port that the bridge must not use: None
+    when it was reset already inside connect() (loopback is that fast)."""
+    try:
+        return socket.create_connection((host, port), timeout=20)
+    except ConnectionResetError:
+        return None
+
+
+def closed_unused(sock):
+    """A connection the bridge closed without a byte: b'' (or a reset)."""
+    if sock is None:
+        return True
+    sock.settimeout(10)
+    try:
+        got = sock.recv(65536)
+    except ConnectionResetError:
+        got = b""
+    except OSError as e:
+        got = repr(e).encode()
+    sock.close()
+    return got == b""
+
+
+def stalled(conn, deadline=10):
+    """Waits until the bytes queued for this client stop growing: the
+    client's window is full, so the bridge's pipe fills behind it."""
+    last, same, end = -1, 0, time.time() + deadline
+    while same < 5 and time.time() < end:
+        queued = struct.unpack("i", fcntl.ioctl(conn, termios.FIONREAD, b"\0" * 4))[0]
+        same = same + 1 if queued == last else 0
+        last = queued
+        time.sleep(0.05)
+    return same >= 5
+
+
+def pipes_of(pid):
+    """How many pipe descriptors the process has open."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:")
+        except OSError:
+            pass
+    return n
+
+
+def store_on(f, port, remote, data):
+    """STOR over a passive port the client already has."""
+    conn = socket.create_connection((host, port), timeout=20)
+    f.putcmd(f"STOR {remote}")
+    first = f.getresp()
+    conn.sendall(data)
+    conn.close()
+    return first[:3] + " " + f.voidresp()[:3]
+
+
+def reuse(big, big_sample, small, small_sample, bridge_pid):
+    """The bridge keeps a session's pipe and passive port between transfers:
+    an aborted RETR's bytes still in the pipe, and connections to the port
+    made between transfers, before a PASV or beside a transfer, must reach
+    no later transfer."""
+    with open(big_sample, "rb") as a, open(small_sample, "rb") as b:
+        want_big, want_small = a.read(), b.read()
+    f = session()
+    notes, ok = [], True
+    base = pipes_of(bridge_pid)
+
+    def note(cond, what):
+        nonlocal ok
+        ok = ok and bool(cond)
+        notes.append(("" if cond else "NOT ") + what)
+
+    for i in range(2):
+        conn = f.transfercmd(f"RETR {big}")
+        conn.recv(65536)
+        note(stalled(conn), f"RETR {i} stalled with the bridge's pipe full")
+        first = f.abort()
+        conn.close()
+        if first[:3] == "426":
+            f.getresp()
+        note(retr(f, small) == want_small, f"RETR after aborted RETR {i} byte-identical")
+    p1, p2 = f.makepasv()[1], f.makepasv()[1]
+    note(p1 == p2, f"PASV answers the session's port again ({p1}, {p2})")
+    # between transfers: one left open, one given up (connected, then closed)
+    stale = poke(p2)
+    gave_up = poke(p2)
+    if gave_up:
+        gave_up.close()
+    f.storbinary("STOR /reuse-up", io.BytesIO(want_small))
+    note(retr(f, "/reuse-up") == want_small, "STOR after stale connections byte-identical")
+    note(closed_unused(stale), "a connection made between transfers closed unused")
+    # still queued at the listener when the next PASV is read: the bridge is
+    # stopped while the PASV and then the connections arrive
+    os.kill(bridge_pid, signal.SIGSTOP)
+    try:
+        f.putcmd("PASV")
+        stale = socket.create_connection((host, p2), timeout=20)
+        socket.create_connection((host, p2), timeout=20).close()
+    finally:
+        os.kill(bridge_pid, signal.SIGCONT)
+    p3 = ftplib.parse227(f.getresp())[1]
+    codes = store_on(f, p3, "/reuse-up2", want_big)
+    note(retr(f, "/reuse-up2") == want_big,
+         f"STOR on port {p3} after connections queued before its PASV: {codes}, byte-identical")
+    note(closed_unused(stale), "... and the queued connection closed unused")
+    # beside a running transfer: a second connection to the port
+    conn = f.transfercmd(f"RETR {big}")
+    extra = poke(conn.getpeername()[1])
+    note(closed_unused(extra), "a second connection during a RETR closed unused")
+    chunks = []
+    while True:
+        b = conn.recv(1 << 20)
+        if not b:
+            break
+        chunks.append(b)
+    conn.close()
+    f.voidresp()
+    note(b"".join(chunks) == want_big, "... and the RETR byte-identical")
+    kept = pipes_of(bridge_pid) - base
+    end = time.time() + 10
+    while pipes_of(bridge_pid) > base and time.time() < end:
+        time.sleep(0.1)
+    idle = pipes_of(bridge_pid) - base
+    note(kept == 2 and idle == 0, f"the pipe kept after the transfer ({kept} fds), given back "
+         f"when the session idles ({idle} fds left)")
+    f.quit()
+    return ok, "; ".join(notes)
 
 
 def many(n, remote):
@@ -224,6 +362,8 @@ def main():
         ok, why = codes == ["221"] * int(args[0]), f"PASV or SIZE, QUIT or close: {codes}"
     elif mode == "hold":
         ok, why = hold(args[0], args[1], args[2])
+    elif mode == "reuse":
+        ok, why = reuse(*args[:4], int(args[4]))
     else:
         ok, why = False, f"unknown mode {mode}"
     print(("OK " if ok else "FAIL ") + why, flush=True)

@@ -172,6 +172,15 @@ def test_abort_and_rest(port, root, work):
           filecmp.cmp(f"{work}/big-c", big, shallow=False), r.stderr.decode()[-300:])
 
 
+def test_reuse(b, root):
+    """The pipe and the passive port outlive a transfer (the bridge's cost
+    per file): nothing of one transfer may reach the next."""
+    ok, out = ftplib_run(b.port, "reuse", "/big", os.path.join(root, "big"), "/tree/sub/file1",
+                         os.path.join(root, "tree/sub/file1"), str(b.proc.pid))
+    check("one session: RETR after aborted RETRs, the same passive port again, "
+          "stale connections closed unused, transfers byte-identical", ok, out)
+
+
 def proc_cpu(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -302,6 +311,7 @@ def main():
                                ("tnftp", test_tnftp, (b.port, root, work, up)),
                                ("ftplib", test_ftplib, (b.port, root, work, up)),
                                ("abort/rest", test_abort_and_rest, (b.port, root, work)),
+                               ("reuse", test_reuse, (b, root)),
                                ("many", test_many, (b.port,)),
                                ("slow client", test_slow_client, (b, root, work)),
                                ("pre-open", test_preopen, (b.port, root, work, d)),

@@ -31,10 +31,14 @@ enum br_kind { BR_SIGNAL, BR_LISTENER, BR_CC, BR_SC, BR_LST, BR_CD, BR_SD };
 struct br_session;
 struct br_ep {
 	int fd;                 /* -1: closed */
-	uint32_t armed;         /* events registered with epoll */
+	uint32_t armed;         /* events registered with epoll (0 until it wants some) */
 	enum br_kind kind;
 	bool connecting;        /* non-blocking connect() under way */
+	bool added;             /* in the epoll set */
 	struct br_session *s;
+	/* The epoll batch it was closed in: the batch's other events for it
+	 * are the old socket's, never those of one opened since. */
+	unsigned long closed_in;
 };
 
 /* What the next final reply of the server answers. */
@@ -122,8 +126,12 @@ struct br_session {
 	bool dl_piped;                      /* its commands were sent up front */
 	char dlin[1024];
 	size_t dlin_len;
-	int pfd[2];                         /* a kernel pipe while a transfer runs */
+	int pfd[2];                         /* a kernel pipe, kept between transfers */
 	size_t p_len, p_cap;                /* bytes in it, and its size */
+	bool pipe_used;                     /* since the last tick (else given back) */
+	unsigned lport;                     /* the passive listener's port (s->lst) */
+	struct sockaddr_storage cpeer, cme; /* the client control connection's ends */
+	bool cme_known;                     /* cme read (at the first PASV or EPSV) */
 
 	/* TLS toward the client (bridge_ltls.c, bridge_ldata.c; --local-cert) */
 	struct crypto_tls *ctls;            /* NULL: the client's control connection is clear */
@@ -162,7 +170,8 @@ struct bridge {
 	struct br_session *sessions;
 	struct br_session *graveyard;       /* closed this turn, freed after it */
 	size_t n;
-	size_t pipes;                       /* transfers' pipes open (bridge_data.c) */
+	size_t pipes;                       /* sessions' pipes open (bridge_data.c) */
+	unsigned long batch;                /* epoll_wait's returns, from 1 */
 };
 
 /* ---- bridge_main.c ------------------------------------------------------ */
@@ -174,8 +183,12 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev);
 void ftpc_br_tick(struct bridge *b);          /* once a second: timeouts */
 void ftpc_br_close_all(struct bridge *b);
 void ftpc_br_reap(struct bridge *b);          /* after each epoll batch */
-int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting);
+/* fd becomes e's; it joins the epoll set when it first wants an event. */
+void ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting);
+void ftpc_br_nodelay(int fd);
+/* reset: RST, so a peer never takes a broken transfer for a whole one. */
 void ftpc_br_ep_close(struct br_ep *e, bool reset);
+void ftpc_br_close_reset(int fd);
 /* Queue bytes for the client or the server; false (and the session ends)
  * when the buffer is full, which the gating of input makes impossible for
  * well-behaved peers. */
@@ -191,7 +204,10 @@ int ftpc_br_dial(const struct sockaddr_storage *to, socklen_t len);
 /* ---- bridge_cmd.c: the client's commands ----------------------------------- */
 void ftpc_br_client_lines(struct br_session *s);
 
+/* The client's control connection: its address (from accept), and the
+ * bridge's end of it (read once): false when unknown. */
 bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a);
+bool ftpc_br_client_me(struct br_session *s, struct sockaddr_storage *me);
 
 /* ---- bridge_reply.c: the server's replies ---------------------------------- */
 void ftpc_br_server_lines(struct br_session *s);
@@ -292,6 +308,13 @@ void ftpc_br_data_event(struct br_ep *e, uint32_t ev);
 uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e);
 void ftpc_br_data_settle(struct br_session *s);
 void ftpc_br_data_timeout(struct br_session *s);
+/* The transfer's end: its connections closed; the pipe (when empty) and
+ * the passive listener stay for the next transfer. */
 void ftpc_br_xfer_end(struct br_session *s);
+/* The session's end: the listener and the pipe go too. */
+void ftpc_br_data_free(struct br_session *s);
+void ftpc_br_listener_close(struct br_session *s);
+/* Once a second: a pipe no transfer used since the last call is given back. */
+void ftpc_br_data_idle(struct br_session *s);
 
 #endif

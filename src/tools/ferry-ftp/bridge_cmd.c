@@ -56,8 +56,18 @@ static void plain(const struct sockaddr_storage *a, struct sockaddr_storage *out
 
 bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a)
 {
-	socklen_t l = sizeof(*a);
-	return getpeername(s->cc.fd, (struct sockaddr *)a, &l) == 0;
+	*a = s->cpeer;
+	return s->cpeer.ss_family != AF_UNSPEC;
+}
+
+bool ftpc_br_client_me(struct br_session *s, struct sockaddr_storage *me)
+{
+	socklen_t l = sizeof(s->cme);
+	if (!s->cme_known && getsockname(s->cc.fd, (struct sockaddr *)&s->cme, &l) < 0)
+		return false;
+	s->cme_known = true;
+	*me = s->cme;
+	return true;
 }
 
 /* Server replies still owed to the client (the bridge's own SPSV is not). */
@@ -73,9 +83,8 @@ static void cmd_pasv(struct br_session *s, const char *arg)
 {
 	(void)arg;
 	struct sockaddr_storage me, p;
-	socklen_t l = sizeof(me);
 	unsigned port;
-	if (getsockname(s->cc.fd, (struct sockaddr *)&me, &l) < 0)
+	if (!ftpc_br_client_me(s, &me))
 		return ftpc_br_reply(s, "425 Cannot open a passive port");
 	plain(&me, &p);
 	if (p.ss_family != AF_INET)
@@ -106,7 +115,7 @@ static void set_port(struct br_session *s, struct sockaddr_storage *to, socklen_
 	struct sockaddr_storage peer;
 	if (!ftpc_br_client_peer(s, &peer) || !fb_addr_same_host(&peer, to))
 		return ftpc_br_reply(s, "504 The data address must be your own");
-	ftpc_br_ep_close(&s->lst, false);
+	ftpc_br_listener_close(s);
 	ftpc_br_ep_close(&s->cd, false);
 	s->port_to = *to;
 	s->port_len = len;

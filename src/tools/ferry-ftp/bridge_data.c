@@ -1,7 +1,8 @@
-/* bridge_data.c — one transfer of a bridge session: the client's side (a
- * local passive port, or a connection to its PORT), the server's side (SPSV
- * and the data connection's own login), and the bounded pipe between them;
- * the transfer's final reply reaches the client only after the last byte. */
+/* bridge_data.c — one transfer of a bridge session: the client's side (the
+ * session's passive port, or a connection to its PORT), the server's side
+ * (SPSV and the data connection's own login), and the bounded pipe between
+ * them (the session's, kept empty between transfers); the transfer's final
+ * reply reaches the client only after the last byte. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,21 +20,30 @@
 static struct br_ep *src(struct br_session *s) { return s->up ? &s->cd : &s->sd; }
 static struct br_ep *dst(struct br_session *s) { return s->up ? &s->sd : &s->cd; }
 
+static void pipe_close(struct br_session *s)
+{
+	if (s->pfd[0] < 0)
+		return;
+	s->b->pipes--;
+	close(s->pfd[0]);
+	close(s->pfd[1]);
+	s->pfd[0] = s->pfd[1] = -1;
+	s->p_len = s->p_cap = 0;
+}
+
+/* The pipe stays for the session's next transfer (a pipe2 and two fcntl
+ * and two close fewer a file) when the splices left nothing in it: p_len
+ * counts every byte they moved, so an aborted transfer's bytes, the only
+ * ones that can be left, close it. */
 void ftpc_br_xfer_end(struct br_session *s)
 {
-	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_close(&s->cd, true);
 	ftpc_br_ep_close(&s->sd, true);
-	if (s->pfd[0] >= 0)
-		s->b->pipes--;
-	for (int i = 0; i < 2; i++) {
-		if (s->pfd[i] >= 0)
-			close(s->pfd[i]);
-		s->pfd[i] = -1;
-	}
+	if (s->p_len)
+		pipe_close(s);
 	ftpc_br_dtls_end(s);
 	ftpc_br_ldata_end(s);
-	s->p_len = s->p_cap = s->dlin_len = s->held_len = s->xcmd_len = 0;
+	s->dlin_len = s->held_len = s->xcmd_len = 0;
 	s->held_code = 0;
 	s->xs = BR_X_NONE;
 	s->dmode = BR_DM_NONE;
@@ -41,12 +51,57 @@ void ftpc_br_xfer_end(struct br_session *s)
 	s->src_dry = s->dst_full = s->pipe_full = false;
 }
 
-int ftpc_br_listen(struct br_session *s, unsigned *port)
+void ftpc_br_listener_close(struct br_session *s)
+{
+	ftpc_br_ep_close(&s->lst, false);
+	if (s->dmode == BR_DM_PASV)
+		s->dmode = BR_DM_NONE;
+}
+
+void ftpc_br_data_free(struct br_session *s)
+{
+	ftpc_br_xfer_end(s);
+	ftpc_br_listener_close(s);
+	pipe_close(s);
+}
+
+/* An idle session holds no pipe for long: pipes count against the user's
+ * pipe pages (fs.pipe-user-pages-soft), which transfers under way need. */
+void ftpc_br_data_idle(struct br_session *s)
+{
+	if (s->xs == BR_X_NONE && !s->pipe_used)
+		pipe_close(s);
+	s->pipe_used = false;
+}
+
+/* Connections waiting on the kept listener are left over from earlier
+ * (a client's second try, one it gave up): none of them may become the
+ * data connection of the transfer that this PASV or EPSV announces. true
+ * when the backlog is empty now. */
+static bool drain_backlog(struct br_session *s)
+{
+	for (int i = 0; i < 16; i++) {
+		int fd = accept4(s->lst.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == ECONNABORTED || errno == EINTR))
+			continue;
+		if (fd < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK;
+		ftpc_br_close_reset(fd);
+		if (s->b->verbose)
+			fprintf(stderr, "%s bridge: a stale connection to the passive port closed\n",
+				FERRY_FTP_PROG);
+	}
+	return false;
+}
+
+/* A passive listener, bound to the address the client reached the bridge
+ * at (any port); what it accepts inherits its TCP_NODELAY. */
+static int listener_open(struct br_session *s)
 {
 	struct sockaddr_storage me;
-	socklen_t l = sizeof(me);
-	if (ftpc_br_xfer_busy(s) || getsockname(s->cc.fd, (struct sockaddr *)&me, &l) < 0)
+	if (!ftpc_br_client_me(s, &me))
 		return -1;
+	socklen_t l = fb_addr_len((struct sockaddr *)&me);
 	if (me.ss_family == AF_INET)
 		((struct sockaddr_in *)&me)->sin_port = 0;
 	else
@@ -59,11 +114,26 @@ int ftpc_br_listen(struct br_session *s, unsigned *port)
 		close(fd);
 		return -1;
 	}
-	ftpc_br_ep_close(&s->cd, false);
-	if (ftpc_br_ep_open(s, &s->lst, fd, false) < 0)
+	ftpc_br_ep_open(s, &s->lst, fd, false);
+	s->lport = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
+						 : ((struct sockaddr_in6 *)&me)->sin6_port);
+	return 0;
+}
+
+/* PASV and EPSV: the session's passive port, opened at the first and kept
+ * (answered again; across REIN too, as a client may use it after) until
+ * PORT, EPRT or the session's end: socket, bind, listen, getsockname and
+ * close fewer a file. */
+int ftpc_br_listen(struct br_session *s, unsigned *port)
+{
+	if (ftpc_br_xfer_busy(s))
 		return -1;
-	*port = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
-					      : ((struct sockaddr_in6 *)&me)->sin6_port);
+	ftpc_br_ep_close(&s->cd, false);
+	if (s->lst.fd >= 0 && !drain_backlog(s))
+		ftpc_br_listener_close(s);     /* a flood: a new port, the old one's gone */
+	if (s->lst.fd < 0 && listener_open(s) < 0)
+		return -1;
+	*port = s->lport;
 	s->dmode = BR_DM_PASV;
 	return 0;
 }
@@ -121,7 +191,6 @@ static void data_fail(struct br_session *s, const char *why)
 {
 	if (s->b->verbose)
 		fprintf(stderr, "%s bridge: data connection: %s\n", FERRY_FTP_PROG, why);
-	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_close(&s->cd, true);
 	ftpc_br_ep_close(&s->sd, true);
 	s->data_done = s->data_failed = true;
@@ -137,6 +206,7 @@ static void data_fail(struct br_session *s, const char *why)
  * as when all had 256 KiB). A size refused leaves what pipe2 gave. */
 static int open_pipe(struct br_session *s)
 {
+	s->pipe_used = true;
 	if (s->pfd[0] >= 0)
 		return 0;
 	if (pipe2(s->pfd, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -209,8 +279,9 @@ void ftpc_br_spsv_reply(struct br_session *s, int code)
 		return fail_setup(s, "no credentials in the server's SPSV answer", last);
 	}
 	int fd = ftpc_br_dial(&s->b->srv, s->b->srvlen);
-	if (fd < 0 || ftpc_br_ep_open(s, &s->sd, fd, true) < 0)
+	if (fd < 0)
 		return fail_setup(s, "cannot connect to the server for data", NULL);
+	ftpc_br_ep_open(s, &s->sd, fd, true);
 	ftpc_dlogin_start(&s->dl, s->b->form, &s->cred);
 	s->dt = s->prot_p ? BR_DT_GREET : BR_DT_NONE;
 	s->dlr = (struct ftpc_reply_reader){ 0 };
@@ -230,10 +301,14 @@ static void data_open(struct br_session *s)
 	if (!ftpc_br_to_server(s, s->xcmd, s->xcmd_len) || !ftpc_br_expect(s, BR_Q_XFER))
 		return;
 	s->xs = BR_X_SENT;
+	if (s->up && !s->prot_p)
+		ftpc_br_nodelay(s->sd.fd);      /* see wants_nodelay (bridge_session.c) */
 	if (s->dmode == BR_DM_PORT) {
 		int fd = ftpc_br_dial(&s->port_to, s->port_len);
-		if (fd < 0 || ftpc_br_ep_open(s, &s->cd, fd, true) < 0)
+		if (fd < 0)
 			data_fail(s, "cannot connect to the client's PORT");
+		else
+			ftpc_br_ep_open(s, &s->cd, fd, true);
 	}
 }
 
@@ -448,6 +523,12 @@ void ftpc_br_xfer_final(struct br_session *s, int code)
 		return release(s);
 	}
 	s->holding = true;
+	/* A server sends a download's 2xx once its data connection is
+	 * closed: the bytes and the end are most often in the socket already,
+	 * read now instead of a turn later, so the client gets 150, the data
+	 * and the 226 in one turn (one EAGAIN when they are not). */
+	if (!s->up && !s->data_done && !s->lprot_p && !s->dtls && s->sd.fd >= 0)
+		pump(s, &s->sd, EPOLLRDHUP);
 	ftpc_br_data_settle(s);
 }
 
@@ -471,19 +552,22 @@ void ftpc_br_abort(struct br_session *s)
 	}
 }
 
+/* Only the client itself may use its passive port, and only for the
+ * transfer it was last announced for: a connection while none is awaited
+ * (between transfers, or a second one) is reset, as the closed port of
+ * an ended transfer would have refused it. */
 static void accept_client(struct br_session *s)
 {
-	struct sockaddr_storage peer, me;
+	struct sockaddr_storage peer;
 	socklen_t l = sizeof(peer);
 	int fd = accept4(s->lst.fd, (struct sockaddr *)&peer, &l, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	/* Only the client itself may use its passive port. */
-	if (s->cd.fd >= 0 || !ftpc_br_client_peer(s, &me) || !fb_addr_same_host(&peer, &me)) {
-		close(fd);
+	if (s->dmode != BR_DM_PASV || s->cd.fd >= 0 ||
+	    !fb_addr_same_host(&peer, &s->cpeer)) {
+		ftpc_br_close_reset(fd);
 		return;
 	}
-	ftpc_br_ep_close(&s->lst, false);
 	ftpc_br_ep_open(s, &s->cd, fd, false);
 }
 
@@ -534,7 +618,7 @@ void ftpc_br_data_event(struct br_ep *e, uint32_t ev)
 	}
 	if (e->kind == BR_SD && s->xs == BR_X_DLOGIN)
 		return dlogin_event(s);
-	if (e->kind == BR_SD && s->xs == BR_X_READY)   /* only its end is watched */
+	if (e->kind == BR_SD && s->xs == BR_X_READY)   /* only its end is expected */
 		return preopen_drop(s, "the server closed it");
 	if (s->xs != BR_X_SENT || s->data_done) {
 		if (ev & (EPOLLHUP | EPOLLERR))     /* an idle connection gave up */
@@ -562,10 +646,16 @@ uint32_t ftpc_br_data_want(struct br_session *s, struct br_ep *e)
 		return 0;
 	if (e->connecting)
 		return EPOLLOUT;
-	if (e->kind == BR_LST || (e->kind == BR_SD && s->xs == BR_X_DLOGIN))
+	if (e->kind == BR_LST)
 		return EPOLLIN;
+	/* In clear the server's side wants the same from its login to a
+	 * download's end, with no epoll_ctl between: when READY nothing but
+	 * its end may come (a byte is the server's error, and drops it too).
+	 * Inside TLS a READY one may send a ticket: its end only. */
+	if (e->kind == BR_SD && s->xs == BR_X_DLOGIN)
+		return EPOLLIN | EPOLLRDHUP;
 	if (e->kind == BR_SD && s->xs == BR_X_READY)
-		return EPOLLRDHUP;
+		return s->dtls ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP;
 	if (s->xs != BR_X_SENT || s->data_done)
 		return 0;
 	if (s->lprot_p)

@@ -132,6 +132,7 @@ static void loop(struct bridge *b)
 			ftpc_cli_fail(0, "bridge: epoll_wait: %s", strerror(errno));
 			return;
 		}
+		b->batch++;
 		for (int i = 0; i < n; i++) {
 			struct br_ep *e = evs[i].data.ptr;
 			if (e->kind == BR_SIGNAL)

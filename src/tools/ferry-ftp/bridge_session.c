@@ -27,7 +27,27 @@ int ftpc_br_dial(const struct sockaddr_storage *to, socklen_t len)
 	return fd;
 }
 
-int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting)
+void ftpc_br_nodelay(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* A reply written while the last one is unacknowledged (150, then 226)
+ * must not wait for the peer's delayed ACK: 40 ms a file otherwise. What
+ * a listener accepts inherits it from the listener; the server's data
+ * connection in clear writes only its login (one write, or one after each
+ * reply) unless it carries an upload, which sets it then (bridge_data.c). */
+static bool wants_nodelay(const struct br_session *s, const struct br_ep *e)
+{
+	switch (e->kind) {
+	case BR_CD: return e->connecting;
+	case BR_SD: return s->prot_p;
+	default: return true;
+	}
+}
+
+void ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecting)
 {
 	if (e->fd >= 0)
 		ftpc_br_ep_close(e, true);
@@ -35,31 +55,29 @@ int ftpc_br_ep_open(struct br_session *s, struct br_ep *e, int fd, bool connecti
 	e->s = s;
 	e->armed = 0;
 	e->connecting = connecting;
-	/* A reply written while the last one is unacknowledged (150, then 226)
-	 * must not wait for the peer's delayed ACK: 40 ms a file otherwise. */
-	int one = 1;
-	if (e->kind != BR_LST)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct epoll_event ev = { .events = 0, .data.ptr = e };
-	if (epoll_ctl(s->b->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		e->fd = -1;
-		return -1;
-	}
-	return 0;
+	if (wants_nodelay(s, e))
+		ftpc_br_nodelay(fd);
+}
+
+void ftpc_br_close_reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
 }
 
 void ftpc_br_ep_close(struct br_ep *e, bool reset)
 {
 	if (e->fd < 0)
 		return;
-	if (reset) {   /* RST, so a peer never takes a broken transfer for a whole one */
-		struct linger l = { .l_onoff = 1, .l_linger = 0 };
-		(void)setsockopt(e->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	}
-	close(e->fd);   /* also leaves the epoll set */
+	if (reset)
+		ftpc_br_close_reset(e->fd);
+	else
+		close(e->fd);   /* also leaves the epoll set (no dup of it exists) */
+	e->closed_in = e->s->b->batch;
 	e->fd = -1;
 	e->armed = 0;
+	e->added = false;
 	e->connecting = false;
 }
 
@@ -125,13 +143,13 @@ void ftpc_br_fatal(struct br_session *s, const char *why)
 		s->cout_len += (size_t)n;
 	}
 	s->closing = true;
-	ftpc_br_xfer_end(s);
+	ftpc_br_data_free(s);
 	ftpc_br_ep_close(&s->sc, false);
 }
 
 static void session_free(struct br_session *s)
 {
-	ftpc_br_xfer_end(s);
+	ftpc_br_data_free(s);
 	ftpc_br_ep_close(&s->cc, false);
 	ftpc_br_ep_close(&s->sc, false);
 	ftpc_br_server_tls_free(s);
@@ -162,7 +180,7 @@ void ftpc_br_reap(struct bridge *b)
 	}
 }
 
-static void new_session(struct bridge *b, int fd)
+static void new_session(struct bridge *b, int fd, const struct sockaddr_storage *peer)
 {
 	if (b->n >= BR_MAX_SESSIONS) {
 		static const char busy[] = "421 Too many sessions on the bridge\r\n";
@@ -180,6 +198,7 @@ static void new_session(struct bridge *b, int fd)
 		return;
 	}
 	s->b = b;
+	s->cpeer = *peer;
 	s->cc.fd = s->sc.fd = s->lst.fd = s->cd.fd = s->sd.fd = -1;
 	s->pfd[0] = s->pfd[1] = -1;
 	s->cc.kind = BR_CC, s->sc.kind = BR_SC, s->lst.kind = BR_LST;
@@ -194,9 +213,9 @@ static void new_session(struct bridge *b, int fd)
 	int one = 1;
 	/* ABOR may come after Telnet IP and a Synch (urgent data): keep it inline. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
-	if (ftpc_br_ep_open(s, &s->cc, fd, false) < 0 ||
-	    ftpc_br_ep_open(s, &s->sc, sfd, true) < 0 ||
-	    (b->limplicit && !ftpc_br_client_implicit(s))) {
+	ftpc_br_ep_open(s, &s->cc, fd, false);
+	ftpc_br_ep_open(s, &s->sc, sfd, true);
+	if (b->limplicit && !ftpc_br_client_implicit(s)) {
 		session_free(s);
 		return;
 	}
@@ -208,14 +227,17 @@ static void new_session(struct bridge *b, int fd)
 void ftpc_br_accept(struct bridge *b)
 {
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(b->lep.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer = { 0 };
+		socklen_t l = sizeof(peer);
+		int fd = accept4(b->lep.fd, (struct sockaddr *)&peer, &l,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				fprintf(stderr, "%s bridge: accept: %s\n", FERRY_FTP_PROG,
 					strerror(errno));
 			return;
 		}
-		new_session(b, fd);
+		new_session(b, fd, &peer);
 	}
 }
 
@@ -298,20 +320,27 @@ static void server_event(struct br_session *s, uint32_t ev)
 			ftpc_br_server_lines(s);        /* its last words, e.g. 221 */
 			if (!s->closing) {
 				s->closing = true;
-				ftpc_br_xfer_end(s);
+				ftpc_br_data_free(s);
 				ftpc_br_ep_close(&s->sc, false);
 			}
 		}
 	}
 }
 
+/* An endpoint joins the epoll set when it first wants an event (a passive
+ * data connection of a small download never does): until then it hears
+ * of no hang-up either, which the next write to it finds. One whose ADD
+ * failed tries again at the next turn (and -t ends what never moves). */
 static void arm(struct br_session *s, struct br_ep *e, uint32_t want)
 {
 	if (e->fd < 0 || e->armed == want)
 		return;
 	struct epoll_event ev = { .events = want, .data.ptr = e };
-	if (epoll_ctl(s->b->ep, EPOLL_CTL_MOD, e->fd, &ev) == 0)
+	if (epoll_ctl(s->b->ep, e->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, e->fd,
+		      &ev) == 0) {
 		e->armed = want;
+		e->added = true;
+	}
 }
 
 static void rearm(struct br_session *s)
@@ -343,7 +372,7 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 	if (s->dead)
 		return;
 	s->last = ftpc_br_now();
-	if (e->fd >= 0) {
+	if (e->fd >= 0 && e->closed_in != s->b->batch) {
 		switch (e->kind) {
 		case BR_CC: client_event(s, ev); break;
 		case BR_SC: server_event(s, ev); break;
@@ -360,7 +389,7 @@ void ftpc_br_event(struct br_ep *e, uint32_t ev)
 		if (s->stls && s->sc.fd >= 0 && ftpc_br_server_pull(s) < 0 && !s->closing) {
 			ftpc_br_server_lines(s);
 			s->closing = true;          /* close_notify: as EOF below */
-			ftpc_br_xfer_end(s);
+			ftpc_br_data_free(s);
 			ftpc_br_ep_close(&s->sc, false);
 		}
 		if (s->ctls && ftpc_br_client_pull(s) < 0) {
@@ -393,6 +422,7 @@ void ftpc_br_tick(struct bridge *b)
 	double now = ftpc_br_now();
 	for (struct br_session *s = b->sessions, *next; s; s = next) {
 		next = s->next;
+		ftpc_br_data_idle(s);
 		if (ftpc_br_client_hs_late(s, now)) {
 			session_free(s);            /* mid-handshake: no reply can reach it */
 			continue;
