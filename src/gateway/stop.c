@@ -77,24 +77,23 @@ static void stop_worker(struct gw_worker *gw)
 	}
 }
 
+/* Before the stop: a look at the flag every WATCH_MS. After it: the links
+ * told once, then "all sent?" every QUIET_MS until it is so. */
 static void watch(struct fe_worker *w, void *arg)
 {
 	struct gw_worker *gw = arg;
-	gw->watch = NULL;
-	if (!__atomic_load_n(&gw->srv->stopping, __ATOMIC_ACQUIRE)) {
-		gw->watch = fe_timer_add(w, WATCH_MS, watch, gw);
-		return;
-	}
-	if (!gw->stopped) {
+	bool stopping = __atomic_load_n(&gw->srv->stopping, __ATOMIC_ACQUIRE);
+	if (stopping && !gw->stopped) {
 		gw->stopped = true;
 		stop_worker(gw);
 	}
-	if (!quiet(gw)) {
-		gw->watch = fe_timer_add(w, QUIET_MS, watch, gw);
+	if (stopping && quiet(gw)) {
+		gw->watch = NULL;
+		gw->counted = false;
+		__atomic_sub_fetch(&gw->srv->busy_workers, 1, __ATOMIC_RELEASE);
 		return;
 	}
-	gw->counted = false;
-	__atomic_sub_fetch(&gw->srv->busy_workers, 1, __ATOMIC_RELEASE);
+	gw->watch = fe_timer_add(w, stopping ? QUIET_MS : WATCH_MS, watch, gw);
 }
 
 void gw_stop_watch(struct gw_worker *gw)
