@@ -26,9 +26,10 @@ bool gw_server_idle(struct gw_server *srv)
  * no 421: the gateway relays whole lines only, so what it has is complete
  * lines of a reply whose end the backend has not sent, and a 421 line there
  * would be read as part of that reply; the connection just closes (as when
- * the backend itself drops). A data connection is cut as the FTP server
- * cuts its own, without close_notify on either hop: a cut download must
- * not look like a whole one to a TLS client. */
+ * the backend itself drops). A data connection is cut (its control
+ * session says why), without close_notify on either hop, as when the
+ * engine closed it at the stop before: a cut download must not look like a
+ * whole one to a TLS client. */
 static void stop_link(struct gw_link *l)
 {
 	bool told = false;
