@@ -139,12 +139,22 @@ static int wait_for_stop(const sigset_t *set, struct daemon_reload *rl)
 	}
 }
 
-/* FTP sessions get their 421 and close before the engine stops; bounded,
- * since a client that never reads keeps its connection. */
-static void ftp_drain(struct ftp_server *ftp)
+/* FTP and gateway sessions get their 421 and close before the engine
+ * stops; one bound for both (2 s), since a client that never reads keeps
+ * its connection. */
+static bool drained(const struct services *sv)
 {
-	ftp_server_shutdown(ftp);
-	for (int i = 0; i < 100 && !ftp_server_idle(ftp); i++)
+	return (!sv->ftp || ftp_server_idle(sv->ftp)) &&
+	       (!sv->gateway || gw_server_idle(sv->gateway));
+}
+
+static void drain(const struct services *sv)
+{
+	if (sv->ftp)
+		ftp_server_shutdown(sv->ftp);
+	if (sv->gateway)
+		gw_server_shutdown(sv->gateway);
+	for (int i = 0; i < 100 && !drained(sv); i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000 }, NULL);
 }
 
@@ -278,8 +288,7 @@ static int run(struct ferry_config *cfg, const struct daemon_identity *id,
 		wait_for_stop(&set, &rl);
 		daemon_notify("STOPPING=1");
 		r = FERRY_EXIT_INTR;   /* as uftpproxyd: stopped by a signal */
-		if (sv.ftp)
-			ftp_drain(sv.ftp);
+		drain(&sv);
 	}
 	fe_engine_stop(e);
 	fe_engine_wait(e);

@@ -93,6 +93,8 @@ struct gw_server {
 	char backend_host[256];      /* the name (or address) its certificate names */
 	int sessions, unauth;      /* __atomic counters */
 	uint64_t next_id;
+	int stopping;              /* __atomic: set by gw_server_shutdown */
+	int busy_workers;          /* __atomic: workers with something left to send */
 };
 
 struct gw_worker {
@@ -101,6 +103,8 @@ struct gw_worker {
 	struct fe_listener **listeners;
 	size_t nlisteners;
 	struct gw_link *links;     /* doubly linked */
+	struct fe_timer *watch;    /* stop.c: looks at srv->stopping */
+	bool counted, stopped;     /* in srv->busy_workers; its links told */
 };
 
 /* ---- link.c: one accepted connection, as control relay or data pipe ----- */
@@ -147,6 +151,8 @@ struct gw_link {
 	int pending;                /* forwarded commands without a final reply */
 	enum gw_internal internal;  /* a command of the gateway's own in flight */
 	bool be_multi;              /* inside a multi-line backend reply */
+	bool cli_mid;               /* the client has part of a multi-line reply:
+				     * nothing else may go to it before the end */
 	int be_code;
 	bool feat_ok, no_epsv;
 	char last[256];             /* the last backend reply line, for errors */
@@ -220,6 +226,10 @@ void gw_tlsconf_destroy(struct gw_server *s);
 bool gw_btls_begin(struct gw_link *l);
 void gw_btls_reply_line(struct gw_link *l, const char *line, size_t len, int code, bool end);
 void gw_btls_established(struct gw_link *l);   /* tls.c: the handshake is done */
+
+/* ---- stop.c: ferryd's stop (SIGTERM) on each worker ----------------------- */
+void gw_stop_watch(struct gw_worker *gw);   /* from gw_worker_init on */
+void gw_stop_fini(struct gw_worker *gw);
 
 /* ---- join.c: data connections -------------------------------------------- */
 void gw_join(struct gw_link *l, const char *arg, size_t len);

@@ -70,8 +70,10 @@ static void feat_line(struct gw_link *l, const char *line, size_t len, int code,
 		else if (!l->feat_ok || hidden_feature(line, len))
 			return;
 		gw_send_cli(l, line, len);
+		l->cli_mid = true;   /* the rest (and the end) still to come */
 		return;
 	}
+	l->cli_mid = false;        /* the end goes out below, in this call */
 	l->internal = GW_INT_NONE;
 	static const char tls[] = " AUTH TLS\r\n PBSZ\r\n PROT\r\n";
 	if (!l->feat_ok)

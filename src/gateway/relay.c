@@ -151,6 +151,7 @@ static void reply_line(struct gw_link *l, const char *line, size_t len, int code
 		return;
 	}
 	gw_send_cli(l, line, len);
+	l->cli_mid = l->be_multi;     /* no 421 on a stop until the reply ends */
 	if (!end)
 		return;
 	if (code >= 200 && l->pending > 0)

@@ -134,6 +134,7 @@ int gw_worker_init(struct fe_worker *w, struct gw_server *srv, struct gw_worker 
 		     "control session" : "", btls[gc->backend_tls],
 		     srv->btls && gc->backend_insecure ? " (certificate NOT verified: "
 		     "gateway.backend_insecure)" : "");
+	gw_stop_watch(gw);
 	*out = gw;
 	return 0;
 }
@@ -142,6 +143,7 @@ void gw_worker_fini(struct gw_worker *gw)
 {
 	if (!gw)
 		return;
+	gw_stop_fini(gw);
 	for (size_t i = 0; i < gw->nlisteners; i++)
 		fe_listener_close(gw->listeners[i]);
 	gw_link_free_all(gw);

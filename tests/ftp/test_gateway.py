@@ -37,6 +37,7 @@ GW_VS, GW_PURE, GW_LIM = 2100, 2102, 2104
 GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL = 2106, 2108, 2110
 GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA, GW_BINSEC = 2112, 2114, 2116, 2118, 2120, 2126
 GW_RELOAD, GW_IMPL, GW_IMPL_TLS, GW_STOP = 2128, 2130, 2131, 2132
+GW_DRAIN, GW_DRAIN_HALF, HALF_PORT = 2134, 2136, 2127
 VS_TLS_PORT, PURE_TLS_PORT = 2123, 2124
 VS_PORT, PURE_PORT, PROBE_PORT, MUTE_PORT = 2121, 2122, 8080, 2125
 procs = []
@@ -46,7 +47,7 @@ procs = []
 # the gateway, the backends'. Their passive ports do not.
 RULES = control_port_rules([GW_VS, GW_PURE, GW_LIM, GW_TLS_VS, GW_TLS_PURE, GW_TLS_POL,
                             GW_BTLS_VS, GW_BTLS_PURE, GW_BREQ, GW_BAUTO, GW_BBADCA, GW_BINSEC,
-                            GW_RELOAD, GW_IMPL, GW_IMPL_TLS, GW_STOP,
+                            GW_RELOAD, GW_IMPL, GW_IMPL_TLS, GW_STOP, GW_DRAIN, GW_DRAIN_HALF,
                             VS_PORT, PURE_PORT, VS_TLS_PORT, PURE_TLS_PORT], established=True)
 # Resets the server namespace sends toward the clients (not over loopback,
 # where the gateway meets its backends): the gateway's to its clients.
@@ -1161,15 +1162,19 @@ def ftps_policy(gw, user, password, cert):
     c.cmd("QUIT")
 
 
-# A backend that answers every line and never closes: the gateway's FIN
-# gets no FIN back.
-MUTE_BACKEND = """
+# The fake backends' start: a listener on 127.0.0.1, the port argv[1].
+BACKEND_LISTENS = """
 import socket, sys, threading
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen()
 print("listening", flush=True)
+"""
+
+# A backend that answers every line and never closes: the gateway's FIN
+# gets no FIN back.
+MUTE_BACKEND = BACKEND_LISTENS + """
 held = []
 def serve(c):
     held.append(c)
@@ -1218,21 +1223,216 @@ def stop_while_lingering(work):
               wait_for(lambda: lingering(pid, r"127\.0\.0\.1:%d" % MUTE_PORT), 3))
         check("stop: the gateway waits for the client's FIN after 221",
               wait_for(lambda: lingering(pid, re.escape(CLI_IP) + r":\d+"), 3))
-        started = time.time()
-        gw.proc.send_signal(signal.SIGTERM)
-        try:
-            gw.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-        took = time.time() - started
-        check(f"stop: ferryd exits within {STOP_WITHIN} s of SIGTERM while both linger "
-              f"(took {took:.2f} s)", gw.proc.poll() is not None and took < STOP_WITHIN)
+        stops_in_time(gw, "stop while both linger")
         b.close()
     finally:
         check("gw-stop.log: ferryd stopped (exit 6), sanitizers quiet",
               gw.stop() and gw.proc.returncode == 6, gw.logtext()[-1500:])
         mute.kill()
         mute.wait()
+
+
+SHUTTING_DOWN = b"421 Service shutting down; closing control connection.\r\n"
+
+
+def descendants(pid):
+    """The pids of pid's children, theirs, and so on (vsftpd's sessions)."""
+    kids = {}
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out += kids.get(p, [])
+        todo += kids.get(p, [])
+    return out
+
+
+def rest_of(c, secs=5):
+    """Everything c still receives up to the peer's close: (bytes, how it
+    ended: "close", "reset", "timeout" or, in TLS, "no close_notify")."""
+    c.s.settimeout(secs)
+    got = b""
+    try:
+        while True:
+            b = c.f.read1(65536)
+            if not b:
+                return got, "close"
+            got += b
+    except ssl.SSLEOFError:
+        return got, "no close_notify"
+    except ConnectionResetError:
+        return got, "reset"
+    except socket.timeout:
+        return got, "timeout"
+
+
+class StrictTlsCtl(TlsCtl):
+    """TlsCtl whose TLS layer tells a TCP close without close_notify."""
+
+    def starttls(self, ctx, session=None):
+        r = self.cmd("AUTH TLS")
+        if r.startswith("234"):
+            self.f.close()
+            self.s = ctx.wrap_socket(self.s, server_hostname=SRV_IP, session=session,
+                                     suppress_ragged_eofs=False)
+            self.f = self.s.makefile("rb")
+        return r
+
+
+def stops_in_time(gw, tag):
+    """SIGTERM to gw's ferryd, which must exit within STOP_WITHIN."""
+    started = time.time()
+    gw.proc.send_signal(signal.SIGTERM)
+    try:
+        gw.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+    took = time.time() - started
+    check(f"{tag}: ferryd exits within {STOP_WITHIN} s of SIGTERM (took {took:.2f} s)",
+          gw.proc.poll() is not None and took < STOP_WITHIN)
+
+
+def stopped_clean(tag, gw, conns):
+    """After the stop: the clients' sockets closed, ferryd's exit status
+    (6: stopped by a signal) and its sanitizers' silence."""
+    for c in conns:
+        c.close()
+    check(f"{tag}: ferryd stopped (exit 6), sanitizers quiet",
+          gw.stop() and gw.proc.returncode == 6, gw.logtext()[-1500:])
+
+
+def reads_421(tag, c, who):
+    """c's client reads the stop's 421 line as a whole reply, then the close
+    (in TLS: after close_notify)."""
+    got, how = rest_of(c)
+    check(f"{tag}: {who} reads the 421 line, then the close", got == SHUTTING_DOWN and how == "close",
+          f"{got!r} {how}")
+
+
+def stop_says_why(work, root, cert, key):
+    """SIGTERM with sessions logged in through the gateway to vsftpd: one idle
+    in clear, one downloading in clear, one downloading in TLS (PROT P):
+    each client reads the FTP server's stop line as a whole reply, then the
+    close (in TLS after close_notify); the downloads' data connections are
+    cut (in TLS without close_notify); vsftpd's sessions end (the gateway
+    sent QUIT); ferryd exits within the bound."""
+    vs = next(p for p in procs if p.args[-1].endswith("/vsftpd.conf"))
+    big = os.urandom(1 << 20) * 32
+    with open(os.path.join(root, "stopbig.bin"), "wb") as f:
+        f.write(big)
+    before = len(descendants(vs.pid))
+    gw = Gateway(work, "gw-drain", GW_DRAIN, f"127.0.0.1:{VS_PORT}", level=3,
+                 tls={"cert": cert, "key": key}, backend_tls="off")
+    try:
+        plain = Session(SRV_IP, GW_DRAIN)
+        plain.login("anonymous", "x")
+        ctx = ssl.create_default_context(cafile=cert)
+        tls = StrictTlsCtl(SRV_IP, GW_DRAIN)
+        tls.starttls(ctx)
+        tls.cmd("USER anonymous")
+        r = tls.cmd("PASS x")
+        check("drain: the TLS session logged in", r.startswith("230"), r)
+        for line in ("TYPE I", "PBSZ 0", "PROT P"):
+            tls.cmd(line)
+        r = tls.cmd("SPSV")
+        tdata = StrictTlsCtl(SRV_IP, GW_DRAIN)
+        tdata.starttls(ctx, tls.s.session)
+        tdata.cmd("USER DATACONN")
+        tdata.cmd("PASS " + (token_of(r) or ""))
+        r = tls.cmd("RETR /stopbig.bin")
+        check("drain: the TLS download runs", r.startswith("150") and len(tdata.s.recv(1000)) > 0, r)
+        down = Session(SRV_IP, GW_DRAIN)
+        down.login("anonymous", "x")
+        d, _ = data_login(SRV_IP, GW_DRAIN, down.cmd("SPSV"))
+        r = down.cmd("RETR /stopbig.bin")
+        check("drain: the download runs", r.startswith("150") and len(d.s.recv(1000)) > 0, r)
+        check("drain: vsftpd runs the three sessions",
+              wait_for(lambda: len(descendants(vs.pid)) > before, 5))
+        stops_in_time(gw, "drain")
+        reads_421("drain", plain, "the idle clear session")
+        reads_421("drain", tls, "the TLS session (in TLS, after its 150; close_notify)")
+        data, how = rest_of(tdata)
+        check("drain: the TLS download is cut short, without close_notify (no clean end)",
+              how in ("no close_notify", "reset") and 1000 + len(data) < len(big),
+              f"{len(data)} bytes, {how}")
+        reads_421("drain", down, "the clear session (after its 150)")
+        data, how = rest_of(d)
+        check("drain: the download's data connection is cut short",
+              how in ("close", "reset") and 1000 + len(data) < len(big), f"{len(data)} bytes, {how}")
+        check("drain: vsftpd's sessions are gone (none left behind the gateway)",
+              wait_for(lambda: len(descendants(vs.pid)) <= before, 10),
+              f"{before} -> {len(descendants(vs.pid))}")
+        stopped_clean("drain", gw, (plain, tls, tdata, down, d))
+    finally:
+        gw.stop()
+        os.unlink(os.path.join(root, "stopbig.bin"))
+
+
+# A backend that starts a multi-line reply to STAT and never ends it, and
+# answers NOOP with half a line; it prints each command, and EOF.
+HALF_BACKEND = BACKEND_LISTENS + """
+replies = {b"USER": b"331 Go on.\\r\\n", b"PASS": b"230 In.\\r\\n", b"NOOP": b"200 No",
+           b"STAT": b"211-Status of half:\\r\\n one line, and no end\\r\\n", b"QUIT": b"221 Bye.\\r\\n"}
+def serve(c, n):
+    for line in c.makefile("rb"):
+        verb = line.split()[0].upper() if line.split() else b""
+        print(n, verb.decode(), flush=True)
+        c.sendall(replies.get(verb, b"200 OK.\\r\\n"))
+        if verb == b"QUIT":
+            break
+    print(n, "EOF", flush=True)
+    c.close()
+n = 0
+while True:
+    c = s.accept()[0]
+    n += 1
+    c.sendall(b"220 half\\r\\n")
+    threading.Thread(target=serve, args=(c, n), daemon=True).start()
+"""
+
+
+def stop_mid_reply(work):
+    """SIGTERM while one session's client holds half a multi-line reply (the
+    backend stalls before its end): no 421 there, where the client would
+    read it as part of that reply, just the close; a session whose backend
+    stalls in the middle of a line (none of it relayed) and an idle one get
+    the 421; every backend connection gets QUIT."""
+    out = os.path.join(work, "half.out")
+    half = start(["python3", "-c", HALF_BACKEND, str(HALF_PORT)], out)
+    check("mid-reply: the stalling backend listens", wait_for(lambda: "listening" in open(out).read(), 10))
+    gw = Gateway(work, "gw-drain-half", GW_DRAIN_HALF, f"127.0.0.1:{HALF_PORT}", level=3)
+    try:
+        mid, part, idle = (Session(SRV_IP, GW_DRAIN_HALF) for _ in range(3))
+        for c in (mid, part, idle):
+            c.login("anonymous", "x")
+        mid.send("STAT")
+        first = [mid.f.readline(), mid.f.readline()]
+        check("mid-reply: the client holds the first two lines of STAT's reply",
+              first == [b"211-Status of half:\r\n", b" one line, and no end\r\n"], repr(first))
+        part.send("NOOP")
+        check("mid-reply: the backend got the NOOP",
+              wait_for(lambda: "NOOP" in open(out).read(), 5))
+        stops_in_time(gw, "mid-reply")
+        got, how = rest_of(mid)
+        check("mid-reply: nothing more for the client in the middle of a reply, only the close",
+              got == b"" and how == "close", f"{got!r} {how}")
+        reads_421("mid-reply", part, "the client of half a backend line (never relayed)")
+        reads_421("mid-reply", idle, "the idle session")
+        text = lambda: open(out).read()  # noqa: E731
+        check("mid-reply: each backend connection got QUIT, then closed",
+              wait_for(lambda: all(f"{n} {w}\n" in text() for n in (1, 2, 3) for w in ("QUIT", "EOF")), 5),
+              text())
+        stopped_clean("mid-reply", gw, (mid, part, idle))
+    finally:
+        gw.stop()
+        half.kill()
+        half.wait()
 
 
 def config_checks(work):
@@ -1341,6 +1541,8 @@ def main():
         t.run("ftps client ends", ftps_client_ends, gtls, "anonymous", "x", vsroot, cert)
         t.run("ftps reload", ftps_reload, work, "anonymous", "x", vsroot)
         t.run("stop while lingering", stop_while_lingering, work)
+        t.run("stop says why", stop_says_why, work, vsroot, cert, key)
+        t.run("stop mid-reply", stop_mid_reply, work)
         t.run("ftps implicit", ftps_implicit, work, "anonymous", "x", vsroot, cert, key)
         gpol = Gateway(work, "gw-tls-policy", GW_TLS_POL, f"127.0.0.1:{VS_PORT}",
                        tls=dict(tls, policy="data", require_reuse=False), backend_tls="off")
