@@ -352,3 +352,64 @@ TLS_FAULT_SEEDS = [
 ]
 for s in FTP_SEEDS + FTPS_SEEDS + TLS_FAULT_SEEDS:
     put("ftps", s.b)
+
+
+# fuzz_gateway: the SPSV gateway between clients and a legacy server the
+# harness also plays (see fuzz_gateway.c). Clients and the connections the
+# gateway dialled (its backend control connection, then each passive
+# port's) are numbered each by themselves; client 0 is open from the start.
+class Gw(Ftp):
+    def backend(self, data, conn=0):
+        self.op(2, conn)
+        self.b += struct.pack(">H", len(data)) + data
+        return self
+
+    def reply(self, which, conn=0, port=0):
+        """A canned reply of the harness's table: 0 greeting, 1 331, 2 230,
+        3 229 and 4 227 for port 30000+port, 5 FEAT, 6 500, 7 150, 8 226,
+        9 421, 10 221, 11 200, 12 120, 13 a multi-line greeting."""
+        self.op(3, conn)
+        self.b += bytes([which, port])
+        return self
+
+    def connect(self, addr=0, worker=0):
+        return self.op(1, addr | worker << 2)
+
+    def sigterm(self):
+        return self.op(7, 1)
+
+
+def gw_login(g):
+    """Client 0 logs in through the gateway (backend 0 answers)."""
+    return (g.cmds("USER alice").reply(0).reply(1).cmds("PASS secret").reply(2))
+
+
+GW_SEEDS = [
+    # SPSV through EPSV, a data login by USER DATACONN / PASS, a download
+    gw_login(Gw(0)).cmds("TYPE I").reply(11).cmds("SPSV").reply(3, port=5)
+    .connect().cmds("USER DATACONN", "PASS \x01", conn=1).cmds("RETR f")
+    .reply(7).backend(b"file data\n", conn=1).close(5).reply(8).cmds("QUIT").reply(10),
+    # EPSV refused: PASV, then a data login by SPDT, on the other worker
+    gw_login(Gw(1)).cmds("SPSV").reply(6).reply(4, port=7)
+    .connect(worker=1).cmds("SPDT \x01", conn=1).cmds("STOR up")
+    .reply(7).send("uploaded\n", conn=1).close(1).reply(8),
+    # a multi-line greeting and FEAT, then a listing through SPSV
+    Gw(0).cmds("USER alice").reply(13).reply(1).cmds("PASS secret").reply(2)
+    .cmds("FEAT").reply(5).cmds("SPSV").reply(3, port=9).connect(addr=1)
+    .connect().cmds("USER DATACONN", "PASS \x01", conn=2).cmds("LIST").reply(7),
+    # bad tokens: unknown, malformed, another client's address, expired
+    gw_login(Gw(0)).cmds("SPSV").reply(3, port=1).connect()
+    .cmds("USER DATACONN", "PASS AAAAAAAAAAAAAAAAAAAA", conn=1).connect()
+    .cmds("SPDT no-such-token!", conn=2).connect(addr=2).cmds("SPDT \x01", conn=3)
+    .clock(11).connect().cmds("SPDT \x01", conn=4),
+    # a stop in the middle of a multi-line reply, sessions left open
+    gw_login(Gw(2)).cmds("STAT").backend(b"211-Status\r\n connected\r\n").sigterm().clock(2),
+    # the same, the backend silent at its greeting; a login that times out
+    Gw(0).cmds("USER alice").connect().clock(12).clock(12),
+    # the backend refused; too many sessions (tight limits); PASV/PORT refused
+    Gw(8).cmds("USER alice").reply(0).connect().cmds("USER bob", conn=1)
+    .cmds("PASV", "EPRT |1|198.18.0.2|1025|").reply(1),
+    Gw(4).cmds("USER alice").op(7, 2).connect().cmds("USER bob", conn=1).reply(0),
+]
+for s in GW_SEEDS:
+    put("gateway", s.b)

@@ -1,0 +1,499 @@
+/* fuzz_gateway.c — the SPSV gateway (src/gateway: the front door, SPSV and
+ * SPDT data logins, the control relay, the backend's 227/229/FEAT and
+ * multi-line replies, login deadlines, token expiry, the stop) run without
+ * a ring: linked with fake_engine.c and fake_tcp.c, the harness plays both
+ * the clients and the legacy FTP server behind the gateway.
+ *
+ * Input: one byte of set-up (bit 0: two workers; bit 1: stop the gateway
+ * with sessions still open, else the clients close everything and the
+ * clock runs out first; bit 2: connects refused at first; bit 3: tight
+ * limits, one session and two connections not logged in), then records of
+ * an op byte and its operands. Op bits 0-2 say what, bits 3-6 (a) how,
+ * bit 7: no loop turn after:
+ *   0 SEND from the a-th client connection: 2 bytes length (big-endian),
+ *     the bytes; a byte 0x01 in them stands for the last DATACONN token
+ *     replied to any client;
+ *   1 CONNECT a client to the gateway's port (a session or a data login):
+ *     a bits 0-1 the address (127.0.0.1, ::1, 127.0.0.3, 127.0.0.1), a
+ *     bit 2 the worker;
+ *   2 BACKEND bytes on the a-th connection the gateway dialled (its
+ *     control connection or a passive port's): 2 bytes length, the bytes;
+ *   3 REPLY from the a-th dialled connection: one byte, a canned reply
+ *     (greeting, 331, 230, 229 and 227 with a port from a second byte,
+ *     a multi-line FEAT, refusals, ...);
+ *   4 CLOCK: on by a*a*a*20 ms (up to 67.5 s), timers firing;
+ *   5 CLOSE the a-th connection of any kind (the far end's side);
+ *   6 READ: the a&7-th connection's far end reads (a bit 3) or not;
+ *   7 a bit 0: SIGTERM (gw_server_shutdown); a bit 1: connects are
+ *     refused from now on, or no longer.
+ * Connections are numbered in order of opening, clients and dialled ones
+ * each by themselves for SEND and BACKEND, all together for CLOSE and READ.
+ *
+ * Invariants: ASan/UBSan; the fake engine's checks (no connection used
+ * after its close, no timer cancelled twice, ...); the loop settles; what
+ * a link holds stays bounded; every connect goes to the backend, and a
+ * data connection's only to a port the backend announced (in a 227 or 229,
+ * or any number that could be read as one) on the control connection of
+ * the session whose client was given the token the data login showed,
+ * from that client's address; after the clients close, no link, session
+ * or connection is left; the stop ends with every worker idle; at the end
+ * every link, timer and descriptor is gone. The clients' replies are not
+ * judged line by line: the gateway passes on what the backend says. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_engine.h"
+#include "fake_tcp.h"
+#include "ferry/base.h"
+#include "ferry/daemon.h"
+#include "ferry/gateway.h"
+#include "fuzz.h"
+#include "gw_internal.h"
+
+enum { VARIANTS = 2, BACKEND_PORT = 2121 };
+
+static const char *const client_addrs[4] = { "127.0.0.1", "::1", "127.0.0.3", "127.0.0.1" };
+
+/* ---- configurations ---------------------------------------------------------- */
+
+static const struct ferry_config *variant_config(unsigned v)
+{
+	static struct ferry_config cfg[VARIANTS];
+	static bool ready[VARIANTS];
+	if (ready[v])
+		return &cfg[v];
+	char json[1024];
+	snprintf(json, sizeof(json),
+		 "{ \"gateway\": { \"listen\": [\"127.0.0.1:2100\", \"[::1]:2100\"],\n"
+		 "  \"backend\": \"127.0.0.9:%d\", \"max_sessions\": %d,\n"
+		 "  \"max_unauthenticated\": %d, \"login_timeout\": 30, \"token_timeout\": 20 } }\n",
+		 BACKEND_PORT, v ? 1 : 4, v ? 2 : 6);
+	struct config_error err;
+	daemon_config_init(&cfg[v]);
+	if (daemon_load_json(json, strlen(json), "fuzz.json", &cfg[v], &err) ||
+	    daemon_validate(&cfg[v], &err)) {
+		daemon_error_print(&err, stderr);
+		FUZZ_CHECK(!"the harness's configuration loads");
+	}
+	ready[v] = true;
+	return &cfg[v];
+}
+
+/* ---- what the harness remembers of each connection ------------------------- */
+
+static struct {
+	struct gw_server *srv;
+	struct gw_worker *gw[FAKE_MAX_WORKERS];
+	unsigned nworkers;
+	struct sockaddr_storage backend;
+	int addr[FAKE_PEERS_MAX];           /* a client's address (client_addrs) */
+	struct fb_buf said[FAKE_PEERS_MAX]; /* what the backend said on a dialled one */
+	/* the tokens a client's bytes carried (0x01 replaced) */
+	char shown[FAKE_PEERS_MAX][FAKE_TOKENS][FAKE_TOKEN_MAX];
+	unsigned nshown[FAKE_PEERS_MAX];
+} h;
+
+static unsigned peer_index(const struct fake_peer *p)
+{
+	return (unsigned)(p - fake_tcp_peer(0));
+}
+
+/* The a-th connection of one kind (clients or dialled), counting round. */
+static struct fake_peer *nth_of(unsigned a, bool dialled)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
+		n += fake_tcp_peer(i)->dialled == dialled;
+	if (!n)
+		return NULL;
+	a %= n;
+	for (unsigned i = 0; i < fake_tcp_npeers(); i++) {
+		struct fake_peer *p = fake_tcp_peer(i);
+		if (p->dialled == dialled && a-- == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static struct fake_peer *nth_peer(unsigned a)
+{
+	unsigned n = fake_tcp_npeers();
+	return n ? fake_tcp_peer(a % n) : NULL;
+}
+
+static void remember_shown(struct fake_peer *p, const char *tok)
+{
+	unsigned i = peer_index(p);
+	if (!*tok || h.nshown[i] == FAKE_TOKENS)
+		return;
+	snprintf(h.shown[i][h.nshown[i]++], FAKE_TOKEN_MAX, "%s", tok);
+}
+
+/* The bytes with 0x01 replaced by the last DATACONN token replied. */
+static void send_text(struct fake_peer *p, const uint8_t *d, size_t len)
+{
+	const char *tok = fake_tcp_token();
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (d[i] != 0x01)
+			continue;
+		fake_tcp_write(p, d + start, i - start);
+		fake_tcp_write(p, (const uint8_t *)tok, strlen(tok));
+		remember_shown(p, tok);
+		start = i + 1;
+	}
+	if (len > start)
+		fake_tcp_write(p, d + start, len - start);
+}
+
+static void backend_says(struct fake_peer *p, const void *d, size_t len)
+{
+	if (p->shut || !len)
+		return;
+	fb_buf_append(&h.said[peer_index(p)], d, len);
+	fake_tcp_write(p, d, len);
+}
+
+static void connect_client(unsigned a)
+{
+	struct fake_peer *p = fake_tcp_connect_ctl((a >> 2) % h.nworkers, client_addrs[a & 3]);
+	if (p) {
+		p->lax = true;
+		h.addr[peer_index(p)] = (int)(a & 3);
+	}
+}
+
+/* ---- the backend's canned replies ------------------------------------------- */
+
+static const char *const canned[] = {
+	"220 legacy FTP server ready\r\n",
+	"331 Password required\r\n",
+	"230 User logged in\r\n",
+	NULL,                                   /* 229 with a port */
+	NULL,                                   /* 227 with a port */
+	"211-Features:\r\n EPSV\r\n PASV\r\n AUTH TLS\r\n MDTM\r\n SIZE\r\n211 End\r\n",
+	"500 EPSV not understood\r\n",
+	"150 Opening data connection\r\n",
+	"226 Transfer complete\r\n",
+	"421 Service not available\r\n",
+	"221 Goodbye\r\n",
+	"200 OK\r\n",
+	"120-Wait a little\r\n120 more\r\n",
+	"220-Welcome\r\n to the\r\n220 legacy server\r\n",
+	"530 Not logged in\r\n",
+	"257 \"/\" is the current directory\r\n",
+};
+enum { CANNED = sizeof(canned) / sizeof(canned[0]) };
+
+static void backend_reply(struct fake_peer *p, unsigned which, unsigned port_byte)
+{
+	char line[128];
+	unsigned port = 30000 + port_byte;
+	which %= CANNED;
+	if (which == 3)
+		snprintf(line, sizeof(line), "229 Entering Extended Passive Mode (|||%u|)\r\n", port);
+	else if (which == 4)
+		snprintf(line, sizeof(line), "227 Entering Passive Mode (127,0,0,9,%u,%u)\r\n",
+			 port >> 8, port & 255);
+	else
+		snprintf(line, sizeof(line), "%s", canned[which]);
+	backend_says(p, line, strlen(line));
+}
+
+/* ---- the gateway's rule on data connections ---------------------------------- */
+
+/* Whether port can be read from what the backend said: a number (229), or
+ * two in a row as p1,p2 (227), each as src/gateway/parse.c reads digits. */
+static bool announced(const struct fb_buf *b, uint16_t port)
+{
+	unsigned prev = 100000;
+	for (size_t i = 0; i < b->len;) {
+		if (b->p[i] < '0' || b->p[i] > '9') {
+			i++;
+			continue;
+		}
+		unsigned v = 0, k = 0;
+		for (; i < b->len && b->p[i] >= '0' && b->p[i] <= '9'; i++, k++)
+			if (k < 6)
+				v = v * 10 + (unsigned)(b->p[i] - '0');
+		if (v == port || (prev <= 255 && v <= 255 && prev * 256 + v == port))
+			return true;
+		prev = v;
+	}
+	return false;
+}
+
+static struct gw_link *link_of_client(const struct fake_peer *p)
+{
+	for (unsigned w = 0; w < h.nworkers; w++)
+		for (struct gw_link *l = h.gw[w]->links; l; l = l->next)
+			if (p->c && l->cli == p->c)
+				return l;
+	return NULL;
+}
+
+/* The data connection d may reach to: its token was given to client x,
+ * from d's address, and x's backend announced the port. */
+static bool join_allowed(const struct fake_peer *d, const struct sockaddr_storage *to)
+{
+	unsigned di = peer_index(d);
+	for (unsigned i = 0; i < fake_tcp_npeers(); i++) {
+		const struct fake_peer *x = fake_tcp_peer(i);
+		if (x->dialled || x == d || strcmp(client_addrs[h.addr[i]], client_addrs[h.addr[di]]))
+			continue;
+		bool given = false;
+		for (unsigned t = 0; t < x->ntokens && !given; t++)
+			for (unsigned s = 0; s < h.nshown[di] && !given; s++)
+				given = !strcmp(x->tokens[t], h.shown[di][s]);
+		const struct gw_link *l = given ? link_of_client(x) : NULL;
+		const struct fake_peer *b = l && !l->ending ? fake_tcp_peer_of(l->be) : NULL;
+		if (b && announced(&h.said[peer_index(b)], fb_addr_port((const struct sockaddr *)to)))
+			return true;
+	}
+	return false;
+}
+
+/* fe_tcp_connect, seen before it is queued: which link asks, and whether
+ * it may. */
+static void on_connect(struct fe_worker *w, const struct sockaddr_storage *to,
+		       const struct sockaddr_storage *from)
+{
+	(void)from;
+	FUZZ_CHECK(fb_addr_same_host(to, &h.backend));   /* only ever the backend */
+	struct gw_link *asking = NULL;
+	unsigned n = 0;
+	for (unsigned i = 0; i < h.nworkers; i++)
+		for (struct gw_link *l = h.gw[i]->links; l; l = l->next)
+			if (h.gw[i]->w == w && !l->ending && !l->connecting &&
+			    (l->st == GW_JOINING || l->st == GW_CONNECTING)) {
+				asking = l;
+				n++;
+			}
+	FUZZ_CHECK(n == 1 && asking->cli);
+	if (asking->st == GW_CONNECTING) {
+		FUZZ_CHECK(asking->session);
+		FUZZ_CHECK(fb_addr_port((const struct sockaddr *)to) == BACKEND_PORT);
+		return;
+	}
+	const struct fake_peer *d = fake_tcp_peer_of(asking->cli);
+	FUZZ_CHECK(d && !d->dialled);
+	if (!join_allowed(d, to)) {
+		fprintf(stderr, "fuzz_gateway: a data connection joins port %u, which no "
+			"session it holds a token of announced\n",
+			fb_addr_port((const struct sockaddr *)to));
+		FUZZ_CHECK(!"a data connection reaches only its session's passive port");
+	}
+}
+
+/* ---- the script ----------------------------------------------------------------- */
+
+static size_t operand(const uint8_t *data, size_t size, size_t *off, const uint8_t **bytes)
+{
+	if (*off + 2 > size) {
+		*off = size;
+		return 0;
+	}
+	size_t len = (size_t)data[*off] << 8 | data[*off + 1];
+	*off += 2;
+	if (len > size - *off)
+		len = size - *off;
+	*bytes = data + *off;
+	*off += len;
+	return len;
+}
+
+static bool refusing;
+
+static void step(const uint8_t *data, size_t size, size_t *off)
+{
+	uint8_t op = data[(*off)++];
+	unsigned a = (op >> 3) & 15;
+	const uint8_t *bytes = NULL;
+	size_t len;
+	struct fake_peer *p;
+	switch (op & 7) {
+	case 0:
+		len = operand(data, size, off, &bytes);
+		if ((p = nth_of(a, false)))
+			send_text(p, bytes, len);
+		break;
+	case 1:
+		connect_client(a);
+		break;
+	case 2:
+		len = operand(data, size, off, &bytes);
+		if ((p = nth_of(a, true)))
+			backend_says(p, bytes, len);
+		break;
+	case 3: {
+		unsigned which = *off < size ? data[(*off)++] : 0;
+		unsigned port = *off < size ? data[(*off)++] : 0;
+		if ((p = nth_of(a, true)))
+			backend_reply(p, which, port);
+		break;
+	}
+	case 4:
+		fake_advance((uint64_t)a * a * a * 20);
+		break;
+	case 5:
+		if ((p = nth_peer(a)))
+			p->shut = true;
+		break;
+	case 6:
+		if ((p = nth_peer(a & 7)))
+			p->reading = a & 8;
+		break;
+	default:
+		if (a & 1)
+			gw_server_shutdown(h.srv);
+		if (a & 2)
+			fake_tcp_refuse(refusing = !refusing);
+		break;
+	}
+	if (!(op & 0x80))
+		fake_tcp_run();
+}
+
+/* What a link holds stays bounded, whatever either side does: a line and
+ * one receive of input, the queue limit of output. */
+static void check_bounds(void)
+{
+	enum { RECV = 16384 };
+	for (unsigned i = 0; i < h.nworkers; i++)
+		for (const struct gw_link *l = h.gw[i]->links; l; l = l->next) {
+			FUZZ_CHECK(l->cin.len < GW_LINE_MAX + RECV);
+			FUZZ_CHECK(l->bin.len < GW_LINE_MAX + RECV);
+			FUZZ_CHECK(l->cli_bytes <= GW_UNAUTH_BYTES + RECV);
+			if (l->cli)
+				FUZZ_CHECK(fe_conn_queued(l->cli) <= GW_QUEUE_LIMIT);
+			if (l->be)
+				FUZZ_CHECK(fe_conn_queued(l->be) <= GW_QUEUE_LIMIT);
+		}
+}
+
+/* ---- the end ------------------------------------------------------------------ */
+
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	FUZZ_CHECK(d);
+	unsigned n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void all_read(void)
+{
+	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
+		fake_tcp_peer(i)->reading = true;
+	fake_tcp_run();
+}
+
+/* Timers pending besides each worker's watch on the stop flag. */
+static unsigned other_timers(void)
+{
+	unsigned n = fake_stats()->pending_timers;
+	for (unsigned i = 0; i < h.nworkers; i++)
+		n -= h.gw[i]->watch != NULL;
+	return n;
+}
+
+/* Every far end reads, then closes; the clock runs past every deadline:
+ * nothing is left. */
+static void wind_down(void)
+{
+	all_read();
+	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
+		fake_tcp_peer(i)->shut = true;
+	fake_tcp_run();
+	for (int i = 0; i < 20 && other_timers(); i++) {
+		fake_advance(30 * 1000);
+		fake_tcp_run();
+	}
+	for (unsigned i = 0; i < h.nworkers; i++)
+		FUZZ_CHECK(h.gw[i]->links == NULL);
+	FUZZ_CHECK(h.srv->sessions == 0 && h.srv->unauth == 0);
+	FUZZ_CHECK(fake_tcp_conns() == 0);
+}
+
+/* SIGTERM: every worker tells its links and counts itself idle once what
+ * they queued is sent (the far ends read). */
+static void stop(void)
+{
+	gw_server_shutdown(h.srv);
+	all_read();
+	for (int i = 0; i < 100 && !gw_server_idle(h.srv); i++) {
+		fake_advance(20);
+		fake_tcp_run();
+	}
+	FUZZ_CHECK(gw_server_idle(h.srv));
+	for (unsigned i = 0; i < h.nworkers; i++) {
+		for (const struct gw_link *l = h.gw[i]->links; l; l = l->next)
+			FUZZ_CHECK(l->ending);
+		FUZZ_CHECK(h.gw[i]->watch == NULL);
+	}
+}
+
+static void forget(void)
+{
+	for (unsigned i = 0; i < FAKE_PEERS_MAX; i++)
+		fb_buf_free(&h.said[i]);
+	struct gw_server *srv = h.srv;
+	memset(&h, 0, sizeof(h));
+	h.srv = srv;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static bool once;
+	static int level = -1;
+	if (size < 1)
+		return 0;
+	if (!once) {
+		const char *lvl = getenv("FUZZ_GATEWAY_LOG");   /* 5: what it did */
+		level = lvl ? atoi(lvl) : -1;
+		fb_log_open(NULL, level, 0, 0);
+		once = true;
+	}
+	unsigned fds = open_fds();
+	forget();
+	h.nworkers = data[0] & 1 ? 2 : 1;
+	FUZZ_CHECK(gw_server_create(variant_config(data[0] >> 3 & 1), &h.srv) == 0);
+	h.backend = h.srv->backend;
+	fake_begin(h.nworkers, 1000000);
+	fake_tcp_begin(refusing = data[0] & 4);
+	fake_tcp_connect_hook(on_connect);
+	for (unsigned i = 0; i < h.nworkers; i++)
+		FUZZ_CHECK(gw_worker_init(fake_worker(i), h.srv, &h.gw[i]) == 0);
+	connect_client(0);
+	fake_tcp_run();
+	size_t off = 1;
+	while (off < size) {
+		step(data, size, &off);
+		check_bounds();
+	}
+	fake_tcp_refuse(false);
+	if (!(data[0] & 2))
+		wind_down();
+	stop();
+	fake_tcp_run();
+	fake_pool_drain();
+	for (unsigned i = 0; i < h.nworkers; i++)
+		gw_worker_fini(h.gw[i]);
+	fake_tcp_drop_conns();   /* the engine frees them, no callbacks */
+	fake_tcp_connect_hook(NULL);
+	fake_end();
+	fake_tcp_end();
+	FUZZ_CHECK(h.srv->sessions == 0 && h.srv->unauth == 0 && h.srv->busy_workers == 0);
+	gw_server_destroy(h.srv);
+	h.srv = NULL;
+	forget();
+	FUZZ_CHECK(open_fds() == fds);   /* no descriptor left open */
+	if (level >= 0)
+		fb_log_flush();
+	return 0;
+}
