@@ -39,7 +39,6 @@
  * or connection is left; the stop ends with every worker idle; at the end
  * every link, timer and descriptor is gone. The clients' replies are not
  * judged line by line: the gateway passes on what the backend says. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +50,7 @@
 #include "ferry/gateway.h"
 #include "fuzz.h"
 #include "gw_internal.h"
+#include "script.h"
 
 enum { VARIANTS = 2, BACKEND_PORT = 2121 };
 
@@ -70,13 +70,7 @@ static const struct ferry_config *variant_config(unsigned v)
 		 "  \"backend\": \"127.0.0.9:%d\", \"max_sessions\": %d,\n"
 		 "  \"max_unauthenticated\": %d, \"login_timeout\": 30, \"token_timeout\": 20 } }\n",
 		 BACKEND_PORT, v ? 1 : 4, v ? 2 : 6);
-	struct config_error err;
-	daemon_config_init(&cfg[v]);
-	if (daemon_load_json(json, strlen(json), "fuzz.json", &cfg[v], &err) ||
-	    daemon_validate(&cfg[v], &err)) {
-		daemon_error_print(&err, stderr);
-		FUZZ_CHECK(!"the harness's configuration loads");
-	}
+	fuzz_config(json, &cfg[v]);
 	ready[v] = true;
 	return &cfg[v];
 }
@@ -117,35 +111,12 @@ static struct fake_peer *nth_of(unsigned a, bool dialled)
 	return NULL;
 }
 
-static struct fake_peer *nth_peer(unsigned a)
-{
-	unsigned n = fake_tcp_npeers();
-	return n ? fake_tcp_peer(a % n) : NULL;
-}
-
 static void remember_shown(struct fake_peer *p, const char *tok)
 {
 	unsigned i = peer_index(p);
 	if (!*tok || h.nshown[i] == FAKE_TOKENS)
 		return;
 	snprintf(h.shown[i][h.nshown[i]++], FAKE_TOKEN_MAX, "%s", tok);
-}
-
-/* The bytes with 0x01 replaced by the last DATACONN token replied. */
-static void send_text(struct fake_peer *p, const uint8_t *d, size_t len)
-{
-	const char *tok = fake_tcp_token();
-	size_t start = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (d[i] != 0x01)
-			continue;
-		fake_tcp_write(p, d + start, i - start);
-		fake_tcp_write(p, (const uint8_t *)tok, strlen(tok));
-		remember_shown(p, tok);
-		start = i + 1;
-	}
-	if (len > start)
-		fake_tcp_write(p, d + start, len - start);
 }
 
 static void backend_says(struct fake_peer *p, const void *d, size_t len)
@@ -289,69 +260,42 @@ static void on_connect(struct fe_worker *w, const struct sockaddr_storage *to,
 
 /* ---- the script ----------------------------------------------------------------- */
 
-static size_t operand(const uint8_t *data, size_t size, size_t *off, const uint8_t **bytes)
-{
-	if (*off + 2 > size) {
-		*off = size;
-		return 0;
-	}
-	size_t len = (size_t)data[*off] << 8 | data[*off + 1];
-	*off += 2;
-	if (len > size - *off)
-		len = size - *off;
-	*bytes = data + *off;
-	*off += len;
-	return len;
-}
-
 static bool refusing;
+
+/* The ops of this script only (fuzz_common_op has 4-6). */
+static void gateway_op(unsigned kind, unsigned a, const uint8_t *data, size_t size, size_t *off)
+{
+	const uint8_t *bytes = NULL;
+	struct fake_peer *p;
+	if (kind == 0) {
+		size_t len = fuzz_operand(data, size, off, &bytes);
+		if ((p = nth_of(a, false)) && fuzz_send_text(p, bytes, len))
+			remember_shown(p, fake_tcp_token());
+	} else if (kind == 1) {
+		connect_client(a);
+	} else if (kind == 2) {
+		size_t len = fuzz_operand(data, size, off, &bytes);
+		if ((p = nth_of(a, true)))
+			backend_says(p, bytes, len);
+	} else if (kind == 3) {
+		unsigned which = *off < size ? data[(*off)++] : 0;
+		unsigned port = *off < size ? data[(*off)++] : 0;
+		if ((p = nth_of(a, true)))
+			backend_reply(p, which, port);
+	} else {
+		if (a & 1)
+			gw_server_shutdown(h.srv);
+		if (a & 2)
+			fake_tcp_refuse(refusing = !refusing);
+	}
+}
 
 static void step(const uint8_t *data, size_t size, size_t *off)
 {
 	uint8_t op = data[(*off)++];
 	unsigned a = (op >> 3) & 15;
-	const uint8_t *bytes = NULL;
-	size_t len;
-	struct fake_peer *p;
-	switch (op & 7) {
-	case 0:
-		len = operand(data, size, off, &bytes);
-		if ((p = nth_of(a, false)))
-			send_text(p, bytes, len);
-		break;
-	case 1:
-		connect_client(a);
-		break;
-	case 2:
-		len = operand(data, size, off, &bytes);
-		if ((p = nth_of(a, true)))
-			backend_says(p, bytes, len);
-		break;
-	case 3: {
-		unsigned which = *off < size ? data[(*off)++] : 0;
-		unsigned port = *off < size ? data[(*off)++] : 0;
-		if ((p = nth_of(a, true)))
-			backend_reply(p, which, port);
-		break;
-	}
-	case 4:
-		fake_advance((uint64_t)a * a * a * 20);
-		break;
-	case 5:
-		if ((p = nth_peer(a)))
-			p->shut = true;
-		break;
-	case 6:
-		if ((p = nth_peer(a & 7)))
-			p->reading = a & 8;
-		break;
-	default:
-		if (a & 1)
-			gw_server_shutdown(h.srv);
-		if (a & 2)
-			fake_tcp_refuse(refusing = !refusing);
-		break;
-	}
+	if (!fuzz_common_op(op & 7, a))
+		gateway_op(op & 7, a, data, size, off);
 	if (!(op & 0x80))
 		fake_tcp_run();
 }
@@ -375,17 +319,6 @@ static void check_bounds(void)
 
 /* ---- the end ------------------------------------------------------------------ */
 
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	FUZZ_CHECK(d);
-	unsigned n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static void all_read(void)
 {
 	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
@@ -406,10 +339,7 @@ static unsigned other_timers(void)
  * nothing is left. */
 static void wind_down(void)
 {
-	all_read();
-	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
-		fake_tcp_peer(i)->shut = true;
-	fake_tcp_run();
+	fuzz_close_all();
 	for (int i = 0; i < 20 && other_timers(); i++) {
 		fake_advance(30 * 1000);
 		fake_tcp_run();
@@ -459,7 +389,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fb_log_open(NULL, level, 0, 0);
 		once = true;
 	}
-	unsigned fds = open_fds();
+	unsigned fds = fuzz_open_fds();
 	forget();
 	h.nworkers = data[0] & 1 ? 2 : 1;
 	FUZZ_CHECK(gw_server_create(variant_config(data[0] >> 3 & 1), &h.srv) == 0);
@@ -492,7 +422,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gw_server_destroy(h.srv);
 	h.srv = NULL;
 	forget();
-	FUZZ_CHECK(open_fds() == fds);   /* no descriptor left open */
+	FUZZ_CHECK(fuzz_open_fds() == fds);   /* no descriptor left open */
 	if (level >= 0)
 		fb_log_flush();
 	return 0;
