@@ -25,7 +25,9 @@
  *   5 CLOSE the a-th connection of any kind (the far end's side);
  *   6 READ: the a&7-th connection's far end reads (a bit 3) or not;
  *   7 a bit 0: SIGTERM (gw_server_shutdown); a bit 1: connects are
- *     refused from now on, or no longer.
+ *     refused from now on, or no longer; a bit 2 (bit 3): the newest
+ *     dialled connection (client) sends 320 KiB of text lines, more than
+ *     the gateway queues before it stops reading the other side.
  * Connections are numbered in order of opening, clients and dialled ones
  * each by themselves for SEND and BACKEND, all together for CLOSE and READ.
  *
@@ -262,6 +264,25 @@ static void on_connect(struct fe_worker *w, const struct sockaddr_storage *to,
 
 static bool refusing;
 
+/* More than the gateway lets a queue hold before it stops reading the
+ * other side (GW_HIGH_WATER), from the newest dialled connection or
+ * client: lines without digits, so they announce no port. */
+static void bulk(bool dialled)
+{
+	enum { BULK = GW_HIGH_WATER + (64 << 10) };
+	static uint8_t lines[BULK];
+	struct fake_peer *p = NULL;
+	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
+		if (fake_tcp_peer(i)->dialled == dialled)
+			p = fake_tcp_peer(i);
+	if (!p)
+		return;
+	if (!lines[0])
+		for (size_t i = 0; i < BULK; i++)
+			lines[i] = (uint8_t)"bulk data line\r\n"[i % 16];
+	fake_tcp_write(p, lines, BULK);
+}
+
 /* The ops of this script only (fuzz_common_op has 4-6). */
 static void gateway_op(unsigned kind, unsigned a, const uint8_t *data, size_t size, size_t *off)
 {
@@ -287,6 +308,10 @@ static void gateway_op(unsigned kind, unsigned a, const uint8_t *data, size_t si
 			gw_server_shutdown(h.srv);
 		if (a & 2)
 			fake_tcp_refuse(refusing = !refusing);
+		if (a & 4)
+			bulk(true);
+		if (a & 8)
+			bulk(false);
 	}
 }
 

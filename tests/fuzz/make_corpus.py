@@ -378,6 +378,10 @@ class Gw(Ftp):
     def sigterm(self):
         return self.op(7, 1)
 
+    def bulk(self, client=False):
+        """320 KiB of lines from the newest dialled connection (client)."""
+        return self.op(7, 8 if client else 4)
+
 
 def gw_login(g):
     """Client 0 logs in through the gateway (backend 0 answers)."""
@@ -410,6 +414,13 @@ GW_SEEDS = [
     Gw(8).cmds("USER alice").reply(0).connect().cmds("USER bob", conn=1)
     .cmds("PASV", "EPRT |1|198.18.0.2|1025|").reply(1),
     Gw(4).cmds("USER alice").op(7, 2).connect().cmds("USER bob", conn=1).reply(0),
+    # back-pressure: a download to a client that stops reading, an upload
+    # to a backend that does, a client that floods its control connection
+    gw_login(Gw(0)).cmds("SPSV").reply(3, port=3).connect().cmds("SPDT \x01", conn=1)
+    .cmds("RETR x").reply(7).reading(2, False).bulk().clock(3).reading(2, True)
+    .reading(3, False).bulk(client=True).clock(3).reading(3, True).sigterm(),
+    gw_login(Gw(0)).reading(1, False).bulk(client=True).clock(3).reading(1, True)
+    .reading(0, False).bulk().clock(3),
 ]
 for s in GW_SEEDS:
     put("gateway", s.b)
