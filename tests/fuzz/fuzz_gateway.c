@@ -7,7 +7,8 @@
  * Input: one byte of set-up (bit 0: two workers; bit 1: stop the gateway
  * with sessions still open, else the clients close everything and the
  * clock runs out first; bit 2: connects refused at first; bit 3: tight
- * limits, one session and two connections not logged in), then records of
+ * limits, one session and two connections not logged in; bit 4: see
+ * fuzz_gateway_tls below), then records of
  * an op byte and its operands. Op bits 0-2 say what, bits 3-6 (a) how,
  * bit 7: no loop turn after:
  *   0 SEND from the a-th client connection: 2 bytes length (big-endian),
@@ -31,6 +32,15 @@
  * Connections are numbered in order of opening, clients and dialled ones
  * each by themselves for SEND and BACKEND, all together for CLOSE and READ.
  *
+ * Built as fuzz_gateway_tls (-DFUZZ_GATEWAY_TLS=1) the gateway has FTPS
+ * toward its clients (tls_cert.c's certificate, an implicit listener on
+ * 127.0.0.1:990, the backend hop in clear; set-up bit 4: TLS required for
+ * logins and data, policy "data"): CONNECT with a bit 3 goes to the
+ * implicit listener, and op 7 with bits 2 and 3 both makes the newest
+ * client a real TLS client (fake_tcp_tls_client) instead of two bulk
+ * sends. Without one, what the fuzzer sends after 234 or to the implicit
+ * listener is where the ClientHello belongs.
+ *
  * Invariants: ASan/UBSan; the fake engine's checks (no connection used
  * after its close, no timer cancelled twice, ...); the loop settles; what
  * a link holds stays bounded; every connect goes to the backend, and a
@@ -47,6 +57,7 @@
 
 #include "fake_engine.h"
 #include "fake_tcp.h"
+#include "tls_cert.h"
 #include "ferry/base.h"
 #include "ferry/daemon.h"
 #include "ferry/gateway.h"
@@ -54,7 +65,10 @@
 #include "gw_internal.h"
 #include "script.h"
 
-enum { VARIANTS = 2, BACKEND_PORT = 2121 };
+#ifndef FUZZ_GATEWAY_TLS
+#define FUZZ_GATEWAY_TLS 0   /* fuzz_gateway_tls: 1 */
+#endif
+enum { TLS = FUZZ_GATEWAY_TLS, VARIANTS = 4, BACKEND_PORT = 2121 };
 
 static const char *const client_addrs[4] = { "127.0.0.1", "::1", "127.0.0.3", "127.0.0.1" };
 
@@ -66,12 +80,19 @@ static const struct ferry_config *variant_config(unsigned v)
 	static bool ready[VARIANTS];
 	if (ready[v])
 		return &cfg[v];
-	char json[1024];
+	/* fuzz_gateway_tls: FTPS toward the clients, required when v bit 1 */
+	char tls[1024] = "";
+	if (TLS)
+		snprintf(tls, sizeof(tls), "\"tls\": { \"cert\": \"%s\", \"key\": \"%s\", "
+			 "\"policy\": \"%s\", \"implicit_listen\": [\"127.0.0.1:990\"] },\n"
+			 "  \"backend_tls\": \"off\", ", fuzz_cert_make()->cert,
+			 fuzz_cert_make()->key, v & 2 ? "data" : "optional");
+	char json[2048];
 	snprintf(json, sizeof(json),
 		 "{ \"gateway\": { \"listen\": [\"127.0.0.1:2100\", \"[::1]:2100\"],\n"
-		 "  \"backend\": \"127.0.0.9:%d\", \"max_sessions\": %d,\n"
+		 "  %s\"backend\": \"127.0.0.9:%d\", \"max_sessions\": %d,\n"
 		 "  \"max_unauthenticated\": %d, \"login_timeout\": 30, \"token_timeout\": 20 } }\n",
-		 BACKEND_PORT, v ? 1 : 4, v ? 2 : 6);
+		 tls, BACKEND_PORT, v & 1 ? 1 : 4, v & 1 ? 2 : 6);
 	fuzz_config(json, &cfg[v]);
 	ready[v] = true;
 	return &cfg[v];
@@ -131,7 +152,9 @@ static void backend_says(struct fake_peer *p, const void *d, size_t len)
 
 static void connect_client(unsigned a)
 {
-	struct fake_peer *p = fake_tcp_connect_ctl((a >> 2) % h.nworkers, client_addrs[a & 3]);
+	struct fake_peer *p = TLS && a & 8   /* to the implicit FTPS listener */
+		? fake_tcp_connect_nth((a >> 2 & 1) % h.nworkers, client_addrs[a & 3], 1, true)
+		: fake_tcp_connect_ctl((a >> 2 & 1) % h.nworkers, client_addrs[a & 3]);
 	if (p) {
 		p->lax = true;
 		h.addr[peer_index(p)] = (int)(a & 3);
@@ -267,14 +290,20 @@ static bool refusing;
 /* More than the gateway lets a queue hold before it stops reading the
  * other side (GW_HIGH_WATER), from the newest dialled connection or
  * client: lines without digits, so they announce no port. */
-static void bulk(bool dialled)
+static struct fake_peer *newest(bool dialled)
 {
-	enum { BULK = GW_HIGH_WATER + (64 << 10) };
-	static uint8_t lines[BULK];
 	struct fake_peer *p = NULL;
 	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
 		if (fake_tcp_peer(i)->dialled == dialled)
 			p = fake_tcp_peer(i);
+	return p;
+}
+
+static void bulk(bool dialled)
+{
+	enum { BULK = GW_HIGH_WATER + (64 << 10) };
+	static uint8_t lines[BULK];
+	struct fake_peer *p = newest(dialled);
 	if (!p)
 		return;
 	if (!lines[0])
@@ -308,9 +337,11 @@ static void gateway_op(unsigned kind, unsigned a, const uint8_t *data, size_t si
 			gw_server_shutdown(h.srv);
 		if (a & 2)
 			fake_tcp_refuse(refusing = !refusing);
-		if (a & 4)
+		if (TLS && (a & 12) == 12 && (p = newest(false)))
+			(void)fake_tcp_tls_client(p);   /* the newest client's */
+		else if (a & 4)
 			bulk(true);
-		if (a & 8)
+		if (a & 8 && (!TLS || (a & 12) != 12))
 			bulk(false);
 	}
 }
@@ -417,7 +448,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned fds = fuzz_open_fds();
 	forget();
 	h.nworkers = data[0] & 1 ? 2 : 1;
-	FUZZ_CHECK(gw_server_create(variant_config(data[0] >> 3 & 1), &h.srv) == 0);
+	FUZZ_CHECK(gw_server_create(variant_config(data[0] >> 3 & 3), &h.srv) == 0);
 	h.backend = h.srv->backend;
 	fake_begin(h.nworkers, 1000000);
 	fake_tcp_begin(refusing = data[0] & 4);

@@ -372,15 +372,20 @@ class Gw(Ftp):
         self.b += bytes([which, port])
         return self
 
-    def connect(self, addr=0, worker=0):
-        return self.op(1, addr | worker << 2)
-
     def sigterm(self):
         return self.op(7, 1)
 
     def bulk(self, client=False):
         """320 KiB of lines from the newest dialled connection (client)."""
         return self.op(7, 8 if client else 4)
+
+    def connect(self, addr=0, worker=0, implicit=False):
+        """implicit: fuzz_gateway_tls's implicit FTPS listener."""
+        return self.op(1, addr | worker << 2 | (8 if implicit else 0))
+
+    def tls_client(self):
+        """fuzz_gateway_tls: the newest client speaks TLS from now on."""
+        return self.op(7, 12)
 
 
 def gw_login(g):
@@ -424,3 +429,34 @@ GW_SEEDS = [
 ]
 for s in GW_SEEDS:
     put("gateway", s.b)
+
+
+# fuzz_gateway_tls: the same gateway with FTPS toward its clients: AUTH TLS
+# and the implicit listener, with a real TLS client or raw bytes where the
+# ClientHello belongs.
+def gw_tls_login(g):
+    """Client 0: AUTH TLS, a TLS client, then the login in TLS."""
+    return gw_login(g.cmds("AUTH TLS").tls_client()).cmds("PBSZ 0", "PROT P")
+
+
+GW_TLS_SEEDS = [
+    # SPSV over explicit FTPS, the data login in TLS resuming the session
+    gw_tls_login(Gw(0)).cmds("SPSV").reply(3, port=5).connect().cmds("AUTH TLS", conn=1)
+    .tls_client().cmds("USER DATACONN", "PASS \x01", conn=1).cmds("RETR f")
+    .reply(7).backend(b"file data\n", conn=1).close(5).reply(8).cmds("QUIT").reply(10),
+    # the implicit listener for the session and its SPDT data connection
+    Gw(0).close(0).connect(implicit=True).tls_client().cmds("USER alice", conn=1).reply(0)
+    .reply(1).cmds("PASS secret", conn=1).reply(2).cmds("PBSZ 0", "PROT P", "SPSV", conn=1)
+    .reply(6).reply(4, port=9).connect(implicit=True).tls_client().cmds("SPDT \x01", conn=2)
+    .cmds("LIST", conn=1).reply(7),
+    # TLS required (policy "data"): a login in clear refused, then in TLS
+    Gw(16).cmds("USER alice", "AUTH TLS").tls_client().cmds("USER alice").reply(0).reply(1)
+    .cmds("SPSV"),
+    # raw bytes where the ClientHello belongs, after 234 and on the implicit port
+    Gw(0).cmds("AUTH TLS").send(b"\x16\x03\x01\x00\x05hello\r\n")
+    .connect(implicit=True).send(b"\x16\x03\x03\x01\x00" + bytes(40), conn=1),
+    # a stop in the middle of a handshake
+    Gw(2).cmds("AUTH TLS").tls_client().op(7, 1, no_run=True).clock(2),
+]
+for s in GW_TLS_SEEDS:
+    put("gateway_tls", s.b)
