@@ -78,6 +78,7 @@ static struct {
 	size_t peak;
 	char token[FAKE_TOKEN_MAX];
 	fake_connect_hook *hook;
+	fake_inner_hook *inner;
 } ft;
 
 static void peer_free(struct fake_peer *p)
@@ -100,6 +101,7 @@ void fake_tcp_begin(bool refuse_connects)
 
 void fake_tcp_refuse(bool refuse_connects) { ft.refuse_connects = refuse_connects; }
 void fake_tcp_connect_hook(fake_connect_hook *hook) { ft.hook = hook; }
+void fake_tcp_inner_hook(fake_inner_hook *hook) { ft.inner = hook; }
 
 struct fake_peer *fake_tcp_peer_of(const struct fe_conn *c)
 {
@@ -208,6 +210,26 @@ static bool is_code(const char *l)
 	       l[2] >= '0' && l[2] <= '9';
 }
 
+/* A lax stream's line, followed as src/gateway/parse.c reads replies (a
+ * code alone, or with ' ', '-' or CR after it): inside a multi-line reply
+ * a line "ddd text" of another code, which a client takes for text of the
+ * reply it is reading, goes to the hook. */
+static void lax_line(struct fake_peer *p, const char *l)
+{
+	char sep = p->linelen > 3 ? l[3] : '\n';
+	bool coded = p->linelen >= 3 && is_code(l) && strchr(" -\r\n", sep);
+	if (!coded) {
+		return;
+	} else if (!p->multi) {
+		p->code = atoi(l);
+		p->multi = sep == '-';
+	} else if (atoi(l) == p->code && sep != '-') {
+		p->multi = false;
+	} else if (sep == ' ' && ft.inner) {
+		ft.inner(p, l);
+	}
+}
+
 /* One complete line (CR LF stripped; linelen may exceed what line holds). */
 static void reply_line(struct fake_peer *p)
 {
@@ -215,7 +237,7 @@ static void reply_line(struct fake_peer *p)
 	size_t n = p->linelen < sizeof(p->line) ? p->linelen : sizeof(p->line) - 1;
 	l[n] = '\0';
 	if (p->lax) {
-		/* split and read, not judged */
+		lax_line(p, l);
 	} else if (!p->multi) {
 		/* "ddd text" or "ddd-first line of several" */
 		FUZZ_CHECK(p->linelen >= 4 && is_code(l) && (l[3] == ' ' || l[3] == '-'));

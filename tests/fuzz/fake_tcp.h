@@ -58,6 +58,10 @@ void fake_tcp_refuse(bool refuse_connects);
 typedef void fake_connect_hook(struct fe_worker *w, const struct sockaddr_storage *to,
 			       const struct sockaddr_storage *from);
 void fake_tcp_connect_hook(fake_connect_hook *hook);
+/* Called for a reply line "ddd text" a lax peer receives inside a
+ * multi-line reply of another code (NULL: none). */
+typedef void fake_inner_hook(struct fake_peer *p, const char *line);
+void fake_tcp_inner_hook(fake_inner_hook *hook);
 /* The peer whose server end is c, or NULL. */
 struct fake_peer *fake_tcp_peer_of(const struct fe_conn *c);
 /* A control connection from addr (text, port chosen) to the listener of

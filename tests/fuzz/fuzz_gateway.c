@@ -283,6 +283,19 @@ static void on_connect(struct fe_worker *w, const struct sockaddr_storage *to,
 	}
 }
 
+/* A reply line inside another reply: the backend's own (passed on as it
+ * came), never one of the gateway's, which the client would take for text
+ * of the reply it is reading (the stop's 421 waits for the reply's end). */
+static void inner_line(struct fake_peer *p, const char *line)
+{
+	(void)p;
+	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
+		if (h.said[i].len && memmem(h.said[i].p, h.said[i].len, line, strlen(line)))
+			return;
+	fprintf(stderr, "fuzz_gateway: the gateway's \"%s\" inside a multi-line reply\n", line);
+	FUZZ_CHECK(!"the gateway's own replies wait for the end of the backend's");
+}
+
 /* ---- the script ----------------------------------------------------------------- */
 
 static bool refusing;
@@ -453,6 +466,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_begin(h.nworkers, 1000000);
 	fake_tcp_begin(refusing = data[0] & 4);
 	fake_tcp_connect_hook(on_connect);
+	fake_tcp_inner_hook(inner_line);
 	for (unsigned i = 0; i < h.nworkers; i++)
 		FUZZ_CHECK(gw_worker_init(fake_worker(i), h.srv, &h.gw[i]) == 0);
 	connect_client(0);
@@ -472,6 +486,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gw_worker_fini(h.gw[i]);
 	fake_tcp_drop_conns();   /* the engine frees them, no callbacks */
 	fake_tcp_connect_hook(NULL);
+	fake_tcp_inner_hook(NULL);
 	fake_end();
 	fake_tcp_end();
 	FUZZ_CHECK(h.srv->sessions == 0 && h.srv->unauth == 0 && h.srv->busy_workers == 0);
