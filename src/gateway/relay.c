@@ -217,8 +217,7 @@ void gw_relay_backend_data(struct gw_link *l, const uint8_t *p, size_t n)
 	if (l->bin.len >= GW_LINE_MAX) {
 		flog(LOG_LVL_WARN, "gateway: session %llu: backend sent a line longer "
 		     "than %d bytes", (unsigned long long)l->id, GW_LINE_MAX);
-		gw_reply(l, 421, "Bad reply from the server behind the gateway.");
-		gw_link_end(l);
+		gw_link_fail(l, 421, "Bad reply from the server behind the gateway.");
 		return;
 	}
 	if (l->st == GW_RELAY && l->internal == GW_INT_NONE)
