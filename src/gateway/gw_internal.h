@@ -174,6 +174,9 @@ void gw_link_free_all(struct gw_worker *gw);
  * released; freed when the last connection reports its close. */
 void gw_link_end(struct gw_link *l);
 void gw_link_maybe_free(struct gw_link *l);  /* an ended link's last job is back */
+/* code text to the client, unless it is in the middle of a multi-line
+ * reply (it would read the line as part of it), then gw_link_end. */
+void gw_link_fail(struct gw_link *l, int code, const char *text);
 /* What the client (the backend) sent, in plain (decrypted if in TLS). */
 void gw_link_client_input(struct gw_link *l, const uint8_t *p, size_t n);
 void gw_link_backend_input(struct gw_link *l, const uint8_t *p, size_t n);

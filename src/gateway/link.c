@@ -97,6 +97,17 @@ void gw_reply(struct gw_link *l, int code, const char *fmt, ...)
 		gw_send_cli(l, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
+/* The gateway's last word before it ends the link. A client in the middle
+ * of a multi-line reply gets none: the gateway relays whole lines only, so
+ * its line would be read as text of that reply, never as the reason (the
+ * stop's rule, stop.c); the connection just closes. */
+void gw_link_fail(struct gw_link *l, int code, const char *text)
+{
+	if (!l->cli_mid)
+		gw_reply(l, code, "%s", text);
+	gw_link_end(l);
+}
+
 /* ---- life ------------------------------------------------------------------ */
 
 static void link_free(struct gw_link *l)
@@ -200,8 +211,7 @@ static void deadline_fired(struct fe_worker *w, void *arg)
 	     (unsigned long long)l->id,
 	     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
 	     l->gw->srv->gc->login_timeout);
-	gw_reply(l, 421, "Login timed out.");
-	gw_link_end(l);
+	gw_link_fail(l, 421, "Login timed out.");
 }
 
 static void reject(struct fe_conn *c, const char *why)
@@ -384,13 +394,11 @@ void gw_link_client_input(struct gw_link *l, const uint8_t *p, size_t n)
 		     "before login", (unsigned long long)l->id,
 		     fb_addr_format((const struct sockaddr *)&l->peer, host, sizeof(host)),
 		     GW_UNAUTH_BYTES);
-		gw_reply(l, 421, "Too much input before login.");
-		gw_link_end(l);
+		gw_link_fail(l, 421, "Too much input before login.");
 		return;
 	}
 	if (!lines_add(&l->cin, p, n)) {
-		gw_reply(l, 421, "Out of memory.");
-		gw_link_end(l);
+		gw_link_fail(l, 421, "Out of memory.");
 		return;
 	}
 	if (l->st == GW_FRONT || l->st == GW_DATAPASS)
@@ -398,8 +406,7 @@ void gw_link_client_input(struct gw_link *l, const uint8_t *p, size_t n)
 	else if (l->st == GW_RELAY)
 		gw_relay_client_lines(l);
 	if (!l->ending && l->cin.len >= GW_LINE_MAX && !memchr(l->cin.p, '\n', l->cin.len)) {
-		gw_reply(l, 500, "Command line too long.");
-		gw_link_end(l);
+		gw_link_fail(l, 500, "Command line too long.");
 		return;
 	}
 	update_pauses(l);

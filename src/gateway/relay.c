@@ -75,30 +75,44 @@ static bool intercepted(const char *verb)
 	return false;
 }
 
+/* Drops the first n bytes of the client's input. */
+static void consume(struct gw_lines *b, size_t n)
+{
+	memmove(b->p, b->p + n, b->len - n);
+	b->len -= n;
+}
+
 void gw_relay_client_lines(struct gw_link *l)
 {
+	/* What is handled is dropped once, at the end: a receive of many short
+	 * lines (16 KiB of them) then costs no move of the rest after each. */
+	size_t off = 0;
 	while (l->st == GW_RELAY && !l->ending && l->internal == GW_INT_NONE) {
-		char *nl = memchr(l->cin.p, '\n', l->cin.len);
+		char *line = l->cin.p + off;
+		char *nl = memchr(line, '\n', l->cin.len - off);
 		if (!nl)
 			break;
-		size_t n = (size_t)(nl - l->cin.p) + 1;
+		size_t n = (size_t)(nl - line) + 1;
 		char verb[16];
 		const char *arg;
 		size_t alen;
-		bool ok = gw_parse_command(l->cin.p, n, verb, sizeof(verb), &arg, &alen);
+		bool ok = gw_parse_command(line, n, verb, sizeof(verb), &arg, &alen);
 		bool user = ok && !strcmp(verb, "USER");
 		/* A USER the TLS policy refuses is answered here, in order too. */
 		bool own = ok && (intercepted(verb) ||
 				  (user && !l->ct.t && l->gw->srv->gc->tls_policy >= TLS_POLICY_LOGIN));
 		if (own && l->pending > 0)
 			break;
+		off += n;
 		if (own) {
 			char a[64];
 			size_t k = alen < sizeof(a) ? alen : sizeof(a) - 1;
 			memcpy(a, arg, k);
 			a[k] = '\0';
-			memmove(l->cin.p, l->cin.p + n, l->cin.len - n);
-			l->cin.len -= n;
+			if (!strcmp(verb, "AUTH")) {   /* its 234 drops what follows */
+				consume(&l->cin, off);
+				off = 0;
+			}
 			if (user)
 				gw_tls_login_ok(l);   /* its 530 */
 			else
@@ -106,11 +120,10 @@ void gw_relay_client_lines(struct gw_link *l)
 			continue;
 		}
 		l->user_sent |= user;
-		gw_send_be(l, l->cin.p, n);
-		memmove(l->cin.p, l->cin.p + n, l->cin.len - n);
-		l->cin.len -= n;
+		gw_send_be(l, line, n);
 		l->pending++;
 	}
+	consume(&l->cin, off);
 	gw_link_input_changed(l);
 }
 
@@ -217,8 +230,7 @@ void gw_relay_backend_data(struct gw_link *l, const uint8_t *p, size_t n)
 	if (l->bin.len >= GW_LINE_MAX) {
 		flog(LOG_LVL_WARN, "gateway: session %llu: backend sent a line longer "
 		     "than %d bytes", (unsigned long long)l->id, GW_LINE_MAX);
-		gw_reply(l, 421, "Bad reply from the server behind the gateway.");
-		gw_link_end(l);
+		gw_link_fail(l, 421, "Bad reply from the server behind the gateway.");
 		return;
 	}
 	if (l->st == GW_RELAY && l->internal == GW_INT_NONE)

@@ -15,7 +15,7 @@
 #include "ferry/crypto.h"
 #include "fake_engine.h"
 
-enum { FAKE_PEERS_MAX = 16, FAKE_TOKEN_MAX = 64 };
+enum { FAKE_PEERS_MAX = 16, FAKE_TOKEN_MAX = 64, FAKE_TOKENS = 8 };
 
 /* The client's end of one TCP connection (an adopted SPSV connection keeps
  * the peer of the control connection it came in on). */
@@ -25,6 +25,15 @@ struct fake_peer {
 	bool reading;             /* the client reads what the server sends */
 	bool shut;                /* the client closed its side */
 	bool tls;                 /* after 234: TLS records, not checked */
+	/* Lines split and tokens taken, not judged: a gateway's client, whose
+	 * replies are what a (fuzzed) backend said. */
+	bool lax;
+	/* Made by a connect of the code under test (to: where it went). */
+	bool dialled;
+	struct sockaddr_storage to;
+	/* The DATACONN passwords seen in its replies, the newest last. */
+	char tokens[FAKE_TOKENS][FAKE_TOKEN_MAX];
+	unsigned ntokens;
 	struct fb_buf in;         /* sent by the client, not yet delivered */
 	/* A real TLS client (fake_tcp_tls_client): what the harness writes is
 	 * held in plain until the handshake ends, then encrypted; what the
@@ -43,6 +52,18 @@ struct fake_peer {
 
 /* A fresh TCP state (after fake_begin). */
 void fake_tcp_begin(bool refuse_connects);
+/* Connects from now on refused (or not). */
+void fake_tcp_refuse(bool refuse_connects);
+/* Called at every fe_tcp_connect, before it is queued (NULL: none). */
+typedef void fake_connect_hook(struct fe_worker *w, const struct sockaddr_storage *to,
+			       const struct sockaddr_storage *from);
+void fake_tcp_connect_hook(fake_connect_hook *hook);
+/* Called for a reply line "ddd text" a lax peer receives inside a
+ * multi-line reply of another code (NULL: none). */
+typedef void fake_inner_hook(struct fake_peer *p, const char *line);
+void fake_tcp_inner_hook(fake_inner_hook *hook);
+/* The peer whose server end is c, or NULL. */
+struct fake_peer *fake_tcp_peer_of(const struct fe_conn *c);
 /* A control connection from addr (text, port chosen) to the listener of
  * its family on worker w that was opened first. NULL when none. */
 struct fake_peer *fake_tcp_connect_ctl(unsigned w, const char *addr);

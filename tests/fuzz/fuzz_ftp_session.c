@@ -65,6 +65,7 @@
 #include "ferry/ftp.h"
 #include "ftp_internal.h"
 #include "fuzz.h"
+#include "script.h"
 
 /* Built a second time as fuzz_ftps, with FTPS configured (-DFUZZ_FTPS). */
 #ifdef FUZZ_FTPS
@@ -295,13 +296,7 @@ static const struct ferry_config *variant_config(unsigned v)
 		 "  %s\"proxy_protocol\": [\"127.0.0.2\"] } }\n",
 		 hash, root_dir, hash, root_dir, root_dir, v & 1 ? "true" : "false",
 		 v & 2 ? "true" : "false", v & 4 ? "true" : "false", base_dir, tls);
-	struct config_error err;
-	daemon_config_init(&cfg[v]);
-	if (daemon_load_json(json, strlen(json), "fuzz.json", &cfg[v], &err) ||
-	    daemon_validate(&cfg[v], &err)) {
-		daemon_error_print(&err, stderr);
-		FUZZ_CHECK(!"the harness's configuration loads");
-	}
+	fuzz_config(json, &cfg[v]);
 	ready[v] = true;
 	return &cfg[v];
 }
@@ -323,44 +318,6 @@ static void setup_once(void)
 
 static const char *const client_addrs[4] = { "127.0.0.1", "127.0.0.2", "::1", "127.0.0.3" };
 
-static struct fake_peer *nth_peer(unsigned a)
-{
-	unsigned n = fake_tcp_npeers();
-	return n ? fake_tcp_peer(a % n) : NULL;
-}
-
-/* The bytes with 0x01 replaced by the last DATACONN password. */
-static void send_text(struct fake_peer *p, const uint8_t *d, size_t len)
-{
-	const char *tok = fake_tcp_token();
-	size_t start = 0;
-	if (!len)
-		return;
-	for (size_t i = 0; i < len; i++) {
-		if (d[i] != 0x01)
-			continue;
-		fake_tcp_write(p, d + start, i - start);
-		fake_tcp_write(p, (const uint8_t *)tok, strlen(tok));
-		start = i + 1;
-	}
-	fake_tcp_write(p, d + start, len - start);
-}
-
-static size_t operand(const uint8_t *data, size_t size, size_t *off, const uint8_t **bytes)
-{
-	if (*off + 2 > size) {
-		*off = size;
-		return 0;
-	}
-	size_t len = (size_t)data[*off] << 8 | data[*off + 1];
-	*off += 2;
-	if (len > size - *off)
-		len = size - *off;
-	*bytes = data + *off;
-	*off += len;
-	return len;
-}
-
 static bool pool_slow;
 
 static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworkers,
@@ -373,9 +330,9 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 	struct fake_peer *p;
 	switch (op & 7) {
 	case 0:
-		len = operand(data, size, off, &bytes);
-		if ((p = nth_peer(a)))
-			send_text(p, bytes, len);
+		len = fuzz_operand(data, size, off, &bytes);
+		if ((p = fuzz_nth_peer(a)))
+			(void)fuzz_send_text(p, bytes, len);
 		break;
 	case 1:
 		if (FTPS && a & 8)   /* to the implicit FTPS listener */
@@ -388,8 +345,8 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 		(void)fake_tcp_connect_data(client_addrs[a & 3]);
 		break;
 	case 3:
-		len = operand(data, size, off, &bytes);
-		if ((p = nth_peer(a & 7))) {
+		len = fuzz_operand(data, size, off, &bytes);
+		if ((p = fuzz_nth_peer(a & 7))) {
 			if (len)
 				fake_tcp_write(p, bytes, len);
 			if (a & 8)
@@ -397,15 +354,9 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 		}
 		break;
 	case 4:
-		fake_advance((uint64_t)a * a * a * 20);
-		break;
 	case 5:
-		if ((p = nth_peer(a)))
-			p->shut = true;
-		break;
 	case 6:
-		if ((p = nth_peer(a & 7)))
-			p->reading = a & 8;
+		(void)fuzz_common_op(op & 7, a);
 		break;
 	default:
 		if (a & 1)
@@ -414,7 +365,7 @@ static void step(const uint8_t *data, size_t size, size_t *off, unsigned nworker
 			ftp_server_shutdown(srv);
 		if (a & 8)
 			fuzz_tls_fail_next(true);
-		if (FTPS && a & 4 && (p = nth_peer(fake_tcp_npeers() - 1)))
+		if (FTPS && a & 4 && (p = fuzz_nth_peer(fake_tcp_npeers() - 1)))
 			(void)fake_tcp_tls_client(p);   /* the newest connection's */
 		break;
 	}
@@ -444,19 +395,6 @@ static void check_bounds(struct ftp_worker *const *fw, unsigned nworkers)
 }
 
 /* ---- the end ------------------------------------------------------------------ */
-
-/* How many descriptors the process has open: the same before and after an
- * input that leaks none. */
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	FUZZ_CHECK(d);
-	unsigned n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static void check_worker_empty(const struct ftp_worker *fw)
 {
@@ -488,12 +426,7 @@ static void wind_down(struct ftp_worker *const *fw, unsigned nworkers)
 {
 	fake_pool_hold(pool_slow = false);
 	fuzz_tls_fail_next(false);
-	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
-		fake_tcp_peer(i)->reading = true;
-	fake_tcp_run();
-	for (unsigned i = 0; i < fake_tcp_npeers(); i++)
-		fake_tcp_peer(i)->shut = true;
-	fake_tcp_run();
+	fuzz_close_all();
 	for (int i = 0; i < 20 && other_timers(fw, nworkers); i++) {
 		fake_advance(30 * 1000);
 		fake_tcp_run();
@@ -507,7 +440,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	setup_once();
 	fresh_tree();
 	fuzz_tls_fail_next(false);
-	unsigned fds = open_fds();
+	unsigned fds = fuzz_open_fds();
 	FUZZ_CHECK(truncate(xferlog_path, 0) == 0);   /* bounded: it grows */
 	unsigned nworkers = data[0] & 1 ? 2 : 1;
 	struct ftp_server *srv = NULL;
@@ -547,6 +480,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_server_empty(srv);
 	ftp_server_destroy(srv);
 	check_outside();
-	FUZZ_CHECK(open_fds() == fds);   /* no descriptor left open */
+	FUZZ_CHECK(fuzz_open_fds() == fds);   /* no descriptor left open */
 	return 0;
 }

@@ -352,3 +352,111 @@ TLS_FAULT_SEEDS = [
 ]
 for s in FTP_SEEDS + FTPS_SEEDS + TLS_FAULT_SEEDS:
     put("ftps", s.b)
+
+
+# fuzz_gateway: the SPSV gateway between clients and a legacy server the
+# harness also plays (see fuzz_gateway.c). Clients and the connections the
+# gateway dialled (its backend control connection, then each passive
+# port's) are numbered each by themselves; client 0 is open from the start.
+class Gw(Ftp):
+    def backend(self, data, conn=0):
+        self.op(2, conn)
+        self.b += struct.pack(">H", len(data)) + data
+        return self
+
+    def reply(self, which, conn=0, port=0):
+        """A canned reply of the harness's table: 0 greeting, 1 331, 2 230,
+        3 229 and 4 227 for port 30000+port, 5 FEAT, 6 500, 7 150, 8 226,
+        9 421, 10 221, 11 200, 12 120, 13 a multi-line greeting."""
+        self.op(3, conn)
+        self.b += bytes([which, port])
+        return self
+
+    def sigterm(self):
+        return self.op(7, 1)
+
+    def bulk(self, client=False):
+        """320 KiB of lines from the newest dialled connection (client)."""
+        return self.op(7, 8 if client else 4)
+
+    def connect(self, addr=0, worker=0, implicit=False):
+        """implicit: fuzz_gateway_tls's implicit FTPS listener."""
+        return self.op(1, addr | worker << 2 | (8 if implicit else 0))
+
+    def tls_client(self):
+        """fuzz_gateway_tls: the newest client speaks TLS from now on."""
+        return self.op(7, 12)
+
+
+def gw_login(g):
+    """Client 0 logs in through the gateway (backend 0 answers)."""
+    return (g.cmds("USER alice").reply(0).reply(1).cmds("PASS secret").reply(2))
+
+
+GW_SEEDS = [
+    # SPSV through EPSV, a data login by USER DATACONN / PASS, a download
+    gw_login(Gw(0)).cmds("TYPE I").reply(11).cmds("SPSV").reply(3, port=5)
+    .connect().cmds("USER DATACONN", "PASS \x01", conn=1).cmds("RETR f")
+    .reply(7).backend(b"file data\n", conn=1).close(5).reply(8).cmds("QUIT").reply(10),
+    # EPSV refused: PASV, then a data login by SPDT, on the other worker
+    gw_login(Gw(1)).cmds("SPSV").reply(6).reply(4, port=7)
+    .connect(worker=1).cmds("SPDT \x01", conn=1).cmds("STOR up")
+    .reply(7).send("uploaded\n", conn=1).close(1).reply(8),
+    # a multi-line greeting and FEAT, then a listing through SPSV
+    Gw(0).cmds("USER alice").reply(13).reply(1).cmds("PASS secret").reply(2)
+    .cmds("FEAT").reply(5).cmds("SPSV").reply(3, port=9).connect(addr=1)
+    .connect().cmds("USER DATACONN", "PASS \x01", conn=2).cmds("LIST").reply(7),
+    # bad tokens: unknown, malformed, another client's address, expired
+    gw_login(Gw(0)).cmds("SPSV").reply(3, port=1).connect()
+    .cmds("USER DATACONN", "PASS AAAAAAAAAAAAAAAAAAAA", conn=1).connect()
+    .cmds("SPDT no-such-token!", conn=2).connect(addr=2).cmds("SPDT \x01", conn=3)
+    .clock(11).connect().cmds("SPDT \x01", conn=4),
+    # a stop in the middle of a multi-line reply, sessions left open
+    gw_login(Gw(2)).cmds("STAT").backend(b"211-Status\r\n connected\r\n").sigterm().clock(2),
+    # the same, the backend silent at its greeting; a login that times out
+    Gw(0).cmds("USER alice").connect().clock(12).clock(12),
+    # the backend refused; too many sessions (tight limits); PASV/PORT refused
+    Gw(8).cmds("USER alice").reply(0).connect().cmds("USER bob", conn=1)
+    .cmds("PASV", "EPRT |1|198.18.0.2|1025|").reply(1),
+    Gw(4).cmds("USER alice").op(7, 2).connect().cmds("USER bob", conn=1).reply(0),
+    # back-pressure: a download to a client that stops reading, an upload
+    # to a backend that does, a client that floods its control connection
+    gw_login(Gw(0)).cmds("SPSV").reply(3, port=3).connect().cmds("SPDT \x01", conn=1)
+    .cmds("RETR x").reply(7).reading(2, False).bulk().clock(3).reading(2, True)
+    .reading(3, False).bulk(client=True).clock(3).reading(3, True).sigterm(),
+    gw_login(Gw(0)).reading(1, False).bulk(client=True).clock(3).reading(1, True)
+    .reading(0, False).bulk().clock(3),
+]
+for s in GW_SEEDS:
+    put("gateway", s.b)
+
+
+# fuzz_gateway_tls: the same gateway with FTPS toward its clients: AUTH TLS
+# and the implicit listener, with a real TLS client or raw bytes where the
+# ClientHello belongs.
+def gw_tls_login(g):
+    """Client 0: AUTH TLS, a TLS client, then the login in TLS."""
+    return gw_login(g.cmds("AUTH TLS").tls_client()).cmds("PBSZ 0", "PROT P")
+
+
+GW_TLS_SEEDS = [
+    # SPSV over explicit FTPS, the data login in TLS resuming the session
+    gw_tls_login(Gw(0)).cmds("SPSV").reply(3, port=5).connect().cmds("AUTH TLS", conn=1)
+    .tls_client().cmds("USER DATACONN", "PASS \x01", conn=1).cmds("RETR f")
+    .reply(7).backend(b"file data\n", conn=1).close(5).reply(8).cmds("QUIT").reply(10),
+    # the implicit listener for the session and its SPDT data connection
+    Gw(0).close(0).connect(implicit=True).tls_client().cmds("USER alice", conn=1).reply(0)
+    .reply(1).cmds("PASS secret", conn=1).reply(2).cmds("PBSZ 0", "PROT P", "SPSV", conn=1)
+    .reply(6).reply(4, port=9).connect(implicit=True).tls_client().cmds("SPDT \x01", conn=2)
+    .cmds("LIST", conn=1).reply(7),
+    # TLS required (policy "data"): a login in clear refused, then in TLS
+    Gw(16).cmds("USER alice", "AUTH TLS").tls_client().cmds("USER alice").reply(0).reply(1)
+    .cmds("SPSV"),
+    # raw bytes where the ClientHello belongs, after 234 and on the implicit port
+    Gw(0).cmds("AUTH TLS").send(b"\x16\x03\x01\x00\x05hello\r\n")
+    .connect(implicit=True).send(b"\x16\x03\x03\x01\x00" + bytes(40), conn=1),
+    # a stop in the middle of a handshake
+    Gw(2).cmds("AUTH TLS").tls_client().op(7, 1, no_run=True).clock(2),
+]
+for s in GW_TLS_SEEDS:
+    put("gateway_tls", s.b)
