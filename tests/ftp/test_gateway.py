@@ -1375,18 +1375,23 @@ def stop_says_why(work, root, cert, key):
 
 
 # A backend that starts a multi-line reply to STAT and never ends it, and
-# answers NOOP with half a line; it prints each command, and EOF.
+# answers NOOP with half a line; it prints each command, and EOF (one
+# whole line at a time: its threads' prints used to interleave).
 HALF_BACKEND = BACKEND_LISTENS + """
+said = threading.Lock()
+def say(*words):
+    with said:
+        print(*words, flush=True)
 replies = {b"USER": b"331 Go on.\\r\\n", b"PASS": b"230 In.\\r\\n", b"NOOP": b"200 No",
            b"STAT": b"211-Status of half:\\r\\n one line, and no end\\r\\n", b"QUIT": b"221 Bye.\\r\\n"}
 def serve(c, n):
     for line in c.makefile("rb"):
         verb = line.split()[0].upper() if line.split() else b""
-        print(n, verb.decode(), flush=True)
+        say(n, verb.decode())
         c.sendall(replies.get(verb, b"200 OK.\\r\\n"))
         if verb == b"QUIT":
             break
-    print(n, "EOF", flush=True)
+    say(n, "EOF")
     c.close()
 n = 0
 while True:
