@@ -206,6 +206,9 @@ void gw_passive_reply_line(struct gw_link *l, const char *line, size_t len,
 /* Both sides: ts is &l->ct or &l->bt. */
 void gw_tls_input(struct gw_link *l, struct gw_tside *ts, const uint8_t *p, size_t n);
 bool gw_tls_send(struct gw_link *l, struct gw_tside *ts, const char *p, size_t n);
+/* Whether a line sent on this side now reaches its peer: in clear, or in
+ * TLS past the handshake (before it, a reply to the client is dropped). */
+bool gw_tls_writable(const struct gw_tside *ts);
 void gw_tls_start(struct gw_link *l, struct gw_tside *ts);  /* a client's handshake */
 void gw_tls_close(struct gw_link *l, struct gw_tside *ts);  /* close_notify, once */
 void gw_tls_free(struct gw_tside *ts);

@@ -32,12 +32,14 @@ bool gw_server_idle(struct gw_server *srv)
  * whole one to a TLS client. */
 static void stop_link(struct gw_link *l)
 {
-	bool told = false;
+	const char *how = ": in the middle of a reply, closed without 421";
 	if (l->st == GW_PIPE) {
 		l->ct.closed = l->bt.closed = true;
+	} else if (!gw_tls_writable(&l->ct)) {
+		how = ": TLS handshake with the client under way, closed without 421";
 	} else if (!l->cli_mid) {
 		gw_reply(l, 421, "%s", shutting_down);
-		told = true;
+		how = ", 421 sent";
 	}
 	/* The backend's control connection is at a command boundary whatever
 	 * the client's reply is doing (the gateway forwards whole commands):
@@ -46,8 +48,7 @@ static void stop_link(struct gw_link *l)
 		gw_send_be(l, "QUIT\r\n", 6);
 	if (l->session)
 		flog(LOG_LVL_VERB, "gateway: session %llu: ferryd stops%s",
-		     (unsigned long long)l->id, told ? ", 421 sent" :
-		     ": in the middle of a reply, closed without 421");
+		     (unsigned long long)l->id, how);
 	gw_link_end(l);
 }
 

@@ -35,9 +35,14 @@ static bool flush(struct gw_link *l, struct gw_tside *ts)
 	return true;
 }
 
+bool gw_tls_writable(const struct gw_tside *ts)
+{
+	return !ts->t || (!ts->busy && crypto_tls_ready(ts->t));
+}
+
 bool gw_tls_send(struct gw_link *l, struct gw_tside *ts, const char *p, size_t n)
 {
-	if (ts->busy || !crypto_tls_ready(ts->t)) {
+	if (!gw_tls_writable(ts)) {
 		/* Toward the backend, what comes before the handshake's end waits
 		 * for it (a data connection's first bytes); toward the client a
 		 * reply is dropped: never in clear once AUTH was answered. */

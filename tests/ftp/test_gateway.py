@@ -1354,7 +1354,15 @@ def stop_says_why(work, root, cert, key):
         check("drain: the download runs", r.startswith("150") and len(d.s.recv(1000)) > 0, r)
         check("drain: vsftpd runs the three sessions",
               wait_for(lambda: len(descendants(vs.pid)) > before, 5))
+        # AUTH TLS answered, and no ClientHello yet: a 421 now could only go
+        # in clear, after the 234 that promised TLS.
+        hs = Session(SRV_IP, GW_DRAIN)
+        r = hs.cmd("AUTH TLS")
+        check("drain: a client's AUTH TLS is answered, its handshake not begun", r.startswith("234"), r)
         stops_in_time(gw, "drain")
+        got, how = rest_of(hs)
+        check("drain: the client in the middle of its TLS handshake gets no 421 in clear, "
+              "only the close", got == b"" and how in ("close", "reset"), f"{got!r} {how}")
         reads_421("drain", plain, "the idle clear session")
         reads_421("drain", tls, "the TLS session (in TLS, after its 150; close_notify)")
         data, how = rest_of(tdata)
@@ -1368,7 +1376,7 @@ def stop_says_why(work, root, cert, key):
         check("drain: vsftpd's sessions are gone (none left behind the gateway)",
               wait_for(lambda: len(descendants(vs.pid)) <= before, 10),
               f"{before} -> {len(descendants(vs.pid))}")
-        stopped_clean("drain", gw, (plain, tls, tdata, down, d))
+        stopped_clean("drain", gw, (plain, tls, tdata, down, d, hs))
     finally:
         gw.stop()
         os.unlink(os.path.join(root, "stopbig.bin"))
