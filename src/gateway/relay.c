@@ -101,7 +101,11 @@ void gw_relay_client_lines(struct gw_link *l)
 		/* A USER the TLS policy refuses is answered here, in order too. */
 		bool own = ok && (intercepted(verb) ||
 				  (user && !l->ct.t && l->gw->srv->gc->tls_policy >= TLS_POLICY_LOGIN));
-		if (own && l->pending > 0)
+		/* Its own answer waits for the backend's outstanding ones, and
+		 * for the end of a reply the backend began unasked (pending 0, a
+		 * multi-line reply half relayed): the end of that reply's
+		 * backend data calls this again. */
+		if (own && (l->pending > 0 || l->cli_mid))
 			break;
 		off += n;
 		if (own) {
