@@ -325,7 +325,10 @@ static void bulk(bool dialled)
 	if (!lines[0])
 		for (size_t i = 0; i < BULK; i++)
 			lines[i] = (uint8_t)"bulk data line\r\n"[i % 16];
-	fake_tcp_write(p, lines, BULK);
+	if (dialled)   /* the backend's words, for inner_line (a half line may precede them) */
+		backend_says(p, lines, BULK);
+	else
+		fake_tcp_write(p, lines, BULK);
 }
 
 /* The ops of this script only (fuzz_common_op has 4-6). */
