@@ -130,8 +130,9 @@ struct br_session {
 	size_t p_len, p_cap;                /* bytes in it, and its size */
 	bool pipe_used;                     /* since the last tick (else given back) */
 	unsigned lport;                     /* the passive listener's port (s->lst) */
-	struct sockaddr_storage cpeer, cme; /* the client control connection's ends */
-	bool cme_known;                     /* cme read (at the first PASV or EPSV) */
+	struct sockaddr_storage cpeer, cme; /* the client control connection's ends
+					     * (cme read at the first PASV or EPSV;
+					     * AF_UNSPEC: not yet) */
 
 	/* TLS toward the client (bridge_ltls.c, bridge_ldata.c; --local-cert) */
 	struct crypto_tls *ctls;            /* NULL: the client's control connection is clear */

@@ -63,9 +63,11 @@ bool ftpc_br_client_peer(struct br_session *s, struct sockaddr_storage *a)
 bool ftpc_br_client_me(struct br_session *s, struct sockaddr_storage *me)
 {
 	socklen_t l = sizeof(s->cme);
-	if (!s->cme_known && getsockname(s->cc.fd, (struct sockaddr *)&s->cme, &l) < 0)
+	if (s->cme.ss_family == AF_UNSPEC &&
+	    getsockname(s->cc.fd, (struct sockaddr *)&s->cme, &l) < 0) {
+		s->cme.ss_family = AF_UNSPEC;    /* still unknown */
 		return false;
-	s->cme_known = true;
+	}
 	*me = s->cme;
 	return true;
 }

@@ -3,7 +3,6 @@
  * (SPSV and the data connection's own login), and the bounded pipe between
  * them (the session's, kept empty between transfers); the transfer's final
  * reply reaches the client only after the last byte. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -102,10 +101,7 @@ static int listener_open(struct br_session *s)
 	if (!ftpc_br_client_me(s, &me))
 		return -1;
 	socklen_t l = fb_addr_len((struct sockaddr *)&me);
-	if (me.ss_family == AF_INET)
-		((struct sockaddr_in *)&me)->sin_port = 0;
-	else
-		((struct sockaddr_in6 *)&me)->sin6_port = 0;
+	fb_addr_set_port(&me, 0);
 	int fd = socket(me.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -115,8 +111,7 @@ static int listener_open(struct br_session *s)
 		return -1;
 	}
 	ftpc_br_ep_open(s, &s->lst, fd, false);
-	s->lport = ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port
-						 : ((struct sockaddr_in6 *)&me)->sin6_port);
+	s->lport = fb_addr_port((struct sockaddr *)&me);
 	return 0;
 }
 
